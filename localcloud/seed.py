@@ -1,0 +1,48 @@
+"""Seeding a service instance: one Running ECS instance with data disks, and RDS instances, all carrying the tag."""
+from __future__ import annotations
+
+import re
+
+from .cloud import LocalCloud
+
+TAG_KEY = "acs:computenest:serviceInstanceId"
+_SIZE = re.compile(r"^(\d+)\s*(B|KiB|MiB|GiB)?$")
+_UNITS = {None: 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+
+
+def parse_size(text: str | int) -> int:
+    if isinstance(text, int):
+        return text
+    m = _SIZE.match(str(text).strip())
+    if not m:
+        raise ValueError(f"not a size: {text!r} (use e.g. 64MiB or 1GiB)")
+    return int(m[1]) * _UNITS[m[2]]
+
+
+def seed(cloud: LocalCloud, spec: dict) -> dict:
+    """Create the resources of one service instance and describe them in the seed contract's shape."""
+    si = spec.get("ServiceInstanceId")
+    if not isinstance(si, str) or not re.fullmatch(r"[A-Za-z0-9_.:-]{1,128}", si):
+        raise ValueError("ServiceInstanceId is required: 1-128 letters, digits or _.:-")
+    disks = spec.get("Disks", 2)
+    if not isinstance(disks, int) or not 0 <= disks <= 2000:
+        raise ValueError("Disks must be an integer from 0 to 2000")
+    size = parse_size(spec.get("DiskSize", "64MiB"))
+    if not (1 << 20) <= size <= (64 << 30) or size % (1 << 20):
+        raise ValueError("DiskSize must be a whole number of MiB between 1 MiB and 64 GiB")
+    tag_key = spec.get("TagKey") or TAG_KEY
+    tags = {tag_key: si}
+    out: dict = {"ServiceInstanceId": si, "InstanceIds": [], "Disks": [], "DBInstances": []}
+    instance = cloud.ecs.create_instance(tags=tags)
+    out["InstanceIds"].append(instance["InstanceId"])
+    for _ in range(disks):
+        disk = cloud.ecs.create_disk(instance["InstanceId"], size, tags=tags, fill=spec.get("Fill", True))
+        out["Disks"].append({"DiskId": disk["DiskId"], "Path": disk["Path"], "InstanceId": instance["InstanceId"]})
+    for engine, key in (("PostgreSQL", "Postgres"), ("MySQL", "MySQL")):
+        if spec.get(key):
+            db = cloud.rds.create_instance(engine, spec[key], tags=tags)
+            out["DBInstances"].append({"DBInstanceId": db["DBInstanceId"], "Engine": engine})
+    if spec.get("SQLServer"):
+        db = cloud.rds.create_instance("SQLServer", None, tags=tags)
+        out["DBInstances"].append({"DBInstanceId": db["DBInstanceId"], "Engine": "SQLServer"})
+    return out

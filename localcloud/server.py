@@ -1,0 +1,145 @@
+"""One HTTP server on 127.0.0.1 for every emulated product.
+
+Routing: /_local/* is the control plane (health, faults, stats, seed); a request with x-ots-* headers is Tablestore;
+a request naming an action (x-acs-action header or Action query) is RPC, sent to the product of its API version;
+other path prefixes go to mounts registered on the cloud (e.g. the product API).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+from .cloud import LocalCloud
+from .core.errors import ServiceError
+from .core.rpc import RpcRequest
+from .core.signing import verify_acs3, verify_v1
+
+log = logging.getLogger("localcloud")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else every SDK call waits ~40 ms on delayed ACKs
+    server: "LocalCloudServer"
+
+    def log_message(self, fmt, *args):  # quiet by default; the stats endpoint counts calls
+        log.debug("%s " + fmt, self.client_address[0], *args)
+
+    def do_GET(self):
+        self._serve()
+
+    def do_POST(self):
+        self._serve()
+
+    def do_PUT(self):
+        self._serve()
+
+    def do_DELETE(self):
+        self._serve()
+
+    def _serve(self) -> None:
+        cloud = self.server.cloud
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        url = urlsplit(self.path)
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        try:
+            if url.path.startswith("/_local/"):
+                from .control import handle_control
+                status, out_headers, out = handle_control(cloud, self.command, url, headers, body)
+            elif "x-ots-apiversion" in headers:
+                status, out_headers, out = self._tablestore(cloud, url.path, headers, body)
+            elif "x-acs-action" in headers or "Action=" in (url.query or ""):
+                status, out_headers, out = self._rpc(cloud, self.command, url, headers, body)
+            else:
+                mount = next((m for prefix, m in cloud.mounts.items() if url.path.startswith(prefix)), None)
+                if mount is None:
+                    status, out_headers, out = 404, {"content-type": "application/json"}, json.dumps(
+                        {"Code": "NotFound", "Message": f"No route for {url.path}"}).encode()
+                else:
+                    status, out_headers, out = mount(self.command, url, headers, body)
+        except Exception:  # a bug in the emulator must not look like a cloud answer
+            log.exception("local cloud failure on %s %s", self.command, self.path)
+            status, out_headers, out = 500, {"content-type": "application/json"}, json.dumps(
+                {"Code": "LocalCloudBug", "Message": "The local cloud failed; see its log."}).encode()
+        self.send_response(status)
+        for name, value in out_headers.items():
+            self.send_header(name, value)
+        self.send_header("content-length", str(len(out)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(out)
+
+    @staticmethod
+    def _tablestore(cloud: LocalCloud, path: str, headers: dict, body: bytes):
+        api = path.strip("/")
+        cloud.stats.count(f"ots:{api}")
+        try:
+            cloud.faults.before_call("ots")
+        except ServiceError as err:
+            return cloud.ots.error(api, err)
+        return cloud.ots.handle(api, headers, body)
+
+    @staticmethod
+    def _rpc(cloud: LocalCloud, method: str, url, headers: dict, body: bytes):
+        query = dict(parse_qsl(url.query, keep_blank_values=True))
+        form = {}
+        if body and "application/x-www-form-urlencoded" in headers.get("content-type", ""):
+            form = dict(parse_qsl(body.decode(), keep_blank_values=True))
+        action = headers.get("x-acs-action") or query.get("Action", "")
+        version = headers.get("x-acs-version") or query.get("Version", "")
+        product = cloud.rpc_products.get(version)
+        name = product.name if product else "unknown"
+        req = RpcRequest(product=name, action=action, params={**query, **form})
+        cloud.stats.count(f"{name}:{action}")
+        try:
+            if headers.get("authorization", "").startswith("ACS3-"):
+                req.access_key_id = verify_acs3(method, url.path, query, headers, body, cloud.credentials)
+            else:
+                req.access_key_id = verify_v1(method, query, form, cloud.credentials)
+            for key in ("Action", "Version", "Format", "Timestamp", "SignatureNonce", "SignatureMethod",
+                        "SignatureVersion", "AccessKeyId", "Signature"):
+                req.params.pop(key, None)
+            if product is None:
+                raise ServiceError("InvalidVersion", f"Specified parameter Version is not valid: {version!r}.", 400)
+            cloud.faults.before_call(name)
+            result = product.dispatch(req)
+            if cloud.faults.lose_response(name):
+                raise ServiceError("InternalError", "The request processing has failed due to some unknown error.",
+                                   500)
+            result = {"RequestId": req.request_id, **result}
+            return 200, {"content-type": "application/json;charset=utf-8"}, json.dumps(result).encode()
+        except ServiceError as err:
+            out_headers = {"content-type": "application/json;charset=utf-8"}
+            if err.retry_after_ms:
+                out_headers["x-acs-retry-after"] = str(err.retry_after_ms)
+            payload = {"RequestId": req.request_id, "HostId": "127.0.0.1", "Code": err.code, "Message": err.message,
+                       "Recommend": f"https://api.aliyun.com/troubleshoot?q={err.code}"}
+            return err.status, out_headers, json.dumps(payload).encode()
+
+
+class LocalCloudServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, cloud: LocalCloud, host: str = "127.0.0.1", port: int = 8900) -> None:
+        self.cloud = cloud
+        super().__init__((host, port), _Handler)
+
+    @property
+    def endpoint(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start_in_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="localcloud-http", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        self.cloud.close()

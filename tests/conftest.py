@@ -1,0 +1,106 @@
+"""Shared fixtures: a local cloud server per test module and the unmodified SDK clients pointed at it."""
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+
+import pytest
+
+# The SDKs send 127.0.0.1 traffic through HTTP(S)_PROXY, ignoring NO_PROXY.
+for _var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+    os.environ.pop(_var, None)
+
+from localcloud import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET  # noqa: E402
+from localcloud.cloud import LocalCloud  # noqa: E402
+from localcloud.server import LocalCloudServer  # noqa: E402
+
+PG_DSN = os.environ.get("NESTBACKUP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+MYSQL_DSN = os.environ.get("NESTBACKUP_TEST_MYSQL", "mysql://root@127.0.0.1:3306/")
+
+
+class Control:
+    """The /_local/ control plane of a running local cloud."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+
+    def call(self, method: str, path: str, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.endpoint + path, data=data, method=method,
+                                     headers={"content-type": "application/json"})
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(req, timeout=60) as resp:
+            return json.loads(resp.read())
+
+    def faults(self, **spec):
+        return self.call("POST", "/_local/faults", spec)
+
+    def clear_faults(self):
+        return self.call("DELETE", "/_local/faults")
+
+    def stats(self) -> dict[str, int]:
+        return self.call("GET", "/_local/stats")["calls"]
+
+    def seed(self, **spec):
+        return self.call("POST", "/_local/seed", spec)
+
+
+@pytest.fixture(scope="module")
+def cloud_server(tmp_path_factory):
+    cloud = LocalCloud(tmp_path_factory.mktemp("state"))
+    server = LocalCloudServer(cloud, port=0)
+    server.start_in_thread()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def endpoint(cloud_server) -> str:
+    return cloud_server.endpoint
+
+
+@pytest.fixture
+def control(endpoint):
+    ctl = Control(endpoint)
+    ctl.clear_faults()
+    yield ctl
+    ctl.clear_faults()
+
+
+def _openapi_config(endpoint: str, secret: str = DEFAULT_ACCESS_KEY_SECRET):
+    from alibabacloud_tea_openapi import models as oa
+    return oa.Config(access_key_id=DEFAULT_ACCESS_KEY_ID, access_key_secret=secret, region_id="cn-hangzhou",
+                     endpoint=endpoint.removeprefix("http://"), protocol="http", read_timeout=30000)
+
+
+def make_ecs(endpoint: str, secret: str = DEFAULT_ACCESS_KEY_SECRET):
+    from alibabacloud_ecs20140526.client import Client
+    return Client(_openapi_config(endpoint, secret))
+
+
+def make_rds(endpoint: str, secret: str = DEFAULT_ACCESS_KEY_SECRET):
+    from alibabacloud_rds20140815.client import Client
+    return Client(_openapi_config(endpoint, secret))
+
+
+def make_ots(endpoint: str, secret: str = DEFAULT_ACCESS_KEY_SECRET, instance: str = "nestbackup", **kw):
+    from tablestore import OTSClient
+    from tablestore.retry import NoRetryPolicy
+    kw.setdefault("retry_policy", NoRetryPolicy())
+    return OTSClient(endpoint, DEFAULT_ACCESS_KEY_ID, secret, instance, **kw)
+
+
+@pytest.fixture
+def ecs(endpoint):
+    return make_ecs(endpoint)
+
+
+@pytest.fixture
+def rds(endpoint):
+    return make_rds(endpoint)
+
+
+@pytest.fixture
+def ots(endpoint):
+    return make_ots(endpoint)

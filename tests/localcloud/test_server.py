@@ -1,0 +1,55 @@
+"""The server itself: routing, signatures, control plane, faults on the wire."""
+import pytest
+from alibabacloud_tea_openapi.exceptions import ClientException, ServerException
+
+from tests.conftest import make_ecs
+
+
+def test_health_answers(control):
+    assert control.call("GET", "/_local/health")["Status"] == "ok"
+
+
+def test_unknown_action_is_refused_after_the_signature_is_checked(ecs):
+    from alibabacloud_ecs20140526 import models as m
+    with pytest.raises(ClientException) as exc:
+        ecs.describe_regions(m.DescribeRegionsRequest())
+    assert exc.value.code == "InvalidAction.NotFound"
+    assert exc.value.status_code == 404
+
+
+def test_wrong_secret_is_refused(endpoint):
+    from alibabacloud_ecs20140526 import models as m
+    bad = make_ecs(endpoint, secret="not-the-secret")
+    with pytest.raises(ClientException) as exc:
+        bad.describe_regions(m.DescribeRegionsRequest())
+    assert exc.value.code == "SignatureDoesNotMatch"
+
+
+def test_faults_are_validated(control):
+    import urllib.error
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        control.faults(throttle=2)
+    assert exc.value.code == 400
+    with pytest.raises(urllib.error.HTTPError):
+        control.faults(nonsense=True)
+
+
+def test_throttle_and_server_errors_reach_the_sdk_as_its_exceptions(control, ecs):
+    from alibabacloud_ecs20140526 import models as m
+    control.faults(throttle=1.0, products=["ecs"])
+    with pytest.raises(ClientException) as exc:
+        ecs.describe_regions(m.DescribeRegionsRequest())
+    assert exc.value.code == "Throttling.User"
+    control.clear_faults()
+    control.faults(server_error=1.0)
+    with pytest.raises(ServerException) as exc:
+        ecs.describe_regions(m.DescribeRegionsRequest())
+    assert exc.value.code == "InternalError"
+
+
+def test_stats_count_every_call(control, ecs):
+    from alibabacloud_ecs20140526 import models as m
+    before = control.stats().get("ecs:DescribeRegions", 0)
+    with pytest.raises(ClientException):
+        ecs.describe_regions(m.DescribeRegionsRequest())
+    assert control.stats()["ecs:DescribeRegions"] == before + 1
