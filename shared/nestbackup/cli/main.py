@@ -1,0 +1,83 @@
+"""The `nestbackup` command line."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .. import __version__
+
+
+@click.group()
+@click.version_option(__version__, prog_name="nestbackup")
+def main() -> None:
+    """Backup and restore of every resource of a Compute Nest service instance."""
+
+
+@main.group()
+def local() -> None:
+    """Run and seed the embedded local cloud (ECS, RDS, Tablestore on 127.0.0.1)."""
+
+
+@local.command("serve")
+@click.option("--port", default=8900, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback only, unless you mean it.")
+@click.option("--state-dir", type=click.Path(file_okay=False), default=None,
+              help="Where disks, snapshots, backups and tables live; kept across restarts. Default: a temp dir.")
+@click.option("--admin-token", envvar="NESTBACKUP_ADMIN_TOKEN", default=None,
+              help="Bearer token accepted by the product API.")
+@click.option("--access-key-id", default=None, help="Access key id the cloud APIs accept (default LTAIlocal).")
+@click.option("--access-key-secret", default=None, help="Its secret (default local-secret).")
+def local_serve(port, host, state_dir, admin_token, access_key_id, access_key_secret) -> None:
+    """Serve every emulated product on one port until interrupted."""
+    from .local import serve
+    serve(port=port, host=host, state_dir=state_dir, admin_token=admin_token,
+          access_key_id=access_key_id, access_key_secret=access_key_secret)
+
+
+@local.command("seed")
+@click.option("--endpoint", envvar="NESTBACKUP_LOCAL_ENDPOINT", default="http://127.0.0.1:8900", show_default=True)
+@click.option("--instance", "service_instance", required=True, help="Service instance id, e.g. si-demo.")
+@click.option("--disks", default=2, show_default=True, type=click.IntRange(0, 2000))
+@click.option("--disk-size", default="64MiB", show_default=True)
+@click.option("--postgres", default=None, help="DSN of a PostgreSQL server: postgresql://user@host:port/db?databases=a,b")
+@click.option("--mysql", default=None, help="DSN of a MySQL/MariaDB server: mysql://user@host:port/?databases=a,b")
+@click.option("--sqlserver", is_flag=True, help="Also make an API-level SQL Server instance.")
+@click.option("--tag-key", default=None, help="Tag key (default acs:computenest:serviceInstanceId).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def local_seed(endpoint, service_instance, disks, disk_size, postgres, mysql, sqlserver, tag_key, as_json) -> None:
+    """Create a service instance's resources on a running local cloud."""
+    from .local import seed
+    spec = {"ServiceInstanceId": service_instance, "Disks": disks, "DiskSize": disk_size,
+            "Postgres": postgres, "MySQL": mysql, "SQLServer": sqlserver, "TagKey": tag_key}
+    out = seed(endpoint, {k: v for k, v in spec.items() if v not in (None, False)})
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    click.echo(f"service instance {out['ServiceInstanceId']}")
+    for iid in out["InstanceIds"]:
+        click.echo(f"  ECS instance  {iid}")
+    for disk in out["Disks"]:
+        click.echo(f"  disk          {disk['DiskId']}  {disk['Path']}")
+    for db in out["DBInstances"]:
+        click.echo(f"  RDS instance  {db['DBInstanceId']}  {db['Engine']}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--disks", default=2, show_default=True, type=click.IntRange(1, 100))
+@click.option("--disk-size", default="64MiB", show_default=True)
+@click.option("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres", show_default=True,
+              help="PostgreSQL server for the demo's database ('' to skip).")
+@click.option("--mysql", default="mysql://root@127.0.0.1:3306/", show_default=True,
+              help="MariaDB/MySQL server for the demo's database ('' to skip).")
+def demo(as_json, disks, disk_size, postgres, mysql) -> None:
+    """Run the whole story on a fresh local cloud and check it."""
+    from .demo import run_demo
+    ok = run_demo(as_json=as_json, disks=disks, disk_size=disk_size, postgres=postgres or None, mysql=mysql or None)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
