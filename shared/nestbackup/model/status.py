@@ -1,0 +1,61 @@
+"""The status vocabulary: Compute Nest's names for records, and our names for items. Nothing else compares status
+strings; cloud status strings are mapped to item statuses here, in one place."""
+from __future__ import annotations
+
+from enum import Enum
+from typing import Iterable
+
+
+class BackupStatus(str, Enum):
+    CREATING = "Creating"          # some item is still pending or running
+    CREATED = "Created"            # every item succeeded
+    CREATE_FAILED = "CreateFailed"  # every item is final and at least one failed
+    DELETING = "Deleting"
+    DELETED = "Deleted"
+    DELETE_FAILED = "DeleteFailed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ItemStatus(str, Enum):
+    PENDING = "Pending"            # declared in the record, no cloud call made yet
+    RUNNING = "Running"            # the cloud accepted the work; its id is on the item
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+ITEM_FINAL = frozenset({ItemStatus.SUCCEEDED, ItemStatus.FAILED})
+BACKUP_FINAL = frozenset({BackupStatus.CREATED, BackupStatus.CREATE_FAILED, BackupStatus.DELETED,
+                          BackupStatus.DELETE_FAILED})
+
+
+def aggregate_backup(statuses: Iterable[ItemStatus]) -> BackupStatus:
+    """Creating while any item is not final; CreateFailed if any failed (or there is nothing to back up);
+    Created when all succeeded."""
+    statuses = list(statuses)
+    if any(s not in ITEM_FINAL for s in statuses):
+        return BackupStatus.CREATING
+    if not statuses or any(s is ItemStatus.FAILED for s in statuses):
+        return BackupStatus.CREATE_FAILED
+    return BackupStatus.CREATED
+
+
+# -- cloud status strings -> item status
+SNAPSHOT_STATUS = {"progressing": ItemStatus.RUNNING, "accomplished": ItemStatus.SUCCEEDED,
+                   "failed": ItemStatus.FAILED}
+BACKUP_JOB_STATUS = {"NoStart": ItemStatus.RUNNING, "Checking": ItemStatus.RUNNING,
+                     "Preparing": ItemStatus.RUNNING, "Waiting": ItemStatus.RUNNING,
+                     "Uploading": ItemStatus.RUNNING, "Finished": ItemStatus.SUCCEEDED,
+                     "Failed": ItemStatus.FAILED}
+
+
+def snapshot_item_status(cloud_status: str) -> ItemStatus:
+    return SNAPSHOT_STATUS.get(cloud_status, ItemStatus.RUNNING)
+
+
+def backup_job_item_status(cloud_status: str) -> ItemStatus:
+    return BACKUP_JOB_STATUS.get(cloud_status, ItemStatus.RUNNING)
