@@ -1,0 +1,96 @@
+"""Backup records: one per operation, one item per resource. Plain data with its API shape; no I/O."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+from .status import BackupStatus, ItemStatus, aggregate_backup
+
+
+class ResourceType(str, Enum):
+    DISK = "disk"
+    RDS = "rds"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class BackupMethod(str, Enum):
+    SNAPSHOT = "Snapshot"                # one ECS snapshot of one disk
+    SNAPSHOT_GROUP = "SnapshotGroup"     # crash-consistent group of every disk of one ECS instance
+    RDS_BACKUP = "RdsBackup"             # one RDS full backup of one DB instance
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class BackupItem:
+    resource_id: str
+    resource_type: ResourceType
+    engine: str | None = None            # RDS engine: MySQL | PostgreSQL | SQLServer
+    instance_id: str | None = None       # the ECS instance a disk is attached to
+    method: BackupMethod | None = None
+    status: ItemStatus = ItemStatus.PENDING
+    artifact_id: str | None = None       # snapshot id, or RDS backup set id
+    job_id: str | None = None            # RDS backup job id, or snapshot group id
+    progress: int = 0
+    error_code: str | None = None
+    error_message: str | None = None
+    request_id: str | None = None
+
+    def fail(self, code: str, message: str, request_id: str | None = None) -> None:
+        self.status, self.error_code, self.error_message, self.request_id = \
+            ItemStatus.FAILED, code, message, request_id
+
+    def to_api(self) -> dict[str, Any]:
+        out = {"ResourceId": self.resource_id, "ResourceType": str(self.resource_type), "Status": str(self.status),
+               "ArtifactId": self.artifact_id, "Progress": self.progress, "ErrorCode": self.error_code,
+               "ErrorMessage": self.error_message, "RequestId": self.request_id,
+               "Method": str(self.method) if self.method else None}
+        if self.resource_type is ResourceType.RDS:
+            out["Engine"] = self.engine
+        if self.method is BackupMethod.SNAPSHOT_GROUP:
+            out["SnapshotGroupId"] = self.job_id
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        raw = asdict(self)
+        for key in ("resource_type", "method", "status"):
+            raw[key] = raw[key].value if raw[key] is not None else None
+        return raw
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "BackupItem":
+        raw = dict(raw)
+        raw["resource_type"] = ResourceType(raw["resource_type"])
+        raw["method"] = BackupMethod(raw["method"]) if raw.get("method") else None
+        raw["status"] = ItemStatus(raw["status"])
+        return cls(**raw)
+
+
+@dataclass
+class BackupRecord:
+    backup_id: str
+    service_instance_id: str
+    start_time: str                      # ISO 8601 UTC, e.g. 2026-11-26T16:32:00Z
+    description: str = ""
+    items: list[BackupItem] = field(default_factory=list)
+    end_time: str | None = None
+    status: BackupStatus = BackupStatus.CREATING
+
+    def refresh_status(self, now: str) -> BackupStatus:
+        """Recompute the overall status from the items; the end time is set once the record is final."""
+        self.status = aggregate_backup(item.status for item in self.items)
+        if self.status is not BackupStatus.CREATING and self.end_time is None:
+            self.end_time = now
+        return self.status
+
+    def item(self, resource_id: str) -> BackupItem:
+        return next(i for i in self.items if i.resource_id == resource_id)
+
+    def to_api(self) -> dict[str, Any]:
+        return {"BackupId": self.backup_id, "ServiceInstanceId": self.service_instance_id,
+                "Status": str(self.status), "StartTime": self.start_time, "EndTime": self.end_time,
+                "Description": self.description, "Resources": [i.to_api() for i in self.items]}

@@ -1,0 +1,47 @@
+from nestbackup.model.records import BackupItem, BackupMethod, BackupRecord, ResourceType
+from nestbackup.model.status import BackupStatus, ItemStatus
+
+
+def _record():
+    return BackupRecord("b-1", "si-1", "2026-11-26T16:00:00Z", items=[
+        BackupItem("d-1", ResourceType.DISK, instance_id="i-1", method=BackupMethod.SNAPSHOT),
+        BackupItem("rm-1", ResourceType.RDS, engine="MySQL", method=BackupMethod.RDS_BACKUP)])
+
+
+def test_empty_record_is_creating_with_every_item_pending():
+    record = _record()
+    assert record.refresh_status("t1") is BackupStatus.CREATING
+    assert record.end_time is None
+    api = record.to_api()
+    assert api["Status"] == "Creating"
+    assert [r["Status"] for r in api["Resources"]] == ["Pending", "Pending"]
+    assert set(api) == {"BackupId", "ServiceInstanceId", "Status", "StartTime", "EndTime", "Description", "Resources"}
+    assert {"ResourceId", "ResourceType", "Status", "ArtifactId", "Progress", "ErrorCode",
+            "ErrorMessage"} <= set(api["Resources"][0])
+
+
+def test_a_failed_item_makes_the_record_fail_once_all_are_final_and_keeps_its_cause():
+    record = _record()
+    record.item("d-1").status = ItemStatus.SUCCEEDED
+    record.item("rm-1").fail("IncorrectDBInstanceState", "The instance is not running.", "REQ-1")
+    assert record.refresh_status("t2") is BackupStatus.CREATE_FAILED
+    assert record.end_time == "t2"
+    failed = record.to_api()["Resources"][1]
+    assert (failed["ErrorCode"], failed["ErrorMessage"], failed["Engine"]) == \
+        ("IncorrectDBInstanceState", "The instance is not running.", "MySQL")
+
+
+def test_end_time_is_set_once():
+    record = _record()
+    for item in record.items:
+        item.status = ItemStatus.SUCCEEDED
+    record.refresh_status("t3")
+    record.refresh_status("t4")
+    assert (record.status, record.end_time) == (BackupStatus.CREATED, "t3")
+
+
+def test_items_round_trip_through_dicts():
+    item = BackupItem("d-1", ResourceType.DISK, instance_id="i-1", method=BackupMethod.SNAPSHOT_GROUP,
+                      status=ItemStatus.RUNNING, job_id="ssg-1", progress=40)
+    assert BackupItem.from_dict(item.to_dict()) == item
+    assert item.to_api()["SnapshotGroupId"] == "ssg-1"
