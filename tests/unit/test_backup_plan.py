@@ -34,3 +34,46 @@ def test_databases_follow_disks_and_unsupported_engines_are_left_out():
     items = plan_items([essd("d-1")], [DatabaseFacts("rm-b", "PostgreSQL"), DatabaseFacts("rm-a", "MySQL"),
                                        DatabaseFacts("rm-c", "MariaDB")])
     assert [(i.resource_id, i.engine) for i in items] == [("d-1", None), ("rm-a", "MySQL"), ("rm-b", "PostgreSQL")]
+
+
+# -- advancing running items from what the cloud reports
+import pytest  # noqa: E402
+
+from nestbackup.model.records import BackupItem, ResourceType  # noqa: E402
+from nestbackup.model.status import ItemStatus  # noqa: E402
+from nestbackup.steps.backup import CloudProgress, advance, next_wait  # noqa: E402
+
+
+def running(**kw):
+    return BackupItem("d-1", ResourceType.DISK, status=ItemStatus.RUNNING, artifact_id="s-1", **kw)
+
+
+@pytest.mark.parametrize("seen, now, expected_status, expected_code", [
+    (CloudProgress(ItemStatus.RUNNING, 40), 10, ItemStatus.RUNNING, None),
+    (CloudProgress(ItemStatus.SUCCEEDED, 100), 10, ItemStatus.SUCCEEDED, None),
+    (CloudProgress(ItemStatus.FAILED, 0, error_code="SnapshotFailed", error_message="disk error"), 10,
+     ItemStatus.FAILED, "SnapshotFailed"),
+    (CloudProgress(ItemStatus.RUNNING, 40), 100, ItemStatus.FAILED, "Timeout"),
+    (CloudProgress(ItemStatus.SUCCEEDED, 100), 100, ItemStatus.SUCCEEDED, None),   # done beats the deadline
+    (None, 10, ItemStatus.FAILED, "ArtifactNotFound"),
+], ids=["progressing", "accomplished", "failed", "deadline", "done-at-deadline", "vanished"])
+def test_advance(seen, now, expected_status, expected_code):
+    item = running()
+    advance(item, seen, now=now, deadline=100)
+    assert (item.status, item.error_code) == (expected_status, expected_code)
+
+
+def test_advance_reports_change_and_never_moves_progress_back():
+    item = running(progress=50)
+    assert advance(item, CloudProgress(ItemStatus.RUNNING, 30), 0, 100) is False
+    assert item.progress == 50
+    assert advance(item, CloudProgress(ItemStatus.RUNNING, 70), 0, 100) is True
+
+
+def test_final_items_are_left_alone():
+    item = BackupItem("d-1", ResourceType.DISK, status=ItemStatus.SUCCEEDED)
+    assert advance(item, None, 0, 100) is False
+
+
+def test_poll_waits_grow_to_the_cloudflow_limit():
+    assert [next_wait(n) for n in range(10)] == [2, 4, 8, 16, 32, 64, 128, 256, 300, 300]

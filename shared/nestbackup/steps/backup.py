@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from ..model.records import BackupItem, BackupMethod, ResourceType
+from ..model.status import ItemStatus
 
 # CreateSnapshotGroup limits. The doc page says 16 disks / 32 TiB per group, the SDK 7.11.8 comment 128 / 256 TiB;
 # the lower figures are used until the newer ones are confirmed for every region.
@@ -56,3 +57,44 @@ def plan_items(disks: Iterable[DiskFacts], databases: Iterable[DatabaseFacts],
             items.append(BackupItem(db.db_instance_id, ResourceType.RDS, engine=db.engine,
                                     method=BackupMethod.RDS_BACKUP))
     return items
+
+
+@dataclass(frozen=True)
+class CloudProgress:
+    """What the cloud says of one item's work, already mapped to our vocabulary (see model.status)."""
+    status: ItemStatus
+    progress: int = 0
+    artifact_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+def advance(item: BackupItem, seen: CloudProgress | None, now: float, deadline: float) -> bool:
+    """Move a running item on from what the cloud reported; True if the item changed.
+
+    A running item the cloud no longer knows fails (its artifact was deleted behind our back); one still running
+    past its deadline fails with `Timeout`."""
+    if item.status is not ItemStatus.RUNNING:
+        return False
+    before = (item.status, item.progress, item.artifact_id)
+    if seen is None:
+        item.fail("ArtifactNotFound", f"the cloud no longer knows {item.artifact_id or item.job_id}")
+        return True
+    if seen.status is ItemStatus.FAILED:
+        item.fail(seen.error_code or "BackupFailed",
+                  seen.error_message or f"the cloud reported the backup of {item.resource_id} as failed")
+        return True
+    if seen.artifact_id:
+        item.artifact_id = seen.artifact_id
+    item.progress = max(item.progress, min(100, seen.progress))
+    if seen.status is ItemStatus.SUCCEEDED:
+        item.status, item.progress = ItemStatus.SUCCEEDED, 100
+    elif now >= deadline:
+        item.fail("Timeout", f"still in progress ({item.progress}%) at its deadline")
+    return (item.status, item.progress, item.artifact_id) != before
+
+
+def next_wait(round_number: int, first: int = 2, cap: int = 300) -> int:
+    """Seconds to wait before poll round `round_number` (0-based): doubling from `first` up to CloudFlow's
+    300 s Wait limit, so a day-long backup needs few rounds and a quick one is seen quickly."""
+    return min(cap, first * 2 ** min(round_number, 16))

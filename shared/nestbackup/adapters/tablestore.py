@@ -1,0 +1,224 @@
+"""Records, listings, client tokens and per-instance locks in one Tablestore table.
+
+Row layout (primary key `p`, `s`; both STRING):
+
+| row | p | s | columns |
+|---|---|---|---|
+| record header | `rec#<id>` | `#` | `doc` (JSON), `ver` |
+| record item | `rec#<id>` | `item#<resource id>` | `doc` (JSON), `ver` |
+| listing | `si#<service instance>#<kind>` | `<id>` (time-ordered) | — |
+| client token | `token#<service instance>#<kind>` | `<token>` | `id` |
+| lock | `lock#<service instance>` | `#` | `holder`, `expires` (ms), `ver` |
+
+A record and its items share one partition key, so one GetRange reads all of it. Items are separate rows: parallel
+steps that update different items never overwrite each other, and every write of a row is conditional on the `ver`
+its writer read (optimistic concurrency), so a stale writer gets `StaleWrite` instead of losing an update.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import CloudError, Conflict, NestBackupError
+
+HEADER = "#"
+ITEM_PREFIX = "item#"
+BATCH_WRITE_MAX = 200
+
+
+class StaleWrite(NestBackupError):
+    """The row changed since it was read; read it again and retry the decision."""
+
+
+@dataclass
+class StoredRecord:
+    record_id: str
+    header: dict[str, Any]
+    items: dict[str, dict[str, Any]]                       # resource id -> item document, in key order
+    versions: dict[str, int] = field(default_factory=dict)  # HEADER or resource id -> ver read
+
+
+class RecordStore:
+    def __init__(self, client, table: str = "nestbackup") -> None:
+        import tablestore as ots  # heavy (~0.8 s): only handlers that touch records pay for it
+
+        self._ots = ots
+        self.client = client
+        self.table = table
+
+    @classmethod
+    def connect(cls, endpoint: str, access_key_id: str, access_key_secret: str, instance: str,
+                security_token: str | None = None, table: str = "nestbackup") -> "RecordStore":
+        from tablestore import OTSClient
+        client = OTSClient(endpoint, access_key_id, access_key_secret, instance, sts_token=security_token,
+                           logger_name="nestbackup.tablestore")
+        return cls(client, table)
+
+    # -- bootstrap
+    def ensure_table(self) -> bool:
+        """Create the table when missing; True if it was created."""
+        ots = self._ots
+        if self.table in self._call(self.client.list_table):
+            return False
+        meta = ots.TableMeta(self.table, [("p", "STRING"), ("s", "STRING")])
+        try:
+            self._call(self.client.create_table, meta, ots.TableOptions(time_to_live=-1, max_version=1),
+                       ots.ReservedThroughput(ots.CapacityUnit(0, 0)))
+        except CloudError as err:
+            if err.code != "OTSObjectAlreadyExist":
+                raise
+            return False
+        return True
+
+    # -- records
+    def claim_token(self, si: str, kind: str, token: str, record_id: str) -> str | None:
+        """Bind a client token to a new record id. Returns the id already bound, or None if this claim won."""
+        ots = self._ots
+        pk = [("p", f"token#{si}#{kind}"), ("s", token)]
+        try:
+            self._call(self.client.put_row, self.table, ots.Row(pk, [("id", record_id)]),
+                       ots.Condition(ots.RowExistenceExpectation.EXPECT_NOT_EXIST))
+            return None
+        except CloudError as err:
+            if err.code != "OTSConditionCheckFail":
+                raise
+        _, row, _ = self._call(self.client.get_row, self.table, pk, ["id"], None, 1)
+        return _columns(row)["id"] if row else None
+
+    def create(self, kind: str, record_id: str, si: str, header: dict, items: dict[str, dict]) -> None:
+        """Write a new record: header first (refused if the id exists), then its items and its listing row."""
+        ots = self._ots
+        self._call(self.client.put_row, self.table,
+                   ots.Row([("p", f"rec#{record_id}"), ("s", HEADER)], [("doc", json.dumps(header)), ("ver", 1)]),
+                   ots.Condition(ots.RowExistenceExpectation.EXPECT_NOT_EXIST))
+        rows = [ots.PutRowItem(ots.Row([("p", f"rec#{record_id}"), ("s", ITEM_PREFIX + rid)],
+                                       [("doc", json.dumps(doc)), ("ver", 1)]),
+                               ots.Condition(ots.RowExistenceExpectation.IGNORE))
+                for rid, doc in items.items()]
+        rows.append(ots.PutRowItem(ots.Row([("p", f"si#{si}#{kind}"), ("s", record_id)], [("at", 1)]),
+                                   ots.Condition(ots.RowExistenceExpectation.IGNORE)))
+        for start in range(0, len(rows), BATCH_WRITE_MAX):
+            self._batch_write(rows[start:start + BATCH_WRITE_MAX])
+
+    def read(self, record_id: str) -> StoredRecord | None:
+        ots = self._ots
+        start = [("p", f"rec#{record_id}"), ("s", ots.INF_MIN)]
+        end = [("p", f"rec#{record_id}"), ("s", ots.INF_MAX)]
+        header, items, versions = None, {}, {}
+        while start:
+            _, next_pk, rows, _ = self._call(self.client.get_range, self.table, "FORWARD", start, end,
+                                             ["doc", "ver"], 5000)
+            for row in rows:
+                key, cols = row.primary_key[1][1], _columns(row)
+                if key == HEADER:
+                    header, versions[HEADER] = json.loads(cols["doc"]), cols["ver"]
+                elif key.startswith(ITEM_PREFIX):
+                    rid = key[len(ITEM_PREFIX):]
+                    items[rid], versions[rid] = json.loads(cols["doc"]), cols["ver"]
+            start = next_pk
+        if header is None:
+            return None
+        return StoredRecord(record_id, header, items, versions)
+
+    def write_header(self, record: StoredRecord, header: dict) -> None:
+        record.versions[HEADER] = self._write_versioned(f"rec#{record.record_id}", HEADER, header,
+                                                        record.versions[HEADER])
+        record.header = header
+
+    def write_item(self, record: StoredRecord, resource_id: str, item: dict) -> None:
+        record.versions[resource_id] = self._write_versioned(f"rec#{record.record_id}", ITEM_PREFIX + resource_id,
+                                                             item, record.versions[resource_id])
+        record.items[resource_id] = item
+
+    def list_ids(self, si: str, kind: str, limit: int = 20, after: str | None = None) -> tuple[list[str], str | None]:
+        """Record ids of a service instance, newest first; `after` is the last id of the previous page."""
+        ots = self._ots
+        start = [("p", f"si#{si}#{kind}"), ("s", after if after else ots.INF_MAX)]
+        end = [("p", f"si#{si}#{kind}"), ("s", ots.INF_MIN)]
+        ids: list[str] = []
+        while start and len(ids) < limit + 1:
+            _, next_pk, rows, _ = self._call(self.client.get_range, self.table, "BACKWARD", start, end, None,
+                                             limit + 1 - len(ids))
+            ids += [r.primary_key[1][1] for r in rows if r.primary_key[1][1] != after]
+            start = next_pk
+        return ids[:limit], (ids[limit - 1] if len(ids) > limit else None)
+
+    # -- locks
+    def acquire_lock(self, si: str, holder: str, now_ms: int, lease_ms: int) -> None:
+        """Take the service instance's lock, or raise Conflict naming the live holder. An expired lease is taken
+        over; re-acquiring one's own lock renews it."""
+        ots = self._ots
+        pk = [("p", f"lock#{si}"), ("s", HEADER)]
+        row = ots.Row(pk, [("holder", holder), ("expires", now_ms + lease_ms)])
+        free = ots.CompositeColumnCondition(ots.LogicalOperator.OR)
+        free.add_sub_condition(ots.SingleColumnCondition("expires", now_ms, ots.ComparatorType.LESS_THAN,
+                                                         pass_if_missing=True))
+        free.add_sub_condition(ots.SingleColumnCondition("holder", holder, ots.ComparatorType.EQUAL,
+                                                         pass_if_missing=False))
+        try:
+            self._call(self.client.put_row, self.table, row, ots.Condition(ots.RowExistenceExpectation.IGNORE, free))
+        except CloudError as err:
+            if err.code != "OTSConditionCheckFail":
+                raise
+            current = self.lock_holder(si, now_ms)
+            raise Conflict(f"service instance {si} is busy: {current or 'another operation'} holds its lock") \
+                from None
+
+    def lock_holder(self, si: str, now_ms: int) -> str | None:
+        _, row, _ = self._call(self.client.get_row, self.table, [("p", f"lock#{si}"), ("s", HEADER)],
+                               ["holder", "expires"], None, 1)
+        cols = _columns(row) if row else {}
+        return cols["holder"] if cols and cols.get("expires", 0) >= now_ms else None
+
+    def release_lock(self, si: str, holder: str) -> bool:
+        """Release the lock if `holder` still has it; False when someone else does (or nobody)."""
+        ots = self._ots
+        mine = ots.SingleColumnCondition("holder", holder, ots.ComparatorType.EQUAL, pass_if_missing=False)
+        try:
+            self._call(self.client.delete_row, self.table, ots.Row([("p", f"lock#{si}"), ("s", HEADER)]),
+                       ots.Condition(ots.RowExistenceExpectation.EXPECT_EXIST, mine))
+            return True
+        except CloudError as err:
+            if err.code != "OTSConditionCheckFail":
+                raise
+            return False
+
+    # -- plumbing
+    def _write_versioned(self, p: str, s: str, doc: dict, expected: int) -> int:
+        ots = self._ots
+        same = ots.SingleColumnCondition("ver", expected, ots.ComparatorType.EQUAL, pass_if_missing=False)
+        try:
+            self._call(self.client.update_row, self.table,
+                       ots.Row([("p", p), ("s", s)], {"put": [("doc", json.dumps(doc)), ("ver", expected + 1)]}),
+                       ots.Condition(ots.RowExistenceExpectation.EXPECT_EXIST, same))
+        except CloudError as err:
+            if err.code == "OTSConditionCheckFail":
+                raise StaleWrite(f"{p}/{s} changed since version {expected}") from None
+            raise
+        return expected + 1
+
+    def _batch_write(self, row_items: list) -> None:
+        ots = self._ots
+        request = ots.BatchWriteRowRequest()
+        request.add(ots.TableInBatchWriteRowItem(self.table, row_items))
+        response = self._call(self.client.batch_write_row, request)
+        failed = [*response.get_failed_of_put(), *response.get_failed_of_update(), *response.get_failed_of_delete()]
+        if failed:
+            raise CloudError(failed[0].error_code or "OTSBatchWriteFailed", failed[0].error_message or "",
+                             action="BatchWriteRow")
+
+    def _call(self, fn, *args):
+        ots = self._ots
+        try:
+            return fn(*args)
+        except ots.OTSServiceError as exc:
+            raise CloudError(exc.get_error_code(), exc.get_error_message(), action=fn.__name__,
+                             request_id=exc.get_request_id(), http_status=exc.get_http_status()) from exc
+        except ots.OTSClientError as exc:
+            raise CloudError("Unreachable", exc.get_error_message(), action=fn.__name__,
+                             http_status=exc.get_http_status()) from exc
+
+
+def _columns(row) -> dict[str, Any]:
+    return {name: value for name, value, *_ in row.attribute_columns}
