@@ -46,10 +46,13 @@ def is_loopback(host: str) -> bool:
 
 
 class RpcClient:
-    """Signed RPC calls to one product (ECS 2014-05-26, RDS 2014-08-15) at one endpoint."""
+    """Signed RPC calls to one product (ECS 2014-05-26, RDS 2014-08-15, FNF 2019-03-15) at one endpoint.
+
+    `legacy_signature` selects SignatureVersion 1.0 with form bodies, which FNF requires."""
 
     def __init__(self, endpoint: str, version: str, credentials: Credentials, region: str,
-                 retry: RetryPolicy = RetryPolicy(), read_timeout_ms: int = 15000) -> None:
+                 retry: RetryPolicy = RetryPolicy(), read_timeout_ms: int = 15000,
+                 legacy_signature: bool = False) -> None:
         from alibabacloud_tea_openapi import models as oa
         from alibabacloud_tea_openapi.client import Client
 
@@ -61,14 +64,16 @@ class RpcClient:
         self.region = region
         self.retry = retry
         self._oa = oa
+        self.legacy_signature = legacy_signature
         self._client = Client(oa.Config(access_key_id=credentials.access_key_id,
                                         access_key_secret=credentials.access_key_secret,
                                         security_token=credentials.security_token, region_id=region,
                                         endpoint=host, protocol=self.protocol,
-                                        read_timeout=read_timeout_ms, connect_timeout=5000))
+                                        read_timeout=read_timeout_ms, connect_timeout=5000,
+                                        signature_algorithm="v2" if legacy_signature else None))
 
-    def call(self, action: str, params: dict[str, Any], *, retry_when: Callable[[CloudError], bool] | None = None
-             ) -> dict[str, Any]:
+    def call(self, action: str, params: dict[str, Any], *, retry_when: Callable[[CloudError], bool] | None = None,
+             method: str = "POST") -> dict[str, Any]:
         """Call an action and return its JSON body. `retry_when` narrows which errors are retried
         (default: any transient one); pass `lambda e: e.throttled` for calls that must not run twice."""
         should_retry = retry_when or (lambda err: err.transient)
@@ -78,20 +83,24 @@ class RpcClient:
                 wait=wait_exponential_jitter(initial=self.retry.initial_wait, max=self.retry.max_wait),
                 reraise=True):
             with attempt:
-                return self._call_once(action, params)
+                return self._call_once(action, params, method)
         raise AssertionError("unreachable")
 
-    def _call_once(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _call_once(self, action: str, params: dict[str, Any], method: str) -> dict[str, Any]:
         from alibabacloud_tea_openapi.utils import Utils
         from darabonba.runtime import RuntimeOptions
         from Tea.exceptions import TeaException
 
         oa = self._oa
-        spec = oa.Params(action=action, version=self.version, protocol=self.protocol, pathname="/", method="POST",
+        spec = oa.Params(action=action, version=self.version, protocol=self.protocol, pathname="/", method=method,
                          auth_type="AK", style="RPC", req_body_type="formData", body_type="json")
-        query = Utils.query({k: v for k, v in params.items() if v is not None})
+        present = {k: v for k, v in params.items() if v is not None}
+        if self.legacy_signature and method == "POST":
+            request = oa.OpenApiRequest(body=present)      # FNF: parameters in a form body
+        else:
+            request = oa.OpenApiRequest(query=Utils.query(present))
         try:
-            out = self._client.call_api(spec, oa.OpenApiRequest(query=query), RuntimeOptions())
+            out = self._client.call_api(spec, request, RuntimeOptions())
         except TeaException as exc:
             raise _cloud_error(action, exc) from exc
         return out.get("body") or {}

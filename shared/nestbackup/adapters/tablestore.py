@@ -86,6 +86,12 @@ class RecordStore:
         _, row, _ = self._call(self.client.get_row, self.table, pk, ["id"], None, 1)
         return _columns(row)["id"] if row else None
 
+    def forget_token(self, si: str, kind: str, token: str) -> None:
+        """Undo a claim whose request was refused, so the same token may be used again."""
+        ots = self._ots
+        self._call(self.client.delete_row, self.table, ots.Row([("p", f"token#{si}#{kind}"), ("s", token)]),
+                   ots.Condition(ots.RowExistenceExpectation.IGNORE))
+
     def create(self, kind: str, record_id: str, si: str, header: dict, items: dict[str, dict]) -> None:
         """Write a new record: header first (refused if the id exists), then its items and its listing row."""
         ots = self._ots

@@ -79,6 +79,8 @@ class BackupRecord:
     items: list[BackupItem] = field(default_factory=list)
     end_time: str | None = None
     status: BackupStatus = BackupStatus.CREATING
+    status_detail: str = ""              # why the record failed when no single item says it
+    started_epoch: float = 0.0           # for item deadlines
 
     def refresh_status(self, now: str) -> BackupStatus:
         """Recompute the overall status from the items; the end time is set once the record is final."""
@@ -92,5 +94,27 @@ class BackupRecord:
 
     def to_api(self) -> dict[str, Any]:
         return {"BackupId": self.backup_id, "ServiceInstanceId": self.service_instance_id,
-                "Status": str(self.status), "StartTime": self.start_time, "EndTime": self.end_time,
-                "Description": self.description, "Resources": [i.to_api() for i in self.items]}
+                "Status": str(self.status), "StatusDetail": self.status_detail, "StartTime": self.start_time,
+                "EndTime": self.end_time, "Description": self.description,
+                "Resources": [i.to_api() for i in self.items]}
+
+    # -- stored form: a header document and one document per item
+    def header_doc(self) -> dict[str, Any]:
+        return {"Kind": "backup", "BackupId": self.backup_id, "ServiceInstanceId": self.service_instance_id,
+                "Status": self.status.value, "StatusDetail": self.status_detail, "StartTime": self.start_time,
+                "EndTime": self.end_time, "Description": self.description, "StartedEpoch": self.started_epoch,
+                "Order": [i.resource_id for i in self.items]}
+
+    @classmethod
+    def from_docs(cls, header: dict[str, Any], items: dict[str, dict[str, Any]]) -> "BackupRecord":
+        order = header.get("Order") or list(items)
+        return cls(backup_id=header["BackupId"], service_instance_id=header["ServiceInstanceId"],
+                   start_time=header["StartTime"], description=header.get("Description", ""),
+                   items=[BackupItem.from_dict(items[rid]) for rid in order if rid in items],
+                   end_time=header.get("EndTime"), status=BackupStatus(header["Status"]),
+                   status_detail=header.get("StatusDetail", ""), started_epoch=header.get("StartedEpoch", 0.0))
+
+
+def new_record_id(prefix: str, epoch_ms: int, entropy: str) -> str:
+    """Ids that sort by creation time (fixed-width hex milliseconds), usable as CloudFlow execution names."""
+    return f"{prefix}-{epoch_ms:012x}{entropy}"

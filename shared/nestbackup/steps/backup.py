@@ -98,3 +98,35 @@ def next_wait(round_number: int, first: int = 2, cap: int = 300) -> int:
     """Seconds to wait before poll round `round_number` (0-based): doubling from `first` up to CloudFlow's
     300 s Wait limit, so a day-long backup needs few rounds and a quick one is seen quickly."""
     return min(cap, first * 2 ** min(round_number, 16))
+
+
+START_BATCH_UNITS = 25      # units one start invocation handles; the flow's Map runs batches in parallel
+
+
+def start_units(items: Iterable[BackupItem]) -> list[list[BackupItem]]:
+    """The cloud calls a backup needs, in record order: one per snapshot group (every disk of an instance), one per
+    other item."""
+    units: list[list[BackupItem]] = []
+    groups: dict[str, list[BackupItem]] = {}
+    for item in items:
+        if item.method is BackupMethod.SNAPSHOT_GROUP and item.instance_id:
+            if item.instance_id not in groups:
+                groups[item.instance_id] = []
+                units.append(groups[item.instance_id])
+            groups[item.instance_id].append(item)
+        else:
+            units.append([item])
+    return units
+
+
+def batch_indexes(unit_count: int, size: int = START_BATCH_UNITS) -> list[int]:
+    return list(range((unit_count + size - 1) // size))
+
+
+def client_token(record_id: str, key: str) -> str:
+    """ECS ClientToken: at most 64 ASCII characters, the same for every retry of the same start."""
+    token = f"{record_id}-{key}"
+    if len(token) <= 64:
+        return token
+    import hashlib
+    return f"{record_id[:30]}-{hashlib.sha256(token.encode()).hexdigest()[:33]}"

@@ -1,0 +1,280 @@
+"""Backup use cases: the I/O around the pure steps. Handlers, the API and the CLI call these.
+
+create  -> validate, claim the client token, lock the instance, discover, write the record (all Pending), start
+           the flow
+start   -> start the cloud work of one batch of units (idempotent: ClientTokens, and adoption of RDS jobs)
+poll    -> one round: describe every running item in batches, advance, write what changed
+finalize-> aggregate, end time, release the lock
+"""
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from datetime import datetime, timezone
+
+from ..errors import CloudError, Conflict, NotFound, ValidationError
+from ..model.records import BackupItem, BackupMethod, BackupRecord, ResourceType, new_record_id
+from ..model.status import BACKUP_FINAL, BackupStatus, ItemStatus, backup_job_item_status, snapshot_item_status
+from ..steps.backup import (CloudProgress, DatabaseFacts, DiskFacts, START_BATCH_UNITS, advance, batch_indexes,
+                            client_token, next_wait, plan_items, start_units)
+
+log = logging.getLogger("nestbackup.backup")
+
+SERVICE_INSTANCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+CLIENT_TOKEN = re.compile(r"^[\x21-\x7e]{1,64}$")
+MAX_POLL_ROUNDS = 400       # per execution; beyond it the flow continues in a new execution
+RDS_STARTING = "starting"   # job id of an RDS item whose CreateBackup may or may not have been applied
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _log(event: str, **fields) -> None:
+    log.info(event, extra={"fields": fields})
+
+
+# -- create
+def create_backup(w, service_instance_id: str, description: str = "", token: str | None = None,
+                  now: float | None = None) -> dict:
+    if not isinstance(service_instance_id, str) or not SERVICE_INSTANCE_ID.match(service_instance_id):
+        raise ValidationError("ServiceInstanceId must be 1-128 letters, digits or _.:- (e.g. si-0123abcd)")
+    if not isinstance(description, str) or len(description) > 256:
+        raise ValidationError("Description must be a string of at most 256 characters")
+    if token is not None and (not isinstance(token, str) or not CLIENT_TOKEN.match(token)):
+        raise ValidationError("ClientToken must be 1-64 printable ASCII characters")
+    now = time.time() if now is None else now
+    s, records = w.settings, w.records
+    backup_id = new_record_id("backup", int(now * 1000), secrets.token_hex(4))
+    if token:
+        existing = records.claim_token(service_instance_id, "backup", token, backup_id)
+        if existing:
+            return _same_token_answer(records, existing)
+    try:
+        records.acquire_lock(service_instance_id, backup_id, int(now * 1000), s.lock_lease_seconds * 1000)
+    except Conflict:
+        _forget_token(records, service_instance_id, token)
+        raise
+    try:
+        disks = w.ecs.disks_tagged(s.tag_key, service_instance_id)
+        dbs = w.rds.instances_tagged(s.tag_key, service_instance_id)
+    except CloudError:
+        records.release_lock(service_instance_id, backup_id)
+        _forget_token(records, service_instance_id, token)
+        raise
+    items = plan_items([DiskFacts(d.disk_id, d.instance_id, d.category, d.size_gib, d.multi_attach) for d in disks],
+                       [DatabaseFacts(d.db_instance_id, d.engine) for d in dbs])
+    record = BackupRecord(backup_id, service_instance_id, iso(now), description, items, started_epoch=now)
+    if not items:
+        record.status_detail = f"no disks or RDS instances carry the tag {s.tag_key}={service_instance_id}"
+    record.refresh_status(iso(now))
+    records.create("backup", backup_id, service_instance_id, record.header_doc(),
+                   {i.resource_id: i.to_dict() for i in items})
+    _log("backup created", record_id=backup_id, service_instance_id=service_instance_id, items=len(items))
+    if record.status in BACKUP_FINAL:
+        records.release_lock(service_instance_id, backup_id)
+        return record.to_api()
+    try:
+        w.flows.start_once(s.backup_flow, backup_id, {"BackupId": backup_id})
+    except CloudError as err:
+        finalize(w, backup_id, error={"Code": err.code, "Detail": f"the backup flow could not start: {err.message}"})
+        raise
+    return record.to_api()
+
+
+def _same_token_answer(records, record_id: str) -> dict:
+    for _ in range(50):      # the first request may still be writing the record
+        stored = records.read(record_id)
+        if stored:
+            return BackupRecord.from_docs(stored.header, stored.items).to_api()
+        time.sleep(0.1)
+    raise Conflict(f"a request with this ClientToken is still creating backup {record_id}")
+
+
+def _forget_token(records, si: str, token: str | None) -> None:
+    if token:
+        records.forget_token(si, "backup", token)
+
+
+# -- read
+def get_backup(w, backup_id: str) -> dict:
+    return load(w, backup_id).to_api()
+
+
+def load(w, backup_id: str) -> BackupRecord:
+    if not isinstance(backup_id, str) or not re.fullmatch(r"backup-[0-9a-f]{12,40}", backup_id):
+        raise NotFound(f"no backup {backup_id!r}")
+    stored = w.records.read(backup_id)
+    if stored is None or stored.header.get("Kind") != "backup":
+        raise NotFound(f"no backup {backup_id}")
+    return BackupRecord.from_docs(stored.header, stored.items)
+
+
+def list_backups(w, service_instance_id: str, limit: int = 20, after: str | None = None) -> dict:
+    if not SERVICE_INSTANCE_ID.match(service_instance_id or ""):
+        raise ValidationError("serviceInstanceId must be 1-128 letters, digits or _.:-")
+    ids, next_token = w.records.list_ids(service_instance_id, "backup", limit, after)
+    out = []
+    for record_id in ids:
+        stored = w.records.read(record_id)
+        if stored:
+            out.append(BackupRecord.from_docs(stored.header, stored.items).to_api())
+    return {"Backups": out, "NextToken": next_token}
+
+
+# -- start
+def start_batch_count(w, backup_id: str) -> list[int]:
+    record = load(w, backup_id)
+    return batch_indexes(len(start_units(record.items)))
+
+
+def start_batch(w, backup_id: str, batch: int, now: float | None = None) -> dict:
+    stored = w.records.read(backup_id)
+    if stored is None:
+        raise NotFound(f"no backup {backup_id}")
+    record = BackupRecord.from_docs(stored.header, stored.items)
+    units = start_units(record.items)[batch * START_BATCH_UNITS:(batch + 1) * START_BATCH_UNITS]
+    started = failed = 0
+    for unit in units:
+        if all(i.status is not ItemStatus.PENDING and i.job_id != RDS_STARTING for i in unit):
+            continue
+        _start_unit(w, stored, record, unit)
+        started += sum(i.status is ItemStatus.RUNNING for i in unit)
+        failed += sum(i.status is ItemStatus.FAILED for i in unit)
+    return {"BackupId": backup_id, "Batch": batch, "Started": started, "Failed": failed}
+
+
+def _start_unit(w, stored, record: BackupRecord, unit: list[BackupItem]) -> None:
+    first = unit[0]
+    try:
+        if first.method is BackupMethod.SNAPSHOT_GROUP:
+            group_id = w.ecs.create_snapshot_group(
+                first.instance_id, [i.resource_id for i in unit], name=f"nestbackup-{record.backup_id}",
+                description=f"nestbackup {record.backup_id} of {record.service_instance_id}",
+                client_token=client_token(record.backup_id, first.instance_id))
+            for item in unit:
+                item.status, item.job_id = ItemStatus.RUNNING, group_id
+        elif first.method is BackupMethod.SNAPSHOT:
+            snapshot_id = w.ecs.create_snapshot(
+                first.resource_id, name=f"nestbackup-{record.backup_id}",
+                description=f"nestbackup {record.backup_id} of {record.service_instance_id}",
+                client_token=client_token(record.backup_id, first.resource_id))
+            first.status, first.artifact_id = ItemStatus.RUNNING, snapshot_id
+        else:
+            _start_rds(w, stored, first)
+    except CloudError as err:
+        for item in unit:
+            item.fail(err.code, err.message, err.request_id)
+        _log("backup start failed", record_id=record.backup_id, resource_id=first.resource_id,
+             code=err.code, request_id=err.request_id)
+    for item in unit:
+        w.records.write_item(stored, item.resource_id, item.to_dict())
+
+
+def _start_rds(w, stored, item: BackupItem) -> None:
+    """CreateBackup has no ClientToken: mark the intent first, and after a crash adopt the job it started."""
+    if item.job_id == RDS_STARTING:
+        running = w.rds.running_backup_jobs(item.resource_id)
+        if running:
+            item.status, item.job_id = ItemStatus.RUNNING, running[0].job_id
+            return
+    else:
+        item.job_id = RDS_STARTING
+        w.records.write_item(stored, item.resource_id, item.to_dict())
+    item.job_id = w.rds.create_backup(item.resource_id)
+    item.status = ItemStatus.RUNNING
+
+
+# -- poll
+def poll(w, backup_id: str, round_number: int = 0, now: float | None = None) -> dict:
+    """One poll round over every running item; returns what the flow routes on."""
+    now = time.time() if now is None else now
+    s = w.settings
+    stored = w.records.read(backup_id)
+    if stored is None:
+        raise NotFound(f"no backup {backup_id}")
+    record = BackupRecord.from_docs(stored.header, stored.items)
+    try:
+        w.records.acquire_lock(record.service_instance_id, backup_id, int(now * 1000), s.lock_lease_seconds * 1000)
+    except Conflict:
+        _log("lock lost", record_id=backup_id)   # the sweeper took it over; keep polling our own items
+    pending = [i for i in record.items if i.status is ItemStatus.PENDING or i.job_id == RDS_STARTING]
+    for unit in start_units(pending):
+        _start_unit(w, stored, record, unit)
+    running = [i for i in record.items if i.status is ItemStatus.RUNNING]
+    seen = _describe(w, running)
+    for item in running:
+        deadline = record.started_epoch + (s.disk_deadline_seconds if item.resource_type is ResourceType.DISK
+                                           else s.rds_deadline_seconds)
+        if advance(item, seen.get(item.resource_id), now, deadline):
+            w.records.write_item(stored, item.resource_id, item.to_dict())
+    done = all(i.status in (ItemStatus.SUCCEEDED, ItemStatus.FAILED) for i in record.items)
+    return {"BackupId": backup_id, "Done": done, "Wait": next_wait(round_number), "Round": round_number + 1,
+            "Continue": not done and round_number + 1 >= MAX_POLL_ROUNDS}
+
+
+def _describe(w, running: list[BackupItem]) -> dict[str, CloudProgress]:
+    seen: dict[str, CloudProgress] = {}
+    snapshots = [i for i in running if i.method is BackupMethod.SNAPSHOT]
+    if snapshots:
+        found = w.ecs.describe_snapshots([i.artifact_id for i in snapshots])
+        for item in snapshots:
+            snap = found.get(item.artifact_id)
+            if snap:
+                seen[item.resource_id] = CloudProgress(snapshot_item_status(snap.status), snap.progress,
+                                                       snap.snapshot_id, *_snapshot_error(snap.status))
+    grouped = [i for i in running if i.method is BackupMethod.SNAPSHOT_GROUP]
+    if grouped:
+        groups = w.ecs.describe_snapshot_groups(sorted({i.job_id for i in grouped}))
+        for item in grouped:
+            group = groups.get(item.job_id)
+            member = next((m for m in group.snapshots if m.disk_id == item.resource_id), None) if group else None
+            if member:
+                status = snapshot_item_status(member.status or group.status)
+                if group.status == "failed" and status is not ItemStatus.SUCCEEDED:
+                    status = ItemStatus.FAILED
+                seen[item.resource_id] = CloudProgress(status, member.progress, member.snapshot_id,
+                                                       *_snapshot_error(group.status))
+    for item in running:
+        if item.method is BackupMethod.RDS_BACKUP:
+            job = w.rds.backup_job(item.resource_id, item.job_id)
+            if job:
+                status = backup_job_item_status(job.status)
+                seen[item.resource_id] = CloudProgress(
+                    status, job.progress, job.backup_id,
+                    "BackupJobFailed" if status is ItemStatus.FAILED else None,
+                    f"RDS backup job {job.job_id} ended {job.status}" if status is ItemStatus.FAILED else None)
+    return seen
+
+
+def _snapshot_error(status: str) -> tuple[str | None, str | None]:
+    if status == "failed":
+        return "SnapshotFailed", "ECS reported the snapshot as failed"
+    return None, None
+
+
+# -- finalize
+def finalize(w, backup_id: str, error: dict | None = None, now: float | None = None) -> dict:
+    """Aggregate and close the record, release the lock. With `error` (the flow's Catch), every item not yet final
+    fails with that cause."""
+    now = time.time() if now is None else now
+    stored = w.records.read(backup_id)
+    if stored is None:
+        raise NotFound(f"no backup {backup_id}")
+    record = BackupRecord.from_docs(stored.header, stored.items)
+    if error:
+        code, detail = str(error.get("Code") or "FlowFailed"), str(error.get("Detail") or "the backup flow failed")
+        for item in record.items:
+            if item.status not in (ItemStatus.SUCCEEDED, ItemStatus.FAILED):
+                item.fail(code, detail)
+                w.records.write_item(stored, item.resource_id, item.to_dict())
+        record.status_detail = record.status_detail or detail
+    status = record.refresh_status(iso(now))
+    if status is BackupStatus.CREATING:          # not final: nothing to close yet
+        return {"BackupId": backup_id, "Status": str(status)}
+    w.records.write_header(stored, record.header_doc())
+    w.records.release_lock(record.service_instance_id, backup_id)
+    _log("backup finished", record_id=backup_id, status=str(status))
+    return {"BackupId": backup_id, "Status": str(status)}

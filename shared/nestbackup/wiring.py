@@ -1,0 +1,126 @@
+"""The one place that reads settings and builds adapters. Handlers, the API and the CLI get their clients here.
+
+Every endpoint can be set on its own; `NESTBACKUP_CLOUD_ENDPOINT` sets all of them at once (the local cloud serves
+every product on one port). Credentials come from the Function Compute context when there is one, else from the
+standard ALIBABA_CLOUD_* variables.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Mapping
+
+from .errors import ValidationError
+
+DEFAULT_TAG_KEY = "acs:computenest:serviceInstanceId"
+# Regions whose RDS API is served by the central endpoint (reference: alibaba-apis.md §1.1).
+_RDS_CENTRAL = {"cn-qingdao", "cn-beijing", "cn-hangzhou", "cn-shanghai", "cn-shenzhen", "cn-heyuan", "cn-hongkong",
+                "ap-southeast-1", "us-west-1", "us-east-1"}
+
+
+def _default_endpoint(product: str, region: str) -> str:
+    if product == "ecs":
+        return "ecs-cn-hangzhou.aliyuncs.com" if region == "cn-hangzhou" else f"ecs.{region}.aliyuncs.com"
+    if product == "rds":
+        return "rds.aliyuncs.com" if region in _RDS_CENTRAL else f"rds.{region}.aliyuncs.com"
+    if product == "fnf":
+        return f"{region}.fnf.aliyuncs.com"
+    raise ValueError(product)
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str
+    access_key_id: str
+    access_key_secret: str
+    security_token: str | None
+    ecs_endpoint: str
+    rds_endpoint: str
+    fnf_endpoint: str
+    ots_endpoint: str
+    ots_instance: str
+    ots_table: str = "nestbackup"
+    tag_key: str = DEFAULT_TAG_KEY
+    backup_flow: str = "nestbackup-backup"
+    lock_lease_seconds: int = 1800
+    disk_deadline_seconds: int = 24 * 3600
+    rds_deadline_seconds: int = 24 * 3600
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, context=None) -> "Settings":
+        env = os.environ if env is None else env
+        region = env.get("NESTBACKUP_REGION") or env.get("ALIBABA_CLOUD_REGION") or "cn-hangzhou"
+        shared = env.get("NESTBACKUP_CLOUD_ENDPOINT")
+        creds = getattr(context, "credentials", None)
+        ak = getattr(creds, "access_key_id", None) or env.get("ALIBABA_CLOUD_ACCESS_KEY_ID")
+        sk = getattr(creds, "access_key_secret", None) or env.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+        token = getattr(creds, "security_token", None) or env.get("ALIBABA_CLOUD_SECURITY_TOKEN") or None
+        if not ak or not sk:
+            raise ValidationError("no cloud credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and "
+                                  "ALIBABA_CLOUD_ACCESS_KEY_SECRET (Function Compute provides them)")
+        ots_endpoint = env.get("NESTBACKUP_OTS_ENDPOINT") or shared
+        if not ots_endpoint:
+            raise ValidationError("NESTBACKUP_OTS_ENDPOINT is not set (e.g. https://<instance>.<region>.ots.aliyuncs.com)")
+
+        def endpoint(product: str) -> str:
+            return env.get(f"NESTBACKUP_{product.upper()}_ENDPOINT") or shared or _default_endpoint(product, region)
+
+        def number(name: str, default: int) -> int:
+            raw = env.get(name)
+            if raw is None:
+                return default
+            try:
+                return int(raw)
+            except ValueError:
+                raise ValidationError(f"{name} must be a whole number of seconds, got {raw!r}") from None
+
+        return cls(region=region, access_key_id=ak, access_key_secret=sk, security_token=token,
+                   ecs_endpoint=endpoint("ecs"), rds_endpoint=endpoint("rds"), fnf_endpoint=endpoint("fnf"),
+                   ots_endpoint=ots_endpoint, ots_instance=env.get("NESTBACKUP_OTS_INSTANCE", "nestbackup"),
+                   ots_table=env.get("NESTBACKUP_OTS_TABLE", "nestbackup"),
+                   tag_key=env.get("NESTBACKUP_TAG_KEY", DEFAULT_TAG_KEY),
+                   backup_flow=env.get("NESTBACKUP_BACKUP_FLOW", "nestbackup-backup"),
+                   lock_lease_seconds=number("NESTBACKUP_LOCK_LEASE_SECONDS", 1800),
+                   disk_deadline_seconds=number("NESTBACKUP_DISK_DEADLINE_SECONDS", 24 * 3600),
+                   rds_deadline_seconds=number("NESTBACKUP_RDS_DEADLINE_SECONDS", 24 * 3600))
+
+
+class Wiring:
+    """Adapters built on first use, so a handler imports only the SDK pieces it touches."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def _rpc(self, endpoint: str, version: str, legacy_signature: bool = False):
+        from .adapters.openapi import Credentials, RpcClient
+        s = self.settings
+        return RpcClient(endpoint, version, Credentials(s.access_key_id, s.access_key_secret, s.security_token),
+                         s.region, legacy_signature=legacy_signature)
+
+    @cached_property
+    def ecs(self):
+        from .adapters.ecs import VERSION, Ecs
+        return Ecs(self._rpc(self.settings.ecs_endpoint, VERSION))
+
+    @cached_property
+    def rds(self):
+        from .adapters.rds import VERSION, Rds
+        return Rds(self._rpc(self.settings.rds_endpoint, VERSION))
+
+    @cached_property
+    def flows(self):
+        from .adapters.cloudflow import VERSION, CloudFlow
+        return CloudFlow(self._rpc(self.settings.fnf_endpoint, VERSION, legacy_signature=True))
+
+    @cached_property
+    def records(self):
+        from .adapters.openapi import is_loopback, split_endpoint
+        from .adapters.tablestore import RecordStore
+        s = self.settings
+        if is_loopback(split_endpoint(s.ots_endpoint)[1]):
+            for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+                os.environ.pop(var, None)
+        return RecordStore.connect(s.ots_endpoint, s.access_key_id, s.access_key_secret, s.ots_instance,
+                                   s.security_token, s.ots_table)
