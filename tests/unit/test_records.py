@@ -15,7 +15,8 @@ def test_empty_record_is_creating_with_every_item_pending():
     api = record.to_api()
     assert api["Status"] == "Creating"
     assert [r["Status"] for r in api["Resources"]] == ["Pending", "Pending"]
-    assert set(api) == {"BackupId", "ServiceInstanceId", "Status", "StartTime", "EndTime", "Description", "Resources"}
+    assert set(api) == {"BackupId", "ServiceInstanceId", "Status", "StatusDetail", "StartTime", "EndTime",
+                        "Description", "Resources"}
     assert {"ResourceId", "ResourceType", "Status", "ArtifactId", "Progress", "ErrorCode",
             "ErrorMessage"} <= set(api["Resources"][0])
 
@@ -45,3 +46,11 @@ def test_items_round_trip_through_dicts():
                       status=ItemStatus.RUNNING, job_id="ssg-1", progress=40)
     assert BackupItem.from_dict(item.to_dict()) == item
     assert item.to_api()["SnapshotGroupId"] == "ssg-1"
+
+
+def test_record_round_trips_through_its_stored_documents():
+    record = _record()
+    record.item("d-1").status = ItemStatus.RUNNING
+    docs = {i.resource_id: i.to_dict() for i in record.items}
+    again = BackupRecord.from_docs(record.header_doc(), docs)
+    assert again == record
