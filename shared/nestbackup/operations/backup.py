@@ -77,7 +77,7 @@ def create_backup(w, service_instance_id: str, description: str = "", token: str
         records.release_lock(service_instance_id, backup_id)
         return record.to_api()
     try:
-        w.flows.start_once(s.backup_flow, backup_id, {"BackupId": backup_id})
+        w.flows.start_once(s.backup_flow, backup_id, {"BackupId": backup_id, "Round": 0, "Generation": 1})
     except CloudError as err:
         finalize(w, backup_id, error={"Code": err.code, "Detail": f"the backup flow could not start: {err.message}"})
         raise
@@ -212,7 +212,19 @@ def poll(w, backup_id: str, round_number: int = 0, now: float | None = None) -> 
             w.records.write_item(stored, item.resource_id, item.to_dict())
     done = all(i.status in (ItemStatus.SUCCEEDED, ItemStatus.FAILED) for i in record.items)
     return {"BackupId": backup_id, "Done": done, "Wait": next_wait(round_number), "Round": round_number + 1,
-            "Continue": not done and round_number + 1 >= MAX_POLL_ROUNDS}
+            "Continue": not done and (round_number + 1) % MAX_POLL_ROUNDS == 0}
+
+
+def poll_step(w, backup_id: str, round_number: int, generation: int = 1) -> dict:
+    """The flow's poll step. Its `State` routes the flow: Done -> finalize, Wait -> wait `Wait` s and poll again,
+    Continue -> this execution has used its event budget; the next generation was started and this one ends."""
+    out = poll(w, backup_id, round_number)
+    state = "Done" if out["Done"] else "Continue" if out["Continue"] else "Wait"
+    if state == "Continue":
+        w.flows.start_once(w.settings.backup_flow, f"{backup_id}-g{generation + 1}",
+                           {"BackupId": backup_id, "Round": out["Round"], "Generation": generation + 1})
+    return {"BackupId": backup_id, "State": state, "Wait": out["Wait"], "Round": out["Round"],
+            "Generation": generation}
 
 
 def _describe(w, running: list[BackupItem]) -> dict[str, CloudProgress]:

@@ -1,0 +1,134 @@
+"""The HTTP API, independent of how requests arrive (FC HTTP trigger, local cloud mount, tests).
+
+POST /backups, GET /backups?serviceInstanceId=…, GET /backups/{id}. Bearer-token auth; errors as
+{"Code", "Message", "RequestId"} with a 4xx for anything the caller can fix.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import re
+import uuid
+from dataclasses import dataclass, field
+
+from ..errors import CloudError, Conflict, NestBackupError, NotFound, ValidationError
+
+log = logging.getLogger("nestbackup.api")
+MAX_BODY = 64 * 1024
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)   # lower-case names
+    body: bytes = b""
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+@dataclass
+class Response:
+    status: int
+    body: dict
+    headers: dict[str, str] = field(default_factory=lambda: {"content-type": "application/json"})
+
+    def encoded(self) -> bytes:
+        return json.dumps(self.body).encode()
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _authorize(req: Request, admin_token: str | None) -> None:
+    auth = req.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, "Unauthorized", "a bearer token is required (Authorization: Bearer <token>)")
+    if not admin_token or not hmac.compare_digest(token.strip().encode(), admin_token.encode()):
+        raise ApiError(401, "Unauthorized", "the bearer token is not valid")
+
+
+def _json_body(req: Request) -> dict:
+    if len(req.body) > MAX_BODY:
+        raise ApiError(413, "RequestTooLarge", f"the body exceeds {MAX_BODY} bytes")
+    try:
+        body = json.loads(req.body or b"{}")
+    except ValueError:
+        raise ApiError(400, "InvalidJson", "the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "InvalidJson", "the body must be a JSON object")
+    return body
+
+
+def _fields(body: dict, allowed: set[str], required: set[str]) -> None:
+    unknown = set(body) - allowed
+    if unknown:
+        raise ApiError(400, "InvalidParameter", f"unknown field(s): {', '.join(sorted(unknown))}")
+    missing = [k for k in sorted(required) if body.get(k) in (None, "")]
+    if missing:
+        raise ApiError(400, "MissingParameter", f"{', '.join(missing)} is required")
+
+
+def _int_param(query: dict, name: str, default: int, lo: int, hi: int) -> int:
+    raw = query.get(name)
+    if raw is None:
+        return default
+    if not re.fullmatch(r"\d{1,6}", raw) or not lo <= int(raw) <= hi:
+        raise ApiError(400, "InvalidParameter", f"{name} must be a whole number from {lo} to {hi}")
+    return int(raw)
+
+
+def handle(req: Request, wiring_factory, admin_token: str | None = None) -> Response:
+    """Route one request. `wiring_factory()` builds the adapters on first need (not for refused requests)."""
+    admin_token = admin_token if admin_token is not None else os.environ.get("NESTBACKUP_ADMIN_TOKEN")
+    path = req.path[4:] if req.path.startswith("/api/") or req.path == "/api" else req.path
+    path = "/" + path.strip("/")
+    try:
+        _authorize(req, admin_token)
+        from ..operations import backup
+        if path == "/backups":
+            if req.method == "POST":
+                body = _json_body(req)
+                _fields(body, {"ServiceInstanceId", "Description", "ClientToken"}, {"ServiceInstanceId"})
+                record = backup.create_backup(wiring_factory(), body["ServiceInstanceId"],
+                                              body.get("Description") or "", body.get("ClientToken"))
+                return Response(202, record)
+            if req.method == "GET":
+                si = req.query.get("serviceInstanceId") or req.query.get("ServiceInstanceId")
+                if not si:
+                    raise ApiError(400, "MissingParameter", "serviceInstanceId is required")
+                limit = _int_param(req.query, "maxResults", 20, 1, 100)
+                return Response(200, backup.list_backups(wiring_factory(), si, limit, req.query.get("nextToken")))
+            raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on /backups")
+        m = re.fullmatch(r"/backups/([^/]+)", path)
+        if m:
+            if req.method != "GET":
+                raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on /backups/{{id}}")
+            return Response(200, backup.get_backup(wiring_factory(), m[1]))
+        raise ApiError(404, "NotFound", f"no such endpoint: {req.method} {path}")
+    except ApiError as err:
+        return _error(req, err.status, err.code, err.message)
+    except ValidationError as err:
+        return _error(req, 400, "InvalidParameter", str(err))
+    except NotFound as err:
+        return _error(req, 404, "NotFound", str(err))
+    except Conflict as err:
+        return _error(req, 409, "Conflict", str(err))
+    except CloudError as err:
+        status = 503 if err.transient else 502
+        return _error(req, status, err.code, f"the cloud refused {err.action or 'a call'}: {err.message}")
+    except NestBackupError as err:
+        return _error(req, 400, type(err).__name__, str(err))
+    except Exception:
+        log.exception("unhandled API error", extra={"fields": {"request_id": req.request_id}})
+        return _error(req, 500, "InternalError", "the request failed; see the logs for this RequestId")
+
+
+def _error(req: Request, status: int, code: str, message: str) -> Response:
+    return Response(status, {"Code": code, "Message": message, "RequestId": req.request_id})

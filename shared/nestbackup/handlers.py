@@ -1,0 +1,60 @@
+"""What every Function Compute handler shares: event parsing, settings, adapters, logging.
+
+Handlers stay thin: parse the event, call an operation, shape the reply. Adapters are built once per function
+instance (module state survives between invocations) and only when first used.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from . import logs
+from .errors import ValidationError
+
+_wiring = None
+
+
+def event_json(event: bytes | str | dict) -> dict[str, Any]:
+    if isinstance(event, dict):
+        return event
+    try:
+        value = json.loads(event or b"{}")
+    except ValueError:
+        raise ValidationError("the event is not JSON") from None
+    if not isinstance(value, dict):
+        raise ValidationError("the event must be a JSON object")
+    return value
+
+
+def wiring(context=None):
+    global _wiring
+    if _wiring is None:
+        from .wiring import Settings, Wiring
+        logs.setup()
+        _wiring = Wiring(Settings.from_env(context=context))
+    return _wiring
+
+
+def reset() -> None:
+    """Forget the adapters (tests that change the environment)."""
+    global _wiring
+    _wiring = None
+
+
+def http_request(event: dict):
+    """An FC3 HTTP-trigger event as an API Request."""
+    from .api.app import Request
+    ctx = event.get("requestContext") or {}
+    http = ctx.get("http") or {}
+    body = event.get("body") or ""
+    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
+    return Request(method=(http.get("method") or "GET").upper(), path=http.get("path") or event.get("rawPath") or "/",
+                   query=dict(event.get("queryParameters") or {}),
+                   headers={k.lower(): v for k, v in (event.get("headers") or {}).items()}, body=raw,
+                   request_id=ctx.get("requestId") or Request.__dataclass_fields__["request_id"].default_factory())
+
+
+def http_reply(response) -> dict:
+    return {"statusCode": response.status, "headers": response.headers, "isBase64Encoded": False,
+            "body": response.encoded().decode()}
