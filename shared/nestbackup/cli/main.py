@@ -79,5 +79,9 @@ def demo(as_json, disks, disk_size, postgres, mysql) -> None:
     sys.exit(0 if ok else 1)
 
 
+from .backup import backup  # noqa: E402
+
+main.add_command(backup)
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,108 @@
+"""`nestbackup backup create|list|show`: the API, from a terminal."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+
+from .client import ApiClient
+
+EXIT_FAILED = 3      # the backup ended CreateFailed (refused requests exit 1)
+FINAL = {"Created", "CreateFailed", "Deleted", "DeleteFailed"}
+
+
+def api_options(fn):
+    """--endpoint and --token on every command that calls the API."""
+    fn = click.option("--token", envvar="NESTBACKUP_TOKEN", default=None,
+                      help="Bearer token (or NESTBACKUP_TOKEN).")(fn)
+    return click.option("--endpoint", envvar="NESTBACKUP_ENDPOINT", default="http://127.0.0.1:8900/api",
+                        show_default=True, help="Base URL of the nestbackup API (or NESTBACKUP_ENDPOINT).")(fn)
+
+
+def _line(item: dict) -> str:
+    cause = f"  {item.get('ErrorCode')}: {item.get('ErrorMessage')}" if item.get("ErrorCode") else ""
+    return (f"  {item['ResourceType']:<5} {item['ResourceId']:<28} {item['Status']:<10} "
+            f"{item.get('Progress') or 0:>3}%  {item.get('ArtifactId') or '-'}{cause}")
+
+
+def _print_record(record: dict) -> None:
+    click.echo(f"{record['BackupId']}  {record['Status']}  {record['ServiceInstanceId']}  "
+               f"{record['StartTime']} -> {record.get('EndTime') or '…'}")
+    if record.get("StatusDetail"):
+        click.echo(f"  {record['StatusDetail']}")
+    for item in record.get("Resources", []):
+        click.echo(_line(item))
+
+
+def _wait(client: ApiClient, record: dict, quiet: bool, interval: float = 1.0) -> dict:
+    seen: dict[str, tuple] = {}
+    while True:
+        for item in record.get("Resources", []):
+            key = (item["Status"], item.get("Progress"))
+            if not quiet and seen.get(item["ResourceId"]) != key:
+                seen[item["ResourceId"]] = key
+                click.echo(_line(item), err=True)
+        if record["Status"] in FINAL:
+            return record
+        time.sleep(interval)
+        record = client.call("GET", f"/backups/{record['BackupId']}")
+
+
+@click.group()
+def backup() -> None:
+    """Create and inspect backups of a service instance."""
+
+
+@backup.command("create")
+@click.option("--instance", "service_instance", required=True, help="Service instance id.")
+@click.option("--description", default="", help="Free text kept with the record (≤ 256 characters).")
+@click.option("--client-token", default=None, help="Idempotency token: the same token gives the same backup.")
+@click.option("--wait", is_flag=True, help="Follow the backup until it ends; exit 3 if it failed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the record as one JSON object.")
+@api_options
+def create(service_instance, description, client_token, wait, as_json, endpoint, token) -> None:
+    """Back up every disk and database of a service instance."""
+    client = ApiClient(endpoint, token)
+    body = {"ServiceInstanceId": service_instance, "Description": description}
+    if client_token:
+        body["ClientToken"] = client_token
+    record = client.call("POST", "/backups", body)
+    if wait:
+        record = _wait(client, record, quiet=False)
+    click.echo(json.dumps(record)) if as_json else _print_record(record)
+    if record["Status"] == "CreateFailed":
+        for item in record.get("Resources", []):
+            if item.get("ErrorCode"):
+                click.echo(f"nestbackup: {item['ResourceId']} failed: {item['ErrorCode']}: {item['ErrorMessage']}",
+                           err=True)
+        sys.exit(EXIT_FAILED)
+
+
+@backup.command("list")
+@click.option("--instance", "service_instance", required=True)
+@click.option("--max-results", default=20, show_default=True, type=click.IntRange(1, 100))
+@click.option("--json", "as_json", is_flag=True)
+@api_options
+def list_(service_instance, max_results, as_json, endpoint, token) -> None:
+    """Backups of a service instance, newest first."""
+    page = ApiClient(endpoint, token).call("GET", "/backups", query={"serviceInstanceId": service_instance,
+                                                       "maxResults": max_results})
+    if as_json:
+        click.echo(json.dumps(page))
+        return
+    for record in page["Backups"]:
+        failed = sum(1 for i in record["Resources"] if i["Status"] == "Failed")
+        click.echo(f"{record['BackupId']}  {record['Status']:<12} {record['StartTime']}  "
+                   f"{len(record['Resources'])} resources{f', {failed} failed' if failed else ''}")
+
+
+@backup.command("show")
+@click.argument("backup_id")
+@click.option("--json", "as_json", is_flag=True)
+@api_options
+def show(backup_id, as_json, endpoint, token) -> None:
+    """One backup record with every resource's status and failure cause."""
+    record = ApiClient(endpoint, token).call("GET", f"/backups/{backup_id}")
+    click.echo(json.dumps(record)) if as_json else _print_record(record)
