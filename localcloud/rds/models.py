@@ -1,10 +1,812 @@
-"""RDS 2014-08-15: instances backed by real PostgreSQL / MariaDB servers. (skeleton, being written)"""
+"""RDS 2014-08-15: instances backed by real PostgreSQL / MariaDB servers.
+
+An RDS instance stands for databases of one real server, reached through the DSN it was seeded with: those named in
+`?databases=` plus those RestoreTable created on it, else every non-system database of the server. The list is
+looked up on the server at each call, so a dropped database disappears.
+
+What is real:
+- CreateBackup dumps every database of the instance (or the `DBName` list with `BackupStrategy=db`):
+  PostgreSQL with `pg_dump --format=custom`, MySQL/MariaDB with `mariadb-dump --single-transaction --routines
+  --triggers --events --hex-blob`, into `<state_dir>/rds/backups/<BackupId>/db-<n>.{dump,sql}`. BackupSize is the
+  size of those files, Checksum their CRC-64/XZ. Each database's entry records a fingerprint (character set,
+  collation, and the tables; for MySQL also views, triggers, routines). `BackupMethod` is echoed as requested
+  (default Physical); the data is always a logical dump.
+- RestoreTable restores from those files into NEW names only: PostgreSQL whole databases (CREATE DATABASE with the
+  original encoding/collation, then `pg_restore --single-transaction --exit-on-error`); MySQL whole databases (the
+  dump loaded with the new database as default database, so tables, views, triggers, routines and events land in
+  it and views refer to it) or single tables (the dump is loaded into a scratch database `__rds_restore_<hex>`, the
+  chosen tables moved with one RENAME TABLE into the target database under their new names, their triggers
+  dropped, the scratch database dropped). The target database of a table-level restore may exist (e.g. the
+  original one) as long as the new table names do not.
+- SQL Server instances exist at the API level only: describable, CreateBackup makes a backup set with no data
+  (BackupSize 0, no files), DescribeDatabases lists nothing, RestoreTable answers 400 UnsupportedEngine.
+
+Statuses: DBInstanceStatus stays Running (RestoreTable does not move it to Restoring). Backup jobs move
+NoStart -> Preparing -> Uploading -> Finished | Failed (BackupProgressStatus ends Finished either way; Process is a
+percent string without a sign, "0".."100"). A finished job leaves a backup set: BackupStatus Success, or Failed with
+IsAvail 0, MetaStatus EMPTY and no files. Restore targets that RestoreTable creates are listed by DescribeDatabases
+with DBStatus Creating until the restore finishes, then Running. A failed restore drops what it created: the new
+database never reaches Running and disappears from DescribeDatabases (`DBName=<newname>` then returns no row).
+
+Error codes:
+- 404 InvalidDBInstanceId.NotFound: unknown DBInstanceId.
+- 400 MissingParameter / InvalidParameter: a required parameter is absent / malformed (TableMeta, Tags, paging...).
+- 403 IncorrectDBInstanceState: CreateBackup or RestoreTable while the instance is not Running, and CreateBackup
+  while another backup task of the instance is NoStart/Preparing/Uploading (the documented precondition error;
+  the message says which).
+- 400 InvalidBackupMethod.ValueNotSupport, 400 BackupType.NotSupport: CreateBackup options (Logical on PostgreSQL).
+- 404 InvalidBackupId.NotFound: BackupId unknown or of another instance (RestoreTable, DeleteBackup).
+- 403 IncorrectBackupSetState: restoring from a Failed backup set; deleting one a running restore reads.
+- 404 InvalidDBName.NotFound / InvalidTableName.NotFound: a TableMeta name that is not in the backup set;
+  CreateBackup DBName not on the instance.
+- 400 InvalidDBName.Duplicate / InvalidTableName.Duplicate: a RestoreTable new name that already exists (or that
+  a restore in progress is creating).
+- 400 UnsupportedEngine: RestoreTable on SQL Server; 400 InvalidParameter for PostgreSQL table-level TableMeta
+  and for RestoreTime (no log backup here).
+- 400 IdempotentParameterMismatch: a RestoreTable ClientToken reused with different parameters (same parameters:
+  the first call's answer, no new restore).
+- 500 InternalError: the real database server could not be reached while answering a call.
+Faults: `reject` refuses CreateBackup/RestoreTable/DeleteBackup at the call; `fail` (instance id, job id or
+restore task id) ends a backup job Failed / a restore failed; `stuck` keeps them in progress. `op_delay_ms` is the
+minimum duration of both. Not enforced: the 20-backups-per-day limit, retention expiry.
+
+Durability: instances, backup jobs, backup sets, restore tasks and ClientTokens are documents in `cloud.store`.
+`resume()` re-runs backup jobs a killed server left in progress (from scratch) and marks interrupted restores
+Failed, dropping the databases/tables they had created.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import shutil
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
 from ..cloud import Product
+from ..core.errors import ServiceError, invalid, missing
+from ..core.rpc import RpcRequest
+from .engines import Engine, EngineError, MySqlEngine, PgEngine, engine_for, parse_dsn
+
+log = logging.getLogger("localcloud.rds")
+
+INSTANCE, JOB, BACKUP, RESTORE, TOKEN = "rds.instance", "rds.backup_job", "rds.backup", "rds.restore", "rds.token"
+ENGINES = {"mysql": "MySQL", "postgresql": "PostgreSQL", "sqlserver": "SQLServer", "mariadb": "MariaDB"}
+ACTIVE_JOB = ("NoStart", "Preparing", "Uploading")
+_MINUTE = "%Y-%m-%dT%H:%MZ"
+
+
+# ---------------------------------------------------------------------------------------------------------- helpers
+def _crc64_table() -> list[int]:
+    poly = 0xC96C5795D7870F42  # CRC-64/XZ (ECMA-182, reflected), as OSS reports
+    table = []
+    for i in range(256):
+        crc = i
+        for _ in range(8):
+            crc = (crc >> 1) ^ poly if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_CRC64 = _crc64_table()
+
+
+def crc64(paths: list[Path]) -> str:
+    crc = 0xFFFFFFFFFFFFFFFF
+    table = _CRC64
+    for path in paths:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                for b in chunk:
+                    crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return str(crc ^ 0xFFFFFFFFFFFFFFFF)
+
+
+def not_found_instance(instance_id: str) -> ServiceError:
+    return ServiceError("InvalidDBInstanceId.NotFound", f"The specified instance {instance_id} is not found.", 404)
+
+
+def _parse_time(name: str, raw: str | None) -> datetime | None:
+    if raw is None:
+        return None
+    for fmt in (_MINUTE, "%Y-%m-%dT%H:%M:%SZ"):
+        try:
+            return datetime.strptime(raw, fmt).replace(tzinfo=timezone.utc)
+        except ValueError:
+            pass
+    raise ServiceError(f"Invalid{name}.Malformed",
+                       f"The specified parameter \"{name}\" is not valid: use yyyy-MM-ddTHH:mmZ (UTC).", 400)
+
+
+def _page(req: RpcRequest, default_size: int = 30, hi: int = 100) -> tuple[int, int]:
+    size = req.get_int("PageSize", default_size, lo=1, hi=hi)
+    number = req.get_int("PageNumber", 1, lo=1, hi=10 ** 9)
+    return size, number
 
 
 class Rds(Product):
     name = "rds"
     version = "2014-08-15"
+    ACTIONS = frozenset({"DescribeDBInstances", "DescribeDBInstanceAttribute", "CreateBackup", "DescribeBackupTasks",
+                         "DescribeBackups", "DeleteBackup", "RestoreTable", "DescribeDatabases"})
 
+    def __init__(self, cloud) -> None:
+        super().__init__(cloud)
+        self._lock = threading.RLock()
+        self.root = cloud.state_dir / "rds"
+        self.backup_root = self.root / "backups"
+        self.work_root = self.root / "work"
+
+    def dispatch(self, req: RpcRequest) -> dict[str, Any]:
+        try:
+            return super().dispatch(req)
+        except EngineError as err:
+            raise self._server_error(err) from None
+
+    # ------------------------------------------------------------------------------------------------ seeding API
     def create_instance(self, engine: str, dsn: str | None, tags: dict[str, str]) -> dict:
-        raise NotImplementedError
+        """Register an RDS instance standing for databases of the real server at `dsn` (None for SQLServer)."""
+        canonical = ENGINES.get(str(engine).lower())
+        if canonical is None:
+            raise ValueError(f"unknown RDS engine {engine!r} (MySQL, PostgreSQL or SQLServer)")
+        if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+            raise ValueError("tags must map strings to strings")
+        instance_id = self.cloud.new_id("rm")
+        doc: dict[str, Any] = {
+            "DBInstanceId": instance_id, "Engine": canonical, "Tags": dict(tags), "Status": "Running",
+            "RegionId": self.cloud.region, "ZoneId": f"{self.cloud.region}-h", "CreateTime": self.cloud.iso(),
+            "Dsn": None, "Databases": None, "Restored": [],
+        }
+        if canonical == "SQLServer":
+            doc.update(EngineVersion="2019_std_ha", Host=f"{instance_id}.sqlserver.rds.aliyuncs.com", Port=1433)
+        else:
+            if not dsn:
+                raise ValueError(f"a {canonical} instance needs a DSN")
+            parsed = parse_dsn(dsn)
+            eng = engine_for(canonical, parsed)
+            try:
+                version = eng.version()
+            except EngineError as err:
+                raise ValueError(f"cannot reach the {canonical} server: {err}") from None
+            for name in parsed.databases or []:
+                why = eng.check_name(name)
+                if why:
+                    raise ValueError(f"database {name!r}: {why}")
+            doc.update(EngineVersion=version, Host=parsed.host, Port=parsed.port, Dsn=dsn,
+                       Databases=parsed.databases)
+        self.cloud.store.put(INSTANCE, instance_id, doc)
+        return {"DBInstanceId": instance_id, "Engine": canonical, "EngineVersion": doc["EngineVersion"]}
+
+    # ------------------------------------------------------------------------------------------------ internals
+    def _instance(self, instance_id: str) -> dict:
+        doc = self.cloud.store.get(INSTANCE, instance_id)
+        if doc is None:
+            raise not_found_instance(instance_id)
+        return doc
+
+    @staticmethod
+    def _engine(inst: dict) -> Engine | None:
+        if not inst.get("Dsn"):
+            return None
+        return engine_for(inst["Engine"], parse_dsn(inst["Dsn"]))
+
+    def _databases(self, inst: dict, eng: Engine | None = None) -> list[str]:
+        """The databases of an instance, looked up on the real server now."""
+        eng = eng or self._engine(inst)
+        if eng is None:
+            return []
+        if inst.get("Databases") is None:
+            return eng.user_databases()
+        existing = set(eng.all_databases())
+        out: list[str] = []
+        for name in [*inst["Databases"], *inst.get("Restored", [])]:
+            if name in existing and name not in out:
+                out.append(name)
+        return out
+
+    def _new_numeric_id(self, kind: str) -> str:
+        while True:
+            candidate = str(100_000_000 + secrets.randbelow(900_000_000))
+            if self.cloud.store.get(kind, candidate) is None:
+                return candidate
+
+    @staticmethod
+    def _server_error(err: EngineError) -> ServiceError:
+        return ServiceError("InternalError", f"The database server could not be reached: {err}", 500)
+
+    def _running_restores(self, instance_id: str) -> list[dict]:
+        return self.cloud.store.find(RESTORE, lambda d: d["DBInstanceId"] == instance_id and d["Status"] == "Running")
+
+    # ------------------------------------------------------------------------------------------------ instances
+    def _instance_view(self, inst: dict) -> dict:
+        engine = inst["Engine"]
+        cls = {"MySQL": "mysql.n2.medium.2c", "MariaDB": "mariadb.n2.medium.2c", "PostgreSQL": "pg.n2.2c.2m",
+               "SQLServer": "mssql.x4.medium.e2"}.get(engine, "rds.n2.medium")
+        return {
+            "DBInstanceId": inst["DBInstanceId"], "DBInstanceDescription": inst["DBInstanceId"],
+            "Engine": engine, "EngineVersion": inst["EngineVersion"], "DBInstanceStatus": inst["Status"],
+            "DBInstanceType": "Primary", "DBInstanceClass": cls, "DBInstanceStorageType": "cloud_essd",
+            "DBInstanceNetType": "Intranet", "InstanceNetworkType": "VPC", "ConnectionMode": "Standard",
+            "LockMode": "Unlock", "LockReason": "", "RegionId": inst["RegionId"], "ZoneId": inst["ZoneId"],
+            "PayType": "Postpaid", "Category": "HighAvailability", "CreateTime": inst["CreateTime"],
+            "ExpireTime": "", "MasterInstanceId": "", "GuardDBInstanceId": "", "TempDBInstanceId": "",
+            "ResourceGroupId": "rg-localcloud", "VpcId": "vpc-localcloud", "VSwitchId": "vsw-localcloud",
+            "ConnectionString": inst["Host"], "MutriORsignle": False, "DeletionProtection": False,
+            "ReadOnlyDBInstanceIds": {"ReadOnlyDBInstanceId": []},
+        }
+
+    def DescribeDBInstances(self, req: RpcRequest) -> dict:
+        region = req.require("RegionId")
+        tags = req.get_json("Tags", dict)
+        if tags is not None:
+            if len(tags) > 5:
+                raise invalid("Tags", "At most 5 tags.")
+            if not all(isinstance(k, str) and k and (v is None or isinstance(v, str)) for k, v in tags.items()):
+                raise invalid("Tags", "Tag keys and values must be strings.")
+        ids = {i.strip() for i in (req.get("DBInstanceId") or "").split(",") if i.strip()}
+        engine = req.get("Engine")
+        status = req.get("DBInstanceStatus")
+        db_type = req.get("DBInstanceType")
+        search = req.get("SearchKey")
+
+        def matches(inst: dict) -> bool:
+            if inst["RegionId"] != region:
+                return False
+            if ids and inst["DBInstanceId"] not in ids:
+                return False
+            if engine and inst["Engine"].lower() != engine.lower():
+                return False
+            if status and inst["Status"] != status:
+                return False
+            if db_type and db_type != "Primary":
+                return False
+            if search and search not in inst["DBInstanceId"]:
+                return False
+            if tags:  # OR: any listed tag matches
+                own = inst.get("Tags", {})
+                return any(k in own and (v in (None, "") or own[k] == v) for k, v in tags.items())
+            return True
+
+        found = self.cloud.store.find(INSTANCE, matches)
+        body: dict[str, Any] = {}
+        if req.get("MaxResults") is not None or req.get("NextToken") is not None:
+            size = req.get_int("MaxResults", 30, lo=1, hi=100)
+            token = req.get("NextToken")
+            start = 0
+            if token is not None:
+                if not token.isdigit() or int(token) > len(found):
+                    raise invalid("NextToken", "Unknown token.")
+                start = int(token)
+            page = found[start:start + size]
+            nxt = start + size
+            body = {"NextToken": str(nxt) if nxt < len(found) else "", "TotalRecordCount": len(page),
+                    "PageRecordCount": len(page), "PageNumber": 1}
+        else:
+            size, number = _page(req)
+            page = found[(number - 1) * size: number * size]
+            body = {"TotalRecordCount": len(found), "PageRecordCount": len(page), "PageNumber": number}
+        return {"Items": {"DBInstance": [self._instance_view(i) for i in page]}, **body}
+
+    def DescribeDBInstanceAttribute(self, req: RpcRequest) -> dict:
+        ids = [i.strip() for i in req.require("DBInstanceId").split(",") if i.strip()]
+        items = []
+        for instance_id in ids:
+            inst = self._instance(instance_id)
+            view = self._instance_view(inst)
+            view.update({
+                "Port": str(inst["Port"]), "DBInstanceStorage": 100, "DBInstanceMemory": 4096,
+                "DBInstanceCPU": "2", "DBMaxQuantity": 1000, "AccountMaxQuantity": 1000, "MaxConnections": 2000,
+                "MaxIOPS": 10000, "MaintainTime": "18:00Z-22:00Z", "CreationTime": inst["CreateTime"],
+                "SecurityIPList": "127.0.0.1", "SecurityIPMode": "normal", "IPType": "IPv4",
+                "DBInstanceClassType": "x", "AutoUpgradeMinorVersion": "Auto", "TimeZone": "UTC",
+                "SupportUpgradeAccountType": "No", "AvailabilityValue": "100.0%",
+            })
+            items.append(view)
+        return {"Items": {"DBInstanceAttribute": items}}
+
+    # ------------------------------------------------------------------------------------------------ databases
+    def DescribeDatabases(self, req: RpcRequest) -> dict:
+        instance_id = req.require("DBInstanceId")
+        inst = self._instance(instance_id)
+        wanted = req.get("DBName")
+        status_filter = req.get("DBStatus")
+        eng = self._engine(inst)
+        try:
+            names = self._databases(inst, eng)
+        except EngineError as err:
+            raise self._server_error(err) from None
+        creating: dict[str, dict] = {}
+        for task in self._running_restores(instance_id):
+            for t in task["Targets"]:
+                if t["CreateDb"]:
+                    creating[t["NewName"]] = t.get("Meta", {})
+        rows = list(names) + [n for n in creating if n not in names]
+        if wanted is not None:
+            rows = [n for n in rows if n == wanted]
+        try:
+            meta = eng.describe(rows) if eng and rows else {}
+        except EngineError as err:
+            raise self._server_error(err) from None
+        out = []
+        for name in rows:
+            status = "Creating" if name in creating else "Running"
+            if status_filter and status != status_filter:
+                continue
+            info = meta.get(name) or creating.get(name, {})
+            item = {"DBName": name, "DBStatus": status, "Engine": inst["Engine"], "DBInstanceId": instance_id,
+                    "CharacterSetName": info.get("CharacterSetName", ""), "DBDescription": "",
+                    "Accounts": {"AccountPrivilegeInfo": []}}
+            if isinstance(eng, PgEngine):
+                item.update(Collate=info.get("Collate", ""), Ctype=info.get("Ctype", ""), ConnLimit="-1",
+                            Tablespace="pg_default")
+            elif info.get("Collate"):
+                item["Collate"] = info["Collate"]
+            out.append(item)
+        if req.get("PageSize") is not None or req.get("PageNumber") is not None:
+            size, number = _page(req, default_size=30, hi=1000)
+            out = out[(number - 1) * size: number * size]
+        return {"Databases": {"Database": out}}
+
+    # ------------------------------------------------------------------------------------------------ backups
+    def CreateBackup(self, req: RpcRequest) -> dict:
+        instance_id = req.require("DBInstanceId")
+        inst = self._instance(instance_id)
+        self.cloud.faults.check_reject(instance_id)
+        method = req.get("BackupMethod", "Physical")
+        if method not in ("Physical", "Logical", "Snapshot"):
+            raise ServiceError("InvalidBackupMethod.ValueNotSupport",
+                               "The specified parameter \"BackupMethod\" is not valid.", 400)
+        if method == "Logical" and inst["Engine"] != "MySQL":
+            raise ServiceError("InvalidBackupMethod.ValueNotSupport",
+                               f"BackupMethod Logical is not supported for {inst['Engine']}.", 400)
+        backup_type = req.get("BackupType")
+        if backup_type is not None and backup_type not in ("Auto", "FullBackup"):
+            raise ServiceError("BackupType.NotSupport", "the specified backup type not support", 400)
+        strategy = req.get("BackupStrategy")
+        if strategy is not None and strategy not in ("db", "instance"):
+            raise invalid("BackupStrategy", "Use db or instance.")
+        retention = req.get_int("BackupRetentionPeriod")
+        if retention is not None and retention != -1 and not 7 <= retention <= 730:
+            raise invalid("BackupRetentionPeriod", "Use 7 to 730 days, or -1.")
+        db_names = None
+        if strategy == "db" and req.get("DBName"):
+            db_names = [n.strip() for n in req.get("DBName").split(",") if n.strip()]
+        with self._lock:
+            inst = self._instance(instance_id)
+            if inst["Status"] != "Running":
+                raise ServiceError("IncorrectDBInstanceState",
+                                   f"Current DB instance state does not support this operation ({inst['Status']}).",
+                                   403)
+            busy = self.cloud.store.find(JOB, lambda j: j["DBInstanceId"] == instance_id and j["Status"] in ACTIVE_JOB)
+            if busy:
+                raise ServiceError("IncorrectDBInstanceState",
+                                   f"Current DB instance state does not support this operation: backup task "
+                                   f"{busy[0]['BackupJobId']} is in progress.", 403)
+            if db_names:
+                try:
+                    present = set(self._databases(inst))
+                except EngineError as err:
+                    raise self._server_error(err) from None
+                for n in db_names:
+                    if n not in present:
+                        raise ServiceError("InvalidDBName.NotFound", f"Database {n!r} is not on {instance_id}.", 404)
+            job_id = self._new_numeric_id(JOB)
+            backup_id = self._new_numeric_id(BACKUP)
+            now = self.cloud.now()
+            job = {"BackupJobId": job_id, "BackupId": backup_id, "DBInstanceId": instance_id, "Status": "NoStart",
+                   "Process": "0", "Method": method, "DBNames": db_names, "Retention": retention,
+                   "StartTime": self.cloud.iso(now), "Reason": ""}
+            self.cloud.store.put(JOB, job_id, job)
+        self.cloud.submit(self._run_backup, job_id, time.monotonic())
+        return {"BackupJobId": job_id}
+
+    def _set_job(self, job_id: str, **fields) -> dict | None:
+        return self.cloud.store.update(JOB, job_id, lambda j: j.update(fields))
+
+    def _run_backup(self, job_id: str, started: float) -> None:
+        try:
+            self._backup_work(job_id, started)
+        except Exception as err:  # noqa: BLE001 - any failure ends the job Failed, with its reason
+            if self.cloud.stopping:
+                return  # left in progress: resume() re-runs it
+            log.warning("RDS backup job %s failed: %s", job_id, err)
+            self._finish_backup(job_id, started, failed=str(err) or type(err).__name__, databases=[])
+
+    def _backup_work(self, job_id: str, started: float) -> None:
+        job = self.cloud.store.get(JOB, job_id)
+        if job is None or job["Status"] not in ACTIVE_JOB:
+            return
+        instance_id = job["DBInstanceId"]
+        inst = self.cloud.store.get(INSTANCE, instance_id)
+        if inst is None:
+            raise EngineError("the instance no longer exists")
+        self._set_job(job_id, Status="Preparing", Process="5")
+        if self.cloud.wait_while_stuck(instance_id, job_id):
+            return
+        directory = self.backup_root / job["BackupId"]
+        shutil.rmtree(directory, ignore_errors=True)
+        self._set_job(job_id, Status="Uploading", Process="10")
+        if self.cloud.faults.fails(instance_id, job_id):
+            self.cloud.pace(started)
+            if not self.cloud.stopping:
+                self._finish_backup(job_id, started, failed="injected fault: the backup failed", databases=[])
+            return
+        databases: list[dict] = []
+        eng = self._engine(inst)
+        if eng is not None:
+            names = job["DBNames"] or self._databases(inst, eng)
+            directory.mkdir(parents=True, exist_ok=True)
+            suffix = ".dump" if isinstance(eng, PgEngine) else ".sql"
+            for i, name in enumerate(names):
+                path = directory / f"db-{i}{suffix}"
+                meta = eng.dump(name, path, stopping=lambda: self.cloud.stopping)
+                databases.append({"DBName": name, "File": path.name, **meta})
+                self._set_job(job_id, Process=str(10 + 85 * (i + 1) // max(1, len(names))))
+        self.cloud.pace(started)
+        if self.cloud.stopping:
+            return
+        if self.cloud.faults.fails(instance_id, job_id):
+            self._finish_backup(job_id, started, failed="injected fault: the backup failed", databases=[])
+            return
+        self._finish_backup(job_id, started, failed=None, databases=databases)
+
+    def _finish_backup(self, job_id: str, started: float, failed: str | None, databases: list[dict]) -> None:
+        job = self.cloud.store.get(JOB, job_id)
+        if job is None:
+            return
+        inst = self.cloud.store.get(INSTANCE, job["DBInstanceId"]) or {}
+        directory = self.backup_root / job["BackupId"]
+        files = [directory / d["File"] for d in databases]
+        if failed:
+            shutil.rmtree(directory, ignore_errors=True)
+            files, databases = [], []
+        start = datetime.strptime(job["StartTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        end = self.cloud.now()
+        retention = job.get("Retention")
+        expire = start + timedelta(days=retention if retention and retention > 0 else 7)
+        backup = {
+            "BackupId": job["BackupId"], "BackupJobId": job_id, "DBInstanceId": job["DBInstanceId"],
+            "Status": "Failed" if failed else "Success", "Reason": failed or "",
+            "StartTime": job["StartTime"], "EndTime": self.cloud.iso(end),
+            "Size": sum(f.stat().st_size for f in files), "Checksum": crc64(files) if files else "",
+            "Method": job["Method"], "Engine": inst.get("Engine", ""), "EngineVersion": inst.get("EngineVersion", ""),
+            "Databases": databases, "ExpectExpireTime": "" if retention == -1 else self.cloud.iso(expire),
+        }
+        self.cloud.store.put(BACKUP, job["BackupId"], backup)
+        self._set_job(job_id, Status="Failed" if failed else "Finished", Process="100" if not failed else job["Process"],
+                      Reason=failed or "", EndTime=self.cloud.iso(end))
+
+    def DescribeBackupTasks(self, req: RpcRequest) -> dict:
+        instance_id = req.require("DBInstanceId")
+        self._instance(instance_id)
+        job_id = req.get_int("BackupJobId")
+        status = req.get("BackupJobStatus")
+        if status is not None and status not in ("NoStart", "Progressing"):
+            raise invalid("BackupJobStatus", "Use NoStart or Progressing.")
+        mode = req.get("BackupMode")
+        if mode is not None and mode not in ("Automated", "Manual"):
+            raise invalid("BackupMode", "Use Automated or Manual.")
+
+        def wanted(j: dict) -> bool:
+            if j["DBInstanceId"] != instance_id:
+                return False
+            if mode == "Automated":
+                return False
+            if job_id is not None:
+                return j["BackupJobId"] == str(job_id)
+            if status == "NoStart":
+                return j["Status"] == "NoStart"
+            if status == "Progressing":
+                return j["Status"] in ("Preparing", "Uploading")
+            return j["Status"] in ACTIVE_JOB
+
+        items = []
+        for j in self.cloud.store.find(JOB, wanted):
+            progress = {"NoStart": "NoStart", "Preparing": "Preparing", "Uploading": "Uploading"}.get(
+                j["Status"], "Finished")
+            item = {"BackupJobId": j["BackupJobId"], "BackupStatus": j["Status"], "BackupProgressStatus": progress,
+                    "Process": j["Process"], "JobMode": "Manual", "TaskAction": "TempBackupTask"}
+            if job_id is not None and j["Status"] == "Finished":
+                item["BackupId"] = j["BackupId"]
+            items.append(item)
+        return {"Items": {"BackupJob": items}}
+
+    def _backup_view(self, b: dict) -> dict:
+        ok = b["Status"] == "Success"
+        start = datetime.strptime(b["StartTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        end = datetime.strptime(b["EndTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        return {
+            "BackupId": b["BackupId"], "DBInstanceId": b["DBInstanceId"], "BackupStatus": b["Status"],
+            "BackupStartTime": start.strftime(_MINUTE), "BackupEndTime": end.strftime(_MINUTE),
+            "BackupSize": b["Size"], "BackupMethod": b["Method"], "BackupMode": "Manual", "BackupType": "FullBackup",
+            "BackupInitiator": "User", "Engine": b["Engine"], "EngineVersion": b["EngineVersion"],
+            "IsAvail": 1 if ok else 0, "MetaStatus": "OK" if ok else "EMPTY", "StoreStatus": "Enabled",
+            "ConsistentTime": 0, "CopyOnlyBackup": "0", "StorageClass": "0", "HostInstanceID": "0",
+            "BackupDownloadURL": "", "BackupIntranetDownloadURL": "", "Checksum": b["Checksum"],
+            "Encryption": "{}", "ExpectExpireTime": b.get("ExpectExpireTime", ""),
+            "BackupDownloadLinkByDB": {"BackupDownloadLinkByDB": [
+                {"DataBase": d["DBName"], "DownloadLink": "", "IntranetDownloadLink": ""} for d in b["Databases"]]},
+        }
+
+    def DescribeBackups(self, req: RpcRequest) -> dict:
+        instance_id = req.require("DBInstanceId")
+        self._instance(instance_id)
+        backup_id = req.get("BackupId")
+        status = req.get("BackupStatus")
+        mode = req.get("BackupMode")
+        btype = req.get("BackupType")
+        start = _parse_time("StartTime", req.get("StartTime"))
+        end = _parse_time("EndTime", req.get("EndTime"))
+        if start and end and end < start:
+            raise ServiceError("InvalidEndTime.Malformed", "The EndTime must not be before the StartTime.", 400)
+        size, number = _page(req)
+
+        def wanted(b: dict) -> bool:
+            if b["DBInstanceId"] != instance_id:
+                return False
+            if backup_id and b["BackupId"] != backup_id:
+                return False
+            if status and b["Status"] != status:
+                return False
+            if mode and mode != "Manual":
+                return False
+            if btype and btype != "FullBackup":
+                return False
+            t = datetime.strptime(b["StartTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+            t = t.replace(second=0)
+            if start and t < start:
+                return False
+            if end and t > end:
+                return False
+            return True
+
+        found = self.cloud.store.find(BACKUP, wanted)
+        found.sort(key=lambda b: b["StartTime"], reverse=True)  # newest first (stable: later inserts first)
+        page = found[(number - 1) * size: number * size]
+        return {"Items": {"Backup": [self._backup_view(b) for b in page]}, "TotalRecordCount": str(len(found)),
+                "PageRecordCount": str(len(page)), "PageNumber": str(number), "TotalEcsSnapshotSize": 0}
+
+    def DeleteBackup(self, req: RpcRequest) -> dict:
+        instance_id = req.require("DBInstanceId")
+        raw = req.require("BackupId")
+        self._instance(instance_id)
+        self.cloud.faults.check_reject(instance_id)
+        ids = [i.strip() for i in raw.split(",") if i.strip()]
+        if not ids:
+            raise missing("BackupId")
+        if len(ids) > 100:
+            raise invalid("BackupId", "At most 100 backup sets per call.")
+        with self._lock:
+            in_use = {t["BackupId"] for t in self._running_restores(instance_id)}
+            for backup_id in ids:
+                b = self.cloud.store.get(BACKUP, backup_id)
+                if b is None or b["DBInstanceId"] != instance_id:
+                    raise ServiceError("InvalidBackupId.NotFound", f"The backup set {backup_id} is not found.", 404)
+                if backup_id in in_use:
+                    raise ServiceError("IncorrectBackupSetState",
+                                       f"The backup set {backup_id} is being restored from.", 403)
+            for backup_id in ids:
+                self.cloud.store.delete(BACKUP, backup_id)
+                shutil.rmtree(self.backup_root / backup_id, ignore_errors=True)
+        return {}
+
+    # ------------------------------------------------------------------------------------------------ restore
+    def _parse_table_meta(self, req: RpcRequest, eng: Engine) -> list[dict]:
+        meta = req.get_json("TableMeta", list)
+        if meta is None:
+            raise missing("TableMeta")
+        if not meta:
+            raise invalid("TableMeta", "It names no database.")
+        targets = []
+        for entry in meta:
+            if not isinstance(entry, dict) or str(entry.get("type", "db")).lower() != "db":
+                raise invalid("TableMeta", 'Each entry must be {"type":"db","name":...,"newname":...}.')
+            name, newname = entry.get("name"), entry.get("newname")
+            if not isinstance(name, str) or not name or not isinstance(newname, str) or not newname:
+                raise invalid("TableMeta", "Each database entry needs a name and a newname.")
+            tables = entry.get("tables")
+            pairs = None
+            if tables is not None:
+                if isinstance(eng, PgEngine):
+                    raise invalid("TableMeta", "PostgreSQL restores whole databases only: drop the tables list.")
+                if not isinstance(tables, list) or not tables:
+                    raise invalid("TableMeta", "tables must be a non-empty list.")
+                pairs = []
+                for t in tables:
+                    if not isinstance(t, dict) or str(t.get("type", "table")).lower() != "table" \
+                            or not isinstance(t.get("name"), str) or not t["name"]:
+                        raise invalid("TableMeta", 'Each table must be {"type":"table","name":...,"newname":...}.')
+                    new_table = t.get("newname") or t["name"]
+                    if not isinstance(new_table, str) or len(new_table) > 64:
+                        raise invalid("TableMeta", f"Invalid new table name {new_table!r}.")
+                    pairs.append([t["name"], new_table])
+                if len({p[1] for p in pairs}) != len(pairs):
+                    raise invalid("TableMeta", f"Two tables of {newname!r} get the same new name.")
+            why = eng.check_name(newname)
+            if why:
+                raise invalid("TableMeta", f"{newname!r}: {why}.")
+            targets.append({"Name": name, "NewName": newname, "Tables": pairs})
+        whole = [t["NewName"] for t in targets if t["Tables"] is None]
+        if len(set(whole)) != len(whole) or set(whole) & {t["NewName"] for t in targets if t["Tables"] is not None}:
+            raise invalid("TableMeta", "A new database name appears twice.")
+        return targets
+
+    def RestoreTable(self, req: RpcRequest) -> dict:
+        instance_id = req.require("DBInstanceId")
+        req.require("TableMeta")
+        inst = self._instance(instance_id)
+        self.cloud.faults.check_reject(instance_id)
+        backup_id = req.get("BackupId")
+        if backup_id is None:
+            if req.get("RestoreTime"):
+                raise invalid("RestoreTime", "Point-in-time restore needs log backups, which the local cloud does "
+                                             "not keep: pass BackupId.")
+            raise missing("BackupId")
+        eng = self._engine(inst)
+        if eng is None:
+            raise ServiceError("UnsupportedEngine",
+                               f"RestoreTable does not support the {inst['Engine']} engine (MySQL and PostgreSQL "
+                               f"only).", 400)
+        token = req.get("ClientToken")
+        fingerprint = hashlib.sha256(json.dumps(
+            [instance_id, backup_id, req.get("TableMeta"), req.get("RestoreTime")]).encode()).hexdigest()
+        targets = self._parse_table_meta(req, eng)
+        with self._lock:
+            if token is not None:
+                seen = self.cloud.store.get(TOKEN, f"RestoreTable:{instance_id}:{token}")
+                if seen is not None:
+                    if seen["Fingerprint"] != fingerprint:
+                        raise ServiceError("IdempotentParameterMismatch",
+                                           "The ClientToken was used before with different parameters.", 400)
+                    return {}
+            inst = self._instance(instance_id)
+            if inst["Status"] != "Running":
+                raise ServiceError("IncorrectDBInstanceState",
+                                   f"Current DB instance state does not support this operation ({inst['Status']}).",
+                                   403)
+            backup = self.cloud.store.get(BACKUP, backup_id)
+            if backup is None or backup["DBInstanceId"] != instance_id:
+                raise ServiceError("InvalidBackupId.NotFound", f"The backup set {backup_id} is not found.", 404)
+            if backup["Status"] != "Success":
+                raise ServiceError("IncorrectBackupSetState", f"The backup set {backup_id} is not available.", 403)
+            in_backup = {d["DBName"]: d for d in backup["Databases"]}
+            try:
+                on_server = set(eng.all_databases())
+                mine = set(self._databases(inst, eng))
+            except EngineError as err:
+                raise self._server_error(err) from None
+            pending_dbs: set[str] = set()
+            pending_tables: set[tuple[str, str]] = set()
+            for task in self._running_restores(instance_id):
+                for t in task["Targets"]:
+                    if t["CreateDb"]:
+                        pending_dbs.add(t["NewName"])
+                    for _, new in t["Tables"] or []:
+                        pending_tables.add((t["NewName"], new))
+            for t in targets:
+                src = in_backup.get(t["Name"])
+                if src is None:
+                    raise ServiceError("InvalidDBName.NotFound",
+                                       f"The database {t['Name']!r} is not in backup set {backup_id}.", 404)
+                t["Meta"] = {k: src.get(k) for k in ("CharacterSetName", "Collate", "Ctype") if src.get(k)}
+                t["File"] = src["File"]
+                if t["Tables"] is None:
+                    if t["NewName"] in on_server or t["NewName"] in pending_dbs:
+                        raise ServiceError("InvalidDBName.Duplicate",
+                                           f"The database {t['NewName']!r} already exists on the instance.", 400)
+                    t["CreateDb"] = True
+                    continue
+                for old, _ in t["Tables"]:
+                    if old not in src.get("Tables", []):
+                        raise ServiceError("InvalidTableName.NotFound",
+                                           f"The table {old!r} of {t['Name']!r} is not in backup set {backup_id}.",
+                                           404)
+                if t["NewName"] in pending_dbs or (t["NewName"] in on_server and t["NewName"] not in mine):
+                    raise ServiceError("InvalidDBName.Duplicate",
+                                       f"The database {t['NewName']!r} already exists.", 400)
+                t["CreateDb"] = t["NewName"] not in on_server
+                existing = set() if t["CreateDb"] else eng.table_names(t["NewName"])
+                for _, new in t["Tables"]:
+                    if new in existing or (t["NewName"], new) in pending_tables:
+                        raise ServiceError("InvalidTableName.Duplicate",
+                                           f"The table {new!r} already exists in {t['NewName']!r}.", 400)
+            task_id = self._new_numeric_id(RESTORE)
+            task = {"TaskId": task_id, "DBInstanceId": instance_id, "BackupId": backup_id, "Status": "Running",
+                    "Targets": targets, "CreatedDbs": [], "CreatedTables": [], "Reason": "",
+                    "StartTime": self.cloud.iso(), "ClientToken": token}
+            self.cloud.store.put(RESTORE, task_id, task)
+            if token is not None:
+                self.cloud.store.put(TOKEN, f"RestoreTable:{instance_id}:{token}",
+                                     {"Fingerprint": fingerprint, "TaskId": task_id})
+        self.cloud.submit(self._run_restore, task_id, time.monotonic())
+        return {}
+
+    def _run_restore(self, task_id: str, started: float) -> None:
+        try:
+            self._restore_work(task_id, started)
+        except Exception as err:  # noqa: BLE001 - any failure ends the restore Failed, undone
+            if self.cloud.stopping:
+                return  # resume() undoes and fails it
+            log.warning("RDS restore %s failed: %s", task_id, err)
+            self._abort_restore(task_id, str(err) or type(err).__name__)
+
+    def _restore_work(self, task_id: str, started: float) -> None:
+        task = self.cloud.store.get(RESTORE, task_id)
+        if task is None or task["Status"] != "Running":
+            return
+        instance_id = task["DBInstanceId"]
+        if self.cloud.wait_while_stuck(instance_id, task_id, task["BackupId"]):
+            return
+        if self.cloud.faults.fails(instance_id, task_id, task["BackupId"]):
+            self.cloud.pace(started)
+            if not self.cloud.stopping:
+                self._abort_restore(task_id, "injected fault: the restore failed")
+            return
+        inst = self.cloud.store.get(INSTANCE, instance_id)
+        eng = self._engine(inst)
+        directory = self.backup_root / task["BackupId"]
+        self.work_root.mkdir(parents=True, exist_ok=True)
+        stopping = lambda: self.cloud.stopping  # noqa: E731
+        for t in task["Targets"]:
+            file = directory / t["File"]
+            if not file.exists():
+                raise EngineError(f"the backup file of {t['Name']!r} is missing")
+            if t["CreateDb"]:
+                eng.create_database(t["NewName"], t["Meta"])
+                self.cloud.store.update(RESTORE, task_id, lambda d, n=t["NewName"]: d["CreatedDbs"].append(n))
+            if isinstance(eng, PgEngine):
+                eng.restore_database(file, t["NewName"], stopping)
+            elif t["Tables"] is None:
+                eng.restore_database(file, t["Name"], t["NewName"], self.work_root, stopping)
+            else:
+                if not t["CreateDb"]:
+                    self.cloud.store.update(RESTORE, task_id, lambda d, t=t: d["CreatedTables"].extend(
+                        [[t["NewName"], new] for _, new in t["Tables"]]))
+                eng.restore_tables(file, t["Name"], t["Meta"], t["NewName"], [tuple(p) for p in t["Tables"]],
+                                   self.work_root, stopping)
+        self.cloud.pace(started)
+        if self.cloud.stopping:
+            return
+        with self._lock:
+            created = [t["NewName"] for t in task["Targets"] if t["CreateDb"]]
+
+            def add(doc: dict) -> None:
+                doc["Restored"] = list(dict.fromkeys([*doc.get("Restored", []), *created]))
+            self.cloud.store.update(INSTANCE, instance_id, add)
+            self.cloud.store.update(RESTORE, task_id, lambda d: d.update(Status="Succeed", EndTime=self.cloud.iso()))
+
+    def _abort_restore(self, task_id: str, reason: str) -> None:
+        """Undo what a restore created, then mark it Failed: its new databases never reach Running."""
+        task = self.cloud.store.get(RESTORE, task_id)
+        if task is None:
+            return
+        inst = self.cloud.store.get(INSTANCE, task["DBInstanceId"])
+        eng = self._engine(inst) if inst else None
+        if eng is not None:
+            try:
+                if isinstance(eng, MySqlEngine):
+                    by_db: dict[str, list[str]] = {}
+                    for db, table in task["CreatedTables"]:
+                        by_db.setdefault(db, []).append(table)
+                    for db, tables in by_db.items():
+                        eng.drop_tables(db, tables)
+                for db in task["CreatedDbs"]:
+                    eng.drop_database(db)
+            except EngineError as err:
+                reason += f" (cleanup failed: {err})"
+        self.cloud.store.update(RESTORE, task_id, lambda d: d.update(Status="Failed", Reason=reason,
+                                                                     EndTime=self.cloud.iso()))
+
+    # ------------------------------------------------------------------------------------------------ restart
+    def resume(self) -> None:
+        """Re-run backup jobs a killed server left in progress; fail (and undo) interrupted restores."""
+        for job in self.cloud.store.find(JOB, lambda j: j["Status"] in ACTIVE_JOB):
+            self._set_job(job["BackupJobId"], Status="NoStart", Process="0",
+                          Reason="re-run after a restart of the local cloud")
+            self.cloud.submit(self._run_backup, job["BackupJobId"], time.monotonic())
+        for task in self.cloud.store.find(RESTORE, lambda t: t["Status"] == "Running"):
+            self.cloud.submit(self._abort_restore, task["TaskId"], "interrupted by a restart of the local cloud")
