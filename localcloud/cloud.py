@@ -63,7 +63,9 @@ class Product:
 
 class LocalCloud:
     def __init__(self, state_dir: str | Path | None = None, credentials: dict[str, str] | None = None,
-                 admin_token: str | None = None, region: str = DEFAULT_REGION) -> None:
+                 admin_token: str | None = None, region: str = DEFAULT_REGION,
+                 flows_dir: str | Path | None = None, functions_dir: str | Path | None = None,
+                 flow_wait_scale: float = 1.0) -> None:
         if state_dir is None:
             state_dir = tempfile.mkdtemp(prefix="localcloud-")
         self.state_dir = Path(state_dir)
@@ -80,13 +82,16 @@ class LocalCloud:
         from .ecs.models import Ecs
         from .rds.models import Rds
         from .tablestore.models import Tablestore
+        from .fnf.models import Fnf
         self.ecs = Ecs(self)
         self.rds = Rds(self)
         self.ots = Tablestore(self)
-        self.rpc_products: dict[str, Product] = {p.version: p for p in (self.ecs, self.rds)}
+        # CloudFlow: flows_dir/functions_dir default to the repository's flows/ and functions/ when they exist.
+        self.fnf = Fnf(self, flows_dir=flows_dir, functions_dir=functions_dir, wait_scale=flow_wait_scale)
+        self.rpc_products: dict[str, Product] = {p.version: p for p in (self.ecs, self.rds, self.fnf)}
         # Extra HTTP mounts (path prefix -> handler), e.g. FNF or the product API in later issues.
         self.mounts: dict[str, Callable] = {}
-        for product in (self.ecs, self.rds, self.ots):
+        for product in (self.ecs, self.rds, self.ots, self.fnf):
             product.resume()
 
     # -- helpers for the models

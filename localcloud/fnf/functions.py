@@ -1,0 +1,158 @@
+"""Function Compute handlers run in-process for `FC:InvokeFunction` tasks.
+
+A task's `resourceArn` `acs:fc:<region>:<account>:functions/<name>[/<qualifier>]` names function `<name>`. It is,
+in this order, a callable registered with `register_function(name, fn)` or `<functions_dir>/<name>/index.py`
+exposing `handler(event, context)`. The module is imported once (a unique module name per function; its directory
+is on sys.path while it is imported, so sibling modules import, but are shared by name across functions).
+
+The call mirrors FC 3.0's Python runtime: `event` is `json.dumps(body).encode()` (a string body is sent as is),
+`context` carries `request_id`, `function` (name, handler, memory, timeout, qualifier, version_id), `credentials`
+(access_key_id, access_key_secret, security_token: the local cloud's first key pair), `service` (FC2 legacy
+fields), `region`, `account_id`. The environment variables FC sets (ALIBABA_CLOUD_ACCESS_KEY_ID, ...) are NOT set:
+the process is shared. Timeouts are not enforced. A task without `body` sends `{}` (what CloudFlow sends then is
+UNCONFIRMED). The result: JSON data as is, str/bytes parsed as JSON (`to_json`); the Task then requires an object.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import sys
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from .interpreter import StateError, parse_arn
+
+
+@dataclass
+class FcFunction:
+    name: str
+    handler: str = "index.handler"
+    memory: int = 512
+    timeout: int = 60
+    qualifier: str = "LATEST"
+    version_id: str = ""
+
+
+@dataclass
+class FcCredentials:
+    access_key_id: str
+    access_key_secret: str
+    security_token: str = ""
+
+
+@dataclass
+class FcService:
+    name: str = ""
+    log_project: str = ""
+    log_store: str = ""
+    qualifier: str = "LATEST"
+    version_id: str = ""
+
+
+@dataclass
+class FcContext:
+    request_id: str
+    function: FcFunction
+    credentials: FcCredentials
+    service: FcService
+    region: str
+    account_id: str
+    tracing: Any = None
+    logger: logging.Logger | None = None
+
+
+def to_json(result: Any) -> Any:
+    """The function's return value as JSON: str/bytes are parsed, other values must already be JSON data."""
+    if isinstance(result, (bytes, bytearray)):
+        result = bytes(result).decode("utf-8")
+    if isinstance(result, str):
+        try:
+            return json.loads(result)
+        except ValueError:
+            raise StateError("FnF.InvalidOutput", f"the function returned a string that is not JSON: "
+                                                  f"{result[:200]!r}") from None
+    try:
+        json.dumps(result)
+    except (TypeError, ValueError) as err:
+        raise StateError("FnF.InvalidOutput", f"the function returned a value that is not JSON: {err}") from None
+    return result
+
+
+class Functions:
+    def __init__(self, functions_dir: str | Path | None, region: str, credentials: dict[str, str],
+                 account_id: str = "1234567890123456"):
+        self.functions_dir = Path(functions_dir) if functions_dir else None
+        self.region = region
+        self.credentials = credentials
+        self.account_id = account_id
+        self._registry: dict[str, Callable] = {}
+        self._modules: dict[str, Callable] = {}
+        self._lock = threading.Lock()
+
+    def register(self, name: str, fn: Callable[[bytes, Any], Any]) -> None:
+        self._registry[name] = fn
+
+    def unregister(self, name: str) -> None:
+        self._registry.pop(name, None)
+
+    def _handler(self, name: str) -> Callable | None:
+        if name in self._registry:
+            return self._registry[name]
+        with self._lock:
+            if name in self._modules:
+                return self._modules[name]
+            if self.functions_dir is None:
+                return None
+            path = self.functions_dir / name / "index.py"
+            if not path.is_file():
+                return None
+            module_name = f"localcloud_fc_{name.replace('-', '_')}_{abs(hash(str(path.resolve()))):x}"
+            spec = importlib.util.spec_from_file_location(module_name, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.path.insert(0, str(path.parent))
+            try:
+                sys.modules[module_name] = module
+                spec.loader.exec_module(module)
+            except BaseException as err:
+                sys.modules.pop(module_name, None)
+                raise StateError("FC.Unknown", f"importing {path} failed: {type(err).__name__}: {err}") from None
+            finally:
+                try:
+                    sys.path.remove(str(path.parent))
+                except ValueError:
+                    pass
+            handler = getattr(module, "handler", None)
+            if not callable(handler):
+                raise StateError("FC.FunctionNotFound", f"{path} defines no handler(event, context)")
+            self._modules[name] = handler
+            return handler
+
+    def invoke(self, arn: str, body: Any) -> Any:
+        parsed = parse_arn(arn) if isinstance(arn, str) else None
+        if parsed is None:
+            raise StateError("FC.InvalidArgument", f"resourceArn {arn!r} names no function "
+                                                   f"(acs:fc:<region>:<account>:functions/<name>[/<qualifier>])")
+        name, qualifier = parsed
+        handler = self._handler(name)
+        if handler is None:
+            where = f" (no {self.functions_dir / name / 'index.py'})" if self.functions_dir else ""
+            raise StateError("FC.FunctionNotFound", f"function {name!r} does not exist{where}")
+        event = body.encode() if isinstance(body, str) else json.dumps({} if body is None else body).encode()
+        key_id, secret = next(iter(self.credentials.items()))
+        context = FcContext(
+            request_id=str(uuid.uuid4()),
+            function=FcFunction(name=name, qualifier=qualifier or "LATEST"),
+            credentials=FcCredentials(access_key_id=key_id, access_key_secret=secret),
+            service=FcService(qualifier=qualifier or "LATEST"),
+            region=self.region, account_id=self.account_id, logger=logging.getLogger(f"localcloud.fc.{name}"))
+        try:
+            result = handler(event, context)
+        except StateError:
+            raise
+        except Exception as err:  # FC reports an unhandled exception; CloudFlow's name for it is UNCONFIRMED
+            raise StateError("FC.Unknown", f"{type(err).__name__}: {err}") from None
+        return to_json(result)

@@ -1,0 +1,304 @@
+"""The CloudFlow interpreter without a server: definition validation, expressions, data flow."""
+from __future__ import annotations
+
+import textwrap
+import time
+
+import pytest
+
+from localcloud.fnf.expressions import ExpressionError, compile_expression
+from localcloud.fnf.interpreter import FlowDefinitionError, Interpreter, StateError, load_flow
+
+HEAD = "Type: StateMachine\nName: t\nSpecVersion: v1\n"
+
+
+def flow(body: str, name: str | None = None):
+    return load_flow(HEAD + textwrap.dedent(body), expected_name=name)
+
+
+def invalid(body: str, name: str | None = None) -> str:
+    with pytest.raises(FlowDefinitionError) as info:
+        flow(body, name)
+    return str(info.value)
+
+
+class Hooks:
+    def __init__(self, functions=None):
+        self.functions = functions or {}
+        self.events: list[tuple[str, str, dict]] = []
+        self.transitions: list[str] = []
+        self.slept: list[float] = []
+
+    def invoke(self, arn, body, state):
+        name = arn.split("functions/")[1].split("/")[0]
+        if name not in self.functions:
+            raise StateError("FC.FunctionNotFound", name)
+        return self.functions[name](body)
+
+    def emit(self, type, step, detail):
+        self.events.append((type, step, detail))
+
+    def checkpoint(self, state, state_input, wait_until=None):
+        pass
+
+    def sleep(self, seconds, state, top, until=None):
+        self.slept.append(seconds)
+
+    def transition(self, state):
+        self.transitions.append(state)
+
+    def cancelled(self):
+        return False
+
+
+def run(f, data, **functions):
+    hooks = Hooks(functions)
+    return Interpreter(f, hooks, "exec", data).run(), hooks
+
+
+# -- validation
+
+
+def test_validation_messages():
+    assert "Next 'Nope' names no state" in invalid("""
+        StartAt: A
+        States:
+          - {Type: Pass, Name: A, Next: Nope}
+        """)
+    assert "Default is required in a Choice state" in invalid("""
+        StartAt: C
+        States:
+          - Type: Choice
+            Name: C
+            Branches: [{Condition: '$Input.a == 1', Next: C}]
+        """)
+    assert "duplicate state name 'A'" in invalid("""
+        StartAt: A
+        States:
+          - {Type: Pass, Name: A, Next: A}
+          - {Type: Pass, Name: A, End: true}
+        """)
+    assert "must equal the flow name 'other'" in invalid("""
+        StartAt: A
+        States:
+          - {Type: Pass, Name: A, End: true}
+        """, name="other")
+    assert "StartAt 'B' names no state" in invalid("""
+        StartAt: B
+        States:
+          - {Type: Pass, Name: A, End: true}
+        """)
+    assert "Seconds must be an integer from 1 to 300" in invalid("""
+        StartAt: W
+        States:
+          - {Type: Wait, Name: W, Seconds: 301, End: true}
+        """)
+    assert "needs Next or End" in invalid("""
+        StartAt: A
+        States:
+          - {Type: Pass, Name: A}
+        """)
+    assert "$Output is only available in OutputConstructor" in invalid("""
+        StartAt: A
+        States:
+          - Type: Pass
+            Name: A
+            InputConstructor: {x.$: $Output.Body}
+            End: true
+        """)
+    assert "unknown function or bare word 'nosuch'" in invalid("""
+        StartAt: A
+        States:
+          - Type: Pass
+            Name: A
+            OutputConstructor: {x.$: nosuch($Input)}
+            End: true
+        """)
+    assert "only FC:InvokeFunction" in invalid("""
+        StartAt: T
+        States:
+          - {Type: Task, Name: T, Action: 'ECS:DescribeInstances', Parameters: {}, End: true}
+        """)
+    # a branch's states are their own scope: Next cannot leave it
+    with pytest.raises(FlowDefinitionError, match="Branches\\[0\\]: .*Next 'After' names no state"):
+        flow("""
+        StartAt: P
+        States:
+          - Type: Parallel
+            Name: P
+            Branches:
+              - StartAt: X
+                States:
+                  - {Type: Pass, Name: X, Next: After}
+            Next: After
+          - {Type: Pass, Name: After, End: true}
+        """)
+    assert "Detail is required" in invalid("""
+        StartAt: F
+        States:
+          - {Type: Fail, Name: F, Code: X}
+        """)
+
+
+# -- expressions
+
+
+@pytest.mark.parametrize("text,expected", [
+    ('$Input.a.b[1]', 2),
+    ('$Input.s == "done" && ($Input.n >= 3 || false)', True),
+    ("$Input.s != `done`", False),
+    ('format("{}-{}", $Input.s, $Input.n)', "done-3"),
+    ("length($Input.a.b)", 2),
+    ("jsonMerge($Input.a, $Input.c)", {"b": [1, 2], "d": 1}),
+    ("toArray($Input.n)", [3]),
+    ("arrayContains($Input.a.b, 2)", True),
+    ('stringToJson("{\\"k\\": 1}").k', 1),
+    ("intAdd($Input.n, 4)", 7),
+    ('get($Input.c, "d")', 1),
+    ("$Input.missing == null", True),
+    ("$Context.Execution.Name", "exec"),
+    ("length(uuid())", 36),
+    ("$Input.n > 2.5 && !($Input.n > 10)", True),
+])
+def test_expressions(text, expected):
+    env = {"Input": {"a": {"b": [1, 2]}, "s": "done", "n": 3, "c": {"d": 1}},
+           "Context": {"Execution": {"Name": "exec"}}, "Global": {}}
+    assert compile_expression(text).evaluate(env) == expected
+
+
+@pytest.mark.parametrize("text", ["$Input.", "1 ==", "$Nope.a", "f(1)", "length()", "(1"])
+def test_bad_expressions(text):
+    with pytest.raises(ExpressionError):
+        compile_expression(text)
+
+
+# -- data flow
+
+
+def test_task_output_body_and_constructors():
+    f = flow("""
+        StartAt: T
+        States:
+          - Type: Task
+            Name: T
+            Action: FC:InvokeFunction
+            InputConstructor: {id.$: $Input.op, fixed: 1}
+            Parameters:
+              resourceArn: acs:fc:cn-hangzhou:1:functions/echo/LATEST
+              invocationType: Sync
+              body: {id.$: $Input.id, nested: {lit: "$Input.id", arr: [{v.$: $Input.fixed}]}}
+            Next: P
+          - Type: Pass
+            Name: P
+            End: true
+        """)
+    out, hooks = run(f, {"op": "o1"}, echo=lambda body: body)
+    assert out == {"Body": {"id": "o1", "nested": {"lit": "$Input.id", "arr": [{"v": 1}]}}}
+    assert hooks.transitions == ["T", "P"]
+
+
+def test_fail_code_and_wait_seconds_expression():
+    f = flow("""
+        StartAt: W
+        States:
+          - {Type: Wait, Name: W, 'Seconds.$': $Input.s, Next: F}
+          - {Type: Fail, Name: F, Code: My.Error, Detail: it broke}
+        """)
+    with pytest.raises(StateError) as info:
+        run(f, {"s": 7})
+    assert (info.value.code, info.value.detail) == ("My.Error", "it broke")
+    with pytest.raises(StateError) as info:
+        run(f, {"s": 400})
+    assert info.value.code == "FnF.InvalidInput"
+
+
+def test_retry_rules_first_match_and_backoff_cap():
+    calls = []
+
+    def flaky(body):
+        calls.append(1)
+        raise StateError("FC.ResourceThrottled", "slow down")
+
+    f = flow("""
+        StartAt: T
+        States:
+          - Type: Task
+            Name: T
+            Action: FC:InvokeFunction
+            Parameters: {resourceArn: 'acs:fc:r:1:functions/flaky', invocationType: Sync}
+            Retry:
+              - {Errors: [FC.ResourceThrottled], MaxAttempts: 4, IntervalSeconds: 2, BackoffRate: 3,
+                 MaxBackoffSeconds: 10}
+              - {Errors: [FnF.ALL], MaxAttempts: 9, IntervalSeconds: 1}
+            End: true
+        """)
+    hooks = Hooks({"flaky": flaky})
+    with pytest.raises(StateError) as info:
+        Interpreter(f, hooks, "e", {}).run()
+    assert info.value.code == "FC.ResourceThrottled"
+    assert len(calls) == 5 and hooks.slept == [2, 6, 10, 10]
+    assert hooks.transitions == ["T"]  # retries are not transitions
+
+
+def test_map_requires_object_items_and_parallel_failure_is_caught():
+    f = flow("""
+        StartAt: P
+        States:
+          - Type: Parallel
+            Name: P
+            Branches:
+              - StartAt: Ok
+                States: [{Type: Pass, Name: Ok, End: true}]
+              - StartAt: Bad
+                States: [{Type: Fail, Name: Bad, Code: Branch.Failed, Detail: no}]
+            Catch:
+              - Errors: [Branch.Failed]
+                OutputConstructor: {code.$: $Context.Current.Error.Code, items.$: $Input.items}
+                Next: M
+            Next: M
+          - Type: Map
+            Name: M
+            ItemsPath: $Input.items
+            Processor:
+              StartAt: I
+              States: [{Type: Pass, Name: I, End: true}]
+            End: true
+        """)
+    with pytest.raises(StateError) as info:
+        run(f, {"items": [1, 2]})
+    assert info.value.code == "FnF.InvalidInput" and "item 0" in info.value.detail
+    out, hooks = run(f, {"items": [{"a": 1}]})
+    assert out == {"Items": [{"a": 1}]}
+    caught = [d for t, s, d in hooks.events if t == "StateCaught"]
+    assert caught[0]["output"] == {"code": "Branch.Failed", "items": [{"a": 1}]}
+
+
+def test_parallel_branches_run_concurrently():
+    import threading
+    barrier = threading.Barrier(3, timeout=5)
+
+    def meet(body):
+        barrier.wait()
+        return {"ok": body["i"]}
+
+    f = flow("""
+        StartAt: M
+        States:
+          - Type: Map
+            Name: M
+            ItemsPath: $Input.items
+            MaxConcurrency: 3
+            Processor:
+              StartAt: T
+              States:
+                - Type: Task
+                  Name: T
+                  Action: FC:InvokeFunction
+                  Parameters: {resourceArn: 'acs:fc:r:1:functions/meet', invocationType: Sync, body: {i.$: $Input.i}}
+                  OutputConstructor: {i.$: $Output.Body.ok}
+                  End: true
+            End: true
+        """)
+    t0 = time.monotonic()
+    out, _ = run(f, {"items": [{"i": 0}, {"i": 1}, {"i": 2}]}, meet=meet)
+    assert out == {"Items": [{"i": 0}, {"i": 1}, {"i": 2}]} and time.monotonic() - t0 < 5
