@@ -1,6 +1,7 @@
 """The local cloud's shared context: state dir, durable store, faults, call counts, background work, products."""
 from __future__ import annotations
 
+import os
 import secrets
 import string
 import tempfile
@@ -65,7 +66,10 @@ class LocalCloud:
     def __init__(self, state_dir: str | Path | None = None, credentials: dict[str, str] | None = None,
                  admin_token: str | None = None, region: str = DEFAULT_REGION,
                  flows_dir: str | Path | None = None, functions_dir: str | Path | None = None,
-                 flow_wait_scale: float = 1.0) -> None:
+                 flow_wait_scale: float = 1.0, function_env: dict[str, str] | None = None,
+                 http_triggers: dict[str, str] | None = None) -> None:
+        """`function_env`: environment of the in-process functions ("{endpoint}" is replaced by the server's URL);
+        `http_triggers`: path prefix -> function name, served as FC HTTP triggers (e.g. {"/api": "my-api"})."""
         if state_dir is None:
             state_dir = tempfile.mkdtemp(prefix="localcloud-")
         self.state_dir = Path(state_dir)
@@ -89,10 +93,23 @@ class LocalCloud:
         # CloudFlow: flows_dir/functions_dir default to the repository's flows/ and functions/ when they exist.
         self.fnf = Fnf(self, flows_dir=flows_dir, functions_dir=functions_dir, wait_scale=flow_wait_scale)
         self.rpc_products: dict[str, Product] = {p.version: p for p in (self.ecs, self.rds, self.fnf)}
-        # Extra HTTP mounts (path prefix -> handler), e.g. FNF or the product API in later issues.
+        # Extra HTTP mounts (path prefix -> handler): the FC HTTP triggers.
         self.mounts: dict[str, Callable] = {}
+        self.function_env = dict(function_env or {})
+        from .fc_http import http_trigger
+        for prefix, function_name in (http_triggers or {}).items():
+            self.mounts[prefix] = http_trigger(self, function_name)
         for product in (self.ecs, self.rds, self.ots, self.fnf):
             product.resume()
+
+    def bind(self, endpoint: str) -> None:
+        """Called once the server listens: give the in-process functions their environment, as FC would."""
+        self.endpoint = endpoint
+        key_id, secret = next(iter(self.credentials.items()))
+        env = {"ALIBABA_CLOUD_ACCESS_KEY_ID": key_id, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": secret,
+               "FC_REGION": self.region, "FC_ACCOUNT_ID": self.fnf.functions.account_id}
+        env.update({k: v.replace("{endpoint}", endpoint) for k, v in self.function_env.items()})
+        os.environ.update(env)
 
     # -- helpers for the models
     def new_id(self, prefix: str, length: int = 20) -> str:

@@ -128,6 +128,7 @@ class LocalCloudServer(ThreadingHTTPServer):
     def __init__(self, cloud: LocalCloud, host: str = "127.0.0.1", port: int = 8900) -> None:
         self.cloud = cloud
         super().__init__((host, port), _Handler)
+        cloud.bind(self.endpoint)
 
     @property
     def endpoint(self) -> str:

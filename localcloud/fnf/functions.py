@@ -8,8 +8,9 @@ is on sys.path while it is imported, so sibling modules import, but are shared b
 The call mirrors FC 3.0's Python runtime: `event` is `json.dumps(body).encode()` (a string body is sent as is),
 `context` carries `request_id`, `function` (name, handler, memory, timeout, qualifier, version_id), `credentials`
 (access_key_id, access_key_secret, security_token: the local cloud's first key pair), `service` (FC2 legacy
-fields), `region`, `account_id`. The environment variables FC sets (ALIBABA_CLOUD_ACCESS_KEY_ID, ...) are NOT set:
-the process is shared. Timeouts are not enforced. A task without `body` sends `{}` (what CloudFlow sends then is
+fields), `region`, `account_id`. Functions share the server's process, so its environment is theirs: the local
+cloud sets the variables FC sets (ALIBABA_CLOUD_ACCESS_KEY_ID, ...) and the configured function environment there
+once it knows its endpoint (`LocalCloud.bind`). Timeouts are not enforced. A task without `body` sends `{}` (what CloudFlow sends then is
 UNCONFIRMED). The result: JSON data as is, str/bytes parsed as JSON (`to_json`); the Task then requires an object.
 """
 from __future__ import annotations
@@ -99,7 +100,8 @@ class Functions:
     def unregister(self, name: str) -> None:
         self._registry.pop(name, None)
 
-    def _handler(self, name: str) -> Callable | None:
+    def handler(self, name: str) -> Callable | None:
+        """The callable serving function `name`, imported on first use; None if there is none."""
         if name in self._registry:
             return self._registry[name]
         with self._lock:
@@ -131,24 +133,27 @@ class Functions:
             self._modules[name] = handler
             return handler
 
+    def context(self, name: str, qualifier: str = "LATEST", request_id: str | None = None) -> FcContext:
+        key_id, secret = next(iter(self.credentials.items()))
+        return FcContext(
+            request_id=request_id or str(uuid.uuid4()),
+            function=FcFunction(name=name, qualifier=qualifier),
+            credentials=FcCredentials(access_key_id=key_id, access_key_secret=secret),
+            service=FcService(qualifier=qualifier),
+            region=self.region, account_id=self.account_id, logger=logging.getLogger(f"localcloud.fc.{name}"))
+
     def invoke(self, arn: str, body: Any) -> Any:
         parsed = parse_arn(arn) if isinstance(arn, str) else None
         if parsed is None:
             raise StateError("FC.InvalidArgument", f"resourceArn {arn!r} names no function "
                                                    f"(acs:fc:<region>:<account>:functions/<name>[/<qualifier>])")
         name, qualifier = parsed
-        handler = self._handler(name)
+        handler = self.handler(name)
         if handler is None:
             where = f" (no {self.functions_dir / name / 'index.py'})" if self.functions_dir else ""
             raise StateError("FC.FunctionNotFound", f"function {name!r} does not exist{where}")
         event = body.encode() if isinstance(body, str) else json.dumps({} if body is None else body).encode()
-        key_id, secret = next(iter(self.credentials.items()))
-        context = FcContext(
-            request_id=str(uuid.uuid4()),
-            function=FcFunction(name=name, qualifier=qualifier or "LATEST"),
-            credentials=FcCredentials(access_key_id=key_id, access_key_secret=secret),
-            service=FcService(qualifier=qualifier or "LATEST"),
-            region=self.region, account_id=self.account_id, logger=logging.getLogger(f"localcloud.fc.{name}"))
+        context = self.context(name, qualifier or "LATEST")
         try:
             result = handler(event, context)
         except StateError:

@@ -12,7 +12,7 @@ from typing import Any
 from . import logs
 from .errors import ValidationError
 
-_wiring = None
+_wirings: dict = {}
 
 
 def event_json(event: bytes | str | dict) -> dict[str, Any]:
@@ -28,18 +28,15 @@ def event_json(event: bytes | str | dict) -> dict[str, Any]:
 
 
 def wiring(context=None):
-    global _wiring
-    if _wiring is None:
-        from .wiring import Settings, Wiring
+    """Adapters for the current settings, built once per function instance (and again if the settings change,
+    e.g. when STS credentials rotate)."""
+    from .wiring import Settings, Wiring
+    settings = Settings.from_env(context=context)
+    if settings not in _wirings:
         logs.setup()
-        _wiring = Wiring(Settings.from_env(context=context))
-    return _wiring
-
-
-def reset() -> None:
-    """Forget the adapters (tests that change the environment)."""
-    global _wiring
-    _wiring = None
+        _wirings.clear()
+        _wirings[settings] = Wiring(settings)
+    return _wirings[settings]
 
 
 def http_request(event: dict):

@@ -7,7 +7,7 @@ standard ALIBABA_CLOUD_* variables.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Mapping
 
@@ -46,7 +46,6 @@ class Settings:
     lock_lease_seconds: int = 1800
     disk_deadline_seconds: int = 24 * 3600
     rds_deadline_seconds: int = 24 * 3600
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, context=None) -> "Settings":

@@ -80,7 +80,8 @@ class RpcClient:
         for attempt in Retrying(
                 retry=retry_if_exception(lambda exc: isinstance(exc, CloudError) and should_retry(exc)),
                 stop=stop_after_attempt(self.retry.attempts) | stop_after_delay(self.retry.max_seconds),
-                wait=wait_exponential_jitter(initial=self.retry.initial_wait, max=self.retry.max_wait),
+                wait=wait_exponential_jitter(multiplier=self.retry.initial_wait, max=self.retry.max_wait,
+                                            jitter=self.retry.initial_wait),
                 reraise=True):
             with attempt:
                 return self._call_once(action, params, method)

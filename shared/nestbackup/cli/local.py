@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import urllib.error
 import urllib.request
 
@@ -11,25 +12,55 @@ import click
 from .errors import CliError
 
 
-def serve(port: int, host: str, state_dir: str | None, admin_token: str | None,
-          access_key_id: str | None, access_key_secret: str | None) -> None:
-    from localcloud import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
+API_FUNCTION = "nestbackup-api"
+
+
+def product_function_env(admin_token: str | None, **overrides: str) -> dict[str, str]:
+    """The environment s.yaml gives the functions, pointed at the local cloud ("{endpoint}" is filled in)."""
+    env = {"NESTBACKUP_CLOUD_ENDPOINT": "{endpoint}", "NESTBACKUP_OTS_INSTANCE": "nestbackup",
+           "NESTBACKUP_OTS_TABLE": "nestbackup", "NESTBACKUP_REGION": "cn-hangzhou"}
+    if admin_token:
+        env["NESTBACKUP_ADMIN_TOKEN"] = admin_token
+    env.update(overrides)
+    return env
+
+
+def start_local_cloud(state_dir: str | None, admin_token: str | None = None, host: str = "127.0.0.1",
+                      port: int = 0, credentials: dict[str, str] | None = None, flow_wait_scale: float = 1.0,
+                      **env_overrides: str):
+    """A local cloud serving the product: its flows, its functions in-process, the API under /api, and the
+    Tablestore table created. Returns the started server (stop it with .stop())."""
     from localcloud.cloud import LocalCloud
     from localcloud.server import LocalCloudServer
 
-    credentials = {access_key_id or DEFAULT_ACCESS_KEY_ID: access_key_secret or DEFAULT_ACCESS_KEY_SECRET}
-    cloud = LocalCloud(state_dir, credentials=credentials, admin_token=admin_token)
+    from ..wiring import Settings, Wiring
+
+    cloud = LocalCloud(state_dir, credentials=credentials, admin_token=admin_token, flow_wait_scale=flow_wait_scale,
+                       function_env=product_function_env(admin_token, **env_overrides),
+                       http_triggers={"/api": API_FUNCTION})
     try:
         server = LocalCloudServer(cloud, host=host, port=port)
     except OSError as err:
         cloud.close()
         raise CliError(f"cannot listen on {host}:{port}: {err.strerror}") from None
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
-    click.echo(f"local cloud on {server.endpoint} (state in {cloud.state_dir})", err=True)
+    server.start_in_thread()
+    Wiring(Settings.from_env()).records.ensure_table()
+    return server
+
+
+def serve(port: int, host: str, state_dir: str | None, admin_token: str | None,
+          access_key_id: str | None, access_key_secret: str | None) -> None:
+    from localcloud import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
+
+    credentials = {access_key_id or DEFAULT_ACCESS_KEY_ID: access_key_secret or DEFAULT_ACCESS_KEY_SECRET}
+    server = start_local_cloud(state_dir, admin_token, host, port, credentials)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    click.echo(f"local cloud on {server.endpoint} (state in {server.cloud.state_dir}); API on {server.endpoint}/api",
+               err=True)
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        stopped.wait()
     finally:
         server.stop()
 

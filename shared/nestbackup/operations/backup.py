@@ -165,6 +165,11 @@ def _start_unit(w, stored, record: BackupRecord, unit: list[BackupItem]) -> None
         else:
             _start_rds(w, stored, first)
     except CloudError as err:
+        if err.transient:
+            # Not applied, or not known to be: the next poll round starts it again, idempotently.
+            _log("backup start deferred", record_id=record.backup_id, resource_id=first.resource_id,
+                 code=err.code, request_id=err.request_id)
+            return
         for item in unit:
             item.fail(err.code, err.message, err.request_id)
         _log("backup start failed", record_id=record.backup_id, resource_id=first.resource_id,
@@ -200,15 +205,22 @@ def poll(w, backup_id: str, round_number: int = 0, now: float | None = None) -> 
         w.records.acquire_lock(record.service_instance_id, backup_id, int(now * 1000), s.lock_lease_seconds * 1000)
     except Conflict:
         _log("lock lost", record_id=backup_id)   # the sweeper took it over; keep polling our own items
+    def deadline(item: BackupItem) -> float:
+        return record.started_epoch + (s.disk_deadline_seconds if item.resource_type is ResourceType.DISK
+                                       else s.rds_deadline_seconds)
+
     pending = [i for i in record.items if i.status is ItemStatus.PENDING or i.job_id == RDS_STARTING]
     for unit in start_units(pending):
-        _start_unit(w, stored, record, unit)
+        if now >= deadline(unit[0]):
+            for item in unit:
+                item.fail("Timeout", "the backup could not be started before its deadline")
+                w.records.write_item(stored, item.resource_id, item.to_dict())
+        else:
+            _start_unit(w, stored, record, unit)
     running = [i for i in record.items if i.status is ItemStatus.RUNNING]
     seen = _describe(w, running)
     for item in running:
-        deadline = record.started_epoch + (s.disk_deadline_seconds if item.resource_type is ResourceType.DISK
-                                           else s.rds_deadline_seconds)
-        if advance(item, seen.get(item.resource_id), now, deadline):
+        if advance(item, seen.get(item.resource_id), now, deadline(item)):
             w.records.write_item(stored, item.resource_id, item.to_dict())
     done = all(i.status in (ItemStatus.SUCCEEDED, ItemStatus.FAILED) for i in record.items)
     return {"BackupId": backup_id, "Done": done, "Wait": next_wait(round_number), "Round": round_number + 1,
