@@ -35,8 +35,12 @@ def seed(cloud: LocalCloud, spec: dict) -> dict:
     out: dict = {"ServiceInstanceId": si, "InstanceIds": [], "Disks": [], "DBInstances": []}
     instance = cloud.ecs.create_instance(tags=tags)
     out["InstanceIds"].append(instance["InstanceId"])
+    category = spec.get("Category", "cloud_essd")
+    if category not in ("cloud", "cloud_efficiency", "cloud_ssd", "cloud_essd", "cloud_auto", "cloud_essd_entry"):
+        raise ValueError(f"Category {category!r} is not a cloud disk category")
     for _ in range(disks):
-        disk = cloud.ecs.create_disk(instance["InstanceId"], size, tags=tags, fill=spec.get("Fill", True))
+        disk = cloud.ecs.create_disk(instance["InstanceId"], size, tags=tags, fill=spec.get("Fill", True),
+                                     category=category)
         out["Disks"].append({"DiskId": disk["DiskId"], "Path": disk["Path"], "InstanceId": instance["InstanceId"]})
     for engine, key in (("PostgreSQL", "Postgres"), ("MySQL", "MySQL")):
         if spec.get(key):

@@ -39,7 +39,7 @@ from ..cloud import Product
 from ..core.errors import ServiceError
 from ..core.rpc import RpcRequest
 from .functions import Functions
-from .interpreter import (MAX_EVENTS, MAX_STATE_BYTES, NAME_RE, Cancelled, Flow, FlowDefinitionError, Interpreter,
+from .interpreter import (parse_arn, MAX_EVENTS, MAX_STATE_BYTES, NAME_RE, Cancelled, Flow, FlowDefinitionError, Interpreter,
                           StateError, TerminalError, json_size, load_flow)
 
 log = logging.getLogger("localcloud.fnf")
@@ -86,6 +86,9 @@ class _Run:
         if self.cancelled():
             raise Cancelled()
         self.fnf.cloud.stats.count("flow:invocations")
+        parsed = parse_arn(arn) if isinstance(arn, str) else None
+        if parsed:
+            self.fnf.cloud.stats.count(f"fc:{parsed[0]}")     # invocations per function, as FC would bill them
         return self.fnf.functions.invoke(arn, body)
 
     def emit(self, type: str, step: str, detail: dict[str, Any], force: bool = False) -> None:

@@ -26,7 +26,7 @@ class JsonFormatter(logging.Formatter):
 def setup(level: int = logging.INFO) -> None:
     root = logging.getLogger("nestbackup")
     if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stdout)
+        handler = logging.StreamHandler(sys.stderr)   # FC collects both streams; stdout stays the CLI's
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
         root.setLevel(level)

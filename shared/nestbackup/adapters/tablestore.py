@@ -50,6 +50,10 @@ class RecordStore:
     @classmethod
     def connect(cls, endpoint: str, access_key_id: str, access_key_secret: str, instance: str,
                 security_token: str | None = None, table: str = "nestbackup") -> "RecordStore":
+        import logging
+        # The SDK warns on every import that its optional C++ codec is absent; the Python codec is fine.
+        for name in ("tablestore.encoder", "tablestore.decoder"):
+            logging.getLogger(name).setLevel(logging.ERROR)
         from tablestore import OTSClient
         client = OTSClient(endpoint, access_key_id, access_key_secret, instance, sts_token=security_token,
                            logger_name="nestbackup.tablestore")
