@@ -109,6 +109,7 @@ class LocalCloud:
         env = {"ALIBABA_CLOUD_ACCESS_KEY_ID": key_id, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": secret,
                "FC_REGION": self.region, "FC_ACCOUNT_ID": self.fnf.functions.account_id}
         env.update({k: v.replace("{endpoint}", endpoint) for k, v in self.function_env.items()})
+        self._env_before = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
 
     # -- helpers for the models
@@ -146,6 +147,11 @@ class LocalCloud:
         return False
 
     def close(self) -> None:
+        for key, value in getattr(self, "_env_before", {}).items():   # give the process its environment back
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         self._stopping.set()
         self.jobs.shutdown(wait=True, cancel_futures=True)
         self.store.close()

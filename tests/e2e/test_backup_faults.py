@@ -1,0 +1,116 @@
+"""Deadlines and crashes: a stuck resource fails at its deadline; a step killed right after its cloud call and run
+again starts nothing twice."""
+import time
+
+import pytest
+
+from nestbackup.handlers import wiring
+from nestbackup.operations import backup as ops
+from tests.conftest import Control
+from tests.e2e.conftest import Api, start_product
+from tests.e2e.test_backup import snapshots_of
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory):
+    server = start_product(tmp_path_factory, NESTBACKUP_DISK_DEADLINE_SECONDS="3",
+                           NESTBACKUP_RDS_DEADLINE_SECONDS="30")
+    yield server
+    server.stop()
+
+
+def test_a_stuck_resource_fails_at_its_deadline_and_the_others_succeed(product, api, control, si):
+    stuck, fine = (control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")["Disks"][0] for _ in range(2))
+    control.faults(stuck=[stuck["DiskId"]])
+    status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
+    assert status == 202
+    started = time.monotonic()
+    final = api.wait(record["BackupId"], timeout=60)
+    assert time.monotonic() - started >= 2.5          # not before the deadline
+    items = {r["ResourceId"]: r for r in final["Resources"]}
+    assert final["Status"] == "CreateFailed"
+    assert (items[stuck["DiskId"]]["Status"], items[stuck["DiskId"]]["ErrorCode"]) == ("Failed", "Timeout")
+    assert items[fine["DiskId"]]["Status"] == "Succeeded"
+
+
+class _NoFlow:
+    """Stands in for CloudFlow so that the test drives the steps itself."""
+
+    def start_once(self, *args, **kwargs):
+        return True
+
+
+class _Killed(BaseException):
+    pass
+
+
+class _KilledOnFirstItemWrite:
+    """The record store of a handler that dies right after its cloud call, before recording the result."""
+
+    def __init__(self, store):
+        self._store = store
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def write_item(self, *args):
+        raise _Killed()
+
+
+def _wiring_without_flow():
+    w = type(wiring())(wiring().settings)
+    w.flows = _NoFlow()
+    return w
+
+
+def test_a_start_killed_right_after_create_snapshot_and_run_again_leaves_one_snapshot(product, control, si):
+    disk = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")["Disks"][0]
+    control.faults(op_delay_ms=2000)
+    w = _wiring_without_flow()
+    record = ops.create_backup(w, si)
+    before = control.stats().get("ecs:CreateSnapshot", 0)
+    killed = _wiring_without_flow()
+    killed.records = _KilledOnFirstItemWrite(w.records)
+    with pytest.raises(_Killed):
+        ops.start_batch(killed, record["BackupId"], 0)
+    assert control.stats()["ecs:CreateSnapshot"] == before + 1
+    assert ops.get_backup(w, record["BackupId"])["Resources"][0]["Status"] == "Pending"
+
+    ops.start_batch(w, record["BackupId"], 0)          # the flow's retry runs the step again
+    item = ops.get_backup(w, record["BackupId"])["Resources"][0]
+    assert item["Status"] == "Running"
+    assert [s.snapshot_id for s in snapshots_of(product.endpoint, disk["DiskId"])] == [item["ArtifactId"]]
+    control.clear_faults()
+    while ops.poll(w, record["BackupId"])["Done"] is False:
+        time.sleep(0.1)
+    assert ops.finalize(w, record["BackupId"])["Status"] == "Created"
+
+
+def test_an_rds_start_killed_after_create_backup_adopts_the_job_it_started(product, control, si, pg_db):
+    db = control.seed(ServiceInstanceId=si, Disks=0, Postgres=pg_db[1])["DBInstances"][0]
+    control.faults(op_delay_ms=3000)
+    w = _wiring_without_flow()
+    record = ops.create_backup(w, si)
+    killed = _wiring_without_flow()
+
+    class KilledAfterIntent(_KilledOnFirstItemWrite):
+        writes = 0
+
+        def write_item(self, *args):
+            KilledAfterIntent.writes += 1
+            if KilledAfterIntent.writes == 1:      # the intent marker is recorded ...
+                return self._store.write_item(*args)
+            raise _Killed()                        # ... CreateBackup runs, and the handler dies
+
+    killed.records = KilledAfterIntent(w.records)
+    with pytest.raises(_Killed):
+        ops.start_batch(killed, record["BackupId"], 0)
+    before = control.stats()["rds:CreateBackup"]
+    ops.start_batch(w, record["BackupId"], 0)
+    assert control.stats()["rds:CreateBackup"] == before          # adopted, not started again
+    item = ops.get_backup(w, record["BackupId"])["Resources"][0]
+    assert item["Status"] == "Running" and item["ResourceId"] == db["DBInstanceId"]
+    control.clear_faults()
+    while ops.poll(w, record["BackupId"])["Done"] is False:
+        time.sleep(0.1)
+    assert ops.finalize(w, record["BackupId"])["Status"] == "Created"
