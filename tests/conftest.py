@@ -104,3 +104,33 @@ def rds(endpoint):
 @pytest.fixture
 def ots(endpoint):
     return make_ots(endpoint)
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def spawn_local_cloud(state, port: int | None = None):
+    """`nestbackup local serve` in its own process (to be killed with SIGKILL); returns (process, endpoint)."""
+    import subprocess
+    import sys
+    import time
+    port = port or free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "nestbackup.cli.main", "local", "serve", "--port", str(port),
+                             "--state-dir", str(state)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            opener.open(endpoint + "/_local/health", timeout=1).read()
+            return proc, endpoint
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError("the local cloud exited at start")
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("the local cloud did not start")

@@ -12,7 +12,7 @@ from alibabacloud_ecs20140526 import models as ecs_m
 from alibabacloud_rds20140815 import models as rds_m
 
 from tests.conftest import make_ecs, make_rds
-from tests.e2e.conftest import ADMIN, Api
+from tests.e2e.conftest import ADMIN
 
 
 def sha(path) -> str:

@@ -6,8 +6,7 @@ import pytest
 
 from nestbackup.handlers import wiring
 from nestbackup.operations import backup as ops
-from tests.conftest import Control
-from tests.e2e.conftest import Api, start_product
+from tests.e2e.conftest import start_product
 from tests.e2e.test_backup import snapshots_of
 
 

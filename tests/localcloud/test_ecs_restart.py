@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,17 +11,10 @@ from alibabacloud_ecs20140526 import models as m
 from localcloud.cloud import LocalCloud
 from localcloud.seed import seed
 from localcloud.server import LocalCloudServer
-from tests.conftest import Control, make_ecs
+from tests.conftest import Control, make_ecs, spawn_local_cloud
 from tests.localcloud.test_ecs import R, scribble
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVE = ("import sys\n"
-         "from localcloud.cloud import LocalCloud\n"
-         "from localcloud.server import LocalCloudServer\n"
-         "server = LocalCloudServer(LocalCloud(sys.argv[1]), port=0)\n"
-         "print(server.endpoint, flush=True)\n"
-         "server.serve_forever()\n")
-
 
 def _snapshot(ecs, sid):
     return ecs.describe_snapshots(m.DescribeSnapshotsRequest(
@@ -89,11 +79,7 @@ class _Server:
     """A local cloud in its own process, to be killed with SIGKILL."""
 
     def __init__(self, state: Path) -> None:
-        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-        self.proc = subprocess.Popen([sys.executable, "-c", SERVE, str(state)], cwd=ROOT, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        self.endpoint = self.proc.stdout.readline().strip()
-        assert self.endpoint.startswith("http://"), "the server did not start"
+        self.proc, self.endpoint = spawn_local_cloud(state)
         self.ecs = make_ecs(self.endpoint)
         self.control = Control(self.endpoint)
 

@@ -2,39 +2,12 @@
 import hashlib
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 from alibabacloud_ecs20140526 import models as m
 
-from tests.conftest import Control, make_ecs, make_ots
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(port: int, state) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "nestbackup.cli.main", "local", "serve", "--port", str(port),
-                             "--state-dir", str(state)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            opener.open(f"http://127.0.0.1:{port}/_local/health", timeout=1).read()
-            return proc
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode())
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("local cloud did not start")
+from tests.conftest import Control, free_port, make_ecs, make_ots, spawn_local_cloud
 
 
 def _sha(path) -> str:
@@ -71,9 +44,8 @@ def _instance_status(ecs, iid):
 def test_sigkill_mid_snapshot_loses_no_committed_row_or_snapshot(tmp_path):
     from tablestore import Row, TableMeta, TableOptions, ReservedThroughput, CapacityUnit, Condition, \
         RowExistenceExpectation
-    port, state = _free_port(), tmp_path / "state"
-    endpoint = f"http://127.0.0.1:{port}"
-    proc = _start(port, state)
+    port, state = free_port(), tmp_path / "state"
+    proc, endpoint = spawn_local_cloud(state, port)
     try:
         seeded = Control(endpoint).seed(ServiceInstanceId="si-restart", Disks=1, DiskSize="256MiB")
         disk, iid = seeded["Disks"][0], seeded["InstanceIds"][0]
@@ -96,7 +68,7 @@ def test_sigkill_mid_snapshot_loses_no_committed_row_or_snapshot(tmp_path):
         proc.send_signal(signal.SIGKILL)            # mid-snapshot
         proc.wait(10)
 
-        proc = _start(port, state)
+        proc, _ = spawn_local_cloud(state, port)
         ecs, ots = make_ecs(endpoint), make_ots(endpoint)
         consumed, next_pk, rows, token = ots.get_range("records", "FORWARD", [("pk", "")], [("pk", "~")])
         assert [r.primary_key[0][1] for r in rows] == [f"row-{i:03d}" for i in range(50)]

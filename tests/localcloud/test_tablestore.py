@@ -2,14 +2,9 @@
 from __future__ import annotations
 
 import itertools
-import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 import uuid
 
 import pytest
@@ -22,7 +17,7 @@ from tablestore.metadata import SecondaryIndexMeta
 
 from localcloud.cloud import LocalCloud
 from localcloud.server import LocalCloudServer
-from tests.conftest import make_ots
+from tests.conftest import free_port, make_ots, spawn_local_cloud
 
 try:
     from tablestore.native import NATIVE_AVAILABLE
@@ -599,41 +594,9 @@ def test_rows_survive_a_restart_on_the_same_state_dir(tmp_path):
         server.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-_SERVE = """
-import sys
-from localcloud.cloud import LocalCloud
-from localcloud.server import LocalCloudServer
-LocalCloudServer(LocalCloud(sys.argv[2]), port=int(sys.argv[1])).serve_forever()
-"""
-
-
-def _spawn(port, state):
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    proc = subprocess.Popen([sys.executable, "-c", _SERVE, str(port), str(state)], cwd=root,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            opener.open(f"http://127.0.0.1:{port}/_local/health", timeout=1).read()
-            return proc
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError("server exited")
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("server did not start")
-
-
 def test_acknowledged_writes_survive_sigkill(tmp_path):
-    port = _free_port()
-    proc = _spawn(port, tmp_path)
+    port = free_port()
+    proc, _ = spawn_local_cloud(tmp_path, port)
     acked = []
     try:
         client = make_ots(f"http://127.0.0.1:{port}")
@@ -662,7 +625,7 @@ def test_acknowledged_writes_survive_sigkill(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert len(acked) > 10
-    proc = _spawn(port, tmp_path)
+    proc, _ = spawn_local_cloud(tmp_path, port)
     try:
         client = make_ots(f"http://127.0.0.1:{port}")
         rows = list(client.xget_range(name, "FORWARD", [("id", INF_MIN)], [("id", INF_MAX)], CapacityUnit(0, 0)))
