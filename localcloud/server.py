@@ -81,7 +81,10 @@ class _Handler(BaseHTTPRequestHandler):
             cloud.faults.before_call("ots")
         except ServiceError as err:
             return cloud.ots.error(api, err)
-        return cloud.ots.handle(api, headers, body)
+        answer = cloud.ots.handle(api, headers, body)
+        if answer[0] < 300 and cloud.faults.lose_response("ots"):
+            return cloud.ots.error(api, ServiceError("OTSInternalServerError", "Internal server error.", 500))
+        return answer
 
     @staticmethod
     def _rpc(cloud: LocalCloud, method: str, url, headers: dict, body: bytes):

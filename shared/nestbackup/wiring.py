@@ -46,6 +46,8 @@ class Settings:
     lock_lease_seconds: int = 1800
     disk_deadline_seconds: int = 24 * 3600
     rds_deadline_seconds: int = 24 * 3600
+    # A poll round is ~9 CloudFlow events; 400 rounds stay well under the 5,000 events of one execution.
+    poll_rounds_per_execution: int = 400
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, context=None) -> "Settings":
@@ -83,7 +85,8 @@ class Settings:
                    backup_flow=env.get("NESTBACKUP_BACKUP_FLOW", "nestbackup-backup"),
                    lock_lease_seconds=number("NESTBACKUP_LOCK_LEASE_SECONDS", 1800),
                    disk_deadline_seconds=number("NESTBACKUP_DISK_DEADLINE_SECONDS", 24 * 3600),
-                   rds_deadline_seconds=number("NESTBACKUP_RDS_DEADLINE_SECONDS", 24 * 3600))
+                   rds_deadline_seconds=number("NESTBACKUP_RDS_DEADLINE_SECONDS", 24 * 3600),
+                   poll_rounds_per_execution=max(1, number("NESTBACKUP_POLL_ROUNDS_PER_EXECUTION", 400)))
 
 
 class Wiring:

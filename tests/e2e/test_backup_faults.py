@@ -13,7 +13,7 @@ from tests.e2e.test_backup import snapshots_of
 @pytest.fixture(scope="module")
 def product(tmp_path_factory):
     server = start_product(tmp_path_factory, NESTBACKUP_DISK_DEADLINE_SECONDS="3",
-                           NESTBACKUP_RDS_DEADLINE_SECONDS="30")
+                           NESTBACKUP_RDS_DEADLINE_SECONDS="30", NESTBACKUP_POLL_ROUNDS_PER_EXECUTION="3")
     yield server
     server.stop()
 
@@ -113,3 +113,30 @@ def test_an_rds_start_killed_after_create_backup_adopts_the_job_it_started(produ
     while ops.poll(w, record["BackupId"])["Done"] is False:
         time.sleep(0.1)
     assert ops.finalize(w, record["BackupId"])["Status"] == "Created"
+
+
+def test_a_long_backup_continues_in_new_executions_within_the_event_budget(product, api, control, si):
+    from alibabacloud_fnf20190315 import models as fnf_m
+    from alibabacloud_fnf20190315.client import Client
+    from alibabacloud_tea_openapi import models as oa
+
+    control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
+    control.faults(op_delay_ms=1500)            # several poll rounds; 3 rounds per execution here
+    status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
+    final = api.wait(record["BackupId"], timeout=60)
+    assert final["Status"] == "Created"
+    fnf = Client(oa.Config(access_key_id="LTAIlocal", access_key_secret="local-secret", region_id="cn-hangzhou",
+                           endpoint=product.endpoint.removeprefix("http://"), protocol="http"))
+    names = [record["BackupId"]] + [f"{record['BackupId']}-g{g}" for g in range(2, 10)]
+    ran = []
+    for name in names:
+        try:
+            ran.append(fnf.describe_execution(fnf_m.DescribeExecutionRequest(
+                flow_name="nestbackup-backup", execution_name=name)).body.status)
+        except Exception:
+            break
+    assert len(ran) >= 2 and set(ran) == {"Succeeded"}, ran
+    events = fnf.get_execution_history(fnf_m.GetExecutionHistoryRequest(
+        flow_name="nestbackup-backup", execution_name=f"{record['BackupId']}-g2", limit=1000)).body.events
+    per_round = len(events) / 3
+    assert 400 * per_round + 200 < 5000, f"{per_round} events per poll round"

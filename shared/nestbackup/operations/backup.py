@@ -24,7 +24,6 @@ log = logging.getLogger("nestbackup.backup")
 
 SERVICE_INSTANCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 CLIENT_TOKEN = re.compile(r"^[\x21-\x7e]{1,64}$")
-MAX_POLL_ROUNDS = 400       # per execution; beyond it the flow continues in a new execution
 RDS_STARTING = "starting"   # job id of an RDS item whose CreateBackup may or may not have been applied
 
 
@@ -224,7 +223,7 @@ def poll(w, backup_id: str, round_number: int = 0, now: float | None = None) -> 
             w.records.write_item(stored, item.resource_id, item.to_dict())
     done = all(i.status in (ItemStatus.SUCCEEDED, ItemStatus.FAILED) for i in record.items)
     return {"BackupId": backup_id, "Done": done, "Wait": next_wait(round_number), "Round": round_number + 1,
-            "Continue": not done and (round_number + 1) % MAX_POLL_ROUNDS == 0}
+            "Continue": not done and (round_number + 1) % s.poll_rounds_per_execution == 0}
 
 
 def poll_step(w, backup_id: str, round_number: int, generation: int = 1) -> dict:
