@@ -71,7 +71,7 @@ def create_backup(w, service_instance_id: str, description: str = "", token: str
     record.refresh_status(iso(now))
     records.create("backup", backup_id, service_instance_id, record.header_doc(),
                    {i.resource_id: i.to_dict() for i in items})
-    _log("backup created", record_id=backup_id, service_instance_id=service_instance_id, items=len(items))
+    _log("backup created", step="create", record_id=backup_id, service_instance_id=service_instance_id, items=len(items))
     if record.status in BACKUP_FINAL:
         records.release_lock(service_instance_id, backup_id)
         return record.to_api()
@@ -166,12 +166,12 @@ def _start_unit(w, stored, record: BackupRecord, unit: list[BackupItem]) -> None
     except CloudError as err:
         if err.transient:
             # Not applied, or not known to be: the next poll round starts it again, idempotently.
-            _log("backup start deferred", record_id=record.backup_id, resource_id=first.resource_id,
+            _log("backup start deferred", step="start", record_id=record.backup_id, resource_id=first.resource_id,
                  code=err.code, request_id=err.request_id)
             return
         for item in unit:
             item.fail(err.code, err.message, err.request_id)
-        _log("backup start failed", record_id=record.backup_id, resource_id=first.resource_id,
+        _log("backup start failed", step="start", record_id=record.backup_id, resource_id=first.resource_id,
              code=err.code, request_id=err.request_id)
     for item in unit:
         w.records.write_item(stored, item.resource_id, item.to_dict())
@@ -203,7 +203,7 @@ def poll(w, backup_id: str, round_number: int = 0, now: float | None = None) -> 
     try:
         w.records.acquire_lock(record.service_instance_id, backup_id, int(now * 1000), s.lock_lease_seconds * 1000)
     except Conflict:
-        _log("lock lost", record_id=backup_id)   # the sweeper took it over; keep polling our own items
+        _log("lock lost", step="poll", record_id=backup_id)   # the sweeper took it over; keep polling our own items
     def deadline(item: BackupItem) -> float:
         return record.started_epoch + (s.disk_deadline_seconds if item.resource_type is ResourceType.DISK
                                        else s.rds_deadline_seconds)
@@ -221,6 +221,9 @@ def poll(w, backup_id: str, round_number: int = 0, now: float | None = None) -> 
     for item in running:
         if advance(item, seen.get(item.resource_id), now, deadline(item)):
             w.records.write_item(stored, item.resource_id, item.to_dict())
+            if item.status is not ItemStatus.RUNNING:
+                _log("backup item ended", step="poll", record_id=backup_id, resource_id=item.resource_id,
+                     status=str(item.status), code=item.error_code, artifact_id=item.artifact_id)
     done = all(i.status in (ItemStatus.SUCCEEDED, ItemStatus.FAILED) for i in record.items)
     return {"BackupId": backup_id, "Done": done, "Wait": next_wait(round_number), "Round": round_number + 1,
             "Continue": not done and (round_number + 1) % s.poll_rounds_per_execution == 0}
@@ -299,5 +302,5 @@ def finalize(w, backup_id: str, error: dict | None = None, now: float | None = N
         return {"BackupId": backup_id, "Status": str(status)}
     w.records.write_header(stored, record.header_doc())
     w.records.release_lock(record.service_instance_id, backup_id)
-    _log("backup finished", record_id=backup_id, status=str(status))
+    _log("backup finished", step="finalize", record_id=backup_id, status=str(status))
     return {"BackupId": backup_id, "Status": str(status)}

@@ -1,0 +1,51 @@
+"""The local cloud's command-line contract, checked from outside: `local serve` and `local seed --json`."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import spawn_local_cloud
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    proc, endpoint = spawn_local_cloud(tmp_path_factory.mktemp("cli-state"))
+    yield endpoint
+    proc.kill()
+    proc.wait(10)
+
+
+def nestbackup(*args):
+    return subprocess.run([sys.executable, "-m", "nestbackup.cli.main", *args], capture_output=True, text=True,
+                          timeout=120, env={k: v for k, v in os.environ.items() if "proxy" not in k.lower()})
+
+
+def test_seed_prints_the_contract_object(served):
+    done = nestbackup("local", "seed", "--endpoint", served, "--instance", "si-cli", "--disks", "2",
+                      "--disk-size", "8MiB", "--sqlserver", "--json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["ServiceInstanceId"] == "si-cli" and len(out["InstanceIds"]) == 1
+    assert [set(d) for d in out["Disks"]] == [{"DiskId", "Path", "InstanceId"}] * 2
+    assert all(os.path.getsize(d["Path"]) == 8 << 20 for d in out["Disks"])
+    assert out["DBInstances"][0]["Engine"] == "SQLServer" and out["DBInstances"][0]["DBInstanceId"].startswith("rm-")
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--disk-size", "3XB"], "not a size"),
+    (["--instance", "bad id; drop"], "ServiceInstanceId"),
+])
+def test_seed_refusals_are_one_line(served, args, words):
+    base = ["local", "seed", "--endpoint", served, "--instance", "si-cli2"]
+    if args[0] == "--instance":
+        base = base[:-2]
+    done = nestbackup(*base, *args)
+    assert done.returncode != 0 and done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1 and words in done.stderr
+
+
+def test_seed_without_a_server_says_so(tmp_path):
+    done = nestbackup("local", "seed", "--endpoint", "http://127.0.0.1:9", "--instance", "si-x")
+    assert done.returncode == 1 and "no local cloud" in done.stderr
