@@ -6,6 +6,7 @@ standard ALIBABA_CLOUD_* variables.
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -48,6 +49,11 @@ class Settings:
     rds_deadline_seconds: int = 24 * 3600
     # A poll round is ~9 CloudFlow events; 400 rounds stay well under the 5,000 events of one execution.
     poll_rounds_per_execution: int = 400
+    restore_flow: str = "nestbackup-restore"
+    stop_deadline_seconds: int = 600
+    restore_deadline_seconds: int = 24 * 3600
+    # JSON: {"<DBInstanceId>" or "<Engine>": {"User": ..., "Password": ...}}, the accounts db-rename connects with
+    db_accounts: str = "{}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, context=None) -> "Settings":
@@ -86,7 +92,11 @@ class Settings:
                    lock_lease_seconds=number("NESTBACKUP_LOCK_LEASE_SECONDS", 1800),
                    disk_deadline_seconds=number("NESTBACKUP_DISK_DEADLINE_SECONDS", 24 * 3600),
                    rds_deadline_seconds=number("NESTBACKUP_RDS_DEADLINE_SECONDS", 24 * 3600),
-                   poll_rounds_per_execution=max(1, number("NESTBACKUP_POLL_ROUNDS_PER_EXECUTION", 400)))
+                   poll_rounds_per_execution=max(1, number("NESTBACKUP_POLL_ROUNDS_PER_EXECUTION", 400)),
+                   restore_flow=env.get("NESTBACKUP_RESTORE_FLOW", "nestbackup-restore"),
+                   stop_deadline_seconds=number("NESTBACKUP_STOP_DEADLINE_SECONDS", 600),
+                   restore_deadline_seconds=number("NESTBACKUP_RESTORE_DEADLINE_SECONDS", 24 * 3600),
+                   db_accounts=env.get("NESTBACKUP_DB_ACCOUNTS", "{}"))
 
 
 class Wiring:
@@ -115,6 +125,21 @@ class Wiring:
     def flows(self):
         from .adapters.cloudflow import VERSION, CloudFlow
         return CloudFlow(self._rpc(self.settings.fnf_endpoint, VERSION, legacy_signature=True))
+
+    def db_server(self, db_instance_id: str, engine: str):
+        """Where and as whom to connect to an RDS instance's databases (for rename and verification)."""
+        from .adapters.dbrename import DbServer
+        try:
+            accounts = json.loads(self.settings.db_accounts or "{}")
+        except ValueError:
+            raise ValidationError("NESTBACKUP_DB_ACCOUNTS is not valid JSON") from None
+        account = accounts.get(db_instance_id) or accounts.get(engine)
+        if not isinstance(account, dict) or not account.get("User"):
+            raise ValidationError(f"no database account for {db_instance_id} ({engine}): "
+                                  f"set NESTBACKUP_DB_ACCOUNTS")
+        attribute = self.rds.attribute(db_instance_id)
+        return DbServer(engine=engine, host=attribute.get("ConnectionString") or "", port=int(attribute.get("Port") or 0),
+                        user=account["User"], password=account.get("Password") or "")
 
     @cached_property
     def records(self):

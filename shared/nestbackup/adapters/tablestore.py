@@ -54,9 +54,12 @@ class RecordStore:
         # The SDK warns on every import that its optional C++ codec is absent; the Python codec is fine.
         for name in ("tablestore.encoder", "tablestore.decoder"):
             logging.getLogger(name).setLevel(logging.ERROR)
+        # The client logs every refused condition as an ERROR; those are our locks and versions working, and real
+        # failures reach us as exceptions, so its own log is kept quiet.
+        logging.getLogger("tablestore.client").setLevel(logging.CRITICAL)
         from tablestore import OTSClient
         client = OTSClient(endpoint, access_key_id, access_key_secret, instance, sts_token=security_token,
-                           logger_name="nestbackup.tablestore")
+                           logger_name="tablestore.client")
         return cls(client, table)
 
     # -- bootstrap

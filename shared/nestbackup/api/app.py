@@ -1,7 +1,7 @@
 """The HTTP API, independent of how requests arrive (FC HTTP trigger, local cloud mount, tests).
 
-POST /backups, GET /backups?serviceInstanceId=…, GET /backups/{id}. Bearer-token auth; errors as
-{"Code", "Message", "RequestId"} with a 4xx for anything the caller can fix.
+POST /backups, GET /backups?serviceInstanceId=…, GET /backups/{id}, and the same for /restores. Bearer-token auth;
+errors as {"Code", "Message", "RequestId"} with a 4xx for anything the caller can fix.
 """
 from __future__ import annotations
 
@@ -91,27 +91,7 @@ def handle(req: Request, wiring_factory, admin_token: str | None = None) -> Resp
     path = "/" + path.strip("/")
     try:
         _authorize(req, admin_token)
-        from ..operations import backup
-        if path == "/backups":
-            if req.method == "POST":
-                body = _json_body(req)
-                _fields(body, {"ServiceInstanceId", "Description", "ClientToken"}, {"ServiceInstanceId"})
-                record = backup.create_backup(wiring_factory(), body["ServiceInstanceId"],
-                                              body.get("Description") or "", body.get("ClientToken"))
-                return Response(202, record)
-            if req.method == "GET":
-                si = req.query.get("serviceInstanceId") or req.query.get("ServiceInstanceId")
-                if not si:
-                    raise ApiError(400, "MissingParameter", "serviceInstanceId is required")
-                limit = _int_param(req.query, "maxResults", 20, 1, 100)
-                return Response(200, backup.list_backups(wiring_factory(), si, limit, req.query.get("nextToken")))
-            raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on /backups")
-        m = re.fullmatch(r"/backups/([^/]+)", path)
-        if m:
-            if req.method != "GET":
-                raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on /backups/{{id}}")
-            return Response(200, backup.get_backup(wiring_factory(), m[1]))
-        raise ApiError(404, "NotFound", f"no such endpoint: {req.method} {path}")
+        return _route(req, path, wiring_factory)
     except ApiError as err:
         return _error(req, err.status, err.code, err.message)
     except ValidationError as err:
@@ -128,6 +108,36 @@ def handle(req: Request, wiring_factory, admin_token: str | None = None) -> Resp
     except Exception:
         log.exception("unhandled API error", extra={"fields": {"request_id": req.request_id}})
         return _error(req, 500, "InternalError", "the request failed; see the logs for this RequestId")
+
+
+def _route(req: Request, path: str, wiring_factory) -> Response:
+    from ..operations import backup, restore
+    m = re.fullmatch(r"/(backups|restores)(?:/([^/]+))?", path)
+    if not m:
+        raise ApiError(404, "NotFound", f"no such endpoint: {req.method} {path}")
+    kind, record_id = m[1], m[2]
+    if record_id is not None:
+        if req.method != "GET":
+            raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on /{kind}/{{id}}")
+        get = backup.get_backup if kind == "backups" else restore.get_restore
+        return Response(200, get(wiring_factory(), record_id))
+    if req.method == "GET":
+        si = req.query.get("serviceInstanceId") or req.query.get("ServiceInstanceId")
+        if not si:
+            raise ApiError(400, "MissingParameter", "serviceInstanceId is required")
+        limit = _int_param(req.query, "maxResults", 20, 1, 100)
+        listing = backup.list_backups if kind == "backups" else restore.list_restores
+        return Response(200, listing(wiring_factory(), si, limit, req.query.get("nextToken")))
+    if req.method != "POST":
+        raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on /{kind}")
+    body = _json_body(req)
+    if kind == "backups":
+        _fields(body, {"ServiceInstanceId", "Description", "ClientToken"}, {"ServiceInstanceId"})
+        return Response(202, backup.create_backup(wiring_factory(), body["ServiceInstanceId"],
+                                                  body.get("Description") or "", body.get("ClientToken")))
+    _fields(body, {"BackupId", "ClientToken", "SafetyBackup"}, {"BackupId"})
+    return Response(202, restore.create_restore(wiring_factory(), body["BackupId"], body.get("ClientToken"),
+                                                 body.get("SafetyBackup", True)))
 
 
 def _error(req: Request, status: int, code: str, message: str) -> Response:

@@ -9,8 +9,8 @@ import click
 
 from .client import ApiClient
 
-EXIT_FAILED = 3      # the backup ended CreateFailed (refused requests exit 1)
-FINAL = {"Created", "CreateFailed", "Deleted", "DeleteFailed"}
+EXIT_FAILED = 3      # the operation ended CreateFailed / RestoreFailed (refused requests exit 1)
+FINAL = {"Created", "CreateFailed", "Deleted", "DeleteFailed", "Restored", "RestoreFailed"}
 
 
 def api_options(fn):
@@ -23,13 +23,16 @@ def api_options(fn):
 
 def _line(item: dict) -> str:
     cause = f"  {item.get('ErrorCode')}: {item.get('ErrorMessage')}" if item.get("ErrorCode") else ""
+    artifact = item.get("ArtifactId") or item.get("SourceArtifactId") or "-"
     return (f"  {item['ResourceType']:<5} {item['ResourceId']:<28} {item['Status']:<10} "
-            f"{item.get('Progress') or 0:>3}%  {item.get('ArtifactId') or '-'}{cause}")
+            f"{item.get('Progress') or 0:>3}%  {artifact}{cause}")
 
 
 def _print_record(record: dict) -> None:
-    click.echo(f"{record['BackupId']}  {record['Status']}  {record['ServiceInstanceId']}  "
-               f"{record['StartTime']} -> {record.get('EndTime') or '…'}")
+    ident = record.get("RestoreId") or record["BackupId"]
+    extra = f"  from {record['BackupId']}  phase {record['Phase']}" if "RestoreId" in record else ""
+    click.echo(f"{ident}  {record['Status']}  {record['ServiceInstanceId']}  "
+               f"{record['StartTime']} -> {record.get('EndTime') or '…'}{extra}")
     if record.get("StatusDetail"):
         click.echo(f"  {record['StatusDetail']}")
     for item in record.get("Resources", []):
@@ -37,8 +40,14 @@ def _print_record(record: dict) -> None:
 
 
 def _wait(client: ApiClient, record: dict, quiet: bool, interval: float = 1.0) -> dict:
+    """Follow a backup or restore record until it is final, printing each resource's changes to stderr."""
+    path = f"/restores/{record['RestoreId']}" if "RestoreId" in record else f"/backups/{record['BackupId']}"
     seen: dict[str, tuple] = {}
+    phase = None
     while True:
+        if not quiet and record.get("Phase") and record["Phase"] != phase:
+            phase = record["Phase"]
+            click.echo(f"  phase {phase}", err=True)
         for item in record.get("Resources", []):
             key = (item["Status"], item.get("Progress"))
             if not quiet and seen.get(item["ResourceId"]) != key:
@@ -47,7 +56,7 @@ def _wait(client: ApiClient, record: dict, quiet: bool, interval: float = 1.0) -
         if record["Status"] in FINAL:
             return record
         time.sleep(interval)
-        record = client.call("GET", f"/backups/{record['BackupId']}")
+        record = client.call("GET", path)
 
 
 @click.group()
@@ -72,7 +81,13 @@ def create(service_instance, description, client_token, wait, as_json, endpoint,
     if wait:
         record = _wait(client, record, quiet=False)
     click.echo(json.dumps(record)) if as_json else _print_record(record)
-    if record["Status"] == "CreateFailed":
+    exit_on_failure(record)
+
+
+def exit_on_failure(record: dict) -> None:
+    if record["Status"] in ("CreateFailed", "RestoreFailed"):
+        if record.get("StatusDetail"):
+            click.echo(f"nestbackup: {record['StatusDetail']}", err=True)
         for item in record.get("Resources", []):
             if item.get("ErrorCode"):
                 click.echo(f"nestbackup: {item['ResourceId']} failed: {item['ErrorCode']}: {item['ErrorMessage']}",

@@ -1,56 +1,128 @@
-"""`nestbackup demo`: a fresh local cloud, a seeded service instance with real disks and databases, and a backup
-of all of it through the product's API, flow and handlers, exactly as the CLI would against Alibaba Cloud."""
+"""`nestbackup demo`: the whole story on a fresh local cloud, through the product's API, flows and handlers.
+
+Seed a service instance (disks, and a PostgreSQL and a MariaDB database when those servers answer), back it up,
+change the data, restore it, and check that everything is as it was at backup time and that the changed data was
+kept aside. Exit 0 only if all of that holds.
+"""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
 import tempfile
 import uuid
+from urllib.parse import urlsplit
 
 import click
 
 DEMO_DB = "nbdemo_shop"
 
 
-def _prepare_postgres(dsn: str) -> str | None:
+def _pg_connect(dsn: str, db: str):
     import psycopg2
-    try:
-        conn = psycopg2.connect(dsn.split("?")[0], connect_timeout=3)
-    except psycopg2.Error as err:
-        click.echo(f"  PostgreSQL not reachable, skipped ({str(err).strip().splitlines()[0]})", err=True)
-        return None
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{DEMO_DB}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{DEMO_DB}"')
-    conn.close()
-    db = psycopg2.connect(dsn.split("?")[0].rsplit("/", 1)[0] + "/" + DEMO_DB)
-    with db, db.cursor() as cur:
-        cur.execute("CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL, qty int NOT NULL)")
-        cur.executemany("INSERT INTO orders (item, qty) VALUES (%s, %s)", [(f"item-{i}", i) for i in range(100)])
-    db.close()
-    return f"{dsn.split('?')[0]}?databases={DEMO_DB}"
-
-
-def _prepare_mysql(dsn: str) -> str | None:
-    import pymysql
-    from urllib.parse import urlsplit
     url = urlsplit(dsn)
-    try:
-        conn = pymysql.connect(host=url.hostname or "127.0.0.1", port=url.port or 3306, user=url.username or "root",
-                               password=url.password or "", connect_timeout=3, autocommit=True)
-    except pymysql.Error as err:
-        click.echo(f"  MariaDB/MySQL not reachable, skipped ({err.args[-1]})", err=True)
-        return None
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS `{DEMO_DB}`")
-        cur.execute(f"CREATE DATABASE `{DEMO_DB}`")
-        cur.execute(f"CREATE TABLE `{DEMO_DB}`.orders (id int AUTO_INCREMENT PRIMARY KEY, item varchar(64), qty int)")
-        cur.executemany(f"INSERT INTO `{DEMO_DB}`.orders (item, qty) VALUES (%s, %s)",
-                        [(f"item-{i}", i) for i in range(100)])
-    conn.close()
-    return f"{dsn.split('?')[0].rstrip('/')}/?databases={DEMO_DB}"
+    return psycopg2.connect(host=url.hostname or "127.0.0.1", port=url.port or 5432, user=url.username or "postgres",
+                            password=url.password or "", dbname=db, connect_timeout=3)
+
+
+def _my_connect(dsn: str, db: str | None = None):
+    import pymysql
+    url = urlsplit(dsn)
+    return pymysql.connect(host=url.hostname or "127.0.0.1", port=url.port or 3306, user=url.username or "root",
+                           password=url.password or "", database=db, connect_timeout=3, autocommit=True)
+
+
+class Postgres:
+    engine = "PostgreSQL"
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+
+    def prepare(self) -> str:
+        admin = _pg_connect(self.dsn, "postgres")
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (DEMO_DB + "%",))
+            for (name,) in cur.fetchall():
+                cur.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            cur.execute(f'CREATE DATABASE "{DEMO_DB}"')
+        admin.close()
+        self.run(DEMO_DB, "CREATE TABLE orders (id int PRIMARY KEY, item text NOT NULL, qty int NOT NULL)",
+                 "INSERT INTO orders SELECT i, 'item-' || i, i FROM generate_series(1, 100) i")
+        return f"{self.dsn.split('?')[0]}?databases={DEMO_DB}"
+
+    def run(self, db: str, *statements: str) -> None:
+        conn = _pg_connect(self.dsn, db)
+        with conn, conn.cursor() as cur:
+            for sql in statements:
+                cur.execute(sql)
+        conn.close()
+
+    def rows(self, db: str) -> list:
+        conn = _pg_connect(self.dsn, db)
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT * FROM orders ORDER BY id")
+            rows = cur.fetchall()
+        conn.close()
+        return rows
+
+
+class MariaDB:
+    engine = "MySQL"
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+
+    def prepare(self) -> str:
+        conn = _my_connect(self.dsn)
+        with conn.cursor() as cur:
+            cur.execute("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s",
+                        (DEMO_DB + "%",))
+            for (name,) in cur.fetchall():
+                cur.execute(f"DROP DATABASE `{name}`")
+            cur.execute(f"CREATE DATABASE `{DEMO_DB}`")
+        conn.close()
+        self.run(DEMO_DB, "CREATE TABLE orders (id int PRIMARY KEY, item varchar(64), qty int)",
+                 "CREATE TABLE audit (id int AUTO_INCREMENT PRIMARY KEY, order_id int)",
+                 "CREATE VIEW big_orders AS SELECT id, item FROM orders WHERE qty >= 50",
+                 "CREATE TRIGGER orders_audit AFTER INSERT ON orders FOR EACH ROW "
+                 "INSERT INTO audit (order_id) VALUES (NEW.id)",
+                 "INSERT INTO orders SELECT seq, CONCAT('item-', seq), seq FROM seq_1_to_100")
+        return f"{self.dsn.split('?')[0].rstrip('/')}/?databases={DEMO_DB}"
+
+    def run(self, db: str, *statements: str) -> None:
+        conn = _my_connect(self.dsn, db)
+        with conn.cursor() as cur:
+            for sql in statements:
+                cur.execute(sql)
+        conn.close()
+
+    def rows(self, db: str) -> list:
+        conn = _my_connect(self.dsn, db)
+        with conn.cursor() as cur:
+            cur.execute("SELECT * FROM orders ORDER BY id")
+            rows = list(cur.fetchall())
+            cur.execute("SELECT COUNT(*) FROM big_orders")      # the view came back too
+            rows.append(("view rows", cur.fetchone()[0]))
+        conn.close()
+        return rows
+
+
+def _sha(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _available(engines, say) -> list:
+    ready = []
+    for engine in engines:
+        try:
+            engine.seed_dsn = engine.prepare()
+            ready.append(engine)
+        except Exception as err:  # a server that is not there: the demo goes on without it
+            say(f"  {engine.engine} not reachable, skipped ({str(err).strip().splitlines()[0]})")
+    return ready
 
 
 def run_demo(as_json: bool, disks: int, disk_size: str, postgres: str | None, mysql: str | None) -> bool:
@@ -62,28 +134,61 @@ def run_demo(as_json: bool, disks: int, disk_size: str, postgres: str | None, my
     from .client import ApiClient
     from .local import start_local_cloud
 
-    say = (lambda *a, **k: None) if as_json else (lambda text: click.echo(text, err=True))
+    say = (lambda text: None) if as_json else (lambda text: click.echo(text, err=True))
     say("preparing demo databases")
-    pg = _prepare_postgres(postgres) if postgres else None
-    my = _prepare_mysql(mysql) if mysql else None
+    engines = _available([e for e in (Postgres(postgres) if postgres else None,
+                                      MariaDB(mysql) if mysql else None) if e], say)
     state = tempfile.mkdtemp(prefix="nestbackup-demo-")
     token = secrets.token_urlsafe(16)
     server = start_local_cloud(state, admin_token=token)
     try:
         si = "si-demo-" + uuid.uuid4().hex[:8]
-        seeded = seed(server.cloud, {"ServiceInstanceId": si, "Disks": disks, "DiskSize": disk_size,
-                                     "Postgres": pg, "MySQL": my})
+        spec = {"ServiceInstanceId": si, "Disks": disks, "DiskSize": disk_size}
+        spec.update({("Postgres" if e.engine == "PostgreSQL" else "MySQL"): e.seed_dsn for e in engines})
+        seeded = seed(server.cloud, spec)
         say(f"local cloud on {server.endpoint} (state in {state}); API on {server.endpoint}/api")
         say(f"service instance {si}: {len(seeded['Disks'])} disks, {len(seeded['DBInstances'])} RDS instances")
         client = ApiClient(server.endpoint + "/api", token)
-        record = client.call("POST", "/backups", {"ServiceInstanceId": si, "Description": "nestbackup demo"})
-        say(f"backup {record['BackupId']} started")
-        record = _wait(client, record, quiet=as_json, interval=0.3)
-        ok = record["Status"] == "Created"
+
+        at_backup = {d["Path"]: _sha(d["Path"]) for d in seeded["Disks"]}
+        rows_at_backup = {e.engine: e.rows(DEMO_DB) for e in engines}
+        say("\n== backup")
+        backup = client.call("POST", "/backups", {"ServiceInstanceId": si, "Description": "nestbackup demo"})
+        backup = _wait(client, backup, quiet=as_json, interval=0.3)
+
+        say("\n== the data changes after the backup")
+        for disk in seeded["Disks"]:
+            with open(disk["Path"], "r+b") as f:
+                f.write(b"written after the backup " * 1000)
+        for e in engines:
+            e.run(DEMO_DB, "DELETE FROM orders WHERE id <= 10", "INSERT INTO orders VALUES (1000, 'late order', 7)")
+        changed_rows = {e.engine: e.rows(DEMO_DB) for e in engines}
+
+        say("\n== restore")
+        restore = client.call("POST", "/restores", {"BackupId": backup["BackupId"]}) \
+            if backup["Status"] == "Created" else None
+        if restore:
+            restore = _wait(client, restore, quiet=as_json, interval=0.3)
+
+        checks = {"backup created": backup["Status"] == "Created",
+                  "restore restored": bool(restore) and restore["Status"] == "Restored"}
+        if restore:
+            checks["disks as at backup time"] = all(_sha(p) == h for p, h in at_backup.items())
+            checks["databases as at backup time"] = all(e.rows(DEMO_DB) == rows_at_backup[e.engine]
+                                                        for e in engines)
+            asides = {r.get("Engine"): d["AsideName"] for r in restore["Resources"] for d in r.get("Databases", [])}
+            checks["changed data kept aside"] = all(e.rows(asides[e.engine]) == changed_rows[e.engine]
+                                                    for e in engines if e.engine in asides)
+        verified = all(checks.values())
         if as_json:
-            click.echo(json.dumps({"Backup": record, "Verified": ok}))
+            click.echo(json.dumps({"Backup": backup, "Restore": restore, "Verified": verified}))
         else:
-            _print_record(record)
-        return ok
+            click.echo("")
+            _print_record(backup)
+            if restore:
+                _print_record(restore)
+            for name, ok in checks.items():
+                click.echo(f"{'ok  ' if ok else 'FAIL'} {name}")
+        return verified
     finally:
         server.stop()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 import urllib.error
@@ -18,7 +19,10 @@ API_FUNCTION = "nestbackup-api"
 def product_function_env(admin_token: str | None, **overrides: str) -> dict[str, str]:
     """The environment s.yaml gives the functions, pointed at the local cloud ("{endpoint}" is filled in)."""
     env = {"NESTBACKUP_CLOUD_ENDPOINT": "{endpoint}", "NESTBACKUP_OTS_INSTANCE": "nestbackup",
-           "NESTBACKUP_OTS_TABLE": "nestbackup", "NESTBACKUP_REGION": "cn-hangzhou"}
+           "NESTBACKUP_OTS_TABLE": "nestbackup", "NESTBACKUP_REGION": "cn-hangzhou",
+           # The accounts db-rename and verification use on the local RDS instances (this machine's servers).
+           "NESTBACKUP_DB_ACCOUNTS": os.environ.get("NESTBACKUP_DB_ACCOUNTS") or json.dumps(
+               {"MySQL": {"User": "root", "Password": ""}, "PostgreSQL": {"User": "postgres", "Password": ""}})}
     if admin_token:
         env["NESTBACKUP_ADMIN_TOKEN"] = admin_token
     env.update(overrides)

@@ -39,6 +39,8 @@ class BackupItem:
     error_code: str | None = None
     error_message: str | None = None
     request_id: str | None = None
+    databases: list[str] = field(default_factory=list)                 # RDS: databases at backup time
+    row_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # RDS: db -> table -> rows, for verify
 
     def fail(self, code: str, message: str, request_id: str | None = None) -> None:
         self.status, self.error_code, self.error_message, self.request_id = \
@@ -51,6 +53,7 @@ class BackupItem:
                "Method": str(self.method) if self.method else None}
         if self.resource_type is ResourceType.RDS:
             out["Engine"] = self.engine
+            out["Databases"] = list(self.databases)
         if self.method is BackupMethod.SNAPSHOT_GROUP:
             out["SnapshotGroupId"] = self.job_id
         return out

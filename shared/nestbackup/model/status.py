@@ -59,3 +59,38 @@ def snapshot_item_status(cloud_status: str) -> ItemStatus:
 
 def backup_job_item_status(cloud_status: str) -> ItemStatus:
     return BACKUP_JOB_STATUS.get(cloud_status, ItemStatus.RUNNING)
+
+
+class RestoreStatus(str, Enum):
+    RESTORING = "Restoring"
+    RESTORED = "Restored"
+    RESTORE_FAILED = "RestoreFailed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class RestorePhase(str, Enum):
+    """Where a restore is; phases run in this order, and a failure jumps to StartingInstance (or Done when no
+    instance was stopped)."""
+    SAFETY_BACKUP = "SafetyBackup"
+    STOPPING_INSTANCE = "StoppingInstance"
+    RESTORING_DATA = "RestoringData"
+    RENAMING_DATABASES = "RenamingDatabases"
+    STARTING_INSTANCE = "StartingInstance"
+    VERIFYING = "Verifying"
+    DONE = "Done"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def aggregate_restore(statuses: Iterable[ItemStatus], finished: bool, failed: bool = False) -> RestoreStatus:
+    """Restoring until the restore has finished (instances started again); then RestoreFailed if any item or the
+    operation itself failed, else Restored."""
+    statuses = list(statuses)
+    if not finished:
+        return RestoreStatus.RESTORING
+    if failed or any(s is not ItemStatus.SUCCEEDED for s in statuses):
+        return RestoreStatus.RESTORE_FAILED
+    return RestoreStatus.RESTORED

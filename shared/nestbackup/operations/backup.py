@@ -37,7 +37,9 @@ def _log(event: str, **fields) -> None:
 
 # -- create
 def create_backup(w, service_instance_id: str, description: str = "", token: str | None = None,
-                  now: float | None = None) -> dict:
+                  now: float | None = None, lock_holder: str | None = None) -> dict:
+    """Write the record and start the flow. `lock_holder`: the operation that already holds the instance's lock
+    and runs this backup inside it (a restore's safety backup)."""
     if not isinstance(service_instance_id, str) or not SERVICE_INSTANCE_ID.match(service_instance_id):
         raise ValidationError("ServiceInstanceId must be 1-128 letters, digits or _.:- (e.g. si-0123abcd)")
     if not isinstance(description, str) or len(description) > 256:
@@ -52,7 +54,8 @@ def create_backup(w, service_instance_id: str, description: str = "", token: str
         if existing:
             return _same_token_answer(records, existing)
     try:
-        records.acquire_lock(service_instance_id, backup_id, int(now * 1000), s.lock_lease_seconds * 1000)
+        if lock_holder is None:
+            records.acquire_lock(service_instance_id, backup_id, int(now * 1000), s.lock_lease_seconds * 1000)
     except Conflict:
         _forget_token(records, service_instance_id, token)
         raise
@@ -177,8 +180,21 @@ def _start_unit(w, stored, record: BackupRecord, unit: list[BackupItem]) -> None
         w.records.write_item(stored, item.resource_id, item.to_dict())
 
 
+def _capture_databases(w, item: BackupItem) -> None:
+    """What the restore needs to know: the databases of the instance, and their row counts to verify against."""
+    item.databases = [d.name for d in w.rds.databases(item.resource_id) if d.status in ("Running", "")]
+    try:
+        from ..adapters.dbstats import row_counts
+        server = w.db_server(item.resource_id, item.engine)
+        item.row_counts = {db: row_counts(server, db) for db in item.databases}
+    except (ValidationError, CloudError) as err:     # no account configured, or no connection: verify by presence
+        _log("row counts skipped", step="start", resource_id=item.resource_id, reason=str(err))
+
+
 def _start_rds(w, stored, item: BackupItem) -> None:
     """CreateBackup has no ClientToken: mark the intent first, and after a crash adopt the job it started."""
+    if not item.databases:
+        _capture_databases(w, item)
     if item.job_id == RDS_STARTING:
         running = w.rds.running_backup_jobs(item.resource_id)
         if running:
@@ -203,7 +219,7 @@ def poll(w, backup_id: str, round_number: int = 0, now: float | None = None) -> 
     try:
         w.records.acquire_lock(record.service_instance_id, backup_id, int(now * 1000), s.lock_lease_seconds * 1000)
     except Conflict:
-        _log("lock lost", step="poll", record_id=backup_id)   # the sweeper took it over; keep polling our own items
+        pass    # a restore runs this backup under its own lock (safety backup): keep polling our own items
     def deadline(item: BackupItem) -> float:
         return record.started_epoch + (s.disk_deadline_seconds if item.resource_type is ResourceType.DISK
                                        else s.rds_deadline_seconds)

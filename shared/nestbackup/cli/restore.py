@@ -1,0 +1,61 @@
+"""`nestbackup restore create|list|show`: the API, from a terminal."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from .backup import _print_record, _wait, api_options, exit_on_failure
+from .client import ApiClient
+
+
+@click.group()
+def restore() -> None:
+    """Restore a service instance from a backup, and inspect restores."""
+
+
+@restore.command("create")
+@click.option("--backup", "backup_id", required=True, help="The backup to restore (it must have ended Created).")
+@click.option("--no-safety-backup", is_flag=True, help="Skip the backup taken right before the restore.")
+@click.option("--client-token", default=None, help="Idempotency token: the same token gives the same restore.")
+@click.option("--wait", is_flag=True, help="Follow the restore until it ends; exit 3 if it failed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the record as one JSON object.")
+@api_options
+def create(backup_id, no_safety_backup, client_token, wait, as_json, endpoint, token) -> None:
+    """Stop the instance, roll disks back, restore databases (live ones kept aside), start it again."""
+    client = ApiClient(endpoint, token)
+    body = {"BackupId": backup_id, "SafetyBackup": not no_safety_backup}
+    if client_token:
+        body["ClientToken"] = client_token
+    record = client.call("POST", "/restores", body)
+    if wait:
+        record = _wait(client, record, quiet=False)
+    click.echo(json.dumps(record)) if as_json else _print_record(record)
+    exit_on_failure(record)
+
+
+@restore.command("list")
+@click.option("--instance", "service_instance", required=True)
+@click.option("--max-results", default=20, show_default=True, type=click.IntRange(1, 100))
+@click.option("--json", "as_json", is_flag=True)
+@api_options
+def list_(service_instance, max_results, as_json, endpoint, token) -> None:
+    """Restores of a service instance, newest first."""
+    page = ApiClient(endpoint, token).call("GET", "/restores", query={"serviceInstanceId": service_instance,
+                                                                      "maxResults": max_results})
+    if as_json:
+        click.echo(json.dumps(page))
+        return
+    for record in page["Restores"]:
+        click.echo(f"{record['RestoreId']}  {record['Status']:<13} {record['Phase']:<18} from {record['BackupId']}  "
+                   f"{record['StartTime']}")
+
+
+@restore.command("show")
+@click.argument("restore_id")
+@click.option("--json", "as_json", is_flag=True)
+@api_options
+def show(restore_id, as_json, endpoint, token) -> None:
+    """One restore record with every resource's status and failure cause."""
+    record = ApiClient(endpoint, token).call("GET", f"/restores/{restore_id}")
+    click.echo(json.dumps(record)) if as_json else _print_record(record)

@@ -1,0 +1,131 @@
+"""Restore records: one per restore, one item per resource of the backup. Plain data; no I/O."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .records import ResourceType
+from .status import ItemStatus, RestorePhase, RestoreStatus, aggregate_restore
+
+
+@dataclass
+class DatabaseRestore:
+    """One database of an RDS item: restored under `restored`, then renamed back to `name`; the live database of
+    before the restore is kept under `aside`."""
+    name: str
+    restored: str
+    aside: str
+    state: str = "Pending"        # Pending | Restoring | Restored | Renamed | RolledBack | Failed
+    aside_kept: bool = False
+
+
+@dataclass
+class RestoreItem:
+    resource_id: str
+    resource_type: ResourceType
+    source_artifact_id: str              # the snapshot id / RDS backup set id restored from
+    engine: str | None = None
+    instance_id: str | None = None
+    status: ItemStatus = ItemStatus.PENDING
+    progress: int = 0
+    error_code: str | None = None
+    error_message: str | None = None
+    request_id: str | None = None
+    databases: list[DatabaseRestore] = field(default_factory=list)
+    expected: dict[str, dict[str, int]] = field(default_factory=dict)   # db -> table -> rows, at backup time
+    verified: bool | None = None
+    verification: str = ""
+
+    def fail(self, code: str, message: str, request_id: str | None = None) -> None:
+        self.status, self.error_code, self.error_message, self.request_id = \
+            ItemStatus.FAILED, code, message, request_id
+
+    def to_api(self) -> dict[str, Any]:
+        out = {"ResourceId": self.resource_id, "ResourceType": str(self.resource_type), "Status": str(self.status),
+               "SourceArtifactId": self.source_artifact_id, "Progress": self.progress,
+               "ErrorCode": self.error_code, "ErrorMessage": self.error_message, "RequestId": self.request_id,
+               "Verified": self.verified, "Verification": self.verification}
+        if self.resource_type is ResourceType.RDS:
+            out["Engine"] = self.engine
+            out["Databases"] = [{"Name": d.name, "RestoredName": d.restored, "AsideName": d.aside,
+                                 "State": d.state, "AsideKept": d.aside_kept} for d in self.databases]
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        raw = asdict(self)
+        raw["resource_type"] = self.resource_type.value
+        raw["status"] = self.status.value
+        return raw
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "RestoreItem":
+        raw = dict(raw)
+        raw["resource_type"] = ResourceType(raw["resource_type"])
+        raw["status"] = ItemStatus(raw["status"])
+        raw["databases"] = [DatabaseRestore(**d) for d in raw.get("databases") or []]
+        return cls(**raw)
+
+
+@dataclass
+class RestoreRecord:
+    restore_id: str
+    backup_id: str
+    service_instance_id: str
+    start_time: str
+    items: list[RestoreItem] = field(default_factory=list)
+    phase: RestorePhase = RestorePhase.SAFETY_BACKUP
+    status: RestoreStatus = RestoreStatus.RESTORING
+    end_time: str | None = None
+    status_detail: str = ""
+    failed: bool = False                 # the operation failed as a whole (e.g. instances would not stop)
+    safety_backup: bool = True
+    safety_backup_id: str | None = None
+    instances: dict[str, str] = field(default_factory=dict)   # ECS instance id -> status before the restore
+    phase_started_epoch: float = 0.0
+    started_epoch: float = 0.0
+
+    def item(self, resource_id: str) -> RestoreItem:
+        return next(i for i in self.items if i.resource_id == resource_id)
+
+    def fail_operation(self, detail: str) -> None:
+        self.failed = True
+        self.status_detail = self.status_detail or detail
+
+    def refresh_status(self, now: str) -> RestoreStatus:
+        self.status = aggregate_restore((i.status for i in self.items), self.phase is RestorePhase.DONE, self.failed)
+        if self.status is not RestoreStatus.RESTORING and self.end_time is None:
+            self.end_time = now
+        return self.status
+
+    def to_api(self) -> dict[str, Any]:
+        # Verified: False if any check failed, True if every check that could be made passed, None if none could.
+        checks = [i.verified for i in self.items if i.verified is not None]
+        verified = (all(checks) if checks else None)
+        return {"RestoreId": self.restore_id, "RestoreTaskId": self.restore_id, "BackupId": self.backup_id,
+                "ServiceInstanceId": self.service_instance_id, "Status": str(self.status), "Phase": str(self.phase),
+                "StatusDetail": self.status_detail, "StartTime": self.start_time, "EndTime": self.end_time,
+                "SafetyBackupId": self.safety_backup_id,
+                "Verified": verified,
+                "Resources": [i.to_api() for i in self.items]}
+
+    def header_doc(self) -> dict[str, Any]:
+        return {"Kind": "restore", "RestoreId": self.restore_id, "BackupId": self.backup_id,
+                "ServiceInstanceId": self.service_instance_id, "StartTime": self.start_time,
+                "Phase": self.phase.value, "Status": self.status.value, "EndTime": self.end_time,
+                "StatusDetail": self.status_detail, "Failed": self.failed, "SafetyBackup": self.safety_backup,
+                "SafetyBackupId": self.safety_backup_id, "Instances": self.instances,
+                "PhaseStartedEpoch": self.phase_started_epoch, "StartedEpoch": self.started_epoch,
+                "Order": [i.resource_id for i in self.items]}
+
+    @classmethod
+    def from_docs(cls, header: dict[str, Any], items: dict[str, dict[str, Any]]) -> "RestoreRecord":
+        order = header.get("Order") or list(items)
+        return cls(restore_id=header["RestoreId"], backup_id=header["BackupId"],
+                   service_instance_id=header["ServiceInstanceId"], start_time=header["StartTime"],
+                   items=[RestoreItem.from_dict(items[r]) for r in order if r in items],
+                   phase=RestorePhase(header["Phase"]), status=RestoreStatus(header["Status"]),
+                   end_time=header.get("EndTime"), status_detail=header.get("StatusDetail", ""),
+                   failed=header.get("Failed", False), safety_backup=header.get("SafetyBackup", True),
+                   safety_backup_id=header.get("SafetyBackupId"), instances=header.get("Instances") or {},
+                   phase_started_epoch=header.get("PhaseStartedEpoch", 0.0),
+                   started_epoch=header.get("StartedEpoch", 0.0))

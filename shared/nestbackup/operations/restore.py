@@ -1,0 +1,370 @@
+"""Restore use cases: the I/O around the restore decisions.
+
+create   -> check the backup, lock the instance, write the record (every item Pending), start the flow
+advance  -> one step of the phase the restore is in; the flow calls it in a loop and waits as it says:
+            SafetyBackup -> StoppingInstance -> RestoringData -> RenamingDatabases -> StartingInstance -> Verifying
+            -> Done. A failure before any data is touched goes to StartingInstance (start what was stopped).
+rename   -> the db-rename function: live databases aside, restored ones into their names (never dropping data)
+recover  -> the flow's Catch: start what was stopped, close the record as RestoreFailed
+"""
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+
+from ..errors import CloudError, Conflict, NestBackupError, NotFound, ValidationError
+from ..model.records import ResourceType, new_record_id
+from ..model.restores import RestoreItem, RestoreRecord
+from ..model.status import BackupStatus, ItemStatus, RestorePhase, RestoreStatus
+from ..steps import restore as steps
+from ..steps.backup import client_token, next_wait
+from . import backup as backups
+from .backup import CLIENT_TOKEN, iso
+
+log = logging.getLogger("nestbackup.restore")
+RESTORE_ID = re.compile(r"^restore-[0-9a-f]{12,40}$")
+RDS_RESTORE_ENGINES = frozenset({"MySQL", "PostgreSQL"})
+
+
+def _log(event: str, **fields) -> None:
+    log.info(event, extra={"fields": fields})
+
+
+# -- create and read
+def create_restore(w, backup_id: str, token: str | None = None, safety_backup: bool = True,
+                   now: float | None = None) -> dict:
+    if token is not None and (not isinstance(token, str) or not CLIENT_TOKEN.match(token)):
+        raise ValidationError("ClientToken must be 1-64 printable ASCII characters")
+    if not isinstance(safety_backup, bool):
+        raise ValidationError("SafetyBackup must be true or false")
+    now = time.time() if now is None else now
+    backup = backups.load(w, backup_id)
+    try:
+        steps.check_restorable(backup)
+    except steps.NotRestorable as err:
+        raise Conflict(str(err)) from None
+    si, records, s = backup.service_instance_id, w.records, w.settings
+    restore_id = new_record_id("restore", int(now * 1000), secrets.token_hex(4))
+    if token:
+        existing = records.claim_token(si, "restore", token, restore_id)
+        if existing:
+            return get_restore(w, existing)
+    try:
+        records.acquire_lock(si, restore_id, int(now * 1000), s.lock_lease_seconds * 1000)
+    except Conflict:
+        if token:
+            records.forget_token(si, "restore", token)
+        raise
+    record = RestoreRecord(restore_id, backup.backup_id, si, iso(now), steps.plan_items(backup, restore_id),
+                           phase=RestorePhase.SAFETY_BACKUP if safety_backup else RestorePhase.STOPPING_INSTANCE,
+                           safety_backup=safety_backup, phase_started_epoch=now, started_epoch=now)
+    records.create("restore", restore_id, si, record.header_doc(), {i.resource_id: i.to_dict() for i in record.items})
+    _log("restore created", step="create", record_id=restore_id, backup_id=backup.backup_id, items=len(record.items))
+    try:
+        w.flows.start_once(s.restore_flow, restore_id, {"RestoreId": restore_id})
+    except CloudError as err:
+        recover(w, restore_id, {"Code": err.code, "Detail": f"the restore flow could not start: {err.message}"})
+        raise
+    return record.to_api()
+
+
+def load(w, restore_id: str):
+    if not isinstance(restore_id, str) or not RESTORE_ID.match(restore_id):
+        raise NotFound(f"no restore {restore_id!r}")
+    stored = w.records.read(restore_id)
+    if stored is None or stored.header.get("Kind") != "restore":
+        raise NotFound(f"no restore {restore_id}")
+    return stored, RestoreRecord.from_docs(stored.header, stored.items)
+
+
+def get_restore(w, restore_id: str) -> dict:
+    return load(w, restore_id)[1].to_api()
+
+
+def list_restores(w, service_instance_id: str, limit: int = 20, after: str | None = None) -> dict:
+    if not backups.SERVICE_INSTANCE_ID.match(service_instance_id or ""):
+        raise ValidationError("serviceInstanceId must be 1-128 letters, digits or _.:-")
+    ids, next_token = w.records.list_ids(service_instance_id, "restore", limit, after)
+    out = [get_restore(w, rid) for rid in ids]
+    return {"Restores": out, "NextToken": next_token}
+
+
+def _save(w, stored, record: RestoreRecord) -> None:
+    for item in record.items:
+        doc = item.to_dict()
+        if doc != stored.items.get(item.resource_id):
+            w.records.write_item(stored, item.resource_id, doc)
+    header = record.header_doc()
+    if header != stored.header:
+        w.records.write_header(stored, header)
+
+
+def _enter(record: RestoreRecord, phase: RestorePhase, now: float) -> None:
+    record.phase, record.phase_started_epoch = phase, now
+
+
+# -- the flow's loop
+def advance(w, restore_id: str, round_number: int = 0, now: float | None = None) -> dict:
+    """Do what the current phase needs now. Returns the flow's routing: State Wait (poll again after Wait s),
+    Rename (run the db-rename function), Done."""
+    now = time.time() if now is None else now
+    stored, record = load(w, restore_id)
+    s = w.settings
+    try:
+        w.records.acquire_lock(record.service_instance_id, restore_id, int(now * 1000), s.lock_lease_seconds * 1000)
+    except Conflict:
+        pass      # someone took over an expired lease; the record still says what this restore did
+    handler = {RestorePhase.SAFETY_BACKUP: _safety_backup, RestorePhase.STOPPING_INSTANCE: _stop,
+               RestorePhase.RESTORING_DATA: _restore_data, RestorePhase.RENAMING_DATABASES: lambda *a: None,
+               RestorePhase.STARTING_INSTANCE: _start, RestorePhase.VERIFYING: _verify,
+               RestorePhase.DONE: lambda *a: None}[record.phase]
+    before = record.phase
+    handler(w, record, now)
+    if record.phase is RestorePhase.DONE:
+        _finish(w, stored, record, now)
+        return {"RestoreId": restore_id, "State": "Done", "Wait": 0, "Round": round_number + 1}
+    _save(w, stored, record)
+    if record.phase is RestorePhase.RENAMING_DATABASES:
+        return {"RestoreId": restore_id, "State": "Rename", "Wait": 0, "Round": round_number + 1}
+    if record.phase is not before:       # moved on: act on the next phase at once
+        return {"RestoreId": restore_id, "State": "Wait", "Wait": 1, "Round": 0}
+    # Rounds restart at every phase, so short phases are seen quickly and a day-long restore of data still
+    # fits one execution's 5,000 events (waits double to CloudFlow's 300 s limit).
+    return {"RestoreId": restore_id, "State": "Wait", "Wait": next_wait(round_number, first=1),
+            "Round": round_number + 1}
+
+
+def _safety_backup(w, record: RestoreRecord, now: float) -> None:
+    if not record.safety_backup_id:
+        out = backups.create_backup(w, record.service_instance_id,
+                                    f"safety backup before restore {record.restore_id}",
+                                    token=f"safety-{record.restore_id}"[:64], lock_holder=record.restore_id)
+        record.safety_backup_id = out["BackupId"]
+    safety = backups.load(w, record.safety_backup_id)
+    if safety.status is BackupStatus.CREATED:
+        _enter(record, RestorePhase.STOPPING_INSTANCE, now)
+    elif safety.status is not BackupStatus.CREATING:
+        causes = "; ".join(f"{i.resource_id}: {i.error_code}: {i.error_message}" for i in safety.items
+                           if i.error_code) or safety.status_detail
+        record.fail_operation(f"the safety backup {safety.backup_id} ended {safety.status} ({causes}); "
+                              f"nothing was touched")
+        _enter(record, RestorePhase.DONE, now)
+
+
+def _instance_ids(record: RestoreRecord) -> list[str]:
+    return sorted({i.instance_id for i in record.items if i.resource_type is ResourceType.DISK and i.instance_id})
+
+
+def _stop(w, record: RestoreRecord, now: float) -> None:
+    ids = _instance_ids(record)
+    if not ids:
+        _enter(record, RestorePhase.RESTORING_DATA, now)
+        return
+    found = w.ecs.describe_instances(ids)
+    if not record.instances:
+        record.instances = {iid: found[iid].status if iid in found else "Missing" for iid in ids}
+        running = [iid for iid, status in record.instances.items() if status == "Running"]
+        if running:
+            w.ecs.stop_instances(running)
+        found = w.ecs.describe_instances(ids)
+    pending = [iid for iid in ids if iid in found and found[iid].status != "Stopped"]
+    if not pending:
+        _enter(record, RestorePhase.RESTORING_DATA, now)
+    elif now - record.phase_started_epoch > w.settings.stop_deadline_seconds:
+        states = ", ".join(f"{iid} {found[iid].status}" for iid in pending)
+        record.fail_operation(f"the instances did not stop within {w.settings.stop_deadline_seconds} s "
+                              f"({states}); no data was touched")
+        _enter(record, RestorePhase.STARTING_INSTANCE, now)
+
+
+def _restore_data(w, record: RestoreRecord, now: float) -> None:
+    for item in record.items:
+        if item.status is not ItemStatus.PENDING:
+            continue
+        try:
+            if item.resource_type is ResourceType.DISK:
+                w.ecs.reset_disk(item.resource_id, item.source_artifact_id)
+                item.status = ItemStatus.RUNNING
+            elif not item.databases:
+                item.status, item.verification = ItemStatus.SUCCEEDED, "the backup held no databases"
+            else:
+                w.rds.restore_table(item.resource_id, item.source_artifact_id, steps.table_meta(item),
+                                    client_token(record.restore_id, item.resource_id))
+                item.status = ItemStatus.RUNNING
+                for db in item.databases:
+                    db.state = "Restoring"
+        except CloudError as err:
+            if not err.transient:
+                item.fail(err.code, err.message, err.request_id)
+    _follow_disks(w, record)
+    _follow_databases(w, record, now)
+    if all(_data_final(i) for i in record.items):
+        renames = any(db.state == "Restored" for i in record.items for db in i.databases)
+        _enter(record, RestorePhase.RENAMING_DATABASES if renames else RestorePhase.STARTING_INSTANCE, now)
+
+
+def _data_final(item: RestoreItem) -> bool:
+    if item.status in (ItemStatus.SUCCEEDED, ItemStatus.FAILED):
+        return True
+    return item.resource_type is ResourceType.RDS and item.status is ItemStatus.RUNNING and \
+        all(db.state in ("Restored", "Failed") for db in item.databases)
+
+
+def _follow_disks(w, record: RestoreRecord) -> None:
+    running = [i for i in record.items if i.resource_type is ResourceType.DISK and i.status is ItemStatus.RUNNING]
+    if not running:
+        return
+    disks = w.ecs.describe_disks([i.resource_id for i in running])
+    for item in running:
+        disk = disks.get(item.resource_id)
+        if disk is None:
+            item.fail("InvalidDiskId.NotFound", f"disk {item.resource_id} no longer exists")
+        elif disk.status in ("In_use", "Available"):
+            item.status, item.progress = ItemStatus.SUCCEEDED, 100
+            item.verification = f"rolled back to snapshot {item.source_artifact_id}"
+
+
+def _follow_databases(w, record: RestoreRecord, now: float) -> None:
+    late = now - record.phase_started_epoch > w.settings.restore_deadline_seconds
+    for item in record.items:
+        if item.resource_type is not ResourceType.RDS or item.status is not ItemStatus.RUNNING:
+            continue
+        for db in item.databases:
+            if db.state != "Restoring":
+                continue
+            found = [d for d in w.rds.databases(item.resource_id, db.restored) if d.name == db.restored]
+            if found and found[0].status == "Running":
+                db.state = "Restored"
+            elif late:
+                db.state = "Failed"
+        done = [db for db in item.databases if db.state in ("Restored", "Failed")]
+        item.progress = int(50 * len(done) / len(item.databases))
+        failed = [db.name for db in item.databases if db.state == "Failed"]
+        if failed and len(done) == len(item.databases):
+            item.fail("RestoreTableFailed", f"RestoreTable did not bring back {', '.join(failed)} in time; "
+                                            f"the live databases were not touched")
+
+
+def _start(w, record: RestoreRecord, now: float) -> None:
+    to_start = [iid for iid, before in record.instances.items() if before == "Running"]
+    if to_start:
+        found = w.ecs.describe_instances(to_start)
+        stopped = [iid for iid in to_start if iid in found and found[iid].status == "Stopped"]
+        if stopped:
+            w.ecs.start_instances(stopped)
+            found = w.ecs.describe_instances(to_start)
+        waiting = [iid for iid in to_start if iid in found and found[iid].status != "Running"]
+        if waiting:
+            if now - record.phase_started_epoch <= w.settings.stop_deadline_seconds:
+                return
+            record.fail_operation(f"the instances did not start again: {', '.join(waiting)}")
+    _enter(record, RestorePhase.DONE if record.failed and not _any_renamed(record) else RestorePhase.VERIFYING, now)
+
+
+def _any_renamed(record: RestoreRecord) -> bool:
+    return any(db.state == "Renamed" for i in record.items for db in i.databases)
+
+
+def _verify(w, record: RestoreRecord, now: float) -> None:
+    from ..adapters.dbstats import row_counts
+    for item in record.items:
+        if item.resource_type is not ResourceType.RDS or item.status is not ItemStatus.SUCCEEDED or not item.expected:
+            continue
+        try:
+            server = w.db_server(item.resource_id, item.engine)
+            actual = {db.name: row_counts(server, db.name) for db in item.databases if db.name in item.expected}
+        except (ValidationError, CloudError) as err:
+            item.verified, item.verification = False, f"could not verify: {err}"
+            continue
+        item.verified, item.verification = steps.verify_counts(item.expected, actual)
+        if not item.verified:
+            item.fail("VerificationFailed", item.verification)
+    _enter(record, RestorePhase.DONE, now)
+
+
+def _finish(w, stored, record: RestoreRecord, now: float) -> None:
+    for item in record.items:                 # nothing may stay open once the restore is over
+        if item.status in (ItemStatus.PENDING, ItemStatus.RUNNING):
+            item.fail("NotRestored", record.status_detail or "the restore ended before this resource was restored")
+    record.refresh_status(iso(now))
+    _save(w, stored, record)
+    w.records.release_lock(record.service_instance_id, record.restore_id)
+    _log("restore finished", step="finalize", record_id=record.restore_id, status=str(record.status))
+
+
+# -- db-rename
+def rename(w, restore_id: str, now: float | None = None) -> dict:
+    """Move every live database aside and its restored copy into its name. Safe to run again after a crash at any
+    point: rename_back finds where it stopped. A database it cannot swap is rolled back to the pre-restore names."""
+    from ..adapters.dbrename import rename_back, roll_back
+    now = time.time() if now is None else now
+    stored, record = load(w, restore_id)
+    if record.phase is not RestorePhase.RENAMING_DATABASES:
+        return {"RestoreId": restore_id, "Phase": str(record.phase)}
+    for item in record.items:
+        if item.resource_type is not ResourceType.RDS or item.status is not ItemStatus.RUNNING:
+            continue
+        try:
+            server = w.db_server(item.resource_id, item.engine)
+        except (ValidationError, CloudError) as err:
+            item.fail("NoDatabaseAccount", f"{err}; the restored databases are kept under their restore names")
+            continue
+        for db in item.databases:
+            if db.state != "Restored":
+                continue
+            try:
+                result = rename_back(server, db.name, db.restored, db.aside)
+                db.state, db.aside_kept = "Renamed", bool(result.aside_kept)
+                _log("database renamed", step="rename", record_id=restore_id, resource_id=item.resource_id,
+                     database=db.name, aside=db.aside if db.aside_kept else None)
+            except NestBackupError as err:
+                try:
+                    roll_back(server, db.name, db.restored, db.aside)
+                    db.state = "RolledBack"
+                except NestBackupError:
+                    db.state = "Failed"
+                item.fail("RenameFailed", f"{db.name}: {err}; the live data is under {db.name!r}"
+                          f"{' (or ' + repr(db.aside) + ')' if db.state == 'Failed' else ''}, the restored copy "
+                          f"under {db.restored!r}")
+        if item.status is ItemStatus.RUNNING:
+            renamed = all(db.state == "Renamed" for db in item.databases)
+            if renamed:
+                item.status, item.progress = ItemStatus.SUCCEEDED, 100
+            else:
+                item.fail("RestoreIncomplete", "not every database was restored and renamed")
+    _enter(record, RestorePhase.STARTING_INSTANCE, now)
+    _save(w, stored, record)
+    return {"RestoreId": restore_id, "Phase": str(record.phase)}
+
+
+# -- the flow's Catch
+def recover(w, restore_id: str, error: dict | None = None, now: float | None = None) -> dict:
+    """Whatever failed: start the instances that were running before, and close the record as RestoreFailed."""
+    now = time.time() if now is None else now
+    stored, record = load(w, restore_id)
+    if record.status is not RestoreStatus.RESTORING:
+        return {"RestoreId": restore_id, "Status": str(record.status)}
+    detail = str((error or {}).get("Detail") or "the restore flow failed")
+    record.fail_operation(f"{(error or {}).get('Code') or 'FlowFailed'}: {detail}")
+    to_start = [iid for iid, before in record.instances.items() if before == "Running"]
+    deadline = time.monotonic() + min(300, w.settings.stop_deadline_seconds)
+    while to_start:
+        try:
+            found = w.ecs.describe_instances(to_start)
+            stopped = [iid for iid in to_start if iid in found and found[iid].status == "Stopped"]
+            if stopped:
+                w.ecs.start_instances(stopped)
+            to_start = [iid for iid in to_start if iid in found and found[iid].status != "Running"]
+        except CloudError as err:
+            record.status_detail += f"; starting {', '.join(to_start)} failed too: {err.code}: {err.message}"
+            break
+        if to_start and time.monotonic() > deadline:
+            record.status_detail += f"; still not running: {', '.join(to_start)}"
+            break
+        if to_start:
+            time.sleep(1)
+    _enter(record, RestorePhase.DONE, now)
+    _finish(w, stored, record, now)
+    return {"RestoreId": restore_id, "Status": str(record.status)}

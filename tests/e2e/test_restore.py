@@ -1,0 +1,268 @@
+"""Restore of a whole service instance from a backup: stop, roll disks back, restore databases under new names,
+rename them into place (the live ones kept aside), start, verify."""
+import hashlib
+import json
+import os
+import uuid
+
+import psycopg2
+import pymysql
+import pytest
+from alibabacloud_ecs20140526 import models as ecs_m
+
+from tests.conftest import make_ecs
+from tests.e2e.conftest import start_product
+
+HOSTILE = "shop'; `x` \"q\" -- %"
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory):
+    server = start_product(tmp_path_factory, NESTBACKUP_STOP_DEADLINE_SECONDS="4")
+    yield server
+    server.stop()
+
+
+def sha(path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def pg_rows(db: str, query: str = "SELECT * FROM t ORDER BY id"):
+    with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=db) as conn, conn.cursor() as cur:
+        cur.execute(query)
+        return cur.fetchall()
+
+
+def my_conn(db: str | None = None):
+    return pymysql.connect(host="127.0.0.1", user="root", password="", database=db, autocommit=True)
+
+
+def my_rows(db: str, query: str = "SELECT * FROM t ORDER BY id"):
+    conn = my_conn(db)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def instance_status(endpoint, iid) -> str:
+    ecs = make_ecs(endpoint)
+    return ecs.describe_instances(ecs_m.DescribeInstancesRequest(
+        region_id="cn-hangzhou", instance_ids=json.dumps([iid]))).body.instances.instance[0].status
+
+
+@pytest.fixture
+def my_db_with_objects():
+    """A MariaDB database with a table, a view and a trigger writing to an audit table."""
+    name = "nbr_" + uuid.uuid4().hex[:10]
+    conn = my_conn()
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}`")
+        cur.execute(f"USE `{name}`")
+        cur.execute("CREATE TABLE t (id int PRIMARY KEY, v varchar(20))")
+        cur.execute("CREATE TABLE audit (id int AUTO_INCREMENT PRIMARY KEY, tid int)")
+        cur.execute("CREATE VIEW big AS SELECT id, v FROM t WHERE id >= 10")
+        cur.execute("CREATE TRIGGER t_ins AFTER INSERT ON t FOR EACH ROW INSERT INTO audit (tid) VALUES (NEW.id)")
+        cur.executemany("INSERT INTO t VALUES (%s, %s)", [(i, f"v{i}") for i in range(20)])
+    yield name, f"mysql://root@127.0.0.1:3306/?databases={name}"
+    with conn.cursor() as cur:
+        cur.execute("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s",
+                    (name + "%",))
+        for (schema,) in cur.fetchall():
+            cur.execute(f"DROP DATABASE `{schema}`")
+    conn.close()
+
+
+def drop_pg_family(name: str) -> None:
+    admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (name.replace("%", r"\%") + "%",))
+        for (db,) in cur.fetchall():
+            cur.execute('DROP DATABASE "{}" WITH (FORCE)'.format(db.replace('"', '""')))
+    admin.close()
+
+
+def backup_of(api, si) -> dict:
+    status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
+    assert status == 202, record
+    final = api.wait(record["BackupId"])
+    assert final["Status"] == "Created", final
+    return final
+
+
+def wait_restore(api, restore_id, timeout=180) -> dict:
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, record = api.call("GET", f"/restores/{restore_id}")
+        assert status == 200, record
+        if record["Status"] != "Restoring":
+            return record
+        time.sleep(0.2)
+    raise AssertionError(f"restore still running: {record}")
+
+
+def test_restore_brings_back_disks_and_databases_and_keeps_the_later_data_aside(product, api, control, si, pg_db,
+                                                                                my_db_with_objects):
+    my_name, my_dsn = my_db_with_objects
+    seeded = control.seed(ServiceInstanceId=si, Disks=2, DiskSize="8MiB", Postgres=pg_db[1], MySQL=my_dsn)
+    at_backup = {d["DiskId"]: sha(d["Path"]) for d in seeded["Disks"]}
+    pg_before, my_before = pg_rows(pg_db[0]), my_rows(my_name)
+    audit_before = my_rows(my_name, "SELECT COUNT(*) FROM audit")
+    backup = backup_of(api, si)
+
+    # Life goes on after the backup.
+    for disk in seeded["Disks"]:
+        with open(disk["Path"], "r+b") as f:
+            f.seek(1 << 20)
+            f.write(os.urandom(1 << 20))
+    with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=pg_db[0]) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO t VALUES (1000, 'after'); DELETE FROM t WHERE id < 5")
+    conn = my_conn(my_name)
+    with conn.cursor() as cur:
+        cur.execute("INSERT INTO t VALUES (1000, 'after')")
+        cur.execute("UPDATE t SET v = 'changed' WHERE id = 1")
+    conn.close()
+
+    status, restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"]})
+    assert status == 202, restore
+    assert restore["RestoreId"] == restore["RestoreTaskId"] and restore["Status"] == "Restoring"
+    final = wait_restore(api, restore["RestoreId"])
+    assert final["Status"] == "Restored", json.dumps(final, indent=1)
+    assert final["Phase"] == "Done" and final["EndTime"] and final["Verified"] is True
+
+    # A safety backup was taken first, and it holds the changed data.
+    status, safety = api.call("GET", f"/backups/{final['SafetyBackupId']}")
+    assert safety["Status"] == "Created"
+    # Disks are byte-identical to backup time; the instance runs again.
+    assert {d["DiskId"]: sha(d["Path"]) for d in seeded["Disks"]} == at_backup
+    assert instance_status(product.endpoint, seeded["InstanceIds"][0]) == "Running"
+    # Databases hold the rows of backup time under their own names, views and triggers included ...
+    assert pg_rows(pg_db[0]) == pg_before
+    assert my_rows(my_name) == my_before
+    assert my_rows(my_name, "SELECT COUNT(*) FROM big") == ((10,),)
+    assert my_rows(my_name, "SELECT COUNT(*) FROM audit") == audit_before
+    conn = my_conn(my_name)
+    with conn.cursor() as cur:
+        cur.execute("INSERT INTO t VALUES (2000, 'trigger?')")
+    conn.close()
+    assert my_rows(my_name, "SELECT tid FROM audit WHERE tid = 2000") == ((2000,),)
+    # ... and what was written after the backup is kept aside, under the name the record gives.
+    items = {r["ResourceId"]: r for r in final["Resources"]}
+    for db in seeded["DBInstances"]:
+        (entry,) = items[db["DBInstanceId"]]["Databases"]
+        assert entry["State"] == "Renamed" and entry["AsideKept"] is True
+        if db["Engine"] == "PostgreSQL":
+            assert (1000, "after") in pg_rows(entry["AsideName"])
+        else:
+            assert (1, "changed") in my_rows(entry["AsideName"])
+    drop_pg_family(pg_db[0])
+
+    status, listed = api.call("GET", f"/restores?serviceInstanceId={si}")
+    assert [r["RestoreId"] for r in listed["Restores"]] == [restore["RestoreId"]]
+
+
+def test_an_instance_that_refuses_to_stop_is_left_running_and_untouched(product, api, control, si, pg_db):
+    seeded = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB", Postgres=pg_db[1])
+    backup = backup_of(api, si)
+    with open(seeded["Disks"][0]["Path"], "r+b") as f:
+        f.write(b"changed after the backup")
+    changed = sha(seeded["Disks"][0]["Path"])
+    with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=pg_db[0]) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO t VALUES (1000, 'after')")
+    live = pg_rows(pg_db[0])
+    control.faults(refuse_stop=seeded["InstanceIds"])
+    status, restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})
+    assert status == 202
+    final = wait_restore(api, restore["RestoreId"])
+    assert final["Status"] == "RestoreFailed"
+    assert "did not stop" in final["StatusDetail"] and "no data was touched" in final["StatusDetail"]
+    assert sha(seeded["Disks"][0]["Path"]) == changed
+    assert pg_rows(pg_db[0]) == live
+    assert instance_status(product.endpoint, seeded["InstanceIds"][0]) == "Running"
+
+
+def test_a_failed_database_restore_leaves_the_live_data_and_starts_the_instance(product, api, control, si, pg_db):
+    seeded = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB", Postgres=pg_db[1])
+    backup = backup_of(api, si)
+    with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=pg_db[0]) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO t VALUES (1000, 'after')")
+    live = pg_rows(pg_db[0])
+    control.faults(reject={seeded["DBInstances"][0]["DBInstanceId"]: "IncorrectDBInstanceState"})
+    status, restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})
+    final = wait_restore(api, restore["RestoreId"])
+    items = {r["ResourceId"]: r for r in final["Resources"]}
+    assert final["Status"] == "RestoreFailed"
+    assert items[seeded["DBInstances"][0]["DBInstanceId"]]["ErrorCode"] == "IncorrectDBInstanceState"
+    assert items[seeded["Disks"][0]["DiskId"]]["Status"] == "Succeeded"
+    assert pg_rows(pg_db[0]) == live                      # the live database was never touched
+    assert instance_status(product.endpoint, seeded["InstanceIds"][0]) == "Running"
+
+
+def test_hostile_database_names_are_restored_and_never_executed(product, api, control, si):
+    suffix = uuid.uuid4().hex[:6]
+    pg_name, my_name = f"{HOSTILE}{suffix}", f"{HOSTILE}{suffix}"
+    admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute('CREATE DATABASE "{}"'.format(pg_name.replace('"', '""')))
+    with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=pg_name) as conn, conn.cursor() as cur:
+        cur.execute('CREATE TABLE "we\'ird; table" (id int)')
+        cur.execute('INSERT INTO "we\'ird; table" VALUES (1), (2)')
+    conn = my_conn()
+    quoted = "`" + my_name.replace("`", "``") + "`"
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {quoted}")
+        cur.execute(f"CREATE TABLE {quoted}.`ta``ble; drop` (id int)")
+        cur.execute(f"INSERT INTO {quoted}.`ta``ble; drop` VALUES (1), (2)")
+    try:
+        from urllib.parse import quote
+        seeded = control.seed(ServiceInstanceId=si, Disks=0,
+                              Postgres=f"postgresql://postgres@127.0.0.1:5432/postgres?databases={quote(pg_name)}",
+                              MySQL=f"mysql://root@127.0.0.1:3306/?databases={quote(my_name)}")
+        backup = backup_of(api, si)
+        with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=pg_name) as c2, c2.cursor() as cur:
+            cur.execute('DELETE FROM "we\'ird; table"')
+        with conn.cursor() as cur:
+            cur.execute(f"DELETE FROM {quoted}.`ta``ble; drop`")
+        status, restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})
+        final = wait_restore(api, restore["RestoreId"])
+        assert final["Status"] == "Restored", json.dumps(final, indent=1)
+        assert pg_rows(pg_name, 'SELECT id FROM "we\'ird; table" ORDER BY id') == [(1,), (2,)]
+        assert my_rows(my_name, "SELECT id FROM `ta``ble; drop` ORDER BY id") == ((1,), (2,))
+        assert len(seeded["DBInstances"]) == 2
+    finally:
+        drop_pg_family(pg_name)
+        with conn.cursor() as cur:
+            cur.execute("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s",
+                        (my_name.replace("%", r"\%") + "%",))
+            for (schema,) in cur.fetchall():
+                cur.execute("DROP DATABASE `{}`".format(schema.replace("`", "``")))
+        conn.close()
+        admin.close()
+
+
+def test_restore_preconditions(product, api, control, si):
+    disk = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")["Disks"][0]
+    good = backup_of(api, si)
+    control.faults(fail=[disk["DiskId"]])
+    status, failed = api.call("POST", "/backups", {"ServiceInstanceId": si})
+    failed = api.wait(failed["BackupId"])
+    assert failed["Status"] == "CreateFailed"
+    status, body = api.call("POST", "/restores", {"BackupId": failed["BackupId"]})
+    assert (status, body["Code"]) == (409, "Conflict") and "only a Created backup" in body["Message"]
+    status, body = api.call("POST", "/restores", {"BackupId": "backup-000000000000ffffffff"})
+    assert (status, body["Code"]) == (404, "NotFound")
+    status, body = api.call("POST", "/restores", {"BackupId": good["BackupId"], "SafetyBackup": "yes"})
+    assert (status, body["Code"]) == (400, "InvalidParameter")
+    # A restore while a backup runs is refused, naming the backup.
+    control.clear_faults()
+    control.faults(op_delay_ms=3000)
+    status, running = api.call("POST", "/backups", {"ServiceInstanceId": si})
+    status, body = api.call("POST", "/restores", {"BackupId": good["BackupId"]})
+    assert (status, body["Code"]) == (409, "Conflict") and running["BackupId"] in body["Message"]
+    api.wait(running["BackupId"])
