@@ -119,25 +119,27 @@ def my_snapshot(schema: str) -> dict:
             def q(sql, args=None):
                 cur.execute(sql, args)
                 return cur.fetchall()
+            def of(col: str) -> str:         # I_S compares names case- and accent-insensitively: add BINARY
+                return f"{col} = %s AND BINARY {col} = BINARY %s"
+            two = (schema, schema)
             out = {"charset": q("SELECT default_character_set_name, default_collation_name FROM "
-                                "information_schema.schemata WHERE schema_name = %s AND BINARY schema_name = BINARY %s", (schema, schema))}
-            tables = [r[0] for r in q("SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
-                                      "AND BINARY table_schema = BINARY %s AND table_type = 'BASE TABLE' ORDER BY 1", (schema, schema))]
+                                f"information_schema.schemata WHERE {of('schema_name')}", two)}
+            tables = [r[0] for r in q("SELECT table_name FROM information_schema.tables WHERE "
+                                      f"{of('table_schema')} AND table_type = 'BASE TABLE' ORDER BY 1", two)]
             out["tables"] = {t: q(f"SELECT * FROM {s}.{quote_mysql(t)} ORDER BY 1") for t in tables}
             out["create_tables"] = {t: q(f"SHOW CREATE TABLE {s}.{quote_mysql(t)}")[0][1] for t in tables}
-            views = [r[0] for r in q("SELECT table_name FROM information_schema.views WHERE table_schema = %s "
-                                     "AND BINARY table_schema = BINARY %s ORDER BY 1", (schema, schema))]
+            views = [r[0] for r in q(f"SELECT table_name FROM information_schema.views WHERE {of('table_schema')} "
+                                     "ORDER BY 1", two)]
             out["views"] = {v: norm(q(f"SHOW CREATE VIEW {quote_mysql(v)}")[0][1]) for v in views}
             out["triggers"] = [(r[0], r[1], r[2], r[3], r[4], norm(r[5])) for r in q(
                 "SELECT trigger_name, event_object_table, action_timing, event_manipulation, action_order, "
-                "action_statement FROM information_schema.triggers WHERE trigger_schema = %s AND BINARY trigger_schema = BINARY %s "
-                "ORDER BY 1", (schema, schema))]
+                f"action_statement FROM information_schema.triggers WHERE {of('trigger_schema')} ORDER BY 1", two)]
             out["routines"] = [(r[0], r[1], norm(r[2]), r[3]) for r in q(
                 "SELECT routine_type, routine_name, routine_definition, security_type FROM "
-                "information_schema.routines WHERE routine_schema = %s AND BINARY routine_schema = BINARY %s ORDER BY 1, 2", (schema, schema))]
+                f"information_schema.routines WHERE {of('routine_schema')} ORDER BY 1, 2", two)]
             out["events"] = [(r[0], norm(r[1]), r[2], r[3], r[4]) for r in q(
                 "SELECT event_name, event_definition, interval_value, interval_field, status FROM "
-                "information_schema.events WHERE event_schema = %s AND BINARY event_schema = BINARY %s ORDER BY 1", (schema, schema))]
+                f"information_schema.events WHERE {of('event_schema')} ORDER BY 1", two)]
             return out
     finally:
         conn.close()
@@ -476,3 +478,17 @@ def test_pg_an_aside_that_is_not_ours_is_refused(pg_cleanup):
     with pytest.raises(Conflict):
         rename_back(PG, o, r, a)
     assert pg_snapshot(o)["items"][0][1] == "live-1" and pg_snapshot(r)["items"][0][1] == "restored-1"
+
+
+def test_mysql_objects_keep_their_sql_mode_and_qualifiers_in_that_mode_are_rewritten(my_cleanup):
+    o, r, a = my_setup("hostile", my_cleanup)
+    dq = '"' + r.replace('"', '""') + '"'
+    my_exec("SET SESSION sql_mode = 'ANSI_QUOTES,NO_BACKSLASH_ESCAPES'", f"USE {quote_mysql(r)}",
+            "CREATE TRIGGER trg_ansi BEFORE INSERT ON orders FOR EACH ROW "
+            f"INSERT INTO {dq}.audit (note) VALUES ('ansi \\')")
+    rename_back(MY, o, r, a)
+    row = my_exec(f"SHOW CREATE TRIGGER {quote_mysql(o)}.trg_ansi")[0]
+    assert "ANSI_QUOTES" in row[1] and "NO_BACKSLASH_ESCAPES" in row[1]
+    assert f"INSERT INTO {quote_mysql(o)}.audit" in row[2]
+    my_exec(f"INSERT INTO {quote_mysql(o)}.orders VALUES (50, 1)")
+    assert my_exec(f"SELECT note FROM {quote_mysql(o)}.audit ORDER BY id DESC LIMIT 1")[0][0] == "ansi \\"

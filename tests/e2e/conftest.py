@@ -89,8 +89,10 @@ def pg_db():
         cur.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
         cur.executemany("INSERT INTO t VALUES (%s, %s)", [(i, f"v{i}") for i in range(50)])
     yield name, f"postgresql://postgres@127.0.0.1:5432/postgres?databases={name}"
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with admin.cursor() as cur:      # and the copies a restore made of it (restored, set aside)
+        cur.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (name + "%",))
+        for (db,) in cur.fetchall():
+            cur.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
     admin.close()
 
 
@@ -105,5 +107,7 @@ def my_db():
         cur.executemany(f"INSERT INTO `{name}`.t VALUES (%s, %s)", [(i, f"v{i}") for i in range(50)])
     yield name, f"mysql://root@127.0.0.1:3306/?databases={name}"
     with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        cur.execute("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s", (name + "%",))
+        for (db,) in cur.fetchall():
+            cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
     conn.close()

@@ -4,12 +4,13 @@ import subprocess
 import sys
 
 
-def test_demo_backs_up_a_seeded_instance_and_logs_structured_lines_without_secrets():
+def test_demo_backs_up_restores_and_verifies_a_seeded_instance_with_structured_logs_and_no_secrets():
     done = subprocess.run([sys.executable, "-m", "nestbackup.cli.main", "demo", "--json"], capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)                     # stdout is one JSON object
     assert result["Verified"] is True and result["Backup"]["Status"] == "Created"
+    assert result["Restore"]["Status"] == "Restored" and result["Restore"]["Verified"] is True
     engines = {r.get("Engine") for r in result["Backup"]["Resources"]}
     assert {"PostgreSQL", "MySQL"} <= engines
     log_lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
