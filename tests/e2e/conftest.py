@@ -36,15 +36,17 @@ class Api:
         except urllib.error.HTTPError as err:
             return err.code, json.loads(err.read())
 
-    def wait(self, backup_id: str, timeout: float = 120) -> dict:
+    def wait(self, record_id: str, timeout: float = 120) -> dict:
+        """Follow a backup or restore until it is final."""
+        path = f"/restores/{record_id}" if record_id.startswith("restore-") else f"/backups/{record_id}"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            status, record = self.call("GET", f"/backups/{backup_id}")
+            status, record = self.call("GET", path)
             assert status == 200, record
-            if record["Status"] != "Creating":
+            if record["Status"] not in ("Creating", "Restoring"):
                 return record
             time.sleep(0.1)
-        raise AssertionError(f"backup {backup_id} still Creating: {record}")
+        raise AssertionError(f"{record_id} still running: {record}")
 
 
 def start_product(tmp_path_factory, **env):

@@ -95,15 +95,7 @@ def backup_of(api, si) -> dict:
 
 
 def wait_restore(api, restore_id, timeout=180) -> dict:
-    import time
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status, record = api.call("GET", f"/restores/{restore_id}")
-        assert status == 200, record
-        if record["Status"] != "Restoring":
-            return record
-        time.sleep(0.2)
-    raise AssertionError(f"restore still running: {record}")
+    return api.wait(restore_id, timeout)
 
 
 def test_restore_brings_back_disks_and_databases_and_keeps_the_later_data_aside(product, api, control, si, pg_db,
