@@ -9,6 +9,7 @@ Row layout (primary key `p`, `s`; both STRING):
 | listing | `si#<service instance>#<kind>` | `<id>` (time-ordered) | — |
 | client token | `token#<service instance>#<kind>` | `<token>` | `id` |
 | lock | `lock#<service instance>` | `#` | `holder`, `expires` (ms), `ver` |
+| other documents (schedules, the active-operation index, …) | a collection name | a key | `doc` (JSON), `ver` |
 
 A record and its items share one partition key, so one GetRange reads all of it. Items are separate rows: parallel
 steps that update different items never overwrite each other, and every write of a row is conditional on the `ver`
@@ -156,6 +157,45 @@ class RecordStore:
             ids += [r.primary_key[1][1] for r in rows if r.primary_key[1][1] != after]
             start = next_pk
         return ids[:limit], (ids[limit - 1] if len(ids) > limit else None)
+
+    # -- plain documents in collections (schedules, the index of running operations)
+    def put_doc(self, collection: str, key: str, doc: dict) -> None:
+        ots = self._ots
+        self._call(self.client.put_row, self.table,
+                   ots.Row([("p", collection), ("s", key)], [("doc", json.dumps(doc)), ("ver", 1)]),
+                   ots.Condition(ots.RowExistenceExpectation.IGNORE))
+
+    def get_doc(self, collection: str, key: str) -> tuple[dict, int] | None:
+        _, row, _ = self._call(self.client.get_row, self.table, [("p", collection), ("s", key)], ["doc", "ver"],
+                               None, 1)
+        if not row:
+            return None
+        cols = _columns(row)
+        return json.loads(cols["doc"]), cols["ver"]
+
+    def update_doc(self, collection: str, key: str, doc: dict, expected_version: int) -> int:
+        """Write only if nobody changed the document since `expected_version` was read (else StaleWrite)."""
+        return self._write_versioned(collection, key, doc, expected_version)
+
+    def delete_doc(self, collection: str, key: str) -> None:
+        ots = self._ots
+        self._call(self.client.delete_row, self.table, ots.Row([("p", collection), ("s", key)]),
+                   ots.Condition(ots.RowExistenceExpectation.IGNORE))
+
+    def docs(self, collection: str) -> list[tuple[str, dict, int]]:
+        """Every document of a collection: (key, doc, version), in key order."""
+        ots = self._ots
+        start = [("p", collection), ("s", ots.INF_MIN)]
+        end = [("p", collection), ("s", ots.INF_MAX)]
+        out = []
+        while start:
+            _, next_pk, rows, _ = self._call(self.client.get_range, self.table, "FORWARD", start, end,
+                                             ["doc", "ver"], 5000)
+            for row in rows:
+                cols = _columns(row)
+                out.append((row.primary_key[1][1], json.loads(cols["doc"]), cols["ver"]))
+            start = next_pk
+        return out
 
     # -- locks
     def acquire_lock(self, si: str, holder: str, now_ms: int, lease_ms: int) -> None:

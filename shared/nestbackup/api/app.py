@@ -110,13 +110,32 @@ def handle(req: Request, wiring_factory, admin_token: str | None = None) -> Resp
         return _error(req, 500, "InternalError", "the request failed; see the logs for this RequestId")
 
 
+def _schedule(req: Request, si: str, wiring_factory) -> Response:
+    from ..operations import schedules
+    if req.method == "GET":
+        return Response(200, schedules.get_schedule(wiring_factory(), si))
+    if req.method == "DELETE":
+        return Response(200, schedules.delete_schedule(wiring_factory(), si))
+    if req.method != "PUT":
+        raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on a schedule")
+    body = _json_body(req)
+    _fields(body, {"Cron", "KeepLast", "KeepDays", "Enabled"}, {"Cron"})
+    return Response(200, schedules.set_schedule(wiring_factory(), si, body["Cron"], body.get("KeepLast"),
+                                                body.get("KeepDays"), body.get("Enabled", True)))
+
+
 def _route(req: Request, path: str, wiring_factory) -> Response:
     from ..operations import backup, restore
+    m = re.fullmatch(r"/service-instances/([^/]+)/schedule", path)
+    if m:
+        return _schedule(req, m[1], wiring_factory)
     m = re.fullmatch(r"/(backups|restores)(?:/([^/]+))?", path)
     if not m:
         raise ApiError(404, "NotFound", f"no such endpoint: {req.method} {path}")
     kind, record_id = m[1], m[2]
     if record_id is not None:
+        if kind == "backups" and req.method == "DELETE":
+            return Response(200, backup.delete_backup(wiring_factory(), record_id))
         if req.method != "GET":
             raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on /{kind}/{{id}}")
         get = backup.get_backup if kind == "backups" else restore.get_restore

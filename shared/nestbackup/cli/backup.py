@@ -121,3 +121,15 @@ def show(backup_id, as_json, endpoint, token) -> None:
     """One backup record with every resource's status and failure cause."""
     record = ApiClient(endpoint, token).call("GET", f"/backups/{backup_id}")
     click.echo(json.dumps(record)) if as_json else _print_record(record)
+
+
+@backup.command("delete")
+@click.argument("backup_id")
+@click.option("--json", "as_json", is_flag=True)
+@api_options
+def delete(backup_id, as_json, endpoint, token) -> None:
+    """Delete a backup's snapshots and RDS backup sets (the record stays, Deleted)."""
+    record = ApiClient(endpoint, token).call("DELETE", f"/backups/{backup_id}")
+    click.echo(json.dumps(record)) if as_json else _print_record(record)
+    if record["Status"] == "DeleteFailed":
+        sys.exit(EXIT_FAILED)

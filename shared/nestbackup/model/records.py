@@ -121,3 +121,8 @@ class BackupRecord:
 def new_record_id(prefix: str, epoch_ms: int, entropy: str) -> str:
     """Ids that sort by creation time (fixed-width hex milliseconds), usable as CloudFlow execution names."""
     return f"{prefix}-{epoch_ms:012x}{entropy}"
+
+
+def record_time(record_id: str) -> float:
+    """When a record was created, from its id (milliseconds, so records of the same second still sort)."""
+    return int(record_id.split("-", 1)[1][:12], 16) / 1000

@@ -24,6 +24,7 @@ log = logging.getLogger("nestbackup.backup")
 
 SERVICE_INSTANCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 CLIENT_TOKEN = re.compile(r"^[\x21-\x7e]{1,64}$")
+ACTIVE = "active"          # the collection indexing operations not final yet (for the sweeper)
 RDS_STARTING = "starting"   # job id of an RDS item whose CreateBackup may or may not have been applied
 
 
@@ -78,6 +79,8 @@ def create_backup(w, service_instance_id: str, description: str = "", token: str
     if record.status in BACKUP_FINAL:
         records.release_lock(service_instance_id, backup_id)
         return record.to_api()
+    records.put_doc(ACTIVE, backup_id, {"Kind": "backup", "ServiceInstanceId": service_instance_id,
+                                        "StartedEpoch": now})
     try:
         w.flows.start_once(s.backup_flow, backup_id, {"BackupId": backup_id, "Round": 0, "Generation": 1})
     except CloudError as err:
@@ -318,5 +321,55 @@ def finalize(w, backup_id: str, error: dict | None = None, now: float | None = N
         return {"BackupId": backup_id, "Status": str(status)}
     w.records.write_header(stored, record.header_doc())
     w.records.release_lock(record.service_instance_id, backup_id)
+    w.records.delete_doc(ACTIVE, backup_id)
     _log("backup finished", step="finalize", record_id=backup_id, status=str(status))
     return {"BackupId": backup_id, "Status": str(status)}
+
+
+# -- delete
+NOT_FOUND_CODES = ("InvalidSnapshotId.NotFound", "InvalidSnapshotGroupId.NotFound", "InvalidBackupId.NotFound")
+
+
+def delete_backup(w, backup_id: str, now: float | None = None) -> dict:
+    """Delete a final backup's snapshots and RDS backup sets: Deleting -> Deleted, or DeleteFailed with the causes
+    on the items (run it again to retry). Refused while the backup runs or another operation holds the instance."""
+    now = time.time() if now is None else now
+    record = load(w, backup_id)
+    if record.status is BackupStatus.DELETED:
+        return record.to_api()
+    if record.status is BackupStatus.CREATING:
+        raise Conflict(f"backup {backup_id} is still Creating; it can be deleted once it ends")
+    holder = f"delete-{backup_id}"
+    w.records.acquire_lock(record.service_instance_id, holder, int(now * 1000), w.settings.lock_lease_seconds * 1000)
+    try:
+        stored = w.records.read(backup_id)
+        record = BackupRecord.from_docs(stored.header, stored.items)
+        record.status = BackupStatus.DELETING
+        w.records.write_header(stored, record.header_doc())
+        groups_done: set[str] = set()
+        failures = 0
+        for item in record.items:
+            try:
+                if item.method is BackupMethod.SNAPSHOT_GROUP and item.job_id:
+                    if item.job_id not in groups_done:
+                        w.ecs.delete_snapshot_group(item.job_id)
+                        groups_done.add(item.job_id)
+                elif item.method is BackupMethod.SNAPSHOT and item.artifact_id:
+                    w.ecs.delete_snapshot(item.artifact_id)
+                elif item.method is BackupMethod.RDS_BACKUP and item.artifact_id:
+                    w.rds.delete_backup(item.resource_id, item.artifact_id)
+            except CloudError as err:
+                if err.code in NOT_FOUND_CODES:
+                    continue
+                failures += 1
+                item.error_code, item.error_message, item.request_id = \
+                    err.code, f"deleting {item.artifact_id or item.job_id} failed: {err.message}", err.request_id
+                w.records.write_item(stored, item.resource_id, item.to_dict())
+        record.status = BackupStatus.DELETE_FAILED if failures else BackupStatus.DELETED
+        record.status_detail = (f"{failures} artifact(s) could not be deleted; delete again to retry"
+                                if failures else record.status_detail)
+        w.records.write_header(stored, record.header_doc())
+        _log("backup deleted", step="delete", record_id=backup_id, status=str(record.status))
+        return record.to_api()
+    finally:
+        w.records.release_lock(record.service_instance_id, holder)

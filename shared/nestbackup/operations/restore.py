@@ -61,6 +61,7 @@ def create_restore(w, backup_id: str, token: str | None = None, safety_backup: b
                            phase=RestorePhase.SAFETY_BACKUP if safety_backup else RestorePhase.STOPPING_INSTANCE,
                            safety_backup=safety_backup, phase_started_epoch=now, started_epoch=now)
     records.create("restore", restore_id, si, record.header_doc(), {i.resource_id: i.to_dict() for i in record.items})
+    records.put_doc(backups.ACTIVE, restore_id, {"Kind": "restore", "ServiceInstanceId": si, "StartedEpoch": now})
     _log("restore created", step="create", record_id=restore_id, backup_id=backup.backup_id, items=len(record.items))
     try:
         w.flows.start_once(s.restore_flow, restore_id, {"RestoreId": restore_id})
@@ -291,6 +292,7 @@ def _finish(w, stored, record: RestoreRecord, now: float) -> None:
     record.refresh_status(iso(now))
     _save(w, stored, record)
     w.records.release_lock(record.service_instance_id, record.restore_id)
+    w.records.delete_doc(backups.ACTIVE, record.restore_id)
     _log("restore finished", step="finalize", record_id=record.restore_id, status=str(record.status))
 
 

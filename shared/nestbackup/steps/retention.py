@@ -1,0 +1,65 @@
+"""Which backups a retention rule expires, and when a schedule is due. Pure: the clock is passed in."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from ..errors import ValidationError
+
+DAY = 86400
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Keep the newest `keep_last` Created backups and/or those younger than `keep_days`. With both, a backup goes
+    only when it is outside both. The newest Created backup is always kept, whatever the rule says."""
+    keep_last: int | None = None
+    keep_days: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.keep_last is None and self.keep_days is None:
+            raise ValidationError("a retention rule needs KeepLast and/or KeepDays")
+        if self.keep_last is not None and not (isinstance(self.keep_last, int) and 1 <= self.keep_last <= 1000):
+            raise ValidationError("KeepLast must be a whole number from 1 to 1000")
+        if self.keep_days is not None and not (isinstance(self.keep_days, int) and 1 <= self.keep_days <= 3650):
+            raise ValidationError("KeepDays must be a whole number from 1 to 3650")
+
+
+@dataclass(frozen=True)
+class BackupSummary:
+    backup_id: str
+    status: str            # Created | CreateFailed | Creating | Deleting | Deleted | DeleteFailed
+    started_epoch: float
+
+
+def expired(backups: list[BackupSummary], rule: Retention, now: float) -> list[str]:
+    """Backups to delete, oldest first. Running and already deleted ones are never chosen; failed backups (which
+    may hold partial snapshots) age out like the others but never count towards KeepLast."""
+    created = sorted((b for b in backups if b.status == "Created"), key=lambda b: -b.started_epoch)
+    protected = {b.backup_id for b in created[:max(1, rule.keep_last or 1)]}
+    out = []
+    for b in sorted(backups, key=lambda b: b.started_epoch):
+        if b.status not in ("Created", "CreateFailed", "DeleteFailed") or b.backup_id in protected:
+            continue
+        if rule.keep_days is not None and now - b.started_epoch < rule.keep_days * DAY:
+            continue
+        out.append(b.backup_id)
+    return out
+
+
+def validate_cron(expression: str) -> str:
+    """Five fields, minute hour day-of-month month day-of-week, in UTC (croniter's dialect)."""
+    from croniter import croniter
+    if not isinstance(expression, str) or len(expression.split()) != 5 or not croniter.is_valid(expression):
+        raise ValidationError("Cron must have five fields (minute hour day month weekday), e.g. '0 3 * * *'")
+    return expression
+
+
+def due(expression: str, since: float, now: float) -> float | None:
+    """The latest time the schedule fired in (since, now], or None. Missed runs collapse into one."""
+    from datetime import timedelta
+
+    from croniter import croniter
+    after_now = datetime.fromtimestamp(now, timezone.utc) + timedelta(seconds=1)
+    latest = croniter(expression, after_now).get_prev(datetime).timestamp()
+    return latest if since < latest <= now else None

@@ -1,0 +1,90 @@
+"""Operating it: schedules fired by the timer handler, retention deleting real artifacts, the sweeper."""
+import importlib.util
+import json
+import time
+from pathlib import Path
+
+from alibabacloud_rds20140815 import models as rds_m
+
+from nestbackup.handlers import wiring
+from nestbackup.operations import schedules
+from tests.conftest import make_rds
+from tests.e2e.test_backup import snapshots_of
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def timer(job: str) -> dict:
+    spec = importlib.util.spec_from_file_location("timer_index", ROOT / "functions/nestbackup-timer/index.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    event = {"triggerTime": "2026-11-26T03:00:00Z", "triggerName": job, "payload": json.dumps({"Job": job})}
+    return module.handler(json.dumps(event).encode(), None)
+
+
+def test_a_due_schedule_fires_once_on_the_timer_handler(product, api, control, si):
+    control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
+    schedules.set_schedule(wiring(), si, "* * * * *", now=time.time() - 120)     # due since a minute ago
+    first = timer("schedules")
+    assert first["Fired"] >= 1 and not first["Errors"]
+    again = timer("schedules")
+    status, page = api.call("GET", f"/backups?serviceInstanceId={si}")
+    assert len(page["Backups"]) == 1 and again["Errors"] == []
+    assert api.wait(page["Backups"][0]["BackupId"])["Status"] == "Created"
+    assert "scheduled" in page["Backups"][0]["Description"]
+
+
+def test_schedule_api(api, si):
+    status, body = api.call("PUT", f"/service-instances/{si}/schedule", {"Cron": "0 3 * * *", "KeepLast": 7})
+    assert status == 200 and body["Cron"] == "0 3 * * *" and body["KeepLast"] == 7
+    assert api.call("GET", f"/service-instances/{si}/schedule")[1]["KeepLast"] == 7
+    for bad in ({"Cron": "every day"}, {"Cron": "0 3 * * *", "KeepLast": 0}, {"Cron": "0 3 * * *", "X": 1}):
+        status, body = api.call("PUT", f"/service-instances/{si}/schedule", bad)
+        assert status == 400, body
+    assert api.call("DELETE", f"/service-instances/{si}/schedule")[0] == 200
+    assert api.call("GET", f"/service-instances/{si}/schedule")[0] == 404
+
+
+def test_retention_deletes_real_snapshots_and_rds_backups(product, api, control, si, pg_db):
+    seeded = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB", Postgres=pg_db[1])
+    disk, db = seeded["Disks"][0], seeded["DBInstances"][0]
+    made = []
+    for _ in range(3):
+        status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
+        made.append(api.wait(record["BackupId"]))
+    deleted = schedules.apply_retention(wiring(), si, schedules.Retention(keep_last=1), time.time())
+    assert deleted == [made[0]["BackupId"], made[1]["BackupId"]]
+    items = lambda r: {i["ResourceType"]: i["ArtifactId"] for i in r["Resources"]}  # noqa: E731
+    assert [s.snapshot_id for s in snapshots_of(product.endpoint, disk["DiskId"])] == [items(made[2])["disk"]]
+    rds = make_rds(product.endpoint)
+    left = rds.describe_backups(rds_m.DescribeBackupsRequest(dbinstance_id=db["DBInstanceId"])).body.items.backup
+    assert [b.backup_id for b in left] == [items(made[2])["rds"]]
+    for record in made[:2]:
+        assert api.call("GET", f"/backups/{record['BackupId']}")[1]["Status"] == "Deleted"
+    # Deleting by hand, through the API; a second delete is a no-op.
+    status, gone = api.call("DELETE", f"/backups/{made[2]['BackupId']}")
+    assert (status, gone["Status"]) == (200, "Deleted") and snapshots_of(product.endpoint, disk["DiskId"]) == []
+    assert api.call("DELETE", f"/backups/{made[2]['BackupId']}")[1]["Status"] == "Deleted"
+
+
+def test_the_sweeper_ends_a_backup_whose_flow_was_killed(product, api, control, si):
+    from alibabacloud_fnf20190315 import models as fnf_m
+    from alibabacloud_fnf20190315.client import Client
+    from alibabacloud_tea_openapi import models as oa
+
+    disk = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")["Disks"][0]
+    control.faults(stuck=[disk["DiskId"]])
+    status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
+    fnf = Client(oa.Config(access_key_id="LTAIlocal", access_key_secret="local-secret", region_id="cn-hangzhou",
+                           endpoint=product.endpoint.removeprefix("http://"), protocol="http"))
+    fnf.stop_execution(fnf_m.StopExecutionRequest(flow_name="nestbackup-backup", execution_name=record["BackupId"],
+                                                  error="Killed", cause="test"))
+    assert schedules.sweep(wiring())["Finished"] == []            # too young: its flow may still be starting
+    swept = schedules.sweep(wiring(), now=time.time() + schedules.SWEEP_GRACE_SECONDS + 1)
+    assert swept["Finished"] == [record["BackupId"]]
+    final = api.call("GET", f"/backups/{record['BackupId']}")[1]
+    assert final["Status"] == "CreateFailed" and final["Resources"][0]["ErrorCode"] == "FlowEnded"
+    control.clear_faults()
+    status, again = api.call("POST", "/backups", {"ServiceInstanceId": si})   # the lock was released
+    assert status == 202
+    api.wait(again["BackupId"])

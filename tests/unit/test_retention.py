@@ -1,0 +1,46 @@
+import pytest
+
+from nestbackup.errors import ValidationError
+from nestbackup.steps.retention import DAY, BackupSummary, Retention, due, expired, validate_cron
+
+NOW = 100 * DAY
+
+
+def b(n, age_days, status="Created"):
+    return BackupSummary(f"backup-{n}", status, NOW - age_days * DAY)
+
+
+@pytest.mark.parametrize("rule, backups, expected", [
+    (Retention(keep_last=2), [b(1, 3), b(2, 2), b(3, 1)], ["backup-1"]),
+    (Retention(keep_days=7), [b(1, 10), b(2, 8), b(3, 1)], ["backup-1", "backup-2"]),
+    (Retention(keep_days=7), [b(1, 30), b(2, 20)], ["backup-1"]),                   # the newest Created stays
+    (Retention(keep_last=1, keep_days=7), [b(1, 10), b(2, 5), b(3, 1)], ["backup-1"]),   # outside both
+    (Retention(keep_last=3, keep_days=1), [b(1, 10), b(2, 5), b(3, 2)], []),            # inside KeepLast
+    (Retention(keep_last=1), [b(1, 5, "CreateFailed"), b(2, 1)], ["backup-1"]),         # failed ones age out
+    (Retention(keep_last=1), [b(1, 5, "Creating"), b(2, 4, "Deleted"), b(3, 1)], []),   # never running/deleted
+    (Retention(keep_last=1), [b(1, 5, "DeleteFailed"), b(2, 1)], ["backup-1"]),          # deletion is retried
+], ids=["keep-last", "keep-days", "always-one", "both-outside", "both-inside", "failed", "untouchable", "retry"])
+def test_expired(rule, backups, expected):
+    assert expired(backups, rule, NOW) == expected
+
+
+@pytest.mark.parametrize("kw", [{}, {"keep_last": 0}, {"keep_days": -1}, {"keep_last": "3"}, {"keep_days": 5000}])
+def test_bad_rules_are_refused(kw):
+    with pytest.raises(ValidationError):
+        Retention(**kw)
+
+
+def test_cron_validation():
+    assert validate_cron("0 3 * * *") == "0 3 * * *"
+    for bad in ["", "0 3 * *", "0 3 * * * *", "61 * * * *", "every day", None]:
+        with pytest.raises(ValidationError):
+            validate_cron(bad)
+
+
+def test_due_fires_once_for_missed_runs_and_not_twice():
+    hour = 3600
+    start = 1_700_000_000 // hour * hour            # a whole hour
+    assert due("0 * * * *", since=start - 10, now=start + 5) == start
+    assert due("0 * * * *", since=start, now=start + 5) is None              # already fired
+    assert due("0 * * * *", since=start - 5 * hour, now=start + 5) == start   # missed runs collapse into one
+    assert due("30 * * * *", since=start, now=start + 60) is None
