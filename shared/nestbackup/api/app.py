@@ -5,7 +5,6 @@ errors as {"Code", "Message", "RequestId"} with a 4xx for anything the caller ca
 """
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import os
@@ -45,13 +44,20 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def _authorize(req: Request, admin_token: str | None) -> None:
+def _authorize(req: Request, admin_token: str | None, wiring_factory):
+    """The caller's principal: the admin, or a tenant confined to its service instances."""
+    from ..operations.tenants import authenticate
     auth = req.headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
+    token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise ApiError(401, "Unauthorized", "a bearer token is required (Authorization: Bearer <token>)")
-    if not admin_token or not hmac.compare_digest(token.strip().encode(), admin_token.encode()):
+    if len(token) > 256:
         raise ApiError(401, "Unauthorized", "the bearer token is not valid")
+    principal = authenticate(wiring_factory(), token, admin_token)
+    if principal is None:
+        raise ApiError(401, "Unauthorized", "the bearer token is not valid")
+    return principal
 
 
 def _json_body(req: Request) -> dict:
@@ -90,8 +96,8 @@ def handle(req: Request, wiring_factory, admin_token: str | None = None) -> Resp
     path = req.path[4:] if req.path.startswith("/api/") or req.path == "/api" else req.path
     path = "/" + path.strip("/")
     try:
-        _authorize(req, admin_token)
-        return _route(req, path, wiring_factory)
+        principal = _authorize(req, admin_token, wiring_factory)
+        return _route(req, path, wiring_factory, principal)
     except ApiError as err:
         return _error(req, err.status, err.code, err.message)
     except ValidationError as err:
@@ -110,52 +116,89 @@ def handle(req: Request, wiring_factory, admin_token: str | None = None) -> Resp
         return _error(req, 500, "InternalError", "the request failed; see the logs for this RequestId")
 
 
-def _schedule(req: Request, si: str, wiring_factory) -> Response:
+def _hidden(what: str) -> ApiError:
+    """Another tenant's record or instance: answered as if it did not exist."""
+    return ApiError(404, "NotFound", f"no {what}")
+
+
+def _schedule(req: Request, si: str, w, principal) -> Response:
     from ..operations import schedules
+    if not principal.may_act_on(si):
+        raise _hidden(f"service instance {si}")
     if req.method == "GET":
-        return Response(200, schedules.get_schedule(wiring_factory(), si))
+        return Response(200, schedules.get_schedule(w, si))
     if req.method == "DELETE":
-        return Response(200, schedules.delete_schedule(wiring_factory(), si))
+        return Response(200, schedules.delete_schedule(w, si))
     if req.method != "PUT":
         raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on a schedule")
     body = _json_body(req)
     _fields(body, {"Cron", "KeepLast", "KeepDays", "Enabled"}, {"Cron"})
-    return Response(200, schedules.set_schedule(wiring_factory(), si, body["Cron"], body.get("KeepLast"),
-                                                body.get("KeepDays"), body.get("Enabled", True)))
+    return Response(200, schedules.set_schedule(w, si, body["Cron"], body.get("KeepLast"), body.get("KeepDays"),
+                                                body.get("Enabled", True)))
 
 
-def _route(req: Request, path: str, wiring_factory) -> Response:
+def _tenants(req: Request, name: str | None, w, principal) -> Response:
+    from ..operations import tenants
+    if not principal.admin:
+        raise ApiError(403, "Forbidden", "only the admin token manages tenants")
+    if name is not None:
+        if req.method != "DELETE":
+            raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on /tenants/{{name}}")
+        return Response(200, tenants.delete_tenant(w, name))
+    if req.method == "GET":
+        return Response(200, tenants.list_tenants(w))
+    if req.method != "POST":
+        raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on /tenants")
+    body = _json_body(req)
+    _fields(body, {"Name", "Instances"}, {"Name", "Instances"})
+    return Response(201, tenants.create_tenant(w, body["Name"], body["Instances"]))
+
+
+def _route(req: Request, path: str, wiring_factory, principal) -> Response:
     from ..operations import backup, restore
+    w = wiring_factory()
+    m = re.fullmatch(r"/tenants(?:/([^/]+))?", path)
+    if m:
+        return _tenants(req, m[1], w, principal)
     m = re.fullmatch(r"/service-instances/([^/]+)/schedule", path)
     if m:
-        return _schedule(req, m[1], wiring_factory)
+        return _schedule(req, m[1], w, principal)
     m = re.fullmatch(r"/(backups|restores)(?:/([^/]+))?", path)
     if not m:
         raise ApiError(404, "NotFound", f"no such endpoint: {req.method} {path}")
     kind, record_id = m[1], m[2]
     if record_id is not None:
-        if kind == "backups" and req.method == "DELETE":
-            return Response(200, backup.delete_backup(wiring_factory(), record_id))
-        if req.method != "GET":
+        if req.method not in ("GET", "DELETE") or (req.method == "DELETE" and kind != "backups"):
             raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on /{kind}/{{id}}")
-        get = backup.get_backup if kind == "backups" else restore.get_restore
-        return Response(200, get(wiring_factory(), record_id))
+        record = backup.get_backup(w, record_id) if kind == "backups" else restore.get_restore(w, record_id)
+        if not principal.may_act_on(record["ServiceInstanceId"]):
+            raise _hidden(f"{kind[:-1]} {record_id}")
+        if req.method == "DELETE":
+            return Response(200, backup.delete_backup(w, record_id))
+        return Response(200, record)
     if req.method == "GET":
         si = req.query.get("serviceInstanceId") or req.query.get("ServiceInstanceId")
         if not si:
             raise ApiError(400, "MissingParameter", "serviceInstanceId is required")
+        if not principal.may_act_on(si):
+            raise _hidden(f"service instance {si}")
         limit = _int_param(req.query, "maxResults", 20, 1, 100)
         listing = backup.list_backups if kind == "backups" else restore.list_restores
-        return Response(200, listing(wiring_factory(), si, limit, req.query.get("nextToken")))
+        return Response(200, listing(w, si, limit, req.query.get("nextToken")))
     if req.method != "POST":
         raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on /{kind}")
     body = _json_body(req)
     if kind == "backups":
         _fields(body, {"ServiceInstanceId", "Description", "ClientToken"}, {"ServiceInstanceId"})
-        return Response(202, backup.create_backup(wiring_factory(), body["ServiceInstanceId"],
-                                                  body.get("Description") or "", body.get("ClientToken")))
+        si = body["ServiceInstanceId"]
+        if isinstance(si, str) and not principal.may_act_on(si):
+            raise _hidden(f"service instance {si}")
+        return Response(202, backup.create_backup(w, si, body.get("Description") or "", body.get("ClientToken")))
     _fields(body, {"BackupId", "ClientToken", "SafetyBackup"}, {"BackupId"})
-    return Response(202, restore.create_restore(wiring_factory(), body["BackupId"], body.get("ClientToken"),
+    source = backup.get_backup(w, body["BackupId"])
+    if not principal.may_act_on(source["ServiceInstanceId"]):
+        raise _hidden(f"backup {body['BackupId']}")
+    return Response(202, restore.create_restore(w, body["BackupId"], body.get("ClientToken"),
                                                  body.get("SafetyBackup", True)))
 
 

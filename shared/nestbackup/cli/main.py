@@ -82,10 +82,12 @@ def demo(as_json, disks, disk_size, postgres, mysql) -> None:
 from .backup import backup  # noqa: E402
 from .restore import restore  # noqa: E402
 from .schedule import schedule  # noqa: E402
+from .tenant import tenant  # noqa: E402
 
 main.add_command(backup)
 main.add_command(restore)
 main.add_command(schedule)
+main.add_command(tenant)
 
 if __name__ == "__main__":
     main()

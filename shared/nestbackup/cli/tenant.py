@@ -1,0 +1,55 @@
+"""`nestbackup tenant create|list|delete`: who may act on which service instances (admin token required)."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from .backup import api_options
+from .client import ApiClient
+from .errors import CliError
+
+
+@click.group()
+def tenant() -> None:
+    """Manage tenants: bearer tokens confined to their service instances."""
+
+
+@tenant.command("create")
+@click.argument("name")
+@click.option("--instances", required=True, help="Comma-separated service instance ids the tenant may act on.")
+@click.option("--json", "as_json", is_flag=True)
+@api_options
+def create(name, instances, as_json, endpoint, token) -> None:
+    """Create a tenant; its token is printed once, alone on the last line."""
+    ids = [i.strip() for i in instances.split(",") if i.strip()]
+    if not ids:
+        raise CliError("--instances needs at least one service instance id")
+    out = ApiClient(endpoint, token).call("POST", "/tenants", {"Name": name, "Instances": ids})
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    click.echo(f"tenant {out['Name']} may act on {', '.join(out['Instances'])}; its token (shown only now):")
+    click.echo(out["Token"])
+
+
+@tenant.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@api_options
+def list_(as_json, endpoint, token) -> None:
+    """Tenants and their service instances (never their tokens)."""
+    out = ApiClient(endpoint, token).call("GET", "/tenants")
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    for t in out["Tenants"]:
+        click.echo(f"{t['Name']}: {', '.join(t['Instances'])}")
+
+
+@tenant.command("delete")
+@click.argument("name")
+@api_options
+def delete(name, endpoint, token) -> None:
+    """Delete a tenant; its token stops working at once."""
+    ApiClient(endpoint, token).call("DELETE", f"/tenants/{name}")
+    click.echo(f"tenant {name} deleted")

@@ -1,0 +1,67 @@
+"""Tenants: a caller sees and acts on its own service instances only; other tenants' records do not exist for it."""
+import json
+
+import pytest
+
+from tests.e2e.conftest import ADMIN, Api
+from tests.e2e.test_backup import run_cli
+
+
+@pytest.fixture
+def two_tenants(product, api, control):
+    import uuid
+    a_si, b_si = "si-a-" + uuid.uuid4().hex[:8], "si-b-" + uuid.uuid4().hex[:8]
+    for si in (a_si, b_si):
+        control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
+    created = run_cli(product.endpoint, "tenant", "create", "alpha-" + a_si[-8:], "--instances", a_si)
+    assert created.returncode == 0, created.stderr
+    a_token = created.stdout.strip().splitlines()[-1]               # the token alone on the last line
+    status, b = api.call("POST", "/tenants", {"Name": "beta-" + b_si[-8:], "Instances": [b_si]})
+    assert status == 201 and b["Token"] != a_token
+    return (Api(product.endpoint, a_token), a_si), (Api(product.endpoint, b["Token"]), b_si)
+
+
+def test_every_endpoint_confines_a_tenant_to_its_instances(product, api, two_tenants):
+    (alpha, a_si), (beta, b_si) = two_tenants
+    status, a_backup = alpha.call("POST", "/backups", {"ServiceInstanceId": a_si})
+    assert status == 202
+    a_backup = alpha.wait(a_backup["BackupId"])
+    hidden = [
+        beta.call("GET", f"/backups/{a_backup['BackupId']}"),
+        beta.call("DELETE", f"/backups/{a_backup['BackupId']}"),
+        beta.call("GET", f"/backups?serviceInstanceId={a_si}"),
+        beta.call("POST", "/backups", {"ServiceInstanceId": a_si}),
+        beta.call("POST", "/restores", {"BackupId": a_backup["BackupId"]}),
+        beta.call("GET", f"/restores?serviceInstanceId={a_si}"),
+        beta.call("PUT", f"/service-instances/{a_si}/schedule", {"Cron": "0 3 * * *"}),
+        beta.call("GET", f"/service-instances/{a_si}/schedule"),
+    ]
+    assert [(s, b["Code"]) for s, b in hidden] == [(404, "NotFound")] * len(hidden)
+    # The answer is the one a backup that does not exist gets: nothing tells the two apart.
+    ghost = "backup-" + "0" * 12 + "deadbeef"
+    assert beta.call("GET", f"/backups/{ghost}")[1]["Message"] == \
+        hidden[0][1]["Message"].replace(a_backup["BackupId"], ghost)
+    assert alpha.call("GET", f"/backups?serviceInstanceId={a_si}")[1]["Backups"][0]["BackupId"] == \
+        a_backup["BackupId"]
+    # Tenants cannot manage tenants; the admin sees them all, never their tokens.
+    assert beta.call("GET", "/tenants")[0] == 403
+    listed = api.call("GET", "/tenants")[1]
+    assert {a_si, b_si} <= {i for t in listed["Tenants"] for i in t["Instances"]}
+    assert "Token" not in json.dumps(listed)
+
+
+def test_unauthenticated_and_deleted_tokens_get_401(product, api, two_tenants):
+    (alpha, a_si), _ = two_tenants
+    assert Api(product.endpoint, None).call("GET", f"/backups?serviceInstanceId={a_si}")[0] == 401
+    name = next(t["Name"] for t in api.call("GET", "/tenants")[1]["Tenants"] if a_si in t["Instances"])
+    assert api.call("DELETE", f"/tenants/{name}")[0] == 200
+    assert alpha.call("GET", f"/backups?serviceInstanceId={a_si}")[0] == 401
+
+
+def test_tenant_validation(api):
+    assert api.call("POST", "/tenants", {"Name": "bad name!", "Instances": ["si-1"]})[0] == 400
+    assert api.call("POST", "/tenants", {"Name": "ok", "Instances": []})[0] == 400
+    assert api.call("POST", "/tenants", {"Name": "ok", "Instances": ["si 1; drop"]})[0] == 400
+    assert api.call("POST", "/tenants", {"Name": "dup", "Instances": ["si-1"]})[0] == 201
+    assert api.call("POST", "/tenants", {"Name": "dup", "Instances": ["si-2"]})[0] == 409
+    assert ADMIN not in json.dumps(api.call("GET", "/tenants")[1])
