@@ -88,3 +88,20 @@ def test_the_sweeper_ends_a_backup_whose_flow_was_killed(product, api, control, 
     status, again = api.call("POST", "/backups", {"ServiceInstanceId": si})   # the lock was released
     assert status == 202
     api.wait(again["BackupId"])
+
+
+def test_an_event_delivered_twice_starts_exactly_one_backup(product, api, control, si):
+    control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
+    spec = importlib.util.spec_from_file_location("events_index", ROOT / "functions/nestbackup-events/index.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    event = {"specversion": "1.0", "id": f"evt-{si}", "source": "acs.computenest",
+             "type": "computenest:ServiceInstance:Upgrading", "data": {"serviceInstanceId": si}}
+    first = module.handler(json.dumps(event).encode(), None)["Results"][0]
+    second = module.handler(json.dumps([event]).encode(), None)["Results"][0]
+    assert first["BackupId"] == second["BackupId"]
+    status, page = api.call("GET", f"/backups?serviceInstanceId={si}")
+    assert len(page["Backups"]) == 1 and "Upgrading" in page["Backups"][0]["Description"]
+    assert api.wait(first["BackupId"])["Status"] == "Created"
+    other = module.handler(json.dumps({"id": "evt-x", "data": {"foo": 1}}).encode(), None)["Results"][0]
+    assert "Skipped" in other
