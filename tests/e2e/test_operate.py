@@ -105,3 +105,41 @@ def test_an_event_delivered_twice_starts_exactly_one_backup(product, api, contro
     assert api.wait(first["BackupId"])["Status"] == "Created"
     other = module.handler(json.dumps({"id": "evt-x", "data": {"foo": 1}}).encode(), None)["Results"][0]
     assert "Skipped" in other
+
+
+def test_cancel_leaves_no_artifact_behind(product, api, control, si, pg_db):
+    seeded = control.seed(ServiceInstanceId=si, Disks=2, DiskSize="8MiB", Postgres=pg_db[1])
+    control.faults(stuck=[d["DiskId"] for d in seeded["Disks"]], op_delay_ms=1500)
+    status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
+    deadline = time.time() + 30
+    while time.time() < deadline:        # wait until the cloud work has started
+        current = api.call("GET", f"/backups/{record['BackupId']}")[1]
+        if all(r["Status"] == "Running" for r in current["Resources"]):
+            break
+        time.sleep(0.1)
+    status, cancelled = api.call("POST", f"/backups/{record['BackupId']}/cancel")
+    assert status == 200 and cancelled["Status"] == "CreateFailed", cancelled
+    assert {r["ErrorCode"] for r in cancelled["Resources"]} == {"Cancelled"}
+    assert "left behind" not in cancelled["StatusDetail"]
+    for disk in seeded["Disks"]:
+        assert snapshots_of(product.endpoint, disk["DiskId"]) == []
+    rds = make_rds(product.endpoint)
+    db = seeded["DBInstances"][0]["DBInstanceId"]
+    assert not rds.describe_backups(rds_m.DescribeBackupsRequest(dbinstance_id=db)).body.items.backup
+    assert api.call("POST", f"/backups/{record['BackupId']}/cancel")[0] == 409      # already over
+    control.clear_faults()
+    status, again = api.call("POST", "/backups", {"ServiceInstanceId": si})   # the lock was released
+    assert status == 202
+    api.wait(again["BackupId"])
+
+
+def test_a_restore_is_cancelled_before_it_touches_data_and_the_instance_runs(product, api, control, si):
+    seeded = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
+    status, backup = api.call("POST", "/backups", {"ServiceInstanceId": si})
+    backup = api.wait(backup["BackupId"])
+    control.faults(refuse_stop=seeded["InstanceIds"])        # the restore sits in StoppingInstance
+    status, restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})
+    time.sleep(0.5)
+    status, cancelled = api.call("POST", f"/restores/{restore['RestoreId']}/cancel")
+    assert status == 200 and cancelled["Status"] == "RestoreFailed" and "Cancelled" in cancelled["StatusDetail"]
+    assert all(r["Status"] != "Succeeded" for r in cancelled["Resources"])

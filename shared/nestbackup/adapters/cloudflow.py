@@ -42,3 +42,14 @@ class CloudFlow:
                 return None
             raise
         return Execution(body.get("Name", execution_name), body.get("Status", ""), body.get("Output"))
+
+    def stop(self, flow: str, execution_name: str, cause: str) -> bool:
+        """Stop a running execution; False if it is not running (or does not exist)."""
+        try:
+            self.rpc.call("StopExecution", {"FlowName": flow, "ExecutionName": execution_name,
+                                            "Error": "Cancelled", "Cause": cause[:256]})
+            return True
+        except CloudError as err:
+            if err.code in ("ExecutionNotExists", "ExecutionNotFound", "InvalidArgument", "ExecutionStopped"):
+                return False
+            raise

@@ -163,6 +163,20 @@ def _route(req: Request, path: str, wiring_factory, principal) -> Response:
     m = re.fullmatch(r"/service-instances/([^/]+)/schedule", path)
     if m:
         return _schedule(req, m[1], w, principal)
+    m = re.fullmatch(r"/(backups|restores)/([^/]+)/cancel", path)
+    if m:
+        from ..operations import cancel
+        if req.method != "POST":
+            raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on a cancel")
+        kind, record_id = m[1], m[2]
+        record = backup.get_backup(w, record_id) if kind == "backups" else restore.get_restore(w, record_id)
+        if not principal.may_act_on(record["ServiceInstanceId"]):
+            raise _hidden(f"{kind[:-1]} {record_id}")
+        if kind == "backups":
+            cancel.cancel_backup(w, record_id)
+            return Response(200, backup.get_backup(w, record_id))
+        cancel.cancel_restore(w, record_id)
+        return Response(200, restore.get_restore(w, record_id))
     m = re.fullmatch(r"/(backups|restores)(?:/([^/]+))?", path)
     if not m:
         raise ApiError(404, "NotFound", f"no such endpoint: {req.method} {path}")

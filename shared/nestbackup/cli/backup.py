@@ -133,3 +133,13 @@ def delete(backup_id, as_json, endpoint, token) -> None:
     click.echo(json.dumps(record)) if as_json else _print_record(record)
     if record["Status"] == "DeleteFailed":
         sys.exit(EXIT_FAILED)
+
+
+@backup.command("cancel")
+@click.argument("backup_id")
+@click.option("--json", "as_json", is_flag=True)
+@api_options
+def cancel(backup_id, as_json, endpoint, token) -> None:
+    """Stop a running backup and delete what it already made."""
+    record = ApiClient(endpoint, token).call("POST", f"/backups/{backup_id}/cancel")
+    click.echo(json.dumps(record)) if as_json else _print_record(record)

@@ -59,3 +59,13 @@ def show(restore_id, as_json, endpoint, token) -> None:
     """One restore record with every resource's status and failure cause."""
     record = ApiClient(endpoint, token).call("GET", f"/restores/{restore_id}")
     click.echo(json.dumps(record)) if as_json else _print_record(record)
+
+
+@restore.command("cancel")
+@click.argument("restore_id")
+@click.option("--json", "as_json", is_flag=True)
+@api_options
+def cancel(restore_id, as_json, endpoint, token) -> None:
+    """Cancel a restore that has not touched data yet; the instance is started again."""
+    record = ApiClient(endpoint, token).call("POST", f"/restores/{restore_id}/cancel")
+    click.echo(json.dumps(record)) if as_json else _print_record(record)

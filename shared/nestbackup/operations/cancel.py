@@ -1,0 +1,89 @@
+"""Cancelling a running operation.
+
+A backup: its flow is stopped (every generation), snapshots and groups already made are deleted (deleting a
+progressing snapshot cancels it), RDS backup jobs are waited for a bounded time and their sets deleted; the record
+ends CreateFailed with `Cancelled` on every unfinished item. A restore: cancelled only before it touches data
+(safety backup, stopping): the flow is stopped and what was stopped is started again. Once disks and databases
+are being restored it is refused: it finishes, or fails, to a safe state on its own.
+"""
+from __future__ import annotations
+
+import time
+
+from ..errors import CloudError, Conflict
+from ..model.records import BackupMethod
+from ..model.status import BackupStatus, ItemStatus, RestorePhase, RestoreStatus
+from . import backup as backups
+from . import restore as restores
+
+RDS_WAIT_SECONDS = 120
+
+
+def _stop_flows(w, flow: str, record_id: str) -> None:
+    name, generation = record_id, 1
+    while w.flows.describe(flow, name) is not None and generation < 1000:
+        w.flows.stop(flow, name, "cancelled by the caller")
+        generation += 1
+        name = f"{record_id}-g{generation}"
+
+
+def cancel_backup(w, backup_id: str, now: float | None = None) -> dict:
+    record = backups.load(w, backup_id)
+    if record.status is not BackupStatus.CREATING:
+        raise Conflict(f"backup {backup_id} is {record.status}: only a running backup can be cancelled")
+    _stop_flows(w, w.settings.backup_flow, backup_id)
+    stored = w.records.read(backup_id)
+    record = backups.BackupRecord.from_docs(stored.header, stored.items)
+    leftovers = []
+    groups = set()
+    for item in record.items:
+        try:
+            if item.method is BackupMethod.SNAPSHOT_GROUP and item.job_id and item.job_id not in groups:
+                groups.add(item.job_id)
+                w.ecs.delete_snapshot_group(item.job_id)
+            elif item.method is BackupMethod.SNAPSHOT and item.artifact_id:
+                w.ecs.delete_snapshot(item.artifact_id)
+            elif item.method is BackupMethod.RDS_BACKUP and item.job_id and item.job_id != backups.RDS_STARTING:
+                backup_set = item.artifact_id or _wait_for_set(w, item.resource_id, item.job_id)
+                if backup_set:
+                    w.rds.delete_backup(item.resource_id, backup_set)
+                else:
+                    leftovers.append(f"RDS backup job {item.job_id} of {item.resource_id}")
+        except CloudError as err:
+            if err.code not in backups.NOT_FOUND_CODES:
+                leftovers.append(f"{item.artifact_id or item.job_id}: {err.code}")
+        if item.status is not ItemStatus.FAILED:
+            item.fail("Cancelled", "the backup was cancelled; its artifact was deleted")
+            w.records.write_item(stored, item.resource_id, item.to_dict())
+    detail = "cancelled by the caller" + (f"; left behind: {', '.join(leftovers)}" if leftovers else "")
+    return backups.finalize(w, backup_id, error={"Code": "Cancelled", "Detail": detail}, now=now) | \
+        {"Leftovers": leftovers}
+
+
+def _wait_for_set(w, db_instance_id: str, job_id: str) -> str | None:
+    deadline = time.monotonic() + RDS_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        job = w.rds.backup_job(db_instance_id, job_id)
+        if job is None or job.status == "Failed":
+            return None
+        if job.status == "Finished":
+            return job.backup_id
+        time.sleep(1)
+    return None
+
+
+def cancel_restore(w, restore_id: str, now: float | None = None) -> dict:
+    _, record = restores.load(w, restore_id)
+    if record.status is not RestoreStatus.RESTORING:
+        raise Conflict(f"restore {restore_id} is {record.status}: only a running restore can be cancelled")
+    if record.phase not in (RestorePhase.SAFETY_BACKUP, RestorePhase.STOPPING_INSTANCE):
+        raise Conflict(f"restore {restore_id} is {record.phase}: data is being restored, so it runs to its end "
+                       f"(or fails to a safe state) instead")
+    _stop_flows(w, w.settings.restore_flow, restore_id)
+    if record.safety_backup_id:
+        try:
+            cancel_backup(w, record.safety_backup_id, now)
+        except Conflict:
+            pass     # it already ended
+    return restores.recover(w, restore_id, {"Code": "Cancelled", "Detail": "cancelled by the caller; no data was "
+                                                                           "touched"}, now)
