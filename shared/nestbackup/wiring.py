@@ -54,6 +54,7 @@ class Settings:
     restore_deadline_seconds: int = 24 * 3600
     # JSON: {"<DBInstanceId>" or "<Engine>": {"User": ..., "Password": ...}}, the accounts db-rename connects with
     db_accounts: str = "{}"
+    prices: str = "{}"          # JSON overrides of steps.plan.DEFAULT_PRICES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, context=None) -> "Settings":
@@ -96,7 +97,8 @@ class Settings:
                    restore_flow=env.get("NESTBACKUP_RESTORE_FLOW", "nestbackup-restore"),
                    stop_deadline_seconds=number("NESTBACKUP_STOP_DEADLINE_SECONDS", 600),
                    restore_deadline_seconds=number("NESTBACKUP_RESTORE_DEADLINE_SECONDS", 24 * 3600),
-                   db_accounts=env.get("NESTBACKUP_DB_ACCOUNTS", "{}"))
+                   db_accounts=env.get("NESTBACKUP_DB_ACCOUNTS", "{}"),
+                   prices=env.get("NESTBACKUP_PRICES", "{}"))
 
 
 class Wiring:

@@ -143,3 +143,16 @@ def test_a_restore_is_cancelled_before_it_touches_data_and_the_instance_runs(pro
     status, cancelled = api.call("POST", f"/restores/{restore['RestoreId']}/cancel")
     assert status == 200 and cancelled["Status"] == "RestoreFailed" and "Cancelled" in cancelled["StatusDetail"]
     assert all(r["Status"] != "Succeeded" for r in cancelled["Resources"])
+
+
+def test_plan_lists_what_a_backup_would_take(product, api, control, si, pg_db):
+    seeded = control.seed(ServiceInstanceId=si, Disks=3, DiskSize="8MiB", Postgres=pg_db[1])
+    status, plan = api.call("GET", f"/service-instances/{si}/plan")
+    assert status == 200
+    ids = {r["ResourceId"]: r for r in plan["Resources"]}
+    assert set(ids) == {d["DiskId"] for d in seeded["Disks"]} | {seeded["DBInstances"][0]["DBInstanceId"]}
+    assert {ids[d["DiskId"]]["Method"] for d in seeded["Disks"]} == {"SnapshotGroup"}
+    assert plan["Estimate"]["DiskGiB"] == 3 and plan["Estimate"]["TotalUSD"] > 0
+    done = __import__("tests.e2e.test_backup", fromlist=["run_cli"]).run_cli(
+        product.endpoint, "plan", "--instance", si)
+    assert done.returncode == 0 and "SnapshotGroup" in done.stdout

@@ -163,6 +163,13 @@ def _route(req: Request, path: str, wiring_factory, principal) -> Response:
     m = re.fullmatch(r"/service-instances/([^/]+)/schedule", path)
     if m:
         return _schedule(req, m[1], w, principal)
+    m = re.fullmatch(r"/service-instances/([^/]+)/plan", path)
+    if m:
+        if req.method != "GET":
+            raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on a plan")
+        if not principal.may_act_on(m[1]):
+            raise _hidden(f"service instance {m[1]}")
+        return Response(200, backup.plan_backup(w, m[1]))
     m = re.fullmatch(r"/(backups|restores)/([^/]+)/cancel", path)
     if m:
         from ..operations import cancel

@@ -83,11 +83,13 @@ from .backup import backup  # noqa: E402
 from .restore import restore  # noqa: E402
 from .schedule import schedule  # noqa: E402
 from .tenant import tenant  # noqa: E402
+from .plan import plan  # noqa: E402
 
 main.add_command(backup)
 main.add_command(restore)
 main.add_command(schedule)
 main.add_command(tenant)
+main.add_command(plan)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,52 @@
+"""What a backup would take and roughly cost, before it runs. Pure: facts and prices in, a plan out.
+
+Prices differ per region and change; the defaults below are assumptions to replace (NESTBACKUP_PRICES, a JSON
+object with the same keys), not quotes. The first full snapshot of a disk is billed on the data it holds, which the
+ECS API does not tell: the estimate uses the disk size, an upper bound.
+"""
+from __future__ import annotations
+
+import math
+
+from .backup import DatabaseFacts, DiskFacts, plan_items
+
+DEFAULT_PRICES = {
+    "SnapshotUSDPerGiBMonth": 0.017,           # assumption: ECS standard snapshot storage
+    "RdsBackupUSDPerGiBMonth": 0.02,           # assumption: RDS backup storage beyond the free quota
+    "FlowUSDPerTransition": 0.25 / 10_000,      # CloudFlow standard, international site (reference)
+    "FunctionUSDPerGBSecond": 0.000016384,     # assumption: FC 3.0 compute
+}
+TRANSITIONS_FIXED = 6          # route, prepare, map, finalize, ...
+TRANSITIONS_PER_ROUND = 3      # poll, check, pause (bench/backup_scaling.py)
+FUNCTION_SECONDS_PER_CALL = 0.5
+FUNCTION_GB = 0.5
+
+
+def plan(si: str, disks: list[DiskFacts], databases: list[DatabaseFacts], db_sizes: dict[str, int | None],
+         prices: dict | None = None, expected_rounds: int = 12) -> dict:
+    prices = {**DEFAULT_PRICES, **(prices or {})}
+    items = plan_items(disks, databases)
+    by_disk = {d.disk_id: d for d in disks}
+    resources = []
+    for item in items:
+        entry = {"ResourceId": item.resource_id, "ResourceType": str(item.resource_type), "Method": str(item.method)}
+        if item.resource_id in by_disk:
+            entry["SizeGiB"] = by_disk[item.resource_id].size_gib
+        else:
+            entry["Engine"], entry["SizeGiB"] = item.engine, db_sizes.get(item.resource_id)
+        resources.append(entry)
+    disk_gib = sum(by_disk[i.resource_id].size_gib for i in items if i.resource_id in by_disk)
+    db_gib = sum(db_sizes.get(i.resource_id) or 0 for i in items if i.resource_id not in by_disk)
+    batches = max(1, math.ceil(len(items) / 25))
+    transitions = TRANSITIONS_FIXED + 2 * batches + TRANSITIONS_PER_ROUND * expected_rounds
+    calls = 2 + batches + expected_rounds
+    function_seconds = calls * FUNCTION_SECONDS_PER_CALL
+    cost = {"SnapshotsPerMonth": round(disk_gib * prices["SnapshotUSDPerGiBMonth"], 4),
+            "RdsBackupsPerMonth": round(db_gib * prices["RdsBackupUSDPerGiBMonth"], 4),
+            "FlowTransitions": round(transitions * prices["FlowUSDPerTransition"], 6),
+            "FunctionCompute": round(function_seconds * FUNCTION_GB * prices["FunctionUSDPerGBSecond"], 6)}
+    return {"ServiceInstanceId": si, "Resources": resources,
+            "Estimate": {"DiskGiB": disk_gib, "DatabaseGiB": db_gib, "FlowTransitions": transitions,
+                         "FunctionSeconds": function_seconds, "CostUSD": cost,
+                         "TotalUSD": round(sum(cost.values()), 4), "Prices": prices,
+                         "Note": "first snapshots are billed on the data they hold; sizes here are upper bounds"}}
