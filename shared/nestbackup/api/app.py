@@ -95,6 +95,9 @@ def handle(req: Request, wiring_factory, admin_token: str | None = None) -> Resp
     admin_token = admin_token if admin_token is not None else os.environ.get("NESTBACKUP_ADMIN_TOKEN")
     path = req.path[4:] if req.path.startswith("/api/") or req.path == "/api" else req.path
     path = "/" + path.strip("/")
+    if path == "/openapi.json" and req.method == "GET":
+        from .openapi import document
+        return Response(200, document())
     try:
         principal = _authorize(req, admin_token, wiring_factory)
         return _route(req, path, wiring_factory, principal)
