@@ -65,3 +65,34 @@ def test_tenant_validation(api):
     assert api.call("POST", "/tenants", {"Name": "dup", "Instances": ["si-1"]})[0] == 201
     assert api.call("POST", "/tenants", {"Name": "dup", "Instances": ["si-2"]})[0] == 409
     assert ADMIN not in json.dumps(api.call("GET", "/tenants")[1])
+
+
+def test_a_tenants_webhook_gets_each_final_record(product, api, control, si):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    received = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    try:
+        control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
+        url = f"http://127.0.0.1:{hook.server_address[1]}/nestbackup?secret=s3"
+        status, tenant = api.call("POST", "/tenants", {"Name": "hooked-" + si[-8:], "Instances": [si],
+                                                       "Webhook": url})
+        assert status == 201
+        status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
+        final = api.wait(record["BackupId"])
+        assert [r["BackupId"] for r in received] == [final["BackupId"]] and received[0]["Status"] == "Created"
+        assert "s3" not in json.dumps(api.call("GET", "/tenants")[1])
+        assert api.call("POST", "/tenants", {"Name": "badhook", "Instances": [si], "Webhook": "file:///etc"})[0] == 400
+    finally:
+        hook.shutdown()

@@ -153,8 +153,8 @@ def _tenants(req: Request, name: str | None, w, principal) -> Response:
     if req.method != "POST":
         raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on /tenants")
     body = _json_body(req)
-    _fields(body, {"Name", "Instances"}, {"Name", "Instances"})
-    return Response(201, tenants.create_tenant(w, body["Name"], body["Instances"]))
+    _fields(body, {"Name", "Instances", "Webhook"}, {"Name", "Instances"})
+    return Response(201, tenants.create_tenant(w, body["Name"], body["Instances"], webhook=body.get("Webhook")))
 
 
 def _route(req: Request, path: str, wiring_factory, principal) -> Response:

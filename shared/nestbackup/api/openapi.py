@@ -84,7 +84,8 @@ def document() -> dict:
                                                              "Token": {"type": "string"}}},
                 "CreateTenant": {"type": "object", "required": ["Name", "Instances"], "additionalProperties": False,
                                  "properties": {"Name": {"type": "string", "maxLength": 64},
-                                                "Instances": {"type": "array", "items": _ID, "minItems": 1}}},
+                                                "Instances": {"type": "array", "items": _ID, "minItems": 1},
+                                                "Webhook": {"type": "string", "format": "uri"}}},
             }},
         "security": [{"bearer": []}],
         "paths": {

@@ -18,14 +18,18 @@ def tenant() -> None:
 @tenant.command("create")
 @click.argument("name")
 @click.option("--instances", required=True, help="Comma-separated service instance ids the tenant may act on.")
+@click.option("--webhook", default=None, help="URL that gets each final record of these instances (POST, JSON).")
 @click.option("--json", "as_json", is_flag=True)
 @api_options
-def create(name, instances, as_json, endpoint, token) -> None:
+def create(name, instances, webhook, as_json, endpoint, token) -> None:
     """Create a tenant; its token is printed once, alone on the last line."""
     ids = [i.strip() for i in instances.split(",") if i.strip()]
     if not ids:
         raise CliError("--instances needs at least one service instance id")
-    out = ApiClient(endpoint, token).call("POST", "/tenants", {"Name": name, "Instances": ids})
+    body = {"Name": name, "Instances": ids}
+    if webhook:
+        body["Webhook"] = webhook
+    out = ApiClient(endpoint, token).call("POST", "/tenants", body)
     if as_json:
         click.echo(json.dumps(out))
         return

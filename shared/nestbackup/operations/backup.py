@@ -322,6 +322,8 @@ def finalize(w, backup_id: str, error: dict | None = None, now: float | None = N
     w.records.write_header(stored, record.header_doc())
     w.records.release_lock(record.service_instance_id, backup_id)
     w.records.delete_doc(ACTIVE, backup_id)
+    from .notify import notify
+    notify(w, record.service_instance_id, record.to_api())
     _log("backup finished", step="finalize", record_id=backup_id, status=str(status))
     return {"BackupId": backup_id, "Status": str(status)}
 

@@ -293,6 +293,8 @@ def _finish(w, stored, record: RestoreRecord, now: float) -> None:
     _save(w, stored, record)
     w.records.release_lock(record.service_instance_id, record.restore_id)
     w.records.delete_doc(backups.ACTIVE, record.restore_id)
+    from .notify import notify
+    notify(w, record.service_instance_id, record.to_api())
     _log("restore finished", step="finalize", record_id=record.restore_id, status=str(record.status))
 
 

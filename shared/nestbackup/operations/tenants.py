@@ -55,20 +55,28 @@ def _validate(name: str, instances: list[str]) -> None:
         raise ValidationError("Instances must be a list of 1-1000 service instance ids")
 
 
-def create_tenant(w, name: str, instances: list[str], now: float | None = None) -> dict:
+def _validate_webhook(url: str | None) -> None:
+    if url is None:
+        return
+    if not isinstance(url, str) or len(url) > 2048 or not re.match(r"^https?://[^\s/]+(/\S*)?$", url):
+        raise ValidationError("Webhook must be an http(s) URL")
+
+
+def create_tenant(w, name: str, instances: list[str], now: float | None = None, webhook: str | None = None) -> dict:
     _validate(name, instances)
+    _validate_webhook(webhook)
     if w.records.get_doc(NAMES, name) is not None:
         raise Conflict(f"tenant {name} exists")
     token = "nbt_" + secrets.token_urlsafe(32)
     digest = _hash(token)
-    w.records.put_doc(TENANTS, digest, {"Name": name, "Instances": sorted(set(instances)),
+    w.records.put_doc(TENANTS, digest, {"Name": name, "Instances": sorted(set(instances)), "Webhook": webhook,
                                         "CreatedEpoch": time.time() if now is None else now})
     w.records.put_doc(NAMES, name, {"Hash": digest})
     return {"Name": name, "Instances": sorted(set(instances)), "Token": token}
 
 
 def list_tenants(w) -> dict:
-    return {"Tenants": [{"Name": doc["Name"], "Instances": doc["Instances"]}
+    return {"Tenants": [{"Name": doc["Name"], "Instances": doc["Instances"], "Webhook": bool(doc.get("Webhook"))}
                         for _, doc, _ in w.records.docs(TENANTS)]}
 
 
