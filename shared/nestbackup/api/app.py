@@ -31,11 +31,11 @@ class Request:
 @dataclass
 class Response:
     status: int
-    body: dict
+    body: dict | str
     headers: dict[str, str] = field(default_factory=lambda: {"content-type": "application/json"})
 
     def encoded(self) -> bytes:
-        return json.dumps(self.body).encode()
+        return self.body.encode() if isinstance(self.body, str) else json.dumps(self.body).encode()
 
 
 class ApiError(Exception):
@@ -98,6 +98,12 @@ def handle(req: Request, wiring_factory, admin_token: str | None = None) -> Resp
     if path == "/openapi.json" and req.method == "GET":
         from .openapi import document
         return Response(200, document())
+    if path in ("/", "/console") and req.method == "GET":
+        from .console import PAGE
+        return Response(200, PAGE, {"content-type": "text/html; charset=utf-8",
+                                    "content-security-policy": "default-src 'self'; script-src 'unsafe-inline' 'self';"
+                                                               " style-src 'unsafe-inline'",
+                                    "x-frame-options": "DENY"})
     try:
         principal = _authorize(req, admin_token, wiring_factory)
         return _route(req, path, wiring_factory, principal)
