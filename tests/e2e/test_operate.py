@@ -8,7 +8,8 @@ from alibabacloud_rds20140815 import models as rds_m
 
 from nestbackup.handlers import wiring
 from nestbackup.operations import schedules
-from tests.conftest import make_rds
+from tests.conftest import make_ecs, make_rds
+from alibabacloud_ecs20140526 import models as ecs_m
 from tests.e2e.test_backup import snapshots_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -156,3 +157,16 @@ def test_plan_lists_what_a_backup_would_take(product, api, control, si, pg_db):
     done = __import__("tests.e2e.test_backup", fromlist=["run_cli"]).run_cli(
         product.endpoint, "plan", "--instance", si)
     assert done.returncode == 0 and "SnapshotGroup" in done.stdout
+
+
+def test_leftovers_are_snapshots_tagged_as_ours_that_no_record_owns(product, api, control, si):
+    disk = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")["Disks"][0]
+    status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
+    owned = api.wait(record["BackupId"])["Resources"][0]["ArtifactId"]
+    ecs = make_ecs(product.endpoint)
+    stray = ecs.create_snapshot(ecs_m.CreateSnapshotRequest(
+        disk_id=disk["DiskId"], tag=[ecs_m.CreateSnapshotRequestTag(key="nestbackup:backupId",
+                                                                     value="backup-000000000000dead0000")])).body
+    status, found = api.call("GET", "/leftovers")
+    ids = {x["ArtifactId"] for x in found["Leftovers"]}
+    assert stray.snapshot_id in ids and owned not in ids

@@ -129,6 +129,24 @@ class Ecs:
                 found[raw["SnapshotGroupId"]] = SnapshotGroup(raw["SnapshotGroupId"], raw.get("Status", ""), members)
         return found
 
+    def snapshots_tagged(self, key: str) -> list[tuple[str, str]]:
+        """(snapshot id, value of tag `key`) of every snapshot carrying that tag key."""
+        out = []
+        for raw in self._pages("DescribeSnapshots", {"RegionId": self.region, "Tag": [{"Key": key}],
+                                                     "MaxResults": 100}, "Snapshots", "Snapshot", lambda r: r):
+            tags = {t.get("TagKey"): t.get("TagValue") for t in (raw.get("Tags") or {}).get("Tag") or []}
+            out.append((raw["SnapshotId"], tags.get(key, "")))
+        return out
+
+    def groups_tagged(self, key: str) -> list[tuple[str, str]]:
+        out = []
+        for raw in self._pages("DescribeSnapshotGroups", {"RegionId": self.region, "Tag": [{"Key": key}],
+                                                          "MaxResults": 100}, "SnapshotGroups", "SnapshotGroup",
+                               lambda r: r):
+            tags = {t.get("Key"): t.get("Value") for t in (raw.get("Tags") or {}).get("Tag") or []}
+            out.append((raw["SnapshotGroupId"], tags.get(key, "")))
+        return out
+
     def delete_snapshot(self, snapshot_id: str) -> None:
         self.rpc.call("DeleteSnapshot", {"SnapshotId": snapshot_id, "Force": False})
 

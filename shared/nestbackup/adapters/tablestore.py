@@ -21,14 +21,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import CloudError, Conflict, NestBackupError
+from ..errors import CloudError, Conflict
 
 HEADER = "#"
 ITEM_PREFIX = "item#"
 BATCH_WRITE_MAX = 200
 
 
-class StaleWrite(NestBackupError):
+class StaleWrite(Conflict):
     """The row changed since it was read; read it again and retry the decision."""
 
 

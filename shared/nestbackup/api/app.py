@@ -166,6 +166,12 @@ def _tenants(req: Request, name: str | None, w, principal) -> Response:
 def _route(req: Request, path: str, wiring_factory, principal) -> Response:
     from ..operations import backup, restore
     w = wiring_factory()
+    if path == "/leftovers":
+        if not principal.admin:
+            raise ApiError(403, "Forbidden", "only the admin token lists leftovers")
+        if req.method != "GET":
+            raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on /leftovers")
+        return Response(200, backup.leftovers(w))
     m = re.fullmatch(r"/tenants(?:/([^/]+))?", path)
     if m:
         return _tenants(req, m[1], w, principal)

@@ -118,6 +118,8 @@ def document() -> dict:
                            "responses": _ok("200", "Schedule", "the deleted one")}},
             "/service-instances/{id}/plan": {"get": {"summary": "What a backup would take and cost",
                                                      "parameters": [_SI_PATH], "responses": _ok("200", "Plan", "it")}},
+            "/leftovers": {"get": {"summary": "Snapshots tagged as ours that no record owns (admin)",
+                                   "responses": _ok("200", "Plan", "the leftovers")}},
             "/tenants": {
                 "post": {"summary": "Create a tenant (admin); its token is returned once",
                          "requestBody": _body("CreateTenant"), "responses": _ok("201", "Tenant", "the tenant")},

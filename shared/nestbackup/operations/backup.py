@@ -25,7 +25,8 @@ log = logging.getLogger("nestbackup.backup")
 SERVICE_INSTANCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 CLIENT_TOKEN = re.compile(r"^[\x21-\x7e]{1,64}$")
 ACTIVE = "active"          # the collection indexing operations not final yet (for the sweeper)
-RDS_STARTING = "starting"   # job id of an RDS item whose CreateBackup may or may not have been applied
+RDS_STARTING = "starting"
+OWNER_TAG = "nestbackup:backupId"  # on every snapshot and group we make: finds leftovers no record owns   # job id of an RDS item whose CreateBackup may or may not have been applied
 
 
 def iso(epoch: float) -> str:
@@ -158,14 +159,14 @@ def _start_unit(w, stored, record: BackupRecord, unit: list[BackupItem]) -> None
             group_id = w.ecs.create_snapshot_group(
                 first.instance_id, [i.resource_id for i in unit], name=f"nestbackup-{record.backup_id}",
                 description=f"nestbackup {record.backup_id} of {record.service_instance_id}",
-                client_token=client_token(record.backup_id, first.instance_id))
+                client_token=client_token(record.backup_id, first.instance_id), tags={OWNER_TAG: record.backup_id})
             for item in unit:
                 item.status, item.job_id = ItemStatus.RUNNING, group_id
         elif first.method is BackupMethod.SNAPSHOT:
             snapshot_id = w.ecs.create_snapshot(
                 first.resource_id, name=f"nestbackup-{record.backup_id}",
                 description=f"nestbackup {record.backup_id} of {record.service_instance_id}",
-                client_token=client_token(record.backup_id, first.resource_id))
+                client_token=client_token(record.backup_id, first.resource_id), tags={OWNER_TAG: record.backup_id})
             first.status, first.artifact_id = ItemStatus.RUNNING, snapshot_id
         else:
             _start_rds(w, stored, first)
@@ -399,3 +400,26 @@ def plan_backup(w, service_instance_id: str) -> dict:
     return plan(service_instance_id,
                 [DiskFacts(d.disk_id, d.instance_id, d.category, d.size_gib, d.multi_attach) for d in disks],
                 [DatabaseFacts(d.db_instance_id, d.engine) for d in dbs], sizes, prices)
+
+
+# -- leftovers
+def leftovers(w) -> dict:
+    """Snapshots and snapshot groups tagged as ours that no live record owns (a crash between the cloud call and
+    the record write, a record deleted by hand, ...). RDS backup sets cannot be tagged, so they are not listed."""
+    owned: dict[str, set[str]] = {}
+
+    def owns(backup_id: str, artifact: str) -> bool:
+        if backup_id not in owned:
+            stored = w.records.read(backup_id) if re.fullmatch(r"backup-[0-9a-f]{12,40}", backup_id or "") else None
+            ids: set[str] = set()
+            if stored and stored.header.get("Status") not in ("Deleted",):
+                for item in stored.items.values():
+                    ids.update(x for x in (item.get("artifact_id"), item.get("job_id")) if x)
+            owned[backup_id] = ids
+        return artifact in owned[backup_id]
+
+    found = [{"ArtifactId": sid, "Kind": "snapshot", "BackupId": bid}
+             for sid, bid in w.ecs.snapshots_tagged(OWNER_TAG) if not owns(bid, sid)]
+    found += [{"ArtifactId": gid, "Kind": "snapshot-group", "BackupId": bid}
+              for gid, bid in w.ecs.groups_tagged(OWNER_TAG) if not owns(bid, gid)]
+    return {"Leftovers": found}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from ..adapters.tablestore import StaleWrite
 from ..errors import CloudError, Conflict
 from ..model.records import BackupMethod
 from ..model.status import BackupStatus, ItemStatus, RestorePhase, RestoreStatus
@@ -52,12 +53,26 @@ def cancel_backup(w, backup_id: str, now: float | None = None) -> dict:
         except CloudError as err:
             if err.code not in backups.NOT_FOUND_CODES:
                 leftovers.append(f"{item.artifact_id or item.job_id}: {err.code}")
-        if item.status is not ItemStatus.FAILED:
-            item.fail("Cancelled", "the backup was cancelled; its artifact was deleted")
-            w.records.write_item(stored, item.resource_id, item.to_dict())
+    _mark_cancelled(w, backup_id)
     detail = "cancelled by the caller" + (f"; left behind: {', '.join(leftovers)}" if leftovers else "")
     return backups.finalize(w, backup_id, error={"Code": "Cancelled", "Detail": detail}, now=now) | \
         {"Leftovers": leftovers}
+
+
+def _mark_cancelled(w, backup_id: str, attempts: int = 20) -> None:
+    """Fail every unfinished item; a step of the stopped flow may still be writing, so re-read on a stale write."""
+    for _ in range(attempts):
+        stored = w.records.read(backup_id)
+        record = backups.BackupRecord.from_docs(stored.header, stored.items)
+        try:
+            for item in record.items:
+                if item.status is not ItemStatus.FAILED:
+                    item.fail("Cancelled", "the backup was cancelled; its artifact was deleted")
+                    w.records.write_item(stored, item.resource_id, item.to_dict())
+            return
+        except StaleWrite:
+            time.sleep(0.1)
+    raise Conflict(f"backup {backup_id} kept changing while it was cancelled; cancel again")
 
 
 def _wait_for_set(w, db_instance_id: str, job_id: str) -> str | None:
