@@ -35,6 +35,8 @@ def test_every_endpoint_confines_a_tenant_to_its_instances(product, api, two_ten
         beta.call("GET", f"/restores?serviceInstanceId={a_si}"),
         beta.call("PUT", f"/service-instances/{a_si}/schedule", {"Cron": "0 3 * * *"}),
         beta.call("GET", f"/service-instances/{a_si}/schedule"),
+        beta.call("GET", f"/service-instances/{a_si}/plan"),
+        beta.call("POST", f"/backups/{a_backup['BackupId']}/cancel"),
     ]
     assert [(s, b["Code"]) for s, b in hidden] == [(404, "NotFound")] * len(hidden)
     # The answer is the one a backup that does not exist gets: nothing tells the two apart.
@@ -45,6 +47,7 @@ def test_every_endpoint_confines_a_tenant_to_its_instances(product, api, two_ten
         a_backup["BackupId"]
     # Tenants cannot manage tenants; the admin sees them all, never their tokens.
     assert beta.call("GET", "/tenants")[0] == 403
+    assert beta.call("GET", "/leftovers")[0] == 403
     listed = api.call("GET", "/tenants")[1]
     assert {a_si, b_si} <= {i for t in listed["Tenants"] for i in t["Instances"]}
     assert "Token" not in json.dumps(listed)
