@@ -79,6 +79,22 @@ def demo(as_json, disks, disk_size, postgres, mysql) -> None:
     sys.exit(0 if ok else 1)
 
 
+@main.command()
+def bootstrap() -> None:
+    """Create the Tablestore table the deployment uses, if it is missing (settings from the environment)."""
+    from ..errors import NestBackupError
+    from ..wiring import Settings, Wiring
+    from .errors import CliError
+    try:
+        settings = Settings.from_env()
+        created = Wiring(settings).records.ensure_table()
+    except NestBackupError as err:
+        raise CliError(str(err)) from None
+    where = f"{settings.ots_instance} ({settings.ots_endpoint})"
+    click.echo(f"created table {settings.ots_table} in {where}" if created
+               else f"table {settings.ots_table} already exists in {where}; nothing to do")
+
+
 from .backup import backup  # noqa: E402
 from .restore import restore  # noqa: E402
 from .schedule import schedule  # noqa: E402

@@ -1,0 +1,64 @@
+"""Cold start of every handler and the size of the layer.
+
+For each function: a fresh process imports its handler and builds the clients its first invocation builds (no
+cloud call), as a ratio to importing the ECS+RDS+FNF+Tablestore SDK clients in the same run (interpreter start-up
+subtracted from both). Then the layer's size, if scripts/build-layer has run.
+
+Usage: .venv/bin/python bench/cold_start.py
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SDK_CLIENTS = ("import alibabacloud_ecs20140526.client, alibabacloud_rds20140815.client, "
+               "alibabacloud_fnf20190315.client, tablestore")
+HANDLER = """
+import importlib.util, os
+os.environ.update(ALIBABA_CLOUD_ACCESS_KEY_ID="ak", ALIBABA_CLOUD_ACCESS_KEY_SECRET="sk",
+                  NESTBACKUP_CLOUD_ENDPOINT="http://127.0.0.1:9")
+spec = importlib.util.spec_from_file_location("index", {path!r})
+spec.loader.exec_module(importlib.util.module_from_spec(spec))
+from nestbackup.handlers import wiring
+w = wiring()
+{uses}
+"""
+# What each handler's first invocation builds (the API and the timer touch every adapter).
+USES = {"nestbackup-db-rename": "w.records; w.rds; import pymysql, psycopg2",
+        "nestbackup-restore-advance": "w.records; w.ecs; w.rds; w.flows; import pymysql, psycopg2",
+        "nestbackup-backup-start": "w.records; w.ecs; w.rds; import pymysql, psycopg2"}
+DEFAULT_USES = "w.records; w.ecs; w.rds; w.flows"
+
+
+def best_of(code: str, runs: int = 5) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> int:
+    bare, sdks = best_of("pass"), best_of(SDK_CLIENTS)
+    ratios = {}
+    for path in sorted((ROOT / "functions").glob("*/index.py")):
+        name = path.parent.name
+        ratios[name] = (best_of(HANDLER.format(path=str(path), uses=USES.get(name, DEFAULT_USES))) - bare) / (sdks - bare)
+        print(f"{name:<30} cold start / SDK clients import: {ratios[name]:.2f}")
+    heaviest = max(ratios, key=ratios.get)
+    print(f"heaviest: {heaviest} {ratios[heaviest]:.2f} (goal <= 0.4)")
+    layer = ROOT / "build" / "nestbackup-layer.zip"
+    if layer.exists():
+        unpacked = sum(p.stat().st_size for p in (ROOT / "build/layer").rglob("*") if p.is_file())
+        print(f"layer: {layer.stat().st_size / 2**20:.1f} MiB zipped, {unpacked / 2**20:.1f} MiB unpacked")
+    else:
+        print("layer: not built (scripts/build-layer)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
