@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +22,8 @@ for _var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from timing import SDK_CLIENTS, best_of  # noqa: E402
 
 POLL = "fc:nestbackup-backup-poll"
 
@@ -73,17 +74,7 @@ w = wiring()
 w.ecs, w.rds, w.flows, w.records          # what the first invocation builds (no call is made)
 """
 HANDLER_MODULE = HANDLER_COLD.split("from nestbackup.handlers")[0]
-SDK_CLIENTS = ("import alibabacloud_ecs20140526.client, alibabacloud_rds20140815.client, "
-               "alibabacloud_fnf20190315.client, tablestore")
 
-
-def best_of(code: str, runs: int = 5) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True, stderr=subprocess.DEVNULL)
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> int:

@@ -8,14 +8,13 @@ Usage: .venv/bin/python bench/cold_start.py
 """
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SDK_CLIENTS = ("import alibabacloud_ecs20140526.client, alibabacloud_rds20140815.client, "
-               "alibabacloud_fnf20190315.client, tablestore")
+sys.path.insert(0, str(ROOT / "bench"))
+from timing import SDK_CLIENTS, best_of  # noqa: E402
+
 HANDLER = """
 import importlib.util, os
 os.environ.update(ALIBABA_CLOUD_ACCESS_KEY_ID="ak", ALIBABA_CLOUD_ACCESS_KEY_SECRET="sk",
@@ -32,14 +31,6 @@ USES = {"nestbackup-db-rename": "w.records; w.rds; import pymysql, psycopg2",
         "nestbackup-backup-start": "w.records; w.ecs; w.rds; import pymysql, psycopg2"}
 DEFAULT_USES = "w.records; w.ecs; w.rds; w.flows"
 
-
-def best_of(code: str, runs: int = 5) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True, stderr=subprocess.DEVNULL)
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> int:
