@@ -171,7 +171,8 @@ def _route(req: Request, path: str, wiring_factory, principal) -> Response:
             raise ApiError(403, "Forbidden", "only the admin token lists leftovers")
         if req.method != "GET":
             raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on /leftovers")
-        return Response(200, backup.leftovers(w))
+        from ..operations.artifacts import leftovers
+        return Response(200, leftovers(w))
     m = re.fullmatch(r"/tenants(?:/([^/]+))?", path)
     if m:
         return _tenants(req, m[1], w, principal)
@@ -184,7 +185,8 @@ def _route(req: Request, path: str, wiring_factory, principal) -> Response:
             raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on a plan")
         if not principal.may_act_on(m[1]):
             raise _hidden(f"service instance {m[1]}")
-        return Response(200, backup.plan_backup(w, m[1]))
+        from ..operations.plan import plan_backup
+        return Response(200, plan_backup(w, m[1]))
     m = re.fullmatch(r"/(backups|restores)/([^/]+)/cancel", path)
     if m:
         from ..operations import cancel
@@ -210,7 +212,8 @@ def _route(req: Request, path: str, wiring_factory, principal) -> Response:
         if not principal.may_act_on(record["ServiceInstanceId"]):
             raise _hidden(f"{kind[:-1]} {record_id}")
         if req.method == "DELETE":
-            return Response(200, backup.delete_backup(w, record_id))
+            from ..operations.artifacts import delete_backup
+            return Response(200, delete_backup(w, record_id))
         return Response(200, record)
     if req.method == "GET":
         si = req.query.get("serviceInstanceId") or req.query.get("ServiceInstanceId")

@@ -16,6 +16,7 @@ from ..model.records import BackupMethod
 from ..model.status import BackupStatus, ItemStatus, RestorePhase, RestoreStatus
 from . import backup as backups
 from . import restore as restores
+from .artifacts import NOT_FOUND_CODES
 
 RDS_WAIT_SECONDS = 120
 
@@ -51,7 +52,7 @@ def cancel_backup(w, backup_id: str, now: float | None = None) -> dict:
                 else:
                     leftovers.append(f"RDS backup job {item.job_id} of {item.resource_id}")
         except CloudError as err:
-            if err.code not in backups.NOT_FOUND_CODES:
+            if err.code not in NOT_FOUND_CODES:
                 leftovers.append(f"{item.artifact_id or item.job_id}: {err.code}")
     _mark_cancelled(w, backup_id)
     detail = "cancelled by the caller" + (f"; left behind: {', '.join(leftovers)}" if leftovers else "")

@@ -17,6 +17,7 @@ from ..model.records import record_time
 from ..errors import CloudError, Conflict, NestBackupError, NotFound, ValidationError
 from ..steps.retention import BackupSummary, Retention, due, expired, validate_cron
 from . import backup as backups
+from .artifacts import delete_backup
 
 log = logging.getLogger("nestbackup.schedules")
 SCHEDULES = "schedules"
@@ -106,7 +107,7 @@ def apply_retention(w, si: str, rule: Retention, now: float) -> list[str]:
     deleted = []
     for backup_id in expired(summaries, rule, now):
         try:
-            if backups.delete_backup(w, backup_id, now)["Status"] == "Deleted":
+            if delete_backup(w, backup_id, now)["Status"] == "Deleted":
                 deleted.append(backup_id)
         except (Conflict, CloudError) as err:
             _log("retention delete deferred", step="retention", record_id=backup_id, reason=str(err))

@@ -1,0 +1,82 @@
+"""A backup's artifacts after the fact: deleting them (by hand or by retention), and finding the ones no record
+owns (leftovers)."""
+from __future__ import annotations
+
+import re
+import time
+
+from ..errors import CloudError, Conflict
+from ..model.records import BackupMethod, BackupRecord
+from ..model.status import BackupStatus
+from .backup import OWNER_TAG, _log, load
+
+# -- delete
+NOT_FOUND_CODES = ("InvalidSnapshotId.NotFound", "InvalidSnapshotGroupId.NotFound", "InvalidBackupId.NotFound")
+
+
+def delete_backup(w, backup_id: str, now: float | None = None) -> dict:
+    """Delete a final backup's snapshots and RDS backup sets: Deleting -> Deleted, or DeleteFailed with the causes
+    on the items (run it again to retry). Refused while the backup runs or another operation holds the instance."""
+    now = time.time() if now is None else now
+    record = load(w, backup_id)
+    if record.status is BackupStatus.DELETED:
+        return record.to_api()
+    if record.status is BackupStatus.CREATING:
+        raise Conflict(f"backup {backup_id} is still Creating; it can be deleted once it ends")
+    holder = f"delete-{backup_id}"
+    w.records.acquire_lock(record.service_instance_id, holder, int(now * 1000), w.settings.lock_lease_seconds * 1000)
+    try:
+        stored = w.records.read(backup_id)
+        record = BackupRecord.from_docs(stored.header, stored.items)
+        record.status = BackupStatus.DELETING
+        w.records.write_header(stored, record.header_doc())
+        groups_done: set[str] = set()
+        failures = 0
+        for item in record.items:
+            try:
+                if item.method is BackupMethod.SNAPSHOT_GROUP and item.job_id:
+                    if item.job_id not in groups_done:
+                        w.ecs.delete_snapshot_group(item.job_id)
+                        groups_done.add(item.job_id)
+                elif item.method is BackupMethod.SNAPSHOT and item.artifact_id:
+                    w.ecs.delete_snapshot(item.artifact_id)
+                elif item.method is BackupMethod.RDS_BACKUP and item.artifact_id:
+                    w.rds.delete_backup(item.resource_id, item.artifact_id)
+            except CloudError as err:
+                if err.code in NOT_FOUND_CODES:
+                    continue
+                failures += 1
+                item.error_code, item.error_message, item.request_id = \
+                    err.code, f"deleting {item.artifact_id or item.job_id} failed: {err.message}", err.request_id
+                w.records.write_item(stored, item.resource_id, item.to_dict())
+        record.status = BackupStatus.DELETE_FAILED if failures else BackupStatus.DELETED
+        record.status_detail = (f"{failures} artifact(s) could not be deleted; delete again to retry"
+                                if failures else record.status_detail)
+        w.records.write_header(stored, record.header_doc())
+        _log("backup deleted", step="delete", record_id=backup_id, status=str(record.status))
+        return record.to_api()
+    finally:
+        w.records.release_lock(record.service_instance_id, holder)
+
+
+# -- leftovers
+def leftovers(w) -> dict:
+    """Snapshots and snapshot groups tagged as ours that no live record owns (a crash between the cloud call and
+    the record write, a record deleted by hand, ...). RDS backup sets cannot be tagged, so they are not listed."""
+    owned: dict[str, set[str]] = {}
+
+    def owns(backup_id: str, artifact: str) -> bool:
+        if backup_id not in owned:
+            stored = w.records.read(backup_id) if re.fullmatch(r"backup-[0-9a-f]{12,40}", backup_id or "") else None
+            ids: set[str] = set()
+            if stored and stored.header.get("Status") not in ("Deleted",):
+                for item in stored.items.values():
+                    ids.update(x for x in (item.get("artifact_id"), item.get("job_id")) if x)
+            owned[backup_id] = ids
+        return artifact in owned[backup_id]
+
+    found = [{"ArtifactId": sid, "Kind": "snapshot", "BackupId": bid}
+             for sid, bid in w.ecs.snapshots_tagged(OWNER_TAG) if not owns(bid, sid)]
+    found += [{"ArtifactId": gid, "Kind": "snapshot-group", "BackupId": bid}
+              for gid, bid in w.ecs.groups_tagged(OWNER_TAG) if not owns(bid, gid)]
+    return {"Leftovers": found}
