@@ -113,14 +113,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def spawn_local_cloud(state, port: int | None = None):
+def spawn_local_cloud(state, port: int | None = None, admin_token: str | None = None):
     """`nestbackup local serve` in its own process (to be killed with SIGKILL); returns (process, endpoint)."""
     import subprocess
     import sys
     import time
     port = port or free_port()
+    token = ["--admin-token", admin_token] if admin_token else []
     proc = subprocess.Popen([sys.executable, "-m", "nestbackup.cli.main", "local", "serve", "--port", str(port),
-                             "--state-dir", str(state)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--state-dir", str(state), *token], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     endpoint = f"http://127.0.0.1:{port}"
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     deadline = time.monotonic() + 60

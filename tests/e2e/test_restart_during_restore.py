@@ -1,0 +1,44 @@
+"""The whole cloud dies in the middle of a restore (SIGKILL of the local cloud: flows, functions, databases' RDS
+front, everything) and comes back on the same state: the restore resumes where it was and ends Restored, with the
+data of backup time under the original names and the later data kept aside."""
+import signal
+import time
+
+import psycopg2
+import pytest
+
+from tests.conftest import Control, free_port, spawn_local_cloud
+from tests.e2e.conftest import ADMIN, Api
+from tests.e2e.test_restore import pg_rows
+
+
+@pytest.mark.timeout(600)
+def test_a_restore_survives_the_cloud_being_killed_and_restarted(tmp_path, pg_db):
+    port, state = free_port(), tmp_path / "state"
+    proc, endpoint = spawn_local_cloud(state, port, admin_token=ADMIN)
+    try:
+        api, control = Api(endpoint), Control(endpoint)
+        control.seed(ServiceInstanceId="si-restart", Disks=1, DiskSize="8MiB", Postgres=pg_db[1])
+        at_backup = pg_rows(pg_db[0])
+        status, backup = api.call("POST", "/backups", {"ServiceInstanceId": "si-restart"})
+        assert api.wait(backup["BackupId"], timeout=120)["Status"] == "Created"
+        with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=pg_db[0]) as conn, conn.cursor() as cur:
+            cur.execute("INSERT INTO t VALUES (1000, 'after')")
+        control.faults(op_delay_ms=3000)              # slow cloud work: the kill lands mid-restore
+        status, restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})
+        deadline = time.monotonic() + 60
+        while api.call("GET", f"/restores/{restore['RestoreId']}")[1]["Phase"] not in ("RestoringData",):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+        proc, _ = spawn_local_cloud(state, port, admin_token=ADMIN)
+        final = api.wait(restore["RestoreId"], timeout=300)
+        assert final["Status"] == "Restored", final
+        assert pg_rows(pg_db[0]) == at_backup
+        (db,) = next(r for r in final["Resources"] if r["ResourceType"] == "rds")["Databases"]
+        assert (1000, "after") in pg_rows(db["AsideName"])
+    finally:
+        proc.kill()
+        proc.wait(10)
