@@ -1,4 +1,4 @@
-"""The whole cloud dies in the middle of a restore (SIGKILL of the local cloud: flows, functions, databases' RDS
+"""The whole cloud dies in the middle of a backup or a restore (SIGKILL of the local cloud: flows, functions, databases' RDS
 front, everything) and comes back on the same state: the restore resumes where it was and ends Restored, with the
 data of backup time under the original names and the later data kept aside."""
 import signal
@@ -39,6 +39,34 @@ def test_a_restore_survives_the_cloud_being_killed_and_restarted(tmp_path, pg_db
         assert pg_rows(pg_db[0]) == at_backup
         (db,) = next(r for r in final["Resources"] if r["ResourceType"] == "rds")["Databases"]
         assert (1000, "after") in pg_rows(db["AsideName"])
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+@pytest.mark.timeout(600)
+def test_a_backup_survives_the_cloud_being_killed_and_restarted(tmp_path, pg_db):
+    from tests.e2e.test_backup import snapshots_of
+    port, state = free_port(), tmp_path / "state"
+    proc, endpoint = spawn_local_cloud(state, port, admin_token=ADMIN)
+    try:
+        api, control = Api(endpoint), Control(endpoint)
+        seeded = control.seed(ServiceInstanceId="si-restart-b", Disks=2, DiskSize="8MiB", Postgres=pg_db[1])
+        control.faults(op_delay_ms=3000)
+        status, backup = api.call("POST", "/backups", {"ServiceInstanceId": "si-restart-b"})
+        deadline = time.monotonic() + 60
+        while not any(r["Status"] == "Running" for r in api.call("GET", f"/backups/{backup['BackupId']}")[1][
+                "Resources"]):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+        proc, _ = spawn_local_cloud(state, port, admin_token=ADMIN)
+        final = api.wait(backup["BackupId"], timeout=300)
+        assert final["Status"] == "Created", final
+        for disk in seeded["Disks"]:                       # nothing was made twice
+            assert len(snapshots_of(endpoint, disk["DiskId"])) == 1
     finally:
         proc.kill()
         proc.wait(10)
