@@ -1,6 +1,7 @@
-"""The whole cloud dies in the middle of a backup or a restore (SIGKILL of the local cloud: flows, functions, databases' RDS
-front, everything) and comes back on the same state: the restore resumes where it was and ends Restored, with the
-data of backup time under the original names and the later data kept aside."""
+"""The whole cloud dies in the middle of a backup or a restore: SIGKILL of the local cloud takes down flows,
+functions, the RDS front, everything. It comes back on the same state, and the operation resumes where it was. A
+backup ends Created with nothing made twice. A restore ends Restored, with the data of backup time under the
+original names and the later data kept aside."""
 import signal
 import time
 
