@@ -140,3 +140,35 @@ def test_a_long_backup_continues_in_new_executions_within_the_event_budget(produ
         flow_name="nestbackup-backup", execution_name=f"{record['BackupId']}-g2", limit=1000)).body.events
     per_round = len(events) / 3
     assert 400 * per_round + 200 < 5000, f"{per_round} events per poll round"
+
+
+def test_an_rds_start_killed_after_create_backup_adopts_the_backup_set_once_the_job_has_ended(product, control, si,
+                                                                                               pg_db):
+    control.seed(ServiceInstanceId=si, Disks=0, Postgres=pg_db[1])
+    w = _wiring_without_flow()
+    record = ops.create_backup(w, si)
+    killed = _wiring_without_flow()
+
+    class KilledAfterIntent(_KilledOnFirstItemWrite):
+        writes = 0
+
+        def write_item(self, *args):
+            KilledAfterIntent.writes += 1
+            if KilledAfterIntent.writes == 1:
+                return self._store.write_item(*args)
+            raise _Killed()
+
+    killed.records = KilledAfterIntent(w.records)
+    with pytest.raises(_Killed):
+        ops.start_batch(killed, record["BackupId"], 0)
+    db = ops.load(w, record["BackupId"]).items[0].resource_id
+    deadline = time.monotonic() + 60
+    while w.rds.running_backup_jobs(db):                  # the job CreateBackup started finishes meanwhile
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    before = control.stats()["rds:CreateBackup"]
+    ops.start_batch(w, record["BackupId"], 0)
+    assert control.stats()["rds:CreateBackup"] == before          # adopted, not started again
+    item = ops.get_backup(w, record["BackupId"])["Resources"][0]
+    assert item["Status"] == "Succeeded" and item["ArtifactId"] == w.rds.manual_backups_since(db, 0)[0]
+    assert ops.finalize(w, record["BackupId"])["Status"] == "Created"

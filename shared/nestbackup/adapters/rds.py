@@ -67,6 +67,20 @@ class Rds:
         jobs = [_job(raw) for raw in (body.get("Items") or {}).get("BackupJob") or []]
         return next((j for j in jobs if j.job_id == str(job_id)), None)
 
+    def manual_backups_since(self, db_instance_id: str, since_epoch: float) -> list[str]:
+        """Successful manual backup sets that started at or after `since_epoch` (minute precision), newest first."""
+        from datetime import datetime, timedelta, timezone
+        start = datetime.fromtimestamp(since_epoch, timezone.utc).replace(second=0, microsecond=0)
+        end = datetime.now(timezone.utc) + timedelta(minutes=1)
+        body = self.rpc.call("DescribeBackups", {"DBInstanceId": db_instance_id, "BackupMode": "Manual",
+                                                 "BackupStatus": "Success", "PageSize": 100,
+                                                 "StartTime": start.strftime("%Y-%m-%dT%H:%MZ"),
+                                                 "EndTime": end.strftime("%Y-%m-%dT%H:%MZ")})
+        sets = [raw for raw in (body.get("Items") or {}).get("Backup") or []
+                if raw.get("BackupStatus", "Success") == "Success"]
+        sets.sort(key=lambda raw: str(raw.get("BackupStartTime") or ""), reverse=True)
+        return [str(raw["BackupId"]) for raw in sets]
+
     def delete_backup(self, db_instance_id: str, backup_id: str) -> None:
         self.rpc.call("DeleteBackup", {"DBInstanceId": db_instance_id, "BackupId": backup_id})
 

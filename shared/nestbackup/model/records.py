@@ -41,6 +41,7 @@ class BackupItem:
     request_id: str | None = None
     databases: list[str] = field(default_factory=list)                 # RDS: databases at backup time
     row_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # RDS: db -> table -> rows, for verify
+    started_at: float | None = None      # RDS: when CreateBackup was about to be sent (to adopt its result)
 
     def fail(self, code: str, message: str, request_id: str | None = None) -> None:
         self.status, self.error_code, self.error_message, self.request_id = \

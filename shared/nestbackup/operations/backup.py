@@ -204,8 +204,12 @@ def _start_rds(w, stored, item: BackupItem) -> None:
         if running:
             item.status, item.job_id = ItemStatus.RUNNING, running[0].job_id
             return
+        finished = w.rds.manual_backups_since(item.resource_id, item.started_at or time.time() - 3600)
+        if finished:               # the job it started has already ended: adopt its backup set
+            item.status, item.artifact_id, item.progress = ItemStatus.SUCCEEDED, finished[0], 100
+            return
     else:
-        item.job_id = RDS_STARTING
+        item.job_id, item.started_at = RDS_STARTING, time.time()
         w.records.write_item(stored, item.resource_id, item.to_dict())
     item.job_id = w.rds.create_backup(item.resource_id)
     item.status = ItemStatus.RUNNING
