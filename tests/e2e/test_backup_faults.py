@@ -56,6 +56,20 @@ class _KilledOnFirstItemWrite:
         raise _Killed()
 
 
+class _KilledAfterIntent(_KilledOnFirstItemWrite):
+    """Records the RDS intent marker, then dies on the next write: right after CreateBackup was sent."""
+
+    def __init__(self, store):
+        super().__init__(store)
+        self._writes = 0
+
+    def write_item(self, *args):
+        self._writes += 1
+        if self._writes == 1:
+            return self._store.write_item(*args)
+        raise _Killed()
+
+
 def _wiring_without_flow():
     w = type(wiring())(wiring().settings)
     w.flows = _NoFlow()
@@ -92,16 +106,7 @@ def test_an_rds_start_killed_after_create_backup_adopts_the_job_it_started(produ
     record = ops.create_backup(w, si)
     killed = _wiring_without_flow()
 
-    class KilledAfterIntent(_KilledOnFirstItemWrite):
-        writes = 0
-
-        def write_item(self, *args):
-            KilledAfterIntent.writes += 1
-            if KilledAfterIntent.writes == 1:      # the intent marker is recorded ...
-                return self._store.write_item(*args)
-            raise _Killed()                        # ... CreateBackup runs, and the handler dies
-
-    killed.records = KilledAfterIntent(w.records)
+    killed.records = _KilledAfterIntent(w.records)
     with pytest.raises(_Killed):
         ops.start_batch(killed, record["BackupId"], 0)
     before = control.stats()["rds:CreateBackup"]
@@ -149,16 +154,7 @@ def test_an_rds_start_killed_after_create_backup_adopts_the_backup_set_once_the_
     record = ops.create_backup(w, si)
     killed = _wiring_without_flow()
 
-    class KilledAfterIntent(_KilledOnFirstItemWrite):
-        writes = 0
-
-        def write_item(self, *args):
-            KilledAfterIntent.writes += 1
-            if KilledAfterIntent.writes == 1:
-                return self._store.write_item(*args)
-            raise _Killed()
-
-    killed.records = KilledAfterIntent(w.records)
+    killed.records = _KilledAfterIntent(w.records)
     with pytest.raises(_Killed):
         ops.start_batch(killed, record["BackupId"], 0)
     db = ops.load(w, record["BackupId"]).items[0].resource_id

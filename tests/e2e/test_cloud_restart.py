@@ -13,6 +13,13 @@ from tests.e2e.conftest import ADMIN, Api
 from tests.e2e.test_restore import pg_rows
 
 
+def kill_and_restart(proc, state, port):
+    """SIGKILL the local cloud and start it again on the same state dir and port."""
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    return spawn_local_cloud(state, port, admin_token=ADMIN)[0]
+
+
 @pytest.mark.timeout(600)
 def test_a_restore_survives_the_cloud_being_killed_and_restarted(tmp_path, pg_db):
     port, state = free_port(), tmp_path / "state"
@@ -31,10 +38,7 @@ def test_a_restore_survives_the_cloud_being_killed_and_restarted(tmp_path, pg_db
         while api.call("GET", f"/restores/{restore['RestoreId']}")[1]["Phase"] not in ("RestoringData",):
             assert time.monotonic() < deadline
             time.sleep(0.1)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-
-        proc, _ = spawn_local_cloud(state, port, admin_token=ADMIN)
+        proc = kill_and_restart(proc, state, port)
         final = api.wait(restore["RestoreId"], timeout=300)
         assert final["Status"] == "Restored", final
         assert pg_rows(pg_db[0]) == at_backup
@@ -60,10 +64,7 @@ def test_a_backup_survives_the_cloud_being_killed_and_restarted(tmp_path, pg_db)
                 "Resources"]):
             assert time.monotonic() < deadline
             time.sleep(0.1)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-
-        proc, _ = spawn_local_cloud(state, port, admin_token=ADMIN)
+        proc = kill_and_restart(proc, state, port)
         final = api.wait(backup["BackupId"], timeout=300)
         assert final["Status"] == "Created", final
         for disk in seeded["Disks"]:                       # nothing was made twice
