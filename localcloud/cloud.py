@@ -61,6 +61,9 @@ class Product:
     def resume(self) -> None:
         """Pick up asynchronous work that a killed server left in progress."""
 
+    def close(self) -> None:
+        """Release what the product holds open (listeners, files); the cloud is stopping."""
+
 
 class LocalCloud:
     def __init__(self, state_dir: str | Path | None = None, credentials: dict[str, str] | None = None,
@@ -154,4 +157,6 @@ class LocalCloud:
                 os.environ[key] = value
         self._stopping.set()
         self.jobs.shutdown(wait=True, cancel_futures=True)
+        for product in (self.ecs, self.rds, self.ots, self.fnf):
+            product.close()
         self.store.close()

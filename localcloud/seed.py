@@ -48,5 +48,7 @@ def seed(cloud: LocalCloud, spec: dict) -> dict:
             out["DBInstances"].append({"DBInstanceId": db["DBInstanceId"], "Engine": engine})
     if spec.get("SQLServer"):
         db = cloud.rds.create_instance("SQLServer", None, tags=tags)
-        out["DBInstances"].append({"DBInstanceId": db["DBInstanceId"], "Engine": "SQLServer"})
+        # the local SQL Server stand-in's TDS endpoint (login sa, empty password), to put data in
+        out["DBInstances"].append({"DBInstanceId": db["DBInstanceId"], "Engine": "SQLServer", "Host": "127.0.0.1",
+                                   "Port": db["Port"]})
     return out

@@ -14,7 +14,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ADAPTERS = ROOT / "shared" / "nestbackup" / "adapters"
 PRODUCT_OF = {"ecs.py": "ecs", "rds.py": "rds", "cloudflow.py": "fnf"}
-RPC_CALL = re.compile(r'(?:rpc\.call|_pages)\(\s*"([A-Za-z]+)"')
+# a literal action in a call, or a module constant naming the action a call sends (e.g. SQLSERVER_RESTORE_ACTION)
+RPC_CALL = re.compile(r'(?:rpc\.call|_pages)\(\s*"([A-Za-z]+)"|^[A-Z_]+_ACTION = "([A-Za-z]+)"', re.M)
 # tablestore client method -> RAM action
 OTS = {"batch_write_row": "BatchWriteRow", "create_table": "CreateTable", "delete_row": "DeleteRow",
        "get_range": "GetRange", "get_row": "GetRow", "list_table": "ListTable", "put_row": "PutRow",
@@ -25,7 +26,7 @@ OTS_CALL = re.compile(r"self\.client\.([a-z_]+)")
 def actions_in_code() -> set[str]:
     found = set()
     for name, product in PRODUCT_OF.items():
-        found |= {f"{product}:{a}" for a in RPC_CALL.findall((ADAPTERS / name).read_text())}
+        found |= {f"{product}:{a or b}" for a, b in RPC_CALL.findall((ADAPTERS / name).read_text())}
     calls = set(OTS_CALL.findall((ADAPTERS / "tablestore.py").read_text()))
     unknown = calls - set(OTS)
     if unknown:

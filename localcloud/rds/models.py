@@ -18,8 +18,14 @@ What is real:
   chosen tables moved with one RENAME TABLE into the target database under their new names, their triggers
   dropped, the scratch database dropped). The target database of a table-level restore may exist (e.g. the
   original one) as long as the new table names do not.
-- SQL Server instances exist at the API level only: describable, CreateBackup makes a backup set with no data
-  (BackupSize 0, no files), DescribeDatabases lists nothing, RestoreTable answers 400 UnsupportedEngine.
+- A SQL Server instance is the local stand-in of localcloud.mssql: a JSON catalog of databases, tables and rows,
+  served over the TDS wire protocol on 127.0.0.1 (ConnectionString/Port; login `sa`, empty password). It is no SQL
+  Server engine: it runs a small statement set (see localcloud.mssql.sql). CreateBackup exports each database to
+  `db-<n>.json`; RestoreTable answers 400 UnsupportedEngine (as on the real service); RecoveryDBInstance restores
+  databases of a backup set into an existing SQL Server instance under the names DbNames (JSON
+  `{"src":"dst"}`) maps them to, never over an existing database. That the real service accepts the source
+  instance itself as TargetDBInstanceId is UNCONFIRMED; here it does. Restoring into a new instance (no
+  TargetDBInstanceId) and RestoreTime are refused with 400 InvalidParameter.
 
 Statuses: DBInstanceStatus stays Running (RestoreTable does not move it to Restoring). Backup jobs move
 NoStart -> Preparing -> Uploading -> Finished | Failed (BackupProgressStatus ends Finished either way; Process is a
@@ -41,8 +47,8 @@ Error codes:
   CreateBackup DBName not on the instance.
 - 400 InvalidDBName.Duplicate / InvalidTableName.Duplicate: a RestoreTable new name that already exists (or that
   a restore in progress is creating).
-- 400 UnsupportedEngine: RestoreTable on SQL Server; 400 InvalidParameter for PostgreSQL table-level TableMeta
-  and for RestoreTime (no log backup here).
+- 400 UnsupportedEngine: RestoreTable on SQL Server, RecoveryDBInstance on anything else; 400 InvalidParameter
+  for PostgreSQL table-level TableMeta and for RestoreTime (no log backup here).
 - 400 IdempotentParameterMismatch: a RestoreTable ClientToken reused with different parameters (same parameters:
   the first call's answer, no new restore).
 - 500 InternalError: the real database server could not be reached while answering a call.
@@ -70,13 +76,14 @@ from typing import Any
 from ..cloud import Product
 from ..core.errors import ServiceError, invalid, missing
 from ..core.rpc import RpcRequest
-from .engines import Engine, EngineError, MySqlEngine, PgEngine, engine_for, parse_dsn
+from .engines import Engine, EngineError, MssqlEngine, MySqlEngine, PgEngine, engine_for, parse_dsn
 
 log = logging.getLogger("localcloud.rds")
 
 INSTANCE, JOB, BACKUP, RESTORE, TOKEN = "rds.instance", "rds.backup_job", "rds.backup", "rds.restore", "rds.token"
 ENGINES = {"mysql": "MySQL", "postgresql": "PostgreSQL", "sqlserver": "SQLServer", "mariadb": "MariaDB"}
 ACTIVE_JOB = ("NoStart", "Preparing", "Uploading")
+MSSQL_LOGIN = ("sa", "")
 _MINUTE = "%Y-%m-%dT%H:%MZ"
 
 
@@ -132,7 +139,8 @@ class Rds(Product):
     name = "rds"
     version = "2014-08-15"
     ACTIONS = frozenset({"DescribeDBInstances", "DescribeDBInstanceAttribute", "CreateBackup", "DescribeBackupTasks",
-                         "DescribeBackups", "DeleteBackup", "RestoreTable", "DescribeDatabases"})
+                         "DescribeBackups", "DeleteBackup", "RestoreTable", "DescribeDatabases",
+                         "RecoveryDBInstance"})
 
     def __init__(self, cloud) -> None:
         super().__init__(cloud)
@@ -140,6 +148,7 @@ class Rds(Product):
         self.root = cloud.state_dir / "rds"
         self.backup_root = self.root / "backups"
         self.work_root = self.root / "work"
+        self._mssql: dict[str, tuple[Any, Any]] = {}       # instance id -> (Catalog, MssqlServer)
 
     def dispatch(self, req: RpcRequest) -> dict[str, Any]:
         try:
@@ -162,7 +171,9 @@ class Rds(Product):
             "Dsn": None, "Databases": None, "Restored": [],
         }
         if canonical == "SQLServer":
-            doc.update(EngineVersion="2019_std_ha", Host=f"{instance_id}.sqlserver.rds.aliyuncs.com", Port=1433)
+            doc.update(EngineVersion="2019_std_ha", Host="127.0.0.1", Port=0)
+            self.cloud.store.put(INSTANCE, instance_id, doc)
+            doc["Port"] = self._serve_mssql(doc)
         else:
             if not dsn:
                 raise ValueError(f"a {canonical} instance needs a DSN")
@@ -179,7 +190,8 @@ class Rds(Product):
             doc.update(EngineVersion=version, Host=parsed.host, Port=parsed.port, Dsn=dsn,
                        Databases=parsed.databases)
         self.cloud.store.put(INSTANCE, instance_id, doc)
-        return {"DBInstanceId": instance_id, "Engine": canonical, "EngineVersion": doc["EngineVersion"]}
+        return {"DBInstanceId": instance_id, "Engine": canonical, "EngineVersion": doc["EngineVersion"],
+                "Port": doc["Port"]}
 
     # ------------------------------------------------------------------------------------------------ internals
     def _instance(self, instance_id: str) -> dict:
@@ -188,11 +200,31 @@ class Rds(Product):
             raise not_found_instance(instance_id)
         return doc
 
-    @staticmethod
-    def _engine(inst: dict) -> Engine | None:
+    def _engine(self, inst: dict) -> Engine | None:
+        if inst["Engine"] == "SQLServer":
+            return MssqlEngine(self._mssql[inst["DBInstanceId"]][0])
         if not inst.get("Dsn"):
             return None
         return engine_for(inst["Engine"], parse_dsn(inst["Dsn"]))
+
+    def _serve_mssql(self, inst: dict) -> int:
+        """Serve a SQL Server instance's catalog over TDS, on its port of before when free; returns the port."""
+        from ..mssql import Catalog, MssqlServer
+        instance_id = inst["DBInstanceId"]
+        with self._lock:
+            if instance_id in self._mssql:
+                return self._mssql[instance_id][1].port
+            catalog = Catalog(self.root / "mssql" / f"{instance_id}.json")
+            server = MssqlServer(catalog, port=int(inst.get("Port") or 0), user=MSSQL_LOGIN[0],
+                                 password=MSSQL_LOGIN[1])
+            try:
+                port = server.start()
+            except OSError:                    # the old port is taken: any free one
+                server = MssqlServer(catalog, user=MSSQL_LOGIN[0], password=MSSQL_LOGIN[1])
+                port = server.start()
+            self._mssql[instance_id] = (catalog, server)
+        self.cloud.store.update(INSTANCE, instance_id, lambda d: d.update(Port=port))
+        return port
 
     def _databases(self, inst: dict, eng: Engine | None = None) -> list[str]:
         """The databases of an instance, looked up on the real server now."""
@@ -440,7 +472,7 @@ class Rds(Product):
         if eng is not None:
             names = job["DBNames"] or self._databases(inst, eng)
             directory.mkdir(parents=True, exist_ok=True)
-            suffix = ".dump" if isinstance(eng, PgEngine) else ".sql"
+            suffix = {PgEngine: ".dump", MssqlEngine: ".json"}.get(type(eng), ".sql")
             for i, name in enumerate(names):
                 path = directory / f"db-{i}{suffix}"
                 meta = eng.dump(name, path, stopping=lambda: self.cloud.stopping)
@@ -647,7 +679,7 @@ class Rds(Product):
                                              "not keep: pass BackupId.")
             raise missing("BackupId")
         eng = self._engine(inst)
-        if eng is None:
+        if eng is None or isinstance(eng, MssqlEngine):
             raise ServiceError("UnsupportedEngine",
                                f"RestoreTable does not support the {inst['Engine']} engine (MySQL and PostgreSQL "
                                f"only).", 400)
@@ -725,6 +757,68 @@ class Rds(Product):
         self.cloud.submit(self._run_restore, task_id, time.monotonic())
         return {}
 
+    def RecoveryDBInstance(self, req: RpcRequest) -> dict:
+        """SQL Server: restore databases of a backup set into an existing instance under new names."""
+        mapping = req.get_json("DbNames", dict)
+        if mapping is None:
+            raise missing("DbNames")
+        backup_id = req.get("BackupId")
+        if backup_id is None:
+            if req.get("RestoreTime"):
+                raise invalid("RestoreTime", "Point-in-time restore needs log backups, which the local cloud does "
+                                             "not keep: pass BackupId.")
+            raise missing("BackupId")
+        target_id = req.get("TargetDBInstanceId")
+        if not target_id:
+            raise invalid("TargetDBInstanceId", "Restoring into a new instance is not emulated: name an existing "
+                                                "SQL Server instance.")
+        if not mapping or not all(isinstance(k, str) and k and isinstance(v, str) and v for k, v in mapping.items()):
+            raise invalid("DbNames", 'Use {"source database":"new database",...}.')
+        if len({v.lower() for v in mapping.values()}) != len(mapping):
+            raise invalid("DbNames", "A new database name appears twice.")
+        with self._lock:
+            backup = self.cloud.store.get(BACKUP, backup_id)
+            source_id = req.get("DBInstanceId") or (backup or {}).get("DBInstanceId")
+            if backup is None or backup["DBInstanceId"] != source_id:
+                raise ServiceError("InvalidBackupId.NotFound", f"The backup set {backup_id} is not found.", 404)
+            source, target = self._instance(source_id), self._instance(target_id)
+            for inst in (source, target):
+                if inst["Engine"] != "SQLServer":
+                    raise ServiceError("UnsupportedEngine", f"RecoveryDBInstance supports SQL Server only, not "
+                                                            f"{inst['Engine']} ({inst['DBInstanceId']}).", 400)
+            self.cloud.faults.check_reject(target_id)
+            if target["Status"] != "Running":
+                raise ServiceError("IncorrectDBInstanceState",
+                                   f"Current DB instance state does not support this operation ({target['Status']}).",
+                                   403)
+            if backup["Status"] != "Success":
+                raise ServiceError("IncorrectBackupSetState", f"The backup set {backup_id} is not available.", 403)
+            eng = self._engine(target)
+            in_backup = {d["DBName"]: d for d in backup["Databases"]}
+            taken = {n.lower() for n in eng.all_databases()}
+            for task in self._running_restores(target_id):
+                taken |= {t["NewName"].lower() for t in task["Targets"]}
+            targets = []
+            for name, newname in mapping.items():
+                if name not in in_backup:
+                    raise ServiceError("InvalidDBName.NotFound",
+                                       f"The database {name!r} is not in backup set {backup_id}.", 404)
+                why = eng.check_name(newname)
+                if why:
+                    raise invalid("DbNames", f"{newname!r}: {why}.")
+                if newname.lower() in taken:
+                    raise ServiceError("InvalidDBName.Duplicate",
+                                       f"The database {newname!r} already exists on {target_id}.", 400)
+                targets.append({"Name": name, "NewName": newname, "Tables": None, "CreateDb": True,
+                                "File": in_backup[name]["File"], "Meta": {}})
+            task_id = self._new_numeric_id(RESTORE)
+            self.cloud.store.put(RESTORE, task_id, {
+                "TaskId": task_id, "DBInstanceId": target_id, "BackupId": backup_id, "Status": "Running",
+                "Targets": targets, "CreatedDbs": [], "CreatedTables": [], "Reason": "",
+                "StartTime": self.cloud.iso(), "ClientToken": None})
+        self.cloud.submit(self._run_restore, task_id, time.monotonic())
+        return {"DBInstanceId": target_id, "OrderId": ""}
+
     def _run_restore(self, task_id: str, started: float) -> None:
         try:
             self._restore_work(task_id, started)
@@ -755,6 +849,10 @@ class Rds(Product):
             file = directory / t["File"]
             if not file.exists():
                 raise EngineError(f"the backup file of {t['Name']!r} is missing")
+            if isinstance(eng, MssqlEngine):        # the import creates the database
+                self.cloud.store.update(RESTORE, task_id, lambda d, n=t["NewName"]: d["CreatedDbs"].append(n))
+                eng.restore_database(file, t["NewName"], stopping)
+                continue
             if t["CreateDb"]:
                 eng.create_database(t["NewName"], t["Meta"])
                 self.cloud.store.update(RESTORE, task_id, lambda d, n=t["NewName"]: d["CreatedDbs"].append(n))
@@ -803,10 +901,19 @@ class Rds(Product):
 
     # ------------------------------------------------------------------------------------------------ restart
     def resume(self) -> None:
-        """Re-run backup jobs a killed server left in progress; fail (and undo) interrupted restores."""
+        """Serve the SQL Server instances again; re-run backup jobs a killed server left in progress; fail (and
+        undo) interrupted restores."""
+        for inst in self.cloud.store.find(INSTANCE, lambda d: d["Engine"] == "SQLServer"):
+            self._serve_mssql(inst)
         for job in self.cloud.store.find(JOB, lambda j: j["Status"] in ACTIVE_JOB):
             self._set_job(job["BackupJobId"], Status="NoStart", Process="0",
                           Reason="re-run after a restart of the local cloud")
             self.cloud.submit(self._run_backup, job["BackupJobId"], time.monotonic())
         for task in self.cloud.store.find(RESTORE, lambda t: t["Status"] == "Running"):
             self.cloud.submit(self._abort_restore, task["TaskId"], "interrupted by a restart of the local cloud")
+
+    def close(self) -> None:
+        with self._lock:
+            servers, self._mssql = [srv for _, srv in self._mssql.values()], {}
+        for server in servers:
+            server.close()

@@ -141,7 +141,8 @@ class Wiring:
                                   f"set NESTBACKUP_DB_ACCOUNTS")
         attribute = self.rds.attribute(db_instance_id)
         return DbServer(engine=engine, host=attribute.get("ConnectionString") or "", port=int(attribute.get("Port") or 0),
-                        user=account["User"], password=account.get("Password") or "")
+                        user=account["User"], password=account.get("Password") or "",
+                        maintenance_db=account.get("MaintenanceDb") or ("master" if engine == "SQLServer" else "postgres"))
 
     @cached_property
     def records(self):

@@ -307,8 +307,12 @@ def test_invalid_names_are_refused_before_connecting():
         rename_back(DbServer("PostgreSQL", "127.0.0.1", 1, "nobody"), "é" * 32, "r", "a")
     with pytest.raises(ValidationError):
         rename_back(DbServer("PostgreSQL", "127.0.0.1", 1, "nobody"), "postgres", "r", "a")
+    mssql = DbServer("SQLServer", "127.0.0.1", 1, "nobody", maintenance_db="master")
+    for o, r, a in [("o" * 129, "r", "a"), ("Shop", "shop", "a"), ("MASTER", "r", "a")]:   # names compare without case
+        with pytest.raises(ValidationError):
+            rename_back(mssql, o, r, a)
     with pytest.raises(ValidationError):
-        rename_back(DbServer("SQLServer", "127.0.0.1", 1, "nobody"), "o", "r", "a")
+        rename_back(DbServer("Oracle", "127.0.0.1", 1, "nobody"), "o", "r", "a")
 
 
 # -- PostgreSQL helpers -------------------------------------------------------------------------------------------

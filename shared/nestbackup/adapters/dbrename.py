@@ -1,4 +1,4 @@
-"""Renaming restored databases back into place, over SQL (pymysql / psycopg2).
+"""Renaming restored databases back into place, over SQL (pymysql / psycopg2 / pytds).
 
 After RestoreTable, the restored copy of database `original` sits next to it under `restored`. `rename_back` moves
 the live `original` aside (under `aside`) and `restored` into `original`; `roll_back` returns to the names of
@@ -40,6 +40,15 @@ PG_MARKER_COMMENT, then renamed; the same "done" mark). A crash after ALLOW_CONN
 rename leaves that database refusing connections: the re-run makes `original` (the live database) accept them;
 `aside`/`restored` are left as found, and the details say so.
 
+SQL Server (pytds, from `maintenance_db`, normally `master`): the PostgreSQL sequence in T-SQL. Each move is
+``ALTER DATABASE src SET SINGLE_USER WITH ROLLBACK IMMEDIATE`` (ends the other sessions), ``ALTER DATABASE src
+MODIFY NAME = dst`` (retried while the server cannot lock it exclusively, error 5030), ``ALTER DATABASE dst SET
+MULTI_USER``. The original-missing mark is an empty database holding only the table
+``dbo._nestbackup_rename_done`` (made under a helper name, then renamed to `aside`). A crash between SINGLE_USER and
+MULTI_USER leaves that database single-user: the re-run puts `original` back to MULTI_USER and names the others.
+Whether the RDS privileged account may run ALTER DATABASE … MODIFY NAME (rather than an RDS procedure) is
+UNCONFIRMED; the statements are in `_SqlServer.move` only.
+
 Concurrency: one run per database at a time (the restore holds the instance's lock). Applications should be
 quiesced: MySQL's RENAME TABLE waits for open transactions on the tables (up to `lock_wait_seconds`).
 """
@@ -53,8 +62,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import Conflict, NestBackupError, NotFound, ValidationError
-from ..steps.dbnames import (MYSQL, POSTGRESQL, engine_of, quote_mysql, quote_pg, rewrite_schema_qualifiers,
-                             strip_definer, validate_name)
+from ..steps.dbnames import (MYSQL, POSTGRESQL, SQLSERVER, engine_of, literal_mssql, quote_mssql, quote_mysql,
+                             quote_pg, rewrite_schema_qualifiers, strip_definer, validate_name)
 
 JOURNAL_PREFIX = "_nestbackup_rename_"
 PRE, SWAPPED, DONE = "pre", "swapped", "done"
@@ -62,6 +71,7 @@ JOURNAL_COMMENT = ("nestbackup rename journal: definitions of the triggers, view
                    "between the live, restored and aside databases; dropped when the rename completes")
 PG_MARKER_COMMENT = ("nestbackup: no live database existed when the restored one was renamed into place; "
                      "this empty database only marks that rename as done and may be dropped")
+MSSQL_MARK_TABLE = "_nestbackup_rename_done"
 MOVABLE_KINDS = ("TRIGGER", "VIEW", "PROCEDURE", "FUNCTION", "EVENT")
 RECREATE_ORDER = ("FUNCTION", "PROCEDURE", "VIEW", "TRIGGER", "EVENT")
 
@@ -79,12 +89,12 @@ class DbRenameError(NestBackupError):
 
 @dataclass(frozen=True)
 class DbServer:
-    engine: str                       # "MySQL" | "PostgreSQL"
+    engine: str                       # "MySQL" | "PostgreSQL" | "SQLServer"
     host: str
     port: int
     user: str
     password: str = field(default="", repr=False)
-    maintenance_db: str = "postgres"  # PostgreSQL: the database connected to (never one being renamed)
+    maintenance_db: str = "postgres"  # PostgreSQL / SQL Server (master): the database connected to, never renamed
     connect_timeout: int = 10
 
 
@@ -106,6 +116,9 @@ def rename_back(server: DbServer, original: str, restored: str, aside: str, *,
     if engine == MYSQL:
         with _MySQL(server, on_statement, lock_wait_seconds) as db:
             return db.forward(original, restored, aside)
+    if engine == SQLSERVER:
+        with _SqlServer(server, on_statement) as db:
+            return db.forward(original, restored, aside)
     with _Postgres(server, on_statement) as db:
         return db.forward(original, restored, aside)
 
@@ -119,21 +132,22 @@ def roll_back(server: DbServer, original: str, restored: str, aside: str, *,
     if engine == MYSQL:
         with _MySQL(server, on_statement, lock_wait_seconds) as db:
             return db.backward(original, restored, aside)
+    if engine == SQLSERVER:
+        with _SqlServer(server, on_statement) as db:
+            return db.backward(original, restored, aside)
     with _Postgres(server, on_statement) as db:
         return db.backward(original, restored, aside)
 
 
 def _check(server: DbServer, original: str, restored: str, aside: str) -> str:
     engine = engine_of(server.engine)
-    if engine not in (MYSQL, POSTGRESQL):
-        raise ValidationError(f"renaming databases is not supported for {engine}")
     for name in (original, restored, aside):
         validate_name(name, engine)
-    keys = {n.lower() if engine == MYSQL else n for n in (original, restored, aside)}
+    keys = {n if engine == POSTGRESQL else n.lower() for n in (original, restored, aside)}
     if len(keys) != 3:
         raise ValidationError(f"original, restored and aside must be three different names: "
                               f"{original!r}, {restored!r}, {aside!r}")
-    if engine == POSTGRESQL and server.maintenance_db in (original, restored, aside):
+    if engine != MYSQL and server.maintenance_db.lower() in {n.lower() for n in (original, restored, aside)}:
         raise ValidationError(f"the maintenance database {server.maintenance_db!r} cannot be one being renamed")
     return engine
 
@@ -746,5 +760,165 @@ class _Postgres:
             self.accept_connections(O)
         if r is not None:
             self.note_blocked(R)
+        self.details.append(f"back to before: the live data under {O!r}, the restored data under {R!r}")
+        return RenameResult("RolledBack", False, tuple(self.details))
+
+
+# -- SQL Server -----------------------------------------------------------------------------------------------------
+
+class _SqlServer:
+    """The PostgreSQL algorithm in T-SQL (see the module docstring). Names compare case-insensitively, as in SQL
+    Server's default collation; every identifier is bracket-quoted and every name in a literal is N'…'-quoted."""
+    LOCK_TRIES = 5
+    LOCKED = (5030, 5061, 924)      # cannot lock exclusively / ALTER failed because a lock … / already open
+
+    def __init__(self, server: DbServer, hook: Hook | None) -> None:
+        import pytds
+
+        self._tds = pytds
+        try:
+            self.conn = pytds.connect(dsn=server.host, port=int(server.port), user=server.user,
+                                      password=server.password, database=server.maintenance_db, autocommit=True,
+                                      login_timeout=server.connect_timeout, timeout=120)
+        except (pytds.Error, OSError) as err:
+            raise DbRenameError(f"cannot connect to SQL Server {server.host}:{server.port}: {err}",
+                                code=getattr(err, "number", None)) from err
+        self.hook = hook
+        self.details: list[str] = []
+
+    def __enter__(self) -> "_SqlServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.conn.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def read(self, sql: str) -> list[tuple]:
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(sql)
+                return [tuple(row) for row in cur.fetchall()] if cur.description else []
+        except (self._tds.Error, OSError) as err:
+            raise DbRenameError(f"{sql[:200]}: {err}", code=getattr(err, "number", None)) from err
+
+    def do(self, sql: str, label: str) -> None:
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(sql)
+        except (self._tds.Error, OSError) as err:
+            raise DbRenameError(f"{label}: {err}", code=getattr(err, "number", None)) from err
+        if self.hook:
+            self.hook(label)
+
+    def db(self, name: str) -> dict | None:
+        rows = self.read(f"SELECT name, user_access_desc FROM sys.databases WHERE name = {literal_mssql(name)}")
+        return {"name": rows[0][0], "single": rows[0][1] == "SINGLE_USER"} if rows else None
+
+    def tables(self, name: str) -> set[tuple[str, str]]:
+        q = quote_mssql(name)
+        return {tuple(r) for r in self.read(f"SELECT s.name, t.name FROM {q}.sys.tables AS t "
+                                            f"JOIN {q}.sys.schemas AS s ON s.schema_id = t.schema_id")}
+
+    def is_mark(self, name: str) -> bool:
+        """`name` holds the original-missing mark and nothing else."""
+        return self.tables(name) == {("dbo", MSSQL_MARK_TABLE)}
+
+    def make_mark(self, name: str) -> None:
+        table = f"{quote_mssql(name)}.[dbo].{quote_mssql(MSSQL_MARK_TABLE)}"
+        if ("dbo", MSSQL_MARK_TABLE) not in self.tables(name):
+            self.do(f"CREATE TABLE {table} ([note] NVARCHAR(400))", "mark helper")
+            self.do(f"INSERT INTO {table} VALUES ({literal_mssql(PG_MARKER_COMMENT)})", "note in helper")
+
+    helper_name = staticmethod(_Postgres.helper_name)
+
+    def move(self, src: str, dst: str) -> None:
+        """Rename `src` to `dst`, ending the other sessions on it first; it is multi-user again afterwards."""
+        for attempt in range(self.LOCK_TRIES):
+            self.do(f"ALTER DATABASE {quote_mssql(src)} SET SINGLE_USER WITH ROLLBACK IMMEDIATE",
+                    f"end sessions on {src}")
+            try:
+                self.do(f"ALTER DATABASE {quote_mssql(src)} MODIFY NAME = {quote_mssql(dst)}",
+                        f"rename {src} to {dst}")
+                break
+            except DbRenameError as err:
+                if err.code not in self.LOCKED or attempt == self.LOCK_TRIES - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        self.do(f"ALTER DATABASE {quote_mssql(dst)} SET MULTI_USER", f"allow sessions on {dst}")
+        self.details.append(f"renamed {src!r} to {dst!r}")
+
+    def accept_sessions(self, name: str) -> None:
+        info = self.db(name)
+        if info and info["single"]:
+            self.do(f"ALTER DATABASE {quote_mssql(name)} SET MULTI_USER", f"allow sessions on {name}")
+            self.details.append(f"{name!r} is multi-user again (an interrupted run had left it single-user)")
+
+    def note_single(self, name: str) -> None:
+        info = self.db(name)
+        if info and info["single"]:
+            self.details.append(f"{name!r} is SINGLE_USER, maybe left so by an interrupted run: "
+                                f"ALTER DATABASE … SET MULTI_USER to use it")
+
+    def forward(self, original: str, restored: str, aside: str) -> RenameResult:
+        O, R, A, M = original, restored, aside, self.helper_name(aside)
+        if self.db(M) is not None:          # the original-missing mark was being made
+            if self.db(O) is not None or self.db(A) is not None:
+                raise Conflict(f"helper database {M!r} exists next to {O!r}/{A!r}: resolve by hand")
+            self.accept_sessions(M)
+            self.make_mark(M)
+            self.move(M, A)
+        o, r, a = self.db(O), self.db(R), self.db(A)
+        if r is None:
+            if o is not None and a is not None:
+                self.accept_sessions(O)
+                kept = not self.is_mark(A)
+                if kept:
+                    self.note_single(A)
+                return RenameResult("Done", kept, (f"already done: {R!r} is {O!r}",) + tuple(self.details))
+            raise NotFound(f"restored database {R!r} does not exist and {O!r} was not renamed from it: "
+                           "nothing was changed")
+        if o is not None and a is not None:
+            raise Conflict(f"{O!r}, {R!r} and {A!r} all exist: {A!r} is not this restore's aside database")
+        if o is not None:
+            self.move(O, A)
+        elif a is None:
+            self.do(f"CREATE DATABASE {quote_mssql(M)}", "create helper")
+            self.make_mark(M)
+            self.move(M, A)
+        self.move(R, O)
+        self.accept_sessions(O)
+        kept = not self.is_mark(A)
+        self.details.append(f"{R!r} is now {O!r}; " + (f"the live data of before is under {A!r}" if kept else
+                            f"{O!r} did not exist ({A!r} only marks the rename as done)"))
+        return RenameResult("Done", kept, tuple(self.details))
+
+    def backward(self, original: str, restored: str, aside: str) -> RenameResult:
+        O, R, A, M = original, restored, aside, self.helper_name(aside)
+        if self.db(M) is not None:
+            self.accept_sessions(M)
+            if self.tables(M) - {("dbo", MSSQL_MARK_TABLE)}:
+                raise Conflict(f"helper database {M!r} is not empty: resolve by hand")
+            self.do(f"DROP DATABASE {quote_mssql(M)}", "drop helper")
+        o, r, a = self.db(O), self.db(R), self.db(A)
+        if a is None:
+            if o is not None:
+                self.accept_sessions(O)
+            if r is not None:
+                self.note_single(R)
+            return RenameResult("RolledBack", False, (f"nothing to undo: {A!r} does not exist",) + tuple(self.details))
+        if o is not None:
+            if r is None:
+                raise Conflict(f"the rename of {R!r} into {O!r} completed: roll_back does not undo it; run "
+                               f"rename_back({O!r}, restored={A!r}, aside=<new name>) to swap back")
+            raise Conflict(f"{O!r}, {R!r} and {A!r} all exist: resolve by hand")
+        self.accept_sessions(A)
+        if self.is_mark(A):
+            self.do(f"DROP DATABASE {quote_mssql(A)}", "drop helper aside")
+        else:
+            self.move(A, O)
+        if r is not None:
+            self.note_single(R)
         self.details.append(f"back to before: the live data under {O!r}, the restored data under {R!r}")
         return RenameResult("RolledBack", False, tuple(self.details))

@@ -8,6 +8,10 @@ from typing import Iterator
 from .openapi import RpcClient
 
 VERSION = "2014-08-15"
+# SQL Server has no RestoreTable. RecoveryDBInstance restores a backup set's databases into an existing instance
+# (TargetDBInstanceId) under the names DbNames maps them to; that the target may be the source instance itself is
+# UNCONFIRMED (its docs send existing targets to CopyDatabaseBetweenInstances, whose docs want a different target).
+SQLSERVER_RESTORE_ACTION = "RecoveryDBInstance"
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,14 @@ class Rds:
     def restore_table(self, db_instance_id: str, backup_id: str, table_meta: list[dict], client_token: str) -> None:
         self.rpc.call("RestoreTable", {"DBInstanceId": db_instance_id, "BackupId": backup_id,
                                        "TableMeta": json.dumps(table_meta), "ClientToken": client_token})
+
+    def recover_databases(self, db_instance_id: str, backup_id: str, new_names: dict[str, str]) -> None:
+        """SQL Server: bring the databases of `backup_id` back into the same instance, each under
+        `new_names[db]` (see SQLSERVER_RESTORE_ACTION). No ClientToken: only throttling is retried here; before
+        asking again the caller looks for the new databases (DescribeDatabases)."""
+        self.rpc.call(SQLSERVER_RESTORE_ACTION, {"DBInstanceId": db_instance_id, "TargetDBInstanceId": db_instance_id,
+                                                 "BackupId": backup_id, "DbNames": json.dumps(new_names)},
+                      retry_when=lambda e: e.throttled)
 
     def databases(self, db_instance_id: str, name: str | None = None) -> list[Database]:
         body = self.rpc.call("DescribeDatabases", {"DBInstanceId": db_instance_id, "DBName": name})

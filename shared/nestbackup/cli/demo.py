@@ -1,8 +1,8 @@
 """`nestbackup demo`: the whole story on a fresh local cloud, through the product's API, flows and handlers.
 
-Seed a service instance (disks, and a PostgreSQL and a MariaDB database when those servers answer), back it up,
-change the data, restore it, and check that everything is as it was at backup time and that the changed data was
-kept aside. Exit 0 only if all of that holds.
+Seed a service instance (disks, a PostgreSQL and a MariaDB database when those servers answer, and a database on the
+local SQL Server stand-in), back it up, change the data, restore it, and check that everything is as it was at
+backup time and that the changed data was kept aside. Exit 0 only if all of that holds.
 """
 from __future__ import annotations
 
@@ -109,6 +109,35 @@ class MariaDB:
         return rows
 
 
+class SqlServer:
+    """A database on the local cloud's SQL Server stand-in (TDS wire protocol, no SQL Server engine behind it)."""
+    engine = "SQLServer"
+
+    def __init__(self, entry: dict) -> None:
+        self.entry = entry
+
+    def connect(self, db: str = "master"):
+        import pytds
+        return pytds.connect(dsn=self.entry["Host"], port=self.entry["Port"], user="sa", password="",
+                             database=db, autocommit=True, login_timeout=5)
+
+    def prepare(self) -> None:
+        values = ", ".join(f"({i}, N'item-{i}', {i})" for i in range(1, 101))
+        self.run("master", f"CREATE DATABASE [{DEMO_DB}]",
+                 f"CREATE TABLE [{DEMO_DB}].[dbo].[orders] ([id] INT NOT NULL, [item] NVARCHAR(64), [qty] INT)",
+                 f"INSERT INTO [{DEMO_DB}].[dbo].[orders] VALUES {values}")
+
+    def run(self, db: str, *statements: str) -> None:
+        with self.connect(db) as conn, conn.cursor() as cur:
+            for sql in statements:
+                cur.execute(sql)
+
+    def rows(self, db: str) -> list:
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute(f"SELECT * FROM [{db.replace(']', ']]')}].[dbo].[orders]")
+            return sorted(tuple(r) for r in cur.fetchall())
+
+
 def _sha(path: str) -> str:
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
@@ -145,12 +174,18 @@ def run_demo(as_json: bool, disks: int, disk_size: str, postgres: str | None, my
         si = "si-demo-" + uuid.uuid4().hex[:8]
         spec = {"ServiceInstanceId": si, "Disks": disks, "DiskSize": disk_size}
         spec.update({("Postgres" if e.engine == "PostgreSQL" else "MySQL"): e.seed_dsn for e in engines})
-        seeded = seed(server.cloud, spec)
+        seeded = seed(server.cloud, {**spec, "SQLServer": True})
+        mssql = SqlServer(next(d for d in seeded["DBInstances"] if d["Engine"] == "SQLServer"))
+        mssql.prepare()
+        engines.append(mssql)
         say(f"local cloud on {server.endpoint} (state in {state}); API on {server.endpoint}/api")
         say(f"service instance {si}: {len(seeded['Disks'])} disks, {len(seeded['DBInstances'])} RDS instances")
         client = ApiClient(server.endpoint + "/api", token)
 
-        at_backup = {d["Path"]: _sha(d["Path"]) for d in seeded["Disks"]}
+        # The ECS API cannot read a disk, so the product cannot fingerprint one; the demo, which sees the local
+        # cloud's image files, takes their SHA-256 at backup time and compares after the restore.
+        at_backup = {d["DiskId"]: _sha(d["Path"]) for d in seeded["Disks"]}
+        paths = {d["DiskId"]: d["Path"] for d in seeded["Disks"]}
         rows_at_backup = {e.engine: e.rows(DEMO_DB) for e in engines}
         say("\n== backup")
         backup = client.call("POST", "/backups", {"ServiceInstanceId": si, "Description": "nestbackup demo"})
@@ -170,10 +205,12 @@ def run_demo(as_json: bool, disks: int, disk_size: str, postgres: str | None, my
         if restore:
             restore = _wait(client, restore, quiet=as_json, interval=0.3)
 
+        after_restore: dict[str, str] = {}
         checks = {"backup created": backup["Status"] == "Created",
                   "restore restored": bool(restore) and restore["Status"] == "Restored"}
         if restore:
-            checks["disks as at backup time"] = all(_sha(p) == h for p, h in at_backup.items())
+            after_restore = {disk: _sha(path) for disk, path in paths.items()}
+            checks["disks as at backup time"] = after_restore == at_backup
             checks["databases as at backup time"] = all(e.rows(DEMO_DB) == rows_at_backup[e.engine]
                                                         for e in engines)
             asides = {r.get("Engine"): d["AsideName"] for r in restore["Resources"] for d in r.get("Databases", [])}
@@ -181,12 +218,18 @@ def run_demo(as_json: bool, disks: int, disk_size: str, postgres: str | None, my
                                                     for e in engines if e.engine in asides)
         verified = all(checks.values())
         if as_json:
-            click.echo(json.dumps({"Backup": backup, "Restore": restore, "Verified": verified}))
+            disks = [{"DiskId": disk, "Sha256AtBackup": digest, "Sha256AfterRestore": after_restore.get(disk)}
+                     for disk, digest in at_backup.items()] if restore else []
+            click.echo(json.dumps({"Backup": backup, "Restore": restore, "Verified": verified, "Checks": checks,
+                                   "Disks": disks}))
         else:
             click.echo("")
             _print_record(backup)
             if restore:
                 _print_record(restore)
+            for disk, digest in at_backup.items():
+                click.echo(f"{disk}: sha256 {digest[:16]}… at backup, {after_restore.get(disk, '-')[:16]}… after "
+                           f"the restore")
             for name, ok in checks.items():
                 click.echo(f"{'ok  ' if ok else 'FAIL'} {name}")
         return verified

@@ -22,7 +22,8 @@ def product_function_env(admin_token: str | None, **overrides: str) -> dict[str,
            "NESTBACKUP_OTS_TABLE": "nestbackup", "NESTBACKUP_REGION": "cn-hangzhou",
            # The accounts db-rename and verification use on the local RDS instances (this machine's servers).
            "NESTBACKUP_DB_ACCOUNTS": os.environ.get("NESTBACKUP_DB_ACCOUNTS") or json.dumps(
-               {"MySQL": {"User": "root", "Password": ""}, "PostgreSQL": {"User": "postgres", "Password": ""}})}
+               {"MySQL": {"User": "root", "Password": ""}, "PostgreSQL": {"User": "postgres", "Password": ""},
+                "SQLServer": {"User": "sa", "Password": ""}})}
     if admin_token:
         env["NESTBACKUP_ADMIN_TOKEN"] = admin_token
     env.update(overrides)

@@ -25,7 +25,6 @@ from .backup import CLIENT_TOKEN, iso
 
 log = logging.getLogger("nestbackup.restore")
 RESTORE_ID = re.compile(r"^restore-[0-9a-f]{12,40}$")
-RDS_RESTORE_ENGINES = frozenset({"MySQL", "PostgreSQL"})
 
 
 def _log(event: str, **fields) -> None:
@@ -191,8 +190,11 @@ def _restore_data(w, record: RestoreRecord, now: float) -> None:
             elif not item.databases:
                 item.status, item.verification = ItemStatus.SUCCEEDED, "the backup held no databases"
             else:
-                w.rds.restore_table(item.resource_id, item.source_artifact_id, steps.table_meta(item),
-                                    client_token(record.restore_id, item.resource_id))
+                if item.engine == "SQLServer":
+                    _recover_sqlserver(w, item)
+                else:
+                    w.rds.restore_table(item.resource_id, item.source_artifact_id, steps.table_meta(item),
+                                        client_token(record.restore_id, item.resource_id))
                 item.status = ItemStatus.RUNNING
                 for db in item.databases:
                     db.state = "Restoring"
@@ -204,6 +206,15 @@ def _restore_data(w, record: RestoreRecord, now: float) -> None:
     if all(_data_final(i) for i in record.items):
         renames = any(db.state == "Restored" for i in record.items for db in i.databases)
         _enter(record, RestorePhase.RENAMING_DATABASES if renames else RestorePhase.STARTING_INSTANCE, now)
+
+
+def _recover_sqlserver(w, item: RestoreItem) -> None:
+    """RecoveryDBInstance takes no ClientToken: if a restored database is already there, an earlier call (whose
+    answer was lost) started the restore, and asking again would be refused for the duplicate names."""
+    present = {d.name.lower() for d in w.rds.databases(item.resource_id)}
+    if not any(db.restored.lower() in present for db in item.databases):
+        w.rds.recover_databases(item.resource_id, item.source_artifact_id,
+                                {db.name: db.restored for db in item.databases})
 
 
 def _data_final(item: RestoreItem) -> bool:
@@ -244,8 +255,9 @@ def _follow_databases(w, record: RestoreRecord, now: float) -> None:
         item.progress = int(50 * len(done) / len(item.databases))
         failed = [db.name for db in item.databases if db.state == "Failed"]
         if failed and len(done) == len(item.databases):
-            item.fail("RestoreTableFailed", f"RestoreTable did not bring back {', '.join(failed)} in time; "
-                                            f"the live databases were not touched")
+            action = "RecoveryDBInstance" if item.engine == "SQLServer" else "RestoreTable"
+            item.fail(f"{action}Failed", f"{action} did not bring back {', '.join(failed)} in time; "
+                                         f"the live databases were not touched")
 
 
 def _start(w, record: RestoreRecord, now: float) -> None:

@@ -90,6 +90,13 @@ def quote_mssql(name: str) -> str:
     return "[" + name.replace("]", "]]") + "]"
 
 
+def literal_mssql(value: str) -> str:
+    """`value` as a T-SQL Unicode string literal: N'…' with single quotes inside doubled."""
+    if "\x00" in value:
+        raise ValidationError(f"string {value!r} contains NUL")
+    return "N'" + value.replace("'", "''") + "'"
+
+
 def quote(name: str, engine: str) -> str:
     eng = engine_of(engine)
     return {MYSQL: quote_mysql, POSTGRESQL: quote_pg, SQLSERVER: quote_mssql}[eng](name)

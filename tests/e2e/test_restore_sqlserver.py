@@ -1,0 +1,89 @@
+"""Restore of a service instance with an RDS SQL Server instance, on the local SQL Server stand-in: CreateBackup,
+RecoveryDBInstance into the same instance under new names, the T-SQL rename over TDS, row-count verification.
+
+The local stand-in speaks the TDS protocol to the unmodified pytds client but is no SQL Server engine (see
+localcloud.mssql): this verifies what nestbackup sends and decides, not what a real server does with it."""
+import json
+
+import pytds
+import pytest
+
+from nestbackup.steps.dbnames import quote_mssql
+from tests.e2e.test_restore import backup_of, wait_restore
+from tests.e2e.conftest import start_product
+
+HOSTILE = "sales]; DROP DATABASE [x]; -- 'q'"
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory):
+    server = start_product(tmp_path_factory, NESTBACKUP_STOP_DEADLINE_SECONDS="4")
+    yield server
+    server.stop()
+
+
+def tds(entry: dict, database: str = "master"):
+    return pytds.connect(dsn=entry["Host"], port=entry["Port"], user="sa", password="", database=database,
+                         autocommit=True, login_timeout=5)
+
+
+def sql(entry: dict, *statements: str) -> list:
+    with tds(entry) as conn, conn.cursor() as cur:
+        rows: list = []
+        for statement in statements:
+            cur.execute(statement)
+            rows = [tuple(r) for r in cur.fetchall()] if cur.description else []
+        return rows
+
+
+def table(db: str, name: str) -> str:
+    return f"{quote_mssql(db)}.[dbo].{quote_mssql(name)}"
+
+
+def test_sqlserver_databases_come_back_under_their_names_and_the_later_data_is_kept_aside(api, control, si):
+    seeded = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="4MiB", SQLServer=True)
+    (mssql,) = seeded["DBInstances"]
+    orders, notes = table("shop", "orders"), table(HOSTILE, "no]tes; --")
+    sql(mssql, "CREATE DATABASE [shop]", f"CREATE TABLE {orders} ([id] INT, [item] NVARCHAR(40))",
+        *[f"INSERT INTO {orders} VALUES ({i}, N'item {i}')" for i in range(12)],
+        f"CREATE DATABASE {quote_mssql(HOSTILE)}", f"CREATE TABLE {notes} ([n] NVARCHAR(40))",
+        f"INSERT INTO {notes} VALUES (N'it''s'), (N'kept')")
+    backup = backup_of(api, si)
+    (item,) = [i for i in backup["Resources"] if i["ResourceId"] == mssql["DBInstanceId"]]
+    assert sorted(item["Databases"]) == sorted(["shop", HOSTILE])
+
+    # Life goes on after the backup.
+    sql(mssql, f"DELETE FROM {orders}", f"INSERT INTO {orders} VALUES (1000, N'after')", f"DELETE FROM {notes}")
+
+    status, restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})
+    assert status == 202, restore
+    final = wait_restore(api, restore["RestoreId"])
+    assert final["Status"] == "Restored" and final["Verified"] is True, json.dumps(final, indent=1)
+    assert sql(mssql, f"SELECT COUNT_BIG(*) FROM {orders}") == [(12,)]
+    assert sorted(sql(mssql, f"SELECT * FROM {notes}")) == [("it's",), ("kept",)]
+    (entry,) = [i for i in final["Resources"] if i["ResourceId"] == mssql["DBInstanceId"]]
+    assert entry["Status"] == "Succeeded" and entry["Verified"] is True
+    aside = {d["Name"]: d["AsideName"] for d in entry["Databases"]}
+    assert all(d["State"] == "Renamed" and d["AsideKept"] for d in entry["Databases"])
+    assert sql(mssql, f"SELECT * FROM {table(aside['shop'], 'orders')}") == [(1000, "after")]
+    assert sql(mssql, f"SELECT COUNT_BIG(*) FROM {table(aside[HOSTILE], 'no]tes; --')}") == [(0,)]
+    names = {r[0] for r in sql(mssql, "SELECT name, user_access_desc FROM sys.databases")}
+    assert {"shop", HOSTILE, aside["shop"], aside[HOSTILE]} <= names
+    assert not any("__rst_" in n for n in names)           # no restored copy is left under its restore name
+
+
+def test_a_refused_sqlserver_restore_leaves_the_live_data(api, control, si):
+    seeded = control.seed(ServiceInstanceId=si, Disks=0, SQLServer=True)
+    (mssql,) = seeded["DBInstances"]
+    t = table("crm", "people")
+    sql(mssql, "CREATE DATABASE [crm]", f"CREATE TABLE {t} ([id] INT)", f"INSERT INTO {t} VALUES (1), (2)")
+    backup = backup_of(api, si)
+    sql(mssql, f"INSERT INTO {t} VALUES (3)")
+    control.faults(reject={mssql["DBInstanceId"]: "IncorrectDBInstanceState"})
+    status, restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})
+    final = wait_restore(api, restore["RestoreId"])
+    (entry,) = final["Resources"]
+    assert final["Status"] == "RestoreFailed" and entry["ErrorCode"] == "IncorrectDBInstanceState"
+    assert sql(mssql, f"SELECT COUNT_BIG(*) FROM {t}") == [(3,)]
+    assert sorted(r[0] for r in sql(mssql, "SELECT name, user_access_desc FROM sys.databases")
+                  if r[0] not in ("master", "tempdb", "model", "msdb")) == ["crm"]
