@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 
-import pytds
 import pytest
 
 from localcloud.mssql import Catalog, MssqlServer
@@ -16,6 +15,7 @@ from nestbackup.adapters.dbstats import row_counts
 from nestbackup.errors import Conflict, NotFound
 from nestbackup.steps.dbnames import aside_name, literal_mssql, quote_mssql, restored_name
 from tests.adapters.test_dbrename_crash import Crash, crash_at, crashed, statements
+from tests.conftest import mssql_connect, mssql_run
 
 ENGINE = "SQLServer"
 
@@ -29,17 +29,11 @@ def server(tmp_path_factory):
 
 
 def connect(server: DbServer, database: str = "master"):
-    return pytds.connect(dsn=server.host, port=server.port, user=server.user, password=server.password,
-                         database=database, autocommit=True, login_timeout=5)
+    return mssql_connect(server.port, database, server.user, server.password)
 
 
 def run(server: DbServer, *sqls: str) -> list:
-    with connect(server) as conn, conn.cursor() as cur:
-        out: list = []
-        for sql in sqls:
-            cur.execute(sql)
-            out = [tuple(r) for r in cur.fetchall()] if cur.description else []
-        return out
+    return mssql_run(server.port, *sqls, user=server.user, password=server.password)
 
 
 def exists(server: DbServer, name: str) -> bool:

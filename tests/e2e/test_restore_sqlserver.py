@@ -5,35 +5,15 @@ The local stand-in speaks the TDS protocol to the unmodified pytds client but is
 localcloud.mssql): this verifies what nestbackup sends and decides, not what a real server does with it."""
 import json
 
-import pytds
-import pytest
-
 from nestbackup.steps.dbnames import quote_mssql
+from tests.conftest import mssql_run
 from tests.e2e.test_restore import backup_of, wait_restore
-from tests.e2e.conftest import start_product
 
 HOSTILE = "sales]; DROP DATABASE [x]; -- 'q'"
 
 
-@pytest.fixture(scope="module")
-def product(tmp_path_factory):
-    server = start_product(tmp_path_factory, NESTBACKUP_STOP_DEADLINE_SECONDS="4")
-    yield server
-    server.stop()
-
-
-def tds(entry: dict, database: str = "master"):
-    return pytds.connect(dsn=entry["Host"], port=entry["Port"], user="sa", password="", database=database,
-                         autocommit=True, login_timeout=5)
-
-
 def sql(entry: dict, *statements: str) -> list:
-    with tds(entry) as conn, conn.cursor() as cur:
-        rows: list = []
-        for statement in statements:
-            cur.execute(statement)
-            rows = [tuple(r) for r in cur.fetchall()] if cur.description else []
-        return rows
+    return mssql_run(entry["Port"], *statements)
 
 
 def table(db: str, name: str) -> str:

@@ -573,9 +573,82 @@ class _MySQL:
         return RenameResult("RolledBack", False, tuple(self.details))
 
 
-# -- PostgreSQL -----------------------------------------------------------------------------------------------------
+# -- PostgreSQL and SQL Server: whole databases are renamed -----------------------------------------------------------
 
-class _Postgres:
+class _DatabaseSwap:
+    """`forward` / `backward` for engines that rename whole databases (see the module docstring). Subclasses give the
+    primitives: `exists`, `is_mark` (the database is the original-missing mark), `mark` (make it one; idempotent),
+    `create_marked`, `move` (rename, ending other sessions), `reopen` (undo what an interrupted `move` left
+    blocking sessions), `note_closed` (say so in the details instead), `drop_mark` (drop a mark, verified empty)."""
+
+    details: list[str]
+
+    @staticmethod
+    def helper_name(aside: str) -> str:
+        """The database the original-missing mark is made under before it is renamed to `aside`."""
+        return "nestbackup_mark_" + hashlib.sha256(aside.encode("utf-8")).hexdigest()[:24]
+
+    def forward(self, original: str, restored: str, aside: str) -> RenameResult:
+        O, R, A, M = original, restored, aside, self.helper_name(aside)
+        if self.exists(M):                  # the original-missing mark was being made
+            if self.exists(O) or self.exists(A):
+                raise Conflict(f"helper database {M!r} exists next to {O!r}/{A!r}: resolve by hand")
+            self.mark(M)
+            self.move(M, A, fresh=True)
+        o, r, a = self.exists(O), self.exists(R), self.exists(A)
+        if not r:
+            if o and a:
+                self.reopen(O)
+                kept = not self.is_mark(A)
+                if kept:
+                    self.note_closed(A)
+                return RenameResult("Done", kept, (f"already done: {R!r} is {O!r}",) + tuple(self.details))
+            raise NotFound(f"restored database {R!r} does not exist and {O!r} was not renamed from it: "
+                           "nothing was changed")
+        if o and a:
+            raise Conflict(f"{O!r}, {R!r} and {A!r} all exist: {A!r} is not this restore's aside database")
+        if o:
+            self.move(O, A)
+        elif not a:
+            self.create_marked(M)
+            self.move(M, A, fresh=True)
+        self.move(R, O)
+        self.reopen(O)
+        kept = not self.is_mark(A)
+        if kept:
+            self.note_closed(A)
+        self.details.append(f"{R!r} is now {O!r}; " + (f"the live data of before is under {A!r}" if kept else
+                            f"{O!r} did not exist ({A!r} only marks the rename as done)"))
+        return RenameResult("Done", kept, tuple(self.details))
+
+    def backward(self, original: str, restored: str, aside: str) -> RenameResult:
+        O, R, A, M = original, restored, aside, self.helper_name(aside)
+        if self.exists(M):
+            self.drop_mark(M, "drop helper")
+        o, r, a = self.exists(O), self.exists(R), self.exists(A)
+        if not a:
+            if o:
+                self.reopen(O)
+            if r:
+                self.note_closed(R)
+            return RenameResult("RolledBack", False, (f"nothing to undo: {A!r} does not exist",) + tuple(self.details))
+        if o:
+            if not r:
+                raise Conflict(f"the rename of {R!r} into {O!r} completed: roll_back does not undo it; run "
+                               f"rename_back({O!r}, restored={A!r}, aside=<new name>) to swap back")
+            raise Conflict(f"{O!r}, {R!r} and {A!r} all exist: resolve by hand")
+        if self.is_mark(A):
+            self.drop_mark(A, "drop helper aside")
+        else:
+            self.move(A, O)
+            self.reopen(O)
+        if r:
+            self.note_closed(R)
+        self.details.append(f"back to before: the live data under {O!r}, the restored data under {R!r}")
+        return RenameResult("RolledBack", False, tuple(self.details))
+
+
+class _Postgres(_DatabaseSwap):
     TERMINATE_TRIES = 5
 
     def __init__(self, server: DbServer, hook: Hook | None) -> None:
@@ -630,11 +703,6 @@ class _Postgres:
         from psycopg2 import sql as pgsql
         return f"COMMENT ON DATABASE {quote_pg(name)} IS " + pgsql.Literal(text).as_string(self.conn)
 
-    @staticmethod
-    def helper_name(aside: str) -> str:
-        """The database the original-missing mark is made under before it is renamed to `aside`."""
-        return "nestbackup_mark_" + hashlib.sha256(aside.encode("utf-8")).hexdigest()[:24]
-
     def empty(self, name: str) -> bool:
         """No relation outside the system schemas (connects to the database)."""
         s = self.server
@@ -652,12 +720,12 @@ class _Postgres:
         finally:
             conn.close()
 
-    def move(self, src: str, dst: str, block: bool = True) -> None:
-        """ALTER DATABASE src RENAME TO dst, after ending every other session on src (and, with `block`, refusing
-        new ones meanwhile)."""
+    def move(self, src: str, dst: str, fresh: bool = False) -> None:
+        """ALTER DATABASE src RENAME TO dst, after ending every other session on src (and, unless `fresh`, i.e. made
+        by this step, refusing new ones meanwhile)."""
         before = self.db(src)
         blocked = False
-        if not block:
+        if fresh:
             pass
         elif before["allow"]:
             try:
@@ -683,91 +751,43 @@ class _Postgres:
             self.do(f"ALTER DATABASE {quote_pg(dst)} ALLOW_CONNECTIONS true", f"allow connections to {dst}")
         self.details.append(f"renamed {src!r} to {dst!r}")
 
-    def accept_connections(self, name: str) -> None:
+    def exists(self, name: str) -> bool:
+        return self.db(name) is not None
+
+    def is_mark(self, name: str) -> bool:
+        return self.db(name)["comment"] == PG_MARKER_COMMENT
+
+    def mark(self, name: str) -> None:
+        if not self.is_mark(name):
+            self.do(self.comment(name, PG_MARKER_COMMENT), "mark helper")
+
+    def create_marked(self, name: str) -> None:
+        self.do(f"CREATE DATABASE {quote_pg(name)} TEMPLATE template0", "create helper")
+        self.mark(name)
+
+    def drop_mark(self, name: str, label: str) -> None:
+        self.reopen(name)
+        if not self.empty(name):
+            raise Conflict(f"{name!r} is marked as an empty helper but is not empty: resolve by hand")
+        self.do(f"DROP DATABASE {quote_pg(name)}", label)
+
+    def reopen(self, name: str) -> None:
         info = self.db(name)
         if info and not info["allow"]:
             self.do(f"ALTER DATABASE {quote_pg(name)} ALLOW_CONNECTIONS true", f"allow connections to {name}")
             self.details.append(f"{name!r} accepts connections again (an interrupted run had blocked them)")
 
-    def note_blocked(self, name: str) -> None:
+    def note_closed(self, name: str) -> None:
         info = self.db(name)
         if info and not info["allow"]:
             self.details.append(f"{name!r} does not accept connections (ALLOW_CONNECTIONS false), maybe left so by "
                                 f"an interrupted run: ALTER DATABASE … ALLOW_CONNECTIONS true to use it")
 
-    def forward(self, original: str, restored: str, aside: str) -> RenameResult:
-        O, R, A, M = original, restored, aside, self.helper_name(aside)
-        if self.db(M) is not None:          # the original-missing mark was being made
-            if self.db(O) is not None or self.db(A) is not None:
-                raise Conflict(f"helper database {M!r} exists next to {O!r}/{A!r}: resolve by hand")
-            if self.db(M)["comment"] != PG_MARKER_COMMENT:
-                self.do(self.comment(M, PG_MARKER_COMMENT), "mark helper")
-            self.move(M, A, block=False)
-        o, r, a = self.db(O), self.db(R), self.db(A)
-        if r is None:
-            if o is not None and a is not None:
-                self.accept_connections(O)
-                kept = a["comment"] != PG_MARKER_COMMENT
-                if kept:
-                    self.note_blocked(A)
-                return RenameResult("Done", kept, (f"already done: {R!r} is {O!r}",) + tuple(self.details))
-            raise NotFound(f"restored database {R!r} does not exist and {O!r} was not renamed from it: "
-                           "nothing was changed")
-        if o is not None and a is not None:
-            raise Conflict(f"{O!r}, {R!r} and {A!r} all exist: {A!r} is not this restore's aside database")
-        if o is not None:
-            self.move(O, A)
-        elif a is None:
-            self.do(f"CREATE DATABASE {quote_pg(M)} TEMPLATE template0", "create helper")
-            self.do(self.comment(M, PG_MARKER_COMMENT), "mark helper")
-            self.move(M, A, block=False)
-        self.move(R, O)
-        self.accept_connections(O)
-        kept = self.db(A)["comment"] != PG_MARKER_COMMENT
-        if kept:
-            self.note_blocked(A)
-        self.details.append(f"{R!r} is now {O!r}; " + (f"the live data of before is under {A!r}" if kept else
-                            f"{O!r} did not exist ({A!r} only marks the rename as done)"))
-        return RenameResult("Done", kept, tuple(self.details))
-
-    def backward(self, original: str, restored: str, aside: str) -> RenameResult:
-        O, R, A, M = original, restored, aside, self.helper_name(aside)
-        m = self.db(M)
-        if m is not None:
-            self.accept_connections(M)
-            if not self.empty(M):
-                raise Conflict(f"helper database {M!r} is not empty: resolve by hand")
-            self.do(f"DROP DATABASE {quote_pg(M)}", "drop helper")
-        o, r, a = self.db(O), self.db(R), self.db(A)
-        if a is None:
-            if o is not None:
-                self.accept_connections(O)
-            if r is not None:
-                self.note_blocked(R)
-            return RenameResult("RolledBack", False, (f"nothing to undo: {A!r} does not exist",) + tuple(self.details))
-        if o is not None:
-            if r is None:
-                raise Conflict(f"the rename of {R!r} into {O!r} completed: roll_back does not undo it; run "
-                               f"rename_back({O!r}, restored={A!r}, aside=<new name>) to swap back")
-            raise Conflict(f"{O!r}, {R!r} and {A!r} all exist: resolve by hand")
-        if a["comment"] == PG_MARKER_COMMENT:
-            self.accept_connections(A)
-            if not self.empty(A):
-                raise Conflict(f"{A!r} is marked as an empty helper but is not empty: resolve by hand")
-            self.do(f"DROP DATABASE {quote_pg(A)}", "drop helper aside")
-        else:
-            self.move(A, O)
-            self.accept_connections(O)
-        if r is not None:
-            self.note_blocked(R)
-        self.details.append(f"back to before: the live data under {O!r}, the restored data under {R!r}")
-        return RenameResult("RolledBack", False, tuple(self.details))
-
 
 # -- SQL Server -----------------------------------------------------------------------------------------------------
 
-class _SqlServer:
-    """The PostgreSQL algorithm in T-SQL (see the module docstring). Names compare case-insensitively, as in SQL
+class _SqlServer(_DatabaseSwap):
+    """The whole-database swap in T-SQL (see the module docstring). Names compare case-insensitively, as in SQL
     Server's default collation; every identifier is bracket-quoted and every name in a literal is N'…'-quoted."""
     LOCK_TRIES = 5
     LOCKED = (5030, 5061, 924)      # cannot lock exclusively / ALTER failed because a lock … / already open
@@ -816,6 +836,9 @@ class _SqlServer:
         rows = self.read(f"SELECT name, user_access_desc FROM sys.databases WHERE name = {literal_mssql(name)}")
         return {"name": rows[0][0], "single": rows[0][1] == "SINGLE_USER"} if rows else None
 
+    def exists(self, name: str) -> bool:
+        return self.db(name) is not None
+
     def tables(self, name: str) -> set[tuple[str, str]]:
         q = quote_mssql(name)
         return {tuple(r) for r in self.read(f"SELECT s.name, t.name FROM {q}.sys.tables AS t "
@@ -825,16 +848,25 @@ class _SqlServer:
         """`name` holds the original-missing mark and nothing else."""
         return self.tables(name) == {("dbo", MSSQL_MARK_TABLE)}
 
-    def make_mark(self, name: str) -> None:
+    def mark(self, name: str) -> None:
         table = f"{quote_mssql(name)}.[dbo].{quote_mssql(MSSQL_MARK_TABLE)}"
         if ("dbo", MSSQL_MARK_TABLE) not in self.tables(name):
             self.do(f"CREATE TABLE {table} ([note] NVARCHAR(400))", "mark helper")
             self.do(f"INSERT INTO {table} VALUES ({literal_mssql(PG_MARKER_COMMENT)})", "note in helper")
 
-    helper_name = staticmethod(_Postgres.helper_name)
+    def create_marked(self, name: str) -> None:
+        self.do(f"CREATE DATABASE {quote_mssql(name)}", "create helper")
+        self.mark(name)
 
-    def move(self, src: str, dst: str) -> None:
-        """Rename `src` to `dst`, ending the other sessions on it first; it is multi-user again afterwards."""
+    def drop_mark(self, name: str, label: str) -> None:
+        self.reopen(name)
+        if self.tables(name) - {("dbo", MSSQL_MARK_TABLE)}:
+            raise Conflict(f"{name!r} is marked as an empty helper but is not empty: resolve by hand")
+        self.do(f"DROP DATABASE {quote_mssql(name)}", label)
+
+    def move(self, src: str, dst: str, fresh: bool = False) -> None:
+        """Rename `src` to `dst`, ending the other sessions on it first; it is multi-user again afterwards (so
+        `fresh` changes nothing here)."""
         for attempt in range(self.LOCK_TRIES):
             self.do(f"ALTER DATABASE {quote_mssql(src)} SET SINGLE_USER WITH ROLLBACK IMMEDIATE",
                     f"end sessions on {src}")
@@ -849,76 +881,14 @@ class _SqlServer:
         self.do(f"ALTER DATABASE {quote_mssql(dst)} SET MULTI_USER", f"allow sessions on {dst}")
         self.details.append(f"renamed {src!r} to {dst!r}")
 
-    def accept_sessions(self, name: str) -> None:
+    def reopen(self, name: str) -> None:
         info = self.db(name)
         if info and info["single"]:
             self.do(f"ALTER DATABASE {quote_mssql(name)} SET MULTI_USER", f"allow sessions on {name}")
             self.details.append(f"{name!r} is multi-user again (an interrupted run had left it single-user)")
 
-    def note_single(self, name: str) -> None:
+    def note_closed(self, name: str) -> None:
         info = self.db(name)
         if info and info["single"]:
             self.details.append(f"{name!r} is SINGLE_USER, maybe left so by an interrupted run: "
                                 f"ALTER DATABASE … SET MULTI_USER to use it")
-
-    def forward(self, original: str, restored: str, aside: str) -> RenameResult:
-        O, R, A, M = original, restored, aside, self.helper_name(aside)
-        if self.db(M) is not None:          # the original-missing mark was being made
-            if self.db(O) is not None or self.db(A) is not None:
-                raise Conflict(f"helper database {M!r} exists next to {O!r}/{A!r}: resolve by hand")
-            self.accept_sessions(M)
-            self.make_mark(M)
-            self.move(M, A)
-        o, r, a = self.db(O), self.db(R), self.db(A)
-        if r is None:
-            if o is not None and a is not None:
-                self.accept_sessions(O)
-                kept = not self.is_mark(A)
-                if kept:
-                    self.note_single(A)
-                return RenameResult("Done", kept, (f"already done: {R!r} is {O!r}",) + tuple(self.details))
-            raise NotFound(f"restored database {R!r} does not exist and {O!r} was not renamed from it: "
-                           "nothing was changed")
-        if o is not None and a is not None:
-            raise Conflict(f"{O!r}, {R!r} and {A!r} all exist: {A!r} is not this restore's aside database")
-        if o is not None:
-            self.move(O, A)
-        elif a is None:
-            self.do(f"CREATE DATABASE {quote_mssql(M)}", "create helper")
-            self.make_mark(M)
-            self.move(M, A)
-        self.move(R, O)
-        self.accept_sessions(O)
-        kept = not self.is_mark(A)
-        self.details.append(f"{R!r} is now {O!r}; " + (f"the live data of before is under {A!r}" if kept else
-                            f"{O!r} did not exist ({A!r} only marks the rename as done)"))
-        return RenameResult("Done", kept, tuple(self.details))
-
-    def backward(self, original: str, restored: str, aside: str) -> RenameResult:
-        O, R, A, M = original, restored, aside, self.helper_name(aside)
-        if self.db(M) is not None:
-            self.accept_sessions(M)
-            if self.tables(M) - {("dbo", MSSQL_MARK_TABLE)}:
-                raise Conflict(f"helper database {M!r} is not empty: resolve by hand")
-            self.do(f"DROP DATABASE {quote_mssql(M)}", "drop helper")
-        o, r, a = self.db(O), self.db(R), self.db(A)
-        if a is None:
-            if o is not None:
-                self.accept_sessions(O)
-            if r is not None:
-                self.note_single(R)
-            return RenameResult("RolledBack", False, (f"nothing to undo: {A!r} does not exist",) + tuple(self.details))
-        if o is not None:
-            if r is None:
-                raise Conflict(f"the rename of {R!r} into {O!r} completed: roll_back does not undo it; run "
-                               f"rename_back({O!r}, restored={A!r}, aside=<new name>) to swap back")
-            raise Conflict(f"{O!r}, {R!r} and {A!r} all exist: resolve by hand")
-        self.accept_sessions(A)
-        if self.is_mark(A):
-            self.do(f"DROP DATABASE {quote_mssql(A)}", "drop helper aside")
-        else:
-            self.move(A, O)
-        if r is not None:
-            self.note_single(R)
-        self.details.append(f"back to before: the live data under {O!r}, the restored data under {R!r}")
-        return RenameResult("RolledBack", False, tuple(self.details))
