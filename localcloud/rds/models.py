@@ -667,17 +667,23 @@ class Rds(Product):
             raise invalid("TableMeta", "A new database name appears twice.")
         return targets
 
-    def RestoreTable(self, req: RpcRequest) -> dict:
-        instance_id = req.require("DBInstanceId")
-        req.require("TableMeta")
-        inst = self._instance(instance_id)
-        self.cloud.faults.check_reject(instance_id)
+    @staticmethod
+    def _restore_source(req: RpcRequest) -> str:
+        """The BackupId a restore reads; point-in-time restores are refused (no log backups here)."""
         backup_id = req.get("BackupId")
         if backup_id is None:
             if req.get("RestoreTime"):
                 raise invalid("RestoreTime", "Point-in-time restore needs log backups, which the local cloud does "
                                              "not keep: pass BackupId.")
             raise missing("BackupId")
+        return backup_id
+
+    def RestoreTable(self, req: RpcRequest) -> dict:
+        instance_id = req.require("DBInstanceId")
+        req.require("TableMeta")
+        inst = self._instance(instance_id)
+        self.cloud.faults.check_reject(instance_id)
+        backup_id = self._restore_source(req)
         eng = self._engine(inst)
         if eng is None or isinstance(eng, MssqlEngine):
             raise ServiceError("UnsupportedEngine",
@@ -762,12 +768,7 @@ class Rds(Product):
         mapping = req.get_json("DbNames", dict)
         if mapping is None:
             raise missing("DbNames")
-        backup_id = req.get("BackupId")
-        if backup_id is None:
-            if req.get("RestoreTime"):
-                raise invalid("RestoreTime", "Point-in-time restore needs log backups, which the local cloud does "
-                                             "not keep: pass BackupId.")
-            raise missing("BackupId")
+        backup_id = self._restore_source(req)
         target_id = req.get("TargetDBInstanceId")
         if not target_id:
             raise invalid("TargetDBInstanceId", "Restoring into a new instance is not emulated: name an existing "

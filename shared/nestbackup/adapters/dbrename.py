@@ -583,6 +583,15 @@ class _DatabaseSwap:
 
     details: list[str]
 
+    def __enter__(self) -> "_DatabaseSwap":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.conn.close()
+        except Exception:  # noqa: BLE001 - closing a connection the server may already have ended
+            pass
+
     @staticmethod
     def helper_name(aside: str) -> str:
         """The database the original-missing mark is made under before it is renamed to `aside`."""
@@ -666,15 +675,6 @@ class _Postgres(_DatabaseSwap):
         self.conn.autocommit = True
         self.hook = hook
         self.details: list[str] = []
-
-    def __enter__(self) -> "_Postgres":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        try:
-            self.conn.close()
-        except Exception:  # noqa: BLE001
-            pass
 
     def read(self, sql: str, args: tuple | None = None) -> list[tuple]:
         try:
@@ -805,15 +805,6 @@ class _SqlServer(_DatabaseSwap):
                                 code=getattr(err, "number", None)) from err
         self.hook = hook
         self.details: list[str] = []
-
-    def __enter__(self) -> "_SqlServer":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        try:
-            self.conn.close()
-        except Exception:  # noqa: BLE001
-            pass
 
     def read(self, sql: str) -> list[tuple]:
         try:
