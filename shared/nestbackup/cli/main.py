@@ -43,7 +43,7 @@ def local_serve(port, host, state_dir, admin_token, access_key_id, access_key_se
 @click.option("--disk-size", default="64MiB", show_default=True)
 @click.option("--postgres", default=None, help="DSN of a PostgreSQL server: postgresql://user@host:port/db?databases=a,b")
 @click.option("--mysql", default=None, help="DSN of a MySQL/MariaDB server: mysql://user@host:port/?databases=a,b")
-@click.option("--sqlserver", is_flag=True, help="Also make an API-level SQL Server instance.")
+@click.option("--sqlserver", is_flag=True, help="Also make a SQL Server instance (the local stand-in, reached over TDS).")
 @click.option("--tag-key", default=None, help="Tag key (default acs:computenest:serviceInstanceId).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def local_seed(endpoint, service_instance, disks, disk_size, postgres, mysql, sqlserver, tag_key, as_json) -> None:
