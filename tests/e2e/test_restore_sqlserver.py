@@ -4,9 +4,13 @@ RecoveryDBInstance into the same instance under new names, the T-SQL rename over
 The local stand-in speaks the TDS protocol to the unmodified pytds client but is no SQL Server engine (see
 localcloud.mssql): this verifies what nestbackup sends and decides, not what a real server does with it."""
 import json
+import time
 
+from nestbackup.errors import CloudError
+from nestbackup.operations import restore as restores
 from nestbackup.steps.dbnames import quote_mssql
 from tests.conftest import mssql_run
+from tests.e2e.test_backup_faults import _wiring_without_flow
 from tests.e2e.test_restore import backup_of, wait_restore
 
 HOSTILE = "sales]; DROP DATABASE [x]; -- 'q'"
@@ -67,3 +71,43 @@ def test_a_refused_sqlserver_restore_leaves_the_live_data(api, control, si):
     assert sql(mssql, f"SELECT COUNT_BIG(*) FROM {t}") == [(3,)]
     assert sorted(r[0] for r in sql(mssql, "SELECT name, user_access_desc FROM sys.databases")
                   if r[0] not in ("master", "tempdb", "model", "msdb")) == ["crm"]
+
+
+class _AnswerLost:
+    """The RDS adapter, except that the first RecoveryDBInstance is applied but its answer is lost (a 500)."""
+
+    def __init__(self, rds) -> None:
+        self._rds, self.lost = rds, 0
+
+    def __getattr__(self, name):
+        return getattr(self._rds, name)
+
+    def recover_databases(self, *args) -> None:
+        self._rds.recover_databases(*args)
+        if not self.lost:
+            self.lost += 1
+            raise CloudError("InternalError", "the answer was lost", action="RecoveryDBInstance", http_status=500)
+
+
+def test_a_recovery_whose_answer_was_lost_is_not_asked_again(api, control, si):
+    """RecoveryDBInstance takes no ClientToken: the step must find the restore it started instead of repeating it
+    (which the cloud would refuse for the duplicate names)."""
+    (mssql,) = control.seed(ServiceInstanceId=si, Disks=0, SQLServer=True)["DBInstances"]
+    t = table("ledger", "entries")
+    sql(mssql, "CREATE DATABASE [ledger]", f"CREATE TABLE {t} ([id] INT)", f"INSERT INTO {t} VALUES (1), (2)")
+    backup = backup_of(api, si)
+    sql(mssql, f"INSERT INTO {t} VALUES (3)")
+    w = _wiring_without_flow()
+    restore_id = restores.create_restore(w, backup["BackupId"], safety_backup=False)["RestoreId"]
+    w.rds = lost = _AnswerLost(w.rds)
+    before = control.stats().get("rds:RecoveryDBInstance", 0)
+    deadline = time.monotonic() + 60
+    while (step := restores.advance(w, restore_id))["State"] != "Done":
+        if step["State"] == "Rename":
+            restores.rename(w, restore_id)
+        assert time.monotonic() < deadline, restores.get_restore(w, restore_id)
+        time.sleep(0.05)
+    final = restores.get_restore(w, restore_id)
+    assert final["Status"] == "Restored", json.dumps(final, indent=1)
+    assert lost.lost == 1 and control.stats()["rds:RecoveryDBInstance"] == before + 1
+    assert sql(mssql, f"SELECT COUNT_BIG(*) FROM {t}") == [(2,)]
