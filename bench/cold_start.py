@@ -26,9 +26,9 @@ w = wiring()
 {uses}
 """
 # What each handler's first invocation builds (the API and the timer touch every adapter).
-USES = {"nestbackup-db-rename": "w.records; w.rds; import pymysql, psycopg2",
-        "nestbackup-restore-advance": "w.records; w.ecs; w.rds; w.flows; import pymysql, psycopg2",
-        "nestbackup-backup-start": "w.records; w.ecs; w.rds; import pymysql, psycopg2"}
+USES = {"nestbackup-db-rename": "w.records; w.rds; import pymysql, psycopg2, pytds",
+        "nestbackup-restore-advance": "w.records; w.ecs; w.rds; w.flows; import pymysql, psycopg2, pytds",
+        "nestbackup-backup-start": "w.records; w.ecs; w.rds; import pymysql, psycopg2, pytds"}
 DEFAULT_USES = "w.records; w.ecs; w.rds; w.flows"
 
 

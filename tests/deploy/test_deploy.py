@@ -100,6 +100,7 @@ for path in sorted({str(ROOT / 'functions')!r} and __import__('glob').glob({str(
     spec.loader.exec_module(importlib.util.module_from_spec(spec))
 from nestbackup.handlers import wiring
 w = wiring(); w.ecs, w.rds, w.flows, w.records
+import pymysql, psycopg2, pytds  # the drivers of db-rename and of the row counts
 assert not [m for m in sys.modules if m.startswith(('alibabacloud_ecs', 'alibabacloud_rds', 'click', 'yaml'))]
 print("ok", sys.modules['nestbackup'].__file__)
 """
