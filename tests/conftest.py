@@ -1,8 +1,10 @@
 """Shared fixtures: a local cloud server per test module and the unmodified SDK clients pointed at it."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import time
 import urllib.request
 
 import pytest
@@ -17,6 +19,22 @@ from localcloud.server import LocalCloudServer  # noqa: E402
 
 PG_DSN = os.environ.get("NESTBACKUP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 MYSQL_DSN = os.environ.get("NESTBACKUP_TEST_MYSQL", "mysql://root@127.0.0.1:3306/")
+
+
+def sha256_of(path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def wait_until(predicate, timeout: float = 60):
+    """Poll `predicate` until it returns something true (returned), or fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out")
 
 
 def mssql_connect(port: int, database: str = "master", user: str = "sa", password: str = ""):

@@ -1,32 +1,20 @@
 """Backup of a whole service instance through the API, the backup flow and the handlers, on the local cloud."""
-import hashlib
 import json
 import os
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 from alibabacloud_ecs20140526 import models as ecs_m
 from alibabacloud_rds20140815 import models as rds_m
 
-from tests.conftest import make_ecs, make_rds
+from tests.conftest import make_ecs, make_rds, sha256_of, wait_until
 from tests.e2e.conftest import ADMIN
 
 
-def sha(path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def wait_for(predicate, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def snapshot_content_is(endpoint, disk, snapshot_id, expected_sha) -> bool:
@@ -37,15 +25,15 @@ def snapshot_content_is(endpoint, disk, snapshot_id, expected_sha) -> bool:
         region_id="cn-hangzhou", instance_ids=json.dumps([iid]))).body.instances.instance[0].status
     if status() != "Stopped":
         ecs.stop_instances(ecs_m.StopInstancesRequest(region_id="cn-hangzhou", instance_id=[iid]))
-        wait_for(lambda: status() == "Stopped")
+        wait_until(lambda: status() == "Stopped")
     with open(disk["Path"], "r+b") as f:      # scribble, so a no-op reset could not pass
         f.write(os.urandom(4096))
     ecs.reset_disk(ecs_m.ResetDiskRequest(disk_id=disk["DiskId"], snapshot_id=snapshot_id))
-    wait_for(lambda: ecs.describe_disks(ecs_m.DescribeDisksRequest(
+    wait_until(lambda: ecs.describe_disks(ecs_m.DescribeDisksRequest(
         region_id="cn-hangzhou", disk_ids=json.dumps([disk["DiskId"]]))).body.disks.disk[0].status == "In_use")
     ecs.start_instances(ecs_m.StartInstancesRequest(region_id="cn-hangzhou", instance_id=[iid]))
-    wait_for(lambda: status() == "Running")
-    return sha(disk["Path"]) == expected_sha
+    wait_until(lambda: status() == "Running")
+    return sha256_of(disk["Path"]) == expected_sha
 
 
 def snapshots_of(endpoint, disk_id) -> list:
@@ -58,7 +46,7 @@ def snapshots_of(endpoint, disk_id) -> list:
 def test_a_service_instance_with_disks_and_real_databases_backs_up_to_created(product, api, control, si, pg_db,
                                                                                my_db):
     seeded = control.seed(ServiceInstanceId=si, Disks=3, DiskSize="8MiB", Postgres=pg_db[1], MySQL=my_db[1])
-    at_backup = {d["DiskId"]: sha(d["Path"]) for d in seeded["Disks"]}
+    at_backup = {d["DiskId"]: sha256_of(d["Path"]) for d in seeded["Disks"]}
     status, record = api.call("POST", "/backups", {"ServiceInstanceId": si, "Description": "nightly"})
     assert status == 202, record
     assert record["Status"] == "Creating" and record["StartTime"] and record["EndTime"] is None

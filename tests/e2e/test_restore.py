@@ -1,6 +1,5 @@
 """Restore of a whole service instance from a backup: stop, roll disks back, restore databases under new names,
 rename them into place (the live ones kept aside), start, verify."""
-import hashlib
 import json
 import os
 import uuid
@@ -10,7 +9,7 @@ import pymysql
 import pytest
 from alibabacloud_ecs20140526 import models as ecs_m
 
-from tests.conftest import make_ecs
+from tests.conftest import make_ecs, sha256_of
 from tests.e2e.conftest import start_product
 
 HOSTILE = "shop'; `x` \"q\" -- %"
@@ -23,9 +22,6 @@ def product(tmp_path_factory):
     server.stop()
 
 
-def sha(path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def pg_rows(db: str, query: str = "SELECT * FROM t ORDER BY id"):
@@ -102,7 +98,7 @@ def test_restore_brings_back_disks_and_databases_and_keeps_the_later_data_aside(
                                                                                 my_db_with_objects):
     my_name, my_dsn = my_db_with_objects
     seeded = control.seed(ServiceInstanceId=si, Disks=2, DiskSize="8MiB", Postgres=pg_db[1], MySQL=my_dsn)
-    at_backup = {d["DiskId"]: sha(d["Path"]) for d in seeded["Disks"]}
+    at_backup = {d["DiskId"]: sha256_of(d["Path"]) for d in seeded["Disks"]}
     pg_before, my_before = pg_rows(pg_db[0]), my_rows(my_name)
     audit_before = my_rows(my_name, "SELECT COUNT(*) FROM audit")
     backup = backup_of(api, si)
@@ -131,7 +127,7 @@ def test_restore_brings_back_disks_and_databases_and_keeps_the_later_data_aside(
     status, safety = api.call("GET", f"/backups/{final['SafetyBackupId']}")
     assert safety["Status"] == "Created"
     # Disks are byte-identical to backup time; the instance runs again.
-    assert {d["DiskId"]: sha(d["Path"]) for d in seeded["Disks"]} == at_backup
+    assert {d["DiskId"]: sha256_of(d["Path"]) for d in seeded["Disks"]} == at_backup
     assert instance_status(product.endpoint, seeded["InstanceIds"][0]) == "Running"
     # Databases hold the rows of backup time under their own names, views and triggers included ...
     assert pg_rows(pg_db[0]) == pg_before
@@ -163,7 +159,7 @@ def test_an_instance_that_refuses_to_stop_is_left_running_and_untouched(product,
     backup = backup_of(api, si)
     with open(seeded["Disks"][0]["Path"], "r+b") as f:
         f.write(b"changed after the backup")
-    changed = sha(seeded["Disks"][0]["Path"])
+    changed = sha256_of(seeded["Disks"][0]["Path"])
     with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=pg_db[0]) as conn, conn.cursor() as cur:
         cur.execute("INSERT INTO t VALUES (1000, 'after')")
     live = pg_rows(pg_db[0])
@@ -173,7 +169,7 @@ def test_an_instance_that_refuses_to_stop_is_left_running_and_untouched(product,
     final = wait_restore(api, restore["RestoreId"])
     assert final["Status"] == "RestoreFailed"
     assert "did not stop" in final["StatusDetail"] and "no data was touched" in final["StatusDetail"]
-    assert sha(seeded["Disks"][0]["Path"]) == changed
+    assert sha256_of(seeded["Disks"][0]["Path"]) == changed
     assert pg_rows(pg_db[0]) == live
     assert instance_status(product.endpoint, seeded["InstanceIds"][0]) == "Running"
 

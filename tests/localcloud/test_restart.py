@@ -1,28 +1,15 @@
 """A local cloud killed with SIGKILL mid-snapshot and started again on the same state dir loses nothing committed."""
-import hashlib
 import os
 import signal
-import time
 
 import pytest
 from alibabacloud_ecs20140526 import models as m
 
-from tests.conftest import Control, free_port, make_ecs, make_ots, spawn_local_cloud
+from tests.conftest import Control, free_port, make_ecs, make_ots, sha256_of, spawn_local_cloud, wait_until
 
 
-def _sha(path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def _wait(predicate, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def _snapshot(ecs, sid):
@@ -57,13 +44,13 @@ def test_sigkill_mid_snapshot_loses_no_committed_row_or_snapshot(tmp_path):
                         Condition(RowExistenceExpectation.EXPECT_NOT_EXIST))
 
         first = ecs.create_snapshot(m.CreateSnapshotRequest(disk_id=disk["DiskId"], snapshot_name="first")).body
-        _wait(lambda: _snapshot(ecs, first.snapshot_id).status == "accomplished")
-        at_first = _sha(disk["Path"])
+        wait_until(lambda: _snapshot(ecs, first.snapshot_id).status == "accomplished")
+        at_first = sha256_of(disk["Path"])
         with open(disk["Path"], "r+b") as f:      # change a third of the disk, so the second snapshot copies
             for offset in range(0, 256 << 20, 3 << 20):
                 f.seek(offset)
                 f.write(os.urandom(1 << 20))
-        at_second = _sha(disk["Path"])
+        at_second = sha256_of(disk["Path"])
         second = ecs.create_snapshot(m.CreateSnapshotRequest(disk_id=disk["DiskId"], snapshot_name="second")).body
         proc.send_signal(signal.SIGKILL)            # mid-snapshot
         proc.wait(10)
@@ -74,16 +61,16 @@ def test_sigkill_mid_snapshot_loses_no_committed_row_or_snapshot(tmp_path):
         assert [r.primary_key[0][1] for r in rows] == [f"row-{i:03d}" for i in range(50)]
         assert _snapshot(ecs, first.snapshot_id).status == "accomplished"
         assert _snapshot(ecs, second.snapshot_id) is not None, "the snapshot in progress was lost"
-        _wait(lambda: _snapshot(ecs, second.snapshot_id).status in ("accomplished", "failed"))
+        wait_until(lambda: _snapshot(ecs, second.snapshot_id).status in ("accomplished", "failed"))
         assert _snapshot(ecs, second.snapshot_id).status == "accomplished"
 
         # Both snapshots hold exactly the data of their time.
         ecs.stop_instances(m.StopInstancesRequest(region_id="cn-hangzhou", instance_id=[iid]))
-        _wait(lambda: _instance_status(ecs, iid) == "Stopped")
+        wait_until(lambda: _instance_status(ecs, iid) == "Stopped")
         for sid, expected in ((first.snapshot_id, at_first), (second.snapshot_id, at_second)):
             ecs.reset_disk(m.ResetDiskRequest(disk_id=disk["DiskId"], snapshot_id=sid))
-            _wait(lambda: _disk(ecs, disk["DiskId"]).status == "In_use")
-            assert _sha(disk["Path"]) == expected
+            wait_until(lambda: _disk(ecs, disk["DiskId"]).status == "In_use")
+            assert sha256_of(disk["Path"]) == expected
     finally:
         proc.kill()
         proc.wait(10)

@@ -112,14 +112,7 @@ def rename_back(server: DbServer, original: str, restored: str, aside: str, *,
     Raises NotFound (touching nothing) when `restored` does not exist and the rename was not already done, Conflict
     when the databases are in a state no run of this step leaves, DbRenameError when a statement fails.
     `on_statement(label)` is called after every statement that changes something (tests crash there)."""
-    engine = _check(server, original, restored, aside)
-    if engine == MYSQL:
-        with _MySQL(server, on_statement, lock_wait_seconds) as db:
-            return db.forward(original, restored, aside)
-    if engine == SQLSERVER:
-        with _SqlServer(server, on_statement) as db:
-            return db.forward(original, restored, aside)
-    with _Postgres(server, on_statement) as db:
+    with _connect(server, original, restored, aside, on_statement, lock_wait_seconds) as db:
         return db.forward(original, restored, aside)
 
 
@@ -128,15 +121,17 @@ def roll_back(server: DbServer, original: str, restored: str, aside: str, *,
     """Undo an interrupted `rename_back`: the live data back under `original`, the restored data under `restored`,
     `aside` gone. Idempotent and resumable. A rename that completed is not undone here (Conflict); to undo it, run
     `rename_back(server, original, restored=aside, aside=<a new name>)`."""
+    with _connect(server, original, restored, aside, on_statement, lock_wait_seconds) as db:
+        return db.backward(original, restored, aside)
+
+
+def _connect(server: DbServer, original: str, restored: str, aside: str, on_statement: Hook | None,
+             lock_wait_seconds: int):
+    """The engine's rename session, once the three names are checked (nothing is reached before)."""
     engine = _check(server, original, restored, aside)
     if engine == MYSQL:
-        with _MySQL(server, on_statement, lock_wait_seconds) as db:
-            return db.backward(original, restored, aside)
-    if engine == SQLSERVER:
-        with _SqlServer(server, on_statement) as db:
-            return db.backward(original, restored, aside)
-    with _Postgres(server, on_statement) as db:
-        return db.backward(original, restored, aside)
+        return _MySQL(server, on_statement, lock_wait_seconds)
+    return (_SqlServer if engine == SQLSERVER else _Postgres)(server, on_statement)
 
 
 def _check(server: DbServer, original: str, restored: str, aside: str) -> str:

@@ -28,7 +28,7 @@ def _line(item: dict) -> str:
             f"{item.get('Progress') or 0:>3}%  {artifact}{cause}")
 
 
-def _print_record(record: dict) -> None:
+def print_record(record: dict) -> None:
     ident = record.get("RestoreId") or record["BackupId"]
     extra = f"  from {record['BackupId']}  phase {record['Phase']}" if "RestoreId" in record else ""
     click.echo(f"{ident}  {record['Status']}  {record['ServiceInstanceId']}  "
@@ -39,7 +39,12 @@ def _print_record(record: dict) -> None:
         click.echo(_line(item))
 
 
-def _wait(client: ApiClient, record: dict, quiet: bool, interval: float = 1.0) -> dict:
+def echo_record(record: dict, as_json: bool) -> None:
+    """A record as one JSON object, or as the human-readable lines."""
+    click.echo(json.dumps(record)) if as_json else print_record(record)
+
+
+def wait_for(client: ApiClient, record: dict, quiet: bool, interval: float = 1.0) -> dict:
     """Follow a backup or restore record until it is final, printing each resource's changes to stderr."""
     path = f"/restores/{record['RestoreId']}" if "RestoreId" in record else f"/backups/{record['BackupId']}"
     seen: dict[str, tuple] = {}
@@ -79,8 +84,8 @@ def create(service_instance, description, client_token, wait, as_json, endpoint,
         body["ClientToken"] = client_token
     record = client.call("POST", "/backups", body)
     if wait:
-        record = _wait(client, record, quiet=False)
-    click.echo(json.dumps(record)) if as_json else _print_record(record)
+        record = wait_for(client, record, quiet=False)
+    echo_record(record, as_json)
     exit_on_failure(record)
 
 
@@ -120,7 +125,7 @@ def list_(service_instance, max_results, as_json, endpoint, token) -> None:
 def show(backup_id, as_json, endpoint, token) -> None:
     """One backup record with every resource's status and failure cause."""
     record = ApiClient(endpoint, token).call("GET", f"/backups/{backup_id}")
-    click.echo(json.dumps(record)) if as_json else _print_record(record)
+    echo_record(record, as_json)
 
 
 @backup.command("delete")
@@ -130,7 +135,7 @@ def show(backup_id, as_json, endpoint, token) -> None:
 def delete(backup_id, as_json, endpoint, token) -> None:
     """Delete a backup's snapshots and RDS backup sets (the record stays, Deleted)."""
     record = ApiClient(endpoint, token).call("DELETE", f"/backups/{backup_id}")
-    click.echo(json.dumps(record)) if as_json else _print_record(record)
+    echo_record(record, as_json)
     if record["Status"] == "DeleteFailed":
         sys.exit(EXIT_FAILED)
 
@@ -142,4 +147,4 @@ def delete(backup_id, as_json, endpoint, token) -> None:
 def cancel(backup_id, as_json, endpoint, token) -> None:
     """Stop a running backup and delete what it already made."""
     record = ApiClient(endpoint, token).call("POST", f"/backups/{backup_id}/cancel")
-    click.echo(json.dumps(record)) if as_json else _print_record(record)
+    echo_record(record, as_json)

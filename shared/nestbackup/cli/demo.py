@@ -159,7 +159,7 @@ def run_demo(as_json: bool, disks: int, disk_size: str, postgres: str | None, my
         os.environ.pop(var, None)
     from localcloud.seed import seed
 
-    from .backup import _print_record, _wait
+    from .backup import print_record, wait_for
     from .client import ApiClient
     from .local import start_local_cloud
 
@@ -189,7 +189,7 @@ def run_demo(as_json: bool, disks: int, disk_size: str, postgres: str | None, my
         rows_at_backup = {e.engine: e.rows(DEMO_DB) for e in engines}
         say("\n== backup")
         backup = client.call("POST", "/backups", {"ServiceInstanceId": si, "Description": "nestbackup demo"})
-        backup = _wait(client, backup, quiet=as_json, interval=0.3)
+        backup = wait_for(client, backup, quiet=as_json, interval=0.3)
 
         say("\n== the data changes after the backup")
         for disk in seeded["Disks"]:
@@ -203,7 +203,7 @@ def run_demo(as_json: bool, disks: int, disk_size: str, postgres: str | None, my
         restore = client.call("POST", "/restores", {"BackupId": backup["BackupId"]}) \
             if backup["Status"] == "Created" else None
         if restore:
-            restore = _wait(client, restore, quiet=as_json, interval=0.3)
+            restore = wait_for(client, restore, quiet=as_json, interval=0.3)
 
         after_restore: dict[str, str] = {}
         checks = {"backup created": backup["Status"] == "Created",
@@ -224,9 +224,9 @@ def run_demo(as_json: bool, disks: int, disk_size: str, postgres: str | None, my
                                    "Disks": disks}))
         else:
             click.echo("")
-            _print_record(backup)
+            print_record(backup)
             if restore:
-                _print_record(restore)
+                print_record(restore)
             for disk, digest in at_backup.items():
                 click.echo(f"{disk}: sha256 {digest[:16]}… at backup, {after_restore.get(disk, '-')[:16]}… after "
                            f"the restore")

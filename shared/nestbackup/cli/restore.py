@@ -5,7 +5,7 @@ import json
 
 import click
 
-from .backup import _print_record, _wait, api_options, exit_on_failure
+from .backup import api_options, echo_record, exit_on_failure, wait_for
 from .client import ApiClient
 
 
@@ -29,8 +29,8 @@ def create(backup_id, no_safety_backup, client_token, wait, as_json, endpoint, t
         body["ClientToken"] = client_token
     record = client.call("POST", "/restores", body)
     if wait:
-        record = _wait(client, record, quiet=False)
-    click.echo(json.dumps(record)) if as_json else _print_record(record)
+        record = wait_for(client, record, quiet=False)
+    echo_record(record, as_json)
     exit_on_failure(record)
 
 
@@ -58,7 +58,7 @@ def list_(service_instance, max_results, as_json, endpoint, token) -> None:
 def show(restore_id, as_json, endpoint, token) -> None:
     """One restore record with every resource's status and failure cause."""
     record = ApiClient(endpoint, token).call("GET", f"/restores/{restore_id}")
-    click.echo(json.dumps(record)) if as_json else _print_record(record)
+    echo_record(record, as_json)
 
 
 @restore.command("cancel")
@@ -68,4 +68,4 @@ def show(restore_id, as_json, endpoint, token) -> None:
 def cancel(restore_id, as_json, endpoint, token) -> None:
     """Cancel a restore that has not touched data yet; the instance is started again."""
     record = ApiClient(endpoint, token).call("POST", f"/restores/{restore_id}/cancel")
-    click.echo(json.dumps(record)) if as_json else _print_record(record)
+    echo_record(record, as_json)

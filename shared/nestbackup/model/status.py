@@ -6,7 +6,14 @@ from enum import Enum
 from typing import Iterable
 
 
-class BackupStatus(str, Enum):
+class _Status(str, Enum):
+    """A status string as the API spells it; str() gives the value (Python 3.10 has no StrEnum)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class BackupStatus(_Status):
     CREATING = "Creating"          # some item is still pending or running
     CREATED = "Created"            # every item succeeded
     CREATE_FAILED = "CreateFailed"  # every item is final and at least one failed
@@ -14,18 +21,12 @@ class BackupStatus(str, Enum):
     DELETED = "Deleted"
     DELETE_FAILED = "DeleteFailed"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class ItemStatus(str, Enum):
+class ItemStatus(_Status):
     PENDING = "Pending"            # declared in the record, no cloud call made yet
     RUNNING = "Running"            # the cloud accepted the work; its id is on the item
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 ITEM_FINAL = frozenset({ItemStatus.SUCCEEDED, ItemStatus.FAILED})
@@ -61,16 +62,13 @@ def backup_job_item_status(cloud_status: str) -> ItemStatus:
     return BACKUP_JOB_STATUS.get(cloud_status, ItemStatus.RUNNING)
 
 
-class RestoreStatus(str, Enum):
+class RestoreStatus(_Status):
     RESTORING = "Restoring"
     RESTORED = "Restored"
     RESTORE_FAILED = "RestoreFailed"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class RestorePhase(str, Enum):
+class RestorePhase(_Status):
     """Where a restore is; phases run in this order, and a failure jumps to StartingInstance (or Done when no
     instance was stopped)."""
     SAFETY_BACKUP = "SafetyBackup"
@@ -80,9 +78,6 @@ class RestorePhase(str, Enum):
     STARTING_INSTANCE = "StartingInstance"
     VERIFYING = "Verifying"
     DONE = "Done"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 def aggregate_restore(statuses: Iterable[ItemStatus], finished: bool, failed: bool = False) -> RestoreStatus:

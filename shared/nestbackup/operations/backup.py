@@ -46,27 +46,19 @@ def create_backup(w, service_instance_id: str, description: str = "", token: str
         raise ValidationError("ServiceInstanceId must be 1-128 letters, digits or _.:- (e.g. si-0123abcd)")
     if not isinstance(description, str) or len(description) > 256:
         raise ValidationError("Description must be a string of at most 256 characters")
-    if token is not None and (not isinstance(token, str) or not CLIENT_TOKEN.match(token)):
-        raise ValidationError("ClientToken must be 1-64 printable ASCII characters")
+    check_client_token(token)
     now = time.time() if now is None else now
     s, records = w.settings, w.records
     backup_id = new_record_id("backup", int(now * 1000), secrets.token_hex(4))
-    if token:
-        existing = records.claim_token(service_instance_id, "backup", token, backup_id)
-        if existing:
-            return _same_token_answer(records, existing)
-    try:
-        if lock_holder is None:
-            records.acquire_lock(service_instance_id, backup_id, int(now * 1000), s.lock_lease_seconds * 1000)
-    except Conflict:
-        _forget_token(records, service_instance_id, token)
-        raise
+    existing = claim(records, s, service_instance_id, "backup", backup_id, token, now, take_lock=lock_holder is None)
+    if existing:
+        return _same_token_answer(records, existing)
     try:
         disks = w.ecs.disks_tagged(s.tag_key, service_instance_id)
         dbs = w.rds.instances_tagged(s.tag_key, service_instance_id)
     except CloudError:
         records.release_lock(service_instance_id, backup_id)
-        _forget_token(records, service_instance_id, token)
+        forget_token(records, service_instance_id, "backup", token)
         raise
     items = plan_items([DiskFacts(d.disk_id, d.instance_id, d.category, d.size_gib, d.multi_attach) for d in disks],
                        [DatabaseFacts(d.db_instance_id, d.engine) for d in dbs])
@@ -99,9 +91,31 @@ def _same_token_answer(records, record_id: str) -> dict:
     raise Conflict(f"a request with this ClientToken is still creating backup {record_id}")
 
 
-def _forget_token(records, si: str, token: str | None) -> None:
+def check_client_token(token) -> None:
+    if token is not None and (not isinstance(token, str) or not CLIENT_TOKEN.match(token)):
+        raise ValidationError("ClientToken must be 1-64 printable ASCII characters")
+
+
+def claim(records, settings, si: str, kind: str, record_id: str, token: str | None, now: float,
+          take_lock: bool = True) -> str | None:
+    """The id of the operation an earlier request with this ClientToken created (nothing else is done then), or
+    None once the token (if any) and the instance's lock are `record_id`'s. A refused lock gives the token back."""
     if token:
-        records.forget_token(si, "backup", token)
+        existing = records.claim_token(si, kind, token, record_id)
+        if existing:
+            return existing
+    if take_lock:
+        try:
+            records.acquire_lock(si, record_id, int(now * 1000), settings.lock_lease_seconds * 1000)
+        except Conflict:
+            forget_token(records, si, kind, token)
+            raise
+    return None
+
+
+def forget_token(records, si: str, kind: str, token: str | None) -> None:
+    if token:
+        records.forget_token(si, kind, token)
 
 
 # -- read

@@ -21,7 +21,7 @@ from ..model.status import BackupStatus, ItemStatus, RestorePhase, RestoreStatus
 from ..steps import restore as steps
 from ..steps.backup import client_token, next_wait
 from . import backup as backups
-from .backup import CLIENT_TOKEN, iso
+from .backup import iso
 
 log = logging.getLogger("nestbackup.restore")
 RESTORE_ID = re.compile(r"^restore-[0-9a-f]{12,40}$")
@@ -34,8 +34,7 @@ def _log(event: str, **fields) -> None:
 # -- create and read
 def create_restore(w, backup_id: str, token: str | None = None, safety_backup: bool = True,
                    now: float | None = None) -> dict:
-    if token is not None and (not isinstance(token, str) or not CLIENT_TOKEN.match(token)):
-        raise ValidationError("ClientToken must be 1-64 printable ASCII characters")
+    backups.check_client_token(token)
     if not isinstance(safety_backup, bool):
         raise ValidationError("SafetyBackup must be true or false")
     now = time.time() if now is None else now
@@ -46,16 +45,9 @@ def create_restore(w, backup_id: str, token: str | None = None, safety_backup: b
         raise Conflict(str(err)) from None
     si, records, s = backup.service_instance_id, w.records, w.settings
     restore_id = new_record_id("restore", int(now * 1000), secrets.token_hex(4))
-    if token:
-        existing = records.claim_token(si, "restore", token, restore_id)
-        if existing:
-            return get_restore(w, existing)
-    try:
-        records.acquire_lock(si, restore_id, int(now * 1000), s.lock_lease_seconds * 1000)
-    except Conflict:
-        if token:
-            records.forget_token(si, "restore", token)
-        raise
+    existing = backups.claim(records, s, si, "restore", restore_id, token, now)
+    if existing:
+        return get_restore(w, existing)
     record = RestoreRecord(restore_id, backup.backup_id, si, iso(now), steps.plan_items(backup, restore_id),
                            phase=RestorePhase.SAFETY_BACKUP if safety_backup else RestorePhase.STOPPING_INSTANCE,
                            safety_backup=safety_backup, phase_started_epoch=now, started_epoch=now)

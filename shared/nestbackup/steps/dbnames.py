@@ -69,32 +69,31 @@ def validate_name(name: str, engine: str) -> str:
     return name
 
 
+def _enclose(text: str, opening: str, closing: str, what: str = "identifier") -> str:
+    """`text` between `opening` and `closing`, with `closing` inside doubled: how each dialect quotes."""
+    if "\x00" in text:
+        raise ValidationError(f"{what} {text!r} contains NUL")
+    return opening + text.replace(closing, closing * 2) + closing
+
+
 def quote_mysql(name: str) -> str:
     """`name` as a MySQL identifier: backticks around, backticks inside doubled."""
-    if "\x00" in name:
-        raise ValidationError(f"identifier {name!r} contains NUL")
-    return "`" + name.replace("`", "``") + "`"
+    return _enclose(name, "`", "`")
 
 
 def quote_pg(name: str) -> str:
     """`name` as a PostgreSQL identifier: double quotes around, double quotes inside doubled."""
-    if "\x00" in name:
-        raise ValidationError(f"identifier {name!r} contains NUL")
-    return '"' + name.replace('"', '""') + '"'
+    return _enclose(name, '"', '"')
 
 
 def quote_mssql(name: str) -> str:
     """`name` as a SQL Server identifier: brackets around, closing brackets inside doubled."""
-    if "\x00" in name:
-        raise ValidationError(f"identifier {name!r} contains NUL")
-    return "[" + name.replace("]", "]]") + "]"
+    return _enclose(name, "[", "]")
 
 
 def literal_mssql(value: str) -> str:
     """`value` as a T-SQL Unicode string literal: N'…' with single quotes inside doubled."""
-    if "\x00" in value:
-        raise ValidationError(f"string {value!r} contains NUL")
-    return "N'" + value.replace("'", "''") + "'"
+    return _enclose(value, "N'", "'", what="string")
 
 
 def quote(name: str, engine: str) -> str:
