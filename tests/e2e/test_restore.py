@@ -2,6 +2,8 @@
 rename them into place (the live ones kept aside), start, verify."""
 import json
 import os
+import threading
+import time
 import uuid
 
 import psycopg2
@@ -254,3 +256,36 @@ def test_restore_preconditions(product, api, control, si):
     status, body = api.call("POST", "/restores", {"BackupId": good["BackupId"]})
     assert (status, body["Code"]) == (409, "Conflict") and running["BackupId"] in body["Message"]
     api.wait(running["BackupId"])
+
+
+class _SlowCreate:
+    """The record store, except that writing a new record takes half a second (a first request mid-write)."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def create(self, *args, **kwargs):
+        time.sleep(0.5)
+        return self._store.create(*args, **kwargs)
+
+
+def test_the_same_client_token_while_the_first_request_still_writes_gives_the_same_restore(product, api, control,
+                                                                                              si):
+    from nestbackup.operations import restore as restores
+    from tests.e2e.test_backup_faults import _wiring_without_flow
+    control.seed(ServiceInstanceId=si, Disks=1, DiskSize="4MiB")
+    backup = backup_of(api, si)
+    slow, w = _wiring_without_flow(), _wiring_without_flow()
+    slow.records = _SlowCreate(w.records)
+    first: list = []
+    writer = threading.Thread(target=lambda: first.append(restores.create_restore(
+        slow, backup["BackupId"], token="tok-" + si, safety_backup=False)))
+    writer.start()
+    time.sleep(0.2)                                   # the token is claimed, the record not yet written
+    second = restores.create_restore(w, backup["BackupId"], token="tok-" + si, safety_backup=False)
+    writer.join()
+    assert second["RestoreId"] == first[0]["RestoreId"]
+    restores.recover(w, second["RestoreId"], {"Code": "TestDone", "Detail": "no flow ran in this test"})

@@ -82,13 +82,19 @@ def create_backup(w, service_instance_id: str, description: str = "", token: str
     return record.to_api()
 
 
-def _same_token_answer(records, record_id: str) -> dict:
-    for _ in range(50):      # the first request may still be writing the record
+def same_token_record(records, record_id: str):
+    """The record an earlier request with the same ClientToken created; that request may still be writing it."""
+    for _ in range(50):
         stored = records.read(record_id)
         if stored:
-            return BackupRecord.from_docs(stored.header, stored.items).to_api()
+            return stored
         time.sleep(0.1)
-    raise Conflict(f"a request with this ClientToken is still creating backup {record_id}")
+    raise Conflict(f"a request with this ClientToken is still creating {record_id}")
+
+
+def _same_token_answer(records, record_id: str) -> dict:
+    stored = same_token_record(records, record_id)
+    return BackupRecord.from_docs(stored.header, stored.items).to_api()
 
 
 def check_client_token(token) -> None:

@@ -47,7 +47,8 @@ def create_restore(w, backup_id: str, token: str | None = None, safety_backup: b
     restore_id = new_record_id("restore", int(now * 1000), secrets.token_hex(4))
     existing = backups.claim(records, s, si, "restore", restore_id, token, now)
     if existing:
-        return get_restore(w, existing)
+        stored = backups.same_token_record(records, existing)
+        return RestoreRecord.from_docs(stored.header, stored.items).to_api()
     record = RestoreRecord(restore_id, backup.backup_id, si, iso(now), steps.plan_items(backup, restore_id),
                            phase=RestorePhase.SAFETY_BACKUP if safety_backup else RestorePhase.STOPPING_INSTANCE,
                            safety_backup=safety_backup, phase_started_epoch=now, started_epoch=now)
