@@ -20,7 +20,11 @@ class Conflict(NestBackupError):
 
 # Cloud codes that mean "not applied, try again later".
 THROTTLING_CODES = frozenset({"Throttling", "Throttling.User", "Throttling.Api", "Throttling.Resource",
-                              "ServiceUnavailable", "OTSServerBusy", "OTSOperationThrottled"})
+                              "ServiceUnavailable", "OTSServerBusy", "OTSOperationThrottled",
+                              "Rejected.Throttling"})
+# Refusals while the resource is busy (changing state, another backup job running): not applied, so safe to repeat
+# once the resource is free. Sources per code in docs/cloud-fidelity.md (RDS sections).
+BUSY_CODES = frozenset({"OperationDenied.DBInstanceStatus", "BackupJobExists"})
 
 
 class CloudError(NestBackupError):
@@ -41,6 +45,11 @@ class CloudError(NestBackupError):
         return self.code in THROTTLING_CODES or self.code.startswith("Throttling")
 
     @property
+    def busy(self) -> bool:
+        """The resource was busy (see BUSY_CODES): nothing was applied; try again after a wait."""
+        return self.code in BUSY_CODES
+
+    @property
     def transient(self) -> bool:
         """Worth another try; for calls that are not idempotent, the caller must check state first."""
-        return self.throttled or self.code == "Unreachable" or (self.http_status or 0) >= 500
+        return self.throttled or self.busy or self.code == "Unreachable" or (self.http_status or 0) >= 500
