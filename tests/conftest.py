@@ -23,7 +23,10 @@ MYSQL_DSN = os.environ.get("NESTBACKUP_TEST_MYSQL", "mysql://root@127.0.0.1:3306
 
 def sha256_of(path) -> str:
     with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+        digest = hashlib.sha256()      # hashlib.file_digest is 3.11+; the functions run on python3.10
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+        return digest.hexdigest()
 
 
 def wait_until(predicate, timeout: float = 60):

@@ -140,7 +140,10 @@ class SqlServer:
 
 def _sha(path: str) -> str:
     with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+        digest = hashlib.sha256()      # hashlib.file_digest is 3.11+; the functions run on python3.10
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+        return digest.hexdigest()
 
 
 def _available(engines, say) -> list:
