@@ -1,7 +1,9 @@
-"""Timer trigger: {"Job": "schedules"} runs due schedules and retention, {"Job": "sweep"} finishes stuck records."""
+"""Timer trigger: {"Job": "schedules"} runs due schedules and retention, then retries due webhook deliveries;
+{"Job": "sweep"} finishes stuck records."""
 import json
 
 from nestbackup.handlers import event_json, wiring
+from nestbackup.operations.notify import deliver_due
 from nestbackup.operations.schedules import sweep, tick
 
 
@@ -12,7 +14,8 @@ def handler(event, context):
     if job == "sweep":
         return sweep(wiring(context))
     if job == "schedules":
-        out = tick(wiring(context))
-        return {k: v for k, v in out.items() if k != "Results"} | {"Errors": [r for r in out["Results"]
-                                                                            if r.get("Error")]}
+        w = wiring(context)
+        out = tick(w)
+        return {k: v for k, v in out.items() if k != "Results"} | {
+            "Errors": [r for r in out["Results"] if r.get("Error")], "Webhooks": deliver_due(w)}
     raise ValueError(f"unknown timer job {job!r}: use schedules or sweep")

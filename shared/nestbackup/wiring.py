@@ -55,6 +55,8 @@ class Settings:
     # JSON: {"<DBInstanceId>" or "<Engine>": {"User": ..., "Password": ...}}, the accounts db-rename connects with
     db_accounts: str = "{}"
     prices: str = "{}"          # JSON overrides of steps.plan.DEFAULT_PRICES
+    webhook_deadline_seconds: int = 5          # one total deadline for all deliveries of one record
+    webhook_allow_private: bool = False        # admin option: webhooks may target private/loopback addresses
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, context=None) -> "Settings":
@@ -98,7 +100,9 @@ class Settings:
                    stop_deadline_seconds=number("NESTBACKUP_STOP_DEADLINE_SECONDS", 600),
                    restore_deadline_seconds=number("NESTBACKUP_RESTORE_DEADLINE_SECONDS", 24 * 3600),
                    db_accounts=env.get("NESTBACKUP_DB_ACCOUNTS", "{}"),
-                   prices=env.get("NESTBACKUP_PRICES", "{}"))
+                   prices=env.get("NESTBACKUP_PRICES", "{}"),
+                   webhook_deadline_seconds=max(1, number("NESTBACKUP_WEBHOOK_DEADLINE_SECONDS", 5)),
+                   webhook_allow_private=env.get("NESTBACKUP_WEBHOOK_ALLOW_PRIVATE", "").lower() in ("1", "true"))
 
 
 class Wiring:

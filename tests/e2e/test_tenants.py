@@ -70,14 +70,27 @@ def test_tenant_validation(api):
     assert ADMIN not in json.dumps(api.call("GET", "/tenants")[1])
 
 
-def test_a_tenants_webhook_gets_each_final_record(product, api, control, si):
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:8080/hook", "http://169.254.169.254/latest/meta-data/", "http://100.100.100.200/latest/",
+    "http://10.0.0.5/hook", "http://192.168.1.1/", "http://[::1]:8080/", "http://[::ffff:127.0.0.1]/",
+    "http://0.0.0.0/", "http://user:pw@example.com/hook", "file:///etc/passwd", "http://example.com/a b",
+    "http://example.com:0/"])
+def test_webhook_targets_inside_the_account_or_with_credentials_are_refused(api, si, url):
+    status, body = api.call("POST", "/tenants", {"Name": "hook-" + si[-8:], "Instances": [si], "Webhook": url})
+    assert status == 400 and body["Code"] == "InvalidParameter", body
+    assert api.call("DELETE", f"/tenants/hook-{si[-8:]}")[0] == 404           # nothing was created
+
+
+def test_a_name_that_resolves_to_loopback_is_refused_at_delivery_without_connecting(api, control, si):
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.conftest import wait_until
     received = []
 
     class Hook(BaseHTTPRequestHandler):
         def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+            received.append(self.path)
             self.send_response(204)
             self.end_headers()
 
@@ -88,14 +101,14 @@ def test_a_tenants_webhook_gets_each_final_record(product, api, control, si):
     threading.Thread(target=hook.serve_forever, daemon=True).start()
     try:
         control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
-        url = f"http://127.0.0.1:{hook.server_address[1]}/nestbackup?secret=s3"
-        status, tenant = api.call("POST", "/tenants", {"Name": "hooked-" + si[-8:], "Instances": [si],
-                                                       "Webhook": url})
-        assert status == 201
-        status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
-        final = api.wait(record["BackupId"])
-        assert [r["BackupId"] for r in received] == [final["BackupId"]] and received[0]["Status"] == "Created"
-        assert "s3" not in json.dumps(api.call("GET", "/tenants")[1])
-        assert api.call("POST", "/tenants", {"Name": "badhook", "Instances": [si], "Webhook": "file:///etc"})[0] == 400
+        name = "byname-" + si[-8:]
+        status, tenant = api.call("POST", "/tenants", {"Name": name, "Instances": [si],
+                                                       "Webhook": f"http://localhost:{hook.server_address[1]}/h"})
+        assert status == 201 and tenant["WebhookSecret"]
+        record = api.call("POST", "/backups", {"ServiceInstanceId": si})[1]
+        assert api.wait(record["BackupId"])["Status"] == "Created"
+        [dead] = wait_until(lambda: api.call("GET", f"/tenants/{name}/deliveries?status=DeadLetter")[1]["Deliveries"])
+        assert "loopback" in dead["LastError"] and dead["Attempts"] == 1
+        assert received == []
     finally:
         hook.shutdown()

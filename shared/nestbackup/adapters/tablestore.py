@@ -165,6 +165,19 @@ class RecordStore:
                    ots.Row([("p", collection), ("s", key)], [("doc", json.dumps(doc)), ("ver", 1)]),
                    ots.Condition(ots.RowExistenceExpectation.IGNORE))
 
+    def create_doc(self, collection: str, key: str, doc: dict) -> bool:
+        """Write a document only if the key is free; False when another writer got there first."""
+        ots = self._ots
+        try:
+            self._call(self.client.put_row, self.table,
+                       ots.Row([("p", collection), ("s", key)], [("doc", json.dumps(doc)), ("ver", 1)]),
+                       ots.Condition(ots.RowExistenceExpectation.EXPECT_NOT_EXIST))
+            return True
+        except CloudError as err:
+            if err.code != "OTSConditionCheckFail":
+                raise
+            return False
+
     def get_doc(self, collection: str, key: str) -> tuple[dict, int] | None:
         _, row, _ = self._call(self.client.get_row, self.table, [("p", collection), ("s", key)], ["doc", "ver"],
                                None, 1)

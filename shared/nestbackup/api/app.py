@@ -146,10 +146,22 @@ def _schedule(req: Request, si: str, w, principal) -> Response:
                                                 body.get("Enabled", True)))
 
 
-def _tenants(req: Request, name: str | None, w, principal) -> Response:
+def _tenants(req: Request, name: str | None, sub: str | None, w, principal) -> Response:
     from ..operations import tenants
     if not principal.admin:
         raise ApiError(403, "Forbidden", "only the admin token manages tenants")
+    if name is not None and sub == "webhook-secret":
+        if req.method != "POST":
+            raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on a webhook secret")
+        return Response(200, tenants.rotate_webhook_secret(w, name))
+    if name is not None and sub == "deliveries":
+        if req.method != "GET":
+            raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on deliveries")
+        from ..operations.notify import deliveries
+        status = req.query.get("status") or None
+        if status not in (None, "Pending", "Delivered", "DeadLetter", "Dropped"):
+            raise ApiError(400, "InvalidParameter", "status must be Pending, Delivered, DeadLetter or Dropped")
+        return Response(200, {"Deliveries": deliveries(w, name, status)})
     if name is not None:
         if req.method != "DELETE":
             raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on /tenants/{{name}}")
@@ -173,9 +185,9 @@ def _route(req: Request, path: str, wiring_factory, principal) -> Response:
             raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on /leftovers")
         from ..operations.artifacts import leftovers
         return Response(200, leftovers(w))
-    m = re.fullmatch(r"/tenants(?:/([^/]+))?", path)
+    m = re.fullmatch(r"/tenants(?:/([^/]+)(?:/(webhook-secret|deliveries))?)?", path)
     if m:
-        return _tenants(req, m[1], w, principal)
+        return _tenants(req, m[1], m[2], w, principal)
     m = re.fullmatch(r"/service-instances/([^/]+)/schedule", path)
     if m:
         return _schedule(req, m[1], w, principal)

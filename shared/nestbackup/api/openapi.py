@@ -81,7 +81,8 @@ def document() -> dict:
                                                            "Estimate": {"type": "object"}}},
                 "Tenant": {"type": "object", "properties": {"Name": {"type": "string"},
                                                              "Instances": {"type": "array", "items": {"type": "string"}},
-                                                             "Token": {"type": "string"}}},
+                                                             "Token": {"type": "string"},
+                                                             "WebhookSecret": {"type": "string"}}},
                 "CreateTenant": {"type": "object", "required": ["Name", "Instances"], "additionalProperties": False,
                                  "properties": {"Name": {"type": "string", "maxLength": 64},
                                                 "Instances": {"type": "array", "items": _ID, "minItems": 1},
@@ -126,5 +127,14 @@ def document() -> dict:
                 "get": {"summary": "Tenants (admin)", "responses": _ok("200", "Tenant", "the tenants")}},
             "/tenants/{id}": {"delete": {"summary": "Delete a tenant (admin)", "parameters": [_RECORD_ID],
                                          "responses": _ok("200", "Tenant", "deleted")}},
+            "/tenants/{id}/webhook-secret": {"post": {
+                "summary": "Rotate the tenant's webhook signing secret (admin); the new one is returned once, the "
+                           "previous one keeps signing beside it for 24 h", "parameters": [_RECORD_ID],
+                "responses": _ok("200", "Tenant", "the new secret")}},
+            "/tenants/{id}/deliveries": {"get": {
+                "summary": "The tenant's webhook deliveries, newest first (admin)",
+                "parameters": [_RECORD_ID, {"name": "status", "in": "query", "required": False, "schema": {
+                    "type": "string", "enum": ["Pending", "Delivered", "DeadLetter", "Dropped"]}}],
+                "responses": _ok("200", "Tenant", "the deliveries")}},
         },
     }

@@ -1,4 +1,4 @@
-"""`nestbackup tenant create|list|delete`: who may act on which service instances (admin token required)."""
+"""`nestbackup tenant create|list|delete|rotate-webhook-secret|deliveries`: who may act on which service instances (admin token required)."""
 from __future__ import annotations
 
 import json
@@ -33,8 +33,41 @@ def create(name, instances, webhook, as_json, endpoint, token) -> None:
     if as_json:
         click.echo(json.dumps(out))
         return
+    if out.get("WebhookSecret"):
+        click.echo(f"webhook signing secret (shown only now): {out['WebhookSecret']}")
     click.echo(f"tenant {out['Name']} may act on {', '.join(out['Instances'])}; its token (shown only now):")
     click.echo(out["Token"])
+
+
+@tenant.command("rotate-webhook-secret")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+@api_options
+def rotate_webhook_secret(name, as_json, endpoint, token) -> None:
+    """A new webhook signing secret, printed once; the previous one keeps signing beside it for 24 h."""
+    out = ApiClient(endpoint, token).call("POST", f"/tenants/{name}/webhook-secret")
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    click.echo(f"new webhook signing secret of {name} (shown only now):")
+    click.echo(out["WebhookSecret"])
+
+
+@tenant.command("deliveries")
+@click.argument("name")
+@click.option("--status", type=click.Choice(["Pending", "Delivered", "DeadLetter", "Dropped"]), default=None)
+@click.option("--json", "as_json", is_flag=True)
+@api_options
+def deliveries(name, status, as_json, endpoint, token) -> None:
+    """The tenant's webhook deliveries, newest first: which record, how many attempts, the last error."""
+    path = f"/tenants/{name}/deliveries" + (f"?status={status}" if status else "")
+    out = ApiClient(endpoint, token).call("GET", path)
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    for d in out["Deliveries"]:
+        click.echo(f"{d['DeliveryId']}  {d['RecordId']}  {d['Status']}  attempts={d.get('Attempts', 0)}"
+                   + (f"  {d['LastError']}" if d.get("LastError") and d["Status"] != "Delivered" else ""))
 
 
 @tenant.command("list")

@@ -1,38 +1,131 @@
-"""Notifications: when an operation ends, its final record is POSTed to the webhook of every tenant of its service
-instance. Best effort: a failing webhook is logged (without its URL's query, which may hold a secret) and never
-changes the record."""
+"""Notifications: when an operation ends, its final record goes to the webhook of every tenant of its service
+instance, exactly once per record and tenant, signed, and never holding up the flow.
+
+notify       -> called as a record becomes final: queue one delivery per subscribed tenant (a delivery whose id is
+                already queued, e.g. by a concurrent cancel, is not queued twice), then try the new ones at once, in
+                parallel, under one total deadline
+deliver_due  -> the timer: retry what failed (1, 2, 4 … 60 minutes apart), a dead letter after MAX_ATTEMPTS; forget
+                delivered ones after a week
+
+Best effort for the record: nothing here changes it, and a failure is logged without the URL (it may hold a secret).
+"""
 from __future__ import annotations
 
 import json
 import logging
-import urllib.request
-from urllib.parse import urlsplit
+import time
 
+from ..adapters.webhook import Post, post_all
+from ..errors import NestBackupError, NotFound
+from ..steps import webhooks as rules
 from . import tenants
 
 log = logging.getLogger("nestbackup.notify")
-TIMEOUT_SECONDS = 5
+DELIVERIES = "webhook-deliveries"
+KEEP_DELIVERED_SECONDS = 7 * 24 * 3600
+KEEP_DEAD_SECONDS = 30 * 24 * 3600
 
 
-def notify(w, service_instance_id: str, record: dict) -> int:
-    sent = 0
+def notify(w, service_instance_id: str, record: dict, now: float | None = None) -> int:
+    """Queue and try the deliveries of one final record; the number delivered now."""
+    now = time.time() if now is None else now
+    kind, record_id = ("restore", record["RestoreId"]) if "RestoreId" in record else ("backup", record["BackupId"])
     try:
-        subscribers = [doc for _, doc, _ in w.records.docs(tenants.TENANTS)
-                       if doc.get("Webhook") and service_instance_id in doc.get("Instances", [])]
-    except Exception:  # the record is final whatever happens here
-        log.exception("webhook lookup failed")
+        queued = []
+        for tenant_hash, doc, _ in w.records.docs(tenants.TENANTS):
+            if not doc.get("Webhook") or service_instance_id not in doc.get("Instances", []):
+                continue
+            key = rules.delivery_id(record_id, str(record.get("Status")), doc["Name"])
+            if w.records.create_doc(DELIVERIES, key, {
+                    "Tenant": doc["Name"], "TenantHash": tenant_hash, "Kind": kind, "RecordId": record_id,
+                    "Status": "Pending", "Attempts": 0, "NextEpoch": now, "CreatedEpoch": now}):
+                queued.append(key)
+        return _attempt(w, queued, now, {record_id: record})
+    except Exception:  # noqa: BLE001 - the record is final whatever happens here
+        log.exception("webhook delivery failed", extra={"fields": {"record_id": record_id}})
         return 0
-    for doc in subscribers:
-        url = doc["Webhook"]
-        request = urllib.request.Request(url, data=json.dumps(record).encode(), method="POST",
-                                         headers={"content-type": "application/json",
-                                                  "user-agent": "nestbackup-webhook/1"})
+
+
+def deliver_due(w, now: float | None = None) -> dict:
+    """The timer's pass over the queue: retry due deliveries, drop old finished ones."""
+    now = time.time() if now is None else now
+    due, forgotten = [], 0
+    for key, doc, _ in w.records.docs(DELIVERIES):
+        age = now - float(doc.get("CreatedEpoch") or now)
+        if doc.get("Status") == "Pending" and float(doc.get("NextEpoch") or 0) <= now:
+            due.append(key)
+        elif (doc.get("Status") == "Delivered" and age > KEEP_DELIVERED_SECONDS) or \
+                (doc.get("Status") in ("DeadLetter", "Dropped") and age > KEEP_DEAD_SECONDS):
+            w.records.delete_doc(DELIVERIES, key)
+            forgotten += 1
+    return {"Due": len(due), "Delivered": _attempt(w, due, now, {}), "Forgotten": forgotten}
+
+
+def _attempt(w, keys: list[str], now: float, bodies: dict[str, dict]) -> int:
+    from ..adapters.tablestore import StaleWrite
+    s = w.settings
+    posts, claimed = [], {}
+    for key in keys:
+        found = w.records.get_doc(DELIVERIES, key)
+        if not found or found[0].get("Status") != "Pending" or float(found[0].get("NextEpoch") or 0) > now:
+            continue
+        doc, version = found
+        attempts = int(doc.get("Attempts") or 0) + 1
+        # Claimed before sending: a second deliverer skips it, and one that dies mid-send is retried later.
+        doc = {**doc, "Attempts": attempts, "NextEpoch": now + rules.retry_delay(attempts)}
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as resp:
-                resp.read(1024)
-            sent += 1
-        except Exception as err:  # noqa: BLE001 - any network failure
-            where = urlsplit(url)
-            log.warning("webhook failed", extra={"fields": {"tenant": doc.get("Name"),
-                                                            "host": where.hostname, "error": type(err).__name__}})
-    return sent
+            version = w.records.update_doc(DELIVERIES, key, doc, version)
+        except StaleWrite:
+            continue
+        tenant = w.records.get_doc(tenants.TENANTS, doc["TenantHash"])
+        if tenant is None or not tenant[0].get("Webhook"):
+            w.records.update_doc(DELIVERIES, key, {**doc, "Status": "Dropped",
+                                                   "LastError": "the tenant or its webhook is gone"}, version)
+            continue
+        try:
+            body = json.dumps(bodies.get(doc["RecordId"]) or _record(w, doc["Kind"], doc["RecordId"])).encode()
+        except NotFound:
+            w.records.update_doc(DELIVERIES, key, {**doc, "Status": "Dropped", "LastError": "the record is gone"},
+                                 version)
+            continue
+        stamp = int(now)
+        headers = {"content-type": "application/json", "user-agent": "nestbackup-webhook/2",
+                   rules.DELIVERY_HEADER: key, rules.TIMESTAMP_HEADER: str(stamp)}
+        signing = tenants.signing_secrets(tenant[0], now)
+        if signing:
+            headers[rules.SIGNATURE_HEADER] = rules.signature_header(signing, stamp, body)
+        posts.append(Post(key, tenant[0]["Webhook"], body, headers))
+        claimed[key] = (doc, version)
+    delivered = 0
+    for outcome in post_all(posts, s.webhook_deadline_seconds, s.webhook_allow_private):
+        doc, version = claimed[outcome.key]
+        if outcome.delivered:
+            delivered += 1
+            doc = {**doc, "Status": "Delivered", "DeliveredEpoch": now, "LastResult": outcome.detail}
+        elif outcome.refused or doc["Attempts"] >= rules.MAX_ATTEMPTS:
+            doc = {**doc, "Status": "DeadLetter", "LastError": outcome.detail}
+            log.warning("webhook dead letter", extra={"fields": {"tenant": doc["Tenant"], "delivery": outcome.key,
+                                                                 "error": outcome.detail}})
+        else:
+            doc = {**doc, "LastError": outcome.detail}
+        try:
+            w.records.update_doc(DELIVERIES, outcome.key, doc, version)
+        except (StaleWrite, NestBackupError):
+            log.warning("webhook outcome not recorded", extra={"fields": {"delivery": outcome.key}})
+    return delivered
+
+
+def _record(w, kind: str, record_id: str) -> dict:
+    if kind == "restore":
+        from .restore import get_restore
+        return get_restore(w, record_id)
+    from .backup import get_backup
+    return get_backup(w, record_id)
+
+
+def deliveries(w, tenant: str | None = None, status: str | None = None) -> list[dict]:
+    """The queue as the admin sees it: newest first."""
+    out = [{"DeliveryId": key, **{k: v for k, v in doc.items() if k != "TenantHash"}}
+           for key, doc, _ in w.records.docs(DELIVERIES)
+           if (tenant is None or doc.get("Tenant") == tenant) and (status is None or doc.get("Status") == status)]
+    return sorted(out, key=lambda d: -float(d.get("CreatedEpoch") or 0))

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 from ..errors import Conflict, NotFound, ValidationError
+from ..steps import webhooks
 from .backup import SERVICE_INSTANCE_ID
 
 TENANTS, NAMES = "tenants", "tenant-names"
@@ -55,24 +56,62 @@ def _validate(name: str, instances: list[str]) -> None:
         raise ValidationError("Instances must be a list of 1-1000 service instance ids")
 
 
-def _validate_webhook(url: str | None) -> None:
+def _validate_webhook(w, url: str | None) -> None:
+    """URL rules, and addresses written as IPs; a name is checked against what it resolves to at each delivery."""
     if url is None:
         return
-    if not isinstance(url, str) or len(url) > 2048 or not re.match(r"^https?://[^\s/]+(/\S*)?$", url):
-        raise ValidationError("Webhook must be an http(s) URL")
+    try:
+        host = webhooks.check_url(url)
+    except webhooks.WebhookRefused as err:
+        raise ValidationError(str(err)) from None
+    reason = webhooks.literal_address_refusal(host, w.settings.webhook_allow_private)
+    if reason:
+        raise ValidationError(f"Webhook refused: {reason}")
+
+
+def _new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
 
 
 def create_tenant(w, name: str, instances: list[str], now: float | None = None, webhook: str | None = None) -> dict:
     _validate(name, instances)
-    _validate_webhook(webhook)
+    _validate_webhook(w, webhook)
     if w.records.get_doc(NAMES, name) is not None:
         raise Conflict(f"tenant {name} exists")
     token = "nbt_" + secrets.token_urlsafe(32)
     digest = _hash(token)
+    secret = _new_secret() if webhook else None
     w.records.put_doc(TENANTS, digest, {"Name": name, "Instances": sorted(set(instances)), "Webhook": webhook,
-                                        "CreatedEpoch": time.time() if now is None else now})
+                                        "WebhookSecret": secret, "CreatedEpoch": time.time() if now is None else now})
     w.records.put_doc(NAMES, name, {"Hash": digest})
-    return {"Name": name, "Instances": sorted(set(instances)), "Token": token}
+    out = {"Name": name, "Instances": sorted(set(instances)), "Token": token}
+    return out | ({"WebhookSecret": secret} if secret else {})
+
+
+def rotate_webhook_secret(w, name: str, now: float | None = None) -> dict:
+    """A new signing secret, shown once; the previous one keeps signing beside it for SECRET_GRACE_SECONDS."""
+    now = time.time() if now is None else now
+    found = w.records.get_doc(NAMES, name) if isinstance(name, str) and TENANT_NAME.match(name) else None
+    tenant = w.records.get_doc(TENANTS, found[0]["Hash"]) if found else None
+    if tenant is None:
+        raise NotFound(f"no tenant {name!r}")
+    doc, version = tenant
+    if not doc.get("Webhook"):
+        raise Conflict(f"tenant {name} has no webhook")
+    secret = _new_secret()
+    w.records.update_doc(TENANTS, found[0]["Hash"], {
+        **doc, "WebhookSecret": secret, "PreviousWebhookSecret": doc.get("WebhookSecret"),
+        "PreviousSecretUntil": now + webhooks.SECRET_GRACE_SECONDS}, version)
+    return {"Name": name, "WebhookSecret": secret,
+            "PreviousSecretValidSeconds": webhooks.SECRET_GRACE_SECONDS if doc.get("WebhookSecret") else 0}
+
+
+def signing_secrets(doc: dict, now: float) -> list[str]:
+    """The secrets a delivery to this tenant is signed with: the current one, and the previous during its grace."""
+    out = [doc["WebhookSecret"]] if doc.get("WebhookSecret") else []
+    if doc.get("PreviousWebhookSecret") and now < float(doc.get("PreviousSecretUntil") or 0):
+        out.append(doc["PreviousWebhookSecret"])
+    return out
 
 
 def list_tenants(w) -> dict:

@@ -1,0 +1,104 @@
+"""Webhook decisions without I/O: which URLs and addresses a delivery may go to, how it is signed, when it is retried.
+
+A webhook URL is the tenant's input, but the request is sent from inside the provider's account: without these rules
+a tenant could make the functions call the metadata service (100.100.100.200 on Alibaba Cloud, 169.254.169.254
+elsewhere), the VPC's private services or loopback (server-side request forgery).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+from urllib.parse import urlsplit
+
+SIGNATURE_HEADER = "X-Nestbackup-Signature"     # t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">[,v1=…]
+DELIVERY_HEADER = "X-Nestbackup-Delivery"       # the same id on every attempt of one delivery: receivers dedupe on it
+TIMESTAMP_HEADER = "X-Nestbackup-Timestamp"
+MAX_ATTEMPTS = 8                                # then the delivery is kept as a dead letter
+FIRST_RETRY_SECONDS, MAX_RETRY_SECONDS = 60, 3600
+SECRET_GRACE_SECONDS = 24 * 3600                # after a rotation the previous secret also signs for this long
+
+# Addresses a webhook must not reach unless the admin allows private targets. Alibaba Cloud's metadata service is
+# 100.100.100.200, inside the carrier-grade NAT range 100.64.0.0/10, which `is_private` does not cover.
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+
+
+class WebhookRefused(ValueError):
+    """The URL or the address it resolves to may not be called."""
+
+
+def check_url(url: object) -> str:
+    """The URL's host, or WebhookRefused: http(s) only, a host, no credentials in it, a valid port."""
+    if not isinstance(url, str) or len(url) > 2048 or any(c.isspace() or ord(c) < 32 for c in url):
+        raise WebhookRefused("Webhook must be an http(s) URL of at most 2048 characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise WebhookRefused("Webhook is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise WebhookRefused("Webhook must be an http(s) URL with a host")
+    if parts.username is not None or parts.password is not None:
+        raise WebhookRefused("Webhook must not carry credentials (user:password@); sign deliveries instead")
+    if port == 0:
+        raise WebhookRefused("Webhook port must be 1-65535")
+    return parts.hostname
+
+
+def refused_address(address: str, allow_private: bool = False) -> str | None:
+    """Why a delivery may not go to this IP address, or None when it may."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return f"{address} is not an IP address"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    if ip.is_unspecified or ip.is_multicast or ip.is_reserved:
+        return f"{ip} is not a unicast address"
+    if ip.is_loopback:
+        kind = "loopback"
+    elif ip.is_link_local:
+        kind = "link-local (metadata service)"
+    elif isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
+        kind = "carrier-grade NAT (Alibaba Cloud's metadata service lives here)"
+    elif ip.is_private:
+        kind = "private"
+    else:
+        return None
+    return None if allow_private else f"{ip} is a {kind} address (the admin may allow private targets)"
+
+
+def literal_address_refusal(host: str, allow_private: bool = False) -> str | None:
+    """For a host written as an IP address, why it is refused; names are checked after resolution, at delivery."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+    return refused_address(host.strip("[]"), allow_private)
+
+
+def signature_header(secrets: list[str], timestamp: int, body: bytes) -> str:
+    """`t=…,v1=…` with one v1 per secret (the current one first, then one still in its grace period)."""
+    signed = f"{timestamp}.".encode() + body
+    return ",".join([f"t={timestamp}"] + [f"v1={hmac.new(s.encode(), signed, hashlib.sha256).hexdigest()}"
+                                          for s in secrets])
+
+
+def verify_signature(secret: str, header: str, body: bytes, now: int, tolerance: int = 300) -> bool:
+    """What a receiver does (and the tests): a v1 that matches, on a timestamp within `tolerance` seconds."""
+    fields = [f.split("=", 1) for f in header.split(",") if "=" in f]
+    stamps = [v for k, v in fields if k == "t"]
+    if len(stamps) != 1 or not stamps[0].isdigit() or abs(now - int(stamps[0])) > tolerance:
+        return False
+    expected = signature_header([secret], int(stamps[0]), body).split(",v1=")[1]
+    return any(hmac.compare_digest(v, expected) for k, v in fields if k == "v1")
+
+
+def delivery_id(record_id: str, status: str, tenant: str) -> str:
+    """One id per (final record, tenant): a second notify of the same record finds it taken."""
+    return "whd-" + hashlib.sha256(f"{record_id}\n{status}\n{tenant}".encode()).hexdigest()[:32]
+
+
+def retry_delay(attempts: int) -> int:
+    """Seconds before the next attempt after `attempts` failed ones: 1, 2, 4, … minutes, at most an hour."""
+    return min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, attempts - 1))

@@ -1,0 +1,233 @@
+"""Webhooks: one signed delivery per final record and tenant, in parallel under a total deadline, never redirected,
+retried by the timer and kept as a dead letter when it keeps failing. The receivers here are on 127.0.0.1, so this
+module's product runs with the admin option that allows private targets (the refusals are in test_tenants.py)."""
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from nestbackup.handlers import wiring
+from nestbackup.operations import notify
+from nestbackup.steps import webhooks as rules
+from tests.conftest import wait_until
+from tests.e2e.conftest import start_product
+from tests.e2e.test_backup import run_cli
+
+DEADLINE = 4
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory):
+    server = start_product(tmp_path_factory, NESTBACKUP_WEBHOOK_ALLOW_PRIVATE="1",
+                           NESTBACKUP_WEBHOOK_DEADLINE_SECONDS=str(DEADLINE))
+    yield server
+    server.stop()
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1. `behave(handler)` may answer differently; by default 204."""
+
+    def __init__(self, behave=None) -> None:
+        self.requests: list[dict] = []
+        self.behave = behave
+        outer = self
+
+        class Hook(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["content-length"]))
+                outer.requests.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+                if outer.behave:
+                    outer.behave(self)
+                    return
+                self.send_response(204)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook?secret=s3"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receivers():
+    made = []
+
+    def make(behave=None) -> Receiver:
+        made.append(Receiver(behave))
+        return made[-1]
+    yield make
+    for r in made:
+        r.close()
+
+
+def tenant_with_hook(api, si: str, url: str, prefix: str = "hooked") -> dict:
+    status, tenant = api.call("POST", "/tenants", {"Name": f"{prefix}-{si[-8:]}", "Instances": [si], "Webhook": url})
+    assert status == 201, tenant
+    return tenant
+
+
+def final_backup(api, control, si: str) -> dict:
+    control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
+    status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
+    assert status == 202, record
+    return api.wait(record["BackupId"])
+
+
+def deliveries(api, tenant: str, status: str | None = None) -> list[dict]:
+    code, body = api.call("GET", f"/tenants/{tenant}/deliveries" + (f"?status={status}" if status else ""))
+    assert code == 200, body
+    return body["Deliveries"]
+
+
+def test_each_final_record_is_delivered_once_signed_with_a_delivery_id(api, control, si, receivers):
+    hook = receivers()
+    tenant = tenant_with_hook(api, si, hook.url)
+    assert tenant["WebhookSecret"].startswith("whsec_")
+    final = final_backup(api, control, si)
+    wait_until(lambda: hook.requests)
+    request = hook.requests[0]
+    assert json.loads(request["body"])["BackupId"] == final["BackupId"]
+    assert json.loads(request["body"])["Status"] == "Created"
+    assert request["headers"][rules.DELIVERY_HEADER.lower()] == rules.delivery_id(final["BackupId"], "Created",
+                                                                                   tenant["Name"])
+    signature = request["headers"][rules.SIGNATURE_HEADER.lower()]
+    assert rules.verify_signature(tenant["WebhookSecret"], signature, request["body"], int(time.time()))
+    assert not rules.verify_signature("whsec_wrong", signature, request["body"], int(time.time()))
+
+    # The same final record notified again, twice at once (concurrent cancels, a re-run finalize): no new delivery.
+    w = wiring()
+    threads = [threading.Thread(target=notify.notify, args=(w, si, final)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    time.sleep(0.3)
+    assert len(hook.requests) == 1
+    assert [d["Status"] for d in deliveries(api, tenant["Name"])] == ["Delivered"]
+    listed = json.dumps(api.call("GET", "/tenants")[1])
+    assert "s3" not in listed and tenant["WebhookSecret"] not in listed
+
+
+def test_redirects_are_not_followed(api, control, si, receivers):
+    target = receivers()
+
+    def redirect(handler):
+        handler.send_response(302)
+        handler.send_header("location", target.url)
+        handler.send_header("content-length", "0")
+        handler.end_headers()
+
+    hook = receivers(redirect)
+    tenant = tenant_with_hook(api, si, hook.url)
+    final_backup(api, control, si)
+    wait_until(lambda: hook.requests)
+    [pending] = wait_until(lambda: [d for d in deliveries(api, tenant["Name"]) if d.get("LastError")])
+    assert pending["Status"] == "Pending" and "redirects are not followed" in pending["LastError"]
+    assert target.requests == []
+
+
+def test_a_slow_receiver_is_cut_off_at_the_deadline_then_retried_with_the_same_delivery_id(api, control, si,
+                                                                                          receivers):
+    slow = {"on": True}
+
+    def drip(handler):          # answers at once, then one byte every 0.3 s: no single read ever times out
+        if not slow["on"]:
+            handler.send_response(200)
+            handler.send_header("content-length", "2")
+            handler.end_headers()
+            handler.wfile.write(b"ok")
+            return
+        handler.send_response(200)
+        handler.send_header("content-length", "100")
+        handler.end_headers()
+        try:
+            for _ in range(100):
+                handler.wfile.write(b".")
+                handler.wfile.flush()
+                time.sleep(0.3)
+        except OSError:
+            pass
+
+    hook = receivers(drip)
+    tenant = tenant_with_hook(api, si, hook.url)
+    control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
+    record = api.call("POST", "/backups", {"ServiceInstanceId": si})[1]
+    final = api.wait(record["BackupId"])
+    wait_until(lambda: hook.requests)
+    [first] = wait_until(lambda: [d for d in deliveries(api, tenant["Name"]) if d.get("LastError")])
+    assert first["Status"] == "Pending" and first["Attempts"] == 1
+
+    w = wiring()
+    other = "si-slow2" + si[-8:]                          # time one notify directly: the deadline bounds it
+    tenant_with_hook(api, other, hook.url, prefix="slow2")
+    started = time.monotonic()
+    notify.notify(w, other, {**final, "ServiceInstanceId": other, "BackupId": final["BackupId"] + "x"})
+    assert time.monotonic() - started < DEADLINE + 2
+
+    slow["on"] = False                                   # the receiver recovers; the timer retries
+    out = notify.deliver_due(w, now=time.time() + 3600)
+    assert out["Delivered"] >= 1
+    [done] = deliveries(api, tenant["Name"])
+    assert done["Status"] == "Delivered" and done["Attempts"] == 2
+    ids = {r["headers"][rules.DELIVERY_HEADER.lower()] for r in hook.requests
+           if json.loads(r["body"])["BackupId"] == final["BackupId"]}
+    assert ids == {done["DeliveryId"]}
+
+
+def test_deliveries_run_in_parallel(api, si, receivers):
+    def slow_ok(handler):
+        time.sleep(1.5)
+        handler.send_response(204)
+        handler.send_header("content-length", "0")
+        handler.end_headers()
+
+    hooks = [receivers(slow_ok) for _ in range(3)]
+    for n, hook in enumerate(hooks):
+        tenant_with_hook(api, si, hook.url, prefix=f"par{n}")
+    record = {"BackupId": f"backup-par{si[-8:]}", "ServiceInstanceId": si, "Status": "Created"}
+    started = time.monotonic()
+    assert notify.notify(wiring(), si, record) == 3
+    assert time.monotonic() - started < 3.5             # one after another would take 4.5 s
+
+
+def test_a_failing_receiver_becomes_a_dead_letter_and_a_rotated_secret_signs_beside_the_old(api, control, si,
+                                                                                          receivers):
+    def fail(handler):
+        handler.send_response(500)
+        handler.send_header("content-length", "0")
+        handler.end_headers()
+
+    hook = receivers(fail)
+    tenant = tenant_with_hook(api, si, hook.url)
+    final_backup(api, control, si)
+    wait_until(lambda: [d for d in deliveries(api, tenant["Name"]) if d.get("LastError")])
+    rotated = run_cli(api.base.removesuffix("/api"), "tenant", "rotate-webhook-secret", tenant["Name"], "--json")
+    assert rotated.returncode == 0, rotated.stderr
+    new_secret = json.loads(rotated.stdout)["WebhookSecret"]
+    assert new_secret != tenant["WebhookSecret"]
+    w, now = wiring(), time.time()
+    for n in range(rules.MAX_ATTEMPTS):
+        now += rules.MAX_RETRY_SECONDS + 1
+        notify.deliver_due(w, now=now)
+    [dead] = deliveries(api, tenant["Name"], "DeadLetter")
+    assert dead["Attempts"] == rules.MAX_ATTEMPTS and "HTTP 500" in dead["LastError"]
+    assert len(hook.requests) == rules.MAX_ATTEMPTS
+    last = hook.requests[-1]
+    header = last["headers"][rules.SIGNATURE_HEADER.lower()]
+    stamp = int(last["headers"][rules.TIMESTAMP_HEADER.lower()])
+    assert rules.verify_signature(new_secret, header, last["body"], stamp)
+    assert rules.verify_signature(tenant["WebhookSecret"], header, last["body"], stamp)
+    listed = run_cli(api.base.removesuffix("/api"), "tenant", "deliveries", tenant["Name"], "--status", "DeadLetter")
+    assert listed.returncode == 0 and dead["DeliveryId"] in listed.stdout
