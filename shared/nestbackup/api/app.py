@@ -16,6 +16,8 @@ from ..errors import CloudError, Conflict, NestBackupError, NotFound, Validation
 
 log = logging.getLogger("nestbackup.api")
 MAX_BODY = 64 * 1024
+MAX_NESTING = 32
+_TEXT = re.compile("[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]*")
 
 
 @dataclass
@@ -60,16 +62,63 @@ def _authorize(req: Request, admin_token: str | None, wiring_factory):
     return principal
 
 
+def _nesting(raw: bytes) -> int:
+    """How deep arrays and objects nest, outside strings; checked before parsing, which would recurse that deep."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            escaped = not escaped and byte == 0x5C                # backslash
+            in_string = escaped or byte != 0x22                    # quote ends the string unless escaped
+            continue
+        if byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+def _check_text(value, where: str = "body") -> None:
+    """Strings must be valid Unicode text: no lone surrogates (JSON allows them, UTF-8 cannot carry them) and no
+    control characters but tab and line breaks (they break log lines and strict parsers downstream)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, where)
+            _check_text(item, key if isinstance(key, str) else where)
+    elif isinstance(value, list):
+        for item in value:
+            _check_text(item, where)
+    elif isinstance(value, str) and not _TEXT.fullmatch(value):
+        raise ApiError(400, "InvalidParameter", f"{where} must be text without control characters or lone "
+                                                f"surrogates")
+
+
 def _json_body(req: Request) -> dict:
     if len(req.body) > MAX_BODY:
         raise ApiError(413, "RequestTooLarge", f"the body exceeds {MAX_BODY} bytes")
+    if _nesting(req.body) > MAX_NESTING:
+        raise ApiError(400, "InvalidJson", f"the body nests deeper than {MAX_NESTING} levels")
     try:
         body = json.loads(req.body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ApiError(400, "InvalidJson", "the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ApiError(400, "InvalidJson", "the body must be a JSON object")
+    _check_text(body)
     return body
+
+
+def _next_token(query: dict, kind: str) -> str | None:
+    """Paging tokens are the last record id of the page before: anything else was not given by this API."""
+    raw = query.get("nextToken")
+    if raw in (None, ""):
+        return None
+    if not re.fullmatch(rf"{kind[:-1]}-[0-9a-f]{{12,40}}", raw):
+        raise ApiError(400, "InvalidParameter", "nextToken is not a token this API returned")
+    return raw
 
 
 def _fields(body: dict, allowed: set[str], required: set[str]) -> None:
@@ -115,9 +164,14 @@ def handle(req: Request, wiring_factory, admin_token: str | None = None) -> Resp
         return _error(req, 404, "NotFound", str(err))
     except Conflict as err:
         return _error(req, 409, "Conflict", str(err))
-    except CloudError as err:
-        status = 503 if err.transient else 502
-        return _error(req, status, err.code, f"the cloud refused {err.action or 'a call'}: {err.message}")
+    except CloudError as err:       # the cloud's own codes and texts stay in the log, with this RequestId
+        log.warning("cloud error", extra={"fields": {"request_id": req.request_id, "action": err.action,
+                                                     "code": err.code, "cloud_request_id": err.request_id,
+                                                     "error": err.message[:500]}})
+        if err.transient:
+            return _error(req, 503, "CloudUnavailable", "a cloud service is busy or unreachable; try again")
+        action = err.action if re.fullmatch(r"[A-Z][A-Za-z]+", err.action or "") else "a cloud call"
+        return _error(req, 502, "CloudError", f"{action} failed; the logs have it under this RequestId")
     except NestBackupError as err:
         return _error(req, 400, type(err).__name__, str(err))
     except Exception:
@@ -235,7 +289,7 @@ def _route(req: Request, path: str, wiring_factory, principal) -> Response:
             raise _hidden(f"service instance {si}")
         limit = _int_param(req.query, "maxResults", 20, 1, 100)
         listing = backup.list_backups if kind == "backups" else restore.list_restores
-        return Response(200, listing(w, si, limit, req.query.get("nextToken")))
+        return Response(200, listing(w, si, limit, _next_token(req.query, kind)))
     if req.method != "POST":
         raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on /{kind}")
     body = _json_body(req)

@@ -22,8 +22,8 @@ from ..steps.backup import (CloudProgress, DatabaseFacts, DiskFacts, START_BATCH
 
 log = logging.getLogger("nestbackup.backup")
 
-SERVICE_INSTANCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
-CLIENT_TOKEN = re.compile(r"^[\x21-\x7e]{1,64}$")
+SERVICE_INSTANCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}\Z")      # \Z, not $: no final newline
+CLIENT_TOKEN = re.compile(r"^[\x21-\x7e]{1,64}\Z")
 ACTIVE = "active"          # the collection indexing operations not final yet (for the sweeper)
 RDS_STARTING = "starting"  # job id of an RDS item whose CreateBackup may or may not have been applied
 OWNER_TAG = "nestbackup:backupId"  # on every snapshot and group we make: finds leftovers no record owns

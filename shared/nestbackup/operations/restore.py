@@ -24,7 +24,7 @@ from . import backup as backups
 from .backup import iso
 
 log = logging.getLogger("nestbackup.restore")
-RESTORE_ID = re.compile(r"^restore-[0-9a-f]{12,40}$")
+RESTORE_ID = re.compile(r"^restore-[0-9a-f]{12,40}\Z")
 
 
 def _log(event: str, **fields) -> None:

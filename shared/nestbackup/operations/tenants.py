@@ -18,7 +18,7 @@ from ..steps import webhooks
 from .backup import SERVICE_INSTANCE_ID
 
 TENANTS, NAMES = "tenants", "tenant-names"
-TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 
 
 @dataclass(frozen=True)
