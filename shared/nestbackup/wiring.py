@@ -57,6 +57,8 @@ class Settings:
     prices: str = "{}"          # JSON overrides of steps.plan.DEFAULT_PRICES
     webhook_deadline_seconds: int = 5          # one total deadline for all deliveries of one record
     webhook_allow_private: bool = False        # admin option: webhooks may target private/loopback addresses
+    # Schedules may not fire more often: RDS takes at most 20 backup sets per instance a day (CreateBackup docs).
+    schedule_min_interval_seconds: int = 120 * 60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, context=None) -> "Settings":
@@ -84,7 +86,7 @@ class Settings:
             try:
                 return int(raw)
             except ValueError:
-                raise ValidationError(f"{name} must be a whole number of seconds, got {raw!r}") from None
+                raise ValidationError(f"{name} must be a whole number, got {raw!r}") from None
 
         return cls(region=region, access_key_id=ak, access_key_secret=sk, security_token=token,
                    ecs_endpoint=endpoint("ecs"), rds_endpoint=endpoint("rds"), fnf_endpoint=endpoint("fnf"),
@@ -102,7 +104,9 @@ class Settings:
                    db_accounts=env.get("NESTBACKUP_DB_ACCOUNTS", "{}"),
                    prices=env.get("NESTBACKUP_PRICES", "{}"),
                    webhook_deadline_seconds=max(1, number("NESTBACKUP_WEBHOOK_DEADLINE_SECONDS", 5)),
-                   webhook_allow_private=env.get("NESTBACKUP_WEBHOOK_ALLOW_PRIVATE", "").lower() in ("1", "true"))
+                   webhook_allow_private=env.get("NESTBACKUP_WEBHOOK_ALLOW_PRIVATE", "").lower() in ("1", "true"),
+                   schedule_min_interval_seconds=60 * max(1, number("NESTBACKUP_SCHEDULE_MIN_INTERVAL_MINUTES",
+                                                                    120)))
 
 
 class Wiring:

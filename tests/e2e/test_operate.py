@@ -25,7 +25,7 @@ def timer(job: str) -> dict:
 
 def test_a_due_schedule_fires_once_on_the_timer_handler(product, api, control, si):
     control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
-    schedules.set_schedule(wiring(), si, "* * * * *", now=time.time() - 120)     # due since a minute ago
+    schedules.set_schedule(wiring(), si, "0 */2 * * *", now=time.time() - 3 * 3600)   # due: a slot in the last 3 h
     first = timer("schedules")
     assert first["Fired"] >= 1 and not first["Errors"]
     again = timer("schedules")
@@ -35,13 +35,35 @@ def test_a_due_schedule_fires_once_on_the_timer_handler(product, api, control, s
     assert "scheduled" in page["Backups"][0]["Description"]
 
 
+def test_a_schedule_that_cannot_be_evaluated_fails_alone_and_says_so(product, api, control):
+    import uuid
+    w = wiring()
+    good = ["si-good-" + uuid.uuid4().hex[:8] for _ in range(3)]
+    for si in good:
+        control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
+        schedules.set_schedule(w, si, "0 */2 * * *", now=time.time() - 3 * 3600)
+    bad = "si-bad-" + uuid.uuid4().hex[:8]             # stored before crons were checked: it can never be evaluated
+    w.records.put_doc(schedules.SCHEDULES, bad, {"Cron": "0 0 30 2 *", "LastFire": time.time() - 3 * 3600})
+    out = timer("schedules")
+    assert [e["ServiceInstanceId"] for e in out["Errors"]] == [bad]
+    for si in good:
+        [record] = api.call("GET", f"/backups?serviceInstanceId={si}")[1]["Backups"]
+        assert api.wait(record["BackupId"])["Status"] == "Created"
+    shown = api.call("GET", f"/service-instances/{bad}/schedule")[1]
+    assert shown["LastError"] and shown["LastErrorTime"]
+    schedules.delete_schedule(w, bad)
+
+
 def test_schedule_api(api, si):
     status, body = api.call("PUT", f"/service-instances/{si}/schedule", {"Cron": "0 3 * * *", "KeepLast": 7})
     assert status == 200 and body["Cron"] == "0 3 * * *" and body["KeepLast"] == 7
     assert api.call("GET", f"/service-instances/{si}/schedule")[1]["KeepLast"] == 7
-    for bad in ({"Cron": "every day"}, {"Cron": "0 3 * * *", "KeepLast": 0}, {"Cron": "0 3 * * *", "X": 1}):
+    for bad in ({"Cron": "every day"}, {"Cron": "0 3 * * *", "KeepLast": 0}, {"Cron": "0 3 * * *", "X": 1},
+                {"Cron": "0 0 30 2 *"}, {"Cron": "* * * * *"}, {"Cron": "0,1 3 * * *"}):
         status, body = api.call("PUT", f"/service-instances/{si}/schedule", bad)
         assert status == 400, body
+    assert "never fires" in api.call("PUT", f"/service-instances/{si}/schedule", {"Cron": "0 0 30 2 *"})[1]["Message"]
+    assert "minimum" in api.call("PUT", f"/service-instances/{si}/schedule", {"Cron": "*/5 * * * *"})[1]["Message"]
     assert api.call("DELETE", f"/service-instances/{si}/schedule")[0] == 200
     assert api.call("GET", f"/service-instances/{si}/schedule")[0] == 404
 

@@ -44,3 +44,22 @@ def test_due_fires_once_for_missed_runs_and_not_twice():
     assert due("0 * * * *", since=start, now=start + 5) is None              # already fired
     assert due("0 * * * *", since=start - 5 * hour, now=start + 5) == start   # missed runs collapse into one
     assert due("30 * * * *", since=start, now=start + 60) is None
+
+
+@pytest.mark.parametrize("cron, minimum, refused", [
+    ("0 3 * * *", 7200, None),
+    ("0 */2 * * *", 7200, None),
+    ("0 * * * *", 7200, "minimum"),
+    ("*/5 * * * *", 300, None),
+    ("0,1 3 * * *", 300, "minimum"),           # a daily pair a minute apart: the smallest gap counts
+    ("0 0 30 2 *", 0, "never fires"),
+    ("0 0 31 4,6,9,11 *", 0, "never fires"),
+    ("0 0 29 2 *", 0, "within a year"),          # a leap day: years away
+])
+def test_crons_that_never_fire_or_fire_too_often_are_refused(cron, minimum, refused):
+    now = 1_790_000_000.0                       # 2026-09-21, a fixed clock
+    if refused is None:
+        assert validate_cron(cron, minimum, now) == cron
+        return
+    with pytest.raises(ValidationError, match=refused):
+        validate_cron(cron, minimum, now)

@@ -31,19 +31,21 @@ def _log(event: str, **fields) -> None:
 def _api(si: str, doc: dict) -> dict:
     return {"ServiceInstanceId": si, "Cron": doc["Cron"], "KeepLast": doc.get("KeepLast"),
             "KeepDays": doc.get("KeepDays"), "Enabled": doc.get("Enabled", True),
-            "LastFireTime": backups.iso(doc["LastFire"]) if doc.get("LastFire") else None}
+            "LastFireTime": backups.iso(doc["LastFire"]) if doc.get("LastFire") else None,
+            "LastError": doc.get("LastError"),
+            "LastErrorTime": backups.iso(doc["LastErrorTime"]) if doc.get("LastErrorTime") else None}
 
 
 def set_schedule(w, si: str, cron: str, keep_last: int | None = None, keep_days: int | None = None,
                  enabled: bool = True, now: float | None = None) -> dict:
     if not isinstance(si, str) or not backups.SERVICE_INSTANCE_ID.match(si):
         raise ValidationError("ServiceInstanceId must be 1-128 letters, digits or _.:-")
-    validate_cron(cron)
+    now = time.time() if now is None else now
+    validate_cron(cron, w.settings.schedule_min_interval_seconds, now)
     if keep_last is not None or keep_days is not None:
         Retention(keep_last, keep_days)
     if not isinstance(enabled, bool):
         raise ValidationError("Enabled must be true or false")
-    now = time.time() if now is None else now
     current = w.records.get_doc(SCHEDULES, si)
     doc = {"Cron": cron, "KeepLast": keep_last, "KeepDays": keep_days, "Enabled": enabled,
            # a new or changed schedule fires from now on, not for the times it was not there
@@ -70,9 +72,26 @@ def tick(w, now: float | None = None, workers: int = 16) -> dict:
     now = time.time() if now is None else now
     schedules = [(si, doc, ver) for si, doc, ver in w.records.docs(SCHEDULES) if doc.get("Enabled", True)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(lambda entry: _run(w, *entry, now), schedules))
+        results = list(pool.map(lambda entry: _run_alone(w, *entry, now), schedules))
     fired = [r for r in results if r.get("BackupId")]
     return {"Schedules": len(schedules), "Fired": len(fired), "Results": results}
+
+
+def _run_alone(w, si: str, doc: dict, version: int, now: float) -> dict:
+    """One schedule, whatever it holds: its failure is its own, recorded on it, and never stops the others."""
+    try:
+        return _run(w, si, doc, version, now)
+    except Exception as err:  # noqa: BLE001 - isolation is the point
+        log.exception("schedule failed", extra={"fields": {"service_instance_id": si}})
+        reason = f"{type(err).__name__}: {err}"[:500]
+        try:
+            current = w.records.get_doc(SCHEDULES, si)
+            if current:
+                w.records.update_doc(SCHEDULES, si, {**current[0], "LastError": reason, "LastErrorTime": now},
+                                     current[1])
+        except Exception:  # noqa: BLE001 - the record store itself may be what failed
+            pass
+        return {"ServiceInstanceId": si, "Error": reason}
 
 
 def _run(w, si: str, doc: dict, version: int, now: float) -> dict:

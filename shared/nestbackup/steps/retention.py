@@ -47,11 +47,31 @@ def expired(backups: list[BackupSummary], rule: Retention, now: float) -> list[s
     return out
 
 
-def validate_cron(expression: str) -> str:
-    """Five fields, minute hour day-of-month month day-of-week, in UTC (croniter's dialect)."""
-    from croniter import croniter
+SAMPLED_FIRES = 200      # enough consecutive fire times to meet every gap a five-field cron can have within a year
+
+
+def validate_cron(expression: str, min_interval_seconds: int = 0, now: float = 0.0) -> str:
+    """Five fields, minute hour day-of-month month day-of-week, in UTC (croniter's dialect). Refused too: a cron that
+    never fires (e.g. the 30th of February) and one that fires more often than `min_interval_seconds`."""
+    from datetime import timedelta
+
+    from croniter import CroniterBadDateError, croniter
     if not isinstance(expression, str) or len(expression.split()) != 5 or not croniter.is_valid(expression):
         raise ValidationError("Cron must have five fields (minute hour day month weekday), e.g. '0 3 * * *'")
+    start = datetime.fromtimestamp(now, timezone.utc)
+    times = croniter(expression, start)
+    try:
+        fires = [times.get_next(datetime)]
+        while len(fires) < SAMPLED_FIRES and fires[-1] - start < timedelta(days=400):
+            fires.append(times.get_next(datetime))
+    except (CroniterBadDateError, ValueError, OverflowError):
+        raise ValidationError(f"Cron {expression!r} never fires") from None
+    if fires[0] - start > timedelta(days=400):
+        raise ValidationError(f"Cron {expression!r} does not fire within a year")
+    gaps = [(b - a).total_seconds() for a, b in zip(fires, fires[1:])]
+    if gaps and min(gaps) < min_interval_seconds:
+        raise ValidationError(f"Cron {expression!r} fires {int(min(gaps) // 60)} minutes apart; the minimum is "
+                              f"{min_interval_seconds // 60} minutes (NESTBACKUP_SCHEDULE_MIN_INTERVAL_MINUTES)")
     return expression
 
 
