@@ -22,6 +22,12 @@ def _body(body: bytes):
 
 def handle_control(cloud: LocalCloud, method: str, url, headers: dict, body: bytes):
     path = url.path.rstrip("/")
+    # Only JSON changes state: a web page can send text/plain, form or multipart bodies cross-site without a
+    # preflight, but not application/json, so no page the operator visits can seed or fault this cloud.
+    if method not in ("GET", "HEAD") and \
+            headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        return _reply(415, {"Code": "UnsupportedMediaType",
+                            "Message": "the control plane takes only content-type: application/json"})
     try:
         if path == "/_local/health" and method == "GET":
             return _reply(200, {"Status": "ok", "StateDir": str(cloud.state_dir)})

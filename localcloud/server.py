@@ -127,6 +127,7 @@ class _Handler(BaseHTTPRequestHandler):
 class LocalCloudServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256          # the listen backlog (socketserver's default, 5, drops bursts of clients)
 
     def __init__(self, cloud: LocalCloud, host: str = "127.0.0.1", port: int = 8900) -> None:
         self.cloud = cloud

@@ -53,3 +53,41 @@ def test_stats_count_every_call(control, ecs):
     with pytest.raises(ClientException):
         ecs.describe_regions(m.DescribeRegionsRequest())
     assert control.stats()["ecs:DescribeRegions"] == before + 1
+
+
+def test_the_control_plane_takes_only_json_so_a_web_page_cannot_drive_it(endpoint, control):
+    """A cross-site form or fetch without preflight can send text/plain, form or multipart bodies, never JSON."""
+    import json
+    import urllib.error
+    import urllib.request
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    for kind in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None):
+        headers = {"content-type": kind} if kind else {}
+        request = urllib.request.Request(endpoint + "/_local/faults", data=json.dumps({"rules": []}).encode(),
+                                         method="POST", headers=headers)
+        if kind is None:
+            request.remove_header("Content-type")
+        with pytest.raises(urllib.error.HTTPError) as exc:
+            opener.open(request, timeout=10)
+        assert exc.value.code == 415, kind
+    assert control.call("GET", "/_local/health")["Status"] == "ok"       # reads need no body
+
+
+def test_the_server_takes_100_parallel_connections(endpoint):
+    import socket
+    import threading
+    host, port = endpoint.removeprefix("http://").split(":")
+    barrier, answers = threading.Barrier(100), []
+
+    def one():
+        barrier.wait()
+        with socket.create_connection((host, int(port)), timeout=20) as sock:
+            sock.sendall(b"GET /_local/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answers.append(sock.recv(12))
+
+    threads = [threading.Thread(target=one) for _ in range(100)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers.count(b"HTTP/1.0 200") + answers.count(b"HTTP/1.1 200") == 100
