@@ -1,58 +1,277 @@
 #!/usr/bin/env python3
-"""The least-privilege RAM policies, derived from the code: every cloud action an adapter calls.
+"""Least-privilege RAM policies, one role per function group, derived from the code.
 
-`python scripts/ram.py` prints the function role's policy; `--write` stores both policies under deploy/ram/.
-tests/unit/test_ram_policy.py fails when the stored policy and the code disagree.
+Each group's policy grants exactly the cloud actions its functions can reach: the handlers in functions/<name>/ are
+the roots, calls are followed through the product's modules (`ast`, no import), and every adapter method is mapped to
+the actions it sends. The walk over-approximates (a name that is referenced counts as called, an attribute call
+counts for every adapter method of that name), never under: a missing grant breaks a real deployment, a needless one
+only widens it. An adapter call whose action cannot be resolved to a literal stops the derivation.
+
+`python scripts/ram.py` prints the policies; `--write` stores them under deploy/ram/ (region and account stay
+placeholders that scripts/render-policies fills in: `${region}`, `${accountId}`, `${otsInstance}`, `${otsTable}`).
+tests/unit/test_ram_policy.py fails when the stored policies and the code disagree.
 """
 from __future__ import annotations
 
+import ast
 import json
-import re
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ADAPTERS = ROOT / "shared" / "nestbackup" / "adapters"
-PRODUCT_OF = {"ecs.py": "ecs", "rds.py": "rds", "cloudflow.py": "fnf"}
-# a literal action in a call, or a module constant naming the action a call sends (e.g. SQLSERVER_RESTORE_ACTION)
-RPC_CALL = re.compile(r'(?:rpc\.call|_pages)\(\s*"([A-Za-z]+)"|^[A-Z_]+_ACTION = "([A-Za-z]+)"', re.M)
-# tablestore client method -> RAM action
+PACKAGE = ROOT / "shared" / "nestbackup"
+FUNCTIONS = ROOT / "functions"
+
+# Which role each function assumes. The API and the events function only read, start flows and delete backups;
+# stopping instances, resetting disks and restoring databases are the restore group's alone.
+GROUP_OF = {
+    "nestbackup-api": "api",
+    "nestbackup-events": "events",
+    "nestbackup-backup-prepare": "backup", "nestbackup-backup-start": "backup",
+    "nestbackup-backup-poll": "backup", "nestbackup-backup-finalize": "backup",
+    "nestbackup-restore-advance": "restore", "nestbackup-restore-recover": "restore",
+    "nestbackup-db-rename": "rename",
+    "nestbackup-timer": "timer",
+}
+# The adapter classes and the RAM code of the product each one calls.
+ADAPTERS = {"Ecs": "ecs", "Rds": "rds", "CloudFlow": "fnf", "RecordStore": "ots", "ComputeNest": "computenest"}
+# Classes whose methods a call `x.method(...)` may reach whatever `x` is named: the adapters and the wiring that
+# hands them out (e.g. `w.db_server(...)` reads the RDS instance's attribute).
+RESOLVED_BY_NAME = {*ADAPTERS, "Wiring"}
+# Tablestore SDK client methods -> RAM actions.
 OTS = {"batch_write_row": "BatchWriteRow", "create_table": "CreateTable", "delete_row": "DeleteRow",
        "get_range": "GetRange", "get_row": "GetRow", "list_table": "ListTable", "put_row": "PutRow",
-       "update_row": "UpdateRow"}
-OTS_CALL = re.compile(r"self\.client\.([a-z_]+)")
+       "update_row": "UpdateRow", "describe_table": "DescribeTable"}
+# Tables are created by scripts/bootstrap-tables with the deployer's own rights, never by a function.
+BOOTSTRAP_ONLY = {"ots:CreateTable", "ots:ListTable"}
+# Where each product's actions may act (RAM resource ARNs; see docs/deploy.md for the sources).
+RESOURCES = {
+    "ecs": ["acs:ecs:${region}:${accountId}:*"],
+    "rds": ["acs:rds:${region}:${accountId}:dbinstance/*"],
+    "fnf": ["acs:fnf:${region}:${accountId}:flow/nestbackup-*", "acs:fnf:${region}:${accountId}:flow/nestbackup-*/*"],
+    "ots": ["acs:ots:${region}:${accountId}:instance/${otsInstance}/table/${otsTable}"],
+    "computenest": ["acs:computenest:${region}:${accountId}:serviceinstance/*"],
+}
 
 
-def actions_in_code() -> set[str]:
-    found = set()
-    for name, product in PRODUCT_OF.items():
-        found |= {f"{product}:{a or b}" for a, b in RPC_CALL.findall((ADAPTERS / name).read_text())}
-    calls = set(OTS_CALL.findall((ADAPTERS / "tablestore.py").read_text()))
-    unknown = calls - set(OTS)
+class Unresolved(SystemExit):
+    pass
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = list(rel.parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+class Index:
+    """Every function and method of the package, what each references, and what each adapter method sends."""
+
+    def __init__(self) -> None:
+        self.refs: dict[str, set[str]] = defaultdict(set)        # node -> nodes it may call
+        self.sends: dict[str, set[str]] = defaultdict(set)       # adapter method node -> "product:Action"
+        self.methods_named: dict[str, set[str]] = defaultdict(set)   # method name -> adapter method nodes
+        self.modules: dict[str, ast.Module] = {}
+        for path in sorted(PACKAGE.rglob("*.py")):
+            self.modules[_module_name(path)] = ast.parse(path.read_text(), str(path))
+        for module, tree in self.modules.items():
+            self._index_module(module, tree)
+
+    # -- names in a module
+    def _imports(self, module: str, tree: ast.Module) -> dict[str, str]:
+        """Local name -> 'module' or 'module:name'."""
+        out: dict[str, str] = {}
+        package = module if (PACKAGE / Path(*module.split(".")[1:]) / "__init__.py").exists() else \
+            module.rsplit(".", 1)[0]
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")
+                    anchor = anchor[:len(anchor) - (node.level - 1)]
+                    base = ".".join(anchor + ([node.module] if node.module else []))
+                for alias in node.names:
+                    target = f"{base}.{alias.name}"
+                    out[alias.asname or alias.name] = target if target in self.modules else f"{base}:{alias.name}"
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    out[alias.asname or alias.name.split(".")[0]] = alias.name
+        return out
+
+    def _index_module(self, module: str, tree: ast.Module) -> None:
+        imports = self._imports(module, tree)
+        local = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef):
+                self._index_function(f"{module}:{node.name}", node, module, imports, local, None)
+            elif isinstance(node, ast.ClassDef):
+                adapter = ADAPTERS.get(node.name)
+                constants = {t.id: v.value for n in tree.body if isinstance(n, ast.Assign)
+                             for t in n.targets if isinstance(t, ast.Name)
+                             for v in [n.value] if isinstance(v, ast.Constant) and isinstance(v.value, str)}
+                for item in node.body:
+                    if isinstance(item, ast.FunctionDef):
+                        name = f"{module}:{node.name}.{item.name}"
+                        self._index_function(name, item, module, imports, local, node.name)
+                        if adapter:
+                            self.methods_named[item.name].add(name)
+                            self._index_sends(name, item, adapter, constants, module)
+                    if isinstance(item, ast.FunctionDef) and node.name in RESOLVED_BY_NAME:
+                        self.methods_named[item.name].add(f"{module}:{node.name}.{item.name}")
+                if adapter:
+                    self._check_pass_through(node, module, constants)
+                # constructing a class runs its initialisers; its other methods are reached by name
+                self.refs[f"{module}:{node.name}"] |= {f"{module}:{node.name}.{i.name}" for i in node.body
+                                                       if isinstance(i, ast.FunctionDef)
+                                                       and i.name in ("__init__", "__post_init__")}
+
+    def _index_function(self, name: str, fn: ast.FunctionDef, module: str, imports: dict[str, str],
+                        local: set[str], cls: str | None) -> None:
+        refs = self.refs[name]
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Name):
+                if node.id in local:
+                    refs.add(f"{module}:{node.id}")
+                elif node.id in imports:
+                    refs.add(imports[node.id])
+            elif isinstance(node, ast.Attribute):
+                if isinstance(node.value, ast.Name) and imports.get(node.value.id) in self.modules:
+                    refs.add(f"{imports[node.value.id]}:{node.attr}")        # module.function: exact
+                    continue
+                if isinstance(node.value, ast.Name) and node.value.id == "self" and cls:
+                    refs.add(f"{module}:{cls}.{node.attr}")
+                refs.add(f"*.{node.attr}")                       # resolved against adapter methods later
+
+    def _index_sends(self, name: str, fn: ast.FunctionDef, product: str, constants: dict[str, str],
+                     module: str) -> None:
+        params = [a.arg for a in fn.args.args]
+        for node in ast.walk(fn):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+                continue
+            func = node.func
+            if product == "ots":
+                for inner in ast.walk(node):
+                    if isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Attribute) and \
+                            inner.value.attr == "client" and inner.attr in OTS:
+                        self.sends[name].add(f"ots:{OTS[inner.attr]}")
+                    elif isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Attribute) and \
+                            inner.value.attr == "client" and not inner.attr.startswith("_"):
+                        raise Unresolved(f"{module}: tablestore client method {inner.attr} has no RAM action "
+                                         f"mapping (scripts/ram.py OTS)")
+                continue
+            sends_action = (func.attr == "call" and isinstance(func.value, ast.Attribute) and func.value.attr == "rpc")
+            if not sends_action:
+                continue
+            first = node.args[0] if node.args else None
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                self.sends[name].add(f"{product}:{first.value}")
+            elif isinstance(first, ast.Name) and first.id in constants:
+                self.sends[name].add(f"{product}:{constants[first.id]}")
+            elif isinstance(first, ast.Name) and first.id in params:
+                self.sends[name].add(f"{product}:<{first.id}>")    # given by the callers: see _literal_actions
+            else:
+                raise Unresolved(f"{module}:{fn.lineno}: an RPC call whose action is not a literal or a constant")
+        # pass-through helpers (e.g. _pages(action, …)): each caller's literal first argument is the action
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    isinstance(node.func.value, ast.Name) and node.func.value.id == "self" and node.args and \
+                    isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str) and \
+                    node.args[0].value[:1].isupper():
+                self.sends[name].add(f"{product}:{node.args[0].value}")
+
+    def _check_pass_through(self, cls: ast.ClassDef, module: str, constants: dict[str, str]) -> None:
+        """A method that sends the action its caller names: every call to it must name a literal action."""
+        passing = {m.name for m in cls.body if isinstance(m, ast.FunctionDef)
+                   and any("<" in a for a in self.sends.get(f"{module}:{cls.name}.{m.name}", ()))}
+        for node in ast.walk(cls):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in passing \
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "self":
+                first = node.args[0] if node.args else None
+                if not ((isinstance(first, ast.Constant) and isinstance(first.value, str))
+                        or (isinstance(first, ast.Name) and first.id in constants)):
+                    raise Unresolved(f"{module}:{node.lineno}: {node.func.attr}() is called with an action that is "
+                                     f"not a literal or a constant")
+
+    def reachable(self, roots: set[str]) -> set[str]:
+        seen, todo = set(), list(roots)
+        while todo:
+            node = todo.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            if node.startswith("*."):
+                todo += self.methods_named.get(node[2:], ())
+                continue
+            todo += self.refs.get(node, ())
+        return seen
+
+    def actions(self, roots: set[str]) -> set[str]:
+        out = set()
+        for node in self.reachable(roots):
+            out |= {a for a in self.sends.get(node, ()) if "<" not in a}
+        return out
+
+
+def handler_roots(function: str, index: Index) -> set[str]:
+    path = FUNCTIONS / function / "index.py"
+    tree = ast.parse(path.read_text(), str(path))
+    roots = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("nestbackup"):
+            for alias in node.names:
+                target = f"{node.module}.{alias.name}"
+                roots.add(target if target in index.modules else f"{node.module}:{alias.name}")
+    # a module imported whole: everything in it
+    for module in [r for r in roots if r in index.modules]:
+        roots |= {n for n in index.refs if n.startswith(module + ":")}
+    return roots
+
+
+def group_actions() -> dict[str, set[str]]:
+    index = Index()
+    groups: dict[str, set[str]] = defaultdict(set)
+    functions = sorted(p.name for p in FUNCTIONS.iterdir() if (p / "index.py").exists())
+    unknown = [f for f in functions if f not in GROUP_OF]
     if unknown:
-        raise SystemExit(f"tablestore client calls without a RAM action mapping: {sorted(unknown)}")
-    found |= {f"ots:{OTS[c]}" for c in calls}
-    return found
+        raise Unresolved(f"functions without a role group in scripts/ram.py GROUP_OF: {unknown}")
+    for function in functions:
+        groups[GROUP_OF[function]] |= index.actions(handler_roots(function, index)) - BOOTSTRAP_ONLY
+    return dict(groups)
 
 
-def function_policy() -> dict:
+def role_policy(actions: set[str]) -> dict:
+    by_product: dict[str, list[str]] = defaultdict(list)
+    for action in sorted(actions):
+        by_product[action.split(":")[0]].append(action)
     return {"Version": "1", "Statement": [
-        {"Effect": "Allow", "Action": sorted(actions_in_code()), "Resource": "*"}]}
+        {"Effect": "Allow", "Action": acts, "Resource": RESOURCES[product]}
+        for product, acts in sorted(by_product.items())]}
 
 
 def flow_policy() -> dict:
     """The flows' role only invokes nestbackup's functions."""
     return {"Version": "1", "Statement": [
         {"Effect": "Allow", "Action": ["fc:InvokeFunction"],
-         "Resource": ["acs:fc:*:*:functions/nestbackup-*"]}]}
+         "Resource": ["acs:fc:${region}:${accountId}:functions/nestbackup-*"]}]}
+
+
+def policies() -> dict[str, dict]:
+    out = {f"{group}-policy.json": role_policy(actions) for group, actions in group_actions().items()}
+    out["flow-policy.json"] = flow_policy()
+    return out
 
 
 if __name__ == "__main__":
+    derived = policies()
     if "--write" in sys.argv:
         out = ROOT / "deploy" / "ram"
         out.mkdir(parents=True, exist_ok=True)
-        (out / "function-policy.json").write_text(json.dumps(function_policy(), indent=2) + "\n")
-        (out / "flow-policy.json").write_text(json.dumps(flow_policy(), indent=2) + "\n")
-        print(f"wrote {out}/function-policy.json and flow-policy.json")
+        for stale in out.glob("*-policy.json"):
+            if stale.name not in derived:
+                stale.unlink()
+        for name, policy in derived.items():
+            (out / name).write_text(json.dumps(policy, indent=2) + "\n")
+        print(f"wrote {', '.join(sorted(derived))} to {out}")
     else:
-        print(json.dumps(function_policy(), indent=2))
+        print(json.dumps(derived, indent=2))

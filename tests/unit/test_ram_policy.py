@@ -1,7 +1,11 @@
-"""The RAM policy grants exactly the actions the code calls: no more, no fewer."""
+"""Each function group's role grants exactly the actions its functions can reach: no more, no fewer."""
 import importlib.util
 import json
+import re
 from pathlib import Path
+
+import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("ram", ROOT / "scripts" / "ram.py")
@@ -9,19 +13,73 @@ ram = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(ram)
 
 
-def test_the_function_policy_lists_exactly_the_actions_the_adapters_call():
-    stored = json.loads((ROOT / "deploy/ram/function-policy.json").read_text())
-    granted = {a for statement in stored["Statement"] for a in statement["Action"]}
-    assert granted == ram.actions_in_code(), "run: python scripts/ram.py --write"
+def stored(name: str) -> dict:
+    return json.loads((ROOT / "deploy" / "ram" / name).read_text())
 
 
-def test_the_derivation_sees_calls_made_through_paging_and_tablestore():
-    actions = ram.actions_in_code()
+def granted(policy: dict) -> set[str]:
+    return {a for statement in policy["Statement"] for a in statement["Action"]}
+
+
+def test_every_stored_policy_is_what_the_code_derives():
+    derived = ram.policies()
+    on_disk = {p.name for p in (ROOT / "deploy" / "ram").glob("*-policy.json")}
+    assert on_disk == set(derived), "run: python scripts/ram.py --write"
+    for name, policy in derived.items():
+        assert stored(name) == policy, f"{name}: run python scripts/ram.py --write"
+
+
+def test_only_the_restore_group_may_stop_instances_reset_disks_or_restore_databases():
+    groups = ram.group_actions()
+    dangerous = {"ecs:StopInstances", "ecs:ResetDisk", "rds:RestoreTable", "rds:RecoveryDBInstance"}
+    assert dangerous <= groups["restore"]
+    for group, actions in groups.items():
+        if group != "restore":
+            assert not actions & dangerous, group
+    assert not groups["rename"] - {"rds:DescribeDBInstanceAttribute", "rds:DescribeDatabases", "ots:GetRange",
+                                   "ots:GetRow", "ots:UpdateRow", "ots:PutRow"}
+    assert "ecs:CreateSnapshot" not in groups["api"] and "rds:CreateBackup" not in groups["api"]
+
+
+def test_no_function_may_create_tables_and_every_statement_is_scoped():
+    for name in ram.policies():
+        policy = stored(name)
+        assert "ots:CreateTable" not in granted(policy)
+        for statement in policy["Statement"]:
+            assert statement["Resource"] and "*" != statement["Resource"] and "*" not in statement["Resource"]
+            assert all(r.startswith("acs:") and "${accountId}" in r for r in statement["Resource"])
+
+
+def test_the_derivation_follows_paging_helpers_wiring_and_tablestore():
+    actions = set().union(*ram.group_actions().values())
     assert {"ecs:DescribeDisks", "ecs:CreateSnapshot", "rds:RestoreTable", "fnf:StartExecution",
-            "ots:GetRange", "ots:PutRow"} <= actions
-    assert all(a.split(":")[0] in ("ecs", "rds", "fnf", "ots") for a in actions)
+            "ots:GetRange", "ots:PutRow", "rds:DescribeDBInstanceAttribute"} <= actions
+
+
+def test_an_adapter_call_whose_action_cannot_be_resolved_stops_the_derivation(tmp_path, monkeypatch):
+    package = tmp_path / "nestbackup"
+    (package / "adapters").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "adapters" / "__init__.py").write_text("")
+    (package / "adapters" / "ecs.py").write_text(
+        "class Ecs:\n    def sneaky(self, name):\n        return self.rpc.call(name.upper(), {})\n")
+    monkeypatch.setattr(ram, "PACKAGE", package)
+    with pytest.raises(SystemExit, match="not a literal"):
+        ram.Index()
+
+
+def test_every_function_in_s_yaml_assumes_its_groups_role():
+    text = re.sub(r"\$\{[^}]*\}", "X", (ROOT / "s.yaml").read_text())
+    doc = yaml.safe_load(text)
+    raw = (ROOT / "s.yaml").read_text()
+    for resource in doc["resources"].values():
+        props = resource["props"]
+        if resource["component"] != "fc3":
+            continue
+        group = ram.GROUP_OF[props["functionName"]]
+        block = raw[raw.index(f"functionName: {props['functionName']}"):]
+        assert re.search(r"role: \$\{vars\.(\w+)Role\}", block)[1] == group, props["functionName"]
 
 
 def test_the_flow_role_only_invokes_our_functions():
-    stored = json.loads((ROOT / "deploy/ram/flow-policy.json").read_text())
-    assert stored == ram.flow_policy()
+    assert stored("flow-policy.json") == ram.flow_policy()
