@@ -192,3 +192,30 @@ def test_leftovers_are_snapshots_tagged_as_ours_that_no_record_owns(product, api
     status, found = api.call("GET", "/leftovers")
     ids = {x["ArtifactId"] for x in found["Leftovers"]}
     assert stray.snapshot_id in ids and owned not in ids
+
+
+def test_concurrent_deletes_of_one_backup_all_answer_the_record_and_delete_once(product, api, control, si):
+    import threading
+    control.seed(ServiceInstanceId=si, Disks=3, DiskSize="8MiB")
+    record = api.call("POST", "/backups", {"ServiceInstanceId": si})[1]
+    assert api.wait(record["BackupId"])["Status"] == "Created"
+    control.call("DELETE", "/_local/stats")
+    control.faults(latency_ms=150, products=["ecs"])             # the deletes overlap
+    answers = []
+
+    def delete():
+        answers.append(api.call("DELETE", f"/backups/{record['BackupId']}"))
+
+    threads = [threading.Thread(target=delete) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    control.clear_faults()
+    assert [status for status, _ in answers] == [200] * 4, answers
+    assert all(body["Status"] in ("Deleting", "Deleted") for _, body in answers), answers
+    assert api.call("GET", f"/backups/{record['BackupId']}")[1]["Status"] == "Deleted"
+    assert control.stats().get("ecs:DeleteSnapshot", 0) + control.stats().get("ecs:DeleteSnapshotGroup", 0) <= 3
+    again = api.call("POST", "/backups", {"ServiceInstanceId": si})           # the lock was released
+    assert again[0] == 202 and api.wait(again[1]["BackupId"])["Status"] == "Created"
+    assert api.call("DELETE", f"/backups/{record['BackupId']}")[1]["Status"] == "Deleted"    # idempotent

@@ -3,6 +3,7 @@ owns (leftovers)."""
 from __future__ import annotations
 
 import re
+import secrets
 import time
 
 from ..errors import CloudError, Conflict
@@ -23,8 +24,16 @@ def delete_backup(w, backup_id: str, now: float | None = None) -> dict:
         return record.to_api()
     if record.status is BackupStatus.CREATING:
         raise Conflict(f"backup {backup_id} is still Creating; it can be deleted once it ends")
-    holder = f"delete-{backup_id}"
-    w.records.acquire_lock(record.service_instance_id, holder, int(now * 1000), w.settings.lock_lease_seconds * 1000)
+    # Unique per request: a second delete of the same backup must not share (and release) the first one's lock.
+    holder = f"delete-{backup_id}-{secrets.token_hex(4)}"
+    try:
+        w.records.acquire_lock(record.service_instance_id, holder, int(now * 1000),
+                               w.settings.lock_lease_seconds * 1000)
+    except Conflict:
+        running = w.records.lock_holder(record.service_instance_id, int(now * 1000)) or ""
+        if running.startswith(f"delete-{backup_id}-"):
+            return load(w, backup_id).to_api()          # the same delete is under way: its record, as it stands
+        raise
     try:
         stored = w.records.read(backup_id)
         record = BackupRecord.from_docs(stored.header, stored.items)
