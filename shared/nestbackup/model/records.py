@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+from .causes import failure_summary, with_cause
 from .status import BackupStatus, ItemStatus, aggregate_backup
 
 
@@ -83,7 +84,7 @@ class BackupRecord:
     items: list[BackupItem] = field(default_factory=list)
     end_time: str | None = None
     status: BackupStatus = BackupStatus.CREATING
-    status_detail: str = ""              # why the record failed when no single item says it
+    status_detail: str = ""              # why it failed: the operation's cause, then each failed resource's
     started_epoch: float = 0.0           # for item deadlines
 
     def refresh_status(self, now: str) -> BackupStatus:
@@ -91,6 +92,8 @@ class BackupRecord:
         self.status = aggregate_backup(item.status for item in self.items)
         if self.status is not BackupStatus.CREATING and self.end_time is None:
             self.end_time = now
+            if self.status is BackupStatus.CREATE_FAILED:
+                self.status_detail = with_cause(self.status_detail, failure_summary(self.items))
         return self.status
 
     def item(self, resource_id: str) -> BackupItem:

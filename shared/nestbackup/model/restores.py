@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .causes import failure_summary, with_cause
 from .records import ResourceType
 from .status import ItemStatus, RestorePhase, RestoreStatus, aggregate_restore
 
@@ -83,6 +84,7 @@ class RestoreRecord:
     instances: dict[str, str] = field(default_factory=dict)   # ECS instance id -> status before the restore
     phase_started_epoch: float = 0.0
     started_epoch: float = 0.0
+    failed_phase: RestorePhase | None = None     # the phase in which the first failure was seen
 
     def item(self, resource_id: str) -> RestoreItem:
         return next(i for i in self.items if i.resource_id == resource_id)
@@ -92,9 +94,15 @@ class RestoreRecord:
         self.status_detail = self.status_detail or detail
 
     def refresh_status(self, now: str) -> RestoreStatus:
+        if self.failed_phase is None and (self.failed or any(i.status is ItemStatus.FAILED for i in self.items)):
+            self.failed_phase = self.phase              # where it went wrong, before recovery moves the phase on
         self.status = aggregate_restore((i.status for i in self.items), self.phase is RestorePhase.DONE, self.failed)
         if self.status is not RestoreStatus.RESTORING and self.end_time is None:
             self.end_time = now
+            if self.status is RestoreStatus.RESTORE_FAILED:
+                where = f"stopped in {self.failed_phase or self.phase}"
+                detail = f"{where}: {self.status_detail}" if self.status_detail else where
+                self.status_detail = with_cause(detail, failure_summary(self.items))
         return self.status
 
     def to_api(self) -> dict[str, Any]:
@@ -115,6 +123,7 @@ class RestoreRecord:
                 "StatusDetail": self.status_detail, "Failed": self.failed, "SafetyBackup": self.safety_backup,
                 "SafetyBackupId": self.safety_backup_id, "Instances": self.instances,
                 "PhaseStartedEpoch": self.phase_started_epoch, "StartedEpoch": self.started_epoch,
+                "FailedPhase": self.failed_phase.value if self.failed_phase else None,
                 "Order": [i.resource_id for i in self.items]}
 
     @classmethod
@@ -128,4 +137,5 @@ class RestoreRecord:
                    failed=header.get("Failed", False), safety_backup=header.get("SafetyBackup", True),
                    safety_backup_id=header.get("SafetyBackupId"), instances=header.get("Instances") or {},
                    phase_started_epoch=header.get("PhaseStartedEpoch", 0.0),
-                   started_epoch=header.get("StartedEpoch", 0.0))
+                   started_epoch=header.get("StartedEpoch", 0.0),
+                   failed_phase=RestorePhase(header["FailedPhase"]) if header.get("FailedPhase") else None)
