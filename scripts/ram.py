@@ -36,9 +36,6 @@ GROUP_OF = {
 }
 # The adapter classes and the RAM code of the product each one calls.
 ADAPTERS = {"Ecs": "ecs", "Rds": "rds", "CloudFlow": "fnf", "RecordStore": "ots", "ComputeNest": "computenest"}
-# Classes whose methods a call `x.method(...)` may reach whatever `x` is named: the adapters and the wiring that
-# hands them out (e.g. `w.db_server(...)` reads the RDS instance's attribute).
-RESOLVED_BY_NAME = {*ADAPTERS, "Wiring"}
 # Tablestore SDK client methods -> RAM actions.
 OTS = {"batch_write_row": "BatchWriteRow", "create_table": "CreateTable", "delete_row": "DeleteRow",
        "get_range": "GetRange", "get_row": "GetRow", "list_table": "ListTable", "put_row": "PutRow",
@@ -115,9 +112,8 @@ class Index:
                         name = f"{module}:{node.name}.{item.name}"
                         self._index_function(name, item, module, imports, local, node.name)
                         if adapter:
-                            self.methods_named[item.name].add(name)
                             self._index_sends(name, item, adapter, constants, module)
-                    if isinstance(item, ast.FunctionDef) and node.name in RESOLVED_BY_NAME:
+                    if isinstance(item, ast.FunctionDef):     # `x.method()` may be any class's method
                         self.methods_named[item.name].add(f"{module}:{node.name}.{item.name}")
                 if adapter:
                     self._check_pass_through(node, module, constants)

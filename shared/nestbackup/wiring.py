@@ -160,5 +160,6 @@ class Wiring:
         if is_loopback(split_endpoint(s.ots_endpoint)[1]):
             for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
                 os.environ.pop(var, None)
-        return RecordStore.connect(s.ots_endpoint, s.access_key_id, s.access_key_secret, s.ots_instance,
-                                   s.security_token, s.ots_table)
+        from .operations.timeline import TimelineRecords
+        return TimelineRecords(RecordStore.connect(s.ots_endpoint, s.access_key_id, s.access_key_secret,
+                                                   s.ots_instance, s.security_token, s.ots_table))

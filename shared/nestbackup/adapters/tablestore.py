@@ -18,6 +18,8 @@ its writer read (optimistic concurrency), so a stale writer gets `StaleWrite` in
 from __future__ import annotations
 
 import json
+import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,6 +146,29 @@ class RecordStore:
         record.versions[resource_id] = self._write_versioned(f"rec#{record.record_id}", ITEM_PREFIX + resource_id,
                                                              item, record.versions[resource_id])
         record.items[resource_id] = item
+
+    # -- a record's timeline: rows of their own partition, so reading a record never reads its events
+    def append_events(self, record_id: str, events: list[dict]) -> None:
+        ots = self._ots
+        stamp = f"{int(time.time() * 1000):013d}#{secrets.token_hex(3)}"
+        rows = [ots.PutRowItem(ots.Row([("p", f"ev#{record_id}"), ("s", f"{stamp}#{n:04d}")],
+                                       [("doc", json.dumps(event))]),
+                               ots.Condition(ots.RowExistenceExpectation.IGNORE))
+                for n, event in enumerate(events)]
+        for start in range(0, len(rows), BATCH_WRITE_MAX):
+            self._batch_write(rows[start:start + BATCH_WRITE_MAX])
+
+    def events(self, record_id: str, limit: int) -> list[dict]:
+        """The first `limit` events of a record, oldest first."""
+        ots = self._ots
+        start = [("p", f"ev#{record_id}"), ("s", ots.INF_MIN)]
+        end = [("p", f"ev#{record_id}"), ("s", ots.INF_MAX)]
+        out: list[dict] = []
+        while start and len(out) < limit:
+            _, start, rows, _ = self._call(self.client.get_range, self.table, "FORWARD", start, end, ["doc"],
+                                           limit - len(out))
+            out += [json.loads(_columns(row)["doc"]) for row in rows]
+        return out
 
     def list_ids(self, si: str, kind: str, limit: int = 20, after: str | None = None) -> tuple[list[str], str | None]:
         """Record ids of a service instance, newest first; `after` is the last id of the previous page."""

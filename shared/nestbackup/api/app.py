@@ -253,6 +253,15 @@ def _route(req: Request, path: str, wiring_factory, principal) -> Response:
             raise _hidden(f"service instance {m[1]}")
         from ..operations.plan import plan_backup
         return Response(200, plan_backup(w, m[1]))
+    m = re.fullmatch(r"/(backups|restores)/([^/]+)/events", path)
+    if m:
+        if req.method != "GET":
+            raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on a timeline")
+        kind, record_id = m[1], m[2]
+        record = backup.get_backup(w, record_id) if kind == "backups" else restore.get_restore(w, record_id)
+        if not principal.may_act_on(record["ServiceInstanceId"]):
+            raise _hidden(f"{kind[:-1]} {record_id}")
+        return Response(200, {"Events": w.records.events(record_id)})
     m = re.fullmatch(r"/(backups|restores)/([^/]+)/cancel", path)
     if m:
         from ..operations import cancel

@@ -23,7 +23,7 @@ def _body(schema: str) -> dict:
 def document() -> dict:
     item = {"type": "object", "properties": {k: {} for k in (
         "ResourceId", "ResourceType", "Engine", "Method", "Status", "ArtifactId", "SourceArtifactId", "Progress",
-        "ErrorCode", "ErrorMessage", "RequestId", "Databases", "Verified", "Verification")}}
+        "ErrorCode", "ErrorMessage", "RequestId", "Databases", "Verified", "Verification", "StartTime", "EndTime")}}
     return {
         "openapi": "3.0.3",
         "info": {"title": "nestbackup", "version": "1",
@@ -79,6 +79,10 @@ def document() -> dict:
                 "Plan": {"type": "object", "properties": {"ServiceInstanceId": {"type": "string"},
                                                            "Resources": {"type": "array", "items": {}},
                                                            "Estimate": {"type": "object"}}},
+                "Timeline": {"type": "object", "properties": {"Events": {"type": "array", "items": {
+                    "type": "object", "properties": {"Time": {"type": "string"}, "ResourceId": {"type": "string", "nullable": True},
+                                                     "Event": {"type": "string"}, "Detail": {"type": "string"},
+                                                     "RequestId": {"type": "string"}}}}}},
                 "Tenant": {"type": "object", "properties": {"Name": {"type": "string"},
                                                              "Instances": {"type": "array", "items": {"type": "string"}},
                                                              "Token": {"type": "string"},
@@ -99,6 +103,11 @@ def document() -> dict:
                 "get": {"summary": "One backup", "parameters": [_RECORD_ID], "responses": _ok("200", "Backup", "it")},
                 "delete": {"summary": "Delete its snapshots and backup sets", "parameters": [_RECORD_ID],
                            "responses": _ok("200", "Backup", "Deleted or DeleteFailed")}},
+            "/backups/{id}/events": {"get": {"summary": "The backup's timeline, oldest first", "parameters": [_RECORD_ID],
+                                             "responses": _ok("200", "Timeline", "its events")}},
+            "/restores/{id}/events": {"get": {"summary": "The restore's timeline, oldest first",
+                                              "parameters": [_RECORD_ID],
+                                              "responses": _ok("200", "Timeline", "its events")}},
             "/backups/{id}/cancel": {"post": {"summary": "Cancel a running backup", "parameters": [_RECORD_ID],
                                               "responses": _ok("200", "Backup", "CreateFailed, cancelled")}},
             "/restores": {

@@ -1,4 +1,4 @@
-"""`nestbackup backup create|list|show`: the API, from a terminal."""
+"""`nestbackup backup create|list|show|describe|delete|cancel`: the API, from a terminal."""
 from __future__ import annotations
 
 import json
@@ -126,6 +126,35 @@ def show(backup_id, as_json, endpoint, token) -> None:
     """One backup record with every resource's status and failure cause."""
     record = ApiClient(endpoint, token).call("GET", f"/backups/{backup_id}")
     echo_record(record, as_json)
+
+
+def describe_record(client: ApiClient, kind: str, record_id: str, as_json: bool) -> None:
+    """A record, each resource's start and end, and its timeline (what happened, in order)."""
+    record = client.call("GET", f"/{kind}/{record_id}")
+    events = client.call("GET", f"/{kind}/{record_id}/events")["Events"]
+    if as_json:
+        click.echo(json.dumps({**record, "Events": events}))
+        return
+    print_record(record)
+    click.echo("Resources:")
+    for item in record.get("Resources", []):
+        click.echo(f"  {item['ResourceId']:<28} {item['Status']:<10} {item.get('StartTime') or '-':<20} -> "
+                   f"{item.get('EndTime') or '…'}")
+    click.echo("Timeline:")
+    for event in events:
+        where = f" {event['ResourceId']}" if event.get("ResourceId") else ""
+        detail = f"  {event['Detail']}" if event.get("Detail") else ""
+        request = f"  (RequestId {event['RequestId']})" if event.get("RequestId") else ""
+        click.echo(f"  {event['Time']}{where}  {event['Event']}{detail}{request}")
+
+
+@backup.command("describe")
+@click.argument("backup_id")
+@click.option("--json", "as_json", is_flag=True, help="The record with an `Events` list, as one JSON object.")
+@api_options
+def describe(backup_id, as_json, endpoint, token) -> None:
+    """One backup with each resource's times and the record's timeline."""
+    describe_record(ApiClient(endpoint, token), "backups", backup_id, as_json)
 
 
 @backup.command("delete")

@@ -5,7 +5,7 @@ import json
 
 import click
 
-from .backup import api_options, echo_record, exit_on_failure, wait_for
+from .backup import api_options, describe_record, echo_record, exit_on_failure, wait_for
 from .client import ApiClient
 
 
@@ -59,6 +59,15 @@ def show(restore_id, as_json, endpoint, token) -> None:
     """One restore record with every resource's status and failure cause."""
     record = ApiClient(endpoint, token).call("GET", f"/restores/{restore_id}")
     echo_record(record, as_json)
+
+
+@restore.command("describe")
+@click.argument("restore_id")
+@click.option("--json", "as_json", is_flag=True, help="The record with an `Events` list, as one JSON object.")
+@api_options
+def describe(restore_id, as_json, endpoint, token) -> None:
+    """One restore with each resource's times and the record's timeline."""
+    describe_record(ApiClient(endpoint, token), "restores", restore_id, as_json)
 
 
 @restore.command("cancel")

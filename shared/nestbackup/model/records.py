@@ -43,6 +43,8 @@ class BackupItem:
     databases: list[str] = field(default_factory=list)                 # RDS: databases at backup time
     row_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # RDS: db -> table -> rows, for verify
     started_at: float | None = None      # RDS: when CreateBackup was about to be sent (to adopt its result)
+    start_time: str | None = None        # when it left Pending, and when it became final (operations.timeline)
+    end_time: str | None = None
 
     def fail(self, code: str, message: str, request_id: str | None = None) -> None:
         self.status, self.error_code, self.error_message, self.request_id = \
@@ -52,7 +54,8 @@ class BackupItem:
         out = {"ResourceId": self.resource_id, "ResourceType": str(self.resource_type), "Status": str(self.status),
                "ArtifactId": self.artifact_id, "Progress": self.progress, "ErrorCode": self.error_code,
                "ErrorMessage": self.error_message, "RequestId": self.request_id,
-               "Method": str(self.method) if self.method else None}
+               "Method": str(self.method) if self.method else None,
+               "StartTime": self.start_time, "EndTime": self.end_time}
         if self.resource_type is ResourceType.RDS:
             out["Engine"] = self.engine
             out["Databases"] = list(self.databases)

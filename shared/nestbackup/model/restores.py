@@ -36,6 +36,8 @@ class RestoreItem:
     expected: dict[str, dict[str, int]] = field(default_factory=dict)   # db -> table -> rows, at backup time
     verified: bool | None = None
     verification: str = ""
+    start_time: str | None = None        # when it left Pending, and when it became final (operations.timeline)
+    end_time: str | None = None
 
     def fail(self, code: str, message: str, request_id: str | None = None) -> None:
         self.status, self.error_code, self.error_message, self.request_id = \
@@ -45,7 +47,8 @@ class RestoreItem:
         out = {"ResourceId": self.resource_id, "ResourceType": str(self.resource_type), "Status": str(self.status),
                "SourceArtifactId": self.source_artifact_id, "Progress": self.progress,
                "ErrorCode": self.error_code, "ErrorMessage": self.error_message, "RequestId": self.request_id,
-               "Verified": self.verified, "Verification": self.verification}
+               "Verified": self.verified, "Verification": self.verification,
+               "StartTime": self.start_time, "EndTime": self.end_time}
         if self.resource_type is ResourceType.RDS:
             out["Engine"] = self.engine
             out["Databases"] = [{"Name": d.name, "RestoredName": d.restored, "AsideName": d.aside,
