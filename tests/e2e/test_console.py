@@ -1,5 +1,5 @@
 """The console page in a real headless Chromium: create a backup, see it Created, restore it after the confirm
-step, and read a failed resource's cause on a failed backup."""
+step, and read a failed backup's cause from its hover and its timeline under the record."""
 import shutil
 import time
 
@@ -55,5 +55,9 @@ def test_backup_restore_and_failure_cause_in_the_console(product, control, si, b
     control.faults(fail=[disks[0]["DiskId"]])
     browser.find_element(By.ID, "create").click()
     failed = wait_text(browser, "#backups td.CreateFailed", "CreateFailed")
-    assert "SnapshotFailed" in failed.get_attribute("title")          # the hover text names the cause
+    hover = failed.get_attribute("title")                               # the hover text is the record's cause
+    assert "of 2 resources failed: " in hover and f"{disks[0]['DiskId']} SnapshotFailed" in hover
     wait_text(browser, "#backups tr.detail div.Failed", "SnapshotFailed")
+    browser.find_elements(By.CSS_SELECTOR, "#backups button.timeline")[0].click()     # newest first
+    wait_text(browser, "#backups ol.events li", f"{disks[0]['DiskId']} Failed · SnapshotFailed")
+    wait_text(browser, "#backups ol.events li", "CreateFailed")

@@ -17,6 +17,7 @@ PAGE = """<!doctype html>
  .Creating,.Restoring,.Running,.Deleting{color:#9a6700} #error{color:#cf222e;margin:8px 0}
  #warn{background:#fff8c5;border:1px solid #d4a72c;padding:8px;margin:8px 0}
  dialog{max-width:520px} .muted{color:#57606a}
+ ol.events{margin:6px 0 0;padding-left:20px;color:#57606a} button.timeline{font-size:12px;padding:1px 8px;margin-top:4px}
 </style></head>
 <body>
 <h1>Backup and Restoration</h1>
@@ -44,17 +45,13 @@ const $ = (id) => document.getElementById(id);
 $("token").value = sessionStorage.getItem("nestbackup-token") || "";
 $("instance").value = sessionStorage.getItem("nestbackup-instance") || "";
 let timer = null, pending = null;
+const shown = new Set();          // records whose timeline is open: kept open across refreshes
 
 function cell(tr, text, cls, title) {
   const td = document.createElement("td"); td.textContent = text == null ? "" : String(text);
   if (cls) td.className = cls; if (title) td.title = title; tr.appendChild(td); return td;
 }
-function causes(record) {
-  const lines = (record.Resources || []).filter(r => r.ErrorCode)
-    .map(r => r.ResourceId + ": " + r.ErrorCode + ": " + (r.ErrorMessage || ""));
-  if (record.StatusDetail) lines.unshift(record.StatusDetail);
-  return lines.join("\\n");
-}
+function causes(record) { return record.StatusDetail || ""; }   // the record's own one-line cause, as the API says it
 async function api(method, path, body) {
   const response = await fetch("/api" + path, {method, headers: {"Authorization": "Bearer " + $("token").value,
     "Content-Type": "application/json"}, body: body ? JSON.stringify(body) : undefined});
@@ -71,7 +68,25 @@ function detailRow(tbody, record, span) {
       + (r.ArtifactId || r.SourceArtifactId || "-") + (r.ErrorCode ? " · " + r.ErrorCode + ": " + r.ErrorMessage : "");
     div.className = r.Status; td.appendChild(div);
   }
+  const kind = record.RestoreId ? "restores" : "backups", id = record.RestoreId || record.BackupId;
+  const toggle = document.createElement("button"); toggle.textContent = "Timeline"; toggle.className = "timeline";
+  const list = document.createElement("ol"); list.className = "events"; list.hidden = !shown.has(id);
+  toggle.onclick = () => { list.hidden = !list.hidden; list.hidden ? shown.delete(id) : shown.add(id);
+                           if (!list.hidden) events(kind, id, list); };
+  td.appendChild(toggle); td.appendChild(list);
+  if (!list.hidden) events(kind, id, list);
   tbody.appendChild(tr);
+}
+async function events(kind, id, list) {
+  try {
+    const data = await api("GET", "/" + kind + "/" + encodeURIComponent(id) + "/events");
+    list.textContent = "";
+    for (const e of data.Events) {
+      const li = document.createElement("li");
+      li.textContent = e.Time + " " + (e.ResourceId ? e.ResourceId + " " : "") + e.Event + (e.Detail ? " · " + e.Detail : "");
+      list.appendChild(li);
+    }
+  } catch (e) { $("error").textContent = e.message; }
 }
 async function refresh() {
   $("error").textContent = "";
