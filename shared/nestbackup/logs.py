@@ -23,7 +23,33 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+_quiet = False                                   # set by the CLI: no log lines unless asked for (-v)
+
+
+def quiet_third_party() -> None:
+    """The tablestore package warns at import that its native codec is missing; that is expected and says
+    nothing to an operator."""
+    logging.getLogger("tablestore").setLevel(logging.ERROR)
+
+
+def cli(json_logs: bool) -> None:
+    """The command line: JSON log lines on stderr only when asked (-v, --log-format json); else none at all, even
+    from the functions the local cloud runs in this process. Human output is the CLI's own."""
+    global _quiet
+    quiet_third_party()
+    if json_logs:
+        setup()
+        return
+    _quiet = True
+    root = logging.getLogger("nestbackup")
+    root.handlers[:] = [logging.NullHandler()]
+    root.propagate = False
+
+
 def setup(level: int = logging.INFO) -> None:
+    quiet_third_party()
+    if _quiet:
+        return
     root = logging.getLogger("nestbackup")
     if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)   # FC collects both streams; stdout stays the CLI's

@@ -5,8 +5,8 @@ import sys
 
 
 def test_demo_backs_up_restores_and_verifies_a_seeded_instance_with_structured_logs_and_no_secrets():
-    done = subprocess.run([sys.executable, "-m", "nestbackup.cli.main", "demo", "--json"], capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run([sys.executable, "-m", "nestbackup.cli.main", "-v", "demo", "--json"],
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)                     # stdout is one JSON object
     assert result["Verified"] is True and result["Backup"]["Status"] == "Created"

@@ -28,6 +28,10 @@ def _line(item: dict) -> str:
             f"{item.get('Progress') or 0:>3}%  {artifact}{cause}")
 
 
+def record_path(record: dict) -> str:
+    return f"/restores/{record['RestoreId']}" if "RestoreId" in record else f"/backups/{record['BackupId']}"
+
+
 def print_record(record: dict) -> None:
     ident = record.get("RestoreId") or record["BackupId"]
     extra = f"  from {record['BackupId']}  phase {record['Phase']}" if "RestoreId" in record else ""
@@ -45,8 +49,12 @@ def echo_record(record: dict, as_json: bool) -> None:
 
 
 def wait_for(client: ApiClient, record: dict, quiet: bool, interval: float = 1.0) -> dict:
-    """Follow a backup or restore record until it is final, printing each resource's changes to stderr."""
-    path = f"/restores/{record['RestoreId']}" if "RestoreId" in record else f"/backups/{record['BackupId']}"
+    """Follow a backup or restore record until it is final: on a terminal a live table of its resources on stderr;
+    otherwise one plain line per change (stable, for logs and scripts); nothing when quiet."""
+    if not quiet and sys.stderr.isatty():
+        from .live import follow
+        return follow(client, record, interval)
+    path = record_path(record)
     seen: dict[str, tuple] = {}
     phase = None
     while True:

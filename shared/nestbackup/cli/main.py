@@ -11,8 +11,13 @@ from .. import __version__
 
 @click.group()
 @click.version_option(__version__, prog_name="nestbackup")
-def main() -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Also print the JSON log lines (same as --log-format json).")
+@click.option("--log-format", type=click.Choice(["none", "json"]), default="none", show_default=True,
+              help="json: the functions' structured log lines on stderr (as Function Compute collects them).")
+def main(verbose, log_format) -> None:
     """Backup and restore of every resource of a Compute Nest service instance."""
+    from .. import logs
+    logs.cli(json_logs=verbose or log_format == "json")
 
 
 @main.group()
