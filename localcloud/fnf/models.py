@@ -71,6 +71,15 @@ def _invalid(message: str) -> ServiceError:
     return ServiceError("InvalidArgument", message, 400)
 
 
+def _limit(req: RpcRequest, default: int, lo: int, hi: int) -> int:
+    raw = req.get("Limit")
+    if raw is None:
+        return default
+    if not raw.isdigit() or not lo <= int(raw) <= hi:
+        raise _invalid(f"Limit must be an integer from {lo} to {hi}, got {raw!r}")
+    return int(raw)
+
+
 @dataclass
 class _FlowFile:
     name: str
@@ -248,7 +257,7 @@ class Fnf(Product):
         return self._flow_view(self._flow(req.require("Name")))
 
     def ListFlows(self, req: RpcRequest) -> dict[str, Any]:
-        limit = req.get_int("Limit", *LIST_LIMIT)
+        limit = _limit(req, *LIST_LIMIT)
         flows = sorted((f for f in self._catalog_files() if not f.error), key=lambda f: f.name)
         token = req.get("NextToken")
         if token:
@@ -366,7 +375,7 @@ class Fnf(Product):
 
     def ListExecutions(self, req: RpcRequest) -> dict[str, Any]:
         flow = self._flow(req.require("FlowName")).name
-        limit = req.get_int("Limit", *LIST_EXECUTIONS_LIMIT)
+        limit = _limit(req, *LIST_EXECUTIONS_LIMIT)
         status, prefix = req.get("Status"), req.get("ExecutionNamePrefix")
         begin, end = req.get("StartedTimeBegin"), req.get("StartedTimeEnd")
         docs = self.cloud.store.find(EXECUTION, lambda d: d["FlowName"] == flow)
@@ -388,7 +397,7 @@ class Fnf(Product):
     def GetExecutionHistory(self, req: RpcRequest) -> dict[str, Any]:
         doc = self._get(req)
         key = self._key(doc["FlowName"], doc["Name"])
-        limit = req.get_int("Limit", *LIST_LIMIT)
+        limit = _limit(req, *LIST_LIMIT)
         token = req.get("NextToken") or "1"
         if not token.isdigit():
             raise _invalid(f"NextToken {token!r} is not valid")

@@ -1,10 +1,10 @@
 """Cancelling a running operation.
 
 A backup: its flow is stopped (every generation still running, whichever have ended), snapshots and groups already
-made are deleted (deleting a progressing snapshot cancels it), RDS backup jobs are waited for a bounded time and their sets deleted; the record
-ends CreateFailed with `Cancelled` on every unfinished item. A restore: cancelled only before it touches data
-(safety backup, stopping): the flow is stopped and what was stopped is started again. Once disks and databases
-are being restored it is refused: it finishes, or fails, to a safe state on its own.
+made are deleted (deleting a progressing snapshot cancels it), RDS backup jobs are waited for a bounded time and
+their sets deleted; the record ends CreateFailed with `Cancelled` on every unfinished item. A restore: cancelled
+only before it touches data (safety backup, stopping): the flow is stopped and what was stopped is started again.
+Once disks and databases are being restored it is refused: it finishes, or fails, to a safe state on its own.
 """
 from __future__ import annotations
 
