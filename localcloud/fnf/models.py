@@ -14,14 +14,14 @@ state it was in (`resume()`): that state runs again from its start (at-least-onc
 Parallel/Map re-runs whole), except that a Wait only waits for what was left.
 
 API behaviour and its sources (see docs/cloud-fidelity.md, CloudFlow):
-- StartExecution with the name of a running execution answers that execution; with the name of an ended one 400
+- StartExecution with the name of a running execution answers that execution; with the name of an ended one
   `ExecutionAlreadyExists` (API reference, StartExecution usage notes). Names: 1-128 characters [A-Za-z0-9_-],
   starting with a letter or an underscore (SDK `StartExecutionRequest` docstring).
 - StopExecution of an execution that has ended answers `ExecutionAlreadyCompleted` (HTTP status
   `STOP_ENDED_HTTP_STATUS`, UNCONFIRMED); `Error` is at most 128 characters and `Cause` at most 4,096 (SDK
   `StopExecutionRequest` docstring).
-- Unknown flow 404 `FlowNotExists`, unknown execution 404 `ExecutionNotExists` (codes as the Terraform provider's
-  alicloud_fnf_schedule expects them; statuses UNCONFIRMED).
+- Unknown flow `FlowNotExists`, unknown execution `ExecutionNotExists` (codes as the Terraform provider's
+  alicloud_fnf_schedule expects them). The HTTP statuses of these errors are UNCONFIRMED constants below.
 - Paging (SDK request docstrings): ListExecutions `Limit` 1-99, default 60; ListFlows and GetExecutionHistory
   `Limit` 1-999, default 60. `NextToken` is the next execution name, flow name or EventId (the real token's form is
   opaque to callers).
@@ -55,7 +55,9 @@ log = logging.getLogger("localcloud.fnf")
 EXECUTION = "fnf.execution"
 EVENT = "fnf.event"
 TERMINAL = ("Succeeded", "Failed", "Stopped", "TimedOut")
-STOP_ENDED_HTTP_STATUS = 400    # UNCONFIRMED: the HTTP status of StopExecution's ExecutionAlreadyCompleted
+# UNCONFIRMED HTTP statuses (the codes have sources, the statuses do not): StopExecution's ExecutionAlreadyCompleted,
+# StartExecution's ExecutionAlreadyExists, FlowNotExists and ExecutionNotExists.
+STOP_ENDED_HTTP_STATUS, ALREADY_EXISTS_HTTP_STATUS, NOT_FOUND_HTTP_STATUS = 400, 400, 404
 LIST_EXECUTIONS_LIMIT = (60, 1, 99)     # default, min, max: SDK ListExecutionsRequest docstring
 LIST_LIMIT = (60, 1, 999)               # ListFlows, GetExecutionHistory: their SDK request docstrings
 MAX_STOP_ERROR, MAX_STOP_CAUSE = 128, 4096
@@ -244,7 +246,7 @@ class Fnf(Product):
                 if f.error:
                     raise ServiceError("InvalidDefinition", f.error, 400)
                 return f
-        raise ServiceError("FlowNotExists", f"flow {name} does not exist", 404)
+        raise ServiceError("FlowNotExists", f"flow {name} does not exist", NOT_FOUND_HTTP_STATUS)
 
     @staticmethod
     def _flow_view(f: _FlowFile) -> dict[str, Any]:
@@ -278,8 +280,9 @@ class Fnf(Product):
         doc = self.cloud.store.get(EXECUTION, self._key(flow, name))
         if doc is None:
             if not any(f.name == flow for f in self._catalog_files()):
-                raise ServiceError("FlowNotExists", f"flow {flow} does not exist", 404)
-            raise ServiceError("ExecutionNotExists", f"execution {name} of flow {flow} does not exist", 404)
+                raise ServiceError("FlowNotExists", f"flow {flow} does not exist", NOT_FOUND_HTTP_STATUS)
+            raise ServiceError("ExecutionNotExists", f"execution {name} of flow {flow} does not exist",
+                               NOT_FOUND_HTTP_STATUS)
         return doc
 
     @staticmethod
@@ -318,7 +321,7 @@ class Fnf(Product):
                 if doc["Status"] in TERMINAL:
                     raise ServiceError("ExecutionAlreadyExists",
                                        f"execution {name} of flow {flow_file.name} already exists and is "
-                                       f"{doc['Status']}", 400)
+                                       f"{doc['Status']}", ALREADY_EXISTS_HTTP_STATUS)
                 return self._view(doc)
             doc = {"Name": name, "FlowName": flow_file.name, "Status": "Running", "Input": raw,
                    "StartedTime": _ms(), "StoppedTime": None, "Output": None, "FlowDefinition": flow_file.text,
