@@ -5,12 +5,14 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from alibabacloud_fnf20190315 import models as fnf_m
 from alibabacloud_fnf20190315.client import Client
 from alibabacloud_tea_openapi import models as oa
 from alibabacloud_tea_openapi.exceptions import ClientException
 
-from localcloud.fnf.interpreter import ALL_ERRORS, Interpreter, StateError, load_flow
+from localcloud.fnf.interpreter import (ALL_ERRORS, FC_EXHAUSTED, FC_INTERNAL, FC_THROTTLED, FC_UNHANDLED,
+                                        Interpreter, StateError, load_flow)
 from tests.e2e.conftest import start_product
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,7 +125,7 @@ def _backup_flow():
     return load_flow((ROOT / "flows/backup.yaml").read_text())
 
 
-@pytest.mark.parametrize("code", ["FC.Unknown", "FC.Unhandled", "UnhandledInvocationError"])
+@pytest.mark.parametrize("code", [FC_UNHANDLED, "FC.Unhandled", "UnhandledInvocationError"])
 def test_the_backup_flow_retries_a_handler_failure_whatever_its_name(code):
     steps = _Steps(failures=2, code=code)
     out = Interpreter(_backup_flow(), steps, "b-1", {"BackupId": "b-1", "Round": 0, "Generation": 1}).run()
@@ -136,12 +138,34 @@ def test_the_backup_flow_retries_a_handler_failure_whatever_its_name(code):
     assert "FinalizeAfterError" in steps.calls
 
 
+def test_fc_throttling_gets_the_longer_retry():
+    steps = _Steps(failures=5, code=FC_THROTTLED)
+    Interpreter(_backup_flow(), steps, "b-3", {"BackupId": "b-3", "Round": 0, "Generation": 1}).run()
+    assert steps.calls.count("Prepare") == 6 and "FinalizeAfterError" not in steps.calls
+    retried = [d for t, s, d in steps.events if t == "StateRetried"]
+    assert [r["delaySeconds"] for r in retried] == [2, 4, 8, 16, 32]
+
+
+def _states(scope: dict):
+    for state in scope["States"]:
+        yield state
+        for nested in [*(b for b in state.get("Branches") or [] if "States" in b), state.get("Processor")]:
+            if nested:
+                yield from _states(nested)
+
+
 def test_every_retry_rule_of_the_product_flows_ends_in_the_wildcard_with_bounded_attempts():
-    import yaml
+    tasks = 0
     for path in sorted((ROOT / "flows").glob("*.yaml")):
-        for state in yaml.safe_load(path.read_text())["States"]:
+        for state in _states(yaml.safe_load(path.read_text())):
             rules = state.get("Retry") or []
+            if state["Type"] == "Task":
+                tasks += 1
+                assert rules, (path.name, state["Name"])
             if rules:
-                assert rules[-1]["Errors"] == [ALL_ERRORS], (path.name, state["Name"])
-                assert all(0 < r["MaxAttempts"] <= 5 for r in rules), (path.name, state["Name"])
-                assert not any("FC.Unknown" in r["Errors"] for r in rules), (path.name, state["Name"])
+                where = (path.name, state["Name"])
+                assert rules[0]["Errors"] == [FC_THROTTLED, FC_EXHAUSTED, FC_INTERNAL], where
+                assert rules[-1]["Errors"] == [ALL_ERRORS], where
+                assert all(0 < r["MaxAttempts"] <= 5 for r in rules), where
+                assert not any(FC_UNHANDLED in r["Errors"] for r in rules), where
+    assert tasks == 8         # 5 in the backup flow (one in the Map), 3 in the restore flow
