@@ -48,8 +48,10 @@ def cancel_backup(w, backup_id: str, now: float | None = None) -> dict:
                 leftovers.append(f"{item.artifact_id or item.job_id}: {err.code}")
     _mark_cancelled(w, backup_id)
     detail = "cancelled by the caller" + (f"; left behind: {', '.join(leftovers)}" if leftovers else "")
-    return backups.finalize(w, backup_id, error={"Code": "Cancelled", "Detail": detail}, now=now) | \
-        {"Leftovers": leftovers}
+    final = backups.finalize(w, backup_id, error={"Code": "Cancelled", "Detail": detail}, now=now)
+    # A poll step that was running when its execution was stopped may have started the next generation since.
+    w.flows.stop_generations(w.settings.backup_flow, backup_id, "cancelled by the caller")
+    return final | {"Leftovers": leftovers}
 
 
 def _mark_cancelled(w, backup_id: str, attempts: int = 20) -> None:
