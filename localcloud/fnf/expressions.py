@@ -13,8 +13,10 @@ Grammar (precedence low to high)::
     variable:= $Input | $Output | $Context | $Global
     call    := name '(' [expr (',' expr)*] ')'
 
-Paths: a missing key reads as null, and so does any key of null; reading a key of a string, number or boolean is an
-error (`ExpressionError`). Comparisons: numbers with numbers, strings with strings (lexicographic); `==`/`!=` between
+Paths: reading a key an object does not have, an index past the end of an array, or anything of null is an error
+(`MissingField`, an `ExpressionError`), and so is reading a key of a string, number or boolean. Whether CloudFlow
+fails there or reads null is UNCONFIRMED (no document says); failing is the reading under which a flow that works
+here also works there. `get(container, key[, default])` is the lenient read: null (or the default) when missing. Comparisons: numbers with numbers, strings with strings (lexicographic); `==`/`!=` between
 other values compare JSON values; an ordering between mismatched types is false. A Choice condition holds only if
 it evaluates to the boolean true.
 """
@@ -35,6 +37,10 @@ MAX_CALL_DEPTH = 10
 
 class ExpressionError(Exception):
     """An expression that cannot be parsed (at load) or evaluated (at run time)."""
+
+
+class MissingField(ExpressionError):
+    """A path reads a field (or array element) that is not there."""
 
 
 _TOKEN = re.compile(r"""
@@ -204,12 +210,17 @@ def compile_expression(text: str) -> Expression:
     return Expression(text)
 
 
-def _get(container, key, text):
+def _get(container, key, text, strict=True):
     if container is None:
-        return None
+        if not strict:
+            return None
+        raise MissingField(f"cannot read field {key!r} of null in {text!r}")
     if isinstance(container, dict):
         if not isinstance(key, str):
             key = json.dumps(key) if not isinstance(key, (int, float)) else str(key)
+        if key not in container and strict:
+            raise MissingField(f"field {key!r} does not exist (fields: {', '.join(sorted(container)) or 'none'}) "
+                               f"in {text!r}")
         return container.get(key)
     if isinstance(container, list):
         if isinstance(key, bool) or not isinstance(key, int):
@@ -217,7 +228,11 @@ def _get(container, key, text):
                 key = int(key)
             else:
                 raise ExpressionError(f"an array index must be an integer, got {key!r} in {text!r}")
-        return container[key] if -len(container) <= key < len(container) else None
+        if -len(container) <= key < len(container):
+            return container[key]
+        if strict:
+            raise MissingField(f"index {key} is out of range of an array of {len(container)} in {text!r}")
+        return None
     raise ExpressionError(f"cannot read field {key!r} of {type(container).__name__} {container!r} in {text!r}")
 
 
@@ -330,7 +345,7 @@ def _int_add(a, b):
 
 
 def _getf(container, key, *default):
-    value = _get(container, key, "get()")
+    value = _get(container, key, "get()", strict=False)
     return default[0] if value is None and default else value
 
 

@@ -21,13 +21,18 @@ Supported
   A Catch's `OutputConstructor` builds the input of its `Next` state and may read `$Input` (the failed state's
   input) and `$Context.Current.Error.{Code,Detail}`; without one, the next input is `{"Error": code, "Cause": detail}`.
 
-Error names (assumptions where the reference is UNCONFIRMED)
-- `FC.Unknown`: the handler raised an exception (Detail `<ExceptionType>: <message>`). UNCONFIRMED name.
+Error names
+- FC answering an invocation with an error: `FC.<FC error code>` (CloudFlow error-handling reference):
+  `FC_THROTTLED` (FC.ResourceThrottled), `FC_EXHAUSTED` (FC.ResourceExhausted), `FC_INTERNAL`
+  (FC.InternalServerError). The in-process functions here never throttle; a test function may raise these.
+- `FC_UNHANDLED`: the handler raised an exception (Detail `<ExceptionType>: <message>`). UNCONFIRMED name (no
+  document gives it; functions.py raises it): flows must not retry or catch on it by name, only through `FnF.ALL`.
 - `FC.FunctionNotFound`: no handler for the function named by `resourceArn`.
 - `FC.InvalidArgument`: a `resourceArn` that names no function.
 - `FnF.InvalidOutput`: a function result that is not a JSON object (the Task needs one under `Body`).
 - `FnF.InvalidInput`: `ItemsPath` not yielding an array of objects, or `Seconds.$` not a number in 1..300.
-- `FnF.ExpressionError`: an expression failed at run time (e.g. a built-in given the wrong type).
+- `EXPRESSION_ERROR` (UNCONFIRMED name): an expression failed at run time: a path read a field that the data does
+  not have (see expressions.py), or a built-in was given the wrong type.
 - A Fail state: its `Code` (default `FnF.Fail`) with its `Detail`; inside a Parallel/Map it fails that state,
   whose Retry/Catch apply, else the execution.
 - Terminal, never retried nor caught (like ASL's States.DataLimitExceeded): `FnF.DataLimitExceeded` (a state input
@@ -60,6 +65,9 @@ DEFAULT_MAP_CONCURRENCY = 40
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
 STATE_TYPES = ("Task", "Pass", "Choice", "Wait", "Parallel", "Map", "Succeed", "Fail")
 ALL_ERRORS = "FnF.ALL"
+FC_THROTTLED, FC_EXHAUSTED, FC_INTERNAL = "FC.ResourceThrottled", "FC.ResourceExhausted", "FC.InternalServerError"
+FC_UNHANDLED = "FC.Unknown"             # UNCONFIRMED: CloudFlow's name for an unhandled exception in a handler
+EXPRESSION_ERROR = "FnF.ExpressionError"  # UNCONFIRMED: the name of an expression failing at run time
 ARN_RE = re.compile(r"^acs:fc:[^:]*:[^:]*:(?:services/(?P<svc>[^/]+)/)?functions/(?P<name>[^/]+)(?:/(?P<qual>[^/]+))?$")
 
 
@@ -405,7 +413,7 @@ def construct(template: Any, env: dict[str, Any]) -> Any:
                 try:
                     out[key[:-2]] = compile_expression(value).evaluate(env)
                 except ExpressionError as err:
-                    raise StateError("FnF.ExpressionError", str(err)) from None
+                    raise StateError(EXPRESSION_ERROR, str(err)) from None
             else:
                 out[key] = construct(value, env)
         return out
@@ -418,7 +426,7 @@ def evaluate(text: str, env: dict[str, Any]) -> Any:
     try:
         return compile_expression(text).evaluate(env)
     except ExpressionError as err:
-        raise StateError("FnF.ExpressionError", str(err)) from None
+        raise StateError(EXPRESSION_ERROR, str(err)) from None
 
 
 class _Abort:

@@ -13,12 +13,20 @@ killed mid-execution and started again on the same state dir resumes every Runni
 state it was in (`resume()`): that state runs again from its start (at-least-once, as CloudFlow Standard; a
 Parallel/Map re-runs whole), except that a Wait only waits for what was left.
 
-API choices where the service's behaviour is not documented: StopExecution of an execution that is not Running
-answers 400 `InvalidArgument`; unknown flow 404 `FlowNotExists`; unknown execution 404 `ExecutionNotExists`;
-a finished execution's name 400 `ExecutionAlreadyExists`. Limits: GetExecutionHistory `Limit` 1-1000 (default 100,
-`NextToken` = the next EventId), ListExecutions and ListFlows `Limit` 1-100 (default 50, `NextToken` = the next
-name). DescribeExecution has no error fields in the SDK model: a failed execution's Code and Detail are in its
-`ExecutionFailed` history event (`EventDetail` `{"error": .., "cause": ..}`); Output is set only on success.
+API behaviour and its sources (see docs/cloud-fidelity.md, CloudFlow):
+- StartExecution with the name of a running execution answers that execution; with the name of an ended one
+  `ExecutionAlreadyExists` (API reference, StartExecution usage notes). Names: 1-128 characters [A-Za-z0-9_-],
+  starting with a letter or an underscore (SDK `StartExecutionRequest` docstring).
+- StopExecution of an execution that has ended answers `ExecutionAlreadyCompleted` (HTTP status
+  `STOP_ENDED_HTTP_STATUS`, UNCONFIRMED); `Error` is at most 128 characters and `Cause` at most 4,096 (SDK
+  `StopExecutionRequest` docstring).
+- Unknown flow `FlowNotExists`, unknown execution `ExecutionNotExists` (codes as the Terraform provider's
+  alicloud_fnf_schedule expects them). The HTTP statuses of these errors are UNCONFIRMED constants below.
+- Paging (SDK request docstrings): ListExecutions `Limit` 1-99, default 60; ListFlows and GetExecutionHistory
+  `Limit` 1-999, default 60. `NextToken` is the next execution name, flow name or EventId (the real token's form is
+  opaque to callers).
+- DescribeExecution has no error fields in the SDK model: a failed execution's Code and Detail are in its
+  `ExecutionFailed` history event (`EventDetail` `{"error": .., "cause": ..}`); Output is set only on success.
 
 Counts in /_local/stats: `flow:transitions` (one per state entered, see interpreter.py), `flow:executions`
 (executions started), `flow:invocations` (in-process function calls, retries included).
@@ -47,6 +55,12 @@ log = logging.getLogger("localcloud.fnf")
 EXECUTION = "fnf.execution"
 EVENT = "fnf.event"
 TERMINAL = ("Succeeded", "Failed", "Stopped", "TimedOut")
+# UNCONFIRMED HTTP statuses (the codes have sources, the statuses do not): StopExecution's ExecutionAlreadyCompleted,
+# StartExecution's ExecutionAlreadyExists, FlowNotExists and ExecutionNotExists.
+STOP_ENDED_HTTP_STATUS, ALREADY_EXISTS_HTTP_STATUS, NOT_FOUND_HTTP_STATUS = 400, 400, 404
+LIST_EXECUTIONS_LIMIT = (60, 1, 99)     # default, min, max: SDK ListExecutionsRequest docstring
+LIST_LIMIT = (60, 1, 999)               # ListFlows, GetExecutionHistory: their SDK request docstrings
+MAX_STOP_ERROR, MAX_STOP_CAUSE = 128, 4096
 _REPO = Path(__file__).resolve().parents[2]
 
 
@@ -57,6 +71,15 @@ def _ms(ts: float | None = None) -> str:
 
 def _invalid(message: str) -> ServiceError:
     return ServiceError("InvalidArgument", message, 400)
+
+
+def _limit(req: RpcRequest, default: int, lo: int, hi: int) -> int:
+    raw = req.get("Limit")
+    if raw is None:
+        return default
+    if not raw.isdigit() or not lo <= int(raw) <= hi:
+        raise _invalid(f"Limit must be an integer from {lo} to {hi}, got {raw!r}")
+    return int(raw)
 
 
 @dataclass
@@ -223,7 +246,7 @@ class Fnf(Product):
                 if f.error:
                     raise ServiceError("InvalidDefinition", f.error, 400)
                 return f
-        raise ServiceError("FlowNotExists", f"flow {name} does not exist", 404)
+        raise ServiceError("FlowNotExists", f"flow {name} does not exist", NOT_FOUND_HTTP_STATUS)
 
     @staticmethod
     def _flow_view(f: _FlowFile) -> dict[str, Any]:
@@ -236,7 +259,7 @@ class Fnf(Product):
         return self._flow_view(self._flow(req.require("Name")))
 
     def ListFlows(self, req: RpcRequest) -> dict[str, Any]:
-        limit = req.get_int("Limit", 50, 1, 100)
+        limit = _limit(req, *LIST_LIMIT)
         flows = sorted((f for f in self._catalog_files() if not f.error), key=lambda f: f.name)
         token = req.get("NextToken")
         if token:
@@ -257,8 +280,9 @@ class Fnf(Product):
         doc = self.cloud.store.get(EXECUTION, self._key(flow, name))
         if doc is None:
             if not any(f.name == flow for f in self._catalog_files()):
-                raise ServiceError("FlowNotExists", f"flow {flow} does not exist", 404)
-            raise ServiceError("ExecutionNotExists", f"execution {name} of flow {flow} does not exist", 404)
+                raise ServiceError("FlowNotExists", f"flow {flow} does not exist", NOT_FOUND_HTTP_STATUS)
+            raise ServiceError("ExecutionNotExists", f"execution {name} of flow {flow} does not exist",
+                               NOT_FOUND_HTTP_STATUS)
         return doc
 
     @staticmethod
@@ -297,7 +321,7 @@ class Fnf(Product):
                 if doc["Status"] in TERMINAL:
                     raise ServiceError("ExecutionAlreadyExists",
                                        f"execution {name} of flow {flow_file.name} already exists and is "
-                                       f"{doc['Status']}", 400)
+                                       f"{doc['Status']}", ALREADY_EXISTS_HTTP_STATUS)
                 return self._view(doc)
             doc = {"Name": name, "FlowName": flow_file.name, "Status": "Running", "Input": raw,
                    "StartedTime": _ms(), "StoppedTime": None, "Output": None, "FlowDefinition": flow_file.text,
@@ -326,6 +350,10 @@ class Fnf(Product):
         doc = self._get(req)
         key = self._key(doc["FlowName"], doc["Name"])
         error, cause = req.get("Error", ""), req.get("Cause", "")
+        if len(error) > MAX_STOP_ERROR or len(cause) > MAX_STOP_CAUSE:
+            raise _invalid(f"Error must be at most {MAX_STOP_ERROR} characters and Cause at most {MAX_STOP_CAUSE}")
+        if doc["Status"] in TERMINAL:
+            raise self._already_completed(doc)
         with self._runs_lock:
             run = self._runs.get(key)
         if run is not None:
@@ -334,8 +362,8 @@ class Fnf(Product):
         store = self.cloud.store
         with store.tx():
             doc = store.get(EXECUTION, key)
-            if doc["Status"] != "Running":
-                raise _invalid(f"execution {doc['Name']} is not running (status {doc['Status']})")
+            if doc["Status"] != "Running":      # it ended while we got here
+                raise self._already_completed(doc)
             doc.update(Status="Stopped", StoppedTime=_ms(), ErrorCode=error or None, ErrorMessage=cause or None)
             store.put(EXECUTION, key, doc)
             self._append_event(key, self._event_count(key) + 1, "ExecutionStopped", "",
@@ -343,9 +371,14 @@ class Fnf(Product):
         self._notify()
         return self._view(doc)
 
+    @staticmethod
+    def _already_completed(doc: dict[str, Any]) -> ServiceError:
+        return ServiceError("ExecutionAlreadyCompleted", f"execution {doc['Name']} of flow {doc['FlowName']} has "
+                                                         f"already ended ({doc['Status']})", STOP_ENDED_HTTP_STATUS)
+
     def ListExecutions(self, req: RpcRequest) -> dict[str, Any]:
         flow = self._flow(req.require("FlowName")).name
-        limit = req.get_int("Limit", 50, 1, 100)
+        limit = _limit(req, *LIST_EXECUTIONS_LIMIT)
         status, prefix = req.get("Status"), req.get("ExecutionNamePrefix")
         begin, end = req.get("StartedTimeBegin"), req.get("StartedTimeEnd")
         docs = self.cloud.store.find(EXECUTION, lambda d: d["FlowName"] == flow)
@@ -367,7 +400,7 @@ class Fnf(Product):
     def GetExecutionHistory(self, req: RpcRequest) -> dict[str, Any]:
         doc = self._get(req)
         key = self._key(doc["FlowName"], doc["Name"])
-        limit = req.get_int("Limit", 100, 1, 1000)
+        limit = _limit(req, *LIST_LIMIT)
         token = req.get("NextToken") or "1"
         if not token.isdigit():
             raise _invalid(f"NextToken {token!r} is not valid")

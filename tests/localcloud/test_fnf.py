@@ -227,8 +227,23 @@ def test_stop_execution(fnf, tick):
     assert json.loads(events[-1].event_detail) == {"error": "Cancelled", "cause": "by the test"}
     assert "After" not in {e.step_name for e in events}
     err = error_of(lambda: fnf.stop_execution(fm.StopExecutionRequest(flow_name="slow", execution_name="stop-1")))
-    assert err.code == "InvalidArgument"
+    assert err.code == "ExecutionAlreadyCompleted" and err.status_code == 400
     assert error_of(lambda: start(fnf, "slow", "stop-1", {})).code == "ExecutionAlreadyExists"
+
+
+def test_stopping_an_execution_that_ended_answers_execution_already_completed(fnf, tick):
+    start(fnf, "slow", "stop-2", {"seconds": 1})
+    assert wait_done(fnf, "slow", "stop-2").status == "Succeeded"
+    err = error_of(lambda: fnf.stop_execution(fm.StopExecutionRequest(flow_name="slow", execution_name="stop-2",
+                                                                      error="Cancelled", cause="too late")))
+    assert err.code == "ExecutionAlreadyCompleted" and "Succeeded" in err.message
+    assert wait_done(fnf, "slow", "stop-2").status == "Succeeded"          # unchanged
+    assert history(fnf, "slow", "stop-2")[-1].type == "ExecutionSucceeded"
+    start(fnf, "slow", "stop-3", {"seconds": 300})
+    err = error_of(lambda: fnf.stop_execution(fm.StopExecutionRequest(flow_name="slow", execution_name="stop-3",
+                                                                      error="E" * 129)))
+    assert err.code == "InvalidArgument"                  # Error is 1-128 characters (SDK docstring)
+    fnf.stop_execution(fm.StopExecutionRequest(flow_name="slow", execution_name="stop-3", cause="c" * 4096))
 
 
 def test_history_paging(fnf):
@@ -312,6 +327,23 @@ def test_flows_and_executions_listing(fnf):
     rest = fnf.list_executions(fm.ListExecutionsRequest(flow_name="poll", execution_name_prefix="list-",
                                                         next_token=listed.next_token)).body
     assert [e.name for e in rest.executions] == ["list-2"] and rest.executions[0].status == "Succeeded"
+
+
+def test_paging_limits_are_the_sdk_documented_ones(fnf):
+    for i in range(62):
+        start(fnf, "poll", f"many-{i:02d}", {"key": f"many-{i:02d}", "target": 1})
+    page = fnf.list_executions(fm.ListExecutionsRequest(flow_name="poll", execution_name_prefix="many-")).body
+    assert len(page.executions) == 60 and page.next_token == "many-60"     # default 60
+    assert len(fnf.list_executions(fm.ListExecutionsRequest(flow_name="poll", execution_name_prefix="many-",
+                                                            limit=99)).body.executions) == 62
+    e = error_of(lambda: fnf.list_executions(fm.ListExecutionsRequest(flow_name="poll", limit=100)))
+    assert e.code == "InvalidArgument"                   # ListExecutions Limit 1-99
+    assert fnf.list_flows(fm.ListFlowsRequest(limit=999)).body.flows
+    assert error_of(lambda: fnf.list_flows(fm.ListFlowsRequest(limit=1000))).code == "InvalidArgument"
+    events = fnf.get_execution_history(fm.GetExecutionHistoryRequest(flow_name="poll", execution_name="many-00",
+                                                                     limit=999)).body.events
+    assert events and error_of(lambda: fnf.get_execution_history(fm.GetExecutionHistoryRequest(
+        flow_name="poll", execution_name="many-00", limit=1000))).code == "InvalidArgument"
 
 
 def test_resume_after_restart(tmp_path):

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from localcloud.fnf.expressions import ExpressionError, compile_expression
-from localcloud.fnf.interpreter import FlowDefinitionError, Interpreter, StateError, load_flow
+from localcloud.fnf.expressions import ExpressionError, MissingField, compile_expression
+from localcloud.fnf.interpreter import EXPRESSION_ERROR, FlowDefinitionError, Interpreter, StateError, load_flow
 
 HEAD = "Type: StateMachine\nName: t\nSpecVersion: v1\n"
 
@@ -155,7 +155,8 @@ def test_validation_messages():
     ('stringToJson("{\\"k\\": 1}").k', 1),
     ("intAdd($Input.n, 4)", 7),
     ('get($Input.c, "d")', 1),
-    ("$Input.missing == null", True),
+    ('get($Input, "missing") == null', True),
+    ('get($Input.a.b, 5, "none")', "none"),
     ("$Context.Execution.Name", "exec"),
     ("length(uuid())", 36),
     ("$Input.n > 2.5 && !($Input.n > 10)", True),
@@ -164,6 +165,35 @@ def test_expressions(text, expected):
     env = {"Input": {"a": {"b": [1, 2]}, "s": "done", "n": 3, "c": {"d": 1}},
            "Context": {"Execution": {"Name": "exec"}}, "Global": {}}
     assert compile_expression(text).evaluate(env) == expected
+
+
+@pytest.mark.parametrize("text", ["$Input.missing == null", "$Input.a.b[2]", "$Input.c.d.e", "$Input.x.y"])
+def test_reading_a_field_that_is_not_there_is_an_error(text):
+    env = {"Input": {"a": {"b": [1, 2]}, "c": {"d": None}}, "Context": {}, "Global": {}}
+    with pytest.raises(MissingField):
+        compile_expression(text).evaluate(env)
+
+
+def test_a_state_reading_a_missing_input_field_fails_with_the_expression_error():
+    f = flow("""
+        StartAt: T
+        States:
+          - Type: Task
+            Name: T
+            Action: FC:InvokeFunction
+            Parameters:
+              resourceArn: acs:fc:cn-hangzhou:1:functions/echo/LATEST
+              invocationType: Sync
+              body: {id.$: $Input.RestoreId, round.$: $Input.Round}
+            Catch: [{Errors: [FnF.ALL], Next: Caught}]
+            End: true
+          - {Type: Pass, Name: Caught, End: true}
+        """)
+    out, hooks = run(f, {"RestoreId": "r-1"}, echo=lambda body: body)
+    assert out["Error"] == EXPRESSION_ERROR and "'Round' does not exist" in out["Cause"]
+    assert "TaskSubmitted" not in [t for t, s, d in hooks.events]      # the function was never called
+    out, _ = run(f, {"RestoreId": "r-1", "Round": 0}, echo=lambda body: body)
+    assert out == {"Body": {"id": "r-1", "round": 0}}
 
 
 @pytest.mark.parametrize("text", ["$Input.", "1 ==", "$Nope.a", "f(1)", "length()", "(1"])

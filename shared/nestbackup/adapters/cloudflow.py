@@ -1,13 +1,53 @@
-"""CloudFlow (FNF 2019-03-15): start a flow execution once per record, and read its status."""
+"""CloudFlow (FNF 2019-03-15): start a flow execution once per record, read its status, stop it.
+
+The input each flow is started with is declared here, once (`BackupFlowInput`, `RestoreFlowInput`): every field
+the flow's states read from the execution input before a state has written it (`$Input.X` in the first states,
+`$Context.Execution.Input.X` anywhere). `scripts/flowcheck.py` compares them with flows/*.yaml.
+"""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import ClassVar, Union
 
 from ..errors import CloudError
 from .openapi import RpcClient
 
 VERSION = "2019-03-15"
+# StartExecution of a name whose execution has ended (API reference, StartExecution usage notes).
+ALREADY_EXISTS = "ExecutionAlreadyExists"
+# No such execution (the code the Terraform provider's alicloud_fnf_schedule expects).
+NOT_FOUND = ("ExecutionNotExists",)
+# StopExecution of an execution that has ended. UNCONFIRMED: the code comes from the project's brief, no public
+# source found; `stop` treats it as "already over", and `stop_running` only stops what DescribeExecution says runs.
+ALREADY_COMPLETED = "ExecutionAlreadyCompleted"
+RUNNING = ("Starting", "Running")       # DescribeExecution statuses of a live execution (SDK model docstring)
+
+
+@dataclass(frozen=True)
+class BackupFlowInput:
+    """The input of flows/backup.yaml. Generation n > 1 is a continuation execution started by the poll step."""
+    DEFINITION: ClassVar[str] = "nestbackup-backup"
+    BackupId: str
+    Round: int = 0
+    Generation: int = 1
+
+
+@dataclass(frozen=True)
+class RestoreFlowInput:
+    """The input of flows/restore.yaml."""
+    DEFINITION: ClassVar[str] = "nestbackup-restore"
+    RestoreId: str
+    Round: int = 0
+
+
+FlowInput = Union[BackupFlowInput, RestoreFlowInput]
+FLOW_INPUTS = (BackupFlowInput, RestoreFlowInput)
+
+
+def execution_name(record_id: str, generation: int = 1) -> str:
+    """The execution of a record's generation: the record id, then `<record id>-g<n>` for continuations."""
+    return record_id if generation == 1 else f"{record_id}-g{generation}"
 
 
 @dataclass(frozen=True)
@@ -21,35 +61,46 @@ class CloudFlow:
     def __init__(self, rpc: RpcClient) -> None:
         self.rpc = rpc
 
-    def start_once(self, flow: str, execution_name: str, payload: dict) -> bool:
+    def start_once(self, flow: str, name: str, start: FlowInput) -> bool:
         """Start an execution named after the record. True if this call started it; False if an execution of
-        that name already runs or ran (the record's own state says what happened then)."""
+        that name already ran (the record's own state says what happened then). A running one answers as started."""
         try:
-            self.rpc.call("StartExecution", {"FlowName": flow, "ExecutionName": execution_name,
-                                             "Input": json.dumps(payload)})
+            self.rpc.call("StartExecution", {"FlowName": flow, "ExecutionName": name,
+                                             "Input": json.dumps(asdict(start))})
             return True
         except CloudError as err:
-            if err.code == "ExecutionAlreadyExists":
+            if err.code == ALREADY_EXISTS:
                 return False
             raise
 
-    def describe(self, flow: str, execution_name: str) -> Execution | None:
+    def describe(self, flow: str, name: str) -> Execution | None:
         try:
-            body = self.rpc.call("DescribeExecution", {"FlowName": flow, "ExecutionName": execution_name},
-                                 method="GET")
+            body = self.rpc.call("DescribeExecution", {"FlowName": flow, "ExecutionName": name}, method="GET")
         except CloudError as err:
-            if err.code in ("ExecutionNotExists", "ExecutionNotFound"):
+            if err.code in NOT_FOUND:
                 return None
             raise
-        return Execution(body.get("Name", execution_name), body.get("Status", ""), body.get("Output"))
+        return Execution(body.get("Name", name), body.get("Status", ""), body.get("Output"))
 
-    def stop(self, flow: str, execution_name: str, cause: str) -> bool:
-        """Stop a running execution; False if it is not running (or does not exist)."""
+    def stop(self, flow: str, name: str, cause: str) -> bool:
+        """Stop a running execution; False if it has already ended or does not exist."""
         try:
-            self.rpc.call("StopExecution", {"FlowName": flow, "ExecutionName": execution_name,
-                                            "Error": "Cancelled", "Cause": cause[:256]})
+            self.rpc.call("StopExecution", {"FlowName": flow, "ExecutionName": name,
+                                            "Error": "Cancelled", "Cause": cause[:4096]})
             return True
         except CloudError as err:
-            if err.code in ("ExecutionNotExists", "ExecutionNotFound", "InvalidArgument", "ExecutionStopped"):
+            if err.code == ALREADY_COMPLETED or err.code in NOT_FOUND:
                 return False
             raise
+
+    def stop_generations(self, flow: str, record_id: str, cause: str, limit: int = 1000) -> list[str]:
+        """Stop every running generation of a record, in whatever order they ended; the names stopped."""
+        stopped = []
+        for generation in range(1, limit):
+            name = execution_name(record_id, generation)
+            execution = self.describe(flow, name)
+            if execution is None:
+                return stopped
+            if execution.status in RUNNING and self.stop(flow, name, cause):
+                stopped.append(name)
+        return stopped

@@ -14,6 +14,7 @@ import secrets
 import time
 from datetime import datetime, timezone
 
+from ..adapters.cloudflow import BackupFlowInput, execution_name
 from ..errors import CloudError, Conflict, NotFound, ValidationError
 from ..model.records import BackupItem, BackupMethod, BackupRecord, ResourceType, new_record_id
 from ..model.status import BACKUP_FINAL, BackupStatus, ItemStatus, backup_job_item_status, snapshot_item_status
@@ -75,7 +76,7 @@ def create_backup(w, service_instance_id: str, description: str = "", token: str
     records.put_doc(ACTIVE, backup_id, {"Kind": "backup", "ServiceInstanceId": service_instance_id,
                                         "StartedEpoch": now})
     try:
-        w.flows.start_once(s.backup_flow, backup_id, {"BackupId": backup_id, "Round": 0, "Generation": 1})
+        w.flows.start_once(s.backup_flow, execution_name(backup_id), BackupFlowInput(backup_id))
     except CloudError as err:
         finalize(w, backup_id, error={"Code": err.code, "Detail": f"the backup flow could not start: {err.message}"})
         raise
@@ -279,8 +280,8 @@ def poll_step(w, backup_id: str, round_number: int, generation: int = 1) -> dict
     out = poll(w, backup_id, round_number)
     state = "Done" if out["Done"] else "Continue" if out["Continue"] else "Wait"
     if state == "Continue":
-        w.flows.start_once(w.settings.backup_flow, f"{backup_id}-g{generation + 1}",
-                           {"BackupId": backup_id, "Round": out["Round"], "Generation": generation + 1})
+        w.flows.start_once(w.settings.backup_flow, execution_name(backup_id, generation + 1),
+                           BackupFlowInput(backup_id, out["Round"], generation + 1))
     return {"BackupId": backup_id, "State": state, "Wait": out["Wait"], "Round": out["Round"],
             "Generation": generation}
 

@@ -1,10 +1,10 @@
 """Cancelling a running operation.
 
-A backup: its flow is stopped (every generation), snapshots and groups already made are deleted (deleting a
-progressing snapshot cancels it), RDS backup jobs are waited for a bounded time and their sets deleted; the record
-ends CreateFailed with `Cancelled` on every unfinished item. A restore: cancelled only before it touches data
-(safety backup, stopping): the flow is stopped and what was stopped is started again. Once disks and databases
-are being restored it is refused: it finishes, or fails, to a safe state on its own.
+A backup: its flow is stopped (every generation still running, whichever have ended), snapshots and groups already
+made are deleted (deleting a progressing snapshot cancels it), RDS backup jobs are waited for a bounded time and
+their sets deleted; the record ends CreateFailed with `Cancelled` on every unfinished item. A restore: cancelled
+only before it touches data (safety backup, stopping): the flow is stopped and what was stopped is started again.
+Once disks and databases are being restored it is refused: it finishes, or fails, to a safe state on its own.
 """
 from __future__ import annotations
 
@@ -21,19 +21,11 @@ from .artifacts import NOT_FOUND_CODES
 RDS_WAIT_SECONDS = 120
 
 
-def _stop_flows(w, flow: str, record_id: str) -> None:
-    name, generation = record_id, 1
-    while w.flows.describe(flow, name) is not None and generation < 1000:
-        w.flows.stop(flow, name, "cancelled by the caller")
-        generation += 1
-        name = f"{record_id}-g{generation}"
-
-
 def cancel_backup(w, backup_id: str, now: float | None = None) -> dict:
     record = backups.load(w, backup_id)
     if record.status is not BackupStatus.CREATING:
         raise Conflict(f"backup {backup_id} is {record.status}: only a running backup can be cancelled")
-    _stop_flows(w, w.settings.backup_flow, backup_id)
+    w.flows.stop_generations(w.settings.backup_flow, backup_id, "cancelled by the caller")
     stored = w.records.read(backup_id)
     record = backups.BackupRecord.from_docs(stored.header, stored.items)
     leftovers = []
@@ -56,8 +48,10 @@ def cancel_backup(w, backup_id: str, now: float | None = None) -> dict:
                 leftovers.append(f"{item.artifact_id or item.job_id}: {err.code}")
     _mark_cancelled(w, backup_id)
     detail = "cancelled by the caller" + (f"; left behind: {', '.join(leftovers)}" if leftovers else "")
-    return backups.finalize(w, backup_id, error={"Code": "Cancelled", "Detail": detail}, now=now) | \
-        {"Leftovers": leftovers}
+    final = backups.finalize(w, backup_id, error={"Code": "Cancelled", "Detail": detail}, now=now)
+    # A poll step that was running when its execution was stopped may have started the next generation since.
+    w.flows.stop_generations(w.settings.backup_flow, backup_id, "cancelled by the caller")
+    return final | {"Leftovers": leftovers}
 
 
 def _mark_cancelled(w, backup_id: str, attempts: int = 20) -> None:
@@ -95,7 +89,7 @@ def cancel_restore(w, restore_id: str, now: float | None = None) -> dict:
     if record.phase not in (RestorePhase.SAFETY_BACKUP, RestorePhase.STOPPING_INSTANCE):
         raise Conflict(f"restore {restore_id} is {record.phase}: data is being restored, so it runs to its end "
                        f"(or fails to a safe state) instead")
-    _stop_flows(w, w.settings.restore_flow, restore_id)
+    w.flows.stop_generations(w.settings.restore_flow, restore_id, "cancelled by the caller")
     if record.safety_backup_id:
         try:
             cancel_backup(w, record.safety_backup_id, now)

@@ -14,6 +14,7 @@ import re
 import secrets
 import time
 
+from ..adapters.cloudflow import RestoreFlowInput, execution_name
 from ..errors import CloudError, Conflict, NestBackupError, NotFound, ValidationError
 from ..model.records import ResourceType, new_record_id
 from ..model.restores import RestoreItem, RestoreRecord
@@ -56,7 +57,7 @@ def create_restore(w, backup_id: str, token: str | None = None, safety_backup: b
     records.put_doc(backups.ACTIVE, restore_id, {"Kind": "restore", "ServiceInstanceId": si, "StartedEpoch": now})
     _log("restore created", step="create", record_id=restore_id, backup_id=backup.backup_id, items=len(record.items))
     try:
-        w.flows.start_once(s.restore_flow, restore_id, {"RestoreId": restore_id})
+        w.flows.start_once(s.restore_flow, execution_name(restore_id), RestoreFlowInput(restore_id))
     except CloudError as err:
         recover(w, restore_id, {"Code": err.code, "Detail": f"the restore flow could not start: {err.message}"})
         raise
