@@ -219,3 +219,16 @@ def test_concurrent_deletes_of_one_backup_all_answer_the_record_and_delete_once(
     again = api.call("POST", "/backups", {"ServiceInstanceId": si})           # the lock was released
     assert again[0] == 202 and api.wait(again[1]["BackupId"])["Status"] == "Created"
     assert api.call("DELETE", f"/backups/{record['BackupId']}")[1]["Status"] == "Deleted"    # idempotent
+
+
+def test_a_late_poll_step_after_the_record_closed_takes_no_lock(product, api, control, si):
+    from nestbackup.operations import backup as backups
+    control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
+    record = api.call("POST", "/backups", {"ServiceInstanceId": si})[1]
+    assert api.wait(record["BackupId"])["Status"] == "Created"
+    w = wiring()
+    out = backups.poll(w, record["BackupId"], 3)                  # a step that ran late, after finalize
+    assert out["Done"] is True
+    assert w.records.lock_holder(si, int(time.time() * 1000)) is None
+    again = api.call("POST", "/backups", {"ServiceInstanceId": si})
+    assert again[0] == 202 and api.wait(again[1]["BackupId"])["Status"] == "Created"

@@ -245,6 +245,8 @@ def poll(w, backup_id: str, round_number: int = 0, now: float | None = None) -> 
     if stored is None:
         raise NotFound(f"no backup {backup_id}")
     record = BackupRecord.from_docs(stored.header, stored.items)
+    if record.status in BACKUP_FINAL:         # closed already (e.g. cancelled): a late step takes no lock back
+        return {"BackupId": backup_id, "Done": True, "Wait": 0, "Round": round_number + 1, "Continue": False}
     try:
         w.records.acquire_lock(record.service_instance_id, backup_id, int(now * 1000), s.lock_lease_seconds * 1000)
     except Conflict:
