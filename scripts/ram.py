@@ -42,14 +42,18 @@ OTS = {"batch_write_row": "BatchWriteRow", "create_table": "CreateTable", "delet
        "update_row": "UpdateRow", "describe_table": "DescribeTable"}
 # Tables are created by scripts/bootstrap-tables with the deployer's own rights, never by a function.
 BOOTSTRAP_ONLY = {"ots:CreateTable", "ots:ListTable"}
-# Where each product's actions may act (RAM resource ARNs; see docs/deploy.md for the sources).
+# Where each product's actions may act: the narrowest resource each product's RAM authorization table documents
+# (sources in docs/cloud-fidelity.md, "RAM"). CloudFlow's StartExecution and DescribeFlow, and FC's InvokeFunction,
+# are documented for "All Resources" only; Compute Nest's resource form is UNCONFIRMED. Those take "*".
 RESOURCES = {
-    "ecs": ["acs:ecs:${region}:${accountId}:*"],
+    "ecs": ["acs:ecs:${region}:${accountId}:*", "acs:ecs::${accountId}:snapshot/*"],
     "rds": ["acs:rds:${region}:${accountId}:dbinstance/*"],
-    "fnf": ["acs:fnf:${region}:${accountId}:flow/nestbackup-*", "acs:fnf:${region}:${accountId}:flow/nestbackup-*/*"],
+    "fnf": ["*"],
     "ots": ["acs:ots:${region}:${accountId}:instance/${otsInstance}/table/${otsTable}"],
-    "computenest": ["acs:computenest:${region}:${accountId}:serviceinstance/*"],
+    "computenest": ["*"],
 }
+# Actions documented for "All Resources" only, within a product that is otherwise scoped.
+UNSCOPED_ACTIONS = {"rds:DescribeHistoryTasks"}
 
 
 class Unresolved(SystemExit):
@@ -239,17 +243,15 @@ def group_actions() -> dict[str, set[str]]:
 def role_policy(actions: set[str]) -> dict:
     by_product: dict[str, list[str]] = defaultdict(list)
     for action in sorted(actions):
-        by_product[action.split(":")[0]].append(action)
+        by_product["*" if action in UNSCOPED_ACTIONS else action.split(":")[0]].append(action)
     return {"Version": "1", "Statement": [
-        {"Effect": "Allow", "Action": acts, "Resource": RESOURCES[product]}
+        {"Effect": "Allow", "Action": acts, "Resource": RESOURCES.get(product, ["*"])}
         for product, acts in sorted(by_product.items())]}
 
 
 def flow_policy() -> dict:
-    """The flows' role only invokes nestbackup's functions."""
-    return {"Version": "1", "Statement": [
-        {"Effect": "Allow", "Action": ["fc:InvokeFunction"],
-         "Resource": ["acs:fc:${region}:${accountId}:functions/nestbackup-*"]}]}
+    """The flows' role only invokes functions (InvokeFunction takes no narrower resource: see RESOURCES)."""
+    return {"Version": "1", "Statement": [{"Effect": "Allow", "Action": ["fc:InvokeFunction"], "Resource": ["*"]}]}
 
 
 def policies() -> dict[str, dict]:

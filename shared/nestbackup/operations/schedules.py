@@ -176,13 +176,11 @@ def sweep(w, now: float | None = None) -> dict:
 
 def _flow_alive(w, flow: str, record_id: str) -> bool:
     """Is an execution of this record (or of one of its continuations) still running?"""
-    name, generation = record_id, 1
-    while generation < 1000:
-        execution = w.flows.describe(flow, name)
+    from ..adapters.cloudflow import execution_name
+    for generation in range(1, 1000):
+        execution = w.flows.describe(flow, execution_name(record_id, generation))
         if execution is None:
             return False
         if execution.status in ("Running", "Starting"):
             return True
-        generation += 1
-        name = f"{record_id}-g{generation}"
     return False
