@@ -136,7 +136,8 @@ def test_describe_disks_pages_with_next_token_and_page_number(ecs, control):
     page2 = ecs.describe_disks(m.DescribeDisksRequest(region_id=R, instance_id=iid, page_number=2, page_size=5)).body
     assert (page2.total_count, page2.page_number, len(page2.disks.disk)) == (12, 2, 5)
     too_many = json.dumps([f"d-{i}" for i in range(101)])
-    assert refused(ecs.describe_disks, m.DescribeDisksRequest(region_id=R, disk_ids=too_many)).code == "InvalidParameter"
+    err = refused(ecs.describe_disks, m.DescribeDisksRequest(region_id=R, disk_ids=too_many))
+    assert (err.code, err.status_code) == ("InvalidDiskIds.Malformed", 403)  # DescribeDisks' error table
     bad = refused(ecs.describe_disks, m.DescribeDisksRequest(region_id=R, next_token="garbage"))
     assert bad.code == "InvalidParameter.NextToken"
 
@@ -260,7 +261,7 @@ def test_one_snapshot_in_progress_per_disk(ecs, control):
     err = refused(ecs.reset_disk, m.ResetDiskRequest(disk_id=did, snapshot_id=good))
     assert (err.code, err.status_code) == ("IncorrectDiskStatus.CreatingSnapshot", 403)
     err = refused(ecs.reset_disk, m.ResetDiskRequest(disk_id=did, snapshot_id=sid))
-    assert (err.code, err.status_code) == ("IncorrectSnapshotStatus", 403)
+    assert (err.code, err.status_code) == ("InvalidSnapshotId.NotReady", 403)  # ResetDisk's error table
     wait_snapshot(ecs, sid)
     create_snapshot(ecs, did)  # allowed again once the first one is done
 
@@ -273,7 +274,7 @@ def test_reset_refusals(ecs, control):
     wait_snapshot(ecs, s1)
     stop(ecs, iid)
     err = refused(ecs.reset_disk, m.ResetDiskRequest(disk_id=d2, snapshot_id=s1))
-    assert (err.code, err.status_code) == ("IncorrectDiskStatus", 403)
+    assert (err.code, err.status_code) == ("InvalidParameter.Mismatch", 403)  # ResetDisk's error table
     err = refused(ecs.reset_disk, m.ResetDiskRequest(disk_id="d-nope", snapshot_id=s1))
     assert (err.code, err.status_code) == ("InvalidDiskId.NotFound", 404)
     err = refused(ecs.reset_disk, m.ResetDiskRequest(disk_id=d1, snapshot_id="s-nope"))
@@ -283,7 +284,7 @@ def test_reset_refusals(ecs, control):
     assert refused(ecs.reset_disks, m.ResetDisksRequest(region_id=R, disk=eleven)).code == "InvalidParameter"
     # ResetDisks is all or nothing: the wrong pairing of d2 refuses the call and d1 is not touched.
     pairs = [m.ResetDisksRequestDisk(disk_id=d1, snapshot_id=s1), m.ResetDisksRequestDisk(disk_id=d2, snapshot_id=s1)]
-    assert refused(ecs.reset_disks, m.ResetDisksRequest(region_id=R, disk=pairs)).code == "IncorrectDiskStatus"
+    assert refused(ecs.reset_disks, m.ResetDisksRequest(region_id=R, disk=pairs)).code == "InvalidParameter.Mismatch"
     assert disk(ecs, d1).status == "In_use"
     dry = refused(ecs.reset_disk, m.ResetDiskRequest(disk_id=d1, snapshot_id=s1, dry_run=True))
     assert dry.code == "DryRunOperation"
@@ -298,7 +299,7 @@ def test_unknown_ids_and_malformed_requests(ecs, control):
     assert (err.code, err.status_code) == ("InvalidInstanceId.NotFound", 404)
     ids = json.dumps([f"s-{i}" for i in range(101)])
     err = refused(ecs.describe_snapshots, m.DescribeSnapshotsRequest(region_id=R, snapshot_ids=ids))
-    assert (err.code, err.status_code) == ("InvalidParameter", 400)
+    assert (err.code, err.status_code) == ("InvalidSnapshotIds.Malformed", 403)
     err = refused(ecs.describe_snapshot_groups, m.DescribeSnapshotGroupsRequest(
         region_id=R, snapshot_group_id=[f"ssg-{i}" for i in range(11)]))
     assert err.code == "InvalidParameter"
