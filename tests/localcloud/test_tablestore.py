@@ -660,3 +660,37 @@ def test_time_range_and_column_window(client):
 def test_unsupported_api_is_a_service_error(ots):
     err = _service_error(ots.list_search_index, "whatever")
     assert err.get_http_status() == 400 and err.get_error_code() == "OTSUnsupportOperation"
+
+
+def test_write_size_limits_refuse_the_whole_request(client):
+    """General limits: a BatchWriteRow carries at most 4 MB of data, an attribute value at most 2 MB, a STRING
+    primary key value at most 1 KB; messages as on the Tablestore error-code page."""
+    name = _create(client)
+    value = "x" * (21 * 1024)  # 200 rows of 21 KiB: 4.1 MiB of data in a body under the 5 MB HTTP limit
+    big = BatchWriteRowRequest()
+    big.add(TableInBatchWriteRowItem(name, [PutRowItem(Row([("id", f"r{i:03}")], [("doc", value)]),
+                                                       Condition(Exp.IGNORE)) for i in range(200)]))
+    err = _service_error(client.batch_write_row, big)
+    assert (err.get_http_status(), err.get_error_code()) == (400, "OTSParameterInvalid")
+    assert err.get_error_message().startswith("The total data size of BatchWriteRow request exceeds the limit, "
+                                              "limit size: 4194304, data size:")
+    assert client.get_row(name, [("id", "r000")])[1] is None  # nothing was written
+    fits = BatchWriteRowRequest()
+    fits.add(TableInBatchWriteRowItem(name, [PutRowItem(Row([("id", f"r{i:03}")], [("doc", value)]),
+                                                        Condition(Exp.IGNORE)) for i in range(190)]))
+    assert client.batch_write_row(fits).is_all_succeed()
+
+    huge = "y" * (2 * 1024 * 1024 + 1)
+    err = _service_error(client.put_row, name, Row([("id", "huge")], [("doc", huge)]))
+    assert (err.get_http_status(), err.get_error_code()) == (400, "OTSParameterInvalid")
+    assert err.get_error_message() == "The length of attribute column: 'doc' exceeded the MaxLength:2097152 with " \
+                                      "CurrentLength:2097153."
+    # In a batch, the oversized value refuses the request: the small row next to it is not written either.
+    mixed = BatchWriteRowRequest()
+    mixed.add(TableInBatchWriteRowItem(name, [PutRowItem(Row([("id", "small")], [("doc", "s")]), Condition(Exp.IGNORE)),
+                                              PutRowItem(Row([("id", "huge")], [("doc", huge)]), Condition(Exp.IGNORE))]))
+    assert _service_error(client.batch_write_row, mixed).get_error_code() == "OTSParameterInvalid"
+    assert client.get_row(name, [("id", "small")])[1] is None
+    err = _service_error(client.put_row, name, Row([("id", "k" * 1025)], [("doc", "v")]))
+    assert err.get_error_message() == "The length of primary key column: 'id' exceeds the MaxLength: 1024 with " \
+                                      "CurrentLength: 1025."
