@@ -97,6 +97,8 @@ SNAPSHOTS_MAX_RESULTS_LO = 1
 # UNCONFIRMED: the user guide forbids a rollback while a snapshot of the disk is being created; ResetDisk's error
 # table has no code for it, so the one CreateSnapshot uses for the same state is given.
 RESET_WHILE_SNAPSHOTTING = "IncorrectDiskStatus.CreatingSnapshot"
+# UNCONFIRMED: ListTagResources has no page-size parameter and the reference states no page size.
+LIST_TAG_RESOURCES_PAGE = 50
 
 
 class _Job:
@@ -312,18 +314,32 @@ class Ecs(Product):
         return {**paging, "Disks": {"Disk": [self._render_disk(d) for d in chunk]}}
 
     def ListTagResources(self, req: RpcRequest) -> dict:
+        """Codes from ListTagResources' error table (404 for missing parameters, as documented)."""
+        region = req.get("RegionId")
+        if region is None:
+            raise rules.error("MissingParameter.RegionId", "The parameter - RegionId should not be null", 404)
         rules.check_region(req, self.region)
-        rtype = req.require("ResourceType").lower()
+        rtype = req.get("ResourceType")
+        if rtype is None:
+            raise rules.error("MissingParameter.ResourceType", "The parameter - ResourceType should not be null", 404)
         kinds = {"instance": (INSTANCE, "InstanceId"), "disk": (DISK, "DiskId"), "snapshot": (SNAPSHOT, "SnapshotId")}
-        if rtype not in kinds:
-            raise invalid("ResourceType", "This cloud tags instance, disk and snapshot resources.")
-        ids = rules.repeated(req, "ResourceId", 50)
-        wanted = rules.tag_filter(req)
+        if rtype.lower() not in kinds:  # the real list is longer; this cloud has these three taggable types
+            raise rules.error("InvalidResourceType.NotFound",
+                              "The ResourceType provided does not exist in our records.", 404)
+        rtype = rtype.lower()
+        ids = req.get_list("ResourceId")
+        if len(ids) > 50:
+            raise rules.error("NumberExceed.ResourceIds", "The ResourceIds parameter's number is exceed , Valid : 50",
+                              400)
+        wanted = rules.tag_filter(req, rules.error("NumberExceed.Tags",
+                                                   "The Tags parameter's number is exceed , Valid : 20", 400))
+        if not ids and not wanted:
+            raise rules.error("MissingParameter.Tags", "The parameter - Tags should not be null", 404)
         kind, id_key = kinds[rtype]
         docs = self.store.find(kind, lambda d: (not ids or d[id_key] in ids) and rules.tags_match(d["Tags"], wanted))
         rows = [{"ResourceId": d[id_key], "ResourceType": rtype, "TagKey": k, "TagValue": v}
                 for d in docs for k, v in d["Tags"].items()]
-        chunk, token = rules.token_page(req, rows, 50)
+        chunk, token = rules.token_page(req, rows, LIST_TAG_RESOURCES_PAGE)
         return {"NextToken": token, "TagResources": {"TagResource": chunk}}
 
     def DescribeSnapshots(self, req: RpcRequest) -> dict:

@@ -40,7 +40,13 @@ def user_tags(req: RpcRequest) -> dict[str, str]:
     return tags
 
 
-def tag_filter(req: RpcRequest) -> list[tuple[str, str | None]]:
+TOO_MANY_TAGS = ServiceError("InvalidTagCount", "The specified tags are beyond the permitted range.", 400)
+
+
+def tag_filter(req: RpcRequest, too_many: ServiceError = TOO_MANY_TAGS) -> list[tuple[str, str | None]]:
+    """Tag.N of a query (N 1-20); more are refused with the action's documented code."""
+    if len(req.get_objects("Tag")) > 20:
+        raise too_many
     return req.get_tags("Tag")
 
 

@@ -173,9 +173,21 @@ def test_list_tag_resources_rows_filters_and_paging(ecs, control):
         region_id=R, resource_type="instance", resource_id=s["InstanceIds"])).body.tag_resources.tag_resource
     assert [(r.resource_id, r.tag_key, r.tag_value) for r in inst] == [(s["InstanceIds"][0], key, si)]
     many = [f"d-{i}" for i in range(51)]
-    assert refused(ecs.list_tag_resources, m.ListTagResourcesRequest(
-        region_id=R, resource_type="disk", resource_id=many)).code == "InvalidParameter"
-    assert refused(ecs.list_tag_resources, m.ListTagResourcesRequest(region_id=R)).code == "MissingParameter"
+    err = refused(ecs.list_tag_resources, m.ListTagResourcesRequest(region_id=R, resource_type="disk", resource_id=many))
+    assert (err.code, err.status_code) == ("NumberExceed.ResourceIds", 400)  # ListTagResources' error table
+    err = refused(ecs.list_tag_resources, m.ListTagResourcesRequest(region_id=R))
+    assert (err.code, err.status_code) == ("MissingParameter.ResourceType", 404)
+    err = refused(ecs.list_tag_resources, m.ListTagResourcesRequest(region_id=R, resource_type="disk"))
+    assert (err.code, err.status_code) == ("MissingParameter.Tags", 404)
+    err = refused(ecs.list_tag_resources, m.ListTagResourcesRequest(region_id=R, resource_type="bucket",
+                                                                    resource_id=["x"]))
+    assert (err.code, err.status_code) == ("InvalidResourceType.NotFound", 404)
+    tags = [m.ListTagResourcesRequestTag(key=f"k{n}", value="v") for n in range(21)]
+    err = refused(ecs.list_tag_resources, m.ListTagResourcesRequest(region_id=R, resource_type="disk", tag=tags))
+    assert (err.code, err.status_code) == ("NumberExceed.Tags", 400)
+    tags = [m.DescribeDisksRequestTag(key=f"k{n}", value="v") for n in range(21)]
+    err = refused(ecs.describe_disks, m.DescribeDisksRequest(region_id=R, tag=tags))
+    assert (err.code, err.status_code) == ("InvalidTagCount", 400)
 
 
 # ---------------------------------------------------------------- snapshots and rollback
