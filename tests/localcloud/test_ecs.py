@@ -326,7 +326,9 @@ def test_names_descriptions_and_tags_are_validated(ecs, control):
         err = refused(ecs.create_snapshot, m.CreateSnapshotRequest(disk_id=did, snapshot_name=name))
         assert err.code == "InvalidSnapshotName.Malformed", name
     err = refused(ecs.create_snapshot, m.CreateSnapshotRequest(disk_id=did, description="x"))
-    assert err.code == "InvalidDescription.Malformed"
+    assert (err.code, err.status_code) == ("InvalidDescription.Malformed", 404)  # as the error table gives it
+    err = refused(ecs.create_snapshot_group, m.CreateSnapshotGroupRequest(region_id=R, disk_id=[did], name="auto-g"))
+    assert (err.code, err.status_code) == ("InvalidSnapshotName.Malformed", 400)  # CreateSnapshotGroup's table
     for key in ("acs:computenest:serviceInstanceId", "aliyun-team", "k" * 129):
         err = refused(ecs.create_snapshot, m.CreateSnapshotRequest(
             disk_id=did, tag=[m.CreateSnapshotRequestTag(key=key, value="v")]))
@@ -551,6 +553,20 @@ def test_fault_stuck_keeps_progressing_until_cleared(ecs, control):
     assert cur.status == "progressing" and int(cur.progress[:-1]) < 100 and not cur.available
     control.clear_faults()
     wait_snapshot(ecs, sid)
+
+
+def test_create_snapshot_while_the_instance_is_stopping_is_refused_with_400(ecs, control):
+    s = seed(control, disks=1)
+    did, iid = s["Disks"][0]["DiskId"], s["InstanceIds"][0]
+    control.faults(stuck=[iid])
+    ecs.stop_instances(m.StopInstancesRequest(region_id=R, instance_id=[iid]))
+    assert instance_status(ecs, iid) == "Stopping"
+    err = refused(ecs.create_snapshot, m.CreateSnapshotRequest(disk_id=did))
+    assert (err.code, err.status_code) == ("IncorrectInstanceStatus", 400)  # CreateSnapshot's error table
+    err = refused(ecs.create_snapshot_group, m.CreateSnapshotGroupRequest(region_id=R, instance_id=iid))
+    assert (err.code, err.status_code) == ("IncorrectInstanceStatus", 400)  # CreateSnapshotGroup's error table
+    control.clear_faults()
+    wait_instance(ecs, iid, "Stopped")
 
 
 def test_fault_reject_refuses_the_call(ecs, control):
