@@ -691,6 +691,10 @@ def test_write_size_limits_refuse_the_whole_request(client):
                                               PutRowItem(Row([("id", "huge")], [("doc", huge)]), Condition(Exp.IGNORE))]))
     assert _service_error(client.batch_write_row, mixed).get_error_code() == "OTSParameterInvalid"
     assert client.get_row(name, [("id", "small")])[1] is None
+    two_mb = "z" * (2 * 1024 * 1024)
+    err = _service_error(client.put_row, name, Row([("id", "wide")], [("a", two_mb), ("b", two_mb)]))
+    assert err.get_error_message().startswith("The total data size of PutRow request exceeds the limit, limit size: "
+                                              "4194304, data size: ")  # the 4 MB figure is UNCONFIRMED
     err = _service_error(client.put_row, name, Row([("id", "k" * 1025)], [("doc", "v")]))
     assert err.get_error_message() == "The length of primary key column: 'id' exceeds the MaxLength: 1024 with " \
                                       "CurrentLength: 1025."
