@@ -63,13 +63,6 @@ def invalid(message: str) -> ServiceError:
     return _err("OTSParameterInvalid", message, 400)
 
 
-class RequestTooLarge(ServiceError):
-    """A size limit of the whole request: BatchWriteRow refuses the request, not just the row."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__("OTSParameterInvalid", message, 400)
-
-
 def invalid_pk(message: str) -> ServiceError:
     return _err("OTSInvalidPK", message, 400)
 
@@ -397,7 +390,7 @@ class Tablestore(Product):
             elif vtype != stype:
                 raise invalid_pk(f"Validate PK type fail. Input: {_VT.get(vtype, vtype)}, Meta: {_VT[stype]}.")
             elif stype in ("STRING", "BINARY") and _size(value) > MAX_PK_VALUE:
-                raise RequestTooLarge(f"The length of primary key column: '{name}' exceeds the MaxLength: "
+                raise invalid(f"The length of primary key column: '{name}' exceeds the MaxLength: "
                                       f"{MAX_PK_VALUE} with CurrentLength: {_size(value)}.")
             elif stype == "INTEGER" and not INT64[0] <= value <= INT64[1]:
                 raise invalid(f"Primary key column '{name}' is out of the INTEGER range.")
@@ -652,7 +645,7 @@ class Tablestore(Product):
         elif not table.meta["options"]["allow_update"]:
             raise invalid("UpdateRow is not allowed: the table was created with allow_update false.")
         if len(cells) > MAX_COLUMNS_PER_WRITE:
-            raise RequestTooLarge(f"The number of attribute columns exceeds the limit, limit count:"
+            raise invalid(f"The number of attribute columns exceeds the limit, limit count:"
                                   f"{MAX_COLUMNS_PER_WRITE}, column count: {len(cells)}.")
         seen = set()
         pk_names = {c[0] for c in table.pk}
@@ -675,7 +668,7 @@ class Tablestore(Product):
             if cell_type not in (None, INCREMENT, DELETE_ONE, DELETE_ALL):
                 raise invalid(f"Unknown update type {cell_type} of column '{name}'.")
             if value is not None and _size(value) > MAX_ATTR_VALUE:
-                raise RequestTooLarge(f"The length of attribute column: '{name}' exceeded the MaxLength:"
+                raise invalid(f"The length of attribute column: '{name}' exceeded the MaxLength:"
                                       f"{MAX_ATTR_VALUE} with CurrentLength:{_size(value)}.")
             if ts is not None and cell_type in (None, INCREMENT):
                 if ts < 0 or abs(ts - now) > table.deviation * 1000:
@@ -762,56 +755,42 @@ class Tablestore(Product):
         if len(set(names)) != len(names):
             raise invalid(f"Duplicated table name: '{next(n for n in names if names.count(n) > 1)}'.")
         kinds = {pb.PUT: "PUT", pb.UPDATE: "UPDATE", pb.DELETE: "DELETE"}
-        plans = []  # per table: (table or error, [op or error])
+        # Parameter errors (unknown table, a malformed or mismatched primary key, sizes, ...) fail the whole request:
+        # "The request fails if any of the following conditions exist" (BatchWriteRow reference). Only what depends
+        # on the stored rows (conditions, increments) is answered per row.
+        plans = []  # per table: (table, [op])
         for t in req.tables:
-            try:
-                table = self._table(instance, t.table_name)
-            except ServiceError as err:
-                plans.append((err, [None] * len(t.rows)))
-                continue
+            table = self._table(instance, t.table_name)
             ops, keys = [], set()
             for r in t.rows:
                 try:
                     op = self._prepare(table, kinds[r.type], r.row_change, r.condition,
                                        r.return_content if r.HasField("return_content") else None)
                 except PlainBufferError as exc:
-                    op = invalid(f"Invalid PlainBuffer: {exc}")
-                except RequestTooLarge:
-                    raise
-                except ServiceError as err:
-                    op = err
-                if isinstance(op, dict) and PK_AUTO_INCR not in op["values"]:
+                    raise invalid(f"Invalid PlainBuffer: {exc}") from None
+                if PK_AUTO_INCR not in op["values"]:
                     key = self._key(op["values"])
                     if key in keys:
                         raise invalid("Duplicated primary key in the request of BatchWriteRow.")
                     keys.add(key)
                 ops.append(op)
             plans.append((table, ops))
-        data = sum(op["data_size"] for _, ops in plans for op in ops if isinstance(op, dict))
+        data = sum(op["data_size"] for _, ops in plans for op in ops)
         if data > MAX_BATCH_WRITE_BYTES:
             raise invalid(f"The total data size of BatchWriteRow request exceeds the limit, limit size: "
                           f"{MAX_BATCH_WRITE_BYTES}, data size:{data}.")
         resp = pb.BatchWriteRowResponse()
         with self.store.tx() as db:
+            for table, _ in plans:
+                self._check_table_alive(db, table)
             for t, (table, ops) in zip(req.tables, plans):
                 out = resp.tables.add(table_name=t.table_name)
-                alive = None
-                if not isinstance(table, ServiceError):
-                    try:
-                        self._check_table_alive(db, table)
-                    except ServiceError as err:
-                        alive = err
                 for op in ops:
                     item = out.rows.add(is_ok=True)
-                    err = table if isinstance(table, ServiceError) else alive
-                    err = err or (op if isinstance(op, ServiceError) else None)
-                    if err is None:
-                        try:
-                            returned, cu = self._apply(db, table, op)
-                        except ServiceError as failure:
-                            err = failure
-                    if err is not None:
-                        self._row_error(item, err)
+                    try:
+                        returned, cu = self._apply(db, table, op)
+                    except ServiceError as failure:
+                        self._row_error(item, failure)
                         continue
                     item.consumed.capacity_unit.read = cu[0]
                     item.consumed.capacity_unit.write = cu[1]

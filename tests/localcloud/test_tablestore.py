@@ -472,7 +472,6 @@ def test_batch_write_row_reports_per_row_results(client):
                       Condition(Exp.EXPECT_EXIST, _single("v", 1))),
         UpdateRowItem(Row([("id", "missing")], {"put": [("v", 1)]}), Condition(Exp.EXPECT_EXIST)),  # fails
         DeleteRowItem(Row([("id", "missing2")]), Condition(Exp.EXPECT_EXIST)),                   # fails
-        PutRowItem(Row([("wrong", "pk")], [("v", 1)]), Condition(Exp.IGNORE)),                   # invalid PK
         PutRowItem(Row([("id", "rt")], [("v", 1)]), Condition(Exp.IGNORE), return_type=ReturnType.RT_PK),
     ]
     req = BatchWriteRowRequest()
@@ -480,10 +479,9 @@ def test_batch_write_row_reports_per_row_results(client):
     resp = client.batch_write_row(req)
     assert not resp.is_all_succeed()
     puts = resp.get_put_by_table(name)
-    assert [p.is_ok for p in puts] == [True, False, False, True]
+    assert [p.is_ok for p in puts] == [True, False, True]
     assert puts[1].error_code == "OTSConditionCheckFail" and puts[1].error_message == "Condition check failed."
-    assert puts[2].error_code == "OTSInvalidPK"
-    assert puts[3].row.primary_key == [("id", "rt")]
+    assert puts[2].row.primary_key == [("id", "rt")]
     updates = resp.get_update_by_table(name)
     assert [(u.is_ok, u.error_code) for u in updates] == [(True, None), (False, "OTSConditionCheckFail")]
     assert [(d.is_ok, d.error_code) for d in resp.get_delete_by_table(name)] == [(False, "OTSConditionCheckFail")]
@@ -501,6 +499,18 @@ def test_batch_write_row_reports_per_row_results(client):
     duplicated.add(TableInBatchWriteRowItem(name, [PutRowItem(Row([("id", "d")], [("v", i)]), Condition(Exp.IGNORE))
                                                    for i in range(2)]))
     assert _service_error(client.batch_write_row, duplicated).get_error_code() == "OTSParameterInvalid"
+    # Parameter errors fail the whole request ("The request fails if any of the following conditions exist",
+    # BatchWriteRow reference): a mismatched primary key, an unknown table. Nothing is written.
+    wrong_pk = BatchWriteRowRequest()
+    wrong_pk.add(TableInBatchWriteRowItem(name, [PutRowItem(Row([("id", "fine")], [("v", 1)]), Condition(Exp.IGNORE)),
+                                                 PutRowItem(Row([("wrong", "pk")], [("v", 1)]), Condition(Exp.IGNORE))]))
+    err = _service_error(client.batch_write_row, wrong_pk)
+    assert (err.get_http_status(), err.get_error_code()) == (400, "OTSInvalidPK")
+    unknown = BatchWriteRowRequest()
+    unknown.add(TableInBatchWriteRowItem(name, [PutRowItem(Row([("id", "fine")], [("v", 1)]), Condition(Exp.IGNORE))]))
+    unknown.add(TableInBatchWriteRowItem(_name(), [PutRowItem(Row([("id", "x")], [("v", 1)]), Condition(Exp.IGNORE))]))
+    assert _service_error(client.batch_write_row, unknown).get_error_code() == "OTSObjectNotExist"
+    assert client.get_row(name, [("id", "fine")])[1] is None
 
 
 def test_batch_get_row(client):
