@@ -120,6 +120,15 @@ def test_describe_snapshots_reads_the_example_response_and_follows_its_next_toke
     assert calls[0]["MaxResults"] == "100"
 
 
+def test_more_than_100_snapshot_ids_go_100_per_call_and_each_batch_is_read_to_its_last_page(examples):
+    ecs, calls = examples
+    ids = [f"s-{n:03}" for n in range(150)]
+    ecs.describe_snapshots(ids)
+    sent = [(json.loads(c["SnapshotIds"]), c.get("NextToken")) for c in calls]
+    assert [(len(batch), token) for batch, token in sent] == [(100, None), (100, TOKEN), (50, None), (50, TOKEN)]
+    assert [i for batch, token in sent if token is None for i in batch] == ids
+
+
 def test_describe_snapshot_groups_reads_the_example_response(examples):
     ecs, calls = examples
     group = ecs.describe_snapshot_groups(["ssg-j6ciyh3k52qp7ovm****"])["ssg-j6ciyh3k52qp7ovm****"]
