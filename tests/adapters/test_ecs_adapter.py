@@ -184,3 +184,56 @@ def test_snapshots_tagged_lists_only_the_asked_key_and_groups_are_read_past_ten(
     groups = local_ecs.describe_snapshot_groups(made)
     assert sorted(groups) == sorted(made)
     assert sorted(local_ecs.groups_tagged(key)) == sorted((g, f"backup-{n}") for n, g in enumerate(made))
+
+
+def test_refusals_the_reference_says_to_retry_later_are_retried(local_ecs, endpoint):
+    import time
+    from tests.conftest import Control
+    control = Control(endpoint)
+    s = control.seed(ServiceInstanceId=f"si-{uuid.uuid4().hex[:12]}", Disks=1, DiskSize="1MiB", Fill=False)
+    did, iid = s["Disks"][0]["DiskId"], s["InstanceIds"][0]
+    calls = [lambda: local_ecs.create_snapshot(did, name="retried", description="retried later",
+                                               client_token=uuid.uuid4().hex),
+             lambda: local_ecs.create_snapshot_group(iid, [did], name="retried", description="retried later",
+                                                     client_token=uuid.uuid4().hex)]
+    made = []
+    for call in calls:
+        control.faults(reject={did: "IdempotentProcessing", iid: "IdempotentProcessing"})
+        threading.Timer(0.6, control.clear_faults).start()
+        started = time.monotonic()
+        made.append(call())
+        assert time.monotonic() - started >= 0.5  # refused first, then repeated once the refusal cleared
+        _wait_idle(local_ecs, did)
+    local_ecs.stop_instances([iid])
+    deadline = time.monotonic() + 15
+    while local_ecs.describe_instances([iid])[iid].status != "Stopped":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    control.faults(reject={did: "Operation.Conflict"})
+    threading.Timer(0.6, control.clear_faults).start()
+    started = time.monotonic()
+    local_ecs.reset_disk(did, made[0])
+    assert time.monotonic() - started >= 0.5
+    while local_ecs.describe_disks([did])[did].status != "In_use":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    control.faults(reject={did: "InvalidDiskId.NotFound"})
+    try:
+        with pytest.raises(Exception) as exc:  # an ordinary refusal is not repeated
+            local_ecs.create_snapshot(did, name="once", description="not retried", client_token=uuid.uuid4().hex)
+        assert getattr(exc.value, "code", "") == "InvalidDiskId.NotFound"
+    finally:
+        control.clear_faults()
+
+
+def _wait_idle(local_ecs, disk_id: str) -> None:
+    """Until no snapshot of the disk is progressing (the next create would be refused)."""
+    import time
+    deadline = time.monotonic() + 15
+    rpc = local_ecs.rpc
+    while True:
+        body = rpc.call("DescribeSnapshots", {"RegionId": local_ecs.region, "DiskId": disk_id, "MaxResults": 100})
+        if all(x["Status"] != "progressing" for x in body["Snapshots"]["Snapshot"]):
+            return
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
