@@ -13,27 +13,35 @@ taken within the timestamp granularity of a write, the manifest is reused as is 
 Progress (`"40%"`) follows the work done and, when `op_delay_ms` is set, the time elapsed against that minimum
 duration; it stays below 100 until the snapshot is accomplished.
 
-Errors (HTTP status, code) chosen where the reference leaves a choice:
+Errors (HTTP status, code): from each action's error table in the API reference where it has one (see
+docs/cloud-fidelity.md "ECS"); the UNCONFIRMED choices are named constants below and in `rules.py`.
 - 400 MissingParameter: a required parameter is absent (DiskId, SnapshotId, InstanceId, RegionId where the
   reference marks it required, ResourceType, SnapshotGroupId, Disk.N.DiskId/SnapshotId).
-- 400 InvalidParameter: malformed or too many ids (DiskIds/SnapshotIds/InstanceIds > 100, ResourceId.N > 50,
-  SnapshotGroupId.N > 10, Status.N > 3, Disk.N > 10), unknown enum values, a group disk not attached to InstanceId.
-- 400 InvalidParameter.NextToken: a NextToken this cloud did not issue.
-- 400 InvalidSnapshotName.Malformed / InvalidName.Malformed (groups) / InvalidDescription.Malformed: name 2-128
+- 403 InvalidDiskIds.Malformed / 403 InvalidSnapshotIds.Malformed: more than 100 DiskIds / SnapshotIds;
+  400 InvalidInstanceIds.Malformed (UNCONFIRMED) for more than 100 InstanceIds.
+- 400 InvalidParameter: other malformed or too many ids (ResourceId.N > 50, SnapshotGroupId.N > 10, Status.N > 3,
+  Disk.N > 10), unknown enum values without a documented code, a group disk not attached to InstanceId.
+- Unknown filter values: DescribeDisks 400 InvalidDiskType.ValueNotSupported / InvalidStatus.ValueNotSupported;
+  DescribeSnapshots 404 InvalidStatus.NotFound / InvalidSnapshotType.NotFound / InvalidSourceDiskType;
+  DescribeInstances 404 InvalidStatus.NotFound; DescribeSnapshotGroups 403 InvalidStatus.ValueNotSupported.
+- 400 InvalidParameter.NextToken (UNCONFIRMED): a NextToken this cloud did not issue.
+- Tag queries (Tag.N) of DescribeDisks/DescribeInstances/DescribeSnapshots return at most 1,000 resources.
+- 400 InvalidSnapshotName.Malformed (snapshots and groups) / 404 InvalidDescription.Malformed: name 2-128
   characters starting with a letter, not `auto…` or a URL; description 2-256 characters.
 - 400 InvalidTagKey.Malformed: a user tag key starting with `acs:` or `aliyun`, or longer than 128 characters;
   400 InvalidTagValue.Malformed: a value longer than 128 characters.
 - 400 IdempotentParameterMismatch: a ClientToken reused with other parameters (tokens are durable).
 - 400 InvalidParameter.DiskCount: CreateSnapshotGroup over more than 16 disks (the documented limit).
 - 403 InvalidDiskCategory.NotSupported: CreateSnapshotGroup over a disk outside the ESSD family.
-- 403 IncorrectDiskStatus.CreatingSnapshot: CreateSnapshot(Group) while a snapshot of the disk is progressing, and
-  ResetDisk(s) while a snapshot of the disk is being created.
-- 403 IncorrectDiskStatus: the disk is being re-initialised (ReIniting); ResetDisk(s) with a snapshot taken from
-  another disk (the reference's ResetDisk error list has no dedicated code; the disk is not in a state that can
-  take that snapshot); StartInstance(s) while a disk of the instance is being re-initialised.
-- 403 IncorrectSnapshotStatus: ResetDisk(s) from a snapshot that is not accomplished.
-- 403 IncorrectInstanceStatus: Stop from anything but Running, Start from anything but Stopped, ResetDisk(s) when
-  the attached instance is not Stopped, CreateSnapshot when the instance is neither Running nor Stopped.
+- 403 IncorrectDiskStatus.CreatingSnapshot: CreateSnapshot(Group) while a snapshot of the disk is progressing
+  (documented), and ResetDisk(s) while one is being created (UNCONFIRMED code, RESET_WHILE_SNAPSHOTTING).
+- 403 IncorrectDiskStatus: the disk is being re-initialised (ReIniting); StartInstance(s) while a disk of the
+  instance is being re-initialised (UNCONFIRMED code).
+- 403 InvalidParameter.Mismatch: ResetDisk(s) with a snapshot taken from another disk.
+- 403 InvalidSnapshotId.NotReady: ResetDisk(s) from a snapshot that is not accomplished.
+- 400 IncorrectInstanceStatus: CreateSnapshot(Group) when the instance is neither Running nor Stopped;
+  403 IncorrectInstanceStatus: Stop from anything but Running, Start from anything but Stopped, ResetDisk(s) when
+  the attached instance is not Stopped.
 - 403 QuotaExceed.Snapshot: a disk already has 256 snapshots.
 - 404 InvalidDiskId.NotFound / InvalidSnapshotId.NotFound / InvalidInstanceId.NotFound /
   InvalidSnapshotGroupId.NotFound: unknown ids. DeleteSnapshot of an unknown id is ignored, as documented.
@@ -74,6 +82,23 @@ GIB = 1 << 30
 MAX_SNAPSHOTS_PER_DISK = 256
 MAX_GROUP_DISKS = 16
 SNAPSHOT_STATUSES = ("progressing", "accomplished", "failed")
+# Too many ids in DescribeDisks/DescribeSnapshots: codes from those actions' error tables.
+TOO_MANY_DISK_IDS = ServiceError("InvalidDiskIds.Malformed", "The amount of specified disk Ids exceeds the limit.", 403)
+TOO_MANY_SNAPSHOT_IDS = ServiceError("InvalidSnapshotIds.Malformed",
+                                     "The amount of specified specified snapshot Ids exceeds the limit.", 403)
+# UNCONFIRMED: DescribeInstances' error table names no code for more than 100 InstanceIds; other ECS actions
+# (e.g. DescribeInstanceRamRole) answer a malformed InstanceIds with this one.
+TOO_MANY_INSTANCE_IDS = ServiceError("InvalidInstanceIds.Malformed", "The specified InstanceIds is not valid.", 400)
+# UNCONFIRMED: the reference gives no code for more than 10 SnapshotGroupId.N.
+TOO_MANY_GROUP_IDS_CODE = "InvalidParameter"
+# UNCONFIRMED: DescribeSnapshots/DescribeSnapshotGroups document MaxResults "maximum 100, default 10" only; a value
+# outside 1-100 is taken as the nearest bound, as DescribeDisks/DescribeInstances document for theirs.
+SNAPSHOTS_MAX_RESULTS_LO = 1
+# UNCONFIRMED: the user guide forbids a rollback while a snapshot of the disk is being created; ResetDisk's error
+# table has no code for it, so the one CreateSnapshot uses for the same state is given.
+RESET_WHILE_SNAPSHOTTING = "IncorrectDiskStatus.CreatingSnapshot"
+# UNCONFIRMED: ListTagResources has no page-size parameter and the reference states no page size.
+LIST_TAG_RESOURCES_PAGE = 50
 
 
 class _Job:
@@ -240,11 +265,14 @@ class Ecs(Product):
     # ------------------------------------------------------------------ describe
     def DescribeInstances(self, req: RpcRequest) -> dict:
         rules.require_region(req, self.region)
-        ids = rules.id_list(req, "InstanceIds", 100)
+        ids = rules.id_list(req, "InstanceIds", 100, TOO_MANY_INSTANCE_IDS)
         wanted = rules.tag_filter(req)
         status = req.get("Status")
+        if status is not None and status not in ("Pending", "Running", "Starting", "Stopping", "Stopped"):
+            raise rules.error("InvalidStatus.NotFound", "The specified Status is not found", 404)
         docs = self.store.find(INSTANCE, lambda d: (ids is None or d["InstanceId"] in ids)
                                and rules.tags_match(d["Tags"], wanted) and (status is None or d["Status"] == status))
+        docs = rules.cap_tag_query(docs, wanted)
         chunk, paging = rules.page(req, docs, max_lo=10, max_hi=100, max_default=10, size_hi=100)
         return {**paging, "Instances": {"Instance": [self._render_instance(d) for d in chunk]}}
 
@@ -261,15 +289,15 @@ class Ecs(Product):
 
     def DescribeDisks(self, req: RpcRequest) -> dict:
         rules.require_region(req, self.region)
-        ids = rules.id_list(req, "DiskIds", 100)
+        ids = rules.id_list(req, "DiskIds", 100, TOO_MANY_DISK_IDS)
         instance_id = req.get("InstanceId")
         wanted = rules.tag_filter(req)
         disk_type = req.get("DiskType", "all").lower()
         if disk_type not in ("all", "system", "data"):
-            raise invalid("DiskType", "Use all, system or data.")
+            raise rules.error("InvalidDiskType.ValueNotSupported", "The specified disk type is not supported.", 400)
         status = req.get("Status", "All")
         if status not in ("In_use", "Available", "Attaching", "Detaching", "Creating", "ReIniting", "All"):
-            raise invalid("Status")
+            raise rules.error("InvalidStatus.ValueNotSupported", "The specified disk status is not supported.", 400)
         category = req.get("Category", "all")
         rules.dry_run(req)
         docs = self.store.find(DISK, lambda d: (ids is None or d["DiskId"] in ids)
@@ -278,6 +306,7 @@ class Ecs(Product):
                                and disk_type in ("all", d["Type"])
                                and status in ("All", d["Status"])
                                and category in ("all", d["Category"]))
+        docs = rules.cap_tag_query(docs, wanted)
         chunk, paging = rules.page(req, docs, max_lo=10, max_hi=500, max_default=10, size_hi=100)
         paging.pop("MaxResults", None)
         paging.setdefault("PageNumber", 1)
@@ -285,31 +314,47 @@ class Ecs(Product):
         return {**paging, "Disks": {"Disk": [self._render_disk(d) for d in chunk]}}
 
     def ListTagResources(self, req: RpcRequest) -> dict:
+        """Codes from ListTagResources' error table (404 for missing parameters, as documented)."""
+        region = req.get("RegionId")
+        if region is None:
+            raise rules.error("MissingParameter.RegionId", "The parameter - RegionId should not be null", 404)
         rules.check_region(req, self.region)
-        rtype = req.require("ResourceType").lower()
+        rtype = req.get("ResourceType")
+        if rtype is None:
+            raise rules.error("MissingParameter.ResourceType", "The parameter - ResourceType should not be null", 404)
         kinds = {"instance": (INSTANCE, "InstanceId"), "disk": (DISK, "DiskId"), "snapshot": (SNAPSHOT, "SnapshotId")}
-        if rtype not in kinds:
-            raise invalid("ResourceType", "This cloud tags instance, disk and snapshot resources.")
-        ids = rules.repeated(req, "ResourceId", 50)
-        wanted = rules.tag_filter(req)
+        if rtype.lower() not in kinds:  # the real list is longer; this cloud has these three taggable types
+            raise rules.error("InvalidResourceType.NotFound",
+                              "The ResourceType provided does not exist in our records.", 404)
+        rtype = rtype.lower()
+        ids = req.get_list("ResourceId")
+        if len(ids) > 50:
+            raise rules.error("NumberExceed.ResourceIds", "The ResourceIds parameter's number is exceed , Valid : 50",
+                              400)
+        wanted = rules.tag_filter(req, rules.error("NumberExceed.Tags",
+                                                   "The Tags parameter's number is exceed , Valid : 20", 400))
+        if not ids and not wanted:
+            raise rules.error("MissingParameter.Tags", "The parameter - Tags should not be null", 404)
         kind, id_key = kinds[rtype]
         docs = self.store.find(kind, lambda d: (not ids or d[id_key] in ids) and rules.tags_match(d["Tags"], wanted))
         rows = [{"ResourceId": d[id_key], "ResourceType": rtype, "TagKey": k, "TagValue": v}
                 for d in docs for k, v in d["Tags"].items()]
-        chunk, token = rules.token_page(req, rows, 50)
+        chunk, token = rules.token_page(req, rows, LIST_TAG_RESOURCES_PAGE)
         return {"NextToken": token, "TagResources": {"TagResource": chunk}}
 
     def DescribeSnapshots(self, req: RpcRequest) -> dict:
         rules.require_region(req, self.region)
-        ids = rules.id_list(req, "SnapshotIds", 100)
+        ids = rules.id_list(req, "SnapshotIds", 100, TOO_MANY_SNAPSHOT_IDS)
         disk_id, instance_id, name = req.get("DiskId"), req.get("InstanceId"), req.get("SnapshotName")
         status = req.get("Status", "all")
         if status not in (*SNAPSHOT_STATUSES, "all"):
-            raise invalid("Status", "Use progressing, accomplished, failed or all.")
+            raise rules.error("InvalidStatus.NotFound", "The specified Status is not found", 404)
         snapshot_type = req.get("SnapshotType", "all")
         if snapshot_type not in ("auto", "user", "all"):
-            raise invalid("SnapshotType")
+            raise rules.error("InvalidSnapshotType.NotFound", "The specfied SnapshotType is not found", 404)
         source_type = (req.get("SourceDiskType") or "").lower() or None
+        if source_type not in (None, "system", "data"):
+            raise rules.error("InvalidSourceDiskType", "The specifed SourceDiskType is not valid", 404)
         wanted = rules.tag_filter(req)
         docs = self.store.find(SNAPSHOT, lambda d: (ids is None or d["SnapshotId"] in ids)
                                and (disk_id is None or d["SourceDiskId"] == disk_id)
@@ -319,7 +364,9 @@ class Ecs(Product):
                                and snapshot_type in ("all", d["SnapshotType"])
                                and (source_type is None or d["SourceDiskType"] == source_type)
                                and rules.tags_match(d["Tags"], wanted))
-        chunk, paging = rules.page(req, docs, max_lo=1, max_hi=100, max_default=10, size_hi=100)
+        docs = rules.cap_tag_query(docs, wanted)
+        chunk, paging = rules.page(req, docs, max_lo=SNAPSHOTS_MAX_RESULTS_LO, max_hi=100, max_default=10,
+                                   size_hi=100)
         paging.pop("MaxResults", None)
         return {**paging, "Snapshots": {"Snapshot": [self._render_snapshot(d) for d in chunk]}}
 
@@ -348,10 +395,14 @@ class Ecs(Product):
 
     def DescribeSnapshotGroups(self, req: RpcRequest) -> dict:
         rules.require_region(req, self.region)
-        ids = rules.repeated(req, "SnapshotGroupId", 10)
+        ids = req.get_list("SnapshotGroupId")
+        if len(ids) > 10:
+            raise rules.error(TOO_MANY_GROUP_IDS_CODE, f"At most 10 SnapshotGroupId.N are allowed, got {len(ids)}.",
+                              400)
         statuses = rules.repeated(req, "Status", 3)
         if any(s not in SNAPSHOT_STATUSES for s in statuses):
-            raise invalid("Status.N", "Use progressing, accomplished or failed.")
+            raise rules.error("InvalidStatus.ValueNotSupported", f"The specified Status.N {statuses} is not "
+                                                                 "supported.", 403)
         instance_id, name = req.get("InstanceId"), req.get("Name")
         wanted = rules.tag_filter(req)
         docs = self.store.find(GROUP, lambda d: (not ids or d["SnapshotGroupId"] in ids)
@@ -360,7 +411,7 @@ class Ecs(Product):
                                and rules.tags_match(d["Tags"], wanted))
         rendered = [self._render_group(d) for d in docs]
         rendered = [g for g in rendered if not statuses or g["Status"] in statuses]
-        size = req.get_int("MaxResults", 10, lo=1, hi=100, clamp=True)
+        size = req.get_int("MaxResults", 10, lo=SNAPSHOTS_MAX_RESULTS_LO, hi=100, clamp=True)
         chunk, token = rules.token_page(req, rendered, size)
         return {"NextToken": token, "SnapshotGroups": {"SnapshotGroup": chunk}}
 
@@ -393,7 +444,7 @@ class Ecs(Product):
             inst = self.store.get(INSTANCE, disk["InstanceId"])
             if inst is not None and inst["Status"] not in ("Running", "Stopped"):
                 raise rules.error("IncorrectInstanceStatus", f"The instance {inst['InstanceId']} is "
-                                                             f"{inst['Status']}; it must be Running or Stopped.", 403)
+                                                             f"{inst['Status']}; it must be Running or Stopped.", 400)
         existing = self.store.find(SNAPSHOT, lambda s: s["SourceDiskId"] == did)
         if any(s["Status"] == "progressing" for s in existing):
             raise rules.error("IncorrectDiskStatus.CreatingSnapshot",
@@ -444,7 +495,7 @@ class Ecs(Product):
         disk_ids = rules.repeated(req, "DiskId", 128)
         excluded = set(rules.repeated(req, "ExcludeDiskId", 128))
         name, description = req.get("Name"), req.get("Description")
-        rules.check_name(name, "InvalidName.Malformed", "snapshot group name")
+        rules.check_name(name, "InvalidSnapshotName.Malformed", "snapshot group name")
         rules.check_description(description)
         tags = rules.user_tags(req)
         token = rules.client_token(req)
@@ -619,10 +670,11 @@ class Ecs(Product):
         snap = self._get(SNAPSHOT, "snapshot", snapshot_id)
         self.cloud.faults.check_reject(disk_id)
         if snap["SourceDiskId"] != disk_id:
-            raise rules.error("IncorrectDiskStatus", f"The snapshot {snapshot_id} was not created from the disk "
-                                                     f"{disk_id}; a disk rolls back only to its own snapshots.", 403)
+            raise rules.error("InvalidParameter.Mismatch", "The specified snapshot is not created from the specified "
+                                                           f"disk ({snapshot_id} is not a snapshot of {disk_id}).", 403)
         if snap["Status"] != "accomplished":
-            raise rules.error("IncorrectSnapshotStatus", f"The snapshot {snapshot_id} is {snap['Status']}.", 403)
+            raise rules.error("InvalidSnapshotId.NotReady", f"The specified snapshot has not completed yet "
+                                                            f"({snapshot_id} is {snap['Status']}).", 403)
         if disk["Status"] not in ("In_use", "Available"):
             raise rules.error("IncorrectDiskStatus", f"The disk {disk_id} is {disk['Status']}.", 403)
         if disk.get("InstanceId"):
@@ -631,8 +683,7 @@ class Ecs(Product):
                 raise rules.error("IncorrectInstanceStatus", f"The instance {inst['InstanceId']} is "
                                                              f"{inst['Status']}; it must be Stopped.", 403)
         if self.store.find(SNAPSHOT, lambda s: s["SourceDiskId"] == disk_id and s["Status"] == "progressing"):
-            raise rules.error("IncorrectDiskStatus.CreatingSnapshot",
-                              f"A snapshot of the disk {disk_id} is being created.", 403)
+            raise rules.error(RESET_WHILE_SNAPSHOTTING, f"A snapshot of the disk {disk_id} is being created.", 403)
         return disk, snap
 
     def _start_reset(self, disk_id: str, snapshot_id: str) -> None:

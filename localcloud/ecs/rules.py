@@ -40,7 +40,13 @@ def user_tags(req: RpcRequest) -> dict[str, str]:
     return tags
 
 
-def tag_filter(req: RpcRequest) -> list[tuple[str, str | None]]:
+TOO_MANY_TAGS = ServiceError("InvalidTagCount", "The specified tags are beyond the permitted range.", 400)
+
+
+def tag_filter(req: RpcRequest, too_many: ServiceError = TOO_MANY_TAGS) -> list[tuple[str, str | None]]:
+    """Tag.N of a query (N 1-20); more are refused with the action's documented code."""
+    if len(req.get_objects("Tag")) > 20:
+        raise too_many
     return req.get_tags("Tag")
 
 
@@ -66,8 +72,9 @@ def check_description(value: str | None) -> None:
     if value is None:
         return
     if not 2 <= len(value) <= 256 or value.startswith(("http://", "https://")):
+        # 404, as CreateSnapshot's and CreateSnapshotGroup's error tables give it.
         raise error("InvalidDescription.Malformed",
-                    "The specified description is malformed: 2-256 characters, not starting with http(s)://.", 400)
+                    "The specified description is malformed: 2-256 characters, not starting with http(s)://.", 404)
 
 
 def client_token(req: RpcRequest) -> str | None:
@@ -77,16 +84,26 @@ def client_token(req: RpcRequest) -> str | None:
     return token
 
 
-def id_list(req: RpcRequest, name: str, limit: int) -> list[str] | None:
-    """A JSON-array-in-a-string parameter (DiskIds, SnapshotIds, InstanceIds) of at most `limit` ids."""
+def id_list(req: RpcRequest, name: str, limit: int, too_many: ServiceError) -> list[str] | None:
+    """A JSON-array-in-a-string parameter (DiskIds, SnapshotIds, InstanceIds) of at most `limit` ids; more ids are
+    refused with the action's own error (`too_many`)."""
     ids = req.get_json(name, list)
     if ids is None:
         return None
     if not all(isinstance(i, str) for i in ids):
         raise invalid(name, "Expected a JSON array of strings.")
     if len(ids) > limit:
-        raise invalid(name, f"At most {limit} ids are allowed, got {len(ids)}.")
+        raise too_many
     return ids
+
+
+# DescribeSnapshots (Tag.N, documented) and DescribeDisks/DescribeInstances (SDK docstrings) return at most 1,000
+# resources for a tag query; beyond that the reference sends callers to ListTagResources.
+TAG_QUERY_CAP = 1000
+
+
+def cap_tag_query(docs: list, wanted: Sequence) -> list:
+    return docs[:TAG_QUERY_CAP] if wanted else docs
 
 
 def repeated(req: RpcRequest, name: str, limit: int) -> list[str]:
@@ -114,6 +131,10 @@ def check_region(req: RpcRequest, region: str) -> None:
 
 
 # -- paging
+# UNCONFIRMED: no ECS reference page lists the code for a NextToken the service did not issue.
+INVALID_NEXT_TOKEN_CODE = "InvalidParameter.NextToken"
+
+
 def _encode_token(offset: int) -> str:
     return base64.urlsafe_b64encode(f"ecs:{offset}".encode()).decode().rstrip("=")
 
@@ -126,7 +147,7 @@ def _decode_token(token: str) -> int:
             raise ValueError
         return int(offset)
     except (ValueError, UnicodeDecodeError):
-        raise error("InvalidParameter.NextToken", f"The specified NextToken {token!r} is not valid.", 400) from None
+        raise error(INVALID_NEXT_TOKEN_CODE, f"The specified NextToken {token!r} is not valid.", 400) from None
 
 
 def page(req: RpcRequest, items: list[Any], *, max_lo: int, max_hi: int, max_default: int,

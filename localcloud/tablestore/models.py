@@ -32,6 +32,10 @@ from .codec import (DELETE_ALL, DELETE_ONE, INCREMENT, PlainBufferError, RowsWri
 from .conditions import Filter
 
 MAX_BODY = 5 * 1024 * 1024
+MAX_BATCH_WRITE_BYTES = 4 * 1024 * 1024  # "Size of data written by one BatchWriteRow request: 4 MB" (General limits)
+# UNCONFIRMED: the error-code page names "The total data size of PutRow/UpdateRow request exceeds the limit" without
+# the figure; the transaction page says a write is counted "in the same way as a regular write request", up to 4 MB.
+MAX_ROW_WRITE_BYTES = 4 * 1024 * 1024
 MAX_RANGE_ROWS = 5000
 MAX_RANGE_BYTES = 4 * 1024 * 1024
 MAX_SCAN_ROWS = 20000  # rows examined per GetRange when a filter drops most of them
@@ -386,7 +390,8 @@ class Tablestore(Product):
             elif vtype != stype:
                 raise invalid_pk(f"Validate PK type fail. Input: {_VT.get(vtype, vtype)}, Meta: {_VT[stype]}.")
             elif stype in ("STRING", "BINARY") and _size(value) > MAX_PK_VALUE:
-                raise invalid(f"The length of primary key column '{name}' exceeds the limit {MAX_PK_VALUE}.")
+                raise invalid(f"The length of primary key column: '{name}' exceeds the MaxLength: "
+                                      f"{MAX_PK_VALUE} with CurrentLength: {_size(value)}.")
             elif stype == "INTEGER" and not INT64[0] <= value <= INT64[1]:
                 raise invalid(f"Primary key column '{name}' is out of the INTEGER range.")
             values.append(value)
@@ -600,6 +605,9 @@ class Tablestore(Product):
     def _single_write(self, instance, req, kind, row_bytes, resp) -> bytes:
         table = self._table(instance, req.table_name)
         op = self._prepare(table, kind, row_bytes, req.condition, req.return_content)
+        if kind != "DELETE" and op["data_size"] > MAX_ROW_WRITE_BYTES:
+            raise invalid(f"The total data size of {'PutRow' if kind == 'PUT' else 'UpdateRow'} request exceeds the "
+                          f"limit, limit size: {MAX_ROW_WRITE_BYTES}, data size: {op['data_size']}.")
         with self.store.tx() as db:
             self._check_table_alive(db, table)
             returned, cu = self._apply(db, table, op)
@@ -637,7 +645,8 @@ class Tablestore(Product):
         elif not table.meta["options"]["allow_update"]:
             raise invalid("UpdateRow is not allowed: the table was created with allow_update false.")
         if len(cells) > MAX_COLUMNS_PER_WRITE:
-            raise invalid(f"The number of attribute columns exceeds the limit {MAX_COLUMNS_PER_WRITE}.")
+            raise invalid(f"The number of attribute columns exceeds the limit, limit count:"
+                                  f"{MAX_COLUMNS_PER_WRITE}, column count: {len(cells)}.")
         seen = set()
         pk_names = {c[0] for c in table.pk}
         for name, value, ts, cell_type in cells:
@@ -659,14 +668,17 @@ class Tablestore(Product):
             if cell_type not in (None, INCREMENT, DELETE_ONE, DELETE_ALL):
                 raise invalid(f"Unknown update type {cell_type} of column '{name}'.")
             if value is not None and _size(value) > MAX_ATTR_VALUE:
-                raise invalid(f"The length of attribute column '{name}' exceeds the limit {MAX_ATTR_VALUE}.")
+                raise invalid(f"The length of attribute column: '{name}' exceeded the MaxLength:"
+                                      f"{MAX_ATTR_VALUE} with CurrentLength:{_size(value)}.")
             if ts is not None and cell_type in (None, INCREMENT):
                 if ts < 0 or abs(ts - now) > table.deviation * 1000:
                     raise invalid(f"The timestamp {ts} of column '{name}' is out of the allowed range.")
         return_pk = return_content.return_type == pb.RT_PK if return_content is not None and \
             return_content.HasField("return_type") else False
+        data = sum(len(n.encode("utf-8")) + _size(v) for n, v in pk) + \
+            sum(len(name.encode("utf-8")) + (_size(value) if value is not None else 0) for name, value, *_ in cells)
         return {"kind": kind, "values": values, "cells": cells, "expect": expect, "filter": filt,
-                "return_pk": return_pk}
+                "return_pk": return_pk, "data_size": data}
 
     def _apply(self, db, table: TableInfo, op: dict):
         """Check the condition against the stored row and write, inside the caller's transaction.
@@ -738,55 +750,47 @@ class Tablestore(Product):
         if total > MAX_BATCH_WRITE:
             raise invalid(f"Rows count exceeds the upper limit: {MAX_BATCH_WRITE}.")
         if total == 0:
-            raise invalid("No row specified in the request of BatchWriteRow.")
+            raise invalid("No row is specified in BatchWriteRow.")
         names = [t.table_name for t in req.tables]
         if len(set(names)) != len(names):
-            raise invalid("Duplicated table name in the request of BatchWriteRow.")
+            raise invalid(f"Duplicated table name: '{next(n for n in names if names.count(n) > 1)}'.")
         kinds = {pb.PUT: "PUT", pb.UPDATE: "UPDATE", pb.DELETE: "DELETE"}
-        plans = []  # per table: (table or error, [op or error])
+        # Parameter errors (unknown table, a malformed or mismatched primary key, sizes, ...) fail the whole request:
+        # "The request fails if any of the following conditions exist" (BatchWriteRow reference). Only what depends
+        # on the stored rows (conditions, increments) is answered per row.
+        plans = []  # per table: (table, [op])
         for t in req.tables:
-            try:
-                table = self._table(instance, t.table_name)
-            except ServiceError as err:
-                plans.append((err, [None] * len(t.rows)))
-                continue
+            table = self._table(instance, t.table_name)
             ops, keys = [], set()
             for r in t.rows:
                 try:
                     op = self._prepare(table, kinds[r.type], r.row_change, r.condition,
                                        r.return_content if r.HasField("return_content") else None)
                 except PlainBufferError as exc:
-                    op = invalid(f"Invalid PlainBuffer: {exc}")
-                except ServiceError as err:
-                    op = err
-                if isinstance(op, dict) and PK_AUTO_INCR not in op["values"]:
+                    raise invalid(f"Invalid PlainBuffer: {exc}") from None
+                if PK_AUTO_INCR not in op["values"]:
                     key = self._key(op["values"])
                     if key in keys:
                         raise invalid("Duplicated primary key in the request of BatchWriteRow.")
                     keys.add(key)
                 ops.append(op)
             plans.append((table, ops))
+        data = sum(op["data_size"] for _, ops in plans for op in ops)
+        if data > MAX_BATCH_WRITE_BYTES:
+            raise invalid(f"The total data size of BatchWriteRow request exceeds the limit, limit size: "
+                          f"{MAX_BATCH_WRITE_BYTES}, data size:{data}.")
         resp = pb.BatchWriteRowResponse()
         with self.store.tx() as db:
+            for table, _ in plans:
+                self._check_table_alive(db, table)
             for t, (table, ops) in zip(req.tables, plans):
                 out = resp.tables.add(table_name=t.table_name)
-                alive = None
-                if not isinstance(table, ServiceError):
-                    try:
-                        self._check_table_alive(db, table)
-                    except ServiceError as err:
-                        alive = err
                 for op in ops:
                     item = out.rows.add(is_ok=True)
-                    err = table if isinstance(table, ServiceError) else alive
-                    err = err or (op if isinstance(op, ServiceError) else None)
-                    if err is None:
-                        try:
-                            returned, cu = self._apply(db, table, op)
-                        except ServiceError as failure:
-                            err = failure
-                    if err is not None:
-                        self._row_error(item, err)
+                    try:
+                        returned, cu = self._apply(db, table, op)
+                    except ServiceError as failure:
+                        self._row_error(item, failure)
                         continue
                     item.consumed.capacity_unit.read = cu[0]
                     item.consumed.capacity_unit.write = cu[1]

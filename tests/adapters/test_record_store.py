@@ -27,6 +27,17 @@ def test_record_round_trip_with_items_in_one_read(store):
     assert store.read("backup-missing") is None
 
 
+def test_a_record_whose_items_exceed_4_mb_per_200_rows_is_written_in_smaller_batches(store):
+    """BatchWriteRow takes at most 4 MB of data (Tablestore General limits): 300 items with 22 KiB error messages
+    are 6.8 MB, and 200 of them alone exceed the limit."""
+    message = "the disk refused the snapshot: " + "e" * (22 * 1024)
+    items = {f"d-{n:04}": {"status": "Failed", "error_message": message, "n": n} for n in range(300)}
+    store.create("backup", "backup-big", "si-1", {"Status": "Failed"}, items)
+    stored = store.read("backup-big")
+    assert len(stored.items) == 300 and stored.items["d-0299"] == items["d-0299"]
+    assert store.list_ids("si-1", "backup") == (["backup-big"], None)
+
+
 def test_a_record_id_is_written_once(store):
     store.create("backup", "backup-1", "si-1", {"Status": "Creating"}, {})
     with pytest.raises(Exception) as exc:

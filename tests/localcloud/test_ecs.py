@@ -136,7 +136,8 @@ def test_describe_disks_pages_with_next_token_and_page_number(ecs, control):
     page2 = ecs.describe_disks(m.DescribeDisksRequest(region_id=R, instance_id=iid, page_number=2, page_size=5)).body
     assert (page2.total_count, page2.page_number, len(page2.disks.disk)) == (12, 2, 5)
     too_many = json.dumps([f"d-{i}" for i in range(101)])
-    assert refused(ecs.describe_disks, m.DescribeDisksRequest(region_id=R, disk_ids=too_many)).code == "InvalidParameter"
+    err = refused(ecs.describe_disks, m.DescribeDisksRequest(region_id=R, disk_ids=too_many))
+    assert (err.code, err.status_code) == ("InvalidDiskIds.Malformed", 403)  # DescribeDisks' error table
     bad = refused(ecs.describe_disks, m.DescribeDisksRequest(region_id=R, next_token="garbage"))
     assert bad.code == "InvalidParameter.NextToken"
 
@@ -172,9 +173,21 @@ def test_list_tag_resources_rows_filters_and_paging(ecs, control):
         region_id=R, resource_type="instance", resource_id=s["InstanceIds"])).body.tag_resources.tag_resource
     assert [(r.resource_id, r.tag_key, r.tag_value) for r in inst] == [(s["InstanceIds"][0], key, si)]
     many = [f"d-{i}" for i in range(51)]
-    assert refused(ecs.list_tag_resources, m.ListTagResourcesRequest(
-        region_id=R, resource_type="disk", resource_id=many)).code == "InvalidParameter"
-    assert refused(ecs.list_tag_resources, m.ListTagResourcesRequest(region_id=R)).code == "MissingParameter"
+    err = refused(ecs.list_tag_resources, m.ListTagResourcesRequest(region_id=R, resource_type="disk", resource_id=many))
+    assert (err.code, err.status_code) == ("NumberExceed.ResourceIds", 400)  # ListTagResources' error table
+    err = refused(ecs.list_tag_resources, m.ListTagResourcesRequest(region_id=R))
+    assert (err.code, err.status_code) == ("MissingParameter.ResourceType", 404)
+    err = refused(ecs.list_tag_resources, m.ListTagResourcesRequest(region_id=R, resource_type="disk"))
+    assert (err.code, err.status_code) == ("MissingParameter.Tags", 404)
+    err = refused(ecs.list_tag_resources, m.ListTagResourcesRequest(region_id=R, resource_type="bucket",
+                                                                    resource_id=["x"]))
+    assert (err.code, err.status_code) == ("InvalidResourceType.NotFound", 404)
+    tags = [m.ListTagResourcesRequestTag(key=f"k{n}", value="v") for n in range(21)]
+    err = refused(ecs.list_tag_resources, m.ListTagResourcesRequest(region_id=R, resource_type="disk", tag=tags))
+    assert (err.code, err.status_code) == ("NumberExceed.Tags", 400)
+    tags = [m.DescribeDisksRequestTag(key=f"k{n}", value="v") for n in range(21)]
+    err = refused(ecs.describe_disks, m.DescribeDisksRequest(region_id=R, tag=tags))
+    assert (err.code, err.status_code) == ("InvalidTagCount", 400)
 
 
 # ---------------------------------------------------------------- snapshots and rollback
@@ -260,7 +273,7 @@ def test_one_snapshot_in_progress_per_disk(ecs, control):
     err = refused(ecs.reset_disk, m.ResetDiskRequest(disk_id=did, snapshot_id=good))
     assert (err.code, err.status_code) == ("IncorrectDiskStatus.CreatingSnapshot", 403)
     err = refused(ecs.reset_disk, m.ResetDiskRequest(disk_id=did, snapshot_id=sid))
-    assert (err.code, err.status_code) == ("IncorrectSnapshotStatus", 403)
+    assert (err.code, err.status_code) == ("InvalidSnapshotId.NotReady", 403)  # ResetDisk's error table
     wait_snapshot(ecs, sid)
     create_snapshot(ecs, did)  # allowed again once the first one is done
 
@@ -273,7 +286,7 @@ def test_reset_refusals(ecs, control):
     wait_snapshot(ecs, s1)
     stop(ecs, iid)
     err = refused(ecs.reset_disk, m.ResetDiskRequest(disk_id=d2, snapshot_id=s1))
-    assert (err.code, err.status_code) == ("IncorrectDiskStatus", 403)
+    assert (err.code, err.status_code) == ("InvalidParameter.Mismatch", 403)  # ResetDisk's error table
     err = refused(ecs.reset_disk, m.ResetDiskRequest(disk_id="d-nope", snapshot_id=s1))
     assert (err.code, err.status_code) == ("InvalidDiskId.NotFound", 404)
     err = refused(ecs.reset_disk, m.ResetDiskRequest(disk_id=d1, snapshot_id="s-nope"))
@@ -283,7 +296,7 @@ def test_reset_refusals(ecs, control):
     assert refused(ecs.reset_disks, m.ResetDisksRequest(region_id=R, disk=eleven)).code == "InvalidParameter"
     # ResetDisks is all or nothing: the wrong pairing of d2 refuses the call and d1 is not touched.
     pairs = [m.ResetDisksRequestDisk(disk_id=d1, snapshot_id=s1), m.ResetDisksRequestDisk(disk_id=d2, snapshot_id=s1)]
-    assert refused(ecs.reset_disks, m.ResetDisksRequest(region_id=R, disk=pairs)).code == "IncorrectDiskStatus"
+    assert refused(ecs.reset_disks, m.ResetDisksRequest(region_id=R, disk=pairs)).code == "InvalidParameter.Mismatch"
     assert disk(ecs, d1).status == "In_use"
     dry = refused(ecs.reset_disk, m.ResetDiskRequest(disk_id=d1, snapshot_id=s1, dry_run=True))
     assert dry.code == "DryRunOperation"
@@ -298,7 +311,7 @@ def test_unknown_ids_and_malformed_requests(ecs, control):
     assert (err.code, err.status_code) == ("InvalidInstanceId.NotFound", 404)
     ids = json.dumps([f"s-{i}" for i in range(101)])
     err = refused(ecs.describe_snapshots, m.DescribeSnapshotsRequest(region_id=R, snapshot_ids=ids))
-    assert (err.code, err.status_code) == ("InvalidParameter", 400)
+    assert (err.code, err.status_code) == ("InvalidSnapshotIds.Malformed", 403)
     err = refused(ecs.describe_snapshot_groups, m.DescribeSnapshotGroupsRequest(
         region_id=R, snapshot_group_id=[f"ssg-{i}" for i in range(11)]))
     assert err.code == "InvalidParameter"
@@ -313,7 +326,9 @@ def test_names_descriptions_and_tags_are_validated(ecs, control):
         err = refused(ecs.create_snapshot, m.CreateSnapshotRequest(disk_id=did, snapshot_name=name))
         assert err.code == "InvalidSnapshotName.Malformed", name
     err = refused(ecs.create_snapshot, m.CreateSnapshotRequest(disk_id=did, description="x"))
-    assert err.code == "InvalidDescription.Malformed"
+    assert (err.code, err.status_code) == ("InvalidDescription.Malformed", 404)  # as the error table gives it
+    err = refused(ecs.create_snapshot_group, m.CreateSnapshotGroupRequest(region_id=R, disk_id=[did], name="auto-g"))
+    assert (err.code, err.status_code) == ("InvalidSnapshotName.Malformed", 400)  # CreateSnapshotGroup's table
     for key in ("acs:computenest:serviceInstanceId", "aliyun-team", "k" * 129):
         err = refused(ecs.create_snapshot, m.CreateSnapshotRequest(
             disk_id=did, tag=[m.CreateSnapshotRequestTag(key=key, value="v")]))
@@ -538,6 +553,20 @@ def test_fault_stuck_keeps_progressing_until_cleared(ecs, control):
     assert cur.status == "progressing" and int(cur.progress[:-1]) < 100 and not cur.available
     control.clear_faults()
     wait_snapshot(ecs, sid)
+
+
+def test_create_snapshot_while_the_instance_is_stopping_is_refused_with_400(ecs, control):
+    s = seed(control, disks=1)
+    did, iid = s["Disks"][0]["DiskId"], s["InstanceIds"][0]
+    control.faults(stuck=[iid])
+    ecs.stop_instances(m.StopInstancesRequest(region_id=R, instance_id=[iid]))
+    assert instance_status(ecs, iid) == "Stopping"
+    err = refused(ecs.create_snapshot, m.CreateSnapshotRequest(disk_id=did))
+    assert (err.code, err.status_code) == ("IncorrectInstanceStatus", 400)  # CreateSnapshot's error table
+    err = refused(ecs.create_snapshot_group, m.CreateSnapshotGroupRequest(region_id=R, instance_id=iid))
+    assert (err.code, err.status_code) == ("IncorrectInstanceStatus", 400)  # CreateSnapshotGroup's error table
+    control.clear_faults()
+    wait_instance(ecs, iid, "Stopped")
 
 
 def test_fault_reject_refuses_the_call(ecs, control):

@@ -12,6 +12,19 @@ SNAPSHOT_IDS_PER_CALL = 100      # DescribeSnapshots.SnapshotIds
 DISK_IDS_PER_CALL = 100          # DescribeDisks.DiskIds
 GROUP_IDS_PER_CALL = 10          # DescribeSnapshotGroups.SnapshotGroupId.N
 INSTANCE_IDS_PER_CALL = 100      # Stop/StartInstances, DescribeInstances
+# Page sizes: the documented maxima of MaxResults (DescribeDisks 500; the others 100). Every list call still follows
+# NextToken to the end: the reference answers with a NextToken whenever more may follow.
+DISKS_PAGE = 500
+PAGE = 100
+# Refusals the reference says to retry later; nothing was applied, so the call is repeated (with back-off) on top
+# of throttling: CreateSnapshotGroup.md "IdempotentProcessing: The previous idempotent request(s) is still
+# processing" (a ClientToken call, so repeating it is safe); ResetDisk.md "Operation.Conflict: The operation may
+# conflicts with others".
+RETRY_LATER_CODES = frozenset({"IdempotentProcessing", "Operation.Conflict"})
+
+
+def _retry_later(err) -> bool:
+    return err.transient or err.code in RETRY_LATER_CODES
 
 
 @dataclass(frozen=True)
@@ -69,79 +82,89 @@ class Ecs:
         self.region = rpc.region
 
     # -- discovery
+    # A Tag.N query of DescribeDisks/DescribeInstances/DescribeSnapshots returns at most 1,000 resources, and the
+    # reference sends larger queries to ListTagResources: resources are found there (no cap), then described by id.
     def disks_tagged(self, key: str, value: str) -> list[Disk]:
-        return list(self._pages("DescribeDisks", {"RegionId": self.region, "Tag": [{"Key": key, "Value": value}],
-                                                  "MaxResults": 500}, "Disks", "Disk", _disk))
+        ids = [rid for rid, _ in self._tagged("disk", key, value)]
+        found = self.describe_disks(ids)
+        return [found[i] for i in ids if i in found]
 
     def describe_disks(self, disk_ids: list[str]) -> dict[str, Disk]:
         found: dict[str, Disk] = {}
-        for batch in chunks(disk_ids, DISK_IDS_PER_CALL):
+        for batch in chunks(list(disk_ids), DISK_IDS_PER_CALL):
             for disk in self._pages("DescribeDisks", {"RegionId": self.region, "DiskIds": json.dumps(batch),
-                                                      "MaxResults": 500}, "Disks", "Disk", _disk):
+                                                      "MaxResults": DISKS_PAGE}, "Disks", "Disk", _disk):
                 found[disk.disk_id] = disk
         return found
 
     def instances_tagged(self, key: str, value: str) -> list[Instance]:
-        return list(self._pages("DescribeInstances", {"RegionId": self.region,
-                                                      "Tag": [{"Key": key, "Value": value}], "MaxResults": 100},
-                                "Instances", "Instance", _instance))
+        ids = [rid for rid, _ in self._tagged("instance", key, value)]
+        found = self.describe_instances(ids)
+        return [found[i] for i in ids if i in found]
 
     def describe_instances(self, instance_ids: list[str]) -> dict[str, Instance]:
         found: dict[str, Instance] = {}
-        for batch in chunks(instance_ids, INSTANCE_IDS_PER_CALL):
+        for batch in chunks(list(instance_ids), INSTANCE_IDS_PER_CALL):
             for inst in self._pages("DescribeInstances", {"RegionId": self.region, "InstanceIds": json.dumps(batch),
-                                                          "MaxResults": 100}, "Instances", "Instance", _instance):
+                                                          "MaxResults": PAGE}, "Instances", "Instance", _instance):
                 found[inst.instance_id] = inst
         return found
+
+    def _tagged(self, resource_type: str, key: str, value: str | None = None) -> list[tuple[str, str]]:
+        """(resource id, value of tag `key`) of every resource of the type carrying the tag, in the order listed.
+        ListTagResources answers one row per tag of each matching resource: only the rows of `key` count."""
+        tag = {"Key": key, "Value": value} if value is not None else {"Key": key}
+        seen: dict[str, str] = {}
+        for row in self._pages("ListTagResources", {"RegionId": self.region, "ResourceType": resource_type,
+                                                    "Tag": [tag]}, "TagResources", "TagResource", lambda r: r):
+            if row.get("TagKey") == key:
+                seen.setdefault(row["ResourceId"], row.get("TagValue") or "")
+        return list(seen.items())
 
     # -- snapshots
     def create_snapshot(self, disk_id: str, *, name: str, description: str, client_token: str,
                         tags: dict[str, str] | None = None) -> str:
         body = self.rpc.call("CreateSnapshot", {"DiskId": disk_id, "SnapshotName": name, "Description": description,
-                                                "ClientToken": client_token, "Tag": _tags(tags)})
+                                                "ClientToken": client_token, "Tag": _tags(tags)},
+                             retry_when=_retry_later)
         return body["SnapshotId"]
 
     def create_snapshot_group(self, instance_id: str, disk_ids: list[str], *, name: str, description: str,
                               client_token: str, tags: dict[str, str] | None = None) -> str:
         body = self.rpc.call("CreateSnapshotGroup", {"RegionId": self.region, "InstanceId": instance_id,
                                                      "DiskId": disk_ids, "Name": name, "Description": description,
-                                                     "ClientToken": client_token, "Tag": _tags(tags)})
+                                                     "ClientToken": client_token, "Tag": _tags(tags)},
+                             retry_when=_retry_later)
         return body["SnapshotGroupId"]
 
     def describe_snapshots(self, snapshot_ids: Iterable[str]) -> dict[str, Snapshot]:
-        """One DescribeSnapshots call per 100 ids; ids the cloud no longer knows are absent from the result."""
+        """Up to 100 ids per call, every page read; ids the cloud no longer knows are absent from the result."""
         found: dict[str, Snapshot] = {}
         for batch in chunks(list(snapshot_ids), SNAPSHOT_IDS_PER_CALL):
-            body = self.rpc.call("DescribeSnapshots", {"RegionId": self.region, "SnapshotIds": json.dumps(batch),
-                                                       "MaxResults": SNAPSHOT_IDS_PER_CALL})
-            for raw in (body.get("Snapshots") or {}).get("Snapshot") or []:
-                snap = _snapshot(raw)
+            for snap in self._pages("DescribeSnapshots", {"RegionId": self.region, "SnapshotIds": json.dumps(batch),
+                                                          "MaxResults": PAGE}, "Snapshots", "Snapshot", _snapshot):
                 found[snap.snapshot_id] = snap
         return found
 
     def describe_snapshot_groups(self, group_ids: Iterable[str]) -> dict[str, SnapshotGroup]:
         found: dict[str, SnapshotGroup] = {}
         for batch in chunks(list(group_ids), GROUP_IDS_PER_CALL):
-            body = self.rpc.call("DescribeSnapshotGroups", {"RegionId": self.region, "SnapshotGroupId": batch,
-                                                            "MaxResults": 100})
-            for raw in (body.get("SnapshotGroups") or {}).get("SnapshotGroup") or []:
-                members = tuple(_snapshot(s) for s in (raw.get("Snapshots") or {}).get("Snapshot") or [])
-                found[raw["SnapshotGroupId"]] = SnapshotGroup(raw["SnapshotGroupId"], raw.get("Status", ""), members)
+            for group in self._pages("DescribeSnapshotGroups", {"RegionId": self.region, "SnapshotGroupId": batch,
+                                                                "MaxResults": PAGE}, "SnapshotGroups",
+                                     "SnapshotGroup", _group):
+                found[group.group_id] = group
         return found
 
     def snapshots_tagged(self, key: str) -> list[tuple[str, str]]:
         """(snapshot id, value of tag `key`) of every snapshot carrying that tag key."""
-        out = []
-        for raw in self._pages("DescribeSnapshots", {"RegionId": self.region, "Tag": [{"Key": key}],
-                                                     "MaxResults": 100}, "Snapshots", "Snapshot", lambda r: r):
-            tags = {t.get("TagKey"): t.get("TagValue") for t in (raw.get("Tags") or {}).get("Tag") or []}
-            out.append((raw["SnapshotId"], tags.get(key, "")))
-        return out
+        return self._tagged("snapshot", key)
 
     def groups_tagged(self, key: str) -> list[tuple[str, str]]:
+        """ListTagResources has no snapshot-group type, so groups are listed by DescribeSnapshotGroups' Tag.N
+        (its reference states no 1,000 cap)."""
         out = []
         for raw in self._pages("DescribeSnapshotGroups", {"RegionId": self.region, "Tag": [{"Key": key}],
-                                                          "MaxResults": 100}, "SnapshotGroups", "SnapshotGroup",
+                                                          "MaxResults": PAGE}, "SnapshotGroups", "SnapshotGroup",
                                lambda r: r):
             tags = {t.get("Key"): t.get("Value") for t in (raw.get("Tags") or {}).get("Tag") or []}
             out.append((raw["SnapshotGroupId"], tags.get(key, "")))
@@ -165,7 +188,7 @@ class Ecs:
                                              "BatchOptimization": "SuccessFirst"})
 
     def reset_disk(self, disk_id: str, snapshot_id: str) -> None:
-        self.rpc.call("ResetDisk", {"DiskId": disk_id, "SnapshotId": snapshot_id})
+        self.rpc.call("ResetDisk", {"DiskId": disk_id, "SnapshotId": snapshot_id}, retry_when=_retry_later)
 
     # -- paging
     def _pages(self, action: str, params: dict, wrapper: str, item: str, convert) -> Iterator:
@@ -187,6 +210,12 @@ def _disk(raw: dict) -> Disk:
 
 def _instance(raw: dict) -> Instance:
     return Instance(instance_id=raw["InstanceId"], status=raw.get("Status", ""))
+
+
+def _group(raw: dict) -> SnapshotGroup:
+    """Members carry no Status of their own (DescribeSnapshotGroups' example response): the group's counts."""
+    members = tuple(_snapshot(s) for s in (raw.get("Snapshots") or {}).get("Snapshot") or [])
+    return SnapshotGroup(raw["SnapshotGroupId"], raw.get("Status", ""), members)
 
 
 def _snapshot(raw: dict) -> Snapshot:

@@ -27,7 +27,12 @@ from ..errors import CloudError, Conflict
 
 HEADER = "#"
 ITEM_PREFIX = "item#"
+# One BatchWriteRow carries at most 200 rows and 4 MB of data (Tablestore "General limits").
 BATCH_WRITE_MAX = 200
+BATCH_WRITE_MAX_BYTES = 4 * 1024 * 1024
+# UNCONFIRMED: how the service counts a row's "data size". Counted here as the UTF-8 bytes of every column name and
+# value (8 for a number) plus this allowance per column (a cell's timestamp), which errs on the large side.
+CELL_OVERHEAD_BYTES = 8
 
 
 class StaleWrite(Conflict):
@@ -114,8 +119,8 @@ class RecordStore:
                 for rid, doc in items.items()]
         rows.append(ots.PutRowItem(ots.Row([("p", f"si#{si}#{kind}"), ("s", record_id)], [("at", 1)]),
                                    ots.Condition(ots.RowExistenceExpectation.IGNORE)))
-        for start in range(0, len(rows), BATCH_WRITE_MAX):
-            self._batch_write(rows[start:start + BATCH_WRITE_MAX])
+        for batch in _batches(rows):
+            self._batch_write(batch)
 
     def read(self, record_id: str) -> StoredRecord | None:
         ots = self._ots
@@ -309,6 +314,41 @@ class RecordStore:
         except ots.OTSClientError as exc:
             raise CloudError("Unreachable", exc.get_error_message(), action=fn.__name__,
                              http_status=exc.get_http_status()) from exc
+
+
+def _batches(row_items: list) -> list[list]:
+    """Consecutive runs of rows within both BatchWriteRow limits: rows and bytes of data."""
+    out: list[list] = [[]]
+    size = 0
+    for item in row_items:
+        row_size = _data_size(item.row)
+        if out[-1] and (len(out[-1]) >= BATCH_WRITE_MAX or size + row_size > BATCH_WRITE_MAX_BYTES):
+            out.append([])
+            size = 0
+        out[-1].append(item)
+        size += row_size
+    return [batch for batch in out if batch]
+
+
+def _data_size(row) -> int:
+    """A row's data as BatchWriteRow's 4 MB limit counts it (see CELL_OVERHEAD_BYTES)."""
+    columns = row.attribute_columns
+    if isinstance(columns, dict):  # an update: {"put": [(name, value)], "delete_all": [name], ...}
+        columns = [c for group in columns.values() for c in group]
+    return sum(_cell_size(c) for c in [*row.primary_key, *columns])
+
+
+def _cell_size(column) -> int:
+    name, value = (column, None) if isinstance(column, str) else column[:2]
+    if value is None:
+        value_size = 0
+    elif isinstance(value, str):
+        value_size = len(value.encode("utf-8"))
+    elif isinstance(value, (bytes, bytearray)):
+        value_size = len(value)
+    else:
+        value_size = 8
+    return len(name.encode("utf-8")) + value_size + CELL_OVERHEAD_BYTES
 
 
 def _columns(row) -> dict[str, Any]:
