@@ -77,3 +77,13 @@ def test_final_items_are_left_alone():
 
 def test_poll_waits_grow_to_the_cloudflow_limit():
     assert [next_wait(n) for n in range(10)] == [2, 4, 8, 16, 32, 64, 128, 256, 300, 300]
+
+
+def test_a_failed_groups_outcomes_name_the_failing_disk():
+    from nestbackup.steps.backup import failed_group_outcomes
+    out = failed_group_outcomes("ssg-1", {"d-1": ("s-1", "accomplished", 100), "d-2": ("s-2", "failed", 40)})
+    assert out["d-2"].error_code == "SnapshotFailed" and "ssg-1" in out["d-2"].error_message
+    assert out["d-1"].error_code == "GroupMemberFailed" and "d-2" in out["d-1"].error_message
+    assert out["d-1"].artifact_id == "s-1"
+    unknown = failed_group_outcomes("ssg-2", {"d-1": ("s-1", "accomplished", 100), "d-2": ("s-2", "accomplished", 100)})
+    assert {o.error_code for o in unknown.values()} == {"SnapshotFailed"}      # ECS does not say which: both

@@ -18,8 +18,8 @@ from ..adapters.cloudflow import BackupFlowInput, execution_name
 from ..errors import CloudError, Conflict, NotFound, ValidationError
 from ..model.records import BackupItem, BackupMethod, BackupRecord, ResourceType, new_record_id
 from ..model.status import BACKUP_FINAL, BackupStatus, ItemStatus, backup_job_item_status, snapshot_item_status
-from ..steps.backup import (CloudProgress, DatabaseFacts, DiskFacts, START_BATCH_UNITS, advance, batch_indexes,
-                            client_token, next_wait, plan_items, start_units)
+from ..steps.backup import (START_BATCH_UNITS, CloudProgress, DatabaseFacts, DiskFacts, advance, batch_indexes,
+                            client_token, failed_group_outcomes, next_wait, plan_items, start_units)
 
 log = logging.getLogger("nestbackup.backup")
 
@@ -301,15 +301,20 @@ def _describe(w, running: list[BackupItem]) -> dict[str, CloudProgress]:
     grouped = [i for i in running if i.method is BackupMethod.SNAPSHOT_GROUP]
     if grouped:
         groups = w.ecs.describe_snapshot_groups(sorted({i.job_id for i in grouped}))
+        failed = {gid: g for gid, g in groups.items() if g.status == "failed"}
+        # a failed group does not say which disk failed; each member snapshot's own status does
+        own = w.ecs.describe_snapshots([m.snapshot_id for g in failed.values() for m in g.snapshots]) \
+            if failed else {}
+        for gid, group in failed.items():
+            seen.update(failed_group_outcomes(gid, {
+                m.disk_id: (m.snapshot_id, own[m.snapshot_id].status if m.snapshot_id in own else "", m.progress)
+                for m in group.snapshots if m.disk_id}))
         for item in grouped:
             group = groups.get(item.job_id)
             member = next((m for m in group.snapshots if m.disk_id == item.resource_id), None) if group else None
-            if member:
-                status = snapshot_item_status(member.status or group.status)
-                if group.status == "failed" and status is not ItemStatus.SUCCEEDED:
-                    status = ItemStatus.FAILED
-                seen[item.resource_id] = CloudProgress(status, member.progress, member.snapshot_id,
-                                                       *_snapshot_error(group.status))
+            if member and item.job_id not in failed:
+                seen[item.resource_id] = CloudProgress(snapshot_item_status(member.status or group.status),
+                                                       member.progress, member.snapshot_id)
     for item in running:
         if item.method is BackupMethod.RDS_BACKUP:
             job = w.rds.backup_job(item.resource_id, item.job_id)

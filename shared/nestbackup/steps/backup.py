@@ -69,6 +69,30 @@ class CloudProgress:
     error_message: str | None = None
 
 
+def failed_group_outcomes(group_id: str, members: dict[str, tuple[str, str, int]]) -> dict[str, CloudProgress]:
+    """Each disk's outcome in a snapshot group ECS reported as failed. `members`: disk id -> (its member snapshot
+    id, that snapshot's own status from DescribeSnapshots, "" if ECS no longer lists it; its progress).
+
+    The disks whose own snapshot did not complete carry ECS's failure. A disk whose own snapshot completed fails
+    with GroupMemberFailed naming the group and the disks that failed: its snapshot is kept and shown, but restoring
+    it alone would break the crash consistency the group was for, so the backup does not count it."""
+    culprits = sorted(d for d, (_, status, _) in members.items() if status != "accomplished")
+    if not culprits:           # the group failed, yet every member says it completed: ECS does not say which
+        culprits = sorted(members)
+    out: dict[str, CloudProgress] = {}
+    for disk, (snapshot, status, progress) in members.items():
+        if disk in culprits:
+            out[disk] = CloudProgress(ItemStatus.FAILED, progress, snapshot, "SnapshotFailed",
+                                      f"ECS reported snapshot {snapshot} of {disk} as {status or 'gone'} "
+                                      f"(snapshot group {group_id} failed)")
+        else:
+            out[disk] = CloudProgress(ItemStatus.FAILED, 100, snapshot, "GroupMemberFailed",
+                                      f"its own snapshot {snapshot} completed, but snapshot group {group_id} failed "
+                                      f"on {', '.join(culprits)}; restoring this disk alone would break crash "
+                                      f"consistency with {', '.join(culprits)}, so the backup does not count it")
+    return out
+
+
 def advance(item: BackupItem, seen: CloudProgress | None, now: float, deadline: float) -> bool:
     """Move a running item on from what the cloud reported; True if the item changed.
 
@@ -80,12 +104,12 @@ def advance(item: BackupItem, seen: CloudProgress | None, now: float, deadline: 
     if seen is None:
         item.fail("ArtifactNotFound", f"the cloud no longer knows {item.artifact_id or item.job_id}")
         return True
+    if seen.artifact_id:        # a failed one's too: it is shown, and deleting the backup deletes it
+        item.artifact_id = seen.artifact_id
     if seen.status is ItemStatus.FAILED:
         item.fail(seen.error_code or "BackupFailed",
                   seen.error_message or f"the cloud reported the backup of {item.resource_id} as failed")
         return True
-    if seen.artifact_id:
-        item.artifact_id = seen.artifact_id
     item.progress = max(item.progress, min(100, seen.progress))
     if seen.status is ItemStatus.SUCCEEDED:
         item.status, item.progress = ItemStatus.SUCCEEDED, 100
