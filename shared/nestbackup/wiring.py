@@ -55,6 +55,9 @@ class Settings:
     # JSON: {"<DBInstanceId>" or "<Engine>": {"User": ..., "Password": ...}}, the accounts db-rename connects with
     db_accounts: str = "{}"
     prices: str = "{}"          # JSON overrides of steps.plan.DEFAULT_PRICES
+    # Days an RDS MySQL backup set is kept (CreateBackup BackupRetentionPeriod: 7-730, -1 = for good); None
+    # leaves it to the instance's backup policy. Other engines always follow their policy.
+    rds_backup_retention_days: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, context=None) -> "Settings":
@@ -98,7 +101,20 @@ class Settings:
                    stop_deadline_seconds=number("NESTBACKUP_STOP_DEADLINE_SECONDS", 600),
                    restore_deadline_seconds=number("NESTBACKUP_RESTORE_DEADLINE_SECONDS", 24 * 3600),
                    db_accounts=env.get("NESTBACKUP_DB_ACCOUNTS", "{}"),
-                   prices=env.get("NESTBACKUP_PRICES", "{}"))
+                   prices=env.get("NESTBACKUP_PRICES", "{}"),
+                   rds_backup_retention_days=_retention_days(env.get("NESTBACKUP_RDS_BACKUP_RETENTION_DAYS")))
+
+
+def _retention_days(raw: str | None) -> int | None:
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        days = int(raw)
+    except ValueError:
+        days = 0
+    if days != -1 and not 7 <= days <= 730:
+        raise ValidationError(f"NESTBACKUP_RDS_BACKUP_RETENTION_DAYS must be 7 to 730 days or -1, got {raw!r}")
+    return days
 
 
 class Wiring:

@@ -42,6 +42,11 @@ class BackupItem:
     databases: list[str] = field(default_factory=list)                 # RDS: databases at backup time
     row_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # RDS: db -> table -> rows, for verify
     started_at: float | None = None      # RDS: when CreateBackup was about to be sent (to adopt its result)
+    jobs_before: list[str] = field(default_factory=list)  # RDS: tasks already running then (never adopted)
+    wait_reason: str | None = None       # RDS: why the backup has not started yet (instance busy), for the caller
+    expires_at: str | None = None        # RDS: when the cloud deletes the backup set (ISO UTC); None = never/unknown
+    restorable: bool | None = None       # RDS: whether the set can be restored as the product restores it
+    restorable_reason: str | None = None  # why not (e.g. MetaStatus of a MySQL set)
 
     def fail(self, code: str, message: str, request_id: str | None = None) -> None:
         self.status, self.error_code, self.error_message, self.request_id = \
@@ -52,9 +57,13 @@ class BackupItem:
                "ArtifactId": self.artifact_id, "Progress": self.progress, "ErrorCode": self.error_code,
                "ErrorMessage": self.error_message, "RequestId": self.request_id,
                "Method": str(self.method) if self.method else None}
+        out["ExpiresAt"] = self.expires_at     # disk snapshots without RetentionDays never expire
         if self.resource_type is ResourceType.RDS:
             out["Engine"] = self.engine
             out["Databases"] = list(self.databases)
+            out["WaitReason"] = self.wait_reason
+            out["Restorable"] = self.restorable
+            out["RestorableReason"] = self.restorable_reason
         if self.method is BackupMethod.SNAPSHOT_GROUP:
             out["SnapshotGroupId"] = self.job_id
         return out
@@ -96,10 +105,17 @@ class BackupRecord:
     def item(self, resource_id: str) -> BackupItem:
         return next(i for i in self.items if i.resource_id == resource_id)
 
+    @property
+    def restorable_until(self) -> str | None:
+        """When the first of its backed-up artifacts expires (ISO UTC); None when none expires."""
+        expiries = [i.expires_at for i in self.items if i.status is ItemStatus.SUCCEEDED and i.expires_at]
+        return min(expiries) if expiries else None
+
     def to_api(self) -> dict[str, Any]:
         return {"BackupId": self.backup_id, "ServiceInstanceId": self.service_instance_id,
                 "Status": str(self.status), "StatusDetail": self.status_detail, "StartTime": self.start_time,
                 "EndTime": self.end_time, "Description": self.description,
+                "RestorableUntil": self.restorable_until,
                 "Resources": [i.to_api() for i in self.items]}
 
     # -- stored form: a header document and one document per item
