@@ -74,7 +74,7 @@ def test_a_backup_waits_for_an_automatic_backup_and_never_takes_its_set(product,
     auto = control.call("POST", f"/_local/rds/instances/{db}/backups", {"Mode": "Automated", "Seconds": 4})
     status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
     assert status == 202, record
-    waiting = wait_until(lambda: api.call("GET", f"/backups/{record['BackupId']}")[1]["Resources"][0]["WaitReason"],
+    waiting = wait_until(lambda: api.call("GET", f"/backups/{record['BackupId']}")[1]["Resources"][0].get("WaitReason"),
                          timeout=30)
     assert waiting.startswith("BackupJobExists")
     final = api.wait(record["BackupId"])
@@ -92,8 +92,8 @@ def test_a_backup_waits_while_the_instance_is_not_running(product, api, control,
     control.call("POST", f"/_local/rds/instances/{db}", {"Status": "Rebooting"})
     try:
         status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
-        waiting = wait_until(lambda: api.call("GET", f"/backups/{record['BackupId']}")[1]["Resources"][0][
-            "WaitReason"], timeout=30)
+        waiting = wait_until(lambda: api.call("GET", f"/backups/{record['BackupId']}")[1]["Resources"][0].get(
+            "WaitReason"), timeout=30)
         assert waiting.startswith("IncorrectDBInstanceState")
         assert api.call("GET", f"/backups/{record['BackupId']}")[1]["Status"] == "Creating"
     finally:
@@ -140,3 +140,12 @@ def test_expiry_and_table_restorability_are_recorded(product, api, control, si, 
     assert "MetaStatus ''" in by_engine["MySQL"]["RestorableReason"]
     listed = api.call("GET", f"/backups?serviceInstanceId={si}")[1]["Backups"]
     assert listed[0]["RestorableUntil"] == final["RestorableUntil"]
+    document = api.call("GET", "/openapi.json", token=None)[1]["components"]["schemas"]
+    assert "RestorableUntil" in document["Backup"]["properties"]
+    assert {"ExpiresAt", "Restorable", "RestorableReason", "WaitReason"} <= set(document["Item"]["properties"])
+    from click.testing import CliRunner
+    from nestbackup.cli.main import main as cli
+    shown = CliRunner().invoke(cli, ["backup", "show", record["BackupId"], "--endpoint", product.endpoint + "/api",
+                                     "--token", "test-admin-token"])
+    assert shown.exit_code == 0, shown.output
+    assert f"restorable until {final['RestorableUntil']}" in shown.output and "not restorable: MetaStatus" in shown.output

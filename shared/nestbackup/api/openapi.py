@@ -23,7 +23,8 @@ def _body(schema: str) -> dict:
 def document() -> dict:
     item = {"type": "object", "properties": {k: {} for k in (
         "ResourceId", "ResourceType", "Engine", "Method", "Status", "ArtifactId", "SourceArtifactId", "Progress",
-        "ErrorCode", "ErrorMessage", "RequestId", "Databases", "Verified", "Verification")}}
+        "ErrorCode", "ErrorMessage", "RequestId", "Databases", "Verified", "Verification", "ExpiresAt",
+        "WaitReason", "Restorable", "RestorableReason")}}
     return {
         "openapi": "3.0.3",
         "info": {"title": "nestbackup", "version": "1",
@@ -45,6 +46,10 @@ def document() -> dict:
                                           "StatusDetail": {"type": "string"}, "StartTime": {"type": "string"},
                                           "EndTime": {"type": "string", "nullable": True},
                                           "Description": {"type": "string"},
+                                          "RestorableUntil": {"type": "string", "nullable": True,
+                                                              "description": "when the first backed-up artifact "
+                                                                             "expires (RDS backup set retention); "
+                                                                             "null: none expires"},
                                           "Resources": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}}}},
                 "Restore": {"type": "object", "required": ["RestoreId", "BackupId", "Status", "Phase", "Resources"],
                             "properties": {"RestoreId": {"type": "string"}, "RestoreTaskId": {"type": "string"},
