@@ -149,3 +149,15 @@ def test_expiry_and_table_restorability_are_recorded(product, api, control, si, 
                                      "--token", "test-admin-token"])
     assert shown.exit_code == 0, shown.output
     assert f"restorable until {final['RestorableUntil']}" in shown.output and "not restorable: MetaStatus" in shown.output
+
+
+def test_plan_warns_for_a_mysql_instance_without_table_restore(product, api, control, si, pg_db, my_db):
+    seeded = control.seed(ServiceInstanceId=si, Disks=0, Postgres=pg_db[1], MySQL=my_db[1],
+                          RdsBackupPolicy={"TableRestore": False})
+    mysql = next(d["DBInstanceId"] for d in seeded["DBInstances"] if d["Engine"] == "MySQL")
+    status, plan = api.call("GET", f"/service-instances/{si}/plan")
+    assert status == 200, plan
+    assert len(plan["Warnings"]) == 1 and plan["Warnings"][0].startswith(mysql)
+    assert {r["ResourceId"]: r.get("TableRestore") for r in plan["Resources"]}[mysql] is False
+    control.call("POST", f"/_local/rds/instances/{mysql}", {"TableRestore": True})
+    assert api.call("GET", f"/service-instances/{si}/plan")[1]["Warnings"] == []

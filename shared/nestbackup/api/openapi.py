@@ -83,6 +83,8 @@ def document() -> dict:
                                                "Enabled": {"type": "boolean"}}},
                 "Plan": {"type": "object", "properties": {"ServiceInstanceId": {"type": "string"},
                                                            "Resources": {"type": "array", "items": {}},
+                                                           "Warnings": {"type": "array",
+                                                                        "items": {"type": "string"}},
                                                            "Estimate": {"type": "object"}}},
                 "Tenant": {"type": "object", "properties": {"Name": {"type": "string"},
                                                              "Instances": {"type": "array", "items": {"type": "string"}},
