@@ -161,3 +161,25 @@ def test_plan_warns_for_a_mysql_instance_without_table_restore(product, api, con
     assert {r["ResourceId"]: r.get("TableRestore") for r in plan["Resources"]}[mysql] is False
     control.call("POST", f"/_local/rds/instances/{mysql}", {"TableRestore": True})
     assert api.call("GET", f"/service-instances/{si}/plan")[1]["Warnings"] == []
+
+
+def test_a_refused_rds_delete_is_recorded_once_and_retention_does_not_loop_on_it(product, api, control, si, pg_db):
+    from nestbackup.operations.schedules import apply_retention
+    from nestbackup.steps.retention import Retention
+
+    control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB", Postgres=pg_db[1],
+                 RdsBackupPolicy={"BackupsDeletable": False})
+    first = api.wait(api.call("POST", "/backups", {"ServiceInstanceId": si})[1]["BackupId"])
+    assert first["Status"] == "Created"
+    api.wait(api.call("POST", "/backups", {"ServiceInstanceId": si})[1]["BackupId"])
+    before = control.stats().get("rds:DeleteBackup", 0)
+    w = wiring()
+    for _ in range(4):                     # asked once; later retention runs do not ask again
+        assert apply_retention(w, si, Retention(keep_last=1), time.time()) == []
+    assert control.stats()["rds:DeleteBackup"] == before + 1
+    record = api.call("GET", f"/backups/{first['BackupId']}")[1]
+    assert (record["Status"], record.get("AwaitingExpiry")) == ("DeleteFailed", True)
+    rds = next(r for r in record["Resources"] if r["ResourceType"] == "rds")
+    assert rds["DeleteRefused"].startswith("IncorrectBackupSetState") and "expire" in record["StatusDetail"]
+    status, again = api.call("DELETE", f"/backups/{first['BackupId']}")     # by hand: asked again
+    assert control.stats()["rds:DeleteBackup"] == before + 2 and again["Status"] == "DeleteFailed"

@@ -24,7 +24,7 @@ def document() -> dict:
     item = {"type": "object", "properties": {k: {} for k in (
         "ResourceId", "ResourceType", "Engine", "Method", "Status", "ArtifactId", "SourceArtifactId", "Progress",
         "ErrorCode", "ErrorMessage", "RequestId", "Databases", "Verified", "Verification", "ExpiresAt",
-        "WaitReason", "Restorable", "RestorableReason")}}
+        "WaitReason", "Restorable", "RestorableReason", "DeleteRefused")}}
     return {
         "openapi": "3.0.3",
         "info": {"title": "nestbackup", "version": "1",
@@ -50,6 +50,10 @@ def document() -> dict:
                                                               "description": "when the first backed-up artifact "
                                                                              "expires (RDS backup set retention); "
                                                                              "null: none expires"},
+                                          "AwaitingExpiry": {"type": "boolean",
+                                                             "description": "DeleteFailed only because RDS refuses "
+                                                                            "to delete some backup sets; they go "
+                                                                            "when they expire"},
                                           "Resources": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}}}},
                 "Restore": {"type": "object", "required": ["RestoreId", "BackupId", "Status", "Phase", "Resources"],
                             "properties": {"RestoreId": {"type": "string"}, "RestoreTaskId": {"type": "string"},

@@ -47,6 +47,7 @@ class BackupItem:
     expires_at: str | None = None        # RDS: when the cloud deletes the backup set (ISO UTC); None = never/unknown
     restorable: bool | None = None       # RDS: whether the set can be restored as the product restores it
     restorable_reason: str | None = None  # why not (e.g. MetaStatus of a MySQL set)
+    delete_refused: str | None = None    # RDS: DeleteBackup refused the set ("code: message"); it stays until expiry
 
     def fail(self, code: str, message: str, request_id: str | None = None) -> None:
         self.status, self.error_code, self.error_message, self.request_id = \
@@ -64,6 +65,7 @@ class BackupItem:
             out["WaitReason"] = self.wait_reason
             out["Restorable"] = self.restorable
             out["RestorableReason"] = self.restorable_reason
+            out["DeleteRefused"] = self.delete_refused
         if self.method is BackupMethod.SNAPSHOT_GROUP:
             out["SnapshotGroupId"] = self.job_id
         return out
@@ -94,6 +96,7 @@ class BackupRecord:
     status: BackupStatus = BackupStatus.CREATING
     status_detail: str = ""              # why the record failed when no single item says it
     started_epoch: float = 0.0           # for item deadlines
+    awaiting_expiry: bool = False        # DeleteFailed only because the cloud refuses to delete some RDS sets
 
     def refresh_status(self, now: str) -> BackupStatus:
         """Recompute the overall status from the items; the end time is set once the record is final."""
@@ -115,7 +118,7 @@ class BackupRecord:
         return {"BackupId": self.backup_id, "ServiceInstanceId": self.service_instance_id,
                 "Status": str(self.status), "StatusDetail": self.status_detail, "StartTime": self.start_time,
                 "EndTime": self.end_time, "Description": self.description,
-                "RestorableUntil": self.restorable_until,
+                "RestorableUntil": self.restorable_until, "AwaitingExpiry": self.awaiting_expiry,
                 "Resources": [i.to_api() for i in self.items]}
 
     # -- stored form: a header document and one document per item
@@ -123,6 +126,7 @@ class BackupRecord:
         return {"Kind": "backup", "BackupId": self.backup_id, "ServiceInstanceId": self.service_instance_id,
                 "Status": self.status.value, "StatusDetail": self.status_detail, "StartTime": self.start_time,
                 "EndTime": self.end_time, "Description": self.description, "StartedEpoch": self.started_epoch,
+                "AwaitingExpiry": self.awaiting_expiry,
                 "Order": [i.resource_id for i in self.items]}
 
     @classmethod
@@ -132,7 +136,8 @@ class BackupRecord:
                    start_time=header["StartTime"], description=header.get("Description", ""),
                    items=[BackupItem.from_dict(items[rid]) for rid in order if rid in items],
                    end_time=header.get("EndTime"), status=BackupStatus(header["Status"]),
-                   status_detail=header.get("StatusDetail", ""), started_epoch=header.get("StartedEpoch", 0.0))
+                   status_detail=header.get("StatusDetail", ""), started_epoch=header.get("StartedEpoch", 0.0),
+                   awaiting_expiry=bool(header.get("AwaitingExpiry", False)))
 
 
 def new_record_id(prefix: str, epoch_ms: int, entropy: str) -> str:
