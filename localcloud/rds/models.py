@@ -37,9 +37,12 @@ database never reaches Running and disappears from DescribeDatabases (`DBName=<n
 Error codes:
 - 404 InvalidDBInstanceId.NotFound: unknown DBInstanceId.
 - 400 MissingParameter / InvalidParameter: a required parameter is absent / malformed (TableMeta, Tags, paging...).
-- 403 IncorrectDBInstanceState: CreateBackup or RestoreTable while the instance is not Running, and CreateBackup
-  while another backup task of the instance is NoStart/Preparing/Uploading (the documented precondition error;
-  the message says which).
+- 403 IncorrectDBInstanceState: CreateBackup or RestoreTable while the instance is not Running.
+- BackupJobExists (BACKUP_JOB_EXISTS): CreateBackup while another backup task of the instance (manual or
+  automatic) is NoStart/Preparing/Uploading.
+- 400 InvalidParameter: DescribeDatabases / DescribeBackups PageSize other than 30, 50, 100 (PAGE_SIZES).
+- NO_TABLE_META: RestoreTable from a set whose MetaStatus is not OK; DELETE_REFUSED: DeleteBackup of a set whose
+  StoreStatus is Disabled.
 - 400 InvalidBackupMethod.ValueNotSupport, 400 BackupType.NotSupport: CreateBackup options (Logical on PostgreSQL).
 - 404 InvalidBackupId.NotFound: BackupId unknown or of another instance (RestoreTable, DeleteBackup).
 - 403 IncorrectBackupSetState: restoring from a Failed backup set; deleting one a running restore reads.
@@ -54,7 +57,14 @@ Error codes:
 - 500 InternalError: the real database server could not be reached while answering a call.
 Faults: `reject` refuses CreateBackup/RestoreTable/DeleteBackup at the call; `fail` (instance id, job id or
 restore task id) ends a backup job Failed / a restore failed; `stuck` keeps them in progress. `op_delay_ms` is the
-minimum duration of both. Not enforced: the 20-backups-per-day limit, retention expiry.
+minimum duration of both. Not enforced: the 20-backups-per-day limit.
+
+Backup policy (per instance, seeded with `RdsBackupPolicy` or set through POST /_local/rds/instances/<id>):
+BackupRetentionPeriod (default 7 days) gives each set ExpectExpireTime = end + days (CreateBackup's
+BackupRetentionPeriod wins; -1: no expiry); a set past it disappears. TableRestore (CompressType 4, default; else 8):
+MySQL sets taken without it have MetaStatus "". BackupsDeletable false: sets have StoreStatus Disabled.
+Automatic backup tasks (JobMode Automated, BackupMode Automated, BackupInitiator System) are started through POST
+/_local/rds/instances/<id>/backups; they hold the instance's one backup slot like a manual one.
 
 Durability: instances, backup jobs, backup sets, restore tasks and ClientTokens are documents in `cloud.store`.
 `resume()` re-runs backup jobs a killed server left in progress (from scratch) and marks interrupted restores
@@ -162,10 +172,6 @@ def _listed_page(req: RpcRequest) -> tuple[int, int]:
         raise invalid("PageSize", "Use 30, 50 or 100.")
     number = req.get_int("PageNumber", 1, lo=1, hi=2 ** 31 - 1)
     return size, number
-
-
-def _utc(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
 
 
 class Rds(Product):

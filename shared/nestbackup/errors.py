@@ -23,10 +23,8 @@ THROTTLING_CODES = frozenset({"Throttling", "Throttling.User", "Throttling.Api",
                               "ServiceUnavailable", "OTSServerBusy", "OTSOperationThrottled",
                               "Rejected.Throttling"})
 # Refusals while the resource is busy (changing state, another backup job running): not applied, so safe to repeat
-# once the resource is free. Sources per code in docs/cloud-fidelity.md (RDS sections): BackupJobExists is what the
-# Terraform provider retries CreateBackup on; IncorrectDBInstanceState (instance not Running) is in its
-# OperationDeniedDBStatus retry list (alicloud/errors.go) next to OperationDenied.DBInstanceStatus.
-BUSY_CODES = frozenset({"OperationDenied.DBInstanceStatus", "IncorrectDBInstanceState", "BackupJobExists"})
+# once the resource is free. Sources per code in docs/cloud-fidelity.md (RDS sections).
+BUSY_CODES = frozenset({"OperationDenied.DBInstanceStatus", "BackupJobExists"})
 
 
 class CloudError(NestBackupError):

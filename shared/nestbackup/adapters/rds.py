@@ -19,6 +19,15 @@ PAGE_SIZE = 100
 # DescribeBackupPolicyResponseBody.compress_type). UNCONFIRMED: that it is the switch on cloud-disk MySQL
 # instances too (the SDK documents it for local SSD backups).
 TABLE_RESTORE_COMPRESS_TYPE = "4"
+# CreateBackup refusals that clear by themselves: another backup task runs (BackupJobExists, busy) or the instance
+# is not Running (IncorrectDBInstanceState, 403; the documented precondition). The Terraform provider retries
+# both (resource_alicloud_rds_backup.go; errors.go OperationDeniedDBStatus). Not applied, so asking again is safe.
+CREATE_BACKUP_WAIT_CODES = frozenset({"IncorrectDBInstanceState"})
+
+
+def backup_must_wait(err) -> bool:
+    """CreateBackup was refused before it was applied and may be asked again later (see CREATE_BACKUP_WAIT_CODES)."""
+    return err.busy or err.code in CREATE_BACKUP_WAIT_CODES
 
 
 @dataclass(frozen=True)

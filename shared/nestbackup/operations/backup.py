@@ -15,6 +15,7 @@ import time
 from datetime import datetime, timezone
 
 from ..errors import CloudError, Conflict, NotFound, ValidationError
+from ..adapters.rds import backup_must_wait
 from ..model.records import BackupItem, BackupMethod, BackupRecord, ResourceType, new_record_id
 from ..model.status import BACKUP_FINAL, BackupStatus, ItemStatus, backup_job_item_status, snapshot_item_status
 from ..steps.backup import (CloudProgress, DatabaseFacts, DiskFacts, START_BATCH_UNITS, advance, batch_indexes,
@@ -241,7 +242,7 @@ def _start_rds(w, stored, item: BackupItem) -> None:
     try:
         item.job_id = w.rds.create_backup(item.resource_id, retention)
     except CloudError as err:
-        if not err.busy:
+        if not backup_must_wait(err):
             raise
         # Refused before it was applied (another backup task runs, e.g. an automatic one; the instance is not
         # Running): nothing to adopt. The next poll rounds ask again until the RDS deadline.
