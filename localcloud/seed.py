@@ -44,10 +44,10 @@ def seed(cloud: LocalCloud, spec: dict) -> dict:
         out["Disks"].append({"DiskId": disk["DiskId"], "Path": disk["Path"], "InstanceId": instance["InstanceId"]})
     for engine, key in (("PostgreSQL", "Postgres"), ("MySQL", "MySQL")):
         if spec.get(key):
-            db = cloud.rds.create_instance(engine, spec[key], tags=tags)
+            db = cloud.rds.create_instance(engine, spec[key], tags=tags, policy=spec.get("RdsBackupPolicy"))
             out["DBInstances"].append({"DBInstanceId": db["DBInstanceId"], "Engine": engine})
     if spec.get("SQLServer"):
-        db = cloud.rds.create_instance("SQLServer", None, tags=tags)
+        db = cloud.rds.create_instance("SQLServer", None, tags=tags, policy=spec.get("RdsBackupPolicy"))
         # the local SQL Server stand-in's TDS endpoint (login sa, empty password), to put data in
         out["DBInstances"].append({"DBInstanceId": db["DBInstanceId"], "Engine": "SQLServer", "Host": "127.0.0.1",
                                    "Port": db["Port"]})

@@ -37,9 +37,12 @@ database never reaches Running and disappears from DescribeDatabases (`DBName=<n
 Error codes:
 - 404 InvalidDBInstanceId.NotFound: unknown DBInstanceId.
 - 400 MissingParameter / InvalidParameter: a required parameter is absent / malformed (TableMeta, Tags, paging...).
-- 403 IncorrectDBInstanceState: CreateBackup or RestoreTable while the instance is not Running, and CreateBackup
-  while another backup task of the instance is NoStart/Preparing/Uploading (the documented precondition error;
-  the message says which).
+- 403 IncorrectDBInstanceState: CreateBackup or RestoreTable while the instance is not Running.
+- BackupJobExists (BACKUP_JOB_EXISTS): CreateBackup while another backup task of the instance (manual or
+  automatic) is NoStart/Preparing/Uploading.
+- 400 InvalidParameter: DescribeDatabases / DescribeBackups PageSize other than 30, 50, 100 (PAGE_SIZES).
+- NO_TABLE_META: RestoreTable from a set whose MetaStatus is not OK; DELETE_REFUSED: DeleteBackup of a set whose
+  StoreStatus is Disabled.
 - 400 InvalidBackupMethod.ValueNotSupport, 400 BackupType.NotSupport: CreateBackup options (Logical on PostgreSQL).
 - 404 InvalidBackupId.NotFound: BackupId unknown or of another instance (RestoreTable, DeleteBackup).
 - 403 IncorrectBackupSetState: restoring from a Failed backup set; deleting one a running restore reads.
@@ -54,7 +57,14 @@ Error codes:
 - 500 InternalError: the real database server could not be reached while answering a call.
 Faults: `reject` refuses CreateBackup/RestoreTable/DeleteBackup at the call; `fail` (instance id, job id or
 restore task id) ends a backup job Failed / a restore failed; `stuck` keeps them in progress. `op_delay_ms` is the
-minimum duration of both. Not enforced: the 20-backups-per-day limit, retention expiry.
+minimum duration of both. Not enforced: the 20-backups-per-day limit.
+
+Backup policy (per instance, seeded with `RdsBackupPolicy` or set through POST /_local/rds/instances/<id>):
+BackupRetentionPeriod (default 7 days) gives each set ExpectExpireTime = end + days (CreateBackup's
+BackupRetentionPeriod wins; -1: no expiry); a set past it disappears. TableRestore (CompressType 4, default; else 8):
+MySQL sets taken without it have MetaStatus "". BackupsDeletable false: sets have StoreStatus Disabled.
+Automatic backup tasks (JobMode Automated, BackupMode Automated, BackupInitiator System) are started through POST
+/_local/rds/instances/<id>/backups; they hold the instance's one backup slot like a manual one.
 
 Durability: instances, backup jobs, backup sets, restore tasks and ClientTokens are documents in `cloud.store`.
 `resume()` re-runs backup jobs a killed server left in progress (from scratch) and marks interrupted restores
@@ -85,6 +95,26 @@ ENGINES = {"mysql": "MySQL", "postgresql": "PostgreSQL", "sqlserver": "SQLServer
 ACTIVE_JOB = ("NoStart", "Preparing", "Uploading")
 MSSQL_LOGIN = ("sa", "")
 _MINUTE = "%Y-%m-%dT%H:%MZ"
+# DescribeDatabases and DescribeBackups: PageSize 30, 50 or 100, default 30 (SDK DescribeDatabasesRequest,
+# DescribeBackupsRequest). UNCONFIRMED: that any other PageSize is refused (400 InvalidParameter) rather than
+# rounded; refusing keeps callers to the documented values.
+PAGE_SIZES = (30, 50, 100)
+# CreateBackup while another backup task of the instance runs: the code the Terraform provider retries on
+# (resource_alicloud_rds_backup.go). UNCONFIRMED: its HTTP status (400 on the MongoDB error page of the same code).
+BACKUP_JOB_EXISTS = ("BackupJobExists", "A backup job already exists in the specified DB instance.", 400)
+# Instance backup policy when seeded without one: retention 7 days (DescribeBackupPolicy BackupRetentionPeriod;
+# UNCONFIRMED default), CompressType 4 = "quicklz with database and table restoration enabled" (SDK
+# DescribeBackupPolicyResponseBody.compress_type; 8 = without it).
+DEFAULT_RETENTION_DAYS = 7
+TABLE_RESTORE_COMPRESS_TYPE = "4"
+NO_TABLE_RESTORE_COMPRESS_TYPE = "8"
+# RestoreTable from a set whose MetaStatus is not OK (taken without database/table restore enabled). UNCONFIRMED
+# code: no source names it; the API reference only states the precondition.
+NO_TABLE_META = ("IncorrectBackupSetState", "The backup set was taken without database and table restoration "
+                                            "enabled (MetaStatus is not OK).", 403)
+# DeleteBackup of a set whose StoreStatus is Disabled (Basic edition, or younger than the deletable age): only
+# Enabled sets can be deleted (SDK DeleteBackupRequest.backup_id). UNCONFIRMED code and status.
+DELETE_REFUSED = ("IncorrectBackupSetState", "The backup set cannot be deleted now (StoreStatus is Disabled).", 403)
 
 
 # ---------------------------------------------------------------------------------------------------------- helpers
@@ -135,12 +165,21 @@ def _page(req: RpcRequest, default_size: int = 30, hi: int = 100) -> tuple[int, 
     return size, number
 
 
+def _listed_page(req: RpcRequest) -> tuple[int, int]:
+    """PageSize/PageNumber of DescribeDatabases and DescribeBackups (see PAGE_SIZES)."""
+    size = req.get_int("PageSize", PAGE_SIZES[0])
+    if size not in PAGE_SIZES:
+        raise invalid("PageSize", "Use 30, 50 or 100.")
+    number = req.get_int("PageNumber", 1, lo=1, hi=2 ** 31 - 1)
+    return size, number
+
+
 class Rds(Product):
     name = "rds"
     version = "2014-08-15"
     ACTIONS = frozenset({"DescribeDBInstances", "DescribeDBInstanceAttribute", "CreateBackup", "DescribeBackupTasks",
                          "DescribeBackups", "DeleteBackup", "RestoreTable", "DescribeDatabases",
-                         "RecoveryDBInstance"})
+                         "RecoveryDBInstance", "DescribeBackupPolicy"})
 
     def __init__(self, cloud) -> None:
         super().__init__(cloud)
@@ -157,8 +196,9 @@ class Rds(Product):
             raise self._server_error(err) from None
 
     # ------------------------------------------------------------------------------------------------ seeding API
-    def create_instance(self, engine: str, dsn: str | None, tags: dict[str, str]) -> dict:
-        """Register an RDS instance standing for databases of the real server at `dsn` (None for SQLServer)."""
+    def create_instance(self, engine: str, dsn: str | None, tags: dict[str, str], policy: dict | None = None) -> dict:
+        """Register an RDS instance standing for databases of the real server at `dsn` (None for SQLServer).
+        `policy`: its backup policy (see set_policy)."""
         canonical = ENGINES.get(str(engine).lower())
         if canonical is None:
             raise ValueError(f"unknown RDS engine {engine!r} (MySQL, PostgreSQL or SQLServer)")
@@ -169,6 +209,7 @@ class Rds(Product):
             "DBInstanceId": instance_id, "Engine": canonical, "Tags": dict(tags), "Status": "Running",
             "RegionId": self.cloud.region, "ZoneId": f"{self.cloud.region}-h", "CreateTime": self.cloud.iso(),
             "Dsn": None, "Databases": None, "Restored": [],
+            **self._policy_fields({}, policy or {}),
         }
         if canonical == "SQLServer":
             doc.update(EngineVersion="2019_std_ha", Host="127.0.0.1", Port=0)
@@ -192,6 +233,80 @@ class Rds(Product):
         self.cloud.store.put(INSTANCE, instance_id, doc)
         return {"DBInstanceId": instance_id, "Engine": canonical, "EngineVersion": doc["EngineVersion"],
                 "Port": doc["Port"]}
+
+    @staticmethod
+    def _policy_fields(current: dict, policy: dict) -> dict:
+        """Backup policy and state of an instance from a seed/control description: BackupRetentionPeriod (7-730
+        days), TableRestore (database/table restore enabled, i.e. CompressType 4; else 8), BackupsDeletable
+        (false: its sets have StoreStatus Disabled and DeleteBackup refuses them), Status (DBInstanceStatus)."""
+        if not isinstance(policy, dict):
+            raise ValueError("the backup policy must be a JSON object")
+        unknown = set(policy) - {"BackupRetentionPeriod", "TableRestore", "BackupsDeletable", "Status"}
+        if unknown:
+            raise ValueError(f"unknown RDS instance settings: {', '.join(sorted(unknown))}")
+        out = {"BackupRetentionPeriod": current.get("BackupRetentionPeriod", DEFAULT_RETENTION_DAYS),
+               "CompressType": current.get("CompressType", TABLE_RESTORE_COMPRESS_TYPE),
+               "BackupsDeletable": current.get("BackupsDeletable", True)}
+        if "BackupRetentionPeriod" in policy:
+            days = policy["BackupRetentionPeriod"]
+            if not isinstance(days, int) or isinstance(days, bool) or not 7 <= days <= 730:
+                raise ValueError("BackupRetentionPeriod must be 7 to 730 days")
+            out["BackupRetentionPeriod"] = days
+        for key in ("TableRestore", "BackupsDeletable"):
+            if key in policy and not isinstance(policy[key], bool):
+                raise ValueError(f"{key} must be true or false")
+        if "TableRestore" in policy:
+            out["CompressType"] = TABLE_RESTORE_COMPRESS_TYPE if policy["TableRestore"] \
+                else NO_TABLE_RESTORE_COMPRESS_TYPE
+        if "BackupsDeletable" in policy:
+            out["BackupsDeletable"] = policy["BackupsDeletable"]
+        if "Status" in policy:
+            if policy["Status"] not in ("Running", "Rebooting", "DBInstanceClassChanging", "Restoring",
+                                        "Stopped"):
+                raise ValueError("Status must be Running, Rebooting, DBInstanceClassChanging, Restoring or Stopped")
+            out["Status"] = policy["Status"]
+        return out
+
+    def control(self, method: str, parts: list[str], body: dict) -> dict:
+        """The /_local/rds/... control plane (no cloud API):
+        POST instances/<id>            change backup policy / status (see _policy_fields)
+        POST instances/<id>/backups    start a backup task as the service would: {"Mode": "Automated"|"Manual",
+                                       "Seconds": minimum duration}; answers its BackupJobId
+        POST backups/<id>/expire       the set reaches its ExpectExpireTime now (and disappears)"""
+        if method != "POST":
+            raise ValueError("use POST")
+        if len(parts) == 2 and parts[0] == "instances":
+            fields = self._policy_fields(self._instance(parts[1]), body)
+            self.cloud.store.update(INSTANCE, parts[1], lambda d: d.update(fields))
+            inst = self._instance(parts[1])
+            return {k: inst.get(k) for k in ("DBInstanceId", "Status", "BackupRetentionPeriod", "CompressType",
+                                             "BackupsDeletable")}
+        if len(parts) == 3 and parts[0] == "instances" and parts[2] == "backups":
+            mode = body.get("Mode", "Automated")
+            seconds = body.get("Seconds", 0)
+            if mode not in ("Automated", "Manual"):
+                raise ValueError("Mode must be Automated or Manual")
+            if not isinstance(seconds, (int, float)) or not 0 <= seconds <= 3600:
+                raise ValueError("Seconds must be 0 to 3600")
+            return {"BackupJobId": self._start_job(parts[1], method="Physical", db_names=None, retention=None,
+                                                   mode=mode, min_seconds=float(seconds))}
+        if len(parts) == 3 and parts[0] == "backups" and parts[2] == "expire":
+            if self.cloud.store.get(BACKUP, parts[1]) is None:
+                raise ServiceError("InvalidBackupId.NotFound", f"The backup set {parts[1]} is not found.", 404)
+            past = self.cloud.iso(self.cloud.now() - timedelta(seconds=1))
+            self.cloud.store.update(BACKUP, parts[1], lambda b: b.update(ExpectExpireTime=past))
+            self._purge_expired()
+            return {"BackupId": parts[1], "ExpectExpireTime": past}
+        raise ValueError(f"no RDS control endpoint {'/'.join(parts)}")
+
+    def _purge_expired(self) -> None:
+        """Backup sets past their ExpectExpireTime are gone, as the service removes them at expiry."""
+        now = self.cloud.iso()
+        for b in self.cloud.store.find(BACKUP, lambda b: b.get("ExpectExpireTime") and b["ExpectExpireTime"] <= now):
+            if any(t["BackupId"] == b["BackupId"] for t in self._running_restores(b["DBInstanceId"])):
+                continue
+            self.cloud.store.delete(BACKUP, b["BackupId"])
+            shutil.rmtree(self.backup_root / b["BackupId"], ignore_errors=True)
 
     # ------------------------------------------------------------------------------------------------ internals
     def _instance(self, instance_id: str) -> dict:
@@ -378,9 +493,11 @@ class Rds(Product):
             elif info.get("Collate"):
                 item["Collate"] = info["Collate"]
             out.append(item)
-        if req.get("PageSize") is not None or req.get("PageNumber") is not None:
-            size, number = _page(req, default_size=30, hi=1000)
-            out = out[(number - 1) * size: number * size]
+        size, number = _listed_page(req)
+        total = len(out)
+        out = out[(number - 1) * size: number * size]
+        for item in out:           # the SDK model carries the paging fields on each database entry
+            item.update(PageNumber=number, PageSize=size, TotalCount=total)
         return {"Databases": {"Database": out}}
 
     # ------------------------------------------------------------------------------------------------ backups
@@ -407,6 +524,12 @@ class Rds(Product):
         db_names = None
         if strategy == "db" and req.get("DBName"):
             db_names = [n.strip() for n in req.get("DBName").split(",") if n.strip()]
+        return {"BackupJobId": self._start_job(instance_id, method=method, db_names=db_names, retention=retention,
+                                               mode="Manual")}
+
+    def _start_job(self, instance_id: str, method: str, db_names: list[str] | None, retention: int | None,
+                   mode: str, min_seconds: float = 0.0) -> str:
+        """Start a backup task: one at a time per instance, only while it is Running (CreateBackup doc)."""
         with self._lock:
             inst = self._instance(instance_id)
             if inst["Status"] != "Running":
@@ -415,9 +538,9 @@ class Rds(Product):
                                    403)
             busy = self.cloud.store.find(JOB, lambda j: j["DBInstanceId"] == instance_id and j["Status"] in ACTIVE_JOB)
             if busy:
-                raise ServiceError("IncorrectDBInstanceState",
-                                   f"Current DB instance state does not support this operation: backup task "
-                                   f"{busy[0]['BackupJobId']} is in progress.", 403)
+                code, message, status = BACKUP_JOB_EXISTS
+                raise ServiceError(code, f"{message} (task {busy[0]['BackupJobId']}, {busy[0].get('Mode', 'Manual')})",
+                                   status)
             if db_names:
                 try:
                     present = set(self._databases(inst))
@@ -431,10 +554,10 @@ class Rds(Product):
             now = self.cloud.now()
             job = {"BackupJobId": job_id, "BackupId": backup_id, "DBInstanceId": instance_id, "Status": "NoStart",
                    "Process": "0", "Method": method, "DBNames": db_names, "Retention": retention,
-                   "StartTime": self.cloud.iso(now), "Reason": ""}
+                   "StartTime": self.cloud.iso(now), "Reason": "", "Mode": mode, "MinSeconds": min_seconds}
             self.cloud.store.put(JOB, job_id, job)
         self.cloud.submit(self._run_backup, job_id, time.monotonic())
-        return {"BackupJobId": job_id}
+        return job_id
 
     def _set_job(self, job_id: str, **fields) -> dict | None:
         return self.cloud.store.update(JOB, job_id, lambda j: j.update(fields))
@@ -479,6 +602,8 @@ class Rds(Product):
                 databases.append({"DBName": name, "File": path.name, **meta})
                 self._set_job(job_id, Process=str(10 + 85 * (i + 1) // max(1, len(names))))
         self.cloud.pace(started)
+        while time.monotonic() < started + float(job.get("MinSeconds") or 0) and not self.cloud.stopping:
+            time.sleep(0.05)
         if self.cloud.stopping:
             return
         if self.cloud.faults.fails(instance_id, job_id):
@@ -496,10 +621,19 @@ class Rds(Product):
         if failed:
             shutil.rmtree(directory, ignore_errors=True)
             files, databases = [], []
-        start = datetime.strptime(job["StartTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
         end = self.cloud.now()
-        retention = job.get("Retention")
-        expire = start + timedelta(days=retention if retention and retention > 0 else 7)
+        # A set is kept for the days CreateBackup asked (MySQL), else the instance policy's; -1 keeps it for good.
+        retention = job.get("Retention") or inst.get("BackupRetentionPeriod", DEFAULT_RETENTION_DAYS)
+        expire = end + timedelta(days=retention if retention > 0 else 0)
+        # MetaStatus OK only for MySQL sets taken with database/table restore enabled; "" otherwise (SDK-old
+        # DescribeBackupsResponseBodyItemsBackup.meta_status: "" = not usable for database/table restore).
+        if failed:
+            meta = "EMPTY"
+        elif inst.get("Engine") != "MySQL" or inst.get("CompressType", TABLE_RESTORE_COMPRESS_TYPE) \
+                == TABLE_RESTORE_COMPRESS_TYPE:
+            meta = "OK"
+        else:
+            meta = ""
         backup = {
             "BackupId": job["BackupId"], "BackupJobId": job_id, "DBInstanceId": job["DBInstanceId"],
             "Status": "Failed" if failed else "Success", "Reason": failed or "",
@@ -507,10 +641,24 @@ class Rds(Product):
             "Size": sum(f.stat().st_size for f in files), "Checksum": crc64(files) if files else "",
             "Method": job["Method"], "Engine": inst.get("Engine", ""), "EngineVersion": inst.get("EngineVersion", ""),
             "Databases": databases, "ExpectExpireTime": "" if retention == -1 else self.cloud.iso(expire),
+            "Mode": job.get("Mode", "Manual"), "MetaStatus": meta,
+            "StoreStatus": "Enabled" if inst.get("BackupsDeletable", True) else "Disabled",
         }
         self.cloud.store.put(BACKUP, job["BackupId"], backup)
         self._set_job(job_id, Status="Failed" if failed else "Finished", Process="100" if not failed else job["Process"],
                       Reason=failed or "", EndTime=self.cloud.iso(end))
+
+    def DescribeBackupPolicy(self, req: RpcRequest) -> dict:
+        """The data backup policy (SDK DescribeBackupPolicyResponseBody); the fields the local cloud models."""
+        inst = self._instance(req.require("DBInstanceId"))
+        mode = req.get("BackupPolicyMode", "DataBackupPolicy")
+        if mode not in ("DataBackupPolicy", "LogBackupPolicy"):
+            raise invalid("BackupPolicyMode", "Use DataBackupPolicy or LogBackupPolicy.")
+        return {"BackupRetentionPeriod": inst.get("BackupRetentionPeriod", DEFAULT_RETENTION_DAYS),
+                "CompressType": inst.get("CompressType", TABLE_RESTORE_COMPRESS_TYPE),
+                "PreferredBackupTime": "18:00Z-19:00Z", "PreferredBackupPeriod": "Monday,Wednesday,Friday",
+                "BackupMethod": "Physical", "EnableBackupLog": "0", "LocalLogRetentionHours": 0,
+                "LogBackupRetentionPeriod": 7, "Category": "Standard", "BackupPolicyMode": mode}
 
     def DescribeBackupTasks(self, req: RpcRequest) -> dict:
         instance_id = req.require("DBInstanceId")
@@ -526,7 +674,7 @@ class Rds(Product):
         def wanted(j: dict) -> bool:
             if j["DBInstanceId"] != instance_id:
                 return False
-            if mode == "Automated":
+            if mode and j.get("Mode", "Manual") != mode:
                 return False
             if job_id is not None:
                 return j["BackupJobId"] == str(job_id)
@@ -541,7 +689,8 @@ class Rds(Product):
             progress = {"NoStart": "NoStart", "Preparing": "Preparing", "Uploading": "Uploading"}.get(
                 j["Status"], "Finished")
             item = {"BackupJobId": j["BackupJobId"], "BackupStatus": j["Status"], "BackupProgressStatus": progress,
-                    "Process": j["Process"], "JobMode": "Manual", "TaskAction": "TempBackupTask"}
+                    "Process": j["Process"], "JobMode": j.get("Mode", "Manual"),
+                    "TaskAction": "TempBackupTask" if j.get("Mode", "Manual") == "Manual" else "NormalBackupTask"}
             if job_id is not None and j["Status"] == "Finished":
                 item["BackupId"] = j["BackupId"]
             items.append(item)
@@ -554,9 +703,10 @@ class Rds(Product):
         return {
             "BackupId": b["BackupId"], "DBInstanceId": b["DBInstanceId"], "BackupStatus": b["Status"],
             "BackupStartTime": start.strftime(_MINUTE), "BackupEndTime": end.strftime(_MINUTE),
-            "BackupSize": b["Size"], "BackupMethod": b["Method"], "BackupMode": "Manual", "BackupType": "FullBackup",
-            "BackupInitiator": "User", "Engine": b["Engine"], "EngineVersion": b["EngineVersion"],
-            "IsAvail": 1 if ok else 0, "MetaStatus": "OK" if ok else "EMPTY", "StoreStatus": "Enabled",
+            "BackupSize": b["Size"], "BackupMethod": b["Method"], "BackupMode": b.get("Mode", "Manual"),
+            "BackupType": "FullBackup", "BackupInitiator": "User" if b.get("Mode", "Manual") == "Manual" else "System",
+            "Engine": b["Engine"], "EngineVersion": b["EngineVersion"], "IsAvail": 1 if ok else 0,
+            "MetaStatus": b.get("MetaStatus", "OK" if ok else "EMPTY"), "StoreStatus": b.get("StoreStatus", "Enabled"),
             "ConsistentTime": 0, "CopyOnlyBackup": "0", "StorageClass": "0", "HostInstanceID": "0",
             "BackupDownloadURL": "", "BackupIntranetDownloadURL": "", "Checksum": b["Checksum"],
             "Encryption": "{}", "ExpectExpireTime": b.get("ExpectExpireTime", ""),
@@ -575,7 +725,8 @@ class Rds(Product):
         end = _parse_time("EndTime", req.get("EndTime"))
         if start and end and end < start:
             raise ServiceError("InvalidEndTime.Malformed", "The EndTime must not be before the StartTime.", 400)
-        size, number = _page(req)
+        size, number = _listed_page(req)
+        self._purge_expired()
 
         def wanted(b: dict) -> bool:
             if b["DBInstanceId"] != instance_id:
@@ -584,7 +735,7 @@ class Rds(Product):
                 return False
             if status and b["Status"] != status:
                 return False
-            if mode and mode != "Manual":
+            if mode and b.get("Mode", "Manual") != mode:
                 return False
             if btype and btype != "FullBackup":
                 return False
@@ -621,6 +772,9 @@ class Rds(Product):
                 if backup_id in in_use:
                     raise ServiceError("IncorrectBackupSetState",
                                        f"The backup set {backup_id} is being restored from.", 403)
+                if b.get("StoreStatus", "Enabled") != "Enabled":
+                    code, message, http = DELETE_REFUSED
+                    raise ServiceError(code, f"{message} ({backup_id})", http)
             for backup_id in ids:
                 self.cloud.store.delete(BACKUP, backup_id)
                 shutil.rmtree(self.backup_root / backup_id, ignore_errors=True)
@@ -711,6 +865,9 @@ class Rds(Product):
                 raise ServiceError("InvalidBackupId.NotFound", f"The backup set {backup_id} is not found.", 404)
             if backup["Status"] != "Success":
                 raise ServiceError("IncorrectBackupSetState", f"The backup set {backup_id} is not available.", 403)
+            if backup.get("MetaStatus", "OK") != "OK":
+                code, message, http = NO_TABLE_META
+                raise ServiceError(code, f"{message} ({backup_id})", http)
             in_backup = {d["DBName"]: d for d in backup["Databases"]}
             try:
                 on_server = set(eng.all_databases())

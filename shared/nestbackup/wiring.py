@@ -59,6 +59,9 @@ class Settings:
     webhook_allow_private: bool = False        # admin option: webhooks may target private/loopback addresses
     # Schedules may not fire more often: RDS takes at most 20 backup sets per instance a day (CreateBackup docs).
     schedule_min_interval_seconds: int = 120 * 60
+    # Days an RDS MySQL backup set is kept (CreateBackup BackupRetentionPeriod: 7-730, -1 = for good); None
+    # leaves it to the instance's backup policy. Other engines always follow their policy.
+    rds_backup_retention_days: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, context=None) -> "Settings":
@@ -106,7 +109,20 @@ class Settings:
                    webhook_deadline_seconds=max(1, number("NESTBACKUP_WEBHOOK_DEADLINE_SECONDS", 5)),
                    webhook_allow_private=env.get("NESTBACKUP_WEBHOOK_ALLOW_PRIVATE", "").lower() in ("1", "true"),
                    schedule_min_interval_seconds=60 * max(1, number("NESTBACKUP_SCHEDULE_MIN_INTERVAL_MINUTES",
-                                                                    120)))
+                                                                    120)),
+                   rds_backup_retention_days=_retention_days(env.get("NESTBACKUP_RDS_BACKUP_RETENTION_DAYS")))
+
+
+def _retention_days(raw: str | None) -> int | None:
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        days = int(raw)
+    except ValueError:
+        days = 0
+    if days != -1 and not 7 <= days <= 730:
+        raise ValidationError(f"NESTBACKUP_RDS_BACKUP_RETENTION_DAYS must be 7 to 730 days or -1, got {raw!r}")
+    return days
 
 
 class Wiring:

@@ -62,3 +62,10 @@ def test_events_are_derived_and_bounded_per_resource():
     after = {"resource_id": "d-1", "status": "Running", "progress": 90}
     assert [e["Detail"] for e in timeline.item_events(before, after, "t")] == ["25%", "50%", "75%"]
     assert timeline.item_events(after, dict(after), "t") == []          # no change, no event
+
+
+def test_waiting_and_refusals_are_on_the_timeline():
+    before = {"resource_id": "rm-1", "status": "Pending"}
+    after = {"resource_id": "rm-1", "status": "Pending", "wait_reason": "BackupJobExists: an automatic backup runs"}
+    assert [e["Event"] for e in timeline.item_events(before, after, "t")] == ["Waiting"]
+    assert timeline.item_events(after, dict(after), "t") == []

@@ -33,9 +33,22 @@ def test_seed_prints_the_contract_object(served):
     assert out["DBInstances"][0]["Engine"] == "SQLServer" and out["DBInstances"][0]["DBInstanceId"].startswith("rm-")
 
 
+def test_seed_sets_the_rds_backup_policy(served):
+    from alibabacloud_rds20140815 import models as m
+
+    from tests.conftest import make_rds
+    done = nestbackup("local", "seed", "--endpoint", served, "--instance", "si-cli3", "--disks", "0", "--sqlserver",
+                      "--rds-backup-policy", '{"BackupRetentionPeriod": 30}', "--json")
+    assert done.returncode == 0, done.stderr
+    db = json.loads(done.stdout)["DBInstances"][0]["DBInstanceId"]
+    policy = make_rds(served).describe_backup_policy(m.DescribeBackupPolicyRequest(dbinstance_id=db)).body
+    assert policy.backup_retention_period == 30
+
+
 @pytest.mark.parametrize("args, words", [
     (["--disk-size", "3XB"], "not a size"),
     (["--instance", "bad id; drop"], "ServiceInstanceId"),
+    (["--sqlserver", "--rds-backup-policy", '{"BackupRetentionPeriod": 3}'], "BackupRetentionPeriod"),
 ])
 def test_seed_refusals_are_one_line(served, args, words):
     base = ["local", "seed", "--endpoint", served, "--instance", "si-cli2"]

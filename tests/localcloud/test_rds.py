@@ -492,7 +492,7 @@ def test_backup_in_progress_and_instance_state_refusals(cloud, rds, control):
     assert [j.backup_job_id for j in progressing] == [job_id]
     assert rds.describe_backup_tasks(m.DescribeBackupTasksRequest(
         dbinstance_id=ss, backup_job_status="NoStart")).body.items.backup_job == []
-    assert code_of(lambda: create_backup(rds, ss)) == ("IncorrectDBInstanceState", 403)
+    assert code_of(lambda: create_backup(rds, ss)) == ("BackupJobExists", 400)
     control.clear_faults()
     job, _ = wait_job(rds, ss, job_id)
     assert job.backup_status == "Finished"
@@ -583,12 +583,19 @@ def test_restore_faults_fail_and_stuck(cloud, rds, control, pg_dbs):
 
 def test_describe_backups_paging_time_filter_and_delete(cloud, rds):
     ss = cloud.rds.create_instance("SQLServer", None, tag())["DBInstanceId"]
-    ids = [backup_now(rds, ss) for _ in range(3)]
-    body = rds.describe_backups(m.DescribeBackupsRequest(dbinstance_id=ss, page_size=2, page_number=1)).body
-    assert (body.total_record_count, body.page_record_count, body.page_number) == ("3", "2", "1")
-    body2 = rds.describe_backups(m.DescribeBackupsRequest(dbinstance_id=ss, page_size=2, page_number=2)).body
-    assert body2.page_record_count == "1"
+    ids = [backup_now(rds, ss) for _ in range(32)]
+    # PageSize 30 (default), 50 or 100; the counts are strings (SDK DescribeBackupsRequest / ResponseBody)
+    body = rds.describe_backups(m.DescribeBackupsRequest(dbinstance_id=ss)).body
+    assert (body.total_record_count, body.page_record_count, body.page_number) == ("32", "30", "1")
+    body2 = rds.describe_backups(m.DescribeBackupsRequest(dbinstance_id=ss, page_size=30, page_number=2)).body
+    assert body2.page_record_count == "2"
     assert sorted(b.backup_id for b in body.items.backup + body2.items.backup) == sorted(ids)
+    assert rds.describe_backups(m.DescribeBackupsRequest(dbinstance_id=ss, page_size=50)).body.page_record_count \
+        == "32"
+    assert code_of(lambda: rds.describe_backups(m.DescribeBackupsRequest(dbinstance_id=ss, page_size=2))) \
+        == ("InvalidParameter", 400)
+    rds.delete_backup(m.DeleteBackupRequest(dbinstance_id=ss, backup_id=",".join(ids[3:])))
+    ids = ids[:3]
 
     now = time.time()
     past = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(now - 3600))
@@ -678,3 +685,75 @@ def test_an_unreachable_server_fails_calls_and_backups(cloud, rds, pg_dbs):
         cloud.rds.create_instance("PostgreSQL", "postgresql://postgres@127.0.0.1:1/postgres", tag())
     with pytest.raises(ValueError):
         cloud.rds.create_instance("Oracle", None, tag())
+
+
+# ------------------------------------------------------------------------------------------------ fidelity: backups
+def test_describe_databases_pages_by_30_by_default(cloud, rds):
+    names = [f"{PREFIX}_many_{i:02d}" for i in range(35)]
+    for name in names:
+        my_rows(None, f"CREATE DATABASE {qi(name)}")
+    try:
+        inst = cloud.rds.create_instance("MySQL", dsn_with(MYSQL_DSN, names), tag())["DBInstanceId"]
+        first = databases(rds, inst)
+        assert len(first) == 30 and first[0].total_count == 35
+        second = rds.describe_databases(m.DescribeDatabasesRequest(dbinstance_id=inst, page_number=2)).body
+        assert [d.dbname for d in first + second.databases.database] == names
+        whole = rds.describe_databases(m.DescribeDatabasesRequest(dbinstance_id=inst, page_size=100)).body
+        assert len(whole.databases.database) == 35
+        assert code_of(lambda: rds.describe_databases(m.DescribeDatabasesRequest(dbinstance_id=inst, page_size=40))
+                       ) == ("InvalidParameter", 400)
+    finally:
+        for name in names:
+            my_rows(None, f"DROP DATABASE IF EXISTS {qi(name)}")
+
+
+def test_automatic_tasks_are_listed_and_refuse_a_manual_backup_meanwhile(cloud, rds, control):
+    ss = cloud.rds.create_instance("SQLServer", None, tag())["DBInstanceId"]
+    auto = control.call("POST", f"/_local/rds/instances/{ss}/backups", {"Mode": "Automated", "Seconds": 2})
+    tasks = rds.describe_backup_tasks(m.DescribeBackupTasksRequest(dbinstance_id=ss)).body.items.backup_job
+    assert [(t.backup_job_id, t.job_mode, t.task_action) for t in tasks] == \
+        [(auto["BackupJobId"], "Automated", "NormalBackupTask")]
+    assert rds.describe_backup_tasks(m.DescribeBackupTasksRequest(
+        dbinstance_id=ss, backup_mode="Manual")).body.items.backup_job == []
+    assert code_of(lambda: create_backup(rds, ss)) == ("BackupJobExists", 400)
+    job, _ = wait_job(rds, ss, auto["BackupJobId"])
+    mine = backup_now(rds, ss)
+    sets = rds.describe_backups(m.DescribeBackupsRequest(dbinstance_id=ss)).body.items.backup
+    assert {(b.backup_id, b.backup_mode, b.backup_initiator) for b in sets} == \
+        {(job.backup_id, "Automated", "System"), (mine, "Manual", "User")}
+    manual = rds.describe_backups(m.DescribeBackupsRequest(dbinstance_id=ss, backup_mode="Manual")).body
+    assert [b.backup_id for b in manual.items.backup] == [mine]
+
+    control.call("POST", f"/_local/rds/instances/{ss}", {"Status": "Rebooting"})
+    assert code_of(lambda: create_backup(rds, ss)) == ("IncorrectDBInstanceState", 403)
+    control.call("POST", f"/_local/rds/instances/{ss}", {"Status": "Running"})
+
+
+def test_retention_expiry_meta_status_and_undeletable_sets(cloud, rds, control, my_dbs):
+    inst = cloud.rds.create_instance("MySQL", dsn_with(MYSQL_DSN, [my_dbs["shop"]]), tag(),
+                                     policy={"BackupRetentionPeriod": 9, "TableRestore": False,
+                                             "BackupsDeletable": False})["DBInstanceId"]
+    policy = rds.describe_backup_policy(m.DescribeBackupPolicyRequest(dbinstance_id=inst)).body
+    assert (policy.backup_retention_period, policy.compress_type) == (9, "8")
+    plain = backup_now(rds, inst)
+    kept = wait_job(rds, inst, create_backup(rds, inst, backup_retention_period=30))[0].backup_id
+    sets = {b.backup_id: b for b in rds.describe_backups(m.DescribeBackupsRequest(dbinstance_id=inst)).body.items.backup}
+
+    def days(b) -> float:
+        end = time.mktime(time.strptime(b.backup_end_time, "%Y-%m-%dT%H:%MZ"))
+        return (time.mktime(time.strptime(b.expect_expire_time, "%Y-%m-%dT%H:%M:%SZ")) - end) / 86400
+
+    assert round(days(sets[plain])) == 9 and round(days(sets[kept])) == 30
+    assert (sets[plain].meta_status, sets[plain].store_status) == ("", "Disabled")
+    meta = [{"type": "db", "name": my_dbs["shop"], "newname": f"{PREFIX}_nometa"}]
+    assert code_of(lambda: restore(rds, inst, plain, meta)) == ("IncorrectBackupSetState", 403)
+    assert code_of(lambda: rds.delete_backup(m.DeleteBackupRequest(dbinstance_id=inst, backup_id=plain))
+                   ) == ("IncorrectBackupSetState", 403)
+
+    control.call("POST", f"/_local/rds/backups/{plain}/expire", {})
+    left = rds.describe_backups(m.DescribeBackupsRequest(dbinstance_id=inst)).body.items.backup
+    assert [b.backup_id for b in left] == [kept]
+    control.call("POST", f"/_local/rds/instances/{inst}", {"TableRestore": True})
+    assert rds.describe_backups(m.DescribeBackupsRequest(
+        dbinstance_id=inst, backup_id=backup_now(rds, inst))).body.items.backup[0].meta_status == "OK"
+

@@ -12,6 +12,22 @@ VERSION = "2014-08-15"
 # (TargetDBInstanceId) under the names DbNames maps them to; that the target may be the source instance itself is
 # UNCONFIRMED (its docs send existing targets to CopyDatabaseBetweenInstances, whose docs want a different target).
 SQLSERVER_RESTORE_ACTION = "RecoveryDBInstance"
+# DescribeDatabases and DescribeBackups take PageSize 30, 50 or 100 (default 30) and PageNumber from 1 (SDK
+# DescribeDatabasesRequest, DescribeBackupsRequest): ask for the largest page and read until a short one.
+PAGE_SIZE = 100
+# DescribeBackupPolicy CompressType "4" = quicklz with database and table restoration enabled (SDK
+# DescribeBackupPolicyResponseBody.compress_type). UNCONFIRMED: that it is the switch on cloud-disk MySQL
+# instances too (the SDK documents it for local SSD backups).
+TABLE_RESTORE_COMPRESS_TYPE = "4"
+# CreateBackup refusals that clear by themselves: another backup task runs (BackupJobExists, busy) or the instance
+# is not Running (IncorrectDBInstanceState, 403; the documented precondition). The Terraform provider retries
+# both (resource_alicloud_rds_backup.go; errors.go OperationDeniedDBStatus). Not applied, so asking again is safe.
+CREATE_BACKUP_WAIT_CODES = frozenset({"IncorrectDBInstanceState"})
+
+
+def backup_must_wait(err) -> bool:
+    """CreateBackup was refused before it was applied and may be asked again later (see CREATE_BACKUP_WAIT_CODES)."""
+    return err.busy or err.code in CREATE_BACKUP_WAIT_CODES
 
 
 @dataclass(frozen=True)
@@ -27,6 +43,17 @@ class BackupJob:
     status: str               # NoStart | Checking | Preparing | Waiting | Uploading | Finished | Failed
     progress: int
     backup_id: str | None
+    mode: str = "Manual"      # JobMode: Manual (CreateBackup) | Automated (the instance's backup policy)
+
+
+@dataclass(frozen=True)
+class BackupSet:
+    backup_id: str
+    status: str               # Success | Failed
+    mode: str                 # BackupMode: Manual | Automated
+    meta_status: str          # OK | LARGE | EMPTY | "" ("" / LARGE: no database/table restore from this set)
+    store_status: str         # Enabled (deletable) | Disabled
+    expires_at: str | None    # ExpectExpireTime; None when the set is kept for good or the field is absent
 
 
 @dataclass(frozen=True)
@@ -55,16 +82,32 @@ class Rds:
         items = (body.get("Items") or {}).get("DBInstanceAttribute") or []
         return items[0] if items else {}
 
-    def create_backup(self, db_instance_id: str) -> str:
+    def create_backup(self, db_instance_id: str, retention_days: int | None = None) -> str:
         """Start a full backup. CreateBackup takes no ClientToken, so only refusals before it was applied
-        (throttling) are retried here; after a 5xx the caller looks for the job before asking again."""
+        (throttling) are retried here; after a 5xx the caller looks for the job before asking again.
+        `retention_days` (7-730, -1 = for good): only MySQL takes BackupRetentionPeriod on a plain full backup
+        (SQL Server only with BackupStrategy=db); the caller passes it for MySQL only."""
         body = self.rpc.call("CreateBackup", {"DBInstanceId": db_instance_id, "BackupMethod": "Physical",
-                                              "BackupType": "FullBackup"}, retry_when=lambda e: e.throttled)
+                                              "BackupType": "FullBackup", "BackupRetentionPeriod": retention_days},
+                             retry_when=lambda e: e.throttled)
         return str(body["BackupJobId"])
 
     def running_backup_jobs(self, db_instance_id: str) -> list[BackupJob]:
+        """Every backup task in progress on the instance: ours, others' manual ones, and automatic ones."""
         body = self.rpc.call("DescribeBackupTasks", {"DBInstanceId": db_instance_id})
         return [_job(raw) for raw in (body.get("Items") or {}).get("BackupJob") or []]
+
+    def backup_set(self, db_instance_id: str, backup_id: str) -> BackupSet | None:
+        body = self.rpc.call("DescribeBackups", {"DBInstanceId": db_instance_id, "BackupId": backup_id})
+        raw = next((b for b in (body.get("Items") or {}).get("Backup") or [] if str(b.get("BackupId")) == backup_id),
+                   None)
+        return _set(raw) if raw else None
+
+    def table_restore_enabled(self, db_instance_id: str) -> bool:
+        """MySQL: whether backups taken now allow database/table restore (RestoreTable), per the backup policy."""
+        body = self.rpc.call("DescribeBackupPolicy", {"DBInstanceId": db_instance_id,
+                                                      "BackupPolicyMode": "DataBackupPolicy"})
+        return str(body.get("CompressType", "")) == TABLE_RESTORE_COMPRESS_TYPE
 
     def backup_job(self, db_instance_id: str, job_id: str) -> BackupJob | None:
         body = self.rpc.call("DescribeBackupTasks", {"DBInstanceId": db_instance_id, "BackupJobId": int(job_id)})
@@ -76,12 +119,11 @@ class Rds:
         from datetime import datetime, timedelta, timezone
         start = datetime.fromtimestamp(since_epoch, timezone.utc).replace(second=0, microsecond=0)
         end = datetime.now(timezone.utc) + timedelta(minutes=1)
-        body = self.rpc.call("DescribeBackups", {"DBInstanceId": db_instance_id, "BackupMode": "Manual",
-                                                 "BackupStatus": "Success", "PageSize": 100,
-                                                 "StartTime": start.strftime("%Y-%m-%dT%H:%MZ"),
-                                                 "EndTime": end.strftime("%Y-%m-%dT%H:%MZ")})
-        sets = [raw for raw in (body.get("Items") or {}).get("Backup") or []
-                if raw.get("BackupStatus", "Success") == "Success"]
+        sets = [raw for raw in self._all_pages("DescribeBackups", {
+                    "DBInstanceId": db_instance_id, "BackupMode": "Manual", "BackupStatus": "Success",
+                    "StartTime": start.strftime("%Y-%m-%dT%H:%MZ"), "EndTime": end.strftime("%Y-%m-%dT%H:%MZ")},
+                    lambda body: (body.get("Items") or {}).get("Backup"))
+                if raw.get("BackupStatus", "Success") == "Success" and raw.get("BackupMode", "Manual") == "Manual"]
         sets.sort(key=lambda raw: str(raw.get("BackupStartTime") or ""), reverse=True)
         return [str(raw["BackupId"]) for raw in sets]
 
@@ -101,9 +143,21 @@ class Rds:
                       retry_when=lambda e: e.throttled)
 
     def databases(self, db_instance_id: str, name: str | None = None) -> list[Database]:
-        body = self.rpc.call("DescribeDatabases", {"DBInstanceId": db_instance_id, "DBName": name})
+        """Every database of the instance (all pages), or the one named."""
         return [Database(raw.get("DBName", ""), raw.get("DBStatus", ""))
-                for raw in (body.get("Databases") or {}).get("Database") or []]
+                for raw in self._all_pages("DescribeDatabases", {"DBInstanceId": db_instance_id, "DBName": name},
+                                           lambda body: (body.get("Databases") or {}).get("Database"))]
+
+    def _all_pages(self, action: str, params: dict, rows) -> list[dict]:
+        """PageNumber paging: pages of PAGE_SIZE until a short (or empty) one."""
+        out: list[dict] = []
+        page = 1
+        while True:
+            batch = rows(self.rpc.call(action, {**params, "PageSize": PAGE_SIZE, "PageNumber": page})) or []
+            out.extend(batch)
+            if len(batch) < PAGE_SIZE:
+                return out
+            page += 1
 
     def _pages(self, params: dict) -> Iterator[DBInstance]:
         page = 1
@@ -119,4 +173,23 @@ class Rds:
 
 def _job(raw: dict) -> BackupJob:
     return BackupJob(job_id=str(raw.get("BackupJobId", "")), status=raw.get("BackupStatus") or "NoStart",
-                     progress=_percent(raw.get("Process")), backup_id=str(raw["BackupId"]) if raw.get("BackupId") else None)
+                     progress=_percent(raw.get("Process")), backup_id=str(raw["BackupId"]) if raw.get("BackupId") else None,
+                     mode=raw.get("JobMode") or "Manual")
+
+
+def _set(raw: dict) -> BackupSet:
+    return BackupSet(backup_id=str(raw.get("BackupId", "")), status=raw.get("BackupStatus") or "",
+                     mode=raw.get("BackupMode") or "", meta_status=raw.get("MetaStatus") or "",
+                     store_status=raw.get("StoreStatus") or "", expires_at=_iso_utc(raw.get("ExpectExpireTime")))
+
+
+def _iso_utc(text) -> str | None:
+    """ExpectExpireTime as yyyy-MM-ddTHH:mm:ssZ; None when empty (kept for good) or not a UTC time."""
+    from datetime import datetime
+    text = str(text or "").strip()
+    for fmt in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%MZ"):
+        try:
+            return datetime.strptime(text, fmt).strftime("%Y-%m-%dT%H:%M:%SZ")
+        except ValueError:
+            pass
+    return None

@@ -31,7 +31,7 @@ PAGE = """<!doctype html>
  service instance; a backup is taken right before it.</div>
 <div id="error" role="alert"></div>
 <h2>Backups</h2>
-<table id="backups"><thead><tr><th>Backup</th><th>Status</th><th>Started</th><th>Ended</th><th>Resources</th><th></th></tr>
+<table id="backups"><thead><tr><th>Backup</th><th>Status</th><th>Started</th><th>Ended</th><th>Restorable until</th><th>Resources</th><th></th></tr>
 </thead><tbody></tbody></table>
 <h2>Restore tasks</h2>
 <table id="restores"><thead><tr><th>Restore task</th><th>From backup</th><th>Status</th><th>Phase</th><th>Started</th><th>Ended</th></tr>
@@ -65,7 +65,9 @@ function detailRow(tbody, record, span) {
   for (const r of record.Resources || []) {
     const div = document.createElement("div");
     div.textContent = r.ResourceType + " " + r.ResourceId + " · " + r.Status + " · " + (r.Progress || 0) + "% · "
-      + (r.ArtifactId || r.SourceArtifactId || "-") + (r.ErrorCode ? " · " + r.ErrorCode + ": " + r.ErrorMessage : "");
+      + (r.ArtifactId || r.SourceArtifactId || "-") + (r.ErrorCode ? " · " + r.ErrorCode + ": " + r.ErrorMessage : "")
+      + (r.WaitReason && !r.ErrorCode ? " · waiting: " + r.WaitReason : "") + (r.ExpiresAt ? " · expires " + r.ExpiresAt : "")
+      + (r.Restorable === false ? " · not restorable: " + r.RestorableReason : "");
     div.className = r.Status; td.appendChild(div);
   }
   const kind = record.RestoreId ? "restores" : "backups", id = record.RestoreId || record.BackupId;
@@ -98,14 +100,14 @@ async function refresh() {
     for (const b of backups.Backups) {
       const tr = document.createElement("tr"); tr.dataset.id = b.BackupId;
       cell(tr, b.BackupId); cell(tr, b.Status, b.Status, causes(b)); cell(tr, b.StartTime); cell(tr, b.EndTime || "…");
-      cell(tr, b.Resources.length);
+      cell(tr, b.RestorableUntil || (b.Status === "Created" ? "no expiry" : "")); cell(tr, b.Resources.length);
       const actions = cell(tr, "");
       if (b.Status === "Created") {
         const button = document.createElement("button"); button.textContent = "Restore"; button.className = "restore";
         button.onclick = () => { pending = b.BackupId; $("confirm-id").textContent = b.BackupId; $("confirm").showModal(); };
         actions.appendChild(button);
       }
-      bt.appendChild(tr); detailRow(bt, b, 6);
+      bt.appendChild(tr); detailRow(bt, b, 7);
     }
     const rt = $("restores").tBodies[0]; rt.textContent = "";
     for (const r of restores.Restores) {

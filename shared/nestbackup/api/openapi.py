@@ -23,7 +23,8 @@ def _body(schema: str) -> dict:
 def document() -> dict:
     item = {"type": "object", "properties": {k: {} for k in (
         "ResourceId", "ResourceType", "Engine", "Method", "Status", "ArtifactId", "SourceArtifactId", "Progress",
-        "ErrorCode", "ErrorMessage", "RequestId", "Databases", "Verified", "Verification", "StartTime", "EndTime")}}
+        "ErrorCode", "ErrorMessage", "RequestId", "Databases", "Verified", "Verification", "StartTime", "EndTime",
+        "ExpiresAt", "WaitReason", "Restorable", "RestorableReason", "DeleteRefused")}}
     return {
         "openapi": "3.0.3",
         "info": {"title": "nestbackup", "version": "1",
@@ -45,6 +46,14 @@ def document() -> dict:
                                           "StatusDetail": {"type": "string"}, "StartTime": {"type": "string"},
                                           "EndTime": {"type": "string", "nullable": True},
                                           "Description": {"type": "string"},
+                                          "RestorableUntil": {"type": "string", "nullable": True,
+                                                              "description": "when the first backed-up artifact "
+                                                                             "expires (RDS backup set retention); "
+                                                                             "null: none expires"},
+                                          "AwaitingExpiry": {"type": "boolean",
+                                                             "description": "DeleteFailed only because RDS refuses "
+                                                                            "to delete some backup sets; they go "
+                                                                            "when they expire"},
                                           "Resources": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}}}},
                 "Restore": {"type": "object", "required": ["RestoreId", "BackupId", "Status", "Phase", "Resources"],
                             "properties": {"RestoreId": {"type": "string"}, "RestoreTaskId": {"type": "string"},
@@ -78,6 +87,8 @@ def document() -> dict:
                                                "Enabled": {"type": "boolean"}}},
                 "Plan": {"type": "object", "properties": {"ServiceInstanceId": {"type": "string"},
                                                            "Resources": {"type": "array", "items": {}},
+                                                           "Warnings": {"type": "array",
+                                                                        "items": {"type": "string"}},
                                                            "Estimate": {"type": "object"}}},
                 "Timeline": {"type": "object", "properties": {"Events": {"type": "array", "items": {
                     "type": "object", "properties": {"Time": {"type": "string"}, "ResourceId": {"type": "string", "nullable": True},

@@ -23,9 +23,12 @@ def api_options(fn):
 
 def _line(item: dict) -> str:
     cause = f"  {item.get('ErrorCode')}: {item.get('ErrorMessage')}" if item.get("ErrorCode") else ""
+    waits = f"  waiting: {item['WaitReason']}" if item.get("WaitReason") and not cause else ""
+    expires = f"  expires {item['ExpiresAt']}" if item.get("ExpiresAt") else ""
+    unusable = f"  not restorable: {item.get('RestorableReason')}" if item.get("Restorable") is False else ""
     artifact = item.get("ArtifactId") or item.get("SourceArtifactId") or "-"
     return (f"  {item['ResourceType']:<5} {item['ResourceId']:<28} {item['Status']:<10} "
-            f"{item.get('Progress') or 0:>3}%  {artifact}{cause}")
+            f"{item.get('Progress') or 0:>3}%  {artifact}{cause}{waits}{expires}{unusable}")
 
 
 def record_path(record: dict) -> str:
@@ -39,6 +42,8 @@ def print_record(record: dict) -> None:
                f"{record['StartTime']} -> {record.get('EndTime') or '…'}{extra}")
     if record.get("StatusDetail"):
         click.echo(f"  {record['StatusDetail']}")
+    if record.get("RestorableUntil"):
+        click.echo(f"  restorable until {record['RestorableUntil']}")
     for item in record.get("Resources", []):
         click.echo(_line(item))
 
@@ -122,8 +127,9 @@ def list_(service_instance, max_results, as_json, endpoint, token) -> None:
         return
     for record in page["Backups"]:
         failed = sum(1 for i in record["Resources"] if i["Status"] == "Failed")
+        until = f", restorable until {record['RestorableUntil']}" if record.get("RestorableUntil") else ""
         click.echo(f"{record['BackupId']}  {record['Status']:<12} {record['StartTime']}  "
-                   f"{len(record['Resources'])} resources{f', {failed} failed' if failed else ''}")
+                   f"{len(record['Resources'])} resources{f', {failed} failed' if failed else ''}{until}")
 
 
 @backup.command("show")

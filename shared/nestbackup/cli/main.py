@@ -50,12 +50,21 @@ def local_serve(port, host, state_dir, admin_token, access_key_id, access_key_se
 @click.option("--mysql", default=None, help="DSN of a MySQL/MariaDB server: mysql://user@host:port/?databases=a,b")
 @click.option("--sqlserver", is_flag=True, help="Also make a SQL Server instance (the local stand-in, reached over TDS).")
 @click.option("--tag-key", default=None, help="Tag key (default acs:computenest:serviceInstanceId).")
+@click.option("--rds-backup-policy", default=None,
+              help='JSON backup policy of the RDS instances, e.g. \'{"BackupRetentionPeriod": 7, "TableRestore": false, '
+                   '"BackupsDeletable": false}\'.')
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def local_seed(endpoint, service_instance, disks, disk_size, postgres, mysql, sqlserver, tag_key, as_json) -> None:
+def local_seed(endpoint, service_instance, disks, disk_size, postgres, mysql, sqlserver, tag_key, rds_backup_policy,
+               as_json) -> None:
     """Create a service instance's resources on a running local cloud."""
     from .local import seed
+    try:
+        policy = json.loads(rds_backup_policy) if rds_backup_policy else None
+    except ValueError:
+        raise click.UsageError("--rds-backup-policy must be a JSON object") from None
     spec = {"ServiceInstanceId": service_instance, "Disks": disks, "DiskSize": disk_size,
-            "Postgres": postgres, "MySQL": mysql, "SQLServer": sqlserver, "TagKey": tag_key}
+            "Postgres": postgres, "MySQL": mysql, "SQLServer": sqlserver, "TagKey": tag_key,
+            "RdsBackupPolicy": policy}
     out = seed(endpoint, {k: v for k, v in spec.items() if v not in (None, False)})
     if as_json:
         click.echo(json.dumps(out))

@@ -23,6 +23,8 @@ def plan(service_instance, as_json, endpoint, token) -> None:
     for r in out["Resources"]:
         size = f"{r['SizeGiB']} GiB" if r.get("SizeGiB") is not None else "size unknown"
         click.echo(f"  {r['ResourceType']:<5} {r['ResourceId']:<28} {r['Method']:<14} {size}")
+    for warning in out.get("Warnings", []):
+        click.echo(f"warning: {warning}")
     e = out["Estimate"]
     click.echo(f"about {e['FlowTransitions']} flow transitions, {e['FunctionSeconds']:.0f} s of functions; "
                f"estimated USD {e['TotalUSD']} (snapshots and backups per month, then the run itself)")

@@ -43,6 +43,12 @@ class BackupItem:
     databases: list[str] = field(default_factory=list)                 # RDS: databases at backup time
     row_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # RDS: db -> table -> rows, for verify
     started_at: float | None = None      # RDS: when CreateBackup was about to be sent (to adopt its result)
+    jobs_before: list[str] = field(default_factory=list)  # RDS: tasks already running then (never adopted)
+    wait_reason: str | None = None       # RDS: why the backup has not started yet (instance busy), for the caller
+    expires_at: str | None = None        # RDS: when the cloud deletes the backup set (ISO UTC); None = never/unknown
+    restorable: bool | None = None       # RDS: whether the set can be restored as the product restores it
+    restorable_reason: str | None = None  # why not (e.g. MetaStatus of a MySQL set)
+    delete_refused: str | None = None    # RDS: DeleteBackup refused the set ("code: message"); it stays until expiry
     start_time: str | None = None        # when it left Pending, and when it became final (operations.timeline)
     end_time: str | None = None
 
@@ -56,9 +62,14 @@ class BackupItem:
                "ErrorMessage": self.error_message, "RequestId": self.request_id,
                "Method": str(self.method) if self.method else None,
                "StartTime": self.start_time, "EndTime": self.end_time}
+        out["ExpiresAt"] = self.expires_at     # disk snapshots without RetentionDays never expire
         if self.resource_type is ResourceType.RDS:
             out["Engine"] = self.engine
             out["Databases"] = list(self.databases)
+            out["WaitReason"] = self.wait_reason
+            out["Restorable"] = self.restorable
+            out["RestorableReason"] = self.restorable_reason
+            out["DeleteRefused"] = self.delete_refused
         if self.method is BackupMethod.SNAPSHOT_GROUP:
             out["SnapshotGroupId"] = self.job_id
         return out
@@ -89,6 +100,7 @@ class BackupRecord:
     status: BackupStatus = BackupStatus.CREATING
     status_detail: str = ""              # why it failed: the operation's cause, then each failed resource's
     started_epoch: float = 0.0           # for item deadlines
+    awaiting_expiry: bool = False        # DeleteFailed only because the cloud refuses to delete some RDS sets
 
     def refresh_status(self, now: str) -> BackupStatus:
         """Recompute the overall status from the items; the end time is set once the record is final."""
@@ -102,10 +114,17 @@ class BackupRecord:
     def item(self, resource_id: str) -> BackupItem:
         return next(i for i in self.items if i.resource_id == resource_id)
 
+    @property
+    def restorable_until(self) -> str | None:
+        """When the first of its backed-up artifacts expires (ISO UTC); None when none expires."""
+        expiries = [i.expires_at for i in self.items if i.status is ItemStatus.SUCCEEDED and i.expires_at]
+        return min(expiries) if expiries else None
+
     def to_api(self) -> dict[str, Any]:
         return {"BackupId": self.backup_id, "ServiceInstanceId": self.service_instance_id,
                 "Status": str(self.status), "StatusDetail": self.status_detail, "StartTime": self.start_time,
                 "EndTime": self.end_time, "Description": self.description,
+                "RestorableUntil": self.restorable_until, "AwaitingExpiry": self.awaiting_expiry,
                 "Resources": [i.to_api() for i in self.items]}
 
     # -- stored form: a header document and one document per item
@@ -113,6 +132,7 @@ class BackupRecord:
         return {"Kind": "backup", "BackupId": self.backup_id, "ServiceInstanceId": self.service_instance_id,
                 "Status": self.status.value, "StatusDetail": self.status_detail, "StartTime": self.start_time,
                 "EndTime": self.end_time, "Description": self.description, "StartedEpoch": self.started_epoch,
+                "AwaitingExpiry": self.awaiting_expiry,
                 "Order": [i.resource_id for i in self.items]}
 
     @classmethod
@@ -122,7 +142,8 @@ class BackupRecord:
                    start_time=header["StartTime"], description=header.get("Description", ""),
                    items=[BackupItem.from_dict(items[rid]) for rid in order if rid in items],
                    end_time=header.get("EndTime"), status=BackupStatus(header["Status"]),
-                   status_detail=header.get("StatusDetail", ""), started_epoch=header.get("StartedEpoch", 0.0))
+                   status_detail=header.get("StatusDetail", ""), started_epoch=header.get("StartedEpoch", 0.0),
+                   awaiting_expiry=bool(header.get("AwaitingExpiry", False)))
 
 
 def new_record_id(prefix: str, epoch_ms: int, entropy: str) -> str:

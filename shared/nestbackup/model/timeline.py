@@ -47,6 +47,10 @@ def item_events(before: dict | None, after: dict, at: str) -> list[dict]:
         detail = f"{after.get('method') or ''} {artifact or ''}".strip()
         out.append(_event(at, rid, "Started", f"the cloud accepted it: {detail}" if detail else "",
                           after.get("request_id")))
+    if after.get("wait_reason") and after.get("wait_reason") != was.get("wait_reason"):
+        out.append(_event(at, rid, "Waiting", after["wait_reason"]))          # e.g. an automatic backup runs
+    if after.get("delete_refused") and after.get("delete_refused") != was.get("delete_refused"):
+        out.append(_event(at, rid, "DeleteRefused", after["delete_refused"]))
     progress, old_progress = int(after.get("progress") or 0), int(was.get("progress") or 0)
     for mark in MILESTONES:
         if old_progress < mark <= progress and status == "Running":

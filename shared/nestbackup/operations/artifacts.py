@@ -15,9 +15,14 @@ from .backup import OWNER_TAG, _log, load
 NOT_FOUND_CODES = ("InvalidSnapshotId.NotFound", "InvalidSnapshotGroupId.NotFound", "InvalidBackupId.NotFound")
 
 
-def delete_backup(w, backup_id: str, now: float | None = None) -> dict:
+def delete_backup(w, backup_id: str, now: float | None = None, retry_refused: bool = True) -> dict:
     """Delete a final backup's snapshots and RDS backup sets: Deleting -> Deleted, or DeleteFailed with the causes
-    on the items (run it again to retry). Refused while the backup runs or another operation holds the instance."""
+    on the items (run it again to retry). Refused while the backup runs or another operation holds the instance.
+
+    RDS refuses DeleteBackup for some sets (StoreStatus Disabled: Basic edition, or younger than the deletable age;
+    DeleteBackup API reference): such a refusal is recorded once on the item (DeleteRefused) and the record is
+    marked AwaitingExpiry, the set goes at its ExpectExpireTime. `retry_refused=False` (retention) does not ask
+    again for those sets; a delete by hand does."""
     now = time.time() if now is None else now
     record = load(w, backup_id)
     if record.status is BackupStatus.DELETED:
@@ -40,8 +45,11 @@ def delete_backup(w, backup_id: str, now: float | None = None) -> dict:
         record.status = BackupStatus.DELETING
         w.records.write_header(stored, record.header_doc())
         groups_done: set[str] = set()
-        failures = 0
+        failures = refused = 0
         for item in record.items:
+            if item.method is BackupMethod.RDS_BACKUP and item.delete_refused and not retry_refused:
+                refused += 1
+                continue
             try:
                 if item.method is BackupMethod.SNAPSHOT_GROUP and item.job_id:
                     if item.job_id not in groups_done:
@@ -51,21 +59,40 @@ def delete_backup(w, backup_id: str, now: float | None = None) -> dict:
                     w.ecs.delete_snapshot(item.artifact_id)
                 elif item.method is BackupMethod.RDS_BACKUP and item.artifact_id:
                     w.rds.delete_backup(item.resource_id, item.artifact_id)
+                    if item.delete_refused:
+                        item.delete_refused = None
+                        w.records.write_item(stored, item.resource_id, item.to_dict())
             except CloudError as err:
                 if err.code in NOT_FOUND_CODES:
+                    continue
+                if item.method is BackupMethod.RDS_BACKUP and refused_for_good(err):
+                    refused += 1
+                    item.delete_refused = f"{err.code}: {err.message}"
+                    w.records.write_item(stored, item.resource_id, item.to_dict())
                     continue
                 failures += 1
                 item.error_code, item.error_message, item.request_id = \
                     err.code, f"deleting {item.artifact_id or item.job_id} failed: {err.message}", err.request_id
                 w.records.write_item(stored, item.resource_id, item.to_dict())
-        record.status = BackupStatus.DELETE_FAILED if failures else BackupStatus.DELETED
-        record.status_detail = (f"{failures} artifact(s) could not be deleted; delete again to retry"
-                                if failures else record.status_detail)
+        record.status = BackupStatus.DELETE_FAILED if failures or refused else BackupStatus.DELETED
+        record.awaiting_expiry = bool(refused) and not failures
+        notes = []
+        if failures:
+            notes.append(f"{failures} artifact(s) could not be deleted; delete again to retry")
+        if refused:
+            notes.append(f"RDS refuses to delete {refused} backup set(s) (see DeleteRefused); they are deleted by "
+                         f"RDS when they expire (ExpiresAt)")
+        record.status_detail = "; ".join(notes) or record.status_detail
         w.records.write_header(stored, record.header_doc())
         _log("backup deleted", step="delete", record_id=backup_id, status=str(record.status))
         return record.to_api()
     finally:
         w.records.release_lock(record.service_instance_id, holder)
+
+
+def refused_for_good(err: CloudError) -> bool:
+    """A DeleteBackup refusal that asking again soon will not change (not throttling, busy or a server error)."""
+    return not err.transient and (err.http_status or 400) < 500
 
 
 # -- leftovers

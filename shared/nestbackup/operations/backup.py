@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 
 from ..adapters.cloudflow import BackupFlowInput, execution_name
 from ..errors import CloudError, Conflict, NotFound, ValidationError
+from ..adapters.rds import backup_must_wait
 from ..model.records import BackupItem, BackupMethod, BackupRecord, ResourceType, new_record_id
 from ..model.status import BACKUP_FINAL, BackupStatus, ItemStatus, backup_job_item_status, snapshot_item_status
 from ..steps.backup import (START_BATCH_UNITS, CloudProgress, DatabaseFacts, DiskFacts, advance, batch_indexes,
@@ -217,23 +218,63 @@ def _capture_databases(w, item: BackupItem) -> None:
 
 
 def _start_rds(w, stored, item: BackupItem) -> None:
-    """CreateBackup has no ClientToken: mark the intent first, and after a crash adopt the job it started."""
+    """CreateBackup has no ClientToken: mark the intent first, and after a crash adopt the job it started. Only a
+    manual task that was not already running at the intent can be ours: automatic tasks (the instance's backup
+    policy) and tasks started by others before are never adopted."""
     if not item.databases:
         _capture_databases(w, item)
     if item.job_id == RDS_STARTING:
-        running = w.rds.running_backup_jobs(item.resource_id)
+        running = [j for j in w.rds.running_backup_jobs(item.resource_id)
+                   if j.mode == "Manual" and j.job_id not in item.jobs_before]
         if running:
-            item.status, item.job_id = ItemStatus.RUNNING, running[0].job_id
+            item.status, item.job_id, item.wait_reason = ItemStatus.RUNNING, running[0].job_id, None
             return
         finished = w.rds.manual_backups_since(item.resource_id, item.started_at or time.time() - 3600)
         if finished:               # the job it started has already ended: adopt its backup set
             item.status, item.artifact_id, item.progress = ItemStatus.SUCCEEDED, finished[0], 100
+            item.wait_reason = None
+            _record_backup_set(w, item)
             return
     else:
+        item.jobs_before = [j.job_id for j in w.rds.running_backup_jobs(item.resource_id)]
         item.job_id, item.started_at = RDS_STARTING, time.time()
         w.records.write_item(stored, item.resource_id, item.to_dict())
-    item.job_id = w.rds.create_backup(item.resource_id)
-    item.status = ItemStatus.RUNNING
+    retention = w.settings.rds_backup_retention_days if item.engine == "MySQL" else None
+    try:
+        item.job_id = w.rds.create_backup(item.resource_id, retention)
+    except CloudError as err:
+        if not backup_must_wait(err):
+            raise
+        # Refused before it was applied (another backup task runs, e.g. an automatic one; the instance is not
+        # Running): nothing to adopt. The next poll rounds ask again until the RDS deadline.
+        item.job_id, item.started_at, item.jobs_before = None, None, []
+        item.wait_reason = f"{err.code}: {err.message}"
+        w.records.write_item(stored, item.resource_id, item.to_dict())
+        _log("rds backup waits", step="start", resource_id=item.resource_id, code=err.code,
+             request_id=err.request_id)
+        return
+    item.status, item.wait_reason = ItemStatus.RUNNING, None
+
+
+def _record_backup_set(w, item: BackupItem) -> None:
+    """What the finished set's entry says: when the cloud deletes it (ExpectExpireTime), and for MySQL whether
+    RestoreTable can use it (MetaStatus OK; "" means taken without database/table restore, LARGE too many
+    tables). Unknown facts stay None rather than failing a finished backup."""
+    try:
+        found = w.rds.backup_set(item.resource_id, item.artifact_id)
+    except CloudError as err:
+        _log("backup set facts unknown", step="poll", resource_id=item.resource_id, code=err.code)
+        return
+    if found is None:
+        return
+    item.expires_at = found.expires_at
+    if item.engine == "MySQL" and found.meta_status != "OK":
+        item.restorable = False
+        item.restorable_reason = (f"MetaStatus {found.meta_status!r}: the backup set was taken without database "
+                                  f"and table restore enabled (or holds too many tables), so RestoreTable "
+                                  f"cannot restore from it")
+    else:
+        item.restorable, item.restorable_reason = True, None
 
 
 # -- poll
@@ -259,7 +300,8 @@ def poll(w, backup_id: str, round_number: int = 0, now: float | None = None) -> 
     for unit in start_units(pending):
         if now >= deadline(unit[0]):
             for item in unit:
-                item.fail("Timeout", "the backup could not be started before its deadline")
+                why = f" (last refusal: {item.wait_reason})" if item.wait_reason else ""
+                item.fail("Timeout", f"the backup could not be started before its deadline{why}")
                 w.records.write_item(stored, item.resource_id, item.to_dict())
         else:
             _start_unit(w, stored, record, unit)
@@ -267,6 +309,8 @@ def poll(w, backup_id: str, round_number: int = 0, now: float | None = None) -> 
     seen = _describe(w, running)
     for item in running:
         if advance(item, seen.get(item.resource_id), now, deadline(item)):
+            if item.method is BackupMethod.RDS_BACKUP and item.status is ItemStatus.SUCCEEDED and item.artifact_id:
+                _record_backup_set(w, item)
             w.records.write_item(stored, item.resource_id, item.to_dict())
             if item.status is not ItemStatus.RUNNING:
                 _log("backup item ended", step="poll", record_id=backup_id, resource_id=item.resource_id,

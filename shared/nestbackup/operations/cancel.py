@@ -16,7 +16,7 @@ from ..model.records import BackupMethod
 from ..model.status import BackupStatus, ItemStatus, RestorePhase, RestoreStatus
 from . import backup as backups
 from . import restore as restores
-from .artifacts import NOT_FOUND_CODES
+from .artifacts import NOT_FOUND_CODES, refused_for_good
 
 RDS_WAIT_SECONDS = 120
 
@@ -40,7 +40,15 @@ def cancel_backup(w, backup_id: str, now: float | None = None) -> dict:
             elif item.method is BackupMethod.RDS_BACKUP and item.job_id and item.job_id != backups.RDS_STARTING:
                 backup_set = item.artifact_id or _wait_for_set(w, item.resource_id, item.job_id)
                 if backup_set:
-                    w.rds.delete_backup(item.resource_id, backup_set)
+                    try:
+                        w.rds.delete_backup(item.resource_id, backup_set)
+                    except CloudError as err:
+                        if err.code in NOT_FOUND_CODES or not refused_for_good(err):
+                            raise
+                        # recorded once; a later delete (retention) does not ask again, the set expires
+                        item.artifact_id, item.delete_refused = backup_set, f"{err.code}: {err.message}"
+                        w.records.write_item(stored, item.resource_id, item.to_dict())
+                        leftovers.append(f"{backup_set}: {err.code} (RDS refuses to delete it; it expires)")
                 else:
                     leftovers.append(f"RDS backup job {item.job_id} of {item.resource_id}")
         except CloudError as err:
@@ -62,7 +70,9 @@ def _mark_cancelled(w, backup_id: str, attempts: int = 20) -> None:
         try:
             for item in record.items:
                 if item.status is not ItemStatus.FAILED:
-                    item.fail("Cancelled", "the backup was cancelled; its artifact was deleted")
+                    item.fail("Cancelled", "the backup was cancelled; " + (
+                        "RDS refuses to delete its backup set, which stays until it expires" if item.delete_refused
+                        else "its artifact was deleted"))
                     w.records.write_item(stored, item.resource_id, item.to_dict())
             return
         except StaleWrite:

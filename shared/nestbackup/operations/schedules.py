@@ -119,6 +119,8 @@ def apply_retention(w, si: str, rule: Retention, now: float) -> list[str]:
     while True:
         page = backups.list_backups(w, si, 100, after)
         for b in page["Backups"]:
+            if b.get("AwaitingExpiry"):      # RDS refuses to delete its sets: they go at expiry; do not loop
+                continue
             summaries.append(BackupSummary(b["BackupId"], b["Status"], record_time(b["BackupId"])))
         after = page["NextToken"]
         if not after:
@@ -126,7 +128,7 @@ def apply_retention(w, si: str, rule: Retention, now: float) -> list[str]:
     deleted = []
     for backup_id in expired(summaries, rule, now):
         try:
-            if delete_backup(w, backup_id, now)["Status"] == "Deleted":
+            if delete_backup(w, backup_id, now, retry_refused=False)["Status"] == "Deleted":
                 deleted.append(backup_id)
         except (Conflict, CloudError) as err:
             _log("retention delete deferred", step="retention", record_id=backup_id, reason=str(err))

@@ -23,8 +23,14 @@ FUNCTION_GB = 0.5
 
 
 def plan(si: str, disks: list[DiskFacts], databases: list[DatabaseFacts], db_sizes: dict[str, int | None],
-         prices: dict | None = None, expected_rounds: int = 12) -> dict:
+         prices: dict | None = None, expected_rounds: int = 12,
+         table_restore: dict[str, bool] | None = None) -> dict:
+    """`table_restore`: per MySQL instance, whether its backup policy enables database/table restore; backups
+    taken without it cannot be restored by RestoreTable (MetaStatus not OK), so the plan warns."""
     prices = {**DEFAULT_PRICES, **(prices or {})}
+    warnings = [f"{db}: its backup policy does not enable database and table restore (DescribeBackupPolicy "
+                f"CompressType is not 4): backups of it cannot be restored into the instance"
+                for db, enabled in sorted((table_restore or {}).items()) if not enabled]
     items = plan_items(disks, databases)
     by_disk = {d.disk_id: d for d in disks}
     resources = []
@@ -34,6 +40,8 @@ def plan(si: str, disks: list[DiskFacts], databases: list[DatabaseFacts], db_siz
             entry["SizeGiB"] = by_disk[item.resource_id].size_gib
         else:
             entry["Engine"], entry["SizeGiB"] = item.engine, db_sizes.get(item.resource_id)
+            if item.resource_id in (table_restore or {}):
+                entry["TableRestore"] = table_restore[item.resource_id]
         resources.append(entry)
     disk_gib = sum(by_disk[i.resource_id].size_gib for i in items if i.resource_id in by_disk)
     db_gib = sum(db_sizes.get(i.resource_id) or 0 for i in items if i.resource_id not in by_disk)
@@ -45,7 +53,7 @@ def plan(si: str, disks: list[DiskFacts], databases: list[DatabaseFacts], db_siz
             "RdsBackupsPerMonth": round(db_gib * prices["RdsBackupUSDPerGiBMonth"], 4),
             "FlowTransitions": round(transitions * prices["FlowUSDPerTransition"], 6),
             "FunctionCompute": round(function_seconds * FUNCTION_GB * prices["FunctionUSDPerGBSecond"], 6)}
-    return {"ServiceInstanceId": si, "Resources": resources,
+    return {"ServiceInstanceId": si, "Resources": resources, "Warnings": warnings,
             "Estimate": {"DiskGiB": disk_gib, "DatabaseGiB": db_gib, "FlowTransitions": transitions,
                          "FunctionSeconds": function_seconds, "CostUSD": cost,
                          "TotalUSD": round(sum(cost.values()), 4), "Prices": prices,

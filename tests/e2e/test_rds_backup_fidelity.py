@@ -1,0 +1,185 @@
+"""RDS backups as the real service behaves: paged listings, busy instances, automatic backup tasks, backup set
+expiry and table-level restorability (docs/cloud-fidelity.md, "RDS: backups")."""
+import time
+import uuid
+from contextlib import suppress
+from datetime import datetime, timezone
+
+import pymysql
+import pytest
+from alibabacloud_rds20140815 import models as rds_m
+
+from nestbackup.handlers import wiring
+from nestbackup.operations import backup as ops
+from tests.conftest import make_rds, wait_until
+from tests.e2e.conftest import start_product
+from tests.e2e.test_backup_faults import _Killed, _KilledAfterIntent, _wiring_without_flow
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory):
+    server = start_product(tmp_path_factory, NESTBACKUP_RDS_DEADLINE_SECONDS="90",
+                           NESTBACKUP_RDS_BACKUP_RETENTION_DAYS="30")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def many_my_dbs():
+    """35 small MariaDB databases (more than one DescribeDatabases page of 30), each with i+1 rows."""
+    names = [f"nbm_{uuid.uuid4().hex[:8]}_{i:02d}" for i in range(35)]
+    conn = pymysql.connect(host="127.0.0.1", user="root", password="", autocommit=True)
+    with conn.cursor() as cur:
+        for i, name in enumerate(names):
+            cur.execute(f"CREATE DATABASE `{name}`")
+            cur.execute(f"CREATE TABLE `{name}`.t (id int PRIMARY KEY)")
+            cur.executemany(f"INSERT INTO `{name}`.t VALUES (%s)", [(n,) for n in range(i + 1)])
+    yield names, "mysql://root@127.0.0.1:3306/?databases=" + ",".join(names)
+    with conn.cursor() as cur:
+        cur.execute("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s",
+                    (names[0][:13] + "%",))
+        for (db,) in cur.fetchall():
+            cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
+    conn.close()
+
+
+def _sets(endpoint, db_instance_id) -> dict:
+    body = make_rds(endpoint).describe_backups(rds_m.DescribeBackupsRequest(dbinstance_id=db_instance_id,
+                                                                            page_size=100)).body
+    return {b.backup_id: b for b in body.items.backup}
+
+
+def _epoch(text: str) -> float:
+    for fmt in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%MZ"):
+        with suppress(ValueError):
+            return datetime.strptime(text, fmt).replace(tzinfo=timezone.utc).timestamp()
+    raise AssertionError(text)
+
+
+def test_an_instance_with_more_databases_than_one_page_is_backed_up_whole(product, api, control, si, many_my_dbs):
+    names, dsn = many_my_dbs
+    control.seed(ServiceInstanceId=si, Disks=0, MySQL=dsn)
+    status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
+    assert status == 202, record
+    final = api.wait(record["BackupId"])
+    assert final["Status"] == "Created", final
+    assert sorted(final["Resources"][0]["Databases"]) == sorted(names)
+    item = ops.load(wiring(), record["BackupId"]).items[0]
+    assert {db: counts["t"] for db, counts in item.row_counts.items()} == {n: i + 1 for i, n in enumerate(names)}
+    assert len(wiring().rds.databases(item.resource_id)) == 35
+
+
+def test_a_backup_waits_for_an_automatic_backup_and_never_takes_its_set(product, api, control, si, pg_db):
+    db = control.seed(ServiceInstanceId=si, Disks=0, Postgres=pg_db[1])["DBInstances"][0]["DBInstanceId"]
+    auto = control.call("POST", f"/_local/rds/instances/{db}/backups", {"Mode": "Automated", "Seconds": 4})
+    status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
+    assert status == 202, record
+    waiting = wait_until(lambda: api.call("GET", f"/backups/{record['BackupId']}")[1]["Resources"][0].get("WaitReason"),
+                         timeout=30)
+    assert waiting.startswith("BackupJobExists")
+    final = api.wait(record["BackupId"])
+    assert final["Status"] == "Created", final
+    item = final["Resources"][0]
+    assert item["WaitReason"] is None
+    sets = _sets(product.endpoint, db)
+    assert sets[item["ArtifactId"]].backup_mode == "Manual"
+    assert [s.backup_mode for s in sets.values()].count("Automated") == 1
+    assert auto["BackupJobId"] != ops.load(wiring(), record["BackupId"]).items[0].job_id
+
+
+def test_a_backup_waits_while_the_instance_is_not_running(product, api, control, si, pg_db):
+    db = control.seed(ServiceInstanceId=si, Disks=0, Postgres=pg_db[1])["DBInstances"][0]["DBInstanceId"]
+    control.call("POST", f"/_local/rds/instances/{db}", {"Status": "Rebooting"})
+    try:
+        status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
+        waiting = wait_until(lambda: api.call("GET", f"/backups/{record['BackupId']}")[1]["Resources"][0].get(
+            "WaitReason"), timeout=30)
+        assert waiting.startswith("IncorrectDBInstanceState")
+        assert api.call("GET", f"/backups/{record['BackupId']}")[1]["Status"] == "Creating"
+    finally:
+        control.call("POST", f"/_local/rds/instances/{db}", {"Status": "Running"})
+    assert api.wait(record["BackupId"])["Status"] == "Created"
+
+
+def test_a_start_run_again_after_a_crash_never_adopts_an_automatic_task(product, control, si, pg_db):
+    db = control.seed(ServiceInstanceId=si, Disks=0, Postgres=pg_db[1])["DBInstances"][0]["DBInstanceId"]
+    w = _wiring_without_flow()
+    record = ops.create_backup(w, si)
+    killed = _wiring_without_flow()
+    killed.records = _KilledAfterIntent(w.records)
+    auto = control.call("POST", f"/_local/rds/instances/{db}/backups", {"Mode": "Automated", "Seconds": 3})
+    with suppress(_Killed):         # the intent is recorded; CreateBackup's answer never is
+        ops.start_batch(killed, record["BackupId"], 0)
+    ops.start_batch(w, record["BackupId"], 0)            # the flow's retry
+    item = ops.load(w, record["BackupId"]).items[0]
+    assert item.job_id != auto["BackupJobId"]
+    deadline = time.monotonic() + 60
+    while not ops.poll(w, record["BackupId"])["Done"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert ops.finalize(w, record["BackupId"])["Status"] == "Created"
+    item = ops.load(w, record["BackupId"]).items[0]
+    assert _sets(product.endpoint, db)[item.artifact_id].backup_mode == "Manual"
+
+
+def test_expiry_and_table_restorability_are_recorded(product, api, control, si, pg_db, my_db):
+    control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB", Postgres=pg_db[1], MySQL=my_db[1],
+                 RdsBackupPolicy={"BackupRetentionPeriod": 9, "TableRestore": False})
+    status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
+    final = api.wait(record["BackupId"])
+    assert final["Status"] == "Created", final
+    by_engine = {r.get("Engine"): r for r in final["Resources"]}
+    day = 86400
+    end = _epoch(final["EndTime"])
+    # MySQL takes the product's BackupRetentionPeriod (30 days); PostgreSQL keeps the instance policy's 9
+    assert abs(_epoch(by_engine["MySQL"]["ExpiresAt"]) - (end + 30 * day)) < 600
+    assert abs(_epoch(by_engine["PostgreSQL"]["ExpiresAt"]) - (end + 9 * day)) < 600
+    assert by_engine[None]["ExpiresAt"] is None                     # the disk snapshot does not expire
+    assert final["RestorableUntil"] == by_engine["PostgreSQL"]["ExpiresAt"]
+    assert (by_engine["MySQL"]["Restorable"], by_engine["PostgreSQL"]["Restorable"]) == (False, True)
+    assert "MetaStatus ''" in by_engine["MySQL"]["RestorableReason"]
+    listed = api.call("GET", f"/backups?serviceInstanceId={si}")[1]["Backups"]
+    assert listed[0]["RestorableUntil"] == final["RestorableUntil"]
+    document = api.call("GET", "/openapi.json", token=None)[1]["components"]["schemas"]
+    assert "RestorableUntil" in document["Backup"]["properties"]
+    assert {"ExpiresAt", "Restorable", "RestorableReason", "WaitReason"} <= set(document["Item"]["properties"])
+    from click.testing import CliRunner
+    from nestbackup.cli.main import main as cli
+    shown = CliRunner().invoke(cli, ["backup", "show", record["BackupId"], "--endpoint", product.endpoint + "/api",
+                                     "--token", "test-admin-token"])
+    assert shown.exit_code == 0, shown.output
+    assert f"restorable until {final['RestorableUntil']}" in shown.output and "not restorable: MetaStatus" in shown.output
+
+
+def test_plan_warns_for_a_mysql_instance_without_table_restore(product, api, control, si, pg_db, my_db):
+    seeded = control.seed(ServiceInstanceId=si, Disks=0, Postgres=pg_db[1], MySQL=my_db[1],
+                          RdsBackupPolicy={"TableRestore": False})
+    mysql = next(d["DBInstanceId"] for d in seeded["DBInstances"] if d["Engine"] == "MySQL")
+    status, plan = api.call("GET", f"/service-instances/{si}/plan")
+    assert status == 200, plan
+    assert len(plan["Warnings"]) == 1 and plan["Warnings"][0].startswith(mysql)
+    assert {r["ResourceId"]: r.get("TableRestore") for r in plan["Resources"]}[mysql] is False
+    control.call("POST", f"/_local/rds/instances/{mysql}", {"TableRestore": True})
+    assert api.call("GET", f"/service-instances/{si}/plan")[1]["Warnings"] == []
+
+
+def test_a_refused_rds_delete_is_recorded_once_and_retention_does_not_loop_on_it(product, api, control, si, pg_db):
+    from nestbackup.operations.schedules import apply_retention
+    from nestbackup.steps.retention import Retention
+
+    control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB", Postgres=pg_db[1],
+                 RdsBackupPolicy={"BackupsDeletable": False})
+    first = api.wait(api.call("POST", "/backups", {"ServiceInstanceId": si})[1]["BackupId"])
+    assert first["Status"] == "Created"
+    api.wait(api.call("POST", "/backups", {"ServiceInstanceId": si})[1]["BackupId"])
+    before = control.stats().get("rds:DeleteBackup", 0)
+    w = wiring()
+    for _ in range(4):                     # asked once; later retention runs do not ask again
+        assert apply_retention(w, si, Retention(keep_last=1), time.time()) == []
+    assert control.stats()["rds:DeleteBackup"] == before + 1
+    record = api.call("GET", f"/backups/{first['BackupId']}")[1]
+    assert (record["Status"], record.get("AwaitingExpiry")) == ("DeleteFailed", True)
+    rds = next(r for r in record["Resources"] if r["ResourceType"] == "rds")
+    assert rds["DeleteRefused"].startswith("IncorrectBackupSetState") and "expire" in record["StatusDetail"]
+    status, again = api.call("DELETE", f"/backups/{first['BackupId']}")     # by hand: asked again
+    assert control.stats()["rds:DeleteBackup"] == before + 2 and again["Status"] == "DeleteFailed"
