@@ -24,7 +24,11 @@ THROTTLING_CODES = frozenset({"Throttling", "Throttling.User", "Throttling.Api",
                               "Rejected.Throttling"})
 # Refusals while the resource is busy (changing state, another backup job running): not applied, so safe to repeat
 # once the resource is free. Sources per code in docs/cloud-fidelity.md (RDS sections).
-BUSY_CODES = frozenset({"OperationDenied.DBInstanceStatus", "BackupJobExists"})
+BUSY_CODES = frozenset({"OperationDenied.DBInstanceStatus", "BackupJobExists",
+                        # ECS CreateSnapshotGroup "IdempotentProcessing: the previous idempotent request is still
+                        # processing" (a ClientToken call); ResetDisk "Operation.Conflict: the operation may
+                        # conflict with others"
+                        "IdempotentProcessing", "Operation.Conflict"})
 
 
 class CloudError(NestBackupError):

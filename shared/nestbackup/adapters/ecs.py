@@ -16,17 +16,6 @@ INSTANCE_IDS_PER_CALL = 100      # Stop/StartInstances, DescribeInstances
 # NextToken to the end: the reference answers with a NextToken whenever more may follow.
 DISKS_PAGE = 500
 PAGE = 100
-# Refusals the reference says to retry later; nothing was applied, so the call is repeated (with back-off) on top
-# of throttling: CreateSnapshotGroup.md "IdempotentProcessing: The previous idempotent request(s) is still
-# processing" (a ClientToken call, so repeating it is safe); ResetDisk.md "Operation.Conflict: The operation may
-# conflicts with others".
-RETRY_LATER_CODES = frozenset({"IdempotentProcessing", "Operation.Conflict"})
-
-
-def _retry_later(err) -> bool:
-    return err.transient or err.code in RETRY_LATER_CODES
-
-
 @dataclass(frozen=True)
 class Disk:
     disk_id: str
@@ -125,16 +114,14 @@ class Ecs:
     def create_snapshot(self, disk_id: str, *, name: str, description: str, client_token: str,
                         tags: dict[str, str] | None = None) -> str:
         body = self.rpc.call("CreateSnapshot", {"DiskId": disk_id, "SnapshotName": name, "Description": description,
-                                                "ClientToken": client_token, "Tag": _tags(tags)},
-                             retry_when=_retry_later)
+                                                "ClientToken": client_token, "Tag": _tags(tags)})
         return body["SnapshotId"]
 
     def create_snapshot_group(self, instance_id: str, disk_ids: list[str], *, name: str, description: str,
                               client_token: str, tags: dict[str, str] | None = None) -> str:
         body = self.rpc.call("CreateSnapshotGroup", {"RegionId": self.region, "InstanceId": instance_id,
                                                      "DiskId": disk_ids, "Name": name, "Description": description,
-                                                     "ClientToken": client_token, "Tag": _tags(tags)},
-                             retry_when=_retry_later)
+                                                     "ClientToken": client_token, "Tag": _tags(tags)})
         return body["SnapshotGroupId"]
 
     def describe_snapshots(self, snapshot_ids: Iterable[str]) -> dict[str, Snapshot]:
@@ -188,7 +175,7 @@ class Ecs:
                                              "BatchOptimization": "SuccessFirst"})
 
     def reset_disk(self, disk_id: str, snapshot_id: str) -> None:
-        self.rpc.call("ResetDisk", {"DiskId": disk_id, "SnapshotId": snapshot_id}, retry_when=_retry_later)
+        self.rpc.call("ResetDisk", {"DiskId": disk_id, "SnapshotId": snapshot_id})
 
     # -- paging
     def _pages(self, action: str, params: dict, wrapper: str, item: str, convert) -> Iterator:
