@@ -34,10 +34,11 @@ class ApiClient:
         except urllib.error.HTTPError as err:
             try:
                 payload = json.loads(err.read())
-                message = f"{payload.get('Code', err.code)}: {payload.get('Message', err.reason)}"
-            except ValueError:
-                message = f"HTTP {err.code} {err.reason}"
-            raise CliError(f"{method} {path} refused ({err.code}) {message}") from None
+                request_id = f" ({payload['RequestId']})" if payload.get("RequestId") else ""
+                message = f"{payload.get('Code', err.code)}: {payload.get('Message', err.reason)}{request_id}"
+            except (ValueError, AttributeError):
+                message = f"HTTP {err.code}: {err.reason}"
+            raise CliError(message) from None
         except urllib.error.URLError as err:
             raise CliError(f"cannot reach the API at {self.endpoint}: {err.reason}") from None
         except (TimeoutError, OSError) as err:
