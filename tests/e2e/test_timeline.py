@@ -69,3 +69,16 @@ def test_waiting_and_refusals_are_on_the_timeline():
     after = {"resource_id": "rm-1", "status": "Pending", "wait_reason": "BackupJobExists: an automatic backup runs"}
     assert [e["Event"] for e in timeline.item_events(before, after, "t")] == ["Waiting"]
     assert timeline.item_events(after, dict(after), "t") == []
+
+
+def test_throttling_the_start_met_is_on_the_timeline(api, control, si):
+    disk = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")["Disks"][0]["DiskId"]
+    control.faults(throttle=0.6, products=["ecs"], seed=3)
+    record = api.call("POST", "/backups", {"ServiceInstanceId": si})
+    while record[0] in (502, 503):          # the API's own discovery may be throttled past its retries
+        record = api.call("POST", "/backups", {"ServiceInstanceId": si})
+    final = api.wait(record[1]["BackupId"], timeout=300)
+    control.clear_faults()
+    events = api.call("GET", f"/backups/{final['BackupId']}/events")[1]["Events"]
+    retried = [e for e in events if e["ResourceId"] == disk and e["Event"] == "Retried"]
+    assert retried and "Throttling.User" in retried[0]["Detail"], events

@@ -7,6 +7,7 @@ throttling and 5xx are done here, because the SDK does none by default.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -16,6 +17,24 @@ from ..errors import CloudError
 
 # The SDK sends 127.0.0.1 traffic through HTTP(S)_PROXY (it ignores NO_PROXY), so a local endpoint clears them.
 _PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
+
+
+_retries = threading.local()
+
+
+def take_retries() -> list[str]:
+    """The refusals this thread's calls retried since the last take ("CreateSnapshot: Throttling.User"), so an
+    operation can put them on its record's timeline."""
+    taken = getattr(_retries, "notes", [])
+    _retries.notes = []
+    return taken
+
+
+def _note_retry(action: str, state) -> None:
+    err = state.outcome.exception() if state.outcome else None
+    notes = getattr(_retries, "notes", [])
+    notes.append(f"{action}: {getattr(err, 'code', None) or type(err).__name__}")
+    _retries.notes = notes[-20:]
 
 
 @dataclass(frozen=True)
@@ -82,6 +101,7 @@ class RpcClient:
                 stop=stop_after_attempt(self.retry.attempts) | stop_after_delay(self.retry.max_seconds),
                 wait=wait_exponential_jitter(multiplier=self.retry.initial_wait, max=self.retry.max_wait,
                                             jitter=self.retry.initial_wait),
+                before_sleep=lambda state: _note_retry(action, state),
                 reraise=True):
             with attempt:
                 return self._call_once(action, params, method)

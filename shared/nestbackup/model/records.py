@@ -49,6 +49,7 @@ class BackupItem:
     restorable: bool | None = None       # RDS: whether the set can be restored as the product restores it
     restorable_reason: str | None = None  # why not (e.g. MetaStatus of a MySQL set)
     delete_refused: str | None = None    # RDS: DeleteBackup refused the set ("code: message"); it stays until expiry
+    retried: str | None = None           # the cloud's refusals its start met and retried (for the timeline)
     start_time: str | None = None        # when it left Pending, and when it became final (operations.timeline)
     end_time: str | None = None
 

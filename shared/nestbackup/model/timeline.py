@@ -47,6 +47,8 @@ def item_events(before: dict | None, after: dict, at: str) -> list[dict]:
         detail = f"{after.get('method') or ''} {artifact or ''}".strip()
         out.append(_event(at, rid, "Started", f"the cloud accepted it: {detail}" if detail else "",
                           after.get("request_id")))
+    if after.get("retried") and after.get("retried") != was.get("retried"):
+        out.append(_event(at, rid, "Retried", after["retried"]))              # e.g. after Throttling.User
     if after.get("wait_reason") and after.get("wait_reason") != was.get("wait_reason"):
         out.append(_event(at, rid, "Waiting", after["wait_reason"]))          # e.g. an automatic backup runs
     if after.get("delete_refused") and after.get("delete_refused") != was.get("delete_refused"):

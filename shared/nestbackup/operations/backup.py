@@ -15,6 +15,7 @@ import time
 from datetime import datetime, timezone
 
 from ..adapters.cloudflow import BackupFlowInput, execution_name
+from ..adapters.openapi import take_retries
 from ..errors import CloudError, Conflict, NotFound, ValidationError
 from ..adapters.rds import backup_must_wait
 from ..model.records import BackupItem, BackupMethod, BackupRecord, ResourceType, new_record_id
@@ -176,6 +177,7 @@ def start_batch(w, backup_id: str, batch: int, now: float | None = None) -> dict
 
 def _start_unit(w, stored, record: BackupRecord, unit: list[BackupItem]) -> None:
     first = unit[0]
+    take_retries()
     try:
         if first.method is BackupMethod.SNAPSHOT_GROUP:
             group_id = w.ecs.create_snapshot_group(
@@ -197,12 +199,20 @@ def _start_unit(w, stored, record: BackupRecord, unit: list[BackupItem]) -> None
             # Not applied, or not known to be: the next poll round starts it again, idempotently.
             _log("backup start deferred", step="start", record_id=record.backup_id, resource_id=first.resource_id,
                  code=err.code, request_id=err.request_id)
+            retried = take_retries()
+            for item in unit:           # said on the timeline; the item stays as it was
+                item.retried = f"deferred to the next round after {', '.join(retried[-3:] or [err.code])}"
+                w.records.write_item(stored, item.resource_id, item.to_dict())
             return
         for item in unit:
             item.fail(err.code, err.message, err.request_id)
         _log("backup start failed", step="start", record_id=record.backup_id, resource_id=first.resource_id,
              code=err.code, request_id=err.request_id)
+    retried = take_retries()
     for item in unit:
+        if retried:
+            item.retried = f"retried after {', '.join(retried[-3:])}" + (f" (+{len(retried) - 3} more)"
+                                                                         if len(retried) > 3 else "")
         w.records.write_item(stored, item.resource_id, item.to_dict())
 
 
