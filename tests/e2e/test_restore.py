@@ -11,7 +11,7 @@ import pymysql
 import pytest
 from alibabacloud_ecs20140526 import models as ecs_m
 
-from tests.conftest import make_ecs, sha256_of
+from tests.conftest import make_ecs, sha256_of, wait_until
 from tests.e2e.conftest import start_product
 
 HOSTILE = "shop'; `x` \"q\" -- %"
@@ -289,3 +289,42 @@ def test_the_same_client_token_while_the_first_request_still_writes_gives_the_sa
     writer.join()
     assert second["RestoreId"] == first[0]["RestoreId"]
     restores.recover(w, second["RestoreId"], {"Code": "TestDone", "Detail": "no flow ran in this test"})
+
+
+def test_a_service_that_keeps_writing_during_the_backup_still_restores_verified_within_the_window(
+        product, api, control, si, pg_db):
+    import threading
+    control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB", Postgres=pg_db[1])
+    stop, written = threading.Event(), []
+
+    def keep_writing():                    # a live service: rows arrive before, during and after the dump
+        conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname=pg_db[0])
+        conn.autocommit = True             # each row committed at once (`with conn` would hold one transaction)
+        try:
+            with conn.cursor() as cur:
+                n = 10_000
+                while not stop.is_set():
+                    cur.execute("INSERT INTO t VALUES (%s, 'live')", (n,))
+                    written.append(n)
+                    n += 1
+                    time.sleep(0.01)
+        finally:
+            conn.close()
+
+    control.faults(op_delay_ms=1500, products=["rds"])
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    wait_until(lambda: len(written) > 5)
+    try:
+        backup = api.wait(api.call("POST", "/backups", {"ServiceInstanceId": si})[1]["BackupId"])
+    finally:
+        stop.set()
+        writer.join()
+        control.clear_faults()
+    assert backup["Status"] == "Created" and written
+    restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})[1]
+    final = api.wait(restore["RestoreId"])
+    assert final["Status"] == "Restored", final
+    [rds] = [r for r in final["Resources"] if r["ResourceType"] == "rds"]
+    assert rds["Verified"] is True and "within the backup window" in rds["Verification"], rds
+    assert final["Verified"] is True and "within the backup window" in final["Verification"]

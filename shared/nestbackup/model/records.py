@@ -41,7 +41,8 @@ class BackupItem:
     error_message: str | None = None
     request_id: str | None = None
     databases: list[str] = field(default_factory=list)                 # RDS: databases at backup time
-    row_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # RDS: db -> table -> rows, for verify
+    row_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # RDS: db -> table -> rows, before the set
+    row_counts_after: dict[str, dict[str, int]] = field(default_factory=dict)  # and after it: the backup window
     started_at: float | None = None      # RDS: when CreateBackup was about to be sent (to adopt its result)
     jobs_before: list[str] = field(default_factory=list)  # RDS: tasks already running then (never adopted)
     wait_reason: str | None = None       # RDS: why the backup has not started yet (instance busy), for the caller

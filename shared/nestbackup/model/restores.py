@@ -33,7 +33,8 @@ class RestoreItem:
     error_message: str | None = None
     request_id: str | None = None
     databases: list[DatabaseRestore] = field(default_factory=list)
-    expected: dict[str, dict[str, int]] = field(default_factory=dict)   # db -> table -> rows, at backup time
+    expected: dict[str, dict[str, int]] = field(default_factory=dict)   # db -> table -> rows, before the backup set
+    expected_after: dict[str, dict[str, int]] = field(default_factory=dict)   # and after it
     verified: bool | None = None
     verification: str = ""
     start_time: str | None = None        # when it left Pending, and when it became final (operations.timeline)
@@ -117,6 +118,8 @@ class RestoreRecord:
                 "StatusDetail": self.status_detail, "StartTime": self.start_time, "EndTime": self.end_time,
                 "SafetyBackupId": self.safety_backup_id,
                 "Verified": verified,
+                "Verification": "; ".join(f"{i.resource_id}: {i.verification}" for i in self.items
+                                          if i.verified is not None),
                 "Resources": [i.to_api() for i in self.items]}
 
     def header_doc(self) -> dict[str, Any]:

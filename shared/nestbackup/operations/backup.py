@@ -216,6 +216,18 @@ def _start_unit(w, stored, record: BackupRecord, unit: list[BackupItem]) -> None
         w.records.write_item(stored, item.resource_id, item.to_dict())
 
 
+def _capture_counts_after(w, item: BackupItem) -> None:
+    """Row counts again once the set is done: with those from before, the window the set was taken in."""
+    if not item.row_counts:
+        return
+    try:
+        from ..adapters.dbstats import row_counts
+        server = w.db_server(item.resource_id, item.engine)
+        item.row_counts_after = {db: row_counts(server, db) for db in item.row_counts}
+    except Exception as err:  # noqa: BLE001 - best effort: without them the window is the count from before
+        _log("row counts after the backup skipped", step="poll", resource_id=item.resource_id, reason=str(err))
+
+
 def _capture_databases(w, item: BackupItem) -> None:
     """What the restore needs to know: the databases of the instance, and their row counts to verify against."""
     item.databases = [d.name for d in w.rds.databases(item.resource_id) if d.status in ("Running", "")]
@@ -319,6 +331,8 @@ def poll(w, backup_id: str, round_number: int = 0, now: float | None = None) -> 
     seen = _describe(w, running)
     for item in running:
         if advance(item, seen.get(item.resource_id), now, deadline(item)):
+            if item.resource_type is ResourceType.RDS and item.status is ItemStatus.SUCCEEDED:
+                _capture_counts_after(w, item)
             if item.method is BackupMethod.RDS_BACKUP and item.status is ItemStatus.SUCCEEDED and item.artifact_id:
                 _record_backup_set(w, item)
             w.records.write_item(stored, item.resource_id, item.to_dict())

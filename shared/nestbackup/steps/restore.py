@@ -31,6 +31,7 @@ def plan_items(backup: BackupRecord, restore_id: str) -> list[RestoreItem]:
             item.databases = [DatabaseRestore(db, restored_name(db, restore_id, b.engine),
                                               aside_name(db, restore_id, b.engine)) for db in b.databases]
             item.expected = dict(b.row_counts)
+            item.expected_after = dict(b.row_counts_after)
         items.append(item)
     return items
 
@@ -40,17 +41,32 @@ def table_meta(item: RestoreItem) -> list[dict]:
     return [{"type": "db", "name": d.name, "newname": d.restored} for d in item.databases]
 
 
-def verify_counts(expected: dict[str, dict[str, int]], actual: dict[str, dict[str, int]]) -> tuple[bool, str]:
-    """Compare per-table row counts with those at backup time; the message names every difference."""
-    problems = []
-    for db, tables in sorted(expected.items()):
+def verify_counts(before: dict[str, dict[str, int]], actual: dict[str, dict[str, int]],
+                  after: dict[str, dict[str, int]] | None = None) -> tuple[bool, str]:
+    """Compare restored row counts with those around the backup set: counted just before it was requested and
+    again once it was done. The set is a snapshot at some moment in between, so a service that kept writing gives
+    a count anywhere in that window; only a count outside it (or a missing table or database) is a difference.
+    Without counts from after, the window is the one count from before."""
+    after = after or {}
+    problems, exact, windowed, tables = [], 0, 0, 0
+    for db, counts in sorted(before.items()):
         got = actual.get(db)
         if got is None:
             problems.append(f"{db}: missing")
             continue
-        for table, rows in sorted(tables.items()):
-            if got.get(table) != rows:
-                problems.append(f"{db}.{table}: {got.get(table)} rows, {rows} at backup time")
+        for table, rows in sorted(counts.items()):
+            tables += 1
+            later = after.get(db, {}).get(table, rows)
+            low, high = min(rows, later), max(rows, later)
+            have = got.get(table)
+            if have is None or not low <= have <= high:
+                window = f"{rows}" if low == high else f"{low}-{high} while the backup ran"
+                problems.append(f"{db}.{table}: {have} rows, {window} at backup time")
+            elif low == high:
+                exact += 1
+            else:
+                windowed += 1
     if problems:
-        return False, "; ".join(problems[:20])
-    return True, f"{sum(len(t) for t in expected.values())} tables match their row counts at backup time"
+        return False, f"{len(problems)} of {tables} tables differ: " + "; ".join(problems[:20])
+    said = f"{tables} tables in {len(before)} databases checked by row count: {exact} match the backup"
+    return True, said + (f", {windowed} within the backup window (rows were written while it ran)" if windowed else "")
