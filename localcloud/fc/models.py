@@ -28,9 +28,6 @@ _ALIYUN_URL = re.compile(r"https?://[^/\s]*\.aliyuncs\.com\S*")
 
 
 class Fc:
-    name = "fc"
-    version = API_VERSION
-
     def __init__(self, cloud) -> None:
         self.cloud = cloud
         self.functions: dict[str, syaml.FunctionSpec] = {}
@@ -179,9 +176,3 @@ class Fc:
         else:
             raw = json.dumps(result).encode()
         return 200, out_headers, raw
-
-    def resume(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
