@@ -53,12 +53,3 @@ class CloudFlow:
             if err.code in ("ExecutionNotExists", "ExecutionNotFound", "InvalidArgument", "ExecutionStopped"):
                 return False
             raise
-
-    def flow(self, name: str) -> dict | None:
-        """DescribeFlow's body (Name, RoleArn, Type, ...); None when the flow does not exist."""
-        try:
-            return self.rpc.call("DescribeFlow", {"Name": name}, method="GET")
-        except CloudError as err:
-            if err.code in ("FlowNotExists", "FlowNotFound"):
-                return None
-            raise

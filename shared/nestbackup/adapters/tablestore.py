@@ -79,16 +79,6 @@ class RecordStore:
             return False
         return True
 
-    def table_exists(self) -> bool:
-        """DescribeTable of the configured table: False when Tablestore says it does not exist."""
-        try:
-            self._call(self.client.describe_table, self.table)
-        except CloudError as err:
-            if err.code == "OTSObjectNotExist":
-                return False
-            raise
-        return True
-
     # -- records
     def claim_token(self, si: str, kind: str, token: str, record_id: str) -> str | None:
         """Bind a client token to a new record id. Returns the id already bound, or None if this claim won."""

@@ -131,7 +131,8 @@ def check_function(report: Report, props: dict, deployed: dict | None, triggers:
 
 
 def run_doctor(s_yaml: Path, endpoint: str | None, region: str | None, env: Mapping[str, str]) -> Report:
-    from ..adapters.cloudflow import VERSION as FNF_VERSION, CloudFlow
+    from ..adapters.cloudflow import VERSION as FNF_VERSION
+    from ..adapters.deployment import describe_flow, table_exists
     from ..adapters.fc import FunctionCompute
     from ..adapters.openapi import Credentials, RpcClient
     from ..adapters.tablestore import RecordStore
@@ -153,10 +154,10 @@ def run_doctor(s_yaml: Path, endpoint: str | None, region: str | None, env: Mapp
         triggers = fc.triggers(props["functionName"]) if deployed is not None else None
         check_function(report, props, deployed, triggers)
 
-    cloudflow = CloudFlow(RpcClient(endpoint or _default_endpoint("fnf", region), FNF_VERSION, credentials, region,
-                                    legacy_signature=True))
+    fnf = RpcClient(endpoint or _default_endpoint("fnf", region), FNF_VERSION, credentials, region,
+                    legacy_signature=True)
     for props in flows:
-        online = cloudflow.flow(props["name"])
+        online = describe_flow(fnf, props["name"])
         if online is None:
             report.missing(f"flow {props['name']}", f"render the flows (scripts/render-flows), then {FIX_DEPLOY}")
         elif props.get("roleArn") and online.get("RoleArn") and online["RoleArn"] != props["roleArn"]:
@@ -170,7 +171,7 @@ def run_doctor(s_yaml: Path, endpoint: str | None, region: str | None, env: Mapp
     instance = function_env.get("NESTBACKUP_OTS_INSTANCE", "nestbackup")
     table = function_env.get("NESTBACKUP_OTS_TABLE", "nestbackup")
     store = RecordStore.connect(ots_endpoint, key_id, secret, instance, credentials.security_token, table)
-    if store.table_exists():
+    if table_exists(store):
         report.ok(f"table {table} in Tablestore instance {instance}")
     else:
         report.missing(f"table {table} in Tablestore instance {instance}",
