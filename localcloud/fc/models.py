@@ -23,6 +23,9 @@ from . import syaml
 
 API_VERSION = "2023-03-30"
 DEFAULT_LIST_LIMIT = 20          # UNCONFIRMED: the page size FC uses when `limit` is not given
+# UNCONFIRMED (serverless.md §1.12): an unhandled exception answers 200 with this header and
+# {"errorMessage", "errorType"} as the body.
+UNHANDLED_ERROR_HEADER = ("x-fc-error-type", "UnhandledInvocationError")
 _MAX_LIST_LIMIT = 100            # ListFunctionsRequest.limit: "Minimum value: 1. Maximum value: 100."
 _ALIYUN_URL = re.compile(r"https?://[^/\s]*\.aliyuncs\.com\S*")
 
@@ -166,8 +169,8 @@ class Fc:
         out_headers = {"content-type": "application/octet-stream", "x-fc-request-id": request_id}
         try:
             result = handler(body, self.cloud.fnf.functions.context(spec.name, request_id=request_id))
-        except Exception as err:   # UNCONFIRMED shape, see serverless.md §1.12
-            out_headers["x-fc-error-type"] = "UnhandledInvocationError"
+        except Exception as err:
+            out_headers[UNHANDLED_ERROR_HEADER[0]] = UNHANDLED_ERROR_HEADER[1]
             return 200, out_headers, json.dumps({"errorMessage": str(err), "errorType": type(err).__name__}).encode()
         if isinstance(result, (bytes, bytearray)):
             raw = bytes(result)

@@ -85,6 +85,14 @@ def test_triggers_are_read_back_with_their_configuration(product):
     assert missing.value.code == "FunctionNotFound"
 
 
+def test_a_wrong_secret_is_refused(product):
+    fc = Client(oa.Config(access_key_id=DEFAULT_ACCESS_KEY_ID, access_key_secret="wrong", region_id="cn-hangzhou",
+                          endpoint=product.endpoint.removeprefix("http://"), protocol="http"))
+    with pytest.raises(ClientException) as refused:
+        fc.get_function("nestbackup-api", fcm.GetFunctionRequest())
+    assert refused.value.code == "SignatureDoesNotMatch"
+
+
 def test_invoke_function_runs_the_deployed_handler(tmp_path):
     server = serve(tmp_path, TEST_FUNCTIONS / "s.yaml")
     try:
