@@ -20,6 +20,7 @@ from .core.rpc import RpcRequest
 from .core.store import Store
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
+_REPO = Path(__file__).resolve().parents[1]
 
 
 class Stats:
@@ -68,11 +69,13 @@ class Product:
 class LocalCloud:
     def __init__(self, state_dir: str | Path | None = None, credentials: dict[str, str] | None = None,
                  admin_token: str | None = None, region: str = DEFAULT_REGION,
-                 flows_dir: str | Path | None = None, functions_dir: str | Path | None = None,
+                 flows_dir: str | Path | None = None, s_yaml: str | Path | None = None,
                  flow_wait_scale: float = 1.0, function_env: dict[str, str] | None = None,
                  http_triggers: dict[str, str] | None = None) -> None:
-        """`function_env`: environment of the in-process functions ("{endpoint}" is replaced by the server's URL);
-        `http_triggers`: path prefix -> function name, served as FC HTTP triggers (e.g. {"/api": "my-api"})."""
+        """`s_yaml`: the Serverless Devs file whose fc3 functions and triggers are deployed (default: the
+        repository's s.yaml); `function_env`: values that override the deployed functions' environment ("{endpoint}"
+        is replaced by the server's URL); `http_triggers`: path prefix -> function name, where the function's
+        s.yaml HTTP trigger is served (e.g. {"/api": "nestbackup-api"})."""
         if state_dir is None:
             state_dir = tempfile.mkdtemp(prefix="localcloud-")
         self.state_dir = Path(state_dir)
@@ -93,15 +96,27 @@ class LocalCloud:
         self.ecs = Ecs(self)
         self.rds = Rds(self)
         self.ots = Tablestore(self)
-        # CloudFlow: flows_dir/functions_dir default to the repository's flows/ and functions/ when they exist.
-        self.fnf = Fnf(self, flows_dir=flows_dir, functions_dir=functions_dir, wait_scale=flow_wait_scale)
+        # CloudFlow: flows_dir defaults to the repository's flows/ when it exists.
+        self.fnf = Fnf(self, flows_dir=flows_dir, wait_scale=flow_wait_scale)
         self.rpc_products: dict[str, Product] = {p.version: p for p in (self.ecs, self.rds, self.fnf)}
+        # Function Compute: what s.yaml deploys, served to CloudFlow tasks, HTTP triggers and the FC API.
+        from .fc.models import Fc
+        from .fc.syaml import DeploymentError
+        from .fc_http import http_trigger
+        self.fc = Fc(self)
+        if s_yaml is None and (_REPO / "s.yaml").is_file():
+            s_yaml = _REPO / "s.yaml"
+        if s_yaml is not None:
+            self.fc.deploy(s_yaml, function_env)
         # Extra HTTP mounts (path prefix -> handler): the FC HTTP triggers.
         self.mounts: dict[str, Callable] = {}
-        self.function_env = dict(function_env or {})
-        from .fc_http import http_trigger
-        for prefix, function_name in (http_triggers or {}).items():
-            self.mounts[prefix] = http_trigger(self, function_name)
+        self.http_mounts = dict(http_triggers or {})
+        for prefix, function_name in self.http_mounts.items():
+            spec = self.fc.functions.get(function_name)
+            trigger = spec.trigger("http") if spec else None
+            if trigger is None:
+                raise DeploymentError(f"{function_name} has no HTTP trigger in {s_yaml} to serve at {prefix}")
+            self.mounts[prefix] = http_trigger(self, function_name, trigger.methods)
         for product in (self.ecs, self.rds, self.ots, self.fnf):
             product.resume()
 
@@ -111,7 +126,7 @@ class LocalCloud:
         key_id, secret = next(iter(self.credentials.items()))
         env = {"ALIBABA_CLOUD_ACCESS_KEY_ID": key_id, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": secret,
                "FC_REGION": self.region, "FC_ACCOUNT_ID": self.fnf.functions.account_id}
-        env.update({k: v.replace("{endpoint}", endpoint) for k, v in self.function_env.items()})
+        env.update(self.fc.environment(endpoint))
         self._env_before = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
 

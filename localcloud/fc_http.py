@@ -1,6 +1,13 @@
 """Function Compute HTTP triggers, served in-process: a request under a mounted prefix becomes the FC3 HTTP event
 (version v1, rawPath, headers, queryParameters, body, isBase64Encoded, requestContext) and the function's
-{statusCode, headers, isBase64Encoded, body} becomes the response."""
+{statusCode, headers, isBase64Encoded, body} becomes the response.
+
+The trigger is the one s.yaml deploys for the function (localcloud/fc): it answers only the methods its
+`triggerConfig.methods` lists [doc: https://alibabacloud.com/help/en/functioncompute/fc-3-0/user-guide/
+configure-an-http-trigger-for-a-function-and-invoke-the-function-by-using-http-requests, "Request Methods: the
+methods that can trigger this HTTP trigger"]. What FC answers for another method is not documented:
+METHOD_NOT_ALLOWED is UNCONFIRMED. Not modelled: authType `function`/`jwt` (the project deploys `anonymous`), and
+the forced download of HTML on the default `fcapp.run` domain (docs/deploy.md, "Console")."""
 from __future__ import annotations
 
 import base64
@@ -11,13 +18,20 @@ from datetime import datetime, timezone
 from urllib.parse import parse_qsl, unquote
 
 
-def http_trigger(cloud, function_name: str):
+# UNCONFIRMED: status and code of FC's answer to a method the trigger does not list.
+METHOD_NOT_ALLOWED = (405, "MethodNotAllowed")
+
+
+def http_trigger(cloud, function_name: str, methods: tuple[str, ...]):
+    """The handler of the HTTP trigger of deployed function `function_name`, answering `methods` only."""
     def serve(method: str, url, headers: dict, body: bytes):
-        handler = cloud.fnf.functions.handler(function_name)
-        if handler is None:
-            return 404, {"content-type": "application/json"}, json.dumps(
-                {"Code": "FunctionNotFound", "Message": f"function {function_name} does not exist"}).encode()
         request_id = str(uuid.uuid4())
+        if method not in methods:
+            status, code = METHOD_NOT_ALLOWED
+            return status, {"content-type": "application/json", "x-fc-request-id": request_id}, json.dumps(
+                {"Code": code, "Message": f"method {method} is not allowed by the HTTP trigger of {function_name} "
+                                          f"(allowed: {', '.join(methods)})", "RequestId": request_id}).encode()
+        handler = cloud.fnf.functions.handler(function_name)
         try:
             text, encoded = body.decode("utf-8"), False
         except UnicodeDecodeError:

@@ -1,8 +1,8 @@
 """One HTTP server on 127.0.0.1 for every emulated product.
 
 Routing: /_local/* is the control plane (health, faults, stats, seed); a request with x-ots-* headers is Tablestore;
-a request naming an action (x-acs-action header or Action query) is RPC, sent to the product of its API version;
-other path prefixes go to mounts registered on the cloud (e.g. the product API).
+a path under /2023-03-30/ is the Function Compute 3.0 API (ROA); a request naming an action (x-acs-action header or
+Action query) is RPC, sent to the product of its API version; other path prefixes go to mounts registered on the cloud (e.g. the product API).
 """
 from __future__ import annotations
 
@@ -40,6 +40,16 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self):
         self._serve()
 
+    # The other methods an FC HTTP trigger may list.
+    def do_HEAD(self):
+        self._serve()
+
+    def do_PATCH(self):
+        self._serve()
+
+    def do_OPTIONS(self):
+        self._serve()
+
     def _serve(self) -> None:
         cloud = self.server.cloud
         length = int(self.headers.get("content-length") or 0)
@@ -52,6 +62,8 @@ class _Handler(BaseHTTPRequestHandler):
                 status, out_headers, out = handle_control(cloud, self.command, url, headers, body)
             elif "x-ots-apiversion" in headers:
                 status, out_headers, out = self._tablestore(cloud, url.path, headers, body)
+            elif url.path.startswith("/2023-03-30/"):
+                status, out_headers, out = cloud.fc.handle(self.command, url, headers, body)
             elif "x-acs-action" in headers or "Action=" in (url.query or ""):
                 status, out_headers, out = self._rpc(cloud, self.command, url, headers, body)
             else:

@@ -1,17 +1,19 @@
-"""Function Compute handlers run in-process for `FC:InvokeFunction` tasks.
+"""Function Compute handlers run in-process, for `FC:InvokeFunction` tasks, HTTP triggers and the FC API.
 
 A task's `resourceArn` `acs:fc:<region>:<account>:functions/<name>[/<qualifier>]` names function `<name>`. It is,
-in this order, a callable registered with `register_function(name, fn)` or `<functions_dir>/<name>/index.py`
-exposing `handler(event, context)`. The module is imported once (a unique module name per function; its directory
-is on sys.path while it is imported, so sibling modules import, but are shared by name across functions).
+in this order, a callable registered with `register(name, fn)` or a function deployed from s.yaml with
+`deploy(spec)` (localcloud/fc: `<code>/<file>.py` exposing `<function>` of handler `<file>.<function>`). The
+module is imported once (a unique module name per function; its directory is on sys.path while it is imported, so
+sibling modules import, but are shared by name across functions).
 
 The call mirrors FC 3.0's Python runtime: `event` is `json.dumps(body).encode()` (a string body is sent as is),
 `context` carries `request_id`, `function` (name, handler, memory, timeout, qualifier, version_id), `credentials`
 (access_key_id, access_key_secret, security_token: the local cloud's first key pair), `service` (FC2 legacy
 fields), `region`, `account_id`. Functions share the server's process, so its environment is theirs: the local
-cloud sets the variables FC sets (ALIBABA_CLOUD_ACCESS_KEY_ID, ...) and the configured function environment there
-once it knows its endpoint (`LocalCloud.bind`). Timeouts are not enforced. A task without `body` sends `{}` (what CloudFlow sends then is
-UNCONFIRMED). The result: JSON data as is, str/bytes parsed as JSON (`to_json`); the Task then requires an object.
+cloud sets the variables FC sets (ALIBABA_CLOUD_ACCESS_KEY_ID, ...) and the deployed functions' environment there
+once it knows its endpoint (`LocalCloud.bind`). Timeouts are not enforced. A task without `body` sends `{}` (what
+CloudFlow sends then is UNCONFIRMED). The result: JSON data as is, str/bytes parsed as JSON (`to_json`); the Task
+then requires an object.
 """
 from __future__ import annotations
 
@@ -22,7 +24,6 @@ import sys
 import threading
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 from .interpreter import StateError, parse_arn
@@ -84,15 +85,22 @@ def to_json(result: Any) -> Any:
 
 
 class Functions:
-    def __init__(self, functions_dir: str | Path | None, region: str, credentials: dict[str, str],
+    def __init__(self, functions_dir: Any, region: str, credentials: dict[str, str],
                  account_id: str = "1234567890123456"):
-        self.functions_dir = Path(functions_dir) if functions_dir else None
+        # `functions_dir` is ignored: functions come from s.yaml (localcloud.fc.deploy); Fnf still passes it.
         self.region = region
         self.credentials = credentials
         self.account_id = account_id
         self._registry: dict[str, Callable] = {}
         self._modules: dict[str, Callable] = {}
+        self.deployed: dict[str, Any] = {}       # name -> localcloud.fc.syaml.FunctionSpec
         self._lock = threading.Lock()
+
+    def deploy(self, spec) -> None:
+        """Serve function `spec.name` from its code directory (imported on first call)."""
+        with self._lock:
+            self.deployed[spec.name] = spec
+            self._modules.pop(spec.name, None)
 
     def register(self, name: str, fn: Callable[[bytes, Any], Any]) -> None:
         self._registry[name] = fn
@@ -107,18 +115,18 @@ class Functions:
         with self._lock:
             if name in self._modules:
                 return self._modules[name]
-            if self.functions_dir is None:
+            spec = self.deployed.get(name)
+            if spec is None:
                 return None
-            path = self.functions_dir / name / "index.py"
-            if not path.is_file():
-                return None
+            file_name, function_name = spec.handler.rsplit(".", 1)
+            path = spec.code_dir / f"{file_name}.py"
             module_name = f"localcloud_fc_{name.replace('-', '_')}_{abs(hash(str(path.resolve()))):x}"
-            spec = importlib.util.spec_from_file_location(module_name, path)
-            module = importlib.util.module_from_spec(spec)
+            spec_ = importlib.util.spec_from_file_location(module_name, path)
+            module = importlib.util.module_from_spec(spec_)
             sys.path.insert(0, str(path.parent))
             try:
                 sys.modules[module_name] = module
-                spec.loader.exec_module(module)
+                spec_.loader.exec_module(module)
             except BaseException as err:
                 sys.modules.pop(module_name, None)
                 raise StateError("FC.Unknown", f"importing {path} failed: {type(err).__name__}: {err}") from None
@@ -127,17 +135,20 @@ class Functions:
                     sys.path.remove(str(path.parent))
                 except ValueError:
                     pass
-            handler = getattr(module, "handler", None)
+            handler = getattr(module, function_name, None)
             if not callable(handler):
-                raise StateError("FC.FunctionNotFound", f"{path} defines no handler(event, context)")
+                raise StateError("FC.FunctionNotFound", f"{path} defines no {function_name}(event, context)")
             self._modules[name] = handler
             return handler
 
     def context(self, name: str, qualifier: str = "LATEST", request_id: str | None = None) -> FcContext:
         key_id, secret = next(iter(self.credentials.items()))
+        spec = self.deployed.get(name)
+        function = FcFunction(name=name, qualifier=qualifier) if spec is None else FcFunction(
+            name=name, handler=spec.handler, memory=spec.memory_size, timeout=spec.timeout, qualifier=qualifier)
         return FcContext(
             request_id=request_id or str(uuid.uuid4()),
-            function=FcFunction(name=name, qualifier=qualifier),
+            function=function,
             credentials=FcCredentials(access_key_id=key_id, access_key_secret=secret),
             service=FcService(qualifier=qualifier),
             region=self.region, account_id=self.account_id, logger=logging.getLogger(f"localcloud.fc.{name}"))
@@ -150,8 +161,7 @@ class Functions:
         name, qualifier = parsed
         handler = self.handler(name)
         if handler is None:
-            where = f" (no {self.functions_dir / name / 'index.py'})" if self.functions_dir else ""
-            raise StateError("FC.FunctionNotFound", f"function {name!r} does not exist{where}")
+            raise StateError("FC.FunctionNotFound", f"function {name!r} does not exist (not deployed from s.yaml)")
         event = body.encode() if isinstance(body, str) else json.dumps({} if body is None else body).encode()
         context = self.context(name, qualifier or "LATEST")
         try:

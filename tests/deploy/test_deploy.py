@@ -124,3 +124,15 @@ def test_bootstrap_creates_the_table_once(endpoint):
     env["ALIBABA_CLOUD_ACCESS_KEY_SECRET"] = "wrong"
     refused = run()
     assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1
+
+
+# What the Serverless Devs 3 `flow` component reads from props [repo: devsapp/fnf@3fd635b:src/impl/flow.ts]
+FLOW_COMPONENT_PROPS = {"region", "name", "definition", "description", "type", "executionMode", "roleArn"}
+
+
+def test_flow_resources_use_only_props_the_flow_component_reads(rendered):
+    flows = [r["props"] for r in rendered["resources"].values() if r["component"] == "flow"]
+    assert len(flows) == 2
+    for props in flows:
+        assert set(props) <= FLOW_COMPONENT_PROPS and {"region", "name", "definition", "roleArn"} <= set(props)
+        assert props["roleArn"] == "acs:ram::123456789012:role/nestbackup-flow"

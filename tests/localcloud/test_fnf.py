@@ -50,7 +50,7 @@ def _flaky(n, body):
 
 @pytest.fixture(scope="module")
 def cloud_server(tmp_path_factory):
-    cloud = LocalCloud(tmp_path_factory.mktemp("fnf-state"), flows_dir=FLOWS, functions_dir=FUNCTIONS,
+    cloud = LocalCloud(tmp_path_factory.mktemp("fnf-state"), flows_dir=FLOWS, s_yaml=FUNCTIONS / "s.yaml",
                        flow_wait_scale=SCALE)
     server = LocalCloudServer(cloud, port=0)
     server.start_in_thread()
@@ -349,7 +349,7 @@ def test_paging_limits_are_the_sdk_documented_ones(fnf):
 def test_resume_after_restart(tmp_path):
     """A server stopped mid-Wait resumes the execution from that Wait on the same state dir."""
     def boot():
-        cloud = LocalCloud(tmp_path, flows_dir=FLOWS, functions_dir=FUNCTIONS, flow_wait_scale=SCALE)
+        cloud = LocalCloud(tmp_path, flows_dir=FLOWS, s_yaml=FUNCTIONS / "s.yaml", flow_wait_scale=SCALE)
         cloud.fnf.register_function("tick", tick)
         server = LocalCloudServer(cloud, port=0)
         server.start_in_thread()

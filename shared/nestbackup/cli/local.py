@@ -17,8 +17,10 @@ API_FUNCTION = "nestbackup-api"
 
 
 def product_function_env(admin_token: str | None, **overrides: str) -> dict[str, str]:
-    """The environment s.yaml gives the functions, pointed at the local cloud ("{endpoint}" is filled in)."""
-    env = {"NESTBACKUP_CLOUD_ENDPOINT": "{endpoint}", "NESTBACKUP_OTS_INSTANCE": "nestbackup",
+    """What the local cloud changes in the environment s.yaml gives the functions: the local cloud's endpoints
+    ("{endpoint}" is filled in), its Tablestore instance and database accounts."""
+    env = {"NESTBACKUP_CLOUD_ENDPOINT": "{endpoint}", "NESTBACKUP_OTS_ENDPOINT": "{endpoint}",
+           "NESTBACKUP_OTS_INSTANCE": "nestbackup",
            "NESTBACKUP_OTS_TABLE": "nestbackup", "NESTBACKUP_REGION": "cn-hangzhou",
            # The accounts db-rename and verification use on the local RDS instances (this machine's servers).
            "NESTBACKUP_DB_ACCOUNTS": os.environ.get("NESTBACKUP_DB_ACCOUNTS") or json.dumps(

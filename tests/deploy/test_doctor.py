@@ -1,0 +1,75 @@
+"""`nestbackup doctor` end to end against the local cloud: a deployment made from s.yaml passes every check; one
+made from a drifted copy (a trigger method fewer, a timer trigger gone) is reported line by line, exit 1."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from localcloud import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
+from localcloud.cloud import LocalCloud
+from localcloud.server import LocalCloudServer
+from nestbackup.adapters.tablestore import RecordStore
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def doctor(endpoint: str, *args: str) -> subprocess.CompletedProcess:
+    env = {"PATH": os.environ["PATH"], "ALIBABA_CLOUD_ACCESS_KEY_ID": DEFAULT_ACCESS_KEY_ID,
+           "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEFAULT_ACCESS_KEY_SECRET}
+    return subprocess.run([sys.executable, "-m", "nestbackup.cli.main", "doctor", "--endpoint", endpoint, *args],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+
+
+def deployed_from(tmp_path: Path, s_yaml: Path) -> LocalCloudServer:
+    server = LocalCloudServer(LocalCloud(tmp_path / "state", s_yaml=s_yaml,
+                                         http_triggers={"/api": "nestbackup-api"}), port=0)
+    server.start_in_thread()
+    RecordStore.connect(server.endpoint, DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, "nestbackup",
+                        table="nestbackup").ensure_table()
+    return server
+
+
+def test_a_deployment_made_from_s_yaml_passes_every_check(tmp_path):
+    server = deployed_from(tmp_path, ROOT / "s.yaml")
+    try:
+        done = doctor(server.endpoint)
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert all(line.startswith("ok ") for line in lines[:-1]) and lines[-1].startswith("all ")
+    assert any("trigger nestbackup-api/http" in line for line in lines)
+    assert any("flow nestbackup-backup" in line for line in lines) and any("table nestbackup" in line for line in lines)
+    assert any("scripts/ram.py" in line for line in lines)
+
+
+def test_drift_between_s_yaml_and_the_deployment_is_reported(tmp_path):
+    doc = yaml.safe_load((ROOT / "s.yaml").read_text())
+    doc["resources"]["api"]["props"]["triggers"][0]["triggerConfig"]["methods"] = ["GET", "POST"]
+    doc["resources"]["timer"]["props"]["triggers"].pop()                 # the sweep trigger
+    doc["resources"]["backup-poll"]["props"]["timeout"] = 30
+    (tmp_path / "functions").symlink_to(ROOT / "functions")
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    server = deployed_from(tmp_path, tmp_path / "s.yaml")
+    try:
+        done = doctor(server.endpoint)                                   # checked against the real s.yaml
+    finally:
+        server.stop()
+    assert done.returncode == 1, done.stdout + done.stderr
+    out = done.stdout
+    assert "DIFFERENT trigger nestbackup-api/http (http): methods are ['GET', 'POST'], s.yaml says " \
+           "['DELETE', 'GET', 'POST', 'PUT']" in out
+    assert "MISSING   trigger nestbackup-timer/sweep (timer)" in out
+    assert "DIFFERENT function nestbackup-backup-poll: timeout is 30, s.yaml says 600" in out
+    assert "fix: run `s deploy`" in out and out.splitlines()[-1].startswith("15 of 18 checks passed")
+
+
+def test_doctor_without_credentials_says_so_in_one_line():
+    done = subprocess.run([sys.executable, "-m", "nestbackup.cli.main", "doctor", "--endpoint", "http://127.0.0.1:9"],
+                          capture_output=True, text=True, env={"PATH": os.environ["PATH"]}, cwd=ROOT, timeout=120)
+    assert done.returncode == 1 and done.stderr.strip().splitlines() == [
+        "nestbackup: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET"]

@@ -1,0 +1,184 @@
+"""Function Compute in the local cloud: functions and triggers deployed from s.yaml (refusing what FC refuses),
+read back and invoked through the unmodified fc20230330 SDK, and HTTP triggers that answer only their methods."""
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+from alibabacloud_fc20230330 import models as fcm
+from alibabacloud_fc20230330.client import Client
+from alibabacloud_tea_openapi import models as oa
+from alibabacloud_tea_openapi.exceptions import ClientException
+
+from localcloud import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
+from localcloud.cloud import LocalCloud
+from localcloud.fc.syaml import DeploymentError, functions
+from localcloud.server import LocalCloudServer
+
+ROOT = Path(__file__).resolve().parents[2]
+TEST_FUNCTIONS = Path(__file__).parent / "flows" / "functions"
+
+
+def make_fc(endpoint: str) -> Client:
+    return Client(oa.Config(access_key_id=DEFAULT_ACCESS_KEY_ID, access_key_secret=DEFAULT_ACCESS_KEY_SECRET,
+                            region_id="cn-hangzhou", endpoint=endpoint.removeprefix("http://"), protocol="http",
+                            read_timeout=30000))
+
+
+def serve(tmp_path, s_yaml: Path, **kw) -> LocalCloudServer:
+    server = LocalCloudServer(LocalCloud(tmp_path / "state", s_yaml=s_yaml, **kw), port=0)
+    server.start_in_thread()
+    return server
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory):
+    server = serve(tmp_path_factory.mktemp("fc"), ROOT / "s.yaml", http_triggers={"/api": "nestbackup-api"})
+    yield server
+    server.stop()
+
+
+def s_yaml_resources() -> dict:
+    return yaml.safe_load((ROOT / "s.yaml").read_text())["resources"]
+
+
+def test_every_fc3_function_of_s_yaml_is_deployed_as_written(product):
+    fc = make_fc(product.endpoint)
+    expected = {r["props"]["functionName"]: r["props"] for r in s_yaml_resources().values()
+                if r["component"] == "fc3"}
+    listed, token = [], None
+    while True:                                           # paging: 4 per page, nextToken to the end
+        page = fc.list_functions(fcm.ListFunctionsRequest(limit=4, next_token=token)).body
+        listed += [f.function_name for f in page.functions]
+        token = page.next_token
+        if not token:
+            break
+    assert sorted(listed) == sorted(expected)
+    api = fc.get_function("nestbackup-api", fcm.GetFunctionRequest()).body
+    assert (api.handler, api.runtime, api.memory_size, api.timeout) == ("index.handler", "python3.10", 512, 60)
+    assert api.role.endswith(":role/nestbackup-function")
+    assert set(api.environment_variables) == set(expected["nestbackup-api"]["environmentVariables"])
+    # s.yaml's real Tablestore endpoint is replaced by the local cloud's own, as the local wiring needs
+    assert api.environment_variables["NESTBACKUP_OTS_ENDPOINT"] == product.endpoint
+    start = fc.get_function("nestbackup-db-rename", fcm.GetFunctionRequest()).body
+    assert start.timeout == 900 and "NESTBACKUP_DB_ACCOUNTS" in start.environment_variables
+
+
+def test_triggers_are_read_back_with_their_configuration(product):
+    fc = make_fc(product.endpoint)
+    http = fc.get_trigger("nestbackup-api", "http").body
+    config = json.loads(http.trigger_config)              # a JSON string in the API's Trigger model
+    assert http.trigger_type == "http" and config["methods"] == ["GET", "POST", "PUT", "DELETE"]
+    assert config["authType"] == "anonymous" and http.http_trigger.url_internet == product.endpoint + "/api"
+    timers = fc.list_triggers("nestbackup-timer", fcm.ListTriggersRequest()).body.triggers
+    assert {t.trigger_name: json.loads(t.trigger_config)["cronExpression"] for t in timers} == {
+        "schedules": "0 * * * * *", "sweep": "0 */10 * * * *"}
+    with pytest.raises(ClientException) as missing:
+        fc.get_trigger("nestbackup-api", "nope")
+    assert missing.value.code == "TriggerNotFound"
+    with pytest.raises(ClientException) as missing:
+        fc.get_function("nestbackup-nope", fcm.GetFunctionRequest())
+    assert missing.value.code == "FunctionNotFound"
+
+
+def test_a_wrong_secret_is_refused(product):
+    fc = Client(oa.Config(access_key_id=DEFAULT_ACCESS_KEY_ID, access_key_secret="wrong", region_id="cn-hangzhou",
+                          endpoint=product.endpoint.removeprefix("http://"), protocol="http"))
+    with pytest.raises(ClientException) as refused:
+        fc.get_function("nestbackup-api", fcm.GetFunctionRequest())
+    assert refused.value.code == "SignatureDoesNotMatch"
+
+
+def test_invoke_function_runs_the_deployed_handler(tmp_path):
+    server = serve(tmp_path, TEST_FUNCTIONS / "s.yaml")
+    try:
+        resp = make_fc(server.endpoint).invoke_function(
+            "double", fcm.InvokeFunctionRequest(body=b'{"x": 21}'))
+        out = json.loads(resp.body.read())
+        assert out == {"y": 42, "fn": "double", "ak": DEFAULT_ACCESS_KEY_ID, "eventType": "bytes"}
+    finally:
+        server.stop()
+
+
+def call(url: str, method: str) -> int:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=30) as resp:
+            return resp.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def test_http_trigger_answers_only_its_configured_methods(product):
+    url = product.endpoint + "/api/backups/backup-none"
+    assert call(url, "PUT") != 405 and call(url, "DELETE") != 405      # the API's routes reach the function
+    assert call(url, "PATCH") == 405 and call(url, "OPTIONS") == 405    # not listed in s.yaml
+
+
+def drifted_copy(tmp_path: Path, edit) -> Path:
+    """s.yaml edited by `edit(resources)`, next to a link to the real functions/ (code paths stay valid)."""
+    doc = yaml.safe_load((ROOT / "s.yaml").read_text())
+    edit(doc["resources"])
+    (tmp_path / "functions").symlink_to(ROOT / "functions")
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def test_the_local_trigger_follows_s_yaml_not_the_code(tmp_path):
+    def only_get_post(res):
+        res["api"]["props"]["triggers"][0]["triggerConfig"]["methods"] = ["GET", "POST"]
+    server = serve(tmp_path, drifted_copy(tmp_path, only_get_post), http_triggers={"/api": "nestbackup-api"})
+    try:
+        assert call(server.endpoint + "/api/backups/backup-none", "DELETE") == 405
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda p: p.update(runtime="python3.11"), "runtime 'python3.11' is not a Function Compute runtime"),
+    (lambda p: p.update(functionName="1st"), "functionName '1st' must be"),
+    (lambda p: p.update(functionName="x" * 65), "must be 1-64"),
+    (lambda p: p.update(memorySize=100), "memorySize 100 is out of range"),
+    (lambda p: p.update(memorySize=200), "multiple of 64"),
+    (lambda p: p.update(timeout=86401), "timeout 86401 is out of range"),
+    (lambda p: p.update(handler="index"), "handler 'index' must be"),
+    (lambda p: p.update(handler="main.handler"), "main.py, which does not exist"),
+    (lambda p: p.update(environmentVariables={"1BAD": "x"}), "must start with a letter"),
+    (lambda p: p["triggers"][0]["triggerConfig"].update(methods=["GET", "TRACE"]), "['TRACE'] are not HTTP"),
+    (lambda p: p["triggers"][0]["triggerConfig"].update(authType="none"), "authType 'none'"),
+    (lambda p: p.update(triggers=[{"triggerName": "t", "triggerType": "timer",
+                                   "triggerConfig": {"cronExpression": "*/10 * * * *", "enable": True}}]),
+     "must have six fields"),
+    (lambda p: p.update(triggers=[{"triggerName": "t", "triggerType": "timer",
+                                   "triggerConfig": {"cronExpression": "0 61 * * * *", "enable": True}}]),
+     "not a valid cron expression"),
+    (lambda p: p.update(triggers=[{"triggerName": "t", "triggerType": "oss", "triggerConfig": {}}]),
+     "triggerType 'oss' is not modelled"),
+])
+def test_deployment_refuses_what_function_compute_refuses(tmp_path, edit, message):
+    path = drifted_copy(tmp_path, lambda res: edit(res["api"]["props"]))
+    with pytest.raises(DeploymentError) as refused:
+        functions(path)
+    assert message in str(refused.value)
+
+
+def test_timer_forms_fc_accepts(tmp_path):
+    def timers(res):
+        res["timer"]["props"]["triggers"][0]["triggerConfig"]["cronExpression"] = "@every 5m"
+        res["timer"]["props"]["triggers"][1]["triggerConfig"]["cronExpression"] = "CRON_TZ=Asia/Shanghai 0 0 2 * * *"
+    specs = {s.name: s for s in functions(drifted_copy(tmp_path, timers))}
+    assert [t.config["cronExpression"] for t in specs["nestbackup-timer"].triggers][0] == "@every 5m"
+
+
+def test_variables_resolve_as_serverless_devs_does(tmp_path, monkeypatch):
+    monkeypatch.setenv("NESTBACKUP_ACCOUNT_ID", "123456789012")
+    monkeypatch.setenv("NESTBACKUP_OTS_ENDPOINT", "https://inst.cn-shanghai.ots.aliyuncs.com")
+    specs = {s.name: s for s in functions(ROOT / "s.yaml")}
+    assert specs["nestbackup-api"].role == "acs:ram::123456789012:role/nestbackup-function"
+    poll = specs["nestbackup-backup-poll"].environment                                 # ${vars.environment} whole
+    assert poll["NESTBACKUP_OTS_ENDPOINT"] == "https://inst.cn-shanghai.ots.aliyuncs.com"
+    assert specs["nestbackup-api"].environment["NESTBACKUP_ADMIN_TOKEN"] == ""          # env default ''
