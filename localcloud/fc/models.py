@@ -42,7 +42,7 @@ class Fc:
     def deploy(self, s_yaml: str | Path, overrides: dict[str, str] | None = None) -> None:
         """Deploy every fc3 resource of `s_yaml` (refusing what FC refuses). `overrides` replace environment
         values (the local cloud's endpoints); any value pointing at `*.aliyuncs.com` becomes the local endpoint."""
-        specs = syaml.functions(s_yaml)
+        specs = syaml.functions(s_yaml, account_id=self.cloud.fnf.functions.account_id)
         self.overrides = dict(overrides or {})
         for spec in specs:
             self.functions[spec.name] = spec

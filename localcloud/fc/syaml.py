@@ -253,12 +253,25 @@ def function_spec(resource: str, props: dict, root: Path) -> FunctionSpec:
         layers=list(props.get("layers") or []), environment=env, triggers=triggers, resource=resource)
 
 
-def functions(path: str | Path, env: Mapping[str, str] | None = None) -> list[FunctionSpec]:
-    """Every fc3 function of `path`, checked; code paths are relative to the file's directory."""
+def complete_role(role: str, account_id: str) -> str:
+    """What the fc3 component sends as a function's role: a bare name completed with the deployer's account, then
+    lower-cased (devsapp/fc3 src/resources/ram/index.ts Role.completionArn, src/base.ts _handleRole)."""
+    if not role:
+        return ""
+    arn = role if re.fullmatch(r"acs:ram::\d+:role/.+", role) else f"acs:ram::{account_id}:role/{role}"
+    return arn.lower()
+
+
+def functions(path: str | Path, env: Mapping[str, str] | None = None,
+              account_id: str = "000000000000") -> list[FunctionSpec]:
+    """Every fc3 function of `path`, checked; code paths are relative to the file's directory; roles completed as
+    the fc3 component completes them for the deployer's account."""
     path = Path(path)
     doc = load(path, env)
     specs = [function_spec(key, res.get("props") or {}, path.parent)
              for key, res in doc["resources"].items() if isinstance(res, dict) and res.get("component") == "fc3"]
+    for spec in specs:
+        spec.role = complete_role(spec.role, account_id)
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise DeploymentError(f"{path}: function names repeat: {names}")

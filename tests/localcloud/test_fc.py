@@ -60,7 +60,7 @@ def test_every_fc3_function_of_s_yaml_is_deployed_as_written(product):
     assert sorted(listed) == sorted(expected)
     api = fc.get_function("nestbackup-api", fcm.GetFunctionRequest()).body
     assert (api.handler, api.runtime, api.memory_size, api.timeout) == ("index.handler", "python3.10", 512, 60)
-    assert api.role.endswith(":role/nestbackup-function")
+    assert api.role.endswith(":role/nestbackup-api")          # completed as the fc3 component does
     assert set(api.environment_variables) == set(expected["nestbackup-api"]["environmentVariables"])
     # s.yaml's real Tablestore endpoint is replaced by the local cloud's own, as the local wiring needs
     assert api.environment_variables["NESTBACKUP_OTS_ENDPOINT"] == product.endpoint
@@ -178,7 +178,7 @@ def test_variables_resolve_as_serverless_devs_does(tmp_path, monkeypatch):
     monkeypatch.setenv("NESTBACKUP_ACCOUNT_ID", "123456789012")
     monkeypatch.setenv("NESTBACKUP_OTS_ENDPOINT", "https://inst.cn-shanghai.ots.aliyuncs.com")
     specs = {s.name: s for s in functions(ROOT / "s.yaml")}
-    assert specs["nestbackup-api"].role == "acs:ram::123456789012:role/nestbackup-function"
+    assert specs["nestbackup-api"].role == "acs:ram::000000000000:role/nestbackup-api"      # bare name completed
     poll = specs["nestbackup-backup-poll"].environment                                 # ${vars.environment} whole
     assert poll["NESTBACKUP_OTS_ENDPOINT"] == "https://inst.cn-shanghai.ots.aliyuncs.com"
     assert specs["nestbackup-api"].environment["NESTBACKUP_ADMIN_TOKEN"] == ""          # env default ''

@@ -86,16 +86,25 @@ class Report:
         click.echo(line)
 
 
+def same_role(deployed: str, wanted: str) -> bool:
+    """s.yaml may name a role bare: the fc3 component completes it with the deployer's account and lower-cases it."""
+    if re.fullmatch(r"acs:ram::\d+:role/.+", wanted):
+        return deployed.lower() == wanted.lower()
+    return deployed.lower().endswith(f":role/{wanted.lower()}") if wanted else not deployed
+
+
 def check_function(report: Report, props: dict, deployed: dict | None, triggers: list[dict] | None) -> None:
     name = props["functionName"]
     if deployed is None:
         report.missing(f"function {name}", FIX_DEPLOY)
         return
     wrong = []
-    for key, default in (("handler", None), ("runtime", None), ("timeout", 3), ("memorySize", 512), ("role", "")):
+    for key, default in (("handler", None), ("runtime", None), ("timeout", 3), ("memorySize", 512)):
         want = props.get(key, default)
         if want is not None and deployed.get(key) != want:
             wrong.append(f"{key} is {deployed.get(key)!r}, s.yaml says {want!r}")
+    if not same_role(deployed.get("role") or "", props.get("role") or ""):
+        wrong.append(f"role is {deployed.get('role')!r}, s.yaml says {props.get('role')!r}")
     absent = sorted(set(props.get("environmentVariables") or {}) - set(deployed.get("environmentVariables") or {}))
     if absent:
         wrong.append(f"environment lacks {', '.join(absent)}")
@@ -178,8 +187,8 @@ def run_doctor(s_yaml: Path, endpoint: str | None, region: str | None, env: Mapp
                        "run `nestbackup bootstrap` with the deployment's NESTBACKUP_OTS_* settings")
 
     roles = sorted({p.get("role") for p in functions if p.get("role")})
-    report.ok(f"role {', '.join(roles)} is the one every function has (checked above); its policy content is "
-              f"checked offline by `scripts/ram.py` (the RAM API is not read)")
+    report.ok(f"roles {', '.join(roles)}: each function has the one s.yaml names (checked above); their policies "
+              f"are derived from the code by `scripts/ram.py` (deploy/ram/), the RAM API is not read")
     return report
 
 
