@@ -26,7 +26,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .interpreter import StateError, parse_arn
+from .interpreter import FC_UNHANDLED, StateError, parse_arn
 
 
 @dataclass
@@ -85,9 +85,7 @@ def to_json(result: Any) -> Any:
 
 
 class Functions:
-    def __init__(self, functions_dir: Any, region: str, credentials: dict[str, str],
-                 account_id: str = "1234567890123456"):
-        # `functions_dir` is ignored: functions come from s.yaml (localcloud.fc.deploy); Fnf still passes it.
+    def __init__(self, region: str, credentials: dict[str, str], account_id: str = "1234567890123456"):
         self.region = region
         self.credentials = credentials
         self.account_id = account_id
@@ -129,7 +127,7 @@ class Functions:
                 spec_.loader.exec_module(module)
             except BaseException as err:
                 sys.modules.pop(module_name, None)
-                raise StateError("FC.Unknown", f"importing {path} failed: {type(err).__name__}: {err}") from None
+                raise StateError(FC_UNHANDLED, f"importing {path} failed: {type(err).__name__}: {err}") from None
             finally:
                 try:
                     sys.path.remove(str(path.parent))
@@ -169,5 +167,5 @@ class Functions:
         except StateError:
             raise
         except Exception as err:  # FC reports an unhandled exception; CloudFlow's name for it is UNCONFIRMED
-            raise StateError("FC.Unknown", f"{type(err).__name__}: {err}") from None
+            raise StateError(FC_UNHANDLED, f"{type(err).__name__}: {err}") from None
         return to_json(result)

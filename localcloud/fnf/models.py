@@ -167,18 +167,16 @@ class Fnf(Product):
     ACTIONS = frozenset({"StartExecution", "DescribeExecution", "StopExecution", "GetExecutionHistory",
                          "ListExecutions", "DescribeFlow", "ListFlows"})
 
-    def __init__(self, cloud, flows_dir: str | Path | None = None, functions_dir: str | Path | None = None,
+    def __init__(self, cloud, flows_dir: str | Path | None = None,
                  wait_scale: float = 1.0, max_events: int = MAX_EVENTS, max_state_bytes: int = MAX_STATE_BYTES):
         super().__init__(cloud)
         if flows_dir is None and (_REPO / "flows").is_dir():
             flows_dir = _REPO / "flows"
-        if functions_dir is None and (_REPO / "functions").is_dir():
-            functions_dir = _REPO / "functions"
         self.flows_dir = Path(flows_dir) if flows_dir else None
         self.wait_scale = float(wait_scale)
         self.max_events = max_events
         self.max_state_bytes = max_state_bytes
-        self.functions = Functions(functions_dir, cloud.region, cloud.credentials)
+        self.functions = Functions(cloud.region, cloud.credentials)     # deployed from s.yaml by localcloud.fc
         self._files: dict[Path, _FlowFile] = {}
         self._files_lock = threading.Lock()
         self._runs: dict[str, _Run] = {}
@@ -187,7 +185,7 @@ class Fnf(Product):
 
     # -- for tests and embedders
     def register_function(self, name: str, fn: Callable[[bytes, Any], Any]) -> None:
-        """Serve function `name` with `fn(event: bytes, context)` instead of `<functions_dir>/<name>/index.py`."""
+        """Serve function `name` with `fn(event: bytes, context)` instead of the handler s.yaml deployed."""
         self.functions.register(name, fn)
 
     def flow_errors(self) -> dict[str, str]:
