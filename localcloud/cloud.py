@@ -90,12 +90,15 @@ class LocalCloud:
         from .rds.models import Rds
         from .tablestore.models import Tablestore
         from .fnf.models import Fnf
+        from .computenest.models import ComputeNest
         self.ecs = Ecs(self)
         self.rds = Rds(self)
         self.ots = Tablestore(self)
         # CloudFlow: flows_dir/functions_dir default to the repository's flows/ and functions/ when they exist.
         self.fnf = Fnf(self, flows_dir=flows_dir, functions_dir=functions_dir, wait_scale=flow_wait_scale)
-        self.rpc_products: dict[str, Product] = {p.version: p for p in (self.ecs, self.rds, self.fnf)}
+        self.computenest = ComputeNest(self)
+        self.rpc_products: dict[str, Product] = {p.version: p for p in (self.ecs, self.rds, self.fnf,
+                                                                          self.computenest)}
         # Extra HTTP mounts (path prefix -> handler): the FC HTTP triggers.
         self.mounts: dict[str, Callable] = {}
         self.function_env = dict(function_env or {})

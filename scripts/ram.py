@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ADAPTERS = ROOT / "shared" / "nestbackup" / "adapters"
-PRODUCT_OF = {"ecs.py": "ecs", "rds.py": "rds", "cloudflow.py": "fnf"}
+PRODUCT_OF = {"ecs.py": "ecs", "rds.py": "rds", "cloudflow.py": "fnf", "computenest.py": "computenest"}
 # a literal action in a call, or a module constant naming the action a call sends (e.g. SQLSERVER_RESTORE_ACTION)
 RPC_CALL = re.compile(r'(?:rpc\.call|_pages)\(\s*"([A-Za-z]+)"|^[A-Z_]+_ACTION = "([A-Za-z]+)"', re.M)
 # tablestore client method -> RAM action

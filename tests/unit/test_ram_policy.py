@@ -18,8 +18,9 @@ def test_the_function_policy_lists_exactly_the_actions_the_adapters_call():
 def test_the_derivation_sees_calls_made_through_paging_and_tablestore():
     actions = ram.actions_in_code()
     assert {"ecs:DescribeDisks", "ecs:CreateSnapshot", "rds:RestoreTable", "fnf:StartExecution",
-            "ots:GetRange", "ots:PutRow"} <= actions
-    assert all(a.split(":")[0] in ("ecs", "rds", "fnf", "ots") for a in actions)
+            "ots:GetRange", "ots:PutRow", "computenest:GetServiceInstance",
+            "computenest:ListServiceInstanceResources"} <= actions
+    assert all(a.split(":")[0] in ("ecs", "rds", "fnf", "ots", "computenest") for a in actions)
 
 
 def test_the_flow_role_only_invokes_our_functions():

@@ -67,7 +67,7 @@ def _mark_cancelled(w, backup_id: str, attempts: int = 20) -> None:
         record = backups.BackupRecord.from_docs(stored.header, stored.items)
         try:
             for item in record.items:
-                if item.status is not ItemStatus.FAILED:
+                if item.status not in (ItemStatus.FAILED, ItemStatus.SKIPPED):
                     item.fail("Cancelled", "the backup was cancelled; its artifact was deleted")
                     w.records.write_item(stored, item.resource_id, item.to_dict())
             return

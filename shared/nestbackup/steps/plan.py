@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from ..model.status import ItemStatus
 from .backup import DatabaseFacts, DiskFacts, plan_items
 
 DEFAULT_PRICES = {
@@ -25,11 +26,15 @@ FUNCTION_GB = 0.5
 def plan(si: str, disks: list[DiskFacts], databases: list[DatabaseFacts], db_sizes: dict[str, int | None],
          prices: dict | None = None, expected_rounds: int = 12) -> dict:
     prices = {**DEFAULT_PRICES, **(prices or {})}
-    items = plan_items(disks, databases)
+    planned = plan_items(disks, databases)
+    items = [i for i in planned if i.status is not ItemStatus.SKIPPED]
     by_disk = {d.disk_id: d for d in disks}
     resources = []
-    for item in items:
-        entry = {"ResourceId": item.resource_id, "ResourceType": str(item.resource_type), "Method": str(item.method)}
+    for item in planned:
+        entry = {"ResourceId": item.resource_id, "ResourceType": str(item.resource_type),
+                 "Method": str(item.method) if item.method else None}
+        if item.status is ItemStatus.SKIPPED:
+            entry["Skipped"] = item.error_message
         if item.resource_id in by_disk:
             entry["SizeGiB"] = by_disk[item.resource_id].size_gib
         else:
