@@ -45,13 +45,24 @@ def local_serve(port, host, state_dir, admin_token, access_key_id, access_key_se
 @click.option("--mysql", default=None, help="DSN of a MySQL/MariaDB server: mysql://user@host:port/?databases=a,b")
 @click.option("--sqlserver", is_flag=True, help="Also make a SQL Server instance (the local stand-in, reached over TDS).")
 @click.option("--tag-key", default=None, help="Tag key (default acs:computenest:serviceInstanceId).")
+@click.option("--untagged", is_flag=True, help="Leave the resources untagged (found through Compute Nest only).")
+@click.option("--read-only-replicas", default=0, show_default=True, type=click.IntRange(0, 5),
+              help="Read-only replicas of the first RDS instance.")
+@click.option("--status", "cn_status", default=None,
+              help="The service instance's Compute Nest status (default Deployed).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def local_seed(endpoint, service_instance, disks, disk_size, postgres, mysql, sqlserver, tag_key, as_json) -> None:
-    """Create a service instance's resources on a running local cloud."""
+def local_seed(endpoint, service_instance, disks, disk_size, postgres, mysql, sqlserver, tag_key, untagged,
+               read_only_replicas, cn_status, as_json) -> None:
+    """Create a service instance's resources on a running local cloud, registered with its Compute Nest."""
     from .local import seed
     spec = {"ServiceInstanceId": service_instance, "Disks": disks, "DiskSize": disk_size,
-            "Postgres": postgres, "MySQL": mysql, "SQLServer": sqlserver, "TagKey": tag_key}
-    out = seed(endpoint, {k: v for k, v in spec.items() if v not in (None, False)})
+            "Postgres": postgres, "MySQL": mysql, "SQLServer": sqlserver, "TagKey": tag_key,
+            "ReadOnlyReplicas": read_only_replicas or None,
+            "ComputeNest": {"Status": cn_status} if cn_status else None}
+    spec = {k: v for k, v in spec.items() if v is not None and v is not False}    # --disks 0 is 0, not False
+    if untagged:
+        spec["Tagged"] = False
+    out = seed(endpoint, spec)
     if as_json:
         click.echo(json.dumps(out))
         return
@@ -61,7 +72,10 @@ def local_seed(endpoint, service_instance, disks, disk_size, postgres, mysql, sq
     for disk in out["Disks"]:
         click.echo(f"  disk          {disk['DiskId']}  {disk['Path']}")
     for db in out["DBInstances"]:
-        click.echo(f"  RDS instance  {db['DBInstanceId']}  {db['Engine']}")
+        role = f"  {db['DBInstanceType']} of {db['MasterInstanceId']}" if db.get("MasterInstanceId") else ""
+        click.echo(f"  RDS instance  {db['DBInstanceId']}  {db['Engine']}{role}")
+    if out.get("ComputeNest"):
+        click.echo(f"  Compute Nest  {out['ComputeNest']['Status']}, {len(out['ComputeNest']['Resources'])} resources")
 
 
 @main.command()
