@@ -1,7 +1,7 @@
 """Backup use cases: the I/O around the pure steps. Handlers, the API and the CLI call these.
 
-create  -> validate, claim the client token, lock the instance, discover, write the record (all Pending), start
-           the flow
+create  -> validate, claim the client token, lock the instance, check and discover it through Compute Nest
+           (operations/discovery.py), write the record (Pending; replicas Skipped), start the flow
 start   -> start the cloud work of one batch of units (idempotent: ClientTokens, and adoption of RDS jobs)
 poll    -> one round: describe every running item in batches, advance, write what changed
 finalize-> aggregate, end time, release the lock
@@ -18,9 +18,9 @@ from ..errors import CloudError, Conflict, NotFound, ValidationError
 from ..model.records import BackupItem, BackupMethod, BackupRecord, ResourceType, new_record_id
 from ..model.status import (BACKUP_FINAL, ITEM_FINAL, BackupStatus, ItemStatus, backup_job_item_status,
                             snapshot_item_status)
-from .discovery import check_service_instance, discover
 from ..steps.backup import (CloudProgress, DatabaseFacts, DiskFacts, START_BATCH_UNITS, advance, batch_indexes,
                             client_token, next_wait, plan_items, start_units)
+from .discovery import check_service_instance, discover
 
 log = logging.getLogger("nestbackup.backup")
 

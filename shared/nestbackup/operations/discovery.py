@@ -32,10 +32,6 @@ class Discovered:
     databases: list = field(default_factory=list)      # adapters.rds.DBInstance, replicas included
     sources: dict[str, str] = field(default_factory=dict)   # "ecs"/"rds" -> "computenest" | "tag"
 
-    def describe(self, tag: str) -> str:
-        how = ", ".join(f"{kind} by {source}" for kind, source in sorted(self.sources.items()))
-        return f"found {how}" + (f" (tag {tag})" if "tag" in self.sources.values() else "")
-
 
 def check_service_instance(w, service_instance_id: str) -> None:
     """NotFound when Compute Nest does not know the service instance, Conflict when its status rules a backup out."""
