@@ -1,4 +1,9 @@
-"""Seeding a service instance: one Running ECS instance with data disks, and RDS instances, all carrying the tag."""
+"""Seeding a service instance: one Running ECS instance with data disks, and RDS instances, all carrying the tag,
+registered with Compute Nest as the service instance's resources.
+
+Spec keys beyond the resources: `Tagged` (default true: resources carry the tag), `ComputeNest` (default true:
+register the service instance; `{"Status": ..., "ListResources": false, "ListsDisks": true}` refine it),
+`ReadOnlyReplicas` (read-only replicas of the first RDS instance)."""
 from __future__ import annotations
 
 import re
@@ -31,7 +36,15 @@ def seed(cloud: LocalCloud, spec: dict) -> dict:
     if not (1 << 20) <= size <= (64 << 30) or size % (1 << 20):
         raise ValueError("DiskSize must be a whole number of MiB between 1 MiB and 64 GiB")
     tag_key = spec.get("TagKey") or TAG_KEY
-    tags = {tag_key: si}
+    tags = {tag_key: si} if spec.get("Tagged", True) else {}
+    nest = spec.get("ComputeNest", True)
+    if nest is True:
+        nest = {}
+    if nest is not False and not isinstance(nest, dict):
+        raise ValueError("ComputeNest must be true, false or an object")
+    replicas = spec.get("ReadOnlyReplicas", 0)
+    if not isinstance(replicas, int) or not 0 <= replicas <= 5:
+        raise ValueError("ReadOnlyReplicas must be an integer from 0 to 5")
     out: dict = {"ServiceInstanceId": si, "InstanceIds": [], "Disks": [], "DBInstances": []}
     instance = cloud.ecs.create_instance(tags=tags)
     out["InstanceIds"].append(instance["InstanceId"])
@@ -51,4 +64,23 @@ def seed(cloud: LocalCloud, spec: dict) -> dict:
         # the local SQL Server stand-in's TDS endpoint (login sa, empty password), to put data in
         out["DBInstances"].append({"DBInstanceId": db["DBInstanceId"], "Engine": "SQLServer", "Host": "127.0.0.1",
                                    "Port": db["Port"]})
+    if replicas:
+        if not out["DBInstances"]:
+            raise ValueError("ReadOnlyReplicas needs an RDS instance to replicate")
+        primary = out["DBInstances"][0]
+        dsn = spec.get("Postgres") if primary["Engine"] == "PostgreSQL" else spec.get("MySQL")
+        for _ in range(replicas):
+            db = cloud.rds.create_instance(primary["Engine"], dsn, tags=tags, db_type="Readonly",
+                                           master_instance_id=primary["DBInstanceId"])
+            out["DBInstances"].append({"DBInstanceId": db["DBInstanceId"], "Engine": primary["Engine"],
+                                       "DBInstanceType": "Readonly", "MasterInstanceId": primary["DBInstanceId"]})
+    if nest is not False:
+        cn = cloud.computenest
+        arns = [cn.resource_arn("ecs", "instance", i) for i in out["InstanceIds"]]
+        arns += [cn.resource_arn("ecs", "disk", d["DiskId"]) for d in out["Disks"]]
+        arns += [cn.resource_arn("rds", "dbinstance", d["DBInstanceId"]) for d in out["DBInstances"]]
+        doc = cn.create_service_instance(si, arns if nest.get("ListResources", True) else [],
+                                         status=nest.get("Status", "Deployed"),
+                                         **({"lists_disks": bool(nest["ListsDisks"])} if "ListsDisks" in nest else {}))
+        out["ComputeNest"] = {"Status": doc["Status"], "Resources": doc["Resources"]}
     return out

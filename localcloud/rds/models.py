@@ -143,6 +143,15 @@ def crc64(paths: list[Path]) -> str:
     return str(crc ^ 0xFFFFFFFFFFFFFFFF)
 
 
+# DescribeDBInstances.DBInstanceType values (SDK DescribeDBInstancesRequest.dbinstance_type).
+DB_INSTANCE_TYPES = frozenset({"Primary", "Readonly", "Guard", "Temp"})
+# CreateBackup on a read-only (or other non-primary) instance. RDS documents OperationDenied.DBInstanceType (403,
+# "The operation is not permitted due to type of the instance.") for operations an instance type does not
+# support; that CreateBackup answers a read-only instance with it is UNCONFIRMED (its page lists no such code).
+READ_ONLY_BACKUP_REFUSAL = ("OperationDenied.DBInstanceType",
+                            "The operation is not permitted due to type of the instance.", 403)
+
+
 def not_found_instance(instance_id: str) -> ServiceError:
     return ServiceError("InvalidDBInstanceId.NotFound", f"The specified instance {instance_id} is not found.", 404)
 
@@ -196,16 +205,22 @@ class Rds(Product):
             raise self._server_error(err) from None
 
     # ------------------------------------------------------------------------------------------------ seeding API
-    def create_instance(self, engine: str, dsn: str | None, tags: dict[str, str], policy: dict | None = None) -> dict:
+    def create_instance(self, engine: str, dsn: str | None, tags: dict[str, str], policy: dict | None = None,
+                        db_type: str = "Primary", master_instance_id: str | None = None) -> dict:
         """Register an RDS instance standing for databases of the real server at `dsn` (None for SQLServer).
-        `policy`: its backup policy (see set_policy)."""
+        `policy`: its backup policy (see set_policy). `db_type` Readonly with `master_instance_id`: a read-only
+        replica of that primary."""
         canonical = ENGINES.get(str(engine).lower())
         if canonical is None:
             raise ValueError(f"unknown RDS engine {engine!r} (MySQL, PostgreSQL or SQLServer)")
         if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
             raise ValueError("tags must map strings to strings")
-        instance_id = self.cloud.new_id("rm")
-        doc: dict[str, Any] = {
+        if db_type not in DB_INSTANCE_TYPES:
+            raise ValueError(f"DBInstanceType must be one of {sorted(DB_INSTANCE_TYPES)}")
+        if (db_type == "Primary") != (master_instance_id is None):
+            raise ValueError("a replica (non-Primary) needs its primary's id, a primary has none")
+        instance_id = self.cloud.new_id("rr" if db_type == "Readonly" else "rm")
+        doc: dict[str, Any] = {"DBInstanceType": db_type, "MasterInstanceId": master_instance_id or "",
             "DBInstanceId": instance_id, "Engine": canonical, "Tags": dict(tags), "Status": "Running",
             "RegionId": self.cloud.region, "ZoneId": f"{self.cloud.region}-h", "CreateTime": self.cloud.iso(),
             "Dsn": None, "Databases": None, "Restored": [],
@@ -376,11 +391,11 @@ class Rds(Product):
         return {
             "DBInstanceId": inst["DBInstanceId"], "DBInstanceDescription": inst["DBInstanceId"],
             "Engine": engine, "EngineVersion": inst["EngineVersion"], "DBInstanceStatus": inst["Status"],
-            "DBInstanceType": "Primary", "DBInstanceClass": cls, "DBInstanceStorageType": "cloud_essd",
+            "DBInstanceType": inst.get("DBInstanceType", "Primary"), "DBInstanceClass": cls, "DBInstanceStorageType": "cloud_essd",
             "DBInstanceNetType": "Intranet", "InstanceNetworkType": "VPC", "ConnectionMode": "Standard",
             "LockMode": "Unlock", "LockReason": "", "RegionId": inst["RegionId"], "ZoneId": inst["ZoneId"],
             "PayType": "Postpaid", "Category": "HighAvailability", "CreateTime": inst["CreateTime"],
-            "ExpireTime": "", "MasterInstanceId": "", "GuardDBInstanceId": "", "TempDBInstanceId": "",
+            "ExpireTime": "", "MasterInstanceId": inst.get("MasterInstanceId", ""), "GuardDBInstanceId": "", "TempDBInstanceId": "",
             "ResourceGroupId": "rg-localcloud", "VpcId": "vpc-localcloud", "VSwitchId": "vsw-localcloud",
             "ConnectionString": inst["Host"], "MutriORsignle": False, "DeletionProtection": False,
             "ReadOnlyDBInstanceIds": {"ReadOnlyDBInstanceId": []},
@@ -409,7 +424,7 @@ class Rds(Product):
                 return False
             if status and inst["Status"] != status:
                 return False
-            if db_type and db_type != "Primary":
+            if db_type and db_type != inst.get("DBInstanceType", "Primary"):
                 return False
             if search and search not in inst["DBInstanceId"]:
                 return False
@@ -505,6 +520,8 @@ class Rds(Product):
         instance_id = req.require("DBInstanceId")
         inst = self._instance(instance_id)
         self.cloud.faults.check_reject(instance_id)
+        if inst.get("DBInstanceType", "Primary") != "Primary":
+            raise ServiceError(*READ_ONLY_BACKUP_REFUSAL)
         method = req.get("BackupMethod", "Physical")
         if method not in ("Physical", "Logical", "Snapshot"):
             raise ServiceError("InvalidBackupMethod.ValueNotSupport",

@@ -27,6 +27,8 @@ def _default_endpoint(product: str, region: str) -> str:
         return "rds.aliyuncs.com" if region in _RDS_CENTRAL else f"rds.{region}.aliyuncs.com"
     if product == "fnf":
         return f"{region}.fnf.aliyuncs.com"
+    if product == "computenest":     # cn-hangzhou and ap-southeast-1 are documented; others UNCONFIRMED (§1.1)
+        return f"computenest.{region}.aliyuncs.com"
     raise ValueError(product)
 
 
@@ -42,6 +44,7 @@ class Settings:
     ots_endpoint: str
     ots_instance: str
     ots_table: str = "nestbackup"
+    computenest_endpoint: str = ""
     tag_key: str = DEFAULT_TAG_KEY
     backup_flow: str = "nestbackup-backup"
     lock_lease_seconds: int = 1800
@@ -93,6 +96,7 @@ class Settings:
 
         return cls(region=region, access_key_id=ak, access_key_secret=sk, security_token=token,
                    ecs_endpoint=endpoint("ecs"), rds_endpoint=endpoint("rds"), fnf_endpoint=endpoint("fnf"),
+                   computenest_endpoint=endpoint("computenest"),
                    ots_endpoint=ots_endpoint, ots_instance=env.get("NESTBACKUP_OTS_INSTANCE", "nestbackup"),
                    ots_table=env.get("NESTBACKUP_OTS_TABLE", "nestbackup"),
                    tag_key=env.get("NESTBACKUP_TAG_KEY", DEFAULT_TAG_KEY),
@@ -146,6 +150,12 @@ class Wiring:
     def rds(self):
         from .adapters.rds import VERSION, Rds
         return Rds(self._rpc(self.settings.rds_endpoint, VERSION))
+
+    @cached_property
+    def computenest(self):
+        from .adapters.computenest import VERSION, ComputeNest
+        s = self.settings
+        return ComputeNest(self._rpc(s.computenest_endpoint or _default_endpoint("computenest", s.region), VERSION))
 
     @cached_property
     def flows(self):

@@ -128,6 +128,9 @@ def test_an_event_delivered_twice_starts_exactly_one_backup(product, api, contro
     assert api.wait(first["BackupId"])["Status"] == "Created"
     other = module.handler(json.dumps({"id": "evt-x", "data": {"foo": 1}}).encode(), None)["Results"][0]
     assert "Skipped" in other
+    unknown = module.handler(json.dumps({"id": "evt-y", "data": {"serviceInstanceId": si + "-gone"}}).encode(),
+                             None)["Results"][0]
+    assert si + "-gone" in unknown["Error"]      # answered, not raised: EventBridge would redeliver it forever
 
 
 def test_cancel_leaves_no_artifact_behind(product, api, control, si, pg_db):

@@ -31,6 +31,16 @@ def test_seed_prints_the_contract_object(served):
     assert [set(d) for d in out["Disks"]] == [{"DiskId", "Path", "InstanceId"}] * 2
     assert all(os.path.getsize(d["Path"]) == 8 << 20 for d in out["Disks"])
     assert out["DBInstances"][0]["Engine"] == "SQLServer" and out["DBInstances"][0]["DBInstanceId"].startswith("rm-")
+    assert out["ComputeNest"]["Status"] == "Deployed" and len(out["ComputeNest"]["Resources"]) == 4
+
+
+def test_seed_registers_a_compute_nest_status_and_replicas(served):
+    done = nestbackup("local", "seed", "--endpoint", served, "--instance", "si-cli3", "--disks", "0", "--sqlserver",
+                      "--read-only-replicas", "1", "--status", "Upgrading", "--untagged")
+    assert done.returncode == 0, done.stderr
+    assert "Readonly of rm-" in done.stdout and "Compute Nest  Upgrading, 3 resources" in done.stdout
+    bad = nestbackup("local", "seed", "--endpoint", served, "--instance", "si-cli4", "--status", "Sleeping")
+    assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1 and "Status" in bad.stderr
 
 
 def test_seed_sets_the_rds_backup_policy(served):

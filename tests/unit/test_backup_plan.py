@@ -87,3 +87,30 @@ def test_a_failed_groups_outcomes_name_the_failing_disk():
     assert out["d-1"].artifact_id == "s-1"
     unknown = failed_group_outcomes("ssg-2", {"d-1": ("s-1", "accomplished", 100), "d-2": ("s-2", "accomplished", 100)})
     assert {o.error_code for o in unknown.values()} == {"SnapshotFailed"}      # ECS does not say which: both
+
+
+def test_replicas_get_a_skipped_item_that_says_why_and_primaries_a_backup():
+    from nestbackup.model.status import ItemStatus
+    items = plan_items([], [DatabaseFacts("rm-1", "PostgreSQL"),
+                            DatabaseFacts("rr-1", "PostgreSQL", "Readonly", "rm-1"),
+                            DatabaseFacts("rg-1", "MySQL", "Guard", "rm-9")])
+    by_id = {i.resource_id: i for i in items}
+    assert by_id["rm-1"].status is ItemStatus.PENDING and by_id["rm-1"].method is BackupMethod.RDS_BACKUP
+    for rid, kind, master in (("rr-1", "Readonly", "rm-1"), ("rg-1", "Guard", "rm-9")):
+        assert by_id[rid].status is ItemStatus.SKIPPED and by_id[rid].method is None
+        assert kind in by_id[rid].error_message and master in by_id[rid].error_message
+
+
+@pytest.mark.parametrize("arn, expected", [
+    # the example ResourceArn of Compute Nest's RenewServiceInstanceResources API page
+    ("acs:ecs:cn-hongkong:1488317743351199:instance/i-j6c6f3lbky38o8rpeqw2",
+     ("ecs", "instance", "i-j6c6f3lbky38o8rpeqw2")),
+    ("arn:acs:ecs:cn-hangzhou:123:disk/d-abc", ("ecs", "disk", "d-abc")),
+    ("acs:rds:cn-hangzhou:123:dbinstance/rm-abc", ("rds", "dbinstance", "rm-abc")),
+    ("acs:ros:cn-hangzhou:123:stack/a/b", ("ros", "stack", "a/b")),
+    ("i-abc", None), ("acs:ecs:cn-hangzhou:123:instance", None), ("", None),
+])
+def test_compute_nest_resource_arns_are_parsed_defensively(arn, expected):
+    from nestbackup.adapters.computenest import parse_arn
+    got = parse_arn(arn)
+    assert (got and (got.service, got.kind, got.resource_id)) == expected

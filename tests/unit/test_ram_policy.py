@@ -58,7 +58,9 @@ def test_the_derivation_follows_paging_helpers_wiring_wrappers_and_tablestore():
     groups = ram.group_actions()
     actions = set().union(*groups.values())
     assert {"ecs:DescribeDisks", "ecs:CreateSnapshot", "rds:RestoreTable", "fnf:StartExecution",
-            "ots:GetRange", "ots:PutRow", "rds:DescribeDBInstanceAttribute"} <= actions
+            "ots:GetRange", "ots:PutRow", "rds:DescribeDBInstanceAttribute", "computenest:GetServiceInstance",
+            "computenest:ListServiceInstanceResources"} <= actions
+    assert all(a.split(":")[0] in ("ecs", "rds", "fnf", "ots", "computenest") for a in actions)
     # db-rename writes items through the timeline wrapper, whose events are a batch write
     assert {"ots:UpdateRow", "ots:BatchWriteRow"} <= groups["rename"]
 

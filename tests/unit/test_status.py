@@ -4,6 +4,7 @@ from nestbackup.model.status import (BackupStatus, ItemStatus, aggregate_backup,
                                      snapshot_item_status)
 
 P, R, S, F = ItemStatus.PENDING, ItemStatus.RUNNING, ItemStatus.SUCCEEDED, ItemStatus.FAILED
+K = ItemStatus.SKIPPED
 
 
 @pytest.mark.parametrize("items, expected", [
@@ -13,7 +14,11 @@ P, R, S, F = ItemStatus.PENDING, ItemStatus.RUNNING, ItemStatus.SUCCEEDED, ItemS
     ([S, F], BackupStatus.CREATE_FAILED),
     ([S, S], BackupStatus.CREATED),
     ([], BackupStatus.CREATE_FAILED),          # nothing to back up is not a success
-], ids=["empty-record", "running", "running-with-failure", "failed", "created", "no-resources"])
+    ([S, K], BackupStatus.CREATED),            # a skipped replica is final and not a failure
+    ([R, K], BackupStatus.CREATING),
+    ([K], BackupStatus.CREATE_FAILED),         # only skipped items: nothing was backed up
+], ids=["empty-record", "running", "running-with-failure", "failed", "created", "no-resources",
+        "skipped-replica", "running-with-skipped", "only-skipped"])
 def test_aggregate_backup(items, expected):
     assert aggregate_backup(items) is expected
 

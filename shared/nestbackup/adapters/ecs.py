@@ -86,6 +86,11 @@ class Ecs:
                 found[disk.disk_id] = disk
         return found
 
+    def disks_of_instance(self, instance_id: str) -> list[Disk]:
+        """Every disk attached to an ECS instance (DescribeDisks.InstanceId)."""
+        return list(self._pages("DescribeDisks", {"RegionId": self.region, "InstanceId": instance_id,
+                                                  "MaxResults": 500}, "Disks", "Disk", _disk))
+
     def instances_tagged(self, key: str, value: str) -> list[Instance]:
         ids = [rid for rid, _ in self._tagged("instance", key, value)]
         found = self.describe_instances(ids)

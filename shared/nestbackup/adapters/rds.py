@@ -30,11 +30,22 @@ def backup_must_wait(err) -> bool:
     return err.busy or err.code in CREATE_BACKUP_WAIT_CODES
 
 
+# DescribeDBInstances paging: MaxResults 1-100 (default 30) with NextToken; PageSize/PageNumber are then ignored
+# (SDK DescribeDBInstancesRequest.max_results / next_token).
+DB_INSTANCES_PER_PAGE = 100
+
+
 @dataclass(frozen=True)
 class DBInstance:
     db_instance_id: str
     engine: str
     status: str
+    db_instance_type: str = "Primary"   # Primary | Readonly | Guard | Temp (DescribeDBInstances.DBInstanceType)
+    master_instance_id: str = ""        # a replica's primary
+
+    @property
+    def primary(self) -> bool:
+        return self.db_instance_type in ("Primary", "")
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,15 @@ class Rds:
 
     def instances_tagged(self, key: str, value: str) -> list[DBInstance]:
         return list(self._pages({"RegionId": self.region, "Tags": json.dumps({key: value})}))
+
+    def describe_instances(self, db_instance_ids: list[str]) -> dict[str, DBInstance]:
+        """The named instances that exist (one call each: DBInstanceId takes one id in the SDK's docs)."""
+        found: dict[str, DBInstance] = {}
+        for db_instance_id in db_instance_ids:
+            for inst in self._pages({"RegionId": self.region, "DBInstanceId": db_instance_id}):
+                if inst.db_instance_id == db_instance_id:
+                    found[db_instance_id] = inst
+        return found
 
     def attribute(self, db_instance_id: str) -> dict:
         body = self.rpc.call("DescribeDBInstanceAttribute", {"DBInstanceId": db_instance_id})
@@ -160,15 +180,21 @@ class Rds:
             page += 1
 
     def _pages(self, params: dict) -> Iterator[DBInstance]:
-        page = 1
+        token = None
         while True:
-            body = self.rpc.call("DescribeDBInstances", {**params, "PageSize": 100, "PageNumber": page})
-            items = (body.get("Items") or {}).get("DBInstance") or []
-            for raw in items:
-                yield DBInstance(raw["DBInstanceId"], raw.get("Engine", ""), raw.get("DBInstanceStatus", ""))
-            if len(items) < 100:
+            body = self.rpc.call("DescribeDBInstances", {**params, "MaxResults": DB_INSTANCES_PER_PAGE,
+                                                         "NextToken": token})
+            for raw in (body.get("Items") or {}).get("DBInstance") or []:
+                yield _db_instance(raw)
+            token = body.get("NextToken")
+            if not token:
                 return
-            page += 1
+
+
+def _db_instance(raw: dict) -> DBInstance:
+    return DBInstance(raw["DBInstanceId"], raw.get("Engine", ""), raw.get("DBInstanceStatus", ""),
+                      db_instance_type=raw.get("DBInstanceType") or "Primary",
+                      master_instance_id=raw.get("MasterInstanceId") or "")
 
 
 def _job(raw: dict) -> BackupJob:

@@ -53,10 +53,15 @@ def local_serve(port, host, state_dir, admin_token, access_key_id, access_key_se
 @click.option("--rds-backup-policy", default=None,
               help='JSON backup policy of the RDS instances, e.g. \'{"BackupRetentionPeriod": 7, "TableRestore": false, '
                    '"BackupsDeletable": false}\'.')
+@click.option("--untagged", is_flag=True, help="Leave the resources untagged (found through Compute Nest only).")
+@click.option("--read-only-replicas", default=0, show_default=True, type=click.IntRange(0, 5),
+              help="Read-only replicas of the first RDS instance.")
+@click.option("--status", "cn_status", default=None,
+              help="The service instance's Compute Nest status (default Deployed).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def local_seed(endpoint, service_instance, disks, disk_size, postgres, mysql, sqlserver, tag_key, rds_backup_policy,
-               as_json) -> None:
-    """Create a service instance's resources on a running local cloud."""
+               untagged, read_only_replicas, cn_status, as_json) -> None:
+    """Create a service instance's resources on a running local cloud, registered with its Compute Nest."""
     from .local import seed
     try:
         policy = json.loads(rds_backup_policy) if rds_backup_policy else None
@@ -64,8 +69,12 @@ def local_seed(endpoint, service_instance, disks, disk_size, postgres, mysql, sq
         raise click.UsageError("--rds-backup-policy must be a JSON object") from None
     spec = {"ServiceInstanceId": service_instance, "Disks": disks, "DiskSize": disk_size,
             "Postgres": postgres, "MySQL": mysql, "SQLServer": sqlserver, "TagKey": tag_key,
-            "RdsBackupPolicy": policy}
-    out = seed(endpoint, {k: v for k, v in spec.items() if v not in (None, False)})
+            "RdsBackupPolicy": policy, "ReadOnlyReplicas": read_only_replicas or None,
+            "ComputeNest": {"Status": cn_status} if cn_status else None}
+    spec = {k: v for k, v in spec.items() if v is not None and v is not False}    # --disks 0 is 0, not False
+    if untagged:
+        spec["Tagged"] = False
+    out = seed(endpoint, spec)
     if as_json:
         click.echo(json.dumps(out))
         return
@@ -75,7 +84,10 @@ def local_seed(endpoint, service_instance, disks, disk_size, postgres, mysql, sq
     for disk in out["Disks"]:
         click.echo(f"  disk          {disk['DiskId']}  {disk['Path']}")
     for db in out["DBInstances"]:
-        click.echo(f"  RDS instance  {db['DBInstanceId']}  {db['Engine']}")
+        role = f"  {db['DBInstanceType']} of {db['MasterInstanceId']}" if db.get("MasterInstanceId") else ""
+        click.echo(f"  RDS instance  {db['DBInstanceId']}  {db['Engine']}{role}")
+    if out.get("ComputeNest"):
+        click.echo(f"  Compute Nest  {out['ComputeNest']['Status']}, {len(out['ComputeNest']['Resources'])} resources")
 
 
 @main.command()

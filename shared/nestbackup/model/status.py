@@ -27,20 +27,22 @@ class ItemStatus(_Status):
     RUNNING = "Running"            # the cloud accepted the work; its id is on the item
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
+    SKIPPED = "Skipped"            # deliberately not backed up (e.g. a read-only replica); ErrorMessage says why
 
 
-ITEM_FINAL = frozenset({ItemStatus.SUCCEEDED, ItemStatus.FAILED})
+ITEM_FINAL = frozenset({ItemStatus.SUCCEEDED, ItemStatus.FAILED, ItemStatus.SKIPPED})
 BACKUP_FINAL = frozenset({BackupStatus.CREATED, BackupStatus.CREATE_FAILED, BackupStatus.DELETED,
                           BackupStatus.DELETE_FAILED})
 
 
 def aggregate_backup(statuses: Iterable[ItemStatus]) -> BackupStatus:
-    """Creating while any item is not final; CreateFailed if any failed (or there is nothing to back up);
-    Created when all succeeded."""
+    """Creating while any item is not final; CreateFailed if any failed (or there is nothing to back up, skipped
+    items aside); Created when all the others succeeded."""
     statuses = list(statuses)
     if any(s not in ITEM_FINAL for s in statuses):
         return BackupStatus.CREATING
-    if not statuses or any(s is ItemStatus.FAILED for s in statuses):
+    taken = [s for s in statuses if s is not ItemStatus.SKIPPED]
+    if not taken or any(s is ItemStatus.FAILED for s in taken):
         return BackupStatus.CREATE_FAILED
     return BackupStatus.CREATED
 

@@ -1,7 +1,7 @@
 """Backup use cases: the I/O around the pure steps. Handlers, the API and the CLI call these.
 
-create  -> validate, claim the client token, lock the instance, discover, write the record (all Pending), start
-           the flow
+create  -> validate, claim the client token, lock the instance, check and discover it through Compute Nest
+           (operations/discovery.py), write the record (Pending; replicas Skipped), start the flow
 start   -> start the cloud work of one batch of units (idempotent: ClientTokens, and adoption of RDS jobs)
 poll    -> one round: describe every running item in batches, advance, write what changed
 finalize-> aggregate, end time, release the lock
@@ -19,9 +19,11 @@ from ..adapters.openapi import take_retries
 from ..errors import CloudError, Conflict, NotFound, ValidationError
 from ..adapters.rds import backup_must_wait
 from ..model.records import BackupItem, BackupMethod, BackupRecord, ResourceType, new_record_id
-from ..model.status import BACKUP_FINAL, BackupStatus, ItemStatus, backup_job_item_status, snapshot_item_status
+from ..model.status import (BACKUP_FINAL, ITEM_FINAL, BackupStatus, ItemStatus, backup_job_item_status,
+                            snapshot_item_status)
 from ..steps.backup import (START_BATCH_UNITS, CloudProgress, DatabaseFacts, DiskFacts, advance, batch_indexes,
                             client_token, failed_group_outcomes, next_wait, plan_items, start_units)
+from .discovery import check_service_instance, discover
 
 log = logging.getLogger("nestbackup.backup")
 
@@ -56,18 +58,18 @@ def create_backup(w, service_instance_id: str, description: str = "", token: str
     existing = claim(records, s, service_instance_id, "backup", backup_id, token, now, take_lock=lock_holder is None)
     if existing:
         return _same_token_answer(records, existing)
-    try:
-        disks = w.ecs.disks_tagged(s.tag_key, service_instance_id)
-        dbs = w.rds.instances_tagged(s.tag_key, service_instance_id)
-    except CloudError:
+    try:     # an unknown service instance, or one being deleted, is refused here: no record is written
+        check_service_instance(w, service_instance_id)
+        found = discover(w, service_instance_id)
+    except (CloudError, NotFound, Conflict):
         records.release_lock(service_instance_id, backup_id)
         forget_token(records, service_instance_id, "backup", token)
         raise
-    items = plan_items([DiskFacts(d.disk_id, d.instance_id, d.category, d.size_gib, d.multi_attach) for d in disks],
-                       [DatabaseFacts(d.db_instance_id, d.engine) for d in dbs])
+    items = plan_items(disk_facts(found.disks), database_facts(found.databases))
     record = BackupRecord(backup_id, service_instance_id, iso(now), description, items, started_epoch=now)
-    if not items:
-        record.status_detail = f"no disks or RDS instances carry the tag {s.tag_key}={service_instance_id}"
+    if not any(i.status is not ItemStatus.SKIPPED for i in items):
+        record.status_detail = (f"nothing to back up: Compute Nest lists no disks or primary RDS instances for "
+                                f"{service_instance_id}, and none carry the tag {s.tag_key}={service_instance_id}")
     record.refresh_status(iso(now))
     records.create("backup", backup_id, service_instance_id, record.header_doc(),
                    {i.resource_id: i.to_dict() for i in items})
@@ -83,6 +85,14 @@ def create_backup(w, service_instance_id: str, description: str = "", token: str
         finalize(w, backup_id, error={"Code": err.code, "Detail": f"the backup flow could not start: {err.message}"})
         raise
     return record.to_api()
+
+
+def disk_facts(disks) -> list[DiskFacts]:
+    return [DiskFacts(d.disk_id, d.instance_id, d.category, d.size_gib, d.multi_attach) for d in disks]
+
+
+def database_facts(dbs) -> list[DatabaseFacts]:
+    return [DatabaseFacts(d.db_instance_id, d.engine, d.db_instance_type, d.master_instance_id) for d in dbs]
 
 
 def same_token_record(records, record_id: str):
@@ -339,7 +349,7 @@ def poll(w, backup_id: str, round_number: int = 0, now: float | None = None) -> 
             if item.status is not ItemStatus.RUNNING:
                 _log("backup item ended", step="poll", record_id=backup_id, resource_id=item.resource_id,
                      status=str(item.status), code=item.error_code, artifact_id=item.artifact_id)
-    done = all(i.status in (ItemStatus.SUCCEEDED, ItemStatus.FAILED) for i in record.items)
+    done = all(i.status in ITEM_FINAL for i in record.items)
     return {"BackupId": backup_id, "Done": done, "Wait": next_wait(round_number), "Round": round_number + 1,
             "Continue": not done and (round_number + 1) % s.poll_rounds_per_execution == 0}
 
@@ -413,7 +423,7 @@ def finalize(w, backup_id: str, error: dict | None = None, now: float | None = N
     if error:
         code, detail = str(error.get("Code") or "FlowFailed"), str(error.get("Detail") or "the backup flow failed")
         for item in record.items:
-            if item.status not in (ItemStatus.SUCCEEDED, ItemStatus.FAILED):
+            if item.status not in ITEM_FINAL:
                 item.fail(code, detail)
                 w.records.write_item(stored, item.resource_id, item.to_dict())
         record.status_detail = record.status_detail or detail

@@ -69,7 +69,7 @@ def _mark_cancelled(w, backup_id: str, attempts: int = 20) -> None:
         record = backups.BackupRecord.from_docs(stored.header, stored.items)
         try:
             for item in record.items:
-                if item.status is not ItemStatus.FAILED:
+                if item.status not in (ItemStatus.FAILED, ItemStatus.SKIPPED):
                     item.fail("Cancelled", "the backup was cancelled; " + (
                         "RDS refuses to delete its backup set, which stays until it expires" if item.delete_refused
                         else "its artifact was deleted"))

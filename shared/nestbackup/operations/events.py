@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
-from ..errors import Conflict, ValidationError
+from ..errors import Conflict, NotFound, ValidationError
 from . import backup as backups
 
 
@@ -39,6 +39,6 @@ def on_events(w, events: dict | list) -> dict:
         try:
             record = backups.create_backup(w, si, description[:256], token=token)
             results.append({"EventId": event["id"], "BackupId": record["BackupId"], "Status": record["Status"]})
-        except Conflict as err:     # another operation runs on the instance: say so, the event is not lost
+        except (Conflict, NotFound) as err:  # busy, not deployed, or unknown to Compute Nest: say so, don't retry
             results.append({"EventId": event["id"], "Error": str(err)})
     return {"Results": results}

@@ -4,19 +4,22 @@ from __future__ import annotations
 import json
 
 from ..errors import ValidationError
-from ..steps.backup import DatabaseFacts, DiskFacts
 from ..steps.plan import plan
-from .backup import SERVICE_INSTANCE_ID
+from .backup import SERVICE_INSTANCE_ID, database_facts, disk_facts
+from .discovery import check_service_instance, discover
+
 
 def plan_backup(w, service_instance_id: str) -> dict:
     """The resources a backup would take now, their sizes, and an estimate of what it costs."""
     if not isinstance(service_instance_id, str) or not SERVICE_INSTANCE_ID.match(service_instance_id):
         raise ValidationError("ServiceInstanceId must be 1-128 letters, digits or _.:-")
     s = w.settings
-    disks = w.ecs.disks_tagged(s.tag_key, service_instance_id)
-    dbs = w.rds.instances_tagged(s.tag_key, service_instance_id)
+    check_service_instance(w, service_instance_id)
+    found = discover(w, service_instance_id)
     sizes, table_restore = {}, {}
-    for db in dbs:
+    for db in found.databases:
+        if not db.primary:
+            continue
         storage = w.rds.attribute(db.db_instance_id).get("DBInstanceStorage")
         sizes[db.db_instance_id] = int(storage) if str(storage or "").isdigit() else None
         if db.engine == "MySQL":
@@ -25,9 +28,9 @@ def plan_backup(w, service_instance_id: str) -> dict:
         prices = json.loads(s.prices or "{}")
     except ValueError:
         raise ValidationError("NESTBACKUP_PRICES is not valid JSON") from None
-    return plan(service_instance_id,
-                [DiskFacts(d.disk_id, d.instance_id, d.category, d.size_gib, d.multi_attach) for d in disks],
-                [DatabaseFacts(d.db_instance_id, d.engine) for d in dbs], sizes, prices,
-                table_restore=table_restore)
+    out = plan(service_instance_id, disk_facts(found.disks), database_facts(found.databases), sizes, prices,
+               table_restore=table_restore)
+    out["DiscoveredBy"] = dict(found.sources)
+    return out
 
 

@@ -106,7 +106,7 @@ def _run(w, si: str, doc: dict, version: int, now: float) -> dict:
     try:
         record = backups.create_backup(w, si, f"scheduled ({doc['Cron']})", token=f"schedule-{int(fire)}", now=now)
         out["BackupId"], out["Status"] = record["BackupId"], record["Status"]
-    except (Conflict, CloudError, ValidationError) as err:
+    except (Conflict, NotFound, CloudError, ValidationError) as err:   # NotFound: Compute Nest no longer knows it
         out["Error"] = str(err)
         _log("scheduled backup not started", step="schedule", service_instance_id=si, reason=str(err))
     if doc.get("KeepLast") or doc.get("KeepDays"):

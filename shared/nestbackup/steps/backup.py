@@ -29,6 +29,17 @@ class DiskFacts:
 class DatabaseFacts:
     db_instance_id: str
     engine: str
+    db_instance_type: str = "Primary"    # Primary | Readonly | Guard | Temp
+    master_instance_id: str = ""
+
+
+def skip_reason(db: DatabaseFacts) -> str | None:
+    """Why an RDS instance is not backed up itself, or None. Only primaries are: a read-only replica holds the
+    primary's data (and RDS refuses CreateBackup on it); guard and temporary instances are not the service's."""
+    if db.db_instance_type in ("Primary", ""):
+        return None
+    of = f" of {db.master_instance_id}" if db.master_instance_id else ""
+    return f"{db.db_instance_type} instance{of}: only primary RDS instances are backed up"
 
 
 def groupable(disks: list[DiskFacts]) -> bool:
@@ -43,7 +54,8 @@ def plan_items(disks: Iterable[DiskFacts], databases: Iterable[DatabaseFacts],
     """One item per resource, in a stable order: disks by instance, then databases.
 
     Every disk of an instance goes into one snapshot group when all of them qualify; otherwise each disk gets its
-    own snapshot. RDS engines other than MySQL, PostgreSQL and SQL Server are not backed up."""
+    own snapshot. RDS engines other than MySQL, PostgreSQL and SQL Server are not backed up; replicas get a
+    Skipped item that says why."""
     by_instance: dict[str | None, list[DiskFacts]] = defaultdict(list)
     for disk in sorted(disks, key=lambda d: (d.instance_id or "", d.disk_id)):
         by_instance[disk.instance_id].append(disk)
@@ -53,7 +65,11 @@ def plan_items(disks: Iterable[DiskFacts], databases: Iterable[DatabaseFacts],
                   else BackupMethod.SNAPSHOT)
         items += [BackupItem(d.disk_id, ResourceType.DISK, instance_id=instance_id, method=method) for d in members]
     for db in sorted(databases, key=lambda d: d.db_instance_id):
-        if db.engine in BACKUP_ENGINES:
+        reason = skip_reason(db)
+        if reason:
+            items.append(BackupItem(db.db_instance_id, ResourceType.RDS, engine=db.engine,
+                                    status=ItemStatus.SKIPPED, error_message=reason))
+        elif db.engine in BACKUP_ENGINES:
             items.append(BackupItem(db.db_instance_id, ResourceType.RDS, engine=db.engine,
                                     method=BackupMethod.RDS_BACKUP))
     return items

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from ..model.status import ItemStatus
 from .backup import DatabaseFacts, DiskFacts, plan_items
 
 DEFAULT_PRICES = {
@@ -31,11 +32,15 @@ def plan(si: str, disks: list[DiskFacts], databases: list[DatabaseFacts], db_siz
     warnings = [f"{db}: its backup policy does not enable database and table restore (DescribeBackupPolicy "
                 f"CompressType is not 4): backups of it cannot be restored into the instance"
                 for db, enabled in sorted((table_restore or {}).items()) if not enabled]
-    items = plan_items(disks, databases)
+    planned = plan_items(disks, databases)
+    items = [i for i in planned if i.status is not ItemStatus.SKIPPED]
     by_disk = {d.disk_id: d for d in disks}
     resources = []
-    for item in items:
-        entry = {"ResourceId": item.resource_id, "ResourceType": str(item.resource_type), "Method": str(item.method)}
+    for item in planned:
+        entry = {"ResourceId": item.resource_id, "ResourceType": str(item.resource_type),
+                 "Method": str(item.method) if item.method else None}
+        if item.status is ItemStatus.SKIPPED:
+            entry["Skipped"] = item.error_message
         if item.resource_id in by_disk:
             entry["SizeGiB"] = by_disk[item.resource_id].size_gib
         else:

@@ -1,0 +1,79 @@
+"""Which resources a service instance has: Compute Nest's own list first, the tag where it lists nothing of a kind.
+
+Compute Nest's ListServiceInstanceResources is the documented list of what a service instance deployed
+(alibaba-apis.md §2.2); the `acs:computenest:serviceInstanceId` tag is not documented (§2.1), so it only fills in
+a kind (ECS, RDS) Compute Nest lists nothing of. ECS instances are expanded to every disk attached to them; disks
+Compute Nest lists themselves (if it does: UNCONFIRMED) are added. RDS instances carry their DBInstanceType, so
+replicas are recorded and skipped rather than backed up.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import Conflict, NotFound
+
+# What a service instance's Compute Nest status means for a backup (statuses: alibaba-apis.md §2.3).
+# Created/Deploying: nothing (or not everything) is deployed yet. DeployedFailed: the deployment stopped part way;
+# its resources are incomplete and about to be retried or deleted. Deleting/Deleted/DeletedFailed: the instance is
+# going or gone. Any other status (Deployed, Upgrading, and the unenumerated Stopped/Starting/... ones) is backed up.
+NOT_BACKED_UP = {
+    "Created": "is not deployed yet",
+    "Deploying": "is still being deployed",
+    "DeployedFailed": "failed to deploy, so its resources are incomplete",
+    "Deleting": "is being deleted",
+    "Deleted": "has been deleted",
+    "DeletedFailed": "failed to be deleted",
+}
+
+
+@dataclass
+class Discovered:
+    disks: list = field(default_factory=list)          # adapters.ecs.Disk
+    databases: list = field(default_factory=list)      # adapters.rds.DBInstance, replicas included
+    sources: dict[str, str] = field(default_factory=dict)   # "ecs"/"rds" -> "computenest" | "tag"
+
+
+def check_service_instance(w, service_instance_id: str) -> None:
+    """NotFound when Compute Nest does not know the service instance, Conflict when its status rules a backup out."""
+    instance = w.computenest.service_instance(service_instance_id)
+    if instance is None:
+        raise NotFound(f"Compute Nest has no service instance {service_instance_id} in region "
+                       f"{w.settings.region}")
+    why = NOT_BACKED_UP.get(instance.status)
+    if why:
+        raise Conflict(f"service instance {service_instance_id} {why} (Compute Nest status {instance.status}): "
+                       f"nothing to back up")
+
+
+def discover(w, service_instance_id: str) -> Discovered:
+    """The disks and RDS instances of a service instance Compute Nest knows (check_service_instance first)."""
+    s = w.settings
+    listed = w.computenest.resources(service_instance_id)
+    instance_ids = _ids(listed, "ecs", "instance")
+    disk_ids = _ids(listed, "ecs", "disk")
+    db_ids = _ids(listed, "rds", "dbinstance")
+    out = Discovered()
+    if instance_ids or disk_ids:
+        disks = {}
+        for instance_id in instance_ids:
+            disks.update({d.disk_id: d for d in w.ecs.disks_of_instance(instance_id)})
+        missing = [d for d in disk_ids if d not in disks]
+        if missing:
+            disks.update(w.ecs.describe_disks(missing))
+        out.disks, out.sources["ecs"] = list(disks.values()), "computenest"
+    else:
+        out.disks, out.sources["ecs"] = w.ecs.disks_tagged(s.tag_key, service_instance_id), "tag"
+    if db_ids:
+        found = w.rds.describe_instances(db_ids)
+        out.databases, out.sources["rds"] = [found[i] for i in db_ids if i in found], "computenest"
+    else:
+        out.databases, out.sources["rds"] = w.rds.instances_tagged(s.tag_key, service_instance_id), "tag"
+    return out
+
+
+def _ids(resources, service: str, kind: str) -> list[str]:
+    seen: list[str] = []
+    for r in resources:
+        if r.service == service and r.kind == kind and r.resource_id not in seen:
+            seen.append(r.resource_id)
+    return seen
