@@ -173,10 +173,11 @@ def test_snapshots_tagged_lists_only_the_asked_key_and_groups_are_read_past_ten(
     key = f"test:owner{uuid.uuid4().hex[:6]}"
     made = []
     for n in range(11):  # 11 groups: two DescribeSnapshotGroups batches of SnapshotGroupId.N (at most 10)
-        s = control.seed(ServiceInstanceId=f"si-{uuid.uuid4().hex[:12]}", Disks=1, DiskSize="1MiB", Fill=False)
+        s = control.seed(ServiceInstanceId=f"si-{uuid.uuid4().hex[:12]}", Disks=2 if n == 0 else 1,
+                         DiskSize="1MiB", Fill=False)
         did, iid = s["Disks"][0]["DiskId"], s["InstanceIds"][0]
-        if n == 0:
-            sid = local_ecs.create_snapshot(did, name="tagged", description="a tagged snapshot",
+        if n == 0:      # on its own disk: a disk takes no group while its snapshot is still being created
+            sid = local_ecs.create_snapshot(s["Disks"][1]["DiskId"], name="tagged", description="a tagged snapshot",
                                             client_token=uuid.uuid4().hex, tags={key: "backup-1", "other": "x"})
         made.append(local_ecs.create_snapshot_group(iid, [did], name="grp", description="a group",
                                                     client_token=uuid.uuid4().hex, tags={key: f"backup-{n}"}))
