@@ -890,6 +890,7 @@ class Rds(Product):
 
         items = [view(t) for t in self.cloud.store.find(RESTORE, wanted)]
         items = [i for i in items if (not types or i["TaskType"] in types) and (not statuses or i["Status"] in statuses)]
+        items.reverse()                         # newest first; within one second, the later task first
         items.sort(key=lambda i: i["StartTime"], reverse=True)
         return {"Items": items[(number - 1) * size: number * size], "TotalCount": len(items),
                 "PageNumber": number, "PageSize": size}
