@@ -12,6 +12,19 @@ VERSION = "2014-08-15"
 # (TargetDBInstanceId) under the names DbNames maps them to; that the target may be the source instance itself is
 # UNCONFIRMED (its docs send existing targets to CopyDatabaseBetweenInstances, whose docs want a different target).
 SQLSERVER_RESTORE_ACTION = "RecoveryDBInstance"
+# Refusals while the instance changes state (a backup, another restore): nothing was applied, so a restore waits
+# them out (docs/cloud-fidelity.md, RDS: restores). The Terraform provider retries these on RDS calls
+# (alicloud/errors.go OperationDeniedDBStatus); BUSY_CODES and throttling codes are transient anyway.
+RESTORE_WAIT_CODES = frozenset({"IncorrectDBInstanceState", "OperationDenied.DBInstanceStatus"})
+# DescribeHistoryTasks TaskType of a RestoreTable task. UNCONFIRMED: no source names it. Where it is wrong, no task is
+# found and a restore is judged by the instance status and the listed databases alone.
+RESTORE_TASK_TYPES = frozenset({"RestoreTable"})
+UNFINISHED_TASK = frozenset({"Scheduled", "Running", "Waiting", "Cancelling"})   # DescribeHistoryTasks Status
+FAILED_TASK = frozenset({"Failed", "Canceled"})
+# Engines whose backup sets must have MetaStatus OK to be restored with RestoreTable (SDK-old
+# DescribeBackupsResponseBodyItemsBackup.meta_status: LARGE = too many tables, EMPTY = failed task, "" = not usable
+# for database/table restore). PostgreSQL sets are restored whole; UNCONFIRMED that their MetaStatus does not matter.
+TABLE_RESTORE_ENGINES = frozenset({"MySQL"})
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,27 @@ class BackupJob:
 class Database:
     name: str
     status: str               # Creating | Running | Deleting
+
+
+@dataclass(frozen=True)
+class HistoryTask:
+    task_id: str
+    task_type: str
+    status: str               # Scheduled | Running | Succeed | Failed | Cancelling | Canceled | Waiting
+    reason_code: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class BackupSet:
+    backup_id: str
+    status: str               # Success | Failed
+    meta_status: str          # OK | LARGE | EMPTY | "" (only OK supports database/table restore)
+
+
+def restore_waits(err) -> bool:
+    """A refusal a restore waits out (a round later) instead of failing the item."""
+    return err.transient or err.code in RESTORE_WAIT_CODES
 
 
 def _percent(text) -> int:
@@ -99,6 +133,33 @@ class Rds:
         self.rpc.call(SQLSERVER_RESTORE_ACTION, {"DBInstanceId": db_instance_id, "TargetDBInstanceId": db_instance_id,
                                                  "BackupId": backup_id, "DbNames": json.dumps(new_names)},
                       retry_when=lambda e: e.throttled)
+
+    def instance_status(self, db_instance_id: str) -> str:
+        """DBInstanceStatus: Running, or e.g. TempDBInstanceCreating while a database/table restore runs."""
+        return str(self.attribute(db_instance_id).get("DBInstanceStatus") or "")
+
+    def restore_tasks(self, db_instance_id: str, since_epoch: float) -> list[HistoryTask]:
+        """The instance's restore tasks (RESTORE_TASK_TYPES) that started since `since_epoch` (less a minute for
+        clock skew), newest first, from the task centre (DescribeHistoryTasks keeps 30 days)."""
+        from datetime import datetime, timedelta, timezone
+        start = datetime.fromtimestamp(since_epoch, timezone.utc) - timedelta(minutes=1)
+        end = datetime.now(timezone.utc) + timedelta(minutes=1)
+        body = self.rpc.call("DescribeHistoryTasks", {
+            "RegionId": self.region, "InstanceId": db_instance_id, "TaskType": ",".join(sorted(RESTORE_TASK_TYPES)),
+            "FromStartTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"), "ToStartTime": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "PageSize": 100})
+        return [HistoryTask(str(raw.get("TaskId", "")), str(raw.get("TaskType", "")), str(raw.get("Status", "")),
+                            str(raw.get("ReasonCode") or ""), str(raw.get("TaskDetail") or ""))
+                for raw in body.get("Items") or [] if raw.get("TaskType") in RESTORE_TASK_TYPES]
+
+    def backup_set(self, db_instance_id: str, backup_id: str) -> BackupSet | None:
+        """One backup set (DescribeBackups with BackupId), or None when the instance no longer has it."""
+        body = self.rpc.call("DescribeBackups", {"DBInstanceId": db_instance_id, "BackupId": backup_id})
+        for raw in (body.get("Items") or {}).get("Backup") or []:
+            if str(raw.get("BackupId")) == str(backup_id):
+                return BackupSet(str(raw["BackupId"]), str(raw.get("BackupStatus") or ""),
+                                 str(raw.get("MetaStatus") or ""))
+        return None
 
     def databases(self, db_instance_id: str, name: str | None = None) -> list[Database]:
         body = self.rpc.call("DescribeDatabases", {"DBInstanceId": db_instance_id, "DBName": name})

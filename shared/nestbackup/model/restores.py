@@ -35,6 +35,8 @@ class RestoreItem:
     expected: dict[str, dict[str, int]] = field(default_factory=dict)   # db -> table -> rows, at backup time
     verified: bool | None = None
     verification: str = ""
+    restore_started_epoch: float = 0.0   # when the cloud restore was asked for (its task started after it)
+    cloud_task_seen: bool = False        # the cloud restore was seen running (instance state, task, or a database)
 
     def fail(self, code: str, message: str, request_id: str | None = None) -> None:
         self.status, self.error_code, self.error_message, self.request_id = \
