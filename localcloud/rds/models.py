@@ -27,17 +27,22 @@ What is real:
   instance itself as TargetDBInstanceId is UNCONFIRMED; here it does. Restoring into a new instance (no
   TargetDBInstanceId) and RestoreTime are refused with 400 InvalidParameter.
 
-Statuses: DBInstanceStatus stays Running (RestoreTable does not move it to Restoring). Backup jobs move
+Statuses: while a RestoreTable task runs, DBInstanceStatus is TempDBInstanceCreating (RESTORE_INSTANCE_STATUS),
+then Running again; backups run meanwhile, another RestoreTable is refused (RESTORE_IN_PROGRESS). The task creates
+its new databases first (DescribeDatabases lists them, RESTORING_DB_LISTED_AS), waits op_delay_ms, then fills them;
+DescribeHistoryTasks lists it (TaskType RESTORE_TASK_TYPE) Running, then Succeed or Failed (ReasonCode
+RestoreFailed, TaskDetail {"BackupId", "Reason"}). Backup jobs move
 NoStart -> Preparing -> Uploading -> Finished | Failed (BackupProgressStatus ends Finished either way; Process is a
 percent string without a sign, "0".."100"). A finished job leaves a backup set: BackupStatus Success, or Failed with
 IsAvail 0, MetaStatus EMPTY and no files. Restore targets that RestoreTable creates are listed by DescribeDatabases
-with DBStatus Creating until the restore finishes, then Running. A failed restore drops what it created: the new
+with DBStatus Creating until they exist on the server. A failed restore drops what it created: the new
 database never reaches Running and disappears from DescribeDatabases (`DBName=<newname>` then returns no row).
 
 Error codes:
 - 404 InvalidDBInstanceId.NotFound: unknown DBInstanceId.
 - 400 MissingParameter / InvalidParameter: a required parameter is absent / malformed (TableMeta, Tags, paging...).
-- 403 IncorrectDBInstanceState: CreateBackup or RestoreTable while the instance is not Running, and CreateBackup
+- 403 IncorrectDBInstanceState: CreateBackup or RestoreTable while the instance is not Running, RestoreTable while
+  another RestoreTable task of the instance runs, and CreateBackup
   while another backup task of the instance is NoStart/Preparing/Uploading (the documented precondition error;
   the message says which).
 - 400 InvalidBackupMethod.ValueNotSupport, 400 BackupType.NotSupport: CreateBackup options (Logical on PostgreSQL).
