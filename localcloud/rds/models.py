@@ -27,11 +27,15 @@ What is real:
   instance itself as TargetDBInstanceId is UNCONFIRMED; here it does. Restoring into a new instance (no
   TargetDBInstanceId) and RestoreTime are refused with 400 InvalidParameter.
 
-Statuses: DBInstanceStatus stays Running (RestoreTable does not move it to Restoring). Backup jobs move
+Statuses: while a RestoreTable task runs, DBInstanceStatus is TempDBInstanceCreating (RESTORE_INSTANCE_STATUS),
+then Running again; backups run meanwhile, another RestoreTable is refused (RESTORE_IN_PROGRESS). The task creates
+its new databases first (DescribeDatabases lists them, RESTORING_DB_LISTED_AS), waits op_delay_ms, then fills them;
+DescribeHistoryTasks lists it (TaskType RESTORE_TASK_TYPE) Running, then Succeed or Failed (ReasonCode
+RestoreFailed, TaskDetail {"BackupId", "Reason"}). Backup jobs move
 NoStart -> Preparing -> Uploading -> Finished | Failed (BackupProgressStatus ends Finished either way; Process is a
 percent string without a sign, "0".."100"). A finished job leaves a backup set: BackupStatus Success, or Failed with
 IsAvail 0, MetaStatus EMPTY and no files. Restore targets that RestoreTable creates are listed by DescribeDatabases
-with DBStatus Creating until the restore finishes, then Running. A failed restore drops what it created: the new
+with DBStatus Creating until they exist on the server. A failed restore drops what it created: the new
 database never reaches Running and disappears from DescribeDatabases (`DBName=<newname>` then returns no row).
 
 Error codes:
@@ -43,6 +47,8 @@ Error codes:
 - 400 InvalidParameter: DescribeDatabases / DescribeBackups PageSize other than 30, 50, 100 (PAGE_SIZES).
 - NO_TABLE_META: RestoreTable from a set whose MetaStatus is not OK; DELETE_REFUSED: DeleteBackup of a set whose
   StoreStatus is Disabled.
+- 403 IncorrectDBInstanceState (RESTORE_IN_PROGRESS): RestoreTable while another RestoreTable task of the
+  instance runs.
 - 400 InvalidBackupMethod.ValueNotSupport, 400 BackupType.NotSupport: CreateBackup options (Logical on PostgreSQL).
 - 404 InvalidBackupId.NotFound: BackupId unknown or of another instance (RestoreTable, DeleteBackup).
 - 403 IncorrectBackupSetState: restoring from a Failed backup set; deleting one a running restore reads.
@@ -115,6 +121,21 @@ NO_TABLE_META = ("IncorrectBackupSetState", "The backup set was taken without da
 # DeleteBackup of a set whose StoreStatus is Disabled (Basic edition, or younger than the deletable age): only
 # Enabled sets can be deleted (SDK DeleteBackupRequest.backup_id). UNCONFIRMED code and status.
 DELETE_REFUSED = ("IncorrectBackupSetState", "The backup set cannot be deleted now (StoreStatus is Disabled).", 403)
+# While a database/table restore runs, the instance shows "Creating Temporary Instance" (DBInstanceStatus
+# TempDBInstanceCreating) and goes back to Running when the task ends ("Description of the Creating Temporary
+# Instance state", RDS MySQL docs; the value is in the SDK/Terraform DBInstanceStatus lists). Backups run normally in
+# that state; another restore is refused. UNCONFIRMED for PostgreSQL (the page is MySQL's); modelled the same.
+RESTORE_INSTANCE_STATUS = "TempDBInstanceCreating"
+# A second RestoreTable while one runs: the console says "The RDS instance is not in a ready state". UNCONFIRMED code:
+# the documented instance-state refusal.
+RESTORE_IN_PROGRESS = ("IncorrectDBInstanceState",
+                       "Current DB instance state does not support this operation: a restore task is in progress.",
+                       403)
+# What DescribeDatabases shows for a database a running RestoreTable has already created and is still filling.
+# UNCONFIRMED: the pessimistic reading, Running (the engine has it), so a caller must wait for the task, not the row.
+RESTORING_DB_LISTED_AS = "Running"
+# DescribeHistoryTasks TaskType of a RestoreTable task. UNCONFIRMED: no source names it.
+RESTORE_TASK_TYPE = "RestoreTable"
 
 
 # ---------------------------------------------------------------------------------------------------------- helpers
@@ -188,7 +209,7 @@ class Rds(Product):
     version = "2014-08-15"
     ACTIONS = frozenset({"DescribeDBInstances", "DescribeDBInstanceAttribute", "CreateBackup", "DescribeBackupTasks",
                          "DescribeBackups", "DeleteBackup", "RestoreTable", "DescribeDatabases",
-                         "RecoveryDBInstance", "DescribeBackupPolicy"})
+                         "RecoveryDBInstance", "DescribeBackupPolicy", "DescribeHistoryTasks"})
 
     def __init__(self, cloud) -> None:
         super().__init__(cloud)
@@ -383,6 +404,15 @@ class Rds(Product):
     def _running_restores(self, instance_id: str) -> list[dict]:
         return self.cloud.store.find(RESTORE, lambda d: d["DBInstanceId"] == instance_id and d["Status"] == "Running")
 
+    def _restoring(self, instance_id: str) -> bool:
+        return any(t.get("Action", "RestoreTable") == "RestoreTable" for t in self._running_restores(instance_id))
+
+    def _status(self, inst: dict) -> str:
+        """DBInstanceStatus: the stored one, or RESTORE_INSTANCE_STATUS while a RestoreTable task runs on it."""
+        if inst["Status"] == "Running" and self._restoring(inst["DBInstanceId"]):
+            return RESTORE_INSTANCE_STATUS
+        return inst["Status"]
+
     # ------------------------------------------------------------------------------------------------ instances
     def _instance_view(self, inst: dict) -> dict:
         engine = inst["Engine"]
@@ -390,7 +420,7 @@ class Rds(Product):
                "SQLServer": "mssql.x4.medium.e2"}.get(engine, "rds.n2.medium")
         return {
             "DBInstanceId": inst["DBInstanceId"], "DBInstanceDescription": inst["DBInstanceId"],
-            "Engine": engine, "EngineVersion": inst["EngineVersion"], "DBInstanceStatus": inst["Status"],
+            "Engine": engine, "EngineVersion": inst["EngineVersion"], "DBInstanceStatus": self._status(inst),
             "DBInstanceType": inst.get("DBInstanceType", "Primary"), "DBInstanceClass": cls, "DBInstanceStorageType": "cloud_essd",
             "DBInstanceNetType": "Intranet", "InstanceNetworkType": "VPC", "ConnectionMode": "Standard",
             "LockMode": "Unlock", "LockReason": "", "RegionId": inst["RegionId"], "ZoneId": inst["ZoneId"],
@@ -422,7 +452,7 @@ class Rds(Product):
                 return False
             if engine and inst["Engine"].lower() != engine.lower():
                 return False
-            if status and inst["Status"] != status:
+            if status and self._status(inst) != status:
                 return False
             if db_type and db_type != inst.get("DBInstanceType", "Primary"):
                 return False
@@ -491,11 +521,14 @@ class Rds(Product):
             rows = [n for n in rows if n == wanted]
         try:
             meta = eng.describe(rows) if eng and rows else {}
+            on_server = set(eng.all_databases()) if eng and creating else set()
         except EngineError as err:
             raise self._server_error(err) from None
         out = []
         for name in rows:
-            status = "Creating" if name in creating else "Running"
+            status = "Running"
+            if name in creating:       # a restore target: Creating until the restore has created it on the server
+                status = RESTORING_DB_LISTED_AS if name in on_server else "Creating"
             if status_filter and status != status_filter:
                 continue
             info = meta.get(name) or creating.get(name, {})
@@ -877,6 +910,8 @@ class Rds(Product):
                 raise ServiceError("IncorrectDBInstanceState",
                                    f"Current DB instance state does not support this operation ({inst['Status']}).",
                                    403)
+            if self._restoring(instance_id):
+                raise ServiceError(*RESTORE_IN_PROGRESS)
             backup = self.cloud.store.get(BACKUP, backup_id)
             if backup is None or backup["DBInstanceId"] != instance_id:
                 raise ServiceError("InvalidBackupId.NotFound", f"The backup set {backup_id} is not found.", 404)
@@ -928,7 +963,7 @@ class Rds(Product):
                                            f"The table {new!r} already exists in {t['NewName']!r}.", 400)
             task_id = self._new_numeric_id(RESTORE)
             task = {"TaskId": task_id, "DBInstanceId": instance_id, "BackupId": backup_id, "Status": "Running",
-                    "Targets": targets, "CreatedDbs": [], "CreatedTables": [], "Reason": "",
+                    "Action": "RestoreTable", "Targets": targets, "CreatedDbs": [], "CreatedTables": [], "Reason": "",
                     "StartTime": self.cloud.iso(), "ClientToken": token}
             self.cloud.store.put(RESTORE, task_id, task)
             if token is not None:
@@ -989,10 +1024,49 @@ class Rds(Product):
             task_id = self._new_numeric_id(RESTORE)
             self.cloud.store.put(RESTORE, task_id, {
                 "TaskId": task_id, "DBInstanceId": target_id, "BackupId": backup_id, "Status": "Running",
-                "Targets": targets, "CreatedDbs": [], "CreatedTables": [], "Reason": "",
+                "Action": "RecoveryDBInstance", "Targets": targets, "CreatedDbs": [], "CreatedTables": [], "Reason": "",
                 "StartTime": self.cloud.iso(), "ClientToken": None})
         self.cloud.submit(self._run_restore, task_id, time.monotonic())
         return {"DBInstanceId": target_id, "OrderId": ""}
+
+    def DescribeHistoryTasks(self, req: RpcRequest) -> dict:
+        """The task centre (SDK DescribeHistoryTasksRequest/ResponseBody), for the restore tasks the local cloud runs
+        (TaskType RESTORE_TASK_TYPE, or RecoveryDBInstance for SQL Server); backups are not listed here."""
+        start = _parse_time("FromStartTime", req.require("FromStartTime"))
+        end = _parse_time("ToStartTime", req.require("ToStartTime"))
+        ids = {i.strip() for i in (req.get("InstanceId") or "").split(",") if i.strip()}
+        types = {i.strip() for i in (req.get("TaskType") or "").split(",") if i.strip()}
+        statuses = {i.strip() for i in (req.get("Status") or "").split(",") if i.strip()}
+        task_ids = {i.strip() for i in (req.get("TaskId") or "").split(",") if i.strip()}
+        if len(ids) > 30 or len(types) > 30 or len(task_ids) > 30:
+            raise invalid("InstanceId", "At most 30 instance ids, task ids and task types.")
+        size = req.get_int("PageSize", 10, lo=10, hi=100)
+        number = req.get_int("PageNumber", 1, lo=1, hi=10 ** 9)
+
+        def view(t: dict) -> dict:
+            status = {"Running": "Running", "Succeed": "Succeed"}.get(t["Status"], "Failed")
+            inst = self.cloud.store.get(INSTANCE, t["DBInstanceId"]) or {}
+            return {"TaskId": t["TaskId"], "TaskType": RESTORE_TASK_TYPE if t.get("Action", "RestoreTable") ==
+                    "RestoreTable" else t["Action"], "Status": status, "InstanceId": t["DBInstanceId"],
+                    "InstanceName": t["DBInstanceId"], "InstanceType": "Instance", "Product": "rds",
+                    "DbType": inst.get("Engine", ""), "RegionId": self.cloud.region, "StartTime": t["StartTime"],
+                    "EndTime": t.get("EndTime", ""), "Progress": 100.0 if status != "Running" else 50.0,
+                    "RemainTime": 0, "CurrentStepName": "" if status != "Running" else "restore_data",
+                    "ReasonCode": "RestoreFailed" if status == "Failed" else "",
+                    "TaskDetail": json.dumps({"BackupId": t["BackupId"], "Reason": t.get("Reason", "")}),
+                    "CallerSource": "User", "CallerUid": "", "Uid": "", "ActionInfo": "{}"}
+
+        def wanted(t: dict) -> bool:
+            began = datetime.strptime(t["StartTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+            return (start <= began <= end and (not ids or t["DBInstanceId"] in ids)
+                    and (not task_ids or t["TaskId"] in task_ids))
+
+        items = [view(t) for t in self.cloud.store.find(RESTORE, wanted)]
+        items = [i for i in items if (not types or i["TaskType"] in types) and (not statuses or i["Status"] in statuses)]
+        items.reverse()                         # newest first; within one second, the later task first
+        items.sort(key=lambda i: i["StartTime"], reverse=True)
+        return {"Items": items[(number - 1) * size: number * size], "TotalCount": len(items),
+                "PageNumber": number, "PageSize": size}
 
     def _run_restore(self, task_id: str, started: float) -> None:
         try:
@@ -1021,16 +1095,24 @@ class Rds(Product):
         self.work_root.mkdir(parents=True, exist_ok=True)
         stopping = lambda: self.cloud.stopping  # noqa: E731
         for t in task["Targets"]:
-            file = directory / t["File"]
-            if not file.exists():
+            if not (directory / t["File"]).exists():
                 raise EngineError(f"the backup file of {t['Name']!r} is missing")
+        # The new databases exist (and are listed, see RESTORING_DB_LISTED_AS) before they are filled; op_delay_ms
+        # holds the restore in that state.
+        if not isinstance(eng, MssqlEngine):
+            for t in task["Targets"]:
+                if t["CreateDb"]:
+                    eng.create_database(t["NewName"], t["Meta"])
+                    self.cloud.store.update(RESTORE, task_id, lambda d, n=t["NewName"]: d["CreatedDbs"].append(n))
+        self.cloud.pace(started)
+        if self.cloud.stopping:
+            return
+        for t in task["Targets"]:
+            file = directory / t["File"]
             if isinstance(eng, MssqlEngine):        # the import creates the database
                 self.cloud.store.update(RESTORE, task_id, lambda d, n=t["NewName"]: d["CreatedDbs"].append(n))
                 eng.restore_database(file, t["NewName"], stopping)
                 continue
-            if t["CreateDb"]:
-                eng.create_database(t["NewName"], t["Meta"])
-                self.cloud.store.update(RESTORE, task_id, lambda d, n=t["NewName"]: d["CreatedDbs"].append(n))
             if isinstance(eng, PgEngine):
                 eng.restore_database(file, t["NewName"], stopping)
             elif t["Tables"] is None:
@@ -1041,7 +1123,6 @@ class Rds(Product):
                         [[t["NewName"], new] for _, new in t["Tables"]]))
                 eng.restore_tables(file, t["Name"], t["Meta"], t["NewName"], [tuple(p) for p in t["Tables"]],
                                    self.work_root, stopping)
-        self.cloud.pace(started)
         if self.cloud.stopping:
             return
         with self._lock:

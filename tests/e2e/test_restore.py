@@ -182,12 +182,12 @@ def test_a_failed_database_restore_leaves_the_live_data_and_starts_the_instance(
     with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=pg_db[0]) as conn, conn.cursor() as cur:
         cur.execute("INSERT INTO t VALUES (1000, 'after')")
     live = pg_rows(pg_db[0])
-    control.faults(reject={seeded["DBInstances"][0]["DBInstanceId"]: "IncorrectDBInstanceState"})
+    control.faults(reject={seeded["DBInstances"][0]["DBInstanceId"]: "IncorrectBackupSetState"})
     status, restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})
     final = wait_restore(api, restore["RestoreId"])
     items = {r["ResourceId"]: r for r in final["Resources"]}
     assert final["Status"] == "RestoreFailed"
-    assert items[seeded["DBInstances"][0]["DBInstanceId"]]["ErrorCode"] == "IncorrectDBInstanceState"
+    assert items[seeded["DBInstances"][0]["DBInstanceId"]]["ErrorCode"] == "IncorrectBackupSetState"
     assert items[seeded["Disks"][0]["DiskId"]]["Status"] == "Succeeded"
     assert pg_rows(pg_db[0]) == live                      # the live database was never touched
     assert instance_status(product.endpoint, seeded["InstanceIds"][0]) == "Running"

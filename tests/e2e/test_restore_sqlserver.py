@@ -63,11 +63,11 @@ def test_a_refused_sqlserver_restore_leaves_the_live_data(api, control, si):
     sql(mssql, "CREATE DATABASE [crm]", f"CREATE TABLE {t} ([id] INT)", f"INSERT INTO {t} VALUES (1), (2)")
     backup = backup_of(api, si)
     sql(mssql, f"INSERT INTO {t} VALUES (3)")
-    control.faults(reject={mssql["DBInstanceId"]: "IncorrectDBInstanceState"})
+    control.faults(reject={mssql["DBInstanceId"]: "IncorrectBackupSetState"})
     status, restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})
     final = wait_restore(api, restore["RestoreId"])
     (entry,) = final["Resources"]
-    assert final["Status"] == "RestoreFailed" and entry["ErrorCode"] == "IncorrectDBInstanceState"
+    assert final["Status"] == "RestoreFailed" and entry["ErrorCode"] == "IncorrectBackupSetState"
     assert sql(mssql, f"SELECT COUNT_BIG(*) FROM {t}") == [(3,)]
     assert sorted(r[0] for r in sql(mssql, "SELECT name, user_access_desc FROM sys.databases")
                   if r[0] not in ("master", "tempdb", "model", "msdb")) == ["crm"]

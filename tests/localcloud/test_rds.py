@@ -154,8 +154,14 @@ def databases(rds, instance_id: str, name: str | None = None):
     return body.databases.database
 
 
+def instance_status(rds, instance_id: str) -> str:
+    body = rds.describe_dbinstance_attribute(m.DescribeDBInstanceAttributeRequest(dbinstance_id=instance_id)).body
+    return body.items.dbinstance_attribute[0].dbinstance_status
+
+
 def wait_db(rds, instance_id: str, name: str, timeout: float = 60) -> list[str]:
-    """Poll DescribeDatabases(DBName=name) until Running; the statuses seen ('-' = absent)."""
+    """Poll DescribeDatabases(DBName=name) until Running and the instance is Running again (the restore task is over:
+    a restore target is listed before it is filled); the statuses seen ('-' = absent)."""
     deadline = time.monotonic() + timeout
     seen: list[str] = []
     while time.monotonic() < deadline:
@@ -163,7 +169,7 @@ def wait_db(rds, instance_id: str, name: str, timeout: float = 60) -> list[str]:
         status = rows[0].dbstatus if rows else "-"
         if not seen or seen[-1] != status:
             seen.append(status)
-        if status == "Running":
+        if status == "Running" and instance_status(rds, instance_id) == "Running":
             return seen
         time.sleep(0.05)
     raise AssertionError(f"database {name!r} never became Running: {seen}")
@@ -370,7 +376,7 @@ def test_mysql_backup_and_restore_databases_and_tables(cloud, rds, control, my_d
         {"type": "db", "name": hostile, "newname": hostile,  # table-level into the live database
          "tables": [{"type": "table", "name": "orders", "newname": "orders_bak"}]},
     ], token=f"tok-{secrets.token_hex(4)}")
-    assert [d.dbstatus for d in databases(rds, inst, new_shop)] == ["Creating"]
+    assert instance_status(rds, inst) == "TempDBInstanceCreating"
     assert [d.dbstatus for d in databases(rds, inst, hostile)] == ["Running"]  # existing db stays Running
     for name in (new_shop, new_hostile, tables_db):
         assert wait_db(rds, inst, name)[-1] == "Running"
@@ -574,11 +580,50 @@ def test_restore_faults_fail_and_stuck(cloud, rds, control, pg_dbs):
     restore(rds, inst, backup_id, [{"type": "db", "name": shop, "newname": stuck}])
     time.sleep(0.5)
     assert [d.dbstatus for d in databases(rds, inst, stuck)] == ["Creating"]
-    assert code_of(lambda: restore(rds, inst, backup_id, [{"type": "db", "name": shop, "newname": stuck}])
-                   ) == ("InvalidDBName.Duplicate", 400)
+    # one restore at a time: the instance shows TempDBInstanceCreating and refuses another
+    assert instance_status(rds, inst) == "TempDBInstanceCreating"
+    assert code_of(lambda: restore(rds, inst, backup_id, [{"type": "db", "name": shop, "newname": f"{stuck}2"}])
+                   ) == ("IncorrectDBInstanceState", 403)
+    assert [t.status for t in history(rds, inst)] == ["Running", "Failed"]
     control.clear_faults()
     assert wait_db(rds, inst, stuck)[-1] == "Running"
     assert pg_rows(stuck, "SELECT count(*) FROM orders")[0][0] > 0
+    done, failed = history(rds, inst)
+    assert (done.status, done.task_type, failed.status, failed.reason_code) == \
+        ("Succeed", "RestoreTable", "Failed", "RestoreFailed")
+    assert "injected" in json.loads(failed.task_detail)["Reason"]
+    assert [t.status for t in history(rds, inst, status="Failed")] == ["Failed"]
+
+
+def history(rds, inst: str, status: str | None = None):
+    """DescribeHistoryTasks of the last hour for one instance, newest first."""
+    now = time.time()
+    return rds.describe_history_tasks(m.DescribeHistoryTasksRequest(
+        instance_id=inst, status=status, from_start_time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 3600)),
+        to_start_time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 60)))).body.items
+
+
+def test_a_restore_target_is_listed_before_it_is_filled(cloud, rds, control, pg_dbs):
+    shop = pg_dbs["shop"]
+    inst = cloud.rds.create_instance("PostgreSQL", dsn_with(PG_DSN, [shop]), tag())["DBInstanceId"]
+    backup_id = backup_now(rds, inst)
+    new = f"{PREFIX}_early"
+    control.faults(op_delay_ms=1500)
+    restore(rds, inst, backup_id, [{"type": "db", "name": shop, "newname": new}])
+    wait_until_listed = time.monotonic() + 10
+    while [d.dbstatus for d in databases(rds, inst, new)] != ["Running"] and time.monotonic() < wait_until_listed:
+        time.sleep(0.05)
+    # listed Running (RESTORING_DB_LISTED_AS) but empty: only the instance status and the task say it is not done
+    assert [d.dbstatus for d in databases(rds, inst, new)] == ["Running"]
+    assert pg_rows(new, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [(0,)]
+    assert instance_status(rds, inst) == "TempDBInstanceCreating"
+    assert [t.status for t in history(rds, inst)] == ["Running"]
+    # a backup runs normally meanwhile
+    job, _ = wait_job(rds, inst, create_backup(rds, inst))
+    assert job.backup_status == "Finished"
+    wait_db(rds, inst, new)
+    assert [t.status for t in history(rds, inst)] == ["Succeed"]
+    assert pg_rows(new, "SELECT count(*) FROM orders")[0][0] == 3
 
 
 def test_describe_backups_paging_time_filter_and_delete(cloud, rds):

@@ -33,6 +33,19 @@ def backup_must_wait(err) -> bool:
 # DescribeDBInstances paging: MaxResults 1-100 (default 30) with NextToken; PageSize/PageNumber are then ignored
 # (SDK DescribeDBInstancesRequest.max_results / next_token).
 DB_INSTANCES_PER_PAGE = 100
+# Refusals while the instance changes state (a backup, another restore): nothing was applied, so a restore waits
+# them out (docs/cloud-fidelity.md, RDS: restores). The Terraform provider retries these on RDS calls
+# (alicloud/errors.go OperationDeniedDBStatus); BUSY_CODES and throttling codes are transient anyway.
+RESTORE_WAIT_CODES = frozenset({"IncorrectDBInstanceState", "OperationDenied.DBInstanceStatus"})
+# DescribeHistoryTasks TaskType of a RestoreTable task. UNCONFIRMED: no source names it. Where it is wrong, no task is
+# found and a restore is judged by the instance status and the listed databases alone.
+RESTORE_TASK_TYPES = frozenset({"RestoreTable"})
+UNFINISHED_TASK = frozenset({"Scheduled", "Running", "Waiting", "Cancelling"})   # DescribeHistoryTasks Status
+FAILED_TASK = frozenset({"Failed", "Canceled"})
+# Engines whose backup sets must have MetaStatus OK to be restored with RestoreTable (SDK-old
+# DescribeBackupsResponseBodyItemsBackup.meta_status: LARGE = too many tables, EMPTY = failed task, "" = not usable
+# for database/table restore). PostgreSQL sets are restored whole; UNCONFIRMED that their MetaStatus does not matter.
+TABLE_RESTORE_ENGINES = frozenset({"MySQL"})
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,20 @@ class BackupSet:
 class Database:
     name: str
     status: str               # Creating | Running | Deleting
+
+
+@dataclass(frozen=True)
+class HistoryTask:
+    task_id: str
+    task_type: str
+    status: str               # Scheduled | Running | Succeed | Failed | Cancelling | Canceled | Waiting
+    reason_code: str
+    detail: str
+
+
+def restore_waits(err) -> bool:
+    """A refusal a restore waits out (a round later) instead of failing the item."""
+    return err.transient or err.code in RESTORE_WAIT_CODES
 
 
 def _percent(text) -> int:
@@ -118,9 +145,10 @@ class Rds:
         return [_job(raw) for raw in (body.get("Items") or {}).get("BackupJob") or []]
 
     def backup_set(self, db_instance_id: str, backup_id: str) -> BackupSet | None:
+        """One backup set (DescribeBackups with BackupId), or None when the instance no longer has it."""
         body = self.rpc.call("DescribeBackups", {"DBInstanceId": db_instance_id, "BackupId": backup_id})
-        raw = next((b for b in (body.get("Items") or {}).get("Backup") or [] if str(b.get("BackupId")) == backup_id),
-                   None)
+        raw = next((b for b in (body.get("Items") or {}).get("Backup") or []
+                    if str(b.get("BackupId")) == str(backup_id)), None)
         return _set(raw) if raw else None
 
     def table_restore_enabled(self, db_instance_id: str) -> bool:
@@ -161,6 +189,24 @@ class Rds:
         self.rpc.call(SQLSERVER_RESTORE_ACTION, {"DBInstanceId": db_instance_id, "TargetDBInstanceId": db_instance_id,
                                                  "BackupId": backup_id, "DbNames": json.dumps(new_names)},
                       retry_when=lambda e: e.throttled)
+
+    def instance_status(self, db_instance_id: str) -> str:
+        """DBInstanceStatus: Running, or e.g. TempDBInstanceCreating while a database/table restore runs."""
+        return str(self.attribute(db_instance_id).get("DBInstanceStatus") or "")
+
+    def restore_tasks(self, db_instance_id: str, since_epoch: float) -> list[HistoryTask]:
+        """The instance's restore tasks (RESTORE_TASK_TYPES) that started since `since_epoch` (less a minute for
+        clock skew), newest first, from the task centre (DescribeHistoryTasks keeps 30 days)."""
+        from datetime import datetime, timedelta, timezone
+        start = datetime.fromtimestamp(since_epoch, timezone.utc) - timedelta(minutes=1)
+        end = datetime.now(timezone.utc) + timedelta(minutes=1)
+        body = self.rpc.call("DescribeHistoryTasks", {
+            "RegionId": self.region, "InstanceId": db_instance_id, "TaskType": ",".join(sorted(RESTORE_TASK_TYPES)),
+            "FromStartTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"), "ToStartTime": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "PageSize": 100})
+        return [HistoryTask(str(raw.get("TaskId", "")), str(raw.get("TaskType", "")), str(raw.get("Status", "")),
+                            str(raw.get("ReasonCode") or ""), str(raw.get("TaskDetail") or ""))
+                for raw in body.get("Items") or [] if raw.get("TaskType") in RESTORE_TASK_TYPES]
 
     def databases(self, db_instance_id: str, name: str | None = None) -> list[Database]:
         """Every database of the instance (all pages), or the one named."""

@@ -37,6 +37,8 @@ class RestoreItem:
     expected_after: dict[str, dict[str, int]] = field(default_factory=dict)   # and after it
     verified: bool | None = None
     verification: str = ""
+    restore_started_epoch: float = 0.0   # when the cloud restore was asked for (its task started after it)
+    cloud_task_seen: bool = False        # the cloud restore was seen running (instance state, task, or a database)
     start_time: str | None = None        # when it left Pending, and when it became final (operations.timeline)
     end_time: str | None = None
 

@@ -15,6 +15,7 @@ import secrets
 import time
 
 from ..adapters.cloudflow import RestoreFlowInput, execution_name
+from ..adapters.rds import FAILED_TASK, UNFINISHED_TASK, restore_waits
 from ..errors import CloudError, Conflict, NestBackupError, NotFound, ValidationError
 from ..model.records import ResourceType, new_record_id
 from ..model.restores import RestoreItem, RestoreRecord
@@ -44,6 +45,10 @@ def create_restore(w, backup_id: str, token: str | None = None, safety_backup: b
         steps.check_restorable(backup)
     except steps.NotRestorable as err:
         raise Conflict(str(err)) from None
+    unusable = _unusable_artifacts(w, backup)
+    if unusable:
+        raise Conflict(f"backup {backup.backup_id} cannot be restored: {'; '.join(unusable)}; nothing was stopped "
+                       f"or changed")
     si, records, s = backup.service_instance_id, w.records, w.settings
     restore_id = new_record_id("restore", int(now * 1000), secrets.token_hex(4))
     existing = backups.claim(records, s, si, "restore", restore_id, token, now)
@@ -62,6 +67,38 @@ def create_restore(w, backup_id: str, token: str | None = None, safety_backup: b
         recover(w, restore_id, {"Code": err.code, "Detail": f"the restore flow could not start: {err.message}"})
         raise
     return record.to_api()
+
+
+def _unusable_artifacts(w, backup) -> list[str]:
+    """What the cloud no longer has (or cannot restore from) of a backup: ECS snapshots (DescribeSnapshots), RDS backup
+    sets (DescribeBackups with BackupId), and for MySQL sets a MetaStatus other than OK (RestoreTable needs the
+    database/table metadata). Checked before a restore records or stops anything."""
+    from ..adapters.rds import TABLE_RESTORE_ENGINES
+    problems = []
+    disks = [i for i in backup.items if i.resource_type is ResourceType.DISK and i.status is ItemStatus.SUCCEEDED
+             and i.artifact_id]
+    if disks:
+        found = w.ecs.describe_snapshots([i.artifact_id for i in disks])
+        for item in disks:
+            snap = found.get(item.artifact_id)
+            if snap is None:
+                problems.append(f"snapshot {item.artifact_id} of disk {item.resource_id} no longer exists")
+            elif snap.status != "accomplished":
+                problems.append(f"snapshot {item.artifact_id} of disk {item.resource_id} is {snap.status}")
+    for item in backup.items:
+        if item.resource_type is not ResourceType.RDS or item.status is not ItemStatus.SUCCEEDED \
+                or not item.artifact_id:
+            continue
+        found = w.rds.backup_set(item.resource_id, item.artifact_id)
+        if found is None:
+            problems.append(f"RDS backup set {item.artifact_id} of {item.resource_id} no longer exists")
+        elif found.status != "Success":
+            problems.append(f"RDS backup set {item.artifact_id} of {item.resource_id} is {found.status}")
+        elif item.engine in TABLE_RESTORE_ENGINES and item.databases and found.meta_status != "OK":
+            problems.append(f"RDS backup set {item.artifact_id} of {item.resource_id} has MetaStatus "
+                            f"{found.meta_status!r}: database/table restore needs OK (enable it in the backup "
+                            f"policy and take a new backup)")
+    return problems
 
 
 def load(w, restore_id: str):
@@ -184,6 +221,7 @@ def _restore_data(w, record: RestoreRecord, now: float) -> None:
             elif not item.databases:
                 item.status, item.verification = ItemStatus.SUCCEEDED, "the backup held no databases"
             else:
+                item.restore_started_epoch = item.restore_started_epoch or now
                 if item.engine == "SQLServer":
                     _recover_sqlserver(w, item)
                 else:
@@ -193,8 +231,12 @@ def _restore_data(w, record: RestoreRecord, now: float) -> None:
                 for db in item.databases:
                     db.state = "Restoring"
         except CloudError as err:
-            if not err.transient:
+            waits = restore_waits(err) if item.resource_type is ResourceType.RDS else err.transient
+            if not waits or now - record.phase_started_epoch > w.settings.restore_deadline_seconds:
                 item.fail(err.code, err.message, err.request_id)
+            else:
+                _log("restore start deferred", step="restore", record_id=record.restore_id,
+                     resource_id=item.resource_id, code=err.code, request_id=err.request_id)
     _follow_disks(w, record)
     _follow_databases(w, record, now)
     if all(_data_final(i) for i in record.items):
@@ -237,14 +279,22 @@ def _follow_databases(w, record: RestoreRecord, now: float) -> None:
     for item in record.items:
         if item.resource_type is not ResourceType.RDS or item.status is not ItemStatus.RUNNING:
             continue
-        for db in item.databases:
-            if db.state != "Restoring":
-                continue
-            found = [d for d in w.rds.databases(item.resource_id, db.restored) if d.name == db.restored]
-            if found and found[0].status == "Running":
-                db.state = "Restored"
-            elif late:
-                db.state = "Failed"
+        try:
+            if item.engine == "SQLServer":
+                _follow_recovery(w, item)
+            else:
+                _follow_restore_table(w, item)
+        except CloudError as err:
+            if not restore_waits(err):
+                raise
+            _log("restore poll deferred", step="restore", record_id=record.restore_id,
+                 resource_id=item.resource_id, code=err.code, request_id=err.request_id)
+        if item.status is not ItemStatus.RUNNING:
+            continue
+        if late:
+            for db in item.databases:
+                if db.state == "Restoring":
+                    db.state = "Failed"
         done = [db for db in item.databases if db.state in ("Restored", "Failed")]
         item.progress = int(50 * len(done) / len(item.databases))
         failed = [db.name for db in item.databases if db.state == "Failed"]
@@ -252,6 +302,63 @@ def _follow_databases(w, record: RestoreRecord, now: float) -> None:
             action = "RecoveryDBInstance" if item.engine == "SQLServer" else "RestoreTable"
             item.fail(f"{action}Failed", f"{action} did not bring back {', '.join(failed)} in time; "
                                          f"the live databases were not touched")
+
+
+def _listed(w, item: RestoreItem) -> dict[str, str]:
+    """DBStatus of each restored name the instance lists (absent: not listed)."""
+    out = {}
+    for db in item.databases:
+        for found in w.rds.databases(item.resource_id, db.restored):
+            if found.name == db.restored:
+                out[db.restored] = found.status
+    return out
+
+
+def _follow_recovery(w, item: RestoreItem) -> None:
+    """SQL Server (RecoveryDBInstance): a database is back when it is listed Running."""
+    listed = _listed(w, item)
+    for db in item.databases:
+        if db.state == "Restoring" and listed.get(db.restored) == "Running":
+            db.state = "Restored"
+
+
+def _follow_restore_table(w, item: RestoreItem) -> None:
+    """RestoreTable creates the new databases (and they are listed) before it has filled them, so a listed database
+    is not a restored one. The restore is over when the instance is Running again (it shows TempDBInstanceCreating
+    meanwhile) and no restore task of the instance is unfinished; then each database listed Running is restored. A
+    failed task fails the item with the cloud's cause; a task that ended without the databases fails it too."""
+    status = w.rds.instance_status(item.resource_id)
+    try:
+        tasks = w.rds.restore_tasks(item.resource_id, item.restore_started_epoch or time.time())
+    except CloudError as err:
+        if restore_waits(err):
+            raise
+        tasks = []              # no task centre (e.g. not permitted): judge by instance and databases alone
+        _log("restore tasks unavailable", step="restore", resource_id=item.resource_id, code=err.code)
+    listed = _listed(w, item)
+    unfinished = [t for t in tasks if t.status in UNFINISHED_TASK]
+    if status != "Running" or unfinished or listed:
+        item.cloud_task_seen = True
+    if status != "Running" or unfinished:
+        return
+    missing = [db for db in item.databases if db.state == "Restoring" and listed.get(db.restored) != "Running"]
+    failed = [t for t in tasks if t.status in FAILED_TASK]
+    if missing and failed:
+        cause = f"{failed[0].reason_code or failed[0].status}: {failed[0].detail}".strip(": ")
+        for db in missing:
+            db.state = "Failed"
+        item.fail("RestoreTableFailed", f"the RestoreTable task {failed[0].task_id} ended {failed[0].status} "
+                                        f"({cause}); the live databases were not touched")
+        return
+    if missing and item.cloud_task_seen:
+        for db in missing:
+            db.state = "Failed"
+        item.fail("RestoreTableFailed", f"the restore ended without {', '.join(db.restored for db in missing)}; "
+                                        f"the live databases were not touched")
+        return
+    for db in item.databases:
+        if db.state == "Restoring" and listed.get(db.restored) == "Running":
+            db.state = "Restored"
 
 
 def _start(w, record: RestoreRecord, now: float) -> None:
