@@ -185,10 +185,33 @@ def _safety_backup(w, record: RestoreRecord, now: float) -> None:
 
 
 def _instance_ids(record: RestoreRecord) -> list[str]:
-    return sorted({i.instance_id for i in record.items if i.resource_type is ResourceType.DISK and i.instance_id})
+    """The ECS instances whose disks this restore resets (a moved disk's instance is not stopped)."""
+    return sorted({i.instance_id for i in record.items if i.resource_type is ResourceType.DISK and i.instance_id
+                   and i.status is not ItemStatus.FAILED})
+
+
+def _check_ownership(w, record: RestoreRecord) -> None:
+    """Before anything is stopped, reset or restored: each resource must still belong to the service instance (a
+    disk or RDS instance moved to another one since the backup is not touched; its item fails and says so)."""
+    from .discovery import discover
+    found = discover(w, record.service_instance_id)
+    disks = {d.disk_id: d.instance_id for d in found.disks}
+    databases = {d.db_instance_id for d in found.databases}
+    for item in record.items:
+        if item.status is not ItemStatus.PENDING:
+            continue
+        if item.resource_type is ResourceType.DISK:
+            here = item.resource_id in disks and (item.instance_id is None or disks[item.resource_id] == item.instance_id)
+        else:
+            here = item.resource_id in databases
+        if not here:
+            item.fail("ResourceMoved", f"{item.resource_id} no longer belongs to {record.service_instance_id} "
+                                       f"(Compute Nest and its tag say so); it was not touched")
 
 
 def _stop(w, record: RestoreRecord, now: float) -> None:
+    if not record.instances:
+        _check_ownership(w, record)
     ids = _instance_ids(record)
     if not ids:
         _enter(record, RestorePhase.RESTORING_DATA, now)
@@ -240,8 +263,30 @@ def _restore_data(w, record: RestoreRecord, now: float) -> None:
     _follow_disks(w, record)
     _follow_databases(w, record, now)
     if all(_data_final(i) for i in record.items):
+        _hold_back_if_any_failed(record)
         renames = any(db.state == "Restored" for i in record.items for db in i.databases)
         _enter(record, RestorePhase.RENAMING_DATABASES if renames else RestorePhase.STARTING_INSTANCE, now)
+
+
+def _failed_databases(record: RestoreRecord) -> list[str]:
+    return [f"{i.resource_id}" + (f" ({', '.join(db.name for db in i.databases if db.state == 'Failed')})"
+                                   if any(db.state == "Failed" for db in i.databases) else "")
+            for i in record.items if i.resource_type is ResourceType.RDS
+            and (i.status is ItemStatus.FAILED or any(db.state == "Failed" for db in i.databases))]
+
+
+def _hold_back_if_any_failed(record: RestoreRecord) -> None:
+    """All or nothing across the restore's RDS instances: if one failed, none is swapped into place, so the service
+    never runs on databases from two points in time. The restored copies stay under their restore names."""
+    failed = _failed_databases(record)
+    if not failed:
+        return
+    for item in record.items:
+        if item.resource_type is ResourceType.RDS and item.status is ItemStatus.RUNNING:
+            kept = [db for db in item.databases if db.state == "Restored"]
+            item.fail("NotSwapped", f"not renamed into place because the restore of {'; '.join(failed)} failed: the "
+                                    f"live databases are in place; the restored copies are under "
+                                    f"{', '.join(repr(db.restored) for db in kept) or 'no name'}")
 
 
 def _recover_sqlserver(w, item: RestoreItem) -> None:
@@ -450,12 +495,41 @@ def rename(w, restore_id: str, now: float | None = None) -> dict:
                 item.status, item.progress = ItemStatus.SUCCEEDED, 100
             else:
                 item.fail("RestoreIncomplete", "not every database was restored and renamed")
+    _undo_swaps_if_any_failed(w, record)
     _enter(record, RestorePhase.STARTING_INSTANCE, now)
     _save(w, stored, record)
     return {"RestoreId": restore_id, "Phase": str(record.phase)}
 
 
 # -- the flow's Catch
+def _undo_swaps_if_any_failed(w, record: RestoreRecord) -> None:
+    """All or nothing: when a database of the restore could not be swapped, the swaps already done are undone (the
+    live data back under its name, the restored copy back under its restore name)."""
+    from ..adapters.dbrename import rename_back
+    failed = _failed_databases(record)
+    if not failed:
+        return
+    for item in record.items:
+        done = [db for db in item.databases if db.state == "Renamed"]
+        if item.resource_type is not ResourceType.RDS or not done:
+            continue
+        server = w.db_server(item.resource_id, item.engine)
+        undone, kept = [], []
+        for db in done:
+            if not db.aside_kept:       # there was no live database to put back: the restored one stays
+                kept.append(db.name)
+                continue
+            try:
+                rename_back(server, db.name, db.aside, db.restored)
+                db.state, db.aside_kept = "RolledBack", False
+                undone.append(db.name)
+            except NestBackupError as err:
+                kept.append(f"{db.name} ({err})")
+        item.fail("NotSwapped", f"the restore of {'; '.join(failed)} failed, so this instance's swap was undone"
+                                f"{': ' + ', '.join(undone) + ' hold their live data again, the restored copies are under their restore names' if undone else ''}"
+                                f"{'; left restored: ' + ', '.join(kept) if kept else ''}")
+
+
 def recover(w, restore_id: str, error: dict | None = None, now: float | None = None) -> dict:
     """Whatever failed: start the instances that were running before, and close the record as RestoreFailed."""
     now = time.time() if now is None else now
