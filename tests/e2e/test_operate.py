@@ -8,7 +8,7 @@ from alibabacloud_rds20140815 import models as rds_m
 
 from nestbackup.handlers import wiring
 from nestbackup.operations import schedules
-from tests.conftest import make_ecs, make_rds
+from tests.conftest import make_ecs, make_rds, wait_until
 from alibabacloud_ecs20140526 import models as ecs_m
 from tests.e2e.test_backup import snapshots_of
 
@@ -235,3 +235,29 @@ def test_a_late_poll_step_after_the_record_closed_takes_no_lock(product, api, co
     assert w.records.lock_holder(si, int(time.time() * 1000)) is None
     again = api.call("POST", "/backups", {"ServiceInstanceId": si})
     assert again[0] == 202 and api.wait(again[1]["BackupId"])["Status"] == "Created"
+
+
+def test_a_restore_is_cancelled_while_its_databases_are_restored_and_says_what_was_touched(product, api, control,
+                                                                                          si, pg_db):
+    import psycopg2
+    seeded = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB", Postgres=pg_db[1])
+    rds_id = seeded["DBInstances"][0]["DBInstanceId"]
+    backup = api.wait(api.call("POST", "/backups", {"ServiceInstanceId": si})[1]["BackupId"])
+    control.faults(stuck=[rds_id])                        # its restore task never ends: RestoringData
+    restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})[1]
+    wait_until(lambda: api.call("GET", f"/restores/{restore['RestoreId']}")[1]["Phase"] == "RestoringData")
+    status, cancelled = api.call("POST", f"/restores/{restore['RestoreId']}/cancel")
+    control.clear_faults()
+    assert status == 200 and cancelled["Status"] == "RestoreFailed", cancelled
+    assert "Cancelled" in cancelled["StatusDetail"] and "the live databases are untouched" in cancelled["StatusDetail"]
+    items = {i["ResourceId"]: i for i in cancelled["Resources"]}
+    assert items[rds_id]["Status"] == "Failed"
+    ecs = make_ecs(product.endpoint)
+    status = ecs.describe_instances(ecs_m.DescribeInstancesRequest(
+        region_id="cn-hangzhou", instance_ids=json.dumps(seeded["InstanceIds"]))).body.instances.instance[0].status
+    assert status == "Running"
+    conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname=pg_db[0])
+    with conn.cursor() as cur:                            # the live database, in place
+        cur.execute("SELECT count(*) FROM t")
+        assert cur.fetchone()[0] == 50
+    conn.close()

@@ -12,7 +12,7 @@ import time
 
 from ..adapters.tablestore import StaleWrite
 from ..errors import CloudError, Conflict
-from ..model.records import BackupMethod
+from ..model.records import BackupMethod, ResourceType
 from ..model.status import BackupStatus, ItemStatus, RestorePhase, RestoreStatus
 from . import backup as backups
 from . import restore as restores
@@ -96,14 +96,33 @@ def cancel_restore(w, restore_id: str, now: float | None = None) -> dict:
     _, record = restores.load(w, restore_id)
     if record.status is not RestoreStatus.RESTORING:
         raise Conflict(f"restore {restore_id} is {record.status}: only a running restore can be cancelled")
-    if record.phase not in (RestorePhase.SAFETY_BACKUP, RestorePhase.STOPPING_INSTANCE):
-        raise Conflict(f"restore {restore_id} is {record.phase}: data is being restored, so it runs to its end "
-                       f"(or fails to a safe state) instead")
+    if record.phase not in (RestorePhase.SAFETY_BACKUP, RestorePhase.STOPPING_INSTANCE, RestorePhase.RESTORING_DATA):
+        raise Conflict(f"restore {restore_id} is {record.phase}: databases are being put into place, so it runs to "
+                       f"its end (or rolls back to a safe state) instead")
     w.flows.stop_generations(w.settings.restore_flow, restore_id, "cancelled by the caller")
-    if record.safety_backup_id:
+    if record.safety_backup_id and record.phase is RestorePhase.SAFETY_BACKUP:
         try:
             cancel_backup(w, record.safety_backup_id, now)
         except Conflict:
             pass     # it already ended
-    return restores.recover(w, restore_id, {"Code": "Cancelled", "Detail": "cancelled by the caller; no data was "
-                                                                           "touched"}, now)
+    for attempt in range(10):       # a step already under way may still write the record: read it again
+        _, record = restores.load(w, restore_id)
+        try:
+            return restores.recover(w, restore_id, {"Code": "Cancelled", "Detail": "cancelled by the caller; "
+                                                    + _what_was_touched(record)}, now)
+        except StaleWrite:
+            time.sleep(0.2 * (attempt + 1))
+    raise Conflict(f"restore {restore_id} kept changing while it was being cancelled; cancel it again")
+
+
+def _what_was_touched(record) -> str:
+    """While data is restored only disks are touched: the databases come back under new names beside the live ones,
+    which nothing has swapped yet."""
+    reset = [i.resource_id for i in record.items
+             if i.resource_type is ResourceType.DISK and i.status in (ItemStatus.RUNNING, ItemStatus.SUCCEEDED)]
+    copies = [db.restored for i in record.items for db in i.databases if db.state in ("Restoring", "Restored")]
+    said = [f"disks already rolled back to the backup: {', '.join(reset)}" if reset else "no disk was touched",
+            "the live databases are untouched"]
+    if copies:
+        said.append(f"restored copies stay under {', '.join(repr(c) for c in copies)} (drop them when not needed)")
+    return "; ".join(said)
