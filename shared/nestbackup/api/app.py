@@ -183,6 +183,15 @@ def handle(req: Request, wiring_factory, admin_token: str | None = None) -> Resp
         return _error(req, 500, "InternalError", "the request failed; see the logs for this RequestId")
 
 
+def _own_record(w, principal, kind: str, record_id: str) -> dict:
+    """A backup or restore record the caller may see; another tenant's is answered as missing."""
+    from ..operations import backup, restore
+    record = backup.get_backup(w, record_id) if kind == "backups" else restore.get_restore(w, record_id)
+    if not principal.may_act_on(record["ServiceInstanceId"]):
+        raise _hidden(f"{kind[:-1]} {record_id}")
+    return record
+
+
 def _hidden(what: str) -> ApiError:
     """Another tenant's record or instance: answered as if it did not exist."""
     return ApiError(404, "NotFound", f"no {what}")
@@ -261,20 +270,15 @@ def _route(req: Request, path: str, wiring_factory, principal) -> Response:
     if m:
         if req.method != "GET":
             raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on a timeline")
-        kind, record_id = m[1], m[2]
-        record = backup.get_backup(w, record_id) if kind == "backups" else restore.get_restore(w, record_id)
-        if not principal.may_act_on(record["ServiceInstanceId"]):
-            raise _hidden(f"{kind[:-1]} {record_id}")
-        return Response(200, {"Events": w.records.events(record_id)})
+        _own_record(w, principal, m[1], m[2])
+        return Response(200, {"Events": w.records.events(m[2])})
     m = re.fullmatch(r"/(backups|restores)/([^/]+)/cancel", path)
     if m:
         from ..operations import cancel
         if req.method != "POST":
             raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on a cancel")
         kind, record_id = m[1], m[2]
-        record = backup.get_backup(w, record_id) if kind == "backups" else restore.get_restore(w, record_id)
-        if not principal.may_act_on(record["ServiceInstanceId"]):
-            raise _hidden(f"{kind[:-1]} {record_id}")
+        _own_record(w, principal, kind, record_id)
         if kind == "backups":
             cancel.cancel_backup(w, record_id)
             return Response(200, backup.get_backup(w, record_id))
@@ -287,9 +291,7 @@ def _route(req: Request, path: str, wiring_factory, principal) -> Response:
     if record_id is not None:
         if req.method not in ("GET", "DELETE") or (req.method == "DELETE" and kind != "backups"):
             raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on /{kind}/{{id}}")
-        record = backup.get_backup(w, record_id) if kind == "backups" else restore.get_restore(w, record_id)
-        if not principal.may_act_on(record["ServiceInstanceId"]):
-            raise _hidden(f"{kind[:-1]} {record_id}")
+        record = _own_record(w, principal, kind, record_id)
         if req.method == "DELETE":
             from ..operations.artifacts import delete_backup
             return Response(200, delete_backup(w, record_id))
