@@ -99,7 +99,7 @@ def check(flows_dir: Path = ROOT / "flows", inputs: tuple | None = None) -> list
     """One line per problem: a flow without a declared start input, or reading a field its start input lacks."""
     if inputs is None:
         sys.path.insert(0, str(ROOT / "shared"))
-        from nestbackup.adapters.cloudflow import FLOW_INPUTS
+        from nestbackup.ports.flows import FLOW_INPUTS
         inputs = FLOW_INPUTS
     declared = {cls.DEFINITION: cls for cls in inputs}
     problems = []

@@ -30,7 +30,8 @@ def event_json(event: bytes | str | dict) -> dict[str, Any]:
 def wiring(context=None):
     """Adapters for the current settings, built once per function instance (and again if the settings change,
     e.g. when STS credentials rotate)."""
-    from .wiring import Settings, Wiring
+    from .settings import Settings
+    from .wiring import Wiring
     settings = Settings.from_env(context=context)
     if settings not in _wirings:
         logs.setup()

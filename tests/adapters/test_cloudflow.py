@@ -6,7 +6,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from nestbackup.adapters.cloudflow import VERSION, BackupFlowInput, CloudFlow, Execution, RestoreFlowInput
+from nestbackup.adapters.cloudflow import VERSION, CloudFlow
+from nestbackup.ports.flows import BackupFlowInput, Execution, RestoreFlowInput
 from nestbackup.adapters.openapi import Credentials, RetryPolicy, RpcClient
 
 # DescribeExecution's response elements with their published example values

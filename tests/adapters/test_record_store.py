@@ -4,7 +4,8 @@ import uuid
 
 import pytest
 
-from nestbackup.adapters.tablestore import HEADER, RecordStore, StaleWrite
+from nestbackup.adapters.tablestore import RecordStore
+from nestbackup.ports.records import HEADER, StaleWrite
 from nestbackup.errors import Conflict
 from tests.conftest import make_ots
 

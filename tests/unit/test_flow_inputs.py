@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import yaml
 
-from nestbackup.adapters.cloudflow import FLOW_INPUTS, BackupFlowInput, RestoreFlowInput
+from nestbackup.ports.flows import FLOW_INPUTS, BackupFlowInput, RestoreFlowInput
 
 ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("flowcheck", ROOT / "scripts" / "flowcheck.py")

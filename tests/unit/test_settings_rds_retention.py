@@ -2,7 +2,7 @@
 import pytest
 
 from nestbackup.errors import ValidationError
-from nestbackup.wiring import Settings
+from nestbackup.settings import Settings
 
 BASE = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "ak", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "sk",
         "NESTBACKUP_OTS_ENDPOINT": "http://127.0.0.1:1"}

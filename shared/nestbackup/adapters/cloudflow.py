@@ -1,16 +1,12 @@
-"""CloudFlow (FNF 2019-03-15): start a flow execution once per record, read its status, stop it.
-
-The input each flow is started with is declared here, once (`BackupFlowInput`, `RestoreFlowInput`): every field
-the flow's states read from the execution input before a state has written it (`$Input.X` in the first states,
-`$Context.Execution.Input.X` anywhere). `scripts/flowcheck.py` compares them with flows/*.yaml.
-"""
+"""CloudFlow (FNF 2019-03-15): the flows port (`ports.flows.Flows`): start a flow execution once per record, read
+its status, stop it."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
-from typing import ClassVar, Union
+from dataclasses import asdict
 
 from ..errors import CloudError
+from ..ports.flows import Execution, FlowInput, execution_name
 from .openapi import RpcClient
 
 VERSION = "2019-03-15"
@@ -22,39 +18,6 @@ NOT_FOUND = ("ExecutionNotExists",)
 # source found; `stop` treats it as "already over", and `stop_running` only stops what DescribeExecution says runs.
 ALREADY_COMPLETED = "ExecutionAlreadyCompleted"
 RUNNING = ("Starting", "Running")       # DescribeExecution statuses of a live execution (SDK model docstring)
-
-
-@dataclass(frozen=True)
-class BackupFlowInput:
-    """The input of flows/backup.yaml. Generation n > 1 is a continuation execution started by the poll step."""
-    DEFINITION: ClassVar[str] = "nestbackup-backup"
-    BackupId: str
-    Round: int = 0
-    Generation: int = 1
-
-
-@dataclass(frozen=True)
-class RestoreFlowInput:
-    """The input of flows/restore.yaml."""
-    DEFINITION: ClassVar[str] = "nestbackup-restore"
-    RestoreId: str
-    Round: int = 0
-
-
-FlowInput = Union[BackupFlowInput, RestoreFlowInput]
-FLOW_INPUTS = (BackupFlowInput, RestoreFlowInput)
-
-
-def execution_name(record_id: str, generation: int = 1) -> str:
-    """The execution of a record's generation: the record id, then `<record id>-g<n>` for continuations."""
-    return record_id if generation == 1 else f"{record_id}-g{generation}"
-
-
-@dataclass(frozen=True)
-class Execution:
-    name: str
-    status: str               # Starting | Running | Stopped | Succeeded | Failed | TimedOut
-    output: str | None = None
 
 
 class CloudFlow:

@@ -6,9 +6,8 @@ in the docs (alibaba-apis.md §2.2).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..errors import CloudError
+from ..ports.catalog import Resource, ServiceInstance
 from .openapi import RpcClient
 
 VERSION = "2021-06-01"
@@ -17,20 +16,6 @@ MAX_RESULTS = 100     # ListServiceInstanceResources.MaxResults: at most 100 (de
 # what the Terraform provider expects (service_alicloud_compute_nest.go); "EntityNotExist.ServiceInstance" appears
 # in an Alibaba-authored Compute Nest SaaS sample. UNCONFIRMED which one the API answers: both mean "unknown".
 NOT_FOUND_CODES = frozenset({"ServiceInstanceNotFound", "EntityNotExist.ServiceInstance"})
-
-
-@dataclass(frozen=True)
-class ServiceInstance:
-    service_instance_id: str
-    status: str        # Created | Deploying | DeployedFailed | Deployed | Upgrading | Deleting | Deleted | DeletedFailed
-
-
-@dataclass(frozen=True)
-class Resource:
-    arn: str
-    service: str       # ecs | rds | ...
-    kind: str          # instance | disk | dbinstance | ...
-    resource_id: str
 
 
 def parse_arn(arn: str) -> Resource | None:

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Iterable, Iterator
 
+from ..ports.compute import Disk, Instance, Snapshot, SnapshotGroup
 from .openapi import RpcClient
 
 VERSION = "2014-05-26"
@@ -16,37 +16,6 @@ INSTANCE_IDS_PER_CALL = 100      # Stop/StartInstances, DescribeInstances
 # NextToken to the end: the reference answers with a NextToken whenever more may follow.
 DISKS_PAGE = 500
 PAGE = 100
-@dataclass(frozen=True)
-class Disk:
-    disk_id: str
-    instance_id: str | None
-    status: str
-    category: str
-    size_gib: int
-    disk_type: str
-    multi_attach: bool = False
-
-
-@dataclass(frozen=True)
-class Instance:
-    instance_id: str
-    status: str
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    snapshot_id: str
-    disk_id: str | None
-    status: str               # progressing | accomplished | failed
-    progress: int             # 0-100
-    available: bool
-
-
-@dataclass(frozen=True)
-class SnapshotGroup:
-    group_id: str
-    status: str
-    snapshots: tuple[Snapshot, ...]
 
 
 def chunks(items: list[str], size: int) -> Iterator[list[str]]:

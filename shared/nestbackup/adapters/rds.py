@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Iterator
 
+from ..errors import CloudError
+from ..ports.databases import BackupJob, BackupSet, Database, DBInstance, HistoryTask
 from .openapi import RpcClient
 
 VERSION = "2014-08-15"
@@ -25,7 +26,7 @@ TABLE_RESTORE_COMPRESS_TYPE = "4"
 CREATE_BACKUP_WAIT_CODES = frozenset({"IncorrectDBInstanceState"})
 
 
-def backup_must_wait(err) -> bool:
+def backup_must_wait(err: CloudError) -> bool:
     """CreateBackup was refused before it was applied and may be asked again later (see CREATE_BACKUP_WAIT_CODES)."""
     return err.busy or err.code in CREATE_BACKUP_WAIT_CODES
 
@@ -40,62 +41,9 @@ RESTORE_WAIT_CODES = frozenset({"IncorrectDBInstanceState", "OperationDenied.DBI
 # DescribeHistoryTasks TaskType of a RestoreTable task. UNCONFIRMED: no source names it. Where it is wrong, no task is
 # found and a restore is judged by the instance status and the listed databases alone.
 RESTORE_TASK_TYPES = frozenset({"RestoreTable"})
-UNFINISHED_TASK = frozenset({"Scheduled", "Running", "Waiting", "Cancelling"})   # DescribeHistoryTasks Status
-FAILED_TASK = frozenset({"Failed", "Canceled"})
-# Engines whose backup sets must have MetaStatus OK to be restored with RestoreTable (SDK-old
-# DescribeBackupsResponseBodyItemsBackup.meta_status: LARGE = too many tables, EMPTY = failed task, "" = not usable
-# for database/table restore). PostgreSQL sets are restored whole; UNCONFIRMED that their MetaStatus does not matter.
-TABLE_RESTORE_ENGINES = frozenset({"MySQL"})
 
 
-@dataclass(frozen=True)
-class DBInstance:
-    db_instance_id: str
-    engine: str
-    status: str
-    db_instance_type: str = "Primary"   # Primary | Readonly | Guard | Temp (DescribeDBInstances.DBInstanceType)
-    master_instance_id: str = ""        # a replica's primary
-
-    @property
-    def primary(self) -> bool:
-        return self.db_instance_type in ("Primary", "")
-
-
-@dataclass(frozen=True)
-class BackupJob:
-    job_id: str
-    status: str               # NoStart | Checking | Preparing | Waiting | Uploading | Finished | Failed
-    progress: int
-    backup_id: str | None
-    mode: str = "Manual"      # JobMode: Manual (CreateBackup) | Automated (the instance's backup policy)
-
-
-@dataclass(frozen=True)
-class BackupSet:
-    backup_id: str
-    status: str               # Success | Failed
-    mode: str                 # BackupMode: Manual | Automated
-    meta_status: str          # OK | LARGE | EMPTY | "" ("" / LARGE: no database/table restore from this set)
-    store_status: str         # Enabled (deletable) | Disabled
-    expires_at: str | None    # ExpectExpireTime; None when the set is kept for good or the field is absent
-
-
-@dataclass(frozen=True)
-class Database:
-    name: str
-    status: str               # Creating | Running | Deleting
-
-
-@dataclass(frozen=True)
-class HistoryTask:
-    task_id: str
-    task_type: str
-    status: str               # Scheduled | Running | Succeed | Failed | Cancelling | Canceled | Waiting
-    reason_code: str
-    detail: str
-
-
-def restore_waits(err) -> bool:
+def restore_waits(err: CloudError) -> bool:
     """A refusal a restore waits out (a round later) instead of failing the item."""
     return err.transient or err.code in RESTORE_WAIT_CODES
 
@@ -128,6 +76,9 @@ class Rds:
         body = self.rpc.call("DescribeDBInstanceAttribute", {"DBInstanceId": db_instance_id})
         items = (body.get("Items") or {}).get("DBInstanceAttribute") or []
         return items[0] if items else {}
+
+    backup_must_wait = staticmethod(backup_must_wait)
+    restore_waits = staticmethod(restore_waits)
 
     def create_backup(self, db_instance_id: str, retention_days: int | None = None) -> str:
         """Start a full backup. CreateBackup takes no ClientToken, so only refusals before it was applied

@@ -20,12 +20,11 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import CloudError, Conflict
+from ..ports.records import HEADER, StaleWrite, StoredRecord
 
-HEADER = "#"
 ITEM_PREFIX = "item#"
 # One BatchWriteRow carries at most 200 rows and 4 MB of data (Tablestore "General limits").
 BATCH_WRITE_MAX = 200
@@ -33,18 +32,6 @@ BATCH_WRITE_MAX_BYTES = 4 * 1024 * 1024
 # UNCONFIRMED: how the service counts a row's "data size". Counted here as the UTF-8 bytes of every column name and
 # value (8 for a number) plus this allowance per column (a cell's timestamp), which errs on the large side.
 CELL_OVERHEAD_BYTES = 8
-
-
-class StaleWrite(Conflict):
-    """The row changed since it was read; read it again and retry the decision."""
-
-
-@dataclass
-class StoredRecord:
-    record_id: str
-    header: dict[str, Any]
-    items: dict[str, dict[str, Any]]                       # resource id -> item document, in key order
-    versions: dict[str, int] = field(default_factory=dict)  # HEADER or resource id -> ver read
 
 
 class RecordStore:

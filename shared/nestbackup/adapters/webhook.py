@@ -7,29 +7,13 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from ..ports.webhooks import Outcome, Post
 from ..steps.webhooks import WebhookRefused, check_url, refused_address
 
 PARALLEL = 16
 RESPONSE_BYTES = 1024
-
-
-@dataclass(frozen=True)
-class Post:
-    key: str
-    url: str
-    body: bytes
-    headers: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    key: str
-    delivered: bool
-    detail: str                 # "HTTP 204", or why it failed
-    refused: bool = False       # the URL or its address may not be called: retrying will not help
 
 
 def resolve(host: str, port: int, allow_private: bool) -> str:
@@ -125,3 +109,10 @@ def post_all(posts: list[Post], deadline_seconds: float, allow_private: bool = F
                 pass
     pool.shutdown(wait=False, cancel_futures=True)
     return outcomes
+
+
+class HttpWebhooks:
+    """The webhook port over HTTP(S)."""
+
+    def post_all(self, posts: list[Post], deadline_seconds: float, allow_private: bool = False) -> list[Outcome]:
+        return post_all(posts, deadline_seconds, allow_private)

@@ -163,7 +163,7 @@ def handle(req: Request, wiring_factory, admin_token: str | None = None) -> Resp
     except NotFound as err:
         return _error(req, 404, "NotFound", str(err))
     except Conflict as err:
-        from ..adapters.tablestore import StaleWrite
+        from ..ports.records import StaleWrite
         if isinstance(err, StaleWrite):     # the store's own words stay in the log
             log.warning("stale write", extra={"fields": {"request_id": req.request_id, "error": str(err)}})
             return _error(req, 409, "Conflict", "the record changed while this request ran; try again")

@@ -145,7 +145,7 @@ def run_doctor(s_yaml: Path, endpoint: str | None, region: str | None, env: Mapp
     from ..adapters.fc import FunctionCompute
     from ..adapters.openapi import Credentials, RpcClient
     from ..adapters.tablestore import RecordStore
-    from ..wiring import _default_endpoint
+    from ..settings import default_endpoint
 
     resources = read_s_yaml(s_yaml, env)
     functions = [r["props"] for r in resources.values() if isinstance(r, dict) and r.get("component") == "fc3"]
@@ -163,7 +163,7 @@ def run_doctor(s_yaml: Path, endpoint: str | None, region: str | None, env: Mapp
         triggers = fc.triggers(props["functionName"]) if deployed is not None else None
         check_function(report, props, deployed, triggers)
 
-    fnf = RpcClient(endpoint or _default_endpoint("fnf", region), FNF_VERSION, credentials, region,
+    fnf = RpcClient(endpoint or default_endpoint("fnf", region), FNF_VERSION, credentials, region,
                     legacy_signature=True)
     for props in flows:
         online = describe_flow(fnf, props["name"])

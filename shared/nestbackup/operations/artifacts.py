@@ -9,13 +9,14 @@ import time
 from ..errors import CloudError, Conflict
 from ..model.records import BackupMethod, BackupRecord
 from ..model.status import BackupStatus
+from ..ports import Ports
 from .backup import OWNER_TAG, _log, load
 
 # -- delete
 NOT_FOUND_CODES = ("InvalidSnapshotId.NotFound", "InvalidSnapshotGroupId.NotFound", "InvalidBackupId.NotFound")
 
 
-def delete_backup(w, backup_id: str, now: float | None = None, retry_refused: bool = True) -> dict:
+def delete_backup(w: Ports, backup_id: str, now: float | None = None, retry_refused: bool = True) -> dict:
     """Delete a final backup's snapshots and RDS backup sets: Deleting -> Deleted, or DeleteFailed with the causes
     on the items (run it again to retry). Refused while the backup runs or another operation holds the instance.
 
@@ -96,7 +97,7 @@ def refused_for_good(err: CloudError) -> bool:
 
 
 # -- leftovers
-def leftovers(w) -> dict:
+def leftovers(w: Ports) -> dict:
     """Snapshots and snapshot groups tagged as ours that no live record owns (a crash between the cloud call and
     the record write, a record deleted by hand, ...). RDS backup sets cannot be tagged, so they are not listed."""
     owned: dict[str, set[str]] = {}

@@ -14,15 +14,37 @@ import secrets
 import time
 from datetime import datetime, timezone
 
-from ..adapters.cloudflow import BackupFlowInput, execution_name
-from ..adapters.openapi import take_retries
 from ..errors import CloudError, Conflict, NotFound, ValidationError
-from ..adapters.rds import backup_must_wait
-from ..model.records import BackupItem, BackupMethod, BackupRecord, ResourceType, new_record_id
-from ..model.status import (BACKUP_FINAL, ITEM_FINAL, BackupStatus, ItemStatus, backup_job_item_status,
-                            snapshot_item_status)
-from ..steps.backup import (START_BATCH_UNITS, CloudProgress, DatabaseFacts, DiskFacts, advance, batch_indexes,
-                            client_token, failed_group_outcomes, next_wait, plan_items, start_units)
+from ..model.records import (
+    BackupItem,
+    BackupMethod,
+    BackupRecord,
+    ResourceType,
+    new_record_id,
+)
+from ..model.status import (
+    BACKUP_FINAL,
+    ITEM_FINAL,
+    BackupStatus,
+    ItemStatus,
+    backup_job_item_status,
+    snapshot_item_status,
+)
+from ..ports import Ports
+from ..ports.flows import BackupFlowInput, execution_name
+from ..steps.backup import (
+    START_BATCH_UNITS,
+    CloudProgress,
+    DatabaseFacts,
+    DiskFacts,
+    advance,
+    batch_indexes,
+    client_token,
+    failed_group_outcomes,
+    next_wait,
+    plan_items,
+    start_units,
+)
 from .discovery import check_service_instance, discover
 
 log = logging.getLogger("nestbackup.backup")
@@ -43,7 +65,7 @@ def _log(event: str, **fields) -> None:
 
 
 # -- create
-def create_backup(w, service_instance_id: str, description: str = "", token: str | None = None,
+def create_backup(w: Ports, service_instance_id: str, description: str = "", token: str | None = None,
                   now: float | None = None, lock_holder: str | None = None) -> dict:
     """Write the record and start the flow. `lock_holder`: the operation that already holds the instance's lock
     and runs this backup inside it (a restore's safety backup)."""
@@ -138,11 +160,11 @@ def forget_token(records, si: str, kind: str, token: str | None) -> None:
 
 
 # -- read
-def get_backup(w, backup_id: str) -> dict:
+def get_backup(w: Ports, backup_id: str) -> dict:
     return load(w, backup_id).to_api()
 
 
-def load(w, backup_id: str) -> BackupRecord:
+def load(w: Ports, backup_id: str) -> BackupRecord:
     if not isinstance(backup_id, str) or not re.fullmatch(r"backup-[0-9a-f]{12,40}", backup_id):
         raise NotFound(f"no backup {backup_id!r}")
     stored = w.records.read(backup_id)
@@ -151,7 +173,7 @@ def load(w, backup_id: str) -> BackupRecord:
     return BackupRecord.from_docs(stored.header, stored.items)
 
 
-def list_backups(w, service_instance_id: str, limit: int = 20, after: str | None = None) -> dict:
+def list_backups(w: Ports, service_instance_id: str, limit: int = 20, after: str | None = None) -> dict:
     if not SERVICE_INSTANCE_ID.match(service_instance_id or ""):
         raise ValidationError("serviceInstanceId must be 1-128 letters, digits or _.:-")
     ids, next_token = w.records.list_ids(service_instance_id, "backup", limit, after)
@@ -164,12 +186,12 @@ def list_backups(w, service_instance_id: str, limit: int = 20, after: str | None
 
 
 # -- start
-def start_batch_count(w, backup_id: str) -> list[int]:
+def start_batch_count(w: Ports, backup_id: str) -> list[int]:
     record = load(w, backup_id)
     return batch_indexes(len(start_units(record.items)))
 
 
-def start_batch(w, backup_id: str, batch: int, now: float | None = None) -> dict:
+def start_batch(w: Ports, backup_id: str, batch: int, now: float | None = None) -> dict:
     stored = w.records.read(backup_id)
     if stored is None:
         raise NotFound(f"no backup {backup_id}")
@@ -185,9 +207,9 @@ def start_batch(w, backup_id: str, batch: int, now: float | None = None) -> dict
     return {"BackupId": backup_id, "Batch": batch, "Started": started, "Failed": failed}
 
 
-def _start_unit(w, stored, record: BackupRecord, unit: list[BackupItem]) -> None:
+def _start_unit(w: Ports, stored, record: BackupRecord, unit: list[BackupItem]) -> None:
     first = unit[0]
-    take_retries()
+    w.take_retries()
     try:
         if first.method is BackupMethod.SNAPSHOT_GROUP:
             group_id = w.ecs.create_snapshot_group(
@@ -209,7 +231,7 @@ def _start_unit(w, stored, record: BackupRecord, unit: list[BackupItem]) -> None
             # Not applied, or not known to be: the next poll round starts it again, idempotently.
             _log("backup start deferred", step="start", record_id=record.backup_id, resource_id=first.resource_id,
                  code=err.code, request_id=err.request_id)
-            retried = take_retries()
+            retried = w.take_retries()
             for item in unit:           # said on the timeline; the item stays as it was
                 item.retried = f"deferred to the next round after {', '.join(retried[-3:] or [err.code])}"
                 w.records.write_item(stored, item.resource_id, item.to_dict())
@@ -218,7 +240,7 @@ def _start_unit(w, stored, record: BackupRecord, unit: list[BackupItem]) -> None
             item.fail(err.code, err.message, err.request_id)
         _log("backup start failed", step="start", record_id=record.backup_id, resource_id=first.resource_id,
              code=err.code, request_id=err.request_id)
-    retried = take_retries()
+    retried = w.take_retries()
     for item in unit:
         if retried:
             item.retried = f"retried after {', '.join(retried[-3:])}" + (f" (+{len(retried) - 3} more)"
@@ -226,30 +248,28 @@ def _start_unit(w, stored, record: BackupRecord, unit: list[BackupItem]) -> None
         w.records.write_item(stored, item.resource_id, item.to_dict())
 
 
-def _capture_counts_after(w, item: BackupItem) -> None:
+def _capture_counts_after(w: Ports, item: BackupItem) -> None:
     """Row counts again once the set is done: with those from before, the window the set was taken in."""
     if not item.row_counts:
         return
     try:
-        from ..adapters.dbstats import row_counts
-        server = w.db_server(item.resource_id, item.engine)
-        item.row_counts_after = {db: row_counts(server, db) for db in item.row_counts}
+        databases = w.database(item.resource_id, item.engine)
+        item.row_counts_after = {db: databases.row_counts(db) for db in item.row_counts}
     except Exception as err:  # noqa: BLE001 - best effort: without them the window is the count from before
         _log("row counts after the backup skipped", step="poll", resource_id=item.resource_id, reason=str(err))
 
 
-def _capture_databases(w, item: BackupItem) -> None:
+def _capture_databases(w: Ports, item: BackupItem) -> None:
     """What the restore needs to know: the databases of the instance, and their row counts to verify against."""
     item.databases = [d.name for d in w.rds.databases(item.resource_id) if d.status in ("Running", "")]
     try:
-        from ..adapters.dbstats import row_counts
-        server = w.db_server(item.resource_id, item.engine)
-        item.row_counts = {db: row_counts(server, db) for db in item.databases}
+        databases = w.database(item.resource_id, item.engine)
+        item.row_counts = {db: databases.row_counts(db) for db in item.databases}
     except (ValidationError, CloudError) as err:     # no account configured, or no connection: verify by presence
         _log("row counts skipped", step="start", resource_id=item.resource_id, reason=str(err))
 
 
-def _start_rds(w, stored, item: BackupItem) -> None:
+def _start_rds(w: Ports, stored, item: BackupItem) -> None:
     """CreateBackup has no ClientToken: mark the intent first, and after a crash adopt the job it started. Only a
     manual task that was not already running at the intent can be ours: automatic tasks (the instance's backup
     policy) and tasks started by others before are never adopted."""
@@ -275,7 +295,7 @@ def _start_rds(w, stored, item: BackupItem) -> None:
     try:
         item.job_id = w.rds.create_backup(item.resource_id, retention)
     except CloudError as err:
-        if not backup_must_wait(err):
+        if not w.rds.backup_must_wait(err):
             raise
         # Refused before it was applied (another backup task runs, e.g. an automatic one; the instance is not
         # Running): nothing to adopt. The next poll rounds ask again until the RDS deadline.
@@ -288,7 +308,7 @@ def _start_rds(w, stored, item: BackupItem) -> None:
     item.status, item.wait_reason = ItemStatus.RUNNING, None
 
 
-def _record_backup_set(w, item: BackupItem) -> None:
+def _record_backup_set(w: Ports, item: BackupItem) -> None:
     """What the finished set's entry says: when the cloud deletes it (ExpectExpireTime), and for MySQL whether
     RestoreTable can use it (MetaStatus OK; "" means taken without database/table restore, LARGE too many
     tables). Unknown facts stay None rather than failing a finished backup."""
@@ -310,7 +330,7 @@ def _record_backup_set(w, item: BackupItem) -> None:
 
 
 # -- poll
-def poll(w, backup_id: str, round_number: int = 0, now: float | None = None) -> dict:
+def poll(w: Ports, backup_id: str, round_number: int = 0, now: float | None = None) -> dict:
     """One poll round over every running item; returns what the flow routes on."""
     now = time.time() if now is None else now
     s = w.settings
@@ -354,7 +374,7 @@ def poll(w, backup_id: str, round_number: int = 0, now: float | None = None) -> 
             "Continue": not done and (round_number + 1) % s.poll_rounds_per_execution == 0}
 
 
-def poll_step(w, backup_id: str, round_number: int, generation: int = 1) -> dict:
+def poll_step(w: Ports, backup_id: str, round_number: int, generation: int = 1) -> dict:
     """The flow's poll step. Its `State` routes the flow: Done -> finalize, Wait -> wait `Wait` s and poll again,
     Continue -> this execution has used its event budget; the next generation was started and this one ends."""
     out = poll(w, backup_id, round_number)
@@ -366,7 +386,7 @@ def poll_step(w, backup_id: str, round_number: int, generation: int = 1) -> dict
             "Generation": generation}
 
 
-def _describe(w, running: list[BackupItem]) -> dict[str, CloudProgress]:
+def _describe(w: Ports, running: list[BackupItem]) -> dict[str, CloudProgress]:
     seen: dict[str, CloudProgress] = {}
     snapshots = [i for i in running if i.method is BackupMethod.SNAPSHOT]
     if snapshots:
@@ -412,7 +432,7 @@ def _snapshot_error(status: str) -> tuple[str | None, str | None]:
 
 
 # -- finalize
-def finalize(w, backup_id: str, error: dict | None = None, now: float | None = None) -> dict:
+def finalize(w: Ports, backup_id: str, error: dict | None = None, now: float | None = None) -> dict:
     """Aggregate and close the record, release the lock. With `error` (the flow's Catch), every item not yet final
     fails with that cause."""
     now = time.time() if now is None else now

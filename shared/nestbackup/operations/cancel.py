@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import time
 
-from ..adapters.tablestore import StaleWrite
 from ..errors import CloudError, Conflict
 from ..model.records import BackupMethod, ResourceType
 from ..model.status import BackupStatus, ItemStatus, RestorePhase, RestoreStatus
+from ..ports import Ports
+from ..ports.records import StaleWrite
 from . import backup as backups
 from . import restore as restores
 from .artifacts import NOT_FOUND_CODES, refused_for_good
@@ -21,7 +22,7 @@ from .artifacts import NOT_FOUND_CODES, refused_for_good
 RDS_WAIT_SECONDS = 120
 
 
-def cancel_backup(w, backup_id: str, now: float | None = None) -> dict:
+def cancel_backup(w: Ports, backup_id: str, now: float | None = None) -> dict:
     record = backups.load(w, backup_id)
     if record.status is not BackupStatus.CREATING:
         raise Conflict(f"backup {backup_id} is {record.status}: only a running backup can be cancelled")
@@ -62,7 +63,7 @@ def cancel_backup(w, backup_id: str, now: float | None = None) -> dict:
     return final | {"Leftovers": leftovers}
 
 
-def _mark_cancelled(w, backup_id: str, attempts: int = 20) -> None:
+def _mark_cancelled(w: Ports, backup_id: str, attempts: int = 20) -> None:
     """Fail every unfinished item; a step of the stopped flow may still be writing, so re-read on a stale write."""
     for _ in range(attempts):
         stored = w.records.read(backup_id)
@@ -80,7 +81,7 @@ def _mark_cancelled(w, backup_id: str, attempts: int = 20) -> None:
     raise Conflict(f"backup {backup_id} kept changing while it was cancelled; cancel again")
 
 
-def _wait_for_set(w, db_instance_id: str, job_id: str) -> str | None:
+def _wait_for_set(w: Ports, db_instance_id: str, job_id: str) -> str | None:
     deadline = time.monotonic() + RDS_WAIT_SECONDS
     while time.monotonic() < deadline:
         job = w.rds.backup_job(db_instance_id, job_id)
@@ -92,7 +93,7 @@ def _wait_for_set(w, db_instance_id: str, job_id: str) -> str | None:
     return None
 
 
-def cancel_restore(w, restore_id: str, now: float | None = None) -> dict:
+def cancel_restore(w: Ports, restore_id: str, now: float | None = None) -> dict:
     _, record = restores.load(w, restore_id)
     if record.status is not RestoreStatus.RESTORING:
         raise Conflict(f"restore {restore_id} is {record.status}: only a running restore can be cancelled")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import Conflict, NotFound
+from ..ports import Ports
 
 # What a service instance's Compute Nest status means for a backup (statuses: alibaba-apis.md §2.3).
 # Created/Deploying: nothing (or not everything) is deployed yet. DeployedFailed: the deployment stopped part way;
@@ -28,12 +29,12 @@ NOT_BACKED_UP = {
 
 @dataclass
 class Discovered:
-    disks: list = field(default_factory=list)          # adapters.ecs.Disk
-    databases: list = field(default_factory=list)      # adapters.rds.DBInstance, replicas included
+    disks: list = field(default_factory=list)          # ports.compute.Disk
+    databases: list = field(default_factory=list)      # ports.databases.DBInstance, replicas included
     sources: dict[str, str] = field(default_factory=dict)   # "ecs"/"rds" -> "computenest" | "tag"
 
 
-def check_service_instance(w, service_instance_id: str) -> None:
+def check_service_instance(w: Ports, service_instance_id: str) -> None:
     """NotFound when Compute Nest does not know the service instance, Conflict when its status rules a backup out."""
     instance = w.computenest.service_instance(service_instance_id)
     if instance is None:
@@ -45,7 +46,7 @@ def check_service_instance(w, service_instance_id: str) -> None:
                        f"nothing to back up")
 
 
-def discover(w, service_instance_id: str) -> Discovered:
+def discover(w: Ports, service_instance_id: str) -> Discovered:
     """The disks and RDS instances of a service instance Compute Nest knows (check_service_instance first)."""
     s = w.settings
     listed = w.computenest.resources(service_instance_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 
 from ..errors import Conflict, NotFound, ValidationError
+from ..ports import Ports
 from . import backup as backups
 
 
@@ -23,7 +24,7 @@ def _service_instance(data: dict) -> str | None:
     return None
 
 
-def on_events(w, events: dict | list) -> dict:
+def on_events(w: Ports, events: dict | list) -> dict:
     events = events if isinstance(events, list) else [events]
     results = []
     for event in events:

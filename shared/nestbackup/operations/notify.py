@@ -15,8 +15,9 @@ import json
 import logging
 import time
 
-from ..adapters.webhook import Post, post_all
 from ..errors import NestBackupError, NotFound
+from ..ports import Ports
+from ..ports.webhooks import Post
 from ..steps import webhooks as rules
 from . import tenants
 
@@ -26,7 +27,7 @@ KEEP_DELIVERED_SECONDS = 7 * 24 * 3600
 KEEP_DEAD_SECONDS = 30 * 24 * 3600
 
 
-def notify(w, service_instance_id: str, record: dict, now: float | None = None) -> int:
+def notify(w: Ports, service_instance_id: str, record: dict, now: float | None = None) -> int:
     """Queue and try the deliveries of one final record; the number delivered now."""
     now = time.time() if now is None else now
     kind, record_id = ("restore", record["RestoreId"]) if "RestoreId" in record else ("backup", record["BackupId"])
@@ -46,7 +47,7 @@ def notify(w, service_instance_id: str, record: dict, now: float | None = None) 
         return 0
 
 
-def deliver_due(w, now: float | None = None) -> dict:
+def deliver_due(w: Ports, now: float | None = None) -> dict:
     """The timer's pass over the queue: retry due deliveries, drop old finished ones."""
     now = time.time() if now is None else now
     due, forgotten = [], 0
@@ -61,8 +62,8 @@ def deliver_due(w, now: float | None = None) -> dict:
     return {"Due": len(due), "Delivered": _attempt(w, due, now, {}), "Forgotten": forgotten}
 
 
-def _attempt(w, keys: list[str], now: float, bodies: dict[str, dict]) -> int:
-    from ..adapters.tablestore import StaleWrite
+def _attempt(w: Ports, keys: list[str], now: float, bodies: dict[str, dict]) -> int:
+    from ..ports.records import StaleWrite
     s = w.settings
     posts, claimed = [], {}
     for key in keys:
@@ -97,7 +98,7 @@ def _attempt(w, keys: list[str], now: float, bodies: dict[str, dict]) -> int:
         posts.append(Post(key, tenant[0]["Webhook"], body, headers))
         claimed[key] = (doc, version)
     delivered = 0
-    for outcome in post_all(posts, s.webhook_deadline_seconds, s.webhook_allow_private):
+    for outcome in w.webhooks.post_all(posts, s.webhook_deadline_seconds, s.webhook_allow_private):
         doc, version = claimed[outcome.key]
         if outcome.delivered:
             delivered += 1
@@ -115,7 +116,7 @@ def _attempt(w, keys: list[str], now: float, bodies: dict[str, dict]) -> int:
     return delivered
 
 
-def _record(w, kind: str, record_id: str) -> dict:
+def _record(w: Ports, kind: str, record_id: str) -> dict:
     if kind == "restore":
         from .restore import get_restore
         return get_restore(w, record_id)
@@ -123,7 +124,7 @@ def _record(w, kind: str, record_id: str) -> dict:
     return get_backup(w, record_id)
 
 
-def deliveries(w, tenant: str | None = None, status: str | None = None) -> list[dict]:
+def deliveries(w: Ports, tenant: str | None = None, status: str | None = None) -> list[dict]:
     """The queue as the admin sees it: newest first."""
     out = [{"DeliveryId": key, **{k: v for k, v in doc.items() if k != "TenantHash"}}
            for key, doc, _ in w.records.docs(DELIVERIES)

@@ -4,12 +4,13 @@ from __future__ import annotations
 import json
 
 from ..errors import ValidationError
+from ..ports import Ports
 from ..steps.plan import plan
 from .backup import SERVICE_INSTANCE_ID, database_facts, disk_facts
 from .discovery import check_service_instance, discover
 
 
-def plan_backup(w, service_instance_id: str) -> dict:
+def plan_backup(w: Ports, service_instance_id: str) -> dict:
     """The resources a backup would take now, their sizes, and an estimate of what it costs."""
     if not isinstance(service_instance_id, str) or not SERVICE_INSTANCE_ID.match(service_instance_id):
         raise ValidationError("ServiceInstanceId must be 1-128 letters, digits or _.:-")

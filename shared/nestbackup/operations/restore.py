@@ -14,12 +14,13 @@ import re
 import secrets
 import time
 
-from ..adapters.cloudflow import RestoreFlowInput, execution_name
-from ..adapters.rds import FAILED_TASK, UNFINISHED_TASK, restore_waits
 from ..errors import CloudError, Conflict, NestBackupError, NotFound, ValidationError
 from ..model.records import ResourceType, new_record_id
 from ..model.restores import RestoreItem, RestoreRecord
 from ..model.status import BackupStatus, ItemStatus, RestorePhase, RestoreStatus
+from ..ports import Ports
+from ..ports.databases import TABLE_RESTORE_ENGINES
+from ..ports.flows import RestoreFlowInput, execution_name
 from ..steps import restore as steps
 from ..steps.backup import client_token, next_wait
 from . import backup as backups
@@ -34,7 +35,7 @@ def _log(event: str, **fields) -> None:
 
 
 # -- create and read
-def create_restore(w, backup_id: str, token: str | None = None, safety_backup: bool = True,
+def create_restore(w: Ports, backup_id: str, token: str | None = None, safety_backup: bool = True,
                    now: float | None = None) -> dict:
     backups.check_client_token(token)
     if not isinstance(safety_backup, bool):
@@ -69,11 +70,10 @@ def create_restore(w, backup_id: str, token: str | None = None, safety_backup: b
     return record.to_api()
 
 
-def _unusable_artifacts(w, backup) -> list[str]:
+def _unusable_artifacts(w: Ports, backup) -> list[str]:
     """What the cloud no longer has (or cannot restore from) of a backup: ECS snapshots (DescribeSnapshots), RDS backup
     sets (DescribeBackups with BackupId), and for MySQL sets a MetaStatus other than OK (RestoreTable needs the
     database/table metadata). Checked before a restore records or stops anything."""
-    from ..adapters.rds import TABLE_RESTORE_ENGINES
     problems = []
     disks = [i for i in backup.items if i.resource_type is ResourceType.DISK and i.status is ItemStatus.SUCCEEDED
              and i.artifact_id]
@@ -101,7 +101,7 @@ def _unusable_artifacts(w, backup) -> list[str]:
     return problems
 
 
-def load(w, restore_id: str):
+def load(w: Ports, restore_id: str):
     if not isinstance(restore_id, str) or not RESTORE_ID.match(restore_id):
         raise NotFound(f"no restore {restore_id!r}")
     stored = w.records.read(restore_id)
@@ -110,11 +110,11 @@ def load(w, restore_id: str):
     return stored, RestoreRecord.from_docs(stored.header, stored.items)
 
 
-def get_restore(w, restore_id: str) -> dict:
+def get_restore(w: Ports, restore_id: str) -> dict:
     return load(w, restore_id)[1].to_api()
 
 
-def list_restores(w, service_instance_id: str, limit: int = 20, after: str | None = None) -> dict:
+def list_restores(w: Ports, service_instance_id: str, limit: int = 20, after: str | None = None) -> dict:
     if not backups.SERVICE_INSTANCE_ID.match(service_instance_id or ""):
         raise ValidationError("serviceInstanceId must be 1-128 letters, digits or _.:-")
     ids, next_token = w.records.list_ids(service_instance_id, "restore", limit, after)
@@ -122,7 +122,7 @@ def list_restores(w, service_instance_id: str, limit: int = 20, after: str | Non
     return {"Restores": out, "NextToken": next_token}
 
 
-def _save(w, stored, record: RestoreRecord) -> None:
+def _save(w: Ports, stored, record: RestoreRecord) -> None:
     for item in record.items:
         doc = item.to_dict()
         if doc != stored.items.get(item.resource_id):
@@ -137,7 +137,7 @@ def _enter(record: RestoreRecord, phase: RestorePhase, now: float) -> None:
 
 
 # -- the flow's loop
-def advance(w, restore_id: str, round_number: int = 0, now: float | None = None) -> dict:
+def advance(w: Ports, restore_id: str, round_number: int = 0, now: float | None = None) -> dict:
     """Do what the current phase needs now. Returns the flow's routing: State Wait (poll again after Wait s),
     Rename (run the db-rename function), Done."""
     now = time.time() if now is None else now
@@ -167,7 +167,7 @@ def advance(w, restore_id: str, round_number: int = 0, now: float | None = None)
             "Round": round_number + 1}
 
 
-def _safety_backup(w, record: RestoreRecord, now: float) -> None:
+def _safety_backup(w: Ports, record: RestoreRecord, now: float) -> None:
     if not record.safety_backup_id:
         out = backups.create_backup(w, record.service_instance_id,
                                     f"safety backup before restore {record.restore_id}",
@@ -190,7 +190,7 @@ def _instance_ids(record: RestoreRecord) -> list[str]:
                    and i.status is not ItemStatus.FAILED})
 
 
-def _check_ownership(w, record: RestoreRecord) -> None:
+def _check_ownership(w: Ports, record: RestoreRecord) -> None:
     """Before anything is stopped, reset or restored: each resource must still belong to the service instance (a
     disk or RDS instance moved to another one since the backup is not touched; its item fails and says so)."""
     from .discovery import discover
@@ -209,7 +209,7 @@ def _check_ownership(w, record: RestoreRecord) -> None:
                                        f"(Compute Nest and its tag say so); it was not touched")
 
 
-def _stop(w, record: RestoreRecord, now: float) -> None:
+def _stop(w: Ports, record: RestoreRecord, now: float) -> None:
     if not record.instances:
         _check_ownership(w, record)
     ids = _instance_ids(record)
@@ -233,7 +233,7 @@ def _stop(w, record: RestoreRecord, now: float) -> None:
         _enter(record, RestorePhase.STARTING_INSTANCE, now)
 
 
-def _restore_data(w, record: RestoreRecord, now: float) -> None:
+def _restore_data(w: Ports, record: RestoreRecord, now: float) -> None:
     for item in record.items:
         if item.status is not ItemStatus.PENDING:
             continue
@@ -254,7 +254,7 @@ def _restore_data(w, record: RestoreRecord, now: float) -> None:
                 for db in item.databases:
                     db.state = "Restoring"
         except CloudError as err:
-            waits = restore_waits(err) if item.resource_type is ResourceType.RDS else err.transient
+            waits = w.rds.restore_waits(err) if item.resource_type is ResourceType.RDS else err.transient
             if not waits or now - record.phase_started_epoch > w.settings.restore_deadline_seconds:
                 item.fail(err.code, err.message, err.request_id)
             else:
@@ -289,7 +289,7 @@ def _hold_back_if_any_failed(record: RestoreRecord) -> None:
                                     f"{', '.join(repr(db.restored) for db in kept) or 'no name'}")
 
 
-def _recover_sqlserver(w, item: RestoreItem) -> None:
+def _recover_sqlserver(w: Ports, item: RestoreItem) -> None:
     """RecoveryDBInstance takes no ClientToken: if a restored database is already there, an earlier call (whose
     answer was lost) started the restore, and asking again would be refused for the duplicate names."""
     present = {d.name.lower() for d in w.rds.databases(item.resource_id)}
@@ -305,7 +305,7 @@ def _data_final(item: RestoreItem) -> bool:
         all(db.state in ("Restored", "Failed") for db in item.databases)
 
 
-def _follow_disks(w, record: RestoreRecord) -> None:
+def _follow_disks(w: Ports, record: RestoreRecord) -> None:
     running = [i for i in record.items if i.resource_type is ResourceType.DISK and i.status is ItemStatus.RUNNING]
     if not running:
         return
@@ -319,7 +319,7 @@ def _follow_disks(w, record: RestoreRecord) -> None:
             item.verification = f"rolled back to snapshot {item.source_artifact_id}"
 
 
-def _follow_databases(w, record: RestoreRecord, now: float) -> None:
+def _follow_databases(w: Ports, record: RestoreRecord, now: float) -> None:
     late = now - record.phase_started_epoch > w.settings.restore_deadline_seconds
     for item in record.items:
         if item.resource_type is not ResourceType.RDS or item.status is not ItemStatus.RUNNING:
@@ -330,7 +330,7 @@ def _follow_databases(w, record: RestoreRecord, now: float) -> None:
             else:
                 _follow_restore_table(w, item)
         except CloudError as err:
-            if not restore_waits(err):
+            if not w.rds.restore_waits(err):
                 raise
             _log("restore poll deferred", step="restore", record_id=record.restore_id,
                  resource_id=item.resource_id, code=err.code, request_id=err.request_id)
@@ -349,7 +349,7 @@ def _follow_databases(w, record: RestoreRecord, now: float) -> None:
                                          f"the live databases were not touched")
 
 
-def _listed(w, item: RestoreItem) -> dict[str, str]:
+def _listed(w: Ports, item: RestoreItem) -> dict[str, str]:
     """DBStatus of each restored name the instance lists (absent: not listed)."""
     out = {}
     for db in item.databases:
@@ -359,7 +359,7 @@ def _listed(w, item: RestoreItem) -> dict[str, str]:
     return out
 
 
-def _follow_recovery(w, item: RestoreItem) -> None:
+def _follow_recovery(w: Ports, item: RestoreItem) -> None:
     """SQL Server (RecoveryDBInstance): a database is back when it is listed Running."""
     listed = _listed(w, item)
     for db in item.databases:
@@ -367,7 +367,7 @@ def _follow_recovery(w, item: RestoreItem) -> None:
             db.state = "Restored"
 
 
-def _follow_restore_table(w, item: RestoreItem) -> None:
+def _follow_restore_table(w: Ports, item: RestoreItem) -> None:
     """RestoreTable creates the new databases (and they are listed) before it has filled them, so a listed database
     is not a restored one. The restore is over when the instance is Running again (it shows TempDBInstanceCreating
     meanwhile) and no restore task of the instance is unfinished; then each database listed Running is restored. A
@@ -376,18 +376,18 @@ def _follow_restore_table(w, item: RestoreItem) -> None:
     try:
         tasks = w.rds.restore_tasks(item.resource_id, item.restore_started_epoch or time.time())
     except CloudError as err:
-        if restore_waits(err):
+        if w.rds.restore_waits(err):
             raise
         tasks = []              # no task centre (e.g. not permitted): judge by instance and databases alone
         _log("restore tasks unavailable", step="restore", resource_id=item.resource_id, code=err.code)
     listed = _listed(w, item)
-    unfinished = [t for t in tasks if t.status in UNFINISHED_TASK]
+    unfinished = [t for t in tasks if t.unfinished]
     if status != "Running" or unfinished or listed:
         item.cloud_task_seen = True
     if status != "Running" or unfinished:
         return
     missing = [db for db in item.databases if db.state == "Restoring" and listed.get(db.restored) != "Running"]
-    failed = [t for t in tasks if t.status in FAILED_TASK]
+    failed = [t for t in tasks if t.failed]
     if missing and failed:
         cause = f"{failed[0].reason_code or failed[0].status}: {failed[0].detail}".strip(": ")
         for db in missing:
@@ -406,7 +406,7 @@ def _follow_restore_table(w, item: RestoreItem) -> None:
             db.state = "Restored"
 
 
-def _start(w, record: RestoreRecord, now: float) -> None:
+def _start(w: Ports, record: RestoreRecord, now: float) -> None:
     to_start = [iid for iid, before in record.instances.items() if before == "Running"]
     if to_start:
         found = w.ecs.describe_instances(to_start)
@@ -426,14 +426,13 @@ def _any_renamed(record: RestoreRecord) -> bool:
     return any(db.state == "Renamed" for i in record.items for db in i.databases)
 
 
-def _verify(w, record: RestoreRecord, now: float) -> None:
-    from ..adapters.dbstats import row_counts
+def _verify(w: Ports, record: RestoreRecord, now: float) -> None:
     for item in record.items:
         if item.resource_type is not ResourceType.RDS or item.status is not ItemStatus.SUCCEEDED or not item.expected:
             continue
         try:
-            server = w.db_server(item.resource_id, item.engine)
-            actual = {db.name: row_counts(server, db.name) for db in item.databases if db.name in item.expected}
+            databases = w.database(item.resource_id, item.engine)
+            actual = {db.name: databases.row_counts(db.name) for db in item.databases if db.name in item.expected}
         except (ValidationError, CloudError) as err:
             item.verified, item.verification = False, f"could not verify: {err}"
             continue
@@ -442,7 +441,7 @@ def _verify(w, record: RestoreRecord, now: float) -> None:
     _enter(record, RestorePhase.DONE, now)
 
 
-def _finish(w, stored, record: RestoreRecord, now: float) -> None:
+def _finish(w: Ports, stored, record: RestoreRecord, now: float) -> None:
     for item in record.items:                 # nothing may stay open once the restore is over
         if item.status in (ItemStatus.PENDING, ItemStatus.RUNNING):
             item.fail("NotRestored", record.status_detail or "the restore ended before this resource was restored")
@@ -456,10 +455,9 @@ def _finish(w, stored, record: RestoreRecord, now: float) -> None:
 
 
 # -- db-rename
-def rename(w, restore_id: str, now: float | None = None) -> dict:
+def rename(w: Ports, restore_id: str, now: float | None = None) -> dict:
     """Move every live database aside and its restored copy into its name. Safe to run again after a crash at any
     point: rename_back finds where it stopped. A database it cannot swap is rolled back to the pre-restore names."""
-    from ..adapters.dbrename import rename_back, roll_back
     now = time.time() if now is None else now
     stored, record = load(w, restore_id)
     if record.phase is not RestorePhase.RENAMING_DATABASES:
@@ -468,7 +466,7 @@ def rename(w, restore_id: str, now: float | None = None) -> dict:
         if item.resource_type is not ResourceType.RDS or item.status is not ItemStatus.RUNNING:
             continue
         try:
-            server = w.db_server(item.resource_id, item.engine)
+            databases = w.database(item.resource_id, item.engine)
         except (ValidationError, CloudError) as err:
             item.fail("NoDatabaseAccount", f"{err}; the restored databases are kept under their restore names")
             continue
@@ -476,13 +474,13 @@ def rename(w, restore_id: str, now: float | None = None) -> dict:
             if db.state != "Restored":
                 continue
             try:
-                result = rename_back(server, db.name, db.restored, db.aside)
-                db.state, db.aside_kept = "Renamed", bool(result.aside_kept)
+                db.aside_kept = databases.rename_back(db.name, db.restored, db.aside)
+                db.state = "Renamed"
                 _log("database renamed", step="rename", record_id=restore_id, resource_id=item.resource_id,
                      database=db.name, aside=db.aside if db.aside_kept else None)
             except NestBackupError as err:
                 try:
-                    roll_back(server, db.name, db.restored, db.aside)
+                    databases.roll_back(db.name, db.restored, db.aside)
                     db.state = "RolledBack"
                 except NestBackupError:
                     db.state = "Failed"
@@ -502,10 +500,9 @@ def rename(w, restore_id: str, now: float | None = None) -> dict:
 
 
 # -- the flow's Catch
-def _undo_swaps_if_any_failed(w, record: RestoreRecord) -> None:
+def _undo_swaps_if_any_failed(w: Ports, record: RestoreRecord) -> None:
     """All or nothing: when a database of the restore could not be swapped, the swaps already done are undone (the
     live data back under its name, the restored copy back under its restore name)."""
-    from ..adapters.dbrename import rename_back
     failed = _failed_databases(record)
     if not failed:
         return
@@ -513,14 +510,14 @@ def _undo_swaps_if_any_failed(w, record: RestoreRecord) -> None:
         done = [db for db in item.databases if db.state == "Renamed"]
         if item.resource_type is not ResourceType.RDS or not done:
             continue
-        server = w.db_server(item.resource_id, item.engine)
+        databases = w.database(item.resource_id, item.engine)
         undone, kept = [], []
         for db in done:
             if not db.aside_kept:       # there was no live database to put back: the restored one stays
                 kept.append(db.name)
                 continue
             try:
-                rename_back(server, db.name, db.aside, db.restored)
+                databases.rename_back(db.name, db.aside, db.restored)
                 db.state, db.aside_kept = "RolledBack", False
                 undone.append(db.name)
             except NestBackupError as err:
@@ -530,7 +527,7 @@ def _undo_swaps_if_any_failed(w, record: RestoreRecord) -> None:
                                 f"{'; left restored: ' + ', '.join(kept) if kept else ''}")
 
 
-def recover(w, restore_id: str, error: dict | None = None, now: float | None = None) -> dict:
+def recover(w: Ports, restore_id: str, error: dict | None = None, now: float | None = None) -> dict:
     """Whatever failed: start the instances that were running before, and close the record as RestoreFailed."""
     now = time.time() if now is None else now
     stored, record = load(w, restore_id)

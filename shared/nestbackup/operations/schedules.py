@@ -12,9 +12,10 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ..adapters.tablestore import StaleWrite
-from ..model.records import record_time
 from ..errors import CloudError, Conflict, NestBackupError, NotFound, ValidationError
+from ..model.records import record_time
+from ..ports import Ports
+from ..ports.records import StaleWrite
 from ..steps.retention import BackupSummary, Retention, due, expired, validate_cron
 from . import backup as backups
 from .artifacts import delete_backup
@@ -36,7 +37,7 @@ def _api(si: str, doc: dict) -> dict:
             "LastErrorTime": backups.iso(doc["LastErrorTime"]) if doc.get("LastErrorTime") else None}
 
 
-def set_schedule(w, si: str, cron: str, keep_last: int | None = None, keep_days: int | None = None,
+def set_schedule(w: Ports, si: str, cron: str, keep_last: int | None = None, keep_days: int | None = None,
                  enabled: bool = True, now: float | None = None) -> dict:
     if not isinstance(si, str) or not backups.SERVICE_INSTANCE_ID.match(si):
         raise ValidationError("ServiceInstanceId must be 1-128 letters, digits or _.:-")
@@ -54,20 +55,20 @@ def set_schedule(w, si: str, cron: str, keep_last: int | None = None, keep_days:
     return _api(si, doc)
 
 
-def get_schedule(w, si: str) -> dict:
+def get_schedule(w: Ports, si: str) -> dict:
     found = w.records.get_doc(SCHEDULES, si) if backups.SERVICE_INSTANCE_ID.match(si or "") else None
     if found is None:
         raise NotFound(f"no schedule for {si}")
     return _api(si, found[0])
 
 
-def delete_schedule(w, si: str) -> dict:
+def delete_schedule(w: Ports, si: str) -> dict:
     out = get_schedule(w, si)
     w.records.delete_doc(SCHEDULES, si)
     return out
 
 
-def tick(w, now: float | None = None, workers: int = 16) -> dict:
+def tick(w: Ports, now: float | None = None, workers: int = 16) -> dict:
     """Run every due schedule once: create its backup, then expire what its retention rule says."""
     now = time.time() if now is None else now
     schedules = [(si, doc, ver) for si, doc, ver in w.records.docs(SCHEDULES) if doc.get("Enabled", True)]
@@ -77,7 +78,7 @@ def tick(w, now: float | None = None, workers: int = 16) -> dict:
     return {"Schedules": len(schedules), "Fired": len(fired), "Results": results}
 
 
-def _run_alone(w, si: str, doc: dict, version: int, now: float) -> dict:
+def _run_alone(w: Ports, si: str, doc: dict, version: int, now: float) -> dict:
     """One schedule, whatever it holds: its failure is its own, recorded on it, and never stops the others."""
     try:
         return _run(w, si, doc, version, now)
@@ -94,7 +95,7 @@ def _run_alone(w, si: str, doc: dict, version: int, now: float) -> dict:
         return {"ServiceInstanceId": si, "Error": reason}
 
 
-def _run(w, si: str, doc: dict, version: int, now: float) -> dict:
+def _run(w: Ports, si: str, doc: dict, version: int, now: float) -> dict:
     fire = due(doc["Cron"], doc.get("LastFire") or 0, now)
     if fire is None:
         return {"ServiceInstanceId": si}
@@ -114,7 +115,7 @@ def _run(w, si: str, doc: dict, version: int, now: float) -> dict:
     return out
 
 
-def apply_retention(w, si: str, rule: Retention, now: float) -> list[str]:
+def apply_retention(w: Ports, si: str, rule: Retention, now: float) -> list[str]:
     summaries, after = [], None
     while True:
         page = backups.list_backups(w, si, 100, after)
@@ -136,7 +137,7 @@ def apply_retention(w, si: str, rule: Retention, now: float) -> list[str]:
 
 
 # -- the sweeper
-def sweep(w, now: float | None = None) -> dict:
+def sweep(w: Ports, now: float | None = None) -> dict:
     """Finish every operation whose flow is gone or that is past all its deadlines."""
     from . import restore as restores
     now = time.time() if now is None else now
@@ -176,9 +177,9 @@ def sweep(w, now: float | None = None) -> dict:
     return {"Finished": finished, "Running": alive}
 
 
-def _flow_alive(w, flow: str, record_id: str) -> bool:
+def _flow_alive(w: Ports, flow: str, record_id: str) -> bool:
     """Is an execution of this record (or of one of its continuations) still running?"""
-    from ..adapters.cloudflow import execution_name
+    from ..ports.flows import execution_name
     for generation in range(1, 1000):
         execution = w.flows.describe(flow, execution_name(record_id, generation))
         if execution is None:

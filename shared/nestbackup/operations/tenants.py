@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 from ..errors import Conflict, NotFound, ValidationError
+from ..ports import Ports
 from ..steps import webhooks
 from .backup import SERVICE_INSTANCE_ID
 
@@ -38,7 +39,7 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def authenticate(w, token: str, admin_token: str | None) -> Principal | None:
+def authenticate(w: Ports, token: str, admin_token: str | None) -> Principal | None:
     """The principal a bearer token stands for, or None."""
     if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
         return Principal("admin", None)
@@ -56,7 +57,7 @@ def _validate(name: str, instances: list[str]) -> None:
         raise ValidationError("Instances must be a list of 1-1000 service instance ids")
 
 
-def _validate_webhook(w, url: str | None) -> None:
+def _validate_webhook(w: Ports, url: str | None) -> None:
     """URL rules, and addresses written as IPs; a name is checked against what it resolves to at each delivery."""
     if url is None:
         return
@@ -73,7 +74,7 @@ def _new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
-def create_tenant(w, name: str, instances: list[str], now: float | None = None, webhook: str | None = None) -> dict:
+def create_tenant(w: Ports, name: str, instances: list[str], now: float | None = None, webhook: str | None = None) -> dict:
     _validate(name, instances)
     _validate_webhook(w, webhook)
     if w.records.get_doc(NAMES, name) is not None:
@@ -88,7 +89,7 @@ def create_tenant(w, name: str, instances: list[str], now: float | None = None, 
     return out | ({"WebhookSecret": secret} if secret else {})
 
 
-def rotate_webhook_secret(w, name: str, now: float | None = None) -> dict:
+def rotate_webhook_secret(w: Ports, name: str, now: float | None = None) -> dict:
     """A new signing secret, shown once; the previous one keeps signing beside it for SECRET_GRACE_SECONDS."""
     now = time.time() if now is None else now
     found = w.records.get_doc(NAMES, name) if isinstance(name, str) and TENANT_NAME.match(name) else None
@@ -114,12 +115,12 @@ def signing_secrets(doc: dict, now: float) -> list[str]:
     return out
 
 
-def list_tenants(w) -> dict:
+def list_tenants(w: Ports) -> dict:
     return {"Tenants": [{"Name": doc["Name"], "Instances": doc["Instances"], "Webhook": bool(doc.get("Webhook"))}
                         for _, doc, _ in w.records.docs(TENANTS)]}
 
 
-def delete_tenant(w, name: str) -> dict:
+def delete_tenant(w: Ports, name: str) -> dict:
     found = w.records.get_doc(NAMES, name) if isinstance(name, str) and TENANT_NAME.match(name) else None
     if found is None:
         raise NotFound(f"no tenant {name!r}")

@@ -7,6 +7,7 @@ import logging
 from datetime import datetime, timezone
 
 from ..model import timeline
+from ..ports.records import RecordStore, StoredRecord
 
 log = logging.getLogger("nestbackup.timeline")
 
@@ -16,13 +17,56 @@ def _now() -> str:
 
 
 class TimelineRecords:
-    """Wraps the record store: the same methods, plus `events(record_id)`."""
+    """A record store (the same port) over another one, appending each write's events to the record's timeline."""
 
-    def __init__(self, store) -> None:
+    def __init__(self, store: RecordStore) -> None:
         self._store = store
 
-    def __getattr__(self, name):
-        return getattr(self._store, name)
+    # -- what a write does not change passes through as it is
+    def ensure_table(self) -> bool:
+        return self._store.ensure_table()
+
+    def read(self, record_id: str) -> StoredRecord | None:
+        return self._store.read(record_id)
+
+    def append_events(self, record_id: str, events: list[dict]) -> None:
+        return self._store.append_events(record_id, events)
+
+    def list_ids(self, si: str, kind: str, limit: int = 20, after: str | None = None) -> tuple[list[str], str | None]:
+        return self._store.list_ids(si, kind, limit, after)
+
+    def claim_token(self, si: str, kind: str, token: str, record_id: str) -> str | None:
+        return self._store.claim_token(si, kind, token, record_id)
+
+    def forget_token(self, si: str, kind: str, token: str) -> None:
+        return self._store.forget_token(si, kind, token)
+
+    def acquire_lock(self, si: str, holder: str, now_ms: int, lease_ms: int) -> None:
+        return self._store.acquire_lock(si, holder, now_ms, lease_ms)
+
+    def lock_holder(self, si: str, now_ms: int) -> str | None:
+        return self._store.lock_holder(si, now_ms)
+
+    def release_lock(self, si: str, holder: str) -> bool:
+        return self._store.release_lock(si, holder)
+
+    def put_doc(self, collection: str, key: str, doc: dict) -> None:
+        return self._store.put_doc(collection, key, doc)
+
+    def create_doc(self, collection: str, key: str, doc: dict) -> bool:
+        return self._store.create_doc(collection, key, doc)
+
+    def get_doc(self, collection: str, key: str) -> tuple[dict, int] | None:
+        return self._store.get_doc(collection, key)
+
+    def update_doc(self, collection: str, key: str, doc: dict, expected_version: int) -> int:
+        return self._store.update_doc(collection, key, doc, expected_version)
+
+    def delete_doc(self, collection: str, key: str) -> None:
+        return self._store.delete_doc(collection, key)
+
+    def docs(self, collection: str) -> list[tuple[str, dict, int]]:
+        return self._store.docs(collection)
 
     def create(self, kind: str, record_id: str, si: str, header: dict, items: dict[str, dict]) -> None:
         at = _now()
@@ -34,12 +78,12 @@ class TimelineRecords:
             events += timeline.item_events(None, item, at)
         self._append(record_id, events)
 
-    def write_header(self, record, header: dict) -> None:
+    def write_header(self, record: StoredRecord, header: dict) -> None:
         before = dict(record.header)
         self._store.write_header(record, header)
         self._append(record.record_id, timeline.header_events(before, header, _now()))
 
-    def write_item(self, record, resource_id: str, item: dict) -> None:
+    def write_item(self, record: StoredRecord, resource_id: str, item: dict) -> None:
         at = _now()
         before = record.items.get(resource_id)
         timeline.stamp_times(before, item, at)

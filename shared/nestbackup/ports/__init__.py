@@ -1,0 +1,60 @@
+"""The ports: every external thing the operations use, as typed Protocols with the plain values they answer with.
+
+Operations take one `Ports` object (`w`); `wiring.Wiring` builds it from the real adapters (`adapters/`), and the
+tests build one from in-memory implementations (`tests/memory/`), kept honest by one contract suite per port that
+runs against both (`tests/contracts/`).
+
+| port | protocol | real adapter |
+|---|---|---|
+| compute | `compute.Compute` | `adapters/ecs.py` (ECS) |
+| databases | `databases.Databases` | `adapters/rds.py` (RDS) |
+| flows | `flows.Flows` | `adapters/cloudflow.py` (CloudFlow) |
+| service catalog | `catalog.ServiceCatalog` | `adapters/computenest.py` (Compute Nest) |
+| records | `records.RecordStore` | `adapters/tablestore.py` (Tablestore), with `operations/timeline.py` on top |
+| database gateway | `gateway.DatabaseGateway` | `adapters/database_gateway.py` (MySQL, PostgreSQL, SQL Server) |
+| webhooks | `webhooks.Webhooks` | `adapters/webhook.py` (HTTP) |
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..settings import Settings
+from .catalog import ServiceCatalog
+from .compute import Compute
+from .databases import Databases
+from .flows import Flows
+from .gateway import DatabaseGateway
+from .records import RecordStore
+from .webhooks import Webhooks
+
+
+class Ports(Protocol):
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def ecs(self) -> Compute: ...
+
+    @property
+    def rds(self) -> Databases: ...
+
+    @property
+    def flows(self) -> Flows: ...
+
+    @property
+    def computenest(self) -> ServiceCatalog: ...
+
+    @property
+    def records(self) -> RecordStore: ...
+
+    @property
+    def webhooks(self) -> Webhooks: ...
+
+    def database(self, db_instance_id: str, engine: str) -> DatabaseGateway:
+        """SQL access to an RDS instance's databases; ValidationError when no account is configured for it."""
+        ...
+
+    def take_retries(self) -> list[str]:
+        """The refusals this thread's cloud calls retried since the last take (e.g. "CreateSnapshot: Throttling"),
+        so an operation can put them on its record's timeline."""
+        ...

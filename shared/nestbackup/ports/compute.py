@@ -1,0 +1,75 @@
+"""The compute port: what the product needs of ECS (disks, instances, snapshots, snapshot groups), and the plain
+values it answers with. `adapters/ecs.py` implements it over the ECS API; tests/memory has an in-memory one."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Protocol
+
+
+@dataclass(frozen=True)
+class Disk:
+    disk_id: str
+    instance_id: str | None
+    status: str               # In_use | Available | ReIniting | ... (DescribeDisks Status)
+    category: str
+    size_gib: int
+    disk_type: str
+    multi_attach: bool = False
+
+
+@dataclass(frozen=True)
+class Instance:
+    instance_id: str
+    status: str               # Pending | Running | Starting | Stopping | Stopped
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    snapshot_id: str
+    disk_id: str | None
+    status: str               # progressing | accomplished | failed
+    progress: int             # 0-100
+    available: bool
+
+
+@dataclass(frozen=True)
+class SnapshotGroup:
+    group_id: str
+    status: str               # progressing | accomplished | failed
+    snapshots: tuple[Snapshot, ...]
+
+
+class Compute(Protocol):
+    def disks_tagged(self, key: str, value: str) -> list[Disk]: ...
+
+    def describe_disks(self, disk_ids: list[str]) -> dict[str, Disk]: ...
+
+    def disks_of_instance(self, instance_id: str) -> list[Disk]: ...
+
+    def instances_tagged(self, key: str, value: str) -> list[Instance]: ...
+
+    def describe_instances(self, instance_ids: list[str]) -> dict[str, Instance]: ...
+
+    def create_snapshot(self, disk_id: str, *, name: str, description: str, client_token: str,
+                        tags: dict[str, str] | None = None) -> str: ...
+
+    def create_snapshot_group(self, instance_id: str, disk_ids: list[str], *, name: str, description: str,
+                              client_token: str, tags: dict[str, str] | None = None) -> str: ...
+
+    def describe_snapshots(self, snapshot_ids: Iterable[str]) -> dict[str, Snapshot]: ...
+
+    def describe_snapshot_groups(self, group_ids: Iterable[str]) -> dict[str, SnapshotGroup]: ...
+
+    def snapshots_tagged(self, key: str) -> list[tuple[str, str]]: ...
+
+    def groups_tagged(self, key: str) -> list[tuple[str, str]]: ...
+
+    def delete_snapshot(self, snapshot_id: str) -> None: ...
+
+    def delete_snapshot_group(self, group_id: str) -> None: ...
+
+    def stop_instances(self, instance_ids: list[str]) -> None: ...
+
+    def start_instances(self, instance_ids: list[str]) -> None: ...
+
+    def reset_disk(self, disk_id: str, snapshot_id: str) -> None: ...

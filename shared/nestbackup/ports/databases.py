@@ -1,0 +1,112 @@
+"""The databases port: what the product needs of RDS (instances, backup jobs and sets, restores into new names,
+the databases listed), and the plain values it answers with. `adapters/rds.py` implements it over the RDS API."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..errors import CloudError
+
+# Engines whose backup sets must have MetaStatus OK to be restored with RestoreTable (SDK-old
+# DescribeBackupsResponseBodyItemsBackup.meta_status: LARGE = too many tables, EMPTY = failed task, "" = not usable
+# for database/table restore). PostgreSQL sets are restored whole; UNCONFIRMED that their MetaStatus does not matter.
+TABLE_RESTORE_ENGINES = frozenset({"MySQL"})
+# DescribeHistoryTasks Status of a restore task that is not over, and of one that ended without its work.
+UNFINISHED_TASK = frozenset({"Scheduled", "Running", "Waiting", "Cancelling"})
+FAILED_TASK = frozenset({"Failed", "Canceled"})
+
+
+@dataclass(frozen=True)
+class DBInstance:
+    db_instance_id: str
+    engine: str
+    status: str
+    db_instance_type: str = "Primary"   # Primary | Readonly | Guard | Temp (DescribeDBInstances.DBInstanceType)
+    master_instance_id: str = ""        # a replica's primary
+
+    @property
+    def primary(self) -> bool:
+        return self.db_instance_type in ("Primary", "")
+
+
+@dataclass(frozen=True)
+class BackupJob:
+    job_id: str
+    status: str               # NoStart | Checking | Preparing | Waiting | Uploading | Finished | Failed
+    progress: int
+    backup_id: str | None
+    mode: str = "Manual"      # JobMode: Manual (CreateBackup) | Automated (the instance's backup policy)
+
+
+@dataclass(frozen=True)
+class BackupSet:
+    backup_id: str
+    status: str               # Success | Failed
+    mode: str                 # BackupMode: Manual | Automated
+    meta_status: str          # OK | LARGE | EMPTY | "" ("" / LARGE: no database/table restore from this set)
+    store_status: str         # Enabled (deletable) | Disabled
+    expires_at: str | None    # ExpectExpireTime; None when the set is kept for good or the field is absent
+
+
+@dataclass(frozen=True)
+class Database:
+    name: str
+    status: str               # Creating | Running | Deleting
+
+
+@dataclass(frozen=True)
+class HistoryTask:
+    task_id: str
+    task_type: str
+    status: str               # Scheduled | Running | Succeed | Failed | Cancelling | Canceled | Waiting
+    reason_code: str
+    detail: str
+
+    @property
+    def unfinished(self) -> bool:
+        return self.status in UNFINISHED_TASK
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILED_TASK
+
+
+class Databases(Protocol):
+    def instances_tagged(self, key: str, value: str) -> list[DBInstance]: ...
+
+    def describe_instances(self, db_instance_ids: list[str]) -> dict[str, DBInstance]: ...
+
+    def attribute(self, db_instance_id: str) -> dict: ...
+
+    def instance_status(self, db_instance_id: str) -> str: ...
+
+    def create_backup(self, db_instance_id: str, retention_days: int | None = None) -> str: ...
+
+    def backup_must_wait(self, err: CloudError) -> bool:
+        """CreateBackup was refused before it was applied and may be asked again later."""
+        ...
+
+    def running_backup_jobs(self, db_instance_id: str) -> list[BackupJob]: ...
+
+    def backup_job(self, db_instance_id: str, job_id: str) -> BackupJob | None: ...
+
+    def backup_set(self, db_instance_id: str, backup_id: str) -> BackupSet | None: ...
+
+    def manual_backups_since(self, db_instance_id: str, since_epoch: float) -> list[str]: ...
+
+    def table_restore_enabled(self, db_instance_id: str) -> bool: ...
+
+    def delete_backup(self, db_instance_id: str, backup_id: str) -> None: ...
+
+    def restore_table(self, db_instance_id: str, backup_id: str, table_meta: list[dict],
+                      client_token: str) -> None: ...
+
+    def recover_databases(self, db_instance_id: str, backup_id: str, new_names: dict[str, str]) -> None: ...
+
+    def restore_waits(self, err: CloudError) -> bool:
+        """A refusal a restore waits out (a round later) instead of failing the item."""
+        ...
+
+    def restore_tasks(self, db_instance_id: str, since_epoch: float) -> list[HistoryTask]: ...
+
+    def databases(self, db_instance_id: str, name: str | None = None) -> list[Database]: ...

@@ -1,0 +1,75 @@
+"""The record store port: records (a header and one row per resource, each written under optimistic concurrency),
+their timelines, listings, client tokens, per-instance locks and small document collections.
+`adapters/tablestore.py` implements it on one Tablestore table."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..errors import Conflict
+
+HEADER = "#"          # the key of a record's header in StoredRecord.versions
+
+
+class StaleWrite(Conflict):
+    """The row changed since it was read; read it again and retry the decision."""
+
+
+@dataclass
+class StoredRecord:
+    record_id: str
+    header: dict[str, Any]
+    items: dict[str, dict[str, Any]]                       # resource id -> item document, in key order
+    versions: dict[str, int] = field(default_factory=dict)  # HEADER or resource id -> ver read
+
+
+class RecordStore(Protocol):
+    def ensure_table(self) -> bool: ...
+
+    # -- records
+    def create(self, kind: str, record_id: str, si: str, header: dict, items: dict[str, dict]) -> None: ...
+
+    def read(self, record_id: str) -> StoredRecord | None: ...
+
+    def write_header(self, record: StoredRecord, header: dict) -> None:
+        """Conditional on the version read; StaleWrite when the header changed since."""
+        ...
+
+    def write_item(self, record: StoredRecord, resource_id: str, item: dict) -> None:
+        """Conditional on the version read; StaleWrite when the item changed since."""
+        ...
+
+    def append_events(self, record_id: str, events: list[dict]) -> None: ...
+
+    def events(self, record_id: str, limit: int) -> list[dict]: ...
+
+    def list_ids(self, si: str, kind: str, limit: int = 20,
+                 after: str | None = None) -> tuple[list[str], str | None]: ...
+
+    # -- client tokens and locks
+    def claim_token(self, si: str, kind: str, token: str, record_id: str) -> str | None:
+        """None once `token` is `record_id`'s; else the record id that claimed it first."""
+        ...
+
+    def forget_token(self, si: str, kind: str, token: str) -> None: ...
+
+    def acquire_lock(self, si: str, holder: str, now_ms: int, lease_ms: int) -> None:
+        """Conflict when another holder's lease has not expired."""
+        ...
+
+    def lock_holder(self, si: str, now_ms: int) -> str | None: ...
+
+    def release_lock(self, si: str, holder: str) -> bool: ...
+
+    # -- document collections
+    def put_doc(self, collection: str, key: str, doc: dict) -> None: ...
+
+    def create_doc(self, collection: str, key: str, doc: dict) -> bool: ...
+
+    def get_doc(self, collection: str, key: str) -> tuple[dict, int] | None: ...
+
+    def update_doc(self, collection: str, key: str, doc: dict, expected_version: int) -> int: ...
+
+    def delete_doc(self, collection: str, key: str) -> None: ...
+
+    def docs(self, collection: str) -> list[tuple[str, dict, int]]: ...

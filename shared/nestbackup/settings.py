@@ -1,0 +1,127 @@
+"""The settings of a deployment, read from the environment (and the Function Compute context's credentials).
+
+Every endpoint can be set on its own; `NESTBACKUP_CLOUD_ENDPOINT` sets all of them at once (the local cloud serves
+every product on one port). Credentials come from the Function Compute context when there is one, else from the
+standard ALIBABA_CLOUD_* variables.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+from .errors import ValidationError
+
+DEFAULT_TAG_KEY = "acs:computenest:serviceInstanceId"
+# Regions whose RDS API is served by the central endpoint (reference: alibaba-apis.md §1.1).
+_RDS_CENTRAL = {"cn-qingdao", "cn-beijing", "cn-hangzhou", "cn-shanghai", "cn-shenzhen", "cn-heyuan", "cn-hongkong",
+                "ap-southeast-1", "us-west-1", "us-east-1"}
+
+
+def default_endpoint(product: str, region: str) -> str:
+    if product == "ecs":
+        return "ecs-cn-hangzhou.aliyuncs.com" if region == "cn-hangzhou" else f"ecs.{region}.aliyuncs.com"
+    if product == "rds":
+        return "rds.aliyuncs.com" if region in _RDS_CENTRAL else f"rds.{region}.aliyuncs.com"
+    if product == "fnf":
+        return f"{region}.fnf.aliyuncs.com"
+    if product == "computenest":     # cn-hangzhou and ap-southeast-1 are documented; others UNCONFIRMED (§1.1)
+        return f"computenest.{region}.aliyuncs.com"
+    raise ValueError(product)
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str
+    access_key_id: str
+    access_key_secret: str
+    security_token: str | None
+    ecs_endpoint: str
+    rds_endpoint: str
+    fnf_endpoint: str
+    ots_endpoint: str
+    ots_instance: str
+    ots_table: str = "nestbackup"
+    computenest_endpoint: str = ""
+    tag_key: str = DEFAULT_TAG_KEY
+    backup_flow: str = "nestbackup-backup"
+    lock_lease_seconds: int = 1800
+    disk_deadline_seconds: int = 24 * 3600
+    rds_deadline_seconds: int = 24 * 3600
+    # A poll round is ~9 CloudFlow events; 400 rounds stay well under the 5,000 events of one execution.
+    poll_rounds_per_execution: int = 400
+    restore_flow: str = "nestbackup-restore"
+    stop_deadline_seconds: int = 600
+    restore_deadline_seconds: int = 24 * 3600
+    # JSON: {"<DBInstanceId>" or "<Engine>": {"User": ..., "Password": ...}}, the accounts db-rename connects with
+    db_accounts: str = "{}"
+    prices: str = "{}"          # JSON overrides of steps.plan.DEFAULT_PRICES
+    webhook_deadline_seconds: int = 5          # one total deadline for all deliveries of one record
+    webhook_allow_private: bool = False        # admin option: webhooks may target private/loopback addresses
+    # Schedules may not fire more often: RDS takes at most 20 backup sets per instance a day (CreateBackup docs).
+    schedule_min_interval_seconds: int = 120 * 60
+    # Days an RDS MySQL backup set is kept (CreateBackup BackupRetentionPeriod: 7-730, -1 = for good); None
+    # leaves it to the instance's backup policy. Other engines always follow their policy.
+    rds_backup_retention_days: int | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, context=None) -> "Settings":
+        env = os.environ if env is None else env
+        region = env.get("NESTBACKUP_REGION") or env.get("ALIBABA_CLOUD_REGION") or "cn-hangzhou"
+        shared = env.get("NESTBACKUP_CLOUD_ENDPOINT")
+        creds = getattr(context, "credentials", None)
+        ak = getattr(creds, "access_key_id", None) or env.get("ALIBABA_CLOUD_ACCESS_KEY_ID")
+        sk = getattr(creds, "access_key_secret", None) or env.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+        token = getattr(creds, "security_token", None) or env.get("ALIBABA_CLOUD_SECURITY_TOKEN") or None
+        if not ak or not sk:
+            raise ValidationError("no cloud credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and "
+                                  "ALIBABA_CLOUD_ACCESS_KEY_SECRET (Function Compute provides them)")
+        ots_endpoint = env.get("NESTBACKUP_OTS_ENDPOINT") or shared
+        if not ots_endpoint:
+            raise ValidationError("NESTBACKUP_OTS_ENDPOINT is not set (e.g. https://<instance>.<region>.ots.aliyuncs.com)")
+
+        def endpoint(product: str) -> str:
+            return env.get(f"NESTBACKUP_{product.upper()}_ENDPOINT") or shared or default_endpoint(product, region)
+
+        def number(name: str, default: int) -> int:
+            raw = env.get(name)
+            if raw is None:
+                return default
+            try:
+                return int(raw)
+            except ValueError:
+                raise ValidationError(f"{name} must be a whole number, got {raw!r}") from None
+
+        return cls(region=region, access_key_id=ak, access_key_secret=sk, security_token=token,
+                   ecs_endpoint=endpoint("ecs"), rds_endpoint=endpoint("rds"), fnf_endpoint=endpoint("fnf"),
+                   computenest_endpoint=endpoint("computenest"),
+                   ots_endpoint=ots_endpoint, ots_instance=env.get("NESTBACKUP_OTS_INSTANCE", "nestbackup"),
+                   ots_table=env.get("NESTBACKUP_OTS_TABLE", "nestbackup"),
+                   tag_key=env.get("NESTBACKUP_TAG_KEY", DEFAULT_TAG_KEY),
+                   backup_flow=env.get("NESTBACKUP_BACKUP_FLOW", "nestbackup-backup"),
+                   lock_lease_seconds=number("NESTBACKUP_LOCK_LEASE_SECONDS", 1800),
+                   disk_deadline_seconds=number("NESTBACKUP_DISK_DEADLINE_SECONDS", 24 * 3600),
+                   rds_deadline_seconds=number("NESTBACKUP_RDS_DEADLINE_SECONDS", 24 * 3600),
+                   poll_rounds_per_execution=max(1, number("NESTBACKUP_POLL_ROUNDS_PER_EXECUTION", 400)),
+                   restore_flow=env.get("NESTBACKUP_RESTORE_FLOW", "nestbackup-restore"),
+                   stop_deadline_seconds=number("NESTBACKUP_STOP_DEADLINE_SECONDS", 600),
+                   restore_deadline_seconds=number("NESTBACKUP_RESTORE_DEADLINE_SECONDS", 24 * 3600),
+                   db_accounts=env.get("NESTBACKUP_DB_ACCOUNTS", "{}"),
+                   prices=env.get("NESTBACKUP_PRICES", "{}"),
+                   webhook_deadline_seconds=max(1, number("NESTBACKUP_WEBHOOK_DEADLINE_SECONDS", 5)),
+                   webhook_allow_private=env.get("NESTBACKUP_WEBHOOK_ALLOW_PRIVATE", "").lower() in ("1", "true"),
+                   schedule_min_interval_seconds=60 * max(1, number("NESTBACKUP_SCHEDULE_MIN_INTERVAL_MINUTES",
+                                                                    120)),
+                   rds_backup_retention_days=_retention_days(env.get("NESTBACKUP_RDS_BACKUP_RETENTION_DAYS")))
+
+
+def _retention_days(raw: str | None) -> int | None:
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        days = int(raw)
+    except ValueError:
+        days = 0
+    if days != -1 and not 7 <= days <= 730:
+        raise ValidationError(f"NESTBACKUP_RDS_BACKUP_RETENTION_DAYS must be 7 to 730 days or -1, got {raw!r}")
+    return days
