@@ -1,6 +1,6 @@
 """Flow step: close the record (aggregate, end time) and release the instance's lock."""
 from nestbackup.handlers import event_json, wiring
-from nestbackup.operations.backup import finalize
+from nestbackup.operations.backup_poll import finalize
 
 
 def handler(event, context):

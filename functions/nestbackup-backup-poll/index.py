@@ -1,6 +1,6 @@
 """Flow step: one poll round over every running item of a backup."""
 from nestbackup.handlers import event_json, wiring
-from nestbackup.operations.backup import poll_step
+from nestbackup.operations.backup_poll import poll_step
 
 
 def handler(event, context):

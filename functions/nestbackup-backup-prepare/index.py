@@ -1,6 +1,6 @@
 """Flow step: how many start batches the backup needs (the Map runs them in parallel)."""
 from nestbackup.handlers import event_json, wiring
-from nestbackup.operations.backup import start_batch_count
+from nestbackup.operations.backup_start import start_batch_count
 
 
 def handler(event, context):

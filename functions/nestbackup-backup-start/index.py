@@ -1,6 +1,6 @@
 """Flow step: start the cloud backups of one batch (snapshot groups, snapshots, RDS backups)."""
 from nestbackup.handlers import event_json, wiring
-from nestbackup.operations.backup import start_batch
+from nestbackup.operations.backup_start import start_batch
 
 
 def handler(event, context):

@@ -4,7 +4,8 @@ import json
 
 from nestbackup.handlers import event_json, wiring
 from nestbackup.operations.notify import deliver_due
-from nestbackup.operations.schedules import sweep, tick
+from nestbackup.operations.schedules import tick
+from nestbackup.operations.sweeper import sweep
 
 
 def handler(event, context):

@@ -6,6 +6,7 @@ import pytest
 
 from nestbackup.handlers import wiring
 from nestbackup.operations import backup as ops
+from nestbackup.operations import backup_poll, backup_start, loading
 from tests.e2e.conftest import start_product
 from tests.e2e.test_backup import snapshots_of
 
@@ -85,18 +86,18 @@ def test_a_start_killed_right_after_create_snapshot_and_run_again_leaves_one_sna
     killed = _wiring_without_flow()
     killed.records = _KilledOnFirstItemWrite(w.records)
     with pytest.raises(_Killed):
-        ops.start_batch(killed, record["BackupId"], 0)
+        backup_start.start_batch(killed, record["BackupId"], 0)
     assert control.stats()["ecs:CreateSnapshot"] == before + 1
     assert ops.get_backup(w, record["BackupId"])["Resources"][0]["Status"] == "Pending"
 
-    ops.start_batch(w, record["BackupId"], 0)          # the flow's retry runs the step again
+    backup_start.start_batch(w, record["BackupId"], 0)          # the flow's retry runs the step again
     item = ops.get_backup(w, record["BackupId"])["Resources"][0]
     assert item["Status"] == "Running"
     assert [s.snapshot_id for s in snapshots_of(product.endpoint, disk["DiskId"])] == [item["ArtifactId"]]
     control.clear_faults()
-    while ops.poll(w, record["BackupId"])["Done"] is False:
+    while backup_poll.poll(w, record["BackupId"])["Done"] is False:
         time.sleep(0.1)
-    assert ops.finalize(w, record["BackupId"])["Status"] == "Created"
+    assert backup_poll.finalize(w, record["BackupId"])["Status"] == "Created"
 
 
 def test_an_rds_start_killed_after_create_backup_adopts_the_job_it_started(product, control, si, pg_db):
@@ -108,16 +109,16 @@ def test_an_rds_start_killed_after_create_backup_adopts_the_job_it_started(produ
 
     killed.records = _KilledAfterIntent(w.records)
     with pytest.raises(_Killed):
-        ops.start_batch(killed, record["BackupId"], 0)
+        backup_start.start_batch(killed, record["BackupId"], 0)
     before = control.stats()["rds:CreateBackup"]
-    ops.start_batch(w, record["BackupId"], 0)
+    backup_start.start_batch(w, record["BackupId"], 0)
     assert control.stats()["rds:CreateBackup"] == before          # adopted, not started again
     item = ops.get_backup(w, record["BackupId"])["Resources"][0]
     assert item["Status"] == "Running" and item["ResourceId"] == db["DBInstanceId"]
     control.clear_faults()
-    while ops.poll(w, record["BackupId"])["Done"] is False:
+    while backup_poll.poll(w, record["BackupId"])["Done"] is False:
         time.sleep(0.1)
-    assert ops.finalize(w, record["BackupId"])["Status"] == "Created"
+    assert backup_poll.finalize(w, record["BackupId"])["Status"] == "Created"
 
 
 def test_a_long_backup_continues_in_new_executions_within_the_event_budget(product, api, control, si):
@@ -156,15 +157,15 @@ def test_an_rds_start_killed_after_create_backup_adopts_the_backup_set_once_the_
 
     killed.records = _KilledAfterIntent(w.records)
     with pytest.raises(_Killed):
-        ops.start_batch(killed, record["BackupId"], 0)
-    db = ops.load(w, record["BackupId"]).items[0].resource_id
+        backup_start.start_batch(killed, record["BackupId"], 0)
+    db = loading.load_backup(w, record["BackupId"]).items[0].resource_id
     deadline = time.monotonic() + 60
     while w.rds.running_backup_jobs(db):                  # the job CreateBackup started finishes meanwhile
         assert time.monotonic() < deadline
         time.sleep(0.1)
     before = control.stats()["rds:CreateBackup"]
-    ops.start_batch(w, record["BackupId"], 0)
+    backup_start.start_batch(w, record["BackupId"], 0)
     assert control.stats()["rds:CreateBackup"] == before          # adopted, not started again
     item = ops.get_backup(w, record["BackupId"])["Resources"][0]
     assert item["Status"] == "Succeeded" and item["ArtifactId"] == w.rds.manual_backups_since(db, 0)[0]
-    assert ops.finalize(w, record["BackupId"])["Status"] == "Created"
+    assert backup_poll.finalize(w, record["BackupId"])["Status"] == "Created"

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from nestbackup.operations.backup import SERVICE_INSTANCE_ID
+from nestbackup.model.ids import SERVICE_INSTANCE_ID
 
 DEEP = b'{"ServiceInstanceId": "si-x", "Description": ' + b"[" * 5000 + b"]" * 5000 + b"}"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from alibabacloud_rds20140815 import models as rds_m
 
 from nestbackup.handlers import wiring
-from nestbackup.operations import schedules
+from nestbackup.operations import schedules, sweeper
 from tests.conftest import make_ecs, make_rds, wait_until
 from alibabacloud_ecs20140526 import models as ecs_m
 from tests.e2e.test_backup import snapshots_of
@@ -102,8 +102,8 @@ def test_the_sweeper_ends_a_backup_whose_flow_was_killed(product, api, control, 
                            endpoint=product.endpoint.removeprefix("http://"), protocol="http"))
     fnf.stop_execution(fnf_m.StopExecutionRequest(flow_name="nestbackup-backup", execution_name=record["BackupId"],
                                                   error="Killed", cause="test"))
-    assert schedules.sweep(wiring())["Finished"] == []            # too young: its flow may still be starting
-    swept = schedules.sweep(wiring(), now=time.time() + schedules.SWEEP_GRACE_SECONDS + 1)
+    assert sweeper.sweep(wiring())["Finished"] == []            # too young: its flow may still be starting
+    swept = sweeper.sweep(wiring(), now=time.time() + sweeper.SWEEP_GRACE_SECONDS + 1)
     assert swept["Finished"] == [record["BackupId"]]
     final = api.call("GET", f"/backups/{record['BackupId']}")[1]
     assert final["Status"] == "CreateFailed" and final["Resources"][0]["ErrorCode"] == "FlowEnded"
@@ -225,7 +225,7 @@ def test_concurrent_deletes_of_one_backup_all_answer_the_record_and_delete_once(
 
 
 def test_a_late_poll_step_after_the_record_closed_takes_no_lock(product, api, control, si):
-    from nestbackup.operations import backup as backups
+    from nestbackup.operations import backup_poll as backups
     control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
     record = api.call("POST", "/backups", {"ServiceInstanceId": si})[1]
     assert api.wait(record["BackupId"])["Status"] == "Created"

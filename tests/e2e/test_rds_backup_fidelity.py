@@ -11,6 +11,7 @@ from alibabacloud_rds20140815 import models as rds_m
 
 from nestbackup.handlers import wiring
 from nestbackup.operations import backup as ops
+from nestbackup.operations import backup_poll, backup_start, loading
 from tests.conftest import make_rds, wait_until
 from tests.e2e.conftest import start_product
 from tests.e2e.test_backup_faults import _Killed, _KilledAfterIntent, _wiring_without_flow
@@ -64,7 +65,7 @@ def test_an_instance_with_more_databases_than_one_page_is_backed_up_whole(produc
     final = api.wait(record["BackupId"])
     assert final["Status"] == "Created", final
     assert sorted(final["Resources"][0]["Databases"]) == sorted(names)
-    item = ops.load(wiring(), record["BackupId"]).items[0]
+    item = loading.load_backup(wiring(), record["BackupId"]).items[0]
     assert {db: counts["t"] for db, counts in item.row_counts.items()} == {n: i + 1 for i, n in enumerate(names)}
     assert len(wiring().rds.databases(item.resource_id)) == 35
 
@@ -84,7 +85,7 @@ def test_a_backup_waits_for_an_automatic_backup_and_never_takes_its_set(product,
     sets = _sets(product.endpoint, db)
     assert sets[item["ArtifactId"]].backup_mode == "Manual"
     assert [s.backup_mode for s in sets.values()].count("Automated") == 1
-    assert auto["BackupJobId"] != ops.load(wiring(), record["BackupId"]).items[0].job_id
+    assert auto["BackupJobId"] != loading.load_backup(wiring(), record["BackupId"]).items[0].job_id
 
 
 def test_a_backup_waits_while_the_instance_is_not_running(product, api, control, si, pg_db):
@@ -109,16 +110,16 @@ def test_a_start_run_again_after_a_crash_never_adopts_an_automatic_task(product,
     killed.records = _KilledAfterIntent(w.records)
     auto = control.call("POST", f"/_local/rds/instances/{db}/backups", {"Mode": "Automated", "Seconds": 3})
     with suppress(_Killed):         # the intent is recorded; CreateBackup's answer never is
-        ops.start_batch(killed, record["BackupId"], 0)
-    ops.start_batch(w, record["BackupId"], 0)            # the flow's retry
-    item = ops.load(w, record["BackupId"]).items[0]
+        backup_start.start_batch(killed, record["BackupId"], 0)
+    backup_start.start_batch(w, record["BackupId"], 0)            # the flow's retry
+    item = loading.load_backup(w, record["BackupId"]).items[0]
     assert item.job_id != auto["BackupJobId"]
     deadline = time.monotonic() + 60
-    while not ops.poll(w, record["BackupId"])["Done"]:
+    while not backup_poll.poll(w, record["BackupId"])["Done"]:
         assert time.monotonic() < deadline
         time.sleep(0.2)
-    assert ops.finalize(w, record["BackupId"])["Status"] == "Created"
-    item = ops.load(w, record["BackupId"]).items[0]
+    assert backup_poll.finalize(w, record["BackupId"])["Status"] == "Created"
+    item = loading.load_backup(w, record["BackupId"]).items[0]
     assert _sets(product.endpoint, db)[item.artifact_id].backup_mode == "Manual"
 
 

@@ -8,6 +8,7 @@ import time
 
 from nestbackup.errors import CloudError
 from nestbackup.operations import restore as restores
+from nestbackup.operations import restore_rename
 from nestbackup.steps.dbnames import quote_mssql
 from tests.conftest import mssql_run
 from tests.e2e.test_backup_faults import _wiring_without_flow
@@ -104,7 +105,7 @@ def test_a_recovery_whose_answer_was_lost_is_not_asked_again(api, control, si):
     deadline = time.monotonic() + 60
     while (step := restores.advance(w, restore_id))["State"] != "Done":
         if step["State"] == "Rename":
-            restores.rename(w, restore_id)
+            restore_rename.rename(w, restore_id)
         assert time.monotonic() < deadline, restores.get_restore(w, restore_id)
         time.sleep(0.05)
     final = restores.get_restore(w, restore_id)

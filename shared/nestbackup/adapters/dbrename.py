@@ -62,8 +62,19 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import Conflict, NestBackupError, NotFound, ValidationError
-from ..steps.dbnames import (MYSQL, POSTGRESQL, SQLSERVER, engine_of, literal_mssql, quote_mssql, quote_mysql,
-                             quote_pg, rewrite_schema_qualifiers, strip_definer, validate_name)
+from ..steps.dbnames import (
+    MYSQL,
+    POSTGRESQL,
+    SQLSERVER,
+    engine_of,
+    literal_mssql,
+    quote_mssql,
+    quote_mysql,
+    quote_pg,
+    rewrite_schema_qualifiers,
+    strip_definer,
+    validate_name,
+)
 
 JOURNAL_PREFIX = "_nestbackup_rename_"
 PRE, SWAPPED, DONE = "pre", "swapped", "done"

@@ -11,7 +11,13 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
 
 from ..errors import CloudError
 

@@ -12,7 +12,6 @@ import click
 
 from .errors import CliError
 
-
 API_FUNCTION = "nestbackup-api"
 
 

@@ -122,11 +122,11 @@ def bootstrap() -> None:
 
 
 from .backup import backup  # noqa: E402
+from .doctor import doctor  # noqa: E402
+from .plan import plan  # noqa: E402
 from .restore import restore  # noqa: E402
 from .schedule import schedule  # noqa: E402
 from .tenant import tenant  # noqa: E402
-from .plan import plan  # noqa: E402
-from .doctor import doctor  # noqa: E402
 
 main.add_command(backup)
 main.add_command(restore)

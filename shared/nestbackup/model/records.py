@@ -26,6 +26,10 @@ class BackupMethod(str, Enum):
         return self.value
 
 
+# BackupItem.job_id of an RDS item whose CreateBackup may or may not have been applied (see backup_start._start_rds)
+RDS_STARTING = "starting"
+
+
 @dataclass
 class BackupItem:
     resource_id: str
@@ -156,3 +160,9 @@ def new_record_id(prefix: str, epoch_ms: int, entropy: str) -> str:
 def record_time(record_id: str) -> float:
     """When a record was created, from its id (milliseconds, so records of the same second still sort)."""
     return int(record_id.split("-", 1)[1][:12], 16) / 1000
+
+
+def iso_utc(epoch: float) -> str:
+    """A record's times: UTC, to the second."""
+    from datetime import datetime, timezone
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -95,6 +95,9 @@ class RestoreRecord:
     def item(self, resource_id: str) -> RestoreItem:
         return next(i for i in self.items if i.resource_id == resource_id)
 
+    def enter(self, phase: RestorePhase, now: float) -> None:
+        self.phase, self.phase_started_epoch = phase, now
+
     def fail_operation(self, detail: str) -> None:
         self.failed = True
         self.status_detail = self.status_detail or detail

@@ -2,15 +2,23 @@
 owns (leftovers)."""
 from __future__ import annotations
 
-import re
+import logging
 import secrets
 import time
 
 from ..errors import CloudError, Conflict
+from ..model.ids import OWNER_TAG, is_backup_id
 from ..model.records import BackupMethod, BackupRecord
 from ..model.status import BackupStatus
 from ..ports import Ports
-from .backup import OWNER_TAG, _log, load
+from .loading import load_backup
+
+log = logging.getLogger("nestbackup.backup")
+
+
+def _log(event: str, **fields) -> None:
+    log.info(event, extra={"fields": fields})
+
 
 # -- delete
 NOT_FOUND_CODES = ("InvalidSnapshotId.NotFound", "InvalidSnapshotGroupId.NotFound", "InvalidBackupId.NotFound")
@@ -25,7 +33,7 @@ def delete_backup(w: Ports, backup_id: str, now: float | None = None, retry_refu
     marked AwaitingExpiry, the set goes at its ExpectExpireTime. `retry_refused=False` (retention) does not ask
     again for those sets; a delete by hand does."""
     now = time.time() if now is None else now
-    record = load(w, backup_id)
+    record = load_backup(w, backup_id)
     if record.status is BackupStatus.DELETED:
         return record.to_api()
     if record.status is BackupStatus.CREATING:
@@ -38,7 +46,7 @@ def delete_backup(w: Ports, backup_id: str, now: float | None = None, retry_refu
     except Conflict:
         running = w.records.lock_holder(record.service_instance_id, int(now * 1000)) or ""
         if running.startswith(f"delete-{backup_id}-"):
-            return load(w, backup_id).to_api()          # the same delete is under way: its record, as it stands
+            return load_backup(w, backup_id).to_api()          # the same delete is under way: its record, as it stands
         raise
     try:
         stored = w.records.read(backup_id)
@@ -104,7 +112,7 @@ def leftovers(w: Ports) -> dict:
 
     def owns(backup_id: str, artifact: str) -> bool:
         if backup_id not in owned:
-            stored = w.records.read(backup_id) if re.fullmatch(r"backup-[0-9a-f]{12,40}", backup_id or "") else None
+            stored = w.records.read(backup_id) if is_backup_id(backup_id) else None
             ids: set[str] = set()
             if stored and stored.header.get("Status") not in ("Deleted",):
                 for item in stored.items.values():

@@ -11,24 +11,25 @@ from __future__ import annotations
 import time
 
 from ..errors import CloudError, Conflict
-from ..model.records import BackupMethod, ResourceType
+from ..model.records import RDS_STARTING, BackupMethod, BackupRecord, ResourceType
 from ..model.status import BackupStatus, ItemStatus, RestorePhase, RestoreStatus
 from ..ports import Ports
 from ..ports.records import StaleWrite
-from . import backup as backups
-from . import restore as restores
 from .artifacts import NOT_FOUND_CODES, refused_for_good
+from .backup_poll import finalize
+from .loading import load_backup, read_restore
+from .restore import recover
 
 RDS_WAIT_SECONDS = 120
 
 
 def cancel_backup(w: Ports, backup_id: str, now: float | None = None) -> dict:
-    record = backups.load(w, backup_id)
+    record = load_backup(w, backup_id)
     if record.status is not BackupStatus.CREATING:
         raise Conflict(f"backup {backup_id} is {record.status}: only a running backup can be cancelled")
     w.flows.stop_generations(w.settings.backup_flow, backup_id, "cancelled by the caller")
     stored = w.records.read(backup_id)
-    record = backups.BackupRecord.from_docs(stored.header, stored.items)
+    record = BackupRecord.from_docs(stored.header, stored.items)
     leftovers = []
     groups = set()
     for item in record.items:
@@ -38,7 +39,7 @@ def cancel_backup(w: Ports, backup_id: str, now: float | None = None) -> dict:
                 w.ecs.delete_snapshot_group(item.job_id)
             elif item.method is BackupMethod.SNAPSHOT and item.artifact_id:
                 w.ecs.delete_snapshot(item.artifact_id)
-            elif item.method is BackupMethod.RDS_BACKUP and item.job_id and item.job_id != backups.RDS_STARTING:
+            elif item.method is BackupMethod.RDS_BACKUP and item.job_id and item.job_id != RDS_STARTING:
                 backup_set = item.artifact_id or _wait_for_set(w, item.resource_id, item.job_id)
                 if backup_set:
                     try:
@@ -57,7 +58,7 @@ def cancel_backup(w: Ports, backup_id: str, now: float | None = None) -> dict:
                 leftovers.append(f"{item.artifact_id or item.job_id}: {err.code}")
     _mark_cancelled(w, backup_id)
     detail = "cancelled by the caller" + (f"; left behind: {', '.join(leftovers)}" if leftovers else "")
-    final = backups.finalize(w, backup_id, error={"Code": "Cancelled", "Detail": detail}, now=now)
+    final = finalize(w, backup_id, error={"Code": "Cancelled", "Detail": detail}, now=now)
     # A poll step that was running when its execution was stopped may have started the next generation since.
     w.flows.stop_generations(w.settings.backup_flow, backup_id, "cancelled by the caller")
     return final | {"Leftovers": leftovers}
@@ -67,7 +68,7 @@ def _mark_cancelled(w: Ports, backup_id: str, attempts: int = 20) -> None:
     """Fail every unfinished item; a step of the stopped flow may still be writing, so re-read on a stale write."""
     for _ in range(attempts):
         stored = w.records.read(backup_id)
-        record = backups.BackupRecord.from_docs(stored.header, stored.items)
+        record = BackupRecord.from_docs(stored.header, stored.items)
         try:
             for item in record.items:
                 if item.status not in (ItemStatus.FAILED, ItemStatus.SKIPPED):
@@ -94,7 +95,7 @@ def _wait_for_set(w: Ports, db_instance_id: str, job_id: str) -> str | None:
 
 
 def cancel_restore(w: Ports, restore_id: str, now: float | None = None) -> dict:
-    _, record = restores.load(w, restore_id)
+    _, record = read_restore(w, restore_id)
     if record.status is not RestoreStatus.RESTORING:
         raise Conflict(f"restore {restore_id} is {record.status}: only a running restore can be cancelled")
     if record.phase not in (RestorePhase.SAFETY_BACKUP, RestorePhase.STOPPING_INSTANCE, RestorePhase.RESTORING_DATA):
@@ -107,9 +108,9 @@ def cancel_restore(w: Ports, restore_id: str, now: float | None = None) -> dict:
         except Conflict:
             pass     # it already ended
     for attempt in range(10):       # a step already under way may still write the record: read it again
-        _, record = restores.load(w, restore_id)
+        _, record = read_restore(w, restore_id)
         try:
-            return restores.recover(w, restore_id, {"Code": "Cancelled", "Detail": "cancelled by the caller; "
+            return recover(w, restore_id, {"Code": "Cancelled", "Detail": "cancelled by the caller; "
                                                     + _what_was_touched(record)}, now)
         except StaleWrite:
             time.sleep(0.2 * (attempt + 1))

@@ -20,6 +20,7 @@ from ..ports import Ports
 from ..ports.webhooks import Post
 from ..steps import webhooks as rules
 from . import tenants
+from .loading import record_api
 
 log = logging.getLogger("nestbackup.notify")
 DELIVERIES = "webhook-deliveries"
@@ -84,7 +85,7 @@ def _attempt(w: Ports, keys: list[str], now: float, bodies: dict[str, dict]) -> 
                                                    "LastError": "the tenant or its webhook is gone"}, version)
             continue
         try:
-            body = json.dumps(bodies.get(doc["RecordId"]) or _record(w, doc["Kind"], doc["RecordId"])).encode()
+            body = json.dumps(bodies.get(doc["RecordId"]) or record_api(w, doc["Kind"], doc["RecordId"])).encode()
         except NotFound:
             w.records.update_doc(DELIVERIES, key, {**doc, "Status": "Dropped", "LastError": "the record is gone"},
                                  version)
@@ -116,12 +117,6 @@ def _attempt(w: Ports, keys: list[str], now: float, bodies: dict[str, dict]) -> 
     return delivered
 
 
-def _record(w: Ports, kind: str, record_id: str) -> dict:
-    if kind == "restore":
-        from .restore import get_restore
-        return get_restore(w, record_id)
-    from .backup import get_backup
-    return get_backup(w, record_id)
 
 
 def deliveries(w: Ports, tenant: str | None = None, status: str | None = None) -> list[dict]:

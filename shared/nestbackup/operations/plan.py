@@ -4,16 +4,16 @@ from __future__ import annotations
 import json
 
 from ..errors import ValidationError
+from ..model.ids import check_service_instance_id
 from ..ports import Ports
 from ..steps.plan import plan
-from .backup import SERVICE_INSTANCE_ID, database_facts, disk_facts
+from .backup import database_facts, disk_facts
 from .discovery import check_service_instance, discover
 
 
 def plan_backup(w: Ports, service_instance_id: str) -> dict:
     """The resources a backup would take now, their sizes, and an estimate of what it costs."""
-    if not isinstance(service_instance_id, str) or not SERVICE_INSTANCE_ID.match(service_instance_id):
-        raise ValidationError("ServiceInstanceId must be 1-128 letters, digits or _.:-")
+    check_service_instance_id(service_instance_id)
     s = w.settings
     check_service_instance(w, service_instance_id)
     found = discover(w, service_instance_id)

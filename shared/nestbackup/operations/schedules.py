@@ -12,17 +12,17 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ..errors import CloudError, Conflict, NestBackupError, NotFound, ValidationError
-from ..model.records import record_time
+from ..errors import CloudError, Conflict, NotFound, ValidationError
+from ..model.ids import check_service_instance_id, is_service_instance_id
+from ..model.records import iso_utc, record_time
 from ..ports import Ports
 from ..ports.records import StaleWrite
 from ..steps.retention import BackupSummary, Retention, due, expired, validate_cron
-from . import backup as backups
 from .artifacts import delete_backup
+from .backup import create_backup, list_backups
 
 log = logging.getLogger("nestbackup.schedules")
 SCHEDULES = "schedules"
-SWEEP_GRACE_SECONDS = 300        # a record younger than this may still be starting its flow
 
 
 def _log(event: str, **fields) -> None:
@@ -32,15 +32,14 @@ def _log(event: str, **fields) -> None:
 def _api(si: str, doc: dict) -> dict:
     return {"ServiceInstanceId": si, "Cron": doc["Cron"], "KeepLast": doc.get("KeepLast"),
             "KeepDays": doc.get("KeepDays"), "Enabled": doc.get("Enabled", True),
-            "LastFireTime": backups.iso(doc["LastFire"]) if doc.get("LastFire") else None,
+            "LastFireTime": iso_utc(doc["LastFire"]) if doc.get("LastFire") else None,
             "LastError": doc.get("LastError"),
-            "LastErrorTime": backups.iso(doc["LastErrorTime"]) if doc.get("LastErrorTime") else None}
+            "LastErrorTime": iso_utc(doc["LastErrorTime"]) if doc.get("LastErrorTime") else None}
 
 
 def set_schedule(w: Ports, si: str, cron: str, keep_last: int | None = None, keep_days: int | None = None,
                  enabled: bool = True, now: float | None = None) -> dict:
-    if not isinstance(si, str) or not backups.SERVICE_INSTANCE_ID.match(si):
-        raise ValidationError("ServiceInstanceId must be 1-128 letters, digits or _.:-")
+    check_service_instance_id(si)
     now = time.time() if now is None else now
     validate_cron(cron, w.settings.schedule_min_interval_seconds, now)
     if keep_last is not None or keep_days is not None:
@@ -56,7 +55,7 @@ def set_schedule(w: Ports, si: str, cron: str, keep_last: int | None = None, kee
 
 
 def get_schedule(w: Ports, si: str) -> dict:
-    found = w.records.get_doc(SCHEDULES, si) if backups.SERVICE_INSTANCE_ID.match(si or "") else None
+    found = w.records.get_doc(SCHEDULES, si) if is_service_instance_id(si) else None
     if found is None:
         raise NotFound(f"no schedule for {si}")
     return _api(si, found[0])
@@ -103,9 +102,9 @@ def _run(w: Ports, si: str, doc: dict, version: int, now: float) -> dict:
         w.records.update_doc(SCHEDULES, si, {**doc, "LastFire": fire}, version)
     except StaleWrite:
         return {"ServiceInstanceId": si, "Skipped": "another tick fired it"}
-    out: dict = {"ServiceInstanceId": si, "FireTime": backups.iso(fire)}
+    out: dict = {"ServiceInstanceId": si, "FireTime": iso_utc(fire)}
     try:
-        record = backups.create_backup(w, si, f"scheduled ({doc['Cron']})", token=f"schedule-{int(fire)}", now=now)
+        record = create_backup(w, si, f"scheduled ({doc['Cron']})", token=f"schedule-{int(fire)}", now=now)
         out["BackupId"], out["Status"] = record["BackupId"], record["Status"]
     except (Conflict, NotFound, CloudError, ValidationError) as err:   # NotFound: Compute Nest no longer knows it
         out["Error"] = str(err)
@@ -118,7 +117,7 @@ def _run(w: Ports, si: str, doc: dict, version: int, now: float) -> dict:
 def apply_retention(w: Ports, si: str, rule: Retention, now: float) -> list[str]:
     summaries, after = [], None
     while True:
-        page = backups.list_backups(w, si, 100, after)
+        page = list_backups(w, si, 100, after)
         for b in page["Backups"]:
             if b.get("AwaitingExpiry"):      # RDS refuses to delete its sets: they go at expiry; do not loop
                 continue
@@ -134,56 +133,3 @@ def apply_retention(w: Ports, si: str, rule: Retention, now: float) -> list[str]
         except (Conflict, CloudError) as err:
             _log("retention delete deferred", step="retention", record_id=backup_id, reason=str(err))
     return deleted
-
-
-# -- the sweeper
-def sweep(w: Ports, now: float | None = None) -> dict:
-    """Finish every operation whose flow is gone or that is past all its deadlines."""
-    from . import restore as restores
-    now = time.time() if now is None else now
-    s = w.settings
-    finished, alive = [], 0
-    for record_id, doc, _ in w.records.docs(backups.ACTIVE):
-        kind = doc.get("Kind")
-        try:
-            stored = w.records.read(record_id)
-            if stored is None or stored.header.get("Status") not in ("Creating", "Restoring"):
-                w.records.delete_doc(backups.ACTIVE, record_id)        # final already: drop the index entry
-                continue
-            age = now - float(doc.get("StartedEpoch") or now)
-            if age < SWEEP_GRACE_SECONDS:
-                alive += 1
-                continue
-            flow = s.backup_flow if kind == "backup" else s.restore_flow
-            limit = max(s.disk_deadline_seconds, s.rds_deadline_seconds, s.restore_deadline_seconds) + 3600
-            if _flow_alive(w, flow, record_id) and age < limit:
-                alive += 1
-                continue
-            cause = {"Code": "FlowEnded" if age < limit else "Overdue",
-                     "Detail": "the workflow ended without closing the record" if age < limit
-                     else f"the operation ran past every deadline ({int(age)} s)"}
-            if kind == "backup":
-                try:
-                    backups.poll(w, record_id, now=now)      # what finished meanwhile counts
-                except NestBackupError:
-                    pass
-                backups.finalize(w, record_id, error=cause, now=now)
-            else:
-                restores.recover(w, record_id, error=cause, now=now)
-            finished.append(record_id)
-            _log("operation swept", step="sweep", record_id=record_id, cause=cause["Code"])
-        except (NestBackupError, StaleWrite) as err:
-            _log("sweep skipped", step="sweep", record_id=record_id, reason=str(err))
-    return {"Finished": finished, "Running": alive}
-
-
-def _flow_alive(w: Ports, flow: str, record_id: str) -> bool:
-    """Is an execution of this record (or of one of its continuations) still running?"""
-    from ..ports.flows import execution_name
-    for generation in range(1, 1000):
-        execution = w.flows.describe(flow, execution_name(record_id, generation))
-        if execution is None:
-            return False
-        if execution.status in ("Running", "Starting"):
-            return True
-    return False

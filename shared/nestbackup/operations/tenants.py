@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass
 
 from ..errors import Conflict, NotFound, ValidationError
+from ..model.ids import is_service_instance_id
 from ..ports import Ports
 from ..steps import webhooks
-from .backup import SERVICE_INSTANCE_ID
 
 TENANTS, NAMES = "tenants", "tenant-names"
 TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
@@ -53,7 +53,7 @@ def _validate(name: str, instances: list[str]) -> None:
     if not isinstance(name, str) or not TENANT_NAME.match(name):
         raise ValidationError("Name must be 1-64 letters, digits or _.- starting with a letter or digit")
     if not isinstance(instances, list) or not instances or len(instances) > 1000 or \
-            not all(isinstance(i, str) and SERVICE_INSTANCE_ID.match(i) for i in instances):
+            not all(is_service_instance_id(i) for i in instances):
         raise ValidationError("Instances must be a list of 1-1000 service instance ids")
 
 

@@ -1,0 +1,160 @@
+"""The backup flow's poll and finalize steps: one round describes every running item in batches (ECS snapshots and
+groups, RDS backup jobs) and advances each; finalize aggregates, closes the record and lets the instance go."""
+from __future__ import annotations
+
+import logging
+import time
+
+from ..errors import Conflict
+from ..model.records import (
+    RDS_STARTING,
+    BackupItem,
+    BackupMethod,
+    ResourceType,
+    iso_utc,
+)
+from ..model.status import (
+    BACKUP_FINAL,
+    ITEM_FINAL,
+    BackupStatus,
+    ItemStatus,
+    backup_job_item_status,
+    snapshot_item_status,
+)
+from ..ports import Ports
+from ..ports.flows import BackupFlowInput, execution_name
+from ..steps.backup import (
+    CloudProgress,
+    advance,
+    failed_group_outcomes,
+    next_wait,
+    start_units,
+)
+from .backup_start import capture_counts_after, record_backup_set, start_unit
+from .closing import close_operation
+from .loading import read_backup
+
+log = logging.getLogger("nestbackup.backup")
+
+
+def _log(event: str, **fields) -> None:
+    log.info(event, extra={"fields": fields})
+
+
+def poll(w: Ports, backup_id: str, round_number: int = 0, now: float | None = None) -> dict:
+    """One poll round over every running item; returns what the flow routes on."""
+    now = time.time() if now is None else now
+    s = w.settings
+    stored, record = read_backup(w, backup_id)
+    if record.status in BACKUP_FINAL:         # closed already (e.g. cancelled): a late step takes no lock back
+        return {"BackupId": backup_id, "Done": True, "Wait": 0, "Round": round_number + 1, "Continue": False}
+    try:
+        w.records.acquire_lock(record.service_instance_id, backup_id, int(now * 1000), s.lock_lease_seconds * 1000)
+    except Conflict:
+        pass    # a restore runs this backup under its own lock (safety backup): keep polling our own items
+    def deadline(item: BackupItem) -> float:
+        return record.started_epoch + (s.disk_deadline_seconds if item.resource_type is ResourceType.DISK
+                                       else s.rds_deadline_seconds)
+
+    pending = [i for i in record.items if i.status is ItemStatus.PENDING or i.job_id == RDS_STARTING]
+    for unit in start_units(pending):
+        if now >= deadline(unit[0]):
+            for item in unit:
+                why = f" (last refusal: {item.wait_reason})" if item.wait_reason else ""
+                item.fail("Timeout", f"the backup could not be started before its deadline{why}")
+                w.records.write_item(stored, item.resource_id, item.to_dict())
+        else:
+            start_unit(w, stored, record, unit)
+    running = [i for i in record.items if i.status is ItemStatus.RUNNING]
+    seen = _describe(w, running)
+    for item in running:
+        if advance(item, seen.get(item.resource_id), now, deadline(item)):
+            if item.resource_type is ResourceType.RDS and item.status is ItemStatus.SUCCEEDED:
+                capture_counts_after(w, item)
+            if item.method is BackupMethod.RDS_BACKUP and item.status is ItemStatus.SUCCEEDED and item.artifact_id:
+                record_backup_set(w, item)
+            w.records.write_item(stored, item.resource_id, item.to_dict())
+            if item.status is not ItemStatus.RUNNING:
+                _log("backup item ended", step="poll", record_id=backup_id, resource_id=item.resource_id,
+                     status=str(item.status), code=item.error_code, artifact_id=item.artifact_id)
+    done = all(i.status in ITEM_FINAL for i in record.items)
+    return {"BackupId": backup_id, "Done": done, "Wait": next_wait(round_number), "Round": round_number + 1,
+            "Continue": not done and (round_number + 1) % s.poll_rounds_per_execution == 0}
+
+
+def poll_step(w: Ports, backup_id: str, round_number: int, generation: int = 1) -> dict:
+    """The flow's poll step. Its `State` routes the flow: Done -> finalize, Wait -> wait `Wait` s and poll again,
+    Continue -> this execution has used its event budget; the next generation was started and this one ends."""
+    out = poll(w, backup_id, round_number)
+    state = "Done" if out["Done"] else "Continue" if out["Continue"] else "Wait"
+    if state == "Continue":
+        w.flows.start_once(w.settings.backup_flow, execution_name(backup_id, generation + 1),
+                           BackupFlowInput(backup_id, out["Round"], generation + 1))
+    return {"BackupId": backup_id, "State": state, "Wait": out["Wait"], "Round": out["Round"],
+            "Generation": generation}
+
+
+def _describe(w: Ports, running: list[BackupItem]) -> dict[str, CloudProgress]:
+    seen: dict[str, CloudProgress] = {}
+    snapshots = [i for i in running if i.method is BackupMethod.SNAPSHOT]
+    if snapshots:
+        found = w.ecs.describe_snapshots([i.artifact_id for i in snapshots])
+        for item in snapshots:
+            snap = found.get(item.artifact_id)
+            if snap:
+                seen[item.resource_id] = CloudProgress(snapshot_item_status(snap.status), snap.progress,
+                                                       snap.snapshot_id, *_snapshot_error(snap.status))
+    grouped = [i for i in running if i.method is BackupMethod.SNAPSHOT_GROUP]
+    if grouped:
+        groups = w.ecs.describe_snapshot_groups(sorted({i.job_id for i in grouped}))
+        failed = {gid: g for gid, g in groups.items() if g.status == "failed"}
+        # a failed group does not say which disk failed; each member snapshot's own status does
+        own = w.ecs.describe_snapshots([m.snapshot_id for g in failed.values() for m in g.snapshots]) \
+            if failed else {}
+        for gid, group in failed.items():
+            seen.update(failed_group_outcomes(gid, {
+                m.disk_id: (m.snapshot_id, own[m.snapshot_id].status if m.snapshot_id in own else "", m.progress)
+                for m in group.snapshots if m.disk_id}))
+        for item in grouped:
+            group = groups.get(item.job_id)
+            member = next((m for m in group.snapshots if m.disk_id == item.resource_id), None) if group else None
+            if member and item.job_id not in failed:
+                seen[item.resource_id] = CloudProgress(snapshot_item_status(member.status or group.status),
+                                                       member.progress, member.snapshot_id)
+    for item in running:
+        if item.method is BackupMethod.RDS_BACKUP:
+            job = w.rds.backup_job(item.resource_id, item.job_id)
+            if job:
+                status = backup_job_item_status(job.status)
+                seen[item.resource_id] = CloudProgress(
+                    status, job.progress, job.backup_id,
+                    "BackupJobFailed" if status is ItemStatus.FAILED else None,
+                    f"RDS backup job {job.job_id} ended {job.status}" if status is ItemStatus.FAILED else None)
+    return seen
+
+
+def _snapshot_error(status: str) -> tuple[str | None, str | None]:
+    if status == "failed":
+        return "SnapshotFailed", "ECS reported the snapshot as failed"
+    return None, None
+
+
+def finalize(w: Ports, backup_id: str, error: dict | None = None, now: float | None = None) -> dict:
+    """Aggregate and close the record, release the lock. With `error` (the flow's Catch), every item not yet final
+    fails with that cause."""
+    now = time.time() if now is None else now
+    stored, record = read_backup(w, backup_id)
+    if error:
+        code, detail = str(error.get("Code") or "FlowFailed"), str(error.get("Detail") or "the backup flow failed")
+        for item in record.items:
+            if item.status not in ITEM_FINAL:
+                item.fail(code, detail)
+                w.records.write_item(stored, item.resource_id, item.to_dict())
+        record.status_detail = record.status_detail or detail
+    status = record.refresh_status(iso_utc(now))
+    if status is BackupStatus.CREATING:          # not final: nothing to close yet
+        return {"BackupId": backup_id, "Status": str(status)}
+    w.records.write_header(stored, record.header_doc())
+    close_operation(w, record.service_instance_id, backup_id, record.to_api())
+    _log("backup finished", step="finalize", record_id=backup_id, status=str(status))
+    return {"BackupId": backup_id, "Status": str(status)}

@@ -1,0 +1,20 @@
+"""Opening and closing an operation: the index of operations not final yet (which the sweeper reads), the service
+instance's lock, and the notification of the final record."""
+from __future__ import annotations
+
+from ..ports import Ports
+from .notify import notify
+
+ACTIVE = "active"          # the collection indexing operations not final yet (for the sweeper)
+
+
+def open_operation(w: Ports, kind: str, record_id: str, service_instance_id: str, now: float) -> None:
+    w.records.put_doc(ACTIVE, record_id, {"Kind": kind, "ServiceInstanceId": service_instance_id,
+                                          "StartedEpoch": now})
+
+
+def close_operation(w: Ports, service_instance_id: str, record_id: str, record_api: dict) -> None:
+    """The record is final and written: let the instance go, drop the index entry, tell the tenant's webhook."""
+    w.records.release_lock(service_instance_id, record_id)
+    w.records.delete_doc(ACTIVE, record_id)
+    notify(w, service_instance_id, record_api)

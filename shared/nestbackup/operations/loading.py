@@ -1,0 +1,45 @@
+"""Reading a record the caller named: a malformed or unknown id, or a record of another kind, is NotFound."""
+from __future__ import annotations
+
+from ..errors import NotFound
+from ..model.ids import is_backup_id, is_restore_id
+from ..model.records import BackupRecord
+from ..model.restores import RestoreRecord
+from ..ports import Ports
+from ..ports.records import StoredRecord
+
+
+def read_backup(w: Ports, backup_id: str) -> tuple[StoredRecord, BackupRecord]:
+    stored = w.records.read(backup_id) if is_backup_id(backup_id) else None
+    if stored is None or stored.header.get("Kind") != "backup":
+        raise NotFound(f"no backup {backup_id!r}")
+    return stored, BackupRecord.from_docs(stored.header, stored.items)
+
+
+def load_backup(w: Ports, backup_id: str) -> BackupRecord:
+    return read_backup(w, backup_id)[1]
+
+
+def read_restore(w: Ports, restore_id: str) -> tuple[StoredRecord, RestoreRecord]:
+    stored = w.records.read(restore_id) if is_restore_id(restore_id) else None
+    if stored is None or stored.header.get("Kind") != "restore":
+        raise NotFound(f"no restore {restore_id!r}")
+    return stored, RestoreRecord.from_docs(stored.header, stored.items)
+
+
+def record_api(w: Ports, kind: str, record_id: str) -> dict:
+    """A backup's or a restore's record as the API shows it."""
+    if kind == "restore":
+        return read_restore(w, record_id)[1].to_api()
+    return load_backup(w, record_id).to_api()
+
+
+def save_restore(w: Ports, stored: StoredRecord, record: RestoreRecord) -> None:
+    """Write what changed: each item that differs from what was read, then the header."""
+    for item in record.items:
+        doc = item.to_dict()
+        if doc != stored.items.get(item.resource_id):
+            w.records.write_item(stored, item.resource_id, doc)
+    header = record.header_doc()
+    if header != stored.header:
+        w.records.write_header(stored, header)

@@ -1,0 +1,92 @@
+"""The db-rename function (the restore's RenamingDatabases phase): move every live database aside and its restored
+copy into its name, never dropping data; a database that cannot be swapped is rolled back, and then the swaps already
+done are undone too (all or nothing)."""
+from __future__ import annotations
+
+import logging
+import time
+
+from ..errors import CloudError, NestBackupError, ValidationError
+from ..model.records import ResourceType
+from ..model.restores import RestoreRecord
+from ..model.status import ItemStatus, RestorePhase
+from ..ports import Ports
+from .loading import read_restore, save_restore
+from .restore_data import failed_databases
+
+log = logging.getLogger("nestbackup.restore")
+
+
+def _log(event: str, **fields) -> None:
+    log.info(event, extra={"fields": fields})
+
+
+def rename(w: Ports, restore_id: str, now: float | None = None) -> dict:
+    """Move every live database aside and its restored copy into its name. Safe to run again after a crash at any
+    point: rename_back finds where it stopped. A database it cannot swap is rolled back to the pre-restore names."""
+    now = time.time() if now is None else now
+    stored, record = read_restore(w, restore_id)
+    if record.phase is not RestorePhase.RENAMING_DATABASES:
+        return {"RestoreId": restore_id, "Phase": str(record.phase)}
+    for item in record.items:
+        if item.resource_type is not ResourceType.RDS or item.status is not ItemStatus.RUNNING:
+            continue
+        try:
+            databases = w.database(item.resource_id, item.engine)
+        except (ValidationError, CloudError) as err:
+            item.fail("NoDatabaseAccount", f"{err}; the restored databases are kept under their restore names")
+            continue
+        for db in item.databases:
+            if db.state != "Restored":
+                continue
+            try:
+                db.aside_kept = databases.rename_back(db.name, db.restored, db.aside)
+                db.state = "Renamed"
+                _log("database renamed", step="rename", record_id=restore_id, resource_id=item.resource_id,
+                     database=db.name, aside=db.aside if db.aside_kept else None)
+            except NestBackupError as err:
+                try:
+                    databases.roll_back(db.name, db.restored, db.aside)
+                    db.state = "RolledBack"
+                except NestBackupError:
+                    db.state = "Failed"
+                item.fail("RenameFailed", f"{db.name}: {err}; the live data is under {db.name!r}"
+                          f"{' (or ' + repr(db.aside) + ')' if db.state == 'Failed' else ''}, the restored copy "
+                          f"under {db.restored!r}")
+        if item.status is ItemStatus.RUNNING:
+            renamed = all(db.state == "Renamed" for db in item.databases)
+            if renamed:
+                item.status, item.progress = ItemStatus.SUCCEEDED, 100
+            else:
+                item.fail("RestoreIncomplete", "not every database was restored and renamed")
+    _undo_swaps_if_any_failed(w, record)
+    record.enter(RestorePhase.STARTING_INSTANCE, now)
+    save_restore(w, stored, record)
+    return {"RestoreId": restore_id, "Phase": str(record.phase)}
+
+
+def _undo_swaps_if_any_failed(w: Ports, record: RestoreRecord) -> None:
+    """All or nothing: when a database of the restore could not be swapped, the swaps already done are undone (the
+    live data back under its name, the restored copy back under its restore name)."""
+    failed = failed_databases(record)
+    if not failed:
+        return
+    for item in record.items:
+        done = [db for db in item.databases if db.state == "Renamed"]
+        if item.resource_type is not ResourceType.RDS or not done:
+            continue
+        databases = w.database(item.resource_id, item.engine)
+        undone, kept = [], []
+        for db in done:
+            if not db.aside_kept:       # there was no live database to put back: the restored one stays
+                kept.append(db.name)
+                continue
+            try:
+                databases.rename_back(db.name, db.aside, db.restored)
+                db.state, db.aside_kept = "RolledBack", False
+                undone.append(db.name)
+            except NestBackupError as err:
+                kept.append(f"{db.name} ({err})")
+        item.fail("NotSwapped", f"the restore of {'; '.join(failed)} failed, so this instance's swap was undone"
+                                f"{': ' + ', '.join(undone) + ' hold their live data again, the restored copies are under their restore names' if undone else ''}"
+                                f"{'; left restored: ' + ', '.join(kept) if kept else ''}")
