@@ -173,3 +173,16 @@ def spawn_local_cloud(state, port: int | None = None, admin_token: str | None = 
             time.sleep(0.05)
     proc.kill()
     raise RuntimeError("the local cloud did not start")
+
+
+# Suites that start the local cloud or talk to real databases, Chromium or Serverless Devs: `pytest -m "not slow"`
+# (the inner loop) leaves them out; the README's test command runs everything.
+SLOW_SUITES = ("e2e", "localcloud", "adapters", "deploy", "soak")
+
+
+def pytest_collection_modifyitems(config, items):
+    root = os.path.dirname(__file__)
+    for item in items:
+        suite = os.path.relpath(str(item.fspath), root).split(os.sep)[0]
+        if suite in SLOW_SUITES:
+            item.add_marker(pytest.mark.slow)

@@ -65,7 +65,7 @@ class Settings:
     rds_backup_retention_days: int | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, context=None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None, context: object = None) -> "Settings":
         env = os.environ if env is None else env
         region = env.get("NESTBACKUP_REGION") or env.get("ALIBABA_CLOUD_REGION") or "cn-hangzhou"
         shared = env.get("NESTBACKUP_CLOUD_ENDPOINT")

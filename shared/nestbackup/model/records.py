@@ -63,7 +63,8 @@ class BackupItem:
             ItemStatus.FAILED, code, message, request_id
 
     def to_api(self) -> dict[str, Any]:
-        out = {"ResourceId": self.resource_id, "ResourceType": str(self.resource_type), "Status": str(self.status),
+        out: dict[str, Any] = {
+               "ResourceId": self.resource_id, "ResourceType": str(self.resource_type), "Status": str(self.status),
                "ArtifactId": self.artifact_id, "Progress": self.progress, "ErrorCode": self.error_code,
                "ErrorMessage": self.error_message, "RequestId": self.request_id,
                "Method": str(self.method) if self.method else None,

@@ -10,7 +10,7 @@ class _Status(str, Enum):
     """A status string as the API spells it; str() gives the value (Python 3.10 has no StrEnum)."""
 
     def __str__(self) -> str:
-        return self.value
+        return str(self.value)
 
 
 class BackupStatus(_Status):

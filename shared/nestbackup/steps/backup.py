@@ -137,7 +137,7 @@ def advance(item: BackupItem, seen: CloudProgress | None, now: float, deadline: 
 def next_wait(round_number: int, first: int = 2, cap: int = 300) -> int:
     """Seconds to wait before poll round `round_number` (0-based): doubling from `first` up to CloudFlow's
     300 s Wait limit, so a day-long backup needs few rounds and a quick one is seen quickly."""
-    return min(cap, first * 2 ** min(round_number, 16))
+    return int(min(cap, first * 2 ** min(round_number, 16)))
 
 
 START_BATCH_UNITS = 25      # units one start invocation handles; the flow's Map runs batches in parallel

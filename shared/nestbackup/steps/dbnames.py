@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Iterable, Iterator
 
 from ..errors import ValidationError
 
@@ -164,7 +165,7 @@ def strip_definer(definition: str) -> str:
     return _DEFINER.sub(r"\1", definition, count=1)
 
 
-def _tokens(sql: str, ansi_quotes: bool, backslash_escapes: bool):
+def _tokens(sql: str, ansi_quotes: bool, backslash_escapes: bool) -> Iterator[tuple[str, int, int, str | None]]:
     """Significant tokens of a MySQL statement as (kind, start, end, value): kind is "ident" (bare or quoted name,
     value unquoted), "." or "other". Strings, comments and numbers are skipped; the content of executable comments
     (`/*! … */`, `/*M! … */`) is code and is tokenized."""
@@ -214,6 +215,7 @@ def _tokens(sql: str, ansi_quotes: bool, backslash_escapes: bool):
             i = j + 1
         elif ch == "@":
             m = _AT.match(sql, i)
+            assert m is not None        # "@" alone matches
             yield "other", i, m.end(), None        # @user_var, @@system.var, and the @host of user@host
             i = m.end()
         elif ch == ".":
@@ -245,20 +247,20 @@ def rewrite_schema_qualifiers(sql: str, old: str, new: str, *, ansi_quotes: bool
     def same(a: str, b: str) -> bool:
         return a.lower() == b.lower() if fold_case else a == b
 
-    def member(name: str, names) -> bool:
+    def member(name: str, names: Iterable[str]) -> bool:
         return any(same(name, x) for x in names)
 
     toks = list(_tokens(sql, ansi_quotes, backslash_escapes))
     edits = []
     for k, (kind, start, end, value) in enumerate(toks):
-        if kind != "ident" or not same(value, old):
+        if kind != "ident" or value is None or not same(value, old):
             continue
         if k > 0 and toks[k - 1][0] == ".":
             continue
         if not (k + 2 < len(toks) and toks[k + 1][0] == "." and toks[k + 2][0] == "ident"):
             continue
         three_part = k + 4 < len(toks) and toks[k + 3][0] == "." and toks[k + 4][0] == "ident"
-        if not three_part and member(old, schema_tables) and not member(toks[k + 2][3], schema_objects):
+        if not three_part and member(old, schema_tables) and not member(toks[k + 2][3] or "", schema_objects):
             continue
         edits.append((start, end))
     out, pos = [], 0

@@ -7,6 +7,7 @@ ECS API does not tell: the estimate uses the disk size, an upper bound.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from ..model.status import ItemStatus
 from .backup import DatabaseFacts, DiskFacts, plan_items
@@ -37,7 +38,7 @@ def plan(si: str, disks: list[DiskFacts], databases: list[DatabaseFacts], db_siz
     by_disk = {d.disk_id: d for d in disks}
     resources = []
     for item in planned:
-        entry = {"ResourceId": item.resource_id, "ResourceType": str(item.resource_type),
+        entry: dict[str, Any] = {"ResourceId": item.resource_id, "ResourceType": str(item.resource_type),
                  "Method": str(item.method) if item.method else None}
         if item.status is ItemStatus.SKIPPED:
             entry["Skipped"] = item.error_message
@@ -45,7 +46,7 @@ def plan(si: str, disks: list[DiskFacts], databases: list[DatabaseFacts], db_siz
             entry["SizeGiB"] = by_disk[item.resource_id].size_gib
         else:
             entry["Engine"], entry["SizeGiB"] = item.engine, db_sizes.get(item.resource_id)
-            if item.resource_id in (table_restore or {}):
+            if table_restore and item.resource_id in table_restore:
                 entry["TableRestore"] = table_restore[item.resource_id]
         resources.append(entry)
     disk_gib = sum(by_disk[i.resource_id].size_gib for i in items if i.resource_id in by_disk)

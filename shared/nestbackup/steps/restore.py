@@ -28,8 +28,9 @@ def plan_items(backup: BackupRecord, restore_id: str) -> list[RestoreItem]:
             continue
         item = RestoreItem(b.resource_id, b.resource_type, b.artifact_id, engine=b.engine, instance_id=b.instance_id)
         if b.resource_type is ResourceType.RDS:
-            item.databases = [DatabaseRestore(db, restored_name(db, restore_id, b.engine),
-                                              aside_name(db, restore_id, b.engine)) for db in b.databases]
+            engine = b.engine or ""
+            item.databases = [DatabaseRestore(db, restored_name(db, restore_id, engine),
+                                              aside_name(db, restore_id, engine)) for db in b.databases]
             item.expected = dict(b.row_counts)
             item.expected_after = dict(b.row_counts_after)
         items.append(item)

@@ -101,4 +101,4 @@ def delivery_id(record_id: str, status: str, tenant: str) -> str:
 
 def retry_delay(attempts: int) -> int:
     """Seconds before the next attempt after `attempts` failed ones: 1, 2, 4, … minutes, at most an hour."""
-    return min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, attempts - 1))
+    return int(min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, attempts - 1)))
