@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from typing import Any
 
 from . import logs
@@ -50,7 +51,7 @@ def http_request(event: dict):
     return Request(method=(http.get("method") or "GET").upper(), path=http.get("path") or event.get("rawPath") or "/",
                    query=dict(event.get("queryParameters") or {}),
                    headers={k.lower(): v for k, v in (event.get("headers") or {}).items()}, body=raw,
-                   request_id=ctx.get("requestId") or Request.__dataclass_fields__["request_id"].default_factory())
+                   request_id=ctx.get("requestId") or str(uuid.uuid4()))
 
 
 def http_reply(response) -> dict:

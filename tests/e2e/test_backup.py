@@ -14,10 +14,6 @@ from tests.conftest import make_ecs, make_rds, sha256_of, wait_until
 from tests.e2e.conftest import ADMIN
 
 
-
-
-
-
 def snapshot_content_is(endpoint, disk, snapshot_id, expected_sha) -> bool:
     """Roll the disk back to the snapshot (on a stopped instance) and compare the image with what it held."""
     ecs = make_ecs(endpoint)
@@ -72,7 +68,8 @@ def test_a_service_instance_with_disks_and_real_databases_backs_up_to_created(pr
         assert backups[0].backup_status == "Success" and backups[0].backup_size > 0
     # Every snapshot holds the image as it was when the backup ran (the check scribbles on it, then rolls back).
     for disk in seeded["Disks"]:
-        assert snapshot_content_is(product.endpoint, disk, items[disk["DiskId"]]["ArtifactId"], at_backup[disk["DiskId"]])
+        snapshot = items[disk["DiskId"]]["ArtifactId"]
+        assert snapshot_content_is(product.endpoint, disk, snapshot, at_backup[disk["DiskId"]])
 
     status, same = api.call("GET", f"/backups/{record['BackupId']}")
     assert status == 200 and same == final

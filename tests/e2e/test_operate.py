@@ -4,12 +4,12 @@ import json
 import time
 from pathlib import Path
 
+from alibabacloud_ecs20140526 import models as ecs_m
 from alibabacloud_rds20140815 import models as rds_m
 
 from nestbackup.handlers import wiring
 from nestbackup.operations import schedules, sweeper
 from tests.conftest import make_ecs, make_rds, wait_until
-from alibabacloud_ecs20140526 import models as ecs_m
 from tests.e2e.test_backup import snapshots_of
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -145,11 +145,13 @@ def test_expiry_and_table_restorability_are_recorded(product, api, control, si, 
     assert "RestorableUntil" in document["Backup"]["properties"]
     assert {"ExpiresAt", "Restorable", "RestorableReason", "WaitReason"} <= set(document["Item"]["properties"])
     from click.testing import CliRunner
+
     from nestbackup.cli.main import main as cli
     shown = CliRunner().invoke(cli, ["backup", "show", record["BackupId"], "--endpoint", product.endpoint + "/api",
                                      "--token", "test-admin-token"])
     assert shown.exit_code == 0, shown.output
-    assert f"restorable until {final['RestorableUntil']}" in shown.output and "not restorable: MetaStatus" in shown.output
+    assert f"restorable until {final['RestorableUntil']}" in shown.output
+    assert "not restorable: MetaStatus" in shown.output
 
 
 def test_plan_warns_for_a_mysql_instance_without_table_restore(product, api, control, si, pg_db, my_db):

@@ -8,9 +8,20 @@ import pytest
 
 from nestbackup.errors import ValidationError
 from nestbackup.steps import dbnames
-from nestbackup.steps.dbnames import (LIMITS, aside_name, engine_of, name_length, quote, quote_mysql, quote_pg,
-                                      restored_name, rewrite_schema_qualifiers, short_id, strip_definer,
-                                      validate_name)
+from nestbackup.steps.dbnames import (
+    LIMITS,
+    aside_name,
+    engine_of,
+    name_length,
+    quote,
+    quote_mysql,
+    quote_pg,
+    restored_name,
+    rewrite_schema_qualifiers,
+    short_id,
+    strip_definer,
+    validate_name,
+)
 
 RID = "restore-018f2c3a4b5d9e8f7a6b"
 ENGINES = ["MySQL", "PostgreSQL", "SQLServer"]

@@ -1,7 +1,12 @@
 import pytest
 
-from nestbackup.model.status import (BackupStatus, ItemStatus, aggregate_backup, backup_job_item_status,
-                                     snapshot_item_status)
+from nestbackup.model.status import (
+    BackupStatus,
+    ItemStatus,
+    aggregate_backup,
+    backup_job_item_status,
+    snapshot_item_status,
+)
 
 P, R, S, F = ItemStatus.PENDING, ItemStatus.RUNNING, ItemStatus.SUCCEEDED, ItemStatus.FAILED
 K = ItemStatus.SKIPPED

@@ -58,7 +58,7 @@ class CloudFlow:
 
     def stop_generations(self, flow: str, record_id: str, cause: str, limit: int = 1000) -> list[str]:
         """Stop every running generation of a record, in whatever order they ended; the names stopped."""
-        stopped = []
+        stopped: list[str] = []
         for generation in range(1, limit):
             name = execution_name(record_id, generation)
             execution = self.describe(flow, name)

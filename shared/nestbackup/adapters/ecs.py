@@ -1,4 +1,5 @@
-"""ECS: find disks and instances by tag, snapshot, roll back, stop and start. Plain records out, CloudError on failure."""
+"""ECS, the compute port (`ports.compute.Compute`): find disks and instances by tag, snapshot, roll back, stop and
+start. Plain records out, CloudError on failure."""
 from __future__ import annotations
 
 import json

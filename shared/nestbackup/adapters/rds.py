@@ -196,7 +196,8 @@ def _db_instance(raw: dict) -> DBInstance:
 
 def _job(raw: dict) -> BackupJob:
     return BackupJob(job_id=str(raw.get("BackupJobId", "")), status=raw.get("BackupStatus") or "NoStart",
-                     progress=_percent(raw.get("Process")), backup_id=str(raw["BackupId"]) if raw.get("BackupId") else None,
+                     progress=_percent(raw.get("Process")),
+                     backup_id=str(raw["BackupId"]) if raw.get("BackupId") else None,
                      mode=raw.get("JobMode") or "Manual")
 
 

@@ -211,7 +211,7 @@ def run_demo(as_json: bool, disks: int, disk_size: str, postgres: str | None, my
 
         after_restore: dict[str, str] = {}
         checks = {"backup created": backup["Status"] == "Created",
-                  "restore restored": bool(restore) and restore["Status"] == "Restored"}
+                  "restore restored": restore is not None and restore["Status"] == "Restored"}
         if restore:
             after_restore = {disk: _sha(path) for disk, path in paths.items()}
             checks["disks as at backup time"] = after_restore == at_backup
@@ -222,10 +222,10 @@ def run_demo(as_json: bool, disks: int, disk_size: str, postgres: str | None, my
                                                     for e in engines if e.engine in asides)
         verified = all(checks.values())
         if as_json:
-            disks = [{"DiskId": disk, "Sha256AtBackup": digest, "Sha256AfterRestore": after_restore.get(disk)}
+            disk_report = [{"DiskId": disk, "Sha256AtBackup": digest, "Sha256AfterRestore": after_restore.get(disk)}
                      for disk, digest in at_backup.items()] if restore else []
             click.echo(json.dumps({"Backup": backup, "Restore": restore, "Verified": verified, "Checks": checks,
-                                   "Disks": disks}))
+                                   "Disks": disk_report}))
         else:
             click.echo("")
             print_record(backup)

@@ -8,10 +8,10 @@ import time
 
 from ..errors import CloudError, Conflict
 from ..model.ids import OWNER_TAG, is_backup_id
-from ..model.records import BackupMethod, BackupRecord
+from ..model.records import BackupMethod
 from ..model.status import BackupStatus
 from ..ports import Ports
-from .loading import load_backup
+from .loading import load_backup, read_backup
 
 log = logging.getLogger("nestbackup.backup")
 
@@ -49,8 +49,7 @@ def delete_backup(w: Ports, backup_id: str, now: float | None = None, retry_refu
             return load_backup(w, backup_id).to_api()          # the same delete is under way: its record, as it stands
         raise
     try:
-        stored = w.records.read(backup_id)
-        record = BackupRecord.from_docs(stored.header, stored.items)
+        stored, record = read_backup(w, backup_id)
         record.status = BackupStatus.DELETING
         w.records.write_header(stored, record.header_doc())
         groups_done: set[str] = set()

@@ -61,7 +61,8 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
     record.refresh_status(iso_utc(now))
     records.create("backup", backup_id, service_instance_id, record.header_doc(),
                    {i.resource_id: i.to_dict() for i in items})
-    _log("backup created", step="create", record_id=backup_id, service_instance_id=service_instance_id, items=len(items))
+    _log("backup created", step="create", record_id=backup_id, service_instance_id=service_instance_id,
+         items=len(items))
     if record.status in BACKUP_FINAL:
         records.release_lock(service_instance_id, backup_id)
         return record.to_api()

@@ -98,15 +98,15 @@ def _describe(w: Ports, running: list[BackupItem]) -> dict[str, CloudProgress]:
     seen: dict[str, CloudProgress] = {}
     snapshots = [i for i in running if i.method is BackupMethod.SNAPSHOT]
     if snapshots:
-        found = w.ecs.describe_snapshots([i.artifact_id for i in snapshots])
+        found = w.ecs.describe_snapshots([i.artifact_id for i in snapshots if i.artifact_id])
         for item in snapshots:
-            snap = found.get(item.artifact_id)
+            snap = found.get(item.artifact_id or "")
             if snap:
                 seen[item.resource_id] = CloudProgress(snapshot_item_status(snap.status), snap.progress,
                                                        snap.snapshot_id, *_snapshot_error(snap.status))
     grouped = [i for i in running if i.method is BackupMethod.SNAPSHOT_GROUP]
     if grouped:
-        groups = w.ecs.describe_snapshot_groups(sorted({i.job_id for i in grouped}))
+        groups = w.ecs.describe_snapshot_groups(sorted({i.job_id for i in grouped if i.job_id}))
         failed = {gid: g for gid, g in groups.items() if g.status == "failed"}
         # a failed group does not say which disk failed; each member snapshot's own status does
         own = w.ecs.describe_snapshots([m.snapshot_id for g in failed.values() for m in g.snapshots]) \
@@ -116,14 +116,15 @@ def _describe(w: Ports, running: list[BackupItem]) -> dict[str, CloudProgress]:
                 m.disk_id: (m.snapshot_id, own[m.snapshot_id].status if m.snapshot_id in own else "", m.progress)
                 for m in group.snapshots if m.disk_id}))
         for item in grouped:
-            group = groups.get(item.job_id)
-            member = next((m for m in group.snapshots if m.disk_id == item.resource_id), None) if group else None
-            if member and item.job_id not in failed:
-                seen[item.resource_id] = CloudProgress(snapshot_item_status(member.status or group.status),
+            found_group = groups.get(item.job_id or "")
+            member = next((m for m in found_group.snapshots if m.disk_id == item.resource_id), None) \
+                if found_group else None
+            if found_group and member and item.job_id not in failed:
+                seen[item.resource_id] = CloudProgress(snapshot_item_status(member.status or found_group.status),
                                                        member.progress, member.snapshot_id)
     for item in running:
         if item.method is BackupMethod.RDS_BACKUP:
-            job = w.rds.backup_job(item.resource_id, item.job_id)
+            job = w.rds.backup_job(item.resource_id, item.job_id or "")
             if job:
                 status = backup_job_item_status(job.status)
                 seen[item.resource_id] = CloudProgress(

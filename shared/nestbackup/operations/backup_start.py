@@ -46,9 +46,10 @@ def start_unit(w: Ports, stored: StoredRecord, record: BackupRecord, unit: list[
     try:
         if first.method is BackupMethod.SNAPSHOT_GROUP:
             group_id = w.ecs.create_snapshot_group(
-                first.instance_id, [i.resource_id for i in unit], name=f"nestbackup-{record.backup_id}",
+                first.instance_id or "", [i.resource_id for i in unit], name=f"nestbackup-{record.backup_id}",
                 description=f"nestbackup {record.backup_id} of {record.service_instance_id}",
-                client_token=client_token(record.backup_id, first.instance_id), tags={OWNER_TAG: record.backup_id})
+                client_token=client_token(record.backup_id, first.instance_id or ""),
+                tags={OWNER_TAG: record.backup_id})
             for item in unit:
                 item.status, item.job_id = ItemStatus.RUNNING, group_id
         elif first.method is BackupMethod.SNAPSHOT:
@@ -86,7 +87,7 @@ def capture_counts_after(w: Ports, item: BackupItem) -> None:
     if not item.row_counts:
         return
     try:
-        databases = w.database(item.resource_id, item.engine)
+        databases = w.database(item.resource_id, item.engine or "")
         item.row_counts_after = {db: databases.row_counts(db) for db in item.row_counts}
     except Exception as err:  # noqa: BLE001 - best effort: without them the window is the count from before
         _log("row counts after the backup skipped", step="poll", resource_id=item.resource_id, reason=str(err))
@@ -96,7 +97,7 @@ def _capture_databases(w: Ports, item: BackupItem) -> None:
     """What the restore needs to know: the databases of the instance, and their row counts to verify against."""
     item.databases = [d.name for d in w.rds.databases(item.resource_id) if d.status in ("Running", "")]
     try:
-        databases = w.database(item.resource_id, item.engine)
+        databases = w.database(item.resource_id, item.engine or "")
         item.row_counts = {db: databases.row_counts(db) for db in item.databases}
     except (ValidationError, CloudError) as err:     # no account configured, or no connection: verify by presence
         _log("row counts skipped", step="start", resource_id=item.resource_id, reason=str(err))
@@ -146,7 +147,7 @@ def record_backup_set(w: Ports, item: BackupItem) -> None:
     RestoreTable can use it (MetaStatus OK; "" means taken without database/table restore, LARGE too many
     tables). Unknown facts stay None rather than failing a finished backup."""
     try:
-        found = w.rds.backup_set(item.resource_id, item.artifact_id)
+        found = w.rds.backup_set(item.resource_id, item.artifact_id or "")
     except CloudError as err:
         _log("backup set facts unknown", step="poll", resource_id=item.resource_id, code=err.code)
         return

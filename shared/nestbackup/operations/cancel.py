@@ -11,13 +11,13 @@ from __future__ import annotations
 import time
 
 from ..errors import CloudError, Conflict
-from ..model.records import RDS_STARTING, BackupMethod, BackupRecord, ResourceType
+from ..model.records import RDS_STARTING, BackupMethod, ResourceType
 from ..model.status import BackupStatus, ItemStatus, RestorePhase, RestoreStatus
 from ..ports import Ports
 from ..ports.records import StaleWrite
 from .artifacts import NOT_FOUND_CODES, refused_for_good
 from .backup_poll import finalize
-from .loading import load_backup, read_restore
+from .loading import load_backup, read_backup, read_restore
 from .restore import recover
 
 RDS_WAIT_SECONDS = 120
@@ -28,8 +28,7 @@ def cancel_backup(w: Ports, backup_id: str, now: float | None = None) -> dict:
     if record.status is not BackupStatus.CREATING:
         raise Conflict(f"backup {backup_id} is {record.status}: only a running backup can be cancelled")
     w.flows.stop_generations(w.settings.backup_flow, backup_id, "cancelled by the caller")
-    stored = w.records.read(backup_id)
-    record = BackupRecord.from_docs(stored.header, stored.items)
+    stored, record = read_backup(w, backup_id)
     leftovers = []
     groups = set()
     for item in record.items:
@@ -67,8 +66,7 @@ def cancel_backup(w: Ports, backup_id: str, now: float | None = None) -> dict:
 def _mark_cancelled(w: Ports, backup_id: str, attempts: int = 20) -> None:
     """Fail every unfinished item; a step of the stopped flow may still be writing, so re-read on a stale write."""
     for _ in range(attempts):
-        stored = w.records.read(backup_id)
-        record = BackupRecord.from_docs(stored.header, stored.items)
+        stored, record = read_backup(w, backup_id)
         try:
             for item in record.items:
                 if item.status not in (ItemStatus.FAILED, ItemStatus.SKIPPED):

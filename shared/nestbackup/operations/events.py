@@ -15,7 +15,8 @@ from ..ports import Ports
 from .backup import create_backup
 
 
-def _service_instance(data: dict) -> str | None:
+def _service_instance(data: dict | None) -> str | None:
+    data = data or {}
     for holder in (data, data.get("requestParameters") or {}, data.get("serviceInstance") or {}):
         if isinstance(holder, dict):
             for key in ("serviceInstanceId", "ServiceInstanceId"):

@@ -22,7 +22,7 @@ def plan_backup(w: Ports, service_instance_id: str) -> dict:
         if not db.primary:
             continue
         storage = w.rds.attribute(db.db_instance_id).get("DBInstanceStorage")
-        sizes[db.db_instance_id] = int(storage) if str(storage or "").isdigit() else None
+        sizes[db.db_instance_id] = int(str(storage)) if str(storage or "").isdigit() else None
         if db.engine == "MySQL":
             table_restore[db.db_instance_id] = w.rds.table_restore_enabled(db.db_instance_id)
     try:

@@ -83,9 +83,9 @@ def _unusable_artifacts(w: Ports, backup: BackupRecord) -> list[str]:
     disks = [i for i in backup.items if i.resource_type is ResourceType.DISK and i.status is ItemStatus.SUCCEEDED
              and i.artifact_id]
     if disks:
-        found = w.ecs.describe_snapshots([i.artifact_id for i in disks])
+        found = w.ecs.describe_snapshots([i.artifact_id for i in disks if i.artifact_id])
         for item in disks:
-            snap = found.get(item.artifact_id)
+            snap = found.get(item.artifact_id or "")
             if snap is None:
                 problems.append(f"snapshot {item.artifact_id} of disk {item.resource_id} no longer exists")
             elif snap.status != "accomplished":
@@ -94,14 +94,14 @@ def _unusable_artifacts(w: Ports, backup: BackupRecord) -> list[str]:
         if item.resource_type is not ResourceType.RDS or item.status is not ItemStatus.SUCCEEDED \
                 or not item.artifact_id:
             continue
-        found = w.rds.backup_set(item.resource_id, item.artifact_id)
-        if found is None:
+        backup_set = w.rds.backup_set(item.resource_id, item.artifact_id)
+        if backup_set is None:
             problems.append(f"RDS backup set {item.artifact_id} of {item.resource_id} no longer exists")
-        elif found.status != "Success":
-            problems.append(f"RDS backup set {item.artifact_id} of {item.resource_id} is {found.status}")
-        elif item.engine in TABLE_RESTORE_ENGINES and item.databases and found.meta_status != "OK":
+        elif backup_set.status != "Success":
+            problems.append(f"RDS backup set {item.artifact_id} of {item.resource_id} is {backup_set.status}")
+        elif item.engine in TABLE_RESTORE_ENGINES and item.databases and backup_set.meta_status != "OK":
             problems.append(f"RDS backup set {item.artifact_id} of {item.resource_id} has MetaStatus "
-                            f"{found.meta_status!r}: database/table restore needs OK (enable it in the backup "
+                            f"{backup_set.meta_status!r}: database/table restore needs OK (enable it in the backup "
                             f"policy and take a new backup)")
     return problems
 
@@ -181,7 +181,7 @@ def _check_ownership(w: Ports, record: RestoreRecord) -> None:
         if item.status is not ItemStatus.PENDING:
             continue
         if item.resource_type is ResourceType.DISK:
-            here = item.resource_id in disks and (item.instance_id is None or disks[item.resource_id] == item.instance_id)
+            here = item.resource_id in disks and item.instance_id in (None, disks[item.resource_id])
         else:
             here = item.resource_id in databases
         if not here:
@@ -233,7 +233,7 @@ def _verify(w: Ports, record: RestoreRecord, now: float) -> None:
         if item.resource_type is not ResourceType.RDS or item.status is not ItemStatus.SUCCEEDED or not item.expected:
             continue
         try:
-            databases = w.database(item.resource_id, item.engine)
+            databases = w.database(item.resource_id, item.engine or "")
             actual = {db.name: databases.row_counts(db.name) for db in item.databases if db.name in item.expected}
         except (ValidationError, CloudError) as err:
             item.verified, item.verification = False, f"could not verify: {err}"

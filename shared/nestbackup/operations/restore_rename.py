@@ -32,7 +32,7 @@ def rename(w: Ports, restore_id: str, now: float | None = None) -> dict:
         if item.resource_type is not ResourceType.RDS or item.status is not ItemStatus.RUNNING:
             continue
         try:
-            databases = w.database(item.resource_id, item.engine)
+            databases = w.database(item.resource_id, item.engine or "")
         except (ValidationError, CloudError) as err:
             item.fail("NoDatabaseAccount", f"{err}; the restored databases are kept under their restore names")
             continue
@@ -75,7 +75,7 @@ def _undo_swaps_if_any_failed(w: Ports, record: RestoreRecord) -> None:
         done = [db for db in item.databases if db.state == "Renamed"]
         if item.resource_type is not ResourceType.RDS or not done:
             continue
-        databases = w.database(item.resource_id, item.engine)
+        databases = w.database(item.resource_id, item.engine or "")
         undone, kept = [], []
         for db in done:
             if not db.aside_kept:       # there was no live database to put back: the restored one stays
@@ -87,6 +87,10 @@ def _undo_swaps_if_any_failed(w: Ports, record: RestoreRecord) -> None:
                 undone.append(db.name)
             except NestBackupError as err:
                 kept.append(f"{db.name} ({err})")
-        item.fail("NotSwapped", f"the restore of {'; '.join(failed)} failed, so this instance's swap was undone"
-                                f"{': ' + ', '.join(undone) + ' hold their live data again, the restored copies are under their restore names' if undone else ''}"
-                                f"{'; left restored: ' + ', '.join(kept) if kept else ''}")
+        said = f"the restore of {'; '.join(failed)} failed, so this instance's swap was undone"
+        if undone:
+            said += (f": {', '.join(undone)} hold their live data again, the restored copies are under their restore "
+                     f"names")
+        if kept:
+            said += f"; left restored: {', '.join(kept)}"
+        item.fail("NotSwapped", said)

@@ -72,7 +72,7 @@ def tick(w: Ports, now: float | None = None, workers: int = 16) -> dict:
     now = time.time() if now is None else now
     schedules = [(si, doc, ver) for si, doc, ver in w.records.docs(SCHEDULES) if doc.get("Enabled", True)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(lambda entry: _run_alone(w, *entry, now), schedules))
+        results = list(pool.map(lambda entry: _run_alone(w, entry[0], entry[1], entry[2], now), schedules))
     fired = [r for r in results if r.get("BackupId")]
     return {"Schedules": len(schedules), "Fired": len(fired), "Results": results}
 

@@ -74,7 +74,8 @@ def _new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
-def create_tenant(w: Ports, name: str, instances: list[str], now: float | None = None, webhook: str | None = None) -> dict:
+def create_tenant(w: Ports, name: str, instances: list[str], now: float | None = None,
+                  webhook: str | None = None) -> dict:
     _validate(name, instances)
     _validate_webhook(w, webhook)
     if w.records.get_doc(NAMES, name) is not None:
@@ -93,14 +94,15 @@ def rotate_webhook_secret(w: Ports, name: str, now: float | None = None) -> dict
     """A new signing secret, shown once; the previous one keeps signing beside it for SECRET_GRACE_SECONDS."""
     now = time.time() if now is None else now
     found = w.records.get_doc(NAMES, name) if isinstance(name, str) and TENANT_NAME.match(name) else None
-    tenant = w.records.get_doc(TENANTS, found[0]["Hash"]) if found else None
-    if tenant is None:
+    key = found[0]["Hash"] if found else None
+    tenant = w.records.get_doc(TENANTS, key) if key else None
+    if key is None or tenant is None:
         raise NotFound(f"no tenant {name!r}")
     doc, version = tenant
     if not doc.get("Webhook"):
         raise Conflict(f"tenant {name} has no webhook")
     secret = _new_secret()
-    w.records.update_doc(TENANTS, found[0]["Hash"], {
+    w.records.update_doc(TENANTS, key, {
         **doc, "WebhookSecret": secret, "PreviousWebhookSecret": doc.get("WebhookSecret"),
         "PreviousSecretUntil": now + webhooks.SECRET_GRACE_SECONDS}, version)
     return {"Name": name, "WebhookSecret": secret,

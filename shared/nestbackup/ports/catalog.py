@@ -9,7 +9,8 @@ from typing import Protocol
 @dataclass(frozen=True)
 class ServiceInstance:
     service_instance_id: str
-    status: str        # Created | Deploying | DeployedFailed | Deployed | Upgrading | Deleting | Deleted | DeletedFailed
+    # Created | Deploying | DeployedFailed | Deployed | Upgrading | Deleting | Deleted | DeletedFailed
+    status: str
 
 
 @dataclass(frozen=True)
