@@ -1,4 +1,8 @@
-"""Static check: every field a flow reads from its execution input is in the input the product starts it with.
+"""Static checks of the flows against the product's declared contracts:
+1. every field a flow reads from its execution input is in the input the product starts it with;
+2. every Task that invokes one of our functions sends only fields of that step's input (`body`), reads only fields of
+   its output (`$Output.Body.X`), and every Choice compares `State` only with states a step declares
+   (`STEPS` in shared/nestbackup/ports/steps.py).
 
 A flow's first states see the execution input as `$Input` (until a state reshapes it), and every state may read it as
 `$Context.Execution.Input`. A field read there that the start input lacks is null or an error in CloudFlow, not
@@ -117,8 +121,65 @@ def check(flows_dir: Path = ROOT / "flows", inputs: tuple | None = None) -> list
     return problems
 
 
+FUNCTION_ARN = re.compile(r"functions/([\w-]+)/")
+OUTPUT_BODY = re.compile(r"\$Output\.Body" + _FIELD)
+STATE_COMPARISON = re.compile(r"\$Input\.State\s*==\s*[\"']([^\"']+)[\"']")
+
+
+def _tasks(scope: dict) -> Iterator[dict]:
+    for state in scope.get("States") or []:
+        yield state
+        for branch in state.get("Branches") or []:
+            if isinstance(branch, dict) and "States" in branch:
+                yield from _tasks(branch)
+        if isinstance(state.get("Processor"), dict):
+            yield from _tasks(state["Processor"])
+
+
+def check_steps(flows_dir: Path = ROOT / "flows", steps: dict | None = None) -> list[str]:
+    """One line per problem: a Task invoking an undeclared function, a body field the step does not take, an output
+    field it does not give, or a State compared with a value no step routes on."""
+    if steps is None:
+        sys.path.insert(0, str(ROOT / "shared"))
+        from nestbackup.ports.steps import STEPS
+        steps = STEPS
+    problems = []
+    for path in sorted(Path(flows_dir).glob("*.yaml")):
+        definition = yaml.safe_load(path.read_text())
+        states: set[str] = set()
+        compared: set[str] = set()
+        for state in _tasks(definition):
+            for branch in state.get("Branches") or []:
+                if isinstance(branch, dict) and isinstance(branch.get("Condition"), str):
+                    compared.update(STATE_COMPARISON.findall(branch["Condition"]))
+            arn = str((state.get("Parameters") or {}).get("resourceArn") or "")
+            match = FUNCTION_ARN.search(arn)
+            if state.get("Type") != "Task" or not match:
+                continue
+            function, name = match.group(1), state.get("Name")
+            if function not in steps:
+                problems.append(f"{path.name}: {name} invokes {function}, which declares no step contract")
+                continue
+            step_in, step_out = steps[function]
+            sent = {key.removesuffix(".$") for key in (state["Parameters"].get("body") or {})}
+            extra = sent - {f.name for f in fields(step_in)}
+            if extra:
+                problems.append(f"{path.name}: {name} sends {', '.join(sorted(extra))}, which {step_in.__name__} "
+                                f"does not take")
+            read = _names(OUTPUT_BODY, _expressions(state.get("OutputConstructor")))
+            unknown = read - {f.name for f in fields(step_out)}
+            if unknown:
+                problems.append(f"{path.name}: {name} reads {', '.join(sorted(unknown))} from the output, which "
+                                f"{step_out.__name__} does not give")
+            if getattr(step_out, "STATES", None):
+                states |= {str(s) for s in step_out.STATES}
+        for value in sorted(compared - states):
+            problems.append(f"{path.name}: a Choice compares State with {value!r}, which no step routes on")
+    return problems
+
+
 if __name__ == "__main__":
-    found = check()
+    found = check() + check_steps()
     for line in found:
         print(f"flowcheck: {line}", file=sys.stderr)
     sys.exit(1 if found else 0)

@@ -6,7 +6,7 @@ from typing import Any
 
 from .causes import failure_summary, with_cause
 from .records import ResourceType
-from .status import ItemStatus, RestorePhase, RestoreStatus, aggregate_restore
+from .status import DatabaseState, ItemStatus, RestorePhase, RestoreStatus, aggregate_restore
 
 
 @dataclass
@@ -16,7 +16,7 @@ class DatabaseRestore:
     name: str
     restored: str
     aside: str
-    state: str = "Pending"        # Pending | Restoring | Restored | Renamed | RolledBack | Failed
+    state: DatabaseState = DatabaseState.PENDING
     aside_kept: bool = False
 
 
@@ -55,7 +55,7 @@ class RestoreItem:
         if self.resource_type is ResourceType.RDS:
             out["Engine"] = self.engine
             out["Databases"] = [{"Name": d.name, "RestoredName": d.restored, "AsideName": d.aside,
-                                 "State": d.state, "AsideKept": d.aside_kept} for d in self.databases]
+                                 "State": str(d.state), "AsideKept": d.aside_kept} for d in self.databases]
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,7 +69,8 @@ class RestoreItem:
         raw = dict(raw)
         raw["resource_type"] = ResourceType(raw["resource_type"])
         raw["status"] = ItemStatus(raw["status"])
-        raw["databases"] = [DatabaseRestore(**d) for d in raw.get("databases") or []]
+        raw["databases"] = [DatabaseRestore(**{**d, "state": DatabaseState(d.get("state") or "Pending")})
+                            for d in raw.get("databases") or []]
         return cls(**raw)
 
 

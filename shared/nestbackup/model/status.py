@@ -82,6 +82,17 @@ class RestorePhase(_Status):
     DONE = "Done"
 
 
+class DatabaseState(_Status):
+    """Where one database of a restore is: restored under its new name beside the live one, then swapped into its
+    name (the live one set aside), or put back as it was."""
+    PENDING = "Pending"
+    RESTORING = "Restoring"       # the cloud restores it under its new name
+    RESTORED = "Restored"         # there under its new name, not swapped yet
+    RENAMED = "Renamed"           # swapped into its name; the live one is aside (if there was one)
+    ROLLED_BACK = "RolledBack"    # the swap was undone: the live data under its name again
+    FAILED = "Failed"
+
+
 def aggregate_restore(statuses: Iterable[ItemStatus], finished: bool, failed: bool = False) -> RestoreStatus:
     """Restoring until the restore has finished (instances started again); then RestoreFailed if any item or the
     operation itself failed, else Restored."""

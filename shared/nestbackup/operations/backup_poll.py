@@ -23,6 +23,7 @@ from ..model.status import (
 )
 from ..ports import Ports
 from ..ports.flows import BackupFlowInput, execution_name
+from ..ports.steps import FinalizeOutput, PollOutput, PollState
 from ..steps.backup import (
     CloudProgress,
     advance,
@@ -86,12 +87,11 @@ def poll_step(w: Ports, backup_id: str, round_number: int, generation: int = 1) 
     """The flow's poll step. Its `State` routes the flow: Done -> finalize, Wait -> wait `Wait` s and poll again,
     Continue -> this execution has used its event budget; the next generation was started and this one ends."""
     out = poll(w, backup_id, round_number)
-    state = "Done" if out["Done"] else "Continue" if out["Continue"] else "Wait"
-    if state == "Continue":
+    state = PollState.DONE if out["Done"] else PollState.CONTINUE if out["Continue"] else PollState.WAIT
+    if state is PollState.CONTINUE:
         w.flows.start_once(w.settings.backup_flow, execution_name(backup_id, generation + 1),
                            BackupFlowInput(backup_id, out["Round"], generation + 1))
-    return {"BackupId": backup_id, "State": state, "Wait": out["Wait"], "Round": out["Round"],
-            "Generation": generation}
+    return PollOutput(backup_id, state, out["Wait"], out["Round"], generation).to_event()
 
 
 def _describe(w: Ports, running: list[BackupItem]) -> dict[str, CloudProgress]:
@@ -154,8 +154,8 @@ def finalize(w: Ports, backup_id: str, error: dict | None = None, now: float | N
         record.status_detail = record.status_detail or detail
     status = record.refresh_status(iso_utc(now))
     if status is BackupStatus.CREATING:          # not final: nothing to close yet
-        return {"BackupId": backup_id, "Status": str(status)}
+        return FinalizeOutput(backup_id, str(status)).to_event()
     w.records.write_header(stored, record.header_doc())
     close_operation(w, record.service_instance_id, backup_id, record.to_api())
     _log("backup finished", step="finalize", record_id=backup_id, status=str(status))
-    return {"BackupId": backup_id, "Status": str(status)}
+    return FinalizeOutput(backup_id, str(status)).to_event()

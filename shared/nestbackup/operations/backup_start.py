@@ -12,6 +12,7 @@ from ..model.records import RDS_STARTING, BackupItem, BackupMethod, BackupRecord
 from ..model.status import ItemStatus
 from ..ports import Ports
 from ..ports.records import StoredRecord
+from ..ports.steps import StartBatchOutput
 from ..steps.backup import START_BATCH_UNITS, batch_indexes, client_token, start_units
 from .loading import load_backup, read_backup
 
@@ -37,7 +38,7 @@ def start_batch(w: Ports, backup_id: str, batch: int, now: float | None = None) 
         start_unit(w, stored, record, unit)
         started += sum(i.status is ItemStatus.RUNNING for i in unit)
         failed += sum(i.status is ItemStatus.FAILED for i in unit)
-    return {"BackupId": backup_id, "Batch": batch, "Started": started, "Failed": failed}
+    return StartBatchOutput(backup_id, batch, started, failed).to_event()
 
 
 def start_unit(w: Ports, stored: StoredRecord, record: BackupRecord, unit: list[BackupItem]) -> None:

@@ -12,7 +12,7 @@ import time
 
 from ..errors import CloudError, Conflict
 from ..model.records import RDS_STARTING, BackupMethod, ResourceType
-from ..model.status import BackupStatus, ItemStatus, RestorePhase, RestoreStatus
+from ..model.status import BackupStatus, DatabaseState, ItemStatus, RestorePhase, RestoreStatus
 from ..ports import Ports
 from ..ports.records import StaleWrite
 from .artifacts import NOT_FOUND_CODES, refused_for_good
@@ -120,7 +120,8 @@ def _what_was_touched(record) -> str:
     which nothing has swapped yet."""
     reset = [i.resource_id for i in record.items
              if i.resource_type is ResourceType.DISK and i.status in (ItemStatus.RUNNING, ItemStatus.SUCCEEDED)]
-    copies = [db.restored for i in record.items for db in i.databases if db.state in ("Restoring", "Restored")]
+    copies = [db.restored for i in record.items for db in i.databases
+              if db.state in (DatabaseState.RESTORING, DatabaseState.RESTORED)]
     said = [f"disks already rolled back to the backup: {', '.join(reset)}" if reset else "no disk was touched",
             "the live databases are untouched"]
     if copies:

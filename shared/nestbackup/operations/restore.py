@@ -17,11 +17,12 @@ from ..errors import CloudError, Conflict, ValidationError
 from ..model.ids import check_client_token, check_service_instance_id
 from ..model.records import BackupRecord, ResourceType, iso_utc, new_record_id
 from ..model.restores import RestoreRecord
-from ..model.status import BackupStatus, ItemStatus, RestorePhase, RestoreStatus
+from ..model.status import BackupStatus, DatabaseState, ItemStatus, RestorePhase, RestoreStatus
 from ..ports import Ports
 from ..ports.databases import TABLE_RESTORE_ENGINES
 from ..ports.flows import RestoreFlowInput, execution_name
 from ..ports.records import StoredRecord
+from ..ports.steps import AdvanceOutput, AdvanceState, RecoverOutput
 from ..steps import restore as steps
 from ..steps.backup import next_wait
 from .backup import create_backup
@@ -136,16 +137,15 @@ def advance(w: Ports, restore_id: str, round_number: int = 0, now: float | None 
     handler(w, record, now)
     if record.phase is RestorePhase.DONE:
         _finish(w, stored, record, now)
-        return {"RestoreId": restore_id, "State": "Done", "Wait": 0, "Round": round_number + 1}
+        return AdvanceOutput(restore_id, AdvanceState.DONE, 0, round_number + 1).to_event()
     save_restore(w, stored, record)
     if record.phase is RestorePhase.RENAMING_DATABASES:
-        return {"RestoreId": restore_id, "State": "Rename", "Wait": 0, "Round": round_number + 1}
+        return AdvanceOutput(restore_id, AdvanceState.RENAME, 0, round_number + 1).to_event()
     if record.phase is not before:       # moved on: act on the next phase at once
-        return {"RestoreId": restore_id, "State": "Wait", "Wait": 1, "Round": 0}
+        return AdvanceOutput(restore_id, AdvanceState.WAIT, 1, 0).to_event()
     # Rounds restart at every phase, so short phases are seen quickly and a day-long restore of data still
     # fits one execution's 5,000 events (waits double to CloudFlow's 300 s limit).
-    return {"RestoreId": restore_id, "State": "Wait", "Wait": next_wait(round_number, first=1),
-            "Round": round_number + 1}
+    return AdvanceOutput(restore_id, AdvanceState.WAIT, next_wait(round_number, first=1), round_number + 1).to_event()
 
 
 def _safety_backup(w: Ports, record: RestoreRecord, now: float) -> None:
@@ -225,7 +225,7 @@ def _start(w: Ports, record: RestoreRecord, now: float) -> None:
 
 
 def _any_renamed(record: RestoreRecord) -> bool:
-    return any(db.state == "Renamed" for i in record.items for db in i.databases)
+    return any(db.state == DatabaseState.RENAMED for i in record.items for db in i.databases)
 
 
 def _verify(w: Ports, record: RestoreRecord, now: float) -> None:
@@ -258,7 +258,7 @@ def recover(w: Ports, restore_id: str, error: dict | None = None, now: float | N
     now = time.time() if now is None else now
     stored, record = read_restore(w, restore_id)
     if record.status is not RestoreStatus.RESTORING:
-        return {"RestoreId": restore_id, "Status": str(record.status)}
+        return RecoverOutput(restore_id, str(record.status)).to_event()
     detail = str((error or {}).get("Detail") or "the restore flow failed")
     record.fail_operation(f"{(error or {}).get('Code') or 'FlowFailed'}: {detail}")
     to_start = [iid for iid, before in record.instances.items() if before == "Running"]
@@ -276,4 +276,4 @@ def recover(w: Ports, restore_id: str, error: dict | None = None, now: float | N
             time.sleep(1)
     record.enter(RestorePhase.DONE, now)
     _finish(w, stored, record, now)
-    return {"RestoreId": restore_id, "Status": str(record.status)}
+    return RecoverOutput(restore_id, str(record.status)).to_event()

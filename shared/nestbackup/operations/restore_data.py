@@ -9,7 +9,7 @@ import time
 from ..errors import CloudError
 from ..model.records import ResourceType
 from ..model.restores import RestoreItem, RestoreRecord
-from ..model.status import ItemStatus, RestorePhase
+from ..model.status import DatabaseState, ItemStatus, RestorePhase
 from ..ports import Ports
 from ..steps import restore as steps
 from ..steps.backup import client_token
@@ -40,7 +40,7 @@ def restore_data(w: Ports, record: RestoreRecord, now: float) -> None:
                                         client_token(record.restore_id, item.resource_id))
                 item.status = ItemStatus.RUNNING
                 for db in item.databases:
-                    db.state = "Restoring"
+                    db.state = DatabaseState.RESTORING
         except CloudError as err:
             waits = w.rds.restore_waits(err) if item.resource_type is ResourceType.RDS else err.transient
             if not waits or now - record.phase_started_epoch > w.settings.restore_deadline_seconds:
@@ -52,15 +52,15 @@ def restore_data(w: Ports, record: RestoreRecord, now: float) -> None:
     _follow_databases(w, record, now)
     if all(_data_final(i) for i in record.items):
         _hold_back_if_any_failed(record)
-        renames = any(db.state == "Restored" for i in record.items for db in i.databases)
+        renames = any(db.state == DatabaseState.RESTORED for i in record.items for db in i.databases)
         record.enter(RestorePhase.RENAMING_DATABASES if renames else RestorePhase.STARTING_INSTANCE, now)
 
 
 def failed_databases(record: RestoreRecord) -> list[str]:
     return [f"{i.resource_id}" + (f" ({', '.join(db.name for db in i.databases if db.state == 'Failed')})"
-                                   if any(db.state == "Failed" for db in i.databases) else "")
+                                   if any(db.state == DatabaseState.FAILED for db in i.databases) else "")
             for i in record.items if i.resource_type is ResourceType.RDS
-            and (i.status is ItemStatus.FAILED or any(db.state == "Failed" for db in i.databases))]
+            and (i.status is ItemStatus.FAILED or any(db.state == DatabaseState.FAILED for db in i.databases))]
 
 
 def _hold_back_if_any_failed(record: RestoreRecord) -> None:
@@ -71,7 +71,7 @@ def _hold_back_if_any_failed(record: RestoreRecord) -> None:
         return
     for item in record.items:
         if item.resource_type is ResourceType.RDS and item.status is ItemStatus.RUNNING:
-            kept = [db for db in item.databases if db.state == "Restored"]
+            kept = [db for db in item.databases if db.state == DatabaseState.RESTORED]
             item.fail("NotSwapped", f"not renamed into place because the restore of {'; '.join(failed)} failed: the "
                                     f"live databases are in place; the restored copies are under "
                                     f"{', '.join(repr(db.restored) for db in kept) or 'no name'}")
@@ -90,7 +90,7 @@ def _data_final(item: RestoreItem) -> bool:
     if item.status in (ItemStatus.SUCCEEDED, ItemStatus.FAILED):
         return True
     return item.resource_type is ResourceType.RDS and item.status is ItemStatus.RUNNING and \
-        all(db.state in ("Restored", "Failed") for db in item.databases)
+        all(db.state in (DatabaseState.RESTORED, DatabaseState.FAILED) for db in item.databases)
 
 
 def _follow_disks(w: Ports, record: RestoreRecord) -> None:
@@ -126,11 +126,11 @@ def _follow_databases(w: Ports, record: RestoreRecord, now: float) -> None:
             continue
         if late:
             for db in item.databases:
-                if db.state == "Restoring":
-                    db.state = "Failed"
-        done = [db for db in item.databases if db.state in ("Restored", "Failed")]
+                if db.state == DatabaseState.RESTORING:
+                    db.state = DatabaseState.FAILED
+        done = [db for db in item.databases if db.state in (DatabaseState.RESTORED, DatabaseState.FAILED)]
         item.progress = int(50 * len(done) / len(item.databases))
-        failed = [db.name for db in item.databases if db.state == "Failed"]
+        failed = [db.name for db in item.databases if db.state == DatabaseState.FAILED]
         if failed and len(done) == len(item.databases):
             action = "RecoveryDBInstance" if item.engine == "SQLServer" else "RestoreTable"
             item.fail(f"{action}Failed", f"{action} did not bring back {', '.join(failed)} in time; "
@@ -151,8 +151,8 @@ def _follow_recovery(w: Ports, item: RestoreItem) -> None:
     """SQL Server (RecoveryDBInstance): a database is back when it is listed Running."""
     listed = _listed(w, item)
     for db in item.databases:
-        if db.state == "Restoring" and listed.get(db.restored) == "Running":
-            db.state = "Restored"
+        if db.state == DatabaseState.RESTORING and listed.get(db.restored) == "Running":
+            db.state = DatabaseState.RESTORED
 
 
 def _follow_restore_table(w: Ports, item: RestoreItem) -> None:
@@ -174,21 +174,22 @@ def _follow_restore_table(w: Ports, item: RestoreItem) -> None:
         item.cloud_task_seen = True
     if status != "Running" or unfinished:
         return
-    missing = [db for db in item.databases if db.state == "Restoring" and listed.get(db.restored) != "Running"]
+    missing = [db for db in item.databases
+               if db.state == DatabaseState.RESTORING and listed.get(db.restored) != "Running"]
     failed = [t for t in tasks if t.failed]
     if missing and failed:
         cause = f"{failed[0].reason_code or failed[0].status}: {failed[0].detail}".strip(": ")
         for db in missing:
-            db.state = "Failed"
+            db.state = DatabaseState.FAILED
         item.fail("RestoreTableFailed", f"the RestoreTable task {failed[0].task_id} ended {failed[0].status} "
                                         f"({cause}); the live databases were not touched")
         return
     if missing and item.cloud_task_seen:
         for db in missing:
-            db.state = "Failed"
+            db.state = DatabaseState.FAILED
         item.fail("RestoreTableFailed", f"the restore ended without {', '.join(db.restored for db in missing)}; "
                                         f"the live databases were not touched")
         return
     for db in item.databases:
-        if db.state == "Restoring" and listed.get(db.restored) == "Running":
-            db.state = "Restored"
+        if db.state == DatabaseState.RESTORING and listed.get(db.restored) == "Running":
+            db.state = DatabaseState.RESTORED

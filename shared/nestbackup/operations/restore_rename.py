@@ -9,8 +9,9 @@ import time
 from ..errors import CloudError, NestBackupError, ValidationError
 from ..model.records import ResourceType
 from ..model.restores import RestoreRecord
-from ..model.status import ItemStatus, RestorePhase
+from ..model.status import DatabaseState, ItemStatus, RestorePhase
 from ..ports import Ports
+from ..ports.steps import RenameOutput
 from .loading import read_restore, save_restore
 from .restore_data import failed_databases
 
@@ -27,7 +28,7 @@ def rename(w: Ports, restore_id: str, now: float | None = None) -> dict:
     now = time.time() if now is None else now
     stored, record = read_restore(w, restore_id)
     if record.phase is not RestorePhase.RENAMING_DATABASES:
-        return {"RestoreId": restore_id, "Phase": str(record.phase)}
+        return RenameOutput(restore_id, str(record.phase)).to_event()
     for item in record.items:
         if item.resource_type is not ResourceType.RDS or item.status is not ItemStatus.RUNNING:
             continue
@@ -37,24 +38,24 @@ def rename(w: Ports, restore_id: str, now: float | None = None) -> dict:
             item.fail("NoDatabaseAccount", f"{err}; the restored databases are kept under their restore names")
             continue
         for db in item.databases:
-            if db.state != "Restored":
+            if db.state != DatabaseState.RESTORED:
                 continue
             try:
                 db.aside_kept = databases.rename_back(db.name, db.restored, db.aside)
-                db.state = "Renamed"
+                db.state = DatabaseState.RENAMED
                 _log("database renamed", step="rename", record_id=restore_id, resource_id=item.resource_id,
                      database=db.name, aside=db.aside if db.aside_kept else None)
             except NestBackupError as err:
                 try:
                     databases.roll_back(db.name, db.restored, db.aside)
-                    db.state = "RolledBack"
+                    db.state = DatabaseState.ROLLED_BACK
                 except NestBackupError:
-                    db.state = "Failed"
+                    db.state = DatabaseState.FAILED
                 item.fail("RenameFailed", f"{db.name}: {err}; the live data is under {db.name!r}"
                           f"{' (or ' + repr(db.aside) + ')' if db.state == 'Failed' else ''}, the restored copy "
                           f"under {db.restored!r}")
         if item.status is ItemStatus.RUNNING:
-            renamed = all(db.state == "Renamed" for db in item.databases)
+            renamed = all(db.state == DatabaseState.RENAMED for db in item.databases)
             if renamed:
                 item.status, item.progress = ItemStatus.SUCCEEDED, 100
             else:
@@ -62,7 +63,7 @@ def rename(w: Ports, restore_id: str, now: float | None = None) -> dict:
     _undo_swaps_if_any_failed(w, record)
     record.enter(RestorePhase.STARTING_INSTANCE, now)
     save_restore(w, stored, record)
-    return {"RestoreId": restore_id, "Phase": str(record.phase)}
+    return RenameOutput(restore_id, str(record.phase)).to_event()
 
 
 def _undo_swaps_if_any_failed(w: Ports, record: RestoreRecord) -> None:
@@ -72,7 +73,7 @@ def _undo_swaps_if_any_failed(w: Ports, record: RestoreRecord) -> None:
     if not failed:
         return
     for item in record.items:
-        done = [db for db in item.databases if db.state == "Renamed"]
+        done = [db for db in item.databases if db.state == DatabaseState.RENAMED]
         if item.resource_type is not ResourceType.RDS or not done:
             continue
         databases = w.database(item.resource_id, item.engine or "")
@@ -83,7 +84,7 @@ def _undo_swaps_if_any_failed(w: Ports, record: RestoreRecord) -> None:
                 continue
             try:
                 databases.rename_back(db.name, db.aside, db.restored)
-                db.state, db.aside_kept = "RolledBack", False
+                db.state, db.aside_kept = DatabaseState.ROLLED_BACK, False
                 undone.append(db.name)
             except NestBackupError as err:
                 kept.append(f"{db.name} ({err})")

@@ -1,0 +1,173 @@
+"""The contract between the flows (flows/*.yaml) and the functions they invoke: one dataclass per step's input
+(the `body` the flow sends) and output (what the flow reads as `$Output.Body.X`), and the states a step routes on.
+
+Handlers parse their event with `<Input>.from_event`; operations build their answer as the step's output dataclass.
+`scripts/flowcheck.py` checks every flow against these: each `body` key is a field of the step's input, and each
+`$Output.Body.X` a field of its output, and each Choice compares `State` only with the step's declared states.
+"""
+from __future__ import annotations
+
+from dataclasses import MISSING, asdict, dataclass, fields
+from enum import Enum
+from typing import Any, ClassVar, TypeVar
+
+from ..errors import ValidationError
+
+T = TypeVar("T", bound="StepInput")
+
+
+class PollState(str, Enum):
+    """What the backup flow does after a poll round."""
+    DONE = "Done"            # every item is final: finalize
+    WAIT = "Wait"            # wait `Wait` seconds, poll again
+    CONTINUE = "Continue"    # this execution spent its event budget; the next generation was started
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class AdvanceState(str, Enum):
+    """What the restore flow does after an advance step."""
+    DONE = "Done"
+    WAIT = "Wait"
+    RENAME = "Rename"        # run the db-rename function
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+@dataclass(frozen=True)
+class StepInput:
+    """A step's input: built from the event the flow sends, with the fields checked (a malformed event is a
+    ValidationError, never a KeyError)."""
+
+    @classmethod
+    def from_event(cls: type[T], body: dict[str, Any]) -> T:
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in body and body[f.name] is not None:
+                raw = body[f.name]
+                if f.type in ("int", int):
+                    try:
+                        raw = int(raw)
+                    except (TypeError, ValueError):
+                        raise ValidationError(f"{f.name} must be a whole number") from None
+                elif f.type in ("str", str) and not isinstance(raw, str):
+                    raise ValidationError(f"{f.name} must be a string")
+                values[f.name] = raw
+            elif f.default is MISSING and f.default_factory is MISSING:      # required and absent
+                raise ValidationError(f"the step's input needs {f.name}")
+        return cls(**values)
+
+
+
+@dataclass(frozen=True)
+class StepOutput:
+    def to_event(self) -> dict[str, Any]:
+        return {k: str(v) if isinstance(v, Enum) else v for k, v in asdict(self).items()}
+
+
+# -- the backup flow
+@dataclass(frozen=True)
+class PrepareInput(StepInput):
+    BackupId: str
+
+
+@dataclass(frozen=True)
+class PrepareOutput(StepOutput):
+    BackupId: str
+    Batches: list[dict[str, int]]      # [{"Batch": n}]: the Map state's items
+
+
+@dataclass(frozen=True)
+class StartBatchInput(StepInput):
+    BackupId: str
+    Batch: int = 0
+
+
+@dataclass(frozen=True)
+class StartBatchOutput(StepOutput):
+    BackupId: str
+    Batch: int
+    Started: int
+    Failed: int
+
+
+@dataclass(frozen=True)
+class PollInput(StepInput):
+    BackupId: str
+    Round: int = 0
+    Generation: int = 1
+
+
+@dataclass(frozen=True)
+class PollOutput(StepOutput):
+    STATES: ClassVar[type[Enum]] = PollState
+    BackupId: str
+    State: PollState
+    Wait: int
+    Round: int
+    Generation: int
+
+
+@dataclass(frozen=True)
+class FinalizeInput(StepInput):
+    BackupId: str
+    Error: dict[str, Any] | None = None     # from the flow's Catch: every item not final fails with this cause
+
+
+@dataclass(frozen=True)
+class FinalizeOutput(StepOutput):
+    BackupId: str
+    Status: str
+
+
+# -- the restore flow
+@dataclass(frozen=True)
+class AdvanceInput(StepInput):
+    RestoreId: str
+    Round: int = 0
+
+
+@dataclass(frozen=True)
+class AdvanceOutput(StepOutput):
+    STATES: ClassVar[type[Enum]] = AdvanceState
+    RestoreId: str
+    State: AdvanceState
+    Wait: int
+    Round: int
+
+
+@dataclass(frozen=True)
+class RenameInput(StepInput):
+    RestoreId: str
+
+
+@dataclass(frozen=True)
+class RenameOutput(StepOutput):
+    RestoreId: str
+    Phase: str
+
+
+@dataclass(frozen=True)
+class RecoverInput(StepInput):
+    RestoreId: str
+    Error: dict[str, Any] | None = None     # from the flow's Catch
+
+
+@dataclass(frozen=True)
+class RecoverOutput(StepOutput):
+    RestoreId: str
+    Status: str
+
+
+# The function each step runs, with its input and output.
+STEPS: dict[str, tuple[type[StepInput], type[StepOutput]]] = {
+    "nestbackup-backup-prepare": (PrepareInput, PrepareOutput),
+    "nestbackup-backup-start": (StartBatchInput, StartBatchOutput),
+    "nestbackup-backup-poll": (PollInput, PollOutput),
+    "nestbackup-backup-finalize": (FinalizeInput, FinalizeOutput),
+    "nestbackup-restore-advance": (AdvanceInput, AdvanceOutput),
+    "nestbackup-db-rename": (RenameInput, RenameOutput),
+    "nestbackup-restore-recover": (RecoverInput, RecoverOutput),
+}
