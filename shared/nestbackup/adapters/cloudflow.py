@@ -17,7 +17,6 @@ NOT_FOUND = ("ExecutionNotExists",)
 # StopExecution of an execution that has ended. UNCONFIRMED: the code comes from the project's brief, no public
 # source found; `stop` treats it as "already over", and `stop_running` only stops what DescribeExecution says runs.
 ALREADY_COMPLETED = "ExecutionAlreadyCompleted"
-RUNNING = ("Starting", "Running")       # DescribeExecution statuses of a live execution (SDK model docstring)
 
 
 class CloudFlow:
@@ -64,6 +63,6 @@ class CloudFlow:
             execution = self.describe(flow, name)
             if execution is None:
                 return stopped
-            if execution.status in RUNNING and self.stop(flow, name, cause):
+            if execution.running and self.stop(flow, name, cause):
                 stopped.append(name)
         return stopped

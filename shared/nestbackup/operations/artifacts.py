@@ -113,7 +113,7 @@ def leftovers(w: Ports) -> dict:
         if backup_id not in owned:
             stored = w.records.read(backup_id) if is_backup_id(backup_id) else None
             ids: set[str] = set()
-            if stored and stored.header.get("Status") not in ("Deleted",):
+            if stored and stored.header.get("Status") != BackupStatus.DELETED:
                 for item in stored.items.values():
                     ids.update(x for x in (item.get("artifact_id"), item.get("job_id")) if x)
             owned[backup_id] = ids

@@ -107,7 +107,7 @@ def _describe(w: Ports, running: list[BackupItem]) -> dict[str, CloudProgress]:
     grouped = [i for i in running if i.method is BackupMethod.SNAPSHOT_GROUP]
     if grouped:
         groups = w.ecs.describe_snapshot_groups(sorted({i.job_id for i in grouped if i.job_id}))
-        failed = {gid: g for gid, g in groups.items() if g.status == "failed"}
+        failed = {gid: g for gid, g in groups.items() if g.failed}
         # a failed group does not say which disk failed; each member snapshot's own status does
         own = w.ecs.describe_snapshots([m.snapshot_id for g in failed.values() for m in g.snapshots]) \
             if failed else {}

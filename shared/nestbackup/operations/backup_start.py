@@ -96,7 +96,7 @@ def capture_counts_after(w: Ports, item: BackupItem) -> None:
 
 def _capture_databases(w: Ports, item: BackupItem) -> None:
     """What the restore needs to know: the databases of the instance, and their row counts to verify against."""
-    item.databases = [d.name for d in w.rds.databases(item.resource_id) if d.status in ("Running", "")]
+    item.databases = [d.name for d in w.rds.databases(item.resource_id) if d.running or not d.status]
     try:
         databases = w.database(item.resource_id, item.engine or "")
         item.row_counts = {db: databases.row_counts(db) for db in item.databases}

@@ -84,9 +84,9 @@ def _wait_for_set(w: Ports, db_instance_id: str, job_id: str) -> str | None:
     deadline = time.monotonic() + RDS_WAIT_SECONDS
     while time.monotonic() < deadline:
         job = w.rds.backup_job(db_instance_id, job_id)
-        if job is None or job.status == "Failed":
+        if job is None or job.failed:
             return None
-        if job.status == "Finished":
+        if job.finished:
             return job.backup_id
         time.sleep(1)
     return None

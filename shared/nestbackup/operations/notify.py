@@ -19,6 +19,7 @@ from ..errors import NestBackupError, NotFound
 from ..ports import Ports
 from ..ports.webhooks import Post
 from ..steps import webhooks as rules
+from ..steps.webhooks import DeliveryStatus
 from . import tenants
 from .loading import record_api
 
@@ -40,7 +41,7 @@ def notify(w: Ports, service_instance_id: str, record: dict, now: float | None =
             key = rules.delivery_id(record_id, str(record.get("Status")), doc["Name"])
             if w.records.create_doc(DELIVERIES, key, {
                     "Tenant": doc["Name"], "TenantHash": tenant_hash, "Kind": kind, "RecordId": record_id,
-                    "Status": "Pending", "Attempts": 0, "NextEpoch": now, "CreatedEpoch": now}):
+                    "Status": DeliveryStatus.PENDING.value, "Attempts": 0, "NextEpoch": now, "CreatedEpoch": now}):
                 queued.append(key)
         return _attempt(w, queued, now, {record_id: record})
     except Exception:  # noqa: BLE001 - the record is final whatever happens here
@@ -54,10 +55,10 @@ def deliver_due(w: Ports, now: float | None = None) -> dict:
     due, forgotten = [], 0
     for key, doc, _ in w.records.docs(DELIVERIES):
         age = now - float(doc.get("CreatedEpoch") or now)
-        if doc.get("Status") == "Pending" and float(doc.get("NextEpoch") or 0) <= now:
+        if doc.get("Status") == DeliveryStatus.PENDING and float(doc.get("NextEpoch") or 0) <= now:
             due.append(key)
-        elif (doc.get("Status") == "Delivered" and age > KEEP_DELIVERED_SECONDS) or \
-                (doc.get("Status") in ("DeadLetter", "Dropped") and age > KEEP_DEAD_SECONDS):
+        elif (doc.get("Status") == DeliveryStatus.DELIVERED and age > KEEP_DELIVERED_SECONDS) or \
+                (doc.get("Status") in (DeliveryStatus.DEAD_LETTER, DeliveryStatus.DROPPED) and age > KEEP_DEAD_SECONDS):
             w.records.delete_doc(DELIVERIES, key)
             forgotten += 1
     return {"Due": len(due), "Delivered": _attempt(w, due, now, {}), "Forgotten": forgotten}
@@ -69,7 +70,7 @@ def _attempt(w: Ports, keys: list[str], now: float, bodies: dict[str, dict]) -> 
     posts, claimed = [], {}
     for key in keys:
         found = w.records.get_doc(DELIVERIES, key)
-        if not found or found[0].get("Status") != "Pending" or float(found[0].get("NextEpoch") or 0) > now:
+        if not found or found[0].get("Status") != DeliveryStatus.PENDING or float(found[0].get("NextEpoch") or 0) > now:
             continue
         doc, version = found
         attempts = int(doc.get("Attempts") or 0) + 1
@@ -81,14 +82,14 @@ def _attempt(w: Ports, keys: list[str], now: float, bodies: dict[str, dict]) -> 
             continue
         tenant = w.records.get_doc(tenants.TENANTS, doc["TenantHash"])
         if tenant is None or not tenant[0].get("Webhook"):
-            w.records.update_doc(DELIVERIES, key, {**doc, "Status": "Dropped",
+            w.records.update_doc(DELIVERIES, key, {**doc, "Status": DeliveryStatus.DROPPED.value,
                                                    "LastError": "the tenant or its webhook is gone"}, version)
             continue
         try:
             body = json.dumps(bodies.get(doc["RecordId"]) or record_api(w, doc["Kind"], doc["RecordId"])).encode()
         except NotFound:
-            w.records.update_doc(DELIVERIES, key, {**doc, "Status": "Dropped", "LastError": "the record is gone"},
-                                 version)
+            w.records.update_doc(DELIVERIES, key, {**doc, "Status": DeliveryStatus.DROPPED.value,
+                                                   "LastError": "the record is gone"}, version)
             continue
         stamp = int(now)
         headers = {"content-type": "application/json", "user-agent": "nestbackup-webhook/2",
@@ -103,9 +104,9 @@ def _attempt(w: Ports, keys: list[str], now: float, bodies: dict[str, dict]) -> 
         doc, version = claimed[outcome.key]
         if outcome.delivered:
             delivered += 1
-            doc = {**doc, "Status": "Delivered", "DeliveredEpoch": now, "LastResult": outcome.detail}
+            doc = {**doc, "Status": DeliveryStatus.DELIVERED.value, "DeliveredEpoch": now, "LastResult": outcome.detail}
         elif outcome.refused or doc["Attempts"] >= rules.MAX_ATTEMPTS:
-            doc = {**doc, "Status": "DeadLetter", "LastError": outcome.detail}
+            doc = {**doc, "Status": DeliveryStatus.DEAD_LETTER.value, "LastError": outcome.detail}
             log.warning("webhook dead letter", extra={"fields": {"tenant": doc["Tenant"], "delivery": outcome.key,
                                                                  "error": outcome.detail}})
         else:

@@ -89,7 +89,7 @@ def _unusable_artifacts(w: Ports, backup: BackupRecord) -> list[str]:
             snap = found.get(item.artifact_id or "")
             if snap is None:
                 problems.append(f"snapshot {item.artifact_id} of disk {item.resource_id} no longer exists")
-            elif snap.status != "accomplished":
+            elif not snap.accomplished:
                 problems.append(f"snapshot {item.artifact_id} of disk {item.resource_id} is {snap.status}")
     for item in backup.items:
         if item.resource_type is not ResourceType.RDS or item.status is not ItemStatus.SUCCEEDED \
@@ -98,7 +98,7 @@ def _unusable_artifacts(w: Ports, backup: BackupRecord) -> list[str]:
         backup_set = w.rds.backup_set(item.resource_id, item.artifact_id)
         if backup_set is None:
             problems.append(f"RDS backup set {item.artifact_id} of {item.resource_id} no longer exists")
-        elif backup_set.status != "Success":
+        elif not backup_set.succeeded:
             problems.append(f"RDS backup set {item.artifact_id} of {item.resource_id} is {backup_set.status}")
         elif item.engine in TABLE_RESTORE_ENGINES and item.databases and backup_set.meta_status != "OK":
             problems.append(f"RDS backup set {item.artifact_id} of {item.resource_id} has MetaStatus "
@@ -203,7 +203,7 @@ def _stop(w: Ports, record: RestoreRecord, now: float) -> None:
         if running:
             w.ecs.stop_instances(running)
         found = w.ecs.describe_instances(ids)
-    pending = [iid for iid in ids if iid in found and found[iid].status != "Stopped"]
+    pending = [iid for iid in ids if iid in found and not found[iid].stopped]
     if not pending:
         record.enter(RestorePhase.RESTORING_DATA, now)
     elif now - record.phase_started_epoch > w.settings.stop_deadline_seconds:

@@ -102,7 +102,7 @@ def _follow_disks(w: Ports, record: RestoreRecord) -> None:
         disk = disks.get(item.resource_id)
         if disk is None:
             item.fail("InvalidDiskId.NotFound", f"disk {item.resource_id} no longer exists")
-        elif disk.status in ("In_use", "Available"):
+        elif disk.settled:
             item.status, item.progress = ItemStatus.SUCCEEDED, 100
             item.verification = f"rolled back to snapshot {item.source_artifact_id}"
 

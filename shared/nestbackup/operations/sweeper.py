@@ -6,6 +6,7 @@ import logging
 import time
 
 from ..errors import NestBackupError
+from ..model.status import BackupStatus, RestoreStatus
 from ..ports import Ports
 from ..ports.flows import execution_name
 from ..ports.records import StaleWrite
@@ -30,7 +31,7 @@ def sweep(w: Ports, now: float | None = None) -> dict:
         kind = doc.get("Kind")
         try:
             stored = w.records.read(record_id)
-            if stored is None or stored.header.get("Status") not in ("Creating", "Restoring"):
+            if stored is None or stored.header.get("Status") not in (BackupStatus.CREATING, RestoreStatus.RESTORING):
                 w.records.delete_doc(ACTIVE, record_id)        # final already: drop the index entry
                 continue
             age = now - float(doc.get("StartedEpoch") or now)
@@ -66,6 +67,6 @@ def _flow_alive(w: Ports, flow: str, record_id: str) -> bool:
         execution = w.flows.describe(flow, execution_name(record_id, generation))
         if execution is None:
             return False
-        if execution.status in ("Running", "Starting"):
+        if execution.running:
             return True
     return False

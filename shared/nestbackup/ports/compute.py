@@ -16,11 +16,24 @@ class Disk:
     disk_type: str
     multi_attach: bool = False
 
+    @property
+    def settled(self) -> bool:
+        """Attached or free again: a ResetDisk is over (ReIniting while it runs)."""
+        return self.status in ("In_use", "Available")
+
 
 @dataclass(frozen=True)
 class Instance:
     instance_id: str
     status: str               # Pending | Running | Starting | Stopping | Stopped
+
+    @property
+    def running(self) -> bool:
+        return self.status == "Running"
+
+    @property
+    def stopped(self) -> bool:
+        return self.status == "Stopped"
 
 
 @dataclass(frozen=True)
@@ -31,12 +44,20 @@ class Snapshot:
     progress: int             # 0-100
     available: bool
 
+    @property
+    def accomplished(self) -> bool:
+        return self.status == "accomplished"
+
 
 @dataclass(frozen=True)
 class SnapshotGroup:
     group_id: str
     status: str               # progressing | accomplished | failed
     snapshots: tuple[Snapshot, ...]
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
 
 
 class Compute(Protocol):

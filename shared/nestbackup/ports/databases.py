@@ -37,6 +37,14 @@ class BackupJob:
     backup_id: str | None
     mode: str = "Manual"      # JobMode: Manual (CreateBackup) | Automated (the instance's backup policy)
 
+    @property
+    def finished(self) -> bool:
+        return self.status == "Finished"
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "Failed"
+
 
 @dataclass(frozen=True)
 class BackupSet:
@@ -47,11 +55,19 @@ class BackupSet:
     store_status: str         # Enabled (deletable) | Disabled
     expires_at: str | None    # ExpectExpireTime; None when the set is kept for good or the field is absent
 
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "Success"
+
 
 @dataclass(frozen=True)
 class Database:
     name: str
-    status: str               # Creating | Running | Deleting
+    status: str               # Creating | Running | Deleting ("" where the API leaves it out)
+
+    @property
+    def running(self) -> bool:
+        return self.status == "Running"
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,11 @@ class Execution:
     status: str               # Starting | Running | Stopped | Succeeded | Failed | TimedOut
     output: str | None = None
 
+    @property
+    def running(self) -> bool:
+        """DescribeExecution statuses of a live execution (SDK model docstring)."""
+        return self.status in ("Starting", "Running")
+
 
 class Flows(Protocol):
     def start_once(self, flow: str, name: str, start: FlowInput) -> bool:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from ..errors import ValidationError
+from ..model.status import BackupStatus
 
 DAY = 86400
 
@@ -35,11 +36,12 @@ class BackupSummary:
 def expired(backups: list[BackupSummary], rule: Retention, now: float) -> list[str]:
     """Backups to delete, oldest first. Running and already deleted ones are never chosen; failed backups (which
     may hold partial snapshots) age out like the others but never count towards KeepLast."""
-    created = sorted((b for b in backups if b.status == "Created"), key=lambda b: -b.started_epoch)
+    created = sorted((b for b in backups if b.status == BackupStatus.CREATED), key=lambda b: -b.started_epoch)
     protected = {b.backup_id for b in created[:max(1, rule.keep_last or 1)]}
     out = []
     for b in sorted(backups, key=lambda b: b.started_epoch):
-        if b.status not in ("Created", "CreateFailed", "DeleteFailed") or b.backup_id in protected:
+        deletable = b.status in (BackupStatus.CREATED, BackupStatus.CREATE_FAILED, BackupStatus.DELETE_FAILED)
+        if not deletable or b.backup_id in protected:
             continue
         if rule.keep_days is not None and now - b.started_epoch < rule.keep_days * DAY:
             continue

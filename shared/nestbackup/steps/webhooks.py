@@ -9,7 +9,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+from enum import Enum
 from urllib.parse import urlsplit
+
+
+class DeliveryStatus(str, Enum):
+    """Where one webhook delivery is (the deliveries collection)."""
+    PENDING = "Pending"           # due at NextEpoch
+    DELIVERED = "Delivered"
+    DEAD_LETTER = "DeadLetter"    # every attempt failed, or the address may not be called
+    DROPPED = "Dropped"           # the tenant or the record is gone
+
+    def __str__(self) -> str:
+        return str(self.value)
+
 
 SIGNATURE_HEADER = "X-Nestbackup-Signature"     # t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">[,v1=…]
 DELIVERY_HEADER = "X-Nestbackup-Delivery"       # the same id on every attempt of one delivery: receivers dedupe on it
