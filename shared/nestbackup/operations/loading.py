@@ -10,9 +10,11 @@ from ..ports.records import StoredRecord
 
 
 def read_backup(w: Ports, backup_id: str) -> tuple[StoredRecord, BackupRecord]:
-    stored = w.records.read(backup_id) if is_backup_id(backup_id) else None
-    if stored is None or stored.header.get("Kind") != "backup":
+    if not is_backup_id(backup_id):
         raise NotFound(f"no backup {backup_id!r}")
+    stored = w.records.read(backup_id)
+    if stored is None or stored.header.get("Kind") != "backup":
+        raise NotFound(f"no backup {backup_id}")
     return stored, BackupRecord.from_docs(stored.header, stored.items)
 
 
@@ -21,9 +23,11 @@ def load_backup(w: Ports, backup_id: str) -> BackupRecord:
 
 
 def read_restore(w: Ports, restore_id: str) -> tuple[StoredRecord, RestoreRecord]:
-    stored = w.records.read(restore_id) if is_restore_id(restore_id) else None
-    if stored is None or stored.header.get("Kind") != "restore":
+    if not is_restore_id(restore_id):
         raise NotFound(f"no restore {restore_id!r}")
+    stored = w.records.read(restore_id)
+    if stored is None or stored.header.get("Kind") != "restore":
+        raise NotFound(f"no restore {restore_id}")
     return stored, RestoreRecord.from_docs(stored.header, stored.items)
 
 
