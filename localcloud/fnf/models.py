@@ -29,9 +29,9 @@ import json
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
-from ..cloud import Product
+from ..cloud import LocalCloud, Product
 from ..core.errors import ServiceError
 from ..core.rpc import RpcRequest
 from .definition import NAME_RE
@@ -41,9 +41,6 @@ from .history import (EXECUTION, TERMINAL, append_event, event_count, event_page
                       timestamp_ms)
 from .interpreter import MAX_STATE_BYTES, json_size
 from .runner import MAX_EVENTS, Runner
-
-if TYPE_CHECKING:
-    from ..cloud import LocalCloud
 
 # UNCONFIRMED HTTP statuses (the codes have sources, the statuses do not): StopExecution's ExecutionAlreadyCompleted,
 # StartExecution's ExecutionAlreadyExists, FlowNotExists and ExecutionNotExists.
@@ -73,7 +70,7 @@ class Fnf(Product):
     ACTIONS = frozenset({"StartExecution", "DescribeExecution", "StopExecution", "GetExecutionHistory",
                          "ListExecutions", "DescribeFlow", "ListFlows"})
 
-    def __init__(self, cloud: "LocalCloud", flows_dir: str | Path | None = None,
+    def __init__(self, cloud: LocalCloud, flows_dir: str | Path | None = None,
                  wait_scale: float = 1.0, max_events: int = MAX_EVENTS, max_state_bytes: int = MAX_STATE_BYTES):
         super().__init__(cloud)
         if flows_dir is None and (_REPO / "flows").is_dir():
