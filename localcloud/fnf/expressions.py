@@ -1,5 +1,9 @@
 """The CloudFlow expression language (new spec), as far as the local cloud needs it.
 
+One concept in one module: the tokenizer, the parser and the evaluator of this small grammar, and its built-in
+functions, change together (a new operator or built-in touches all of them) and are used only through
+`compile_expression`; split apart, each part would be a few dozen lines that means nothing alone.
+
 Grammar (precedence low to high)::
 
     expr    := or
@@ -16,7 +20,8 @@ Grammar (precedence low to high)::
 Paths: reading a key an object does not have, an index past the end of an array, or anything of null is an error
 (`MissingField`, an `ExpressionError`), and so is reading a key of a string, number or boolean. Whether CloudFlow
 fails there or reads null is UNCONFIRMED (no document says); failing is the reading under which a flow that works
-here also works there. `get(container, key[, default])` is the lenient read: null (or the default) when missing. Comparisons: numbers with numbers, strings with strings (lexicographic); `==`/`!=` between
+here also works there. `get(container, key[, default])` is the lenient read: null (or the default) when missing.
+Comparisons: numbers with numbers, strings with strings (lexicographic); `==`/`!=` between
 other values compare JSON values; an ordering between mismatched types is false. A Choice condition holds only if
 it evaluates to the boolean true.
 """

@@ -26,7 +26,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .interpreter import FC_UNHANDLED, StateError, parse_arn
+from .definition import parse_arn
+from .errors import FC_UNHANDLED, StateError
 
 
 @dataclass

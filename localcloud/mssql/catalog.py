@@ -7,7 +7,7 @@ process never leaves a torn file, a power cut may lose the last change).
 What is not: there are no column types, constraints or indexes — a table is a list of column names
 and rows of ints, Decimals, strings and NULLs.
 
-All methods are thread-safe; `lock` is reentrant so the SQL interpreter can hold it across a
+All methods are thread-safe; `lock` is reentrant so the SQL engine can hold it across a
 check-then-change sequence (e.g. "nobody else is in this database, rename it").
 """
 from __future__ import annotations
@@ -126,7 +126,7 @@ class Catalog:
             return "the name contains a NUL character"
         return None
 
-    # ------------------------------------------------------------------------------ used by the interpreter
+    # ------------------------------------------------------------------------------ used by the engine
     def is_system(self, name: str) -> bool:
         return key(name) in self.SYSTEM
 

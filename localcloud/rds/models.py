@@ -20,7 +20,7 @@ What is real:
   original one) as long as the new table names do not.
 - A SQL Server instance is the local stand-in of localcloud.mssql: a JSON catalog of databases, tables and rows,
   served over the TDS wire protocol on 127.0.0.1 (ConnectionString/Port; login `sa`, empty password). It is no SQL
-  Server engine: it runs a small statement set (see localcloud.mssql.sql). CreateBackup exports each database to
+  Server engine: it runs a small statement set (mssql.lexer.SUPPORTED). CreateBackup exports each database to
   `db-<n>.json`; RestoreTable answers 400 UnsupportedEngine (as on the real service); RecoveryDBInstance restores
   databases of a backup set into an existing SQL Server instance under the names DbNames (JSON
   `{"src":"dst"}`) maps them to, never over an existing database. That the real service accepts the source

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from localcloud.fnf.interpreter import load_flow, parse_arn
+from localcloud.fnf.definition import load_flow, parse_arn
 
 ROOT = Path(__file__).resolve().parents[2]
 S = ROOT / "build" / "s" / "node_modules" / ".bin" / "s"

@@ -11,16 +11,9 @@ from alibabacloud_fnf20190315.client import Client
 from alibabacloud_tea_openapi import models as oa
 from alibabacloud_tea_openapi.exceptions import ClientException
 
-from localcloud.fnf.interpreter import (
-    ALL_ERRORS,
-    FC_EXHAUSTED,
-    FC_INTERNAL,
-    FC_THROTTLED,
-    FC_UNHANDLED,
-    Interpreter,
-    StateError,
-    load_flow,
-)
+from localcloud.fnf.definition import load_flow
+from localcloud.fnf.errors import ALL_ERRORS, FC_EXHAUSTED, FC_INTERNAL, FC_THROTTLED, FC_UNHANDLED, StateError
+from localcloud.fnf.interpreter import Interpreter
 from tests.conftest import wait_until
 from tests.e2e.conftest import start_product
 
