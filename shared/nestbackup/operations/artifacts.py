@@ -8,7 +8,7 @@ import time
 
 from ..errors import CloudError, Conflict
 from ..model.ids import OWNER_TAG, is_backup_id
-from ..model.records import BackupMethod
+from ..model.records import BackupItem, BackupMethod
 from ..model.status import BackupStatus
 from ..ports import Ports
 from .loading import load_backup, read_backup
@@ -59,14 +59,8 @@ def delete_backup(w: Ports, backup_id: str, now: float | None = None, retry_refu
                 refused += 1
                 continue
             try:
-                if item.method is BackupMethod.SNAPSHOT_GROUP and item.job_id:
-                    if item.job_id not in groups_done:
-                        w.ecs.delete_snapshot_group(item.job_id)
-                        groups_done.add(item.job_id)
-                elif item.method is BackupMethod.SNAPSHOT and item.artifact_id:
-                    w.ecs.delete_snapshot(item.artifact_id)
-                elif item.method is BackupMethod.RDS_BACKUP and item.artifact_id:
-                    w.rds.delete_backup(item.resource_id, item.artifact_id)
+                delete_artifact(w, item, groups_done)
+                if item.method is BackupMethod.RDS_BACKUP and item.artifact_id:
                     if item.delete_refused:
                         item.delete_refused = None
                         w.records.write_item(stored, item.resource_id, item.to_dict())
@@ -96,6 +90,19 @@ def delete_backup(w: Ports, backup_id: str, now: float | None = None, retry_refu
         return record.to_api()
     finally:
         w.records.release_lock(record.service_instance_id, holder)
+
+
+def delete_artifact(w: Ports, item: BackupItem, groups_done: set[str], backup_set: str | None = None) -> None:
+    """Delete what the cloud keeps of one item: its snapshot, its snapshot group (once per group: `groups_done`), or
+    its RDS backup set (`backup_set` when the item does not know it yet). CloudError as the cloud answers."""
+    if item.method is BackupMethod.SNAPSHOT_GROUP and item.job_id:
+        if item.job_id not in groups_done:
+            w.ecs.delete_snapshot_group(item.job_id)
+            groups_done.add(item.job_id)
+    elif item.method is BackupMethod.SNAPSHOT and item.artifact_id:
+        w.ecs.delete_snapshot(item.artifact_id)
+    elif item.method is BackupMethod.RDS_BACKUP and (backup_set or item.artifact_id):
+        w.rds.delete_backup(item.resource_id, backup_set or item.artifact_id or "")
 
 
 def refused_for_good(err: CloudError) -> bool:

@@ -15,7 +15,7 @@ from ..model.records import RDS_STARTING, BackupMethod, ResourceType
 from ..model.status import BackupStatus, DatabaseState, ItemStatus, RestorePhase, RestoreStatus
 from ..ports import Ports
 from ..ports.records import StaleWrite
-from .artifacts import NOT_FOUND_CODES, refused_for_good
+from .artifacts import NOT_FOUND_CODES, delete_artifact, refused_for_good
 from .backup_poll import finalize
 from .loading import load_backup, read_backup, read_restore
 from .restore import recover
@@ -29,20 +29,17 @@ def cancel_backup(w: Ports, backup_id: str, now: float | None = None) -> dict:
         raise Conflict(f"backup {backup_id} is {record.status}: only a running backup can be cancelled")
     w.flows.stop_generations(w.settings.backup_flow, backup_id, "cancelled by the caller")
     stored, record = read_backup(w, backup_id)
-    leftovers = []
-    groups = set()
+    leftovers: list[str] = []
+    groups: set[str] = set()
     for item in record.items:
         try:
-            if item.method is BackupMethod.SNAPSHOT_GROUP and item.job_id and item.job_id not in groups:
-                groups.add(item.job_id)
-                w.ecs.delete_snapshot_group(item.job_id)
-            elif item.method is BackupMethod.SNAPSHOT and item.artifact_id:
-                w.ecs.delete_snapshot(item.artifact_id)
-            elif item.method is BackupMethod.RDS_BACKUP and item.job_id and item.job_id != RDS_STARTING:
+            if item.method is not BackupMethod.RDS_BACKUP:
+                delete_artifact(w, item, groups)
+            elif item.job_id and item.job_id != RDS_STARTING:
                 backup_set = item.artifact_id or _wait_for_set(w, item.resource_id, item.job_id)
                 if backup_set:
                     try:
-                        w.rds.delete_backup(item.resource_id, backup_set)
+                        delete_artifact(w, item, groups, backup_set)
                     except CloudError as err:
                         if err.code in NOT_FOUND_CODES or not refused_for_good(err):
                             raise
@@ -53,8 +50,9 @@ def cancel_backup(w: Ports, backup_id: str, now: float | None = None) -> dict:
                 else:
                     leftovers.append(f"RDS backup job {item.job_id} of {item.resource_id}")
         except CloudError as err:
-            if err.code not in NOT_FOUND_CODES:
-                leftovers.append(f"{item.artifact_id or item.job_id}: {err.code}")
+            left = f"{item.artifact_id or item.job_id}: {err.code}"
+            if err.code not in NOT_FOUND_CODES and left not in leftovers:      # a group's members share one
+                leftovers.append(left)
     _mark_cancelled(w, backup_id)
     detail = "cancelled by the caller" + (f"; left behind: {', '.join(leftovers)}" if leftovers else "")
     final = finalize(w, backup_id, error={"Code": "Cancelled", "Detail": detail}, now=now)
