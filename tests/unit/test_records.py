@@ -43,7 +43,7 @@ def test_end_time_is_set_once():
 
 def test_items_round_trip_through_dicts():
     item = BackupItem("d-1", ResourceType.DISK, instance_id="i-1", method=BackupMethod.SNAPSHOT_GROUP,
-                      status=ItemStatus.RUNNING, job_id="ssg-1", progress=40)
+                      status=ItemStatus.RUNNING, group_id="ssg-1", progress=40)
     assert BackupItem.from_dict(item.to_dict()) == item
     assert item.to_api()["SnapshotGroupId"] == "ssg-1"
 
@@ -54,3 +54,15 @@ def test_record_round_trips_through_its_stored_documents():
     docs = {i.resource_id: i.to_dict() for i in record.items}
     again = BackupRecord.from_docs(record.header_doc(), docs)
     assert again == record
+
+
+def test_items_written_when_job_id_held_a_group_or_the_rds_intent_read_into_their_own_fields():
+    group = BackupItem.from_dict({"resource_id": "d-1", "resource_type": "disk", "method": "SnapshotGroup",
+                                  "status": "Running", "job_id": "ssg-1"})
+    assert (group.group_id, group.job_id) == ("ssg-1", None)
+    rds = BackupItem.from_dict({"resource_id": "rm-1", "resource_type": "rds", "method": "RdsBackup",
+                                "status": "Pending", "job_id": "starting"})
+    assert (rds.starting, rds.job_id) == (True, None)
+    running = BackupItem.from_dict({"resource_id": "rm-1", "resource_type": "rds", "method": "RdsBackup",
+                                    "status": "Running", "job_id": "1234"})
+    assert (running.starting, running.job_id, running.group_id) == (False, "1234", None)

@@ -26,10 +26,6 @@ class BackupMethod(str, Enum):
         return self.value
 
 
-# BackupItem.job_id of an RDS item whose CreateBackup may or may not have been applied (see backup_start._start_rds)
-RDS_STARTING = "starting"
-
-
 @dataclass
 class BackupItem:
     resource_id: str
@@ -39,7 +35,9 @@ class BackupItem:
     method: BackupMethod | None = None
     status: ItemStatus = ItemStatus.PENDING
     artifact_id: str | None = None       # snapshot id, or RDS backup set id
-    job_id: str | None = None            # RDS backup job id, or snapshot group id
+    job_id: str | None = None            # RDS: the backup job
+    group_id: str | None = None          # a disk of a snapshot group: the group
+    starting: bool = False               # RDS: CreateBackup may have been sent, its job not known yet (adopt it)
     progress: int = 0
     error_code: str | None = None
     error_message: str | None = None
@@ -78,7 +76,7 @@ class BackupItem:
             out["RestorableReason"] = self.restorable_reason
             out["DeleteRefused"] = self.delete_refused
         if self.method is BackupMethod.SNAPSHOT_GROUP:
-            out["SnapshotGroupId"] = self.job_id
+            out["SnapshotGroupId"] = self.group_id
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,6 +91,11 @@ class BackupItem:
         raw["resource_type"] = ResourceType(raw["resource_type"])
         raw["method"] = BackupMethod(raw["method"]) if raw.get("method") else None
         raw["status"] = ItemStatus(raw["status"])
+        # records written before group_id and starting had their own fields kept both in job_id
+        if raw.get("job_id") == "starting":
+            raw["job_id"], raw["starting"] = None, True
+        if raw["method"] is BackupMethod.SNAPSHOT_GROUP and raw.get("job_id") and not raw.get("group_id"):
+            raw["group_id"], raw["job_id"] = raw["job_id"], None
         return cls(**raw)
 
 

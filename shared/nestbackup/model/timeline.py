@@ -38,7 +38,8 @@ def item_events(before: dict | None, after: dict, at: str) -> list[dict]:
     was = before or {}
     out: list[dict] = []
     status, old = after.get("status"), was.get("status")
-    artifact = after.get("artifact_id") or after.get("job_id") or after.get("source_artifact_id")
+    artifact = (after.get("artifact_id") or after.get("group_id") or after.get("job_id")
+                or after.get("source_artifact_id"))
     if before is None:
         out.append(_event(at, rid, "Planned", " ".join(x for x in (after.get("method"), after.get("engine"),
                                                                       f"from {artifact}" if artifact else "")

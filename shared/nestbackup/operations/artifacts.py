@@ -73,8 +73,9 @@ def delete_backup(w: Ports, backup_id: str, now: float | None = None, retry_refu
                     w.records.write_item(stored, item.resource_id, item.to_dict())
                     continue
                 failures += 1
+                what = item.artifact_id or item.group_id or item.job_id
                 item.error_code, item.error_message, item.request_id = \
-                    err.code, f"deleting {item.artifact_id or item.job_id} failed: {err.message}", err.request_id
+                    err.code, f"deleting {what} failed: {err.message}", err.request_id
                 w.records.write_item(stored, item.resource_id, item.to_dict())
         record.status = BackupStatus.DELETE_FAILED if failures or refused else BackupStatus.DELETED
         record.awaiting_expiry = bool(refused) and not failures
@@ -95,10 +96,10 @@ def delete_backup(w: Ports, backup_id: str, now: float | None = None, retry_refu
 def delete_artifact(w: Ports, item: BackupItem, groups_done: set[str], backup_set: str | None = None) -> None:
     """Delete what the cloud keeps of one item: its snapshot, its snapshot group (once per group: `groups_done`), or
     its RDS backup set (`backup_set` when the item does not know it yet). CloudError as the cloud answers."""
-    if item.method is BackupMethod.SNAPSHOT_GROUP and item.job_id:
-        if item.job_id not in groups_done:
-            w.ecs.delete_snapshot_group(item.job_id)
-            groups_done.add(item.job_id)
+    if item.method is BackupMethod.SNAPSHOT_GROUP and item.group_id:
+        if item.group_id not in groups_done:
+            w.ecs.delete_snapshot_group(item.group_id)
+            groups_done.add(item.group_id)
     elif item.method is BackupMethod.SNAPSHOT and item.artifact_id:
         w.ecs.delete_snapshot(item.artifact_id)
     elif item.method is BackupMethod.RDS_BACKUP and (backup_set or item.artifact_id):
@@ -122,7 +123,7 @@ def leftovers(w: Ports) -> dict:
             ids: set[str] = set()
             if stored and stored.header.get("Status") != BackupStatus.DELETED:
                 for item in stored.items.values():
-                    ids.update(x for x in (item.get("artifact_id"), item.get("job_id")) if x)
+                    ids.update(x for x in (item.get("artifact_id"), item.get("group_id"), item.get("job_id")) if x)
             owned[backup_id] = ids
         return artifact in owned[backup_id]
 

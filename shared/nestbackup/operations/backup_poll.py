@@ -7,7 +7,6 @@ import time
 
 from ..errors import Conflict
 from ..model.records import (
-    RDS_STARTING,
     BackupItem,
     BackupMethod,
     ResourceType,
@@ -57,7 +56,7 @@ def poll(w: Ports, backup_id: str, round_number: int = 0, now: float | None = No
         return record.started_epoch + (s.disk_deadline_seconds if item.resource_type is ResourceType.DISK
                                        else s.rds_deadline_seconds)
 
-    pending = [i for i in record.items if i.status is ItemStatus.PENDING or i.job_id == RDS_STARTING]
+    pending = [i for i in record.items if i.status is ItemStatus.PENDING or i.starting]
     for unit in start_units(pending):
         if now >= deadline(unit[0]):
             for item in unit:
@@ -106,7 +105,7 @@ def _describe(w: Ports, running: list[BackupItem]) -> dict[str, CloudProgress]:
                                                        snap.snapshot_id, *_snapshot_error(snap.status))
     grouped = [i for i in running if i.method is BackupMethod.SNAPSHOT_GROUP]
     if grouped:
-        groups = w.ecs.describe_snapshot_groups(sorted({i.job_id for i in grouped if i.job_id}))
+        groups = w.ecs.describe_snapshot_groups(sorted({i.group_id for i in grouped if i.group_id}))
         failed = {gid: g for gid, g in groups.items() if g.failed}
         # a failed group does not say which disk failed; each member snapshot's own status does
         own = w.ecs.describe_snapshots([m.snapshot_id for g in failed.values() for m in g.snapshots]) \
@@ -116,10 +115,10 @@ def _describe(w: Ports, running: list[BackupItem]) -> dict[str, CloudProgress]:
                 m.disk_id: (m.snapshot_id, own[m.snapshot_id].status if m.snapshot_id in own else "", m.progress)
                 for m in group.snapshots if m.disk_id}))
         for item in grouped:
-            found_group = groups.get(item.job_id or "")
+            found_group = groups.get(item.group_id or "")
             member = next((m for m in found_group.snapshots if m.disk_id == item.resource_id), None) \
                 if found_group else None
-            if found_group and member and item.job_id not in failed:
+            if found_group and member and item.group_id not in failed:
                 seen[item.resource_id] = CloudProgress(snapshot_item_status(member.status or found_group.status),
                                                        member.progress, member.snapshot_id)
     for item in running:

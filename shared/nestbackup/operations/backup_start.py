@@ -8,7 +8,7 @@ import time
 
 from ..errors import CloudError, ValidationError
 from ..model.ids import OWNER_TAG
-from ..model.records import RDS_STARTING, BackupItem, BackupMethod, BackupRecord
+from ..model.records import BackupItem, BackupMethod, BackupRecord
 from ..model.status import ItemStatus
 from ..ports import Ports
 from ..ports.records import StoredRecord
@@ -33,7 +33,7 @@ def start_batch(w: Ports, backup_id: str, batch: int, now: float | None = None) 
     units = start_units(record.items)[batch * START_BATCH_UNITS:(batch + 1) * START_BATCH_UNITS]
     started = failed = 0
     for unit in units:
-        if all(i.status is not ItemStatus.PENDING and i.job_id != RDS_STARTING for i in unit):
+        if all(i.status is not ItemStatus.PENDING and not i.starting for i in unit):
             continue
         start_unit(w, stored, record, unit)
         started += sum(i.status is ItemStatus.RUNNING for i in unit)
@@ -52,7 +52,7 @@ def start_unit(w: Ports, stored: StoredRecord, record: BackupRecord, unit: list[
                 client_token=client_token(record.backup_id, first.instance_id or ""),
                 tags={OWNER_TAG: record.backup_id})
             for item in unit:
-                item.status, item.job_id = ItemStatus.RUNNING, group_id
+                item.status, item.group_id = ItemStatus.RUNNING, group_id
         elif first.method is BackupMethod.SNAPSHOT:
             snapshot_id = w.ecs.create_snapshot(
                 first.resource_id, name=f"nestbackup-{record.backup_id}",
@@ -110,31 +110,33 @@ def _start_rds(w: Ports, stored: StoredRecord, item: BackupItem) -> None:
     policy) and tasks started by others before are never adopted."""
     if not item.databases:
         _capture_databases(w, item)
-    if item.job_id == RDS_STARTING:
+    if item.starting:
         running = [j for j in w.rds.running_backup_jobs(item.resource_id)
                    if j.mode == "Manual" and j.job_id not in item.jobs_before]
         if running:
             item.status, item.job_id, item.wait_reason = ItemStatus.RUNNING, running[0].job_id, None
+            item.starting = False
             return
         finished = w.rds.manual_backups_since(item.resource_id, item.started_at or time.time() - 3600)
         if finished:               # the job it started has already ended: adopt its backup set
             item.status, item.artifact_id, item.progress = ItemStatus.SUCCEEDED, finished[0], 100
-            item.wait_reason = None
+            item.wait_reason, item.starting = None, False
             record_backup_set(w, item)
             return
     else:
         item.jobs_before = [j.job_id for j in w.rds.running_backup_jobs(item.resource_id)]
-        item.job_id, item.started_at = RDS_STARTING, time.time()
+        item.starting, item.started_at = True, time.time()
         w.records.write_item(stored, item.resource_id, item.to_dict())
     retention = w.settings.rds_backup_retention_days if item.engine == "MySQL" else None
     try:
         item.job_id = w.rds.create_backup(item.resource_id, retention)
+        item.starting = False
     except CloudError as err:
         if not w.rds.backup_must_wait(err):
             raise
         # Refused before it was applied (another backup task runs, e.g. an automatic one; the instance is not
         # Running): nothing to adopt. The next poll rounds ask again until the RDS deadline.
-        item.job_id, item.started_at, item.jobs_before = None, None, []
+        item.starting, item.started_at, item.jobs_before = False, None, []
         item.wait_reason = f"{err.code}: {err.message}"
         w.records.write_item(stored, item.resource_id, item.to_dict())
         _log("rds backup waits", step="start", resource_id=item.resource_id, code=err.code,

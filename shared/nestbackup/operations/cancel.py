@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from ..errors import CloudError, Conflict
-from ..model.records import RDS_STARTING, BackupMethod, ResourceType
+from ..model.records import BackupMethod, ResourceType
 from ..model.status import BackupStatus, DatabaseState, ItemStatus, RestorePhase, RestoreStatus
 from ..ports import Ports
 from ..ports.records import StaleWrite
@@ -35,7 +35,7 @@ def cancel_backup(w: Ports, backup_id: str, now: float | None = None) -> dict:
         try:
             if item.method is not BackupMethod.RDS_BACKUP:
                 delete_artifact(w, item, groups)
-            elif item.job_id and item.job_id != RDS_STARTING:
+            elif item.job_id:
                 backup_set = item.artifact_id or _wait_for_set(w, item.resource_id, item.job_id)
                 if backup_set:
                     try:
@@ -50,7 +50,7 @@ def cancel_backup(w: Ports, backup_id: str, now: float | None = None) -> dict:
                 else:
                     leftovers.append(f"RDS backup job {item.job_id} of {item.resource_id}")
         except CloudError as err:
-            left = f"{item.artifact_id or item.job_id}: {err.code}"
+            left = f"{item.artifact_id or item.group_id or item.job_id}: {err.code}"
             if err.code not in NOT_FOUND_CODES and left not in leftovers:      # a group's members share one
                 leftovers.append(left)
     _mark_cancelled(w, backup_id)

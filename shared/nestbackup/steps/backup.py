@@ -118,7 +118,7 @@ def advance(item: BackupItem, seen: CloudProgress | None, now: float, deadline: 
         return False
     before = (item.status, item.progress, item.artifact_id)
     if seen is None:
-        item.fail("ArtifactNotFound", f"the cloud no longer knows {item.artifact_id or item.job_id}")
+        item.fail("ArtifactNotFound", f"the cloud no longer knows {item.artifact_id or item.group_id or item.job_id}")
         return True
     if seen.artifact_id:        # a failed one's too: it is shown, and deleting the backup deletes it
         item.artifact_id = seen.artifact_id
