@@ -243,13 +243,14 @@ def test_a_restore_is_cancelled_while_its_databases_are_restored_and_says_what_w
     seeded = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB", Postgres=pg_db[1])
     rds_id = seeded["DBInstances"][0]["DBInstanceId"]
     backup = api.wait(api.call("POST", "/backups", {"ServiceInstanceId": si})[1]["BackupId"])
-    control.faults(stuck=[rds_id])                        # its restore task never ends: RestoringData
+    control.faults(stuck=[rds_id])                        # its restore task never ends: RestoringDatabases
     restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})[1]
-    wait_until(lambda: api.call("GET", f"/restores/{restore['RestoreId']}")[1]["Phase"] == "RestoringData")
+    wait_until(lambda: api.call("GET", f"/restores/{restore['RestoreId']}")[1]["Phase"] == "RestoringDatabases")
     status, cancelled = api.call("POST", f"/restores/{restore['RestoreId']}/cancel")
     control.clear_faults()
     assert status == 200 and cancelled["Status"] == "RestoreFailed", cancelled
     assert "Cancelled" in cancelled["StatusDetail"] and "the live databases are untouched" in cancelled["StatusDetail"]
+    assert "no disk was touched" in cancelled["StatusDetail"]          # databases come back before disks are reset
     items = {i["ResourceId"]: i for i in cancelled["Resources"]}
     assert items[rds_id]["Status"] == "Failed"
     ecs = make_ecs(product.endpoint)

@@ -176,20 +176,31 @@ def test_an_instance_that_refuses_to_stop_is_left_running_and_untouched(product,
     assert instance_status(product.endpoint, seeded["InstanceIds"][0]) == "Running"
 
 
-def test_a_failed_database_restore_leaves_the_live_data_and_starts_the_instance(product, api, control, si, pg_db):
+def test_a_failed_database_restore_stops_nothing_and_leaves_the_live_data_and_disks(product, api, control, si,
+                                                                                     pg_db):
+    """The databases are restored into new names before anything is stopped; when that fails, the restore ends
+    there: no instance is stopped, no disk reset, no database touched."""
     seeded = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB", Postgres=pg_db[1])
     backup = backup_of(api, si)
     with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=pg_db[0]) as conn, conn.cursor() as cur:
         cur.execute("INSERT INTO t VALUES (1000, 'after')")
     live = pg_rows(pg_db[0])
+    disk = seeded["Disks"][0]
+    with open(disk["Path"], "r+b") as f:                  # written after the backup: a reset would undo it
+        f.write(b"written after the backup")
+    before = sha256_of(disk["Path"])
+    stops = control.stats().get("ecs:StopInstances", 0)
     control.faults(reject={seeded["DBInstances"][0]["DBInstanceId"]: "IncorrectBackupSetState"})
     status, restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})
     final = wait_restore(api, restore["RestoreId"])
     items = {r["ResourceId"]: r for r in final["Resources"]}
     assert final["Status"] == "RestoreFailed"
     assert items[seeded["DBInstances"][0]["DBInstanceId"]]["ErrorCode"] == "IncorrectBackupSetState"
-    assert items[seeded["Disks"][0]["DiskId"]]["Status"] == "Succeeded"
+    assert items[disk["DiskId"]]["Status"] == "Failed" and items[disk["DiskId"]]["ErrorCode"] == "NotRestored"
+    assert "nothing was stopped" in final["StatusDetail"]
     assert pg_rows(pg_db[0]) == live                      # the live database was never touched
+    assert control.stats().get("ecs:StopInstances", 0) == stops        # no instance was stopped
+    assert sha256_of(disk["Path"]) == before              # the disk was not reset
     assert instance_status(product.endpoint, seeded["InstanceIds"][0]) == "Running"
 
 

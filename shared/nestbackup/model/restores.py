@@ -92,6 +92,9 @@ class RestoreRecord:
     phase_started_epoch: float = 0.0
     started_epoch: float = 0.0
     failed_phase: RestorePhase | None = None     # the phase in which the first failure was seen
+    ownership_checked: bool = False      # every resource was checked to still belong to the service instance
+    stopped_epoch: float | None = None   # when the instances were asked to stop
+    running_epoch: float | None = None   # when they were all running again
 
     def item(self, resource_id: str) -> RestoreItem:
         return next(i for i in self.items if i.resource_id == resource_id)
@@ -115,6 +118,13 @@ class RestoreRecord:
                 self.status_detail = with_cause(detail, failure_summary(self.items))
         return self.status
 
+    @property
+    def downtime_seconds(self) -> float | None:
+        """How long the service's ECS instances were stopped (from the stop request until all ran again)."""
+        if self.stopped_epoch is None or self.running_epoch is None:
+            return None
+        return round(max(0.0, self.running_epoch - self.stopped_epoch), 1)
+
     def to_api(self) -> dict[str, Any]:
         # Verified: False if any check failed, True if every check that could be made passed, None if none could.
         checks = [i.verified for i in self.items if i.verified is not None]
@@ -123,6 +133,7 @@ class RestoreRecord:
                 "ServiceInstanceId": self.service_instance_id, "Status": str(self.status), "Phase": str(self.phase),
                 "StatusDetail": self.status_detail, "StartTime": self.start_time, "EndTime": self.end_time,
                 "SafetyBackupId": self.safety_backup_id,
+                "DowntimeSeconds": self.downtime_seconds,
                 "Verified": verified,
                 "Verification": "; ".join(f"{i.resource_id}: {i.verification}" for i in self.items
                                           if i.verified is not None),
@@ -136,7 +147,8 @@ class RestoreRecord:
                 "SafetyBackupId": self.safety_backup_id, "Instances": self.instances,
                 "PhaseStartedEpoch": self.phase_started_epoch, "StartedEpoch": self.started_epoch,
                 "FailedPhase": self.failed_phase.value if self.failed_phase else None,
-                "Order": [i.resource_id for i in self.items]}
+                "OwnershipChecked": self.ownership_checked, "StoppedEpoch": self.stopped_epoch,
+                "RunningEpoch": self.running_epoch, "Order": [i.resource_id for i in self.items]}
 
     @classmethod
     def from_docs(cls, header: dict[str, Any], items: dict[str, dict[str, Any]]) -> "RestoreRecord":
@@ -150,4 +162,6 @@ class RestoreRecord:
                    safety_backup_id=header.get("SafetyBackupId"), instances=header.get("Instances") or {},
                    phase_started_epoch=header.get("PhaseStartedEpoch", 0.0),
                    started_epoch=header.get("StartedEpoch", 0.0),
-                   failed_phase=RestorePhase(header["FailedPhase"]) if header.get("FailedPhase") else None)
+                   failed_phase=RestorePhase(header["FailedPhase"]) if header.get("FailedPhase") else None,
+                   ownership_checked=header.get("OwnershipChecked", False),
+                   stopped_epoch=header.get("StoppedEpoch"), running_epoch=header.get("RunningEpoch"))

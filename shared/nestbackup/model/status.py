@@ -74,8 +74,9 @@ class RestorePhase(_Status):
     """Where a restore is; phases run in this order, and a failure jumps to StartingInstance (or Done when no
     instance was stopped)."""
     SAFETY_BACKUP = "SafetyBackup"
+    RESTORING_DATABASES = "RestoringDatabases"    # into new names, beside the live ones: nothing is stopped yet
     STOPPING_INSTANCE = "StoppingInstance"
-    RESTORING_DATA = "RestoringData"
+    RESTORING_DATA = "RestoringData"              # disks reset to their snapshots (instances stopped)
     RENAMING_DATABASES = "RenamingDatabases"
     STARTING_INSTANCE = "StartingInstance"
     VERIFYING = "Verifying"

@@ -21,6 +21,9 @@ from .loading import load_backup, read_backup, read_restore
 from .restore import recover
 
 RDS_WAIT_SECONDS = 120
+# Before any database is swapped: what was done can be said, and the rest left as it is.
+CANCELLABLE_PHASES = (RestorePhase.SAFETY_BACKUP, RestorePhase.RESTORING_DATABASES, RestorePhase.STOPPING_INSTANCE,
+                      RestorePhase.RESTORING_DATA)
 
 
 def cancel_backup(w: Ports, backup_id: str, now: float | None = None) -> dict:
@@ -94,7 +97,7 @@ def cancel_restore(w: Ports, restore_id: str, now: float | None = None) -> dict:
     _, record = read_restore(w, restore_id)
     if record.status is not RestoreStatus.RESTORING:
         raise Conflict(f"restore {restore_id} is {record.status}: only a running restore can be cancelled")
-    if record.phase not in (RestorePhase.SAFETY_BACKUP, RestorePhase.STOPPING_INSTANCE, RestorePhase.RESTORING_DATA):
+    if record.phase not in CANCELLABLE_PHASES:
         raise Conflict(f"restore {restore_id} is {record.phase}: databases are being put into place, so it runs to "
                        f"its end (or rolls back to a safe state) instead")
     w.flows.stop_generations(w.settings.restore_flow, restore_id, "cancelled by the caller")

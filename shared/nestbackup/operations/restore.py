@@ -28,10 +28,9 @@ from ..steps.backup import next_wait
 from .backup import create_backup
 from .claims import claim, same_token_record
 from .closing import close_operation, open_operation
-from .discovery import discover
 from .instances import start_stopped
 from .loading import load_backup, read_restore, save_restore
-from .restore_data import restore_data
+from .restore_data import check_ownership, restore_data, restore_databases
 
 log = logging.getLogger("nestbackup.restore")
 
@@ -63,7 +62,7 @@ def create_restore(w: Ports, backup_id: str, token: str | None = None, safety_ba
         stored = same_token_record(records, existing)
         return RestoreRecord.from_docs(stored.header, stored.items).to_api()
     record = RestoreRecord(restore_id, backup.backup_id, si, iso_utc(now), steps.plan_items(backup, restore_id),
-                           phase=RestorePhase.SAFETY_BACKUP if safety_backup else RestorePhase.STOPPING_INSTANCE,
+                           phase=RestorePhase.SAFETY_BACKUP if safety_backup else RestorePhase.RESTORING_DATABASES,
                            safety_backup=safety_backup, phase_started_epoch=now, started_epoch=now)
     records.create("restore", restore_id, si, record.header_doc(), {i.resource_id: i.to_dict() for i in record.items})
     open_operation(w, "restore", restore_id, si, now)
@@ -129,7 +128,8 @@ def advance(w: Ports, restore_id: str, round_number: int = 0, now: float | None 
         w.records.acquire_lock(record.service_instance_id, restore_id, int(now * 1000), s.lock_lease_seconds * 1000)
     except Conflict:
         pass      # someone took over an expired lease; the record still says what this restore did
-    handler = {RestorePhase.SAFETY_BACKUP: _safety_backup, RestorePhase.STOPPING_INSTANCE: _stop,
+    handler = {RestorePhase.SAFETY_BACKUP: _safety_backup, RestorePhase.RESTORING_DATABASES: restore_databases,
+               RestorePhase.STOPPING_INSTANCE: _stop,
                RestorePhase.RESTORING_DATA: restore_data, RestorePhase.RENAMING_DATABASES: lambda *a: None,
                RestorePhase.STARTING_INSTANCE: _start, RestorePhase.VERIFYING: _verify,
                RestorePhase.DONE: lambda *a: None}[record.phase]
@@ -156,7 +156,7 @@ def _safety_backup(w: Ports, record: RestoreRecord, now: float) -> None:
         record.safety_backup_id = out["BackupId"]
     safety = load_backup(w, record.safety_backup_id)
     if safety.status is BackupStatus.CREATED:
-        record.enter(RestorePhase.STOPPING_INSTANCE, now)
+        record.enter(RestorePhase.RESTORING_DATABASES, now)
     elif safety.status is not BackupStatus.CREATING:
         causes = "; ".join(f"{i.resource_id}: {i.error_code}: {i.error_message}" for i in safety.items
                            if i.error_code) or safety.status_detail
@@ -171,27 +171,9 @@ def _instance_ids(record: RestoreRecord) -> list[str]:
                    and i.status is not ItemStatus.FAILED})
 
 
-def _check_ownership(w: Ports, record: RestoreRecord) -> None:
-    """Before anything is stopped, reset or restored: each resource must still belong to the service instance (a
-    disk or RDS instance moved to another one since the backup is not touched; its item fails and says so)."""
-    found = discover(w, record.service_instance_id)
-    disks = {d.disk_id: d.instance_id for d in found.disks}
-    databases = {d.db_instance_id for d in found.databases}
-    for item in record.items:
-        if item.status is not ItemStatus.PENDING:
-            continue
-        if item.resource_type is ResourceType.DISK:
-            here = item.resource_id in disks and item.instance_id in (None, disks[item.resource_id])
-        else:
-            here = item.resource_id in databases
-        if not here:
-            item.fail("ResourceMoved", f"{item.resource_id} no longer belongs to {record.service_instance_id} "
-                                       f"(Compute Nest and its tag say so); it was not touched")
-
-
 def _stop(w: Ports, record: RestoreRecord, now: float) -> None:
-    if not record.instances:
-        _check_ownership(w, record)
+    if not record.ownership_checked:        # a restore recorded before the check moved to RestoringDatabases
+        check_ownership(w, record)
     ids = _instance_ids(record)
     if not ids:
         record.enter(RestorePhase.RESTORING_DATA, now)
@@ -201,6 +183,7 @@ def _stop(w: Ports, record: RestoreRecord, now: float) -> None:
         record.instances = {iid: found[iid].status if iid in found else "Missing" for iid in ids}
         running = [iid for iid, status in record.instances.items() if status == "Running"]
         if running:
+            record.stopped_epoch = now
             w.ecs.stop_instances(running)
         found = w.ecs.describe_instances(ids)
     pending = [iid for iid in ids if iid in found and not found[iid].stopped]
@@ -221,6 +204,8 @@ def _start(w: Ports, record: RestoreRecord, now: float) -> None:
             if now - record.phase_started_epoch <= w.settings.stop_deadline_seconds:
                 return
             record.fail_operation(f"the instances did not start again: {', '.join(waiting)}")
+        else:
+            record.running_epoch = record.running_epoch or now
     record.enter(RestorePhase.DONE if record.failed and not _any_renamed(record) else RestorePhase.VERIFYING, now)
 
 
@@ -274,6 +259,8 @@ def recover(w: Ports, restore_id: str, error: dict | None = None, now: float | N
             break
         if to_start:
             time.sleep(1)
+    if not to_start and record.stopped_epoch:
+        record.running_epoch = record.running_epoch or time.time()
     record.enter(RestorePhase.DONE, now)
     _finish(w, stored, record, now)
     return RecoverOutput(restore_id, str(record.status)).to_event()

@@ -1,6 +1,8 @@
-"""The restore's RestoringData phase: reset each disk to its snapshot, and restore each RDS instance's databases
-under new names beside the live ones (RestoreTable; RecoveryDBInstance for SQL Server), following each to its end.
-All or nothing across RDS instances: if one fails, none goes on to the swap."""
+"""The restore's data phases. RestoringDatabases, while the service still runs: each RDS instance's databases are
+restored under new names beside the live ones (RestoreTable; RecoveryDBInstance for SQL Server) and followed to their
+end; all or nothing: if one fails, nothing is stopped, reset or swapped. RestoringData, with the instances stopped:
+each disk is reset to its snapshot. So the service is down only for the disk resets and the swap of names, however
+large the databases."""
 from __future__ import annotations
 
 import logging
@@ -13,41 +15,62 @@ from ..model.status import DatabaseState, ItemStatus, RestorePhase
 from ..ports import Ports
 from ..steps import restore as steps
 from ..steps.backup import client_token
+from .discovery import discover
 
 log = logging.getLogger("nestbackup.restore")
+RESOURCE_MOVED = "ResourceMoved"
 
 
 def _log(event: str, **fields) -> None:
     log.info(event, extra={"fields": fields})
 
 
-def restore_data(w: Ports, record: RestoreRecord, now: float) -> None:
+def check_ownership(w: Ports, record: RestoreRecord) -> None:
+    """Before anything is restored, stopped or reset: each resource must still belong to the service instance (a
+    disk or RDS instance moved to another one since the backup is not touched; its item fails and says so)."""
+    found = discover(w, record.service_instance_id)
+    disks = {d.disk_id: d.instance_id for d in found.disks}
+    databases = {d.db_instance_id for d in found.databases}
     for item in record.items:
         if item.status is not ItemStatus.PENDING:
             continue
-        try:
-            if item.resource_type is ResourceType.DISK:
-                w.ecs.reset_disk(item.resource_id, item.source_artifact_id)
-                item.status = ItemStatus.RUNNING
-            elif not item.databases:
-                item.status, item.verification = ItemStatus.SUCCEEDED, "the backup held no databases"
-            else:
-                item.restore_started_epoch = item.restore_started_epoch or now
-                if item.engine == "SQLServer":
-                    _recover_sqlserver(w, item)
-                else:
-                    w.rds.restore_table(item.resource_id, item.source_artifact_id, steps.table_meta(item),
-                                        client_token(record.restore_id, item.resource_id))
-                item.status = ItemStatus.RUNNING
-                for db in item.databases:
-                    db.state = DatabaseState.RESTORING
-        except CloudError as err:
-            waits = w.rds.restore_waits(err) if item.resource_type is ResourceType.RDS else err.transient
-            if not waits or now - record.phase_started_epoch > w.settings.restore_deadline_seconds:
-                item.fail(err.code, err.message, err.request_id)
-            else:
-                _log("restore start deferred", step="restore", record_id=record.restore_id,
-                     resource_id=item.resource_id, code=err.code, request_id=err.request_id)
+        if item.resource_type is ResourceType.DISK:
+            here = item.resource_id in disks and item.instance_id in (None, disks[item.resource_id])
+        else:
+            here = item.resource_id in databases
+        if not here:
+            item.fail(RESOURCE_MOVED, f"{item.resource_id} no longer belongs to {record.service_instance_id} "
+                                       f"(Compute Nest and its tag say so); it was not touched")
+    record.ownership_checked = True
+
+
+def restore_databases(w: Ports, record: RestoreRecord, now: float) -> None:
+    """RestoringDatabases: the service runs on; its databases come back under new names beside the live ones. When
+    every one is back, the instances are stopped; if any cannot be, nothing is stopped and the restore ends."""
+    if not record.ownership_checked:
+        check_ownership(w, record)
+    databases = [i for i in record.items if i.resource_type is ResourceType.RDS]
+    for item in databases:
+        if item.status is ItemStatus.PENDING:
+            _start(w, record, item, now)
+    _follow_databases(w, record, now)
+    if not all(_data_final(i) for i in databases):
+        return
+    if failed_databases(record):
+        _hold_back_if_any_failed(record)
+        record.fail_operation("not every database could be restored under its new name, so nothing was stopped, "
+                              "reset or swapped: the service ran on its live databases and disks throughout")
+        record.enter(RestorePhase.DONE, now)
+        return
+    record.enter(RestorePhase.STOPPING_INSTANCE, now)
+
+
+def restore_data(w: Ports, record: RestoreRecord, now: float) -> None:
+    """RestoringData, the instances stopped: reset the disks (and, for a restore recorded before databases were
+    restored first, whatever database is still to do)."""
+    for item in record.items:
+        if item.status is ItemStatus.PENDING:
+            _start(w, record, item, now)
     _follow_disks(w, record)
     _follow_databases(w, record, now)
     if all(_data_final(i) for i in record.items):
@@ -56,10 +79,39 @@ def restore_data(w: Ports, record: RestoreRecord, now: float) -> None:
         record.enter(RestorePhase.RENAMING_DATABASES if renames else RestorePhase.STARTING_INSTANCE, now)
 
 
+def _start(w: Ports, record: RestoreRecord, item: RestoreItem, now: float) -> None:
+    """Ask the cloud to restore one item: a disk reset, or an instance's databases under their new names."""
+    try:
+        if item.resource_type is ResourceType.DISK:
+            w.ecs.reset_disk(item.resource_id, item.source_artifact_id)
+            item.status = ItemStatus.RUNNING
+        elif not item.databases:
+            item.status, item.verification = ItemStatus.SUCCEEDED, "the backup held no databases"
+        else:
+            item.restore_started_epoch = item.restore_started_epoch or now
+            if item.engine == "SQLServer":
+                _recover_sqlserver(w, item)
+            else:
+                w.rds.restore_table(item.resource_id, item.source_artifact_id, steps.table_meta(item),
+                                    client_token(record.restore_id, item.resource_id))
+            item.status = ItemStatus.RUNNING
+            for db in item.databases:
+                db.state = DatabaseState.RESTORING
+    except CloudError as err:
+        waits = w.rds.restore_waits(err) if item.resource_type is ResourceType.RDS else err.transient
+        if not waits or now - record.phase_started_epoch > w.settings.restore_deadline_seconds:
+            item.fail(err.code, err.message, err.request_id)
+        else:
+            _log("restore start deferred", step="restore", record_id=record.restore_id,
+                 resource_id=item.resource_id, code=err.code, request_id=err.request_id)
+
+
 def failed_databases(record: RestoreRecord) -> list[str]:
+    """The RDS instances (and their databases) whose restore failed. One that moved to another service instance is
+    not the service's any more, so it holds nothing back."""
     return [f"{i.resource_id}" + (f" ({', '.join(db.name for db in i.databases if db.state == 'Failed')})"
                                    if any(db.state == DatabaseState.FAILED for db in i.databases) else "")
-            for i in record.items if i.resource_type is ResourceType.RDS
+            for i in record.items if i.resource_type is ResourceType.RDS and i.error_code != RESOURCE_MOVED
             and (i.status is ItemStatus.FAILED or any(db.state == DatabaseState.FAILED for db in i.databases))]
 
 
