@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "shared"))
 
 from nestbackup.adapters.dbrename import DbServer, rename_back  # noqa: E402
-from nestbackup.steps.dbnames import aside_name, quote_mysql, quote_pg, restored_name  # noqa: E402
+from nestbackup.decisions.dbnames import aside_name, quote_mysql, quote_pg, restored_name  # noqa: E402
 
 MYSQL_DSN = os.environ.get("NESTBACKUP_TEST_MYSQL", "mysql://root@127.0.0.1:3306/")
 PG_DSN = os.environ.get("NESTBACKUP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -15,7 +15,7 @@ import pytest
 from nestbackup.adapters.dbrename import (JOURNAL_PREFIX, PG_MARKER_COMMENT, DbRenameError, DbServer, RenameResult,
                                           _Postgres, rename_back, roll_back)
 from nestbackup.errors import Conflict, NotFound, ValidationError
-from nestbackup.steps.dbnames import aside_name, quote_mysql, quote_pg, restored_name
+from nestbackup.decisions.dbnames import aside_name, quote_mysql, quote_pg, restored_name
 from tests.conftest import MYSQL_DSN, PG_DSN
 
 

@@ -178,7 +178,7 @@ def test_pg_crash_after_every_statement_then_re_run_or_roll_back(with_original):
 def pg_snapshot_any(db: str) -> dict:
     """pg_snapshot of a database that may refuse connections (re-enabled for the look, then put back)."""
     from tests.adapters.test_dbrename import pg_exec
-    from nestbackup.steps.dbnames import quote_pg
+    from nestbackup.decisions.dbnames import quote_pg
     allow = pg_exec("SELECT datallowconn FROM pg_database WHERE datname = %s", (db,))[0][0]
     if allow:
         return pg_snapshot(db)

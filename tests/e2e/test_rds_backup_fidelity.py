@@ -167,8 +167,8 @@ def test_plan_warns_for_a_mysql_instance_without_table_restore(product, api, con
 
 
 def test_a_refused_rds_delete_is_recorded_once_and_retention_does_not_loop_on_it(product, api, control, si, pg_db):
+    from nestbackup.decisions.retention import Retention
     from nestbackup.operations.schedules import apply_retention
-    from nestbackup.steps.retention import Retention
 
     control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB", Postgres=pg_db[1],
                  RdsBackupPolicy={"BackupsDeletable": False})

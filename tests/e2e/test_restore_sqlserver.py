@@ -6,10 +6,10 @@ localcloud.mssql): this verifies what nestbackup sends and decides, not what a r
 import json
 import time
 
+from nestbackup.decisions.dbnames import quote_mssql
 from nestbackup.errors import CloudError
 from nestbackup.operations import restore as restores
 from nestbackup.operations import restore_rename
-from nestbackup.steps.dbnames import quote_mssql
 from tests.conftest import mssql_run
 from tests.e2e.test_backup_faults import _wiring_without_flow
 from tests.e2e.test_restore import backup_of, wait_restore

@@ -8,9 +8,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from nestbackup.decisions import webhooks as rules
 from nestbackup.handlers import wiring
 from nestbackup.operations import notify
-from nestbackup.steps import webhooks as rules
 from tests.conftest import wait_until
 from tests.e2e.conftest import start_product
 from tests.e2e.test_backup import run_cli

@@ -1,5 +1,5 @@
+from nestbackup.decisions.backup import DatabaseFacts, DiskFacts, groupable, plan_items
 from nestbackup.model.records import BackupMethod
-from nestbackup.steps.backup import DatabaseFacts, DiskFacts, groupable, plan_items
 
 
 def essd(disk_id, instance="i-1", size=40, **kw):
@@ -39,9 +39,9 @@ def test_databases_follow_disks_and_unsupported_engines_are_left_out():
 # -- advancing running items from what the cloud reports
 import pytest  # noqa: E402
 
+from nestbackup.decisions.backup import CloudProgress, advance, next_wait  # noqa: E402
 from nestbackup.model.records import BackupItem, ResourceType  # noqa: E402
 from nestbackup.model.status import ItemStatus  # noqa: E402
-from nestbackup.steps.backup import CloudProgress, advance, next_wait  # noqa: E402
 
 
 def running(**kw):
@@ -80,7 +80,7 @@ def test_poll_waits_grow_to_the_cloudflow_limit():
 
 
 def test_a_failed_groups_outcomes_name_the_failing_disk():
-    from nestbackup.steps.backup import failed_group_outcomes
+    from nestbackup.decisions.backup import failed_group_outcomes
     out = failed_group_outcomes("ssg-1", {"d-1": ("s-1", "accomplished", 100), "d-2": ("s-2", "failed", 40)})
     assert out["d-2"].error_code == "SnapshotFailed" and "ssg-1" in out["d-2"].error_message
     assert out["d-1"].error_code == "GroupMemberFailed" and "d-2" in out["d-1"].error_message

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from nestbackup.errors import ValidationError
-from nestbackup.steps import dbnames
-from nestbackup.steps.dbnames import (
+from nestbackup.decisions import dbnames
+from nestbackup.decisions.dbnames import (
     LIMITS,
     aside_name,
     engine_of,
@@ -22,6 +21,7 @@ from nestbackup.steps.dbnames import (
     strip_definer,
     validate_name,
 )
+from nestbackup.errors import ValidationError
 
 RID = "restore-018f2c3a4b5d9e8f7a6b"
 ENGINES = ["MySQL", "PostgreSQL", "SQLServer"]

@@ -1,7 +1,7 @@
 import pytest
 
+from nestbackup.decisions.retention import DAY, BackupSummary, Retention, due, expired, validate_cron
 from nestbackup.errors import ValidationError
-from nestbackup.steps.retention import DAY, BackupSummary, Retention, due, expired, validate_cron
 
 NOW = 100 * DAY
 

@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import Conflict, NestBackupError, NotFound, ValidationError
-from ..steps.dbnames import (
+from ..decisions.dbnames import (
     MYSQL,
     POSTGRESQL,
     SQLSERVER,

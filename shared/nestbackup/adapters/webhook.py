@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from ..ports.webhooks import Outcome, Post
-from ..steps.webhooks import WebhookRefused, check_url, refused_address
+from ..decisions.webhooks import WebhookRefused, check_url, refused_address
 
 PARALLEL = 16
 RESPONSE_BYTES = 1024

@@ -8,6 +8,7 @@ import logging
 import secrets
 import time
 
+from ..decisions.backup import DatabaseFacts, DiskFacts, plan_items
 from ..errors import CloudError, Conflict, NotFound, ValidationError
 from ..model.ids import check_client_token, check_service_instance_id
 from ..model.records import BackupRecord, iso_utc, new_record_id
@@ -17,7 +18,6 @@ from ..ports.compute import Disk
 from ..ports.databases import DBInstance
 from ..ports.flows import BackupFlowInput, execution_name
 from ..ports.records import RecordStore
-from ..steps.backup import DatabaseFacts, DiskFacts, plan_items
 from .backup_poll import finalize
 from .claims import claim, forget_token, same_token_record
 from .closing import open_operation

@@ -5,6 +5,13 @@ from __future__ import annotations
 import logging
 import time
 
+from ..decisions.backup import (
+    CloudProgress,
+    advance,
+    failed_group_outcomes,
+    next_wait,
+    start_units,
+)
 from ..errors import Conflict
 from ..model.records import (
     BackupItem,
@@ -23,13 +30,6 @@ from ..model.status import (
 from ..ports import Ports
 from ..ports.flows import BackupFlowInput, execution_name
 from ..ports.steps import FinalizeOutput, PollOutput, PollState
-from ..steps.backup import (
-    CloudProgress,
-    advance,
-    failed_group_outcomes,
-    next_wait,
-    start_units,
-)
 from .backup_start import capture_counts_after, record_backup_set, start_unit
 from .closing import close_operation
 from .loading import read_backup

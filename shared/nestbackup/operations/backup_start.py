@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 
+from ..decisions.backup import START_BATCH_UNITS, batch_indexes, client_token, start_units
 from ..errors import CloudError, ValidationError
 from ..model.ids import OWNER_TAG
 from ..model.records import BackupItem, BackupMethod, BackupRecord
@@ -13,7 +14,6 @@ from ..model.status import ItemStatus
 from ..ports import Ports
 from ..ports.records import StoredRecord
 from ..ports.steps import StartBatchOutput
-from ..steps.backup import START_BATCH_UNITS, batch_indexes, client_token, start_units
 from .loading import load_backup, read_backup
 
 log = logging.getLogger("nestbackup.backup")

@@ -15,11 +15,11 @@ import json
 import logging
 import time
 
+from ..decisions import webhooks as rules
+from ..decisions.webhooks import DeliveryStatus
 from ..errors import NestBackupError, NotFound
 from ..ports import Ports
 from ..ports.webhooks import Post
-from ..steps import webhooks as rules
-from ..steps.webhooks import DeliveryStatus
 from . import tenants
 from .loading import record_api
 

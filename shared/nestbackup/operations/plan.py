@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import json
 
+from ..decisions.plan import plan
 from ..errors import ValidationError
 from ..model.ids import check_service_instance_id
 from ..ports import Ports
-from ..steps.plan import plan
 from .backup import database_facts, disk_facts
 from .discovery import check_service_instance, discover
 

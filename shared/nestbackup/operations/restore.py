@@ -13,6 +13,8 @@ import logging
 import secrets
 import time
 
+from ..decisions import restore as decide
+from ..decisions.backup import next_wait
 from ..errors import CloudError, Conflict, ValidationError
 from ..model.ids import check_client_token, check_service_instance_id
 from ..model.records import BackupRecord, ResourceType, iso_utc, new_record_id
@@ -23,8 +25,6 @@ from ..ports.databases import TABLE_RESTORE_ENGINES
 from ..ports.flows import RestoreFlowInput, execution_name
 from ..ports.records import StoredRecord
 from ..ports.steps import AdvanceOutput, AdvanceState, RecoverOutput
-from ..steps import restore as steps
-from ..steps.backup import next_wait
 from .backup import create_backup
 from .claims import claim, same_token_record
 from .closing import close_operation, open_operation
@@ -48,8 +48,8 @@ def create_restore(w: Ports, backup_id: str, token: str | None = None, safety_ba
     now = time.time() if now is None else now
     backup = load_backup(w, backup_id)
     try:
-        steps.check_restorable(backup)
-    except steps.NotRestorable as err:
+        decide.check_restorable(backup)
+    except decide.NotRestorable as err:
         raise Conflict(str(err)) from None
     unusable = _unusable_artifacts(w, backup)
     if unusable:
@@ -61,7 +61,7 @@ def create_restore(w: Ports, backup_id: str, token: str | None = None, safety_ba
     if existing:
         stored = same_token_record(records, existing)
         return RestoreRecord.from_docs(stored.header, stored.items).to_api()
-    record = RestoreRecord(restore_id, backup.backup_id, si, iso_utc(now), steps.plan_items(backup, restore_id),
+    record = RestoreRecord(restore_id, backup.backup_id, si, iso_utc(now), decide.plan_items(backup, restore_id),
                            phase=RestorePhase.SAFETY_BACKUP if safety_backup else RestorePhase.RESTORING_DATABASES,
                            safety_backup=safety_backup, phase_started_epoch=now, started_epoch=now)
     records.create("restore", restore_id, si, record.header_doc(), {i.resource_id: i.to_dict() for i in record.items})
@@ -224,7 +224,7 @@ def _verify(w: Ports, record: RestoreRecord, now: float) -> None:
             item.verified, item.verification = False, f"could not verify: {err}"
             continue
         # Reported beside the restore's status, never instead of it: the data is in place either way.
-        item.verified, item.verification = steps.verify_counts(item.expected, actual, item.expected_after)
+        item.verified, item.verification = decide.verify_counts(item.expected, actual, item.expected_after)
     record.enter(RestorePhase.DONE, now)
 
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 import logging
 import time
 
+from ..decisions import restore as decide
+from ..decisions.backup import client_token
 from ..errors import CloudError
 from ..model.records import ResourceType
 from ..model.restores import RestoreItem, RestoreRecord
 from ..model.status import DatabaseState, ItemStatus, RestorePhase
 from ..ports import Ports
-from ..steps import restore as steps
-from ..steps.backup import client_token
 from .discovery import discover
 
 log = logging.getLogger("nestbackup.restore")
@@ -92,7 +92,7 @@ def _start(w: Ports, record: RestoreRecord, item: RestoreItem, now: float) -> No
             if item.engine == "SQLServer":
                 _recover_sqlserver(w, item)
             else:
-                w.rds.restore_table(item.resource_id, item.source_artifact_id, steps.table_meta(item),
+                w.rds.restore_table(item.resource_id, item.source_artifact_id, decide.table_meta(item),
                                     client_token(record.restore_id, item.resource_id))
             item.status = ItemStatus.RUNNING
             for db in item.databases:

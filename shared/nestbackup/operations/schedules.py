@@ -12,12 +12,12 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from ..decisions.retention import BackupSummary, Retention, due, expired, validate_cron
 from ..errors import CloudError, Conflict, NotFound, ValidationError
 from ..model.ids import check_service_instance_id, is_service_instance_id
 from ..model.records import iso_utc, record_time
 from ..ports import Ports
 from ..ports.records import StaleWrite
-from ..steps.retention import BackupSummary, Retention, due, expired, validate_cron
 from .artifacts import delete_backup
 from .backup import create_backup, list_backups
 

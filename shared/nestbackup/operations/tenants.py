@@ -13,10 +13,10 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from ..decisions import webhooks
 from ..errors import Conflict, NotFound, ValidationError
 from ..model.ids import is_service_instance_id
 from ..ports import Ports
-from ..steps import webhooks
 
 TENANTS, NAMES = "tenants", "tenant-names"
 TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
