@@ -1,0 +1,146 @@
+"""Restore downtime on the local cloud, as ratios measured in this run: how long the service's ECS instances are
+stopped during a restore of a backup with a large PostgreSQL database, against the same restore with a tiny one,
+and against the whole restore's duration.
+
+The databases are restored under new names while the service still runs (RestoringDatabases); the instances are
+stopped only for the disk resets and the swap of names. Stopped time is measured twice: by a watcher polling
+DescribeInstances every 0.1 s (any status but Running counts), and by the record's DowntimeSeconds.
+
+Goals (issue 14): stopped(large) <= 1.2 x stopped(tiny); stopped(large) <= 0.3 x the whole restore.
+
+Usage: .venv/bin/python bench/restore_downtime.py [--large-mib 1024]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+for _var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+    os.environ.pop(_var, None)
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psycopg2  # noqa: E402
+
+
+def make_database(name: str, mib: int) -> None:
+    """A PostgreSQL database of about `mib` MiB: rows of 1 KiB (tiny: 100 rows)."""
+    admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cur.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+    rows = max(100, mib * 1024)
+    with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=name) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE t (id int PRIMARY KEY, payload text)")
+        cur.execute("INSERT INTO t SELECT g, repeat(md5(g::text), 31) FROM generate_series(1, %s) g", (rows,))
+        cur.execute("SELECT pg_database_size(current_database())")
+        size = cur.fetchone()[0]
+    print(f"  database {name}: {rows} rows, {size / 2**20:.0f} MiB", flush=True)
+
+
+def drop_family(name: str) -> None:
+    admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute("SELECT datname FROM pg_database WHERE datname = %s OR datname LIKE %s",
+                    (name, name.replace("_", "\\_") + "\\_\\_%"))
+        for (db,) in cur.fetchall():
+            cur.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    admin.close()
+
+
+class StoppedWatch:
+    """Seconds the instance spends in any status but Running, polled every 0.1 s through the real ECS API."""
+
+    def __init__(self, endpoint: str, instance_id: str) -> None:
+        from tests.conftest import make_ecs
+        self.ecs, self.instance_id = make_ecs(endpoint), instance_id
+        self.stopped = 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _status(self) -> str:
+        from alibabacloud_ecs20140526 import models as ecs_m
+        body = self.ecs.describe_instances(ecs_m.DescribeInstancesRequest(
+            region_id="cn-hangzhou", instance_ids=json.dumps([self.instance_id]))).body
+        return body.instances.instance[0].status
+
+    def _run(self) -> None:
+        last = time.monotonic()
+        while not self._done.is_set():
+            status = self._status()
+            now = time.monotonic()
+            if status != "Running":
+                self.stopped += now - last
+            last = now
+            time.sleep(0.1)
+
+    def stop(self) -> float:
+        self._done.set()
+        self._thread.join()
+        return self.stopped
+
+
+def restore_once(label: str, mib: int) -> dict:
+    from localcloud.seed import seed
+    from nestbackup.cli.client import ApiClient
+    from nestbackup.cli.local import start_local_cloud
+
+    db = f"bench_downtime_{label}"
+    make_database(db, mib)
+    server = start_local_cloud(tempfile.mkdtemp(prefix=f"bench-downtime-{label}-"), admin_token="bench")
+    try:
+        si = f"si-downtime-{label}"
+        seeded = seed(server.cloud, {"ServiceInstanceId": si, "Disks": 1, "DiskSize": "64MiB",
+                                     "Postgres": f"postgresql://postgres@127.0.0.1:5432/postgres?databases={db}"})
+        api = ApiClient(server.endpoint + "/api", "bench", timeout=3600)
+
+        def wait(path: str, running: str) -> dict:
+            while (record := api.call("GET", path))["Status"] == running:
+                time.sleep(0.2)
+            return record
+
+        backup = api.call("POST", "/backups", {"ServiceInstanceId": si})
+        backup = wait(f"/backups/{backup['BackupId']}", "Creating")
+        assert backup["Status"] == "Created", backup
+        watch = StoppedWatch(server.endpoint, seeded["InstanceIds"][0])
+        started = time.monotonic()
+        restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})
+        restore = wait(f"/restores/{restore['RestoreId']}", "Restoring")
+        whole = time.monotonic() - started
+        stopped = watch.stop()
+        assert restore["Status"] == "Restored", restore["StatusDetail"]
+        out = {"whole": whole, "stopped": stopped, "downtime": restore["DowntimeSeconds"]}
+        print(f"  {label}: restore {whole:.1f} s, instance not Running {stopped:.1f} s "
+              f"(record's DowntimeSeconds {restore['DowntimeSeconds']})", flush=True)
+        return out
+    finally:
+        server.stop()
+        drop_family(db)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--large-mib", type=int, default=1024)
+    args = parser.parse_args()
+    tiny = restore_once("tiny", 0)
+    large = restore_once("large", args.large_mib)
+    versus_tiny = large["stopped"] / max(tiny["stopped"], 1e-9)
+    share = large["stopped"] / large["whole"]
+    print(f"stopped with a {args.large_mib} MiB database / with a tiny one: {versus_tiny:.2f} (goal <= 1.2)")
+    print(f"stopped / whole restore, {args.large_mib} MiB database: {share:.2f} (goal <= 0.3)")
+    return 0 if versus_tiny <= 1.2 and share <= 0.3 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
