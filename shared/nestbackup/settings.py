@@ -63,6 +63,9 @@ class Settings:
     # Days an RDS MySQL backup set is kept (CreateBackup BackupRetentionPeriod: 7-730, -1 = for good); None
     # leaves it to the instance's backup policy. Other engines always follow their policy.
     rds_backup_retention_days: int | None = None
+    # When a backup is polled again: "adaptive" (from each resource's progress: the record ends within max(5 s, 5 %
+    # of the elapsed time) after its last resource) or "doubling" (2 s doubling to 300 s, the earlier schedule).
+    poll_schedule: str = "adaptive"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, context: object = None) -> "Settings":
@@ -112,7 +115,15 @@ class Settings:
                    webhook_allow_private=env.get("NESTBACKUP_WEBHOOK_ALLOW_PRIVATE", "").lower() in ("1", "true"),
                    schedule_min_interval_seconds=60 * max(1, number("NESTBACKUP_SCHEDULE_MIN_INTERVAL_MINUTES",
                                                                     120)),
-                   rds_backup_retention_days=_retention_days(env.get("NESTBACKUP_RDS_BACKUP_RETENTION_DAYS")))
+                   rds_backup_retention_days=_retention_days(env.get("NESTBACKUP_RDS_BACKUP_RETENTION_DAYS")),
+                   poll_schedule=_poll_schedule(env.get("NESTBACKUP_POLL_SCHEDULE")))
+
+
+def _poll_schedule(raw: str | None) -> str:
+    value = (raw or "adaptive").strip().lower()
+    if value not in ("adaptive", "doubling"):
+        raise ValidationError(f"NESTBACKUP_POLL_SCHEDULE must be adaptive or doubling, got {raw!r}")
+    return value
 
 
 def _retention_days(raw: str | None) -> int | None:

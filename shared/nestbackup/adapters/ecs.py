@@ -31,6 +31,14 @@ def _percent(text) -> int:
         return 0
 
 
+def _seconds(value) -> int | None:
+    """RemainTime (seconds, DescribeSnapshots): None when absent or not a number."""
+    try:
+        return int(value) if value is not None and str(value) != "" else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _tags(tags: dict[str, str] | None) -> list[dict[str, str]] | None:
     return [{"Key": k, "Value": v} for k, v in tags.items()] if tags else None
 
@@ -182,4 +190,5 @@ def _group(raw: dict) -> SnapshotGroup:
 
 def _snapshot(raw: dict) -> Snapshot:
     return Snapshot(snapshot_id=raw["SnapshotId"], disk_id=raw.get("SourceDiskId"), status=raw.get("Status", ""),
-                    progress=_percent(raw.get("Progress")), available=bool(raw.get("Available")))
+                    progress=_percent(raw.get("Progress")), available=bool(raw.get("Available")),
+                    remain_seconds=_seconds(raw.get("RemainTime")))

@@ -170,3 +170,12 @@ def iso_utc(epoch: float) -> str:
     """A record's times: UTC, to the second."""
     from datetime import datetime, timezone
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def epoch_of(iso: str | None) -> float | None:
+    """The epoch of a record's time (iso_utc's form); None when absent or not of that form."""
+    from datetime import datetime, timezone
+    try:
+        return datetime.strptime(iso or "", "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return None

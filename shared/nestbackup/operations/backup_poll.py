@@ -7,18 +7,15 @@ import time
 
 from ..decisions.backup import (
     CloudProgress,
+    Pace,
     advance,
     failed_group_outcomes,
+    next_poll_wait,
     next_wait,
     start_units,
 )
 from ..errors import Conflict
-from ..model.records import (
-    BackupItem,
-    BackupMethod,
-    ResourceType,
-    iso_utc,
-)
+from ..model.records import BackupItem, BackupMethod, BackupRecord, ResourceType, epoch_of, iso_utc
 from ..model.status import (
     BACKUP_FINAL,
     ITEM_FINAL,
@@ -78,8 +75,24 @@ def poll(w: Ports, backup_id: str, round_number: int = 0, now: float | None = No
                 _log("backup item ended", step="poll", record_id=backup_id, resource_id=item.resource_id,
                      status=str(item.status), code=item.error_code, artifact_id=item.artifact_id)
     done = all(i.status in ITEM_FINAL for i in record.items)
-    return {"BackupId": backup_id, "Done": done, "Wait": next_wait(round_number), "Round": round_number + 1,
+    return {"BackupId": backup_id, "Done": done, "Wait": _next_wait(s.poll_schedule, record, seen, now, round_number),
+            "Round": round_number + 1,
             "Continue": not done and (round_number + 1) % s.poll_rounds_per_execution == 0}
+
+
+def _next_wait(schedule: str, record: BackupRecord, seen: dict[str, CloudProgress], now: float,
+                round_number: int) -> int:
+    """When to poll again: from each unfinished item's progress (adaptive), or doubling (NESTBACKUP_POLL_SCHEDULE)."""
+    if schedule == "doubling":
+        return next_wait(round_number)
+    paces = []
+    for item in record.items:
+        if item.status in ITEM_FINAL:
+            continue
+        cloud = seen.get(item.resource_id)
+        paces.append(Pace(epoch_of(item.start_time) or now, item.progress,
+                          cloud.remain_seconds if cloud and item.status is ItemStatus.RUNNING else None))
+    return next_poll_wait(now, record.started_epoch, paces, round_number)
 
 
 def poll_step(w: Ports, backup_id: str, round_number: int, generation: int = 1) -> dict:
@@ -102,7 +115,8 @@ def _describe(w: Ports, running: list[BackupItem]) -> dict[str, CloudProgress]:
             snap = found.get(item.artifact_id or "")
             if snap:
                 seen[item.resource_id] = CloudProgress(snapshot_item_status(snap.status), snap.progress,
-                                                       snap.snapshot_id, *_snapshot_error(snap.status))
+                                                       snap.snapshot_id, *_snapshot_error(snap.status),
+                                                       remain_seconds=snap.remain_seconds)
     grouped = [i for i in running if i.method is BackupMethod.SNAPSHOT_GROUP]
     if grouped:
         groups = w.ecs.describe_snapshot_groups(sorted({i.group_id for i in grouped if i.group_id}))

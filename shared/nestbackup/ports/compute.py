@@ -43,6 +43,7 @@ class Snapshot:
     status: str               # progressing | accomplished | failed
     progress: int             # 0-100
     available: bool
+    remain_seconds: int | None = None   # RemainTime: the cloud's estimate of the time left while progressing
 
     @property
     def accomplished(self) -> bool:
