@@ -154,9 +154,10 @@ class LocalCloud:
         """Run asynchronous cloud work in the background."""
         self.jobs.submit(fn, *args)
 
-    def pace(self, started: float) -> None:
-        """Hold an asynchronous operation until the configured minimum duration has passed."""
-        remaining = self.faults.op_delay_ms / 1000 - (time.monotonic() - started)
+    def pace(self, started: float, *ids: str) -> None:
+        """Hold an asynchronous operation on `ids` until its minimum duration (faults: pace_ms, op_delay_ms) has
+        passed."""
+        remaining = self.faults.min_duration(*ids) - (time.monotonic() - started)
         if remaining > 0:
             self._stopping.wait(remaining)
 

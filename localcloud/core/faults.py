@@ -3,7 +3,8 @@
 Random faults (throttle, server_error, lost_response) hit API calls of the products listed in `products`
 (all by default). Resource faults name ids: `fail` makes the asynchronous work on a resource fail, `stuck` keeps it
 in progress forever, `reject` refuses the call that starts work on it with a given error code, `refuse_stop`
-leaves an instance Running when asked to stop.
+leaves an instance Running when asked to stop. `op_delay_ms` is the minimum duration of every asynchronous operation;
+`pace_ms` sets it per resource id (resources of mixed durations), and wins over `op_delay_ms` for those ids.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ SERVER_ERROR = {
     "ots": ("OTSServerBusy", "Server is busy.", 503),
 }
 _KNOWN = {"throttle", "server_error", "lost_response", "latency_ms", "op_delay_ms", "fail", "stuck", "reject",
-          "refuse_stop", "products", "seed"}
+          "refuse_stop", "products", "seed", "pace_ms"}
 
 
 class Faults:
@@ -46,6 +47,7 @@ class Faults:
             self.stuck: set[str] = set()
             self.refuse_stop: set[str] = set()
             self.reject: dict[str, str] = {}
+            self.pace_ms: dict[str, int] = {}
             self.products: set[str] = set(PRODUCTS)
             self._random = random.Random()
 
@@ -80,6 +82,12 @@ class Faults:
                 if not isinstance(reject, dict) or not all(isinstance(v, str) for v in reject.values()):
                     raise ValueError("reject must map resource ids to error codes")
                 self.reject.update(reject)
+            if "pace_ms" in body:
+                pace = body["pace_ms"]
+                if not isinstance(pace, dict) or not all(isinstance(v, int) and 0 <= v <= 86_400_000
+                                                         for v in pace.values()):
+                    raise ValueError("pace_ms must map resource ids to milliseconds")
+                self.pace_ms.update(pace)
             if "products" in body:
                 products = body["products"]
                 if not isinstance(products, list) or not set(products) <= set(PRODUCTS):
@@ -94,6 +102,7 @@ class Faults:
                     "lost_response": self.lost_response, "latency_ms": self.latency_ms,
                     "op_delay_ms": self.op_delay_ms, "fail": sorted(self.fail), "stuck": sorted(self.stuck),
                     "reject": dict(self.reject), "refuse_stop": sorted(self.refuse_stop),
+                    "pace_ms": dict(self.pace_ms),
                     "products": sorted(self.products)}
 
     # -- asked by the server around every API call
@@ -117,6 +126,12 @@ class Faults:
             return self._random.random() < self.lost_response
 
     # -- asked by the models
+    def min_duration(self, *ids: str) -> float:
+        """Seconds an asynchronous operation on these resources lasts at least (their pace, else op_delay_ms)."""
+        with self._lock:
+            paced = [self.pace_ms[i] for i in ids if i in self.pace_ms]
+            return (max(paced) if paced else self.op_delay_ms) / 1000
+
     def fails(self, *ids: str) -> bool:
         return any(i in self.fail for i in ids)
 

@@ -44,6 +44,16 @@ def test_without_progress_yet_the_doubling_schedule_is_kept():
 
 
 def test_the_cloud_estimate_of_the_time_left_is_used_when_given():
-    assert next_poll_wait(100, 0, [Pace(0, 50, remain_seconds=1000)], 5) == 300     # capped at CloudFlow's Wait
-    assert next_poll_wait(100, 0, [Pace(0, 50, remain_seconds=20)], 5) == 16
-    assert next_poll_wait(100, 0, [Pace(0, 99, remain_seconds=2)], 5) == 5
+    assert next_poll_wait(100, 0, [Pace(0, 50, remain_seconds=1000)], 3) == 300     # capped at CloudFlow's Wait
+    assert next_poll_wait(100, 0, [Pace(0, 50, remain_seconds=20)], 3) == 16
+    assert next_poll_wait(100, 0, [Pace(0, 99, remain_seconds=2)], 3) == 5
+
+
+def test_a_progress_that_misleads_never_costs_more_rounds_than_doubling():
+    """A task that reports 95 % for an hour: the straight line keeps promising an end in seconds."""
+    t, rounds = 1.0, 0
+    while t < 3600:
+        rounds += 1
+        t += next_poll_wait(t, 0.0, [Pace(0.0, 95 if t > 10 else 5)], rounds - 1)
+    doubling, _, _ = simulate([3600], "doubling")
+    assert rounds <= doubling

@@ -180,9 +180,16 @@ def next_poll_wait(now: float, operation_started: float, paces: list[Pace], roun
     if not paces or len(known) < len(paces):
         return next_wait(round_number)
     latest = max(known)
-    if latest <= slack:
-        return max(1, int(slack))
-    return int(min(WAIT_LIMIT_SECONDS, max(slack, HOP_SHARE * latest)))
+    wait = slack if latest <= slack else min(WAIT_LIMIT_SECONDS, max(slack, HOP_SHARE * latest))
+    # Never ahead of the doubling schedule in rounds: where the progress misleads (a task that sits at 95 %), the
+    # rounds fall back to its pace instead of polling every few seconds.
+    not_before = doubling_time(round_number + 1) - (now - operation_started)
+    return max(1, int(min(WAIT_LIMIT_SECONDS, max(wait, not_before))))
+
+
+def doubling_time(rounds: int) -> int:
+    """Seconds from the first poll round to round `rounds` (0-based) on the doubling schedule."""
+    return sum(next_wait(k) for k in range(rounds))
 
 
 START_BATCH_UNITS = 25      # units one start invocation handles; the flow's Map runs batches in parallel
