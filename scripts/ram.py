@@ -36,10 +36,9 @@ GROUP_OF = {
 }
 # The adapter classes and the RAM code of the product each one calls.
 ADAPTERS = {"Ecs": "ecs", "Rds": "rds", "CloudFlow": "fnf", "RecordStore": "ots", "ComputeNest": "computenest"}
-# Tablestore SDK client methods -> RAM actions.
-OTS = {"batch_write_row": "BatchWriteRow", "create_table": "CreateTable", "delete_row": "DeleteRow",
-       "get_range": "GetRange", "get_row": "GetRow", "list_table": "ListTable", "put_row": "PutRow",
-       "update_row": "UpdateRow", "describe_table": "DescribeTable"}
+# Tablestore SDK client methods -> RAM actions: the adapter's own table (imported: it holds no SDK import).
+sys.path.insert(0, str(PACKAGE.parent))
+from nestbackup.adapters.tablestore import OTS_ACTIONS as OTS  # noqa: E402
 # Tables are created by scripts/bootstrap-tables with the deployer's own rights, never by a function.
 BOOTSTRAP_ONLY = {"ots:CreateTable", "ots:ListTable"}
 # Where each product's actions may act: the narrowest resource each product's RAM authorization table documents
@@ -158,7 +157,7 @@ class Index:
                     elif isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Attribute) and \
                             inner.value.attr == "client" and not inner.attr.startswith("_"):
                         raise Unresolved(f"{module}: tablestore client method {inner.attr} has no RAM action "
-                                         f"mapping (scripts/ram.py OTS)")
+                                         f"mapping (adapters/tablestore.py OTS_ACTIONS)")
                 continue
             sends_action = (func.attr == "call" and isinstance(func.value, ast.Attribute) and func.value.attr == "rpc")
             if not sends_action:

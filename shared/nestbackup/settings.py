@@ -66,6 +66,9 @@ class Settings:
     # When a backup is polled again: "adaptive" (from each resource's progress: the record ends within max(5 s, 5 %
     # of the elapsed time) after its last resource) or "doubling" (2 s doubling to 300 s, the earlier schedule).
     poll_schedule: str = "adaptive"
+    # The functions' memory (s.yaml memorySize), for the GB-seconds a record's steps cost. FC sets
+    # FC_FUNCTION_MEMORY_SIZE in the runtime (UNCONFIRMED for FC 3.0; the s.yaml value is the fallback).
+    function_memory_mb: int = 512
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, context: object = None) -> "Settings":
@@ -116,7 +119,8 @@ class Settings:
                    schedule_min_interval_seconds=60 * max(1, number("NESTBACKUP_SCHEDULE_MIN_INTERVAL_MINUTES",
                                                                     120)),
                    rds_backup_retention_days=_retention_days(env.get("NESTBACKUP_RDS_BACKUP_RETENTION_DAYS")),
-                   poll_schedule=_poll_schedule(env.get("NESTBACKUP_POLL_SCHEDULE")))
+                   poll_schedule=_poll_schedule(env.get("NESTBACKUP_POLL_SCHEDULE")),
+                   function_memory_mb=max(64, number("FC_FUNCTION_MEMORY_SIZE", 512)))
 
 
 def _poll_schedule(raw: str | None) -> str:

@@ -55,6 +55,10 @@ class Wiring:
         from .adapters.webhook import HttpWebhooks
         return HttpWebhooks()
 
+    def take_calls(self) -> dict[str, int]:
+        from .adapters.usage import take_calls
+        return take_calls()
+
     def take_retries(self) -> list[str]:
         from .adapters.openapi import take_retries
         return take_retries()

@@ -16,7 +16,7 @@ def test_empty_record_is_creating_with_every_item_pending():
     assert api["Status"] == "Creating"
     assert [r["Status"] for r in api["Resources"]] == ["Pending", "Pending"]
     assert set(api) == {"BackupId", "ServiceInstanceId", "Status", "StatusDetail", "StartTime", "EndTime",
-                        "Description", "RestorableUntil", "AwaitingExpiry", "Resources"}
+                        "Description", "RestorableUntil", "AwaitingExpiry", "Cost", "Resources"}
     assert {"ResourceId", "ResourceType", "Status", "ArtifactId", "Progress", "ErrorCode",
             "ErrorMessage"} <= set(api["Resources"][0])
 

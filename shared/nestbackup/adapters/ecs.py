@@ -32,7 +32,7 @@ def _percent(text) -> int:
 
 
 def _seconds(value) -> int | None:
-    """RemainTime (seconds, DescribeSnapshots): None when absent or not a number."""
+    """A whole number the API may leave out (RemainTime, FullSnapshotSizeInBytes): None when absent or not one."""
     try:
         return int(value) if value is not None and str(value) != "" else None
     except (TypeError, ValueError):
@@ -191,4 +191,5 @@ def _group(raw: dict) -> SnapshotGroup:
 def _snapshot(raw: dict) -> Snapshot:
     return Snapshot(snapshot_id=raw["SnapshotId"], disk_id=raw.get("SourceDiskId"), status=raw.get("Status", ""),
                     progress=_percent(raw.get("Progress")), available=bool(raw.get("Available")),
-                    remain_seconds=_seconds(raw.get("RemainTime")))
+                    remain_seconds=_seconds(raw.get("RemainTime")),
+                    size_bytes=_seconds(raw.get("FullSnapshotSizeInBytes")))

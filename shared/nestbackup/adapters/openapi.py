@@ -20,12 +20,16 @@ from tenacity import (
 )
 
 from ..errors import CloudError
+from .usage import note_call
 
 # The SDK sends 127.0.0.1 traffic through HTTP(S)_PROXY (it ignores NO_PROXY), so a local endpoint clears them.
 _PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
 
 
 _retries = threading.local()
+# The product of each API version, as the cost of a record names its calls.
+PRODUCTS = {"2014-05-26": "ecs", "2014-08-15": "rds", "2019-03-15": "fnf", "2021-06-01": "computenest",
+            "2023-03-30": "fc"}
 
 
 def take_retries() -> list[str]:
@@ -114,6 +118,7 @@ class RpcClient:
         raise AssertionError("unreachable")
 
     def _call_once(self, action: str, params: dict[str, Any], method: str) -> dict[str, Any]:
+        note_call(PRODUCTS.get(self.version, self.version), action)
         from alibabacloud_tea_openapi.utils import Utils
         from darabonba.runtime import RuntimeOptions
         from Tea.exceptions import TeaException

@@ -204,7 +204,8 @@ def _job(raw: dict) -> BackupJob:
 def _set(raw: dict) -> BackupSet:
     return BackupSet(backup_id=str(raw.get("BackupId", "")), status=raw.get("BackupStatus") or "",
                      mode=raw.get("BackupMode") or "", meta_status=raw.get("MetaStatus") or "",
-                     store_status=raw.get("StoreStatus") or "", expires_at=_iso_utc(raw.get("ExpectExpireTime")))
+                     store_status=raw.get("StoreStatus") or "", expires_at=_iso_utc(raw.get("ExpectExpireTime")),
+                     size_bytes=int(raw["BackupSize"]) if str(raw.get("BackupSize") or "").isdigit() else None)
 
 
 def _iso_utc(text) -> str | None:

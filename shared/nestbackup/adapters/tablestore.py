@@ -24,6 +24,7 @@ from typing import Any
 
 from ..errors import CloudError, Conflict
 from ..ports.records import HEADER, StaleWrite, StoredRecord
+from .usage import note_call
 
 ITEM_PREFIX = "item#"
 # One BatchWriteRow carries at most 200 rows and 4 MB of data (Tablestore "General limits").
@@ -32,6 +33,12 @@ BATCH_WRITE_MAX_BYTES = 4 * 1024 * 1024
 # UNCONFIRMED: how the service counts a row's "data size". Counted here as the UTF-8 bytes of every column name and
 # value (8 for a number) plus this allowance per column (a cell's timestamp), which errs on the large side.
 CELL_OVERHEAD_BYTES = 8
+
+
+# Tablestore SDK client methods -> the API actions they send.
+OTS_ACTIONS = {"batch_write_row": "BatchWriteRow", "create_table": "CreateTable", "delete_row": "DeleteRow",
+                "get_range": "GetRange", "get_row": "GetRow", "list_table": "ListTable", "put_row": "PutRow",
+                "update_row": "UpdateRow", "describe_table": "DescribeTable"}
 
 
 class RecordStore:
@@ -293,6 +300,7 @@ class RecordStore:
 
     def _call(self, fn, *args):
         ots = self._ots
+        note_call("ots", OTS_ACTIONS.get(fn.__name__, fn.__name__))
         try:
             return fn(*args)
         except ots.OTSServiceError as exc:

@@ -9,8 +9,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
-from ..ports.webhooks import Outcome, Post
 from ..decisions.webhooks import WebhookRefused, check_url, refused_address
+from ..ports.webhooks import Outcome, Post
 
 PARALLEL = 16
 RESPONSE_BYTES = 1024

@@ -84,6 +84,7 @@ class CloudProgress:
     error_code: str | None = None
     error_message: str | None = None
     remain_seconds: float | None = None     # the cloud's own estimate of the time left (ECS RemainTime), if any
+    size_bytes: int | None = None           # what the cloud keeps of it (a snapshot's full size), if it says
 
 
 def failed_group_outcomes(group_id: str, members: dict[str, tuple[str, str, int]]) -> dict[str, CloudProgress]:
@@ -123,6 +124,8 @@ def advance(item: BackupItem, seen: CloudProgress | None, now: float, deadline: 
         return True
     if seen.artifact_id:        # a failed one's too: it is shown, and deleting the backup deletes it
         item.artifact_id = seen.artifact_id
+    if seen.size_bytes:
+        item.size_bytes = seen.size_bytes
     if seen.status is ItemStatus.FAILED:
         item.fail(seen.error_code or "BackupFailed",
                   seen.error_message or f"the cloud reported the backup of {item.resource_id} as failed")

@@ -51,6 +51,7 @@ class BackupItem:
     expires_at: str | None = None        # RDS: when the cloud deletes the backup set (ISO UTC); None = never/unknown
     restorable: bool | None = None       # RDS: whether the set can be restored as the product restores it
     restorable_reason: str | None = None  # why not (e.g. MetaStatus of a MySQL set)
+    size_bytes: int | None = None        # what the cloud keeps: the snapshot's full size, or the backup set's
     delete_refused: str | None = None    # RDS: DeleteBackup refused the set ("code: message"); it stays until expiry
     retried: str | None = None           # the cloud's refusals its start met and retried (for the timeline)
     start_time: str | None = None        # when it left Pending, and when it became final (operations.timeline)
@@ -111,6 +112,7 @@ class BackupRecord:
     status_detail: str = ""              # why it failed: the operation's cause, then each failed resource's
     started_epoch: float = 0.0           # for item deadlines
     awaiting_expiry: bool = False        # DeleteFailed only because the cloud refuses to delete some RDS sets
+    cost: dict[str, Any] | None = None   # what it cost, once final (operations/costs.py, decisions/cost.py)
 
     def refresh_status(self, now: str) -> BackupStatus:
         """Recompute the overall status from the items; the end time is set once the record is final."""
@@ -135,14 +137,14 @@ class BackupRecord:
                 "Status": str(self.status), "StatusDetail": self.status_detail, "StartTime": self.start_time,
                 "EndTime": self.end_time, "Description": self.description,
                 "RestorableUntil": self.restorable_until, "AwaitingExpiry": self.awaiting_expiry,
-                "Resources": [i.to_api() for i in self.items]}
+                "Cost": self.cost, "Resources": [i.to_api() for i in self.items]}
 
     # -- stored form: a header document and one document per item
     def header_doc(self) -> dict[str, Any]:
         return {"Kind": "backup", "BackupId": self.backup_id, "ServiceInstanceId": self.service_instance_id,
                 "Status": self.status.value, "StatusDetail": self.status_detail, "StartTime": self.start_time,
                 "EndTime": self.end_time, "Description": self.description, "StartedEpoch": self.started_epoch,
-                "AwaitingExpiry": self.awaiting_expiry,
+                "AwaitingExpiry": self.awaiting_expiry, "Cost": self.cost,
                 "Order": [i.resource_id for i in self.items]}
 
     @classmethod
@@ -153,7 +155,7 @@ class BackupRecord:
                    items=[BackupItem.from_dict(items[rid]) for rid in order if rid in items],
                    end_time=header.get("EndTime"), status=BackupStatus(header["Status"]),
                    status_detail=header.get("StatusDetail", ""), started_epoch=header.get("StartedEpoch", 0.0),
-                   awaiting_expiry=bool(header.get("AwaitingExpiry", False)))
+                   awaiting_expiry=bool(header.get("AwaitingExpiry", False)), cost=header.get("Cost"))
 
 
 def new_record_id(prefix: str, epoch_ms: int, entropy: str) -> str:

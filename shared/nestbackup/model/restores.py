@@ -95,6 +95,7 @@ class RestoreRecord:
     ownership_checked: bool = False      # every resource was checked to still belong to the service instance
     stopped_epoch: float | None = None   # when the instances were asked to stop
     running_epoch: float | None = None   # when they were all running again
+    cost: dict[str, Any] | None = None   # what it cost, once final (operations/costs.py)
 
     def item(self, resource_id: str) -> RestoreItem:
         return next(i for i in self.items if i.resource_id == resource_id)
@@ -133,7 +134,7 @@ class RestoreRecord:
                 "ServiceInstanceId": self.service_instance_id, "Status": str(self.status), "Phase": str(self.phase),
                 "StatusDetail": self.status_detail, "StartTime": self.start_time, "EndTime": self.end_time,
                 "SafetyBackupId": self.safety_backup_id,
-                "DowntimeSeconds": self.downtime_seconds,
+                "DowntimeSeconds": self.downtime_seconds, "Cost": self.cost,
                 "Verified": verified,
                 "Verification": "; ".join(f"{i.resource_id}: {i.verification}" for i in self.items
                                           if i.verified is not None),
@@ -148,7 +149,7 @@ class RestoreRecord:
                 "PhaseStartedEpoch": self.phase_started_epoch, "StartedEpoch": self.started_epoch,
                 "FailedPhase": self.failed_phase.value if self.failed_phase else None,
                 "OwnershipChecked": self.ownership_checked, "StoppedEpoch": self.stopped_epoch,
-                "RunningEpoch": self.running_epoch, "Order": [i.resource_id for i in self.items]}
+                "RunningEpoch": self.running_epoch, "Cost": self.cost, "Order": [i.resource_id for i in self.items]}
 
     @classmethod
     def from_docs(cls, header: dict[str, Any], items: dict[str, dict[str, Any]]) -> "RestoreRecord":
@@ -164,4 +165,5 @@ class RestoreRecord:
                    started_epoch=header.get("StartedEpoch", 0.0),
                    failed_phase=RestorePhase(header["FailedPhase"]) if header.get("FailedPhase") else None,
                    ownership_checked=header.get("OwnershipChecked", False),
-                   stopped_epoch=header.get("StoppedEpoch"), running_epoch=header.get("RunningEpoch"))
+                   stopped_epoch=header.get("StoppedEpoch"), running_epoch=header.get("RunningEpoch"),
+                   cost=header.get("Cost"))

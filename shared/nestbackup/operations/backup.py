@@ -21,6 +21,7 @@ from ..ports.records import RecordStore
 from .backup_poll import finalize
 from .claims import claim, forget_token, same_token_record
 from .closing import open_operation
+from .costs import Meter
 from .discovery import check_service_instance, discover
 from .loading import load_backup
 
@@ -41,6 +42,7 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
         raise ValidationError("Description must be a string of at most 256 characters")
     check_client_token(token)
     now = time.time() if now is None else now
+    meter = Meter(w) if lock_holder is None else None     # a safety backup's calls are its restore's step's
     s, records = w.settings, w.records
     backup_id = new_record_id("backup", int(now * 1000), secrets.token_hex(4))
     existing = claim(records, s, service_instance_id, "backup", backup_id, token, now, take_lock=lock_holder is None)
@@ -72,6 +74,8 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
     except CloudError as err:
         finalize(w, backup_id, error={"Code": err.code, "Detail": f"the backup flow could not start: {err.message}"})
         raise
+    if meter:
+        meter.charge(backup_id, 0)
     return record.to_api()
 
 

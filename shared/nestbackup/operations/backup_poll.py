@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 from ..decisions.backup import (
     CloudProgress,
@@ -29,6 +30,7 @@ from ..ports.flows import BackupFlowInput, execution_name
 from ..ports.steps import FinalizeOutput, PollOutput, PollState
 from .backup_start import capture_counts_after, record_backup_set, start_unit
 from .closing import close_operation
+from .costs import Meter, final_cost
 from .loading import read_backup
 
 log = logging.getLogger("nestbackup.backup")
@@ -98,11 +100,13 @@ def _next_wait(schedule: str, record: BackupRecord, seen: dict[str, CloudProgres
 def poll_step(w: Ports, backup_id: str, round_number: int, generation: int = 1) -> dict:
     """The flow's poll step. Its `State` routes the flow: Done -> finalize, Wait -> wait `Wait` s and poll again,
     Continue -> this execution has used its event budget; the next generation was started and this one ends."""
+    meter = Meter(w)
     out = poll(w, backup_id, round_number)
     state = PollState.DONE if out["Done"] else PollState.CONTINUE if out["Continue"] else PollState.WAIT
     if state is PollState.CONTINUE:
         w.flows.start_once(w.settings.backup_flow, execution_name(backup_id, generation + 1),
                            BackupFlowInput(backup_id, out["Round"], generation + 1))
+    meter.charge(backup_id, PollOutput.TRANSITIONS)
     return PollOutput(backup_id, state, out["Wait"], out["Round"], generation).to_event()
 
 
@@ -116,7 +120,8 @@ def _describe(w: Ports, running: list[BackupItem]) -> dict[str, CloudProgress]:
             if snap:
                 seen[item.resource_id] = CloudProgress(snapshot_item_status(snap.status), snap.progress,
                                                        snap.snapshot_id, *_snapshot_error(snap.status),
-                                                       remain_seconds=snap.remain_seconds)
+                                                       remain_seconds=snap.remain_seconds,
+                                                       size_bytes=snap.size_bytes)
     grouped = [i for i in running if i.method is BackupMethod.SNAPSHOT_GROUP]
     if grouped:
         groups = w.ecs.describe_snapshot_groups(sorted({i.group_id for i in grouped if i.group_id}))
@@ -134,7 +139,16 @@ def _describe(w: Ports, running: list[BackupItem]) -> dict[str, CloudProgress]:
                 if found_group else None
             if found_group and member and item.group_id not in failed:
                 seen[item.resource_id] = CloudProgress(snapshot_item_status(member.status or found_group.status),
-                                                       member.progress, member.snapshot_id)
+                                                       member.progress, member.snapshot_id,
+                                                       size_bytes=member.size_bytes)
+        # a group's listing may leave out its snapshots' sizes: ask for those that just finished, in one batch
+        unsized = {i.resource_id: seen[i.resource_id].artifact_id for i in grouped if i.resource_id in seen
+                   and seen[i.resource_id].status is ItemStatus.SUCCEEDED and not seen[i.resource_id].size_bytes}
+        if unsized:
+            sized = w.ecs.describe_snapshots([sid for sid in unsized.values() if sid])
+            for rid, sid in unsized.items():
+                if sid in sized:
+                    seen[rid] = replace(seen[rid], size_bytes=sized[sid].size_bytes)
     for item in running:
         if item.method is BackupMethod.RDS_BACKUP:
             job = w.rds.backup_job(item.resource_id, item.job_id or "")
@@ -157,6 +171,7 @@ def finalize(w: Ports, backup_id: str, error: dict | None = None, now: float | N
     """Aggregate and close the record, release the lock. With `error` (the flow's Catch), every item not yet final
     fails with that cause."""
     now = time.time() if now is None else now
+    meter = Meter(w)
     stored, record = read_backup(w, backup_id)
     if error:
         code, detail = str(error.get("Code") or "FlowFailed"), str(error.get("Detail") or "the backup flow failed")
@@ -168,6 +183,9 @@ def finalize(w: Ports, backup_id: str, error: dict | None = None, now: float | N
     status = record.refresh_status(iso_utc(now))
     if status is BackupStatus.CREATING:          # not final: nothing to close yet
         return FinalizeOutput(backup_id, str(status)).to_event()
+    meter.charge(backup_id, FinalizeOutput.TRANSITIONS)
+    database_bytes = sum(i.size_bytes or 0 for i in record.items if i.resource_type is ResourceType.RDS)
+    record.cost = final_cost(w, backup_id, sum(i.size_bytes or 0 for i in record.items), database_bytes)
     w.records.write_header(stored, record.header_doc())
     close_operation(w, record.service_instance_id, backup_id, record.to_api())
     _log("backup finished", step="finalize", record_id=backup_id, status=str(status))

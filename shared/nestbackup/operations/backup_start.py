@@ -13,7 +13,8 @@ from ..model.records import BackupItem, BackupMethod, BackupRecord
 from ..model.status import ItemStatus
 from ..ports import Ports
 from ..ports.records import StoredRecord
-from ..ports.steps import StartBatchOutput
+from ..ports.steps import PrepareOutput, StartBatchOutput
+from .costs import Meter
 from .loading import load_backup, read_backup
 
 log = logging.getLogger("nestbackup.backup")
@@ -24,11 +25,15 @@ def _log(event: str, **fields) -> None:
 
 
 def start_batch_count(w: Ports, backup_id: str) -> list[int]:
+    meter = Meter(w)
     record = load_backup(w, backup_id)
-    return batch_indexes(len(start_units(record.items)))
+    batches = batch_indexes(len(start_units(record.items)))
+    meter.charge(backup_id, PrepareOutput.TRANSITIONS)
+    return batches
 
 
 def start_batch(w: Ports, backup_id: str, batch: int, now: float | None = None) -> dict:
+    meter = Meter(w)
     stored, record = read_backup(w, backup_id)
     units = start_units(record.items)[batch * START_BATCH_UNITS:(batch + 1) * START_BATCH_UNITS]
     started = failed = 0
@@ -38,6 +43,7 @@ def start_batch(w: Ports, backup_id: str, batch: int, now: float | None = None) 
         start_unit(w, stored, record, unit)
         started += sum(i.status is ItemStatus.RUNNING for i in unit)
         failed += sum(i.status is ItemStatus.FAILED for i in unit)
+    meter.charge(backup_id, StartBatchOutput.TRANSITIONS)
     return StartBatchOutput(backup_id, batch, started, failed).to_event()
 
 
@@ -157,6 +163,7 @@ def record_backup_set(w: Ports, item: BackupItem) -> None:
     if found is None:
         return
     item.expires_at = found.expires_at
+    item.size_bytes = found.size_bytes
     if item.engine == "MySQL" and found.meta_status != "OK":
         item.restorable = False
         item.restorable_reason = (f"MetaStatus {found.meta_status!r}: the backup set was taken without database "

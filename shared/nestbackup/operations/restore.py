@@ -28,6 +28,7 @@ from ..ports.steps import AdvanceOutput, AdvanceState, RecoverOutput
 from .backup import create_backup
 from .claims import claim, same_token_record
 from .closing import close_operation, open_operation
+from .costs import Meter, final_cost
 from .instances import start_stopped
 from .loading import load_backup, read_restore, save_restore
 from .restore_data import check_ownership, restore_data, restore_databases
@@ -46,6 +47,7 @@ def create_restore(w: Ports, backup_id: str, token: str | None = None, safety_ba
     if not isinstance(safety_backup, bool):
         raise ValidationError("SafetyBackup must be true or false")
     now = time.time() if now is None else now
+    meter = Meter(w)
     backup = load_backup(w, backup_id)
     try:
         decide.check_restorable(backup)
@@ -72,6 +74,7 @@ def create_restore(w: Ports, backup_id: str, token: str | None = None, safety_ba
     except CloudError as err:
         recover(w, restore_id, {"Code": err.code, "Detail": f"the restore flow could not start: {err.message}"})
         raise
+    meter.charge(restore_id, 0)
     return record.to_api()
 
 
@@ -122,6 +125,7 @@ def advance(w: Ports, restore_id: str, round_number: int = 0, now: float | None 
     """Do what the current phase needs now. Returns the flow's routing: State Wait (poll again after Wait s),
     Rename (run the db-rename function), Done."""
     now = time.time() if now is None else now
+    meter = Meter(w)
     stored, record = read_restore(w, restore_id)
     s = w.settings
     try:
@@ -135,6 +139,7 @@ def advance(w: Ports, restore_id: str, round_number: int = 0, now: float | None 
                RestorePhase.DONE: lambda *a: None}[record.phase]
     before = record.phase
     handler(w, record, now)
+    meter.charge(restore_id, AdvanceOutput.TRANSITIONS)
     if record.phase is RestorePhase.DONE:
         _finish(w, stored, record, now)
         return AdvanceOutput(restore_id, AdvanceState.DONE, 0, round_number + 1).to_event()
@@ -233,6 +238,7 @@ def _finish(w: Ports, stored: StoredRecord, record: RestoreRecord, now: float) -
         if item.status in (ItemStatus.PENDING, ItemStatus.RUNNING):
             item.fail("NotRestored", record.status_detail or "the restore ended before this resource was restored")
     record.refresh_status(iso_utc(now))
+    record.cost = final_cost(w, record.restore_id)
     save_restore(w, stored, record)
     close_operation(w, record.service_instance_id, record.restore_id, record.to_api())
     _log("restore finished", step="finalize", record_id=record.restore_id, status=str(record.status))
@@ -241,6 +247,7 @@ def _finish(w: Ports, stored: StoredRecord, record: RestoreRecord, now: float) -
 def recover(w: Ports, restore_id: str, error: dict | None = None, now: float | None = None) -> dict:
     """Whatever failed: start the instances that were running before, and close the record as RestoreFailed."""
     now = time.time() if now is None else now
+    meter = Meter(w)
     stored, record = read_restore(w, restore_id)
     if record.status is not RestoreStatus.RESTORING:
         return RecoverOutput(restore_id, str(record.status)).to_event()
@@ -262,5 +269,6 @@ def recover(w: Ports, restore_id: str, error: dict | None = None, now: float | N
     if not to_start and record.stopped_epoch:
         record.running_epoch = record.running_epoch or time.time()
     record.enter(RestorePhase.DONE, now)
+    meter.charge(restore_id, RecoverOutput.TRANSITIONS)
     _finish(w, stored, record, now)
     return RecoverOutput(restore_id, str(record.status)).to_event()

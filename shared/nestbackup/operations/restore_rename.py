@@ -12,6 +12,7 @@ from ..model.restores import RestoreRecord
 from ..model.status import DatabaseState, ItemStatus, RestorePhase
 from ..ports import Ports
 from ..ports.steps import RenameOutput
+from .costs import Meter
 from .loading import read_restore, save_restore
 from .restore_data import failed_databases
 
@@ -26,6 +27,7 @@ def rename(w: Ports, restore_id: str, now: float | None = None) -> dict:
     """Move every live database aside and its restored copy into its name. Safe to run again after a crash at any
     point: rename_back finds where it stopped. A database it cannot swap is rolled back to the pre-restore names."""
     now = time.time() if now is None else now
+    meter = Meter(w)
     stored, record = read_restore(w, restore_id)
     if record.phase is not RestorePhase.RENAMING_DATABASES:
         return RenameOutput(restore_id, str(record.phase)).to_event()
@@ -63,6 +65,7 @@ def rename(w: Ports, restore_id: str, now: float | None = None) -> dict:
     _undo_swaps_if_any_failed(w, record)
     record.enter(RestorePhase.STARTING_INSTANCE, now)
     save_restore(w, stored, record)
+    meter.charge(restore_id, RenameOutput.TRANSITIONS)
     return RenameOutput(restore_id, str(record.phase)).to_event()
 
 

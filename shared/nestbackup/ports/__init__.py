@@ -54,6 +54,10 @@ class Ports(Protocol):
         """SQL access to an RDS instance's databases; ValidationError when no account is configured for it."""
         ...
 
+    def take_calls(self) -> dict[str, int]:
+        """The cloud calls this thread made since the last take, by "product:Action" (every attempt)."""
+        ...
+
     def take_retries(self) -> list[str]:
         """The refusals this thread's cloud calls retried since the last take (e.g. "CreateSnapshot: Throttling"),
         so an operation can put them on its record's timeline."""

@@ -44,6 +44,7 @@ class Snapshot:
     progress: int             # 0-100
     available: bool
     remain_seconds: int | None = None   # RemainTime: the cloud's estimate of the time left while progressing
+    size_bytes: int | None = None       # FullSnapshotSizeInBytes: the snapshot's full size (billing is incremental)
 
     @property
     def accomplished(self) -> bool:

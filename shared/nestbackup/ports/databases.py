@@ -54,6 +54,7 @@ class BackupSet:
     meta_status: str          # OK | LARGE | EMPTY | "" ("" / LARGE: no database/table restore from this set)
     store_status: str         # Enabled (deletable) | Disabled
     expires_at: str | None    # ExpectExpireTime; None when the set is kept for good or the field is absent
+    size_bytes: int | None = None   # BackupSize
 
     @property
     def succeeded(self) -> bool:

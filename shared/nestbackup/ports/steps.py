@@ -1,5 +1,7 @@
 """The contract between the flows (flows/*.yaml) and the functions they invoke: one dataclass per step's input
-(the `body` the flow sends) and output (what the flow reads as `$Output.Body.X`), and the states a step routes on.
+(the `body` the flow sends) and output (what the flow reads as `$Output.Body.X`), the states a step routes on, and
+the flow state transitions one run of the step takes (`TRANSITIONS`, for the record's cost; UNCONFIRMED how CloudFlow
+counts the states of a Map's iterations and the end state: here each state entered counts once).
 
 Handlers parse their event with `<Input>.from_event`; operations build their answer as the step's output dataclass.
 `scripts/flowcheck.py` checks every flow against these: each `body` key is a field of the step's input, and each
@@ -63,6 +65,7 @@ class StepInput:
 
 @dataclass(frozen=True)
 class StepOutput:
+    TRANSITIONS: ClassVar[int] = 1
     def to_event(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Enum) else v for k, v in asdict(self).items()}
 
@@ -75,6 +78,7 @@ class PrepareInput(StepInput):
 
 @dataclass(frozen=True)
 class PrepareOutput(StepOutput):
+    TRANSITIONS: ClassVar[int] = 3      # Route, Prepare, StartAll
     BackupId: str
     Batches: list[dict[str, int]]      # [{"Batch": n}]: the Map state's items
 
@@ -102,6 +106,7 @@ class PollInput(StepInput):
 
 @dataclass(frozen=True)
 class PollOutput(StepOutput):
+    TRANSITIONS: ClassVar[int] = 3      # Poll, Check, Pause (or Finalize's turn)
     STATES: ClassVar[type[Enum]] = PollState
     BackupId: str
     State: PollState
@@ -118,6 +123,7 @@ class FinalizeInput(StepInput):
 
 @dataclass(frozen=True)
 class FinalizeOutput(StepOutput):
+    TRANSITIONS: ClassVar[int] = 2      # Finalize, the end state
     BackupId: str
     Status: str
 
@@ -131,6 +137,7 @@ class AdvanceInput(StepInput):
 
 @dataclass(frozen=True)
 class AdvanceOutput(StepOutput):
+    TRANSITIONS: ClassVar[int] = 3      # Advance, Route, Pause
     STATES: ClassVar[type[Enum]] = AdvanceState
     RestoreId: str
     State: AdvanceState
@@ -157,6 +164,7 @@ class RecoverInput(StepInput):
 
 @dataclass(frozen=True)
 class RecoverOutput(StepOutput):
+    TRANSITIONS: ClassVar[int] = 2      # Recover, the end state
     RestoreId: str
     Status: str
 
