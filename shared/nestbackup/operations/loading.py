@@ -9,12 +9,17 @@ from ..ports import Ports
 from ..ports.records import StoredRecord
 
 
+def _read(w: Ports, kind: str, record_id: str, well_formed: bool) -> StoredRecord:
+    if not well_formed:
+        raise NotFound(f"no {kind} {record_id!r}")
+    stored = w.records.read(record_id)
+    if stored is None or stored.header.get("Kind") != kind:
+        raise NotFound(f"no {kind} {record_id}")
+    return stored
+
+
 def read_backup(w: Ports, backup_id: str) -> tuple[StoredRecord, BackupRecord]:
-    if not is_backup_id(backup_id):
-        raise NotFound(f"no backup {backup_id!r}")
-    stored = w.records.read(backup_id)
-    if stored is None or stored.header.get("Kind") != "backup":
-        raise NotFound(f"no backup {backup_id}")
+    stored = _read(w, "backup", backup_id, is_backup_id(backup_id))
     return stored, BackupRecord.from_docs(stored.header, stored.items)
 
 
@@ -23,11 +28,7 @@ def load_backup(w: Ports, backup_id: str) -> BackupRecord:
 
 
 def read_restore(w: Ports, restore_id: str) -> tuple[StoredRecord, RestoreRecord]:
-    if not is_restore_id(restore_id):
-        raise NotFound(f"no restore {restore_id!r}")
-    stored = w.records.read(restore_id)
-    if stored is None or stored.header.get("Kind") != "restore":
-        raise NotFound(f"no restore {restore_id}")
+    stored = _read(w, "restore", restore_id, is_restore_id(restore_id))
     return stored, RestoreRecord.from_docs(stored.header, stored.items)
 
 

@@ -229,18 +229,15 @@ def _follow_restore_table(w: Ports, item: RestoreItem) -> None:
     missing = [db for db in item.databases
                if db.state == DatabaseState.RESTORING and listed.get(db.restored) != "Running"]
     failed = [t for t in tasks if t.failed]
-    if missing and failed:
-        cause = f"{failed[0].reason_code or failed[0].status}: {failed[0].detail}".strip(": ")
+    if missing and (failed or item.cloud_task_seen):
+        if failed:
+            cause = f"{failed[0].reason_code or failed[0].status}: {failed[0].detail}".strip(": ")
+            why = f"the RestoreTable task {failed[0].task_id} ended {failed[0].status} ({cause})"
+        else:
+            why = f"the restore ended without {', '.join(db.restored for db in missing)}"
         for db in missing:
             db.state = DatabaseState.FAILED
-        item.fail("RestoreTableFailed", f"the RestoreTable task {failed[0].task_id} ended {failed[0].status} "
-                                        f"({cause}); the live databases were not touched")
-        return
-    if missing and item.cloud_task_seen:
-        for db in missing:
-            db.state = DatabaseState.FAILED
-        item.fail("RestoreTableFailed", f"the restore ended without {', '.join(db.restored for db in missing)}; "
-                                        f"the live databases were not touched")
+        item.fail("RestoreTableFailed", f"{why}; the live databases were not touched")
         return
     for db in item.databases:
         if db.state == DatabaseState.RESTORING and listed.get(db.restored) == "Running":
