@@ -25,13 +25,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from timing import SDK_CLIENTS, best_of  # noqa: E402
 
-POLL = "fc:nestbackup-backup-poll"
+STEPS = "fc:nestbackup-backup-steps"     # prepare, one start per batch, the poll rounds, finalize
 
 
 def poll_round_costs(n: int, rounds: int) -> tuple[float, float, str]:
+    from localcloud.seed import seed
     from nestbackup.cli.client import ApiClient
     from nestbackup.cli.local import start_local_cloud
-    from localcloud.seed import seed
 
     server = start_local_cloud(tempfile.mkdtemp(prefix="bench-backup-"), admin_token="bench", flow_wait_scale=0.002)
     try:
@@ -43,15 +43,17 @@ def poll_round_costs(n: int, rounds: int) -> tuple[float, float, str]:
         record = api.call("POST", "/backups", {"ServiceInstanceId": si})
         stats = server.cloud.stats
 
+        before_polls = 1 + math.ceil(n / 25)                 # prepare and the start batches
+
         def at_round(k: int) -> dict:
-            while stats.snapshot().get(POLL, 0) < k:
+            while stats.snapshot().get(STEPS, 0) < before_polls + k:
                 time.sleep(0.001)
             time.sleep(0.05)        # let that round's calls finish (the next starts after a Wait)
             return stats.snapshot()
 
         first = at_round(3)         # skip start-up: the first rounds also start snapshots
         last = at_round(3 + rounds)
-        done_rounds = last[POLL] - first[POLL]
+        done_rounds = last[STEPS] - first[STEPS]
         describes = (last.get("ecs:DescribeSnapshots", 0) - first.get("ecs:DescribeSnapshots", 0)) / done_rounds
         transitions = (last.get("flow:transitions", 0) - first.get("flow:transitions", 0)) / done_rounds
         server.cloud.faults.clear()
@@ -67,7 +69,7 @@ HANDLER_COLD = f"""
 import importlib.util, os
 os.environ.update(ALIBABA_CLOUD_ACCESS_KEY_ID="ak", ALIBABA_CLOUD_ACCESS_KEY_SECRET="sk",
                   NESTBACKUP_CLOUD_ENDPOINT="http://127.0.0.1:9")
-spec = importlib.util.spec_from_file_location("index", {str(ROOT / 'functions/nestbackup-backup-poll/index.py')!r})
+spec = importlib.util.spec_from_file_location("index", {str(ROOT / 'functions/nestbackup-backup-steps/index.py')!r})
 module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
 from nestbackup.handlers import wiring
 w = wiring()

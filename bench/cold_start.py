@@ -27,8 +27,8 @@ w = wiring()
 """
 # What each handler's first invocation builds (the API and the timer touch every adapter).
 USES = {"nestbackup-db-rename": "w.records; w.rds; import pymysql, psycopg2, pytds",
-        "nestbackup-restore-advance": "w.records; w.ecs; w.rds; w.flows; import pymysql, psycopg2, pytds",
-        "nestbackup-backup-start": "w.records; w.ecs; w.rds; import pymysql, psycopg2, pytds"}
+        "nestbackup-restore-steps": "w.records; w.ecs; w.rds; w.flows; import pymysql, psycopg2, pytds",
+        "nestbackup-backup-steps": "w.records; w.ecs; w.rds; w.flows; import pymysql, psycopg2, pytds"}
 DEFAULT_USES = "w.records; w.ecs; w.rds; w.flows"
 
 
@@ -38,7 +38,8 @@ def main() -> int:
     ratios = {}
     for path in sorted((ROOT / "functions").glob("*/index.py")):
         name = path.parent.name
-        ratios[name] = (best_of(HANDLER.format(path=str(path), uses=USES.get(name, DEFAULT_USES))) - bare) / (sdks - bare)
+        cold = best_of(HANDLER.format(path=str(path), uses=USES.get(name, DEFAULT_USES)))
+        ratios[name] = (cold - bare) / (sdks - bare)
         print(f"{name:<30} cold start / SDK clients import: {ratios[name]:.2f}")
     heaviest = max(ratios, key=ratios.get)
     print(f"heaviest: {heaviest} {ratios[heaviest]:.2f} (goal <= 0.4)")

@@ -157,11 +157,14 @@ def check_steps(flows_dir: Path = ROOT / "flows", steps: dict | None = None) -> 
             if state.get("Type") != "Task" or not match:
                 continue
             function, name = match.group(1), state.get("Name")
-            if function not in steps:
-                problems.append(f"{path.name}: {name} invokes {function}, which declares no step contract")
+            body = state["Parameters"].get("body") or {}
+            step = body.get("Step")
+            if function not in steps or step not in steps[function]:
+                problems.append(f"{path.name}: {name} invokes {function} step {step!r}, which declares no step "
+                                f"contract")
                 continue
-            step_in, step_out = steps[function]
-            sent = {key.removesuffix(".$") for key in (state["Parameters"].get("body") or {})}
+            step_in, step_out = steps[function][step]
+            sent = {key.removesuffix(".$") for key in body if key != "Step"}
             extra = sent - {f.name for f in fields(step_in)}
             if extra:
                 problems.append(f"{path.name}: {name} sends {', '.join(sorted(extra))}, which {step_in.__name__} "

@@ -28,9 +28,8 @@ FUNCTIONS = ROOT / "functions"
 GROUP_OF = {
     "nestbackup-api": "api",
     "nestbackup-events": "events",
-    "nestbackup-backup-prepare": "backup", "nestbackup-backup-start": "backup",
-    "nestbackup-backup-poll": "backup", "nestbackup-backup-finalize": "backup",
-    "nestbackup-restore-advance": "restore", "nestbackup-restore-recover": "restore",
+    "nestbackup-backup-steps": "backup",
+    "nestbackup-restore-steps": "restore",
     "nestbackup-db-rename": "rename",
     "nestbackup-timer": "timer",
 }
@@ -39,6 +38,7 @@ ADAPTERS = {"Ecs": "ecs", "Rds": "rds", "CloudFlow": "fnf", "RecordStore": "ots"
 # Tablestore SDK client methods -> RAM actions: the adapter's own table (imported: it holds no SDK import).
 sys.path.insert(0, str(PACKAGE.parent))
 from nestbackup.adapters.tablestore import OTS_ACTIONS as OTS  # noqa: E402
+
 # Tables are created by scripts/bootstrap-tables with the deployer's own rights, never by a function.
 BOOTSTRAP_ONLY = {"ots:CreateTable", "ots:ListTable"}
 # Where each product's actions may act: the narrowest resource each product's RAM authorization table documents

@@ -51,7 +51,7 @@ def test_drift_between_s_yaml_and_the_deployment_is_reported(tmp_path):
     doc = yaml.safe_load((ROOT / "s.yaml").read_text())
     doc["resources"]["api"]["props"]["triggers"][0]["triggerConfig"]["methods"] = ["GET", "POST"]
     doc["resources"]["timer"]["props"]["triggers"].pop()                 # the sweep trigger
-    doc["resources"]["backup-poll"]["props"]["timeout"] = 30
+    doc["resources"]["backup-steps"]["props"]["timeout"] = 30
     (tmp_path / "functions").symlink_to(ROOT / "functions")
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     server = deployed_from(tmp_path, tmp_path / "s.yaml")
@@ -64,8 +64,8 @@ def test_drift_between_s_yaml_and_the_deployment_is_reported(tmp_path):
     assert "DIFFERENT trigger nestbackup-api/http (http): methods are ['GET', 'POST'], s.yaml says " \
            "['DELETE', 'GET', 'POST', 'PUT']" in out
     assert "MISSING   trigger nestbackup-timer/sweep (timer)" in out
-    assert "DIFFERENT function nestbackup-backup-poll: timeout is 30, s.yaml says 600" in out
-    assert "fix: run `s deploy`" in out and out.splitlines()[-1].startswith("15 of 18 checks passed")
+    assert "DIFFERENT function nestbackup-backup-steps: timeout is 30, s.yaml says 600" in out
+    assert "fix: run `s deploy`" in out and out.splitlines()[-1].startswith("11 of 14 checks passed")
 
 
 def test_doctor_without_credentials_says_so_in_one_line():

@@ -179,6 +179,6 @@ def test_variables_resolve_as_serverless_devs_does(tmp_path, monkeypatch):
     monkeypatch.setenv("NESTBACKUP_OTS_ENDPOINT", "https://inst.cn-shanghai.ots.aliyuncs.com")
     specs = {s.name: s for s in functions(ROOT / "s.yaml")}
     assert specs["nestbackup-api"].role == "acs:ram::000000000000:role/nestbackup-api"      # bare name completed
-    poll = specs["nestbackup-backup-poll"].environment                                 # ${vars.environment} whole
+    poll = specs["nestbackup-backup-steps"].environment                                 # ${vars.environment} whole
     assert poll["NESTBACKUP_OTS_ENDPOINT"] == "https://inst.cn-shanghai.ots.aliyuncs.com"
     assert specs["nestbackup-api"].environment["NESTBACKUP_ADMIN_TOKEN"] == ""          # env default ''

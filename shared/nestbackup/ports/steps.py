@@ -169,13 +169,23 @@ class RecoverOutput(StepOutput):
     Status: str
 
 
-# The function each step runs, with its input and output.
-STEPS: dict[str, tuple[type[StepInput], type[StepOutput]]] = {
-    "nestbackup-backup-prepare": (PrepareInput, PrepareOutput),
-    "nestbackup-backup-start": (StartBatchInput, StartBatchOutput),
-    "nestbackup-backup-poll": (PollInput, PollOutput),
-    "nestbackup-backup-finalize": (FinalizeInput, FinalizeOutput),
-    "nestbackup-restore-advance": (AdvanceInput, AdvanceOutput),
-    "nestbackup-db-rename": (RenameInput, RenameOutput),
-    "nestbackup-restore-recover": (RecoverInput, RecoverOutput),
+# The function each step runs, and each step's input and output, by the `Step` the flow's body names (the
+# db-rename function runs one step and takes no Step). The backup's and the restore's steps each share one function
+# so that an operation pays one cold start, not one per step: FC reuses the warm instance from step to step.
+BACKUP_STEPS = "nestbackup-backup-steps"
+RESTORE_STEPS = "nestbackup-restore-steps"
+DB_RENAME = "nestbackup-db-rename"
+STEPS: dict[str, dict[str | None, tuple[type[StepInput], type[StepOutput]]]] = {
+    BACKUP_STEPS: {"Prepare": (PrepareInput, PrepareOutput), "Start": (StartBatchInput, StartBatchOutput),
+                   "Poll": (PollInput, PollOutput), "Finalize": (FinalizeInput, FinalizeOutput)},
+    RESTORE_STEPS: {"Advance": (AdvanceInput, AdvanceOutput), "Recover": (RecoverInput, RecoverOutput)},
+    DB_RENAME: {None: (RenameInput, RenameOutput)},
 }
+
+
+def step_of(function: str, body: dict[str, Any]) -> str | None:
+    """The step a flow asks `function` to run; ValidationError for one it does not have."""
+    step = body.get("Step")
+    if step not in STEPS[function]:
+        raise ValidationError(f"{function} has no step {step!r}: one of {', '.join(map(str, STEPS[function]))}")
+    return step
