@@ -47,7 +47,7 @@ def key(values: list) -> bytes:
 
 def bound(values: list) -> bytes | None:
     """A range bound as a byte string comparable with row keys (None: above every key)."""
-    parts = []
+    parts: list[bytes] = []
     for v in values:
         if v is INF_MIN:
             return b"".join(parts)

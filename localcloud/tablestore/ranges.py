@@ -61,6 +61,8 @@ class Ranges(Rows):
         Bounds made from INF_MIN/INF_MAX never equal a stored key, so inclusive/exclusive only matters for
         exact keys. Pages of `chunk` rows (the caller stops early); each continues strictly after the last key seen.
         """
+        near: tuple[str, bytes | None] | None
+        far: tuple[str, bytes | None] | None
         if forward:
             near, far = ("pk >= ?", start), (("pk < ?", end) if end is not None else None)
             cont, order = "pk > ?", "ASC"
@@ -68,7 +70,8 @@ class Ranges(Rows):
             near, far = (("pk <= ?", start) if start is not None else None), ("pk > ?", end)
             cont, order = "pk < ?", "DESC"
         while True:
-            where, args = ["tid = ?"], [tid]
+            where: list[str] = ["tid = ?"]
+            args: list[object] = [tid]
             for cond in (near, far):
                 if cond is not None:
                     where.append(cond[0])
