@@ -24,7 +24,7 @@ def capacity_units(nbytes: int) -> int:
     return max(1, math.ceil(nbytes / 4096))
 
 
-def value_size(value) -> int:
+def value_size(value: object) -> int:
     if isinstance(value, str):
         return len(value.encode("utf-8"))
     if isinstance(value, (bytes, bytearray)):
