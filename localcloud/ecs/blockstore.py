@@ -205,10 +205,10 @@ class BlockStore:
         if previous is not None:
             prev_key, prev_taken, prev_digests = previous
             if tuple(prev_key) == key and key_is_trustworthy(prev_key, prev_taken):
-                pinned = self.pin_if_complete(prev_digests)
-                if pinned is not None:
+                reused_pins = self.pin_if_complete(prev_digests)
+                if reused_pins is not None:
                     progress(1.0)
-                    return Capture(st.st_size, prev_digests, key, prev_taken, reused=True, pinned=pinned)
+                    return Capture(st.st_size, prev_digests, key, prev_taken, reused=True, pinned=reused_pins)
         size = st.st_size
         bs = self.block_size
         count = (size + bs - 1) // bs

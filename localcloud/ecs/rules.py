@@ -1,26 +1,19 @@
-"""ECS request rules shared by the actions: tags, names, ids lists, paging, ClientToken, DryRun."""
+"""ECS request rules shared by the actions: tags, names, ids lists, paging, ClientToken, DryRun, RegionId.
+
+The errors they raise are built by `errors.py`."""
 from __future__ import annotations
 
 import base64
 import re
 from typing import Any, Sequence
 
-from ..core.errors import ServiceError, invalid
+from ..core.errors import ServiceError
 from ..core.rpc import RpcRequest
+from . import errors
 
 _RESERVED_TAG_PREFIXES = ("acs:", "aliyun")
 # 2-128 chars, first a letter or CJK character, then letters, digits, CJK, ":", "_", ".", "-".
 _NAME = re.compile(r"^[A-Za-z\u4e00-\u9fff][A-Za-z0-9\u4e00-\u9fff:_.\-]{1,127}$")
-
-
-def error(code: str, message: str, status: int) -> ServiceError:
-    return ServiceError(code, message, status)
-
-
-def not_found(kind: str, rid: str) -> ServiceError:
-    code = {"disk": "InvalidDiskId.NotFound", "snapshot": "InvalidSnapshotId.NotFound",
-            "instance": "InvalidInstanceId.NotFound", "group": "InvalidSnapshotGroupId.NotFound"}[kind]
-    return ServiceError(code, f"The specified {kind} {rid!r} does not exist.", 404)
 
 
 def user_tags(req: RpcRequest) -> dict[str, str]:
@@ -28,22 +21,19 @@ def user_tags(req: RpcRequest) -> dict[str, str]:
     tags: dict[str, str] = {}
     for key, value in req.get_tags("Tag"):
         if len(key) > 128 or key.lower().startswith(_RESERVED_TAG_PREFIXES) or key.startswith(("http://", "https://")):
-            raise error("InvalidTagKey.Malformed",
-                        f"The tag key {key!r} is invalid: at most 128 characters, and it must not start with "
-                        "\"acs:\", \"aliyun\", \"http://\" or \"https://\".", 400)
+            raise errors.error("InvalidTagKey.Malformed",
+                               f"The tag key {key!r} is invalid: at most 128 characters, and it must not start with "
+                               "\"acs:\", \"aliyun\", \"http://\" or \"https://\".", 400)
         value = value or ""
         if len(value) > 128 or value.startswith(("http://", "https://")):
-            raise error("InvalidTagValue.Malformed",
-                        f"The tag value of {key!r} is invalid: at most 128 characters, not starting with http(s)://.",
-                        400)
+            raise errors.error("InvalidTagValue.Malformed",
+                               f"The tag value of {key!r} is invalid: at most 128 characters, not starting with http(s)://.",
+                               400)
         tags[key] = value
     return tags
 
 
-TOO_MANY_TAGS = ServiceError("InvalidTagCount", "The specified tags are beyond the permitted range.", 400)
-
-
-def tag_filter(req: RpcRequest, too_many: ServiceError = TOO_MANY_TAGS) -> list[tuple[str, str | None]]:
+def tag_filter(req: RpcRequest, too_many: ServiceError = errors.TOO_MANY_TAGS) -> list[tuple[str, str | None]]:
     """Tag.N of a query (N 1-20); more are refused with the action's documented code."""
     if len(req.get_objects("Tag")) > 20:
         raise too_many
@@ -64,8 +54,9 @@ def check_name(value: str | None, code: str, what: str) -> None:
     if value is None:
         return
     if not _NAME.match(value) or value.lower().startswith("auto") or value.startswith(("http://", "https://")):
-        raise error(code, f"The specified {what} {value!r} is malformed: 2-128 characters starting with a letter, "
-                          "made of letters, digits and \":_.-\", not starting with \"auto\" or http(s)://.", 400)
+        raise errors.error(code, f"The specified {what} {value!r} is malformed: 2-128 characters starting with a "
+                                 "letter, made of letters, digits and \":_.-\", not starting with \"auto\" or "
+                                 "http(s)://.", 400)
 
 
 def check_description(value: str | None) -> None:
@@ -73,14 +64,15 @@ def check_description(value: str | None) -> None:
         return
     if not 2 <= len(value) <= 256 or value.startswith(("http://", "https://")):
         # 404, as CreateSnapshot's and CreateSnapshotGroup's error tables give it.
-        raise error("InvalidDescription.Malformed",
-                    "The specified description is malformed: 2-256 characters, not starting with http(s)://.", 404)
+        raise errors.error("InvalidDescription.Malformed",
+                           "The specified description is malformed: 2-256 characters, not starting with "
+                           "http(s)://.", 404)
 
 
 def client_token(req: RpcRequest) -> str | None:
     token = req.get("ClientToken")
     if token is not None and (len(token) > 64 or not token.isascii()):
-        raise error("InvalidClientToken.Malformed", "ClientToken must be at most 64 ASCII characters.", 400)
+        raise errors.error("InvalidClientToken.Malformed", "ClientToken must be at most 64 ASCII characters.", 400)
     return token
 
 
@@ -91,7 +83,7 @@ def id_list(req: RpcRequest, name: str, limit: int, too_many: ServiceError) -> l
     if ids is None:
         return None
     if not all(isinstance(i, str) for i in ids):
-        raise invalid(name, "Expected a JSON array of strings.")
+        raise errors.invalid(name, "Expected a JSON array of strings.")
     if len(ids) > limit:
         raise too_many
     return ids
@@ -109,30 +101,28 @@ def cap_tag_query(docs: list, wanted: Sequence) -> list:
 def repeated(req: RpcRequest, name: str, limit: int) -> list[str]:
     values = req.get_list(name)
     if len(values) > limit:
-        raise invalid(f"{name}.N", f"At most {limit} values are allowed, got {len(values)}.")
+        raise errors.invalid(f"{name}.N", f"At most {limit} values are allowed, got {len(values)}.")
     return values
 
 
 def dry_run(req: RpcRequest, code: str = "DryRunOperation") -> None:
     if req.get_bool("DryRun"):
-        raise error(code, "Request validation has been passed with DryRun flag set.", 400)
+        raise errors.dry_run_passed(code)
 
 
 def require_region(req: RpcRequest, region: str) -> None:
     value = req.require("RegionId")
     if value != region:
-        raise error("InvalidRegionId.NotFound", f"The specified region {value!r} does not exist here.", 404)
+        raise errors.unknown_region(value)
 
 
 def check_region(req: RpcRequest, region: str) -> None:
     value = req.get("RegionId")
     if value is not None and value != region:
-        raise error("InvalidRegionId.NotFound", f"The specified region {value!r} does not exist here.", 404)
+        raise errors.unknown_region(value)
 
 
 # -- paging
-# UNCONFIRMED: no ECS reference page lists the code for a NextToken the service did not issue.
-INVALID_NEXT_TOKEN_CODE = "InvalidParameter.NextToken"
 
 
 def _encode_token(offset: int) -> str:
@@ -147,7 +137,8 @@ def _decode_token(token: str) -> int:
             raise ValueError
         return int(offset)
     except (ValueError, UnicodeDecodeError):
-        raise error(INVALID_NEXT_TOKEN_CODE, f"The specified NextToken {token!r} is not valid.", 400) from None
+        raise errors.error(errors.INVALID_NEXT_TOKEN_CODE, f"The specified NextToken {token!r} is not valid.",
+                           400) from None
 
 
 def page(req: RpcRequest, items: list[Any], *, max_lo: int, max_hi: int, max_default: int,

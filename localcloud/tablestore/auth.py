@@ -13,14 +13,10 @@ import hmac
 import uuid
 from datetime import datetime, timezone
 
-from ..core.errors import ServiceError
+from .errors import auth_failed
 
 MAX_SKEW_SECONDS = 15 * 60
 _SIGNATURE_HEADERS = ("x-ots-signature", "x-ots-signaturev4")
-
-
-def _auth_failed(message: str) -> ServiceError:
-    return ServiceError("OTSAuthFailed", message, 403)
 
 
 def _headers_string(headers: dict, skip=()) -> str:
@@ -41,19 +37,19 @@ def verify_request(api: str, headers: dict, credentials: dict[str, str]) -> tupl
     ak = headers.get("x-ots-accesskeyid", "")
     secret = credentials.get(ak)
     if not ak or secret is None:
-        raise _auth_failed("The AccessKeyID does not exist.")
+        raise auth_failed("The AccessKeyID does not exist.")
     date = headers.get("x-ots-date", "")
     try:
         sent = datetime.strptime(date, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
     except ValueError:
-        raise _auth_failed(f"Invalid date format: {date!r}.") from None
+        raise auth_failed(f"Invalid date format: {date!r}.") from None
     if abs((datetime.now(timezone.utc) - sent).total_seconds()) > MAX_SKEW_SECONDS:
-        raise _auth_failed("Mismatch between system time and x-ots-date: the difference is more than 15 minutes.")
+        raise auth_failed("Mismatch between system time and x-ots-date: the difference is more than 15 minutes.")
     base = f"/{api}\nPOST\n\n" + _headers_string(headers, _SIGNATURE_HEADERS) + "\n"
     if "x-ots-signaturev4" in headers:
         sign_date, region = headers.get("x-ots-signdate", ""), headers.get("x-ots-signregion", "")
         if not sign_date or not region:
-            raise _auth_failed("x-ots-signdate and x-ots-signregion are required with x-ots-signaturev4.")
+            raise auth_failed("x-ots-signdate and x-ots-signregion are required with x-ots-signaturev4.")
         key = v4_signing_key(secret, sign_date, region)
         expected = base64.b64encode(hmac.new(key, (base + "ots").encode(), hashlib.sha256).digest()).decode()
         given = headers["x-ots-signaturev4"]
@@ -62,9 +58,9 @@ def verify_request(api: str, headers: dict, credentials: dict[str, str]) -> tupl
         expected = base64.b64encode(hmac.new(key, base.encode(), hashlib.sha1).digest()).decode()
         given = headers["x-ots-signature"]
     else:
-        raise _auth_failed("The request is not signed: x-ots-signature is missing.")
+        raise auth_failed("The request is not signed: x-ots-signature is missing.")
     if not hmac.compare_digest(expected.encode(), given.strip().encode()):
-        raise _auth_failed("Signature mismatch.")
+        raise auth_failed("Signature mismatch.")
     return ak, key
 
 

@@ -17,13 +17,12 @@ from __future__ import annotations
 import base64
 import struct
 
+import tablestore.const_module as C  # a ConstModule instance, filled when the tablestore package is imported
 from tablestore.error import OTSClientError
 from tablestore.metadata import INF_MAX, INF_MIN, PK_AUTO_INCR
-from tablestore.plainbuffer.plain_buffer_coded_stream import (PlainBufferCodedInputStream,
-                                                              PlainBufferCodedOutputStream)
+from tablestore.plainbuffer.plain_buffer_coded_stream import PlainBufferCodedInputStream, PlainBufferCodedOutputStream
 from tablestore.plainbuffer.plain_buffer_crc8 import PlainBufferCrc8 as Crc
 from tablestore.plainbuffer.plain_buffer_stream import PlainBufferInputStream, PlainBufferOutputStream
-import tablestore.const_module as C  # noqa: E402  (a ConstModule instance, filled by the imports above)
 
 DELETE_ALL = C.DELETE_ALL_VERSION
 DELETE_ONE = C.DELETE_ONE_VERSION

@@ -10,12 +10,8 @@ from functools import lru_cache
 from google.protobuf.message import DecodeError
 from tablestore.protobuf import table_store_filter_pb2 as fpb
 
-from ..core.errors import ServiceError
 from .codec import PlainBufferError, decode_variant, value_type
-
-
-def invalid(message: str) -> ServiceError:
-    return ServiceError("OTSParameterInvalid", message, 400)
+from .errors import invalid
 
 
 class Filter:

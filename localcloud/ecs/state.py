@@ -1,0 +1,62 @@
+"""The state every ECS resource shares: kinds of stored documents, the disk images directory, the block store,
+the in-memory jobs, lookups by id and snapshot progress."""
+from __future__ import annotations
+
+import math
+import threading
+from pathlib import Path
+
+from ..cloud import Product
+from . import errors
+from .blockstore import BlockStore
+from .jobs import Job
+
+INSTANCE, DISK, SNAPSHOT, GROUP, TOKEN = "ecs.instance", "ecs.disk", "ecs.snapshot", "ecs.snapshotgroup", "ecs.token"
+ESSD_FAMILY = ("cloud_essd", "cloud_auto", "cloud_essd_entry")
+
+
+class EcsState(Product):
+    """What the resource mixins of `models.Ecs` build on."""
+    def __init__(self, cloud) -> None:
+        super().__init__(cloud)
+        self.root = Path(cloud.state_dir) / "ecs"
+        self.disk_dir = self.root / "disks"
+        self.disk_dir.mkdir(parents=True, exist_ok=True)
+        self.blocks = BlockStore(self.root / "blocks")
+        self._jobs: dict[str, Job] = {}
+        self._gc_lock = threading.Lock()
+        with cloud.store.tx() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS ecs_manifests (snapshot_id TEXT PRIMARY KEY, disk_id TEXT NOT NULL,"
+                       " size INTEGER NOT NULL, block_size INTEGER NOT NULL, digests BLOB NOT NULL,"
+                       " reused INTEGER NOT NULL DEFAULT 0, blocks_written INTEGER NOT NULL DEFAULT 0)")
+
+    @property
+    def store(self):
+        return self.cloud.store
+
+    @property
+    def region(self) -> str:
+        return self.cloud.region
+
+    @property
+    def zone(self) -> str:
+        return f"{self.cloud.region}-k"
+
+    def _delay(self) -> float:
+        return self.cloud.faults.op_delay_ms / 1000
+
+    def _get(self, kind: str, label: str, rid: str | None) -> dict:
+        doc = self.store.get(kind, rid) if rid else None
+        if doc is None:
+            raise errors.not_found(label, rid or "")
+        return doc
+
+    def _snapshot_progress(self, doc: dict) -> tuple[int, int]:
+        """(percent, remaining seconds) of a snapshot."""
+        if doc["Status"] != "progressing":
+            return doc.get("ProgressPct", 0), 0
+        job = self._jobs.get(doc["SnapshotId"])
+        if job is None:
+            return 0, max(1, math.ceil(self._delay()))
+        delay = self._delay()
+        return min(99, int(job.fraction(delay) * 100)), job.remaining(delay)
