@@ -202,7 +202,7 @@ class Snapshots(EcsState):
 
         cap = self.blocks.capture(Path(disk["Path"]), self._baseline(disk), job.set_work, should_stop)
         job.pinned = cap.pinned
-        self.cloud.pace(job.started)
+        self.cloud.pace(job.started, sid, did)
         ids = [i for i in (did, sid, gid) if i]
         if self.cloud.wait_while_stuck(*ids) or should_stop():
             return  # cancelled, or the cloud stops: `resume` runs it again
@@ -223,7 +223,7 @@ class Snapshots(EcsState):
                 Baseline={"Key": list(cap.key), "Taken": cap.key_taken_ns, "SnapshotId": sid}))
 
     def _end_snapshot_failed(self, sid: str, job: Job, reason: str) -> None:
-        pct = min(99, int(job.fraction(self._delay()) * 100))
+        pct = min(99, int(job.fraction(self.cloud.faults.min_duration(sid)) * 100))
 
         def change(doc: dict) -> None:
             if doc["Status"] == "progressing":

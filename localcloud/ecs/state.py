@@ -56,7 +56,7 @@ class EcsState(Product):
         if doc["Status"] != "progressing":
             return doc.get("ProgressPct", 0), 0
         job = self._jobs.get(doc["SnapshotId"])
+        delay = self.cloud.faults.min_duration(doc["SnapshotId"], doc["SourceDiskId"])
         if job is None:
-            return 0, max(1, math.ceil(self._delay()))
-        delay = self._delay()
+            return 0, max(1, math.ceil(delay))
         return min(99, int(job.fraction(delay) * 100)), job.remaining(delay)

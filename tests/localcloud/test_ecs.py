@@ -260,6 +260,24 @@ def test_progress_moves_during_the_minimum_duration(ecs, control):
     assert max(seen) < 100
 
 
+def test_pace_ms_gives_each_disk_its_own_snapshot_duration(ecs, control):
+    """Resources of mixed durations (the polling bench): a paced disk's snapshot lasts its pace, reporting progress
+    and RemainTime meanwhile; an unpaced one is done at once."""
+    s = seed(control, disks=2)
+    slow, quick = (d["DiskId"] for d in s["Disks"])
+    control.faults(pace_ms={slow: 1500})
+    slow_sid, quick_sid = create_snapshot(ecs, slow), create_snapshot(ecs, quick)
+    deadline = time.time() + 1.0
+    while snap(ecs, quick_sid).status == "progressing" and time.time() < deadline:
+        time.sleep(0.05)
+    assert snap(ecs, quick_sid).status == "accomplished"
+    paced = snap(ecs, slow_sid)
+    assert paced.status == "progressing" and 0 < paced.remain_time <= 2 and int(paced.progress[:-1]) < 100
+    while snap(ecs, slow_sid).status == "progressing":
+        time.sleep(0.05)
+    assert snap(ecs, slow_sid).status == "accomplished"
+
+
 def test_one_snapshot_in_progress_per_disk(ecs, control):
     s = seed(control, disks=1)
     iid, did = s["InstanceIds"][0], s["Disks"][0]["DiskId"]
