@@ -13,7 +13,7 @@ from typing import Any, Callable
 from ..errors import CloudError, Conflict, NestBackupError, NotFound, ValidationError
 from .access import authorize, visible_instance
 from .http import ApiError, Call, Request, Response, error_response
-from .routes import ROUTES
+from .routes import route_table
 
 log = logging.getLogger("nestbackup.api")
 _CONSOLE_HEADERS = {"content-type": "text/html; charset=utf-8",
@@ -67,7 +67,7 @@ def _dispatch(req: Request, path: str, wiring_factory: Callable[[], Any], princi
     """The route of this method and path. A path's access checks come before its method is checked, as a tenant
     must not learn which methods another tenant's paths have."""
     w = wiring_factory()
-    on_path = [(route, params) for route in ROUTES if (params := route.match(path)) is not None]
+    on_path = [(route, params) for route in route_table() if (params := route.match(path)) is not None]
     if not on_path:
         raise ApiError(404, "NotFound", f"no such endpoint: {req.method} {path}")
     first, path_params = on_path[0]

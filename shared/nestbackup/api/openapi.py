@@ -2,7 +2,7 @@
 table and the component schemas."""
 from __future__ import annotations
 
-from .routes import ROUTES, Param, Route
+from .routes import Param, Route, route_table
 from .schemas import SCHEMAS, ref
 
 
@@ -31,7 +31,7 @@ def _operation(route: Route) -> dict:
 
 def document() -> dict:
     paths: dict[str, dict] = {}
-    for route in ROUTES:
+    for route in route_table():
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
     return {
         "openapi": "3.0.3",
