@@ -43,7 +43,7 @@ def wiring(context=None):
 
 def http_request(event: dict):
     """An FC3 HTTP-trigger event as an API Request."""
-    from .api.app import Request
+    from .api.http import Request
     ctx = event.get("requestContext") or {}
     http = ctx.get("http") or {}
     body = event.get("body") or ""

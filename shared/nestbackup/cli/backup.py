@@ -7,10 +7,10 @@ import time
 
 import click
 
-from .client import ApiClient
+from .client import FINAL, ApiClient, record_path
+from .output import echo_rows
 
 EXIT_FAILED = 3      # the operation ended CreateFailed / RestoreFailed (refused requests exit 1)
-FINAL = {"Created", "CreateFailed", "Deleted", "DeleteFailed", "Restored", "RestoreFailed"}
 
 
 def api_options(fn):
@@ -29,10 +29,6 @@ def _line(item: dict) -> str:
     artifact = item.get("ArtifactId") or item.get("SourceArtifactId") or "-"
     return (f"  {item['ResourceType']:<5} {item['ResourceId']:<28} {item['Status']:<10} "
             f"{item.get('Progress') or 0:>3}%  {artifact}{cause}{waits}{expires}{unusable}")
-
-
-def record_path(record: dict) -> str:
-    return f"/restores/{record['RestoreId']}" if "RestoreId" in record else f"/backups/{record['BackupId']}"
 
 
 def print_record(record: dict) -> None:
@@ -122,14 +118,14 @@ def list_(service_instance, max_results, as_json, endpoint, token) -> None:
     """Backups of a service instance, newest first."""
     page = ApiClient(endpoint, token).call("GET", "/backups", query={"serviceInstanceId": service_instance,
                                                        "maxResults": max_results})
-    if as_json:
-        click.echo(json.dumps(page))
-        return
-    for record in page["Backups"]:
-        failed = sum(1 for i in record["Resources"] if i["Status"] == "Failed")
-        until = f", restorable until {record['RestorableUntil']}" if record.get("RestorableUntil") else ""
-        click.echo(f"{record['BackupId']}  {record['Status']:<12} {record['StartTime']}  "
-                   f"{len(record['Resources'])} resources{f', {failed} failed' if failed else ''}{until}")
+    echo_rows(page, as_json, "Backups", _backup_line)
+
+
+def _backup_line(record: dict) -> str:
+    failed = sum(1 for i in record["Resources"] if i["Status"] == "Failed")
+    until = f", restorable until {record['RestorableUntil']}" if record.get("RestorableUntil") else ""
+    return (f"{record['BackupId']}  {record['Status']:<12} {record['StartTime']}  "
+            f"{len(record['Resources'])} resources{f', {failed} failed' if failed else ''}{until}")
 
 
 @backup.command("show")
@@ -162,13 +158,20 @@ def describe_record(client: ApiClient, kind: str, record_id: str, as_json: bool)
         click.echo(f"  {event['Time']}{where}  {event['Event']}{detail}{request}")
 
 
-@backup.command("describe")
-@click.argument("backup_id")
-@click.option("--json", "as_json", is_flag=True, help="The record with an `Events` list, as one JSON object.")
-@api_options
-def describe(backup_id, as_json, endpoint, token) -> None:
-    """One backup with each resource's times and the record's timeline."""
-    describe_record(ApiClient(endpoint, token), "backups", backup_id, as_json)
+def describe_command(kind: str) -> click.Command:
+    """`backup describe` or `restore describe` (`kind` is "backups" or "restores")."""
+    noun = kind[:-1]
+
+    @click.command("describe", help=f"One {noun} with each resource's times and the record's timeline.")
+    @click.argument("record_id", metavar=f"{noun.upper()}_ID")
+    @click.option("--json", "as_json", is_flag=True, help="The record with an `Events` list, as one JSON object.")
+    @api_options
+    def describe(record_id: str, as_json: bool, endpoint: str, token: str | None) -> None:
+        describe_record(ApiClient(endpoint, token), kind, record_id, as_json)
+    return describe
+
+
+backup.add_command(describe_command("backups"))
 
 
 @backup.command("delete")

@@ -6,7 +6,16 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from ..model.status import BACKUP_FINAL, RestoreStatus
 from .errors import CliError
+
+# The statuses a backup or restore record ends in: following it stops there.
+FINAL = {str(s) for s in BACKUP_FINAL} | {str(RestoreStatus.RESTORED), str(RestoreStatus.RESTORE_FAILED)}
+
+
+def record_path(record: dict) -> str:
+    """The API path of a backup or restore record."""
+    return f"/restores/{record['RestoreId']}" if "RestoreId" in record else f"/backups/{record['BackupId']}"
 
 
 class ApiClient:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 
-from .backup import FINAL, record_path
-from .client import ApiClient
+from .client import FINAL, ApiClient, record_path
 
 STYLE = {"Succeeded": "green", "Failed": "red", "Running": "yellow", "Skipped": "dim"}
 

@@ -1,12 +1,11 @@
 """`nestbackup restore create|list|show`: the API, from a terminal."""
 from __future__ import annotations
 
-import json
-
 import click
 
-from .backup import api_options, describe_record, echo_record, exit_on_failure, wait_for
+from .backup import api_options, describe_command, echo_record, exit_on_failure, wait_for
 from .client import ApiClient
+from .output import echo_rows
 
 
 @click.group()
@@ -43,12 +42,9 @@ def list_(service_instance, max_results, as_json, endpoint, token) -> None:
     """Restores of a service instance, newest first."""
     page = ApiClient(endpoint, token).call("GET", "/restores", query={"serviceInstanceId": service_instance,
                                                                       "maxResults": max_results})
-    if as_json:
-        click.echo(json.dumps(page))
-        return
-    for record in page["Restores"]:
-        click.echo(f"{record['RestoreId']}  {record['Status']:<13} {record['Phase']:<18} from {record['BackupId']}  "
-                   f"{record['StartTime']}")
+    echo_rows(page, as_json, "Restores", lambda record: f"{record['RestoreId']}  {record['Status']:<13} "
+                                                      f"{record['Phase']:<18} from {record['BackupId']}  "
+                                                      f"{record['StartTime']}")
 
 
 @restore.command("show")
@@ -61,13 +57,7 @@ def show(restore_id, as_json, endpoint, token) -> None:
     echo_record(record, as_json)
 
 
-@restore.command("describe")
-@click.argument("restore_id")
-@click.option("--json", "as_json", is_flag=True, help="The record with an `Events` list, as one JSON object.")
-@api_options
-def describe(restore_id, as_json, endpoint, token) -> None:
-    """One restore with each resource's times and the record's timeline."""
-    describe_record(ApiClient(endpoint, token), "restores", restore_id, as_json)
+restore.add_command(describe_command("restores"))
 
 
 @restore.command("cancel")

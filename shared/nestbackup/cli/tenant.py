@@ -5,9 +5,11 @@ import json
 
 import click
 
+from ..decisions.webhooks import DeliveryStatus
 from .backup import api_options
 from .client import ApiClient
 from .errors import CliError
+from .output import echo_rows
 
 
 @click.group()
@@ -55,19 +57,19 @@ def rotate_webhook_secret(name, as_json, endpoint, token) -> None:
 
 @tenant.command("deliveries")
 @click.argument("name")
-@click.option("--status", type=click.Choice(["Pending", "Delivered", "DeadLetter", "Dropped"]), default=None)
+@click.option("--status", type=click.Choice([str(s) for s in DeliveryStatus]), default=None)
 @click.option("--json", "as_json", is_flag=True)
 @api_options
 def deliveries(name, status, as_json, endpoint, token) -> None:
     """The tenant's webhook deliveries, newest first: which record, how many attempts, the last error."""
     path = f"/tenants/{name}/deliveries" + (f"?status={status}" if status else "")
     out = ApiClient(endpoint, token).call("GET", path)
-    if as_json:
-        click.echo(json.dumps(out))
-        return
-    for d in out["Deliveries"]:
-        click.echo(f"{d['DeliveryId']}  {d['RecordId']}  {d['Status']}  attempts={d.get('Attempts', 0)}"
-                   + (f"  {d['LastError']}" if d.get("LastError") and d["Status"] != "Delivered" else ""))
+    echo_rows(out, as_json, "Deliveries", _delivery_line)
+
+
+def _delivery_line(d: dict) -> str:
+    return (f"{d['DeliveryId']}  {d['RecordId']}  {d['Status']}  attempts={d.get('Attempts', 0)}"
+            + (f"  {d['LastError']}" if d.get("LastError") and d["Status"] != "Delivered" else ""))
 
 
 @tenant.command("list")
@@ -76,11 +78,7 @@ def deliveries(name, status, as_json, endpoint, token) -> None:
 def list_(as_json, endpoint, token) -> None:
     """Tenants and their service instances (never their tokens)."""
     out = ApiClient(endpoint, token).call("GET", "/tenants")
-    if as_json:
-        click.echo(json.dumps(out))
-        return
-    for t in out["Tenants"]:
-        click.echo(f"{t['Name']}: {', '.join(t['Instances'])}")
+    echo_rows(out, as_json, "Tenants", lambda t: f"{t['Name']}: {', '.join(t['Instances'])}")
 
 
 @tenant.command("delete")

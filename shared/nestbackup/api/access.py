@@ -1,0 +1,44 @@
+"""Who may see what at the API edge: the caller's principal from its bearer token, and the one check that a service
+instance (or a record of one) is the caller's; another tenant's is answered as missing."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .http import ApiError, Request
+
+
+def authorize(req: Request, admin_token: str | None, wiring_factory: Callable[[], Any]) -> Any:
+    """The caller's principal: the admin, or a tenant confined to its service instances."""
+    from ..operations.tenants import authenticate
+    auth = req.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, "Unauthorized", "a bearer token is required (Authorization: Bearer <token>)")
+    if len(token) > 256:
+        raise ApiError(401, "Unauthorized", "the bearer token is not valid")
+    principal = authenticate(wiring_factory(), token, admin_token)
+    if principal is None:
+        raise ApiError(401, "Unauthorized", "the bearer token is not valid")
+    return principal
+
+
+def hidden(what: str) -> ApiError:
+    """Another tenant's record or instance: answered as if it did not exist."""
+    return ApiError(404, "NotFound", f"no {what}")
+
+
+def visible_instance(principal: Any, service_instance_id: object) -> None:
+    """Refuse a service instance the caller may not act on. A value that is not a string is left to the operation,
+    which refuses it as invalid."""
+    if isinstance(service_instance_id, str) and not principal.may_act_on(service_instance_id):
+        raise hidden(f"service instance {service_instance_id}")
+
+
+def own_record(w: Any, principal: Any, kind: str, record_id: str) -> dict:
+    """A backup or restore record the caller may see; another tenant's is answered as missing."""
+    from ..operations import backup, restore
+    record = backup.get_backup(w, record_id) if kind == "backups" else restore.get_restore(w, record_id)
+    if not principal.may_act_on(record["ServiceInstanceId"]):
+        raise hidden(f"{kind[:-1]} {record_id}")
+    return record

@@ -1,0 +1,148 @@
+"""What each API route does: read the call's inputs, check the caller may act, call one operation. The route table
+(routes.py) says which request reaches which of these."""
+from __future__ import annotations
+
+from ..decisions.webhooks import DeliveryStatus
+from .access import hidden, own_record, visible_instance
+from .http import ApiError, Call, Response
+from .inputs import int_param, json_body, next_token, one_of
+
+DELIVERY_STATUSES = [str(s) for s in DeliveryStatus]
+
+
+def _list(call: Call, kind: str) -> Response:
+    from ..operations import backup, restore
+    query = call.request.query
+    si = query.get("serviceInstanceId") or query.get("ServiceInstanceId")
+    if not si:
+        raise ApiError(400, "MissingParameter", "serviceInstanceId is required")
+    visible_instance(call.principal, si)
+    limit = int_param(query, "maxResults", 20, 1, 100)
+    listing = backup.list_backups if kind == "backups" else restore.list_restores
+    return Response(200, listing(call.wiring, si, limit, next_token(query, kind)))
+
+
+def list_backups(call: Call) -> Response:
+    return _list(call, "backups")
+
+
+def list_restores(call: Call) -> Response:
+    return _list(call, "restores")
+
+
+def create_backup(call: Call) -> Response:
+    from ..operations import backup
+    body = json_body(call.request, {"ServiceInstanceId", "Description", "ClientToken"}, {"ServiceInstanceId"})
+    si = body["ServiceInstanceId"]
+    visible_instance(call.principal, si)
+    return Response(202, backup.create_backup(call.wiring, si, body.get("Description") or "", body.get("ClientToken")))
+
+
+def create_restore(call: Call) -> Response:
+    from ..operations import backup, restore
+    body = json_body(call.request, {"BackupId", "ClientToken", "SafetyBackup"}, {"BackupId"})
+    source = backup.get_backup(call.wiring, body["BackupId"])
+    if not call.principal.may_act_on(source["ServiceInstanceId"]):
+        raise hidden(f"backup {body['BackupId']}")
+    return Response(202, restore.create_restore(call.wiring, body["BackupId"], body.get("ClientToken"),
+                                                 body.get("SafetyBackup", True)))
+
+
+def get_backup(call: Call) -> Response:
+    return Response(200, own_record(call.wiring, call.principal, "backups", call.path_params["id"]))
+
+
+def get_restore(call: Call) -> Response:
+    return Response(200, own_record(call.wiring, call.principal, "restores", call.path_params["id"]))
+
+
+def delete_backup(call: Call) -> Response:
+    from ..operations.artifacts import delete_backup as delete
+    own_record(call.wiring, call.principal, "backups", call.path_params["id"])
+    return Response(200, delete(call.wiring, call.path_params["id"]))
+
+
+def _timeline(call: Call, kind: str) -> Response:
+    record_id = call.path_params["id"]
+    own_record(call.wiring, call.principal, kind, record_id)
+    return Response(200, {"Events": call.wiring.records.events(record_id)})
+
+
+def backup_events(call: Call) -> Response:
+    return _timeline(call, "backups")
+
+
+def restore_events(call: Call) -> Response:
+    return _timeline(call, "restores")
+
+
+def cancel_backup(call: Call) -> Response:
+    from ..operations import backup, cancel
+    record_id = call.path_params["id"]
+    own_record(call.wiring, call.principal, "backups", record_id)
+    cancel.cancel_backup(call.wiring, record_id)
+    return Response(200, backup.get_backup(call.wiring, record_id))
+
+
+def cancel_restore(call: Call) -> Response:
+    from ..operations import cancel, restore
+    record_id = call.path_params["id"]
+    own_record(call.wiring, call.principal, "restores", record_id)
+    cancel.cancel_restore(call.wiring, record_id)
+    return Response(200, restore.get_restore(call.wiring, record_id))
+
+
+def get_schedule(call: Call) -> Response:
+    from ..operations import schedules
+    return Response(200, schedules.get_schedule(call.wiring, call.path_params["id"]))
+
+
+def delete_schedule(call: Call) -> Response:
+    from ..operations import schedules
+    return Response(200, schedules.delete_schedule(call.wiring, call.path_params["id"]))
+
+
+def set_schedule(call: Call) -> Response:
+    from ..operations import schedules
+    body = json_body(call.request, {"Cron", "KeepLast", "KeepDays", "Enabled"}, {"Cron"})
+    return Response(200, schedules.set_schedule(call.wiring, call.path_params["id"], body["Cron"],
+                                                body.get("KeepLast"), body.get("KeepDays"), body.get("Enabled", True)))
+
+
+def plan(call: Call) -> Response:
+    from ..operations.plan import plan_backup
+    visible_instance(call.principal, call.path_params["id"])
+    return Response(200, plan_backup(call.wiring, call.path_params["id"]))
+
+
+def leftovers(call: Call) -> Response:
+    from ..operations.artifacts import leftovers as find_leftovers
+    return Response(200, find_leftovers(call.wiring))
+
+
+def list_tenants(call: Call) -> Response:
+    from ..operations import tenants
+    return Response(200, tenants.list_tenants(call.wiring))
+
+
+def create_tenant(call: Call) -> Response:
+    from ..operations import tenants
+    body = json_body(call.request, {"Name", "Instances", "Webhook"}, {"Name", "Instances"})
+    return Response(201, tenants.create_tenant(call.wiring, body["Name"], body["Instances"],
+                                               webhook=body.get("Webhook")))
+
+
+def delete_tenant(call: Call) -> Response:
+    from ..operations import tenants
+    return Response(200, tenants.delete_tenant(call.wiring, call.path_params["id"]))
+
+
+def rotate_webhook_secret(call: Call) -> Response:
+    from ..operations import tenants
+    return Response(200, tenants.rotate_webhook_secret(call.wiring, call.path_params["id"]))
+
+
+def tenant_deliveries(call: Call) -> Response:
+    from ..operations.notify import deliveries
+    status = one_of(call.request.query, "status", DELIVERY_STATUSES)
+    return Response(200, {"Deliveries": deliveries(call.wiring, call.path_params["id"], status)})

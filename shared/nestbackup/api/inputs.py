@@ -1,0 +1,95 @@
+"""Reading what the caller sent: a bounded JSON body of text, known fields, and query parameters in range. Each
+refusal is a 4xx the caller can fix."""
+from __future__ import annotations
+
+import json
+import re
+
+from .http import ApiError, Request
+
+MAX_BODY = 64 * 1024
+MAX_NESTING = 32
+_TEXT = re.compile("[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]*")
+
+
+def _nesting(raw: bytes) -> int:
+    """How deep arrays and objects nest, outside strings; checked before parsing, which would recurse that deep."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            escaped = not escaped and byte == 0x5C                # backslash
+            in_string = escaped or byte != 0x22                    # quote ends the string unless escaped
+            continue
+        if byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+def _check_text(value: object, where: str = "body") -> None:
+    """Strings must be valid Unicode text: no lone surrogates (JSON allows them, UTF-8 cannot carry them) and no
+    control characters but tab and line breaks (they break log lines and strict parsers downstream)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, where)
+            _check_text(item, key if isinstance(key, str) else where)
+    elif isinstance(value, list):
+        for item in value:
+            _check_text(item, where)
+    elif isinstance(value, str) and not _TEXT.fullmatch(value):
+        raise ApiError(400, "InvalidParameter", f"{where} must be text without control characters or lone "
+                                                f"surrogates")
+
+
+def json_body(req: Request, allowed: set[str], required: set[str]) -> dict:
+    """The body as a JSON object of text with only `allowed` fields and every `required` one set."""
+    if len(req.body) > MAX_BODY:
+        raise ApiError(413, "RequestTooLarge", f"the body exceeds {MAX_BODY} bytes")
+    if _nesting(req.body) > MAX_NESTING:
+        raise ApiError(400, "InvalidJson", f"the body nests deeper than {MAX_NESTING} levels")
+    try:
+        body = json.loads(req.body or b"{}")
+    except (ValueError, RecursionError):
+        raise ApiError(400, "InvalidJson", "the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "InvalidJson", "the body must be a JSON object")
+    _check_text(body)
+    unknown = set(body) - allowed
+    if unknown:
+        raise ApiError(400, "InvalidParameter", f"unknown field(s): {', '.join(sorted(unknown))}")
+    missing = [k for k in sorted(required) if body.get(k) in (None, "")]
+    if missing:
+        raise ApiError(400, "MissingParameter", f"{', '.join(missing)} is required")
+    return body
+
+
+def next_token(query: dict[str, str], kind: str) -> str | None:
+    """Paging tokens are the last record id of the page before: anything else was not given by this API."""
+    raw = query.get("nextToken")
+    if raw in (None, ""):
+        return None
+    if not re.fullmatch(rf"{kind[:-1]}-[0-9a-f]{{12,40}}", raw):
+        raise ApiError(400, "InvalidParameter", "nextToken is not a token this API returned")
+    return raw
+
+
+def int_param(query: dict[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = query.get(name)
+    if raw is None:
+        return default
+    if not re.fullmatch(r"\d{1,6}", raw) or not lo <= int(raw) <= hi:
+        raise ApiError(400, "InvalidParameter", f"{name} must be a whole number from {lo} to {hi}")
+    return int(raw)
+
+
+def one_of(query: dict[str, str], name: str, allowed: list[str]) -> str | None:
+    """An optional query parameter that must be one of `allowed` (empty counts as absent)."""
+    value = query.get(name) or None
+    if value is not None and value not in allowed:
+        raise ApiError(400, "InvalidParameter", f"{name} must be {', '.join(allowed[:-1])} or {allowed[-1]}")
+    return value

@@ -1,0 +1,113 @@
+"""The API's route table: every method and path, who may call it, what it reads and answers. It drives both the
+dispatch (app.py) and the OpenAPI document (openapi.py), so the two cannot disagree."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable
+
+from . import endpoints as e
+from .http import Call, Response
+from .schemas import DELIVERY_STATUS, ID
+
+
+@dataclass(frozen=True)
+class Param:
+    """A path or query parameter as the OpenAPI document describes it."""
+    name: str
+    where: str                  # "path" or "query"
+    schema: dict
+    required: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str                   # a template: "{name}" stands for one path segment
+    handler: Callable[[Call], Response]
+    summary: str
+    response: str               # the component schema of the success body
+    answers: str                # what the success body is, in a few words
+    resource: str               # how "… is not allowed on X" names the path
+    status: int = 200
+    params: tuple[Param, ...] = ()
+    body: str | None = None     # the component schema of the request body
+    admin_only: str | None = None        # the 403 message when a tenant calls it; checked before the method
+    instance_first: bool = False         # the {id} service instance is checked before the method
+
+    def match(self, path: str) -> dict[str, str] | None:
+        m = _pattern(self.path).fullmatch(path)
+        return m.groupdict() if m else None
+
+    @property
+    def errors(self) -> tuple[int, ...]:
+        """The error statuses the route may answer (besides 405 on a path's other methods and 500)."""
+        extra = ((403,) if self.admin_only else ()) + ((413,) if self.body else ())
+        return tuple(sorted((400, 401, 404, 409, 502, 503) + extra))
+
+
+@lru_cache(maxsize=None)
+def _pattern(template: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template)))
+
+
+RECORD_ID = Param("id", "path", ID, required=True)
+INSTANCE_ID = Param("id", "path", ID, required=True, description="service instance id")
+LIST = (Param("serviceInstanceId", "query", ID, required=True),
+        Param("maxResults", "query", {"type": "integer", "minimum": 1, "maximum": 100}),
+        Param("nextToken", "query", ID))
+TENANTS_ONLY = "only the admin token manages tenants"
+
+
+@lru_cache(maxsize=None)
+def route_table() -> tuple[Route, ...]:
+    """Every route, in the order paths are matched. A function rather than module data because scripts/ram.py finds
+    the cloud actions the API reaches by following calls from function to function."""
+    return (
+        Route("POST", "/backups", e.create_backup, "Back up every disk and database of a service instance",
+              "Backup", "the new record", "/backups", status=202, body="CreateBackup"),
+        Route("GET", "/backups", e.list_backups, "Backups of a service instance, newest first",
+              "BackupPage", "a page", "/backups", params=LIST),
+        Route("GET", "/backups/{id}", e.get_backup, "One backup", "Backup", "it", "/backups/{id}", params=(RECORD_ID,)),
+        Route("DELETE", "/backups/{id}", e.delete_backup, "Delete its snapshots and backup sets",
+              "Backup", "Deleted or DeleteFailed", "/backups/{id}", params=(RECORD_ID,)),
+        Route("GET", "/backups/{id}/events", e.backup_events, "The backup's timeline, oldest first",
+              "Timeline", "its events", "a timeline", params=(RECORD_ID,)),
+        Route("POST", "/backups/{id}/cancel", e.cancel_backup, "Cancel a running backup",
+              "Backup", "CreateFailed, cancelled", "a cancel", params=(RECORD_ID,)),
+        Route("POST", "/restores", e.create_restore, "Restore from a Created backup",
+              "Restore", "the new record", "/restores", status=202, body="CreateRestore"),
+        Route("GET", "/restores", e.list_restores, "Restores of a service instance, newest first",
+              "RestorePage", "a page", "/restores", params=LIST),
+        Route("GET", "/restores/{id}", e.get_restore, "One restore", "Restore", "it", "/restores/{id}",
+              params=(RECORD_ID,)),
+        Route("GET", "/restores/{id}/events", e.restore_events, "The restore's timeline, oldest first",
+              "Timeline", "its events", "a timeline", params=(RECORD_ID,)),
+        Route("POST", "/restores/{id}/cancel", e.cancel_restore, "Cancel a restore before it touches data",
+              "Restore", "RestoreFailed, cancelled", "a cancel", params=(RECORD_ID,)),
+        Route("GET", "/service-instances/{id}/schedule", e.get_schedule, "The schedule", "Schedule", "it",
+              "a schedule", params=(INSTANCE_ID,), instance_first=True),
+        Route("PUT", "/service-instances/{id}/schedule", e.set_schedule, "Create or replace the schedule",
+              "Schedule", "it", "a schedule", params=(INSTANCE_ID,), body="SetSchedule", instance_first=True),
+        Route("DELETE", "/service-instances/{id}/schedule", e.delete_schedule, "Delete the schedule",
+              "Schedule", "the deleted one", "a schedule", params=(INSTANCE_ID,), instance_first=True),
+        Route("GET", "/service-instances/{id}/plan", e.plan, "What a backup would take and cost", "Plan", "it",
+              "a plan", params=(INSTANCE_ID,)),
+        Route("GET", "/leftovers", e.leftovers, "Snapshots tagged as ours that no record owns (admin)",
+              "Plan", "the leftovers", "/leftovers", admin_only="only the admin token lists leftovers"),
+        Route("POST", "/tenants", e.create_tenant, "Create a tenant (admin); its token is returned once",
+              "Tenant", "the tenant", "/tenants", status=201, body="CreateTenant", admin_only=TENANTS_ONLY),
+        Route("GET", "/tenants", e.list_tenants, "Tenants (admin)", "Tenant", "the tenants", "/tenants",
+              admin_only=TENANTS_ONLY),
+        Route("DELETE", "/tenants/{id}", e.delete_tenant, "Delete a tenant (admin)", "Tenant", "deleted",
+              "/tenants/{name}", params=(RECORD_ID,), admin_only=TENANTS_ONLY),
+        Route("POST", "/tenants/{id}/webhook-secret", e.rotate_webhook_secret,
+              "Rotate the tenant's webhook signing secret (admin); the new one is returned once, the previous one "
+              "keeps signing beside it for 24 h", "Tenant", "the new secret", "a webhook secret", params=(RECORD_ID,),
+              admin_only=TENANTS_ONLY),
+        Route("GET", "/tenants/{id}/deliveries", e.tenant_deliveries,
+              "The tenant's webhook deliveries, newest first (admin)", "Tenant", "the deliveries", "deliveries",
+              params=(RECORD_ID, Param("status", "query", DELIVERY_STATUS)), admin_only=TENANTS_ONLY),
+    )

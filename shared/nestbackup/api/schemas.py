@@ -1,0 +1,88 @@
+"""The JSON shapes the API reads and answers (OpenAPI component schemas). Enumerations come from the model's own
+types, so the document cannot drift from the values the code compares."""
+from __future__ import annotations
+
+from enum import Enum
+
+from ..decisions.webhooks import DeliveryStatus
+from ..model.status import BackupStatus, RestorePhase, RestoreStatus
+
+ID = {"type": "string", "maxLength": 128}
+
+
+def enum_of(values: type[Enum]) -> dict:
+    return {"type": "string", "enum": [str(member.value) for member in values]}
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_ITEM_FIELDS = ("ResourceId", "ResourceType", "Engine", "Method", "Status", "ArtifactId", "SourceArtifactId",
+                "Progress", "ErrorCode", "ErrorMessage", "RequestId", "Databases", "Verified", "Verification",
+                "StartTime", "EndTime", "ExpiresAt", "WaitReason", "Restorable", "RestorableReason", "DeleteRefused")
+
+SCHEMAS: dict[str, dict] = {
+    "Error": {"type": "object", "required": ["Code", "Message", "RequestId"],
+              "properties": {"Code": {"type": "string"}, "Message": {"type": "string"},
+                             "RequestId": {"type": "string"}}},
+    "Item": {"type": "object", "properties": {name: {} for name in _ITEM_FIELDS}},
+    "Backup": {"type": "object", "required": ["BackupId", "ServiceInstanceId", "Status", "Resources"],
+               "properties": {"BackupId": {"type": "string"}, "ServiceInstanceId": {"type": "string"},
+                              "Status": enum_of(BackupStatus),
+                              "StatusDetail": {"type": "string"}, "StartTime": {"type": "string"},
+                              "EndTime": {"type": "string", "nullable": True},
+                              "Description": {"type": "string"},
+                              "RestorableUntil": {"type": "string", "nullable": True,
+                                                  "description": "when the first backed-up artifact expires (RDS "
+                                                                 "backup set retention); null: none expires"},
+                              "AwaitingExpiry": {"type": "boolean",
+                                                 "description": "DeleteFailed only because RDS refuses to delete "
+                                                                "some backup sets; they go when they expire"},
+                              "Resources": {"type": "array", "items": ref("Item")}}},
+    "Restore": {"type": "object", "required": ["RestoreId", "BackupId", "Status", "Phase", "Resources"],
+                "properties": {"RestoreId": {"type": "string"}, "RestoreTaskId": {"type": "string"},
+                               "BackupId": {"type": "string"}, "Status": enum_of(RestoreStatus),
+                               "Phase": enum_of(RestorePhase),
+                               "SafetyBackupId": {"type": "string", "nullable": True},
+                               "Resources": {"type": "array", "items": ref("Item")}}},
+    "BackupPage": {"type": "object", "properties": {"Backups": {"type": "array", "items": ref("Backup")},
+                                                    "NextToken": {"type": "string", "nullable": True}}},
+    "RestorePage": {"type": "object", "properties": {"Restores": {"type": "array", "items": ref("Restore")},
+                                                     "NextToken": {"type": "string", "nullable": True}}},
+    "CreateBackup": {"type": "object", "required": ["ServiceInstanceId"], "additionalProperties": False,
+                     "properties": {"ServiceInstanceId": ID, "Description": {"type": "string", "maxLength": 256},
+                                    "ClientToken": {"type": "string", "maxLength": 64}}},
+    "CreateRestore": {"type": "object", "required": ["BackupId"], "additionalProperties": False,
+                      "properties": {"BackupId": ID, "ClientToken": {"type": "string", "maxLength": 64},
+                                     "SafetyBackup": {"type": "boolean"}}},
+    "Schedule": {"type": "object", "properties": {"ServiceInstanceId": {"type": "string"}, "Cron": {"type": "string"},
+                                                  "KeepLast": {"type": "integer", "nullable": True},
+                                                  "KeepDays": {"type": "integer", "nullable": True},
+                                                  "Enabled": {"type": "boolean"},
+                                                  "LastFireTime": {"type": "string", "nullable": True}}},
+    "SetSchedule": {"type": "object", "required": ["Cron"], "additionalProperties": False,
+                    "properties": {"Cron": {"type": "string"},
+                                   "KeepLast": {"type": "integer", "minimum": 1, "maximum": 1000},
+                                   "KeepDays": {"type": "integer", "minimum": 1, "maximum": 3650},
+                                   "Enabled": {"type": "boolean"}}},
+    "Plan": {"type": "object", "properties": {"ServiceInstanceId": {"type": "string"},
+                                              "Resources": {"type": "array", "items": {}},
+                                              "Warnings": {"type": "array", "items": {"type": "string"}},
+                                              "Estimate": {"type": "object"}}},
+    "Timeline": {"type": "object", "properties": {"Events": {"type": "array", "items": {
+        "type": "object", "properties": {"Time": {"type": "string"},
+                                         "ResourceId": {"type": "string", "nullable": True},
+                                         "Event": {"type": "string"}, "Detail": {"type": "string"},
+                                         "RequestId": {"type": "string"}}}}}},
+    "Tenant": {"type": "object", "properties": {"Name": {"type": "string"},
+                                                "Instances": {"type": "array", "items": {"type": "string"}},
+                                                "Token": {"type": "string"},
+                                                "WebhookSecret": {"type": "string"}}},
+    "CreateTenant": {"type": "object", "required": ["Name", "Instances"], "additionalProperties": False,
+                     "properties": {"Name": {"type": "string", "maxLength": 64},
+                                    "Instances": {"type": "array", "items": ID, "minItems": 1},
+                                    "Webhook": {"type": "string", "format": "uri"}}},
+}
+
+DELIVERY_STATUS = enum_of(DeliveryStatus)
