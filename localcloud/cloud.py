@@ -89,11 +89,11 @@ class LocalCloud:
         self.jobs = ThreadPoolExecutor(max_workers=16, thread_name_prefix="localcloud-job")
         self._stopping = threading.Event()
         # Imported here so that a product's heavy imports stay out of `import localcloud`.
+        from .computenest.models import ComputeNest
         from .ecs.models import Ecs
+        from .fnf.models import Fnf
         from .rds.models import Rds
         from .tablestore.models import Tablestore
-        from .fnf.models import Fnf
-        from .computenest.models import ComputeNest
         self.ecs = Ecs(self)
         self.rds = Rds(self)
         self.ots = Tablestore(self)

@@ -17,7 +17,6 @@ import uuid
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl, unquote
 
-
 # UNCONFIRMED: status and code of FC's answer to a method the trigger does not list.
 METHOD_NOT_ALLOWED = (405, "MethodNotAllowed")
 

@@ -2,7 +2,8 @@
 
 Routing: /_local/* is the control plane (health, faults, stats, seed); a request with x-ots-* headers is Tablestore;
 a path under /2023-03-30/ is the Function Compute 3.0 API (ROA); a request naming an action (x-acs-action header or
-Action query) is RPC, sent to the product of its API version; other path prefixes go to mounts registered on the cloud (e.g. the product API).
+Action query) is RPC, sent to the product of its API version; other path prefixes go to mounts registered on the
+cloud (e.g. the product API).
 """
 from __future__ import annotations
 

@@ -13,7 +13,8 @@ class ServiceError(Exception):
 
 
 def missing(name: str) -> ServiceError:
-    return ServiceError("MissingParameter", f"The input parameter \"{name}\" that is mandatory for processing this request is not supplied.", 400)
+    return ServiceError("MissingParameter", f"The input parameter \"{name}\" that is mandatory for processing this "
+                                            f"request is not supplied.", 400)
 
 
 def invalid(name: str, detail: str = "") -> ServiceError:

@@ -37,8 +37,7 @@ from ..core.rpc import RpcRequest
 from .definition import NAME_RE
 from .flowfiles import FlowFile, FlowFiles
 from .functions import Functions
-from .history import (EXECUTION, TERMINAL, append_event, event_count, event_page, execution_key,
-                      timestamp_ms)
+from .history import EXECUTION, TERMINAL, append_event, event_count, event_page, execution_key, timestamp_ms
 from .interpreter import MAX_STATE_BYTES, json_size
 from .runner import MAX_EVENTS, Runner
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import decimal
 from dataclasses import dataclass, field
 
+
 @dataclass
 class Column:
     name: str

@@ -19,12 +19,40 @@ import threading
 
 from .catalog import Catalog, SqlError
 from .engine import Engine, Session
-from .packets import (ATTENTION, HEADER, LOGIN7, LOGIN_PACKET_SIZE, PRELOGIN, REPLY, RPC, SQL_BATCH,
-                      TRANSACTION, Closed, parse_login7, prelogin_response, strip_all_headers)
+from .packets import (
+    ATTENTION,
+    HEADER,
+    LOGIN7,
+    LOGIN_PACKET_SIZE,
+    PRELOGIN,
+    REPLY,
+    RPC,
+    SQL_BATCH,
+    TRANSACTION,
+    Closed,
+    parse_login7,
+    prelogin_response,
+    strip_all_headers,
+)
 from .results import Outcome
-from .tokens import (DONE_ATTN, DONE_ERROR, ENV_BEGIN_TRAN, ENV_COMMIT_TRAN, ENV_DATABASE, ENV_PACKET_SIZE,
-                     ENV_ROLLBACK_TRAN, ENVCHANGE, INFO, batch_response, done, envchange, error,
-                     loginack, message, encode_token)
+from .tokens import (
+    DONE_ATTN,
+    DONE_ERROR,
+    ENV_BEGIN_TRAN,
+    ENV_COMMIT_TRAN,
+    ENV_DATABASE,
+    ENV_PACKET_SIZE,
+    ENV_ROLLBACK_TRAN,
+    ENVCHANGE,
+    INFO,
+    batch_response,
+    done,
+    encode_token,
+    envchange,
+    error,
+    loginack,
+    message,
+)
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from nestbackup.adapters.cloudflow import VERSION, CloudFlow
-from nestbackup.ports.flows import BackupFlowInput, Execution, RestoreFlowInput
 from nestbackup.adapters.openapi import Credentials, RetryPolicy, RpcClient
+from nestbackup.ports.flows import BackupFlowInput, Execution, RestoreFlowInput
 
 # DescribeExecution's response elements with their published example values
 # (alibabacloud.com/help/en/serverless-workflow/latest/api-fnf-2019-03-15-describeexecution).

@@ -1,8 +1,8 @@
 """The discovery adapters over the generic client against the local cloud: RDS paging by NextToken, types of
 replicas, and Compute Nest's resource list across pages."""
 from localcloud import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
-from nestbackup.adapters.computenest import ComputeNest
 from nestbackup.adapters.computenest import VERSION as CN_VERSION
+from nestbackup.adapters.computenest import ComputeNest
 from nestbackup.adapters.openapi import Credentials, RpcClient
 from nestbackup.adapters.rds import VERSION as RDS_VERSION
 from nestbackup.adapters.rds import Rds

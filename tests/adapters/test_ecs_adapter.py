@@ -189,6 +189,7 @@ def test_snapshots_tagged_lists_only_the_asked_key_and_groups_are_read_past_ten(
 
 def test_refusals_the_reference_says_to_retry_later_are_retried(local_ecs, endpoint):
     import time
+
     from tests.conftest import Control
     control = Control(endpoint)
     s = control.seed(ServiceInstanceId=f"si-{uuid.uuid4().hex[:12]}", Disks=1, DiskSize="1MiB", Fill=False)

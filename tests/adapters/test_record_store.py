@@ -5,8 +5,8 @@ import uuid
 import pytest
 
 from nestbackup.adapters.tablestore import RecordStore
-from nestbackup.ports.records import HEADER, StaleWrite
 from nestbackup.errors import Conflict
+from nestbackup.ports.records import HEADER, StaleWrite
 from tests.conftest import make_ots
 
 

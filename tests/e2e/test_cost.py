@@ -2,6 +2,7 @@
 function invocations and GB-seconds; the snapshot and backup bytes it created; and a money estimate at the plan's
 prices, which the plan's own estimate is compared with."""
 from nestbackup.decisions.plan import DEFAULT_PRICES
+from tests.e2e.test_backup import run_cli
 
 
 def test_a_backup_and_its_restore_carry_what_they_cost_and_the_plan_is_of_the_same_order(product, api, control, si,
@@ -36,3 +37,5 @@ def test_a_backup_and_its_restore_carry_what_they_cost_and_the_plan_is_of_the_sa
     assert final["Cost"]["Calls"].get("rds:RestoreTable", 0) == 1
     assert final["Cost"]["Invocations"] >= 3           # create, advance rounds, rename
     assert final["Cost"]["BytesCreated"] == 0
+    shown = run_cli(product.endpoint, "restore", "show", restore["RestoreId"])
+    assert shown.returncode == 0 and "  cost ~$" in shown.stdout and "instances stopped for" in shown.stdout

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from localcloud.fnf.expressions import ExpressionError, MissingField, compile_expression
 from localcloud.fnf.definition import FlowDefinitionError, load_flow
 from localcloud.fnf.errors import EXPRESSION_ERROR, StateError
+from localcloud.fnf.expressions import ExpressionError, MissingField, compile_expression
 from localcloud.fnf.interpreter import Interpreter
 
 HEAD = "Type: StateMachine\nName: t\nSpecVersion: v1\n"

@@ -8,10 +8,6 @@ from alibabacloud_ecs20140526 import models as m
 from tests.conftest import Control, free_port, make_ecs, make_ots, sha256_of, spawn_local_cloud, wait_until
 
 
-
-
-
-
 def _snapshot(ecs, sid):
     body = ecs.describe_snapshots(m.DescribeSnapshotsRequest(region_id="cn-hangzhou",
                                                              snapshot_ids=f'["{sid}"]')).body
@@ -29,8 +25,15 @@ def _instance_status(ecs, iid):
 
 @pytest.mark.timeout(600)
 def test_sigkill_mid_snapshot_loses_no_committed_row_or_snapshot(tmp_path):
-    from tablestore import Row, TableMeta, TableOptions, ReservedThroughput, CapacityUnit, Condition, \
-        RowExistenceExpectation
+    from tablestore import (
+        CapacityUnit,
+        Condition,
+        ReservedThroughput,
+        Row,
+        RowExistenceExpectation,
+        TableMeta,
+        TableOptions,
+    )
     port, state = free_port(), tmp_path / "state"
     proc, endpoint = spawn_local_cloud(state, port)
     try:

@@ -8,11 +8,32 @@ import time
 import uuid
 
 import pytest
-from tablestore import (INF_MAX, INF_MIN, PK_AUTO_INCR, BatchGetRowRequest, BatchWriteRowRequest, CapacityUnit,
-                        ComparatorType, CompositeColumnCondition, Condition, DeleteRowItem, LogicalOperator,
-                        OTSClientError, OTSServiceError, PutRowItem, ReservedThroughput, ReturnType, Row,
-                        RowExistenceExpectation as Exp, SingleColumnCondition, TableInBatchGetRowItem,
-                        TableInBatchWriteRowItem, TableMeta, TableOptions, UpdateRowItem)
+from tablestore import (
+    INF_MAX,
+    INF_MIN,
+    PK_AUTO_INCR,
+    BatchGetRowRequest,
+    BatchWriteRowRequest,
+    CapacityUnit,
+    ComparatorType,
+    CompositeColumnCondition,
+    Condition,
+    DeleteRowItem,
+    LogicalOperator,
+    OTSClientError,
+    OTSServiceError,
+    PutRowItem,
+    ReservedThroughput,
+    ReturnType,
+    Row,
+    SingleColumnCondition,
+    TableInBatchGetRowItem,
+    TableInBatchWriteRowItem,
+    TableMeta,
+    TableOptions,
+    UpdateRowItem,
+)
+from tablestore import RowExistenceExpectation as Exp
 from tablestore.metadata import SecondaryIndexMeta
 
 from localcloud.cloud import LocalCloud

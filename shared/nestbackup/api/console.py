@@ -70,6 +70,14 @@ function detailRow(tbody, record, span) {
       + (r.Restorable === false ? " · not restorable: " + r.RestorableReason : "");
     div.className = r.Status; td.appendChild(div);
   }
+  if (record.Cost) {
+    const c = record.Cost, calls = Object.values(c.Calls || {}).reduce((a, b) => a + b, 0);
+    const div = document.createElement("div"); div.className = "muted cost";
+    div.textContent = "cost ~$" + c.TotalUSD.toFixed(4) + " · " + calls + " cloud calls · " + c.FlowTransitions
+      + " flow transitions · " + c.Invocations + " invocations · " + (c.BytesCreated / 2 ** 30).toFixed(2) + " GiB"
+      + (record.DowntimeSeconds != null ? " · instances stopped " + record.DowntimeSeconds + " s" : "");
+    td.appendChild(div);
+  }
   const kind = record.RestoreId ? "restores" : "backups", id = record.RestoreId || record.BackupId;
   const toggle = document.createElement("button"); toggle.textContent = "Timeline"; toggle.className = "timeline";
   const list = document.createElement("ol"); list.className = "events"; list.hidden = !shown.has(id);

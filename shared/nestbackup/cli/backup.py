@@ -31,6 +31,13 @@ def _line(item: dict) -> str:
             f"{item.get('Progress') or 0:>3}%  {artifact}{cause}{waits}{expires}{unusable}")
 
 
+def cost_line(cost: dict) -> str:
+    calls = sum((cost.get("Calls") or {}).values())
+    return (f"~${cost.get('TotalUSD', 0):.4f}: {calls} cloud calls, {cost.get('FlowTransitions', 0)} flow transitions, "
+            f"{cost.get('Invocations', 0)} invocations ({cost.get('GbSeconds', 0):.1f} GB-s), "
+            f"{(cost.get('BytesCreated') or 0) / 2**30:.2f} GiB created")
+
+
 def print_record(record: dict) -> None:
     ident = record.get("RestoreId") or record["BackupId"]
     extra = f"  from {record['BackupId']}  phase {record['Phase']}" if "RestoreId" in record else ""
@@ -40,6 +47,10 @@ def print_record(record: dict) -> None:
         click.echo(f"  {record['StatusDetail']}")
     if record.get("RestorableUntil"):
         click.echo(f"  restorable until {record['RestorableUntil']}")
+    if record.get("DowntimeSeconds") is not None:
+        click.echo(f"  instances stopped for {record['DowntimeSeconds']} s")
+    if record.get("Cost"):
+        click.echo(f"  cost {cost_line(record['Cost'])}")
     for item in record.get("Resources", []):
         click.echo(_line(item))
 

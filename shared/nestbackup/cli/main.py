@@ -48,11 +48,12 @@ def local_serve(port, host, state_dir, admin_token, access_key_id, access_key_se
 @click.option("--disk-size", default="64MiB", show_default=True)
 @click.option("--postgres", default=None, help="DSN of a PostgreSQL server: postgresql://user@host:port/db?databases=a,b")
 @click.option("--mysql", default=None, help="DSN of a MySQL/MariaDB server: mysql://user@host:port/?databases=a,b")
-@click.option("--sqlserver", is_flag=True, help="Also make a SQL Server instance (the local stand-in, reached over TDS).")
+@click.option("--sqlserver", is_flag=True,
+              help="Also make a SQL Server instance (the local stand-in, reached over TDS).")
 @click.option("--tag-key", default=None, help="Tag key (default acs:computenest:serviceInstanceId).")
 @click.option("--rds-backup-policy", default=None,
-              help='JSON backup policy of the RDS instances, e.g. \'{"BackupRetentionPeriod": 7, "TableRestore": false, '
-                   '"BackupsDeletable": false}\'.')
+              help='JSON backup policy of the RDS instances, e.g. \'{"BackupRetentionPeriod": 7, '
+                   '"TableRestore": false, "BackupsDeletable": false}\'.')
 @click.option("--untagged", is_flag=True, help="Leave the resources untagged (found through Compute Nest only).")
 @click.option("--read-only-replicas", default=0, show_default=True, type=click.IntRange(0, 5),
               help="Read-only replicas of the first RDS instance.")

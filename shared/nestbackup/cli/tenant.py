@@ -1,4 +1,5 @@
-"""`nestbackup tenant create|list|delete|rotate-webhook-secret|deliveries`: who may act on which service instances (admin token required)."""
+"""`nestbackup tenant create|list|delete|rotate-webhook-secret|deliveries`: who may act on which service instances
+(admin token required)."""
 from __future__ import annotations
 
 import json
