@@ -1,8 +1,11 @@
-"""Cold start of every handler and the size of the layer.
+"""Cold start of every handler, the cold starts one backup and one restore incur, and the size of the layer.
 
 For each function: a fresh process imports its handler and builds the clients its first invocation builds (no
 cloud call), as a ratio to importing the ECS+RDS+FNF+Tablestore SDK clients in the same run (interpreter start-up
-subtracted from both). Then the layer's size, if scripts/build-layer has run.
+subtracted from both). Then, for one backup and one restore, the cold starts when FC reuses a warm instance for
+every later invocation of the same function (one per function the operation invokes: the API's, then each of its
+flow's functions; read from flows/*.yaml), against one function per step (the earlier layout), and the time they
+cost. Then the layer's size, if scripts/build-layer has run.
 
 Usage: .venv/bin/python bench/cold_start.py
 """
@@ -33,6 +36,16 @@ DEFAULT_USES = "w.records; w.ecs; w.rds; w.flows"
 
 
 
+def invoked(flow: Path) -> tuple[list[str], set[tuple[str, str]]]:
+    """The functions a flow invokes, and its distinct (function, step) pairs."""
+    import re
+    text = flow.read_text()
+    functions = list(dict.fromkeys(re.findall(r"functions/([\w-]+)/", text)))
+    steps = set(re.findall(r"functions/([\w-]+)/LATEST\n\s*body:\n\s*Step: (\w+)", text))
+    steps |= {(f, "") for f in functions if not any(f == g for g, _ in steps)}
+    return functions, steps
+
+
 def main() -> int:
     bare, sdks = best_of("pass"), best_of(SDK_CLIENTS)
     ratios = {}
@@ -43,6 +56,13 @@ def main() -> int:
         print(f"{name:<30} cold start / SDK clients import: {ratios[name]:.2f}")
     heaviest = max(ratios, key=ratios.get)
     print(f"heaviest: {heaviest} {ratios[heaviest]:.2f} (goal <= 0.4)")
+    for flow in ("backup", "restore"):
+        functions, steps = invoked(ROOT / "flows" / f"{flow}.yaml")
+        now = ["nestbackup-api", *functions]
+        per_step = 1 + len(steps)
+        seconds = sum(ratios[f] for f in now) * (sdks - bare)
+        print(f"one {flow}: {len(now)} cold starts (the API and {', '.join(functions)}); one function per step: "
+              f"{per_step}; ratio {len(now) / per_step:.2f}; their cold paths {seconds:.2f} s here")
     layer = ROOT / "build" / "nestbackup-layer.zip"
     if layer.exists():
         unpacked = sum(p.stat().st_size for p in (ROOT / "build/layer").rglob("*") if p.is_file())
