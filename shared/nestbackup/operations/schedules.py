@@ -103,14 +103,16 @@ def _run(w: Ports, si: str, doc: dict, version: int, now: float) -> dict:
     except StaleWrite:
         return {"ServiceInstanceId": si, "Skipped": "another tick fired it"}
     out: dict = {"ServiceInstanceId": si, "FireTime": iso_utc(fire)}
+    # Retention first: deleting takes the instance's lock, which the new backup then holds for as long as it runs
+    # (deleting after it would always find the lock taken). Until it ends there may be one backup more than the rule.
+    if doc.get("KeepLast") or doc.get("KeepDays"):
+        out["Deleted"] = apply_retention(w, si, Retention(doc.get("KeepLast"), doc.get("KeepDays")), now)
     try:
         record = create_backup(w, si, f"scheduled ({doc['Cron']})", token=f"schedule-{int(fire)}", now=now)
         out["BackupId"], out["Status"] = record["BackupId"], record["Status"]
     except (Conflict, NotFound, CloudError, ValidationError) as err:   # NotFound: Compute Nest no longer knows it
         out["Error"] = str(err)
         _log("scheduled backup not started", step="schedule", service_instance_id=si, reason=str(err))
-    if doc.get("KeepLast") or doc.get("KeepDays"):
-        out["Deleted"] = apply_retention(w, si, Retention(doc.get("KeepLast"), doc.get("KeepDays")), now)
     return out
 
 

@@ -1,0 +1,228 @@
+"""The compute port (ECS) in memory. Asynchronous work moves on when the test says so (`finish`) or by itself after
+`steps` describe calls; `refuse(action, code)` makes the next call of an action fail with a cloud error."""
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import Counter
+from typing import Iterable
+
+from nestbackup.errors import CloudError
+from nestbackup.ports.compute import Disk, Instance, Snapshot, SnapshotGroup
+
+GIB = 2 ** 30
+
+
+class Refusals:
+    """One-shot (or repeated) cloud errors per action, shared by the in-memory ports."""
+
+    def __init__(self) -> None:
+        self._next: dict[str, list[CloudError]] = {}
+        self.calls: Counter[str] = Counter()
+
+    def refuse(self, action: str, code: str, times: int = 1, http_status: int = 400) -> None:
+        self._next.setdefault(action, []).extend(
+            CloudError(code, f"{action} refused (injected)", action=action, http_status=http_status)
+            for _ in range(times))
+
+    def call(self, action: str) -> None:
+        self.calls[action] += 1
+        pending = self._next.get(action)
+        if pending:
+            raise pending.pop(0)
+
+
+class MemoryCompute:
+    def __init__(self, steps: int = 1) -> None:
+        self.steps = steps                       # describes of a piece of work before it is done (0: never by itself)
+        self.refusals = Refusals()
+        self._lock = threading.RLock()
+        self._ids = itertools.count(1)
+        self.instances: dict[str, dict] = {}
+        self.disks: dict[str, dict] = {}
+        self.snapshots: dict[str, dict] = {}
+        self.groups: dict[str, dict] = {}
+        self.tokens: dict[str, str] = {}
+        self.failing: set[str] = set()          # disks whose snapshots end failed
+
+    # -- seeding (the test's side)
+    def add_instance(self, tags: dict[str, str]) -> str:
+        iid = f"i-{next(self._ids):06d}"
+        self.instances[iid] = {"status": "Running", "tags": dict(tags), "seen": 0}
+        return iid
+
+    def add_disk(self, instance_id: str | None, tags: dict[str, str], size_gib: int = 20,
+                 category: str = "cloud_essd") -> str:
+        did = f"d-{next(self._ids):06d}"
+        self.disks[did] = {"instance_id": instance_id, "status": "In_use" if instance_id else "Available",
+                           "category": category, "size_gib": size_gib, "tags": dict(tags), "seen": 0,
+                           "reset_to": None}
+        return did
+
+    def finish(self, *ids: str) -> None:
+        """End the work on these snapshots (or every one when none are named) as the cloud would."""
+        with self._lock:
+            for sid, snap in self.snapshots.items():
+                if (not ids or sid in ids) and snap["status"] == "progressing":
+                    snap["status"] = "failed" if snap["disk"] in self.failing else "accomplished"
+                    snap["progress"] = snap["progress"] if snap["status"] == "failed" else 100
+
+    # -- the port
+    def disks_tagged(self, key: str, value: str) -> list[Disk]:
+        return [self._disk(d) for d, doc in self.disks.items() if doc["tags"].get(key) == value]
+
+    def describe_disks(self, disk_ids: list[str]) -> dict[str, Disk]:
+        self.refusals.call("DescribeDisks")
+        with self._lock:
+            for did in disk_ids:
+                doc = self.disks.get(did)
+                if doc and doc["status"] == "ReIniting":
+                    doc["seen"] += 1
+                    if doc["seen"] >= max(1, self.steps):
+                        doc["status"], doc["seen"] = "In_use" if doc["instance_id"] else "Available", 0
+            return {d: self._disk(d) for d in disk_ids if d in self.disks}
+
+    def disks_of_instance(self, instance_id: str) -> list[Disk]:
+        return [self._disk(d) for d, doc in self.disks.items() if doc["instance_id"] == instance_id]
+
+    def instances_tagged(self, key: str, value: str) -> list[Instance]:
+        return [Instance(i, doc["status"]) for i, doc in self.instances.items() if doc["tags"].get(key) == value]
+
+    def describe_instances(self, instance_ids: list[str]) -> dict[str, Instance]:
+        self.refusals.call("DescribeInstances")
+        with self._lock:
+            for iid in instance_ids:
+                doc = self.instances.get(iid)
+                if doc and doc["status"] in ("Stopping", "Starting"):
+                    doc["seen"] += 1
+                    if doc["seen"] >= max(1, self.steps):
+                        doc["status"], doc["seen"] = ("Stopped" if doc["status"] == "Stopping" else "Running"), 0
+            return {i: Instance(i, self.instances[i]["status"]) for i in instance_ids if i in self.instances}
+
+    def create_snapshot(self, disk_id: str, *, name: str, description: str, client_token: str,
+                        tags: dict[str, str] | None = None) -> str:
+        self.refusals.call("CreateSnapshot")
+        with self._lock:
+            if client_token in self.tokens:
+                return self.tokens[client_token]
+            if disk_id not in self.disks:
+                raise CloudError("InvalidDiskId.NotFound", f"disk {disk_id} does not exist", action="CreateSnapshot",
+                                 http_status=404)
+            sid = self._new_snapshot(disk_id, tags, None)
+            self.tokens[client_token] = sid
+            return sid
+
+    def create_snapshot_group(self, instance_id: str, disk_ids: list[str], *, name: str, description: str,
+                              client_token: str, tags: dict[str, str] | None = None) -> str:
+        self.refusals.call("CreateSnapshotGroup")
+        with self._lock:
+            if client_token in self.tokens:
+                return self.tokens[client_token]
+            gid = f"ssg-{next(self._ids):06d}"
+            members = [self._new_snapshot(d, tags, gid) for d in disk_ids]
+            self.groups[gid] = {"members": members, "tags": dict(tags or {})}
+            self.tokens[client_token] = gid
+            return gid
+
+    def describe_snapshots(self, snapshot_ids: Iterable[str]) -> dict[str, Snapshot]:
+        self.refusals.call("DescribeSnapshots")
+        ids = list(snapshot_ids)
+        with self._lock:
+            self._advance(ids)
+            return {s: self._snapshot(s) for s in ids if s in self.snapshots}
+
+    def describe_snapshot_groups(self, group_ids: Iterable[str]) -> dict[str, SnapshotGroup]:
+        self.refusals.call("DescribeSnapshotGroups")
+        out = {}
+        with self._lock:
+            for gid in group_ids:
+                group = self.groups.get(gid)
+                if group is None:
+                    continue
+                self._advance(group["members"])
+                members = tuple(self._snapshot(s) for s in group["members"] if s in self.snapshots)
+                statuses = {m.status for m in members}
+                status = "failed" if "failed" in statuses else "progressing" if "progressing" in statuses \
+                    else "accomplished"
+                out[gid] = SnapshotGroup(gid, status, members)
+        return out
+
+    def snapshots_tagged(self, key: str) -> list[tuple[str, str]]:
+        return [(s, doc["tags"][key]) for s, doc in self.snapshots.items() if key in doc["tags"]]
+
+    def groups_tagged(self, key: str) -> list[tuple[str, str]]:
+        return [(g, doc["tags"][key]) for g, doc in self.groups.items() if key in doc["tags"]]
+
+    def delete_snapshot(self, snapshot_id: str) -> None:
+        self.refusals.call("DeleteSnapshot")
+        with self._lock:
+            if self.snapshots.pop(snapshot_id, None) is None:
+                raise CloudError("InvalidSnapshotId.NotFound", f"snapshot {snapshot_id} does not exist",
+                                 action="DeleteSnapshot", http_status=404)
+
+    def delete_snapshot_group(self, group_id: str) -> None:
+        self.refusals.call("DeleteSnapshotGroup")
+        with self._lock:
+            group = self.groups.pop(group_id, None)
+            if group is None:
+                raise CloudError("InvalidSnapshotGroupId.NotFound", f"group {group_id} does not exist",
+                                 action="DeleteSnapshotGroup", http_status=404)
+            for sid in group["members"]:
+                self.snapshots.pop(sid, None)
+
+    def stop_instances(self, instance_ids: list[str]) -> None:
+        self.refusals.call("StopInstances")
+        with self._lock:
+            for iid in instance_ids:
+                if self.instances[iid]["status"] == "Running":
+                    self.instances[iid]["status"] = "Stopping"
+
+    def start_instances(self, instance_ids: list[str]) -> None:
+        self.refusals.call("StartInstances")
+        with self._lock:
+            for iid in instance_ids:
+                if self.instances[iid]["status"] == "Stopped":
+                    self.instances[iid]["status"] = "Starting"
+
+    def reset_disk(self, disk_id: str, snapshot_id: str) -> None:
+        self.refusals.call("ResetDisk")
+        with self._lock:
+            disk = self.disks.get(disk_id)
+            if disk is None:
+                raise CloudError("InvalidDiskId.NotFound", f"disk {disk_id} does not exist", action="ResetDisk",
+                                 http_status=404)
+            instance = self.instances.get(disk["instance_id"] or "")
+            if instance and instance["status"] != "Stopped":
+                raise CloudError("IncorrectInstanceStatus", "the instance must be stopped", action="ResetDisk",
+                                 http_status=403)
+            if snapshot_id not in self.snapshots:
+                raise CloudError("InvalidSnapshotId.NotFound", f"snapshot {snapshot_id} does not exist",
+                                 action="ResetDisk", http_status=404)
+            disk.update(status="ReIniting", reset_to=snapshot_id, seen=0)
+
+    # -- plumbing
+    def _new_snapshot(self, disk_id: str, tags: dict[str, str] | None, group: str | None) -> str:
+        sid = f"s-{next(self._ids):06d}"
+        self.snapshots[sid] = {"disk": disk_id, "status": "progressing", "progress": 0, "tags": dict(tags or {}),
+                               "seen": 0, "group": group}
+        return sid
+
+    def _advance(self, ids: Iterable[str]) -> None:
+        for sid in ids:
+            snap = self.snapshots.get(sid)
+            if snap is None or snap["status"] != "progressing" or self.steps <= 0:
+                continue
+            snap["seen"] += 1
+            snap["progress"] = min(99, int(100 * snap["seen"] / (self.steps + 1)))
+            if snap["seen"] >= self.steps:
+                self.finish(sid)
+
+    def _snapshot(self, sid: str) -> Snapshot:
+        doc = self.snapshots[sid]
+        size = self.disks[doc["disk"]]["size_gib"] * GIB if doc["disk"] in self.disks else None
+        return Snapshot(sid, doc["disk"], doc["status"], doc["progress"], doc["status"] == "accomplished",
+                        size_bytes=size if doc["status"] == "accomplished" else None)
+
+    def _disk(self, did: str) -> Disk:
+        doc = self.disks[did]
+        return Disk(did, doc["instance_id"], doc["status"], doc["category"], doc["size_gib"], "data")

@@ -1,0 +1,47 @@
+"""The flows port (CloudFlow) in memory: executions are recorded, not run; the operation tests play the flow's part
+by calling the step functions themselves."""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from nestbackup.ports.flows import Execution, FlowInput, execution_name
+
+from .compute import Refusals
+
+
+class MemoryFlows:
+    def __init__(self) -> None:
+        self.refusals = Refusals()
+        self.executions: dict[tuple[str, str], dict] = {}      # (flow, name) -> {"status", "input"}
+
+    def start_once(self, flow: str, name: str, start: FlowInput) -> bool:
+        self.refusals.call("StartExecution")
+        if (flow, name) in self.executions:
+            return False
+        self.executions[(flow, name)] = {"status": "Running", "input": asdict(start)}
+        return True
+
+    def describe(self, flow: str, name: str) -> Execution | None:
+        found = self.executions.get((flow, name))
+        return Execution(name, found["status"]) if found else None
+
+    def stop(self, flow: str, name: str, cause: str) -> bool:
+        found = self.executions.get((flow, name))
+        if not found or found["status"] not in ("Starting", "Running"):
+            return False
+        found["status"] = "Stopped"
+        return True
+
+    def stop_generations(self, flow: str, record_id: str, cause: str, limit: int = 1000) -> list[str]:
+        stopped = []
+        for generation in range(1, limit):
+            name = execution_name(record_id, generation)
+            execution = self.describe(flow, name)
+            if execution is None:
+                return stopped
+            if execution.running and self.stop(flow, name, cause):
+                stopped.append(name)
+        return stopped
+
+    def end(self, flow: str, name: str, status: str = "Succeeded") -> None:
+        self.executions[(flow, name)]["status"] = status

@@ -1,0 +1,142 @@
+"""The record store port in memory: the same rows, versions, conditions and ordering as adapters/tablestore.py."""
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from nestbackup.errors import CloudError, Conflict
+from nestbackup.ports.records import HEADER, StaleWrite, StoredRecord
+
+
+def _copy(doc: Any) -> Any:
+    return json.loads(json.dumps(doc))          # what a store gives back is never the caller's object
+
+
+class MemoryRecordStore:
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.rows: dict[tuple[str, str], dict[str, Any]] = {}     # (partition, sort key) -> columns
+        self._seq = 0
+
+    def ensure_table(self) -> bool:
+        return False
+
+    # -- records
+    def create(self, kind: str, record_id: str, si: str, header: dict, items: dict[str, dict]) -> None:
+        with self._lock:
+            if (f"rec#{record_id}", HEADER) in self.rows:
+                raise CloudError("OTSConditionCheckFail", "Condition check failed.", action="put_row")
+            self.rows[(f"rec#{record_id}", HEADER)] = {"doc": _copy(header), "ver": 1}
+            for rid, doc in items.items():
+                self.rows[(f"rec#{record_id}", "item#" + rid)] = {"doc": _copy(doc), "ver": 1}
+            self.rows[(f"si#{si}#{kind}", record_id)] = {"at": 1}
+
+    def read(self, record_id: str) -> StoredRecord | None:
+        with self._lock:
+            head = self.rows.get((f"rec#{record_id}", HEADER))
+            if head is None:
+                return None
+            items, versions = {}, {HEADER: head["ver"]}
+            for (p, s), cols in sorted(self.rows.items()):
+                if p == f"rec#{record_id}" and s.startswith("item#"):
+                    items[s[5:]], versions[s[5:]] = _copy(cols["doc"]), cols["ver"]
+            return StoredRecord(record_id, _copy(head["doc"]), items, versions)
+
+    def write_header(self, record: StoredRecord, header: dict) -> None:
+        record.versions[HEADER] = self._write_versioned(f"rec#{record.record_id}", HEADER, header,
+                                                        record.versions[HEADER])
+        record.header = header
+
+    def write_item(self, record: StoredRecord, resource_id: str, item: dict) -> None:
+        record.versions[resource_id] = self._write_versioned(f"rec#{record.record_id}", "item#" + resource_id,
+                                                             item, record.versions[resource_id])
+        record.items[resource_id] = item
+
+    def append_events(self, record_id: str, events: list[dict]) -> None:
+        with self._lock:
+            for event in events:
+                self._seq += 1
+                self.rows[(f"ev#{record_id}", f"{self._seq:013d}")] = {"doc": _copy(event)}
+
+    def events(self, record_id: str, limit: int) -> list[dict]:
+        with self._lock:
+            rows = sorted((s, c) for (p, s), c in self.rows.items() if p == f"ev#{record_id}")
+            return [_copy(c["doc"]) for _, c in rows[:limit]]
+
+    def list_ids(self, si: str, kind: str, limit: int = 20, after: str | None = None) -> tuple[list[str], str | None]:
+        with self._lock:
+            ids = sorted((s for (p, s) in self.rows if p == f"si#{si}#{kind}"), reverse=True)
+        if after:
+            ids = [i for i in ids if i < after]
+        return ids[:limit], (ids[limit - 1] if len(ids) > limit else None)
+
+    # -- client tokens and locks
+    def claim_token(self, si: str, kind: str, token: str, record_id: str) -> str | None:
+        with self._lock:
+            row = self.rows.get((f"token#{si}#{kind}", token))
+            if row is None:
+                self.rows[(f"token#{si}#{kind}", token)] = {"id": record_id}
+                return None
+            return row["id"]
+
+    def forget_token(self, si: str, kind: str, token: str) -> None:
+        with self._lock:
+            self.rows.pop((f"token#{si}#{kind}", token), None)
+
+    def acquire_lock(self, si: str, holder: str, now_ms: int, lease_ms: int) -> None:
+        with self._lock:
+            row = self.rows.get((f"lock#{si}", HEADER))
+            if row and row["expires"] >= now_ms and row["holder"] != holder:
+                raise Conflict(f"service instance {si} is busy: {row['holder']} holds its lock")
+            self.rows[(f"lock#{si}", HEADER)] = {"holder": holder, "expires": now_ms + lease_ms}
+
+    def lock_holder(self, si: str, now_ms: int) -> str | None:
+        with self._lock:
+            row = self.rows.get((f"lock#{si}", HEADER))
+            return row["holder"] if row and row["expires"] >= now_ms else None
+
+    def release_lock(self, si: str, holder: str) -> bool:
+        with self._lock:
+            row = self.rows.get((f"lock#{si}", HEADER))
+            if not row or row["holder"] != holder:
+                return False
+            del self.rows[(f"lock#{si}", HEADER)]
+            return True
+
+    # -- document collections
+    def put_doc(self, collection: str, key: str, doc: dict) -> None:
+        with self._lock:
+            self.rows[(collection, key)] = {"doc": _copy(doc), "ver": 1}
+
+    def create_doc(self, collection: str, key: str, doc: dict) -> bool:
+        with self._lock:
+            if (collection, key) in self.rows:
+                return False
+            self.rows[(collection, key)] = {"doc": _copy(doc), "ver": 1}
+            return True
+
+    def get_doc(self, collection: str, key: str) -> tuple[dict, int] | None:
+        with self._lock:
+            row = self.rows.get((collection, key))
+            return (_copy(row["doc"]), row["ver"]) if row else None
+
+    def update_doc(self, collection: str, key: str, doc: dict, expected_version: int) -> int:
+        return self._write_versioned(collection, key, doc, expected_version)
+
+    def delete_doc(self, collection: str, key: str) -> None:
+        with self._lock:
+            self.rows.pop((collection, key), None)
+
+    def docs(self, collection: str) -> list[tuple[str, dict, int]]:
+        with self._lock:
+            return [(s, _copy(c["doc"]), c["ver"]) for (p, s), c in sorted(self.rows.items()) if p == collection]
+
+    def _write_versioned(self, p: str, s: str, doc: dict, expected: int) -> int:
+        with self._lock:
+            row = self.rows.get((p, s))
+            if row is None or row["ver"] != expected:
+                raise StaleWrite(f"{p}/{s} changed since version {expected}")
+            row.update(doc=_copy(doc), ver=expected + 1)
+            return expected + 1
+

@@ -1,0 +1,38 @@
+"""The flows' part, played by the operation tests: the steps each flow runs, in its order, on the in-memory ports
+(what flows/backup.yaml and flows/restore.yaml do through CloudFlow)."""
+from __future__ import annotations
+
+from nestbackup.operations.backup_poll import finalize, poll_step
+from nestbackup.operations.backup_start import start_batch, start_batch_count
+from nestbackup.operations.restore import advance, recover
+from nestbackup.operations.restore_rename import rename
+from nestbackup.ports import Ports
+
+
+def play_backup(w: Ports, backup_id: str, max_rounds: int = 50) -> dict:
+    for batch in start_batch_count(w, backup_id):
+        start_batch(w, backup_id, batch)
+    for round_number in range(max_rounds):
+        step = poll_step(w, backup_id, round_number)
+        if step["State"] == "Done":
+            return finalize(w, backup_id)
+    raise AssertionError(f"{backup_id} still polling after {max_rounds} rounds")
+
+
+def play_restore(w: Ports, restore_id: str, max_steps: int = 200, on_phase=None) -> dict:
+    round_number = 0
+    for _ in range(max_steps):
+        try:
+            step = advance(w, restore_id, round_number)
+        except Exception as err:        # the flow's Catch
+            return recover(w, restore_id, {"Code": type(err).__name__, "Detail": str(err)})
+        if on_phase:
+            on_phase(w)
+        if step["State"] == "Done":
+            return step
+        if step["State"] == "Rename":
+            rename(w, restore_id)
+            round_number = 0
+        else:
+            round_number = step["Round"]
+    raise AssertionError(f"{restore_id} still restoring after {max_steps} steps")

@@ -1,0 +1,133 @@
+"""Backup operations on the in-memory ports: the decisions and the I/O around them, checked in milliseconds."""
+import pytest
+
+from nestbackup.errors import Conflict, NotFound, ValidationError
+from nestbackup.operations import artifacts, cancel, schedules
+from nestbackup.operations.backup import create_backup, get_backup, list_backups
+from nestbackup.operations.backup_poll import poll
+from nestbackup.operations.backup_start import start_batch
+from tests.memory.wiring import MemoryWiring
+from tests.operations.flowplay import play_backup
+
+DBS = {"PostgreSQL": {"app": {"t": [1, 2, 3]}}}
+
+
+@pytest.fixture
+def w():
+    return MemoryWiring()
+
+
+def test_a_backup_of_disks_and_a_database_ends_created_with_every_artifact(w):
+    seeded = w.seed("si-1", databases=DBS)
+    record = create_backup(w, "si-1")
+    assert record["Status"] == "Creating" and {r["Status"] for r in record["Resources"]} == {"Pending"}
+    assert ("nestbackup-backup", record["BackupId"]) in w.flows.executions
+    assert play_backup(w, record["BackupId"])["Status"] == "Created"
+    final = get_backup(w, record["BackupId"])
+    items = {r["ResourceId"]: r for r in final["Resources"]}
+    assert {r["Method"] for r in final["Resources"]} == {"SnapshotGroup", "RdsBackup"}
+    assert all(items[d]["ArtifactId"] in w.ecs.snapshots for d in seeded["Disks"])
+    assert items[seeded["DBInstances"][0]]["ArtifactId"] in w.rds.sets
+    assert items[seeded["DBInstances"][0]]["Databases"] == ["app"]
+    assert final["Cost"]["Calls"]["CreateSnapshotGroup"] == 1 and final["Cost"]["BytesCreated"] > 0
+    assert w.store.lock_holder("si-1", 0) is None                       # the instance is free again
+
+
+def test_a_failed_snapshot_fails_its_disk_and_the_record_says_why(w):
+    seeded = w.seed("si-1", instances=1, disks_per_instance=1)
+    w.ecs.failing.add(seeded["Disks"][0])
+    record = create_backup(w, "si-1")
+    assert play_backup(w, record["BackupId"])["Status"] == "CreateFailed"
+    final = get_backup(w, record["BackupId"])
+    assert final["Resources"][0]["ErrorCode"] in ("SnapshotFailed", "GroupMemberFailed") or \
+        final["Resources"][0]["Status"] == "Failed"
+    assert seeded["Disks"][0] in final["StatusDetail"]
+
+
+def test_throttling_defers_a_start_to_the_next_round_and_the_backup_still_ends(w):
+    w.seed("si-1", instances=1, disks_per_instance=2)
+    w.ecs.refusals.refuse("CreateSnapshotGroup", "Throttling.User", times=2)
+    record = create_backup(w, "si-1")
+    assert play_backup(w, record["BackupId"])["Status"] == "Created"
+    assert w.ecs.refusals.calls["CreateSnapshotGroup"] == 3
+
+
+def test_a_start_step_delivered_twice_starts_nothing_twice(w):
+    w.seed("si-1", databases=DBS)
+    record = create_backup(w, "si-1")
+    start_batch(w, record["BackupId"], 0)
+    start_batch(w, record["BackupId"], 0)                          # the flow's retry after a lost answer
+    assert len(w.ecs.groups) == 1 and len(w.rds.jobs) == 1
+    assert play_backup(w, record["BackupId"])["Status"] == "Created"
+
+
+def test_a_busy_rds_instance_is_waited_for(w):
+    seeded = w.seed("si-1", instances=0, databases=DBS)
+    w.rds.refusals.refuse("CreateBackup", "IncorrectDBInstanceState", times=2, http_status=403)
+    record = create_backup(w, "si-1")
+    start_batch(w, record["BackupId"], 0)
+    assert get_backup(w, record["BackupId"])["Resources"][0]["WaitReason"].startswith("IncorrectDBInstanceState")
+    assert play_backup(w, record["BackupId"])["Status"] == "Created"
+    assert seeded["DBInstances"][0] in {j["instance"] for j in w.rds.jobs.values()}
+
+
+def test_one_operation_per_service_instance_and_bad_input_is_refused(w):
+    w.seed("si-1")
+    create_backup(w, "si-1")
+    with pytest.raises(Conflict):
+        create_backup(w, "si-1")
+    with pytest.raises(ValidationError):
+        create_backup(w, "si-1\n")
+    with pytest.raises(NotFound):
+        create_backup(w, "si-unknown")
+
+
+def test_the_same_client_token_gives_the_same_backup(w):
+    w.seed("si-1")
+    first = create_backup(w, "si-1", token="tok-1")
+    assert create_backup(w, "si-1", token="tok-1")["BackupId"] == first["BackupId"]
+    assert len(list_backups(w, "si-1")["Backups"]) == 1
+
+
+def test_a_late_poll_after_the_record_closed_takes_no_lock_back(w):
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    record = create_backup(w, "si-1")
+    play_backup(w, record["BackupId"])
+    assert poll(w, record["BackupId"], 7)["Done"] is True
+    assert w.store.lock_holder("si-1", 0) is None
+
+
+def test_cancel_deletes_what_was_made_and_closes_the_record(w):
+    w.seed("si-1", databases=DBS)
+    w.ecs.steps = w.rds.steps = 0                           # nothing finishes by itself
+    record = create_backup(w, "si-1")
+    start_batch(w, record["BackupId"], 0)
+    w.rds.finish()                                          # the RDS set exists: cancel must delete it too
+    out = cancel.cancel_backup(w, record["BackupId"])
+    assert out["Status"] == "CreateFailed" and not w.ecs.snapshots and not w.rds.sets
+    assert w.flows.executions[("nestbackup-backup", record["BackupId"])]["status"] == "Stopped"
+
+
+def test_delete_removes_every_artifact_and_is_refused_while_creating(w):
+    w.seed("si-1", databases=DBS)
+    record = create_backup(w, "si-1")
+    with pytest.raises(Conflict):
+        artifacts.delete_backup(w, record["BackupId"])
+    play_backup(w, record["BackupId"])
+    assert artifacts.delete_backup(w, record["BackupId"])["Status"] == "Deleted"
+    assert not w.ecs.snapshots and not w.ecs.groups and not w.rds.sets
+
+
+def test_a_schedule_fires_a_backup_and_retention_deletes_the_oldest(w):
+    """Retention runs before the new backup takes the instance's lock: after it, every delete would be refused."""
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    schedules.set_schedule(w, "si-1", "0 */2 * * *", keep_last=1)
+    ids = []
+    for hour in (2, 4, 6):
+        out = schedules.tick(w, now=1_900_000_000 - 1_900_000_000 % 86400 + hour * 3600)
+        fired = [r for r in out["Results"] if r.get("BackupId")]
+        assert len(fired) == 1, out
+        ids.append(fired[0]["BackupId"])
+        play_backup(w, ids[-1])
+    statuses = [get_backup(w, i)["Status"] for i in ids]
+    assert statuses[-1] == "Created" and "Deleted" in statuses[:-1]
