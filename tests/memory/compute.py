@@ -44,6 +44,7 @@ class MemoryCompute:
         self.groups: dict[str, dict] = {}
         self.tokens: dict[str, str] = {}
         self.failing: set[str] = set()          # disks whose snapshots end failed
+        self.refuse_stop: set[str] = set()      # instances that accept a stop and never reach Stopped
 
     # -- seeding (the test's side)
     def add_instance(self, tags: dict[str, str]) -> str:
@@ -93,7 +94,7 @@ class MemoryCompute:
         with self._lock:
             for iid in instance_ids:
                 doc = self.instances.get(iid)
-                if doc and doc["status"] in ("Stopping", "Starting"):
+                if doc and doc["status"] in ("Stopping", "Starting") and iid not in self.refuse_stop:
                     doc["seen"] += 1
                     if doc["seen"] >= max(1, self.steps):
                         doc["status"], doc["seen"] = ("Stopped" if doc["status"] == "Stopping" else "Running"), 0

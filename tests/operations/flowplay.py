@@ -10,6 +10,9 @@ from nestbackup.ports import Ports
 
 
 def play_backup(w: Ports, backup_id: str, max_rounds: int = 50) -> dict:
+    execution = w.flows.executions.get((w.settings.backup_flow, backup_id))    # type: ignore[attr-defined]
+    if execution:
+        execution["played"] = True
     for batch in start_batch_count(w, backup_id):
         start_batch(w, backup_id, batch)
     for round_number in range(max_rounds):
@@ -19,9 +22,18 @@ def play_backup(w: Ports, backup_id: str, max_rounds: int = 50) -> dict:
     raise AssertionError(f"{backup_id} still polling after {max_rounds} rounds")
 
 
+def play_started_backups(w) -> None:
+    """Run the backup flows an operation started meanwhile (a restore's safety backup), as CloudFlow would."""
+    for (flow, name), execution in list(w.flows.executions.items()):
+        if flow == w.settings.backup_flow and execution["status"] == "Running" and not execution.get("played"):
+            execution["played"] = True
+            play_backup(w, execution["input"]["BackupId"])
+
+
 def play_restore(w: Ports, restore_id: str, max_steps: int = 200, on_phase=None) -> dict:
     round_number = 0
     for _ in range(max_steps):
+        play_started_backups(w)
         try:
             step = advance(w, restore_id, round_number)
         except Exception as err:        # the flow's Catch
