@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 from collections import Counter
 from typing import Iterable
@@ -11,6 +12,18 @@ from nestbackup.errors import CloudError
 from nestbackup.ports.compute import Disk, Instance, Snapshot, SnapshotGroup
 
 GIB = 2 ** 30
+# ECS snapshot and group names: 2-128 characters starting with a letter, of letters, digits and ":_.-", not starting
+# with "auto" or http(s):// (CreateSnapshot / CreateSnapshotGroup references; the local cloud checks the same).
+NAME = re.compile(r"^(?!auto|https?://)[A-Za-z][A-Za-z0-9:_.-]{1,127}\Z")
+
+
+def _check_name(action: str, name: str, description: str) -> None:
+    if not NAME.match(name):
+        raise CloudError("InvalidSnapshotName.Malformed", f"The specified snapshot name {name!r} is malformed",
+                         action=action, http_status=400)
+    if description and (not 2 <= len(description) <= 256 or description.startswith(("http://", "https://"))):
+        raise CloudError("InvalidDescription.Malformed", "The specified description is malformed", action=action,
+                         http_status=404)
 
 
 class Refusals:
@@ -42,7 +55,7 @@ class MemoryCompute:
         self.disks: dict[str, dict] = {}
         self.snapshots: dict[str, dict] = {}
         self.groups: dict[str, dict] = {}
-        self.tokens: dict[str, str] = {}
+        self.tokens: dict[str, tuple[tuple, str]] = {}     # ClientToken -> (the call's parameters, its result)
         self.failing: set[str] = set()          # disks whose snapshots end failed
         self.refuse_stop: set[str] = set()      # instances that accept a stop and never reach Stopped
 
@@ -103,26 +116,31 @@ class MemoryCompute:
     def create_snapshot(self, disk_id: str, *, name: str, description: str, client_token: str,
                         tags: dict[str, str] | None = None) -> str:
         self.refusals.call("CreateSnapshot")
+        _check_name("CreateSnapshot", name, description)
         with self._lock:
+            params = ("CreateSnapshot", disk_id, name, description, tuple(sorted((tags or {}).items())))
             if client_token in self.tokens:
-                return self.tokens[client_token]
+                return self._same_call(client_token, params, "CreateSnapshot")
             if disk_id not in self.disks:
                 raise CloudError("InvalidDiskId.NotFound", f"disk {disk_id} does not exist", action="CreateSnapshot",
                                  http_status=404)
             sid = self._new_snapshot(disk_id, tags, None)
-            self.tokens[client_token] = sid
+            self.tokens[client_token] = (params, sid)
             return sid
 
     def create_snapshot_group(self, instance_id: str, disk_ids: list[str], *, name: str, description: str,
                               client_token: str, tags: dict[str, str] | None = None) -> str:
         self.refusals.call("CreateSnapshotGroup")
+        _check_name("CreateSnapshotGroup", name, description)
         with self._lock:
+            params = ("CreateSnapshotGroup", instance_id, tuple(disk_ids), name, description,
+                      tuple(sorted((tags or {}).items())))
             if client_token in self.tokens:
-                return self.tokens[client_token]
+                return self._same_call(client_token, params, "CreateSnapshotGroup")
             gid = f"ssg-{next(self._ids):06d}"
             members = [self._new_snapshot(d, tags, gid) for d in disk_ids]
             self.groups[gid] = {"members": members, "tags": dict(tags or {})}
-            self.tokens[client_token] = gid
+            self.tokens[client_token] = (params, gid)
             return gid
 
     def describe_snapshots(self, snapshot_ids: Iterable[str]) -> dict[str, Snapshot]:
@@ -156,10 +174,8 @@ class MemoryCompute:
 
     def delete_snapshot(self, snapshot_id: str) -> None:
         self.refusals.call("DeleteSnapshot")
-        with self._lock:
-            if self.snapshots.pop(snapshot_id, None) is None:
-                raise CloudError("InvalidSnapshotId.NotFound", f"snapshot {snapshot_id} does not exist",
-                                 action="DeleteSnapshot", http_status=404)
+        with self._lock:                        # the reference: a snapshot that does not exist is ignored
+            self.snapshots.pop(snapshot_id, None)
 
     def delete_snapshot_group(self, group_id: str) -> None:
         self.refusals.call("DeleteSnapshotGroup")
@@ -202,6 +218,14 @@ class MemoryCompute:
             disk.update(status="ReIniting", reset_to=snapshot_id, seen=0)
 
     # -- plumbing
+    def _same_call(self, token: str, params: tuple, action: str) -> str:
+        """A ClientToken used again: the first call's result, if the parameters are the same."""
+        first, result = self.tokens[token]
+        if first != params:
+            raise CloudError("IdempotentParameterMismatch", "The ClientToken was used before with different "
+                             "parameters.", action=action, http_status=400)
+        return result
+
     def _new_snapshot(self, disk_id: str, tags: dict[str, str] | None, group: str | None) -> str:
         sid = f"s-{next(self._ids):06d}"
         self.snapshots[sid] = {"disk": disk_id, "status": "progressing", "progress": 0, "tags": dict(tags or {}),

@@ -16,8 +16,9 @@ class MemoryFlows:
 
     def start_once(self, flow: str, name: str, start: FlowInput) -> bool:
         self.refusals.call("StartExecution")
-        if (flow, name) in self.executions:
-            return False
+        found = self.executions.get((flow, name))
+        if found:                       # a running one answers as started; one that ended, as already run
+            return found["status"] in ("Starting", "Running")
         self.executions[(flow, name)] = {"status": "Running", "input": asdict(start)}
         return True
 

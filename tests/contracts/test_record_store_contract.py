@@ -1,0 +1,135 @@
+"""The record store port's contract: MemoryRecordStore and the Tablestore adapter on the local cloud."""
+import threading
+import uuid
+
+import pytest
+
+from nestbackup.adapters.tablestore import RecordStore
+from nestbackup.errors import Conflict
+from nestbackup.ports.records import HEADER, StaleWrite
+from tests.conftest import make_ots
+from tests.contracts.conftest import IMPLEMENTATIONS
+from tests.memory.records import MemoryRecordStore
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def store(request):
+    if request.param == "memory":
+        return MemoryRecordStore()
+    store = RecordStore(make_ots(request.getfixturevalue("endpoint")), table="t" + uuid.uuid4().hex[:12])
+    assert store.ensure_table() is True
+    assert store.ensure_table() is False
+    return store
+
+
+def test_record_round_trip_with_items_in_one_read(store):
+    store.create("backup", "backup-1", "si-1", {"Status": "Creating"},
+                 {f"d-{n}": {"status": "Pending", "n": n} for n in range(250)})   # > one batch of 200
+    stored = store.read("backup-1")
+    assert stored.header == {"Status": "Creating"}
+    assert len(stored.items) == 250 and stored.items["d-7"] == {"status": "Pending", "n": 7}
+    assert stored.versions[HEADER] == 1 and stored.versions["d-7"] == 1
+    assert store.read("backup-missing") is None
+
+
+def test_a_record_id_is_written_once(store):
+    store.create("backup", "backup-1", "si-1", {"Status": "Creating"}, {})
+    with pytest.raises(Exception) as exc:
+        store.create("backup", "backup-1", "si-1", {"Status": "Creating"}, {})
+    assert getattr(exc.value, "code", "") == "OTSConditionCheckFail"
+
+
+def test_parallel_writers_of_different_items_lose_nothing_and_a_stale_writer_is_refused(store):
+    store.create("backup", "backup-1", "si-1", {"Status": "Creating"}, {f"d-{n}": {"v": 0} for n in range(20)})
+
+    def bump(rid):
+        stored = store.read("backup-1")          # each writer works on its own fresh read
+        store.write_item(stored, rid, {"v": 1})
+
+    threads = [threading.Thread(target=bump, args=(f"d-{n}",)) for n in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(doc == {"v": 1} for doc in store.read("backup-1").items.values())
+
+    first, second = store.read("backup-1"), store.read("backup-1")
+    store.write_item(first, "d-0", {"v": 2})
+    with pytest.raises(StaleWrite):
+        store.write_item(second, "d-0", {"v": 3})
+    assert store.read("backup-1").items["d-0"] == {"v": 2}
+    store.write_header(first, {"Status": "Created"})
+    with pytest.raises(StaleWrite):
+        store.write_header(second, {"Status": "CreateFailed"})
+
+
+def test_listing_is_newest_first_with_paging(store):
+    ids = [f"backup-{n:012x}" for n in range(7)]
+    for record_id in ids:
+        store.create("backup", record_id, "si-1", {}, {})
+    store.create("backup", "backup-other", "si-2", {}, {})
+    page1, token = store.list_ids("si-1", "backup", limit=3)
+    page2, token2 = store.list_ids("si-1", "backup", limit=3, after=token)
+    page3, token3 = store.list_ids("si-1", "backup", limit=3, after=token2)
+    assert page1 + page2 + page3 == list(reversed(ids))
+    assert token3 is None
+
+
+def test_lock_conflict_names_the_holder_and_an_expired_lease_is_taken_over(store):
+    store.acquire_lock("si-1", "backup-a", now_ms=1_000, lease_ms=500)
+    store.acquire_lock("si-1", "backup-a", now_ms=1_100, lease_ms=500)       # renewal by the holder
+    with pytest.raises(Conflict, match="backup-a"):
+        store.acquire_lock("si-1", "backup-b", now_ms=1_200, lease_ms=500)
+    store.acquire_lock("si-1", "backup-b", now_ms=2_000, lease_ms=500)       # a's lease ran out at 1,600
+    assert store.release_lock("si-1", "backup-a") is False
+    assert store.release_lock("si-1", "backup-b") is True
+    store.acquire_lock("si-1", "backup-c", now_ms=2_100, lease_ms=500)
+
+
+def test_only_one_of_many_racing_lockers_wins(store):
+    winners = []
+
+    def race(n):
+        try:
+            store.acquire_lock("si-race", f"op-{n}", now_ms=10_000, lease_ms=60_000)
+            winners.append(n)
+        except Conflict:
+            pass
+
+    threads = [threading.Thread(target=race, args=(n,)) for n in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+
+
+def test_client_token_binds_one_record_id(store):
+    assert store.claim_token("si-1", "backup", "tok-1", "backup-1") is None
+    assert store.claim_token("si-1", "backup", "tok-1", "backup-2") == "backup-1"
+    store.forget_token("si-1", "backup", "tok-1")
+    assert store.claim_token("si-1", "backup", "tok-1", "backup-3") is None
+
+
+def test_documents_are_created_once_and_updated_only_from_the_version_read(store):
+    assert store.create_doc("schedules", "si-1", {"Cron": "0 3 * * *"}) is True
+    assert store.create_doc("schedules", "si-1", {"Cron": "0 4 * * *"}) is False
+    doc, version = store.get_doc("schedules", "si-1")
+    assert doc == {"Cron": "0 3 * * *"}
+    assert store.update_doc("schedules", "si-1", {"Cron": "0 5 * * *"}, version) == version + 1
+    with pytest.raises(StaleWrite):
+        store.update_doc("schedules", "si-1", {"Cron": "0 6 * * *"}, version)
+    store.put_doc("schedules", "si-0", {"Cron": "* * * * *"})
+    assert [key for key, _, _ in store.docs("schedules")] == ["si-0", "si-1"]
+    store.delete_doc("schedules", "si-1")
+    assert store.get_doc("schedules", "si-1") is None and store.get_doc("nothing", "x") is None
+
+
+def test_a_records_events_come_back_in_order_and_apart_from_the_record(store):
+    store.create("backup", "backup-e", "si-1", {"Status": "Creating"}, {"d-1": {"v": 0}})
+    store.append_events("backup-e", [{"Event": "Created"}, {"Event": "Planned"}])
+    store.append_events("backup-e", [{"Event": "Started"}])
+    assert [e["Event"] for e in store.events("backup-e", 10)] == ["Created", "Planned", "Started"]
+    assert [e["Event"] for e in store.events("backup-e", 2)] == ["Created", "Planned"]
+    assert set(store.read("backup-e").items) == {"d-1"}
+    assert store.read("backup-missing") is None
