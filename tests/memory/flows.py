@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from nestbackup.ports.flows import Execution, FlowInput, execution_name
+from nestbackup.ports.flows import Execution, FlowInput, generations
 
 from .compute import Refusals
 
@@ -34,15 +34,8 @@ class MemoryFlows:
         return True
 
     def stop_generations(self, flow: str, record_id: str, cause: str, limit: int = 1000) -> list[str]:
-        stopped = []
-        for generation in range(1, limit):
-            name = execution_name(record_id, generation)
-            execution = self.describe(flow, name)
-            if execution is None:
-                return stopped
-            if execution.running and self.stop(flow, name, cause):
-                stopped.append(name)
-        return stopped
+        return [e.name for e in generations(self, flow, record_id, limit)
+                if e.running and self.stop(flow, e.name, cause)]
 
     def end(self, flow: str, name: str, status: str = "Succeeded") -> None:
         self.executions[(flow, name)]["status"] = status

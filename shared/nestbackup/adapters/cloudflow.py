@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 
 from ..errors import CloudError
-from ..ports.flows import Execution, FlowInput, execution_name
+from ..ports.flows import Execution, FlowInput, generations
 from .openapi import RpcClient
 
 VERSION = "2019-03-15"
@@ -57,12 +57,5 @@ class CloudFlow:
 
     def stop_generations(self, flow: str, record_id: str, cause: str, limit: int = 1000) -> list[str]:
         """Stop every running generation of a record, in whatever order they ended; the names stopped."""
-        stopped: list[str] = []
-        for generation in range(1, limit):
-            name = execution_name(record_id, generation)
-            execution = self.describe(flow, name)
-            if execution is None:
-                return stopped
-            if execution.running and self.stop(flow, name, cause):
-                stopped.append(name)
-        return stopped
+        return [e.name for e in generations(self, flow, record_id, limit)
+                if e.running and self.stop(flow, e.name, cause)]

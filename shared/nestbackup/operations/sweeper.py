@@ -8,7 +8,7 @@ import time
 from ..errors import NestBackupError
 from ..model.status import BackupStatus, RestoreStatus
 from ..ports import Ports
-from ..ports.flows import execution_name
+from ..ports.flows import generations
 from ..ports.records import StaleWrite
 from .backup_poll import finalize, poll
 from .closing import ACTIVE
@@ -63,10 +63,4 @@ def sweep(w: Ports, now: float | None = None) -> dict:
 
 def _flow_alive(w: Ports, flow: str, record_id: str) -> bool:
     """Is an execution of this record (or of one of its continuations) still running?"""
-    for generation in range(1, 1000):
-        execution = w.flows.describe(flow, execution_name(record_id, generation))
-        if execution is None:
-            return False
-        if execution.running:
-            return True
-    return False
+    return any(execution.running for execution in generations(w.flows, flow, record_id))

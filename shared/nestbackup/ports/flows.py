@@ -8,7 +8,7 @@ the flow's states read from the execution input before a state has written it (`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Protocol, Union
+from typing import ClassVar, Iterator, Protocol, Union
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,16 @@ class Execution:
     def running(self) -> bool:
         """DescribeExecution statuses of a live execution (SDK model docstring)."""
         return self.status in ("Starting", "Running")
+
+
+def generations(flows: "Flows", flow: str, record_id: str, limit: int = 1000) -> Iterator[Execution]:
+    """A record's executions in generation order (the first, then its continuations), up to the first that does not
+    exist."""
+    for generation in range(1, limit):
+        execution = flows.describe(flow, execution_name(record_id, generation))
+        if execution is None:
+            return
+        yield execution
 
 
 class Flows(Protocol):
