@@ -118,3 +118,24 @@ def test_the_rename_step_run_again_swaps_nothing_twice(w):
     final = get_restore(w, rid)
     assert final["Status"] == "Restored" and w.rds.servers[rds]["app"]["t"] == [1, 2, 3]
     assert running(w, seeded["InstanceIds"]) == {"Running"}
+
+
+@pytest.mark.parametrize("live", [True, False], ids=["live-database", "dropped-since"])
+def test_a_rename_that_crashed_after_its_swap_is_finished_by_the_next_run(w, live):
+    seeded, backup_id = backed_up(w)
+    rds = seeded["DBInstances"][0]
+    if not live:
+        del w.rds.servers[rds]["app"]                    # dropped after the backup: nothing to set aside
+    restore = create_restore(w, backup_id, safety_backup=False)
+    rid = restore["RestoreId"]
+    for _ in range(50):
+        if advance(w, rid)["State"] == "Rename":
+            break
+    db = [r for r in get_restore(w, rid)["Resources"] if r["ResourceId"] == rds][0]["Databases"][0]
+    w.database(rds, "PostgreSQL").rename_back("app", db["RestoredName"], db["AsideName"])   # then the crash
+    rename(w, rid)                                       # the flow runs the step again
+    play_restore(w, rid)
+    final = get_restore(w, rid)
+    assert final["Status"] == "Restored" and w.rds.servers[rds]["app"]["t"] == [1, 2, 3]
+    db = [r for r in final["Resources"] if r["ResourceId"] == rds][0]["Databases"][0]
+    assert db["State"] == "Renamed" and db["AsideKept"] is live
