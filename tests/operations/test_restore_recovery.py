@@ -2,7 +2,9 @@
 whatever happens, the instances that were running run again and the record ends final."""
 import pytest
 
-from nestbackup.operations.backup import create_backup
+from nestbackup.errors import Conflict
+from nestbackup.operations import cancel
+from nestbackup.operations.backup import create_backup, get_backup
 from nestbackup.operations.restore import advance, create_restore, get_restore, recover
 from nestbackup.operations.restore_rename import rename
 from tests.memory.wiring import MemoryWiring
@@ -139,3 +141,34 @@ def test_a_rename_that_crashed_after_its_swap_is_finished_by_the_next_run(w, liv
     assert final["Status"] == "Restored" and w.rds.servers[rds]["app"]["t"] == [1, 2, 3]
     db = [r for r in final["Resources"] if r["ResourceId"] == rds][0]["Databases"][0]
     assert db["State"] == "Renamed" and db["AsideKept"] is live
+
+
+def test_cancel_during_the_safety_backup_cancels_it_too_and_touches_nothing(w):
+    seeded, backup_id = backed_up(w)
+    w.ecs.steps = 0                                      # the safety backup's snapshots never end by themselves
+    restore = create_restore(w, backup_id)
+    rid = restore["RestoreId"]
+    advance(w, rid)
+    safety = get_restore(w, rid)["SafetyBackupId"]
+    out = cancel.cancel_restore(w, rid)
+    assert out["Status"] == "RestoreFailed"
+    assert get_backup(w, safety)["Status"] == "CreateFailed"
+    assert w.ecs.refusals.calls["StopInstances"] == 0 and running(w, seeded["InstanceIds"]) == {"Running"}
+    assert w.store.lock_holder("si-1", 0) is None
+
+
+def test_cancel_after_the_stop_starts_the_instances_and_says_which_disks_were_reset(w):
+    seeded, backup_id = backed_up(w, databases=None)
+    restore = create_restore(w, backup_id, safety_backup=False)
+    rid = restore["RestoreId"]
+    advance_until(w, rid, "RestoringData")
+    w.ecs.refusals.refuse("ResetDisk", "Throttling.User")
+    advance(w, rid)                                      # one disk is reset, the other waits for the next round
+    assert get_restore(w, rid)["Phase"] == "RestoringData"
+    out = cancel.cancel_restore(w, rid)
+    assert out["Status"] == "RestoreFailed"
+    detail = get_restore(w, rid)["StatusDetail"]
+    assert f"disks already rolled back to the backup: {seeded['Disks'][1]}" in detail
+    assert running(w, seeded["InstanceIds"]) == {"Running"}
+    with pytest.raises(Conflict):
+        cancel.cancel_restore(w, rid)                    # only a running restore can be cancelled
