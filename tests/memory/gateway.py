@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from nestbackup.errors import CloudError, Conflict, NotFound
 
+DONE_MARK = "nestbackup_done"            # the table marking an aside name that holds no live database
+
 
 class MemoryDatabaseGateway:
     def __init__(self, server: dict[str, dict[str, list]]) -> None:
@@ -18,19 +20,25 @@ class MemoryDatabaseGateway:
         s = self.server
         if restored not in s:
             if original in s and aside in s:
-                return True                     # done already (a re-run)
+                return not self._done_mark(aside)   # done already (a re-run)
             raise NotFound(f"restored database {restored} does not exist")
         if aside in s:
-            raise Conflict(f"{aside} exists already")
+            raise Conflict(f"{aside} exists already and is not empty")
         kept = original in s
-        if kept:
-            s[aside] = s.pop(original)
+        # Like the real gateway on MySQL, a swap with no live database leaves the aside name holding only a mark,
+        # so that a re-run knows the swap happened.
+        s[aside] = s.pop(original) if kept else {DONE_MARK: []}
         s[original] = s.pop(restored)
         return kept
 
     def roll_back(self, original: str, restored: str, aside: str) -> None:
         s = self.server
-        if aside in s:
+        if restored not in s and original in s and aside in s:
+            raise Conflict(f"the swap of {original} is finished: swap back to undo it")
+        if aside in s and not self._done_mark(aside):
             if original in s:
                 s[restored] = s.pop(original)
             s[original] = s.pop(aside)
+
+    def _done_mark(self, name: str) -> bool:
+        return set(self.server[name]) == {DONE_MARK}

@@ -1,0 +1,127 @@
+"""The timer jobs on the in-memory ports: when a schedule fires, what its retention deletes, and how the sweeper
+closes the operations whose flow died."""
+import time
+
+import pytest
+
+from nestbackup.decisions.retention import Retention
+from nestbackup.operations import schedules
+from nestbackup.operations.backup import create_backup, get_backup
+from nestbackup.operations.restore import advance, create_restore, get_restore
+from nestbackup.operations.sweeper import sweep
+from tests.memory.wiring import MemoryWiring
+from tests.operations.flowplay import play_backup
+
+DAY = 86400
+MIDNIGHT = 1_900_000_000 - 1_900_000_000 % DAY
+
+
+@pytest.fixture
+def w():
+    return MemoryWiring()
+
+
+def fired(out: dict) -> list[str]:
+    return [r["BackupId"] for r in out["Results"] if r.get("BackupId")]
+
+
+def backup_at(w, when: float, fail: bool = False) -> str:
+    """A backup of si-1 started at `when` and played to its end (failed when `fail`)."""
+    w.ecs.failing = set(w.ecs.disks) if fail else set()
+    backup_id = create_backup(w, "si-1", now=when)["BackupId"]
+    assert play_backup(w, backup_id)["Status"] == ("CreateFailed" if fail else "Created")
+    return backup_id
+
+
+def test_a_schedule_fires_once_per_due_time_and_not_before(w):
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    schedules.set_schedule(w, "si-1", "0 */2 * * *", now=MIDNIGHT + 3600)
+    assert fired(schedules.tick(w, now=MIDNIGHT + 3660)) == []                 # 01:01: the next fire is 02:00
+    first = fired(schedules.tick(w, now=MIDNIGHT + 7205))
+    assert len(first) == 1
+    assert fired(schedules.tick(w, now=MIDNIGHT + 7260)) == []                 # a second tick at 02:01: done already
+    assert schedules.get_schedule(w, "si-1")["LastFireTime"].startswith("2030-03-17T02:00")
+    play_backup(w, first[0])
+    assert get_backup(w, first[0])["Status"] == "Created"
+
+
+def test_a_disabled_schedule_never_fires(w):
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    schedules.set_schedule(w, "si-1", "0 */2 * * *", enabled=False, now=MIDNIGHT)
+    assert schedules.tick(w, now=MIDNIGHT + DAY)["Schedules"] == 0 and not w.flows.executions
+
+
+def test_a_schedule_that_cannot_back_up_says_why_and_the_others_still_fire(w):
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    for si in ("si-1", "si-gone"):                                             # si-gone: Compute Nest forgot it
+        schedules.set_schedule(w, si, "0 */2 * * *", now=MIDNIGHT)
+    out = schedules.tick(w, now=MIDNIGHT + 7205)
+    results = {r["ServiceInstanceId"]: r for r in out["Results"]}
+    assert results["si-1"]["BackupId"] and "si-gone" in results["si-gone"]["Error"]
+    assert out["Fired"] == 1
+
+
+def test_keep_days_deletes_only_what_is_older_and_never_the_newest_created(w):
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    now = time.time()
+    old, older_still_created, recent = (backup_at(w, now - days * DAY) for days in (5, 3, 0.5))
+    deleted = schedules.apply_retention(w, "si-1", Retention(keep_days=1), now)
+    assert deleted == [old, older_still_created]
+    assert [get_backup(w, b)["Status"] for b in (old, older_still_created, recent)] == ["Deleted", "Deleted",
+                                                                                       "Created"]
+    assert schedules.apply_retention(w, "si-1", Retention(keep_days=1), now + 30 * DAY) == []  # newest stays
+
+
+def test_a_failed_backup_never_counts_towards_keep_last(w):
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    now = time.time()
+    first = backup_at(w, now - 3 * DAY)
+    failed = backup_at(w, now - 2 * DAY, fail=True)
+    last = backup_at(w, now - DAY)
+    assert schedules.apply_retention(w, "si-1", Retention(keep_last=2), now) == [failed]
+    assert get_backup(w, first)["Status"] == get_backup(w, last)["Status"] == "Created"
+
+
+def test_the_sweeper_leaves_young_and_running_operations_alone(w):
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    w.ecs.steps = 0
+    backup_id = create_backup(w, "si-1")["BackupId"]
+    assert sweep(w) == {"Finished": [], "Running": 1}                           # too young to judge
+    assert sweep(w, now=time.time() + 1000) == {"Finished": [], "Running": 1}  # its flow still runs
+    assert get_backup(w, backup_id)["Status"] == "Creating"
+
+
+def test_the_sweeper_closes_a_backup_whose_flow_died_and_frees_the_instance(w):
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    w.ecs.steps = 0                                                            # its snapshot never ends
+    backup_id = create_backup(w, "si-1")["BackupId"]
+    w.flows.end(w.settings.backup_flow, backup_id, "Failed")
+    assert sweep(w, now=time.time() + 1000)["Finished"] == [backup_id]
+    final = get_backup(w, backup_id)
+    assert final["Status"] == "CreateFailed" and "FlowEnded" in final["StatusDetail"] + str(final["Resources"])
+    assert w.store.lock_holder("si-1", 0) is None
+    assert sweep(w, now=time.time() + 2000) == {"Finished": [], "Running": 0}   # nothing left to sweep
+
+
+def test_the_sweeper_counts_what_finished_before_the_flow_died(w):
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    backup_id = create_backup(w, "si-1")["BackupId"]                           # its snapshot ends at the first look
+    w.flows.end(w.settings.backup_flow, backup_id, "Failed")
+    sweep(w, now=time.time() + 1000)
+    assert get_backup(w, backup_id)["Resources"][0]["Status"] == "Succeeded"
+
+
+def test_the_sweeper_closes_a_restore_whose_flow_died_and_starts_its_instances(w):
+    seeded = w.seed("si-1", instances=1, disks_per_instance=1)
+    backup_id = backup_at(w, time.time())
+    restore_id = create_restore(w, backup_id, safety_backup=False)["RestoreId"]
+    for _ in range(10):
+        if get_restore(w, restore_id)["Phase"] == "RestoringData":
+            break
+        advance(w, restore_id)
+    assert {w.ecs.instances[i]["status"] for i in seeded["InstanceIds"]} == {"Stopped"}
+    w.flows.end(w.settings.restore_flow, restore_id, "Failed")
+    assert sweep(w, now=time.time() + 1000)["Finished"] == [restore_id]
+    final = get_restore(w, restore_id)
+    assert final["Status"] == "RestoreFailed" and "FlowEnded" in final["StatusDetail"]
+    assert {w.ecs.instances[i]["status"] for i in seeded["InstanceIds"]} == {"Running"}
