@@ -40,10 +40,8 @@ def test_a_backup_failed_on_a_disk_and_a_database_names_both_causes(w):
     assert w.store.lock_holder("si-1", 0) is None
 
 
-@pytest.mark.xfail(strict=True, reason="backup_start._start_rds leaves item.starting True when CreateBackup is refused "
-                   "for good, so the next poll starts the failed item again (it ends Succeeded, still carrying the "
-                   "refusal's ErrorCode)")
 def test_a_start_refused_for_good_fails_only_its_resource(w):
+    """A failed RDS item is not started again by the next poll (it used to stay marked as starting)."""
     seeded = w.seed("si-1", instances=1, disks_per_instance=1, databases=DBS)
     w.rds.refusals.refuse("CreateBackup", "InvalidDBInstanceId.NotFound", http_status=404)
     backup_id = create_backup(w, "si-1")["BackupId"]
@@ -64,8 +62,6 @@ def test_finalize_delivered_again_closes_nothing_twice(w):
     assert w.store.lock_holder("si-1", 0) is None
 
 
-@pytest.mark.xfail(strict=True, reason="backup_poll.finalize on a record already final still applies `error`: the "
-                   "late Catch's Detail becomes the Created backup's StatusDetail")
 def test_a_late_catch_does_not_rewrite_a_final_backup(w):
     _, backup_id = created(w, instances=1, disks_per_instance=1)
     first = get_backup(w, backup_id)
@@ -120,7 +116,7 @@ def test_snapshots_no_record_owns_are_listed_as_leftovers(w):
     seeded, backup_id = created(w, instances=1, disks_per_instance=2)
     assert artifacts.leftovers(w) == {"Leftovers": []}
     lost = new_record_id("backup", 1_900_000_000_000, "0badc0de")     # a crash between the call and the record
-    orphan = w.ecs.create_snapshot(seeded["Disks"][0], name="n", description="d", client_token="crashed",
+    orphan = w.ecs.create_snapshot(seeded["Disks"][0], name="nestbackup-orphan", description="made before a crash", client_token="crashed",
                                    tags={OWNER_TAG: lost})
     assert artifacts.leftovers(w)["Leftovers"] == [{"ArtifactId": orphan, "Kind": "snapshot", "BackupId": lost}]
     artifacts.delete_backup(w, backup_id)

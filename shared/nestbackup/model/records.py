@@ -60,6 +60,7 @@ class BackupItem:
     def fail(self, code: str, message: str, request_id: str | None = None) -> None:
         self.status, self.error_code, self.error_message, self.request_id = \
             ItemStatus.FAILED, code, message, request_id
+        self.starting = False               # a failed item has nothing left to adopt
 
     def to_api(self) -> dict[str, Any]:
         out: dict[str, Any] = {

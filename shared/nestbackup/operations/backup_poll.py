@@ -173,6 +173,9 @@ def finalize(w: Ports, backup_id: str, error: dict | None = None, now: float | N
     now = time.time() if now is None else now
     meter = Meter(w)
     stored, record = read_backup(w, backup_id)
+    if record.status in BACKUP_FINAL:           # delivered again, or a late Catch: the record stands as it is
+        close_operation(w, record.service_instance_id, backup_id, record.to_api())
+        return FinalizeOutput(backup_id, str(record.status)).to_event()
     if error:
         code, detail = str(error.get("Code") or "FlowFailed"), str(error.get("Detail") or "the backup flow failed")
         for item in record.items:
