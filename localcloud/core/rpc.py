@@ -66,8 +66,10 @@ class RpcRequest:
         try:
             value = json.loads(raw)
         except ValueError:
-            raise ServiceError(f"InvalidParameter.{name}" if name in ("DiskIds", "SnapshotIds", "InstanceIds") else "InvalidParameter",
-                               f"The specified parameter \"{name}\" is not a valid JSON {kind.__name__}.", 400) from None
+            listed = name in ("DiskIds", "SnapshotIds", "InstanceIds")
+            code = f"InvalidParameter.{name}" if listed else "InvalidParameter"
+            raise ServiceError(code, f"The specified parameter \"{name}\" is not a valid JSON {kind.__name__}.",
+                               400) from None
         if not isinstance(value, kind):
             raise invalid(name, f"Expected a JSON {kind.__name__}.")
         return value

@@ -225,8 +225,8 @@ class PgEngine(Engine):
 
     def tables(self, db: str) -> list[str]:
         rows = self._query("SELECT table_schema || '.' || table_name FROM information_schema.tables"
-                           " WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')"
-                           " ORDER BY 1", dbname=db)
+                           " WHERE table_type = 'BASE TABLE'"
+                           " AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1", dbname=db)
         return [r[0] for r in rows]
 
     def dump(self, db: str, path: Path, stopping) -> dict:
@@ -470,6 +470,7 @@ class MssqlEngine(Engine):
 
     def dump(self, db: str, path: Path, stopping) -> dict:
         import json
+
         from ..mssql import SqlError
         try:
             content = self.catalog.export_database(db)
@@ -481,6 +482,7 @@ class MssqlEngine(Engine):
 
     def restore_database(self, file: Path, name: str, stopping) -> None:
         import json
+
         from ..mssql import SqlError
         try:
             self.catalog.import_database(name, json.loads(file.read_text()))

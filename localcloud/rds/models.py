@@ -421,11 +421,13 @@ class Rds(Product):
         return {
             "DBInstanceId": inst["DBInstanceId"], "DBInstanceDescription": inst["DBInstanceId"],
             "Engine": engine, "EngineVersion": inst["EngineVersion"], "DBInstanceStatus": self._status(inst),
-            "DBInstanceType": inst.get("DBInstanceType", "Primary"), "DBInstanceClass": cls, "DBInstanceStorageType": "cloud_essd",
+            "DBInstanceType": inst.get("DBInstanceType", "Primary"), "DBInstanceClass": cls,
+            "DBInstanceStorageType": "cloud_essd",
             "DBInstanceNetType": "Intranet", "InstanceNetworkType": "VPC", "ConnectionMode": "Standard",
             "LockMode": "Unlock", "LockReason": "", "RegionId": inst["RegionId"], "ZoneId": inst["ZoneId"],
             "PayType": "Postpaid", "Category": "HighAvailability", "CreateTime": inst["CreateTime"],
-            "ExpireTime": "", "MasterInstanceId": inst.get("MasterInstanceId", ""), "GuardDBInstanceId": "", "TempDBInstanceId": "",
+            "ExpireTime": "", "MasterInstanceId": inst.get("MasterInstanceId", ""), "GuardDBInstanceId": "",
+            "TempDBInstanceId": "",
             "ResourceGroupId": "rg-localcloud", "VpcId": "vpc-localcloud", "VSwitchId": "vsw-localcloud",
             "ConnectionString": inst["Host"], "MutriORsignle": False, "DeletionProtection": False,
             "ReadOnlyDBInstanceIds": {"ReadOnlyDBInstanceId": []},
@@ -695,8 +697,8 @@ class Rds(Product):
             "StoreStatus": "Enabled" if inst.get("BackupsDeletable", True) else "Disabled",
         }
         self.cloud.store.put(BACKUP, job["BackupId"], backup)
-        self._set_job(job_id, Status="Failed" if failed else "Finished", Process="100" if not failed else job["Process"],
-                      Reason=failed or "", EndTime=self.cloud.iso(end))
+        self._set_job(job_id, Status="Failed" if failed else "Finished",
+                      Process="100" if not failed else job["Process"], Reason=failed or "", EndTime=self.cloud.iso(end))
 
     def DescribeBackupPolicy(self, req: RpcRequest) -> dict:
         """The data backup policy (SDK DescribeBackupPolicyResponseBody); the fields the local cloud models."""
@@ -1062,7 +1064,8 @@ class Rds(Product):
                     and (not task_ids or t["TaskId"] in task_ids))
 
         items = [view(t) for t in self.cloud.store.find(RESTORE, wanted)]
-        items = [i for i in items if (not types or i["TaskType"] in types) and (not statuses or i["Status"] in statuses)]
+        items = [i for i in items
+                 if (not types or i["TaskType"] in types) and (not statuses or i["Status"] in statuses)]
         items.reverse()                         # newest first; within one second, the later task first
         items.sort(key=lambda i: i["StartTime"], reverse=True)
         return {"Items": items[(number - 1) * size: number * size], "TotalCount": len(items),

@@ -8,14 +8,22 @@ import threading
 import uuid
 from urllib.parse import unquote, urlparse
 
-import pymysql
 import psycopg2
+import pymysql
 import pytest
 
-from nestbackup.adapters.dbrename import (JOURNAL_PREFIX, PG_MARKER_COMMENT, DbRenameError, DbServer, RenameResult,
-                                          _Postgres, rename_back, roll_back)
-from nestbackup.errors import Conflict, NotFound, ValidationError
+from nestbackup.adapters.dbrename import (
+    JOURNAL_PREFIX,
+    PG_MARKER_COMMENT,
+    DbRenameError,
+    DbServer,
+    RenameResult,
+    _Postgres,
+    rename_back,
+    roll_back,
+)
 from nestbackup.decisions.dbnames import aside_name, quote_mysql, quote_pg, restored_name
+from nestbackup.errors import Conflict, NotFound, ValidationError
 from tests.conftest import MYSQL_DSN, PG_DSN
 
 

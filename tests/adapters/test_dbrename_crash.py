@@ -8,8 +8,19 @@ import pytest
 
 from nestbackup.adapters.dbrename import rename_back, roll_back
 from nestbackup.errors import Conflict
-from tests.adapters.test_dbrename import (MY, PG, check_mysql_swapped, my_drop, my_exists, my_setup, my_snapshot,
-                                          pg_drop, pg_exists, pg_setup, pg_snapshot)
+from tests.adapters.test_dbrename import (
+    MY,
+    PG,
+    check_mysql_swapped,
+    my_drop,
+    my_exists,
+    my_setup,
+    my_snapshot,
+    pg_drop,
+    pg_exists,
+    pg_setup,
+    pg_snapshot,
+)
 
 
 class Crash(Exception):
@@ -177,8 +188,8 @@ def test_pg_crash_after_every_statement_then_re_run_or_roll_back(with_original):
 
 def pg_snapshot_any(db: str) -> dict:
     """pg_snapshot of a database that may refuse connections (re-enabled for the look, then put back)."""
-    from tests.adapters.test_dbrename import pg_exec
     from nestbackup.decisions.dbnames import quote_pg
+    from tests.adapters.test_dbrename import pg_exec
     allow = pg_exec("SELECT datallowconn FROM pg_database WHERE datname = %s", (db,))[0][0]
     if allow:
         return pg_snapshot(db)
@@ -191,7 +202,7 @@ def pg_snapshot_any(db: str) -> dict:
 
 def test_pg_crash_in_the_roll_back_itself_then_roll_back_again():
     labels = pg_forward_labels(True)
-    at = next(i for i, l in enumerate(labels, 1) if l.startswith("block connections to") and i > 3)
+    at = next(i for i, label in enumerate(labels, 1) if label.startswith("block connections to") and i > 3)
 
     def setup(made):
         o, r, a = pg_setup("hostile", made)
@@ -205,7 +216,7 @@ def test_pg_crash_in_the_roll_back_itself_then_roll_back_again():
         back_labels = statements(roll_back, PG, *names_)
     finally:
         pg_drop(*made)
-    assert any(l.startswith("rename") for l in back_labels)
+    assert any(label.startswith("rename") for label in back_labels)
     for j, label in enumerate(back_labels, 1):
         made = []
         try:

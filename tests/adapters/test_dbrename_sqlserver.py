@@ -12,8 +12,8 @@ import pytest
 from localcloud.mssql import Catalog, MssqlServer
 from nestbackup.adapters.dbrename import MSSQL_MARK_TABLE, DbServer, _SqlServer, rename_back, roll_back
 from nestbackup.adapters.dbstats import row_counts
-from nestbackup.errors import Conflict, NotFound
 from nestbackup.decisions.dbnames import aside_name, literal_mssql, quote_mssql, restored_name
+from nestbackup.errors import Conflict, NotFound
 from tests.adapters.test_dbrename_crash import Crash, crash_at, crashed, statements
 from tests.conftest import mssql_connect, mssql_run
 

@@ -59,9 +59,8 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
-from ..errors import Conflict, NestBackupError, NotFound, ValidationError
 from ..decisions.dbnames import (
     MYSQL,
     POSTGRESQL,
@@ -75,6 +74,7 @@ from ..decisions.dbnames import (
     strip_definer,
     validate_name,
 )
+from ..errors import Conflict, NestBackupError, NotFound, ValidationError
 
 JOURNAL_PREFIX = "_nestbackup_rename_"
 PRE, SWAPPED, DONE = "pre", "swapped", "done"
@@ -284,7 +284,7 @@ class _MySQL:
             raise Conflict(f"{aside!r} holds several rename journals ({', '.join(found)}): resolve by hand")
         return (found[0][len(JOURNAL_PREFIX):], found[0]) if found else (None, None)
 
-    def entries(self, aside: str, table: str) -> tuple[dict, list[_Entry]]:
+    def entries(self, aside: str, table: str) -> tuple[dict | None, list[_Entry]]:
         rows = self.read("SELECT k, role, kind, name, definition, sql_mode, time_zone, collation_connection, note "
                          f"FROM {quote_mysql(aside)}.{quote_mysql(table)} ORDER BY k")
         meta = next((json.loads(r[4]) for r in rows if r[1] == "meta"), None)
@@ -292,28 +292,30 @@ class _MySQL:
 
     # -- forward
     def forward(self, original: str, restored: str, aside: str) -> RenameResult:
-        O, R, A = original, restored, aside
+        orig, R, A = original, restored, aside
         a_schema = self.schema(A)
         phase, journal = self.journal(A) if a_schema else (None, None)
         if phase == DONE:
-            return RenameResult("Done", False, (f"already done: {O!r} did not exist; {R!r} is now {O!r}",))
+            return RenameResult("Done", False, (f"already done: {orig!r} did not exist; {R!r} is now {orig!r}",))
         if a_schema is None:
             if self.schema(R) is None:
-                raise NotFound(f"restored database {R!r} does not exist and {O!r} was not renamed from it: "
+                raise NotFound(f"restored database {R!r} does not exist and {orig!r} was not renamed from it: "
                                "nothing was changed")
-            self.precheck(O, R, A)
-            o_schema = self.schema(O)
-            cs, coll = o_schema or self.schema(R)
+            self.precheck(orig, R, A)
+            o_schema = self.schema(orig)
+            charset = o_schema or self.schema(R)
+            assert charset is not None          # R exists (checked above)
+            cs, coll = charset
             self.do(f"CREATE DATABASE {quote_mysql(A)} CHARACTER SET {cs} COLLATE {coll}", "create aside")
             a_schema = (cs, coll)
         elif phase is None:
             if self.schema(R) is None:
-                if self.schema(O) is not None:
-                    return RenameResult("Done", True, (f"already done: {R!r} is {O!r}, the live data under {A!r}",))
-                raise Conflict(f"{A!r} exists but neither {O!r} nor {R!r} does: nothing to rename")
+                if self.schema(orig) is not None:
+                    return RenameResult("Done", True, (f"already done: {R!r} is {orig!r}, the live data under {A!r}",))
+                raise Conflict(f"{A!r} exists but neither {orig!r} nor {R!r} does: nothing to rename")
             if self.contents(A):
                 raise Conflict(f"{A!r} already exists and is not empty: it is not this restore's aside database")
-            self.precheck(O, R, A)
+            self.precheck(orig, R, A)
         if phase is None:
             journal = JOURNAL_PREFIX + PRE
             self.do(f"CREATE TABLE IF NOT EXISTS {quote_mysql(A)}.{quote_mysql(journal)} ("
@@ -323,24 +325,26 @@ class _MySQL:
                     "UNIQUE KEY one_object (role, kind, name)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 "
                     f"COLLATE=utf8mb4_bin COMMENT={self.lit(JOURNAL_COMMENT)}", "create journal")
             phase = PRE
+        assert journal is not None
         meta, _ = self.entries(A, journal)
         if meta is None:            # nothing has moved before the meta row is written
             if phase != PRE:
                 raise Conflict(f"the rename journal {A!r}.{journal!r} has lost its meta row: resolve by hand")
-            o_schema, r_schema = self.schema(O), self.schema(R)
+            o_schema, r_schema = self.schema(orig), self.schema(R)
+            assert r_schema is not None         # the restored database is checked before the journal is made
             meta = {"original_existed": o_schema is not None, "original_charset": list(o_schema or a_schema),
-                    "restored_charset": list(r_schema), "original": O, "restored": R}
+                    "restored_charset": list(r_schema), "original": orig, "restored": R}
             self.do(f"INSERT INTO {quote_mysql(A)}.{quote_mysql(journal)} (role, kind, name, definition) VALUES "
                     f"('meta', 'meta', '', {self.lit(json.dumps(meta))})", "journal meta")
         if phase == PRE:
-            self.before_swap(O, R, A, journal, meta)
+            self.before_swap(orig, R, A, journal, meta)
             journal = JOURNAL_PREFIX + SWAPPED
-        return self.after_swap(O, R, A, journal, meta)
+        return self.after_swap(orig, R, A, journal, meta)
 
-    def precheck(self, O: str, R: str, A: str) -> None:
+    def precheck(self, orig: str, R: str, A: str) -> None:
         """Refuse, before changing anything, what could not be moved back and forth."""
         problems = []
-        for role, schema in (("original", O), ("restored", R)):
+        for role, schema in (("original", orig), ("restored", R)):
             if self.schema(schema) is None:
                 continue
             for t in self.tables(schema):
@@ -365,27 +369,27 @@ class _MySQL:
         row = self.read(f"SHOW CREATE {kind} {quote_mysql(name)}")
         if not row:
             raise Conflict(f"{kind.lower()} {schema!r}.{name!r} vanished")
-        row = row[0]
+        first = row[0]
         if kind == "VIEW":
-            out = {"definition": row[1], "sql_mode": None, "time_zone": None, "collation": row[3]}
+            out = {"definition": first[1], "sql_mode": None, "time_zone": None, "collation": first[3]}
         elif kind == "EVENT":
-            out = {"definition": row[3], "sql_mode": row[1], "time_zone": row[2], "collation": row[5]}
+            out = {"definition": first[3], "sql_mode": first[1], "time_zone": first[2], "collation": first[5]}
         else:   # TRIGGER, PROCEDURE, FUNCTION
-            out = {"definition": row[2], "sql_mode": row[1], "time_zone": None, "collation": row[4]}
+            out = {"definition": first[2], "sql_mode": first[1], "time_zone": None, "collation": first[4]}
         if not out["definition"]:
             raise Conflict(f"the definition of {kind.lower()} {schema!r}.{name!r} is not readable by this account")
         return out
 
-    def before_swap(self, O: str, R: str, A: str, journal: str, meta: dict) -> None:
+    def before_swap(self, orig: str, R: str, A: str, journal: str, meta: dict) -> None:
         if self.schema(R) is None:
             raise Conflict(f"restored database {R!r} vanished in the middle of the rename: run roll_back")
-        if self.schema(O) is None:
+        if self.schema(orig) is None:
             if meta["original_existed"]:
-                raise Conflict(f"{O!r} vanished in the middle of the rename: resolve by hand")
+                raise Conflict(f"{orig!r} vanished in the middle of the rename: resolve by hand")
             cs, coll = meta["restored_charset"]
-            self.do(f"CREATE DATABASE {quote_mysql(O)} CHARACTER SET {cs} COLLATE {coll}", "create original")
-        self.journal_and_drop({"original": O, "restored": R}, A, journal)
-        moves = [(O, t, A, t) for t in self.tables(O)] + [(R, t, O, t) for t in self.tables(R)]
+            self.do(f"CREATE DATABASE {quote_mysql(orig)} CHARACTER SET {cs} COLLATE {coll}", "create original")
+        self.journal_and_drop({"original": orig, "restored": R}, A, journal)
+        moves = [(orig, t, A, t) for t in self.tables(orig)] + [(R, t, orig, t) for t in self.tables(R)]
         moves.append((A, journal, A, JOURNAL_PREFIX + SWAPPED))
         self.do("RENAME TABLE " + ", ".join(f"{quote_mysql(s)}.{quote_mysql(t)} TO {quote_mysql(d)}.{quote_mysql(u)}"
                                             for s, t, d, u in moves), "swap tables")
@@ -408,12 +412,12 @@ class _MySQL:
                         f"journal {kind.lower()} {name}")
                 self.do(f"DROP {kind} {quote_mysql(schema)}.{quote_mysql(name)}", f"drop {kind.lower()} {name}")
 
-    def after_swap(self, O: str, R: str, A: str, journal: str, meta: dict) -> RenameResult:
+    def after_swap(self, orig: str, R: str, A: str, journal: str, meta: dict) -> RenameResult:
         cs, coll = meta["restored_charset"]
-        if self.schema(O) != (cs, coll):
-            self.do(f"ALTER DATABASE {quote_mysql(O)} CHARACTER SET {cs} COLLATE {coll}", "charset of original")
+        if self.schema(orig) != (cs, coll):
+            self.do(f"ALTER DATABASE {quote_mysql(orig)} CHARACTER SET {cs} COLLATE {coll}", "charset of original")
         _, entries = self.entries(A, journal)
-        self.recreate(entries, {"original": (O, A), "restored": (R, O)}, A, journal)
+        self.recreate(entries, {"original": (orig, A), "restored": (R, orig)}, A, journal)
         if self.schema(R) is not None:
             left = self.contents(R)
             if left:
@@ -422,10 +426,10 @@ class _MySQL:
         qj = f"{quote_mysql(A)}.{quote_mysql(journal)}"
         if meta["original_existed"]:
             self.do(f"DROP TABLE {qj}", "drop journal")
-            self.details.append(f"{R!r} is now {O!r}; the live data of before is under {A!r}")
+            self.details.append(f"{R!r} is now {orig!r}; the live data of before is under {A!r}")
         else:
             self.do(f"RENAME TABLE {qj} TO {quote_mysql(A)}.{quote_mysql(JOURNAL_PREFIX + DONE)}", "journal done")
-            self.details.append(f"{O!r} did not exist; {R!r} is now {O!r} ({A!r} only marks the rename as done)")
+            self.details.append(f"{orig!r} did not exist; {R!r} is now {orig!r} ({A!r} only marks the rename as done)")
         return RenameResult("Done", bool(meta["original_existed"]), tuple(self.details))
 
     def recreate(self, entries: list[_Entry], where: dict[str, tuple[str, str]], A: str, journal: str) -> None:
@@ -512,19 +516,20 @@ class _MySQL:
 
     # -- backward
     def backward(self, original: str, restored: str, aside: str) -> RenameResult:
-        O, R, A = original, restored, aside
+        orig, R, A = original, restored, aside
         if self.schema(A) is None:
             return RenameResult("RolledBack", False, (f"nothing to undo: {A!r} does not exist",))
         phase, journal = self.journal(A)
-        if phase == DONE or (phase is None and self.schema(R) is None and self.schema(O) is not None):
-            raise Conflict(f"the rename of {R!r} into {O!r} completed: roll_back does not undo it; run "
-                           f"rename_back({O!r}, restored={A!r}, aside=<new name>) to swap back")
+        if phase == DONE or (phase is None and self.schema(R) is None and self.schema(orig) is not None):
+            raise Conflict(f"the rename of {R!r} into {orig!r} completed: roll_back does not undo it; run "
+                           f"rename_back({orig!r}, restored={A!r}, aside=<new name>) to swap back")
         if phase is None:
             left = self.contents(A)
             if left:
                 raise Conflict(f"{A!r} exists, is not empty and has no rename journal: resolve by hand")
             self.do(f"DROP DATABASE {quote_mysql(A)}", "drop aside")
             return RenameResult("RolledBack", False, (f"dropped the empty {A!r}",))
+        assert journal is not None              # a phase is only read from a journal
         meta, entries = self.entries(A, journal)
         if meta is None:
             self.do(f"DROP TABLE {quote_mysql(A)}.{quote_mysql(journal)}", "drop journal")
@@ -534,7 +539,7 @@ class _MySQL:
             if self.schema(R) is None:
                 cs, coll = meta["restored_charset"]
                 self.do(f"CREATE DATABASE {quote_mysql(R)} CHARACTER SET {cs} COLLATE {coll}", "create restored")
-            where = {"original": A, "restored": O}
+            where = {"original": A, "restored": orig}
             for kind in ("TRIGGER", "EVENT", "VIEW", "PROCEDURE", "FUNCTION"):
                 for e in entries:
                     if e.kind == kind and self.exists(where[e.role], kind, e.name):
@@ -542,8 +547,8 @@ class _MySQL:
                                 f"drop {kind.lower()} {e.name} from {where[e.role]}")
             if self.tables(R):
                 raise Conflict(f"{R!r} has tables again: cannot move the restored tables back into it")
-            moves = [(O, t, R, t) for t in self.tables(O)]
-            moves += [(A, t, O, t) for t in self.tables(A) if t != journal]
+            moves = [(orig, t, R, t) for t in self.tables(orig)]
+            moves += [(A, t, orig, t) for t in self.tables(A) if t != journal]
             moves.append((A, journal, A, JOURNAL_PREFIX + PRE))
             self.do("RENAME TABLE " + ", ".join(
                 f"{quote_mysql(s)}.{quote_mysql(t)} TO {quote_mysql(d)}.{quote_mysql(u)}" for s, t, d, u in moves),
@@ -554,28 +559,28 @@ class _MySQL:
             self.do(f"CREATE DATABASE {quote_mysql(R)} CHARACTER SET {cs} COLLATE {coll}", "create restored")
         if meta["original_existed"]:
             cs, coll = meta["original_charset"]
-            if self.schema(O) is None:
-                raise Conflict(f"{O!r} vanished in the middle of the rename: resolve by hand")
-            if self.schema(O) != (cs, coll):
-                self.do(f"ALTER DATABASE {quote_mysql(O)} CHARACTER SET {cs} COLLATE {coll}", "charset of original")
+            if self.schema(orig) is None:
+                raise Conflict(f"{orig!r} vanished in the middle of the rename: resolve by hand")
+            if self.schema(orig) != (cs, coll):
+                self.do(f"ALTER DATABASE {quote_mysql(orig)} CHARACTER SET {cs} COLLATE {coll}", "charset of original")
         # triggers still on their tables would fire before those recreated from the journal: journal them too,
         # so that all are recreated in their first order
-        schemas = {"original": O, "restored": R} if meta["original_existed"] else {"restored": R}
+        schemas = {"original": orig, "restored": R} if meta["original_existed"] else {"restored": R}
         self.journal_and_drop(schemas, A, journal, kinds=("TRIGGER",))
         _, entries = self.entries(A, journal)
-        self.recreate(entries, {"original": (O, O), "restored": (R, R)}, A, journal)
-        if not meta["original_existed"] and self.schema(O) is not None:
-            left = self.contents(O)
+        self.recreate(entries, {"original": (orig, orig), "restored": (R, R)}, A, journal)
+        if not meta["original_existed"] and self.schema(orig) is not None:
+            left = self.contents(orig)
             if left:
-                raise Conflict(f"{O!r} did not exist before the rename but now holds {', '.join(left[:10])}: "
+                raise Conflict(f"{orig!r} did not exist before the rename but now holds {', '.join(left[:10])}: "
                                "it was not dropped")
-            self.do(f"DROP DATABASE {quote_mysql(O)}", "drop created original")
+            self.do(f"DROP DATABASE {quote_mysql(orig)}", "drop created original")
         self.do(f"DROP TABLE {quote_mysql(A)}.{quote_mysql(journal)}", "drop journal")
         left = self.contents(A)
         if left:
             raise Conflict(f"{A!r} is not empty after the roll-back ({', '.join(left[:10])}): it was not dropped")
         self.do(f"DROP DATABASE {quote_mysql(A)}", "drop aside")
-        self.details.append(f"back to before: the live data under {O!r}, the restored data under {R!r}")
+        self.details.append(f"back to before: the live data under {orig!r}, the restored data under {R!r}")
         return RenameResult("RolledBack", False, tuple(self.details))
 
 
@@ -588,6 +593,32 @@ class _DatabaseSwap:
     blocking sessions), `note_closed` (say so in the details instead), `drop_mark` (drop a mark, verified empty)."""
 
     details: list[str]
+    conn: Any
+
+    # -- the primitives each engine gives
+    def exists(self, name: str) -> bool:
+        raise NotImplementedError
+
+    def is_mark(self, name: str) -> bool:
+        raise NotImplementedError
+
+    def mark(self, name: str) -> None:
+        raise NotImplementedError
+
+    def create_marked(self, name: str) -> None:
+        raise NotImplementedError
+
+    def drop_mark(self, name: str, label: str) -> None:
+        raise NotImplementedError
+
+    def move(self, src: str, dst: str, fresh: bool = False) -> None:
+        raise NotImplementedError
+
+    def reopen(self, name: str) -> None:
+        raise NotImplementedError
+
+    def note_closed(self, name: str) -> None:
+        raise NotImplementedError
 
     def __enter__(self) -> "_DatabaseSwap":
         return self
@@ -604,62 +635,62 @@ class _DatabaseSwap:
         return "nestbackup_mark_" + hashlib.sha256(aside.encode("utf-8")).hexdigest()[:24]
 
     def forward(self, original: str, restored: str, aside: str) -> RenameResult:
-        O, R, A, M = original, restored, aside, self.helper_name(aside)
+        orig, R, A, M = original, restored, aside, self.helper_name(aside)
         if self.exists(M):                  # the original-missing mark was being made
-            if self.exists(O) or self.exists(A):
-                raise Conflict(f"helper database {M!r} exists next to {O!r}/{A!r}: resolve by hand")
+            if self.exists(orig) or self.exists(A):
+                raise Conflict(f"helper database {M!r} exists next to {orig!r}/{A!r}: resolve by hand")
             self.mark(M)
             self.move(M, A, fresh=True)
-        o, r, a = self.exists(O), self.exists(R), self.exists(A)
+        o, r, a = self.exists(orig), self.exists(R), self.exists(A)
         if not r:
             if o and a:
-                self.reopen(O)
+                self.reopen(orig)
                 kept = not self.is_mark(A)
                 if kept:
                     self.note_closed(A)
-                return RenameResult("Done", kept, (f"already done: {R!r} is {O!r}",) + tuple(self.details))
-            raise NotFound(f"restored database {R!r} does not exist and {O!r} was not renamed from it: "
+                return RenameResult("Done", kept, (f"already done: {R!r} is {orig!r}",) + tuple(self.details))
+            raise NotFound(f"restored database {R!r} does not exist and {orig!r} was not renamed from it: "
                            "nothing was changed")
         if o and a:
-            raise Conflict(f"{O!r}, {R!r} and {A!r} all exist: {A!r} is not this restore's aside database")
+            raise Conflict(f"{orig!r}, {R!r} and {A!r} all exist: {A!r} is not this restore's aside database")
         if o:
-            self.move(O, A)
+            self.move(orig, A)
         elif not a:
             self.create_marked(M)
             self.move(M, A, fresh=True)
-        self.move(R, O)
-        self.reopen(O)
+        self.move(R, orig)
+        self.reopen(orig)
         kept = not self.is_mark(A)
         if kept:
             self.note_closed(A)
-        self.details.append(f"{R!r} is now {O!r}; " + (f"the live data of before is under {A!r}" if kept else
-                            f"{O!r} did not exist ({A!r} only marks the rename as done)"))
+        self.details.append(f"{R!r} is now {orig!r}; " + (f"the live data of before is under {A!r}" if kept else
+                            f"{orig!r} did not exist ({A!r} only marks the rename as done)"))
         return RenameResult("Done", kept, tuple(self.details))
 
     def backward(self, original: str, restored: str, aside: str) -> RenameResult:
-        O, R, A, M = original, restored, aside, self.helper_name(aside)
+        orig, R, A, M = original, restored, aside, self.helper_name(aside)
         if self.exists(M):
             self.drop_mark(M, "drop helper")
-        o, r, a = self.exists(O), self.exists(R), self.exists(A)
+        o, r, a = self.exists(orig), self.exists(R), self.exists(A)
         if not a:
             if o:
-                self.reopen(O)
+                self.reopen(orig)
             if r:
                 self.note_closed(R)
             return RenameResult("RolledBack", False, (f"nothing to undo: {A!r} does not exist",) + tuple(self.details))
         if o:
             if not r:
-                raise Conflict(f"the rename of {R!r} into {O!r} completed: roll_back does not undo it; run "
-                               f"rename_back({O!r}, restored={A!r}, aside=<new name>) to swap back")
-            raise Conflict(f"{O!r}, {R!r} and {A!r} all exist: resolve by hand")
+                raise Conflict(f"the rename of {R!r} into {orig!r} completed: roll_back does not undo it; run "
+                               f"rename_back({orig!r}, restored={A!r}, aside=<new name>) to swap back")
+            raise Conflict(f"{orig!r}, {R!r} and {A!r} all exist: resolve by hand")
         if self.is_mark(A):
             self.drop_mark(A, "drop helper aside")
         else:
-            self.move(A, O)
-            self.reopen(O)
+            self.move(A, orig)
+            self.reopen(orig)
         if r:
             self.note_closed(R)
-        self.details.append(f"back to before: the live data under {O!r}, the restored data under {R!r}")
+        self.details.append(f"back to before: the live data under {orig!r}, the restored data under {R!r}")
         return RenameResult("RolledBack", False, tuple(self.details))
 
 
@@ -729,7 +760,7 @@ class _Postgres(_DatabaseSwap):
     def move(self, src: str, dst: str, fresh: bool = False) -> None:
         """ALTER DATABASE src RENAME TO dst, after ending every other session on src (and, unless `fresh`, i.e. made
         by this step, refusing new ones meanwhile)."""
-        before = self.db(src)
+        before = self._db(src)
         blocked = False
         if fresh:
             pass
@@ -761,7 +792,14 @@ class _Postgres(_DatabaseSwap):
         return self.db(name) is not None
 
     def is_mark(self, name: str) -> bool:
-        return self.db(name)["comment"] == PG_MARKER_COMMENT
+        return self._db(name)["comment"] == PG_MARKER_COMMENT
+
+    def _db(self, name: str) -> dict:
+        """A database that must exist (the swap checked it a statement before)."""
+        found = self.db(name)
+        if found is None:
+            raise Conflict(f"database {name!r} vanished in the middle of the rename: run the step again")
+        return found
 
     def mark(self, name: str) -> None:
         if not self.is_mark(name):
