@@ -20,32 +20,36 @@ PAGE_SIZE = 100
 # DescribeBackupPolicyResponseBody.compress_type). UNCONFIRMED: that it is the switch on cloud-disk MySQL
 # instances too (the SDK documents it for local SSD backups).
 TABLE_RESTORE_COMPRESS_TYPE = "4"
-# CreateBackup refusals that clear by themselves: another backup task runs (BackupJobExists, busy) or the instance
-# is not Running (IncorrectDBInstanceState, 403; the documented precondition). The Terraform provider retries
-# both (resource_alicloud_rds_backup.go; errors.go OperationDeniedDBStatus). Not applied, so asking again is safe.
-CREATE_BACKUP_WAIT_CODES = frozenset({"IncorrectDBInstanceState"})
-
-
-def backup_must_wait(err: CloudError) -> bool:
-    """CreateBackup was refused before it was applied and may be asked again later (see CREATE_BACKUP_WAIT_CODES)."""
-    return err.busy or err.code in CREATE_BACKUP_WAIT_CODES
-
-
 # DescribeDBInstances paging: MaxResults 1-100 (default 30) with NextToken; PageSize/PageNumber are then ignored
 # (SDK DescribeDBInstancesRequest.max_results / next_token).
 DB_INSTANCES_PER_PAGE = 100
-# Refusals while the instance changes state (a backup, another restore): nothing was applied, so a restore waits
-# them out (docs/cloud-fidelity.md, RDS: restores). The Terraform provider retries these on RDS calls
-# (alicloud/errors.go OperationDeniedDBStatus); BUSY_CODES and throttling codes are transient anyway.
-RESTORE_WAIT_CODES = frozenset({"IncorrectDBInstanceState", "OperationDenied.DBInstanceStatus"})
 # DescribeHistoryTasks TaskType of a RestoreTable task. UNCONFIRMED: no source names it. Where it is wrong, no task is
 # found and a restore is judged by the instance status and the listed databases alone.
 RESTORE_TASK_TYPES = frozenset({"RestoreTable"})
 
+# Refusals that clear by themselves, one table per call: each was refused before anything was applied, so the
+# caller asks again a round later instead of failing the item. Beyond these codes, CreateBackup also waits out
+# any busy refusal (err.busy: BackupJobExists, another backup task runs) and a restore any transient one
+# (err.transient: BUSY_CODES and throttling).
+WAIT_CODES: dict[str, frozenset[str]] = {
+    # The instance is not Running (403; the documented precondition). The Terraform provider retries it
+    # (resource_alicloud_rds_backup.go; errors.go OperationDeniedDBStatus).
+    "CreateBackup": frozenset({"IncorrectDBInstanceState"}),
+    # RestoreTable / RecoveryDBInstance while the instance changes state (a backup, another restore)
+    # (docs/cloud-fidelity.md, RDS: restores); the Terraform provider retries these on RDS calls
+    # (alicloud/errors.go OperationDeniedDBStatus).
+    "restore": frozenset({"IncorrectDBInstanceState", "OperationDenied.DBInstanceStatus"}),
+}
+
+
+def backup_must_wait(err: CloudError) -> bool:
+    """CreateBackup was refused before it was applied and may be asked again later (see WAIT_CODES)."""
+    return err.busy or err.code in WAIT_CODES["CreateBackup"]
+
 
 def restore_waits(err: CloudError) -> bool:
-    """A refusal a restore waits out (a round later) instead of failing the item."""
-    return err.transient or err.code in RESTORE_WAIT_CODES
+    """A refusal a restore waits out (a round later) instead of failing the item (see WAIT_CODES)."""
+    return err.transient or err.code in WAIT_CODES["restore"]
 
 
 def _percent(text) -> int:
