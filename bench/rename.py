@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlparse
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "shared"))
 
-from nestbackup.adapters.dbrename import DbServer, rename_back  # noqa: E402
+from nestbackup.adapters.databases import DbServer, rename_back  # noqa: E402
 from nestbackup.decisions.dbnames import aside_name, quote_mysql, quote_pg, restored_name  # noqa: E402
 
 MYSQL_DSN = os.environ.get("NESTBACKUP_TEST_MYSQL", "mysql://root@127.0.0.1:3306/")

@@ -65,7 +65,7 @@ class Wiring:
 
     def database(self, db_instance_id: str, engine: str) -> DatabaseGateway:
         """SQL on an RDS instance's databases (rename and verification), as the configured account."""
-        from .adapters.database_gateway import SqlDatabases
+        from .adapters.databases.gateway import SqlDatabases
         try:
             accounts = json.loads(self.settings.db_accounts or "{}")
         except ValueError:

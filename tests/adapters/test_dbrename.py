@@ -12,16 +12,9 @@ import psycopg2
 import pymysql
 import pytest
 
-from nestbackup.adapters.dbrename import (
-    JOURNAL_PREFIX,
-    PG_MARKER_COMMENT,
-    DbRenameError,
-    DbServer,
-    RenameResult,
-    _Postgres,
-    rename_back,
-    roll_back,
-)
+from nestbackup.adapters.databases import DbRenameError, DbServer, RenameResult, rename_back, roll_back
+from nestbackup.adapters.databases.postgres import _Postgres
+from nestbackup.adapters.databases.values import JOURNAL_PREFIX, PG_MARKER_COMMENT
 from nestbackup.decisions.dbnames import aside_name, quote_mysql, quote_pg, restored_name
 from nestbackup.errors import Conflict, NotFound, ValidationError
 from tests.conftest import MYSQL_DSN, PG_DSN

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from nestbackup.adapters.dbrename import rename_back, roll_back
+from nestbackup.adapters.databases import rename_back, roll_back
 from nestbackup.errors import Conflict
 from tests.adapters.test_dbrename import (
     MY,

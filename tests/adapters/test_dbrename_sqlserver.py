@@ -10,8 +10,9 @@ import uuid
 import pytest
 
 from localcloud.mssql import Catalog, MssqlServer
-from nestbackup.adapters.dbrename import MSSQL_MARK_TABLE, DbServer, _SqlServer, rename_back, roll_back
-from nestbackup.adapters.dbstats import row_counts
+from nestbackup.adapters.databases import DbServer, rename_back, roll_back, row_counts
+from nestbackup.adapters.databases.sqlserver import _SqlServer
+from nestbackup.adapters.databases.values import MSSQL_MARK_TABLE
 from nestbackup.decisions.dbnames import aside_name, literal_mssql, quote_mssql, restored_name
 from nestbackup.errors import Conflict, NotFound
 from tests.adapters.test_dbrename_crash import Crash, crash_at, crashed, statements

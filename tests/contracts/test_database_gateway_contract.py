@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from nestbackup.adapters.database_gateway import SqlDatabases
+from nestbackup.adapters.databases.gateway import SqlDatabases
 from nestbackup.decisions.dbnames import aside_name, quote_mysql, quote_pg, restored_name
 from nestbackup.errors import CloudError, Conflict, NotFound
 from tests.memory.gateway import MemoryDatabaseGateway
@@ -63,7 +63,7 @@ class Server:
 
     def clean(self) -> None:
         if self.kind == "PostgreSQL":
-            from nestbackup.adapters.dbrename import _Postgres
+            from nestbackup.adapters.databases.postgres import _Postgres
             from tests.adapters.test_dbrename import pg_drop
             pg_drop(*self.made, *(_Postgres.helper_name(n) for n in self.made))
         elif self.kind == "MySQL":

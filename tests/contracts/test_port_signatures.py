@@ -9,7 +9,7 @@ import pytest
 
 from nestbackup.adapters.cloudflow import CloudFlow
 from nestbackup.adapters.computenest import ComputeNest
-from nestbackup.adapters.database_gateway import SqlDatabases
+from nestbackup.adapters.databases.gateway import SqlDatabases
 from nestbackup.adapters.ecs import Ecs
 from nestbackup.adapters.rds import Rds
 from nestbackup.adapters.tablestore import RecordStore as TablestoreRecords

@@ -11,7 +11,7 @@ runs against both (`tests/contracts/`).
 | flows | `flows.Flows` | `adapters/cloudflow.py` (CloudFlow) |
 | service catalog | `catalog.ServiceCatalog` | `adapters/computenest.py` (Compute Nest) |
 | records | `records.RecordStore` | `adapters/tablestore.py` (Tablestore), with `operations/timeline.py` on top |
-| database gateway | `gateway.DatabaseGateway` | `adapters/database_gateway.py` (MySQL, PostgreSQL, SQL Server) |
+| database gateway | `gateway.DatabaseGateway` | `adapters/databases/gateway.py` (MySQL, PostgreSQL, SQL Server) |
 | webhooks | `webhooks.Webhooks` | `adapters/webhook.py` (HTTP) |
 """
 from __future__ import annotations

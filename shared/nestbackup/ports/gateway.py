@@ -1,6 +1,6 @@
 """The database gateway port: SQL on the databases of one RDS instance, for what the RDS API cannot do: swap a
 restored database into its name (setting the live one aside, never dropping it), undo that, and count rows to
-verify a restore. `adapters/database_gateway.py` implements it over each engine's driver."""
+verify a restore. `adapters/databases/gateway.py` implements it over each engine's driver."""
 from __future__ import annotations
 
 from typing import Protocol

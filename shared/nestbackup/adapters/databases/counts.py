@@ -1,7 +1,7 @@
 """Per-table row counts of one database, the fingerprint a restore is verified against."""
 from __future__ import annotations
 
-from ..errors import CloudError
+from ...errors import CloudError
 
 
 def row_counts(server, database: str) -> dict[str, int]:
@@ -20,7 +20,7 @@ def row_counts(server, database: str) -> dict[str, int]:
 def _mysql(server, database: str) -> dict[str, int]:
     import pymysql
 
-    from ..decisions.dbnames import quote_mysql
+    from ...decisions.dbnames import quote_mysql
     conn = pymysql.connect(host=server.host, port=server.port, user=server.user, password=server.password,
                            database=database, connect_timeout=10, autocommit=True)
     try:
@@ -39,7 +39,7 @@ def _mysql(server, database: str) -> dict[str, int]:
 def _postgres(server, database: str) -> dict[str, int]:
     import psycopg2
 
-    from ..decisions.dbnames import quote_pg
+    from ...decisions.dbnames import quote_pg
     conn = psycopg2.connect(host=server.host, port=server.port, user=server.user, password=server.password,
                             dbname=database, connect_timeout=10)
     try:
@@ -59,7 +59,7 @@ def _postgres(server, database: str) -> dict[str, int]:
 def _sqlserver(server, database: str) -> dict[str, int]:
     import pytds
 
-    from ..decisions.dbnames import quote_mssql
+    from ...decisions.dbnames import quote_mssql
     q = quote_mssql(database)
     conn = pytds.connect(dsn=server.host, port=int(server.port), user=server.user, password=server.password,
                          database=server.maintenance_db, autocommit=True, login_timeout=10)

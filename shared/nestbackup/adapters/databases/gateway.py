@@ -2,8 +2,8 @@
 databases reached as one account, for the swap of restored databases into their names and for row counts."""
 from __future__ import annotations
 
-from .dbrename import DbServer, rename_back, roll_back
-from .dbstats import row_counts
+from . import DbServer, rename_back, roll_back
+from .counts import row_counts
 
 
 class SqlDatabases:
