@@ -1,5 +1,6 @@
 """MySQL / MariaDB: the journal swap (there is no RENAME DATABASE; tables are renamed one by one and the
-triggers, views, routines and events are journaled, dropped and recreated; see the package docstring)."""
+triggers, views, routines and events are journaled, dropped and recreated; see the package docstring). Over 400
+lines because it is one algorithm: forward and backward read the same journal and must stay side by side."""
 from __future__ import annotations
 
 import json
