@@ -13,7 +13,7 @@ from typing import Any
 
 from ..cloud import Product
 from ..core.errors import ServiceError, invalid
-from ..core.rpc import RpcRequest
+from ..core.rpc import RpcRequest, offset_token_page
 
 SERVICE_INSTANCE = "computenest.serviceinstance"
 # The eight statuses GetServiceInstance/ListServiceInstances document (SDK GetServiceInstanceResponseBody.status).
@@ -112,16 +112,8 @@ class ComputeNest(Product):
         if patterns:
             # the docs' example value is "arn:acs:ecs:*:*:instance/*": accept the pattern with or without "arn:"
             found = [a for a in found if any(fnmatch.fnmatchcase(a, p.removeprefix("arn:")) for p in patterns)]
-        start = 0
-        token = req.get("NextToken")
-        if token is not None:
-            if not token.isdigit() or int(token) > len(found):
-                raise invalid("NextToken", "Unknown token.")
-            start = int(token)
-        page = found[start:start + size]
-        nxt = start + size
-        return {"Resources": [self._resource_view(doc, a) for a in page],
-                "NextToken": str(nxt) if nxt < len(found) else "", "MaxResults": size}
+        page, next_token = offset_token_page(req, found, size)
+        return {"Resources": [self._resource_view(doc, a) for a in page], "NextToken": next_token, "MaxResults": size}
 
     @staticmethod
     def _resource_view(doc: dict, resource_arn: str) -> dict[str, Any]:

@@ -1,13 +1,16 @@
-"""The RPC request of ECS, RDS and FNF: one flat dict of query and form parameters, and typed readers over it."""
+"""The RPC request of ECS, RDS, FNF and Compute Nest: one flat dict of query and form parameters, typed readers over
+it, and the offset NextToken paging that RDS and Compute Nest share."""
 from __future__ import annotations
 
 import json
 import re
 import uuid
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from .errors import ServiceError, invalid, missing
 
+T = TypeVar("T")
 _INDEXED = re.compile(r"^(?P<name>[A-Za-z]+)\.(?P<index>\d+)(?:\.(?P<rest>.+))?$")
 
 
@@ -103,3 +106,17 @@ class RpcRequest:
         if len(tags) > 20:
             raise invalid(name, "At most 20 tags.")
         return tags
+
+
+def offset_token_page(req: RpcRequest, items: list[T], size: int) -> tuple[list[T], str]:
+    """NextToken paging whose token is the offset of the next page, in decimal (RDS DescribeDBInstances, Compute Nest
+    ListServiceInstanceResources): the `size` items from NextToken on (from the first without it), and the next
+    page's token, "" after the last page. A token that is no offset into `items` is 400 InvalidParameter."""
+    start = 0
+    token = req.get("NextToken")
+    if token is not None:
+        if not token.isdigit() or int(token) > len(items):
+            raise invalid("NextToken", "Unknown token.")
+        start = int(token)
+    end = start + size
+    return items[start:end], str(end) if end < len(items) else ""

@@ -15,8 +15,9 @@ from alibabacloud_tea_openapi.exceptions import ClientException
 from psycopg2 import sql
 
 from localcloud.cloud import LocalCloud
-from localcloud.rds import engines
-from localcloud.rds.engines import parse_dsn, qi
+from localcloud.rds.engines import base as engines
+from localcloud.rds.engines.dsn import parse_dsn
+from localcloud.rds.engines.mysql import qi
 from tests.conftest import MYSQL_DSN, PG_DSN
 
 PREFIX = f"rdst_{secrets.token_hex(4)}"

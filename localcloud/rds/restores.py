@@ -1,0 +1,204 @@
+"""Starting an RDS restore: RestoreTable (MySQL and PostgreSQL databases or MySQL tables, into new names, with
+ClientToken idempotence) and RecoveryDBInstance (SQL Server databases into an existing instance). Each checks the
+request, the instance and the backup set, then stores a restore task that `restore_tasks.RestoreTasks` runs."""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+from ..core.rpc import RpcRequest
+from . import errors
+from .engines.base import Engine, EngineError
+from .engines.postgres import PgEngine
+from .engines.sqlserver import MssqlEngine
+from .restore_tasks import RestoreTasks
+from .state import BACKUP, RESTORE, TOKEN
+
+
+def parse_table_meta(req: RpcRequest, eng: Engine) -> list[dict]:
+    """RestoreTable's TableMeta: one target per database, {"Name", "NewName", "Tables": [[old, new], ...] or None
+    for the whole database}."""
+    meta = req.get_json("TableMeta", list)
+    if meta is None:
+        raise errors.missing("TableMeta")
+    if not meta:
+        raise errors.invalid("TableMeta", "It names no database.")
+    targets = []
+    for entry in meta:
+        if not isinstance(entry, dict) or str(entry.get("type", "db")).lower() != "db":
+            raise errors.invalid("TableMeta", 'Each entry must be {"type":"db","name":...,"newname":...}.')
+        name, newname = entry.get("name"), entry.get("newname")
+        if not isinstance(name, str) or not name or not isinstance(newname, str) or not newname:
+            raise errors.invalid("TableMeta", "Each database entry needs a name and a newname.")
+        tables = entry.get("tables")
+        pairs = None
+        if tables is not None:
+            if isinstance(eng, PgEngine):
+                raise errors.invalid("TableMeta", "PostgreSQL restores whole databases only: drop the tables list.")
+            if not isinstance(tables, list) or not tables:
+                raise errors.invalid("TableMeta", "tables must be a non-empty list.")
+            pairs = []
+            for t in tables:
+                if not isinstance(t, dict) or str(t.get("type", "table")).lower() != "table" \
+                        or not isinstance(t.get("name"), str) or not t["name"]:
+                    raise errors.invalid("TableMeta", 'Each table must be {"type":"table","name":...,"newname":...}.')
+                new_table = t.get("newname") or t["name"]
+                if not isinstance(new_table, str) or len(new_table) > 64:
+                    raise errors.invalid("TableMeta", f"Invalid new table name {new_table!r}.")
+                pairs.append([t["name"], new_table])
+            if len({p[1] for p in pairs}) != len(pairs):
+                raise errors.invalid("TableMeta", f"Two tables of {newname!r} get the same new name.")
+        why = eng.check_name(newname)
+        if why:
+            raise errors.invalid("TableMeta", f"{newname!r}: {why}.")
+        targets.append({"Name": name, "NewName": newname, "Tables": pairs})
+    whole = [t["NewName"] for t in targets if t["Tables"] is None]
+    if len(set(whole)) != len(whole) or set(whole) & {t["NewName"] for t in targets if t["Tables"] is not None}:
+        raise errors.invalid("TableMeta", "A new database name appears twice.")
+    return targets
+
+
+def restore_source(req: RpcRequest) -> str:
+    """The BackupId a restore reads; point-in-time restores are refused (no log backups here)."""
+    backup_id = req.get("BackupId")
+    if backup_id is None:
+        if req.get("RestoreTime"):
+            raise errors.invalid("RestoreTime", "Point-in-time restore needs log backups, which the local cloud "
+                                                "does not keep: pass BackupId.")
+        raise errors.missing("BackupId")
+    return backup_id
+
+
+class Restores(RestoreTasks):
+    """The restore actions of `models.Rds`."""
+
+    def RestoreTable(self, req: RpcRequest) -> dict:
+        instance_id = req.require("DBInstanceId")
+        req.require("TableMeta")
+        inst = self._instance(instance_id)
+        self.cloud.faults.check_reject(instance_id)
+        backup_id = restore_source(req)
+        eng = self._engine(inst)
+        if eng is None or isinstance(eng, MssqlEngine):
+            raise errors.table_restore_unsupported(inst["Engine"])
+        token = req.get("ClientToken")
+        fingerprint = hashlib.sha256(json.dumps(
+            [instance_id, backup_id, req.get("TableMeta"), req.get("RestoreTime")]).encode()).hexdigest()
+        targets = parse_table_meta(req, eng)
+        with self._lock:
+            if token is not None:
+                seen = self.cloud.store.get(TOKEN, f"RestoreTable:{instance_id}:{token}")
+                if seen is not None:
+                    if seen["Fingerprint"] != fingerprint:
+                        raise errors.idempotent_mismatch()
+                    return {}
+            inst = self._instance(instance_id)
+            if inst["Status"] != "Running":
+                raise errors.incorrect_instance_state(inst["Status"])
+            if self._restoring(instance_id):
+                raise errors.refuse(errors.RESTORE_IN_PROGRESS)
+            backup = self.cloud.store.get(BACKUP, backup_id)
+            if backup is None or backup["DBInstanceId"] != instance_id:
+                raise errors.backup_not_found(backup_id)
+            if backup["Status"] != "Success":
+                raise errors.backup_unavailable(backup_id)
+            if backup.get("MetaStatus", "OK") != "OK":
+                raise errors.refuse(errors.NO_TABLE_META, backup_id)
+            in_backup = {d["DBName"]: d for d in backup["Databases"]}
+            try:
+                on_server = set(eng.all_databases())
+                mine = set(self._databases(inst, eng))
+            except EngineError as err:
+                raise errors.server_unreachable(err) from None
+            pending_dbs: set[str] = set()
+            pending_tables: set[tuple[str, str]] = set()
+            for task in self._running_restores(instance_id):
+                for t in task["Targets"]:
+                    if t["CreateDb"]:
+                        pending_dbs.add(t["NewName"])
+                    for _, new in t["Tables"] or []:
+                        pending_tables.add((t["NewName"], new))
+            for t in targets:
+                src = in_backup.get(t["Name"])
+                if src is None:
+                    raise errors.database_not_in_backup(t["Name"], backup_id)
+                t["Meta"] = {k: src.get(k) for k in ("CharacterSetName", "Collate", "Ctype") if src.get(k)}
+                t["File"] = src["File"]
+                if t["Tables"] is None:
+                    if t["NewName"] in on_server or t["NewName"] in pending_dbs:
+                        raise errors.database_exists(t["NewName"], " on the instance")
+                    t["CreateDb"] = True
+                    continue
+                for old, _ in t["Tables"]:
+                    if old not in src.get("Tables", []):
+                        raise errors.table_not_in_backup(old, t["Name"], backup_id)
+                if t["NewName"] in pending_dbs or (t["NewName"] in on_server and t["NewName"] not in mine):
+                    raise errors.database_exists(t["NewName"])
+                t["CreateDb"] = t["NewName"] not in on_server
+                existing = set() if t["CreateDb"] else eng.table_names(t["NewName"])
+                for _, new in t["Tables"]:
+                    if new in existing or (t["NewName"], new) in pending_tables:
+                        raise errors.table_exists(new, t["NewName"])
+            task_id = self._new_numeric_id(RESTORE)
+            task = {"TaskId": task_id, "DBInstanceId": instance_id, "BackupId": backup_id, "Status": "Running",
+                    "Action": "RestoreTable", "Targets": targets, "CreatedDbs": [], "CreatedTables": [], "Reason": "",
+                    "StartTime": self.cloud.iso(), "ClientToken": token}
+            self.cloud.store.put(RESTORE, task_id, task)
+            if token is not None:
+                self.cloud.store.put(TOKEN, f"RestoreTable:{instance_id}:{token}",
+                                     {"Fingerprint": fingerprint, "TaskId": task_id})
+        self.cloud.submit(self._run_restore, task_id, time.monotonic())
+        return {}
+
+    def RecoveryDBInstance(self, req: RpcRequest) -> dict:
+        """SQL Server: restore databases of a backup set into an existing instance under new names."""
+        mapping = req.get_json("DbNames", dict)
+        if mapping is None:
+            raise errors.missing("DbNames")
+        backup_id = restore_source(req)
+        target_id = req.get("TargetDBInstanceId")
+        if not target_id:
+            raise errors.invalid("TargetDBInstanceId", "Restoring into a new instance is not emulated: name an "
+                                                       "existing SQL Server instance.")
+        if not mapping or not all(isinstance(k, str) and k and isinstance(v, str) and v for k, v in mapping.items()):
+            raise errors.invalid("DbNames", 'Use {"source database":"new database",...}.')
+        if len({v.lower() for v in mapping.values()}) != len(mapping):
+            raise errors.invalid("DbNames", "A new database name appears twice.")
+        with self._lock:
+            backup = self.cloud.store.get(BACKUP, backup_id)
+            source_id = req.get("DBInstanceId") or (backup or {}).get("DBInstanceId")
+            if backup is None or backup["DBInstanceId"] != source_id:
+                raise errors.backup_not_found(backup_id)
+            source, target = self._instance(source_id), self._instance(target_id)
+            for inst in (source, target):
+                if inst["Engine"] != "SQLServer":
+                    raise errors.recovery_unsupported(inst["Engine"], inst["DBInstanceId"])
+            self.cloud.faults.check_reject(target_id)
+            if target["Status"] != "Running":
+                raise errors.incorrect_instance_state(target["Status"])
+            if backup["Status"] != "Success":
+                raise errors.backup_unavailable(backup_id)
+            eng = self._engine(target)
+            in_backup = {d["DBName"]: d for d in backup["Databases"]}
+            taken = {n.lower() for n in eng.all_databases()}
+            for task in self._running_restores(target_id):
+                taken |= {t["NewName"].lower() for t in task["Targets"]}
+            targets = []
+            for name, newname in mapping.items():
+                if name not in in_backup:
+                    raise errors.database_not_in_backup(name, backup_id)
+                why = eng.check_name(newname)
+                if why:
+                    raise errors.invalid("DbNames", f"{newname!r}: {why}.")
+                if newname.lower() in taken:
+                    raise errors.database_exists(newname, f" on {target_id}")
+                targets.append({"Name": name, "NewName": newname, "Tables": None, "CreateDb": True,
+                                "File": in_backup[name]["File"], "Meta": {}})
+            task_id = self._new_numeric_id(RESTORE)
+            self.cloud.store.put(RESTORE, task_id, {
+                "TaskId": task_id, "DBInstanceId": target_id, "BackupId": backup_id, "Status": "Running",
+                "Action": "RecoveryDBInstance", "Targets": targets, "CreatedDbs": [], "CreatedTables": [], "Reason": "",
+                "StartTime": self.cloud.iso(), "ClientToken": None})
+        self.cloud.submit(self._run_restore, task_id, time.monotonic())
+        return {"DBInstanceId": target_id, "OrderId": ""}
