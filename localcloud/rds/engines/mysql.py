@@ -6,8 +6,9 @@ import re
 import secrets
 from pathlib import Path
 
-from . import base, tools
+from . import base
 from .base import Engine, EngineError
+from .tools import run, tool
 
 MYSQL_SYSTEM = frozenset({"information_schema", "mysql", "performance_schema", "sys"})
 
@@ -101,9 +102,9 @@ class MySqlEngine(Engine):
             raise EngineError(f"database {db!r} does not exist")
         objects = self.objects(db)
         with open(path, "wb") as out:
-            tools.run([tools.tool("mariadb-dump", "mysqldump"), *self._args(), "--single-transaction", "--routines",
-                  "--triggers", "--events", "--hex-blob", "--default-character-set=utf8mb4", "--", db],
-                 self._env(), stdout=out, stopping=stopping)
+            run([tool("mariadb-dump", "mysqldump"), *self._args(), "--single-transaction", "--routines",
+                 "--triggers", "--events", "--hex-blob", "--default-character-set=utf8mb4", "--", db],
+                self._env(), stdout=out, stopping=stopping)
         # The tables of the dump itself (consistent with its data), parsed from its CREATE TABLE lines.
         tables = []
         with open(path, encoding="utf-8", errors="replace") as f:
@@ -142,9 +143,9 @@ class MySqlEngine(Engine):
                             "utf-8", errors="surrogateescape")
                     dst.write(raw)
             with open(rewritten, "rb") as stdin:
-                tools.run([tools.tool("mariadb", "mysql"), *self._args(), "--max-allowed-packet=1G",
-                      "--default-character-set=utf8mb4", f"--database={into}"], self._env(), stdin=stdin,
-                     stopping=stopping)
+                run([tool("mariadb", "mysql"), *self._args(), "--max-allowed-packet=1G",
+                     "--default-character-set=utf8mb4", f"--database={into}"], self._env(), stdin=stdin,
+                    stopping=stopping)
         finally:
             rewritten.unlink(missing_ok=True)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import tools
 from .base import Engine, EngineError
+from .tools import run, tool
 
 PG_SYSTEM = frozenset({"postgres", "template0", "template1"})
 
@@ -95,7 +95,7 @@ class PgEngine(Engine):
         if info is None:
             raise EngineError(f"database {db!r} does not exist")
         tables = self.tables(db)
-        tools.run([tools.tool("pg_dump"), "--format=custom", "--file", str(path)], self._env(db), stopping=stopping)
+        run([tool("pg_dump"), "--format=custom", "--file", str(path)], self._env(db), stopping=stopping)
         return {**info, "Tables": tables, "Size": path.stat().st_size}
 
     def create_database(self, name: str, meta: dict) -> None:
@@ -108,8 +108,8 @@ class PgEngine(Engine):
         self._exec(stmt)
 
     def restore_database(self, file: Path, name: str, stopping) -> None:
-        tools.run([tools.tool("pg_restore"), "--exit-on-error", "--single-transaction", "--no-password",
-              "--dbname", "dbname=" + _pg_conninfo_value(name), str(file)], self._env(), stopping=stopping)
+        run([tool("pg_restore"), "--exit-on-error", "--single-transaction", "--no-password",
+             "--dbname", "dbname=" + _pg_conninfo_value(name), str(file)], self._env(), stopping=stopping)
 
     def drop_database(self, db: str) -> None:
         from psycopg2 import sql
