@@ -104,9 +104,10 @@ def recovery_unsupported(engine: str, instance_id: str) -> ServiceError:
 
 
 # -- backups
-def backup_method_not_supported(message: str = "The specified parameter \"BackupMethod\" is not valid.") \
-        -> ServiceError:
-    return error("InvalidBackupMethod.ValueNotSupport", message, 400)
+def backup_method_not_supported(why: str | None = None) -> ServiceError:
+    """400 InvalidBackupMethod.ValueNotSupport: an unknown BackupMethod, or `why` the engine does not take it."""
+    return error("InvalidBackupMethod.ValueNotSupport", why or "The specified parameter \"BackupMethod\" is not valid.",
+                 400)
 
 
 def backup_type_not_supported() -> ServiceError:
