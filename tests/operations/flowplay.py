@@ -2,6 +2,7 @@
 (what flows/backup.yaml and flows/restore.yaml do through CloudFlow)."""
 from __future__ import annotations
 
+from nestbackup.operations.backup import create_backup
 from nestbackup.operations.backup_poll import finalize, poll_step
 from nestbackup.operations.backup_start import start_batch, start_batch_count
 from nestbackup.operations.restore import advance, recover
@@ -48,3 +49,14 @@ def play_restore(w: Ports, restore_id: str, max_steps: int = 200, on_phase=None)
         else:
             round_number = step["Round"]
     raise AssertionError(f"{restore_id} still restoring after {max_steps} steps")
+
+
+DBS = {"PostgreSQL": {"app": {"t": [1, 2, 3]}}}
+
+
+def backed_up(w, databases=DBS, **seed) -> tuple[dict, str]:
+    """A service instance seeded as asked (disks, and a PostgreSQL database by default) and a Created backup of it."""
+    seeded = w.seed("si-1", databases=databases, **seed)
+    backup_id = create_backup(w, "si-1")["BackupId"]
+    assert play_backup(w, backup_id)["Status"] == "Created"
+    return seeded, backup_id

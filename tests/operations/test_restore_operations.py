@@ -3,12 +3,9 @@ import pytest
 
 from nestbackup.model.ids import OWNER_TAG  # noqa: F401 - the tag the artifacts carry
 from nestbackup.operations import cancel
-from nestbackup.operations.backup import create_backup
 from nestbackup.operations.restore import advance, create_restore, get_restore
 from tests.memory.wiring import MemoryWiring
-from tests.operations.flowplay import play_backup, play_restore
-
-DBS = {"PostgreSQL": {"app": {"t": [1, 2, 3]}}}
+from tests.operations.flowplay import backed_up, play_restore
 
 
 @pytest.fixture
@@ -16,11 +13,6 @@ def w():
     return MemoryWiring()
 
 
-def backed_up(w, databases=DBS, **seed):
-    seeded = w.seed("si-1", databases=databases, **seed)
-    record = create_backup(w, "si-1")
-    assert play_backup(w, record["BackupId"])["Status"] == "Created"
-    return seeded, record["BackupId"]
 
 
 def test_a_restore_brings_data_back_keeps_later_writes_aside_and_starts_the_instances(w):

@@ -4,13 +4,11 @@ import pytest
 
 from nestbackup.errors import Conflict
 from nestbackup.operations import cancel
-from nestbackup.operations.backup import create_backup, get_backup
+from nestbackup.operations.backup import get_backup
 from nestbackup.operations.restore import advance, create_restore, get_restore, recover
 from nestbackup.operations.restore_rename import rename
 from tests.memory.wiring import MemoryWiring
-from tests.operations.flowplay import play_backup, play_restore
-
-DBS = {"PostgreSQL": {"app": {"t": [1, 2, 3]}}}
+from tests.operations.flowplay import backed_up, play_restore
 
 
 @pytest.fixture
@@ -18,11 +16,6 @@ def w():
     return MemoryWiring()
 
 
-def backed_up(w, databases=DBS, **seed):
-    seeded = w.seed("si-1", databases=databases, **seed)
-    backup_id = create_backup(w, "si-1")["BackupId"]
-    assert play_backup(w, backup_id)["Status"] == "Created"
-    return seeded, backup_id
 
 
 def advance_until(w, restore_id: str, phase: str, max_steps: int = 20) -> None:
