@@ -1,6 +1,6 @@
 """What can be proved offline about a deployment: s.yaml renders with Serverless Devs and has the structure the
 functions and flows need; the flows validate and name exactly the functions s.yaml deploys; the layer builds from
-a clean tree and the handlers import from it in a fresh venv."""
+a clean tree for the runtime and the handlers import from its bytecode in a fresh venv."""
 import json
 import os
 import re
@@ -83,32 +83,64 @@ def test_layer_pins_match_the_project():
         assert f'"{name}=={version}"' in project, name
 
 
-@pytest.mark.timeout(900)
-def test_the_layer_builds_and_the_handlers_import_from_it_in_a_fresh_venv(tmp_path):
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    built = subprocess.run([str(ROOT / "scripts/build-layer"), version], capture_output=True, text=True, timeout=900)
-    assert built.returncode == 0, built.stderr[-2000:]
-    assert "MiB zipped" in built.stdout
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    probe = f"""
+def runtime_python() -> str:
+    """The interpreter of the runtime s.yaml deploys to (python3.10), as scripts/build-layer finds it."""
+    version = yaml.safe_load((ROOT / "s.yaml").read_text())["vars"]["runtime"].removeprefix("python")
+    candidates = [*Path(os.popen("pyenv root 2>/dev/null").read().strip() or "/nonexistent").glob(
+        f"versions/{version}.*/bin/python{version}"), Path(f"/usr/bin/python{version}")]
+    found = [str(c) for c in candidates if c.exists()]
+    assert found, f"python{version} (the functions' runtime) is not installed"
+    return found[0]
+
+
+LAYER_PROBE = """
 import importlib.util, os, sys
 os.environ.update(ALIBABA_CLOUD_ACCESS_KEY_ID="ak", ALIBABA_CLOUD_ACCESS_KEY_SECRET="sk",
                   NESTBACKUP_OTS_ENDPOINT="https://x.cn-hangzhou.ots.aliyuncs.com")
-for path in sorted({str(ROOT / 'functions')!r} and __import__('glob').glob({str(ROOT / 'functions/*/index.py')!r})):
+for path in sorted(__import__('glob').glob({functions!r})):
     spec = importlib.util.spec_from_file_location(path.split('/')[-2].replace('-', '_'), path)
     spec.loader.exec_module(importlib.util.module_from_spec(spec))
 from nestbackup.handlers import wiring
 w = wiring(); w.ecs, w.rds, w.flows, w.records
 import pymysql, psycopg2, pytds  # the drivers of db-rename and of the row counts
 assert not [m for m in sys.modules if m.startswith(('alibabacloud_ecs', 'alibabacloud_rds', 'click', 'yaml'))]
-print("ok", sys.modules['nestbackup'].__file__)
+layer = {layer!r}
+loaded = [m.__file__ for m in list(sys.modules.values())
+          if (getattr(m, '__file__', None) or '').startswith(layer) and m.__file__.endswith('.py')]
+print("modules", len(loaded))
+print("compiled at start", [f for f in loaded if not os.path.exists(importlib.util.cache_from_source(f))])
+print("ok", sys.version_info[:2], sys.modules['nestbackup'].__file__)
 """
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT / "build/layer/python")}
+
+
+@pytest.mark.timeout(900)
+def test_the_layer_builds_for_the_runtime_and_the_handlers_import_from_its_bytecode(tmp_path):
+    """On the runtime's interpreter, from the layer alone, with bytecode writes off as on FC's read-only mounts:
+    the handlers import and build their clients, and no module is compiled at start."""
+    python = runtime_python()
+    version = python.rsplit("python", 1)[1]
+    built = subprocess.run([str(ROOT / "scripts/build-layer"), version], capture_output=True, text=True, timeout=900)
+    assert built.returncode == 0, built.stderr[-2000:]
+    assert f"layer for python {version}" in built.stdout
+    venv = tmp_path / "venv"
+    subprocess.run([python, "-m", "venv", "--without-pip", str(venv)], check=True)
+    layer = str(ROOT / "build/layer/python")
+    probe = LAYER_PROBE.format(functions=str(ROOT / "functions/*/index.py"), layer=layer)
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": layer, "PYTHONDONTWRITEBYTECODE": "1"}
     done = subprocess.run([str(venv / "bin/python"), "-c", probe], capture_output=True, text=True, env=env,
                           timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "build/layer/python/nestbackup" in done.stdout
+    assert f"ok ({version.replace('.', ', ')})" in done.stdout and "build/layer/python/nestbackup" in done.stdout
+    assert int(re.search(r"modules (\d+)", done.stdout).group(1)) > 100
+    assert "compiled at start []" in done.stdout, done.stdout
+    # Every distribution in the layer is locked at the version the lock names, and the lock holds the direct pins.
+    frozen = subprocess.run([python, "-m", "pip", "freeze", "--path", layer], capture_output=True, text=True).stdout
+    lock = (ROOT / "deploy/layer-lock.txt").read_text()
+    locked = {line.lower() for line in lock.splitlines() if "==" in line}
+    assert {line.lower() for line in frozen.splitlines() if "==" in line} == locked
+    for pin in (ROOT / "deploy/layer-requirements.txt").read_text().splitlines():
+        if "==" in pin:
+            assert pin.lower() in locked, pin
 
 
 def test_bootstrap_creates_the_table_once(endpoint):
