@@ -36,6 +36,20 @@ class Api:
         except urllib.error.HTTPError as err:
             return err.code, json.loads(err.read())
 
+    def documented(self, method: str, template: str, path: str | None = None, body=None) -> dict:
+        """Call `path` (default: `template`), and check the success body against the schema the OpenAPI document
+        declares for `method template`; answer the body."""
+        import jsonschema_rs
+        status, answer = self.call(method, path or template, body)
+        assert 200 <= status < 300, answer
+        document = self.call("GET", "/openapi.json", token=None)[1]
+        declared = document["paths"][template][method.lower()]["responses"][str(status)]
+        schema = declared["content"]["application/json"]["schema"]
+        resolved = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+        assert resolved.get("required"), f"{method} {template}: its schema requires nothing, so it checks nothing"
+        jsonschema_rs.validate(resolved, answer)
+        return answer
+
     def wait(self, record_id: str, timeout: float = 120) -> dict:
         """Follow a backup or restore until it is final."""
         path = f"/restores/{record_id}" if record_id.startswith("restore-") else f"/backups/{record_id}"

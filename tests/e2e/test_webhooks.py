@@ -73,9 +73,7 @@ def receivers():
 
 
 def tenant_with_hook(api, si: str, url: str, prefix: str = "hooked") -> dict:
-    status, tenant = api.call("POST", "/tenants", {"Name": f"{prefix}-{si[-8:]}", "Instances": [si], "Webhook": url})
-    assert status == 201, tenant
-    return tenant
+    return api.documented("POST", "/tenants", body={"Name": f"{prefix}-{si[-8:]}", "Instances": [si], "Webhook": url})
 
 
 def final_backup(api, control, si: str) -> dict:
@@ -217,11 +215,14 @@ def test_a_failing_receiver_becomes_a_dead_letter_and_a_rotated_secret_signs_bes
     assert rotated.returncode == 0, rotated.stderr
     new_secret = json.loads(rotated.stdout)["WebhookSecret"]
     assert new_secret != tenant["WebhookSecret"]
+    listed = api.documented("GET", "/tenants")      # the admin routes answer what the OpenAPI document says
+    assert {"Name": tenant["Name"], "Instances": [si], "Webhook": True} in listed["Tenants"]
     w, now = wiring(), time.time()
     for n in range(rules.MAX_ATTEMPTS):
         now += rules.MAX_RETRY_SECONDS + 1
         notify.deliver_due(w, now=now)
-    [dead] = deliveries(api, tenant["Name"], "DeadLetter")
+    [dead] = api.documented("GET", "/tenants/{id}/deliveries",
+                            f"/tenants/{tenant['Name']}/deliveries?status=DeadLetter")["Deliveries"]
     assert dead["Attempts"] == rules.MAX_ATTEMPTS and "HTTP 500" in dead["LastError"]
     assert len(hook.requests) == rules.MAX_ATTEMPTS
     last = hook.requests[-1]
@@ -231,3 +232,6 @@ def test_a_failing_receiver_becomes_a_dead_letter_and_a_rotated_secret_signs_bes
     assert rules.verify_signature(tenant["WebhookSecret"], header, last["body"], stamp)
     listed = run_cli(api.base.removesuffix("/api"), "tenant", "deliveries", tenant["Name"], "--status", "DeadLetter")
     assert listed.returncode == 0 and dead["DeliveryId"] in listed.stdout
+    again = api.documented("POST", "/tenants/{id}/webhook-secret", f"/tenants/{tenant['Name']}/webhook-secret")
+    assert again["WebhookSecret"] != new_secret and again["PreviousSecretValidSeconds"] > 0
+    assert api.documented("DELETE", "/tenants/{id}", f"/tenants/{tenant['Name']}")["Deleted"] is True
