@@ -131,3 +131,49 @@ def test_a_schedule_fires_a_backup_and_retention_deletes_the_oldest(w):
         play_backup(w, ids[-1])
     statuses = [get_backup(w, i)["Status"] for i in ids]
     assert statuses[-1] == "Created" and "Deleted" in statuses[:-1]
+
+
+@pytest.mark.parametrize("unit", ["group", "snapshot", "rds"])
+def test_a_cancel_that_lands_while_a_start_call_is_in_flight_leaves_nothing_behind(w, unit):
+    """CloudFlow's StopExecution does not stop a function already running: a Start step whose CreateSnapshotGroup,
+    CreateSnapshot or CreateBackup returns after the cancel read the record made something the cancel could not see.
+    The step finds its item written by the cancel, and deletes what it made."""
+    if unit == "rds":
+        w.seed("si-1", instances=0, databases=DBS)
+    else:
+        w.seed("si-1", instances=1, disks_per_instance=2 if unit == "group" else 1)
+    action = {"group": "create_snapshot_group", "snapshot": "create_snapshot", "rds": "create_backup"}[unit]
+    target = w.rds if unit == "rds" else w.ecs
+    made = getattr(target, action)
+    cancelled = {}
+
+    def cancel_in_flight(*args, **kwargs):
+        answer = made(*args, **kwargs)                      # the cloud made it; the step has not recorded it yet
+        cancelled.update(cancel.cancel_backup(w, record["BackupId"]))
+        w.rds.finish()                                      # the RDS set appears after the cancel
+        return answer
+
+    setattr(target, action, cancel_in_flight)
+    record = create_backup(w, "si-1")
+    start_batch(w, record["BackupId"], 0)
+    assert cancelled["Status"] == "CreateFailed"
+    assert not w.ecs.snapshots and not w.ecs.groups and not w.rds.sets
+    final = get_backup(w, record["BackupId"])
+    assert final["Status"] == "CreateFailed"
+    assert {r["ErrorCode"] for r in final["Resources"]} == {"Cancelled"}
+    assert all("started as the backup was cancelled" in r["ErrorMessage"] for r in final["Resources"])
+
+
+def test_a_start_recorded_between_the_cancels_first_read_and_its_marking_is_deleted_too(w, monkeypatch):
+    w.seed("si-1", instances=1, disks_per_instance=2)
+    record = create_backup(w, "si-1")
+    mark = cancel._mark_cancelled
+
+    def start_then_mark(w_, backup_id):
+        start_batch(w, backup_id, 0)                # the step writes its group after the cancel's first read
+        mark(w_, backup_id)
+
+    monkeypatch.setattr(cancel, "_mark_cancelled", start_then_mark)
+    out = cancel.cancel_backup(w, record["BackupId"])
+    assert out["Status"] == "CreateFailed" and out["Leftovers"] == []
+    assert not w.ecs.snapshots and not w.ecs.groups

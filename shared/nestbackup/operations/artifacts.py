@@ -11,6 +11,7 @@ from ..model.ids import OWNER_TAG, is_backup_id
 from ..model.records import BackupItem, BackupMethod
 from ..model.status import BackupStatus
 from ..ports import Ports
+from ..ports.records import StaleWrite
 from .loading import load_backup, read_backup
 
 log = logging.getLogger("nestbackup.backup")
@@ -104,6 +105,60 @@ def delete_artifact(w: Ports, item: BackupItem, groups_done: set[str], backup_se
         w.ecs.delete_snapshot(item.artifact_id)
     elif item.method is BackupMethod.RDS_BACKUP and (backup_set or item.artifact_id):
         w.rds.delete_backup(item.resource_id, backup_set or item.artifact_id or "")
+
+
+def wait_for_backup_set(w: Ports, db_instance_id: str, job_id: str, seconds: float = 120) -> str | None:
+    """The backup set an RDS backup job makes, once the job ends (None if it fails or outlasts `seconds`)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job = w.rds.backup_job(db_instance_id, job_id)
+        if job is None or job.failed:
+            return None
+        if job.finished:
+            return job.backup_id
+        time.sleep(1)
+    return None
+
+
+def discard_started_after_close(w: Ports, backup_id: str, made: list[BackupItem], attempts: int = 20) -> bool:
+    """Delete what a start step made when the backup was closed (cancelled) while its cloud call was in flight:
+    CloudFlow's StopExecution does not stop a function already running, and the cancel, which read the record
+    before the call returned, could not see it. Says so on each item. False, doing nothing, while the backup still
+    runs: the step's stale write was then another writer's, and its retry settles it."""
+    notes: dict[str, str] = {}
+    groups: set[str] = set()
+    for attempt in range(attempts):
+        stored, record = read_backup(w, backup_id)
+        if record.status is BackupStatus.CREATING:
+            return False
+        for item in made:
+            what = item.group_id or item.artifact_id or item.job_id
+            if not what or item.resource_id in notes:
+                continue
+            try:
+                backup_set = None
+                if item.method is BackupMethod.RDS_BACKUP and not item.artifact_id:
+                    backup_set = wait_for_backup_set(w, item.resource_id, item.job_id or "")
+                    if backup_set is None:
+                        raise CloudError("BackupJobUnfinished", f"RDS backup job {what} did not end in time")
+                delete_artifact(w, item, groups, backup_set)
+                notes[item.resource_id] = f"{what} was started as the backup was cancelled, and is deleted"
+            except CloudError as err:
+                notes[item.resource_id] = (f"{what} was started as the backup was cancelled" if err.code in
+                                           NOT_FOUND_CODES else f"{what}, started as the backup was cancelled, is "
+                                           f"left behind ({err.code}: {err.message})")
+            _log("artifact started after the backup closed", step="start", record_id=backup_id,
+                 resource_id=item.resource_id, artifact=what, note=notes[item.resource_id])
+        try:
+            for current in record.items:
+                if current.resource_id in notes and notes[current.resource_id] not in (current.error_message or ""):
+                    current.error_message = "; ".join(filter(None, (current.error_message,
+                                                                    notes[current.resource_id])))
+                    w.records.write_item(stored, current.resource_id, current.to_dict())
+            return True
+        except StaleWrite:          # the cancel is still writing its items: read them again
+            time.sleep(0.05 * (attempt + 1))
+    return True
 
 
 def refused_for_good(err: CloudError) -> bool:

@@ -12,8 +12,9 @@ from ..model.ids import OWNER_TAG
 from ..model.records import BackupItem, BackupMethod, BackupRecord
 from ..model.status import ItemStatus
 from ..ports import Ports
-from ..ports.records import StoredRecord
+from ..ports.records import StaleWrite, StoredRecord
 from ..ports.steps import PrepareOutput, StartBatchOutput
+from .artifacts import discard_started_after_close
 from .costs import Meter
 from .loading import load_backup, read_backup
 
@@ -82,11 +83,15 @@ def start_unit(w: Ports, stored: StoredRecord, record: BackupRecord, unit: list[
         _log("backup start failed", step="start", record_id=record.backup_id, resource_id=first.resource_id,
              code=err.code, request_id=err.request_id)
     retried = w.take_retries()
-    for item in unit:
-        if retried:
-            item.retried = f"retried after {', '.join(retried[-3:])}" + (f" (+{len(retried) - 3} more)"
-                                                                         if len(retried) > 3 else "")
-        w.records.write_item(stored, item.resource_id, item.to_dict())
+    try:
+        for item in unit:
+            if retried:
+                item.retried = f"retried after {', '.join(retried[-3:])}" + (f" (+{len(retried) - 3} more)"
+                                                                             if len(retried) > 3 else "")
+            w.records.write_item(stored, item.resource_id, item.to_dict())
+    except StaleWrite:
+        if not discard_started_after_close(w, record.backup_id, unit):
+            raise
 
 
 def capture_counts_after(w: Ports, item: BackupItem) -> None:

@@ -15,7 +15,7 @@ from ..model.records import BackupMethod, ResourceType
 from ..model.status import BackupStatus, DatabaseState, ItemStatus, RestorePhase, RestoreStatus
 from ..ports import Ports
 from ..ports.records import StaleWrite
-from .artifacts import NOT_FOUND_CODES, delete_artifact, refused_for_good
+from .artifacts import NOT_FOUND_CODES, delete_artifact, refused_for_good, wait_for_backup_set
 from .backup_poll import finalize
 from .loading import load_backup, read_backup, read_restore
 from .restore import recover
@@ -31,15 +31,36 @@ def cancel_backup(w: Ports, backup_id: str, now: float | None = None) -> dict:
     if record.status is not BackupStatus.CREATING:
         raise Conflict(f"backup {backup_id} is {record.status}: only a running backup can be cancelled")
     w.flows.stop_generations(w.settings.backup_flow, backup_id, "cancelled by the caller")
-    stored, record = read_backup(w, backup_id)
     leftovers: list[str] = []
+    done: set[str] = set()
+    _delete_made(w, backup_id, done, leftovers)
+    _mark_cancelled(w, backup_id)
+    # A start step that recorded its artifact between the first read and the marking: delete that too. One that
+    # records it after the marking finds its write stale and deletes it itself (artifacts.discard_started_after_close).
+    _delete_made(w, backup_id, done, leftovers)
+    detail = "cancelled by the caller" + (f"; left behind: {', '.join(leftovers)}" if leftovers else "")
+    final = finalize(w, backup_id, error={"Code": "Cancelled", "Detail": detail}, now=now)
+    # A poll step that was running when its execution was stopped may have started the next generation since.
+    w.flows.stop_generations(w.settings.backup_flow, backup_id, "cancelled by the caller")
+    return final | {"Leftovers": leftovers}
+
+
+def _delete_made(w: Ports, backup_id: str, done: set[str], leftovers: list[str]) -> None:
+    """Delete what the record says was made and `done` does not hold yet (snapshots and groups: deleting a
+    progressing snapshot cancels it; RDS: the set once its job ends, waited for a bounded time)."""
+    stored, record = read_backup(w, backup_id)
     groups: set[str] = set()
     for item in record.items:
+        made = item.group_id or item.artifact_id or item.job_id
+        if not made or made in done:
+            continue
+        done.add(made)
         try:
             if item.method is not BackupMethod.RDS_BACKUP:
                 delete_artifact(w, item, groups)
             elif item.job_id:
-                backup_set = item.artifact_id or _wait_for_set(w, item.resource_id, item.job_id)
+                backup_set = item.artifact_id or wait_for_backup_set(w, item.resource_id, item.job_id,
+                                                                     RDS_WAIT_SECONDS)
                 if backup_set:
                     try:
                         delete_artifact(w, item, groups, backup_set)
@@ -53,15 +74,9 @@ def cancel_backup(w: Ports, backup_id: str, now: float | None = None) -> dict:
                 else:
                     leftovers.append(f"RDS backup job {item.job_id} of {item.resource_id}")
         except CloudError as err:
-            left = f"{item.artifact_id or item.group_id or item.job_id}: {err.code}"
+            left = f"{made}: {err.code}"
             if err.code not in NOT_FOUND_CODES and left not in leftovers:      # a group's members share one
                 leftovers.append(left)
-    _mark_cancelled(w, backup_id)
-    detail = "cancelled by the caller" + (f"; left behind: {', '.join(leftovers)}" if leftovers else "")
-    final = finalize(w, backup_id, error={"Code": "Cancelled", "Detail": detail}, now=now)
-    # A poll step that was running when its execution was stopped may have started the next generation since.
-    w.flows.stop_generations(w.settings.backup_flow, backup_id, "cancelled by the caller")
-    return final | {"Leftovers": leftovers}
 
 
 def _mark_cancelled(w: Ports, backup_id: str, attempts: int = 20) -> None:
@@ -79,18 +94,6 @@ def _mark_cancelled(w: Ports, backup_id: str, attempts: int = 20) -> None:
         except StaleWrite:
             time.sleep(0.1)
     raise Conflict(f"backup {backup_id} kept changing while it was cancelled; cancel again")
-
-
-def _wait_for_set(w: Ports, db_instance_id: str, job_id: str) -> str | None:
-    deadline = time.monotonic() + RDS_WAIT_SECONDS
-    while time.monotonic() < deadline:
-        job = w.rds.backup_job(db_instance_id, job_id)
-        if job is None or job.failed:
-            return None
-        if job.finished:
-            return job.backup_id
-        time.sleep(1)
-    return None
 
 
 def cancel_restore(w: Ports, restore_id: str, now: float | None = None) -> dict:
