@@ -133,3 +133,24 @@ def test_a_records_events_come_back_in_order_and_apart_from_the_record(store):
     assert [e["Event"] for e in store.events("backup-e", 2)] == ["Created", "Planned"]
     assert set(store.read("backup-e").items) == {"d-1"}
     assert store.read("backup-missing") is None
+
+
+def test_counters_add_up_across_writers_at_once_and_each_write_counts_itself_as_the_call_it_is(store):
+    store.add_counts("costs", "r1", {"Invocations": 1, "ecs:CreateSnapshot": 2})
+
+    def add():
+        for _ in range(5):
+            store.add_counts("costs", "r1", {"Invocations": 1, "ecs:CreateSnapshot": 1})
+
+    writers = [threading.Thread(target=add) for _ in range(8)]
+    for t in writers:
+        t.start()
+    for t in writers:
+        t.join()
+    got = store.counts("costs", "r1")
+    assert got["Invocations"] == 41 and got["ecs:CreateSnapshot"] == 42
+    # Where a write is a cloud call (Tablestore's UpdateRow with INCREMENT), it is counted with the rest.
+    assert {k: v for k, v in got.items() if k.startswith("ots:")} in ({}, {"ots:UpdateRow": 41})
+    assert store.counts("costs", "missing") == {}
+    with pytest.raises(ValueError):
+        store.add_counts("costs", "r1", {"not a name": 1})

@@ -9,9 +9,18 @@ def test_a_backup_and_its_restore_carry_what_they_cost_and_the_plan_is_of_the_sa
                                                                                         pg_db):
     control.seed(ServiceInstanceId=si, Disks=2, DiskSize="8MiB", Postgres=pg_db[1])
     planned = api.call("GET", f"/service-instances/{si}/plan")[1]["Estimate"]
+    before = control.stats()
     backup = api.wait(api.call("POST", "/backups", {"ServiceInstanceId": si})[1]["BackupId"])
     assert backup["Status"] == "Created"
     cost = backup["Cost"]
+    served = _served_since(control, before)
+    # Each state the flow entered is on the record once, and each function invocation: the API's create (the test's
+    # reads of the record are API invocations too, not the backup's) and the steps'.
+    assert cost["FlowTransitions"] == served["flow:transitions"]
+    assert cost["Invocations"] == 1 + served["fc:nestbackup-backup-steps"]
+    # Every ECS, RDS and Compute Nest call is on the record.
+    assert {k: n for k, n in served.items() if k.startswith(("ecs:", "rds:", "computenest:"))} == \
+        {k: n for k, n in cost["Calls"].items() if k.startswith(("ecs:", "rds:", "computenest:"))}
     calls = cost["Calls"]
     assert calls.get("ecs:CreateSnapshotGroup", 0) + calls.get("ecs:CreateSnapshot", 0) >= 1
     assert calls.get("rds:CreateBackup", 0) == 1
@@ -30,12 +39,21 @@ def test_a_backup_and_its_restore_carry_what_they_cost_and_the_plan_is_of_the_sa
     assert cost["CostUSD"]["FlowTransitions"] == round(cost["FlowTransitions"] * DEFAULT_PRICES["FlowUSDPerTransition"],
                                                        6)
 
+    before = control.stats()
     restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})[1]
     final = api.wait(restore["RestoreId"])
     assert final["Status"] == "Restored"
+    served = _served_since(control, before)
+    assert final["Cost"]["FlowTransitions"] == served["flow:transitions"]
+    assert final["Cost"]["Invocations"] == 1 + served["fc:nestbackup-restore-steps"] + served["fc:nestbackup-db-rename"]
     assert final["Cost"]["Calls"].get("ecs:ResetDisk", 0) == 2
     assert final["Cost"]["Calls"].get("rds:RestoreTable", 0) == 1
     assert final["Cost"]["Invocations"] >= 3           # create, advance rounds, rename
     assert final["Cost"]["BytesCreated"] == 0
     shown = run_cli(product.endpoint, "restore", "show", restore["RestoreId"])
     assert shown.returncode == 0 and "  cost ~$" in shown.stdout and "instances stopped for" in shown.stdout
+
+
+def _served_since(control, before: dict[str, int]) -> dict[str, int]:
+    after = control.stats()
+    return {k: after[k] - before.get(k, 0) for k in after if after[k] - before.get(k, 0)}

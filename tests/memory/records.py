@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 from nestbackup.errors import CloudError, Conflict
-from nestbackup.ports.records import HEADER, StaleWrite, StoredRecord
+from nestbackup.ports.records import HEADER, StaleWrite, StoredRecord, check_counter_names
 
 
 def _copy(doc: Any) -> Any:
@@ -17,6 +17,7 @@ class MemoryRecordStore:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self.rows: dict[tuple[str, str], dict[str, Any]] = {}     # (partition, sort key) -> columns
+        self.counters: dict[tuple[str, str], dict[str, int]] = {}
         self._seq = 0
 
     def ensure_table(self) -> bool:
@@ -131,6 +132,17 @@ class MemoryRecordStore:
     def docs(self, collection: str) -> list[tuple[str, dict, int]]:
         with self._lock:
             return [(s, _copy(c["doc"]), c["ver"]) for (p, s), c in sorted(self.rows.items()) if p == collection]
+
+    def add_counts(self, collection: str, key: str, counts: dict[str, int]) -> None:
+        check_counter_names(counts)
+        with self._lock:
+            row = self.counters.setdefault((collection, key), {})
+            for name, n in counts.items():
+                row[name] = row.get(name, 0) + int(n)
+
+    def counts(self, collection: str, key: str) -> dict[str, int]:
+        with self._lock:
+            return dict(self.counters.get((collection, key), {}))
 
     def _write_versioned(self, p: str, s: str, doc: dict, expected: int) -> int:
         with self._lock:

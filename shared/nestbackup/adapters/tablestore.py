@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 from ..errors import CloudError, Conflict
-from ..ports.records import HEADER, StaleWrite, StoredRecord
+from ..ports.records import HEADER, StaleWrite, StoredRecord, check_counter_names
 from .usage import note_call
 
 ITEM_PREFIX = "item#"
@@ -36,6 +36,7 @@ CELL_OVERHEAD_BYTES = 8
 
 
 # Tablestore SDK client methods -> the API actions they send.
+COUNTER = "c_"                   # the column prefix of a counter
 OTS_ACTIONS = {"batch_write_row": "BatchWriteRow", "create_table": "CreateTable", "delete_row": "DeleteRow",
                 "get_range": "GetRange", "get_row": "GetRow", "list_table": "ListTable", "put_row": "PutRow",
                 "update_row": "UpdateRow", "describe_table": "DescribeTable"}
@@ -233,6 +234,25 @@ class RecordStore:
                 out.append((row.primary_key[1][1], json.loads(cols["doc"]), cols["ver"]))
             start = next_pk
         return out
+
+    # -- counters: one row per key, a column per counter ("c_" + the name, ':' as "__": column names are letters,
+    # digits and '_'), added to with UpdateRow's INCREMENT, which needs no read and no condition.
+    def add_counts(self, collection: str, key: str, counts: dict[str, int]) -> None:
+        check_counter_names(counts)
+        ots = self._ots
+        own = f"ots:{OTS_ACTIONS['update_row']}"         # this write, counted with the calls it adds up
+        added = {**counts, own: counts.get(own, 0) + 1}
+        self._call(self.client.update_row, self.table,
+                   ots.Row([("p", collection), ("s", key)],
+                           {"increment": [(COUNTER + name.replace(":", "__"), int(n)) for name, n in added.items()]}),
+                   ots.Condition(ots.RowExistenceExpectation.IGNORE))
+
+    def counts(self, collection: str, key: str) -> dict[str, int]:
+        _, row, _ = self._call(self.client.get_row, self.table, [("p", collection), ("s", key)], None, None, 1)
+        if not row:
+            return {}
+        return {name[len(COUNTER):].replace("__", ":"): value for name, value in _columns(row).items()
+                if name.startswith(COUNTER)}
 
     # -- locks
     def acquire_lock(self, si: str, holder: str, now_ms: int, lease_ms: int) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+TOTALS = frozenset({"FlowTransitions", "Invocations", "MicroGbSeconds", "BytesCreated"})   # counters not calls
+
 
 @dataclass
 class Cost:
@@ -26,6 +28,18 @@ class Cost:
         return {"Calls": dict(sorted(self.calls.items())), "FlowTransitions": self.transitions,
                 "Invocations": self.invocations, "GbSeconds": round(self.gb_seconds, 6),
                 "BytesCreated": self.bytes_created}
+
+    def to_counters(self) -> dict[str, int]:
+        """As whole-number counters that add up: the calls by "product:Action" beside TOTALS (GB-seconds in
+        micro GB-seconds)."""
+        return {**self.calls, "FlowTransitions": self.transitions, "Invocations": self.invocations,
+                "MicroGbSeconds": round(self.gb_seconds * 1_000_000), "BytesCreated": self.bytes_created}
+
+    @classmethod
+    def from_counters(cls, counters: dict[str, int]) -> "Cost":
+        return cls({k: v for k, v in counters.items() if k not in TOTALS and v}, counters.get("FlowTransitions", 0),
+                   counters.get("Invocations", 0), counters.get("MicroGbSeconds", 0) / 1_000_000,
+                   counters.get("BytesCreated", 0))
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any] | None) -> "Cost":

@@ -186,7 +186,7 @@ def finalize(w: Ports, backup_id: str, error: dict | None = None, now: float | N
     status = record.refresh_status(iso_utc(now))
     if status is BackupStatus.CREATING:          # not final: nothing to close yet
         return FinalizeOutput(backup_id, str(status)).to_event()
-    meter.charge(backup_id, FinalizeOutput.TRANSITIONS)
+    meter.charge(backup_id, FinalizeOutput.TRANSITIONS_AFTER_ERROR if error else FinalizeOutput.TRANSITIONS)
     database_bytes = sum(i.size_bytes or 0 for i in record.items if i.resource_type is ResourceType.RDS)
     record.cost = final_cost(w, backup_id, sum(i.size_bytes or 0 for i in record.items), database_bytes)
     w.records.write_header(stored, record.header_doc())

@@ -12,10 +12,9 @@ from ..decisions.cost import estimate
 from ..errors import NestBackupError
 from ..model.cost import Cost
 from ..ports import Ports
-from ..ports.records import StaleWrite
 
 log = logging.getLogger("nestbackup.cost")
-COSTS = "record-costs"          # record id -> the cost its steps added so far
+COSTS = "record-costs"          # record id -> the counters its steps added to so far
 
 
 class Meter:
@@ -27,34 +26,26 @@ class Meter:
         self.started = time.monotonic()
 
     def charge(self, record_id: str, transitions: int) -> None:
+        """Add the step's spending so far to the record's counters: one write, which counts itself."""
         w = self.w
         memory_gb = w.settings.function_memory_mb / 1024
         delta = Cost(w.take_calls(), transitions, 1, (time.monotonic() - self.started) * memory_gb)
         try:
-            for _ in range(10):
-                found = w.records.get_doc(COSTS, record_id)
-                if found is None:
-                    if w.records.create_doc(COSTS, record_id, delta.to_doc()):
-                        return
-                    continue
-                doc, version = found
-                try:
-                    w.records.update_doc(COSTS, record_id, Cost.from_doc(doc).add(delta).to_doc(), version)
-                    return
-                except StaleWrite:
-                    continue
+            w.records.add_counts(COSTS, record_id, delta.to_counters())
         except NestBackupError as err:
             log.warning("cost not recorded", extra={"fields": {"record_id": record_id, "reason": str(err)}})
+        w.take_calls()            # that write: counted by itself
 
 
 def final_cost(w: Ports, record_id: str, bytes_created: int = 0, database_bytes: int = 0) -> dict | None:
-    """The record's cost so far with the bytes it created, priced (NESTBACKUP_PRICES over the plan's defaults)."""
+    """The record's cost so far, this read included, with the bytes it created, priced (NESTBACKUP_PRICES over the
+    plan's defaults). Not in it: the record's final write and the closing after it (lock, client token,
+    notifications), which come after the cost they would have to be part of."""
     try:
-        found = w.records.get_doc(COSTS, record_id)
+        counted = Cost.from_counters(w.records.counts(COSTS, record_id)).add(Cost(w.take_calls()))
         prices = json.loads(w.settings.prices or "{}")
     except (NestBackupError, ValueError) as err:
         log.warning("cost not read", extra={"fields": {"record_id": record_id, "reason": str(err)}})
         return None
-    cost = Cost.from_doc(found[0] if found else None)
-    cost.bytes_created = bytes_created
-    return estimate(cost, prices if isinstance(prices, dict) else None, database_bytes=database_bytes)
+    counted.bytes_created = bytes_created
+    return estimate(counted, prices if isinstance(prices, dict) else None, database_bytes=database_bytes)

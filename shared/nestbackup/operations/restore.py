@@ -139,11 +139,12 @@ def advance(w: Ports, restore_id: str, round_number: int = 0, now: float | None 
                RestorePhase.DONE: lambda *a: None}[record.phase]
     before = record.phase
     handler(w, record, now)
-    meter.charge(restore_id, AdvanceOutput.TRANSITIONS)
     if record.phase is RestorePhase.DONE:
+        meter.charge(restore_id, AdvanceOutput.TRANSITIONS)
         _finish(w, stored, record, now)
         return AdvanceOutput(restore_id, AdvanceState.DONE, 0, round_number + 1).to_event()
     save_restore(w, stored, record)
+    meter.charge(restore_id, AdvanceOutput.TRANSITIONS)
     if record.phase is RestorePhase.RENAMING_DATABASES:
         return AdvanceOutput(restore_id, AdvanceState.RENAME, 0, round_number + 1).to_event()
     if record.phase is not before:       # moved on: act on the next phase at once

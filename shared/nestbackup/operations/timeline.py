@@ -68,6 +68,12 @@ class TimelineRecords:
     def docs(self, collection: str) -> list[tuple[str, dict, int]]:
         return self._store.docs(collection)
 
+    def add_counts(self, collection: str, key: str, counts: dict[str, int]) -> None:
+        return self._store.add_counts(collection, key, counts)
+
+    def counts(self, collection: str, key: str) -> dict[str, int]:
+        return self._store.counts(collection, key)
+
     def create(self, kind: str, record_id: str, si: str, header: dict, items: dict[str, dict]) -> None:
         at = _now()
         for item in items.values():

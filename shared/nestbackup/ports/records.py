@@ -3,12 +3,21 @@ their timelines, listings, client tokens, per-instance locks and small document 
 `adapters/tablestore.py` implements it on one Tablestore table."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..errors import Conflict
 
 HEADER = "#"          # the key of a record's header in StoredRecord.versions
+COUNTER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(:[A-Za-z][A-Za-z0-9]*)?")    # "Invocations", "ecs:CreateSnapshot"
+
+
+def check_counter_names(counts: dict[str, int]) -> None:
+    """Counter names are part of the port's contract: each store must be able to keep them as they are."""
+    bad = [name for name in counts if not (isinstance(name, str) and COUNTER_NAME.fullmatch(name) and len(name) < 200)]
+    if bad:
+        raise ValueError(f"counter names must be letters and digits, optionally 'product:Action': {bad}")
 
 
 class StaleWrite(Conflict):
@@ -73,3 +82,12 @@ class RecordStore(Protocol):
     def delete_doc(self, collection: str, key: str) -> None: ...
 
     def docs(self, collection: str) -> list[tuple[str, dict, int]]: ...
+
+    # -- counters
+    def add_counts(self, collection: str, key: str, counts: dict[str, int]) -> None:
+        """Add each count to the counter of that name (names: letters, digits and ':'), atomically and without a
+        read, so writers at once never lose each other's counts; absent counters start at 0. The write counts
+        itself among them, as the cloud call it is (a cost counts every call)."""
+        ...
+
+    def counts(self, collection: str, key: str) -> dict[str, int]: ...

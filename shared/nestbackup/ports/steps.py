@@ -1,7 +1,9 @@
 """The contract between the flows (flows/*.yaml) and the functions they invoke: one dataclass per step's input
 (the `body` the flow sends) and output (what the flow reads as `$Output.Body.X`), the states a step routes on, and
-the flow state transitions one run of the step takes (`TRANSITIONS`, for the record's cost; UNCONFIRMED how CloudFlow
-counts the states of a Map's iterations and the end state: here each state entered counts once).
+the flow state transitions one run of the step takes (`TRANSITIONS`, for the record's cost): each state entered counts
+once, and belongs to exactly one step (a step counts the states the flow passes through up to the next step; the
+continuation's Route of a later generation is not counted). UNCONFIRMED how CloudFlow counts the states of a Map's
+iterations; `bench/record_cost.py` compares the sum with the local CloudFlow's count.
 
 Handlers parse their event with `<Input>.from_event`; operations build their answer as the step's output dataclass.
 `scripts/flowcheck.py` checks every flow against these: each `body` key is a field of the step's input, and each
@@ -106,7 +108,7 @@ class PollInput(StepInput):
 
 @dataclass(frozen=True)
 class PollOutput(StepOutput):
-    TRANSITIONS: ClassVar[int] = 3      # Poll, Check, Pause (or Finalize's turn)
+    TRANSITIONS: ClassVar[int] = 3      # Poll, Check, then Pause, Finalize or ContinuedInNextGeneration
     STATES: ClassVar[type[Enum]] = PollState
     BackupId: str
     State: PollState
@@ -123,7 +125,8 @@ class FinalizeInput(StepInput):
 
 @dataclass(frozen=True)
 class FinalizeOutput(StepOutput):
-    TRANSITIONS: ClassVar[int] = 2      # Finalize, the end state
+    TRANSITIONS: ClassVar[int] = 0      # Finalize was counted by the Poll that routed to it
+    TRANSITIONS_AFTER_ERROR: ClassVar[int] = 2      # FinalizeAfterError, BackupFailed
     BackupId: str
     Status: str
 
@@ -137,7 +140,7 @@ class AdvanceInput(StepInput):
 
 @dataclass(frozen=True)
 class AdvanceOutput(StepOutput):
-    TRANSITIONS: ClassVar[int] = 3      # Advance, Route, Pause
+    TRANSITIONS: ClassVar[int] = 3      # Advance, Route, then Pause, Rename or Finished
     STATES: ClassVar[type[Enum]] = AdvanceState
     RestoreId: str
     State: AdvanceState
@@ -152,6 +155,7 @@ class RenameInput(StepInput):
 
 @dataclass(frozen=True)
 class RenameOutput(StepOutput):
+    TRANSITIONS: ClassVar[int] = 0      # Rename was counted by the Advance that routed to it
     RestoreId: str
     Phase: str
 
