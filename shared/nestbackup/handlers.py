@@ -7,13 +7,30 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 from . import logs
 from .errors import ValidationError
 
 _wirings: dict = {}
+
+
+def layer_first(path: list[str]) -> None:
+    """Put the directory this package was loaded from (the layer's python/ on FC) first on `path`. FC's python3.10
+    runtime ships its own older tablestore (5.4.1), PyMySQL and requests (the runtime's built-in modules page);
+    where its site-packages would come before the layer (UNCONFIRMED: the order is not documented), the versions
+    the layer locks must still be the ones imported. The SDKs are imported only after this (adapters import them
+    when first used)."""
+    root = str(Path(__file__).resolve().parents[1])
+    if path and path[0] == root:
+        return
+    path[:] = [root] + [p for p in path if p != root]
+
+
+layer_first(sys.path)
 
 
 def event_json(event: bytes | str | dict) -> dict[str, Any]:

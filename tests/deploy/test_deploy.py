@@ -126,7 +126,12 @@ def test_the_layer_builds_for_the_runtime_and_the_handlers_import_from_its_bytec
     subprocess.run([python, "-m", "venv", "--without-pip", str(venv)], check=True)
     layer = str(ROOT / "build/layer/python")
     probe = LAYER_PROBE.format(functions=str(ROOT / "functions/*/index.py"), layer=layer)
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": layer, "PYTHONDONTWRITEBYTECODE": "1"}
+    # FC's runtime ships older SDKs of its own; should they come first on the path, the layer's must still win.
+    builtin = tmp_path / "runtime-builtins"
+    for name in ("tablestore", "pymysql", "requests"):
+        (builtin / name).mkdir(parents=True)
+        (builtin / name / "__init__.py").write_text("raise ImportError('the runtime built-in shadowed the layer')")
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": f"{builtin}:{layer}", "PYTHONDONTWRITEBYTECODE": "1"}
     done = subprocess.run([str(venv / "bin/python"), "-c", probe], capture_output=True, text=True, env=env,
                           timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
