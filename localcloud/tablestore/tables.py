@@ -125,26 +125,27 @@ class Tables(TablestoreState):
                                                 (instance,))]
         return pb.ListTableResponse(table_names=names).SerializeToString()
 
+    @staticmethod
+    def _stored_table(db, instance: str, name: str) -> tuple[int, dict]:
+        """The table's row id and its meta, within the caller's transaction; OTSObjectNotExist if there is none."""
+        row = db.execute("SELECT id, meta FROM ots_tables WHERE instance = ? AND name = ?", (instance, name)).fetchone()
+        if row is None:
+            raise errors.not_found()
+        return row[0], json.loads(row[1])
+
     def DeleteTable(self, instance: str, body: bytes) -> bytes:
         req = pb.DeleteTableRequest.FromString(body)
         with self.store.tx() as db:
-            row = db.execute("SELECT id FROM ots_tables WHERE instance = ? AND name = ?",
-                             (instance, req.table_name)).fetchone()
-            if row is None:
-                raise errors.not_found()
-            db.execute("DELETE FROM ots_rows WHERE tid = ?", (row[0],))
-            db.execute("DELETE FROM ots_tables WHERE id = ?", (row[0],))
+            tid, _ = self._stored_table(db, instance, req.table_name)
+            db.execute("DELETE FROM ots_rows WHERE tid = ?", (tid,))
+            db.execute("DELETE FROM ots_tables WHERE id = ?", (tid,))
         self._forget(instance, req.table_name)
         return pb.DeleteTableResponse().SerializeToString()
 
     def UpdateTable(self, instance: str, body: bytes) -> bytes:
         req = pb.UpdateTableRequest.FromString(body)
         with self.store.tx() as db:
-            row = db.execute("SELECT id, meta FROM ots_tables WHERE instance = ? AND name = ?",
-                             (instance, req.table_name)).fetchone()
-            if row is None:
-                raise errors.not_found()
-            meta = json.loads(row[1])
+            tid, meta = self._stored_table(db, instance, req.table_name)
             if req.HasField("table_options"):
                 opts, new = req.table_options, dict(meta["options"])
                 if opts.HasField("time_to_live"):
@@ -169,7 +170,7 @@ class Tables(TablestoreState):
                         elif value < res[kind]:
                             res["last_decrease"] = now
                         res[kind] = value
-            db.execute("UPDATE ots_tables SET meta = ? WHERE id = ?", (json.dumps(meta), row[0]))
+            db.execute("UPDATE ots_tables SET meta = ? WHERE id = ?", (json.dumps(meta), tid))
         self._forget(instance, req.table_name)
         resp = pb.UpdateTableResponse()
         self._fill_details(meta, resp.reserved_throughput_details, resp.table_options)
