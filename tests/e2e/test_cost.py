@@ -1,7 +1,12 @@
 """Each record carries what it cost (issue 14): the cloud calls its steps made, by action; the flow transitions,
 function invocations and GB-seconds; the snapshot and backup bytes it created; and a money estimate at the plan's
 prices, which the plan's own estimate is compared with."""
+from alibabacloud_fnf20190315 import models as fnf_m
+from alibabacloud_fnf20190315.client import Client
+from alibabacloud_tea_openapi import models as oa
+
 from nestbackup.decisions.plan import DEFAULT_PRICES
+from tests.conftest import wait_until
 from tests.e2e.test_backup import run_cli
 
 
@@ -13,7 +18,7 @@ def test_a_backup_and_its_restore_carry_what_they_cost_and_the_plan_is_of_the_sa
     backup = api.wait(api.call("POST", "/backups", {"ServiceInstanceId": si})[1]["BackupId"])
     assert backup["Status"] == "Created"
     cost = backup["Cost"]
-    served = _served_since(control, before)
+    served = _served_since(control, before, product, "nestbackup-backup", backup["BackupId"])
     # Each state the flow entered is on the record once, and each function invocation: the API's create (the test's
     # reads of the record are API invocations too, not the backup's) and the steps'.
     assert cost["FlowTransitions"] == served["flow:transitions"]
@@ -43,7 +48,7 @@ def test_a_backup_and_its_restore_carry_what_they_cost_and_the_plan_is_of_the_sa
     restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})[1]
     final = api.wait(restore["RestoreId"])
     assert final["Status"] == "Restored"
-    served = _served_since(control, before)
+    served = _served_since(control, before, product, "nestbackup-restore", restore["RestoreId"])
     assert final["Cost"]["FlowTransitions"] == served["flow:transitions"]
     assert final["Cost"]["Invocations"] == 1 + served["fc:nestbackup-restore-steps"] + served["fc:nestbackup-db-rename"]
     assert final["Cost"]["Calls"].get("ecs:ResetDisk", 0) == 2
@@ -54,6 +59,12 @@ def test_a_backup_and_its_restore_carry_what_they_cost_and_the_plan_is_of_the_sa
     assert shown.returncode == 0 and "  cost ~$" in shown.stdout and "instances stopped for" in shown.stdout
 
 
-def _served_since(control, before: dict[str, int]) -> dict[str, int]:
+def _served_since(control, before: dict[str, int], product, flow: str, execution: str) -> dict[str, int]:
+    """What the local cloud served since `before`, once the execution has ended: its last states (the restore's
+    Route and Finished) come after the record is final."""
+    fnf = Client(oa.Config(access_key_id="LTAIlocal", access_key_secret="local-secret", region_id="cn-hangzhou",
+                           endpoint=product.endpoint.removeprefix("http://"), protocol="http"))
+    wait_until(lambda: fnf.describe_execution(fnf_m.DescribeExecutionRequest(
+        flow_name=flow, execution_name=execution)).body.status not in ("Starting", "Running"), timeout=30)
     after = control.stats()
     return {k: after[k] - before.get(k, 0) for k in after if after[k] - before.get(k, 0)}
