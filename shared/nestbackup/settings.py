@@ -53,6 +53,9 @@ class Settings:
     restore_flow: str = "nestbackup-restore"
     stop_deadline_seconds: int = 600
     restore_deadline_seconds: int = 24 * 3600
+    # How long a cancel waits for running RDS backup jobs, all of them together: it runs in the API function, which
+    # s.yaml stops after 60 s. The sets of jobs still running then are deleted by the timer once the jobs end.
+    cancel_rds_wait_seconds: int = 20
     # JSON: {"<DBInstanceId>" or "<Engine>": {"User": ..., "Password": ...}}, the accounts db-rename connects with
     db_accounts: str = "{}"
     prices: str = "{}"          # JSON overrides of steps.plan.DEFAULT_PRICES
@@ -112,6 +115,7 @@ class Settings:
                    restore_flow=env.get("NESTBACKUP_RESTORE_FLOW", "nestbackup-restore"),
                    stop_deadline_seconds=number("NESTBACKUP_STOP_DEADLINE_SECONDS", 600),
                    restore_deadline_seconds=number("NESTBACKUP_RESTORE_DEADLINE_SECONDS", 24 * 3600),
+                   cancel_rds_wait_seconds=max(0, number("NESTBACKUP_CANCEL_RDS_WAIT_SECONDS", 20)),
                    db_accounts=env.get("NESTBACKUP_DB_ACCOUNTS", "{}"),
                    prices=env.get("NESTBACKUP_PRICES", "{}"),
                    webhook_deadline_seconds=max(1, number("NESTBACKUP_WEBHOOK_DEADLINE_SECONDS", 5)),

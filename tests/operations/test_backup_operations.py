@@ -169,11 +169,34 @@ def test_a_start_recorded_between_the_cancels_first_read_and_its_marking_is_dele
     record = create_backup(w, "si-1")
     mark = cancel._mark_cancelled
 
-    def start_then_mark(w_, backup_id):
+    def start_then_mark(w_, backup_id, *rest):
         start_batch(w, backup_id, 0)                # the step writes its group after the cancel's first read
-        mark(w_, backup_id)
+        mark(w_, backup_id, *rest)
 
     monkeypatch.setattr(cancel, "_mark_cancelled", start_then_mark)
     out = cancel.cancel_backup(w, record["BackupId"])
     assert out["Status"] == "CreateFailed" and out["Leftovers"] == []
     assert not w.ecs.snapshots and not w.ecs.groups
+
+
+def test_a_cancel_does_not_wait_past_its_budget_for_an_rds_job_and_the_timer_deletes_the_set_once_it_ends():
+    """The cancel runs in the API function (60 s): an RDS backup job still running after its budget is handed to the
+    sweeper, which deletes the set the job makes once it ends."""
+    from nestbackup.operations.sweeper import sweep
+    w = MemoryWiring(cancel_rds_wait_seconds=0)
+    w.seed("si-1", instances=0, databases=DBS)
+    w.rds.steps = 0                                         # the job does not end by itself
+    record = create_backup(w, "si-1")
+    start_batch(w, record["BackupId"], 0)
+    out = cancel.cancel_backup(w, record["BackupId"])
+    assert out["Status"] == "CreateFailed" and out["Leftovers"] == []
+    final = get_backup(w, record["BackupId"])
+    assert "had not ended: its set is deleted when the job ends" in final["StatusDetail"]
+    [item] = final["Resources"]
+    assert item["ErrorCode"] == "Cancelled" and "the set is deleted when it ends" in item["ErrorMessage"]
+    assert sweep(w)["CancelledSetsWaiting"] == 1 and not w.rds.sets      # still running: nothing to delete yet
+    w.rds.finish()
+    assert w.rds.sets
+    swept = sweep(w)
+    assert len(swept["CancelledSetsDeleted"]) == 1 and not w.rds.sets
+    assert sweep(w)["CancelledSetsWaiting"] == 0                           # handed over once, done once

@@ -107,17 +107,62 @@ def delete_artifact(w: Ports, item: BackupItem, groups_done: set[str], backup_se
         w.rds.delete_backup(item.resource_id, backup_set or item.artifact_id or "")
 
 
-def wait_for_backup_set(w: Ports, db_instance_id: str, job_id: str, seconds: float = 120) -> str | None:
-    """The backup set an RDS backup job makes, once the job ends (None if it fails or outlasts `seconds`)."""
+def wait_for_backup_set(w: Ports, db_instance_id: str, job_id: str, seconds: float) -> str | None:
+    """The backup set an RDS backup job makes, once the job ends: asked at once, then each second for `seconds`
+    (None if the job fails, is gone, or is still running then)."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    while True:
         job = w.rds.backup_job(db_instance_id, job_id)
         if job is None or job.failed:
             return None
         if job.finished:
             return job.backup_id
+        if time.monotonic() >= deadline:
+            return None
         time.sleep(1)
-    return None
+
+
+# RDS backup jobs of cancelled backups, still running when the cancel was over: the timer deletes their sets once
+# they end (`delete_pending_sets`), and forgets a job still running after PENDING_SET_SECONDS.
+PENDING_SETS = "rds-sets-to-delete"
+PENDING_SET_SECONDS = 2 * 86400
+
+
+def delete_set_later(w: Ports, backup_id: str, db_instance_id: str, job_id: str, now: float | None = None) -> str:
+    """Hand an unfinished job's set to the timer; answers what to say of it on the record."""
+    w.records.put_doc(PENDING_SETS, f"{backup_id}#{db_instance_id}#{job_id}", {
+        "BackupId": backup_id, "DBInstanceId": db_instance_id, "JobId": job_id,
+        "SinceEpoch": time.time() if now is None else now})
+    return f"RDS backup job {job_id} of {db_instance_id} had not ended: its set is deleted when the job ends"
+
+
+def delete_pending_sets(w: Ports, now: float | None = None) -> dict:
+    """The timer's part: delete the sets of handed-over jobs that have ended; keep waiting for the others."""
+    now = time.time() if now is None else now
+    deleted: list[str] = []
+    waiting = 0
+    for key, doc, _ in w.records.docs(PENDING_SETS):
+        try:
+            job = w.rds.backup_job(doc["DBInstanceId"], doc["JobId"])
+            running = job is not None and not job.failed and not job.finished
+            if running and now - float(doc.get("SinceEpoch") or now) < PENDING_SET_SECONDS:
+                waiting += 1
+                continue
+            if job is not None and job.finished and job.backup_id:
+                try:
+                    w.rds.delete_backup(doc["DBInstanceId"], job.backup_id)
+                    deleted.append(job.backup_id)
+                except CloudError as err:
+                    if err.code not in NOT_FOUND_CODES and not refused_for_good(err):
+                        raise                      # throttled or busy: the next sweep asks again
+                    _log("set of a cancelled backup kept", step="sweep", record_id=doc["BackupId"],
+                         backup_set=job.backup_id, code=err.code)       # refused for good: it expires
+            w.records.delete_doc(PENDING_SETS, key)
+        except CloudError as err:
+            waiting += 1
+            _log("set of a cancelled backup not deleted yet", step="sweep", record_id=doc.get("BackupId"),
+                 code=err.code)
+    return {"Deleted": deleted, "Waiting": waiting}
 
 
 def discard_started_after_close(w: Ports, backup_id: str, made: list[BackupItem], attempts: int = 20) -> bool:
@@ -138,9 +183,11 @@ def discard_started_after_close(w: Ports, backup_id: str, made: list[BackupItem]
             try:
                 backup_set = None
                 if item.method is BackupMethod.RDS_BACKUP and not item.artifact_id:
-                    backup_set = wait_for_backup_set(w, item.resource_id, item.job_id or "")
+                    backup_set = wait_for_backup_set(w, item.resource_id, item.job_id or "", 0)
                     if backup_set is None:
-                        raise CloudError("BackupJobUnfinished", f"RDS backup job {what} did not end in time")
+                        notes[item.resource_id] = (f"{what} was started as the backup was cancelled; "
+                                                   + delete_set_later(w, backup_id, item.resource_id, what))
+                        continue
                 delete_artifact(w, item, groups, backup_set)
                 notes[item.resource_id] = f"{what} was started as the backup was cancelled, and is deleted"
             except CloudError as err:

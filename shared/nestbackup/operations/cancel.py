@@ -1,8 +1,10 @@
 """Cancelling a running operation.
 
 A backup: its flow is stopped (every generation still running, whichever have ended), snapshots and groups already
-made are deleted (deleting a progressing snapshot cancels it), RDS backup jobs are waited for a bounded time and
-their sets deleted; the record ends CreateFailed with `Cancelled` on every unfinished item. A restore: cancelled
+made are deleted (deleting a progressing snapshot cancels it), RDS backup jobs are waited for a bounded time
+(`cancel_rds_wait_seconds`: the cancel runs in the API function) and their sets deleted, and the sets of jobs still
+running then are deleted by the timer once the jobs end; the record ends CreateFailed with `Cancelled` on every
+unfinished item. A restore: cancelled
 only before it touches data (safety backup, stopping): the flow is stopped and what was stopped is started again.
 Once disks and databases are being restored it is refused: it finishes, or fails, to a safe state on its own.
 """
@@ -15,12 +17,11 @@ from ..model.records import BackupMethod, ResourceType
 from ..model.status import BackupStatus, DatabaseState, ItemStatus, RestorePhase, RestoreStatus
 from ..ports import Ports
 from ..ports.records import StaleWrite
-from .artifacts import NOT_FOUND_CODES, delete_artifact, refused_for_good, wait_for_backup_set
+from .artifacts import NOT_FOUND_CODES, delete_artifact, delete_set_later, refused_for_good, wait_for_backup_set
 from .backup_poll import finalize
 from .loading import load_backup, read_backup, read_restore
 from .restore import recover
 
-RDS_WAIT_SECONDS = 120
 # Before any database is swapped: what was done can be said, and the rest left as it is.
 CANCELLABLE_PHASES = (RestorePhase.SAFETY_BACKUP, RestorePhase.RESTORING_DATABASES, RestorePhase.STOPPING_INSTANCE,
                       RestorePhase.RESTORING_DATA)
@@ -32,22 +33,28 @@ def cancel_backup(w: Ports, backup_id: str, now: float | None = None) -> dict:
         raise Conflict(f"backup {backup_id} is {record.status}: only a running backup can be cancelled")
     w.flows.stop_generations(w.settings.backup_flow, backup_id, "cancelled by the caller")
     leftovers: list[str] = []
+    later: list[str] = []
     done: set[str] = set()
-    _delete_made(w, backup_id, done, leftovers)
-    _mark_cancelled(w, backup_id)
+    pending: set[str] = set()          # RDS items whose set the timer deletes
+    rds_deadline = time.monotonic() + w.settings.cancel_rds_wait_seconds
+    _delete_made(w, backup_id, done, leftovers, later, pending, rds_deadline)
+    _mark_cancelled(w, backup_id, pending)
     # A start step that recorded its artifact between the first read and the marking: delete that too. One that
     # records it after the marking finds its write stale and deletes it itself (artifacts.discard_started_after_close).
-    _delete_made(w, backup_id, done, leftovers)
-    detail = "cancelled by the caller" + (f"; left behind: {', '.join(leftovers)}" if leftovers else "")
+    _delete_made(w, backup_id, done, leftovers, later, pending, rds_deadline)
+    detail = "cancelled by the caller" + (f"; left behind: {', '.join(leftovers)}" if leftovers else "") + (
+        f"; {'; '.join(later)}" if later else "")
     final = finalize(w, backup_id, error={"Code": "Cancelled", "Detail": detail}, now=now)
     # A poll step that was running when its execution was stopped may have started the next generation since.
     w.flows.stop_generations(w.settings.backup_flow, backup_id, "cancelled by the caller")
     return final | {"Leftovers": leftovers}
 
 
-def _delete_made(w: Ports, backup_id: str, done: set[str], leftovers: list[str]) -> None:
+def _delete_made(w: Ports, backup_id: str, done: set[str], leftovers: list[str], later: list[str],
+                 pending: set[str], rds_deadline: float) -> None:
     """Delete what the record says was made and `done` does not hold yet (snapshots and groups: deleting a
-    progressing snapshot cancels it; RDS: the set once its job ends, waited for a bounded time)."""
+    progressing snapshot cancels it; RDS: the set once its job ends, waited for until `rds_deadline`, after which
+    the timer deletes it when the job ends)."""
     stored, record = read_backup(w, backup_id)
     groups: set[str] = set()
     for item in record.items:
@@ -59,8 +66,8 @@ def _delete_made(w: Ports, backup_id: str, done: set[str], leftovers: list[str])
             if item.method is not BackupMethod.RDS_BACKUP:
                 delete_artifact(w, item, groups)
             elif item.job_id:
-                backup_set = item.artifact_id or wait_for_backup_set(w, item.resource_id, item.job_id,
-                                                                     RDS_WAIT_SECONDS)
+                backup_set = item.artifact_id or wait_for_backup_set(
+                    w, item.resource_id, item.job_id, max(0.0, rds_deadline - time.monotonic()))
                 if backup_set:
                     try:
                         delete_artifact(w, item, groups, backup_set)
@@ -72,14 +79,15 @@ def _delete_made(w: Ports, backup_id: str, done: set[str], leftovers: list[str])
                         w.records.write_item(stored, item.resource_id, item.to_dict())
                         leftovers.append(f"{backup_set}: {err.code} (RDS refuses to delete it; it expires)")
                 else:
-                    leftovers.append(f"RDS backup job {item.job_id} of {item.resource_id}")
+                    later.append(delete_set_later(w, backup_id, item.resource_id, item.job_id))
+                    pending.add(item.resource_id)
         except CloudError as err:
             left = f"{made}: {err.code}"
             if err.code not in NOT_FOUND_CODES and left not in leftovers:      # a group's members share one
                 leftovers.append(left)
 
 
-def _mark_cancelled(w: Ports, backup_id: str, attempts: int = 20) -> None:
+def _mark_cancelled(w: Ports, backup_id: str, pending: set[str], attempts: int = 20) -> None:
     """Fail every unfinished item; a step of the stopped flow may still be writing, so re-read on a stale write."""
     for _ in range(attempts):
         stored, record = read_backup(w, backup_id)
@@ -88,7 +96,8 @@ def _mark_cancelled(w: Ports, backup_id: str, attempts: int = 20) -> None:
                 if item.status not in (ItemStatus.FAILED, ItemStatus.SKIPPED):
                     item.fail("Cancelled", "the backup was cancelled; " + (
                         "RDS refuses to delete its backup set, which stays until it expires" if item.delete_refused
-                        else "its artifact was deleted"))
+                        else "its RDS backup job had not ended: the set is deleted when it ends"
+                        if item.resource_id in pending else "its artifact was deleted"))
                     w.records.write_item(stored, item.resource_id, item.to_dict())
             return
         except StaleWrite:

@@ -1,5 +1,6 @@
 """The sweeper (timer): finish every operation whose flow is gone or that ran past all its deadlines, so no record
-stays Creating or Restoring and no lock is held for ever."""
+stays Creating or Restoring and no lock is held for ever; and delete the RDS sets of cancelled backups whose jobs
+have ended since (artifacts.delete_pending_sets)."""
 from __future__ import annotations
 
 import logging
@@ -10,6 +11,7 @@ from ..model.status import BackupStatus, RestoreStatus
 from ..ports import Ports
 from ..ports.flows import generations
 from ..ports.records import StaleWrite
+from .artifacts import delete_pending_sets
 from .backup_poll import finalize, poll
 from .closing import ACTIVE
 from .restore import recover
@@ -58,7 +60,9 @@ def sweep(w: Ports, now: float | None = None) -> dict:
             _log("operation swept", step="sweep", record_id=record_id, cause=cause["Code"])
         except (NestBackupError, StaleWrite) as err:
             _log("sweep skipped", step="sweep", record_id=record_id, reason=str(err))
-    return {"Finished": finished, "Running": alive}
+    sets = delete_pending_sets(w, now)
+    return {"Finished": finished, "Running": alive, "CancelledSetsDeleted": sets["Deleted"],
+            "CancelledSetsWaiting": sets["Waiting"]}
 
 
 def _flow_alive(w: Ports, flow: str, record_id: str) -> bool:
