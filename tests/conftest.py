@@ -122,6 +122,11 @@ def make_rds(endpoint: str, secret: str = DEFAULT_ACCESS_KEY_SECRET):
     return Client(_openapi_config(endpoint, secret))
 
 
+def make_fnf(endpoint: str, secret: str = DEFAULT_ACCESS_KEY_SECRET):
+    from alibabacloud_fnf20190315.client import Client
+    return Client(_openapi_config(endpoint, secret))
+
+
 def make_ots(endpoint: str, secret: str = DEFAULT_ACCESS_KEY_SECRET, instance: str = "nestbackup", **kw):
     from tablestore import OTSClient
     from tablestore.retry import NoRetryPolicy

@@ -7,6 +7,7 @@ import pytest
 from nestbackup.handlers import wiring
 from nestbackup.operations import backup as ops
 from nestbackup.operations import backup_poll, backup_start, loading
+from tests.conftest import make_fnf
 from tests.e2e.conftest import start_product
 from tests.e2e.test_backup import snapshots_of
 
@@ -123,16 +124,13 @@ def test_an_rds_start_killed_after_create_backup_adopts_the_job_it_started(produ
 
 def test_a_long_backup_continues_in_new_executions_within_the_event_budget(product, api, control, si):
     from alibabacloud_fnf20190315 import models as fnf_m
-    from alibabacloud_fnf20190315.client import Client
-    from alibabacloud_tea_openapi import models as oa
 
     control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
     control.faults(op_delay_ms=1500)            # several poll rounds; 3 rounds per execution here
     status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
     final = api.wait(record["BackupId"], timeout=60)
     assert final["Status"] == "Created"
-    fnf = Client(oa.Config(access_key_id="LTAIlocal", access_key_secret="local-secret", region_id="cn-hangzhou",
-                           endpoint=product.endpoint.removeprefix("http://"), protocol="http"))
+    fnf = make_fnf(product.endpoint)
     names = [record["BackupId"]] + [f"{record['BackupId']}-g{g}" for g in range(2, 10)]
     ran = []
     for name in names:

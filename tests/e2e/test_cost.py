@@ -2,11 +2,9 @@
 function invocations and GB-seconds; the snapshot and backup bytes it created; and a money estimate at the plan's
 prices, which the plan's own estimate is compared with."""
 from alibabacloud_fnf20190315 import models as fnf_m
-from alibabacloud_fnf20190315.client import Client
-from alibabacloud_tea_openapi import models as oa
 
 from nestbackup.decisions.plan import DEFAULT_PRICES
-from tests.conftest import wait_until
+from tests.conftest import make_fnf, wait_until
 from tests.e2e.test_backup import run_cli
 
 
@@ -62,8 +60,7 @@ def test_a_backup_and_its_restore_carry_what_they_cost_and_the_plan_is_of_the_sa
 def _served_since(control, before: dict[str, int], product, flow: str, execution: str) -> dict[str, int]:
     """What the local cloud served since `before`, once the execution has ended: its last states (the restore's
     Route and Finished) come after the record is final."""
-    fnf = Client(oa.Config(access_key_id="LTAIlocal", access_key_secret="local-secret", region_id="cn-hangzhou",
-                           endpoint=product.endpoint.removeprefix("http://"), protocol="http"))
+    fnf = make_fnf(product.endpoint)
     wait_until(lambda: fnf.describe_execution(fnf_m.DescribeExecutionRequest(
         flow_name=flow, execution_name=execution)).body.status not in ("Starting", "Running"), timeout=30)
     after = control.stats()

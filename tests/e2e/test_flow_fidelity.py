@@ -8,13 +8,12 @@ import pytest
 import yaml
 from alibabacloud_fnf20190315 import models as fnf_m
 from alibabacloud_fnf20190315.client import Client
-from alibabacloud_tea_openapi import models as oa
 from alibabacloud_tea_openapi.exceptions import ClientException
 
 from localcloud.fnf.definition import load_flow
 from localcloud.fnf.errors import ALL_ERRORS, FC_EXHAUSTED, FC_INTERNAL, FC_THROTTLED, FC_UNHANDLED, StateError
 from localcloud.fnf.interpreter import Interpreter
-from tests.conftest import wait_until
+from tests.conftest import make_fnf, wait_until
 from tests.e2e.conftest import start_product
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,8 +29,7 @@ def product(tmp_path_factory):
 
 @pytest.fixture
 def fnf(product) -> Client:
-    return Client(oa.Config(access_key_id="LTAIlocal", access_key_secret="local-secret", region_id="cn-hangzhou",
-                            endpoint=product.endpoint.removeprefix("http://"), protocol="http"))
+    return make_fnf(product.endpoint)
 
 
 def generations(fnf: Client, flow: str, record_id: str) -> list[str]:

@@ -9,7 +9,7 @@ from alibabacloud_rds20140815 import models as rds_m
 
 from nestbackup.handlers import wiring
 from nestbackup.operations import schedules, sweeper
-from tests.conftest import make_ecs, make_rds, wait_until
+from tests.conftest import make_ecs, make_fnf, make_rds, wait_until
 from tests.e2e.test_backup import snapshots_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,14 +92,11 @@ def test_retention_deletes_real_snapshots_and_rds_backups(product, api, control,
 
 def test_the_sweeper_ends_a_backup_whose_flow_was_killed(product, api, control, si):
     from alibabacloud_fnf20190315 import models as fnf_m
-    from alibabacloud_fnf20190315.client import Client
-    from alibabacloud_tea_openapi import models as oa
 
     disk = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")["Disks"][0]
     control.faults(stuck=[disk["DiskId"]])
     status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
-    fnf = Client(oa.Config(access_key_id="LTAIlocal", access_key_secret="local-secret", region_id="cn-hangzhou",
-                           endpoint=product.endpoint.removeprefix("http://"), protocol="http"))
+    fnf = make_fnf(product.endpoint)
     fnf.stop_execution(fnf_m.StopExecutionRequest(flow_name="nestbackup-backup", execution_name=record["BackupId"],
                                                   error="Killed", cause="test"))
     assert sweeper.sweep(wiring())["Finished"] == []            # too young: its flow may still be starting
