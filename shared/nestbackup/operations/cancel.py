@@ -11,6 +11,7 @@ Once disks and databases are being restored it is refused: it finishes, or fails
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
 from ..errors import CloudError, Conflict
 from ..model.records import BackupMethod, ResourceType
@@ -32,42 +33,47 @@ def cancel_backup(w: Ports, backup_id: str, now: float | None = None) -> dict:
     if record.status is not BackupStatus.CREATING:
         raise Conflict(f"backup {backup_id} is {record.status}: only a running backup can be cancelled")
     w.flows.stop_generations(w.settings.backup_flow, backup_id, "cancelled by the caller")
-    leftovers: list[str] = []
-    later: list[str] = []
-    done: set[str] = set()
-    pending: set[str] = set()          # RDS items whose set the timer deletes
-    rds_deadline = time.monotonic() + w.settings.cancel_rds_wait_seconds
-    _delete_made(w, backup_id, done, leftovers, later, pending, rds_deadline)
-    _mark_cancelled(w, backup_id, pending)
+    cleanup = _Cleanup(time.monotonic() + w.settings.cancel_rds_wait_seconds)
+    _delete_made(w, backup_id, cleanup)
+    _mark_cancelled(w, backup_id, set(cleanup.later))
     # A start step that recorded its artifact between the first read and the marking: delete that too. One that
     # records it after the marking finds its write stale and deletes it itself (artifacts.discard_started_after_close).
-    _delete_made(w, backup_id, done, leftovers, later, pending, rds_deadline)
+    _delete_made(w, backup_id, cleanup)
+    leftovers = cleanup.leftovers
     detail = "cancelled by the caller" + (f"; left behind: {', '.join(leftovers)}" if leftovers else "") + (
-        f"; {'; '.join(later)}" if later else "")
+        f"; {'; '.join(cleanup.later.values())}" if cleanup.later else "")
     final = finalize(w, backup_id, error={"Code": "Cancelled", "Detail": detail}, now=now)
     # A poll step that was running when its execution was stopped may have started the next generation since.
     w.flows.stop_generations(w.settings.backup_flow, backup_id, "cancelled by the caller")
     return final | {"Leftovers": leftovers}
 
 
-def _delete_made(w: Ports, backup_id: str, done: set[str], leftovers: list[str], later: list[str],
-                 pending: set[str], rds_deadline: float) -> None:
-    """Delete what the record says was made and `done` does not hold yet (snapshots and groups: deleting a
-    progressing snapshot cancels it; RDS: the set once its job ends, waited for until `rds_deadline`, after which
-    the timer deletes it when the job ends)."""
+@dataclass
+class _Cleanup:
+    """What a backup's cancel has dealt with over its two passes."""
+    rds_deadline: float                                       # how long RDS jobs are waited for (monotonic)
+    done: set[str] = field(default_factory=set)               # artifacts and jobs handled
+    leftovers: list[str] = field(default_factory=list)        # what could not be deleted
+    later: dict[str, str] = field(default_factory=dict)       # RDS resource id -> the set the timer deletes
+
+
+def _delete_made(w: Ports, backup_id: str, cleanup: _Cleanup) -> None:
+    """Delete what the record says was made and the cleanup has not handled yet (snapshots and groups: deleting a
+    progressing snapshot cancels it; RDS: the set once its job ends, waited for until the cleanup's deadline, after
+    which the timer deletes it when the job ends)."""
     stored, record = read_backup(w, backup_id)
     groups: set[str] = set()
     for item in record.items:
         made = item.group_id or item.artifact_id or item.job_id
-        if not made or made in done:
+        if not made or made in cleanup.done:
             continue
-        done.add(made)
+        cleanup.done.add(made)
         try:
             if item.method is not BackupMethod.RDS_BACKUP:
                 delete_artifact(w, item, groups)
             elif item.job_id:
                 backup_set = item.artifact_id or wait_for_backup_set(
-                    w, item.resource_id, item.job_id, max(0.0, rds_deadline - time.monotonic()))
+                    w, item.resource_id, item.job_id, max(0.0, cleanup.rds_deadline - time.monotonic()))
                 if backup_set:
                     try:
                         delete_artifact(w, item, groups, backup_set)
@@ -77,14 +83,13 @@ def _delete_made(w: Ports, backup_id: str, done: set[str], leftovers: list[str],
                         # recorded once; a later delete (retention) does not ask again, the set expires
                         item.artifact_id, item.delete_refused = backup_set, f"{err.code}: {err.message}"
                         w.records.write_item(stored, item.resource_id, item.to_dict())
-                        leftovers.append(f"{backup_set}: {err.code} (RDS refuses to delete it; it expires)")
+                        cleanup.leftovers.append(f"{backup_set}: {err.code} (RDS refuses to delete it; it expires)")
                 else:
-                    later.append(delete_set_later(w, backup_id, item.resource_id, item.job_id))
-                    pending.add(item.resource_id)
+                    cleanup.later[item.resource_id] = delete_set_later(w, backup_id, item.resource_id, item.job_id)
         except CloudError as err:
             left = f"{made}: {err.code}"
-            if err.code not in NOT_FOUND_CODES and left not in leftovers:      # a group's members share one
-                leftovers.append(left)
+            if err.code not in NOT_FOUND_CODES and left not in cleanup.leftovers:   # a group's members share one
+                cleanup.leftovers.append(left)
 
 
 def _mark_cancelled(w: Ports, backup_id: str, pending: set[str], attempts: int = 20) -> None:
