@@ -200,3 +200,20 @@ def test_a_cancel_does_not_wait_past_its_budget_for_an_rds_job_and_the_timer_del
     swept = sweep(w)
     assert len(swept["CancelledSetsDeleted"]) == 1 and not w.rds.sets
     assert sweep(w)["CancelledSetsWaiting"] == 0                           # handed over once, done once
+
+
+def test_a_lock_left_by_an_operation_whose_record_is_final_does_not_refuse_the_next_one(w):
+    """An operation writes its final record, then lets the lock go: a caller who saw the final record in between
+    (or after a crash between the two) is not refused. A lock held by a running operation still refuses."""
+    import time
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    first = create_backup(w, "si-1")
+    play_backup(w, first["BackupId"])
+    w.store.acquire_lock("si-1", first["BackupId"], int(time.time() * 1000), 1_800_000)   # not let go yet
+    second = create_backup(w, "si-1")
+    assert second["Status"] == "Creating"
+    with pytest.raises(Conflict):
+        create_backup(w, "si-1")                                      # the second one runs and holds it
+    play_backup(w, second["BackupId"])
+    w.store.acquire_lock("si-1", second["BackupId"], int(time.time() * 1000), 1_800_000)
+    assert artifacts.delete_backup(w, second["BackupId"])["Status"] == "Deleted"

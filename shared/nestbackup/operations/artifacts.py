@@ -12,6 +12,7 @@ from ..model.records import BackupItem, BackupMethod
 from ..model.status import BackupStatus
 from ..ports import Ports
 from ..ports.records import StaleWrite
+from .claims import take_instance_lock
 from .loading import load_backup, read_backup
 
 log = logging.getLogger("nestbackup.backup")
@@ -42,8 +43,7 @@ def delete_backup(w: Ports, backup_id: str, now: float | None = None, retry_refu
     # Unique per request: a second delete of the same backup must not share (and release) the first one's lock.
     holder = f"delete-{backup_id}-{secrets.token_hex(4)}"
     try:
-        w.records.acquire_lock(record.service_instance_id, holder, int(now * 1000),
-                               w.settings.lock_lease_seconds * 1000)
+        take_instance_lock(w.records, w.settings, record.service_instance_id, holder, now)
     except Conflict:
         running = w.records.lock_holder(record.service_instance_id, int(now * 1000)) or ""
         if running.startswith(f"delete-{backup_id}-"):

@@ -4,8 +4,12 @@ from __future__ import annotations
 import time
 
 from ..errors import Conflict
+from ..model.ids import is_backup_id, is_restore_id
+from ..model.status import BACKUP_FINAL, RestoreStatus
 from ..ports.records import RecordStore, StoredRecord
 from ..settings import Settings
+
+FINAL = {str(s) for s in BACKUP_FINAL} | {str(RestoreStatus.RESTORED), str(RestoreStatus.RESTORE_FAILED)}
 
 
 def same_token_record(records: RecordStore, record_id: str) -> StoredRecord:
@@ -28,11 +32,27 @@ def claim(records: RecordStore, settings: Settings, si: str, kind: str, record_i
             return existing
     if take_lock:
         try:
-            records.acquire_lock(si, record_id, int(now * 1000), settings.lock_lease_seconds * 1000)
+            take_instance_lock(records, settings, si, record_id, now)
         except Conflict:
             forget_token(records, si, kind, token)
             raise
     return None
+
+
+def take_instance_lock(records: RecordStore, settings: Settings, si: str, holder: str, now: float) -> None:
+    """Take the service instance's lock, or Conflict naming the live holder. A lock whose holder's record is already
+    final is free: an operation writes its final record first and lets the lock go just after (or crashed between
+    the two), and a caller who saw the final record must not be refused."""
+    now_ms, lease_ms = int(now * 1000), settings.lock_lease_seconds * 1000
+    try:
+        records.acquire_lock(si, holder, now_ms, lease_ms)
+    except Conflict:
+        current = records.lock_holder(si, now_ms)
+        stored = records.read(current) if current and (is_backup_id(current) or is_restore_id(current)) else None
+        if current is None or stored is None or stored.header.get("Status") not in FINAL:
+            raise
+        records.release_lock(si, current)
+        records.acquire_lock(si, holder, now_ms, lease_ms)
 
 
 def forget_token(records: RecordStore, si: str, kind: str, token: str | None) -> None:
