@@ -1,72 +1,20 @@
-"""The local cloud's shared context: state dir, durable store, faults, call counts, background work, products."""
+"""The local cloud: the products assembled on their shared context (localcloud.core.context), which is all a product
+sees of it."""
 from __future__ import annotations
 
 import os
-import secrets
-import string
 import tempfile
-import threading
-import time
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from . import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, DEFAULT_REGION
-from .core.errors import ServiceError
-from .core.faults import Faults
-from .core.rpc import RpcRequest
-from .core.store import Store
+from .core.context import CloudContext
+from .core.product import Product
 
-_ID_ALPHABET = string.ascii_lowercase + string.digits
 _REPO = Path(__file__).resolve().parents[1]
 
 
-class Stats:
-    """How many calls each product:action served, for /_local/stats."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._calls: Counter[str] = Counter()
-
-    def count(self, key: str, n: int = 1) -> None:
-        with self._lock:
-            self._calls[key] += n
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(sorted(self._calls.items()))
-
-    def reset(self) -> None:
-        with self._lock:
-            self._calls.clear()
-
-
-class Product:
-    """One emulated product: RPC actions are methods named as on the wire, listed in ACTIONS."""
-
-    name = ""
-    version = ""
-    ACTIONS: frozenset[str] = frozenset()
-
-    def __init__(self, cloud: "LocalCloud") -> None:
-        self.cloud = cloud
-
-    def dispatch(self, req: RpcRequest) -> dict[str, Any]:
-        if req.action not in self.ACTIONS:
-            raise ServiceError("InvalidAction.NotFound",
-                               f"Specified api is not found, please check your url and method: {req.action}.", 404)
-        return getattr(self, req.action)(req)
-
-    def resume(self) -> None:
-        """Pick up asynchronous work that a killed server left in progress."""
-
-    def close(self) -> None:
-        """Release what the product holds open (listeners, files); the cloud is stopping."""
-
-
-class LocalCloud:
+class LocalCloud(CloudContext):
     def __init__(self, state_dir: str | Path | None = None, credentials: dict[str, str] | None = None,
                  admin_token: str | None = None, region: str = DEFAULT_REGION,
                  flows_dir: str | Path | None = None, s_yaml: str | Path | None = None,
@@ -78,16 +26,8 @@ class LocalCloud:
         s.yaml HTTP trigger is served (e.g. {"/api": "nestbackup-api"})."""
         if state_dir is None:
             state_dir = tempfile.mkdtemp(prefix="localcloud-")
-        self.state_dir = Path(state_dir)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.credentials = credentials or {DEFAULT_ACCESS_KEY_ID: DEFAULT_ACCESS_KEY_SECRET}
+        super().__init__(Path(state_dir), credentials or {DEFAULT_ACCESS_KEY_ID: DEFAULT_ACCESS_KEY_SECRET}, region)
         self.admin_token = admin_token
-        self.region = region
-        self.store = Store(self.state_dir / "state.db")
-        self.faults = Faults()
-        self.stats = Stats()
-        self.jobs = ThreadPoolExecutor(max_workers=16, thread_name_prefix="localcloud-job")
-        self._stopping = threading.Event()
         # Imported here so that a product's heavy imports stay out of `import localcloud`.
         from .computenest.models import ComputeNest
         from .ecs.models import Ecs
@@ -133,49 +73,13 @@ class LocalCloud:
         self._env_before = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
 
-    # -- helpers for the models
-    def new_id(self, prefix: str, length: int = 20) -> str:
-        return f"{prefix}-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
-
-    @staticmethod
-    def now() -> datetime:
-        return datetime.now(timezone.utc)
-
-    @staticmethod
-    def iso(ts: datetime | None = None, minutes: bool = False) -> str:
-        ts = ts or datetime.now(timezone.utc)
-        return ts.strftime("%Y-%m-%dT%H:%MZ" if minutes else "%Y-%m-%dT%H:%M:%SZ")
-
-    @property
-    def stopping(self) -> bool:
-        return self._stopping.is_set()
-
-    def submit(self, fn: Callable, *args: Any) -> None:
-        """Run asynchronous cloud work in the background."""
-        self.jobs.submit(fn, *args)
-
-    def pace(self, started: float, *ids: str) -> None:
-        """Hold an asynchronous operation on `ids` until its minimum duration (faults: pace_ms, op_delay_ms) has
-        passed."""
-        remaining = self.faults.min_duration(*ids) - (time.monotonic() - started)
-        if remaining > 0:
-            self._stopping.wait(remaining)
-
-    def wait_while_stuck(self, *ids: str) -> bool:
-        """Block while a resource is configured stuck; True if the server is stopping instead."""
-        while self.faults.is_stuck(*ids):
-            if self._stopping.wait(0.05):
-                return True
-        return False
-
     def close(self) -> None:
         for key, value in getattr(self, "_env_before", {}).items():   # give the process its environment back
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        self._stopping.set()
-        self.jobs.shutdown(wait=True, cancel_futures=True)
+        self.stop_jobs()
         for product in (self.ecs, self.rds, self.ots, self.fnf):
             product.close()
         self.store.close()

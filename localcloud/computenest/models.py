@@ -11,8 +11,8 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-from ..cloud import Product
 from ..core.errors import ServiceError, invalid
+from ..core.product import Product
 from ..core.rpc import RpcRequest, offset_token_page
 
 SERVICE_INSTANCE = "computenest.serviceinstance"

@@ -6,7 +6,7 @@ import math
 import threading
 from pathlib import Path
 
-from ..cloud import Product
+from ..core.product import Product
 from . import errors
 from .blockstore import BlockStore
 from .jobs import Job

@@ -31,8 +31,9 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-from ..cloud import LocalCloud, Product
+from ..core.context import CloudContext
 from ..core.errors import ServiceError
+from ..core.product import Product
 from ..core.rpc import RpcRequest
 from .definition import NAME_RE
 from .flowfiles import FlowFile, FlowFiles
@@ -69,7 +70,7 @@ class Fnf(Product):
     ACTIONS = frozenset({"StartExecution", "DescribeExecution", "StopExecution", "GetExecutionHistory",
                          "ListExecutions", "DescribeFlow", "ListFlows"})
 
-    def __init__(self, cloud: LocalCloud, flows_dir: str | Path | None = None,
+    def __init__(self, cloud: CloudContext, flows_dir: str | Path | None = None,
                  wait_scale: float = 1.0, max_events: int = MAX_EVENTS, max_state_bytes: int = MAX_STATE_BYTES):
         super().__init__(cloud)
         if flows_dir is None and (_REPO / "flows").is_dir():

@@ -26,7 +26,7 @@ from .history import EXECUTION, append_event, event_count, execution_key, timest
 from .interpreter import Interpreter
 
 if TYPE_CHECKING:
-    from ..cloud import LocalCloud
+    from ..core.context import CloudContext
 
 log = logging.getLogger("localcloud.fnf")
 
@@ -107,7 +107,7 @@ class ExecutionHooks:
 class Runner:
     """The executions running in this server, their threads, and the signal that one of them changed."""
 
-    def __init__(self, cloud: "LocalCloud", functions: Functions, wait_scale: float, max_events: int,
+    def __init__(self, cloud: "CloudContext", functions: Functions, wait_scale: float, max_events: int,
                  max_state_bytes: int):
         self.cloud = cloud
         self.functions = functions

@@ -7,7 +7,7 @@ import secrets
 import threading
 from typing import Any
 
-from ..cloud import Product
+from ..core.product import Product
 from ..core.rpc import RpcRequest
 from . import errors
 from .engines import engine_for

@@ -8,7 +8,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from ..cloud import Product
+from ..core.product import Product
 from . import errors
 from .codec import dump_value, load_value
 

@@ -8,12 +8,13 @@ backticks (MySQL), the command-line tools get them as single argv items or throu
 """
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from .dsn import Dsn
 
-# Scratch databases that a table-level MySQL restore loads a dump into; never part of an instance. Read as
-# `base.SCRATCH_PREFIX` where used, so that a test can narrow it to its own names.
+# Scratch databases that a table-level MySQL restore loads a dump into; never part of an instance. Read here only,
+# when used, so that a test can narrow it to its own names.
 SCRATCH_PREFIX = "__rds_restore_"
 
 
@@ -41,6 +42,10 @@ class Engine:
         if name.startswith(SCRATCH_PREFIX):
             return f"names starting with {SCRATCH_PREFIX} are reserved"
         return None
+
+    def scratch_name(self) -> str:
+        """A new scratch database's name (reserved: `check_name` refuses it, `user_databases` hides it)."""
+        return SCRATCH_PREFIX + secrets.token_hex(8)
 
     def user_databases(self) -> list[str]:
         return [d for d in self.all_databases() if d not in self.system and not d.startswith(SCRATCH_PREFIX)]

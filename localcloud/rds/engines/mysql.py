@@ -6,7 +6,6 @@ import re
 import secrets
 from pathlib import Path
 
-from . import base
 from .base import Engine, EngineError
 from .tools import run, tool
 
@@ -156,7 +155,7 @@ class MySqlEngine(Engine):
                        workdir: Path, stopping) -> None:
         """Load the dump into a scratch database, then move the chosen tables (renamed) into `target`."""
         import pymysql
-        scratch = base.SCRATCH_PREFIX + secrets.token_hex(8)
+        scratch = self.scratch_name()
         self.create_database(scratch, meta)
         try:
             self._load(file, original, scratch, workdir, stopping)
