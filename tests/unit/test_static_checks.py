@@ -70,3 +70,16 @@ def test_an_untyped_function_in_the_pure_core_fails_the_type_check(product):
                            "nestbackup/model/loose.py"], cwd=product, capture_output=True, text=True,
                           env={"PATH": str(BIN), "MYPYPATH": str(product)})
     assert done.returncode == 1 and "Function is missing a type annotation" in done.stdout
+
+
+def test_a_local_cloud_product_importing_the_assembly_breaks_the_layers(product):
+    (product / "localcloud" / "ecs" / "leak.py").write_text("from ..cloud import LocalCloud\n")
+    done = _lint_imports(product)
+    assert done.returncode == 1 and "localcloud.ecs.leak -> localcloud.cloud" in done.stdout
+
+
+def test_an_import_cycle_in_the_local_cloud_is_refused(product):
+    expressions = product / "localcloud" / "fnf" / "expressions.py"
+    expressions.write_text(expressions.read_text() + "\nfrom . import definition  # noqa: E402\n")
+    done = _lint_imports(product)
+    assert done.returncode == 1 and "No cycles are allowed in localcloud.fnf" in done.stdout
