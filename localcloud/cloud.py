@@ -28,7 +28,7 @@ class LocalCloud(CloudContext):
             state_dir = tempfile.mkdtemp(prefix="localcloud-")
         super().__init__(Path(state_dir), credentials or {DEFAULT_ACCESS_KEY_ID: DEFAULT_ACCESS_KEY_SECRET}, region)
         self.admin_token = admin_token
-        # Imported here so that a product's heavy imports stay out of `import localcloud`.
+        # Imported here so that a product's heavy imports stay out of `import localcloud.cloud`.
         from .computenest.models import ComputeNest
         from .ecs.models import Ecs
         from .fnf.models import Fnf
