@@ -88,28 +88,7 @@ class Tablestore:
             return False
         return True
 
-    # -- client tokens
-    def claim_token(self, si: str, kind: str, token: str, record_id: str) -> str | None:
-        """Bind a client token to a new record id. Returns the id already bound, or None if this claim won."""
-        ots = self._ots
-        pk = [("p", f"token#{si}#{kind}"), ("s", token)]
-        try:
-            self._call(self.client.put_row, self.table, ots.Row(pk, [("id", record_id)]),
-                       ots.Condition(ots.RowExistenceExpectation.EXPECT_NOT_EXIST))
-            return None
-        except CloudError as err:
-            if err.code != CONDITION_FAILED:
-                raise
-        _, row, _ = self._call(self.client.get_row, self.table, pk, ["id"], None, 1)
-        return _columns(row)["id"] if row else None
-
-    def forget_token(self, si: str, kind: str, token: str) -> None:
-        """Undo a claim whose request was refused, so the same token may be used again."""
-        ots = self._ots
-        self._call(self.client.delete_row, self.table, ots.Row([("p", f"token#{si}#{kind}"), ("s", token)]),
-                   ots.Condition(ots.RowExistenceExpectation.IGNORE))
-
-    # -- records
+    # -- the records port
     def create(self, kind: str, record_id: str, si: str, header: dict, items: dict[str, dict]) -> None:
         """Write a new record: header first (refused if the id exists), then its items and its listing row."""
         ots = self._ots
@@ -200,7 +179,7 @@ class Tablestore:
             start = next_pk
         return ids[:limit], (ids[limit - 1] if len(ids) > limit else None)
 
-    # -- plain documents in collections (schedules, the index of running operations)
+    # -- the documents port: plain documents in collections (schedules, the index of running operations, …)
     def put_doc(self, collection: str, key: str, doc: dict) -> None:
         ots = self._ots
         self._call(self.client.put_row, self.table,
@@ -270,6 +249,27 @@ class Tablestore:
             return {}
         return {name[len(COUNTER):].replace("__", ":"): value for name, value in _columns(row).items()
                 if name.startswith(COUNTER)}
+
+    # -- the claims port: client tokens
+    def claim_token(self, si: str, kind: str, token: str, record_id: str) -> str | None:
+        """Bind a client token to a new record id. Returns the id already bound, or None if this claim won."""
+        ots = self._ots
+        pk = [("p", f"token#{si}#{kind}"), ("s", token)]
+        try:
+            self._call(self.client.put_row, self.table, ots.Row(pk, [("id", record_id)]),
+                       ots.Condition(ots.RowExistenceExpectation.EXPECT_NOT_EXIST))
+            return None
+        except CloudError as err:
+            if err.code != CONDITION_FAILED:
+                raise
+        _, row, _ = self._call(self.client.get_row, self.table, pk, ["id"], None, 1)
+        return _columns(row)["id"] if row else None
+
+    def forget_token(self, si: str, kind: str, token: str) -> None:
+        """Undo a claim whose request was refused, so the same token may be used again."""
+        ots = self._ots
+        self._call(self.client.delete_row, self.table, ots.Row([("p", f"token#{si}#{kind}"), ("s", token)]),
+                   ots.Condition(ots.RowExistenceExpectation.IGNORE))
 
     # -- locks
     def acquire_lock(self, si: str, holder: str, now_ms: int, lease_ms: int) -> None:
