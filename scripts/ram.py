@@ -34,7 +34,7 @@ GROUP_OF = {
     "nestbackup-timer": "timer",
 }
 # The adapter classes and the RAM code of the product each one calls.
-ADAPTERS = {"Ecs": "ecs", "Rds": "rds", "CloudFlow": "fnf", "RecordStore": "ots", "ComputeNest": "computenest"}
+ADAPTERS = {"Ecs": "ecs", "Rds": "rds", "CloudFlow": "fnf", "Tablestore": "ots", "ComputeNest": "computenest"}
 # Tablestore SDK client methods -> RAM actions: the adapter's own table (imported: it holds no SDK import).
 sys.path.insert(0, str(PACKAGE.parent))
 from nestbackup.adapters.tablestore import OTS_ACTIONS as OTS  # noqa: E402

@@ -5,16 +5,22 @@ from __future__ import annotations
 import json
 import os
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from .errors import ValidationError
 from .ports.catalog import ServiceCatalog
+from .ports.claims import Claims
 from .ports.compute import Compute
 from .ports.databases import Databases
+from .ports.documents import Documents
 from .ports.flows import Flows
 from .ports.gateway import DatabaseGateway
-from .ports.records import RecordStore
+from .ports.records import Records
 from .ports.webhooks import Webhooks
 from .settings import Settings, default_endpoint
+
+if TYPE_CHECKING:
+    from .adapters.tablestore import Tablestore
 
 
 class Wiring:
@@ -81,13 +87,26 @@ class Wiring:
             maintenance_db=account.get("MaintenanceDb") or ("master" if engine == "SQLServer" else "postgres"))
 
     @cached_property
-    def records(self) -> RecordStore:
+    def _tablestore(self) -> Tablestore:
         from .adapters.openapi import is_loopback, split_endpoint
-        from .adapters.tablestore import RecordStore
+        from .adapters.tablestore import Tablestore
         s = self.settings
         if is_loopback(split_endpoint(s.ots_endpoint)[1]):
             for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
                 os.environ.pop(var, None)
+        return Tablestore.connect(s.ots_endpoint, s.access_key_id, s.access_key_secret, s.ots_instance,
+                                  s.security_token, s.ots_table)
+
+    # One table backs the three ports; only the records' writes derive a timeline.
+    @cached_property
+    def records(self) -> Records:
         from .operations.timeline import TimelineRecords
-        return TimelineRecords(RecordStore.connect(s.ots_endpoint, s.access_key_id, s.access_key_secret,
-                                                   s.ots_instance, s.security_token, s.ots_table))
+        return TimelineRecords(self._tablestore)
+
+    @cached_property
+    def claims(self) -> Claims:
+        return self._tablestore
+
+    @cached_property
+    def documents(self) -> Documents:
+        return self._tablestore

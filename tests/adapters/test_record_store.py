@@ -4,13 +4,13 @@ import uuid
 
 import pytest
 
-from nestbackup.adapters.tablestore import RecordStore
+from nestbackup.adapters.tablestore import Tablestore
 from tests.conftest import make_ots
 
 
 @pytest.fixture
 def store(endpoint):
-    store = RecordStore(make_ots(endpoint), table="t" + uuid.uuid4().hex[:12])
+    store = Tablestore(make_ots(endpoint), table="t" + uuid.uuid4().hex[:12])
     assert store.ensure_table() is True
     assert store.ensure_table() is False
     return store

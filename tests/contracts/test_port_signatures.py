@@ -12,22 +12,24 @@ from nestbackup.adapters.computenest import ComputeNest
 from nestbackup.adapters.databases.gateway import SqlDatabases
 from nestbackup.adapters.ecs import Ecs
 from nestbackup.adapters.rds import Rds
-from nestbackup.adapters.tablestore import RecordStore as TablestoreRecords
+from nestbackup.adapters.tablestore import Tablestore
 from nestbackup.adapters.webhook import HttpWebhooks
 from nestbackup.ports import Ports
 from nestbackup.ports.catalog import ServiceCatalog
+from nestbackup.ports.claims import Claims
 from nestbackup.ports.compute import Compute
 from nestbackup.ports.databases import Databases
+from nestbackup.ports.documents import Documents
 from nestbackup.ports.flows import Flows
 from nestbackup.ports.gateway import DatabaseGateway
-from nestbackup.ports.records import RecordStore
+from nestbackup.ports.records import Records
 from nestbackup.ports.webhooks import Webhooks
 from tests.memory.catalog import MemoryCatalog
 from tests.memory.compute import MemoryCompute
 from tests.memory.databases import MemoryDatabases
 from tests.memory.flows import MemoryFlows
 from tests.memory.gateway import MemoryDatabaseGateway
-from tests.memory.records import MemoryRecordStore
+from tests.memory.records import MemoryStore
 from tests.memory.webhooks import MemoryWebhooks
 from tests.memory.wiring import MemoryWiring
 
@@ -36,7 +38,9 @@ PORTS = [
     (Databases, Rds, MemoryDatabases),
     (Flows, CloudFlow, MemoryFlows),
     (ServiceCatalog, ComputeNest, MemoryCatalog),
-    (RecordStore, TablestoreRecords, MemoryRecordStore),
+    (Records, Tablestore, MemoryStore),
+    (Claims, Tablestore, MemoryStore),
+    (Documents, Tablestore, MemoryStore),
     (DatabaseGateway, SqlDatabases, MemoryDatabaseGateway),
     (Webhooks, HttpWebhooks, MemoryWebhooks),
 ]

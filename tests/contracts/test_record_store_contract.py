@@ -1,25 +1,44 @@
-"""The record store port's contract: MemoryRecordStore and the Tablestore adapter on the local cloud."""
+"""The contract of the records, claims and documents ports, which one store implements: MemoryStore and the
+Tablestore adapter on the local cloud."""
 import threading
 import uuid
 
 import pytest
 
-from nestbackup.adapters.tablestore import RecordStore
+from nestbackup.adapters.tablestore import Tablestore
+from nestbackup.adapters.usage import take_calls
 from nestbackup.errors import Conflict
-from nestbackup.ports.records import HEADER, StaleWrite
+from nestbackup.operations.timeline import TimelineRecords
+from nestbackup.ports.claims import LockTaken
+from nestbackup.ports.records import HEADER, RecordExists, StaleWrite
 from tests.conftest import make_ots
 from tests.contracts.conftest import IMPLEMENTATIONS
-from tests.memory.records import MemoryRecordStore
+from tests.memory.records import MemoryStore
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
 def store(request):
     if request.param == "memory":
-        return MemoryRecordStore()
-    store = RecordStore(make_ots(request.getfixturevalue("endpoint")), table="t" + uuid.uuid4().hex[:12])
+        return MemoryStore()
+    store = Tablestore(make_ots(request.getfixturevalue("endpoint")), table="t" + uuid.uuid4().hex[:12])
     assert store.ensure_table() is True
     assert store.ensure_table() is False
     return store
+
+
+@pytest.fixture
+def writes(store):
+    """Row writes of this thread since the last call: UpdateRow calls on Tablestore, the same writes in memory."""
+    seen = [0]
+
+    def count() -> int:
+        if isinstance(store, MemoryStore):
+            done, seen[0] = store.versioned_writes - seen[0], store.versioned_writes
+            return done
+        return take_calls().get("ots:UpdateRow", 0)
+
+    count()
+    return count
 
 
 def test_record_round_trip_with_items_in_one_read(store):
@@ -34,17 +53,16 @@ def test_record_round_trip_with_items_in_one_read(store):
 
 def test_a_record_id_is_written_once(store):
     store.create("backup", "backup-1", "si-1", {"Status": "Creating"}, {})
-    with pytest.raises(Exception) as exc:
+    with pytest.raises(RecordExists):
         store.create("backup", "backup-1", "si-1", {"Status": "Creating"}, {})
-    assert getattr(exc.value, "code", "") == "OTSConditionCheckFail"
 
 
-def test_parallel_writers_of_different_items_lose_nothing_and_a_stale_writer_is_refused(store):
+def test_parallel_savers_of_different_items_lose_nothing_and_a_stale_saver_is_refused(store):
     store.create("backup", "backup-1", "si-1", {"Status": "Creating"}, {f"d-{n}": {"v": 0} for n in range(20)})
 
     def bump(rid):
-        stored = store.read("backup-1")          # each writer works on its own fresh read
-        store.write_item(stored, rid, {"v": 1})
+        stored = store.read("backup-1")          # each writer saves the whole record from its own fresh read
+        store.save(stored, stored.header, {**stored.items, rid: {"v": 1}})
 
     threads = [threading.Thread(target=bump, args=(f"d-{n}",)) for n in range(20)]
     for t in threads:
@@ -54,13 +72,61 @@ def test_parallel_writers_of_different_items_lose_nothing_and_a_stale_writer_is_
     assert all(doc == {"v": 1} for doc in store.read("backup-1").items.values())
 
     first, second = store.read("backup-1"), store.read("backup-1")
-    store.write_item(first, "d-0", {"v": 2})
+    store.save(first, first.header, {**first.items, "d-0": {"v": 2}})
     with pytest.raises(StaleWrite):
-        store.write_item(second, "d-0", {"v": 3})
+        store.save(second, second.header, {**second.items, "d-0": {"v": 3}})
     assert store.read("backup-1").items["d-0"] == {"v": 2}
-    store.write_header(first, {"Status": "Created"})
+    store.save(first, {"Status": "Created"}, first.items)
     with pytest.raises(StaleWrite):
-        store.write_header(second, {"Status": "CreateFailed"})
+        store.save(second, {"Status": "CreateFailed"}, second.items)
+    assert store.read("backup-1").header == {"Status": "Created"}
+
+
+def test_a_save_writes_only_the_rows_that_changed_and_follows_them(store, writes):
+    store.create("backup", "backup-s", "si-1", {"Status": "Creating"}, {f"d-{n}": {"v": 0} for n in range(5)})
+    stored = store.read("backup-s")
+    assert writes() == 0
+    store.save(stored, dict(stored.header), {rid: dict(doc) for rid, doc in stored.items.items()})
+    assert writes() == 0                                        # unchanged: nothing written
+
+    store.save(stored, stored.header, {**stored.items, "d-1": {"v": 1}, "d-3": {"v": 3}})
+    assert writes() == 2
+    assert stored.items["d-1"] == {"v": 1} and stored.versions["d-1"] == 2 and stored.versions["d-0"] == 1
+    again = store.read("backup-s")
+    assert again.items == stored.items and again.versions == stored.versions
+
+    store.save(stored, {"Status": "Created"}, {"d-1": {"v": 1}})   # items left out are left as they are
+    assert writes() == 1 and stored.versions[HEADER] == 2
+    store.save(stored, {"Status": "Created"}, stored.items)       # what it wrote is what it was read as now
+    assert writes() == 0
+    with pytest.raises(ValueError):
+        store.save(stored, stored.header, {"d-99": {"v": 0}})
+
+
+def test_rows_saved_before_a_stale_one_stay_saved_and_the_record_says_so(store):
+    store.create("backup", "backup-p", "si-1", {"Status": "Creating"}, {"d-0": {"v": 0}, "d-1": {"v": 0}})
+    mine, theirs = store.read("backup-p"), store.read("backup-p")
+    store.save(theirs, theirs.header, {**theirs.items, "d-1": {"v": "theirs"}})
+    with pytest.raises(StaleWrite):
+        store.save(mine, {"Status": "Created"}, {"d-0": {"v": "mine"}, "d-1": {"v": "mine"}})
+    assert mine.items["d-0"] == {"v": "mine"} and mine.versions["d-0"] == 2 and mine.versions["d-1"] == 1
+    now = store.read("backup-p")
+    assert now.items == {"d-0": {"v": "mine"}, "d-1": {"v": "theirs"}}
+    assert now.header == {"Status": "Creating"}                  # the header comes after the items: not written
+
+
+def test_the_timeline_over_the_store_saves_like_it_and_keeps_each_resources_times(store, writes):
+    records = TimelineRecords(store)
+    records.create("backup", "backup-t", "si-1", {"Status": "Creating"},
+                   {rid: {"resource_id": rid, "status": "Pending"} for rid in ("d-0", "d-1")})
+    stored = records.read("backup-t")
+    done = {"resource_id": "d-0", "status": "Succeeded", "start_time": None, "end_time": None}
+    records.save(stored, stored.header, {**stored.items, "d-0": dict(done)})
+    assert writes() == 1
+    assert stored.items["d-0"]["end_time"] and stored.items["d-0"]["start_time"]
+    records.save(stored, stored.header, {**stored.items, "d-0": dict(done)})   # a copy from before the stamps
+    assert writes() == 0
+    assert [e["Event"] for e in records.events("backup-t")] == ["Created", "Planned", "Planned", "Succeeded"]
 
 
 def test_listing_is_newest_first_with_paging(store):
@@ -78,8 +144,9 @@ def test_listing_is_newest_first_with_paging(store):
 def test_lock_conflict_names_the_holder_and_an_expired_lease_is_taken_over(store):
     store.acquire_lock("si-1", "backup-a", now_ms=1_000, lease_ms=500)
     store.acquire_lock("si-1", "backup-a", now_ms=1_100, lease_ms=500)       # renewal by the holder
-    with pytest.raises(Conflict, match="backup-a"):
+    with pytest.raises(LockTaken, match="backup-a") as taken:
         store.acquire_lock("si-1", "backup-b", now_ms=1_200, lease_ms=500)
+    assert isinstance(taken.value, Conflict) and taken.value.holder == "backup-a"
     store.acquire_lock("si-1", "backup-b", now_ms=2_000, lease_ms=500)       # a's lease ran out at 1,600
     assert store.release_lock("si-1", "backup-a") is False
     assert store.release_lock("si-1", "backup-b") is True

@@ -12,7 +12,7 @@ import yaml
 from localcloud import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 from localcloud.cloud import LocalCloud
 from localcloud.server import LocalCloudServer
-from nestbackup.adapters.tablestore import RecordStore
+from nestbackup.adapters.tablestore import Tablestore
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +28,7 @@ def deployed_from(tmp_path: Path, s_yaml: Path) -> LocalCloudServer:
     server = LocalCloudServer(LocalCloud(tmp_path / "state", s_yaml=s_yaml,
                                          http_triggers={"/api": "nestbackup-api"}), port=0)
     server.start_in_thread()
-    RecordStore.connect(server.endpoint, DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, "nestbackup",
+    Tablestore.connect(server.endpoint, DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, "nestbackup",
                         table="nestbackup").ensure_table()
     return server
 

@@ -46,7 +46,7 @@ class _Killed(BaseException):
 
 
 class _KilledOnFirstItemWrite:
-    """The record store of a handler that dies right after its cloud call, before recording the result."""
+    """The records port of a handler that dies right after its cloud call, before recording the result."""
 
     def __init__(self, store):
         self._store = store
@@ -54,7 +54,7 @@ class _KilledOnFirstItemWrite:
     def __getattr__(self, name):
         return getattr(self._store, name)
 
-    def write_item(self, *args):
+    def save(self, *args):
         raise _Killed()
 
 
@@ -65,10 +65,10 @@ class _KilledAfterIntent(_KilledOnFirstItemWrite):
         super().__init__(store)
         self._writes = 0
 
-    def write_item(self, *args):
+    def save(self, *args):
         self._writes += 1
         if self._writes == 1:
-            return self._store.write_item(*args)
+            return self._store.save(*args)
         raise _Killed()
 
 

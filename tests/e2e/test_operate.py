@@ -43,7 +43,7 @@ def test_a_schedule_that_cannot_be_evaluated_fails_alone_and_says_so(product, ap
         control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
         schedules.set_schedule(w, si, "0 */2 * * *", now=time.time() - 3 * 3600)
     bad = "si-bad-" + uuid.uuid4().hex[:8]             # stored before crons were checked: it can never be evaluated
-    w.records.put_doc(schedules.SCHEDULES, bad, {"Cron": "0 0 30 2 *", "LastFire": time.time() - 3 * 3600})
+    w.documents.put_doc(schedules.SCHEDULES, bad, {"Cron": "0 0 30 2 *", "LastFire": time.time() - 3 * 3600})
     out = timer("schedules")
     assert [e["ServiceInstanceId"] for e in out["Errors"]] == [bad]
     for si in good:
@@ -229,7 +229,7 @@ def test_a_late_poll_step_after_the_record_closed_takes_no_lock(product, api, co
     w = wiring()
     out = backups.poll(w, record["BackupId"], 3)                  # a step that ran late, after finalize
     assert out["Done"] is True
-    assert w.records.lock_holder(si, int(time.time() * 1000)) is None
+    assert w.claims.lock_holder(si, int(time.time() * 1000)) is None
     again = api.call("POST", "/backups", {"ServiceInstanceId": si})
     assert again[0] == 202 and api.wait(again[1]["BackupId"])["Status"] == "Created"
 

@@ -1,23 +1,26 @@
-"""The record store port in memory: the same rows, versions, conditions and ordering as adapters/tablestore.py."""
+"""The records, claims and documents ports in memory, one store for the three as adapters/tablestore.py is: the same
+rows, versions, conditions, ordering and errors."""
 from __future__ import annotations
 
 import json
 import threading
 from typing import Any
 
-from nestbackup.errors import CloudError, Conflict
-from nestbackup.ports.records import HEADER, StaleWrite, StoredRecord, check_counter_names
+from nestbackup.ports.claims import LockTaken
+from nestbackup.ports.documents import check_counter_names
+from nestbackup.ports.records import HEADER, RecordExists, StaleWrite, StoredRecord
 
 
 def _copy(doc: Any) -> Any:
     return json.loads(json.dumps(doc))          # what a store gives back is never the caller's object
 
 
-class MemoryRecordStore:
+class MemoryStore:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self.rows: dict[tuple[str, str], dict[str, Any]] = {}     # (partition, sort key) -> columns
         self.counters: dict[tuple[str, str], dict[str, int]] = {}
+        self.versioned_writes = 0                                  # conditional row writes, as UpdateRow calls
         self._seq = 0
 
     def ensure_table(self) -> bool:
@@ -27,7 +30,7 @@ class MemoryRecordStore:
     def create(self, kind: str, record_id: str, si: str, header: dict, items: dict[str, dict]) -> None:
         with self._lock:
             if (f"rec#{record_id}", HEADER) in self.rows:
-                raise CloudError("OTSConditionCheckFail", "Condition check failed.", action="put_row")
+                raise RecordExists(f"record {record_id} exists already")
             self.rows[(f"rec#{record_id}", HEADER)] = {"doc": _copy(header), "ver": 1}
             for rid, doc in items.items():
                 self.rows[(f"rec#{record_id}", "item#" + rid)] = {"doc": _copy(doc), "ver": 1}
@@ -44,15 +47,18 @@ class MemoryRecordStore:
                     items[s[5:]], versions[s[5:]] = _copy(cols["doc"]), cols["ver"]
             return StoredRecord(record_id, _copy(head["doc"]), items, versions)
 
-    def write_header(self, record: StoredRecord, header: dict) -> None:
-        record.versions[HEADER] = self._write_versioned(f"rec#{record.record_id}", HEADER, header,
-                                                        record.versions[HEADER])
-        record.header = header
-
-    def write_item(self, record: StoredRecord, resource_id: str, item: dict) -> None:
-        record.versions[resource_id] = self._write_versioned(f"rec#{record.record_id}", "item#" + resource_id,
-                                                             item, record.versions[resource_id])
-        record.items[resource_id] = item
+    def save(self, record: StoredRecord, header: dict, items: dict[str, dict]) -> None:
+        unknown = [rid for rid in items if rid not in record.items]
+        if unknown:
+            raise ValueError(f"record {record.record_id} has no items {unknown[:3]}")
+        partition = f"rec#{record.record_id}"
+        for rid, doc in items.items():
+            if doc != record.items[rid]:
+                record.versions[rid] = self._write_versioned(partition, "item#" + rid, doc, record.versions[rid])
+                record.items[rid] = _copy(doc)
+        if header != record.header:
+            record.versions[HEADER] = self._write_versioned(partition, HEADER, header, record.versions[HEADER])
+            record.header = _copy(header)
 
     def append_events(self, record_id: str, events: list[dict]) -> None:
         with self._lock:
@@ -89,7 +95,7 @@ class MemoryRecordStore:
         with self._lock:
             row = self.rows.get((f"lock#{si}", HEADER))
             if row and row["expires"] >= now_ms and row["holder"] != holder:
-                raise Conflict(f"service instance {si} is busy: {row['holder']} holds its lock")
+                raise LockTaken(si, row["holder"])
             self.rows[(f"lock#{si}", HEADER)] = {"holder": holder, "expires": now_ms + lease_ms}
 
     def lock_holder(self, si: str, now_ms: int) -> str | None:
@@ -147,6 +153,7 @@ class MemoryRecordStore:
     def _write_versioned(self, p: str, s: str, doc: dict, expected: int) -> int:
         with self._lock:
             row = self.rows.get((p, s))
+            self.versioned_writes += 1
             if row is None or row["ver"] != expected:
                 raise StaleWrite(f"{p}/{s} changed since version {expected}")
             row.update(doc=_copy(doc), ver=expected + 1)

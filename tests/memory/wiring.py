@@ -13,7 +13,7 @@ from .compute import MemoryCompute
 from .databases import MemoryDatabases
 from .flows import MemoryFlows
 from .gateway import MemoryDatabaseGateway
-from .records import MemoryRecordStore
+from .records import MemoryStore
 from .webhooks import MemoryWebhooks
 
 SETTINGS = Settings(region="cn-hangzhou", access_key_id="ak", access_key_secret="sk", security_token=None,
@@ -24,8 +24,10 @@ SETTINGS = Settings(region="cn-hangzhou", access_key_id="ak", access_key_secret=
 class MemoryWiring:
     def __init__(self, steps: int = 1, **settings: object) -> None:
         self.settings = replace(SETTINGS, **settings)           # type: ignore[arg-type]
-        self.store = MemoryRecordStore()
+        self.store = MemoryStore()                  # records, claims and documents, as one table holds them
         self.records = TimelineRecords(self.store)
+        self.claims = self.store
+        self.documents = self.store
         self.ecs = MemoryCompute(steps)
         self.rds = MemoryDatabases(steps)
         self.flows = MemoryFlows()

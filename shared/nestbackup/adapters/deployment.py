@@ -20,7 +20,7 @@ def describe_flow(rpc: RpcClient, name: str) -> dict[str, Any] | None:
 
 
 def table_exists(store) -> bool:
-    """DescribeTable of a RecordStore's table: False when Tablestore says it does not exist."""
+    """DescribeTable of the Tablestore adapter's table: False when Tablestore says it does not exist."""
     try:
         store._call(store.client.describe_table, store.table)
     except CloudError as err:

@@ -1,4 +1,6 @@
-"""Records, listings, client tokens and per-instance locks in one Tablestore table.
+"""The records, claims and documents ports (`ports/records.py`, `ports/claims.py`, `ports/documents.py`) in one
+Tablestore table: one adapter for the one API, whose plumbing (the versioned write, batch limits, the mapping of
+Tablestore's errors to the ports' own) the three share.
 
 Row layout (primary key `p`, `s`; both STRING):
 
@@ -13,7 +15,9 @@ Row layout (primary key `p`, `s`; both STRING):
 
 A record and its items share one partition key, so one GetRange reads all of it. Items are separate rows: parallel
 steps that update different items never overwrite each other, and every write of a row is conditional on the `ver`
-its writer read (optimistic concurrency), so a stale writer gets `StaleWrite` instead of losing an update.
+its writer read (optimistic concurrency), so a stale writer gets `StaleWrite` instead of losing an update; `save`
+writes only the rows that changed. Tablestore's refused conditions leave this module as the ports' errors
+(`StaleWrite`, `RecordExists`, `LockTaken`, or an answer such as False).
 """
 from __future__ import annotations
 
@@ -22,8 +26,10 @@ import secrets
 import time
 from typing import Any
 
-from ..errors import CloudError, Conflict
-from ..ports.records import HEADER, StaleWrite, StoredRecord, check_counter_names
+from ..errors import CloudError
+from ..ports.claims import LockTaken
+from ..ports.documents import check_counter_names
+from ..ports.records import HEADER, RecordExists, StaleWrite, StoredRecord
 from .usage import note_call
 
 ITEM_PREFIX = "item#"
@@ -33,6 +39,7 @@ BATCH_WRITE_MAX_BYTES = 4 * 1024 * 1024
 # UNCONFIRMED: how the service counts a row's "data size". Counted here as the UTF-8 bytes of every column name and
 # value (8 for a number) plus this allowance per column (a cell's timestamp), which errs on the large side.
 CELL_OVERHEAD_BYTES = 8
+CONDITION_FAILED = "OTSConditionCheckFail"      # a write's row condition did not hold
 
 
 # Tablestore SDK client methods -> the API actions they send.
@@ -42,7 +49,7 @@ OTS_ACTIONS = {"batch_write_row": "BatchWriteRow", "create_table": "CreateTable"
                 "update_row": "UpdateRow", "describe_table": "DescribeTable"}
 
 
-class RecordStore:
+class Tablestore:
     def __init__(self, client, table: str = "nestbackup") -> None:
         import tablestore as ots  # heavy (~0.8 s): only handlers that touch records pay for it
 
@@ -52,7 +59,7 @@ class RecordStore:
 
     @classmethod
     def connect(cls, endpoint: str, access_key_id: str, access_key_secret: str, instance: str,
-                security_token: str | None = None, table: str = "nestbackup") -> "RecordStore":
+                security_token: str | None = None, table: str = "nestbackup") -> "Tablestore":
         import logging
         # The SDK warns on every import that its optional C++ codec is absent; the Python codec is fine.
         for name in ("tablestore.encoder", "tablestore.decoder"):
@@ -81,33 +88,18 @@ class RecordStore:
             return False
         return True
 
-    # -- records
-    def claim_token(self, si: str, kind: str, token: str, record_id: str) -> str | None:
-        """Bind a client token to a new record id. Returns the id already bound, or None if this claim won."""
-        ots = self._ots
-        pk = [("p", f"token#{si}#{kind}"), ("s", token)]
-        try:
-            self._call(self.client.put_row, self.table, ots.Row(pk, [("id", record_id)]),
-                       ots.Condition(ots.RowExistenceExpectation.EXPECT_NOT_EXIST))
-            return None
-        except CloudError as err:
-            if err.code != "OTSConditionCheckFail":
-                raise
-        _, row, _ = self._call(self.client.get_row, self.table, pk, ["id"], None, 1)
-        return _columns(row)["id"] if row else None
-
-    def forget_token(self, si: str, kind: str, token: str) -> None:
-        """Undo a claim whose request was refused, so the same token may be used again."""
-        ots = self._ots
-        self._call(self.client.delete_row, self.table, ots.Row([("p", f"token#{si}#{kind}"), ("s", token)]),
-                   ots.Condition(ots.RowExistenceExpectation.IGNORE))
-
+    # -- the records port
     def create(self, kind: str, record_id: str, si: str, header: dict, items: dict[str, dict]) -> None:
         """Write a new record: header first (refused if the id exists), then its items and its listing row."""
         ots = self._ots
-        self._call(self.client.put_row, self.table,
-                   ots.Row([("p", f"rec#{record_id}"), ("s", HEADER)], [("doc", json.dumps(header)), ("ver", 1)]),
-                   ots.Condition(ots.RowExistenceExpectation.EXPECT_NOT_EXIST))
+        try:
+            self._call(self.client.put_row, self.table,
+                       ots.Row([("p", f"rec#{record_id}"), ("s", HEADER)], [("doc", json.dumps(header)), ("ver", 1)]),
+                       ots.Condition(ots.RowExistenceExpectation.EXPECT_NOT_EXIST))
+        except CloudError as err:
+            if err.code == CONDITION_FAILED:
+                raise RecordExists(f"record {record_id} exists already") from None
+            raise
         rows = [ots.PutRowItem(ots.Row([("p", f"rec#{record_id}"), ("s", ITEM_PREFIX + rid)],
                                        [("doc", json.dumps(doc)), ("ver", 1)]),
                                ots.Condition(ots.RowExistenceExpectation.IGNORE))
@@ -137,15 +129,19 @@ class RecordStore:
             return None
         return StoredRecord(record_id, header, items, versions)
 
-    def write_header(self, record: StoredRecord, header: dict) -> None:
-        record.versions[HEADER] = self._write_versioned(f"rec#{record.record_id}", HEADER, header,
-                                                        record.versions[HEADER])
-        record.header = header
-
-    def write_item(self, record: StoredRecord, resource_id: str, item: dict) -> None:
-        record.versions[resource_id] = self._write_versioned(f"rec#{record.record_id}", ITEM_PREFIX + resource_id,
-                                                             item, record.versions[resource_id])
-        record.items[resource_id] = item
+    def save(self, record: StoredRecord, header: dict, items: dict[str, dict]) -> None:
+        """The rows that changed since `record` was read, one conditional UpdateRow each: items, then the header."""
+        unknown = [rid for rid in items if rid not in record.items]
+        if unknown:
+            raise ValueError(f"record {record.record_id} has no items {unknown[:3]}")
+        partition = f"rec#{record.record_id}"
+        for rid, doc in items.items():
+            if doc != record.items[rid]:
+                record.versions[rid] = self._write_versioned(partition, ITEM_PREFIX + rid, doc, record.versions[rid])
+                record.items[rid] = _copy(doc)
+        if header != record.header:
+            record.versions[HEADER] = self._write_versioned(partition, HEADER, header, record.versions[HEADER])
+            record.header = _copy(header)
 
     # -- a record's timeline: rows of their own partition, so reading a record never reads its events
     def append_events(self, record_id: str, events: list[dict]) -> None:
@@ -183,7 +179,7 @@ class RecordStore:
             start = next_pk
         return ids[:limit], (ids[limit - 1] if len(ids) > limit else None)
 
-    # -- plain documents in collections (schedules, the index of running operations)
+    # -- the documents port: plain documents in collections (schedules, the index of running operations, …)
     def put_doc(self, collection: str, key: str, doc: dict) -> None:
         ots = self._ots
         self._call(self.client.put_row, self.table,
@@ -199,7 +195,7 @@ class RecordStore:
                        ots.Condition(ots.RowExistenceExpectation.EXPECT_NOT_EXIST))
             return True
         except CloudError as err:
-            if err.code != "OTSConditionCheckFail":
+            if err.code != CONDITION_FAILED:
                 raise
             return False
 
@@ -254,9 +250,30 @@ class RecordStore:
         return {name[len(COUNTER):].replace("__", ":"): value for name, value in _columns(row).items()
                 if name.startswith(COUNTER)}
 
+    # -- the claims port: client tokens
+    def claim_token(self, si: str, kind: str, token: str, record_id: str) -> str | None:
+        """Bind a client token to a new record id. Returns the id already bound, or None if this claim won."""
+        ots = self._ots
+        pk = [("p", f"token#{si}#{kind}"), ("s", token)]
+        try:
+            self._call(self.client.put_row, self.table, ots.Row(pk, [("id", record_id)]),
+                       ots.Condition(ots.RowExistenceExpectation.EXPECT_NOT_EXIST))
+            return None
+        except CloudError as err:
+            if err.code != CONDITION_FAILED:
+                raise
+        _, row, _ = self._call(self.client.get_row, self.table, pk, ["id"], None, 1)
+        return _columns(row)["id"] if row else None
+
+    def forget_token(self, si: str, kind: str, token: str) -> None:
+        """Undo a claim whose request was refused, so the same token may be used again."""
+        ots = self._ots
+        self._call(self.client.delete_row, self.table, ots.Row([("p", f"token#{si}#{kind}"), ("s", token)]),
+                   ots.Condition(ots.RowExistenceExpectation.IGNORE))
+
     # -- locks
     def acquire_lock(self, si: str, holder: str, now_ms: int, lease_ms: int) -> None:
-        """Take the service instance's lock, or raise Conflict naming the live holder. An expired lease is taken
+        """Take the service instance's lock, or raise LockTaken naming the live holder. An expired lease is taken
         over; re-acquiring one's own lock renews it."""
         ots = self._ots
         pk = [("p", f"lock#{si}"), ("s", HEADER)]
@@ -269,11 +286,9 @@ class RecordStore:
         try:
             self._call(self.client.put_row, self.table, row, ots.Condition(ots.RowExistenceExpectation.IGNORE, free))
         except CloudError as err:
-            if err.code != "OTSConditionCheckFail":
+            if err.code != CONDITION_FAILED:
                 raise
-            current = self.lock_holder(si, now_ms)
-            raise Conflict(f"service instance {si} is busy: {current or 'another operation'} holds its lock") \
-                from None
+            raise LockTaken(si, self.lock_holder(si, now_ms)) from None
 
     def lock_holder(self, si: str, now_ms: int) -> str | None:
         _, row, _ = self._call(self.client.get_row, self.table, [("p", f"lock#{si}"), ("s", HEADER)],
@@ -290,7 +305,7 @@ class RecordStore:
                        ots.Condition(ots.RowExistenceExpectation.EXPECT_EXIST, mine))
             return True
         except CloudError as err:
-            if err.code != "OTSConditionCheckFail":
+            if err.code != CONDITION_FAILED:
                 raise
             return False
 
@@ -303,7 +318,7 @@ class RecordStore:
                        ots.Row([("p", p), ("s", s)], {"put": [("doc", json.dumps(doc)), ("ver", expected + 1)]}),
                        ots.Condition(ots.RowExistenceExpectation.EXPECT_EXIST, same))
         except CloudError as err:
-            if err.code == "OTSConditionCheckFail":
+            if err.code == CONDITION_FAILED:
                 raise StaleWrite(f"{p}/{s} changed since version {expected}") from None
             raise
         return expected + 1
@@ -364,6 +379,11 @@ def _cell_size(column) -> int:
     else:
         value_size = 8
     return len(name.encode("utf-8")) + value_size + CELL_OVERHEAD_BYTES
+
+
+def _copy(doc: dict) -> dict:
+    """A document as reading it back would give it (JSON), so later saves compare like with like."""
+    return json.loads(json.dumps(doc))
 
 
 def _columns(row) -> dict[str, Any]:

@@ -144,7 +144,7 @@ def run_doctor(s_yaml: Path, endpoint: str | None, region: str | None, env: Mapp
     from ..adapters.deployment import describe_flow, table_exists
     from ..adapters.fc import FunctionCompute
     from ..adapters.openapi import Credentials, RpcClient
-    from ..adapters.tablestore import RecordStore
+    from ..adapters.tablestore import Tablestore
     from ..settings import default_endpoint
 
     resources = read_s_yaml(s_yaml, env)
@@ -179,7 +179,7 @@ def run_doctor(s_yaml: Path, endpoint: str | None, region: str | None, env: Mapp
     ots_endpoint = endpoint or function_env.get("NESTBACKUP_OTS_ENDPOINT", "")
     instance = function_env.get("NESTBACKUP_OTS_INSTANCE", "nestbackup")
     table = function_env.get("NESTBACKUP_OTS_TABLE", "nestbackup")
-    store = RecordStore.connect(ots_endpoint, key_id, secret, instance, credentials.security_token, table)
+    store = Tablestore.connect(ots_endpoint, key_id, secret, instance, credentials.security_token, table)
     if table_exists(store):
         report.ok(f"table {table} in Tablestore instance {instance}")
     else:

@@ -24,13 +24,16 @@ def _event(at: str, resource: str | None, what: str, detail: str = "", request_i
 
 
 def stamp_times(before: dict | None, after: dict, at: str) -> None:
-    """Per-resource start and end: when the resource left Pending, and when it became final."""
+    """Per-resource start and end: when the resource left Pending, and when it became final (kept from `before`
+    while it stays final, for a writer whose copy predates the stamp)."""
     was = (before or {}).get("status", "Pending")
     now = after.get("status", "Pending")
     if now != "Pending" and not after.get("start_time"):
         after["start_time"] = (before or {}).get("start_time") or at
     if now in FINAL_ITEM and was not in FINAL_ITEM:
         after["end_time"] = at
+    elif now in FINAL_ITEM and not after.get("end_time") and (before or {}).get("end_time"):
+        after["end_time"] = (before or {})["end_time"]
 
 
 def item_events(before: dict | None, after: dict, at: str) -> list[dict]:

@@ -13,7 +13,7 @@ from ..model.status import BackupStatus
 from ..ports import Ports
 from ..ports.records import StaleWrite
 from .claims import take_instance_lock
-from .loading import load_backup, read_backup
+from .loading import load_backup, read_backup, save
 
 log = logging.getLogger("nestbackup.backup")
 
@@ -43,16 +43,16 @@ def delete_backup(w: Ports, backup_id: str, now: float | None = None, retry_refu
     # Unique per request: a second delete of the same backup must not share (and release) the first one's lock.
     holder = f"delete-{backup_id}-{secrets.token_hex(4)}"
     try:
-        take_instance_lock(w.records, w.settings, record.service_instance_id, holder, now)
+        take_instance_lock(w, record.service_instance_id, holder, now)
     except Conflict:
-        running = w.records.lock_holder(record.service_instance_id, int(now * 1000)) or ""
+        running = w.claims.lock_holder(record.service_instance_id, int(now * 1000)) or ""
         if running.startswith(f"delete-{backup_id}-"):
             return load_backup(w, backup_id).to_api()          # the same delete is under way: its record, as it stands
         raise
     try:
         stored, record = read_backup(w, backup_id)
         record.status = BackupStatus.DELETING
-        w.records.write_header(stored, record.header_doc())
+        save(w, stored, record)
         groups_done: set[str] = set()
         failures = refused = 0
         for item in record.items:
@@ -64,20 +64,20 @@ def delete_backup(w: Ports, backup_id: str, now: float | None = None, retry_refu
                 if item.method is BackupMethod.RDS_BACKUP and item.artifact_id:
                     if item.delete_refused:
                         item.delete_refused = None
-                        w.records.write_item(stored, item.resource_id, item.to_dict())
+                        save(w, stored, record)
             except CloudError as err:
                 if err.code in NOT_FOUND_CODES:
                     continue
                 if item.method is BackupMethod.RDS_BACKUP and refused_for_good(err):
                     refused += 1
                     item.delete_refused = f"{err.code}: {err.message}"
-                    w.records.write_item(stored, item.resource_id, item.to_dict())
+                    save(w, stored, record)
                     continue
                 failures += 1
                 what = item.artifact_id or item.group_id or item.job_id
                 item.error_code, item.error_message, item.request_id = \
                     err.code, f"deleting {what} failed: {err.message}", err.request_id
-                w.records.write_item(stored, item.resource_id, item.to_dict())
+                save(w, stored, record)
         record.status = BackupStatus.DELETE_FAILED if failures or refused else BackupStatus.DELETED
         record.awaiting_expiry = bool(refused) and not failures
         notes = []
@@ -87,11 +87,11 @@ def delete_backup(w: Ports, backup_id: str, now: float | None = None, retry_refu
             notes.append(f"RDS refuses to delete {refused} backup set(s) (see DeleteRefused); they are deleted by "
                          f"RDS when they expire (ExpiresAt)")
         record.status_detail = "; ".join(notes) or record.status_detail
-        w.records.write_header(stored, record.header_doc())
+        save(w, stored, record)
         _log("backup deleted", step="delete", record_id=backup_id, status=str(record.status))
         return record.to_api()
     finally:
-        w.records.release_lock(record.service_instance_id, holder)
+        w.claims.release_lock(record.service_instance_id, holder)
 
 
 def delete_artifact(w: Ports, item: BackupItem, groups_done: set[str], backup_set: str | None = None) -> None:
@@ -130,7 +130,7 @@ PENDING_SET_SECONDS = 2 * 86400
 
 def delete_set_later(w: Ports, backup_id: str, db_instance_id: str, job_id: str, now: float | None = None) -> str:
     """Hand an unfinished job's set to the timer; answers what to say of it on the record."""
-    w.records.put_doc(PENDING_SETS, f"{backup_id}#{db_instance_id}#{job_id}", {
+    w.documents.put_doc(PENDING_SETS, f"{backup_id}#{db_instance_id}#{job_id}", {
         "BackupId": backup_id, "DBInstanceId": db_instance_id, "JobId": job_id,
         "SinceEpoch": time.time() if now is None else now})
     return f"RDS backup job {job_id} of {db_instance_id} had not ended: its set is deleted when the job ends"
@@ -141,7 +141,7 @@ def delete_pending_sets(w: Ports, now: float | None = None) -> dict:
     now = time.time() if now is None else now
     deleted: list[str] = []
     waiting = 0
-    for key, doc, _ in w.records.docs(PENDING_SETS):
+    for key, doc, _ in w.documents.docs(PENDING_SETS):
         try:
             job = w.rds.backup_job(doc["DBInstanceId"], doc["JobId"])
             running = job is not None and not job.failed and not job.finished
@@ -157,7 +157,7 @@ def delete_pending_sets(w: Ports, now: float | None = None) -> dict:
                         raise                      # throttled or busy: the next sweep asks again
                     _log("set of a cancelled backup kept", step="sweep", record_id=doc["BackupId"],
                          backup_set=job.backup_id, code=err.code)       # refused for good: it expires
-            w.records.delete_doc(PENDING_SETS, key)
+            w.documents.delete_doc(PENDING_SETS, key)
         except CloudError as err:
             waiting += 1
             _log("set of a cancelled backup not deleted yet", step="sweep", record_id=doc.get("BackupId"),
@@ -201,7 +201,7 @@ def discard_started_after_close(w: Ports, backup_id: str, made: list[BackupItem]
                 if current.resource_id in notes and notes[current.resource_id] not in (current.error_message or ""):
                     current.error_message = "; ".join(filter(None, (current.error_message,
                                                                     notes[current.resource_id])))
-                    w.records.write_item(stored, current.resource_id, current.to_dict())
+            save(w, stored, record)
             return True
         except StaleWrite:          # the cancel is still writing its items: read them again
             time.sleep(0.05 * (attempt + 1))

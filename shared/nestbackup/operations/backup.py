@@ -17,7 +17,6 @@ from ..ports import Ports
 from ..ports.compute import Disk
 from ..ports.databases import DBInstance
 from ..ports.flows import BackupFlowInput, execution_name
-from ..ports.records import RecordStore
 from .backup_poll import finalize
 from .claims import claim, forget_token, same_token_record
 from .closing import open_operation
@@ -43,17 +42,17 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
     check_client_token(token)
     now = time.time() if now is None else now
     meter = Meter(w) if lock_holder is None else None     # a safety backup's calls are its restore's step's
-    s, records = w.settings, w.records
+    s = w.settings
     backup_id = new_record_id("backup", int(now * 1000), secrets.token_hex(4))
-    existing = claim(records, s, service_instance_id, "backup", backup_id, token, now, take_lock=lock_holder is None)
+    existing = claim(w, service_instance_id, "backup", backup_id, token, now, take_lock=lock_holder is None)
     if existing:
-        return _same_token_answer(records, existing)
+        return _same_token_answer(w, existing)
     try:     # an unknown service instance, or one being deleted, is refused here: no record is written
         check_service_instance(w, service_instance_id)
         found = discover(w, service_instance_id)
     except (CloudError, NotFound, Conflict):
-        records.release_lock(service_instance_id, backup_id)
-        forget_token(records, service_instance_id, "backup", token)
+        w.claims.release_lock(service_instance_id, backup_id)
+        forget_token(w, service_instance_id, "backup", token)
         raise
     items = plan_items(disk_facts(found.disks), database_facts(found.databases))
     record = BackupRecord(backup_id, service_instance_id, iso_utc(now), description, items, started_epoch=now)
@@ -61,12 +60,12 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
         record.status_detail = (f"nothing to back up: Compute Nest lists no disks or primary RDS instances for "
                                 f"{service_instance_id}, and none carry the tag {s.tag_key}={service_instance_id}")
     record.refresh_status(iso_utc(now))
-    records.create("backup", backup_id, service_instance_id, record.header_doc(),
+    w.records.create("backup", backup_id, service_instance_id, record.header_doc(),
                    {i.resource_id: i.to_dict() for i in items})
     _log("backup created", step="create", record_id=backup_id, service_instance_id=service_instance_id,
          items=len(items))
     if record.status in BACKUP_FINAL:
-        records.release_lock(service_instance_id, backup_id)
+        w.claims.release_lock(service_instance_id, backup_id)
         return record.to_api()
     open_operation(w, "backup", backup_id, service_instance_id, now)
     try:
@@ -87,8 +86,8 @@ def database_facts(dbs: list[DBInstance]) -> list[DatabaseFacts]:
     return [DatabaseFacts(d.db_instance_id, d.engine, d.db_instance_type, d.master_instance_id) for d in dbs]
 
 
-def _same_token_answer(records: RecordStore, record_id: str) -> dict:
-    stored = same_token_record(records, record_id)
+def _same_token_answer(w: Ports, record_id: str) -> dict:
+    stored = same_token_record(w, record_id)
     return BackupRecord.from_docs(stored.header, stored.items).to_api()
 
 

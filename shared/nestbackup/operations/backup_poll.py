@@ -31,7 +31,7 @@ from ..ports.steps import FinalizeOutput, PollOutput, PollState
 from .backup_start import capture_counts_after, record_backup_set, start_unit
 from .closing import close_operation
 from .costs import Meter, final_cost
-from .loading import read_backup
+from .loading import read_backup, save
 
 log = logging.getLogger("nestbackup.backup")
 
@@ -48,7 +48,7 @@ def poll(w: Ports, backup_id: str, round_number: int = 0, now: float | None = No
     if record.status in BACKUP_FINAL:         # closed already (e.g. cancelled): a late step takes no lock back
         return {"BackupId": backup_id, "Done": True, "Wait": 0, "Round": round_number + 1, "Continue": False}
     try:
-        w.records.acquire_lock(record.service_instance_id, backup_id, int(now * 1000), s.lock_lease_seconds * 1000)
+        w.claims.acquire_lock(record.service_instance_id, backup_id, int(now * 1000), s.lock_lease_seconds * 1000)
     except Conflict:
         pass    # a restore runs this backup under its own lock (safety backup): keep polling our own items
     def deadline(item: BackupItem) -> float:
@@ -61,7 +61,7 @@ def poll(w: Ports, backup_id: str, round_number: int = 0, now: float | None = No
             for item in unit:
                 why = f" (last refusal: {item.wait_reason})" if item.wait_reason else ""
                 item.fail("Timeout", f"the backup could not be started before its deadline{why}")
-                w.records.write_item(stored, item.resource_id, item.to_dict())
+            save(w, stored, record)
         else:
             start_unit(w, stored, record, unit)
     running = [i for i in record.items if i.status is ItemStatus.RUNNING]
@@ -72,10 +72,10 @@ def poll(w: Ports, backup_id: str, round_number: int = 0, now: float | None = No
                 capture_counts_after(w, item)
             if item.method is BackupMethod.RDS_BACKUP and item.status is ItemStatus.SUCCEEDED and item.artifact_id:
                 record_backup_set(w, item)
-            w.records.write_item(stored, item.resource_id, item.to_dict())
             if item.status is not ItemStatus.RUNNING:
                 _log("backup item ended", step="poll", record_id=backup_id, resource_id=item.resource_id,
                      status=str(item.status), code=item.error_code, artifact_id=item.artifact_id)
+    save(w, stored, record)
     done = all(i.status in ITEM_FINAL for i in record.items)
     return {"BackupId": backup_id, "Done": done, "Wait": _next_wait(s.poll_schedule, record, seen, now, round_number),
             "Round": round_number + 1,
@@ -181,7 +181,7 @@ def finalize(w: Ports, backup_id: str, error: dict | None = None, now: float | N
         for item in record.items:
             if item.status not in ITEM_FINAL:
                 item.fail(code, detail)
-                w.records.write_item(stored, item.resource_id, item.to_dict())
+        save(w, stored, record)
         record.status_detail = record.status_detail or detail
     status = record.refresh_status(iso_utc(now))
     if status is BackupStatus.CREATING:          # not final: nothing to close yet
@@ -189,7 +189,7 @@ def finalize(w: Ports, backup_id: str, error: dict | None = None, now: float | N
     meter.charge(backup_id, FinalizeOutput.TRANSITIONS_AFTER_ERROR if error else FinalizeOutput.TRANSITIONS)
     database_bytes = sum(i.size_bytes or 0 for i in record.items if i.resource_type is ResourceType.RDS)
     record.cost = final_cost(w, backup_id, sum(i.size_bytes or 0 for i in record.items), database_bytes)
-    w.records.write_header(stored, record.header_doc())
+    save(w, stored, record)
     close_operation(w, record.service_instance_id, backup_id, record.to_api())
     _log("backup finished", step="finalize", record_id=backup_id, status=str(status))
     return FinalizeOutput(backup_id, str(status)).to_event()

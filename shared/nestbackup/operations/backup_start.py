@@ -16,7 +16,7 @@ from ..ports.records import StaleWrite, StoredRecord
 from ..ports.steps import PrepareOutput, StartBatchOutput
 from .artifacts import discard_started_after_close
 from .costs import Meter
-from .loading import load_backup, read_backup
+from .loading import load_backup, read_backup, save
 
 log = logging.getLogger("nestbackup.backup")
 
@@ -67,7 +67,7 @@ def start_unit(w: Ports, stored: StoredRecord, record: BackupRecord, unit: list[
                 client_token=client_token(record.backup_id, first.resource_id), tags={OWNER_TAG: record.backup_id})
             first.status, first.artifact_id = ItemStatus.RUNNING, snapshot_id
         else:
-            _start_rds(w, stored, first)
+            _start_rds(w, stored, record, first)
     except CloudError as err:
         if err.transient:
             # Not applied, or not known to be: the next poll round starts it again, idempotently.
@@ -76,19 +76,19 @@ def start_unit(w: Ports, stored: StoredRecord, record: BackupRecord, unit: list[
             retried = w.take_retries()
             for item in unit:           # said on the timeline; the item stays as it was
                 item.retried = f"deferred to the next round after {', '.join(retried[-3:] or [err.code])}"
-                w.records.write_item(stored, item.resource_id, item.to_dict())
+            save(w, stored, record)
             return
         for item in unit:
             item.fail(err.code, err.message, err.request_id)
         _log("backup start failed", step="start", record_id=record.backup_id, resource_id=first.resource_id,
              code=err.code, request_id=err.request_id)
     retried = w.take_retries()
+    for item in unit:
+        if retried:
+            item.retried = f"retried after {', '.join(retried[-3:])}" + (f" (+{len(retried) - 3} more)"
+                                                                         if len(retried) > 3 else "")
     try:
-        for item in unit:
-            if retried:
-                item.retried = f"retried after {', '.join(retried[-3:])}" + (f" (+{len(retried) - 3} more)"
-                                                                             if len(retried) > 3 else "")
-            w.records.write_item(stored, item.resource_id, item.to_dict())
+        save(w, stored, record)
     except StaleWrite:
         if not discard_started_after_close(w, record.backup_id, unit):
             raise
@@ -115,7 +115,7 @@ def _capture_databases(w: Ports, item: BackupItem) -> None:
         _log("row counts skipped", step="start", resource_id=item.resource_id, reason=str(err))
 
 
-def _start_rds(w: Ports, stored: StoredRecord, item: BackupItem) -> None:
+def _start_rds(w: Ports, stored: StoredRecord, record: BackupRecord, item: BackupItem) -> None:
     """CreateBackup has no ClientToken: mark the intent first, and after a crash adopt the job it started. Only a
     manual task that was not already running at the intent can be ours: automatic tasks (the instance's backup
     policy) and tasks started by others before are never adopted."""
@@ -137,7 +137,7 @@ def _start_rds(w: Ports, stored: StoredRecord, item: BackupItem) -> None:
     else:
         item.jobs_before = [j.job_id for j in w.rds.running_backup_jobs(item.resource_id)]
         item.starting, item.started_at = True, time.time()
-        w.records.write_item(stored, item.resource_id, item.to_dict())
+        save(w, stored, record)
     retention = w.settings.rds_backup_retention_days if item.engine == "MySQL" else None
     try:
         item.job_id = w.rds.create_backup(item.resource_id, retention)
@@ -149,7 +149,7 @@ def _start_rds(w: Ports, stored: StoredRecord, item: BackupItem) -> None:
         # Running): nothing to adopt. The next poll rounds ask again until the RDS deadline.
         item.starting, item.started_at, item.jobs_before = False, None, []
         item.wait_reason = f"{err.code}: {err.message}"
-        w.records.write_item(stored, item.resource_id, item.to_dict())
+        save(w, stored, record)
         _log("rds backup waits", step="start", resource_id=item.resource_id, code=err.code,
              request_id=err.request_id)
         return

@@ -20,7 +20,7 @@ from ..ports import Ports
 from ..ports.records import StaleWrite
 from .artifacts import NOT_FOUND_CODES, delete_artifact, delete_set_later, refused_for_good, wait_for_backup_set
 from .backup_poll import finalize
-from .loading import load_backup, read_backup, read_restore
+from .loading import load_backup, read_backup, read_restore, save
 from .restore import recover
 
 # Before any database is swapped: what was done can be said, and the rest left as it is.
@@ -82,7 +82,7 @@ def _delete_made(w: Ports, backup_id: str, cleanup: _Cleanup) -> None:
                             raise
                         # recorded once; a later delete (retention) does not ask again, the set expires
                         item.artifact_id, item.delete_refused = backup_set, f"{err.code}: {err.message}"
-                        w.records.write_item(stored, item.resource_id, item.to_dict())
+                        save(w, stored, record)
                         cleanup.leftovers.append(f"{backup_set}: {err.code} (RDS refuses to delete it; it expires)")
                 else:
                     cleanup.later[item.resource_id] = delete_set_later(w, backup_id, item.resource_id, item.job_id)
@@ -103,7 +103,7 @@ def _mark_cancelled(w: Ports, backup_id: str, pending: set[str], attempts: int =
                         "RDS refuses to delete its backup set, which stays until it expires" if item.delete_refused
                         else "its RDS backup job had not ended: the set is deleted when it ends"
                         if item.resource_id in pending else "its artifact was deleted"))
-                    w.records.write_item(stored, item.resource_id, item.to_dict())
+            save(w, stored, record)
             return
         except StaleWrite:
             time.sleep(0.1)

@@ -9,12 +9,12 @@ ACTIVE = "active"          # the collection indexing operations not final yet (f
 
 
 def open_operation(w: Ports, kind: str, record_id: str, service_instance_id: str, now: float) -> None:
-    w.records.put_doc(ACTIVE, record_id, {"Kind": kind, "ServiceInstanceId": service_instance_id,
+    w.documents.put_doc(ACTIVE, record_id, {"Kind": kind, "ServiceInstanceId": service_instance_id,
                                           "StartedEpoch": now})
 
 
 def close_operation(w: Ports, service_instance_id: str, record_id: str, record_api: dict) -> None:
     """The record is final and written: let the instance go, drop the index entry, tell the tenant's webhook."""
-    w.records.release_lock(service_instance_id, record_id)
-    w.records.delete_doc(ACTIVE, record_id)
+    w.claims.release_lock(service_instance_id, record_id)
+    w.documents.delete_doc(ACTIVE, record_id)
     notify(w, service_instance_id, record_api)

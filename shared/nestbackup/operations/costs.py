@@ -31,7 +31,7 @@ class Meter:
         memory_gb = w.settings.function_memory_mb / 1024
         delta = Cost(w.take_calls(), transitions, 1, (time.monotonic() - self.started) * memory_gb)
         try:
-            w.records.add_counts(COSTS, record_id, delta.to_counters())
+            w.documents.add_counts(COSTS, record_id, delta.to_counters())
         except NestBackupError as err:
             log.warning("cost not recorded", extra={"fields": {"record_id": record_id, "reason": str(err)}})
         w.take_calls()            # that write: counted by itself
@@ -42,7 +42,7 @@ def final_cost(w: Ports, record_id: str, bytes_created: int = 0, database_bytes:
     plan's defaults). Not in it: the record's final write and the closing after it (lock, client token,
     notifications), which come after the cost they would have to be part of."""
     try:
-        counted = Cost.from_counters(w.records.counts(COSTS, record_id)).add(Cost(w.take_calls()))
+        counted = Cost.from_counters(w.documents.counts(COSTS, record_id)).add(Cost(w.take_calls()))
         prices = json.loads(w.settings.prices or "{}")
     except (NestBackupError, ValueError) as err:
         log.warning("cost not read", extra={"fields": {"record_id": record_id, "reason": str(err)}})

@@ -39,12 +39,6 @@ def record_api(w: Ports, kind: str, record_id: str) -> dict:
     return load_backup(w, record_id).to_api()
 
 
-def save_restore(w: Ports, stored: StoredRecord, record: RestoreRecord) -> None:
-    """Write what changed: each item that differs from what was read, then the header."""
-    for item in record.items:
-        doc = item.to_dict()
-        if doc != stored.items.get(item.resource_id):
-            w.records.write_item(stored, item.resource_id, doc)
-    header = record.header_doc()
-    if header != stored.header:
-        w.records.write_header(stored, header)
+def save(w: Ports, stored: StoredRecord, record: BackupRecord | RestoreRecord) -> None:
+    """Write what changed since `stored` was read (the records port compares row by row: items, then the header)."""
+    w.records.save(stored, record.header_doc(), {i.resource_id: i.to_dict() for i in record.items})

@@ -35,11 +35,11 @@ def notify(w: Ports, service_instance_id: str, record: dict, now: float | None =
     kind, record_id = ("restore", record["RestoreId"]) if "RestoreId" in record else ("backup", record["BackupId"])
     try:
         queued = []
-        for tenant_hash, doc, _ in w.records.docs(tenants.TENANTS):
+        for tenant_hash, doc, _ in w.documents.docs(tenants.TENANTS):
             if not doc.get("Webhook") or service_instance_id not in doc.get("Instances", []):
                 continue
             key = rules.delivery_id(record_id, str(record.get("Status")), doc["Name"])
-            if w.records.create_doc(DELIVERIES, key, {
+            if w.documents.create_doc(DELIVERIES, key, {
                     "Tenant": doc["Name"], "TenantHash": tenant_hash, "Kind": kind, "RecordId": record_id,
                     "Status": DeliveryStatus.PENDING.value, "Attempts": 0, "NextEpoch": now, "CreatedEpoch": now}):
                 queued.append(key)
@@ -53,13 +53,13 @@ def deliver_due(w: Ports, now: float | None = None) -> dict:
     """The timer's pass over the queue: retry due deliveries, drop old finished ones."""
     now = time.time() if now is None else now
     due, forgotten = [], 0
-    for key, doc, _ in w.records.docs(DELIVERIES):
+    for key, doc, _ in w.documents.docs(DELIVERIES):
         age = now - float(doc.get("CreatedEpoch") or now)
         if doc.get("Status") == DeliveryStatus.PENDING and float(doc.get("NextEpoch") or 0) <= now:
             due.append(key)
         elif (doc.get("Status") == DeliveryStatus.DELIVERED and age > KEEP_DELIVERED_SECONDS) or \
                 (doc.get("Status") in (DeliveryStatus.DEAD_LETTER, DeliveryStatus.DROPPED) and age > KEEP_DEAD_SECONDS):
-            w.records.delete_doc(DELIVERIES, key)
+            w.documents.delete_doc(DELIVERIES, key)
             forgotten += 1
     return {"Due": len(due), "Delivered": _attempt(w, due, now, {}), "Forgotten": forgotten}
 
@@ -69,7 +69,7 @@ def _attempt(w: Ports, keys: list[str], now: float, bodies: dict[str, dict]) -> 
     s = w.settings
     posts, claimed = [], {}
     for key in keys:
-        found = w.records.get_doc(DELIVERIES, key)
+        found = w.documents.get_doc(DELIVERIES, key)
         if not found or found[0].get("Status") != DeliveryStatus.PENDING or float(found[0].get("NextEpoch") or 0) > now:
             continue
         doc, version = found
@@ -77,18 +77,18 @@ def _attempt(w: Ports, keys: list[str], now: float, bodies: dict[str, dict]) -> 
         # Claimed before sending: a second deliverer skips it, and one that dies mid-send is retried later.
         doc = {**doc, "Attempts": attempts, "NextEpoch": now + rules.retry_delay(attempts)}
         try:
-            version = w.records.update_doc(DELIVERIES, key, doc, version)
+            version = w.documents.update_doc(DELIVERIES, key, doc, version)
         except StaleWrite:
             continue
-        tenant = w.records.get_doc(tenants.TENANTS, doc["TenantHash"])
+        tenant = w.documents.get_doc(tenants.TENANTS, doc["TenantHash"])
         if tenant is None or not tenant[0].get("Webhook"):
-            w.records.update_doc(DELIVERIES, key, {**doc, "Status": DeliveryStatus.DROPPED.value,
+            w.documents.update_doc(DELIVERIES, key, {**doc, "Status": DeliveryStatus.DROPPED.value,
                                                    "LastError": "the tenant or its webhook is gone"}, version)
             continue
         try:
             body = json.dumps(bodies.get(doc["RecordId"]) or record_api(w, doc["Kind"], doc["RecordId"])).encode()
         except NotFound:
-            w.records.update_doc(DELIVERIES, key, {**doc, "Status": DeliveryStatus.DROPPED.value,
+            w.documents.update_doc(DELIVERIES, key, {**doc, "Status": DeliveryStatus.DROPPED.value,
                                                    "LastError": "the record is gone"}, version)
             continue
         stamp = int(now)
@@ -112,7 +112,7 @@ def _attempt(w: Ports, keys: list[str], now: float, bodies: dict[str, dict]) -> 
         else:
             doc = {**doc, "LastError": outcome.detail}
         try:
-            w.records.update_doc(DELIVERIES, outcome.key, doc, version)
+            w.documents.update_doc(DELIVERIES, outcome.key, doc, version)
         except (StaleWrite, NestBackupError):
             log.warning("webhook outcome not recorded", extra={"fields": {"delivery": outcome.key}})
     return delivered
@@ -123,6 +123,6 @@ def _attempt(w: Ports, keys: list[str], now: float, bodies: dict[str, dict]) -> 
 def deliveries(w: Ports, tenant: str | None = None, status: str | None = None) -> list[dict]:
     """The queue as the admin sees it: newest first."""
     out = [{"DeliveryId": key, **{k: v for k, v in doc.items() if k != "TenantHash"}}
-           for key, doc, _ in w.records.docs(DELIVERIES)
+           for key, doc, _ in w.documents.docs(DELIVERIES)
            if (tenant is None or doc.get("Tenant") == tenant) and (status is None or doc.get("Status") == status)]
     return sorted(out, key=lambda d: -float(d.get("CreatedEpoch") or 0))

@@ -30,7 +30,7 @@ from .claims import claim, same_token_record
 from .closing import close_operation, open_operation
 from .costs import Meter, final_cost
 from .instances import start_stopped
-from .loading import load_backup, read_restore, save_restore
+from .loading import load_backup, read_restore, save
 from .restore_data import check_ownership, restore_data, restore_databases
 
 log = logging.getLogger("nestbackup.restore")
@@ -57,16 +57,16 @@ def create_restore(w: Ports, backup_id: str, token: str | None = None, safety_ba
     if unusable:
         raise Conflict(f"backup {backup.backup_id} cannot be restored: {'; '.join(unusable)}; nothing was stopped "
                        f"or changed")
-    si, records, s = backup.service_instance_id, w.records, w.settings
+    si, s = backup.service_instance_id, w.settings
     restore_id = new_record_id("restore", int(now * 1000), secrets.token_hex(4))
-    existing = claim(records, s, si, "restore", restore_id, token, now)
+    existing = claim(w, si, "restore", restore_id, token, now)
     if existing:
-        stored = same_token_record(records, existing)
+        stored = same_token_record(w, existing)
         return RestoreRecord.from_docs(stored.header, stored.items).to_api()
     record = RestoreRecord(restore_id, backup.backup_id, si, iso_utc(now), decide.plan_items(backup, restore_id),
                            phase=RestorePhase.SAFETY_BACKUP if safety_backup else RestorePhase.RESTORING_DATABASES,
                            safety_backup=safety_backup, phase_started_epoch=now, started_epoch=now)
-    records.create("restore", restore_id, si, record.header_doc(), {i.resource_id: i.to_dict() for i in record.items})
+    w.records.create("restore", restore_id, si, record.header_doc(), {i.resource_id: i.to_dict() for i in record.items})
     open_operation(w, "restore", restore_id, si, now)
     _log("restore created", step="create", record_id=restore_id, backup_id=backup.backup_id, items=len(record.items))
     try:
@@ -129,7 +129,7 @@ def advance(w: Ports, restore_id: str, round_number: int = 0, now: float | None 
     stored, record = read_restore(w, restore_id)
     s = w.settings
     try:
-        w.records.acquire_lock(record.service_instance_id, restore_id, int(now * 1000), s.lock_lease_seconds * 1000)
+        w.claims.acquire_lock(record.service_instance_id, restore_id, int(now * 1000), s.lock_lease_seconds * 1000)
     except Conflict:
         pass      # someone took over an expired lease; the record still says what this restore did
     handler = {RestorePhase.SAFETY_BACKUP: _safety_backup, RestorePhase.RESTORING_DATABASES: restore_databases,
@@ -143,7 +143,7 @@ def advance(w: Ports, restore_id: str, round_number: int = 0, now: float | None 
         meter.charge(restore_id, AdvanceOutput.TRANSITIONS)
         _finish(w, stored, record, now)
         return AdvanceOutput(restore_id, AdvanceState.DONE, 0, round_number + 1).to_event()
-    save_restore(w, stored, record)
+    save(w, stored, record)
     meter.charge(restore_id, AdvanceOutput.TRANSITIONS)
     if record.phase is RestorePhase.RENAMING_DATABASES:
         return AdvanceOutput(restore_id, AdvanceState.RENAME, 0, round_number + 1).to_event()
@@ -240,7 +240,7 @@ def _finish(w: Ports, stored: StoredRecord, record: RestoreRecord, now: float) -
             item.fail("NotRestored", record.status_detail or "the restore ended before this resource was restored")
     record.refresh_status(iso_utc(now))
     record.cost = final_cost(w, record.restore_id)
-    save_restore(w, stored, record)
+    save(w, stored, record)
     close_operation(w, record.service_instance_id, record.restore_id, record.to_api())
     _log("restore finished", step="finalize", record_id=record.restore_id, status=str(record.status))
 

@@ -13,7 +13,7 @@ from ..model.status import DatabaseState, ItemStatus, RestorePhase
 from ..ports import Ports
 from ..ports.steps import RenameOutput
 from .costs import Meter
-from .loading import read_restore, save_restore
+from .loading import read_restore, save
 from .restore_data import failed_databases
 
 log = logging.getLogger("nestbackup.restore")
@@ -64,7 +64,7 @@ def rename(w: Ports, restore_id: str, now: float | None = None) -> dict:
                 item.fail("RestoreIncomplete", "not every database was restored and renamed")
     _undo_swaps_if_any_failed(w, record)
     record.enter(RestorePhase.STARTING_INSTANCE, now)
-    save_restore(w, stored, record)
+    save(w, stored, record)
     meter.charge(restore_id, RenameOutput.TRANSITIONS)
     return RenameOutput(restore_id, str(record.phase)).to_event()
 

@@ -46,16 +46,16 @@ def set_schedule(w: Ports, si: str, cron: str, keep_last: int | None = None, kee
         Retention(keep_last, keep_days)
     if not isinstance(enabled, bool):
         raise ValidationError("Enabled must be true or false")
-    current = w.records.get_doc(SCHEDULES, si)
+    current = w.documents.get_doc(SCHEDULES, si)
     doc = {"Cron": cron, "KeepLast": keep_last, "KeepDays": keep_days, "Enabled": enabled,
            # a new or changed schedule fires from now on, not for the times it was not there
            "LastFire": now if current is None or current[0]["Cron"] != cron else current[0].get("LastFire", now)}
-    w.records.put_doc(SCHEDULES, si, doc)
+    w.documents.put_doc(SCHEDULES, si, doc)
     return _api(si, doc)
 
 
 def get_schedule(w: Ports, si: str) -> dict:
-    found = w.records.get_doc(SCHEDULES, si) if is_service_instance_id(si) else None
+    found = w.documents.get_doc(SCHEDULES, si) if is_service_instance_id(si) else None
     if found is None:
         raise NotFound(f"no schedule for {si}")
     return _api(si, found[0])
@@ -63,14 +63,14 @@ def get_schedule(w: Ports, si: str) -> dict:
 
 def delete_schedule(w: Ports, si: str) -> dict:
     out = get_schedule(w, si)
-    w.records.delete_doc(SCHEDULES, si)
+    w.documents.delete_doc(SCHEDULES, si)
     return out
 
 
 def tick(w: Ports, now: float | None = None, workers: int = 16) -> dict:
     """Run every due schedule once: create its backup, then expire what its retention rule says."""
     now = time.time() if now is None else now
-    schedules = [(si, doc, ver) for si, doc, ver in w.records.docs(SCHEDULES) if doc.get("Enabled", True)]
+    schedules = [(si, doc, ver) for si, doc, ver in w.documents.docs(SCHEDULES) if doc.get("Enabled", True)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(lambda entry: _run_alone(w, entry[0], entry[1], entry[2], now), schedules))
     fired = [r for r in results if r.get("BackupId")]
@@ -85,9 +85,9 @@ def _run_alone(w: Ports, si: str, doc: dict, version: int, now: float) -> dict:
         log.exception("schedule failed", extra={"fields": {"service_instance_id": si}})
         reason = f"{type(err).__name__}: {err}"[:500]
         try:
-            current = w.records.get_doc(SCHEDULES, si)
+            current = w.documents.get_doc(SCHEDULES, si)
             if current:
-                w.records.update_doc(SCHEDULES, si, {**current[0], "LastError": reason, "LastErrorTime": now},
+                w.documents.update_doc(SCHEDULES, si, {**current[0], "LastError": reason, "LastErrorTime": now},
                                      current[1])
         except Exception:  # noqa: BLE001 - the record store itself may be what failed
             pass
@@ -99,7 +99,7 @@ def _run(w: Ports, si: str, doc: dict, version: int, now: float) -> dict:
     if fire is None:
         return {"ServiceInstanceId": si}
     try:
-        w.records.update_doc(SCHEDULES, si, {**doc, "LastFire": fire}, version)
+        w.documents.update_doc(SCHEDULES, si, {**doc, "LastFire": fire}, version)
     except StaleWrite:
         return {"ServiceInstanceId": si, "Skipped": "another tick fired it"}
     out: dict = {"ServiceInstanceId": si, "FireTime": iso_utc(fire)}

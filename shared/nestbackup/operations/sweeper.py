@@ -29,12 +29,12 @@ def sweep(w: Ports, now: float | None = None) -> dict:
     now = time.time() if now is None else now
     s = w.settings
     finished, alive = [], 0
-    for record_id, doc, _ in w.records.docs(ACTIVE):
+    for record_id, doc, _ in w.documents.docs(ACTIVE):
         kind = doc.get("Kind")
         try:
             stored = w.records.read(record_id)
             if stored is None or stored.header.get("Status") not in (BackupStatus.CREATING, RestoreStatus.RESTORING):
-                w.records.delete_doc(ACTIVE, record_id)        # final already: drop the index entry
+                w.documents.delete_doc(ACTIVE, record_id)        # final already: drop the index entry
                 continue
             age = now - float(doc.get("StartedEpoch") or now)
             if age < SWEEP_GRACE_SECONDS:

@@ -43,7 +43,7 @@ def authenticate(w: Ports, token: str, admin_token: str | None) -> Principal | N
     """The principal a bearer token stands for, or None."""
     if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
         return Principal("admin", None)
-    found = w.records.get_doc(TENANTS, _hash(token))
+    found = w.documents.get_doc(TENANTS, _hash(token))
     if found is None:
         return None
     return Principal(found[0]["Name"], frozenset(found[0]["Instances"]))
@@ -78,14 +78,14 @@ def create_tenant(w: Ports, name: str, instances: list[str], now: float | None =
                   webhook: str | None = None) -> dict:
     _validate(name, instances)
     _validate_webhook(w, webhook)
-    if w.records.get_doc(NAMES, name) is not None:
+    if w.documents.get_doc(NAMES, name) is not None:
         raise Conflict(f"tenant {name} exists")
     token = "nbt_" + secrets.token_urlsafe(32)
     digest = _hash(token)
     secret = _new_secret() if webhook else None
-    w.records.put_doc(TENANTS, digest, {"Name": name, "Instances": sorted(set(instances)), "Webhook": webhook,
+    w.documents.put_doc(TENANTS, digest, {"Name": name, "Instances": sorted(set(instances)), "Webhook": webhook,
                                         "WebhookSecret": secret, "CreatedEpoch": time.time() if now is None else now})
-    w.records.put_doc(NAMES, name, {"Hash": digest})
+    w.documents.put_doc(NAMES, name, {"Hash": digest})
     out = {"Name": name, "Instances": sorted(set(instances)), "Token": token}
     return out | ({"WebhookSecret": secret} if secret else {})
 
@@ -93,16 +93,16 @@ def create_tenant(w: Ports, name: str, instances: list[str], now: float | None =
 def rotate_webhook_secret(w: Ports, name: str, now: float | None = None) -> dict:
     """A new signing secret, shown once; the previous one keeps signing beside it for SECRET_GRACE_SECONDS."""
     now = time.time() if now is None else now
-    found = w.records.get_doc(NAMES, name) if isinstance(name, str) and TENANT_NAME.match(name) else None
+    found = w.documents.get_doc(NAMES, name) if isinstance(name, str) and TENANT_NAME.match(name) else None
     key = found[0]["Hash"] if found else None
-    tenant = w.records.get_doc(TENANTS, key) if key else None
+    tenant = w.documents.get_doc(TENANTS, key) if key else None
     if key is None or tenant is None:
         raise NotFound(f"no tenant {name!r}")
     doc, version = tenant
     if not doc.get("Webhook"):
         raise Conflict(f"tenant {name} has no webhook")
     secret = _new_secret()
-    w.records.update_doc(TENANTS, key, {
+    w.documents.update_doc(TENANTS, key, {
         **doc, "WebhookSecret": secret, "PreviousWebhookSecret": doc.get("WebhookSecret"),
         "PreviousSecretUntil": now + webhooks.SECRET_GRACE_SECONDS}, version)
     return {"Name": name, "WebhookSecret": secret,
@@ -119,13 +119,13 @@ def signing_secrets(doc: dict, now: float) -> list[str]:
 
 def list_tenants(w: Ports) -> dict:
     return {"Tenants": [{"Name": doc["Name"], "Instances": doc["Instances"], "Webhook": bool(doc.get("Webhook"))}
-                        for _, doc, _ in w.records.docs(TENANTS)]}
+                        for _, doc, _ in w.documents.docs(TENANTS)]}
 
 
 def delete_tenant(w: Ports, name: str) -> dict:
-    found = w.records.get_doc(NAMES, name) if isinstance(name, str) and TENANT_NAME.match(name) else None
+    found = w.documents.get_doc(NAMES, name) if isinstance(name, str) and TENANT_NAME.match(name) else None
     if found is None:
         raise NotFound(f"no tenant {name!r}")
-    w.records.delete_doc(TENANTS, found[0]["Hash"])
-    w.records.delete_doc(NAMES, name)
+    w.documents.delete_doc(TENANTS, found[0]["Hash"])
+    w.documents.delete_doc(NAMES, name)
     return {"Name": name, "Deleted": True}

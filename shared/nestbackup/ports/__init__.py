@@ -10,7 +10,9 @@ runs against both (`tests/contracts/`).
 | databases | `databases.Databases` | `adapters/rds.py` (RDS) |
 | flows | `flows.Flows` | `adapters/cloudflow.py` (CloudFlow) |
 | service catalog | `catalog.ServiceCatalog` | `adapters/computenest.py` (Compute Nest) |
-| records | `records.RecordStore` | `adapters/tablestore.py` (Tablestore), with `operations/timeline.py` on top |
+| records | `records.Records` | `adapters/tablestore.py` (Tablestore), with `operations/timeline.py` on top |
+| claims | `claims.Claims` | `adapters/tablestore.py` (the same table) |
+| documents | `documents.Documents` | `adapters/tablestore.py` (the same table) |
 | database gateway | `gateway.DatabaseGateway` | `adapters/databases/gateway.py` (MySQL, PostgreSQL, SQL Server) |
 | webhooks | `webhooks.Webhooks` | `adapters/webhook.py` (HTTP) |
 """
@@ -20,11 +22,13 @@ from typing import Protocol
 
 from ..settings import Settings
 from .catalog import ServiceCatalog
+from .claims import Claims
 from .compute import Compute
 from .databases import Databases
+from .documents import Documents
 from .flows import Flows
 from .gateway import DatabaseGateway
-from .records import RecordStore
+from .records import Records
 from .webhooks import Webhooks
 
 
@@ -45,7 +49,13 @@ class Ports(Protocol):
     def computenest(self) -> ServiceCatalog: ...
 
     @property
-    def records(self) -> RecordStore: ...
+    def records(self) -> Records: ...
+
+    @property
+    def claims(self) -> Claims: ...
+
+    @property
+    def documents(self) -> Documents: ...
 
     @property
     def webhooks(self) -> Webhooks: ...

@@ -1,27 +1,22 @@
-"""The record store port: records (a header and one row per resource, each written under optimistic concurrency),
-their timelines, listings, client tokens, per-instance locks and small document collections.
-`adapters/tablestore.py` implements it on one Tablestore table."""
+"""The records port: records (a header and one row per resource, each written under optimistic concurrency), their
+timelines and their listing by service instance. `adapters/tablestore.py` implements it (with the claims and
+documents ports) on one Tablestore table; `operations/timeline.py` wraps it to derive each record's timeline."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..errors import Conflict
 
 HEADER = "#"          # the key of a record's header in StoredRecord.versions
-COUNTER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(:[A-Za-z][A-Za-z0-9]*)?")    # "Invocations", "ecs:CreateSnapshot"
-
-
-def check_counter_names(counts: dict[str, int]) -> None:
-    """Counter names are part of the port's contract: each store must be able to keep them as they are."""
-    bad = [name for name in counts if not (isinstance(name, str) and COUNTER_NAME.fullmatch(name) and len(name) < 200)]
-    if bad:
-        raise ValueError(f"counter names must be letters and digits, optionally 'product:Action': {bad}")
 
 
 class StaleWrite(Conflict):
     """The row changed since it was read; read it again and retry the decision."""
+
+
+class RecordExists(Conflict):
+    """A record with this id was already written."""
 
 
 @dataclass
@@ -32,20 +27,24 @@ class StoredRecord:
     versions: dict[str, int] = field(default_factory=dict)  # HEADER or resource id -> ver read
 
 
-class RecordStore(Protocol):
-    def ensure_table(self) -> bool: ...
+class Records(Protocol):
+    def ensure_table(self) -> bool:
+        """Create the store's table when missing (bootstrap); True if it was created."""
+        ...
 
-    # -- records
-    def create(self, kind: str, record_id: str, si: str, header: dict, items: dict[str, dict]) -> None: ...
+    def create(self, kind: str, record_id: str, si: str, header: dict, items: dict[str, dict]) -> None:
+        """Write a new record and list it under its service instance; RecordExists when the id is taken."""
+        ...
 
     def read(self, record_id: str) -> StoredRecord | None: ...
 
-    def write_header(self, record: StoredRecord, header: dict) -> None:
-        """Conditional on the version read; StaleWrite when the header changed since."""
-        ...
-
-    def write_item(self, record: StoredRecord, resource_id: str, item: dict) -> None:
-        """Conditional on the version read; StaleWrite when the item changed since."""
+    def save(self, record: StoredRecord, header: dict, items: dict[str, dict]) -> None:
+        """Write what changed since `record` was read: each item whose document differs from the one read, then the
+        header if it differs; nothing else. Each row is written on the condition that its version is still the one
+        read (StaleWrite when not), so writers of different items never lose each other's updates. `record` follows
+        each row as it is written (document and version): rows written before a StaleWrite stay written, and a
+        second save of the same documents writes nothing. `items` holds the record's own items (ValueError for
+        another); an item left out is left as it is."""
         ...
 
     def append_events(self, record_id: str, events: list[dict]) -> None: ...
@@ -54,40 +53,3 @@ class RecordStore(Protocol):
 
     def list_ids(self, si: str, kind: str, limit: int = 20,
                  after: str | None = None) -> tuple[list[str], str | None]: ...
-
-    # -- client tokens and locks
-    def claim_token(self, si: str, kind: str, token: str, record_id: str) -> str | None:
-        """None once `token` is `record_id`'s; else the record id that claimed it first."""
-        ...
-
-    def forget_token(self, si: str, kind: str, token: str) -> None: ...
-
-    def acquire_lock(self, si: str, holder: str, now_ms: int, lease_ms: int) -> None:
-        """Conflict when another holder's lease has not expired."""
-        ...
-
-    def lock_holder(self, si: str, now_ms: int) -> str | None: ...
-
-    def release_lock(self, si: str, holder: str) -> bool: ...
-
-    # -- document collections
-    def put_doc(self, collection: str, key: str, doc: dict) -> None: ...
-
-    def create_doc(self, collection: str, key: str, doc: dict) -> bool: ...
-
-    def get_doc(self, collection: str, key: str) -> tuple[dict, int] | None: ...
-
-    def update_doc(self, collection: str, key: str, doc: dict, expected_version: int) -> int: ...
-
-    def delete_doc(self, collection: str, key: str) -> None: ...
-
-    def docs(self, collection: str) -> list[tuple[str, dict, int]]: ...
-
-    # -- counters
-    def add_counts(self, collection: str, key: str, counts: dict[str, int]) -> None:
-        """Add each count to the counter of that name (names: letters, digits and ':'), atomically and without a
-        read, so writers at once never lose each other's counts; absent counters start at 0. The write counts
-        itself among them, as the cloud call it is (a cost counts every call)."""
-        ...
-
-    def counts(self, collection: str, key: str) -> dict[str, int]: ...
