@@ -6,7 +6,6 @@ goes wrong into {"Code", "Message", "RequestId"} with a 4xx for anything the cal
 from __future__ import annotations
 
 import logging
-import os
 import re
 from typing import Any, Callable
 
@@ -24,7 +23,9 @@ _CONSOLE_HEADERS = {"content-type": "text/html; charset=utf-8",
 
 def handle(req: Request, wiring_factory: Callable[[], Any], admin_token: str | None = None) -> Response:
     """Route one request. `wiring_factory()` builds the adapters on first need (not for refused requests)."""
-    admin_token = admin_token if admin_token is not None else os.environ.get("NESTBACKUP_ADMIN_TOKEN")
+    if admin_token is None:
+        from ..settings import admin_token as configured_admin_token
+        admin_token = configured_admin_token()
     path = req.path[4:] if req.path.startswith("/api/") or req.path == "/api" else req.path
     path = "/" + path.strip("/")
     if path == "/openapi.json" and req.method == "GET":
