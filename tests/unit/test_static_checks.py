@@ -70,3 +70,31 @@ def test_an_untyped_function_in_the_pure_core_fails_the_type_check(product):
                            "nestbackup/model/loose.py"], cwd=product, capture_output=True, text=True,
                           env={"PATH": str(BIN), "MYPYPATH": str(product)})
     assert done.returncode == 1 and "Function is missing a type annotation" in done.stdout
+
+
+def test_the_api_importing_an_adapter_is_refused(product):
+    """The layers allow it (the API sits above the adapters); only the composition root may build them."""
+    (product / "nestbackup" / "api" / "leak.py").write_text("from ..adapters.ecs import Ecs\n")
+    done = _lint_imports(product)
+    assert done.returncode == 1 and "nestbackup.api.leak -> nestbackup.adapters.ecs" in done.stdout
+
+
+def _mypy(root: Path, *paths: str) -> subprocess.CompletedProcess:
+    if not (BIN / "mypy").exists():
+        pytest.skip("mypy is not installed in this environment")
+    return subprocess.run([str(BIN / "mypy"), "--no-incremental", "--cache-dir", "/dev/null", *paths], cwd=root,
+                          capture_output=True, text=True, env={"PATH": str(BIN), "MYPYPATH": str(root)})
+
+
+def test_an_endpoint_calling_an_operation_wrongly_fails_the_type_check(product):
+    endpoints = product / "nestbackup" / "api" / "endpoints.py"
+    endpoints.write_text(endpoints.read_text().replace("cancel.cancel_backup(call.wiring, record_id)",
+                                                       "cancel.cancel_backup(call.principal, record_id)"))
+    done = _mypy(product, "nestbackup/api/endpoints.py")
+    assert done.returncode == 1 and 'Argument 1 to "cancel_backup" has incompatible type "Principal"' in done.stdout
+
+
+def test_an_untyped_endpoint_fails_the_type_check(product):
+    (product / "nestbackup" / "api" / "loose.py").write_text("def answer(call):\n    return call\n")
+    done = _mypy(product, "nestbackup/api/loose.py")
+    assert done.returncode == 1 and "Function is missing a type annotation" in done.stdout
