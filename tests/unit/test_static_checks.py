@@ -98,3 +98,11 @@ def test_an_untyped_endpoint_fails_the_type_check(product):
     (product / "nestbackup" / "api" / "loose.py").write_text("def answer(call):\n    return call\n")
     done = _mypy(product, "nestbackup/api/loose.py")
     assert done.returncode == 1 and "Function is missing a type annotation" in done.stdout
+
+
+def test_a_bare_generic_in_the_pure_core_fails_the_type_check(product):
+    """The core is checked as `mypy --strict` would: a `dict` must say what it holds."""
+    (product / "nestbackup" / "decisions" / "loose.py").write_text("def names(found: dict) -> list[str]:\n"
+                                                                    "    return sorted(found)\n")
+    done = _mypy(product, "nestbackup/decisions/loose.py")
+    assert done.returncode == 1 and 'Missing type arguments for generic type "dict"' in done.stdout

@@ -9,7 +9,7 @@ from typing import Callable
 
 from . import endpoints as e
 from .http import Call, Response
-from .schemas import DELIVERY_STATUS, ID
+from .schemas import DELIVERY_STATUS, ID, Schema
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class Param:
     """A path or query parameter as the OpenAPI document describes it."""
     name: str
     where: str                  # "path" or "query"
-    schema: dict
+    schema: Schema
     required: bool = False
     description: str = ""
 
