@@ -50,7 +50,7 @@ class Product:
     version = ""
     ACTIONS: frozenset[str] = frozenset()
 
-    def __init__(self, cloud: "LocalCloud") -> None:
+    def __init__(self, cloud: LocalCloud) -> None:
         self.cloud = cloud
 
     def dispatch(self, req: RpcRequest) -> dict[str, Any]:

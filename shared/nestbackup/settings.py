@@ -107,7 +107,7 @@ class Settings:
     function_memory_mb: int = 512
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, context: object = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None, context: object = None) -> Settings:
         env = os.environ if env is None else env
         region = env.get("NESTBACKUP_REGION") or env.get("ALIBABA_CLOUD_REGION") or "cn-hangzhou"
         shared = env.get("NESTBACKUP_CLOUD_ENDPOINT")

@@ -106,3 +106,13 @@ def test_a_bare_generic_in_the_pure_core_fails_the_type_check(product):
                                                                     "    return sorted(found)\n")
     done = _mypy(product, "nestbackup/decisions/loose.py")
     assert done.returncode == 1 and 'Missing type arguments for generic type "dict"' in done.stdout
+
+
+def test_a_blind_except_that_does_not_say_why_fails_the_linter(product):
+    if not (BIN / "ruff").exists():
+        pytest.skip("ruff is not installed in this environment")
+    (product / "nestbackup" / "operations" / "swallow.py").write_text(
+        "def call(action):\n    try:\n        return action()\n    except Exception:\n        return None\n")
+    done = subprocess.run([str(BIN / "ruff"), "check", "--no-cache", "--output-format", "concise", "nestbackup"],
+                          cwd=product, capture_output=True, text=True, env={"PATH": str(BIN)})
+    assert done.returncode == 1 and "nestbackup/operations/swallow.py:4:12: BLE001" in done.stdout, done.stdout

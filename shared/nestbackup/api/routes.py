@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Callable
 
 from . import endpoints as e
@@ -48,7 +48,7 @@ class Route:
         return tuple(sorted((400, 401, 404, 409, 502, 503) + extra))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _pattern(template: str) -> re.Pattern[str]:
     return re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template)))
 
@@ -61,7 +61,7 @@ LIST = (Param("serviceInstanceId", "query", ID, required=True),
 TENANTS_ONLY = "only the admin token manages tenants"
 
 
-@lru_cache(maxsize=None)
+@cache
 def route_table() -> tuple[Route, ...]:
     """Every route, in the order paths are matched. A function rather than module data because scripts/ram.py finds
     the cloud actions the API reaches by following calls from function to function."""

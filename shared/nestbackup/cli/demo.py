@@ -153,7 +153,7 @@ def _available(engines, say) -> list:
         try:
             engine.seed_dsn = engine.prepare()
             ready.append(engine)
-        except Exception as err:  # a server that is not there: the demo goes on without it
+        except Exception as err:  # noqa: BLE001 - a server that is not there: the demo goes on without it
             say(f"  {engine.engine} not reachable, skipped ({str(err).strip().splitlines()[0]})")
     return ready
 
