@@ -24,10 +24,10 @@ log = logging.getLogger("localcloud")
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # else every SDK call waits ~40 ms on delayed ACKs
-    server: "LocalCloudServer"
+    server: LocalCloudServer
 
     def log_message(self, fmt, *args):  # quiet by default; the stats endpoint counts calls
-        log.debug("%s " + fmt, self.client_address[0], *args)
+        log.debug("%s " + fmt, self.client_address[0], *args)  # noqa: G003 - http.server's own format
 
     def do_GET(self):
         self._serve()

@@ -174,7 +174,7 @@ def spawn_local_cloud(state, port: int | None = None, admin_token: str | None = 
             return proc, endpoint
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError("the local cloud exited at start")
+                raise RuntimeError("the local cloud exited at start") from None
             time.sleep(0.05)
     proc.kill()
     raise RuntimeError("the local cloud did not start")

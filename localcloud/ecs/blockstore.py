@@ -242,7 +242,7 @@ class BlockStore:
                         if _block_may_hold_data(ranges, start, start + length):
                             data = os.pread(fd, length, start)
                             if len(data) != length:
-                                raise IOError(f"short read at {start} of {image}")
+                                raise OSError(f"short read at {start} of {image}")
                             if data != (self._zero if length == bs else bytes(length)):
                                 digest = hashlib.sha256(data).digest()
                                 digests[i] = digest
@@ -293,7 +293,7 @@ class BlockStore:
                     with open(self.path(digest), "rb") as f:
                         data = f.read()
                     if hashlib.sha256(data).digest() != digest:
-                        raise IOError(f"block {digest.hex()} is corrupt")
+                        raise OSError(f"block {digest.hex()} is corrupt")
                     view = memoryview(data)
                     offset = i * bs
                     while view:

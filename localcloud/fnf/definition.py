@@ -40,8 +40,8 @@ class State:
     spec: dict[str, Any]
     where: str
     next: str | None = None
-    branches: list["Scope"] = field(default_factory=list)  # Parallel
-    processor: "Scope | None" = None  # Map
+    branches: list[Scope] = field(default_factory=list)  # Parallel
+    processor: Scope | None = None  # Map
 
 
 @dataclass

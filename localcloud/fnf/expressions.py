@@ -55,7 +55,7 @@ _TOKEN = re.compile(r"""
      |(?P<var>\$[A-Za-z_]\w*)
      |(?P<op>==|!=|>=|<=|&&|\|\||[<>!().,\[\]])
      |(?P<ident>[A-Za-z_][\w-]*)
-    )""", re.X)
+    )""", re.VERBOSE)
 
 
 def _tokenize(text: str) -> list[tuple[str, Any]]:

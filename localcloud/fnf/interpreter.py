@@ -80,7 +80,7 @@ def evaluate(text: str, env: dict[str, Any]) -> Any:
 class _Abort:
     """Cancellation of one scope: set by a failing sibling branch or, through the hooks, by a stop."""
 
-    def __init__(self, hooks: Hooks, parent: "_Abort | None" = None):
+    def __init__(self, hooks: Hooks, parent: _Abort | None = None):
         self.hooks = hooks
         self.parent = parent
         self.event = threading.Event()

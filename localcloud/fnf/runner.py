@@ -36,7 +36,7 @@ MAX_EVENTS = 5000   # history events of one execution; one more fails it with Fn
 class ExecutionHooks:
     """The hooks of one running execution: functions, history events, checkpoints, sleeps, counting."""
 
-    def __init__(self, runner: "Runner", key: str, cancel: threading.Event, next_event: int):
+    def __init__(self, runner: Runner, key: str, cancel: threading.Event, next_event: int):
         self.runner = runner
         self.cloud = runner.cloud
         self.key = key
@@ -107,7 +107,7 @@ class ExecutionHooks:
 class Runner:
     """The executions running in this server, their threads, and the signal that one of them changed."""
 
-    def __init__(self, cloud: "CloudContext", functions: Functions, wait_scale: float, max_events: int,
+    def __init__(self, cloud: CloudContext, functions: Functions, wait_scale: float, max_events: int,
                  max_state_bytes: int):
         self.cloud = cloud
         self.functions = functions

@@ -166,7 +166,7 @@ class Parser:
         depth = 0
         while True:
             tok = self.tok
-            if tok.kind == "end" or tok.kind == "sym" and tok.value in ",)" and depth == 0:
+            if tok.kind == "end" or (tok.kind == "sym" and tok.value in ",)" and depth == 0):
                 if tok.kind == "end":
                     raise self.error()
                 return

@@ -178,7 +178,7 @@ class BackupJobs(RdsState):
         end = self.cloud.now()
         # A set is kept for the days CreateBackup asked (MySQL), else the instance policy's; -1 keeps it for good.
         retention = job.get("Retention") or inst.get("BackupRetentionPeriod", DEFAULT_RETENTION_DAYS)
-        expire = end + timedelta(days=retention if retention > 0 else 0)
+        expire = end + timedelta(days=max(0, retention))
         # MetaStatus OK only for MySQL sets taken with database/table restore enabled; "" otherwise (SDK-old
         # DescribeBackupsResponseBodyItemsBackup.meta_status: "" = not usable for database/table restore).
         if failed:

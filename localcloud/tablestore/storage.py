@@ -59,7 +59,7 @@ class StoredRow:
     cols: dict = field(default_factory=dict)  # name -> (value, timestamp ms)
 
     @classmethod
-    def load(cls, data: str) -> "StoredRow":
+    def load(cls, data: str) -> StoredRow:
         doc = json.loads(data)
         return cls([load_value(v) for v in doc["p"]], doc.get("m"),
                    {name: (load_value(c[:2]), c[2]) for name, c in doc["c"].items()})

@@ -10,12 +10,17 @@ import json
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import logs
 from .errors import ValidationError
 
-_wirings: dict = {}
+if TYPE_CHECKING:
+    from .ports import Ports
+    from .settings import Settings
+    from .wiring import Wiring
+
+_wirings: dict[Settings, Wiring] = {}
 
 
 def layer_first(path: list[str]) -> None:
@@ -45,7 +50,7 @@ def event_json(event: bytes | str | dict) -> dict[str, Any]:
     return value
 
 
-def wiring(context=None):
+def wiring(context: object = None) -> Ports:
     """Adapters for the current settings, built once per function instance (and again if the settings change,
     e.g. when STS credentials rotate)."""
     from .settings import Settings

@@ -1,4 +1,6 @@
-"""The settings of a deployment, read from the environment (and the Function Compute context's credentials).
+"""The settings of a deployment, read from the environment (and the Function Compute context's credentials). This is
+the one module that touches `os.environ` (tests/unit/test_environment.py keeps it so): whatever else needs a value
+from the environment asks here.
 
 Every endpoint can be set on its own; `NESTBACKUP_CLOUD_ENDPOINT` sets all of them at once (the local cloud serves
 every product on one port). Credentials come from the Function Compute context when there is one, else from the
@@ -28,6 +30,37 @@ def default_endpoint(product: str, region: str) -> str:
     if product == "computenest":     # cn-hangzhou and ap-southeast-1 are documented; others UNCONFIRMED (§1.1)
         return f"computenest.{region}.aliyuncs.com"
     raise ValueError(product)
+
+
+def admin_token(env: Mapping[str, str] | None = None) -> str | None:
+    """The admin's bearer token (NESTBACKUP_ADMIN_TOKEN); it manages tenants and may act on every service instance."""
+    return (os.environ if env is None else env).get("NESTBACKUP_ADMIN_TOKEN")
+
+
+def db_accounts_override() -> str | None:
+    """NESTBACKUP_DB_ACCOUNTS as this process was given it, for the local cloud's functions; None when unset."""
+    return os.environ.get("NESTBACKUP_DB_ACCOUNTS") or None
+
+
+def environment() -> Mapping[str, str]:
+    """The whole environment, for what reads a deployment file the way its tool does (s.yaml's ${env(NAME)})."""
+    return os.environ
+
+
+# The SDKs send even 127.0.0.1 traffic through HTTP(S)_PROXY (they ignore NO_PROXY).
+_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
+
+
+def is_loopback(host: str) -> bool:
+    return host.startswith(("127.", "localhost", "[::1]"))
+
+
+def no_proxy_to(endpoint: str) -> None:
+    """Before a client of a loopback endpoint (the local cloud) is built: clear this process's proxy variables, the
+    only way to keep the SDKs from sending its traffic through a proxy. Other endpoints leave them as they are."""
+    if is_loopback(endpoint.split("://", 1)[-1]):
+        for var in _PROXY_VARIABLES:
+            os.environ.pop(var, None)
 
 
 @dataclass(frozen=True)
@@ -74,7 +107,7 @@ class Settings:
     function_memory_mb: int = 512
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, context: object = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None, context: object = None) -> Settings:
         env = os.environ if env is None else env
         region = env.get("NESTBACKUP_REGION") or env.get("ALIBABA_CLOUD_REGION") or "cn-hangzhou"
         shared = env.get("NESTBACKUP_CLOUD_ENDPOINT")

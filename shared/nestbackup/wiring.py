@@ -3,7 +3,6 @@ API and the CLI get theirs here; tests build the same shape from in-memory ports
 from __future__ import annotations
 
 import json
-import os
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -17,7 +16,7 @@ from .ports.flows import Flows
 from .ports.gateway import DatabaseGateway
 from .ports.records import Records
 from .ports.webhooks import Webhooks
-from .settings import Settings, default_endpoint
+from .settings import Settings, default_endpoint, no_proxy_to
 
 if TYPE_CHECKING:
     from .adapters.tablestore import Tablestore
@@ -88,12 +87,9 @@ class Wiring:
 
     @cached_property
     def _tablestore(self) -> Tablestore:
-        from .adapters.openapi import is_loopback, split_endpoint
         from .adapters.tablestore import Tablestore
         s = self.settings
-        if is_loopback(split_endpoint(s.ots_endpoint)[1]):
-            for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
-                os.environ.pop(var, None)
+        no_proxy_to(s.ots_endpoint)
         return Tablestore.connect(s.ots_endpoint, s.access_key_id, s.access_key_secret, s.ots_instance,
                                   s.security_token, s.ots_table)
 

@@ -366,7 +366,7 @@ def pg_snapshot(db: str) -> dict:
                         "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v') ORDER BY 1")
             rels = cur.fetchall()
             out = {"relations": rels}
-            for name, kind in rels:
+            for name, _kind in rels:
                 cur.execute(f"SELECT * FROM {quote_pg(name)} ORDER BY 1")
                 out[name] = cur.fetchall()
             cur.execute("SELECT datallowconn FROM pg_database WHERE datname = current_database()")

@@ -35,7 +35,7 @@ def test_a_restore_survives_the_cloud_being_killed_and_restarted(tmp_path, pg_db
         control.faults(op_delay_ms=3000)              # slow cloud work: the kill lands mid-restore
         status, restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})
         deadline = time.monotonic() + 60
-        while api.call("GET", f"/restores/{restore['RestoreId']}")[1]["Phase"] not in ("RestoringData",):
+        while api.call("GET", f"/restores/{restore['RestoreId']}")[1]["Phase"] != "RestoringData":
             assert time.monotonic() < deadline
             time.sleep(0.1)
         proc = kill_and_restart(proc, state, port)

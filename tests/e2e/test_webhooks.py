@@ -218,7 +218,7 @@ def test_a_failing_receiver_becomes_a_dead_letter_and_a_rotated_secret_signs_bes
     listed = api.documented("GET", "/tenants")      # the admin routes answer what the OpenAPI document says
     assert {"Name": tenant["Name"], "Instances": [si], "Webhook": True} in listed["Tenants"]
     w, now = wiring(), time.time()
-    for n in range(rules.MAX_ATTEMPTS):
+    for _ in range(rules.MAX_ATTEMPTS):
         now += rules.MAX_RETRY_SECONDS + 1
         notify.deliver_due(w, now=now)
     [dead] = api.documented("GET", "/tenants/{id}/deliveries",

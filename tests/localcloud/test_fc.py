@@ -171,7 +171,7 @@ def test_timer_forms_fc_accepts(tmp_path):
         res["timer"]["props"]["triggers"][0]["triggerConfig"]["cronExpression"] = "@every 5m"
         res["timer"]["props"]["triggers"][1]["triggerConfig"]["cronExpression"] = "CRON_TZ=Asia/Shanghai 0 0 2 * * *"
     specs = {s.name: s for s in functions(drifted_copy(tmp_path, timers))}
-    assert [t.config["cronExpression"] for t in specs["nestbackup-timer"].triggers][0] == "@every 5m"
+    assert next(t.config["cronExpression"] for t in specs["nestbackup-timer"].triggers) == "@every 5m"
 
 
 def test_variables_resolve_as_serverless_devs_does(tmp_path, monkeypatch):

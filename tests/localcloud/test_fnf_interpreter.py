@@ -122,7 +122,7 @@ def test_validation_messages():
           - {Type: Task, Name: T, Action: 'ECS:DescribeInstances', Parameters: {}, End: true}
         """)
     # a branch's states are their own scope: Next cannot leave it
-    with pytest.raises(FlowDefinitionError, match="Branches\\[0\\]: .*Next 'After' names no state"):
+    with pytest.raises(FlowDefinitionError, match=r"Branches\[0\]: .*Next 'After' names no state"):
         flow("""
         StartAt: P
         States:

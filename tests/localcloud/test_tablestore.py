@@ -381,7 +381,7 @@ def test_optimistic_concurrency_has_no_lost_update(endpoint):
     for t in pool:
         t.join(120)
     assert not errors
-    final = dict((n, v) for n, v, _ in admin.get_row(name, pk)[1].attribute_columns)["ver"]
+    final = {n: v for n, v, _ in admin.get_row(name, pk)[1].attribute_columns}["ver"]
     assert final == threads * per_thread
     assert sorted(successes) == list(range(1, threads * per_thread + 1))  # every version won exactly once
 
@@ -441,7 +441,7 @@ def test_get_range_order_bounds_and_small_limits(client):
     bins = [bytearray(b""), bytearray(b"\x00"), bytearray(b"\x00\x00"), bytearray(b"\x01"), bytearray(b"\xff")]
     keys = list(itertools.product(strings, ints, bins[:2])) + [("k", 5, b) for b in bins]
     _batch_put(client, name, [Row([("s", s), ("i", i), ("b", b)], [("v", f"{s}|{i}")]) for s, i, b in keys])
-    expected = sorted(set((s.encode(), i, bytes(b)) for s, i, b in keys))
+    expected = sorted({(s.encode(), i, bytes(b)) for s, i, b in keys})
     full_lo = [("s", INF_MIN), ("i", INF_MIN), ("b", INF_MIN)]
     full_hi = [("s", INF_MAX), ("i", INF_MAX), ("b", INF_MAX)]
 

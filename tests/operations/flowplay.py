@@ -25,7 +25,7 @@ def play_backup(w: Ports, backup_id: str, max_rounds: int = 50) -> dict:
 
 def play_started_backups(w) -> None:
     """Run the backup flows an operation started meanwhile (a restore's safety backup), as CloudFlow would."""
-    for (flow, name), execution in list(w.flows.executions.items()):
+    for (flow, _name), execution in list(w.flows.executions.items()):
         if flow == w.settings.backup_flow and execution["status"] == "Running" and not execution.get("played"):
             execution["played"] = True
             play_backup(w, execution["input"]["BackupId"])

@@ -126,13 +126,13 @@ def test_a_rename_that_crashed_after_its_swap_is_finished_by_the_next_run(w, liv
     for _ in range(50):
         if advance(w, rid)["State"] == "Rename":
             break
-    db = [r for r in get_restore(w, rid)["Resources"] if r["ResourceId"] == rds][0]["Databases"][0]
+    db = next(r for r in get_restore(w, rid)["Resources"] if r["ResourceId"] == rds)["Databases"][0]
     w.database(rds, "PostgreSQL").rename_back("app", db["RestoredName"], db["AsideName"])   # then the crash
     rename(w, rid)                                       # the flow runs the step again
     play_restore(w, rid)
     final = get_restore(w, rid)
     assert final["Status"] == "Restored" and w.rds.servers[rds]["app"]["t"] == [1, 2, 3]
-    db = [r for r in final["Resources"] if r["ResourceId"] == rds][0]["Databases"][0]
+    db = next(r for r in final["Resources"] if r["ResourceId"] == rds)["Databases"][0]
     assert db["State"] == "Renamed" and db["AsideKept"] is live
 
 

@@ -83,3 +83,49 @@ def test_an_import_cycle_in_the_local_cloud_is_refused(product):
     expressions.write_text(expressions.read_text() + "\nfrom . import definition  # noqa: E402\n")
     done = _lint_imports(product)
     assert done.returncode == 1 and "No cycles are allowed in localcloud.fnf" in done.stdout
+
+
+def test_the_api_importing_an_adapter_is_refused(product):
+    """The layers allow it (the API sits above the adapters); only the composition root may build them."""
+    (product / "nestbackup" / "api" / "leak.py").write_text("from ..adapters.ecs import Ecs\n")
+    done = _lint_imports(product)
+    assert done.returncode == 1 and "nestbackup.api.leak -> nestbackup.adapters.ecs" in done.stdout
+
+
+def _mypy(root: Path, *paths: str) -> subprocess.CompletedProcess:
+    if not (BIN / "mypy").exists():
+        pytest.skip("mypy is not installed in this environment")
+    return subprocess.run([str(BIN / "mypy"), "--no-incremental", "--cache-dir", "/dev/null", *paths], cwd=root,
+                          capture_output=True, text=True, env={"PATH": str(BIN), "MYPYPATH": str(root)})
+
+
+def test_an_endpoint_calling_an_operation_wrongly_fails_the_type_check(product):
+    endpoints = product / "nestbackup" / "api" / "endpoints.py"
+    endpoints.write_text(endpoints.read_text().replace("cancel.cancel_backup(call.wiring, record_id)",
+                                                       "cancel.cancel_backup(call.principal, record_id)"))
+    done = _mypy(product, "nestbackup/api/endpoints.py")
+    assert done.returncode == 1 and 'Argument 1 to "cancel_backup" has incompatible type "Principal"' in done.stdout
+
+
+def test_an_untyped_endpoint_fails_the_type_check(product):
+    (product / "nestbackup" / "api" / "loose.py").write_text("def answer(call):\n    return call\n")
+    done = _mypy(product, "nestbackup/api/loose.py")
+    assert done.returncode == 1 and "Function is missing a type annotation" in done.stdout
+
+
+def test_a_bare_generic_in_the_pure_core_fails_the_type_check(product):
+    """The core is checked as `mypy --strict` would: a `dict` must say what it holds."""
+    (product / "nestbackup" / "decisions" / "loose.py").write_text("def names(found: dict) -> list[str]:\n"
+                                                                    "    return sorted(found)\n")
+    done = _mypy(product, "nestbackup/decisions/loose.py")
+    assert done.returncode == 1 and 'Missing type arguments for generic type "dict"' in done.stdout
+
+
+def test_a_blind_except_that_does_not_say_why_fails_the_linter(product):
+    if not (BIN / "ruff").exists():
+        pytest.skip("ruff is not installed in this environment")
+    (product / "nestbackup" / "operations" / "swallow.py").write_text(
+        "def call(action):\n    try:\n        return action()\n    except Exception:\n        return None\n")
+    done = subprocess.run([str(BIN / "ruff"), "check", "--no-cache", "--output-format", "concise", "nestbackup"],
+                          cwd=product, capture_output=True, text=True, env={"PATH": str(BIN)})
+    assert done.returncode == 1 and "nestbackup/operations/swallow.py:4:12: BLE001" in done.stdout, done.stdout

@@ -43,7 +43,7 @@ def run(argv: list[str], env: dict[str, str], *, stdin=None, stdout=None, timeou
                 for r in readers:
                     r.join()
                 raise EngineError(f"{os.path.basename(argv[0])} was interrupted"
-                                  + (" (the local cloud is stopping)" if stopping() else " (timeout)"))
+                                  + (" (the local cloud is stopping)" if stopping() else " (timeout)")) from None
     for r in readers:
         r.join()
     if proc.returncode != 0:

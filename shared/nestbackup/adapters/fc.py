@@ -3,13 +3,11 @@ SDK client. Without an endpoint the SDK picks the region's own (`fcv3.<region>.a
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from ..errors import CloudError
-from .openapi import Credentials, _cloud_error, is_loopback, split_endpoint
-
-_PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
+from ..settings import no_proxy_to
+from .openapi import Credentials, _cloud_error, split_endpoint
 
 
 class FunctionCompute:
@@ -18,9 +16,8 @@ class FunctionCompute:
         from alibabacloud_tea_openapi import models as oa
 
         protocol, host = split_endpoint(endpoint) if endpoint else ("https", None)
-        if host and is_loopback(host):     # the SDK ignores NO_PROXY
-            for var in _PROXY_VARS:
-                os.environ.pop(var, None)
+        if host:
+            no_proxy_to(host)
         self._client = Client(oa.Config(access_key_id=credentials.access_key_id,
                                         access_key_secret=credentials.access_key_secret,
                                         security_token=credentials.security_token, region_id=region,

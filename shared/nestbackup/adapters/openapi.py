@@ -6,7 +6,6 @@ throttling and 5xx are done here, because the SDK does none by default.
 """
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -20,11 +19,8 @@ from tenacity import (
 )
 
 from ..errors import CloudError
+from ..settings import no_proxy_to
 from .usage import note_call
-
-# The SDK sends 127.0.0.1 traffic through HTTP(S)_PROXY (it ignores NO_PROXY), so a local endpoint clears them.
-_PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
-
 
 _retries = threading.local()
 # The product of each API version, as the cost of a record names its calls.
@@ -70,10 +66,6 @@ def split_endpoint(endpoint: str) -> tuple[str, str]:
     return "https", endpoint.rstrip("/")
 
 
-def is_loopback(host: str) -> bool:
-    return host.startswith(("127.", "localhost", "[::1]"))
-
-
 class RpcClient:
     """Signed RPC calls to one product (ECS 2014-05-26, RDS 2014-08-15, FNF 2019-03-15) at one endpoint.
 
@@ -86,9 +78,7 @@ class RpcClient:
         from alibabacloud_tea_openapi.client import Client
 
         self.protocol, host = split_endpoint(endpoint)
-        if is_loopback(host):
-            for var in _PROXY_VARS:
-                os.environ.pop(var, None)
+        no_proxy_to(host)
         self.version = version
         self.region = region
         self.retry = retry

@@ -59,7 +59,7 @@ class Tablestore:
 
     @classmethod
     def connect(cls, endpoint: str, access_key_id: str, access_key_secret: str, instance: str,
-                security_token: str | None = None, table: str = "nestbackup") -> "Tablestore":
+                security_token: str | None = None, table: str = "nestbackup") -> Tablestore:
         import logging
         # The SDK warns on every import that its optional C++ codec is absent; the Python codec is fine.
         for name in ("tablestore.encoder", "tablestore.decoder"):
@@ -169,7 +169,7 @@ class Tablestore:
     def list_ids(self, si: str, kind: str, limit: int = 20, after: str | None = None) -> tuple[list[str], str | None]:
         """Record ids of a service instance, newest first; `after` is the last id of the previous page."""
         ots = self._ots
-        start = [("p", f"si#{si}#{kind}"), ("s", after if after else ots.INF_MAX)]
+        start = [("p", f"si#{si}#{kind}"), ("s", after or ots.INF_MAX)]
         end = [("p", f"si#{si}#{kind}"), ("s", ots.INF_MIN)]
         ids: list[str] = []
         while start and len(ids) < limit + 1:

@@ -2,12 +2,16 @@
 instance (or a record of one) is the caller's; another tenant's is answered as missing."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .http import ApiError, Request
 
+if TYPE_CHECKING:
+    from ..operations.tenants import Principal
+    from ..ports import Ports
 
-def authorize(req: Request, admin_token: str | None, wiring_factory: Callable[[], Any]) -> Any:
+
+def authorize(req: Request, admin_token: str | None, wiring_factory: Callable[[], Ports]) -> Principal:
     """The caller's principal: the admin, or a tenant confined to its service instances."""
     from ..operations.tenants import authenticate
     auth = req.headers.get("authorization", "")
@@ -28,14 +32,14 @@ def hidden(what: str) -> ApiError:
     return ApiError(404, "NotFound", f"no {what}")
 
 
-def visible_instance(principal: Any, service_instance_id: object) -> None:
+def visible_instance(principal: Principal, service_instance_id: object) -> None:
     """Refuse a service instance the caller may not act on. A value that is not a string is left to the operation,
     which refuses it as invalid."""
     if isinstance(service_instance_id, str) and not principal.may_act_on(service_instance_id):
         raise hidden(f"service instance {service_instance_id}")
 
 
-def own_record(w: Any, principal: Any, kind: str, record_id: str) -> dict:
+def own_record(w: Ports, principal: Principal, kind: str, record_id: str) -> dict[str, Any]:
     """A backup or restore record the caller may see; another tenant's is answered as missing."""
     from ..operations import backup, restore
     record = backup.get_backup(w, record_id) if kind == "backups" else restore.get_restore(w, record_id)

@@ -6,14 +6,17 @@ goes wrong into {"Code", "Message", "RequestId"} with a 4xx for anything the cal
 from __future__ import annotations
 
 import logging
-import os
 import re
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import CloudError, Conflict, NestBackupError, NotFound, ValidationError
 from .access import authorize, visible_instance
 from .http import ApiError, Call, Request, Response, error_response
 from .routes import route_table
+
+if TYPE_CHECKING:
+    from ..operations.tenants import Principal
+    from ..ports import Ports
 
 log = logging.getLogger("nestbackup.api")
 _CONSOLE_HEADERS = {"content-type": "text/html; charset=utf-8",
@@ -22,9 +25,11 @@ _CONSOLE_HEADERS = {"content-type": "text/html; charset=utf-8",
                     "x-frame-options": "DENY"}
 
 
-def handle(req: Request, wiring_factory: Callable[[], Any], admin_token: str | None = None) -> Response:
+def handle(req: Request, wiring_factory: Callable[[], Ports], admin_token: str | None = None) -> Response:
     """Route one request. `wiring_factory()` builds the adapters on first need (not for refused requests)."""
-    admin_token = admin_token if admin_token is not None else os.environ.get("NESTBACKUP_ADMIN_TOKEN")
+    if admin_token is None:
+        from ..settings import admin_token as configured_admin_token
+        admin_token = configured_admin_token()
     path = req.path[4:] if req.path.startswith("/api/") or req.path == "/api" else req.path
     path = "/" + path.strip("/")
     if path == "/openapi.json" and req.method == "GET":
@@ -63,7 +68,7 @@ def handle(req: Request, wiring_factory: Callable[[], Any], admin_token: str | N
         return error_response(req, 500, "InternalError", "the request failed; see the logs for this RequestId")
 
 
-def _dispatch(req: Request, path: str, wiring_factory: Callable[[], Any], principal: Any) -> Response:
+def _dispatch(req: Request, path: str, wiring_factory: Callable[[], Ports], principal: Principal) -> Response:
     """The route of this method and path. A path's access checks come before its method is checked, as a tenant
     must not learn which methods another tenant's paths have."""
     w = wiring_factory()

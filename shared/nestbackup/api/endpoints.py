@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..decisions.webhooks import DeliveryStatus
+from ..model.timeline import MAX_EVENTS
 from .access import hidden, own_record, visible_instance
 from .http import ApiError, Call, Response
 from .inputs import int_param, json_body, next_token, one_of
@@ -65,7 +66,7 @@ def delete_backup(call: Call) -> Response:
 def _timeline(call: Call, kind: str) -> Response:
     record_id = call.path_params["id"]
     own_record(call.wiring, call.principal, kind, record_id)
-    return Response(200, {"Events": call.wiring.records.events(record_id)})
+    return Response(200, {"Events": call.wiring.records.events(record_id, MAX_EVENTS)})
 
 
 def backup_events(call: Call) -> Response:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..operations.tenants import Principal
+    from ..ports import Ports
 
 
 @dataclass
@@ -21,7 +25,7 @@ class Request:
 @dataclass
 class Response:
     status: int
-    body: dict | str
+    body: dict[str, Any] | str
     headers: dict[str, str] = field(default_factory=lambda: {"content-type": "application/json"})
 
     def encoded(self) -> bytes:
@@ -40,8 +44,8 @@ class ApiError(Exception):
 class Call:
     """One authorized request matched to its route: what an endpoint handler gets."""
     request: Request
-    wiring: Any
-    principal: Any
+    wiring: Ports
+    principal: Principal
     path_params: dict[str, str]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from .http import ApiError, Request
 
@@ -46,7 +47,7 @@ def _check_text(value: object, where: str = "body") -> None:
                                                 f"surrogates")
 
 
-def json_body(req: Request, allowed: set[str], required: set[str]) -> dict:
+def json_body(req: Request, allowed: set[str], required: set[str]) -> dict[str, Any]:
     """The body as a JSON object of text with only `allowed` fields and every `required` one set."""
     if len(req.body) > MAX_BODY:
         raise ApiError(413, "RequestTooLarge", f"the body exceeds {MAX_BODY} bytes")

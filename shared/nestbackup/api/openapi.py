@@ -2,24 +2,26 @@
 table and the component schemas."""
 from __future__ import annotations
 
+from typing import Any
+
 from .routes import Param, Route, route_table
-from .schemas import SCHEMAS, ref
+from .schemas import SCHEMAS, Schema, ref
 
 
-def _json(schema: dict) -> dict:
+def _json(schema: Schema) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
 
 
-def _parameter(param: Param) -> dict:
+def _parameter(param: Param) -> dict[str, Any]:
     out = {"name": param.name, "in": param.where, "required": param.required, "schema": param.schema}
     if param.description:
         out["description"] = param.description
     return out
 
 
-def _operation(route: Route) -> dict:
+def _operation(route: Route) -> dict[str, Any]:
     error = {"description": "an error", "content": _json(ref("Error"))}
-    operation: dict = {"summary": route.summary}
+    operation: dict[str, Any] = {"summary": route.summary}
     if route.params:
         operation["parameters"] = [_parameter(p) for p in route.params]
     if route.body:
@@ -29,8 +31,8 @@ def _operation(route: Route) -> dict:
     return operation
 
 
-def document() -> dict:
-    paths: dict[str, dict] = {}
+def document() -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
     for route in route_table():
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
     return {

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Callable
 
 from . import endpoints as e
 from .http import Call, Response
-from .schemas import DELIVERY_STATUS, ID
+from .schemas import DELIVERY_STATUS, ID, Schema
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class Param:
     """A path or query parameter as the OpenAPI document describes it."""
     name: str
     where: str                  # "path" or "query"
-    schema: dict
+    schema: Schema
     required: bool = False
     description: str = ""
 
@@ -48,7 +48,7 @@ class Route:
         return tuple(sorted((400, 401, 404, 409, 502, 503) + extra))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _pattern(template: str) -> re.Pattern[str]:
     return re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template)))
 
@@ -61,7 +61,7 @@ LIST = (Param("serviceInstanceId", "query", ID, required=True),
 TENANTS_ONLY = "only the admin token manages tenants"
 
 
-@lru_cache(maxsize=None)
+@cache
 def route_table() -> tuple[Route, ...]:
     """Every route, in the order paths are matched. A function rather than module data because scripts/ram.py finds
     the cloud actions the API reaches by following calls from function to function."""

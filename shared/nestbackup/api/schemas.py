@@ -3,18 +3,21 @@ types, so the document cannot drift from the values the code compares."""
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 from ..decisions.webhooks import DeliveryStatus
 from ..model.status import BackupStatus, RestorePhase, RestoreStatus
 
-ID = {"type": "string", "maxLength": 128}
+Schema = dict[str, Any]      # a JSON Schema object
+
+ID: Schema = {"type": "string", "maxLength": 128}
 
 
-def enum_of(values: type[Enum]) -> dict:
+def enum_of(values: type[Enum]) -> Schema:
     return {"type": "string", "enum": [str(member.value) for member in values]}
 
 
-def ref(name: str) -> dict:
+def ref(name: str) -> Schema:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
@@ -22,7 +25,7 @@ _ITEM_FIELDS = ("ResourceId", "ResourceType", "Engine", "Method", "Status", "Art
                 "Progress", "ErrorCode", "ErrorMessage", "RequestId", "Databases", "Verified", "Verification",
                 "StartTime", "EndTime", "ExpiresAt", "WaitReason", "Restorable", "RestorableReason", "DeleteRefused")
 
-SCHEMAS: dict[str, dict] = {
+SCHEMAS: dict[str, Schema] = {
     "Error": {"type": "object", "required": ["Code", "Message", "RequestId"],
               "properties": {"Code": {"type": "string"}, "Message": {"type": "string"},
                              "RequestId": {"type": "string"}}},

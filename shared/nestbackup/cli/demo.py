@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 import tempfile
 import uuid
 from urllib.parse import urlsplit
 
 import click
+
+from ..settings import no_proxy_to
 
 DEMO_DB = "nbdemo_shop"
 
@@ -152,14 +153,13 @@ def _available(engines, say) -> list:
         try:
             engine.seed_dsn = engine.prepare()
             ready.append(engine)
-        except Exception as err:  # a server that is not there: the demo goes on without it
+        except Exception as err:  # noqa: BLE001 - a server that is not there: the demo goes on without it
             say(f"  {engine.engine} not reachable, skipped ({str(err).strip().splitlines()[0]})")
     return ready
 
 
 def run_demo(as_json: bool, disks: int, disk_size: str, postgres: str | None, mysql: str | None) -> bool:
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
-        os.environ.pop(var, None)
+    no_proxy_to("127.0.0.1")        # the demo's local cloud
     from localcloud.seed import seed
 
     from .backup import print_record, wait_for

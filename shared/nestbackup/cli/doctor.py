@@ -5,7 +5,6 @@ s.yaml is read as Serverless Devs renders it, for the subset the file uses: `${v
 `${env('NAME', 'default')}`, inside strings or as whole values."""
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ import click
 import yaml
 
 from ..errors import NestBackupError
+from ..settings import environment
 from .errors import CliError
 
 _REF = re.compile(r"\$\{([^{}]+)\}")
@@ -203,7 +203,7 @@ def doctor(s_yaml: Path, endpoint: str | None, region: str | None) -> None:
     """Check a deployment against s.yaml: functions, triggers, flows, table, role (credentials from
     ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET)."""
     try:
-        report = run_doctor(s_yaml, endpoint, region, os.environ)
+        report = run_doctor(s_yaml, endpoint, region, environment())
     except NestBackupError as err:
         raise CliError(str(err)) from None
     total = len(report.lines)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import threading
 import urllib.error
@@ -10,6 +9,7 @@ import urllib.request
 
 import click
 
+from ..settings import db_accounts_override
 from .errors import CliError
 
 API_FUNCTION = "nestbackup-api"
@@ -22,7 +22,7 @@ def product_function_env(admin_token: str | None, **overrides: str) -> dict[str,
            "NESTBACKUP_OTS_INSTANCE": "nestbackup",
            "NESTBACKUP_OTS_TABLE": "nestbackup", "NESTBACKUP_REGION": "cn-hangzhou",
            # The accounts db-rename and verification use on the local RDS instances (this machine's servers).
-           "NESTBACKUP_DB_ACCOUNTS": os.environ.get("NESTBACKUP_DB_ACCOUNTS") or json.dumps(
+           "NESTBACKUP_DB_ACCOUNTS": db_accounts_override() or json.dumps(
                {"MySQL": {"User": "root", "Password": ""}, "PostgreSQL": {"User": "postgres", "Password": ""},
                 "SQLServer": {"User": "sa", "Password": ""}})}
     if admin_token:

@@ -25,8 +25,8 @@ FUNCTION_GB = 0.5
 
 
 def plan(si: str, disks: list[DiskFacts], databases: list[DatabaseFacts], db_sizes: dict[str, int | None],
-         prices: dict | None = None, expected_rounds: int = 12,
-         table_restore: dict[str, bool] | None = None) -> dict:
+         prices: dict[str, float] | None = None, expected_rounds: int = 12,
+         table_restore: dict[str, bool] | None = None) -> dict[str, Any]:
     """`table_restore`: per MySQL instance, whether its backup policy enables database/table restore; backups
     taken without it cannot be restored by RestoreTable (MetaStatus not OK), so the plan warns."""
     prices = {**DEFAULT_PRICES, **(prices or {})}

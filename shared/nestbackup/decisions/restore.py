@@ -37,7 +37,7 @@ def plan_items(backup: BackupRecord, restore_id: str) -> list[RestoreItem]:
     return items
 
 
-def table_meta(item: RestoreItem) -> list[dict]:
+def table_meta(item: RestoreItem) -> list[dict[str, str]]:
     """RestoreTable's TableMeta: every database of the instance, whole, under its restore name."""
     return [{"type": "db", "name": d.name, "newname": d.restored} for d in item.databases]
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from itertools import pairwise
 
 from ..errors import ValidationError
 from ..model.status import BackupStatus
@@ -70,7 +71,7 @@ def validate_cron(expression: str, min_interval_seconds: int = 0, now: float = 0
         raise ValidationError(f"Cron {expression!r} never fires") from None
     if fires[0] - start > timedelta(days=400):
         raise ValidationError(f"Cron {expression!r} does not fire within a year")
-    gaps = [(b - a).total_seconds() for a, b in zip(fires, fires[1:])]
+    gaps = [(b - a).total_seconds() for a, b in pairwise(fires)]
     if gaps and min(gaps) < min_interval_seconds:
         raise ValidationError(f"Cron {expression!r} fires {int(min(gaps) // 60)} minutes apart; the minimum is "
                               f"{min_interval_seconds // 60} minutes (NESTBACKUP_SCHEDULE_MIN_INTERVAL_MINUTES)")

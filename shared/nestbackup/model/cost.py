@@ -17,7 +17,7 @@ class Cost:
     gb_seconds: float = 0.0                                  # function time x memory
     bytes_created: int = 0                                   # snapshots and backup sets made
 
-    def add(self, other: "Cost") -> "Cost":
+    def add(self, other: Cost) -> Cost:
         calls = dict(self.calls)
         for action, n in other.calls.items():
             calls[action] = calls.get(action, 0) + n
@@ -36,13 +36,13 @@ class Cost:
                 "MicroGbSeconds": round(self.gb_seconds * 1_000_000), "BytesCreated": self.bytes_created}
 
     @classmethod
-    def from_counters(cls, counters: dict[str, int]) -> "Cost":
+    def from_counters(cls, counters: dict[str, int]) -> Cost:
         return cls({k: v for k, v in counters.items() if k not in TOTALS and v}, counters.get("FlowTransitions", 0),
                    counters.get("Invocations", 0), counters.get("MicroGbSeconds", 0) / 1_000_000,
                    counters.get("BytesCreated", 0))
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any] | None) -> "Cost":
+    def from_doc(cls, doc: dict[str, Any] | None) -> Cost:
         doc = doc or {}
         return cls(dict(doc.get("Calls") or {}), int(doc.get("FlowTransitions") or 0),
                    int(doc.get("Invocations") or 0), float(doc.get("GbSeconds") or 0.0),

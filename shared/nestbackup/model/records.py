@@ -88,7 +88,7 @@ class BackupItem:
         return raw
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> "BackupItem":
+    def from_dict(cls, raw: dict[str, Any]) -> BackupItem:
         raw = dict(raw)
         raw["resource_type"] = ResourceType(raw["resource_type"])
         raw["method"] = BackupMethod(raw["method"]) if raw.get("method") else None
@@ -149,7 +149,7 @@ class BackupRecord:
                 "Order": [i.resource_id for i in self.items]}
 
     @classmethod
-    def from_docs(cls, header: dict[str, Any], items: dict[str, dict[str, Any]]) -> "BackupRecord":
+    def from_docs(cls, header: dict[str, Any], items: dict[str, dict[str, Any]]) -> BackupRecord:
         order = header.get("Order") or list(items)
         return cls(backup_id=header["BackupId"], service_instance_id=header["ServiceInstanceId"],
                    start_time=header["StartTime"], description=header.get("Description", ""),

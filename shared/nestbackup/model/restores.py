@@ -65,7 +65,7 @@ class RestoreItem:
         return raw
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> "RestoreItem":
+    def from_dict(cls, raw: dict[str, Any]) -> RestoreItem:
         raw = dict(raw)
         raw["resource_type"] = ResourceType(raw["resource_type"])
         raw["status"] = ItemStatus(raw["status"])
@@ -152,7 +152,7 @@ class RestoreRecord:
                 "RunningEpoch": self.running_epoch, "Cost": self.cost, "Order": [i.resource_id for i in self.items]}
 
     @classmethod
-    def from_docs(cls, header: dict[str, Any], items: dict[str, dict[str, Any]]) -> "RestoreRecord":
+    def from_docs(cls, header: dict[str, Any], items: dict[str, dict[str, Any]]) -> RestoreRecord:
         order = header.get("Order") or list(items)
         return cls(restore_id=header["RestoreId"], backup_id=header["BackupId"],
                    service_instance_id=header["ServiceInstanceId"], start_time=header["StartTime"],

@@ -15,7 +15,7 @@ FINAL_ITEM = ("Succeeded", "Failed", "Skipped")
 MAX_DETAIL = 300
 
 
-def _event(at: str, resource: str | None, what: str, detail: str = "", request_id: str | None = None) -> dict:
+def _event(at: str, resource: str | None, what: str, detail: str = "", request_id: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"Time": at, "ResourceId": resource, "Event": what,
                            "Detail": " ".join(detail.split())[:MAX_DETAIL]}
     if request_id:
@@ -23,7 +23,7 @@ def _event(at: str, resource: str | None, what: str, detail: str = "", request_i
     return out
 
 
-def stamp_times(before: dict | None, after: dict, at: str) -> None:
+def stamp_times(before: dict[str, Any] | None, after: dict[str, Any], at: str) -> None:
     """Per-resource start and end: when the resource left Pending, and when it became final (kept from `before`
     while it stays final, for a writer whose copy predates the stamp)."""
     was = (before or {}).get("status", "Pending")
@@ -36,10 +36,10 @@ def stamp_times(before: dict | None, after: dict, at: str) -> None:
         after["end_time"] = (before or {})["end_time"]
 
 
-def item_events(before: dict | None, after: dict, at: str) -> list[dict]:
+def item_events(before: dict[str, Any] | None, after: dict[str, Any], at: str) -> list[dict[str, Any]]:
     rid = after.get("resource_id")
     was = before or {}
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     status, old = after.get("status"), was.get("status")
     artifact = (after.get("artifact_id") or after.get("group_id") or after.get("job_id")
                 or after.get("source_artifact_id"))
@@ -79,7 +79,7 @@ def item_events(before: dict | None, after: dict, at: str) -> list[dict]:
     return out
 
 
-def _database_detail(db: dict) -> str:
+def _database_detail(db: dict[str, Any]) -> str:
     state, name = db.get("state"), db.get("name")
     if state == "Restoring":
         return f"{name} restoring as {db.get('restored')}"
@@ -93,9 +93,9 @@ def _database_detail(db: dict) -> str:
     return f"{name}: {state}"
 
 
-def header_events(before: dict | None, after: dict, at: str) -> list[dict]:
+def header_events(before: dict[str, Any] | None, after: dict[str, Any], at: str) -> list[dict[str, Any]]:
     was = before or {}
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     if before is None:
         kind = after.get("Kind", "record")
         out.append(_event(at, None, "Created", f"{kind} of {after.get('ServiceInstanceId')}"

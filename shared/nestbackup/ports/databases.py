@@ -3,7 +3,7 @@ the databases listed), and the plain values it answers with. `adapters/rds.py` i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..errors import CloudError
 
@@ -93,7 +93,7 @@ class Databases(Protocol):
 
     def describe_instances(self, db_instance_ids: list[str]) -> dict[str, DBInstance]: ...
 
-    def attribute(self, db_instance_id: str) -> dict: ...
+    def attribute(self, db_instance_id: str) -> dict[str, Any]: ...
 
     def instance_status(self, db_instance_id: str) -> str: ...
 
@@ -115,7 +115,7 @@ class Databases(Protocol):
 
     def delete_backup(self, db_instance_id: str, backup_id: str) -> None: ...
 
-    def restore_table(self, db_instance_id: str, backup_id: str, table_meta: list[dict],
+    def restore_table(self, db_instance_id: str, backup_id: str, table_meta: list[dict[str, str]],
                       client_token: str) -> None: ...
 
     def recover_databases(self, db_instance_id: str, backup_id: str, new_names: dict[str, str]) -> None: ...

@@ -4,7 +4,7 @@ read (a record's running cost). `adapters/tablestore.py` implements it on the re
 from __future__ import annotations
 
 import re
-from typing import Protocol
+from typing import Any, Protocol
 
 COUNTER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(:[A-Za-z][A-Za-z0-9]*)?")    # "Invocations", "ecs:CreateSnapshot"
 
@@ -17,22 +17,22 @@ def check_counter_names(counts: dict[str, int]) -> None:
 
 
 class Documents(Protocol):
-    def put_doc(self, collection: str, key: str, doc: dict) -> None: ...
+    def put_doc(self, collection: str, key: str, doc: dict[str, Any]) -> None: ...
 
-    def create_doc(self, collection: str, key: str, doc: dict) -> bool:
+    def create_doc(self, collection: str, key: str, doc: dict[str, Any]) -> bool:
         """Write a document only if the key is free; False when another writer got there first."""
         ...
 
-    def get_doc(self, collection: str, key: str) -> tuple[dict, int] | None: ...
+    def get_doc(self, collection: str, key: str) -> tuple[dict[str, Any], int] | None: ...
 
-    def update_doc(self, collection: str, key: str, doc: dict, expected_version: int) -> int:
+    def update_doc(self, collection: str, key: str, doc: dict[str, Any], expected_version: int) -> int:
         """Write only if nobody changed the document since `expected_version` was read (else records.StaleWrite);
         answers the new version."""
         ...
 
     def delete_doc(self, collection: str, key: str) -> None: ...
 
-    def docs(self, collection: str) -> list[tuple[str, dict, int]]:
+    def docs(self, collection: str) -> list[tuple[str, dict[str, Any], int]]:
         """Every document of a collection: (key, doc, version), in key order."""
         ...
 

@@ -8,7 +8,7 @@ the flow's states read from the execution input before a state has written it (`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Iterator, Protocol, Union
+from typing import ClassVar, Iterator, Protocol
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class RestoreFlowInput:
     Round: int = 0
 
 
-FlowInput = Union[BackupFlowInput, RestoreFlowInput]
+FlowInput = BackupFlowInput | RestoreFlowInput
 FLOW_INPUTS = (BackupFlowInput, RestoreFlowInput)
 
 
@@ -49,7 +49,7 @@ class Execution:
         return self.status in ("Starting", "Running")
 
 
-def generations(flows: "Flows", flow: str, record_id: str, limit: int = 1000) -> Iterator[Execution]:
+def generations(flows: Flows, flow: str, record_id: str, limit: int = 1000) -> Iterator[Execution]:
     """A record's executions in generation order (the first, then its continuations), up to the first that does not
     exist."""
     for generation in range(1, limit):

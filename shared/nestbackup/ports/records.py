@@ -24,7 +24,7 @@ class StoredRecord:
     record_id: str
     header: dict[str, Any]
     items: dict[str, dict[str, Any]]                       # resource id -> item document, in key order
-    versions: dict[str, int] = field(default_factory=dict)  # HEADER or resource id -> ver read
+    versions: dict[str, int] = field(default_factory=dict[str, Any])  # HEADER or resource id -> ver read
 
 
 class Records(Protocol):
@@ -32,13 +32,14 @@ class Records(Protocol):
         """Create the store's table when missing (bootstrap); True if it was created."""
         ...
 
-    def create(self, kind: str, record_id: str, si: str, header: dict, items: dict[str, dict]) -> None:
+    def create(self, kind: str, record_id: str, si: str, header: dict[str, Any],
+               items: dict[str, dict[str, Any]]) -> None:
         """Write a new record and list it under its service instance; RecordExists when the id is taken."""
         ...
 
     def read(self, record_id: str) -> StoredRecord | None: ...
 
-    def save(self, record: StoredRecord, header: dict, items: dict[str, dict]) -> None:
+    def save(self, record: StoredRecord, header: dict[str, Any], items: dict[str, dict[str, Any]]) -> None:
         """Write what changed since `record` was read: each item whose document differs from the one read, then the
         header if it differs; nothing else. Each row is written on the condition that its version is still the one
         read (StaleWrite when not), so writers of different items never lose each other's updates. `record` follows
@@ -47,9 +48,9 @@ class Records(Protocol):
         another); an item left out is left as it is."""
         ...
 
-    def append_events(self, record_id: str, events: list[dict]) -> None: ...
+    def append_events(self, record_id: str, events: list[dict[str, Any]]) -> None: ...
 
-    def events(self, record_id: str, limit: int) -> list[dict]: ...
+    def events(self, record_id: str, limit: int) -> list[dict[str, Any]]: ...
 
     def list_ids(self, si: str, kind: str, limit: int = 20,
                  after: str | None = None) -> tuple[list[str], str | None]: ...

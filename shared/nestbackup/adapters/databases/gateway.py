@@ -12,7 +12,7 @@ class SqlDatabases:
 
     @classmethod
     def connect_to(cls, *, engine: str, host: str, port: int, user: str, password: str,
-                   maintenance_db: str) -> "SqlDatabases":
+                   maintenance_db: str) -> SqlDatabases:
         return cls(DbServer(engine=engine, host=host, port=port, user=user, password=password,
                             maintenance_db=maintenance_db))
 

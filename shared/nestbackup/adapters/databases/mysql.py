@@ -62,7 +62,7 @@ class _MySQL:
         self.base_collation = self.scalar("SELECT @@SESSION.collation_connection")
         self.read(f"SET SESSION lock_wait_timeout = {int(lock_wait_seconds)}")
 
-    def __enter__(self) -> "_MySQL":
+    def __enter__(self) -> _MySQL:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -212,7 +212,7 @@ class _MySQL:
     def precheck(self, orig: str, R: str, A: str) -> None:
         """Refuse, before changing anything, what could not be moved back and forth."""
         problems = []
-        for role, schema in (("original", orig), ("restored", R)):
+        for schema in (orig, R):
             if self.schema(schema) is None:
                 continue
             for t in self.tables(schema):
@@ -337,7 +337,7 @@ class _MySQL:
     def retry_views(self, failed: list, where: dict, entries: list[_Entry]) -> None:
         while failed:
             still = []
-            for e, err in failed:
+            for e, _err in failed:
                 source, target = where[e.role]
                 try:
                     self.create(e, source, target, entries)

@@ -45,7 +45,7 @@ class _DatabaseSwap:
     def note_closed(self, name: str) -> None:
         raise NotImplementedError
 
-    def __enter__(self) -> "_DatabaseSwap":
+    def __enter__(self) -> _DatabaseSwap:
         return self
 
     def __exit__(self, *exc) -> None:
