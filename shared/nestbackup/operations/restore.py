@@ -21,7 +21,6 @@ from ..model.records import BackupRecord, ResourceType, iso_utc, new_record_id
 from ..model.restores import RestoreRecord
 from ..model.status import BackupStatus, DatabaseState, ItemStatus, RestorePhase, RestoreStatus
 from ..ports import Ports
-from ..ports.databases import TABLE_RESTORE_ENGINES
 from ..ports.flows import RestoreFlowInput, execution_name
 from ..ports.records import StoredRecord
 from ..ports.steps import AdvanceOutput, AdvanceState, RecoverOutput
@@ -30,6 +29,7 @@ from .claims import claim, same_token_record
 from .closing import close_operation, open_operation
 from .costs import Meter, final_cost
 from .instances import start_stopped
+from .kinds import RESTORE_KINDS
 from .loading import load_backup, read_restore, save_restore
 from .restore_data import check_ownership, restore_data, restore_databases
 
@@ -83,29 +83,11 @@ def _unusable_artifacts(w: Ports, backup: BackupRecord) -> list[str]:
     sets (DescribeBackups with BackupId), and for MySQL sets a MetaStatus other than OK (RestoreTable needs the
     database/table metadata). Checked before a restore records or stops anything."""
     problems = []
-    disks = [i for i in backup.items if i.resource_type is ResourceType.DISK and i.status is ItemStatus.SUCCEEDED
-             and i.artifact_id]
-    if disks:
-        found = w.ecs.describe_snapshots([i.artifact_id for i in disks if i.artifact_id])
-        for item in disks:
-            snap = found.get(item.artifact_id or "")
-            if snap is None:
-                problems.append(f"snapshot {item.artifact_id} of disk {item.resource_id} no longer exists")
-            elif not snap.accomplished:
-                problems.append(f"snapshot {item.artifact_id} of disk {item.resource_id} is {snap.status}")
-    for item in backup.items:
-        if item.resource_type is not ResourceType.RDS or item.status is not ItemStatus.SUCCEEDED \
-                or not item.artifact_id:
-            continue
-        backup_set = w.rds.backup_set(item.resource_id, item.artifact_id)
-        if backup_set is None:
-            problems.append(f"RDS backup set {item.artifact_id} of {item.resource_id} no longer exists")
-        elif not backup_set.succeeded:
-            problems.append(f"RDS backup set {item.artifact_id} of {item.resource_id} is {backup_set.status}")
-        elif item.engine in TABLE_RESTORE_ENGINES and item.databases and backup_set.meta_status != "OK":
-            problems.append(f"RDS backup set {item.artifact_id} of {item.resource_id} has MetaStatus "
-                            f"{backup_set.meta_status!r}: database/table restore needs OK (enable it in the backup "
-                            f"policy and take a new backup)")
+    for resource_type, kind in RESTORE_KINDS.items():
+        restorable = [i for i in backup.items if i.resource_type is resource_type
+                      and i.status is ItemStatus.SUCCEEDED and i.artifact_id]
+        if restorable:
+            problems += kind.check_restorable(w, restorable)
     return problems
 
 
