@@ -5,6 +5,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable
 
+from ..model.engines import ENGINES
 from ..model.records import BackupItem, BackupMethod, ResourceType
 from ..model.status import ItemStatus
 
@@ -13,7 +14,6 @@ from ..model.status import ItemStatus
 GROUP_MAX_DISKS = 16
 GROUP_MAX_GIB = 32 * 1024
 GROUP_CATEGORIES = frozenset({"cloud_essd", "cloud_auto", "cloud_essd_entry"})   # ESSD family only
-BACKUP_ENGINES = frozenset({"MySQL", "PostgreSQL", "SQLServer"})
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,8 @@ def plan_items(disks: Iterable[DiskFacts], databases: Iterable[DatabaseFacts],
     """One item per resource, in a stable order: disks by instance, then databases.
 
     Every disk of an instance goes into one snapshot group when all of them qualify; otherwise each disk gets its
-    own snapshot. RDS engines other than MySQL, PostgreSQL and SQL Server are not backed up; replicas get a
-    Skipped item that says why."""
+    own snapshot. RDS engines not in the engine table (model/engines.py: MySQL, PostgreSQL, SQL Server) are not
+    backed up; replicas get a Skipped item that says why."""
     by_instance: dict[str | None, list[DiskFacts]] = defaultdict(list)
     for disk in sorted(disks, key=lambda d: (d.instance_id or "", d.disk_id)):
         by_instance[disk.instance_id].append(disk)
@@ -69,7 +69,7 @@ def plan_items(disks: Iterable[DiskFacts], databases: Iterable[DatabaseFacts],
         if reason:
             items.append(BackupItem(db.db_instance_id, ResourceType.RDS, engine=db.engine,
                                     status=ItemStatus.SKIPPED, error_message=reason))
-        elif db.engine in BACKUP_ENGINES:
+        elif db.engine in ENGINES:
             items.append(BackupItem(db.db_instance_id, ResourceType.RDS, engine=db.engine,
                                     method=BackupMethod.RDS_BACKUP))
     return items

@@ -7,10 +7,6 @@ from typing import Protocol
 
 from ..errors import CloudError
 
-# Engines whose backup sets must have MetaStatus OK to be restored with RestoreTable (SDK-old
-# DescribeBackupsResponseBodyItemsBackup.meta_status: LARGE = too many tables, EMPTY = failed task, "" = not usable
-# for database/table restore). PostgreSQL sets are restored whole; UNCONFIRMED that their MetaStatus does not matter.
-TABLE_RESTORE_ENGINES = frozenset({"MySQL"})
 # DescribeHistoryTasks Status of a restore task that is not over, and of one that ended without its work.
 UNFINISHED_TASK = frozenset({"Scheduled", "Running", "Waiting", "Cancelling"})
 FAILED_TASK = frozenset({"Failed", "Canceled"})

@@ -11,11 +11,11 @@ import time
 from ...decisions import restore as decide
 from ...decisions.backup import CloudProgress, client_token
 from ...errors import CloudError, ValidationError
+from ...model.engines import Engine, RestoreMethod, engine_of
 from ...model.records import BackupItem, BackupRecord
 from ...model.restores import RestoreItem, RestoreRecord
 from ...model.status import DatabaseState, ItemStatus, backup_job_item_status
 from ...ports import Ports
-from ...ports.databases import TABLE_RESTORE_ENGINES
 from ...ports.records import StoredRecord
 from ...settings import Settings
 from .action import NOT_FOUND_CODES, CancelCleanup, refused_for_good
@@ -64,7 +64,7 @@ class RdsBackup:
             item.jobs_before = [j.job_id for j in w.rds.running_backup_jobs(item.resource_id)]
             item.starting, item.started_at = True, time.time()
             w.records.write_item(stored, item.resource_id, item.to_dict())
-        retention = w.settings.rds_backup_retention_days if item.engine == "MySQL" else None
+        retention = w.settings.rds_backup_retention_days if _engine(item).takes_backup_retention else None
         try:
             item.job_id = w.rds.create_backup(item.resource_id, retention)
             item.starting = False
@@ -145,7 +145,7 @@ class RdsBackup:
                 problems.append(f"RDS backup set {item.artifact_id} of {item.resource_id} no longer exists")
             elif not backup_set.succeeded:
                 problems.append(f"RDS backup set {item.artifact_id} of {item.resource_id} is {backup_set.status}")
-            elif item.engine in TABLE_RESTORE_ENGINES and item.databases and backup_set.meta_status != "OK":
+            elif _engine(item).meta_status_gates_restore and item.databases and backup_set.meta_status != "OK":
                 problems.append(f"RDS backup set {item.artifact_id} of {item.resource_id} has MetaStatus "
                                 f"{backup_set.meta_status!r}: database/table restore needs OK (enable it in the "
                                 f"backup policy and take a new backup)")
@@ -157,8 +157,8 @@ class RdsBackup:
             item.status, item.verification = ItemStatus.SUCCEEDED, "the backup held no databases"
             return
         item.restore_started_epoch = item.restore_started_epoch or now
-        if item.engine == "SQLServer":
-            _recover_sqlserver(w, item)
+        if _engine(item).restore_method is RestoreMethod.RECOVERY_DB_INSTANCE:
+            _recover_databases(w, item)
         else:
             w.rds.restore_table(item.resource_id, item.source_artifact_id, decide.table_meta(item),
                                 client_token(record.restore_id, item.resource_id))
@@ -173,7 +173,7 @@ class RdsBackup:
         late = now - record.phase_started_epoch > w.settings.restore_deadline_seconds
         for item in running:
             try:
-                if item.engine == "SQLServer":
+                if _engine(item).restore_method is RestoreMethod.RECOVERY_DB_INSTANCE:
                     _follow_recovery(w, item)
                 else:
                     _follow_restore_table(w, item)
@@ -192,9 +192,14 @@ class RdsBackup:
             item.progress = int(50 * len(done) / len(item.databases))
             failed = [db.name for db in item.databases if db.state == DatabaseState.FAILED]
             if failed and len(done) == len(item.databases):
-                action = "RecoveryDBInstance" if item.engine == "SQLServer" else "RestoreTable"
+                action = str(_engine(item).restore_method)
                 item.fail(f"{action}Failed", f"{action} did not bring back {', '.join(failed)} in time; "
                                              f"the live databases were not touched")
+
+
+def _engine(item: BackupItem | RestoreItem) -> Engine:
+    """What the item's engine decides (the plan backs up only engines of the table)."""
+    return engine_of(item.engine or "")
 
 
 # -- backup: what the restore needs to know, and what the finished set says
@@ -232,7 +237,7 @@ def record_backup_set(w: Ports, item: BackupItem) -> None:
         return
     item.expires_at = found.expires_at
     item.size_bytes = found.size_bytes
-    if item.engine == "MySQL" and found.meta_status != "OK":
+    if _engine(item).meta_status_gates_restore and found.meta_status != "OK":
         item.restorable = False
         item.restorable_reason = (f"MetaStatus {found.meta_status!r}: the backup set was taken without database "
                                   f"and table restore enabled (or holds too many tables), so RestoreTable "
@@ -272,7 +277,7 @@ def delete_set_later(w: Ports, backup_id: str, db_instance_id: str, job_id: str,
 
 
 # -- restore: following RecoveryDBInstance and RestoreTable
-def _recover_sqlserver(w: Ports, item: RestoreItem) -> None:
+def _recover_databases(w: Ports, item: RestoreItem) -> None:
     """RecoveryDBInstance takes no ClientToken: if a restored database is already there, an earlier call (whose
     answer was lost) started the restore, and asking again would be refused for the duplicate names."""
     present = {d.name.lower() for d in w.rds.databases(item.resource_id)}
@@ -292,7 +297,7 @@ def _listed(w: Ports, item: RestoreItem) -> dict[str, str]:
 
 
 def _follow_recovery(w: Ports, item: RestoreItem) -> None:
-    """SQL Server (RecoveryDBInstance): a database is back when it is listed Running."""
+    """RecoveryDBInstance (SQL Server): a database is back when it is listed Running."""
     listed = _listed(w, item)
     for db in item.databases:
         if db.state == DatabaseState.RESTORING and listed.get(db.restored) == "Running":
