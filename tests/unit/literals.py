@@ -9,11 +9,11 @@ PACKAGE = Path(__file__).resolve().parents[2] / "shared" / "nestbackup"
 
 def compared_literals(source: str, literals: set[str], fold_case: bool = False) -> list[tuple[int, str]]:
     """(line, literal) for each string in `literals` that the source compares with (==, !=, in, not in, also inside
-    a tuple, list or set) or uses as a dict key (a switch written as a table)."""
+    a tuple, list or set), or looks up in a table written for it: a dict literal subscripted or asked `.get` at
+    once, or a module-level constant dict (a switch written as a table)."""
     def norm(value: str) -> str:
         return value.lower() if fold_case else value
     wanted = {norm(x) for x in literals}
-    found = []
 
     def strings(node: ast.AST) -> list[ast.Constant]:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -22,15 +22,22 @@ def compared_literals(source: str, literals: set[str], fold_case: bool = False) 
             return [c for e in node.elts for c in strings(e)]
         return []
 
-    for node in ast.walk(ast.parse(source)):
+    def keys(node: ast.AST) -> list[ast.Constant]:
+        return [c for k in node.keys if k is not None for c in strings(k)] if isinstance(node, ast.Dict) else []
+
+    tree = ast.parse(source)
+    candidates: list[ast.Constant] = []
+    for node in ast.walk(tree):
         if isinstance(node, ast.Compare):
-            candidates = [c for side in [node.left, *node.comparators] for c in strings(side)]
-        elif isinstance(node, ast.Dict):
-            candidates = [c for k in node.keys if k is not None for c in strings(k)]
-        else:
-            continue
-        found += [(c.lineno, c.value) for c in candidates if norm(c.value) in wanted]
-    return sorted(found)
+            candidates += [c for side in [node.left, *node.comparators] for c in strings(side)]
+        elif isinstance(node, ast.Subscript):
+            candidates += keys(node.value)
+        elif isinstance(node, ast.Attribute) and node.attr == "get":
+            candidates += keys(node.value)
+    for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            candidates += keys(node.value) if node.value else []
+    return sorted((c.lineno, c.value) for c in candidates if norm(c.value) in wanted)
 
 
 def violations(folders: list[str], literals: set[str], fold_case: bool = False,

@@ -21,6 +21,7 @@ from ..model.records import BackupRecord, ResourceType, iso_utc, new_record_id
 from ..model.restores import RestoreRecord
 from ..model.status import BackupStatus, DatabaseState, ItemStatus, RestorePhase, RestoreStatus
 from ..ports import Ports
+from ..ports.compute import Instance
 from ..ports.flows import RestoreFlowInput, execution_name
 from ..ports.records import StoredRecord
 from ..ports.steps import AdvanceOutput, AdvanceState, RecoverOutput
@@ -159,6 +160,11 @@ def _instance_ids(record: RestoreRecord) -> list[str]:
                    and i.status is not ItemStatus.FAILED})
 
 
+def _were_running(record: RestoreRecord) -> list[str]:
+    """The instances that ran before the restore stopped them (their status then, as ECS said it)."""
+    return [iid for iid, before in record.instances.items() if Instance(iid, before).running]
+
+
 def _stop(w: Ports, record: RestoreRecord, now: float) -> None:
     if not record.ownership_checked:        # a restore recorded before the check moved to RestoringDatabases
         check_ownership(w, record)
@@ -169,7 +175,7 @@ def _stop(w: Ports, record: RestoreRecord, now: float) -> None:
     found = w.ecs.describe_instances(ids)
     if not record.instances:
         record.instances = {iid: found[iid].status if iid in found else "Missing" for iid in ids}
-        running = [iid for iid, status in record.instances.items() if status == "Running"]
+        running = [iid for iid in ids if iid in found and found[iid].running]
         if running:
             record.stopped_epoch = now
             w.ecs.stop_instances(running)
@@ -185,7 +191,7 @@ def _stop(w: Ports, record: RestoreRecord, now: float) -> None:
 
 
 def _start(w: Ports, record: RestoreRecord, now: float) -> None:
-    to_start = [iid for iid, before in record.instances.items() if before == "Running"]
+    to_start = _were_running(record)
     if to_start:
         waiting = start_stopped(w, to_start)
         if waiting:
@@ -236,7 +242,7 @@ def recover(w: Ports, restore_id: str, error: dict | None = None, now: float | N
         return RecoverOutput(restore_id, str(record.status)).to_event()
     detail = str((error or {}).get("Detail") or "the restore flow failed")
     record.fail_operation(f"{(error or {}).get('Code') or 'FlowFailed'}: {detail}")
-    to_start = [iid for iid, before in record.instances.items() if before == "Running"]
+    to_start = _were_running(record)
     deadline = time.monotonic() + min(300, w.settings.stop_deadline_seconds)
     while to_start:
         try:

@@ -103,7 +103,7 @@ def _follow(w: Ports, record: RestoreRecord, now: float, beside_live_only: bool 
 def failed_databases(record: RestoreRecord) -> list[str]:
     """The RDS instances (and their databases) whose restore failed. One that moved to another service instance is
     not the service's any more, so it holds nothing back."""
-    return [f"{i.resource_id}" + (f" ({', '.join(db.name for db in i.databases if db.state == 'Failed')})"
+    return [f"{i.resource_id}" + (f" ({', '.join(db.name for db in i.databases if db.state == DatabaseState.FAILED)})"
                                    if any(db.state == DatabaseState.FAILED for db in i.databases) else "")
             for i in record.items if i.resource_type is ResourceType.RDS and i.error_code != RESOURCE_MOVED
             and (i.status is ItemStatus.FAILED or any(db.state == DatabaseState.FAILED for db in i.databases))]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..errors import CloudError
+from ..model.status import primary_instance
 
 # DescribeHistoryTasks Status of a restore task that is not over, and of one that ended without its work.
 UNFINISHED_TASK = frozenset({"Scheduled", "Running", "Waiting", "Cancelling"})
@@ -22,7 +23,7 @@ class DBInstance:
 
     @property
     def primary(self) -> bool:
-        return self.db_instance_type in ("Primary", "")
+        return primary_instance(self.db_instance_type)
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,11 @@ class BackupJob:
     progress: int
     backup_id: str | None
     mode: str = "Manual"      # JobMode: Manual (CreateBackup) | Automated (the instance's backup policy)
+
+    @property
+    def manual(self) -> bool:
+        """Started by CreateBackup, not by the instance's backup policy."""
+        return self.mode == "Manual"
 
     @property
     def finished(self) -> bool:
@@ -55,6 +61,11 @@ class BackupSet:
     @property
     def succeeded(self) -> bool:
         return self.status == "Success"
+
+    @property
+    def table_restorable(self) -> bool:
+        """MetaStatus OK: the set holds the database/table metadata RestoreTable needs."""
+        return self.meta_status == "OK"
 
 
 @dataclass(frozen=True)

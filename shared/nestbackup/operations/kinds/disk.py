@@ -9,6 +9,7 @@ from ...model.records import BackupItem, BackupRecord
 from ...model.restores import RestoreItem, RestoreRecord
 from ...model.status import ItemStatus, snapshot_item_status
 from ...ports import Ports
+from ...ports.compute import Snapshot
 from ...ports.records import StoredRecord
 from ...settings import Settings
 from .action import CancelCleanup
@@ -36,7 +37,7 @@ class DiskSnapshot:
             snap = found.get(item.artifact_id or "")
             if snap:
                 seen[item.resource_id] = CloudProgress(snapshot_item_status(snap.status), snap.progress,
-                                                       snap.snapshot_id, *_snapshot_error(snap.status),
+                                                       snap.snapshot_id, *_snapshot_error(snap),
                                                        remain_seconds=snap.remain_seconds,
                                                        size_bytes=snap.size_bytes)
         return seen
@@ -87,7 +88,7 @@ class DiskSnapshot:
                 item.verification = f"rolled back to snapshot {item.source_artifact_id}"
 
 
-def _snapshot_error(status: str) -> tuple[str | None, str | None]:
-    if status == "failed":
+def _snapshot_error(snap: Snapshot) -> tuple[str | None, str | None]:
+    if snap.failed:
         return "SnapshotFailed", "ECS reported the snapshot as failed"
     return None, None

@@ -14,8 +14,9 @@ from ...errors import CloudError, ValidationError
 from ...model.engines import Engine, RestoreMethod, engine_of
 from ...model.records import BackupItem, BackupRecord
 from ...model.restores import RestoreItem, RestoreRecord
-from ...model.status import DatabaseState, ItemStatus, backup_job_item_status
+from ...model.status import DatabaseState, ItemStatus, backup_job_item_status, rds_instance_running
 from ...ports import Ports
+from ...ports.databases import Database
 from ...ports.records import StoredRecord
 from ...settings import Settings
 from .action import NOT_FOUND_CODES, CancelCleanup, refused_for_good
@@ -49,7 +50,7 @@ class RdsBackup:
             _capture_databases(w, item)
         if item.starting:
             running = [j for j in w.rds.running_backup_jobs(item.resource_id)
-                       if j.mode == "Manual" and j.job_id not in item.jobs_before]
+                       if j.manual and j.job_id not in item.jobs_before]
             if running:
                 item.status, item.job_id, item.wait_reason = ItemStatus.RUNNING, running[0].job_id, None
                 item.starting = False
@@ -145,7 +146,7 @@ class RdsBackup:
                 problems.append(f"RDS backup set {item.artifact_id} of {item.resource_id} no longer exists")
             elif not backup_set.succeeded:
                 problems.append(f"RDS backup set {item.artifact_id} of {item.resource_id} is {backup_set.status}")
-            elif _engine(item).meta_status_gates_restore and item.databases and backup_set.meta_status != "OK":
+            elif _engine(item).meta_status_gates_restore and item.databases and not backup_set.table_restorable:
                 problems.append(f"RDS backup set {item.artifact_id} of {item.resource_id} has MetaStatus "
                                 f"{backup_set.meta_status!r}: database/table restore needs OK (enable it in the "
                                 f"backup policy and take a new backup)")
@@ -237,7 +238,7 @@ def record_backup_set(w: Ports, item: BackupItem) -> None:
         return
     item.expires_at = found.expires_at
     item.size_bytes = found.size_bytes
-    if _engine(item).meta_status_gates_restore and found.meta_status != "OK":
+    if _engine(item).meta_status_gates_restore and not found.table_restorable:
         item.restorable = False
         item.restorable_reason = (f"MetaStatus {found.meta_status!r}: the backup set was taken without database "
                                   f"and table restore enabled (or holds too many tables), so RestoreTable "
@@ -286,21 +287,25 @@ def _recover_databases(w: Ports, item: RestoreItem) -> None:
                                 {db.name: db.restored for db in item.databases})
 
 
-def _listed(w: Ports, item: RestoreItem) -> dict[str, str]:
-    """DBStatus of each restored name the instance lists (absent: not listed)."""
+def _listed(w: Ports, item: RestoreItem) -> dict[str, Database]:
+    """Each restored name the instance lists (absent: not listed)."""
     out = {}
     for db in item.databases:
         for found in w.rds.databases(item.resource_id, db.restored):
             if found.name == db.restored:
-                out[db.restored] = found.status
+                out[db.restored] = found
     return out
+
+
+def _running(listed: dict[str, Database], name: str) -> bool:
+    return name in listed and listed[name].running
 
 
 def _follow_recovery(w: Ports, item: RestoreItem) -> None:
     """RecoveryDBInstance (SQL Server): a database is back when it is listed Running."""
     listed = _listed(w, item)
     for db in item.databases:
-        if db.state == DatabaseState.RESTORING and listed.get(db.restored) == "Running":
+        if db.state == DatabaseState.RESTORING and _running(listed, db.restored):
             db.state = DatabaseState.RESTORED
 
 
@@ -309,7 +314,7 @@ def _follow_restore_table(w: Ports, item: RestoreItem) -> None:
     is not a restored one. The restore is over when the instance is Running again (it shows TempDBInstanceCreating
     meanwhile) and no restore task of the instance is unfinished; then each database listed Running is restored. A
     failed task fails the item with the cloud's cause; a task that ended without the databases fails it too."""
-    status = w.rds.instance_status(item.resource_id)
+    running = rds_instance_running(w.rds.instance_status(item.resource_id))
     try:
         tasks = w.rds.restore_tasks(item.resource_id, item.restore_started_epoch or time.time())
     except CloudError as err:
@@ -319,12 +324,12 @@ def _follow_restore_table(w: Ports, item: RestoreItem) -> None:
         _restore_log("restore tasks unavailable", step="restore", resource_id=item.resource_id, code=err.code)
     listed = _listed(w, item)
     unfinished = [t for t in tasks if t.unfinished]
-    if status != "Running" or unfinished or listed:
+    if not running or unfinished or listed:
         item.cloud_task_seen = True
-    if status != "Running" or unfinished:
+    if not running or unfinished:
         return
     missing = [db for db in item.databases
-               if db.state == DatabaseState.RESTORING and listed.get(db.restored) != "Running"]
+               if db.state == DatabaseState.RESTORING and not _running(listed, db.restored)]
     failed = [t for t in tasks if t.failed]
     if missing and (failed or item.cloud_task_seen):
         if failed:
@@ -337,5 +342,5 @@ def _follow_restore_table(w: Ports, item: RestoreItem) -> None:
         item.fail("RestoreTableFailed", f"{why}; the live databases were not touched")
         return
     for db in item.databases:
-        if db.state == DatabaseState.RESTORING and listed.get(db.restored) == "Running":
+        if db.state == DatabaseState.RESTORING and _running(listed, db.restored):
             db.state = DatabaseState.RESTORED
