@@ -49,10 +49,11 @@ def start_batch(w: Ports, backup_id: str, batch: int, now: float | None = None) 
 
 def start_unit(w: Ports, stored: StoredRecord, record: BackupRecord, unit: list[BackupItem]) -> None:
     first = unit[0]
+    kind = kind_of(first)
+    if kind is None:            # nothing to back up (Skipped): no step hands such an item over
+        return
     w.take_retries()
     try:
-        kind = kind_of(first)
-        assert kind is not None, f"{first.resource_id} has nothing to start"    # start_units holds no Skipped item
         kind.start(w, stored, record, unit)
     except CloudError as err:
         if err.transient:
