@@ -29,8 +29,8 @@ def missing_actions(kind: object) -> list[str]:
 
 def test_the_interface_names_every_action():
     assert _actions() >= {"start", "describe_batch", "settle", "delete", "cancel", "discard", "check_restorable",
-                          "restore", "restore_waits", "follow", "deadline_seconds", "restores_beside_live",
-                          "delete_may_be_refused"}
+                          "still_owned", "restore", "restore_waits", "follow", "deadline_seconds",
+                          "restores_beside_live", "delete_may_be_refused"}
 
 
 def test_every_backup_method_and_resource_type_has_a_kind():

@@ -27,16 +27,10 @@ def check_ownership(w: Ports, record: RestoreRecord) -> None:
     """Before anything is restored, stopped or reset: each resource must still belong to the service instance (a
     disk or RDS instance moved to another one since the backup is not touched; its item fails and says so)."""
     found = discover(w, record.service_instance_id)
-    disks = {d.disk_id: d.instance_id for d in found.disks}
-    databases = {d.db_instance_id for d in found.databases}
     for item in record.items:
         if item.status is not ItemStatus.PENDING:
             continue
-        if item.resource_type is ResourceType.DISK:
-            here = item.resource_id in disks and item.instance_id in (None, disks[item.resource_id])
-        else:
-            here = item.resource_id in databases
-        if not here:
+        if not restore_kind_of(item).still_owned(item, found):
             item.fail(RESOURCE_MOVED, f"{item.resource_id} no longer belongs to {record.service_instance_id} "
                                        f"(Compute Nest and its tag say so); it was not touched")
     record.ownership_checked = True
@@ -126,5 +120,6 @@ def _hold_back_if_any_failed(record: RestoreRecord) -> None:
 def _data_final(item: RestoreItem) -> bool:
     if item.status in (ItemStatus.SUCCEEDED, ItemStatus.FAILED):
         return True
-    return item.resource_type is ResourceType.RDS and item.status is ItemStatus.RUNNING and \
+    # restored beside the live resource: its part is over once every database is back (or failed); the swap is next
+    return restore_kind_of(item).restores_beside_live and item.status is ItemStatus.RUNNING and \
         all(db.state in (DatabaseState.RESTORED, DatabaseState.FAILED) for db in item.databases)

@@ -13,6 +13,7 @@ from ...model.restores import RestoreItem, RestoreRecord
 from ...ports import Ports
 from ...ports.records import StoredRecord
 from ...settings import Settings
+from ..discovery import Discovered
 
 # What DeleteSnapshot / DeleteSnapshotGroup / DeleteBackup answer for an artifact already gone.
 NOT_FOUND_CODES = ("InvalidSnapshotId.NotFound", "InvalidSnapshotGroupId.NotFound", "InvalidBackupId.NotFound")
@@ -77,6 +78,10 @@ class ItemAction(Protocol):
 
     def check_restorable(self, w: Ports, items: list[BackupItem]) -> list[str]:
         """What the cloud no longer has (or cannot restore from) of these succeeded items, one sentence each."""
+        ...
+
+    def still_owned(self, item: RestoreItem, found: Discovered) -> bool:
+        """Does the resource still belong to the service instance (as discovered now)?"""
         ...
 
     def restore(self, w: Ports, record: RestoreRecord, item: RestoreItem, now: float) -> None:

@@ -12,6 +12,7 @@ from ...ports import Ports
 from ...ports.compute import Snapshot
 from ...ports.records import StoredRecord
 from ...settings import Settings
+from ..discovery import Discovered
 from .action import CancelCleanup
 
 
@@ -68,6 +69,11 @@ class DiskSnapshot:
             elif not snap.accomplished:
                 problems.append(f"snapshot {item.artifact_id} of disk {item.resource_id} is {snap.status}")
         return problems
+
+    def still_owned(self, item: RestoreItem, found: Discovered) -> bool:
+        """The disk is listed, and attached to the same instance (or was attached to none)."""
+        disk = next((d for d in found.disks if d.disk_id == item.resource_id), None)
+        return disk is not None and item.instance_id in (None, disk.instance_id)
 
     def restore(self, w: Ports, record: RestoreRecord, item: RestoreItem, now: float) -> None:
         w.ecs.reset_disk(item.resource_id, item.source_artifact_id)

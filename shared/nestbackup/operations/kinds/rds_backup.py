@@ -19,6 +19,7 @@ from ...ports import Ports
 from ...ports.databases import Database
 from ...ports.records import StoredRecord
 from ...settings import Settings
+from ..discovery import Discovered
 from .action import NOT_FOUND_CODES, CancelCleanup, refused_for_good
 
 log = logging.getLogger("nestbackup.backup")
@@ -151,6 +152,9 @@ class RdsBackup:
                                 f"{backup_set.meta_status!r}: database/table restore needs OK (enable it in the "
                                 f"backup policy and take a new backup)")
         return problems
+
+    def still_owned(self, item: RestoreItem, found: Discovered) -> bool:
+        return any(d.db_instance_id == item.resource_id for d in found.databases)
 
     def restore(self, w: Ports, record: RestoreRecord, item: RestoreItem, now: float) -> None:
         """The instance's databases under their new names, beside the live ones."""
