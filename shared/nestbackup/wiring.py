@@ -71,6 +71,7 @@ class Wiring:
     def database(self, db_instance_id: str, engine: str) -> DatabaseGateway:
         """SQL on an RDS instance's databases (rename and verification), as the configured account."""
         from .adapters.databases.gateway import SqlDatabases
+        from .model.engines import engine_of
         try:
             accounts = json.loads(self.settings.db_accounts or "{}")
         except ValueError:
@@ -83,7 +84,7 @@ class Wiring:
         return SqlDatabases.connect_to(
             engine=engine, host=attribute.get("ConnectionString") or "", port=int(attribute.get("Port") or 0),
             user=account["User"], password=account.get("Password") or "",
-            maintenance_db=account.get("MaintenanceDb") or ("master" if engine == "SQLServer" else "postgres"))
+            maintenance_db=account.get("MaintenanceDb") or engine_of(engine).maintenance_db)
 
     @cached_property
     def _tablestore(self) -> Tablestore:

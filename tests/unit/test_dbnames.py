@@ -8,9 +8,7 @@ import pytest
 
 from nestbackup.decisions import dbnames
 from nestbackup.decisions.dbnames import (
-    LIMITS,
     aside_name,
-    engine_of,
     name_length,
     quote,
     quote_mysql,
@@ -22,6 +20,7 @@ from nestbackup.decisions.dbnames import (
     validate_name,
 )
 from nestbackup.errors import ValidationError
+from nestbackup.model.engines import engine_of
 
 RID = "restore-018f2c3a4b5d9e8f7a6b"
 ENGINES = ["MySQL", "PostgreSQL", "SQLServer"]
@@ -77,9 +76,9 @@ def test_mysql_refuses_what_its_server_refuses():
 
 
 def test_engines():
-    assert engine_of("mysql") == engine_of("MariaDB") == "MySQL"
-    assert engine_of("PostgreSQL") == engine_of("postgres") == "PostgreSQL"
-    assert engine_of("SQL Server") == "SQLServer"
+    assert engine_of("mysql").name == engine_of("MariaDB").name == "MySQL"
+    assert engine_of("PostgreSQL").name == engine_of("postgres").name == "PostgreSQL"
+    assert engine_of("SQL Server").name == "SQLServer"
     with pytest.raises(ValidationError):
         engine_of("Oracle")
 
@@ -124,7 +123,7 @@ def test_derived_names_are_deterministic_distinct_and_within_the_limit(engine):
     rng = random.Random(engine)
     pool = "abcXYZ_`\"';%- é中ü"
     for _ in range(300):
-        limit = LIMITS[engine]
+        limit = engine_of(engine).name_limit
         length = rng.randint(1, limit if engine != "PostgreSQL" else 21)
         db = "".join(rng.choice(pool) for _ in range(length)).rstrip(" ") or "x"
         if name_length(db, engine) > limit:
@@ -142,7 +141,7 @@ def test_derived_names_are_deterministic_distinct_and_within_the_limit(engine):
                                        ("PostgreSQL", "é" * 31), ("PostgreSQL", "中" * 21), ("SQLServer", "s" * 128)])
 def test_long_names_are_cut_and_hashed(engine, db):
     a = aside_name(db, RID, engine)
-    assert name_length(a, engine) <= LIMITS[engine] and a.endswith("__pre_9e8f7a6b")
+    assert name_length(a, engine) <= engine_of(engine).name_limit and a.endswith("__pre_9e8f7a6b")
     a.encode("utf-8")                                            # never cut inside a character
     cut = a[: -len("__pre_9e8f7a6b")]
     assert db.startswith(cut[:-7]) and cut[-7] == "_"

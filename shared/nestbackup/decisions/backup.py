@@ -5,15 +5,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable
 
+from ..model.engines import ENGINES
 from ..model.records import BackupItem, BackupMethod, ResourceType
-from ..model.status import ItemStatus
+from ..model.status import ItemStatus, primary_instance, snapshot_item_status
 
 # CreateSnapshotGroup limits. The doc page says 16 disks / 32 TiB per group, the SDK 7.11.8 comment 128 / 256 TiB;
 # the lower figures are used until the newer ones are confirmed for every region.
 GROUP_MAX_DISKS = 16
 GROUP_MAX_GIB = 32 * 1024
 GROUP_CATEGORIES = frozenset({"cloud_essd", "cloud_auto", "cloud_essd_entry"})   # ESSD family only
-BACKUP_ENGINES = frozenset({"MySQL", "PostgreSQL", "SQLServer"})
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class DatabaseFacts:
 def skip_reason(db: DatabaseFacts) -> str | None:
     """Why an RDS instance is not backed up itself, or None. Only primaries are: a read-only replica holds the
     primary's data (and RDS refuses CreateBackup on it); guard and temporary instances are not the service's."""
-    if db.db_instance_type in ("Primary", ""):
+    if primary_instance(db.db_instance_type):
         return None
     of = f" of {db.master_instance_id}" if db.master_instance_id else ""
     return f"{db.db_instance_type} instance{of}: only primary RDS instances are backed up"
@@ -54,8 +54,8 @@ def plan_items(disks: Iterable[DiskFacts], databases: Iterable[DatabaseFacts],
     """One item per resource, in a stable order: disks by instance, then databases.
 
     Every disk of an instance goes into one snapshot group when all of them qualify; otherwise each disk gets its
-    own snapshot. RDS engines other than MySQL, PostgreSQL and SQL Server are not backed up; replicas get a
-    Skipped item that says why."""
+    own snapshot. RDS engines not in the engine table (model/engines.py: MySQL, PostgreSQL, SQL Server) are not
+    backed up; replicas get a Skipped item that says why."""
     by_instance: dict[str | None, list[DiskFacts]] = defaultdict(list)
     for disk in sorted(disks, key=lambda d: (d.instance_id or "", d.disk_id)):
         by_instance[disk.instance_id].append(disk)
@@ -69,7 +69,7 @@ def plan_items(disks: Iterable[DiskFacts], databases: Iterable[DatabaseFacts],
         if reason:
             items.append(BackupItem(db.db_instance_id, ResourceType.RDS, engine=db.engine,
                                     status=ItemStatus.SKIPPED, error_message=reason))
-        elif db.engine in BACKUP_ENGINES:
+        elif db.engine in ENGINES:
             items.append(BackupItem(db.db_instance_id, ResourceType.RDS, engine=db.engine,
                                     method=BackupMethod.RDS_BACKUP))
     return items
@@ -94,7 +94,8 @@ def failed_group_outcomes(group_id: str, members: dict[str, tuple[str, str, int]
     The disks whose own snapshot did not complete carry ECS's failure. A disk whose own snapshot completed fails
     with GroupMemberFailed naming the group and the disks that failed: its snapshot is kept and shown, but restoring
     it alone would break the crash consistency the group was for, so the backup does not count it."""
-    culprits = sorted(d for d, (_, status, _) in members.items() if status != "accomplished")
+    culprits = sorted(d for d, (_, status, _) in members.items()
+                      if snapshot_item_status(status) is not ItemStatus.SUCCEEDED)
     if not culprits:           # the group failed, yet every member says it completed: ECS does not say which
         culprits = sorted(members)
     out: dict[str, CloudProgress] = {}

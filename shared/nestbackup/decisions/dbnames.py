@@ -21,29 +21,16 @@ import re
 from typing import Iterable, Iterator
 
 from ..errors import ValidationError
+from ..model.engines import Engine, engine_of
 
-MYSQL, POSTGRESQL, SQLSERVER = "MySQL", "PostgreSQL", "SQLServer"
-# MySQL counts characters, PostgreSQL bytes (NAMEDATALEN - 1; longer names are silently truncated by the server,
-# so they must be refused here), SQL Server characters (sysname).
-LIMITS = {MYSQL: 64, POSTGRESQL: 63, SQLSERVER: 128}
 RESTORED_TAG, ASIDE_TAG = "rst", "pre"
 SHORT_ID_LEN = 8
 HASH_LEN = 6
-_ENGINE_ALIASES = {"mysql": MYSQL, "mariadb": MYSQL, "postgresql": POSTGRESQL, "postgres": POSTGRESQL,
-                   "pg": POSTGRESQL, "sqlserver": SQLSERVER, "mssql": SQLSERVER}
-
-
-def engine_of(engine: str) -> str:
-    """The canonical engine name ("MySQL", "PostgreSQL", "SQLServer") for any usual spelling."""
-    canonical = _ENGINE_ALIASES.get(str(engine).replace(" ", "").lower())
-    if canonical is None:
-        raise ValidationError(f"unsupported database engine {engine!r}")
-    return canonical
 
 
 def name_length(name: str, engine: str) -> int:
     """The length the engine limits: bytes of UTF-8 for PostgreSQL, characters otherwise."""
-    return len(name.encode("utf-8")) if engine_of(engine) == POSTGRESQL else len(name)
+    return len(name.encode("utf-8")) if engine_of(engine).limit_in_bytes else len(name)
 
 
 def validate_name(name: str, engine: str) -> str:
@@ -57,11 +44,11 @@ def validate_name(name: str, engine: str) -> str:
         raise ValidationError("a database name must be a non-empty string")
     if "\x00" in name:
         raise ValidationError(f"database name {name!r} contains NUL")
-    limit = LIMITS[eng]
-    if name_length(name, eng) > limit:
-        unit = "bytes" if eng == POSTGRESQL else "characters"
-        raise ValidationError(f"database name {name!r} is longer than {limit} {unit} ({eng})")
-    if eng == MYSQL:
+    limit = eng.name_limit
+    if name_length(name, eng.name) > limit:
+        unit = "bytes" if eng.limit_in_bytes else "characters"
+        raise ValidationError(f"database name {name!r} is longer than {limit} {unit} ({eng.name})")
+    if eng.basic_plane_names:
         if any(ord(ch) > 0xFFFF for ch in name):
             raise ValidationError(f"database name {name!r} has characters outside the Basic Multilingual Plane, "
                                   "which MySQL identifiers cannot hold")
@@ -98,8 +85,8 @@ def literal_mssql(value: str) -> str:
 
 
 def quote(name: str, engine: str) -> str:
-    eng = engine_of(engine)
-    return {MYSQL: quote_mysql, POSTGRESQL: quote_pg, SQLSERVER: quote_mssql}[eng](name)
+    """`name` as an identifier of the engine."""
+    return _enclose(name, *engine_of(engine).quotes)
 
 
 def short_id(restore_id: str) -> str:
@@ -112,9 +99,9 @@ def short_id(restore_id: str) -> str:
     return hashlib.sha256(restore_id.encode("utf-8")).hexdigest()[:SHORT_ID_LEN]
 
 
-def _cut(name: str, room: int, engine: str) -> str:
+def _cut(name: str, room: int, engine: Engine) -> str:
     """The longest prefix of `name` within `room` (bytes for PostgreSQL, characters otherwise)."""
-    if engine != POSTGRESQL:
+    if not engine.limit_in_bytes:
         return name[:room]
     out, used = [], 0
     for ch in name:
@@ -128,10 +115,10 @@ def _cut(name: str, room: int, engine: str) -> str:
 
 def _derived(db: str, restore_id: str, engine: str, tag: str) -> str:
     eng = engine_of(engine)
-    validate_name(db, eng)
+    validate_name(db, eng.name)
     suffix = f"__{tag}_{short_id(restore_id)}"
-    limit = LIMITS[eng]
-    if name_length(db + suffix, eng) <= limit:
+    limit = eng.name_limit
+    if name_length(db + suffix, eng.name) <= limit:
         return db + suffix
     digest = "_" + hashlib.sha256(db.encode("utf-8")).hexdigest()[:HASH_LEN]
     return _cut(db, limit - len(suffix) - len(digest), eng) + digest + suffix

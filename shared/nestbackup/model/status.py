@@ -56,6 +56,23 @@ BACKUP_JOB_STATUS = {"NoStart": ItemStatus.RUNNING, "Checking": ItemStatus.RUNNI
                      "Failed": ItemStatus.FAILED}
 
 
+# -- cloud strings read as facts
+# DBInstanceType of an instance that is its own primary (Readonly | Guard | Temp are not; "" where the API leaves it
+# out).
+PRIMARY_INSTANCE_TYPES = frozenset({"Primary", ""})
+# DBInstanceStatus of an instance no restore or other change is under way on (TempDBInstanceCreating while a
+# database/table restore runs).
+RDS_INSTANCE_RUNNING = frozenset({"Running"})
+
+
+def primary_instance(db_instance_type: str) -> bool:
+    return db_instance_type in PRIMARY_INSTANCE_TYPES
+
+
+def rds_instance_running(cloud_status: str) -> bool:
+    return cloud_status in RDS_INSTANCE_RUNNING
+
+
 def snapshot_item_status(cloud_status: str) -> ItemStatus:
     return SNAPSHOT_STATUS.get(cloud_status, ItemStatus.RUNNING)
 

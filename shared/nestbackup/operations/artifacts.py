@@ -8,11 +8,14 @@ import time
 
 from ..errors import CloudError, Conflict
 from ..model.ids import OWNER_TAG, is_backup_id
-from ..model.records import BackupItem, BackupMethod
+from ..model.records import BackupItem
 from ..model.status import BackupStatus
 from ..ports import Ports
 from ..ports.records import StaleWrite
 from .claims import take_instance_lock
+from .kinds import kind_of
+from .kinds.action import NOT_FOUND_CODES, refused_for_good
+from .kinds.rds_backup import PENDING_SET_SECONDS, PENDING_SETS
 from .loading import load_backup, read_backup, save
 
 log = logging.getLogger("nestbackup.backup")
@@ -23,8 +26,6 @@ def _log(event: str, **fields) -> None:
 
 
 # -- delete
-NOT_FOUND_CODES = ("InvalidSnapshotId.NotFound", "InvalidSnapshotGroupId.NotFound", "InvalidBackupId.NotFound")
-
 
 def delete_backup(w: Ports, backup_id: str, now: float | None = None, retry_refused: bool = True) -> dict:
     """Delete a final backup's snapshots and RDS backup sets: Deleting -> Deleted, or DeleteFailed with the causes
@@ -56,19 +57,20 @@ def delete_backup(w: Ports, backup_id: str, now: float | None = None, retry_refu
         groups_done: set[str] = set()
         failures = refused = 0
         for item in record.items:
-            if item.method is BackupMethod.RDS_BACKUP and item.delete_refused and not retry_refused:
+            kind = kind_of(item)
+            if kind and kind.delete_may_be_refused and item.delete_refused and not retry_refused:
                 refused += 1
                 continue
             try:
                 delete_artifact(w, item, groups_done)
-                if item.method is BackupMethod.RDS_BACKUP and item.artifact_id:
+                if kind and kind.delete_may_be_refused and item.artifact_id:
                     if item.delete_refused:
                         item.delete_refused = None
                         save(w, stored, record)
             except CloudError as err:
                 if err.code in NOT_FOUND_CODES:
                     continue
-                if item.method is BackupMethod.RDS_BACKUP and refused_for_good(err):
+                if kind and kind.delete_may_be_refused and refused_for_good(err):
                     refused += 1
                     item.delete_refused = f"{err.code}: {err.message}"
                     save(w, stored, record)
@@ -95,45 +97,10 @@ def delete_backup(w: Ports, backup_id: str, now: float | None = None, retry_refu
 
 
 def delete_artifact(w: Ports, item: BackupItem, groups_done: set[str], backup_set: str | None = None) -> None:
-    """Delete what the cloud keeps of one item: its snapshot, its snapshot group (once per group: `groups_done`), or
-    its RDS backup set (`backup_set` when the item does not know it yet). CloudError as the cloud answers."""
-    if item.method is BackupMethod.SNAPSHOT_GROUP and item.group_id:
-        if item.group_id not in groups_done:
-            w.ecs.delete_snapshot_group(item.group_id)
-            groups_done.add(item.group_id)
-    elif item.method is BackupMethod.SNAPSHOT and item.artifact_id:
-        w.ecs.delete_snapshot(item.artifact_id)
-    elif item.method is BackupMethod.RDS_BACKUP and (backup_set or item.artifact_id):
-        w.rds.delete_backup(item.resource_id, backup_set or item.artifact_id or "")
-
-
-def wait_for_backup_set(w: Ports, db_instance_id: str, job_id: str, seconds: float) -> str | None:
-    """The backup set an RDS backup job makes, once the job ends: asked at once, then each second for `seconds`
-    (None if the job fails, is gone, or is still running then)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        job = w.rds.backup_job(db_instance_id, job_id)
-        if job is None or job.failed:
-            return None
-        if job.finished:
-            return job.backup_id
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(1)
-
-
-# RDS backup jobs of cancelled backups, still running when the cancel was over: the timer deletes their sets once
-# they end (`delete_pending_sets`), and forgets a job still running after PENDING_SET_SECONDS.
-PENDING_SETS = "rds-sets-to-delete"
-PENDING_SET_SECONDS = 2 * 86400
-
-
-def delete_set_later(w: Ports, backup_id: str, db_instance_id: str, job_id: str, now: float | None = None) -> str:
-    """Hand an unfinished job's set to the timer; answers what to say of it on the record."""
-    w.documents.put_doc(PENDING_SETS, f"{backup_id}#{db_instance_id}#{job_id}", {
-        "BackupId": backup_id, "DBInstanceId": db_instance_id, "JobId": job_id,
-        "SinceEpoch": time.time() if now is None else now})
-    return f"RDS backup job {job_id} of {db_instance_id} had not ended: its set is deleted when the job ends"
+    """Delete what the cloud keeps of one item, through its kind (nothing for an item never backed up)."""
+    kind = kind_of(item)
+    if kind:
+        kind.delete(w, item, groups_done, backup_set)
 
 
 def delete_pending_sets(w: Ports, now: float | None = None) -> dict:
@@ -180,15 +147,14 @@ def discard_started_after_close(w: Ports, backup_id: str, made: list[BackupItem]
             what = item.group_id or item.artifact_id or item.job_id
             if not what or item.resource_id in notes:
                 continue
+            kind = kind_of(item)
+            if kind is None:
+                continue
             try:
-                backup_set = None
-                if item.method is BackupMethod.RDS_BACKUP and not item.artifact_id:
-                    backup_set = wait_for_backup_set(w, item.resource_id, item.job_id or "", 0)
-                    if backup_set is None:
-                        notes[item.resource_id] = (f"{what} was started as the backup was cancelled; "
-                                                   + delete_set_later(w, backup_id, item.resource_id, what))
-                        continue
-                delete_artifact(w, item, groups, backup_set)
+                later = kind.discard(w, backup_id, item, groups)
+                if later:
+                    notes[item.resource_id] = f"{what} was started as the backup was cancelled; {later}"
+                    continue
                 notes[item.resource_id] = f"{what} was started as the backup was cancelled, and is deleted"
             except CloudError as err:
                 notes[item.resource_id] = (f"{what} was started as the backup was cancelled" if err.code in
@@ -206,11 +172,6 @@ def discard_started_after_close(w: Ports, backup_id: str, made: list[BackupItem]
         except StaleWrite:          # the cancel is still writing its items: read them again
             time.sleep(0.05 * (attempt + 1))
     return True
-
-
-def refused_for_good(err: CloudError) -> bool:
-    """A DeleteBackup refusal that asking again soon will not change (not throttling, busy or a server error)."""
-    return not err.transient and (err.http_status or 400) < 500
 
 
 # -- leftovers

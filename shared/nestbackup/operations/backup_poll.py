@@ -1,36 +1,34 @@
-"""The backup flow's poll and finalize steps: one round describes every running item in batches (ECS snapshots and
-groups, RDS backup jobs) and advances each; finalize aggregates, closes the record and lets the instance go."""
+"""The backup flow's poll and finalize steps: one round describes every running item in batches (each kind its own:
+ECS snapshots and groups, RDS backup jobs) and advances each; finalize aggregates, closes the record and lets the
+instance go."""
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
 
 from ..decisions.backup import (
     CloudProgress,
     Pace,
     advance,
-    failed_group_outcomes,
     next_poll_wait,
     next_wait,
     start_units,
 )
 from ..errors import Conflict
-from ..model.records import BackupItem, BackupMethod, BackupRecord, ResourceType, epoch_of, iso_utc
+from ..model.records import BackupItem, BackupRecord, ResourceType, epoch_of, iso_utc
 from ..model.status import (
     BACKUP_FINAL,
     ITEM_FINAL,
     BackupStatus,
     ItemStatus,
-    backup_job_item_status,
-    snapshot_item_status,
 )
 from ..ports import Ports
 from ..ports.flows import BackupFlowInput, execution_name
 from ..ports.steps import FinalizeOutput, PollOutput, PollState
-from .backup_start import capture_counts_after, record_backup_set, start_unit
+from .backup_start import start_unit
 from .closing import close_operation
 from .costs import Meter, final_cost
+from .kinds import KINDS, kind_of
 from .loading import read_backup, save
 
 log = logging.getLogger("nestbackup.backup")
@@ -52,8 +50,8 @@ def poll(w: Ports, backup_id: str, round_number: int = 0, now: float | None = No
     except Conflict:
         pass    # a restore runs this backup under its own lock (safety backup): keep polling our own items
     def deadline(item: BackupItem) -> float:
-        return record.started_epoch + (s.disk_deadline_seconds if item.resource_type is ResourceType.DISK
-                                       else s.rds_deadline_seconds)
+        kind = kind_of(item)
+        return record.started_epoch + (kind.deadline_seconds(s) if kind else 0)
 
     pending = [i for i in record.items if i.status is ItemStatus.PENDING or i.starting]
     for unit in start_units(pending):
@@ -68,10 +66,9 @@ def poll(w: Ports, backup_id: str, round_number: int = 0, now: float | None = No
     seen = _describe(w, running)
     for item in running:
         if advance(item, seen.get(item.resource_id), now, deadline(item)):
-            if item.resource_type is ResourceType.RDS and item.status is ItemStatus.SUCCEEDED:
-                capture_counts_after(w, item)
-            if item.method is BackupMethod.RDS_BACKUP and item.status is ItemStatus.SUCCEEDED and item.artifact_id:
-                record_backup_set(w, item)
+            kind = kind_of(item)
+            if kind and item.status is ItemStatus.SUCCEEDED:
+                kind.settle(w, item)
             if item.status is not ItemStatus.RUNNING:
                 _log("backup item ended", step="poll", record_id=backup_id, resource_id=item.resource_id,
                      status=str(item.status), code=item.error_code, artifact_id=item.artifact_id)
@@ -111,60 +108,13 @@ def poll_step(w: Ports, backup_id: str, round_number: int, generation: int = 1) 
 
 
 def _describe(w: Ports, running: list[BackupItem]) -> dict[str, CloudProgress]:
+    """What the cloud says of every running item: each kind describes its own items, in batches."""
     seen: dict[str, CloudProgress] = {}
-    snapshots = [i for i in running if i.method is BackupMethod.SNAPSHOT]
-    if snapshots:
-        found = w.ecs.describe_snapshots([i.artifact_id for i in snapshots if i.artifact_id])
-        for item in snapshots:
-            snap = found.get(item.artifact_id or "")
-            if snap:
-                seen[item.resource_id] = CloudProgress(snapshot_item_status(snap.status), snap.progress,
-                                                       snap.snapshot_id, *_snapshot_error(snap.status),
-                                                       remain_seconds=snap.remain_seconds,
-                                                       size_bytes=snap.size_bytes)
-    grouped = [i for i in running if i.method is BackupMethod.SNAPSHOT_GROUP]
-    if grouped:
-        groups = w.ecs.describe_snapshot_groups(sorted({i.group_id for i in grouped if i.group_id}))
-        failed = {gid: g for gid, g in groups.items() if g.failed}
-        # a failed group does not say which disk failed; each member snapshot's own status does
-        own = w.ecs.describe_snapshots([m.snapshot_id for g in failed.values() for m in g.snapshots]) \
-            if failed else {}
-        for gid, group in failed.items():
-            seen.update(failed_group_outcomes(gid, {
-                m.disk_id: (m.snapshot_id, own[m.snapshot_id].status if m.snapshot_id in own else "", m.progress)
-                for m in group.snapshots if m.disk_id}))
-        for item in grouped:
-            found_group = groups.get(item.group_id or "")
-            member = next((m for m in found_group.snapshots if m.disk_id == item.resource_id), None) \
-                if found_group else None
-            if found_group and member and item.group_id not in failed:
-                seen[item.resource_id] = CloudProgress(snapshot_item_status(member.status or found_group.status),
-                                                       member.progress, member.snapshot_id,
-                                                       size_bytes=member.size_bytes)
-        # a group's listing may leave out its snapshots' sizes: ask for those that just finished, in one batch
-        unsized = {i.resource_id: seen[i.resource_id].artifact_id for i in grouped if i.resource_id in seen
-                   and seen[i.resource_id].status is ItemStatus.SUCCEEDED and not seen[i.resource_id].size_bytes}
-        if unsized:
-            sized = w.ecs.describe_snapshots([sid for sid in unsized.values() if sid])
-            for rid, sid in unsized.items():
-                if sid in sized:
-                    seen[rid] = replace(seen[rid], size_bytes=sized[sid].size_bytes)
-    for item in running:
-        if item.method is BackupMethod.RDS_BACKUP:
-            job = w.rds.backup_job(item.resource_id, item.job_id or "")
-            if job:
-                status = backup_job_item_status(job.status)
-                seen[item.resource_id] = CloudProgress(
-                    status, job.progress, job.backup_id,
-                    "BackupJobFailed" if status is ItemStatus.FAILED else None,
-                    f"RDS backup job {job.job_id} ended {job.status}" if status is ItemStatus.FAILED else None)
+    for method, kind in KINDS.items():
+        mine = [i for i in running if i.method is method]
+        if mine:
+            seen.update(kind.describe_batch(w, mine))
     return seen
-
-
-def _snapshot_error(status: str) -> tuple[str | None, str | None]:
-    if status == "failed":
-        return "SnapshotFailed", "ECS reported the snapshot as failed"
-    return None, None
 
 
 def finalize(w: Ports, backup_id: str, error: dict | None = None, now: float | None = None) -> dict:

@@ -1,21 +1,20 @@
 """The backup flow's start steps: start the cloud work of one batch of units (a snapshot, a snapshot group, an RDS
-backup), idempotently: ECS calls carry ClientTokens, and an RDS backup (CreateBackup takes none) marks its intent
-first and after a crash adopts only the manual job it started. What a finished RDS set says is recorded here too."""
+backup), idempotently, each through its kind's action (operations/kinds): ECS calls carry ClientTokens, and an RDS
+backup (CreateBackup takes none) marks its intent first and after a crash adopts only the manual job it started."""
 from __future__ import annotations
 
 import logging
-import time
 
-from ..decisions.backup import START_BATCH_UNITS, batch_indexes, client_token, start_units
-from ..errors import CloudError, ValidationError
-from ..model.ids import OWNER_TAG
-from ..model.records import BackupItem, BackupMethod, BackupRecord
+from ..decisions.backup import START_BATCH_UNITS, batch_indexes, start_units
+from ..errors import CloudError
+from ..model.records import BackupItem, BackupRecord
 from ..model.status import ItemStatus
 from ..ports import Ports
 from ..ports.records import StaleWrite, StoredRecord
 from ..ports.steps import PrepareOutput, StartBatchOutput
 from .artifacts import discard_started_after_close
 from .costs import Meter
+from .kinds import kind_of
 from .loading import load_backup, read_backup, save
 
 log = logging.getLogger("nestbackup.backup")
@@ -50,24 +49,12 @@ def start_batch(w: Ports, backup_id: str, batch: int, now: float | None = None) 
 
 def start_unit(w: Ports, stored: StoredRecord, record: BackupRecord, unit: list[BackupItem]) -> None:
     first = unit[0]
+    kind = kind_of(first)
+    if kind is None:            # nothing to back up (Skipped): no step hands such an item over
+        return
     w.take_retries()
     try:
-        if first.method is BackupMethod.SNAPSHOT_GROUP:
-            group_id = w.ecs.create_snapshot_group(
-                first.instance_id or "", [i.resource_id for i in unit], name=f"nestbackup-{record.backup_id}",
-                description=f"nestbackup {record.backup_id} of {record.service_instance_id}",
-                client_token=client_token(record.backup_id, first.instance_id or ""),
-                tags={OWNER_TAG: record.backup_id})
-            for item in unit:
-                item.status, item.group_id = ItemStatus.RUNNING, group_id
-        elif first.method is BackupMethod.SNAPSHOT:
-            snapshot_id = w.ecs.create_snapshot(
-                first.resource_id, name=f"nestbackup-{record.backup_id}",
-                description=f"nestbackup {record.backup_id} of {record.service_instance_id}",
-                client_token=client_token(record.backup_id, first.resource_id), tags={OWNER_TAG: record.backup_id})
-            first.status, first.artifact_id = ItemStatus.RUNNING, snapshot_id
-        else:
-            _start_rds(w, stored, record, first)
+        kind.start(w, stored, record, unit)
     except CloudError as err:
         if err.transient:
             # Not applied, or not known to be: the next poll round starts it again, idempotently.
@@ -93,86 +80,3 @@ def start_unit(w: Ports, stored: StoredRecord, record: BackupRecord, unit: list[
         if not discard_started_after_close(w, record.backup_id, unit):
             raise
 
-
-def capture_counts_after(w: Ports, item: BackupItem) -> None:
-    """Row counts again once the set is done: with those from before, the window the set was taken in."""
-    if not item.row_counts:
-        return
-    try:
-        databases = w.database(item.resource_id, item.engine or "")
-        item.row_counts_after = {db: databases.row_counts(db) for db in item.row_counts}
-    except Exception as err:  # noqa: BLE001 - best effort: without them the window is the count from before
-        _log("row counts after the backup skipped", step="poll", resource_id=item.resource_id, reason=str(err))
-
-
-def _capture_databases(w: Ports, item: BackupItem) -> None:
-    """What the restore needs to know: the databases of the instance, and their row counts to verify against."""
-    item.databases = [d.name for d in w.rds.databases(item.resource_id) if d.running or not d.status]
-    try:
-        databases = w.database(item.resource_id, item.engine or "")
-        item.row_counts = {db: databases.row_counts(db) for db in item.databases}
-    except (ValidationError, CloudError) as err:     # no account configured, or no connection: verify by presence
-        _log("row counts skipped", step="start", resource_id=item.resource_id, reason=str(err))
-
-
-def _start_rds(w: Ports, stored: StoredRecord, record: BackupRecord, item: BackupItem) -> None:
-    """CreateBackup has no ClientToken: mark the intent first, and after a crash adopt the job it started. Only a
-    manual task that was not already running at the intent can be ours: automatic tasks (the instance's backup
-    policy) and tasks started by others before are never adopted."""
-    if not item.databases:
-        _capture_databases(w, item)
-    if item.starting:
-        running = [j for j in w.rds.running_backup_jobs(item.resource_id)
-                   if j.mode == "Manual" and j.job_id not in item.jobs_before]
-        if running:
-            item.status, item.job_id, item.wait_reason = ItemStatus.RUNNING, running[0].job_id, None
-            item.starting = False
-            return
-        finished = w.rds.manual_backups_since(item.resource_id, item.started_at or time.time() - 3600)
-        if finished:               # the job it started has already ended: adopt its backup set
-            item.status, item.artifact_id, item.progress = ItemStatus.SUCCEEDED, finished[0], 100
-            item.wait_reason, item.starting = None, False
-            record_backup_set(w, item)
-            return
-    else:
-        item.jobs_before = [j.job_id for j in w.rds.running_backup_jobs(item.resource_id)]
-        item.starting, item.started_at = True, time.time()
-        save(w, stored, record)
-    retention = w.settings.rds_backup_retention_days if item.engine == "MySQL" else None
-    try:
-        item.job_id = w.rds.create_backup(item.resource_id, retention)
-        item.starting = False
-    except CloudError as err:
-        if not w.rds.backup_must_wait(err):
-            raise
-        # Refused before it was applied (another backup task runs, e.g. an automatic one; the instance is not
-        # Running): nothing to adopt. The next poll rounds ask again until the RDS deadline.
-        item.starting, item.started_at, item.jobs_before = False, None, []
-        item.wait_reason = f"{err.code}: {err.message}"
-        save(w, stored, record)
-        _log("rds backup waits", step="start", resource_id=item.resource_id, code=err.code,
-             request_id=err.request_id)
-        return
-    item.status, item.wait_reason = ItemStatus.RUNNING, None
-
-
-def record_backup_set(w: Ports, item: BackupItem) -> None:
-    """What the finished set's entry says: when the cloud deletes it (ExpectExpireTime), and for MySQL whether
-    RestoreTable can use it (MetaStatus OK; "" means taken without database/table restore, LARGE too many
-    tables). Unknown facts stay None rather than failing a finished backup."""
-    try:
-        found = w.rds.backup_set(item.resource_id, item.artifact_id or "")
-    except CloudError as err:
-        _log("backup set facts unknown", step="poll", resource_id=item.resource_id, code=err.code)
-        return
-    if found is None:
-        return
-    item.expires_at = found.expires_at
-    item.size_bytes = found.size_bytes
-    if item.engine == "MySQL" and found.meta_status != "OK":
-        item.restorable = False
-        item.restorable_reason = (f"MetaStatus {found.meta_status!r}: the backup set was taken without database "
-                                  f"and table restore enabled (or holds too many tables), so RestoreTable "
-                                  f"cannot restore from it")
-    else:
-        item.restorable, item.restorable_reason = True, None

@@ -11,15 +11,15 @@ Once disks and databases are being restored it is refused: it finishes, or fails
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 from ..errors import CloudError, Conflict
-from ..model.records import BackupMethod, ResourceType
+from ..model.records import ResourceType
 from ..model.status import BackupStatus, DatabaseState, ItemStatus, RestorePhase, RestoreStatus
 from ..ports import Ports
 from ..ports.records import StaleWrite
-from .artifacts import NOT_FOUND_CODES, delete_artifact, delete_set_later, refused_for_good, wait_for_backup_set
 from .backup_poll import finalize
+from .kinds import kind_of
+from .kinds.action import NOT_FOUND_CODES, CancelCleanup
 from .loading import load_backup, read_backup, read_restore, save
 from .restore import recover
 
@@ -33,7 +33,7 @@ def cancel_backup(w: Ports, backup_id: str, now: float | None = None) -> dict:
     if record.status is not BackupStatus.CREATING:
         raise Conflict(f"backup {backup_id} is {record.status}: only a running backup can be cancelled")
     w.flows.stop_generations(w.settings.backup_flow, backup_id, "cancelled by the caller")
-    cleanup = _Cleanup(time.monotonic() + w.settings.cancel_rds_wait_seconds)
+    cleanup = CancelCleanup(time.monotonic() + w.settings.cancel_rds_wait_seconds)
     _delete_made(w, backup_id, cleanup)
     _mark_cancelled(w, backup_id, set(cleanup.later))
     # A start step that recorded its artifact between the first read and the marking: delete that too. One that
@@ -48,44 +48,19 @@ def cancel_backup(w: Ports, backup_id: str, now: float | None = None) -> dict:
     return final | {"Leftovers": leftovers}
 
 
-@dataclass
-class _Cleanup:
-    """What a backup's cancel has dealt with over its two passes."""
-    rds_deadline: float                                       # how long RDS jobs are waited for (monotonic)
-    done: set[str] = field(default_factory=set)               # artifacts and jobs handled
-    leftovers: list[str] = field(default_factory=list)        # what could not be deleted
-    later: dict[str, str] = field(default_factory=dict)       # RDS resource id -> the set the timer deletes
-
-
-def _delete_made(w: Ports, backup_id: str, cleanup: _Cleanup) -> None:
-    """Delete what the record says was made and the cleanup has not handled yet (snapshots and groups: deleting a
-    progressing snapshot cancels it; RDS: the set once its job ends, waited for until the cleanup's deadline, after
-    which the timer deletes it when the job ends)."""
+def _delete_made(w: Ports, backup_id: str, cleanup: CancelCleanup) -> None:
+    """Delete what the record says was made and the cleanup has not handled yet, each item through its kind
+    (snapshots and groups: deleting a progressing snapshot cancels it; RDS: the set once its job ends, waited for
+    until the cleanup's deadline, after which the timer deletes it when the job ends)."""
     stored, record = read_backup(w, backup_id)
-    groups: set[str] = set()
     for item in record.items:
         made = item.group_id or item.artifact_id or item.job_id
-        if not made or made in cleanup.done:
+        kind = kind_of(item)
+        if not made or made in cleanup.done or kind is None:
             continue
         cleanup.done.add(made)
         try:
-            if item.method is not BackupMethod.RDS_BACKUP:
-                delete_artifact(w, item, groups)
-            elif item.job_id:
-                backup_set = item.artifact_id or wait_for_backup_set(
-                    w, item.resource_id, item.job_id, max(0.0, cleanup.rds_deadline - time.monotonic()))
-                if backup_set:
-                    try:
-                        delete_artifact(w, item, groups, backup_set)
-                    except CloudError as err:
-                        if err.code in NOT_FOUND_CODES or not refused_for_good(err):
-                            raise
-                        # recorded once; a later delete (retention) does not ask again, the set expires
-                        item.artifact_id, item.delete_refused = backup_set, f"{err.code}: {err.message}"
-                        save(w, stored, record)
-                        cleanup.leftovers.append(f"{backup_set}: {err.code} (RDS refuses to delete it; it expires)")
-                else:
-                    cleanup.later[item.resource_id] = delete_set_later(w, backup_id, item.resource_id, item.job_id)
+            kind.cancel(w, stored, record, item, cleanup)
         except CloudError as err:
             left = f"{made}: {err.code}"
             if err.code not in NOT_FOUND_CODES and left not in cleanup.leftovers:   # a group's members share one

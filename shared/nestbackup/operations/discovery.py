@@ -13,19 +13,6 @@ from dataclasses import dataclass, field
 from ..errors import Conflict, NotFound
 from ..ports import Ports
 
-# What a service instance's Compute Nest status means for a backup (statuses: alibaba-apis.md §2.3).
-# Created/Deploying: nothing (or not everything) is deployed yet. DeployedFailed: the deployment stopped part way;
-# its resources are incomplete and about to be retried or deleted. Deleting/Deleted/DeletedFailed: the instance is
-# going or gone. Any other status (Deployed, Upgrading, and the unenumerated Stopped/Starting/... ones) is backed up.
-NOT_BACKED_UP = {
-    "Created": "is not deployed yet",
-    "Deploying": "is still being deployed",
-    "DeployedFailed": "failed to deploy, so its resources are incomplete",
-    "Deleting": "is being deleted",
-    "Deleted": "has been deleted",
-    "DeletedFailed": "failed to be deleted",
-}
-
 
 @dataclass
 class Discovered:
@@ -40,7 +27,7 @@ def check_service_instance(w: Ports, service_instance_id: str) -> None:
     if instance is None:
         raise NotFound(f"Compute Nest has no service instance {service_instance_id} in region "
                        f"{w.settings.region}")
-    why = NOT_BACKED_UP.get(instance.status)
+    why = instance.not_backed_up
     if why:
         raise Conflict(f"service instance {service_instance_id} {why} (Compute Nest status {instance.status}): "
                        f"nothing to back up")

@@ -5,6 +5,7 @@ import json
 
 from ..decisions.plan import plan
 from ..errors import ValidationError
+from ..model.engines import ENGINES
 from ..model.ids import check_service_instance_id
 from ..ports import Ports
 from .backup import database_facts, disk_facts
@@ -23,7 +24,7 @@ def plan_backup(w: Ports, service_instance_id: str) -> dict:
             continue
         storage = w.rds.attribute(db.db_instance_id).get("DBInstanceStorage")
         sizes[db.db_instance_id] = int(str(storage)) if str(storage or "").isdigit() else None
-        if db.engine == "MySQL":
+        if db.engine in ENGINES and ENGINES[db.engine].meta_status_gates_restore:
             table_restore[db.db_instance_id] = w.rds.table_restore_enabled(db.db_instance_id)
     try:
         prices = json.loads(s.prices or "{}")

@@ -21,7 +21,7 @@ from ..model.records import BackupRecord, ResourceType, iso_utc, new_record_id
 from ..model.restores import RestoreRecord
 from ..model.status import BackupStatus, DatabaseState, ItemStatus, RestorePhase, RestoreStatus
 from ..ports import Ports
-from ..ports.databases import TABLE_RESTORE_ENGINES
+from ..ports.compute import Instance
 from ..ports.flows import RestoreFlowInput, execution_name
 from ..ports.records import StoredRecord
 from ..ports.steps import AdvanceOutput, AdvanceState, RecoverOutput
@@ -30,6 +30,7 @@ from .claims import claim, same_token_record
 from .closing import close_operation, open_operation
 from .costs import Meter, final_cost
 from .instances import start_stopped
+from .kinds import RESTORE_KINDS
 from .loading import load_backup, read_restore, save
 from .restore_data import check_ownership, restore_data, restore_databases
 
@@ -83,29 +84,11 @@ def _unusable_artifacts(w: Ports, backup: BackupRecord) -> list[str]:
     sets (DescribeBackups with BackupId), and for MySQL sets a MetaStatus other than OK (RestoreTable needs the
     database/table metadata). Checked before a restore records or stops anything."""
     problems = []
-    disks = [i for i in backup.items if i.resource_type is ResourceType.DISK and i.status is ItemStatus.SUCCEEDED
-             and i.artifact_id]
-    if disks:
-        found = w.ecs.describe_snapshots([i.artifact_id for i in disks if i.artifact_id])
-        for item in disks:
-            snap = found.get(item.artifact_id or "")
-            if snap is None:
-                problems.append(f"snapshot {item.artifact_id} of disk {item.resource_id} no longer exists")
-            elif not snap.accomplished:
-                problems.append(f"snapshot {item.artifact_id} of disk {item.resource_id} is {snap.status}")
-    for item in backup.items:
-        if item.resource_type is not ResourceType.RDS or item.status is not ItemStatus.SUCCEEDED \
-                or not item.artifact_id:
-            continue
-        backup_set = w.rds.backup_set(item.resource_id, item.artifact_id)
-        if backup_set is None:
-            problems.append(f"RDS backup set {item.artifact_id} of {item.resource_id} no longer exists")
-        elif not backup_set.succeeded:
-            problems.append(f"RDS backup set {item.artifact_id} of {item.resource_id} is {backup_set.status}")
-        elif item.engine in TABLE_RESTORE_ENGINES and item.databases and backup_set.meta_status != "OK":
-            problems.append(f"RDS backup set {item.artifact_id} of {item.resource_id} has MetaStatus "
-                            f"{backup_set.meta_status!r}: database/table restore needs OK (enable it in the backup "
-                            f"policy and take a new backup)")
+    for resource_type, kind in RESTORE_KINDS.items():
+        restorable = [i for i in backup.items if i.resource_type is resource_type
+                      and i.status is ItemStatus.SUCCEEDED and i.artifact_id]
+        if restorable:
+            problems += kind.check_restorable(w, restorable)
     return problems
 
 
@@ -177,6 +160,11 @@ def _instance_ids(record: RestoreRecord) -> list[str]:
                    and i.status is not ItemStatus.FAILED})
 
 
+def _were_running(record: RestoreRecord) -> list[str]:
+    """The instances that ran before the restore stopped them (their status then, as ECS said it)."""
+    return [iid for iid, before in record.instances.items() if Instance(iid, before).running]
+
+
 def _stop(w: Ports, record: RestoreRecord, now: float) -> None:
     if not record.ownership_checked:        # a restore recorded before the check moved to RestoringDatabases
         check_ownership(w, record)
@@ -187,7 +175,7 @@ def _stop(w: Ports, record: RestoreRecord, now: float) -> None:
     found = w.ecs.describe_instances(ids)
     if not record.instances:
         record.instances = {iid: found[iid].status if iid in found else "Missing" for iid in ids}
-        running = [iid for iid, status in record.instances.items() if status == "Running"]
+        running = [iid for iid in ids if iid in found and found[iid].running]
         if running:
             record.stopped_epoch = now
             w.ecs.stop_instances(running)
@@ -203,7 +191,7 @@ def _stop(w: Ports, record: RestoreRecord, now: float) -> None:
 
 
 def _start(w: Ports, record: RestoreRecord, now: float) -> None:
-    to_start = [iid for iid, before in record.instances.items() if before == "Running"]
+    to_start = _were_running(record)
     if to_start:
         waiting = start_stopped(w, to_start)
         if waiting:
@@ -254,7 +242,7 @@ def recover(w: Ports, restore_id: str, error: dict | None = None, now: float | N
         return RecoverOutput(restore_id, str(record.status)).to_event()
     detail = str((error or {}).get("Detail") or "the restore flow failed")
     record.fail_operation(f"{(error or {}).get('Code') or 'FlowFailed'}: {detail}")
-    to_start = [iid for iid, before in record.instances.items() if before == "Running"]
+    to_start = _were_running(record)
     deadline = time.monotonic() + min(300, w.settings.stop_deadline_seconds)
     while to_start:
         try:

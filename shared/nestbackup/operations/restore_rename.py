@@ -53,9 +53,9 @@ def rename(w: Ports, restore_id: str, now: float | None = None) -> dict:
                     db.state = DatabaseState.ROLLED_BACK
                 except NestBackupError:
                     db.state = DatabaseState.FAILED
-                item.fail("RenameFailed", f"{db.name}: {err}; the live data is under {db.name!r}"
-                          f"{' (or ' + repr(db.aside) + ')' if db.state == 'Failed' else ''}, the restored copy "
-                          f"under {db.restored!r}")
+                aside = f" (or {db.aside!r})" if db.state == DatabaseState.FAILED else ""
+                item.fail("RenameFailed", f"{db.name}: {err}; the live data is under {db.name!r}{aside}, the restored "
+                          f"copy under {db.restored!r}")
         if item.status is ItemStatus.RUNNING:
             renamed = all(db.state == DatabaseState.RENAMED for db in item.databases)
             if renamed:

@@ -16,6 +16,7 @@ from ..decisions.retention import BackupSummary, Retention, due, expired, valida
 from ..errors import CloudError, Conflict, NotFound, ValidationError
 from ..model.ids import check_service_instance_id, is_service_instance_id
 from ..model.records import iso_utc, record_time
+from ..model.status import BackupStatus
 from ..ports import Ports
 from ..ports.records import StaleWrite
 from .artifacts import delete_backup
@@ -130,7 +131,7 @@ def apply_retention(w: Ports, si: str, rule: Retention, now: float) -> list[str]
     deleted = []
     for backup_id in expired(summaries, rule, now):
         try:
-            if delete_backup(w, backup_id, now, retry_refused=False)["Status"] == "Deleted":
+            if delete_backup(w, backup_id, now, retry_refused=False)["Status"] == BackupStatus.DELETED:
                 deleted.append(backup_id)
         except (Conflict, CloudError) as err:
             _log("retention delete deferred", step="retention", record_id=backup_id, reason=str(err))

@@ -50,6 +50,10 @@ class Snapshot:
     def accomplished(self) -> bool:
         return self.status == "accomplished"
 
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
 
 @dataclass(frozen=True)
 class SnapshotGroup:

@@ -6,11 +6,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import CloudError
+from ..model.status import primary_instance
 
-# Engines whose backup sets must have MetaStatus OK to be restored with RestoreTable (SDK-old
-# DescribeBackupsResponseBodyItemsBackup.meta_status: LARGE = too many tables, EMPTY = failed task, "" = not usable
-# for database/table restore). PostgreSQL sets are restored whole; UNCONFIRMED that their MetaStatus does not matter.
-TABLE_RESTORE_ENGINES = frozenset({"MySQL"})
 # DescribeHistoryTasks Status of a restore task that is not over, and of one that ended without its work.
 UNFINISHED_TASK = frozenset({"Scheduled", "Running", "Waiting", "Cancelling"})
 FAILED_TASK = frozenset({"Failed", "Canceled"})
@@ -26,7 +23,7 @@ class DBInstance:
 
     @property
     def primary(self) -> bool:
-        return self.db_instance_type in ("Primary", "")
+        return primary_instance(self.db_instance_type)
 
 
 @dataclass(frozen=True)
@@ -36,6 +33,11 @@ class BackupJob:
     progress: int
     backup_id: str | None
     mode: str = "Manual"      # JobMode: Manual (CreateBackup) | Automated (the instance's backup policy)
+
+    @property
+    def manual(self) -> bool:
+        """Started by CreateBackup, not by the instance's backup policy."""
+        return self.mode == "Manual"
 
     @property
     def finished(self) -> bool:
@@ -59,6 +61,11 @@ class BackupSet:
     @property
     def succeeded(self) -> bool:
         return self.status == "Success"
+
+    @property
+    def table_restorable(self) -> bool:
+        """MetaStatus OK: the set holds the database/table metadata RestoreTable needs."""
+        return self.meta_status == "OK"
 
 
 @dataclass(frozen=True)

@@ -56,8 +56,9 @@ quiesced: MySQL's RENAME TABLE waits for open transactions on the tables (up to 
 """
 from __future__ import annotations
 
-from ...decisions.dbnames import MYSQL, POSTGRESQL, SQLSERVER, engine_of, validate_name
+from ...decisions.dbnames import validate_name
 from ...errors import Conflict, NotFound, ValidationError
+from ...model.engines import MYSQL, POSTGRESQL, SQLSERVER, Engine, engine_of
 from .counts import row_counts
 from .mysql import _MySQL
 from .postgres import _Postgres
@@ -92,19 +93,19 @@ def _connect(server: DbServer, original: str, restored: str, aside: str, on_stat
              lock_wait_seconds: int):
     """The engine's rename session, once the three names are checked (nothing is reached before)."""
     engine = _check(server, original, restored, aside)
-    if engine == MYSQL:
+    if engine is MYSQL:
         return _MySQL(server, on_statement, lock_wait_seconds)
-    return (_SqlServer if engine == SQLSERVER else _Postgres)(server, on_statement)
+    return {POSTGRESQL: _Postgres, SQLSERVER: _SqlServer}[engine](server, on_statement)
 
 
-def _check(server: DbServer, original: str, restored: str, aside: str) -> str:
+def _check(server: DbServer, original: str, restored: str, aside: str) -> Engine:
     engine = engine_of(server.engine)
     for name in (original, restored, aside):
-        validate_name(name, engine)
-    keys = {n if engine == POSTGRESQL else n.lower() for n in (original, restored, aside)}
+        validate_name(name, engine.name)
+    keys = {n if engine.case_sensitive_names else n.lower() for n in (original, restored, aside)}
     if len(keys) != 3:
         raise ValidationError(f"original, restored and aside must be three different names: "
                               f"{original!r}, {restored!r}, {aside!r}")
-    if engine != MYSQL and server.maintenance_db.lower() in {n.lower() for n in (original, restored, aside)}:
+    if engine.maintenance_db and server.maintenance_db.lower() in {n.lower() for n in (original, restored, aside)}:
         raise ValidationError(f"the maintenance database {server.maintenance_db!r} cannot be one being renamed")
     return engine

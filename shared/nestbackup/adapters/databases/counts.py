@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 from ...errors import CloudError
+from ...model.engines import MYSQL, POSTGRESQL, SQLSERVER
 
 
 def row_counts(server, database: str) -> dict[str, int]:
     """Exact row counts of every base table (schema-qualified for PostgreSQL and SQL Server). Reads data:
     verification only."""
     try:
-        counter = {"MySQL": _mysql, "SQLServer": _sqlserver}.get(server.engine, _postgres)
+        counter = {MYSQL.name: _mysql, POSTGRESQL.name: _postgres, SQLSERVER.name: _sqlserver}.get(server.engine,
+                                                                                                 _postgres)
         return counter(server, database)
     except Exception as exc:  # driver errors of any engine
         if isinstance(exc, CloudError):

@@ -1,0 +1,100 @@
+"""A disk backed up by its own ECS snapshot; the restore side (a disk reset to its snapshot) serves every disk,
+a snapshot group's members too."""
+from __future__ import annotations
+
+from ...decisions.backup import CloudProgress, client_token
+from ...errors import CloudError
+from ...model.ids import OWNER_TAG
+from ...model.records import BackupItem, BackupRecord
+from ...model.restores import RestoreItem, RestoreRecord
+from ...model.status import ItemStatus, snapshot_item_status
+from ...ports import Ports
+from ...ports.compute import Snapshot
+from ...ports.records import StoredRecord
+from ...settings import Settings
+from ..discovery import Discovered
+from .action import CancelCleanup
+
+
+class DiskSnapshot:
+    restores_beside_live = False
+    delete_may_be_refused = False
+
+    def deadline_seconds(self, settings: Settings) -> int:
+        return settings.disk_deadline_seconds
+
+    def start(self, w: Ports, stored: StoredRecord, record: BackupRecord, unit: list[BackupItem]) -> None:
+        first = unit[0]
+        snapshot_id = w.ecs.create_snapshot(
+            first.resource_id, name=f"nestbackup-{record.backup_id}",
+            description=f"nestbackup {record.backup_id} of {record.service_instance_id}",
+            client_token=client_token(record.backup_id, first.resource_id), tags={OWNER_TAG: record.backup_id})
+        first.status, first.artifact_id = ItemStatus.RUNNING, snapshot_id
+
+    def describe_batch(self, w: Ports, running: list[BackupItem]) -> dict[str, CloudProgress]:
+        seen: dict[str, CloudProgress] = {}
+        found = w.ecs.describe_snapshots([i.artifact_id for i in running if i.artifact_id])
+        for item in running:
+            snap = found.get(item.artifact_id or "")
+            if snap:
+                seen[item.resource_id] = CloudProgress(snapshot_item_status(snap.status), snap.progress,
+                                                       snap.snapshot_id, *_snapshot_error(snap),
+                                                       remain_seconds=snap.remain_seconds,
+                                                       size_bytes=snap.size_bytes)
+        return seen
+
+    def settle(self, w: Ports, item: BackupItem) -> None:
+        """A snapshot says all there is to say while it runs."""
+
+    def delete(self, w: Ports, item: BackupItem, groups_done: set[str], backup_set: str | None = None) -> None:
+        if item.artifact_id:
+            w.ecs.delete_snapshot(item.artifact_id)
+
+    def cancel(self, w: Ports, stored: StoredRecord, record: BackupRecord, item: BackupItem,
+               cleanup: CancelCleanup) -> None:
+        """Deleting a progressing snapshot cancels it."""
+        self.delete(w, item, cleanup.groups)
+
+    def discard(self, w: Ports, backup_id: str, item: BackupItem, groups_done: set[str]) -> str | None:
+        self.delete(w, item, groups_done)
+        return None
+
+    def check_restorable(self, w: Ports, items: list[BackupItem]) -> list[str]:
+        problems = []
+        found = w.ecs.describe_snapshots([i.artifact_id for i in items if i.artifact_id])
+        for item in items:
+            snap = found.get(item.artifact_id or "")
+            if snap is None:
+                problems.append(f"snapshot {item.artifact_id} of disk {item.resource_id} no longer exists")
+            elif not snap.accomplished:
+                problems.append(f"snapshot {item.artifact_id} of disk {item.resource_id} is {snap.status}")
+        return problems
+
+    def still_owned(self, item: RestoreItem, found: Discovered) -> bool:
+        """The disk is listed, and attached to the same instance (or was attached to none)."""
+        disk = next((d for d in found.disks if d.disk_id == item.resource_id), None)
+        return disk is not None and item.instance_id in (None, disk.instance_id)
+
+    def restore(self, w: Ports, record: RestoreRecord, item: RestoreItem, now: float) -> None:
+        w.ecs.reset_disk(item.resource_id, item.source_artifact_id)
+        item.status = ItemStatus.RUNNING
+
+    def restore_waits(self, w: Ports, err: CloudError) -> bool:
+        return err.transient
+
+    def follow(self, w: Ports, record: RestoreRecord, running: list[RestoreItem], now: float) -> None:
+        """A reset is over when the disk is attached or free again."""
+        disks = w.ecs.describe_disks([i.resource_id for i in running])
+        for item in running:
+            disk = disks.get(item.resource_id)
+            if disk is None:
+                item.fail("InvalidDiskId.NotFound", f"disk {item.resource_id} no longer exists")
+            elif disk.settled:
+                item.status, item.progress = ItemStatus.SUCCEEDED, 100
+                item.verification = f"rolled back to snapshot {item.source_artifact_id}"
+
+
+def _snapshot_error(snap: Snapshot) -> tuple[str | None, str | None]:
+    if snap.failed:
+        return "SnapshotFailed", "ECS reported the snapshot as failed"
+    return None, None

@@ -1,0 +1,351 @@
+"""An RDS instance backed up by one full RDS backup (CreateBackup), and restored database by database under new
+names beside the live ones while the service runs (RestoreTable; RecoveryDBInstance for SQL Server).
+
+CreateBackup takes no ClientToken: the start marks its intent first and after a crash adopts only the manual job it
+started. What a finished set says (expiry, size, whether RestoreTable can use it) is recorded once it is done."""
+from __future__ import annotations
+
+import logging
+import time
+
+from ...decisions import restore as decide
+from ...decisions.backup import CloudProgress, client_token
+from ...errors import CloudError, ValidationError
+from ...model.engines import Engine, RestoreMethod, engine_of
+from ...model.records import BackupItem, BackupRecord
+from ...model.restores import RestoreItem, RestoreRecord
+from ...model.status import DatabaseState, ItemStatus, backup_job_item_status, rds_instance_running
+from ...ports import Ports
+from ...ports.databases import Database
+from ...ports.records import StoredRecord
+from ...settings import Settings
+from ..discovery import Discovered
+from ..loading import save
+from .action import NOT_FOUND_CODES, CancelCleanup, refused_for_good
+
+log = logging.getLogger("nestbackup.backup")
+restore_log = logging.getLogger("nestbackup.restore")
+
+
+def _log(event: str, **fields) -> None:
+    log.info(event, extra={"fields": fields})
+
+
+def _restore_log(event: str, **fields) -> None:
+    restore_log.info(event, extra={"fields": fields})
+
+
+class RdsBackup:
+    restores_beside_live = True
+    delete_may_be_refused = True    # StoreStatus Disabled: Basic edition, or younger than the deletable age
+
+    def deadline_seconds(self, settings: Settings) -> int:
+        return settings.rds_deadline_seconds
+
+    # -- backup
+    def start(self, w: Ports, stored: StoredRecord, record: BackupRecord, unit: list[BackupItem]) -> None:
+        """CreateBackup has no ClientToken: mark the intent first, and after a crash adopt the job it started. Only
+        a manual task that was not already running at the intent can be ours: automatic tasks (the instance's backup
+        policy) and tasks started by others before are never adopted."""
+        item = unit[0]
+        if not item.databases:
+            _capture_databases(w, item)
+        if item.starting:
+            running = [j for j in w.rds.running_backup_jobs(item.resource_id)
+                       if j.manual and j.job_id not in item.jobs_before]
+            if running:
+                item.status, item.job_id, item.wait_reason = ItemStatus.RUNNING, running[0].job_id, None
+                item.starting = False
+                return
+            finished = w.rds.manual_backups_since(item.resource_id, item.started_at or time.time() - 3600)
+            if finished:               # the job it started has already ended: adopt its backup set
+                item.status, item.artifact_id, item.progress = ItemStatus.SUCCEEDED, finished[0], 100
+                item.wait_reason, item.starting = None, False
+                record_backup_set(w, item)
+                return
+        else:
+            item.jobs_before = [j.job_id for j in w.rds.running_backup_jobs(item.resource_id)]
+            item.starting, item.started_at = True, time.time()
+            save(w, stored, record)
+        retention = w.settings.rds_backup_retention_days if _engine(item).takes_backup_retention else None
+        try:
+            item.job_id = w.rds.create_backup(item.resource_id, retention)
+            item.starting = False
+        except CloudError as err:
+            if not w.rds.backup_must_wait(err):
+                raise
+            # Refused before it was applied (another backup task runs, e.g. an automatic one; the instance is not
+            # Running): nothing to adopt. The next poll rounds ask again until the RDS deadline.
+            item.starting, item.started_at, item.jobs_before = False, None, []
+            item.wait_reason = f"{err.code}: {err.message}"
+            save(w, stored, record)
+            _log("rds backup waits", step="start", resource_id=item.resource_id, code=err.code,
+                 request_id=err.request_id)
+            return
+        item.status, item.wait_reason = ItemStatus.RUNNING, None
+
+    def describe_batch(self, w: Ports, running: list[BackupItem]) -> dict[str, CloudProgress]:
+        seen: dict[str, CloudProgress] = {}
+        for item in running:
+            job = w.rds.backup_job(item.resource_id, item.job_id or "")
+            if job:
+                status = backup_job_item_status(job.status)
+                seen[item.resource_id] = CloudProgress(
+                    status, job.progress, job.backup_id,
+                    "BackupJobFailed" if status is ItemStatus.FAILED else None,
+                    f"RDS backup job {job.job_id} ended {job.status}" if status is ItemStatus.FAILED else None)
+        return seen
+
+    def settle(self, w: Ports, item: BackupItem) -> None:
+        """Row counts again (with those from before, the window the set was taken in), and the set's facts."""
+        capture_counts_after(w, item)
+        if item.artifact_id:
+            record_backup_set(w, item)
+
+    def delete(self, w: Ports, item: BackupItem, groups_done: set[str], backup_set: str | None = None) -> None:
+        if backup_set or item.artifact_id:
+            w.rds.delete_backup(item.resource_id, backup_set or item.artifact_id or "")
+
+    def cancel(self, w: Ports, stored: StoredRecord, record: BackupRecord, item: BackupItem,
+               cleanup: CancelCleanup) -> None:
+        """A job cannot be stopped: its set is deleted once the job ends, waited for until the cleanup's deadline,
+        after which the timer deletes it when the job ends."""
+        if not item.job_id:
+            return
+        backup_set = item.artifact_id or wait_for_backup_set(
+            w, item.resource_id, item.job_id, max(0.0, cleanup.rds_deadline - time.monotonic()))
+        if backup_set:
+            try:
+                self.delete(w, item, cleanup.groups, backup_set)
+            except CloudError as err:
+                if err.code in NOT_FOUND_CODES or not refused_for_good(err):
+                    raise
+                # recorded once; a later delete (retention) does not ask again, the set expires
+                item.artifact_id, item.delete_refused = backup_set, f"{err.code}: {err.message}"
+                save(w, stored, record)
+                cleanup.leftovers.append(f"{backup_set}: {err.code} (RDS refuses to delete it; it expires)")
+        else:
+            cleanup.later[item.resource_id] = delete_set_later(w, record.backup_id, item.resource_id, item.job_id)
+
+    def discard(self, w: Ports, backup_id: str, item: BackupItem, groups_done: set[str]) -> str | None:
+        """The set, if the job has already ended; else the timer deletes it when it ends."""
+        backup_set = None
+        if not item.artifact_id:
+            backup_set = wait_for_backup_set(w, item.resource_id, item.job_id or "", 0)
+            if backup_set is None:
+                return delete_set_later(w, backup_id, item.resource_id, item.job_id or "")
+        self.delete(w, item, groups_done, backup_set)
+        return None
+
+    # -- restore
+    def check_restorable(self, w: Ports, items: list[BackupItem]) -> list[str]:
+        """The set must still exist, have succeeded, and for MySQL have MetaStatus OK (RestoreTable needs the
+        database/table metadata)."""
+        problems = []
+        for item in items:
+            backup_set = w.rds.backup_set(item.resource_id, item.artifact_id or "")
+            if backup_set is None:
+                problems.append(f"RDS backup set {item.artifact_id} of {item.resource_id} no longer exists")
+            elif not backup_set.succeeded:
+                problems.append(f"RDS backup set {item.artifact_id} of {item.resource_id} is {backup_set.status}")
+            elif _engine(item).meta_status_gates_restore and item.databases and not backup_set.table_restorable:
+                problems.append(f"RDS backup set {item.artifact_id} of {item.resource_id} has MetaStatus "
+                                f"{backup_set.meta_status!r}: database/table restore needs OK (enable it in the "
+                                f"backup policy and take a new backup)")
+        return problems
+
+    def still_owned(self, item: RestoreItem, found: Discovered) -> bool:
+        return any(d.db_instance_id == item.resource_id for d in found.databases)
+
+    def restore(self, w: Ports, record: RestoreRecord, item: RestoreItem, now: float) -> None:
+        """The instance's databases under their new names, beside the live ones."""
+        if not item.databases:
+            item.status, item.verification = ItemStatus.SUCCEEDED, "the backup held no databases"
+            return
+        item.restore_started_epoch = item.restore_started_epoch or now
+        if _engine(item).restore_method is RestoreMethod.RECOVERY_DB_INSTANCE:
+            _recover_databases(w, item)
+        else:
+            w.rds.restore_table(item.resource_id, item.source_artifact_id, decide.table_meta(item),
+                                client_token(record.restore_id, item.resource_id))
+        item.status = ItemStatus.RUNNING
+        for db in item.databases:
+            db.state = DatabaseState.RESTORING
+
+    def restore_waits(self, w: Ports, err: CloudError) -> bool:
+        return w.rds.restore_waits(err)
+
+    def follow(self, w: Ports, record: RestoreRecord, running: list[RestoreItem], now: float) -> None:
+        late = now - record.phase_started_epoch > w.settings.restore_deadline_seconds
+        for item in running:
+            try:
+                if _engine(item).restore_method is RestoreMethod.RECOVERY_DB_INSTANCE:
+                    _follow_recovery(w, item)
+                else:
+                    _follow_restore_table(w, item)
+            except CloudError as err:
+                if not w.rds.restore_waits(err):
+                    raise
+                _restore_log("restore poll deferred", step="restore", record_id=record.restore_id,
+                             resource_id=item.resource_id, code=err.code, request_id=err.request_id)
+            if item.status is not ItemStatus.RUNNING:
+                continue
+            if late:
+                for db in item.databases:
+                    if db.state == DatabaseState.RESTORING:
+                        db.state = DatabaseState.FAILED
+            done = [db for db in item.databases if db.state in (DatabaseState.RESTORED, DatabaseState.FAILED)]
+            item.progress = int(50 * len(done) / len(item.databases))
+            failed = [db.name for db in item.databases if db.state == DatabaseState.FAILED]
+            if failed and len(done) == len(item.databases):
+                action = str(_engine(item).restore_method)
+                item.fail(f"{action}Failed", f"{action} did not bring back {', '.join(failed)} in time; "
+                                             f"the live databases were not touched")
+
+
+def _engine(item: BackupItem | RestoreItem) -> Engine:
+    """What the item's engine decides (the plan backs up only engines of the table)."""
+    return engine_of(item.engine or "")
+
+
+# -- backup: what the restore needs to know, and what the finished set says
+def _capture_databases(w: Ports, item: BackupItem) -> None:
+    """What the restore needs to know: the databases of the instance, and their row counts to verify against."""
+    item.databases = [d.name for d in w.rds.databases(item.resource_id) if d.running or not d.status]
+    try:
+        databases = w.database(item.resource_id, item.engine or "")
+        item.row_counts = {db: databases.row_counts(db) for db in item.databases}
+    except (ValidationError, CloudError) as err:     # no account configured, or no connection: verify by presence
+        _log("row counts skipped", step="start", resource_id=item.resource_id, reason=str(err))
+
+
+def capture_counts_after(w: Ports, item: BackupItem) -> None:
+    """Row counts again once the set is done: with those from before, the window the set was taken in."""
+    if not item.row_counts:
+        return
+    try:
+        databases = w.database(item.resource_id, item.engine or "")
+        item.row_counts_after = {db: databases.row_counts(db) for db in item.row_counts}
+    except Exception as err:  # noqa: BLE001 - best effort: without them the window is the count from before
+        _log("row counts after the backup skipped", step="poll", resource_id=item.resource_id, reason=str(err))
+
+
+def record_backup_set(w: Ports, item: BackupItem) -> None:
+    """What the finished set's entry says: when the cloud deletes it (ExpectExpireTime), and for MySQL whether
+    RestoreTable can use it (MetaStatus OK; "" means taken without database/table restore, LARGE too many
+    tables). Unknown facts stay None rather than failing a finished backup."""
+    try:
+        found = w.rds.backup_set(item.resource_id, item.artifact_id or "")
+    except CloudError as err:
+        _log("backup set facts unknown", step="poll", resource_id=item.resource_id, code=err.code)
+        return
+    if found is None:
+        return
+    item.expires_at = found.expires_at
+    item.size_bytes = found.size_bytes
+    if _engine(item).meta_status_gates_restore and not found.table_restorable:
+        item.restorable = False
+        item.restorable_reason = (f"MetaStatus {found.meta_status!r}: the backup set was taken without database "
+                                  f"and table restore enabled (or holds too many tables), so RestoreTable "
+                                  f"cannot restore from it")
+    else:
+        item.restorable, item.restorable_reason = True, None
+
+
+# -- deleting a set whose job has not ended
+def wait_for_backup_set(w: Ports, db_instance_id: str, job_id: str, seconds: float) -> str | None:
+    """The backup set an RDS backup job makes, once the job ends: asked at once, then each second for `seconds`
+    (None if the job fails, is gone, or is still running then)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        job = w.rds.backup_job(db_instance_id, job_id)
+        if job is None or job.failed:
+            return None
+        if job.finished:
+            return job.backup_id
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(1)
+
+
+# RDS backup jobs of cancelled backups, still running when the cancel was over: the timer deletes their sets once
+# they end (`artifacts.delete_pending_sets`), and forgets a job still running after PENDING_SET_SECONDS.
+PENDING_SETS = "rds-sets-to-delete"
+PENDING_SET_SECONDS = 2 * 86400
+
+
+def delete_set_later(w: Ports, backup_id: str, db_instance_id: str, job_id: str, now: float | None = None) -> str:
+    """Hand an unfinished job's set to the timer; answers what to say of it on the record."""
+    w.documents.put_doc(PENDING_SETS, f"{backup_id}#{db_instance_id}#{job_id}", {
+        "BackupId": backup_id, "DBInstanceId": db_instance_id, "JobId": job_id,
+        "SinceEpoch": time.time() if now is None else now})
+    return f"RDS backup job {job_id} of {db_instance_id} had not ended: its set is deleted when the job ends"
+
+
+# -- restore: following RecoveryDBInstance and RestoreTable
+def _recover_databases(w: Ports, item: RestoreItem) -> None:
+    """RecoveryDBInstance takes no ClientToken: if a restored database is already there, an earlier call (whose
+    answer was lost) started the restore, and asking again would be refused for the duplicate names."""
+    present = {d.name.lower() for d in w.rds.databases(item.resource_id)}
+    if not any(db.restored.lower() in present for db in item.databases):
+        w.rds.recover_databases(item.resource_id, item.source_artifact_id,
+                                {db.name: db.restored for db in item.databases})
+
+
+def _listed(w: Ports, item: RestoreItem) -> dict[str, Database]:
+    """Each restored name the instance lists (absent: not listed)."""
+    out = {}
+    for db in item.databases:
+        for found in w.rds.databases(item.resource_id, db.restored):
+            if found.name == db.restored:
+                out[db.restored] = found
+    return out
+
+
+def _running(listed: dict[str, Database], name: str) -> bool:
+    return name in listed and listed[name].running
+
+
+def _follow_recovery(w: Ports, item: RestoreItem) -> None:
+    """RecoveryDBInstance (SQL Server): a database is back when it is listed Running."""
+    listed = _listed(w, item)
+    for db in item.databases:
+        if db.state == DatabaseState.RESTORING and _running(listed, db.restored):
+            db.state = DatabaseState.RESTORED
+
+
+def _follow_restore_table(w: Ports, item: RestoreItem) -> None:
+    """RestoreTable creates the new databases (and they are listed) before it has filled them, so a listed database
+    is not a restored one. The restore is over when the instance is Running again (it shows TempDBInstanceCreating
+    meanwhile) and no restore task of the instance is unfinished; then each database listed Running is restored. A
+    failed task fails the item with the cloud's cause; a task that ended without the databases fails it too."""
+    running = rds_instance_running(w.rds.instance_status(item.resource_id))
+    try:
+        tasks = w.rds.restore_tasks(item.resource_id, item.restore_started_epoch or time.time())
+    except CloudError as err:
+        if w.rds.restore_waits(err):
+            raise
+        tasks = []              # no task centre (e.g. not permitted): judge by instance and databases alone
+        _restore_log("restore tasks unavailable", step="restore", resource_id=item.resource_id, code=err.code)
+    listed = _listed(w, item)
+    unfinished = [t for t in tasks if t.unfinished]
+    if not running or unfinished or listed:
+        item.cloud_task_seen = True
+    if not running or unfinished:
+        return
+    missing = [db for db in item.databases
+               if db.state == DatabaseState.RESTORING and not _running(listed, db.restored)]
+    failed = [t for t in tasks if t.failed]
+    if missing and (failed or item.cloud_task_seen):
+        if failed:
+            cause = f"{failed[0].reason_code or failed[0].status}: {failed[0].detail}".strip(": ")
+            why = f"the RestoreTable task {failed[0].task_id} ended {failed[0].status} ({cause})"
+        else:
+            why = f"the restore ended without {', '.join(db.restored for db in missing)}"
+        for db in missing:
+            db.state = DatabaseState.FAILED
+        item.fail("RestoreTableFailed", f"{why}; the live databases were not touched")
+        return
+    for db in item.databases:
+        if db.state == DatabaseState.RESTORING and _running(listed, db.restored):
+            db.state = DatabaseState.RESTORED

@@ -1,0 +1,47 @@
+"""One engine table (model/engines.py): every module asks it instead of testing engine names."""
+from __future__ import annotations
+
+import pytest
+
+from nestbackup.decisions import dbnames
+from nestbackup.errors import ValidationError
+from nestbackup.model.engines import ENGINES, MYSQL, POSTGRESQL, SQLSERVER, RestoreMethod, engine_of
+from tests.unit.literals import compared_literals, violations
+
+SPELLINGS = {s for e in ENGINES.values() for s in e.aliases | {e.name}}
+
+
+def test_every_spelling_names_its_engine():
+    for engine in ENGINES.values():
+        assert ENGINES[engine.name] is engine
+        for spelling in engine.aliases | {engine.name, engine.name.upper()}:
+            assert engine_of(spelling) is engine
+    assert engine_of("SQL Server") is SQLSERVER
+    with pytest.raises(ValidationError):
+        engine_of("Oracle")
+
+
+def test_what_the_table_decides():
+    assert MYSQL.restore_method is POSTGRESQL.restore_method is RestoreMethod.RESTORE_TABLE
+    assert SQLSERVER.restore_method is RestoreMethod.RECOVERY_DB_INSTANCE
+    assert [e.name for e in ENGINES.values() if e.meta_status_gates_restore] == ["MySQL"]
+    assert [e.name for e in ENGINES.values() if e.takes_backup_retention] == ["MySQL"]
+    assert {e.name: e.name_limit for e in ENGINES.values()} == {"MySQL": 64, "PostgreSQL": 63, "SQLServer": 128}
+    assert {e.name: dbnames.quote("a", e.name) for e in ENGINES.values()} == {
+        "MySQL": "`a`", "PostgreSQL": '"a"', "SQLServer": "[a]"}
+
+
+def test_no_module_tests_an_engine_name():
+    """Engine names are compared in model/engines.py only (the CLI's demo and local commands name the engines
+    they seed, which is data, not a decision)."""
+    assert violations(["operations", "decisions", "model", "ports", "adapters", "api"], SPELLINGS, fold_case=True,
+                      allowed=frozenset({"model/engines.py"})) == []
+
+
+def test_the_check_finds_an_engine_test():
+    source = ('if item.engine == "SQLServer":\n    pass\n'
+              'retention = 7 if engine in ("mysql", "x") else None\n'
+              'counter = {"PostgreSQL": 1}.get(engine)\n'
+              'name = "MySQL backup"\n')
+    assert compared_literals(source, SPELLINGS, fold_case=True) == [(1, "SQLServer"), (3, "mysql"),
+                                                                     (4, "PostgreSQL")]
