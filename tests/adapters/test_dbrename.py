@@ -17,7 +17,7 @@ from nestbackup.adapters.databases.postgres import _Postgres
 from nestbackup.adapters.databases.values import JOURNAL_PREFIX, PG_MARKER_COMMENT
 from nestbackup.decisions.dbnames import aside_name, quote_mysql, quote_pg, restored_name
 from nestbackup.errors import Conflict, NotFound, ValidationError
-from tests.conftest import MYSQL_DSN, PG_DSN
+from tests.support import MYSQL_DSN, PG_DSN
 
 
 def _server(dsn: str, engine: str, default_port: int) -> DbServer:

@@ -3,7 +3,7 @@ import pytest
 
 from nestbackup.adapters.ecs import VERSION, Ecs
 from nestbackup.errors import CloudError
-from tests.contracts.conftest import IMPLEMENTATIONS, World, eventually, rpc
+from tests.support.contracts import IMPLEMENTATIONS, World, eventually, rpc
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)

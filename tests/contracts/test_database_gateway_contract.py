@@ -10,7 +10,7 @@ import pytest
 from nestbackup.adapters.databases.gateway import SqlDatabases
 from nestbackup.decisions.dbnames import aside_name, quote_mysql, quote_pg, restored_name
 from nestbackup.errors import CloudError, Conflict, NotFound
-from tests.memory.gateway import MemoryDatabaseGateway
+from tests.support.memory.gateway import MemoryDatabaseGateway
 
 ENGINES = [pytest.param("memory"), pytest.param("PostgreSQL", marks=pytest.mark.slow),
            pytest.param("MySQL", marks=pytest.mark.slow)]

@@ -8,8 +8,8 @@ import pytest
 
 from nestbackup.adapters.rds import VERSION, Rds
 from nestbackup.errors import CloudError
-from tests.conftest import PG_DSN
-from tests.contracts.conftest import IMPLEMENTATIONS, World, eventually, rpc
+from tests.support import PG_DSN
+from tests.support.contracts import IMPLEMENTATIONS, World, eventually, rpc
 
 
 @pytest.fixture

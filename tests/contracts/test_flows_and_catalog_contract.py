@@ -10,9 +10,9 @@ from nestbackup.adapters.computenest import VERSION as CN_VERSION
 from nestbackup.adapters.computenest import ComputeNest
 from nestbackup.adapters.openapi import Credentials, RpcClient
 from nestbackup.ports.flows import RestoreFlowInput, execution_name
-from tests.contracts.conftest import IMPLEMENTATIONS, World, rpc
-from tests.memory.catalog import MemoryCatalog
-from tests.memory.flows import MemoryFlows
+from tests.support.contracts import IMPLEMENTATIONS, World, rpc
+from tests.support.memory.catalog import MemoryCatalog
+from tests.support.memory.flows import MemoryFlows
 
 FLOW = "contract-flow"
 WAITING = """Type: StateMachine

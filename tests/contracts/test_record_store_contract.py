@@ -7,9 +7,9 @@ import pytest
 from nestbackup.adapters.tablestore import RecordStore
 from nestbackup.errors import Conflict
 from nestbackup.ports.records import HEADER, StaleWrite
-from tests.conftest import make_ots
-from tests.contracts.conftest import IMPLEMENTATIONS
-from tests.memory.records import MemoryRecordStore
+from tests.support import make_ots
+from tests.support.contracts import IMPLEMENTATIONS
+from tests.support.memory.records import MemoryRecordStore
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)

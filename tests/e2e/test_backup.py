@@ -10,8 +10,8 @@ import pytest
 from alibabacloud_ecs20140526 import models as ecs_m
 from alibabacloud_rds20140815 import models as rds_m
 
-from tests.conftest import make_ecs, make_rds, sha256_of, wait_until
-from tests.e2e.conftest import ADMIN
+from tests.support import make_ecs, make_rds, sha256_of, wait_until
+from tests.support.product import ADMIN
 
 
 def snapshot_content_is(endpoint, disk, snapshot_id, expected_sha) -> bool:

@@ -7,9 +7,9 @@ import pytest
 from nestbackup.handlers import wiring
 from nestbackup.operations import backup as ops
 from nestbackup.operations import backup_poll, backup_start, loading
-from tests.conftest import make_fnf
-from tests.e2e.conftest import start_product
 from tests.e2e.test_backup import snapshots_of
+from tests.support import make_fnf
+from tests.support.product import start_product
 
 
 @pytest.fixture(scope="module")

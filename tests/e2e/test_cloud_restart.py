@@ -8,9 +8,9 @@ import time
 import psycopg2
 import pytest
 
-from tests.conftest import Control, free_port, spawn_local_cloud
-from tests.e2e.conftest import ADMIN, Api
 from tests.e2e.test_restore import pg_rows
+from tests.support import Control, free_port, spawn_local_cloud
+from tests.support.product import ADMIN, Api
 
 
 def kill_and_restart(proc, state, port):

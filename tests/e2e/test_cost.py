@@ -4,8 +4,8 @@ prices, which the plan's own estimate is compared with."""
 from alibabacloud_fnf20190315 import models as fnf_m
 
 from nestbackup.decisions.plan import DEFAULT_PRICES
-from tests.conftest import make_fnf, wait_until
 from tests.e2e.test_backup import run_cli
+from tests.support import make_fnf, wait_until
 
 
 def test_a_backup_and_its_restore_carry_what_they_cost_and_the_plan_is_of_the_same_order(product, api, control, si,

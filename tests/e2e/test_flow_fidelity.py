@@ -13,8 +13,8 @@ from alibabacloud_tea_openapi.exceptions import ClientException
 from localcloud.fnf.definition import load_flow
 from localcloud.fnf.errors import ALL_ERRORS, FC_EXHAUSTED, FC_INTERNAL, FC_THROTTLED, FC_UNHANDLED, StateError
 from localcloud.fnf.interpreter import Interpreter
-from tests.conftest import make_fnf, wait_until
-from tests.e2e.conftest import start_product
+from tests.support import make_fnf, wait_until
+from tests.support.product import start_product
 
 ROOT = Path(__file__).resolve().parents[2]
 BACKUP_FLOW = "nestbackup-backup"

@@ -12,9 +12,9 @@ from alibabacloud_rds20140815 import models as rds_m
 from nestbackup.handlers import wiring
 from nestbackup.operations import backup as ops
 from nestbackup.operations import backup_poll, backup_start, loading
-from tests.conftest import make_rds, wait_until
-from tests.e2e.conftest import start_product
 from tests.e2e.test_backup_faults import _Killed, _KilledAfterIntent, _wiring_without_flow
+from tests.support import make_rds, wait_until
+from tests.support.product import start_product
 
 
 @pytest.fixture(scope="module")

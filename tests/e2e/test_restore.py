@@ -11,8 +11,8 @@ import pymysql
 import pytest
 from alibabacloud_ecs20140526 import models as ecs_m
 
-from tests.conftest import make_ecs, sha256_of, wait_until
-from tests.e2e.conftest import start_product
+from tests.support import make_ecs, sha256_of, wait_until
+from tests.support.product import start_product
 
 HOSTILE = "shop'; `x` \"q\" -- %"
 

@@ -10,9 +10,9 @@ from nestbackup.decisions.dbnames import quote_mssql
 from nestbackup.errors import CloudError
 from nestbackup.operations import restore as restores
 from nestbackup.operations import restore_rename
-from tests.conftest import mssql_run
 from tests.e2e.test_backup_faults import _wiring_without_flow
 from tests.e2e.test_restore import backup_of, wait_restore
+from tests.support import mssql_run
 
 HOSTILE = "sales]; DROP DATABASE [x]; -- 'q'"
 

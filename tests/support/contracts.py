@@ -1,5 +1,5 @@
-"""One contract suite per port, each test run against the in-memory port (fast) and the real adapter on the local
-cloud (marked slow): what the operations rely on holds for both, so the fast operation tests stay honest."""
+"""One port of the product, in memory or as the real adapter on the local cloud: the contract suites
+(tests/contracts) run every test on both, so the fast operation tests stay honest."""
 from __future__ import annotations
 
 import time
@@ -10,8 +10,8 @@ import pytest
 from localcloud import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 from nestbackup.adapters.openapi import Credentials, RpcClient
 from nestbackup.settings import DEFAULT_TAG_KEY
-from tests.conftest import Control
-from tests.memory.wiring import MemoryWiring
+from tests.support.localcloud import Control
+from tests.support.memory.wiring import MemoryWiring
 
 IMPLEMENTATIONS = [pytest.param("memory"), pytest.param("real", marks=pytest.mark.slow)]
 
