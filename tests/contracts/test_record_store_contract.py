@@ -1,28 +1,14 @@
 """The record store port's contract: MemoryRecordStore and the Tablestore adapter on the local cloud."""
 import threading
-import uuid
 
 import pytest
 
-from nestbackup.adapters.tablestore import RecordStore
 from nestbackup.errors import Conflict
 from nestbackup.ports.records import HEADER, StaleWrite
-from tests.support import make_ots
-from tests.support.contracts import IMPLEMENTATIONS
-from tests.support.memory.records import MemoryRecordStore
 
 
-@pytest.fixture(params=IMPLEMENTATIONS)
-def store(request):
-    if request.param == "memory":
-        return MemoryRecordStore()
-    store = RecordStore(make_ots(request.getfixturevalue("endpoint")), table="t" + uuid.uuid4().hex[:12])
-    assert store.ensure_table() is True
-    assert store.ensure_table() is False
-    return store
-
-
-def test_record_round_trip_with_items_in_one_read(store):
+def test_record_round_trip_with_items_in_one_read(records):
+    store = records.port
     store.create("backup", "backup-1", "si-1", {"Status": "Creating"},
                  {f"d-{n}": {"status": "Pending", "n": n} for n in range(250)})   # > one batch of 200
     stored = store.read("backup-1")
@@ -32,14 +18,16 @@ def test_record_round_trip_with_items_in_one_read(store):
     assert store.read("backup-missing") is None
 
 
-def test_a_record_id_is_written_once(store):
+def test_a_record_id_is_written_once(records):
+    store = records.port
     store.create("backup", "backup-1", "si-1", {"Status": "Creating"}, {})
     with pytest.raises(Exception) as exc:
         store.create("backup", "backup-1", "si-1", {"Status": "Creating"}, {})
     assert getattr(exc.value, "code", "") == "OTSConditionCheckFail"
 
 
-def test_parallel_writers_of_different_items_lose_nothing_and_a_stale_writer_is_refused(store):
+def test_parallel_writers_of_different_items_lose_nothing_and_a_stale_writer_is_refused(records):
+    store = records.port
     store.create("backup", "backup-1", "si-1", {"Status": "Creating"}, {f"d-{n}": {"v": 0} for n in range(20)})
 
     def bump(rid):
@@ -63,7 +51,8 @@ def test_parallel_writers_of_different_items_lose_nothing_and_a_stale_writer_is_
         store.write_header(second, {"Status": "CreateFailed"})
 
 
-def test_listing_is_newest_first_with_paging(store):
+def test_listing_is_newest_first_with_paging(records):
+    store = records.port
     ids = [f"backup-{n:012x}" for n in range(7)]
     for record_id in ids:
         store.create("backup", record_id, "si-1", {}, {})
@@ -75,7 +64,8 @@ def test_listing_is_newest_first_with_paging(store):
     assert token3 is None
 
 
-def test_lock_conflict_names_the_holder_and_an_expired_lease_is_taken_over(store):
+def test_lock_conflict_names_the_holder_and_an_expired_lease_is_taken_over(records):
+    store = records.port
     store.acquire_lock("si-1", "backup-a", now_ms=1_000, lease_ms=500)
     store.acquire_lock("si-1", "backup-a", now_ms=1_100, lease_ms=500)       # renewal by the holder
     with pytest.raises(Conflict, match="backup-a"):
@@ -86,7 +76,8 @@ def test_lock_conflict_names_the_holder_and_an_expired_lease_is_taken_over(store
     store.acquire_lock("si-1", "backup-c", now_ms=2_100, lease_ms=500)
 
 
-def test_only_one_of_many_racing_lockers_wins(store):
+def test_only_one_of_many_racing_lockers_wins(records):
+    store = records.port
     winners = []
 
     def race(n):
@@ -104,14 +95,16 @@ def test_only_one_of_many_racing_lockers_wins(store):
     assert len(winners) == 1
 
 
-def test_client_token_binds_one_record_id(store):
+def test_client_token_binds_one_record_id(records):
+    store = records.port
     assert store.claim_token("si-1", "backup", "tok-1", "backup-1") is None
     assert store.claim_token("si-1", "backup", "tok-1", "backup-2") == "backup-1"
     store.forget_token("si-1", "backup", "tok-1")
     assert store.claim_token("si-1", "backup", "tok-1", "backup-3") is None
 
 
-def test_documents_are_created_once_and_updated_only_from_the_version_read(store):
+def test_documents_are_created_once_and_updated_only_from_the_version_read(records):
+    store = records.port
     assert store.create_doc("schedules", "si-1", {"Cron": "0 3 * * *"}) is True
     assert store.create_doc("schedules", "si-1", {"Cron": "0 4 * * *"}) is False
     doc, version = store.get_doc("schedules", "si-1")
@@ -125,7 +118,8 @@ def test_documents_are_created_once_and_updated_only_from_the_version_read(store
     assert store.get_doc("schedules", "si-1") is None and store.get_doc("nothing", "x") is None
 
 
-def test_a_records_events_come_back_in_order_and_apart_from_the_record(store):
+def test_a_records_events_come_back_in_order_and_apart_from_the_record(records):
+    store = records.port
     store.create("backup", "backup-e", "si-1", {"Status": "Creating"}, {"d-1": {"v": 0}})
     store.append_events("backup-e", [{"Event": "Created"}, {"Event": "Planned"}])
     store.append_events("backup-e", [{"Event": "Started"}])
@@ -135,7 +129,8 @@ def test_a_records_events_come_back_in_order_and_apart_from_the_record(store):
     assert store.read("backup-missing") is None
 
 
-def test_counters_add_up_across_writers_at_once_and_each_write_counts_itself_as_the_call_it_is(store):
+def test_counters_add_up_across_writers_at_once_and_each_write_counts_itself_as_the_call_it_is(records):
+    store = records.port
     store.add_counts("costs", "r1", {"Invocations": 1, "ecs:CreateSnapshot": 2})
 
     def add():
