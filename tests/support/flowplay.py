@@ -1,7 +1,7 @@
 """The flows' part in the operation tests: the real flow files (flows/*.yaml) run by the local CloudFlow interpreter
-(localcloud/fnf), whose FC tasks call the real handlers (functions/*/index.py) on the in-memory ports, on this
-thread, in virtual time (a Wait state or a retry's delay does not sleep). A change to a flow or a handler shows in
-the fast tests.
+(localcloud/fnf), whose FC tasks call the real handlers (functions/*/index.py) on the in-memory ports, synchronously
+(a play returns once the flows ended) and in virtual time (a Wait state or a retry's delay does not sleep). A change
+to a flow or a handler shows in the fast tests.
 
 Each handler module is loaded afresh per player with its `wiring` (nestbackup.handlers.wiring, which builds the real
 adapters) rebound to the in-memory ports. An execution started meanwhile (a restore's safety backup, a backup's
