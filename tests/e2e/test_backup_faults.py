@@ -4,13 +4,12 @@ import time
 
 import pytest
 
-from nestbackup.handlers import wiring
 from nestbackup.operations import backup as ops
 from nestbackup.operations import backup_poll, backup_start, loading
-from tests.e2e.test_backup import snapshots_of
 from tests.support import make_fnf
+from tests.support.crashes import Killed, KilledAfterIntent, KilledOnFirstItemWrite, wiring_without_flow
 from tests.support.executions import ended_execution
-from tests.support.product import start_product
+from tests.support.product import snapshots_of, start_product
 
 
 @pytest.fixture(scope="module")
@@ -35,59 +34,15 @@ def test_a_stuck_resource_fails_at_its_deadline_and_the_others_succeed(product, 
     assert items[fine["DiskId"]]["Status"] == "Succeeded"
 
 
-class _NoFlow:
-    """Stands in for CloudFlow so that the test drives the steps itself."""
-
-    def start_once(self, *args, **kwargs):
-        return True
-
-
-class _Killed(BaseException):
-    pass
-
-
-class _KilledOnFirstItemWrite:
-    """The record store of a handler that dies right after its cloud call, before recording the result."""
-
-    def __init__(self, store):
-        self._store = store
-
-    def __getattr__(self, name):
-        return getattr(self._store, name)
-
-    def write_item(self, *args):
-        raise _Killed()
-
-
-class _KilledAfterIntent(_KilledOnFirstItemWrite):
-    """Records the RDS intent marker, then dies on the next write: right after CreateBackup was sent."""
-
-    def __init__(self, store):
-        super().__init__(store)
-        self._writes = 0
-
-    def write_item(self, *args):
-        self._writes += 1
-        if self._writes == 1:
-            return self._store.write_item(*args)
-        raise _Killed()
-
-
-def _wiring_without_flow():
-    w = type(wiring())(wiring().settings)
-    w.flows = _NoFlow()
-    return w
-
-
 def test_a_start_killed_right_after_create_snapshot_and_run_again_leaves_one_snapshot(product, control, si):
     disk = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")["Disks"][0]
     control.faults(op_delay_ms=2000)
-    w = _wiring_without_flow()
+    w = wiring_without_flow()
     record = ops.create_backup(w, si)
     before = control.stats().get("ecs:CreateSnapshot", 0)
-    killed = _wiring_without_flow()
-    killed.records = _KilledOnFirstItemWrite(w.records)
-    with pytest.raises(_Killed):
+    killed = wiring_without_flow()
+    killed.records = KilledOnFirstItemWrite(w.records)
+    with pytest.raises(Killed):
         backup_start.start_batch(killed, record["BackupId"], 0)
     assert control.stats()["ecs:CreateSnapshot"] == before + 1
     assert ops.get_backup(w, record["BackupId"])["Resources"][0]["Status"] == "Pending"
@@ -105,12 +60,12 @@ def test_a_start_killed_right_after_create_snapshot_and_run_again_leaves_one_sna
 def test_an_rds_start_killed_after_create_backup_adopts_the_job_it_started(product, control, si, pg_db):
     db = control.seed(ServiceInstanceId=si, Disks=0, Postgres=pg_db[1])["DBInstances"][0]
     control.faults(op_delay_ms=3000)
-    w = _wiring_without_flow()
+    w = wiring_without_flow()
     record = ops.create_backup(w, si)
-    killed = _wiring_without_flow()
+    killed = wiring_without_flow()
 
-    killed.records = _KilledAfterIntent(w.records)
-    with pytest.raises(_Killed):
+    killed.records = KilledAfterIntent(w.records)
+    with pytest.raises(Killed):
         backup_start.start_batch(killed, record["BackupId"], 0)
     before = control.stats()["rds:CreateBackup"]
     backup_start.start_batch(w, record["BackupId"], 0)
@@ -151,12 +106,12 @@ def test_a_long_backup_continues_in_new_executions_within_the_event_budget(produ
 def test_an_rds_start_killed_after_create_backup_adopts_the_backup_set_once_the_job_has_ended(product, control, si,
                                                                                                pg_db):
     control.seed(ServiceInstanceId=si, Disks=0, Postgres=pg_db[1])
-    w = _wiring_without_flow()
+    w = wiring_without_flow()
     record = ops.create_backup(w, si)
-    killed = _wiring_without_flow()
+    killed = wiring_without_flow()
 
-    killed.records = _KilledAfterIntent(w.records)
-    with pytest.raises(_Killed):
+    killed.records = KilledAfterIntent(w.records)
+    with pytest.raises(Killed):
         backup_start.start_batch(killed, record["BackupId"], 0)
     db = loading.load_backup(w, record["BackupId"]).items[0].resource_id
     deadline = time.monotonic() + 60

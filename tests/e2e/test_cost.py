@@ -3,9 +3,9 @@ function invocations and GB-seconds; the snapshot and backup bytes it created; a
 prices, which the plan's own estimate is compared with."""
 
 from nestbackup.decisions.plan import DEFAULT_PRICES
-from tests.e2e.test_backup import run_cli
 from tests.support import make_fnf
 from tests.support.executions import ended_execution
+from tests.support.product import run_cli
 
 
 def test_a_backup_and_its_restore_carry_what_they_cost_and_the_plan_is_of_the_same_order(product, api, control, si,

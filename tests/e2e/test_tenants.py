@@ -3,8 +3,7 @@ import json
 
 import pytest
 
-from tests.e2e.test_backup import run_cli
-from tests.support.product import ADMIN, Api
+from tests.support.product import ADMIN, Api, run_cli
 
 
 @pytest.fixture

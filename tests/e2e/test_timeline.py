@@ -2,7 +2,7 @@
 import json
 
 from nestbackup.model import timeline
-from tests.e2e.test_backup import run_cli
+from tests.support.product import run_cli
 
 
 def test_a_backup_timeline_lists_what_happened_in_order(product, api, control, si):

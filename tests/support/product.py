@@ -1,13 +1,19 @@
-"""The product (API, flows, handlers) on a local cloud with real disks and databases, and its HTTP API as a test
-client."""
+"""The product (API, flows, handlers) on a local cloud with real disks and databases; its HTTP API and its CLI as
+test clients, and what the end-to-end tests read of the cloud and the databases behind it."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 
+import psycopg2
+
 from nestbackup.cli.local import start_local_cloud
+from tests.support.clients import make_ecs
 
 ADMIN = "test-admin-token"
 
@@ -61,3 +67,45 @@ class Api:
 def start_product(tmp_path_factory, **env):
     return start_local_cloud(str(tmp_path_factory.mktemp("product")), admin_token=ADMIN, flow_wait_scale=0.01,
                              **env)
+
+
+def run_cli(endpoint, *args, token=ADMIN):
+    env = {**os.environ, "NESTBACKUP_ENDPOINT": endpoint + "/api"}
+    if token:
+        env["NESTBACKUP_TOKEN"] = token
+    return subprocess.run([sys.executable, "-m", "nestbackup.cli.main", *args], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+def backup_of(api, si) -> dict:
+    """A Created backup of `si`, through the API."""
+    status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
+    assert status == 202, record
+    final = api.wait(record["BackupId"])
+    assert final["Status"] == "Created", final
+    return final
+
+
+def wait_restore(api, restore_id, timeout=180) -> dict:
+    return api.wait(restore_id, timeout)
+
+
+def snapshots_of(endpoint, disk_id) -> list:
+    from alibabacloud_ecs20140526 import models as ecs_m
+    ecs = make_ecs(endpoint)
+    body = ecs.describe_snapshots(ecs_m.DescribeSnapshotsRequest(region_id="cn-hangzhou", disk_id=disk_id,
+                                                                 max_results=100)).body
+    return body.snapshots.snapshot or []
+
+
+def instance_status(endpoint, iid) -> str:
+    from alibabacloud_ecs20140526 import models as ecs_m
+    ecs = make_ecs(endpoint)
+    return ecs.describe_instances(ecs_m.DescribeInstancesRequest(
+        region_id="cn-hangzhou", instance_ids=json.dumps([iid]))).body.instances.instance[0].status
+
+
+def pg_rows(db: str, query: str = "SELECT * FROM t ORDER BY id"):
+    with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=db) as conn, conn.cursor() as cur:
+        cur.execute(query)
+        return cur.fetchall()
