@@ -181,7 +181,7 @@ class GatewaySide:
             self.port = MemoryDatabaseGateway(self.databases)
             return
         from nestbackup.adapters.databases.gateway import SqlDatabases
-        from tests.adapters.test_dbrename import MY, PG
+        from tests.support.dbservers import MY, PG
         server = PG if kind == "PostgreSQL" else MY
         self.port = SqlDatabases(server)
 
@@ -198,13 +198,13 @@ class GatewaySide:
             return
         values = ", ".join(f"({i})" for i in range(rows))
         if self.kind == "PostgreSQL":
-            from tests.adapters.test_dbrename import pg_exec
+            from tests.support.dbservers import pg_exec
             pg_exec(f"CREATE DATABASE {quote_pg(name)}")
             pg_exec("CREATE TABLE t (id int)", db=name)
             if rows:
                 pg_exec(f"INSERT INTO t VALUES {values}", db=name)
         else:
-            from tests.adapters.test_dbrename import my_exec
+            from tests.support.dbservers import my_exec
             my_exec(f"CREATE DATABASE {quote_mysql(name)}", f"CREATE TABLE {quote_mysql(name)}.t (id INT)",
                     *([f"INSERT INTO {quote_mysql(name)}.t VALUES {values}"] if rows else []))
 
@@ -220,8 +220,8 @@ class GatewaySide:
     def clean(self) -> None:
         if self.kind == "PostgreSQL":
             from nestbackup.adapters.databases.postgres import _Postgres
-            from tests.adapters.test_dbrename import pg_drop
+            from tests.support.dbservers import pg_drop
             pg_drop(*self.made, *(_Postgres.helper_name(n) for n in self.made))
         elif self.kind == "MySQL":
-            from tests.adapters.test_dbrename import my_drop
+            from tests.support.dbservers import my_drop
             my_drop(*self.made)
