@@ -55,15 +55,19 @@ class FlowPlayer:
         execution = self._executions().get((flow, name))
         assert execution is not None, f"no execution {name} of {flow} was started"
         execution["played"] = True
+        definition = _definition(flow)
         self.running.append((flow, name))
         try:
-            output = Interpreter(_definition(flow), self, name, execution["input"]).run()
+            output = Interpreter(definition, self, name, execution["input"]).run()
             execution["status"] = "Succeeded"
             return output
         except Cancelled:
             return {"Error": {"Code": "Stopped", "Detail": f"{name} was stopped"}}
         except StateError as err:
             execution["status"] = "Failed"
+            # A flow fails on purpose only through its Fail states (after its Catch closed the record); any other
+            # error (a Wait out of range, a state over 64 KiB, ...) is a flow or handler bug.
+            assert err.code in _fail_codes(definition), f"{name} of {flow} failed: {err.code}: {err.detail}"
             return {"Error": {"Code": err.code, "Detail": err.detail}}
         finally:
             self.running.pop()
@@ -104,6 +108,10 @@ def _definition(flow: str):
             assert file.flow is not None, file.error
             return file.flow
     raise AssertionError(f"no flow {flow} in {CATALOG.directory}")
+
+
+def _fail_codes(definition) -> set[str]:
+    return {state.spec.get("Code") for state in definition.root.states.values() if state.type == "Fail"}
 
 
 def _handler_on(path: Path, w: Ports):
