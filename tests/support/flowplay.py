@@ -142,11 +142,6 @@ def play_restore(w: Ports, restore_id: str, on_phase=None) -> dict:
     return FlowPlayer(w, on_phase).play(w.settings.restore_flow, restore_id)
 
 
-def play_started(w: Ports) -> None:
-    """Run the flows an operation started meanwhile, as CloudFlow would."""
-    FlowPlayer(w).play_started()
-
-
 DBS = {"PostgreSQL": {"app": {"t": [1, 2, 3]}}}
 
 
