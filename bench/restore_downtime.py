@@ -62,7 +62,7 @@ class StoppedWatch:
     """Seconds the instance spends in any status but Running, polled every 0.1 s through the real ECS API."""
 
     def __init__(self, endpoint: str, instance_id: str) -> None:
-        from tests.conftest import make_ecs
+        from tests.support import make_ecs
         self.ecs, self.instance_id = make_ecs(endpoint), instance_id
         self.stopped = 0.0
         self._done = threading.Event()

@@ -6,10 +6,8 @@ from __future__ import annotations
 import contextlib
 import threading
 import uuid
-from urllib.parse import unquote, urlparse
 
 import psycopg2
-import pymysql
 import pytest
 
 from nestbackup.adapters.databases import DbRenameError, DbServer, RenameResult, rename_back, roll_back
@@ -17,18 +15,7 @@ from nestbackup.adapters.databases.postgres import _Postgres
 from nestbackup.adapters.databases.values import JOURNAL_PREFIX, PG_MARKER_COMMENT
 from nestbackup.decisions.dbnames import aside_name, quote_mysql, quote_pg, restored_name
 from nestbackup.errors import Conflict, NotFound, ValidationError
-from tests.conftest import MYSQL_DSN, PG_DSN
-
-
-def _server(dsn: str, engine: str, default_port: int) -> DbServer:
-    u = urlparse(dsn)
-    return DbServer(engine, u.hostname or "127.0.0.1", u.port or default_port, unquote(u.username or ""),
-                    unquote(u.password or ""), maintenance_db=(u.path.lstrip("/") or "postgres"))
-
-
-MY = _server(MYSQL_DSN, "MySQL", 3306)
-PG = _server(PG_DSN, "PostgreSQL", 5432)
-
+from tests.support.dbservers import MY, PG, my_conn, my_drop, my_exec, my_exists, pg_conn, pg_drop, pg_exec, pg_exists
 
 # -- names --------------------------------------------------------------------------------------------------------
 
@@ -51,34 +38,6 @@ def names(engine: str, style: str = "plain") -> tuple[str, str, str, str]:
 
 
 # -- MySQL helpers ------------------------------------------------------------------------------------------------
-
-def my_conn(db: str | None = None):
-    return pymysql.connect(host=MY.host, port=MY.port, user=MY.user, password=MY.password, charset="utf8mb4",
-                           autocommit=True, database=db, ssl_disabled=True)   # no TLS set-up: 45 ms each
-
-
-def my_exec(*sqls: str, db: str | None = None) -> list:
-    conn = my_conn(db)
-    try:
-        out = []
-        with conn.cursor() as cur:
-            for sql in sqls:
-                cur.execute(sql)
-                out.append(cur.fetchall())
-        return out[-1] if out else []
-    finally:
-        conn.close()
-
-
-def my_exists(name: str) -> bool:
-    rows = my_exec("SELECT schema_name FROM information_schema.schemata")
-    return any(r[0] == name for r in rows)
-
-
-def my_drop(*names_: str) -> None:
-    for name in names_:
-        my_exec(f"DROP DATABASE IF EXISTS {quote_mysql(name)}")
-
 
 def build_mysql(schema: str, flavour: str, rows: int, charset: str = "utf8mb4",
                 collation: str = "utf8mb4_general_ci") -> None:
@@ -317,32 +276,6 @@ def test_invalid_names_are_refused_before_connecting():
 
 
 # -- PostgreSQL helpers -------------------------------------------------------------------------------------------
-
-def pg_conn(db: str | None = None):
-    conn = psycopg2.connect(host=PG.host, port=PG.port, user=PG.user, password=PG.password,
-                            dbname=db or PG.maintenance_db)
-    conn.autocommit = True
-    return conn
-
-
-def pg_exec(sql: str, args=None, db: str | None = None) -> list:
-    conn = pg_conn(db)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, args)
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
-
-
-def pg_exists(name: str) -> bool:
-    return bool(pg_exec("SELECT 1 FROM pg_database WHERE datname = %s", (name,)))
-
-
-def pg_drop(*names_: str) -> None:
-    for name in names_:
-        pg_exec(f"DROP DATABASE IF EXISTS {quote_pg(name)} WITH (FORCE)")
-
 
 def build_pg(db: str, flavour: str, rows: int) -> None:
     pg_exec(f"CREATE DATABASE {quote_pg(db)} TEMPLATE template0 ENCODING 'UTF8'")

@@ -8,19 +8,8 @@ import pytest
 
 from nestbackup.adapters.databases import rename_back, roll_back
 from nestbackup.errors import Conflict
-from tests.adapters.test_dbrename import (
-    MY,
-    PG,
-    check_mysql_swapped,
-    my_drop,
-    my_exists,
-    my_setup,
-    my_snapshot,
-    pg_drop,
-    pg_exists,
-    pg_setup,
-    pg_snapshot,
-)
+from tests.adapters.test_dbrename import check_mysql_swapped, my_setup, my_snapshot, pg_setup, pg_snapshot
+from tests.support.dbservers import MY, PG, my_drop, my_exists, pg_drop, pg_exists
 
 
 class Crash(Exception):
@@ -189,7 +178,7 @@ def test_pg_crash_after_every_statement_then_re_run_or_roll_back(with_original):
 def pg_snapshot_any(db: str) -> dict:
     """pg_snapshot of a database that may refuse connections (re-enabled for the look, then put back)."""
     from nestbackup.decisions.dbnames import quote_pg
-    from tests.adapters.test_dbrename import pg_exec
+    from tests.support.dbservers import pg_exec
     allow = pg_exec("SELECT datallowconn FROM pg_database WHERE datname = %s", (db,))[0][0]
     if allow:
         return pg_snapshot(db)

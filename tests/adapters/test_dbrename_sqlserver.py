@@ -16,7 +16,7 @@ from nestbackup.adapters.databases.values import MSSQL_MARK_TABLE
 from nestbackup.decisions.dbnames import aside_name, literal_mssql, quote_mssql, restored_name
 from nestbackup.errors import Conflict, NotFound
 from tests.adapters.test_dbrename_crash import Crash, crash_at, crashed, statements
-from tests.conftest import mssql_connect, mssql_run
+from tests.support import mssql_connect, mssql_run
 
 ENGINE = "SQLServer"
 

@@ -6,7 +6,7 @@ from nestbackup.adapters.computenest import ComputeNest
 from nestbackup.adapters.openapi import Credentials, RpcClient
 from nestbackup.adapters.rds import VERSION as RDS_VERSION
 from nestbackup.adapters.rds import Rds
-from tests.conftest import PG_DSN
+from tests.support import PG_DSN
 
 
 def client(endpoint, version):

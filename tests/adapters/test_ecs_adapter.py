@@ -156,7 +156,7 @@ def local_ecs(endpoint):
 
 
 def test_a_service_instance_with_more_than_1000_disks_is_found_whole(local_ecs, endpoint):
-    from tests.conftest import Control
+    from tests.support import Control
     si = f"si-{uuid.uuid4().hex[:12]}"
     seeded = Control(endpoint).seed(ServiceInstanceId=si, Disks=1001, DiskSize="1MiB", Fill=False)
     disks = local_ecs.disks_tagged("acs:computenest:serviceInstanceId", si)
@@ -168,7 +168,7 @@ def test_a_service_instance_with_more_than_1000_disks_is_found_whole(local_ecs, 
 
 
 def test_snapshots_tagged_lists_only_the_asked_key_and_groups_are_read_past_ten(local_ecs, endpoint):
-    from tests.conftest import Control
+    from tests.support import Control
     control = Control(endpoint)
     key = f"test:owner{uuid.uuid4().hex[:6]}"
     made = []
@@ -190,7 +190,7 @@ def test_snapshots_tagged_lists_only_the_asked_key_and_groups_are_read_past_ten(
 def test_refusals_the_reference_says_to_retry_later_are_retried(local_ecs, endpoint):
     import time
 
-    from tests.conftest import Control
+    from tests.support import Control
     control = Control(endpoint)
     s = control.seed(ServiceInstanceId=f"si-{uuid.uuid4().hex[:12]}", Disks=1, DiskSize="1MiB", Fill=False)
     did, iid = s["Disks"][0]["DiskId"], s["InstanceIds"][0]

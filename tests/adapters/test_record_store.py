@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from nestbackup.adapters.tablestore import Tablestore
-from tests.conftest import make_ots
+from tests.support import make_ots
 
 
 @pytest.fixture

@@ -24,14 +24,14 @@ from nestbackup.ports.flows import Flows
 from nestbackup.ports.gateway import DatabaseGateway
 from nestbackup.ports.records import Records
 from nestbackup.ports.webhooks import Webhooks
-from tests.memory.catalog import MemoryCatalog
-from tests.memory.compute import MemoryCompute
-from tests.memory.databases import MemoryDatabases
-from tests.memory.flows import MemoryFlows
-from tests.memory.gateway import MemoryDatabaseGateway
-from tests.memory.records import MemoryStore
-from tests.memory.webhooks import MemoryWebhooks
-from tests.memory.wiring import MemoryWiring
+from tests.support.memory.catalog import MemoryCatalog
+from tests.support.memory.compute import MemoryCompute
+from tests.support.memory.databases import MemoryDatabases
+from tests.support.memory.flows import MemoryFlows
+from tests.support.memory.gateway import MemoryDatabaseGateway
+from tests.support.memory.records import MemoryStore
+from tests.support.memory.webhooks import MemoryWebhooks
+from tests.support.memory.wiring import MemoryWiring
 
 PORTS = [
     (Compute, Ecs, MemoryCompute),

@@ -1,29 +1,21 @@
 """The contract of the records, claims and documents ports, which one store implements: MemoryStore and the
 Tablestore adapter on the local cloud."""
 import threading
-import uuid
 
 import pytest
 
-from nestbackup.adapters.tablestore import Tablestore
 from nestbackup.adapters.usage import take_calls
 from nestbackup.errors import Conflict
 from nestbackup.operations.timeline import TimelineRecords
 from nestbackup.ports.claims import LockTaken
 from nestbackup.ports.records import HEADER, RecordExists, StaleWrite
-from tests.conftest import make_ots
-from tests.contracts.conftest import IMPLEMENTATIONS
-from tests.memory.records import MemoryStore
+from tests.support.memory.records import MemoryStore
 
 
-@pytest.fixture(params=IMPLEMENTATIONS)
-def store(request):
-    if request.param == "memory":
-        return MemoryStore()
-    store = Tablestore(make_ots(request.getfixturevalue("endpoint")), table="t" + uuid.uuid4().hex[:12])
-    assert store.ensure_table() is True
-    assert store.ensure_table() is False
-    return store
+@pytest.fixture
+def store(records):
+    """The port's side under test (in memory, or Tablestore on a table of its own): it plays the three ports."""
+    return records.port
 
 
 @pytest.fixture

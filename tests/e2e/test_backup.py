@@ -2,16 +2,14 @@
 import json
 import os
 import re
-import subprocess
-import sys
 import threading
 
 import pytest
 from alibabacloud_ecs20140526 import models as ecs_m
 from alibabacloud_rds20140815 import models as rds_m
 
-from tests.conftest import make_ecs, make_rds, sha256_of, wait_until
-from tests.e2e.conftest import ADMIN
+from tests.support import make_ecs, make_rds, sha256_of, wait_until
+from tests.support.product import run_cli, snapshots_of
 
 
 def snapshot_content_is(endpoint, disk, snapshot_id, expected_sha) -> bool:
@@ -31,13 +29,6 @@ def snapshot_content_is(endpoint, disk, snapshot_id, expected_sha) -> bool:
     ecs.start_instances(ecs_m.StartInstancesRequest(region_id="cn-hangzhou", instance_id=[iid]))
     wait_until(lambda: status() == "Running")
     return sha256_of(disk["Path"]) == expected_sha
-
-
-def snapshots_of(endpoint, disk_id) -> list:
-    ecs = make_ecs(endpoint)
-    body = ecs.describe_snapshots(ecs_m.DescribeSnapshotsRequest(region_id="cn-hangzhou", disk_id=disk_id,
-                                                                 max_results=100)).body
-    return body.snapshots.snapshot or []
 
 
 def test_a_service_instance_with_disks_and_real_databases_backs_up_to_created(product, api, control, si, pg_db,
@@ -157,14 +148,6 @@ def test_bad_requests_get_clear_4xx(api, method, path, body, token, status, code
     got_status, got = api.call(method, path, body, token=token)
     assert (got_status, got["Code"]) == (status, code), got
     assert got["Message"] and got["RequestId"]
-
-
-def run_cli(endpoint, *args, token=ADMIN):
-    env = {**os.environ, "NESTBACKUP_ENDPOINT": endpoint + "/api"}
-    if token:
-        env["NESTBACKUP_TOKEN"] = token
-    return subprocess.run([sys.executable, "-m", "nestbackup.cli.main", *args], capture_output=True, text=True,
-                          env=env, timeout=300)
 
 
 def test_cli_create_wait_json_prints_the_final_record_and_show_prints_the_same(product, control, si):

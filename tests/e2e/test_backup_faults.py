@@ -4,12 +4,12 @@ import time
 
 import pytest
 
-from nestbackup.handlers import wiring
 from nestbackup.operations import backup as ops
 from nestbackup.operations import backup_poll, backup_start, loading
-from tests.conftest import make_fnf
-from tests.e2e.conftest import start_product
-from tests.e2e.test_backup import snapshots_of
+from tests.support import make_fnf
+from tests.support.crashes import Killed, KilledAfterIntent, KilledOnFirstItemWrite, wiring_without_flow
+from tests.support.executions import ended_execution
+from tests.support.product import snapshots_of, start_product
 
 
 @pytest.fixture(scope="module")
@@ -34,59 +34,15 @@ def test_a_stuck_resource_fails_at_its_deadline_and_the_others_succeed(product, 
     assert items[fine["DiskId"]]["Status"] == "Succeeded"
 
 
-class _NoFlow:
-    """Stands in for CloudFlow so that the test drives the steps itself."""
-
-    def start_once(self, *args, **kwargs):
-        return True
-
-
-class _Killed(BaseException):
-    pass
-
-
-class _KilledOnFirstItemWrite:
-    """The records port of a handler that dies right after its cloud call, before recording the result."""
-
-    def __init__(self, store):
-        self._store = store
-
-    def __getattr__(self, name):
-        return getattr(self._store, name)
-
-    def save(self, *args):
-        raise _Killed()
-
-
-class _KilledAfterIntent(_KilledOnFirstItemWrite):
-    """Records the RDS intent marker, then dies on the next write: right after CreateBackup was sent."""
-
-    def __init__(self, store):
-        super().__init__(store)
-        self._writes = 0
-
-    def save(self, *args):
-        self._writes += 1
-        if self._writes == 1:
-            return self._store.save(*args)
-        raise _Killed()
-
-
-def _wiring_without_flow():
-    w = type(wiring())(wiring().settings)
-    w.flows = _NoFlow()
-    return w
-
-
 def test_a_start_killed_right_after_create_snapshot_and_run_again_leaves_one_snapshot(product, control, si):
     disk = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")["Disks"][0]
     control.faults(op_delay_ms=2000)
-    w = _wiring_without_flow()
+    w = wiring_without_flow()
     record = ops.create_backup(w, si)
     before = control.stats().get("ecs:CreateSnapshot", 0)
-    killed = _wiring_without_flow()
-    killed.records = _KilledOnFirstItemWrite(w.records)
-    with pytest.raises(_Killed):
+    killed = wiring_without_flow()
+    killed.records = KilledOnFirstItemWrite(w.records)
+    with pytest.raises(Killed):
         backup_start.start_batch(killed, record["BackupId"], 0)
     assert control.stats()["ecs:CreateSnapshot"] == before + 1
     assert ops.get_backup(w, record["BackupId"])["Resources"][0]["Status"] == "Pending"
@@ -104,12 +60,12 @@ def test_a_start_killed_right_after_create_snapshot_and_run_again_leaves_one_sna
 def test_an_rds_start_killed_after_create_backup_adopts_the_job_it_started(product, control, si, pg_db):
     db = control.seed(ServiceInstanceId=si, Disks=0, Postgres=pg_db[1])["DBInstances"][0]
     control.faults(op_delay_ms=3000)
-    w = _wiring_without_flow()
+    w = wiring_without_flow()
     record = ops.create_backup(w, si)
-    killed = _wiring_without_flow()
+    killed = wiring_without_flow()
 
-    killed.records = _KilledAfterIntent(w.records)
-    with pytest.raises(_Killed):
+    killed.records = KilledAfterIntent(w.records)
+    with pytest.raises(Killed):
         backup_start.start_batch(killed, record["BackupId"], 0)
     before = control.stats()["rds:CreateBackup"]
     backup_start.start_batch(w, record["BackupId"], 0)
@@ -124,6 +80,7 @@ def test_an_rds_start_killed_after_create_backup_adopts_the_job_it_started(produ
 
 def test_a_long_backup_continues_in_new_executions_within_the_event_budget(product, api, control, si):
     from alibabacloud_fnf20190315 import models as fnf_m
+    from alibabacloud_tea_openapi.exceptions import ClientException
 
     control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
     control.faults(op_delay_ms=1500)            # several poll rounds; 3 rounds per execution here
@@ -133,11 +90,11 @@ def test_a_long_backup_continues_in_new_executions_within_the_event_budget(produ
     fnf = make_fnf(product.endpoint)
     names = [record["BackupId"]] + [f"{record['BackupId']}-g{g}" for g in range(2, 10)]
     ran = []
-    for name in names:
+    for name in names:              # the last one's closing states follow the record: wait for each to end
         try:
-            ran.append(fnf.describe_execution(fnf_m.DescribeExecutionRequest(
-                flow_name="nestbackup-backup", execution_name=name)).body.status)
-        except Exception:
+            ran.append(ended_execution(fnf, "nestbackup-backup", name).status)
+        except ClientException as err:
+            assert err.code == "ExecutionNotExists"
             break
     assert len(ran) >= 2 and set(ran) == {"Succeeded"}, ran
     events = fnf.get_execution_history(fnf_m.GetExecutionHistoryRequest(
@@ -149,12 +106,12 @@ def test_a_long_backup_continues_in_new_executions_within_the_event_budget(produ
 def test_an_rds_start_killed_after_create_backup_adopts_the_backup_set_once_the_job_has_ended(product, control, si,
                                                                                                pg_db):
     control.seed(ServiceInstanceId=si, Disks=0, Postgres=pg_db[1])
-    w = _wiring_without_flow()
+    w = wiring_without_flow()
     record = ops.create_backup(w, si)
-    killed = _wiring_without_flow()
+    killed = wiring_without_flow()
 
-    killed.records = _KilledAfterIntent(w.records)
-    with pytest.raises(_Killed):
+    killed.records = KilledAfterIntent(w.records)
+    with pytest.raises(Killed):
         backup_start.start_batch(killed, record["BackupId"], 0)
     db = loading.load_backup(w, record["BackupId"]).items[0].resource_id
     deadline = time.monotonic() + 60

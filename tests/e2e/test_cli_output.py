@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from tests.e2e.conftest import ADMIN
+from tests.support.product import ADMIN
 
 
 def test_the_demo_reads_as_a_story_without_log_lines_or_library_notices():

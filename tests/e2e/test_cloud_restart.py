@@ -8,9 +8,8 @@ import time
 import psycopg2
 import pytest
 
-from tests.conftest import Control, free_port, spawn_local_cloud
-from tests.e2e.conftest import ADMIN, Api
-from tests.e2e.test_restore import pg_rows
+from tests.support import Control, free_port, spawn_local_cloud
+from tests.support.product import ADMIN, Api, pg_rows
 
 
 def kill_and_restart(proc, state, port):
@@ -51,7 +50,7 @@ def test_a_restore_survives_the_cloud_being_killed_and_restarted(tmp_path, pg_db
 
 @pytest.mark.timeout(600)
 def test_a_backup_survives_the_cloud_being_killed_and_restarted(tmp_path, pg_db):
-    from tests.e2e.test_backup import snapshots_of
+    from tests.support.product import snapshots_of
     port, state = free_port(), tmp_path / "state"
     proc, endpoint = spawn_local_cloud(state, port, admin_token=ADMIN)
     try:

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import ADMIN
+from tests.support.product import ADMIN
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="Debian's chromium and chromium-driver are "

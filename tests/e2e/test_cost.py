@@ -1,11 +1,11 @@
 """Each record carries what it cost (issue 14): the cloud calls its steps made, by action; the flow transitions,
 function invocations and GB-seconds; the snapshot and backup bytes it created; and a money estimate at the plan's
 prices, which the plan's own estimate is compared with."""
-from alibabacloud_fnf20190315 import models as fnf_m
 
 from nestbackup.decisions.plan import DEFAULT_PRICES
-from tests.conftest import make_fnf, wait_until
-from tests.e2e.test_backup import run_cli
+from tests.support import make_fnf
+from tests.support.executions import ended_execution
+from tests.support.product import run_cli
 
 
 def test_a_backup_and_its_restore_carry_what_they_cost_and_the_plan_is_of_the_same_order(product, api, control, si,
@@ -61,7 +61,6 @@ def _served_since(control, before: dict[str, int], product, flow: str, execution
     """What the local cloud served since `before`, once the execution has ended: its last states (the restore's
     Route and Finished) come after the record is final."""
     fnf = make_fnf(product.endpoint)
-    wait_until(lambda: fnf.describe_execution(fnf_m.DescribeExecutionRequest(
-        flow_name=flow, execution_name=execution)).body.status not in ("Starting", "Running"), timeout=30)
+    ended_execution(fnf, flow, execution)
     after = control.stats()
     return {k: after[k] - before.get(k, 0) for k in after if after[k] - before.get(k, 0)}

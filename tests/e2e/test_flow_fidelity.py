@@ -13,8 +13,9 @@ from alibabacloud_tea_openapi.exceptions import ClientException
 from localcloud.fnf.definition import load_flow
 from localcloud.fnf.errors import ALL_ERRORS, FC_EXHAUSTED, FC_INTERNAL, FC_THROTTLED, FC_UNHANDLED, StateError
 from localcloud.fnf.interpreter import Interpreter
-from tests.conftest import make_fnf, wait_until
-from tests.e2e.conftest import start_product
+from tests.support import make_fnf
+from tests.support.executions import ended_execution
+from tests.support.product import start_product
 
 ROOT = Path(__file__).resolve().parents[2]
 BACKUP_FLOW = "nestbackup-backup"
@@ -81,11 +82,7 @@ def test_a_restore_starts_its_flow_with_every_field_the_first_state_reads(produc
     assert status == 202, restore
     final = api.wait(restore["RestoreId"])
     assert final["Status"] == "Restored", final
-    def ended():                # the record closes a step before the execution itself ends
-        body = fnf.describe_execution(fnf_m.DescribeExecutionRequest(
-            flow_name="nestbackup-restore", execution_name=restore["RestoreId"])).body
-        return body if body.status != "Running" else None
-    execution = wait_until(ended)
+    execution = ended_execution(fnf, "nestbackup-restore", restore["RestoreId"])
     assert json.loads(execution.input) == {"RestoreId": restore["RestoreId"], "Round": 0}
     assert execution.status == "Succeeded"
 

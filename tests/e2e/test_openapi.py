@@ -7,7 +7,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from tests.e2e.conftest import ADMIN
+from tests.support.product import ADMIN
 
 COUNT = {"requests": 0}
 BASE: list[str] = []

@@ -9,8 +9,8 @@ from alibabacloud_rds20140815 import models as rds_m
 
 from nestbackup.handlers import wiring
 from nestbackup.operations import schedules, sweeper
-from tests.conftest import make_ecs, make_fnf, make_rds, wait_until
-from tests.e2e.test_backup import snapshots_of
+from tests.support import make_ecs, make_fnf, make_rds, wait_until
+from tests.support.product import snapshots_of
 
 ROOT = Path(__file__).resolve().parents[2]
 

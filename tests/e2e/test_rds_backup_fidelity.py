@@ -12,9 +12,9 @@ from alibabacloud_rds20140815 import models as rds_m
 from nestbackup.handlers import wiring
 from nestbackup.operations import backup as ops
 from nestbackup.operations import backup_poll, backup_start, loading
-from tests.conftest import make_rds, wait_until
-from tests.e2e.conftest import start_product
-from tests.e2e.test_backup_faults import _Killed, _KilledAfterIntent, _wiring_without_flow
+from tests.support import make_rds, wait_until
+from tests.support.crashes import Killed, KilledAfterIntent, wiring_without_flow
+from tests.support.product import start_product
 
 
 @pytest.fixture(scope="module")
@@ -104,12 +104,12 @@ def test_a_backup_waits_while_the_instance_is_not_running(product, api, control,
 
 def test_a_start_run_again_after_a_crash_never_adopts_an_automatic_task(product, control, si, pg_db):
     db = control.seed(ServiceInstanceId=si, Disks=0, Postgres=pg_db[1])["DBInstances"][0]["DBInstanceId"]
-    w = _wiring_without_flow()
+    w = wiring_without_flow()
     record = ops.create_backup(w, si)
-    killed = _wiring_without_flow()
-    killed.records = _KilledAfterIntent(w.records)
+    killed = wiring_without_flow()
+    killed.records = KilledAfterIntent(w.records)
     auto = control.call("POST", f"/_local/rds/instances/{db}/backups", {"Mode": "Automated", "Seconds": 3})
-    with suppress(_Killed):         # the intent is recorded; CreateBackup's answer never is
+    with suppress(Killed):         # the intent is recorded; CreateBackup's answer never is
         backup_start.start_batch(killed, record["BackupId"], 0)
     backup_start.start_batch(w, record["BackupId"], 0)            # the flow's retry
     item = loading.load_backup(w, record["BackupId"]).items[0]

@@ -9,10 +9,9 @@ import uuid
 import psycopg2
 import pymysql
 import pytest
-from alibabacloud_ecs20140526 import models as ecs_m
 
-from tests.conftest import make_ecs, sha256_of, wait_until
-from tests.e2e.conftest import start_product
+from tests.support import sha256_of, wait_until
+from tests.support.product import backup_of, instance_status, pg_rows, start_product, wait_restore
 
 HOSTILE = "shop'; `x` \"q\" -- %"
 
@@ -24,12 +23,6 @@ def product(tmp_path_factory):
     server.stop()
 
 
-
-
-def pg_rows(db: str, query: str = "SELECT * FROM t ORDER BY id"):
-    with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=db) as conn, conn.cursor() as cur:
-        cur.execute(query)
-        return cur.fetchall()
 
 
 def my_conn(db: str | None = None):
@@ -44,12 +37,6 @@ def my_rows(db: str, query: str = "SELECT * FROM t ORDER BY id"):
             return cur.fetchall()
     finally:
         conn.close()
-
-
-def instance_status(endpoint, iid) -> str:
-    ecs = make_ecs(endpoint)
-    return ecs.describe_instances(ecs_m.DescribeInstancesRequest(
-        region_id="cn-hangzhou", instance_ids=json.dumps([iid]))).body.instances.instance[0].status
 
 
 @pytest.fixture
@@ -82,18 +69,6 @@ def drop_pg_family(name: str) -> None:
         for (db,) in cur.fetchall():
             cur.execute('DROP DATABASE "{}" WITH (FORCE)'.format(db.replace('"', '""')))
     admin.close()
-
-
-def backup_of(api, si) -> dict:
-    status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
-    assert status == 202, record
-    final = api.wait(record["BackupId"])
-    assert final["Status"] == "Created", final
-    return final
-
-
-def wait_restore(api, restore_id, timeout=180) -> dict:
-    return api.wait(restore_id, timeout)
 
 
 def test_restore_brings_back_disks_and_databases_and_keeps_the_later_data_aside(product, api, control, si, pg_db,
@@ -286,10 +261,10 @@ class _SlowCreate:
 def test_the_same_client_token_while_the_first_request_still_writes_gives_the_same_restore(product, api, control,
                                                                                               si):
     from nestbackup.operations import restore as restores
-    from tests.e2e.test_backup_faults import _wiring_without_flow
+    from tests.support.crashes import wiring_without_flow
     control.seed(ServiceInstanceId=si, Disks=1, DiskSize="4MiB")
     backup = backup_of(api, si)
-    slow, w = _wiring_without_flow(), _wiring_without_flow()
+    slow, w = wiring_without_flow(), wiring_without_flow()
     slow.records = _SlowCreate(w.records)
     first: list = []
     writer = threading.Thread(target=lambda: first.append(restores.create_restore(

@@ -2,8 +2,8 @@
 instances only for the disk resets and the swap of names. What the service writes meanwhile is kept aside."""
 import psycopg2
 
-from tests.conftest import wait_until
-from tests.e2e.test_restore import instance_status, pg_rows
+from tests.support import wait_until
+from tests.support.product import instance_status, pg_rows
 
 
 def test_instances_run_while_databases_are_restored_and_a_write_made_then_is_kept_aside(product, api, control, si,

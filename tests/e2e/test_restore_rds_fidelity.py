@@ -9,8 +9,8 @@ import pytest
 from alibabacloud_ecs20140526 import models as ecs_m
 from alibabacloud_rds20140815 import models as rds_m
 
-from tests.conftest import make_ecs, make_rds
-from tests.e2e.conftest import start_product
+from tests.support import make_ecs, make_rds
+from tests.support.product import start_product
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,7 @@
 database is untouched under its name and the restored copy is kept under the name the record gives."""
 import pytest
 
-from tests.e2e.conftest import start_product
-from tests.e2e.test_restore import backup_of, instance_status, pg_rows, wait_restore
+from tests.support.product import backup_of, instance_status, pg_rows, start_product, wait_restore
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ from nestbackup.decisions.dbnames import quote_mssql
 from nestbackup.errors import CloudError
 from nestbackup.operations import restore as restores
 from nestbackup.operations import restore_rename
-from tests.conftest import mssql_run
-from tests.e2e.test_backup_faults import _wiring_without_flow
-from tests.e2e.test_restore import backup_of, wait_restore
+from tests.support import mssql_run
+from tests.support.crashes import wiring_without_flow
+from tests.support.product import backup_of, wait_restore
 
 HOSTILE = "sales]; DROP DATABASE [x]; -- 'q'"
 
@@ -98,7 +98,7 @@ def test_a_recovery_whose_answer_was_lost_is_not_asked_again(api, control, si):
     sql(mssql, "CREATE DATABASE [ledger]", f"CREATE TABLE {t} ([id] INT)", f"INSERT INTO {t} VALUES (1), (2)")
     backup = backup_of(api, si)
     sql(mssql, f"INSERT INTO {t} VALUES (3)")
-    w = _wiring_without_flow()
+    w = wiring_without_flow()
     restore_id = restores.create_restore(w, backup["BackupId"], safety_backup=False)["RestoreId"]
     w.rds = lost = _AnswerLost(w.rds)
     before = control.stats().get("rds:RecoveryDBInstance", 0)

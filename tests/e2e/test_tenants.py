@@ -3,8 +3,7 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import ADMIN, Api
-from tests.e2e.test_backup import run_cli
+from tests.support.product import ADMIN, Api, run_cli
 
 
 @pytest.fixture
@@ -85,7 +84,7 @@ def test_a_name_that_resolves_to_loopback_is_refused_at_delivery_without_connect
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from tests.conftest import wait_until
+    from tests.support import wait_until
     received = []
 
     class Hook(BaseHTTPRequestHandler):

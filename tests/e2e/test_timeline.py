@@ -2,7 +2,7 @@
 import json
 
 from nestbackup.model import timeline
-from tests.e2e.test_backup import run_cli
+from tests.support.product import run_cli
 
 
 def test_a_backup_timeline_lists_what_happened_in_order(product, api, control, si):
@@ -50,7 +50,7 @@ def test_another_tenants_timeline_does_not_exist(api, control, si):
     control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
     record = api.call("POST", "/backups", {"ServiceInstanceId": si})[1]
     status, tenant = api.call("POST", "/tenants", {"Name": "tl-" + si[-8:], "Instances": ["si-other-" + si[-6:]]})
-    from tests.e2e.conftest import Api
+    from tests.support.product import Api
     other = Api(api.base.removesuffix("/api"), tenant["Token"])
     status, body = other.call("GET", f"/backups/{record['BackupId']}/events")
     assert status == 404 and body["Code"] == "NotFound"

@@ -11,9 +11,8 @@ import pytest
 from nestbackup.decisions import webhooks as rules
 from nestbackup.handlers import wiring
 from nestbackup.operations import notify
-from tests.conftest import wait_until
-from tests.e2e.conftest import start_product
-from tests.e2e.test_backup import run_cli
+from tests.support import wait_until
+from tests.support.product import run_cli, start_product
 
 DEADLINE = 4
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.conftest import spawn_local_cloud
+from tests.support import spawn_local_cloud
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def test_seed_registers_a_compute_nest_status_and_replicas(served):
 def test_seed_sets_the_rds_backup_policy(served):
     from alibabacloud_rds20140815 import models as m
 
-    from tests.conftest import make_rds
+    from tests.support import make_rds
     done = nestbackup("local", "seed", "--endpoint", served, "--instance", "si-cli3", "--disks", "0", "--sqlserver",
                       "--rds-backup-policy", '{"BackupRetentionPeriod": 30}', "--json")
     assert done.returncode == 0, done.stderr

@@ -5,7 +5,7 @@ from alibabacloud_computenest20210601 import models as cn_m
 from alibabacloud_rds20140815 import models as rds_m
 from Tea.exceptions import TeaException
 
-from tests.conftest import PG_DSN, _openapi_config
+from tests.support import PG_DSN, openapi_config
 
 ACCOUNT = "1234567890123456"
 
@@ -13,7 +13,7 @@ ACCOUNT = "1234567890123456"
 @pytest.fixture
 def cn(endpoint):
     from alibabacloud_computenest20210601.client import Client
-    return Client(_openapi_config(endpoint))
+    return Client(openapi_config(endpoint))
 
 
 def resources(cn, si, **kw):

@@ -21,7 +21,7 @@ def refused(call, *args) -> ClientException:
 @pytest.fixture(scope="module")
 def many_disks(endpoint):
     """One service instance with 1,001 small disks: past the 1,000-resource cap of tag queries."""
-    from tests.conftest import Control
+    from tests.support import Control
     return Control(endpoint).seed(ServiceInstanceId=f"si-{uuid.uuid4().hex[:12]}", Disks=1001, DiskSize="1MiB",
                                   Fill=False)
 

@@ -11,8 +11,8 @@ from alibabacloud_ecs20140526 import models as m
 from localcloud.cloud import LocalCloud
 from localcloud.seed import seed
 from localcloud.server import LocalCloudServer
-from tests.conftest import Control, make_ecs, spawn_local_cloud
 from tests.localcloud.test_ecs import R, scribble
+from tests.support import Control, make_ecs, spawn_local_cloud
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,7 +14,7 @@ from alibabacloud_tea_openapi.exceptions import ClientException
 
 from localcloud.cloud import LocalCloud
 from localcloud.server import LocalCloudServer
-from tests.conftest import Control
+from tests.support import Control
 
 FLOWS = Path(__file__).parent / "flows"
 FUNCTIONS = FLOWS / "functions"

@@ -18,7 +18,7 @@ from localcloud.cloud import LocalCloud
 from localcloud.rds.engines import base as engines
 from localcloud.rds.engines.dsn import parse_dsn
 from localcloud.rds.engines.mysql import qi
-from tests.conftest import MYSQL_DSN, PG_DSN
+from tests.support import MYSQL_DSN, PG_DSN
 
 PREFIX = f"rdst_{secrets.token_hex(4)}"
 REGION = "cn-hangzhou"

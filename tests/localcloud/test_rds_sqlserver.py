@@ -10,9 +10,9 @@ import pytest
 from alibabacloud_rds20140815 import models as m
 
 from localcloud.cloud import LocalCloud
-from tests.conftest import PG_DSN
-from tests.conftest import mssql_run as run
 from tests.localcloud.test_rds import backup_now, code_of, databases, tag, wait_db
+from tests.support import PG_DSN
+from tests.support import mssql_run as run
 
 
 def recover(rds, instance_id: str, backup_id: str, names: dict, target: str | None = "same"):

@@ -5,7 +5,7 @@ import signal
 import pytest
 from alibabacloud_ecs20140526 import models as m
 
-from tests.conftest import Control, free_port, make_ecs, make_ots, sha256_of, spawn_local_cloud, wait_until
+from tests.support import Control, free_port, make_ecs, make_ots, sha256_of, spawn_local_cloud, wait_until
 
 
 def _snapshot(ecs, sid):

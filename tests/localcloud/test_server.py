@@ -2,7 +2,7 @@
 import pytest
 from alibabacloud_tea_openapi.exceptions import ClientException, ServerException
 
-from tests.conftest import make_ecs
+from tests.support import make_ecs
 
 
 def test_health_answers(control):

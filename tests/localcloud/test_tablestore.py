@@ -38,7 +38,7 @@ from tablestore.metadata import SecondaryIndexMeta
 
 from localcloud.cloud import LocalCloud
 from localcloud.server import LocalCloudServer
-from tests.conftest import free_port, make_ots, spawn_local_cloud
+from tests.support import free_port, make_ots, spawn_local_cloud
 
 try:
     from tablestore.native import NATIVE_AVAILABLE

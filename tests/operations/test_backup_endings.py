@@ -9,8 +9,8 @@ from nestbackup.operations import artifacts, cancel
 from nestbackup.operations.backup import create_backup, get_backup
 from nestbackup.operations.backup_poll import finalize
 from nestbackup.operations.backup_start import start_batch
-from tests.memory.wiring import MemoryWiring
-from tests.operations.flowplay import play_backup
+from tests.support.flowplay import play_backup
+from tests.support.memory.wiring import MemoryWiring
 
 DBS = {"PostgreSQL": {"app": {"t": [1, 2, 3]}}}
 

@@ -6,8 +6,8 @@ from nestbackup.operations import artifacts, cancel, schedules
 from nestbackup.operations.backup import create_backup, get_backup, list_backups
 from nestbackup.operations.backup_poll import poll
 from nestbackup.operations.backup_start import start_batch
-from tests.memory.wiring import MemoryWiring
-from tests.operations.flowplay import play_backup
+from tests.support.flowplay import play_backup
+from tests.support.memory.wiring import MemoryWiring
 
 DBS = {"PostgreSQL": {"app": {"t": [1, 2, 3]}}}
 

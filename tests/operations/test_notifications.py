@@ -7,8 +7,8 @@ import pytest
 from nestbackup.operations import notify, tenants
 from nestbackup.operations.backup import create_backup
 from nestbackup.operations.backup_poll import finalize
-from tests.memory.wiring import MemoryWiring
-from tests.operations.flowplay import play_backup
+from tests.support.flowplay import play_backup
+from tests.support.memory.wiring import MemoryWiring
 
 HOOK = "https://hooks.example.com/nestbackup"
 

@@ -4,8 +4,8 @@ import pytest
 from nestbackup.model.ids import OWNER_TAG  # noqa: F401 - the tag the artifacts carry
 from nestbackup.operations import cancel
 from nestbackup.operations.restore import advance, create_restore, get_restore
-from tests.memory.wiring import MemoryWiring
-from tests.operations.flowplay import backed_up, play_restore
+from tests.support.flowplay import backed_up, play_restore
+from tests.support.memory.wiring import MemoryWiring
 
 
 @pytest.fixture

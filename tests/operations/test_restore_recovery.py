@@ -7,8 +7,8 @@ from nestbackup.operations import cancel
 from nestbackup.operations.backup import get_backup
 from nestbackup.operations.restore import advance, create_restore, get_restore, recover
 from nestbackup.operations.restore_rename import rename
-from tests.memory.wiring import MemoryWiring
-from tests.operations.flowplay import backed_up, play_restore
+from tests.support.flowplay import backed_up, play_restore
+from tests.support.memory.wiring import MemoryWiring
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from nestbackup.operations import schedules
 from nestbackup.operations.backup import create_backup, get_backup
 from nestbackup.operations.restore import advance, create_restore, get_restore
 from nestbackup.operations.sweeper import sweep
-from tests.memory.wiring import MemoryWiring
-from tests.operations.flowplay import play_backup
+from tests.support.flowplay import play_backup
+from tests.support.memory.wiring import MemoryWiring
 
 DAY = 86400
 MIDNIGHT = 1_900_000_000 - 1_900_000_000 % DAY

@@ -15,8 +15,8 @@ import pytest
 
 from nestbackup.handlers import wiring
 from nestbackup.operations import notify, schedules
-from tests.conftest import Control, make_ecs, wait_until
-from tests.e2e.conftest import Api, start_product
+from tests.support import Control, make_ecs, wait_until
+from tests.support.product import Api, start_product
 
 INSTANCES, MINUTES = 200, 10
 pytestmark = pytest.mark.timeout(1800)

@@ -1,8 +1,8 @@
 """The ports: every external thing the operations use, as typed Protocols with the plain values they answer with.
 
 Operations take one `Ports` object (`w`); `wiring.Wiring` builds it from the real adapters (`adapters/`), and the
-tests build one from in-memory implementations (`tests/memory/`), kept honest by one contract suite per port that
-runs against both (`tests/contracts/`).
+tests build one from in-memory implementations (`tests/support/memory/`), kept honest by one contract suite per port
+that runs against both (`tests/contracts/`).
 
 | port | protocol | real adapter |
 |---|---|---|

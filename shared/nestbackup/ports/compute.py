@@ -1,5 +1,5 @@
 """The compute port: what the product needs of ECS (disks, instances, snapshots, snapshot groups), and the plain
-values it answers with. `adapters/ecs.py` implements it over the ECS API; tests/memory has an in-memory one."""
+values it answers with. `adapters/ecs.py` implements it over the ECS API; tests/support/memory has an in-memory one."""
 from __future__ import annotations
 
 from dataclasses import dataclass

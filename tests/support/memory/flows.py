@@ -1,5 +1,5 @@
-"""The flows port (CloudFlow) in memory: executions are recorded, not run; the operation tests play the flow's part
-by calling the step functions themselves."""
+"""The flows port (CloudFlow) in memory: executions are recorded, not run; the operation tests run them with the
+flow player (tests/support/flowplay.py), which sets their status when they end."""
 from __future__ import annotations
 
 from dataclasses import asdict

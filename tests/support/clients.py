@@ -1,0 +1,32 @@
+"""The unmodified Alibaba Cloud SDK clients, pointed at a local cloud."""
+from __future__ import annotations
+
+from localcloud import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
+
+
+def openapi_config(endpoint: str, secret: str = DEFAULT_ACCESS_KEY_SECRET):
+    from alibabacloud_tea_openapi import models as oa
+    return oa.Config(access_key_id=DEFAULT_ACCESS_KEY_ID, access_key_secret=secret, region_id="cn-hangzhou",
+                     endpoint=endpoint.removeprefix("http://"), protocol="http", read_timeout=30000)
+
+
+def make_ecs(endpoint: str, secret: str = DEFAULT_ACCESS_KEY_SECRET):
+    from alibabacloud_ecs20140526.client import Client
+    return Client(openapi_config(endpoint, secret))
+
+
+def make_rds(endpoint: str, secret: str = DEFAULT_ACCESS_KEY_SECRET):
+    from alibabacloud_rds20140815.client import Client
+    return Client(openapi_config(endpoint, secret))
+
+
+def make_fnf(endpoint: str, secret: str = DEFAULT_ACCESS_KEY_SECRET):
+    from alibabacloud_fnf20190315.client import Client
+    return Client(openapi_config(endpoint, secret))
+
+
+def make_ots(endpoint: str, secret: str = DEFAULT_ACCESS_KEY_SECRET, instance: str = "nestbackup", **kw):
+    from tablestore import OTSClient
+    from tablestore.retry import NoRetryPolicy
+    kw.setdefault("retry_policy", NoRetryPolicy())
+    return OTSClient(endpoint, DEFAULT_ACCESS_KEY_ID, secret, instance, **kw)
