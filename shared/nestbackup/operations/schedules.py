@@ -3,8 +3,8 @@
 A schedule is a document per service instance in the `schedules` collection: a five-field cron (UTC), an optional
 retention rule, the last time it fired and, until a backup of it starts again, why the last one did not. A tick
 claims each due schedule with a versioned write (two ticks never both fire it), creates the backup with a ClientToken
-derived from the fire time (a re-run makes no second backup), and applies the retention rule. The sweeper finishes operations whose flow died or that ran past every deadline,
-so no record stays Creating or Restoring.
+derived from the fire time (a re-run makes no second backup), and applies the retention rule. The sweeper finishes
+operations whose flow died or that ran past every deadline, so no record stays Creating or Restoring.
 """
 from __future__ import annotations
 
