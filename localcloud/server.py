@@ -92,7 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.headers.get("content-length")
         if raw is None:
             return b""
-        if not raw.strip().isdigit():
+        if not (raw.strip().isascii() and raw.strip().isdigit()):
             raise _Refused(400, "InvalidContentLength", f"Content-Length must be a number of bytes: {raw!r}")
         length, chunks, received = int(raw), [], 0
         deadline = time.monotonic() + BODY_SECONDS

@@ -123,11 +123,11 @@ def test_a_body_shorter_than_its_content_length_is_answered_408_not_waited_for(e
     assert took < 15                                        # a few seconds, then the connection and thread are freed
 
 
-@pytest.mark.parametrize("length", ["abc", "-5", "1, 2"])
+@pytest.mark.parametrize("length", ["abc", "-5", "1, 2", "\u00b2"])       # ² is a digit to str.isdigit
 def test_a_content_length_that_is_no_length_is_answered_400(endpoint, length):
     host = endpoint.removeprefix("http://")
     answer, _ = raw_exchange(endpoint, (f"POST /_local/faults HTTP/1.1\r\nHost: {host}\r\n"
-                                        f"Content-Length: {length}\r\n\r\n").encode(), timeout=10)
+                                        f"Content-Length: {length}\r\n\r\n").encode("latin-1"), timeout=10)
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
 
 
@@ -150,3 +150,15 @@ def test_a_request_for_another_host_is_refused(endpoint, control, host):
                                         f'Content-Length: 21\r\nConnection: close\r\n\r\n{{"server_error": 1.0}}').encode())
     assert answer.startswith(b"HTTP/1.1 421 " if host else b"HTTP/1.1 400 "), answer[:200]
     assert control.call("GET", "/_local/faults") == before                  # and the fault was not set
+
+
+def test_bound_to_every_address_the_server_also_answers_ip_literals_but_never_names():
+    from types import SimpleNamespace
+
+    from localcloud.server import LocalCloudServer
+    everywhere, loopback = SimpleNamespace(server_address=("0.0.0.0", 8900)), SimpleNamespace(
+        server_address=("127.0.0.1", 8900))
+    assert LocalCloudServer.serves(everywhere, "10.0.0.5:8900") and LocalCloudServer.serves(everywhere, "[fd00::1]:8900")
+    assert not LocalCloudServer.serves(loopback, "10.0.0.5:8900")
+    assert not LocalCloudServer.serves(everywhere, "evil.example.com:8900")
+    assert not LocalCloudServer.serves(everywhere, "10.0.0.5:8901")
