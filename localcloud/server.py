@@ -4,12 +4,19 @@ Routing: /_local/* is the control plane (health, faults, stats, seed); a request
 a path under /2023-03-30/ is the Function Compute 3.0 API (ROA); a request naming an action (x-acs-action header or
 Action query) is RPC, sent to the product of its API version; other path prefixes go to mounts registered on the
 cloud (e.g. the product API).
+
+What a real front refuses is refused here too, before any routing: a Host the server does not serve (421; none at
+all, 400), so a web page whose name an attacker points at 127.0.0.1 (DNS rebinding) cannot drive it; a Content-Length
+that is not a length (400); and a body that does not arrive within BODY_SECONDS (408), so a client that promises more
+bytes than it sends costs a thread a few seconds, not forever.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
@@ -19,6 +26,17 @@ from .core.rpc import RpcRequest
 from .core.signing import verify_acs3, verify_v1
 
 log = logging.getLogger("localcloud")
+
+BODY_SECONDS = 5.0          # the whole body must arrive within this (the SDKs send theirs at once, on loopback)
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+class _Refused(Exception):
+    """A request answered with an error before it is routed; the connection is closed after the answer."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -52,9 +70,53 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve()
 
     def _serve(self) -> None:
+        try:
+            self._check_host()
+            body = self._read_body()
+        except _Refused as refused:
+            self.close_connection = True
+            self._answer(refused.status, {"content-type": "application/json", "connection": "close"}, json.dumps(
+                {"Code": refused.code, "Message": refused.message}).encode())
+            return
+        self._route(body)
+
+    def _check_host(self) -> None:
+        host = self.headers.get("host")
+        if host is None:
+            raise _Refused(400, "MissingHost", "HTTP/1.1 requests must name the host (Host header)")
+        if not self.server.serves(host):
+            raise _Refused(421, "MisdirectedRequest", f"this server does not serve {host!r}")
+
+    def _read_body(self) -> bytes:
+        """The body Content-Length announces, read under one deadline (the socket's timeout is the time left)."""
+        raw = self.headers.get("content-length")
+        if raw is None:
+            return b""
+        if not (raw.strip().isascii() and raw.strip().isdigit()):
+            raise _Refused(400, "InvalidContentLength", f"Content-Length must be a number of bytes: {raw!r}")
+        length, chunks, received = int(raw), [], 0
+        deadline = time.monotonic() + BODY_SECONDS
+        try:
+            while received < length:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                self.connection.settimeout(left)
+                chunk = self.rfile.read1(min(length - received, 1 << 20))
+                if not chunk:
+                    raise _Refused(400, "IncompleteBody", f"the connection closed after {received} of {length} "
+                                                          f"bytes of the body")
+                chunks.append(chunk)
+                received += len(chunk)
+        except TimeoutError:
+            raise _Refused(408, "RequestTimeout", f"{received} of the {length} bytes of the body arrived in "
+                                                  f"{BODY_SECONDS:g} s") from None
+        finally:
+            self.connection.settimeout(None)
+        return b"".join(chunks)
+
+    def _route(self, body: bytes) -> None:
         cloud = self.server.cloud
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
         url = urlsplit(self.path)
         headers = {k.lower(): v for k, v in self.headers.items()}
         try:
@@ -78,6 +140,9 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("local cloud failure on %s %s", self.command, self.path)
             status, out_headers, out = 500, {"content-type": "application/json"}, json.dumps(
                 {"Code": "LocalCloudBug", "Message": "The local cloud failed; see its log."}).encode()
+        self._answer(status, out_headers, out)
+
+    def _answer(self, status: int, out_headers: dict, out: bytes) -> None:
         self.send_response(status)
         for name, value in out_headers.items():
             self.send_header(name, value)
@@ -151,6 +216,21 @@ class LocalCloudServer(ThreadingHTTPServer):
     def endpoint(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host}:{port}"
+
+    def serves(self, host_header: str) -> bool:
+        """Whether a request for this Host is ours: a loopback name or the address listened on, with our port. Bound
+        to every address (0.0.0.0), any IP literal with our port too: a rebinding attack needs a name."""
+        bound, port = self.server_address[:2]
+        name, _, given_port = host_header.strip().lower().rpartition(":")
+        if given_port != str(port) or not name:
+            return False
+        if name in LOOPBACK_NAMES or name == bound:
+            return True
+        try:
+            ipaddress.ip_address(name.strip("[]"))
+        except ValueError:
+            return False
+        return ipaddress.ip_address(bound).is_unspecified
 
     def start_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.serve_forever, name="localcloud-http", daemon=True)

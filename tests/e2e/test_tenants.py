@@ -72,6 +72,7 @@ def test_tenant_validation(api):
 @pytest.mark.parametrize("url", [
     "http://127.0.0.1:8080/hook", "http://169.254.169.254/latest/meta-data/", "http://100.100.100.200/latest/",
     "http://10.0.0.5/hook", "http://192.168.1.1/", "http://[::1]:8080/", "http://[::ffff:127.0.0.1]/",
+    "http://[2002:a00:5::1]/", "http://[fec0::1]/", "http://[64:ff9b::a9fe:a9fe]/",
     "http://0.0.0.0/", "http://user:pw@example.com/hook", "file:///etc/passwd", "http://example.com/a b",
     "http://example.com:0/"])
 def test_webhook_targets_inside_the_account_or_with_credentials_are_refused(api, si, url):

@@ -82,7 +82,7 @@ def test_the_server_takes_100_parallel_connections(endpoint):
     def one():
         barrier.wait()
         with socket.create_connection((host, int(port)), timeout=20) as sock:
-            sock.sendall(b"GET /_local/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            sock.sendall(f"GET /_local/health HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
             answer = b""
             while chunk := sock.recv(4096):         # the whole answer, as a client does
                 answer += chunk
@@ -94,3 +94,71 @@ def test_the_server_takes_100_parallel_connections(endpoint):
     for t in threads:
         t.join()
     assert answers.count(b"HTTP/1.0 200") + answers.count(b"HTTP/1.1 200") == 100
+
+
+def raw_exchange(endpoint: str, request: bytes, timeout: float = 30) -> tuple[bytes, float]:
+    """Send `request` as it is on a new connection to the server; its whole answer (until it closes the connection
+    or `timeout`) and the seconds it took."""
+    import socket
+    import time
+    host, port = endpoint.removeprefix("http://").split(":")
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(request)
+        answer = b""
+        try:
+            while chunk := sock.recv(4096):
+                answer += chunk
+        except socket.timeout:
+            pass
+    return answer, time.monotonic() - started
+
+
+def test_a_body_shorter_than_its_content_length_is_answered_408_not_waited_for(endpoint):
+    host = endpoint.removeprefix("http://")
+    answer, took = raw_exchange(endpoint, (f"POST /_local/faults HTTP/1.1\r\nHost: {host}\r\n"
+                                           f"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+                                           f'{{"rules": []}}').encode(), timeout=20)
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+    assert took < 15                                        # a few seconds, then the connection and thread are freed
+
+
+@pytest.mark.parametrize("length", ["abc", "-5", "1, 2", "\u00b2"])       # ² is a digit to str.isdigit
+def test_a_content_length_that_is_no_length_is_answered_400(endpoint, length):
+    host = endpoint.removeprefix("http://")
+    answer, _ = raw_exchange(endpoint, (f"POST /_local/faults HTTP/1.1\r\nHost: {host}\r\n"
+                                        f"Content-Length: {length}\r\n\r\n").encode("latin-1"), timeout=10)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+
+
+@pytest.mark.parametrize("name", ["127.0.0.1", "localhost", "LocalHost", "[::1]"])
+def test_the_loopback_names_with_the_servers_port_are_served(endpoint, name):
+    port = endpoint.rsplit(":", 1)[1]
+    answer, _ = raw_exchange(endpoint, (f"GET /_local/health HTTP/1.1\r\nHost: {name}:{port}\r\n"
+                                        f"Connection: close\r\n\r\n").encode())
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+
+
+@pytest.mark.parametrize("host", ["evil.example.com:{port}", "evil.example.com", "127.0.0.1", "localhost:1",
+                                  "127.0.0.1:{port}.evil.example.com", "10.0.0.5:{port}", None])
+def test_a_request_for_another_host_is_refused(endpoint, control, host):
+    """A web page whose name an attacker points at 127.0.0.1 (DNS rebinding) sends its own name as Host."""
+    port = endpoint.rsplit(":", 1)[1]
+    header = "" if host is None else f"Host: {host.format(port=port)}\r\n"
+    before = control.call("GET", "/_local/faults")
+    answer, _ = raw_exchange(endpoint, (f"POST /_local/faults HTTP/1.1\r\n{header}Content-Type: application/json\r\n"
+                                        f'Content-Length: 21\r\nConnection: close\r\n\r\n{{"server_error": 1.0}}').encode())
+    assert answer.startswith(b"HTTP/1.1 421 " if host else b"HTTP/1.1 400 "), answer[:200]
+    assert control.call("GET", "/_local/faults") == before                  # and the fault was not set
+
+
+def test_bound_to_every_address_the_server_also_answers_ip_literals_but_never_names():
+    from types import SimpleNamespace
+
+    from localcloud.server import LocalCloudServer
+    everywhere, loopback = SimpleNamespace(server_address=("0.0.0.0", 8900)), SimpleNamespace(
+        server_address=("127.0.0.1", 8900))
+    assert LocalCloudServer.serves(everywhere, "10.0.0.5:8900") and LocalCloudServer.serves(everywhere, "[fd00::1]:8900")
+    assert not LocalCloudServer.serves(loopback, "10.0.0.5:8900")
+    assert not LocalCloudServer.serves(everywhere, "evil.example.com:8900")
+    assert not LocalCloudServer.serves(everywhere, "10.0.0.5:8901")

@@ -5,6 +5,7 @@ import time
 import pytest
 
 from nestbackup.decisions.retention import Retention
+from nestbackup.errors import NotFound, ValidationError
 from nestbackup.operations import schedules
 from nestbackup.operations.backup import create_backup, get_backup
 from nestbackup.operations.restore import advance, create_restore, get_restore
@@ -59,6 +60,42 @@ def test_a_schedule_that_cannot_back_up_says_why_and_the_others_still_fire(w):
     results = {r["ServiceInstanceId"]: r for r in out["Results"]}
     assert results["si-1"]["BackupId"] and "si-gone" in results["si-gone"]["Error"]
     assert out["Fired"] == 1
+
+
+def test_a_scheduled_backup_that_does_not_start_says_why_on_its_schedule_until_one_starts(w):
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    schedules.set_schedule(w, "si-1", "0 */2 * * *", now=MIDNIGHT)
+    w.claims.acquire_lock("si-1", "restore-elsewhere", int((MIDNIGHT + 7205) * 1000), 3600 * 1000)
+    [result] = schedules.tick(w, now=MIDNIGHT + 7205)["Results"]
+    shown = schedules.get_schedule(w, "si-1")
+    assert "busy" in result["Error"] and shown["LastError"] == result["Error"]
+    assert shown["LastErrorTime"].startswith("2030-03-17T02:00:05")
+    w.claims.release_lock("si-1", "restore-elsewhere")
+    assert len(fired(schedules.tick(w, now=MIDNIGHT + 4 * 3600 + 5))) == 1
+    shown = schedules.get_schedule(w, "si-1")
+    assert shown["LastError"] is None and shown["LastErrorTime"] is None
+    assert shown["LastFireTime"].startswith("2030-03-17T04:00")
+
+
+def cron_of_length(n: int) -> str:
+    """A valid daily-enough cron (the 1st of January and maybe October, 03:00) exactly `n` characters long."""
+    months = ("10" if n % 2 == 0 else "1") + ",1" * ((n - 10) // 2 if n % 2 == 0 else (n - 9) // 2)
+    cron = f"0 3 1 {months} *"
+    assert len(cron) == n
+    return cron
+
+
+def test_a_cron_too_long_for_the_scheduled_backups_description_is_refused_when_set(w):
+    # a scheduled backup's description is "scheduled (<cron>)", and a description holds at most 256 characters
+    longest = 256 - len("scheduled ()")
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    with pytest.raises(ValidationError, match=f"Cron must be at most {longest} characters"):
+        schedules.set_schedule(w, "si-1", cron_of_length(longest + 1), now=MIDNIGHT)
+    with pytest.raises(NotFound):
+        schedules.get_schedule(w, "si-1")
+    schedules.set_schedule(w, "si-1", cron_of_length(longest), now=MIDNIGHT)        # the longest allowed backs up
+    [backup_id] = fired(schedules.tick(w, now=MIDNIGHT + 400 * DAY))
+    assert get_backup(w, backup_id)["Description"] == f"scheduled ({cron_of_length(longest)})"
 
 
 def test_keep_days_deletes_only_what_is_older_and_never_the_newest_created(w):

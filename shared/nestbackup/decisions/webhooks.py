@@ -31,9 +31,18 @@ MAX_ATTEMPTS = 8                                # then the delivery is kept as a
 FIRST_RETRY_SECONDS, MAX_RETRY_SECONDS = 60, 3600
 SECRET_GRACE_SECONDS = 24 * 3600                # after a rotation the previous secret also signs for this long
 
-# Addresses a webhook must not reach unless the admin allows private targets. Alibaba Cloud's metadata service is
-# 100.100.100.200, inside the carrier-grade NAT range 100.64.0.0/10, which `is_private` does not cover.
+# Addresses a webhook must not reach unless the admin allows private targets: any the standard library does not call
+# global, and any IPv6 form that carries such an IPv4 address (a 6to4 relay or a NAT64 gateway would forward to it).
+# Alibaba Cloud's metadata service is 100.100.100.200, inside the carrier-grade NAT range 100.64.0.0/10 (not global).
+# Site-local fec0::/10 (deprecated by RFC 3879, still routed by some networks) is global to Python 3.10 and 3.11, so
+# it is named here. NAT64 (64:ff9b::/96, and the local-use 64:ff9b:1::/48 of RFC 8215) and IPv4-compatible addresses
+# lie in the reserved ::/8, refused whatever they carry; the IPv4 they carry is checked first only to name the reason.
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_SITE_LOCAL = ipaddress.ip_network("fec0::/10")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")           # RFC 6052: the IPv4 address is the last 32 bits
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")        # deprecated (RFC 4291): ::a.b.c.d
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class WebhookRefused(ValueError):
@@ -58,27 +67,58 @@ def check_url(url: object) -> str:
     return parts.hostname
 
 
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries: IPv4-compatible, 6to4 (2002::/16), Teredo (2001::/32: its server
+    and its client), NAT64 (64:ff9b::/96). IPv4-mapped addresses are judged as the IPv4 address they are."""
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    if ip.teredo is not None:
+        return list(ip.teredo)
+    if ip in _NAT64 or (ip in _IPV4_COMPATIBLE and int(ip) > 1):      # :: and ::1 are no IPv4's
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    return []
+
+
+def _private_kind(ip: IPAddress) -> str | None:
+    """What kind of non-global address this is, or None for a global one."""
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link-local (metadata service)"
+    if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
+        return "carrier-grade NAT (Alibaba Cloud's metadata service lives here)"
+    if isinstance(ip, ipaddress.IPv6Address) and ip in _SITE_LOCAL:
+        return "site-local"
+    if not ip.is_global:
+        return "private"
+    return None
+
+
+def _refusal(ip: IPAddress, allow_private: bool) -> str | None:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        return _refusal(ip.ipv4_mapped, allow_private)
+    if ip.is_unspecified or ip.is_multicast:
+        return f"{ip} is not a unicast address"
+    if isinstance(ip, ipaddress.IPv6Address):
+        for inner in embedded_ipv4(ip):
+            reason = _refusal(inner, allow_private)
+            if reason:
+                return f"{ip} carries {inner}: {reason}"
+    if ip.is_reserved and not ip.is_loopback:       # ::/8 holds ::1 (loopback) beside the unassigned and NAT64 ones
+        return f"{ip} is in a reserved range"
+    kind = _private_kind(ip)
+    if kind and not allow_private:
+        return f"{ip} is a {kind} address (the admin may allow private targets)"
+    return None
+
+
 def refused_address(address: str, allow_private: bool = False) -> str | None:
     """Why a delivery may not go to this IP address, or None when it may."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return f"{address} is not an IP address"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    if ip.is_unspecified or ip.is_multicast or ip.is_reserved:
-        return f"{ip} is not a unicast address"
-    if ip.is_loopback:
-        kind = "loopback"
-    elif ip.is_link_local:
-        kind = "link-local (metadata service)"
-    elif isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
-        kind = "carrier-grade NAT (Alibaba Cloud's metadata service lives here)"
-    elif ip.is_private:
-        kind = "private"
-    else:
-        return None
-    return None if allow_private else f"{ip} is a {kind} address (the admin may allow private targets)"
+    return _refusal(ip, allow_private)
 
 
 def literal_address_refusal(host: str, allow_private: bool = False) -> str | None:

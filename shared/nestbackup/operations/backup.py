@@ -32,13 +32,16 @@ def _log(event: str, **fields) -> None:
 
 
 # -- create
+DESCRIPTION_MAX_CHARS = 256
+
+
 def create_backup(w: Ports, service_instance_id: str, description: str = "", token: str | None = None,
                   now: float | None = None, lock_holder: str | None = None) -> dict:
     """Write the record and start the flow. `lock_holder`: the operation that already holds the instance's lock
     and runs this backup inside it (a restore's safety backup)."""
     check_service_instance_id(service_instance_id)
-    if not isinstance(description, str) or len(description) > 256:
-        raise ValidationError("Description must be a string of at most 256 characters")
+    if not isinstance(description, str) or len(description) > DESCRIPTION_MAX_CHARS:
+        raise ValidationError(f"Description must be a string of at most {DESCRIPTION_MAX_CHARS} characters")
     check_client_token(token)
     now = time.time() if now is None else now
     meter = Meter(w) if lock_holder is None else None     # a safety backup's calls are its restore's step's

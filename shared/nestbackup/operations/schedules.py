@@ -1,10 +1,10 @@
 """Scheduled backups with retention, and the sweeper: the two timer-triggered jobs.
 
 A schedule is a document per service instance in the `schedules` collection: a five-field cron (UTC), an optional
-retention rule, the last time it fired. A tick claims each due schedule with a versioned write (two ticks never
-both fire it), creates the backup with a ClientToken derived from the fire time (a re-run makes no second backup),
-and applies the retention rule. The sweeper finishes operations whose flow died or that ran past every deadline,
-so no record stays Creating or Restoring.
+retention rule, the last time it fired and, until a backup of it starts again, why the last one did not. A tick
+claims each due schedule with a versioned write (two ticks never both fire it), creates the backup with a ClientToken
+derived from the fire time (a re-run makes no second backup), and applies the retention rule. The sweeper finishes
+operations whose flow died or that ran past every deadline, so no record stays Creating or Restoring.
 """
 from __future__ import annotations
 
@@ -20,10 +20,18 @@ from ..model.status import BackupStatus
 from ..ports import Ports
 from ..ports.records import StaleWrite
 from .artifacts import delete_backup
-from .backup import create_backup, list_backups
+from .backup import DESCRIPTION_MAX_CHARS, create_backup, list_backups
 
 log = logging.getLogger("nestbackup.schedules")
 SCHEDULES = "schedules"
+
+
+def _description(cron: str) -> str:
+    """A scheduled backup's description: it names the cron, so a cron is only as long as a description allows."""
+    return f"scheduled ({cron})"
+
+
+MAX_CRON_CHARS = DESCRIPTION_MAX_CHARS - len(_description(""))
 
 
 def _log(event: str, **fields) -> None:
@@ -42,6 +50,9 @@ def set_schedule(w: Ports, si: str, cron: str, keep_last: int | None = None, kee
                  enabled: bool = True, now: float | None = None) -> dict:
     check_service_instance_id(si)
     now = time.time() if now is None else now
+    if isinstance(cron, str) and len(cron) > MAX_CRON_CHARS:
+        raise ValidationError(f"Cron must be at most {MAX_CRON_CHARS} characters (a scheduled backup's description "
+                              f"carries it)")
     validate_cron(cron, w.settings.schedule_min_interval_seconds, now)
     if keep_last is not None or keep_days is not None:
         Retention(keep_last, keep_days)
@@ -81,18 +92,28 @@ def tick(w: Ports, now: float | None = None, workers: int = 16) -> dict:
 def _run_alone(w: Ports, si: str, doc: dict, version: int, now: float) -> dict:
     """One schedule, whatever it holds: its failure is its own, recorded on it, and never stops the others."""
     try:
-        return _run(w, si, doc, version, now)
+        out = _run(w, si, doc, version, now)
     except Exception as err:  # noqa: BLE001 - isolation is the point
         log.exception("schedule failed", extra={"fields": {"service_instance_id": si}})
-        reason = f"{type(err).__name__}: {err}"[:500]
-        try:
-            current = w.documents.get_doc(SCHEDULES, si)
-            if current:
-                w.documents.update_doc(SCHEDULES, si, {**current[0], "LastError": reason, "LastErrorTime": now},
-                                     current[1])
-        except Exception:  # noqa: BLE001 - the record store itself may be what failed
-            pass
-        return {"ServiceInstanceId": si, "Error": reason}
+        out = {"ServiceInstanceId": si, "Error": f"{type(err).__name__}: {err}"[:500]}
+    if out.get("Error") or out.get("BackupId"):
+        _note_outcome(w, si, out.get("Error"), now)
+    return out
+
+
+def _note_outcome(w: Ports, si: str, error: str | None, now: float) -> None:
+    """A firing's outcome on its schedule: why the backup did not start (LastError, LastErrorTime), or, once one
+    starts, no error any more."""
+    try:
+        current = w.documents.get_doc(SCHEDULES, si)
+        if current is None or (error is None and "LastError" not in current[0]):
+            return
+        doc = {k: v for k, v in current[0].items() if k not in ("LastError", "LastErrorTime")}
+        if error is not None:
+            doc |= {"LastError": error[:500], "LastErrorTime": now}
+        w.documents.update_doc(SCHEDULES, si, doc, current[1])
+    except Exception:  # noqa: BLE001 - the record store itself may be what failed; the tick's answer still says it
+        pass
 
 
 def _run(w: Ports, si: str, doc: dict, version: int, now: float) -> dict:
@@ -109,7 +130,7 @@ def _run(w: Ports, si: str, doc: dict, version: int, now: float) -> dict:
     if doc.get("KeepLast") or doc.get("KeepDays"):
         out["Deleted"] = apply_retention(w, si, Retention(doc.get("KeepLast"), doc.get("KeepDays")), now)
     try:
-        record = create_backup(w, si, f"scheduled ({doc['Cron']})", token=f"schedule-{int(fire)}", now=now)
+        record = create_backup(w, si, _description(doc["Cron"]), token=f"schedule-{int(fire)}", now=now)
         out["BackupId"], out["Status"] = record["BackupId"], record["Status"]
     except (Conflict, NotFound, CloudError, ValidationError) as err:   # NotFound: Compute Nest no longer knows it
         out["Error"] = str(err)

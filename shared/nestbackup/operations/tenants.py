@@ -78,14 +78,15 @@ def create_tenant(w: Ports, name: str, instances: list[str], now: float | None =
                   webhook: str | None = None) -> dict:
     _validate(name, instances)
     _validate_webhook(w, webhook)
-    if w.documents.get_doc(NAMES, name) is not None:
-        raise Conflict(f"tenant {name} exists")
     token = "nbt_" + secrets.token_urlsafe(32)
     digest = _hash(token)
+    # The name row is taken first, only if free: of two creations at once one gets it and the other writes nothing,
+    # so every token row has the name that revokes it (a crash before the token row leaves a name delete clears).
+    if not w.documents.create_doc(NAMES, name, {"Hash": digest}):
+        raise Conflict(f"tenant {name} exists")
     secret = _new_secret() if webhook else None
     w.documents.put_doc(TENANTS, digest, {"Name": name, "Instances": sorted(set(instances)), "Webhook": webhook,
                                         "WebhookSecret": secret, "CreatedEpoch": time.time() if now is None else now})
-    w.documents.put_doc(NAMES, name, {"Hash": digest})
     out = {"Name": name, "Instances": sorted(set(instances)), "Token": token}
     return out | ({"WebhookSecret": secret} if secret else {})
 
