@@ -109,7 +109,7 @@ def raw_exchange(endpoint: str, request: bytes, timeout: float = 30) -> tuple[by
         try:
             while chunk := sock.recv(4096):
                 answer += chunk
-        except socket.timeout:
+        except TimeoutError:
             pass
     return answer, time.monotonic() - started
 

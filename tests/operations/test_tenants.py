@@ -5,7 +5,7 @@ import pytest
 
 from nestbackup.errors import Conflict
 from nestbackup.operations import tenants
-from tests.memory.wiring import MemoryWiring
+from tests.support.memory.wiring import MemoryWiring
 
 
 class _MeetOnTheName:
