@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Iterable, Iterator
 
-from ..ports.compute import Disk, Instance, Snapshot, SnapshotGroup
+from ..ports.compute import Disk, Instance, Refused, Snapshot, SnapshotGroup
 from .openapi import RpcClient
 
 VERSION = "2014-05-26"
@@ -147,15 +147,23 @@ class Ecs:
         self.rpc.call("DeleteSnapshotGroup", {"RegionId": self.region, "SnapshotGroupId": group_id})
 
     # -- restore
-    def stop_instances(self, instance_ids: list[str]) -> None:
+    def stop_instances(self, instance_ids: list[str]) -> list[Refused]:
+        """The instances ECS did not stop: with SuccessFirst the call succeeds and each refused instance has its own
+        row in InstanceResponses, Code other than 200."""
+        refused: list[Refused] = []
         for batch in chunks(instance_ids, INSTANCE_IDS_PER_CALL):
-            self.rpc.call("StopInstances", {"RegionId": self.region, "InstanceId": batch,
-                                            "StoppedMode": "KeepCharging", "BatchOptimization": "SuccessFirst"})
+            body = self.rpc.call("StopInstances", {"RegionId": self.region, "InstanceId": batch,
+                                                   "StoppedMode": "KeepCharging", "BatchOptimization": "SuccessFirst"})
+            refused += _refused(body)
+        return refused
 
-    def start_instances(self, instance_ids: list[str]) -> None:
+    def start_instances(self, instance_ids: list[str]) -> list[Refused]:
+        refused: list[Refused] = []
         for batch in chunks(instance_ids, INSTANCE_IDS_PER_CALL):
-            self.rpc.call("StartInstances", {"RegionId": self.region, "InstanceId": batch,
-                                             "BatchOptimization": "SuccessFirst"})
+            body = self.rpc.call("StartInstances", {"RegionId": self.region, "InstanceId": batch,
+                                                    "BatchOptimization": "SuccessFirst"})
+            refused += _refused(body)
+        return refused
 
     def reset_disk(self, disk_id: str, snapshot_id: str) -> None:
         self.rpc.call("ResetDisk", {"DiskId": disk_id, "SnapshotId": snapshot_id})
@@ -176,6 +184,12 @@ def _disk(raw: dict) -> Disk:
     return Disk(disk_id=raw["DiskId"], instance_id=raw.get("InstanceId") or None, status=raw.get("Status", ""),
                 category=raw.get("Category", ""), size_gib=int(raw.get("Size") or 0), disk_type=raw.get("Type", ""),
                 multi_attach=str(raw.get("MultiAttach", "")).lower() == "enabled")
+
+
+def _refused(body: dict) -> list[Refused]:
+    rows = (body.get("InstanceResponses") or {}).get("InstanceResponse") or []
+    return [Refused(r.get("InstanceId", ""), str(r.get("Code")), r.get("Message") or "") for r in rows
+            if str(r.get("Code", "200")) != "200"]
 
 
 def _instance(raw: dict) -> Instance:

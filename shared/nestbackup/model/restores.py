@@ -93,8 +93,10 @@ class RestoreRecord:
     started_epoch: float = 0.0
     failed_phase: RestorePhase | None = None     # the phase in which the first failure was seen
     ownership_checked: bool = False      # every resource was checked to still belong to the service instance
-    stopped_epoch: float | None = None   # when the instances were asked to stop
-    running_epoch: float | None = None   # when they were all running again
+    stop_accepted_epoch: float | None = None   # when ECS accepted the stop of at least one instance
+    stopped_epoch: float | None = None   # when the service went down: that accepted stop, once an instance was
+    #                                      seen Stopped
+    running_epoch: float | None = None   # when every instance it stopped was seen Running again
     cost: dict[str, Any] | None = None   # what it cost, once final (operations/costs.py)
 
     def item(self, resource_id: str) -> RestoreItem:
@@ -120,8 +122,17 @@ class RestoreRecord:
         return self.status
 
     @property
+    def never_stopped(self) -> bool:
+        """A stop was accepted and no instance was ever seen Stopped: the service was not taken down."""
+        return self.stop_accepted_epoch is not None and self.stopped_epoch is None
+
+    @property
     def downtime_seconds(self) -> float | None:
-        """How long the service's ECS instances were stopped (from the stop request until all ran again)."""
+        """How long the service's ECS instances were down, from their real states: from the accepted stop of an
+        instance later seen Stopped until every one was seen Running again; 0 when none ever stopped; None when
+        nothing was stopped or they are not all seen running yet."""
+        if self.never_stopped:
+            return 0.0
         if self.stopped_epoch is None or self.running_epoch is None:
             return None
         return round(max(0.0, self.running_epoch - self.stopped_epoch), 1)
@@ -148,7 +159,8 @@ class RestoreRecord:
                 "SafetyBackupId": self.safety_backup_id, "Instances": self.instances,
                 "PhaseStartedEpoch": self.phase_started_epoch, "StartedEpoch": self.started_epoch,
                 "FailedPhase": self.failed_phase.value if self.failed_phase else None,
-                "OwnershipChecked": self.ownership_checked, "StoppedEpoch": self.stopped_epoch,
+                "OwnershipChecked": self.ownership_checked, "StopAcceptedEpoch": self.stop_accepted_epoch,
+                "StoppedEpoch": self.stopped_epoch,
                 "RunningEpoch": self.running_epoch, "Cost": self.cost, "Order": [i.resource_id for i in self.items]}
 
     @classmethod
@@ -165,5 +177,6 @@ class RestoreRecord:
                    started_epoch=header.get("StartedEpoch", 0.0),
                    failed_phase=RestorePhase(header["FailedPhase"]) if header.get("FailedPhase") else None,
                    ownership_checked=header.get("OwnershipChecked", False),
+                   stop_accepted_epoch=header.get("StopAcceptedEpoch"),
                    stopped_epoch=header.get("StoppedEpoch"), running_epoch=header.get("RunningEpoch"),
                    cost=header.get("Cost"))

@@ -10,6 +10,7 @@ recover  -> the flow's Catch: start what was stopped, close the record as Restor
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
 
@@ -133,8 +134,13 @@ def advance(w: Ports, restore_id: str, round_number: int = 0, now: float | None 
     if record.phase is not before:       # moved on: act on the next phase at once
         return AdvanceOutput(restore_id, AdvanceState.WAIT, 1, 0).to_event()
     # Rounds restart at every phase, so short phases are seen quickly and a day-long restore of data still
-    # fits one execution's 5,000 events (waits double to CloudFlow's 300 s limit).
-    return AdvanceOutput(restore_id, AdvanceState.WAIT, next_wait(round_number, first=1), round_number + 1).to_event()
+    # fits one execution's 5,000 events (waits double to CloudFlow's 300 s limit). A phase with a deadline is
+    # looked at again when it falls due, not a doubled wait after it.
+    wait = next_wait(round_number, first=1)
+    deadline = _phase_deadline(w, record)
+    if deadline is not None:
+        wait = max(1, min(wait, math.ceil(deadline - now)))
+    return AdvanceOutput(restore_id, AdvanceState.WAIT, wait, round_number + 1).to_event()
 
 
 def _safety_backup(w: Ports, record: RestoreRecord, now: float) -> None:
@@ -177,27 +183,57 @@ def _stop(w: Ports, record: RestoreRecord, now: float) -> None:
         record.instances = {iid: found[iid].status if iid in found else "Missing" for iid in ids}
         running = [iid for iid in ids if iid in found and found[iid].running]
         if running:
-            record.stopped_epoch = now
-            w.ecs.stop_instances(running)
+            refused = w.ecs.stop_instances(running)
+            if len(refused) < len(running):
+                record.stop_accepted_epoch = now
+            if refused:
+                causes = "; ".join(f"{r.instance_id}: {r.code}: {r.message}" for r in refused)
+                _note_stopped(record, _stopped(w.ecs.describe_instances(ids)))
+                record.fail_operation(f"ECS refused to stop {causes}; no data was touched")
+                record.enter(RestorePhase.STARTING_INSTANCE, now)
+                return
         found = w.ecs.describe_instances(ids)
+    _note_stopped(record, _stopped(found))
     pending = [iid for iid in ids if iid in found and not found[iid].stopped]
     if not pending:
         record.enter(RestorePhase.RESTORING_DATA, now)
-    elif now - record.phase_started_epoch > w.settings.stop_deadline_seconds:
+    elif now - record.phase_started_epoch >= w.settings.stop_deadline_seconds:
         states = ", ".join(f"{iid} {found[iid].status}" for iid in pending)
+        down = "; none was seen Stopped, so the service was not taken down" if record.never_stopped else ""
         record.fail_operation(f"the instances did not stop within {w.settings.stop_deadline_seconds} s "
-                              f"({states}); no data was touched")
+                              f"({states}); no data was touched{down}")
         record.enter(RestorePhase.STARTING_INSTANCE, now)
+
+
+def _stopped(found: dict[str, Instance]) -> list[str]:
+    return [iid for iid, instance in found.items() if instance.stopped]
+
+
+def _note_stopped(record: RestoreRecord, seen_stopped: list[str]) -> None:
+    """The service went down when the stop of an instance it ran on was accepted, if that instance was then seen
+    Stopped; an instance that never stopped took nothing down."""
+    if record.stop_accepted_epoch is not None and record.stopped_epoch is None and \
+            set(seen_stopped) & set(_were_running(record)):
+        record.stopped_epoch = record.stop_accepted_epoch
+
+
+def _phase_deadline(w: Ports, record: RestoreRecord) -> float | None:
+    """When the current phase gives up: stopping and starting the instances each get stop_deadline_seconds."""
+    if record.phase in (RestorePhase.STOPPING_INSTANCE, RestorePhase.STARTING_INSTANCE):
+        return record.phase_started_epoch + w.settings.stop_deadline_seconds
+    return None
 
 
 def _start(w: Ports, record: RestoreRecord, now: float) -> None:
     to_start = _were_running(record)
     if to_start:
-        waiting = start_stopped(w, to_start)
-        if waiting:
-            if now - record.phase_started_epoch <= w.settings.stop_deadline_seconds:
+        round_ = start_stopped(w, to_start)
+        _note_stopped(record, round_.seen_stopped)
+        if round_.not_running:
+            if now - record.phase_started_epoch < w.settings.stop_deadline_seconds:
                 return
-            record.fail_operation(f"the instances did not start again: {', '.join(waiting)}")
+            record.fail_operation(f"the instances did not start again within {w.settings.stop_deadline_seconds} s: "
+                                  f"{', '.join(round_.not_running)}")
         else:
             record.running_epoch = record.running_epoch or now
     record.enter(RestorePhase.DONE if record.failed and not _any_renamed(record) else RestorePhase.VERIFYING, now)
@@ -246,16 +282,18 @@ def recover(w: Ports, restore_id: str, error: dict | None = None, now: float | N
     deadline = time.monotonic() + min(300, w.settings.stop_deadline_seconds)
     while to_start:
         try:
-            to_start = start_stopped(w, to_start)
+            round_ = start_stopped(w, to_start)
         except CloudError as err:
             record.status_detail += f"; starting {', '.join(to_start)} failed too: {err.code}: {err.message}"
             break
+        _note_stopped(record, round_.seen_stopped)
+        to_start = round_.not_running
         if to_start and time.monotonic() > deadline:
             record.status_detail += f"; still not running: {', '.join(to_start)}"
             break
         if to_start:
             time.sleep(1)
-    if not to_start and record.stopped_epoch:
+    if not to_start and record.stop_accepted_epoch is not None:
         record.running_epoch = record.running_epoch or time.time()
     record.enter(RestorePhase.DONE, now)
     meter.charge(restore_id, RecoverOutput.TRANSITIONS)

@@ -21,6 +21,11 @@ class Disk:
         """Attached or free again: a ResetDisk is over (ReIniting while it runs)."""
         return self.status in ("In_use", "Available")
 
+    @property
+    def resetting(self) -> bool:
+        """ReIniting: ECS is rolling the disk back (ResetDisk accepted, not over)."""
+        return self.status == "ReIniting"
+
 
 @dataclass(frozen=True)
 class Instance:
@@ -66,6 +71,15 @@ class SnapshotGroup:
         return self.status == "failed"
 
 
+@dataclass(frozen=True)
+class Refused:
+    """An instance a batch call (Stop/StartInstances with BatchOptimization=SuccessFirst) did not act on: the call
+    succeeds and its InstanceResponses row carries ECS's code."""
+    instance_id: str
+    code: str
+    message: str
+
+
 class Compute(Protocol):
     def disks_tagged(self, key: str, value: str) -> list[Disk]: ...
 
@@ -95,8 +109,8 @@ class Compute(Protocol):
 
     def delete_snapshot_group(self, group_id: str) -> None: ...
 
-    def stop_instances(self, instance_ids: list[str]) -> None: ...
+    def stop_instances(self, instance_ids: list[str]) -> list[Refused]: ...
 
-    def start_instances(self, instance_ids: list[str]) -> None: ...
+    def start_instances(self, instance_ids: list[str]) -> list[Refused]: ...
 
     def reset_disk(self, disk_id: str, snapshot_id: str) -> None: ...

@@ -9,7 +9,7 @@ from collections import Counter
 from typing import Iterable
 
 from nestbackup.errors import CloudError
-from nestbackup.ports.compute import Disk, Instance, Snapshot, SnapshotGroup
+from nestbackup.ports.compute import Disk, Instance, Refused, Snapshot, SnapshotGroup
 
 GIB = 2 ** 30
 # ECS snapshot and group names: 2-128 characters starting with a letter, of letters, digits and ":_.-", not starting
@@ -58,6 +58,7 @@ class MemoryCompute:
         self.tokens: dict[str, tuple[tuple, str]] = {}     # ClientToken -> (the call's parameters, its result)
         self.failing: set[str] = set()          # disks whose snapshots end failed
         self.refuse_stop: set[str] = set()      # instances that accept a stop and never reach Stopped
+        self.reset_undone: set[str] = set()     # disks whose reset is accepted and ends with the data untouched
 
     # -- seeding (the test's side)
     def add_instance(self, tags: dict[str, str]) -> str:
@@ -187,19 +188,27 @@ class MemoryCompute:
             for sid in group["members"]:
                 self.snapshots.pop(sid, None)
 
-    def stop_instances(self, instance_ids: list[str]) -> None:
+    def stop_instances(self, instance_ids: list[str]) -> list[Refused]:
         self.refusals.call("StopInstances")
-        with self._lock:
-            for iid in instance_ids:
-                if self.instances[iid]["status"] == "Running":
-                    self.instances[iid]["status"] = "Stopping"
+        return self._batch(instance_ids, "Running", "Stopping")
 
-    def start_instances(self, instance_ids: list[str]) -> None:
+    def start_instances(self, instance_ids: list[str]) -> list[Refused]:
         self.refusals.call("StartInstances")
+        return self._batch(instance_ids, "Stopped", "Starting")
+
+    def _batch(self, instance_ids: list[str], want: str, to: str) -> list[Refused]:
+        """BatchOptimization=SuccessFirst: each instance in the wrong state is reported, the others move on."""
+        refused = []
         with self._lock:
             for iid in instance_ids:
-                if self.instances[iid]["status"] == "Stopped":
-                    self.instances[iid]["status"] = "Starting"
+                doc = self.instances.get(iid)
+                if doc is None:
+                    refused.append(Refused(iid, "InvalidInstanceId.NotFound", f"instance {iid} does not exist"))
+                elif doc["status"] != want:
+                    refused.append(Refused(iid, "IncorrectInstanceStatus", f"instance {iid} is {doc['status']}"))
+                else:
+                    doc["status"] = to
+        return refused
 
     def reset_disk(self, disk_id: str, snapshot_id: str) -> None:
         self.refusals.call("ResetDisk")
@@ -215,7 +224,7 @@ class MemoryCompute:
             if snapshot_id not in self.snapshots:
                 raise CloudError("InvalidSnapshotId.NotFound", f"snapshot {snapshot_id} does not exist",
                                  action="ResetDisk", http_status=404)
-            disk.update(status="ReIniting", reset_to=snapshot_id, seen=0)
+            disk.update(status="ReIniting", reset_to=None if disk_id in self.reset_undone else snapshot_id, seen=0)
 
     # -- plumbing
     def _same_call(self, token: str, params: tuple, action: str) -> str:

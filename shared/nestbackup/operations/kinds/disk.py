@@ -77,21 +77,33 @@ class DiskSnapshot:
 
     def restore(self, w: Ports, record: RestoreRecord, item: RestoreItem, now: float) -> None:
         w.ecs.reset_disk(item.resource_id, item.source_artifact_id)
-        item.status = ItemStatus.RUNNING
+        item.status, item.restore_started_epoch = ItemStatus.RUNNING, now
 
     def restore_waits(self, w: Ports, err: CloudError) -> bool:
         return err.transient
 
     def follow(self, w: Ports, record: RestoreRecord, running: list[RestoreItem], now: float) -> None:
-        """A reset is over when the disk is attached or free again."""
+        """A reset is over when ECS shows the disk attached or free again after accepting the ResetDisk. That is all
+        ECS reports of a rollback (ResetDisk answers only a RequestId; DescribeDisks shows ReIniting while it runs and
+        no outcome after), so the item says what was seen and that the disk's content was not checked."""
         disks = w.ecs.describe_disks([i.resource_id for i in running])
         for item in running:
             disk = disks.get(item.resource_id)
             if disk is None:
                 item.fail("InvalidDiskId.NotFound", f"disk {item.resource_id} no longer exists")
+            elif disk.resetting:
+                item.cloud_task_seen = True
             elif disk.settled:
                 item.status, item.progress = ItemStatus.SUCCEEDED, 100
-                item.verification = f"rolled back to snapshot {item.source_artifact_id}"
+                item.verified, item.verification = None, _reset_evidence(item, disk.status)
+
+
+def _reset_evidence(item: RestoreItem, status: str) -> str:
+    """What ECS showed of the rollback, and no more: its content is never read back."""
+    seen = "showed the disk ReIniting and then" if item.cloud_task_seen else \
+        "was never seen re-initialising the disk (a rollback that fast is not confirmed); it shows the disk"
+    return (f"not checked: ECS accepted the rollback to snapshot {item.source_artifact_id}, {seen} {status}; "
+            f"the disk's content was not compared with the snapshot")
 
 
 def _snapshot_error(snap: Snapshot) -> tuple[str | None, str | None]:
