@@ -57,12 +57,24 @@ def test_a_disk_is_reset_only_while_its_instance_is_stopped_and_instances_stop_a
     with pytest.raises(CloudError) as err:
         compute.port.reset_disk(disk, sid)
     assert err.value.code == "IncorrectInstanceStatus"
-    compute.port.stop_instances([instance])
+    assert compute.port.stop_instances([instance]) == []
     assert eventually(lambda: compute.port.describe_instances([instance])[instance].stopped)
     compute.port.reset_disk(disk, sid)
     assert eventually(lambda: compute.port.describe_disks([disk])[disk].settled)
-    compute.port.start_instances([instance])
+    assert compute.port.start_instances([instance]) == []
     assert eventually(lambda: compute.port.describe_instances([instance])[instance].running)
+
+
+def test_an_instance_ecs_will_not_stop_or_start_is_reported_with_its_code(compute):
+    one = compute.seed(disks=0)["InstanceIds"][0]
+    assert compute.port.stop_instances([one]) == []
+    assert eventually(lambda: compute.port.describe_instances([one])[one].stopped)
+    refused = compute.port.stop_instances([one])        # Stopped already: with SuccessFirst the call reports it
+    assert [(r.instance_id, r.code) for r in refused] == [(one, "IncorrectInstanceStatus")]
+    assert compute.port.start_instances([one]) == []
+    assert eventually(lambda: compute.port.describe_instances([one])[one].running)
+    refused = compute.port.start_instances([one])
+    assert [(r.instance_id, r.code) for r in refused] == [(one, "IncorrectInstanceStatus")]
 
 
 def test_a_malformed_snapshot_name_is_refused(compute):

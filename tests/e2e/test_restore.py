@@ -1,5 +1,6 @@
 """Restore of a whole service instance from a backup: stop, roll disks back, restore databases under new names,
 rename them into place (the live ones kept aside), start, verify."""
+import datetime
 import json
 import os
 import threading
@@ -148,6 +149,57 @@ def test_an_instance_that_refuses_to_stop_is_left_running_and_untouched(product,
     assert "did not stop" in final["StatusDetail"] and "no data was touched" in final["StatusDetail"]
     assert sha256_of(seeded["Disks"][0]["Path"]) == changed
     assert pg_rows(pg_db[0]) == live
+    assert instance_status(product.endpoint, seeded["InstanceIds"][0]) == "Running"
+    # it never stopped: no downtime, and the record says so; the stop phase gave up at its deadline (4 s here)
+    assert final["DowntimeSeconds"] == 0 and "not taken down" in final["StatusDetail"]
+    phases = {e["Detail"]: _epoch(e["Time"]) for e in api.call("GET", f"/restores/{restore['RestoreId']}/events")[1]
+              ["Events"] if e["Event"] == "Phase"}
+    assert phases["StartingInstance"] - phases["StoppingInstance"] <= 4 + 2.5, phases
+
+
+def _epoch(iso: str) -> float:
+    return datetime.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def test_a_reset_ecs_ends_with_the_disk_untouched_is_never_called_rolled_back(product, api, control, si):
+    """ECS accepts the rollback, shows the disk ReIniting, then In_use, and the data was not rolled back: ECS reports
+    nothing more (ResetDisk answers only a RequestId), so the record says what it saw and that the content was not
+    checked; it never says "rolled back"."""
+    seeded = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
+    backup = backup_of(api, si)
+    disk = seeded["Disks"][0]
+    with open(disk["Path"], "r+b") as f:
+        f.write(b"changed after the backup")
+    changed = sha256_of(disk["Path"])
+    control.faults(fail=[disk["DiskId"]], op_delay_ms=1500)
+    try:
+        status, restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})
+        assert status == 202
+        final = wait_restore(api, restore["RestoreId"])
+    finally:
+        control.clear_faults()
+    item = next(r for r in final["Resources"] if r["ResourceId"] == disk["DiskId"])
+    assert sha256_of(disk["Path"]) == changed                       # the rollback did not happen
+    assert "rolled back" not in item["Verification"] and "rolled back" not in final["Verification"]
+    assert item["Verification"].startswith("not checked:") and item["Verified"] is None
+    assert "showed the disk ReIniting" in item["Verification"]
+    assert instance_status(product.endpoint, seeded["InstanceIds"][0]) == "Running"
+
+
+def test_a_reset_ecs_refuses_fails_its_disk_with_the_code_and_starts_the_instance(product, api, control, si):
+    seeded = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
+    backup = backup_of(api, si)
+    disk = seeded["Disks"][0]
+    control.faults(reject={disk["DiskId"]: "IncorrectDiskStatus"})
+    try:
+        status, restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})
+        final = wait_restore(api, restore["RestoreId"])
+    finally:
+        control.clear_faults()
+    item = next(r for r in final["Resources"] if r["ResourceId"] == disk["DiskId"])
+    assert final["Status"] == "RestoreFailed"
+    assert (item["Status"], item["ErrorCode"]) == ("Failed", "IncorrectDiskStatus") and item["RequestId"]
+    assert "rolled back" not in (item["Verification"] or "")
     assert instance_status(product.endpoint, seeded["InstanceIds"][0]) == "Running"
 
 
