@@ -188,6 +188,11 @@ class Disks(EcsState):
                 self.blocks.unpin(pinned)
 
     def _end_reset(self, disk_id: str, error: str | None = None, baseline: dict | None = None) -> None:
+        """The rollback is over: the disk settles as ECS shows it, and nothing on the wire says whether it rolled back
+        (ECS documents no such field); a failure stays in the stored document and this server's log."""
+        if error:
+            log.warning("rollback of %s ended without rolling back: %s", disk_id, error)
+
         def change(d: dict) -> None:
             d["Status"] = "In_use" if d.get("InstanceId") else "Available"
             d.pop("ResetSnapshotId", None)
