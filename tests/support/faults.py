@@ -432,11 +432,12 @@ def _held_claims(w: FaultyWiring, records: dict[str, dict]) -> list[str]:
 @dataclass
 class Scenario:
     """One operation: `setup(w, player)` prepares the state (no fault, nothing counted) and returns what `run`
-    needs; `run(w, player, client, prepared)` makes the calls under test."""
+    needs; `run(w, player, client, prepared)` makes the calls under test, `gap` seconds later."""
     name: str
     setup: Callable[[FaultyWiring, FaultPlayer], Any]
     run: Callable[[FaultyWiring, FaultPlayer, Client, Any], None]
     settings: dict | None = None
+    gap: float = 3600.0                 # an operation comes an hour after the ones that prepared it
 
 
 @dataclass
@@ -462,7 +463,7 @@ def run_cell(scenario: Scenario, target: str | None = None, way: str | None = No
         w = FaultyWiring(injector, clock, **(scenario.settings or {}))
         player = FaultPlayer(w)
         prepared = scenario.setup(w, player)
-        w.clock.advance(3600)          # an operation comes an hour after the ones that prepared it
+        w.clock.advance(scenario.gap)
         injector.armed = True
         runaways: list[str] = []
         _unless_runaway(lambda: scenario.run(w, player, Client(w), prepared), player, runaways)
