@@ -33,12 +33,12 @@ from localcloud.fnf.errors import FC_UNHANDLED, StateError
 from nestbackup.decisions.retention import Retention
 from nestbackup.errors import CloudError, Conflict, NestBackupError, NotFound, ValidationError
 from nestbackup.model.ids import OWNER_TAG
-from nestbackup.model.status import BACKUP_FINAL, BackupStatus, ItemStatus, RestoreStatus
+from nestbackup.model.status import BACKUP_FINAL, BackupStatus, ItemStatus, RestorePhase, RestoreStatus
 from nestbackup.operations.artifacts import delete_backup
 from nestbackup.operations.backup import create_backup, get_backup
 from nestbackup.operations.backup_start import start_batch, start_batch_count
 from nestbackup.operations.cancel import cancel_backup, cancel_restore
-from nestbackup.operations.restore import create_restore
+from nestbackup.operations.restore import advance, create_restore, get_restore
 from nestbackup.operations.schedules import apply_retention, set_schedule, tick
 from nestbackup.operations.sweeper import SWEEP_GRACE_SECONDS, sweep
 from nestbackup.operations.timeline import TimelineRecords
@@ -294,10 +294,21 @@ def settle(w: FaultyWiring, player: FaultPlayer, sweeps: int = 3) -> None:
     player.play_started()
     for _ in range(sweeps):
         w.clock.advance(SWEEP_GRACE_SECONDS + 60)
-        w.raw.ecs.finish()
-        w.raw.rds.finish()
+        _cloud_finishes(w)
         timer(w, sweep)
         player.play_started()
+
+
+def _cloud_finishes(w: FaultyWiring) -> None:
+    """The work the cloud accepted ends, whether or not anyone asks (the in-memory ports move on when described)."""
+    w.raw.ecs.finish()
+    w.raw.rds.finish()
+    for iid, doc in w.raw.ecs.instances.items():
+        if iid not in w.raw.ecs.refuse_stop:
+            doc["status"] = {"Starting": "Running", "Stopping": "Stopped"}.get(doc["status"], doc["status"])
+    for doc in w.raw.ecs.disks.values():
+        if doc["status"] == "ReIniting":
+            doc["status"] = "In_use" if doc["instance_id"] else "Available"
 
 
 # -- the invariants
@@ -569,6 +580,37 @@ def _schedule_run(w: FaultyWiring, player: FaultPlayer, client: Client, _: Any) 
     player.play_started()
 
 
+def _flow_died(w: FaultyWiring, flow: str, record_id: str) -> None:
+    """Its execution failed without closing the record (a Catch that failed too, a stopped flow)."""
+    for (name_flow, name), execution in w.raw.flows.executions.items():
+        if name_flow == flow and name.startswith(record_id):
+            execution["status"] = "Failed"
+
+
+def _backup_whose_flow_died(w: FaultyWiring, player: FaultPlayer) -> str:
+    backup_id = _started_backup(w, player)
+    _flow_died(w, w.settings.backup_flow, backup_id)
+    return backup_id
+
+
+def _restore_whose_flow_died(w: FaultyWiring, player: FaultPlayer) -> str:
+    """A restore (no safety backup) whose flow died with the instances stopped and the disks being reset."""
+    seeded(w)
+    restore_id = create_restore(w, created_backup(w, player), safety_backup=False)["RestoreId"]
+    for _ in range(20):
+        if get_restore(w, restore_id)["Phase"] == RestorePhase.RESTORING_DATA:
+            break
+        advance(w, restore_id)
+    assert get_restore(w, restore_id)["Phase"] == RestorePhase.RESTORING_DATA, get_restore(w, restore_id)
+    assert all(doc["status"] == "Stopped" for doc in w.raw.ecs.instances.values())
+    _flow_died(w, w.settings.restore_flow, restore_id)
+    return restore_id
+
+
+def _sweep_run(w: FaultyWiring, player: FaultPlayer, client: Client, _: Any) -> None:
+    timer(w, sweep)
+
+
 SCENARIOS = {s.name: s for s in (
     Scenario("backup", _backup_setup, _backup_run),
     Scenario("restore", _restore_setup, _restore_run),
@@ -577,6 +619,8 @@ SCENARIOS = {s.name: s for s in (
     Scenario("delete", _restore_setup, _delete_run),
     Scenario("retention", _retention_setup, _retention_run),
     Scenario("schedule", _schedule_setup, _schedule_run),
+    Scenario("sweep-backup", _backup_whose_flow_died, _sweep_run),
+    Scenario("sweep-restore", _restore_whose_flow_died, _sweep_run),
 )}
 
 
