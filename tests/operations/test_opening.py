@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from nestbackup.errors import CloudError, Conflict, IdempotentParameterMismatch
+from nestbackup.errors import CloudError, Conflict, IdempotentParameterMismatch, ValidationError
 from nestbackup.model.status import BACKUP_FINAL, RestoreStatus
 from nestbackup.operations.backup import create_backup, get_backup, list_backups
 from nestbackup.operations.claims import OPENING_SECONDS, never_written
@@ -221,3 +221,13 @@ def test_a_listing_row_whose_record_was_never_committed_is_skipped():
     w.store.rows[("si#si-1#backup", "backup-01a249a1c81a2be6ddf3")] = {}
     assert [r["RestoreId"] for r in list_restores(w, "si-1")["Restores"]] == [restore["RestoreId"]]
     assert [b["BackupId"] for b in list_backups(w, "si-1")["Backups"]] == [backup_id]
+
+
+@pytest.mark.parametrize("token", ["", "x" * 65, "with space", "tab\t", "é", 7])
+def test_a_malformed_client_token_is_refused_before_anything_is_claimed(token):
+    w = MemoryWiring()
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    with pytest.raises(ValidationError, match="ClientToken"):
+        create_backup(w, "si-1", token=token)
+    assert not [k for k in w.store.rows if k[0].startswith(("token#", "lock#", ACTIVE))]
+    assert create_backup(w, "si-1", token="x" * 64)["Status"] == "Creating"       # 64 printable ASCII: fine
