@@ -231,3 +231,19 @@ def test_a_malformed_client_token_is_refused_before_anything_is_claimed(token):
         create_backup(w, "si-1", token=token)
     assert not [k for k in w.store.rows if k[0].startswith(("token#", "lock#", ACTIVE))]
     assert create_backup(w, "si-1", token="x" * 64)["Status"] == "Creating"       # 64 printable ASCII: fine
+
+
+def test_a_token_whose_first_request_died_before_its_record_answers_409_then_is_reclaimed(monkeypatch):
+    from nestbackup.operations import opening
+    monkeypatch.setattr(opening, "WAIT_FOR_RECORD_SECONDS", 0)
+    w = MemoryWiring()
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    t0 = time.time()
+    assert _attempt(lambda: create_backup(faulty(w, "claim_token", "die"), "si-1", token="tok", now=t0)) is None
+    healed(w)
+    dead = w.store.rows[("token#si-1#backup", "tok")]["id"]
+    with pytest.raises(Conflict, match="still creating"):          # it may still be writing it
+        create_backup(w, "si-1", token="tok", now=t0 + 1)
+    record = create_backup(w, "si-1", token="tok", now=t0 + OPENING_SECONDS + 1)
+    assert record["BackupId"] != dead and _running(w, record["BackupId"])
+    assert create_backup(w, "si-1", token="tok", now=t0 + OPENING_SECONDS + 2)["BackupId"] == record["BackupId"]
