@@ -1,6 +1,7 @@
 """Opening an operation when any write fails: every write of create_backup / create_restore (token, the active index,
 the lock, the record, the flow's start) x (refused; applied but its answer lost; the process dies just after). After
-the call (and, for a dead process, one sweeper pass with a virtual `now`), nothing is half-made: every record is final
+the call (and, for a dead process, one sweeper pass with a virtual `now`), a lost answer has not failed the create
+(it was read back), and nothing is half-made: every record is final
 or has a running flow, the lock and the token are free or owned by such a record, and a retry with the same
 ClientToken answers a record that exists."""
 import time
@@ -107,6 +108,7 @@ def test_a_backup_whose_create_meets_a_failed_write_is_finished_or_closed_and_fr
     t0 = time.time()
     answer = _attempt(lambda: create_backup(faulty(w, write, mode), "si-1", token="tok", now=t0))
     healed(w)
+    assert (answer is not None) is (mode == "lost" or (write, mode) == ("claim_token", "error")), answer
     if mode == "die":
         sweep(w, now=t0 + OPENING_SECONDS + 1000)
     assert_nothing_half_made(w, "si-1", t0 + OPENING_SECONDS + 1000)
@@ -126,6 +128,7 @@ def test_a_restore_whose_create_meets_a_failed_write_is_finished_or_closed_and_f
     answer = _attempt(lambda: create_restore(faulty(w, write, mode), backup_id, token="tok", safety_backup=False,
                                              now=t0))
     healed(w)
+    assert (answer is not None) is (mode == "lost" or (write, mode) == ("claim_token", "error")), answer
     if mode == "die":
         sweep(w, now=t0 + OPENING_SECONDS + 1000)
     assert_nothing_half_made(w, "si-1", t0 + OPENING_SECONDS + 1000)

@@ -15,12 +15,13 @@ Each write x (refused; applied with its answer lost; the process dies just after
 1. token. Refused or lost: the claim is made again once, and a lost answer comes back as this id's own claim; a
    second error goes to the caller with nothing else written. Dies: the token is bound to an id with no record; a
    retry within OPENING_SECONDS waits briefly for the record, then 409 (try again); after it, the retry reclaims it.
-2. index. Refused: the token is given back (`abandon`) and the error goes to the caller. Lost: `abandon` drops the
-   entry too (deleting is idempotent). Dies: the sweeper finds an entry without a record older than OPENING_SECONDS,
-   gives back the lock (if this id holds it) and the token (if this id holds it) and drops the entry.
-3. lock. LockTaken or refused: lock (if this id's), token and entry given back, the error to the caller (409 for
-   LockTaken). Lost: `abandon` releases it (a release is conditional on this id holding it). Dies: as 2, and a lock
-   held by a dead id is free to the next taker meanwhile (`claims.take_instance_lock`).
+2. index. Refused or lost: read back; written (the answer was lost), go on; absent, the token is given back
+   (`abandon`) and the error goes to the caller. Dies: the sweeper finds an entry without a record older than
+   OPENING_SECONDS, gives back the lock and the token (each if this id holds it) and drops the entry.
+3. lock. Refused or lost: read back (the holder); this id, go on; else, and on LockTaken, the token and the entry
+   are given back (and the lock if this id's: a release is conditional on its holder) and the error goes to the
+   caller (409 for LockTaken). Dies: as 2, and a lock held by a dead id is free to the next taker meanwhile
+   (`claims.take_instance_lock`).
 4. record (the adapter writes items and listing first, the header last). Refused or lost: read back; absent,
    `abandon` and the error; present, go on. Dies: the record is Creating/Restoring with no flow; a retry with the
    token starts its flow (`ensure_started`); else the sweeper closes it once its grace has passed (CreateFailed /
@@ -85,15 +86,31 @@ def begin(w: Ports, op: Opening) -> str | None:
         if existing:
             return existing
     try:
-        w.documents.put_doc(ACTIVE, op.record_id, {"Kind": op.kind, "ServiceInstanceId": op.si,
-                                                   "StartedEpoch": op.now, "ClientToken": op.token,
-                                                   "TakesLock": op.take_lock})
+        _index(w, op)
         if op.take_lock:
-            take_instance_lock(w, op.si, op.record_id, op.now)
+            _lock(w, op)
     except NestBackupError:
         abandon(w, op)
         raise
     return None
+
+
+def _index(w: Ports, op: Opening) -> None:
+    try:
+        w.documents.put_doc(ACTIVE, op.record_id, {"Kind": op.kind, "ServiceInstanceId": op.si,
+                                                   "StartedEpoch": op.now, "ClientToken": op.token,
+                                                   "TakesLock": op.take_lock})
+    except CloudError:
+        if w.documents.get_doc(ACTIVE, op.record_id) is None:      # not applied (else: applied, answer lost)
+            raise
+
+
+def _lock(w: Ports, op: Opening) -> None:
+    try:
+        take_instance_lock(w, op.si, op.record_id, op.now)
+    except CloudError:
+        if w.claims.lock_holder(op.si, int(op.now * 1000)) != op.record_id:   # not applied (else: answer lost)
+            raise
 
 
 def _claim_token(w: Ports, op: Opening) -> str | None:
