@@ -250,3 +250,21 @@ def test_a_token_whose_first_request_died_before_its_record_answers_409_then_is_
     record = create_backup(w, "si-1", token="tok", now=t0 + OPENING_SECONDS + 1)
     assert record["BackupId"] != dead and _running(w, record["BackupId"])
     assert create_backup(w, "si-1", token="tok", now=t0 + OPENING_SECONDS + 2)["BackupId"] == record["BackupId"]
+
+
+def test_a_safety_backup_whose_flow_cannot_start_fails_its_restore_with_the_cause_and_frees_the_instance():
+    from nestbackup.operations.restore import advance, get_restore
+    w = MemoryWiring()
+    _, backup_id = backed_up(w)
+    restore_id = create_restore(w, backup_id)["RestoreId"]              # with a safety backup, inside its lock
+    faulty(w, "start_once", "error")
+    with pytest.raises(CloudError):
+        advance(w, restore_id)                                          # the safety backup's flow does not start
+    healed(w)
+    for _ in range(5):                                                  # the flow's retry of the step
+        if advance(w, restore_id)["State"] == "Done":
+            break
+    final = get_restore(w, restore_id)
+    assert final["Status"] == "RestoreFailed" and "could not start" in final["StatusDetail"], final["StatusDetail"]
+    assert get_backup(w, final["SafetyBackupId"])["Status"] == "CreateFailed"
+    assert w.store.lock_holder("si-1", 0) is None and not w.store.docs(ACTIVE)
