@@ -18,6 +18,11 @@ class Conflict(NestBackupError):
     """The operation clashes with the current state, e.g. another operation holds the instance's lock."""
 
 
+class IdempotentParameterMismatch(NestBackupError):
+    """A ClientToken already used with other request parameters (the API answers 400 with this class's name as
+    Code, as ECS does: docs/cloud-fidelity.md)."""
+
+
 # Cloud codes that mean "not applied, try again later".
 THROTTLING_CODES = frozenset({"Throttling", "Throttling.User", "Throttling.Api", "Throttling.Resource",
                               "ServiceUnavailable", "OTSServerBusy", "OTSOperationThrottled",

@@ -7,7 +7,7 @@ import pytest
 from nestbackup.adapters.usage import take_calls
 from nestbackup.errors import Conflict
 from nestbackup.operations.timeline import TimelineRecords
-from nestbackup.ports.claims import LockTaken
+from nestbackup.ports.claims import LockTaken, TokenClaim
 from nestbackup.ports.records import HEADER, RecordExists, StaleWrite
 from tests.support.memory.records import MemoryStore
 
@@ -163,11 +163,34 @@ def test_only_one_of_many_racing_lockers_wins(store):
     assert len(winners) == 1
 
 
-def test_client_token_binds_one_record_id(store):
-    assert store.claim_token("si-1", "backup", "tok-1", "backup-1") is None
-    assert store.claim_token("si-1", "backup", "tok-1", "backup-2") == "backup-1"
-    store.forget_token("si-1", "backup", "tok-1")
-    assert store.claim_token("si-1", "backup", "tok-1", "backup-3") is None
+def test_client_token_binds_one_record_id_and_its_fingerprint_until_it_expires(store):
+    assert store.claim_token("si-1", "backup", "tok-1", "backup-1", "fp-1", now_ms=1_000, ttl_ms=60_000) is None
+    assert store.claim_token("si-1", "backup", "tok-1", "backup-2", "fp-2", now_ms=2_000, ttl_ms=60_000) == \
+        TokenClaim("backup-1", "fp-1")
+    assert store.claim_token("si-2", "backup", "tok-1", "backup-9", "fp-9", now_ms=2_000, ttl_ms=60_000) is None
+    assert store.forget_token("si-1", "backup", "tok-1", "backup-2") is False       # only its holder gives it back
+    assert store.forget_token("si-1", "backup", "tok-1", "backup-1") is True
+    assert store.claim_token("si-1", "backup", "tok-1", "backup-3", "fp-3", now_ms=3_000, ttl_ms=60_000) is None
+    assert store.claim_token("si-1", "backup", "tok-1", "backup-4", "fp-4", now_ms=63_000, ttl_ms=60_000) == \
+        TokenClaim("backup-3", "fp-3")                                              # its last valid millisecond
+    assert store.claim_token("si-1", "backup", "tok-1", "backup-5", "fp-5", now_ms=63_001, ttl_ms=60_000) is None
+    assert store.claim_token("si-1", "backup", "tok-1", "backup-6", "fp-6", now_ms=63_002, ttl_ms=60_000) == \
+        TokenClaim("backup-5", "fp-5")                                              # an expired token is new
+
+
+def test_concurrent_claims_of_one_token_bind_it_once(store):
+    won = []
+
+    def race(n):
+        if store.claim_token("si-race", "restore", "tok", f"restore-{n}", "fp", now_ms=1_000, ttl_ms=60_000) is None:
+            won.append(n)
+
+    threads = [threading.Thread(target=race, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(won) == 1
 
 
 def test_documents_are_created_once_and_updated_only_from_the_version_read(store):

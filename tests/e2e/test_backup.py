@@ -121,6 +121,12 @@ def test_two_concurrent_creates_one_runs_the_other_conflicts_and_a_token_repeats
     again = api.call("POST", "/backups", {"ServiceInstanceId": si, "ClientToken": "tok-" + si})
     assert first[0] == again[0] == 202 and first[1]["BackupId"] == again[1]["BackupId"]
     api.wait(first[1]["BackupId"])
+    # The same token with another request is refused as ECS refuses it, and creates nothing.
+    status, body = api.call("POST", "/backups", {"ServiceInstanceId": si, "ClientToken": "tok-" + si,
+                                                 "Description": "another request"})
+    assert (status, body["Code"]) == (400, "IdempotentParameterMismatch") and body["RequestId"], body
+    status, page = api.call("GET", f"/backups?serviceInstanceId={si}")
+    assert first[1]["BackupId"] in [b["BackupId"] for b in page["Backups"]] and len(page["Backups"]) == 2
 
 
 def test_an_instance_without_resources_fails_with_the_cause(api, control, si):

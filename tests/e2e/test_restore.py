@@ -326,6 +326,9 @@ def test_the_same_client_token_while_the_first_request_still_writes_gives_the_sa
     second = restores.create_restore(w, backup["BackupId"], token="tok-" + si, safety_backup=False)
     writer.join()
     assert second["RestoreId"] == first[0]["RestoreId"]
+    status, body = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "ClientToken": "tok-" + si,
+                                                  "SafetyBackup": True})          # the same token, another request
+    assert (status, body["Code"]) == (400, "IdempotentParameterMismatch"), body
     restores.recover(w, second["RestoreId"], {"Code": "TestDone", "Detail": "no flow ran in this test"})
 
 

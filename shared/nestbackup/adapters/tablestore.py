@@ -9,7 +9,7 @@ Row layout (primary key `p`, `s`; both STRING):
 | record header | `rec#<id>` | `#` | `doc` (JSON), `ver` |
 | record item | `rec#<id>` | `item#<resource id>` | `doc` (JSON), `ver` |
 | listing | `si#<service instance>#<kind>` | `<id>` (time-ordered) | — |
-| client token | `token#<service instance>#<kind>` | `<token>` | `id` |
+| client token | `token#<service instance>#<kind>` | `<token>` | `id`, `fp` (request fingerprint), `expires` (ms) |
 | lock | `lock#<service instance>` | `#` | `holder`, `expires` (ms), `ver` |
 | other documents (schedules, the active-operation index, …) | a collection name | a key | `doc` (JSON), `ver` |
 
@@ -27,7 +27,7 @@ import time
 from typing import Any
 
 from ..errors import CloudError
-from ..ports.claims import LockTaken
+from ..ports.claims import LockTaken, TokenClaim
 from ..ports.documents import check_counter_names
 from ..ports.records import HEADER, RecordExists, StaleWrite, StoredRecord
 from .usage import note_call
@@ -90,16 +90,14 @@ class Tablestore:
 
     # -- the records port
     def create(self, kind: str, record_id: str, si: str, header: dict, items: dict[str, dict]) -> None:
-        """Write a new record: header first (refused if the id exists), then its items and its listing row."""
+        """Write a new record: its items and its listing row, then the header (refused if the id exists). The header
+        is the commit: a writer that dies before it leaves no record (`read` answers None; listings skip it), never
+        a header without its items. A record that exists already is refused before its items are touched."""
         ots = self._ots
-        try:
-            self._call(self.client.put_row, self.table,
-                       ots.Row([("p", f"rec#{record_id}"), ("s", HEADER)], [("doc", json.dumps(header)), ("ver", 1)]),
-                       ots.Condition(ots.RowExistenceExpectation.EXPECT_NOT_EXIST))
-        except CloudError as err:
-            if err.code == CONDITION_FAILED:
-                raise RecordExists(f"record {record_id} exists already") from None
-            raise
+        _, found, _ = self._call(self.client.get_row, self.table, [("p", f"rec#{record_id}"), ("s", HEADER)], ["ver"],
+                                 None, 1)
+        if found:
+            raise RecordExists(f"record {record_id} exists already")
         rows = [ots.PutRowItem(ots.Row([("p", f"rec#{record_id}"), ("s", ITEM_PREFIX + rid)],
                                        [("doc", json.dumps(doc)), ("ver", 1)]),
                                ots.Condition(ots.RowExistenceExpectation.IGNORE))
@@ -108,6 +106,14 @@ class Tablestore:
                                    ots.Condition(ots.RowExistenceExpectation.IGNORE)))
         for batch in _batches(rows):
             self._batch_write(batch)
+        try:
+            self._call(self.client.put_row, self.table,
+                       ots.Row([("p", f"rec#{record_id}"), ("s", HEADER)], [("doc", json.dumps(header)), ("ver", 1)]),
+                       ots.Condition(ots.RowExistenceExpectation.EXPECT_NOT_EXIST))
+        except CloudError as err:
+            if err.code == CONDITION_FAILED:
+                raise RecordExists(f"record {record_id} exists already") from None
+            raise
 
     def read(self, record_id: str) -> StoredRecord | None:
         ots = self._ots
@@ -251,25 +257,39 @@ class Tablestore:
                 if name.startswith(COUNTER)}
 
     # -- the claims port: client tokens
-    def claim_token(self, si: str, kind: str, token: str, record_id: str) -> str | None:
-        """Bind a client token to a new record id. Returns the id already bound, or None if this claim won."""
+    def claim_token(self, si: str, kind: str, token: str, record_id: str, fingerprint: str, now_ms: int,
+                    ttl_ms: int) -> TokenClaim | None:
+        """Bind a client token to a new record id while it is free or expired (one conditional PutRow); else the
+        claim that holds it."""
         ots = self._ots
         pk = [("p", f"token#{si}#{kind}"), ("s", token)]
+        expired = ots.SingleColumnCondition("expires", now_ms, ots.ComparatorType.LESS_THAN, pass_if_missing=True)
         try:
-            self._call(self.client.put_row, self.table, ots.Row(pk, [("id", record_id)]),
-                       ots.Condition(ots.RowExistenceExpectation.EXPECT_NOT_EXIST))
+            self._call(self.client.put_row, self.table,
+                       ots.Row(pk, [("id", record_id), ("fp", fingerprint), ("expires", now_ms + ttl_ms)]),
+                       ots.Condition(ots.RowExistenceExpectation.IGNORE, expired))
             return None
         except CloudError as err:
             if err.code != CONDITION_FAILED:
                 raise
-        _, row, _ = self._call(self.client.get_row, self.table, pk, ["id"], None, 1)
-        return _columns(row)["id"] if row else None
+        _, row, _ = self._call(self.client.get_row, self.table, pk, ["id", "fp"], None, 1)
+        if not row:       # given back between the two calls: claim it again
+            return self.claim_token(si, kind, token, record_id, fingerprint, now_ms, ttl_ms)
+        cols = _columns(row)
+        return TokenClaim(cols["id"], cols.get("fp", ""))
 
-    def forget_token(self, si: str, kind: str, token: str) -> None:
-        """Undo a claim whose request was refused, so the same token may be used again."""
+    def forget_token(self, si: str, kind: str, token: str, record_id: str) -> bool:
+        """Give the token back if `record_id` still holds it."""
         ots = self._ots
-        self._call(self.client.delete_row, self.table, ots.Row([("p", f"token#{si}#{kind}"), ("s", token)]),
-                   ots.Condition(ots.RowExistenceExpectation.IGNORE))
+        mine = ots.SingleColumnCondition("id", record_id, ots.ComparatorType.EQUAL, pass_if_missing=False)
+        try:
+            self._call(self.client.delete_row, self.table, ots.Row([("p", f"token#{si}#{kind}"), ("s", token)]),
+                       ots.Condition(ots.RowExistenceExpectation.EXPECT_EXIST, mine))
+            return True
+        except CloudError as err:
+            if err.code != CONDITION_FAILED:
+                raise
+            return False
 
     # -- locks
     def acquire_lock(self, si: str, holder: str, now_ms: int, lease_ms: int) -> None:

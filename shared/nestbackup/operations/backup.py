@@ -1,7 +1,7 @@
-"""Backup use cases, the record's life from the API's side: create (validate, claim the client token, lock the
-instance, check and discover it through Compute Nest, write the record with every item Pending and replicas Skipped,
-start the flow), read and list. The flow's steps are in backup_start.py (start the cloud work) and backup_poll.py (poll
-until every item is final, then finalize)."""
+"""Backup use cases, the record's life from the API's side: create (validate, open it as `opening.py` says: claim
+the client token, index it, lock the instance; check and discover it through Compute Nest, write the record with
+every item Pending and replicas Skipped, start the flow), read and list. The flow's steps are in backup_start.py
+(start the cloud work) and backup_poll.py (poll until every item is final, then finalize)."""
 from __future__ import annotations
 
 import logging
@@ -9,20 +9,20 @@ import secrets
 import time
 
 from ..decisions.backup import DatabaseFacts, DiskFacts, plan_items
-from ..errors import CloudError, Conflict, NotFound, ValidationError
+from ..errors import NestBackupError, ValidationError
 from ..model.ids import check_client_token, check_service_instance_id
 from ..model.records import BackupRecord, iso_utc, new_record_id
-from ..model.status import BACKUP_FINAL, ItemStatus
+from ..model.status import BACKUP_FINAL, BackupStatus, ItemStatus
 from ..ports import Ports
 from ..ports.compute import Disk
 from ..ports.databases import DBInstance
-from ..ports.flows import BackupFlowInput, execution_name
+from ..ports.flows import BackupFlowInput
 from .backup_poll import finalize
-from .claims import claim, forget_token, same_token_record
-from .closing import open_operation
+from .closing import ACTIVE
 from .costs import Meter
 from .discovery import check_service_instance, discover
 from .loading import load_backup
+from .opening import Opening, abandon, begin, earlier_record, ensure_started, fingerprint, start_flow, write_record
 
 log = logging.getLogger("nestbackup.backup")
 
@@ -37,8 +37,9 @@ DESCRIPTION_MAX_CHARS = 256
 
 def create_backup(w: Ports, service_instance_id: str, description: str = "", token: str | None = None,
                   now: float | None = None, lock_holder: str | None = None) -> dict:
-    """Write the record and start the flow. `lock_holder`: the operation that already holds the instance's lock
-    and runs this backup inside it (a restore's safety backup)."""
+    """Write the record and start the flow, opened as `operations/opening.py` says (token, index, lock, record,
+    flow). `lock_holder`: the operation that already holds the instance's lock and runs this backup inside it (a
+    restore's safety backup)."""
     check_service_instance_id(service_instance_id)
     if not isinstance(description, str) or len(description) > DESCRIPTION_MAX_CHARS:
         raise ValidationError(f"Description must be a string of at most {DESCRIPTION_MAX_CHARS} characters")
@@ -47,15 +48,17 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
     meter = Meter(w) if lock_holder is None else None     # a safety backup's calls are its restore's step's
     s = w.settings
     backup_id = new_record_id("backup", int(now * 1000), secrets.token_hex(4))
-    existing = claim(w, service_instance_id, "backup", backup_id, token, now, take_lock=lock_holder is None)
+    op = Opening("backup", backup_id, service_instance_id, token,
+                 fingerprint(ServiceInstanceId=service_instance_id, Kind="backup", Description=description), now,
+                 take_lock=lock_holder is None)
+    existing = begin(w, op)
     if existing:
         return _same_token_answer(w, existing)
     try:     # an unknown service instance, or one being deleted, is refused here: no record is written
         check_service_instance(w, service_instance_id)
         found = discover(w, service_instance_id)
-    except (CloudError, NotFound, Conflict):
-        w.claims.release_lock(service_instance_id, backup_id)
-        forget_token(w, service_instance_id, "backup", token)
+    except NestBackupError:
+        abandon(w, op)
         raise
     items = plan_items(disk_facts(found.disks), database_facts(found.databases))
     record = BackupRecord(backup_id, service_instance_id, iso_utc(now), description, items, started_epoch=now)
@@ -63,19 +66,16 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
         record.status_detail = (f"nothing to back up: Compute Nest lists no disks or primary RDS instances for "
                                 f"{service_instance_id}, and none carry the tag {s.tag_key}={service_instance_id}")
     record.refresh_status(iso_utc(now))
-    w.records.create("backup", backup_id, service_instance_id, record.header_doc(),
-                   {i.resource_id: i.to_dict() for i in items})
+    write_record(w, op, record.header_doc(), {i.resource_id: i.to_dict() for i in items})
     _log("backup created", step="create", record_id=backup_id, service_instance_id=service_instance_id,
          items=len(items))
-    if record.status in BACKUP_FINAL:
-        w.claims.release_lock(service_instance_id, backup_id)
+    if record.status in BACKUP_FINAL:        # final at once: nothing runs, nothing stays claimed
+        if op.take_lock:
+            w.claims.release_lock(service_instance_id, backup_id)
+        w.documents.delete_doc(ACTIVE, backup_id)
         return record.to_api()
-    open_operation(w, "backup", backup_id, service_instance_id, now)
-    try:
-        w.flows.start_once(s.backup_flow, execution_name(backup_id), BackupFlowInput(backup_id))
-    except CloudError as err:
-        finalize(w, backup_id, error={"Code": err.code, "Detail": f"the backup flow could not start: {err.message}"})
-        raise
+    start_flow(w, op, s.backup_flow, BackupFlowInput(backup_id),
+               close=lambda cause: finalize(w, backup_id, error=cause))
     if meter:
         meter.charge(backup_id, 0)
     return record.to_api()
@@ -90,8 +90,11 @@ def database_facts(dbs: list[DBInstance]) -> list[DatabaseFacts]:
 
 
 def _same_token_answer(w: Ports, record_id: str) -> dict:
-    stored = same_token_record(w, record_id)
-    return BackupRecord.from_docs(stored.header, stored.items).to_api()
+    stored = earlier_record(w, record_id)
+    record = BackupRecord.from_docs(stored.header, stored.items)
+    if record.status is BackupStatus.CREATING:
+        ensure_started(w, w.settings.backup_flow, record_id, BackupFlowInput(record_id))
+    return record.to_api()
 
 
 # -- read

@@ -1,61 +1,39 @@
-"""Client tokens and the service instance's lock: what makes creating an operation idempotent and exclusive."""
+"""The service instance's lock, and when the holder of a claim (a lock, a client token) is dead: what makes an
+operation exclusive without waiting for a lease to run out. Claiming and giving back, in order, is
+`operations/opening.py`."""
 from __future__ import annotations
 
-import time
-
-from ..errors import Conflict
 from ..model.ids import is_backup_id, is_restore_id
+from ..model.records import record_time
 from ..model.status import BACKUP_FINAL, RestoreStatus
 from ..ports import Ports
 from ..ports.claims import LockTaken
-from ..ports.records import StoredRecord
 
 FINAL = {str(s) for s in BACKUP_FINAL} | {str(RestoreStatus.RESTORED), str(RestoreStatus.RESTORE_FAILED)}
+OPENING_SECONDS = 120          # an opening writes its record within this, or gives up (the API function's is 60 s)
 
 
-def same_token_record(w: Ports, record_id: str) -> StoredRecord:
-    """The record an earlier request with the same ClientToken created; that request may still be writing it."""
-    for _ in range(50):
-        stored = w.records.read(record_id)
-        if stored:
-            return stored
-        time.sleep(0.1)
-    raise Conflict(f"a request with this ClientToken is still creating {record_id}")
-
-
-def claim(w: Ports, si: str, kind: str, record_id: str, token: str | None, now: float,
-          take_lock: bool = True) -> str | None:
-    """The id of the operation an earlier request with this ClientToken created (nothing else is done then), or
-    None once the token (if any) and the instance's lock are `record_id`'s. A refused lock gives the token back."""
-    if token:
-        existing = w.claims.claim_token(si, kind, token, record_id)
-        if existing:
-            return existing
-    if take_lock:
-        try:
-            take_instance_lock(w, si, record_id, now)
-        except LockTaken:
-            forget_token(w, si, kind, token)
-            raise
-    return None
+def never_written(w: Ports, record_id: str, now: float) -> bool:
+    """The opening of `record_id` gave up or died before writing its record: it never will (opening.write_record
+    does not start the write after OPENING_SECONDS less a margin)."""
+    return now - record_time(record_id) > OPENING_SECONDS and w.records.read(record_id) is None
 
 
 def take_instance_lock(w: Ports, si: str, holder: str, now: float) -> None:
     """Take the service instance's lock, or LockTaken naming the live holder. A lock whose holder's record is already
     final is free: an operation writes its final record first and lets the lock go just after (or crashed between
-    the two), and a caller who saw the final record must not be refused."""
+    the two), and a caller who saw the final record must not be refused. So is a lock whose holder never wrote its
+    record (its opening failed or died, and its give-back too)."""
     now_ms, lease_ms = int(now * 1000), w.settings.lock_lease_seconds * 1000
     try:
         w.claims.acquire_lock(si, holder, now_ms, lease_ms)
     except LockTaken:
         current = w.claims.lock_holder(si, now_ms)
-        stored = w.records.read(current) if current and (is_backup_id(current) or is_restore_id(current)) else None
-        if current is None or stored is None or stored.header.get("Status") not in FINAL:
+        if current is None or not (is_backup_id(current) or is_restore_id(current)):
+            raise
+        stored = w.records.read(current)
+        dead = never_written(w, current, now) if stored is None else stored.header.get("Status") in FINAL
+        if not dead:
             raise
         w.claims.release_lock(si, current)
         w.claims.acquire_lock(si, holder, now_ms, lease_ms)
-
-
-def forget_token(w: Ports, si: str, kind: str, token: str | None) -> None:
-    if token:
-        w.claims.forget_token(si, kind, token)

@@ -1,16 +1,11 @@
-"""Opening and closing an operation: the index of operations not final yet (which the sweeper reads), the service
-instance's lock, and the notification of the final record."""
+"""Closing an operation: the index of operations not final yet (which the sweeper reads; `opening.py` writes its
+entries), the service instance's lock, and the notification of the final record."""
 from __future__ import annotations
 
 from ..ports import Ports
 from .notify import notify
 
 ACTIVE = "active"          # the collection indexing operations not final yet (for the sweeper)
-
-
-def open_operation(w: Ports, kind: str, record_id: str, service_instance_id: str, now: float) -> None:
-    w.documents.put_doc(ACTIVE, record_id, {"Kind": kind, "ServiceInstanceId": service_instance_id,
-                                          "StartedEpoch": now})
 
 
 def close_operation(w: Ports, service_instance_id: str, record_id: str, record_api: dict) -> None:

@@ -1,6 +1,6 @@
 """Restore use cases: the I/O around the restore decisions.
 
-create   -> check the backup, lock the instance, write the record (every item Pending), start the flow
+create   -> check the backup, open it as opening.py says (token, index, lock, record with every item Pending, flow)
 advance  -> one step of the phase the restore is in; the flow calls it in a loop and waits as it says:
             SafetyBackup -> StoppingInstance -> RestoringData (restore_data.py) -> RenamingDatabases
             (restore_rename.py, the db-rename function) -> StartingInstance -> Verifying -> Done. A failure before any
@@ -23,16 +23,16 @@ from ..model.restores import RestoreRecord
 from ..model.status import BackupStatus, DatabaseState, ItemStatus, RestorePhase, RestoreStatus
 from ..ports import Ports
 from ..ports.compute import Instance
-from ..ports.flows import RestoreFlowInput, execution_name
+from ..ports.flows import RestoreFlowInput
 from ..ports.records import StoredRecord
 from ..ports.steps import AdvanceOutput, AdvanceState, RecoverOutput
 from .backup import create_backup
-from .claims import claim, same_token_record
-from .closing import close_operation, open_operation
+from .closing import close_operation
 from .costs import Meter, final_cost
 from .instances import start_stopped
 from .kinds import RESTORE_KINDS
 from .loading import load_backup, read_restore, save
+from .opening import Opening, begin, earlier_record, ensure_started, fingerprint, start_flow, write_record
 from .restore_data import check_ownership, restore_data, restore_databases
 
 log = logging.getLogger("nestbackup.restore")
@@ -61,21 +61,22 @@ def create_restore(w: Ports, backup_id: str, token: str | None = None, safety_ba
                        f"or changed")
     si, s = backup.service_instance_id, w.settings
     restore_id = new_record_id("restore", int(now * 1000), secrets.token_hex(4))
-    existing = claim(w, si, "restore", restore_id, token, now)
-    if existing:
-        stored = same_token_record(w, existing)
-        return RestoreRecord.from_docs(stored.header, stored.items).to_api()
     record = RestoreRecord(restore_id, backup.backup_id, si, iso_utc(now), decide.plan_items(backup, restore_id),
                            phase=RestorePhase.SAFETY_BACKUP if safety_backup else RestorePhase.RESTORING_DATABASES,
                            safety_backup=safety_backup, phase_started_epoch=now, started_epoch=now)
-    w.records.create("restore", restore_id, si, record.header_doc(), {i.resource_id: i.to_dict() for i in record.items})
-    open_operation(w, "restore", restore_id, si, now)
+    op = Opening("restore", restore_id, si, token, fingerprint(ServiceInstanceId=si, Kind="restore",
+                                                               BackupId=backup.backup_id, SafetyBackup=safety_backup),
+                 now)
+    existing = begin(w, op)          # opened as operations/opening.py says: token, index, lock, record, flow
+    if existing:
+        stored = earlier_record(w, existing)
+        earlier = RestoreRecord.from_docs(stored.header, stored.items)
+        if earlier.status is RestoreStatus.RESTORING:
+            ensure_started(w, s.restore_flow, existing, RestoreFlowInput(existing))
+        return earlier.to_api()
+    write_record(w, op, record.header_doc(), {i.resource_id: i.to_dict() for i in record.items})
     _log("restore created", step="create", record_id=restore_id, backup_id=backup.backup_id, items=len(record.items))
-    try:
-        w.flows.start_once(s.restore_flow, execution_name(restore_id), RestoreFlowInput(restore_id))
-    except CloudError as err:
-        recover(w, restore_id, {"Code": err.code, "Detail": f"the restore flow could not start: {err.message}"})
-        raise
+    start_flow(w, op, s.restore_flow, RestoreFlowInput(restore_id), close=lambda cause: recover(w, restore_id, cause))
     meter.charge(restore_id, 0)
     return record.to_api()
 
@@ -100,7 +101,11 @@ def get_restore(w: Ports, restore_id: str) -> dict:
 def list_restores(w: Ports, service_instance_id: str, limit: int = 20, after: str | None = None) -> dict:
     check_service_instance_id(service_instance_id, "serviceInstanceId")
     ids, next_token = w.records.list_ids(service_instance_id, "restore", limit, after)
-    out = [get_restore(w, rid) for rid in ids]
+    out = []
+    for record_id in ids:
+        stored = w.records.read(record_id)
+        if stored:                  # a listing row whose header was never written (a create that died) is skipped
+            out.append(RestoreRecord.from_docs(stored.header, stored.items).to_api())
     return {"Restores": out, "NextToken": next_token}
 
 

@@ -1,5 +1,6 @@
-"""The sweeper (timer): finish every operation whose flow is gone or that ran past all its deadlines, so no record
-stays Creating or Restoring and no lock is held for ever; and delete the RDS sets of cancelled backups whose jobs
+"""The sweeper (timer): finish every operation whose flow is gone, never started or that ran past all its deadlines,
+so no record stays Creating or Restoring and no lock is held for ever; give back what an opening that never wrote its
+record claimed (`opening.abandon`); and delete the RDS sets of cancelled backups whose jobs
 have ended since (artifacts.delete_pending_sets)."""
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ import logging
 import time
 
 from ..errors import NestBackupError
+from ..model.records import record_time
 from ..model.status import BackupStatus, RestoreStatus
 from ..ports import Ports
 from ..ports.flows import generations
 from ..ports.records import StaleWrite
 from .artifacts import delete_pending_sets
 from .backup_poll import finalize, poll
+from .claims import OPENING_SECONDS
 from .closing import ACTIVE
+from .opening import abandon_indexed
 from .restore import recover
 
 log = logging.getLogger("nestbackup.schedules")
@@ -28,12 +32,20 @@ def sweep(w: Ports, now: float | None = None) -> dict:
     """Finish every operation whose flow is gone or that is past all its deadlines."""
     now = time.time() if now is None else now
     s = w.settings
-    finished, alive = [], 0
+    finished, abandoned, alive = [], [], 0
     for record_id, doc, _ in w.documents.docs(ACTIVE):
         kind = doc.get("Kind")
         try:
             stored = w.records.read(record_id)
-            if stored is None or stored.header.get("Status") not in (BackupStatus.CREATING, RestoreStatus.RESTORING):
+            if stored is None:             # an opening that has not written its record (yet, or ever)
+                if now - record_time(record_id) > OPENING_SECONDS:
+                    abandon_indexed(w, record_id, doc)
+                    abandoned.append(record_id)
+                    _log("opening abandoned", step="sweep", record_id=record_id)
+                else:
+                    alive += 1
+                continue
+            if stored.header.get("Status") not in (BackupStatus.CREATING, RestoreStatus.RESTORING):
                 w.documents.delete_doc(ACTIVE, record_id)        # final already: drop the index entry
                 continue
             age = now - float(doc.get("StartedEpoch") or now)
@@ -42,12 +54,16 @@ def sweep(w: Ports, now: float | None = None) -> dict:
                 continue
             flow = s.backup_flow if kind == "backup" else s.restore_flow
             limit = max(s.disk_deadline_seconds, s.rds_deadline_seconds, s.restore_deadline_seconds) + 3600
-            if _flow_alive(w, flow, record_id) and age < limit:
+            executions = list(generations(w.flows, flow, record_id))
+            if any(e.running for e in executions) and age < limit:
                 alive += 1
                 continue
-            cause = {"Code": "FlowEnded" if age < limit else "Overdue",
-                     "Detail": "the workflow ended without closing the record" if age < limit
-                     else f"the operation ran past every deadline ({int(age)} s)"}
+            if not executions:
+                cause = {"Code": "FlowNeverStarted", "Detail": "the workflow never started (its opening failed)"}
+            elif age < limit:
+                cause = {"Code": "FlowEnded", "Detail": "the workflow ended without closing the record"}
+            else:
+                cause = {"Code": "Overdue", "Detail": f"the operation ran past every deadline ({int(age)} s)"}
             if kind == "backup":
                 try:
                     poll(w, record_id, now=now)      # what finished meanwhile counts
@@ -61,10 +77,5 @@ def sweep(w: Ports, now: float | None = None) -> dict:
         except (NestBackupError, StaleWrite) as err:
             _log("sweep skipped", step="sweep", record_id=record_id, reason=str(err))
     sets = delete_pending_sets(w, now)
-    return {"Finished": finished, "Running": alive, "CancelledSetsDeleted": sets["Deleted"],
+    return {"Finished": finished, "Abandoned": abandoned, "Running": alive, "CancelledSetsDeleted": sets["Deleted"],
             "CancelledSetsWaiting": sets["Waiting"]}
-
-
-def _flow_alive(w: Ports, flow: str, record_id: str) -> bool:
-    """Is an execution of this record (or of one of its continuations) still running?"""
-    return any(execution.running for execution in generations(w.flows, flow, record_id))

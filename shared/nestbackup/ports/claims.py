@@ -1,8 +1,10 @@
 """The claims port: what makes creating an operation idempotent and exclusive. A client token binds to the first
-record id that claims it; a service instance's lock is a lease held by one operation at a time.
+record id that claims it, with the fingerprint of its request, until it expires; a service instance's lock is a lease
+held by one operation at a time.
 `adapters/tablestore.py` implements it with conditional writes."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from ..errors import Conflict
@@ -16,13 +18,23 @@ class LockTaken(Conflict):
         self.holder = holder
 
 
+@dataclass(frozen=True)
+class TokenClaim:
+    """Who holds a client token: the record id it is bound to and its request's fingerprint."""
+    record_id: str
+    fingerprint: str
+
+
 class Claims(Protocol):
-    def claim_token(self, si: str, kind: str, token: str, record_id: str) -> str | None:
-        """None once `token` is `record_id`'s; else the record id that claimed it first."""
+    def claim_token(self, si: str, kind: str, token: str, record_id: str, fingerprint: str, now_ms: int,
+                    ttl_ms: int) -> TokenClaim | None:
+        """None once `token` is `record_id`'s until `now_ms + ttl_ms` (it was free or expired); else the live claim
+        that holds it (a token written without an expiry counts as expired)."""
         ...
 
-    def forget_token(self, si: str, kind: str, token: str) -> None:
-        """Undo a claim whose request was refused, so the same token may be used again."""
+    def forget_token(self, si: str, kind: str, token: str, record_id: str) -> bool:
+        """Give a token back if `record_id` still holds it, so the same token may be used again; False when another
+        record does (or nobody)."""
         ...
 
     def acquire_lock(self, si: str, holder: str, now_ms: int, lease_ms: int) -> None:

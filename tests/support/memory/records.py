@@ -6,7 +6,7 @@ import json
 import threading
 from typing import Any
 
-from nestbackup.ports.claims import LockTaken
+from nestbackup.ports.claims import LockTaken, TokenClaim
 from nestbackup.ports.documents import check_counter_names
 from nestbackup.ports.records import HEADER, RecordExists, StaleWrite, StoredRecord
 
@@ -79,17 +79,23 @@ class MemoryStore:
         return ids[:limit], (ids[limit - 1] if len(ids) > limit else None)
 
     # -- client tokens and locks
-    def claim_token(self, si: str, kind: str, token: str, record_id: str) -> str | None:
+    def claim_token(self, si: str, kind: str, token: str, record_id: str, fingerprint: str, now_ms: int,
+                    ttl_ms: int) -> TokenClaim | None:
         with self._lock:
             row = self.rows.get((f"token#{si}#{kind}", token))
-            if row is None:
-                self.rows[(f"token#{si}#{kind}", token)] = {"id": record_id}
+            if row is None or row.get("expires", 0) < now_ms:
+                self.rows[(f"token#{si}#{kind}", token)] = {"id": record_id, "fp": fingerprint,
+                                                            "expires": now_ms + ttl_ms}
                 return None
-            return row["id"]
+            return TokenClaim(row["id"], row.get("fp", ""))
 
-    def forget_token(self, si: str, kind: str, token: str) -> None:
+    def forget_token(self, si: str, kind: str, token: str, record_id: str) -> bool:
         with self._lock:
-            self.rows.pop((f"token#{si}#{kind}", token), None)
+            row = self.rows.get((f"token#{si}#{kind}", token))
+            if not row or row["id"] != record_id:
+                return False
+            del self.rows[(f"token#{si}#{kind}", token)]
+            return True
 
     def acquire_lock(self, si: str, holder: str, now_ms: int, lease_ms: int) -> None:
         with self._lock:
