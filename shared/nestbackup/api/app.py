@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable
 from ..errors import CloudError, Conflict, NestBackupError, NotFound, ValidationError
 from .access import authorize, visible_instance
 from .http import ApiError, Call, Request, Response, error_response
+from .inputs import json_body, require_json_media_type
 from .routes import route_table
 
 if TYPE_CHECKING:
@@ -83,4 +84,8 @@ def _dispatch(req: Request, path: str, wiring_factory: Callable[[], Ports], prin
     route = next((route for route, _ in on_path if route.method == req.method), None)
     if route is None:
         raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on {first.resource}")
+    if req.body:
+        require_json_media_type(req)
+        if route.body is None:      # {} at most: a field this route would not read is refused, not ignored
+            json_body(req, set(), set())
     return route.handler(Call(req, w, principal, path_params))

@@ -41,7 +41,7 @@ def create_backup(call: Call) -> Response:
 
 def create_restore(call: Call) -> Response:
     from ..operations import backup, restore
-    body = json_body(call.request, {"BackupId", "ClientToken", "SafetyBackup"}, {"BackupId"})
+    body = json_body(call.request, {"BackupId", "ClientToken", "SafetyBackup"}, {"BackupId"}, flags={"SafetyBackup"})
     source = backup.get_backup(call.wiring, body["BackupId"])
     if not call.principal.may_act_on(source["ServiceInstanceId"]):
         raise hidden(f"backup {body['BackupId']}")
@@ -105,7 +105,8 @@ def delete_schedule(call: Call) -> Response:
 
 def set_schedule(call: Call) -> Response:
     from ..operations import schedules
-    body = json_body(call.request, {"Cron", "KeepLast", "KeepDays", "Enabled"}, {"Cron"})
+    body = json_body(call.request, {"Cron", "KeepLast", "KeepDays", "Enabled"}, {"Cron"},
+                     integers={"KeepLast", "KeepDays"}, flags={"Enabled"})
     return Response(200, schedules.set_schedule(call.wiring, call.path_params["id"], body["Cron"],
                                                 body.get("KeepLast"), body.get("KeepDays"), body.get("Enabled", True)))
 

@@ -43,9 +43,10 @@ class Route:
 
     @property
     def errors(self) -> tuple[int, ...]:
-        """The error statuses the route may answer (besides 405 on a path's other methods and 500)."""
-        extra = ((403,) if self.admin_only else ()) + ((413,) if self.body else ())
-        return tuple(sorted((400, 401, 404, 409, 502, 503) + extra))
+        """The error statuses the route may answer (besides 405 on a path's other methods and 500); any request may
+        carry a body, so any may be too large (413) or not JSON (415)."""
+        extra = (403,) if self.admin_only else ()
+        return tuple(sorted((400, 401, 404, 409, 413, 415, 502, 503) + extra))
 
 
 @cache
