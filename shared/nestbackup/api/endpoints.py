@@ -2,11 +2,13 @@
 (routes.py) says which request reaches which of these."""
 from __future__ import annotations
 
+import re
+
 from ..decisions.webhooks import DeliveryStatus
 from ..model.timeline import MAX_EVENTS
 from .access import hidden, own_record, visible_instance
 from .http import ApiError, Call, Response
-from .inputs import int_param, json_body, next_token, one_of
+from .inputs import int_param, json_body, next_token, one_of, utc_time
 
 DELIVERY_STATUSES = [str(s) for s in DeliveryStatus]
 
@@ -148,3 +150,14 @@ def tenant_deliveries(call: Call) -> Response:
     from ..operations.notify import deliveries
     status = one_of(call.request.query, "status", DELIVERY_STATUSES)
     return Response(200, {"Deliveries": deliveries(call.wiring, call.path_params["id"], status)})
+
+
+def audit(call: Call) -> Response:
+    from ..operations.audit import list_entries
+    query = call.request.query
+    action = query.get("action") or None
+    if action is not None and not re.fullmatch(r"[A-Z][A-Za-z]{1,63}", action):
+        raise ApiError(400, "InvalidParameter", "action must be a route's name, e.g. CreateBackup")
+    return Response(200, list_entries(call.wiring, utc_time(query, "since"), query.get("serviceInstanceId") or None,
+                                      action, int_param(query, "maxResults", 50, 1, 100),
+                                      query.get("nextToken") or None))

@@ -19,7 +19,7 @@ MAX_NESTING = 32
 _TEXT = re.compile("[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]*")
 
 
-def _nesting(raw: bytes) -> int:
+def nesting(raw: bytes) -> int:
     """How deep arrays and objects nest, outside strings; checked before parsing, which would recurse that deep."""
     depth = deepest = 0
     in_string = escaped = False
@@ -110,7 +110,7 @@ def json_body(req: Request, allowed: set[str], required: set[str], integers: Col
     `integers` absent, null or a whole number (not a boolean), each of `flags` absent, null or true or false."""
     if len(req.body) > MAX_BODY:
         raise ApiError(413, "RequestTooLarge", f"the body exceeds {MAX_BODY} bytes")
-    if _nesting(req.body) > MAX_NESTING:
+    if nesting(req.body) > MAX_NESTING:
         raise ApiError(400, "InvalidJson", f"the body nests deeper than {MAX_NESTING} levels")
     body = _parse(req.body or b"{}")
     if not isinstance(body, dict):
@@ -151,3 +151,20 @@ def one_of(query: dict[str, str], name: str, allowed: list[str]) -> str | None:
     if value is not None and value not in allowed:
         raise ApiError(400, "InvalidParameter", f"{name} must be {', '.join(allowed[:-1])} or {allowed[-1]}")
     return value
+
+
+_UTC_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z", re.ASCII)
+
+
+def utc_time(query: dict[str, str], name: str) -> float | None:
+    """An optional UTC time as ISO 8601 with a Z (2026-12-06T04:00:00Z), as epoch seconds."""
+    from datetime import datetime, timezone
+    raw = query.get(name) or None
+    if raw is None:
+        return None
+    try:
+        if not _UTC_TIME.fullmatch(raw):
+            raise ValueError(raw)
+        return datetime.fromisoformat(raw[:-1]).replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        raise ApiError(400, "InvalidParameter", f"{name} must be a UTC time like 2026-12-06T04:00:00Z") from None
