@@ -57,7 +57,7 @@ def entry(route: Route, params: dict[str, str], req: Request, response: Response
     on = params.get("id")
     instance_path, tenant_path = route.path.startswith("/service-instances/"), route.path.startswith("/tenants")
     record_path = not (instance_path or tenant_path)
-    return {
+    fields = {
         "Principal": principal.name if principal else None,
         "Admin": bool(principal and principal.admin),
         "Action": route.action,
@@ -71,6 +71,7 @@ def entry(route: Route, params: dict[str, str], req: Request, response: Response
         else None,
         "SourceIp": _kept(req.source_ip),
     }
+    return {name: value for name, value in fields.items() if value is not None}     # what is unknown is absent
 
 
 def record(wiring_factory: Callable[[], Ports], route: Route, params: dict[str, str], req: Request,

@@ -158,6 +158,6 @@ def audit(call: Call) -> Response:
     action = query.get("action") or None
     if action is not None and not re.fullmatch(r"[A-Z][A-Za-z]{1,63}", action):
         raise ApiError(400, "InvalidParameter", "action must be a route's name, e.g. CreateBackup")
-    return Response(200, list_entries(call.wiring, utc_time(query, "since"), query.get("serviceInstanceId") or None,
-                                      action, int_param(query, "maxResults", 50, 1, 100),
-                                      query.get("nextToken") or None))
+    page = list_entries(call.wiring, utc_time(query, "since"), query.get("serviceInstanceId") or None, action,
+                        int_param(query, "maxResults", 50, 1, 100), query.get("nextToken") or None)
+    return Response(200, {"Entries": page["Entries"]} | ({"NextToken": page["NextToken"]} if page["NextToken"] else {}))
