@@ -82,3 +82,14 @@ def test_a_body_of_another_media_type_is_415(content_type):
 
 def test_a_request_without_a_body_needs_no_media_type():
     require_json_media_type(Request("POST", "/x", headers={}, body=b""))
+
+
+def test_a_utc_time_is_iso_8601_with_z():
+    from nestbackup.api.inputs import utc_time
+    assert utc_time({"since": "2026-12-06T04:00:00Z"}, "since") == 1796529600.0
+    assert utc_time({"since": "2026-12-06T04:00:00.5Z"}, "since") == 1796529600.5
+    assert utc_time({}, "since") is None
+    for raw in ["2026-12-06", "2026-12-06T04:00:00+08:00", "2026-02-30T00:00:00Z", "yesterday",
+                "\u0662026-12-06T04:00:00Z"]:
+        with pytest.raises(ApiError):
+            utc_time({"since": raw}, "since")
