@@ -153,7 +153,7 @@ def one_of(query: dict[str, str], name: str, allowed: list[str]) -> str | None:
     return value
 
 
-_UTC_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z", re.ASCII)
+_UTC_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,6})?Z", re.ASCII)
 
 
 def utc_time(query: dict[str, str], name: str) -> float | None:
@@ -162,9 +162,12 @@ def utc_time(query: dict[str, str], name: str) -> float | None:
     raw = query.get(name) or None
     if raw is None:
         return None
+    parts = _UTC_TIME.fullmatch(raw)
     try:
-        if not _UTC_TIME.fullmatch(raw):
+        if parts is None:
             raise ValueError(raw)
-        return datetime.fromisoformat(raw[:-1]).replace(tzinfo=timezone.utc).timestamp()
+        year, month, day, hour, minute, second = (int(part) for part in parts.groups()[:6])
+        whole = datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+        return whole.timestamp() + float(parts.group(7) or 0)
     except ValueError:
         raise ApiError(400, "InvalidParameter", f"{name} must be a UTC time like 2026-12-06T04:00:00Z") from None
