@@ -183,3 +183,16 @@ def test_an_entry_the_store_refuses_is_logged_whole_and_the_answer_stands(caplog
     [line] = [r for r in caplog.records if r.getMessage() == "audit entry not stored"]
     assert line.fields["request_id"] == "r-9" and line.fields["Action"] == "CreateTenant"
     assert line.fields["Tenant"] == "gamma" and tenant["Token"] not in json.dumps(line.fields)
+
+
+def test_the_timers_sweep_job_prunes_the_trail():
+    from pathlib import Path
+
+    from tests.support.flowplay import _handler_on
+    w = MemoryWiring(audit_retention_days=1)
+    audit.append(w, _entry(), "long-ago", now=1_000_000_000.0)
+    w.store.put_doc(audit.PRUNED, "through", {"Day": "2001-09-01"})
+    timer = _handler_on(Path(__file__).parents[2] / "functions" / "nestbackup-timer" / "index.py", w)
+    out = timer({"payload": '{"Job": "sweep"}'}, None)
+    assert out["AuditPruned"] == {"Deleted": 1, "Through": "2002-10-06"}        # 400 days a run
+    assert audit.list_entries(w, now=1_000_000_000.0)["Entries"] == []

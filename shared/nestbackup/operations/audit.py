@@ -25,6 +25,7 @@ PRUNED = "audit-pruned"                  # one document: the newest day the prun
 DAY = timedelta(days=1)
 DAYS_PER_PAGE = 92                       # days one listing page reads at most; a sparse trail pages on by day
 PRUNE_DELETES_PER_RUN = 2000             # entries one prune deletes at most; the next run goes on
+PRUNE_DAYS_PER_RUN = 400                 # days one prune reads at most (a retention shortened by years)
 TOKEN = re.compile(r"[0-9]{13}#[A-Za-z0-9-]{0,64}", re.ASCII)
 REQUEST_ID = re.compile(r"[A-Za-z0-9-]{1,64}", re.ASCII)
 
@@ -94,14 +95,15 @@ def list_entries(w: Ports, since: float | None = None, service_instance_id: str 
 
 def prune(w: Ports, now: float | None = None) -> dict[str, Any]:
     """Delete the days older than the retention, oldest first, from the day after the last one cleared (a marker
-    document, so a shortened retention clears the days between). At most PRUNE_DELETES_PER_RUN entries a run."""
+    document, so a shortened retention clears the days between). At most PRUNE_DELETES_PER_RUN entries and
+    PRUNE_DAYS_PER_RUN days a run; the next run goes on."""
     now = time.time() if now is None else now
     newest_expired = _day(now - w.settings.audit_retention_days * DAY.total_seconds()) - DAY
     marker = w.documents.get_doc(PRUNED, "through")
     # No marker: the trail is new (its first day is after every expired one), so only the newest expired day.
     day = _parse_day(marker[0]["Day"]) + DAY if marker else newest_expired
-    deleted, cleared = 0, None
-    while day <= newest_expired and deleted < PRUNE_DELETES_PER_RUN:
+    deleted, cleared, last_day = 0, None, day + PRUNE_DAYS_PER_RUN * DAY
+    while day <= newest_expired and day < last_day and deleted < PRUNE_DELETES_PER_RUN:
         rows = w.documents.docs(_collection(day))
         batch = rows[:PRUNE_DELETES_PER_RUN - deleted]
         for key, _doc, _version in batch:
