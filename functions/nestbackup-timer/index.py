@@ -1,8 +1,9 @@
 """Timer trigger: {"Job": "schedules"} runs due schedules and retention, then retries due webhook deliveries;
-{"Job": "sweep"} finishes stuck records."""
+{"Job": "sweep"} finishes stuck records, then deletes the audit trail's expired days."""
 import json
 
 from nestbackup.handlers import event_json, wiring
+from nestbackup.operations.audit import prune
 from nestbackup.operations.notify import deliver_due
 from nestbackup.operations.schedules import tick
 from nestbackup.operations.sweeper import sweep
@@ -13,7 +14,8 @@ def handler(event, context):
     payload = body.get("payload") or "{}"
     job = (json.loads(payload) if isinstance(payload, str) else payload).get("Job", "schedules")
     if job == "sweep":
-        return sweep(wiring(context))
+        w = wiring(context)
+        return sweep(w) | {"AuditPruned": prune(w)}
     if job == "schedules":
         w = wiring(context)
         out = tick(w)

@@ -73,7 +73,7 @@ def http_request(event: dict):
     return Request(method=(http.get("method") or "GET").upper(), path=http.get("path") or event.get("rawPath") or "/",
                    query=dict(event.get("queryParameters") or {}),
                    headers={k.lower(): v for k, v in (event.get("headers") or {}).items()}, body=raw,
-                   request_id=ctx.get("requestId") or str(uuid.uuid4()))
+                   request_id=ctx.get("requestId") or str(uuid.uuid4()), source_ip=http.get("sourceIp") or None)
 
 
 def http_reply(response) -> dict:

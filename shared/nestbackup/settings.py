@@ -105,6 +105,8 @@ class Settings:
     # The functions' memory (s.yaml memorySize), for the GB-seconds a record's steps cost. FC sets
     # FC_FUNCTION_MEMORY_SIZE in the runtime (UNCONFIRMED for FC 3.0; the s.yaml value is the fallback).
     function_memory_mb: int = 512
+    # Days the audit trail keeps an entry; the timer's sweep job deletes older days (operations/audit.py).
+    audit_retention_days: int = 365
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, context: object = None) -> Settings:
@@ -157,7 +159,8 @@ class Settings:
                                                                     120)),
                    rds_backup_retention_days=_retention_days(env.get("NESTBACKUP_RDS_BACKUP_RETENTION_DAYS")),
                    poll_schedule=_poll_schedule(env.get("NESTBACKUP_POLL_SCHEDULE")),
-                   function_memory_mb=max(64, number("FC_FUNCTION_MEMORY_SIZE", 512)))
+                   function_memory_mb=max(64, number("FC_FUNCTION_MEMORY_SIZE", 512)),
+                   audit_retention_days=max(1, number("NESTBACKUP_AUDIT_RETENTION_DAYS", 365)))
 
 
 def _poll_schedule(raw: str | None) -> str:

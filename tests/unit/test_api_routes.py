@@ -27,3 +27,11 @@ def test_the_document_takes_its_enumerations_from_the_model():
     status = next(p for p in document()["paths"]["/tenants/{id}/deliveries"]["get"]["parameters"]
                   if p["name"] == "status")
     assert status["schema"]["enum"] == [s.value for s in DeliveryStatus]
+
+
+def test_each_mutating_route_has_its_own_action_and_the_audit_is_read_only_and_admin_only():
+    mutating = [route for route in route_table() if route.method in ("POST", "PUT", "DELETE")]
+    actions = [route.action for route in mutating]
+    assert len(actions) == len(set(actions)) and "CreateBackup" in actions and "DeleteTenant" in actions
+    audit = [route for route in route_table() if route.path == "/audit"]
+    assert [(r.method, bool(r.admin_only)) for r in audit] == [("GET", True)]

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Callable
 
 from ..errors import CloudError, Conflict, NestBackupError, NotFound, ValidationError
 from .access import authorize, visible_instance
+from .audit import audited_route, record
 from .http import ApiError, Call, Request, Response, error_response
+from .inputs import json_body, require_json_media_type
 from .routes import route_table
 
 if TYPE_CHECKING:
@@ -26,7 +28,8 @@ _CONSOLE_HEADERS = {"content-type": "text/html; charset=utf-8",
 
 
 def handle(req: Request, wiring_factory: Callable[[], Ports], admin_token: str | None = None) -> Response:
-    """Route one request. `wiring_factory()` builds the adapters on first need (not for refused requests)."""
+    """Route one request, and add a POST, PUT or DELETE of a route to the audit trail with its outcome.
+    `wiring_factory()` builds the adapters on first need (not for a read refused before it needs them)."""
     if admin_token is None:
         from ..settings import admin_token as configured_admin_token
         admin_token = configured_admin_token()
@@ -38,9 +41,18 @@ def handle(req: Request, wiring_factory: Callable[[], Ports], admin_token: str |
     if path in ("/", "/console") and req.method == "GET":
         from .console import PAGE
         return Response(200, PAGE, dict(_CONSOLE_HEADERS))
+    audited = audited_route(req.method, path)
+    caller: list[Principal] = []
+    response = _answer(req, lambda: _dispatch(req, path, wiring_factory, admin_token, caller))
+    if audited is not None:
+        record(wiring_factory, *audited, req, response, caller[0] if caller else None)
+    return response
+
+
+def _answer(req: Request, dispatch: Callable[[], Response]) -> Response:
+    """The route's answer, or what went wrong as {"Code", "Message", "RequestId"}."""
     try:
-        principal = authorize(req, admin_token, wiring_factory)
-        return _dispatch(req, path, wiring_factory, principal)
+        return dispatch()
     except ApiError as err:
         return error_response(req, err.status, err.code, err.message)
     except ValidationError as err:
@@ -68,9 +80,12 @@ def handle(req: Request, wiring_factory: Callable[[], Ports], admin_token: str |
         return error_response(req, 500, "InternalError", "the request failed; see the logs for this RequestId")
 
 
-def _dispatch(req: Request, path: str, wiring_factory: Callable[[], Ports], principal: Principal) -> Response:
-    """The route of this method and path. A path's access checks come before its method is checked, as a tenant
-    must not learn which methods another tenant's paths have."""
+def _dispatch(req: Request, path: str, wiring_factory: Callable[[], Ports], admin_token: str | None,
+              caller: list[Principal]) -> Response:
+    """The route of this method and path, for the caller (added to `caller` once known). A path's access checks come
+    before its method is checked, as a tenant must not learn which methods another tenant's paths have."""
+    principal = authorize(req, admin_token, wiring_factory)
+    caller.append(principal)
     w = wiring_factory()
     on_path = [(route, params) for route in route_table() if (params := route.match(path)) is not None]
     if not on_path:
@@ -83,4 +98,8 @@ def _dispatch(req: Request, path: str, wiring_factory: Callable[[], Ports], prin
     route = next((route for route, _ in on_path if route.method == req.method), None)
     if route is None:
         raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on {first.resource}")
+    if req.body:
+        require_json_media_type(req)
+        if route.body is None:      # {} at most: a field this route would not read is refused, not ignored
+            json_body(req, set(), set())
     return route.handler(Call(req, w, principal, path_params))

@@ -2,11 +2,13 @@
 (routes.py) says which request reaches which of these."""
 from __future__ import annotations
 
+import re
+
 from ..decisions.webhooks import DeliveryStatus
 from ..model.timeline import MAX_EVENTS
 from .access import hidden, own_record, visible_instance
 from .http import ApiError, Call, Response
-from .inputs import int_param, json_body, next_token, one_of
+from .inputs import int_param, json_body, next_token, one_of, utc_time
 
 DELIVERY_STATUSES = [str(s) for s in DeliveryStatus]
 
@@ -41,7 +43,7 @@ def create_backup(call: Call) -> Response:
 
 def create_restore(call: Call) -> Response:
     from ..operations import backup, restore
-    body = json_body(call.request, {"BackupId", "ClientToken", "SafetyBackup"}, {"BackupId"})
+    body = json_body(call.request, {"BackupId", "ClientToken", "SafetyBackup"}, {"BackupId"}, flags={"SafetyBackup"})
     source = backup.get_backup(call.wiring, body["BackupId"])
     if not call.principal.may_act_on(source["ServiceInstanceId"]):
         raise hidden(f"backup {body['BackupId']}")
@@ -105,7 +107,8 @@ def delete_schedule(call: Call) -> Response:
 
 def set_schedule(call: Call) -> Response:
     from ..operations import schedules
-    body = json_body(call.request, {"Cron", "KeepLast", "KeepDays", "Enabled"}, {"Cron"})
+    body = json_body(call.request, {"Cron", "KeepLast", "KeepDays", "Enabled"}, {"Cron"},
+                     integers={"KeepLast", "KeepDays"}, flags={"Enabled"})
     return Response(200, schedules.set_schedule(call.wiring, call.path_params["id"], body["Cron"],
                                                 body.get("KeepLast"), body.get("KeepDays"), body.get("Enabled", True)))
 
@@ -147,3 +150,14 @@ def tenant_deliveries(call: Call) -> Response:
     from ..operations.notify import deliveries
     status = one_of(call.request.query, "status", DELIVERY_STATUSES)
     return Response(200, {"Deliveries": deliveries(call.wiring, call.path_params["id"], status)})
+
+
+def audit(call: Call) -> Response:
+    from ..operations.audit import list_entries
+    query = call.request.query
+    action = query.get("action") or None
+    if action is not None and not re.fullmatch(r"[A-Z][A-Za-z]{1,63}", action):
+        raise ApiError(400, "InvalidParameter", "action must be a route's name, e.g. CreateBackup")
+    page = list_entries(call.wiring, utc_time(query, "since"), query.get("serviceInstanceId") or None, action,
+                        int_param(query, "maxResults", 50, 1, 100), query.get("nextToken") or None)
+    return Response(200, {"Entries": page["Entries"]} | ({"NextToken": page["NextToken"]} if page["NextToken"] else {}))

@@ -20,6 +20,7 @@ class Request:
     headers: dict[str, str] = field(default_factory=dict)   # lower-case names
     body: bytes = b""
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    source_ip: str | None = None        # as the trigger says, for the audit trail
 
 
 @dataclass

@@ -37,15 +37,21 @@ class Route:
     admin_only: str | None = None        # the 403 message when a tenant calls it; checked before the method
     instance_first: bool = False         # the {id} service instance is checked before the method
 
+    @property
+    def action(self) -> str:
+        """The route's name in the audit trail: its handler's, in CamelCase (create_backup: CreateBackup)."""
+        return "".join(part.capitalize() for part in self.handler.__name__.split("_"))
+
     def match(self, path: str) -> dict[str, str] | None:
         m = _pattern(self.path).fullmatch(path)
         return m.groupdict() if m else None
 
     @property
     def errors(self) -> tuple[int, ...]:
-        """The error statuses the route may answer (besides 405 on a path's other methods and 500)."""
-        extra = ((403,) if self.admin_only else ()) + ((413,) if self.body else ())
-        return tuple(sorted((400, 401, 404, 409, 502, 503) + extra))
+        """The error statuses the route may answer (besides 405 on a path's other methods and 500); any request may
+        carry a body, so any may be too large (413) or not JSON (415)."""
+        extra = (403,) if self.admin_only else ()
+        return tuple(sorted((400, 401, 404, 409, 413, 415, 502, 503) + extra))
 
 
 @cache
@@ -59,6 +65,13 @@ LIST = (Param("serviceInstanceId", "query", ID, required=True),
         Param("maxResults", "query", {"type": "integer", "minimum": 1, "maximum": 100}),
         Param("nextToken", "query", ID))
 TENANTS_ONLY = "only the admin token manages tenants"
+AUDIT = (Param("since", "query", {"type": "string", "format": "date-time"},
+               description="only entries at or after this UTC time, e.g. 2026-12-06T00:00:00Z"),
+         Param("serviceInstanceId", "query", ID, description="only entries naming this service instance"),
+         Param("action", "query", {"type": "string", "maxLength": 64}, description="only this action, e.g. "
+                                                                                   "CreateBackup"),
+         Param("maxResults", "query", {"type": "integer", "minimum": 1, "maximum": 100}),
+         Param("nextToken", "query", {"type": "string", "maxLength": 128}))
 
 
 @cache
@@ -110,4 +123,7 @@ def route_table() -> tuple[Route, ...]:
         Route("GET", "/tenants/{id}/deliveries", e.tenant_deliveries,
               "The tenant's webhook deliveries, newest first (admin)", "Deliveries", "the deliveries", "deliveries",
               params=(RECORD_ID, Param("status", "query", DELIVERY_STATUS)), admin_only=TENANTS_ONLY),
+        Route("GET", "/audit", e.audit, "The audit trail: one entry per POST, PUT or DELETE, newest first (admin)",
+              "AuditPage", "a page; NextToken while older entries may remain", "/audit", params=AUDIT,
+              admin_only="only the admin token reads the audit trail"),
     )

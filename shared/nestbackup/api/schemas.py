@@ -119,6 +119,23 @@ SCHEMAS: dict[str, Schema] = {
                            "CreatedEpoch": {"type": "number"}, "NextEpoch": {"type": "number"},
                            "DeliveredEpoch": {"type": "number"}, "LastResult": {"type": "string"},
                            "LastError": {"type": "string"}}}}}},
+    "AuditPage": {"type": "object", "required": ["Entries"], "properties": {
+        "NextToken": {"type": "string", "description": "present while older entries may remain"},
+        "Entries": {"type": "array", "items": {
+            "type": "object", "required": ["Time", "Admin", "Action", "Status", "RequestId"],
+            "description": "a field that is not known is absent",
+            "properties": {"Time": {"type": "string", "description": "UTC, to the millisecond"},
+                           "Principal": {"type": "string", "description": "the tenant's name, or admin; absent: "
+                                                                          "no valid token"},
+                           "Admin": {"type": "boolean", "description": "whether the admin token was used"},
+                           "Action": {"type": "string", "description": "the route, e.g. CreateBackup"},
+                           "ServiceInstanceId": {"type": "string"},
+                           "RecordId": {"type": "string", "description": "the backup or restore it named or made"},
+                           "Tenant": {"type": "string", "description": "the tenant it named"},
+                           "Status": {"type": "integer", "description": "the HTTP status answered"},
+                           "ErrorCode": {"type": "string"},
+                           "RequestId": {"type": "string"},
+                           "SourceIp": {"type": "string"}}}}}},
     "CreateTenant": {"type": "object", "required": ["Name", "Instances"], "additionalProperties": False,
                      "properties": {"Name": {"type": "string", "maxLength": 64},
                                     "Instances": {"type": "array", "items": ID, "minItems": 1},

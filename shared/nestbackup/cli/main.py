@@ -122,6 +122,7 @@ def bootstrap() -> None:
                else f"table {settings.ots_table} already exists in {where}; nothing to do")
 
 
+from .audit import audit  # noqa: E402
 from .backup import backup  # noqa: E402
 from .doctor import doctor  # noqa: E402
 from .plan import plan  # noqa: E402
@@ -135,6 +136,7 @@ main.add_command(schedule)
 main.add_command(tenant)
 main.add_command(plan)
 main.add_command(doctor)
+main.add_command(audit)
 
 if __name__ == "__main__":
     main()
