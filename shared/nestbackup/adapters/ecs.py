@@ -3,6 +3,7 @@ start. Plain records out, CloudError on failure."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
 from ..ports.compute import Disk, Instance, Snapshot, SnapshotGroup
@@ -125,15 +126,16 @@ class Ecs:
                 found[group.group_id] = group
         return found
 
-    def snapshots_tagged(self, key: str) -> list[tuple[str, str]]:
-        """(snapshot id, value of tag `key`) of every snapshot carrying that tag key."""
-        return self._tagged("snapshot", key)
+    def snapshots_tagged(self, key: str, value: str | None = None) -> list[tuple[str, str]]:
+        """(snapshot id, value of tag `key`) of every snapshot carrying that tag key (with that value, if given)."""
+        return self._tagged("snapshot", key, value)
 
-    def groups_tagged(self, key: str) -> list[tuple[str, str]]:
+    def groups_tagged(self, key: str, value: str | None = None) -> list[tuple[str, str]]:
         """ListTagResources has no snapshot-group type, so groups are listed by DescribeSnapshotGroups' Tag.N
         (its reference states no 1,000 cap)."""
+        tag = {"Key": key, "Value": value} if value is not None else {"Key": key}
         out = []
-        for raw in self._pages("DescribeSnapshotGroups", {"RegionId": self.region, "Tag": [{"Key": key}],
+        for raw in self._pages("DescribeSnapshotGroups", {"RegionId": self.region, "Tag": [tag],
                                                           "MaxResults": PAGE}, "SnapshotGroups", "SnapshotGroup",
                                lambda r: r):
             tags = {t.get("Key"): t.get("Value") for t in (raw.get("Tags") or {}).get("Tag") or []}
@@ -185,11 +187,22 @@ def _instance(raw: dict) -> Instance:
 def _group(raw: dict) -> SnapshotGroup:
     """Members carry no Status of their own (DescribeSnapshotGroups' example response): the group's counts."""
     members = tuple(_snapshot(s) for s in (raw.get("Snapshots") or {}).get("Snapshot") or [])
-    return SnapshotGroup(raw["SnapshotGroupId"], raw.get("Status", ""), members)
+    return SnapshotGroup(raw["SnapshotGroupId"], raw.get("Status", ""), members, _epoch(raw.get("CreationTime")))
 
 
 def _snapshot(raw: dict) -> Snapshot:
     return Snapshot(snapshot_id=raw["SnapshotId"], disk_id=raw.get("SourceDiskId"), status=raw.get("Status", ""),
                     progress=_percent(raw.get("Progress")), available=bool(raw.get("Available")),
                     remain_seconds=_seconds(raw.get("RemainTime")),
-                    size_bytes=_seconds(raw.get("FullSnapshotSizeInBytes")))
+                    size_bytes=_seconds(raw.get("FullSnapshotSizeInBytes")),
+                    created_epoch=_epoch(raw.get("CreationTime")))
+
+
+def _epoch(text) -> float | None:
+    """CreationTime: ISO 8601 UTC, to the second or to the minute (both appear in ECS answers)."""
+    for form in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%MZ"):
+        try:
+            return datetime.strptime(str(text or ""), form).replace(tzinfo=timezone.utc).timestamp()
+        except ValueError:
+            continue
+    return None

@@ -114,18 +114,28 @@ class RdsBackup:
             return
         backup_set = item.artifact_id or wait_for_backup_set(
             w, item.resource_id, item.job_id, max(0.0, cleanup.rds_deadline - time.monotonic()))
+        rid = item.resource_id
         if backup_set:
             try:
                 self.delete(w, item, cleanup.groups, backup_set)
+                cleanup.said[rid] = f"its backup set {backup_set} was deleted"
             except CloudError as err:
-                if err.code in NOT_FOUND_CODES or not refused_for_good(err):
-                    raise
-                # recorded once; a later delete (retention) does not ask again, the set expires
-                item.artifact_id, item.delete_refused = backup_set, f"{err.code}: {err.message}"
-                save(w, stored, record)
-                cleanup.leftovers.append(f"{backup_set}: {err.code} (RDS refuses to delete it; it expires)")
+                if err.code in NOT_FOUND_CODES:
+                    cleanup.said[rid] = f"its backup set {backup_set} was deleted"
+                elif not refused_for_good(err):
+                    # throttled or busy: the set stays owned by the record, and the timer deletes it
+                    cleanup.later[rid] = delete_set_later(w, record.backup_id, rid, item.job_id)
+                    cleanup.said[rid] = f"deleting its backup set {backup_set} met {err.code}: the timer deletes it"
+                else:
+                    # recorded once; a later delete (retention) does not ask again, the set expires
+                    item.artifact_id, item.delete_refused = backup_set, f"{err.code}: {err.message}"
+                    save(w, stored, record)
+                    cleanup.leftovers.append(f"{backup_set}: {err.code} (RDS refuses to delete it; it expires)")
+                    cleanup.said[rid] = (f"RDS refuses to delete its backup set {backup_set}, which stays (owned by "
+                                         f"this backup) until it expires")
         else:
-            cleanup.later[item.resource_id] = delete_set_later(w, record.backup_id, item.resource_id, item.job_id)
+            cleanup.later[rid] = delete_set_later(w, record.backup_id, rid, item.job_id)
+            cleanup.said[rid] = "its RDS backup job had not ended: the set is deleted when it ends"
 
     def discard(self, w: Ports, backup_id: str, item: BackupItem, groups_done: set[str]) -> str | None:
         """The set, if the job has already ended; else the timer deletes it when it ends."""

@@ -1,0 +1,112 @@
+"""A cancelled backup leaves nothing unowned: every artifact is deleted, or stays owned by the cancelled record (which
+says so) until the sweeper deletes it; also when a create call returns, or has its answer lost, around the cancel."""
+import threading
+
+import pytest
+
+from nestbackup.errors import CloudError
+from nestbackup.operations import cancel
+from nestbackup.operations.backup import create_backup, get_backup
+from nestbackup.operations.backup_start import start_batch
+from tests.support.memory.wiring import MemoryWiring
+
+
+@pytest.fixture
+def w():
+    wiring = MemoryWiring()
+    wiring.ecs.steps = 0                      # nothing finishes by itself
+    return wiring
+
+
+def test_a_group_recorded_after_the_cancel_marked_its_items_but_before_the_record_closed_is_deleted(w, monkeypatch):
+    """The start step's CreateSnapshotGroup returns after the cancel marked the items Cancelled and while its second
+    pass runs: the step's write is stale, and the record still says Creating (the cancel has not finalized yet). The
+    step used to take that for another writer's change, give up, and leave the group behind, while the record said
+    "its artifact was deleted"."""
+    w.seed("si-1", instances=1, disks_per_instance=2)
+    backup_id = create_backup(w, "si-1")["BackupId"]
+    in_flight, marked = threading.Event(), threading.Event()
+    create = w.ecs.create_snapshot_group
+
+    def slow_create(*args, **kwargs):
+        group_id = create(*args, **kwargs)      # the cloud made it; its answer is still on the way
+        in_flight.set()
+        marked.wait(5)
+        return group_id
+
+    w.ecs.create_snapshot_group = slow_create
+    step_errors: list[Exception] = []
+
+    def step():
+        try:
+            start_batch(w, backup_id, 0)
+        except Exception as err:               # noqa: BLE001 - the flow would retry the step; the test reads it
+            step_errors.append(err)
+
+    starting = threading.Thread(target=step)
+    starting.start()
+    assert in_flight.wait(5)
+    finalize = cancel.finalize
+
+    def finalize_after_the_step_returned(*args, **kwargs):
+        marked.set()                             # the items are marked: now the create's answer arrives
+        starting.join(5)
+        return finalize(*args, **kwargs)
+
+    monkeypatch.setattr(cancel, "finalize", finalize_after_the_step_returned)
+    out = cancel.cancel_backup(w, backup_id)
+    starting.join(5)
+    assert out["Status"] == "CreateFailed"
+    assert not w.ecs.groups and not w.ecs.snapshots, (w.ecs.groups, step_errors)
+    final = get_backup(w, backup_id)
+    assert {r["ErrorCode"] for r in final["Resources"]} == {"Cancelled"}
+    [group_id] = [r for _, r in w.ecs.tokens.values()]
+    assert all(group_id in r["ErrorMessage"] and "deleted" in r["ErrorMessage"] for r in final["Resources"])
+
+
+def test_a_group_whose_create_answer_was_lost_is_found_by_its_tag_and_deleted_by_the_cancel(w):
+    """CreateSnapshotGroup was applied but its answer lost (a timeout after the adapter's retries): the step defers
+    the start to the next round and the record knows no group. The cancel finds it by its owner tag."""
+    w.seed("si-1", instances=1, disks_per_instance=2)
+    backup_id = create_backup(w, "si-1")["BackupId"]
+    create = w.ecs.create_snapshot_group
+
+    def answer_lost(*args, **kwargs):
+        create(*args, **kwargs)
+        raise CloudError("ServiceUnavailable", "no answer", action="CreateSnapshotGroup", http_status=503)
+
+    w.ecs.create_snapshot_group = answer_lost
+    start_batch(w, backup_id, 0)
+    assert w.ecs.groups and {r["Status"] for r in get_backup(w, backup_id)["Resources"]} == {"Pending"}
+    out = cancel.cancel_backup(w, backup_id)
+    assert out["Status"] == "CreateFailed" and out["Leftovers"] == []
+    assert not w.ecs.groups and not w.ecs.snapshots
+    [group_id] = [r for _, r in w.ecs.tokens.values()]
+    assert all(group_id in r["ErrorMessage"] and "deleted" in r["ErrorMessage"]
+               for r in get_backup(w, backup_id)["Resources"])
+
+
+def test_a_pending_item_with_nothing_made_does_not_claim_a_deleted_artifact(w):
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    backup_id = create_backup(w, "si-1")["BackupId"]
+    cancel.cancel_backup(w, backup_id)
+    [item] = get_backup(w, backup_id)["Resources"]
+    assert item["ErrorCode"] == "Cancelled" and "deleted" not in item["ErrorMessage"]
+    assert "nothing" in item["ErrorMessage"]
+
+
+def test_a_group_still_listed_after_its_delete_was_accepted_stays_owned_and_the_record_says_so(w):
+    """DeleteSnapshotGroup answered, but the group reads back as still there (a member the cloud would not delete):
+    the record does not say deleted; it names what is left, and the cancelled record keeps owning it."""
+    w.seed("si-1", instances=1, disks_per_instance=2)
+    backup_id = create_backup(w, "si-1")["BackupId"]
+    start_batch(w, backup_id, 0)
+    w.ecs.delete_snapshot_group = lambda group_id: None      # accepted, nothing deleted
+    out = cancel.cancel_backup(w, backup_id)
+    [group_id] = list(w.ecs.groups)
+    assert any(group_id in left for left in out["Leftovers"])
+    final = get_backup(w, backup_id)
+    assert group_id in final["StatusDetail"]
+    for item in final["Resources"]:
+        assert item["ErrorCode"] == "Cancelled" and group_id in item["ErrorMessage"]
+        assert "was deleted" not in item["ErrorMessage"] and "sweeper" in item["ErrorMessage"]
