@@ -1,13 +1,16 @@
 """A cancelled backup leaves nothing unowned: every artifact is deleted, or stays owned by the cancelled record (which
 says so) until the sweeper deletes it; also when a create call returns, or has its answer lost, around the cancel."""
 import threading
+import time
 
 import pytest
 
 from nestbackup.errors import CloudError
-from nestbackup.operations import cancel
+from nestbackup.model.ids import OWNER_TAG
+from nestbackup.operations import cancel, sweeper
 from nestbackup.operations.backup import create_backup, get_backup
 from nestbackup.operations.backup_start import start_batch
+from tests.support.flowplay import play_backup
 from tests.support.memory.wiring import MemoryWiring
 
 
@@ -110,3 +113,64 @@ def test_a_group_still_listed_after_its_delete_was_accepted_stays_owned_and_the_
     for item in final["Resources"]:
         assert item["ErrorCode"] == "Cancelled" and group_id in item["ErrorMessage"]
         assert "was deleted" not in item["ErrorMessage"] and "sweeper" in item["ErrorMessage"]
+
+
+# -- the sweeper's pass over what carries our owner tag
+
+def _aged() -> float:
+    return time.time() + sweeper.ARTIFACT_GRACE_SECONDS + 1
+
+
+def test_the_sweeper_deletes_a_group_a_cancelled_backup_left_behind_once_past_the_grace(w):
+    w.seed("si-1", instances=1, disks_per_instance=2)
+    backup_id = create_backup(w, "si-1")["BackupId"]
+    start_batch(w, backup_id, 0)
+    w.ecs.delete_snapshot_group = lambda group_id: None      # accepted, nothing deleted
+    assert cancel.cancel_backup(w, backup_id)["Leftovers"]
+    del w.ecs.delete_snapshot_group                          # the cloud deletes again
+    [group_id] = list(w.ecs.groups)
+    assert sweeper.sweep(w)["UnwantedArtifactsDeleted"] == [] and w.ecs.groups      # young: its create may run
+    swept = sweeper.sweep(w, now=_aged())
+    assert swept["UnwantedArtifactsDeleted"] == [group_id] and not w.ecs.groups and not w.ecs.snapshots
+    assert sweeper.sweep(w, now=_aged())["UnwantedArtifactsDeleted"] == []          # idempotent
+
+
+def test_the_sweeper_deletes_what_no_record_wants_and_never_an_artifact_of_a_live_or_kept_record(w):
+    seeded = w.seed("si-1", instances=1, disks_per_instance=2)
+    kept = create_backup(w, "si-1")["BackupId"]
+    w.ecs.steps = 1
+    assert play_backup(w, kept)["Status"] == "Created"
+    w.ecs.steps = 0
+    w.seed("si-2", instances=1, disks_per_instance=1)
+    live = create_backup(w, "si-2")["BackupId"]
+    start_batch(w, live, 0)
+    disk = seeded["Disks"][0]
+
+    def tagged(owner: str, token: str) -> str:
+        return w.ecs.create_snapshot(disk, name="nestbackup-x", description="nestbackup x", client_token=token,
+                                     tags={OWNER_TAG: owner})
+
+    w.ecs.finish()
+    not_listed = tagged(kept, "t-1")              # tagged by a kept record that does not list it
+    w.ecs.finish()
+    of_live = tagged(live, "t-2")                 # a live record's: its start may record it yet
+    w.ecs.finish()
+    orphan = tagged("backup-0123456789abcdef", "t-3")       # its record is gone
+    w.ecs.finish()
+    owned_by_kept = set(w.ecs.snapshots) - {not_listed, of_live, orphan}
+    out = sweeper.delete_unwanted_artifacts(w, now=_aged())
+    assert sorted(out["Deleted"]) == sorted([not_listed, orphan])
+    assert set(w.ecs.snapshots) == owned_by_kept | {of_live} and len(w.ecs.groups) == 1       # the kept one
+    assert get_backup(w, kept)["Status"] == "Created"
+
+
+def test_the_sweepers_artifact_pass_is_bounded_per_run(w):
+    w.seed("si-1", instances=3, disks_per_instance=1)
+    disks = list(w.ecs.disks)
+    for n, disk in enumerate(disks):
+        w.ecs.create_snapshot(disk, name="nestbackup-x", description="nestbackup x", client_token=f"t-{n}",
+                              tags={OWNER_TAG: "backup-0123456789abcdef"})
+    assert len(sweeper.delete_unwanted_artifacts(w, now=_aged(), limit=2)["Deleted"]) == 2
+    assert len(w.ecs.snapshots) == 1
+    assert len(sweeper.delete_unwanted_artifacts(w, now=_aged(), limit=2)["Deleted"]) == 1
+    assert not w.ecs.snapshots

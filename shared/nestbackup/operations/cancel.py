@@ -26,6 +26,7 @@ from .loading import load_backup, read_backup, read_restore, save
 from .restore import recover
 
 log = logging.getLogger("nestbackup.backup")
+CANCELLED = "Cancelled"          # the error code of every item a cancel closed, and of the cancelled record
 
 # Before any database is swapped: what was done can be said, and the rest left as it is.
 CANCELLABLE_PHASES = (RestorePhase.SAFETY_BACKUP, RestorePhase.RESTORING_DATABASES, RestorePhase.STOPPING_INSTANCE,
@@ -50,7 +51,7 @@ def cancel_backup(w: Ports, backup_id: str, now: float | None = None) -> dict:
     leftovers = cleanup.leftovers
     detail = "cancelled by the caller" + (f"; left behind: {', '.join(leftovers)}" if leftovers else "") + (
         f"; {'; '.join(cleanup.later.values())}" if cleanup.later else "")
-    final = finalize(w, backup_id, error={"Code": "Cancelled", "Detail": detail}, now=now)
+    final = finalize(w, backup_id, error={"Code": CANCELLED, "Detail": detail}, now=now)
     # A poll step that was running when its execution was stopped may have started the next generation since.
     w.flows.stop_generations(w.settings.backup_flow, backup_id, "cancelled by the caller")
     return final | {"Leftovers": leftovers}
@@ -147,7 +148,7 @@ def _mark_cancelled(w: Ports, backup_id: str, cleanup: CancelCleanup, marked: di
                 message = "the backup was cancelled; " + cleanup.said.get(
                     item.resource_id, "nothing had been made of it yet")
                 if item.status not in (ItemStatus.FAILED, ItemStatus.SKIPPED):
-                    item.fail("Cancelled", message)
+                    item.fail(CANCELLED, message)
                     said[item.resource_id] = message
                 elif item.resource_id in marked and item.error_message == marked[item.resource_id]:
                     item.error_message = message
