@@ -199,7 +199,7 @@ def _snapshot(raw: dict) -> Snapshot:
 
 
 def _epoch(text) -> float | None:
-    """CreationTime: ISO 8601 UTC, to the second or to the minute (both appear in ECS answers)."""
+    """CreationTime: ISO 8601 UTC to the second (as the API references show it); to the minute also read."""
     for form in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%MZ"):
         try:
             return datetime.strptime(str(text or ""), form).replace(tzinfo=timezone.utc).timestamp()
