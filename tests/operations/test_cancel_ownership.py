@@ -174,3 +174,28 @@ def test_the_sweepers_artifact_pass_is_bounded_per_run(w):
     assert len(w.ecs.snapshots) == 1
     assert len(sweeper.delete_unwanted_artifacts(w, now=_aged(), limit=2)["Deleted"]) == 1
     assert not w.ecs.snapshots
+
+
+def test_an_rds_backup_whose_create_answer_was_lost_stays_owned_by_the_cancelled_record_until_its_set_is_deleted():
+    """CreateBackup takes no ClientToken: its answer lost, the item keeps only its intent (Starting). The cancel adopts
+    the job the intent started, as the next start would, and hands its set to the timer; no set is left unowned."""
+    w = MemoryWiring(cancel_rds_wait_seconds=0)
+    w.seed("si-1", instances=0, databases={"PostgreSQL": {"app": {"t": [1, 2]}}})
+    w.rds.steps = 0
+    backup_id = create_backup(w, "si-1")["BackupId"]
+    create = w.rds.create_backup
+
+    def answer_lost(*args, **kwargs):
+        create(*args, **kwargs)
+        raise CloudError("ServiceUnavailable", "no answer", action="CreateBackup", http_status=503)
+
+    w.rds.create_backup = answer_lost
+    start_batch(w, backup_id, 0)
+    assert w.rds.jobs and get_backup(w, backup_id)["Resources"][0]["Status"] == "Pending"
+    cancel.cancel_backup(w, backup_id)
+    [item] = get_backup(w, backup_id)["Resources"]
+    assert item["ErrorCode"] == "Cancelled" and "the set is deleted when it ends" in item["ErrorMessage"]
+    w.rds.finish()
+    assert w.rds.sets
+    sweeper.sweep(w)
+    assert not w.rds.sets

@@ -69,7 +69,9 @@ def _delete_made(w: Ports, backup_id: str, cleanup: CancelCleanup) -> None:
     stored, record = read_backup(w, backup_id)
     outcome: dict[str, str] = {}
     for item in record.items:
-        made = item.group_id or item.artifact_id or item.job_id
+        # an RDS item that only marked its intent may have a job its lost answer did not name: its kind looks
+        made = item.group_id or item.artifact_id or item.job_id or (f"intent of {item.resource_id}"
+                                                                    if item.starting else None)
         kind = kind_of(item)
         if not made or kind is None:
             continue
@@ -77,7 +79,8 @@ def _delete_made(w: Ports, backup_id: str, cleanup: CancelCleanup) -> None:
             cleanup.done.add(made)
             try:
                 kind.cancel(w, stored, record, item, cleanup)
-                outcome[made] = cleanup.said.get(item.resource_id) or f"{made} was deleted"
+                outcome[made] = cleanup.said.get(item.resource_id) or (
+                    f"{made} was deleted" if not item.starting else "nothing had been made of it yet")
             except CloudError as err:
                 if err.code in NOT_FOUND_CODES:
                     outcome[made] = f"{made} was deleted"
