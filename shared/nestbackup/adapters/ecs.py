@@ -6,6 +6,7 @@ import json
 from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
+from ..errors import CloudError
 from ..ports.compute import Disk, Instance, Snapshot, SnapshotGroup
 from .openapi import RpcClient
 
@@ -146,7 +147,16 @@ class Ecs:
         self.rpc.call("DeleteSnapshot", {"SnapshotId": snapshot_id, "Force": False})
 
     def delete_snapshot_group(self, group_id: str) -> None:
-        self.rpc.call("DeleteSnapshotGroup", {"RegionId": self.region, "SnapshotGroupId": group_id})
+        """The answer is per member snapshot (OperationProgressSet): a member the cloud kept (one a custom image was
+        made from, DeleteSnapshotGroup reference) is a failure, not a success."""
+        body = self.rpc.call("DeleteSnapshotGroup", {"RegionId": self.region, "SnapshotGroupId": group_id})
+        for progress in ((body or {}).get("OperationProgressSet") or {}).get("OperationProgress") or []:
+            if progress.get("OperationStatus", "Success") != "Success":
+                kept = [i.get("Value") for i in (progress.get("RelatedItemSet") or {}).get("RelatedItem") or []]
+                raise CloudError(progress.get("ErrorCode") or "SnapshotNotDeleted",
+                                 f"{', '.join(filter(None, kept)) or 'a member'} of {group_id} was not deleted: "
+                                 f"{progress.get('ErrorMsg') or progress.get('OperationStatus')}",
+                                 action="DeleteSnapshotGroup", http_status=403)
 
     # -- restore
     def stop_instances(self, instance_ids: list[str]) -> None:
