@@ -199,3 +199,24 @@ def test_an_rds_backup_whose_create_answer_was_lost_stays_owned_by_the_cancelled
     assert w.rds.sets
     sweeper.sweep(w)
     assert not w.rds.sets
+
+
+def test_a_poll_round_in_flight_that_misses_the_group_the_cancel_deleted_does_not_fail_its_items_as_lost(w, monkeypatch):
+    """StopExecution does not stop a poll step already running: it may describe the group after the cancel deleted it
+    and fail its items ArtifactNotFound before the cancel marks them. The cancel deleted it: the items say so."""
+    from nestbackup.operations.backup_poll import poll
+    w.seed("si-1", instances=1, disks_per_instance=2)
+    backup_id = create_backup(w, "si-1")["BackupId"]
+    start_batch(w, backup_id, 0)
+    [group_id] = list(w.ecs.groups)
+    mark = cancel._mark_cancelled
+
+    def poll_then_mark(*args, **kwargs):
+        poll(w, backup_id, 1)                          # the round in flight: the group is gone
+        return mark(*args, **kwargs)
+
+    monkeypatch.setattr(cancel, "_mark_cancelled", poll_then_mark)
+    cancel.cancel_backup(w, backup_id)
+    final = get_backup(w, backup_id)
+    assert {r["ErrorCode"] for r in final["Resources"]} == {"Cancelled"}
+    assert all(f"{group_id} was deleted" in r["ErrorMessage"] for r in final["Resources"])

@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import time
 
+from ..decisions.backup import ARTIFACT_NOT_FOUND
 from ..errors import CloudError, Conflict
 from ..model.ids import OWNER_TAG
-from ..model.records import ResourceType
+from ..model.records import BackupItem, ResourceType
 from ..model.status import BackupStatus, DatabaseState, ItemStatus, RestorePhase, RestoreStatus
 from ..ports import Ports
 from ..ports.records import StaleWrite
@@ -138,6 +139,12 @@ def _delete_found(w: Ports, artifact: str, action: str, cleanup: CancelCleanup) 
     return f"{artifact}, made by a start whose answer the record had not got, was deleted"
 
 
+def _lost_to_the_cancel(item: BackupItem, cleanup: CancelCleanup) -> bool:
+    """A poll step in flight (StopExecution does not stop it) that described the artifact after this cancel deleted
+    it failed the item as lost: it was the cancel's doing."""
+    return item.error_code == ARTIFACT_NOT_FOUND and (item.group_id or item.artifact_id or item.job_id) in cleanup.done
+
+
 def _mark_cancelled(w: Ports, backup_id: str, cleanup: CancelCleanup, marked: dict[str, str],
                     attempts: int = 20) -> dict[str, str]:
     """Fail every unfinished item, saying what became of what was made of it; a step of the stopped flow may still
@@ -150,7 +157,7 @@ def _mark_cancelled(w: Ports, backup_id: str, cleanup: CancelCleanup, marked: di
             for item in record.items:
                 message = "the backup was cancelled; " + cleanup.said.get(
                     item.resource_id, "nothing had been made of it yet")
-                if item.status not in (ItemStatus.FAILED, ItemStatus.SKIPPED):
+                if item.status not in (ItemStatus.FAILED, ItemStatus.SKIPPED) or _lost_to_the_cancel(item, cleanup):
                     item.fail(CANCELLED, message)
                     said[item.resource_id] = message
                 elif item.resource_id in marked and item.error_message == marked[item.resource_id]:
