@@ -220,3 +220,15 @@ def test_a_poll_round_in_flight_that_misses_the_group_the_cancel_deleted_does_no
     final = get_backup(w, backup_id)
     assert {r["ErrorCode"] for r in final["Resources"]} == {"Cancelled"}
     assert all(f"{group_id} was deleted" in r["ErrorMessage"] for r in final["Resources"])
+
+
+def test_a_cloud_error_in_the_sweepers_artifact_pass_skips_that_part_and_the_sweep_still_answers(w):
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    disk = next(iter(w.ecs.disks))
+    stray = w.ecs.create_snapshot(disk, name="nestbackup-x", description="nestbackup x", client_token="t-1",
+                                  tags={OWNER_TAG: "backup-0123456789abcdef"})
+    w.ecs.refusals.refuse("DescribeSnapshotGroups", "Throttling.User")      # the groups' listing
+    w.ecs.refusals.refuse("DescribeSnapshots", "ServiceUnavailable", http_status=503)
+    assert sweeper.sweep(w, now=_aged())["UnwantedArtifactsDeleted"] == []
+    assert stray in w.ecs.snapshots
+    assert sweeper.sweep(w, now=_aged())["UnwantedArtifactsDeleted"] == [stray]

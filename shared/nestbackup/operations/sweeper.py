@@ -81,13 +81,17 @@ def delete_unwanted_artifacts(w: Ports, now: float | None = None, limit: int = U
     owners = _Owners(w)
     deleted: list[str] = []
     for group in (True, False):
-        listed = w.ecs.groups_tagged(OWNER_TAG) if group else w.ecs.snapshots_tagged(OWNER_TAG)
+        try:
+            listed = w.ecs.groups_tagged(OWNER_TAG) if group else w.ecs.snapshots_tagged(OWNER_TAG)
+        except CloudError as err:                # the next run lists again
+            _log("unwanted artifacts not listed", step="sweep", code=err.code)
+            continue
         for artifact, backup_id in listed:
             if len(deleted) >= limit:
                 return {"Deleted": deleted}
-            if not owners.unwanted(backup_id, artifact):
-                continue
             try:
+                if not owners.unwanted(backup_id, artifact):
+                    continue
                 found = (w.ecs.describe_snapshot_groups([artifact]) if group
                          else w.ecs.describe_snapshots([artifact])).get(artifact)
                 if found is None or found.created_epoch is None or now - found.created_epoch < ARTIFACT_GRACE_SECONDS:
