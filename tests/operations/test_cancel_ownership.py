@@ -232,3 +232,12 @@ def test_a_cloud_error_in_the_sweepers_artifact_pass_skips_that_part_and_the_swe
     assert sweeper.sweep(w, now=_aged())["UnwantedArtifactsDeleted"] == []
     assert stray in w.ecs.snapshots
     assert sweeper.sweep(w, now=_aged())["UnwantedArtifactsDeleted"] == [stray]
+
+
+def test_a_cancel_whose_tag_listing_fails_still_closes_the_record_and_says_the_sweeper_has_the_rest(w):
+    w.seed("si-1", instances=1, disks_per_instance=2)
+    backup_id = create_backup(w, "si-1")["BackupId"]
+    w.ecs.refusals.refuse("DescribeSnapshotGroups", "Throttling.User", times=5)
+    out = cancel.cancel_backup(w, backup_id)
+    assert out["Status"] == "CreateFailed"
+    assert all("sweeper" in r["ErrorMessage"] for r in get_backup(w, backup_id)["Resources"])

@@ -95,26 +95,31 @@ def _delete_made(w: Ports, backup_id: str, cleanup: CancelCleanup) -> None:
 def _delete_tagged(w: Ports, backup_id: str, cleanup: CancelCleanup) -> None:
     """Delete the groups and snapshots carrying this backup's owner tag that no write recorded (a create whose answer
     was lost, or has not arrived yet): groups first (their members go with them), then lone snapshots of disks
-    whose artifact is not accounted for yet."""
-    for group_id, _ in w.ecs.groups_tagged(OWNER_TAG, backup_id):
-        if group_id in cleanup.done:
-            continue
-        cleanup.done.add(group_id)
-        group = w.ecs.describe_snapshot_groups([group_id]).get(group_id)
-        note = _delete_found(w, group_id, "DeleteSnapshotGroup", cleanup)
-        for member in group.snapshots if group else ():
-            if member.disk_id:
-                cleanup.said[member.disk_id] = note
-    for snapshot_id, _ in w.ecs.snapshots_tagged(OWNER_TAG, backup_id):
-        if snapshot_id in cleanup.done:
-            continue
-        snapshot = w.ecs.describe_snapshots([snapshot_id]).get(snapshot_id)
-        if snapshot is None or (snapshot.disk_id in cleanup.said):
-            continue                            # gone with its group, or its disk's artifact is accounted for
-        cleanup.done.add(snapshot_id)
-        note = _delete_found(w, snapshot_id, "DeleteSnapshot", cleanup)
-        if snapshot.disk_id:
-            cleanup.said[snapshot.disk_id] = note
+    whose artifact is not accounted for yet. A cloud error here leaves the rest to the sweeper (the tag stays)."""
+    try:
+        for group_id, _ in w.ecs.groups_tagged(OWNER_TAG, backup_id):
+            if group_id in cleanup.done:
+                continue
+            cleanup.done.add(group_id)
+            group = w.ecs.describe_snapshot_groups([group_id]).get(group_id)
+            note = _delete_found(w, group_id, "DeleteSnapshotGroup", cleanup)
+            for member in group.snapshots if group else ():
+                if member.disk_id:
+                    cleanup.said[member.disk_id] = note
+        for snapshot_id, _ in w.ecs.snapshots_tagged(OWNER_TAG, backup_id):
+            if snapshot_id in cleanup.done:
+                continue
+            snapshot = w.ecs.describe_snapshots([snapshot_id]).get(snapshot_id)
+            if snapshot is None or (snapshot.disk_id in cleanup.said):
+                continue                        # gone with its group, or its disk's artifact is accounted for
+            cleanup.done.add(snapshot_id)
+            note = _delete_found(w, snapshot_id, "DeleteSnapshot", cleanup)
+            if snapshot.disk_id:
+                cleanup.said[snapshot.disk_id] = note
+    except CloudError as err:
+        cleanup.unlisted = f"{err.code}"
+        log.info("artifacts of a cancelled backup not listed by its tag",
+                 extra={"fields": {"step": "cancel", "record_id": backup_id, "code": err.code}})
 
 
 def _delete_found(w: Ports, artifact: str, action: str, cleanup: CancelCleanup) -> str:
@@ -155,8 +160,10 @@ def _mark_cancelled(w: Ports, backup_id: str, cleanup: CancelCleanup, marked: di
         said: dict[str, str] = {}
         try:
             for item in record.items:
-                message = "the backup was cancelled; " + cleanup.said.get(
-                    item.resource_id, "nothing had been made of it yet")
+                message = "the backup was cancelled; " + cleanup.said.get(item.resource_id, (
+                    "nothing had been made of it yet" if not cleanup.unlisted else
+                    f"nothing was recorded as made of it (listing by the owner tag met {cleanup.unlisted}: anything "
+                    f"a start made carries the tag, and the sweeper deletes it)"))
                 if item.status not in (ItemStatus.FAILED, ItemStatus.SKIPPED) or _lost_to_the_cancel(item, cleanup):
                     item.fail(CANCELLED, message)
                     said[item.resource_id] = message

@@ -42,6 +42,7 @@ class CancelCleanup:
     later: dict[str, str] = field(default_factory=dict)       # RDS resource id -> the set the timer deletes
     groups: set[str] = field(default_factory=set)             # snapshot groups deleted
     said: dict[str, str] = field(default_factory=dict)        # resource id -> what became of what was made of it
+    unlisted: str | None = None                               # why the owner-tag listing failed, if it did
 
 
 class ItemAction(Protocol):
