@@ -17,6 +17,7 @@ import pytest
 from localcloud import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 from nestbackup.adapters.ecs import VERSION, Ecs
 from nestbackup.adapters.openapi import Credentials, RpcClient
+from nestbackup.errors import CloudError
 from nestbackup.model.status import ItemStatus, snapshot_item_status
 
 TOKEN = "caeba0bbb2be03f84eb48b699f0a4883"
@@ -72,6 +73,14 @@ DISKS = {
 }
 
 
+# DeleteSnapshotGroup.md sample response (doc-detail/210942): one OperationProgress per member snapshot.
+DELETE_GROUP = {"RequestId": "6EDE885A-FDC1-4FAE-BC44-6EACAEA6CC6E", "OperationProgressSet": {"OperationProgress": [{
+    "ErrorMsg": "testErrorMsg", "ErrorCode": "400", "OperationStatus": "Success",
+    "RelatedItemSet": {"RelatedItem": [{"Name": "SnapshotId", "Value": "s-j6c9lpuyxo2uxxnx****"}]}}]}}
+
+ANSWERS: dict[str, dict] = {}          # a test's own answer for an action, instead of the reference's sample
+
+
 class _Examples(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
         self._answer()
@@ -86,8 +95,11 @@ class _Examples(BaseHTTPRequestHandler):
         action = self.headers.get("x-acs-action") or query.get("Action")  # ACS3 signing sends it as a header
         if action == "DescribeSnapshots":
             body = SNAPSHOTS_PAGE_2 if query.get("NextToken") == TOKEN else SNAPSHOTS_PAGE_1
+        elif action in ANSWERS:
+            body = ANSWERS[action]
         else:
-            body = {"DescribeSnapshotGroups": SNAPSHOT_GROUPS, "DescribeDisks": DISKS}[action]
+            body = {"DescribeSnapshotGroups": SNAPSHOT_GROUPS, "DescribeDisks": DISKS,
+                    "DeleteSnapshotGroup": DELETE_GROUP}[action]
         data = json.dumps(body).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json;charset=utf-8")
@@ -103,11 +115,26 @@ class _Examples(BaseHTTPRequestHandler):
 def examples():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Examples)
     server.calls = []
+    ANSWERS.clear()
     threading.Thread(target=server.serve_forever, daemon=True).start()
     endpoint = f"http://127.0.0.1:{server.server_address[1]}"
     yield Ecs(RpcClient(endpoint, VERSION, Credentials("ak", "secret"), "cn-hangzhou")), server.calls
     server.shutdown()
     server.server_close()
+
+
+def test_a_group_delete_that_kept_a_member_snapshot_is_a_failure(examples):
+    """DeleteSnapshotGroup answers 200 with one OperationProgress per member: a member the cloud kept (one a custom
+    image was made from) must not read as deleted."""
+    ecs, calls = examples
+    ecs.delete_snapshot_group("ssg-j6c9lpuyxo2uxxny****")         # the reference's sample: every member Success
+    kept = json.loads(json.dumps(DELETE_GROUP))
+    kept["OperationProgressSet"]["OperationProgress"][0].update(OperationStatus="Failed",
+                                                                ErrorCode="SnapshotCreatedImage")
+    ANSWERS["DeleteSnapshotGroup"] = kept
+    with pytest.raises(CloudError) as err:
+        ecs.delete_snapshot_group("ssg-j6c9lpuyxo2uxxny****")
+    assert err.value.code == "SnapshotCreatedImage" and "s-j6c9lpuyxo2uxxnx****" in err.value.message
 
 
 def test_describe_snapshots_reads_the_example_response_and_follows_its_next_token(examples):

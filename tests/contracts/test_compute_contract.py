@@ -1,4 +1,6 @@
 """The compute port's contract (ECS): MemoryCompute and adapters/ecs.py against the local cloud."""
+import time
+
 import pytest
 
 from nestbackup.errors import CloudError
@@ -29,15 +31,21 @@ def test_a_snapshot_is_made_once_per_client_token_and_ends_accomplished_with_its
                       if compute.port.describe_snapshots([first])[first].accomplished else None)
     assert done and done.progress == 100 and done.available and done.disk_id == disk and done.size_bytes
     assert (first, "backup-x") in compute.port.snapshots_tagged("nestbackup:backupId")
+    assert compute.port.snapshots_tagged("nestbackup:backupId", "backup-x") == [(first, "backup-x")]
+    assert first not in dict(compute.port.snapshots_tagged("nestbackup:backupId", "backup-y"))
+    assert done.created_epoch and abs(done.created_epoch - time.time()) < 600
     assert compute.port.describe_snapshots([first, "s-unknown000000"]).keys() == {first}
 
 
 def test_a_snapshot_group_holds_a_snapshot_of_every_disk(compute):
     seeded = compute.seed(disks=2)
     gid = compute.port.create_snapshot_group(seeded["InstanceIds"][0], seeded["Disks"], name="nestbackup-g", description="nestbackup test",
-                                          client_token="g-" + compute.si)
+                                          client_token="g-" + compute.si, tags={"nestbackup:backupId": compute.si})
     group = eventually(lambda: (g := compute.port.describe_snapshot_groups([gid])[gid]).status == "accomplished" and g)
     assert group and sorted(s.disk_id for s in group.snapshots) == sorted(seeded["Disks"])
+    assert group.created_epoch and abs(group.created_epoch - time.time()) < 600
+    assert compute.port.groups_tagged("nestbackup:backupId", compute.si) == [(gid, compute.si)]
+    assert gid not in dict(compute.port.groups_tagged("nestbackup:backupId", compute.si + "-other"))
     compute.port.delete_snapshot_group(gid)
     assert compute.port.describe_snapshot_groups([gid]) == {}
 

@@ -194,6 +194,21 @@ def test_leftovers_are_snapshots_tagged_as_ours_that_no_record_owns(product, api
     assert stray.snapshot_id in ids and owned not in ids
 
 
+def test_the_sweeper_deletes_a_snapshot_whose_record_is_gone_and_keeps_the_owned_one(product, api, control, si):
+    disk = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")["Disks"][0]
+    status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
+    owned = api.wait(record["BackupId"])["Resources"][0]["ArtifactId"]
+    ecs = make_ecs(product.endpoint)
+    stray = ecs.create_snapshot(ecs_m.CreateSnapshotRequest(
+        disk_id=disk["DiskId"], tag=[ecs_m.CreateSnapshotRequestTag(key="nestbackup:backupId",
+                                                                     value="backup-000000000000beef0000")])).body
+    assert stray.snapshot_id not in sweeper.sweep(wiring())["UnwantedArtifactsDeleted"]     # young: left alone
+    swept = sweeper.sweep(wiring(), now=time.time() + sweeper.ARTIFACT_GRACE_SECONDS + 60)
+    assert stray.snapshot_id in swept["UnwantedArtifactsDeleted"] and owned not in swept["UnwantedArtifactsDeleted"]
+    assert [s.snapshot_id for s in snapshots_of(product.endpoint, disk["DiskId"])] == [owned]
+    assert api.call("GET", f"/backups/{record['BackupId']}")[1]["Status"] == "Created"
+
+
 def test_concurrent_deletes_of_one_backup_all_answer_the_record_and_delete_once(product, api, control, si):
     import threading
     control.seed(ServiceInstanceId=si, Disks=3, DiskSize="8MiB")

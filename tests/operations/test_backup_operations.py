@@ -171,7 +171,7 @@ def test_a_start_recorded_between_the_cancels_first_read_and_its_marking_is_dele
 
     def start_then_mark(w_, backup_id, *rest):
         start_batch(w, backup_id, 0)                # the step writes its group after the cancel's first read
-        mark(w_, backup_id, *rest)
+        return mark(w_, backup_id, *rest)
 
     monkeypatch.setattr(cancel, "_mark_cancelled", start_then_mark)
     out = cancel.cancel_backup(w, record["BackupId"])

@@ -3,8 +3,10 @@ start. Plain records out, CloudError on failure."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
+from ..errors import CloudError
 from ..ports.compute import Disk, Instance, Refused, Snapshot, SnapshotGroup
 from .openapi import RpcClient
 
@@ -125,15 +127,16 @@ class Ecs:
                 found[group.group_id] = group
         return found
 
-    def snapshots_tagged(self, key: str) -> list[tuple[str, str]]:
-        """(snapshot id, value of tag `key`) of every snapshot carrying that tag key."""
-        return self._tagged("snapshot", key)
+    def snapshots_tagged(self, key: str, value: str | None = None) -> list[tuple[str, str]]:
+        """(snapshot id, value of tag `key`) of every snapshot carrying that tag key (with that value, if given)."""
+        return self._tagged("snapshot", key, value)
 
-    def groups_tagged(self, key: str) -> list[tuple[str, str]]:
+    def groups_tagged(self, key: str, value: str | None = None) -> list[tuple[str, str]]:
         """ListTagResources has no snapshot-group type, so groups are listed by DescribeSnapshotGroups' Tag.N
         (its reference states no 1,000 cap)."""
+        tag = {"Key": key, "Value": value} if value is not None else {"Key": key}
         out = []
-        for raw in self._pages("DescribeSnapshotGroups", {"RegionId": self.region, "Tag": [{"Key": key}],
+        for raw in self._pages("DescribeSnapshotGroups", {"RegionId": self.region, "Tag": [tag],
                                                           "MaxResults": PAGE}, "SnapshotGroups", "SnapshotGroup",
                                lambda r: r):
             tags = {t.get("Key"): t.get("Value") for t in (raw.get("Tags") or {}).get("Tag") or []}
@@ -144,7 +147,16 @@ class Ecs:
         self.rpc.call("DeleteSnapshot", {"SnapshotId": snapshot_id, "Force": False})
 
     def delete_snapshot_group(self, group_id: str) -> None:
-        self.rpc.call("DeleteSnapshotGroup", {"RegionId": self.region, "SnapshotGroupId": group_id})
+        """The answer is per member snapshot (OperationProgressSet): a member the cloud kept (one a custom image was
+        made from, DeleteSnapshotGroup reference) is a failure, not a success."""
+        body = self.rpc.call("DeleteSnapshotGroup", {"RegionId": self.region, "SnapshotGroupId": group_id})
+        for progress in ((body or {}).get("OperationProgressSet") or {}).get("OperationProgress") or []:
+            if progress.get("OperationStatus", "Success") != "Success":
+                kept = [i.get("Value") for i in (progress.get("RelatedItemSet") or {}).get("RelatedItem") or []]
+                raise CloudError(progress.get("ErrorCode") or "SnapshotNotDeleted",
+                                 f"{', '.join(filter(None, kept)) or 'a member'} of {group_id} was not deleted: "
+                                 f"{progress.get('ErrorMsg') or progress.get('OperationStatus')}",
+                                 action="DeleteSnapshotGroup", http_status=403)
 
     # -- restore
     def stop_instances(self, instance_ids: list[str]) -> list[Refused]:
@@ -199,11 +211,22 @@ def _instance(raw: dict) -> Instance:
 def _group(raw: dict) -> SnapshotGroup:
     """Members carry no Status of their own (DescribeSnapshotGroups' example response): the group's counts."""
     members = tuple(_snapshot(s) for s in (raw.get("Snapshots") or {}).get("Snapshot") or [])
-    return SnapshotGroup(raw["SnapshotGroupId"], raw.get("Status", ""), members)
+    return SnapshotGroup(raw["SnapshotGroupId"], raw.get("Status", ""), members, _epoch(raw.get("CreationTime")))
 
 
 def _snapshot(raw: dict) -> Snapshot:
     return Snapshot(snapshot_id=raw["SnapshotId"], disk_id=raw.get("SourceDiskId"), status=raw.get("Status", ""),
                     progress=_percent(raw.get("Progress")), available=bool(raw.get("Available")),
                     remain_seconds=_seconds(raw.get("RemainTime")),
-                    size_bytes=_seconds(raw.get("FullSnapshotSizeInBytes")))
+                    size_bytes=_seconds(raw.get("FullSnapshotSizeInBytes")),
+                    created_epoch=_epoch(raw.get("CreationTime")))
+
+
+def _epoch(text) -> float | None:
+    """CreationTime: ISO 8601 UTC to the second (as the API references show it); to the minute also read."""
+    for form in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%MZ"):
+        try:
+            return datetime.strptime(str(text or ""), form).replace(tzinfo=timezone.utc).timestamp()
+        except ValueError:
+            continue
+    return None

@@ -112,6 +112,9 @@ def failed_group_outcomes(group_id: str, members: dict[str, tuple[str, str, int]
     return out
 
 
+ARTIFACT_NOT_FOUND = "ArtifactNotFound"      # a running item whose artifact the cloud no longer knows
+
+
 def advance(item: BackupItem, seen: CloudProgress | None, now: float, deadline: float) -> bool:
     """Move a running item on from what the cloud reported; True if the item changed.
 
@@ -121,7 +124,7 @@ def advance(item: BackupItem, seen: CloudProgress | None, now: float, deadline: 
         return False
     before = (item.status, item.progress, item.artifact_id)
     if seen is None:
-        item.fail("ArtifactNotFound", f"the cloud no longer knows {item.artifact_id or item.group_id or item.job_id}")
+        item.fail(ARTIFACT_NOT_FOUND, f"the cloud no longer knows {item.artifact_id or item.group_id or item.job_id}")
         return True
     if seen.artifact_id:        # a failed one's too: it is shown, and deleting the backup deletes it
         item.artifact_id = seen.artifact_id

@@ -9,7 +9,7 @@ import time
 from ..errors import CloudError, Conflict
 from ..model.ids import OWNER_TAG, is_backup_id
 from ..model.records import BackupItem
-from ..model.status import BackupStatus
+from ..model.status import BackupStatus, ItemStatus
 from ..ports import Ports
 from ..ports.records import StaleWrite
 from .claims import take_instance_lock
@@ -135,13 +135,16 @@ def delete_pending_sets(w: Ports, now: float | None = None) -> dict:
 def discard_started_after_close(w: Ports, backup_id: str, made: list[BackupItem], attempts: int = 20) -> bool:
     """Delete what a start step made when the backup was closed (cancelled) while its cloud call was in flight:
     CloudFlow's StopExecution does not stop a function already running, and the cancel, which read the record
-    before the call returned, could not see it. Says so on each item. False, doing nothing, while the backup still
-    runs: the step's stale write was then another writer's, and its retry settles it."""
+    before the call returned, could not see it. Closed means the record is final, or the unit's items were failed
+    meanwhile (the cancel marks them before it finalizes): either way no write will record the artifact. Says so on
+    each item. False, doing nothing, while the backup and the items still run: the step's stale write was then
+    another writer's, and its retry settles it."""
     notes: dict[str, str] = {}
     groups: set[str] = set()
     for attempt in range(attempts):
         stored, record = read_backup(w, backup_id)
-        if record.status is BackupStatus.CREATING:
+        closed = {i.resource_id for i in record.items if i.status is ItemStatus.FAILED}
+        if record.status is BackupStatus.CREATING and not closed & {i.resource_id for i in made}:
             return False
         for item in made:
             what = item.group_id or item.artifact_id or item.job_id

@@ -10,18 +10,24 @@ Once disks and databases are being restored it is refused: it finishes, or fails
 """
 from __future__ import annotations
 
+import logging
 import time
 
+from ..decisions.backup import ARTIFACT_NOT_FOUND
 from ..errors import CloudError, Conflict
-from ..model.records import ResourceType
+from ..model.ids import OWNER_TAG
+from ..model.records import BackupItem, ResourceType
 from ..model.status import BackupStatus, DatabaseState, ItemStatus, RestorePhase, RestoreStatus
 from ..ports import Ports
 from ..ports.records import StaleWrite
 from .backup_poll import finalize
 from .kinds import kind_of
-from .kinds.action import NOT_FOUND_CODES, CancelCleanup
+from .kinds.action import NOT_FOUND_CODES, CancelCleanup, still_listed
 from .loading import load_backup, read_backup, read_restore, save
 from .restore import recover
+
+log = logging.getLogger("nestbackup.backup")
+CANCELLED = "Cancelled"          # the error code of every item a cancel closed, and of the cancelled record
 
 # Before any database is swapped: what was done can be said, and the rest left as it is.
 CANCELLABLE_PHASES = (RestorePhase.SAFETY_BACKUP, RestorePhase.RESTORING_DATABASES, RestorePhase.STOPPING_INSTANCE,
@@ -35,51 +41,137 @@ def cancel_backup(w: Ports, backup_id: str, now: float | None = None) -> dict:
     w.flows.stop_generations(w.settings.backup_flow, backup_id, "cancelled by the caller")
     cleanup = CancelCleanup(time.monotonic() + w.settings.cancel_rds_wait_seconds)
     _delete_made(w, backup_id, cleanup)
-    _mark_cancelled(w, backup_id, set(cleanup.later))
-    # A start step that recorded its artifact between the first read and the marking: delete that too. One that
-    # records it after the marking finds its write stale and deletes it itself (artifacts.discard_started_after_close).
+    marked = _mark_cancelled(w, backup_id, cleanup, {})
+    # A start step that recorded its artifact between the first read and the marking: delete that too; and what a
+    # create made that no write recorded (its answer lost, or still on the way): found by the owner tag. A step whose
+    # create returns after the marking finds its items closed and deletes what it made itself
+    # (artifacts.discard_started_after_close); anything still missed carries the tag, and the sweeper deletes it.
     _delete_made(w, backup_id, cleanup)
+    _delete_tagged(w, backup_id, cleanup)
+    _mark_cancelled(w, backup_id, cleanup, marked)
     leftovers = cleanup.leftovers
     detail = "cancelled by the caller" + (f"; left behind: {', '.join(leftovers)}" if leftovers else "") + (
         f"; {'; '.join(cleanup.later.values())}" if cleanup.later else "")
-    final = finalize(w, backup_id, error={"Code": "Cancelled", "Detail": detail}, now=now)
+    final = finalize(w, backup_id, error={"Code": CANCELLED, "Detail": detail}, now=now)
     # A poll step that was running when its execution was stopped may have started the next generation since.
     w.flows.stop_generations(w.settings.backup_flow, backup_id, "cancelled by the caller")
     return final | {"Leftovers": leftovers}
 
 
+def _left_behind(made: str, err: CloudError) -> str:
+    return (f"{made} is left behind ({err.code}): it stays tagged as this backup's, and the sweeper deletes it")
+
+
 def _delete_made(w: Ports, backup_id: str, cleanup: CancelCleanup) -> None:
     """Delete what the record says was made and the cleanup has not handled yet, each item through its kind
-    (snapshots and groups: deleting a progressing snapshot cancels it; RDS: the set once its job ends, waited for
-    until the cleanup's deadline, after which the timer deletes it when the job ends)."""
+    (snapshots and groups: deleting a progressing snapshot cancels it, and each must read back as gone; RDS: the
+    set once its job ends, waited for until the cleanup's deadline, after which the timer deletes it when the job
+    ends). Says on `cleanup.said` what became of each item's artifact."""
     stored, record = read_backup(w, backup_id)
+    outcome: dict[str, str] = {}
     for item in record.items:
-        made = item.group_id or item.artifact_id or item.job_id
+        # an RDS item that only marked its intent may have a job its lost answer did not name: its kind looks
+        made = item.group_id or item.artifact_id or item.job_id or (f"intent of {item.resource_id}"
+                                                                    if item.starting else None)
         kind = kind_of(item)
-        if not made or made in cleanup.done or kind is None:
+        if not made or kind is None:
             continue
-        cleanup.done.add(made)
-        try:
-            kind.cancel(w, stored, record, item, cleanup)
-        except CloudError as err:
-            left = f"{made}: {err.code}"
-            if err.code not in NOT_FOUND_CODES and left not in cleanup.leftovers:   # a group's members share one
-                cleanup.leftovers.append(left)
+        if made not in cleanup.done:
+            cleanup.done.add(made)
+            try:
+                kind.cancel(w, stored, record, item, cleanup)
+                outcome[made] = cleanup.said.get(item.resource_id) or (
+                    f"{made} was deleted" if not item.starting else "nothing had been made of it yet")
+            except CloudError as err:
+                if err.code in NOT_FOUND_CODES:
+                    outcome[made] = f"{made} was deleted"
+                else:
+                    cleanup.leftovers.append(f"{made}: {err.code}")
+                    outcome[made] = _left_behind(made, err)
+        if made in outcome:                      # a group's members share one
+            cleanup.said[item.resource_id] = outcome[made]
 
 
-def _mark_cancelled(w: Ports, backup_id: str, pending: set[str], attempts: int = 20) -> None:
-    """Fail every unfinished item; a step of the stopped flow may still be writing, so re-read on a stale write."""
+def _delete_tagged(w: Ports, backup_id: str, cleanup: CancelCleanup) -> None:
+    """Delete the groups and snapshots carrying this backup's owner tag that no write recorded (a create whose answer
+    was lost, or has not arrived yet): groups first (their members go with them), then lone snapshots of disks
+    whose artifact is not accounted for yet. A cloud error here leaves the rest to the sweeper (the tag stays)."""
+    try:
+        for group_id, _ in w.ecs.groups_tagged(OWNER_TAG, backup_id):
+            if group_id in cleanup.done:
+                continue
+            cleanup.done.add(group_id)
+            group = w.ecs.describe_snapshot_groups([group_id]).get(group_id)
+            note = _delete_found(w, group_id, "DeleteSnapshotGroup", cleanup)
+            for member in group.snapshots if group else ():
+                if member.disk_id:
+                    cleanup.said[member.disk_id] = note
+        for snapshot_id, _ in w.ecs.snapshots_tagged(OWNER_TAG, backup_id):
+            if snapshot_id in cleanup.done:
+                continue
+            snapshot = w.ecs.describe_snapshots([snapshot_id]).get(snapshot_id)
+            if snapshot is None or (snapshot.disk_id in cleanup.said):
+                continue                        # gone with its group, or its disk's artifact is accounted for
+            cleanup.done.add(snapshot_id)
+            note = _delete_found(w, snapshot_id, "DeleteSnapshot", cleanup)
+            if snapshot.disk_id:
+                cleanup.said[snapshot.disk_id] = note
+    except CloudError as err:
+        cleanup.unlisted = f"{err.code}"
+        log.info("artifacts of a cancelled backup not listed by its tag",
+                 extra={"fields": {"step": "cancel", "record_id": backup_id, "code": err.code}})
+
+
+def _delete_found(w: Ports, artifact: str, action: str, cleanup: CancelCleanup) -> str:
+    """Delete one artifact found by its tag, and read it back; what to say of it."""
+    group = action == "DeleteSnapshotGroup"
+    try:
+        if group:
+            w.ecs.delete_snapshot_group(artifact)
+        else:
+            w.ecs.delete_snapshot(artifact)
+        listed = w.ecs.describe_snapshot_groups([artifact]) if group else w.ecs.describe_snapshots([artifact])
+        if artifact in listed:
+            raise still_listed(action, artifact)
+    except CloudError as err:
+        if err.code not in NOT_FOUND_CODES:
+            cleanup.leftovers.append(f"{artifact}: {err.code}")
+            log.info("artifact of a cancelled backup left behind",
+                     extra={"fields": {"step": "cancel", "artifact": artifact, "code": err.code}})
+            return _left_behind(artifact, err)
+    log.info("untracked artifact of a cancelled backup deleted",
+             extra={"fields": {"step": "cancel", "artifact": artifact}})
+    return f"{artifact}, made by a start whose answer the record had not got, was deleted"
+
+
+def _lost_to_the_cancel(item: BackupItem, cleanup: CancelCleanup) -> bool:
+    """A poll step in flight (StopExecution does not stop it) that described the artifact after this cancel deleted
+    it failed the item as lost: it was the cancel's doing."""
+    return item.error_code == ARTIFACT_NOT_FOUND and (item.group_id or item.artifact_id or item.job_id) in cleanup.done
+
+
+def _mark_cancelled(w: Ports, backup_id: str, cleanup: CancelCleanup, marked: dict[str, str],
+                    attempts: int = 20) -> dict[str, str]:
+    """Fail every unfinished item, saying what became of what was made of it; a step of the stopped flow may still
+    be writing, so re-read on a stale write. Called again after the last pass, it says what that pass found on the
+    items it marked (`marked`: the message each got), unless another writer has added to the message since."""
     for _ in range(attempts):
         stored, record = read_backup(w, backup_id)
+        said: dict[str, str] = {}
         try:
             for item in record.items:
-                if item.status not in (ItemStatus.FAILED, ItemStatus.SKIPPED):
-                    item.fail("Cancelled", "the backup was cancelled; " + (
-                        "RDS refuses to delete its backup set, which stays until it expires" if item.delete_refused
-                        else "its RDS backup job had not ended: the set is deleted when it ends"
-                        if item.resource_id in pending else "its artifact was deleted"))
+                message = "the backup was cancelled; " + cleanup.said.get(item.resource_id, (
+                    "nothing had been made of it yet" if not cleanup.unlisted else
+                    f"nothing was recorded as made of it (listing by the owner tag met {cleanup.unlisted}: anything "
+                    f"a start made carries the tag, and the sweeper deletes it)"))
+                if item.status not in (ItemStatus.FAILED, ItemStatus.SKIPPED) or _lost_to_the_cancel(item, cleanup):
+                    item.fail(CANCELLED, message)
+                    said[item.resource_id] = message
+                elif item.resource_id in marked and item.error_message == marked[item.resource_id]:
+                    item.error_message = message
+                    said[item.resource_id] = message
             save(w, stored, record)
-            return
+            return said
         except StaleWrite:
             time.sleep(0.1)
     raise Conflict(f"backup {backup_id} kept changing while it was cancelled; cancel again")

@@ -1,13 +1,15 @@
 """The sweeper (timer): finish every operation whose flow is gone, never started or that ran past all its deadlines,
 so no record stays Creating or Restoring and no lock is held for ever; give back what an opening that never wrote its
-record claimed (`opening.abandon`); and delete the RDS sets of cancelled backups whose jobs
-have ended since (artifacts.delete_pending_sets)."""
+record claimed (`opening.abandon`); delete the RDS sets of cancelled backups whose jobs have ended since
+(artifacts.delete_pending_sets); and delete the snapshots and groups carrying our owner tag that no record wants
+(`delete_unwanted_artifacts`)."""
 from __future__ import annotations
 
 import logging
 import time
 
-from ..errors import NestBackupError
+from ..errors import CloudError, NestBackupError
+from ..model.ids import OWNER_TAG, is_backup_id
 from ..model.records import record_time
 from ..model.status import BackupStatus, RestoreStatus
 from ..ports import Ports
@@ -15,6 +17,7 @@ from ..ports.flows import generations
 from ..ports.records import StaleWrite
 from .artifacts import delete_pending_sets
 from .backup_poll import finalize, poll
+from .cancel import CANCELLED
 from .claims import OPENING_SECONDS
 from .closing import ACTIVE
 from .opening import abandon_indexed
@@ -22,6 +25,8 @@ from .restore import recover
 
 log = logging.getLogger("nestbackup.schedules")
 SWEEP_GRACE_SECONDS = 300        # a record younger than this may still be starting its flow
+ARTIFACT_GRACE_SECONDS = 900     # an artifact younger than this may still be on its way into its record
+UNWANTED_PER_SWEEP = 50          # deletes per run: the timer comes back for the rest
 
 
 def _log(event: str, **fields) -> None:
@@ -77,5 +82,75 @@ def sweep(w: Ports, now: float | None = None) -> dict:
         except (NestBackupError, StaleWrite) as err:
             _log("sweep skipped", step="sweep", record_id=record_id, reason=str(err))
     sets = delete_pending_sets(w, now)
+    unwanted = delete_unwanted_artifacts(w, now)
     return {"Finished": finished, "Abandoned": abandoned, "Running": alive, "CancelledSetsDeleted": sets["Deleted"],
-            "CancelledSetsWaiting": sets["Waiting"]}
+            "CancelledSetsWaiting": sets["Waiting"], "UnwantedArtifactsDeleted": unwanted["Deleted"]}
+
+
+def delete_unwanted_artifacts(w: Ports, now: float | None = None, limit: int = UNWANTED_PER_SWEEP) -> dict:
+    """Delete the snapshot groups, then the snapshots, carrying our owner tag whose record no longer wants them: the
+    record is gone, or final and cancelled or deleted, or final and does not list the artifact as its own (a create
+    whose answer was lost). Never one of a live record (Creating, Deleting) or listed by a kept one, never one
+    younger than ARTIFACT_GRACE_SECONDS (its create may still be recording it); at most `limit` per run. RDS sets
+    cannot be tagged: a cancelled record keeps owning them (artifacts.PENDING_SETS)."""
+    now = time.time() if now is None else now
+    owners = _Owners(w)
+    deleted: list[str] = []
+    for group in (True, False):
+        try:
+            listed = w.ecs.groups_tagged(OWNER_TAG) if group else w.ecs.snapshots_tagged(OWNER_TAG)
+        except CloudError as err:                # the next run lists again
+            _log("unwanted artifacts not listed", step="sweep", code=err.code)
+            continue
+        for artifact, backup_id in listed:
+            if len(deleted) >= limit:
+                return {"Deleted": deleted}
+            try:
+                if not owners.unwanted(backup_id, artifact):
+                    continue
+                found = (w.ecs.describe_snapshot_groups([artifact]) if group
+                         else w.ecs.describe_snapshots([artifact])).get(artifact)
+                if found is None or found.created_epoch is None or now - found.created_epoch < ARTIFACT_GRACE_SECONDS:
+                    continue                     # gone already (with its group), or young
+                if group:
+                    w.ecs.delete_snapshot_group(artifact)
+                else:
+                    w.ecs.delete_snapshot(artifact)
+                deleted.append(artifact)
+                _log("unwanted artifact deleted", step="sweep", record_id=backup_id, artifact=artifact)
+            except CloudError as err:            # the next run asks again
+                _log("unwanted artifact not deleted", step="sweep", record_id=backup_id, artifact=artifact,
+                     code=err.code)
+    return {"Deleted": deleted}
+
+
+class _Owners:
+    """What each backup record named by an owner tag wants kept, read once per run."""
+
+    def __init__(self, w: Ports) -> None:
+        self.w = w
+        self.keeps: dict[str, set[str] | None] = {}     # backup id -> its artifacts; None: it keeps every one
+
+    def unwanted(self, backup_id: str, artifact: str) -> bool:
+        if backup_id not in self.keeps:
+            self.keeps[backup_id] = self._kept(backup_id)
+        kept = self.keeps[backup_id]
+        return kept is not None and artifact not in kept
+
+    def _kept(self, backup_id: str) -> set[str] | None:
+        stored = self.w.records.read(backup_id) if is_backup_id(backup_id) else None
+        if stored is None or stored.header.get("Kind") != "backup":
+            return set()                                 # its record is gone
+        status = stored.header.get("Status")
+        if status in (BackupStatus.CREATING, BackupStatus.DELETING):
+            return None                                  # live: its steps may still record or delete them
+        items = list(stored.items.values())
+        if status == BackupStatus.DELETED or any(i.get("error_code") == CANCELLED for i in items):
+            return set()
+        kept = {x for i in items for x in (i.get("artifact_id"), i.get("group_id"), i.get("job_id")) if x}
+        groups = sorted({i["group_id"] for i in items if i.get("group_id")})
+        if groups:                                       # a kept group's members are kept with it
+            kept |= {m.snapshot_id for g in self.w.ecs.describe_snapshot_groups(groups).values()
+                     for m in g.snapshots}
+        return kept
+

@@ -50,6 +50,7 @@ class Snapshot:
     available: bool
     remain_seconds: int | None = None   # RemainTime: the cloud's estimate of the time left while progressing
     size_bytes: int | None = None       # FullSnapshotSizeInBytes: the snapshot's full size (billing is incremental)
+    created_epoch: float | None = None  # CreationTime (the sweeper leaves younger artifacts to their create)
 
     @property
     def accomplished(self) -> bool:
@@ -65,6 +66,7 @@ class SnapshotGroup:
     group_id: str
     status: str               # progressing | accomplished | failed
     snapshots: tuple[Snapshot, ...]
+    created_epoch: float | None = None  # CreationTime
 
     @property
     def failed(self) -> bool:
@@ -101,9 +103,9 @@ class Compute(Protocol):
 
     def describe_snapshot_groups(self, group_ids: Iterable[str]) -> dict[str, SnapshotGroup]: ...
 
-    def snapshots_tagged(self, key: str) -> list[tuple[str, str]]: ...
+    def snapshots_tagged(self, key: str, value: str | None = None) -> list[tuple[str, str]]: ...
 
-    def groups_tagged(self, key: str) -> list[tuple[str, str]]: ...
+    def groups_tagged(self, key: str, value: str | None = None) -> list[tuple[str, str]]: ...
 
     def delete_snapshot(self, snapshot_id: str) -> None: ...
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import threading
+import time
 from collections import Counter
 from typing import Iterable
 
@@ -140,7 +141,7 @@ class MemoryCompute:
                 return self._same_call(client_token, params, "CreateSnapshotGroup")
             gid = f"ssg-{next(self._ids):06d}"
             members = [self._new_snapshot(d, tags, gid) for d in disk_ids]
-            self.groups[gid] = {"members": members, "tags": dict(tags or {})}
+            self.groups[gid] = {"members": members, "tags": dict(tags or {}), "created": time.time()}
             self.tokens[client_token] = (params, gid)
             return gid
 
@@ -164,14 +165,18 @@ class MemoryCompute:
                 statuses = {m.status for m in members}
                 status = "failed" if "failed" in statuses else "progressing" if "progressing" in statuses \
                     else "accomplished"
-                out[gid] = SnapshotGroup(gid, status, members)
+                out[gid] = SnapshotGroup(gid, status, members, group["created"])
         return out
 
-    def snapshots_tagged(self, key: str) -> list[tuple[str, str]]:
-        return [(s, doc["tags"][key]) for s, doc in self.snapshots.items() if key in doc["tags"]]
+    def snapshots_tagged(self, key: str, value: str | None = None) -> list[tuple[str, str]]:
+        self.refusals.call("ListTagResources")
+        return [(s, doc["tags"][key]) for s, doc in list(self.snapshots.items())
+                if key in doc["tags"] and value in (None, doc["tags"][key])]
 
-    def groups_tagged(self, key: str) -> list[tuple[str, str]]:
-        return [(g, doc["tags"][key]) for g, doc in self.groups.items() if key in doc["tags"]]
+    def groups_tagged(self, key: str, value: str | None = None) -> list[tuple[str, str]]:
+        self.refusals.call("DescribeSnapshotGroups")
+        return [(g, doc["tags"][key]) for g, doc in list(self.groups.items())
+                if key in doc["tags"] and value in (None, doc["tags"][key])]
 
     def delete_snapshot(self, snapshot_id: str) -> None:
         self.refusals.call("DeleteSnapshot")
@@ -238,7 +243,7 @@ class MemoryCompute:
     def _new_snapshot(self, disk_id: str, tags: dict[str, str] | None, group: str | None) -> str:
         sid = f"s-{next(self._ids):06d}"
         self.snapshots[sid] = {"disk": disk_id, "status": "progressing", "progress": 0, "tags": dict(tags or {}),
-                               "seen": 0, "group": group}
+                               "seen": 0, "group": group, "created": time.time()}
         return sid
 
     def _advance(self, ids: Iterable[str]) -> None:
@@ -255,7 +260,7 @@ class MemoryCompute:
         doc = self.snapshots[sid]
         size = self.disks[doc["disk"]]["size_gib"] * GIB if doc["disk"] in self.disks else None
         return Snapshot(sid, doc["disk"], doc["status"], doc["progress"], doc["status"] == "accomplished",
-                        size_bytes=size if doc["status"] == "accomplished" else None)
+                        size_bytes=size if doc["status"] == "accomplished" else None, created_epoch=doc["created"])
 
     def _disk(self, did: str) -> Disk:
         doc = self.disks[did]

@@ -19,6 +19,15 @@ from ..discovery import Discovered
 NOT_FOUND_CODES = ("InvalidSnapshotId.NotFound", "InvalidSnapshotGroupId.NotFound", "InvalidBackupId.NotFound")
 
 
+# Our own code for a delete the cloud accepted while the artifact still reads back as there.
+STILL_LISTED = "DeleteNotApplied"
+
+
+def still_listed(action: str, artifact: str) -> CloudError:
+    return CloudError(STILL_LISTED, f"{artifact} is still listed after {action} was accepted", action=action,
+                      http_status=409)
+
+
 def refused_for_good(err: CloudError) -> bool:
     """A DeleteBackup refusal that asking again soon will not change (not throttling, busy or a server error)."""
     return not err.transient and (err.http_status or 400) < 500
@@ -26,12 +35,14 @@ def refused_for_good(err: CloudError) -> bool:
 
 @dataclass
 class CancelCleanup:
-    """What a backup's cancel has dealt with over its two passes."""
+    """What a backup's cancel has dealt with over its passes."""
     rds_deadline: float                                       # how long RDS jobs are waited for (monotonic)
     done: set[str] = field(default_factory=set)               # artifacts and jobs handled
     leftovers: list[str] = field(default_factory=list)        # what could not be deleted
     later: dict[str, str] = field(default_factory=dict)       # RDS resource id -> the set the timer deletes
     groups: set[str] = field(default_factory=set)             # snapshot groups deleted
+    said: dict[str, str] = field(default_factory=dict)        # resource id -> what became of what was made of it
+    unlisted: str | None = None                               # why the owner-tag listing failed, if it did
 
 
 class ItemAction(Protocol):
@@ -68,12 +79,13 @@ class ItemAction(Protocol):
 
     def cancel(self, w: Ports, stored: StoredRecord, record: BackupRecord, item: BackupItem,
                cleanup: CancelCleanup) -> None:
-        """Stop and delete what a cancelled backup made of this item; CloudError as the cloud answers."""
+        """Stop and delete what a cancelled backup made of this item, and say in `cleanup.said` what became of it;
+        CloudError as the cloud answers (`still_listed` when a delete was accepted but the artifact reads back)."""
         ...
 
     def discard(self, w: Ports, backup_id: str, item: BackupItem, groups_done: set[str]) -> str | None:
-        """Delete what a start step made after its backup was closed; None once deleted, else what happens to it
-        later (said on the item). CloudError as the cloud answers."""
+        """Delete what a start step made after its backup was closed; None once deleted (read back as gone), else
+        what happens to it later (said on the item). CloudError as the cloud answers."""
         ...
 
     def check_restorable(self, w: Ports, items: list[BackupItem]) -> list[str]:

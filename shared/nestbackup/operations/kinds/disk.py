@@ -13,7 +13,7 @@ from ...ports.compute import Snapshot
 from ...ports.records import StoredRecord
 from ...settings import Settings
 from ..discovery import Discovered
-from .action import CancelCleanup
+from .action import CancelCleanup, still_listed
 
 
 class DiskSnapshot:
@@ -54,10 +54,17 @@ class DiskSnapshot:
                cleanup: CancelCleanup) -> None:
         """Deleting a progressing snapshot cancels it."""
         self.delete(w, item, cleanup.groups)
+        self.check_gone(w, item)
 
     def discard(self, w: Ports, backup_id: str, item: BackupItem, groups_done: set[str]) -> str | None:
         self.delete(w, item, groups_done)
+        self.check_gone(w, item)
         return None
+
+    def check_gone(self, w: Ports, item: BackupItem) -> None:
+        """A delete accepted is not yet a delete done: the snapshot must read back as gone."""
+        if item.artifact_id and item.artifact_id in w.ecs.describe_snapshots([item.artifact_id]):
+            raise still_listed("DeleteSnapshot", item.artifact_id)
 
     def check_restorable(self, w: Ports, items: list[BackupItem]) -> list[str]:
         problems = []

@@ -51,15 +51,13 @@ class RdsBackup:
         if not item.databases:
             _capture_databases(w, item)
         if item.starting:
-            running = [j for j in w.rds.running_backup_jobs(item.resource_id)
-                       if j.manual and j.job_id not in item.jobs_before]
-            if running:
-                item.status, item.job_id, item.wait_reason = ItemStatus.RUNNING, running[0].job_id, None
+            job_id, backup_set = _started_by_intent(w, item)
+            if job_id:
+                item.status, item.job_id, item.wait_reason = ItemStatus.RUNNING, job_id, None
                 item.starting = False
                 return
-            finished = w.rds.manual_backups_since(item.resource_id, item.started_at or time.time() - 3600)
-            if finished:               # the job it started has already ended: adopt its backup set
-                item.status, item.artifact_id, item.progress = ItemStatus.SUCCEEDED, finished[0], 100
+            if backup_set:               # the job it started has already ended: adopt its backup set
+                item.status, item.artifact_id, item.progress = ItemStatus.SUCCEEDED, backup_set, 100
                 item.wait_reason, item.starting = None, False
                 record_backup_set(w, item)
                 return
@@ -109,23 +107,41 @@ class RdsBackup:
     def cancel(self, w: Ports, stored: StoredRecord, record: BackupRecord, item: BackupItem,
                cleanup: CancelCleanup) -> None:
         """A job cannot be stopped: its set is deleted once the job ends, waited for until the cleanup's deadline,
-        after which the timer deletes it when the job ends."""
-        if not item.job_id:
+        after which the timer deletes it when the job ends. An item that only marked its intent (CreateBackup's
+        answer lost) adopts the job it started first, as its next start would."""
+        if item.starting and not item.job_id and not item.artifact_id:
+            item.job_id, item.artifact_id = _started_by_intent(w, item)
+        if not item.job_id and not item.artifact_id:
             return
-        backup_set = item.artifact_id or wait_for_backup_set(
-            w, item.resource_id, item.job_id, max(0.0, cleanup.rds_deadline - time.monotonic()))
+        rid = item.resource_id
+        try:
+            backup_set = item.artifact_id or wait_for_backup_set(
+                w, rid, item.job_id or "", max(0.0, cleanup.rds_deadline - time.monotonic()))
+        except CloudError as err:     # the job could not be read: the timer asks again, the set stays owned
+            cleanup.later[rid] = delete_set_later(w, record.backup_id, rid, item.job_id or "")
+            cleanup.said[rid] = f"its RDS backup job could not be read ({err.code}): the set is deleted when it ends"
+            return
         if backup_set:
             try:
                 self.delete(w, item, cleanup.groups, backup_set)
+                cleanup.said[rid] = f"its backup set {backup_set} was deleted"
             except CloudError as err:
-                if err.code in NOT_FOUND_CODES or not refused_for_good(err):
-                    raise
-                # recorded once; a later delete (retention) does not ask again, the set expires
-                item.artifact_id, item.delete_refused = backup_set, f"{err.code}: {err.message}"
-                save(w, stored, record)
-                cleanup.leftovers.append(f"{backup_set}: {err.code} (RDS refuses to delete it; it expires)")
+                if err.code in NOT_FOUND_CODES:
+                    cleanup.said[rid] = f"its backup set {backup_set} was deleted"
+                elif not refused_for_good(err):
+                    # throttled or busy: the set stays owned by the record, and the timer deletes it
+                    cleanup.later[rid] = delete_set_later(w, record.backup_id, rid, item.job_id or "")
+                    cleanup.said[rid] = f"deleting its backup set {backup_set} met {err.code}: the timer deletes it"
+                else:
+                    # recorded once; a later delete (retention) does not ask again, the set expires
+                    item.artifact_id, item.delete_refused = backup_set, f"{err.code}: {err.message}"
+                    save(w, stored, record)
+                    cleanup.leftovers.append(f"{backup_set}: {err.code} (RDS refuses to delete it; it expires)")
+                    cleanup.said[rid] = (f"RDS refuses to delete its backup set {backup_set}, which stays (owned by "
+                                         f"this backup) until it expires")
         else:
-            cleanup.later[item.resource_id] = delete_set_later(w, record.backup_id, item.resource_id, item.job_id)
+            cleanup.later[rid] = delete_set_later(w, record.backup_id, rid, item.job_id or "")
+            cleanup.said[rid] = "its RDS backup job had not ended: the set is deleted when it ends"
 
     def discard(self, w: Ports, backup_id: str, item: BackupItem, groups_done: set[str]) -> str | None:
         """The set, if the job has already ended; else the timer deletes it when it ends."""
@@ -253,6 +269,17 @@ def record_backup_set(w: Ports, item: BackupItem) -> None:
 
 
 # -- deleting a set whose job has not ended
+def _started_by_intent(w: Ports, item: BackupItem) -> tuple[str | None, str | None]:
+    """What a CreateBackup sent after the item's intent started: its job while it runs, else the set it made. Only a
+    manual task that was not already running at the intent can be ours."""
+    running = [j for j in w.rds.running_backup_jobs(item.resource_id)
+               if j.manual and j.job_id not in item.jobs_before]
+    if running:
+        return running[0].job_id, None
+    finished = w.rds.manual_backups_since(item.resource_id, item.started_at or time.time() - 3600)
+    return None, finished[0] if finished else None
+
+
 def wait_for_backup_set(w: Ports, db_instance_id: str, job_id: str, seconds: float) -> str | None:
     """The backup set an RDS backup job makes, once the job ends: asked at once, then each second for `seconds`
     (None if the job fails, is gone, or is still running then)."""

@@ -10,6 +10,7 @@ from ...model.records import BackupItem, BackupRecord
 from ...model.status import ItemStatus, snapshot_item_status
 from ...ports import Ports
 from ...ports.records import StoredRecord
+from .action import still_listed
 from .disk import DiskSnapshot
 
 
@@ -58,3 +59,7 @@ class SnapshotGroup(DiskSnapshot):
         if item.group_id and item.group_id not in groups_done:
             w.ecs.delete_snapshot_group(item.group_id)
             groups_done.add(item.group_id)
+
+    def check_gone(self, w: Ports, item: BackupItem) -> None:
+        if item.group_id and item.group_id in w.ecs.describe_snapshot_groups([item.group_id]):
+            raise still_listed("DeleteSnapshotGroup", item.group_id)
