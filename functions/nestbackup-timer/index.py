@@ -2,21 +2,26 @@
 {"Job": "sweep"} finishes stuck records."""
 import json
 
-from nestbackup.handlers import event_json, wiring
-from nestbackup.operations.notify import deliver_due
-from nestbackup.operations.schedules import tick
-from nestbackup.operations.sweeper import sweep
+from nestbackup.handlers import event_json, invocation, operation, wiring
+
+# Each job's operation, imported when the job first runs (a cold start loads only the modules of its job).
+JOBS = {
+    "schedules": ("nestbackup.operations.schedules", "tick"),
+    "sweep": ("nestbackup.operations.sweeper", "sweep"),
+}
+DELIVERIES = ("nestbackup.operations.notify", "deliver_due")      # after the schedules, webhooks due again
 
 
 def handler(event, context):
     body = event_json(event)
     payload = body.get("payload") or "{}"
     job = (json.loads(payload) if isinstance(payload, str) else payload).get("Job", "schedules")
-    if job == "sweep":
-        return sweep(wiring(context))
-    if job == "schedules":
+    if job not in JOBS:
+        raise ValueError(f"unknown timer job {job!r}: use schedules or sweep")
+    with invocation(context, step=job):
         w = wiring(context)
-        out = tick(w)
+        if job == "sweep":
+            return operation(JOBS[job])(w)
+        out = operation(JOBS[job])(w)
         return {k: v for k, v in out.items() if k != "Results"} | {
-            "Errors": [r for r in out["Results"] if r.get("Error")], "Webhooks": deliver_due(w)}
-    raise ValueError(f"unknown timer job {job!r}: use schedules or sweep")
+            "Errors": [r for r in out["Results"] if r.get("Error")], "Webhooks": operation(DELIVERIES)(w)}

@@ -4,10 +4,10 @@ start the flow), read and list. The flow's steps are in backup_start.py (start t
 until every item is final, then finalize)."""
 from __future__ import annotations
 
-import logging
 import secrets
 import time
 
+from .. import logs
 from ..decisions.backup import DatabaseFacts, DiskFacts, plan_items
 from ..errors import CloudError, Conflict, NotFound, ValidationError
 from ..model.ids import check_client_token, check_service_instance_id
@@ -24,12 +24,6 @@ from .closing import open_operation
 from .costs import Meter
 from .discovery import check_service_instance, discover
 from .loading import load_backup
-
-log = logging.getLogger("nestbackup.backup")
-
-
-def _log(event: str, **fields) -> None:
-    log.info(event, extra={"fields": fields})
 
 
 # -- create
@@ -63,8 +57,8 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
     record.refresh_status(iso_utc(now))
     records.create("backup", backup_id, service_instance_id, record.header_doc(),
                    {i.resource_id: i.to_dict() for i in items})
-    _log("backup created", step="create", record_id=backup_id, service_instance_id=service_instance_id,
-         items=len(items))
+    logs.event("backup created", step="create", record_id=backup_id, service_instance_id=service_instance_id,
+               items=len(items))
     if record.status in BACKUP_FINAL:
         records.release_lock(service_instance_id, backup_id)
         return record.to_api()

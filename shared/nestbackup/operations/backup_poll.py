@@ -2,10 +2,10 @@
 groups, RDS backup jobs) and advances each; finalize aggregates, closes the record and lets the instance go."""
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import replace
 
+from .. import logs
 from ..decisions.backup import (
     CloudProgress,
     Pace,
@@ -32,12 +32,6 @@ from .backup_start import capture_counts_after, record_backup_set, start_unit
 from .closing import close_operation
 from .costs import Meter, final_cost
 from .loading import read_backup
-
-log = logging.getLogger("nestbackup.backup")
-
-
-def _log(event: str, **fields) -> None:
-    log.info(event, extra={"fields": fields})
 
 
 def poll(w: Ports, backup_id: str, round_number: int = 0, now: float | None = None) -> dict:
@@ -74,8 +68,8 @@ def poll(w: Ports, backup_id: str, round_number: int = 0, now: float | None = No
                 record_backup_set(w, item)
             w.records.write_item(stored, item.resource_id, item.to_dict())
             if item.status is not ItemStatus.RUNNING:
-                _log("backup item ended", step="poll", record_id=backup_id, resource_id=item.resource_id,
-                     status=str(item.status), code=item.error_code, artifact_id=item.artifact_id)
+                logs.event("backup item ended", step="poll", record_id=backup_id, resource_id=item.resource_id,
+                           status=str(item.status), code=item.error_code, artifact_id=item.artifact_id)
     done = all(i.status in ITEM_FINAL for i in record.items)
     return {"BackupId": backup_id, "Done": done, "Wait": _next_wait(s.poll_schedule, record, seen, now, round_number),
             "Round": round_number + 1,
@@ -191,5 +185,5 @@ def finalize(w: Ports, backup_id: str, error: dict | None = None, now: float | N
     record.cost = final_cost(w, backup_id, sum(i.size_bytes or 0 for i in record.items), database_bytes)
     w.records.write_header(stored, record.header_doc())
     close_operation(w, record.service_instance_id, backup_id, record.to_api())
-    _log("backup finished", step="finalize", record_id=backup_id, status=str(status))
+    logs.event("backup finished", step="finalize", record_id=backup_id, status=str(status))
     return FinalizeOutput(backup_id, str(status)).to_event()

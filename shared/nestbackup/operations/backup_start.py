@@ -3,9 +3,9 @@ backup), idempotently: ECS calls carry ClientTokens, and an RDS backup (CreateBa
 first and after a crash adopts only the manual job it started. What a finished RDS set says is recorded here too."""
 from __future__ import annotations
 
-import logging
 import time
 
+from .. import logs
 from ..decisions.backup import START_BATCH_UNITS, batch_indexes, client_token, start_units
 from ..errors import CloudError, ValidationError
 from ..model.ids import OWNER_TAG
@@ -17,12 +17,6 @@ from ..ports.steps import PrepareOutput, StartBatchOutput
 from .artifacts import discard_started_after_close
 from .costs import Meter
 from .loading import load_backup, read_backup
-
-log = logging.getLogger("nestbackup.backup")
-
-
-def _log(event: str, **fields) -> None:
-    log.info(event, extra={"fields": fields})
 
 
 def start_batch_count(w: Ports, backup_id: str) -> list[int]:
@@ -71,8 +65,8 @@ def start_unit(w: Ports, stored: StoredRecord, record: BackupRecord, unit: list[
     except CloudError as err:
         if err.transient:
             # Not applied, or not known to be: the next poll round starts it again, idempotently.
-            _log("backup start deferred", step="start", record_id=record.backup_id, resource_id=first.resource_id,
-                 code=err.code, request_id=err.request_id)
+            logs.event("backup start deferred", step="start", record_id=record.backup_id, resource_id=first.resource_id,
+                       code=err.code, request_id=err.request_id)
             retried = w.take_retries()
             for item in unit:           # said on the timeline; the item stays as it was
                 item.retried = f"deferred to the next round after {', '.join(retried[-3:] or [err.code])}"
@@ -80,8 +74,8 @@ def start_unit(w: Ports, stored: StoredRecord, record: BackupRecord, unit: list[
             return
         for item in unit:
             item.fail(err.code, err.message, err.request_id)
-        _log("backup start failed", step="start", record_id=record.backup_id, resource_id=first.resource_id,
-             code=err.code, request_id=err.request_id)
+        logs.event("backup start failed", step="start", record_id=record.backup_id, resource_id=first.resource_id,
+                   code=err.code, request_id=err.request_id)
     retried = w.take_retries()
     try:
         for item in unit:
@@ -102,7 +96,7 @@ def capture_counts_after(w: Ports, item: BackupItem) -> None:
         databases = w.database(item.resource_id, item.engine or "")
         item.row_counts_after = {db: databases.row_counts(db) for db in item.row_counts}
     except Exception as err:  # noqa: BLE001 - best effort: without them the window is the count from before
-        _log("row counts after the backup skipped", step="poll", resource_id=item.resource_id, reason=str(err))
+        logs.event("row counts after the backup skipped", step="poll", resource_id=item.resource_id, reason=str(err))
 
 
 def _capture_databases(w: Ports, item: BackupItem) -> None:
@@ -112,7 +106,7 @@ def _capture_databases(w: Ports, item: BackupItem) -> None:
         databases = w.database(item.resource_id, item.engine or "")
         item.row_counts = {db: databases.row_counts(db) for db in item.databases}
     except (ValidationError, CloudError) as err:     # no account configured, or no connection: verify by presence
-        _log("row counts skipped", step="start", resource_id=item.resource_id, reason=str(err))
+        logs.event("row counts skipped", step="start", resource_id=item.resource_id, reason=str(err))
 
 
 def _start_rds(w: Ports, stored: StoredRecord, item: BackupItem) -> None:
@@ -150,8 +144,8 @@ def _start_rds(w: Ports, stored: StoredRecord, item: BackupItem) -> None:
         item.starting, item.started_at, item.jobs_before = False, None, []
         item.wait_reason = f"{err.code}: {err.message}"
         w.records.write_item(stored, item.resource_id, item.to_dict())
-        _log("rds backup waits", step="start", resource_id=item.resource_id, code=err.code,
-             request_id=err.request_id)
+        logs.event("rds backup waits", step="start", resource_id=item.resource_id, code=err.code,
+                   request_id=err.request_id)
         return
     item.status, item.wait_reason = ItemStatus.RUNNING, None
 
@@ -163,7 +157,7 @@ def record_backup_set(w: Ports, item: BackupItem) -> None:
     try:
         found = w.rds.backup_set(item.resource_id, item.artifact_id or "")
     except CloudError as err:
-        _log("backup set facts unknown", step="poll", resource_id=item.resource_id, code=err.code)
+        logs.event("backup set facts unknown", step="poll", resource_id=item.resource_id, code=err.code)
         return
     if found is None:
         return

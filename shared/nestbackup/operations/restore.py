@@ -9,10 +9,10 @@ recover  -> the flow's Catch: start what was stopped, close the record as Restor
 """
 from __future__ import annotations
 
-import logging
 import secrets
 import time
 
+from .. import logs
 from ..decisions import restore as decide
 from ..decisions.backup import next_wait
 from ..errors import CloudError, Conflict, ValidationError
@@ -32,12 +32,6 @@ from .costs import Meter, final_cost
 from .instances import start_stopped
 from .loading import load_backup, read_restore, save_restore
 from .restore_data import check_ownership, restore_data, restore_databases
-
-log = logging.getLogger("nestbackup.restore")
-
-
-def _log(event: str, **fields) -> None:
-    log.info(event, extra={"fields": fields})
 
 
 # -- create and read
@@ -68,7 +62,8 @@ def create_restore(w: Ports, backup_id: str, token: str | None = None, safety_ba
                            safety_backup=safety_backup, phase_started_epoch=now, started_epoch=now)
     records.create("restore", restore_id, si, record.header_doc(), {i.resource_id: i.to_dict() for i in record.items})
     open_operation(w, "restore", restore_id, si, now)
-    _log("restore created", step="create", record_id=restore_id, backup_id=backup.backup_id, items=len(record.items))
+    logs.event("restore created", step="create", record_id=restore_id, backup_id=backup.backup_id,
+               items=len(record.items))
     try:
         w.flows.start_once(s.restore_flow, execution_name(restore_id), RestoreFlowInput(restore_id))
     except CloudError as err:
@@ -242,7 +237,7 @@ def _finish(w: Ports, stored: StoredRecord, record: RestoreRecord, now: float) -
     record.cost = final_cost(w, record.restore_id)
     save_restore(w, stored, record)
     close_operation(w, record.service_instance_id, record.restore_id, record.to_api())
-    _log("restore finished", step="finalize", record_id=record.restore_id, status=str(record.status))
+    logs.event("restore finished", step="finalize", record_id=record.restore_id, status=str(record.status))
 
 
 def recover(w: Ports, restore_id: str, error: dict | None = None, now: float | None = None) -> dict:

@@ -5,9 +5,9 @@ each disk is reset to its snapshot. So the service is down only for the disk res
 large the databases."""
 from __future__ import annotations
 
-import logging
 import time
 
+from .. import logs
 from ..decisions import restore as decide
 from ..decisions.backup import client_token
 from ..errors import CloudError
@@ -17,12 +17,7 @@ from ..model.status import DatabaseState, ItemStatus, RestorePhase
 from ..ports import Ports
 from .discovery import discover
 
-log = logging.getLogger("nestbackup.restore")
 RESOURCE_MOVED = "ResourceMoved"
-
-
-def _log(event: str, **fields) -> None:
-    log.info(event, extra={"fields": fields})
 
 
 def check_ownership(w: Ports, record: RestoreRecord) -> None:
@@ -102,8 +97,8 @@ def _start(w: Ports, record: RestoreRecord, item: RestoreItem, now: float) -> No
         if not waits or now - record.phase_started_epoch > w.settings.restore_deadline_seconds:
             item.fail(err.code, err.message, err.request_id)
         else:
-            _log("restore start deferred", step="restore", record_id=record.restore_id,
-                 resource_id=item.resource_id, code=err.code, request_id=err.request_id)
+            logs.event("restore start deferred", step="restore", record_id=record.restore_id,
+                       resource_id=item.resource_id, code=err.code, request_id=err.request_id)
 
 
 def failed_databases(record: RestoreRecord) -> list[str]:
@@ -172,8 +167,8 @@ def _follow_databases(w: Ports, record: RestoreRecord, now: float) -> None:
         except CloudError as err:
             if not w.rds.restore_waits(err):
                 raise
-            _log("restore poll deferred", step="restore", record_id=record.restore_id,
-                 resource_id=item.resource_id, code=err.code, request_id=err.request_id)
+            logs.event("restore poll deferred", step="restore", record_id=record.restore_id,
+                       resource_id=item.resource_id, code=err.code, request_id=err.request_id)
         if item.status is not ItemStatus.RUNNING:
             continue
         if late:
@@ -219,7 +214,7 @@ def _follow_restore_table(w: Ports, item: RestoreItem) -> None:
         if w.rds.restore_waits(err):
             raise
         tasks = []              # no task centre (e.g. not permitted): judge by instance and databases alone
-        _log("restore tasks unavailable", step="restore", resource_id=item.resource_id, code=err.code)
+        logs.event("restore tasks unavailable", step="restore", resource_id=item.resource_id, code=err.code)
     listed = _listed(w, item)
     unfinished = [t for t in tasks if t.unfinished]
     if status != "Running" or unfinished or listed:

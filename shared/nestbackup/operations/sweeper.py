@@ -3,9 +3,9 @@ stays Creating or Restoring and no lock is held for ever; and delete the RDS set
 have ended since (artifacts.delete_pending_sets)."""
 from __future__ import annotations
 
-import logging
 import time
 
+from .. import logs
 from ..errors import NestBackupError
 from ..model.status import BackupStatus, RestoreStatus
 from ..ports import Ports
@@ -16,12 +16,7 @@ from .backup_poll import finalize, poll
 from .closing import ACTIVE
 from .restore import recover
 
-log = logging.getLogger("nestbackup.schedules")
 SWEEP_GRACE_SECONDS = 300        # a record younger than this may still be starting its flow
-
-
-def _log(event: str, **fields) -> None:
-    log.info(event, extra={"fields": fields})
 
 
 def sweep(w: Ports, now: float | None = None) -> dict:
@@ -57,9 +52,9 @@ def sweep(w: Ports, now: float | None = None) -> dict:
             else:
                 recover(w, record_id, error=cause, now=now)
             finished.append(record_id)
-            _log("operation swept", step="sweep", record_id=record_id, cause=cause["Code"])
+            logs.event("operation swept", step="sweep", record_id=record_id, cause=cause["Code"])
         except (NestBackupError, StaleWrite) as err:
-            _log("sweep skipped", step="sweep", record_id=record_id, reason=str(err))
+            logs.event("sweep skipped", step="sweep", record_id=record_id, reason=str(err))
     sets = delete_pending_sets(w, now)
     return {"Finished": finished, "Running": alive, "CancelledSetsDeleted": sets["Deleted"],
             "CancelledSetsWaiting": sets["Waiting"]}
