@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import os
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from .errors import ValidationError
-from .ports.catalog import ServiceCatalog
-from .ports.compute import Compute
-from .ports.databases import Databases
-from .ports.flows import Flows
-from .ports.gateway import DatabaseGateway
-from .ports.records import RecordStore
-from .ports.webhooks import Webhooks
 from .settings import Settings, default_endpoint
+
+if TYPE_CHECKING:       # types only: each adapter imports its port's values when first built
+    from .ports.catalog import ServiceCatalog
+    from .ports.compute import Compute
+    from .ports.databases import Databases
+    from .ports.flows import Flows
+    from .ports.gateway import DatabaseGateway
+    from .ports.records import RecordStore
+    from .ports.webhooks import Webhooks
 
 
 class Wiring:

@@ -16,16 +16,17 @@ runs against both (`tests/contracts/`).
 """
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ..settings import Settings
-from .catalog import ServiceCatalog
-from .compute import Compute
-from .databases import Databases
-from .flows import Flows
-from .gateway import DatabaseGateway
-from .records import RecordStore
-from .webhooks import Webhooks
+if TYPE_CHECKING:       # types only: a handler loads the port modules (their value classes) its own step uses
+    from ..settings import Settings
+    from .catalog import ServiceCatalog
+    from .compute import Compute
+    from .databases import Databases
+    from .flows import Flows
+    from .gateway import DatabaseGateway
+    from .records import RecordStore
+    from .webhooks import Webhooks
 
 
 class Ports(Protocol):
