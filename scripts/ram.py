@@ -235,11 +235,11 @@ def dispatched(tree: ast.Module, index: Index, where: str) -> dict[str, str]:
 
 
 def handler_roots(function: str, index: Index, step: str | None = None) -> set[str]:
-    """Where a function's calls start: what its handler imports and every operation its dispatch tables name (only
-    `step`'s, when given)."""
+    """Where a function's calls start: what its handler imports and every operation its dispatch tables name (when
+    `step` is given, only its entry and the operations outside a table, which any step may run)."""
     path = FUNCTIONS / function / "index.py"
     tree = ast.parse(path.read_text(), str(path))
-    roots = {target for target, key in dispatched(tree, index, str(path)).items() if step is None or key == step}
+    roots = {target for target, key in dispatched(tree, index, str(path)).items() if step is None or key in (step, "")}
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("nestbackup"):
             for alias in node.names:
