@@ -8,14 +8,16 @@ between any two steps, so each can be a cold start): from a fresh interpreter, `
 directory (as FC loads `index.handler`), import the step's operation through the handler's dispatch table
 (`handlers.operation`), build the wiring and the clients of every cloud product the step can reach (as
 `scripts/ram.py` derives them from the code; building a client imports its SDK). No cloud call: the database drivers,
-imported when a step first connects to a database, are not on it (they would weigh the same on both sides).
+imported when a step first connects to a database, are not on it (third-party on both sides, they would only dilute
+the ratio).
 
 Its floor: the third-party modules the cold path left in `sys.modules` (neither nestbackup's nor the standard
 library's), imported alone, in the same order, in a fresh interpreter. The ratio (cold path / floor, both timed in
 the process in CPU seconds, interpreter start-up excluded) is what our own code adds (our modules, and the standard
 library they load that the SDKs do not). Goal: <= 1.15 for every handler (its worst step). Each pair is measured
 ROUNDS times, cold path and floor one after the other, and the ratio is the median of the rounds' ratios: the machine
-is shared and noisy, and CPU time and pairing keep the other processes' load out of the ratio as far as they can.
+is shared and noisy, and CPU time and pairing keep the other processes' load out of the ratio as far as they can
+(the fastest cold path over the fastest floor, printed beside it, is the least disturbed estimate).
 
 Then: the heaviest cold path from a copy of the layer without its bytecode (FC would compile every module on every
 cold start); the cold starts one backup and one restore incur (FC reusing a warm instance for every later invocation
@@ -140,13 +142,15 @@ def main() -> int:
     print(f"on {RUNTIME.resolve().name} from the layer, CPU seconds, {rounds} rounds; cold path = import index, the "
           f"step's operation, the wiring and the clients it can reach; floor = that path's third-party modules alone; "
           f"ratio = median over the rounds of cold path / floor measured one after the other")
-    print(f"  {'function':<26} {'step':<10} {'cold path':>9} {'floor':>7} {'ratio':>6}")
+    print(f"  {'function':<26} {'step':<10} {'cold path':>9} {'floor':>7} {'ratio':>6}   (fastest / fastest: the "
+          f"least disturbed runs)")
     ratios, medians = {}, {}
     for (function, step), (path_s, floor_s) in times.items():
         medians[(function, step)] = statistics.median(path_s)
         ratios[(function, step)] = statistics.median(a / b for a, b in zip(path_s, floor_s))
         print(f"  {function:<26} {step or '-':<10} {medians[(function, step)]:>8.3f}s "
-              f"{statistics.median(floor_s):>6.3f}s {ratios[(function, step)]:>6.2f}")
+              f"{statistics.median(floor_s):>6.3f}s {ratios[(function, step)]:>6.2f}   "
+              f"({min(path_s) / min(floor_s):.2f})")
     worst = max(ratios, key=ratios.get)
     by_function = {f: max(r for (g, _), r in ratios.items() if g == f) for f, _ in ratios}
     print("per handler (its worst step): " + ", ".join(f"{f} {r:.2f}" for f, r in by_function.items()))
