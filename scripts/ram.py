@@ -5,8 +5,8 @@ Each group's policy grants exactly the cloud actions its functions can reach: th
 the roots (what each imports, and every operation its dispatch tables name), calls are followed through the
 product's modules (`ast`, no import), and every adapter method is mapped to the actions it sends. The walk
 over-approximates (a name that is referenced counts as called, an attribute call counts for every adapter method of
-that name), never under: a missing grant breaks a real deployment, a needless one only
-widens it. An adapter call whose action cannot be resolved to a literal stops the derivation.
+that name), never under: a missing grant breaks a real deployment, a needless one only widens it. An adapter call
+whose action cannot be resolved to a literal stops the derivation, and so does a dispatch entry that names no function.
 
 `python scripts/ram.py` prints the policies; `--write` stores them under deploy/ram/ (region and account stay
 placeholders that scripts/render-policies fills in: `${region}`, `${accountId}`, `${otsInstance}`, `${otsTable}`).
