@@ -71,7 +71,8 @@ os.environ.update(ALIBABA_CLOUD_ACCESS_KEY_ID="ak", ALIBABA_CLOUD_ACCESS_KEY_SEC
                   NESTBACKUP_CLOUD_ENDPOINT="http://127.0.0.1:9")
 spec = importlib.util.spec_from_file_location("index", {str(ROOT / 'functions/nestbackup-backup-steps/index.py')!r})
 module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
-from nestbackup.handlers import wiring
+from nestbackup.handlers import operation, wiring
+operation(module.OPERATIONS["Poll"])      # the poll step's operation, imported on its first invocation
 w = wiring()
 w.ecs, w.rds, w.flows, w.records          # what the first invocation builds (no call is made)
 """

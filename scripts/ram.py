@@ -2,10 +2,11 @@
 """Least-privilege RAM policies, one role per function group, derived from the code.
 
 Each group's policy grants exactly the cloud actions its functions can reach: the handlers in functions/<name>/ are
-the roots, calls are followed through the product's modules (`ast`, no import), and every adapter method is mapped to
-the actions it sends. The walk over-approximates (a name that is referenced counts as called, an attribute call
-counts for every adapter method of that name), never under: a missing grant breaks a real deployment, a needless one
-only widens it. An adapter call whose action cannot be resolved to a literal stops the derivation.
+the roots (what each imports, and every operation its dispatch tables name), calls are followed through the
+product's modules (`ast`, no import), and every adapter method is mapped to the actions it sends. The walk
+over-approximates (a name that is referenced counts as called, an attribute call counts for every adapter method of
+that name), never under: a missing grant breaks a real deployment, a needless one only widens it. An adapter call
+whose action cannot be resolved to a literal stops the derivation, and so does a dispatch entry that names no function.
 
 `python scripts/ram.py` prints the policies; `--write` stores them under deploy/ram/ (region and account stay
 placeholders that scripts/render-policies fills in: `${region}`, `${accountId}`, `${otsInstance}`, `${otsTable}`).
@@ -212,10 +213,33 @@ class Index:
         return out
 
 
-def handler_roots(function: str, index: Index) -> set[str]:
+def dispatched(tree: ast.Module, index: Index, where: str) -> dict[str, str]:
+    """A handler's dispatch tables (`handlers.operation`): every `("nestbackup.<module>", "<function>")` pair in it,
+    by the key it is filed under ("" for a pair outside a dict). A pair that names no function of the package stops
+    the derivation: its step's actions would go ungranted."""
+    keys = {id(v): k.value for node in ast.walk(tree) if isinstance(node, ast.Dict)
+            for k, v in zip(node.keys, node.values) if isinstance(k, ast.Constant)}
+    out: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Tuple) and len(node.elts) == 2
+                and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts)):
+            continue
+        module, name = (e.value for e in node.elts)
+        if not module.startswith("nestbackup"):
+            continue
+        tree_of = index.modules.get(module)
+        if tree_of is None or not any(isinstance(n, ast.FunctionDef) and n.name == name for n in tree_of.body):
+            raise Unresolved(f"{where}:{node.lineno}: dispatches to {module}.{name}, not a function of the package")
+        out[f"{module}:{name}"] = keys.get(id(node), "")
+    return out
+
+
+def handler_roots(function: str, index: Index, step: str | None = None) -> set[str]:
+    """Where a function's calls start: what its handler imports and every operation its dispatch tables name (when
+    `step` is given, only its entry and the operations outside a table, which any step may run)."""
     path = FUNCTIONS / function / "index.py"
     tree = ast.parse(path.read_text(), str(path))
-    roots = set()
+    roots = {target for target, key in dispatched(tree, index, str(path)).items() if step is None or key in (step, "")}
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("nestbackup"):
             for alias in node.names:

@@ -1,16 +1,18 @@
-"""What every Function Compute handler shares: event parsing, settings, adapters, logging.
+"""What every Function Compute handler shares: event parsing, settings, adapters, logging, step dispatch.
 
-Handlers stay thin: parse the event, call an operation, shape the reply. Adapters are built once per function
-instance (module state survives between invocations) and only when first used.
+Handlers stay thin: bind the invocation's log fields, parse the event, call an operation, shape the reply. Adapters
+are built once per function instance (module state survives between invocations) and only when first used; a step's
+operation module is imported on the step's first invocation, so a cold start loads only the step it runs.
 """
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import sys
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
 from . import logs
 from .errors import ValidationError
@@ -48,6 +50,22 @@ def event_json(event: bytes | str | dict) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValidationError("the event must be a JSON object")
     return value
+
+
+def invocation(context, *, step: str | None = None, record_id: str | None = None,
+               request_id: str | None = None) -> ContextManager[None]:
+    """Bind the invocation's log fields once, at its start: FC's request id (`context.request_id`; the HTTP
+    trigger's for the API), the step and the record the event names. They end with the invocation."""
+    return logs.bound(fc_request_id=request_id or getattr(context, "request_id", None), step=step,
+                      record_id=record_id)
+
+
+def operation(target: tuple[str, str]) -> Callable[..., Any]:
+    """A step's operation, `(module, function)` from its function's dispatch table, imported when the step first
+    runs in this instance: a function's other steps, and their modules, may never run here.
+    (`scripts/ram.py` reads the same tables to grant each function the actions of every step.)"""
+    module, name = target
+    return getattr(importlib.import_module(module), name)
 
 
 def wiring(context: object = None) -> Ports:

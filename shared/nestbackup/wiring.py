@@ -7,19 +7,19 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from .errors import ValidationError
-from .ports.catalog import ServiceCatalog
-from .ports.claims import Claims
-from .ports.compute import Compute
-from .ports.databases import Databases
-from .ports.documents import Documents
-from .ports.flows import Flows
-from .ports.gateway import DatabaseGateway
-from .ports.records import Records
-from .ports.webhooks import Webhooks
 from .settings import Settings, default_endpoint, no_proxy_to
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:       # types only: each adapter imports its port's values when first built
     from .adapters.tablestore import Tablestore
+    from .ports.catalog import ServiceCatalog
+    from .ports.claims import Claims
+    from .ports.compute import Compute
+    from .ports.databases import Databases
+    from .ports.documents import Documents
+    from .ports.flows import Flows
+    from .ports.gateway import DatabaseGateway
+    from .ports.records import Records
+    from .ports.webhooks import Webhooks
 
 
 class Wiring:

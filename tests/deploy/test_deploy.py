@@ -97,10 +97,14 @@ LAYER_PROBE = """
 import importlib.util, os, sys
 os.environ.update(ALIBABA_CLOUD_ACCESS_KEY_ID="ak", ALIBABA_CLOUD_ACCESS_KEY_SECRET="sk",
                   NESTBACKUP_OTS_ENDPOINT="https://x.cn-hangzhou.ots.aliyuncs.com")
+from nestbackup.handlers import operation, wiring
 for path in sorted(__import__('glob').glob({functions!r})):
     spec = importlib.util.spec_from_file_location(path.split('/')[-2].replace('-', '_'), path)
-    spec.loader.exec_module(importlib.util.module_from_spec(spec))
-from nestbackup.handlers import wiring
+    index = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(index)
+    for target in [*getattr(index, 'OPERATIONS', {{}}).values(), *getattr(index, 'JOBS', {{}}).values(),
+                   *([index.DELIVERIES] if hasattr(index, 'DELIVERIES') else [])]:
+        operation(target)       # what each step imports on its first invocation
 w = wiring(); w.ecs, w.rds, w.flows, w.records
 import pymysql, psycopg2, pytds  # the drivers of db-rename and of the row counts
 assert not [m for m in sys.modules if m.startswith(('alibabacloud_ecs', 'alibabacloud_rds', 'click', 'yaml'))]

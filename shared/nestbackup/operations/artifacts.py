@@ -2,10 +2,10 @@
 owns (leftovers)."""
 from __future__ import annotations
 
-import logging
 import secrets
 import time
 
+from .. import logs
 from ..errors import CloudError, Conflict
 from ..model.ids import OWNER_TAG, is_backup_id
 from ..model.records import BackupItem
@@ -17,13 +17,6 @@ from .kinds import kind_of
 from .kinds.action import NOT_FOUND_CODES, refused_for_good
 from .kinds.rds_backup import PENDING_SET_SECONDS, PENDING_SETS
 from .loading import load_backup, read_backup, save
-
-log = logging.getLogger("nestbackup.backup")
-
-
-def _log(event: str, **fields) -> None:
-    log.info(event, extra={"fields": fields})
-
 
 # -- delete
 
@@ -90,7 +83,7 @@ def delete_backup(w: Ports, backup_id: str, now: float | None = None, retry_refu
                          f"RDS when they expire (ExpiresAt)")
         record.status_detail = "; ".join(notes) or record.status_detail
         save(w, stored, record)
-        _log("backup deleted", step="delete", record_id=backup_id, status=str(record.status))
+        logs.event("backup deleted", step="delete", record_id=backup_id, status=str(record.status))
         return record.to_api()
     finally:
         w.claims.release_lock(record.service_instance_id, holder)
@@ -122,13 +115,13 @@ def delete_pending_sets(w: Ports, now: float | None = None) -> dict:
                 except CloudError as err:
                     if err.code not in NOT_FOUND_CODES and not refused_for_good(err):
                         raise                      # throttled or busy: the next sweep asks again
-                    _log("set of a cancelled backup kept", step="sweep", record_id=doc["BackupId"],
-                         backup_set=job.backup_id, code=err.code)       # refused for good: it expires
+                    logs.event("set of a cancelled backup kept", step="sweep", record_id=doc["BackupId"],
+                               backup_set=job.backup_id, code=err.code)       # refused for good: it expires
             w.documents.delete_doc(PENDING_SETS, key)
         except CloudError as err:
             waiting += 1
-            _log("set of a cancelled backup not deleted yet", step="sweep", record_id=doc.get("BackupId"),
-                 code=err.code)
+            logs.event("set of a cancelled backup not deleted yet", step="sweep", record_id=doc.get("BackupId"),
+                       code=err.code)
     return {"Deleted": deleted, "Waiting": waiting}
 
 
@@ -163,8 +156,8 @@ def discard_started_after_close(w: Ports, backup_id: str, made: list[BackupItem]
                 notes[item.resource_id] = (f"{what} was started as the backup was cancelled" if err.code in
                                            NOT_FOUND_CODES else f"{what}, started as the backup was cancelled, is "
                                            f"left behind ({err.code}: {err.message})")
-            _log("artifact started after the backup closed", step="start", record_id=backup_id,
-                 resource_id=item.resource_id, artifact=what, note=notes[item.resource_id])
+            logs.event("artifact started after the backup closed", step="start", record_id=backup_id,
+                       resource_id=item.resource_id, artifact=what, note=notes[item.resource_id])
         try:
             for current in record.items:
                 if current.resource_id in notes and notes[current.resource_id] not in (current.error_message or ""):

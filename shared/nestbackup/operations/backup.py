@@ -4,10 +4,10 @@ every item Pending and replicas Skipped, start the flow), read and list. The flo
 (start the cloud work) and backup_poll.py (poll until every item is final, then finalize)."""
 from __future__ import annotations
 
-import logging
 import secrets
 import time
 
+from .. import logs
 from ..decisions.backup import DatabaseFacts, DiskFacts, plan_items
 from ..errors import NestBackupError, ValidationError
 from ..model.ids import check_client_token, check_service_instance_id
@@ -23,13 +23,6 @@ from .costs import Meter
 from .discovery import check_service_instance, discover
 from .loading import load_backup
 from .opening import Opening, abandon, begin, earlier_record, ensure_started, fingerprint, start_flow, write_record
-
-log = logging.getLogger("nestbackup.backup")
-
-
-def _log(event: str, **fields) -> None:
-    log.info(event, extra={"fields": fields})
-
 
 # -- create
 DESCRIPTION_MAX_CHARS = 256
@@ -67,8 +60,8 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
                                 f"{service_instance_id}, and none carry the tag {s.tag_key}={service_instance_id}")
     record.refresh_status(iso_utc(now))
     write_record(w, op, record.header_doc(), {i.resource_id: i.to_dict() for i in items})
-    _log("backup created", step="create", record_id=backup_id, service_instance_id=service_instance_id,
-         items=len(items))
+    logs.event("backup created", step="create", record_id=backup_id, service_instance_id=service_instance_id,
+               items=len(items))
     if record.status in BACKUP_FINAL:        # final at once: nothing runs, nothing stays claimed
         if op.take_lock:
             w.claims.release_lock(service_instance_id, backup_id)

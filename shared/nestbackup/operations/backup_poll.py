@@ -3,9 +3,9 @@ ECS snapshots and groups, RDS backup jobs) and advances each; finalize aggregate
 instance go."""
 from __future__ import annotations
 
-import logging
 import time
 
+from .. import logs
 from ..decisions.backup import (
     CloudProgress,
     Pace,
@@ -30,12 +30,6 @@ from .closing import close_operation
 from .costs import Meter, final_cost
 from .kinds import KINDS, kind_of
 from .loading import read_backup, save
-
-log = logging.getLogger("nestbackup.backup")
-
-
-def _log(event: str, **fields) -> None:
-    log.info(event, extra={"fields": fields})
 
 
 def poll(w: Ports, backup_id: str, round_number: int = 0, now: float | None = None) -> dict:
@@ -70,8 +64,8 @@ def poll(w: Ports, backup_id: str, round_number: int = 0, now: float | None = No
             if kind and item.status is ItemStatus.SUCCEEDED:
                 kind.settle(w, item)
             if item.status is not ItemStatus.RUNNING:
-                _log("backup item ended", step="poll", record_id=backup_id, resource_id=item.resource_id,
-                     status=str(item.status), code=item.error_code, artifact_id=item.artifact_id)
+                logs.event("backup item ended", step="poll", record_id=backup_id, resource_id=item.resource_id,
+                           status=str(item.status), code=item.error_code, artifact_id=item.artifact_id)
     save(w, stored, record)
     done = all(i.status in ITEM_FINAL for i in record.items)
     return {"BackupId": backup_id, "Done": done, "Wait": _next_wait(s.poll_schedule, record, seen, now, round_number),
@@ -141,5 +135,5 @@ def finalize(w: Ports, backup_id: str, error: dict | None = None, now: float | N
     record.cost = final_cost(w, backup_id, sum(i.size_bytes or 0 for i in record.items), database_bytes)
     save(w, stored, record)
     close_operation(w, record.service_instance_id, backup_id, record.to_api())
-    _log("backup finished", step="finalize", record_id=backup_id, status=str(status))
+    logs.event("backup finished", step="finalize", record_id=backup_id, status=str(status))
     return FinalizeOutput(backup_id, str(status)).to_event()

@@ -3,8 +3,7 @@ backup), idempotently, each through its kind's action (operations/kinds): ECS ca
 backup (CreateBackup takes none) marks its intent first and after a crash adopts only the manual job it started."""
 from __future__ import annotations
 
-import logging
-
+from .. import logs
 from ..decisions.backup import START_BATCH_UNITS, batch_indexes, start_units
 from ..errors import CloudError
 from ..model.records import BackupItem, BackupRecord
@@ -16,12 +15,6 @@ from .artifacts import discard_started_after_close
 from .costs import Meter
 from .kinds import kind_of
 from .loading import load_backup, read_backup, save
-
-log = logging.getLogger("nestbackup.backup")
-
-
-def _log(event: str, **fields) -> None:
-    log.info(event, extra={"fields": fields})
 
 
 def start_batch_count(w: Ports, backup_id: str) -> list[int]:
@@ -58,8 +51,8 @@ def start_unit(w: Ports, stored: StoredRecord, record: BackupRecord, unit: list[
     except CloudError as err:
         if err.transient:
             # Not applied, or not known to be: the next poll round starts it again, idempotently.
-            _log("backup start deferred", step="start", record_id=record.backup_id, resource_id=first.resource_id,
-                 code=err.code, request_id=err.request_id)
+            logs.event("backup start deferred", step="start", record_id=record.backup_id, resource_id=first.resource_id,
+                       code=err.code, request_id=err.request_id)
             retried = w.take_retries()
             for item in unit:           # said on the timeline; the item stays as it was
                 item.retried = f"deferred to the next round after {', '.join(retried[-3:] or [err.code])}"
@@ -67,8 +60,8 @@ def start_unit(w: Ports, stored: StoredRecord, record: BackupRecord, unit: list[
             return
         for item in unit:
             item.fail(err.code, err.message, err.request_id)
-        _log("backup start failed", step="start", record_id=record.backup_id, resource_id=first.resource_id,
-             code=err.code, request_id=err.request_id)
+        logs.event("backup start failed", step="start", record_id=record.backup_id, resource_id=first.resource_id,
+                   code=err.code, request_id=err.request_id)
     retried = w.take_retries()
     for item in unit:
         if retried:

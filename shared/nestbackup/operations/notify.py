@@ -118,8 +118,6 @@ def _attempt(w: Ports, keys: list[str], now: float, bodies: dict[str, dict]) -> 
     return delivered
 
 
-
-
 def deliveries(w: Ports, tenant: str | None = None, status: str | None = None) -> list[dict]:
     """The queue as the admin sees it: newest first."""
     out = [{"DeliveryId": key, **{k: v for k, v in doc.items() if k != "TenantHash"}}

@@ -37,11 +37,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .. import logs
 from ..errors import CloudError, Conflict, IdempotentParameterMismatch, NestBackupError
 from ..ports import Ports
 from ..ports.flows import FlowInput, execution_name
@@ -49,15 +49,9 @@ from ..ports.records import StoredRecord
 from .claims import OPENING_SECONDS, never_written, take_instance_lock
 from .closing import ACTIVE
 
-log = logging.getLogger("nestbackup.opening")
-
 OPENING_MARGIN_SECONDS = 30    # ... and starts its record's write no later than this before
 TOKEN_TTL_SECONDS = 24 * 3600  # a ClientToken is bound to its first request for a day
 WAIT_FOR_RECORD_SECONDS = 5    # a retry waits this long for the record its token's first request is writing
-
-
-def _log(event: str, **fields) -> None:
-    log.info(event, extra={"fields": fields})
 
 
 def fingerprint(**request: object) -> str:
@@ -129,7 +123,7 @@ def _claim_token(w: Ports, op: Opening) -> str | None:
         if not never_written(w, held.record_id, op.now):
             return held.record_id
         w.claims.forget_token(op.si, op.kind, op.token, held.record_id)       # reclaimed: claim it afresh
-        _log("client token reclaimed", step="create", record_id=held.record_id, service_instance_id=op.si)
+        logs.event("client token reclaimed", step="create", record_id=held.record_id, service_instance_id=op.si)
     raise Conflict("another request is reclaiming this ClientToken; try again")
 
 
@@ -159,7 +153,7 @@ def write_record(w: Ports, op: Opening, header: dict, items: dict[str, dict]) ->
         try:
             written = w.records.read(op.record_id) is not None
         except NestBackupError:
-            _log("opening left to the sweeper", step="create", record_id=op.record_id)
+            logs.event("opening left to the sweeper", step="create", record_id=op.record_id)
             raise
         if written:
             return
@@ -179,14 +173,14 @@ def start_flow(w: Ports, op: Opening, flow: str, start: FlowInput, close: Callab
     try:
         started = w.flows.describe(flow, name) is not None
     except CloudError:
-        _log("opening left to the sweeper", step="create", record_id=op.record_id, reason=str(cause))
+        logs.event("opening left to the sweeper", step="create", record_id=op.record_id, reason=str(cause))
         raise cause from None
     if started:
         return
     try:
         close({"Code": cause.code, "Detail": f"the {op.kind} flow could not start: {cause.message}"})
     except NestBackupError as err:
-        _log("opening left to the sweeper", step="create", record_id=op.record_id, reason=str(err))
+        logs.event("opening left to the sweeper", step="create", record_id=op.record_id, reason=str(err))
     raise cause
 
 
@@ -194,7 +188,7 @@ def ensure_started(w: Ports, flow: str, record_id: str, start: FlowInput) -> Non
     """A record not final whose flow never started (its opening died between the two): start it now."""
     if w.flows.describe(flow, execution_name(record_id)) is None:
         w.flows.start_once(flow, execution_name(record_id), start)
-        _log("flow started on a retry", step="create", record_id=record_id)
+        logs.event("flow started on a retry", step="create", record_id=record_id)
 
 
 def abandon(w: Ports, op: Opening) -> None:
@@ -207,7 +201,7 @@ def abandon(w: Ports, op: Opening) -> None:
             w.claims.forget_token(op.si, op.kind, op.token, op.record_id)
         w.documents.delete_doc(ACTIVE, op.record_id)
     except NestBackupError as err:
-        _log("opening left to the sweeper", step="create", record_id=op.record_id, reason=str(err))
+        logs.event("opening left to the sweeper", step="create", record_id=op.record_id, reason=str(err))
 
 
 def abandon_indexed(w: Ports, record_id: str, doc: dict) -> None:

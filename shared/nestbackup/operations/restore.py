@@ -9,11 +9,11 @@ recover  -> the flow's Catch: start what was stopped, close the record as Restor
 """
 from __future__ import annotations
 
-import logging
 import math
 import secrets
 import time
 
+from .. import logs
 from ..decisions import restore as decide
 from ..decisions.backup import next_wait
 from ..errors import CloudError, Conflict, ValidationError
@@ -34,12 +34,6 @@ from .kinds import RESTORE_KINDS
 from .loading import load_backup, read_restore, save
 from .opening import Opening, begin, earlier_record, ensure_started, fingerprint, start_flow, write_record
 from .restore_data import check_ownership, restore_data, restore_databases
-
-log = logging.getLogger("nestbackup.restore")
-
-
-def _log(event: str, **fields) -> None:
-    log.info(event, extra={"fields": fields})
 
 
 # -- create and read
@@ -75,7 +69,8 @@ def create_restore(w: Ports, backup_id: str, token: str | None = None, safety_ba
             ensure_started(w, s.restore_flow, existing, RestoreFlowInput(existing))
         return earlier.to_api()
     write_record(w, op, record.header_doc(), {i.resource_id: i.to_dict() for i in record.items})
-    _log("restore created", step="create", record_id=restore_id, backup_id=backup.backup_id, items=len(record.items))
+    logs.event("restore created", step="create", record_id=restore_id, backup_id=backup.backup_id,
+               items=len(record.items))
     start_flow(w, op, s.restore_flow, RestoreFlowInput(restore_id), close=lambda cause: recover(w, restore_id, cause))
     meter.charge(restore_id, 0)
     return record.to_api()
@@ -271,7 +266,7 @@ def _finish(w: Ports, stored: StoredRecord, record: RestoreRecord, now: float) -
     record.cost = final_cost(w, record.restore_id)
     save(w, stored, record)
     close_operation(w, record.service_instance_id, record.restore_id, record.to_api())
-    _log("restore finished", step="finalize", record_id=record.restore_id, status=str(record.status))
+    logs.event("restore finished", step="finalize", record_id=record.restore_id, status=str(record.status))
 
 
 def recover(w: Ports, restore_id: str, error: dict | None = None, now: float | None = None) -> dict:

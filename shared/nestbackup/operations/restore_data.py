@@ -5,8 +5,7 @@ each disk is reset to its snapshot. So the service is down only for the disk res
 large the databases."""
 from __future__ import annotations
 
-import logging
-
+from .. import logs
 from ..errors import CloudError
 from ..model.records import ResourceType
 from ..model.restores import RestoreItem, RestoreRecord
@@ -15,12 +14,7 @@ from ..ports import Ports
 from .discovery import discover
 from .kinds import RESTORE_KINDS, restore_kind_of
 
-log = logging.getLogger("nestbackup.restore")
 RESOURCE_MOVED = "ResourceMoved"
-
-
-def _log(event: str, **fields) -> None:
-    log.info(event, extra={"fields": fields})
 
 
 def check_ownership(w: Ports, record: RestoreRecord) -> None:
@@ -80,8 +74,8 @@ def _start(w: Ports, record: RestoreRecord, item: RestoreItem, now: float) -> No
         if not kind.restore_waits(w, err) or now - record.phase_started_epoch > w.settings.restore_deadline_seconds:
             item.fail(err.code, err.message, err.request_id)
         else:
-            _log("restore start deferred", step="restore", record_id=record.restore_id,
-                 resource_id=item.resource_id, code=err.code, request_id=err.request_id)
+            logs.event("restore start deferred", step="restore", record_id=record.restore_id,
+                       resource_id=item.resource_id, code=err.code, request_id=err.request_id)
 
 
 def _follow(w: Ports, record: RestoreRecord, now: float, beside_live_only: bool = False) -> None:

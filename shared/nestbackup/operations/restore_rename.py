@@ -3,9 +3,9 @@ copy into its name, never dropping data; a database that cannot be swapped is ro
 done are undone too (all or nothing)."""
 from __future__ import annotations
 
-import logging
 import time
 
+from .. import logs
 from ..errors import CloudError, NestBackupError, ValidationError
 from ..model.records import ResourceType
 from ..model.restores import RestoreRecord
@@ -15,12 +15,6 @@ from ..ports.steps import RenameOutput
 from .costs import Meter
 from .loading import read_restore, save
 from .restore_data import failed_databases
-
-log = logging.getLogger("nestbackup.restore")
-
-
-def _log(event: str, **fields) -> None:
-    log.info(event, extra={"fields": fields})
 
 
 def rename(w: Ports, restore_id: str, now: float | None = None) -> dict:
@@ -45,8 +39,8 @@ def rename(w: Ports, restore_id: str, now: float | None = None) -> dict:
             try:
                 db.aside_kept = databases.rename_back(db.name, db.restored, db.aside)
                 db.state = DatabaseState.RENAMED
-                _log("database renamed", step="rename", record_id=restore_id, resource_id=item.resource_id,
-                     database=db.name, aside=db.aside if db.aside_kept else None)
+                logs.event("database renamed", step="rename", record_id=restore_id, resource_id=item.resource_id,
+                           database=db.name, aside=db.aside if db.aside_kept else None)
             except NestBackupError as err:
                 try:
                     databases.roll_back(db.name, db.restored, db.aside)

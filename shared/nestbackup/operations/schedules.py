@@ -12,6 +12,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from .. import logs
 from ..decisions.retention import BackupSummary, Retention, due, expired, validate_cron
 from ..errors import CloudError, Conflict, NotFound, ValidationError
 from ..model.ids import check_service_instance_id, is_service_instance_id
@@ -32,10 +33,6 @@ def _description(cron: str) -> str:
 
 
 MAX_CRON_CHARS = DESCRIPTION_MAX_CHARS - len(_description(""))
-
-
-def _log(event: str, **fields) -> None:
-    log.info(event, extra={"fields": fields})
 
 
 def _api(si: str, doc: dict) -> dict:
@@ -84,7 +81,8 @@ def tick(w: Ports, now: float | None = None, workers: int = 16) -> dict:
     now = time.time() if now is None else now
     schedules = [(si, doc, ver) for si, doc, ver in w.documents.docs(SCHEDULES) if doc.get("Enabled", True)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(lambda entry: _run_alone(w, entry[0], entry[1], entry[2], now), schedules))
+        results = list(pool.map(logs.carried(lambda entry: _run_alone(w, entry[0], entry[1], entry[2], now)),
+                                schedules))
     fired = [r for r in results if r.get("BackupId")]
     return {"Schedules": len(schedules), "Fired": len(fired), "Results": results}
 
@@ -134,7 +132,7 @@ def _run(w: Ports, si: str, doc: dict, version: int, now: float) -> dict:
         out["BackupId"], out["Status"] = record["BackupId"], record["Status"]
     except (Conflict, NotFound, CloudError, ValidationError) as err:   # NotFound: Compute Nest no longer knows it
         out["Error"] = str(err)
-        _log("scheduled backup not started", step="schedule", service_instance_id=si, reason=str(err))
+        logs.event("scheduled backup not started", step="schedule", service_instance_id=si, reason=str(err))
     return out
 
 
@@ -155,5 +153,5 @@ def apply_retention(w: Ports, si: str, rule: Retention, now: float) -> list[str]
             if delete_backup(w, backup_id, now, retry_refused=False)["Status"] == BackupStatus.DELETED:
                 deleted.append(backup_id)
         except (Conflict, CloudError) as err:
-            _log("retention delete deferred", step="retention", record_id=backup_id, reason=str(err))
+            logs.event("retention delete deferred", step="retention", record_id=backup_id, reason=str(err))
     return deleted

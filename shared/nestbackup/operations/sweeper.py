@@ -5,9 +5,9 @@ record claimed (`opening.abandon`); delete the RDS sets of cancelled backups who
 (`delete_unwanted_artifacts`)."""
 from __future__ import annotations
 
-import logging
 import time
 
+from .. import logs
 from ..errors import CloudError, NestBackupError
 from ..model.ids import OWNER_TAG, is_backup_id
 from ..model.records import record_time
@@ -23,14 +23,9 @@ from .closing import ACTIVE
 from .opening import abandon_indexed
 from .restore import recover
 
-log = logging.getLogger("nestbackup.schedules")
 SWEEP_GRACE_SECONDS = 300        # a record younger than this may still be starting its flow
 ARTIFACT_GRACE_SECONDS = 900     # an artifact younger than this may still be on its way into its record
 UNWANTED_PER_SWEEP = 50          # deletes per run: the timer comes back for the rest
-
-
-def _log(event: str, **fields) -> None:
-    log.info(event, extra={"fields": fields})
 
 
 def sweep(w: Ports, now: float | None = None) -> dict:
@@ -46,7 +41,7 @@ def sweep(w: Ports, now: float | None = None) -> dict:
                 if now - record_time(record_id) > OPENING_SECONDS:
                     abandon_indexed(w, record_id, doc)
                     abandoned.append(record_id)
-                    _log("opening abandoned", step="sweep", record_id=record_id)
+                    logs.event("opening abandoned", step="sweep", record_id=record_id)
                 else:
                     alive += 1
                 continue
@@ -78,9 +73,9 @@ def sweep(w: Ports, now: float | None = None) -> dict:
             else:
                 recover(w, record_id, error=cause, now=now)
             finished.append(record_id)
-            _log("operation swept", step="sweep", record_id=record_id, cause=cause["Code"])
+            logs.event("operation swept", step="sweep", record_id=record_id, cause=cause["Code"])
         except (NestBackupError, StaleWrite) as err:
-            _log("sweep skipped", step="sweep", record_id=record_id, reason=str(err))
+            logs.event("sweep skipped", step="sweep", record_id=record_id, reason=str(err))
     sets = delete_pending_sets(w, now)
     unwanted = delete_unwanted_artifacts(w, now)
     return {"Finished": finished, "Abandoned": abandoned, "Running": alive, "CancelledSetsDeleted": sets["Deleted"],
@@ -100,7 +95,7 @@ def delete_unwanted_artifacts(w: Ports, now: float | None = None, limit: int = U
         try:
             listed = w.ecs.groups_tagged(OWNER_TAG) if group else w.ecs.snapshots_tagged(OWNER_TAG)
         except CloudError as err:                # the next run lists again
-            _log("unwanted artifacts not listed", step="sweep", code=err.code)
+            logs.event("unwanted artifacts not listed", step="sweep", code=err.code)
             continue
         for artifact, backup_id in listed:
             if len(deleted) >= limit:
@@ -117,10 +112,10 @@ def delete_unwanted_artifacts(w: Ports, now: float | None = None, limit: int = U
                 else:
                     w.ecs.delete_snapshot(artifact)
                 deleted.append(artifact)
-                _log("unwanted artifact deleted", step="sweep", record_id=backup_id, artifact=artifact)
+                logs.event("unwanted artifact deleted", step="sweep", record_id=backup_id, artifact=artifact)
             except CloudError as err:            # the next run asks again
-                _log("unwanted artifact not deleted", step="sweep", record_id=backup_id, artifact=artifact,
-                     code=err.code)
+                logs.event("unwanted artifact not deleted", step="sweep", record_id=backup_id, artifact=artifact,
+                           code=err.code)
     return {"Deleted": deleted}
 
 

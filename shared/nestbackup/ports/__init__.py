@@ -18,18 +18,19 @@ that runs against both (`tests/contracts/`).
 """
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ..settings import Settings
-from .catalog import ServiceCatalog
-from .claims import Claims
-from .compute import Compute
-from .databases import Databases
-from .documents import Documents
-from .flows import Flows
-from .gateway import DatabaseGateway
-from .records import Records
-from .webhooks import Webhooks
+if TYPE_CHECKING:       # types only: a handler loads the port modules (their value classes) its own step uses
+    from ..settings import Settings
+    from .catalog import ServiceCatalog
+    from .claims import Claims
+    from .compute import Compute
+    from .databases import Databases
+    from .documents import Documents
+    from .flows import Flows
+    from .gateway import DatabaseGateway
+    from .records import Records
+    from .webhooks import Webhooks
 
 
 class Ports(Protocol):

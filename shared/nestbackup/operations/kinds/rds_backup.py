@@ -5,9 +5,9 @@ CreateBackup takes no ClientToken: the start marks its intent first and after a 
 started. What a finished set says (expiry, size, whether RestoreTable can use it) is recorded once it is done."""
 from __future__ import annotations
 
-import logging
 import time
 
+from ... import logs
 from ...decisions import restore as decide
 from ...decisions.backup import CloudProgress, client_token
 from ...errors import CloudError, ValidationError
@@ -22,17 +22,6 @@ from ...settings import Settings
 from ..discovery import Discovered
 from ..loading import save
 from .action import NOT_FOUND_CODES, CancelCleanup, refused_for_good
-
-log = logging.getLogger("nestbackup.backup")
-restore_log = logging.getLogger("nestbackup.restore")
-
-
-def _log(event: str, **fields) -> None:
-    log.info(event, extra={"fields": fields})
-
-
-def _restore_log(event: str, **fields) -> None:
-    restore_log.info(event, extra={"fields": fields})
 
 
 class RdsBackup:
@@ -77,8 +66,8 @@ class RdsBackup:
             item.starting, item.started_at, item.jobs_before = False, None, []
             item.wait_reason = f"{err.code}: {err.message}"
             save(w, stored, record)
-            _log("rds backup waits", step="start", resource_id=item.resource_id, code=err.code,
-                 request_id=err.request_id)
+            logs.event("rds backup waits", step="start", resource_id=item.resource_id, code=err.code,
+                       request_id=err.request_id)
             return
         item.status, item.wait_reason = ItemStatus.RUNNING, None
 
@@ -202,8 +191,8 @@ class RdsBackup:
             except CloudError as err:
                 if not w.rds.restore_waits(err):
                     raise
-                _restore_log("restore poll deferred", step="restore", record_id=record.restore_id,
-                             resource_id=item.resource_id, code=err.code, request_id=err.request_id)
+                logs.event("restore poll deferred", step="restore", record_id=record.restore_id,
+                           resource_id=item.resource_id, code=err.code, request_id=err.request_id)
             if item.status is not ItemStatus.RUNNING:
                 continue
             if late:
@@ -232,7 +221,7 @@ def _capture_databases(w: Ports, item: BackupItem) -> None:
         databases = w.database(item.resource_id, item.engine or "")
         item.row_counts = {db: databases.row_counts(db) for db in item.databases}
     except (ValidationError, CloudError) as err:     # no account configured, or no connection: verify by presence
-        _log("row counts skipped", step="start", resource_id=item.resource_id, reason=str(err))
+        logs.event("row counts skipped", step="start", resource_id=item.resource_id, reason=str(err))
 
 
 def capture_counts_after(w: Ports, item: BackupItem) -> None:
@@ -243,7 +232,7 @@ def capture_counts_after(w: Ports, item: BackupItem) -> None:
         databases = w.database(item.resource_id, item.engine or "")
         item.row_counts_after = {db: databases.row_counts(db) for db in item.row_counts}
     except Exception as err:  # noqa: BLE001 - best effort: without them the window is the count from before
-        _log("row counts after the backup skipped", step="poll", resource_id=item.resource_id, reason=str(err))
+        logs.event("row counts after the backup skipped", step="poll", resource_id=item.resource_id, reason=str(err))
 
 
 def record_backup_set(w: Ports, item: BackupItem) -> None:
@@ -253,7 +242,7 @@ def record_backup_set(w: Ports, item: BackupItem) -> None:
     try:
         found = w.rds.backup_set(item.resource_id, item.artifact_id or "")
     except CloudError as err:
-        _log("backup set facts unknown", step="poll", resource_id=item.resource_id, code=err.code)
+        logs.event("backup set facts unknown", step="poll", resource_id=item.resource_id, code=err.code)
         return
     if found is None:
         return
@@ -353,7 +342,7 @@ def _follow_restore_table(w: Ports, item: RestoreItem) -> None:
         if w.rds.restore_waits(err):
             raise
         tasks = []              # no task centre (e.g. not permitted): judge by instance and databases alone
-        _restore_log("restore tasks unavailable", step="restore", resource_id=item.resource_id, code=err.code)
+        logs.event("restore tasks unavailable", step="restore", resource_id=item.resource_id, code=err.code)
     listed = _listed(w, item)
     unfinished = [t for t in tasks if t.unfinished]
     if not running or unfinished or listed:
