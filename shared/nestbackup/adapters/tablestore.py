@@ -280,16 +280,7 @@ class Tablestore:
 
     def forget_token(self, si: str, kind: str, token: str, record_id: str) -> bool:
         """Give the token back if `record_id` still holds it."""
-        ots = self._ots
-        mine = ots.SingleColumnCondition("id", record_id, ots.ComparatorType.EQUAL, pass_if_missing=False)
-        try:
-            self._call(self.client.delete_row, self.table, ots.Row([("p", f"token#{si}#{kind}"), ("s", token)]),
-                       ots.Condition(ots.RowExistenceExpectation.EXPECT_EXIST, mine))
-            return True
-        except CloudError as err:
-            if err.code != CONDITION_FAILED:
-                raise
-            return False
+        return self._delete_if([("p", f"token#{si}#{kind}"), ("s", token)], "id", record_id)
 
     # -- locks
     def acquire_lock(self, si: str, holder: str, now_ms: int, lease_ms: int) -> None:
@@ -318,10 +309,15 @@ class Tablestore:
 
     def release_lock(self, si: str, holder: str) -> bool:
         """Release the lock if `holder` still has it; False when someone else does (or nobody)."""
+        return self._delete_if([("p", f"lock#{si}"), ("s", HEADER)], "holder", holder)
+
+    # -- plumbing
+    def _delete_if(self, pk: list, column: str, value: str) -> bool:
+        """Delete the row if its `column` still holds `value`; False when it does not (or the row is gone)."""
         ots = self._ots
-        mine = ots.SingleColumnCondition("holder", holder, ots.ComparatorType.EQUAL, pass_if_missing=False)
+        mine = ots.SingleColumnCondition(column, value, ots.ComparatorType.EQUAL, pass_if_missing=False)
         try:
-            self._call(self.client.delete_row, self.table, ots.Row([("p", f"lock#{si}"), ("s", HEADER)]),
+            self._call(self.client.delete_row, self.table, ots.Row(pk),
                        ots.Condition(ots.RowExistenceExpectation.EXPECT_EXIST, mine))
             return True
         except CloudError as err:
@@ -329,7 +325,6 @@ class Tablestore:
                 raise
             return False
 
-    # -- plumbing
     def _write_versioned(self, p: str, s: str, doc: dict, expected: int) -> int:
         ots = self._ots
         same = ots.SingleColumnCondition("ver", expected, ots.ComparatorType.EQUAL, pass_if_missing=False)
