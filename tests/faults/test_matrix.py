@@ -22,15 +22,10 @@ from tests.support.faults import SCENARIOS, WAYS, matrix, run_cell
 SAMPLE = 10          # the inner loop runs every 10th cell of each operation (all three ways come round in turn)
 
 F1 = (
-    "create (claims): the client token and the instance's lock are claimed before the record exists; a "
-    "create that fails or dies after claiming them leaves the token naming a record that never existed (a"
-    " retry with it gets 409 for ever) and the instance locked by no record until the lease ends"
-)
-
-F2 = (
-    "create: a record written but not indexed as active, or whose flow never started, stays "
-    "Creating/Restoring for ever (the sweeper reads only the active index); a restore waiting on such a "
-    "safety backup never ends"
+    "create (token): a process that dies right after claiming the ClientToken, before indexing the operation as "
+    "active, leaves the token bound to an id that has no record and that no index entry names, so the sweeper never "
+    "gives it back: a retry within OPENING_SECONDS gets 409, a later request with the token reclaims it, nothing "
+    "else frees it (opening.py, step 1)"
 )
 
 F3 = (
@@ -67,60 +62,9 @@ F8 = (
 )
 
 KNOWN_FAILURES: dict[str, str] = {
-    "backup/claims.claim_token#1/lost": F1,
     "backup/claims.claim_token#1/crash": F1,
-    "backup/claims.acquire_lock#1/error": F1,
-    "backup/claims.acquire_lock#1/lost": F1,
-    "backup/claims.acquire_lock#1/crash": F1,
-    "backup/catalog.service_instance#1/crash": F1,
-    "backup/catalog.resources#1/crash": F1,
-    "backup/compute.disks_of_instance#1/crash": F1,
-    "backup/compute.disks_of_instance#2/crash": F1,
-    "backup/databases.describe_instances#1/crash": F1,
-    "backup/records.create#1/error": F1,
-    "restore/claims.claim_token#1/lost": F1,
     "restore/claims.claim_token#1/crash": F1,
-    "restore/claims.acquire_lock#1/error": F1,
-    "restore/claims.acquire_lock#1/lost": F1,
-    "restore/claims.acquire_lock#1/crash": F1,
-    "restore/records.create#1/error": F1,
-    "restore/claims.claim_token#2/lost": F1,
     "restore/claims.claim_token#2/crash": F1,
-    "restore/catalog.service_instance#1/crash": F1,
-    "restore/catalog.resources#1/crash": F1,
-    "restore/compute.disks_of_instance#1/crash": F1,
-    "restore/compute.disks_of_instance#2/crash": F1,
-    "restore/databases.describe_instances#1/crash": F1,
-    "restore/records.create#2/error": F1,
-    "schedule/claims.claim_token#1/lost": F1,
-    "schedule/claims.claim_token#1/crash": F1,
-    "schedule/claims.acquire_lock#1/error": F1,
-    "schedule/claims.acquire_lock#1/lost": F1,
-    "schedule/claims.acquire_lock#1/crash": F1,
-    "schedule/catalog.service_instance#1/crash": F1,
-    "schedule/catalog.resources#1/crash": F1,
-    "schedule/compute.disks_of_instance#1/crash": F1,
-    "schedule/compute.disks_of_instance#2/crash": F1,
-    "schedule/databases.describe_instances#1/crash": F1,
-    "schedule/records.create#1/error": F1,
-    "backup/records.create#1/lost": F2,
-    "backup/records.create#1/crash": F2,
-    "backup/records.append_events#1/crash": F2,
-    "backup/documents.put_doc#1/error": F2,
-    "restore/records.create#1/lost": F2,
-    "restore/records.create#1/crash": F2,
-    "restore/records.append_events#1/crash": F2,
-    "restore/documents.put_doc#1/error": F2,
-    "restore/records.create#2/lost": F2,
-    "restore/records.create#2/crash": F2,
-    "restore/records.append_events#2/crash": F2,
-    "restore/documents.put_doc#2/error": F2,
-    "restore/documents.put_doc#2/lost": F2,
-    "restore/documents.put_doc#2/crash": F2,
-    "schedule/records.create#1/lost": F2,
-    "schedule/records.create#1/crash": F2,
-    "schedule/records.append_events#1/crash": F2,
-    "schedule/documents.put_doc#1/error": F2,
     "restore/compute.stop_instances#1/lost": F3,
     "restore/compute.stop_instances#1/crash": F3,
     "restore/compute.describe_instances#2/error": F3,
@@ -167,6 +111,7 @@ KNOWN_FAILURES: dict[str, str] = {
     "retention/records.save#4/crash": F5,
     "retention/records.append_events#4/crash": F5,
     "retention/claims.release_lock#2/error": F5,
+    "schedule/claims.claim_token#1/crash": F1,
     "sweep-backup/records.read#2/error": F7,
     "sweep-backup/records.read#2/lost": F7,
     "sweep-backup/claims.acquire_lock#1/error": F7,

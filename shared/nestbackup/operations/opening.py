@@ -66,6 +66,11 @@ def fingerprint(**request: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+def _monotonic() -> float:
+    """`time.monotonic` looked up when called, not bound once: a test's virtual clock stands in for `time`."""
+    return time.monotonic()
+
+
 @dataclass
 class Opening:
     kind: str                    # "backup" | "restore": the token's namespace and the index entry's Kind
@@ -75,7 +80,7 @@ class Opening:
     fingerprint: str
     now: float
     take_lock: bool = True       # False: the operation runs inside another's lock (a restore's safety backup)
-    began: float = field(default_factory=time.monotonic)
+    began: float = field(default_factory=_monotonic)
 
 
 def begin(w: Ports, op: Opening) -> str | None:
