@@ -39,12 +39,6 @@ F4 = (
     "backup set owned by no record (nothing hands it to the timer)"
 )
 
-F5 = (
-    "delete: a delete (by hand or by retention) that dies, or whose record write fails, mid-way leaves "
-    "the backup Deleting for ever, and its lock (holder delete-<id>-<hex>, no record) is held until the "
-    "lease ends"
-)
-
 F6 = (
     "RDS adoption: a safety backup whose CreateBackup failed, or whose intent's write failed or was followed by a "
     "failure, adopts on its retry the manual set that the backup being restored made within the same minute (the "
@@ -74,43 +68,6 @@ KNOWN_FAILURES: dict[str, str] = {
     "cancel-backup/databases.backup_job#1/error": F4,
     "cancel-backup/databases.backup_job#1/lost": F4,
     "cancel-backup/databases.delete_backup#1/error": F4,
-    "delete/claims.acquire_lock#1/lost": F5,
-    "delete/claims.acquire_lock#1/crash": F5,
-    "delete/records.read#2/crash": F5,
-    "delete/records.save#1/crash": F5,
-    "delete/records.append_events#1/crash": F5,
-    "delete/compute.delete_snapshot_group#1/crash": F5,
-    "delete/compute.delete_snapshot#1/crash": F5,
-    "delete/databases.delete_backup#1/crash": F5,
-    "delete/records.save#2/crash": F5,
-    "delete/records.append_events#2/crash": F5,
-    "delete/claims.release_lock#1/error": F5,
-    "retention/claims.acquire_lock#1/lost": F5,
-    "retention/claims.acquire_lock#1/crash": F5,
-    "retention/records.read#5/crash": F5,
-    "retention/records.save#1/lost": F5,
-    "retention/records.save#1/crash": F5,
-    "retention/records.append_events#1/crash": F5,
-    "retention/compute.delete_snapshot_group#1/crash": F5,
-    "retention/compute.delete_snapshot#1/crash": F5,
-    "retention/databases.delete_backup#1/crash": F5,
-    "retention/records.save#2/error": F5,
-    "retention/records.save#2/crash": F5,
-    "retention/records.append_events#2/crash": F5,
-    "retention/claims.release_lock#1/error": F5,
-    "retention/claims.acquire_lock#2/lost": F5,
-    "retention/claims.acquire_lock#2/crash": F5,
-    "retention/records.read#7/crash": F5,
-    "retention/records.save#3/lost": F5,
-    "retention/records.save#3/crash": F5,
-    "retention/records.append_events#3/crash": F5,
-    "retention/compute.delete_snapshot_group#2/crash": F5,
-    "retention/compute.delete_snapshot#2/crash": F5,
-    "retention/databases.delete_backup#2/crash": F5,
-    "retention/records.save#4/error": F5,
-    "retention/records.save#4/crash": F5,
-    "retention/records.append_events#4/crash": F5,
-    "retention/claims.release_lock#2/error": F5,
     "schedule/claims.claim_token#1/crash": F1,
     "sweep-backup/records.read#2/error": F7,
     "sweep-backup/records.read#2/lost": F7,

@@ -1,7 +1,7 @@
 """The sweeper (timer): finish every operation whose flow is gone, never started or that ran past all its deadlines,
 so no record stays Creating or Restoring and no lock is held for ever; give back what an opening that never wrote its
 record claimed (`opening.abandon`); and delete the RDS sets of cancelled backups whose jobs
-have ended since (artifacts.delete_pending_sets)."""
+have ended since (artifacts.delete_pending_sets); finish the deletes that stopped mid-way (artifacts.resume_deletes)."""
 from __future__ import annotations
 
 import logging
@@ -13,7 +13,7 @@ from ..model.status import BackupStatus, RestoreStatus
 from ..ports import Ports
 from ..ports.flows import generations
 from ..ports.records import StaleWrite
-from .artifacts import delete_pending_sets
+from .artifacts import delete_pending_sets, resume_deletes
 from .backup_poll import finalize, poll
 from .claims import OPENING_SECONDS
 from .closing import ACTIVE
@@ -77,5 +77,6 @@ def sweep(w: Ports, now: float | None = None) -> dict:
         except (NestBackupError, StaleWrite) as err:
             _log("sweep skipped", step="sweep", record_id=record_id, reason=str(err))
     sets = delete_pending_sets(w, now)
+    resume_deletes(w, now)
     return {"Finished": finished, "Abandoned": abandoned, "Running": alive, "CancelledSetsDeleted": sets["Deleted"],
             "CancelledSetsWaiting": sets["Waiting"]}
