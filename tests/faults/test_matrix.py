@@ -39,12 +39,6 @@ F4 = (
     "backup set owned by no record (nothing hands it to the timer)"
 )
 
-F6 = (
-    "RDS adoption: a safety backup whose CreateBackup failed, or whose intent's write failed or was followed by a "
-    "failure, adopts on its retry the manual set that the backup being restored made within the same minute (the "
-    "set is found by time only), so two records own one set and deleting either deletes the other's"
-)
-
 F7 = (
     "sweeper: when its poll of a backup whose flow died fails, it closes the record with its RDS item still running "
     "and does not hand the job to the timer, so the set the job makes is owned by no record"
@@ -115,10 +109,11 @@ def test_every_invariant_holds_when_one_call_fails(operation, call, way):
 RESTORE_RIGHT_AFTER = replace(SCENARIOS["restore"], name="restore-right-after", gap=10)
 
 
-@pytest.mark.xfail(strict=True, reason=F6)
 @pytest.mark.parametrize(("call", "way"), [("databases.create_backup#1", "error"),
                                            *(("records.save#4", way) for way in WAYS)])
 def test_a_safety_backup_adopts_no_set_of_another_record(call, way):
+    """Its CreateBackup refused, or its intent's write failed, lost or followed by a death: the retry adopts no set
+    the restored backup made in the same minute (two records owning one set, deleting either deletes the other's)."""
     result = run_cell(RESTORE_RIGHT_AFTER, call, way)
     assert result.fired
     assert not result.violations, "\n".join(result.violations)
