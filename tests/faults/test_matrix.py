@@ -39,11 +39,6 @@ F4 = (
     "backup set owned by no record (nothing hands it to the timer)"
 )
 
-F7 = (
-    "sweeper: when its poll of a backup whose flow died fails, it closes the record with its RDS item still running "
-    "and does not hand the job to the timer, so the set the job makes is owned by no record"
-)
-
 F8 = (
     "sweeper: when its recovery of a restore whose flow died cannot start the stopped instances (a DescribeInstances "
     "or StartInstances failing), the restore is closed anyway and nothing starts them again"
@@ -63,17 +58,6 @@ KNOWN_FAILURES: dict[str, str] = {
     "cancel-backup/databases.backup_job#1/lost": F4,
     "cancel-backup/databases.delete_backup#1/error": F4,
     "schedule/claims.claim_token#1/crash": F1,
-    "sweep-backup/records.read#2/error": F7,
-    "sweep-backup/records.read#2/lost": F7,
-    "sweep-backup/claims.acquire_lock#1/error": F7,
-    "sweep-backup/claims.acquire_lock#1/lost": F7,
-    "sweep-backup/compute.describe_snapshots#1/error": F7,
-    "sweep-backup/compute.describe_snapshots#1/lost": F7,
-    "sweep-backup/compute.describe_snapshot_groups#1/error": F7,
-    "sweep-backup/compute.describe_snapshot_groups#1/lost": F7,
-    "sweep-backup/databases.backup_job#1/error": F7,
-    "sweep-backup/databases.backup_job#1/lost": F7,
-    "sweep-backup/records.save#1/error": F7,
     "sweep-restore/compute.describe_instances#1/error": F8,
     "sweep-restore/compute.describe_instances#1/lost": F8,
     "sweep-restore/compute.start_instances#1/error": F8,

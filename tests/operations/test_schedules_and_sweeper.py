@@ -8,6 +8,7 @@ from nestbackup.decisions.retention import Retention
 from nestbackup.errors import NotFound, ValidationError
 from nestbackup.operations import schedules
 from nestbackup.operations.backup import create_backup, get_backup
+from nestbackup.operations.backup_start import start_batch, start_batch_count
 from nestbackup.operations.restore import advance, create_restore, get_restore
 from nestbackup.operations.sweeper import sweep
 from tests.support.flowplay import play_backup
@@ -148,6 +149,23 @@ def test_the_sweeper_counts_what_finished_before_the_flow_died(w):
     w.flows.end(w.settings.backup_flow, backup_id, "Failed")
     sweep(w, now=time.time() + 1000)
     assert get_backup(w, backup_id)["Resources"][0]["Status"] == "Succeeded"
+
+
+def test_a_backup_closed_while_its_rds_job_runs_hands_the_set_to_the_timer(w):
+    w.seed("si-1", instances=0, databases={"PostgreSQL": {"app": {"t": [1]}}})
+    w.rds.steps = 0                                                            # its job runs on
+    backup_id = create_backup(w, "si-1")["BackupId"]
+    for batch in start_batch_count(w, backup_id):
+        start_batch(w, backup_id, batch)
+    w.flows.end(w.settings.backup_flow, backup_id, "Failed")
+    w.rds.refusals.refuse("DescribeBackupTasks", "InternalError", http_status=500)    # the sweeper's poll fails
+    assert sweep(w, now=time.time() + 1000)["Finished"] == [backup_id]
+    final = get_backup(w, backup_id)
+    assert final["Status"] == "CreateFailed" and "its set is deleted when the job ends" in str(final["Resources"])
+    w.rds.finish()                                                             # the job ends: its set is no record's
+    assert w.rds.sets
+    sweep(w, now=time.time() + 2000)
+    assert not w.rds.sets
 
 
 def test_the_sweeper_closes_a_restore_whose_flow_died_and_starts_its_instances(w):
