@@ -39,11 +39,6 @@ F4 = (
     "backup set owned by no record (nothing hands it to the timer)"
 )
 
-F8 = (
-    "sweeper: when its recovery of a restore whose flow died cannot start the stopped instances (a DescribeInstances "
-    "or StartInstances failing), the restore is closed anyway and nothing starts them again"
-)
-
 KNOWN_FAILURES: dict[str, str] = {
     "backup/claims.claim_token#1/crash": F1,
     "restore/claims.claim_token#1/crash": F1,
@@ -58,9 +53,6 @@ KNOWN_FAILURES: dict[str, str] = {
     "cancel-backup/databases.backup_job#1/lost": F4,
     "cancel-backup/databases.delete_backup#1/error": F4,
     "schedule/claims.claim_token#1/crash": F1,
-    "sweep-restore/compute.describe_instances#1/error": F8,
-    "sweep-restore/compute.describe_instances#1/lost": F8,
-    "sweep-restore/compute.start_instances#1/error": F8,
 }
 
 

@@ -182,3 +182,22 @@ def test_the_sweeper_closes_a_restore_whose_flow_died_and_starts_its_instances(w
     final = get_restore(w, restore_id)
     assert final["Status"] == "RestoreFailed" and "FlowEnded" in final["StatusDetail"]
     assert {w.ecs.instances[i]["status"] for i in seeded["InstanceIds"]} == {"Running"}
+
+
+def test_a_restore_whose_instances_cannot_be_started_yet_stays_open_until_they_are(w):
+    seeded = w.seed("si-1", instances=1, disks_per_instance=1)
+    backup_id = backup_at(w, time.time())
+    restore_id = create_restore(w, backup_id, safety_backup=False)["RestoreId"]
+    for _ in range(10):
+        if get_restore(w, restore_id)["Phase"] == "RestoringData":
+            break
+        advance(w, restore_id)
+    w.flows.end(w.settings.restore_flow, restore_id, "Failed")
+    w.ecs.refusals.refuse("StartInstances", "InternalError", http_status=500)
+    assert sweep(w, now=time.time() + 1000)["Finished"] == []
+    assert get_restore(w, restore_id)["Status"] == "Restoring"                 # not final with its instances down
+    assert {w.ecs.instances[i]["status"] for i in seeded["InstanceIds"]} == {"Stopped"}
+    assert sweep(w, now=time.time() + 1400)["Finished"] == [restore_id]
+    assert get_restore(w, restore_id)["Status"] == "RestoreFailed"
+    assert {w.ecs.instances[i]["status"] for i in seeded["InstanceIds"]} == {"Running"}
+

@@ -18,7 +18,7 @@ from ..decisions import restore as decide
 from ..decisions.backup import next_wait
 from ..errors import CloudError, Conflict, ValidationError
 from ..model.ids import check_client_token, check_service_instance_id
-from ..model.records import BackupRecord, ResourceType, iso_utc, new_record_id
+from ..model.records import BackupRecord, ResourceType, iso_utc, new_record_id, record_time
 from ..model.restores import RestoreRecord
 from ..model.status import BackupStatus, DatabaseState, ItemStatus, RestorePhase, RestoreStatus
 from ..ports import Ports
@@ -274,8 +274,15 @@ def _finish(w: Ports, stored: StoredRecord, record: RestoreRecord, now: float) -
     _log("restore finished", step="finalize", record_id=record.restore_id, status=str(record.status))
 
 
+# A restore is not closed while the instances it stopped may still be stopped: a recovery that cannot start them
+# (StartInstances or DescribeInstances failing, or they do not come up) fails, leaving the record Restoring, and the
+# flow's retry or the next sweep tries again; only a restore older than this closes with them not running (said so).
+START_RETRY_SECONDS = 24 * 3600
+
+
 def recover(w: Ports, restore_id: str, error: dict | None = None, now: float | None = None) -> dict:
-    """Whatever failed: start the instances that were running before, and close the record as RestoreFailed."""
+    """Whatever failed: start the instances that were running before, and close the record as RestoreFailed (not
+    before they run, see START_RETRY_SECONDS)."""
     now = time.time() if now is None else now
     meter = Meter(w)
     stored, record = read_restore(w, restore_id)
@@ -289,11 +296,16 @@ def recover(w: Ports, restore_id: str, error: dict | None = None, now: float | N
         try:
             round_ = start_stopped(w, to_start)
         except CloudError as err:
+            if now - record_time(restore_id) < START_RETRY_SECONDS:
+                raise               # not closed: the flow's retry or the next sweep starts them
             record.status_detail += f"; starting {', '.join(to_start)} failed too: {err.code}: {err.message}"
             break
         _note_stopped(record, round_.seen_stopped)
         to_start = round_.not_running
         if to_start and time.monotonic() > deadline:
+            if now - record_time(restore_id) < START_RETRY_SECONDS:
+                raise CloudError("InstancesNotRunning", f"{', '.join(to_start)} not running yet: the restore stays "
+                                 f"open and they are started again", action="StartInstances")
             record.status_detail += f"; still not running: {', '.join(to_start)}"
             break
         if to_start:
