@@ -28,12 +28,6 @@ F1 = (
     "else frees it (opening.py, step 1)"
 )
 
-F3 = (
-    "restore: a StopInstances whose answer is lost, or a stop step that dies or fails after it, leaves "
-    "the ECS instances Stopped (the retried step no longer sees them as running, so nothing starts them "
-    "again)"
-)
-
 F4 = (
     "cancel: DescribeBackupTasks or DeleteBackup failing while a backup is cancelled leaves its RDS "
     "backup set owned by no record (nothing hands it to the timer)"
@@ -43,12 +37,6 @@ KNOWN_FAILURES: dict[str, str] = {
     "backup/claims.claim_token#1/crash": F1,
     "restore/claims.claim_token#1/crash": F1,
     "restore/claims.claim_token#2/crash": F1,
-    "restore/compute.stop_instances#1/lost": F3,
-    "restore/compute.stop_instances#1/crash": F3,
-    "restore/compute.describe_instances#2/error": F3,
-    "restore/compute.describe_instances#2/lost": F3,
-    "restore/compute.describe_instances#2/crash": F3,
-    "restore/records.save#11/error": F3,
     "cancel-backup/databases.backup_job#1/error": F4,
     "cancel-backup/databases.backup_job#1/lost": F4,
     "cancel-backup/databases.delete_backup#1/error": F4,

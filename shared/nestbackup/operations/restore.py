@@ -127,6 +127,9 @@ def advance(w: Ports, restore_id: str, round_number: int = 0, now: float | None 
                RestorePhase.STARTING_INSTANCE: _start, RestorePhase.VERIFYING: _verify,
                RestorePhase.DONE: lambda *a: None}[record.phase]
     before = record.phase
+    if record.phase is RestorePhase.STOPPING_INSTANCE and not record.instances and _instance_ids(record):
+        _note_instances_before(w, record)
+        save(w, stored, record)
     handler(w, record, now)
     if record.phase is RestorePhase.DONE:
         meter.charge(restore_id, AdvanceOutput.TRANSITIONS)
@@ -185,8 +188,13 @@ def _stop(w: Ports, record: RestoreRecord, now: float) -> None:
         return
     found = w.ecs.describe_instances(ids)
     if not record.instances:
-        record.instances = {iid: found[iid].status if iid in found else "Missing" for iid in ids}
-        running = [iid for iid in ids if iid in found and found[iid].running]
+        _note_instances_before(w, record, found)
+    if record.stop_accepted_epoch is None:
+        # Those that ran before and still run. A StopInstances whose answer was lost (or whose step died after it)
+        # left them stopping: the stop was accepted, and they are started again at the end since they ran before.
+        running = [iid for iid in _were_running(record) if iid in found and found[iid].running]
+        if len(running) < len(_were_running(record)):
+            record.stop_accepted_epoch = now
         if running:
             refused = w.ecs.stop_instances(running)
             if len(refused) < len(running):
@@ -197,7 +205,7 @@ def _stop(w: Ports, record: RestoreRecord, now: float) -> None:
                 record.fail_operation(f"ECS refused to stop {causes}; no data was touched")
                 record.enter(RestorePhase.STARTING_INSTANCE, now)
                 return
-        found = w.ecs.describe_instances(ids)
+            found = w.ecs.describe_instances(ids)
     _note_stopped(record, _stopped(found))
     pending = [iid for iid in ids if iid in found and not found[iid].stopped]
     if not pending:
@@ -208,6 +216,14 @@ def _stop(w: Ports, record: RestoreRecord, now: float) -> None:
         record.fail_operation(f"the instances did not stop within {w.settings.stop_deadline_seconds} s "
                               f"({states}); no data was touched{down}")
         record.enter(RestorePhase.STARTING_INSTANCE, now)
+
+
+def _note_instances_before(w: Ports, record: RestoreRecord, found: dict[str, Instance] | None = None) -> None:
+    """Each instance's status before the stop, written before StopInstances is sent: what is started again at the
+    end must not depend on the stop's answer arriving."""
+    ids = _instance_ids(record)
+    found = w.ecs.describe_instances(ids) if found is None else found
+    record.instances = {iid: found[iid].status if iid in found else "Missing" for iid in ids}
 
 
 def _stopped(found: dict[str, Instance]) -> list[str]:
