@@ -21,26 +21,15 @@ from tests.support.faults import SCENARIOS, WAYS, matrix, run_cell
 
 SAMPLE = 10          # the inner loop runs every 10th cell of each operation (all three ways come round in turn)
 
-F1 = (
-    "create (token): a process that dies right after claiming the ClientToken, before indexing the operation as "
-    "active, leaves the token bound to an id that has no record and that no index entry names, so the sweeper never "
-    "gives it back: a retry within OPENING_SECONDS gets 409, a later request with the token reclaims it, nothing "
-    "else frees it (opening.py, step 1)"
-)
-
 F4 = (
     "cancel: DescribeBackupTasks or DeleteBackup failing while a backup is cancelled leaves its RDS "
     "backup set owned by no record (nothing hands it to the timer)"
 )
 
 KNOWN_FAILURES: dict[str, str] = {
-    "backup/claims.claim_token#1/crash": F1,
-    "restore/claims.claim_token#1/crash": F1,
-    "restore/claims.claim_token#2/crash": F1,
     "cancel-backup/databases.backup_job#1/error": F4,
     "cancel-backup/databases.backup_job#1/lost": F4,
     "cancel-backup/databases.delete_backup#1/error": F4,
-    "schedule/claims.claim_token#1/crash": F1,
 }
 
 
