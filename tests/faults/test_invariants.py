@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nestbackup.model.ids import OWNER_TAG
+from nestbackup.operations.opening import TOKEN_TTL_SECONDS
 from nestbackup.ports.records import HEADER
 from tests.support.faults import (
     FaultPlayer,
@@ -102,7 +103,8 @@ def test_a_lock_held_by_a_final_record_or_expired_is_free(state):
 
 def test_a_token_naming_no_record(state):
     w, _ = state
-    w.raw.store.claim_token("si-1", "backup", "tok", "backup-never-written")
+    w.raw.store.claim_token("si-1", "backup", "tok", "backup-never-written", "fp", int(w.clock.peek() * 1000),
+                            TOKEN_TTL_SECONDS * 1000)
     assert violations(w) == ["client token tok of si-1#backup names backup-never-written, which does not exist"]
 
 

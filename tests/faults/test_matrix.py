@@ -21,166 +21,15 @@ from tests.support.faults import SCENARIOS, WAYS, matrix, run_cell
 
 SAMPLE = 10          # the inner loop runs every 10th cell of each operation (all three ways come round in turn)
 
-F1 = (
-    "create (claims): the client token and the instance's lock are claimed before the record exists; a "
-    "create that fails or dies after claiming them leaves the token naming a record that never existed (a"
-    " retry with it gets 409 for ever) and the instance locked by no record until the lease ends"
-)
-
-F2 = (
-    "create: a record written but not indexed as active, or whose flow never started, stays "
-    "Creating/Restoring for ever (the sweeper reads only the active index); a restore waiting on such a "
-    "safety backup never ends"
-)
-
-F3 = (
-    "restore: a StopInstances whose answer is lost, or a stop step that dies or fails after it, leaves "
-    "the ECS instances Stopped (the retried step no longer sees them as running, so nothing starts them "
-    "again)"
-)
-
 F4 = (
     "cancel: DescribeBackupTasks or DeleteBackup failing while a backup is cancelled leaves its RDS "
     "backup set owned by no record (nothing hands it to the timer)"
 )
 
-F5 = (
-    "delete: a delete (by hand or by retention) that dies, or whose record write fails, mid-way leaves "
-    "the backup Deleting for ever, and its lock (holder delete-<id>-<hex>, no record) is held until the "
-    "lease ends"
-)
-
-F6 = (
-    "RDS adoption: a safety backup whose CreateBackup failed, or whose intent's write failed or was followed by a "
-    "failure, adopts on its retry the manual set that the backup being restored made within the same minute (the "
-    "set is found by time only), so two records own one set and deleting either deletes the other's"
-)
-
-F7 = (
-    "sweeper: when its poll of a backup whose flow died fails, it closes the record with its RDS item still running "
-    "and does not hand the job to the timer, so the set the job makes is owned by no record"
-)
-
-F8 = (
-    "sweeper: when its recovery of a restore whose flow died cannot start the stopped instances (a DescribeInstances "
-    "or StartInstances failing), the restore is closed anyway and nothing starts them again"
-)
-
 KNOWN_FAILURES: dict[str, str] = {
-    "backup/claims.claim_token#1/lost": F1,
-    "backup/claims.claim_token#1/crash": F1,
-    "backup/claims.acquire_lock#1/error": F1,
-    "backup/claims.acquire_lock#1/lost": F1,
-    "backup/claims.acquire_lock#1/crash": F1,
-    "backup/catalog.service_instance#1/crash": F1,
-    "backup/catalog.resources#1/crash": F1,
-    "backup/compute.disks_of_instance#1/crash": F1,
-    "backup/compute.disks_of_instance#2/crash": F1,
-    "backup/databases.describe_instances#1/crash": F1,
-    "backup/records.create#1/error": F1,
-    "restore/claims.claim_token#1/lost": F1,
-    "restore/claims.claim_token#1/crash": F1,
-    "restore/claims.acquire_lock#1/error": F1,
-    "restore/claims.acquire_lock#1/lost": F1,
-    "restore/claims.acquire_lock#1/crash": F1,
-    "restore/records.create#1/error": F1,
-    "restore/claims.claim_token#2/lost": F1,
-    "restore/claims.claim_token#2/crash": F1,
-    "restore/catalog.service_instance#1/crash": F1,
-    "restore/catalog.resources#1/crash": F1,
-    "restore/compute.disks_of_instance#1/crash": F1,
-    "restore/compute.disks_of_instance#2/crash": F1,
-    "restore/databases.describe_instances#1/crash": F1,
-    "restore/records.create#2/error": F1,
-    "schedule/claims.claim_token#1/lost": F1,
-    "schedule/claims.claim_token#1/crash": F1,
-    "schedule/claims.acquire_lock#1/error": F1,
-    "schedule/claims.acquire_lock#1/lost": F1,
-    "schedule/claims.acquire_lock#1/crash": F1,
-    "schedule/catalog.service_instance#1/crash": F1,
-    "schedule/catalog.resources#1/crash": F1,
-    "schedule/compute.disks_of_instance#1/crash": F1,
-    "schedule/compute.disks_of_instance#2/crash": F1,
-    "schedule/databases.describe_instances#1/crash": F1,
-    "schedule/records.create#1/error": F1,
-    "backup/records.create#1/lost": F2,
-    "backup/records.create#1/crash": F2,
-    "backup/records.append_events#1/crash": F2,
-    "backup/documents.put_doc#1/error": F2,
-    "restore/records.create#1/lost": F2,
-    "restore/records.create#1/crash": F2,
-    "restore/records.append_events#1/crash": F2,
-    "restore/documents.put_doc#1/error": F2,
-    "restore/records.create#2/lost": F2,
-    "restore/records.create#2/crash": F2,
-    "restore/records.append_events#2/crash": F2,
-    "restore/documents.put_doc#2/error": F2,
-    "restore/documents.put_doc#2/lost": F2,
-    "restore/documents.put_doc#2/crash": F2,
-    "schedule/records.create#1/lost": F2,
-    "schedule/records.create#1/crash": F2,
-    "schedule/records.append_events#1/crash": F2,
-    "schedule/documents.put_doc#1/error": F2,
-    "restore/compute.stop_instances#1/lost": F3,
-    "restore/compute.stop_instances#1/crash": F3,
-    "restore/compute.describe_instances#2/error": F3,
-    "restore/compute.describe_instances#2/lost": F3,
-    "restore/compute.describe_instances#2/crash": F3,
-    "restore/records.save#11/error": F3,
     "cancel-backup/databases.backup_job#1/error": F4,
     "cancel-backup/databases.backup_job#1/lost": F4,
     "cancel-backup/databases.delete_backup#1/error": F4,
-    "delete/claims.acquire_lock#1/lost": F5,
-    "delete/claims.acquire_lock#1/crash": F5,
-    "delete/records.read#2/crash": F5,
-    "delete/records.save#1/crash": F5,
-    "delete/records.append_events#1/crash": F5,
-    "delete/compute.delete_snapshot_group#1/crash": F5,
-    "delete/compute.delete_snapshot#1/crash": F5,
-    "delete/databases.delete_backup#1/crash": F5,
-    "delete/records.save#2/crash": F5,
-    "delete/records.append_events#2/crash": F5,
-    "delete/claims.release_lock#1/error": F5,
-    "retention/claims.acquire_lock#1/lost": F5,
-    "retention/claims.acquire_lock#1/crash": F5,
-    "retention/records.read#5/crash": F5,
-    "retention/records.save#1/lost": F5,
-    "retention/records.save#1/crash": F5,
-    "retention/records.append_events#1/crash": F5,
-    "retention/compute.delete_snapshot_group#1/crash": F5,
-    "retention/compute.delete_snapshot#1/crash": F5,
-    "retention/databases.delete_backup#1/crash": F5,
-    "retention/records.save#2/error": F5,
-    "retention/records.save#2/crash": F5,
-    "retention/records.append_events#2/crash": F5,
-    "retention/claims.release_lock#1/error": F5,
-    "retention/claims.acquire_lock#2/lost": F5,
-    "retention/claims.acquire_lock#2/crash": F5,
-    "retention/records.read#7/crash": F5,
-    "retention/records.save#3/lost": F5,
-    "retention/records.save#3/crash": F5,
-    "retention/records.append_events#3/crash": F5,
-    "retention/compute.delete_snapshot_group#2/crash": F5,
-    "retention/compute.delete_snapshot#2/crash": F5,
-    "retention/databases.delete_backup#2/crash": F5,
-    "retention/records.save#4/error": F5,
-    "retention/records.save#4/crash": F5,
-    "retention/records.append_events#4/crash": F5,
-    "retention/claims.release_lock#2/error": F5,
-    "sweep-backup/records.read#2/error": F7,
-    "sweep-backup/records.read#2/lost": F7,
-    "sweep-backup/claims.acquire_lock#1/error": F7,
-    "sweep-backup/claims.acquire_lock#1/lost": F7,
-    "sweep-backup/compute.describe_snapshots#1/error": F7,
-    "sweep-backup/compute.describe_snapshots#1/lost": F7,
-    "sweep-backup/compute.describe_snapshot_groups#1/error": F7,
-    "sweep-backup/compute.describe_snapshot_groups#1/lost": F7,
-    "sweep-backup/databases.backup_job#1/error": F7,
-    "sweep-backup/databases.backup_job#1/lost": F7,
-    "sweep-backup/records.save#1/error": F7,
-    "sweep-restore/compute.describe_instances#1/error": F8,
-    "sweep-restore/compute.describe_instances#1/lost": F8,
-    "sweep-restore/compute.start_instances#1/error": F8,
 }
 
 
@@ -213,10 +62,11 @@ def test_every_invariant_holds_when_one_call_fails(operation, call, way):
 RESTORE_RIGHT_AFTER = replace(SCENARIOS["restore"], name="restore-right-after", gap=10)
 
 
-@pytest.mark.xfail(strict=True, reason=F6)
 @pytest.mark.parametrize(("call", "way"), [("databases.create_backup#1", "error"),
                                            *(("records.save#4", way) for way in WAYS)])
 def test_a_safety_backup_adopts_no_set_of_another_record(call, way):
+    """Its CreateBackup refused, or its intent's write failed, lost or followed by a death: the retry adopts no set
+    the restored backup made in the same minute (two records owning one set, deleting either deletes the other's)."""
     result = run_cell(RESTORE_RIGHT_AFTER, call, way)
     assert result.fired
     assert not result.violations, "\n".join(result.violations)

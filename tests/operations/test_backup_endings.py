@@ -1,5 +1,7 @@
 """How backups end, on the in-memory ports: failures with every cause, steps the flow delivers again, deletes that
 fail or are refused, and what a crash leaves behind."""
+import time
+
 import pytest
 
 from nestbackup.errors import Conflict
@@ -9,6 +11,7 @@ from nestbackup.operations import artifacts, cancel
 from nestbackup.operations.backup import create_backup, get_backup
 from nestbackup.operations.backup_poll import finalize
 from nestbackup.operations.backup_start import start_batch
+from nestbackup.operations.sweeper import sweep
 from tests.support.flowplay import play_backup
 from tests.support.memory.wiring import MemoryWiring
 
@@ -91,6 +94,34 @@ def test_a_failed_delete_says_so_and_a_second_delete_finishes_it(w):
     assert not w.rds.sets
     assert artifacts.delete_backup(w, backup_id)["Status"] == "Deleted"    # deleting again is harmless
     assert w.store.lock_holder("si-1", 0) is None
+
+
+class Died(BaseException):
+    """The delete's process died right after a call."""
+
+
+def test_a_delete_that_died_mid_way_is_finished_by_the_sweeper(w):
+    _, backup_id = created(w, instances=1, disks_per_instance=2, databases=DBS)
+    deleted = w.rds.delete_backup
+
+    def delete_then_die(*args, **kwargs):
+        deleted(*args, **kwargs)
+        raise Died
+    w.rds.delete_backup = delete_then_die
+    now = time.time()
+    with pytest.raises(Died):
+        artifacts.delete_backup(w, backup_id, now=now)
+    w.rds.delete_backup = deleted
+    assert get_backup(w, backup_id)["Status"] == "Deleting" and not w.rds.sets
+    # a delete begun seconds ago may still run: answered as it stands, nothing deleted twice
+    assert artifacts.delete_backup(w, backup_id, now=now + 10)["Status"] == "Deleting"
+    sweep(w, now=now + 60)
+    assert get_backup(w, backup_id)["Status"] == "Deleting"
+    sweep(w, now=now + artifacts.DELETE_GRACE_SECONDS + 1)
+    final = get_backup(w, backup_id)
+    assert final["Status"] == "Deleted" and "resumed" in final["StatusDetail"], final
+    assert not w.ecs.snapshots and not w.ecs.groups
+    assert w.store.lock_holder("si-1", 0) is None and not w.store.docs(artifacts.DELETES)
 
 
 def test_a_backup_set_rds_refuses_to_delete_waits_for_its_expiry(w):

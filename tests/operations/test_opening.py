@@ -252,6 +252,17 @@ def test_a_token_whose_first_request_died_before_its_record_answers_409_then_is_
     assert create_backup(w, "si-1", token="tok", now=t0 + OPENING_SECONDS + 2)["BackupId"] == record["BackupId"]
 
 
+def test_a_token_whose_request_died_just_after_claiming_it_is_given_back_by_the_sweeper():
+    w = MemoryWiring()
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    t0 = time.time()
+    assert _attempt(lambda: create_backup(faulty(w, "claim_token", "die"), "si-1", token="tok", now=t0)) is None
+    healed(w)
+    assert ("token#si-1#backup", "tok") in w.store.rows
+    sweep(w, now=t0 + OPENING_SECONDS + 1)
+    assert not [k for k in w.store.rows if k[0].startswith(("token#", "lock#"))] and not w.store.docs(ACTIVE)
+
+
 def test_a_safety_backup_whose_flow_cannot_start_fails_its_restore_with_the_cause_and_frees_the_instance():
     from nestbackup.operations.restore import advance, get_restore
     w = MemoryWiring()

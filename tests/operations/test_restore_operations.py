@@ -1,6 +1,7 @@
 """Restore operations on the in-memory ports: phases, downtime, all-or-nothing, cancel, recovery."""
 import pytest
 
+from nestbackup.errors import CloudError
 from nestbackup.model.ids import OWNER_TAG  # noqa: F401 - the tag the artifacts carry
 from nestbackup.operations import cancel
 from nestbackup.operations.restore import advance, create_restore, get_restore
@@ -29,6 +30,23 @@ def test_a_restore_brings_data_back_keeps_later_writes_aside_and_starts_the_inst
     assert all(w.ecs.disks[d]["reset_to"] for d in seeded["Disks"])
     assert {w.ecs.instances[i]["status"] for i in seeded["InstanceIds"]} == {"Running"}
     assert final["Verified"] is True and final["DowntimeSeconds"] is not None and final["Cost"]["Invocations"] > 0
+
+
+def test_a_stop_whose_answer_was_lost_still_starts_the_instances_again(w):
+    seeded, backup_id = backed_up(w)
+    stop, lost = w.ecs.stop_instances, []
+
+    def stop_then_lose_the_answer(ids):
+        refused = stop(ids)                                      # applied: the instances are stopping
+        if not lost:
+            lost.append(ids)
+            raise CloudError("Unreachable", "read timed out", action="StopInstances")
+        return refused
+    w.ecs.stop_instances = stop_then_lose_the_answer
+    restore = create_restore(w, backup_id, safety_backup=False)
+    play_restore(w, restore["RestoreId"])                        # the flow's Retry runs the step again
+    assert lost and get_restore(w, restore["RestoreId"])["Status"] == "Restored"
+    assert {w.ecs.instances[i]["status"] for i in seeded["InstanceIds"]} == {"Running"}
 
 
 def test_databases_are_restored_before_anything_is_stopped(w):

@@ -8,6 +8,7 @@ from nestbackup.decisions.retention import Retention
 from nestbackup.errors import NotFound, ValidationError
 from nestbackup.operations import schedules
 from nestbackup.operations.backup import create_backup, get_backup
+from nestbackup.operations.backup_start import start_batch, start_batch_count
 from nestbackup.operations.restore import advance, create_restore, get_restore
 from nestbackup.operations.sweeper import sweep
 from tests.support.flowplay import play_backup
@@ -150,6 +151,23 @@ def test_the_sweeper_counts_what_finished_before_the_flow_died(w):
     assert get_backup(w, backup_id)["Resources"][0]["Status"] == "Succeeded"
 
 
+def test_a_backup_closed_while_its_rds_job_runs_hands_the_set_to_the_timer(w):
+    w.seed("si-1", instances=0, databases={"PostgreSQL": {"app": {"t": [1]}}})
+    w.rds.steps = 0                                                            # its job runs on
+    backup_id = create_backup(w, "si-1")["BackupId"]
+    for batch in start_batch_count(w, backup_id):
+        start_batch(w, backup_id, batch)
+    w.flows.end(w.settings.backup_flow, backup_id, "Failed")
+    w.rds.refusals.refuse("DescribeBackupTasks", "InternalError", http_status=500)    # the sweeper's poll fails
+    assert sweep(w, now=time.time() + 1000)["Finished"] == [backup_id]
+    final = get_backup(w, backup_id)
+    assert final["Status"] == "CreateFailed" and "its set is deleted when the job ends" in str(final["Resources"])
+    w.rds.finish()                                                             # the job ends: its set is no record's
+    assert w.rds.sets
+    sweep(w, now=time.time() + 2000)
+    assert not w.rds.sets
+
+
 def test_the_sweeper_closes_a_restore_whose_flow_died_and_starts_its_instances(w):
     seeded = w.seed("si-1", instances=1, disks_per_instance=1)
     backup_id = backup_at(w, time.time())
@@ -164,3 +182,22 @@ def test_the_sweeper_closes_a_restore_whose_flow_died_and_starts_its_instances(w
     final = get_restore(w, restore_id)
     assert final["Status"] == "RestoreFailed" and "FlowEnded" in final["StatusDetail"]
     assert {w.ecs.instances[i]["status"] for i in seeded["InstanceIds"]} == {"Running"}
+
+
+def test_a_restore_whose_instances_cannot_be_started_yet_stays_open_until_they_are(w):
+    seeded = w.seed("si-1", instances=1, disks_per_instance=1)
+    backup_id = backup_at(w, time.time())
+    restore_id = create_restore(w, backup_id, safety_backup=False)["RestoreId"]
+    for _ in range(10):
+        if get_restore(w, restore_id)["Phase"] == "RestoringData":
+            break
+        advance(w, restore_id)
+    w.flows.end(w.settings.restore_flow, restore_id, "Failed")
+    w.ecs.refusals.refuse("StartInstances", "InternalError", http_status=500)
+    assert sweep(w, now=time.time() + 1000)["Finished"] == []
+    assert get_restore(w, restore_id)["Status"] == "Restoring"                 # not final with its instances down
+    assert {w.ecs.instances[i]["status"] for i in seeded["InstanceIds"]} == {"Stopped"}
+    assert sweep(w, now=time.time() + 1400)["Finished"] == [restore_id]
+    assert get_restore(w, restore_id)["Status"] == "RestoreFailed"
+    assert {w.ecs.instances[i]["status"] for i in seeded["InstanceIds"]} == {"Running"}
+

@@ -198,6 +198,7 @@ class FaultyWiring(MemoryWiring):
     def __init__(self, injector: Injector, clock: VirtualClock, **settings: object) -> None:
         super().__init__(**settings)
         self.injector, self.clock = injector, clock
+        self.failed_jobs: list[str] = []            # the timer's runs that ended in an error or a death
         self.raw = SimpleNamespace(ecs=self.ecs, rds=self.rds, flows=self.flows, computenest=self.computenest,
                                    webhooks=self.webhooks, store=self.store)
         self.ecs = Faulty(self.ecs, "compute", Compute, injector)
@@ -281,10 +282,11 @@ def timer(w: FaultyWiring, job: Callable[..., Any], *args: Any) -> Any:
     """One run of a timer job (its own process): a death or an error ends that run; the next one starts afresh."""
     try:
         return job(w, *args)
-    except ProcessDied:
+    except ProcessDied as died:
         w.injector.revive()
-    except NestBackupError:
-        pass
+        w.failed_jobs.append(f"{job.__name__}: {died}")
+    except NestBackupError as err:
+        w.failed_jobs.append(f"{job.__name__}: {err}")
     return None
 
 
@@ -456,6 +458,8 @@ class CellResult:
     calls: list[str]                    # the operation's calls (not the settling's), in order
     violations: list[str]
     fired: bool                         # the targeted call was made (and failed)
+    answers: list[Answer]               # what the API answered the operation's requests
+    failed_jobs: list[str]              # the timer's runs (the operation's and the settling's) that failed
 
 
 def _unless_runaway(step: Callable[[], None], player: FaultPlayer, runaways: list[str]) -> None:
@@ -477,14 +481,15 @@ def run_cell(scenario: Scenario, target: str | None = None, way: str | None = No
         w.clock.advance(scenario.gap)
         injector.armed = True
         runaways: list[str] = []
-        _unless_runaway(lambda: scenario.run(w, player, Client(w), prepared), player, runaways)
+        client = Client(w)
+        _unless_runaway(lambda: scenario.run(w, player, client, prepared), player, runaways)
         calls = list(injector.calls)
         _unless_runaway(lambda: settle(w, player), player, runaways)
         injector.armed = False
         found = violations(w) + runaways
         if player.failures:
             found += [f"the flow failed outside its Fail states: {f}" for f in player.failures]
-    return CellResult(calls, found, injector.fired)
+    return CellResult(calls, found, injector.fired, client.answers, w.failed_jobs)
 
 
 # -- the operations of the matrix
@@ -631,6 +636,8 @@ def matrix() -> dict[str, list[tuple[str, str]]]:
     for name, scenario in SCENARIOS.items():
         clean = run_cell(scenario)
         assert not clean.violations, f"{name} breaks the invariants with no fault: {clean.violations}"
+        refused = [a for a in clean.answers if a.status != 200] + clean.failed_jobs
+        assert not refused, f"{name} fails with no fault (its cells would test nothing): {refused}"
         out[name] = [(call, way) for call in clean.calls for way in WAYS]
     return out
 

@@ -47,6 +47,7 @@ class BackupItem:
     row_counts_after: dict[str, dict[str, int]] = field(default_factory=dict)  # and after it: the backup window
     started_at: float | None = None      # RDS: when CreateBackup was about to be sent (to adopt its result)
     jobs_before: list[str] = field(default_factory=list)  # RDS: tasks already running then (never adopted)
+    sets_before: list[str] = field(default_factory=list)  # RDS: manual sets of that minute then (never adopted)
     wait_reason: str | None = None       # RDS: why the backup has not started yet (instance busy), for the caller
     expires_at: str | None = None        # RDS: when the cloud deletes the backup set (ISO UTC); None = never/unknown
     restorable: bool | None = None       # RDS: whether the set can be restored as the product restores it

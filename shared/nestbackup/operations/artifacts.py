@@ -2,16 +2,15 @@
 owns (leftovers)."""
 from __future__ import annotations
 
-import secrets
 import time
 
 from .. import logs
 from ..errors import CloudError, Conflict
 from ..model.ids import OWNER_TAG, is_backup_id
-from ..model.records import BackupItem
+from ..model.records import BackupItem, BackupRecord
 from ..model.status import BackupStatus, ItemStatus
 from ..ports import Ports
-from ..ports.records import StaleWrite
+from ..ports.records import StaleWrite, StoredRecord
 from .claims import take_instance_lock
 from .kinds import kind_of
 from .kinds.action import NOT_FOUND_CODES, refused_for_good
@@ -20,6 +19,10 @@ from .loading import load_backup, read_backup, save
 
 # -- delete
 
+DELETES = "deletes"             # the collection of backups being deleted (for the sweeper to resume)
+DELETE_GRACE_SECONDS = 300     # a delete begun less than this ago may still be running: it is not resumed
+
+
 def delete_backup(w: Ports, backup_id: str, now: float | None = None, retry_refused: bool = True) -> dict:
     """Delete a final backup's snapshots and RDS backup sets: Deleting -> Deleted, or DeleteFailed with the causes
     on the items (run it again to retry). Refused while the backup runs or another operation holds the instance.
@@ -27,66 +30,120 @@ def delete_backup(w: Ports, backup_id: str, now: float | None = None, retry_refu
     RDS refuses DeleteBackup for some sets (StoreStatus Disabled: Basic edition, or younger than the deletable age;
     DeleteBackup API reference): such a refusal is recorded once on the item (DeleteRefused) and the record is
     marked AwaitingExpiry, the set goes at its ExpectExpireTime. `retry_refused=False` (retention) does not ask
-    again for those sets; a delete by hand does."""
+    again for those sets; a delete by hand does.
+
+    A delete is resumable: the instance's lock is held under the backup's own id (free once its record is final,
+    `claims.take_instance_lock`), the backup is listed in DELETES before it is marked Deleting, and a Deleting
+    backup whose delete began over DELETE_GRACE_SECONDS ago (its process died, or its record's write failed) is
+    deleted again, by hand or by the sweeper (`resume_deletes`): what is already gone counts as deleted. A Deleting
+    backup whose delete is younger is answered as it stands (the same delete is under way)."""
     now = time.time() if now is None else now
     record = load_backup(w, backup_id)
     if record.status is BackupStatus.DELETED:
         return record.to_api()
     if record.status is BackupStatus.CREATING:
         raise Conflict(f"backup {backup_id} is still Creating; it can be deleted once it ends")
-    # Unique per request: a second delete of the same backup must not share (and release) the first one's lock.
-    holder = f"delete-{backup_id}-{secrets.token_hex(4)}"
-    try:
-        take_instance_lock(w, record.service_instance_id, holder, now)
-    except Conflict:
-        running = w.claims.lock_holder(record.service_instance_id, int(now * 1000)) or ""
-        if running.startswith(f"delete-{backup_id}-"):
-            return load_backup(w, backup_id).to_api()          # the same delete is under way: its record, as it stands
-        raise
+    si = record.service_instance_id
+    take_instance_lock(w, si, backup_id, now)
     try:
         stored, record = read_backup(w, backup_id)
+        if record.status is BackupStatus.DELETING and _delete_under_way(w, backup_id, now):
+            return record.to_api()          # its lock is that delete's (the same holder): kept
+        if record.status is BackupStatus.DELETED:
+            w.claims.release_lock(si, backup_id)
+            return record.to_api()
+        resumed = record.status is BackupStatus.DELETING
+        w.documents.put_doc(DELETES, backup_id, {"ServiceInstanceId": si, "StartedEpoch": now,
+                                                 "RetryRefused": retry_refused})
         record.status = BackupStatus.DELETING
-        save(w, stored, record)
-        groups_done: set[str] = set()
-        failures = refused = 0
-        for item in record.items:
-            kind = kind_of(item)
-            if kind and kind.delete_may_be_refused and item.delete_refused and not retry_refused:
-                refused += 1
-                continue
-            try:
-                delete_artifact(w, item, groups_done)
-                if kind and kind.delete_may_be_refused and item.artifact_id:
-                    if item.delete_refused:
-                        item.delete_refused = None
-                        save(w, stored, record)
-            except CloudError as err:
-                if err.code in NOT_FOUND_CODES:
-                    continue
-                if kind and kind.delete_may_be_refused and refused_for_good(err):
-                    refused += 1
-                    item.delete_refused = f"{err.code}: {err.message}"
-                    save(w, stored, record)
-                    continue
-                failures += 1
-                what = item.artifact_id or item.group_id or item.job_id
-                item.error_code, item.error_message, item.request_id = \
-                    err.code, f"deleting {what} failed: {err.message}", err.request_id
-                save(w, stored, record)
-        record.status = BackupStatus.DELETE_FAILED if failures or refused else BackupStatus.DELETED
-        record.awaiting_expiry = bool(refused) and not failures
-        notes = []
-        if failures:
-            notes.append(f"{failures} artifact(s) could not be deleted; delete again to retry")
-        if refused:
-            notes.append(f"RDS refuses to delete {refused} backup set(s) (see DeleteRefused); they are deleted by "
-                         f"RDS when they expire (ExpiresAt)")
-        record.status_detail = "; ".join(notes) or record.status_detail
-        save(w, stored, record)
-        logs.event("backup deleted", step="delete", record_id=backup_id, status=str(record.status))
-        return record.to_api()
+        try:
+            save(w, stored, record)
+        except StaleWrite:                  # another delete of this backup marked it first: it goes on
+            return load_backup(w, backup_id).to_api()
+    except BaseException:
+        w.claims.release_lock(si, backup_id)
+        raise
+    try:
+        record = _delete_items(w, stored, record, retry_refused, resumed)
     finally:
-        w.claims.release_lock(record.service_instance_id, holder)
+        w.claims.release_lock(si, backup_id)
+    logs.event("backup deleted", step="delete", record_id=backup_id, status=str(record.status), resumed=resumed)
+    try:
+        w.documents.delete_doc(DELETES, backup_id)
+    except CloudError as err:               # the sweeper drops it: the record is final
+        logs.event("delete index entry left", step="delete", record_id=backup_id, reason=str(err))
+    return record.to_api()
+
+
+def _delete_under_way(w: Ports, backup_id: str, now: float) -> bool:
+    entry = w.documents.get_doc(DELETES, backup_id)
+    return entry is not None and now - float(entry[0].get("StartedEpoch") or 0) < DELETE_GRACE_SECONDS
+
+
+def _delete_items(w: Ports, stored: StoredRecord, record: BackupRecord, retry_refused: bool,
+                  resumed: bool) -> BackupRecord:
+    """Delete each item's artifact (gone already counts as deleted) and write the final record."""
+    groups_done: set[str] = set()
+    failures = refused = 0
+    for item in record.items:
+        kind = kind_of(item)
+        if kind and kind.delete_may_be_refused and item.delete_refused and not retry_refused:
+            refused += 1
+            continue
+        try:
+            delete_artifact(w, item, groups_done)
+            if kind and kind.delete_may_be_refused and item.artifact_id:
+                if item.delete_refused:
+                    item.delete_refused = None
+                    save(w, stored, record)
+        except CloudError as err:
+            if err.code in NOT_FOUND_CODES:
+                continue
+            if kind and kind.delete_may_be_refused and refused_for_good(err):
+                refused += 1
+                item.delete_refused = f"{err.code}: {err.message}"
+                save(w, stored, record)
+                continue
+            failures += 1
+            what = item.artifact_id or item.group_id or item.job_id
+            item.error_code, item.error_message, item.request_id = \
+                err.code, f"deleting {what} failed: {err.message}", err.request_id
+            save(w, stored, record)
+    record.status = BackupStatus.DELETE_FAILED if failures or refused else BackupStatus.DELETED
+    record.awaiting_expiry = bool(refused) and not failures
+    notes = []
+    if resumed:
+        notes.append("the delete was resumed (an earlier delete stopped mid-way)")
+    if failures:
+        notes.append(f"{failures} artifact(s) could not be deleted; delete again to retry")
+    if refused:
+        notes.append(f"RDS refuses to delete {refused} backup set(s) (see DeleteRefused); they are deleted by "
+                     f"RDS when they expire (ExpiresAt)")
+    record.status_detail = "; ".join(notes) or record.status_detail
+    save(w, stored, record)
+    return record
+
+
+def resume_deletes(w: Ports, now: float) -> dict:
+    """The sweeper's part: finish every delete that stopped mid-way (its backup still Deleting past
+    DELETE_GRACE_SECONDS), and drop the entries of backups whose delete ended."""
+    resumed, waiting = [], 0
+    for backup_id, doc, _ in w.documents.docs(DELETES):
+        try:
+            stored = w.records.read(backup_id)
+            if stored is None or stored.header.get("Status") != BackupStatus.DELETING:
+                w.documents.delete_doc(DELETES, backup_id)
+                continue
+            if now - float(doc.get("StartedEpoch") or 0) < DELETE_GRACE_SECONDS:
+                waiting += 1
+                continue
+            out = delete_backup(w, backup_id, now, retry_refused=bool(doc.get("RetryRefused", True)))
+            resumed.append(backup_id)
+            logs.event("delete resumed", step="sweep", record_id=backup_id, status=out["Status"])
+        except (CloudError, Conflict) as err:          # busy instance, throttled: the next sweep tries again
+            waiting += 1
+            logs.event("delete not resumed yet", step="sweep", record_id=backup_id, reason=str(err))
+    return {"Resumed": resumed, "Waiting": waiting}
 
 
 def delete_artifact(w: Ports, item: BackupItem, groups_done: set[str], backup_set: str | None = None) -> None:

@@ -15,7 +15,7 @@ from ..decisions.backup import (
     start_units,
 )
 from ..errors import Conflict
-from ..model.records import BackupItem, BackupRecord, ResourceType, epoch_of, iso_utc
+from ..model.records import BackupItem, BackupMethod, BackupRecord, ResourceType, epoch_of, iso_utc
 from ..model.status import (
     BACKUP_FINAL,
     ITEM_FINAL,
@@ -29,6 +29,7 @@ from .backup_start import start_unit
 from .closing import close_operation
 from .costs import Meter, final_cost
 from .kinds import KINDS, kind_of
+from .kinds.rds_backup import delete_set_later
 from .loading import read_backup, save
 
 
@@ -124,7 +125,8 @@ def finalize(w: Ports, backup_id: str, error: dict | None = None, now: float | N
         code, detail = str(error.get("Code") or "FlowFailed"), str(error.get("Detail") or "the backup flow failed")
         for item in record.items:
             if item.status not in ITEM_FINAL:
-                item.fail(code, detail)
+                later = _hand_over_job(w, backup_id, item, now)
+                item.fail(code, f"{detail}; {later}" if later else detail)
         save(w, stored, record)
         record.status_detail = record.status_detail or detail
     status = record.refresh_status(iso_utc(now))
@@ -137,3 +139,12 @@ def finalize(w: Ports, backup_id: str, error: dict | None = None, now: float | N
     close_operation(w, record.service_instance_id, backup_id, record.to_api())
     logs.event("backup finished", step="finalize", record_id=backup_id, status=str(status))
     return FinalizeOutput(backup_id, str(status)).to_event()
+
+
+def _hand_over_job(w: Ports, backup_id: str, item: BackupItem, now: float) -> str | None:
+    """An RDS job still running as its backup closes failed: the set it makes would be no record's, so the timer
+    deletes it when the job ends (what to say of it on the item)."""
+    if item.method is BackupMethod.RDS_BACKUP and item.status is ItemStatus.RUNNING and item.job_id \
+            and not item.artifact_id:
+        return delete_set_later(w, backup_id, item.resource_id, item.job_id, now)
+    return None

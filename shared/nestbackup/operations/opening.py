@@ -2,22 +2,25 @@
 index of active operations, the service instance's lock, the record and the flow, written in an order that leaves
 every state a failed write, a lost answer or a dead process can leave recoverable, without waiting for a lease.
 
-The order: (1) claim the token, (2) index the operation as active (`closing.ACTIVE`, what the sweeper reads), (3)
+The order: (1) index the operation as active (`closing.ACTIVE`, what the sweeper reads), (2) claim the token, (3)
 take the lock, (4) write the record, (5) start the flow. The index comes before anything the sweeper must be able to
-undo, and the record is the commit point: an operation whose record was never written never happened, and what it
-claimed is given back. An opening gives up before writing its record once OPENING_SECONDS minus a margin have passed
-since it began, so an id older than OPENING_SECONDS with no record is dead: its token is reclaimed by the next request
-with that token, its lock is free to the next taker (`claims.take_instance_lock`), and the sweeper gives back both and
-drops its index entry.
+undo (the token included: a token claimed by an id no index entry names could be given back by nobody), and the
+record is the commit point: an operation whose record was never written never happened, and what it claimed is given
+back. An opening gives up before writing its record once OPENING_SECONDS minus a margin have passed since it began,
+so an id older than OPENING_SECONDS with no record is dead: its token is reclaimed by the next request with that
+token, its lock is free to the next taker (`claims.take_instance_lock`), and the sweeper gives back both and drops its
+index entry.
 
 Each write x (refused; applied with its answer lost; the process dies just after it):
 
-1. token. Refused or lost: the claim is made again once, and a lost answer comes back as this id's own claim; a
-   second error goes to the caller with nothing else written. Dies: the token is bound to an id with no record; a
-   retry within OPENING_SECONDS waits briefly for the record, then 409 (try again); after it, the retry reclaims it.
-2. index. Refused or lost: read back; written (the answer was lost), go on; absent, the token is given back
-   (`abandon`) and the error goes to the caller. Dies: the sweeper finds an entry without a record older than
-   OPENING_SECONDS, gives back the lock and the token (each if this id holds it) and drops the entry.
+1. index. Refused or lost: read back; written (the answer was lost), go on; absent, the error goes to the caller
+   with nothing claimed. Dies: the sweeper finds an entry without a record older than OPENING_SECONDS, gives back
+   the lock and the token (each if this id holds it) and drops the entry.
+2. token. Refused or lost: the claim is made again once, and a lost answer comes back as this id's own claim; a
+   second error gives back the entry (`abandon`) and goes to the caller. Held by an earlier request's id: the entry
+   is dropped and that id answered. Dies: the token is bound to an id with no record; a retry within
+   OPENING_SECONDS waits briefly for the record, then 409 (try again); after it, the retry reclaims it, and the
+   sweeper gives it back (as 1).
 3. lock. Refused or lost: read back (the holder); this id, go on; else, and on LockTaken, the token and the entry
    are given back (and the lock if this id's: a release is conditional on its holder) and the error goes to the
    caller (409 for LockTaken). Dies: as 2, and a lock held by a dead id is free to the next taker meanwhile
@@ -60,6 +63,11 @@ def fingerprint(**request: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+def _monotonic() -> float:
+    """`time.monotonic` looked up when called, not bound once: a test's virtual clock stands in for `time`."""
+    return time.monotonic()
+
+
 @dataclass
 class Opening:
     kind: str                    # "backup" | "restore": the token's namespace and the index entry's Kind
@@ -69,24 +77,34 @@ class Opening:
     fingerprint: str
     now: float
     take_lock: bool = True       # False: the operation runs inside another's lock (a restore's safety backup)
-    began: float = field(default_factory=time.monotonic)
+    began: float = field(default_factory=_monotonic)
 
 
 def begin(w: Ports, op: Opening) -> str | None:
-    """Claim the token, index the operation, take the lock. The id an earlier request with this token opened (nothing
+    """Index the operation, claim the token, take the lock. The id an earlier request with this token opened (nothing
     else is done then), or None once all three are this operation's; whatever fails gives back what was claimed."""
-    if op.token:
-        existing = _claim_token(w, op)
-        if existing:
-            return existing
+    _index(w, op)
     try:
-        _index(w, op)
+        if op.token:
+            existing = _claim_token(w, op)
+            if existing:
+                _unindex(w, op)
+                return existing
         if op.take_lock:
             _lock(w, op)
     except NestBackupError:
         abandon(w, op)
         raise
     return None
+
+
+def _unindex(w: Ports, op: Opening) -> None:
+    """The token named an earlier request's record: this opening claimed nothing else; the sweeper drops an entry
+    left behind."""
+    try:
+        w.documents.delete_doc(ACTIVE, op.record_id)
+    except NestBackupError as err:
+        logs.event("opening left to the sweeper", step="create", record_id=op.record_id, reason=str(err))
 
 
 def _index(w: Ports, op: Opening) -> None:

@@ -18,7 +18,7 @@ from ..decisions import restore as decide
 from ..decisions.backup import next_wait
 from ..errors import CloudError, Conflict, ValidationError
 from ..model.ids import check_client_token, check_service_instance_id
-from ..model.records import BackupRecord, ResourceType, iso_utc, new_record_id
+from ..model.records import BackupRecord, ResourceType, iso_utc, new_record_id, record_time
 from ..model.restores import RestoreRecord
 from ..model.status import BackupStatus, DatabaseState, ItemStatus, RestorePhase, RestoreStatus
 from ..ports import Ports
@@ -122,6 +122,9 @@ def advance(w: Ports, restore_id: str, round_number: int = 0, now: float | None 
                RestorePhase.STARTING_INSTANCE: _start, RestorePhase.VERIFYING: _verify,
                RestorePhase.DONE: lambda *a: None}[record.phase]
     before = record.phase
+    if record.phase is RestorePhase.STOPPING_INSTANCE and not record.instances and _instance_ids(record):
+        _note_instances_before(w, record)
+        save(w, stored, record)
     handler(w, record, now)
     if record.phase is RestorePhase.DONE:
         meter.charge(restore_id, AdvanceOutput.TRANSITIONS)
@@ -180,8 +183,13 @@ def _stop(w: Ports, record: RestoreRecord, now: float) -> None:
         return
     found = w.ecs.describe_instances(ids)
     if not record.instances:
-        record.instances = {iid: found[iid].status if iid in found else "Missing" for iid in ids}
-        running = [iid for iid in ids if iid in found and found[iid].running]
+        _note_instances_before(w, record, found)
+    if record.stop_accepted_epoch is None:
+        # Those that ran before and still run. A StopInstances whose answer was lost (or whose step died after it)
+        # left them stopping: the stop was accepted, and they are started again at the end since they ran before.
+        running = [iid for iid in _were_running(record) if iid in found and found[iid].running]
+        if len(running) < len(_were_running(record)):
+            record.stop_accepted_epoch = now
         if running:
             refused = w.ecs.stop_instances(running)
             if len(refused) < len(running):
@@ -192,7 +200,7 @@ def _stop(w: Ports, record: RestoreRecord, now: float) -> None:
                 record.fail_operation(f"ECS refused to stop {causes}; no data was touched")
                 record.enter(RestorePhase.STARTING_INSTANCE, now)
                 return
-        found = w.ecs.describe_instances(ids)
+            found = w.ecs.describe_instances(ids)
     _note_stopped(record, _stopped(found))
     pending = [iid for iid in ids if iid in found and not found[iid].stopped]
     if not pending:
@@ -203,6 +211,14 @@ def _stop(w: Ports, record: RestoreRecord, now: float) -> None:
         record.fail_operation(f"the instances did not stop within {w.settings.stop_deadline_seconds} s "
                               f"({states}); no data was touched{down}")
         record.enter(RestorePhase.STARTING_INSTANCE, now)
+
+
+def _note_instances_before(w: Ports, record: RestoreRecord, found: dict[str, Instance] | None = None) -> None:
+    """Each instance's status before the stop, written before StopInstances is sent: what is started again at the
+    end must not depend on the stop's answer arriving."""
+    ids = _instance_ids(record)
+    found = w.ecs.describe_instances(ids) if found is None else found
+    record.instances = {iid: found[iid].status if iid in found else "Missing" for iid in ids}
 
 
 def _stopped(found: dict[str, Instance]) -> list[str]:
@@ -269,8 +285,15 @@ def _finish(w: Ports, stored: StoredRecord, record: RestoreRecord, now: float) -
     logs.event("restore finished", step="finalize", record_id=record.restore_id, status=str(record.status))
 
 
+# A restore is not closed while the instances it stopped may still be stopped: a recovery that cannot start them
+# (StartInstances or DescribeInstances failing, or they do not come up) fails, leaving the record Restoring, and the
+# flow's retry or the next sweep tries again; only a restore older than this closes with them not running (said so).
+START_RETRY_SECONDS = 24 * 3600
+
+
 def recover(w: Ports, restore_id: str, error: dict | None = None, now: float | None = None) -> dict:
-    """Whatever failed: start the instances that were running before, and close the record as RestoreFailed."""
+    """Whatever failed: start the instances that were running before, and close the record as RestoreFailed (not
+    before they run, see START_RETRY_SECONDS)."""
     now = time.time() if now is None else now
     meter = Meter(w)
     stored, record = read_restore(w, restore_id)
@@ -284,11 +307,16 @@ def recover(w: Ports, restore_id: str, error: dict | None = None, now: float | N
         try:
             round_ = start_stopped(w, to_start)
         except CloudError as err:
+            if now - record_time(restore_id) < START_RETRY_SECONDS:
+                raise               # not closed: the flow's retry or the next sweep starts them
             record.status_detail += f"; starting {', '.join(to_start)} failed too: {err.code}: {err.message}"
             break
         _note_stopped(record, round_.seen_stopped)
         to_start = round_.not_running
         if to_start and time.monotonic() > deadline:
+            if now - record_time(restore_id) < START_RETRY_SECONDS:
+                raise CloudError("InstancesNotRunning", f"{', '.join(to_start)} not running yet: the restore stays "
+                                 f"open and they are started again", action="StartInstances")
             record.status_detail += f"; still not running: {', '.join(to_start)}"
             break
         if to_start:

@@ -1,8 +1,8 @@
 """The sweeper (timer): finish every operation whose flow is gone, never started or that ran past all its deadlines,
 so no record stays Creating or Restoring and no lock is held for ever; give back what an opening that never wrote its
 record claimed (`opening.abandon`); delete the RDS sets of cancelled backups whose jobs have ended since
-(artifacts.delete_pending_sets); and delete the snapshots and groups carrying our owner tag that no record wants
-(`delete_unwanted_artifacts`)."""
+(artifacts.delete_pending_sets); finish the deletes that stopped mid-way (artifacts.resume_deletes); and delete the
+snapshots and groups carrying our owner tag that no record wants (`delete_unwanted_artifacts`)."""
 from __future__ import annotations
 
 import time
@@ -15,7 +15,7 @@ from ..model.status import BackupStatus, RestoreStatus
 from ..ports import Ports
 from ..ports.flows import generations
 from ..ports.records import StaleWrite
-from .artifacts import delete_pending_sets
+from .artifacts import delete_pending_sets, resume_deletes
 from .backup_poll import finalize, poll
 from .cancel import CANCELLED
 from .claims import OPENING_SECONDS
@@ -77,6 +77,7 @@ def sweep(w: Ports, now: float | None = None) -> dict:
         except (NestBackupError, StaleWrite) as err:
             logs.event("sweep skipped", step="sweep", record_id=record_id, reason=str(err))
     sets = delete_pending_sets(w, now)
+    resume_deletes(w, now)
     unwanted = delete_unwanted_artifacts(w, now)
     return {"Finished": finished, "Abandoned": abandoned, "Running": alive, "CancelledSetsDeleted": sets["Deleted"],
             "CancelledSetsWaiting": sets["Waiting"], "UnwantedArtifactsDeleted": unwanted["Deleted"]}

@@ -1,8 +1,12 @@
 """An RDS instance backed up by one full RDS backup (CreateBackup), and restored database by database under new
 names beside the live ones while the service runs (RestoreTable; RecoveryDBInstance for SQL Server).
 
-CreateBackup takes no ClientToken: the start marks its intent first and after a crash adopts only the manual job it
-started. What a finished set says (expiry, size, whether RestoreTable can use it) is recorded once it is done."""
+CreateBackup takes no ClientToken: the start marks its intent first and after a crash adopts only the manual job or
+set it started: one first seen after the intent. Sets are found by their start time, to the minute, so another
+record's set of the same minute (a restore's safety backup right after the backup it restores) looks like ours; the
+intent lists the manual sets there were then (`sets_before`) and those, like the jobs running then (`jobs_before`),
+are never adopted: two records must never own one set (deleting either would delete the other's). What a finished
+set says (expiry, size, whether RestoreTable can use it) is recorded once it is done."""
 from __future__ import annotations
 
 import time
@@ -34,8 +38,9 @@ class RdsBackup:
     # -- backup
     def start(self, w: Ports, stored: StoredRecord, record: BackupRecord, unit: list[BackupItem]) -> None:
         """CreateBackup has no ClientToken: mark the intent first, and after a crash adopt the job it started. Only
-        a manual task that was not already running at the intent can be ours: automatic tasks (the instance's backup
-        policy) and tasks started by others before are never adopted."""
+        a manual task that was not already running at the intent, or a manual set that did not exist then, can be
+        ours: automatic tasks (the instance's backup policy) and tasks and sets made by others before are never
+        adopted."""
         item = unit[0]
         if not item.databases:
             _capture_databases(w, item)
@@ -53,6 +58,7 @@ class RdsBackup:
         else:
             item.jobs_before = [j.job_id for j in w.rds.running_backup_jobs(item.resource_id)]
             item.starting, item.started_at = True, time.time()
+            item.sets_before = w.rds.manual_backups_since(item.resource_id, item.started_at)
             save(w, stored, record)
         retention = w.settings.rds_backup_retention_days if _engine(item).takes_backup_retention else None
         try:
@@ -260,12 +266,16 @@ def record_backup_set(w: Ports, item: BackupItem) -> None:
 # -- deleting a set whose job has not ended
 def _started_by_intent(w: Ports, item: BackupItem) -> tuple[str | None, str | None]:
     """What a CreateBackup sent after the item's intent started: its job while it runs, else the set it made. Only a
-    manual task that was not already running at the intent can be ours."""
+    manual task that was not already running at the intent can be ours, and only a manual set that was neither listed
+    at the intent (`sets_before`) nor made by a job running then: sets are found by time (to the minute), and another
+    record's set of the same minute must never be adopted (two records owning one set, deleting either deletes it)."""
     running = [j for j in w.rds.running_backup_jobs(item.resource_id)
                if j.manual and j.job_id not in item.jobs_before]
     if running:
         return running[0].job_id, None
-    finished = w.rds.manual_backups_since(item.resource_id, item.started_at or time.time() - 3600)
+    others = set(item.sets_before) | _sets_of_jobs(w, item.resource_id, item.jobs_before)
+    finished = [s for s in w.rds.manual_backups_since(item.resource_id, item.started_at or time.time() - 3600)
+                if s not in others]
     return None, finished[0] if finished else None
 
 
@@ -365,3 +375,13 @@ def _follow_restore_table(w: Ports, item: RestoreItem) -> None:
     for db in item.databases:
         if db.state == DatabaseState.RESTORING and _running(listed, db.restored):
             db.state = DatabaseState.RESTORED
+
+
+def _sets_of_jobs(w: Ports, db_instance_id: str, job_ids: list[str]) -> set[str]:
+    """The sets the jobs running at an intent made (another's, never adopted)."""
+    sets = set()
+    for job_id in job_ids:
+        job = w.rds.backup_job(db_instance_id, job_id)
+        if job is not None and job.backup_id:
+            sets.add(job.backup_id)
+    return sets
