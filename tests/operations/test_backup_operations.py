@@ -6,6 +6,7 @@ from nestbackup.operations import artifacts, cancel, schedules
 from nestbackup.operations.backup import create_backup, get_backup, list_backups
 from nestbackup.operations.backup_poll import poll
 from nestbackup.operations.backup_start import start_batch
+from nestbackup.operations.plan import plan_backup
 from tests.support.flowplay import play_backup
 from tests.support.memory.wiring import MemoryWiring
 
@@ -217,3 +218,23 @@ def test_a_lock_left_by_an_operation_whose_record_is_final_does_not_refuse_the_n
     play_backup(w, second["BackupId"])
     w.store.acquire_lock("si-1", second["BackupId"], int(time.time() * 1000), 1_800_000)
     assert artifacts.delete_backup(w, second["BackupId"])["Status"] == "Deleted"
+
+
+def test_resources_nestbackup_does_not_back_up_are_listed_as_not_protected_and_plan_warns(w):
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    w.computenest.list_resource("si-1", "oss", "bucket", "app-assets")
+    w.computenest.list_resource("si-1", "kvstore", "instance", "r-cache1")
+    record = create_backup(w, "si-1")
+    final = play_backup(w, record["BackupId"])
+    assert final["Status"] == "Created"
+    final = get_backup(w, record["BackupId"])
+    assert final["Status"] == "Created"
+    assert final["NotProtected"] == [
+        {"ResourceId": "app-assets", "ResourceType": "oss:bucket", "Reason": "nestbackup does not back up oss resources"},
+        {"ResourceId": "r-cache1", "ResourceType": "kvstore:instance",
+         "Reason": "nestbackup does not back up kvstore resources"}]
+    assert "2 resources not protected" in final["StatusDetail"] and "r-cache1" in final["StatusDetail"]
+    assert {r["ResourceId"] for r in final["Resources"]} & {"app-assets", "r-cache1"} == set()
+    out = plan_backup(w, "si-1")
+    assert [n["ResourceId"] for n in out["NotProtected"]] == ["app-assets", "r-cache1"]
+    assert any("not protected" in warning and "app-assets" in warning for warning in out["Warnings"])

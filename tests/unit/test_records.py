@@ -1,3 +1,4 @@
+from nestbackup.model.coverage import NotProtected
 from nestbackup.model.records import BackupItem, BackupMethod, BackupRecord, ResourceType
 from nestbackup.model.status import BackupStatus, ItemStatus
 
@@ -16,7 +17,7 @@ def test_empty_record_is_creating_with_every_item_pending():
     assert api["Status"] == "Creating"
     assert [r["Status"] for r in api["Resources"]] == ["Pending", "Pending"]
     assert set(api) == {"BackupId", "ServiceInstanceId", "Status", "StatusDetail", "StartTime", "EndTime",
-                        "Description", "RestorableUntil", "AwaitingExpiry", "Cost", "Resources"}
+                        "Description", "RestorableUntil", "AwaitingExpiry", "Cost", "NotProtected", "Resources"}
     assert {"ResourceId", "ResourceType", "Status", "ArtifactId", "Progress", "ErrorCode",
             "ErrorMessage"} <= set(api["Resources"][0])
 
@@ -54,6 +55,22 @@ def test_record_round_trips_through_its_stored_documents():
     docs = {i.resource_id: i.to_dict() for i in record.items}
     again = BackupRecord.from_docs(record.header_doc(), docs)
     assert again == record
+
+
+def test_what_a_backup_leaves_unprotected_round_trips_and_is_named_after_any_failure_cause():
+    record = _record()
+    record.not_protected = [NotProtected.of("oss", "bucket", "assets"), NotProtected.of("kvstore", "instance", "r-1")]
+    record.status_detail = "1 of 2 resources failed: d-1 SnapshotFailed: quota"
+    docs = {i.resource_id: i.to_dict() for i in record.items}
+    again = BackupRecord.from_docs(record.header_doc(), docs)
+    assert again == record
+    api = again.to_api()
+    assert api["NotProtected"][1] == {"ResourceId": "r-1", "ResourceType": "kvstore:instance",
+                                      "Reason": "nestbackup does not back up kvstore resources"}
+    assert api["StatusDetail"] == ("1 of 2 resources failed: d-1 SnapshotFailed: quota; 2 resources not protected "
+                                   "(oss:bucket assets, kvstore:instance r-1)")
+    assert BackupRecord.from_docs({k: v for k, v in record.header_doc().items() if k != "NotProtected"},
+                                  docs).not_protected == []          # records written before the field
 
 
 def test_items_written_when_job_id_held_a_group_or_the_rds_intent_read_into_their_own_fields():

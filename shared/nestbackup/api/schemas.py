@@ -43,7 +43,16 @@ SCHEMAS: dict[str, Schema] = {
                                                  "description": "DeleteFailed only because RDS refuses to delete "
                                                                 "some backup sets; they go when they expire"},
                               "Cost": ref("Cost"),
+                              "NotProtected": {"type": "array", "items": ref("NotProtected"),
+                                               "description": "resources Compute Nest lists for the service "
+                                                              "instance that nestbackup does not back up; a "
+                                                              "restore leaves them as they are"},
                               "Resources": {"type": "array", "items": ref("Item")}}},
+    "NotProtected": {"type": "object", "required": ["ResourceId", "ResourceType", "Reason"],
+                     "properties": {"ResourceId": {"type": "string"},
+                                    "ResourceType": {"type": "string", "description": "<service>:<kind>, e.g. "
+                                                                                      "oss:bucket"},
+                                    "Reason": {"type": "string"}}},
     "Cost": {"type": "object", "nullable": True,
              "description": "what the operation cost, once final: cloud calls by product:Action, flow transitions, "
                             "function invocations and GB-seconds, bytes of snapshots and backup sets created, and "
@@ -85,6 +94,7 @@ SCHEMAS: dict[str, Schema] = {
     "Plan": {"type": "object", "properties": {"ServiceInstanceId": {"type": "string"},
                                               "Resources": {"type": "array", "items": {}},
                                               "Warnings": {"type": "array", "items": {"type": "string"}},
+                                              "NotProtected": {"type": "array", "items": ref("NotProtected")},
                                               "Estimate": {"type": "object"}}},
     "Timeline": {"type": "object", "properties": {"Events": {"type": "array", "items": {
         "type": "object", "properties": {"Time": {"type": "string"},

@@ -51,6 +51,8 @@ def print_record(record: dict) -> None:
         click.echo(f"  instances stopped for {record['DowntimeSeconds']} s")
     if record.get("Cost"):
         click.echo(f"  cost {cost_line(record['Cost'])}")
+    for left_out in record.get("NotProtected") or []:
+        click.echo(f"  not protected: {left_out['ResourceType']} {left_out['ResourceId']} ({left_out['Reason']})")
     for item in record.get("Resources", []):
         click.echo(_line(item))
 

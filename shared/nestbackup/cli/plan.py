@@ -27,6 +27,8 @@ def _resource_line(r: dict) -> str:
 
 def _warnings_and_estimate(out: dict) -> list[str]:
     e = out["Estimate"]
-    return [f"warning: {warning}" for warning in out.get("Warnings", [])] + [
+    left_out = [f"  not protected: {n['ResourceType']} {n['ResourceId']} ({n['Reason']})"
+                for n in out.get("NotProtected", [])]
+    return [f"warning: {warning}" for warning in out.get("Warnings", [])] + left_out + [
         f"about {e['FlowTransitions']} flow transitions, {e['FunctionSeconds']:.0f} s of functions; "
         f"estimated USD {e['TotalUSD']} (snapshots and backups per month, then the run itself)"]

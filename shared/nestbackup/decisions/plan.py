@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..model.coverage import NotProtected, coverage_note
 from ..model.status import ItemStatus
 from .backup import DatabaseFacts, DiskFacts, plan_items
 
@@ -26,13 +27,18 @@ FUNCTION_GB = 0.5
 
 def plan(si: str, disks: list[DiskFacts], databases: list[DatabaseFacts], db_sizes: dict[str, int | None],
          prices: dict[str, float] | None = None, expected_rounds: int = 12,
-         table_restore: dict[str, bool] | None = None) -> dict[str, Any]:
+         table_restore: dict[str, bool] | None = None,
+         not_protected: list[NotProtected] | None = None) -> dict[str, Any]:
     """`table_restore`: per MySQL instance, whether its backup policy enables database/table restore; backups
-    taken without it cannot be restored by RestoreTable (MetaStatus not OK), so the plan warns."""
+    taken without it cannot be restored by RestoreTable (MetaStatus not OK), so the plan warns. `not_protected`:
+    what Compute Nest lists that a backup leaves out; the plan lists it and warns."""
     prices = {**DEFAULT_PRICES, **(prices or {})}
     warnings = [f"{db}: its backup policy does not enable database and table restore (DescribeBackupPolicy "
                 f"CompressType is not 4): backups of it cannot be restored into the instance"
                 for db, enabled in sorted((table_restore or {}).items()) if not enabled]
+    if not_protected:
+        warnings.append(f"{coverage_note(not_protected)}: a backup does not include them, and a restore leaves "
+                        f"them as they are")
     planned = plan_items(disks, databases)
     items = [i for i in planned if i.status is not ItemStatus.SKIPPED]
     by_disk = {d.disk_id: d for d in disks}
@@ -60,6 +66,7 @@ def plan(si: str, disks: list[DiskFacts], databases: list[DatabaseFacts], db_siz
             "FlowTransitions": round(transitions * prices["FlowUSDPerTransition"], 6),
             "FunctionCompute": round(function_seconds * FUNCTION_GB * prices["FunctionUSDPerGBSecond"], 6)}
     return {"ServiceInstanceId": si, "Resources": resources, "Warnings": warnings,
+            "NotProtected": [n.to_api() for n in not_protected or []],
             "Estimate": {"DiskGiB": disk_gib, "DatabaseGiB": db_gib, "FlowTransitions": transitions,
                          "FunctionSeconds": function_seconds, "CostUSD": cost,
                          "TotalUSD": round(sum(cost.values()), 4), "Prices": prices,

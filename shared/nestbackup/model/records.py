@@ -6,6 +6,7 @@ from enum import Enum
 from typing import Any
 
 from .causes import failure_summary, with_cause
+from .coverage import NotProtected, coverage_note
 from .status import BackupStatus, ItemStatus, aggregate_backup
 
 
@@ -115,6 +116,7 @@ class BackupRecord:
     started_epoch: float = 0.0           # for item deadlines
     awaiting_expiry: bool = False        # DeleteFailed only because the cloud refuses to delete some RDS sets
     cost: dict[str, Any] | None = None   # what it cost, once final (operations/costs.py, decisions/cost.py)
+    not_protected: list[NotProtected] = field(default_factory=list)  # listed resources it does not back up
 
     def refresh_status(self, now: str) -> BackupStatus:
         """Recompute the overall status from the items; the end time is set once the record is final."""
@@ -136,10 +138,17 @@ class BackupRecord:
 
     def to_api(self) -> dict[str, Any]:
         return {"BackupId": self.backup_id, "ServiceInstanceId": self.service_instance_id,
-                "Status": str(self.status), "StatusDetail": self.status_detail, "StartTime": self.start_time,
+                "Status": str(self.status), "StatusDetail": self.detail, "StartTime": self.start_time,
                 "EndTime": self.end_time, "Description": self.description,
                 "RestorableUntil": self.restorable_until, "AwaitingExpiry": self.awaiting_expiry,
-                "Cost": self.cost, "Resources": [i.to_api() for i in self.items]}
+                "Cost": self.cost, "NotProtected": [n.to_api() for n in self.not_protected],
+                "Resources": [i.to_api() for i in self.items]}
+
+    @property
+    def detail(self) -> str:
+        """The StatusDetail shown: the stored one (a failure's cause, a delete's notes), then what is not
+        protected; composed here so no later writer of status_detail drops the coverage note."""
+        return "; ".join(part for part in (self.status_detail, coverage_note(self.not_protected)) if part)
 
     # -- stored form: a header document and one document per item
     def header_doc(self) -> dict[str, Any]:
@@ -147,6 +156,7 @@ class BackupRecord:
                 "Status": self.status.value, "StatusDetail": self.status_detail, "StartTime": self.start_time,
                 "EndTime": self.end_time, "Description": self.description, "StartedEpoch": self.started_epoch,
                 "AwaitingExpiry": self.awaiting_expiry, "Cost": self.cost,
+                "NotProtected": [n.to_api() for n in self.not_protected],
                 "Order": [i.resource_id for i in self.items]}
 
     @classmethod
@@ -157,7 +167,8 @@ class BackupRecord:
                    items=[BackupItem.from_dict(items[rid]) for rid in order if rid in items],
                    end_time=header.get("EndTime"), status=BackupStatus(header["Status"]),
                    status_detail=header.get("StatusDetail", ""), started_epoch=header.get("StartedEpoch", 0.0),
-                   awaiting_expiry=bool(header.get("AwaitingExpiry", False)), cost=header.get("Cost"))
+                   awaiting_expiry=bool(header.get("AwaitingExpiry", False)), cost=header.get("Cost"),
+                   not_protected=[NotProtected.from_api(n) for n in header.get("NotProtected") or []])
 
 
 def new_record_id(prefix: str, epoch_ms: int, entropy: str) -> str:

@@ -54,7 +54,8 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
         abandon(w, op)
         raise
     items = plan_items(disk_facts(found.disks), database_facts(found.databases))
-    record = BackupRecord(backup_id, service_instance_id, iso_utc(now), description, items, started_epoch=now)
+    record = BackupRecord(backup_id, service_instance_id, iso_utc(now), description, items, started_epoch=now,
+                          not_protected=found.unprotected)
     if not any(i.status is not ItemStatus.SKIPPED for i in items):
         record.status_detail = (f"nothing to back up: Compute Nest lists no disks or primary RDS instances for "
                                 f"{service_instance_id}, and none carry the tag {s.tag_key}={service_instance_id}")

@@ -4,13 +4,16 @@ Compute Nest's ListServiceInstanceResources is the documented list of what a ser
 (alibaba-apis.md §2.2); the `acs:computenest:serviceInstanceId` tag is not documented (§2.1), so it only fills in
 a kind (ECS, RDS) Compute Nest lists nothing of. ECS instances are expanded to every disk attached to them; disks
 Compute Nest lists themselves (if it does: UNCONFIRMED) are added. RDS instances carry their DBInstanceType, so
-replicas are recorded and skipped rather than backed up.
+replicas are recorded and skipped rather than backed up. Whatever else Compute Nest lists (OSS buckets, Redis,
+PolarDB, load balancers, ...) nestbackup does not back up: it is kept as `unprotected`, for the record and the plan
+to name, never dropped silently.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from ..errors import Conflict, NotFound
+from ..model.coverage import NotProtected
 from ..ports import Ports
 
 
@@ -19,6 +22,7 @@ class Discovered:
     disks: list = field(default_factory=list)          # ports.compute.Disk
     databases: list = field(default_factory=list)      # ports.databases.DBInstance, replicas included
     sources: dict[str, str] = field(default_factory=dict)   # "ecs"/"rds" -> "computenest" | "tag"
+    unprotected: list[NotProtected] = field(default_factory=list)   # listed, of a kind nestbackup does not back up
 
 
 def check_service_instance(w: Ports, service_instance_id: str) -> None:
@@ -40,7 +44,7 @@ def discover(w: Ports, service_instance_id: str) -> Discovered:
     instance_ids = _ids(listed, "ecs", "instance")
     disk_ids = _ids(listed, "ecs", "disk")
     db_ids = _ids(listed, "rds", "dbinstance")
-    out = Discovered()
+    out = Discovered(unprotected=_unprotected(listed))
     if instance_ids or disk_ids:
         disks = {}
         for instance_id in instance_ids:
@@ -56,6 +60,18 @@ def discover(w: Ports, service_instance_id: str) -> Discovered:
         out.databases, out.sources["rds"] = [found[i] for i in db_ids if i in found], "computenest"
     else:
         out.databases, out.sources["rds"] = w.rds.instances_tagged(s.tag_key, service_instance_id), "tag"
+    return out
+
+
+BACKED_UP = {("ecs", "instance"), ("ecs", "disk"), ("rds", "dbinstance")}
+
+
+def _unprotected(resources) -> list[NotProtected]:
+    out: list[NotProtected] = []
+    for r in resources:
+        entry = NotProtected.of(r.service, r.kind, r.resource_id)
+        if (r.service, r.kind) not in BACKED_UP and entry not in out:
+            out.append(entry)
     return out
 
 

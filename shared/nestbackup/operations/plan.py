@@ -31,7 +31,7 @@ def plan_backup(w: Ports, service_instance_id: str) -> dict:
     except ValueError:
         raise ValidationError("NESTBACKUP_PRICES is not valid JSON") from None
     out = plan(service_instance_id, disk_facts(found.disks), database_facts(found.databases), sizes, prices,
-               table_restore=table_restore)
+               table_restore=table_restore, not_protected=found.unprotected)
     out["DiscoveredBy"] = dict(found.sources)
     return out
 
