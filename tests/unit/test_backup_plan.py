@@ -114,3 +114,15 @@ def test_compute_nest_resource_arns_are_parsed_defensively(arn, expected):
     from nestbackup.adapters.computenest import parse_arn
     got = parse_arn(arn)
     assert (got and (got.service, got.kind, got.resource_id)) == expected
+
+
+@pytest.mark.parametrize("arn, expected", [
+    ("acs:kvstore:cn-hangzhou:123:instance/r-abc", ("kvstore", "instance", "r-abc")),
+    # the OSS bucket form Cloud Config documents (acs:oss:{regionId}:{Aliuid}:{bucketName}): no type/ segment
+    ("acs:oss:cn-shanghai:123:new-bucket", ("oss", "", "new-bucket")),
+    ("i-abc", ("", "", "i-abc")),
+])
+def test_a_listed_arn_the_parser_cannot_read_is_kept_as_an_unidentified_resource_never_dropped(arn, expected):
+    from nestbackup.adapters.computenest import listed_resource
+    got = listed_resource(arn)
+    assert (got.service, got.kind, got.resource_id) == expected and got.arn == arn

@@ -83,3 +83,9 @@ def test_items_written_when_job_id_held_a_group_or_the_rds_intent_read_into_thei
     running = BackupItem.from_dict({"resource_id": "rm-1", "resource_type": "rds", "method": "RdsBackup",
                                     "status": "Running", "job_id": "1234"})
     assert (running.starting, running.job_id, running.group_id) == (False, "1234", None)
+
+
+def test_a_resource_whose_arn_names_no_service_is_not_protected_as_unknown():
+    entry = NotProtected.of("", "", "i-abc")
+    assert (entry.resource_type, entry.resource_id) == ("unknown", "i-abc") and "cannot tell" in entry.reason
+    assert NotProtected.of("oss", "", "new-bucket").resource_type == "oss"

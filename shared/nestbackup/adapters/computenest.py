@@ -30,6 +30,17 @@ def parse_arn(arn: str) -> Resource | None:
     return Resource(arn, parts[1].lower(), kind.lower(), resource_id)
 
 
+def listed_resource(arn: str) -> Resource:
+    """A listed ARN as a Resource; one parse_arn cannot read is kept with what can be read of it (its service, its
+    last segment as the id), so discovery reports it as not protected instead of dropping it."""
+    parsed = parse_arn(arn)
+    if parsed:
+        return parsed
+    parts = arn.strip().removeprefix("arn:").split(":")
+    service = parts[1].lower() if len(parts) >= 3 and parts[0] == "acs" else ""
+    return Resource(arn, service, "", parts[-1] or arn)
+
+
 class ComputeNest:
     def __init__(self, rpc: RpcClient) -> None:
         self.rpc = rpc
@@ -47,17 +58,15 @@ class ComputeNest:
         return ServiceInstance(str(body.get("ServiceInstanceId") or service_instance_id), str(body.get("Status") or ""))
 
     def resources(self, service_instance_id: str) -> list[Resource]:
-        """Every cloud resource Compute Nest lists for the service instance (ARNs it cannot parse are left out)."""
+        """Every cloud resource Compute Nest lists for the service instance (ARNs it cannot parse as unidentified)."""
         out: list[Resource] = []
         token = None
         while True:
             body = self.rpc.call("ListServiceInstanceResources", {
                 "RegionId": self.region, "ServiceInstanceId": service_instance_id,
                 "ServiceInstanceResourceType": "AliyunResource", "MaxResults": MAX_RESULTS, "NextToken": token})
-            for raw in body.get("Resources") or []:
-                parsed = parse_arn(str(raw.get("ResourceARN") or ""))
-                if parsed:
-                    out.append(parsed)
+            out += [listed_resource(str(raw.get("ResourceARN") or "")) for raw in body.get("Resources") or []
+                    if raw.get("ResourceARN")]
             token = body.get("NextToken")
             if not token:
                 return out

@@ -17,9 +17,11 @@ class NotProtected:
 
     @classmethod
     def of(cls, service: str, kind: str, resource_id: str) -> NotProtected:
-        """A listed resource of a service nestbackup does not back up (`kind` may be empty: the ARN had none)."""
+        """A listed resource nestbackup does not back up (`kind`, even `service`, empty: its ARN did not say)."""
+        if not service:
+            return cls(resource_id, "unknown", "nestbackup cannot tell which service this resource's ARN names")
         return cls(resource_id, f"{service}:{kind}" if kind else service,
-                   f"nestbackup does not back up {service or 'unidentified'} resources")
+                   f"nestbackup does not back up {service} resources")
 
     def to_api(self) -> dict[str, Any]:
         return {"ResourceId": self.resource_id, "ResourceType": self.resource_type, "Reason": self.reason}

@@ -34,8 +34,8 @@ class ServiceInstance:
 @dataclass(frozen=True)
 class Resource:
     arn: str
-    service: str       # ecs | rds | ...
-    kind: str          # instance | disk | dbinstance | ...
+    service: str       # ecs | rds | ... ("" when the ARN is not of the documented form)
+    kind: str          # instance | disk | dbinstance | ... ("" when the ARN names none)
     resource_id: str
 
 
