@@ -3,7 +3,9 @@ registered with Compute Nest as the service instance's resources.
 
 Spec keys beyond the resources: `Tagged` (default true: resources carry the tag), `ComputeNest` (default true:
 register the service instance; `{"Status": ..., "ListResources": false, "ListsDisks": true}` refine it),
-`ReadOnlyReplicas` (read-only replicas of the first RDS instance)."""
+`ReadOnlyReplicas` (read-only replicas of the first RDS instance), `OtherResources` (resources of services the
+product does not back up, e.g. `["oss:bucket/app-assets", "kvstore:instance/r-1"]`: `<service>:<type>/<id>`,
+registered with Compute Nest only; nothing is created for them)."""
 from __future__ import annotations
 
 import re
@@ -11,6 +13,7 @@ import re
 from .cloud import LocalCloud
 
 TAG_KEY = "acs:computenest:serviceInstanceId"
+_OTHER = re.compile(r"^([a-z][a-z0-9-]{0,31}):([a-z][a-z0-9-]{0,31})/([A-Za-z0-9_.-]{1,128})$")
 _SIZE = re.compile(r"^(\d+)\s*(B|KiB|MiB|GiB)?$")
 _UNITS = {None: 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
 
@@ -45,6 +48,11 @@ def seed(cloud: LocalCloud, spec: dict) -> dict:
     replicas = spec.get("ReadOnlyReplicas", 0)
     if not isinstance(replicas, int) or not 0 <= replicas <= 5:
         raise ValueError("ReadOnlyReplicas must be an integer from 0 to 5")
+    others = spec.get("OtherResources", [])
+    matches = [_OTHER.match(o) if isinstance(o, str) else None for o in others] if isinstance(others, list) else [None]
+    if len(matches) > 100 or not all(matches):
+        raise ValueError("OtherResources must be a list of at most 100 '<service>:<type>/<id>' strings, "
+                         "e.g. oss:bucket/app-assets")
     out: dict = {"ServiceInstanceId": si, "InstanceIds": [], "Disks": [], "DBInstances": []}
     instance = cloud.ecs.create_instance(tags=tags)
     out["InstanceIds"].append(instance["InstanceId"])
@@ -79,6 +87,7 @@ def seed(cloud: LocalCloud, spec: dict) -> dict:
         arns = [cn.resource_arn("ecs", "instance", i) for i in out["InstanceIds"]]
         arns += [cn.resource_arn("ecs", "disk", d["DiskId"]) for d in out["Disks"]]
         arns += [cn.resource_arn("rds", "dbinstance", d["DBInstanceId"]) for d in out["DBInstances"]]
+        arns += [cn.resource_arn(m[1], m[2], m[3]) for m in matches if m]
         doc = cn.create_service_instance(si, arns if nest.get("ListResources", True) else [],
                                          status=nest.get("Status", "Deployed"),
                                          **({"lists_disks": bool(nest["ListsDisks"])} if "ListsDisks" in nest else {}))

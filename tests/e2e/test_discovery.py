@@ -77,3 +77,23 @@ def test_a_read_only_replica_is_skipped_with_its_reason_and_the_restore_leaves_i
     done = api.wait(restore["RestoreId"], timeout=240)
     assert done["Status"] == "Restored", done
     assert replica["DBInstanceId"] not in {r["ResourceId"] for r in done["Resources"]}
+
+
+def test_resources_nestbackup_does_not_back_up_are_listed_not_protected_and_plan_warns(api, control, si):
+    """An OSS bucket and a Redis instance deployed with the service instance: the backup still ends Created, and the
+    record (validated against the OpenAPI document) and the plan name both as not protected."""
+    seeded = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB",
+                          OtherResources=["oss:bucket/app-assets", "kvstore:instance/r-cache01"])
+    assert any(":bucket/app-assets" in arn for arn in seeded["ComputeNest"]["Resources"])
+    status, plan = api.call("GET", f"/service-instances/{si}/plan")
+    assert status == 200 and [n["ResourceType"] for n in plan["NotProtected"]] == ["oss:bucket", "kvstore:instance"]
+    assert any("2 resources not protected" in warning for warning in plan["Warnings"]), plan["Warnings"]
+    status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
+    assert status == 202 and listed_ids(record) == {seeded["Disks"][0]["DiskId"]}, record
+    final = api.wait(record["BackupId"])
+    assert final["Status"] == "Created"
+    assert final["NotProtected"] == [
+        {"ResourceId": "app-assets", "ResourceType": "oss:bucket", "Reason": "nestbackup does not back up oss resources"},
+        {"ResourceId": "r-cache01", "ResourceType": "kvstore:instance",
+         "Reason": "nestbackup does not back up kvstore resources"}]
+    assert final["StatusDetail"] == "2 resources not protected (oss:bucket app-assets, kvstore:instance r-cache01)"
