@@ -9,7 +9,11 @@ Supported
 - `InputConstructor`, `OutputConstructor`, `Parameters`: keys ending in `.$` take an expression (see
   expressions.py, compiled here so that a bad one fails the load), other keys literal values, nested objects and
   arrays recursively. `$Output` is only allowed in `OutputConstructor`.
-- Retry and Catch on Task, Parallel and Map (their meaning at run time: interpreter.py).
+- Retry and Catch on Task, Parallel and Map (their meaning at run time: interpreter.py). The documented rules
+  are enforced: every rule needs `Errors` and `Description`; Retry `MaxAttempts`, `IntervalSeconds` (integers,
+  intervals at most 86,400 s); Catch `Next`. An inline Map's concurrency is at most 40. A definition breaking
+  one is refused like any other (`InvalidDefinition`, models.py; the real CreateFlow/UpdateFlow code is
+  UNCONFIRMED).
 - Old FDL definitions (`type: flow`, `steps`) are refused with a message saying so.
 """
 from __future__ import annotations
@@ -24,6 +28,8 @@ from .expressions import ExpressionError, compile_expression
 
 MAX_WAIT_SECONDS = 300
 MAX_PARALLEL_BRANCHES = 50
+MAX_INLINE_MAP_CONCURRENCY = 40  # inline mode page: "the maximum concurrency is 40"
+MAX_RETRY_SECONDS = 86400  # error-handling page: IntervalSeconds and MaxBackoffSeconds at most 86,400
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
 STATE_TYPES = ("Task", "Pass", "Choice", "Wait", "Parallel", "Map", "Succeed", "Fail")
 ARN_RE = re.compile(r"^acs:fc:[^:]*:[^:]*:(?:services/(?P<svc>[^/]+)/)?functions/(?P<name>[^/]+)(?:/(?P<qual>[^/]+))?$")
@@ -268,8 +274,9 @@ def _load_state(st: dict, name: str, stype: str, where: str) -> State:
         for key in ("MaxConcuccency", "MaxConcurrency"):
             if key in st:
                 v = st[key]
-                if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                    raise FlowDefinitionError(f"{where}: {key} must be a non-negative integer")
+                if not _is_int(v) or not 0 <= v <= MAX_INLINE_MAP_CONCURRENCY:
+                    raise FlowDefinitionError(f"{where}: {key} must be an integer from 0 to "
+                                              f"{MAX_INLINE_MAP_CONCURRENCY} (an inline Map's limit), got {v!r}")
     elif stype == "Fail":
         if "Detail" not in st:
             raise FlowDefinitionError(f"{where}: Detail is required in a Fail state")
@@ -278,7 +285,13 @@ def _load_state(st: dict, name: str, stype: str, where: str) -> State:
     return state
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def _load_handlers(st: dict, where: str) -> None:
+    """Retry and Catch rules as the error-handling page documents them: every rule needs `Errors` and a
+    `Description`; a Retry rule `MaxAttempts` and `IntervalSeconds` (integers), a Catch rule `Next`."""
     for kind in ("Retry", "Catch"):
         rules = st.get(kind)
         if rules is None:
@@ -292,18 +305,24 @@ def _load_handlers(st: dict, where: str) -> None:
             errors = rule.get("Errors")
             if not isinstance(errors, list) or not errors or not all(isinstance(e, str) for e in errors):
                 raise FlowDefinitionError(f"{label}: Errors must be a non-empty list of error names")
+            if not isinstance(rule.get("Description"), str) or not rule["Description"]:
+                raise FlowDefinitionError(f"{label}: Description is required (a non-empty string)")
             if kind == "Retry":
                 allowed = {"Errors", "Description", "MaxAttempts", "IntervalSeconds", "BackoffRate",
                            "MaxBackoffSeconds"}
                 for key in ("MaxAttempts", "IntervalSeconds"):
                     if key not in rule:
                         raise FlowDefinitionError(f"{label}: {key} is required")
-                for key in ("MaxAttempts", "IntervalSeconds", "BackoffRate", "MaxBackoffSeconds"):
+                for key in ("MaxAttempts", "IntervalSeconds", "MaxBackoffSeconds"):
                     v = rule.get(key, 0)
-                    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-                        raise FlowDefinitionError(f"{label}: {key} must be a non-negative number")
-                if rule["IntervalSeconds"] > 86400 or rule.get("MaxBackoffSeconds", 0) > 86400:
-                    raise FlowDefinitionError(f"{label}: IntervalSeconds and MaxBackoffSeconds are at most 86400")
+                    if not _is_int(v) or v < 0:
+                        raise FlowDefinitionError(f"{label}: {key} must be a non-negative integer")
+                rate = rule.get("BackoffRate", 1)
+                if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate < 0:
+                    raise FlowDefinitionError(f"{label}: BackoffRate must be a non-negative number")
+                if rule["IntervalSeconds"] > MAX_RETRY_SECONDS or rule.get("MaxBackoffSeconds", 0) > MAX_RETRY_SECONDS:
+                    raise FlowDefinitionError(f"{label}: IntervalSeconds and MaxBackoffSeconds are at most "
+                                              f"{MAX_RETRY_SECONDS}")
             else:
                 allowed = {"Errors", "Description", "Next", "OutputConstructor"}
                 if not isinstance(rule.get("Next"), str):

@@ -145,6 +145,80 @@ def test_validation_messages():
 # -- expressions
 
 
+# -- CloudFlow's documented definition rules (error-handling page; inline Map page), each refused as CloudFlow does
+
+TASK = """
+    StartAt: T
+    States:
+      - Type: Task
+        Name: T
+        Action: FC:InvokeFunction
+        Parameters: {resourceArn: 'acs:fc:r:1:functions/f', invocationType: Sync}
+        Retry: [%s]
+        Catch: [%s]
+        End: true
+      - {Type: Pass, Name: Caught, End: true}
+    """
+RETRY = "Errors: [FnF.ALL], Description: again, MaxAttempts: 3, IntervalSeconds: 2"
+CATCH = "Errors: [FnF.ALL], Description: give up, Next: Caught"
+
+
+def handlers(retry: str = RETRY, catch: str = CATCH) -> str:
+    return TASK % ("{" + retry + "}", "{" + catch + "}")
+
+
+def test_a_conforming_retry_and_catch_load():
+    assert flow(handlers()).root.states["T"].spec["Retry"][0]["Description"] == "again"
+    flow(handlers(retry=RETRY + ", BackoffRate: 1.5, MaxBackoffSeconds: 86400"))
+
+
+@pytest.mark.parametrize("retry, message", [
+    ("Errors: [FnF.ALL], MaxAttempts: 3, IntervalSeconds: 2", "Retry[0]: Description is required"),
+    ("Errors: [FnF.ALL], Description: '', MaxAttempts: 3, IntervalSeconds: 2", "Retry[0]: Description is required"),
+    ("Description: x, MaxAttempts: 3, IntervalSeconds: 2", "Retry[0]: Errors must be a non-empty list"),
+    ("Errors: [FnF.ALL], Description: x, IntervalSeconds: 2", "Retry[0]: MaxAttempts is required"),
+    ("Errors: [FnF.ALL], Description: x, MaxAttempts: 3", "Retry[0]: IntervalSeconds is required"),
+    (RETRY.replace("MaxAttempts: 3", "MaxAttempts: 2.5"), "Retry[0]: MaxAttempts must be a non-negative integer"),
+    (RETRY.replace("IntervalSeconds: 2", "IntervalSeconds: 0.5"),
+     "Retry[0]: IntervalSeconds must be a non-negative integer"),
+    (RETRY.replace("IntervalSeconds: 2", "IntervalSeconds: 86401"), "IntervalSeconds and MaxBackoffSeconds are at most"),
+    (RETRY + ", MaxBackoffSeconds: 86401", "IntervalSeconds and MaxBackoffSeconds are at most"),
+])
+def test_a_retry_rule_breaking_the_documented_rules_is_refused(retry, message):
+    assert message in invalid(handlers(retry=retry))
+
+
+@pytest.mark.parametrize("catch, message", [
+    ("Errors: [FnF.ALL], Next: Caught", "Catch[0]: Description is required"),
+    ("Description: x, Next: Caught", "Catch[0]: Errors must be a non-empty list"),
+    ("Errors: [FnF.ALL], Description: x", "Catch[0]: Next is required"),
+])
+def test_a_catch_rule_breaking_the_documented_rules_is_refused(catch, message):
+    assert message in invalid(handlers(catch=catch))
+
+
+MAP = """
+    StartAt: M
+    States:
+      - Type: Map
+        Name: M
+        ItemsPath: $Input.items
+        %s: %s
+        Processor:
+          StartAt: I
+          States: [{Type: Pass, Name: I, End: true}]
+        End: true
+    """
+
+
+@pytest.mark.parametrize("key", ["MaxConcuccency", "MaxConcurrency"])
+def test_an_inline_map_runs_at_most_40_iterations_at_once(key):
+    flow(MAP % (key, 40))
+    assert f"{key} must be an integer from 0 to 40" in invalid(MAP % (key, 41))
+    assert f"{key} must be an integer from 0 to 40" in invalid(MAP % (key, "'5'"))
+
+
+
 @pytest.mark.parametrize("text,expected", [
     ('$Input.a.b[1]', 2),
     ('$Input.s == "done" && ($Input.n >= 3 || false)', True),
@@ -187,7 +261,7 @@ def test_a_state_reading_a_missing_input_field_fails_with_the_expression_error()
               resourceArn: acs:fc:cn-hangzhou:1:functions/echo/LATEST
               invocationType: Sync
               body: {id.$: $Input.RestoreId, round.$: $Input.Round}
-            Catch: [{Errors: [FnF.ALL], Next: Caught}]
+            Catch: [{Errors: [FnF.ALL], Description: to Caught, Next: Caught}]
             End: true
           - {Type: Pass, Name: Caught, End: true}
         """)
@@ -259,9 +333,9 @@ def test_retry_rules_first_match_and_backoff_cap():
             Action: FC:InvokeFunction
             Parameters: {resourceArn: 'acs:fc:r:1:functions/flaky', invocationType: Sync}
             Retry:
-              - {Errors: [FC.ResourceThrottled], MaxAttempts: 4, IntervalSeconds: 2, BackoffRate: 3,
-                 MaxBackoffSeconds: 10}
-              - {Errors: [FnF.ALL], MaxAttempts: 9, IntervalSeconds: 1}
+              - {Errors: [FC.ResourceThrottled], Description: throttled, MaxAttempts: 4, IntervalSeconds: 2,
+                 BackoffRate: 3, MaxBackoffSeconds: 10}
+              - {Errors: [FnF.ALL], Description: the rest, MaxAttempts: 9, IntervalSeconds: 1}
             End: true
         """)
     hooks = Hooks({"flaky": flaky})
@@ -285,6 +359,7 @@ def test_map_requires_object_items_and_parallel_failure_is_caught():
                 States: [{Type: Fail, Name: Bad, Code: Branch.Failed, Detail: no}]
             Catch:
               - Errors: [Branch.Failed]
+                Description: on to the Map
                 OutputConstructor: {code.$: $Context.Current.Error.Code, items.$: $Input.items}
                 Next: M
             Next: M
