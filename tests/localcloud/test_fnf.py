@@ -298,6 +298,8 @@ def test_api_errors(fnf):
     assert e.code == "InvalidArgument"
     e = error_of(lambda: start(fnf, "broken", "b-1"))
     assert e.code == "InvalidDefinition" and "Next 'Nowhere' names no state" in e.message
+    e = error_of(lambda: start(fnf, "undescribed", "u-1"))  # breaks a documented rule: refused, never run
+    assert e.code == "InvalidDefinition" and e.status_code == 400 and "Retry[0]: Description is required" in e.message
     e = error_of(lambda: fnf.describe_execution(fm.DescribeExecutionRequest(flow_name="poll",
                                                                             execution_name="never")))
     assert e.code == "ExecutionNotExists" and e.status_code == 404
@@ -313,7 +315,7 @@ def test_flows_and_executions_listing(fnf):
     flow = fnf.describe_flow(fm.DescribeFlowRequest(name="poll")).body
     assert flow.name == "poll" and "StartAt: Poll" in flow.definition and flow.description
     names = [f.name for f in fnf.list_flows(fm.ListFlowsRequest(limit=100)).body.flows]
-    assert {"poll", "fanout", "retry", "catch", "slow", "big", "loop"} <= set(names) and "broken" not in names
+    assert {"poll", "fanout", "retry", "catch", "slow", "big", "loop"} <= set(names) and not {"broken", "undescribed"} & set(names)
     first = fnf.list_flows(fm.ListFlowsRequest(limit=2)).body
     second = fnf.list_flows(fm.ListFlowsRequest(limit=2, next_token=first.next_token)).body
     assert len(first.flows) == 2 and second.flows[0].name == first.next_token

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -209,6 +210,11 @@ MAP = """
           States: [{Type: Pass, Name: I, End: true}]
         End: true
     """
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[2] / "flows").glob("*.yaml")), ids=lambda p: p.name)
+def test_the_product_flows_keep_the_documented_rules(path):
+    load_flow(path.read_text())  # a deployment following our docs must not be refused by CloudFlow
 
 
 @pytest.mark.parametrize("key", ["MaxConcuccency", "MaxConcurrency"])
