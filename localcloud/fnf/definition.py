@@ -28,7 +28,7 @@ from .expressions import ExpressionError, compile_expression
 
 MAX_WAIT_SECONDS = 300
 MAX_PARALLEL_BRANCHES = 50
-MAX_INLINE_MAP_CONCURRENCY = 40  # inline mode page: "the maximum concurrency is 40"
+MAX_INLINE_MAP_CONCURRENCY = 40  # inline-mode page: an inline Map runs at most 40 iterations at once
 MAX_RETRY_SECONDS = 86400  # error-handling page: IntervalSeconds and MaxBackoffSeconds at most 86,400
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
 STATE_TYPES = ("Task", "Pass", "Choice", "Wait", "Parallel", "Map", "Succeed", "Fail")

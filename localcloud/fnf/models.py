@@ -45,6 +45,9 @@ from .runner import MAX_EVENTS, Runner
 # UNCONFIRMED HTTP statuses (the codes have sources, the statuses do not): StopExecution's ExecutionAlreadyCompleted,
 # StartExecution's ExecutionAlreadyExists, FlowNotExists and ExecutionNotExists.
 STOP_ENDED_HTTP_STATUS, ALREADY_EXISTS_HTTP_STATUS, NOT_FOUND_HTTP_STATUS = 400, 400, 404
+# UNCONFIRMED: what CreateFlow/UpdateFlow answer for a definition breaking a documented rule; flows come from
+# files here, so the refusal shows at StartExecution/DescribeFlow of the name.
+INVALID_DEFINITION = "InvalidDefinition"
 LIST_EXECUTIONS_LIMIT = (60, 1, 99)     # default, min, max: SDK ListExecutionsRequest docstring
 LIST_LIMIT = (60, 1, 999)               # ListFlows, GetExecutionHistory: their SDK request docstrings
 MAX_STOP_ERROR, MAX_STOP_CAUSE = 128, 4096
@@ -112,7 +115,7 @@ class Fnf(Product):
         for f in self.flow_files.files():
             if f.name == name:
                 if f.error:
-                    raise ServiceError("InvalidDefinition", f.error, 400)
+                    raise ServiceError(INVALID_DEFINITION, f.error, 400)
                 return f
         raise ServiceError("FlowNotExists", f"flow {name} does not exist", NOT_FOUND_HTTP_STATUS)
 
