@@ -31,6 +31,24 @@ def snapshot_content_is(endpoint, disk, snapshot_id, expected_sha) -> bool:
     return sha256_of(disk["Path"]) == expected_sha
 
 
+def test_a_backup_waits_while_another_snapshot_of_the_disk_is_being_made(product, api, control, si):
+    """As an automatic snapshot policy would: a snapshot of the disk is progressing when the backup starts. ECS refuses
+    403 IncorrectDiskStatus.CreatingSnapshot; the item stays Pending with the reason shown, then is made."""
+    disk = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="1MiB")["Disks"][0]["DiskId"]
+    control.faults(pace_ms={disk: 4000})
+    ecs = make_ecs(product.endpoint)
+    other = ecs.create_snapshot(ecs_m.CreateSnapshotRequest(disk_id=disk, snapshot_name="policy-made")).body.snapshot_id
+    status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
+    assert status == 202, record
+    waiting = wait_until(lambda: api.call("GET", f"/backups/{record['BackupId']}")[1]["Resources"][0].get("WaitReason"),
+                         timeout=30)
+    assert waiting.startswith("IncorrectDiskStatus.CreatingSnapshot")
+    final = api.wait(record["BackupId"])
+    assert final["Status"] == "Created", final
+    item = final["Resources"][0]
+    assert item["WaitReason"] is None and item["ArtifactId"] and item["ArtifactId"] != other
+
+
 def test_a_service_instance_with_disks_and_real_databases_backs_up_to_created(product, api, control, si, pg_db,
                                                                                my_db):
     seeded = control.seed(ServiceInstanceId=si, Disks=3, DiskSize="8MiB", Postgres=pg_db[1], MySQL=my_db[1])

@@ -72,6 +72,32 @@ def test_a_busy_rds_instance_is_waited_for(w):
     assert seeded["DBInstances"][0] in {j["instance"] for j in w.rds.jobs.values()}
 
 
+@pytest.mark.parametrize(("disks", "action"), [(1, "CreateSnapshot"), (2, "CreateSnapshotGroup")])
+def test_a_snapshot_refused_while_another_of_the_disk_is_made_is_waited_for(w, disks, action):
+    """An automatic snapshot policy may be taking a snapshot of the disk: ECS refuses with 403
+    IncorrectDiskStatus.CreatingSnapshot ("try again later"), and the backup waits it out as RDS BackupJobExists."""
+    w.seed("si-1", instances=1, disks_per_instance=disks)
+    w.ecs.refusals.refuse(action, "IncorrectDiskStatus.CreatingSnapshot", times=2, http_status=403)
+    record = create_backup(w, "si-1")
+    start_batch(w, record["BackupId"], 0)
+    items = get_backup(w, record["BackupId"])["Resources"]
+    assert {i["Status"] for i in items} == {"Pending"}
+    assert all(i["WaitReason"].startswith("IncorrectDiskStatus.CreatingSnapshot") for i in items)
+    assert play_backup(w, record["BackupId"])["Status"] == "Created"
+    assert all(i["WaitReason"] is None for i in get_backup(w, record["BackupId"])["Resources"])
+
+
+def test_a_disk_still_refused_at_its_deadline_fails_with_timeout_naming_the_last_refusal(w):
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    w.ecs.refusals.refuse("CreateSnapshot", "IncorrectDiskStatus.CreatingSnapshot", times=99, http_status=403)
+    record = create_backup(w, "si-1")
+    start_batch(w, record["BackupId"], 0)
+    poll(w, record["BackupId"], 0, now=2_000_000_000)    # long past the disk deadline
+    item = get_backup(w, record["BackupId"])["Resources"][0]
+    assert (item["Status"], item["ErrorCode"]) == ("Failed", "Timeout")
+    assert "last refusal: IncorrectDiskStatus.CreatingSnapshot" in item["ErrorMessage"]
+
+
 def test_one_operation_per_service_instance_and_bad_input_is_refused(w):
     w.seed("si-1")
     create_backup(w, "si-1")

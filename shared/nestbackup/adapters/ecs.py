@@ -19,6 +19,15 @@ INSTANCE_IDS_PER_CALL = 100      # Stop/StartInstances, DescribeInstances
 # NextToken to the end: the reference answers with a NextToken whenever more may follow.
 DISKS_PAGE = 500
 PAGE = 100
+# CreateSnapshot / CreateSnapshotGroup refusals that clear by themselves: nothing was applied, so the backup asks again
+# a poll round later until the disk deadline. 403 IncorrectDiskStatus.CreatingSnapshot: "A previous snapshot creation
+# is in process" (an automatic snapshot policy may be taking one; both references' error tables: try again later).
+SNAPSHOT_WAIT_CODES = frozenset({"IncorrectDiskStatus.CreatingSnapshot"})
+
+
+def snapshot_must_wait(err: CloudError) -> bool:
+    """CreateSnapshot(Group) was refused before it was applied and may be asked again later."""
+    return err.code in SNAPSHOT_WAIT_CODES
 
 
 def chunks(items: list[str], size: int) -> Iterator[list[str]]:
@@ -96,6 +105,8 @@ class Ecs:
         return list(seen.items())
 
     # -- snapshots
+    snapshot_must_wait = staticmethod(snapshot_must_wait)
+
     def create_snapshot(self, disk_id: str, *, name: str, description: str, client_token: str,
                         tags: dict[str, str] | None = None) -> str:
         body = self.rpc.call("CreateSnapshot", {"DiskId": disk_id, "SnapshotName": name, "Description": description,

@@ -49,7 +49,7 @@ class BackupItem:
     started_at: float | None = None      # RDS: when CreateBackup was about to be sent (to adopt its result)
     jobs_before: list[str] = field(default_factory=list)  # RDS: tasks already running then (never adopted)
     sets_before: list[str] = field(default_factory=list)  # RDS: manual sets of that minute then (never adopted)
-    wait_reason: str | None = None       # RDS: why the backup has not started yet (instance busy), for the caller
+    wait_reason: str | None = None       # why the backup has not started yet (instance or disk busy), for the caller
     expires_at: str | None = None        # RDS: when the cloud deletes the backup set (ISO UTC); None = never/unknown
     restorable: bool | None = None       # RDS: whether the set can be restored as the product restores it
     restorable_reason: str | None = None  # why not (e.g. MetaStatus of a MySQL set)
@@ -72,10 +72,10 @@ class BackupItem:
                "Method": str(self.method) if self.method else None,
                "StartTime": self.start_time, "EndTime": self.end_time}
         out["ExpiresAt"] = self.expires_at     # disk snapshots without RetentionDays never expire
+        out["WaitReason"] = self.wait_reason   # why it has not started yet (the resource is busy), for the caller
         if self.resource_type is ResourceType.RDS:
             out["Engine"] = self.engine
             out["Databases"] = list(self.databases)
-            out["WaitReason"] = self.wait_reason
             out["Restorable"] = self.restorable
             out["RestorableReason"] = self.restorable_reason
             out["DeleteRefused"] = self.delete_refused

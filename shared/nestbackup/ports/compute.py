@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Protocol
 
+from ..errors import CloudError
+
 
 @dataclass(frozen=True)
 class Disk:
@@ -98,6 +100,11 @@ class Compute(Protocol):
 
     def create_snapshot_group(self, instance_id: str, disk_ids: list[str], *, name: str, description: str,
                               client_token: str, tags: dict[str, str] | None = None) -> str: ...
+
+    def snapshot_must_wait(self, err: CloudError) -> bool:
+        """CreateSnapshot(Group) was refused before it was applied (e.g. another snapshot of the disk is being
+        made) and may be asked again later."""
+        ...
 
     def describe_snapshots(self, snapshot_ids: Iterable[str]) -> dict[str, Snapshot]: ...
 

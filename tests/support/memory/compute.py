@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from typing import Iterable
 
+from nestbackup.adapters.ecs import snapshot_must_wait  # the same refusal table as the real port
 from nestbackup.errors import CloudError
 from nestbackup.ports.compute import Disk, Instance, Refused, Snapshot, SnapshotGroup
 
@@ -84,6 +85,8 @@ class MemoryCompute:
                     snap["progress"] = snap["progress"] if snap["status"] == "failed" else 100
 
     # -- the port
+    snapshot_must_wait = staticmethod(snapshot_must_wait)
+
     def disks_tagged(self, key: str, value: str) -> list[Disk]:
         return [self._disk(d) for d, doc in self.disks.items() if doc["tags"].get(key) == value]
 

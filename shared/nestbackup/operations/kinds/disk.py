@@ -2,6 +2,7 @@
 a snapshot group's members too."""
 from __future__ import annotations
 
+from ... import logs
 from ...decisions.backup import CloudProgress, client_token
 from ...errors import CloudError
 from ...model.ids import OWNER_TAG
@@ -13,6 +14,7 @@ from ...ports.compute import Snapshot
 from ...ports.records import StoredRecord
 from ...settings import Settings
 from ..discovery import Discovered
+from ..loading import save
 from .action import CancelCleanup, still_listed
 
 
@@ -25,11 +27,15 @@ class DiskSnapshot:
 
     def start(self, w: Ports, stored: StoredRecord, record: BackupRecord, unit: list[BackupItem]) -> None:
         first = unit[0]
-        snapshot_id = w.ecs.create_snapshot(
-            first.resource_id, name=f"nestbackup-{record.backup_id}",
-            description=f"nestbackup {record.backup_id} of {record.service_instance_id}",
-            client_token=client_token(record.backup_id, first.resource_id), tags={OWNER_TAG: record.backup_id})
-        first.status, first.artifact_id = ItemStatus.RUNNING, snapshot_id
+        try:
+            snapshot_id = w.ecs.create_snapshot(
+                first.resource_id, name=f"nestbackup-{record.backup_id}",
+                description=f"nestbackup {record.backup_id} of {record.service_instance_id}",
+                client_token=client_token(record.backup_id, first.resource_id), tags={OWNER_TAG: record.backup_id})
+        except CloudError as err:
+            wait_out(w, stored, record, unit, err)
+            return
+        first.status, first.artifact_id, first.wait_reason = ItemStatus.RUNNING, snapshot_id, None
 
     def describe_batch(self, w: Ports, running: list[BackupItem]) -> dict[str, CloudProgress]:
         seen: dict[str, CloudProgress] = {}
@@ -103,6 +109,19 @@ class DiskSnapshot:
             elif disk.settled:
                 item.status, item.progress = ItemStatus.SUCCEEDED, 100
                 item.verified, item.verification = None, _reset_evidence(item, disk.status)
+
+
+def wait_out(w: Ports, stored: StoredRecord, record: BackupRecord, unit: list[BackupItem], err: CloudError) -> None:
+    """A refusal that clears by itself (another snapshot of the disk is being made, e.g. by an automatic snapshot
+    policy) leaves the unit Pending with the reason shown: the poll rounds ask again until the disk deadline, as
+    RDS waits out BackupJobExists. Any other refusal is raised."""
+    if not w.ecs.snapshot_must_wait(err):
+        raise err
+    for item in unit:
+        item.wait_reason = f"{err.code}: {err.message}"
+    save(w, stored, record)
+    logs.event("snapshot waits", step="start", record_id=record.backup_id, resource_id=unit[0].resource_id,
+               code=err.code, request_id=err.request_id)
 
 
 def _reset_evidence(item: RestoreItem, status: str) -> str:

@@ -5,25 +5,30 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ...decisions.backup import CloudProgress, client_token, failed_group_outcomes
+from ...errors import CloudError
 from ...model.ids import OWNER_TAG
 from ...model.records import BackupItem, BackupRecord
 from ...model.status import ItemStatus, snapshot_item_status
 from ...ports import Ports
 from ...ports.records import StoredRecord
 from .action import still_listed
-from .disk import DiskSnapshot
+from .disk import DiskSnapshot, wait_out
 
 
 class SnapshotGroup(DiskSnapshot):
     def start(self, w: Ports, stored: StoredRecord, record: BackupRecord, unit: list[BackupItem]) -> None:
         first = unit[0]
-        group_id = w.ecs.create_snapshot_group(
-            first.instance_id or "", [i.resource_id for i in unit], name=f"nestbackup-{record.backup_id}",
-            description=f"nestbackup {record.backup_id} of {record.service_instance_id}",
-            client_token=client_token(record.backup_id, first.instance_id or ""),
-            tags={OWNER_TAG: record.backup_id})
+        try:
+            group_id = w.ecs.create_snapshot_group(
+                first.instance_id or "", [i.resource_id for i in unit], name=f"nestbackup-{record.backup_id}",
+                description=f"nestbackup {record.backup_id} of {record.service_instance_id}",
+                client_token=client_token(record.backup_id, first.instance_id or ""),
+                tags={OWNER_TAG: record.backup_id})
+        except CloudError as err:
+            wait_out(w, stored, record, unit, err)
+            return
         for item in unit:
-            item.status, item.group_id = ItemStatus.RUNNING, group_id
+            item.status, item.group_id, item.wait_reason = ItemStatus.RUNNING, group_id, None
 
     def describe_batch(self, w: Ports, running: list[BackupItem]) -> dict[str, CloudProgress]:
         seen: dict[str, CloudProgress] = {}
