@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import secrets
 import time
+from typing import TYPE_CHECKING
 
 from .. import logs
 from ..errors import CloudError, Conflict
 from ..model.ids import OWNER_TAG, is_backup_id
-from ..model.records import BackupItem
 from ..model.status import BackupStatus, ItemStatus
-from ..ports import Ports
 from ..ports.records import StaleWrite
 from .claims import take_instance_lock
 from .kinds import kind_of
 from .kinds.action import NOT_FOUND_CODES, refused_for_good
 from .kinds.rds_backup import PENDING_SET_SECONDS, PENDING_SETS
 from .loading import load_backup, read_backup, save
+
+if TYPE_CHECKING:
+    from ..model.records import BackupItem
+    from ..ports import Ports
 
 # -- delete
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from typing import TYPE_CHECKING
 
 from .. import logs
 from ..decisions.backup import DatabaseFacts, DiskFacts, plan_items
@@ -13,9 +14,6 @@ from ..errors import NestBackupError, ValidationError
 from ..model.ids import check_client_token, check_service_instance_id
 from ..model.records import BackupRecord, iso_utc, new_record_id
 from ..model.status import BACKUP_FINAL, BackupStatus, ItemStatus
-from ..ports import Ports
-from ..ports.compute import Disk
-from ..ports.databases import DBInstance
 from ..ports.flows import BackupFlowInput
 from .backup_poll import finalize
 from .closing import ACTIVE
@@ -23,6 +21,11 @@ from .costs import Meter
 from .discovery import check_service_instance, discover
 from .loading import load_backup
 from .opening import Opening, abandon, begin, earlier_record, ensure_started, fingerprint, start_flow, write_record
+
+if TYPE_CHECKING:
+    from ..ports import Ports
+    from ..ports.compute import Disk
+    from ..ports.databases import DBInstance
 
 # -- create
 DESCRIPTION_MAX_CHARS = 256
