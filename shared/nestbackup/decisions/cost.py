@@ -2,10 +2,12 @@
 DEFAULT_PRICES, overridable with NESTBACKUP_PRICES): the same keys as the plan's estimate, so the two compare."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..model.cost import Cost
 from .plan import DEFAULT_PRICES
+
+if TYPE_CHECKING:
+    from ..model.cost import Cost
 
 GIB = 2 ** 30
 

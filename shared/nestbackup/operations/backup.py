@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from typing import TYPE_CHECKING
 
 from .. import logs
 from ..decisions.backup import DatabaseFacts, DiskFacts, plan_items
@@ -13,16 +14,17 @@ from ..errors import NestBackupError, ValidationError
 from ..model.ids import check_client_token, check_service_instance_id
 from ..model.records import BackupRecord, iso_utc, new_record_id
 from ..model.status import BACKUP_FINAL, BackupStatus, ItemStatus
-from ..ports import Ports
-from ..ports.compute import Disk
-from ..ports.databases import DBInstance
 from ..ports.flows import BackupFlowInput
-from .backup_poll import finalize
 from .closing import ACTIVE
 from .costs import Meter
 from .discovery import check_service_instance, discover
 from .loading import load_backup
 from .opening import Opening, abandon, begin, earlier_record, ensure_started, fingerprint, start_flow, write_record
+
+if TYPE_CHECKING:
+    from ..ports import Ports
+    from ..ports.compute import Disk
+    from ..ports.databases import DBInstance
 
 # -- create
 DESCRIPTION_MAX_CHARS = 256
@@ -69,10 +71,17 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
         w.documents.delete_doc(ACTIVE, backup_id)
         return record.to_api()
     start_flow(w, op, s.backup_flow, BackupFlowInput(backup_id),
-               close=lambda cause: finalize(w, backup_id, error=cause))
+               close=lambda cause: _close(w, backup_id, cause))
     if meter:
         meter.charge(backup_id, 0)
     return record.to_api()
+
+
+def _close(w: Ports, backup_id: str, cause: dict) -> None:
+    """Finalize a backup whose flow did not start. Imported here: only this branch needs the poll step's modules
+    (the item kinds, costs, notification), which creating a backup otherwise never loads."""
+    from .backup_poll import finalize
+    finalize(w, backup_id, error=cause)
 
 
 def disk_facts(disks: list[Disk]) -> list[DiskFacts]:

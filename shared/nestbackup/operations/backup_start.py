@@ -3,18 +3,22 @@ backup), idempotently, each through its kind's action (operations/kinds): ECS ca
 backup (CreateBackup takes none) marks its intent first and after a crash adopts only the manual job it started."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .. import logs
 from ..decisions.backup import START_BATCH_UNITS, batch_indexes, start_units
 from ..errors import CloudError
-from ..model.records import BackupItem, BackupRecord
 from ..model.status import ItemStatus
-from ..ports import Ports
 from ..ports.records import StaleWrite, StoredRecord
 from ..ports.steps import PrepareOutput, StartBatchOutput
 from .artifacts import discard_started_after_close
 from .costs import Meter
 from .kinds import kind_of
 from .loading import load_backup, read_backup, save
+
+if TYPE_CHECKING:
+    from ..model.records import BackupItem, BackupRecord
+    from ..ports import Ports
 
 
 def start_batch_count(w: Ports, backup_id: str) -> list[int]:

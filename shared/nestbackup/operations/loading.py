@@ -1,12 +1,16 @@
 """Reading a record the caller named: a malformed or unknown id, or a record of another kind, is NotFound."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..errors import NotFound
 from ..model.ids import is_backup_id, is_restore_id
 from ..model.records import BackupRecord
 from ..model.restores import RestoreRecord
-from ..ports import Ports
-from ..ports.records import StoredRecord
+
+if TYPE_CHECKING:
+    from ..ports import Ports
+    from ..ports.records import StoredRecord
 
 
 def _read(w: Ports, kind: str, record_id: str, well_formed: bool) -> StoredRecord:

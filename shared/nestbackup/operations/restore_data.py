@@ -5,14 +5,18 @@ each disk is reset to its snapshot. So the service is down only for the disk res
 large the databases."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .. import logs
 from ..errors import CloudError
 from ..model.records import ResourceType
-from ..model.restores import RestoreItem, RestoreRecord
 from ..model.status import DatabaseState, ItemStatus, RestorePhase
-from ..ports import Ports
 from .discovery import discover
 from .kinds import RESTORE_KINDS, restore_kind_of
+
+if TYPE_CHECKING:
+    from ..model.restores import RestoreItem, RestoreRecord
+    from ..ports import Ports
 
 RESOURCE_MOVED = "ResourceMoved"
 

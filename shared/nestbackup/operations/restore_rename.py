@@ -4,17 +4,20 @@ done are undone too (all or nothing)."""
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from .. import logs
 from ..errors import CloudError, NestBackupError, ValidationError
 from ..model.records import ResourceType
-from ..model.restores import RestoreRecord
 from ..model.status import DatabaseState, ItemStatus, RestorePhase
-from ..ports import Ports
 from ..ports.steps import RenameOutput
 from .costs import Meter
 from .loading import read_restore, save
 from .restore_data import failed_databases
+
+if TYPE_CHECKING:
+    from ..model.restores import RestoreRecord
+    from ..ports import Ports
 
 
 def rename(w: Ports, restore_id: str, now: float | None = None) -> dict:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from ..model import timeline
-from ..ports.records import Records, StoredRecord
+
+if TYPE_CHECKING:
+    from ..ports.records import Records, StoredRecord
 
 log = logging.getLogger("nestbackup.timeline")
 

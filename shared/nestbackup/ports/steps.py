@@ -40,10 +40,12 @@ class AdvanceState(str, Enum):
         return str(self.value)
 
 
-@dataclass(frozen=True)
 class StepInput:
     """A step's input: built from the event the flow sends, with the fields checked (a malformed event is a
-    ValidationError, never a KeyError)."""
+    ValidationError, never a KeyError). Each step's input is a frozen dataclass of its fields; this base holds none,
+    so it is a plain class (a dataclass costs its generated methods' compilation on every cold start)."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]      # set on each step's dataclass (for fields() and asdict())
 
     @classmethod
     def from_event(cls: type[T], body: dict[str, Any]) -> T:
@@ -64,10 +66,12 @@ class StepInput:
         return cls(**values)
 
 
-
-@dataclass(frozen=True)
 class StepOutput:
+    """A step's output (each a frozen dataclass of its fields; the base a plain class, as StepInput)."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
     TRANSITIONS: ClassVar[int] = 1
+
     def to_event(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Enum) else v for k, v in asdict(self).items()}
 

@@ -2,12 +2,16 @@
 (`action.py`). A new kind = one module + one row in KINDS."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ...model.records import BackupItem, BackupMethod, ResourceType
-from ...model.restores import RestoreItem
-from .action import ItemAction
 from .disk import DiskSnapshot
 from .rds_backup import RdsBackup
 from .snapshot_group import SnapshotGroup
+
+if TYPE_CHECKING:
+    from ...model.restores import RestoreItem
+    from .action import ItemAction
 
 # In the order the steps work through them (snapshots, groups, then RDS: as before, one batch each).
 KINDS: dict[BackupMethod, ItemAction] = {

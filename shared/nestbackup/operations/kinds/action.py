@@ -4,16 +4,18 @@ its own cloud calls (Velero's per-kind item actions)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ...decisions.backup import CloudProgress
 from ...errors import CloudError
-from ...model.records import BackupItem, BackupRecord
-from ...model.restores import RestoreItem, RestoreRecord
-from ...ports import Ports
-from ...ports.records import StoredRecord
-from ...settings import Settings
-from ..discovery import Discovered
+
+if TYPE_CHECKING:
+    from ...decisions.backup import CloudProgress
+    from ...model.records import BackupItem, BackupRecord
+    from ...model.restores import RestoreItem, RestoreRecord
+    from ...ports import Ports
+    from ...ports.records import StoredRecord
+    from ...settings import Settings
+    from ..discovery import Discovered
 
 # What DeleteSnapshot / DeleteSnapshotGroup / DeleteBackup answer for an artifact already gone.
 NOT_FOUND_CODES = ("InvalidSnapshotId.NotFound", "InvalidSnapshotGroupId.NotFound", "InvalidBackupId.NotFound")

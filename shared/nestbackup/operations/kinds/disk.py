@@ -2,20 +2,24 @@
 a snapshot group's members too."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ... import logs
 from ...decisions.backup import CloudProgress, client_token
 from ...errors import CloudError
 from ...model.ids import OWNER_TAG
-from ...model.records import BackupItem, BackupRecord
-from ...model.restores import RestoreItem, RestoreRecord
 from ...model.status import ItemStatus, snapshot_item_status
-from ...ports import Ports
-from ...ports.compute import Snapshot
-from ...ports.records import StoredRecord
-from ...settings import Settings
-from ..discovery import Discovered
 from ..loading import save
 from .action import CancelCleanup, still_listed
+
+if TYPE_CHECKING:
+    from ...model.records import BackupItem, BackupRecord
+    from ...model.restores import RestoreItem, RestoreRecord
+    from ...ports import Ports
+    from ...ports.compute import Snapshot
+    from ...ports.records import StoredRecord
+    from ...settings import Settings
+    from ..discovery import Discovered
 
 
 class DiskSnapshot:

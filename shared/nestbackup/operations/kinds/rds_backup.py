@@ -10,22 +10,25 @@ set says (expiry, size, whether RestoreTable can use it) is recorded once it is 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from ... import logs
 from ...decisions import restore as decide
 from ...decisions.backup import CloudProgress, client_token
 from ...errors import CloudError, ValidationError
 from ...model.engines import Engine, RestoreMethod, engine_of
-from ...model.records import BackupItem, BackupRecord
-from ...model.restores import RestoreItem, RestoreRecord
 from ...model.status import DatabaseState, ItemStatus, backup_job_item_status, rds_instance_running
-from ...ports import Ports
-from ...ports.databases import Database
-from ...ports.records import StoredRecord
-from ...settings import Settings
-from ..discovery import Discovered
 from ..loading import save
 from .action import NOT_FOUND_CODES, CancelCleanup, refused_for_good
+
+if TYPE_CHECKING:
+    from ...model.records import BackupItem, BackupRecord
+    from ...model.restores import RestoreItem, RestoreRecord
+    from ...ports import Ports
+    from ...ports.databases import Database
+    from ...ports.records import StoredRecord
+    from ...settings import Settings
+    from ..discovery import Discovered
 
 
 class RdsBackup:

@@ -3,16 +3,19 @@ reset to its own member snapshot), so the restore side is the disk's."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from ...decisions.backup import CloudProgress, client_token, failed_group_outcomes
 from ...errors import CloudError
 from ...model.ids import OWNER_TAG
-from ...model.records import BackupItem, BackupRecord
 from ...model.status import ItemStatus, snapshot_item_status
-from ...ports import Ports
-from ...ports.records import StoredRecord
 from .action import still_listed
 from .disk import DiskSnapshot, wait_out
+
+if TYPE_CHECKING:
+    from ...model.records import BackupItem, BackupRecord
+    from ...ports import Ports
+    from ...ports.records import StoredRecord
 
 
 class SnapshotGroup(DiskSnapshot):
