@@ -30,6 +30,7 @@ class ItemStatus(_Status):
     SKIPPED = "Skipped"            # deliberately not backed up (e.g. a read-only replica); ErrorMessage says why
 
 
+CANCELLED = "Cancelled"    # the error code of every item a cancel closed, and of the cancelled record
 ITEM_FINAL = frozenset({ItemStatus.SUCCEEDED, ItemStatus.FAILED, ItemStatus.SKIPPED})
 BACKUP_FINAL = frozenset({BackupStatus.CREATED, BackupStatus.CREATE_FAILED, BackupStatus.DELETED,
                           BackupStatus.DELETE_FAILED})

@@ -17,7 +17,7 @@ from ..decisions.backup import ARTIFACT_NOT_FOUND
 from ..errors import CloudError, Conflict
 from ..model.ids import OWNER_TAG
 from ..model.records import BackupItem, ResourceType
-from ..model.status import BackupStatus, DatabaseState, ItemStatus, RestorePhase, RestoreStatus
+from ..model.status import CANCELLED, BackupStatus, DatabaseState, ItemStatus, RestorePhase, RestoreStatus
 from ..ports import Ports
 from ..ports.records import StaleWrite
 from .backup_poll import finalize
@@ -27,7 +27,6 @@ from .loading import load_backup, read_backup, read_restore, save
 from .restore import recover
 
 log = logging.getLogger("nestbackup.backup")
-CANCELLED = "Cancelled"          # the error code of every item a cancel closed, and of the cancelled record
 
 # Before any database is swapped: what was done can be said, and the rest left as it is.
 CANCELLABLE_PHASES = (RestorePhase.SAFETY_BACKUP, RestorePhase.RESTORING_DATABASES, RestorePhase.STOPPING_INSTANCE,

@@ -11,17 +11,15 @@ from .. import logs
 from ..errors import CloudError, NestBackupError
 from ..model.ids import OWNER_TAG, is_backup_id
 from ..model.records import record_time
-from ..model.status import BackupStatus, RestoreStatus
+from ..model.status import CANCELLED, BackupStatus, RestoreStatus
 from ..ports import Ports
 from ..ports.flows import generations
 from ..ports.records import StaleWrite
 from .artifacts import delete_pending_sets, resume_deletes
 from .backup_poll import finalize, poll
-from .cancel import CANCELLED
 from .claims import OPENING_SECONDS
 from .closing import ACTIVE
 from .opening import abandon_indexed
-from .restore import recover
 
 SWEEP_GRACE_SECONDS = 300        # a record younger than this may still be starting its flow
 ARTIFACT_GRACE_SECONDS = 900     # an artifact younger than this may still be on its way into its record
@@ -71,6 +69,7 @@ def sweep(w: Ports, now: float | None = None) -> dict:
                     pass
                 finalize(w, record_id, error=cause, now=now)
             else:
+                from .restore import recover  # imported where used: most sweeps find no restore to close
                 recover(w, record_id, error=cause, now=now)
             finished.append(record_id)
             logs.event("operation swept", step="sweep", record_id=record_id, cause=cause["Code"])
