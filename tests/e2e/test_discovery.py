@@ -2,6 +2,8 @@
 replicas skipped; an instance Compute Nest does not know (or is deleting) is refused before any record exists."""
 import pytest
 
+from tests.support.product import run_cli
+
 
 def listed_ids(record) -> set[str]:
     return {r["ResourceId"] for r in record["Resources"]}
@@ -79,9 +81,10 @@ def test_a_read_only_replica_is_skipped_with_its_reason_and_the_restore_leaves_i
     assert replica["DBInstanceId"] not in {r["ResourceId"] for r in done["Resources"]}
 
 
-def test_resources_nestbackup_does_not_back_up_are_listed_not_protected_and_plan_warns(api, control, si):
+def test_resources_nestbackup_does_not_back_up_are_listed_not_protected_and_plan_warns(api, control, si, product):
     """An OSS bucket and a Redis instance deployed with the service instance: the backup still ends Created, and the
-    record (validated against the OpenAPI document) and the plan name both as not protected."""
+    record (validated against the OpenAPI document), the plan and the CLI's show, describe and plan name both as not
+    protected."""
     seeded = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB",
                           OtherResources=["oss:bucket/app-assets", "kvstore:instance/r-cache01"])
     assert any(":bucket/app-assets" in arn for arn in seeded["ComputeNest"]["Resources"])
@@ -97,3 +100,10 @@ def test_resources_nestbackup_does_not_back_up_are_listed_not_protected_and_plan
         {"ResourceId": "r-cache01", "ResourceType": "kvstore:instance",
          "Reason": "nestbackup does not back up kvstore resources"}]
     assert final["StatusDetail"] == "2 resources not protected (oss:bucket app-assets, kvstore:instance r-cache01)"
+    for command in (["backup", "show", final["BackupId"]], ["backup", "describe", final["BackupId"]]):
+        done = run_cli(product.endpoint, *command)
+        assert done.returncode == 0, done.stderr
+        assert "not protected: oss:bucket app-assets (nestbackup does not back up oss resources)" in done.stdout
+    done = run_cli(product.endpoint, "plan", "--instance", si)
+    assert done.returncode == 0, done.stderr
+    assert "warning: 2 resources not protected" in done.stdout and "not protected: kvstore:instance r-cache01" in done.stdout
