@@ -168,7 +168,8 @@ def test_a_backup_closed_while_its_rds_job_runs_hands_the_set_to_the_timer(w):
     assert not w.rds.sets
 
 
-def test_the_sweeper_closes_a_restore_whose_flow_died_and_starts_its_instances(w):
+def _restore_with_its_instances_stopped(w) -> tuple[dict, str]:
+    """A restore advanced by hand (not by its flow) to RestoringData, its instance stopped."""
     seeded = w.seed("si-1", instances=1, disks_per_instance=1)
     backup_id = backup_at(w, time.time())
     restore_id = create_restore(w, backup_id, safety_backup=False)["RestoreId"]
@@ -176,6 +177,11 @@ def test_the_sweeper_closes_a_restore_whose_flow_died_and_starts_its_instances(w
         if get_restore(w, restore_id)["Phase"] == "RestoringData":
             break
         advance(w, restore_id)
+    return seeded, restore_id
+
+
+def test_the_sweeper_closes_a_restore_whose_flow_died_and_starts_its_instances(w):
+    seeded, restore_id = _restore_with_its_instances_stopped(w)
     assert {w.ecs.instances[i]["status"] for i in seeded["InstanceIds"]} == {"Stopped"}
     w.flows.end(w.settings.restore_flow, restore_id, "Failed")
     assert sweep(w, now=time.time() + 1000)["Finished"] == [restore_id]
@@ -185,13 +191,7 @@ def test_the_sweeper_closes_a_restore_whose_flow_died_and_starts_its_instances(w
 
 
 def test_a_restore_whose_instances_cannot_be_started_yet_stays_open_until_they_are(w):
-    seeded = w.seed("si-1", instances=1, disks_per_instance=1)
-    backup_id = backup_at(w, time.time())
-    restore_id = create_restore(w, backup_id, safety_backup=False)["RestoreId"]
-    for _ in range(10):
-        if get_restore(w, restore_id)["Phase"] == "RestoringData":
-            break
-        advance(w, restore_id)
+    seeded, restore_id = _restore_with_its_instances_stopped(w)
     w.flows.end(w.settings.restore_flow, restore_id, "Failed")
     w.ecs.refusals.refuse("StartInstances", "InternalError", http_status=500)
     assert sweep(w, now=time.time() + 1000)["Finished"] == []
