@@ -146,6 +146,12 @@ def rotate_webhook_secret(call: Call) -> Response:
     return Response(200, tenants.rotate_webhook_secret(call.wiring, call.path_params["id"]))
 
 
+def set_webhook_format(call: Call) -> Response:
+    from ..operations import tenants
+    body = json_body(call.request, {"WebhookFormat"}, {"WebhookFormat"})
+    return Response(200, tenants.set_webhook_format(call.wiring, call.path_params["id"], body["WebhookFormat"]))
+
+
 def tenant_deliveries(call: Call) -> Response:
     from ..operations.notify import deliveries
     status = one_of(call.request.query, "status", DELIVERY_STATUSES)

@@ -120,6 +120,11 @@ def route_table() -> tuple[Route, ...]:
               "Rotate the tenant's webhook signing secret (admin); the new one is returned once, the previous one "
               "keeps signing beside it for 24 h", "WebhookSecret", "the new secret", "a webhook secret",
               params=(RECORD_ID,), admin_only=TENANTS_ONLY),
+        Route("PUT", "/tenants/{id}/webhook-format", e.set_webhook_format,
+              "Choose what the tenant's webhook receives (admin): cloudevents (a structured CloudEvent, Standard "
+              "Webhooks headers) or legacy (the record as the body, both header sets)", "WebhookFormat",
+              "the format set", "a webhook format", params=(RECORD_ID,), body="SetWebhookFormat",
+              admin_only=TENANTS_ONLY),
         Route("GET", "/tenants/{id}/deliveries", e.tenant_deliveries,
               "The tenant's webhook deliveries, newest first (admin)", "Deliveries", "the deliveries", "deliveries",
               params=(RECORD_ID, Param("status", "query", DELIVERY_STATUS)), admin_only=TENANTS_ONLY),

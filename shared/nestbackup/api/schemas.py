@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from ..decisions.webhooks import DeliveryStatus
+from ..decisions.webhooks import DeliveryStatus, WebhookFormat
 from ..model.status import BackupStatus, RestorePhase, RestoreStatus
 
 Schema = dict[str, Any]      # a JSON Schema object
@@ -114,7 +114,9 @@ SCHEMAS: dict[str, Schema] = {
     "Tenants": {"type": "object", "required": ["Tenants"], "properties": {"Tenants": {"type": "array", "items": {
         "type": "object", "required": ["Name", "Instances", "Webhook"],
         "properties": {"Name": {"type": "string"}, "Instances": {"type": "array", "items": {"type": "string"}},
-                       "Webhook": {"type": "boolean", "description": "whether it has a webhook"}}}}}},
+                       "Webhook": {"type": "boolean", "description": "whether it has a webhook"},
+                       "WebhookFormat": {**enum_of(WebhookFormat),
+                                         "description": "with a webhook: what it receives (docs/events.md)"}}}}}},
     "TenantDeleted": {"type": "object", "required": ["Name", "Deleted"],
                       "properties": {"Name": {"type": "string"}, "Deleted": {"type": "boolean"}}},
     "WebhookSecret": {"type": "object", "required": ["Name", "WebhookSecret", "PreviousSecretValidSeconds"],
@@ -150,6 +152,10 @@ SCHEMAS: dict[str, Schema] = {
                      "properties": {"Name": {"type": "string", "maxLength": 64},
                                     "Instances": {"type": "array", "items": ID, "minItems": 1},
                                     "Webhook": {"type": "string", "format": "uri"}}},
+    "SetWebhookFormat": {"type": "object", "required": ["WebhookFormat"], "additionalProperties": False,
+                         "properties": {"WebhookFormat": enum_of(WebhookFormat)}},
+    "WebhookFormat": {"type": "object", "required": ["Name", "WebhookFormat"],
+                      "properties": {"Name": {"type": "string"}, "WebhookFormat": enum_of(WebhookFormat)}},
 }
 
 DELIVERY_STATUS = enum_of(DeliveryStatus)

@@ -1,12 +1,13 @@
-"""`nestbackup tenant create|list|delete|rotate-webhook-secret|deliveries`: who may act on which service instances
-(admin token required)."""
+"""`nestbackup tenant create|list|delete|rotate-webhook-secret|webhook-format|standard-secret|deliveries`: who may
+act on which service instances (admin token required; standard-secret is local)."""
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
-from ..decisions.webhooks import DeliveryStatus
+from ..decisions.webhooks import DeliveryStatus, WebhookFormat, standard_secret
 from .backup import api_options
 from .client import ApiClient
 from .errors import CliError
@@ -54,6 +55,32 @@ def rotate_webhook_secret(name, as_json, endpoint, token) -> None:
         return
     click.echo(f"new webhook signing secret of {name} (shown only now):")
     click.echo(out["WebhookSecret"])
+
+
+@tenant.command("webhook-format")
+@click.argument("name")
+@click.argument("webhook_format", metavar="FORMAT", type=click.Choice([str(f) for f in WebhookFormat]))
+@click.option("--json", "as_json", is_flag=True)
+@api_options
+def webhook_format(name, webhook_format, as_json, endpoint, token) -> None:
+    """What the tenant's webhook receives: cloudevents (a structured CloudEvent, Standard Webhooks headers) or
+    legacy (the record as the body, the old headers beside the standard ones). See docs/events.md."""
+    out = ApiClient(endpoint, token).call("PUT", f"/tenants/{name}/webhook-format", {"WebhookFormat": webhook_format})
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    click.echo(f"webhook of {name} now receives the {out['WebhookFormat']} format")
+
+
+@tenant.command("standard-secret")
+def standard_secret_() -> None:
+    """Read a webhook secret made before Standard Webhooks on standard input; print the same key as the spec spells
+    it (standard base64), for a receiver's Standard Webhooks library. Local: calls no API."""
+    line = sys.stdin.readline().strip()
+    try:
+        click.echo(standard_secret(line))
+    except ValueError:
+        raise CliError("not a webhook secret (whsec_ and base64)") from None
 
 
 @tenant.command("deliveries")

@@ -6,6 +6,7 @@ elsewhere), the VPC's private services or loopback (server-side request forgery)
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import ipaddress
@@ -24,6 +25,10 @@ class DeliveryStatus(str, Enum):
         return str(self.value)
 
 
+# Standard Webhooks 1.0.0 (github.com/standard-webhooks/standard-webhooks, spec/standard-webhooks.md): every delivery.
+WEBHOOK_ID, WEBHOOK_TIMESTAMP, WEBHOOK_SIGNATURE = "webhook-id", "webhook-timestamp", "webhook-signature"
+SECRET_PREFIX = "whsec_"                        # then the key in base64; the spec asks for 24 to 64 random bytes
+# The headers before Standard Webhooks, still sent to tenants in the legacy format (docs/events.md, the overlap):
 SIGNATURE_HEADER = "X-Nestbackup-Signature"     # t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">[,v1=…]
 DELIVERY_HEADER = "X-Nestbackup-Delivery"       # the same id on every attempt of one delivery: receivers dedupe on it
 TIMESTAMP_HEADER = "X-Nestbackup-Timestamp"
@@ -130,21 +135,46 @@ def literal_address_refusal(host: str, allow_private: bool = False) -> str | Non
     return refused_address(host.strip("[]"), allow_private)
 
 
-def signature_header(secrets: list[str], timestamp: int, body: bytes) -> str:
-    """`t=…,v1=…` with one v1 per secret (the current one first, then one still in its grace period)."""
+class WebhookFormat(str, Enum):
+    """What a tenant's webhook receives (docs/events.md)."""
+    CLOUDEVENTS = "cloudevents"   # the event as a structured CloudEvent, Standard Webhooks headers
+    LEGACY = "legacy"             # the record as the body (a binary-mode CloudEvent), both header sets
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+def tenant_format(tenant: dict[str, object]) -> WebhookFormat:
+    """A tenant stored before the formats existed receives what it always did, until the admin moves it."""
+    return WebhookFormat(tenant.get("WebhookFormat") or WebhookFormat.LEGACY.value)
+
+
+def secret_key(secret: str) -> bytes:
+    """The HMAC key a `whsec_` secret stands for. Secrets made before Standard Webhooks are the URL-safe base64
+    alphabet without padding; those made since, the standard one: the two differ only in `-_` for `+/`, so one
+    reading serves both, and an old secret keeps its key (docs/events.md: its standard spelling)."""
+    body = secret.removeprefix(SECRET_PREFIX).translate(str.maketrans("-_", "+/"))
+    return base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
+
+
+def standard_secret(secret: str) -> str:
+    """The secret as the spec spells it (standard base64): what a receiver gives the Standard Webhooks library."""
+    return SECRET_PREFIX + base64.b64encode(secret_key(secret)).decode()
+
+
+def standard_signature(secrets: list[str], message_id: str, timestamp: int, body: bytes) -> str:
+    """`webhook-signature`: `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`, one per secret (the current
+    one first, then one still in its grace period), space-separated."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return " ".join("v1," + base64.b64encode(hmac.new(secret_key(s), signed, hashlib.sha256).digest()).decode()
+                    for s in secrets)
+
+
+def legacy_signature(secrets: list[str], timestamp: int, body: bytes) -> str:
+    """`X-Nestbackup-Signature`: `t=…,v1=<hex>` with one v1 per secret, keyed by the secret's text as before."""
     signed = f"{timestamp}.".encode() + body
     return ",".join([f"t={timestamp}"] + [f"v1={hmac.new(s.encode(), signed, hashlib.sha256).hexdigest()}"
                                           for s in secrets])
-
-
-def verify_signature(secret: str, header: str, body: bytes, now: int, tolerance: int = 300) -> bool:
-    """What a receiver does (and the tests): a v1 that matches, on a timestamp within `tolerance` seconds."""
-    fields = [f.split("=", 1) for f in header.split(",") if "=" in f]
-    stamps = [v for k, v in fields if k == "t"]
-    if len(stamps) != 1 or not stamps[0].isdigit() or abs(now - int(stamps[0])) > tolerance:
-        return False
-    expected = signature_header([secret], int(stamps[0]), body).split(",v1=")[1]
-    return any(hmac.compare_digest(v, expected) for k, v in fields if k == "v1")
 
 
 def delivery_id(record_id: str, status: str, tenant: str) -> str:

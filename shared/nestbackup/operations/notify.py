@@ -1,5 +1,6 @@
 """Notifications: when an operation ends, its final record goes to the webhook of every tenant of its service
-instance, exactly once per record and tenant, signed, and never holding up the flow.
+instance, exactly once per record and tenant, as a CloudEvent signed as Standard Webhooks says (docs/events.md), and
+never holding up the flow.
 
 notify       -> called as a record becomes final: queue one delivery per subscribed tenant (a delivery whose id is
                 already queued, e.g. by a concurrent cancel, is not queued twice), then try the new ones at once, in
@@ -11,13 +12,14 @@ Best effort for the record: nothing here changes it, and a failure is logged wit
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 
+from ..decisions import cloudevents as events
 from ..decisions import webhooks as rules
 from ..decisions.webhooks import DeliveryStatus
 from ..errors import NestBackupError, NotFound
+from ..model.records import iso_utc
 from ..ports import Ports
 from ..ports.webhooks import Post
 from . import tenants
@@ -32,7 +34,7 @@ KEEP_DEAD_SECONDS = 30 * 24 * 3600
 def notify(w: Ports, service_instance_id: str, record: dict, now: float | None = None) -> int:
     """Queue and try the deliveries of one final record; the number delivered now."""
     now = time.time() if now is None else now
-    kind, record_id = ("restore", record["RestoreId"]) if "RestoreId" in record else ("backup", record["BackupId"])
+    kind, record_id = events.record_kind(record)
     try:
         queued = []
         for tenant_hash, doc, _ in w.documents.docs(tenants.TENANTS):
@@ -86,18 +88,12 @@ def _attempt(w: Ports, keys: list[str], now: float, bodies: dict[str, dict]) -> 
                                                    "LastError": "the tenant or its webhook is gone"}, version)
             continue
         try:
-            body = json.dumps(bodies.get(doc["RecordId"]) or record_api(w, doc["Kind"], doc["RecordId"])).encode()
+            record = bodies.get(doc["RecordId"]) or record_api(w, doc["Kind"], doc["RecordId"])
         except NotFound:
             w.documents.update_doc(DELIVERIES, key, {**doc, "Status": DeliveryStatus.DROPPED.value,
                                                    "LastError": "the record is gone"}, version)
             continue
-        stamp = int(now)
-        headers = {"content-type": "application/json", "user-agent": "nestbackup-webhook/2",
-                   rules.DELIVERY_HEADER: key, rules.TIMESTAMP_HEADER: str(stamp)}
-        signing = tenants.signing_secrets(tenant[0], now)
-        if signing:
-            headers[rules.SIGNATURE_HEADER] = rules.signature_header(signing, stamp, body)
-        posts.append(Post(key, tenant[0]["Webhook"], body, headers))
+        posts.append(Post(key, tenant[0]["Webhook"], *_signed(key, tenant[0], record, doc, now)))
         claimed[key] = (doc, version)
     delivered = 0
     for outcome in w.webhooks.post_all(posts, s.webhook_deadline_seconds, s.webhook_allow_private):
@@ -116,6 +112,24 @@ def _attempt(w: Ports, keys: list[str], now: float, bodies: dict[str, dict]) -> 
         except (StaleWrite, NestBackupError):
             log.warning("webhook outcome not recorded", extra={"fields": {"delivery": outcome.key}})
     return delivered
+
+
+def _signed(key: str, tenant: dict, record: dict, delivery: dict, now: float) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of one attempt: the record's CloudEvent in the tenant's format, the Standard Webhooks
+    headers (the delivery id is `webhook-id`), and for a legacy tenant the headers it was built against too."""
+    event = events.final_record_event(record, record.get("ServiceInstanceId") or "", iso_utc(delivery["CreatedEpoch"]))
+    legacy = rules.tenant_format(tenant) is rules.WebhookFormat.LEGACY
+    headers, body = (events.binary if legacy else events.structured)(event)
+    stamp = int(now)
+    headers |= {"user-agent": "nestbackup-webhook/3", rules.WEBHOOK_ID: key, rules.WEBHOOK_TIMESTAMP: str(stamp)}
+    signing = tenants.signing_secrets(tenant, now)
+    if signing:
+        headers[rules.WEBHOOK_SIGNATURE] = rules.standard_signature(signing, key, stamp, body)
+    if legacy:
+        headers |= {rules.DELIVERY_HEADER: key, rules.TIMESTAMP_HEADER: str(stamp)}
+        if signing:
+            headers[rules.SIGNATURE_HEADER] = rules.legacy_signature(signing, stamp, body)
+    return body, headers
 
 
 def deliveries(w: Ports, tenant: str | None = None, status: str | None = None) -> list[dict]:

@@ -6,6 +6,7 @@ act on every service instance.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -71,7 +72,8 @@ def _validate_webhook(w: Ports, url: str | None) -> None:
 
 
 def _new_secret() -> str:
-    return "whsec_" + secrets.token_urlsafe(32)
+    """32 random bytes in standard base64 behind `whsec_`, as Standard Webhooks spells a symmetric secret."""
+    return webhooks.SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def create_tenant(w: Ports, name: str, instances: list[str], now: float | None = None,
@@ -86,28 +88,44 @@ def create_tenant(w: Ports, name: str, instances: list[str], now: float | None =
         raise Conflict(f"tenant {name} exists")
     secret = _new_secret() if webhook else None
     w.documents.put_doc(TENANTS, digest, {"Name": name, "Instances": sorted(set(instances)), "Webhook": webhook,
-                                        "WebhookSecret": secret, "CreatedEpoch": time.time() if now is None else now})
+                                        "WebhookSecret": secret, "CreatedEpoch": time.time() if now is None else now,
+                                        "WebhookFormat": str(webhooks.WebhookFormat.CLOUDEVENTS)})
     out = {"Name": name, "Instances": sorted(set(instances)), "Token": token}
     return out | ({"WebhookSecret": secret} if secret else {})
 
 
-def rotate_webhook_secret(w: Ports, name: str, now: float | None = None) -> dict:
-    """A new signing secret, shown once; the previous one keeps signing beside it for SECRET_GRACE_SECONDS."""
-    now = time.time() if now is None else now
+def _hooked_tenant(w: Ports, name: str) -> tuple[str, dict, int]:
+    """The tenant's key, document and version; NotFound, or Conflict when it has no webhook."""
     found = w.documents.get_doc(NAMES, name) if isinstance(name, str) and TENANT_NAME.match(name) else None
     key = found[0]["Hash"] if found else None
     tenant = w.documents.get_doc(TENANTS, key) if key else None
     if key is None or tenant is None:
         raise NotFound(f"no tenant {name!r}")
-    doc, version = tenant
-    if not doc.get("Webhook"):
+    if not tenant[0].get("Webhook"):
         raise Conflict(f"tenant {name} has no webhook")
+    return key, tenant[0], tenant[1]
+
+
+def rotate_webhook_secret(w: Ports, name: str, now: float | None = None) -> dict:
+    """A new signing secret, shown once; the previous one keeps signing beside it for SECRET_GRACE_SECONDS."""
+    now = time.time() if now is None else now
+    key, doc, version = _hooked_tenant(w, name)
     secret = _new_secret()
     w.documents.update_doc(TENANTS, key, {
         **doc, "WebhookSecret": secret, "PreviousWebhookSecret": doc.get("WebhookSecret"),
         "PreviousSecretUntil": now + webhooks.SECRET_GRACE_SECONDS}, version)
     return {"Name": name, "WebhookSecret": secret,
             "PreviousSecretValidSeconds": webhooks.SECRET_GRACE_SECONDS if doc.get("WebhookSecret") else 0}
+
+
+def set_webhook_format(w: Ports, name: str, webhook_format: object) -> dict:
+    """Move a tenant's webhook to the CloudEvents format once its receiver reads it (or back, to undo)."""
+    formats = [str(f) for f in webhooks.WebhookFormat]
+    if webhook_format not in formats:
+        raise ValidationError(f"WebhookFormat must be one of {', '.join(formats)}")
+    key, doc, version = _hooked_tenant(w, name)
+    w.documents.update_doc(TENANTS, key, {**doc, "WebhookFormat": webhook_format}, version)
+    return {"Name": name, "WebhookFormat": webhook_format}
 
 
 def signing_secrets(doc: dict, now: float) -> list[str]:
@@ -120,6 +138,7 @@ def signing_secrets(doc: dict, now: float) -> list[str]:
 
 def list_tenants(w: Ports) -> dict:
     return {"Tenants": [{"Name": doc["Name"], "Instances": doc["Instances"], "Webhook": bool(doc.get("Webhook"))}
+                        | ({"WebhookFormat": str(webhooks.tenant_format(doc))} if doc.get("Webhook") else {})
                         for _, doc, _ in w.documents.docs(TENANTS)]}
 
 
