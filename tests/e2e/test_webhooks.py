@@ -1,16 +1,23 @@
 """Webhooks: one signed delivery per final record and tenant, in parallel under a total deadline, never redirected,
 retried by the timer and kept as a dead letter when it keeps failing. The receivers here are on 127.0.0.1, so this
-module's product runs with the admin option that allows private targets (the refusals are in test_tenants.py)."""
+module's product runs with the admin option that allows private targets (the refusals are in test_tenants.py).
+Deliveries are read as a receiver reads them: the Standard Webhooks library verifies, the CloudEvents SDK parses."""
+import hashlib
+import hmac
 import json
 import threading
 import time
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from cloudevents.core.bindings.http import HTTPMessage, from_http_event
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from nestbackup.decisions import webhooks as rules
 from nestbackup.handlers import wiring
-from nestbackup.operations import notify
+from nestbackup.operations import notify, tenants
 from tests.support import wait_until
 from tests.support.product import run_cli, start_product
 
@@ -95,13 +102,16 @@ def test_each_final_record_is_delivered_once_signed_with_a_delivery_id(api, cont
     final = final_backup(api, control, si)
     wait_until(lambda: hook.requests)
     request = hook.requests[0]
-    assert json.loads(request["body"])["BackupId"] == final["BackupId"]
-    assert json.loads(request["body"])["Status"] == "Created"
-    assert request["headers"][rules.DELIVERY_HEADER.lower()] == rules.delivery_id(final["BackupId"], "Created",
-                                                                                   tenant["Name"])
-    signature = request["headers"][rules.SIGNATURE_HEADER.lower()]
-    assert rules.verify_signature(tenant["WebhookSecret"], signature, request["body"], int(time.time()))
-    assert not rules.verify_signature("whsec_wrong", signature, request["body"], int(time.time()))
+    payload = Webhook(tenant["WebhookSecret"]).verify(request["body"], request["headers"])
+    with pytest.raises(WebhookVerificationError):
+        Webhook("whsec_" + "A" * 43).verify(request["body"], request["headers"])
+    event = from_http_event(HTTPMessage(request["headers"], request["body"]))
+    assert event.get_type() == "com.nestbackup.backup.final" and event.get_subject() == final["BackupId"]
+    assert event.get_data() == payload["data"] and event.get_data()["BackupId"] == final["BackupId"]
+    assert event.get_data()["Status"] == "Created" == event.get_extension("status")
+    assert request["headers"]["content-type"].startswith("application/cloudevents+json")
+    assert request["headers"]["webhook-id"] == rules.delivery_id(final["BackupId"], "Created", tenant["Name"])
+    assert not any(h.startswith(("x-nestbackup", "ce-")) for h in request["headers"])
 
     # The same final record notified again, twice at once (concurrent cancels, a re-run finalize): no new delivery.
     w = wiring()
@@ -178,8 +188,7 @@ def test_a_slow_receiver_is_cut_off_at_the_deadline_then_retried_with_the_same_d
     assert out["Delivered"] >= 1
     [done] = deliveries(api, tenant["Name"])
     assert done["Status"] == "Delivered" and done["Attempts"] == 2
-    ids = {r["headers"][rules.DELIVERY_HEADER.lower()] for r in hook.requests
-           if json.loads(r["body"])["BackupId"] == final["BackupId"]}
+    ids = {r["headers"]["webhook-id"] for r in hook.requests if json.loads(r["body"])["subject"] == final["BackupId"]}
     assert ids == {done["DeliveryId"]}
 
 
@@ -215,7 +224,7 @@ def test_a_failing_receiver_becomes_a_dead_letter_and_a_rotated_secret_signs_bes
     new_secret = json.loads(rotated.stdout)["WebhookSecret"]
     assert new_secret != tenant["WebhookSecret"]
     listed = api.documented("GET", "/tenants")      # the admin routes answer what the OpenAPI document says
-    assert {"Name": tenant["Name"], "Instances": [si], "Webhook": True} in listed["Tenants"]
+    assert {"Name": tenant["Name"], "Instances": [si], "Webhook": True, "WebhookFormat": "cloudevents"} in listed["Tenants"]
     w, now = wiring(), time.time()
     for _ in range(rules.MAX_ATTEMPTS):
         now += rules.MAX_RETRY_SECONDS + 1
@@ -224,13 +233,51 @@ def test_a_failing_receiver_becomes_a_dead_letter_and_a_rotated_secret_signs_bes
                             f"/tenants/{tenant['Name']}/deliveries?status=DeadLetter")["Deliveries"]
     assert dead["Attempts"] == rules.MAX_ATTEMPTS and "HTTP 500" in dead["LastError"]
     assert len(hook.requests) == rules.MAX_ATTEMPTS
-    last = hook.requests[-1]
-    header = last["headers"][rules.SIGNATURE_HEADER.lower()]
-    stamp = int(last["headers"][rules.TIMESTAMP_HEADER.lower()])
-    assert rules.verify_signature(new_secret, header, last["body"], stamp)
-    assert rules.verify_signature(tenant["WebhookSecret"], header, last["body"], stamp)
+    last = hook.requests[-1]       # sent hours ahead (the timer was called with a later now): the library's own
+    sent = datetime.fromtimestamp(int(last["headers"]["webhook-timestamp"]), timezone.utc)   # signer, not verify()
+    signatures = last["headers"]["webhook-signature"].split(" ")
+    for secret in (new_secret, tenant["WebhookSecret"]):
+        assert Webhook(secret).sign(last["headers"]["webhook-id"], sent, last["body"]) in signatures
     listed = run_cli(api.base.removesuffix("/api"), "tenant", "deliveries", tenant["Name"], "--status", "DeadLetter")
     assert listed.returncode == 0 and dead["DeliveryId"] in listed.stdout
     again = api.documented("POST", "/tenants/{id}/webhook-secret", f"/tenants/{tenant['Name']}/webhook-secret")
     assert again["WebhookSecret"] != new_secret and again["PreviousSecretValidSeconds"] > 0
     assert api.documented("DELETE", "/tenants/{id}", f"/tenants/{tenant['Name']}")["Deleted"] is True
+
+
+def test_a_tenant_from_before_keeps_what_it_got_until_the_admin_moves_it_to_cloudevents(api, control, si, receivers):
+    hook = receivers()
+    tenant = tenant_with_hook(api, si, hook.url, prefix="legacy")
+    w = wiring()                        # stored as before the formats existed: no WebhookFormat, a URL-safe secret
+    old_secret = "whsec_" + "q-_Z" * 10 + "abc"
+    key = w.documents.get_doc(tenants.NAMES, tenant["Name"])[0]["Hash"]
+    doc, version = w.documents.get_doc(tenants.TENANTS, key)
+    w.documents.update_doc(tenants.TENANTS, key, {k: v for k, v in doc.items() if k != "WebhookFormat"}
+                           | {"WebhookSecret": old_secret}, version)
+    final = final_backup(api, control, si)
+    [request] = wait_until(lambda: hook.requests)
+    headers = request["headers"]
+    assert json.loads(request["body"])["BackupId"] == final["BackupId"]          # the body its receiver reads
+    stamp, legacy = (f.split("=", 1)[1] for f in headers["x-nestbackup-signature"].split(","))
+    assert legacy == hmac.new(old_secret.encode(), f"{stamp}.".encode() + request["body"], hashlib.sha256).hexdigest()
+    assert headers["x-nestbackup-delivery"] == headers["webhook-id"]
+    spelled = run_cli(api.base.removesuffix("/api"), "tenant", "standard-secret", stdin=old_secret + "\n")
+    assert spelled.returncode == 0, spelled.stderr
+    assert Webhook(spelled.stdout.strip()).verify(request["body"], headers)["BackupId"] == final["BackupId"]
+    event = from_http_event(HTTPMessage(headers, request["body"]))                 # binary content mode
+    assert event.get_type() == "com.nestbackup.backup.final" and event.get_data()["BackupId"] == final["BackupId"]
+    assert {"Name": tenant["Name"], "Instances": [si], "Webhook": True, "WebhookFormat": "legacy"} in \
+        api.documented("GET", "/tenants")["Tenants"]
+
+    moved = run_cli(api.base.removesuffix("/api"), "tenant", "webhook-format", tenant["Name"], "cloudevents")
+    assert moved.returncode == 0 and "cloudevents" in moved.stdout, moved.stderr
+    wrong = run_cli(api.base.removesuffix("/api"), "tenant", "webhook-format", tenant["Name"], "xml")
+    assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
+    status, body = api.call("PUT", f"/tenants/{tenant['Name']}/webhook-format", {"WebhookFormat": "xml"})
+    assert status == 400 and body["Code"] and body["RequestId"]
+    again = final_backup(api, control, si)
+    request = wait_until(lambda: hook.requests[1:])[0]
+    assert not any(h.startswith(("x-nestbackup", "ce-")) for h in request["headers"])
+    event = from_http_event(HTTPMessage(request["headers"], request["body"]))     # structured content mode
+    assert event.get_subject() == again["BackupId"]
+    assert Webhook(spelled.stdout.strip()).verify(request["body"], request["headers"])["subject"] == again["BackupId"]

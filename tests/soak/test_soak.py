@@ -32,7 +32,7 @@ class Hook:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 self.rfile.read(int(self.headers["content-length"]))
-                outer.ids[self.headers["x-nestbackup-delivery"]] += 1
+                outer.ids[self.headers["webhook-id"]] += 1
                 time.sleep(delay)
                 self.send_response(204)
                 self.send_header("content-length", "0")

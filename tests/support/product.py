@@ -69,12 +69,12 @@ def start_product(tmp_path_factory, **env):
                              **env)
 
 
-def run_cli(endpoint, *args, token=ADMIN):
+def run_cli(endpoint, *args, token=ADMIN, stdin=None):
     env = {**os.environ, "NESTBACKUP_ENDPOINT": endpoint + "/api"}
     if token:
         env["NESTBACKUP_TOKEN"] = token
     return subprocess.run([sys.executable, "-m", "nestbackup.cli.main", *args], capture_output=True, text=True,
-                          env=env, timeout=300)
+                          env=env, timeout=300, input=stdin)
 
 
 def backup_of(api, si) -> dict:
