@@ -31,6 +31,7 @@ class LocalCloud(CloudContext):
         # Imported here so that a product's heavy imports stay out of `import localcloud.cloud`.
         from .computenest.models import ComputeNest
         from .ecs.models import Ecs
+        from .eventbridge.models import EventBridge
         from .fnf.models import Fnf
         from .rds.models import Rds
         from .tablestore.models import Tablestore
@@ -40,8 +41,9 @@ class LocalCloud(CloudContext):
         # CloudFlow: flows_dir defaults to the repository's flows/ when it exists.
         self.fnf = Fnf(self, flows_dir=flows_dir, wait_scale=flow_wait_scale)
         self.computenest = ComputeNest(self)
+        self.eventbridge = EventBridge(self)
         self.rpc_products: dict[str, Product] = {p.version: p for p in (self.ecs, self.rds, self.fnf,
-                                                                          self.computenest)}
+                                                                          self.computenest, self.eventbridge)}
         # Function Compute: what s.yaml deploys, served to CloudFlow tasks, HTTP triggers and the FC API.
         from .fc.models import Fc
         from .fc.syaml import DeploymentError

@@ -35,7 +35,8 @@ GROUP_OF = {
     "nestbackup-timer": "timer",
 }
 # The adapter classes and the RAM code of the product each one calls.
-ADAPTERS = {"Ecs": "ecs", "Rds": "rds", "CloudFlow": "fnf", "Tablestore": "ots", "ComputeNest": "computenest"}
+ADAPTERS = {"Ecs": "ecs", "Rds": "rds", "CloudFlow": "fnf", "Tablestore": "ots", "ComputeNest": "computenest",
+            "EventBridge": "eventbridge"}
 # Tablestore SDK client methods -> RAM actions: the adapter's own table (imported: it holds no SDK import).
 sys.path.insert(0, str(PACKAGE.parent))
 from nestbackup.adapters.tablestore import OTS_ACTIONS as OTS  # noqa: E402
@@ -44,13 +45,15 @@ from nestbackup.adapters.tablestore import OTS_ACTIONS as OTS  # noqa: E402
 BOOTSTRAP_ONLY = {"ots:CreateTable", "ots:ListTable"}
 # Where each product's actions may act: the narrowest resource each product's RAM authorization table documents
 # (sources in docs/cloud-fidelity.md, "RAM"). CloudFlow's StartExecution and DescribeFlow, and FC's InvokeFunction,
-# are documented for "All Resources" only; Compute Nest's resource form is UNCONFIRMED. Those take "*".
+# are documented for "All Resources" only; Compute Nest's and EventBridge's resource forms are UNCONFIRMED (the
+# PutEvents page lists no RAM authorization). Those take "*".
 RESOURCES = {
     "ecs": ["acs:ecs:${region}:${accountId}:*", "acs:ecs::${accountId}:snapshot/*"],
     "rds": ["acs:rds:${region}:${accountId}:dbinstance/*"],
     "fnf": ["*"],
     "ots": ["acs:ots:${region}:${accountId}:instance/${otsInstance}/table/${otsTable}"],
     "computenest": ["*"],
+    "eventbridge": ["*"],
 }
 # Actions documented for "All Resources" only, within a product that is otherwise scoped.
 UNSCOPED_ACTIONS = {"rds:DescribeHistoryTasks"}

@@ -29,6 +29,8 @@ def default_endpoint(product: str, region: str) -> str:
         return f"{region}.fnf.aliyuncs.com"
     if product == "computenest":     # cn-hangzhou and ap-southeast-1 are documented; others UNCONFIRMED (§1.1)
         return f"computenest.{region}.aliyuncs.com"
+    if product == "eventbridge":     # the SDK alibabacloud_eventbridge20200401's _endpoint_map, for every region
+        return f"eventbridge-console.{region}.aliyuncs.com"
     raise ValueError(product)
 
 
@@ -94,6 +96,9 @@ class Settings:
     prices: str = "{}"          # JSON overrides of steps.plan.DEFAULT_PRICES
     webhook_deadline_seconds: int = 5          # one total deadline for all deliveries of one record
     webhook_allow_private: bool = False        # admin option: webhooks may target private/loopback addresses
+    # An EventBridge bus that also gets each final record's CloudEvent (docs/events.md); "" puts nothing on a bus.
+    event_bus: str = ""
+    eventbridge_endpoint: str = ""
     # Schedules may not fire more often: RDS takes at most 20 backup sets per instance a day (CreateBackup docs).
     schedule_min_interval_seconds: int = 120 * 60
     # Days an RDS MySQL backup set is kept (CreateBackup BackupRetentionPeriod: 7-730, -1 = for good); None
@@ -155,6 +160,7 @@ class Settings:
                    prices=env.get("NESTBACKUP_PRICES", "{}"),
                    webhook_deadline_seconds=max(1, number("NESTBACKUP_WEBHOOK_DEADLINE_SECONDS", 5)),
                    webhook_allow_private=env.get("NESTBACKUP_WEBHOOK_ALLOW_PRIVATE", "").lower() in ("1", "true"),
+                   event_bus=env.get("NESTBACKUP_EVENT_BUS", "").strip(), eventbridge_endpoint=endpoint("eventbridge"),
                    schedule_min_interval_seconds=60 * max(1, number("NESTBACKUP_SCHEDULE_MIN_INTERVAL_MINUTES",
                                                                     120)),
                    rds_backup_retention_days=_retention_days(env.get("NESTBACKUP_RDS_BACKUP_RETENTION_DAYS")),

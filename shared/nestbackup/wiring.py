@@ -16,6 +16,7 @@ if TYPE_CHECKING:       # types only: each adapter imports its port's values whe
     from .ports.compute import Compute
     from .ports.databases import Databases
     from .ports.documents import Documents
+    from .ports.eventbus import EventBus
     from .ports.flows import Flows
     from .ports.gateway import DatabaseGateway
     from .ports.records import Records
@@ -59,6 +60,17 @@ class Wiring:
     def webhooks(self) -> Webhooks:
         from .adapters.webhook import HttpWebhooks
         return HttpWebhooks()
+
+    @cached_property
+    def event_bus(self) -> EventBus:
+        """One attempt, answered within the webhooks' deadline: a failed put is retried by the timer."""
+        from .adapters.eventbridge import VERSION, EventBridge
+        from .adapters.openapi import Credentials, RetryPolicy, RpcClient
+        s = self.settings
+        return EventBridge(RpcClient(s.eventbridge_endpoint or default_endpoint("eventbridge", s.region), VERSION,
+                                     Credentials(s.access_key_id, s.access_key_secret, s.security_token), s.region,
+                                     retry=RetryPolicy(attempts=1), read_timeout_ms=1000 * s.webhook_deadline_seconds,
+                                     form_body=True))
 
     def take_calls(self) -> dict[str, int]:
         from .adapters.usage import take_calls

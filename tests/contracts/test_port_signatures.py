@@ -11,6 +11,7 @@ from nestbackup.adapters.cloudflow import CloudFlow
 from nestbackup.adapters.computenest import ComputeNest
 from nestbackup.adapters.databases.gateway import SqlDatabases
 from nestbackup.adapters.ecs import Ecs
+from nestbackup.adapters.eventbridge import EventBridge
 from nestbackup.adapters.rds import Rds
 from nestbackup.adapters.tablestore import Tablestore
 from nestbackup.adapters.webhook import HttpWebhooks
@@ -20,6 +21,7 @@ from nestbackup.ports.claims import Claims
 from nestbackup.ports.compute import Compute
 from nestbackup.ports.databases import Databases
 from nestbackup.ports.documents import Documents
+from nestbackup.ports.eventbus import EventBus
 from nestbackup.ports.flows import Flows
 from nestbackup.ports.gateway import DatabaseGateway
 from nestbackup.ports.records import Records
@@ -27,6 +29,7 @@ from nestbackup.ports.webhooks import Webhooks
 from tests.support.memory.catalog import MemoryCatalog
 from tests.support.memory.compute import MemoryCompute
 from tests.support.memory.databases import MemoryDatabases
+from tests.support.memory.eventbus import MemoryEventBus
 from tests.support.memory.flows import MemoryFlows
 from tests.support.memory.gateway import MemoryDatabaseGateway
 from tests.support.memory.records import MemoryStore
@@ -43,6 +46,7 @@ PORTS = [
     (Documents, Tablestore, MemoryStore),
     (DatabaseGateway, SqlDatabases, MemoryDatabaseGateway),
     (Webhooks, HttpWebhooks, MemoryWebhooks),
+    (EventBus, EventBridge, MemoryEventBus),
 ]
 
 

@@ -5,12 +5,15 @@ import base64
 import hashlib
 import hmac
 import json
+import time
+from dataclasses import replace
 
 import pytest
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from nestbackup.decisions import webhooks as rules
 from nestbackup.errors import Conflict, NotFound, ValidationError
 from nestbackup.operations import notify, tenants
 from nestbackup.operations.backup import create_backup
@@ -141,3 +144,55 @@ def test_a_webhook_format_is_one_of_two_and_needs_a_webhook(w):
         tenants.set_webhook_format(w, "quiet", "legacy")
     with pytest.raises(NotFound):
         tenants.set_webhook_format(w, "nobody", "legacy")
+
+
+def test_with_a_bus_set_each_final_record_is_put_on_it_once_beside_the_webhooks(w):
+    w.settings = replace(w.settings, event_bus="ops")
+    w.event_bus.buses["ops"] = []
+    tenants.create_tenant(w, "acme", ["si-1"], webhook=HOOK)
+    backup_id = create_backup(w, "si-1")["BackupId"]
+    play_backup(w, backup_id)
+    finalize(w, backup_id)                                   # finalize again: still once
+    [event] = w.event_bus.buses["ops"]
+    posted = json.loads(w.webhooks.posts[0].body)
+    assert event == posted                                   # the same event on both routes, the same id
+    assert event["type"] == "com.nestbackup.backup.final" and event["data"]["BackupId"] == backup_id
+    assert sorted(d.get("Bus", "") for d in notify.deliveries(w)) == ["", "ops"]
+    assert all(d["Status"] == "Delivered" for d in notify.deliveries(w))
+
+
+def test_a_bus_that_fails_is_retried_by_the_timer_then_kept_as_a_dead_letter(w):
+    w.settings = replace(w.settings, event_bus="ops")
+    w.event_bus.failing = True
+    backup_id = create_backup(w, "si-1")["BackupId"]
+    play_backup(w, backup_id)
+    [pending] = notify.deliveries(w)
+    assert pending["Status"] == "Pending" and "InternalError" in pending["LastError"]
+    w.event_bus.failing = False
+    notify.deliver_due(w, now=10 ** 10)                      # the bus does not exist yet: still failing
+    [pending] = notify.deliveries(w)
+    assert pending["Status"] == "Pending" and "EventBusNotExist" in pending["LastError"]
+    w.event_bus.buses["ops"] = []                            # the admin creates it: the next retry puts it
+    assert notify.deliver_due(w, now=10 ** 10 + 10 ** 5)["Delivered"] == 1
+    assert [e["subject"] for e in w.event_bus.buses["ops"]] == [backup_id]
+
+    other = create_backup(w, "si-1")["BackupId"]
+    w.event_bus.failing = True
+    play_backup(w, other)
+    now = time.time()
+    for _ in range(rules.MAX_ATTEMPTS - 1):                  # the first attempt was notify's
+        now += rules.MAX_RETRY_SECONDS + 1
+        notify.deliver_due(w, now=now)
+    dead = notify.deliveries(w, status="DeadLetter")
+    assert [d["RecordId"] for d in dead] == [other] and dead[0]["Attempts"] == rules.MAX_ATTEMPTS
+
+
+def test_a_bus_delivery_is_dropped_once_the_bus_setting_changes(w):
+    w.settings = replace(w.settings, event_bus="ops")
+    w.event_bus.failing = True
+    backup_id = create_backup(w, "si-1")["BackupId"]
+    play_backup(w, backup_id)
+    w.settings = replace(w.settings, event_bus="")
+    notify.deliver_due(w, now=10 ** 10)
+    [dropped] = notify.deliveries(w)
+    assert dropped["Status"] == "Dropped" and "event bus setting" in dropped["LastError"]

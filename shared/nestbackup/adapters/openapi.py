@@ -25,7 +25,7 @@ from .usage import note_call
 _retries = threading.local()
 # The product of each API version, as the cost of a record names its calls.
 PRODUCTS = {"2014-05-26": "ecs", "2014-08-15": "rds", "2019-03-15": "fnf", "2021-06-01": "computenest",
-            "2023-03-30": "fc"}
+            "2023-03-30": "fc", "2020-04-01": "eventbridge"}
 
 
 def take_retries() -> list[str]:
@@ -69,11 +69,12 @@ def split_endpoint(endpoint: str) -> tuple[str, str]:
 class RpcClient:
     """Signed RPC calls to one product (ECS 2014-05-26, RDS 2014-08-15, FNF 2019-03-15) at one endpoint.
 
-    `legacy_signature` selects SignatureVersion 1.0 with form bodies, which FNF requires."""
+    `legacy_signature` selects SignatureVersion 1.0 with form bodies, which FNF requires; `form_body` sends the
+    parameters of a POST in a form body with the default signature, as EventBridge's SDK does."""
 
     def __init__(self, endpoint: str, version: str, credentials: Credentials, region: str,
                  retry: RetryPolicy = RetryPolicy(), read_timeout_ms: int = 15000,
-                 legacy_signature: bool = False) -> None:
+                 legacy_signature: bool = False, form_body: bool = False) -> None:
         from alibabacloud_tea_openapi import models as oa
         from alibabacloud_tea_openapi.client import Client
 
@@ -84,6 +85,7 @@ class RpcClient:
         self.retry = retry
         self._oa = oa
         self.legacy_signature = legacy_signature
+        self.form_body = form_body or legacy_signature
         self._client = Client(oa.Config(access_key_id=credentials.access_key_id,
                                         access_key_secret=credentials.access_key_secret,
                                         security_token=credentials.security_token, region_id=region,
@@ -117,8 +119,8 @@ class RpcClient:
         spec = oa.Params(action=action, version=self.version, protocol=self.protocol, pathname="/", method=method,
                          auth_type="AK", style="RPC", req_body_type="formData", body_type="json")
         present = {k: v for k, v in params.items() if v is not None}
-        if self.legacy_signature and method == "POST":
-            request = oa.OpenApiRequest(body=present)      # FNF: parameters in a form body
+        if self.form_body and method == "POST":
+            request = oa.OpenApiRequest(body=present)      # FNF, EventBridge: parameters in a form body
         else:
             request = oa.OpenApiRequest(query=Utils.query(present))
         try:

@@ -1,10 +1,11 @@
 """Notifications: when an operation ends, its final record goes to the webhook of every tenant of its service
 instance, exactly once per record and tenant, as a CloudEvent signed as Standard Webhooks says (docs/events.md), and
-never holding up the flow.
+never holding up the flow; with NESTBACKUP_EVENT_BUS set, the same event also goes to that EventBridge bus, once
+per record, through the same queue.
 
-notify       -> called as a record becomes final: queue one delivery per subscribed tenant (a delivery whose id is
-                already queued, e.g. by a concurrent cancel, is not queued twice), then try the new ones at once, in
-                parallel, under one total deadline
+notify       -> called as a record becomes final: queue one delivery per subscribed tenant and one for the bus (a
+                delivery whose id is already queued, e.g. by a concurrent cancel, is not queued twice), then try the
+                new ones at once, in parallel (the bus beside the webhooks), under one total deadline
 deliver_due  -> the timer: retry what failed (1, 2, 4 … 60 minutes apart), a dead letter after MAX_ATTEMPTS; forget
                 delivered ones after a week
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ..decisions import cloudevents as events
 from ..decisions import webhooks as rules
@@ -21,7 +23,7 @@ from ..decisions.webhooks import DeliveryStatus
 from ..errors import NestBackupError, NotFound
 from ..model.records import iso_utc
 from ..ports import Ports
-from ..ports.webhooks import Post
+from ..ports.webhooks import Outcome, Post
 from . import tenants
 from .loading import record_api
 
@@ -29,6 +31,7 @@ log = logging.getLogger("nestbackup.notify")
 DELIVERIES = "webhook-deliveries"
 KEEP_DELIVERED_SECONDS = 7 * 24 * 3600
 KEEP_DEAD_SECONDS = 30 * 24 * 3600
+BUS_TARGET = "eventbridge:"     # a bus delivery's id is made as a tenant's is, from this and the bus's name
 
 
 def notify(w: Ports, service_instance_id: str, record: dict, now: float | None = None) -> int:
@@ -43,6 +46,13 @@ def notify(w: Ports, service_instance_id: str, record: dict, now: float | None =
             key = rules.delivery_id(record_id, str(record.get("Status")), doc["Name"])
             if w.documents.create_doc(DELIVERIES, key, {
                     "Tenant": doc["Name"], "TenantHash": tenant_hash, "Kind": kind, "RecordId": record_id,
+                    "Status": DeliveryStatus.PENDING.value, "Attempts": 0, "NextEpoch": now, "CreatedEpoch": now}):
+                queued.append(key)
+        bus = w.settings.event_bus
+        if bus:
+            key = rules.delivery_id(record_id, str(record.get("Status")), BUS_TARGET + bus)
+            if w.documents.create_doc(DELIVERIES, key, {
+                    "Tenant": "", "Bus": bus, "Kind": kind, "RecordId": record_id,
                     "Status": DeliveryStatus.PENDING.value, "Attempts": 0, "NextEpoch": now, "CreatedEpoch": now}):
                 queued.append(key)
         return _attempt(w, queued, now, {record_id: record})
@@ -69,7 +79,7 @@ def deliver_due(w: Ports, now: float | None = None) -> dict:
 def _attempt(w: Ports, keys: list[str], now: float, bodies: dict[str, dict]) -> int:
     from ..ports.records import StaleWrite
     s = w.settings
-    posts, claimed = [], {}
+    posts, on_bus, claimed = [], [], {}
     for key in keys:
         found = w.documents.get_doc(DELIVERIES, key)
         if not found or found[0].get("Status") != DeliveryStatus.PENDING or float(found[0].get("NextEpoch") or 0) > now:
@@ -82,29 +92,36 @@ def _attempt(w: Ports, keys: list[str], now: float, bodies: dict[str, dict]) -> 
             version = w.documents.update_doc(DELIVERIES, key, doc, version)
         except StaleWrite:
             continue
-        tenant = w.documents.get_doc(tenants.TENANTS, doc["TenantHash"])
-        if tenant is None or not tenant[0].get("Webhook"):
-            w.documents.update_doc(DELIVERIES, key, {**doc, "Status": DeliveryStatus.DROPPED.value,
-                                                   "LastError": "the tenant or its webhook is gone"}, version)
-            continue
+        tenant = None if doc.get("Bus") else w.documents.get_doc(tenants.TENANTS, doc["TenantHash"])
+        gone = (doc["Bus"] != s.event_bus and "the event bus setting changed") if doc.get("Bus") else \
+            (tenant is None or not tenant[0].get("Webhook")) and "the tenant or its webhook is gone"
         try:
-            record = bodies.get(doc["RecordId"]) or record_api(w, doc["Kind"], doc["RecordId"])
+            record = None if gone else bodies.get(doc["RecordId"]) or record_api(w, doc["Kind"], doc["RecordId"])
         except NotFound:
+            gone = "the record is gone"
+        if gone or record is None:
             w.documents.update_doc(DELIVERIES, key, {**doc, "Status": DeliveryStatus.DROPPED.value,
-                                                   "LastError": "the record is gone"}, version)
+                                                   "LastError": gone}, version)
             continue
-        posts.append(Post(key, tenant[0]["Webhook"], *_signed(key, tenant[0], record, doc, now)))
+        if tenant is None:
+            on_bus.append((key, doc["Bus"], _event(record, doc)))
+        else:
+            posts.append(Post(key, tenant[0]["Webhook"], *_signed(key, tenant[0], record, doc, now)))
         claimed[key] = (doc, version)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-bus") as pool:
+        put = pool.submit(_put_on_buses, w, on_bus) if on_bus else None     # beside the posts, not after them
+        outcomes = list(w.webhooks.post_all(posts, s.webhook_deadline_seconds, s.webhook_allow_private))
+        outcomes += put.result() if put else []
     delivered = 0
-    for outcome in w.webhooks.post_all(posts, s.webhook_deadline_seconds, s.webhook_allow_private):
+    for outcome in outcomes:
         doc, version = claimed[outcome.key]
         if outcome.delivered:
             delivered += 1
             doc = {**doc, "Status": DeliveryStatus.DELIVERED.value, "DeliveredEpoch": now, "LastResult": outcome.detail}
         elif outcome.refused or doc["Attempts"] >= rules.MAX_ATTEMPTS:
             doc = {**doc, "Status": DeliveryStatus.DEAD_LETTER.value, "LastError": outcome.detail}
-            log.warning("webhook dead letter", extra={"fields": {"tenant": doc["Tenant"], "delivery": outcome.key,
-                                                                 "error": outcome.detail}})
+            log.warning("webhook dead letter", extra={"fields": {"tenant": doc["Tenant"], "bus": doc.get("Bus"),
+                                                                 "delivery": outcome.key, "error": outcome.detail}})
         else:
             doc = {**doc, "LastError": outcome.detail}
         try:
@@ -114,10 +131,30 @@ def _attempt(w: Ports, keys: list[str], now: float, bodies: dict[str, dict]) -> 
     return delivered
 
 
+def _event(record: dict, delivery: dict) -> dict:
+    return events.final_record_event(record, record.get("ServiceInstanceId") or "", iso_utc(delivery["CreatedEpoch"]))
+
+
+def _put_on_buses(w: Ports, on_bus: list[tuple[str, str, dict]]) -> list[Outcome]:
+    """Each bus's events in one call; a call that fails fails each of its events (the timer retries them)."""
+    outcomes = []
+    for bus in dict.fromkeys(b for _, b, _ in on_bus):
+        mine = [(key, event) for key, b, event in on_bus if b == bus]
+        try:
+            refused = w.event_bus.put_events(bus, [event for _, event in mine])
+        except Exception as err:  # noqa: BLE001 - any failure of the call is a failed attempt of each event
+            detail = f"{getattr(err, 'code', type(err).__name__)}: {getattr(err, 'message', err)}"[:300]
+            outcomes += [Outcome(key, False, detail) for key, _ in mine]
+            continue
+        outcomes += [Outcome(key, event["id"] not in refused, refused.get(event["id"], f"put on {bus}"))
+                     for key, event in mine]
+    return outcomes
+
+
 def _signed(key: str, tenant: dict, record: dict, delivery: dict, now: float) -> tuple[bytes, dict[str, str]]:
     """The body and headers of one attempt: the record's CloudEvent in the tenant's format, the Standard Webhooks
     headers (the delivery id is `webhook-id`), and for a legacy tenant the headers it was built against too."""
-    event = events.final_record_event(record, record.get("ServiceInstanceId") or "", iso_utc(delivery["CreatedEpoch"]))
+    event = _event(record, delivery)
     legacy = rules.tenant_format(tenant) is rules.WebhookFormat.LEGACY
     headers, body = (events.binary if legacy else events.structured)(event)
     stamp = int(now)

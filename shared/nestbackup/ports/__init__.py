@@ -15,6 +15,7 @@ that runs against both (`tests/contracts/`).
 | documents | `documents.Documents` | `adapters/tablestore.py` (the same table) |
 | database gateway | `gateway.DatabaseGateway` | `adapters/databases/gateway.py` (MySQL, PostgreSQL, SQL Server) |
 | webhooks | `webhooks.Webhooks` | `adapters/webhook.py` (HTTP) |
+| event bus | `eventbus.EventBus` | `adapters/eventbridge.py` (EventBridge) |
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:       # types only: a handler loads the port modules (their va
     from .compute import Compute
     from .databases import Databases
     from .documents import Documents
+    from .eventbus import EventBus
     from .flows import Flows
     from .gateway import DatabaseGateway
     from .records import Records
@@ -60,6 +62,9 @@ class Ports(Protocol):
 
     @property
     def webhooks(self) -> Webhooks: ...
+
+    @property
+    def event_bus(self) -> EventBus: ...
 
     def database(self, db_instance_id: str, engine: str) -> DatabaseGateway:
         """SQL access to an RDS instance's databases; ValidationError when no account is configured for it."""

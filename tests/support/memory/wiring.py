@@ -11,6 +11,7 @@ from nestbackup.settings import DEFAULT_TAG_KEY, Settings
 from .catalog import MemoryCatalog
 from .compute import MemoryCompute
 from .databases import MemoryDatabases
+from .eventbus import MemoryEventBus
 from .flows import MemoryFlows
 from .gateway import MemoryDatabaseGateway
 from .records import MemoryStore
@@ -33,6 +34,7 @@ class MemoryWiring:
         self.flows = MemoryFlows()
         self.computenest = MemoryCatalog()
         self.webhooks = MemoryWebhooks()
+        self.event_bus = MemoryEventBus()
         self.calls: Counter[str] = Counter()
 
     def database(self, db_instance_id: str, engine: str) -> MemoryDatabaseGateway:
