@@ -93,13 +93,8 @@ def _attempt(w: Ports, keys: list[str], now: float, bodies: dict[str, dict]) -> 
         except StaleWrite:
             continue
         tenant = None if doc.get("Bus") else w.documents.get_doc(tenants.TENANTS, doc["TenantHash"])
-        gone = (doc["Bus"] != s.event_bus and "the event bus setting changed") if doc.get("Bus") else \
-            (tenant is None or not tenant[0].get("Webhook")) and "the tenant or its webhook is gone"
-        try:
-            record = None if gone else bodies.get(doc["RecordId"]) or record_api(w, doc["Kind"], doc["RecordId"])
-        except NotFound:
-            gone = "the record is gone"
-        if gone or record is None:
+        record, gone = _record_unless_gone(w, doc, tenant, bodies)
+        if gone:
             w.documents.update_doc(DELIVERIES, key, {**doc, "Status": DeliveryStatus.DROPPED.value,
                                                    "LastError": gone}, version)
             continue
@@ -108,10 +103,13 @@ def _attempt(w: Ports, keys: list[str], now: float, bodies: dict[str, dict]) -> 
         else:
             posts.append(Post(key, tenant[0]["Webhook"], *_signed(key, tenant[0], record, doc, now)))
         claimed[key] = (doc, version)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-bus") as pool:
-        put = pool.submit(_put_on_buses, w, on_bus) if on_bus else None     # beside the posts, not after them
-        outcomes = list(w.webhooks.post_all(posts, s.webhook_deadline_seconds, s.webhook_allow_private))
-        outcomes += put.result() if put else []
+    if on_bus:                                      # the bus beside the posts, not after them
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-bus") as pool:
+            put = pool.submit(_put_on_buses, w, on_bus)
+            outcomes = list(w.webhooks.post_all(posts, s.webhook_deadline_seconds, s.webhook_allow_private))
+            outcomes += put.result()
+    else:
+        outcomes = w.webhooks.post_all(posts, s.webhook_deadline_seconds, s.webhook_allow_private)
     delivered = 0
     for outcome in outcomes:
         doc, version = claimed[outcome.key]
@@ -129,6 +127,18 @@ def _attempt(w: Ports, keys: list[str], now: float, bodies: dict[str, dict]) -> 
         except (StaleWrite, NestBackupError):
             log.warning("webhook outcome not recorded", extra={"fields": {"delivery": outcome.key}})
     return delivered
+
+
+def _record_unless_gone(w: Ports, delivery: dict, tenant: tuple | None, bodies: dict[str, dict]) -> tuple[dict, str]:
+    """The record to send, or why the delivery is dropped: its target or its record is gone."""
+    if delivery.get("Bus") and delivery["Bus"] != w.settings.event_bus:
+        return {}, "the event bus setting changed"
+    if not delivery.get("Bus") and (tenant is None or not tenant[0].get("Webhook")):
+        return {}, "the tenant or its webhook is gone"
+    try:
+        return bodies.get(delivery["RecordId"]) or record_api(w, delivery["Kind"], delivery["RecordId"]), ""
+    except NotFound:
+        return {}, "the record is gone"
 
 
 def _event(record: dict, delivery: dict) -> dict:
