@@ -52,7 +52,9 @@ def hook():
 
 def test_a_final_record_waits_for_the_bus_then_is_put_once_as_the_webhook_gets_it(api, control, si, hook):
     url, posted = hook
-    api.call("POST", "/tenants", {"Name": "bus-" + si[-8:], "Instances": [si], "Webhook": url})
+    token = api.call("POST", "/tenants", {"Name": "bus-" + si[-8:], "Instances": [si], "Webhook": url})[1]["Token"]
+    status, refused = api.call("GET", "/event-bus/deliveries", token=token)
+    assert status == 403 and refused["Code"] and refused["RequestId"]
     control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
     first = api.wait(api.call("POST", "/backups", {"ServiceInstanceId": si})[1]["BackupId"])
     w = wiring()
@@ -66,6 +68,11 @@ def test_a_final_record_waits_for_the_bus_then_is_put_once_as_the_webhook_gets_i
     assert [e["Subject"] for e in events] == [first["BackupId"], second["BackupId"]]
     notify.deliver_due(w, now=time.time() + 7200)                  # nothing is put twice
     assert len(on_bus(control)) == 2
+    listed = api.documented("GET", "/event-bus/deliveries")["Deliveries"]     # what the admin sees of the bus
+    assert [(d["RecordId"], d["Status"], d["Bus"]) for d in listed] == \
+        [(second["BackupId"], "Delivered", BUS), (first["BackupId"], "Delivered", BUS)]
+    assert listed[1]["Attempts"] == 2 and api.call("GET", "/event-bus/deliveries?status=DeadLetter")[1] == \
+        {"Deliveries": []}
 
     put = events[1]
     request = wait_until(lambda: [r for r in posted if json.loads(r["body"])["subject"] == second["BackupId"]])[0]

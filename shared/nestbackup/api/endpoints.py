@@ -158,6 +158,12 @@ def tenant_deliveries(call: Call) -> Response:
     return Response(200, {"Deliveries": deliveries(call.wiring, call.path_params["id"], status)})
 
 
+def event_bus_deliveries(call: Call) -> Response:
+    from ..operations.notify import deliveries
+    status = one_of(call.request.query, "status", DELIVERY_STATUSES)
+    return Response(200, {"Deliveries": deliveries(call.wiring, status=status, bus=True)})
+
+
 def audit(call: Call) -> Response:
     from ..operations.audit import list_entries
     query = call.request.query

@@ -127,6 +127,7 @@ SCHEMAS: dict[str, Schema] = {
             "type": "object", "required": ["DeliveryId", "Tenant", "Kind", "RecordId", "Status", "Attempts"],
             "properties": {"DeliveryId": {"type": "string"}, "Tenant": {"type": "string"},
                            "Kind": {"type": "string"}, "RecordId": {"type": "string"},
+                           "Bus": {"type": "string", "description": "an event bus delivery: the bus"},
                            "Status": enum_of(DeliveryStatus), "Attempts": {"type": "integer"},
                            "CreatedEpoch": {"type": "number"}, "NextEpoch": {"type": "number"},
                            "DeliveredEpoch": {"type": "number"}, "LastResult": {"type": "string"},

@@ -179,9 +179,10 @@ def _signed(key: str, tenant: dict, record: dict, delivery: dict, now: float) ->
     return body, headers
 
 
-def deliveries(w: Ports, tenant: str | None = None, status: str | None = None) -> list[dict]:
-    """The queue as the admin sees it: newest first."""
+def deliveries(w: Ports, tenant: str | None = None, status: str | None = None, bus: bool = False) -> list[dict]:
+    """The queue as the admin sees it, newest first: a tenant's webhook deliveries, or (`bus`) the event bus's."""
     out = [{"DeliveryId": key, **{k: v for k, v in doc.items() if k != "TenantHash"}}
            for key, doc, _ in w.documents.docs(DELIVERIES)
-           if (tenant is None or doc.get("Tenant") == tenant) and (status is None or doc.get("Status") == status)]
+           if (tenant is None or doc.get("Tenant") == tenant) and (status is None or doc.get("Status") == status)
+           and (not bus or doc.get("Bus"))]
     return sorted(out, key=lambda d: -float(d.get("CreatedEpoch") or 0))
