@@ -196,3 +196,23 @@ def test_a_bus_delivery_is_dropped_once_the_bus_setting_changes(w):
     notify.deliver_due(w, now=10 ** 10)
     [dropped] = notify.deliveries(w)
     assert dropped["Status"] == "Dropped" and "event bus setting" in dropped["LastError"]
+
+
+def test_the_receiver_in_docs_events_md_verifies_parses_and_pages_on_a_failed_backup(w):
+    """The Python example of docs/events.md, run as written on a delivery of a failed backup."""
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "events.md").read_text()
+    example = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    tenants.create_tenant(w, "acme", ["si-1"], webhook=HOOK)
+    secret = w.documents.get_doc(tenants.TENANTS, tenant_key(w, "acme"))[0]["WebhookSecret"]
+    record = {"BackupId": "backup-f1", "ServiceInstanceId": "si-1", "Status": "CreateFailed",
+              "StatusDetail": "d-1: InvalidDisk.NotFound", "EndTime": "2026-12-06T01:02:03Z"}
+    notify.notify(w, "si-1", record)
+    [post] = w.webhooks.posts
+    paged = []
+    exec(example, {"secret": secret, "body": post.body, "headers": post.headers,
+                   "page_someone": lambda *args: paged.append(args)})
+    assert paged == [("backup-f1", "d-1: InvalidDisk.NotFound")]
+    with pytest.raises(WebhookVerificationError):
+        exec(example, {"secret": secret, "body": post.body + b" ", "headers": post.headers,
+                       "page_someone": lambda *args: paged.append(args)})
