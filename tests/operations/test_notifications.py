@@ -216,3 +216,20 @@ def test_the_receiver_in_docs_events_md_verifies_parses_and_pages_on_a_failed_ba
     with pytest.raises(WebhookVerificationError):
         exec(example, {"secret": secret, "body": post.body + b" ", "headers": post.headers,
                        "page_someone": lambda *args: paged.append(args)})
+
+
+def test_a_retry_after_the_record_moved_on_keeps_the_event_id_the_bus_got(w):
+    from nestbackup.operations import artifacts
+    w.settings = replace(w.settings, event_bus="ops")
+    w.event_bus.buses["ops"] = []
+    tenants.create_tenant(w, "acme", ["si-1"], webhook=HOOK)
+    w.webhooks.failing = True
+    backup_id = create_backup(w, "si-1")["BackupId"]
+    play_backup(w, backup_id)
+    [on_bus] = w.event_bus.buses["ops"]
+    assert artifacts.delete_backup(w, backup_id)["Status"] == "Deleted"     # the record moves on
+    w.webhooks.failing = False
+    notify.deliver_due(w, now=10 ** 10)
+    retried = json.loads(w.webhooks.posts[-1].body)
+    assert retried["id"] == on_bus["id"] and on_bus["data"]["Status"] == "Created"
+    assert retried["data"]["Status"] == "Deleted" == retried["status"]      # the record as it is now

@@ -128,6 +128,7 @@ SCHEMAS: dict[str, Schema] = {
             "properties": {"DeliveryId": {"type": "string"}, "Tenant": {"type": "string"},
                            "Kind": {"type": "string"}, "RecordId": {"type": "string"},
                            "Bus": {"type": "string", "description": "an event bus delivery: the bus"},
+                           "EventId": {"type": "string", "description": "the CloudEvent's id (docs/events.md)"},
                            "Status": enum_of(DeliveryStatus), "Attempts": {"type": "integer"},
                            "CreatedEpoch": {"type": "number"}, "NextEpoch": {"type": "number"},
                            "DeliveredEpoch": {"type": "number"}, "LastResult": {"type": "string"},

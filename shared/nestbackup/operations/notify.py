@@ -40,20 +40,23 @@ def notify(w: Ports, service_instance_id: str, record: dict, now: float | None =
     kind, record_id = events.record_kind(record)
     try:
         queued = []
+        event_id = events.event_id(record_id, str(record.get("Status")))
         for tenant_hash, doc, _ in w.documents.docs(tenants.TENANTS):
             if not doc.get("Webhook") or service_instance_id not in doc.get("Instances", []):
                 continue
             key = rules.delivery_id(record_id, str(record.get("Status")), doc["Name"])
             if w.documents.create_doc(DELIVERIES, key, {
                     "Tenant": doc["Name"], "TenantHash": tenant_hash, "Kind": kind, "RecordId": record_id,
-                    "Status": DeliveryStatus.PENDING.value, "Attempts": 0, "NextEpoch": now, "CreatedEpoch": now}):
+                    "Status": DeliveryStatus.PENDING.value, "Attempts": 0, "NextEpoch": now, "CreatedEpoch": now,
+                    "EventId": event_id}):
                 queued.append(key)
         bus = w.settings.event_bus
         if bus:
             key = rules.delivery_id(record_id, str(record.get("Status")), BUS_TARGET + bus)
             if w.documents.create_doc(DELIVERIES, key, {
                     "Tenant": "", "Bus": bus, "Kind": kind, "RecordId": record_id,
-                    "Status": DeliveryStatus.PENDING.value, "Attempts": 0, "NextEpoch": now, "CreatedEpoch": now}):
+                    "Status": DeliveryStatus.PENDING.value, "Attempts": 0, "NextEpoch": now, "CreatedEpoch": now,
+                    "EventId": event_id}):
                 queued.append(key)
         return _attempt(w, queued, now, {record_id: record})
     except Exception:  # noqa: BLE001 - the record is final whatever happens here
@@ -142,7 +145,11 @@ def _record_unless_gone(w: Ports, delivery: dict, tenant: tuple | None, bodies: 
 
 
 def _event(record: dict, delivery: dict) -> dict:
-    return events.final_record_event(record, record.get("ServiceInstanceId") or "", iso_utc(delivery["CreatedEpoch"]))
+    """The record's event as the delivery was made for: a retry after the record moved on (a deleted backup) sends
+    the record as it is, under the id of the event that was queued (deliveries queued before ids were kept: made
+    from the record as it is)."""
+    event = events.final_record_event(record, record.get("ServiceInstanceId") or "", iso_utc(delivery["CreatedEpoch"]))
+    return event | ({"id": delivery["EventId"]} if delivery.get("EventId") else {})
 
 
 def _put_on_buses(w: Ports, on_bus: list[tuple[str, str, dict]]) -> list[Outcome]:
