@@ -15,10 +15,12 @@ from localcloud.server import LocalCloudServer
 from nestbackup.adapters.tablestore import Tablestore
 
 ROOT = Path(__file__).resolve().parents[2]
+# the code of this checkout, not whichever one the environment installed
+PYTHONPATH = os.pathsep.join([str(ROOT / "shared"), str(ROOT)])
 
 
 def doctor(endpoint: str, *args: str) -> subprocess.CompletedProcess:
-    env = {"PATH": os.environ["PATH"], "ALIBABA_CLOUD_ACCESS_KEY_ID": DEFAULT_ACCESS_KEY_ID,
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": PYTHONPATH, "ALIBABA_CLOUD_ACCESS_KEY_ID": DEFAULT_ACCESS_KEY_ID,
            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEFAULT_ACCESS_KEY_SECRET}
     return subprocess.run([sys.executable, "-m", "nestbackup.cli.main", "doctor", "--endpoint", endpoint, *args],
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
@@ -65,11 +67,33 @@ def test_drift_between_s_yaml_and_the_deployment_is_reported(tmp_path):
            "['DELETE', 'GET', 'POST', 'PUT']" in out
     assert "MISSING   trigger nestbackup-timer/sweep (timer)" in out
     assert "DIFFERENT function nestbackup-backup-steps: timeout is 30, s.yaml says 600" in out
-    assert "fix: run `s deploy`" in out and out.splitlines()[-1].startswith("11 of 14 checks passed")
+    assert "fix: run `s deploy`" in out and out.splitlines()[-1].startswith("13 of 16 checks passed")
 
 
 def test_doctor_without_credentials_says_so_in_one_line():
     done = subprocess.run([sys.executable, "-m", "nestbackup.cli.main", "doctor", "--endpoint", "http://127.0.0.1:9"],
-                          capture_output=True, text=True, env={"PATH": os.environ["PATH"]}, cwd=ROOT, timeout=120)
+                          capture_output=True, text=True, env={"PATH": os.environ["PATH"], "PYTHONPATH": PYTHONPATH}, cwd=ROOT, timeout=120)
     assert done.returncode == 1 and done.stderr.strip().splitlines() == [
         "nestbackup: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET"]
+
+
+def test_a_region_the_flow_component_refuses_is_refused_before_anything_is_created():
+    """eu-west-1: fc3 deploys there, the flow component (devsapp/fnf src/impl/base.ts validRegions) does not, so
+    `s deploy` would leave the functions behind. The preflight needs no cloud call to say so."""
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": PYTHONPATH, "ALIBABA_CLOUD_ACCESS_KEY_ID": DEFAULT_ACCESS_KEY_ID,
+           "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEFAULT_ACCESS_KEY_SECRET, "NESTBACKUP_REGION": "eu-west-1"}
+    done = subprocess.run([sys.executable, "-m", "nestbackup.cli.main", "doctor", "--before-deploy", "--endpoint",
+                           "http://127.0.0.1:9"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert [line for line in lines if line.startswith("REGION")] == [
+        "REGION    the CloudFlow component of Serverless Devs (flow) refuses eu-west-1 after the functions are "
+        "created - fix: set NESTBACKUP_REGION to one of ap-southeast-1, cn-beijing, cn-hangzhou, cn-heyuan-acdr-1, "
+        "cn-qingdao, cn-shanghai, cn-shenzhen, us-west-1"]
+    assert "ok        Compute Nest region ap-southeast-1 (NESTBACKUP_COMPUTENEST_REGION) serves the Compute Nest API" \
+        in lines
+    env["NESTBACKUP_COMPUTENEST_REGION"] = "eu-west-1"
+    done = subprocess.run([sys.executable, "-m", "nestbackup.cli.main", "doctor", "--before-deploy", "--endpoint",
+                           "http://127.0.0.1:9"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert "REGION    Compute Nest is not served in eu-west-1 - fix: set NESTBACKUP_COMPUTENEST_REGION to " \
+           "ap-southeast-1 or cn-hangzhou (where the service instances are kept)" in done.stdout

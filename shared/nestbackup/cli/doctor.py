@@ -80,6 +80,11 @@ class Report:
         self.failed += 1
         self._line("DIFFERENT", f"{what} - fix: {fix}")
 
+    def fail(self, status: str, text: str) -> None:
+        """A failed account check: `text` says what and, after " - fix: ", what to do."""
+        self.failed += 1
+        self._line(status, text)
+
     def _line(self, status: str, text: str) -> None:
         line = f"{status:<9} {text}"
         self.lines.append(line)
@@ -139,7 +144,28 @@ def check_function(report: Report, props: dict, deployed: dict | None, triggers:
             report.ok(what)
 
 
-def run_doctor(s_yaml: Path, endpoint: str | None, region: str | None, env: Mapping[str, str]) -> Report:
+def check_regions(report: Report, functions: list[dict], flows: list[dict], env: Mapping[str, str]) -> None:
+    """Before anything is created: every region s.yaml deploys to is one its components accept, and the Compute Nest
+    region is one where Compute Nest is served (model/regions.py)."""
+    from ..model.regions import COMPUTENEST_REGIONS, computenest_region, unsupported
+
+    regions = sorted({p.get("region") or "" for p in functions + flows})
+    for region in regions:
+        lines = unsupported(region)
+        for line in lines:
+            report.fail("REGION", line)
+        if not lines:
+            report.ok(f"region {region}: the fc3 and flow components deploy there")
+    nest = env.get("NESTBACKUP_COMPUTENEST_REGION") or computenest_region(regions[0] if regions else "cn-hangzhou")
+    if nest in COMPUTENEST_REGIONS:
+        report.ok(f"Compute Nest region {nest} (NESTBACKUP_COMPUTENEST_REGION) serves the Compute Nest API")
+    else:
+        report.fail("REGION", f"Compute Nest is not served in {nest} - fix: set NESTBACKUP_COMPUTENEST_REGION to "
+                               f"{' or '.join(sorted(COMPUTENEST_REGIONS))} (where the service instances are kept)")
+
+
+def run_doctor(s_yaml: Path, endpoint: str | None, region: str | None, env: Mapping[str, str],
+               before_deploy: bool = False) -> Report:
     from ..adapters.cloudflow import VERSION as FNF_VERSION
     from ..adapters.deployment import describe_flow, table_exists
     from ..adapters.fc import FunctionCompute
@@ -156,6 +182,9 @@ def run_doctor(s_yaml: Path, endpoint: str | None, region: str | None, env: Mapp
         raise CliError("set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET")
     credentials = Credentials(key_id, secret, env.get("ALIBABA_CLOUD_SECURITY_TOKEN") or None)
     report = Report()
+    check_regions(report, functions, flows, env)
+    if before_deploy:
+        return report
 
     fc = FunctionCompute(endpoint, credentials, region)
     for props in functions:
@@ -199,11 +228,13 @@ def run_doctor(s_yaml: Path, endpoint: str | None, region: str | None, env: Mapp
               help="One endpoint for FC, CloudFlow and Tablestore (a local cloud, e.g. http://127.0.0.1:8900). "
                    "Default: the region's public endpoints and s.yaml's NESTBACKUP_OTS_ENDPOINT.")
 @click.option("--region", default=None, help="Default: the region s.yaml gives the functions.")
-def doctor(s_yaml: Path, endpoint: str | None, region: str | None) -> None:
-    """Check a deployment against s.yaml: functions, triggers, flows, table, role (credentials from
-    ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET)."""
+@click.option("--before-deploy", is_flag=True,
+              help="Only the checks of the account and the settings (regions, network), before `s deploy`.")
+def doctor(s_yaml: Path, endpoint: str | None, region: str | None, before_deploy: bool) -> None:
+    """Check an account and a deployment against s.yaml: regions, network, functions, triggers, flows, table, role
+    (credentials from ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET)."""
     try:
-        report = run_doctor(s_yaml, endpoint, region, environment())
+        report = run_doctor(s_yaml, endpoint, region, environment(), before_deploy)
     except NestBackupError as err:
         raise CliError(str(err)) from None
     total = len(report.lines)
