@@ -27,8 +27,9 @@ def doctor(endpoint: str, *args: str) -> subprocess.CompletedProcess:
 
 
 def deployed_from(tmp_path: Path, s_yaml: Path) -> LocalCloudServer:
-    server = LocalCloudServer(LocalCloud(tmp_path / "state", s_yaml=s_yaml,
-                                         http_triggers={"/api": "nestbackup-api"}), port=0)
+    cloud = LocalCloud(tmp_path / "state", s_yaml=s_yaml, http_triggers={"/api": "nestbackup-api"})
+    cloud.ots_instances.configure("nestbackup", vpcs={"vpc-nestbackup": "nestbackup"})   # the runbook's binding
+    server = LocalCloudServer(cloud, port=0)
     server.start_in_thread()
     Tablestore.connect(server.endpoint, DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, "nestbackup",
                         table="nestbackup").ensure_table()
@@ -67,7 +68,7 @@ def test_drift_between_s_yaml_and_the_deployment_is_reported(tmp_path):
            "['DELETE', 'GET', 'POST', 'PUT']" in out
     assert "MISSING   trigger nestbackup-timer/sweep (timer)" in out
     assert "DIFFERENT function nestbackup-backup-steps: timeout is 30, s.yaml says 600" in out
-    assert "fix: run `s deploy`" in out and out.splitlines()[-1].startswith("13 of 16 checks passed")
+    assert "fix: run `s deploy`" in out and out.splitlines()[-1].startswith("14 of 17 checks passed")
 
 
 def test_doctor_without_credentials_says_so_in_one_line():
@@ -97,3 +98,35 @@ def test_a_region_the_flow_component_refuses_is_refused_before_anything_is_creat
                            "http://127.0.0.1:9"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert "REGION    Compute Nest is not served in eu-west-1 - fix: set NESTBACKUP_COMPUTENEST_REGION to " \
            "ap-southeast-1 or cn-hangzhou (where the service instances are kept)" in done.stdout
+
+
+def test_before_the_first_backup_doctor_checks_the_tablestore_network_and_each_rds_backup_policy(tmp_path):
+    """Against the local cloud: the functions' VPC not yet bound to the Tablestore instance (a new instance answers
+    only bound VPCs), and a MySQL instance of the service instance whose backups have database/table restore off.
+    Each is one line with its fix, exit 1; once the VPC is bound and the policy fixed, both pass."""
+    from tests.support import MYSQL_DSN, Control
+
+    cloud = LocalCloud(tmp_path / "state", s_yaml=ROOT / "s.yaml")
+    server = LocalCloudServer(cloud, port=0)
+    server.start_in_thread()
+    try:
+        seeded = Control(server.endpoint).seed(ServiceInstanceId="si-doctor", Disks=1, DiskSize="1MiB", Fill=False,
+                                               MySQL=MYSQL_DSN, RdsBackupPolicy={"TableRestore": False})
+        mysql = seeded["DBInstances"][0]["DBInstanceId"]
+        done = doctor(server.endpoint, "--before-deploy", "--instance", "si-doctor")
+        assert done.returncode == 1, done.stdout + done.stderr
+        failed = [line for line in done.stdout.splitlines() if not line.startswith("ok ")][:-1]
+        assert failed == [
+            "NETWORK   VPC vpc-nestbackup of the functions is not bound to Tablestore instance nestbackup, which "
+            "refuses it - fix: BindInstance2Vpc (InstanceName nestbackup, VpcId vpc-nestbackup); see "
+            "docs/deploy.md, step 2 (Tablestore and its network)",
+            f"RDS       RDS {mysql} of si-doctor: database/table restore is off, so its backups cannot be restored "
+            f"database by database - fix: turn on 库表恢复 (Database/Table Restoration) in its backup settings, "
+            f"then back up again"]
+        cloud.ots_instances.configure("nestbackup", vpcs={"vpc-nestbackup": "nestbackup"})
+        Control(server.endpoint).call("POST", f"/_local/rds/instances/{mysql}", {"TableRestore": True})
+        done = doctor(server.endpoint, "--before-deploy", "--instance", "si-doctor")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"ok        RDS {mysql} of si-doctor: database/table restore is enabled" in done.stdout
+    finally:
+        server.stop()

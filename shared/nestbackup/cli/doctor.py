@@ -20,6 +20,7 @@ from .errors import CliError
 _REF = re.compile(r"\$\{([^{}]+)\}")
 _ENV = re.compile(r"""env\(\s*['"]([^'"]+)['"]\s*(?:,\s*['"]([^'"]*)['"]\s*)?\)""")
 FIX_DEPLOY = "run `s deploy` from the directory of s.yaml"
+OTS_INSTANCE_VERSION = "2016-06-20"
 
 
 def render(value: Any, variables: Mapping[str, Any], env: Mapping[str, str], depth: int = 0) -> Any:
@@ -144,28 +145,37 @@ def check_function(report: Report, props: dict, deployed: dict | None, triggers:
             report.ok(what)
 
 
-def check_regions(report: Report, functions: list[dict], flows: list[dict], env: Mapping[str, str]) -> None:
-    """Before anything is created: every region s.yaml deploys to is one its components accept, and the Compute Nest
-    region is one where Compute Nest is served (model/regions.py)."""
-    from ..model.regions import COMPUTENEST_REGIONS, computenest_region, unsupported
+def check_account(report: Report, functions: list[dict], flows: list[dict], env: Mapping[str, str],
+                  endpoint: str | None, region: str, credentials: Any, instances: list[str]) -> None:
+    """The checks of cli/preflight.py, with the clients they read the account through."""
+    from ..adapters.computenest import VERSION as NEST_VERSION
+    from ..adapters.computenest import ComputeNest
+    from ..adapters.openapi import RpcClient
+    from ..adapters.rds import VERSION as RDS_VERSION
+    from ..adapters.rds import Rds
+    from ..model.regions import computenest_region
+    from ..settings import default_endpoint
+    from .preflight import check_databases, check_network, check_regions
 
-    regions = sorted({p.get("region") or "" for p in functions + flows})
-    for region in regions:
-        lines = unsupported(region)
-        for line in lines:
-            report.fail("REGION", line)
-        if not lines:
-            report.ok(f"region {region}: the fc3 and flow components deploy there")
-    nest = env.get("NESTBACKUP_COMPUTENEST_REGION") or computenest_region(regions[0] if regions else "cn-hangzhou")
-    if nest in COMPUTENEST_REGIONS:
-        report.ok(f"Compute Nest region {nest} (NESTBACKUP_COMPUTENEST_REGION) serves the Compute Nest API")
-    else:
-        report.fail("REGION", f"Compute Nest is not served in {nest} - fix: set NESTBACKUP_COMPUTENEST_REGION to "
-                               f"{' or '.join(sorted(COMPUTENEST_REGIONS))} (where the service instances are kept)")
+    check_regions(report, functions, flows, env)
+    # The Tablestore instance API (Ots 2016-06-20, RPC) at ots.<region>.aliyuncs.com (UNCONFIRMED endpoint form).
+    instance_api = RpcClient(endpoint or f"ots.{region}.aliyuncs.com", OTS_INSTANCE_VERSION, credentials, region)
+
+    def bound_vpcs(instance: str) -> list[str]:
+        body = instance_api.call("ListVpcInfoByInstance", {"InstanceName": instance, "PageSize": 50})
+        return [str(v.get("VpcId")) for v in (body.get("VpcInfos") or {}).get("VpcInfo") or []]
+
+    check_network(report, functions, bound_vpcs)
+    if instances:
+        nest_region = env.get("NESTBACKUP_COMPUTENEST_REGION") or computenest_region(region)
+        catalog = ComputeNest(RpcClient(endpoint or default_endpoint("computenest", nest_region), NEST_VERSION,
+                                        credentials, nest_region))
+        rds = Rds(RpcClient(endpoint or default_endpoint("rds", region), RDS_VERSION, credentials, region))
+        check_databases(report, instances, catalog, rds)
 
 
 def run_doctor(s_yaml: Path, endpoint: str | None, region: str | None, env: Mapping[str, str],
-               before_deploy: bool = False) -> Report:
+               before_deploy: bool = False, instances: tuple[str, ...] = ()) -> Report:
     from ..adapters.cloudflow import VERSION as FNF_VERSION
     from ..adapters.deployment import describe_flow, table_exists
     from ..adapters.fc import FunctionCompute
@@ -182,7 +192,7 @@ def run_doctor(s_yaml: Path, endpoint: str | None, region: str | None, env: Mapp
         raise CliError("set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET")
     credentials = Credentials(key_id, secret, env.get("ALIBABA_CLOUD_SECURITY_TOKEN") or None)
     report = Report()
-    check_regions(report, functions, flows, env)
+    check_account(report, functions, flows, env, endpoint, region, credentials, list(instances))
     if before_deploy:
         return report
 
@@ -230,11 +240,14 @@ def run_doctor(s_yaml: Path, endpoint: str | None, region: str | None, env: Mapp
 @click.option("--region", default=None, help="Default: the region s.yaml gives the functions.")
 @click.option("--before-deploy", is_flag=True,
               help="Only the checks of the account and the settings (regions, network), before `s deploy`.")
-def doctor(s_yaml: Path, endpoint: str | None, region: str | None, before_deploy: bool) -> None:
+@click.option("--instance", "instances", multiple=True, metavar="SI",
+              help="A service instance to check before its first backup (its RDS backup settings); repeatable.")
+def doctor(s_yaml: Path, endpoint: str | None, region: str | None, before_deploy: bool,
+           instances: tuple[str, ...]) -> None:
     """Check an account and a deployment against s.yaml: regions, network, functions, triggers, flows, table, role
     (credentials from ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET)."""
     try:
-        report = run_doctor(s_yaml, endpoint, region, environment(), before_deploy)
+        report = run_doctor(s_yaml, endpoint, region, environment(), before_deploy, instances)
     except NestBackupError as err:
         raise CliError(str(err)) from None
     total = len(report.lines)
