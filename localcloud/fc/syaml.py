@@ -258,7 +258,7 @@ def function_spec(resource: str, props: dict, root: Path) -> FunctionSpec:
         raise DeploymentError(f"{where}: internetAccess must be true or false")
     return FunctionSpec(
         vpc_config=_vpc_config(props.get("vpcConfig"), where), internet_access=internet,
-        log_config=_log_config(props.get("logConfig"), where),
+        log_config=_log_config(props.get("logConfig"), where, str(props.get("region") or "")),
         name=name, runtime=runtime, handler=handler, code_dir=code_dir,
         memory_size=_int(props, "memorySize", DEFAULT_MEMORY_MB, 128, 32768, where, multiple=64),
         timeout=_int(props, "timeout", DEFAULT_TIMEOUT_S, 1, 86400, where),
@@ -281,13 +281,16 @@ def _vpc_config(raw: Any, where: str) -> dict[str, Any] | None:
     return dict(raw)
 
 
-def _log_config(raw: Any, where: str) -> dict[str, Any] | None:
-    """fc3 logConfig: 'auto' (the component creates project serverless-<region>-<uuid of the account> and logstore
-    default-logs, src/resources/sls/index.ts) or {project, logstore, ...} (ILogConfig)."""
+def _log_config(raw: Any, where: str, region: str) -> dict[str, Any] | None:
+    """fc3 logConfig: 'auto' (the component creates project $FC_GENERATE_PROJECT_NAME, else serverless-<region>-
+    <uuid of the account id>, and logstore $FC_GENERATE_LOGSTORE_NAME, else default-logs: src/resources/sls/
+    index.ts, src/default/resources.ts; the uuid here is not the component's) or {project, logstore, ...}."""
     if raw is None:
         return None
     if raw == "auto":
-        return {"project": "auto", "logstore": "default-logs", "enableRequestMetrics": True,
+        project = os.environ.get("FC_GENERATE_PROJECT_NAME") or f"serverless-{region}-local"
+        return {"project": project[:63], "logstore": os.environ.get("FC_GENERATE_LOGSTORE_NAME") or "default-logs",
+                "enableRequestMetrics": True,
                 "enableInstanceMetrics": True, "logBeginRule": "DefaultRegex"}
     if not isinstance(raw, dict) or not raw.get("project") or not raw.get("logstore"):
         raise DeploymentError(f"{where}: logConfig must be 'auto' or name a project and a logstore")

@@ -3,7 +3,7 @@
 
 Each instance has a public endpoint `https://<instance>.<region>.ots.aliyuncs.com` and, for each VPC bound to it
 (BindInstance2Vpc), a VPC endpoint (`<instance>.<region>.vpc.tablestore.aliyuncs.com`; the SDK's example Domain is
-`…\u200b.cn-hangzhou.vpc.ots.aliyuncs.com`). "By default, Internet access is disabled for an instance" (Tablestore,
+`….cn-hangzhou.vpc.ots.aliyuncs.com`). "By default, Internet access is disabled for an instance" (Tablestore,
 "Troubleshoot the 'Request denied by instance ACL policies' error"): a request on the public endpoint answers 403
 `OTSAuthFailed` "Request denied by instance ACL policies.", and one from a VPC not bound to the instance
 "Request denied because this instance can only be accessed from the binded VPC." (the Tablestore FAQ of that name).

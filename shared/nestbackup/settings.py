@@ -126,7 +126,7 @@ class Settings:
                                   "ALIBABA_CLOUD_ACCESS_KEY_SECRET (Function Compute provides them)")
         ots_endpoint = env.get("NESTBACKUP_OTS_ENDPOINT") or shared
         if not ots_endpoint:
-            raise ValidationError("NESTBACKUP_OTS_ENDPOINT is not set (e.g. https://<instance>.<region>.ots.aliyuncs.com)")
+            raise ValidationError("NESTBACKUP_OTS_ENDPOINT is not set (e.g. https://<instance>.<region>.vpc.tablestore.aliyuncs.com)")
 
         nest_region = env.get("NESTBACKUP_COMPUTENEST_REGION") or computenest_region(region)
 

@@ -55,6 +55,7 @@ def test_drift_between_s_yaml_and_the_deployment_is_reported(tmp_path):
     doc["resources"]["api"]["props"]["triggers"][0]["triggerConfig"]["methods"] = ["GET", "POST"]
     doc["resources"]["timer"]["props"]["triggers"].pop()                 # the sweep trigger
     doc["resources"]["backup-steps"]["props"]["timeout"] = 30
+    doc["resources"]["events"]["props"].pop("logConfig")
     (tmp_path / "functions").symlink_to(ROOT / "functions")
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     server = deployed_from(tmp_path, tmp_path / "s.yaml")
@@ -68,7 +69,10 @@ def test_drift_between_s_yaml_and_the_deployment_is_reported(tmp_path):
            "['DELETE', 'GET', 'POST', 'PUT']" in out
     assert "MISSING   trigger nestbackup-timer/sweep (timer)" in out
     assert "DIFFERENT function nestbackup-backup-steps: timeout is 30, s.yaml says 600" in out
-    assert "fix: run `s deploy`" in out and out.splitlines()[-1].startswith("14 of 17 checks passed")
+    assert "DIFFERENT function nestbackup-events: no logConfig, so its logs are kept nowhere (s.yaml: logConfig: " \
+           "auto)" in out
+    assert "logs in SLS project serverless-cn-hangzhou-local, logstore default-logs" in out
+    assert "fix: run `s deploy`" in out and out.splitlines()[-1].startswith("13 of 17 checks passed")
 
 
 def test_doctor_without_credentials_says_so_in_one_line():

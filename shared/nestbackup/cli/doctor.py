@@ -111,13 +111,20 @@ def check_function(report: Report, props: dict, deployed: dict | None, triggers:
             wrong.append(f"{key} is {deployed.get(key)!r}, s.yaml says {want!r}")
     if not same_role(deployed.get("role") or "", props.get("role") or ""):
         wrong.append(f"role is {deployed.get('role')!r}, s.yaml says {props.get('role')!r}")
+    want_vpc, have_vpc = (props.get("vpcConfig") or {}).get("vpcId"), (deployed.get("vpcConfig") or {}).get("vpcId")
+    if (want_vpc or have_vpc) and want_vpc != have_vpc:
+        wrong.append(f"VPC is {have_vpc!r}, s.yaml says {want_vpc!r}")
+    logs = deployed.get("logConfig") or {}
+    if not logs.get("project"):
+        wrong.append("no logConfig, so its logs are kept nowhere (s.yaml: logConfig: auto)")
     absent = sorted(set(props.get("environmentVariables") or {}) - set(deployed.get("environmentVariables") or {}))
     if absent:
         wrong.append(f"environment lacks {', '.join(absent)}")
     if wrong:
         report.different(f"function {name}: {'; '.join(wrong)}", FIX_DEPLOY)
     else:
-        report.ok(f"function {name} (handler, runtime, timeout, memory, role, environment keys)")
+        report.ok(f"function {name} (handler, runtime, timeout, memory, role, VPC, environment keys); logs in SLS "
+                  f"project {logs.get('project')}, logstore {logs.get('logstore')}")
     online = {t.get("triggerName"): t for t in triggers or []}
     for trigger in props.get("triggers") or []:
         what = f"trigger {name}/{trigger['triggerName']} ({trigger['triggerType']})"
