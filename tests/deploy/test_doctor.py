@@ -114,10 +114,12 @@ def test_before_the_first_backup_doctor_checks_the_tablestore_network_and_each_r
     server = LocalCloudServer(cloud, port=0)
     server.start_in_thread()
     try:
-        seeded = Control(server.endpoint).seed(ServiceInstanceId="si-doctor", Disks=1, DiskSize="1MiB", Fill=False,
+        seeded = Control(server.endpoint).seed(ServiceInstanceId="si-doctor", Disks=2, DiskSize="1MiB", Fill=False,
                                                MySQL=MYSQL_DSN, RdsBackupPolicy={"TableRestore": False})
         mysql = seeded["DBInstances"][0]["DBInstanceId"]
-        done = doctor(server.endpoint, "--before-deploy", "--instance", "si-doctor")
+        basic = Control(server.endpoint).seed(ServiceInstanceId="si-basic", Disks=2, DiskSize="1MiB", Fill=False,
+                                              Category="cloud_efficiency")
+        done = doctor(server.endpoint, "--before-deploy", "--instance", "si-doctor", "--instance", "si-basic")
         assert done.returncode == 1, done.stdout + done.stderr
         failed = [line for line in done.stdout.splitlines() if not line.startswith("ok ")][:-1]
         assert failed == [
@@ -127,6 +129,12 @@ def test_before_the_first_backup_doctor_checks_the_tablestore_network_and_each_r
             f"RDS       RDS {mysql} of si-doctor: database/table restore is off, so its backups cannot be restored "
             f"database by database - fix: turn on 库表恢复 (Database/Table Restoration) in its backup settings, "
             f"then back up again"]
+        lines = done.stdout.splitlines()
+        assert f"ok        disk {seeded['Disks'][0]['DiskId']} of si-doctor: 0 of 256 manual snapshots" in lines
+        assert f"ok        disks of {seeded['InstanceIds'][0]} (2): one crash-consistent snapshot group" in lines
+        assert f"ok        disks of {basic['InstanceIds'][0]} (2): each snapshotted alone, not crash-consistent " \
+               f"with each other: categories cloud_efficiency (groups take cloud_auto, cloud_essd, " \
+               f"cloud_essd_entry)" in lines
         cloud.ots_instances.configure("nestbackup", vpcs={"vpc-nestbackup": "nestbackup"})
         Control(server.endpoint).call("POST", f"/_local/rds/instances/{mysql}", {"TableRestore": True})
         done = doctor(server.endpoint, "--before-deploy", "--instance", "si-doctor")
@@ -134,3 +142,30 @@ def test_before_the_first_backup_doctor_checks_the_tablestore_network_and_each_r
         assert f"ok        RDS {mysql} of si-doctor: database/table restore is enabled" in done.stdout
     finally:
         server.stop()
+
+
+def test_a_disk_without_room_for_another_manual_snapshot_fails_the_quota_check(tmp_path):
+    """ECS refuses a 257th manual snapshot of a disk (CreateSnapshot: "has reached 256"; the local ECS answers
+    QuotaExceed.Snapshot). The count comes from DescribeSnapshots in the doctor; here it is given, the service
+    instance is discovered from the local cloud as a backup discovers it."""
+    from nestbackup.cli.doctor import Report
+    from nestbackup.cli.preflight import check_instances
+    from nestbackup.settings import Settings
+    from nestbackup.wiring import Wiring
+    from tests.support import Control
+
+    server = LocalCloudServer(LocalCloud(tmp_path / "state", s_yaml=ROOT / "s.yaml"), port=0)
+    server.start_in_thread()
+    try:
+        seeded = Control(server.endpoint).seed(ServiceInstanceId="si-full", Disks=1, DiskSize="1MiB", Fill=False)
+        settings = Settings.from_env({"NESTBACKUP_CLOUD_ENDPOINT": server.endpoint,
+                                      "ALIBABA_CLOUD_ACCESS_KEY_ID": DEFAULT_ACCESS_KEY_ID,
+                                      "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEFAULT_ACCESS_KEY_SECRET})
+        report = Report()
+        check_instances(report, Wiring(settings), ["si-full"], lambda disk_id: 256)
+    finally:
+        server.stop()
+    disk = seeded["Disks"][0]["DiskId"]
+    assert report.failed == 1 and report.lines == [
+        f"QUOTA     disk {disk} of si-full has 256 manual snapshots, the most ECS keeps (256): a backup cannot "
+        f"snapshot it - fix: delete old backups (nestbackup backup delete) or shorten the schedule's retention"]

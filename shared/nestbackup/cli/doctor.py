@@ -155,14 +155,11 @@ def check_function(report: Report, props: dict, deployed: dict | None, triggers:
 def check_account(report: Report, functions: list[dict], flows: list[dict], env: Mapping[str, str],
                   endpoint: str | None, region: str, credentials: Any, instances: list[str]) -> None:
     """The checks of cli/preflight.py, with the clients they read the account through."""
-    from ..adapters.computenest import VERSION as NEST_VERSION
-    from ..adapters.computenest import ComputeNest
+    from ..adapters.ecs import VERSION as ECS_VERSION
     from ..adapters.openapi import RpcClient
-    from ..adapters.rds import VERSION as RDS_VERSION
-    from ..adapters.rds import Rds
-    from ..model.regions import computenest_region
-    from ..settings import default_endpoint
-    from .preflight import check_databases, check_network, check_regions
+    from ..settings import Settings
+    from ..wiring import Wiring
+    from .preflight import check_instances, check_network, check_regions
 
     check_regions(report, functions, flows, env)
     # The Tablestore instance API (Ots 2016-06-20, RPC) at ots.<region>.aliyuncs.com (UNCONFIRMED endpoint form).
@@ -173,12 +170,17 @@ def check_account(report: Report, functions: list[dict], flows: list[dict], env:
         return [str(v.get("VpcId")) for v in (body.get("VpcInfos") or {}).get("VpcInfo") or []]
 
     check_network(report, functions, bound_vpcs)
-    if instances:
-        nest_region = env.get("NESTBACKUP_COMPUTENEST_REGION") or computenest_region(region)
-        catalog = ComputeNest(RpcClient(endpoint or default_endpoint("computenest", nest_region), NEST_VERSION,
-                                        credentials, nest_region))
-        rds = Rds(RpcClient(endpoint or default_endpoint("rds", region), RDS_VERSION, credentials, region))
-        check_databases(report, instances, catalog, rds)
+    if instances:       # read as a backup reads them, with the product's own wiring
+        settings = Settings.from_env({**env, "NESTBACKUP_REGION": region,
+                                      **({"NESTBACKUP_CLOUD_ENDPOINT": endpoint} if endpoint else {})})
+        ecs = RpcClient(settings.ecs_endpoint, ECS_VERSION, credentials, region)
+
+        def manual_snapshots(disk_id: str) -> int:
+            body = ecs.call("DescribeSnapshots", {"RegionId": region, "DiskId": disk_id, "SnapshotType": "user",
+                                                  "MaxResults": 10})
+            return int(body.get("TotalCount") or 0)
+
+        check_instances(report, Wiring(settings), instances, manual_snapshots)
 
 
 def run_doctor(s_yaml: Path, endpoint: str | None, region: str | None, env: Mapping[str, str],

@@ -69,28 +69,63 @@ def check_network(report: Report, functions: list[dict], bound_vpcs: Callable[[s
                                    f"{FIX_NETWORK}")
 
 
-def check_databases(report: Report, instance_ids: list[str], catalog: Any, rds: Any) -> None:
-    """For each service instance named: every RDS MySQL instance it lists takes its backups with database/table
-    restore enabled (without it RestoreTable cannot restore from a set taken before it was turned on)."""
-    from ..errors import ValidationError
-    from ..model.engines import MYSQL, engine_of
+# ECS CreateSnapshot: no snapshot of a disk once "the number of manual snapshots of the disk has reached 256".
+MANUAL_SNAPSHOTS_PER_DISK = 256
+
+
+def check_instances(report: Report, w: Any, instance_ids: list[str],
+                    manual_snapshots: Callable[[str], int] | None = None) -> None:
+    """For each service instance named, what its first backup and restore need, found as a backup finds it
+    (operations/discovery.py through the wiring `w`): every MySQL instance takes its backups with database/table
+    restore enabled (without it RestoreTable cannot restore from a set taken before it was turned on), whether
+    each ECS instance's disks go into one crash-consistent snapshot group (decisions/backup.groupable), and each
+    disk's room for another manual snapshot (`manual_snapshots(disk_id)`: DescribeSnapshots SnapshotType user)."""
+    from ..decisions.backup import GROUP_CATEGORIES, GROUP_MAX_DISKS, GROUP_MAX_GIB, groupable
+    from ..errors import NestBackupError
+    from ..model.engines import ENGINES
+    from ..operations.backup import disk_facts
+    from ..operations.discovery import check_service_instance, discover
 
     for si in instance_ids:
-        if catalog.service_instance(si) is None:
-            report.fail("MISSING", f"service instance {si} is unknown to Compute Nest - fix: check the id and "
+        try:
+            check_service_instance(w, si)
+            found = discover(w, si)
+        except NestBackupError as err:
+            report.fail("MISSING", f"service instance {si}: {err} - fix: check the id and "
                                    f"NESTBACKUP_COMPUTENEST_REGION")
             continue
-        ids = [r.resource_id for r in catalog.resources(si) if r.service == "rds" and r.kind == "dbinstance"]
-        for db_id, inst in sorted(rds.describe_instances(ids).items()):
-            try:
-                mysql = engine_of(inst.engine) is MYSQL
-            except ValidationError:
-                mysql = False
-            if not inst.primary or not mysql:
+        for db in found.databases:
+            engine = ENGINES.get(db.engine)
+            if not db.primary or engine is None or not engine.meta_status_gates_restore:
                 continue
-            if rds.table_restore_enabled(db_id):
-                report.ok(f"RDS {db_id} of {si}: database/table restore is enabled")
+            if w.rds.table_restore_enabled(db.db_instance_id):
+                report.ok(f"RDS {db.db_instance_id} of {si}: database/table restore is enabled")
             else:
-                report.fail("RDS", f"RDS {db_id} of {si}: database/table restore is off, so its backups cannot be "
-                                   f"restored database by database - fix: turn on 库表恢复 (Database/Table "
-                                   f"Restoration) in its backup settings, then back up again")
+                report.fail("RDS", f"RDS {db.db_instance_id} of {si}: database/table restore is off, so its "
+                                   f"backups cannot be restored database by database - fix: turn on 库表恢复 "
+                                   f"(Database/Table Restoration) in its backup settings, then back up again")
+        for disk in found.disks:
+            if manual_snapshots is None:
+                break
+            taken = manual_snapshots(disk.disk_id)
+            if taken >= MANUAL_SNAPSHOTS_PER_DISK:
+                report.fail("QUOTA", f"disk {disk.disk_id} of {si} has {taken} manual snapshots, the most ECS keeps "
+                                     f"({MANUAL_SNAPSHOTS_PER_DISK}): a backup cannot snapshot it - fix: delete old "
+                                     f"backups (nestbackup backup delete) or shorten the schedule's retention")
+            else:
+                report.ok(f"disk {disk.disk_id} of {si}: {taken} of {MANUAL_SNAPSHOTS_PER_DISK} manual snapshots")
+        by_instance: dict[str, list] = {}
+        for disk in disk_facts(found.disks):
+            by_instance.setdefault(disk.instance_id or disk.disk_id, []).append(disk)
+        for instance_id, disks in sorted(by_instance.items()):
+            if len(disks) < 2:
+                continue
+            if groupable(disks):
+                report.ok(f"disks of {instance_id} ({len(disks)}): one crash-consistent snapshot group")
+                continue
+            others = sorted({d.category for d in disks} - GROUP_CATEGORIES)
+            why = (f"categories {', '.join(others)} (groups take {', '.join(sorted(GROUP_CATEGORIES))})" if others
+                   else "a multi-attach disk" if any(d.multi_attach for d in disks)
+                   else f"more than {GROUP_MAX_DISKS} disks or {GROUP_MAX_GIB} GiB")
+            report.ok(f"disks of {instance_id} ({len(disks)}): each snapshotted alone, not crash-consistent "
+                      f"with each other: {why}")
