@@ -169,3 +169,19 @@ def test_a_disk_without_room_for_another_manual_snapshot_fails_the_quota_check(t
     assert report.failed == 1 and report.lines == [
         f"QUOTA     disk {disk} of si-full has 256 manual snapshots, the most ECS keeps (256): a backup cannot "
         f"snapshot it - fix: delete old backups (nestbackup backup delete) or shorten the schedule's retention"]
+
+
+def test_the_public_tablestore_endpoint_is_refused_before_deploy():
+    """s.yaml rendered with the instance's public endpoint: a new instance refuses it (Internet access off), so the
+    preflight says so before anything is deployed; no cloud call is needed for it."""
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": PYTHONPATH, "ALIBABA_CLOUD_ACCESS_KEY_ID": DEFAULT_ACCESS_KEY_ID,
+           "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEFAULT_ACCESS_KEY_SECRET,
+           "NESTBACKUP_OTS_ENDPOINT": "https://nestbackup.cn-hangzhou.ots.aliyuncs.com"}
+    done = subprocess.run([sys.executable, "-m", "nestbackup.cli.main", "doctor", "--before-deploy", "--endpoint",
+                           "http://127.0.0.1:9"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert [line for line in done.stdout.splitlines() if line.startswith("NETWORK")] == [
+        "NETWORK   NESTBACKUP_OTS_ENDPOINT https://nestbackup.cn-hangzhou.ots.aliyuncs.com is the public endpoint, "
+        "which a Tablestore instance refuses by default (Internet access off) - fix: use its VPC endpoint "
+        "https://nestbackup.<region>.vpc.tablestore.aliyuncs.com; see docs/deploy.md, step 2 (Tablestore and its "
+        "network)"]

@@ -1,5 +1,7 @@
-"""`nestbackup doctor`: compare a deployment with s.yaml through the cloud's own APIs (FC 3.0 GetFunction and
-ListTriggers, CloudFlow DescribeFlow, Tablestore DescribeTable). One line per check; exit 0 only when all pass.
+"""`nestbackup doctor`: check the account (cli/preflight.py: regions, the Tablestore network, and with `--instance`
+each service instance's RDS backup settings, snapshot groups and snapshot quota; `--before-deploy` stops there),
+then compare a deployment with s.yaml through the cloud's own APIs (FC 3.0 GetFunction and ListTriggers, CloudFlow
+DescribeFlow, Tablestore DescribeTable). One line per check; exit 0 only when all pass.
 
 s.yaml is read as Serverless Devs renders it, for the subset the file uses: `${vars.a.b}` and
 `${env('NAME', 'default')}`, inside strings or as whole values."""
@@ -250,7 +252,8 @@ def run_doctor(s_yaml: Path, endpoint: str | None, region: str | None, env: Mapp
 @click.option("--before-deploy", is_flag=True,
               help="Only the checks of the account and the settings (regions, network), before `s deploy`.")
 @click.option("--instance", "instances", multiple=True, metavar="SI",
-              help="A service instance to check before its first backup (its RDS backup settings); repeatable.")
+              help="A service instance to check before its first backup (RDS database/table restore, snapshot "
+                   "groups, snapshot quota); repeatable.")
 def doctor(s_yaml: Path, endpoint: str | None, region: str | None, before_deploy: bool,
            instances: tuple[str, ...]) -> None:
     """Check an account and a deployment against s.yaml: regions, network, functions, triggers, flows, table, role

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Mapping, Protocol
 
+from ..errors import NestBackupError
 from ..model.regions import COMPUTENEST_REGIONS, computenest_region, unsupported
 
 
@@ -59,7 +60,12 @@ def check_network(report: Report, functions: list[dict], bound_vpcs: Callable[[s
         report.fail("NETWORK", f"functions {', '.join(outside)} have no vpcConfig, so the VPC endpoint of Tablestore "
                                f"is out of their reach - fix: give them vars.vpc in s.yaml")
     vpcs = sorted({str(p["vpcConfig"]["vpcId"]) for p in functions if (p.get("vpcConfig") or {}).get("vpcId")})
-    bound = set(bound_vpcs(instance))
+    try:
+        bound = set(bound_vpcs(instance))
+    except NestBackupError as err:
+        report.fail("NETWORK", f"cannot read the VPCs bound to Tablestore instance {instance}: {err} - fix: check "
+                               f"the instance name, and allow the deployer ots:ListVpcInfoByInstance")
+        return
     for vpc in vpcs:
         if vpc in bound:
             report.ok(f"Tablestore instance {instance} is bound to the functions' VPC {vpc}")
@@ -81,7 +87,6 @@ def check_instances(report: Report, w: Any, instance_ids: list[str],
     each ECS instance's disks go into one crash-consistent snapshot group (decisions/backup.groupable), and each
     disk's room for another manual snapshot (`manual_snapshots(disk_id)`: DescribeSnapshots SnapshotType user)."""
     from ..decisions.backup import GROUP_CATEGORIES, GROUP_MAX_DISKS, GROUP_MAX_GIB, groupable
-    from ..errors import NestBackupError
     from ..model.engines import ENGINES
     from ..operations.backup import disk_facts
     from ..operations.discovery import check_service_instance, discover
