@@ -35,15 +35,18 @@ class LocalCloud(CloudContext):
         from .fnf.models import Fnf
         from .rds.models import Rds
         from .tablestore.models import Tablestore
+        from .tablestore.network import TablestoreInstances
         self.ecs = Ecs(self)
         self.rds = Rds(self)
         self.ots = Tablestore(self)
+        self.ots_instances = TablestoreInstances(self)
         # CloudFlow: flows_dir defaults to the repository's flows/ when it exists.
         self.fnf = Fnf(self, flows_dir=flows_dir, wait_scale=flow_wait_scale)
         self.computenest = ComputeNest(self)
         self.eventbridge = EventBridge(self)
         self.rpc_products: dict[str, Product] = {p.version: p for p in (self.ecs, self.rds, self.fnf,
-                                                                          self.computenest, self.eventbridge)}
+                                                                          self.computenest, self.eventbridge,
+                                                                          self.ots_instances)}
         # Function Compute: what s.yaml deploys, served to CloudFlow tasks, HTTP triggers and the FC API.
         from .fc.models import Fc
         from .fc.syaml import DeploymentError

@@ -153,13 +153,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     @staticmethod
     def _tablestore(cloud: LocalCloud, path: str, headers: dict, body: bytes):
-        api = path.strip("/")
+        from .tablestore.network import arrival
+        network, api = arrival(path)
         cloud.stats.count(f"ots:{api}")
         try:
             cloud.faults.before_call("ots")
         except ServiceError as err:
             return cloud.ots.error(api, err)
-        answer = cloud.ots.handle(api, headers, body)
+        answer = cloud.ots.handle(api, headers, body, network)
         if answer[0] < 300 and cloud.faults.lose_response("ots"):
             return cloud.ots.error(api, ServiceError("OTSInternalServerError", "Internal server error.", 500))
         return answer

@@ -31,6 +31,19 @@ NOT_FOUND_STATUS = 404
 LISTS_DISKS = False
 # UNCONFIRMED: ProductCode/ProductType of a listed resource (the docs give no example values).
 PRODUCT_FIELDS = {"ecs": ("Ecs", "ALIYUN::ECS::INSTANCE"), "rds": ("Rds", "ALIYUN::RDS::DBINSTANCE")}
+# The user-side API's "Endpoints" page lists computenest.cn-hangzhou and computenest.ap-southeast-1 only: there is
+# no Compute Nest to ask in another region (the real name does not resolve). A service instance whose resources are
+# elsewhere is kept by one of the two (the domestic site's cn-hangzhou for the Chinese mainland; UNCONFIRMED).
+SERVED_REGIONS = frozenset({"cn-hangzhou", "ap-southeast-1"})
+# UNCONFIRMED: the local cloud's answer to a call naming another region (the real one has no endpoint to answer).
+UNSERVED_REGION_CODE, UNSERVED_REGION_STATUS = "UnsupportedRegion", 404
+
+
+def serving_region(resource_region: str) -> str:
+    if resource_region in SERVED_REGIONS:
+        return resource_region
+    return "cn-hangzhou" if resource_region.startswith("cn-") and resource_region != "cn-hongkong" else \
+        "ap-southeast-1"
 
 
 def arn(product: str, region: str, account: str, kind: str, resource_id: str) -> str:
@@ -57,7 +70,8 @@ class ComputeNest(Product):
         before = self.cloud.store.get(SERVICE_INSTANCE, service_instance_id) or {}
         # seeding an instance again adds to its resources, as a service-instance upgrade that deploys more would
         merged = [*before.get("Resources", []), *(r for r in resources if r not in before.get("Resources", []))]
-        doc = {"ServiceInstanceId": service_instance_id, "Status": status, "RegionId": self.cloud.region,
+        doc = {"ServiceInstanceId": service_instance_id, "Status": status,
+               "RegionId": serving_region(self.cloud.region),
                "Resources": merged, "ListsDisks": bool(lists_disks), "CreateTime": before.get("CreateTime", now),
                "UpdateTime": now}
         self.cloud.store.put(SERVICE_INSTANCE, service_instance_id, doc)
@@ -73,6 +87,13 @@ class ComputeNest(Product):
         return arn(product, self.cloud.region, self.cloud.fnf.functions.account_id, kind, resource_id)
 
     # ------------------------------------------------------------------------------------------------ API
+    def dispatch(self, req: RpcRequest) -> dict[str, Any]:
+        region = req.get("RegionId")
+        if region is not None and region not in SERVED_REGIONS:
+            raise ServiceError(UNSERVED_REGION_CODE, f"Compute Nest is not served in {region}: use one of "
+                                                     f"{', '.join(sorted(SERVED_REGIONS))}.", UNSERVED_REGION_STATUS)
+        return super().dispatch(req)
+
     def _find(self, req: RpcRequest) -> dict:
         si = req.require("ServiceInstanceId")
         doc = self.cloud.store.get(SERVICE_INSTANCE, si)

@@ -28,6 +28,10 @@ DEFAULT_LIST_LIMIT = 20          # UNCONFIRMED: the page size FC uses when `limi
 UNHANDLED_ERROR_HEADER = ("x-fc-error-type", "UnhandledInvocationError")
 _MAX_LIST_LIMIT = 100            # ListFunctionsRequest.limit: "Minimum value: 1. Maximum value: 100."
 _ALIYUN_URL = re.compile(r"https?://[^/\s]*\.aliyuncs\.com\S*")
+# A Tablestore instance's VPC endpoint (the endpoints page's `.vpc.tablestore.`; the SDK example's `.vpc.ots.`) and
+# its public one: rewritten to the network the request arrives from (localcloud/tablestore/network.py).
+_OTS_VPC_URL = re.compile(r"https?://[^/\s]+\.vpc\.(?:tablestore|ots)\.aliyuncs\.com/?")
+_OTS_PUBLIC_URL = re.compile(r"https?://[^/\s]+\.ots\.aliyuncs\.com/?")
 
 
 class Fc:
@@ -66,7 +70,11 @@ class Fc:
         return merged
 
     def function_env(self, spec: syaml.FunctionSpec, endpoint: str) -> dict[str, str]:
-        env = {k: _ALIYUN_URL.sub(endpoint, v) for k, v in spec.environment.items()}
+        def local(value: str) -> str:
+            value = _OTS_VPC_URL.sub(f"{endpoint}/_net/vpc/{spec.vpc_id or '-'}", value)
+            value = _OTS_PUBLIC_URL.sub(f"{endpoint}/_net/internet", value)
+            return _ALIYUN_URL.sub(endpoint, value)
+        env = {k: local(v) for k, v in spec.environment.items()}
         env.update({k: v.replace("{endpoint}", endpoint) for k, v in self.overrides.items() if k in env})
         return env
 
@@ -146,6 +154,8 @@ class Fc:
                 "memorySize": spec.memory_size, "timeout": spec.timeout, "description": spec.description,
                 "role": spec.role, "environmentVariables": env,
                 "layers": [{"arn": arn} for arn in spec.layers], "state": "Active", "lastUpdateStatus": "Successful",
+                "vpcConfig": spec.vpc_config or {}, "internetAccess": spec.internet_access,
+                "logConfig": spec.log_config or {},
                 "createdTime": self.created, "lastModifiedTime": self.created}
 
     def _trigger(self, spec: syaml.FunctionSpec, trigger: syaml.TriggerSpec) -> dict:

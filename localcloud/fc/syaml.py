@@ -73,6 +73,14 @@ class FunctionSpec:
     environment: dict[str, str] = field(default_factory=dict)
     triggers: list[TriggerSpec] = field(default_factory=list)
     resource: str = ""                      # the s.yaml resource key
+    # Networks and logs (fc3 IFunction: vpcConfig, internetAccess, logConfig). vpc_config is None outside a VPC.
+    vpc_config: dict[str, Any] | None = None
+    internet_access: bool = True            # the fc3 component's default [repo: devsapp/fc3:src/default/config.ts]
+    log_config: dict[str, Any] | None = None
+
+    @property
+    def vpc_id(self) -> str:
+        return str((self.vpc_config or {}).get("vpcId") or "")
 
     def trigger(self, trigger_type: str) -> TriggerSpec | None:
         return next((t for t in self.triggers if t.type == trigger_type), None)
@@ -245,12 +253,48 @@ def function_spec(resource: str, props: dict, root: Path) -> FunctionSpec:
     names = [t.name for t in triggers]
     if len(set(names)) != len(names):
         raise DeploymentError(f"{where}: trigger names repeat: {names}")
+    internet = props.get("internetAccess", True)
+    if not isinstance(internet, bool):
+        raise DeploymentError(f"{where}: internetAccess must be true or false")
     return FunctionSpec(
+        vpc_config=_vpc_config(props.get("vpcConfig"), where), internet_access=internet,
+        log_config=_log_config(props.get("logConfig"), where, str(props.get("region") or "")),
         name=name, runtime=runtime, handler=handler, code_dir=code_dir,
         memory_size=_int(props, "memorySize", DEFAULT_MEMORY_MB, 128, 32768, where, multiple=64),
         timeout=_int(props, "timeout", DEFAULT_TIMEOUT_S, 1, 86400, where),
         description=str(props.get("description") or ""), role=str(props.get("role") or ""),
         layers=list(props.get("layers") or []), environment=env, triggers=triggers, resource=resource)
+
+
+def _vpc_config(raw: Any, where: str) -> dict[str, Any] | None:
+    """fc3 IVpcConfig: {vpcId, vSwitchIds (a list, or 'auto'), securityGroupId}; 'auto' makes one, which the local
+    cloud cannot (the account's VPCs are not modelled) [repo: devsapp/fc3:src/interface/function.ts]."""
+    if raw is None:
+        return None
+    if raw == "auto":
+        raise DeploymentError(f"{where}: vpcConfig 'auto' creates a VPC the Tablestore instance is not bound to; "
+                              f"name the VPC bound to it (vpcId, vSwitchIds, securityGroupId)")
+    if not isinstance(raw, dict) or not isinstance(raw.get("vpcId"), str) or not raw["vpcId"] \
+            or not isinstance(raw.get("securityGroupId"), str) or not raw["securityGroupId"] \
+            or not ((isinstance(raw.get("vSwitchIds"), list) and raw["vSwitchIds"]) or raw.get("vSwitchIds") == "auto"):
+        raise DeploymentError(f"{where}: vpcConfig needs vpcId, vSwitchIds (a list) and securityGroupId")
+    return dict(raw)
+
+
+def _log_config(raw: Any, where: str, region: str) -> dict[str, Any] | None:
+    """fc3 logConfig: 'auto' (the component creates project $FC_GENERATE_PROJECT_NAME, else serverless-<region>-
+    <uuid of the account id>, and logstore $FC_GENERATE_LOGSTORE_NAME, else default-logs: src/resources/sls/
+    index.ts, src/default/resources.ts; the uuid here is not the component's) or {project, logstore, ...}."""
+    if raw is None:
+        return None
+    if raw == "auto":
+        project = os.environ.get("FC_GENERATE_PROJECT_NAME") or f"serverless-{region}-local"
+        return {"project": project[:63], "logstore": os.environ.get("FC_GENERATE_LOGSTORE_NAME") or "default-logs",
+                "enableRequestMetrics": True,
+                "enableInstanceMetrics": True, "logBeginRule": "DefaultRegex"}
+    if not isinstance(raw, dict) or not raw.get("project") or not raw.get("logstore"):
+        raise DeploymentError(f"{where}: logConfig must be 'auto' or name a project and a logstore")
+    return dict(raw)
 
 
 def complete_role(role: str, account_id: str) -> str:

@@ -45,7 +45,8 @@ class Tablestore(Tables, Ranges, Batches):
             "GetRange": self.GetRange, "BatchWriteRow": self.BatchWriteRow, "BatchGetRow": self.BatchGetRow,
         }
 
-    def handle(self, api: str, headers: dict, body: bytes) -> tuple[int, dict, bytes]:
+    def handle(self, api: str, headers: dict, body: bytes, network: str | None = None) -> tuple[int, dict, bytes]:
+        """`network`: where the request arrived (tablestore/network.py `arrival`); None for the local address."""
         request_id = new_request_id()
         ak = key = None
         try:
@@ -58,6 +59,7 @@ class Tablestore(Tables, Ranges, Batches):
             instance = headers.get("x-ots-instancename", "")
             if not instance:
                 raise errors.invalid("The x-ots-instancename header is missing.")
+            self.cloud.ots_instances.check(instance, network)
             fn = self._apis.get(api)
             if fn is None:
                 raise errors.unsupported(api)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from .errors import ValidationError
+from .model.regions import computenest_region
 
 DEFAULT_TAG_KEY = "acs:computenest:serviceInstanceId"
 # Regions whose RDS API is served by the central endpoint (reference: alibaba-apis.md §1.1).
@@ -27,7 +28,7 @@ def default_endpoint(product: str, region: str) -> str:
         return "rds.aliyuncs.com" if region in _RDS_CENTRAL else f"rds.{region}.aliyuncs.com"
     if product == "fnf":
         return f"{region}.fnf.aliyuncs.com"
-    if product == "computenest":     # cn-hangzhou and ap-southeast-1 are documented; others UNCONFIRMED (§1.1)
+    if product == "computenest":     # served in cn-hangzhou and ap-southeast-1 only (model/regions.py)
         return f"computenest.{region}.aliyuncs.com"
     if product == "eventbridge":     # the SDK alibabacloud_eventbridge20200401's _endpoint_map, for every region
         return f"eventbridge-console.{region}.aliyuncs.com"
@@ -78,6 +79,9 @@ class Settings:
     ots_instance: str
     ots_table: str = "nestbackup"
     computenest_endpoint: str = ""
+    # The region whose Compute Nest API serves the service instances (not the functions' region: Compute Nest is
+    # served from cn-hangzhou and ap-southeast-1 only). NESTBACKUP_COMPUTENEST_REGION; default from `region`.
+    computenest_region: str = "cn-hangzhou"
     tag_key: str = DEFAULT_TAG_KEY
     backup_flow: str = "nestbackup-backup"
     lock_lease_seconds: int = 1800
@@ -127,7 +131,9 @@ class Settings:
                                   "ALIBABA_CLOUD_ACCESS_KEY_SECRET (Function Compute provides them)")
         ots_endpoint = env.get("NESTBACKUP_OTS_ENDPOINT") or shared
         if not ots_endpoint:
-            raise ValidationError("NESTBACKUP_OTS_ENDPOINT is not set (e.g. https://<instance>.<region>.ots.aliyuncs.com)")
+            raise ValidationError("NESTBACKUP_OTS_ENDPOINT is not set (e.g. https://<instance>.<region>.vpc.tablestore.aliyuncs.com)")
+
+        nest_region = env.get("NESTBACKUP_COMPUTENEST_REGION") or computenest_region(region)
 
         def endpoint(product: str) -> str:
             return env.get(f"NESTBACKUP_{product.upper()}_ENDPOINT") or shared or default_endpoint(product, region)
@@ -143,7 +149,9 @@ class Settings:
 
         return cls(region=region, access_key_id=ak, access_key_secret=sk, security_token=token,
                    ecs_endpoint=endpoint("ecs"), rds_endpoint=endpoint("rds"), fnf_endpoint=endpoint("fnf"),
-                   computenest_endpoint=endpoint("computenest"),
+                   computenest_endpoint=env.get("NESTBACKUP_COMPUTENEST_ENDPOINT") or shared or default_endpoint(
+                       "computenest", nest_region),
+                   computenest_region=nest_region,
                    ots_endpoint=ots_endpoint, ots_instance=env.get("NESTBACKUP_OTS_INSTANCE", "nestbackup"),
                    ots_table=env.get("NESTBACKUP_OTS_TABLE", "nestbackup"),
                    tag_key=env.get("NESTBACKUP_TAG_KEY", DEFAULT_TAG_KEY),

@@ -29,11 +29,11 @@ class Wiring:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def _rpc(self, endpoint: str, version: str, legacy_signature: bool = False):
+    def _rpc(self, endpoint: str, version: str, legacy_signature: bool = False, region: str | None = None):
         from .adapters.openapi import Credentials, RpcClient
         s = self.settings
         return RpcClient(endpoint, version, Credentials(s.access_key_id, s.access_key_secret, s.security_token),
-                         s.region, legacy_signature=legacy_signature)
+                         region or s.region, legacy_signature=legacy_signature)
 
     @cached_property
     def ecs(self) -> Compute:
@@ -49,7 +49,8 @@ class Wiring:
     def computenest(self) -> ServiceCatalog:
         from .adapters.computenest import VERSION, ComputeNest
         s = self.settings
-        return ComputeNest(self._rpc(s.computenest_endpoint or default_endpoint("computenest", s.region), VERSION))
+        return ComputeNest(self._rpc(s.computenest_endpoint or default_endpoint("computenest", s.computenest_region),
+                                     VERSION, region=s.computenest_region))
 
     @cached_property
     def flows(self) -> Flows:

@@ -73,3 +73,39 @@ def test_a_read_only_replica_reports_its_type_and_refuses_create_backup(rds, con
         rds.create_backup(rds_m.CreateBackupRequest(dbinstance_id=replica))
     assert err.value.code == "OperationDenied.DBInstanceType" and err.value.statusCode == 403
     assert rds.create_backup(rds_m.CreateBackupRequest(dbinstance_id=primary)).body.backup_job_id
+
+
+def test_compute_nest_is_served_from_its_two_regions_only(cn, control):
+    """The Endpoints page lists computenest.cn-hangzhou and computenest.ap-southeast-1 only."""
+    control.seed(ServiceInstanceId="si-cn-region", Disks=1, DiskSize="1MiB", Fill=False)
+    with pytest.raises(TeaException) as err:
+        cn.get_service_instance(cn_m.GetServiceInstanceRequest(region_id="cn-beijing",
+                                                               service_instance_id="si-cn-region"))
+    assert err.value.code == "UnsupportedRegion"
+
+
+def test_functions_outside_compute_nests_regions_ask_the_region_that_serves_their_service_instances(tmp_path):
+    """Functions (and service instances' resources) in cn-beijing: the product asks Compute Nest in cn-hangzhou,
+    the default of NESTBACKUP_COMPUTENEST_REGION, and finds the instance with its cn-beijing resources."""
+    from localcloud import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
+    from localcloud.cloud import LocalCloud
+    from localcloud.server import LocalCloudServer
+    from nestbackup.settings import Settings
+    from nestbackup.wiring import Wiring
+    from tests.support import Control
+
+    server = LocalCloudServer(LocalCloud(tmp_path / "state", region="cn-beijing"), port=0)
+    server.start_in_thread()
+    try:
+        seeded = Control(server.endpoint).seed(ServiceInstanceId="si-beijing", Disks=1, DiskSize="1MiB", Fill=False)
+        settings = Settings.from_env({"NESTBACKUP_REGION": "cn-beijing", "NESTBACKUP_CLOUD_ENDPOINT": server.endpoint,
+                                      "ALIBABA_CLOUD_ACCESS_KEY_ID": DEFAULT_ACCESS_KEY_ID,
+                                      "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEFAULT_ACCESS_KEY_SECRET})
+        catalog = Wiring(settings).computenest
+        assert catalog.service_instance("si-beijing") is not None
+        assert settings.computenest_region == "cn-hangzhou"
+        listed = catalog.resources("si-beijing")
+        assert [r.resource_id for r in listed if r.kind == "instance"] == seeded["InstanceIds"]
+        assert all(":cn-beijing:" in r.arn for r in listed)
+    finally:
+        server.stop()

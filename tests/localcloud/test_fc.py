@@ -62,8 +62,9 @@ def test_every_fc3_function_of_s_yaml_is_deployed_as_written(product):
     assert (api.handler, api.runtime, api.memory_size, api.timeout) == ("index.handler", "python3.10", 512, 60)
     assert api.role.endswith(":role/nestbackup-api")          # completed as the fc3 component does
     assert set(api.environment_variables) == set(expected["nestbackup-api"]["environmentVariables"])
-    # s.yaml's real Tablestore endpoint is replaced by the local cloud's own, as the local wiring needs
-    assert api.environment_variables["NESTBACKUP_OTS_ENDPOINT"] == product.endpoint
+    # s.yaml's Tablestore VPC endpoint is replaced by the local cloud's own, reached from the function's VPC
+    assert api.environment_variables["NESTBACKUP_OTS_ENDPOINT"] == product.endpoint + "/_net/vpc/vpc-nestbackup"
+    assert api.vpc_config.vpc_id == "vpc-nestbackup" and api.log_config.logstore == "default-logs"
     start = fc.get_function("nestbackup-db-rename", fcm.GetFunctionRequest()).body
     assert start.timeout == 900 and "NESTBACKUP_DB_ACCOUNTS" in start.environment_variables
 

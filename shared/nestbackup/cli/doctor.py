@@ -1,5 +1,7 @@
-"""`nestbackup doctor`: compare a deployment with s.yaml through the cloud's own APIs (FC 3.0 GetFunction and
-ListTriggers, CloudFlow DescribeFlow, Tablestore DescribeTable). One line per check; exit 0 only when all pass.
+"""`nestbackup doctor`: check the account (cli/preflight.py: regions, the Tablestore network, and with `--instance`
+each service instance's RDS backup settings, snapshot groups and snapshot quota; `--before-deploy` stops there),
+then compare a deployment with s.yaml through the cloud's own APIs (FC 3.0 GetFunction and ListTriggers, CloudFlow
+DescribeFlow, Tablestore DescribeTable). One line per check; exit 0 only when all pass.
 
 s.yaml is read as Serverless Devs renders it, for the subset the file uses: `${vars.a.b}` and
 `${env('NAME', 'default')}`, inside strings or as whole values."""
@@ -20,6 +22,7 @@ from .errors import CliError
 _REF = re.compile(r"\$\{([^{}]+)\}")
 _ENV = re.compile(r"""env\(\s*['"]([^'"]+)['"]\s*(?:,\s*['"]([^'"]*)['"]\s*)?\)""")
 FIX_DEPLOY = "run `s deploy` from the directory of s.yaml"
+OTS_INSTANCE_VERSION = "2016-06-20"
 
 
 def render(value: Any, variables: Mapping[str, Any], env: Mapping[str, str], depth: int = 0) -> Any:
@@ -80,6 +83,11 @@ class Report:
         self.failed += 1
         self._line("DIFFERENT", f"{what} - fix: {fix}")
 
+    def fail(self, status: str, text: str) -> None:
+        """A failed account check: `text` says what and, after " - fix: ", what to do."""
+        self.failed += 1
+        self._line(status, text)
+
     def _line(self, status: str, text: str) -> None:
         line = f"{status:<9} {text}"
         self.lines.append(line)
@@ -105,13 +113,20 @@ def check_function(report: Report, props: dict, deployed: dict | None, triggers:
             wrong.append(f"{key} is {deployed.get(key)!r}, s.yaml says {want!r}")
     if not same_role(deployed.get("role") or "", props.get("role") or ""):
         wrong.append(f"role is {deployed.get('role')!r}, s.yaml says {props.get('role')!r}")
+    want_vpc, have_vpc = (props.get("vpcConfig") or {}).get("vpcId"), (deployed.get("vpcConfig") or {}).get("vpcId")
+    if (want_vpc or have_vpc) and want_vpc != have_vpc:
+        wrong.append(f"VPC is {have_vpc!r}, s.yaml says {want_vpc!r}")
+    logs = deployed.get("logConfig") or {}
+    if not logs.get("project"):
+        wrong.append("no logConfig, so its logs are kept nowhere (s.yaml: logConfig: auto)")
     absent = sorted(set(props.get("environmentVariables") or {}) - set(deployed.get("environmentVariables") or {}))
     if absent:
         wrong.append(f"environment lacks {', '.join(absent)}")
     if wrong:
         report.different(f"function {name}: {'; '.join(wrong)}", FIX_DEPLOY)
     else:
-        report.ok(f"function {name} (handler, runtime, timeout, memory, role, environment keys)")
+        report.ok(f"function {name} (handler, runtime, timeout, memory, role, VPC, environment keys); logs in SLS "
+                  f"project {logs.get('project')}, logstore {logs.get('logstore')}")
     online = {t.get("triggerName"): t for t in triggers or []}
     for trigger in props.get("triggers") or []:
         what = f"trigger {name}/{trigger['triggerName']} ({trigger['triggerType']})"
@@ -139,7 +154,39 @@ def check_function(report: Report, props: dict, deployed: dict | None, triggers:
             report.ok(what)
 
 
-def run_doctor(s_yaml: Path, endpoint: str | None, region: str | None, env: Mapping[str, str]) -> Report:
+def check_account(report: Report, functions: list[dict], flows: list[dict], env: Mapping[str, str],
+                  endpoint: str | None, region: str, credentials: Any, instances: list[str]) -> None:
+    """The checks of cli/preflight.py, with the clients they read the account through."""
+    from ..adapters.ecs import VERSION as ECS_VERSION
+    from ..adapters.openapi import RpcClient
+    from ..settings import Settings
+    from ..wiring import Wiring
+    from .preflight import check_instances, check_network, check_regions
+
+    check_regions(report, functions, flows, env)
+    # The Tablestore instance API (Ots 2016-06-20, RPC) at ots.<region>.aliyuncs.com (UNCONFIRMED endpoint form).
+    instance_api = RpcClient(endpoint or f"ots.{region}.aliyuncs.com", OTS_INSTANCE_VERSION, credentials, region)
+
+    def bound_vpcs(instance: str) -> list[str]:
+        body = instance_api.call("ListVpcInfoByInstance", {"InstanceName": instance, "PageSize": 50})
+        return [str(v.get("VpcId")) for v in (body.get("VpcInfos") or {}).get("VpcInfo") or []]
+
+    check_network(report, functions, bound_vpcs)
+    if instances:       # read as a backup reads them, with the product's own wiring
+        settings = Settings.from_env({**env, "NESTBACKUP_REGION": region,
+                                      **({"NESTBACKUP_CLOUD_ENDPOINT": endpoint} if endpoint else {})})
+        ecs = RpcClient(settings.ecs_endpoint, ECS_VERSION, credentials, region)
+
+        def manual_snapshots(disk_id: str) -> int:
+            body = ecs.call("DescribeSnapshots", {"RegionId": region, "DiskId": disk_id, "SnapshotType": "user",
+                                                  "MaxResults": 10})
+            return int(body.get("TotalCount") or 0)
+
+        check_instances(report, Wiring(settings), instances, manual_snapshots)
+
+
+def run_doctor(s_yaml: Path, endpoint: str | None, region: str | None, env: Mapping[str, str],
+               before_deploy: bool = False, instances: tuple[str, ...] = ()) -> Report:
     from ..adapters.cloudflow import VERSION as FNF_VERSION
     from ..adapters.deployment import describe_flow, table_exists
     from ..adapters.fc import FunctionCompute
@@ -156,6 +203,9 @@ def run_doctor(s_yaml: Path, endpoint: str | None, region: str | None, env: Mapp
         raise CliError("set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET")
     credentials = Credentials(key_id, secret, env.get("ALIBABA_CLOUD_SECURITY_TOKEN") or None)
     report = Report()
+    check_account(report, functions, flows, env, endpoint, region, credentials, list(instances))
+    if before_deploy:
+        return report
 
     fc = FunctionCompute(endpoint, credentials, region)
     for props in functions:
@@ -199,11 +249,17 @@ def run_doctor(s_yaml: Path, endpoint: str | None, region: str | None, env: Mapp
               help="One endpoint for FC, CloudFlow and Tablestore (a local cloud, e.g. http://127.0.0.1:8900). "
                    "Default: the region's public endpoints and s.yaml's NESTBACKUP_OTS_ENDPOINT.")
 @click.option("--region", default=None, help="Default: the region s.yaml gives the functions.")
-def doctor(s_yaml: Path, endpoint: str | None, region: str | None) -> None:
-    """Check a deployment against s.yaml: functions, triggers, flows, table, role (credentials from
-    ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET)."""
+@click.option("--before-deploy", is_flag=True,
+              help="Only the checks of the account and the settings (regions, network), before `s deploy`.")
+@click.option("--instance", "instances", multiple=True, metavar="SI",
+              help="A service instance to check before its first backup (RDS database/table restore, snapshot "
+                   "groups, snapshot quota); repeatable.")
+def doctor(s_yaml: Path, endpoint: str | None, region: str | None, before_deploy: bool,
+           instances: tuple[str, ...]) -> None:
+    """Check an account and a deployment against s.yaml: regions, network, functions, triggers, flows, table, role
+    (credentials from ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET)."""
     try:
-        report = run_doctor(s_yaml, endpoint, region, environment())
+        report = run_doctor(s_yaml, endpoint, region, environment(), before_deploy, instances)
     except NestBackupError as err:
         raise CliError(str(err)) from None
     total = len(report.lines)

@@ -13,13 +13,14 @@ from ..settings import db_accounts_override
 from .errors import CliError
 
 API_FUNCTION = "nestbackup-api"
+OTS_INSTANCE = "nestbackup"
 
 
 def product_function_env(admin_token: str | None, **overrides: str) -> dict[str, str]:
     """What the local cloud changes in the environment s.yaml gives the functions: the local cloud's endpoints
-    ("{endpoint}" is filled in), its Tablestore instance and database accounts."""
-    env = {"NESTBACKUP_CLOUD_ENDPOINT": "{endpoint}", "NESTBACKUP_OTS_ENDPOINT": "{endpoint}",
-           "NESTBACKUP_OTS_INSTANCE": "nestbackup",
+    ("{endpoint}" is filled in), its Tablestore instance and database accounts. Not the Tablestore endpoint: the
+    functions reach Tablestore on s.yaml's (VPC) endpoint, through the network the local cloud models."""
+    env = {"NESTBACKUP_CLOUD_ENDPOINT": "{endpoint}", "NESTBACKUP_OTS_INSTANCE": OTS_INSTANCE,
            "NESTBACKUP_OTS_TABLE": "nestbackup", "NESTBACKUP_REGION": "cn-hangzhou",
            # The accounts db-rename and verification use on the local RDS instances (this machine's servers).
            "NESTBACKUP_DB_ACCOUNTS": db_accounts_override() or json.dumps(
@@ -33,17 +34,21 @@ def product_function_env(admin_token: str | None, **overrides: str) -> dict[str,
 
 def start_local_cloud(state_dir: str | None, admin_token: str | None = None, host: str = "127.0.0.1",
                       port: int = 0, credentials: dict[str, str] | None = None, flow_wait_scale: float = 1.0,
-                      **env_overrides: str):
-    """A local cloud serving the product: its flows, its functions in-process, the API under /api, and the
-    Tablestore table created. Returns the started server (stop it with .stop())."""
+                      s_yaml: str | None = None, **env_overrides: str):
+    """A local cloud serving the product: its flows, its functions in-process, the API under /api, the VPC of the
+    functions bound to the Tablestore instance (docs/deploy.md, step "Tablestore") and the table created. Returns
+    the started server (stop it with .stop())."""
     from localcloud.cloud import LocalCloud
     from localcloud.server import LocalCloudServer
 
     from ..wiring import Settings, Wiring
 
     cloud = LocalCloud(state_dir, credentials=credentials, admin_token=admin_token, flow_wait_scale=flow_wait_scale,
+                       s_yaml=s_yaml,
                        function_env=product_function_env(admin_token, **env_overrides),
                        http_triggers={"/api": API_FUNCTION})
+    cloud.ots_instances.configure(OTS_INSTANCE, vpcs={spec.vpc_id: OTS_INSTANCE
+                                                      for spec in cloud.fc.functions.values() if spec.vpc_id})
     try:
         server = LocalCloudServer(cloud, host=host, port=port)
     except OSError as err:

@@ -1,0 +1,136 @@
+"""The account checks of `nestbackup doctor` (all of them with `--before-deploy`): what a first deployment and a
+first backup need of the account and the settings, before anything is created. Each failure is one line with its
+fix. The doctor builds the cloud clients and hands them in (it is the one CLI module that reads adapters)."""
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Mapping, Protocol
+
+from ..errors import NestBackupError
+from ..model.regions import COMPUTENEST_REGIONS, computenest_region, unsupported
+
+
+class Report(Protocol):
+    """The doctor's report, as the checks write to it."""
+
+    def ok(self, what: str) -> None: ...
+
+    def fail(self, status: str, text: str) -> None: ...
+
+# A Tablestore instance's endpoints: per bound VPC `<instance>.<region>.vpc.tablestore.aliyuncs.com` (the SDK's
+# BindInstance2Vpc example Domain has `.vpc.ots.`), on the Internet `<instance>.<region>.ots.aliyuncs.com`.
+_VPC_ENDPOINT = re.compile(r"https?://[^/\s]+\.vpc\.(?:tablestore|ots)\.aliyuncs\.com/?")
+_PUBLIC_ENDPOINT = re.compile(r"https?://[^/\s]+\.ots\.aliyuncs\.com/?")
+FIX_NETWORK = "see docs/deploy.md, step 2 (Tablestore and its network)"
+
+
+def check_regions(report: Report, functions: list[dict], flows: list[dict], env: Mapping[str, str]) -> None:
+    """Every region s.yaml deploys to is one its components accept; the Compute Nest region is one where Compute
+    Nest is served (model/regions.py)."""
+    regions = sorted({p.get("region") or "" for p in functions + flows})
+    for region in regions:
+        lines = unsupported(region)
+        for line in lines:
+            report.fail("REGION", line)
+        if not lines:
+            report.ok(f"region {region}: the fc3 and flow components deploy there")
+    nest = env.get("NESTBACKUP_COMPUTENEST_REGION") or computenest_region(regions[0] if regions else "cn-hangzhou")
+    if nest in COMPUTENEST_REGIONS:
+        report.ok(f"Compute Nest region {nest} (NESTBACKUP_COMPUTENEST_REGION) serves the Compute Nest API")
+    else:
+        report.fail("REGION", f"Compute Nest is not served in {nest} - fix: set NESTBACKUP_COMPUTENEST_REGION to "
+                              f"{' or '.join(sorted(COMPUTENEST_REGIONS))} (where the service instances are kept)")
+
+
+def check_network(report: Report, functions: list[dict], bound_vpcs: Callable[[str], list[str]]) -> None:
+    """The functions reach Tablestore where its network ACL lets them: on a VPC endpoint, from a VPC bound to the
+    instance (a new instance refuses the Internet). `bound_vpcs(instance)`: ListVpcInfoByInstance's VpcIds."""
+    env = next((p.get("environmentVariables") or {} for p in functions if p.get("environmentVariables")), {})
+    endpoint, instance = env.get("NESTBACKUP_OTS_ENDPOINT", ""), env.get("NESTBACKUP_OTS_INSTANCE", "nestbackup")
+    if _PUBLIC_ENDPOINT.fullmatch(endpoint) and not _VPC_ENDPOINT.fullmatch(endpoint):
+        report.fail("NETWORK", f"NESTBACKUP_OTS_ENDPOINT {endpoint} is the public endpoint, which a Tablestore "
+                               f"instance refuses by default (Internet access off) - fix: use its VPC endpoint "
+                               f"https://{instance}.<region>.vpc.tablestore.aliyuncs.com; {FIX_NETWORK}")
+        return
+    if not _VPC_ENDPOINT.fullmatch(endpoint):
+        report.ok(f"Tablestore endpoint {endpoint or '(none)'} is not an Alibaba Cloud one: network not checked")
+        return
+    outside = sorted(p["functionName"] for p in functions if not (p.get("vpcConfig") or {}).get("vpcId"))
+    if outside:
+        report.fail("NETWORK", f"functions {', '.join(outside)} have no vpcConfig, so the VPC endpoint of Tablestore "
+                               f"is out of their reach - fix: give them vars.vpc in s.yaml")
+    vpcs = sorted({str(p["vpcConfig"]["vpcId"]) for p in functions if (p.get("vpcConfig") or {}).get("vpcId")})
+    try:
+        bound = set(bound_vpcs(instance))
+    except NestBackupError as err:
+        report.fail("NETWORK", f"cannot read the VPCs bound to Tablestore instance {instance}: {err} - fix: check "
+                               f"the instance name, and allow the deployer ots:ListVpcInfoByInstance")
+        return
+    for vpc in vpcs:
+        if vpc in bound:
+            report.ok(f"Tablestore instance {instance} is bound to the functions' VPC {vpc}")
+        else:
+            report.fail("NETWORK", f"VPC {vpc} of the functions is not bound to Tablestore instance {instance}, which "
+                                   f"refuses it - fix: BindInstance2Vpc (InstanceName {instance}, VpcId {vpc}); "
+                                   f"{FIX_NETWORK}")
+
+
+# ECS CreateSnapshot: no snapshot of a disk once "the number of manual snapshots of the disk has reached 256".
+MANUAL_SNAPSHOTS_PER_DISK = 256
+
+
+def check_instances(report: Report, w: Any, instance_ids: list[str],
+                    manual_snapshots: Callable[[str], int] | None = None) -> None:
+    """For each service instance named, what its first backup and restore need, found as a backup finds it
+    (operations/discovery.py through the wiring `w`): every MySQL instance takes its backups with database/table
+    restore enabled (without it RestoreTable cannot restore from a set taken before it was turned on), whether
+    each ECS instance's disks go into one crash-consistent snapshot group (decisions/backup.groupable), and each
+    disk's room for another manual snapshot (`manual_snapshots(disk_id)`: DescribeSnapshots SnapshotType user)."""
+    from ..decisions.backup import GROUP_CATEGORIES, GROUP_MAX_DISKS, GROUP_MAX_GIB, groupable
+    from ..model.engines import ENGINES
+    from ..operations.backup import disk_facts
+    from ..operations.discovery import check_service_instance, discover
+
+    for si in instance_ids:
+        try:
+            check_service_instance(w, si)
+            found = discover(w, si)
+        except NestBackupError as err:
+            report.fail("MISSING", f"service instance {si}: {err} - fix: check the id and "
+                                   f"NESTBACKUP_COMPUTENEST_REGION")
+            continue
+        for db in found.databases:
+            engine = ENGINES.get(db.engine)
+            if not db.primary or engine is None or not engine.meta_status_gates_restore:
+                continue
+            if w.rds.table_restore_enabled(db.db_instance_id):
+                report.ok(f"RDS {db.db_instance_id} of {si}: database/table restore is enabled")
+            else:
+                report.fail("RDS", f"RDS {db.db_instance_id} of {si}: database/table restore is off, so its "
+                                   f"backups cannot be restored database by database - fix: turn on 库表恢复 "
+                                   f"(Database/Table Restoration) in its backup settings, then back up again")
+        for disk in found.disks:
+            if manual_snapshots is None:
+                break
+            taken = manual_snapshots(disk.disk_id)
+            if taken >= MANUAL_SNAPSHOTS_PER_DISK:
+                report.fail("QUOTA", f"disk {disk.disk_id} of {si} has {taken} manual snapshots, the most ECS keeps "
+                                     f"({MANUAL_SNAPSHOTS_PER_DISK}): a backup cannot snapshot it - fix: delete old "
+                                     f"backups (nestbackup backup delete) or shorten the schedule's retention")
+            else:
+                report.ok(f"disk {disk.disk_id} of {si}: {taken} of {MANUAL_SNAPSHOTS_PER_DISK} manual snapshots")
+        by_instance: dict[str, list] = {}
+        for disk in disk_facts(found.disks):
+            by_instance.setdefault(disk.instance_id or disk.disk_id, []).append(disk)
+        for instance_id, disks in sorted(by_instance.items()):
+            if len(disks) < 2:
+                continue
+            if groupable(disks):
+                report.ok(f"disks of {instance_id} ({len(disks)}): one crash-consistent snapshot group")
+                continue
+            others = sorted({d.category for d in disks} - GROUP_CATEGORIES)
+            why = (f"categories {', '.join(others)} (groups take {', '.join(sorted(GROUP_CATEGORIES))})" if others
+                   else "a multi-attach disk" if any(d.multi_attach for d in disks)
+                   else f"more than {GROUP_MAX_DISKS} disks or {GROUP_MAX_GIB} GiB")
+            report.ok(f"disks of {instance_id} ({len(disks)}): each snapshotted alone, not crash-consistent "
+                      f"with each other: {why}")
