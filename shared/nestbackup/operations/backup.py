@@ -18,6 +18,7 @@ from ..ports.flows import BackupFlowInput
 from .closing import ACTIVE
 from .costs import Meter
 from .discovery import check_service_instance, discover
+from .listing import EVERYTHING, Filter, list_records
 from .loading import load_backup
 from .opening import Opening, abandon, begin, earlier_record, ensure_started, fingerprint, start_flow, write_record
 
@@ -105,12 +106,9 @@ def get_backup(w: Ports, backup_id: str) -> dict:
     return load_backup(w, backup_id).to_api()
 
 
-def list_backups(w: Ports, service_instance_id: str, limit: int = 20, after: str | None = None) -> dict:
-    check_service_instance_id(service_instance_id, "serviceInstanceId")
-    ids, next_token = w.records.list_ids(service_instance_id, "backup", limit, after)
-    out = []
-    for record_id in ids:
-        stored = w.records.read(record_id)
-        if stored:
-            out.append(BackupRecord.from_docs(stored.header, stored.items).to_api())
+def list_backups(w: Ports, service_instance_id: str | None, limit: int = 20, after: str | None = None,
+                 flt: Filter = EVERYTHING) -> dict:
+    """A page of backups, newest first (`operations/listing.py`); None: every service instance's."""
+    out, next_token = list_records(w, "backup", service_instance_id, limit, after, flt,
+                                   lambda stored: BackupRecord.from_docs(stored.header, stored.items).to_api())
     return {"Backups": out, "NextToken": next_token}
