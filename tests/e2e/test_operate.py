@@ -54,9 +54,13 @@ def test_a_schedule_that_cannot_be_evaluated_fails_alone_and_says_so(product, ap
     schedules.delete_schedule(w, bad)
 
 
-def test_schedule_api(api, si):
+def test_schedule_api(api, control, si):
+    status, body = api.call("PUT", f"/service-instances/{si}/schedule", {"Cron": "0 3 * * *"})
+    assert status == 404 and si in body["Message"]                 # Compute Nest does not know it (yet)
+    control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
     status, body = api.call("PUT", f"/service-instances/{si}/schedule", {"Cron": "0 3 * * *", "KeepLast": 7})
     assert status == 200 and body["Cron"] == "0 3 * * *" and body["KeepLast"] == 7
+    assert body["LastFireTime"] is None and body["NextRunTime"].endswith("T03:00:00Z")
     assert api.call("GET", f"/service-instances/{si}/schedule")[1]["KeepLast"] == 7
     for bad in ({"Cron": "every day"}, {"Cron": "0 3 * * *", "KeepLast": 0}, {"Cron": "0 3 * * *", "X": 1},
                 {"Cron": "0 0 30 2 *"}, {"Cron": "* * * * *"}, {"Cron": "0,1 3 * * *"}):

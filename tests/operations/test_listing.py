@@ -99,3 +99,27 @@ def test_an_unknown_instance_is_404_and_a_known_one_without_records_is_an_empty_
     assert [r["BackupId"] for r in _call(w, "/backups?serviceInstanceId=si-gone")[1]["Backups"]] == [gone]
     assert _call(w, "/restores?serviceInstanceId=si-gone") == (200, {"Restores": [], "NextToken": None})
     json.dumps(body)
+
+
+def test_each_backup_says_who_asked_for_it_and_records_from_before_say_it_from_their_description(w):
+    from nestbackup.operations import schedules
+    from nestbackup.operations.backup import create_backup, get_backup
+    from nestbackup.operations.restore import advance, create_restore, get_restore
+    from tests.support.flowplay import play_backup
+    mine = create_backup(w, "si-a", now=T0)
+    assert mine["Origin"] == "user" and play_backup(w, mine["BackupId"])["Status"] == "Created"
+    schedules.set_schedule(w, "si-b", "0 */2 * * *", now=T0 - 3 * 3600)
+    [scheduled] = [r["BackupId"] for r in schedules.tick(w, now=T0)["Results"] if r.get("BackupId")]
+    assert get_backup(w, scheduled)["Origin"] == "schedule"
+    restore = create_restore(w, mine["BackupId"])
+    for _ in range(20):
+        advance(w, restore["RestoreId"])
+        safety = get_restore(w, restore["RestoreId"]).get("SafetyBackupId")
+        if safety:
+            break
+    assert get_backup(w, safety)["Origin"] == "safety"
+    legacy = _backup(w, "si-a", T0 - 60)
+    stored = w.records.read(legacy)
+    header = {k: v for k, v in stored.header.items() if k != "Origin"} | {"Description": "scheduled (0 3 * * *)"}
+    w.records.save(stored, header, stored.items)
+    assert get_backup(w, legacy)["Origin"] == "schedule"

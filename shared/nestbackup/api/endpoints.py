@@ -125,6 +125,14 @@ def set_schedule(call: Call) -> Response:
                                                 body.get("KeepLast"), body.get("KeepDays"), body.get("Enabled", True)))
 
 
+def preview_retention(call: Call) -> Response:
+    from ..operations import schedules
+    query = call.request.query
+    return Response(200, schedules.preview_retention(call.wiring, call.path_params["id"],
+                                                     int_param(query, "keepLast", 0, 1, 1000) or None,
+                                                     int_param(query, "keepDays", 0, 1, 3650) or None))
+
+
 def plan(call: Call) -> Response:
     from ..operations.plan import plan_backup
     visible_instance(call.principal, call.path_params["id"])

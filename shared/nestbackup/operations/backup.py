@@ -32,7 +32,7 @@ DESCRIPTION_MAX_CHARS = 256
 
 
 def create_backup(w: Ports, service_instance_id: str, description: str = "", token: str | None = None,
-                  now: float | None = None, lock_holder: str | None = None) -> dict:
+                  now: float | None = None, lock_holder: str | None = None, origin: str = "user") -> dict:
     """Write the record and start the flow, opened as `operations/opening.py` says (token, index, lock, record,
     flow). `lock_holder`: the operation that already holds the instance's lock and runs this backup inside it (a
     restore's safety backup)."""
@@ -58,7 +58,7 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
         raise
     items = plan_items(disk_facts(found.disks), database_facts(found.databases))
     record = BackupRecord(backup_id, service_instance_id, iso_utc(now), description, items, started_epoch=now,
-                          not_protected=found.unprotected)
+                          not_protected=found.unprotected, origin=origin)
     if not any(i.status is not ItemStatus.SKIPPED for i in items):
         record.status_detail = (f"nothing to back up: Compute Nest lists no disks or primary RDS instances for "
                                 f"{service_instance_id}, and none carry the tag {s.tag_key}={service_instance_id}")

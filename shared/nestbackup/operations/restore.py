@@ -148,7 +148,8 @@ def _safety_backup(w: Ports, record: RestoreRecord, now: float) -> None:
     if not record.safety_backup_id:
         out = create_backup(w, record.service_instance_id,
                                     f"safety backup before restore {record.restore_id}",
-                                    token=f"safety-{record.restore_id}"[:64], lock_holder=record.restore_id)
+                                    token=f"safety-{record.restore_id}"[:64], lock_holder=record.restore_id,
+                                    origin="safety")
         record.safety_backup_id = out["BackupId"]
     safety = load_backup(w, record.safety_backup_id)
     if safety.status is BackupStatus.CREATED:
