@@ -103,7 +103,17 @@ def _same_token_answer(w: Ports, record_id: str) -> dict:
 
 # -- read
 def get_backup(w: Ports, backup_id: str) -> dict:
-    return load_backup(w, backup_id).to_api()
+    """The record; while it runs, each resource not started yet says by when it must start (WaitDeadline) or
+    fails, beside why it waits (WaitReason)."""
+    from .kinds import kind_of
+    record = load_backup(w, backup_id)
+    out = record.to_api()
+    if record.status is BackupStatus.CREATING:
+        for item, shown in zip(record.items, out["Resources"]):
+            kind = kind_of(item) if item.status is ItemStatus.PENDING or item.starting else None
+            if kind is not None:
+                shown["WaitDeadline"] = iso_utc(record.started_epoch + kind.deadline_seconds(w.settings))
+    return out
 
 
 def list_backups(w: Ports, service_instance_id: str | None, limit: int = 20, after: str | None = None,
