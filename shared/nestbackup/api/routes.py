@@ -3,6 +3,7 @@ dispatch (app.py) and the OpenAPI document (openapi.py), so the two cannot disag
 from __future__ import annotations
 
 import re
+from enum import Enum
 from dataclasses import dataclass
 from functools import cache
 from typing import Callable
@@ -82,7 +83,7 @@ def _listing(statuses: str) -> tuple[Param, ...]:
                               "NextToken is null"))
 
 
-def _statuses(enum) -> str:
+def _statuses(enum: type[Enum]) -> str:
     return ", ".join(str(s) for s in enum)
 TENANTS_ONLY = "only the admin token manages tenants"
 AUDIT = (Param("since", "query", UTC_TIME,
