@@ -3,8 +3,8 @@ dispatch (app.py) and the OpenAPI document (openapi.py), so the two cannot disag
 from __future__ import annotations
 
 import re
-from enum import Enum
 from dataclasses import dataclass
+from enum import Enum
 from functools import cache
 from typing import Callable
 
