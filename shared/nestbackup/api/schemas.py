@@ -24,7 +24,8 @@ def ref(name: str) -> Schema:
 
 _ITEM_FIELDS = ("ResourceId", "ResourceType", "Engine", "Method", "Status", "ArtifactId", "SourceArtifactId",
                 "Progress", "ErrorCode", "ErrorMessage", "RequestId", "Databases", "Verified", "Verification",
-                "StartTime", "EndTime", "ExpiresAt", "WaitReason", "WaitDeadline", "Restorable", "RestorableReason", "DeleteRefused")
+                "StartTime", "EndTime", "ExpiresAt", "WaitReason", "WaitDeadline", "Restorable", "RestorableReason",
+                "DeleteRefused")
 
 SCHEMAS: dict[str, Schema] = {
     "Error": {"type": "object", "required": ["Code", "Message", "RequestId"],
