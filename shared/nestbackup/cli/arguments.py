@@ -18,14 +18,15 @@ COMMAND_FLAGS = {"--json", "--yes", "-y"}
 COMMAND_WITH_VALUE = {"--endpoint", "--token"}
 
 
-def reorder(args: list[str]) -> list[str]:
-    """`args` with the root's flags first and the command flags given before the command words after those words;
-    everything from `--` on is left where it is."""
+def reorder(args: list[str], root: click.Group) -> list[str]:
+    """`args` with the root's flags first, and the command flags given before the command's own name (between the
+    group words, as `nestbackup --json backup show ID` or `nestbackup backup --json show ID`) after it; everything
+    from `--` on is left where it is."""
     front: list[str] = []
     middle: list[str] = []
     back: list[str] = []
     rest: list[str] = []
-    command_seen = False
+    group: click.Command | None = root       # the group whose command word comes next; None once the command is in
     i = 0
     while i < len(args):
         arg = args[i]
@@ -39,13 +40,15 @@ def reorder(args: list[str]) -> list[str]:
         elif name in ROOT_WITH_VALUE:
             front += args[i:i + 2] if takes_value else [arg]
             i += 1 if takes_value else 0
-        elif not command_seen and name in COMMAND_FLAGS:
+        elif group is not None and name in COMMAND_FLAGS:
             back.append(arg)
-        elif not command_seen and name in COMMAND_WITH_VALUE:
+        elif group is not None and name in COMMAND_WITH_VALUE:
             back += args[i:i + 2] if takes_value else [arg]
             i += 1 if takes_value else 0
         else:
-            command_seen = command_seen or not arg.startswith("-")
+            if group is not None and not arg.startswith("-"):
+                found = group.commands.get(arg) if isinstance(group, click.Group) else None
+                group = found if isinstance(found, click.Group) else None
             middle.append(arg)
         i += 1
     return front + middle + back + rest
@@ -68,7 +71,7 @@ class Cli(click.Group):
     """The root group: global flags are accepted anywhere on the line."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, reorder(list(args)))
+        return super().parse_args(ctx, reorder(list(args), self))
 
 
 _AGE = re.compile(r"([0-9]{1,6})([smhdw])")
