@@ -88,7 +88,11 @@ def due(expression: str, since: float, now: float) -> float | None:
     return latest if since < latest <= now else None
 
 
-def next_fire(expression: str, after: float) -> float:
-    """The first time the schedule fires after `after`."""
-    from croniter import croniter
-    return float(croniter(expression, datetime.fromtimestamp(after, timezone.utc)).get_next(datetime).timestamp())
+def next_fire(expression: str, after: float) -> float | None:
+    """The first time the schedule fires after `after`; None for one that never does (stored before crons were
+    checked)."""
+    from croniter import CroniterBadDateError, croniter
+    try:
+        return float(croniter(expression, datetime.fromtimestamp(after, timezone.utc)).get_next(datetime).timestamp())
+    except (CroniterBadDateError, ValueError, OverflowError, KeyError):
+        return None

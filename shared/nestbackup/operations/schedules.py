@@ -40,9 +40,10 @@ def _api(si: str, doc: dict, now: float) -> dict:
     enabled = doc.get("Enabled", True)
     # a schedule stored before LastRun was kept: LastFire, as it was shown then
     last_run = doc.get("LastRun") if "LastRun" in doc else doc.get("LastFire")
+    upcoming = next_fire(doc["Cron"], max(now, doc.get("LastFire") or 0)) if enabled else None
     return {"ServiceInstanceId": si, "Cron": doc["Cron"], "KeepLast": doc.get("KeepLast"),
             "KeepDays": doc.get("KeepDays"), "Enabled": enabled,
-            "NextRunTime": iso_utc(next_fire(doc["Cron"], max(now, doc.get("LastFire") or 0))) if enabled else None,
+            "NextRunTime": iso_utc(upcoming) if upcoming else None,
             "LastFireTime": iso_utc(last_run) if last_run else None,
             "LastBackupId": doc.get("LastBackupId"),
             "LastError": doc.get("LastError"),
