@@ -46,8 +46,9 @@ def print_record(record: dict) -> None:
     extra = f"  from {record['BackupId']}  phase {record['Phase']}" if "RestoreId" in record else ""
     click.echo(f"{ident}  {record['Status']}  {record['ServiceInstanceId']}  "
                f"{record['StartTime']} -> {record.get('EndTime') or '…'}{extra}")
-    if record.get("Description") or record.get("Origin"):
-        click.echo(f"  {record.get('Origin') or 'user'}: {record.get('Description') or '(no description)'}")
+    origin = record.get("Origin") or "user"
+    if record.get("Description") or origin != "user":
+        click.echo(f"  {origin}: {record.get('Description') or '(no description)'}")
     if record.get("StatusDetail"):
         click.echo(f"  {record['StatusDetail']}")
     if record.get("RestorableUntil"):
