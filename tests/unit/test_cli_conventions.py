@@ -80,3 +80,27 @@ def test_every_api_command_takes_json_or_says_why_not():
         names = {p.name for p in command.params}
         if "endpoint" in names and "token" in names and path not in plain:
             assert "as_json" in names, path
+
+
+def test_the_live_table_keeps_every_id_whole_at_80_columns_beside_a_long_cause():
+    from rich.console import Console
+
+    from nestbackup.cli.live import table
+    record = {"BackupId": "backup-01a24a4d491bfca361b5", "Status": "Creating", "Resources": [
+        {"ResourceId": "d-l9v30wg1bukrr8cy29wu", "ResourceType": "disk", "Status": "Pending", "Progress": 0,
+         "WaitReason": "IncorrectDiskStatus.CreatingSnapshot: the disk is being snapshotted",
+         "WaitDeadline": "2026-12-06T08:41:45Z"},
+        {"ResourceId": "rm-bp1234567890abcdefgh", "ResourceType": "rds", "Status": "Failed", "Progress": 0,
+         "ErrorCode": "InvalidDBInstanceStatus", "StartTime": "2026-12-06T07:41:45Z",
+         "ErrorMessage": "The instance status does not support this operation right now, try later"},
+        {"ResourceId": "d-oc91cxobnf9t0ir9zkgm", "ResourceType": "disk", "Status": "Succeeded", "Progress": 100,
+         "ArtifactId": "s-eddhu950sw76okolj1nl", "StartTime": "2026-12-06T07:41:45Z",
+         "EndTime": "2026-12-06T07:41:46Z"}]}
+    console = Console(width=80, force_terminal=False, record=True)
+    console.print(table(record))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    for whole in ("backup-01a24a4d491bfca361b5", "d-l9v30wg1bukrr8cy29wu", "rm-bp1234567890abcdefgh",
+                  "d-oc91cxobnf9t0ir9zkgm", "s-eddhu950sw76okolj1nl"):
+        assert whole in text, whole
+    assert "waiting:" in text and "2026-12-06T08:41:45Z" in text                 # why it waits, and by when

@@ -26,13 +26,16 @@ def table(record: dict):
     from rich.table import Table
     ident = record.get("RestoreId") or record["BackupId"]
     phase = f" · phase {record['Phase']}" if record.get("Phase") else ""
-    out = Table(title=f"{ident} · {record['Status']}{phase}", title_justify="left", expand=False)
+    out = Table(title=f"{ident} · {record['Status']}{phase}", title_justify="left", expand=False,
+                box=None, pad_edge=False, padding=(0, 1), header_style="bold underline")
     items = record.get("Resources", [])
     widest = max((len(item["ResourceId"]) for item in items), default=8)
+    widest_artifact = max((len(item.get("ArtifactId") or item.get("SourceArtifactId") or "") for item in items),
+                          default=0)
     out.add_column("resource", no_wrap=True, min_width=widest)
-    for column in ("type", "status", "progress", "elapsed"):
-        out.add_column(column, justify="right" if column in ("progress", "elapsed") else "left", no_wrap=True)
-    out.add_column("artifact / cause / waiting for", overflow="fold")
+    for column in ("type", "status", "done", "time"):        # short headers: the table fits 80 columns
+        out.add_column(column, justify="right" if column in ("done", "time") else "left", no_wrap=True)
+    out.add_column("detail", overflow="fold", min_width=widest_artifact)
     now = datetime.now(timezone.utc)
     for item in items:
         cause = f"{item['ErrorCode']}: {item.get('ErrorMessage') or ''}" if item.get("ErrorCode") else ""
