@@ -71,6 +71,10 @@ SCHEMAS: dict[str, Schema] = {
                 "properties": {"RestoreId": {"type": "string"}, "RestoreTaskId": {"type": "string"},
                                "BackupId": {"type": "string"}, "Status": enum_of(RestoreStatus),
                                "Phase": enum_of(RestorePhase),
+                               "PhaseDeadline": {"type": "string", "description": "while it runs: when the "
+                                                                                  "current phase stops waiting on "
+                                                                                  "the cloud (absent where it does "
+                                                                                  "not wait)"},
                                "SafetyBackupId": {"type": "string", "nullable": True},
                                "DowntimeSeconds": {"type": "number", "nullable": True,
                                                    "description": "how long the ECS instances were stopped"},

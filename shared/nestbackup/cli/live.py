@@ -7,7 +7,7 @@ import time
 from datetime import datetime, timezone
 
 from .client import FINAL, ApiClient, record_path
-from .records import waiting
+from .records import phase_text, waiting
 
 STYLE = {"Succeeded": "green", "Failed": "red", "Running": "yellow", "Skipped": "dim"}
 
@@ -25,7 +25,7 @@ def _elapsed(item: dict, now: datetime) -> str:
 def table(record: dict):
     from rich.table import Table
     ident = record.get("RestoreId") or record["BackupId"]
-    phase = f" · phase {record['Phase']}" if record.get("Phase") else ""
+    phase = f" · phase {phase_text(record)}" if record.get("Phase") else ""
     out = Table(title=f"{ident} · {record['Status']}{phase}", title_justify="left", expand=False,
                 box=None, pad_edge=False, padding=(0, 1), header_style="bold underline")
     items = record.get("Resources", [])

@@ -23,6 +23,12 @@ def waiting(item: dict) -> str:
     return "; ".join(part for part in (reason, deadline) if part)
 
 
+def phase_text(record: dict) -> str:
+    """A restore's phase, and when it stops waiting on the cloud where the record says."""
+    deadline = f" (gives up at {record['PhaseDeadline']})" if record.get("PhaseDeadline") else ""
+    return f"{record['Phase']}{deadline}"
+
+
 def item_line(item: dict) -> str:
     cause = f"  {item.get('ErrorCode')}: {item.get('ErrorMessage')}" if item.get("ErrorCode") else ""
     why = waiting(item)
@@ -43,7 +49,7 @@ def cost_line(cost: dict) -> str:
 
 def print_record(record: dict) -> None:
     ident = record.get("RestoreId") or record["BackupId"]
-    extra = f"  from {record['BackupId']}  phase {record['Phase']}" if "RestoreId" in record else ""
+    extra = f"  from {record['BackupId']}  phase {phase_text(record)}" if "RestoreId" in record else ""
     click.echo(f"{ident}  {record['Status']}  {record['ServiceInstanceId']}  "
                f"{record['StartTime']} -> {record.get('EndTime') or '…'}{extra}")
     origin = record.get("Origin") or "user"

@@ -10,7 +10,7 @@ import click
 
 from .arguments import api_options
 from .client import FINAL, ApiClient, record_path
-from .records import echo_record, exit_on_failure, item_line
+from .records import echo_record, exit_on_failure, item_line, phase_text
 
 EXIT_INTERRUPTED = 130      # as a shell reports a command stopped by SIGINT
 
@@ -35,7 +35,7 @@ def wait_for(client: ApiClient, record: dict, quiet: bool, interval: float = 1.0
     while True:
         if not quiet and record.get("Phase") and record["Phase"] != phase:
             phase = record["Phase"]
-            click.echo(f"  phase {phase}", err=True)
+            click.echo(f"  phase {phase_text(record)}", err=True)
         for item in record.get("Resources", []):
             key = (item["Status"], item.get("Progress"), item.get("WaitReason"))
             if not quiet and seen.get(item["ResourceId"]) != key:

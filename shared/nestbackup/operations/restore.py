@@ -91,7 +91,18 @@ def _unusable_artifacts(w: Ports, backup: BackupRecord) -> list[str]:
 
 
 def get_restore(w: Ports, restore_id: str) -> dict:
-    return read_restore(w, restore_id)[1].to_api()
+    """The record; while it runs, when its current phase stops waiting on the cloud (PhaseDeadline), where one
+    does: stopping or starting the instances, restoring data or databases."""
+    record = read_restore(w, restore_id)[1]
+    out = record.to_api()
+    if record.status is RestoreStatus.RESTORING:
+        limit = {RestorePhase.STOPPING_INSTANCE: w.settings.stop_deadline_seconds,
+                 RestorePhase.STARTING_INSTANCE: w.settings.stop_deadline_seconds,
+                 RestorePhase.RESTORING_DATA: w.settings.restore_deadline_seconds,
+                 RestorePhase.RESTORING_DATABASES: w.settings.restore_deadline_seconds}.get(record.phase)
+        if limit is not None:
+            out["PhaseDeadline"] = iso_utc(record.phase_started_epoch + limit)
+    return out
 
 
 def list_restores(w: Ports, service_instance_id: str | None, limit: int = 20, after: str | None = None,
