@@ -225,3 +225,20 @@ def test_a_schedule_says_when_it_runs_next_and_what_its_retention_would_delete(p
     refused = cli(product, "schedule", "delete", "--instance", si)
     assert refused.returncode == 1 and "--yes" in refused.stderr
     assert cli(product, "schedule", "delete", "--instance", si, "-y").returncode == 0
+
+
+def test_restore_wait_reattaches_and_the_restore_listing_has_its_header(product, api, control, si):
+    control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
+    record = backup_of(api, si)
+    started = cli(product, "restore", "create", "--backup", record["BackupId"], "--no-safety-backup", "--json")
+    assert started.returncode == 0, started.stderr
+    restore_id = json.loads(started.stdout)["RestoreId"]
+    done = cli(product, "restore", "wait", restore_id, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["Status"] == "Restored"
+    listed = cli(product, "restore", "list", "--instance", si)
+    header, row = listed.stdout.splitlines()
+    assert header.split() == ["RESTORE", "STATUS", "PHASE", "FROM", "BACKUP", "CREATED"]
+    assert row.split()[:4] == [restore_id, "Restored", "Done", record["BackupId"]]
+    safety = cli(product, "backup", "list", "--instance", si, "--status", "Created", "--json")
+    assert {b["Origin"] for b in json.loads(safety.stdout)["Backups"]} == {"user"}      # no safety backup asked

@@ -32,7 +32,10 @@ def test_a_due_schedule_fires_once_on_the_timer_handler(product, api, control, s
     status, page = api.call("GET", f"/backups?serviceInstanceId={si}")
     assert len(page["Backups"]) == 1 and again["Errors"] == []
     assert api.wait(page["Backups"][0]["BackupId"])["Status"] == "Created"
-    assert "scheduled" in page["Backups"][0]["Description"]
+    assert "scheduled" in page["Backups"][0]["Description"] and page["Backups"][0]["Origin"] == "schedule"
+    shown = api.call("GET", f"/service-instances/{si}/schedule")[1]      # the last real run and its backup
+    assert shown["LastBackupId"] == page["Backups"][0]["BackupId"] and shown["LastBackupStatus"] == "Created"
+    assert shown["LastFireTime"] and shown["NextRunTime"] > shown["LastFireTime"]
 
 
 def test_a_schedule_that_cannot_be_evaluated_fails_alone_and_says_so(product, api, control):
