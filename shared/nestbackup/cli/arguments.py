@@ -103,5 +103,9 @@ def confirm(yes: bool, question: str, refused: str) -> None:
         return
     if not sys.stdin.isatty():
         raise CliError(f"{refused} without confirmation: there is no terminal to ask on; pass --yes")
-    if not click.confirm(question, default=False, err=True):
+    try:
+        agreed = click.confirm(question, default=False, err=True)
+    except click.Abort:                 # Ctrl-C or end of input at the prompt: a no
+        agreed = False
+    if not agreed:
         raise CliError("nothing was deleted")
