@@ -51,6 +51,7 @@ def test_listings_have_headers_engines_origin_filters_paging_and_every_instance(
     assert header.split() == ["BACKUP", "STATUS", "ORIGIN", "CREATED", "ENGINES", "DESCRIPTION"]
     assert [row.split()[0] for row in rows] == [last["BackupId"], failed["BackupId"], first["BackupId"]]
     assert "user" in rows[0] and "2 disks, PostgreSQL" in rows[0] and rows[0].endswith("before the upgrade")
+    assert "(2 failed)" in rows[1] and "failed" not in rows[0]          # the two disks are one snapshot group
 
     only_failed = cli(product, "backup", "list", "--instance", si, "--status", "CreateFailed")
     assert [row.split()[0] for row in only_failed.stdout.splitlines()[1:]] == [failed["BackupId"]]

@@ -86,15 +86,17 @@ def exit_on_failure(record: dict) -> None:
 
 
 def engines(record: dict) -> str:
-    """What a backup holds, by engine: "2 disks, MySQL, PostgreSQL" (resources deliberately skipped left out)."""
+    """What a backup holds, by engine: "2 disks, MySQL, PostgreSQL (1 failed)" (resources deliberately skipped left
+    out)."""
     kinds = Counter("disk" if item["ResourceType"] == "disk" else (item.get("Engine") or item["ResourceType"])
                     for item in record.get("Resources", []) if item["Status"] != "Skipped")
     def label(kind: str, n: int) -> str:
         if kind == "disk":
             return f"{n} disk" + ("s" if n > 1 else "")
         return kind if n == 1 else f"{n} {kind}"
-    return ", ".join(label(kind, n) for kind, n in sorted(kinds.items(), key=lambda kv: (kv[0] != "disk", kv[0]))) \
-        or "-"
+    failed = sum(1 for item in record.get("Resources", []) if item["Status"] == "Failed")
+    held = ", ".join(label(kind, n) for kind, n in sorted(kinds.items(), key=lambda kv: (kv[0] != "disk", kv[0])))
+    return (held or "-") + (f" ({failed} failed)" if failed else "")
 
 
 def describe_record(client: ApiClient, kind: str, record_id: str, as_json: bool) -> None:
