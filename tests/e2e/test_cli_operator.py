@@ -225,7 +225,7 @@ def test_a_schedule_says_when_it_runs_next_and_what_its_retention_would_delete(p
                                              "5").stdout
     refused = cli(product, "schedule", "delete", "--instance", si)
     assert refused.returncode == 1 and "--yes" in refused.stderr
-    assert cli(product, "schedule", "delete", "--instance", si, "-y").returncode == 0
+    assert cli(product, "schedule", "delete", "--instance", si, "--confirm").returncode == 0      # velero's flag
 
 
 def test_restore_wait_reattaches_and_the_restore_listing_has_its_header(product, api, control, si):

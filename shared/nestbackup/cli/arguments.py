@@ -14,7 +14,7 @@ from .errors import CliError
 ROOT_FLAGS = {"-v", "--verbose"}
 ROOT_WITH_VALUE = {"--log-format"}
 # Every API command's flags: given before the command words (`nestbackup --json backup list`), put after them.
-COMMAND_FLAGS = {"--json", "--yes", "-y"}
+COMMAND_FLAGS = {"--json", "--yes", "-y", "--confirm"}
 COMMAND_WITH_VALUE = {"--endpoint", "--token"}
 
 
@@ -63,7 +63,7 @@ def api_options(fn):
 
 
 def yes_option(fn):
-    return click.option("--yes", "-y", is_flag=True,
+    return click.option("--yes", "-y", "--confirm", "yes", is_flag=True,     # --confirm: velero's spelling
                         help="Do not ask for confirmation (needed where there is no terminal to ask on).")(fn)
 
 
