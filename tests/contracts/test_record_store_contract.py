@@ -133,6 +133,17 @@ def test_listing_is_newest_first_with_paging(store):
     assert token3 is None
 
 
+def test_the_listing_of_every_instance_holds_each_instance_s_records_newest_first(store):
+    store.create("backup", "backup-000000000001", "si-1", {}, {})
+    store.create("backup", "backup-000000000003", "si-2", {}, {})
+    store.create("backup", "backup-000000000002", "si-1", {}, {})
+    store.create("restore", "restore-000000000004", "si-1", {}, {})
+    page, token = store.list_ids(None, "backup", limit=2)
+    assert page == ["backup-000000000003", "backup-000000000002"]
+    assert store.list_ids(None, "backup", limit=2, after=token) == (["backup-000000000001"], None)
+    assert store.list_ids(None, "restore") == (["restore-000000000004"], None)
+
+
 def test_lock_conflict_names_the_holder_and_an_expired_lease_is_taken_over(store):
     store.acquire_lock("si-1", "backup-a", now_ms=1_000, lease_ms=500)
     store.acquire_lock("si-1", "backup-a", now_ms=1_100, lease_ms=500)       # renewal by the holder

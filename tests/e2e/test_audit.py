@@ -80,7 +80,8 @@ def test_only_the_admin_reads_the_trail(product, api, tenant):
     assert listed.returncode == 0, listed.stderr
     assert name in {e["Tenant"] for e in json.loads(listed.stdout)["Entries"]}
     shown = run_cli(product.endpoint, "audit", "list", "--max-results", "3")
-    assert shown.returncode == 0 and len(shown.stdout.splitlines()) == 3, shown.stdout
+    assert shown.returncode == 0 and len(shown.stdout.splitlines()) == 4, shown.stdout      # a header row and 3
+    assert shown.stdout.splitlines()[0].split()[:3] == ["TIME", "PRINCIPAL", "ACTION"]
     denied = run_cli(product.endpoint, "audit", "list", token=alpha.token)
     assert denied.returncode == 1 and "Forbidden" in denied.stderr
 

@@ -60,6 +60,6 @@ def test_wait_on_a_terminal_is_one_live_table(product, control, si):
     os.close(primary)
     text = screen.decode(errors="replace")
     assert proc.returncode == 0
-    assert "resource" in text and "progress" in text and "elapsed" in text and "Succeeded" in text
+    assert "resource" in text and "done" in text and "time" in text and "Succeeded" in text
     assert not [line for line in text.splitlines() if line.strip().startswith("{")]
     assert b"Created" in out                                   # the final record on stdout, as without a terminal

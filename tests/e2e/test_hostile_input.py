@@ -103,7 +103,8 @@ def test_a_body_that_is_not_said_to_be_json_is_415(api, si, content_type):
     assert got["Message"] and got["RequestId"]
 
 
-def test_json_with_its_charset_is_read(api, si):
+def test_json_with_its_charset_is_read(api, control, si):
+    control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")        # a schedule needs an instance Compute Nest knows
     status, got = _raw(api, "PUT", f"/service-instances/{si}/schedule", b'{"Cron": "0 3 * * *", "KeepLast": 3}',
                        "application/json; charset=utf-8")
     assert status == 200 and got["KeepLast"] == 3, got

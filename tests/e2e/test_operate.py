@@ -32,7 +32,10 @@ def test_a_due_schedule_fires_once_on_the_timer_handler(product, api, control, s
     status, page = api.call("GET", f"/backups?serviceInstanceId={si}")
     assert len(page["Backups"]) == 1 and again["Errors"] == []
     assert api.wait(page["Backups"][0]["BackupId"])["Status"] == "Created"
-    assert "scheduled" in page["Backups"][0]["Description"]
+    assert "scheduled" in page["Backups"][0]["Description"] and page["Backups"][0]["Origin"] == "schedule"
+    shown = api.call("GET", f"/service-instances/{si}/schedule")[1]      # the last real run and its backup
+    assert shown["LastBackupId"] == page["Backups"][0]["BackupId"] and shown["LastBackupStatus"] == "Created"
+    assert shown["LastFireTime"] and shown["NextRunTime"] > shown["LastFireTime"]
 
 
 def test_a_schedule_that_cannot_be_evaluated_fails_alone_and_says_so(product, api, control):
@@ -54,9 +57,13 @@ def test_a_schedule_that_cannot_be_evaluated_fails_alone_and_says_so(product, ap
     schedules.delete_schedule(w, bad)
 
 
-def test_schedule_api(api, si):
+def test_schedule_api(api, control, si):
+    status, body = api.call("PUT", f"/service-instances/{si}/schedule", {"Cron": "0 3 * * *"})
+    assert status == 404 and si in body["Message"]                 # Compute Nest does not know it (yet)
+    control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
     status, body = api.call("PUT", f"/service-instances/{si}/schedule", {"Cron": "0 3 * * *", "KeepLast": 7})
     assert status == 200 and body["Cron"] == "0 3 * * *" and body["KeepLast"] == 7
+    assert body["LastFireTime"] is None and body["NextRunTime"].endswith("T03:00:00Z")
     assert api.call("GET", f"/service-instances/{si}/schedule")[1]["KeepLast"] == 7
     for bad in ({"Cron": "every day"}, {"Cron": "0 3 * * *", "KeepLast": 0}, {"Cron": "0 3 * * *", "X": 1},
                 {"Cron": "0 0 30 2 *"}, {"Cron": "* * * * *"}, {"Cron": "0,1 3 * * *"}):

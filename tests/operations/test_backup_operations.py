@@ -264,3 +264,14 @@ def test_resources_nestbackup_does_not_back_up_are_listed_as_not_protected_and_p
     out = plan_backup(w, "si-1")
     assert [n["ResourceId"] for n in out["NotProtected"]] == ["app-assets", "r-cache1"]
     assert any("not protected" in warning and "app-assets" in warning for warning in out["Warnings"])
+
+
+def test_a_resource_not_started_yet_says_by_when_it_must_start_and_a_final_record_says_nothing_of_it(w):
+    w.seed("si-1", instances=1, disks_per_instance=1, databases=DBS)
+    record = create_backup(w, "si-1", now=1_900_000_000)
+    shown = get_backup(w, record["BackupId"])
+    assert {r["Status"] for r in shown["Resources"]} == {"Pending"}
+    assert all(r["WaitDeadline"] > shown["StartTime"] for r in shown["Resources"])
+    assert {r["WaitDeadline"][:4] for r in shown["Resources"]} == {"2030"}
+    play_backup(w, record["BackupId"])
+    assert not [r for r in get_backup(w, record["BackupId"])["Resources"] if "WaitDeadline" in r]

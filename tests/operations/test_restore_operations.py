@@ -114,3 +114,24 @@ def test_cancel_while_databases_are_restored_says_nothing_was_touched(w):
     assert out["Status"] == "RestoreFailed"
     final = get_restore(w, rid)
     assert "no disk was touched" in final["StatusDetail"] and w.ecs.refusals.calls["StopInstances"] == 0
+
+
+def test_a_running_restore_says_when_its_phase_stops_waiting_and_a_final_one_does_not():
+    from nestbackup.model.records import iso_utc
+    from nestbackup.operations.backup import create_backup
+    from nestbackup.operations.restore import advance, create_restore, get_restore
+    from tests.support.flowplay import play_backup
+    from tests.support.memory.wiring import MemoryWiring
+    w = MemoryWiring()
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    backup_id = create_backup(w, "si-1")["BackupId"]
+    play_backup(w, backup_id)
+    restore_id = create_restore(w, backup_id, safety_backup=False, now=1_900_000_000)["RestoreId"]
+    shown = get_restore(w, restore_id)
+    assert shown["Phase"] == "RestoringDatabases"                  # databases first, while the instance runs
+    assert shown["PhaseDeadline"] == iso_utc(1_900_000_000 + w.settings.restore_deadline_seconds)
+    for _ in range(50):
+        advance(w, restore_id)
+        if get_restore(w, restore_id)["Status"] != "Restoring":
+            break
+    assert "PhaseDeadline" not in get_restore(w, restore_id)

@@ -47,6 +47,29 @@ def test_a_schedule_fires_once_per_due_time_and_not_before(w):
     assert get_backup(w, first[0])["Status"] == "Created"
 
 
+def test_a_schedule_shows_its_next_run_and_its_last_real_run_with_the_backup_it_started(w):
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    shown = schedules.set_schedule(w, "si-1", "0 */2 * * *", now=MIDNIGHT + 3600)
+    assert shown["LastFireTime"] is None and shown["LastBackupId"] is None            # set is not a run
+    assert shown["NextRunTime"] == "2030-03-17T02:00:00Z"
+    assert schedules.get_schedule(w, "si-1", now=MIDNIGHT + 3700)["LastFireTime"] is None
+    [backup_id] = fired(schedules.tick(w, now=MIDNIGHT + 7205))
+    shown = schedules.get_schedule(w, "si-1", now=MIDNIGHT + 7210)
+    assert shown["LastFireTime"] == "2030-03-17T02:00:00Z" and shown["LastBackupId"] == backup_id
+    assert shown["LastBackupStatus"] == "Creating" and shown["NextRunTime"] == "2030-03-17T04:00:00Z"
+    play_backup(w, backup_id)
+    assert schedules.get_schedule(w, "si-1")["LastBackupStatus"] == "Created"
+    again = schedules.set_schedule(w, "si-1", "0 */2 * * *", keep_last=3, now=MIDNIGHT + 7300)
+    assert again["LastBackupId"] == backup_id                                         # a new rule keeps the history
+    assert schedules.set_schedule(w, "si-1", "0 3 * * *", enabled=False, now=MIDNIGHT)["NextRunTime"] is None
+
+
+def test_a_schedule_of_an_instance_compute_nest_does_not_know_is_refused(w):
+    with pytest.raises(NotFound, match="si-nobody"):
+        schedules.set_schedule(w, "si-nobody", "0 3 * * *", now=MIDNIGHT)
+    assert w.documents.get_doc(schedules.SCHEDULES, "si-nobody") is None
+
+
 def test_a_disabled_schedule_never_fires(w):
     w.seed("si-1", instances=1, disks_per_instance=1)
     schedules.set_schedule(w, "si-1", "0 */2 * * *", enabled=False, now=MIDNIGHT)
@@ -55,8 +78,10 @@ def test_a_disabled_schedule_never_fires(w):
 
 def test_a_schedule_that_cannot_back_up_says_why_and_the_others_still_fire(w):
     w.seed("si-1", instances=1, disks_per_instance=1)
-    for si in ("si-1", "si-gone"):                                             # si-gone: Compute Nest forgot it
+    w.seed("si-gone", instances=1, disks_per_instance=1)
+    for si in ("si-1", "si-gone"):
         schedules.set_schedule(w, si, "0 */2 * * *", now=MIDNIGHT)
+    del w.computenest.instances["si-gone"]                                     # Compute Nest forgot it since
     out = schedules.tick(w, now=MIDNIGHT + 7205)
     results = {r["ServiceInstanceId"]: r for r in out["Results"]}
     assert results["si-1"]["BackupId"] and "si-gone" in results["si-gone"]["Error"]
@@ -201,3 +226,17 @@ def test_a_restore_whose_instances_cannot_be_started_yet_stays_open_until_they_a
     assert get_restore(w, restore_id)["Status"] == "RestoreFailed"
     assert {w.ecs.instances[i]["status"] for i in seeded["InstanceIds"]} == {"Running"}
 
+
+
+def test_a_retention_dry_run_lists_what_the_rule_would_delete_and_deletes_nothing(w):
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    old, middle, new = (backup_at(w, MIDNIGHT + n * DAY) for n in range(3))
+    with pytest.raises(NotFound, match="no retention rule"):
+        schedules.preview_retention(w, "si-1", now=MIDNIGHT + 3 * DAY)
+    schedules.set_schedule(w, "si-1", "0 3 * * *", keep_last=1, now=MIDNIGHT)
+    preview = schedules.preview_retention(w, "si-1", now=MIDNIGHT + 3 * DAY)
+    assert [b["BackupId"] for b in preview["WouldDelete"]] == [old, middle] and preview["Kept"] == 1
+    assert preview["DryRun"] is True and preview["WouldDelete"][0]["Status"] == "Created"
+    assert [b["BackupId"] for b in schedules.preview_retention(w, "si-1", keep_days=2, now=MIDNIGHT + 2.5 * DAY)[
+        "WouldDelete"]] == [old]
+    assert {get_backup(w, b)["Status"] for b in (old, middle, new)} == {"Created"}       # nothing deleted

@@ -17,7 +17,8 @@ def test_empty_record_is_creating_with_every_item_pending():
     assert api["Status"] == "Creating"
     assert [r["Status"] for r in api["Resources"]] == ["Pending", "Pending"]
     assert set(api) == {"BackupId", "ServiceInstanceId", "Status", "StatusDetail", "StartTime", "EndTime",
-                        "Description", "RestorableUntil", "AwaitingExpiry", "Cost", "NotProtected", "Resources"}
+                        "Description", "RestorableUntil", "AwaitingExpiry", "Cost", "NotProtected", "Origin",
+                        "Resources"}
     assert {"ResourceId", "ResourceType", "Status", "ArtifactId", "Progress", "ErrorCode",
             "ErrorMessage"} <= set(api["Resources"][0])
 

@@ -102,8 +102,9 @@ class Tablestore:
                                        [("doc", json.dumps(doc)), ("ver", 1)]),
                                ots.Condition(ots.RowExistenceExpectation.IGNORE))
                 for rid, doc in items.items()]
-        rows.append(ots.PutRowItem(ots.Row([("p", f"si#{si}#{kind}"), ("s", record_id)], [("at", 1)]),
-                                   ots.Condition(ots.RowExistenceExpectation.IGNORE)))
+        for listing in (f"si#{si}#{kind}", f"all#{kind}"):
+            rows.append(ots.PutRowItem(ots.Row([("p", listing), ("s", record_id)], [("at", 1)]),
+                                       ots.Condition(ots.RowExistenceExpectation.IGNORE)))
         for batch in _batches(rows):
             self._batch_write(batch)
         try:
@@ -172,11 +173,14 @@ class Tablestore:
             out += [json.loads(_columns(row)["doc"]) for row in rows]
         return out
 
-    def list_ids(self, si: str, kind: str, limit: int = 20, after: str | None = None) -> tuple[list[str], str | None]:
-        """Record ids of a service instance, newest first; `after` is the last id of the previous page."""
+    def list_ids(self, si: str | None, kind: str, limit: int = 20,
+                 after: str | None = None) -> tuple[list[str], str | None]:
+        """Record ids of a service instance (every instance's when None), newest first; `after` is the last id of
+        the previous page."""
         ots = self._ots
-        start = [("p", f"si#{si}#{kind}"), ("s", after or ots.INF_MAX)]
-        end = [("p", f"si#{si}#{kind}"), ("s", ots.INF_MIN)]
+        listing = f"si#{si}#{kind}" if si is not None else f"all#{kind}"
+        start = [("p", listing), ("s", after or ots.INF_MAX)]
+        end = [("p", listing), ("s", ots.INF_MIN)]
         ids: list[str] = []
         while start and len(ids) < limit + 1:
             _, next_pk, rows, _ = self._call(self.client.get_range, self.table, "BACKWARD", start, end, None,

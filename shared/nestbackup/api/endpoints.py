@@ -14,15 +14,27 @@ DELIVERY_STATUSES = [str(s) for s in DeliveryStatus]
 
 
 def _list(call: Call, kind: str) -> Response:
-    from ..operations import backup, restore
+    """A page of one service instance's records, or of every instance the caller sees when none is named."""
+    from ..model.status import BackupStatus, RestoreStatus
+    from ..operations import backup, listing, restore
     query = call.request.query
-    si = query.get("serviceInstanceId") or query.get("ServiceInstanceId")
-    if not si:
-        raise ApiError(400, "MissingParameter", "serviceInstanceId is required")
-    visible_instance(call.principal, si)
+    si = query.get("serviceInstanceId") or query.get("ServiceInstanceId") or None
+    if si is not None:
+        visible_instance(call.principal, si)
+    known = [str(s) for s in (BackupStatus if kind == "backups" else RestoreStatus)]
+    statuses = frozenset(part for part in (query.get("status") or "").split(",") if part)
+    if statuses - set(known):
+        raise ApiError(400, "InvalidParameter", f"status must be one or more (comma-separated) of {', '.join(known)}")
+    since, until = utc_time(query, "since"), utc_time(query, "until")
+    if since is not None and until is not None and since > until:
+        raise ApiError(400, "InvalidParameter", "since must not be after until")
+    flt = listing.Filter(statuses, since, until, call.principal.may_act_on)
     limit = int_param(query, "maxResults", 20, 1, 100)
-    listing = backup.list_backups if kind == "backups" else restore.list_restores
-    return Response(200, listing(call.wiring, si, limit, next_token(query, kind)))
+    after = next_token(query, kind)
+    page = (backup.list_backups if kind == "backups" else restore.list_restores)(call.wiring, si, limit, after, flt)
+    if si is not None and after is None and not page["Backups" if kind == "backups" else "Restores"]:
+        listing.check_known(call.wiring, si)
+    return Response(200, page)
 
 
 def list_backups(call: Call) -> Response:
@@ -111,6 +123,14 @@ def set_schedule(call: Call) -> Response:
                      integers={"KeepLast", "KeepDays"}, flags={"Enabled"})
     return Response(200, schedules.set_schedule(call.wiring, call.path_params["id"], body["Cron"],
                                                 body.get("KeepLast"), body.get("KeepDays"), body.get("Enabled", True)))
+
+
+def preview_retention(call: Call) -> Response:
+    from ..operations import schedules
+    query = call.request.query
+    return Response(200, schedules.preview_retention(call.wiring, call.path_params["id"],
+                                                     int_param(query, "keepLast", 0, 1, 1000) or None,
+                                                     int_param(query, "keepDays", 0, 1, 3650) or None))
 
 
 def plan(call: Call) -> Response:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import Enum
 from functools import cache
 from typing import Callable
 
+from ..model.status import BackupStatus, RestoreStatus
 from . import endpoints as e
 from .http import Call, Response
 from .schemas import DELIVERY_STATUS, ID, Schema
@@ -61,11 +63,30 @@ def _pattern(template: str) -> re.Pattern[str]:
 
 RECORD_ID = Param("id", "path", ID, required=True)
 INSTANCE_ID = Param("id", "path", ID, required=True, description="service instance id")
-LIST = (Param("serviceInstanceId", "query", ID, required=True),
-        Param("maxResults", "query", {"type": "integer", "minimum": 1, "maximum": 100}),
-        Param("nextToken", "query", ID))
+UTC_TIME = {"type": "string", "format": "date-time"}
+
+
+def _listing(statuses: str) -> tuple[Param, ...]:
+    return (Param("serviceInstanceId", "query", ID,
+                  description="this service instance's records (404 when nothing knows it); without it, every "
+                              "instance the caller may see (the admin: all)"),
+            Param("status", "query", {"type": "string", "maxLength": 200},
+                  description=f"only these statuses, comma-separated: {statuses}"),
+            Param("since", "query", UTC_TIME, description="only records created at or after this UTC time, e.g. "
+                                                          "2026-12-06T00:00:00Z"),
+            Param("until", "query", UTC_TIME, description="only records created at or before this UTC time"),
+            Param("maxResults", "query", {"type": "integer", "minimum": 1, "maximum": 100},
+                  description="at most this many records (default 20)"),
+            Param("nextToken", "query", ID,
+                  description="the NextToken of the previous page; a page may hold fewer than maxResults records "
+                              "(even none) and still carry a NextToken when a filter skipped many: follow it until "
+                              "NextToken is null"))
+
+
+def _statuses(enum: type[Enum]) -> str:
+    return ", ".join(str(s) for s in enum)
 TENANTS_ONLY = "only the admin token manages tenants"
-AUDIT = (Param("since", "query", {"type": "string", "format": "date-time"},
+AUDIT = (Param("since", "query", UTC_TIME,
                description="only entries at or after this UTC time, e.g. 2026-12-06T00:00:00Z"),
          Param("serviceInstanceId", "query", ID, description="only entries naming this service instance"),
          Param("action", "query", {"type": "string", "maxLength": 64}, description="only this action, e.g. "
@@ -81,8 +102,9 @@ def route_table() -> tuple[Route, ...]:
     return (
         Route("POST", "/backups", e.create_backup, "Back up every disk and database of a service instance",
               "Backup", "the new record", "/backups", status=202, body="CreateBackup"),
-        Route("GET", "/backups", e.list_backups, "Backups of a service instance, newest first",
-              "BackupPage", "a page", "/backups", params=LIST),
+        Route("GET", "/backups", e.list_backups, "Backups, newest first: of a service instance, or of every instance "
+              "the caller sees", "BackupPage", "a page; NextToken while older records may remain", "/backups",
+              params=_listing(_statuses(BackupStatus))),
         Route("GET", "/backups/{id}", e.get_backup, "One backup", "Backup", "it", "/backups/{id}", params=(RECORD_ID,)),
         Route("DELETE", "/backups/{id}", e.delete_backup, "Delete its snapshots and backup sets",
               "Backup", "Deleted or DeleteFailed", "/backups/{id}", params=(RECORD_ID,)),
@@ -92,8 +114,9 @@ def route_table() -> tuple[Route, ...]:
               "Backup", "CreateFailed, cancelled", "a cancel", params=(RECORD_ID,)),
         Route("POST", "/restores", e.create_restore, "Restore from a Created backup",
               "Restore", "the new record", "/restores", status=202, body="CreateRestore"),
-        Route("GET", "/restores", e.list_restores, "Restores of a service instance, newest first",
-              "RestorePage", "a page", "/restores", params=LIST),
+        Route("GET", "/restores", e.list_restores, "Restores, newest first: of a service instance, or of every "
+              "instance the caller sees", "RestorePage", "a page; NextToken while older records may remain",
+              "/restores", params=_listing(_statuses(RestoreStatus))),
         Route("GET", "/restores/{id}", e.get_restore, "One restore", "Restore", "it", "/restores/{id}",
               params=(RECORD_ID,)),
         Route("GET", "/restores/{id}/events", e.restore_events, "The restore's timeline, oldest first",
@@ -106,6 +129,15 @@ def route_table() -> tuple[Route, ...]:
               "Schedule", "it", "a schedule", params=(INSTANCE_ID,), body="SetSchedule", instance_first=True),
         Route("DELETE", "/service-instances/{id}/schedule", e.delete_schedule, "Delete the schedule",
               "Schedule", "the deleted one", "a schedule", params=(INSTANCE_ID,), instance_first=True),
+        Route("GET", "/service-instances/{id}/retention", e.preview_retention,
+              "A retention dry run: which backups the rule (the schedule's, or keepLast/keepDays) would delete now; "
+              "nothing is deleted", "RetentionPreview", "what would go", "a retention preview",
+              params=(INSTANCE_ID,
+                      Param("keepLast", "query", {"type": "integer", "minimum": 1, "maximum": 1000},
+                            description="try this KeepLast instead of the schedule's rule"),
+                      Param("keepDays", "query", {"type": "integer", "minimum": 1, "maximum": 3650},
+                            description="try this KeepDays instead of the schedule's rule")),
+              instance_first=True),
         Route("GET", "/service-instances/{id}/plan", e.plan, "What a backup would take and cost", "Plan", "it",
               "a plan", params=(INSTANCE_ID,)),
         Route("GET", "/leftovers", e.leftovers, "Snapshots tagged as ours that no record owns (admin)",

@@ -6,6 +6,7 @@ from enum import Enum
 from typing import Any
 
 from ..decisions.webhooks import DeliveryStatus, WebhookFormat
+from ..model.records import ORIGINS
 from ..model.status import BackupStatus, RestorePhase, RestoreStatus
 
 Schema = dict[str, Any]      # a JSON Schema object
@@ -23,7 +24,8 @@ def ref(name: str) -> Schema:
 
 _ITEM_FIELDS = ("ResourceId", "ResourceType", "Engine", "Method", "Status", "ArtifactId", "SourceArtifactId",
                 "Progress", "ErrorCode", "ErrorMessage", "RequestId", "Databases", "Verified", "Verification",
-                "StartTime", "EndTime", "ExpiresAt", "WaitReason", "Restorable", "RestorableReason", "DeleteRefused")
+                "StartTime", "EndTime", "ExpiresAt", "WaitReason", "WaitDeadline", "Restorable", "RestorableReason",
+                "DeleteRefused")
 
 SCHEMAS: dict[str, Schema] = {
     "Error": {"type": "object", "required": ["Code", "Message", "RequestId"],
@@ -36,6 +38,9 @@ SCHEMAS: dict[str, Schema] = {
                               "StatusDetail": {"type": "string"}, "StartTime": {"type": "string"},
                               "EndTime": {"type": "string", "nullable": True},
                               "Description": {"type": "string"},
+                              "Origin": {"type": "string", "enum": list(ORIGINS),
+                                         "description": "who asked for it: user (the API), schedule, safety (the "
+                                                        "backup a restore takes first) or event"},
                               "RestorableUntil": {"type": "string", "nullable": True,
                                                   "description": "when the first backed-up artifact expires (RDS "
                                                                  "backup set retention); null: none expires"},
@@ -66,6 +71,10 @@ SCHEMAS: dict[str, Schema] = {
                 "properties": {"RestoreId": {"type": "string"}, "RestoreTaskId": {"type": "string"},
                                "BackupId": {"type": "string"}, "Status": enum_of(RestoreStatus),
                                "Phase": enum_of(RestorePhase),
+                               "PhaseDeadline": {"type": "string", "description": "while it runs: when the "
+                                                                                  "current phase stops waiting on "
+                                                                                  "the cloud (absent where it does "
+                                                                                  "not wait)"},
                                "SafetyBackupId": {"type": "string", "nullable": True},
                                "DowntimeSeconds": {"type": "number", "nullable": True,
                                                    "description": "how long the ECS instances were stopped"},
@@ -85,7 +94,24 @@ SCHEMAS: dict[str, Schema] = {
                                                   "KeepLast": {"type": "integer", "nullable": True},
                                                   "KeepDays": {"type": "integer", "nullable": True},
                                                   "Enabled": {"type": "boolean"},
-                                                  "LastFireTime": {"type": "string", "nullable": True}}},
+                                                  "NextRunTime": {"type": "string", "nullable": True,
+                                                                  "description": "when it fires next (UTC); null "
+                                                                                 "when disabled"},
+                                                  "LastFireTime": {"type": "string", "nullable": True,
+                                                                   "description": "when it last fired and started "
+                                                                                  "a backup; null: never"},
+                                                  "LastBackupId": {"type": "string", "nullable": True,
+                                                                   "description": "the backup that run started"},
+                                                  "LastBackupStatus": {"type": "string", "nullable": True,
+                                                                       "description": "that backup's status now"},
+                                                  "LastError": {"type": "string", "nullable": True},
+                                                  "LastErrorTime": {"type": "string", "nullable": True}}},
+    "RetentionPreview": {"type": "object", "properties": {
+        "ServiceInstanceId": {"type": "string"}, "KeepLast": {"type": "integer", "nullable": True},
+        "KeepDays": {"type": "integer", "nullable": True}, "DryRun": {"type": "boolean"},
+        "WouldDelete": {"type": "array", "items": {"type": "object", "properties": {
+            "BackupId": {"type": "string"}, "Status": {"type": "string"}, "StartTime": {"type": "string"}}}},
+        "Kept": {"type": "integer", "description": "backups the rule keeps"}}},
     "SetSchedule": {"type": "object", "required": ["Cron"], "additionalProperties": False,
                     "properties": {"Cron": {"type": "string"},
                                    "KeepLast": {"type": "integer", "minimum": 1, "maximum": 1000},

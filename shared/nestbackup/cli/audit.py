@@ -5,23 +5,24 @@ import json
 
 import click
 
-from .backup import api_options
+from .arguments import api_options
 from .client import ApiClient
+from .output import table_lines
 
 
-@click.group()
+@click.group(short_help="Who changed what, with request ids (admin).")
 def audit() -> None:
     """The audit trail: who created, restored, cancelled, deleted or changed what, with each request id."""
 
 
-def _line(entry: dict) -> str:
+def _cells(entry: dict) -> list[str]:
     who = entry.get("Principal") or "(no valid token)"
     outcome = f"{entry['Status']}" + (f" {entry['ErrorCode']}" if entry.get("ErrorCode") else "")
-    ids = "  ".join(str(entry[k]) for k in ("ServiceInstanceId", "RecordId", "Tenant") if entry.get(k))
-    return f"{entry['Time']}  {who}  {entry['Action']}  {outcome}  {ids or '-'}  {entry['RequestId']}"
+    ids = " ".join(str(entry[k]) for k in ("ServiceInstanceId", "RecordId", "Tenant") if entry.get(k))
+    return [entry["Time"], who, entry["Action"], outcome, ids or "-", entry["RequestId"]]
 
 
-@audit.command("list")
+@audit.command("list", short_help="Entries newest first, with request ids.")
 @click.option("--since", default=None, help="Only entries at or after this UTC time, e.g. 2026-12-06T00:00:00Z.")
 @click.option("--instance", "service_instance", default=None, help="Only entries naming this service instance.")
 @click.option("--action", default=None, help="Only this action, e.g. CreateBackup, CancelRestore, DeleteTenant.")
@@ -45,5 +46,8 @@ def list_(since, service_instance, action, max_results, as_json, endpoint, token
     if as_json:
         click.echo(json.dumps({"Entries": entries} | ({"NextToken": next_token} if next_token else {})))
         return
-    for entry in entries:
-        click.echo(_line(entry))
+    if not entries:
+        click.echo("No audit entries match." if since or service_instance or action else "No audit entries yet.")
+        return
+    for line in table_lines(("TIME", "PRINCIPAL", "ACTION", "OUTCOME", "IDS", "REQUEST ID"), map(_cells, entries)):
+        click.echo(line)

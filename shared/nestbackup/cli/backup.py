@@ -1,101 +1,28 @@
-"""`nestbackup backup create|list|show|describe|delete|cancel`: the API, from a terminal."""
+"""`nestbackup backup create|list|show|describe|wait|delete|cancel`: the API, from a terminal."""
 from __future__ import annotations
 
-import json
 import sys
-import time
 
 import click
 
-from .client import FINAL, ApiClient, record_path
-from .output import echo_rows
-
-EXIT_FAILED = 3      # the operation ended CreateFailed / RestoreFailed (refused requests exit 1)
-
-
-def api_options(fn):
-    """--endpoint and --token on every command that calls the API."""
-    fn = click.option("--token", envvar="NESTBACKUP_TOKEN", default=None,
-                      help="Bearer token (or NESTBACKUP_TOKEN).")(fn)
-    return click.option("--endpoint", envvar="NESTBACKUP_ENDPOINT", default="http://127.0.0.1:8900/api",
-                        show_default=True, help="Base URL of the nestbackup API (or NESTBACKUP_ENDPOINT).")(fn)
+from .arguments import api_options, confirm, yes_option
+from .client import ApiClient
+from .listing import list_command
+from .records import EXIT_FAILED, describe_record, echo_record, engines, exit_on_failure
+from .waiting import follow_and_report, wait_command
 
 
-def _line(item: dict) -> str:
-    cause = f"  {item.get('ErrorCode')}: {item.get('ErrorMessage')}" if item.get("ErrorCode") else ""
-    waits = f"  waiting: {item['WaitReason']}" if item.get("WaitReason") and not cause else ""
-    expires = f"  expires {item['ExpiresAt']}" if item.get("ExpiresAt") else ""
-    unusable = f"  not restorable: {item.get('RestorableReason')}" if item.get("Restorable") is False else ""
-    artifact = item.get("ArtifactId") or item.get("SourceArtifactId") or "-"
-    return (f"  {item['ResourceType']:<5} {item['ResourceId']:<28} {item['Status']:<10} "
-            f"{item.get('Progress') or 0:>3}%  {artifact}{cause}{waits}{expires}{unusable}")
-
-
-def cost_line(cost: dict) -> str:
-    calls = sum((cost.get("Calls") or {}).values())
-    return (f"~${cost.get('TotalUSD', 0):.4f}: {calls} cloud calls, {cost.get('FlowTransitions', 0)} flow transitions, "
-            f"{cost.get('Invocations', 0)} invocations ({cost.get('GbSeconds', 0):.1f} GB-s), "
-            f"{(cost.get('BytesCreated') or 0) / 2**30:.2f} GiB created")
-
-
-def print_record(record: dict) -> None:
-    ident = record.get("RestoreId") or record["BackupId"]
-    extra = f"  from {record['BackupId']}  phase {record['Phase']}" if "RestoreId" in record else ""
-    click.echo(f"{ident}  {record['Status']}  {record['ServiceInstanceId']}  "
-               f"{record['StartTime']} -> {record.get('EndTime') or '…'}{extra}")
-    if record.get("StatusDetail"):
-        click.echo(f"  {record['StatusDetail']}")
-    if record.get("RestorableUntil"):
-        click.echo(f"  restorable until {record['RestorableUntil']}")
-    if record.get("DowntimeSeconds") is not None:
-        click.echo(f"  instances stopped for {record['DowntimeSeconds']} s")
-    if record.get("Cost"):
-        click.echo(f"  cost {cost_line(record['Cost'])}")
-    for left_out in record.get("NotProtected") or []:
-        click.echo(f"  not protected: {left_out['ResourceType']} {left_out['ResourceId']} ({left_out['Reason']})")
-    for item in record.get("Resources", []):
-        click.echo(_line(item))
-
-
-def echo_record(record: dict, as_json: bool) -> None:
-    """A record as one JSON object, or as the human-readable lines."""
-    click.echo(json.dumps(record)) if as_json else print_record(record)
-
-
-def wait_for(client: ApiClient, record: dict, quiet: bool, interval: float = 1.0) -> dict:
-    """Follow a backup or restore record until it is final: on a terminal a live table of its resources on stderr;
-    otherwise one plain line per change (stable, for logs and scripts); nothing when quiet."""
-    if not quiet and sys.stderr.isatty():
-        from .live import follow
-        return follow(client, record, interval)
-    path = record_path(record)
-    seen: dict[str, tuple] = {}
-    phase = None
-    while True:
-        if not quiet and record.get("Phase") and record["Phase"] != phase:
-            phase = record["Phase"]
-            click.echo(f"  phase {phase}", err=True)
-        for item in record.get("Resources", []):
-            key = (item["Status"], item.get("Progress"))
-            if not quiet and seen.get(item["ResourceId"]) != key:
-                seen[item["ResourceId"]] = key
-                click.echo(_line(item), err=True)
-        if record["Status"] in FINAL:
-            return record
-        time.sleep(interval)
-        record = client.call("GET", path)
-
-
-@click.group()
+@click.group(short_help="Create, follow, list, inspect, delete backups.")
 def backup() -> None:
-    """Create and inspect backups of a service instance."""
+    """Create, follow, inspect and delete backups of a service instance."""
 
 
 @backup.command("create")
-@click.option("--instance", "service_instance", required=True, help="Service instance id.")
+@click.option("--instance", "service_instance", required=True, help="Service instance id, e.g. si-0123abcd.")
 @click.option("--description", default="", help="Free text kept with the record (≤ 256 characters).")
 @click.option("--client-token", default=None, help="Idempotency token: the same token gives the same backup.")
-@click.option("--wait", is_flag=True, help="Follow the backup until it ends; exit 3 if it failed.")
+@click.option("--wait", is_flag=True, help="Print the id, follow the backup until it ends; exit 3 if it failed. "
+                                           "Ctrl-C stops following, not the backup (re-attach: backup wait ID).")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as one JSON object.")
 @api_options
 def create(service_instance, description, client_token, wait, as_json, endpoint, token) -> None:
@@ -106,76 +33,30 @@ def create(service_instance, description, client_token, wait, as_json, endpoint,
         body["ClientToken"] = client_token
     record = client.call("POST", "/backups", body)
     if wait:
-        record = wait_for(client, record, quiet=False)
+        follow_and_report(client, record, as_json)
+        return
     echo_record(record, as_json)
-    exit_on_failure(record)
+    exit_on_failure(record)          # a ClientToken may answer an earlier backup or restore that failed
 
 
-def exit_on_failure(record: dict) -> None:
-    if record["Status"] in ("CreateFailed", "RestoreFailed"):
-        if record.get("StatusDetail"):
-            click.echo(f"nestbackup: {record['StatusDetail']}", err=True)
-        for item in record.get("Resources", []):
-            if item.get("ErrorCode"):
-                click.echo(f"nestbackup: {item['ResourceId']} failed: {item['ErrorCode']}: {item['ErrorMessage']}",
-                           err=True)
-        sys.exit(EXIT_FAILED)
+backup.add_command(list_command("backups"))
 
 
-@backup.command("list")
-@click.option("--instance", "service_instance", required=True)
-@click.option("--max-results", default=20, show_default=True, type=click.IntRange(1, 100))
-@click.option("--json", "as_json", is_flag=True)
-@api_options
-def list_(service_instance, max_results, as_json, endpoint, token) -> None:
-    """Backups of a service instance, newest first."""
-    page = ApiClient(endpoint, token).call("GET", "/backups", query={"serviceInstanceId": service_instance,
-                                                       "maxResults": max_results})
-    echo_rows(page, as_json, "Backups", _backup_line)
-
-
-def _backup_line(record: dict) -> str:
-    failed = sum(1 for i in record["Resources"] if i["Status"] == "Failed")
-    until = f", restorable until {record['RestorableUntil']}" if record.get("RestorableUntil") else ""
-    return (f"{record['BackupId']}  {record['Status']:<12} {record['StartTime']}  "
-            f"{len(record['Resources'])} resources{f', {failed} failed' if failed else ''}{until}")
-
-
-@backup.command("show")
+@backup.command("show", short_help="One backup: each resource's status and cause.")
 @click.argument("backup_id")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the record as one JSON object.")
 @api_options
 def show(backup_id, as_json, endpoint, token) -> None:
     """One backup record with every resource's status and failure cause."""
-    record = ApiClient(endpoint, token).call("GET", f"/backups/{backup_id}")
-    echo_record(record, as_json)
-
-
-def describe_record(client: ApiClient, kind: str, record_id: str, as_json: bool) -> None:
-    """A record, each resource's start and end, and its timeline (what happened, in order)."""
-    record = client.call("GET", f"/{kind}/{record_id}")
-    events = client.call("GET", f"/{kind}/{record_id}/events")["Events"]
-    if as_json:
-        click.echo(json.dumps({**record, "Events": events}))
-        return
-    print_record(record)
-    click.echo("Resources:")
-    for item in record.get("Resources", []):
-        click.echo(f"  {item['ResourceId']:<28} {item['Status']:<10} {item.get('StartTime') or '-':<20} -> "
-                   f"{item.get('EndTime') or '…'}")
-    click.echo("Timeline:")
-    for event in events:
-        where = f" {event['ResourceId']}" if event.get("ResourceId") else ""
-        detail = f"  {event['Detail']}" if event.get("Detail") else ""
-        request = f"  (RequestId {event['RequestId']})" if event.get("RequestId") else ""
-        click.echo(f"  {event['Time']}{where}  {event['Event']}{detail}{request}")
+    echo_record(ApiClient(endpoint, token).call("GET", f"/backups/{backup_id}"), as_json)
 
 
 def describe_command(kind: str) -> click.Command:
     """`backup describe` or `restore describe` (`kind` is "backups" or "restores")."""
     noun = kind[:-1]
 
-    @click.command("describe", help=f"One {noun} with each resource's times and the record's timeline.")
+    @click.command("describe", short_help="Its resources' times and its timeline.",
+                   help=f"One {noun} with each resource's times and the record's timeline.")
     @click.argument("record_id", metavar=f"{noun.upper()}_ID")
     @click.option("--json", "as_json", is_flag=True, help="The record with an `Events` list, as one JSON object.")
     @api_options
@@ -185,15 +66,24 @@ def describe_command(kind: str) -> click.Command:
 
 
 backup.add_command(describe_command("backups"))
+backup.add_command(wait_command("backups"))
 
 
-@backup.command("delete")
+@backup.command("delete", short_help="Delete its snapshots and backup sets (asks first).")
 @click.argument("backup_id")
-@click.option("--json", "as_json", is_flag=True)
+@yes_option
+@click.option("--json", "as_json", is_flag=True, help="Print the record as one JSON object.")
 @api_options
-def delete(backup_id, as_json, endpoint, token) -> None:
-    """Delete a backup's snapshots and RDS backup sets (the record stays, Deleted)."""
-    record = ApiClient(endpoint, token).call("DELETE", f"/backups/{backup_id}")
+def delete(backup_id, yes, as_json, endpoint, token) -> None:
+    """Delete a backup's snapshots and RDS backup sets (the record stays, Deleted). Asks first unless --yes."""
+    client = ApiClient(endpoint, token)
+    if not yes:
+        record = client.call("GET", f"/backups/{backup_id}")
+        artifacts = sum(1 for item in record["Resources"] if item.get("ArtifactId"))
+        confirm(yes, f"Delete backup {backup_id} of {record['ServiceInstanceId']} ({record['Status']}, "
+                     f"{record['StartTime']}, {engines(record)}): its {artifacts} snapshot(s) and backup set(s) are "
+                     f"gone for good?", f"refusing to delete {backup_id}")
+    record = client.call("DELETE", f"/backups/{backup_id}")
     echo_record(record, as_json)
     if record["Status"] == "DeleteFailed":
         sys.exit(EXIT_FAILED)
@@ -201,9 +91,8 @@ def delete(backup_id, as_json, endpoint, token) -> None:
 
 @backup.command("cancel")
 @click.argument("backup_id")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the record as one JSON object.")
 @api_options
 def cancel(backup_id, as_json, endpoint, token) -> None:
     """Stop a running backup and delete what it already made."""
-    record = ApiClient(endpoint, token).call("POST", f"/backups/{backup_id}/cancel")
-    echo_record(record, as_json)
+    echo_record(ApiClient(endpoint, token).call("POST", f"/backups/{backup_id}/cancel"), as_json)

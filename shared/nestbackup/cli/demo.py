@@ -162,9 +162,10 @@ def run_demo(as_json: bool, disks: int, disk_size: str, postgres: str | None, my
     no_proxy_to("127.0.0.1")        # the demo's local cloud
     from localcloud.seed import seed
 
-    from .backup import print_record, wait_for
     from .client import ApiClient
     from .local import start_local_cloud
+    from .records import print_record
+    from .waiting import wait_for
 
     say = (lambda text: None) if as_json else (lambda text: click.echo(text, err=True))
     say("preparing demo databases")

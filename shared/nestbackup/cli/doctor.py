@@ -242,7 +242,7 @@ def run_doctor(s_yaml: Path, endpoint: str | None, region: str | None, env: Mapp
     return report
 
 
-@click.command()
+@click.command(short_help="Check a deployment against s.yaml.")
 @click.option("--s-yaml", "s_yaml", type=click.Path(dir_okay=False, path_type=Path), default="s.yaml",
               show_default=True, help="The Serverless Devs file the deployment was made from.")
 @click.option("--endpoint", default=None,

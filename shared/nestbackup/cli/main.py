@@ -7,26 +7,39 @@ import sys
 import click
 
 from .. import __version__
+from .arguments import Cli
 
 
-@click.group()
+@click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             epilog="Global flags (-v, --log-format, --endpoint, --token, --json, --yes) are accepted anywhere on "
+                    "the line. Exit codes: 0 done; 1 refused (one line on stderr: what and why); 2 bad usage; 3 the "
+                    "backup or restore failed; 130 --wait stopped by Ctrl-C (the operation goes on).")
 @click.version_option(__version__, prog_name="nestbackup")
 @click.option("-v", "--verbose", is_flag=True, help="Also print the JSON log lines (same as --log-format json).")
 @click.option("--log-format", type=click.Choice(["none", "json"]), default="none", show_default=True,
               help="json: the functions' structured log lines on stderr (as Function Compute collects them).")
 def main(verbose, log_format) -> None:
-    """Backup and restore of every resource of a Compute Nest service instance."""
+    """Backup and restore of every resource of a Compute Nest service instance.
+
+    \b
+    Start here:
+      nestbackup demo                                 the whole story on a fresh local cloud
+      nestbackup backup create --instance SI --wait   back up, following it to the end
+      nestbackup backup list                          every instance's backups (admin token)
+      nestbackup restore create --backup ID --wait    restore from a backup
+    """
     from .. import logs
     logs.cli(json_logs=verbose or log_format == "json")
 
 
-@main.group()
+@main.group(short_help="Run and seed the embedded local cloud.")
 def local() -> None:
     """Run and seed the embedded local cloud (ECS, RDS, Tablestore on 127.0.0.1)."""
 
 
 @local.command("serve")
-@click.option("--port", default=8900, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--port", default=8900, show_default=True, type=click.IntRange(0, 65535),
+              help="Port of every product and of the API (…/api); 0 picks a free one.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback only, unless you mean it.")
 @click.option("--state-dir", type=click.Path(file_okay=False), default=None,
               help="Where disks, snapshots, backups and tables live; kept across restarts. Default: a temp dir.")
@@ -41,11 +54,13 @@ def local_serve(port, host, state_dir, admin_token, access_key_id, access_key_se
           access_key_id=access_key_id, access_key_secret=access_key_secret)
 
 
-@local.command("seed")
-@click.option("--endpoint", envvar="NESTBACKUP_LOCAL_ENDPOINT", default="http://127.0.0.1:8900", show_default=True)
+@local.command("seed", short_help="Create a service instance's resources.")
+@click.option("--endpoint", envvar="NESTBACKUP_LOCAL_ENDPOINT", default="http://127.0.0.1:8900", show_default=True,
+              help="The running local cloud (or NESTBACKUP_LOCAL_ENDPOINT).")
 @click.option("--instance", "service_instance", required=True, help="Service instance id, e.g. si-demo.")
-@click.option("--disks", default=2, show_default=True, type=click.IntRange(0, 2000))
-@click.option("--disk-size", default="64MiB", show_default=True)
+@click.option("--disks", default=2, show_default=True, type=click.IntRange(0, 2000),
+              help="Data disks, on one ECS instance.")
+@click.option("--disk-size", default="64MiB", show_default=True, help="Size of each disk image (KiB, MiB, GiB).")
 @click.option("--postgres", default=None, help="DSN of a PostgreSQL server: postgresql://user@host:port/db?databases=a,b")
 @click.option("--mysql", default=None, help="DSN of a MySQL/MariaDB server: mysql://user@host:port/?databases=a,b")
 @click.option("--sqlserver", is_flag=True,
@@ -91,10 +106,10 @@ def local_seed(endpoint, service_instance, disks, disk_size, postgres, mysql, sq
         click.echo(f"  Compute Nest  {out['ComputeNest']['Status']}, {len(out['ComputeNest']['Resources'])} resources")
 
 
-@main.command()
+@main.command(short_help="The whole story on a fresh local cloud.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--disks", default=2, show_default=True, type=click.IntRange(1, 100))
-@click.option("--disk-size", default="64MiB", show_default=True)
+@click.option("--disks", default=2, show_default=True, type=click.IntRange(1, 100), help="Data disks of the demo.")
+@click.option("--disk-size", default="64MiB", show_default=True, help="Size of each disk image.")
 @click.option("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres", show_default=True,
               help="PostgreSQL server for the demo's database ('' to skip).")
 @click.option("--mysql", default="mysql://root@127.0.0.1:3306/", show_default=True,
@@ -106,7 +121,7 @@ def demo(as_json, disks, disk_size, postgres, mysql) -> None:
     sys.exit(0 if ok else 1)
 
 
-@main.command()
+@main.command(short_help="Create the deployment's Tablestore table.")
 def bootstrap() -> None:
     """Create the Tablestore table the deployment uses, if it is missing (settings from the environment)."""
     from ..errors import NestBackupError

@@ -5,24 +5,27 @@ from urllib.parse import quote
 
 import click
 
-from .backup import api_options
+from .arguments import api_options
 from .client import ApiClient
 from .output import echo_rows
 
 
-@click.command()
-@click.option("--instance", "service_instance", required=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.command(short_help="What a backup would take and cost.")
+@click.option("--instance", "service_instance", required=True, help="Service instance id.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @api_options
 def plan(service_instance, as_json, endpoint, token) -> None:
     """The resources a backup would take, their sizes, and an estimate of its cost."""
     out = ApiClient(endpoint, token).call("GET", f"/service-instances/{quote(service_instance, safe='')}/plan")
-    echo_rows(out, as_json, "Resources", _resource_line, _warnings_and_estimate)
+    echo_rows(out, as_json, "Resources", ("TYPE", "RESOURCE", "ENGINE", "METHOD", "SIZE"), _resource_cells,
+              f"Nothing to back up: Compute Nest lists no disks or RDS instances for {service_instance}.",
+              _warnings_and_estimate)
 
 
-def _resource_line(r: dict) -> str:
-    size = f"{r['SizeGiB']} GiB" if r.get("SizeGiB") is not None else "size unknown"
-    return f"  {r['ResourceType']:<5} {r['ResourceId']:<28} {r['Method']:<14} {size}"
+def _resource_cells(r: dict) -> list[str]:
+    size = f"{r['SizeGiB']} GiB" if r.get("SizeGiB") is not None else "unknown"
+    method = r["Method"] or f"skipped: {r.get('Skipped') or 'not backed up'}"
+    return [r["ResourceType"], r["ResourceId"], r.get("Engine") or "-", method, size]
 
 
 def _warnings_and_estimate(out: dict) -> list[str]:

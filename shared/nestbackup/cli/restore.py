@@ -1,23 +1,27 @@
-"""`nestbackup restore create|list|show`: the API, from a terminal."""
+"""`nestbackup restore create|list|show|describe|wait|cancel`: the API, from a terminal."""
 from __future__ import annotations
 
 import click
 
-from .backup import api_options, describe_command, echo_record, exit_on_failure, wait_for
+from .arguments import api_options
+from .backup import describe_command
 from .client import ApiClient
-from .output import echo_rows
+from .listing import list_command
+from .records import echo_record, exit_on_failure
+from .waiting import follow_and_report, wait_command
 
 
-@click.group()
+@click.group(short_help="Restore from a backup; follow, list restores.")
 def restore() -> None:
-    """Restore a service instance from a backup, and inspect restores."""
+    """Restore a service instance from a backup, and follow and inspect restores."""
 
 
-@restore.command("create")
+@restore.command("create", short_help="Restore a service instance from a backup.")
 @click.option("--backup", "backup_id", required=True, help="The backup to restore (it must have ended Created).")
 @click.option("--no-safety-backup", is_flag=True, help="Skip the backup taken right before the restore.")
 @click.option("--client-token", default=None, help="Idempotency token: the same token gives the same restore.")
-@click.option("--wait", is_flag=True, help="Follow the restore until it ends; exit 3 if it failed.")
+@click.option("--wait", is_flag=True, help="Print the id, follow the restore until it ends; exit 3 if it failed. "
+                                           "Ctrl-C stops following, not the restore (re-attach: restore wait ID).")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as one JSON object.")
 @api_options
 def create(backup_id, no_safety_backup, client_token, wait, as_json, endpoint, token) -> None:
@@ -28,43 +32,32 @@ def create(backup_id, no_safety_backup, client_token, wait, as_json, endpoint, t
         body["ClientToken"] = client_token
     record = client.call("POST", "/restores", body)
     if wait:
-        record = wait_for(client, record, quiet=False)
+        follow_and_report(client, record, as_json)
+        return
     echo_record(record, as_json)
-    exit_on_failure(record)
+    exit_on_failure(record)          # a ClientToken may answer an earlier backup or restore that failed
 
 
-@restore.command("list")
-@click.option("--instance", "service_instance", required=True)
-@click.option("--max-results", default=20, show_default=True, type=click.IntRange(1, 100))
-@click.option("--json", "as_json", is_flag=True)
-@api_options
-def list_(service_instance, max_results, as_json, endpoint, token) -> None:
-    """Restores of a service instance, newest first."""
-    page = ApiClient(endpoint, token).call("GET", "/restores", query={"serviceInstanceId": service_instance,
-                                                                      "maxResults": max_results})
-    echo_rows(page, as_json, "Restores", lambda record: f"{record['RestoreId']}  {record['Status']:<13} "
-                                                      f"{record['Phase']:<18} from {record['BackupId']}  "
-                                                      f"{record['StartTime']}")
+restore.add_command(list_command("restores"))
 
 
-@restore.command("show")
+@restore.command("show", short_help="One restore: each resource's status and cause.")
 @click.argument("restore_id")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the record as one JSON object.")
 @api_options
 def show(restore_id, as_json, endpoint, token) -> None:
     """One restore record with every resource's status and failure cause."""
-    record = ApiClient(endpoint, token).call("GET", f"/restores/{restore_id}")
-    echo_record(record, as_json)
+    echo_record(ApiClient(endpoint, token).call("GET", f"/restores/{restore_id}"), as_json)
 
 
 restore.add_command(describe_command("restores"))
+restore.add_command(wait_command("restores"))
 
 
-@restore.command("cancel")
+@restore.command("cancel", short_help="Cancel a restore before it touches data.")
 @click.argument("restore_id")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the record as one JSON object.")
 @api_options
 def cancel(restore_id, as_json, endpoint, token) -> None:
     """Cancel a restore that has not touched data yet; the instance is started again."""
-    record = ApiClient(endpoint, token).call("POST", f"/restores/{restore_id}/cancel")
-    echo_record(record, as_json)
+    echo_record(ApiClient(endpoint, token).call("POST", f"/restores/{restore_id}/cancel"), as_json)

@@ -46,6 +46,8 @@ def plan(si: str, disks: list[DiskFacts], databases: list[DatabaseFacts], db_siz
     for item in planned:
         entry: dict[str, Any] = {"ResourceId": item.resource_id, "ResourceType": str(item.resource_type),
                  "Method": str(item.method) if item.method else None}
+        if item.engine:
+            entry["Engine"] = item.engine
         if item.status is ItemStatus.SKIPPED:
             entry["Skipped"] = item.error_message
         if item.resource_id in by_disk:

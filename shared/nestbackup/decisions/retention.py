@@ -86,3 +86,13 @@ def due(expression: str, since: float, now: float) -> float | None:
     after_now = datetime.fromtimestamp(now, timezone.utc) + timedelta(seconds=1)
     latest = croniter(expression, after_now).get_prev(datetime).timestamp()
     return latest if since < latest <= now else None
+
+
+def next_fire(expression: str, after: float) -> float | None:
+    """The first time the schedule fires after `after`; None for one that never does (stored before crons were
+    checked)."""
+    from croniter import CroniterBadDateError, croniter
+    try:
+        return float(croniter(expression, datetime.fromtimestamp(after, timezone.utc)).get_next(datetime).timestamp())
+    except (CroniterBadDateError, ValueError, OverflowError, KeyError):
+        return None

@@ -117,6 +117,7 @@ class BackupRecord:
     awaiting_expiry: bool = False        # DeleteFailed only because the cloud refuses to delete some RDS sets
     cost: dict[str, Any] | None = None   # what it cost, once final (operations/costs.py, decisions/cost.py)
     not_protected: list[NotProtected] = field(default_factory=list)  # listed resources it does not back up
+    origin: str = "user"                 # who asked for it: one of ORIGINS
 
     def refresh_status(self, now: str) -> BackupStatus:
         """Recompute the overall status from the items; the end time is set once the record is final."""
@@ -142,7 +143,7 @@ class BackupRecord:
                 "EndTime": self.end_time, "Description": self.description,
                 "RestorableUntil": self.restorable_until, "AwaitingExpiry": self.awaiting_expiry,
                 "Cost": self.cost, "NotProtected": [n.to_api() for n in self.not_protected],
-                "Resources": [i.to_api() for i in self.items]}
+                "Origin": self.origin, "Resources": [i.to_api() for i in self.items]}
 
     @property
     def detail(self) -> str:
@@ -156,7 +157,7 @@ class BackupRecord:
                 "Status": self.status.value, "StatusDetail": self.status_detail, "StartTime": self.start_time,
                 "EndTime": self.end_time, "Description": self.description, "StartedEpoch": self.started_epoch,
                 "AwaitingExpiry": self.awaiting_expiry, "Cost": self.cost,
-                "NotProtected": [n.to_api() for n in self.not_protected],
+                "NotProtected": [n.to_api() for n in self.not_protected], "Origin": self.origin,
                 "Order": [i.resource_id for i in self.items]}
 
     @classmethod
@@ -168,7 +169,20 @@ class BackupRecord:
                    end_time=header.get("EndTime"), status=BackupStatus(header["Status"]),
                    status_detail=header.get("StatusDetail", ""), started_epoch=header.get("StartedEpoch", 0.0),
                    awaiting_expiry=bool(header.get("AwaitingExpiry", False)), cost=header.get("Cost"),
-                   not_protected=[NotProtected.from_api(n) for n in header.get("NotProtected") or []])
+                   not_protected=[NotProtected.from_api(n) for n in header.get("NotProtected") or []],
+                   origin=header.get("Origin") or _origin_before_it_was_kept(header.get("Description", "")))
+
+
+# Who asked for a backup: an operator or a script through the API, a schedule, a restore (the safety backup taken
+# right before it), or an event (operations/events.py).
+ORIGINS = ("user", "schedule", "safety", "event")
+
+
+def _origin_before_it_was_kept(description: str) -> str:
+    """A record written before Origin was stored: the descriptions the product gave its own backups say it."""
+    if description.startswith("scheduled ("):
+        return "schedule"
+    return "safety" if description.startswith("safety backup before restore ") else "user"
 
 
 def new_record_id(prefix: str, epoch_ms: int, entropy: str) -> str:

@@ -18,6 +18,7 @@ from ..ports.flows import BackupFlowInput
 from .closing import ACTIVE
 from .costs import Meter
 from .discovery import check_service_instance, discover
+from .listing import EVERYTHING, Filter, list_records
 from .loading import load_backup
 from .opening import Opening, abandon, begin, earlier_record, ensure_started, fingerprint, start_flow, write_record
 
@@ -31,7 +32,7 @@ DESCRIPTION_MAX_CHARS = 256
 
 
 def create_backup(w: Ports, service_instance_id: str, description: str = "", token: str | None = None,
-                  now: float | None = None, lock_holder: str | None = None) -> dict:
+                  now: float | None = None, lock_holder: str | None = None, origin: str = "user") -> dict:
     """Write the record and start the flow, opened as `operations/opening.py` says (token, index, lock, record,
     flow). `lock_holder`: the operation that already holds the instance's lock and runs this backup inside it (a
     restore's safety backup)."""
@@ -57,7 +58,7 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
         raise
     items = plan_items(disk_facts(found.disks), database_facts(found.databases))
     record = BackupRecord(backup_id, service_instance_id, iso_utc(now), description, items, started_epoch=now,
-                          not_protected=found.unprotected)
+                          not_protected=found.unprotected, origin=origin)
     if not any(i.status is not ItemStatus.SKIPPED for i in items):
         record.status_detail = (f"nothing to back up: Compute Nest lists no disks or primary RDS instances for "
                                 f"{service_instance_id}, and none carry the tag {s.tag_key}={service_instance_id}")
@@ -102,15 +103,22 @@ def _same_token_answer(w: Ports, record_id: str) -> dict:
 
 # -- read
 def get_backup(w: Ports, backup_id: str) -> dict:
-    return load_backup(w, backup_id).to_api()
+    """The record; while it runs, each resource not started yet says by when it must start (WaitDeadline) or
+    fails, beside why it waits (WaitReason)."""
+    from .kinds import kind_of
+    record = load_backup(w, backup_id)
+    out = record.to_api()
+    if record.status is BackupStatus.CREATING:
+        for item, shown in zip(record.items, out["Resources"]):
+            kind = kind_of(item) if item.status is ItemStatus.PENDING or item.starting else None
+            if kind is not None:
+                shown["WaitDeadline"] = iso_utc(record.started_epoch + kind.deadline_seconds(w.settings))
+    return out
 
 
-def list_backups(w: Ports, service_instance_id: str, limit: int = 20, after: str | None = None) -> dict:
-    check_service_instance_id(service_instance_id, "serviceInstanceId")
-    ids, next_token = w.records.list_ids(service_instance_id, "backup", limit, after)
-    out = []
-    for record_id in ids:
-        stored = w.records.read(record_id)
-        if stored:
-            out.append(BackupRecord.from_docs(stored.header, stored.items).to_api())
+def list_backups(w: Ports, service_instance_id: str | None, limit: int = 20, after: str | None = None,
+                 flt: Filter = EVERYTHING) -> dict:
+    """A page of backups, newest first (`operations/listing.py`); None: every service instance's."""
+    out, next_token = list_records(w, "backup", service_instance_id, limit, after, flt,
+                                   lambda stored: BackupRecord.from_docs(stored.header, stored.items).to_api())
     return {"Backups": out, "NextToken": next_token}

@@ -39,7 +39,7 @@ def on_events(w: Ports, events: dict | list) -> dict:
         token = "event-" + hashlib.sha256(event["id"].encode()).hexdigest()[:40]
         description = f"before {event.get('type') or 'an event'} ({event['id'][:64]})"
         try:
-            record = create_backup(w, si, description[:256], token=token)
+            record = create_backup(w, si, description[:256], token=token, origin="event")
             results.append({"EventId": event["id"], "BackupId": record["BackupId"], "Status": record["Status"]})
         except (Conflict, NotFound) as err:  # busy, not deployed, or unknown to Compute Nest: say so, don't retry
             results.append({"EventId": event["id"], "Error": str(err)})

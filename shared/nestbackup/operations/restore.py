@@ -17,7 +17,7 @@ from .. import logs
 from ..decisions import restore as decide
 from ..decisions.backup import next_wait
 from ..errors import CloudError, Conflict, ValidationError
-from ..model.ids import check_client_token, check_service_instance_id
+from ..model.ids import check_client_token
 from ..model.records import BackupRecord, ResourceType, iso_utc, new_record_id, record_time
 from ..model.restores import RestoreRecord
 from ..model.status import BackupStatus, DatabaseState, ItemStatus, RestorePhase, RestoreStatus
@@ -31,6 +31,7 @@ from .closing import close_operation
 from .costs import Meter, final_cost
 from .instances import start_stopped
 from .kinds import RESTORE_KINDS
+from .listing import EVERYTHING, Filter, list_records
 from .loading import load_backup, read_restore, save
 from .opening import Opening, begin, earlier_record, ensure_started, fingerprint, start_flow, write_record
 from .restore_data import check_ownership, restore_data, restore_databases
@@ -90,17 +91,25 @@ def _unusable_artifacts(w: Ports, backup: BackupRecord) -> list[str]:
 
 
 def get_restore(w: Ports, restore_id: str) -> dict:
-    return read_restore(w, restore_id)[1].to_api()
+    """The record; while it runs, when its current phase stops waiting on the cloud (PhaseDeadline), where one
+    does: stopping or starting the instances, restoring data or databases."""
+    record = read_restore(w, restore_id)[1]
+    out = record.to_api()
+    if record.status is RestoreStatus.RESTORING:
+        limit = {RestorePhase.STOPPING_INSTANCE: w.settings.stop_deadline_seconds,
+                 RestorePhase.STARTING_INSTANCE: w.settings.stop_deadline_seconds,
+                 RestorePhase.RESTORING_DATA: w.settings.restore_deadline_seconds,
+                 RestorePhase.RESTORING_DATABASES: w.settings.restore_deadline_seconds}.get(record.phase)
+        if limit is not None:
+            out["PhaseDeadline"] = iso_utc(record.phase_started_epoch + limit)
+    return out
 
 
-def list_restores(w: Ports, service_instance_id: str, limit: int = 20, after: str | None = None) -> dict:
-    check_service_instance_id(service_instance_id, "serviceInstanceId")
-    ids, next_token = w.records.list_ids(service_instance_id, "restore", limit, after)
-    out = []
-    for record_id in ids:
-        stored = w.records.read(record_id)
-        if stored:                  # a listing row whose header was never written (a create that died) is skipped
-            out.append(RestoreRecord.from_docs(stored.header, stored.items).to_api())
+def list_restores(w: Ports, service_instance_id: str | None, limit: int = 20, after: str | None = None,
+                  flt: Filter = EVERYTHING) -> dict:
+    """A page of restores, newest first (`operations/listing.py`); None: every service instance's."""
+    out, next_token = list_records(w, "restore", service_instance_id, limit, after, flt,
+                                   lambda stored: RestoreRecord.from_docs(stored.header, stored.items).to_api())
     return {"Restores": out, "NextToken": next_token}
 
 
@@ -150,7 +159,8 @@ def _safety_backup(w: Ports, record: RestoreRecord, now: float) -> None:
     if not record.safety_backup_id:
         out = create_backup(w, record.service_instance_id,
                                     f"safety backup before restore {record.restore_id}",
-                                    token=f"safety-{record.restore_id}"[:64], lock_holder=record.restore_id)
+                                    token=f"safety-{record.restore_id}"[:64], lock_holder=record.restore_id,
+                                    origin="safety")
         record.safety_backup_id = out["BackupId"]
     safety = load_backup(w, record.safety_backup_id)
     if safety.status is BackupStatus.CREATED:

@@ -1,7 +1,8 @@
 """Scheduled backups with retention, and the sweeper: the two timer-triggered jobs.
 
 A schedule is a document per service instance in the `schedules` collection: a five-field cron (UTC), an optional
-retention rule, the last time it fired and, until a backup of it starts again, why the last one did not. A tick
+retention rule, the time it was last looked at as due (`LastFire`: set when it is set, so it fires from then on), the
+last real run and the backup it started, and, until a backup of it starts again, why the last one did not. A tick
 claims each due schedule with a versioned write (two ticks never both fire it), creates the backup with a ClientToken
 derived from the fire time (a re-run makes no second backup), and applies the retention rule. The sweeper finishes
 operations whose flow died or that ran past every deadline, so no record stays Creating or Restoring.
@@ -13,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from .. import logs
-from ..decisions.retention import BackupSummary, Retention, due, expired, validate_cron
+from ..decisions.retention import BackupSummary, Retention, due, expired, next_fire, validate_cron
 from ..errors import CloudError, Conflict, NotFound, ValidationError
 from ..model.ids import check_service_instance_id, is_service_instance_id
 from ..model.records import iso_utc, record_time
@@ -35,10 +36,16 @@ def _description(cron: str) -> str:
 MAX_CRON_CHARS = DESCRIPTION_MAX_CHARS - len(_description(""))
 
 
-def _api(si: str, doc: dict) -> dict:
+def _api(si: str, doc: dict, now: float) -> dict:
+    enabled = doc.get("Enabled", True)
+    # a schedule stored before LastRun was kept: LastFire, as it was shown then
+    last_run = doc.get("LastRun") if "LastRun" in doc else doc.get("LastFire")
+    upcoming = next_fire(doc["Cron"], max(now, doc.get("LastFire") or 0)) if enabled else None
     return {"ServiceInstanceId": si, "Cron": doc["Cron"], "KeepLast": doc.get("KeepLast"),
-            "KeepDays": doc.get("KeepDays"), "Enabled": doc.get("Enabled", True),
-            "LastFireTime": iso_utc(doc["LastFire"]) if doc.get("LastFire") else None,
+            "KeepDays": doc.get("KeepDays"), "Enabled": enabled,
+            "NextRunTime": iso_utc(upcoming) if upcoming else None,
+            "LastFireTime": iso_utc(last_run) if last_run else None,
+            "LastBackupId": doc.get("LastBackupId"),
             "LastError": doc.get("LastError"),
             "LastErrorTime": iso_utc(doc["LastErrorTime"]) if doc.get("LastErrorTime") else None}
 
@@ -47,6 +54,9 @@ def set_schedule(w: Ports, si: str, cron: str, keep_last: int | None = None, kee
                  enabled: bool = True, now: float | None = None) -> dict:
     check_service_instance_id(si)
     now = time.time() if now is None else now
+    if w.computenest.service_instance(si) is None:
+        raise NotFound(f"Compute Nest has no service instance {si} in region {w.settings.region}: a schedule of it "
+                       f"could never back anything up")
     if isinstance(cron, str) and len(cron) > MAX_CRON_CHARS:
         raise ValidationError(f"Cron must be at most {MAX_CRON_CHARS} characters (a scheduled backup's description "
                               f"carries it)")
@@ -56,18 +66,26 @@ def set_schedule(w: Ports, si: str, cron: str, keep_last: int | None = None, kee
     if not isinstance(enabled, bool):
         raise ValidationError("Enabled must be true or false")
     current = w.documents.get_doc(SCHEDULES, si)
+    kept = {k: current[0][k] for k in ("LastRun", "LastBackupId") if current and k in current[0]}
     doc = {"Cron": cron, "KeepLast": keep_last, "KeepDays": keep_days, "Enabled": enabled,
            # a new or changed schedule fires from now on, not for the times it was not there
-           "LastFire": now if current is None or current[0]["Cron"] != cron else current[0].get("LastFire", now)}
+           "LastFire": now if current is None or current[0]["Cron"] != cron else current[0].get("LastFire", now),
+           "LastRun": None} | kept
     w.documents.put_doc(SCHEDULES, si, doc)
-    return _api(si, doc)
+    return _api(si, doc, now)
 
 
-def get_schedule(w: Ports, si: str) -> dict:
+def get_schedule(w: Ports, si: str, now: float | None = None) -> dict:
+    """The schedule, when it runs next, and its last real run with the backup it started (and that backup's
+    status now)."""
     found = w.documents.get_doc(SCHEDULES, si) if is_service_instance_id(si) else None
     if found is None:
         raise NotFound(f"no schedule for {si}")
-    return _api(si, found[0])
+    out = _api(si, found[0], time.time() if now is None else now)
+    if out["LastBackupId"]:
+        stored = w.records.read(out["LastBackupId"])
+        out["LastBackupStatus"] = stored.header["Status"] if stored else None
+    return out
 
 
 def delete_schedule(w: Ports, si: str) -> dict:
@@ -95,20 +113,23 @@ def _run_alone(w: Ports, si: str, doc: dict, version: int, now: float) -> dict:
         log.exception("schedule failed", extra={"fields": {"service_instance_id": si}})
         out = {"ServiceInstanceId": si, "Error": f"{type(err).__name__}: {err}"[:500]}
     if out.get("Error") or out.get("BackupId"):
-        _note_outcome(w, si, out.get("Error"), now)
+        _note_outcome(w, si, out, now)
     return out
 
 
-def _note_outcome(w: Ports, si: str, error: str | None, now: float) -> None:
+def _note_outcome(w: Ports, si: str, out: dict, now: float) -> None:
     """A firing's outcome on its schedule: why the backup did not start (LastError, LastErrorTime), or, once one
-    starts, no error any more."""
+    starts, the run and its backup (LastRun, LastBackupId) and no error any more."""
+    error = out.get("Error")
     try:
         current = w.documents.get_doc(SCHEDULES, si)
-        if current is None or (error is None and "LastError" not in current[0]):
+        if current is None:
             return
         doc = {k: v for k, v in current[0].items() if k not in ("LastError", "LastErrorTime")}
         if error is not None:
             doc |= {"LastError": error[:500], "LastErrorTime": now}
+        if out.get("BackupId"):
+            doc |= {"LastRun": current[0].get("LastFire") or now, "LastBackupId": out["BackupId"]}
         w.documents.update_doc(SCHEDULES, si, doc, current[1])
     except Exception:  # noqa: BLE001 - the record store itself may be what failed; the tick's answer still says it
         pass
@@ -128,7 +149,8 @@ def _run(w: Ports, si: str, doc: dict, version: int, now: float) -> dict:
     if doc.get("KeepLast") or doc.get("KeepDays"):
         out["Deleted"] = apply_retention(w, si, Retention(doc.get("KeepLast"), doc.get("KeepDays")), now)
     try:
-        record = create_backup(w, si, _description(doc["Cron"]), token=f"schedule-{int(fire)}", now=now)
+        record = create_backup(w, si, _description(doc["Cron"]), token=f"schedule-{int(fire)}", now=now,
+                               origin="schedule")
         out["BackupId"], out["Status"] = record["BackupId"], record["Status"]
     except (Conflict, NotFound, CloudError, ValidationError) as err:   # NotFound: Compute Nest no longer knows it
         out["Error"] = str(err)
@@ -136,7 +158,8 @@ def _run(w: Ports, si: str, doc: dict, version: int, now: float) -> dict:
     return out
 
 
-def apply_retention(w: Ports, si: str, rule: Retention, now: float) -> list[str]:
+def _candidates(w: Ports, si: str) -> list[BackupSummary]:
+    """Every backup of the instance a retention rule may weigh (RDS sets that go only at expiry are left out)."""
     summaries, after = [], None
     while True:
         page = list_backups(w, si, 100, after)
@@ -146,9 +169,32 @@ def apply_retention(w: Ports, si: str, rule: Retention, now: float) -> list[str]
             summaries.append(BackupSummary(b["BackupId"], b["Status"], record_time(b["BackupId"])))
         after = page["NextToken"]
         if not after:
-            break
+            return summaries
+
+
+def preview_retention(w: Ports, si: str, keep_last: int | None = None, keep_days: int | None = None,
+                      now: float | None = None) -> dict:
+    """A dry run: what the rule (the schedule's when none is given) would delete now, and nothing deleted."""
+    check_service_instance_id(si)
+    now = time.time() if now is None else now
+    if keep_last is None and keep_days is None:
+        found = w.documents.get_doc(SCHEDULES, si)
+        if found is None or not (found[0].get("KeepLast") or found[0].get("KeepDays")):
+            raise NotFound(f"{si} has no retention rule; give KeepLast and/or KeepDays to try one")
+        keep_last, keep_days = found[0].get("KeepLast"), found[0].get("KeepDays")
+    rule = Retention(keep_last, keep_days)
+    summaries = _candidates(w, si)
+    doomed = expired(summaries, rule, now)
+    by_id = {b.backup_id: b for b in summaries}
+    return {"ServiceInstanceId": si, "KeepLast": keep_last, "KeepDays": keep_days, "DryRun": True,
+            "WouldDelete": [{"BackupId": b, "Status": by_id[b].status, "StartTime": iso_utc(by_id[b].started_epoch)}
+                            for b in doomed],
+            "Kept": len(summaries) - len(doomed)}
+
+
+def apply_retention(w: Ports, si: str, rule: Retention, now: float) -> list[str]:
     deleted = []
-    for backup_id in expired(summaries, rule, now):
+    for backup_id in expired(_candidates(w, si), rule, now):
         try:
             if delete_backup(w, backup_id, now, retry_refused=False)["Status"] == BackupStatus.DELETED:
                 deleted.append(backup_id)

@@ -35,7 +35,8 @@ class TimelineRecords:
     def append_events(self, record_id: str, events: list[dict]) -> None:
         return self._store.append_events(record_id, events)
 
-    def list_ids(self, si: str, kind: str, limit: int = 20, after: str | None = None) -> tuple[list[str], str | None]:
+    def list_ids(self, si: str | None, kind: str, limit: int = 20,
+                 after: str | None = None) -> tuple[list[str], str | None]:
         return self._store.list_ids(si, kind, limit, after)
 
     def events(self, record_id: str, limit: int = timeline.MAX_EVENTS) -> list[dict]:

@@ -34,7 +34,8 @@ class Records(Protocol):
 
     def create(self, kind: str, record_id: str, si: str, header: dict[str, Any],
                items: dict[str, dict[str, Any]]) -> None:
-        """Write a new record and list it under its service instance; RecordExists when the id is taken."""
+        """Write a new record and list it under its service instance and in the listing of every instance;
+        RecordExists when the id is taken."""
         ...
 
     def read(self, record_id: str) -> StoredRecord | None: ...
@@ -52,5 +53,9 @@ class Records(Protocol):
 
     def events(self, record_id: str, limit: int) -> list[dict[str, Any]]: ...
 
-    def list_ids(self, si: str, kind: str, limit: int = 20,
-                 after: str | None = None) -> tuple[list[str], str | None]: ...
+    def list_ids(self, si: str | None, kind: str, limit: int = 20,
+                 after: str | None = None) -> tuple[list[str], str | None]:
+        """Record ids of a service instance (of every instance when `si` is None), newest first, `limit` at most,
+        after the id `after`; and the last id of the page when more may follow. Records created before the listing
+        of every instance existed are listed only under their own instance."""
+        ...

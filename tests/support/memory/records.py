@@ -35,6 +35,7 @@ class MemoryStore:
             for rid, doc in items.items():
                 self.rows[(f"rec#{record_id}", "item#" + rid)] = {"doc": _copy(doc), "ver": 1}
             self.rows[(f"si#{si}#{kind}", record_id)] = {"at": 1}
+            self.rows[(f"all#{kind}", record_id)] = {"at": 1}
 
     def read(self, record_id: str) -> StoredRecord | None:
         with self._lock:
@@ -71,9 +72,11 @@ class MemoryStore:
             rows = sorted((s, c) for (p, s), c in self.rows.items() if p == f"ev#{record_id}")
             return [_copy(c["doc"]) for _, c in rows[:limit]]
 
-    def list_ids(self, si: str, kind: str, limit: int = 20, after: str | None = None) -> tuple[list[str], str | None]:
+    def list_ids(self, si: str | None, kind: str, limit: int = 20,
+                 after: str | None = None) -> tuple[list[str], str | None]:
+        listing = f"si#{si}#{kind}" if si is not None else f"all#{kind}"
         with self._lock:
-            ids = sorted((s for (p, s) in self.rows if p == f"si#{si}#{kind}"), reverse=True)
+            ids = sorted((s for (p, s) in self.rows if p == listing), reverse=True)
         if after:
             ids = [i for i in ids if i < after]
         return ids[:limit], (ids[limit - 1] if len(ids) > limit else None)

@@ -1,0 +1,119 @@
+"""How a backup or restore record reads on a terminal: its lines (`show`), its timeline (`describe`), a listing's
+cells, and the exit code a final record gives."""
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+
+import click
+
+from .client import ApiClient
+
+EXIT_FAILED = 3      # the operation ended CreateFailed / RestoreFailed (refused requests exit 1)
+
+
+def waiting(item: dict) -> str:
+    """Why a resource has not started, and by when it must (where the record says), or ""."""
+    if item.get("ErrorCode") or item.get("Status") not in ("Pending", "Running"):
+        return ""
+    reason = item.get("WaitReason") or ""
+    deadline = f"must start by {item['WaitDeadline']}" if item.get("WaitDeadline") and item["Status"] == "Pending" \
+        else ""
+    return "; ".join(part for part in (reason, deadline) if part)
+
+
+def phase_text(record: dict) -> str:
+    """A restore's phase, and when it stops waiting on the cloud where the record says."""
+    deadline = f" (gives up at {record['PhaseDeadline']})" if record.get("PhaseDeadline") else ""
+    return f"{record['Phase']}{deadline}"
+
+
+def item_line(item: dict) -> str:
+    cause = f"  {item.get('ErrorCode')}: {item.get('ErrorMessage')}" if item.get("ErrorCode") else ""
+    why = waiting(item)
+    waits = f"  waiting: {why}" if why else ""
+    expires = f"  expires {item['ExpiresAt']}" if item.get("ExpiresAt") else ""
+    unusable = f"  not restorable: {item.get('RestorableReason')}" if item.get("Restorable") is False else ""
+    artifact = item.get("ArtifactId") or item.get("SourceArtifactId") or "-"
+    return (f"  {item['ResourceType']:<5} {item['ResourceId']:<28} {item['Status']:<10} "
+            f"{item.get('Progress') or 0:>3}%  {artifact}{cause}{waits}{expires}{unusable}")
+
+
+def cost_line(cost: dict) -> str:
+    calls = sum((cost.get("Calls") or {}).values())
+    return (f"~${cost.get('TotalUSD', 0):.4f}: {calls} cloud calls, {cost.get('FlowTransitions', 0)} flow transitions, "
+            f"{cost.get('Invocations', 0)} invocations ({cost.get('GbSeconds', 0):.1f} GB-s), "
+            f"{(cost.get('BytesCreated') or 0) / 2**30:.2f} GiB created")
+
+
+def print_record(record: dict) -> None:
+    ident = record.get("RestoreId") or record["BackupId"]
+    extra = f"  from {record['BackupId']}  phase {phase_text(record)}" if "RestoreId" in record else ""
+    click.echo(f"{ident}  {record['Status']}  {record['ServiceInstanceId']}  "
+               f"{record['StartTime']} -> {record.get('EndTime') or '…'}{extra}")
+    origin = record.get("Origin") or "user"
+    if record.get("Description") or origin != "user":
+        click.echo(f"  {origin}: {record.get('Description') or '(no description)'}")
+    if record.get("StatusDetail"):
+        click.echo(f"  {record['StatusDetail']}")
+    if record.get("RestorableUntil"):
+        click.echo(f"  restorable until {record['RestorableUntil']}")
+    if record.get("DowntimeSeconds") is not None:
+        click.echo(f"  instances stopped for {record['DowntimeSeconds']} s")
+    if record.get("Cost"):
+        click.echo(f"  cost {cost_line(record['Cost'])}")
+    for left_out in record.get("NotProtected") or []:
+        click.echo(f"  not protected: {left_out['ResourceType']} {left_out['ResourceId']} ({left_out['Reason']})")
+    for item in record.get("Resources", []):
+        click.echo(item_line(item))
+
+
+def echo_record(record: dict, as_json: bool) -> None:
+    """A record as one JSON object, or as the human-readable lines."""
+    click.echo(json.dumps(record)) if as_json else print_record(record)
+
+
+def exit_on_failure(record: dict) -> None:
+    if record["Status"] in ("CreateFailed", "RestoreFailed"):
+        if record.get("StatusDetail"):
+            click.echo(f"nestbackup: {record['StatusDetail']}", err=True)
+        for item in record.get("Resources", []):
+            if item.get("ErrorCode"):
+                click.echo(f"nestbackup: {item['ResourceId']} failed: {item['ErrorCode']}: {item['ErrorMessage']}",
+                           err=True)
+        sys.exit(EXIT_FAILED)
+
+
+def engines(record: dict) -> str:
+    """What a backup holds, by engine: "2 disks, MySQL, PostgreSQL (1 failed)" (resources deliberately skipped left
+    out)."""
+    kinds = Counter("disk" if item["ResourceType"] == "disk" else (item.get("Engine") or item["ResourceType"])
+                    for item in record.get("Resources", []) if item["Status"] != "Skipped")
+    def label(kind: str, n: int) -> str:
+        if kind == "disk":
+            return f"{n} disk" + ("s" if n > 1 else "")
+        return kind if n == 1 else f"{n} {kind}"
+    failed = sum(1 for item in record.get("Resources", []) if item["Status"] == "Failed")
+    held = ", ".join(label(kind, n) for kind, n in sorted(kinds.items(), key=lambda kv: (kv[0] != "disk", kv[0])))
+    return (held or "-") + (f" ({failed} failed)" if failed else "")
+
+
+def describe_record(client: ApiClient, kind: str, record_id: str, as_json: bool) -> None:
+    """A record, each resource's start and end, and its timeline (what happened, in order)."""
+    record = client.call("GET", f"/{kind}/{record_id}")
+    events = client.call("GET", f"/{kind}/{record_id}/events")["Events"]
+    if as_json:
+        click.echo(json.dumps({**record, "Events": events}))
+        return
+    print_record(record)
+    click.echo("Resources:")
+    for item in record.get("Resources", []):
+        click.echo(f"  {item['ResourceId']:<28} {item['Status']:<10} {item.get('StartTime') or '-':<20} -> "
+                   f"{item.get('EndTime') or '…'}")
+    click.echo("Timeline:")
+    for event in events:
+        where = f" {event['ResourceId']}" if event.get("ResourceId") else ""
+        detail = f"  {event['Detail']}" if event.get("Detail") else ""
+        request = f"  (RequestId {event['RequestId']})" if event.get("RequestId") else ""
+        click.echo(f"  {event['Time']}{where}  {event['Event']}{detail}{request}")
