@@ -48,7 +48,7 @@ def test_a_start_refused_for_good_fails_only_its_resource(w):
     seeded = w.seed("si-1", instances=1, disks_per_instance=1, databases=DBS)
     w.rds.refusals.refuse("CreateBackup", "InvalidDBInstanceId.NotFound", http_status=404)
     backup_id = create_backup(w, "si-1")["BackupId"]
-    assert play_backup(w, backup_id)["Status"] == "CreateFailed"
+    assert play_backup(w, backup_id)["Status"] == "PartiallyCreated"      # the disk's snapshot was made
     items = {r["ResourceId"]: r for r in get_backup(w, backup_id)["Resources"]}
     assert items[seeded["DBInstances"][0]]["ErrorCode"] == "InvalidDBInstanceId.NotFound"
     assert items[seeded["Disks"][0]]["Status"] == "Succeeded"
@@ -79,7 +79,7 @@ def test_a_start_after_cancel_makes_nothing(w):
     cancel.cancel_backup(w, backup_id)
     start_batch(w, backup_id, 0)                       # the flow's step was already in flight
     assert not w.ecs.snapshots and not w.ecs.groups
-    assert get_backup(w, backup_id)["Status"] == "CreateFailed"
+    assert get_backup(w, backup_id)["Status"] == "Cancelled"
     with pytest.raises(Conflict):
         cancel.cancel_backup(w, backup_id)             # only a running backup can be cancelled
 

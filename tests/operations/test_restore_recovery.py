@@ -144,8 +144,9 @@ def test_cancel_during_the_safety_backup_cancels_it_too_and_touches_nothing(w):
     advance(w, rid)
     safety = get_restore(w, rid)["SafetyBackupId"]
     out = cancel.cancel_restore(w, rid)
-    assert out["Status"] == "RestoreFailed"
-    assert get_backup(w, safety)["Status"] == "CreateFailed"
+    assert out["Status"] == "Cancelled"
+    assert get_backup(w, safety)["Status"] == "Cancelled"
+    assert f"the safety backup {safety} was cancelled too" in get_restore(w, rid)["StatusDetail"]
     assert w.ecs.refusals.calls["StopInstances"] == 0 and running(w, seeded["InstanceIds"]) == {"Running"}
     assert w.store.lock_holder("si-1", 0) is None
 
@@ -159,9 +160,10 @@ def test_cancel_after_the_stop_starts_the_instances_and_says_which_disks_were_re
     advance(w, rid)                                      # one disk is reset, the other waits for the next round
     assert get_restore(w, rid)["Phase"] == "RestoringData"
     out = cancel.cancel_restore(w, rid)
-    assert out["Status"] == "RestoreFailed"
+    assert out["Status"] == "Cancelled"
     detail = get_restore(w, rid)["StatusDetail"]
     assert f"disks already rolled back to the backup: {seeded['Disks'][1]}" in detail
+    assert detail.startswith("Cancelled by the caller in RestoringData") and "running again" in detail
     assert running(w, seeded["InstanceIds"]) == {"Running"}
     with pytest.raises(Conflict):
         cancel.cancel_restore(w, rid)                    # only a running restore can be cancelled

@@ -7,10 +7,11 @@ import time
 
 import click
 
+from ..model.status import NOT_CLEAN, ItemStatus, exit_code
 from .client import FINAL, ApiClient, record_path
 from .output import echo_rows
 
-EXIT_FAILED = 3      # the operation ended CreateFailed / RestoreFailed (refused requests exit 1)
+# Exit codes: per record status, as docs/statuses.md tabulates (model/status.exit_code); refused requests exit 1.
 
 
 def api_options(fn):
@@ -38,6 +39,26 @@ def cost_line(cost: dict) -> str:
             f"{(cost.get('BytesCreated') or 0) / 2**30:.2f} GiB created")
 
 
+def summary_lines(summary: dict) -> list[str]:
+    """A restore's summary: verified or not, the safety backup, what was kept aside (and how to drop it), downtime."""
+    checks = summary.get("Checks") or {}
+    verified = {True: "verified", False: "NOT verified", None: "not verified (nothing could be checked)"}[
+        summary.get("Verified")]
+    out = [f"{verified}: {checks.get('Passed', 0)} passed, {checks.get('Failed', 0)} failed, "
+           f"{checks.get('NotChecked', 0)} not checked"]
+    if summary.get("SafetyBackupId"):
+        out.append(f"safety backup {summary['SafetyBackupId']} (restore it to undo this restore)")
+    for kept in summary.get("KeptAside") or []:
+        out.append(f"live {kept['Database']} on {kept['ResourceId']} kept aside as {kept['AsideName']}; drop it when "
+                   f"satisfied: {kept['Drop']}")
+    for copy in summary.get("RestoredCopies") or []:
+        out.append(f"restored copy of {copy['Database']} on {copy['ResourceId']} left as {copy['CopyName']}; drop "
+                   f"it when not needed: {copy['Drop']}")
+    if summary.get("DowntimeSeconds") is not None:
+        out.append(f"instances stopped for {summary['DowntimeSeconds']} s")
+    return out
+
+
 def print_record(record: dict) -> None:
     ident = record.get("RestoreId") or record["BackupId"]
     extra = f"  from {record['BackupId']}  phase {record['Phase']}" if "RestoreId" in record else ""
@@ -47,7 +68,12 @@ def print_record(record: dict) -> None:
         click.echo(f"  {record['StatusDetail']}")
     if record.get("RestorableUntil"):
         click.echo(f"  restorable until {record['RestorableUntil']}")
-    if record.get("DowntimeSeconds") is not None:
+    if record.get("RestorableReason"):
+        click.echo(f"  not restorable: {record['RestorableReason']}")
+    if record.get("Summary"):
+        for text in summary_lines(record["Summary"]):
+            click.echo(f"  {text}")
+    elif record.get("DowntimeSeconds") is not None:
         click.echo(f"  instances stopped for {record['DowntimeSeconds']} s")
     if record.get("Cost"):
         click.echo(f"  cost {cost_line(record['Cost'])}")
@@ -95,7 +121,8 @@ def backup() -> None:
 @click.option("--instance", "service_instance", required=True, help="Service instance id.")
 @click.option("--description", default="", help="Free text kept with the record (≤ 256 characters).")
 @click.option("--client-token", default=None, help="Idempotency token: the same token gives the same backup.")
-@click.option("--wait", is_flag=True, help="Follow the backup until it ends; exit 3 if it failed.")
+@click.option("--wait", is_flag=True, help="Follow the backup until it ends; exit 3 if it failed, 4 if "
+              "PartiallyCreated, 5 if cancelled (docs/statuses.md).")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as one JSON object.")
 @api_options
 def create(service_instance, description, client_token, wait, as_json, endpoint, token) -> None:
@@ -112,14 +139,18 @@ def create(service_instance, description, client_token, wait, as_json, endpoint,
 
 
 def exit_on_failure(record: dict) -> None:
-    if record["Status"] in ("CreateFailed", "RestoreFailed"):
+    """Exit with the record's status's code; for an ending that is not a plain success, its cause (root first, never
+    cut) and each failed resource on stderr."""
+    if any(record["Status"] == str(s) for s in NOT_CLEAN):
         if record.get("StatusDetail"):
-            click.echo(f"nestbackup: {record['StatusDetail']}", err=True)
+            click.echo(f"nestbackup: {record['Status']}: {record['StatusDetail']}", err=True)
         for item in record.get("Resources", []):
-            if item.get("ErrorCode"):
+            if item.get("Status") == "Failed":
                 click.echo(f"nestbackup: {item['ResourceId']} failed: {item['ErrorCode']}: {item['ErrorMessage']}",
                            err=True)
-        sys.exit(EXIT_FAILED)
+    code = exit_code(record["Status"])
+    if code:
+        sys.exit(code)
 
 
 @backup.command("list")
@@ -135,7 +166,7 @@ def list_(service_instance, max_results, as_json, endpoint, token) -> None:
 
 
 def _backup_line(record: dict) -> str:
-    failed = sum(1 for i in record["Resources"] if i["Status"] == "Failed")
+    failed = sum(1 for i in record["Resources"] if i["Status"] == str(ItemStatus.FAILED))
     until = f", restorable until {record['RestorableUntil']}" if record.get("RestorableUntil") else ""
     return (f"{record['BackupId']}  {record['Status']:<12} {record['StartTime']}  "
             f"{len(record['Resources'])} resources{f', {failed} failed' if failed else ''}{until}")
@@ -195,8 +226,8 @@ def delete(backup_id, as_json, endpoint, token) -> None:
     """Delete a backup's snapshots and RDS backup sets (the record stays, Deleted)."""
     record = ApiClient(endpoint, token).call("DELETE", f"/backups/{backup_id}")
     echo_record(record, as_json)
-    if record["Status"] == "DeleteFailed":
-        sys.exit(EXIT_FAILED)
+    if exit_code(record["Status"]):
+        sys.exit(exit_code(record["Status"]))
 
 
 @backup.command("cancel")

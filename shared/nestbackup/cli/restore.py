@@ -17,7 +17,8 @@ def restore() -> None:
 @click.option("--backup", "backup_id", required=True, help="The backup to restore (it must have ended Created).")
 @click.option("--no-safety-backup", is_flag=True, help="Skip the backup taken right before the restore.")
 @click.option("--client-token", default=None, help="Idempotency token: the same token gives the same restore.")
-@click.option("--wait", is_flag=True, help="Follow the restore until it ends; exit 3 if it failed.")
+@click.option("--wait", is_flag=True, help="Follow the restore until it ends; exit 3 if it failed, 5 if "
+              "cancelled (docs/statuses.md).")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as one JSON object.")
 @api_options
 def create(backup_id, no_safety_backup, client_token, wait, as_json, endpoint, token) -> None:
@@ -52,7 +53,8 @@ def list_(service_instance, max_results, as_json, endpoint, token) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @api_options
 def show(restore_id, as_json, endpoint, token) -> None:
-    """One restore record with every resource's status and failure cause."""
+    """One restore record: every resource's status and failure cause, and its summary (verified or not, the safety
+    backup, the live databases kept aside and how to drop them, the downtime)."""
     record = ApiClient(endpoint, token).call("GET", f"/restores/{restore_id}")
     echo_record(record, as_json)
 
