@@ -59,14 +59,14 @@ def cause_line(items: Iterable[FailedItem], operation_cause: str = "", phase: st
     head = (f"{root['ResourceId']} {root['Code']}: {root['Message']}" if root["ResourceId"]
             else root["Message"])
     failed = [i for i in items if i.status is ItemStatus.FAILED]
-    count = f"{len(failed)} of {len(items)} resource{'s' if len(items) != 1 else ''} failed"
+    count = f"{len(failed)} of {len(items)} resource{'s' if len(items) != 1 else ''} failed" if items else ""
     if phase:
-        count += f", stopped in {phase}"
+        count += f"{', ' if count else ''}stopped in {phase}"
     others = [f"{n} {said}" for status, said in _COUNTED if (n := sum(1 for i in items if i.status is status))]
-    tail = [count] + others
+    tail = [part for part in [count] + others if part]
     if root["ResourceId"] and operation_cause and _one_line(operation_cause) not in root["Message"]:
         tail.append(_one_line(operation_cause))
-    line = f"{head} — {'; '.join(tail)}"
+    line = f"{head} — {'; '.join(tail)}" if tail else head
     rest = [i for i in failed if i.resource_id != root["ResourceId"]]
     for n, item in enumerate(rest):
         part = (f"{'; also failed: ' if n == 0 else '; '}{item.resource_id} {item.error_code or 'Failed'}: "

@@ -43,7 +43,7 @@ def restore_summary(record: RestoreLike) -> dict[str, Any]:
             if db.state == DatabaseState.RENAMED and db.aside_kept:
                 kept.append({"ResourceId": item.resource_id, "Database": db.name, "AsideName": db.aside,
                              "Drop": drop_statement(item.engine, db.aside)})
-            elif db.state in (DatabaseState.RESTORED, DatabaseState.ROLLED_BACK):
+            elif db.state in (DatabaseState.RESTORING, DatabaseState.RESTORED, DatabaseState.ROLLED_BACK):
                 copies.append({"ResourceId": item.resource_id, "Database": db.name, "CopyName": db.restored,
                                "Drop": drop_statement(item.engine, db.restored)})
     return {
