@@ -143,7 +143,7 @@ def test_cancel_leaves_no_artifact_behind(product, api, control, si, pg_db):
     status, cancelled = api.call("POST", f"/backups/{record['BackupId']}/cancel")
     assert status == 200 and cancelled["Status"] == "Cancelled", cancelled
     assert {r["Status"] for r in cancelled["Resources"]} == {"Cancelled"}
-    assert "left behind" not in cancelled["StatusDetail"]
+    assert "left behind:" not in cancelled["StatusDetail"] and "nothing is left behind" in cancelled["StatusDetail"]
     for disk in seeded["Disks"]:
         assert snapshots_of(product.endpoint, disk["DiskId"]) == []
     rds = make_rds(product.endpoint)
@@ -264,7 +264,7 @@ def test_a_restore_is_cancelled_while_its_databases_are_restored_and_says_what_w
     assert "Cancelled" in cancelled["StatusDetail"] and "the live databases are untouched" in cancelled["StatusDetail"]
     assert "no disk was touched" in cancelled["StatusDetail"]          # databases come back before disks are reset
     items = {i["ResourceId"]: i for i in cancelled["Resources"]}
-    assert items[rds_id]["Status"] == "Cancelled"
+    assert items[rds_id]["Status"] in ("Cancelled", "NotStarted")     # under way, or not asked for yet
     ecs = make_ecs(product.endpoint)
     status = ecs.describe_instances(ecs_m.DescribeInstancesRequest(
         region_id="cn-hangzhou", instance_ids=json.dumps(seeded["InstanceIds"]))).body.instances.instance[0].status

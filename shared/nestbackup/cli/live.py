@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 
 from .client import FINAL, ApiClient, record_path
 
-STYLE = {"Succeeded": "green", "Failed": "red", "Running": "yellow", "Skipped": "dim"}
+STYLE = {"Succeeded": "green", "Failed": "red", "Running": "yellow", "Skipped": "dim", "NotStarted": "dim",
+         "Cancelled": "dim", "RolledBack": "dim", "Deleted": "dim"}    # red only for a failure (docs/statuses.md)
 
 
 def _elapsed(item: dict, now: datetime) -> str:
