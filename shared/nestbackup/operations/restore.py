@@ -324,8 +324,12 @@ def recover(w: Ports, restore_id: str, error: dict | None = None, now: float | N
     if record.status is not RestoreStatus.RESTORING:
         return RecoverOutput(restore_id, str(record.status)).to_event()
     detail = str((error or {}).get("Detail") or "the restore flow failed")
-    if (error or {}).get("Code") == CANCELLED:
+    if record.cancelled:
+        pass                    # a cancel whose recovery is retried (by the sweeper): it stays a cancel
+    elif (error or {}).get("Code") == CANCELLED:
+        # written before the instances are started, so a retry after a failed start still ends Cancelled
         record.cancelled, record.status_detail = True, detail
+        save(w, stored, record)
     else:
         record.fail_operation(f"{(error or {}).get('Code') or 'FlowFailed'}: {detail}")
         record.note_failure(record.phase)
