@@ -65,3 +65,15 @@ def test_a_record_that_fails_keeps_its_own_cause_after_the_first_failure():
                                         "Message": "the snapshot failed", "RequestId": None, "Phase": None}
     record.refresh_status("2026-12-04T00:02:00Z")              # once final, not composed again
     assert record.status_detail.count("1 of 2") == 1
+
+
+def test_a_failure_that_only_follows_from_another_is_never_taken_as_the_cause():
+    """A snapshot group failed on its second disk: every member fails at the same moment, and the first listed only
+    because of the group; the cause is the disk that failed."""
+    group = items(3)
+    for item in group:
+        item.end_time = "2026-12-04T00:00:05Z"
+    group[0].error_code = group[2].error_code = "GroupMemberFailed"
+    group[1].error_code = "SnapshotFailed"
+    assert root_cause(group)["ResourceId"] == "d-0001"
+    assert cause_line(group).startswith("d-0001 SnapshotFailed: ")

@@ -11,6 +11,11 @@ from .status import ItemStatus
 MAX_DETAIL = 1000            # characters of a StatusDetail past its first failure
 MAX_MESSAGE = 160            # characters of one further resource's message within it
 
+# Failure codes that only follow from another resource's failure: never taken as the cause while a failure of its
+# own is there (a disk whose group failed on another disk; a restore interrupted because another failed).
+GROUP_MEMBER_FAILED, INTERRUPTED = "GroupMemberFailed", "NotRestored"
+CONSEQUENCES = frozenset({GROUP_MEMBER_FAILED, INTERRUPTED})
+
 # How the resources that are final but neither done nor failed are counted after the failures.
 _COUNTED = ((ItemStatus.NOT_STARTED, "not started"), (ItemStatus.ROLLED_BACK, "rolled back"),
             (ItemStatus.CANCELLED, "cancelled"))
@@ -31,9 +36,11 @@ def _one_line(text: str | None, limit: int | None = None) -> str:
 
 
 def _first_failed(items: Sequence[FailedItem]) -> FailedItem | None:
-    """The failure that came first (by when it became final; the record's order among those of the same second)."""
-    failed = [(i.end_time or "~", n, i) for n, i in enumerate(items) if i.status is ItemStatus.FAILED]
-    return min(failed, key=lambda t: (t[0], t[1]))[2] if failed else None
+    """The failure that came first (by when it became final; the record's order among those of the same second), a
+    failure of its own before one that only follows from another's."""
+    failed = [(i.error_code in CONSEQUENCES, i.end_time or "~", n, i)
+              for n, i in enumerate(items) if i.status is ItemStatus.FAILED]
+    return min(failed, key=lambda t: t[:3])[3] if failed else None
 
 
 def root_cause(items: Iterable[FailedItem], operation_cause: str = "", phase: str | None = None) -> dict[str, Any]:

@@ -219,7 +219,9 @@ def aggregate_restore(statuses: Iterable[ItemStatus], finished: bool, failed: bo
 
 # -- records stored before this table (no SchemaVersion): how their statuses read now (docs/statuses.md)
 SCHEMA_VERSION = 2
-NOT_RESTORED, NOT_SWAPPED = "NotRestored", "NotSwapped"    # the item codes schema 1 gave what is now a status
+# The item codes schema 1 gave what is now a status (NotRestored is still the code of a restore interrupted mid-way,
+# model/causes.INTERRUPTED: only schema 1 gave it to untouched resources too).
+NOT_RESTORED, NOT_SWAPPED = "NotRestored", "NotSwapped"
 
 
 def item_status_of(stored: str, error_code: str | None, schema: int, restore: bool = False) -> ItemStatus:

@@ -17,7 +17,7 @@ from .. import logs
 from ..decisions import restore as decide
 from ..decisions.backup import next_wait
 from ..errors import CloudError, Conflict, ValidationError
-from ..model.causes import root_cause
+from ..model.causes import INTERRUPTED, root_cause
 from ..model.ids import check_client_token, check_service_instance_id
 from ..model.records import BackupRecord, ResourceType, iso_utc, new_record_id, record_time
 from ..model.restores import RestoreRecord
@@ -291,7 +291,7 @@ def _finish(w: Ports, stored: StoredRecord, record: RestoreRecord, now: float) -
             item.close(ItemStatus.CANCELLED, "the restore was cancelled while this was under way" + (
                 f"; the restored copies stay under {', '.join(copies)}" if copies else ""))
         elif item.status is ItemStatus.RUNNING:
-            item.fail("NotRestored", record.status_detail or "the restore ended before this resource was restored")
+            item.fail(INTERRUPTED, record.status_detail or "the restore ended before this resource was restored")
     record.refresh_status(iso_utc(now))
     record.cost = final_cost(w, record.restore_id)
     save(w, stored, record)
