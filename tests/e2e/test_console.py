@@ -56,7 +56,7 @@ def test_backup_restore_and_failure_cause_in_the_console(product, control, si, b
     browser.find_element(By.ID, "create").click()
     failed = wait_text(browser, "#backups td.CreateFailed", "CreateFailed")
     hover = failed.get_attribute("title")                               # the hover text is the record's cause
-    assert hover.startswith("2 of 2 resources failed: ") and f"{disks[0]['DiskId']} SnapshotFailed" in hover
+    assert hover.startswith(f"{disks[0]['DiskId']} SnapshotFailed") and "2 of 2 resources failed" in hover
     assert f"{disks[1]['DiskId']} GroupMemberFailed" in hover              # the other one says why it does not count
     wait_text(browser, "#backups tr.detail div.Failed", "SnapshotFailed")
     browser.find_elements(By.CSS_SELECTOR, "#backups button.timeline")[0].click()     # newest first

@@ -148,9 +148,9 @@ def test_cancel_leaves_no_artifact_behind(product, api, control, si, pg_db):
             break
         time.sleep(0.1)
     status, cancelled = api.call("POST", f"/backups/{record['BackupId']}/cancel")
-    assert status == 200 and cancelled["Status"] == "CreateFailed", cancelled
-    assert {r["ErrorCode"] for r in cancelled["Resources"]} == {"Cancelled"}
-    assert "left behind" not in cancelled["StatusDetail"]
+    assert status == 200 and cancelled["Status"] == "Cancelled", cancelled
+    assert {r["Status"] for r in cancelled["Resources"]} == {"Cancelled"}
+    assert "left behind:" not in cancelled["StatusDetail"] and "nothing is left behind" in cancelled["StatusDetail"]
     for disk in seeded["Disks"]:
         assert snapshots_of(product.endpoint, disk["DiskId"]) == []
     rds = make_rds(product.endpoint)
@@ -171,7 +171,7 @@ def test_a_restore_is_cancelled_before_it_touches_data_and_the_instance_runs(pro
     status, restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})
     time.sleep(0.5)
     status, cancelled = api.call("POST", f"/restores/{restore['RestoreId']}/cancel")
-    assert status == 200 and cancelled["Status"] == "RestoreFailed" and "Cancelled" in cancelled["StatusDetail"]
+    assert status == 200 and cancelled["Status"] == "Cancelled" and "Cancelled" in cancelled["StatusDetail"]
     assert all(r["Status"] != "Succeeded" for r in cancelled["Resources"])
 
 
@@ -267,11 +267,11 @@ def test_a_restore_is_cancelled_while_its_databases_are_restored_and_says_what_w
     wait_until(lambda: api.call("GET", f"/restores/{restore['RestoreId']}")[1]["Phase"] == "RestoringDatabases")
     status, cancelled = api.call("POST", f"/restores/{restore['RestoreId']}/cancel")
     control.clear_faults()
-    assert status == 200 and cancelled["Status"] == "RestoreFailed", cancelled
+    assert status == 200 and cancelled["Status"] == "Cancelled", cancelled
     assert "Cancelled" in cancelled["StatusDetail"] and "the live databases are untouched" in cancelled["StatusDetail"]
     assert "no disk was touched" in cancelled["StatusDetail"]          # databases come back before disks are reset
     items = {i["ResourceId"]: i for i in cancelled["Resources"]}
-    assert items[rds_id]["Status"] == "Failed"
+    assert items[rds_id]["Status"] in ("Cancelled", "NotStarted")     # under way, or not asked for yet
     ecs = make_ecs(product.endpoint)
     status = ecs.describe_instances(ecs_m.DescribeInstancesRequest(
         region_id="cn-hangzhou", instance_ids=json.dumps(seeded["InstanceIds"]))).body.instances.instance[0].status

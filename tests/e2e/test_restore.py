@@ -223,7 +223,7 @@ def test_a_failed_database_restore_stops_nothing_and_leaves_the_live_data_and_di
     items = {r["ResourceId"]: r for r in final["Resources"]}
     assert final["Status"] == "RestoreFailed"
     assert items[seeded["DBInstances"][0]["DBInstanceId"]]["ErrorCode"] == "IncorrectBackupSetState"
-    assert items[disk["DiskId"]]["Status"] == "Failed" and items[disk["DiskId"]]["ErrorCode"] == "NotRestored"
+    assert items[disk["DiskId"]]["Status"] == "NotStarted"        # never touched, not a failure (docs/statuses.md)
     assert "nothing was stopped" in final["StatusDetail"]
     assert pg_rows(pg_db[0]) == live                      # the live database was never touched
     assert control.stats().get("ecs:StopInstances", 0) == stops        # no instance was stopped

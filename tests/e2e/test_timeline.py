@@ -13,7 +13,7 @@ def test_a_backup_timeline_lists_what_happened_in_order(product, api, control, s
     status, body = api.call("GET", f"/backups/{record['BackupId']}/events")
     assert status == 200
     events = body["Events"]
-    assert events[0]["Event"] == "Created" and events[-1]["Event"] == "CreateFailed"
+    assert events[0]["Event"] == "Created" and events[-1]["Event"] == "PartiallyCreated"
     assert [e["Time"] for e in events] == sorted(e["Time"] for e in events)
     good, bad = disks[0]["DiskId"], disks[1]["DiskId"]
     of_good = [e["Event"] for e in events if e["ResourceId"] == good]

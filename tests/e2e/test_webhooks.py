@@ -281,3 +281,30 @@ def test_a_tenant_from_before_keeps_what_it_got_until_the_admin_moves_it_to_clou
     event = from_http_event(HTTPMessage(request["headers"], request["body"]))     # structured content mode
     assert event.get_subject() == again["BackupId"]
     assert Webhook(spelled.stdout.strip()).verify(request["body"], request["headers"])["subject"] == again["BackupId"]
+
+
+def test_the_payload_carries_the_status_of_docs_statuses_and_the_cause_root_first(api, control, si, receivers):
+    """A cancelled backup is delivered as Cancelled with its one sentence; a partly failed one as PartiallyCreated
+    with its Cause object (the payload's shape is otherwise the record's, as before)."""
+    hook = receivers()
+    tenant_with_hook(api, si, hook.url)
+    disks = [control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")["Disks"][0] for _ in range(2)]
+    control.faults(stuck=[d["DiskId"] for d in disks])
+    record = api.call("POST", "/backups", {"ServiceInstanceId": si})[1]
+    wait_until(lambda: all(r["Status"] == "Running"
+                           for r in api.call("GET", f"/backups/{record['BackupId']}")[1]["Resources"]))
+    assert api.call("POST", f"/backups/{record['BackupId']}/cancel")[0] == 200
+    control.clear_faults()
+    wait_until(lambda: hook.requests)
+    cancelled = json.loads(hook.requests[0]["body"])["data"]          # a CloudEvent: the record is its data
+    assert cancelled["BackupId"] == record["BackupId"] and cancelled["Status"] == "Cancelled"
+    assert cancelled["StatusDetail"].startswith("Cancelled by the caller: ") and cancelled["Cause"] is None
+
+    control.faults(fail=[disks[1]["DiskId"]])
+    partial = api.wait(api.call("POST", "/backups", {"ServiceInstanceId": si})[1]["BackupId"])
+    control.clear_faults()
+    wait_until(lambda: len(hook.requests) == 2)
+    body = json.loads(hook.requests[1]["body"])["data"]
+    assert body["Status"] == "PartiallyCreated" == partial["Status"]
+    assert body["Cause"]["ResourceId"] == disks[1]["DiskId"] and body["Cause"]["Code"] == "SnapshotFailed"
+    assert body["StatusDetail"].startswith(f"{disks[1]['DiskId']} SnapshotFailed: ")

@@ -48,11 +48,14 @@ def test_a_start_refused_for_good_fails_only_its_resource(w):
     seeded = w.seed("si-1", instances=1, disks_per_instance=1, databases=DBS)
     w.rds.refusals.refuse("CreateBackup", "InvalidDBInstanceId.NotFound", http_status=404)
     backup_id = create_backup(w, "si-1")["BackupId"]
-    assert play_backup(w, backup_id)["Status"] == "CreateFailed"
+    assert play_backup(w, backup_id)["Status"] == "PartiallyCreated"      # the disk's snapshot was made
     items = {r["ResourceId"]: r for r in get_backup(w, backup_id)["Resources"]}
     assert items[seeded["DBInstances"][0]]["ErrorCode"] == "InvalidDBInstanceId.NotFound"
     assert items[seeded["Disks"][0]]["Status"] == "Succeeded"
     assert w.rds.refusals.calls["CreateBackup"] == 1
+    deleted = artifacts.delete_backup(w, backup_id)                # a partial backup's good artifact is deleted too
+    items = {r["ResourceId"]: r["Status"] for r in deleted["Resources"]}
+    assert items == {seeded["Disks"][0]: "Deleted", seeded["DBInstances"][0]: "Failed"} and not w.ecs.snapshots
 
 
 def test_finalize_delivered_again_closes_nothing_twice(w):
@@ -79,7 +82,7 @@ def test_a_start_after_cancel_makes_nothing(w):
     cancel.cancel_backup(w, backup_id)
     start_batch(w, backup_id, 0)                       # the flow's step was already in flight
     assert not w.ecs.snapshots and not w.ecs.groups
-    assert get_backup(w, backup_id)["Status"] == "CreateFailed"
+    assert get_backup(w, backup_id)["Status"] == "Cancelled"
     with pytest.raises(Conflict):
         cancel.cancel_backup(w, backup_id)             # only a running backup can be cancelled
 
@@ -90,7 +93,11 @@ def test_a_failed_delete_says_so_and_a_second_delete_finishes_it(w):
     out = artifacts.delete_backup(w, backup_id)
     assert out["Status"] == "DeleteFailed" and "delete again" in out["StatusDetail"]
     assert w.rds.sets and not w.ecs.snapshots
-    assert artifacts.delete_backup(w, backup_id)["Status"] == "Deleted"
+    shown = {r["ResourceType"]: r["Status"] for r in out["Resources"]}
+    assert shown == {"disk": "Deleted", "rds": "Succeeded"}       # what is gone shows Deleted; the set is still there
+    deleted = artifacts.delete_backup(w, backup_id)
+    assert deleted["Status"] == "Deleted" and {r["Status"] for r in deleted["Resources"]} == {"Deleted"}
+    assert deleted["Restorable"] is False and deleted["RestorableUntil"] is None
     assert not w.rds.sets
     assert artifacts.delete_backup(w, backup_id)["Status"] == "Deleted"    # deleting again is harmless
     assert w.store.lock_holder("si-1", 0) is None

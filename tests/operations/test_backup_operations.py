@@ -131,7 +131,7 @@ def test_cancel_deletes_what_was_made_and_closes_the_record(w):
     start_batch(w, record["BackupId"], 0)
     w.rds.finish()                                          # the RDS set exists: cancel must delete it too
     out = cancel.cancel_backup(w, record["BackupId"])
-    assert out["Status"] == "CreateFailed" and not w.ecs.snapshots and not w.rds.sets
+    assert out["Status"] == "Cancelled" and not w.ecs.snapshots and not w.rds.sets
     assert w.flows.executions[("nestbackup-backup", record["BackupId"])]["status"] == "Stopped"
 
 
@@ -183,11 +183,11 @@ def test_a_cancel_that_lands_while_a_start_call_is_in_flight_leaves_nothing_behi
     setattr(target, action, cancel_in_flight)
     record = create_backup(w, "si-1")
     start_batch(w, record["BackupId"], 0)
-    assert cancelled["Status"] == "CreateFailed"
+    assert cancelled["Status"] == "Cancelled"
     assert not w.ecs.snapshots and not w.ecs.groups and not w.rds.sets
     final = get_backup(w, record["BackupId"])
-    assert final["Status"] == "CreateFailed"
-    assert {r["ErrorCode"] for r in final["Resources"]} == {"Cancelled"}
+    assert final["Status"] == "Cancelled"
+    assert {r["Status"] for r in final["Resources"]} == {"Cancelled"}
     assert all("started as the backup was cancelled" in r["ErrorMessage"] for r in final["Resources"])
 
 
@@ -202,7 +202,7 @@ def test_a_start_recorded_between_the_cancels_first_read_and_its_marking_is_dele
 
     monkeypatch.setattr(cancel, "_mark_cancelled", start_then_mark)
     out = cancel.cancel_backup(w, record["BackupId"])
-    assert out["Status"] == "CreateFailed" and out["Leftovers"] == []
+    assert out["Status"] == "Cancelled" and out["Leftovers"] == []
     assert not w.ecs.snapshots and not w.ecs.groups
 
 
@@ -216,11 +216,11 @@ def test_a_cancel_does_not_wait_past_its_budget_for_an_rds_job_and_the_timer_del
     record = create_backup(w, "si-1")
     start_batch(w, record["BackupId"], 0)
     out = cancel.cancel_backup(w, record["BackupId"])
-    assert out["Status"] == "CreateFailed" and out["Leftovers"] == []
+    assert out["Status"] == "Cancelled" and out["Leftovers"] == []
     final = get_backup(w, record["BackupId"])
     assert "had not ended: its set is deleted when the job ends" in final["StatusDetail"]
     [item] = final["Resources"]
-    assert item["ErrorCode"] == "Cancelled" and "the set is deleted when it ends" in item["ErrorMessage"]
+    assert item["Status"] == "Cancelled" and "the set is deleted when it ends" in item["ErrorMessage"]
     assert sweep(w)["CancelledSetsWaiting"] == 1 and not w.rds.sets      # still running: nothing to delete yet
     w.rds.finish()
     assert w.rds.sets

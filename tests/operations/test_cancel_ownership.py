@@ -59,10 +59,10 @@ def test_a_group_recorded_after_the_cancel_marked_its_items_but_before_the_recor
     monkeypatch.setattr(cancel, "finalize", finalize_after_the_step_returned)
     out = cancel.cancel_backup(w, backup_id)
     starting.join(5)
-    assert out["Status"] == "CreateFailed"
+    assert out["Status"] == "Cancelled"
     assert not w.ecs.groups and not w.ecs.snapshots, (w.ecs.groups, step_errors)
     final = get_backup(w, backup_id)
-    assert {r["ErrorCode"] for r in final["Resources"]} == {"Cancelled"}
+    assert {r["Status"] for r in final["Resources"]} == {"Cancelled"}
     [group_id] = [r for _, r in w.ecs.tokens.values()]
     assert all(group_id in r["ErrorMessage"] and "deleted" in r["ErrorMessage"] for r in final["Resources"])
 
@@ -82,7 +82,7 @@ def test_a_group_whose_create_answer_was_lost_is_found_by_its_tag_and_deleted_by
     start_batch(w, backup_id, 0)
     assert w.ecs.groups and {r["Status"] for r in get_backup(w, backup_id)["Resources"]} == {"Pending"}
     out = cancel.cancel_backup(w, backup_id)
-    assert out["Status"] == "CreateFailed" and out["Leftovers"] == []
+    assert out["Status"] == "Cancelled" and out["Leftovers"] == []
     assert not w.ecs.groups and not w.ecs.snapshots
     [group_id] = [r for _, r in w.ecs.tokens.values()]
     assert all(group_id in r["ErrorMessage"] and "deleted" in r["ErrorMessage"]
@@ -94,7 +94,7 @@ def test_a_pending_item_with_nothing_made_does_not_claim_a_deleted_artifact(w):
     backup_id = create_backup(w, "si-1")["BackupId"]
     cancel.cancel_backup(w, backup_id)
     [item] = get_backup(w, backup_id)["Resources"]
-    assert item["ErrorCode"] == "Cancelled" and "deleted" not in item["ErrorMessage"]
+    assert item["Status"] == "Cancelled" and "deleted" not in item["ErrorMessage"]
     assert "nothing" in item["ErrorMessage"]
 
 
@@ -111,7 +111,7 @@ def test_a_group_still_listed_after_its_delete_was_accepted_stays_owned_and_the_
     final = get_backup(w, backup_id)
     assert group_id in final["StatusDetail"]
     for item in final["Resources"]:
-        assert item["ErrorCode"] == "Cancelled" and group_id in item["ErrorMessage"]
+        assert item["Status"] == "Cancelled" and group_id in item["ErrorMessage"]
         assert "was deleted" not in item["ErrorMessage"] and "sweeper" in item["ErrorMessage"]
 
 
@@ -194,7 +194,7 @@ def test_an_rds_backup_whose_create_answer_was_lost_stays_owned_by_the_cancelled
     assert w.rds.jobs and get_backup(w, backup_id)["Resources"][0]["Status"] == "Pending"
     cancel.cancel_backup(w, backup_id)
     [item] = get_backup(w, backup_id)["Resources"]
-    assert item["ErrorCode"] == "Cancelled" and "the set is deleted when it ends" in item["ErrorMessage"]
+    assert item["Status"] == "Cancelled" and "the set is deleted when it ends" in item["ErrorMessage"]
     w.rds.finish()
     assert w.rds.sets
     sweeper.sweep(w)
@@ -218,7 +218,7 @@ def test_a_poll_round_in_flight_that_misses_the_group_the_cancel_deleted_does_no
     monkeypatch.setattr(cancel, "_mark_cancelled", poll_then_mark)
     cancel.cancel_backup(w, backup_id)
     final = get_backup(w, backup_id)
-    assert {r["ErrorCode"] for r in final["Resources"]} == {"Cancelled"}
+    assert {r["Status"] for r in final["Resources"]} == {"Cancelled"}
     assert all(f"{group_id} was deleted" in r["ErrorMessage"] for r in final["Resources"])
 
 
@@ -239,5 +239,5 @@ def test_a_cancel_whose_tag_listing_fails_still_closes_the_record_and_says_the_s
     backup_id = create_backup(w, "si-1")["BackupId"]
     w.ecs.refusals.refuse("DescribeSnapshotGroups", "Throttling.User", times=5)
     out = cancel.cancel_backup(w, backup_id)
-    assert out["Status"] == "CreateFailed"
+    assert out["Status"] == "Cancelled"
     assert all("sweeper" in r["ErrorMessage"] for r in get_backup(w, backup_id)["Resources"])

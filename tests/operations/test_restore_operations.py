@@ -85,8 +85,14 @@ def test_when_one_rds_instance_fails_no_database_is_swapped(w):
     play_restore(w, restore["RestoreId"])
     final = get_restore(w, restore["RestoreId"])
     items = {r["ResourceId"]: r for r in final["Resources"]}
-    assert items[pg]["ErrorCode"] == "NotSwapped" and "a" in w.rds.servers[pg]
+    assert items[pg]["Status"] == "RolledBack" and "a" in w.rds.servers[pg]     # held back, not a failure
+    assert items[my]["Status"] == "Failed"
     assert final["Status"] == "RestoreFailed"
+    # the cause starts with the one that failed, counts it alone, and names the phase it stopped in
+    assert final["StatusDetail"].startswith(f"{my} ")
+    assert "1 of " in final["StatusDetail"] and "stopped in RestoringDatabases" in final["StatusDetail"]
+    assert final["Cause"]["ResourceId"] == my and final["Cause"]["Phase"] == "RestoringDatabases"
+    assert {r["Status"] for r in final["Resources"] if r["ResourceType"] == "disk"} == {"NotStarted"}
 
 
 def test_instances_that_will_not_stop_are_started_and_nothing_is_reset(w):
@@ -111,9 +117,11 @@ def test_cancel_while_databases_are_restored_says_nothing_was_touched(w):
     advance(w, rid)
     assert get_restore(w, rid)["Phase"] == "RestoringDatabases"
     out = cancel.cancel_restore(w, rid)
-    assert out["Status"] == "RestoreFailed"
+    assert out["Status"] == "Cancelled"
     final = get_restore(w, rid)
     assert "no disk was touched" in final["StatusDetail"] and w.ecs.refusals.calls["StopInstances"] == 0
+    assert "no instance was stopped" in final["StatusDetail"] and "Failed" not in {
+        r["Status"] for r in final["Resources"]}
 
 
 def test_a_running_restore_says_when_its_phase_stops_waiting_and_a_final_one_does_not():

@@ -2,7 +2,7 @@
 whatever happens, the instances that were running run again and the record ends final."""
 import pytest
 
-from nestbackup.errors import Conflict
+from nestbackup.errors import CloudError, Conflict
 from nestbackup.operations import cancel
 from nestbackup.operations.backup import get_backup
 from nestbackup.operations.restore import advance, create_restore, get_restore, recover
@@ -144,8 +144,9 @@ def test_cancel_during_the_safety_backup_cancels_it_too_and_touches_nothing(w):
     advance(w, rid)
     safety = get_restore(w, rid)["SafetyBackupId"]
     out = cancel.cancel_restore(w, rid)
-    assert out["Status"] == "RestoreFailed"
-    assert get_backup(w, safety)["Status"] == "CreateFailed"
+    assert out["Status"] == "Cancelled"
+    assert get_backup(w, safety)["Status"] == "Cancelled"
+    assert f"the safety backup {safety} was cancelled too" in get_restore(w, rid)["StatusDetail"]
     assert w.ecs.refusals.calls["StopInstances"] == 0 and running(w, seeded["InstanceIds"]) == {"Running"}
     assert w.store.lock_holder("si-1", 0) is None
 
@@ -159,9 +160,26 @@ def test_cancel_after_the_stop_starts_the_instances_and_says_which_disks_were_re
     advance(w, rid)                                      # one disk is reset, the other waits for the next round
     assert get_restore(w, rid)["Phase"] == "RestoringData"
     out = cancel.cancel_restore(w, rid)
-    assert out["Status"] == "RestoreFailed"
+    assert out["Status"] == "Cancelled"
     detail = get_restore(w, rid)["StatusDetail"]
     assert f"disks already rolled back to the backup: {seeded['Disks'][1]}" in detail
+    assert detail.startswith("Cancelled by the caller in RestoringData") and "running again" in detail
     assert running(w, seeded["InstanceIds"]) == {"Running"}
     with pytest.raises(Conflict):
         cancel.cancel_restore(w, rid)                    # only a running restore can be cancelled
+
+
+def test_a_cancel_whose_restart_of_the_instances_fails_stays_a_cancel_when_the_sweeper_finishes_it(w):
+    seeded, backup_id = backed_up(w, databases=None)
+    restore = create_restore(w, backup_id, safety_backup=False)
+    rid = restore["RestoreId"]
+    advance_until(w, rid, "RestoringData")
+    w.ecs.refusals.refuse("StartInstances", "ServiceUnavailable", http_status=503)
+    with pytest.raises(CloudError):
+        cancel.cancel_restore(w, rid)                    # the instances could not be started: it stays open
+    assert get_restore(w, rid)["Status"] == "Restoring"
+    out = recover(w, rid, {"Code": "Overdue", "Detail": "closed by the sweeper"})    # a later sweep
+    final = get_restore(w, rid)
+    assert out["Status"] == final["Status"] == "Cancelled", final
+    assert final["StatusDetail"].startswith("Cancelled by the caller in RestoringData")
+    assert "Overdue" not in final["StatusDetail"] and running(w, seeded["InstanceIds"]) == {"Running"}

@@ -33,7 +33,7 @@ from localcloud.fnf.errors import FC_UNHANDLED, StateError
 from nestbackup.decisions.retention import Retention
 from nestbackup.errors import CloudError, Conflict, NestBackupError, NotFound, ValidationError
 from nestbackup.model.ids import OWNER_TAG
-from nestbackup.model.status import BACKUP_FINAL, BackupStatus, ItemStatus, RestorePhase, RestoreStatus
+from nestbackup.model.status import BACKUP_FINAL, RESTORE_FINAL, BackupStatus, ItemStatus, RestorePhase, RestoreStatus
 from nestbackup.operations.artifacts import delete_backup
 from nestbackup.operations.backup import create_backup, get_backup
 from nestbackup.operations.backup_start import start_batch, start_batch_count
@@ -57,7 +57,7 @@ from .memory.wiring import MemoryWiring
 
 WAYS = ("error", "lost", "crash")
 START_EPOCH = 1_900_000_000.0
-RECORD_FINAL = {str(s) for s in BACKUP_FINAL} | {str(RestoreStatus.RESTORED), str(RestoreStatus.RESTORE_FAILED)}
+RECORD_FINAL = {str(s) for s in BACKUP_FINAL | RESTORE_FINAL}
 STORE_PORTS = ("records", "claims", "documents")
 
 
@@ -326,7 +326,7 @@ def violations(w: FaultyWiring) -> list[str]:
         if status not in RECORD_FINAL:
             out.append(f"record {rid} is {status}, not final")
         elif rid.startswith("backup-"):
-            out += _false_backup(w, rid, status, items[rid])
+            out += _false_backup(w, rid, status, items[rid], header)
         else:
             out += _false_restore(w, rid, status, items[rid])
     out += _unowned_artifacts(w, records, items)
@@ -344,7 +344,7 @@ def _exists(w: FaultyWiring, artifact: str) -> bool:
     return artifact in w.raw.ecs.snapshots or artifact in w.raw.ecs.groups or artifact in w.raw.rds.sets
 
 
-def _false_backup(w: FaultyWiring, rid: str, status: str, items: dict[str, dict]) -> list[str]:
+def _false_backup(w: FaultyWiring, rid: str, status: str, items: dict[str, dict], header: dict) -> list[str]:
     out = []
     taken = {r: i for r, i in items.items() if i["status"] != ItemStatus.SKIPPED}
     if status == BackupStatus.CREATED:
@@ -359,8 +359,19 @@ def _false_backup(w: FaultyWiring, rid: str, status: str, items: dict[str, dict]
                 out.append(f"backup {rid} is Created but snapshot {item['artifact_id']} is "
                            f"{w.raw.ecs.snapshots[item['artifact_id']]['status']}")
     elif status == BackupStatus.CREATE_FAILED:
-        if taken and not any(i["status"] == ItemStatus.FAILED for i in taken.values()):
+        # a failed item, or the operation's own cause when it ended before any cloud call (docs/statuses.md)
+        if taken and not any(i["status"] == ItemStatus.FAILED for i in taken.values()) and not (
+                header.get("Cause") and all(i["status"] == ItemStatus.NOT_STARTED for i in taken.values())):
             out.append(f"backup {rid} is CreateFailed but none of its items failed")
+        if any(i["status"] == ItemStatus.SUCCEEDED for i in taken.values()):
+            out.append(f"backup {rid} is CreateFailed but an item succeeded (PartiallyCreated)")
+    elif status == BackupStatus.PARTIALLY_CREATED:
+        if not any(i["status"] == ItemStatus.SUCCEEDED for i in taken.values()) or \
+                all(i["status"] == ItemStatus.SUCCEEDED for i in taken.values()):
+            out.append(f"backup {rid} is PartiallyCreated but its items are not part done, part not")
+    elif status == BackupStatus.CANCELLED:
+        out += [f"backup {rid} is Cancelled but its item {r} is still {i['status']}"
+                for r, i in sorted(taken.items()) if i["status"] == ItemStatus.SUCCEEDED]
     elif status == BackupStatus.DELETED:
         out += [f"backup {rid} is Deleted but {a} of {r} still exists"
                 for r, i in sorted(items.items()) for a in _artifacts_of(i) if _exists(w, a)]

@@ -16,13 +16,14 @@ K = ItemStatus.SKIPPED
     ([P, P], BackupStatus.CREATING),          # the empty record, before any cloud call
     ([R, S], BackupStatus.CREATING),
     ([R, F], BackupStatus.CREATING),          # a failure does not end the record while others run
-    ([S, F], BackupStatus.CREATE_FAILED),
+    ([S, F], BackupStatus.PARTIALLY_CREATED),  # completed with issues (docs/statuses.md)
+    ([F, F], BackupStatus.CREATE_FAILED),
     ([S, S], BackupStatus.CREATED),
     ([], BackupStatus.CREATE_FAILED),          # nothing to back up is not a success
     ([S, K], BackupStatus.CREATED),            # a skipped replica is final and not a failure
     ([R, K], BackupStatus.CREATING),
     ([K], BackupStatus.CREATE_FAILED),         # only skipped items: nothing was backed up
-], ids=["empty-record", "running", "running-with-failure", "failed", "created", "no-resources",
+], ids=["empty-record", "running", "running-with-failure", "partial", "failed", "created", "no-resources",
         "skipped-replica", "running-with-skipped", "only-skipped"])
 def test_aggregate_backup(items, expected):
     assert aggregate_backup(items) is expected

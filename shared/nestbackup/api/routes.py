@@ -111,7 +111,7 @@ def route_table() -> tuple[Route, ...]:
         Route("GET", "/backups/{id}/events", e.backup_events, "The backup's timeline, oldest first",
               "Timeline", "its events", "a timeline", params=(RECORD_ID,)),
         Route("POST", "/backups/{id}/cancel", e.cancel_backup, "Cancel a running backup",
-              "Backup", "CreateFailed, cancelled", "a cancel", params=(RECORD_ID,)),
+              "Backup", "Cancelled, with one sentence", "a cancel", params=(RECORD_ID,)),
         Route("POST", "/restores", e.create_restore, "Restore from a Created backup",
               "Restore", "the new record", "/restores", status=202, body="CreateRestore"),
         Route("GET", "/restores", e.list_restores, "Restores, newest first: of a service instance, or of every "
@@ -122,7 +122,7 @@ def route_table() -> tuple[Route, ...]:
         Route("GET", "/restores/{id}/events", e.restore_events, "The restore's timeline, oldest first",
               "Timeline", "its events", "a timeline", params=(RECORD_ID,)),
         Route("POST", "/restores/{id}/cancel", e.cancel_restore, "Cancel a restore before it touches data",
-              "Restore", "RestoreFailed, cancelled", "a cancel", params=(RECORD_ID,)),
+              "Restore", "Cancelled, with one sentence", "a cancel", params=(RECORD_ID,)),
         Route("GET", "/service-instances/{id}/schedule", e.get_schedule, "The schedule", "Schedule", "it",
               "a schedule", params=(INSTANCE_ID,), instance_first=True),
         Route("PUT", "/service-instances/{id}/schedule", e.set_schedule, "Create or replace the schedule",

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..decisions.webhooks import DeliveryStatus, WebhookFormat
 from ..model.records import ORIGINS
-from ..model.status import BackupStatus, RestorePhase, RestoreStatus
+from ..model.status import BackupStatus, ItemStatus, RestorePhase, RestoreStatus
 
 Schema = dict[str, Any]      # a JSON Schema object
 
@@ -31,7 +31,29 @@ SCHEMAS: dict[str, Schema] = {
     "Error": {"type": "object", "required": ["Code", "Message", "RequestId"],
               "properties": {"Code": {"type": "string"}, "Message": {"type": "string"},
                              "RequestId": {"type": "string"}}},
-    "Item": {"type": "object", "properties": {name: {} for name in _ITEM_FIELDS}},
+    "Item": {"type": "object", "properties": {**{name: {} for name in _ITEM_FIELDS},
+                                              "Status": {**enum_of(ItemStatus),
+                                                         "description": "docs/statuses.md: only Failed is a "
+                                                                        "failure"}}},
+    "Cause": {"type": "object", "nullable": True,
+              "description": "the failure that ended a CreateFailed, PartiallyCreated or RestoreFailed record, in "
+                             "full: the first failed resource (ResourceId null: the operation's own cause) and, for "
+                             "a restore, the phase it happened in; StatusDetail starts with the same",
+              "properties": {"ResourceId": {"type": "string", "nullable": True},
+                             "Code": {"type": "string", "nullable": True}, "Message": {"type": "string"},
+                             "RequestId": {"type": "string", "nullable": True},
+                             "Phase": {"type": "string", "nullable": True}}},
+    "RestoreSummary": {"type": "object",
+                       "description": "after a restore: verified or not with the counts, the safety backup, the "
+                                      "live databases kept aside (drop each when satisfied), restored copies left "
+                                      "beside the live ones, the downtime, the cost",
+                       "properties": {"Verified": {"type": "boolean", "nullable": True},
+                                      "Checks": {"type": "object", "additionalProperties": {"type": "integer"}},
+                                      "SafetyBackupId": {"type": "string", "nullable": True},
+                                      "KeptAside": {"type": "array", "items": {"type": "object"}},
+                                      "RestoredCopies": {"type": "array", "items": {"type": "object"}},
+                                      "DowntimeSeconds": {"type": "number", "nullable": True},
+                                      "CostUSD": {"type": "number", "nullable": True}}},
     "Backup": {"type": "object", "required": ["BackupId", "ServiceInstanceId", "Status", "Resources"],
                "properties": {"BackupId": {"type": "string"}, "ServiceInstanceId": {"type": "string"},
                               "Status": enum_of(BackupStatus),
@@ -43,7 +65,13 @@ SCHEMAS: dict[str, Schema] = {
                                                         "backup a restore takes first) or event"},
                               "RestorableUntil": {"type": "string", "nullable": True,
                                                   "description": "when the first backed-up artifact expires (RDS "
-                                                                 "backup set retention); null: none expires"},
+                                                                 "backup set retention); null: none expires, or "
+                                                                 "the backup is not restorable"},
+                              "Restorable": {"type": "boolean", "description": "only a Created backup"},
+                              "RestorableReason": {"type": "string", "nullable": True,
+                                                   "description": "why a PartiallyCreated backup's good artifacts "
+                                                                  "cannot be restored yet"},
+                              "Cause": ref("Cause"),
                               "AwaitingExpiry": {"type": "boolean",
                                                  "description": "DeleteFailed only because RDS refuses to delete "
                                                                 "some backup sets; they go when they expire"},
@@ -70,7 +98,8 @@ SCHEMAS: dict[str, Schema] = {
     "Restore": {"type": "object", "required": ["RestoreId", "BackupId", "Status", "Phase", "Resources"],
                 "properties": {"RestoreId": {"type": "string"}, "RestoreTaskId": {"type": "string"},
                                "BackupId": {"type": "string"}, "Status": enum_of(RestoreStatus),
-                               "Phase": enum_of(RestorePhase),
+                               "Phase": enum_of(RestorePhase), "StatusDetail": {"type": "string"},
+                               "Cause": ref("Cause"), "Summary": ref("RestoreSummary"),
                                "PhaseDeadline": {"type": "string", "description": "while it runs: when the "
                                                                                   "current phase stops waiting on "
                                                                                   "the cloud (absent where it does "

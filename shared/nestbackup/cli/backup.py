@@ -5,10 +5,11 @@ import sys
 
 import click
 
+from ..model.status import exit_code
 from .arguments import api_options, confirm, yes_option
 from .client import ApiClient
 from .listing import list_command
-from .records import EXIT_FAILED, describe_record, echo_record, engines, exit_on_failure
+from .records import describe_record, echo_record, engines, exit_on_failure
 from .waiting import follow_and_report, wait_command
 
 
@@ -21,7 +22,8 @@ def backup() -> None:
 @click.option("--instance", "service_instance", required=True, help="Service instance id, e.g. si-0123abcd.")
 @click.option("--description", default="", help="Free text kept with the record (≤ 256 characters).")
 @click.option("--client-token", default=None, help="Idempotency token: the same token gives the same backup.")
-@click.option("--wait", is_flag=True, help="Print the id, follow the backup until it ends; exit 3 if it failed. "
+@click.option("--wait", is_flag=True, help="Print the id, follow the backup until it ends; exit 3 if it failed, 4 if "
+                                           "PartiallyCreated, 5 if cancelled (docs/statuses.md). "
                                            "Ctrl-C stops following, not the backup (re-attach: backup wait ID).")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as one JSON object.")
 @api_options
@@ -85,8 +87,8 @@ def delete(backup_id, yes, as_json, endpoint, token) -> None:
                      f"gone for good?", f"refusing to delete {backup_id}")
     record = client.call("DELETE", f"/backups/{backup_id}")
     echo_record(record, as_json)
-    if record["Status"] == "DeleteFailed":
-        sys.exit(EXIT_FAILED)
+    if exit_code(record["Status"]):
+        sys.exit(exit_code(record["Status"]))
 
 
 @backup.command("cancel")

@@ -6,11 +6,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from ..model.status import BACKUP_FINAL, RestoreStatus
+from ..model.status import BACKUP_FINAL, RESTORE_FINAL
 from .errors import CliError
 
 # The statuses a backup or restore record ends in: following it stops there.
-FINAL = {str(s) for s in BACKUP_FINAL} | {str(RestoreStatus.RESTORED), str(RestoreStatus.RESTORE_FAILED)}
+FINAL = {str(s) for s in BACKUP_FINAL | RESTORE_FINAL}
 
 
 def record_path(record: dict) -> str:

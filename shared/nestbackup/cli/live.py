@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 from .client import FINAL, ApiClient, record_path
 from .records import phase_text, waiting
 
-STYLE = {"Succeeded": "green", "Failed": "red", "Running": "yellow", "Skipped": "dim"}
+STYLE = {"Succeeded": "green", "Failed": "red", "Running": "yellow", "Skipped": "dim", "NotStarted": "dim",
+         "Cancelled": "dim", "RolledBack": "dim", "Deleted": "dim"}    # red only for a failure (docs/statuses.md)
 
 
 def _elapsed(item: dict, now: datetime) -> str:

@@ -8,9 +8,10 @@ from collections import Counter
 
 import click
 
+from ..model.status import NOT_CLEAN, ItemStatus, exit_code
 from .client import ApiClient
 
-EXIT_FAILED = 3      # the operation ended CreateFailed / RestoreFailed (refused requests exit 1)
+# Exit codes: per record status, as docs/statuses.md tabulates (model/status.exit_code); refused requests exit 1.
 
 
 def waiting(item: dict) -> str:
@@ -47,6 +48,26 @@ def cost_line(cost: dict) -> str:
             f"{(cost.get('BytesCreated') or 0) / 2**30:.2f} GiB created")
 
 
+def summary_lines(summary: dict) -> list[str]:
+    """A restore's summary: verified or not, the safety backup, what was kept aside (and how to drop it), downtime."""
+    checks = summary.get("Checks") or {}
+    verified = {True: "verified", False: "NOT verified", None: "not verified (nothing could be checked)"}[
+        summary.get("Verified")]
+    out = [f"{verified}: {checks.get('Passed', 0)} passed, {checks.get('Failed', 0)} failed, "
+           f"{checks.get('NotChecked', 0)} not checked"]
+    if summary.get("SafetyBackupId"):
+        out.append(f"safety backup {summary['SafetyBackupId']} (restore it to undo this restore)")
+    for kept in summary.get("KeptAside") or []:
+        out.append(f"live {kept['Database']} on {kept['ResourceId']} kept aside as {kept['AsideName']}; drop it when "
+                   f"satisfied: {kept['Drop']}")
+    for copy in summary.get("RestoredCopies") or []:
+        out.append(f"restored copy of {copy['Database']} on {copy['ResourceId']} left as {copy['CopyName']}; drop "
+                   f"it when not needed: {copy['Drop']}")
+    if summary.get("DowntimeSeconds") is not None:
+        out.append(f"instances stopped for {summary['DowntimeSeconds']} s")
+    return out
+
+
 def print_record(record: dict) -> None:
     ident = record.get("RestoreId") or record["BackupId"]
     extra = f"  from {record['BackupId']}  phase {phase_text(record)}" if "RestoreId" in record else ""
@@ -59,7 +80,12 @@ def print_record(record: dict) -> None:
         click.echo(f"  {record['StatusDetail']}")
     if record.get("RestorableUntil"):
         click.echo(f"  restorable until {record['RestorableUntil']}")
-    if record.get("DowntimeSeconds") is not None:
+    if record.get("RestorableReason"):
+        click.echo(f"  not restorable: {record['RestorableReason']}")
+    if record.get("Summary"):
+        for text in summary_lines(record["Summary"]):
+            click.echo(f"  {text}")
+    elif record.get("DowntimeSeconds") is not None:
         click.echo(f"  instances stopped for {record['DowntimeSeconds']} s")
     if record.get("Cost"):
         click.echo(f"  cost {cost_line(record['Cost'])}")
@@ -75,14 +101,18 @@ def echo_record(record: dict, as_json: bool) -> None:
 
 
 def exit_on_failure(record: dict) -> None:
-    if record["Status"] in ("CreateFailed", "RestoreFailed"):
+    """Exit with the record's status's code; for an ending that is not a plain success, its cause (root first, never
+    cut) and each failed resource on stderr."""
+    if any(record["Status"] == str(s) for s in NOT_CLEAN):
         if record.get("StatusDetail"):
-            click.echo(f"nestbackup: {record['StatusDetail']}", err=True)
+            click.echo(f"nestbackup: {record['Status']}: {record['StatusDetail']}", err=True)
         for item in record.get("Resources", []):
-            if item.get("ErrorCode"):
+            if item.get("Status") == str(ItemStatus.FAILED):
                 click.echo(f"nestbackup: {item['ResourceId']} failed: {item['ErrorCode']}: {item['ErrorMessage']}",
                            err=True)
-        sys.exit(EXIT_FAILED)
+    code = exit_code(record["Status"])
+    if code:
+        sys.exit(code)
 
 
 def engines(record: dict) -> str:
@@ -94,7 +124,7 @@ def engines(record: dict) -> str:
         if kind == "disk":
             return f"{n} disk" + ("s" if n > 1 else "")
         return kind if n == 1 else f"{n} {kind}"
-    failed = sum(1 for item in record.get("Resources", []) if item["Status"] == "Failed")
+    failed = sum(1 for item in record.get("Resources", []) if item["Status"] == str(ItemStatus.FAILED))
     held = ", ".join(label(kind, n) for kind, n in sorted(kinds.items(), key=lambda kv: (kv[0] != "disk", kv[0])))
     return (held or "-") + (f" ({failed} failed)" if failed else "")
 

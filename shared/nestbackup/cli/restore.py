@@ -20,7 +20,8 @@ def restore() -> None:
 @click.option("--backup", "backup_id", required=True, help="The backup to restore (it must have ended Created).")
 @click.option("--no-safety-backup", is_flag=True, help="Skip the backup taken right before the restore.")
 @click.option("--client-token", default=None, help="Idempotency token: the same token gives the same restore.")
-@click.option("--wait", is_flag=True, help="Print the id, follow the restore until it ends; exit 3 if it failed. "
+@click.option("--wait", is_flag=True, help="Print the id, follow the restore until it ends; exit 3 if it failed, 5 if "
+                                           "cancelled (docs/statuses.md). "
                                            "Ctrl-C stops following, not the restore (re-attach: restore wait ID).")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as one JSON object.")
 @api_options
@@ -46,8 +47,10 @@ restore.add_command(list_command("restores"))
 @click.option("--json", "as_json", is_flag=True, help="Print the record as one JSON object.")
 @api_options
 def show(restore_id, as_json, endpoint, token) -> None:
-    """One restore record with every resource's status and failure cause."""
-    echo_record(ApiClient(endpoint, token).call("GET", f"/restores/{restore_id}"), as_json)
+    """One restore record: every resource's status and failure cause, and its summary (verified or not, the safety
+    backup, the live databases kept aside and how to drop them, the downtime)."""
+    record = ApiClient(endpoint, token).call("GET", f"/restores/{restore_id}")
+    echo_record(record, as_json)
 
 
 restore.add_command(describe_command("restores"))

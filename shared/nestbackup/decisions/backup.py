@@ -5,6 +5,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable
 
+from ..model.causes import GROUP_MEMBER_FAILED
 from ..model.engines import ENGINES
 from ..model.records import BackupItem, BackupMethod, ResourceType
 from ..model.status import ItemStatus, primary_instance, snapshot_item_status
@@ -105,7 +106,7 @@ def failed_group_outcomes(group_id: str, members: dict[str, tuple[str, str, int]
                                       f"ECS reported snapshot {snapshot} of {disk} as {status or 'gone'} "
                                       f"(snapshot group {group_id} failed)")
         else:
-            out[disk] = CloudProgress(ItemStatus.FAILED, 100, snapshot, "GroupMemberFailed",
+            out[disk] = CloudProgress(ItemStatus.FAILED, 100, snapshot, GROUP_MEMBER_FAILED,
                                       f"its own snapshot {snapshot} completed, but snapshot group {group_id} failed "
                                       f"on {', '.join(culprits)}; restoring this disk alone would break crash "
                                       f"consistency with {', '.join(culprits)}, so the backup does not count it")

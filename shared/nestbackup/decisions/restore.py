@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..model.records import BackupRecord, ResourceType
 from ..model.restores import DatabaseRestore, RestoreItem
-from ..model.status import BackupStatus, ItemStatus
+from ..model.status import ItemStatus
 from .dbnames import aside_name, restored_name
 
 
@@ -12,8 +12,9 @@ class NotRestorable(ValueError):
 
 
 def check_restorable(backup: BackupRecord, service_instance_id: str | None = None) -> None:
-    if backup.status is not BackupStatus.CREATED:
-        raise NotRestorable(f"backup {backup.backup_id} is {backup.status}: only a Created backup can be restored")
+    if not backup.restorable:
+        why = f" ({backup.restorable_reason})" if backup.restorable_reason else ""
+        raise NotRestorable(f"backup {backup.backup_id} is {backup.status}: only a Created backup can be restored{why}")
     if service_instance_id and backup.service_instance_id != service_instance_id:
         raise NotRestorable(f"backup {backup.backup_id} belongs to {backup.service_instance_id}, "
                             f"not {service_instance_id}")

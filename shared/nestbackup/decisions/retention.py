@@ -30,7 +30,7 @@ class Retention:
 @dataclass(frozen=True)
 class BackupSummary:
     backup_id: str
-    status: str            # Created | CreateFailed | Creating | Deleting | Deleted | DeleteFailed
+    status: str            # a backup status (docs/statuses.md)
     started_epoch: float
 
 
@@ -41,7 +41,8 @@ def expired(backups: list[BackupSummary], rule: Retention, now: float) -> list[s
     protected = {b.backup_id for b in created[:max(1, rule.keep_last or 1)]}
     out = []
     for b in sorted(backups, key=lambda b: b.started_epoch):
-        deletable = b.status in (BackupStatus.CREATED, BackupStatus.CREATE_FAILED, BackupStatus.DELETE_FAILED)
+        deletable = b.status in (BackupStatus.CREATED, BackupStatus.PARTIALLY_CREATED, BackupStatus.CREATE_FAILED,
+                                 BackupStatus.CANCELLED, BackupStatus.DELETE_FAILED)
         if not deletable or b.backup_id in protected:
             continue
         if rule.keep_days is not None and now - b.started_epoch < rule.keep_days * DAY:

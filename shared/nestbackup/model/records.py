@@ -5,9 +5,21 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
-from .causes import failure_summary, with_cause
+from .causes import cause_line, root_cause
 from .coverage import NotProtected, coverage_note
-from .status import BackupStatus, ItemStatus, aggregate_backup
+from .status import (
+    RESTORABLE,
+    SCHEMA_VERSION,
+    BackupStatus,
+    ItemStatus,
+    aggregate_backup,
+    backup_status_of,
+    item_status_of,
+)
+
+# Why a backup that kept good artifacts cannot be restored (yet): docs/statuses.md, "Restorable".
+PARTIAL_NOT_RESTORABLE = ("{good} of {taken} resources were backed up and their artifacts are kept, but nestbackup "
+                          "restores a whole backup only: they can be restored once selective restore exists")
 
 
 class ResourceType(str, Enum):
@@ -64,6 +76,11 @@ class BackupItem:
             ItemStatus.FAILED, code, message, request_id
         self.starting = False               # a failed item has nothing left to adopt
 
+    def close(self, status: ItemStatus, message: str) -> None:
+        """End it without a failure of its own (NotStarted, Cancelled), saying why."""
+        self.status, self.error_code, self.error_message = status, None, message
+        self.starting = False
+
     def to_api(self) -> dict[str, Any]:
         out: dict[str, Any] = {
                "ResourceId": self.resource_id, "ResourceType": str(self.resource_type), "Status": str(self.status),
@@ -90,11 +107,11 @@ class BackupItem:
         return raw
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> BackupItem:
+    def from_dict(cls, raw: dict[str, Any], schema: int = SCHEMA_VERSION) -> BackupItem:
         raw = dict(raw)
         raw["resource_type"] = ResourceType(raw["resource_type"])
         raw["method"] = BackupMethod(raw["method"]) if raw.get("method") else None
-        raw["status"] = ItemStatus(raw["status"])
+        raw["status"] = item_status_of(raw["status"], raw.get("error_code"), schema)
         # records written before group_id and starting had their own fields kept both in job_id
         if raw.get("job_id") == "starting":
             raw["job_id"], raw["starting"] = None, True
@@ -118,29 +135,46 @@ class BackupRecord:
     cost: dict[str, Any] | None = None   # what it cost, once final (operations/costs.py, decisions/cost.py)
     not_protected: list[NotProtected] = field(default_factory=list)  # listed resources it does not back up
     origin: str = "user"                 # who asked for it: one of ORIGINS
+    cause: dict[str, Any] = field(default_factory=dict)   # the failure that ended it (causes.root_cause), once final
 
     def refresh_status(self, now: str) -> BackupStatus:
-        """Recompute the overall status from the items; the end time is set once the record is final."""
+        """Recompute the overall status from the items; the end time and the cause are set once it is final."""
         self.status = aggregate_backup(item.status for item in self.items)
         if self.status is not BackupStatus.CREATING and self.end_time is None:
             self.end_time = now
-            if self.status is BackupStatus.CREATE_FAILED:
-                self.status_detail = with_cause(self.status_detail, failure_summary(self.items))
+            if self.status in (BackupStatus.CREATE_FAILED, BackupStatus.PARTIALLY_CREATED):
+                self.cause = root_cause(self.items, self.status_detail)
+                self.status_detail = cause_line(self.items, self.status_detail)
         return self.status
 
     def item(self, resource_id: str) -> BackupItem:
         return next(i for i in self.items if i.resource_id == resource_id)
 
     @property
+    def restorable(self) -> bool:
+        return self.status in RESTORABLE
+
+    @property
+    def restorable_reason(self) -> str | None:
+        """Why a backup that kept good artifacts cannot be restored; None otherwise."""
+        if self.status is not BackupStatus.PARTIALLY_CREATED:
+            return None
+        taken = [i for i in self.items if i.status is not ItemStatus.SKIPPED]
+        good = sum(1 for i in taken if i.status is ItemStatus.SUCCEEDED)
+        return PARTIAL_NOT_RESTORABLE.format(good=good, taken=len(taken))
+
+    @property
     def restorable_until(self) -> str | None:
-        """When the first of its backed-up artifacts expires (ISO UTC); None when none expires."""
+        """When the first of its backed-up artifacts expires (ISO UTC); None when none expires or it cannot be
+        restored."""
         expiries = [i.expires_at for i in self.items if i.status is ItemStatus.SUCCEEDED and i.expires_at]
-        return min(expiries) if expiries else None
+        return min(expiries) if expiries and self.restorable else None
 
     def to_api(self) -> dict[str, Any]:
         return {"BackupId": self.backup_id, "ServiceInstanceId": self.service_instance_id,
                 "Status": str(self.status), "StatusDetail": self.detail, "StartTime": self.start_time,
-                "EndTime": self.end_time, "Description": self.description,
+                "EndTime": self.end_time, "Description": self.description, "Cause": self.cause or None,
+                "Restorable": self.restorable, "RestorableReason": self.restorable_reason,
                 "RestorableUntil": self.restorable_until, "AwaitingExpiry": self.awaiting_expiry,
                 "Cost": self.cost, "NotProtected": [n.to_api() for n in self.not_protected],
                 "Origin": self.origin, "Resources": [i.to_api() for i in self.items]}
@@ -153,24 +187,32 @@ class BackupRecord:
 
     # -- stored form: a header document and one document per item
     def header_doc(self) -> dict[str, Any]:
-        return {"Kind": "backup", "BackupId": self.backup_id, "ServiceInstanceId": self.service_instance_id,
+        return {"Kind": "backup", "SchemaVersion": SCHEMA_VERSION, "BackupId": self.backup_id,
+                "ServiceInstanceId": self.service_instance_id,
                 "Status": self.status.value, "StatusDetail": self.status_detail, "StartTime": self.start_time,
                 "EndTime": self.end_time, "Description": self.description, "StartedEpoch": self.started_epoch,
                 "AwaitingExpiry": self.awaiting_expiry, "Cost": self.cost,
-                "NotProtected": [n.to_api() for n in self.not_protected], "Origin": self.origin,
+                "NotProtected": [n.to_api() for n in self.not_protected], "Origin": self.origin, "Cause": self.cause,
                 "Order": [i.resource_id for i in self.items]}
 
     @classmethod
     def from_docs(cls, header: dict[str, Any], items: dict[str, dict[str, Any]]) -> BackupRecord:
+        """A stored record, of this schema or an earlier one (read in this schema's terms, docs/statuses.md)."""
         order = header.get("Order") or list(items)
+        schema = int(header.get("SchemaVersion") or 1)
+        read = [BackupItem.from_dict(items[rid], schema) for rid in order if rid in items]
+        status = backup_status_of(header["Status"], (i.status for i in read), schema)
+        cause = header.get("Cause") or {}
+        if not cause and status in (BackupStatus.CREATE_FAILED, BackupStatus.PARTIALLY_CREATED):
+            cause = root_cause(read, header.get("StatusDetail", ""))
         return cls(backup_id=header["BackupId"], service_instance_id=header["ServiceInstanceId"],
                    start_time=header["StartTime"], description=header.get("Description", ""),
-                   items=[BackupItem.from_dict(items[rid]) for rid in order if rid in items],
-                   end_time=header.get("EndTime"), status=BackupStatus(header["Status"]),
+                   items=read, end_time=header.get("EndTime"), status=status,
                    status_detail=header.get("StatusDetail", ""), started_epoch=header.get("StartedEpoch", 0.0),
                    awaiting_expiry=bool(header.get("AwaitingExpiry", False)), cost=header.get("Cost"),
                    not_protected=[NotProtected.from_api(n) for n in header.get("NotProtected") or []],
-                   origin=header.get("Origin") or _origin_before_it_was_kept(header.get("Description", "")))
+                   origin=header.get("Origin") or _origin_before_it_was_kept(header.get("Description", "")),
+                   cause=cause)
 
 
 # Who asked for a backup: an operator or a script through the API, a schedule, a restore (the safety backup taken

@@ -4,9 +4,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .causes import failure_summary, with_cause
+from .causes import cause_line, root_cause
 from .records import ResourceType
-from .status import DatabaseState, ItemStatus, RestorePhase, RestoreStatus, aggregate_restore
+from .status import (
+    SCHEMA_VERSION,
+    DatabaseState,
+    ItemStatus,
+    RestorePhase,
+    RestoreStatus,
+    aggregate_restore,
+    item_status_of,
+    restore_status_of,
+)
+from .summary import restore_summary
 
 
 @dataclass
@@ -46,6 +56,10 @@ class RestoreItem:
         self.status, self.error_code, self.error_message, self.request_id = \
             ItemStatus.FAILED, code, message, request_id
 
+    def close(self, status: ItemStatus, message: str, code: str | None = None) -> None:
+        """End it without a failure of its own (NotStarted, Cancelled, RolledBack), saying why."""
+        self.status, self.error_code, self.error_message = status, code, message
+
     def to_api(self) -> dict[str, Any]:
         out = {"ResourceId": self.resource_id, "ResourceType": str(self.resource_type), "Status": str(self.status),
                "SourceArtifactId": self.source_artifact_id, "Progress": self.progress,
@@ -65,10 +79,10 @@ class RestoreItem:
         return raw
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> RestoreItem:
+    def from_dict(cls, raw: dict[str, Any], schema: int = SCHEMA_VERSION) -> RestoreItem:
         raw = dict(raw)
         raw["resource_type"] = ResourceType(raw["resource_type"])
-        raw["status"] = ItemStatus(raw["status"])
+        raw["status"] = item_status_of(raw["status"], raw.get("error_code"), schema, restore=True)
         raw["databases"] = [DatabaseRestore(**{**d, "state": DatabaseState(d.get("state") or "Pending")})
                             for d in raw.get("databases") or []]
         return cls(**raw)
@@ -98,6 +112,8 @@ class RestoreRecord:
     #                                      seen Stopped
     running_epoch: float | None = None   # when every instance it stopped was seen Running again
     cost: dict[str, Any] | None = None   # what it cost, once final (operations/costs.py)
+    cancelled: bool = False              # the caller cancelled it (its status_detail says what was touched)
+    cause: dict[str, Any] = field(default_factory=dict)   # the failure that ended it (causes.root_cause), once final
 
     def item(self, resource_id: str) -> RestoreItem:
         return next(i for i in self.items if i.resource_id == resource_id)
@@ -109,16 +125,23 @@ class RestoreRecord:
         self.failed = True
         self.status_detail = self.status_detail or detail
 
+    def note_failure(self, phase: RestorePhase) -> None:
+        """Keep the phase the first failure happened in (a step calls it with the phase it ran), before recovery
+        moves the phase on."""
+        if self.failed_phase is None and not self.cancelled and (
+                self.failed or any(i.status is ItemStatus.FAILED for i in self.items)):
+            self.failed_phase = phase
+
     def refresh_status(self, now: str) -> RestoreStatus:
-        if self.failed_phase is None and (self.failed or any(i.status is ItemStatus.FAILED for i in self.items)):
-            self.failed_phase = self.phase              # where it went wrong, before recovery moves the phase on
-        self.status = aggregate_restore((i.status for i in self.items), self.phase is RestorePhase.DONE, self.failed)
+        self.note_failure(self.phase)
+        self.status = aggregate_restore((i.status for i in self.items), self.phase is RestorePhase.DONE, self.failed,
+                                        self.cancelled)
         if self.status is not RestoreStatus.RESTORING and self.end_time is None:
             self.end_time = now
             if self.status is RestoreStatus.RESTORE_FAILED:
-                where = f"stopped in {self.failed_phase or self.phase}"
-                detail = f"{where}: {self.status_detail}" if self.status_detail else where
-                self.status_detail = with_cause(detail, failure_summary(self.items))
+                phase = str(self.failed_phase) if self.failed_phase else None
+                self.cause = root_cause(self.items, self.status_detail, phase)
+                self.status_detail = cause_line(self.items, self.status_detail, phase)
         return self.status
 
     @property
@@ -138,22 +161,21 @@ class RestoreRecord:
         return round(max(0.0, self.running_epoch - self.stopped_epoch), 1)
 
     def to_api(self) -> dict[str, Any]:
-        # Verified: False if any check failed, True if every check that could be made passed, None if none could.
-        checks = [i.verified for i in self.items if i.verified is not None]
-        verified = (all(checks) if checks else None)
+        summary = restore_summary(self)
         return {"RestoreId": self.restore_id, "RestoreTaskId": self.restore_id, "BackupId": self.backup_id,
                 "ServiceInstanceId": self.service_instance_id, "Status": str(self.status), "Phase": str(self.phase),
-                "StatusDetail": self.status_detail, "StartTime": self.start_time, "EndTime": self.end_time,
+                "StatusDetail": self.status_detail, "Cause": self.cause or None,
+                "StartTime": self.start_time, "EndTime": self.end_time,
                 "SafetyBackupId": self.safety_backup_id,
                 "DowntimeSeconds": self.downtime_seconds, "Cost": self.cost,
-                "Verified": verified,
+                "Verified": summary["Verified"], "Summary": summary,
                 "Verification": "; ".join(f"{i.resource_id}: {i.verification}" for i in self.items
                                           if i.verified is not None),
                 "Resources": [i.to_api() for i in self.items]}
 
     def header_doc(self) -> dict[str, Any]:
-        return {"Kind": "restore", "RestoreId": self.restore_id, "BackupId": self.backup_id,
-                "ServiceInstanceId": self.service_instance_id, "StartTime": self.start_time,
+        return {"Kind": "restore", "SchemaVersion": SCHEMA_VERSION, "RestoreId": self.restore_id,
+                "BackupId": self.backup_id, "ServiceInstanceId": self.service_instance_id, "StartTime": self.start_time,
                 "Phase": self.phase.value, "Status": self.status.value, "EndTime": self.end_time,
                 "StatusDetail": self.status_detail, "Failed": self.failed, "SafetyBackup": self.safety_backup,
                 "SafetyBackupId": self.safety_backup_id, "Instances": self.instances,
@@ -161,15 +183,23 @@ class RestoreRecord:
                 "FailedPhase": self.failed_phase.value if self.failed_phase else None,
                 "OwnershipChecked": self.ownership_checked, "StopAcceptedEpoch": self.stop_accepted_epoch,
                 "StoppedEpoch": self.stopped_epoch,
-                "RunningEpoch": self.running_epoch, "Cost": self.cost, "Order": [i.resource_id for i in self.items]}
+                "RunningEpoch": self.running_epoch, "Cost": self.cost, "Cancelled": self.cancelled,
+                "Cause": self.cause, "Order": [i.resource_id for i in self.items]}
 
     @classmethod
     def from_docs(cls, header: dict[str, Any], items: dict[str, dict[str, Any]]) -> RestoreRecord:
+        """A stored record, of this schema or an earlier one (read in this schema's terms, docs/statuses.md)."""
         order = header.get("Order") or list(items)
+        schema = int(header.get("SchemaVersion") or 1)
+        read = [RestoreItem.from_dict(items[r], schema) for r in order if r in items]
+        status = restore_status_of(header["Status"], header.get("StatusDetail", ""), schema)
+        cause = header.get("Cause") or {}
+        if not cause and status is RestoreStatus.RESTORE_FAILED:
+            cause = root_cause(read, header.get("StatusDetail", ""), header.get("FailedPhase"))
         return cls(restore_id=header["RestoreId"], backup_id=header["BackupId"],
                    service_instance_id=header["ServiceInstanceId"], start_time=header["StartTime"],
-                   items=[RestoreItem.from_dict(items[r]) for r in order if r in items],
-                   phase=RestorePhase(header["Phase"]), status=RestoreStatus(header["Status"]),
+                   items=read, cancelled=bool(header.get("Cancelled")) or status is RestoreStatus.CANCELLED,
+                   cause=cause, phase=RestorePhase(header["Phase"]), status=status,
                    end_time=header.get("EndTime"), status_detail=header.get("StatusDetail", ""),
                    failed=header.get("Failed", False), safety_backup=header.get("SafetyBackup", True),
                    safety_backup_id=header.get("SafetyBackupId"), instances=header.get("Instances") or {},

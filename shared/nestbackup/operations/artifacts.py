@@ -75,6 +75,12 @@ def delete_backup(w: Ports, backup_id: str, now: float | None = None, retry_refu
     return record.to_api()
 
 
+def _deleted(item: BackupItem) -> None:
+    """A backed-up resource whose artifact is gone shows Deleted (docs/statuses.md); others keep their status."""
+    if item.status is ItemStatus.SUCCEEDED:
+        item.status = ItemStatus.DELETED
+
+
 def _delete_under_way(w: Ports, backup_id: str, now: float) -> bool:
     entry = w.documents.get_doc(DELETES, backup_id)
     return entry is not None and now - float(entry[0].get("StartedEpoch") or 0) < DELETE_GRACE_SECONDS
@@ -96,8 +102,10 @@ def _delete_items(w: Ports, stored: StoredRecord, record: BackupRecord, retry_re
                 if item.delete_refused:
                     item.delete_refused = None
                     save(w, stored, record)
+            _deleted(item)
         except CloudError as err:
             if err.code in NOT_FOUND_CODES:
+                _deleted(item)
                 continue
             if kind and kind.delete_may_be_refused and refused_for_good(err):
                 refused += 1
@@ -193,7 +201,7 @@ def discard_started_after_close(w: Ports, backup_id: str, made: list[BackupItem]
     groups: set[str] = set()
     for attempt in range(attempts):
         stored, record = read_backup(w, backup_id)
-        closed = {i.resource_id for i in record.items if i.status is ItemStatus.FAILED}
+        closed = {i.resource_id for i in record.items if i.status in (ItemStatus.FAILED, ItemStatus.CANCELLED)}
         if record.status is BackupStatus.CREATING and not closed & {i.resource_id for i in made}:
             return False
         for item in made:

@@ -18,6 +18,7 @@ from ..errors import Conflict
 from ..model.records import BackupItem, BackupMethod, BackupRecord, ResourceType, epoch_of, iso_utc
 from ..model.status import (
     BACKUP_FINAL,
+    CANCELLED,
     ITEM_FINAL,
     BackupStatus,
     ItemStatus,
@@ -126,9 +127,15 @@ def finalize(w: Ports, backup_id: str, error: dict | None = None, now: float | N
         for item in record.items:
             if item.status not in ITEM_FINAL:
                 later = _hand_over_job(w, backup_id, item, now)
-                item.fail(code, f"{detail}; {later}" if later else detail)
+                said = f"{detail}; {later}" if later else detail
+                if code == CANCELLED:
+                    item.close(ItemStatus.CANCELLED, said)
+                elif item.status is ItemStatus.PENDING and not item.starting:   # no cloud call was made for it
+                    item.close(ItemStatus.NOT_STARTED, f"not started: {code}: {said}")
+                else:
+                    item.fail(code, said)
         save(w, stored, record)
-        record.status_detail = record.status_detail or detail
+        record.status_detail = detail if code == CANCELLED else (record.status_detail or detail)
     status = record.refresh_status(iso_utc(now))
     if status is BackupStatus.CREATING:          # not final: nothing to close yet
         return FinalizeOutput(backup_id, str(status)).to_event()

@@ -3,10 +3,11 @@
 A backup: its flow is stopped (every generation still running, whichever have ended), snapshots and groups already
 made are deleted (deleting a progressing snapshot cancels it), RDS backup jobs are waited for a bounded time
 (`cancel_rds_wait_seconds`: the cancel runs in the API function) and their sets deleted, and the sets of jobs still
-running then are deleted by the timer once the jobs end; the record ends CreateFailed with `Cancelled` on every
-unfinished item. A restore: cancelled
-only before it touches data (safety backup, stopping): the flow is stopped and what was stopped is started again.
-Once disks and databases are being restored it is refused: it finishes, or fails, to a safe state on its own.
+running then are deleted by the timer once the jobs end; every item not failed ends `Cancelled` (saying what became
+of what was made of it) and the record `Cancelled`, with one sentence. A restore: cancelled until databases are put
+into place: the flow is stopped and what was stopped is started again; it ends `Cancelled` with one sentence (what
+was touched, what is left, the instances' state). Once databases are swapped it is refused: it finishes, or fails,
+to a safe state on its own (docs/statuses.md).
 """
 from __future__ import annotations
 
@@ -49,12 +50,24 @@ def cancel_backup(w: Ports, backup_id: str, now: float | None = None) -> dict:
     _delete_tagged(w, backup_id, cleanup)
     _mark_cancelled(w, backup_id, cleanup, marked)
     leftovers = cleanup.leftovers
-    detail = "cancelled by the caller" + (f"; left behind: {', '.join(leftovers)}" if leftovers else "") + (
-        f"; {'; '.join(cleanup.later.values())}" if cleanup.later else "")
-    final = finalize(w, backup_id, error={"Code": CANCELLED, "Detail": detail}, now=now)
+    final = finalize(w, backup_id, error={"Code": CANCELLED, "Detail": _cancelled_backup(w, backup_id, cleanup)},
+                     now=now)
     # A poll step that was running when its execution was stopped may have started the next generation since.
     w.flows.stop_generations(w.settings.backup_flow, backup_id, "cancelled by the caller")
     return final | {"Leftovers": leftovers}
+
+
+def _cancelled_backup(w: Ports, backup_id: str, cleanup: CancelCleanup) -> str:
+    """The cancelled backup's one sentence: what was touched, what is left, the instance's state."""
+    record = load_backup(w, backup_id)
+    started = [i for i in record.items if i.resource_id in cleanup.said]
+    touched = (f"{len(started)} of {len(record.items)} resources had been started and what was made of them was "
+               f"deleted" if started else "nothing had been made yet")
+    left = [f"left behind: {', '.join(cleanup.leftovers)} (tagged; the sweeper deletes them)"] \
+        if cleanup.leftovers else []
+    left += list(cleanup.later.values())
+    return (f"Cancelled by the caller: {touched}; {'; '.join(left) if left else 'nothing is left behind'}; "
+            f"{record.service_instance_id} ran throughout (a backup stops nothing)")
 
 
 def _left_behind(made: str, err: CloudError) -> str:
@@ -163,8 +176,9 @@ def _mark_cancelled(w: Ports, backup_id: str, cleanup: CancelCleanup, marked: di
                     "nothing had been made of it yet" if not cleanup.unlisted else
                     f"nothing was recorded as made of it (listing by the owner tag met {cleanup.unlisted}: anything "
                     f"a start made carries the tag, and the sweeper deletes it)"))
-                if item.status not in (ItemStatus.FAILED, ItemStatus.SKIPPED) or _lost_to_the_cancel(item, cleanup):
-                    item.fail(CANCELLED, message)
+                open_ = item.status in (ItemStatus.PENDING, ItemStatus.RUNNING, ItemStatus.SUCCEEDED)
+                if open_ or _lost_to_the_cancel(item, cleanup):
+                    item.close(ItemStatus.CANCELLED, message)
                     said[item.resource_id] = message
                 elif item.resource_id in marked and item.error_message == marked[item.resource_id]:
                     item.error_message = message
@@ -192,8 +206,8 @@ def cancel_restore(w: Ports, restore_id: str, now: float | None = None) -> dict:
     for attempt in range(10):       # a step already under way may still write the record: read it again
         _, record = read_restore(w, restore_id)
         try:
-            return recover(w, restore_id, {"Code": "Cancelled", "Detail": "cancelled by the caller; "
-                                                    + _what_was_touched(record)}, now)
+            return recover(w, restore_id, {"Code": CANCELLED, "Detail": "Cancelled by the caller in "
+                                           f"{record.phase}: " + _what_was_touched(record)}, now)
         except StaleWrite:
             time.sleep(0.2 * (attempt + 1))
     raise Conflict(f"restore {restore_id} kept changing while it was being cancelled; cancel it again")
@@ -208,6 +222,9 @@ def _what_was_touched(record) -> str:
               if db.state in (DatabaseState.RESTORING, DatabaseState.RESTORED)]
     said = [f"disks already rolled back to the backup: {', '.join(reset)}" if reset else "no disk was touched",
             "the live databases are untouched"]
+    if record.safety_backup_id:
+        said.append(f"the safety backup {record.safety_backup_id} "
+                    f"{'was cancelled too' if record.phase is RestorePhase.SAFETY_BACKUP else 'is kept'}")
     if copies:
         said.append(f"restored copies stay under {', '.join(repr(c) for c in copies)} (drop them when not needed)")
     return "; ".join(said)

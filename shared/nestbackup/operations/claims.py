@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from ..model.ids import is_backup_id, is_restore_id
 from ..model.records import record_time
-from ..model.status import BACKUP_FINAL, RestoreStatus
+from ..model.status import BACKUP_FINAL, RESTORE_FINAL
 from ..ports import Ports
 from ..ports.claims import LockTaken
 
-FINAL = {str(s) for s in BACKUP_FINAL} | {str(RestoreStatus.RESTORED), str(RestoreStatus.RESTORE_FAILED)}
+FINAL = {str(s) for s in BACKUP_FINAL | RESTORE_FINAL}
 OPENING_SECONDS = 120          # an opening writes its record within this, or gives up (the API function's is 60 s)
 
 

@@ -17,10 +17,11 @@ from .. import logs
 from ..decisions import restore as decide
 from ..decisions.backup import next_wait
 from ..errors import CloudError, Conflict, ValidationError
+from ..model.causes import INTERRUPTED, root_cause
 from ..model.ids import check_client_token
 from ..model.records import BackupRecord, ResourceType, iso_utc, new_record_id, record_time
 from ..model.restores import RestoreRecord
-from ..model.status import BackupStatus, DatabaseState, ItemStatus, RestorePhase, RestoreStatus
+from ..model.status import CANCELLED, BackupStatus, DatabaseState, ItemStatus, RestorePhase, RestoreStatus
 from ..ports import Ports
 from ..ports.compute import Instance
 from ..ports.flows import RestoreFlowInput
@@ -135,6 +136,7 @@ def advance(w: Ports, restore_id: str, round_number: int = 0, now: float | None 
         _note_instances_before(w, record)
         save(w, stored, record)
     handler(w, record, now)
+    record.note_failure(before)
     if record.phase is RestorePhase.DONE:
         meter.charge(restore_id, AdvanceOutput.TRANSITIONS)
         _finish(w, stored, record, now)
@@ -285,14 +287,36 @@ def _verify(w: Ports, record: RestoreRecord, now: float) -> None:
 
 
 def _finish(w: Ports, stored: StoredRecord, record: RestoreRecord, now: float) -> None:
+    """Close what is still open (docs/statuses.md): never touched -> NotStarted, saying why once; under way -> Cancelled
+    by a cancel, else Failed (it was interrupted); then the record's status, cause and cost."""
+    root = root_cause(record.items)
+    why = ("the restore was cancelled before it" if record.cancelled else
+           f"{root['ResourceId']} failed ({root['Code']})" if root else "the restore failed before it (see its cause)")
     for item in record.items:                 # nothing may stay open once the restore is over
-        if item.status in (ItemStatus.PENDING, ItemStatus.RUNNING):
-            item.fail("NotRestored", record.status_detail or "the restore ended before this resource was restored")
+        if item.status is ItemStatus.PENDING:
+            item.close(ItemStatus.NOT_STARTED, f"not started: {why}")
+        elif item.status is ItemStatus.RUNNING and record.cancelled:
+            copies = [repr(db.restored) for db in item.databases
+                      if db.state in (DatabaseState.RESTORING, DatabaseState.RESTORED)]
+            item.close(ItemStatus.CANCELLED, "the restore was cancelled while this was under way" + (
+                f"; the restored copies stay under {', '.join(copies)}" if copies else ""))
+        elif item.status is ItemStatus.RUNNING:
+            item.fail(INTERRUPTED, record.status_detail or "the restore ended before this resource was restored")
     record.refresh_status(iso_utc(now))
     record.cost = final_cost(w, record.restore_id)
     save(w, stored, record)
     close_operation(w, record.service_instance_id, record.restore_id, record.to_api())
     logs.event("restore finished", step="finalize", record_id=record.restore_id, status=str(record.status))
+
+
+def _instances_now(record: RestoreRecord, not_running: list[str]) -> str:
+    """The instances' state at the end of a cancelled restore, for its one sentence."""
+    stopped = _were_running(record)
+    if not stopped or record.stop_accepted_epoch is None:
+        return "; no instance was stopped"
+    if not_running:
+        return f"; not running yet: {', '.join(not_running)}"
+    return f"; {', '.join(stopped)} {'is' if len(stopped) == 1 else 'are'} running again"
 
 
 # A restore is not closed while the instances it stopped may still be stopped: a recovery that cannot start them
@@ -310,7 +334,15 @@ def recover(w: Ports, restore_id: str, error: dict | None = None, now: float | N
     if record.status is not RestoreStatus.RESTORING:
         return RecoverOutput(restore_id, str(record.status)).to_event()
     detail = str((error or {}).get("Detail") or "the restore flow failed")
-    record.fail_operation(f"{(error or {}).get('Code') or 'FlowFailed'}: {detail}")
+    if record.cancelled:
+        pass                    # a cancel whose recovery is retried (by the sweeper): it stays a cancel
+    elif (error or {}).get("Code") == CANCELLED:
+        # written before the instances are started, so a retry after a failed start still ends Cancelled
+        record.cancelled, record.status_detail = True, detail
+        save(w, stored, record)
+    else:
+        record.fail_operation(f"{(error or {}).get('Code') or 'FlowFailed'}: {detail}")
+        record.note_failure(record.phase)
     to_start = _were_running(record)
     deadline = time.monotonic() + min(300, w.settings.stop_deadline_seconds)
     while to_start:
@@ -333,6 +365,8 @@ def recover(w: Ports, restore_id: str, error: dict | None = None, now: float | N
             time.sleep(1)
     if not to_start and record.stop_accepted_epoch is not None:
         record.running_epoch = record.running_epoch or time.time()
+    if record.cancelled:
+        record.status_detail += _instances_now(record, to_start)
     record.enter(RestorePhase.DONE, now)
     meter.charge(restore_id, RecoverOutput.TRANSITIONS)
     _finish(w, stored, record, now)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from .. import logs
 from ..errors import CloudError
 from ..model.records import ResourceType
-from ..model.status import DatabaseState, ItemStatus, RestorePhase
+from ..model.status import ITEM_FINAL, DatabaseState, ItemStatus, RestorePhase
 from .discovery import discover
 from .kinds import RESTORE_KINDS, restore_kind_of
 
@@ -110,13 +110,13 @@ def _hold_back_if_any_failed(record: RestoreRecord) -> None:
     for item in record.items:
         if item.resource_type is ResourceType.RDS and item.status is ItemStatus.RUNNING:
             kept = [db for db in item.databases if db.state == DatabaseState.RESTORED]
-            item.fail("NotSwapped", f"not renamed into place because the restore of {'; '.join(failed)} failed: the "
-                                    f"live databases are in place; the restored copies are under "
-                                    f"{', '.join(repr(db.restored) for db in kept) or 'no name'}")
+            item.close(ItemStatus.ROLLED_BACK, f"not renamed into place because the restore of {'; '.join(failed)} "
+                                                f"failed: the live databases are in place; the restored copies are "
+                                                f"under {', '.join(repr(db.restored) for db in kept) or 'no name'}")
 
 
 def _data_final(item: RestoreItem) -> bool:
-    if item.status in (ItemStatus.SUCCEEDED, ItemStatus.FAILED):
+    if item.status in ITEM_FINAL:
         return True
     # restored beside the live resource: its part is over once every database is back (or failed); the swap is next
     return restore_kind_of(item).restores_beside_live and item.status is ItemStatus.RUNNING and \

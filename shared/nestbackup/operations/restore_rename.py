@@ -60,6 +60,7 @@ def rename(w: Ports, restore_id: str, now: float | None = None) -> dict:
             else:
                 item.fail("RestoreIncomplete", "not every database was restored and renamed")
     _undo_swaps_if_any_failed(w, record)
+    record.note_failure(RestorePhase.RENAMING_DATABASES)
     record.enter(RestorePhase.STARTING_INSTANCE, now)
     save(w, stored, record)
     meter.charge(restore_id, RenameOutput.TRANSITIONS)
@@ -94,4 +95,7 @@ def _undo_swaps_if_any_failed(w: Ports, record: RestoreRecord) -> None:
                      f"names")
         if kept:
             said += f"; left restored: {', '.join(kept)}"
-        item.fail("NotSwapped", said)
+        if item.status is ItemStatus.FAILED:       # its own failure stays first; the undo is said after it
+            item.error_message = f"{item.error_message}; {said}"
+        else:
+            item.close(ItemStatus.ROLLED_BACK, said)

@@ -140,7 +140,9 @@ class _Owners:
         if status in (BackupStatus.CREATING, BackupStatus.DELETING):
             return None                                  # live: its steps may still record or delete them
         items = list(stored.items.values())
-        if status == BackupStatus.DELETED or any(i.get("error_code") == CANCELLED for i in items):
+        # a cancelled backup keeps nothing (schema 1 said so by its items' code, docs/statuses.md)
+        if status in (BackupStatus.DELETED, BackupStatus.CANCELLED) or any(i.get("error_code") == CANCELLED
+                                                                           for i in items):
             return set()
         kept = {x for i in items for x in (i.get("artifact_id"), i.get("group_id"), i.get("job_id")) if x}
         groups = sorted({i["group_id"] for i in items if i.get("group_id")})
