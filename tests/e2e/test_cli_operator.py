@@ -43,7 +43,7 @@ def test_listings_have_headers_engines_origin_filters_paging_and_every_instance(
     failed = _failed_backup(api, control, si, seeded["Disks"][0]["DiskId"])
     status, record = api.call("POST", "/backups", {"ServiceInstanceId": si, "Description": "before the upgrade"})
     last = api.wait(record["BackupId"])
-    assert (first["Status"], failed["Status"], last["Status"]) == ("Created", "CreateFailed", "Created")
+    assert (first["Status"], failed["Status"], last["Status"]) == ("Created", "PartiallyCreated", "Created")
 
     listed = cli(product, "backup", "list", "--instance", si)
     assert listed.returncode == 0, listed.stderr
@@ -53,7 +53,7 @@ def test_listings_have_headers_engines_origin_filters_paging_and_every_instance(
     assert "user" in rows[0] and "2 disks, PostgreSQL" in rows[0] and rows[0].endswith("before the upgrade")
     assert "(2 failed)" in rows[1] and "failed" not in rows[0]          # the two disks are one snapshot group
 
-    only_failed = cli(product, "backup", "list", "--instance", si, "--status", "CreateFailed")
+    only_failed = cli(product, "backup", "list", "--instance", si, "--status", "PartiallyCreated")
     assert [row.split()[0] for row in only_failed.stdout.splitlines()[1:]] == [failed["BackupId"]]
     since = cli(product, "backup", "list", "--instance", si, "--since", failed["StartTime"], "--json")
     assert [b["BackupId"] for b in json.loads(since.stdout)["Backups"]] == [last["BackupId"], failed["BackupId"]]
