@@ -11,6 +11,7 @@ from nestbackup.adapters.cloudflow import CloudFlow
 from nestbackup.adapters.computenest import ComputeNest
 from nestbackup.adapters.databases.gateway import SqlDatabases
 from nestbackup.adapters.ecs import Ecs
+from nestbackup.adapters.kms import Kms
 from nestbackup.adapters.rds import Rds
 from nestbackup.adapters.tablestore import Tablestore
 from nestbackup.adapters.webhook import HttpWebhooks
@@ -23,6 +24,7 @@ from nestbackup.ports.documents import Documents
 from nestbackup.ports.flows import Flows
 from nestbackup.ports.gateway import DatabaseGateway
 from nestbackup.ports.records import Records
+from nestbackup.ports.secrets import Secrets
 from nestbackup.ports.webhooks import Webhooks
 from tests.support.memory.catalog import MemoryCatalog
 from tests.support.memory.compute import MemoryCompute
@@ -30,6 +32,7 @@ from tests.support.memory.databases import MemoryDatabases
 from tests.support.memory.flows import MemoryFlows
 from tests.support.memory.gateway import MemoryDatabaseGateway
 from tests.support.memory.records import MemoryStore
+from tests.support.memory.secrets import MemorySecrets
 from tests.support.memory.webhooks import MemoryWebhooks
 from tests.support.memory.wiring import MemoryWiring
 
@@ -43,6 +46,7 @@ PORTS = [
     (Documents, Tablestore, MemoryStore),
     (DatabaseGateway, SqlDatabases, MemoryDatabaseGateway),
     (Webhooks, HttpWebhooks, MemoryWebhooks),
+    (Secrets, Kms, MemorySecrets),
 ]
 
 

@@ -15,6 +15,7 @@ that runs against both (`tests/contracts/`).
 | documents | `documents.Documents` | `adapters/tablestore.py` (the same table) |
 | database gateway | `gateway.DatabaseGateway` | `adapters/databases/gateway.py` (MySQL, PostgreSQL, SQL Server) |
 | webhooks | `webhooks.Webhooks` | `adapters/webhook.py` (HTTP) |
+| secrets | `secrets.Secrets` | `adapters/kms.py` (KMS secrets) |
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:       # types only: a handler loads the port modules (their va
     from .flows import Flows
     from .gateway import DatabaseGateway
     from .records import Records
+    from .secrets import Secrets
     from .webhooks import Webhooks
 
 
@@ -60,6 +62,14 @@ class Ports(Protocol):
 
     @property
     def webhooks(self) -> Webhooks: ...
+
+    @property
+    def secrets(self) -> Secrets: ...
+
+    def admin_token(self, fresh: bool = False) -> str | None:
+        """The admin's bearer token, from its secret (None when the deployment names none); `fresh` as
+        Secrets.read."""
+        ...
 
     def database(self, db_instance_id: str, engine: str) -> DatabaseGateway:
         """SQL access to an RDS instance's databases; ValidationError when no account is configured for it."""
