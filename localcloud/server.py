@@ -190,7 +190,7 @@ class _Handler(BaseHTTPRequestHandler):
             if product is None:
                 raise ServiceError("InvalidVersion", f"Specified parameter Version is not valid: {version!r}.", 400)
             cloud.ram.authorize(req.access_key_id, name, action,
-                                rpc_resource(name, cloud.region, cloud.account_id, req.params))
+                                rpc_resource(name, cloud.region, cloud.account_id, req.params, action))
             cloud.faults.before_call(name)
             result = product.dispatch(req)
             if cloud.faults.lose_response(name):

@@ -94,10 +94,12 @@ class Ram:
     def policy_of(self, role: str) -> dict | None:
         return self._policies.get(role.lower())
 
-    def check_token(self, access_key_id: str, token: str | None) -> None:
+    def check_token(self, access_key_id: str, token: str | None, product: str = "") -> None:
         """A role's key is valid only with the security token issued with it."""
         role = self._role_of_key.get(access_key_id)
         if role is not None and token != self._roles[role].security_token:
+            if product == "ots":        # Tablestore's authentication failures are all OTSAuthFailed
+                raise ServiceError("OTSAuthFailed", "The security token is invalid.", 403)
             raise ServiceError("InvalidSecurityToken.Mismatch", "Specified SecurityToken is not valid.", 400)
 
     def authorize(self, access_key_id: str, product: str, action: str, resource: str) -> None:
@@ -121,7 +123,14 @@ _RPC_RESOURCE_PARAMS = {
 }
 
 
-def rpc_resource(product: str, region: str, account: str, params: dict[str, str]) -> str:
+# Actions whose API reference documents "All Resources" (no resource-level authorization): RAM checks them against
+# no particular resource, so only a statement whose Resource is "*" allows them (docs/cloud-fidelity.md, "RAM").
+ALL_RESOURCES = frozenset({"rds:DescribeHistoryTasks", "fnf:StartExecution", "fnf:DescribeFlow"})
+
+
+def rpc_resource(product: str, region: str, account: str, params: dict[str, str], action: str = "") -> str:
+    if f"{product}:{action}" in ALL_RESOURCES:
+        return "*"
     for param, kind in _RPC_RESOURCE_PARAMS.get(product, ()):
         value = params.get(param)
         if value:

@@ -76,7 +76,7 @@ class Tablestore(Tables, Ranges, Batches):
         """A role's key may call `api` only on the tables its policy names (localcloud/core/ram.py), each
         `acs:ots:<region>:<account>:instance/<instance>/table/<table>`; ListTable acts on the instance."""
         ram = self.cloud.ram
-        ram.check_token(ak, headers.get("x-ots-ststoken"))
+        ram.check_token(ak, headers.get("x-ots-ststoken"), "ots")
         base = f"acs:ots:{self.cloud.region}:{self.cloud.account_id}:instance/{instance}"
         for table in _tables(api, body):
             ram.authorize(ak, "ots", api, f"{base}/table/{table}" if table else base)
