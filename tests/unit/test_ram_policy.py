@@ -107,3 +107,16 @@ def test_every_function_in_s_yaml_assumes_its_groups_role():
 
 def test_the_flow_role_only_invokes_our_functions():
     assert stored("flow-policy.json") == ram.flow_policy()
+
+
+def test_each_function_is_given_the_name_of_every_secret_its_role_may_read():
+    """A role granted a secret is no use if its function is not told the secret's name (s.yaml), and the reverse."""
+    from localcloud.fc.syaml import functions
+    specs = {spec.name: spec for spec in functions(ROOT / "s.yaml")}
+    variable = {"${dbAccountsSecret}": "NESTBACKUP_DB_ACCOUNTS_SECRET",
+                "${adminTokenSecret}": "NESTBACKUP_ADMIN_TOKEN_SECRET"}
+    derived = ram.derive()
+    for function, group in ram.GROUP_OF.items():
+        _, secrets = derived[group]
+        named = {v for v in variable.values() if v in specs[function].environment}
+        assert named == {variable[s] for s in secrets}, function
