@@ -42,7 +42,7 @@ class LocalCloud(CloudContext):
         self.fnf = Fnf(self, flows_dir=flows_dir, wait_scale=flow_wait_scale)
         self.computenest = ComputeNest(self)
         from .kms.models import Kms
-        self.kms = Kms(self, self.account_id)
+        self.kms = Kms(self)
         self.rpc_products: dict[str, Product] = {p.version: p for p in (self.ecs, self.rds, self.fnf,
                                                                           self.computenest, self.kms)}
         for role, policy in (role_policies or {}).items():

@@ -40,10 +40,6 @@ class Kms(Product):
     version = "2016-01-20"
     ACTIONS = frozenset({"CreateSecret", "PutSecretValue", "GetSecretValue"})
 
-    def __init__(self, cloud, account_id: str) -> None:
-        super().__init__(cloud)
-        self.account_id = account_id
-
     def _data(self, req: RpcRequest) -> tuple[str, str]:
         data = req.require("SecretData")
         kind = req.get("SecretDataType", "text")
@@ -62,7 +58,7 @@ class Kms(Product):
         with self.cloud.store.tx():
             if self.cloud.store.get(SECRET, name) is not None:
                 raise ServiceError("Rejected.ResourceExist", f"The secret {name} already exists.", 400)
-            arn = secret_arn(self.cloud.region, self.account_id, name)
+            arn = secret_arn(self.cloud.region, self.cloud.account_id, name)
             self.cloud.store.put(SECRET, name, {
                 "SecretName": name, "Arn": arn, "SecretType": req.get("SecretType", "Generic"),
                 "CreateTime": self.cloud.iso(),
@@ -109,7 +105,7 @@ class Kms(Product):
 
     def _name(self, given: str) -> str:
         """A secret is named by its name or its ARN."""
-        prefix = secret_arn(self.cloud.region, self.account_id, "")
+        prefix = secret_arn(self.cloud.region, self.cloud.account_id, "")
         return given.removeprefix(prefix)
 
     # -- seeding, in process (`nestbackup local serve` and the demo): the same rules as the API

@@ -34,6 +34,7 @@ def test_backup_and_restore_run_under_each_functions_own_role(product, api, cont
     assert set(cloud.ram.policy_of("nestbackup-api")["Statement"][0]) == {"Effect", "Action", "Resource"}
     seeded = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB", Postgres=pg_db[1])
     assert seeded["DBInstances"]
+    cloud.stats.reset()
     backup = backup_of(api, si)
     with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=pg_db[0]) as conn, conn.cursor() as cur:
         cur.execute("DELETE FROM t WHERE id < 10")
@@ -42,6 +43,10 @@ def test_backup_and_restore_run_under_each_functions_own_role(product, api, cont
     final = wait_restore(api, restore["RestoreId"], timeout=300)
     assert final["Status"] == "Restored", final
     assert len(pg_rows(pg_db[0])) == 50
+    # the secrets are read once per function (its role) and kept: the admin token by the API, the accounts by the
+    # functions that connect, however many requests and steps ran
+    calls = cloud.stats.snapshot()
+    assert 1 <= calls.get("kms:GetSecretValue", 0) <= 4 and sum(calls.values()) > 50, calls
 
 
 @pytest.fixture(scope="module")
