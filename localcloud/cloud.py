@@ -16,18 +16,19 @@ _REPO = Path(__file__).resolve().parents[1]
 
 class LocalCloud(CloudContext):
     def __init__(self, state_dir: str | Path | None = None, credentials: dict[str, str] | None = None,
-                 admin_token: str | None = None, region: str = DEFAULT_REGION,
+                 region: str = DEFAULT_REGION,
                  flows_dir: str | Path | None = None, s_yaml: str | Path | None = None,
                  flow_wait_scale: float = 1.0, function_env: dict[str, str] | None = None,
-                 http_triggers: dict[str, str] | None = None) -> None:
+                 http_triggers: dict[str, str] | None = None, role_policies: dict[str, dict] | None = None) -> None:
         """`s_yaml`: the Serverless Devs file whose fc3 functions and triggers are deployed (default: the
         repository's s.yaml); `function_env`: values that override the deployed functions' environment ("{endpoint}"
         is replaced by the server's URL); `http_triggers`: path prefix -> function name, where the function's
-        s.yaml HTTP trigger is served (e.g. {"/api": "nestbackup-api"})."""
+        s.yaml HTTP trigger is served (e.g. {"/api": "nestbackup-api"}); `role_policies`: RAM role name -> policy
+        document: every call a function makes with its role's credentials is checked against it
+        (localcloud/core/ram.py); without it, functions get the account's own key and nothing is checked."""
         if state_dir is None:
             state_dir = tempfile.mkdtemp(prefix="localcloud-")
         super().__init__(Path(state_dir), credentials or {DEFAULT_ACCESS_KEY_ID: DEFAULT_ACCESS_KEY_SECRET}, region)
-        self.admin_token = admin_token
         # Imported here so that a product's heavy imports stay out of `import localcloud.cloud`.
         from .computenest.models import ComputeNest
         from .ecs.models import Ecs
@@ -44,9 +45,13 @@ class LocalCloud(CloudContext):
         self.fnf = Fnf(self, flows_dir=flows_dir, wait_scale=flow_wait_scale)
         self.computenest = ComputeNest(self)
         self.eventbridge = EventBridge(self)
+        from .kms.models import Kms
+        self.kms = Kms(self)
         self.rpc_products: dict[str, Product] = {p.version: p for p in (self.ecs, self.rds, self.fnf,
                                                                           self.computenest, self.eventbridge,
-                                                                          self.ots_instances)}
+                                                                          self.ots_instances, self.kms)}
+        for role, policy in (role_policies or {}).items():
+            self.ram.attach_role(role, policy)
         # Function Compute: what s.yaml deploys, served to CloudFlow tasks, HTTP triggers and the FC API.
         from .fc.models import Fc
         from .fc.syaml import DeploymentError

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .cloud import LocalCloud
 from .core.errors import ServiceError
+from .core.ram import rpc_resource
 from .core.rpc import RpcRequest
 from .core.signing import verify_acs3, verify_v1
 
@@ -182,11 +183,15 @@ class _Handler(BaseHTTPRequestHandler):
                 req.access_key_id = verify_acs3(method, url.path, query, headers, body, cloud.credentials)
             else:
                 req.access_key_id = verify_v1(method, query, form, cloud.credentials)
+            cloud.ram.check_token(req.access_key_id,
+                                  headers.get("x-acs-security-token") or req.params.get("SecurityToken"))
             for key in ("Action", "Version", "Format", "Timestamp", "SignatureNonce", "SignatureMethod",
-                        "SignatureVersion", "AccessKeyId", "Signature"):
+                        "SignatureVersion", "AccessKeyId", "Signature", "SecurityToken"):
                 req.params.pop(key, None)
             if product is None:
                 raise ServiceError("InvalidVersion", f"Specified parameter Version is not valid: {version!r}.", 400)
+            cloud.ram.authorize(req.access_key_id, name, action,
+                                rpc_resource(name, cloud.region, cloud.account_id, req.params, action))
             cloud.faults.before_call(name)
             result = product.dispatch(req)
             if cloud.faults.lose_response(name):

@@ -9,7 +9,8 @@ that name), never under: a missing grant breaks a real deployment, a needless on
 whose action cannot be resolved to a literal stops the derivation, and so does a dispatch entry that names no function.
 
 `python scripts/ram.py` prints the policies; `--write` stores them under deploy/ram/ (region and account stay
-placeholders that scripts/render-policies fills in: `${region}`, `${accountId}`, `${otsInstance}`, `${otsTable}`).
+placeholders that scripts/render-policies fills in: `${region}`, `${accountId}`, `${otsInstance}`, `${otsTable}`,
+`${dbAccountsSecret}`, `${adminTokenSecret}`).
 tests/unit/test_ram_policy.py fails when the stored policies and the code disagree.
 """
 from __future__ import annotations
@@ -36,7 +37,13 @@ GROUP_OF = {
 }
 # The adapter classes and the RAM code of the product each one calls.
 ADAPTERS = {"Ecs": "ecs", "Rds": "rds", "CloudFlow": "fnf", "Tablestore": "ots", "ComputeNest": "computenest",
-            "EventBridge": "eventbridge"}
+            "EventBridge": "eventbridge", "Kms": "kms"}
+# The secrets, by the composition root's method that names each (settings hold the names): a group is granted
+# kms:GetSecretValue on the ARN of each secret whose reader it reaches, and on no other. A group that reaches no
+# reader has no secret name to read, so its GetSecretValue (reached only through the over-approximating walk) is
+# dropped. Render-policies fills in the names.
+SECRET_READERS = {"nestbackup.wiring:Wiring._db_account": "${dbAccountsSecret}",
+                  "nestbackup.wiring:Wiring.admin_token": "${adminTokenSecret}"}
 # Tablestore SDK client methods -> RAM actions: the adapter's own table (imported: it holds no SDK import).
 sys.path.insert(0, str(PACKAGE.parent))
 from nestbackup.adapters.tablestore import OTS_ACTIONS as OTS  # noqa: E402
@@ -55,6 +62,7 @@ RESOURCES = {
     "computenest": ["*"],
     "eventbridge": ["*"],
 }
+SECRET_ARN = "acs:kms:${region}:${accountId}:secret/"
 # Actions documented for "All Resources" only, within a product that is otherwise scoped.
 UNSCOPED_ACTIONS = {"rds:DescribeHistoryTasks"}
 
@@ -254,24 +262,37 @@ def handler_roots(function: str, index: Index, step: str | None = None) -> set[s
     return roots
 
 
-def group_actions() -> dict[str, set[str]]:
+def derive() -> dict[str, tuple[set[str], set[str]]]:
+    """Each group's actions and the secrets (SECRET_READERS placeholders) it reads."""
     index = Index()
-    groups: dict[str, set[str]] = defaultdict(set)
+    groups: dict[str, tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
     functions = sorted(p.name for p in FUNCTIONS.iterdir() if (p / "index.py").exists())
     unknown = [f for f in functions if f not in GROUP_OF]
     if unknown:
         raise Unresolved(f"functions without a role group in scripts/ram.py GROUP_OF: {unknown}")
     for function in functions:
-        groups[GROUP_OF[function]] |= index.actions(handler_roots(function, index)) - BOOTSTRAP_ONLY
+        reached = index.reachable(handler_roots(function, index))
+        actions = {a for node in reached for a in index.sends.get(node, ()) if "<" not in a} - BOOTSTRAP_ONLY
+        secrets = {SECRET_READERS[node] for node in reached if node in SECRET_READERS}
+        if not secrets:
+            actions = {a for a in actions if not a.startswith("kms:")}
+        group_actions_, group_secrets = groups[GROUP_OF[function]]
+        group_actions_ |= actions
+        group_secrets |= secrets
     return dict(groups)
 
 
-def role_policy(actions: set[str]) -> dict:
+def group_actions() -> dict[str, set[str]]:
+    return {group: actions for group, (actions, _) in derive().items()}
+
+
+def role_policy(actions: set[str], secrets: set[str] = frozenset()) -> dict:
     by_product: dict[str, list[str]] = defaultdict(list)
     for action in sorted(actions):
         by_product["*" if action in UNSCOPED_ACTIONS else action.split(":")[0]].append(action)
     return {"Version": "1", "Statement": [
-        {"Effect": "Allow", "Action": acts, "Resource": RESOURCES.get(product, ["*"])}
+        {"Effect": "Allow", "Action": acts,
+         "Resource": sorted(SECRET_ARN + s for s in secrets) if product == "kms" else RESOURCES.get(product, ["*"])}
         for product, acts in sorted(by_product.items())]}
 
 
@@ -281,7 +302,7 @@ def flow_policy() -> dict:
 
 
 def policies() -> dict[str, dict]:
-    out = {f"{group}-policy.json": role_policy(actions) for group, actions in group_actions().items()}
+    out = {f"{group}-policy.json": role_policy(actions, secrets) for group, (actions, secrets) in derive().items()}
     out["flow-policy.json"] = flow_policy()
     return out
 

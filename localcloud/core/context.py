@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .faults import Faults
+from .ram import Ram
 from .stats import Stats
 from .store import Store
 
@@ -23,7 +24,9 @@ class CloudContext:
         self.state_dir = state_dir
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.credentials = credentials
+        self.ram = Ram(credentials)      # the functions' roles and the check of their calls
         self.region = region
+        self.account_id = "1234567890123456"        # the account every ARN of this cloud names
         self.store = Store(self.state_dir / "state.db")
         self.faults = Faults()
         self.stats = Stats()

@@ -8,12 +8,13 @@ sibling modules import, but are shared by name across functions).
 
 The call mirrors FC 3.0's Python runtime: `event` is `json.dumps(body).encode()` (a string body is sent as is),
 `context` carries `request_id`, `function` (name, handler, memory, timeout, qualifier, version_id), `credentials`
-(access_key_id, access_key_secret, security_token: the local cloud's first key pair), `service` (FC2 legacy
-fields), `region`, `account_id`. Functions share the server's process, so its environment is theirs: the local
-cloud sets the variables FC sets (ALIBABA_CLOUD_ACCESS_KEY_ID, ...) and the deployed functions' environment there
-once it knows its endpoint (`LocalCloud.bind`). Timeouts are not enforced. A task without `body` sends `{}` (what
-CloudFlow sends then is UNCONFIRMED). The result: JSON data as is, str/bytes parsed as JSON (`to_json`); the Task
-then requires an object.
+(access_key_id, access_key_secret, security_token: the temporary credentials of the function's s.yaml
+role when the local cloud enforces RAM (localcloud/core/ram.py), else the local cloud's first key pair), `service`
+(FC2 legacy fields), `region`, `account_id`. Functions share the server's process, so its environment is theirs:
+the local cloud sets the variables FC sets (ALIBABA_CLOUD_ACCESS_KEY_ID, ...) and the deployed functions'
+environment there once it knows its endpoint (`LocalCloud.bind`). Timeouts are not enforced. A task without
+`body` sends `{}` (what CloudFlow sends then is UNCONFIRMED). The result: JSON data as is, str/bytes parsed as
+JSON (`to_json`); the Task then requires an object.
 """
 from __future__ import annotations
 
@@ -86,9 +87,10 @@ def to_json(result: Any) -> Any:
 
 
 class Functions:
-    def __init__(self, region: str, credentials: dict[str, str], account_id: str = "1234567890123456"):
+    def __init__(self, region: str, credentials: dict[str, str], account_id: str = "1234567890123456", ram=None):
         self.region = region
         self.credentials = credentials
+        self.ram = ram
         self.account_id = account_id
         self._registry: dict[str, Callable] = {}
         self._modules: dict[str, Callable] = {}
@@ -141,16 +143,27 @@ class Functions:
             return handler
 
     def context(self, name: str, qualifier: str = "LATEST", request_id: str | None = None) -> FcContext:
-        key_id, secret = next(iter(self.credentials.items()))
         spec = self.deployed.get(name)
+        credentials = self._credentials(spec)
         function = FcFunction(name=name, qualifier=qualifier) if spec is None else FcFunction(
             name=name, handler=spec.handler, memory=spec.memory_size, timeout=spec.timeout, qualifier=qualifier)
         return FcContext(
             request_id=request_id or str(uuid.uuid4()),
             function=function,
-            credentials=FcCredentials(access_key_id=key_id, access_key_secret=secret),
+            credentials=credentials,
             service=FcService(qualifier=qualifier),
             region=self.region, account_id=self.account_id, logger=logging.getLogger(f"localcloud.fc.{name}"))
+
+    def _credentials(self, spec) -> FcCredentials:
+        """FC passes the function's role's STS credentials; with RAM enforced, a function without a role gets none
+        that can call anything."""
+        if self.ram is not None and self.ram.enforcing:
+            role = self.ram.credentials_of(getattr(spec, "role", "") or "")
+            if role is None:
+                return FcCredentials(access_key_id="", access_key_secret="")
+            return FcCredentials(role.access_key_id, role.access_key_secret, role.security_token)
+        key_id, secret = next(iter(self.credentials.items()))
+        return FcCredentials(access_key_id=key_id, access_key_secret=secret)
 
     def invoke(self, arn: str, body: Any) -> Any:
         parsed = parse_arn(arn) if isinstance(arn, str) else None

@@ -80,7 +80,8 @@ class Fnf(Product):
             flows_dir = _REPO / "flows"
         self.flow_files = FlowFiles(Path(flows_dir) if flows_dir else None)
         self.max_state_bytes = max_state_bytes
-        self.functions = Functions(cloud.region, cloud.credentials)     # deployed from s.yaml by localcloud.fc
+        # deployed from s.yaml by localcloud.fc
+        self.functions = Functions(cloud.region, cloud.credentials, cloud.account_id, ram=cloud.ram)
         self.runner = Runner(cloud, self.functions, float(wait_scale), max_events, max_state_bytes)
 
     @property

@@ -63,6 +63,7 @@ class Tablestore(Tables, Ranges, Batches):
             fn = self._apis.get(api)
             if fn is None:
                 raise errors.unsupported(api)
+            self._authorize(ak, headers, api, instance, body)
             out = fn(instance, body)
             return 200, response_headers(api, out, request_id, ak, key), out
         except ServiceError as err:
@@ -73,6 +74,15 @@ class Tablestore(Tables, Ranges, Batches):
             return self._error_response(api, errors.invalid(f"Failed to parse the request body: {exc}"), request_id,
                                         ak, key)
 
+    def _authorize(self, ak: str, headers: dict, api: str, instance: str, body: bytes) -> None:
+        """A role's key may call `api` only on the tables its policy names (localcloud/core/ram.py), each
+        `acs:ots:<region>:<account>:instance/<instance>/table/<table>`; ListTable acts on the instance."""
+        ram = self.cloud.ram
+        ram.check_token(ak, headers.get("x-ots-ststoken"), "ots")
+        base = f"acs:ots:{self.cloud.region}:{self.cloud.account_id}:instance/{instance}"
+        for table in _tables(api, body):
+            ram.authorize(ak, "ots", api, f"{base}/table/{table}" if table else base)
+
     def error(self, api: str, err) -> tuple[int, dict, bytes]:
         return self._error_response(api, err, new_request_id(), None, None)
 
@@ -82,3 +92,15 @@ class Tablestore(Tables, Ranges, Batches):
         # An OTSAuthFailed answer cannot be signed (the client does not check it); others are signed when we can.
         sign = err.code != "OTSAuthFailed"
         return err.status, response_headers(api, body, request_id, ak if sign else None, key if sign else None), body
+
+
+def _tables(api: str, body: bytes) -> list[str]:
+    """The tables a request names ("" for one that acts on the instance)."""
+    if api == "ListTable":
+        return [""]
+    if api in ("BatchWriteRow", "BatchGetRow"):
+        req = getattr(pb, f"{api}Request").FromString(body)
+        return sorted({t.table_name for t in req.tables}) or [""]
+    if api == "CreateTable":
+        return [pb.CreateTableRequest.FromString(body).table_meta.table_name]
+    return [getattr(pb, f"{api}Request").FromString(body).table_name]

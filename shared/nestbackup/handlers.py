@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from .wiring import Wiring
 
 _wirings: dict[Settings, Wiring] = {}
+# Wirings kept per process: one per function's credentials where functions share a process (the local cloud runs
+# every function, each with its role's credentials, in one), so that they do not rebuild each other's adapters.
+_WIRINGS_KEPT = 8
 
 
 def layer_first(path: list[str]) -> None:
@@ -76,7 +79,8 @@ def wiring(context: object = None) -> Ports:
     settings = Settings.from_env(context=context)
     if settings not in _wirings:
         logs.setup()
-        _wirings.clear()
+        if len(_wirings) >= _WIRINGS_KEPT:        # FC runs one function per instance: old credentials only
+            _wirings.pop(next(iter(_wirings)))
         _wirings[settings] = Wiring(settings)
     return _wirings[settings]
 

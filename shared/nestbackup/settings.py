@@ -28,6 +28,8 @@ def default_endpoint(product: str, region: str) -> str:
         return "rds.aliyuncs.com" if region in _RDS_CENTRAL else f"rds.{region}.aliyuncs.com"
     if product == "fnf":
         return f"{region}.fnf.aliyuncs.com"
+    if product == "kms":            # the regional endpoint (SDK alibabacloud_kms20160120: endpoint rule "regional")
+        return f"kms.{region}.aliyuncs.com"
     if product == "computenest":     # served in cn-hangzhou and ap-southeast-1 only (model/regions.py)
         return f"computenest.{region}.aliyuncs.com"
     if product == "eventbridge":     # the SDK alibabacloud_eventbridge20200401's _endpoint_map, for every region
@@ -35,13 +37,10 @@ def default_endpoint(product: str, region: str) -> str:
     raise ValueError(product)
 
 
-def admin_token(env: Mapping[str, str] | None = None) -> str | None:
-    """The admin's bearer token (NESTBACKUP_ADMIN_TOKEN); it manages tenants and may act on every service instance."""
-    return (os.environ if env is None else env).get("NESTBACKUP_ADMIN_TOKEN")
-
-
-def db_accounts_override() -> str | None:
-    """NESTBACKUP_DB_ACCOUNTS as this process was given it, for the local cloud's functions; None when unset."""
+def local_db_accounts() -> str | None:
+    """Local development only: NESTBACKUP_DB_ACCOUNTS, the accounts of this machine's database servers that
+    `nestbackup local serve` and the demo put into the local cloud's KMS secret (the functions never read it: they
+    read the secret). None when unset."""
     return os.environ.get("NESTBACKUP_DB_ACCOUNTS") or None
 
 
@@ -95,8 +94,14 @@ class Settings:
     # How long a cancel waits for running RDS backup jobs, all of them together: it runs in the API function, which
     # s.yaml stops after 60 s. The sets of jobs still running then are deleted by the timer once the jobs end.
     cancel_rds_wait_seconds: int = 20
-    # JSON: {"<DBInstanceId>" or "<Engine>": {"User": ..., "Password": ...}}, the accounts db-rename connects with
-    db_accounts: str = "{}"
+    kms_endpoint: str = ""
+    # The KMS secrets (names, never values; docs/deploy.md "Secrets"). The database accounts' secret holds JSON
+    # {"<DBInstanceId>" or "<Engine>": {"User": ..., "Password": ...}}; the admin token's, the bearer token itself.
+    db_accounts_secret: str = ""
+    admin_token_secret: str = ""
+    # How long a function instance keeps a secret's value before reading it again (a rotation reaches every
+    # instance within this; a refused login or token reads it at once).
+    secret_ttl_seconds: int = 300
     prices: str = "{}"          # JSON overrides of steps.plan.DEFAULT_PRICES
     webhook_deadline_seconds: int = 5          # one total deadline for all deliveries of one record
     webhook_allow_private: bool = False        # admin option: webhooks may target private/loopback addresses
@@ -164,7 +169,10 @@ class Settings:
                    stop_deadline_seconds=number("NESTBACKUP_STOP_DEADLINE_SECONDS", 600),
                    restore_deadline_seconds=number("NESTBACKUP_RESTORE_DEADLINE_SECONDS", 24 * 3600),
                    cancel_rds_wait_seconds=max(0, number("NESTBACKUP_CANCEL_RDS_WAIT_SECONDS", 20)),
-                   db_accounts=env.get("NESTBACKUP_DB_ACCOUNTS", "{}"),
+                   kms_endpoint=endpoint("kms"),
+                   db_accounts_secret=env.get("NESTBACKUP_DB_ACCOUNTS_SECRET", ""),
+                   admin_token_secret=env.get("NESTBACKUP_ADMIN_TOKEN_SECRET", ""),
+                   secret_ttl_seconds=max(0, number("NESTBACKUP_SECRET_TTL_SECONDS", 300)),
                    prices=env.get("NESTBACKUP_PRICES", "{}"),
                    webhook_deadline_seconds=max(1, number("NESTBACKUP_WEBHOOK_DEADLINE_SECONDS", 5)),
                    webhook_allow_private=env.get("NESTBACKUP_WEBHOOK_ALLOW_PRIVATE", "").lower() in ("1", "true"),

@@ -20,6 +20,7 @@ if TYPE_CHECKING:       # types only: each adapter imports its port's values whe
     from .ports.flows import Flows
     from .ports.gateway import DatabaseGateway
     from .ports.records import Records
+    from .ports.secrets import Secrets
     from .ports.webhooks import Webhooks
 
 
@@ -81,23 +82,50 @@ class Wiring:
         from .adapters.openapi import take_retries
         return take_retries()
 
+    @cached_property
+    def secrets(self) -> Secrets:
+        from .adapters.kms import VERSION, Kms
+        s = self.settings
+        return Kms(self._rpc(s.kms_endpoint or default_endpoint("kms", s.region), VERSION), s.secret_ttl_seconds)
+
+    def admin_token(self, fresh: bool = False) -> str | None:
+        from .errors import CloudError, NotFound
+        name = self.settings.admin_token_secret
+        try:
+            return self.secrets.read(name, fresh=fresh) if name else None
+        except NotFound as err:     # the deployment's fault, not the caller's: never answered as a 404
+            raise CloudError("SecretNotFound", str(err), action="GetSecretValue") from None
+
+    def _db_account(self, db_instance_id: str, engine: str, fresh: bool = False) -> dict:
+        name = self.settings.db_accounts_secret
+        if not name:
+            raise ValidationError(f"no database account for {db_instance_id} ({engine}): set "
+                                  f"NESTBACKUP_DB_ACCOUNTS_SECRET to the KMS secret that holds the accounts")
+        try:
+            accounts = json.loads(self.secrets.read(name, fresh=fresh) or "{}")
+        except ValueError:
+            raise ValidationError(f"the KMS secret {name} is not JSON") from None
+        account = accounts.get(db_instance_id) or accounts.get(engine) if isinstance(accounts, dict) else None
+        if not isinstance(account, dict) or not account.get("User"):
+            raise ValidationError(f"no database account for {db_instance_id} ({engine}) in the KMS secret {name}")
+        return account
+
     def database(self, db_instance_id: str, engine: str) -> DatabaseGateway:
-        """SQL on an RDS instance's databases (rename and verification), as the configured account."""
+        """SQL on an RDS instance's databases (rename and verification), as the account the KMS secret holds for
+        it (by instance id, else by engine); a refused login reads the secret again once (a rotation)."""
         from .adapters.databases.gateway import SqlDatabases
         from .model.engines import engine_of
-        try:
-            accounts = json.loads(self.settings.db_accounts or "{}")
-        except ValueError:
-            raise ValidationError("NESTBACKUP_DB_ACCOUNTS is not valid JSON") from None
-        account = accounts.get(db_instance_id) or accounts.get(engine)
-        if not isinstance(account, dict) or not account.get("User"):
-            raise ValidationError(f"no database account for {db_instance_id} ({engine}): "
-                                  f"set NESTBACKUP_DB_ACCOUNTS")
+        account = self._db_account(db_instance_id, engine)
+
+        def reread() -> tuple[str, str]:
+            again = self._db_account(db_instance_id, engine, fresh=True)
+            return again["User"], again.get("Password") or ""
+
         attribute = self.rds.attribute(db_instance_id)
         return SqlDatabases.connect_to(
             engine=engine, host=attribute.get("ConnectionString") or "", port=int(attribute.get("Port") or 0),
             user=account["User"], password=account.get("Password") or "",
-            maintenance_db=account.get("MaintenanceDb") or engine_of(engine).maintenance_db)
+            maintenance_db=account.get("MaintenanceDb") or engine_of(engine).maintenance_db, reread=reread)
 
     @cached_property
     def _tablestore(self) -> Tablestore:

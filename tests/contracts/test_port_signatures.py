@@ -12,6 +12,7 @@ from nestbackup.adapters.computenest import ComputeNest
 from nestbackup.adapters.databases.gateway import SqlDatabases
 from nestbackup.adapters.ecs import Ecs
 from nestbackup.adapters.eventbridge import EventBridge
+from nestbackup.adapters.kms import Kms
 from nestbackup.adapters.rds import Rds
 from nestbackup.adapters.tablestore import Tablestore
 from nestbackup.adapters.webhook import HttpWebhooks
@@ -25,6 +26,7 @@ from nestbackup.ports.eventbus import EventBus
 from nestbackup.ports.flows import Flows
 from nestbackup.ports.gateway import DatabaseGateway
 from nestbackup.ports.records import Records
+from nestbackup.ports.secrets import Secrets
 from nestbackup.ports.webhooks import Webhooks
 from tests.support.memory.catalog import MemoryCatalog
 from tests.support.memory.compute import MemoryCompute
@@ -33,6 +35,7 @@ from tests.support.memory.eventbus import MemoryEventBus
 from tests.support.memory.flows import MemoryFlows
 from tests.support.memory.gateway import MemoryDatabaseGateway
 from tests.support.memory.records import MemoryStore
+from tests.support.memory.secrets import MemorySecrets
 from tests.support.memory.webhooks import MemoryWebhooks
 from tests.support.memory.wiring import MemoryWiring
 
@@ -47,6 +50,7 @@ PORTS = [
     (DatabaseGateway, SqlDatabases, MemoryDatabaseGateway),
     (Webhooks, HttpWebhooks, MemoryWebhooks),
     (EventBus, EventBridge, MemoryEventBus),
+    (Secrets, Kms, MemorySecrets),
 ]
 
 

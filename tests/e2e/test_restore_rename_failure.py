@@ -8,7 +8,7 @@ from tests.support.product import backup_of, instance_status, pg_rows, start_pro
 @pytest.fixture(scope="module")
 def product(tmp_path_factory):
     server = start_product(tmp_path_factory, NESTBACKUP_STOP_DEADLINE_SECONDS="4",
-                           NESTBACKUP_DB_ACCOUNTS='{"PostgreSQL": {"User": "no_such_role"}}')
+                           db_accounts={"PostgreSQL": {"User": "no_such_role"}})
     yield server
     server.stop()
 

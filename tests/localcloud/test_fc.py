@@ -66,7 +66,7 @@ def test_every_fc3_function_of_s_yaml_is_deployed_as_written(product):
     assert api.environment_variables["NESTBACKUP_OTS_ENDPOINT"] == product.endpoint + "/_net/vpc/vpc-nestbackup"
     assert api.vpc_config.vpc_id == "vpc-nestbackup" and api.log_config.logstore == "default-logs"
     start = fc.get_function("nestbackup-db-rename", fcm.GetFunctionRequest()).body
-    assert start.timeout == 900 and "NESTBACKUP_DB_ACCOUNTS" in start.environment_variables
+    assert start.timeout == 900 and "NESTBACKUP_DB_ACCOUNTS_SECRET" in start.environment_variables
 
 
 def test_triggers_are_read_back_with_their_configuration(product):
@@ -182,4 +182,4 @@ def test_variables_resolve_as_serverless_devs_does(tmp_path, monkeypatch):
     assert specs["nestbackup-api"].role == "acs:ram::000000000000:role/nestbackup-api"      # bare name completed
     poll = specs["nestbackup-backup-steps"].environment                                 # ${vars.environment} whole
     assert poll["NESTBACKUP_OTS_ENDPOINT"] == "https://inst.cn-shanghai.ots.aliyuncs.com"
-    assert specs["nestbackup-api"].environment["NESTBACKUP_ADMIN_TOKEN"] == ""          # env default ''
+    assert specs["nestbackup-api"].environment["NESTBACKUP_ADMIN_TOKEN_SECRET"] == "nestbackup-admin-token"   # default

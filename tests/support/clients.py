@@ -30,3 +30,11 @@ def make_ots(endpoint: str, secret: str = DEFAULT_ACCESS_KEY_SECRET, instance: s
     from tablestore.retry import NoRetryPolicy
     kw.setdefault("retry_policy", NoRetryPolicy())
     return OTSClient(endpoint, DEFAULT_ACCESS_KEY_ID, secret, instance, **kw)
+
+
+def make_kms(endpoint: str, secret: str = DEFAULT_ACCESS_KEY_SECRET, key_id: str = DEFAULT_ACCESS_KEY_ID,
+             token: str | None = None):
+    from alibabacloud_kms20160120.client import Client
+    config = openapi_config(endpoint, secret)
+    config.access_key_id, config.security_token = key_id, token
+    return Client(config)

@@ -54,8 +54,15 @@ def test_a_loopback_endpoint_clears_the_proxy_variables_and_others_keep_them(mon
     assert "HTTPS_PROXY" not in os.environ
 
 
-def test_the_admin_token_is_read_from_the_settings(monkeypatch):
-    from nestbackup.settings import admin_token
-    monkeypatch.setenv("NESTBACKUP_ADMIN_TOKEN", "s3cret")
-    assert admin_token() == "s3cret"
-    assert admin_token({}) is None
+def test_the_settings_name_the_secrets_and_carry_no_secret_value():
+    """Database accounts and the admin token live in KMS secrets: the settings hold their names; a value left in the
+    environment (the variables of before) is read by nothing."""
+    from nestbackup.settings import Settings
+    env = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "ak", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "sk",
+           "NESTBACKUP_OTS_ENDPOINT": "https://i.cn-hangzhou.ots.aliyuncs.com",
+           "NESTBACKUP_ADMIN_TOKEN": "s3cret-admin", "NESTBACKUP_DB_ACCOUNTS": '{"MySQL": {"Password": "pw-in-env"}}',
+           "NESTBACKUP_ADMIN_TOKEN_SECRET": "adm", "NESTBACKUP_DB_ACCOUNTS_SECRET": "dba"}
+    settings = Settings.from_env(env)
+    assert (settings.admin_token_secret, settings.db_accounts_secret) == ("adm", "dba")
+    assert settings.kms_endpoint == "kms.cn-hangzhou.aliyuncs.com" and settings.secret_ttl_seconds == 300
+    assert "s3cret-admin" not in repr(settings) and "pw-in-env" not in repr(settings)

@@ -37,7 +37,8 @@ def test_only_the_restore_group_may_stop_instances_reset_disks_or_restore_databa
         if group != "restore":
             assert not actions & dangerous, group
     assert not groups["rename"] - {"rds:DescribeDBInstanceAttribute", "rds:DescribeDatabases", "ots:GetRange",
-                                   "ots:GetRow", "ots:UpdateRow", "ots:PutRow", "ots:BatchWriteRow"}
+                                   "ots:GetRow", "ots:UpdateRow", "ots:PutRow", "ots:BatchWriteRow",
+                                   "kms:GetSecretValue"}
     assert "ecs:CreateSnapshot" not in groups["api"] and "rds:CreateBackup" not in groups["api"]
 
 
@@ -61,12 +62,27 @@ def test_the_derivation_follows_paging_helpers_wiring_wrappers_and_tablestore():
     assert {"ecs:DescribeDisks", "ecs:CreateSnapshot", "rds:RestoreTable", "fnf:StartExecution",
             "ots:GetRange", "ots:PutRow", "rds:DescribeDBInstanceAttribute", "computenest:GetServiceInstance",
             "computenest:ListServiceInstanceResources"} <= actions
-    assert all(a.split(":")[0] in ("ecs", "rds", "fnf", "ots", "computenest", "eventbridge") for a in actions)
+    assert all(a.split(":")[0] in ("ecs", "rds", "fnf", "ots", "computenest", "eventbridge",
+                                          "kms") for a in actions)
     # every function that can close a record publishes its event; db-rename never closes one
     assert {g for g, granted_actions in groups.items() if "eventbridge:PutEvents" in granted_actions} == \
         {"api", "backup", "restore", "timer", "events"}
     # db-rename writes items through the timeline wrapper, whose events are a batch write
     assert {"ots:UpdateRow", "ots:BatchWriteRow"} <= groups["rename"]
+
+
+def test_each_group_may_read_only_the_secrets_its_functions_read():
+    """kms:GetSecretValue is granted on each secret's own ARN, to the groups whose code reads that secret: the API
+    the admin token (never the database accounts), the groups that connect to databases the accounts."""
+    def readable(name: str) -> set[str]:
+        return {r for st in stored(name)["Statement"] if "kms:GetSecretValue" in st["Action"] for r in st["Resource"]}
+
+    admin = "acs:kms:${region}:${accountId}:secret/${adminTokenSecret}"
+    accounts = "acs:kms:${region}:${accountId}:secret/${dbAccountsSecret}"
+    assert readable("api-policy.json") == {admin}
+    for group in ("backup", "restore", "rename"):
+        assert readable(f"{group}-policy.json") == {accounts}, group
+    assert readable("events-policy.json") == set()
 
 
 def test_an_adapter_call_whose_action_cannot_be_resolved_stops_the_derivation(tmp_path, monkeypatch):
@@ -96,3 +112,16 @@ def test_every_function_in_s_yaml_assumes_its_groups_role():
 
 def test_the_flow_role_only_invokes_our_functions():
     assert stored("flow-policy.json") == ram.flow_policy()
+
+
+def test_each_function_is_given_the_name_of_every_secret_its_role_may_read():
+    """A role granted a secret is no use if its function is not told the secret's name (s.yaml), and the reverse."""
+    from localcloud.fc.syaml import functions
+    specs = {spec.name: spec for spec in functions(ROOT / "s.yaml")}
+    variable = {"${dbAccountsSecret}": "NESTBACKUP_DB_ACCOUNTS_SECRET",
+                "${adminTokenSecret}": "NESTBACKUP_ADMIN_TOKEN_SECRET"}
+    derived = ram.derive()
+    for function, group in ram.GROUP_OF.items():
+        _, secrets = derived[group]
+        named = {v for v in variable.values() if v in specs[function].environment}
+        assert named == {variable[s] for s in secrets}, function

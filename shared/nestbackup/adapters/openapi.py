@@ -25,7 +25,7 @@ from .usage import note_call
 _retries = threading.local()
 # The product of each API version, as the cost of a record names its calls.
 PRODUCTS = {"2014-05-26": "ecs", "2014-08-15": "rds", "2019-03-15": "fnf", "2021-06-01": "computenest",
-            "2023-03-30": "fc", "2020-04-01": "eventbridge"}
+            "2023-03-30": "fc", "2020-04-01": "eventbridge", "2016-01-20": "kms"}
 
 
 def take_retries() -> list[str]:

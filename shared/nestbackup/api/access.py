@@ -12,7 +12,9 @@ if TYPE_CHECKING:
 
 
 def authorize(req: Request, admin_token: str | None, wiring_factory: Callable[[], Ports]) -> Principal:
-    """The caller's principal: the admin, or a tenant confined to its service instances."""
+    """The caller's principal: the admin, or a tenant confined to its service instances. The admin token is
+    `admin_token` when given (tests), else the deployment's secret; a token that matches nothing reads the secret
+    again (it may have been rotated), at most once a minute."""
     from ..operations.tenants import authenticate
     auth = req.headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
@@ -21,7 +23,13 @@ def authorize(req: Request, admin_token: str | None, wiring_factory: Callable[[]
         raise ApiError(401, "Unauthorized", "a bearer token is required (Authorization: Bearer <token>)")
     if len(token) > 256:
         raise ApiError(401, "Unauthorized", "the bearer token is not valid")
-    principal = authenticate(wiring_factory(), token, admin_token)
+    w = wiring_factory()
+    admin = admin_token if admin_token is not None else w.admin_token()
+    principal = authenticate(w, token, admin)
+    if principal is None and admin_token is None:
+        rotated = w.admin_token(fresh=True)
+        if rotated and rotated != admin:
+            principal = authenticate(w, token, rotated)
     if principal is None:
         raise ApiError(401, "Unauthorized", "the bearer token is not valid")
     return principal

@@ -29,10 +29,8 @@ _CONSOLE_HEADERS = {"content-type": "text/html; charset=utf-8",
 
 def handle(req: Request, wiring_factory: Callable[[], Ports], admin_token: str | None = None) -> Response:
     """Route one request, and add a POST, PUT or DELETE of a route to the audit trail with its outcome.
-    `wiring_factory()` builds the adapters on first need (not for a read refused before it needs them)."""
-    if admin_token is None:
-        from ..settings import admin_token as configured_admin_token
-        admin_token = configured_admin_token()
+    `wiring_factory()` builds the adapters on first need (not for a read refused before it needs them);
+    `admin_token` overrides the deployment's admin token secret (tests)."""
     path = req.path[4:] if req.path.startswith("/api/") or req.path == "/api" else req.path
     path = "/" + path.strip("/")
     if path == "/openapi.json" and req.method == "GET":

@@ -2,51 +2,81 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import threading
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import click
 
-from ..settings import db_accounts_override
+from ..settings import local_db_accounts
 from .errors import CliError
 
 API_FUNCTION = "nestbackup-api"
 OTS_INSTANCE = "nestbackup"
+# The KMS secrets the local cloud's functions read (s.yaml names the same by default).
+DB_ACCOUNTS_SECRET = "nestbackup-db-accounts"
+ADMIN_TOKEN_SECRET = "nestbackup-admin-token"
+# This machine's database servers (scripts/start-databases); NESTBACKUP_DB_ACCOUNTS replaces them (local development
+# only: it is seeded into the local KMS secret, never given to a function).
+LOCAL_DB_ACCOUNTS = {"MySQL": {"User": "root", "Password": ""}, "PostgreSQL": {"User": "postgres", "Password": ""},
+                     "SQLServer": {"User": "sa", "Password": ""}}
+_REPO = Path(__file__).resolve().parents[3]
 
 
-def product_function_env(admin_token: str | None, **overrides: str) -> dict[str, str]:
+def product_function_env(**overrides: str) -> dict[str, str]:
     """What the local cloud changes in the environment s.yaml gives the functions: the local cloud's endpoints
-    ("{endpoint}" is filled in), its Tablestore instance and database accounts. Not the Tablestore endpoint: the
-    functions reach Tablestore on s.yaml's (VPC) endpoint, through the network the local cloud models."""
+    ("{endpoint}" is filled in), its Tablestore instance and the names of the KMS secrets. Not the Tablestore
+    endpoint: the functions reach Tablestore on s.yaml's (VPC) endpoint, through the network the local cloud models."""
     env = {"NESTBACKUP_CLOUD_ENDPOINT": "{endpoint}", "NESTBACKUP_OTS_INSTANCE": OTS_INSTANCE,
            "NESTBACKUP_OTS_TABLE": "nestbackup", "NESTBACKUP_REGION": "cn-hangzhou",
-           # The accounts db-rename and verification use on the local RDS instances (this machine's servers).
-           "NESTBACKUP_DB_ACCOUNTS": db_accounts_override() or json.dumps(
-               {"MySQL": {"User": "root", "Password": ""}, "PostgreSQL": {"User": "postgres", "Password": ""},
-                "SQLServer": {"User": "sa", "Password": ""}})}
-    if admin_token:
-        env["NESTBACKUP_ADMIN_TOKEN"] = admin_token
+           "NESTBACKUP_DB_ACCOUNTS_SECRET": DB_ACCOUNTS_SECRET, "NESTBACKUP_ADMIN_TOKEN_SECRET": ADMIN_TOKEN_SECRET}
     env.update(overrides)
     return env
 
 
+def role_policies(values: dict[str, str], ram_dir: Path = _REPO / "deploy" / "ram") -> dict[str, dict]:
+    """The functions' roles as s.yaml names them (nestbackup-<group>), each with its derived policy
+    (deploy/ram/<group>-policy.json) filled in for the local cloud as scripts/render-policies fills it in for an
+    account; {} when the repository's policies are not there (an installed package)."""
+    out = {}
+    for source in sorted(ram_dir.glob("*-policy.json")) if ram_dir.is_dir() else []:
+        text = re.sub(r"\$\{(\w+)\}", lambda m: values[m[1]], source.read_text())
+        out["nestbackup-" + source.name.removesuffix("-policy.json")] = json.loads(text)
+    return out
+
+
 def start_local_cloud(state_dir: str | None, admin_token: str | None = None, host: str = "127.0.0.1",
                       port: int = 0, credentials: dict[str, str] | None = None, flow_wait_scale: float = 1.0,
-                      s_yaml: str | None = None, **env_overrides: str):
-    """A local cloud serving the product: its flows, its functions in-process, the API under /api, the VPC of the
-    functions bound to the Tablestore instance (docs/deploy.md, step "Tablestore") and the table created. Returns
-    the started server (stop it with .stop())."""
+                      s_yaml: str | None = None, db_accounts: dict | None = None, enforce_ram: bool = True,
+                      policies: dict[str, dict] | None = None, **env_overrides: str):
+    """A local cloud serving the product: its flows, its functions in-process (each with its role's credentials,
+    checked against the role's derived policy unless `enforce_ram` is off; `policies` replaces the derived ones),
+    the API under /api, the VPC of the functions bound to the Tablestore instance (docs/deploy.md, step
+    "Tablestore"), the Tablestore table created and the KMS secrets (database accounts, admin token) in place.
+    Returns the started server (stop it with .stop())."""
     from localcloud.cloud import LocalCloud
     from localcloud.server import LocalCloudServer
 
     from ..wiring import Settings, Wiring
 
-    cloud = LocalCloud(state_dir, credentials=credentials, admin_token=admin_token, flow_wait_scale=flow_wait_scale,
-                       s_yaml=s_yaml,
-                       function_env=product_function_env(admin_token, **env_overrides),
-                       http_triggers={"/api": API_FUNCTION})
+    env = product_function_env(**env_overrides)
+    if policies is None and enforce_ram:
+        policies = role_policies({"region": "cn-hangzhou", "accountId": "1234567890123456",
+                                  "otsInstance": env["NESTBACKUP_OTS_INSTANCE"],
+                                  "otsTable": env["NESTBACKUP_OTS_TABLE"],
+                                  "dbAccountsSecret": env["NESTBACKUP_DB_ACCOUNTS_SECRET"],
+                                  "adminTokenSecret": env["NESTBACKUP_ADMIN_TOKEN_SECRET"]})
+    cloud = LocalCloud(state_dir, credentials=credentials, flow_wait_scale=flow_wait_scale,
+                       s_yaml=s_yaml, function_env=env, http_triggers={"/api": API_FUNCTION},
+                       role_policies=policies if enforce_ram else None)
+    if db_accounts is None:
+        db_accounts = json.loads(local_db_accounts() or "null") or LOCAL_DB_ACCOUNTS
+    cloud.kms.put_secret(env["NESTBACKUP_DB_ACCOUNTS_SECRET"], db_accounts)
+    if admin_token:
+        cloud.kms.put_secret(env["NESTBACKUP_ADMIN_TOKEN_SECRET"], admin_token)
     cloud.ots_instances.configure(OTS_INSTANCE, vpcs={spec.vpc_id: OTS_INSTANCE
                                                       for spec in cloud.fc.functions.values() if spec.vpc_id})
     try:

@@ -44,7 +44,7 @@ def local() -> None:
 @click.option("--state-dir", type=click.Path(file_okay=False), default=None,
               help="Where disks, snapshots, backups and tables live; kept across restarts. Default: a temp dir.")
 @click.option("--admin-token", envvar="NESTBACKUP_ADMIN_TOKEN", default=None,
-              help="Bearer token accepted by the product API.")
+              help="Bearer token accepted by the product API (put into the local KMS secret the API reads).")
 @click.option("--access-key-id", default=None, help="Access key id the cloud APIs accept (default LTAIlocal).")
 @click.option("--access-key-secret", default=None, help="Its secret (default local-secret).")
 def local_serve(port, host, state_dir, admin_token, access_key_id, access_key_secret) -> None:

@@ -16,6 +16,7 @@ that runs against both (`tests/contracts/`).
 | database gateway | `gateway.DatabaseGateway` | `adapters/databases/gateway.py` (MySQL, PostgreSQL, SQL Server) |
 | webhooks | `webhooks.Webhooks` | `adapters/webhook.py` (HTTP) |
 | event bus | `eventbus.EventBus` | `adapters/eventbridge.py` (EventBridge) |
+| secrets | `secrets.Secrets` | `adapters/kms.py` (KMS secrets) |
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:       # types only: a handler loads the port modules (their va
     from .flows import Flows
     from .gateway import DatabaseGateway
     from .records import Records
+    from .secrets import Secrets
     from .webhooks import Webhooks
 
 
@@ -65,6 +67,14 @@ class Ports(Protocol):
 
     @property
     def event_bus(self) -> EventBus: ...
+
+    @property
+    def secrets(self) -> Secrets: ...
+
+    def admin_token(self, fresh: bool = False) -> str | None:
+        """The admin's bearer token, from its secret (None when the deployment names none); `fresh` as
+        Secrets.read."""
+        ...
 
     def database(self, db_instance_id: str, engine: str) -> DatabaseGateway:
         """SQL access to an RDS instance's databases; ValidationError when no account is configured for it."""

@@ -15,11 +15,12 @@ from .eventbus import MemoryEventBus
 from .flows import MemoryFlows
 from .gateway import MemoryDatabaseGateway
 from .records import MemoryStore
+from .secrets import MemorySecrets
 from .webhooks import MemoryWebhooks
 
 SETTINGS = Settings(region="cn-hangzhou", access_key_id="ak", access_key_secret="sk", security_token=None,
                     ecs_endpoint="memory", rds_endpoint="memory", fnf_endpoint="memory", ots_endpoint="memory",
-                    ots_instance="memory", db_accounts='{"PostgreSQL": {"User": "u"}, "MySQL": {"User": "u"}}')
+                    ots_instance="memory", db_accounts_secret="nestbackup-db-accounts")
 
 
 class MemoryWiring:
@@ -35,12 +36,17 @@ class MemoryWiring:
         self.computenest = MemoryCatalog()
         self.webhooks = MemoryWebhooks()
         self.event_bus = MemoryEventBus()
+        self.secrets = MemorySecrets({"nestbackup-db-accounts": '{"PostgreSQL": {"User": "u"}, "MySQL": {"User": "u"}}'})
         self.calls: Counter[str] = Counter()
 
     def database(self, db_instance_id: str, engine: str) -> MemoryDatabaseGateway:
         if db_instance_id not in self.rds.servers:
             raise ValidationError(f"no database account for {db_instance_id} ({engine})")
         return MemoryDatabaseGateway(self.rds.servers[db_instance_id])
+
+    def admin_token(self, fresh: bool = False) -> str | None:
+        name = self.settings.admin_token_secret
+        return self.secrets.read(name, fresh=fresh) if name else None
 
     def take_calls(self) -> dict[str, int]:
         calls = dict(self.ecs.refusals.calls + self.rds.refusals.calls + self.flows.refusals.calls)

@@ -1,0 +1,1 @@
+"""Key Management Service secrets (2016-01-20)."""
