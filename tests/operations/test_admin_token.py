@@ -8,7 +8,7 @@ from tests.support.memory.wiring import MemoryWiring
 
 
 def _status(w: MemoryWiring, token: str) -> int:
-    req = Request("GET", "/api/backups", headers={"authorization": f"Bearer {token}"}, query={"ServiceInstanceId": "si-aaaa"})
+    req = Request("GET", "/api/backups", headers={"authorization": f"Bearer {token}"})     # every instance's: admin
     return handle(req, lambda: w).status
 
 
