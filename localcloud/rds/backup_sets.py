@@ -1,8 +1,9 @@
-"""RDS backup sets, the files a finished backup job leaves: DescribeBackups (filters, paging, newest first),
-DeleteBackup, and their expiry (a set past its ExpectExpireTime is gone)."""
+"""RDS backup sets, the files a finished backup job leaves: DescribeBackups (filters, paging, newest first; a new set
+only from its ListedFrom on), DeleteBackup, and their expiry (a set past its ExpectExpireTime is gone)."""
 from __future__ import annotations
 
 import shutil
+import time
 from datetime import timedelta
 
 from ..core.rpc import RpcRequest
@@ -26,9 +27,12 @@ class BackupSets(RdsState):
             raise errors.end_before_start()
         size, number = rules.listed_page(req)
         self._purge_expired()
+        now = time.time()
 
         def wanted(b: dict) -> bool:
             if b["DBInstanceId"] != instance_id:
+                return False
+            if float(b.get("ListedFrom") or 0) > now:      # a new set shows late (policy.SET_LISTED_AFTER_SECONDS)
                 return False
             if backup_id and b["BackupId"] != backup_id:
                 return False

@@ -186,3 +186,36 @@ def test_a_refused_rds_delete_is_recorded_once_and_retention_does_not_loop_on_it
     assert rds["DeleteRefused"].startswith("IncorrectBackupSetState") and "expire" in record["StatusDetail"]
     status, again = api.call("DELETE", f"/backups/{first['BackupId']}")     # by hand: asked again
     assert control.stats()["rds:DeleteBackup"] == before + 2 and again["Status"] == "DeleteFailed"
+
+
+@pytest.mark.parametrize("task_listed_for", [0, 600], ids=["task-forgotten-at-once", "task-listed-by-id"])
+def test_a_finished_job_that_drops_out_and_a_set_listed_late_still_make_a_created_backup_with_its_facts(
+        product, api, control, si, pg_db, task_listed_for):
+    """DescribeBackupTasks lists unfinished tasks; a finished one may be gone (here at once), and the new set shows
+    in DescribeBackups late (here 3 s): the backup is a success, its set the one the job made, its facts read once
+    the set shows."""
+    db = control.seed(ServiceInstanceId=si, Disks=0, Postgres=pg_db[1],
+                      RdsBackupPolicy={"BackupRetentionPeriod": 9, "TaskListedForSeconds": task_listed_for,
+                                       "SetListedAfterSeconds": 3})["DBInstances"][0]["DBInstanceId"]
+    status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
+    assert status == 202, record
+    final = api.wait(record["BackupId"])
+    item = final["Resources"][0]
+    assert final["Status"] == "Created", final
+    assert item["Status"] == "Succeeded" and item["ArtifactId"] in _sets(product.endpoint, db)
+    assert item["Restorable"] is True
+    assert abs(_epoch(item["ExpiresAt"]) - (_epoch(final["EndTime"]) + 9 * 86400)) < 600
+
+
+@pytest.mark.parametrize("storage, method", [("cloud_essd", "Snapshot"), ("local_ssd", "Physical")])
+def test_a_mysql_instance_is_backed_up_by_the_method_its_storage_takes(product, api, control, si, my_db, storage,
+                                                                         method):
+    """CreateBackup's BackupMethod: Physical on local SSDs, Snapshot on cloud disks (the local cloud refuses the other
+    with 400 InvalidBackupMethod.ValueNotSupport, as RDS documents)."""
+    db = control.seed(ServiceInstanceId=si, Disks=0, MySQL=my_db[1],
+                      RdsBackupPolicy={"StorageType": storage})["DBInstances"][0]["DBInstanceId"]
+    status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
+    assert status == 202, record
+    final = api.wait(record["BackupId"])
+    assert final["Status"] == "Created", final
+    assert _sets(product.endpoint, db)[final["Resources"][0]["ArtifactId"]].backup_method == method

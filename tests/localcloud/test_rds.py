@@ -803,3 +803,47 @@ def test_retention_expiry_meta_status_and_undeletable_sets(cloud, rds, control, 
     assert rds.describe_backups(m.DescribeBackupsRequest(
         dbinstance_id=inst, backup_id=backup_now(rds, inst))).body.items.backup[0].meta_status == "OK"
 
+
+
+def test_a_finished_task_is_answered_by_id_for_a_while_and_its_set_is_listed_late(cloud, rds, control):
+    """DescribeBackupTasks lists unfinished tasks; a finished one only when asked by BackupJobId, until the service
+    forgets it (TaskListedForSeconds); its set shows in DescribeBackups SetListedAfterSeconds after the task ended,
+    while RestoreTable/DeleteBackup by id already find it."""
+    ss = cloud.rds.create_instance("SQLServer", None, tag(),
+                                   policy={"TaskListedForSeconds": 2, "SetListedAfterSeconds": 2})["DBInstanceId"]
+    job, _ = wait_job(rds, ss, create_backup(rds, ss))
+    assert job.backup_status == "Finished" and job.backup_id
+    assert rds.describe_backup_tasks(m.DescribeBackupTasksRequest(dbinstance_id=ss)).body.items.backup_job == []
+
+    def listed() -> list[str]:
+        return [b.backup_id for b in rds.describe_backups(m.DescribeBackupsRequest(
+            dbinstance_id=ss, backup_id=job.backup_id)).body.items.backup]
+    assert listed() == []
+    time.sleep(2.2)
+    assert listed() == [job.backup_id]
+    assert rds.describe_backup_tasks(m.DescribeBackupTasksRequest(
+        dbinstance_id=ss, backup_job_id=int(job.backup_job_id))).body.items.backup_job == []
+    with pytest.raises(urllib.error.HTTPError):
+        control.call("POST", f"/_local/rds/instances/{ss}", {"SetListedAfterSeconds": -1})
+
+
+def test_create_backup_takes_the_method_of_the_engine_and_storage_type(cloud, rds, my_dbs):
+    """SDK CreateBackupRequest.backup_method: MySQL on local SSDs Physical or Logical, on cloud disks Snapshot;
+    PostgreSQL and SQL Server Physical or Snapshot; anything else 400 InvalidBackupMethod.ValueNotSupport."""
+    dsn = dsn_with(MYSQL_DSN, [my_dbs["shop"]])
+    cloud_disk = cloud.rds.create_instance("MySQL", dsn, tag())["DBInstanceId"]
+    local = cloud.rds.create_instance("MySQL", dsn, tag(), policy={"StorageType": "local_ssd"})["DBInstanceId"]
+    listed = rds.describe_dbinstances(m.DescribeDBInstancesRequest(region_id=REGION, dbinstance_id=local)).body
+    assert listed.items.dbinstance[0].dbinstance_storage_type == "local_ssd"
+    refused = ("InvalidBackupMethod.ValueNotSupport", 400)
+    assert code_of(lambda: create_backup(rds, cloud_disk)) == refused            # the default, Physical
+    assert code_of(lambda: create_backup(rds, cloud_disk, backup_method="Logical")) == refused
+    assert code_of(lambda: create_backup(rds, local, backup_method="Snapshot")) == refused
+    job, _ = wait_job(rds, cloud_disk, create_backup(rds, cloud_disk, backup_method="Snapshot"))
+    assert job.backup_status == "Finished"
+    assert wait_job(rds, local, create_backup(rds, local))[0].backup_status == "Finished"
+    methods = {b.backup_method for i in (cloud_disk, local)
+               for b in rds.describe_backups(m.DescribeBackupsRequest(dbinstance_id=i)).body.items.backup}
+    assert methods == {"Snapshot", "Physical"}
+    with pytest.raises(ValueError):
+        cloud.rds.create_instance("MySQL", dsn, tag(), policy={"StorageType": "ssd"})

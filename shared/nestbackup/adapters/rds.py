@@ -5,6 +5,7 @@ import json
 from typing import Iterator
 
 from ..errors import CloudError
+from ..model.engines import create_backup_method
 from ..ports.databases import BackupJob, BackupSet, Database, DBInstance, HistoryTask
 from .openapi import RpcClient
 
@@ -16,6 +17,9 @@ SQLSERVER_RESTORE_ACTION = "RecoveryDBInstance"
 # DescribeDatabases and DescribeBackups take PageSize 30, 50 or 100 (default 30) and PageNumber from 1 (SDK
 # DescribeDatabasesRequest, DescribeBackupsRequest): ask for the largest page and read until a short one.
 PAGE_SIZE = 100
+# DBInstanceStorageType of an instance on local SSDs; every other value is a cloud disk (SDK
+# CreateDBInstanceRequest.dbinstance_storage_type: local_ssd, general_essd, cloud_essd, cloud_essd2/3, cloud_ssd).
+LOCAL_SSD = "local_ssd"
 # DescribeBackupPolicy CompressType "4" = quicklz with database and table restoration enabled (SDK
 # DescribeBackupPolicyResponseBody.compress_type). UNCONFIRMED: that it is the switch on cloud-disk MySQL
 # instances too (the SDK documents it for local SSD backups).
@@ -85,11 +89,16 @@ class Rds:
     restore_waits = staticmethod(restore_waits)
 
     def create_backup(self, db_instance_id: str, retention_days: int | None = None) -> str:
-        """Start a full backup. CreateBackup takes no ClientToken, so only refusals before it was applied
-        (throttling) are retried here; after a 5xx the caller looks for the job before asking again.
+        """Start a full backup, by the method the instance's engine and storage take (`create_backup_method`: a
+        MySQL instance on cloud disks takes Snapshot backups). CreateBackup takes no ClientToken, so only refusals
+        before it was applied (throttling) are retried here; after a 5xx the caller looks for the job before asking
+        again.
         `retention_days` (7-730, -1 = for good): only MySQL takes BackupRetentionPeriod on a plain full backup
         (SQL Server only with BackupStrategy=db); the caller passes it for MySQL only."""
-        body = self.rpc.call("CreateBackup", {"DBInstanceId": db_instance_id, "BackupMethod": "Physical",
+        attribute = self.attribute(db_instance_id)
+        method = create_backup_method(str(attribute.get("Engine") or ""),
+                                      attribute.get("DBInstanceStorageType") == LOCAL_SSD)
+        body = self.rpc.call("CreateBackup", {"DBInstanceId": db_instance_id, "BackupMethod": method,
                                               "BackupType": "FullBackup", "BackupRetentionPeriod": retention_days},
                              retry_when=lambda e: e.throttled)
         return str(body["BackupJobId"])

@@ -56,6 +56,9 @@ class DiskSnapshot:
     def settle(self, w: Ports, item: BackupItem) -> None:
         """A snapshot says all there is to say while it runs."""
 
+    def facts_pending(self, w: Ports, item: BackupItem) -> bool:
+        return False
+
     def delete(self, w: Ports, item: BackupItem, groups_done: set[str], backup_set: str | None = None) -> None:
         if item.artifact_id:
             w.ecs.delete_snapshot(item.artifact_id)

@@ -81,22 +81,20 @@ class RdsBackup:
         item.status, item.wait_reason = ItemStatus.RUNNING, None
 
     def describe_batch(self, w: Ports, running: list[BackupItem]) -> dict[str, CloudProgress]:
-        seen: dict[str, CloudProgress] = {}
-        for item in running:
-            job = w.rds.backup_job(item.resource_id, item.job_id or "")
-            if job:
-                status = backup_job_item_status(job.status)
-                seen[item.resource_id] = CloudProgress(
-                    status, job.progress, job.backup_id,
-                    "BackupJobFailed" if status is ItemStatus.FAILED else None,
-                    f"RDS backup job {job.job_id} ended {job.status}" if status is ItemStatus.FAILED else None)
-        return seen
+        return {item.resource_id: _job_progress(w, item) for item in running}
 
     def settle(self, w: Ports, item: BackupItem) -> None:
         """Row counts again (with those from before, the window the set was taken in), and the set's facts."""
         capture_counts_after(w, item)
         if item.artifact_id:
             record_backup_set(w, item)
+
+    def facts_pending(self, w: Ports, item: BackupItem) -> bool:
+        """A new set shows in DescribeBackups late: its facts (expiry, size, restorability) are read once it does."""
+        if item.status is not ItemStatus.SUCCEEDED or not item.artifact_id or item.restorable is not None:
+            return False
+        record_backup_set(w, item)
+        return item.restorable is None
 
     def delete(self, w: Ports, item: BackupItem, groups_done: set[str], backup_set: str | None = None) -> None:
         if backup_set or item.artifact_id:
@@ -220,6 +218,39 @@ class RdsBackup:
 def _engine(item: BackupItem | RestoreItem) -> Engine:
     """What the item's engine decides (the plan backs up only engines of the table)."""
     return engine_of(item.engine or "")
+
+
+# -- backup: following the job. DescribeBackupTasks lists unfinished tasks; a finished one is answered by its
+# BackupJobId for a while and then no longer, and its set shows in DescribeBackups late (docs/cloud-fidelity.md).
+def _job_progress(w: Ports, item: BackupItem) -> CloudProgress:
+    """What the job (or, once it is no longer listed, its set) says. A job that ended Finished is a success even
+    while its set is not listed yet; a job gone before it was seen to end is judged by the set it made, found as
+    an adoption after a crash finds it, and waited for (the item stays running) until that set shows."""
+    job = w.rds.backup_job(item.resource_id, item.job_id or "")
+    if job is not None and not job.finished:
+        status = backup_job_item_status(job.status)
+        failed = status is ItemStatus.FAILED
+        return CloudProgress(status, job.progress, job.backup_id, "BackupJobFailed" if failed else None,
+                             f"RDS backup job {job.job_id} ended {job.status}" if failed else None)
+    set_id = (job.backup_id if job is not None else None) or item.artifact_id or _set_made_since_intent(w, item)
+    if not set_id:          # not listed any more, its set not yet: the set is waited for
+        return CloudProgress(ItemStatus.RUNNING, item.progress)
+    found = w.rds.backup_set(item.resource_id, set_id)
+    if found is not None and not found.succeeded:
+        return CloudProgress(ItemStatus.FAILED, item.progress, set_id, "BackupJobFailed",
+                             f"the backup set {set_id} of RDS backup job {item.job_id} is {found.status}")
+    if found is None and job is None and not item.artifact_id:
+        return CloudProgress(ItemStatus.RUNNING, item.progress)
+    return CloudProgress(ItemStatus.SUCCEEDED, 100, set_id, size_bytes=found.size_bytes if found else None)
+
+
+def _set_made_since_intent(w: Ports, item: BackupItem) -> str | None:
+    """The manual set made after the item's intent that no job running then made and that was not listed then: the
+    oldest such (one backup task at a time per instance, so a later one is another's)."""
+    others = set(item.sets_before) | _sets_of_jobs(w, item.resource_id, item.jobs_before)
+    made = [s for s in w.rds.manual_backups_since(item.resource_id, item.started_at or time.time() - 3600)
+            if s not in others]
+    return made[-1] if made else None
 
 
 # -- backup: what the restore needs to know, and what the finished set says
