@@ -212,8 +212,7 @@ class BackupJobs(RdsState):
             "Method": job["Method"], "Engine": inst.get("Engine", ""), "EngineVersion": inst.get("EngineVersion", ""),
             "Databases": databases, "ExpectExpireTime": "" if retention == -1 else self.cloud.iso(expire),
             "Mode": job.get("Mode", "Manual"), "MetaStatus": meta,
-            "StoreStatus": "Enabled" if inst.get("BackupsDeletable", True) else "Disabled",
-            "ListedFrom": end.timestamp() + set_listed_after(inst),
+            "EndEpoch": end.timestamp(), "ListedFrom": end.timestamp() + set_listed_after(inst),
         }
         self.cloud.store.put(BACKUP, job["BackupId"], backup)
         self._set_job(job_id, Status="Failed" if failed else "Finished",

@@ -57,7 +57,8 @@ Error codes:
   automatic) is NoStart/Preparing/Uploading.
 - 400 InvalidParameter: DescribeDatabases / DescribeBackups PageSize other than 30, 50, 100 (rules.PAGE_SIZES).
 - errors.NO_TABLE_META: RestoreTable from a set whose MetaStatus is not OK; errors.DELETE_REFUSED: DeleteBackup of a
-  set whose StoreStatus is Disabled.
+  set whose StoreStatus is Disabled (policy.store_status: not MySQL/PostgreSQL, not High-availability, BackupsDeletable
+  false, or younger than DeletableAfterDays); 403 IncorrectDBInstanceState: DeleteBackup while not Running.
 - 403 IncorrectDBInstanceState (errors.RESTORE_IN_PROGRESS): RestoreTable while another RestoreTable task of the
   instance runs.
 - 400 InvalidBackupMethod.ValueNotSupport, 400 BackupType.NotSupport: CreateBackup options (a BackupMethod the

@@ -63,6 +63,11 @@ class BackupSet:
         return self.status == "Success"
 
     @property
+    def deletable(self) -> bool:
+        """DeleteBackup takes only sets whose StoreStatus is Enabled (SDK DeleteBackupRequest.backup_id)."""
+        return self.store_status == "Enabled"
+
+    @property
     def table_restorable(self) -> bool:
         """MetaStatus OK: the set holds the database/table metadata RestoreTable needs."""
         return self.meta_status == "OK"

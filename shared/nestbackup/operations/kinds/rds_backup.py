@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from ..discovery import Discovered
 
 
+# Our own code for a set DeleteBackup would refuse (StoreStatus not Enabled): not asked, recorded once as refused.
+KEPT_BY_RDS = "BackupSetNotDeletable"
+
+
 class RdsBackup:
     restores_beside_live = True
     delete_may_be_refused = True    # StoreStatus Disabled: Basic edition, or younger than the deletable age
@@ -97,8 +101,19 @@ class RdsBackup:
         return item.restorable is None
 
     def delete(self, w: Ports, item: BackupItem, groups_done: set[str], backup_set: str | None = None) -> None:
-        if backup_set or item.artifact_id:
-            w.rds.delete_backup(item.resource_id, backup_set or item.artifact_id or "")
+        """DeleteBackup only where RDS takes it: a set listed with StoreStatus other than Enabled (SQL Server,
+        Basic edition, younger than the deletable age; DeleteBackup API reference) is never asked for; the refusal
+        is ours, saying when RDS deletes the set itself. A set not listed (gone, or not listed yet) is asked for."""
+        set_id = backup_set or item.artifact_id
+        if not set_id:
+            return
+        found = w.rds.backup_set(item.resource_id, set_id)
+        if found is not None and not found.deletable:
+            until = f"until it expires at {found.expires_at}" if found.expires_at else "for good (it never expires)"
+            raise CloudError(KEPT_BY_RDS, f"RDS does not delete backup set {set_id} now (StoreStatus "
+                                          f"{found.store_status or 'not Enabled'}); it keeps it {until}",
+                             action="DeleteBackup", http_status=409)
+        w.rds.delete_backup(item.resource_id, set_id)
 
     def cancel(self, w: Ports, stored: StoredRecord, record: BackupRecord, item: BackupItem,
                cleanup: CancelCleanup) -> None:
