@@ -30,6 +30,9 @@ class Engine:
     meta_status_gates_restore: bool
     takes_backup_retention: bool       # CreateBackup takes BackupRetentionPeriod on a plain full backup
     cloud_disk_backup_method: str      # CreateBackup BackupMethod on cloud disks (local SSDs: Physical); see below
+    # RestoreTable's documented TableMeta lists each database's tables for MySQL ({"type":"db",..,"tables":[{"type":
+    # "table","name","newname"}]}); PostgreSQL restores whole databases only (SDK RestoreTableRequest.table_meta).
+    table_meta_lists_tables: bool
     name_limit: int                    # longest database name
     limit_in_bytes: bool               # ... in bytes of UTF-8 (NAMEDATALEN - 1), else in characters
     case_sensitive_names: bool         # names differing only in case are different databases
@@ -40,17 +43,17 @@ class Engine:
 
 MYSQL = Engine("MySQL", frozenset({"mysql", "mariadb"}), RestoreMethod.RESTORE_TABLE,
                meta_status_gates_restore=True, takes_backup_retention=True, cloud_disk_backup_method="Snapshot",
-               name_limit=64, limit_in_bytes=False,
+               table_meta_lists_tables=True, name_limit=64, limit_in_bytes=False,
                case_sensitive_names=False, basic_plane_names=True, quotes=("`", "`"), maintenance_db="")
 POSTGRESQL = Engine("PostgreSQL", frozenset({"postgresql", "postgres", "pg"}), RestoreMethod.RESTORE_TABLE,
                     meta_status_gates_restore=False, takes_backup_retention=False,
-                    cloud_disk_backup_method="Physical", name_limit=63,
+                    cloud_disk_backup_method="Physical", table_meta_lists_tables=False, name_limit=63,
                     limit_in_bytes=True, case_sensitive_names=True, basic_plane_names=False, quotes=('"', '"'),
                     maintenance_db="postgres")
 # SQL Server takes BackupRetentionPeriod only with BackupStrategy=db (adapters/rds.py create_backup).
 SQLSERVER = Engine("SQLServer", frozenset({"sqlserver", "mssql"}), RestoreMethod.RECOVERY_DB_INSTANCE,
                    meta_status_gates_restore=False, takes_backup_retention=False,
-                   cloud_disk_backup_method="Physical", name_limit=128,
+                   cloud_disk_backup_method="Physical", table_meta_lists_tables=False, name_limit=128,
                    limit_in_bytes=False, case_sensitive_names=False, basic_plane_names=False, quotes=("[", "]"),
                    maintenance_db="master")
 

@@ -101,6 +101,9 @@ class HistoryTask:
 
 
 class Databases(Protocol):
+    # RestoreTable takes a MySQL database entry without its tables as "the whole database" (adapters/rds.py).
+    whole_database_table_meta: bool
+
     def instances_tagged(self, key: str, value: str) -> list[DBInstance]: ...
 
     def describe_instances(self, db_instance_ids: list[str]) -> dict[str, DBInstance]: ...
@@ -127,7 +130,7 @@ class Databases(Protocol):
 
     def delete_backup(self, db_instance_id: str, backup_id: str) -> None: ...
 
-    def restore_table(self, db_instance_id: str, backup_id: str, table_meta: list[dict[str, str]],
+    def restore_table(self, db_instance_id: str, backup_id: str, table_meta: list[dict[str, Any]],
                       client_token: str) -> None: ...
 
     def recover_databases(self, db_instance_id: str, backup_id: str, new_names: dict[str, str]) -> None: ...

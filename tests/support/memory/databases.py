@@ -8,7 +8,11 @@ import itertools
 import threading
 import time
 
-from nestbackup.adapters.rds import backup_must_wait, restore_waits  # the same refusal tables as the real port
+from nestbackup.adapters.rds import (  # the same refusal tables and TableMeta form as the real port
+    WHOLE_DATABASE_TABLE_META,
+    backup_must_wait,
+    restore_waits,
+)
 from nestbackup.errors import CloudError
 from nestbackup.ports.databases import BackupJob, BackupSet, Database, DBInstance, HistoryTask
 
@@ -16,6 +20,7 @@ from .compute import Refusals
 
 
 class MemoryDatabases:
+    whole_database_table_meta = WHOLE_DATABASE_TABLE_META
     backup_must_wait = staticmethod(backup_must_wait)
     restore_waits = staticmethod(restore_waits)
 

@@ -193,7 +193,8 @@ class RdsBackup:
         if _engine(item).restore_method is RestoreMethod.RECOVERY_DB_INSTANCE:
             _recover_databases(w, item)
         else:
-            w.rds.restore_table(item.resource_id, item.source_artifact_id, decide.table_meta(item),
+            meta = decide.table_meta(item, w.rds.whole_database_table_meta)
+            w.rds.restore_table(item.resource_id, item.source_artifact_id, meta,
                                 client_token(record.restore_id, item.resource_id))
         item.status = ItemStatus.RUNNING
         for db in item.databases:
