@@ -149,5 +149,5 @@ def _hand_over_job(w: Ports, backup_id: str, item: BackupItem, now: float) -> st
     deletes it when the job ends (what to say of it on the item)."""
     if item.method is BackupMethod.RDS_BACKUP and item.status is ItemStatus.RUNNING and item.job_id \
             and not item.artifact_id:
-        return delete_set_later(w, backup_id, item.resource_id, item.job_id, now)
+        return delete_set_later(w, backup_id, item, now)
     return None

@@ -35,6 +35,7 @@ class MemoryDatabases:
         self.sets: dict[str, dict] = {}
         self.tasks: dict[str, dict] = {}
         self.failing: set[str] = set()          # instances whose backups and restores end failed
+        self.forget_finished = False            # DescribeBackupTasks no longer answers for an ended job
         self.tokens: set[str] = set()
 
     # -- seeding
@@ -95,6 +96,8 @@ class MemoryDatabases:
         with self._lock:
             job = self.jobs.get(job_id)
             if job is None or job["instance"] != db_instance_id:
+                return None
+            if self.forget_finished and job["status"] in ("Finished", "Failed"):
                 return None
             if job["status"] not in ("Finished", "Failed") and self.steps > 0:
                 job["seen"] += 1

@@ -17,12 +17,13 @@ from ...decisions import restore as decide
 from ...decisions.backup import CloudProgress, client_token
 from ...errors import CloudError, ValidationError
 from ...model.engines import Engine, RestoreMethod, engine_of
+from ...model.records import BackupItem, ResourceType
 from ...model.status import DatabaseState, ItemStatus, backup_job_item_status, rds_instance_running
 from ..loading import save
 from .action import NOT_FOUND_CODES, CancelCleanup, refused_for_good
 
 if TYPE_CHECKING:
-    from ...model.records import BackupItem, BackupRecord
+    from ...model.records import BackupRecord
     from ...model.restores import RestoreItem, RestoreRecord
     from ...ports import Ports
     from ...ports.databases import Database
@@ -129,7 +130,7 @@ class RdsBackup:
             backup_set = item.artifact_id or wait_for_backup_set(
                 w, rid, item.job_id or "", max(0.0, cleanup.rds_deadline - time.monotonic()))
         except CloudError as err:     # the job could not be read: the timer asks again, the set stays owned
-            cleanup.later[rid] = delete_set_later(w, record.backup_id, rid, item.job_id or "")
+            cleanup.later[rid] = delete_set_later(w, record.backup_id, item)
             cleanup.said[rid] = f"its RDS backup job could not be read ({err.code}): the set is deleted when it ends"
             return
         if backup_set:
@@ -141,7 +142,7 @@ class RdsBackup:
                     cleanup.said[rid] = f"its backup set {backup_set} was deleted"
                 elif not refused_for_good(err):
                     # throttled or busy: the set stays owned by the record, and the timer deletes it
-                    cleanup.later[rid] = delete_set_later(w, record.backup_id, rid, item.job_id or "")
+                    cleanup.later[rid] = delete_set_later(w, record.backup_id, item)
                     cleanup.said[rid] = f"deleting its backup set {backup_set} met {err.code}: the timer deletes it"
                 else:
                     # recorded once; a later delete (retention) does not ask again, the set expires
@@ -151,7 +152,7 @@ class RdsBackup:
                     cleanup.said[rid] = (f"RDS refuses to delete its backup set {backup_set}, which stays (owned by "
                                          f"this backup) until it expires")
         else:
-            cleanup.later[rid] = delete_set_later(w, record.backup_id, rid, item.job_id or "")
+            cleanup.later[rid] = delete_set_later(w, record.backup_id, item)
             cleanup.said[rid] = "its RDS backup job had not ended: the set is deleted when it ends"
 
     def discard(self, w: Ports, backup_id: str, item: BackupItem, groups_done: set[str]) -> str | None:
@@ -160,7 +161,7 @@ class RdsBackup:
         if not item.artifact_id:
             backup_set = wait_for_backup_set(w, item.resource_id, item.job_id or "", 0)
             if backup_set is None:
-                return delete_set_later(w, backup_id, item.resource_id, item.job_id or "")
+                return delete_set_later(w, backup_id, item)
         self.delete(w, item, groups_done, backup_set)
         return None
 
@@ -350,12 +351,30 @@ PENDING_SETS = "rds-sets-to-delete"
 PENDING_SET_SECONDS = 2 * 86400
 
 
-def delete_set_later(w: Ports, backup_id: str, db_instance_id: str, job_id: str, now: float | None = None) -> str:
-    """Hand an unfinished job's set to the timer; answers what to say of it on the record."""
-    w.documents.put_doc(PENDING_SETS, f"{backup_id}#{db_instance_id}#{job_id}", {
-        "BackupId": backup_id, "DBInstanceId": db_instance_id, "JobId": job_id,
-        "SinceEpoch": time.time() if now is None else now})
-    return f"RDS backup job {job_id} of {db_instance_id} had not ended: its set is deleted when the job ends"
+def delete_set_later(w: Ports, backup_id: str, item: BackupItem, now: float | None = None) -> str:
+    """Hand an unfinished job's set to the timer, with what finds the set once the job is no longer listed (the
+    item's intent: when, and the sets and jobs there were then); answers what to say of it on the record."""
+    job_id = item.job_id or ""
+    w.documents.put_doc(PENDING_SETS, f"{backup_id}#{item.resource_id}#{job_id}", {
+        "BackupId": backup_id, "DBInstanceId": item.resource_id, "JobId": job_id,
+        "SinceEpoch": time.time() if now is None else now, "StartedAt": item.started_at,
+        "SetsBefore": list(item.sets_before), "JobsBefore": list(item.jobs_before)})
+    return f"RDS backup job {job_id} of {item.resource_id} had not ended: its set is deleted when the job ends"
+
+
+def pending_set(w: Ports, doc: dict) -> tuple[bool, str | None]:
+    """A handed-over job's (still running?, its set): by the job while it is listed, else (the job dropped out of
+    DescribeBackupTasks) the set made since the intent, as the backup itself finds it."""
+    job = w.rds.backup_job(doc["DBInstanceId"], doc["JobId"])
+    if job is not None:
+        running = not job.failed and not job.finished
+        return running, job.backup_id if job.finished else None
+    if not doc.get("StartedAt"):
+        return False, None
+    lost = BackupItem(doc["DBInstanceId"], ResourceType.RDS, job_id=doc["JobId"], started_at=float(doc["StartedAt"]),
+                      sets_before=list(doc.get("SetsBefore") or []), jobs_before=list(doc.get("JobsBefore") or []))
+    found = _set_made_since_intent(w, lost)
+    return found is None, found
 
 
 # -- restore: following RecoveryDBInstance and RestoreTable
