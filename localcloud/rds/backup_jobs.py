@@ -14,10 +14,24 @@ from .checksum import crc64
 from .engines.base import EngineError
 from .engines.postgres import PgEngine
 from .engines.sqlserver import MssqlEngine
-from .policy import DEFAULT_RETENTION_DAYS, table_restore
+from .policy import DEFAULT_RETENTION_DAYS, DEFAULT_STORAGE_TYPE, set_listed_after, table_restore, task_listed_for
 from .state import ACTIVE_JOB, BACKUP, INSTANCE, JOB, RdsState
 
 log = logging.getLogger("localcloud.rds")
+
+
+def method_refused(inst: dict, method: str) -> str | None:
+    """Why CreateBackup refuses `method` on this instance (SDK CreateBackupRequest.backup_method): Logical only on
+    MySQL with local SSDs; Physical on MySQL with local SSDs, SQL Server and PostgreSQL (and on MariaDB, which takes
+    snapshot backups but is asked for them as Physical); Snapshot on MySQL with cloud disks, SQL Server, PostgreSQL
+    (and MariaDB: refused here, as the docs say to ask it Physical)."""
+    engine, local = inst["Engine"], inst.get("StorageType", DEFAULT_STORAGE_TYPE) == "local_ssd"
+    allowed = {"MySQL": ("Physical", "Logical") if local else ("Snapshot",), "MariaDB": ("Physical",),
+               "PostgreSQL": ("Physical", "Snapshot"), "SQLServer": ("Physical", "Snapshot")}.get(engine, ("Physical",))
+    if method in allowed:
+        return None
+    disks = "local SSDs" if local else "cloud disks"
+    return f"BackupMethod {method} is not supported for {engine} on {disks} (use {' or '.join(allowed)})."
 
 
 class BackupJobs(RdsState):
@@ -32,8 +46,9 @@ class BackupJobs(RdsState):
         method = req.get("BackupMethod", "Physical")
         if method not in ("Physical", "Logical", "Snapshot"):
             raise errors.backup_method_not_supported()
-        if method == "Logical" and inst["Engine"] != "MySQL":
-            raise errors.backup_method_not_supported(f"BackupMethod Logical is not supported for {inst['Engine']}.")
+        why = method_refused(inst, method)
+        if why:
+            raise errors.backup_method_not_supported(why)
         backup_type = req.get("BackupType")
         if backup_type is not None and backup_type not in ("Auto", "FullBackup"):
             raise errors.backup_type_not_supported()
@@ -60,13 +75,15 @@ class BackupJobs(RdsState):
         if mode is not None and mode not in ("Automated", "Manual"):
             raise errors.invalid("BackupMode", "Use Automated or Manual.")
 
+        forgotten_before = time.time() - task_listed_for(self._instance(instance_id))
+
         def wanted(j: dict) -> bool:
             if j["DBInstanceId"] != instance_id:
                 return False
             if mode and j.get("Mode", "Manual") != mode:
                 return False
-            if job_id is not None:
-                return j["BackupJobId"] == str(job_id)
+            if job_id is not None:      # a finished task is answered by id for a while, then forgotten
+                return j["BackupJobId"] == str(job_id) and float(j.get("EndEpoch") or time.time()) > forgotten_before
             if status == "NoStart":
                 return j["Status"] == "NoStart"
             if status == "Progressing":
@@ -195,8 +212,9 @@ class BackupJobs(RdsState):
             "Method": job["Method"], "Engine": inst.get("Engine", ""), "EngineVersion": inst.get("EngineVersion", ""),
             "Databases": databases, "ExpectExpireTime": "" if retention == -1 else self.cloud.iso(expire),
             "Mode": job.get("Mode", "Manual"), "MetaStatus": meta,
-            "StoreStatus": "Enabled" if inst.get("BackupsDeletable", True) else "Disabled",
+            "EndEpoch": end.timestamp(), "ListedFrom": end.timestamp() + set_listed_after(inst),
         }
         self.cloud.store.put(BACKUP, job["BackupId"], backup)
         self._set_job(job_id, Status="Failed" if failed else "Finished",
-                      Process="100" if not failed else job["Process"], Reason=failed or "", EndTime=self.cloud.iso(end))
+                      Process="100" if not failed else job["Process"], Reason=failed or "", EndTime=self.cloud.iso(end),
+                      EndEpoch=end.timestamp())

@@ -15,7 +15,8 @@ class LocalControl(BackupJobs, BackupSets):
         """POST instances/<id>            change backup policy / status (see policy.instance_settings)
         POST instances/<id>/backups    start a backup task as the service would: {"Mode": "Automated"|"Manual",
                                        "Seconds": minimum duration}; answers its BackupJobId
-        POST backups/<id>/expire       the set reaches its ExpectExpireTime now (and disappears)"""
+        POST backups/<id>/expire       the set reaches its ExpectExpireTime now (and disappears)
+        POST backups/<id>/age          {"Days": n}: the set ended n days earlier (DeleteBackup's age rule)"""
         if method != "POST":
             raise ValueError("use POST")
         if len(parts) == 2 and parts[0] == "instances":
@@ -35,4 +36,9 @@ class LocalControl(BackupJobs, BackupSets):
                                                    mode=mode, min_seconds=float(seconds))}
         if len(parts) == 3 and parts[0] == "backups" and parts[2] == "expire":
             return {"BackupId": parts[1], "ExpectExpireTime": self._expire_now(parts[1])}
+        if len(parts) == 3 and parts[0] == "backups" and parts[2] == "age":
+            days = body.get("Days")
+            if not isinstance(days, (int, float)) or isinstance(days, bool) or not 0 <= days <= 3650:
+                raise ValueError("Days must be 0 to 3650")
+            return self._age(parts[1], float(days))
         raise ValueError(f"no RDS control endpoint {'/'.join(parts)}")

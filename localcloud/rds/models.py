@@ -42,9 +42,12 @@ render.RESTORE_TASK_TYPE) Running, then Succeed or Failed (ReasonCode RestoreFai
 "Reason"}). Backup jobs move
 NoStart -> Preparing -> Uploading -> Finished | Failed (BackupProgressStatus ends Finished either way; Process is a
 percent string without a sign, "0".."100"). A finished job leaves a backup set: BackupStatus Success, or Failed with
-IsAvail 0, MetaStatus EMPTY and no files. Restore targets that RestoreTable creates are listed by DescribeDatabases
-with DBStatus Creating until they exist on the server. A failed restore drops what it created: the new
-database never reaches Running and disappears from DescribeDatabases (`DBName=<newname>` then returns no row).
+IsAvail 0, MetaStatus EMPTY and no files. DescribeBackupTasks lists unfinished jobs; a finished one only by
+BackupJobId, and only for TaskListedForSeconds after it ended (policy.TASK_LISTED_FOR_SECONDS); its set shows in
+DescribeBackups SetListedAfterSeconds after the job ended (policy.SET_LISTED_AFTER_SECONDS). Restore targets that
+RestoreTable creates are listed by DescribeDatabases with DBStatus Creating until they exist on the server. A
+failed restore drops what it created: the new database never reaches Running and disappears from DescribeDatabases
+(`DBName=<newname>` then returns no row).
 
 Error codes:
 - 404 InvalidDBInstanceId.NotFound: unknown DBInstanceId.
@@ -54,10 +57,12 @@ Error codes:
   automatic) is NoStart/Preparing/Uploading.
 - 400 InvalidParameter: DescribeDatabases / DescribeBackups PageSize other than 30, 50, 100 (rules.PAGE_SIZES).
 - errors.NO_TABLE_META: RestoreTable from a set whose MetaStatus is not OK; errors.DELETE_REFUSED: DeleteBackup of a
-  set whose StoreStatus is Disabled.
+  set whose StoreStatus is Disabled (policy.store_status: not MySQL/PostgreSQL, not High-availability, BackupsDeletable
+  false, or younger than DeletableAfterDays); 403 IncorrectDBInstanceState: DeleteBackup while not Running.
 - 403 IncorrectDBInstanceState (errors.RESTORE_IN_PROGRESS): RestoreTable while another RestoreTable task of the
   instance runs.
-- 400 InvalidBackupMethod.ValueNotSupport, 400 BackupType.NotSupport: CreateBackup options (Logical on PostgreSQL).
+- 400 InvalidBackupMethod.ValueNotSupport, 400 BackupType.NotSupport: CreateBackup options (a BackupMethod the
+  engine and DBInstanceStorageType do not take: backup_jobs.method_refused).
 - 404 InvalidBackupId.NotFound: BackupId unknown or of another instance (RestoreTable, DeleteBackup).
 - 403 IncorrectBackupSetState: restoring from a Failed backup set; deleting one a running restore reads.
 - 404 InvalidDBName.NotFound / InvalidTableName.NotFound: a TableMeta name that is not in the backup set;

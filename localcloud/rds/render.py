@@ -19,10 +19,11 @@ def instance(inst: dict, status: str) -> dict:
         "DBInstanceId": inst["DBInstanceId"], "DBInstanceDescription": inst["DBInstanceId"],
         "Engine": engine, "EngineVersion": inst["EngineVersion"], "DBInstanceStatus": status,
         "DBInstanceType": inst.get("DBInstanceType", "Primary"),
-        "DBInstanceClass": INSTANCE_CLASSES.get(engine, "rds.n2.medium"), "DBInstanceStorageType": "cloud_essd",
+        "DBInstanceClass": INSTANCE_CLASSES.get(engine, "rds.n2.medium"),
+        "DBInstanceStorageType": inst.get("StorageType", "cloud_essd"),
         "DBInstanceNetType": "Intranet", "InstanceNetworkType": "VPC", "ConnectionMode": "Standard",
         "LockMode": "Unlock", "LockReason": "", "RegionId": inst["RegionId"], "ZoneId": inst["ZoneId"],
-        "PayType": "Postpaid", "Category": "HighAvailability", "CreateTime": inst["CreateTime"],
+        "PayType": "Postpaid", "Category": inst.get("Category", "HighAvailability"), "CreateTime": inst["CreateTime"],
         "ExpireTime": "", "MasterInstanceId": inst.get("MasterInstanceId", ""), "GuardDBInstanceId": "",
         "TempDBInstanceId": "",
         "ResourceGroupId": "rg-localcloud", "VpcId": "vpc-localcloud", "VSwitchId": "vsw-localcloud",
@@ -79,8 +80,8 @@ def backup_task(job: dict, with_backup_id: bool) -> dict:
     return item
 
 
-def backup_set(b: dict) -> dict:
-    """A DescribeBackups item."""
+def backup_set(b: dict, store_status: str) -> dict:
+    """A DescribeBackups item; `store_status`: Enabled when DeleteBackup takes it now (policy.store_status)."""
     ok = b["Status"] == "Success"
     start = rules.stored_time(b["StartTime"])
     end = rules.stored_time(b["EndTime"])
@@ -90,7 +91,7 @@ def backup_set(b: dict) -> dict:
         "BackupSize": b["Size"], "BackupMethod": b["Method"], "BackupMode": b.get("Mode", "Manual"),
         "BackupType": "FullBackup", "BackupInitiator": "User" if b.get("Mode", "Manual") == "Manual" else "System",
         "Engine": b["Engine"], "EngineVersion": b["EngineVersion"], "IsAvail": 1 if ok else 0,
-        "MetaStatus": b.get("MetaStatus", "OK" if ok else "EMPTY"), "StoreStatus": b.get("StoreStatus", "Enabled"),
+        "MetaStatus": b.get("MetaStatus", "OK" if ok else "EMPTY"), "StoreStatus": store_status,
         "ConsistentTime": 0, "CopyOnlyBackup": "0", "StorageClass": "0", "HostInstanceID": "0",
         "BackupDownloadURL": "", "BackupIntranetDownloadURL": "", "Checksum": b["Checksum"],
         "Encryption": "{}", "ExpectExpireTime": b.get("ExpectExpireTime", ""),

@@ -167,6 +167,8 @@ def test_plan_warns_for_a_mysql_instance_without_table_restore(product, api, con
 
 
 def test_a_refused_rds_delete_is_recorded_once_and_retention_does_not_loop_on_it(product, api, control, si, pg_db):
+    """A set RDS lists with StoreStatus Disabled (here: BackupsDeletable false) is never asked for: the item says
+    when RDS deletes it itself, once; retention does not come back to it, a delete by hand looks again."""
     from nestbackup.decisions.retention import Retention
     from nestbackup.operations.schedules import apply_retention
 
@@ -177,12 +179,66 @@ def test_a_refused_rds_delete_is_recorded_once_and_retention_does_not_loop_on_it
     api.wait(api.call("POST", "/backups", {"ServiceInstanceId": si})[1]["BackupId"])
     before = control.stats().get("rds:DeleteBackup", 0)
     w = wiring()
-    for _ in range(4):                     # asked once; later retention runs do not ask again
+    for _ in range(4):                     # looked at once; later retention runs do not look again
         assert apply_retention(w, si, Retention(keep_last=1), time.time()) == []
-    assert control.stats()["rds:DeleteBackup"] == before + 1
+    assert control.stats().get("rds:DeleteBackup", 0) == before          # never asked where RDS refuses
     record = api.call("GET", f"/backups/{first['BackupId']}")[1]
     assert (record["Status"], record.get("AwaitingExpiry")) == ("DeleteFailed", True)
     rds = next(r for r in record["Resources"] if r["ResourceType"] == "rds")
-    assert rds["DeleteRefused"].startswith("IncorrectBackupSetState") and "expire" in record["StatusDetail"]
-    status, again = api.call("DELETE", f"/backups/{first['BackupId']}")     # by hand: asked again
-    assert control.stats()["rds:DeleteBackup"] == before + 2 and again["Status"] == "DeleteFailed"
+    assert rds["DeleteRefused"].startswith("BackupSetNotDeletable") and "expire" in record["StatusDetail"]
+    assert f"expires at {rds['ExpiresAt']}" in rds["DeleteRefused"]
+    status, again = api.call("DELETE", f"/backups/{first['BackupId']}")     # by hand: looked at again
+    assert control.stats().get("rds:DeleteBackup", 0) == before and again["Status"] == "DeleteFailed"
+
+
+def test_a_set_younger_than_rds_deletes_is_kept_until_it_expires_and_deleted_once_old_enough(
+        product, api, control, si, pg_db):
+    """DeleteBackup takes a set only once it is older than seven days (log backup off; API reference): before, the
+    product does not ask and says when the set expires; once the set is old enough, a delete by hand deletes it."""
+    db = control.seed(ServiceInstanceId=si, Disks=0, Postgres=pg_db[1],
+                      RdsBackupPolicy={"DeletableAfterDays": 7})["DBInstances"][0]["DBInstanceId"]
+    backup = api.wait(api.call("POST", "/backups", {"ServiceInstanceId": si})[1]["BackupId"])
+    set_id = backup["Resources"][0]["ArtifactId"]
+    assert _sets(product.endpoint, db)[set_id].store_status == "Disabled"
+    before = control.stats().get("rds:DeleteBackup", 0)
+    status, refused = api.call("DELETE", f"/backups/{backup['BackupId']}")
+    assert refused["Status"] == "DeleteFailed" and refused.get("AwaitingExpiry") is True, refused
+    assert control.stats().get("rds:DeleteBackup", 0) == before
+    control.call("POST", f"/_local/rds/backups/{set_id}/age", {"Days": 8})
+    assert _sets(product.endpoint, db)[set_id].store_status == "Enabled"
+    status, deleted = api.call("DELETE", f"/backups/{backup['BackupId']}")
+    assert deleted["Status"] == "Deleted", deleted
+    assert control.stats()["rds:DeleteBackup"] == before + 1 and set_id not in _sets(product.endpoint, db)
+
+
+@pytest.mark.parametrize("task_listed_for", [0, 600], ids=["task-forgotten-at-once", "task-listed-by-id"])
+def test_a_finished_job_that_drops_out_and_a_set_listed_late_still_make_a_created_backup_with_its_facts(
+        product, api, control, si, pg_db, task_listed_for):
+    """DescribeBackupTasks lists unfinished tasks; a finished one may be gone (here at once), and the new set shows
+    in DescribeBackups late (here 3 s): the backup is a success, its set the one the job made, its facts read once
+    the set shows."""
+    db = control.seed(ServiceInstanceId=si, Disks=0, Postgres=pg_db[1],
+                      RdsBackupPolicy={"BackupRetentionPeriod": 9, "TaskListedForSeconds": task_listed_for,
+                                       "SetListedAfterSeconds": 3})["DBInstances"][0]["DBInstanceId"]
+    status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
+    assert status == 202, record
+    final = api.wait(record["BackupId"])
+    item = final["Resources"][0]
+    assert final["Status"] == "Created", final
+    assert item["Status"] == "Succeeded" and item["ArtifactId"] in _sets(product.endpoint, db)
+    assert item["Restorable"] is True
+    assert abs(_epoch(item["ExpiresAt"]) - (_epoch(final["EndTime"]) + 9 * 86400)) < 600
+
+
+@pytest.mark.parametrize("storage, method", [("cloud_essd", "Snapshot"), ("local_ssd", "Physical")])
+def test_a_mysql_instance_is_backed_up_by_the_method_its_storage_takes(product, api, control, si, my_db, storage,
+                                                                         method):
+    """CreateBackup's BackupMethod: Physical on local SSDs, Snapshot on cloud disks (the local cloud refuses the other
+    with 400 InvalidBackupMethod.ValueNotSupport, as RDS documents)."""
+    db = control.seed(ServiceInstanceId=si, Disks=0, MySQL=my_db[1],
+                      RdsBackupPolicy={"StorageType": storage})["DBInstances"][0]["DBInstanceId"]
+    status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
+    assert status == 202, record
+    final = api.wait(record["BackupId"])
+    assert final["Status"] == "Created", final
+    assert _sets(product.endpoint, db)[final["Resources"][0]["ArtifactId"]].backup_method == method

@@ -190,7 +190,8 @@ def test_a_reset_ecs_refuses_fails_its_disk_with_the_code_and_starts_the_instanc
     seeded = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
     backup = backup_of(api, si)
     disk = seeded["Disks"][0]
-    control.faults(reject={disk["DiskId"]: "IncorrectDiskStatus"})
+    # a refusal that does not clear (the snapshot is not the disk's); IncorrectDiskStatus (not settled) is waited out
+    control.faults(reject={disk["DiskId"]: "InvalidParameter.Mismatch"})
     try:
         status, restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})
         final = wait_restore(api, restore["RestoreId"])
@@ -198,7 +199,7 @@ def test_a_reset_ecs_refuses_fails_its_disk_with_the_code_and_starts_the_instanc
         control.clear_faults()
     item = next(r for r in final["Resources"] if r["ResourceId"] == disk["DiskId"])
     assert final["Status"] == "RestoreFailed"
-    assert (item["Status"], item["ErrorCode"]) == ("Failed", "IncorrectDiskStatus") and item["RequestId"]
+    assert (item["Status"], item["ErrorCode"]) == ("Failed", "InvalidParameter.Mismatch") and item["RequestId"]
     assert "rolled back" not in (item["Verification"] or "")
     assert instance_status(product.endpoint, seeded["InstanceIds"][0]) == "Running"
 

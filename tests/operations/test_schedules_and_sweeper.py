@@ -193,6 +193,25 @@ def test_a_backup_closed_while_its_rds_job_runs_hands_the_set_to_the_timer(w):
     assert not w.rds.sets
 
 
+def test_a_handed_over_set_is_deleted_even_once_its_job_dropped_out_of_the_task_list(w):
+    """DescribeBackupTasks answers for a finished job only for a while: the timer then finds the set the job made
+    as the backup does (made since the intent, not listed then) and deletes it, rather than forgetting it."""
+    w.seed("si-1", instances=0, databases={"PostgreSQL": {"app": {"t": [1]}}})
+    w.rds.steps = 0
+    backup_id = create_backup(w, "si-1")["BackupId"]
+    for batch in start_batch_count(w, backup_id):
+        start_batch(w, backup_id, batch)
+    w.flows.end(w.settings.backup_flow, backup_id, "Failed")
+    w.rds.refusals.refuse("DescribeBackupTasks", "InternalError", http_status=500)
+    assert sweep(w, now=time.time() + 1000)["Finished"] == [backup_id]
+    w.rds.finish()
+    w.rds.forget_finished = True                                               # the ended job is no longer listed
+    made = list(w.rds.sets)
+    assert len(made) == 1
+    assert sweep(w, now=time.time() + 2000)["CancelledSetsDeleted"] == made
+    assert not w.rds.sets
+
+
 def _restore_with_its_instances_stopped(w) -> tuple[dict, str]:
     """A restore advanced by hand (not by its flow) to RestoringData, its instance stopped."""
     seeded = w.seed("si-1", instances=1, disks_per_instance=1)

@@ -168,7 +168,7 @@ def _lost(port: str, method: str, args: tuple, result: Any) -> Any:
 
 
 # The port methods that are calls (not pure helpers such as Databases.backup_must_wait).
-PURE = {"backup_must_wait", "restore_waits", "snapshot_must_wait"}
+PURE = {"backup_must_wait", "restore_waits", "snapshot_must_wait", "reset_must_wait"}
 
 
 def _methods(protocol: type) -> frozenset[str]:

@@ -45,3 +45,34 @@ def test_the_check_finds_an_engine_test():
               'name = "MySQL backup"\n')
     assert compared_literals(source, SPELLINGS, fold_case=True) == [(1, "SQLServer"), (3, "mysql"),
                                                                      (4, "PostgreSQL")]
+
+
+def test_create_backup_takes_the_method_the_engine_and_storage_take():
+    """SDK CreateBackupRequest.backup_method: Snapshot for MySQL on cloud disks, Physical on local SSDs and for
+    PostgreSQL and SQL Server; MariaDB takes snapshot backups but is asked with Physical."""
+    from nestbackup.model.engines import create_backup_method
+    assert [create_backup_method(e, False) for e in ("MySQL", "PostgreSQL", "SQLServer", "MariaDB")] == \
+        ["Snapshot", "Physical", "Physical", "Physical"]
+    assert {create_backup_method(e, True) for e in ("MySQL", "PostgreSQL", "SQLServer", "MariaDB")} == {"Physical"}
+
+
+def test_restore_table_meta_takes_the_documented_forms():
+    """SDK RestoreTableRequest.table_meta: MySQL databases list their tables; PostgreSQL whole databases only. A MySQL
+    database entry alone (the whole database) is kept behind adapters/rds.py WHOLE_DATABASE_TABLE_META."""
+    from nestbackup.decisions.restore import table_meta
+    from nestbackup.model.records import ResourceType
+    from nestbackup.model.restores import DatabaseRestore, RestoreItem
+
+    def item(engine: str) -> RestoreItem:
+        it = RestoreItem("rm-1", ResourceType.RDS, "1", engine=engine)
+        it.databases = [DatabaseRestore("shop", "shop_r", "shop_a"), DatabaseRestore("empty", "empty_r", "empty_a")]
+        it.expected = {"shop": {"orders": 3, "audit": 0}}
+        return it
+    assert table_meta(item("MySQL"), whole_databases=False) == [
+        {"type": "db", "name": "shop", "newname": "shop_r",
+         "tables": [{"type": "table", "name": "audit", "newname": "audit"},
+                    {"type": "table", "name": "orders", "newname": "orders"}]},
+        {"type": "db", "name": "empty", "newname": "empty_r"}]
+    whole = [{"type": "db", "name": "shop", "newname": "shop_r"}, {"type": "db", "name": "empty", "newname": "empty_r"}]
+    assert table_meta(item("MySQL"), whole_databases=True) == whole
+    assert table_meta(item("PostgreSQL"), whole_databases=False) == whole

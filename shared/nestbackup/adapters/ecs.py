@@ -23,11 +23,24 @@ PAGE = 100
 # a poll round later until the disk deadline. 403 IncorrectDiskStatus.CreatingSnapshot: "A previous snapshot creation
 # is in process" (an automatic snapshot policy may be taking one; both references' error tables: try again later).
 SNAPSHOT_WAIT_CODES = frozenset({"IncorrectDiskStatus.CreatingSnapshot"})
+# ResetDisk refusals of a disk that has not settled (ResetDisk reference: 403 IncorrectDiskStatus when the disk is not
+# In_use/Available, e.g. still ReIniting after an earlier reset, Attaching, Creating; a snapshot of it being made):
+# nothing was applied, and the restore asks again a round later until its deadline. The Terraform provider retries
+# disk operations refused with these codes until its timeout (alicloud/errors.go DiskInvalidOperation,
+# alicloud/resource_alicloud_ecs_disk_attachment.go AttachDisk/DetachDisk; resource_alicloud_ecs_disk.go DeleteDisk on
+# IncorrectDiskStatus.Initializing); it never calls ResetDisk itself.
+RESET_WAIT_CODES = frozenset({"IncorrectDiskStatus", "IncorrectDiskStatus.Initializing",
+                              "IncorrectDiskStatus.CreatingSnapshot", "OperationConflict", "InvalidOperation.Conflict"})
 
 
 def snapshot_must_wait(err: CloudError) -> bool:
     """CreateSnapshot(Group) was refused before it was applied and may be asked again later."""
     return err.code in SNAPSHOT_WAIT_CODES
+
+
+def reset_must_wait(err: CloudError) -> bool:
+    """ResetDisk was refused because the disk has not settled; it may be asked again later."""
+    return err.code in RESET_WAIT_CODES
 
 
 def chunks(items: list[str], size: int) -> Iterator[list[str]]:
@@ -106,6 +119,7 @@ class Ecs:
 
     # -- snapshots
     snapshot_must_wait = staticmethod(snapshot_must_wait)
+    reset_must_wait = staticmethod(reset_must_wait)
 
     def create_snapshot(self, disk_id: str, *, name: str, description: str, client_token: str,
                         tags: dict[str, str] | None = None) -> str:

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
-from typing import Iterator
+from typing import Any, Iterator
 
 from ..errors import CloudError
+from ..model.engines import create_backup_method
 from ..ports.databases import BackupJob, BackupSet, Database, DBInstance, HistoryTask
 from .openapi import RpcClient
 
@@ -16,6 +17,9 @@ SQLSERVER_RESTORE_ACTION = "RecoveryDBInstance"
 # DescribeDatabases and DescribeBackups take PageSize 30, 50 or 100 (default 30) and PageNumber from 1 (SDK
 # DescribeDatabasesRequest, DescribeBackupsRequest): ask for the largest page and read until a short one.
 PAGE_SIZE = 100
+# DBInstanceStorageType of an instance on local SSDs; every other value is a cloud disk (SDK
+# CreateDBInstanceRequest.dbinstance_storage_type: local_ssd, general_essd, cloud_essd, cloud_essd2/3, cloud_ssd).
+LOCAL_SSD = "local_ssd"
 # DescribeBackupPolicy CompressType "4" = quicklz with database and table restoration enabled (SDK
 # DescribeBackupPolicyResponseBody.compress_type). UNCONFIRMED: that it is the switch on cloud-disk MySQL
 # instances too (the SDK documents it for local SSD backups).
@@ -23,6 +27,14 @@ TABLE_RESTORE_COMPRESS_TYPE = "4"
 # DescribeDBInstances paging: MaxResults 1-100 (default 30) with NextToken; PageSize/PageNumber are then ignored
 # (SDK DescribeDBInstancesRequest.max_results / next_token).
 DB_INSTANCES_PER_PAGE = 100
+# RestoreTable TableMeta for MySQL: the SDK documents only database entries that list their tables
+# ([{"type":"db","name","newname","tables":[{"type":"table","name","newname"}]}]; RestoreTableRequest.table_meta);
+# PostgreSQL's form is the database entry alone. UNCONFIRMED: that a MySQL database entry without "tables" restores the
+# whole database (with its views, triggers, routines), which the product relies on while this is True; with False it
+# lists the tables the database held at backup time. The documented way to read a set's tables, DescribeMetaList, is
+# only offered on High-availability MySQL with local SSDs (API reference api-query-data-backup-file-for-databases-
+# and-tables). Only a real account settles it.
+WHOLE_DATABASE_TABLE_META = True
 # DescribeHistoryTasks TaskType of a RestoreTable task. UNCONFIRMED: no source names it. Where it is wrong, no task is
 # found and a restore is judged by the instance status and the listed databases alone.
 RESTORE_TASK_TYPES = frozenset({"RestoreTable"})
@@ -60,6 +72,8 @@ def _percent(text) -> int:
 
 
 class Rds:
+    whole_database_table_meta = WHOLE_DATABASE_TABLE_META
+
     def __init__(self, rpc: RpcClient) -> None:
         self.rpc = rpc
         self.region = rpc.region
@@ -85,11 +99,16 @@ class Rds:
     restore_waits = staticmethod(restore_waits)
 
     def create_backup(self, db_instance_id: str, retention_days: int | None = None) -> str:
-        """Start a full backup. CreateBackup takes no ClientToken, so only refusals before it was applied
-        (throttling) are retried here; after a 5xx the caller looks for the job before asking again.
+        """Start a full backup, by the method the instance's engine and storage take (`create_backup_method`: a
+        MySQL instance on cloud disks takes Snapshot backups). CreateBackup takes no ClientToken, so only refusals
+        before it was applied (throttling) are retried here; after a 5xx the caller looks for the job before asking
+        again.
         `retention_days` (7-730, -1 = for good): only MySQL takes BackupRetentionPeriod on a plain full backup
         (SQL Server only with BackupStrategy=db); the caller passes it for MySQL only."""
-        body = self.rpc.call("CreateBackup", {"DBInstanceId": db_instance_id, "BackupMethod": "Physical",
+        attribute = self.attribute(db_instance_id)
+        method = create_backup_method(str(attribute.get("Engine") or ""),
+                                      attribute.get("DBInstanceStorageType") == LOCAL_SSD)
+        body = self.rpc.call("CreateBackup", {"DBInstanceId": db_instance_id, "BackupMethod": method,
                                               "BackupType": "FullBackup", "BackupRetentionPeriod": retention_days},
                              retry_when=lambda e: e.throttled)
         return str(body["BackupJobId"])
@@ -133,7 +152,8 @@ class Rds:
     def delete_backup(self, db_instance_id: str, backup_id: str) -> None:
         self.rpc.call("DeleteBackup", {"DBInstanceId": db_instance_id, "BackupId": backup_id})
 
-    def restore_table(self, db_instance_id: str, backup_id: str, table_meta: list[dict], client_token: str) -> None:
+    def restore_table(self, db_instance_id: str, backup_id: str, table_meta: list[dict[str, Any]],
+                      client_token: str) -> None:
         self.rpc.call("RestoreTable", {"DBInstanceId": db_instance_id, "BackupId": backup_id,
                                        "TableMeta": json.dumps(table_meta), "ClientToken": client_token})
 

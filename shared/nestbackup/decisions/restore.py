@@ -1,6 +1,9 @@
 """Restore decisions, no I/O: the items of a restore, the RestoreTable request, when a phase has run too long."""
 from __future__ import annotations
 
+from typing import Any
+
+from ..model.engines import engine_of
 from ..model.records import BackupRecord, ResourceType
 from ..model.restores import DatabaseRestore, RestoreItem
 from ..model.status import ItemStatus
@@ -38,9 +41,20 @@ def plan_items(backup: BackupRecord, restore_id: str) -> list[RestoreItem]:
     return items
 
 
-def table_meta(item: RestoreItem) -> list[dict[str, str]]:
-    """RestoreTable's TableMeta: every database of the instance, whole, under its restore name."""
-    return [{"type": "db", "name": d.name, "newname": d.restored} for d in item.databases]
+def table_meta(item: RestoreItem, whole_databases: bool) -> list[dict[str, Any]]:
+    """RestoreTable's TableMeta: every database of the instance under its restore name. Where the engine's documented
+    form lists the tables (MySQL) and `whole_databases` is False, each database lists the tables it held at backup
+    time (`expected`, under their own names); otherwise (and for a database whose tables are not known) a database
+    entry alone, which asks for the whole database (for MySQL an UNCONFIRMED form: adapters/rds.py)."""
+    lists_tables = not whole_databases and engine_of(item.engine or "").table_meta_lists_tables
+    out: list[dict[str, Any]] = []
+    for d in item.databases:
+        entry: dict[str, Any] = {"type": "db", "name": d.name, "newname": d.restored}
+        tables = sorted(item.expected.get(d.name) or {})
+        if lists_tables and tables:
+            entry["tables"] = [{"type": "table", "name": t, "newname": t} for t in tables]
+        out.append(entry)
+    return out
 
 
 def verify_counts(before: dict[str, dict[str, int]], actual: dict[str, dict[str, int]],

@@ -29,6 +29,10 @@ class Engine:
     # does not matter.
     meta_status_gates_restore: bool
     takes_backup_retention: bool       # CreateBackup takes BackupRetentionPeriod on a plain full backup
+    cloud_disk_backup_method: str      # CreateBackup BackupMethod on cloud disks (local SSDs: Physical); see below
+    # RestoreTable's documented TableMeta lists each database's tables for MySQL ({"type":"db",..,"tables":[{"type":
+    # "table","name","newname"}]}); PostgreSQL restores whole databases only (SDK RestoreTableRequest.table_meta).
+    table_meta_lists_tables: bool
     name_limit: int                    # longest database name
     limit_in_bytes: bool               # ... in bytes of UTF-8 (NAMEDATALEN - 1), else in characters
     case_sensitive_names: bool         # names differing only in case are different databases
@@ -38,15 +42,18 @@ class Engine:
 
 
 MYSQL = Engine("MySQL", frozenset({"mysql", "mariadb"}), RestoreMethod.RESTORE_TABLE,
-               meta_status_gates_restore=True, takes_backup_retention=True, name_limit=64, limit_in_bytes=False,
+               meta_status_gates_restore=True, takes_backup_retention=True, cloud_disk_backup_method="Snapshot",
+               table_meta_lists_tables=True, name_limit=64, limit_in_bytes=False,
                case_sensitive_names=False, basic_plane_names=True, quotes=("`", "`"), maintenance_db="")
 POSTGRESQL = Engine("PostgreSQL", frozenset({"postgresql", "postgres", "pg"}), RestoreMethod.RESTORE_TABLE,
-                    meta_status_gates_restore=False, takes_backup_retention=False, name_limit=63,
+                    meta_status_gates_restore=False, takes_backup_retention=False,
+                    cloud_disk_backup_method="Physical", table_meta_lists_tables=False, name_limit=63,
                     limit_in_bytes=True, case_sensitive_names=True, basic_plane_names=False, quotes=('"', '"'),
                     maintenance_db="postgres")
 # SQL Server takes BackupRetentionPeriod only with BackupStrategy=db (adapters/rds.py create_backup).
 SQLSERVER = Engine("SQLServer", frozenset({"sqlserver", "mssql"}), RestoreMethod.RECOVERY_DB_INSTANCE,
-                   meta_status_gates_restore=False, takes_backup_retention=False, name_limit=128,
+                   meta_status_gates_restore=False, takes_backup_retention=False,
+                   cloud_disk_backup_method="Physical", table_meta_lists_tables=False, name_limit=128,
                    limit_in_bytes=False, case_sensitive_names=False, basic_plane_names=False, quotes=("[", "]"),
                    maintenance_db="master")
 
@@ -60,3 +67,21 @@ def engine_of(engine: str) -> Engine:
     if found is None:
         raise ValidationError(f"unsupported database engine {engine!r}")
     return found
+
+
+# CreateBackup's BackupMethod (SDK CreateBackupRequest.backup_method; API reference CreateBackup, "BackupMethod"):
+# Physical for MySQL on local SSDs, SQL Server and PostgreSQL; Snapshot for MySQL on cloud disks (also offered for
+# SQL Server and PostgreSQL, whose full physical backups the restores use); MariaDB takes snapshot backups only but
+# is asked for them with Physical. Any other method is refused (400 InvalidBackupMethod.ValueNotSupport).
+PHYSICAL, SNAPSHOT = "Physical", "Snapshot"
+_ASKED_AS_PHYSICAL = frozenset({"mariadb"})
+
+
+def create_backup_method(engine: str, local_ssd: bool) -> str:
+    """The BackupMethod CreateBackup accepts for a full backup of this engine on this storage."""
+    if str(engine).replace(" ", "").lower() in _ASKED_AS_PHYSICAL or local_ssd:
+        return PHYSICAL
+    try:
+        return engine_of(engine).cloud_disk_backup_method
+    except ValidationError:        # not said: the API's default
+        return PHYSICAL

@@ -14,7 +14,7 @@ from ..ports.records import StaleWrite, StoredRecord
 from .claims import take_instance_lock
 from .kinds import kind_of
 from .kinds.action import NOT_FOUND_CODES, refused_for_good
-from .kinds.rds_backup import PENDING_SET_SECONDS, PENDING_SETS
+from .kinds.rds_backup import PENDING_SET_SECONDS, PENDING_SETS, pending_set
 from .loading import load_backup, read_backup, save
 
 # -- delete
@@ -168,20 +168,19 @@ def delete_pending_sets(w: Ports, now: float | None = None) -> dict:
     waiting = 0
     for key, doc, _ in w.documents.docs(PENDING_SETS):
         try:
-            job = w.rds.backup_job(doc["DBInstanceId"], doc["JobId"])
-            running = job is not None and not job.failed and not job.finished
+            running, backup_set = pending_set(w, doc)
             if running and now - float(doc.get("SinceEpoch") or now) < PENDING_SET_SECONDS:
                 waiting += 1
                 continue
-            if job is not None and job.finished and job.backup_id:
+            if backup_set:
                 try:
-                    w.rds.delete_backup(doc["DBInstanceId"], job.backup_id)
-                    deleted.append(job.backup_id)
+                    w.rds.delete_backup(doc["DBInstanceId"], backup_set)
+                    deleted.append(backup_set)
                 except CloudError as err:
                     if err.code not in NOT_FOUND_CODES and not refused_for_good(err):
                         raise                      # throttled or busy: the next sweep asks again
                     logs.event("set of a cancelled backup kept", step="sweep", record_id=doc["BackupId"],
-                               backup_set=job.backup_id, code=err.code)       # refused for good: it expires
+                               backup_set=backup_set, code=err.code)       # refused for good: it expires
             w.documents.delete_doc(PENDING_SETS, key)
         except CloudError as err:
             waiting += 1

@@ -68,8 +68,11 @@ def poll(w: Ports, backup_id: str, round_number: int = 0, now: float | None = No
             if item.status is not ItemStatus.RUNNING:
                 logs.event("backup item ended", step="poll", record_id=backup_id, resource_id=item.resource_id,
                            status=str(item.status), code=item.error_code, artifact_id=item.artifact_id)
+    # a set the cloud lists late: its facts are read once it shows, until the kind's deadline
+    unpublished = [i for i in record.items
+                   if now < deadline(i) and (kind := kind_of(i)) is not None and kind.facts_pending(w, i)]
     save(w, stored, record)
-    done = all(i.status in ITEM_FINAL for i in record.items)
+    done = all(i.status in ITEM_FINAL for i in record.items) and not unpublished
     return {"BackupId": backup_id, "Done": done, "Wait": _next_wait(s.poll_schedule, record, seen, now, round_number),
             "Round": round_number + 1,
             "Continue": not done and (round_number + 1) % s.poll_rounds_per_execution == 0}
@@ -153,5 +156,5 @@ def _hand_over_job(w: Ports, backup_id: str, item: BackupItem, now: float) -> st
     deletes it when the job ends (what to say of it on the item)."""
     if item.method is BackupMethod.RDS_BACKUP and item.status is ItemStatus.RUNNING and item.job_id \
             and not item.artifact_id:
-        return delete_set_later(w, backup_id, item.resource_id, item.job_id, now)
+        return delete_set_later(w, backup_id, item, now)
     return None

@@ -63,6 +63,11 @@ class BackupSet:
         return self.status == "Success"
 
     @property
+    def deletable(self) -> bool:
+        """DeleteBackup takes only sets whose StoreStatus is Enabled (SDK DeleteBackupRequest.backup_id)."""
+        return self.store_status == "Enabled"
+
+    @property
     def table_restorable(self) -> bool:
         """MetaStatus OK: the set holds the database/table metadata RestoreTable needs."""
         return self.meta_status == "OK"
@@ -96,6 +101,9 @@ class HistoryTask:
 
 
 class Databases(Protocol):
+    # RestoreTable takes a MySQL database entry without its tables as "the whole database" (adapters/rds.py).
+    whole_database_table_meta: bool
+
     def instances_tagged(self, key: str, value: str) -> list[DBInstance]: ...
 
     def describe_instances(self, db_instance_ids: list[str]) -> dict[str, DBInstance]: ...
@@ -122,7 +130,7 @@ class Databases(Protocol):
 
     def delete_backup(self, db_instance_id: str, backup_id: str) -> None: ...
 
-    def restore_table(self, db_instance_id: str, backup_id: str, table_meta: list[dict[str, str]],
+    def restore_table(self, db_instance_id: str, backup_id: str, table_meta: list[dict[str, Any]],
                       client_token: str) -> None: ...
 
     def recover_databases(self, db_instance_id: str, backup_id: str, new_names: dict[str, str]) -> None: ...

@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from typing import Iterable
 
-from nestbackup.adapters.ecs import snapshot_must_wait  # the same refusal table as the real port
+from nestbackup.adapters.ecs import reset_must_wait, snapshot_must_wait  # the same refusal tables as the real port
 from nestbackup.errors import CloudError
 from nestbackup.ports.compute import Disk, Instance, Refused, Snapshot, SnapshotGroup
 
@@ -86,6 +86,7 @@ class MemoryCompute:
 
     # -- the port
     snapshot_must_wait = staticmethod(snapshot_must_wait)
+    reset_must_wait = staticmethod(reset_must_wait)
 
     def disks_tagged(self, key: str, value: str) -> list[Disk]:
         return [self._disk(d) for d, doc in self.disks.items() if doc["tags"].get(key) == value]

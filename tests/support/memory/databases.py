@@ -8,7 +8,11 @@ import itertools
 import threading
 import time
 
-from nestbackup.adapters.rds import backup_must_wait, restore_waits  # the same refusal tables as the real port
+from nestbackup.adapters.rds import (  # the same refusal tables and TableMeta form as the real port
+    WHOLE_DATABASE_TABLE_META,
+    backup_must_wait,
+    restore_waits,
+)
 from nestbackup.errors import CloudError
 from nestbackup.ports.databases import BackupJob, BackupSet, Database, DBInstance, HistoryTask
 
@@ -16,6 +20,7 @@ from .compute import Refusals
 
 
 class MemoryDatabases:
+    whole_database_table_meta = WHOLE_DATABASE_TABLE_META
     backup_must_wait = staticmethod(backup_must_wait)
     restore_waits = staticmethod(restore_waits)
 
@@ -30,6 +35,7 @@ class MemoryDatabases:
         self.sets: dict[str, dict] = {}
         self.tasks: dict[str, dict] = {}
         self.failing: set[str] = set()          # instances whose backups and restores end failed
+        self.forget_finished = False            # DescribeBackupTasks no longer answers for an ended job
         self.tokens: set[str] = set()
 
     # -- seeding
@@ -90,6 +96,8 @@ class MemoryDatabases:
         with self._lock:
             job = self.jobs.get(job_id)
             if job is None or job["instance"] != db_instance_id:
+                return None
+            if self.forget_finished and job["status"] in ("Finished", "Failed"):
                 return None
             if job["status"] not in ("Finished", "Failed") and self.steps > 0:
                 job["seen"] += 1

@@ -74,6 +74,11 @@ class ItemAction(Protocol):
         """What a succeeded item records of its artifact once it is done."""
         ...
 
+    def facts_pending(self, w: Ports, item: BackupItem) -> bool:
+        """Read again what a succeeded item's artifact says when the cloud published it late; True while it is still
+        not published (the backup waits for it until the kind's deadline)."""
+        ...
+
     def delete(self, w: Ports, item: BackupItem, groups_done: set[str], backup_set: str | None = None) -> None:
         """Delete what the cloud keeps of one item (a group once: `groups_done`; `backup_set` when the item does not
         know it yet). CloudError as the cloud answers."""

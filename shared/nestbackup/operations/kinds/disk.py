@@ -56,6 +56,9 @@ class DiskSnapshot:
     def settle(self, w: Ports, item: BackupItem) -> None:
         """A snapshot says all there is to say while it runs."""
 
+    def facts_pending(self, w: Ports, item: BackupItem) -> bool:
+        return False
+
     def delete(self, w: Ports, item: BackupItem, groups_done: set[str], backup_set: str | None = None) -> None:
         if item.artifact_id:
             w.ecs.delete_snapshot(item.artifact_id)
@@ -97,7 +100,8 @@ class DiskSnapshot:
         item.status, item.restore_started_epoch = ItemStatus.RUNNING, now
 
     def restore_waits(self, w: Ports, err: CloudError) -> bool:
-        return err.transient
+        """Throttling and server errors, and a disk that has not settled yet (ResetDisk's IncorrectDiskStatus)."""
+        return err.transient or w.ecs.reset_must_wait(err)
 
     def follow(self, w: Ports, record: RestoreRecord, running: list[RestoreItem], now: float) -> None:
         """A reset is over when ECS shows the disk attached or free again after accepting the ResetDisk. That is all

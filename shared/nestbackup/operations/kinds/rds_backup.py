@@ -17,18 +17,23 @@ from ...decisions import restore as decide
 from ...decisions.backup import CloudProgress, client_token
 from ...errors import CloudError, ValidationError
 from ...model.engines import Engine, RestoreMethod, engine_of
+from ...model.records import BackupItem, ResourceType
 from ...model.status import DatabaseState, ItemStatus, backup_job_item_status, rds_instance_running
 from ..loading import save
 from .action import NOT_FOUND_CODES, CancelCleanup, refused_for_good
 
 if TYPE_CHECKING:
-    from ...model.records import BackupItem, BackupRecord
+    from ...model.records import BackupRecord
     from ...model.restores import RestoreItem, RestoreRecord
     from ...ports import Ports
     from ...ports.databases import Database
     from ...ports.records import StoredRecord
     from ...settings import Settings
     from ..discovery import Discovered
+
+
+# Our own code for a set DeleteBackup would refuse (StoreStatus not Enabled): not asked, recorded once as refused.
+KEPT_BY_RDS = "BackupSetNotDeletable"
 
 
 class RdsBackup:
@@ -81,16 +86,7 @@ class RdsBackup:
         item.status, item.wait_reason = ItemStatus.RUNNING, None
 
     def describe_batch(self, w: Ports, running: list[BackupItem]) -> dict[str, CloudProgress]:
-        seen: dict[str, CloudProgress] = {}
-        for item in running:
-            job = w.rds.backup_job(item.resource_id, item.job_id or "")
-            if job:
-                status = backup_job_item_status(job.status)
-                seen[item.resource_id] = CloudProgress(
-                    status, job.progress, job.backup_id,
-                    "BackupJobFailed" if status is ItemStatus.FAILED else None,
-                    f"RDS backup job {job.job_id} ended {job.status}" if status is ItemStatus.FAILED else None)
-        return seen
+        return {item.resource_id: _job_progress(w, item) for item in running}
 
     def settle(self, w: Ports, item: BackupItem) -> None:
         """Row counts again (with those from before, the window the set was taken in), and the set's facts."""
@@ -98,9 +94,27 @@ class RdsBackup:
         if item.artifact_id:
             record_backup_set(w, item)
 
+    def facts_pending(self, w: Ports, item: BackupItem) -> bool:
+        """A new set shows in DescribeBackups late: its facts (expiry, size, restorability) are read once it does."""
+        if item.status is not ItemStatus.SUCCEEDED or not item.artifact_id or item.restorable is not None:
+            return False
+        record_backup_set(w, item)
+        return item.restorable is None
+
     def delete(self, w: Ports, item: BackupItem, groups_done: set[str], backup_set: str | None = None) -> None:
-        if backup_set or item.artifact_id:
-            w.rds.delete_backup(item.resource_id, backup_set or item.artifact_id or "")
+        """DeleteBackup only where RDS takes it: a set listed with StoreStatus other than Enabled (SQL Server,
+        Basic edition, younger than the deletable age; DeleteBackup API reference) is never asked for; the refusal
+        is ours, saying when RDS deletes the set itself. A set not listed (gone, or not listed yet) is asked for."""
+        set_id = backup_set or item.artifact_id
+        if not set_id:
+            return
+        found = w.rds.backup_set(item.resource_id, set_id)
+        if found is not None and not found.deletable:
+            until = f"until it expires at {found.expires_at}" if found.expires_at else "for good (it never expires)"
+            raise CloudError(KEPT_BY_RDS, f"RDS does not delete backup set {set_id} now (StoreStatus "
+                                          f"{found.store_status or 'not Enabled'}); it keeps it {until}",
+                             action="DeleteBackup", http_status=409)
+        w.rds.delete_backup(item.resource_id, set_id)
 
     def cancel(self, w: Ports, stored: StoredRecord, record: BackupRecord, item: BackupItem,
                cleanup: CancelCleanup) -> None:
@@ -116,7 +130,7 @@ class RdsBackup:
             backup_set = item.artifact_id or wait_for_backup_set(
                 w, rid, item.job_id or "", max(0.0, cleanup.rds_deadline - time.monotonic()))
         except CloudError as err:     # the job could not be read: the timer asks again, the set stays owned
-            cleanup.later[rid] = delete_set_later(w, record.backup_id, rid, item.job_id or "")
+            cleanup.later[rid] = delete_set_later(w, record.backup_id, item)
             cleanup.said[rid] = f"its RDS backup job could not be read ({err.code}): the set is deleted when it ends"
             return
         if backup_set:
@@ -128,7 +142,7 @@ class RdsBackup:
                     cleanup.said[rid] = f"its backup set {backup_set} was deleted"
                 elif not refused_for_good(err):
                     # throttled or busy: the set stays owned by the record, and the timer deletes it
-                    cleanup.later[rid] = delete_set_later(w, record.backup_id, rid, item.job_id or "")
+                    cleanup.later[rid] = delete_set_later(w, record.backup_id, item)
                     cleanup.said[rid] = f"deleting its backup set {backup_set} met {err.code}: the timer deletes it"
                 else:
                     # recorded once; a later delete (retention) does not ask again, the set expires
@@ -138,7 +152,7 @@ class RdsBackup:
                     cleanup.said[rid] = (f"RDS refuses to delete its backup set {backup_set}, which stays (owned by "
                                          f"this backup) until it expires")
         else:
-            cleanup.later[rid] = delete_set_later(w, record.backup_id, rid, item.job_id or "")
+            cleanup.later[rid] = delete_set_later(w, record.backup_id, item)
             cleanup.said[rid] = "its RDS backup job had not ended: the set is deleted when it ends"
 
     def discard(self, w: Ports, backup_id: str, item: BackupItem, groups_done: set[str]) -> str | None:
@@ -147,7 +161,7 @@ class RdsBackup:
         if not item.artifact_id:
             backup_set = wait_for_backup_set(w, item.resource_id, item.job_id or "", 0)
             if backup_set is None:
-                return delete_set_later(w, backup_id, item.resource_id, item.job_id or "")
+                return delete_set_later(w, backup_id, item)
         self.delete(w, item, groups_done, backup_set)
         return None
 
@@ -180,7 +194,8 @@ class RdsBackup:
         if _engine(item).restore_method is RestoreMethod.RECOVERY_DB_INSTANCE:
             _recover_databases(w, item)
         else:
-            w.rds.restore_table(item.resource_id, item.source_artifact_id, decide.table_meta(item),
+            meta = decide.table_meta(item, w.rds.whole_database_table_meta)
+            w.rds.restore_table(item.resource_id, item.source_artifact_id, meta,
                                 client_token(record.restore_id, item.resource_id))
         item.status = ItemStatus.RUNNING
         for db in item.databases:
@@ -220,6 +235,39 @@ class RdsBackup:
 def _engine(item: BackupItem | RestoreItem) -> Engine:
     """What the item's engine decides (the plan backs up only engines of the table)."""
     return engine_of(item.engine or "")
+
+
+# -- backup: following the job. DescribeBackupTasks lists unfinished tasks; a finished one is answered by its
+# BackupJobId for a while and then no longer, and its set shows in DescribeBackups late (docs/cloud-fidelity.md).
+def _job_progress(w: Ports, item: BackupItem) -> CloudProgress:
+    """What the job (or, once it is no longer listed, its set) says. A job that ended Finished is a success even
+    while its set is not listed yet; a job gone before it was seen to end is judged by the set it made, found as
+    an adoption after a crash finds it, and waited for (the item stays running) until that set shows."""
+    job = w.rds.backup_job(item.resource_id, item.job_id or "")
+    if job is not None and not job.finished:
+        status = backup_job_item_status(job.status)
+        failed = status is ItemStatus.FAILED
+        return CloudProgress(status, job.progress, job.backup_id, "BackupJobFailed" if failed else None,
+                             f"RDS backup job {job.job_id} ended {job.status}" if failed else None)
+    set_id = (job.backup_id if job is not None else None) or item.artifact_id or _set_made_since_intent(w, item)
+    if not set_id:          # not listed any more, its set not yet: the set is waited for
+        return CloudProgress(ItemStatus.RUNNING, item.progress)
+    found = w.rds.backup_set(item.resource_id, set_id)
+    if found is not None and not found.succeeded:
+        return CloudProgress(ItemStatus.FAILED, item.progress, set_id, "BackupJobFailed",
+                             f"the backup set {set_id} of RDS backup job {item.job_id} is {found.status}")
+    if found is None and job is None and not item.artifact_id:
+        return CloudProgress(ItemStatus.RUNNING, item.progress)
+    return CloudProgress(ItemStatus.SUCCEEDED, 100, set_id, size_bytes=found.size_bytes if found else None)
+
+
+def _set_made_since_intent(w: Ports, item: BackupItem) -> str | None:
+    """The manual set made after the item's intent that no job running then made and that was not listed then: the
+    oldest such (one backup task at a time per instance, so a later one is another's)."""
+    others = set(item.sets_before) | _sets_of_jobs(w, item.resource_id, item.jobs_before)
+    made = [s for s in w.rds.manual_backups_since(item.resource_id, item.started_at or time.time() - 3600)
+            if s not in others]
+    return made[-1] if made else None
 
 
 # -- backup: what the restore needs to know, and what the finished set says
@@ -303,12 +351,30 @@ PENDING_SETS = "rds-sets-to-delete"
 PENDING_SET_SECONDS = 2 * 86400
 
 
-def delete_set_later(w: Ports, backup_id: str, db_instance_id: str, job_id: str, now: float | None = None) -> str:
-    """Hand an unfinished job's set to the timer; answers what to say of it on the record."""
-    w.documents.put_doc(PENDING_SETS, f"{backup_id}#{db_instance_id}#{job_id}", {
-        "BackupId": backup_id, "DBInstanceId": db_instance_id, "JobId": job_id,
-        "SinceEpoch": time.time() if now is None else now})
-    return f"RDS backup job {job_id} of {db_instance_id} had not ended: its set is deleted when the job ends"
+def delete_set_later(w: Ports, backup_id: str, item: BackupItem, now: float | None = None) -> str:
+    """Hand an unfinished job's set to the timer, with what finds the set once the job is no longer listed (the
+    item's intent: when, and the sets and jobs there were then); answers what to say of it on the record."""
+    job_id = item.job_id or ""
+    w.documents.put_doc(PENDING_SETS, f"{backup_id}#{item.resource_id}#{job_id}", {
+        "BackupId": backup_id, "DBInstanceId": item.resource_id, "JobId": job_id,
+        "SinceEpoch": time.time() if now is None else now, "StartedAt": item.started_at,
+        "SetsBefore": list(item.sets_before), "JobsBefore": list(item.jobs_before)})
+    return f"RDS backup job {job_id} of {item.resource_id} had not ended: its set is deleted when the job ends"
+
+
+def pending_set(w: Ports, doc: dict) -> tuple[bool, str | None]:
+    """A handed-over job's (still running?, its set): by the job while it is listed, else (the job dropped out of
+    DescribeBackupTasks) the set made since the intent, as the backup itself finds it."""
+    job = w.rds.backup_job(doc["DBInstanceId"], doc["JobId"])
+    if job is not None:
+        running = not job.failed and not job.finished
+        return running, job.backup_id if job.finished else None
+    if not doc.get("StartedAt"):
+        return False, None
+    lost = BackupItem(doc["DBInstanceId"], ResourceType.RDS, job_id=doc["JobId"], started_at=float(doc["StartedAt"]),
+                      sets_before=list(doc.get("SetsBefore") or []), jobs_before=list(doc.get("JobsBefore") or []))
+    found = _set_made_since_intent(w, lost)
+    return found is None, found
 
 
 # -- restore: following RecoveryDBInstance and RestoreTable
