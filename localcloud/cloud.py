@@ -81,6 +81,9 @@ class LocalCloud(CloudContext):
                "FC_REGION": self.region, "FC_ACCOUNT_ID": self.fnf.functions.account_id}
         env.update(self.fc.environment(endpoint))
         self._env_before = {k: os.environ.get(k) for k in env}
+        from .fc.syaml import BOUND
+        for key, before in self._env_before.items():
+            BOUND.setdefault(key, before)
         os.environ.update(env)
 
     def close(self) -> None:

@@ -137,10 +137,27 @@ def resolve(value: Any, variables: Mapping[str, Any], env: Mapping[str, str], de
     return _WHOLE.sub(one, value)
 
 
+# What a bound local cloud put into this process's environment for its in-process functions (LocalCloud.bind), with
+# the value the process had before (None: unset). `${env(...)}` reads the deployer's environment: a second local
+# cloud in the same process must not deploy with the first one's endpoints (its Tablestore, its keys).
+BOUND: dict[str, str | None] = {}
+
+
+def deployer_environment() -> dict[str, str]:
+    """This process's environment without what local clouds bound into it."""
+    env = dict(os.environ)
+    for key, before in BOUND.items():
+        if before is None:
+            env.pop(key, None)
+        else:
+            env[key] = before
+    return env
+
+
 def load(path: str | Path, env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The s.yaml document with its variables resolved (what `s preview` prints)."""
     path = Path(path)
-    env = os.environ if env is None else env
+    env = deployer_environment() if env is None else env
     try:
         doc = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as err:

@@ -183,3 +183,21 @@ def test_variables_resolve_as_serverless_devs_does(tmp_path, monkeypatch):
     poll = specs["nestbackup-backup-steps"].environment                                 # ${vars.environment} whole
     assert poll["NESTBACKUP_OTS_ENDPOINT"] == "https://inst.cn-shanghai.ots.aliyuncs.com"
     assert specs["nestbackup-api"].environment["NESTBACKUP_ADMIN_TOKEN_SECRET"] == "nestbackup-admin-token"   # default
+
+
+def test_a_second_local_cloud_in_the_process_deploys_with_its_own_endpoints_not_the_firsts(tmp_path):
+    """The in-process functions share the process's environment, which a bound cloud fills (LocalCloud.bind); s.yaml's
+    `${env('NESTBACKUP_OTS_ENDPOINT', …)}` once read the first cloud's Tablestore address from it, so the second
+    cloud's functions signed with its role keys and called the first one's Tablestore ("AccessKeyID does not
+    exist")."""
+    first = LocalCloud(tmp_path / "a")
+    first.bind("http://127.0.0.1:1")
+    try:
+        second = LocalCloud(tmp_path / "b")
+        try:
+            ots = second.fc.environment("http://127.0.0.1:2")["NESTBACKUP_OTS_ENDPOINT"]
+            assert ots.startswith("http://127.0.0.1:2/"), ots
+        finally:
+            second.close()
+    finally:
+        first.close()
