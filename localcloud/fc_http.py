@@ -6,7 +6,10 @@ The trigger is the one s.yaml deploys for the function (localcloud/fc): it answe
 `triggerConfig.methods` lists [doc: https://alibabacloud.com/help/en/functioncompute/fc-3-0/user-guide/
 configure-an-http-trigger-for-a-function-and-invoke-the-function-by-using-http-requests, "Request Methods: the
 methods that can trigger this HTTP trigger"]. What FC answers for another method is not documented:
-METHOD_NOT_ALLOWED is UNCONFIRMED. Not modelled: authType `function`/`jwt` (the project deploys `anonymous`), and
+METHOD_NOT_ALLOWED is UNCONFIRMED. `queryParameters` maps each name to one string: a parameter given more than once
+arrives as its values joined by commas, in order [doc: https://www.alibabacloud.com/help/en/functioncompute/fc/
+http-trigger-invoking-function, request struct: `"parameter2": "value1,value2"`].
+Not modelled: authType `function`/`jwt` (the project deploys `anonymous`), and
 the forced download of HTML on the default `fcapp.run` domain (docs/deploy.md, "Console")."""
 from __future__ import annotations
 
@@ -19,6 +22,14 @@ from urllib.parse import parse_qsl, unquote
 
 # UNCONFIRMED: status and code of FC's answer to a method the trigger does not list.
 METHOD_NOT_ALLOWED = (405, "MethodNotAllowed")
+
+
+def query_parameters(query: str) -> dict[str, str]:
+    """The event's `queryParameters`: one string per name, a repeated name's values joined by commas."""
+    joined: dict[str, list[str]] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        joined.setdefault(name, []).append(value)
+    return {name: ",".join(values) for name, values in joined.items()}
 
 
 def http_trigger(cloud, function_name: str, methods: tuple[str, ...]):
@@ -37,7 +48,7 @@ def http_trigger(cloud, function_name: str, methods: tuple[str, ...]):
             text, encoded = base64.b64encode(body).decode(), True
         now = datetime.now(timezone.utc)
         event = {"version": "v1", "rawPath": url.path, "headers": dict(headers),
-                 "queryParameters": dict(parse_qsl(url.query, keep_blank_values=True)),
+                 "queryParameters": query_parameters(url.query),
                  "body": text, "isBase64Encoded": encoded,
                  "requestContext": {"accountId": cloud.fnf.functions.account_id, "domainName": "127.0.0.1",
                                     "domainPrefix": "local", "requestId": request_id,

@@ -182,3 +182,16 @@ def test_variables_resolve_as_serverless_devs_does(tmp_path, monkeypatch):
     poll = specs["nestbackup-backup-steps"].environment                                 # ${vars.environment} whole
     assert poll["NESTBACKUP_OTS_ENDPOINT"] == "https://inst.cn-shanghai.ots.aliyuncs.com"
     assert specs["nestbackup-api"].environment["NESTBACKUP_ADMIN_TOKEN"] == ""          # env default ''
+
+
+def test_the_http_trigger_joins_a_repeated_query_parameter_with_commas(tmp_path):
+    """FC 3.0's HTTP trigger event: `queryParameters` maps a name to one string, "value1,value2" when repeated."""
+    server = serve(tmp_path, ROOT / "s.yaml", http_triggers={"/api": "nestbackup-api"})
+    seen = []
+    server.cloud.fnf.functions.register("nestbackup-api", lambda event, ctx: seen.append(json.loads(event)) or {
+        "statusCode": 200, "body": "{}"})
+    try:
+        assert call(server.endpoint + "/api/x?a=1&b=&a=2&c=3", "GET") == 200
+    finally:
+        server.stop()
+    assert seen[0]["queryParameters"] == {"a": "1,2", "b": "", "c": "3"}

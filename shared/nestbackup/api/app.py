@@ -14,7 +14,7 @@ from .access import authorize, visible_instance
 from .audit import audited_route, record
 from .http import ApiError, Call, Request, Response, error_response
 from .inputs import json_body, require_json_media_type
-from .routes import route_table
+from .routes import Route, route_table
 
 if TYPE_CHECKING:
     from ..operations.tenants import Principal
@@ -80,6 +80,16 @@ def _answer(req: Request, dispatch: Callable[[], Response]) -> Response:
         return error_response(req, 500, "InternalError", "the request failed; see the logs for this RequestId")
 
 
+def single_valued(req: Request, route: Route) -> None:
+    """Every query parameter of the API takes one value. FC's HTTP trigger delivers a repeated parameter as its values
+    joined by commas (docs/cloud-fidelity.md, "HTTP trigger"), and no value the API takes has a comma: refused in
+    words rather than read as one odd value or, worse, as the last one given."""
+    for param in route.params:
+        if param.where == "query" and "," in req.query.get(param.name, ""):
+            raise ApiError(400, "InvalidParameter", f"{param.name} takes one value; it was given more than once "
+                                                    f"or with a comma")
+
+
 def _dispatch(req: Request, path: str, wiring_factory: Callable[[], Ports], admin_token: str | None,
               caller: list[Principal]) -> Response:
     """The route of this method and path, for the caller (added to `caller` once known). A path's access checks come
@@ -98,6 +108,7 @@ def _dispatch(req: Request, path: str, wiring_factory: Callable[[], Ports], admi
     route = next((route for route, _ in on_path if route.method == req.method), None)
     if route is None:
         raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on {first.resource}")
+    single_valued(req, route)
     if req.body:
         require_json_media_type(req)
         if route.body is None:      # {} at most: a field this route would not read is refused, not ignored
