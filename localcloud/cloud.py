@@ -19,15 +19,17 @@ class LocalCloud(CloudContext):
                  admin_token: str | None = None, region: str = DEFAULT_REGION,
                  flows_dir: str | Path | None = None, s_yaml: str | Path | None = None,
                  flow_wait_scale: float = 1.0, function_env: dict[str, str] | None = None,
-                 http_triggers: dict[str, str] | None = None) -> None:
+                 http_triggers: dict[str, str] | None = None, fire_timers: bool = False) -> None:
         """`s_yaml`: the Serverless Devs file whose fc3 functions and triggers are deployed (default: the
         repository's s.yaml); `function_env`: values that override the deployed functions' environment ("{endpoint}"
         is replaced by the server's URL); `http_triggers`: path prefix -> function name, where the function's
-        s.yaml HTTP trigger is served (e.g. {"/api": "nestbackup-api"})."""
+        s.yaml HTTP trigger is served (e.g. {"/api": "nestbackup-api"}); `fire_timers`: fire the s.yaml timer
+        triggers on their cron once the server listens (localcloud/fc/timers.py)."""
         if state_dir is None:
             state_dir = tempfile.mkdtemp(prefix="localcloud-")
         super().__init__(Path(state_dir), credentials or {DEFAULT_ACCESS_KEY_ID: DEFAULT_ACCESS_KEY_SECRET}, region)
         self.admin_token = admin_token
+        self.fire_timers = fire_timers
         # Imported here so that a product's heavy imports stay out of `import localcloud.cloud`.
         from .computenest.models import ComputeNest
         from .ecs.models import Ecs
@@ -72,8 +74,11 @@ class LocalCloud(CloudContext):
         env.update(self.fc.environment(endpoint))
         self._env_before = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
+        if self.fire_timers:
+            self.fc.start_timers()
 
     def close(self) -> None:
+        self.fc.stop_timers()
         for key, value in getattr(self, "_env_before", {}).items():   # give the process its environment back
             if value is None:
                 os.environ.pop(key, None)

@@ -195,3 +195,21 @@ def test_the_http_trigger_joins_a_repeated_query_parameter_with_commas(tmp_path)
     finally:
         server.stop()
     assert seen[0]["queryParameters"] == {"a": "1,2", "b": "", "c": "3"}
+
+
+def test_timer_triggers_fire_at_the_times_of_their_cron():
+    from datetime import datetime, timezone
+
+    from localcloud.fc.timers import Timer, timers_of
+    at = datetime(2026, 12, 6, 7, 59, 30, tzinfo=timezone.utc).timestamp()
+    every_minute = Timer("f", "schedules", "0 * * * * *", '{"Job": "schedules"}')
+    assert every_minute.next_fire(at, at) == at + 30
+    assert every_minute.next_fire(at + 30, at) == at + 90                      # strictly after the last firing
+    assert Timer("f", "sweep", "0 */10 * * * *", "").next_fire(at, at) == at + 30   # 08:00:00
+    assert Timer("f", "t", "CRON_TZ=Asia/Shanghai 0 0 16 * * *", "").next_fire(at, at) == at + 30   # 08:00 UTC
+    assert Timer("f", "t", "@every 10m", "").next_fire(at + 601, at) == at + 1200
+    assert json.loads(every_minute.event(at + 30)) == {"triggerTime": "2026-12-06T08:00:00Z",
+                                                        "triggerName": "schedules", "payload": '{"Job": "schedules"}'}
+    deployed = functions(ROOT / "s.yaml", account_id="1")
+    assert {(t.function, t.trigger, t.cron) for t in timers_of(deployed)} == {
+        ("nestbackup-timer", "schedules", "0 * * * * *"), ("nestbackup-timer", "sweep", "0 */10 * * * *")}

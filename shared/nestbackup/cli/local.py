@@ -33,9 +33,10 @@ def product_function_env(admin_token: str | None, **overrides: str) -> dict[str,
 
 def start_local_cloud(state_dir: str | None, admin_token: str | None = None, host: str = "127.0.0.1",
                       port: int = 0, credentials: dict[str, str] | None = None, flow_wait_scale: float = 1.0,
-                      **env_overrides: str):
+                      fire_timers: bool = False, **env_overrides: str):
     """A local cloud serving the product: its flows, its functions in-process, the API under /api, and the
-    Tablestore table created. Returns the started server (stop it with .stop())."""
+    Tablestore table created; with `fire_timers`, s.yaml's timer triggers fire on their cron, as FC fires them.
+    Returns the started server (stop it with .stop())."""
     from localcloud.cloud import LocalCloud
     from localcloud.server import LocalCloudServer
 
@@ -43,7 +44,7 @@ def start_local_cloud(state_dir: str | None, admin_token: str | None = None, hos
 
     cloud = LocalCloud(state_dir, credentials=credentials, admin_token=admin_token, flow_wait_scale=flow_wait_scale,
                        function_env=product_function_env(admin_token, **env_overrides),
-                       http_triggers={"/api": API_FUNCTION})
+                       http_triggers={"/api": API_FUNCTION}, fire_timers=fire_timers)
     try:
         server = LocalCloudServer(cloud, host=host, port=port)
     except OSError as err:
@@ -59,12 +60,12 @@ def serve(port: int, host: str, state_dir: str | None, admin_token: str | None,
     from localcloud import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 
     credentials = {access_key_id or DEFAULT_ACCESS_KEY_ID: access_key_secret or DEFAULT_ACCESS_KEY_SECRET}
-    server = start_local_cloud(state_dir, admin_token, host, port, credentials)
+    server = start_local_cloud(state_dir, admin_token, host, port, credentials, fire_timers=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
-    click.echo(f"local cloud on {server.endpoint} (state in {server.cloud.state_dir}); API on {server.endpoint}/api",
-               err=True)
+    click.echo(f"local cloud on {server.endpoint} (state in {server.cloud.state_dir}); API on {server.endpoint}/api;"
+               f" s.yaml's timer triggers fire on their cron", err=True)
     try:
         stopped.wait()
     finally:
