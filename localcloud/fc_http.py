@@ -41,7 +41,7 @@ def http_trigger(cloud, function_name: str, methods: tuple[str, ...]):
             return status, {"content-type": "application/json", "x-fc-request-id": request_id}, json.dumps(
                 {"Code": code, "Message": f"method {method} is not allowed by the HTTP trigger of {function_name} "
                                           f"(allowed: {', '.join(methods)})", "RequestId": request_id}).encode()
-        handler = cloud.fnf.functions.handler(function_name)
+        functions = cloud.fnf.functions
         try:
             text, encoded = body.decode("utf-8"), False
         except UnicodeDecodeError:
@@ -57,9 +57,9 @@ def http_trigger(cloud, function_name: str, methods: tuple[str, ...]):
                                              "sourceIp": "127.0.0.1", "userAgent": headers.get("user-agent", "")}}}
         cloud.stats.count(f"fc:{function_name}")
         try:
-            reply = handler(json.dumps(event).encode(), cloud.fnf.functions.context(function_name,
-                                                                                   request_id=request_id))
-        except Exception as err:   # FC answers an unhandled error with 502 and the error type
+            reply = functions.call(function_name, json.dumps(event).encode(),
+                                   functions.context(function_name, request_id=request_id))
+        except Exception as err:   # FC answers an unhandled error (a timeout too) with 502 and the error type
             return 502, {"content-type": "application/json", "x-fc-error-type": "UnhandledInvocationError"}, \
                 json.dumps({"errorMessage": str(err), "errorType": type(err).__name__}).encode()
         if not isinstance(reply, dict) or "statusCode" not in reply:

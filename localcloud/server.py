@@ -156,7 +156,7 @@ class _Handler(BaseHTTPRequestHandler):
         api = path.strip("/")
         cloud.stats.count(f"ots:{api}")
         try:
-            cloud.faults.before_call("ots")
+            cloud.faults.before_call("ots", api)
         except ServiceError as err:
             return cloud.ots.error(api, err)
         answer = cloud.ots.handle(api, headers, body)
@@ -186,7 +186,7 @@ class _Handler(BaseHTTPRequestHandler):
                 req.params.pop(key, None)
             if product is None:
                 raise ServiceError("InvalidVersion", f"Specified parameter Version is not valid: {version!r}.", 400)
-            cloud.faults.before_call(name)
+            cloud.faults.before_call(name, action)
             result = product.dispatch(req)
             if cloud.faults.lose_response(name):
                 raise ServiceError("InternalError", "The request processing has failed due to some unknown error.",

@@ -86,8 +86,8 @@ class Fc:
     def run(self, name: str, event: bytes):
         """Invoke deployed function `name` with `event`, as a trigger does."""
         self.cloud.stats.count(f"fc:{name}")
-        handler = self.cloud.fnf.functions.handler(name)
-        return handler(event, self.cloud.fnf.functions.context(name))
+        functions = self.cloud.fnf.functions
+        return functions.call(name, event, functions.context(name))
 
     # -- API
     def handle(self, method: str, url, headers: dict, body: bytes):
@@ -183,12 +183,12 @@ class Fc:
     def _invoke(self, spec: syaml.FunctionSpec, headers: dict, body: bytes):
         if headers.get("x-fc-invocation-type", "Sync") != "Sync":
             raise ServiceError("InvalidArgument", "the local cloud runs synchronous invocations only", 400)
-        handler = self.cloud.fnf.functions.handler(spec.name)
+        functions = self.cloud.fnf.functions
         request_id = str(uuid.uuid4())
         out_headers = {"content-type": "application/octet-stream", "x-fc-request-id": request_id}
         try:
-            result = handler(body, self.cloud.fnf.functions.context(spec.name, request_id=request_id))
-        except Exception as err:
+            result = functions.call(spec.name, body, functions.context(spec.name, request_id=request_id))
+        except Exception as err:      # a timeout too (FunctionTimedOut), answered as an unhandled error is
             out_headers[UNHANDLED_ERROR_HEADER[0]] = UNHANDLED_ERROR_HEADER[1]
             return 200, out_headers, json.dumps({"errorMessage": str(err), "errorType": type(err).__name__}).encode()
         if isinstance(result, (bytes, bytearray)):

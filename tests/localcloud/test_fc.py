@@ -213,3 +213,42 @@ def test_timer_triggers_fire_at_the_times_of_their_cron():
     deployed = functions(ROOT / "s.yaml", account_id="1")
     assert {(t.function, t.trigger, t.cron) for t in timers_of(deployed)} == {
         ("nestbackup-timer", "schedules", "0 * * * * *"), ("nestbackup-timer", "sweep", "0 */10 * * * *")}
+
+
+def test_an_invocation_past_its_timeout_ends_with_fcs_error_and_sends_nothing_after(tmp_path):
+    """`sleeper` has a 1-second timeout in s.yaml; FC ends the invocation ("Function time out after") and stops the
+    instance, so the request the handler would send after 1.5 s never arrives."""
+    import http.server
+    import threading
+    import time
+    hits = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{receiver.server_address[1]}/late"
+    server = serve(tmp_path, TEST_FUNCTIONS / "s.yaml")
+    try:
+        fc = make_fc(server.endpoint)
+        started = time.monotonic()
+        resp = fc.invoke_function("sleeper", fcm.InvokeFunctionRequest(
+            body=json.dumps({"sleep": 1.5, "url": url}).encode()))
+        assert time.monotonic() - started < 1.4
+        assert resp.headers.get("x-fc-error-type") == "UnhandledInvocationError"
+        assert json.loads(resp.body.read())["errorMessage"] == "Function time out after 1 seconds"
+        time.sleep(1.5)
+        assert hits == []                                   # stopped at its timeout: the late request never left
+        resp = fc.invoke_function("sleeper", fcm.InvokeFunctionRequest(   # within the timeout it is sent
+            body=json.dumps({"sleep": 0, "url": url}).encode()))
+        assert json.loads(resp.body.read()) == {"sent": True} and hits == ["/late"]
+    finally:
+        server.stop()
+        receiver.shutdown()

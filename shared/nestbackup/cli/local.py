@@ -33,9 +33,10 @@ def product_function_env(admin_token: str | None, **overrides: str) -> dict[str,
 
 def start_local_cloud(state_dir: str | None, admin_token: str | None = None, host: str = "127.0.0.1",
                       port: int = 0, credentials: dict[str, str] | None = None, flow_wait_scale: float = 1.0,
-                      fire_timers: bool = False, **env_overrides: str):
+                      fire_timers: bool = False, s_yaml: str | None = None, **env_overrides: str):
     """A local cloud serving the product: its flows, its functions in-process, the API under /api, and the
-    Tablestore table created; with `fire_timers`, s.yaml's timer triggers fire on their cron, as FC fires them.
+    Tablestore table created; with `fire_timers`, s.yaml's timer triggers fire on their cron, as FC fires them;
+    `s_yaml`: deploy from another file than the repository's s.yaml (its functions' code paths must resolve).
     Returns the started server (stop it with .stop())."""
     from localcloud.cloud import LocalCloud
     from localcloud.server import LocalCloudServer
@@ -43,6 +44,7 @@ def start_local_cloud(state_dir: str | None, admin_token: str | None = None, hos
     from ..wiring import Settings, Wiring
 
     cloud = LocalCloud(state_dir, credentials=credentials, admin_token=admin_token, flow_wait_scale=flow_wait_scale,
+                       s_yaml=s_yaml,
                        function_env=product_function_env(admin_token, **env_overrides),
                        http_triggers={"/api": API_FUNCTION}, fire_timers=fire_timers)
     try:
