@@ -213,6 +213,9 @@ def test_timer_triggers_fire_at_the_times_of_their_cron():
     deployed = functions(ROOT / "s.yaml", account_id="1")
     assert {(t.function, t.trigger, t.cron) for t in timers_of(deployed)} == {
         ("nestbackup-timer", "schedules", "0 * * * * *"), ("nestbackup-timer", "sweep", "0 */10 * * * *")}
+    timer_function = next(spec for spec in deployed if spec.name == "nestbackup-timer")
+    timer_function.triggers[0].config["enable"] = False                 # a disabled trigger never fires
+    assert [t.trigger for t in timers_of(deployed)] == ["sweep"]
 
 
 def test_an_invocation_past_its_timeout_ends_with_fcs_error_and_sends_nothing_after(tmp_path):
