@@ -15,6 +15,7 @@ from .audit import audited_route, record
 from .http import ApiError, Call, Request, Response, error_response
 from .inputs import json_body, require_json_media_type
 from .routes import Route, route_table
+from .schemas import ID, Schema
 
 if TYPE_CHECKING:
     from ..operations.tenants import Principal
@@ -81,13 +82,18 @@ def _answer(req: Request, dispatch: Callable[[], Response]) -> Response:
 
 
 def single_valued(req: Request, route: Route) -> None:
-    """Every query parameter of the API takes one value. FC's HTTP trigger delivers a repeated parameter as its values
-    joined by commas (docs/cloud-fidelity.md, "HTTP trigger"), and no value the API takes has a comma: refused in
-    words rather than read as one odd value or, worse, as the last one given."""
+    """FC's HTTP trigger delivers a repeated query parameter as its values joined by commas (docs/cloud-fidelity.md,
+    "HTTP trigger: repeated query parameter"). A parameter of one token (an id, a number, a time, one of a set) has
+    no comma of its own: one there is refused in words rather than read as one odd value or, worse, as the last one
+    given. A free-text parameter is its route's to read (a comma-separated list takes both forms)."""
     for param in route.params:
-        if param.where == "query" and "," in req.query.get(param.name, ""):
+        if param.where == "query" and _one_token(param.schema) and "," in req.query.get(param.name, ""):
             raise ApiError(400, "InvalidParameter", f"{param.name} takes one value; it was given more than once "
                                                     f"or with a comma")
+
+
+def _one_token(schema: Schema) -> bool:
+    return schema is ID or schema.get("type") == "integer" or "format" in schema or "enum" in schema
 
 
 def _dispatch(req: Request, path: str, wiring_factory: Callable[[], Ports], admin_token: str | None,
