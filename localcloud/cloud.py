@@ -19,16 +19,20 @@ class LocalCloud(CloudContext):
                  region: str = DEFAULT_REGION,
                  flows_dir: str | Path | None = None, s_yaml: str | Path | None = None,
                  flow_wait_scale: float = 1.0, function_env: dict[str, str] | None = None,
-                 http_triggers: dict[str, str] | None = None, role_policies: dict[str, dict] | None = None) -> None:
+                 http_triggers: dict[str, str] | None = None, role_policies: dict[str, dict] | None = None,
+                 fire_timers: bool = False) -> None:
         """`s_yaml`: the Serverless Devs file whose fc3 functions and triggers are deployed (default: the
         repository's s.yaml); `function_env`: values that override the deployed functions' environment ("{endpoint}"
         is replaced by the server's URL); `http_triggers`: path prefix -> function name, where the function's
         s.yaml HTTP trigger is served (e.g. {"/api": "nestbackup-api"}); `role_policies`: RAM role name -> policy
         document: every call a function makes with its role's credentials is checked against it
-        (localcloud/core/ram.py); without it, functions get the account's own key and nothing is checked."""
+        (localcloud/core/ram.py); without it, functions get the account's own key and nothing is checked;
+        `fire_timers`: fire the s.yaml timer triggers on their cron once the server listens
+        (localcloud/fc/timers.py)."""
         if state_dir is None:
             state_dir = tempfile.mkdtemp(prefix="localcloud-")
         super().__init__(Path(state_dir), credentials or {DEFAULT_ACCESS_KEY_ID: DEFAULT_ACCESS_KEY_SECRET}, region)
+        self.fire_timers = fire_timers
         # Imported here so that a product's heavy imports stay out of `import localcloud.cloud`.
         from .computenest.models import ComputeNest
         from .ecs.models import Ecs
@@ -85,8 +89,11 @@ class LocalCloud(CloudContext):
         for key, before in self._env_before.items():
             BOUND.setdefault(key, before)
         os.environ.update(env)
+        if self.fire_timers:
+            self.fc.start_timers()
 
     def close(self) -> None:
+        self.fc.stop_timers()
         for key, value in getattr(self, "_env_before", {}).items():   # give the process its environment back
             if value is None:
                 os.environ.pop(key, None)

@@ -6,7 +6,10 @@ The trigger is the one s.yaml deploys for the function (localcloud/fc): it answe
 `triggerConfig.methods` lists [doc: https://alibabacloud.com/help/en/functioncompute/fc-3-0/user-guide/
 configure-an-http-trigger-for-a-function-and-invoke-the-function-by-using-http-requests, "Request Methods: the
 methods that can trigger this HTTP trigger"]. What FC answers for another method is not documented:
-METHOD_NOT_ALLOWED is UNCONFIRMED. Not modelled: authType `function`/`jwt` (the project deploys `anonymous`), and
+METHOD_NOT_ALLOWED is UNCONFIRMED. `queryParameters` maps each name to one string: a parameter given more than once
+arrives as its values joined by commas, in order [doc: https://www.alibabacloud.com/help/en/functioncompute/fc/
+http-trigger-invoking-function, request struct: `"parameter2": "value1,value2"`].
+Not modelled: authType `function`/`jwt` (the project deploys `anonymous`), and
 the forced download of HTML on the default `fcapp.run` domain (docs/deploy.md, "Console")."""
 from __future__ import annotations
 
@@ -21,6 +24,14 @@ from urllib.parse import parse_qsl, unquote
 METHOD_NOT_ALLOWED = (405, "MethodNotAllowed")
 
 
+def query_parameters(query: str) -> dict[str, str]:
+    """The event's `queryParameters`: one string per name, a repeated name's values joined by commas."""
+    joined: dict[str, list[str]] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        joined.setdefault(name, []).append(value)
+    return {name: ",".join(values) for name, values in joined.items()}
+
+
 def http_trigger(cloud, function_name: str, methods: tuple[str, ...]):
     """The handler of the HTTP trigger of deployed function `function_name`, answering `methods` only."""
     def serve(method: str, url, headers: dict, body: bytes):
@@ -30,14 +41,14 @@ def http_trigger(cloud, function_name: str, methods: tuple[str, ...]):
             return status, {"content-type": "application/json", "x-fc-request-id": request_id}, json.dumps(
                 {"Code": code, "Message": f"method {method} is not allowed by the HTTP trigger of {function_name} "
                                           f"(allowed: {', '.join(methods)})", "RequestId": request_id}).encode()
-        handler = cloud.fnf.functions.handler(function_name)
+        functions = cloud.fnf.functions
         try:
             text, encoded = body.decode("utf-8"), False
         except UnicodeDecodeError:
             text, encoded = base64.b64encode(body).decode(), True
         now = datetime.now(timezone.utc)
         event = {"version": "v1", "rawPath": url.path, "headers": dict(headers),
-                 "queryParameters": dict(parse_qsl(url.query, keep_blank_values=True)),
+                 "queryParameters": query_parameters(url.query),
                  "body": text, "isBase64Encoded": encoded,
                  "requestContext": {"accountId": cloud.fnf.functions.account_id, "domainName": "127.0.0.1",
                                     "domainPrefix": "local", "requestId": request_id,
@@ -46,9 +57,9 @@ def http_trigger(cloud, function_name: str, methods: tuple[str, ...]):
                                              "sourceIp": "127.0.0.1", "userAgent": headers.get("user-agent", "")}}}
         cloud.stats.count(f"fc:{function_name}")
         try:
-            reply = handler(json.dumps(event).encode(), cloud.fnf.functions.context(function_name,
-                                                                                   request_id=request_id))
-        except Exception as err:   # FC answers an unhandled error with 502 and the error type
+            reply = functions.call(function_name, json.dumps(event).encode(),
+                                   functions.context(function_name, request_id=request_id))
+        except Exception as err:   # FC answers an unhandled error (a timeout too) with 502 and the error type
             return 502, {"content-type": "application/json", "x-fc-error-type": "UnhandledInvocationError"}, \
                 json.dumps({"errorMessage": str(err), "errorType": type(err).__name__}).encode()
         if not isinstance(reply, dict) or "statusCode" not in reply:

@@ -158,7 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
         network, api = arrival(path)
         cloud.stats.count(f"ots:{api}")
         try:
-            cloud.faults.before_call("ots")
+            cloud.faults.before_call("ots", api)
         except ServiceError as err:
             return cloud.ots.error(api, err)
         answer = cloud.ots.handle(api, headers, body, network)
@@ -192,7 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ServiceError("InvalidVersion", f"Specified parameter Version is not valid: {version!r}.", 400)
             cloud.ram.authorize(req.access_key_id, name, action,
                                 rpc_resource(name, cloud.region, cloud.account_id, req.params, action))
-            cloud.faults.before_call(name)
+            cloud.faults.before_call(name, action)
             result = product.dispatch(req)
             if cloud.faults.lose_response(name):
                 raise ServiceError("InternalError", "The request processing has failed due to some unknown error.",

@@ -5,6 +5,8 @@ Random faults (throttle, server_error, lost_response) hit API calls of the produ
 in progress forever, `reject` refuses the call that starts work on it with a given error code, `refuse_stop`
 leaves an instance Running when asked to stop. `op_delay_ms` is the minimum duration of every asynchronous operation;
 `pace_ms` sets it per resource id (resources of mixed durations), and wins over `op_delay_ms` for those ids.
+`action_latency_ms` delays only the named calls ({"ecs:DescribeSnapshots": 5000}), e.g. to run one step of a flow
+past its function's timeout.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ SERVER_ERROR = {
     "ots": ("OTSServerBusy", "Server is busy.", 503),
 }
 _KNOWN = {"throttle", "server_error", "lost_response", "latency_ms", "op_delay_ms", "fail", "stuck", "reject",
-          "refuse_stop", "products", "seed", "pace_ms"}
+          "refuse_stop", "products", "seed", "pace_ms", "action_latency_ms"}
 
 
 class Faults:
@@ -48,6 +50,7 @@ class Faults:
             self.refuse_stop: set[str] = set()
             self.reject: dict[str, str] = {}
             self.pace_ms: dict[str, int] = {}
+            self.action_latency_ms: dict[str, int] = {}
             self.products: set[str] = set(PRODUCTS)
             self._random = random.Random()
 
@@ -88,6 +91,12 @@ class Faults:
                                                          for v in pace.values()):
                     raise ValueError("pace_ms must map resource ids to milliseconds")
                 self.pace_ms.update(pace)
+            if "action_latency_ms" in body:
+                delays = body["action_latency_ms"]
+                if not isinstance(delays, dict) or not all(isinstance(k, str) and ":" in k and isinstance(v, int)
+                                                           and 0 <= v <= 600_000 for k, v in delays.items()):
+                    raise ValueError("action_latency_ms must map product:Action to milliseconds")
+                self.action_latency_ms.update(delays)
             if "products" in body:
                 products = body["products"]
                 if not isinstance(products, list) or not set(products) <= set(PRODUCTS):
@@ -102,13 +111,16 @@ class Faults:
                     "lost_response": self.lost_response, "latency_ms": self.latency_ms,
                     "op_delay_ms": self.op_delay_ms, "fail": sorted(self.fail), "stuck": sorted(self.stuck),
                     "reject": dict(self.reject), "refuse_stop": sorted(self.refuse_stop),
-                    "pace_ms": dict(self.pace_ms),
+                    "pace_ms": dict(self.pace_ms), "action_latency_ms": dict(self.action_latency_ms),
                     "products": sorted(self.products)}
 
     # -- asked by the server around every API call
-    def before_call(self, product: str) -> None:
+    def before_call(self, product: str, action: str = "") -> None:
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
+        delay = self.action_latency_ms.get(f"{product}:{action}")
+        if delay:
+            time.sleep(delay / 1000)
         if product not in self.products:
             return
         with self._lock:

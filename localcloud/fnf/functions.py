@@ -12,12 +12,27 @@ The call mirrors FC 3.0's Python runtime: `event` is `json.dumps(body).encode()`
 role when the local cloud enforces RAM (localcloud/core/ram.py), else the local cloud's first key pair), `service`
 (FC2 legacy fields), `region`, `account_id`. Functions share the server's process, so its environment is theirs:
 the local cloud sets the variables FC sets (ALIBABA_CLOUD_ACCESS_KEY_ID, ...) and the deployed functions'
-environment there once it knows its endpoint (`LocalCloud.bind`). Timeouts are not enforced. A task without
+environment there once it knows its endpoint (`LocalCloud.bind`). A task without
 `body` sends `{}` (what CloudFlow sends then is UNCONFIRMED). The result: JSON data as is, str/bytes parsed as
 JSON (`to_json`); the Task then requires an object.
+
+Timeouts: a deployed function runs at most its s.yaml `timeout` seconds (`call`), whoever invokes it (a CloudFlow
+task, the FC API, its HTTP or timer trigger). Past it FC ends the invocation with the error "Function time out
+after ..." [doc: https://www.alibabacloud.com/help/en/fc/support/how-to-handle-an-execution-timeout-error: "Function
+Compute terminates the execution and returns the following error: Function time out after"]; here `call` raises
+`FunctionTimedOut` with `timed_out_message` (the words after "after" are UNCONFIRMED), which each caller answers as
+it answers an unhandled error (a CloudFlow task: `FC_UNHANDLED`, so a flow's Retry/Catch on `FnF.ALL` apply).
+FC stops the instance; Python cannot kill a thread, so the handler's thread is stopped as closely as it can be:
+`InvocationStopped` (a BaseException, so no `except Exception` swallows it) is raised in it at its next bytecode,
+and from then on every HTTP request and new connection it makes is refused (an audit hook on `http.client.send`
+and `socket.connect`, installed at the first timeout), so a write it had not sent by its timeout never lands. Left
+as it is: a call blocked in C (a socket read, a database driver) returns first, and `finally` blocks run, though
+what they send is refused too. Registered callables (`register`) have no s.yaml timeout.
 """
 from __future__ import annotations
 
+import contextvars
+import ctypes
 import importlib.util
 import json
 import logging
@@ -67,6 +82,54 @@ class FcContext:
     account_id: str
     tracing: Any = None
     logger: logging.Logger | None = None
+
+
+def timed_out_message(seconds: float) -> str:
+    return f"Function time out after {seconds:g} seconds"
+
+
+class FunctionTimedOut(Exception):
+    """The invocation ran past the function's timeout (FC ends it with an error)."""
+
+    def __init__(self, name: str, seconds: float) -> None:
+        super().__init__(timed_out_message(seconds))
+        self.name, self.seconds = name, seconds
+
+
+class InvocationStopped(BaseException):
+    """Raised in the thread of an invocation that ran past its timeout: FC has stopped it."""
+
+
+_STOPPED: set[int] = set()         # threads of invocations past their timeout
+_AUDITED = ("http.client.send", "socket.connect")
+_hook_lock = threading.Lock()
+_hooked = False
+
+
+def _refuse_stopped(event: str, _args: tuple) -> None:
+    if event in _AUDITED and threading.get_ident() in _STOPPED:
+        raise InvocationStopped(f"{event} after the invocation's timeout")
+
+
+def _stop(thread: threading.Thread, outcome: dict[str, Any]) -> bool:
+    """Stop an invocation's thread as FC stops the instance (see the module's docstring), unless it has just ended
+    (`outcome["done"]`, set under the same lock: a thread id is reused once its thread ends)."""
+    global _hooked
+    with _hook_lock:
+        if not _hooked:
+            sys.addaudithook(_refuse_stopped)
+            _hooked = True
+        if outcome.get("done") or thread.ident is None:
+            return False
+        _STOPPED.add(thread.ident)
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(InvocationStopped))
+        return True
+
+
+def _ended(outcome: dict[str, Any]) -> None:
+    with _hook_lock:
+        outcome["done"] = True
+        _STOPPED.discard(threading.get_ident())
 
 
 def to_json(result: Any) -> Any:
@@ -142,6 +205,47 @@ class Functions:
             self._modules[name] = handler
             return handler
 
+    def timeout(self, name: str) -> float | None:
+        """Seconds an invocation of `name` may run: its s.yaml timeout; None for a registered callable."""
+        if name in self._registry:
+            return None
+        spec = self.deployed.get(name)
+        return None if spec is None else float(spec.timeout)
+
+    def call(self, name: str, event: bytes, context: FcContext) -> Any:
+        """Run the handler of `name` on `event` within its timeout: its result, its exception, or FunctionTimedOut."""
+        handler = self.handler(name)
+        if handler is None:
+            raise StateError("FC.FunctionNotFound", f"function {name!r} does not exist (not deployed from s.yaml)")
+        seconds = self.timeout(name)
+        if seconds is None:
+            return handler(event, context)
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["result"] = handler(event, context)
+            except InvocationStopped:
+                pass
+            except BaseException as err:  # noqa: BLE001 - handed to the caller's thread as is
+                outcome["error"] = err
+            finally:
+                while True:           # the stop may land here too: it is raised once
+                    try:
+                        _ended(outcome)
+                        break
+                    except InvocationStopped:
+                        continue
+        thread = threading.Thread(target=contextvars.copy_context().run, args=(run,), daemon=True,
+                                  name=f"localcloud-fc-{name}-{context.request_id[:8]}")
+        thread.start()
+        thread.join(seconds)
+        if thread.is_alive() and _stop(thread, outcome):
+            raise FunctionTimedOut(name, seconds)
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome.get("result")
+
     def context(self, name: str, qualifier: str = "LATEST", request_id: str | None = None) -> FcContext:
         spec = self.deployed.get(name)
         credentials = self._credentials(spec)
@@ -171,15 +275,14 @@ class Functions:
             raise StateError("FC.InvalidArgument", f"resourceArn {arn!r} names no function "
                                                    f"(acs:fc:<region>:<account>:functions/<name>[/<qualifier>])")
         name, qualifier = parsed
-        handler = self.handler(name)
-        if handler is None:
-            raise StateError("FC.FunctionNotFound", f"function {name!r} does not exist (not deployed from s.yaml)")
         event = body.encode() if isinstance(body, str) else json.dumps({} if body is None else body).encode()
         context = self.context(name, qualifier or "LATEST")
         try:
-            result = handler(event, context)
+            result = self.call(name, event, context)
         except StateError:
             raise
+        except FunctionTimedOut as err:  # FC's answer is an error of the invocation, as an unhandled exception's
+            raise StateError(FC_UNHANDLED, str(err)) from None
         except Exception as err:  # FC reports an unhandled exception; CloudFlow's name for it is UNCONFIRMED
             raise StateError(FC_UNHANDLED, f"{type(err).__name__}: {err}") from None
         return to_json(result)

@@ -18,6 +18,7 @@ API behaviour and its sources (see docs/cloud-fidelity.md, CloudFlow):
 - Paging (SDK request docstrings): ListExecutions `Limit` 1-99, default 60; ListFlows and GetExecutionHistory
   `Limit` 1-999, default 60. `NextToken` is the next execution name, flow name or EventId (the real token's form is
   opaque to callers).
+- API rate limits: a token bucket per operation, as documented (ratelimits.py); a call past them is refused.
 - DescribeExecution has no error fields in the SDK model: a failed execution's Code and Detail are in its
   `ExecutionFailed` history event (`EventDetail` `{"error": .., "cause": ..}`); Output is set only on success.
 
@@ -40,6 +41,7 @@ from .flowfiles import FlowFile, FlowFiles
 from .functions import Functions
 from .history import EXECUTION, TERMINAL, append_event, event_count, event_page, execution_key, timestamp_ms
 from .interpreter import MAX_STATE_BYTES, json_size
+from .ratelimits import RateLimits
 from .runner import MAX_EVENTS, Runner
 
 # UNCONFIRMED HTTP statuses (the codes have sources, the statuses do not): StopExecution's ExecutionAlreadyCompleted,
@@ -83,6 +85,12 @@ class Fnf(Product):
         # deployed from s.yaml by localcloud.fc
         self.functions = Functions(cloud.region, cloud.credentials, cloud.account_id, ram=cloud.ram)
         self.runner = Runner(cloud, self.functions, float(wait_scale), max_events, max_state_bytes)
+        self.rate_limits = RateLimits()
+
+    def dispatch(self, req: RpcRequest) -> dict[str, Any]:
+        if req.action in self.ACTIONS:
+            self.rate_limits.take(req.action)
+        return super().dispatch(req)
 
     @property
     def max_events(self) -> int:

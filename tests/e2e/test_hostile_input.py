@@ -114,3 +114,14 @@ def test_json_with_its_charset_is_read(api, control, si):
 def test_a_body_where_none_is_read_is_refused_not_ignored(api):
     status, got = api.call("POST", "/backups/backup-0123456789ab/cancel", {"Force": True})
     assert (status, got["Code"]) == (400, "InvalidParameter") and "Force" in got["Message"], got
+
+
+def test_a_repeated_query_parameter_is_refused_not_read_as_its_last_value(api, control, si):
+    """FC's HTTP trigger joins a repeated parameter's values with commas; the API takes one value of each."""
+    control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
+    status, got = api.call("GET", f"/backups?serviceInstanceId=si-other&serviceInstanceId={si}")
+    assert (status, got["Code"]) == (400, "InvalidParameter"), got
+    assert got["Message"].startswith("serviceInstanceId takes one value"), got
+    status, got = api.call("GET", f"/backups?serviceInstanceId={si}&maxResults=5&maxResults=100")
+    assert (status, got["Code"]) == (400, "InvalidParameter") and "maxResults" in got["Message"], got
+    assert api.call("GET", f"/backups?serviceInstanceId={si}&maxResults=5")[0] == 200

@@ -201,3 +201,76 @@ def test_a_second_local_cloud_in_the_process_deploys_with_its_own_endpoints_not_
             second.close()
     finally:
         first.close()
+
+
+def test_the_http_trigger_joins_a_repeated_query_parameter_with_commas(tmp_path):
+    """FC 3.0's HTTP trigger event: `queryParameters` maps a name to one string, "value1,value2" when repeated."""
+    server = serve(tmp_path, ROOT / "s.yaml", http_triggers={"/api": "nestbackup-api"})
+    seen = []
+    server.cloud.fnf.functions.register("nestbackup-api", lambda event, ctx: seen.append(json.loads(event)) or {
+        "statusCode": 200, "body": "{}"})
+    try:
+        assert call(server.endpoint + "/api/x?a=1&b=&a=2&c=3", "GET") == 200
+    finally:
+        server.stop()
+    assert seen[0]["queryParameters"] == {"a": "1,2", "b": "", "c": "3"}
+
+
+def test_timer_triggers_fire_at_the_times_of_their_cron():
+    from datetime import datetime, timezone
+
+    from localcloud.fc.timers import Timer, timers_of
+    at = datetime(2026, 12, 6, 7, 59, 30, tzinfo=timezone.utc).timestamp()
+    every_minute = Timer("f", "schedules", "0 * * * * *", '{"Job": "schedules"}')
+    assert every_minute.next_fire(at, at) == at + 30
+    assert every_minute.next_fire(at + 30, at) == at + 90                      # strictly after the last firing
+    assert Timer("f", "sweep", "0 */10 * * * *", "").next_fire(at, at) == at + 30   # 08:00:00
+    assert Timer("f", "t", "CRON_TZ=Asia/Shanghai 0 0 16 * * *", "").next_fire(at, at) == at + 30   # 08:00 UTC
+    assert Timer("f", "t", "@every 10m", "").next_fire(at + 601, at) == at + 1200
+    assert json.loads(every_minute.event(at + 30)) == {"triggerTime": "2026-12-06T08:00:00Z",
+                                                        "triggerName": "schedules", "payload": '{"Job": "schedules"}'}
+    deployed = functions(ROOT / "s.yaml", account_id="1")
+    assert {(t.function, t.trigger, t.cron) for t in timers_of(deployed)} == {
+        ("nestbackup-timer", "schedules", "0 * * * * *"), ("nestbackup-timer", "sweep", "0 */10 * * * *")}
+    timer_function = next(spec for spec in deployed if spec.name == "nestbackup-timer")
+    timer_function.triggers[0].config["enable"] = False                 # a disabled trigger never fires
+    assert [t.trigger for t in timers_of(deployed)] == ["sweep"]
+
+
+def test_an_invocation_past_its_timeout_ends_with_fcs_error_and_sends_nothing_after(tmp_path):
+    """`sleeper` has a 1-second timeout in s.yaml; FC ends the invocation ("Function time out after") and stops the
+    instance, so the request the handler would send after 1.5 s never arrives."""
+    import http.server
+    import threading
+    import time
+    hits = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{receiver.server_address[1]}/late"
+    server = serve(tmp_path, TEST_FUNCTIONS / "s.yaml")
+    try:
+        fc = make_fc(server.endpoint)
+        started = time.monotonic()
+        resp = fc.invoke_function("sleeper", fcm.InvokeFunctionRequest(
+            body=json.dumps({"sleep": 1.5, "url": url}).encode()))
+        assert time.monotonic() - started < 1.4
+        assert resp.headers.get("x-fc-error-type") == "UnhandledInvocationError"
+        assert json.loads(resp.body.read())["errorMessage"] == "Function time out after 1 seconds"
+        time.sleep(1.5)
+        assert hits == []                                   # stopped at its timeout: the late request never left
+        resp = fc.invoke_function("sleeper", fcm.InvokeFunctionRequest(   # within the timeout it is sent
+            body=json.dumps({"sleep": 0, "url": url}).encode()))
+        assert json.loads(resp.body.read()) == {"sent": True} and hits == ["/late"]
+    finally:
+        server.stop()
+        receiver.shutdown()

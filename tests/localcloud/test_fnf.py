@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from alibabacloud_fnf20190315 import models as fm
 from alibabacloud_fnf20190315.client import Client
-from alibabacloud_tea_openapi import models as oa
 from alibabacloud_tea_openapi.exceptions import ClientException
 
 from localcloud.cloud import LocalCloud
@@ -21,10 +20,10 @@ FUNCTIONS = FLOWS / "functions"
 SCALE = 0.01  # Wait and Retry intervals run 100x faster
 
 
-def make_fnf(endpoint: str) -> Client:
-    return Client(oa.Config(access_key_id="LTAIlocal", access_key_secret="local-secret",
-                            endpoint=endpoint.removeprefix("http://"), protocol="http", region_id="cn-hangzhou",
-                            read_timeout=30000))
+def make_fnf(endpoint: str, patient: bool = True) -> Client:
+    """The SDK's client; `patient`: backing off while CloudFlow throttles (tests/support/clients.py)."""
+    from tests.support.clients import make_fnf as client
+    return client(endpoint, patient=patient)
 
 
 class Counter:
@@ -382,5 +381,48 @@ def test_resume_after_restart(tmp_path):
         # the resumed Wait only waited for what was left: about 2 s from first entering it, downtime included
         nap = [_epoch(e.time) for e in events if e.step_name == "Nap" and e.type in ("StateEntered", "StateExited")]
         assert 1.95 <= nap[-1] - nap[0] < 2.9, nap
+    finally:
+        server.stop()
+
+
+def test_the_documented_token_buckets_refill_at_their_rates():
+    from localcloud.fnf.ratelimits import RateLimits
+    now = [0.0]
+    limits = RateLimits(clock=lambda: now[0])
+
+    def burst(operation: str) -> int:
+        taken = 0
+        while True:
+            try:
+                limits.take(operation)
+            except Exception as err:  # noqa: BLE001
+                assert err.code == "Throttling"
+                return taken
+            taken += 1
+    assert (burst("StartExecution"), burst("DescribeExecution"), burst("GetExecutionHistory")) == (100, 50, 50)
+    assert burst("StopExecution") == 10 and burst("ListExecutions") == 0      # "other operations" share one bucket
+    now[0] = 1.0
+    assert (burst("StartExecution"), burst("DescribeExecution"), burst("DescribeFlow")) == (100, 5, 2)
+
+
+def test_calls_past_cloudflows_rate_limits_are_throttled_before_they_apply(tmp_path):
+    server = LocalCloudServer(LocalCloud(tmp_path / "state", flows_dir=FLOWS, s_yaml=FUNCTIONS / "s.yaml",
+                                         flow_wait_scale=SCALE), port=0)
+    server.start_in_thread()
+    try:
+        fnf = make_fnf(server.endpoint, patient=False)
+        start(fnf, "poll", "limits", {"key": "limits", "target": 1})    # StartExecution has a bucket of its own
+        describe = fm.DescribeExecutionRequest(flow_name="poll", execution_name="limits")
+        began, served = time.monotonic(), 0
+        while served < 200:
+            try:
+                fnf.describe_execution(describe)
+            except ClientException as e:
+                assert (e.code, e.status_code) == ("Throttling", 400)
+                break
+            served += 1
+        assert 50 <= served <= 51 + 5 * (time.monotonic() - began)     # 50 at once, then 5 a second
+        time.sleep(0.25)
+        assert fnf.describe_execution(describe).body.name == "limits"
     finally:
         server.stop()

@@ -1,6 +1,8 @@
 """The unmodified Alibaba Cloud SDK clients, pointed at a local cloud."""
 from __future__ import annotations
 
+from functools import cache
+
 from localcloud import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 
 
@@ -20,9 +22,32 @@ def make_rds(endpoint: str, secret: str = DEFAULT_ACCESS_KEY_SECRET):
     return Client(openapi_config(endpoint, secret))
 
 
-def make_fnf(endpoint: str, secret: str = DEFAULT_ACCESS_KEY_SECRET):
+def make_fnf(endpoint: str, secret: str = DEFAULT_ACCESS_KEY_SECRET, patient: bool = True):
+    """CloudFlow's SDK client; `patient`: asking again, backing off, while CloudFlow throttles (its documented rate
+    limits, which the local cloud enforces), as any real client of it must."""
     from alibabacloud_fnf20190315.client import Client
-    return Client(openapi_config(endpoint, secret))
+    config = openapi_config(endpoint, secret)
+    return _patient_fnf()(config) if patient else Client(config)
+
+
+@cache
+def _patient_fnf():
+    import time
+
+    from alibabacloud_fnf20190315.client import Client
+
+    class Patient(Client):
+        def call_api(self, params, request, runtime):
+            for attempt in range(40):
+                try:
+                    return super().call_api(params, request, runtime)
+                except Exception as err:
+                    if getattr(err, "code", None) != "Throttling" or attempt == 39:
+                        raise
+                    time.sleep(min(1.0, 0.05 * 2 ** attempt))
+            raise AssertionError("unreachable")
+    return Patient
+
 
 
 def make_ots(endpoint: str, secret: str = DEFAULT_ACCESS_KEY_SECRET, instance: str = "nestbackup", **kw):

@@ -14,7 +14,8 @@ from .access import authorize, visible_instance
 from .audit import audited_route, record
 from .http import ApiError, Call, Request, Response, error_response
 from .inputs import json_body, require_json_media_type
-from .routes import route_table
+from .routes import Route, route_table
+from .schemas import ID, Schema
 
 if TYPE_CHECKING:
     from ..operations.tenants import Principal
@@ -78,6 +79,21 @@ def _answer(req: Request, dispatch: Callable[[], Response]) -> Response:
         return error_response(req, 500, "InternalError", "the request failed; see the logs for this RequestId")
 
 
+def single_valued(req: Request, route: Route) -> None:
+    """FC's HTTP trigger delivers a repeated query parameter as its values joined by commas (docs/cloud-fidelity.md,
+    "HTTP trigger: repeated query parameter"). A parameter of one token (an id, a number, a time, one of a set) has
+    no comma of its own: one there is refused in words rather than read as one odd value or, worse, as the last one
+    given. A free-text parameter is its route's to read (a comma-separated list takes both forms)."""
+    for param in route.params:
+        if param.where == "query" and _one_token(param.schema) and "," in req.query.get(param.name, ""):
+            raise ApiError(400, "InvalidParameter", f"{param.name} takes one value; it was given more than once "
+                                                    f"or with a comma")
+
+
+def _one_token(schema: Schema) -> bool:
+    return schema is ID or schema.get("type") == "integer" or "format" in schema or "enum" in schema
+
+
 def _dispatch(req: Request, path: str, wiring_factory: Callable[[], Ports], admin_token: str | None,
               caller: list[Principal]) -> Response:
     """The route of this method and path, for the caller (added to `caller` once known). A path's access checks come
@@ -96,6 +112,7 @@ def _dispatch(req: Request, path: str, wiring_factory: Callable[[], Ports], admi
     route = next((route for route, _ in on_path if route.method == req.method), None)
     if route is None:
         raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on {first.resource}")
+    single_valued(req, route)
     if req.body:
         require_json_media_type(req)
         if route.body is None:      # {} at most: a field this route would not read is refused, not ignored

@@ -51,11 +51,13 @@ def role_policies(values: dict[str, str], ram_dir: Path = _REPO / "deploy" / "ra
 def start_local_cloud(state_dir: str | None, admin_token: str | None = None, host: str = "127.0.0.1",
                       port: int = 0, credentials: dict[str, str] | None = None, flow_wait_scale: float = 1.0,
                       s_yaml: str | None = None, db_accounts: dict | None = None, enforce_ram: bool = True,
-                      policies: dict[str, dict] | None = None, **env_overrides: str):
+                      policies: dict[str, dict] | None = None, fire_timers: bool = False,
+                      **env_overrides: str):
     """A local cloud serving the product: its flows, its functions in-process (each with its role's credentials,
     checked against the role's derived policy unless `enforce_ram` is off; `policies` replaces the derived ones),
     the API under /api, the VPC of the functions bound to the Tablestore instance (docs/deploy.md, step
-    "Tablestore"), the Tablestore table created and the KMS secrets (database accounts, admin token) in place.
+    "Tablestore"), the Tablestore table created and the KMS secrets (database accounts, admin token) in place;
+    with `fire_timers`, s.yaml's timer triggers fire on their cron, as FC fires them.
     Returns the started server (stop it with .stop())."""
     from localcloud.cloud import LocalCloud
     from localcloud.server import LocalCloudServer
@@ -71,7 +73,7 @@ def start_local_cloud(state_dir: str | None, admin_token: str | None = None, hos
                                   "adminTokenSecret": env["NESTBACKUP_ADMIN_TOKEN_SECRET"]})
     cloud = LocalCloud(state_dir, credentials=credentials, flow_wait_scale=flow_wait_scale,
                        s_yaml=s_yaml, function_env=env, http_triggers={"/api": API_FUNCTION},
-                       role_policies=policies if enforce_ram else None)
+                       role_policies=policies if enforce_ram else None, fire_timers=fire_timers)
     if db_accounts is None:
         db_accounts = json.loads(local_db_accounts() or "null") or LOCAL_DB_ACCOUNTS
     cloud.kms.put_secret(env["NESTBACKUP_DB_ACCOUNTS_SECRET"], db_accounts)
@@ -94,12 +96,12 @@ def serve(port: int, host: str, state_dir: str | None, admin_token: str | None,
     from localcloud import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 
     credentials = {access_key_id or DEFAULT_ACCESS_KEY_ID: access_key_secret or DEFAULT_ACCESS_KEY_SECRET}
-    server = start_local_cloud(state_dir, admin_token, host, port, credentials)
+    server = start_local_cloud(state_dir, admin_token, host, port, credentials, fire_timers=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
-    click.echo(f"local cloud on {server.endpoint} (state in {server.cloud.state_dir}); API on {server.endpoint}/api",
-               err=True)
+    click.echo(f"local cloud on {server.endpoint} (state in {server.cloud.state_dir}); API on {server.endpoint}/api;"
+               f" s.yaml's timer triggers fire on their cron", err=True)
     try:
         stopped.wait()
     finally:
