@@ -104,7 +104,8 @@ class Rds(Instances, Databases, BackupPolicies, LocalControl, Restores):
     version = "2014-08-15"
     ACTIONS = frozenset({"DescribeDBInstances", "DescribeDBInstanceAttribute", "CreateBackup", "DescribeBackupTasks",
                          "DescribeBackups", "DeleteBackup", "RestoreTable", "DescribeDatabases",
-                         "RecoveryDBInstance", "DescribeBackupPolicy", "DescribeHistoryTasks"})
+                         "RecoveryDBInstance", "CopyDatabaseBetweenInstances", "DescribeBackupPolicy",
+                         "DescribeHistoryTasks"})
 
     def resume(self) -> None:
         """Serve the SQL Server instances again; re-run backup jobs a killed server left in progress; fail (and
