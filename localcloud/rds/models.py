@@ -29,10 +29,12 @@ What is real:
   served over the TDS wire protocol on 127.0.0.1 (ConnectionString/Port; login `sa`, empty password). It is no SQL
   Server engine: it runs a small statement set (mssql.lexer.SUPPORTED). CreateBackup exports each database to
   `db-<n>.json`; RestoreTable answers 400 UnsupportedEngine (as on the real service); RecoveryDBInstance restores
-  databases of a backup set into an existing SQL Server instance under the names DbNames (JSON
-  `{"src":"dst"}`) maps them to, never over an existing database. That the real service accepts the source
-  instance itself as TargetDBInstanceId is UNCONFIRMED; here it does. Restoring into a new instance (no
-  TargetDBInstanceId) and RestoreTime are refused with 400 InvalidParameter.
+  databases of a backup set into an existing SQL Server instance (TargetDBInstanceId, the source one included, as
+  documented) under the names DbNames maps them to, never over an existing database. DbNames takes the documented
+  form of its target (restores.parse_db_names): JSON `{"src":"dst"}` into an existing instance, `a,b` into a new
+  one; the other form is 400 InvalidParameter. Restoring into a new instance (no TargetDBInstanceId) and
+  RestoreTime are refused with 400 InvalidParameter. CopyDatabaseBetweenInstances does the same into ANOTHER
+  instance (the source as target: errors.COPY_INTO_ITSELF).
 
 Statuses: while a RestoreTable task runs, DBInstanceStatus is TempDBInstanceCreating
 (state.RESTORE_INSTANCE_STATUS), then Running again; backups run meanwhile, another RestoreTable is refused
