@@ -71,8 +71,9 @@ Error codes:
   CreateBackup DBName not on the instance.
 - 400 InvalidDBName.Duplicate / InvalidTableName.Duplicate: a RestoreTable new name that already exists (or that
   a restore in progress is creating).
-- 400 UnsupportedEngine: RestoreTable on SQL Server, RecoveryDBInstance on anything else; 400 InvalidParameter
-  for PostgreSQL table-level TableMeta and for RestoreTime (no log backup here).
+- 400 UnsupportedEngine: RestoreTable on SQL Server, RecoveryDBInstance / CopyDatabaseBetweenInstances on anything
+  else; 400 InvalidParameter for PostgreSQL table-level TableMeta, for RestoreTime (no log backup here), for a DbNames
+  form its target does not take, and for CopyDatabaseBetweenInstances into its source (errors.COPY_INTO_ITSELF).
 - 400 IdempotentParameterMismatch: a RestoreTable ClientToken reused with different parameters (same parameters:
   the first call's answer, no new restore).
 - 500 InternalError: the real database server could not be reached while answering a call.
