@@ -36,6 +36,10 @@ DELETE_REFUSED = Refusal("IncorrectBackupSetState", "The backup set cannot be de
 RESTORE_IN_PROGRESS = Refusal("IncorrectDBInstanceState",
                               "Current DB instance state does not support this operation: a restore task is in "
                               "progress.", 403)
+# CopyDatabaseBetweenInstances naming the source instance as its target: its API reference says the target "must
+# differ from the ID of the source instance" (help/id/rds/api-copy-database). UNCONFIRMED: the code and status.
+COPY_INTO_ITSELF = Refusal("InvalidParameter", "The specified parameter \"TargetDBInstanceId\" is not valid: it "
+                                               "must differ from DBInstanceId.", 400)
 # CreateBackup on a read-only (or other non-primary) instance. RDS documents OperationDenied.DBInstanceType (403,
 # "The operation is not permitted due to type of the instance.") for operations an instance type does not
 # support; that CreateBackup answers a read-only instance with it is UNCONFIRMED (its page lists no such code).
@@ -98,9 +102,8 @@ def table_restore_unsupported(engine: str) -> ServiceError:
                  f"RestoreTable does not support the {engine} engine (MySQL and PostgreSQL only).", 400)
 
 
-def recovery_unsupported(engine: str, instance_id: str) -> ServiceError:
-    return error("UnsupportedEngine", f"RecoveryDBInstance supports SQL Server only, not {engine} ({instance_id}).",
-                 400)
+def recovery_unsupported(engine: str, instance_id: str, action: str = "RecoveryDBInstance") -> ServiceError:
+    return error("UnsupportedEngine", f"{action} supports SQL Server only, not {engine} ({instance_id}).", 400)
 
 
 # -- backups

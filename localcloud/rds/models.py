@@ -29,10 +29,12 @@ What is real:
   served over the TDS wire protocol on 127.0.0.1 (ConnectionString/Port; login `sa`, empty password). It is no SQL
   Server engine: it runs a small statement set (mssql.lexer.SUPPORTED). CreateBackup exports each database to
   `db-<n>.json`; RestoreTable answers 400 UnsupportedEngine (as on the real service); RecoveryDBInstance restores
-  databases of a backup set into an existing SQL Server instance under the names DbNames (JSON
-  `{"src":"dst"}`) maps them to, never over an existing database. That the real service accepts the source
-  instance itself as TargetDBInstanceId is UNCONFIRMED; here it does. Restoring into a new instance (no
-  TargetDBInstanceId) and RestoreTime are refused with 400 InvalidParameter.
+  databases of a backup set into an existing SQL Server instance (TargetDBInstanceId, the source one included, as
+  documented) under the names DbNames maps them to, never over an existing database. DbNames takes the documented
+  form of its target (restores.parse_db_names): JSON `{"src":"dst"}` into an existing instance, `a,b` into a new
+  one; the other form is 400 InvalidParameter. Restoring into a new instance (no TargetDBInstanceId) and
+  RestoreTime are refused with 400 InvalidParameter. CopyDatabaseBetweenInstances does the same into ANOTHER
+  instance (the source as target: errors.COPY_INTO_ITSELF).
 
 Statuses: while a RestoreTable task runs, DBInstanceStatus is TempDBInstanceCreating
 (state.RESTORE_INSTANCE_STATUS), then Running again; backups run meanwhile, another RestoreTable is refused
@@ -69,8 +71,9 @@ Error codes:
   CreateBackup DBName not on the instance.
 - 400 InvalidDBName.Duplicate / InvalidTableName.Duplicate: a RestoreTable new name that already exists (or that
   a restore in progress is creating).
-- 400 UnsupportedEngine: RestoreTable on SQL Server, RecoveryDBInstance on anything else; 400 InvalidParameter
-  for PostgreSQL table-level TableMeta and for RestoreTime (no log backup here).
+- 400 UnsupportedEngine: RestoreTable on SQL Server, RecoveryDBInstance / CopyDatabaseBetweenInstances on anything
+  else; 400 InvalidParameter for PostgreSQL table-level TableMeta, for RestoreTime (no log backup here), for a DbNames
+  form its target does not take, and for CopyDatabaseBetweenInstances into its source (errors.COPY_INTO_ITSELF).
 - 400 IdempotentParameterMismatch: a RestoreTable ClientToken reused with different parameters (same parameters:
   the first call's answer, no new restore).
 - 500 InternalError: the real database server could not be reached while answering a call.
@@ -104,7 +107,8 @@ class Rds(Instances, Databases, BackupPolicies, LocalControl, Restores):
     version = "2014-08-15"
     ACTIONS = frozenset({"DescribeDBInstances", "DescribeDBInstanceAttribute", "CreateBackup", "DescribeBackupTasks",
                          "DescribeBackups", "DeleteBackup", "RestoreTable", "DescribeDatabases",
-                         "RecoveryDBInstance", "DescribeBackupPolicy", "DescribeHistoryTasks"})
+                         "RecoveryDBInstance", "CopyDatabaseBetweenInstances", "DescribeBackupPolicy",
+                         "DescribeHistoryTasks"})
 
     def resume(self) -> None:
         """Serve the SQL Server instances again; re-run backup jobs a killed server left in progress; fail (and

@@ -59,6 +59,36 @@ def parse_table_meta(req: RpcRequest, eng: Engine) -> list[dict]:
     return targets
 
 
+# RecoveryDBInstance's DbNames takes one documented form per target: into an existing instance (TargetDBInstanceId,
+# the source one included) a JSON object {"source name":"new name",...}, required; into a new instance the names as
+# "name1,name2" (API reference api-restore-databases, DbNames example; SDK RecoveryDBInstanceRequest.db_names).
+# CopyDatabaseBetweenInstances takes the JSON object form (SDK CopyDatabaseBetweenInstancesRequest.db_names).
+EXISTING_INSTANCE_FORM = '{"source database":"new database",...}'
+NEW_INSTANCE_FORM = "name1,name2"
+
+
+def parse_db_names(req: RpcRequest, into_existing: bool) -> dict[str, str]:
+    """DbNames in the form its target takes: {source: new} into an existing instance; the listed names (each kept)
+    into a new one. Another form is refused with 400 InvalidParameter naming the documented one."""
+    raw = req.get("DbNames")
+    if raw is None:
+        raise errors.missing("DbNames")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if into_existing:
+        if not isinstance(value, dict) or not value or not all(
+                isinstance(k, str) and k and isinstance(v, str) and v for k, v in value.items()):
+            raise errors.invalid("DbNames", f"Restoring into an existing instance takes {EXISTING_INSTANCE_FORM}.")
+        return value
+    names = [n.strip() for n in str(raw).split(",")]
+    if isinstance(value, dict) or not all(names):
+        raise errors.invalid("DbNames", f"Restoring into a new instance takes {NEW_INSTANCE_FORM}; "
+                                        f"{EXISTING_INSTANCE_FORM} needs TargetDBInstanceId.")
+    return {n: n for n in names}
+
+
 def restore_source(req: RpcRequest) -> str:
     """The BackupId a restore reads; point-in-time restores are refused (no log backups here)."""
     backup_id = req.get("BackupId")
@@ -152,28 +182,44 @@ class Restores(RestoreTasks):
         return {}
 
     def RecoveryDBInstance(self, req: RpcRequest) -> dict:
-        """SQL Server: restore databases of a backup set into an existing instance under new names."""
-        mapping = req.get_json("DbNames", dict)
-        if mapping is None:
-            raise errors.missing("DbNames")
-        backup_id = restore_source(req)
+        """SQL Server: restore databases of a backup set into an existing instance (the source one included) under
+        the new names DbNames maps them to. Restoring into a new instance is not emulated."""
         target_id = req.get("TargetDBInstanceId")
+        mapping = parse_db_names(req, into_existing=bool(target_id))
+        backup_id = restore_source(req)
         if not target_id:
             raise errors.invalid("TargetDBInstanceId", "Restoring into a new instance is not emulated: name an "
                                                        "existing SQL Server instance.")
-        if not mapping or not all(isinstance(k, str) and k and isinstance(v, str) and v for k, v in mapping.items()):
-            raise errors.invalid("DbNames", 'Use {"source database":"new database",...}.')
+        self._recover_into(req.get("DBInstanceId"), target_id, backup_id, mapping, "RecoveryDBInstance")
+        return {"DBInstanceId": target_id, "OrderId": ""}
+
+    def CopyDatabaseBetweenInstances(self, req: RpcRequest) -> dict:
+        """SQL Server: copy databases of a backup set of one instance into ANOTHER instance (TargetDBInstanceId must
+        differ from DBInstanceId) under the names DbNames maps them to."""
+        source_id = req.require("DBInstanceId")
+        target_id = req.require("TargetDBInstanceId")
+        req.require("DbNames")
+        if target_id == source_id:
+            raise errors.refuse(errors.COPY_INTO_ITSELF, target_id)
+        mapping = parse_db_names(req, into_existing=True)
+        backup_id = restore_source(req)
+        self._recover_into(source_id, target_id, backup_id, mapping, "CopyDatabaseBetweenInstances")
+        return {}
+
+    def _recover_into(self, source_id: str | None, target_id: str, backup_id: str, mapping: dict[str, str],
+                      action: str) -> str:
+        """Check and start a restore task that brings `mapping`'s databases of the set into `target_id`."""
         if len({v.lower() for v in mapping.values()}) != len(mapping):
             raise errors.invalid("DbNames", "A new database name appears twice.")
         with self._lock:
             backup = self.cloud.store.get(BACKUP, backup_id)
-            source_id = req.get("DBInstanceId") or (backup or {}).get("DBInstanceId")
+            source_id = source_id or (backup or {}).get("DBInstanceId")
             if backup is None or backup["DBInstanceId"] != source_id:
                 raise errors.backup_not_found(backup_id)
             source, target = self._instance(source_id), self._instance(target_id)
             for inst in (source, target):
                 if inst["Engine"] != "SQLServer":
-                    raise errors.recovery_unsupported(inst["Engine"], inst["DBInstanceId"])
+                    raise errors.recovery_unsupported(inst["Engine"], inst["DBInstanceId"], action)
             self.cloud.faults.check_reject(target_id)
             if target["Status"] != "Running":
                 raise errors.incorrect_instance_state(target["Status"])
@@ -198,7 +244,7 @@ class Restores(RestoreTasks):
             task_id = self._new_numeric_id(RESTORE)
             self.cloud.store.put(RESTORE, task_id, {
                 "TaskId": task_id, "DBInstanceId": target_id, "BackupId": backup_id, "Status": "Running",
-                "Action": "RecoveryDBInstance", "Targets": targets, "CreatedDbs": [], "CreatedTables": [], "Reason": "",
+                "Action": action, "Targets": targets, "CreatedDbs": [], "CreatedTables": [], "Reason": "",
                 "StartTime": self.cloud.iso(), "ClientToken": None})
         self.cloud.submit(self._run_restore, task_id, time.monotonic())
-        return {"DBInstanceId": target_id, "OrderId": ""}
+        return task_id

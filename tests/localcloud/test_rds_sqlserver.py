@@ -90,6 +90,54 @@ def test_refusals(rds, cloud_server, sqlserver):
         ("UnsupportedEngine", 400)
 
 
+def test_db_names_take_the_documented_form_of_their_target(rds, sqlserver):
+    """RecoveryDBInstance's DbNames: {"source":"new"} into an existing instance (the source one included), the names
+    as "a,b" into a new one (API reference api-restore-databases; SDK RecoveryDBInstanceRequest.db_names)."""
+    instance_id, port = sqlserver
+    run(port, "CREATE DATABASE [a]")
+    backup_id = backup_now(rds, instance_id)
+
+    def raw(db_names: str, target: str | None):
+        return code_of(lambda: rds.recovery_dbinstance(m.RecoveryDBInstanceRequest(
+            backup_id=backup_id, db_names=db_names, target_dbinstance_id=target)))
+    for wrong in ("a,a__rst", "a", '["a"]', "{}", '{"a": ""}'):
+        assert raw(wrong, instance_id) == ("InvalidParameter", 400), wrong
+    assert raw('{"a":"a__rst"}', None) == ("InvalidParameter", 400)      # the existing-instance form needs a target
+    assert "needs TargetDBInstanceId" in rds_message(lambda: rds.recovery_dbinstance(m.RecoveryDBInstanceRequest(
+        backup_id=backup_id, db_names='{"a":"a__rst"}')))
+    # without DBInstanceId (optional with BackupId), into the source instance itself
+    rds.recovery_dbinstance(m.RecoveryDBInstanceRequest(backup_id=backup_id, db_names='{"a":"a__rst"}',
+                                                        target_dbinstance_id=instance_id))
+    assert wait_db(rds, instance_id, "a__rst")[-1] == "Running"
+
+
+def test_copy_between_instances_needs_another_target(rds, cloud_server, sqlserver):
+    """CopyDatabaseBetweenInstances: the target must differ from the source (help/id/rds/api-copy-database); DbNames
+    is {"source":"new"} (SDK CopyDatabaseBetweenInstancesRequest.db_names)."""
+    instance_id, port = sqlserver
+    run(port, "CREATE DATABASE [pay]", "CREATE TABLE [pay].[dbo].[t] ([id] INT)", "INSERT INTO [pay].[dbo].[t] VALUES (7)")
+    backup_id = backup_now(rds, instance_id)
+    other = cloud_server.cloud.rds.create_instance("SQLServer", None, tag())
+
+    def copy(target: str, db_names: str = '{"pay":"pay2"}'):
+        return rds.copy_database_between_instances(m.CopyDatabaseBetweenInstancesRequest(
+            dbinstance_id=instance_id, target_dbinstance_id=target, backup_id=backup_id, db_names=db_names))
+    assert code_of(lambda: copy(instance_id)) == ("InvalidParameter", 400)
+    assert code_of(lambda: copy(other["DBInstanceId"], "pay,pay2")) == ("InvalidParameter", 400)
+    copy(other["DBInstanceId"])
+    wait_db(rds, other["DBInstanceId"], "pay2")
+    assert run(other["Port"], "SELECT * FROM [pay2].[dbo].[t]") == [(7,)]
+    assert [d.dbname for d in databases(rds, instance_id)] == ["pay"]      # nothing lands on the source
+
+
+def rds_message(call) -> str:
+    try:
+        call()
+    except Exception as err:  # noqa: BLE001 - the SDK's error carries the cloud's message
+        return str(getattr(err, "message", err))
+    raise AssertionError("the call was not refused")
+
+
 def test_a_failed_recovery_leaves_nothing_behind(rds, control, sqlserver):
     instance_id, port = sqlserver
     run(port, "CREATE DATABASE [f]")

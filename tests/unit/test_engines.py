@@ -76,3 +76,17 @@ def test_restore_table_meta_takes_the_documented_forms():
     whole = [{"type": "db", "name": "shop", "newname": "shop_r"}, {"type": "db", "name": "empty", "newname": "empty_r"}]
     assert table_meta(item("MySQL"), whole_databases=True) == whole
     assert table_meta(item("PostgreSQL"), whole_databases=False) == whole
+
+
+def test_recovery_db_names_take_the_existing_instance_form():
+    """RecoveryDBInstance into an existing instance (the source): DbNames {"source":"new",...} (API reference
+    api-restore-databases); the new-instance form "a,b" would rename nothing."""
+    import json
+
+    from nestbackup.adapters.rds import db_names_into
+    names = {"shop": "shop__rst_1", "it's, [odd]": "it's, [odd]__rst_1"}
+    assert json.loads(db_names_into(names)) == names
+    with pytest.raises(ValueError):
+        db_names_into({})
+    with pytest.raises(ValueError):
+        db_names_into({"shop": ""})

@@ -10,9 +10,15 @@ from ..ports.databases import BackupJob, BackupSet, Database, DBInstance, Histor
 from .openapi import RpcClient
 
 VERSION = "2014-08-15"
-# SQL Server has no RestoreTable. RecoveryDBInstance restores a backup set's databases into an existing instance
-# (TargetDBInstanceId) under the names DbNames maps them to; that the target may be the source instance itself is
-# UNCONFIRMED (its docs send existing targets to CopyDatabaseBetweenInstances, whose docs want a different target).
+# SQL Server has no RestoreTable. The product restores a set's databases into the SOURCE instance under new names:
+# RecoveryDBInstance with TargetDBInstanceId = the source and DbNames in the existing-instance form (`db_names_into`).
+# Sources: the API reference (help/ja/rds/api-restore-databases, DbNames example: "to an existing instance:
+# {"test1":"newtest1","test2":"newtest2"}", "to a new instance: test1,test2"); the zh reference (doc-detail/84685):
+# an existing target may be the original instance or another of its region, and a name taken must be a new one
+# (no restore over a database); the SDK docstrings before 16.0.2 give the same two forms. UNCONFIRMED: the newest
+# text (SDK 16.0.2 RecoveryDBInstanceRequest.db_names) documents only the new-instance form and sends existing
+# targets to CopyDatabaseBetweenInstances, whose target must differ from the source; whether the service still takes
+# the existing-instance form is for a real account to settle (fallback: docs/cloud-fidelity.md, RDS: restores).
 SQLSERVER_RESTORE_ACTION = "RecoveryDBInstance"
 # DescribeDatabases and DescribeBackups take PageSize 30, 50 or 100 (default 30) and PageNumber from 1 (SDK
 # DescribeDatabasesRequest, DescribeBackupsRequest): ask for the largest page and read until a short one.
@@ -62,6 +68,14 @@ def backup_must_wait(err: CloudError) -> bool:
 def restore_waits(err: CloudError) -> bool:
     """A refusal a restore waits out (a round later) instead of failing the item (see WAIT_CODES)."""
     return err.transient or err.code in WAIT_CODES["restore"]
+
+
+def db_names_into(new_names: dict[str, str]) -> str:
+    """RecoveryDBInstance's DbNames for a restore into an existing instance: {"source name":"new name",...} (the
+    new-instance form, "name1,name2", renames nothing)."""
+    if not new_names or any(not src or not new for src, new in new_names.items()):
+        raise ValueError("a restore into an existing instance names each database and its new name")
+    return json.dumps(new_names)
 
 
 def _percent(text) -> int:
@@ -162,7 +176,7 @@ class Rds:
         `new_names[db]` (see SQLSERVER_RESTORE_ACTION). No ClientToken: only throttling is retried here; before
         asking again the caller looks for the new databases (DescribeDatabases)."""
         self.rpc.call(SQLSERVER_RESTORE_ACTION, {"DBInstanceId": db_instance_id, "TargetDBInstanceId": db_instance_id,
-                                                 "BackupId": backup_id, "DbNames": json.dumps(new_names)},
+                                                 "BackupId": backup_id, "DbNames": db_names_into(new_names)},
                       retry_when=lambda e: e.throttled)
 
     def instance_status(self, db_instance_id: str) -> str:
