@@ -6,7 +6,7 @@ import pytest
 
 from nestbackup.operations import notify, tenants
 from nestbackup.operations.backup import create_backup
-from nestbackup.operations.backup_poll import finalize
+from nestbackup.operations.backup_finalize import finalize
 from tests.support.flowplay import play_backup
 from tests.support.memory.wiring import MemoryWiring
 

@@ -25,7 +25,8 @@ from ..ports import Ports
 from ..ports.compute import Instance
 from ..ports.flows import RestoreFlowInput
 from ..ports.records import StoredRecord
-from ..ports.steps import AdvanceOutput, AdvanceState, RecoverOutput
+from ..ports.steps.advance import AdvanceOutput, AdvanceState
+from ..ports.steps.recover import RecoverOutput
 from .backup import create_backup
 from .closing import close_operation
 from .costs import Meter, final_cost

@@ -16,7 +16,8 @@ from ..ports import Ports
 from ..ports.flows import generations
 from ..ports.records import StaleWrite
 from .artifacts import delete_pending_sets, resume_deletes
-from .backup_poll import finalize, poll
+from .backup_finalize import finalize
+from .backup_poll import poll
 from .claims import OPENING_SECONDS
 from .closing import ACTIVE
 from .opening import abandon_indexed
