@@ -29,6 +29,7 @@ class Retention:
 
 @dataclass(frozen=True)
 class BackupSummary:
+    """What retention needs to know of a backup."""
     backup_id: str
     status: str            # Created | CreateFailed | Creating | Deleting | Deleted | DeleteFailed
     started_epoch: float

@@ -70,6 +70,7 @@ def _monotonic() -> float:
 
 @dataclass
 class Opening:
+    """An operation being opened: its token, record and lock (see the module)."""
     kind: str                    # "backup" | "restore": the token's namespace and the index entry's Kind
     record_id: str
     si: str
