@@ -15,7 +15,7 @@ from ..model.ids import check_client_token, check_service_instance_id
 from ..model.records import BackupRecord, iso_utc, new_record_id
 from ..model.status import BACKUP_FINAL, BackupStatus, ItemStatus
 from ..ports.flows import BackupFlowInput
-from .closing import ACTIVE
+from .claims import ACTIVE
 from .costs import Meter
 from .discovery import check_service_instance, discover
 from .loading import load_backup

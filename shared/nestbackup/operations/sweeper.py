@@ -18,8 +18,7 @@ from ..ports.records import StaleWrite
 from .artifacts import delete_pending_sets, resume_deletes
 from .backup_finalize import finalize
 from .backup_poll import poll
-from .claims import OPENING_SECONDS
-from .closing import ACTIVE
+from .claims import ACTIVE, OPENING_SECONDS
 from .opening import abandon_indexed
 
 SWEEP_GRACE_SECONDS = 300        # a record younger than this may still be starting its flow
