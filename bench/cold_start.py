@@ -7,10 +7,9 @@ A handler's cold path, for each step it runs (the body's `Step`, the timer's `Jo
 between any two steps, so each can be a cold start): from a fresh interpreter, `import index` from the function's
 directory (as FC loads `index.handler`), import the step's operation through the handler's dispatch table
 (`handlers.operation`) and the step's contract (`ports/steps/<step>.py`, which the handler's branch imports), build
-the wiring and the clients of every cloud product the step can reach (as
-`scripts/ram.py` derives them from the code; building a client imports its SDK). No cloud call: the database drivers,
-imported when a step first connects to a database, are not on it (third-party on both sides, they would only dilute
-the ratio).
+the wiring and the clients of every cloud product the step can reach (as `scripts/ram.py` derives them from the code;
+building a client imports its SDK). No cloud call: the database drivers, imported when a step first connects to a
+database, are not on it (third-party on both sides, they would only dilute the ratio).
 
 Its floor: the third-party modules the cold path left in `sys.modules` (neither nestbackup's nor the standard
 library's), imported alone, in the same order, in a fresh interpreter. The ratio (cold path / floor, both timed in
