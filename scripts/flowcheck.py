@@ -2,7 +2,7 @@
 1. every field a flow reads from its execution input is in the input the product starts it with;
 2. every Task that invokes one of our functions sends only fields of that step's input (`body`), reads only fields of
    its output (`$Output.Body.X`), and every Choice compares `State` only with states a step declares
-   (`STEPS` in shared/nestbackup/ports/steps.py).
+   (`STEPS` in shared/nestbackup/ports/steps/table.py).
 
 A flow's first states see the execution input as `$Input` (until a state reshapes it), and every state may read it as
 `$Context.Execution.Input`. A field read there that the start input lacks is null or an error in CloudFlow, not
@@ -141,7 +141,7 @@ def check_steps(flows_dir: Path = ROOT / "flows", steps: dict | None = None) -> 
     field it does not give, or a State compared with a value no step routes on."""
     if steps is None:
         sys.path.insert(0, str(ROOT / "shared"))
-        from nestbackup.ports.steps import STEPS
+        from nestbackup.ports.steps.table import STEPS
         steps = STEPS
     problems = []
     for path in sorted(Path(flows_dir).glob("*.yaml")):

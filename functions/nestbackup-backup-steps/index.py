@@ -2,39 +2,36 @@
 start the snapshots and RDS backups of one batch; Poll: one round over every running item; Finalize: aggregate,
 close the record, release the lock). One function so a backup pays one cold start, not four."""
 from nestbackup.handlers import event_json, invocation, operation, wiring
-from nestbackup.ports.steps import (
-    BACKUP_STEPS,
-    FinalizeInput,
-    PollInput,
-    PrepareInput,
-    PrepareOutput,
-    StartBatchInput,
-    step_of,
-)
+from nestbackup.ports.steps import BACKUP_STEPS, step_of
 
-# Each step's operation, imported when the step first runs (a cold start loads only the modules of its step).
+# Each step's operation, imported when the step first runs (a cold start loads only the modules of its step); each
+# branch below imports its own step's contract (ports/steps/<step>.py) for the same reason.
 OPERATIONS = {
     "Prepare": ("nestbackup.operations.backup_start", "start_batch_count"),
     "Start": ("nestbackup.operations.backup_start", "start_batch"),
     "Poll": ("nestbackup.operations.backup_poll", "poll_step"),
-    "Finalize": ("nestbackup.operations.backup_poll", "finalize"),
+    "Finalize": ("nestbackup.operations.backup_finalize", "finalize"),
 }
 
 
 def handler(event, context):
     body = event_json(event)
-    step = step_of(BACKUP_STEPS, body)
+    step = step_of(BACKUP_STEPS, OPERATIONS, body)
     with invocation(context, step=step, record_id=body.get("BackupId")):
         run = operation(OPERATIONS[step])
         if step == "Prepare":
+            from nestbackup.ports.steps.prepare import PrepareInput, PrepareOutput
             prepare = PrepareInput.from_event(body)
             batches = run(wiring(context), prepare.BackupId)
             return PrepareOutput(prepare.BackupId, [{"Batch": b} for b in batches]).to_event()
         if step == "Start":
+            from nestbackup.ports.steps.start import StartBatchInput
             start = StartBatchInput.from_event(body)
             return run(wiring(context), start.BackupId, start.Batch)
         if step == "Poll":
+            from nestbackup.ports.steps.poll import PollInput
             poll = PollInput.from_event(body)
             return run(wiring(context), poll.BackupId, poll.Round, poll.Generation)
+        from nestbackup.ports.steps.finalize import FinalizeInput
         close = FinalizeInput.from_event(body)
         return run(wiring(context), close.BackupId, error=close.Error)

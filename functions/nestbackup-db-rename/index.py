@@ -2,7 +2,7 @@
 psycopg2). The only step of a restore that connects to the databases."""
 from nestbackup.handlers import event_json, invocation, wiring
 from nestbackup.operations.restore_rename import rename
-from nestbackup.ports.steps import RenameInput
+from nestbackup.ports.steps.rename import RenameInput
 
 
 def handler(event, context):

@@ -67,6 +67,7 @@ def no_proxy_to(endpoint: str) -> None:
 
 @dataclass(frozen=True)
 class Settings:
+    """Every setting, read once from the environment (see the module)."""
     region: str
     access_key_id: str
     access_key_secret: str

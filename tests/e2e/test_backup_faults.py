@@ -5,7 +5,7 @@ import time
 import pytest
 
 from nestbackup.operations import backup as ops
-from nestbackup.operations import backup_poll, backup_start, loading
+from nestbackup.operations import backup_finalize, backup_poll, backup_start, loading
 from tests.support import make_fnf
 from tests.support.crashes import Killed, KilledAfterIntent, KilledOnFirstItemWrite, wiring_without_flow
 from tests.support.executions import ended_execution
@@ -55,7 +55,7 @@ def test_a_start_killed_right_after_create_snapshot_and_run_again_leaves_one_sna
     control.clear_faults()
     while backup_poll.poll(w, record["BackupId"])["Done"] is False:
         time.sleep(0.1)
-    assert backup_poll.finalize(w, record["BackupId"])["Status"] == "Created"
+    assert backup_finalize.finalize(w, record["BackupId"])["Status"] == "Created"
 
 
 def test_an_rds_start_killed_after_create_backup_adopts_the_job_it_started(product, control, si, pg_db):
@@ -76,7 +76,7 @@ def test_an_rds_start_killed_after_create_backup_adopts_the_job_it_started(produ
     control.clear_faults()
     while backup_poll.poll(w, record["BackupId"])["Done"] is False:
         time.sleep(0.1)
-    assert backup_poll.finalize(w, record["BackupId"])["Status"] == "Created"
+    assert backup_finalize.finalize(w, record["BackupId"])["Status"] == "Created"
 
 
 def test_a_long_backup_continues_in_new_executions_within_the_event_budget(product, api, control, si):
@@ -124,4 +124,4 @@ def test_an_rds_start_killed_after_create_backup_adopts_the_backup_set_once_the_
     assert control.stats()["rds:CreateBackup"] == before          # adopted, not started again
     item = ops.get_backup(w, record["BackupId"])["Resources"][0]
     assert item["Status"] == "Succeeded" and item["ArtifactId"] == w.rds.manual_backups_since(db, 0)[0]
-    assert backup_poll.finalize(w, record["BackupId"])["Status"] == "Created"
+    assert backup_finalize.finalize(w, record["BackupId"])["Status"] == "Created"

@@ -11,7 +11,7 @@ from alibabacloud_rds20140815 import models as rds_m
 
 from nestbackup.handlers import wiring
 from nestbackup.operations import backup as ops
-from nestbackup.operations import backup_poll, backup_start, loading
+from nestbackup.operations import backup_finalize, backup_poll, backup_start, loading
 from tests.support import make_rds, wait_until
 from tests.support.crashes import Killed, KilledAfterIntent, wiring_without_flow
 from tests.support.product import start_product
@@ -118,7 +118,7 @@ def test_a_start_run_again_after_a_crash_never_adopts_an_automatic_task(product,
     while not backup_poll.poll(w, record["BackupId"])["Done"]:
         assert time.monotonic() < deadline
         time.sleep(0.2)
-    assert backup_poll.finalize(w, record["BackupId"])["Status"] == "Created"
+    assert backup_finalize.finalize(w, record["BackupId"])["Status"] == "Created"
     item = loading.load_backup(w, record["BackupId"]).items[0]
     assert _sets(product.endpoint, db)[item.artifact_id].backup_mode == "Manual"
 

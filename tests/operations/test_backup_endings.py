@@ -9,7 +9,7 @@ from nestbackup.model.ids import OWNER_TAG
 from nestbackup.model.records import new_record_id
 from nestbackup.operations import artifacts, cancel
 from nestbackup.operations.backup import create_backup, get_backup
-from nestbackup.operations.backup_poll import finalize
+from nestbackup.operations.backup_finalize import finalize
 from nestbackup.operations.backup_start import start_batch
 from nestbackup.operations.sweeper import sweep
 from tests.support.flowplay import play_backup

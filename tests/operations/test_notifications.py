@@ -17,7 +17,7 @@ from nestbackup.decisions import webhooks as rules
 from nestbackup.errors import Conflict, NotFound, ValidationError
 from nestbackup.operations import notify, tenants
 from nestbackup.operations.backup import create_backup
-from nestbackup.operations.backup_poll import finalize
+from nestbackup.operations.backup_finalize import finalize
 from nestbackup.operations.restore import create_restore
 from tests.support.flowplay import play_backup, play_restore
 from tests.support.memory.wiring import MemoryWiring

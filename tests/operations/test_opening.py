@@ -11,8 +11,7 @@ import pytest
 from nestbackup.errors import CloudError, Conflict, IdempotentParameterMismatch, ValidationError
 from nestbackup.model.status import BACKUP_FINAL, RestoreStatus
 from nestbackup.operations.backup import create_backup, get_backup, list_backups
-from nestbackup.operations.claims import OPENING_SECONDS, never_written
-from nestbackup.operations.closing import ACTIVE
+from nestbackup.operations.claims import ACTIVE, OPENING_SECONDS, never_written
 from nestbackup.operations.opening import TOKEN_TTL_SECONDS
 from nestbackup.operations.restore import create_restore, list_restores
 from nestbackup.operations.sweeper import sweep

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nestbackup.handlers import operation
-from nestbackup.ports.steps import STEPS
+from nestbackup.ports.steps.table import STEPS
 
 ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("ram", ROOT / "scripts" / "ram.py")
@@ -36,16 +36,16 @@ def test_the_timers_jobs_are_operations():
     assert all(callable(operation(target)) for target in [*timer.JOBS.values(), timer.DELIVERIES])
 
 
-def loaded_after(function: str, step: str) -> set[str]:
-    """The product's operation modules a fresh interpreter holds after importing `function`'s handler and
-    dispatching `step` (its operation imported, not run)."""
+def loaded_after(function: str, step: str, prefix: str = "nestbackup.operations.") -> set[str]:
+    """The product's modules under `prefix` (its operations unless told) a fresh interpreter holds after importing
+    `function`'s handler and dispatching `step` (its operation imported, not run)."""
     code = f"""
 import importlib.util, json, sys
 spec = importlib.util.spec_from_file_location("index", {str(ROOT / "functions" / function / "index.py")!r})
 index = importlib.util.module_from_spec(spec); spec.loader.exec_module(index)
 from nestbackup.handlers import operation
 {"operation(index.OPERATIONS[" + repr(step) + "])" if step else ""}
-print(json.dumps(sorted(m for m in sys.modules if m.startswith("nestbackup.operations."))))
+print(json.dumps(sorted(m for m in sys.modules if m.startswith({prefix!r}))))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": f"{ROOT / 'shared'}:{ROOT}", "PATH": "/usr/bin:/bin"})
@@ -60,6 +60,20 @@ def test_a_cold_start_imports_only_the_operations_of_the_step_it_runs():
                 "nestbackup.operations.notify"} & prepare
     assert "nestbackup.operations.backup_poll" in loaded_after("nestbackup-backup-steps", "Poll")
     assert loaded_after("nestbackup-timer", "") == set()
+
+
+@pytest.mark.parametrize("step, contracts", [
+    ("Prepare", {"prepare", "start"}), ("Start", {"prepare", "start"}),      # one module runs both (backup_start)
+    ("Poll", {"poll"}), ("Finalize", {"finalize"})])
+def test_a_backup_step_loads_its_own_contract_and_nothing_of_the_restore(step, contracts):
+    """Each dataclass costs a cold start its generated methods' compilation (some 1 ms on python3.10): a step creates
+    its own contract's, not the other steps' nor the restore's records and decisions."""
+    loaded = loaded_after("nestbackup-backup-steps", step, "nestbackup.")
+    assert {m for m in loaded if m.startswith("nestbackup.ports.steps.")} == {f"nestbackup.ports.steps.{c}"
+                                                                              for c in contracts}
+    assert not {"nestbackup.model.restores", "nestbackup.decisions.restore"} & loaded
+    if step != "Finalize":      # only the finalize step closes the record (lock, notifications)
+        assert not {"nestbackup.operations.closing", "nestbackup.operations.notify"} & loaded
 
 
 def test_the_ram_derivation_stops_at_a_dispatch_to_no_function(tmp_path, monkeypatch):

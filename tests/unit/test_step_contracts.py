@@ -1,4 +1,4 @@
-"""The flows and the functions they invoke agree on each step's input, output and routing states (ports/steps.py),
+"""The flows and the functions they invoke agree on each step's input, output and routing states (ports/steps/),
 and a step's input is checked when it is parsed."""
 import importlib.util
 from pathlib import Path
@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 
 from nestbackup.errors import ValidationError
-from nestbackup.ports.steps import STEPS, AdvanceOutput, AdvanceState, PollInput, PollOutput, PollState
+from nestbackup.ports.steps.advance import AdvanceOutput, AdvanceState
+from nestbackup.ports.steps.poll import PollInput, PollOutput, PollState
+from nestbackup.ports.steps.table import STEPS
 
 ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("flowcheck", ROOT / "scripts" / "flowcheck.py")

@@ -45,6 +45,7 @@ def _note_retry(action: str, state) -> None:
 
 @dataclass(frozen=True)
 class Credentials:
+    """An AccessKey pair, with the STS token of a role's temporary credentials."""
     access_key_id: str
     access_key_secret: str
     security_token: str | None = None
@@ -52,6 +53,7 @@ class Credentials:
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How often and how long a transient failure of a cloud call is retried."""
     attempts: int = 8
     max_seconds: float = 60.0
     initial_wait: float = 0.2

@@ -19,6 +19,7 @@ GROUP_CATEGORIES = frozenset({"cloud_essd", "cloud_auto", "cloud_essd_entry"})  
 
 @dataclass(frozen=True)
 class DiskFacts:
+    """What the plan needs to know of a disk."""
     disk_id: str
     instance_id: str | None
     category: str
@@ -28,6 +29,7 @@ class DiskFacts:
 
 @dataclass(frozen=True)
 class DatabaseFacts:
+    """What the plan needs to know of an RDS instance."""
     db_instance_id: str
     engine: str
     db_instance_type: str = "Primary"    # Primary | Readonly | Guard | Temp

@@ -29,6 +29,7 @@ class Retention:
 
 @dataclass(frozen=True)
 class BackupSummary:
+    """What retention needs to know of a backup."""
     backup_id: str
     status: str            # a backup status (docs/statuses.md)
     started_epoch: float

@@ -11,6 +11,7 @@ TOTALS = frozenset({"FlowTransitions", "Invocations", "MicroGbSeconds", "BytesCr
 
 @dataclass
 class Cost:
+    """What an operation spent, as counted while it ran."""
     calls: dict[str, int] = field(default_factory=dict)     # "ecs:DescribeSnapshots" -> calls (every attempt)
     transitions: int = 0                                     # flow state transitions
     invocations: int = 0                                     # function invocations

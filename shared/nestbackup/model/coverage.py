@@ -11,6 +11,7 @@ MAX_NAMED = 5                # resources named in a StatusDetail; the rest are c
 
 @dataclass(frozen=True)
 class NotProtected:
+    """A resource of the service instance that nestbackup does not back up, and why."""
     resource_id: str
     resource_type: str       # "<service>:<kind>", e.g. oss:bucket, kvstore:instance
     reason: str

@@ -20,6 +20,7 @@ class RestoreMethod(str, Enum):
 
 @dataclass(frozen=True)
 class Engine:
+    """What nestbackup knows of one RDS engine (one row of ENGINES)."""
     name: str                          # as RDS spells it (DescribeDBInstances Engine)
     aliases: frozenset[str]            # other usual spellings, lowercased without spaces
     restore_method: RestoreMethod

@@ -41,6 +41,7 @@ class BackupMethod(str, Enum):
 
 @dataclass
 class BackupItem:
+    """One resource of a backup: what is backed up, how, and how far it got."""
     resource_id: str
     resource_type: ResourceType
     engine: str | None = None            # RDS engine: MySQL | PostgreSQL | SQLServer
@@ -122,6 +123,7 @@ class BackupItem:
 
 @dataclass
 class BackupRecord:
+    """A backup: its items and what the API shows of it."""
     backup_id: str
     service_instance_id: str
     start_time: str                      # ISO 8601 UTC, e.g. 2026-11-26T16:32:00Z

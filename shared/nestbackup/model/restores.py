@@ -32,6 +32,7 @@ class DatabaseRestore:
 
 @dataclass
 class RestoreItem:
+    """One resource of a restore: what it is restored from, and how far it got."""
     resource_id: str
     resource_type: ResourceType
     source_artifact_id: str              # the snapshot id / RDS backup set id restored from
@@ -90,6 +91,7 @@ class RestoreItem:
 
 @dataclass
 class RestoreRecord:
+    """A restore: its phase, its items and what the API shows of it."""
     restore_id: str
     backup_id: str
     service_instance_id: str

@@ -1,7 +1,7 @@
 """Backup use cases, the record's life from the API's side: create (validate, open it as `opening.py` says: claim
 the client token, index it, lock the instance; check and discover it through Compute Nest, write the record with
 every item Pending and replicas Skipped, start the flow), read and list. The flow's steps are in backup_start.py
-(start the cloud work) and backup_poll.py (poll until every item is final, then finalize)."""
+(start the cloud work), backup_poll.py (poll until every item is final) and backup_finalize.py."""
 from __future__ import annotations
 
 import secrets
@@ -15,7 +15,7 @@ from ..model.ids import check_client_token, check_service_instance_id
 from ..model.records import BackupRecord, iso_utc, new_record_id
 from ..model.status import BACKUP_FINAL, BackupStatus, ItemStatus
 from ..ports.flows import BackupFlowInput
-from .closing import ACTIVE
+from .claims import ACTIVE
 from .costs import Meter
 from .discovery import check_service_instance, discover
 from .listing import EVERYTHING, Filter, list_records
@@ -81,7 +81,7 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
 def _close(w: Ports, backup_id: str, cause: dict) -> None:
     """Finalize a backup whose flow did not start. Imported here: only this branch needs the poll step's modules
     (the item kinds, costs, notification), which creating a backup otherwise never loads."""
-    from .backup_poll import finalize
+    from .backup_finalize import finalize
     finalize(w, backup_id, error=cause)
 
 

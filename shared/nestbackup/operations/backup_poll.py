@@ -1,6 +1,5 @@
-"""The backup flow's poll and finalize steps: one round describes every running item in batches (each kind its own:
-ECS snapshots and groups, RDS backup jobs) and advances each; finalize aggregates, closes the record and lets the
-instance go."""
+"""The backup flow's poll step: one round describes every running item in batches (each kind its own: ECS snapshots
+and groups, RDS backup jobs), advances each and says when to poll again (backup_finalize.py closes the record)."""
 from __future__ import annotations
 
 import time
@@ -15,22 +14,18 @@ from ..decisions.backup import (
     start_units,
 )
 from ..errors import Conflict
-from ..model.records import BackupItem, BackupMethod, BackupRecord, ResourceType, epoch_of, iso_utc
+from ..model.records import BackupItem, BackupRecord, epoch_of
 from ..model.status import (
     BACKUP_FINAL,
-    CANCELLED,
     ITEM_FINAL,
-    BackupStatus,
     ItemStatus,
 )
 from ..ports import Ports
 from ..ports.flows import BackupFlowInput, execution_name
-from ..ports.steps import FinalizeOutput, PollOutput, PollState
-from .backup_start import start_unit
-from .closing import close_operation
-from .costs import Meter, final_cost
+from ..ports.steps.poll import PollOutput, PollState
+from .backup_unit import start_unit
+from .costs import Meter
 from .kinds import KINDS, kind_of
-from .kinds.rds_backup import delete_set_later
 from .loading import read_backup, save
 
 
@@ -114,47 +109,3 @@ def _describe(w: Ports, running: list[BackupItem]) -> dict[str, CloudProgress]:
         if mine:
             seen.update(kind.describe_batch(w, mine))
     return seen
-
-
-def finalize(w: Ports, backup_id: str, error: dict | None = None, now: float | None = None) -> dict:
-    """Aggregate and close the record, release the lock. With `error` (the flow's Catch), every item not yet final
-    fails with that cause."""
-    now = time.time() if now is None else now
-    meter = Meter(w)
-    stored, record = read_backup(w, backup_id)
-    if record.status in BACKUP_FINAL:           # delivered again, or a late Catch: the record stands as it is
-        close_operation(w, record.service_instance_id, backup_id, record.to_api())
-        return FinalizeOutput(backup_id, str(record.status)).to_event()
-    if error:
-        code, detail = str(error.get("Code") or "FlowFailed"), str(error.get("Detail") or "the backup flow failed")
-        for item in record.items:
-            if item.status not in ITEM_FINAL:
-                later = _hand_over_job(w, backup_id, item, now)
-                said = f"{detail}; {later}" if later else detail
-                if code == CANCELLED:
-                    item.close(ItemStatus.CANCELLED, said)
-                elif item.status is ItemStatus.PENDING and not item.starting:   # no cloud call was made for it
-                    item.close(ItemStatus.NOT_STARTED, f"not started: {code}: {said}")
-                else:
-                    item.fail(code, said)
-        save(w, stored, record)
-        record.status_detail = detail if code == CANCELLED else (record.status_detail or detail)
-    status = record.refresh_status(iso_utc(now))
-    if status is BackupStatus.CREATING:          # not final: nothing to close yet
-        return FinalizeOutput(backup_id, str(status)).to_event()
-    meter.charge(backup_id, FinalizeOutput.TRANSITIONS_AFTER_ERROR if error else FinalizeOutput.TRANSITIONS)
-    database_bytes = sum(i.size_bytes or 0 for i in record.items if i.resource_type is ResourceType.RDS)
-    record.cost = final_cost(w, backup_id, sum(i.size_bytes or 0 for i in record.items), database_bytes)
-    save(w, stored, record)
-    close_operation(w, record.service_instance_id, backup_id, record.to_api())
-    logs.event("backup finished", step="finalize", record_id=backup_id, status=str(status))
-    return FinalizeOutput(backup_id, str(status)).to_event()
-
-
-def _hand_over_job(w: Ports, backup_id: str, item: BackupItem, now: float) -> str | None:
-    """An RDS job still running as its backup closes failed: the set it makes would be no record's, so the timer
-    deletes it when the job ends (what to say of it on the item)."""
-    if item.method is BackupMethod.RDS_BACKUP and item.status is ItemStatus.RUNNING and item.job_id \
-            and not item.artifact_id:
-        return delete_set_later(w, backup_id, item, now)
-    return None

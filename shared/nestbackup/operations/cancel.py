@@ -21,7 +21,7 @@ from ..model.records import BackupItem, ResourceType
 from ..model.status import CANCELLED, BackupStatus, DatabaseState, ItemStatus, RestorePhase, RestoreStatus
 from ..ports import Ports
 from ..ports.records import StaleWrite
-from .backup_poll import finalize
+from .backup_finalize import finalize
 from .kinds import kind_of
 from .kinds.action import NOT_FOUND_CODES, CancelCleanup, still_listed
 from .loading import load_backup, read_backup, read_restore, save

@@ -1,6 +1,6 @@
-"""The service instance's lock, and when the holder of a claim (a lock, a client token) is dead: what makes an
-operation exclusive without waiting for a lease to run out. Claiming and giving back, in order, is
-`operations/opening.py`."""
+"""The service instance's lock, the index of operations not final yet, and when the holder of a claim (a lock, a
+client token) is dead: what makes an operation exclusive without waiting for a lease to run out. Claiming and giving
+back, in order, is `operations/opening.py` and `operations/closing.py`."""
 from __future__ import annotations
 
 from ..model.ids import is_backup_id, is_restore_id
@@ -10,6 +10,9 @@ from ..ports import Ports
 from ..ports.claims import LockTaken
 
 FINAL = {str(s) for s in BACKUP_FINAL | RESTORE_FINAL}
+# The collection indexing operations not final yet: opening.py writes an entry, closing.py drops it, the sweeper reads
+# them. Here, not in closing.py: creating an operation must not load the closing's notifications on its cold path.
+ACTIVE = "active"
 OPENING_SECONDS = 120          # an opening writes its record within this, or gives up (the API function's is 60 s)
 
 

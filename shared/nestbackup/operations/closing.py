@@ -3,9 +3,8 @@ entries), the service instance's lock, and the notification of the final record.
 from __future__ import annotations
 
 from ..ports import Ports
+from .claims import ACTIVE
 from .notify import notify
-
-ACTIVE = "active"          # the collection indexing operations not final yet (for the sweeper)
 
 
 def close_operation(w: Ports, service_instance_id: str, record_id: str, record_api: dict) -> None:

@@ -19,6 +19,7 @@ from ..ports import Ports
 
 @dataclass
 class Discovered:
+    """The resources of a service instance, and where each list came from."""
     disks: list = field(default_factory=list)          # ports.compute.Disk
     databases: list = field(default_factory=list)      # ports.databases.DBInstance, replicas included
     sources: dict[str, str] = field(default_factory=dict)   # "ecs"/"rds" -> "computenest" | "tag"

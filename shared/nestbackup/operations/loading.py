@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 from ..errors import NotFound
 from ..model.ids import is_backup_id, is_restore_id
 from ..model.records import BackupRecord
-from ..model.restores import RestoreRecord
 
 if TYPE_CHECKING:
+    from ..model.restores import RestoreRecord
     from ..ports import Ports
     from ..ports.records import StoredRecord
 
@@ -32,6 +32,8 @@ def load_backup(w: Ports, backup_id: str) -> BackupRecord:
 
 
 def read_restore(w: Ports, restore_id: str) -> tuple[StoredRecord, RestoreRecord]:
+    from ..model.restores import RestoreRecord  # imported here: a backup's steps never load a restore's model
+
     stored = _read(w, "restore", restore_id, is_restore_id(restore_id))
     return stored, RestoreRecord.from_docs(stored.header, stored.items)
 

@@ -2,7 +2,7 @@
 index of active operations, the service instance's lock, the record and the flow, written in an order that leaves
 every state a failed write, a lost answer or a dead process can leave recoverable, without waiting for a lease.
 
-The order: (1) index the operation as active (`closing.ACTIVE`, what the sweeper reads), (2) claim the token, (3)
+The order: (1) index the operation as active (`claims.ACTIVE`, what the sweeper reads), (2) claim the token, (3)
 take the lock, (4) write the record, (5) start the flow. The index comes before anything the sweeper must be able to
 undo (the token included: a token claimed by an id no index entry names could be given back by nobody), and the
 record is the commit point: an operation whose record was never written never happened, and what it claimed is given
@@ -49,8 +49,7 @@ from ..errors import CloudError, Conflict, IdempotentParameterMismatch, NestBack
 from ..ports import Ports
 from ..ports.flows import FlowInput, execution_name
 from ..ports.records import StoredRecord
-from .claims import OPENING_SECONDS, never_written, take_instance_lock
-from .closing import ACTIVE
+from .claims import ACTIVE, OPENING_SECONDS, never_written, take_instance_lock
 
 OPENING_MARGIN_SECONDS = 30    # ... and starts its record's write no later than this before
 TOKEN_TTL_SECONDS = 24 * 3600  # a ClientToken is bound to its first request for a day
@@ -70,6 +69,7 @@ def _monotonic() -> float:
 
 @dataclass
 class Opening:
+    """An operation being opened: its token, record and lock (see the module)."""
     kind: str                    # "backup" | "restore": the token's namespace and the index entry's Kind
     record_id: str
     si: str

@@ -26,7 +26,7 @@ from ..ports import Ports
 from ..ports.compute import Instance
 from ..ports.flows import RestoreFlowInput
 from ..ports.records import StoredRecord
-from ..ports.steps import AdvanceOutput, AdvanceState, RecoverOutput
+from ..ports.steps.advance import AdvanceOutput, AdvanceState
 from .backup import create_backup
 from .closing import close_operation
 from .costs import Meter, final_cost
@@ -328,6 +328,9 @@ START_RETRY_SECONDS = 24 * 3600
 def recover(w: Ports, restore_id: str, error: dict | None = None, now: float | None = None) -> dict:
     """Whatever failed: start the instances that were running before, and close the record as RestoreFailed (not
     before they run, see START_RETRY_SECONDS)."""
+    # imported here: the flow's Catch runs this step, most restores never (an Advance creates no Recover contract)
+    from ..ports.steps.recover import RecoverOutput
+
     now = time.time() if now is None else now
     meter = Meter(w)
     stored, record = read_restore(w, restore_id)

@@ -10,7 +10,7 @@ from .. import logs
 from ..errors import CloudError, NestBackupError, ValidationError
 from ..model.records import ResourceType
 from ..model.status import DatabaseState, ItemStatus, RestorePhase
-from ..ports.steps import RenameOutput
+from ..ports.steps.rename import RenameOutput
 from .costs import Meter
 from .loading import read_restore, save
 from .restore_data import failed_databases

@@ -16,9 +16,9 @@ from ..ports import Ports
 from ..ports.flows import generations
 from ..ports.records import StaleWrite
 from .artifacts import delete_pending_sets, resume_deletes
-from .backup_poll import finalize, poll
-from .claims import OPENING_SECONDS
-from .closing import ACTIVE
+from .backup_finalize import finalize
+from .backup_poll import poll
+from .claims import ACTIVE, OPENING_SECONDS
 from .opening import abandon_indexed
 
 SWEEP_GRACE_SECONDS = 300        # a record younger than this may still be starting its flow

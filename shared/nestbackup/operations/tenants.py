@@ -25,6 +25,7 @@ TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 
 @dataclass(frozen=True)
 class Principal:
+    """Who calls the API, and the service instances it may see."""
     name: str
     instances: frozenset[str] | None      # None: every service instance (the admin)
 

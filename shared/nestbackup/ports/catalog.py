@@ -21,6 +21,7 @@ NOT_BACKED_UP = {
 
 @dataclass(frozen=True)
 class ServiceInstance:
+    """A Compute Nest service instance."""
     service_instance_id: str
     # Created | Deploying | DeployedFailed | Deployed | Upgrading | Deleting | Deleted | DeletedFailed
     status: str
@@ -33,6 +34,7 @@ class ServiceInstance:
 
 @dataclass(frozen=True)
 class Resource:
+    """A resource a service instance lists, from its ARN."""
     arn: str
     service: str       # ecs | rds | ... ("" when the ARN is not of the documented form)
     kind: str          # instance | disk | dbinstance | ... ("" when the ARN names none)

@@ -10,6 +10,7 @@ from ..errors import CloudError
 
 @dataclass(frozen=True)
 class Disk:
+    """An ECS disk (DescribeDisks)."""
     disk_id: str
     instance_id: str | None
     status: str               # In_use | Available | ReIniting | ... (DescribeDisks Status)
@@ -31,6 +32,7 @@ class Disk:
 
 @dataclass(frozen=True)
 class Instance:
+    """An ECS instance (DescribeInstances)."""
     instance_id: str
     status: str               # Pending | Running | Starting | Stopping | Stopped
 
@@ -45,6 +47,7 @@ class Instance:
 
 @dataclass(frozen=True)
 class Snapshot:
+    """An ECS snapshot (DescribeSnapshots)."""
     snapshot_id: str
     disk_id: str | None
     status: str               # progressing | accomplished | failed
@@ -65,6 +68,7 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class SnapshotGroup:
+    """An ECS snapshot-consistent group (DescribeSnapshotGroups)."""
     group_id: str
     status: str               # progressing | accomplished | failed
     snapshots: tuple[Snapshot, ...]

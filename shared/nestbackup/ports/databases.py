@@ -15,6 +15,7 @@ FAILED_TASK = frozenset({"Failed", "Canceled"})
 
 @dataclass(frozen=True)
 class DBInstance:
+    """An RDS instance (DescribeDBInstances)."""
     db_instance_id: str
     engine: str
     status: str
@@ -28,6 +29,7 @@ class DBInstance:
 
 @dataclass(frozen=True)
 class BackupJob:
+    """An RDS backup job (DescribeBackupTasks)."""
     job_id: str
     status: str               # NoStart | Checking | Preparing | Waiting | Uploading | Finished | Failed
     progress: int
@@ -50,6 +52,7 @@ class BackupJob:
 
 @dataclass(frozen=True)
 class BackupSet:
+    """An RDS backup set (DescribeBackups)."""
     backup_id: str
     status: str               # Success | Failed
     mode: str                 # BackupMode: Manual | Automated
@@ -75,6 +78,7 @@ class BackupSet:
 
 @dataclass(frozen=True)
 class Database:
+    """A database of an RDS instance (DescribeDatabases)."""
     name: str
     status: str               # Creating | Running | Deleting ("" where the API leaves it out)
 
@@ -85,6 +89,7 @@ class Database:
 
 @dataclass(frozen=True)
 class HistoryTask:
+    """An RDS instance's task (DescribeHistoryTasks)."""
     task_id: str
     task_type: str
     status: str               # Scheduled | Running | Succeed | Failed | Cancelling | Canceled | Waiting

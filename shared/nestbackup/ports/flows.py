@@ -39,6 +39,7 @@ def execution_name(record_id: str, generation: int = 1) -> str:
 
 @dataclass(frozen=True)
 class Execution:
+    """A CloudFlow execution (DescribeExecution)."""
     name: str
     status: str               # Starting | Running | Stopped | Succeeded | Failed | TimedOut
     output: str | None = None

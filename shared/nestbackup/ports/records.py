@@ -21,6 +21,7 @@ class RecordExists(Conflict):
 
 @dataclass
 class StoredRecord:
+    """A record's rows as read, with the versions a save is conditional on."""
     record_id: str
     header: dict[str, Any]
     items: dict[str, dict[str, Any]]                       # resource id -> item document, in key order

@@ -8,6 +8,7 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class Post:
+    """One webhook delivery to make."""
     key: str
     url: str
     body: bytes
@@ -16,6 +17,7 @@ class Post:
 
 @dataclass(frozen=True)
 class Outcome:
+    """What became of one delivery."""
     key: str
     delivered: bool
     detail: str                 # "HTTP 204", or why it failed

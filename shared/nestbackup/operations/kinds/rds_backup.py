@@ -13,7 +13,6 @@ import time
 from typing import TYPE_CHECKING
 
 from ... import logs
-from ...decisions import restore as decide
 from ...decisions.backup import CloudProgress, client_token
 from ...errors import CloudError, ValidationError
 from ...model.engines import Engine, RestoreMethod, engine_of
@@ -194,8 +193,11 @@ class RdsBackup:
         if _engine(item).restore_method is RestoreMethod.RECOVERY_DB_INSTANCE:
             _recover_databases(w, item)
         else:
-            meta = decide.table_meta(item, w.rds.whole_database_table_meta)
-            w.rds.restore_table(item.resource_id, item.source_artifact_id, meta,
+            # imported here: a backup's steps never load the restore decisions
+            from ...decisions.restore import table_meta
+
+            w.rds.restore_table(item.resource_id, item.source_artifact_id,
+                                table_meta(item, w.rds.whole_database_table_meta),
                                 client_token(record.restore_id, item.resource_id))
         item.status = ItemStatus.RUNNING
         for db in item.databases:
