@@ -163,6 +163,8 @@ def test_the_console_at_a_desktop_and_a_phone_width(product, api, control, si, p
     page.click("#create")
     good = page.record("#backups", lambda r: r["status"] == "Created", "a Created backup", timeout=90)
     assert "restorable" in good["text"]
+    page.wait("the latest restorable backup named first", lambda: page.js(
+        "return document.getElementById('overview').innerText").startswith(f"Latest restorable backup: {good['id']}"))
     control.faults(stuck=[rds])                 # the restore's safety backup waits on RDS: the restore keeps running
     page.click(f'#backups .record[data-id="{good["id"]}"] button.restore')
     assert "stopped" in page.dialog()
@@ -190,7 +192,7 @@ def test_the_console_at_a_desktop_and_a_phone_width(product, api, control, si, p
                          "the failed backup", timeout=90)
     control.clear_faults()
     row = f'#backups .record[data-id="{failed["id"]}"]'
-    cause = page.js(f"return document.querySelector('{row} .line .cause').innerText")
+    cause = page.js(f"return document.querySelector('{row} > .cause').innerText")
     assert cause.startswith(f"{disks[0]} SnapshotFailed"), cause
     page.click(f"{row} button.toggle")
     page.wait("its resources", lambda: page.js(f"return document.querySelectorAll('{row} .item').length") == 3)
@@ -213,3 +215,9 @@ def test_the_console_at_a_desktop_and_a_phone_width(product, api, control, si, p
     page.click("#confirm-yes")
     page.record("#backups", lambda r: r["id"] == failed["id"] and r["status"] == "Deleted", "the deleted backup")
     page.fits()
+
+    # Without an instance id, the admin sees every instance: each record names its own.
+    page.js("document.getElementById('instance').value = ''")
+    page.click("#load")
+    page.record("#backups", lambda r: r["id"] == good["id"] and si in r["text"], "the admin's view across instances")
+    assert page.js("return document.getElementById('create').disabled")

@@ -11,8 +11,16 @@ from __future__ import annotations
 
 import json
 
-from ..model.status import (BACKUP_RULES, EXIT_FAILED, EXIT_WITH_ISSUES, ITEM_RULES, RESTORE_RULES, BackupStatus,
-                            ItemStatus, RestoreStatus)
+from ..model.status import (
+    BACKUP_RULES,
+    EXIT_FAILED,
+    EXIT_WITH_ISSUES,
+    ITEM_RULES,
+    RESTORE_RULES,
+    BackupStatus,
+    ItemStatus,
+    RestoreStatus,
+)
 from ..operations.cancel import CANCELLABLE_PHASES
 from .console_script import SCRIPT
 
@@ -50,8 +58,9 @@ button.primary:disabled{background:#8c959f;border-color:#8c959f;color:#fff}
 .line{display:flex;flex-wrap:wrap;align-items:center;gap:2px 10px;min-height:44px}
 .toggle{border:none;background:none;padding:0;font-size:16px}
 .id{font-family:ui-monospace,monospace;font-size:13px;overflow-wrap:anywhere}
-.meta{color:#57606a;font-size:13px} .actions{margin-left:auto;display:flex;gap:6px;flex-wrap:wrap}
-.note,.cause{flex:1 1 320px;min-width:0;overflow-wrap:anywhere;user-select:text;font-size:13px}
+.meta{color:#57606a;font-size:13px} .line .meta{flex:1 1 240px;min-width:0} .actions{margin-left:auto;display:flex;gap:6px;flex-wrap:wrap}
+.note,.cause{display:block;overflow-wrap:anywhere;user-select:text;font-size:13px}
+.record > .note,.record > .cause{padding:0 0 6px 50px}
 .note{color:#57606a} .cause b{font-weight:600}
 .badge{display:inline-block;border-radius:12px;padding:1px 10px;font-size:13px;font-weight:600;border:1px solid}
 .badge.ok{color:#1a7f37;border-color:#1a7f37} .badge.run{color:#0969da;border-color:#0969da}
@@ -66,13 +75,15 @@ button.primary:disabled{background:#8c959f;border-color:#8c959f;color:#fff}
 .progress div{height:100%;background:#0969da} .pct{font-size:13px;min-width:3em}
 .running .record{border-color:#0969da;background:#f6faff}
 .summary{background:#f6f8fa;border-radius:6px;padding:6px 8px;margin:6px 0}
-code.cmd{display:block;white-space:pre-wrap;overflow-wrap:anywhere;background:#fff;border:1px solid #d0d7de;
- border-radius:4px;padding:4px 6px;margin:2px 0;user-select:all}
+.cmdline{display:flex;gap:6px;align-items:center;margin:2px 0}
+code.cmd{flex:1;min-width:0;white-space:pre-wrap;overflow-wrap:anywhere;background:#fff;border:1px solid #d0d7de;
+ border-radius:4px;padding:4px 6px;user-select:all}
 .empty{color:#57606a;padding:12px;border:1px dashed #d0d7de;border-radius:8px}
 ol.events{margin:6px 0 0;padding-left:20px;color:#57606a;overflow-wrap:anywhere}
 dialog{max-width:min(520px,calc(100vw - 24px));border:1px solid #8c959f;border-radius:8px}
 dialog p{overflow-wrap:anywhere} dialog .bar{justify-content:flex-end}
-@media (max-width:600px){body{padding:8px 10px 32px} button,input{min-height:44px} .toggle{min-width:44px}
+#overview:empty{display:none}
+@media (max-width:600px){body{padding:8px 10px 32px} .record > .note,.record > .cause{padding-left:0} button,input{min-height:44px} .toggle{min-width:44px}
  .actions{margin-left:0;width:100%} .actions button{flex:1 1 auto}}
 """
 
@@ -87,6 +98,7 @@ BODY = """
 <div id="warn">During a backup or a restore, do not operate on the instance or change its data. A restore stops the
  service instance; a safety backup is taken right before it.</div>
 <div id="error" role="alert"></div>
+<p id="overview" class="meta" aria-live="polite"></p>
 <section id="running-section" class="running" hidden><h2>Running now</h2><div id="running"></div></section>
 <section><h2>Backups</h2><div id="backups"><p class="empty">Enter your token and a service instance id (or leave
  the id empty to see every instance your token may see), then Load.</p></div>
@@ -101,7 +113,9 @@ BODY = """
 
 def page() -> str:
     script = (SCRIPT.replace("__TONES__", json.dumps(tones()))
-              .replace("__CANCELLABLE__", json.dumps([str(p) for p in CANCELLABLE_PHASES])))
+              .replace("__CANCELLABLE__", json.dumps([str(p) for p in CANCELLABLE_PHASES]))
+              .replace("__BACKUP__", json.dumps({s.name: str(s) for s in BackupStatus}))
+              .replace("__RESTORE__", json.dumps({s.name: str(s) for s in RestoreStatus})))
     return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<title>nestbackup · Backup and Restoration</title>\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"

@@ -1,8 +1,9 @@
-"""The console page's script (console.py assembles the page and fills __TONES__ and __CANCELLABLE__ from the status
-tables and the cancel operation). Vanilla JavaScript, no library: every value goes in as text (textContent)."""
+"""The console page's script. console.py assembles the page and fills __TONES__, __CANCELLABLE__, __BACKUP__ and
+__RESTORE__ from the status tables and the cancel operation, so the script compares no status of its own making.
+Vanilla JavaScript, no library; every value goes in as text (textContent), never as HTML."""
 
 SCRIPT = r"""
-const TONES = __TONES__, CANCELLABLE = __CANCELLABLE__;
+const TONES = __TONES__, CANCELLABLE = __CANCELLABLE__, B = __BACKUP__, R = __RESTORE__;   // B.CREATING: "Creating"
 const $ = (id) => document.getElementById(id);
 const KINDS = ["backups", "restores"];
 const state = {loaded: false, pages: {backups: [], restores: []}, older: {backups: [], restores: []},
@@ -15,12 +16,15 @@ function el(tag, cls, text) {
   const e = document.createElement(tag); if (cls) e.className = cls;
   if (text != null) e.textContent = String(text); return e;
 }
-function button(label, cls, onclick) { const b = el("button", cls, label); b.type = "button"; b.onclick = onclick; return b; }
+function button(label, cls, onclick) {
+  const b = el("button", cls, label); b.type = "button"; b.onclick = onclick; return b;
+}
 function idOf(r) { return r.RestoreId || r.BackupId; }
 function running(r) { return TONES.record[r.Status] === "run"; }
 function seconds(a, b) { return a && b ? (Date.parse(b) - Date.parse(a)) / 1000 : null; }
 function duration(s) {          // 2.1 s, 14 s, 3 min 5 s, 2 h 10 min, 3 d 4 h
   if (s == null || isNaN(s)) return ""; s = Math.max(0, s);
+  if (s < 0.95) return "< 1 s";
   if (s < 10) return (Math.round(s * 10) / 10) + " s";
   if (s < 60) return Math.round(s) + " s";
   const m = Math.floor(s / 60), h = Math.floor(m / 60);
@@ -74,14 +78,16 @@ function causeText(c) {
 }
 function summaryShort(s) {
   const parts = [], checks = s.Checks || {};
-  parts.push(s.Verified === true ? "verified (" + checks.Passed + " checks)" : s.Verified === false
-             ? "NOT verified (" + checks.Failed + " failed)" : "not verified (nothing could be checked)");
+  const counts = " (" + (checks.Passed || 0) + " passed, " + (checks.Failed || 0) + " failed, "
+                 + (checks.NotChecked || 0) + " not checked)";
+  parts.push((s.Verified === true ? "verified" : s.Verified === false ? "NOT verified"
+              : "not verified: nothing could be checked") + counts);
   if (s.SafetyBackupId) parts.push("safety backup " + s.SafetyBackupId);
   if ((s.KeptAside || []).length) parts.push(s.KeptAside.length + " live database(s) kept aside");
   if (s.DowntimeSeconds != null) parts.push("instances stopped " + duration(s.DowntimeSeconds));
   return parts.join(" · ");
 }
-function recordTone(r) { return r.Status === "DeleteFailed" && r.AwaitingExpiry ? "warn" : TONES.record[r.Status]; }
+function recordTone(r) { return r.Status === B.DELETE_FAILED && r.AwaitingExpiry ? "warn" : TONES.record[r.Status]; }
 
 function note(r) {              // what the collapsed line says after the status: the cause, in full, first
   if (r.Cause) {
@@ -91,7 +97,7 @@ function note(r) {              // what the collapsed line says after the status
     if (rest) span.append(el("span", "note", rest));
     return span;
   }
-  if (r.Summary && r.Status === "Restored") return el("span", "note", summaryShort(r.Summary));
+  if (r.Summary && r.Status === R.RESTORED) return el("span", "note", summaryShort(r.Summary));
   if (r.StatusDetail && TONES.record[r.Status] !== "ok") return el("span", "note", r.StatusDetail);
   return null;
 }
@@ -133,27 +139,32 @@ function itemDiv(r, i) {
   if (parts.length) div.append(" · " + parts.join(" · "));
   return div;
 }
+function command(text) {      // one tap selects it all; Copy where the clipboard may be written (a secure origin)
+  const box = el("div", "cmdline"), code = el("code", "cmd", text); box.append(code);
+  if (navigator.clipboard) box.append(button("Copy", "copy", () => navigator.clipboard.writeText(text)));
+  return box;
+}
 function summaryBlock(s) {
-  const box = el("div", "summary"); const checks = s.Checks || {};
-  box.append(el("p", null, summaryShort(s).split(" · ")[0] + ": " + (checks.Passed || 0) + " passed, "
-                + (checks.Failed || 0) + " failed, " + (checks.NotChecked || 0) + " not checked"));
+  const box = el("div", "summary");
+  box.append(el("p", null, summaryShort(s).split(" · ")[0] + "."));
   if (s.SafetyBackupId) box.append(el("p", null, "Safety backup " + s.SafetyBackupId
                                       + ": restore it to undo this restore."));
   for (const k of s.KeptAside || []) {
     box.append(el("p", null, "Live database " + k.Database + " on " + k.ResourceId + " was kept aside as "
-                  + k.AsideName + ". Drop it when satisfied:"), el("code", "cmd", k.Drop));
+                  + k.AsideName + ". Drop it when satisfied:"), command(k.Drop));
   }
   for (const c of s.RestoredCopies || []) {
     box.append(el("p", null, "The restored copy of " + c.Database + " on " + c.ResourceId + " is left as "
-                  + c.CopyName + ". Drop it when not needed:"), el("code", "cmd", c.Drop));
+                  + c.CopyName + ". Drop it when not needed:"), command(c.Drop));
   }
-  if (s.DowntimeSeconds != null) box.append(el("p", null, "Instances stopped for " + duration(s.DowntimeSeconds) + "."));
+  if (s.DowntimeSeconds != null)
+    box.append(el("p", null, "Instances stopped for " + duration(s.DowntimeSeconds) + "."));
   if (s.CostUSD != null) box.append(el("p", null, "Cost ~$" + s.CostUSD.toFixed(4) + "."));
   return box;
 }
 function detail(r, kind) {
   const box = el("div", "detail"), id = idOf(r);
-  if (r.StatusDetail) box.append(el("p", "note", r.StatusDetail));
+  if (r.StatusDetail && !r.Cause && TONES.record[r.Status] === "ok") box.append(el("p", "note", r.StatusDetail));
   box.append(el("p", "meta", "started " + utc(r.StartTime) + (r.EndTime ? " · ended " + utc(r.EndTime) : "")
                 + " · " + r.ServiceInstanceId + (r.Description ? " · " + r.Description : "")
                 + (r.RestoreId ? " · phase " + r.Phase : "")));
@@ -187,10 +198,10 @@ async function events(kind, id, list) {
 
 function actions(r, kind, restoring) {
   const box = el("span", "actions"), id = idOf(r);
-  if (kind === "backups" && r.Status === "Creating") box.append(button("Cancel", "cancel", () => ask(
+  if (kind === "backups" && r.Status === B.CREATING) box.append(button("Cancel", "cancel", () => ask(
     "Cancel backup " + id + "?", "What it has made so far is deleted; the service instance is not touched.",
     "Cancel backup", () => api("POST", "/backups/" + encodeURIComponent(id) + "/cancel"))));
-  if (kind === "restores" && r.Status === "Restoring") {
+  if (kind === "restores" && r.Status === R.RESTORING) {
     const b = button("Cancel", "cancel", () => ask("Cancel restore " + id + "?", "It stops before any database is "
       + "swapped: the live data stays as it is and stopped instances are started again.", "Cancel restore",
       () => api("POST", "/restores/" + encodeURIComponent(id) + "/cancel")));
@@ -206,7 +217,7 @@ function actions(r, kind, restoring) {
     if (restoring.has(r.ServiceInstanceId)) { b.disabled = true; b.title = "a restore is running on this instance"; }
     box.append(b);
   }
-  if (kind === "backups" && !running(r) && r.Status !== "Deleted") box.append(button("Delete", "delete", () => ask(
+  if (kind === "backups" && !running(r) && r.Status !== B.DELETED) box.append(button("Delete", "delete", () => ask(
     "Delete backup " + id + "?", "Its " + (r.Resources || []).filter(i => i.ArtifactId).length + " snapshots and "
     + "backup sets are deleted in the cloud and it can no longer be restored. The record stays, as Deleted.",
     "Delete backup", () => api("DELETE", "/backups/" + encodeURIComponent(id)))));
@@ -223,9 +234,9 @@ function row(r, kind, restoring) {
     line.append(t);
   }
   line.append(el("span", "badge " + recordTone(r), r.Status), el("span", "id", id), meta(r, kind));
-  const n = note(r); if (n) line.append(n);
   line.append(actions(r, kind, restoring));
   box.append(line);
+  const n = note(r); if (n) box.append(n);
   if (running(r)) {
     const bar = el("div", "line"), pct = progressOf(r), p = el("div", "progress"), fillBar = el("div");
     fillBar.style.width = pct + "%"; p.append(fillBar); p.setAttribute("role", "progressbar");
@@ -250,6 +261,10 @@ function render(force) {
   const restoring = new Set(all.restores.filter(running).map(r => r.ServiceInstanceId));
   const now = KINDS.flatMap(kind => all[kind].filter(running).map(r => row(r, kind, restoring)));
   $("running").replaceChildren(...now); $("running-section").hidden = !now.length;
+  const good = all.backups.find(b => b.Restorable);    // newest first: what a restore would bring back now
+  $("overview").textContent = good ? "Latest restorable backup: " + good.BackupId + ", taken " + ago(good.StartTime)
+    + (si ? "" : " (" + good.ServiceInstanceId + ")") : all.backups.length ? "No restorable backup "
+    + (state.next.backups ? "on this page." : "yet.") : "";
   for (const kind of KINDS) {
     const done = all[kind].filter(r => !running(r)).map(r => row(r, kind, restoring));
     if (!done.length) done.push(el("p", "empty", kind === "backups"
@@ -279,7 +294,8 @@ async function refresh(force) {
 }
 async function older(kind) {
   const si = $("instance").value.trim();
-  const q = "?nextToken=" + encodeURIComponent(state.next[kind]) + (si ? "&serviceInstanceId=" + encodeURIComponent(si) : "");
+  const q = "?nextToken=" + encodeURIComponent(state.next[kind])
+            + (si ? "&serviceInstanceId=" + encodeURIComponent(si) : "");
   try {
     const page = await api("GET", "/" + kind + q);
     state.older[kind] = state.older[kind].concat(page[kind === "backups" ? "Backups" : "Restores"]);
