@@ -156,6 +156,9 @@ def test_the_console_at_a_desktop_and_a_phone_width(product, api, control, si, p
                             "the cancelled backup")
     control.clear_faults()
     assert "Cancelled by the caller" in cancelled["text"]
+    page.click(f'#backups .record[data-id="{stuck["id"]}"] button.toggle')        # its resources too: Cancelled
+    page.wait("its resources", lambda: page.js(
+        f"return document.querySelectorAll('#backups .record[data-id=\"{stuck['id']}\"] .item').length") == 3)
     reds = page.js(REDS, f'#backups .record[data-id="{stuck["id"]}"]', RED)
     assert reds == {"items": [], "badge": False, "cause": False, "other": []}, reds
 
@@ -207,6 +210,7 @@ def test_the_console_at_a_desktop_and_a_phone_width(product, api, control, si, p
     # Delete asks first.
     page.click(f"{row} button.delete")
     assert "Delete backup" in page.dialog()
+    page.fits()
     page.click("#confirm-no")
     page.closed()
     assert api.call("GET", f"/backups/{failed['id']}")[1]["Status"] == failed["status"]
