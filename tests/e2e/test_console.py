@@ -129,6 +129,12 @@ def test_the_console_at_a_desktop_and_a_phone_width(product, api, control, si, p
     disks, rds = [d["DiskId"] for d in seeded["Disks"]], seeded["DBInstances"][0]["DBInstanceId"]
     page = Console(browser, product.endpoint, width)
     page.type("#token", ADMIN)
+    page.type("#instance", si + "-unknown")                # an instance nothing knows: said so, not an empty list
+    page.click("#load")
+    page.wait("the unknown instance refused", lambda: "NotFound" in page.js(
+        "return document.getElementById('error').innerText"))
+    assert "No backups of" not in page.body() and "Not loaded" in page.body()
+    page.js("document.getElementById('instance').value = ''")
     page.type("#instance", si)
     page.click("#load")
     page.wait("the empty states", lambda: f"No backups of {si} yet" in page.body() and "No restores of" in page.body())
@@ -147,6 +153,9 @@ def test_the_console_at_a_desktop_and_a_phone_width(product, api, control, si, p
     page.click("#confirm-no")
     page.closed()
     assert api.call("GET", f"/backups/{stuck['id']}")[1]["Status"] == "Creating"       # nothing was done
+    page.wait("its progress, live", lambda: "disk" in (text := page.js(
+        f"return document.querySelector('#running .record[data-id=\"{stuck['id']}\"]').innerText"))
+        and "Pending" not in text and "Running" in text)
     page.fits()
     page.screenshot("-running")
     page.click(cancel)

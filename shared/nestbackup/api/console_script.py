@@ -6,7 +6,7 @@ SCRIPT = r"""
 const TONES = __TONES__, CANCELLABLE = __CANCELLABLE__, B = __BACKUP__, R = __RESTORE__;   // B.CREATING: "Creating"
 const $ = (id) => document.getElementById(id);
 const KINDS = ["backups", "restores"];
-const state = {loaded: false, pages: {backups: [], restores: []}, older: {backups: [], restores: []},
+const state = {loaded: false, answered: false, pages: {backups: [], restores: []}, older: {backups: [], restores: []},
                next: {backups: null, restores: null}, open: new Set(), events: {}, asked: null};
 let timer = null, signature = "", renderedAt = 0;
 $("token").value = sessionStorage.getItem("nestbackup-token") || "";
@@ -267,7 +267,8 @@ function render(force) {
     + (state.next.backups ? "on this page." : "yet.") : "";
   for (const kind of KINDS) {
     const done = all[kind].filter(r => !running(r)).map(r => row(r, kind, restoring));
-    if (!done.length) done.push(el("p", "empty", kind === "backups"
+    if (!done.length) done.push(el("p", "empty", !state.answered ? "Not loaded: see the message above."
+      : kind === "backups"
       ? (all.backups.length ? "No finished backups yet: the one running is above."
                             : "No backups " + (si ? "of " + si + " " : "") + "yet. Create Backup takes one now; "
                               + "a schedule (nestbackup schedule set) takes them regularly.")
@@ -284,11 +285,11 @@ async function refresh(force) {
   const si = $("instance").value.trim(), q = si ? "?serviceInstanceId=" + encodeURIComponent(si) : "";
   try {
     const [b, r] = await Promise.all([api("GET", "/backups" + q), api("GET", "/restores" + q)]);
-    state.pages.backups = b.Backups; state.pages.restores = r.Restores;
+    state.pages.backups = b.Backups; state.pages.restores = r.Restores; state.answered = true;
     if (!state.older.backups.length) state.next.backups = b.NextToken || null;
     if (!state.older.restores.length) state.next.restores = r.NextToken || null;
     render(force);
-  } catch (e) { fail(e); }
+  } catch (e) { fail(e); if (!state.answered) render(true); }
   const busy = KINDS.some(kind => records(kind).some(running));
   timer = setTimeout(refresh, busy ? 1500 : 15000);
 }
@@ -307,7 +308,7 @@ function load() {
   sessionStorage.setItem("nestbackup-token", $("token").value);
   sessionStorage.setItem("nestbackup-instance", $("instance").value.trim());
   $("create").disabled = !$("instance").value.trim(); $("error").textContent = "";
-  state.loaded = true; state.older = {backups: [], restores: []}; state.next = {backups: null, restores: null};
+  state.loaded = true; state.answered = false; state.pages = {backups: [], restores: []}; state.older = {backups: [], restores: []}; state.next = {backups: null, restores: null};
   refresh(true);
 }
 $("load").onclick = load;
