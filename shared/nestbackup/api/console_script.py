@@ -308,7 +308,9 @@ function load() {
   sessionStorage.setItem("nestbackup-token", $("token").value);
   sessionStorage.setItem("nestbackup-instance", $("instance").value.trim());
   $("create").disabled = !$("instance").value.trim(); $("error").textContent = "";
-  state.loaded = true; state.answered = false; state.pages = {backups: [], restores: []}; state.older = {backups: [], restores: []}; state.next = {backups: null, restores: null};
+  state.loaded = true; state.answered = false;      // another instance's records are not shown meanwhile
+  state.pages = {backups: [], restores: []}; state.older = {backups: [], restores: []};
+  state.next = {backups: null, restores: null};
   refresh(true);
 }
 $("load").onclick = load;
