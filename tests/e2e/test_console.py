@@ -178,6 +178,10 @@ def test_the_console_at_a_desktop_and_a_phone_width(product, api, control, si, p
     page.wait("the latest restorable backup named first", lambda: page.js(
         "return document.getElementById('overview').innerText").startswith(f"Latest restorable backup: {good['id']}"))
     control.faults(stuck=[rds])                 # the restore's safety backup waits on RDS: the restore keeps running
+    page.click(f'#backups .record[data-id="{good["id"]}"] button.delete')
+    assert f"it is the newest backup of {si} that can" in page.dialog()      # what a delete would lose, said first
+    page.click("#confirm-no")
+    page.closed()
     page.click(f'#backups .record[data-id="{good["id"]}"] button.restore')
     assert "stopped" in page.dialog()
     page.click("#confirm-yes")

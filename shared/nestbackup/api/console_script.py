@@ -196,7 +196,7 @@ async function events(kind, id, list) {
   catch (e) { fail(e); }
 }
 
-function actions(r, kind, restoring) {
+function actions(r, kind, restoring, newest) {
   const box = el("span", "actions"), id = idOf(r);
   if (kind === "backups" && r.Status === B.CREATING) box.append(button("Cancel", "cancel", () => ask(
     "Cancel backup " + id + "?", "What it has made so far is deleted; the service instance is not touched.",
@@ -218,12 +218,13 @@ function actions(r, kind, restoring) {
     box.append(b);
   }
   if (kind === "backups" && !running(r) && r.Status !== B.DELETED) box.append(button("Delete", "delete", () => ask(
-    "Delete backup " + id + "?", "Its " + (r.Resources || []).filter(i => i.ArtifactId).length + " snapshots and "
-    + "backup sets are deleted in the cloud and it can no longer be restored. The record stays, as Deleted.",
+    "Delete backup " + id + "?", (r.Restorable ? "It can be restored now" + (newest.get(r.ServiceInstanceId) === id
+    ? ", and it is the newest backup of " + r.ServiceInstanceId + " that can" : "") + ". " : "") + "Its snapshots "
+    + "and backup sets are deleted in the cloud and it can no longer be restored. The record stays, as Deleted.",
     "Delete backup", () => api("DELETE", "/backups/" + encodeURIComponent(id)))));
   return box;
 }
-function row(r, kind, restoring) {
+function row(r, kind, restoring, newest) {
   const id = idOf(r), box = el("div", "record"), open = state.open.has(id) || running(r);
   box.dataset.id = id; box.dataset.status = r.Status;
   const line = el("div", "line");
@@ -234,7 +235,7 @@ function row(r, kind, restoring) {
     line.append(t);
   }
   line.append(el("span", "badge " + recordTone(r), r.Status), el("span", "id", id), meta(r, kind));
-  line.append(actions(r, kind, restoring));
+  line.append(actions(r, kind, restoring, newest));
   box.append(line);
   const n = note(r); if (n) box.append(n);
   if (running(r)) {
@@ -259,14 +260,18 @@ function render(force) {
   signature = sig; renderedAt = Date.now();
   const all = {backups: records("backups"), restores: records("restores")}, si = $("instance").value.trim();
   const restoring = new Set(all.restores.filter(running).map(r => r.ServiceInstanceId));
-  const now = KINDS.flatMap(kind => all[kind].filter(running).map(r => row(r, kind, restoring)));
+  const newest = new Map();     // each instance's newest restorable backup (the listing is newest first)
+  for (const b of all.backups) {
+    if (b.Restorable && !newest.has(b.ServiceInstanceId)) newest.set(b.ServiceInstanceId, b.BackupId);
+  }
+  const now = KINDS.flatMap(kind => all[kind].filter(running).map(r => row(r, kind, restoring, newest)));
   $("running").replaceChildren(...now); $("running-section").hidden = !now.length;
   const good = all.backups.find(b => b.Restorable);    // newest first: what a restore would bring back now
   $("overview").textContent = good ? "Latest restorable backup: " + good.BackupId + ", taken " + ago(good.StartTime)
     + (si ? "" : " (" + good.ServiceInstanceId + ")") : all.backups.length ? "No restorable backup "
     + (state.next.backups ? "on this page." : "yet.") : "";
   for (const kind of KINDS) {
-    const done = all[kind].filter(r => !running(r)).map(r => row(r, kind, restoring));
+    const done = all[kind].filter(r => !running(r)).map(r => row(r, kind, restoring, newest));
     if (!done.length) done.push(el("p", "empty", !state.answered ? "Not loaded: see the message above."
       : kind === "backups"
       ? (all.backups.length ? "No finished backups yet: the one running is above."
