@@ -1,146 +1,125 @@
-"""The console page: a Backup and Restoration view per service instance, served at GET /api/console.
+"""The console page: the Backup and Restoration view of a service instance (or of every instance the token may see),
+served at GET /api/console.
 
-One static page; it asks for a bearer token (kept in this tab's sessionStorage) and calls the API with it. Every
-value it shows is inserted as text, never as HTML.
+One static page with no external asset (it works with no Internet): it asks for a bearer token (kept in this tab's
+sessionStorage) and calls the API with it. Running work is pinned at the top with its progress; every other record is
+one line with its cause inline, opened for its resources, summary and timeline. Every value it shows is inserted as
+text, never as HTML. Which colour a status gets comes from the status tables (model/status.py), and which restore
+phases may still be cancelled from the cancel operation, so the page cannot drift from them.
+"""
+from __future__ import annotations
+
+import json
+
+from ..model.status import (
+    BACKUP_RULES,
+    EXIT_FAILED,
+    EXIT_WITH_ISSUES,
+    ITEM_RULES,
+    RESTORE_RULES,
+    BackupStatus,
+    ItemStatus,
+    RestoreStatus,
+)
+from ..operations.cancel import CANCELLABLE_PHASES
+from .console_script import SCRIPT
+
+_OK = {BackupStatus.CREATED, RestoreStatus.RESTORED, ItemStatus.SUCCEEDED}
+
+
+def tones() -> dict[str, dict[str, str]]:
+    """The colour of each status: run (not final), bad (a failure: red), warn (completed with issues), ok, or
+    neutral (skipped, not started, cancelled, rolled back, deleted: nothing went wrong). An item's `bad` is red only
+    on the resource that caused its record's end; the page shows other failed resources as `warn`."""
+    record: dict[str, str] = {}
+    for rules in (BACKUP_RULES, RESTORE_RULES):
+        for status, rule in rules.items():
+            record[str(status)] = ("run" if not rule.final else "ok" if status in _OK else
+                                   "bad" if rule.exit_code == EXIT_FAILED else
+                                   "warn" if rule.exit_code == EXIT_WITH_ISSUES else "neutral")
+    item = {str(status): ("run" if not rule.final else "bad" if rule.failure else "ok" if status in _OK else "neutral")
+            for status, rule in ITEM_RULES.items()}
+    return {"record": record, "item": item}
+
+
+STYLE = """
+*{box-sizing:border-box}
+body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;padding:12px 16px 40px;color:#1f2328;max-width:1100px}
+h1{font-size:20px;margin:4px 0 12px} h2{font-size:16px;margin:22px 0 8px}
+.bar{display:flex;flex-wrap:wrap;gap:8px}
+input{font:inherit;padding:6px 8px;min-height:40px;flex:1 1 200px;min-width:0;border:1px solid #8c959f;border-radius:6px}
+button{font:inherit;min-height:40px;min-width:40px;padding:4px 14px;cursor:pointer;border:1px solid #8c959f;
+ border-radius:6px;background:#f6f8fa;color:#1f2328}
+button:disabled{cursor:not-allowed;color:#8c959f} button.primary{background:#1f6feb;border-color:#1f6feb;color:#fff}
+button.primary:disabled{background:#8c959f;border-color:#8c959f;color:#fff}
+#warn{background:#f6f8fa;border-left:4px solid #8c959f;padding:8px 10px;margin:12px 0;font-size:13px}
+#error{color:#cf222e;margin:8px 0;overflow-wrap:anywhere} #error:empty{display:none}
+.record{border:1px solid #d0d7de;border-radius:8px;margin:6px 0;padding:4px 8px}
+.line{display:flex;flex-wrap:wrap;align-items:center;gap:2px 10px;min-height:44px}
+.toggle{border:none;background:none;padding:0;font-size:16px}
+.id{font-family:ui-monospace,monospace;font-size:13px;overflow-wrap:anywhere}
+.meta{color:#57606a;font-size:13px} .line .meta{flex:1 1 240px;min-width:0} .actions{margin-left:auto;display:flex;gap:6px;flex-wrap:wrap}
+.note,.cause{display:block;overflow-wrap:anywhere;user-select:text;font-size:13px}
+.record > .note,.record > .cause{padding:0 0 6px 50px}
+.note{color:#57606a} .cause b{font-weight:600}
+.badge{display:inline-block;border-radius:12px;padding:1px 10px;font-size:13px;font-weight:600;border:1px solid}
+.badge.ok{color:#1a7f37;border-color:#1a7f37} .badge.run{color:#0969da;border-color:#0969da}
+.badge.warn{color:#9a6700;border-color:#9a6700} .badge.neutral{color:#57606a;border-color:#8c959f}
+.badge.bad{color:#cf222e;border-color:#cf222e} .cause.bad{color:#cf222e}
+.detail{border-top:1px solid #d0d7de;margin-top:4px;padding:6px 0 4px;font-size:13px}
+.detail p{margin:4px 0;overflow-wrap:anywhere}
+.item{padding:3px 0 3px 8px;border-left:3px solid #d0d7de;margin:3px 0;overflow-wrap:anywhere}
+.item.ok{border-color:#1a7f37} .item.run{border-color:#0969da} .item.warn{border-color:#9a6700}
+.item.bad{border-color:#cf222e;color:#cf222e} .item .status{font-weight:600}
+.progress{height:8px;background:#d0d7de;border-radius:4px;overflow:hidden;flex:1 1 160px;min-width:80px}
+.progress div{height:100%;background:#0969da} .pct{font-size:13px;min-width:3em}
+.running .record{border-color:#0969da;background:#f6faff}
+.summary{background:#f6f8fa;border-radius:6px;padding:6px 8px;margin:6px 0}
+.cmdline{display:flex;gap:6px;align-items:center;margin:2px 0}
+code.cmd{flex:1;min-width:0;white-space:pre-wrap;overflow-wrap:anywhere;background:#fff;border:1px solid #d0d7de;
+ border-radius:4px;padding:4px 6px;user-select:all}
+.empty{color:#57606a;padding:12px;border:1px dashed #d0d7de;border-radius:8px}
+ol.events{margin:6px 0 0;padding-left:20px;color:#57606a;overflow-wrap:anywhere}
+dialog{max-width:min(520px,calc(100vw - 24px));border:1px solid #8c959f;border-radius:8px}
+dialog p{overflow-wrap:anywhere} dialog .bar{justify-content:flex-end}
+#overview:empty{display:none}
+@media (max-width:600px){body{padding:8px 10px 32px} .record > .note,.record > .cause{padding-left:0} button,input{min-height:44px} .toggle{min-width:44px}
+ .actions{margin-left:0;width:100%} .actions button{flex:1 1 auto}}
 """
 
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>nestbackup · Backup and Restoration</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
- body{font:14px system-ui,sans-serif;margin:24px;color:#1f2328;max-width:1100px}
- h1{font-size:20px;margin:0 0 16px} h2{font-size:16px;margin:24px 0 8px}
- input{font:inherit;padding:4px 6px;margin-right:8px} button{font:inherit;padding:4px 12px;cursor:pointer}
- table{border-collapse:collapse;width:100%} th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #d0d7de}
- tr.detail td{background:#f6f8fa;font-size:13px} .Created,.Restored,.Succeeded{color:#1a7f37}
- .CreateFailed,.RestoreFailed,.Failed,.DeleteFailed{color:#cf222e;text-decoration:underline dotted}
- .Creating,.Restoring,.Running,.Deleting{color:#9a6700} #error{color:#cf222e;margin:8px 0}
- #warn{background:#fff8c5;border:1px solid #d4a72c;padding:8px;margin:8px 0}
- dialog{max-width:520px} .muted{color:#57606a}
- ol.events{margin:6px 0 0;padding-left:20px;color:#57606a} button.timeline{font-size:12px;padding:1px 8px;margin-top:4px}
-</style></head>
-<body>
+BODY = """
 <h1>Backup and Restoration</h1>
-<div>
- <input id="token" type="password" placeholder="bearer token" size="30">
- <input id="instance" placeholder="service instance id" size="28">
- <button id="load">Load</button>
- <button id="create" disabled>Create Backup</button>
-</div>
+<form class="bar" id="login" onsubmit="return false">
+ <input id="token" type="password" placeholder="bearer token" autocomplete="off" aria-label="bearer token">
+ <input id="instance" placeholder="service instance id (empty: all you may see)" aria-label="service instance id">
+ <button id="load" type="submit">Load</button>
+ <button id="create" type="button" class="primary" disabled title="needs a service instance id">Create Backup</button>
+</form>
 <div id="warn">During a backup or a restore, do not operate on the instance or change its data. A restore stops the
- service instance; a backup is taken right before it.</div>
+ service instance; a safety backup is taken right before it.</div>
 <div id="error" role="alert"></div>
-<h2>Backups</h2>
-<table id="backups"><thead><tr><th>Backup</th><th>Status</th><th>Started</th><th>Ended</th><th>Restorable until</th><th>Resources</th><th></th></tr>
-</thead><tbody></tbody></table>
-<h2>Restore tasks</h2>
-<table id="restores"><thead><tr><th>Restore task</th><th>From backup</th><th>Status</th><th>Phase</th><th>Started</th><th>Ended</th></tr>
-</thead><tbody></tbody></table>
-<dialog id="confirm"><p><b>Restore <span id="confirm-id"></span>?</b></p>
- <p>The service instance will be <b>stopped</b> while its disks and databases are restored, and started again
- afterwards. The databases as they are now are kept aside under new names, and a safety backup is taken first.</p>
- <button id="confirm-yes">Confirm restore</button> <button id="confirm-no">Cancel</button></dialog>
-<script>
-const $ = (id) => document.getElementById(id);
-$("token").value = sessionStorage.getItem("nestbackup-token") || "";
-$("instance").value = sessionStorage.getItem("nestbackup-instance") || "";
-let timer = null, pending = null;
-const shown = new Set();          // records whose timeline is open: kept open across refreshes
-
-function cell(tr, text, cls, title) {
-  const td = document.createElement("td"); td.textContent = text == null ? "" : String(text);
-  if (cls) td.className = cls; if (title) td.title = title; tr.appendChild(td); return td;
-}
-function causes(record) { return record.StatusDetail || ""; }   // the record's own one-line cause, as the API says it
-async function api(method, path, body) {
-  const response = await fetch("/api" + path, {method, headers: {"Authorization": "Bearer " + $("token").value,
-    "Content-Type": "application/json"}, body: body ? JSON.stringify(body) : undefined});
-  const data = await response.json();
-  if (!response.ok) throw new Error((data.Code || response.status) + ": " + (data.Message || ""));
-  return data;
-}
-function detailRow(tbody, record, span) {
-  const tr = document.createElement("tr"); tr.className = "detail";
-  const td = document.createElement("td"); td.colSpan = span; tr.appendChild(td);
-  for (const r of record.Resources || []) {
-    const div = document.createElement("div");
-    div.textContent = r.ResourceType + " " + r.ResourceId + " · " + r.Status + " · " + (r.Progress || 0) + "% · "
-      + (r.ArtifactId || r.SourceArtifactId || "-") + (r.ErrorCode ? " · " + r.ErrorCode + ": " + r.ErrorMessage : "")
-      + (r.WaitReason && !r.ErrorCode ? " · waiting: " + r.WaitReason : "") + (r.ExpiresAt ? " · expires " + r.ExpiresAt : "")
-      + (r.Restorable === false ? " · not restorable: " + r.RestorableReason : "");
-    div.className = r.Status; td.appendChild(div);
-  }
-  if (record.Cost) {
-    const c = record.Cost, calls = Object.values(c.Calls || {}).reduce((a, b) => a + b, 0);
-    const div = document.createElement("div"); div.className = "muted cost";
-    div.textContent = "cost ~$" + c.TotalUSD.toFixed(4) + " · " + calls + " cloud calls · " + c.FlowTransitions
-      + " flow transitions · " + c.Invocations + " invocations · " + (c.BytesCreated / 2 ** 30).toFixed(2) + " GiB"
-      + (record.DowntimeSeconds != null ? " · instances stopped " + record.DowntimeSeconds + " s" : "");
-    td.appendChild(div);
-  }
-  const kind = record.RestoreId ? "restores" : "backups", id = record.RestoreId || record.BackupId;
-  const toggle = document.createElement("button"); toggle.textContent = "Timeline"; toggle.className = "timeline";
-  const list = document.createElement("ol"); list.className = "events"; list.hidden = !shown.has(id);
-  toggle.onclick = () => { list.hidden = !list.hidden; list.hidden ? shown.delete(id) : shown.add(id);
-                           if (!list.hidden) events(kind, id, list); };
-  td.appendChild(toggle); td.appendChild(list);
-  if (!list.hidden) events(kind, id, list);
-  tbody.appendChild(tr);
-}
-async function events(kind, id, list) {
-  try {
-    const data = await api("GET", "/" + kind + "/" + encodeURIComponent(id) + "/events");
-    list.textContent = "";
-    for (const e of data.Events) {
-      const li = document.createElement("li");
-      li.textContent = e.Time + " " + (e.ResourceId ? e.ResourceId + " " : "") + e.Event + (e.Detail ? " · " + e.Detail : "");
-      list.appendChild(li);
-    }
-  } catch (e) { $("error").textContent = e.message; }
-}
-async function refresh() {
-  $("error").textContent = "";
-  const si = encodeURIComponent($("instance").value);
-  try {
-    const [backups, restores] = await Promise.all([api("GET", "/backups?serviceInstanceId=" + si),
-                                                   api("GET", "/restores?serviceInstanceId=" + si)]);
-    const bt = $("backups").tBodies[0]; bt.textContent = "";
-    for (const b of backups.Backups) {
-      const tr = document.createElement("tr"); tr.dataset.id = b.BackupId;
-      cell(tr, b.BackupId); cell(tr, b.Status, b.Status, causes(b)); cell(tr, b.StartTime); cell(tr, b.EndTime || "…");
-      cell(tr, b.RestorableUntil || (b.Status === "Created" ? "no expiry" : "")); cell(tr, b.Resources.length);
-      const actions = cell(tr, "");
-      if (b.Status === "Created") {
-        const button = document.createElement("button"); button.textContent = "Restore"; button.className = "restore";
-        button.onclick = () => { pending = b.BackupId; $("confirm-id").textContent = b.BackupId; $("confirm").showModal(); };
-        actions.appendChild(button);
-      }
-      bt.appendChild(tr); detailRow(bt, b, 7);
-    }
-    const rt = $("restores").tBodies[0]; rt.textContent = "";
-    for (const r of restores.Restores) {
-      const tr = document.createElement("tr"); tr.dataset.id = r.RestoreId;
-      cell(tr, r.RestoreId); cell(tr, r.BackupId); cell(tr, r.Status, r.Status, causes(r)); cell(tr, r.Phase);
-      cell(tr, r.StartTime); cell(tr, r.EndTime || "…"); rt.appendChild(tr); detailRow(rt, r, 6);
-    }
-    const busy = backups.Backups.concat(restores.Restores).some(x => x.Status === "Creating" || x.Status === "Restoring");
-    clearTimeout(timer); if (busy) timer = setTimeout(refresh, 1000);
-  } catch (e) { $("error").textContent = e.message; }
-}
-$("load").onclick = () => {
-  sessionStorage.setItem("nestbackup-token", $("token").value);
-  sessionStorage.setItem("nestbackup-instance", $("instance").value);
-  $("create").disabled = false; refresh();
-};
-$("create").onclick = async () => {
-  try { await api("POST", "/backups", {ServiceInstanceId: $("instance").value}); } catch (e) { $("error").textContent = e.message; }
-  refresh();
-};
-$("confirm-no").onclick = () => $("confirm").close();
-$("confirm-yes").onclick = async () => {
-  $("confirm").close();
-  try { await api("POST", "/restores", {BackupId: pending}); } catch (e) { $("error").textContent = e.message; }
-  refresh();
-};
-</script></body></html>
+<p id="overview" class="meta" aria-live="polite"></p>
+<section id="running-section" class="running" hidden><h2>Running now</h2><div id="running"></div></section>
+<section><h2>Backups</h2><div id="backups"><p class="empty">Enter your token and a service instance id (or leave
+ the id empty to see every instance your token may see), then Load.</p></div>
+ <button id="more-backups" hidden>Show older backups</button></section>
+<section><h2>Restores</h2><div id="restores"></div><button id="more-restores" hidden>Show older restores</button>
+</section>
+<dialog id="confirm"><p><b id="confirm-title"></b></p><p id="confirm-text"></p>
+ <div class="bar"><button id="confirm-no" type="button">Keep it</button>
+ <button id="confirm-yes" type="button" class="primary"></button></div></dialog>
 """
+
+
+def page() -> str:
+    script = (SCRIPT.replace("__TONES__", json.dumps(tones()))
+              .replace("__CANCELLABLE__", json.dumps([str(p) for p in CANCELLABLE_PHASES]))
+              .replace("__BACKUP__", json.dumps({s.name: str(s) for s in BackupStatus}))
+              .replace("__RESTORE__", json.dumps({s.name: str(s) for s in RestoreStatus})))
+    return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<title>nestbackup · Backup and Restoration</title>\n"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            f"<style>{STYLE}</style></head>\n<body>{BODY}<script>{script}</script></body></html>\n")
+
+
+PAGE = page()
