@@ -85,9 +85,8 @@ class LocalCloud(CloudContext):
                "FC_REGION": self.region, "FC_ACCOUNT_ID": self.fnf.functions.account_id}
         env.update(self.fc.environment(endpoint))
         self._env_before = {k: os.environ.get(k) for k in env}
-        from .fc.syaml import BOUND
-        for key, before in self._env_before.items():
-            BOUND.setdefault(key, before)
+        from .fc.syaml import note_bound
+        note_bound(self._env_before, env)
         os.environ.update(env)
         if self.fire_timers:
             self.fc.start_timers()

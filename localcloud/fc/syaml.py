@@ -137,20 +137,27 @@ def resolve(value: Any, variables: Mapping[str, Any], env: Mapping[str, str], de
     return _WHOLE.sub(one, value)
 
 
-# What a bound local cloud put into this process's environment for its in-process functions (LocalCloud.bind), with
-# the value the process had before (None: unset). `${env(...)}` reads the deployer's environment: a second local
-# cloud in the same process must not deploy with the first one's endpoints (its Tablestore, its keys).
-BOUND: dict[str, str | None] = {}
+# What bound local clouds put into this process's environment for their in-process functions (LocalCloud.bind): per
+# variable, the value the process had before (None: unset) and the values bound. `${env(...)}` reads the deployer's
+# environment: a second local cloud in the same process must not deploy with the first one's endpoints (its
+# Tablestore, its keys), while a variable the deployer set since is read as set.
+BOUND: dict[str, tuple[str | None, set[str]]] = {}
+
+
+def note_bound(before: dict[str, str | None], bound: dict[str, str]) -> None:
+    for key, value in bound.items():
+        BOUND.setdefault(key, (before.get(key), set()))[1].add(value)
 
 
 def deployer_environment() -> dict[str, str]:
     """This process's environment without what local clouds bound into it."""
     env = dict(os.environ)
-    for key, before in BOUND.items():
-        if before is None:
-            env.pop(key, None)
-        else:
-            env[key] = before
+    for key, (before, values) in BOUND.items():
+        if env.get(key) in values:
+            if before is None:
+                env.pop(key, None)
+            else:
+                env[key] = before
     return env
 
 
