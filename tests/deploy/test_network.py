@@ -12,7 +12,7 @@ from localcloud import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 from localcloud.cloud import LocalCloud
 from localcloud.server import LocalCloudServer
 from nestbackup.adapters.tablestore import Tablestore
-from nestbackup.cli.local import OTS_INSTANCE, product_function_env
+from nestbackup.cli.local import ADMIN_TOKEN_SECRET, OTS_INSTANCE, product_function_env
 from tests.support.product import ADMIN, Api
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,15 +23,16 @@ def first_call(tmp_path: Path, doc: dict) -> tuple[int, dict]:
     operator's side, then list backups through the API function."""
     (tmp_path / "functions").symlink_to(ROOT / "functions")
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
-    cloud = LocalCloud(tmp_path / "state", s_yaml=tmp_path / "s.yaml", admin_token=ADMIN,
-                       function_env=product_function_env(ADMIN), http_triggers={"/api": "nestbackup-api"})
+    cloud = LocalCloud(tmp_path / "state", s_yaml=tmp_path / "s.yaml", function_env=product_function_env(),
+                       http_triggers={"/api": "nestbackup-api"})
+    cloud.kms.put_secret(ADMIN_TOKEN_SECRET, ADMIN)
     cloud.ots_instances.configure(OTS_INSTANCE, vpcs={"vpc-nestbackup": OTS_INSTANCE})
     server = LocalCloudServer(cloud, port=0)
     server.start_in_thread()
     try:
         Tablestore.connect(server.endpoint, DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, OTS_INSTANCE,
                            table="nestbackup").ensure_table()
-        status, body = Api(server.endpoint).call("GET", "/backups?serviceInstanceId=si-none")
+        status, body = Api(server.endpoint).call("GET", "/backups")          # every instance's: the admin's view
     finally:
         server.stop()
     return status, body

@@ -633,21 +633,27 @@ def test_acknowledged_writes_survive_sigkill(tmp_path):
         client = make_ots(f"http://127.0.0.1:{port}")
         name = _create(client)
         stop = threading.Event()
+        ended_by: list[BaseException] = []
 
         def writer():
-            c = make_ots(f"http://127.0.0.1:{port}", socket_timeout=5)
+            c = make_ots(f"http://127.0.0.1:{port}", socket_timeout=30)
             i = 0
             while not stop.is_set():
                 try:
                     c.put_row(name, Row([("id", f"r{i:05d}")], [("v", i)]))
                     acked.append(i)
-                except Exception:
+                except Exception as err:        # the kill (or, before it, a failure the assert below shows)
+                    ended_by.append(err)
                     return
                 i += 1
 
         t = threading.Thread(target=writer)
         t.start()
-        time.sleep(1.0)
+        # kill while writes are acknowledged (a fixed sleep under load once killed before the first write landed)
+        deadline = time.monotonic() + 60
+        while len(acked) < 20 and t.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(acked) >= 20, ended_by
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         stop.set()
