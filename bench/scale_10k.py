@@ -7,7 +7,7 @@ time until every backup is final, each API's peak calls in its limit's window ag
 published; ECS and RDS at one UNCONFIRMED figure), the most executions running at once, and the longest invocation
 of each function against its s.yaml timeout. The wall time of the simulation is context only.
 
-Usage: .venv/bin/python bench/scale_10k.py [--instances 10000] [--starts-per-tick 200]
+Usage: .venv/bin/python bench/scale_10k.py [--instances 10000] [--starts-per-tick 200] [--snapshot-seconds 0]
 """
 from __future__ import annotations
 
@@ -26,13 +26,15 @@ def main() -> int:
     parser.add_argument("--instances", type=int, default=10_000)
     parser.add_argument("--starts-per-tick", type=int, default=None,
                         help="NESTBACKUP_SCHEDULE_STARTS_PER_TICK (default: the setting's default, 200)")
+    parser.add_argument("--snapshot-seconds", type=float, default=0,
+                        help="how long each snapshot takes (default 0: accomplished at its first describe)")
     args = parser.parse_args()
     import logging
     logging.disable(logging.WARNING)
     from tests.support.scale import LIMITS, MAX_RUNNING_EXECUTIONS, Simulation, all_final
 
     settings = {} if args.starts_per_tick is None else {"schedule_starts_per_tick": args.starts_per_tick}
-    outcome = Simulation(args.instances, **settings).run()
+    outcome = Simulation(args.instances, args.snapshot_seconds, **settings).run()
     ok = all_final(outcome) and outcome.within_limits
     print(f"{outcome.instances} instances scheduled at 03:00: every backup final after "
           f"{outcome.seconds_until_final:.0f} s of virtual time ({outcome.ticks} timer ticks); statuses "

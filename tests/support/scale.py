@@ -198,9 +198,11 @@ class Simulation(FlowPlayer):
 
     strict = True
 
-    def __init__(self, instances: int, **settings: Any) -> None:
-        super().__init__(MemoryWiring(steps=1, **settings))
+    def __init__(self, instances: int, snapshot_seconds: float = 0, **settings: Any) -> None:
+        """`snapshot_seconds`: how long a snapshot takes (0: accomplished at its first describe)."""
+        super().__init__(MemoryWiring(steps=0 if snapshot_seconds else 1, **settings))
         self.instances = instances
+        self.snapshot_seconds = snapshot_seconds
         self.clock = SimClock(START_EPOCH - START_EPOCH % 86400 + 2 * 3600)      # 02:00 UTC
         self.calls: list[tuple[str, float]] = []
         self.store_calls: Counter = Counter()
@@ -228,6 +230,15 @@ class Simulation(FlowPlayer):
         w = self.w
         for product, port in (("ecs", w.ecs), ("rds", w.rds), ("fnf", w.flows)):
             self._metered(product, port.refusals)
+        if self.snapshot_seconds:
+            for name in ("describe_snapshots", "describe_snapshot_groups"):
+                described = getattr(w.ecs, name)
+
+                def in_time(ids, _described=described):
+                    ids = list(ids)
+                    self._finish_due(ids)
+                    return _described(ids)
+                setattr(w.ecs, name, in_time)
         start_once = w.flows.start_once
 
         def noted(flow, name, start):
@@ -246,6 +257,19 @@ class Simulation(FlowPlayer):
                 self.calls.append((f"computenest:{_name}", self.clock.now))
                 return _original(*args)
             setattr(w.computenest, name, costly)
+
+    def _finish_due(self, ids: list[str]) -> None:
+        """Snapshots (or a group's members) started `snapshot_seconds` ago or more are accomplished."""
+        ecs = self.w.ecs
+        for sid in ids:
+            members = ecs.groups[sid]["members"] if sid in ecs.groups else [sid]
+            for member in members:
+                snap = ecs.snapshots.get(member)
+                if snap and snap["status"] == "progressing":
+                    if self.clock.now - snap["created"] >= self.snapshot_seconds:
+                        ecs.finish(member)
+                    else:
+                        snap["progress"] = int(99 * (self.clock.now - snap["created"]) / self.snapshot_seconds)
 
     # -- the interpreter's hooks
     def invoke(self, arn, body, state):
