@@ -9,8 +9,9 @@ operations whose flow died or that ran past every deadline, so no record stays C
 
 A tick starts at most `schedule_starts_per_tick` resources' backups (`BURST_STARTS` at once, the rest spread over
 `SPREAD_SECONDS`) and takes no schedule after `TICK_SECONDS`: what is due beyond that stays due, unclaimed, and the
-next tick (a minute later) takes it first (least recently fired first). So 10,000 schedules of one minute start at the pace the cloud's create APIs allow (ECS and RDS count
-calls per API per minute) and no timer invocation runs near its timeout (`bench/scale_10k.py`).
+next tick (a minute later) takes it first (least recently fired first). So 10,000 schedules of one minute start at
+the pace the cloud's create APIs allow (ECS and RDS count calls per API per minute) and no timer invocation runs
+near its timeout (`bench/scale_10k.py`).
 """
 from __future__ import annotations
 
