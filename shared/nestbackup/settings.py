@@ -111,6 +111,10 @@ class Settings:
     eventbridge_endpoint: str = ""
     # Schedules may not fire more often: RDS takes at most 20 backup sets per instance a day (CreateBackup docs).
     schedule_min_interval_seconds: int = 120 * 60
+    # Resources whose backups one timer tick (a minute) may start; the rest of what is due waits for the next tick.
+    # ECS and RDS throttle each API per account and minute (the limits are not published: 500 a minute assumed,
+    # UNCONFIRMED, docs/cloud-fidelity.md); 200 leaves room for the API's own backups, restores and retries.
+    schedule_starts_per_tick: int = 200
     # Days an RDS MySQL backup set is kept (CreateBackup BackupRetentionPeriod: 7-730, -1 = for good); None
     # leaves it to the instance's backup policy. Other engines always follow their policy.
     rds_backup_retention_days: int | None = None
@@ -180,6 +184,7 @@ class Settings:
                    event_bus=env.get("NESTBACKUP_EVENT_BUS", "").strip(), eventbridge_endpoint=endpoint("eventbridge"),
                    schedule_min_interval_seconds=60 * max(1, number("NESTBACKUP_SCHEDULE_MIN_INTERVAL_MINUTES",
                                                                     120)),
+                   schedule_starts_per_tick=max(1, number("NESTBACKUP_SCHEDULE_STARTS_PER_TICK", 200)),
                    rds_backup_retention_days=_retention_days(env.get("NESTBACKUP_RDS_BACKUP_RETENTION_DAYS")),
                    poll_schedule=_poll_schedule(env.get("NESTBACKUP_POLL_SCHEDULE")),
                    function_memory_mb=max(64, number("FC_FUNCTION_MEMORY_SIZE", 512)),

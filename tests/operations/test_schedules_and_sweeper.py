@@ -47,6 +47,22 @@ def test_a_schedule_fires_once_per_due_time_and_not_before(w):
     assert get_backup(w, first[0])["Status"] == "Created"
 
 
+def test_a_tick_starts_at_most_its_budget_and_the_next_tick_takes_the_rest_first():
+    w = MemoryWiring(schedule_starts_per_tick=3)
+    names = [f"si-{n}" for n in range(7)]
+    for si in names:
+        w.seed(si, instances=1, disks_per_instance=1)
+        schedules.set_schedule(w, si, "0 3 * * *", now=MIDNIGHT)
+    started: list[str] = []
+    for minute in range(4):
+        out = schedules.tick(w, now=MIDNIGHT + 3 * 3600 + 60 * minute + 1)
+        assert out["Fired"] <= 3
+        assert out["Deferred"] == max(0, len(names) - len(started) - 3)
+        started += [r["ServiceInstanceId"] for r in out["Results"] if r.get("BackupId")]
+    assert sorted(started) == names                  # every schedule fired, each once, over three ticks
+    assert all(schedules.get_schedule(w, si)["LastFireTime"].endswith("03:00:00Z") for si in names)
+
+
 def test_a_schedule_shows_its_next_run_and_its_last_real_run_with_the_backup_it_started(w):
     w.seed("si-1", instances=1, disks_per_instance=1)
     shown = schedules.set_schedule(w, "si-1", "0 */2 * * *", now=MIDNIGHT + 3600)

@@ -6,10 +6,17 @@ last real run and the backup it started, and, until a backup of it starts again,
 claims each due schedule with a versioned write (two ticks never both fire it), creates the backup with a ClientToken
 derived from the fire time (a re-run makes no second backup), and applies the retention rule. The sweeper finishes
 operations whose flow died or that ran past every deadline, so no record stays Creating or Restoring.
+
+A tick starts at most `schedule_starts_per_tick` resources' backups (`BURST_STARTS` at once, the rest spread over
+`SPREAD_SECONDS`) and takes no schedule after `TICK_SECONDS`: what is due beyond that stays due, unclaimed, and the
+next tick (a minute later) takes it first (least recently fired first). So 10,000 schedules of one minute start at
+the pace the cloud's create APIs allow (ECS and RDS count calls per API per minute) and no timer invocation runs
+near its timeout (`bench/scale_10k.py`).
 """
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -26,6 +33,15 @@ from .backup import DESCRIPTION_MAX_CHARS, create_backup, list_backups
 
 log = logging.getLogger("nestbackup.schedules")
 SCHEDULES = "schedules"
+# A tick takes no schedule after this long: a third of the timer function's timeout (s.yaml: 900 s), so the backups
+# it has taken finish their opening well within it.
+TICK_SECONDS = 300
+# A tick spreads its starts evenly over this much of its minute: CloudFlow enters at most 100 states a second per
+# account (a bucket of 100 refilled at 100/s, its limits page), and each started backup enters about ten at once.
+SPREAD_SECONDS = 40
+# The first starts of a tick go at once (about 70 states entered: within CloudFlow's bucket of 100), so a tick of a
+# few schedules never waits.
+BURST_STARTS = 10
 
 
 def _description(cron: str) -> str:
@@ -94,21 +110,71 @@ def delete_schedule(w: Ports, si: str) -> dict:
     return out
 
 
+class StartBudget:
+    """How many resources' backups this tick may still start, paced evenly over `SPREAD_SECONDS`, and until when it
+    takes schedules. Each due schedule reserves one in turn (the tick's own thread waits for its slot); a backup of
+    more resources spends the rest once its record says how many it has."""
+
+    def __init__(self, resources: int, seconds: float) -> None:
+        self.left = resources
+        self.spacing = SPREAD_SECONDS / max(1, resources)
+        self.began = time.monotonic()
+        self.until = self.began + seconds
+        self.slots = 0
+        self._lock = threading.Lock()
+
+    def reserve(self) -> bool:
+        """A start, at its slot; False once the budget is spent or the tick has taken schedules long enough."""
+        with self._lock:
+            if self.left <= 0 or time.monotonic() > self.until:
+                return False
+            self.left -= 1
+            slot = self.began + self.spacing * max(0, self.slots - BURST_STARTS)
+            self.slots += 1
+        time.sleep(max(0.0, slot - time.monotonic()))
+        return True
+
+    def spend(self, resources: int) -> None:
+        with self._lock:
+            self.left -= resources
+
+
 def tick(w: Ports, now: float | None = None, workers: int = 16) -> dict:
-    """Run every due schedule once: create its backup, then expire what its retention rule says."""
+    """Run every due schedule once, within this tick's budget: create its backup, then expire what its retention
+    rule says. A due schedule beyond the budget is `Deferred`: left unclaimed, first in line on the next tick."""
     now = time.time() if now is None else now
     schedules = [(si, doc, ver) for si, doc, ver in w.documents.docs(SCHEDULES) if doc.get("Enabled", True)]
+    schedules.sort(key=lambda entry: entry[1].get("LastFire") or 0)     # least recently fired first
+    budget = StartBudget(w.settings.schedule_starts_per_tick, TICK_SECONDS)
+    results: list[dict] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(logs.carried(lambda entry: _run_alone(w, entry[0], entry[1], entry[2], now)),
-                                schedules))
+        run = logs.carried(lambda entry: _run_alone(w, entry[0], entry[1], entry[2], now, budget))
+        started = []
+        for entry in schedules:
+            if not _is_due(entry[1], now):
+                results.append({"ServiceInstanceId": entry[0]})
+            elif budget.reserve():
+                started.append(pool.submit(run, entry))
+            else:
+                results.append({"ServiceInstanceId": entry[0], "Deferred": "this tick started as many backups as "
+                                                                           "it may; the next tick takes it first"})
+        results += [future.result() for future in started]
     fired = [r for r in results if r.get("BackupId")]
-    return {"Schedules": len(schedules), "Fired": len(fired), "Results": results}
+    deferred = [r for r in results if r.get("Deferred")]
+    return {"Schedules": len(schedules), "Fired": len(fired), "Deferred": len(deferred), "Results": results}
 
 
-def _run_alone(w: Ports, si: str, doc: dict, version: int, now: float) -> dict:
+def _is_due(doc: dict, now: float) -> bool:
+    try:
+        return due(doc["Cron"], doc.get("LastFire") or 0, now) is not None
+    except Exception:  # noqa: BLE001 - its own run records why its cron cannot be evaluated
+        return True
+
+
+def _run_alone(w: Ports, si: str, doc: dict, version: int, now: float, budget: StartBudget) -> dict:
     """One schedule, whatever it holds: its failure is its own, recorded on it, and never stops the others."""
     try:
-        out = _run(w, si, doc, version, now)
+        out = _run(w, si, doc, version, now, budget)
     except Exception as err:  # noqa: BLE001 - isolation is the point
         log.exception("schedule failed", extra={"fields": {"service_instance_id": si}})
         out = {"ServiceInstanceId": si, "Error": f"{type(err).__name__}: {err}"[:500]}
@@ -135,7 +201,7 @@ def _note_outcome(w: Ports, si: str, out: dict, now: float) -> None:
         pass
 
 
-def _run(w: Ports, si: str, doc: dict, version: int, now: float) -> dict:
+def _run(w: Ports, si: str, doc: dict, version: int, now: float, budget: StartBudget) -> dict:
     fire = due(doc["Cron"], doc.get("LastFire") or 0, now)
     if fire is None:
         return {"ServiceInstanceId": si}
@@ -152,6 +218,7 @@ def _run(w: Ports, si: str, doc: dict, version: int, now: float) -> dict:
         record = create_backup(w, si, _description(doc["Cron"]), token=f"schedule-{int(fire)}", now=now,
                                origin="schedule")
         out["BackupId"], out["Status"] = record["BackupId"], record["Status"]
+        budget.spend(max(0, len(record.get("Resources") or []) - 1))
     except (Conflict, NotFound, CloudError, ValidationError) as err:   # NotFound: Compute Nest no longer knows it
         out["Error"] = str(err)
         logs.event("scheduled backup not started", step="schedule", service_instance_id=si, reason=str(err))

@@ -11,6 +11,32 @@ from nestbackup.ports.documents import check_counter_names
 from nestbackup.ports.records import HEADER, RecordExists, StaleWrite, StoredRecord
 
 
+class _Rows(dict):
+    """The rows, with an index of each partition's sort keys (what a GetRange reads), so that reading one record or
+    one collection among many thousands does not scan them all (tests/support/scale.py holds 10,000 instances)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.partitions: dict[str, set[str]] = {}
+
+    def __setitem__(self, key: tuple[str, str], value: dict[str, Any]) -> None:
+        super().__setitem__(key, value)
+        self.partitions.setdefault(key[0], set()).add(key[1])
+
+    def __delitem__(self, key: tuple[str, str]) -> None:
+        super().__delitem__(key)
+        self.partitions.get(key[0], set()).discard(key[1])
+
+    def pop(self, key, *default):
+        if key in self:
+            self.partitions.get(key[0], set()).discard(key[1])
+        return super().pop(key, *default)
+
+    def partition(self, p: str) -> list[tuple[str, dict[str, Any]]]:
+        """The partition's rows in sort-key order."""
+        return [(s, self[(p, s)]) for s in sorted(self.partitions.get(p, ()))]
+
+
 def _copy(doc: Any) -> Any:
     return json.loads(json.dumps(doc))          # what a store gives back is never the caller's object
 
@@ -18,7 +44,7 @@ def _copy(doc: Any) -> Any:
 class MemoryStore:
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self.rows: dict[tuple[str, str], dict[str, Any]] = {}     # (partition, sort key) -> columns
+        self.rows = _Rows()                                         # (partition, sort key) -> columns
         self.counters: dict[tuple[str, str], dict[str, int]] = {}
         self.versioned_writes = 0                                  # conditional row writes, as UpdateRow calls
         self._seq = 0
@@ -43,8 +69,8 @@ class MemoryStore:
             if head is None:
                 return None
             items, versions = {}, {HEADER: head["ver"]}
-            for (p, s), cols in sorted(self.rows.items()):
-                if p == f"rec#{record_id}" and s.startswith("item#"):
+            for s, cols in self.rows.partition(f"rec#{record_id}"):
+                if s.startswith("item#"):
                     items[s[5:]], versions[s[5:]] = _copy(cols["doc"]), cols["ver"]
             return StoredRecord(record_id, _copy(head["doc"]), items, versions)
 
@@ -69,14 +95,14 @@ class MemoryStore:
 
     def events(self, record_id: str, limit: int) -> list[dict]:
         with self._lock:
-            rows = sorted((s, c) for (p, s), c in self.rows.items() if p == f"ev#{record_id}")
+            rows = self.rows.partition(f"ev#{record_id}")
             return [_copy(c["doc"]) for _, c in rows[:limit]]
 
     def list_ids(self, si: str | None, kind: str, limit: int = 20,
                  after: str | None = None) -> tuple[list[str], str | None]:
         listing = f"si#{si}#{kind}" if si is not None else f"all#{kind}"
         with self._lock:
-            ids = sorted((s for (p, s) in self.rows if p == listing), reverse=True)
+            ids = [s for s, _ in reversed(self.rows.partition(listing))]
         if after:
             ids = [i for i in ids if i < after]
         return ids[:limit], (ids[limit - 1] if len(ids) > limit else None)
@@ -146,7 +172,7 @@ class MemoryStore:
 
     def docs(self, collection: str) -> list[tuple[str, dict, int]]:
         with self._lock:
-            return [(s, _copy(c["doc"]), c["ver"]) for (p, s), c in sorted(self.rows.items()) if p == collection]
+            return [(s, _copy(c["doc"]), c["ver"]) for s, c in self.rows.partition(collection)]
 
     def add_counts(self, collection: str, key: str, counts: dict[str, int]) -> None:
         check_counter_names(counts)
