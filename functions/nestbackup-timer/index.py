@@ -9,8 +9,11 @@ JOBS = {
     "schedules": ("nestbackup.operations.schedules", "tick"),
     "sweep": ("nestbackup.operations.sweeper", "sweep"),
 }
-DELIVERIES = ("nestbackup.operations.notify", "deliver_due")      # after the schedules, webhooks due again
-AUDIT_PRUNE = ("nestbackup.operations.audit", "prune")            # after the sweep, the audit trail's expired days
+# What each job runs after it, filed under the job too, so the other job's cold start does not load it.
+AFTER = {
+    "schedules": ("nestbackup.operations.notify", "deliver_due"),    # webhooks due again
+    "sweep": ("nestbackup.operations.audit", "prune"),               # the audit trail's expired days
+}
 
 
 def handler(event, context):
@@ -22,7 +25,7 @@ def handler(event, context):
     with invocation(context, step=job):
         w = wiring(context)
         if job == "sweep":
-            return operation(JOBS[job])(w) | {"AuditPruned": operation(AUDIT_PRUNE)(w)}
+            return operation(JOBS[job])(w) | {"AuditPruned": operation(AFTER[job])(w)}
         out = operation(JOBS[job])(w)
         return {k: v for k, v in out.items() if k != "Results"} | {
-            "Errors": [r for r in out["Results"] if r.get("Error")], "Webhooks": operation(DELIVERIES)(w)}
+            "Errors": [r for r in out["Results"] if r.get("Error")], "Webhooks": operation(AFTER[job])(w)}

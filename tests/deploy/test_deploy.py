@@ -103,7 +103,7 @@ for path in sorted(__import__('glob').glob({functions!r})):
     index = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(index)
     for target in [*getattr(index, 'OPERATIONS', {{}}).values(), *getattr(index, 'JOBS', {{}}).values(),
-                   *([index.DELIVERIES] if hasattr(index, 'DELIVERIES') else [])]:
+                   *getattr(index, 'AFTER', {{}}).values()]:
         operation(target)       # what each step imports on its first invocation
 w = wiring(); w.ecs, w.rds, w.flows, w.records
 import pymysql, psycopg2, pytds  # the drivers of db-rename and of the row counts

@@ -33,7 +33,7 @@ def test_a_step_functions_table_names_an_operation_for_each_of_its_steps(functio
 
 def test_the_timers_jobs_are_operations():
     timer = handler_module("nestbackup-timer")
-    assert all(callable(operation(target)) for target in [*timer.JOBS.values(), timer.DELIVERIES])
+    assert all(callable(operation(target)) for target in [*timer.JOBS.values(), *timer.AFTER.values()])
 
 
 def loaded_after(function: str, step: str, prefix: str = "nestbackup.operations.") -> set[str]:
@@ -83,6 +83,16 @@ def test_the_ram_derivation_stops_at_a_dispatch_to_no_function(tmp_path, monkeyp
     monkeypatch.setattr(ram, "FUNCTIONS", tmp_path)
     with pytest.raises(SystemExit, match="pol_step, not a function of the package"):
         ram.handler_roots("nestbackup-backup-steps", ram.Index())
+
+
+def test_each_timer_job_reaches_only_what_it_runs_after_itself():
+    """The webhook deliveries run after the schedules, the audit's pruning after the sweep: each is filed under its
+    job, so the other job's cold start (and the cold-start bench's path for it) does not load it."""
+    index = ram.Index()
+    schedules = ram.handler_roots("nestbackup-timer", index, step="schedules")
+    sweep = ram.handler_roots("nestbackup-timer", index, step="sweep")
+    assert "nestbackup.operations.notify:deliver_due" in schedules - sweep
+    assert "nestbackup.operations.audit:prune" in sweep - schedules
 
 
 def test_the_ram_derivation_grants_each_step_what_its_table_entry_reaches():

@@ -7,8 +7,7 @@ throttling and 5xx are done here, because the SDK does none by default.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from tenacity import (
     Retrying,
@@ -43,21 +42,22 @@ def _note_retry(action: str, state) -> None:
     _retries.notes = notes[-20:]
 
 
-@dataclass(frozen=True)
-class Credentials:
+class Credentials(NamedTuple):
     """An AccessKey pair, with the STS token of a role's temporary credentials."""
     access_key_id: str
     access_key_secret: str
     security_token: str | None = None
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(NamedTuple):
     """How often and how long a transient failure of a cloud call is retried."""
     attempts: int = 8
     max_seconds: float = 60.0
     initial_wait: float = 0.2
     max_wait: float = 5.0
+
+
+DEFAULT_RETRY = RetryPolicy()
 
 
 def split_endpoint(endpoint: str) -> tuple[str, str]:
@@ -75,7 +75,7 @@ class RpcClient:
     parameters of a POST in a form body with the default signature, as EventBridge's SDK does."""
 
     def __init__(self, endpoint: str, version: str, credentials: Credentials, region: str,
-                 retry: RetryPolicy = RetryPolicy(), read_timeout_ms: int = 15000,
+                 retry: RetryPolicy = DEFAULT_RETRY, read_timeout_ms: int = 15000,
                  legacy_signature: bool = False, form_body: bool = False) -> None:
         from alibabacloud_tea_openapi import models as oa
         from alibabacloud_tea_openapi.client import Client

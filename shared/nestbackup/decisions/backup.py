@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from ..model.causes import GROUP_MEMBER_FAILED
 from ..model.engines import ENGINES
@@ -17,8 +16,7 @@ GROUP_MAX_GIB = 32 * 1024
 GROUP_CATEGORIES = frozenset({"cloud_essd", "cloud_auto", "cloud_essd_entry"})   # ESSD family only
 
 
-@dataclass(frozen=True)
-class DiskFacts:
+class DiskFacts(NamedTuple):
     """What the plan needs to know of a disk."""
     disk_id: str
     instance_id: str | None
@@ -27,8 +25,7 @@ class DiskFacts:
     multi_attach: bool = False
 
 
-@dataclass(frozen=True)
-class DatabaseFacts:
+class DatabaseFacts(NamedTuple):
     """What the plan needs to know of an RDS instance."""
     db_instance_id: str
     engine: str
@@ -78,8 +75,7 @@ def plan_items(disks: Iterable[DiskFacts], databases: Iterable[DatabaseFacts],
     return items
 
 
-@dataclass(frozen=True)
-class CloudProgress:
+class CloudProgress(NamedTuple):
     """What the cloud says of one item's work, already mapped to our vocabulary (see model.status)."""
     status: ItemStatus
     progress: int = 0
@@ -161,8 +157,7 @@ WAIT_LIMIT_SECONDS = 300        # CloudFlow's longest Wait
 HOP_SHARE = 0.8
 
 
-@dataclass(frozen=True)
-class Pace:
+class Pace(NamedTuple):
     """How far one running item is: when its cloud work started, its reported progress, and the cloud's own estimate
     of the time left when it gives one."""
     started_epoch: float

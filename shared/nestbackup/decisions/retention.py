@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import pairwise
+from typing import NamedTuple
 
 from ..errors import ValidationError
 from ..model.status import BackupStatus
@@ -27,8 +28,7 @@ class Retention:
             raise ValidationError("KeepDays must be a whole number from 1 to 3650")
 
 
-@dataclass(frozen=True)
-class BackupSummary:
+class BackupSummary(NamedTuple):
     """What retention needs to know of a backup."""
     backup_id: str
     status: str            # a backup status (docs/statuses.md)

@@ -3,14 +3,12 @@ not back up (OSS buckets, NAS, PolarDB, Redis, load balancers, ...). A backup st
 them so nobody mistakes it for a backup of the whole service instance, and `plan` warns about them."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 MAX_NAMED = 5                # resources named in a StatusDetail; the rest are counted
 
 
-@dataclass(frozen=True)
-class NotProtected:
+class NotProtected(NamedTuple):
     """A resource of the service instance that nestbackup does not back up, and why."""
     resource_id: str
     resource_type: str       # "<service>:<kind>", e.g. oss:bucket, kvstore:instance

@@ -3,8 +3,8 @@ An engine not in ENGINES is not backed up. A new engine = one row here, one adap
 adapters/databases/ (its swap and row counts), and the engine in the local cloud (localcloud/rds/engines/)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 from ..errors import ValidationError
 
@@ -18,8 +18,7 @@ class RestoreMethod(str, Enum):
         return self.value
 
 
-@dataclass(frozen=True)
-class Engine:
+class Engine(NamedTuple):
     """What nestbackup knows of one RDS engine (one row of ENGINES)."""
     name: str                          # as RDS spells it (DescribeDBInstances Engine)
     aliases: frozenset[str]            # other usual spellings, lowercased without spaces

@@ -4,9 +4,8 @@ the record, which backups are restorable, the CLI's exit code of each, and how r
 Nothing else compares status strings; cloud status strings are mapped to item statuses here, in one place."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 
 class _Status(str, Enum):
@@ -49,8 +48,7 @@ class ItemStatus(_Status):
 CANCELLED = "Cancelled"    # the cause code a cancel hands to the closing step (the flow's Catch shape)
 
 
-@dataclass(frozen=True)
-class RecordRule:
+class RecordRule(NamedTuple):
     """One row of the record table: final, restorable, the CLI's exit code, and whether Compute Nest names it."""
     final: bool
     restorable: bool
@@ -79,8 +77,7 @@ RESTORE_RULES: dict[RestoreStatus, RecordRule] = {
 }
 
 
-@dataclass(frozen=True)
-class ItemRule:
+class ItemRule(NamedTuple):
     final: bool
     failure: bool
     backup: bool          # used by backup items

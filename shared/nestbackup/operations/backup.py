@@ -18,7 +18,6 @@ from ..ports.flows import BackupFlowInput
 from .claims import ACTIVE
 from .costs import Meter
 from .discovery import check_service_instance, discover
-from .listing import EVERYTHING, Filter, list_records
 from .loading import load_backup
 from .opening import Opening, abandon, begin, earlier_record, ensure_started, fingerprint, start_flow, write_record
 
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     from ..ports import Ports
     from ..ports.compute import Disk
     from ..ports.databases import DBInstance
+    from .listing import Filter
 
 # -- create
 DESCRIPTION_MAX_CHARS = 256
@@ -117,8 +117,9 @@ def get_backup(w: Ports, backup_id: str) -> dict:
 
 
 def list_backups(w: Ports, service_instance_id: str | None, limit: int = 20, after: str | None = None,
-                 flt: Filter = EVERYTHING) -> dict:
+                 flt: Filter | None = None) -> dict:
     """A page of backups, newest first (`operations/listing.py`); None: every service instance's."""
-    out, next_token = list_records(w, "backup", service_instance_id, limit, after, flt,
+    from .listing import EVERYTHING, list_records  # the listings' module only where a listing runs
+    out, next_token = list_records(w, "backup", service_instance_id, limit, after, flt or EVERYTHING,
                                    lambda stored: BackupRecord.from_docs(stored.header, stored.items).to_api())
     return {"Backups": out, "NextToken": next_token}

@@ -1,13 +1,12 @@
 """Starting the ECS instances a restore stopped (the StartingInstance phase and the flow's Catch)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..ports import Ports
 
 
-@dataclass(frozen=True)
-class StartRound:
+class StartRound(NamedTuple):
     """What one round of starting saw: the instances it found Stopped (so they did stop), and those not Running yet."""
     seen_stopped: list[str]
     not_running: list[str]

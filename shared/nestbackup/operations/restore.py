@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import secrets
 import time
+from typing import TYPE_CHECKING
 
 from .. import logs
 from ..decisions import restore as decide
@@ -27,15 +28,15 @@ from ..ports.compute import Instance
 from ..ports.flows import RestoreFlowInput
 from ..ports.records import StoredRecord
 from ..ports.steps.advance import AdvanceOutput, AdvanceState
-from .backup import create_backup
-from .closing import close_operation
 from .costs import Meter, final_cost
 from .instances import start_stopped
 from .kinds import RESTORE_KINDS
-from .listing import EVERYTHING, Filter, list_records
 from .loading import load_backup, read_restore, save
 from .opening import Opening, begin, earlier_record, ensure_started, fingerprint, start_flow, write_record
 from .restore_data import check_ownership, restore_data, restore_databases
+
+if TYPE_CHECKING:
+    from .listing import Filter
 
 
 # -- create and read
@@ -107,9 +108,10 @@ def get_restore(w: Ports, restore_id: str) -> dict:
 
 
 def list_restores(w: Ports, service_instance_id: str | None, limit: int = 20, after: str | None = None,
-                  flt: Filter = EVERYTHING) -> dict:
+                  flt: Filter | None = None) -> dict:
     """A page of restores, newest first (`operations/listing.py`); None: every service instance's."""
-    out, next_token = list_records(w, "restore", service_instance_id, limit, after, flt,
+    from .listing import EVERYTHING, list_records  # the listings' module only where a listing runs
+    out, next_token = list_records(w, "restore", service_instance_id, limit, after, flt or EVERYTHING,
                                    lambda stored: RestoreRecord.from_docs(stored.header, stored.items).to_api())
     return {"Restores": out, "NextToken": next_token}
 
@@ -159,6 +161,7 @@ def advance(w: Ports, restore_id: str, round_number: int = 0, now: float | None 
 
 def _safety_backup(w: Ports, record: RestoreRecord, now: float) -> None:
     if not record.safety_backup_id:
+        from .backup import create_backup  # only the safety phase's first round opens a backup
         out = create_backup(w, record.service_instance_id,
                                     f"safety backup before restore {record.restore_id}",
                                     token=f"safety-{record.restore_id}"[:64], lock_holder=record.restore_id,
@@ -305,6 +308,7 @@ def _finish(w: Ports, stored: StoredRecord, record: RestoreRecord, now: float) -
     record.refresh_status(iso_utc(now))
     record.cost = final_cost(w, record.restore_id)
     save(w, stored, record)
+    from .closing import close_operation  # the closing and its notifications, only on a restore's last step
     close_operation(w, record.service_instance_id, record.restore_id, record.to_api())
     logs.event("restore finished", step="finalize", record_id=record.restore_id, status=str(record.status))
 

@@ -12,7 +12,7 @@ import hmac
 import re
 import secrets
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..decisions import webhooks
 from ..errors import Conflict, NotFound, ValidationError
@@ -23,8 +23,7 @@ TENANTS, NAMES = "tenants", "tenant-names"
 TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 
 
-@dataclass(frozen=True)
-class Principal:
+class Principal(NamedTuple):
     """Who calls the API, and the service instances it may see."""
     name: str
     instances: frozenset[str] | None      # None: every service instance (the admin)

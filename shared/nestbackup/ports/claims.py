@@ -4,8 +4,7 @@ held by one operation at a time.
 `adapters/tablestore.py` implements it with conditional writes."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ..errors import Conflict
 
@@ -18,8 +17,7 @@ class LockTaken(Conflict):
         self.holder = holder
 
 
-@dataclass(frozen=True)
-class TokenClaim:
+class TokenClaim(NamedTuple):
     """Who holds a client token: the record id it is bound to and its request's fingerprint."""
     record_id: str
     fingerprint: str

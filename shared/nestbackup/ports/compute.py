@@ -2,14 +2,12 @@
 values it answers with. `adapters/ecs.py` implements it over the ECS API; tests/support/memory has an in-memory one."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable, Protocol
+from typing import Iterable, NamedTuple, Protocol
 
 from ..errors import CloudError
 
 
-@dataclass(frozen=True)
-class Disk:
+class Disk(NamedTuple):
     """An ECS disk (DescribeDisks)."""
     disk_id: str
     instance_id: str | None
@@ -30,8 +28,7 @@ class Disk:
         return self.status == "ReIniting"
 
 
-@dataclass(frozen=True)
-class Instance:
+class Instance(NamedTuple):
     """An ECS instance (DescribeInstances)."""
     instance_id: str
     status: str               # Pending | Running | Starting | Stopping | Stopped
@@ -45,8 +42,7 @@ class Instance:
         return self.status == "Stopped"
 
 
-@dataclass(frozen=True)
-class Snapshot:
+class Snapshot(NamedTuple):
     """An ECS snapshot (DescribeSnapshots)."""
     snapshot_id: str
     disk_id: str | None
@@ -66,8 +62,7 @@ class Snapshot:
         return self.status == "failed"
 
 
-@dataclass(frozen=True)
-class SnapshotGroup:
+class SnapshotGroup(NamedTuple):
     """An ECS snapshot-consistent group (DescribeSnapshotGroups)."""
     group_id: str
     status: str               # progressing | accomplished | failed
@@ -79,8 +74,7 @@ class SnapshotGroup:
         return self.status == "failed"
 
 
-@dataclass(frozen=True)
-class Refused:
+class Refused(NamedTuple):
     """An instance a batch call (Stop/StartInstances with BatchOptimization=SuccessFirst) did not act on: the call
     succeeds and its InstanceResponses row carries ECS's code."""
     instance_id: str

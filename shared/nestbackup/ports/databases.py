@@ -2,8 +2,7 @@
 the databases listed), and the plain values it answers with. `adapters/rds.py` implements it over the RDS API."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ..errors import CloudError
 from ..model.status import primary_instance
@@ -13,8 +12,7 @@ UNFINISHED_TASK = frozenset({"Scheduled", "Running", "Waiting", "Cancelling"})
 FAILED_TASK = frozenset({"Failed", "Canceled"})
 
 
-@dataclass(frozen=True)
-class DBInstance:
+class DBInstance(NamedTuple):
     """An RDS instance (DescribeDBInstances)."""
     db_instance_id: str
     engine: str
@@ -27,8 +25,7 @@ class DBInstance:
         return primary_instance(self.db_instance_type)
 
 
-@dataclass(frozen=True)
-class BackupJob:
+class BackupJob(NamedTuple):
     """An RDS backup job (DescribeBackupTasks)."""
     job_id: str
     status: str               # NoStart | Checking | Preparing | Waiting | Uploading | Finished | Failed
@@ -50,8 +47,7 @@ class BackupJob:
         return self.status == "Failed"
 
 
-@dataclass(frozen=True)
-class BackupSet:
+class BackupSet(NamedTuple):
     """An RDS backup set (DescribeBackups)."""
     backup_id: str
     status: str               # Success | Failed
@@ -76,8 +72,7 @@ class BackupSet:
         return self.meta_status == "OK"
 
 
-@dataclass(frozen=True)
-class Database:
+class Database(NamedTuple):
     """A database of an RDS instance (DescribeDatabases)."""
     name: str
     status: str               # Creating | Running | Deleting ("" where the API leaves it out)
@@ -87,8 +82,7 @@ class Database:
         return self.status == "Running"
 
 
-@dataclass(frozen=True)
-class HistoryTask:
+class HistoryTask(NamedTuple):
     """An RDS instance's task (DescribeHistoryTasks)."""
     task_id: str
     task_type: str

@@ -2,12 +2,10 @@
 implements it (addresses checked after DNS resolution, no redirects)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
-@dataclass(frozen=True)
-class Post:
+class Post(NamedTuple):
     """One webhook delivery to make."""
     key: str
     url: str
@@ -15,8 +13,7 @@ class Post:
     headers: dict[str, str]
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What became of one delivery."""
     key: str
     delivered: bool

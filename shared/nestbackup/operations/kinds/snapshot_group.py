@@ -2,7 +2,6 @@
 reset to its own member snapshot), so the restore side is the disk's."""
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ...decisions.backup import CloudProgress, client_token, failed_group_outcomes
@@ -59,7 +58,7 @@ class SnapshotGroup(DiskSnapshot):
             sized = w.ecs.describe_snapshots([sid for sid in unsized.values() if sid])
             for rid, sid in unsized.items():
                 if sid in sized:
-                    seen[rid] = replace(seen[rid], size_bytes=sized[sid].size_bytes)
+                    seen[rid] = seen[rid]._replace(size_bytes=sized[sid].size_bytes)
         return seen
 
     def delete(self, w: Ports, item: BackupItem, groups_done: set[str], backup_set: str | None = None) -> None:
