@@ -1,6 +1,8 @@
-"""The README's five-minute tour, run as written: each line of its shell block in order against the `local serve` it
-starts (on a free port and a fresh state directory instead of 8900 and .state), every command exiting 0; the
-restore takes the id the backup printed. A tour that stops working fails here, not in a newcomer's terminal."""
+"""The shell examples of the README's five-minute tour and of `docs/operating.md`, run as written: each line of their
+blocks in order against the `local serve` the first line starts (on a free port and a fresh state directory instead
+of 8900 and .state), every command exiting 0. A placeholder takes the id the commands before it printed last
+(`backup-…`, `restore-…`, `<the backup's id>`). An example that stops working fails here, not in an operator's
+terminal."""
 from __future__ import annotations
 
 import os
@@ -8,6 +10,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -20,26 +23,32 @@ ROOT = Path(__file__).resolve().parents[2]
 CLI = ".venv/bin/nestbackup"
 
 
-def tour() -> list[str]:
-    readme = (ROOT / "README.md").read_text()
-    block = re.search(r"## A five-minute tour\n.*?```sh\n(.*?)```", readme, re.DOTALL)
-    assert block, "the README has no five-minute tour"
-    return [re.split(r"\s{2,}#", line)[0].strip() for line in block.group(1).splitlines() if line.strip()]
+def shell_lines(path: str, after: str = "") -> list[str]:
+    """The lines of the ```sh / ``` blocks of `path` (from the heading `after` on), comments dropped."""
+    text = (ROOT / path).read_text()
+    text = text[text.index(after):] if after else text
+    blocks = re.findall(r"^```(?:sh)?\n(.*?)^```", text, re.DOTALL | re.MULTILINE)
+    if after:
+        blocks = blocks[:1]
+    lines = [re.split(r"\s{2,}#", line)[0].strip() for block in blocks for line in block.splitlines()]
+    return [line for line in lines if line]
 
 
-def test_the_readme_tour_runs_as_written(tmp_path):
+@pytest.mark.parametrize("path, after", [("README.md", "## A five-minute tour"), ("docs/operating.md", "")])
+def test_the_shell_examples_run_as_written(tmp_path, path, after):
+    lines = shell_lines(path, after)
+    assert lines and lines[0].startswith(f"{CLI} local serve"), lines[:1]
     port, state = str(free_port()), str(tmp_path / "state")
     env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy")}
     served = None
     said = ""
     try:
-        for line in tour():
+        for line in lines:
             line = line.replace("8900", port).replace(".state", state)
             if line.startswith("export "):
                 env.update(dict(pair.split("=", 1) for pair in shlex.split(line)[1:]))
                 continue
-            backup_id = re.search(r"backup-[0-9a-f]{20}", said)
-            line = line.replace("<the backup's id>", backup_id.group(0) if backup_id else "<no backup id printed>")
+            line = _fill(line, said)
             args = shlex.split(line.removesuffix("&").strip())
             assert args[0] == CLI, line
             args = [sys.executable, "-m", "nestbackup.cli.main", *args[1:]]
@@ -50,15 +59,24 @@ def test_the_readme_tour_runs_as_written(tmp_path):
             done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
             assert done.returncode == 0, (line, done.stdout[-2000:], done.stderr[-2000:])
             said += done.stdout + done.stderr
-        assert served is not None, "the tour starts no local cloud"
     finally:
         if served is not None:
             served.kill()
             served.wait(10)
 
 
+def _fill(line: str, said: str) -> str:
+    """The placeholders, each the last id of its kind printed so far."""
+    for placeholder, pattern in (("<the backup's id>", r"backup-[0-9a-f]{20}"), ("backup-…", r"backup-[0-9a-f]{20}"),
+                                 ("restore-…", r"restore-[0-9a-f]{20}")):
+        if placeholder in line:
+            found = re.findall(pattern, said)
+            assert found, f"{line}: no id printed before it for {placeholder}"
+            line = line.replace(placeholder, found[-1])
+    return line
+
+
 def _wait_healthy(endpoint: str, proc: subprocess.Popen) -> None:
-    import time
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
