@@ -23,8 +23,9 @@ def _body(body: bytes):
 def handle_control(cloud: LocalCloud, method: str, url, headers: dict, body: bytes):
     path = url.path.rstrip("/")
     # Only JSON changes state: a web page can send text/plain, form or multipart bodies cross-site without a
-    # preflight, but not application/json, so no page the operator visits can seed or fault this cloud.
-    if method not in ("GET", "HEAD") and \
+    # preflight, but not application/json, so no page the operator visits can seed or fault this cloud. A body-less
+    # DELETE needs no type: a page cannot send DELETE cross-site without a preflight (not a CORS-safelisted method).
+    if (method == "POST" or (method not in ("GET", "HEAD") and body)) and \
             headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
         return _reply(415, {"Code": "UnsupportedMediaType",
                             "Message": "the control plane takes only content-type: application/json"})

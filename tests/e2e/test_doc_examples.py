@@ -1,7 +1,8 @@
-"""The shell examples of the README's five-minute tour and of `docs/operating.md`, run as written: each line of their
-blocks in order against the `local serve` the first line starts (on a free port and a fresh state directory instead
-of 8900 and .state), every command exiting 0. A placeholder takes the id the commands before it printed last
-(`backup-…`, `restore-…`, `<the backup's id>`). An example that stops working fails here, not in an operator's
+"""The examples of the README's five-minute tour, `docs/operating.md` and `docs/local-cloud.md`, run as written: each
+command of their blocks in order (a command continued by `\\` or an open quote is one) against the `local serve`
+the first starts (on a free port and a fresh state directory instead of 8900 and .state), every command exiting 0,
+a ```python block run as a script. A placeholder takes the id the commands before it printed last (`backup-…`,
+`restore-…`, `<the backup's id>`, `d-…`, `i-…`). An example that stops working fails here, not in an operator's
 terminal."""
 from __future__ import annotations
 
@@ -24,17 +25,39 @@ CLI = ".venv/bin/nestbackup"
 
 
 def shell_lines(path: str, after: str = "") -> list[str]:
-    """The lines of the ```sh / ``` blocks of `path` (from the heading `after` on), comments dropped."""
+    """The commands of the ``` / ```sh / ```python blocks of `path` (from the heading `after` on, then its first
+    block only), comments dropped; a python block is one entry starting "python:"."""
     text = (ROOT / path).read_text()
     text = text[text.index(after):] if after else text
-    blocks = re.findall(r"^```(?:sh)?\n(.*?)^```", text, re.DOTALL | re.MULTILINE)
+    blocks = re.findall(r"^```(sh|python)?\n(.*?)^```", text, re.DOTALL | re.MULTILINE)
     if after:
         blocks = blocks[:1]
-    lines = [re.split(r"\s{2,}#", line)[0].strip() for block in blocks for line in block.splitlines()]
-    return [line for line in lines if line]
+    out: list[str] = []
+    for kind, block in blocks:
+        if kind == "python":
+            out.append("python:" + block)
+            continue
+        pending = ""
+        for raw in block.splitlines():
+            line = re.split(r"\s{2,}#", raw)[0].strip()
+            if not line:
+                continue
+            pending = f"{pending} {line}".strip()
+            if pending.endswith("\\"):
+                pending = pending[:-1].strip()
+                continue
+            try:
+                shlex.split(pending)
+            except ValueError:          # an open quote: the command goes on on the next line
+                continue
+            out.append(pending)
+            pending = ""
+        assert not pending, f"{path}: an unfinished command: {pending}"
+    return out
 
 
-@pytest.mark.parametrize("path, after", [("README.md", "## A five-minute tour"), ("docs/operating.md", "")])
+@pytest.mark.parametrize("path, after", [("README.md", "## A five-minute tour"), ("docs/operating.md", ""),
+                                         ("docs/local-cloud.md", "")])
 def test_the_shell_examples_run_as_written(tmp_path, path, after):
     lines = shell_lines(path, after)
     assert lines and lines[0].startswith(f"{CLI} local serve"), lines[:1]
@@ -49,10 +72,18 @@ def test_the_shell_examples_run_as_written(tmp_path, path, after):
                 env.update(dict(pair.split("=", 1) for pair in shlex.split(line)[1:]))
                 continue
             line = _fill(line, said)
+            if line.startswith("python:"):
+                done = subprocess.run([sys.executable, "-c", line.removeprefix("python:")], env=env,
+                                      capture_output=True, text=True, timeout=120)
+                assert done.returncode == 0, (line, done.stderr[-2000:])
+                continue
             args = shlex.split(line.removesuffix("&").strip())
-            assert args[0] == CLI, line
-            args = [sys.executable, "-m", "nestbackup.cli.main", *args[1:]]
-            if line.endswith("&"):
+            assert args[0] in (CLI, "curl"), line
+            if args[0] == CLI:
+                args = [sys.executable, "-m", "nestbackup.cli.main", *args[1:]]
+            else:
+                args = [*args[:1], "--fail-with-body", "--silent", "--show-error", *args[1:]]
+            if line.endswith("&") or args[3:5] == ["local", "serve"]:
                 served = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 _wait_healthy(f"http://127.0.0.1:{port}", served)
                 continue
@@ -68,7 +99,8 @@ def test_the_shell_examples_run_as_written(tmp_path, path, after):
 def _fill(line: str, said: str) -> str:
     """The placeholders, each the last id of its kind printed so far."""
     for placeholder, pattern in (("<the backup's id>", r"backup-[0-9a-f]{20}"), ("backup-…", r"backup-[0-9a-f]{20}"),
-                                 ("restore-…", r"restore-[0-9a-f]{20}")):
+                                 ("restore-…", r"restore-[0-9a-f]{20}"), ("d-…", r"\bd-[0-9a-z]{20}\b"),
+                                 ("i-…", r"\bi-[0-9a-z]{20}\b")):
         if placeholder in line:
             found = re.findall(pattern, said)
             assert found, f"{line}: no id printed before it for {placeholder}"

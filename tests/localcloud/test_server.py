@@ -71,6 +71,10 @@ def test_the_control_plane_takes_only_json_so_a_web_page_cannot_drive_it(endpoin
             opener.open(request, timeout=10)
         assert exc.value.code == 415, kind
     assert control.call("GET", "/_local/health")["Status"] == "ok"       # reads need no body
+    # a body-less DELETE needs no type (docs/local-cloud.md's `curl -X DELETE …/_local/faults`): no page can send
+    # DELETE cross-site without a preflight
+    with opener.open(urllib.request.Request(endpoint + "/_local/faults", method="DELETE"), timeout=10) as answer:
+        assert answer.status == 200
 
 
 def test_the_server_takes_100_parallel_connections(endpoint):
