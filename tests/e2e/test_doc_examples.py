@@ -2,7 +2,7 @@
 command of their blocks in order (a command continued by `\\` or an open quote is one) against the `local serve`
 the first starts (on a free port and a fresh state directory instead of 8900 and .state), every command exiting 0,
 a ```python block run as a script. A placeholder takes the id the commands before it printed last (`backup-…`,
-`restore-…`, `<the backup's id>`, `d-…`, `i-…`). An example that stops working fails here, not in an operator's
+`restore-…`, `d-…`, `i-…`). An example that stops working fails here, not in an operator's
 terminal."""
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def test_the_shell_examples_run_as_written(tmp_path, path, after):
 
 def _fill(line: str, said: str) -> str:
     """The placeholders, each the last id of its kind printed so far."""
-    for placeholder, pattern in (("<the backup's id>", r"backup-[0-9a-f]{20}"), ("backup-…", r"backup-[0-9a-f]{20}"),
+    for placeholder, pattern in (("backup-…", r"backup-[0-9a-f]{20}"),
                                  ("restore-…", r"restore-[0-9a-f]{20}"), ("d-…", r"\bd-[0-9a-z]{20}\b"),
                                  ("i-…", r"\bi-[0-9a-z]{20}\b")):
         if placeholder in line:
