@@ -38,7 +38,7 @@ from tablestore.metadata import SecondaryIndexMeta
 
 from localcloud.cloud import LocalCloud
 from localcloud.server import LocalCloudServer
-from tests.support import free_port, make_ots, spawn_local_cloud
+from tests.support import make_ots, spawn_local_cloud
 
 try:
     from tablestore.native import NATIVE_AVAILABLE
@@ -626,17 +626,16 @@ def test_rows_survive_a_restart_on_the_same_state_dir(tmp_path):
 
 
 def test_acknowledged_writes_survive_sigkill(tmp_path):
-    port = free_port()
-    proc, _ = spawn_local_cloud(tmp_path, port)
+    proc, endpoint = spawn_local_cloud(tmp_path)
     acked = []
     try:
-        client = make_ots(f"http://127.0.0.1:{port}")
+        client = make_ots(endpoint)
         name = _create(client)
         stop = threading.Event()
         ended_by: list[BaseException] = []
 
         def writer():
-            c = make_ots(f"http://127.0.0.1:{port}", socket_timeout=30)
+            c = make_ots(endpoint, socket_timeout=30)
             i = 0
             while not stop.is_set():
                 try:
@@ -662,9 +661,9 @@ def test_acknowledged_writes_survive_sigkill(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert len(acked) > 10
-    proc, _ = spawn_local_cloud(tmp_path, port)
+    proc, endpoint = spawn_local_cloud(tmp_path)           # the same state, on whatever port is free now
     try:
-        client = make_ots(f"http://127.0.0.1:{port}")
+        client = make_ots(endpoint)
         rows = list(client.xget_range(name, "FORWARD", [("id", INF_MIN)], [("id", INF_MAX)], CapacityUnit(0, 0)))
         have = {r.primary_key[0][1] for r in rows}
         assert {f"r{i:05d}" for i in acked} <= have

@@ -5,6 +5,7 @@ import json
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -43,21 +44,34 @@ def free_port() -> int:
 
 
 def spawn_local_cloud(state, port: int | None = None, admin_token: str | None = None):
-    """`nestbackup local serve` in its own process (to be killed with SIGKILL); returns (process, endpoint)."""
-    port = port or free_port()
+    """`nestbackup local serve` in its own process (to be killed with SIGKILL); returns (process, endpoint). A port
+    left to it is a free one; if another socket took it between the check and the server's bind (the server exits at
+    start), it tries another, up to three times. What the server said on stderr is in the error."""
+    for _ in range(1 if port else 3):
+        chosen = port or free_port()
+        proc, said = _serve(state, chosen, admin_token)
+        endpoint = f"http://127.0.0.1:{chosen}"
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                opener.open(endpoint + "/_local/health", timeout=1).read()
+                return proc, endpoint
+            except OSError:
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+        else:
+            proc.kill()
+            raise RuntimeError("the local cloud did not start")
+        said.seek(0)
+        error = said.read().decode(errors="replace")[-2000:]
+    raise RuntimeError(f"the local cloud exited at start: {error}")
+
+
+def _serve(state, port: int, admin_token: str | None):
     token = ["--admin-token", admin_token] if admin_token else []
+    said = tempfile.TemporaryFile()
     proc = subprocess.Popen([sys.executable, "-m", "nestbackup.cli.main", "local", "serve", "--port", str(port),
-                             "--state-dir", str(state), *token], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            opener.open(endpoint + "/_local/health", timeout=1).read()
-            return proc, endpoint
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError("the local cloud exited at start") from None
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("the local cloud did not start")
+                             "--state-dir", str(state), *token], stdout=subprocess.DEVNULL, stderr=said)
+    return proc, said
