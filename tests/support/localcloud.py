@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from pathlib import Path
 
 
 class Control:
@@ -44,29 +47,46 @@ def free_port() -> int:
 
 
 def spawn_local_cloud(state, port: int | None = None, admin_token: str | None = None):
-    """`nestbackup local serve` in its own process (to be killed with SIGKILL); returns (process, endpoint). A port
-    left to it is a free one; if another socket took it between the check and the server's bind (the server exits at
-    start), it tries another, up to three times. What the server said on stderr is in the error."""
-    for _ in range(1 if port else 3):
-        chosen = port or free_port()
-        proc, said = _serve(state, chosen, admin_token)
-        endpoint = f"http://127.0.0.1:{chosen}"
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+    """`nestbackup local serve` in its own process (to be killed with SIGKILL); returns (process, endpoint). With no
+    port the server binds port 0 and says which one it got, so no other socket can take it between a check and the
+    bind (a free-port check once raced another server, whose kill then reset this test's first call). The health
+    answer must name this state directory: a server that is not ours is never taken for it. What the server said on
+    stderr is in the error."""
+    proc, said = _serve(state, port or 0, admin_token)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline, endpoint = time.monotonic() + 60, None
+    while time.monotonic() < deadline and proc.poll() is None:
+        endpoint = endpoint or _announced_endpoint(said)
+        if endpoint is not None:
             try:
-                opener.open(endpoint + "/_local/health", timeout=1).read()
+                health = json.loads(opener.open(endpoint + "/_local/health", timeout=1).read())
+                if Path(health["StateDir"]).resolve() != Path(state).resolve():
+                    proc.kill()
+                    raise RuntimeError(f"{endpoint} is another local cloud's (state in {health['StateDir']})")
                 return proc, endpoint
             except OSError:
-                if proc.poll() is not None:
-                    break
-                time.sleep(0.05)
-        else:
-            proc.kill()
-            raise RuntimeError("the local cloud did not start")
-        said.seek(0)
-        error = said.read().decode(errors="replace")[-2000:]
-    raise RuntimeError(f"the local cloud exited at start: {error}")
+                pass
+        time.sleep(0.05)
+    if proc.poll() is None:
+        proc.kill()
+        raise RuntimeError("the local cloud did not start in 60 s: " + _said(said))
+    raise RuntimeError("the local cloud exited at start: " + _said(said))
+
+
+def _announced_endpoint(said) -> str | None:
+    match = re.search(rb"local cloud on (http://[^ ]+) ", _read(said))
+    return match.group(1).decode() if match else None
+
+
+def _said(said) -> str:
+    return _read(said).decode(errors="replace")[-2000:]
+
+
+def _read(said) -> bytes:
+    """What the server wrote so far; pread leaves the offset the server shares with us (a seek could make its next
+    line overwrite the first)."""
+    fd = said.fileno()
+    return os.pread(fd, os.fstat(fd).st_size, 0)
 
 
 def _serve(state, port: int, admin_token: str | None):
