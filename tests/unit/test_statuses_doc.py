@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from nestbackup.model import status as st
-from nestbackup.model.status import BackupStatus, ItemStatus, RestoreStatus
+from nestbackup.model.status import BackupStatus, DrillStatus, ItemStatus, RestoreStatus
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "statuses.md"
 
@@ -30,7 +30,8 @@ def _yes(cell: str) -> bool:
     return cell == "yes"
 
 
-RECORDS = {"backup": (BackupStatus, st.BACKUP_RULES), "restore": (RestoreStatus, st.RESTORE_RULES)}
+RECORDS = {"backup": (BackupStatus, st.BACKUP_RULES), "restore": (RestoreStatus, st.RESTORE_RULES),
+           "drill": (DrillStatus, st.DRILL_RULES)}
 
 
 def test_the_record_table_is_the_code():
@@ -38,8 +39,10 @@ def test_the_record_table_is_the_code():
     for row in rows:
         enum, rules = RECORDS[row["record"]]
         rule = rules[enum(row["status"])]
-        assert (rule.final, rule.restorable, rule.exit_code, rule.compute_nest) == (
-            _yes(row["final"]), _yes(row["restorable"]), int(row["exit code"]), _yes(row["Compute Nest"])), row
+        assert (rule.final, rule.restorable, rule.selectable, rule.exit_code, rule.compute_nest) == (
+            _yes(row["final"]), _yes(row["restorable"]), _yes(row["selectable"]), int(row["exit code"]),
+            _yes(row["Compute Nest"])), row
+        assert st.exit_code(row["status"], row["record"]) == int(row["exit code"]), row
     for kind, (enum, _) in RECORDS.items():
         assert {r["status"] for r in rows if r["record"] == kind} == {s.value for s in enum}, kind
 
@@ -50,8 +53,9 @@ def test_the_item_table_is_the_code():
     for row in rows:
         rule = st.ITEM_RULES[ItemStatus(row["status"])]
         used = {u.strip() for u in row["used by"].split(",")}
-        assert (rule.final, rule.failure, rule.backup, rule.restore) == (
-            _yes(row["final"]), _yes(row["failure"]), "backup" in used, "restore" in used), row
+        assert (rule.final, rule.failure, rule.backup, rule.restore, rule.drill, rule.copy) == (
+            _yes(row["final"]), _yes(row["failure"]), "backup" in used, "restore" in used, "drill" in used,
+            "copy" in used), row
 
 
 def _items(cell: str) -> list[ItemStatus]:
@@ -63,6 +67,8 @@ def test_each_roll_up_case_of_the_doc_is_what_the_code_computes(row):
     items, cancelled = _items(row["items"]), _yes(row["cancelled"])
     if row["record"] == "backup":
         assert st.aggregate_backup(items, cancelled) is BackupStatus(row["status"])
+    elif row["record"] == "drill":
+        assert st.aggregate_drill(items, _yes(row["finished"]), cancelled=cancelled) is DrillStatus(row["status"])
     else:
         assert st.aggregate_restore(items, _yes(row["finished"]), cancelled=cancelled) is RestoreStatus(row["status"])
 

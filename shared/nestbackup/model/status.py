@@ -33,6 +33,13 @@ class RestoreStatus(_Status):
     CANCELLED = "Cancelled"        # the caller cancelled it before any database was swapped
 
 
+class DrillStatus(_Status):
+    RUNNING = "Running"            # restoring the backup's artifacts into scratch, checking, removing the scratch
+    PASSED = "Passed"              # every artifact restored into scratch and checked out
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"        # cancelled by the caller or preempted by a restore of the same service instance
+
+
 class ItemStatus(_Status):
     PENDING = "Pending"            # declared in the record, no cloud call made yet
     RUNNING = "Running"            # the cloud accepted the work; its id is on the item
@@ -49,9 +56,11 @@ CANCELLED = "Cancelled"    # the cause code a cancel hands to the closing step (
 
 
 class RecordRule(NamedTuple):
-    """One row of the record table: final, restorable, the CLI's exit code, and whether Compute Nest names it."""
+    """One row of the record table: final, restorable whole, restorable by selection, the CLI's exit code, and
+    whether Compute Nest names it."""
     final: bool
     restorable: bool
+    selectable: bool
     exit_code: int
     compute_nest: bool
 
@@ -60,20 +69,26 @@ class RecordRule(NamedTuple):
 EXIT_OK, EXIT_FAILED, EXIT_WITH_ISSUES, EXIT_CANCELLED = 0, 3, 4, 5
 
 BACKUP_RULES: dict[BackupStatus, RecordRule] = {
-    BackupStatus.CREATING: RecordRule(False, False, EXIT_OK, True),
-    BackupStatus.CREATED: RecordRule(True, True, EXIT_OK, True),
-    BackupStatus.PARTIALLY_CREATED: RecordRule(True, False, EXIT_WITH_ISSUES, False),
-    BackupStatus.CREATE_FAILED: RecordRule(True, False, EXIT_FAILED, True),
-    BackupStatus.CANCELLED: RecordRule(True, False, EXIT_CANCELLED, False),
-    BackupStatus.DELETING: RecordRule(False, False, EXIT_OK, True),
-    BackupStatus.DELETED: RecordRule(True, False, EXIT_OK, True),
-    BackupStatus.DELETE_FAILED: RecordRule(True, False, EXIT_FAILED, True),
+    BackupStatus.CREATING: RecordRule(False, False, False, EXIT_OK, True),
+    BackupStatus.CREATED: RecordRule(True, True, True, EXIT_OK, True),
+    BackupStatus.PARTIALLY_CREATED: RecordRule(True, False, True, EXIT_WITH_ISSUES, False),
+    BackupStatus.CREATE_FAILED: RecordRule(True, False, False, EXIT_FAILED, True),
+    BackupStatus.CANCELLED: RecordRule(True, False, False, EXIT_CANCELLED, False),
+    BackupStatus.DELETING: RecordRule(False, False, False, EXIT_OK, True),
+    BackupStatus.DELETED: RecordRule(True, False, False, EXIT_OK, True),
+    BackupStatus.DELETE_FAILED: RecordRule(True, False, False, EXIT_FAILED, True),
 }
 RESTORE_RULES: dict[RestoreStatus, RecordRule] = {
-    RestoreStatus.RESTORING: RecordRule(False, False, EXIT_OK, True),
-    RestoreStatus.RESTORED: RecordRule(True, False, EXIT_OK, True),
-    RestoreStatus.RESTORE_FAILED: RecordRule(True, False, EXIT_FAILED, True),
-    RestoreStatus.CANCELLED: RecordRule(True, False, EXIT_CANCELLED, False),
+    RestoreStatus.RESTORING: RecordRule(False, False, False, EXIT_OK, True),
+    RestoreStatus.RESTORED: RecordRule(True, False, False, EXIT_OK, True),
+    RestoreStatus.RESTORE_FAILED: RecordRule(True, False, False, EXIT_FAILED, True),
+    RestoreStatus.CANCELLED: RecordRule(True, False, False, EXIT_CANCELLED, False),
+}
+DRILL_RULES: dict[DrillStatus, RecordRule] = {
+    DrillStatus.RUNNING: RecordRule(False, False, False, EXIT_OK, False),
+    DrillStatus.PASSED: RecordRule(True, False, False, EXIT_OK, False),
+    DrillStatus.FAILED: RecordRule(True, False, False, EXIT_FAILED, False),
+    DrillStatus.CANCELLED: RecordRule(True, False, False, EXIT_CANCELLED, False),
 }
 
 
@@ -82,32 +97,41 @@ class ItemRule(NamedTuple):
     failure: bool
     backup: bool          # used by backup items
     restore: bool         # used by restore items
+    drill: bool           # used by drill items
+    copy: bool            # used by a backup's copies in another region
 
 
 ITEM_RULES: dict[ItemStatus, ItemRule] = {
-    ItemStatus.PENDING: ItemRule(False, False, True, True),
-    ItemStatus.RUNNING: ItemRule(False, False, True, True),
-    ItemStatus.SUCCEEDED: ItemRule(True, False, True, True),
-    ItemStatus.FAILED: ItemRule(True, True, True, True),
-    ItemStatus.SKIPPED: ItemRule(True, False, True, False),
-    ItemStatus.NOT_STARTED: ItemRule(True, False, True, True),
-    ItemStatus.CANCELLED: ItemRule(True, False, True, True),
-    ItemStatus.ROLLED_BACK: ItemRule(True, False, False, True),
-    ItemStatus.DELETED: ItemRule(True, False, True, False),
+    ItemStatus.PENDING: ItemRule(False, False, True, True, True, True),
+    ItemStatus.RUNNING: ItemRule(False, False, True, True, True, True),
+    ItemStatus.SUCCEEDED: ItemRule(True, False, True, True, True, True),
+    ItemStatus.FAILED: ItemRule(True, True, True, True, True, True),
+    ItemStatus.SKIPPED: ItemRule(True, False, True, False, False, False),
+    ItemStatus.NOT_STARTED: ItemRule(True, False, True, True, True, True),
+    ItemStatus.CANCELLED: ItemRule(True, False, True, True, True, True),
+    ItemStatus.ROLLED_BACK: ItemRule(True, False, False, True, False, False),
+    ItemStatus.DELETED: ItemRule(True, False, True, False, False, True),
 }
 
 ITEM_FINAL = frozenset(s for s, rule in ITEM_RULES.items() if rule.final)
 BACKUP_FINAL = frozenset(s for s, rule in BACKUP_RULES.items() if rule.final)
 RESTORE_FINAL = frozenset(s for s, rule in RESTORE_RULES.items() if rule.final)
+DRILL_FINAL = frozenset(s for s, rule in DRILL_RULES.items() if rule.final)
 RESTORABLE = frozenset(s for s, rule in BACKUP_RULES.items() if rule.restorable)
+SELECTABLE = frozenset(s for s, rule in BACKUP_RULES.items() if rule.selectable)
 # Statuses a record can end a create in that are not a plain success (the CLI says why on stderr).
 NOT_CLEAN = frozenset({BackupStatus.PARTIALLY_CREATED, BackupStatus.CREATE_FAILED, BackupStatus.CANCELLED,
-                       BackupStatus.DELETE_FAILED, RestoreStatus.RESTORE_FAILED, RestoreStatus.CANCELLED})
+                       BackupStatus.DELETE_FAILED, RestoreStatus.RESTORE_FAILED, RestoreStatus.CANCELLED,
+                       DrillStatus.FAILED, DrillStatus.CANCELLED})
+RECORD_RULES: dict[str, dict] = {"backup": BACKUP_RULES, "restore": RESTORE_RULES, "drill": DRILL_RULES}
 
 
-def exit_code(record_status: str) -> int:
-    """The CLI's exit code for a backup or restore record's status (an unknown one, from a newer server: 0)."""
-    for rules in (BACKUP_RULES, RESTORE_RULES):
+def exit_code(record_status: str, kind: str | None = None) -> int:
+    """The CLI's exit code for a record's status (`kind` backup, restore or drill; without it, the first table that
+    names the status); an unknown one, from a newer server: 0."""
+    for name, rules in RECORD_RULES.items():
+        if kind not in (None, name):
+            continue
         for status, rule in rules.items():
             if status.value == record_status:
                 return rule.exit_code
@@ -115,8 +139,8 @@ def exit_code(record_status: str) -> int:
 
 
 def is_final(record_status: str) -> bool:
-    """Whether a backup or restore record's status is final (following it stops there)."""
-    return any(s.value == record_status for s in BACKUP_FINAL | RESTORE_FINAL)
+    """Whether a backup, restore or drill record's status is final (following it stops there)."""
+    return any(s.value == record_status for s in BACKUP_FINAL | RESTORE_FINAL | DRILL_FINAL)
 
 
 def is_failure(status: ItemStatus) -> bool:
@@ -140,6 +164,20 @@ def aggregate_backup(statuses: Iterable[ItemStatus], cancelled: bool = False) ->
     if ItemStatus.SUCCEEDED in taken:
         return BackupStatus.PARTIALLY_CREATED
     return BackupStatus.CREATE_FAILED
+
+
+def aggregate_drill(statuses: Iterable[ItemStatus], finished: bool, failed: bool = False,
+                    cancelled: bool = False) -> DrillStatus:
+    """Running until every item is final and the scratch resources are removed (`finished`); then Cancelled if
+    cancelled or preempted, Failed if the drill failed or any item is not Succeeded, else Passed."""
+    statuses = list(statuses)
+    if not finished or any(s not in ITEM_FINAL for s in statuses):
+        return DrillStatus.RUNNING
+    if cancelled:
+        return DrillStatus.CANCELLED
+    if failed or any(s is not ItemStatus.SUCCEEDED for s in statuses):
+        return DrillStatus.FAILED
+    return DrillStatus.PASSED
 
 
 # -- cloud status strings -> item status
