@@ -5,7 +5,7 @@ Nothing else compares status strings; cloud status strings are mapped to item st
 from __future__ import annotations
 
 from enum import Enum
-from typing import Iterable, NamedTuple
+from typing import Any, Iterable, Mapping, NamedTuple
 
 
 class _Status(str, Enum):
@@ -123,7 +123,8 @@ SELECTABLE = frozenset(s for s, rule in BACKUP_RULES.items() if rule.selectable)
 NOT_CLEAN = frozenset({BackupStatus.PARTIALLY_CREATED, BackupStatus.CREATE_FAILED, BackupStatus.CANCELLED,
                        BackupStatus.DELETE_FAILED, RestoreStatus.RESTORE_FAILED, RestoreStatus.CANCELLED,
                        DrillStatus.FAILED, DrillStatus.CANCELLED})
-RECORD_RULES: dict[str, dict] = {"backup": BACKUP_RULES, "restore": RESTORE_RULES, "drill": DRILL_RULES}
+RECORD_RULES: dict[str, Mapping[Any, RecordRule]] = {"backup": BACKUP_RULES, "restore": RESTORE_RULES,
+                                                       "drill": DRILL_RULES}
 
 
 def exit_code(record_status: str, kind: str | None = None) -> int:
