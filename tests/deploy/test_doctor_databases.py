@@ -92,5 +92,10 @@ def test_each_database_account_is_checked_from_the_functions_and_its_fixes_make_
         for engine in ("MySQL", "PostgreSQL"):
             assert f"ok        RDS {rds[engine]} ({engine}) of si-accounts: the account connects and may swap " \
                    f"databases {db}" in done.stdout
+        done = doctor(server.endpoint, "--instance", "si-nobody")    # the function refuses it: one line, no trace
+        assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
+        assert [line.split(": ", 1)[0] for line in done.stdout.splitlines() if line.startswith("DATABASE")] == [
+            "DATABASE  service instance si-nobody"]
+        assert "the database check did not run" in done.stdout and "no service instance si-nobody" in done.stdout
     finally:
         server.stop()

@@ -164,7 +164,7 @@ def check_database_accounts(report: Report, instance_ids: list[str], preflight: 
             report.fail("DATABASE", f"service instance {si}: the database check did not run: {err} - fix: deploy "
                                     f"first (`s deploy`), and check the id and NESTBACKUP_COMPUTENEST_REGION")
             continue
-        checks = answer.get("Checks") or [] if isinstance(answer, dict) else []
+        checks = (answer.get("Checks") or []) if isinstance(answer, dict) else []
         if not checks:
             report.ok(f"service instance {si}: no RDS instance, no database account to check")
         for check in checks:
