@@ -52,8 +52,9 @@ def _equal(stored, literal) -> bool:
 class Session:
     """One client connection's state: its current database, and how to disconnect it."""
 
-    def __init__(self, database: str, on_kill: Callable[[], None]) -> None:
+    def __init__(self, database: str, on_kill: Callable[[], None], login: str = "sa") -> None:
         self.database = database
+        self.login = login
         self.alive = True
         self._on_kill = on_kill
 
@@ -74,10 +75,10 @@ class Engine:
         self.catalog = catalog
         self._sessions: list[Session] = []
 
-    def open_session(self, database: str, on_kill: Callable[[], None]) -> Session:
-        """Log a session in to `database` (the LOGIN7 database field; empty means master)."""
+    def open_session(self, database: str, on_kill: Callable[[], None], login: str = "sa") -> Session:
+        """Log `login` in to `database` (the LOGIN7 database field; empty means master)."""
         with self.catalog.lock:
-            session = Session("master", on_kill)
+            session = Session("master", on_kill, login)
             try:
                 self.use(session, database or "master")
             except SqlError as e:
@@ -144,6 +145,21 @@ class Engine:
 
     def version(self, session: Session) -> Outcome:
         return Outcome(ResultSet([Column("", "nvarchar")], [[VERSION]]), rowcount=1)
+
+    def functions(self, session: Session, calls: list[tuple[str, list]]) -> Outcome:
+        """SUSER_SNAME() is the session's login; HAS_PERMS_BY_NAME answers as for a sysadmin (the stand-in's one
+        login: there is no permission model): 1 on the server and on a database that exists, NULL on one that does
+        not (SQL Server's answer for a securable it cannot find)."""
+        row: list = []
+        for name, args in calls:
+            if name == "suser_sname":
+                row.append(session.login)
+            elif args[0] is None:
+                row.append(1)
+            else:
+                row.append(1 if self.catalog.canonical(str(args[0])) is not None else None)
+        columns = [Column("", "nvarchar" if name == "suser_sname" else "bigint") for name, _ in calls]
+        return Outcome(ResultSet(columns, [row]), rowcount=1)
 
     def list_databases(self, session: Session, columns: list[str], where: str | None) -> Outcome:
         rows = [

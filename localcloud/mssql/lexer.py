@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from .catalog import MAX_NAME, SqlError, name_length
 
 SUPPORTED = (
-    "SELECT @@VERSION; SELECT name, user_access_desc FROM sys.databases [WHERE name = N'..']; "
+    "SELECT @@VERSION; SELECT SUSER_SNAME(), HAS_PERMS_BY_NAME(N'..'|NULL, N'DATABASE'|NULL, N'..'); "
+    "SELECT name, user_access_desc FROM sys.databases [WHERE name = N'..']; "
     "CREATE DATABASE d; DROP DATABASE d; USE d; "
     "ALTER DATABASE d SET SINGLE_USER WITH ROLLBACK IMMEDIATE | SET MULTI_USER | MODIFY NAME = n; "
     "CREATE TABLE [d.][s.]t (columns); INSERT INTO t [(columns)] VALUES (..)[, (..)]; "

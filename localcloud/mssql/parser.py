@@ -199,6 +199,11 @@ class Parser:
     def select(self) -> tuple[str, tuple]:
         if self.accept("@@version"):
             return "version", ()
+        if self.tok.is_word("suser_sname", "has_perms_by_name"):
+            calls = [self.function_call()]
+            while self.accept_sym(","):
+                calls.append(self.function_call())
+            return "functions", (calls,)
         if self.accept("count_big"):
             self.expect_sym("(")
             self.expect_sym("*")
@@ -218,6 +223,20 @@ class Parser:
             return self.select_databases(select)
         self.i = start
         return self.select_tables(select)
+
+    def function_call(self) -> tuple[str, list]:
+        """SUSER_SNAME() or HAS_PERMS_BY_NAME(securable, class, permission), literal arguments only."""
+        name = self.expect("suser_sname", "has_perms_by_name")
+        self.expect_sym("(")
+        args = []
+        if not self.accept_sym(")"):
+            args.append(self.literal())
+            while self.accept_sym(","):
+                args.append(self.literal())
+            self.expect_sym(")")
+        if len(args) != (0 if name == "suser_sname" else 3):
+            raise self.error()
+        return name, args
 
     def select_databases(self, select: list[list[str]]) -> tuple[str, tuple]:
         columns = []

@@ -138,7 +138,7 @@ class _Connection:
             self.send(error(failed) + done(DONE_ERROR))
             return False
         try:
-            self.session = server.engine.open_session(login.database, self.disconnect)
+            self.session = server.engine.open_session(login.database, self.disconnect, server.user)
         except SqlError as e:  # SQL Server reports why the database cannot be opened, then the login failure
             self.send(error(e) + error(failed) + done(DONE_ERROR))
             return False

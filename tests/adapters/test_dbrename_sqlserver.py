@@ -186,3 +186,15 @@ def test_a_crash_is_a_crash_not_a_rename_error(server, made):
     o, r, a = setup(server, made)
     with pytest.raises(Crash):
         rename_back(server, o, r, a, on_statement=crash_at(1))
+
+
+def test_the_privilege_check_reads_the_login_and_its_permissions_over_tds(server):
+    """The doctor's check on SQL Server: SUSER_SNAME() and HAS_PERMS_BY_NAME over the wire. The stand-in's one login
+    is a sysadmin (it has no permission model), so nothing is missing; what is missing for a login without
+    dbcreator is decided by decisions/privileges.sqlserver_gaps (tests/unit/test_privileges.py)."""
+    from nestbackup.adapters.databases.privileges import missing_privileges
+    original, _, _ = names()
+    build(server, original, 1)
+    assert run(server, "SELECT SUSER_SNAME(), HAS_PERMS_BY_NAME(NULL, NULL, N'CREATE ANY DATABASE')") == [("sa", 1)]
+    assert run(server, "SELECT HAS_PERMS_BY_NAME(N'nbt_none', N'DATABASE', N'ALTER')") == [(None,)]
+    assert missing_privileges(server, [original]) == []

@@ -75,3 +75,26 @@ def test_a_finished_swap_is_not_rolled_back(gateway):
     with pytest.raises(Conflict):
         gateway.port.roll_back(original, restored, aside)
     assert (gateway.rows(original), gateway.rows(aside)) == (3, 2)
+
+
+def test_the_account_that_made_the_databases_lacks_nothing_the_swap_needs(gateway):
+    original, _, _ = gateway.names()
+    gateway.make(original, 1)
+    assert gateway.port.missing_privileges([original]) == []
+
+
+def test_an_account_that_may_only_read_is_told_what_it_lacks_and_with_the_fixes_given_it_swaps(gateway):
+    """The doctor's check: each gap names what is missing and the statement that grants it; once those are run (as
+    the administrator) nothing is missing, and the account runs the swap."""
+    original, restored, aside = gateway.names()
+    gateway.make(original, 2)
+    gateway.make(restored, 3)
+    limited = gateway.limited(original, restored)
+    gaps = limited.missing_privileges([original, restored])
+    assert {gap.database for gap in gaps} == {"", original, restored}     # the account's own, and each database's
+    assert all(gap.missing and gap.fix for gap in gaps)
+    for gap in gaps:
+        gateway.grant(gap.fix)
+    assert limited.missing_privileges([original, restored]) == []
+    assert limited.rename_back(original, restored, aside) is True
+    assert (gateway.rows(original), gateway.rows(aside)) == (3, 2)

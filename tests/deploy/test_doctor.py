@@ -131,6 +131,7 @@ def test_before_the_first_backup_doctor_checks_the_tablestore_network_and_each_r
             f"then back up again"]
         lines = done.stdout.splitlines()
         assert f"ok        disk {seeded['Disks'][0]['DiskId']} of si-doctor: 0 of 256 manual snapshots" in lines
+        assert f"ok        RDS {mysql} of si-doctor: 0 of 20 backup sets a day" in lines     # DescribeBackups
         assert f"ok        disks of {seeded['InstanceIds'][0]} (2): one crash-consistent snapshot group" in lines
         assert f"ok        disks of {basic['InstanceIds'][0]} (2): each snapshotted alone, not crash-consistent " \
                f"with each other: categories cloud_efficiency (groups take cloud_auto, cloud_essd, " \

@@ -218,11 +218,57 @@ class GatewaySide:
             return None
         return {table.split(".")[-1]: n for table, n in counts.items()}.get("t")
 
+    def limited(self, *databases: str):
+        """The port as a throwaway account that may only read `databases` (PostgreSQL: owned by another role)."""
+        user, owner = f"nbu_{uuid.uuid4().hex[:10]}", f"nbo_{uuid.uuid4().hex[:10]}"
+        if self.kind == "memory":
+            from tests.support.memory.gateway import MemoryDatabaseGateway
+            port = MemoryDatabaseGateway(self.databases)
+            port.account, port.grants = f"{user}@%", {database: {"SELECT"} for database in databases}
+            self.limited_port = port
+            return port
+        from dataclasses import replace
+
+        from nestbackup.adapters.databases.gateway import SqlDatabases
+        if self.kind == "PostgreSQL":
+            from tests.support.dbservers import pg_exec
+            self.roles = [user, owner]
+            pg_exec(f"CREATE ROLE {quote_pg(user)} LOGIN PASSWORD 'limited'")
+            pg_exec(f"CREATE ROLE {quote_pg(owner)} NOLOGIN")
+            for database in databases:
+                pg_exec(f"ALTER DATABASE {quote_pg(database)} OWNER TO {quote_pg(owner)}")
+        else:
+            from tests.support.dbservers import my_exec
+            self.roles = [user]
+            my_exec(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'limited'",
+                    *(f"GRANT SELECT ON {quote_mysql(database)}.* TO '{user}'@'%'" for database in databases))
+        return SqlDatabases(replace(self.port.server, user=user, password="limited"))
+
+    def grant(self, statements: str) -> None:
+        """Run a gap's fix as the administrator (in memory: GRANT <privileges> ON <db>.*|*.* TO <account>)."""
+        if self.kind == "memory":
+            import re
+            m = re.fullmatch(r"GRANT (.+) ON (\*\.\*|`(.+)`\.\*) TO '.+'@'.+'", statements)
+            assert m, statements
+            where = "" if m.group(2) == "*.*" else m.group(3).replace("\\_", "_").replace("\\%", "%")
+            self.limited_port.grants.setdefault(where, set()).update(p.strip() for p in m.group(1).split(","))
+        elif self.kind == "PostgreSQL":
+            from tests.support.dbservers import pg_exec
+            for statement in statements.split("; "):
+                pg_exec(statement)
+        else:
+            from tests.support.dbservers import my_exec
+            my_exec(statements)
+
     def clean(self) -> None:
         if self.kind == "PostgreSQL":
             from nestbackup.adapters.databases.postgres import _Postgres
-            from tests.support.dbservers import pg_drop
+            from tests.support.dbservers import pg_drop, pg_exec
             pg_drop(*self.made, *(_Postgres.helper_name(n) for n in self.made))
+            for role in getattr(self, "roles", []):
+                pg_exec(f"DROP ROLE IF EXISTS {quote_pg(role)}")
         elif self.kind == "MySQL":
-            from tests.support.dbservers import my_drop
+            from tests.support.dbservers import my_drop, my_exec
             my_drop(*self.made)
+            for user in getattr(self, "roles", []):
+                my_exec(f"DROP USER IF EXISTS '{user}'@'%'")

@@ -36,9 +36,13 @@ def test_only_the_restore_group_may_stop_instances_reset_disks_or_restore_databa
     for group, actions in groups.items():
         if group != "restore":
             assert not actions & dangerous, group
+    # rename also answers the doctor's database check, which finds a service instance's RDS instances (reads only;
+    # the ECS two because the derivation resolves w.rds.describe_instances / instances_tagged by method name)
     assert not groups["rename"] - {"rds:DescribeDBInstanceAttribute", "rds:DescribeDatabases", "ots:GetRange",
                                    "ots:GetRow", "ots:UpdateRow", "ots:PutRow", "ots:BatchWriteRow",
-                                   "kms:GetSecretValue"}
+                                   "kms:GetSecretValue", "computenest:GetServiceInstance",
+                                   "computenest:ListServiceInstanceResources", "rds:DescribeDBInstances",
+                                   "ecs:DescribeInstances", "ecs:ListTagResources"}
     assert "ecs:CreateSnapshot" not in groups["api"] and "rds:CreateBackup" not in groups["api"]
 
 

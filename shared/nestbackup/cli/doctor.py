@@ -1,7 +1,9 @@
 """`nestbackup doctor`: check the account (cli/preflight.py: regions, the Tablestore network, and with `--instance`
-each service instance's RDS backup settings, snapshot groups and snapshot quota; `--before-deploy` stops there),
-then compare a deployment with s.yaml through the cloud's own APIs (FC 3.0 GetFunction and ListTriggers, CloudFlow
-DescribeFlow, Tablestore DescribeTable). One line per check; exit 0 only when all pass.
+each service instance's RDS backup settings, snapshot groups, snapshot and RDS backup-set quota; `--before-deploy`
+stops there), then compare a deployment with s.yaml through the cloud's own APIs (FC 3.0 GetFunction and
+ListTriggers, CloudFlow DescribeFlow, Tablestore DescribeTable) and, with `--instance`, have the deployed db-rename
+function check each RDS instance's database account (FC InvokeFunction). One line per check; exit 0 only when all
+pass.
 
 s.yaml is read as Serverless Devs renders it, for the subset the file uses: `${vars.a.b}` and
 `${env('NAME', 'default')}`, inside strings or as whole values."""
@@ -23,6 +25,7 @@ _REF = re.compile(r"\$\{([^{}]+)\}")
 _ENV = re.compile(r"""env\(\s*['"]([^'"]+)['"]\s*(?:,\s*['"]([^'"]*)['"]\s*)?\)""")
 FIX_DEPLOY = "run `s deploy` from the directory of s.yaml"
 OTS_INSTANCE_VERSION = "2016-06-20"
+RENAME_FUNCTION_CODE = "functions/nestbackup-db-rename"   # the one function that connects to the databases
 
 
 def render(value: Any, variables: Mapping[str, Any], env: Mapping[str, str], depth: int = 0) -> Any:
@@ -225,6 +228,12 @@ def run_doctor(s_yaml: Path, endpoint: str | None, region: str | None, env: Mapp
         else:
             report.ok(f"flow {props['name']}")
 
+    if instances:           # the databases answer only inside the functions' VPC: the db-rename function checks
+        from .preflight import check_database_accounts
+        rename = next((p["functionName"] for p in functions if str(p.get("code", "")).rstrip("/").endswith(
+            RENAME_FUNCTION_CODE)), "nestbackup-db-rename")
+        check_database_accounts(report, list(instances), lambda si: fc.invoke(rename, {"Preflight": si}))
+
     function_env = next((p.get("environmentVariables") or {} for p in functions), {})
     ots_endpoint = endpoint or function_env.get("NESTBACKUP_OTS_ENDPOINT", "")
     instance = function_env.get("NESTBACKUP_OTS_INSTANCE", "nestbackup")
@@ -253,7 +262,8 @@ def run_doctor(s_yaml: Path, endpoint: str | None, region: str | None, env: Mapp
               help="Only the checks of the account and the settings (regions, network), before `s deploy`.")
 @click.option("--instance", "instances", multiple=True, metavar="SI",
               help="A service instance to check before its first backup (RDS database/table restore, snapshot "
-                   "groups, snapshot quota); repeatable.")
+                   "groups, snapshot and backup-set quota; once deployed, the database accounts' privileges); "
+                   "repeatable.")
 def doctor(s_yaml: Path, endpoint: str | None, region: str | None, before_deploy: bool,
            instances: tuple[str, ...]) -> None:
     """Check an account and a deployment against s.yaml: regions, network, functions, triggers, flows, table, role

@@ -4,6 +4,7 @@ fix. The doctor builds the cloud clients and hands them in (it is the one CLI mo
 from __future__ import annotations
 
 import re
+import time
 from typing import Any, Callable, Mapping, Protocol
 
 from ..errors import NestBackupError
@@ -77,6 +78,11 @@ def check_network(report: Report, functions: list[dict], bound_vpcs: Callable[[s
 
 # ECS CreateSnapshot: no snapshot of a disk once "the number of manual snapshots of the disk has reached 256".
 MANUAL_SNAPSHOTS_PER_DISK = 256
+# RDS CreateBackup: "The number of backup sets that can be created for an instance per day cannot exceed 20."
+# Which day (UTC, Beijing) and whether automatic sets count are UNCONFIRMED: the manual sets of the last 24 hours
+# are counted, never fewer than those of the current day in any time zone.
+RDS_BACKUP_SETS_PER_DAY = 20
+DAY_SECONDS = 24 * 3600
 
 
 def check_instances(report: Report, w: Any, instance_ids: list[str],
@@ -85,7 +91,8 @@ def check_instances(report: Report, w: Any, instance_ids: list[str],
     (operations/discovery.py through the wiring `w`): every MySQL instance takes its backups with database/table
     restore enabled (without it RestoreTable cannot restore from a set taken before it was turned on), whether
     each ECS instance's disks go into one crash-consistent snapshot group (decisions/backup.groupable), and each
-    disk's room for another manual snapshot (`manual_snapshots(disk_id)`: DescribeSnapshots SnapshotType user)."""
+    disk's room for another manual snapshot (`manual_snapshots(disk_id)`: DescribeSnapshots SnapshotType user), and
+    each RDS instance's room for another backup set today (DescribeBackups, manual sets of the last 24 hours)."""
     from ..decisions.backup import GROUP_CATEGORIES, GROUP_MAX_DISKS, GROUP_MAX_GIB, groupable
     from ..model.engines import ENGINES
     from ..operations.backup import disk_facts
@@ -101,7 +108,17 @@ def check_instances(report: Report, w: Any, instance_ids: list[str],
             continue
         for db in found.databases:
             engine = ENGINES.get(db.engine)
-            if not db.primary or engine is None or not engine.meta_status_gates_restore:
+            if not db.primary or engine is None:
+                continue
+            taken = len(w.rds.manual_backups_since(db.db_instance_id, time.time() - DAY_SECONDS))
+            if taken >= RDS_BACKUP_SETS_PER_DAY:
+                report.fail("QUOTA", f"RDS {db.db_instance_id} of {si} made {taken} manual backup sets in the last "
+                                     f"24 hours, the most RDS takes a day ({RDS_BACKUP_SETS_PER_DAY}): a backup now "
+                                     f"would be refused - fix: wait, and keep schedules at least "
+                                     f"NESTBACKUP_SCHEDULE_MIN_INTERVAL_MINUTES apart")
+            else:
+                report.ok(f"RDS {db.db_instance_id} of {si}: {taken} of {RDS_BACKUP_SETS_PER_DAY} backup sets a day")
+            if not engine.meta_status_gates_restore:
                 continue
             if w.rds.table_restore_enabled(db.db_instance_id):
                 report.ok(f"RDS {db.db_instance_id} of {si}: database/table restore is enabled")
@@ -134,3 +151,26 @@ def check_instances(report: Report, w: Any, instance_ids: list[str],
                    else f"more than {GROUP_MAX_DISKS} disks or {GROUP_MAX_GIB} GiB")
             report.ok(f"disks of {instance_id} ({len(disks)}): each snapshotted alone, not crash-consistent "
                       f"with each other: {why}")
+
+
+def check_database_accounts(report: Report, instance_ids: list[str], preflight: Callable[[str], dict]) -> None:
+    """Each RDS instance's database account connects and holds what the restore's swap of names needs. Only the
+    functions reach the databases (their VPC), so `preflight(si)` asks the db-rename function, which answers with
+    operations/preflight.py: one check per RDS instance, or per gap with its fix."""
+    for si in instance_ids:
+        try:
+            answer = preflight(si)
+        except NestBackupError as err:
+            report.fail("DATABASE", f"service instance {si}: the database check did not run: {err} - fix: deploy "
+                                    f"first (`s deploy`), and check the id and NESTBACKUP_COMPUTENEST_REGION")
+            continue
+        checks = (answer.get("Checks") or []) if isinstance(answer, dict) else []
+        if not checks:
+            report.ok(f"service instance {si}: no RDS instance, no database account to check")
+        for check in checks:
+            what = f"RDS {check.get('DBInstanceId')} ({check.get('Engine')}) of {si}"
+            if check.get("Ok"):
+                report.ok(f"{what}: the account connects and may swap databases "
+                          f"{', '.join(check.get('Databases') or []) or '(none yet)'}")
+            else:
+                report.fail("DATABASE", f"{what}: {check.get('Problem')} - fix: {check.get('Fix')}")

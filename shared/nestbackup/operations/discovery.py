@@ -56,12 +56,21 @@ def discover(w: Ports, service_instance_id: str) -> Discovered:
         out.disks, out.sources["ecs"] = list(disks.values()), "computenest"
     else:
         out.disks, out.sources["ecs"] = w.ecs.disks_tagged(s.tag_key, service_instance_id), "tag"
+    out.databases, out.sources["rds"] = _rds_instances(w, service_instance_id, db_ids)
+    return out
+
+
+def rds_instances(w: Ports, service_instance_id: str) -> list:
+    """Only the RDS instances of a service instance Compute Nest knows, found as `discover` finds them."""
+    return _rds_instances(w, service_instance_id, _ids(w.computenest.resources(service_instance_id), "rds",
+                                                       "dbinstance"))[0]
+
+
+def _rds_instances(w: Ports, service_instance_id: str, db_ids: list[str]) -> tuple[list, str]:
     if db_ids:
         found = w.rds.describe_instances(db_ids)
-        out.databases, out.sources["rds"] = [found[i] for i in db_ids if i in found], "computenest"
-    else:
-        out.databases, out.sources["rds"] = w.rds.instances_tagged(s.tag_key, service_instance_id), "tag"
-    return out
+        return [found[i] for i in db_ids if i in found], "computenest"
+    return w.rds.instances_tagged(w.settings.tag_key, service_instance_id), "tag"
 
 
 BACKED_UP = {("ecs", "instance"), ("ecs", "disk"), ("rds", "dbinstance")}

@@ -1,9 +1,12 @@
 """The database gateway port: SQL on the databases of one RDS instance, for what the RDS API cannot do: swap a
 restored database into its name (setting the live one aside, never dropping it), undo that, and count rows to
-verify a restore. `adapters/databases/gateway.py` implements it over each engine's driver."""
+verify a restore, and say what the account lacks for the swap (the doctor's check). `adapters/databases/gateway.py`
+implements it over each engine's driver."""
 from __future__ import annotations
 
 from typing import Protocol
+
+from ..decisions.privileges import PrivilegeGap
 
 
 class DatabaseGateway(Protocol):
@@ -18,4 +21,10 @@ class DatabaseGateway(Protocol):
 
     def roll_back(self, original: str, restored: str, aside: str) -> None:
         """Undo an interrupted rename_back: the live data under `original`, the restored under `restored`."""
+        ...
+
+    def missing_privileges(self, databases: list[str]) -> list[PrivilegeGap]:
+        """What the account lacks to swap each of `databases` (decisions/privileges.py says what the swap needs),
+        read without changing anything; empty when it has it all. CloudError DatabaseUnreachable when the server
+        cannot be reached or refuses the login."""
         ...

@@ -1,7 +1,9 @@
-"""The database gateway port in memory, over the in-memory RDS's database servers: row counts, and the swap of a
-restored database into its name with the live one set aside (as `adapters/databases` does over SQL)."""
+"""The database gateway port in memory, over the in-memory RDS's database servers: row counts, the swap of a
+restored database into its name with the live one set aside (as `adapters/databases` does over SQL), and what the
+account lacks for it (its grants are MySQL's: server-wide under ACCOUNT, per database under its name)."""
 from __future__ import annotations
 
+from nestbackup.decisions.privileges import ACCOUNT, MYSQL_PRIVILEGES, PrivilegeGap, mysql_gaps
 from nestbackup.errors import CloudError, Conflict, NotFound
 
 DONE_MARK = "nestbackup_done"            # the table marking an aside name that holds no live database
@@ -10,6 +12,9 @@ DONE_MARK = "nestbackup_done"            # the table marking an aside name that 
 class MemoryDatabaseGateway:
     def __init__(self, server: dict[str, dict[str, list]]) -> None:
         self.server = server                    # database name -> table -> rows (shared with MemoryDatabases)
+        self.account = "nestbackup@%"
+        # ACCOUNT or a database name -> the privileges granted there; the default account holds every one.
+        self.grants: dict[str, set[str]] = {ACCOUNT: set(MYSQL_PRIVILEGES)}
 
     def row_counts(self, database: str) -> dict[str, int]:
         if database not in self.server:
@@ -39,6 +44,10 @@ class MemoryDatabaseGateway:
             if original in s:
                 s[restored] = s.pop(original)
             s[original] = s.pop(aside)
+
+    def missing_privileges(self, databases: list[str]) -> list[PrivilegeGap]:
+        return mysql_gaps(self.account, self.grants.get(ACCOUNT, set()),
+                          {name: self.grants.get(name, set()) for name in databases}, set())
 
     def _done_mark(self, name: str) -> bool:
         return set(self.server[name]) == {DONE_MARK}

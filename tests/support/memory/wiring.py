@@ -38,11 +38,14 @@ class MemoryWiring:
         self.event_bus = MemoryEventBus()
         self.secrets = MemorySecrets({"nestbackup-db-accounts": '{"PostgreSQL": {"User": "u"}, "MySQL": {"User": "u"}}'})
         self.calls: Counter[str] = Counter()
+        self.db_grants: dict[str, dict[str, set[str]]] = {}     # RDS instance -> its account's grants
 
     def database(self, db_instance_id: str, engine: str) -> MemoryDatabaseGateway:
         if db_instance_id not in self.rds.servers:
             raise ValidationError(f"no database account for {db_instance_id} ({engine})")
-        return MemoryDatabaseGateway(self.rds.servers[db_instance_id])
+        gateway = MemoryDatabaseGateway(self.rds.servers[db_instance_id])
+        gateway.grants = self.db_grants.setdefault(db_instance_id, gateway.grants)
+        return gateway
 
     def admin_token(self, fresh: bool = False) -> str | None:
         name = self.settings.admin_token_secret

@@ -1,6 +1,7 @@
 """The SQL databases of one RDS instance: renaming restored databases back into place over SQL (pymysql /
 psycopg2 / pytds), and counting their rows. The public API is here; the engines are in mysql.py, postgres.py and
-sqlserver.py, the shared whole-database swap in swap.py, row counts in counts.py, the gateway port in gateway.py.
+sqlserver.py, the shared whole-database swap in swap.py, row counts in counts.py, what an account holds for the swap
+(the doctor's check) in privileges.py, the gateway port in gateway.py.
 
 After RestoreTable, the restored copy of database `original` sits next to it under `restored`. `rename_back` moves
 the live `original` aside (under `aside`) and `restored` into `original`; `roll_back` returns to the names of

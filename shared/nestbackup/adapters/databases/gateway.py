@@ -1,5 +1,6 @@
 """The database gateway port (`ports.gateway.DatabaseGateway`) over the engine adapters: one RDS instance's
-databases reached as one account, for the swap of restored databases into their names and for row counts.
+databases reached as one account, for the swap of restored databases into their names, for row counts, and for
+what the account lacks for the swap.
 
 The account comes from a secret that may be rotated: when the server refuses the login, the gateway asks
 `reread` for the account once more (read afresh from the secret store) and, if it changed, runs the call again
@@ -7,10 +8,14 @@ with it. A second refusal is the caller's."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from . import DbServer, rename_back, roll_back
 from .counts import row_counts
+from .privileges import missing_privileges
+
+if TYPE_CHECKING:
+    from ...decisions.privileges import PrivilegeGap
 
 T = TypeVar("T")
 # The servers' codes for a refused login: MySQL ER_ACCESS_DENIED_ERROR, PostgreSQL invalid_password /
@@ -64,3 +69,6 @@ class SqlDatabases:
 
     def roll_back(self, original: str, restored: str, aside: str) -> None:
         self._run(lambda server: roll_back(server, original, restored, aside))
+
+    def missing_privileges(self, databases: list[str]) -> list[PrivilegeGap]:
+        return self._run(lambda server: missing_privileges(server, databases))
