@@ -64,3 +64,27 @@ restore.add_command(wait_command("restores"))
 def cancel(restore_id, as_json, endpoint, token) -> None:
     """Cancel a restore that has not touched data yet; the instance is started again."""
     echo_record(ApiClient(endpoint, token).call("POST", f"/restores/{restore_id}/cancel"), as_json)
+
+
+@restore.command("undo", short_help="Put the service instance back as it was just before a restore.")
+@click.argument("restore_id")
+@click.option("--yes", is_flag=True, help="Undo even though the service instance changed since the restore (what "
+                                          "changed is named when this is missing).")
+@click.option("--client-token", default=None, help="Idempotency token: the same token gives the same undo.")
+@click.option("--wait", is_flag=True, help="Print the id, follow the undo until it ends; exit 3 if it failed, 5 if "
+                                           "cancelled (docs/statuses.md).")
+@click.option("--json", "as_json", is_flag=True, help="Print the record as one JSON object.")
+@api_options
+def undo(restore_id, yes, client_token, wait, as_json, endpoint, token) -> None:
+    """Swap the databases the restore replaced back from the copies it kept aside, and reset the disks it reset to
+    the snapshots taken at its stop. The undo is a restore record of its own (and can be undone)."""
+    client = ApiClient(endpoint, token)
+    body: dict = {"Confirm": yes}
+    if client_token:
+        body["ClientToken"] = client_token
+    record = client.call("POST", f"/restores/{restore_id}/undo", body)
+    if wait:
+        follow_and_report(client, record, as_json)
+        return
+    echo_record(record, as_json)
+    exit_on_failure(record)

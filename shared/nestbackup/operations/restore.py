@@ -34,6 +34,7 @@ from .kinds import RESTORE_KINDS
 from .loading import load_backup, read_restore, save
 from .opening import Opening, begin, earlier_record, ensure_started, fingerprint, start_flow, write_record
 from .restore_data import check_ownership, restore_data, restore_databases
+from .undo_snapshots import note_end
 
 if TYPE_CHECKING:
     from .listing import Filter
@@ -104,6 +105,9 @@ def get_restore(w: Ports, restore_id: str) -> dict:
                  RestorePhase.RESTORING_DATABASES: w.settings.restore_deadline_seconds}.get(record.phase)
         if limit is not None:
             out["PhaseDeadline"] = iso_utc(record.phase_started_epoch + limit)
+    elif record.undo.until_epoch and time.time() < record.undo.until_epoch:
+        from .undo import changed_view  # only a restore that can still be undone says what changed since
+        out["ChangedSince"] = changed_view(w, record)
     return out
 
 
@@ -292,6 +296,7 @@ def _verify(w: Ports, record: RestoreRecord, now: float) -> None:
 def _finish(w: Ports, stored: StoredRecord, record: RestoreRecord, now: float) -> None:
     """Close what is still open (docs/statuses.md): never touched -> NotStarted, saying why once; under way -> Cancelled
     by a cancel, else Failed (it was interrupted); then the record's status, cause and cost."""
+    note_end(w, record, now)                  # what an undo needs to know (undo_snapshots.py)
     root = root_cause(record.items)
     why = ("the restore was cancelled before it" if record.cancelled else
            f"{root['ResourceId']} failed ({root['Code']})" if root else "the restore failed before it (see its cause)")

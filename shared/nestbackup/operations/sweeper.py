@@ -20,6 +20,7 @@ from .backup_finalize import finalize
 from .backup_poll import poll
 from .claims import ACTIVE, OPENING_SECONDS
 from .opening import abandon_indexed
+from .undo_snapshots import delete_unneeded
 
 SWEEP_GRACE_SECONDS = 300        # a record younger than this may still be starting its flow
 ARTIFACT_GRACE_SECONDS = 900     # an artifact younger than this may still be on its way into its record
@@ -78,8 +79,10 @@ def sweep(w: Ports, now: float | None = None) -> dict:
     sets = delete_pending_sets(w, now)
     resume_deletes(w, now)
     unwanted = delete_unwanted_artifacts(w, now)
+    undo = delete_unneeded(w, now)            # the snapshots taken at a restore's stop, past its undo window
     return {"Finished": finished, "Abandoned": abandoned, "Running": alive, "CancelledSetsDeleted": sets["Deleted"],
-            "CancelledSetsWaiting": sets["Waiting"], "UnwantedArtifactsDeleted": unwanted["Deleted"]}
+            "CancelledSetsWaiting": sets["Waiting"], "UnwantedArtifactsDeleted": unwanted["Deleted"],
+            "UndoSnapshotsDeleted": undo["Deleted"]}
 
 
 def delete_unwanted_artifacts(w: Ports, now: float | None = None, limit: int = UNWANTED_PER_SWEEP) -> dict:

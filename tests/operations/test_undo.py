@@ -1,0 +1,179 @@
+"""Undo of a restore on the in-memory ports: the snapshots at the stop, the undo's swap back and disk resets, the
+refusals (409 naming why), the undo of an undo, and the sweeper deleting the snapshots once no undo needs them."""
+import time
+
+import pytest
+
+from nestbackup.errors import CloudError, Conflict
+from nestbackup.model.undo import UNDO_TAG
+from nestbackup.operations.restore import create_restore, get_restore
+from nestbackup.operations.sweeper import sweep
+from nestbackup.operations.undo import create_undo
+from tests.support.flowplay import backed_up, play_restore
+from tests.support.memory.wiring import MemoryWiring
+
+
+@pytest.fixture
+def w():
+    return MemoryWiring()
+
+
+def restored(w, **kwargs):
+    """A backup of si-1, rows written and a disk reset after it, then a finished restore of it."""
+    seeded, backup_id = backed_up(w)
+    rds = seeded["DBInstances"][0]
+    w.rds.servers[rds]["app"]["t"].append(4)                     # written after the backup
+    restore = create_restore(w, backup_id, safety_backup=False, **kwargs)
+    play_restore(w, restore["RestoreId"])
+    final = get_restore(w, restore["RestoreId"])
+    assert final["Status"] == "Restored", final["StatusDetail"]
+    return seeded, final
+
+
+def test_a_restore_snapshots_each_disk_at_the_stop_before_resetting_it_and_says_until_when_it_can_be_undone(w):
+    seeded, final = restored(w)
+    snaps = final["UndoSnapshots"]
+    assert set(snaps) == set(seeded["Disks"])
+    for disk, sid in snaps.items():
+        snap = w.ecs.snapshots[sid]
+        assert snap["disk"] == disk and snap["tags"] == {UNDO_TAG: final["RestoreId"]}
+        assert w.ecs.disks[disk]["reset_to"] != sid                # reset to the backup's, not to this one
+    assert final["UndoSnapshotSeconds"] is not None and final["UndoableUntil"] > final["EndTime"]
+    assert final["ChangedSince"]                                     # the instances ran again since
+
+
+def test_an_undo_puts_databases_and_disks_back_as_they_were_before_the_restore(w):
+    seeded, final = restored(w)
+    rds = seeded["DBInstances"][0]
+    assert w.rds.servers[rds]["app"]["t"] == [1, 2, 3]
+    undo = create_undo(w, final["RestoreId"], confirm=True)
+    assert undo["Origin"] == "undo" and undo["Undoes"] == final["RestoreId"] and undo["SafetyBackupId"] is None
+    play_restore(w, undo["RestoreId"])
+    done = get_restore(w, undo["RestoreId"])
+    assert done["Status"] == "Restored", done["StatusDetail"]
+    assert w.rds.servers[rds]["app"]["t"] == [1, 2, 3, 4]            # the live data of before the restore
+    for disk, sid in final["UndoSnapshots"].items():
+        assert w.ecs.disks[disk]["reset_to"] == sid
+    assert done["Verified"] is True                                   # rows as the database kept aside held them
+    assert {w.ecs.instances[i]["status"] for i in seeded["InstanceIds"]} == {"Running"}
+    # the undo kept the restored data aside and snapshotted the disks at its own stop: it can be undone in turn
+    assert done["UndoableUntil"] and set(done["UndoSnapshots"]) == set(seeded["Disks"])
+    again = create_undo(w, done["RestoreId"], confirm=True)
+    play_restore(w, again["RestoreId"])
+    assert get_restore(w, again["RestoreId"])["Status"] == "Restored"
+    assert w.rds.servers[rds]["app"]["t"] == [1, 2, 3]                # the restore's data again
+    for disk, sid in done["UndoSnapshots"].items():
+        assert w.ecs.disks[disk]["reset_to"] == sid
+
+
+def test_an_undo_without_confirmation_of_a_changed_instance_is_refused_naming_what_changed(w):
+    seeded, final = restored(w)
+    rds = seeded["DBInstances"][0]
+    w.rds.servers[rds]["app"]["t"].append(9)                          # written since the restore
+    with pytest.raises(Conflict) as refused:
+        create_undo(w, final["RestoreId"])
+    said = str(refused.value)
+    assert "database app of" in said and "t 3->4" in said and "Confirm: true" in said
+    assert "ran since the restore" in said
+    assert w.ecs.refusals.calls["StopInstances"] == 1                 # only the restore's own stop: nothing touched
+
+
+def test_a_database_only_restore_unchanged_since_is_undone_without_confirmation(w):
+    seeded = w.seed("si-1", instances=0, databases={"PostgreSQL": {"app": {"t": [1, 2, 3]}}})
+    from nestbackup.operations.backup import create_backup
+    from tests.support.flowplay import play_backup
+    backup = create_backup(w, "si-1")
+    play_backup(w, backup["BackupId"])
+    rds = seeded["DBInstances"][0]
+    w.rds.servers[rds]["app"]["t"].append(4)
+    restore = create_restore(w, backup["BackupId"], safety_backup=False)
+    play_restore(w, restore["RestoreId"])
+    assert get_restore(w, restore["RestoreId"])["ChangedSince"] == []
+    undo = create_undo(w, restore["RestoreId"])
+    play_restore(w, undo["RestoreId"])
+    assert get_restore(w, undo["RestoreId"])["Status"] == "Restored"
+    assert w.rds.servers[rds]["app"]["t"] == [1, 2, 3, 4]
+
+
+def test_a_later_restore_counts_as_a_change(w):
+    seeded, final = restored(w)
+    later = create_restore(w, final["BackupId"], safety_backup=False)
+    play_restore(w, later["RestoreId"])
+    with pytest.raises(Conflict, match=f"later restore {later['RestoreId']}"):
+        create_undo(w, final["RestoreId"])
+
+
+def test_nothing_to_undo_is_refused(w):
+    seeded, backup_id = backed_up(w)
+    w.rds.failing.add(seeded["DBInstances"][0])
+    restore = create_restore(w, backup_id, safety_backup=False)
+    play_restore(w, restore["RestoreId"])
+    assert get_restore(w, restore["RestoreId"])["Status"] == "RestoreFailed"
+    with pytest.raises(Conflict, match="changed nothing an undo could put back"):
+        create_undo(w, restore["RestoreId"], confirm=True)
+
+
+def test_an_undo_past_its_window_is_refused_and_the_sweeper_deletes_the_snapshots_only_then(w):
+    seeded, final = restored(w)
+    snaps = set(final["UndoSnapshots"].values())
+    sweep(w)
+    assert snaps <= set(w.ecs.snapshots)                               # still needed: kept
+    later = time.time() + w.settings.undo_hours * 3600 + 1
+    with pytest.raises(Conflict, match="has passed"):
+        create_undo(w, final["RestoreId"], confirm=True, now=later)
+    assert set(sweep(w, now=later)["UndoSnapshotsDeleted"]) == snaps
+    assert not snaps & set(w.ecs.snapshots)
+
+
+def test_the_sweeper_keeps_the_snapshots_of_a_restore_whose_undo_runs_even_past_its_window():
+    w = MemoryWiring(undo_hours=1)           # an hour: the undo's flow is still within its deadlines then
+    seeded, final = restored(w)
+    undo = create_undo(w, final["RestoreId"], confirm=True)            # its flow has not run yet
+    later = time.time() + w.settings.undo_hours * 3600 + 1
+    assert sweep(w, now=later)["UndoSnapshotsDeleted"] == []
+    assert set(final["UndoSnapshots"].values()) <= set(w.ecs.snapshots)
+    play_restore(w, undo["RestoreId"])
+    assert get_restore(w, undo["RestoreId"])["Status"] == "Restored"
+
+
+def test_an_undo_whose_aside_database_was_dropped_is_refused(w):
+    seeded, final = restored(w)
+    rds = seeded["DBInstances"][0]
+    aside = next(r for r in final["Resources"] if r["ResourceId"] == rds)["Databases"][0]["AsideName"]
+    del w.rds.servers[rds][aside]                                     # the operator dropped it
+    with pytest.raises(Conflict, match=f"gone: {aside}"):
+        create_undo(w, final["RestoreId"], confirm=True)
+
+
+def test_an_undo_of_a_running_restore_is_refused(w):
+    seeded, backup_id = backed_up(w)
+    restore = create_restore(w, backup_id, safety_backup=False)
+    with pytest.raises(Conflict, match="still under way"):
+        create_undo(w, restore["RestoreId"], confirm=True)
+
+
+def test_a_snapshot_at_the_stop_that_cannot_be_taken_fails_the_restore_before_any_disk_is_reset(w):
+    seeded, backup_id = backed_up(w)
+    create = w.ecs.create_snapshot
+
+    def refuse_undo_snapshots(disk_id, **kwargs):
+        if UNDO_TAG in (kwargs.get("tags") or {}):
+            raise CloudError("QuotaExceed.Snapshot", "too many snapshots", action="CreateSnapshot", http_status=403)
+        return create(disk_id, **kwargs)
+    w.ecs.create_snapshot = refuse_undo_snapshots
+    restore = create_restore(w, backup_id, safety_backup=False)
+    play_restore(w, restore["RestoreId"])
+    final = get_restore(w, restore["RestoreId"])
+    assert final["Status"] == "RestoreFailed" and "QuotaExceed.Snapshot" in final["StatusDetail"]
+    assert w.ecs.refusals.calls["ResetDisk"] == 0
+    assert not any(w.ecs.disks[d]["reset_to"] for d in seeded["Disks"])
+    assert {w.ecs.instances[i]["status"] for i in seeded["InstanceIds"]} == {"Running"}
+
+
+def test_undo_off_takes_no_snapshot_and_says_the_restore_cannot_be_undone():
+    w = MemoryWiring(undo_hours=0)
+    seeded, final = restored(w)
+    assert final["UndoSnapshots"] == {} and final["UndoableUntil"] is None
+    assert not any(UNDO_TAG in s["tags"] for s in w.ecs.snapshots.values())
+    with pytest.raises(Conflict, match="undo was off"):
+        create_undo(w, final["RestoreId"], confirm=True)
