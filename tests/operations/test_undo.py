@@ -177,3 +177,27 @@ def test_undo_off_takes_no_snapshot_and_says_the_restore_cannot_be_undone():
     assert not any(UNDO_TAG in s["tags"] for s in w.ecs.snapshots.values())
     with pytest.raises(Conflict, match="undo was off"):
         create_undo(w, final["RestoreId"], confirm=True)
+
+
+def test_the_sweeper_deletes_snapshots_at_the_stop_of_disks_that_were_never_reset(w):
+    seeded, backup_id = backed_up(w)
+    reset = w.ecs.reset_disk
+
+    def refuse_reset(disk_id, snapshot_id):
+        raise CloudError("InvalidSnapshotId.NotReady", "refused", action="ResetDisk", http_status=403)
+    w.ecs.reset_disk = refuse_reset
+    restore = create_restore(w, backup_id, safety_backup=False)
+    play_restore(w, restore["RestoreId"])
+    w.ecs.reset_disk = reset
+    final = get_restore(w, restore["RestoreId"])
+    assert final["Status"] == "RestoreFailed" and final["UndoSnapshots"]
+    assert set(sweep(w)["UndoSnapshotsDeleted"]) == set(final["UndoSnapshots"].values())
+
+
+def test_the_sweeper_deletes_a_snapshot_at_the_stop_its_restore_never_recorded_once_past_the_grace(w):
+    seeded, final = restored(w)
+    stray = w.ecs.create_snapshot(seeded["Disks"][0], name="nestbackup-undo-x", description="lost answer",
+                                  client_token="lost-1", tags={UNDO_TAG: final["RestoreId"]})
+    assert stray not in sweep(w)["UndoSnapshotsDeleted"]             # young: its create may still record it
+    assert stray in sweep(w, now=time.time() + 901)["UndoSnapshotsDeleted"]
+    assert set(final["UndoSnapshots"].values()) <= set(w.ecs.snapshots)
