@@ -68,30 +68,50 @@ def test_an_undo_puts_databases_and_disks_back_as_they_were_before_the_restore(w
 
 def test_an_undo_without_confirmation_of_a_changed_instance_is_refused_naming_what_changed(w):
     seeded, final = restored(w)
-    rds = seeded["DBInstances"][0]
-    w.rds.servers[rds]["app"]["t"].append(9)                          # written since the restore
-    with pytest.raises(Conflict) as refused:
+    with pytest.raises(Conflict) as refused:                          # the instance ran again after the restore
         create_undo(w, final["RestoreId"])
     said = str(refused.value)
-    assert "database app of" in said and "t 3->4" in said and "Confirm: true" in said
-    assert "ran since the restore" in said
+    assert "ran since the restore" in said and "Confirm: true" in said
     assert w.ecs.refusals.calls["StopInstances"] == 1                 # only the restore's own stop: nothing touched
 
 
-def test_a_database_only_restore_unchanged_since_is_undone_without_confirmation(w):
-    seeded = w.seed("si-1", instances=0, databases={"PostgreSQL": {"app": {"t": [1, 2, 3]}}})
+def database_only_restore(w):
+    """A backup of an instance with only a PostgreSQL database, rows written after it, and a finished restore."""
     from nestbackup.operations.backup import create_backup
     from tests.support.flowplay import play_backup
+    seeded = w.seed("si-1", instances=0, databases={"PostgreSQL": {"app": {"t": [1, 2, 3]}}})
     backup = create_backup(w, "si-1")
     play_backup(w, backup["BackupId"])
     rds = seeded["DBInstances"][0]
     w.rds.servers[rds]["app"]["t"].append(4)
     restore = create_restore(w, backup["BackupId"], safety_backup=False)
     play_restore(w, restore["RestoreId"])
-    assert get_restore(w, restore["RestoreId"])["ChangedSince"] == []
-    undo = create_undo(w, restore["RestoreId"])
+    return rds, get_restore(w, restore["RestoreId"])
+
+
+def test_an_undo_without_confirmation_of_databases_written_since_ends_before_touching_anything(w):
+    rds, final = database_only_restore(w)
+    w.rds.servers[rds]["app"]["t"].append(9)                          # written since the restore
+    undo = create_undo(w, final["RestoreId"])                          # the API does not read the databases
     play_restore(w, undo["RestoreId"])
-    assert get_restore(w, undo["RestoreId"])["Status"] == "Restored"
+    ended = get_restore(w, undo["RestoreId"])
+    assert ended["Status"] == "RestoreFailed"
+    assert "database app of" in ended["StatusDetail"] and "t 3->4" in ended["StatusDetail"]
+    assert "nothing was stopped, reset or swapped" in ended["StatusDetail"]
+    assert w.rds.servers[rds]["app"]["t"] == [1, 2, 3, 9]              # untouched
+    confirmed = create_undo(w, final["RestoreId"], confirm=True)
+    play_restore(w, confirmed["RestoreId"])
+    assert get_restore(w, confirmed["RestoreId"])["Status"] == "Restored"
+    assert w.rds.servers[rds]["app"]["t"] == [1, 2, 3, 4]
+
+
+def test_a_database_only_restore_unchanged_since_is_undone_without_confirmation(w):
+    rds, final = database_only_restore(w)
+    assert final["ChangedSince"] == []
+    undo = create_undo(w, final["RestoreId"])
+    play_restore(w, undo["RestoreId"])
+    done = get_restore(w, undo["RestoreId"])
+    assert done["Status"] == "Restored" and done["Verified"] is True
     assert w.rds.servers[rds]["app"]["t"] == [1, 2, 3, 4]
 
 
@@ -136,13 +156,16 @@ def test_the_sweeper_keeps_the_snapshots_of_a_restore_whose_undo_runs_even_past_
     assert get_restore(w, undo["RestoreId"])["Status"] == "Restored"
 
 
-def test_an_undo_whose_aside_database_was_dropped_is_refused(w):
+def test_an_undo_whose_aside_database_was_dropped_ends_before_touching_anything(w):
     seeded, final = restored(w)
     rds = seeded["DBInstances"][0]
     aside = next(r for r in final["Resources"] if r["ResourceId"] == rds)["Databases"][0]["AsideName"]
     del w.rds.servers[rds][aside]                                     # the operator dropped it
-    with pytest.raises(Conflict, match=f"gone: {aside}"):
-        create_undo(w, final["RestoreId"], confirm=True)
+    undo = create_undo(w, final["RestoreId"], confirm=True)
+    play_restore(w, undo["RestoreId"])
+    ended = get_restore(w, undo["RestoreId"])
+    assert ended["Status"] == "RestoreFailed" and "cannot be read" in ended["StatusDetail"]
+    assert w.ecs.refusals.calls["StopInstances"] == 1 and w.rds.servers[rds]["app"]["t"] == [1, 2, 3]
 
 
 def test_an_undo_of_a_running_restore_is_refused(w):

@@ -20,15 +20,20 @@ class UndoState:
     until_epoch: float | None = None         # an undo is possible until then (set when the restore ends)
     counts_at_end: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)  # rds id -> db -> table -> rows
     not_counted: list[str] = field(default_factory=list)       # "rds id/db" whose counts at the end are unknown
+    # an undo's own: the caller confirmed it (Confirm); its first step checked the databases kept aside
+    confirmed: bool = False
+    databases_checked: bool = False
 
     def to_doc(self) -> dict[str, Any]:
         return {"Snapshots": self.snapshots, "StartedEpoch": self.started_epoch,
                 "SnapshotSeconds": self.snapshot_seconds, "UntilEpoch": self.until_epoch,
-                "CountsAtEnd": self.counts_at_end, "NotCounted": self.not_counted}
+                "CountsAtEnd": self.counts_at_end, "NotCounted": self.not_counted, "Confirmed": self.confirmed,
+                "DatabasesChecked": self.databases_checked}
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any] | None) -> UndoState:
         doc = doc or {}
         return cls(snapshots=dict(doc.get("Snapshots") or {}), started_epoch=doc.get("StartedEpoch"),
                    snapshot_seconds=doc.get("SnapshotSeconds"), until_epoch=doc.get("UntilEpoch"),
-                   counts_at_end=dict(doc.get("CountsAtEnd") or {}), not_counted=list(doc.get("NotCounted") or []))
+                   counts_at_end=dict(doc.get("CountsAtEnd") or {}), not_counted=list(doc.get("NotCounted") or []),
+                   confirmed=bool(doc.get("Confirmed")), databases_checked=bool(doc.get("DatabasesChecked")))

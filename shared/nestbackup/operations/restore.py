@@ -34,7 +34,7 @@ from .kinds import RESTORE_KINDS
 from .loading import load_backup, read_restore, save
 from .opening import Opening, begin, earlier_record, ensure_started, fingerprint, start_flow, write_record
 from .restore_data import check_ownership, restore_data, restore_databases
-from .undo_snapshots import note_end
+from .undo_snapshots import count_at_end, note_end
 
 if TYPE_CHECKING:
     from .listing import Filter
@@ -106,7 +106,7 @@ def get_restore(w: Ports, restore_id: str) -> dict:
         if limit is not None:
             out["PhaseDeadline"] = iso_utc(record.phase_started_epoch + limit)
     elif record.undo.until_epoch and time.time() < record.undo.until_epoch:
-        from .undo import changed_view  # only a restore that can still be undone says what changed since
+        from .undo_changes import changed_view  # only a restore that can still be undone says what changed since
         out["ChangedSince"] = changed_view(w, record)
     return out
 
@@ -279,6 +279,7 @@ def _any_renamed(record: RestoreRecord) -> bool:
 
 
 def _verify(w: Ports, record: RestoreRecord, now: float) -> None:
+    count_at_end(w, record)                   # what an undo compares with (undo_snapshots.py)
     for item in record.items:
         if item.resource_type is not ResourceType.RDS or item.status is not ItemStatus.SUCCEEDED or not item.expected:
             continue

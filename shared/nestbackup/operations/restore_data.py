@@ -13,6 +13,7 @@ from ..model.records import ResourceType
 from ..model.status import ITEM_FINAL, DatabaseState, ItemStatus, RestorePhase
 from .discovery import discover
 from .kinds import RESTORE_KINDS, restore_kind_of
+from .undo_changes import check_databases
 from .undo_snapshots import take_at_stop
 
 if TYPE_CHECKING:
@@ -37,7 +38,10 @@ def check_ownership(w: Ports, record: RestoreRecord) -> None:
 
 def restore_databases(w: Ports, record: RestoreRecord, now: float) -> None:
     """RestoringDatabases: the service runs on; its databases come back under new names beside the live ones. When
-    every one is back, the instances are stopped; if any cannot be, nothing is stopped and the restore ends."""
+    every one is back, the instances are stopped; if any cannot be, nothing is stopped and the restore ends. An
+    undo first checks the databases kept aside (undo_changes.py)."""
+    if not check_databases(w, record, now):
+        return
     if not record.ownership_checked:
         check_ownership(w, record)
     databases = [i for i in record.items if restore_kind_of(i).restores_beside_live]

@@ -9,7 +9,8 @@ which can itself be undone), run by the restore flow:
 
 An undo is refused (409, nothing touched) when there is nothing to undo, when its window has passed
 (`UndoableUntil`) or what it needs is gone, and, without `Confirm`, when the service instance changed since the restore
-(`changed_since`: what an undo would throw away)."""
+(undo_changes.py: what an undo would throw away; the databases' rows are compared by the undo's first step, which
+may read them: the API's role never reads the database accounts)."""
 from __future__ import annotations
 
 import secrets
@@ -18,15 +19,16 @@ from typing import TYPE_CHECKING
 
 from .. import logs
 from ..decisions.dbnames import aside_name
-from ..errors import CloudError, Conflict, NestBackupError, ValidationError
+from ..errors import Conflict, ValidationError
 from ..model.ids import check_client_token
-from ..model.records import ResourceType, iso_utc, new_record_id, record_time
+from ..model.records import ResourceType, iso_utc, new_record_id
 from ..model.restores import DatabaseRestore, RestoreItem, RestoreRecord
 from ..model.status import DatabaseState, ItemStatus, RestorePhase, RestoreStatus
 from ..ports.flows import RestoreFlowInput
 from .costs import Meter
 from .loading import read_restore
 from .opening import Opening, begin, earlier_record, ensure_started, fingerprint, start_flow, write_record
+from .undo_changes import changed_since
 from .undo_snapshots import swapped_databases, undoable_disks
 
 if TYPE_CHECKING:
@@ -43,15 +45,16 @@ def create_undo(w: Ports, restore_id: str, confirm: bool = False, token: str | N
     meter = Meter(w)
     source = read_restore(w, restore_id)[1]
     _check_undoable(w, source, now)
-    changed = changed_since(w, source, count_rows=True)
+    changed = changed_since(w, source)
     if changed and not confirm:
         raise Conflict(f"the service instance changed since restore {restore_id}: {'; '.join(changed)}; the undo "
                        f"would throw that away: ask again with Confirm: true (CLI --yes) to undo anyway")
     si = source.service_instance_id
     undo_id = new_record_id("restore", int(now * 1000), secrets.token_hex(4))
-    record = RestoreRecord(undo_id, source.backup_id, si, iso_utc(now), _plan(w, source, undo_id),
+    record = RestoreRecord(undo_id, source.backup_id, si, iso_utc(now), _plan(source, undo_id),
                            phase=RestorePhase.RESTORING_DATABASES, safety_backup=False, phase_started_epoch=now,
                            started_epoch=now, origin="undo", undoes=restore_id)
+    record.undo.confirmed = confirm
     op = Opening("restore", undo_id, si, token, fingerprint(ServiceInstanceId=si, Kind="restore", Undoes=restore_id,
                                                             Confirm=confirm), now)
     existing = begin(w, op)
@@ -94,87 +97,17 @@ def _check_undoable(w: Ports, source: RestoreRecord, now: float) -> None:
             if sid not in found or not found[sid].accomplished]
     if gone:
         raise Conflict(f"restore {rid} cannot be undone: its snapshots at the stop are not usable: {', '.join(gone)}")
-    for item, dbs in databases:
-        present = {d.name for d in w.rds.databases(item.resource_id)}
-        missing = [db.aside for db in dbs if db.aside not in present]
-        if missing:
-            raise Conflict(f"restore {rid} cannot be undone: the databases it kept aside on {item.resource_id} are "
-                           f"gone: {', '.join(missing)} (dropped since?)")
 
 
-def changed_since(w: Ports, source: RestoreRecord, count_rows: bool) -> list[str]:
-    """What happened to the service instance since the restore, that an undo would throw away or contradict: later
-    restores and backups of it; databases whose row counts differ from those at the restore's end (`count_rows`; an
-    UPDATE that keeps the counts is not seen); and the disks it reset, whenever their instance has run since (ECS
-    does not say whether a disk was written, so a running instance counts as a change)."""
-    out: list[str] = []
-    si, rid = source.service_instance_id, source.restore_id
-    later = [r for r in w.records.list_ids(si, "restore", 20)[0] if r > rid]
-    if later:
-        out.append(f"later restore{'s' if len(later) > 1 else ''} {', '.join(sorted(later))}")
-    backups = [b for b in w.records.list_ids(si, "backup", 20)[0] if record_time(b) > record_time(rid)
-               and b != source.safety_backup_id]
-    if backups:
-        out.append(f"later backup{'s' if len(backups) > 1 else ''} {', '.join(sorted(backups))}")
-    ran = sorted({i.instance_id for i in undoable_disks(source) if i.instance_id})
-    if ran:
-        states = w.ecs.describe_instances(ran)
-        running = [iid for iid in ran if iid in states and not states[iid].stopped]
-        if running or source.running_epoch is not None:
-            out.append(f"{', '.join(running or ran)} ran since the restore: what they wrote to "
-                       f"{', '.join(i.resource_id for i in undoable_disks(source))} since is lost by the undo")
-    if count_rows:
-        out += _databases_written(w, source)
-    return out
-
-
-def changed_view(w: Ports, source: RestoreRecord) -> list[str] | None:
-    """What a read of the record shows: the changes seen without reading the databases (an undo's request counts their
-    rows too); None when they cannot be read now."""
-    try:
-        return changed_since(w, source, count_rows=False)
-    except NestBackupError as err:
-        logs.event("changes since not read", step="read", record_id=source.restore_id, reason=str(err))
-        return None
-
-
-def _databases_written(w: Ports, source: RestoreRecord) -> list[str]:
-    out = []
-    for item, dbs in swapped_databases(source):
-        at_end = source.undo.counts_at_end.get(item.resource_id)
-        if at_end is None:
-            out.append(f"{item.resource_id}: row counts at the end of the restore unknown")
-            continue
-        try:
-            gateway = w.database(item.resource_id, item.engine or "")
-            now = {db.name: gateway.row_counts(db.name) for db in dbs}
-        except (ValidationError, CloudError) as err:
-            out.append(f"{item.resource_id}: row counts could not be read ({err})")
-            continue
-        for db in dbs:
-            before, after = at_end.get(db.name, {}), now.get(db.name, {})
-            diff = [f"{t} {before.get(t, 0)}->{after.get(t, 0)}" for t in sorted(set(before) | set(after))
-                    if before.get(t) != after.get(t)]
-            if diff:
-                out.append(f"database {db.name} of {item.resource_id} written since (rows: {', '.join(diff)})")
-    return out
-
-
-def _plan(w: Ports, source: RestoreRecord, undo_id: str) -> list[RestoreItem]:
+def _plan(source: RestoreRecord, undo_id: str) -> list[RestoreItem]:
     """The undo's items: each disk back to its snapshot at the stop; each swapped database's live copy of before
-    (kept aside) "restored" already, with its row counts now as what the undo's verification expects."""
+    (kept aside) "restored" already (what the verification expects of it: undo_changes.check_databases)."""
     items = [RestoreItem(i.resource_id, ResourceType.DISK, source.undo.snapshots[i.resource_id],
                          instance_id=i.instance_id) for i in undoable_disks(source)]
     for item, dbs in swapped_databases(source):
         engine = item.engine or ""
-        undo_item = RestoreItem(item.resource_id, ResourceType.RDS, f"kept aside by {source.restore_id}",
-                                engine=engine, status=ItemStatus.RUNNING, progress=50,
-                                databases=[DatabaseRestore(db.name, db.aside, aside_name(db.name, undo_id, engine),
-                                                           DatabaseState.RESTORED) for db in dbs])
-        try:                 # nobody writes to a database kept aside: its counts now are those of before the restore
-            gateway = w.database(item.resource_id, engine)
-            undo_item.expected = {db.name: gateway.row_counts(db.aside) for db in dbs}
-        except (ValidationError, CloudError) as err:      # the undo is not verified by counts then
-            logs.event("undo counts not taken", step="create", resource_id=item.resource_id, reason=str(err))
-        items.append(undo_item)
+        items.append(RestoreItem(item.resource_id, ResourceType.RDS, f"kept aside by {source.restore_id}",
+                                 engine=engine, status=ItemStatus.RUNNING, progress=50,
+                                 databases=[DatabaseRestore(db.name, db.aside, aside_name(db.name, undo_id, engine),
+                                                            DatabaseState.RESTORED) for db in dbs]))
     return items

@@ -2,7 +2,8 @@
 
 take_at_stop     -> RestoringData, the instances stopped, before any disk is reset: a snapshot of each disk it will
                     reset, waited for until accomplished (the service is down meanwhile: `UndoSnapshotSeconds`)
-note_end         -> when the restore ends: until when it can be undone; the row counts of the databases it swapped in
+count_at_end     -> Verifying: the row counts of the databases it swapped in (an undo compares them)
+note_end         -> when the restore ends: until when it can be undone
 delete_unneeded  -> the sweeper: delete the snapshots no restore needs any more (its window passed, it reset no disk,
                     its record never listed them); never one a restore or a running undo still needs
 """
@@ -101,23 +102,30 @@ def swapped_databases(record: RestoreRecord) -> list[tuple[RestoreItem, list]]:
     return out
 
 
-def note_end(w: Ports, record: RestoreRecord, now: float) -> None:
-    """When the restore ends: until when it can be undone (when it touched something), and the row counts of the
-    databases it swapped in, so an undo can tell whether they were written since (a count it cannot read is named)."""
-    if w.settings.undo_hours <= 0 or record.undo.until_epoch is not None:
+def count_at_end(w: Ports, record: RestoreRecord) -> None:
+    """Verifying (the restore flow's role reads the database accounts): the row counts of the databases it swapped in,
+    so an undo can tell whether they were written since; a count it cannot read is named, and such an undo then asks
+    for confirmation."""
+    if w.settings.undo_hours <= 0:
         return
-    swapped = swapped_databases(record)
-    if not swapped and not undoable_disks(record):
-        return
-    record.undo.until_epoch = now + w.settings.undo_hours * 3600
-    for item, dbs in swapped:
+    for item, dbs in swapped_databases(record):
+        if item.resource_id in record.undo.counts_at_end:
+            continue
         try:
             gateway = w.database(item.resource_id, item.engine or "")
             record.undo.counts_at_end[item.resource_id] = {db.name: gateway.row_counts(db.name) for db in dbs}
         except (ValidationError, CloudError) as err:
             record.undo.not_counted += [f"{item.resource_id}/{db.name}" for db in dbs]
-            logs.event("undo counts not taken", step="finalize", record_id=record.restore_id,
+            logs.event("undo counts not taken", step="verify", record_id=record.restore_id,
                        resource_id=item.resource_id, reason=str(err))
+
+
+def note_end(w: Ports, record: RestoreRecord, now: float) -> None:
+    """When the restore ends: until when it can be undone, when it touched something (no I/O: this runs wherever a
+    restore is closed)."""
+    if w.settings.undo_hours > 0 and record.undo.until_epoch is None and (
+            swapped_databases(record) or undoable_disks(record)):
+        record.undo.until_epoch = now + w.settings.undo_hours * 3600
 
 
 # -- the sweeper's part
