@@ -151,7 +151,7 @@ def advance(w: Ports, restore_id: str, round_number: int = 0, now: float | None 
     meter.charge(restore_id, AdvanceOutput.TRANSITIONS)
     if record.phase is RestorePhase.RENAMING_DATABASES:
         return AdvanceOutput(restore_id, AdvanceState.RENAME, 0, round_number + 1).to_event()
-    if record.phase is not before:       # moved on: act on the next phase at once
+    if record.phase is not before or record.phase_started_epoch == now:   # moved on (or began anew): act at once
         return AdvanceOutput(restore_id, AdvanceState.WAIT, 1, 0).to_event()
     # Rounds restart at every phase, so short phases are seen quickly and a day-long restore of data still
     # fits one execution's 5,000 events (waits double to CloudFlow's 300 s limit). A phase with a deadline is

@@ -70,6 +70,8 @@ def take_at_stop(w: Ports, record: RestoreRecord, now: float) -> bool:
     if all(found[sid].accomplished for sid in wanted):
         undo.snapshot_seconds = round(max(0.0, now - undo.started_epoch), 1)
         logs.event("undo snapshots taken", step="restore", record_id=record.restore_id, seconds=undo.snapshot_seconds)
+        # the resets start now: their rounds (and their deadline) count from here, not from the stop
+        record.enter(RestorePhase.RESTORING_DATA, now)
         return True
     if _late(w, record, now):
         _give_up(record, now, f"not accomplished within {w.settings.disk_deadline_seconds} s")
