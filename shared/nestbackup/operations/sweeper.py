@@ -2,7 +2,8 @@
 so no record stays Creating or Restoring and no lock is held for ever; give back what an opening that never wrote its
 record claimed (`opening.abandon`); delete the RDS sets of cancelled backups whose jobs have ended since
 (artifacts.delete_pending_sets); finish the deletes that stopped mid-way (artifacts.resume_deletes); and delete the
-snapshots and groups carrying our owner tag that no record wants (`delete_unwanted_artifacts`)."""
+snapshots and groups carrying our owner tag that no record wants (`delete_unwanted_artifacts`), and the snapshots taken
+at a restore's stop that no undo needs any more (`undo_snapshots.delete_unneeded`)."""
 from __future__ import annotations
 
 import time
