@@ -74,3 +74,22 @@ def test_an_undo_returns_disks_bytes_and_databases_rows_to_their_state_just_befo
     assert undone["UndoableUntil"] and set(undone["UndoSnapshots"]) == set(disks)
     kept = {r["ResourceId"]: r["Databases"][0] for r in undone["Resources"] if r["ResourceType"] == "rds"}
     assert all(db["State"] == "Renamed" and db["AsideKept"] for db in kept.values())
+
+
+def test_a_snapshot_at_the_stop_that_fails_ends_the_restore_before_any_disk_is_reset(product, api, control, si):
+    seeded = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
+    backup = backup_of(api, si)
+    disk = seeded["Disks"][0]
+    with open(disk["Path"], "r+b") as f:
+        f.write(b"changed after the backup")
+    changed = sha256_of(disk["Path"])
+    control.faults(fail=[disk["DiskId"]])                             # ECS ends the disk's new snapshot failed
+    try:
+        status, restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})
+        final = wait_restore(api, restore["RestoreId"])
+    finally:
+        control.clear_faults()
+    assert final["Status"] == "RestoreFailed" and "no disk was reset" in final["StatusDetail"], final["StatusDetail"]
+    assert sha256_of(disk["Path"]) == changed
+    assert instance_status(product.endpoint, seeded["InstanceIds"][0]) == "Running"
+    assert final["UndoableUntil"] is None                              # it touched nothing: nothing to undo
