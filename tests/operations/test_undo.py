@@ -224,3 +224,14 @@ def test_the_sweeper_deletes_a_snapshot_at_the_stop_its_restore_never_recorded_o
     assert stray not in sweep(w)["UndoSnapshotsDeleted"]             # young: its create may still record it
     assert stray in sweep(w, now=time.time() + 901)["UndoSnapshotsDeleted"]
     assert set(final["UndoSnapshots"].values()) <= set(w.ecs.snapshots)
+
+
+def test_an_undo_that_ends_before_its_swap_never_offers_to_drop_what_the_restore_kept_aside(w):
+    rds, final = database_only_restore(w)
+    w.rds.servers[rds]["app"]["t"].append(9)                          # written since: the undo ends at its check
+    undo = create_undo(w, final["RestoreId"])
+    play_restore(w, undo["RestoreId"])
+    ended = get_restore(w, undo["RestoreId"])
+    assert ended["Status"] == "RestoreFailed" and ended["Summary"]["RestoredCopies"] == []
+    aside = final["Resources"][0]["Databases"][0]["AsideName"]
+    assert aside in w.rds.servers[rds] and "DROP" not in str(ended)
