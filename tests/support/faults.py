@@ -684,6 +684,8 @@ SCENARIOS = {s.name: s for s in (
     Scenario("sweep-backup", _backup_whose_flow_died, _sweep_run),
     Scenario("sweep-restore", _restore_whose_flow_died, _sweep_run),
     Scenario("undo", _restored, _undo_run),
+    # the sweeper past a restore's undo window (an hour here): its snapshots at the stop go
+    Scenario("sweep-undo-window", _restored, _sweep_run, settings={"undo_hours": 1}, gap=2 * 3600.0),
 )}
 
 
