@@ -60,6 +60,9 @@ def test_an_undo_returns_disks_bytes_and_databases_rows_to_their_state_just_befo
     assert status == 409 and "ran since the restore" in refused["Message"] and refused["RequestId"], refused
     assert {d: sha256_of(p) for d, p in disks.items()} == at_backup
 
+    out = run_cli(product.endpoint, "restore", "undo", restore["RestoreId"])      # no terminal to ask on
+    assert out.returncode == 1 and "ran since the restore" in out.stderr and "pass --yes" in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
     out = run_cli(product.endpoint, "restore", "undo", restore["RestoreId"], "--yes", "--wait", "--json")
     assert out.returncode == 0, out.stdout + out.stderr
     undo_id = json.loads(out.stdout.strip().splitlines()[-1])["RestoreId"]

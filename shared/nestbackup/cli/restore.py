@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import click
 
-from .arguments import api_options
+from .arguments import api_options, confirm, yes_option
 from .backup import describe_command
 from .client import ApiClient
+from .errors import CliError
 from .listing import list_command
 from .records import echo_record, exit_on_failure
 from .waiting import follow_and_report, wait_command
@@ -68,8 +69,7 @@ def cancel(restore_id, as_json, endpoint, token) -> None:
 
 @restore.command("undo", short_help="Put the service instance back as it was just before a restore.")
 @click.argument("restore_id")
-@click.option("--yes", is_flag=True, help="Undo even though the service instance changed since the restore (what "
-                                          "changed is named when this is missing).")
+@yes_option
 @click.option("--client-token", default=None, help="Idempotency token: the same token gives the same undo.")
 @click.option("--wait", is_flag=True, help="Print the id, follow the undo until it ends; exit 3 if it failed, 5 if "
                                            "cancelled (docs/statuses.md).")
@@ -77,12 +77,20 @@ def cancel(restore_id, as_json, endpoint, token) -> None:
 @api_options
 def undo(restore_id, yes, client_token, wait, as_json, endpoint, token) -> None:
     """Swap the databases the restore replaced back from the copies it kept aside, and reset the disks it reset to
-    the snapshots taken at its stop. The undo is a restore record of its own (and can be undone)."""
+    the snapshots taken at its stop. The undo is a restore record of its own (and can be undone). When the service
+    instance changed since the restore, it is refused (naming what changed) unless --yes."""
     client = ApiClient(endpoint, token)
     body: dict = {"Confirm": yes}
     if client_token:
         body["ClientToken"] = client_token
-    record = client.call("POST", f"/restores/{restore_id}/undo", body)
+    try:
+        record = client.call("POST", f"/restores/{restore_id}/undo", body)
+    except CliError as err:
+        if yes or "Confirm: true" not in str(err):
+            raise
+        # changed since the restore: the person at the terminal decides (a script must say --yes)
+        confirm(False, f"{err.message}\nUndo anyway?", f"{err.message}; an undo")
+        record = client.call("POST", f"/restores/{restore_id}/undo", {**body, "Confirm": True})
     if wait:
         follow_and_report(client, record, as_json)
         return
