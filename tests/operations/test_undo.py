@@ -235,3 +235,10 @@ def test_an_undo_that_ends_before_its_swap_never_offers_to_drop_what_the_restore
     assert ended["Status"] == "RestoreFailed" and ended["Summary"]["RestoredCopies"] == []
     aside = final["Resources"][0]["Databases"][0]["AsideName"]
     assert aside in w.rds.servers[rds] and "DROP" not in str(ended)
+
+
+def test_a_retry_of_an_undo_with_its_token_answers_the_undo_it_made(w):
+    rds, final = database_only_restore(w)
+    first = create_undo(w, final["RestoreId"], token="undo-1")        # its answer lost, say
+    again = create_undo(w, final["RestoreId"], token="undo-1")
+    assert again["RestoreId"] == first["RestoreId"]

@@ -29,7 +29,7 @@ def changed_since(w: Ports, source: RestoreRecord) -> list[str]:
     """What happened to the service instance since the restore, as the store and ECS tell it."""
     out: list[str] = []
     si, rid = source.service_instance_id, source.restore_id
-    later = [r for r in w.records.list_ids(si, "restore", 20)[0] if r > rid]
+    later = [r for r in w.records.list_ids(si, "restore", 20)[0] if r > rid and not _undoes(w, r, rid)]
     if later:
         out.append(f"later restore{'s' if len(later) > 1 else ''} {', '.join(sorted(later))}")
     backups = [b for b in w.records.list_ids(si, "backup", 20)[0] if record_time(b) > record_time(rid)
@@ -45,6 +45,12 @@ def changed_since(w: Ports, source: RestoreRecord) -> list[str]:
             out.append(f"{', '.join(running or ran)} ran since the restore: what they wrote to "
                        f"{', '.join(i.resource_id for i in disks)} since is lost by the undo")
     return out
+
+
+def _undoes(w: Ports, record_id: str, restore_id: str) -> bool:
+    """An undo of this very restore (a retry of the request that made it must find it, not be refused for it)."""
+    stored = w.records.read(record_id)
+    return stored is not None and stored.header.get("Undoes") == restore_id
 
 
 def changed_view(w: Ports, source: RestoreRecord) -> list[str] | None:
