@@ -55,6 +55,9 @@ def test_an_undo_returns_disks_bytes_and_databases_rows_to_their_state_just_befo
         assert sid in {s.snapshot_id for s in snapshots_of(product.endpoint, disk)}
     assert 0 <= restored["UndoSnapshotSeconds"] <= restored["DowntimeSeconds"]
 
+    shown = run_cli(product.endpoint, "restore", "show", restore["RestoreId"])
+    assert f"undoable until {restored['UndoableUntil']}: nestbackup restore undo {restore['RestoreId']} --yes " \
+           f"(changed since: " in shown.stdout, shown.stdout
     # The instance ran since the restore: without confirmation the undo is refused, naming why, nothing touched.
     status, refused = api.call("POST", f"/restores/{restore['RestoreId']}/undo", {})
     assert status == 409 and "ran since the restore" in refused["Message"] and refused["RequestId"], refused
