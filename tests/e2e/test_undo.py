@@ -80,6 +80,11 @@ def test_an_undo_returns_disks_bytes_and_databases_rows_to_their_state_just_befo
     assert undone["UndoableUntil"] and set(undone["UndoSnapshots"]) == set(disks)
     kept = {r["ResourceId"]: r["Databases"][0] for r in undone["Resources"] if r["ResourceType"] == "rds"}
     assert all(db["State"] == "Renamed" and db["AsideKept"] for db in kept.values())
+    status, again = api.call("POST", f"/restores/{undo_id}/undo", {"Confirm": True})
+    assert status == 202 and again["Undoes"] == undo_id, again
+    assert wait_restore(api, again["RestoreId"])["Status"] == "Restored"
+    assert {d: sha256_of(p) for d, p in disks.items()} == at_backup      # the restore's state again
+    assert pg_rows(pg_db[0]) == pg_at_backup and my_rows(my_db[0]) == my_at_backup
 
 
 def test_a_snapshot_at_the_stop_that_fails_ends_the_restore_before_any_disk_is_reset(product, api, control, si):

@@ -61,13 +61,12 @@ def take_at_stop(w: Ports, record: RestoreRecord, now: float) -> bool:
     wanted = [undo.snapshots[i.resource_id] for i in disks if i.resource_id in undo.snapshots]
     if len(wanted) < len(disks):
         return False
-    found = w.ecs.describe_snapshots(wanted)
-    broken = [f"{sid}: {found[sid].status if sid in found else 'gone'}" for sid in wanted
-              if sid not in found or found[sid].failed]
+    found = w.ecs.describe_snapshots(wanted)      # one not listed yet is waited for, as a progressing one
+    broken = [f"{sid}: {found[sid].status}" for sid in wanted if sid in found and found[sid].failed]
     if broken:
         _give_up(record, now, "; ".join(broken))
         return False
-    if all(found[sid].accomplished for sid in wanted):
+    if all(sid in found and found[sid].accomplished for sid in wanted):
         undo.snapshot_seconds = round(max(0.0, now - undo.started_epoch), 1)
         logs.event("undo snapshots taken", step="restore", record_id=record.restore_id, seconds=undo.snapshot_seconds)
         # the resets start now: their rounds (and their deadline) count from here, not from the stop
