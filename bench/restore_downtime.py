@@ -8,7 +8,12 @@ DescribeInstances every 0.1 s (any status but Running counts), and by the record
 
 Goals (issue 14): stopped(large) <= 1.2 x stopped(tiny); stopped(large) <= 0.3 x the whole restore.
 
-Usage: .venv/bin/python bench/restore_downtime.py [--large-mib 1024]
+The snapshots an undo needs are taken at the stop, before the disks are reset (issue 23), so their time is downtime:
+the tiny restore runs once more with them off (NESTBACKUP_UNDO_HOURS=0), and the ratio of the two downtimes is
+printed, with the record's own UndoSnapshotSeconds (a measure, no goal: it grows with what changed on the disks since
+their last snapshot).
+
+Usage: .venv/bin/python bench/restore_downtime.py [--large-mib 1024] [--undo-only]
 """
 from __future__ import annotations
 
@@ -91,14 +96,17 @@ class StoppedWatch:
         return self.stopped
 
 
-def restore_once(label: str, mib: int) -> dict:
+CHANGED_MIB = 32        # written to the disk after the backup: what its snapshot at the stop copies
+
+
+def restore_once(label: str, mib: int, **env: str) -> dict:
     from localcloud.seed import seed
     from nestbackup.cli.client import ApiClient
     from nestbackup.cli.local import start_local_cloud
 
     db = f"bench_downtime_{label}"
     make_database(db, mib)
-    server = start_local_cloud(tempfile.mkdtemp(prefix=f"bench-downtime-{label}-"), admin_token="bench")
+    server = start_local_cloud(tempfile.mkdtemp(prefix=f"bench-downtime-{label}-"), admin_token="bench", **env)
     try:
         si = f"si-downtime-{label}"
         seeded = seed(server.cloud, {"ServiceInstanceId": si, "Disks": 1, "DiskSize": "64MiB",
@@ -113,6 +121,8 @@ def restore_once(label: str, mib: int) -> dict:
         backup = api.call("POST", "/backups", {"ServiceInstanceId": si})
         backup = wait(f"/backups/{backup['BackupId']}", "Creating")
         assert backup["Status"] == "Created", backup
+        with open(seeded["Disks"][0]["Path"], "r+b") as f:     # what changed since the backup: the restore's reason
+            f.write(os.urandom(CHANGED_MIB << 20))
         watch = StoppedWatch(server.endpoint, seeded["InstanceIds"][0])
         started = time.monotonic()
         restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})
@@ -120,9 +130,11 @@ def restore_once(label: str, mib: int) -> dict:
         whole = time.monotonic() - started
         stopped = watch.stop()
         assert restore["Status"] == "Restored", restore["StatusDetail"]
-        out = {"whole": whole, "stopped": stopped, "downtime": restore["DowntimeSeconds"]}
+        out = {"whole": whole, "stopped": stopped, "downtime": restore["DowntimeSeconds"],
+               "snapshots": restore.get("UndoSnapshotSeconds")}
         print(f"  {label}: restore {whole:.1f} s, instance not Running {stopped:.1f} s "
-              f"(record's DowntimeSeconds {restore['DowntimeSeconds']})", flush=True)
+              f"(record's DowntimeSeconds {restore['DowntimeSeconds']}, UndoSnapshotSeconds "
+              f"{restore.get('UndoSnapshotSeconds')})", flush=True)
         return out
     finally:
         server.stop()
@@ -132,8 +144,17 @@ def restore_once(label: str, mib: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--large-mib", type=int, default=1024)
+    parser.add_argument("--undo-only", action="store_true", help="only the snapshots at the stop: tiny, with and "
+                                                                  "without them")
     args = parser.parse_args()
+    without = restore_once("tiny_no_undo", 0, NESTBACKUP_UNDO_HOURS="0")
     tiny = restore_once("tiny", 0)
+    print(f"stopped with the snapshots at the stop / without them: "
+          f"{tiny['stopped'] / max(without['stopped'], 1e-9):.2f} (watcher), "
+          f"{tiny['downtime'] / max(without['downtime'], 1e-9):.2f} (records' DowntimeSeconds); "
+          f"UndoSnapshotSeconds / DowntimeSeconds: {(tiny['snapshots'] or 0) / max(tiny['downtime'], 1e-9):.2f}")
+    if args.undo_only:
+        return 0
     large = restore_once("large", args.large_mib)
     versus_tiny = large["stopped"] / max(tiny["stopped"], 1e-9)
     share = large["stopped"] / large["whole"]

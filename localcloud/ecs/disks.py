@@ -91,6 +91,7 @@ class Disks(EcsState):
         disk = self._get(DISK, "disk", disk_id)
         snap = self._get(SNAPSHOT, "snapshot", snapshot_id)
         self.cloud.faults.check_reject(disk_id)
+        self.cloud.faults.check_reject(snapshot_id)     # a refusal of the rollback to that snapshot only
         if snap["SourceDiskId"] != disk_id:
             raise errors.error("InvalidParameter.Mismatch",
                                "The specified snapshot is not created from the specified "

@@ -57,9 +57,9 @@ refused item fails the call and nothing starts. StopInstances/StartInstances wit
 instance in InstanceResponses with its error code.
 
 Faults: `reject` refuses the starting call (CreateSnapshot/Group, ResetDisk(s), Stop/Start, DeleteSnapshot) with
-the configured code; `fail` on a disk, snapshot or group id makes the snapshot end `failed` (or the rollback end
-with the disk back In_use, its data untouched); `stuck` keeps the work in progress; `refuse_stop` lets a stop call
-succeed while the instance goes back to Running.
+the configured code (ResetDisk also when the id is its snapshot's); `fail` on a disk, snapshot or group id makes
+the snapshot end `failed` (or the rollback end with the disk back In_use, its data untouched); `stuck` keeps the work
+in progress; `refuse_stop` lets a stop call succeed while the instance goes back to Running.
 
 Restart: `resume` re-runs snapshots left progressing and rollbacks left ReIniting, and settles Stopping → Stopped
 and Starting → Running. Seeded instances have data disks only (no system disk).

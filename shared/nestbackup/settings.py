@@ -126,6 +126,9 @@ class Settings:
     function_memory_mb: int = 512
     # Days the audit trail keeps an entry; the timer's sweep job deletes older days (operations/audit.py).
     audit_retention_days: int = 365
+    # Hours a restore can be undone after it ends (operations/undo.py): the snapshots it takes of the disks it resets,
+    # at the stop, are kept that long, then the sweeper deletes them. 0: no snapshots at the stop and no undo.
+    undo_hours: int = 72
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, context: object = None) -> Settings:
@@ -188,7 +191,8 @@ class Settings:
                    rds_backup_retention_days=_retention_days(env.get("NESTBACKUP_RDS_BACKUP_RETENTION_DAYS")),
                    poll_schedule=_poll_schedule(env.get("NESTBACKUP_POLL_SCHEDULE")),
                    function_memory_mb=max(64, number("FC_FUNCTION_MEMORY_SIZE", 512)),
-                   audit_retention_days=max(1, number("NESTBACKUP_AUDIT_RETENTION_DAYS", 365)))
+                   audit_retention_days=max(1, number("NESTBACKUP_AUDIT_RETENTION_DAYS", 365)),
+                   undo_hours=max(0, number("NESTBACKUP_UNDO_HOURS", 72)))
 
 
 def _poll_schedule(raw: str | None) -> str:

@@ -171,7 +171,8 @@ def test_a_reset_ecs_ends_with_the_disk_untouched_is_never_called_rolled_back(pr
     with open(disk["Path"], "r+b") as f:
         f.write(b"changed after the backup")
     changed = sha256_of(disk["Path"])
-    control.faults(fail=[disk["DiskId"]], op_delay_ms=1500)
+    # the rollback to the backup's snapshot fails (not the disk: its snapshot at the stop must succeed first)
+    control.faults(fail=[backup["Resources"][0]["ArtifactId"]], op_delay_ms=1500)
     try:
         status, restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})
         assert status == 202
@@ -191,7 +192,7 @@ def test_a_reset_ecs_refuses_fails_its_disk_with_the_code_and_starts_the_instanc
     backup = backup_of(api, si)
     disk = seeded["Disks"][0]
     # a refusal that does not clear (the snapshot is not the disk's); IncorrectDiskStatus (not settled) is waited out
-    control.faults(reject={disk["DiskId"]: "InvalidParameter.Mismatch"})
+    control.faults(reject={backup["Resources"][0]["ArtifactId"]: "InvalidParameter.Mismatch"})
     try:
         status, restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})
         final = wait_restore(api, restore["RestoreId"])

@@ -34,6 +34,7 @@ from nestbackup.decisions.retention import Retention
 from nestbackup.errors import CloudError, Conflict, NestBackupError, NotFound, ValidationError
 from nestbackup.model.ids import OWNER_TAG
 from nestbackup.model.status import BACKUP_FINAL, RESTORE_FINAL, BackupStatus, ItemStatus, RestorePhase, RestoreStatus
+from nestbackup.model.undo import UNDO_TAG, UndoState
 from nestbackup.operations.artifacts import delete_backup
 from nestbackup.operations.backup import create_backup, get_backup
 from nestbackup.operations.backup_start import start_batch, start_batch_count
@@ -42,6 +43,7 @@ from nestbackup.operations.restore import advance, create_restore, get_restore
 from nestbackup.operations.schedules import apply_retention, set_schedule, tick
 from nestbackup.operations.sweeper import SWEEP_GRACE_SECONDS, sweep
 from nestbackup.operations.timeline import TimelineRecords
+from nestbackup.operations.undo import create_undo
 from nestbackup.ports.catalog import ServiceCatalog
 from nestbackup.ports.claims import Claims
 from nestbackup.ports.compute import Compute
@@ -328,7 +330,7 @@ def violations(w: FaultyWiring) -> list[str]:
         elif rid.startswith("backup-"):
             out += _false_backup(w, rid, status, items[rid], header)
         else:
-            out += _false_restore(w, rid, status, items[rid])
+            out += _false_restore(w, rid, status, items[rid], _reset_later(rid, items))
     out += _unowned_artifacts(w, records, items)
     out += _held_claims(w, records)
     out += [f"instance {iid} left {doc['status']}" for iid, doc in sorted(w.raw.ecs.instances.items())
@@ -378,13 +380,19 @@ def _false_backup(w: FaultyWiring, rid: str, status: str, items: dict[str, dict]
     return out
 
 
-def _false_restore(w: FaultyWiring, rid: str, status: str, items: dict[str, dict]) -> list[str]:
+def _reset_later(rid: str, items: dict[str, dict[str, dict]]) -> set[str]:
+    """The disks a later restore (e.g. an undo) reset again: their content is that one's."""
+    return {r for other, its in items.items() if other.startswith("restore-") and other > rid
+            for r, i in its.items() if i["resource_type"] == "disk" and i.get("restore_started_epoch")}
+
+
+def _false_restore(w: FaultyWiring, rid: str, status: str, items: dict[str, dict], reset_later: set[str]) -> list[str]:
     out = []
     if status == RestoreStatus.RESTORED:
         for resource, item in sorted(items.items()):
             if item["status"] not in (ItemStatus.SUCCEEDED, ItemStatus.SKIPPED):
                 out.append(f"restore {rid} is Restored but its item {resource} is {item['status']}")
-            elif item["resource_type"] == "disk" and \
+            elif item["resource_type"] == "disk" and resource not in reset_later and \
                     w.raw.ecs.disks[resource]["reset_to"] != item["source_artifact_id"]:
                 out.append(f"restore {rid} is Restored but disk {resource} was not reset to "
                            f"{item['source_artifact_id']}")
@@ -409,7 +417,10 @@ def _unowned_artifacts(w: FaultyWiring, records: dict[str, dict], items: dict[st
     for gid, group in sorted(ecs.groups.items()):
         if not owners[gid]:
             out.append(f"snapshot group {gid} (tagged {group['tags'].get(OWNER_TAG)}) is owned by no record")
+    out += _undo_snapshots_kept(w, records, items)
     for sid, snap in sorted(ecs.snapshots.items()):
+        if UNDO_TAG in snap["tags"]:
+            continue                            # a restore's snapshot at the stop: _undo_snapshots_kept
         if snap["group"] is None and not owners[sid]:
             out.append(f"snapshot {sid} of {snap['disk']} (tagged {snap['tags'].get(OWNER_TAG)}) is owned by no "
                        f"record")
@@ -421,7 +432,7 @@ def _unowned_artifacts(w: FaultyWiring, records: dict[str, dict], items: dict[st
     made: Counter[tuple[str, str]] = Counter()
     for snap in ecs.snapshots.values():
         if snap["group"] is None:
-            made[(snap["tags"].get(OWNER_TAG, "?"), snap["disk"])] += 1
+            made[(snap["tags"].get(OWNER_TAG) or snap["tags"].get(UNDO_TAG, "?"), snap["disk"])] += 1
     for gid, group in ecs.groups.items():
         first = ecs.snapshots.get(group["members"][0]) if group["members"] else None
         instance = ecs.disks[first["disk"]]["instance_id"] if first else gid
@@ -435,6 +446,27 @@ def _unowned_artifacts(w: FaultyWiring, records: dict[str, dict], items: dict[st
     jobs: Counter[str] = Counter(j["instance"] for j in rds.jobs.values() if j["mode"] == "Manual")
     out += [f"{n} RDS backup jobs of {inst} for {wanted[inst]} backup records" for inst, n in sorted(jobs.items())
             if n > wanted[inst]]
+    return out
+
+
+def _undo_snapshots_kept(w: FaultyWiring, records: dict[str, dict], items: dict[str, dict[str, dict]]) -> list[str]:
+    """A snapshot taken at a restore's stop exists exactly while its restore can be undone: listed by the record
+    (Undo.Snapshots), for a disk the restore reset, before UndoableUntil; and every one such a record lists exists."""
+    out, now = [], w.clock.peek()
+    needed: dict[str, str] = {}
+    for rid, header in records.items():
+        if not rid.startswith("restore-"):
+            continue
+        undo = UndoState.from_doc(header.get("Undo"))
+        reset = {r for r, i in items[rid].items() if i["resource_type"] == "disk" and i.get("restore_started_epoch")}
+        if undo.until_epoch is not None and now < undo.until_epoch:
+            needed.update({sid: rid for disk, sid in undo.snapshots.items() if disk in reset})
+    for sid, snap in sorted(w.raw.ecs.snapshots.items()):
+        if UNDO_TAG in snap["tags"] and sid not in needed:
+            out.append(f"snapshot {sid} of {snap['disk']} taken at the stop of {snap['tags'][UNDO_TAG]} is needed "
+                       f"by no undo")
+    out += [f"restore {rid} can be undone but its snapshot {sid} is gone" for sid, rid in sorted(needed.items())
+            if sid not in w.raw.ecs.snapshots]
     return out
 
 
@@ -623,6 +655,20 @@ def _restore_whose_flow_died(w: FaultyWiring, player: FaultPlayer) -> str:
     return restore_id
 
 
+def _restored(w: FaultyWiring, player: FaultPlayer) -> str:
+    """A finished restore of si-1 (no safety backup) that can be undone."""
+    seeded(w)
+    restore_id = create_restore(w, created_backup(w, player), safety_backup=False)["RestoreId"]
+    player.play_started()
+    assert get_restore(w, restore_id)["Status"] == RestoreStatus.RESTORED, get_restore(w, restore_id)
+    return restore_id
+
+
+def _undo_run(w: FaultyWiring, player: FaultPlayer, client: Client, restore_id: str) -> None:
+    client.call(create_undo, restore_id, True, "client-token-1")
+    player.play_started()
+
+
 def _sweep_run(w: FaultyWiring, player: FaultPlayer, client: Client, _: Any) -> None:
     timer(w, sweep)
 
@@ -637,6 +683,9 @@ SCENARIOS = {s.name: s for s in (
     Scenario("schedule", _schedule_setup, _schedule_run),
     Scenario("sweep-backup", _backup_whose_flow_died, _sweep_run),
     Scenario("sweep-restore", _restore_whose_flow_died, _sweep_run),
+    Scenario("undo", _restored, _undo_run),
+    # the sweeper past a restore's undo window (an hour here): its snapshots at the stop go
+    Scenario("sweep-undo-window", _restored, _sweep_run, settings={"undo_hours": 1}, gap=2 * 3600.0),
 )}
 
 

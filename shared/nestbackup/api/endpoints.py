@@ -107,6 +107,14 @@ def cancel_restore(call: Call) -> Response:
     return Response(200, restore.get_restore(call.wiring, record_id))
 
 
+def undo_restore(call: Call) -> Response:
+    from ..operations import undo
+    record_id = call.path_params["id"]
+    own_record(call.wiring, call.principal, "restores", record_id)
+    body = json_body(call.request, {"Confirm", "ClientToken"}, set(), flags={"Confirm"})
+    return Response(202, undo.create_undo(call.wiring, record_id, bool(body.get("Confirm")), body.get("ClientToken")))
+
+
 def get_schedule(call: Call) -> Response:
     from ..operations import schedules
     return Response(200, schedules.get_schedule(call.wiring, call.path_params["id"]))

@@ -123,6 +123,9 @@ def route_table() -> tuple[Route, ...]:
               "Timeline", "its events", "a timeline", params=(RECORD_ID,)),
         Route("POST", "/restores/{id}/cancel", e.cancel_restore, "Cancel a restore before it touches data",
               "Restore", "Cancelled, with one sentence", "a cancel", params=(RECORD_ID,)),
+        Route("POST", "/restores/{id}/undo", e.undo_restore, "Put the service instance back as it was just before "
+              "the restore (a restore of its own, origin undo)", "Restore", "the undo's record", "an undo",
+              status=202, params=(RECORD_ID,), body="UndoRestore"),
         Route("GET", "/service-instances/{id}/schedule", e.get_schedule, "The schedule", "Schedule", "it",
               "a schedule", params=(INSTANCE_ID,), instance_first=True),
         Route("PUT", "/service-instances/{id}/schedule", e.set_schedule, "Create or replace the schedule",

@@ -74,7 +74,9 @@ def print_record(record: dict) -> None:
     click.echo(f"{ident}  {record['Status']}  {record['ServiceInstanceId']}  "
                f"{record['StartTime']} -> {record.get('EndTime') or '…'}{extra}")
     origin = record.get("Origin") or "user"
-    if record.get("Description") or origin != "user":
+    if record.get("Undoes"):
+        click.echo(f"  undo of {record['Undoes']}")
+    elif record.get("Description") or origin != "user":
         click.echo(f"  {origin}: {record.get('Description') or '(no description)'}")
     if record.get("StatusDetail"):
         click.echo(f"  {record['StatusDetail']}")
@@ -82,6 +84,12 @@ def print_record(record: dict) -> None:
         click.echo(f"  restorable until {record['RestorableUntil']}")
     if record.get("RestorableReason"):
         click.echo(f"  not restorable: {record['RestorableReason']}")
+    if record.get("UndoableUntil"):
+        changed = record.get("ChangedSince")
+        click.echo(f"  undoable until {record['UndoableUntil']}: nestbackup restore undo {ident}" +
+                   (f" --yes (changed since: {'; '.join(changed)})" if changed else ""))
+    if record.get("UndoSnapshotSeconds") is not None:
+        click.echo(f"  {record['UndoSnapshotSeconds']} s of the downtime took the snapshots at the stop an undo needs")
     if record.get("Summary"):
         for text in summary_lines(record["Summary"]):
             click.echo(f"  {text}")

@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .causes import cause_line, root_cause
-from .records import ResourceType
+from .records import ResourceType, iso_utc
 from .status import (
     SCHEMA_VERSION,
     DatabaseState,
@@ -17,6 +17,7 @@ from .status import (
     restore_status_of,
 )
 from .summary import restore_summary
+from .undo import UndoState
 
 
 @dataclass
@@ -116,6 +117,9 @@ class RestoreRecord:
     cost: dict[str, Any] | None = None   # what it cost, once final (operations/costs.py)
     cancelled: bool = False              # the caller cancelled it (its status_detail says what was touched)
     cause: dict[str, Any] = field(default_factory=dict)   # the failure that ended it (causes.root_cause), once final
+    origin: str = "user"                 # "undo": it puts back what the restore `undoes` replaced (operations/undo.py)
+    undoes: str | None = None
+    undo: UndoState = field(default_factory=UndoState)   # what it keeps so that it can be undone (model/undo.py)
 
     def item(self, resource_id: str) -> RestoreItem:
         return next(i for i in self.items if i.resource_id == resource_id)
@@ -173,7 +177,12 @@ class RestoreRecord:
                 "Verified": summary["Verified"], "Summary": summary,
                 "Verification": "; ".join(f"{i.resource_id}: {i.verification}" for i in self.items
                                           if i.verified is not None),
-                "Resources": [i.to_api() for i in self.items]}
+                "Resources": [i.to_api() for i in self.items], **self._undo_api()}
+
+    def _undo_api(self) -> dict[str, Any]:
+        return {"Origin": self.origin, "Undoes": self.undoes,
+                "UndoableUntil": iso_utc(self.undo.until_epoch) if self.undo.until_epoch else None,
+                "UndoSnapshots": self.undo.snapshots, "UndoSnapshotSeconds": self.undo.snapshot_seconds}
 
     def header_doc(self) -> dict[str, Any]:
         return {"Kind": "restore", "SchemaVersion": SCHEMA_VERSION, "RestoreId": self.restore_id,
@@ -186,7 +195,8 @@ class RestoreRecord:
                 "OwnershipChecked": self.ownership_checked, "StopAcceptedEpoch": self.stop_accepted_epoch,
                 "StoppedEpoch": self.stopped_epoch,
                 "RunningEpoch": self.running_epoch, "Cost": self.cost, "Cancelled": self.cancelled,
-                "Cause": self.cause, "Order": [i.resource_id for i in self.items]}
+                "Cause": self.cause, "Order": [i.resource_id for i in self.items],
+                "Origin": self.origin, "Undoes": self.undoes, "Undo": self.undo.to_doc()}
 
     @classmethod
     def from_docs(cls, header: dict[str, Any], items: dict[str, dict[str, Any]]) -> RestoreRecord:
@@ -211,4 +221,5 @@ class RestoreRecord:
                    ownership_checked=header.get("OwnershipChecked", False),
                    stop_accepted_epoch=header.get("StopAcceptedEpoch"),
                    stopped_epoch=header.get("StoppedEpoch"), running_epoch=header.get("RunningEpoch"),
-                   cost=header.get("Cost"))
+                   cost=header.get("Cost"), origin=header.get("Origin") or "user", undoes=header.get("Undoes"),
+                   undo=UndoState.from_doc(header.get("Undo")))

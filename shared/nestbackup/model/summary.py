@@ -24,6 +24,9 @@ class RestoreLike(Protocol):
     @property
     def downtime_seconds(self) -> float | None: ...
 
+    @property
+    def undoes(self) -> str | None: ...
+
 
 def drop_statement(engine: str | None, name: str) -> str:
     """The SQL that drops database `name`, quoted as its engine quotes identifiers."""
@@ -43,7 +46,8 @@ def restore_summary(record: RestoreLike) -> dict[str, Any]:
             if db.state == DatabaseState.RENAMED and db.aside_kept:
                 kept.append({"ResourceId": item.resource_id, "Database": db.name, "AsideName": db.aside,
                              "Drop": drop_statement(item.engine, db.aside)})
-            elif db.state in (DatabaseState.RESTORING, DatabaseState.RESTORED, DatabaseState.ROLLED_BACK):
+            elif db.state in (DatabaseState.RESTORING, DatabaseState.RESTORED, DatabaseState.ROLLED_BACK) and \
+                    not record.undoes:  # an undo's are what its restore kept aside: that one's KeptAside names them
                 copies.append({"ResourceId": item.resource_id, "Database": db.name, "CopyName": db.restored,
                                "Drop": drop_statement(item.engine, db.restored)})
     return {

@@ -225,6 +225,8 @@ def _what_was_touched(record) -> str:
     if record.safety_backup_id:
         said.append(f"the safety backup {record.safety_backup_id} "
                     f"{'was cancelled too' if record.phase is RestorePhase.SAFETY_BACKUP else 'is kept'}")
-    if copies:
+    if copies and record.undoes:          # an undo's "copies" are what its restore kept aside: never to drop
+        said.append(f"the databases {record.undoes} kept aside stay under {', '.join(repr(c) for c in copies)}")
+    elif copies:
         said.append(f"restored copies stay under {', '.join(repr(c) for c in copies)} (drop them when not needed)")
     return "; ".join(said)

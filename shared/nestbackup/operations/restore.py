@@ -34,6 +34,7 @@ from .kinds import RESTORE_KINDS
 from .loading import load_backup, read_restore, save
 from .opening import Opening, begin, earlier_record, ensure_started, fingerprint, start_flow, write_record
 from .restore_data import check_ownership, restore_data, restore_databases
+from .undo_snapshots import count_at_end, note_end
 
 if TYPE_CHECKING:
     from .listing import Filter
@@ -104,6 +105,9 @@ def get_restore(w: Ports, restore_id: str) -> dict:
                  RestorePhase.RESTORING_DATABASES: w.settings.restore_deadline_seconds}.get(record.phase)
         if limit is not None:
             out["PhaseDeadline"] = iso_utc(record.phase_started_epoch + limit)
+    elif record.undo.until_epoch and time.time() < record.undo.until_epoch:
+        from .undo_changes import changed_view  # only a restore that can still be undone says what changed since
+        out["ChangedSince"] = changed_view(w, record)
     return out
 
 
@@ -147,7 +151,7 @@ def advance(w: Ports, restore_id: str, round_number: int = 0, now: float | None 
     meter.charge(restore_id, AdvanceOutput.TRANSITIONS)
     if record.phase is RestorePhase.RENAMING_DATABASES:
         return AdvanceOutput(restore_id, AdvanceState.RENAME, 0, round_number + 1).to_event()
-    if record.phase is not before:       # moved on: act on the next phase at once
+    if record.phase is not before or record.phase_started_epoch == now:   # moved on (or began anew): act at once
         return AdvanceOutput(restore_id, AdvanceState.WAIT, 1, 0).to_event()
     # Rounds restart at every phase, so short phases are seen quickly and a day-long restore of data still
     # fits one execution's 5,000 events (waits double to CloudFlow's 300 s limit). A phase with a deadline is
@@ -275,6 +279,7 @@ def _any_renamed(record: RestoreRecord) -> bool:
 
 
 def _verify(w: Ports, record: RestoreRecord, now: float) -> None:
+    count_at_end(w, record)                   # what an undo compares with (undo_snapshots.py)
     for item in record.items:
         if item.resource_type is not ResourceType.RDS or item.status is not ItemStatus.SUCCEEDED or not item.expected:
             continue
@@ -292,6 +297,7 @@ def _verify(w: Ports, record: RestoreRecord, now: float) -> None:
 def _finish(w: Ports, stored: StoredRecord, record: RestoreRecord, now: float) -> None:
     """Close what is still open (docs/statuses.md): never touched -> NotStarted, saying why once; under way -> Cancelled
     by a cancel, else Failed (it was interrupted); then the record's status, cause and cost."""
+    note_end(w, record, now)                  # what an undo needs to know (undo_snapshots.py)
     root = root_cause(record.items)
     why = ("the restore was cancelled before it" if record.cancelled else
            f"{root['ResourceId']} failed ({root['Code']})" if root else "the restore failed before it (see its cause)")

@@ -13,6 +13,8 @@ from ..model.records import ResourceType
 from ..model.status import ITEM_FINAL, DatabaseState, ItemStatus, RestorePhase
 from .discovery import discover
 from .kinds import RESTORE_KINDS, restore_kind_of
+from .undo_changes import check_databases
+from .undo_snapshots import take_at_stop
 
 if TYPE_CHECKING:
     from ..model.restores import RestoreItem, RestoreRecord
@@ -36,7 +38,10 @@ def check_ownership(w: Ports, record: RestoreRecord) -> None:
 
 def restore_databases(w: Ports, record: RestoreRecord, now: float) -> None:
     """RestoringDatabases: the service runs on; its databases come back under new names beside the live ones. When
-    every one is back, the instances are stopped; if any cannot be, nothing is stopped and the restore ends."""
+    every one is back, the instances are stopped; if any cannot be, nothing is stopped and the restore ends. An
+    undo first checks the databases kept aside (undo_changes.py)."""
+    if not check_databases(w, record, now):
+        return
     if not record.ownership_checked:
         check_ownership(w, record)
     databases = [i for i in record.items if restore_kind_of(i).restores_beside_live]
@@ -57,7 +62,9 @@ def restore_databases(w: Ports, record: RestoreRecord, now: float) -> None:
 
 def restore_data(w: Ports, record: RestoreRecord, now: float) -> None:
     """RestoringData, the instances stopped: reset the disks (and, for a restore recorded before databases were
-    restored first, whatever database is still to do)."""
+    restored first, whatever database is still to do). First the snapshots an undo needs (undo_snapshots.py)."""
+    if not take_at_stop(w, record, now):
+        return
     for item in record.items:
         if item.status is ItemStatus.PENDING:
             _start(w, record, item, now)
@@ -87,7 +94,9 @@ def _follow(w: Ports, record: RestoreRecord, now: float, beside_live_only: bool 
     for resource_type, kind in RESTORE_KINDS.items():
         if beside_live_only and not kind.restores_beside_live:
             continue
-        running = [i for i in record.items if i.resource_type is resource_type and i.status is ItemStatus.RUNNING]
+        # a database item whose databases are all back (an undo's are from the start) has nothing left to follow
+        running = [i for i in record.items if i.resource_type is resource_type and i.status is ItemStatus.RUNNING
+                   and not (kind.restores_beside_live and _data_final(i))]
         if running:
             kind.follow(w, record, running, now)
 

@@ -2,7 +2,8 @@
 so no record stays Creating or Restoring and no lock is held for ever; give back what an opening that never wrote its
 record claimed (`opening.abandon`); delete the RDS sets of cancelled backups whose jobs have ended since
 (artifacts.delete_pending_sets); finish the deletes that stopped mid-way (artifacts.resume_deletes); and delete the
-snapshots and groups carrying our owner tag that no record wants (`delete_unwanted_artifacts`)."""
+snapshots and groups carrying our owner tag that no record wants (`delete_unwanted_artifacts`), and the snapshots taken
+at a restore's stop that no undo needs any more (`undo_snapshots.delete_unneeded`)."""
 from __future__ import annotations
 
 import time
@@ -20,6 +21,7 @@ from .backup_finalize import finalize
 from .backup_poll import poll
 from .claims import ACTIVE, OPENING_SECONDS
 from .opening import abandon_indexed
+from .undo_snapshots import delete_unneeded
 
 SWEEP_GRACE_SECONDS = 300        # a record younger than this may still be starting its flow
 ARTIFACT_GRACE_SECONDS = 900     # an artifact younger than this may still be on its way into its record
@@ -78,8 +80,10 @@ def sweep(w: Ports, now: float | None = None) -> dict:
     sets = delete_pending_sets(w, now)
     resume_deletes(w, now)
     unwanted = delete_unwanted_artifacts(w, now)
+    undo = delete_unneeded(w, now)            # the snapshots taken at a restore's stop, past its undo window
     return {"Finished": finished, "Abandoned": abandoned, "Running": alive, "CancelledSetsDeleted": sets["Deleted"],
-            "CancelledSetsWaiting": sets["Waiting"], "UnwantedArtifactsDeleted": unwanted["Deleted"]}
+            "CancelledSetsWaiting": sets["Waiting"], "UnwantedArtifactsDeleted": unwanted["Deleted"],
+            "UndoSnapshotsDeleted": undo["Deleted"]}
 
 
 def delete_unwanted_artifacts(w: Ports, now: float | None = None, limit: int = UNWANTED_PER_SWEEP) -> dict:
