@@ -1,6 +1,7 @@
 """Backup decisions, no I/O: which items a backup has, and how each disk is snapshotted."""
 from __future__ import annotations
 
+import zlib
 from collections import defaultdict
 from typing import Iterable, NamedTuple
 
@@ -190,6 +191,31 @@ def next_poll_wait(now: float, operation_started: float, paces: list[Pace], roun
     # rounds fall back to its pace instead of polling every few seconds.
     not_before = doubling_time(round_number + 1) - (now - operation_started)
     return max(1, int(min(WAIT_LIMIT_SECONDS, max(wait, not_before))))
+
+
+# ECS counts each API's calls per region, account and minute ("throttled in minute T" -> callable again in minute
+# T + 1; docs/cloud-fidelity.md, "Scale under the real limits"): the poll budget is counted in the same minutes.
+BUDGET_WINDOW_SECONDS = 60
+# A round refused by the budget comes back spread over at most this many minutes (demand that many times the budget).
+BUDGET_SPREAD_WINDOWS = 4
+
+
+def budget_window(now: float) -> int:
+    """The minute whose budget a call made at `now` counts against."""
+    return int(now // BUDGET_WINDOW_SECONDS)
+
+
+def budget_wait(now: float, full_at: float | None, seed: str) -> int:
+    """Seconds before a poll round the budget refused asks again: into a later minute, at a point `seed` (the backup
+    and its round) picks, spread over as many minutes as the demand was over the budget (a minute whose budget ran
+    out `f` s in had about 60 / f times the demand it could serve; unknown: one minute), so the rounds refused in one
+    minute come back about as fast as a minute's budget serves them, and no backup's place is the same each time."""
+    start = budget_window(now) * BUDGET_WINDOW_SECONDS
+    filled_in = (full_at - start) if full_at is not None and full_at >= start else BUDGET_WINDOW_SECONDS
+    windows = min(float(BUDGET_SPREAD_WINDOWS), BUDGET_WINDOW_SECONDS / max(1.0, filled_in))
+    point = zlib.crc32(seed.encode()) / 2 ** 32
+    wait = start + BUDGET_WINDOW_SECONDS - now + point * windows * BUDGET_WINDOW_SECONDS
+    return max(1, min(WAIT_LIMIT_SECONDS, int(wait)))
 
 
 def doubling_time(rounds: int) -> int:
