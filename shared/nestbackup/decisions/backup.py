@@ -200,9 +200,13 @@ BUDGET_WINDOW_SECONDS = 60
 BUDGET_SPREAD_WINDOWS = 4
 
 
+# A round's calls follow its take by a store write: one taken this close to a minute's end counts in the next.
+BUDGET_EDGE_SECONDS = 2
+
+
 def budget_window(now: float) -> int:
-    """The minute whose budget a call made at `now` counts against."""
-    return int(now // BUDGET_WINDOW_SECONDS)
+    """The minute whose budget a round taking its calls at `now` counts against."""
+    return int((now + BUDGET_EDGE_SECONDS) // BUDGET_WINDOW_SECONDS)
 
 
 def budget_wait(now: float, full_at: float | None, seed: str) -> int:

@@ -37,7 +37,7 @@ def take(w: Ports, wanted: dict[str, int], now: float, seed: str) -> int | None:
     try:
         for _ in range(ATTEMPTS):
             found = w.documents.get_doc(POLL_BUDGET, KEY)
-            doc, version = found if found else ({}, 0)
+            doc, version = found or ({}, 0)
             fresh = doc.get("Minute") != minute
             used: dict[str, int] = {} if fresh else dict(doc.get("Used") or {})
             full_at = None if fresh else doc.get("FullAt")
