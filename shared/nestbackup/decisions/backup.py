@@ -1,6 +1,7 @@
 """Backup decisions, no I/O: which items a backup has, and how each disk is snapshotted."""
 from __future__ import annotations
 
+import math
 import zlib
 from collections import defaultdict
 from typing import Iterable, NamedTuple
@@ -200,13 +201,20 @@ BUDGET_WINDOW_SECONDS = 60
 BUDGET_SPREAD_WINDOWS = 4
 
 
-# A round's calls follow its take by a store write: one taken this close to a minute's end counts in the next.
-BUDGET_EDGE_SECONDS = 2
+# A round's calls follow its take by a store write: one that would take this close to a minute's end waits for the
+# next minute instead, so its calls land in the minute they were counted in.
+BUDGET_EDGE_SECONDS = 1
 
 
 def budget_window(now: float) -> int:
     """The minute whose budget a round taking its calls at `now` counts against."""
-    return int((now + BUDGET_EDGE_SECONDS) // BUDGET_WINDOW_SECONDS)
+    return int(now // BUDGET_WINDOW_SECONDS)
+
+
+def budget_edge_wait(now: float) -> int | None:
+    """Seconds to the next minute when `now` is within BUDGET_EDGE_SECONDS of a minute's end, else None."""
+    left = BUDGET_WINDOW_SECONDS - now % BUDGET_WINDOW_SECONDS
+    return max(1, math.ceil(left)) if left <= BUDGET_EDGE_SECONDS else None
 
 
 def budget_wait(now: float, full_at: float | None, seed: str) -> int:

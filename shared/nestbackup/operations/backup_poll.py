@@ -59,7 +59,7 @@ def poll(w: Ports, backup_id: str, round_number: int = 0, now: float | None = No
     running = [i for i in record.items if i.status is ItemStatus.RUNNING]
     refused = None
     if running and budgeted and all(now < deadline(i) for i in running):
-        refused = take(w, _describe_calls(running), now, f"{backup_id}#{round_number}")
+        refused = take(w, _describe_calls(running), max(now, time.time()), f"{backup_id}#{round_number}")
     seen = _describe(w, running) if refused is None else {}
     for item in running if refused is None else []:
         if advance(item, seen.get(item.resource_id), now, deadline(item)):

@@ -15,7 +15,7 @@ minute always fits, and one whose item is past its deadline does not ask (backup
 from __future__ import annotations
 
 from .. import logs
-from ..decisions.backup import budget_wait, budget_window
+from ..decisions.backup import budget_edge_wait, budget_wait, budget_window
 from ..errors import NestBackupError
 from ..ports import Ports
 from ..ports.records import StaleWrite
@@ -32,12 +32,16 @@ def take(w: Ports, wanted: dict[str, int], now: float, seed: str) -> int | None:
     wanted = {api: n for api, n in wanted.items() if n > 0}
     if limit <= 0 or not wanted:
         return None
+    if budget_edge_wait(now) is not None:       # spread into the next minute, not all at its first second
+        return budget_wait(now, None, seed)
     minute = budget_window(now)
     full_at = None
     try:
         for _ in range(ATTEMPTS):
             found = w.documents.get_doc(POLL_BUDGET, KEY)
             doc, version = found or ({}, 0)
+            # a later minute already counted (another instance's clock ahead): count in it, never start it over
+            minute = max(minute, int(doc.get("Minute") or 0))
             fresh = doc.get("Minute") != minute
             used: dict[str, int] = {} if fresh else dict(doc.get("Used") or {})
             full_at = None if fresh else doc.get("FullAt")
