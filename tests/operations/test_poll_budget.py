@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from nestbackup.decisions.backup import budget_wait
+from nestbackup.decisions.backup import budget_floor, budget_pressure, budget_wait
 from nestbackup.errors import CloudError
 from nestbackup.model.status import ItemStatus
 from nestbackup.operations.backup import create_backup, get_backup
@@ -108,8 +108,14 @@ def test_a_budget_of_zero_is_no_budget():
 
 def test_a_refused_round_comes_back_later_the_sooner_the_minute_filled():
     start = MINUTE_START
-    filled_late = [budget_wait(start + 50, start + 49, f"b#{n}") for n in range(200)]
-    filled_early = [budget_wait(start + 50, start + 5, f"b#{n}") for n in range(200)]
+    filled_late = [budget_wait(start + 50, budget_pressure(start + 50, start + 49), f"b#{n}") for n in range(200)]
+    filled_early = [budget_wait(start + 50, budget_pressure(start + 50, start + 5), f"b#{n}") for n in range(200)]
     assert all(10 <= w <= 10 + 60 * 60 / 49 for w in filled_late)       # about the next minute
     assert all(1 <= w <= 300 for w in filled_early) and max(filled_early) > 120    # over several
     assert len(set(filled_late)) > 30                                    # spread, not all at once
+
+
+def test_while_the_demand_is_over_the_budget_a_served_round_waits_about_as_many_minutes():
+    assert budget_floor(1.0, "b#1") == 0                                  # the demand fits: the poll's own pace
+    floors = [budget_floor(3.0, f"b#{n}") for n in range(200)]
+    assert all(90 <= f <= 270 for f in floors) and 150 <= sum(floors) / len(floors) <= 210

@@ -217,17 +217,35 @@ def budget_edge_wait(now: float) -> int | None:
     return max(1, math.ceil(left)) if left <= BUDGET_EDGE_SECONDS else None
 
 
-def budget_wait(now: float, full_at: float | None, seed: str) -> int:
-    """Seconds before a poll round the budget refused asks again: into a later minute, at a point `seed` (the backup
-    and its round) picks, spread over as many minutes as the demand was over the budget (a minute whose budget ran
-    out `f` s in had about 60 / f times the demand it could serve; unknown: one minute), so the rounds refused in one
-    minute come back about as fast as a minute's budget serves them, and no backup's place is the same each time."""
+def budget_pressure(now: float, full_at: float | None) -> float:
+    """How many times the budget the demand of the minute of `now` is, from when its budget ran out (`full_at`): 60 / f
+    for a budget spent `f` s into the minute, 1 when it was not spent; at most BUDGET_SPREAD_WINDOWS."""
     start = budget_window(now) * BUDGET_WINDOW_SECONDS
     filled_in = (full_at - start) if full_at is not None and full_at >= start else BUDGET_WINDOW_SECONDS
-    windows = min(float(BUDGET_SPREAD_WINDOWS), BUDGET_WINDOW_SECONDS / max(1.0, filled_in))
-    point = zlib.crc32(seed.encode()) / 2 ** 32
-    wait = start + BUDGET_WINDOW_SECONDS - now + point * windows * BUDGET_WINDOW_SECONDS
+    return min(float(BUDGET_SPREAD_WINDOWS), BUDGET_WINDOW_SECONDS / max(1.0, filled_in))
+
+
+def _point(seed: str) -> float:
+    """A place in [0, 1) that `seed` (a backup and its round) picks: the same round the same place, rounds apart."""
+    return zlib.crc32(seed.encode()) / 2 ** 32
+
+
+def budget_wait(now: float, pressure: float, seed: str) -> int:
+    """Seconds before a poll round the budget refused asks again: into a later minute, at a place `seed` picks,
+    spread over as many minutes as the demand is times the budget (`budget_pressure`), so the rounds refused come
+    back about as fast as a minute's budget serves them, and no backup's place is the same each time."""
+    start = budget_window(now) * BUDGET_WINDOW_SECONDS
+    wait = start + BUDGET_WINDOW_SECONDS - now + _point(seed) * max(1.0, pressure) * BUDGET_WINDOW_SECONDS
     return max(1, min(WAIT_LIMIT_SECONDS, int(wait)))
+
+
+def budget_floor(pressure: float, seed: str) -> int:
+    """The least wait after a round the budget served while the demand is over it: about `pressure` minutes (from
+    half to one and a half of it), so the backups come back at the pace the budget serves them instead of being
+    refused in turn (each refused round still enters CloudFlow states). 0 while the demand fits."""
+    if pressure <= 1:
+        return 0
+    return min(WAIT_LIMIT_SECONDS, int(pressure * BUDGET_WINDOW_SECONDS * (0.5 + _point(seed))))
 
 
 def doubling_time(rounds: int) -> int:

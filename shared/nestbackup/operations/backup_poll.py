@@ -27,7 +27,7 @@ from .backup_unit import start_unit
 from .costs import Meter
 from .kinds import KINDS, kind_of
 from .loading import read_backup, save
-from .poll_budget import take
+from .poll_budget import Budget, take
 
 
 def poll(w: Ports, backup_id: str, round_number: int = 0, now: float | None = None, budgeted: bool = True) -> dict:
@@ -57,9 +57,10 @@ def poll(w: Ports, backup_id: str, round_number: int = 0, now: float | None = No
         else:
             start_unit(w, stored, record, unit)
     running = [i for i in record.items if i.status is ItemStatus.RUNNING]
-    refused = None
+    budget = Budget(None)
     if running and budgeted and all(now < deadline(i) for i in running):
-        refused = take(w, _describe_calls(running), max(now, time.time()), f"{backup_id}#{round_number}")
+        budget = take(w, _describe_calls(running), max(now, time.time()), f"{backup_id}#{round_number}")
+    refused = budget.wait
     seen = _describe(w, running) if refused is None else {}
     for item in running if refused is None else []:
         if advance(item, seen.get(item.resource_id), now, deadline(item)):
@@ -74,7 +75,8 @@ def poll(w: Ports, backup_id: str, round_number: int = 0, now: float | None = No
                    if now < deadline(i) and (kind := kind_of(i)) is not None and kind.facts_pending(w, i)]
     save(w, stored, record)
     done = all(i.status in ITEM_FINAL for i in record.items) and not unpublished
-    wait = refused if refused is not None else _next_wait(s.poll_schedule, record, seen, now, round_number)
+    wait = refused if refused is not None else \
+        max(budget.floor, _next_wait(s.poll_schedule, record, seen, now, round_number))
     return {"BackupId": backup_id, "Done": done, "Wait": wait,
             "Round": round_number + 1,
             "Continue": not done and (round_number + 1) % s.poll_rounds_per_execution == 0}

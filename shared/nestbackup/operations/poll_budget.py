@@ -14,8 +14,10 @@ minute always fits, and one whose item is past its deadline does not ask (backup
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from .. import logs
-from ..decisions.backup import budget_edge_wait, budget_wait, budget_window
+from ..decisions.backup import budget_edge_wait, budget_floor, budget_pressure, budget_wait, budget_window
 from ..errors import NestBackupError
 from ..ports import Ports
 from ..ports.records import StaleWrite
@@ -25,17 +27,22 @@ KEY = "calls"
 ATTEMPTS = 3            # reads and conditional writes before a contended round waits as a refused one
 
 
-def take(w: Ports, wanted: dict[str, int], now: float, seed: str) -> int | None:
-    """Take `wanted` calls ({"ecs:DescribeSnapshots": 1, ...}) from this minute's budget: None when taken (the round
-    describes), else the seconds to wait before asking again. `seed` spreads the waits (the backup and its round)."""
+class Budget(NamedTuple):
+    wait: int | None        # None: the calls were taken (the round describes); else seconds to wait before asking
+    floor: int = 0          # a served round's least wait while the demand is over the budget
+
+
+def take(w: Ports, wanted: dict[str, int], now: float, seed: str) -> Budget:
+    """Take `wanted` calls ({"ecs:DescribeSnapshots": 1, ...}) from this minute's budget. `seed` spreads the waits
+    (the backup and its round)."""
     limit = w.settings.poll_calls_per_minute
     wanted = {api: n for api, n in wanted.items() if n > 0}
     if limit <= 0 or not wanted:
-        return None
+        return Budget(None)
     if budget_edge_wait(now) is not None:       # spread into the next minute, not all at its first second
-        return budget_wait(now, None, seed)
+        return Budget(budget_wait(now, 1.0, seed))
     minute = budget_window(now)
-    full_at = None
+    pressure = 1.0
     try:
         for _ in range(ATTEMPTS):
             found = w.documents.get_doc(POLL_BUDGET, KEY)
@@ -45,21 +52,27 @@ def take(w: Ports, wanted: dict[str, int], now: float, seed: str) -> int | None:
             fresh = doc.get("Minute") != minute
             used: dict[str, int] = {} if fresh else dict(doc.get("Used") or {})
             full_at = None if fresh else doc.get("FullAt")
+            # the demand of the last minute that ran out, carried into the next one
+            before = float(doc.get("Pressure") or 1.0)
+            if fresh:
+                before = budget_pressure(doc["Minute"] * 60.0, doc.get("FullAt")) \
+                    if doc.get("Minute") == minute - 1 else 1.0
+            pressure = max(before, budget_pressure(now, full_at) if full_at else 1.0)
             if any(used.get(api, 0) and used.get(api, 0) + n > limit for api, n in wanted.items()):
-                return budget_wait(now, full_at, seed)
+                return Budget(budget_wait(now, pressure, seed))
             for api, n in wanted.items():
                 used[api] = used.get(api, 0) + n
-            taken = {"Minute": minute, "Used": used,
+            taken = {"Minute": minute, "Used": used, "Pressure": before,
                      "FullAt": full_at if full_at or max(used.values()) < limit else now}
             if found is None:
                 if w.documents.create_doc(POLL_BUDGET, KEY, taken):
-                    return None
+                    return Budget(None)
                 continue
             try:
                 w.documents.update_doc(POLL_BUDGET, KEY, taken, version)
-                return None
+                return Budget(None, budget_floor(pressure, seed))
             except StaleWrite:
                 continue
     except NestBackupError as err:          # the store failed or its answer was lost: wait, never fail the backup
         logs.event("poll budget not read", step="poll", reason=str(err))
-    return budget_wait(now, full_at, seed)
+    return Budget(budget_wait(now, pressure, seed))
