@@ -6,7 +6,10 @@ One document (`poll-budget` / `calls`) holds the current minute and the calls ta
 and, when its calls fit under `poll_calls_per_minute` for each API, writes the sums conditional on the version read
 (another round's write in between makes it read again); a round that does not fit describes nothing and waits into a
 later minute (`decisions.backup.budget_wait`). Every round that polls saw its own calls counted under the limit, so
-however many run at once, the calls of the minute stay under it.
+however many run at once, the calls of the minute stay under it. The document also says how soon the last minute's
+budget ran out (the demand, in times the budget): while it is over, a served round waits about that many minutes
+too (`decisions.backup.budget_floor`), so backups come back at the pace the budget serves them instead of being
+refused in turn (a refused round still costs an invocation and the flow's states).
 
 Advisory under failure: a read or write that fails or whose answer is lost makes the round wait as a refused one
 does (over-waiting a minute rather than polling over the limit), never fails the backup; a round alone in a fresh
