@@ -119,3 +119,20 @@ def test_while_the_demand_is_over_the_budget_a_served_round_waits_about_as_many_
     assert budget_floor(1.0, "b#1") == 0                                  # the demand fits: the poll's own pace
     floors = [budget_floor(3.0, f"b#{n}") for n in range(200)]
     assert all(90 <= f <= 270 for f in floors) and 150 <= sum(floors) / len(floors) <= 210
+
+
+def test_an_rds_backups_rounds_take_describe_backup_tasks_from_the_budget():
+    w = MemoryWiring(steps=0, poll_calls_per_minute=1)
+    for n in range(2):
+        w.seed(f"si-db-{n}", disks_per_instance=0, databases={"PostgreSQL": {"app": {"t": [[1]]}}})
+    ids = []
+    for n in range(2):
+        backup_id = create_backup(w, f"si-db-{n}")["BackupId"]
+        for batch in start_batch_count(w, backup_id):
+            start_batch(w, backup_id, batch)
+        ids.append(backup_id)
+    before = w.rds.refusals.calls["DescribeBackupTasks"]
+    first, second = (poll(w, backup_id, now=MINUTE_START + 1 + n) for n, backup_id in enumerate(ids))
+    assert w.rds.refusals.calls["DescribeBackupTasks"] - before == 1        # one job a call: the budget's one
+    assert w.store.get_doc(POLL_BUDGET, KEY)[0]["Used"] == {"rds:DescribeBackupTasks": 1}
+    assert not second["Done"] and second["Wait"] >= 58
