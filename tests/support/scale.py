@@ -15,7 +15,9 @@ What one machine cannot hold is simulated, and only that:
 
 Every cloud call and every state entered is recorded at its virtual time and held against `LIMITS`: CloudFlow's
 token buckets as published, ECS and RDS per API and minute at one UNCONFIRMED figure (their limits are shown only in
-each account's Quota Center). The longest invocation of each function is held against its s.yaml timeout."""
+each account's Quota Center). The longest invocation of each function is held against its s.yaml timeout.
+`Simulation.run_sweeps` runs the timer's sweep job every 10 virtual minutes over that many running backups until it
+has described every one's execution (its DescribeExecution calls held to CloudFlow's bucket)."""
 from __future__ import annotations
 
 import heapq
