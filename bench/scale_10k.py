@@ -7,7 +7,12 @@ time until every backup is final, each API's peak calls in its limit's window ag
 published; ECS and RDS at one UNCONFIRMED figure), the most executions running at once, and the longest invocation
 of each function against its s.yaml timeout. The wall time of the simulation is context only.
 
+Then the sweeper over as many running backups (`--sweep-records`, default: --instances): the timer's sweep job every
+10 virtual minutes until it has looked at every one; prints the sweeps it took, the longest sweep against the timer
+function's timeout and DescribeExecution against CloudFlow's bucket.
+
 Usage: .venv/bin/python bench/scale_10k.py [--instances 10000] [--starts-per-tick 200] [--snapshot-seconds 0]
+       [--poll-calls-per-minute 400] [--sweep-records N]
 """
 from __future__ import annotations
 
@@ -28,12 +33,18 @@ def main() -> int:
                         help="NESTBACKUP_SCHEDULE_STARTS_PER_TICK (default: the setting's default, 200)")
     parser.add_argument("--snapshot-seconds", type=float, default=0,
                         help="how long each snapshot takes (default 0: accomplished at its first describe)")
+    parser.add_argument("--poll-calls-per-minute", type=int, default=None,
+                        help="NESTBACKUP_POLL_CALLS_PER_MINUTE (default: the setting's, 400; 0: no poll budget)")
+    parser.add_argument("--sweep-records", type=int, default=None,
+                        help="running backups the sweeper looks at (default: --instances; 0: no sweeper run)")
     args = parser.parse_args()
     import logging
     logging.disable(logging.WARNING)
     from tests.support.scale import LIMITS, MAX_RUNNING_EXECUTIONS, Simulation, all_final
 
     settings = {} if args.starts_per_tick is None else {"schedule_starts_per_tick": args.starts_per_tick}
+    if args.poll_calls_per_minute is not None:
+        settings["poll_calls_per_minute"] = args.poll_calls_per_minute
     outcome = Simulation(args.instances, args.snapshot_seconds, **settings).run()
     ok = all_final(outcome) and outcome.within_limits
     print(f"{outcome.instances} instances scheduled at 03:00: every backup final after "
@@ -49,6 +60,15 @@ def main() -> int:
     for function, (longest, timeout) in outcome.longest.items():
         print(f"longest invocation of {function}: {longest:.1f} s (timeout {timeout} s)")
     print(f"within every limit: {outcome.within_limits}; simulation wall time {outcome.wall_seconds:.0f} s")
+    records = args.instances if args.sweep_records is None else args.sweep_records
+    if records:
+        swept = Simulation(records).run_sweeps()
+        limit = LIMITS["fnf:DescribeExecution"]
+        print(f"sweeper over {swept.records} running backups: every one looked at ({swept.looked_at}) after "
+              f"{swept.sweeps} sweeps, 10 minutes apart; longest sweep {swept.longest:.1f} s (timeout "
+              f"{swept.timeout} s); DescribeExecution {swept.describes} calls, peak {swept.describe_peak} in a second "
+              f"({limit.describe()}), {swept.describe_refused} over it; wall time {swept.wall_seconds:.0f} s")
+        ok = ok and swept.looked_at == swept.records and swept.longest <= swept.timeout and not swept.describe_refused
     return 0 if ok else 1
 
 

@@ -20,7 +20,7 @@ class LocalCloud(CloudContext):
                  flows_dir: str | Path | None = None, s_yaml: str | Path | None = None,
                  flow_wait_scale: float = 1.0, function_env: dict[str, str] | None = None,
                  http_triggers: dict[str, str] | None = None, role_policies: dict[str, dict] | None = None,
-                 fire_timers: bool = False) -> None:
+                 fire_timers: bool = False, ecs_calls_per_minute: int | None = None) -> None:
         """`s_yaml`: the Serverless Devs file whose fc3 functions and triggers are deployed (default: the
         repository's s.yaml); `function_env`: values that override the deployed functions' environment ("{endpoint}"
         is replaced by the server's URL); `http_triggers`: path prefix -> function name, where the function's
@@ -28,7 +28,8 @@ class LocalCloud(CloudContext):
         document: every call a function makes with its role's credentials is checked against it
         (localcloud/core/ram.py); without it, functions get the account's own key and nothing is checked;
         `fire_timers`: fire the s.yaml timer triggers on their cron once the server listens
-        (localcloud/fc/timers.py)."""
+        (localcloud/fc/timers.py); `ecs_calls_per_minute`: refuse each ECS API's calls past this many a minute, as
+        ECS throttles (localcloud/ecs/throttling.py; its PER_MINUTE is the assumed figure)."""
         if state_dir is None:
             state_dir = tempfile.mkdtemp(prefix="localcloud-")
         super().__init__(Path(state_dir), credentials or {DEFAULT_ACCESS_KEY_ID: DEFAULT_ACCESS_KEY_SECRET}, region)
@@ -41,7 +42,7 @@ class LocalCloud(CloudContext):
         from .rds.models import Rds
         from .tablestore.models import Tablestore
         from .tablestore.network import TablestoreInstances
-        self.ecs = Ecs(self)
+        self.ecs = Ecs(self, ecs_calls_per_minute)
         self.rds = Rds(self)
         self.ots = Tablestore(self)
         self.ots_instances = TablestoreInstances(self)

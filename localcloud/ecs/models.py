@@ -61,15 +61,22 @@ the configured code (ResetDisk also when the id is its snapshot's); `fail` on a 
 the snapshot end `failed` (or the rollback end with the disk back In_use, its data untouched); `stuck` keeps the work
 in progress; `refuse_stop` lets a stop call succeed while the instance goes back to Running.
 
+Throttling: each API's calls a minute past `throttling.PER_MINUTE` (UNCONFIRMED) are refused `Throttling.User` when
+the cloud is built with `ecs_calls_per_minute` (`throttling.py`).
+
 Restart: `resume` re-runs snapshots left progressing and rollbacks left ReIniting, and settles Stopping → Stopped
 and Starting → Running. Seeded instances have data disks only (no system disk).
 """
 from __future__ import annotations
 
+from typing import Any
+
+from ..core.rpc import RpcRequest
 from .disks import Disks
 from .instances import Instances
 from .snapshot_groups import SnapshotGroups
 from .tags import TagResources
+from .throttling import MinuteThrottling
 
 
 class Ecs(Instances, Disks, SnapshotGroups, TagResources):
@@ -81,6 +88,15 @@ class Ecs(Instances, Disks, SnapshotGroups, TagResources):
         "DeleteSnapshot", "DeleteSnapshotGroup", "ResetDisk", "ResetDisks",
         "StopInstance", "StopInstances", "StartInstance", "StartInstances",
     })
+
+    def __init__(self, cloud, calls_per_minute: int | None = None) -> None:
+        super().__init__(cloud)
+        self.throttling = MinuteThrottling(calls_per_minute)
+
+    def dispatch(self, req: RpcRequest) -> dict[str, Any]:
+        if req.action in self.ACTIONS:
+            self.throttling.take(req.action)
+        return super().dispatch(req)
 
     def resume(self) -> None:
         """Re-run what a killed server left in progress; settle instance transitions."""

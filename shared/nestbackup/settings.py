@@ -115,6 +115,10 @@ class Settings:
     # ECS and RDS throttle each API per account and minute (the limits are not published: 500 a minute assumed,
     # UNCONFIRMED, docs/cloud-fidelity.md); 200 leaves room for the API's own backups, restores and retries.
     schedule_starts_per_tick: int = 200
+    # Describe calls per API and minute that every running backup's poll rounds share (operations/poll_budget.py);
+    # 0: no budget. Under the 500 a minute assumed for ECS and RDS (UNCONFIRMED), leaving room for the starts'
+    # retries, cancels, restores and the sweeper, which describe too.
+    poll_calls_per_minute: int = 400
     # Days an RDS MySQL backup set is kept (CreateBackup BackupRetentionPeriod: 7-730, -1 = for good); None
     # leaves it to the instance's backup policy. Other engines always follow their policy.
     rds_backup_retention_days: int | None = None
@@ -188,6 +192,7 @@ class Settings:
                    schedule_min_interval_seconds=60 * max(1, number("NESTBACKUP_SCHEDULE_MIN_INTERVAL_MINUTES",
                                                                     120)),
                    schedule_starts_per_tick=max(1, number("NESTBACKUP_SCHEDULE_STARTS_PER_TICK", 200)),
+                   poll_calls_per_minute=max(0, number("NESTBACKUP_POLL_CALLS_PER_MINUTE", 400)),
                    rds_backup_retention_days=_retention_days(env.get("NESTBACKUP_RDS_BACKUP_RETENTION_DAYS")),
                    poll_schedule=_poll_schedule(env.get("NESTBACKUP_POLL_SCHEDULE")),
                    function_memory_mb=max(64, number("FC_FUNCTION_MEMORY_SIZE", 512)),

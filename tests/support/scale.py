@@ -15,7 +15,9 @@ What one machine cannot hold is simulated, and only that:
 
 Every cloud call and every state entered is recorded at its virtual time and held against `LIMITS`: CloudFlow's
 token buckets as published, ECS and RDS per API and minute at one UNCONFIRMED figure (their limits are shown only in
-each account's Quota Center). The longest invocation of each function is held against its s.yaml timeout."""
+each account's Quota Center). The longest invocation of each function is held against its s.yaml timeout.
+`Simulation.run_sweeps` runs the timer's sweep job every 10 virtual minutes over that many running backups until it
+has described every one's execution (its DescribeExecution calls held to CloudFlow's bucket)."""
 from __future__ import annotations
 
 import heapq
@@ -35,6 +37,8 @@ from localcloud.fnf.errors import Cancelled, StateError
 from localcloud.fnf.interpreter import Interpreter
 from nestbackup.model.status import BackupStatus
 from nestbackup.operations import schedules
+from nestbackup.operations.backup import create_backup
+from nestbackup.operations.sweeper import SWEEP_GRACE_SECONDS
 
 from .faults import START_EPOCH, clock_installed
 from .flowplay import ROOT, FlowPlayer, _definition
@@ -398,6 +402,59 @@ class Simulation(FlowPlayer):
 
     def _running(self) -> int:
         return self._running_count
+
+    def run_sweeps(self, max_sweeps: int = 100) -> SweepOutcome:
+        """`instances` backups running (their flows Running, never played), then the timer's sweep job every 10
+        virtual minutes (s.yaml's cron) until the sweeper has described every one's execution."""
+        wall = _time.perf_counter()
+        for module in _product_modules():
+            importlib.import_module(module)
+        w = self.w
+        looked: Counter = Counter()
+        with clock_installed(self.clock):              # type: ignore[arg-type]
+            ids = []
+            for n in range(self.instances):
+                w.seed(f"si-sweep-{n:05d}", disks_per_instance=1)
+                ids.append(create_backup(w, f"si-sweep-{n:05d}")["BackupId"])
+            self._install()
+            describe = w.flows.describe
+
+            def noted(flow, name):
+                looked[re.sub(r"-g\d+$", "", name)] += 1
+                return describe(flow, name)
+            w.flows.describe = noted
+            self.calls.clear()
+            handler = self.functions.handler("nestbackup-timer")
+            started = self.clock.now + SWEEP_GRACE_SECONDS + 60
+            longest, sweeps, left = 0.0, 0, []
+            while sweeps < max_sweeps:
+                self.clock.set(started + 600 * sweeps)
+                began = self.clock.now
+                out = handler(b'{"payload": "{\\"Job\\": \\"sweep\\"}"}', self.functions.context("nestbackup-timer"))
+                longest, sweeps = max(longest, self.clock.now - began), sweeps + 1
+                left.append(out["LeftForNextSweep"])
+                if all(looked[i] for i in ids):
+                    break
+        times = [t for api, t in self.calls if api == "fnf:DescribeExecution"]
+        limit = LIMITS["fnf:DescribeExecution"]
+        return SweepOutcome(self.instances, sweeps, longest, function_timeouts()["nestbackup-timer"],
+                            sum(1 for i in ids if looked[i]), left, len(times),
+                            max(Counter(int(t) for t in times).values(), default=0), limit.violations(times),
+                            _time.perf_counter() - wall)
+
+
+@dataclass
+class SweepOutcome:
+    records: int
+    sweeps: int                    # sweeps until every record's execution was described
+    longest: float                 # the longest sweep invocation, virtual seconds
+    timeout: int                   # the timer function's (s.yaml)
+    looked_at: int                 # records whose execution some sweep described
+    left: list[int]                # per sweep, the records it left to the next one
+    describes: int                 # DescribeExecution calls in all
+    describe_peak: int             # the most in one second
+    describe_refused: int          # those CloudFlow's bucket would have refused
+    wall_seconds: float
 
 
 def _product_modules() -> list[str]:

@@ -7,13 +7,11 @@ from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
 from ..errors import CloudError
-from ..ports.compute import Disk, Instance, Refused, Snapshot, SnapshotGroup
+from ..ports.compute import GROUP_IDS_PER_CALL, SNAPSHOT_IDS_PER_CALL, Disk, Instance, Refused, Snapshot, SnapshotGroup
 from .openapi import RpcClient
 
 VERSION = "2014-05-26"
-SNAPSHOT_IDS_PER_CALL = 100      # DescribeSnapshots.SnapshotIds
 DISK_IDS_PER_CALL = 100          # DescribeDisks.DiskIds
-GROUP_IDS_PER_CALL = 10          # DescribeSnapshotGroups.SnapshotGroupId.N
 INSTANCE_IDS_PER_CALL = 100      # Stop/StartInstances, DescribeInstances
 # Page sizes: the documented maxima of MaxResults (DescribeDisks 500; the others 100). Every list call still follows
 # NextToken to the end: the reference answers with a NextToken whenever more may follow.

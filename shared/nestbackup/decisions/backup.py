@@ -1,6 +1,8 @@
 """Backup decisions, no I/O: which items a backup has, and how each disk is snapshotted."""
 from __future__ import annotations
 
+import math
+import zlib
 from collections import defaultdict
 from typing import Iterable, NamedTuple
 
@@ -190,6 +192,60 @@ def next_poll_wait(now: float, operation_started: float, paces: list[Pace], roun
     # rounds fall back to its pace instead of polling every few seconds.
     not_before = doubling_time(round_number + 1) - (now - operation_started)
     return max(1, int(min(WAIT_LIMIT_SECONDS, max(wait, not_before))))
+
+
+# ECS counts each API's calls per region, account and minute ("throttled in minute T" -> callable again in minute
+# T + 1; docs/cloud-fidelity.md, "Scale under the real limits"): the poll budget is counted in the same minutes.
+BUDGET_WINDOW_SECONDS = 60
+# A round refused by the budget comes back spread over at most this many minutes (demand that many times the budget).
+BUDGET_SPREAD_WINDOWS = 4
+
+
+# A round's calls follow its take by a store write: one that would take this close to a minute's end waits for the
+# next minute instead, so its calls land in the minute they were counted in.
+BUDGET_EDGE_SECONDS = 1
+
+
+def budget_window(now: float) -> int:
+    """The minute whose budget a round taking its calls at `now` counts against."""
+    return int(now // BUDGET_WINDOW_SECONDS)
+
+
+def budget_edge_wait(now: float) -> int | None:
+    """Seconds to the next minute when `now` is within BUDGET_EDGE_SECONDS of a minute's end, else None."""
+    left = BUDGET_WINDOW_SECONDS - now % BUDGET_WINDOW_SECONDS
+    return max(1, math.ceil(left)) if left <= BUDGET_EDGE_SECONDS else None
+
+
+def budget_pressure(now: float, full_at: float | None) -> float:
+    """How many times the budget the demand of the minute of `now` is, from when its budget ran out (`full_at`): 60 / f
+    for a budget spent `f` s into the minute, 1 when it was not spent; at most BUDGET_SPREAD_WINDOWS."""
+    start = budget_window(now) * BUDGET_WINDOW_SECONDS
+    filled_in = (full_at - start) if full_at is not None and full_at >= start else BUDGET_WINDOW_SECONDS
+    return min(float(BUDGET_SPREAD_WINDOWS), BUDGET_WINDOW_SECONDS / max(1.0, filled_in))
+
+
+def _point(seed: str) -> float:
+    """A place in [0, 1) that `seed` (a backup and its round) picks: the same round the same place, rounds apart."""
+    return zlib.crc32(seed.encode()) / 2 ** 32
+
+
+def budget_wait(now: float, pressure: float, seed: str) -> int:
+    """Seconds before a poll round the budget refused asks again: into a later minute, at a place `seed` picks,
+    spread over as many minutes as the demand is times the budget (`budget_pressure`), so the rounds refused come
+    back about as fast as a minute's budget serves them, and no backup's place is the same each time."""
+    start = budget_window(now) * BUDGET_WINDOW_SECONDS
+    wait = start + BUDGET_WINDOW_SECONDS - now + _point(seed) * max(1.0, pressure) * BUDGET_WINDOW_SECONDS
+    return max(1, min(WAIT_LIMIT_SECONDS, int(wait)))
+
+
+def budget_floor(pressure: float, seed: str) -> int:
+    """The least wait after a round the budget served while the demand is over it: about `pressure` minutes (from
+    half to one and a half of it), so the backups come back at the pace the budget serves them instead of being
+    refused in turn (each refused round still enters CloudFlow states). 0 while the demand fits."""
+    if pressure <= 1:
+        return 0
+    return min(WAIT_LIMIT_SECONDS, int(pressure * BUDGET_WINDOW_SECONDS * (0.5 + _point(seed))))
 
 
 def doubling_time(rounds: int) -> int:

@@ -27,10 +27,13 @@ from .backup_unit import start_unit
 from .costs import Meter
 from .kinds import KINDS, kind_of
 from .loading import read_backup, save
+from .poll_budget import Budget, take
 
 
-def poll(w: Ports, backup_id: str, round_number: int = 0, now: float | None = None) -> dict:
-    """One poll round over every running item; returns what the flow routes on."""
+def poll(w: Ports, backup_id: str, round_number: int = 0, now: float | None = None, budgeted: bool = True) -> dict:
+    """One poll round over every running item; returns what the flow routes on. `budgeted`: its describe calls are
+    taken from the poll budget every running backup shares (operations/poll_budget.py); a round the budget refuses
+    describes nothing and waits (the sweeper's last look, closing a record, does not ask)."""
     now = time.time() if now is None else now
     s = w.settings
     stored, record = read_backup(w, backup_id)
@@ -54,8 +57,12 @@ def poll(w: Ports, backup_id: str, round_number: int = 0, now: float | None = No
         else:
             start_unit(w, stored, record, unit)
     running = [i for i in record.items if i.status is ItemStatus.RUNNING]
-    seen = _describe(w, running)
-    for item in running:
+    budget = Budget(None)
+    if running and budgeted and all(now < deadline(i) for i in running):
+        budget = take(w, _describe_calls(running), max(now, time.time()), f"{backup_id}#{round_number}")
+    refused = budget.wait
+    seen = _describe(w, running) if refused is None else {}
+    for item in running if refused is None else []:
         if advance(item, seen.get(item.resource_id), now, deadline(item)):
             kind = kind_of(item)
             if kind and item.status is ItemStatus.SUCCEEDED:
@@ -68,7 +75,9 @@ def poll(w: Ports, backup_id: str, round_number: int = 0, now: float | None = No
                    if now < deadline(i) and (kind := kind_of(i)) is not None and kind.facts_pending(w, i)]
     save(w, stored, record)
     done = all(i.status in ITEM_FINAL for i in record.items) and not unpublished
-    return {"BackupId": backup_id, "Done": done, "Wait": _next_wait(s.poll_schedule, record, seen, now, round_number),
+    wait = refused if refused is not None else \
+        max(budget.floor, _next_wait(s.poll_schedule, record, seen, now, round_number))
+    return {"BackupId": backup_id, "Done": done, "Wait": wait,
             "Round": round_number + 1,
             "Continue": not done and (round_number + 1) % s.poll_rounds_per_execution == 0}
 
@@ -99,6 +108,16 @@ def poll_step(w: Ports, backup_id: str, round_number: int, generation: int = 1) 
                            BackupFlowInput(backup_id, out["Round"], generation + 1))
     meter.charge(backup_id, PollOutput.TRANSITIONS)
     return PollOutput(backup_id, state, out["Wait"], out["Round"], generation).to_event()
+
+
+def _describe_calls(running: list[BackupItem]) -> dict[str, int]:
+    """The calls `_describe` makes, by "product:Action"."""
+    calls: dict[str, int] = {}
+    for method, kind in KINDS.items():
+        mine = [i for i in running if i.method is method]
+        for api, n in (kind.describe_calls(mine) if mine else {}).items():
+            calls[api] = calls.get(api, 0) + n
+    return calls
 
 
 def _describe(w: Ports, running: list[BackupItem]) -> dict[str, CloudProgress]:

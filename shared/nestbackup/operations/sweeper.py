@@ -3,7 +3,12 @@ so no record stays Creating or Restoring and no lock is held for ever; give back
 record claimed (`opening.abandon`); delete the RDS sets of cancelled backups whose jobs have ended since
 (artifacts.delete_pending_sets); finish the deletes that stopped mid-way (artifacts.resume_deletes); and delete the
 snapshots and groups carrying our owner tag that no record wants (`delete_unwanted_artifacts`), and the snapshots taken
-at a restore's stop that no undo needs any more (`undo_snapshots.delete_unneeded`)."""
+at a restore's stop that no undo needs any more (`undo_snapshots.delete_unneeded`).
+
+A sweep looks at the operations it can in `SWEEP_SECONDS` (well within the timer function's timeout), describing
+their executions no faster than CloudFlow's DescribeExecution bucket refills, and starts where the last sweep
+stopped (a cursor in the store): at 10,000 operations each sweep does what fits and the next goes on, so every
+record is looked at in turn and none is left out for good."""
 from __future__ import annotations
 
 import time
@@ -26,6 +31,15 @@ from .undo_snapshots import delete_unneeded
 SWEEP_GRACE_SECONDS = 300        # a record younger than this may still be starting its flow
 ARTIFACT_GRACE_SECONDS = 900     # an artifact younger than this may still be on its way into its record
 UNWANTED_PER_SWEEP = 50          # deletes per run: the timer comes back for the rest
+# The operations a sweep looks at, it looks at within this: a third of the timer function's timeout (s.yaml: 900 s),
+# leaving the rest for the deletes after them and the audit trail's pruning.
+SWEEP_SECONDS = 300
+# CloudFlow's DescribeExecution bucket: 50 tokens refilled at 5 a second per account (its limits page). The sweep
+# spends at most 4 a second after its first DESCRIBE_BURST, leaving the rest to cancels and the API.
+DESCRIBES_PER_SECOND = 4.0
+DESCRIBE_BURST = 20
+SWEEPER = "sweeper"              # documents: "cursor" -> {"After": the last record id the last sweep looked at}
+CURSOR = "cursor"
 
 
 def sweep(w: Ports, now: float | None = None) -> dict:
@@ -33,7 +47,17 @@ def sweep(w: Ports, now: float | None = None) -> dict:
     now = time.time() if now is None else now
     s = w.settings
     finished, abandoned, alive = [], [], 0
-    for record_id, doc, _ in w.documents.docs(ACTIVE):
+    began = time.monotonic()
+    pace = _Pace(began)
+    entries = _from_cursor(w, w.documents.docs(ACTIVE))
+    looked, left = None, 0
+    for index, (record_id, doc, _) in enumerate(entries):
+        if time.monotonic() - began > SWEEP_SECONDS:       # the next sweep goes on from here
+            _save_cursor(w, looked)
+            left = len(entries) - index
+            logs.event("sweep stopped for time", step="sweep", looked_at=index, left=left)
+            break
+        looked = record_id
         kind = doc.get("Kind")
         try:
             stored = w.records.read(record_id)
@@ -55,6 +79,7 @@ def sweep(w: Ports, now: float | None = None) -> dict:
             flow = s.backup_flow if kind == "backup" else s.restore_flow
             limit = max(s.disk_deadline_seconds, s.rds_deadline_seconds, s.restore_deadline_seconds) + 3600
             executions = list(generations(w.flows, flow, record_id))
+            pace.spend(len(executions) + 1)              # each generation, and the first that does not exist
             if any(e.running for e in executions) and age < limit:
                 alive += 1
                 continue
@@ -66,7 +91,7 @@ def sweep(w: Ports, now: float | None = None) -> dict:
                 cause = {"Code": "Overdue", "Detail": f"the operation ran past every deadline ({int(age)} s)"}
             if kind == "backup":
                 try:
-                    poll(w, record_id, now=now)      # what finished meanwhile counts
+                    poll(w, record_id, now=now, budgeted=False)      # what finished meanwhile counts
                 except NestBackupError:
                     pass
                 finalize(w, record_id, error=cause, now=now)
@@ -77,13 +102,52 @@ def sweep(w: Ports, now: float | None = None) -> dict:
             logs.event("operation swept", step="sweep", record_id=record_id, cause=cause["Code"])
         except (NestBackupError, StaleWrite) as err:
             logs.event("sweep skipped", step="sweep", record_id=record_id, reason=str(err))
+    else:
+        _save_cursor(w, looked)
     sets = delete_pending_sets(w, now)
     resume_deletes(w, now)
     unwanted = delete_unwanted_artifacts(w, now)
     undo = delete_unneeded(w, now)            # the snapshots taken at a restore's stop, past its undo window
-    return {"Finished": finished, "Abandoned": abandoned, "Running": alive, "CancelledSetsDeleted": sets["Deleted"],
-            "CancelledSetsWaiting": sets["Waiting"], "UnwantedArtifactsDeleted": unwanted["Deleted"],
-            "UndoSnapshotsDeleted": undo["Deleted"]}
+    return {"Finished": finished, "Abandoned": abandoned, "Running": alive, "LeftForNextSweep": left,
+            "CancelledSetsDeleted": sets["Deleted"], "CancelledSetsWaiting": sets["Waiting"],
+            "UnwantedArtifactsDeleted": unwanted["Deleted"], "UndoSnapshotsDeleted": undo["Deleted"]}
+
+
+def _from_cursor(w: Ports, entries: list[tuple[str, dict, int]]) -> list[tuple[str, dict, int]]:
+    """The index's entries from the first after the last one the previous sweep looked at, then from the start."""
+    try:
+        found = w.documents.get_doc(SWEEPER, CURSOR)
+    except NestBackupError as err:            # from the start, this once
+        logs.event("sweep cursor not read", step="sweep", reason=str(err))
+        found = None
+    after = str(found[0].get("After") or "") if found else ""
+    split = next((i for i, (record_id, _, _) in enumerate(entries) if record_id > after), len(entries))
+    return entries[split:] + entries[:split]
+
+
+def _save_cursor(w: Ports, looked: str | None) -> None:
+    """Where the next sweep starts: after the last entry this one looked at. Not written, the next starts earlier."""
+    if looked is None:
+        return
+    try:
+        w.documents.put_doc(SWEEPER, CURSOR, {"After": looked})
+    except NestBackupError as err:
+        logs.event("sweep cursor not written", step="sweep", reason=str(err))
+
+
+class _Pace:
+    """DescribeExecution calls kept within CloudFlow's bucket: a burst, then DESCRIBES_PER_SECOND (the sweep
+    sleeps once it has spent more)."""
+
+    def __init__(self, began: float) -> None:
+        self.tokens, self.then = float(DESCRIBE_BURST), began
+
+    def spend(self, calls: int) -> None:
+        now = time.monotonic()
+        self.tokens = min(float(DESCRIBE_BURST), self.tokens + (now - self.then) * DESCRIBES_PER_SECOND) - calls
+        self.then = now
+        if self.tokens < 0:
+            time.sleep(-self.tokens / DESCRIBES_PER_SECOND)
 
 
 def delete_unwanted_artifacts(w: Ports, now: float | None = None, limit: int = UNWANTED_PER_SWEEP) -> dict:

@@ -6,6 +6,10 @@ from typing import Iterable, NamedTuple, Protocol
 
 from ..errors import CloudError
 
+# Ids one describe call takes (what a poll round's calls are counted by, operations/kinds): the references' maxima.
+SNAPSHOT_IDS_PER_CALL = 100      # DescribeSnapshots.SnapshotIds
+GROUP_IDS_PER_CALL = 10          # DescribeSnapshotGroups.SnapshotGroupId.N
+
 
 class Disk(NamedTuple):
     """An ECS disk (DescribeDisks)."""

@@ -23,10 +23,12 @@ class MemoryFlows:
         return True
 
     def describe(self, flow: str, name: str) -> Execution | None:
+        self.refusals.call("DescribeExecution")
         found = self.executions.get((flow, name))
         return Execution(name, found["status"]) if found else None
 
     def stop(self, flow: str, name: str, cause: str) -> bool:
+        self.refusals.call("StopExecution")
         found = self.executions.get((flow, name))
         if not found or found["status"] not in ("Starting", "Running"):
             return False

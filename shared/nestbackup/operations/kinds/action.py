@@ -70,6 +70,11 @@ class ItemAction(Protocol):
         """What the cloud says of running items of this kind, in batches: resource id -> its progress."""
         ...
 
+    def describe_calls(self, running: list[BackupItem]) -> dict[str, int]:
+        """The cloud calls `describe_batch` makes for these items, by "product:Action" (what a poll round takes from
+        the poll budget shared by every running backup, operations/poll_budget.py)."""
+        ...
+
     def settle(self, w: Ports, item: BackupItem) -> None:
         """What a succeeded item records of its artifact once it is done."""
         ...

@@ -9,6 +9,7 @@ from ...decisions.backup import CloudProgress, client_token
 from ...errors import CloudError
 from ...model.ids import OWNER_TAG
 from ...model.status import ItemStatus, snapshot_item_status
+from ...ports.compute import SNAPSHOT_IDS_PER_CALL
 from ..loading import save
 from .action import CancelCleanup, still_listed
 
@@ -40,6 +41,9 @@ class DiskSnapshot:
             wait_out(w, stored, record, unit, err)
             return
         first.status, first.artifact_id, first.wait_reason = ItemStatus.RUNNING, snapshot_id, None
+
+    def describe_calls(self, running: list[BackupItem]) -> dict[str, int]:
+        return {"ecs:DescribeSnapshots": -(-len(running) // SNAPSHOT_IDS_PER_CALL)}
 
     def describe_batch(self, w: Ports, running: list[BackupItem]) -> dict[str, CloudProgress]:
         seen: dict[str, CloudProgress] = {}

@@ -84,6 +84,9 @@ class RdsBackup:
             return
         item.status, item.wait_reason = ItemStatus.RUNNING, None
 
+    def describe_calls(self, running: list[BackupItem]) -> dict[str, int]:
+        return {"rds:DescribeBackupTasks": len(running)}        # one job a call
+
     def describe_batch(self, w: Ports, running: list[BackupItem]) -> dict[str, CloudProgress]:
         return {item.resource_id: _job_progress(w, item) for item in running}
 

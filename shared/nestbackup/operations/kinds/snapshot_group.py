@@ -8,6 +8,7 @@ from ...decisions.backup import CloudProgress, client_token, failed_group_outcom
 from ...errors import CloudError
 from ...model.ids import OWNER_TAG
 from ...model.status import ItemStatus, snapshot_item_status
+from ...ports.compute import GROUP_IDS_PER_CALL
 from .action import still_listed
 from .disk import DiskSnapshot, wait_out
 
@@ -31,6 +32,11 @@ class SnapshotGroup(DiskSnapshot):
             return
         for item in unit:
             item.status, item.group_id, item.wait_reason = ItemStatus.RUNNING, group_id, None
+
+    def describe_calls(self, running: list[BackupItem]) -> dict[str, int]:
+        """The groups' listing; a failed group's or a finished one's snapshots, read once, are not counted."""
+        groups = {i.group_id for i in running if i.group_id}
+        return {"ecs:DescribeSnapshotGroups": -(-len(groups) // GROUP_IDS_PER_CALL)}
 
     def describe_batch(self, w: Ports, running: list[BackupItem]) -> dict[str, CloudProgress]:
         seen: dict[str, CloudProgress] = {}
