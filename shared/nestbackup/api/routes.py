@@ -170,7 +170,7 @@ def route_table() -> tuple[Route, ...]:
               "The EventBridge bus's deliveries (NESTBACKUP_EVENT_BUS), newest first (admin)", "Deliveries",
               "the deliveries", "/event-bus/deliveries", params=(Param("status", "query", DELIVERY_STATUS),),
               admin_only="only the admin token reads the event bus's deliveries"),
-        Route("GET", "/audit", e.audit, "The audit trail: one entry per POST, PUT or DELETE, newest first (admin)",
-              "AuditPage", "a page; NextToken while older entries may remain", "/audit", params=AUDIT,
+        Route("GET", "/audit", e.audit, "The audit trail: one entry per POST, PUT or DELETE (a preview aside), newest "
+              "first (admin)", "AuditPage", "a page; NextToken while older entries may remain", "/audit", params=AUDIT,
               admin_only="only the admin token reads the audit trail"),
     )
