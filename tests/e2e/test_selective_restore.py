@@ -8,7 +8,7 @@ import psycopg2
 import pymysql
 
 from tests.support import sha256_of
-from tests.support.product import backup_of, instance_status, pg_rows, wait_restore
+from tests.support.product import backup_of, instance_status, pg_rows, run_cli, wait_restore
 
 # What a preview may ask of the cloud: reads only (the Tablestore ones included).
 READ_PREFIXES = ("Describe", "List", "Get", "BatchGetRow")
@@ -133,3 +133,19 @@ def test_a_selection_not_in_the_backup_is_refused_with_its_name(product, api, co
     status, error = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "Databases": {"x": "y"}})
     assert status == 400 and error["Code"] == "InvalidParameter", error
     assert api.call("GET", f"/restores?serviceInstanceId={si}")[1]["Restores"] == []
+
+
+def test_the_cli_previews_and_restores_a_selection(product, api, control, si, pg_db):
+    seeded = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB", Postgres=pg_db[1])
+    backup = backup_of(api, si)
+    rds = seeded["DBInstances"][0]["DBInstanceId"]
+    shown = run_cli(product.endpoint, "restore", "preview", "--backup", backup["BackupId"], "--database",
+                    f"{rds}:{pg_db[0]}")
+    assert shown.returncode == 0, shown.stderr
+    assert "stops: nothing" in shown.stdout and f"rename on {rds}: {pg_db[0]} <-" in shown.stdout
+    bad = run_cli(product.endpoint, "restore", "create", "--backup", backup["BackupId"], "--database", rds)
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "RDSID:NAME" in bad.stderr
+    done = run_cli(product.endpoint, "restore", "create", "--backup", backup["BackupId"], "--database",
+                   f"{rds}:{pg_db[0]}", "--no-safety-backup", "--wait")
+    assert done.returncode == 0, done.stderr
+    assert f"selective: {rds}:{pg_db[0]}" in done.stdout
