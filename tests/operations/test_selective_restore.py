@@ -147,3 +147,15 @@ def test_a_preview_names_what_cannot_be_restored_and_the_downtime_earlier_restor
         assert out["ExpectedDowntimeSeconds"] == measured
     with pytest.raises(Conflict, match=snapshot):              # the restore refuses what the preview said
         create_restore(w, backup_id)
+
+
+def test_a_restores_safety_backup_never_pushes_a_users_backup_out_of_retention(w):
+    from nestbackup.decisions.retention import Retention
+    from nestbackup.operations.schedules import apply_retention
+    seeded, backup_id = backed_up(w, TWO_DBS)
+    restore = create_restore(w, backup_id, selection=Selection(databases={seeded["DBInstances"][0]: ("app",)}))
+    play_restore(w, restore["RestoreId"])
+    safety_id = get_restore(w, restore["RestoreId"])["SafetyBackupId"]
+    assert get_backup(w, safety_id)["Status"] == "Created"
+    assert apply_retention(w, "si-1", Retention(keep_last=1), now=10**10) == []
+    assert {get_backup(w, b)["Status"] for b in (backup_id, safety_id)} == {"Created"}
