@@ -10,9 +10,8 @@ every disk, with the instance stopped.
 
 Goals (issue 23): the database-only restore stops the instance 0 s, and takes no longer than the whole one (ratio
 <= 1.0). Measured here (2 x 1 GiB disks, a 4 MiB database): 0.94 with the safety backup and 0.81 without, the
-instance stopped 0 s against 2.1-2.3 s; the RDS work (its backup job and RestoreTable) is most of either restore on the local cloud, whose
-disk snapshots and resets are fast, so the gain is mostly the downtime; on the real cloud a disk reset takes
-minutes per disk.
+instance stopped 0 s against 2.1-2.3 s. The RDS work (its backup job and RestoreTable) is most of either restore on
+the local cloud, whose disk snapshots and resets are fast, so here the gain is mostly the downtime.
 
 Usage: .venv/bin/python bench/selective_restore.py [--disk-mib 256] [--disks 2] [--db-mib 32]
 """
