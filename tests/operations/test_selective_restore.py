@@ -159,3 +159,15 @@ def test_a_restores_safety_backup_never_pushes_a_users_backup_out_of_retention(w
     assert get_backup(w, safety_id)["Status"] == "Created"
     assert apply_retention(w, "si-1", Retention(keep_last=1), now=10**10) == []
     assert {get_backup(w, b)["Status"] for b in (backup_id, safety_id)} == {"Created"}
+
+
+def test_a_preview_names_the_prerequisites_rds_checks_and_a_resource_that_moved(w):
+    seeded, backup_id = backed_up(w, TWO_DBS)
+    rds = seeded["DBInstances"][0]
+    w.rds.instances[rds]["status"] = "Maintaining"
+    moved = seeded["Disks"][0]
+    w.ecs.disks[moved]["instance_id"] = "i-elsewhere"             # attached to another instance since the backup
+    out = preview(w, RestoreRequest(backup_id))
+    reasons = {c["ResourceId"]: c["Reason"] for c in out["CannotRestore"]}
+    assert "is Maintaining" in reasons[rds] and "no longer belongs" in reasons[moved]
+    assert out["Refused"] is None                  # the restore itself starts, and fails those items as it goes
