@@ -73,7 +73,7 @@ def create_restore(w: Ports, backup_id: str, token: str | None = None, safety_ba
     meter = Meter(w)
     backup = load_backup(w, backup_id)
     chosen = chosen_resources(backup, selection)
-    unusable = unusable_artifacts(w, backup, chosen)
+    unusable = _unusable_artifacts(w, backup, chosen)
     if unusable:
         raise Conflict(f"backup {backup.backup_id} cannot be restored: {'; '.join(unusable)}; nothing was stopped "
                        f"or changed")
@@ -105,7 +105,7 @@ def create_restore(w: Ports, backup_id: str, token: str | None = None, safety_ba
     return record.to_api()
 
 
-def unusable_artifacts(w: Ports, backup: BackupRecord, chosen: Chosen) -> list[str]:
+def _unusable_artifacts(w: Ports, backup: BackupRecord, chosen: Chosen) -> list[str]:
     """What the cloud no longer has (or cannot restore from) of the chosen resources of a backup: ECS snapshots
     (DescribeSnapshots), RDS backup sets (DescribeBackups with BackupId), and for MySQL sets a MetaStatus other than
     OK (RestoreTable needs the database/table metadata). Checked before a restore records or stops anything."""

@@ -13,7 +13,7 @@ from ..errors import CloudError
 from ..model.records import ResourceType, new_record_id
 from ..model.status import RestoreStatus, rds_instance_running
 from .discovery import discover
-from .kinds import restore_kind_of
+from .kinds import RESTORE_KINDS, restore_kind_of
 from .loading import load_backup
 from .restore import chosen_resources, list_restores
 
@@ -80,13 +80,15 @@ def _replaced(item: RestoreItem, safety_backup: bool, group_id: str | None) -> d
 
 
 def _unusable(w: Ports, backup: BackupRecord, items: list[RestoreItem]) -> list[dict[str, Any]]:
-    """Artifacts the cloud no longer has or cannot restore from (expired sets, deleted snapshots, MetaStatus): the
-    restore refuses them before it records anything."""
+    """Artifacts the cloud no longer has or cannot restore from (expired sets, deleted snapshots, MetaStatus), asked
+    of each kind in one batch as the restore asks: the restore refuses them before it records anything."""
     out = []
-    for item in items:
-        backed_up = backup.item(item.resource_id)
-        for problem in restore_kind_of(backed_up).check_restorable(w, [backed_up]):
-            out.append({"ResourceId": item.resource_id, "Reason": problem, "Refused": True})
+    for resource_type, kind in RESTORE_KINDS.items():
+        backed_up = [backup.item(i.resource_id) for i in items if i.resource_type is resource_type]
+        for problem in kind.check_restorable(w, backed_up) if backed_up else []:
+            # each sentence names its resource (e.g. "snapshot s-1 of disk d-1 no longer exists")
+            named = next((b.resource_id for b in backed_up if b.resource_id in problem), backup.backup_id)
+            out.append({"ResourceId": named, "Reason": problem, "Refused": True})
     return out
 
 
