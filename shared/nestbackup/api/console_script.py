@@ -111,6 +111,7 @@ function meta(r, kind) {
   if (kind === "backups") {
     parts.push((r.Resources || []).length + " resources");
     if (r.Origin && r.Origin !== "user") parts.push(r.Origin);
+    if (r.Scope === "partial") parts.push("partial");
     if (r.Restorable) parts.push(r.RestorableUntil ? "restorable until " + utc(r.RestorableUntil) + " ("
                                                      + ahead(r.RestorableUntil) + ")" : "restorable, no expiry");
   } else parts.push("from " + r.BackupId);
