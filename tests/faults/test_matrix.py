@@ -1,4 +1,4 @@
-"""The fault matrix (issue 20): each operation (backup, restore, a selective restore, cancelling a backup or a restore, delete, retention,
+"""The fault matrix (issue 20): each operation (backup, restore, a selective restore and its preview, cancelling a backup or a restore, delete, retention,
 the schedule tick, the sweeper closing a backup or a restore whose flow died) is run once on the in-memory ports to record every call it makes to a port; then, per call,
 again from scratch with that call failing in each way the real services fail (`error`: not applied; `lost`: applied,
 its answer lost; `crash`: applied, then the process dies), with the flows' retries, a client that sends a failed

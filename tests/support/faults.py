@@ -33,13 +33,14 @@ from localcloud.fnf.errors import FC_UNHANDLED, StateError
 from nestbackup.decisions.retention import Retention
 from nestbackup.errors import CloudError, Conflict, NestBackupError, NotFound, ValidationError
 from nestbackup.model.ids import OWNER_TAG
-from nestbackup.model.selection import Selection
+from nestbackup.model.selection import RestoreRequest, Selection
 from nestbackup.model.status import BACKUP_FINAL, RESTORE_FINAL, BackupStatus, ItemStatus, RestorePhase, RestoreStatus
 from nestbackup.operations.artifacts import delete_backup
 from nestbackup.operations.backup import create_backup, get_backup
 from nestbackup.operations.backup_start import start_batch, start_batch_count
 from nestbackup.operations.cancel import cancel_backup, cancel_restore
 from nestbackup.operations.restore import advance, create_restore, get_restore
+from nestbackup.operations.restore_preview import preview
 from nestbackup.operations.schedules import apply_retention, set_schedule, tick
 from nestbackup.operations.sweeper import SWEEP_GRACE_SECONDS, sweep
 from nestbackup.operations.timeline import TimelineRecords
@@ -565,6 +566,12 @@ def _selective_restore_run(w: FaultyWiring, player: FaultPlayer, client: Client,
     player.play_started()
 
 
+def _preview_run(w: FaultyWiring, player: FaultPlayer, client: Client, prepared: tuple[str, Selection]) -> None:
+    backup_id, selection = prepared
+    client.call(preview, RestoreRequest(backup_id))
+    client.call(preview, RestoreRequest(backup_id, selection=selection))
+
+
 def _started_backup(w: FaultyWiring, player: FaultPlayer) -> str:
     """A backup whose start steps ran (its snapshots, group and RDS job made) and whose flow polls next."""
     seeded(w)
@@ -650,6 +657,7 @@ SCENARIOS = {s.name: s for s in (
     Scenario("backup", _backup_setup, _backup_run),
     Scenario("restore", _restore_setup, _restore_run),
     Scenario("restore-selective", _selective_restore_setup, _selective_restore_run),
+    Scenario("restore-preview", _selective_restore_setup, _preview_run),
     Scenario("cancel-backup", _started_backup, _cancel_backup_run),
     Scenario("cancel-restore", _started_restore, _cancel_restore_run),
     Scenario("delete", _restore_setup, _delete_run),
