@@ -3,7 +3,7 @@ alone, before anything is recorded or touched; a selection naming something not 
 from it, is refused with every such name."""
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..model.records import BackupItem, BackupMethod, BackupRecord, ResourceType
 from ..model.selection import Selection
@@ -24,6 +24,14 @@ class Chosen(NamedTuple):
     disks added because their snapshot group's member was selected (disk -> group)."""
     restored: dict[str, tuple[str, ...] | None]
     joined: dict[str, str]
+
+
+def recorded(selection: Selection | None, chosen: Chosen) -> dict[str, Any] | None:
+    """What a restore record (and a preview) says of its selection: what was asked, and each disk restored with a
+    selected one because they were snapshotted in one group (GroupsKeptTogether); None for a whole restore."""
+    if selection is None:
+        return None
+    return {**selection.as_body(), "GroupsKeptTogether": dict(chosen.joined)}
 
 
 def whole(backup: BackupRecord) -> Chosen:

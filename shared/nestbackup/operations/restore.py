@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from .. import logs
 from ..decisions import restore as decide
+from ..decisions import selection as select
 from ..decisions.backup import next_wait
 from ..errors import CloudError, Conflict, ValidationError
 from ..model.causes import INTERRUPTED, root_cause
@@ -37,7 +38,6 @@ from .opening import Opening, begin, earlier_record, ensure_started, fingerprint
 from .restore_data import check_ownership, restore_data, restore_databases
 
 if TYPE_CHECKING:
-    from ..decisions.selection import Chosen
     from .listing import Filter
 
 
@@ -48,11 +48,10 @@ def create_from_request(w: Ports, request: RestoreRequest, now: float | None = N
                           selection=request.selection)
 
 
-def chosen_resources(backup: BackupRecord, selection: Selection | None) -> Chosen:
+def chosen_resources(backup: BackupRecord, selection: Selection | None) -> select.Chosen:
     """What a restore of `backup` brings back: the whole backup (it must be restorable), or the selection (its
     resources must be in the backup and restorable from it). Refused before anything is recorded or touched:
     ValidationError (400) for names not in the backup, Conflict (409) for what cannot be restored."""
-    from ..decisions import selection as select
     try:
         if selection is None:
             decide.check_restorable(backup)
@@ -83,8 +82,7 @@ def create_restore(w: Ports, backup_id: str, token: str | None = None, safety_ba
                            decide.plan_items(backup, restore_id, chosen),
                            phase=RestorePhase.SAFETY_BACKUP if safety_backup else RestorePhase.RESTORING_DATABASES,
                            safety_backup=safety_backup, phase_started_epoch=now, started_epoch=now,
-                           selection=None if selection is None else
-                           {**selection.as_body(), "GroupsKeptTogether": dict(chosen.joined)})
+                           selection=select.recorded(selection, chosen))
     asked = {} if selection is None else {"Selection": selection.as_body()}
     op = Opening("restore", restore_id, si, token, fingerprint(ServiceInstanceId=si, Kind="restore",
                                                                BackupId=backup.backup_id, SafetyBackup=safety_backup,
@@ -105,7 +103,7 @@ def create_restore(w: Ports, backup_id: str, token: str | None = None, safety_ba
     return record.to_api()
 
 
-def _unusable_artifacts(w: Ports, backup: BackupRecord, chosen: Chosen) -> list[str]:
+def _unusable_artifacts(w: Ports, backup: BackupRecord, chosen: select.Chosen) -> list[str]:
     """What the cloud no longer has (or cannot restore from) of the chosen resources of a backup: ECS snapshots
     (DescribeSnapshots), RDS backup sets (DescribeBackups with BackupId), and for MySQL sets a MetaStatus other than
     OK (RestoreTable needs the database/table metadata). Checked before a restore records or stops anything."""

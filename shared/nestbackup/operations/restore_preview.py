@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..decisions import restore as decide
+from ..decisions.selection import recorded
 from ..errors import CloudError
 from ..model.records import ResourceType, new_record_id
 from ..model.status import RestoreStatus, rds_instance_running
@@ -45,8 +46,7 @@ def preview(w: Ports, request: RestoreRequest, now: float | None = None) -> dict
     downtime, basis = _expected_downtime(w, backup.service_instance_id, stops)
     return {"BackupId": backup.backup_id, "ServiceInstanceId": backup.service_instance_id,
             "Whole": request.selection is None,
-            "Selection": None if request.selection is None else
-            {**request.selection.as_body(), "GroupsKeptTogether": dict(chosen.joined)},
+            "Selection": recorded(request.selection, chosen),
             "Stops": stops,
             "Replaced": [_replaced(i, request.safety_backup, by_id[i.resource_id].group_id) for i in items],
             "Renames": [{"DBInstanceId": i.resource_id, "Database": d.name, "RestoredName": d.restored,
