@@ -74,6 +74,7 @@ def test_a_disk_of_a_snapshot_group_is_restored_with_its_group_unless_split(w):
     play_restore(w, together["RestoreId"])
     alone = create_restore(w, backup_id, safety_backup=False, selection=Selection((first,), split_groups=True))
     assert set(_items(alone)) == {first} and alone["Selection"]["GroupsKeptTogether"] == {}
+    assert list(alone["Selection"]["GroupsSplit"]) == [first]
 
 
 @pytest.mark.parametrize("selection, error, named", [

@@ -47,7 +47,9 @@ def test_a_disk_brings_its_group_and_an_instance_named_whole_takes_all_its_datab
     chosen = choose(_backup(), Selection(("d-1", "rm-1"), {"rm-1": ("app",)}))
     assert chosen.restored == {"d-1": None, "d-2": None, "rm-1": None} and chosen.joined == {"d-2": "sg-1"}
     alone = choose(_backup(), Selection(("d-1",), split_groups=True))
-    assert alone.restored == {"d-1": None} and alone.joined == {}
+    assert alone.restored == {"d-1": None} and alone.joined == {} and alone.split == {"d-1": "sg-1"}
+    both = choose(_backup(), Selection(("d-1", "d-2"), split_groups=True))
+    assert both.split == {} and set(both.restored) == {"d-1", "d-2"}     # the whole group: nothing split
     assert choose(_backup(), Selection(databases={"rm-1": ("audit",)})).restored == {"rm-1": ("audit",)}
 
 

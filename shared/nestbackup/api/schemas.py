@@ -120,8 +120,9 @@ SCHEMAS: dict[str, Schema] = {
                                                             "backup, or those selected (others are not part of "
                                                             "it)"}}},
     "Selection": {"type": "object", "nullable": True,
-                  "description": "a selective restore's selection as asked, and the disks restored with a selected "
-                                 "one because they were snapshotted in one group with it; null: the whole backup",
+                  "description": "a selective restore's selection as asked, the disks restored with a selected one "
+                                 "because they were snapshotted in one group with it, and those restored apart from "
+                                 "their group; null: the whole backup",
                   "properties": {"Resources": {"type": "array", "items": {"type": "string"}},
                                  "Databases": {"type": "object",
                                                "additionalProperties": {"type": "array",
@@ -130,7 +131,11 @@ SCHEMAS: dict[str, Schema] = {
                                  "GroupsKeptTogether": {"type": "object",
                                                         "additionalProperties": {"type": "string"},
                                                         "description": "disk id -> the snapshot group it was "
-                                                                       "restored with"}}},
+                                                                       "restored with"},
+                                 "GroupsSplit": {"type": "object", "additionalProperties": {"type": "string"},
+                                                 "description": "with SplitGroups: each selected disk restored "
+                                                                "without the rest of its snapshot group (not "
+                                                                "crash-consistent with it) -> that group"}}},
     "RestorePreview": {"type": "object", "description": "what the restore would do now; nothing was changed",
                        "properties": {
                            "BackupId": {"type": "string"}, "ServiceInstanceId": {"type": "string"},

@@ -74,7 +74,8 @@ def selection_text(selection: dict) -> str:
     parts += [f"{rds}:{name}" for rds, names in (selection.get("Databases") or {}).items() for name in names]
     kept = selection.get("GroupsKeptTogether") or {}
     together = f"; with their snapshot group: {', '.join(kept)}" if kept else ""
-    split = "; snapshot groups split" if selection.get("SplitGroups") else ""
+    apart = selection.get("GroupsSplit") or {}
+    split = f"; restored apart from their snapshot group: {', '.join(apart)}" if apart else ""
     return ", ".join(parts) + together + split
 
 

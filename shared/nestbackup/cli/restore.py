@@ -106,6 +106,8 @@ def preview_lines(out: dict) -> list[str]:
     kept = (out.get("Selection") or {}).get("GroupsKeptTogether") or {}
     for disk, group in kept.items():
         lines.append(f"  {disk} restored too: snapshot group {group} (--split-groups to leave it)")
+    for disk, group in ((out.get("Selection") or {}).get("GroupsSplit") or {}).items():
+        lines.append(f"  {disk} restored apart from snapshot group {group}: not crash-consistent with the rest")
     safety = out["SafetyBackup"]
     lines.append(f"safety backup ({safety['Scope']}) of {', '.join(safety['Covers'])}" if safety["Taken"] else
                  "no safety backup")

@@ -20,23 +20,26 @@ class NotSelectable(ValueError):
 
 
 class Chosen(NamedTuple):
-    """What a restore brings back: resource id -> the databases of it (None: all it held; disks: None), and the
-    disks added because their snapshot group's member was selected (disk -> group)."""
+    """What a restore brings back: resource id -> the databases of it (None: all it held; disks: None), the disks
+    added because their snapshot group's member was selected (disk -> group), and with SplitGroups the selected
+    disks restored without the rest of their group (disk -> group: not crash-consistent with it)."""
     restored: dict[str, tuple[str, ...] | None]
     joined: dict[str, str]
+    split: dict[str, str]
 
 
 def recorded(selection: Selection | None, chosen: Chosen) -> dict[str, Any] | None:
     """What a restore record (and a preview) says of its selection: what was asked, and each disk restored with a
-    selected one because they were snapshotted in one group (GroupsKeptTogether); None for a whole restore."""
+    selected one because they were snapshotted in one group (GroupsKeptTogether), and each selected disk restored
+without the rest of its group (GroupsSplit); None for a whole restore."""
     if selection is None:
         return None
-    return {**selection.as_body(), "GroupsKeptTogether": dict(chosen.joined)}
+    return {**selection.as_body(), "GroupsKeptTogether": dict(chosen.joined), "GroupsSplit": dict(chosen.split)}
 
 
 def whole(backup: BackupRecord) -> Chosen:
     """Every resource the backup holds a good artifact of."""
-    return Chosen({i.resource_id: None for i in backup.items if _good(i)}, {})
+    return Chosen({i.resource_id: None for i in backup.items if _good(i)}, {}, {})
 
 
 def _good(item: BackupItem) -> bool:
@@ -76,18 +79,22 @@ def choose(backup: BackupRecord, selection: Selection) -> Chosen:
         if rid not in chosen:          # an RDS instance named whole takes all its databases
             chosen[rid] = tuple(n for n in items[rid].databases if n in names)
     joined: dict[str, str] = {}
-    if not selection.split_groups:
-        for rid in list(chosen):
-            item = items[rid]
-            if item.method is not BackupMethod.SNAPSHOT_GROUP or not item.group_id:
+    split: dict[str, str] = {}
+    for rid in list(chosen):
+        item = items[rid]
+        if item.method is not BackupMethod.SNAPSHOT_GROUP or not item.group_id:
+            continue
+        for member in backup.items:
+            if member.group_id != item.group_id or member.resource_id in chosen:
                 continue
-            for member in backup.items:
-                if member.group_id == item.group_id and member.resource_id not in chosen:
-                    if not _good(member):
-                        raise NotSelectable(f"{rid} was snapshotted in group {item.group_id} with "
-                                            f"{member.resource_id}, which cannot be restored; restore {rid} alone "
-                                            f"with SplitGroups")
-                    chosen[member.resource_id] = None
-                    joined[member.resource_id] = item.group_id
+            if selection.split_groups:
+                split[rid] = item.group_id
+            elif not _good(member):
+                raise NotSelectable(f"{rid} was snapshotted in group {item.group_id} with {member.resource_id}, "
+                                    f"which cannot be restored; restore {rid} alone with SplitGroups")
+            else:
+                chosen[member.resource_id] = None
+                joined[member.resource_id] = item.group_id
     # the backup's own order (disks by instance, then databases)
-    return Chosen({i.resource_id: chosen[i.resource_id] for i in backup.items if i.resource_id in chosen}, joined)
+    return Chosen({i.resource_id: chosen[i.resource_id] for i in backup.items if i.resource_id in chosen}, joined,
+                  split)

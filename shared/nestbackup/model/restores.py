@@ -117,7 +117,8 @@ class RestoreRecord:
     cancelled: bool = False              # the caller cancelled it (its status_detail says what was touched)
     cause: dict[str, Any] = field(default_factory=dict)   # the failure that ended it (causes.root_cause), once final
     # a selective restore: what was asked (Resources, Databases, SplitGroups) and the disks restored with a selected
-    # one because they were snapshotted in one group with it (GroupsKeptTogether: disk -> group); None: the whole
+    # one because they were snapshotted in one group with it (GroupsKeptTogether: disk -> group), a selected disk
+    # restored without the rest of its group (GroupsSplit: disk -> group); None: the whole
     # backup
     selection: dict[str, Any] | None = None
 
