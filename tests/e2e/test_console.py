@@ -183,7 +183,8 @@ def test_the_console_at_a_desktop_and_a_phone_width(product, api, control, si, p
     page.click("#confirm-no")
     page.closed()
     page.click(f'#backups .record[data-id="{good["id"]}"] button.restore')
-    assert "stopped" in page.dialog()
+    asked = page.dialog()                       # the restore's preview, said first
+    assert "will be stopped" in asked and "expected downtime" in asked and "kept aside" in asked, asked
     page.click("#confirm-yes")
     page.record("#running", lambda r: r["status"] == "Restoring", "the running restore at the top")
     page.wait("Restore disabled while it runs", lambda: page.js(

@@ -95,8 +95,8 @@ def test_one_failed_database_is_the_cause_and_the_only_failure_counted(product, 
     assert f"left as {copy}; drop it when not needed: DROP DATABASE \"{copy}\";" in shown.stdout
 
 
-def test_a_backup_with_one_failed_disk_is_partially_created_and_says_it_cannot_be_restored_yet(product, api,
-                                                                                               control, si):
+def test_a_backup_with_one_failed_disk_is_partially_created_and_restores_its_good_disk_by_selection(product, api,
+                                                                                                     control, si):
     disks = [control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")["Disks"][0] for _ in range(2)]
     control.faults(fail=[disks[1]["DiskId"]])            # two ECS instances: two snapshots, one fails
     done = run_cli(product.endpoint, "backup", "create", "--instance", si, "--wait", "--json")
@@ -111,11 +111,17 @@ def test_a_backup_with_one_failed_disk_is_partially_created_and_says_it_cannot_b
     assert f"nestbackup: PartiallyCreated: {record['StatusDetail']}" in done.stderr
     assert record["Restorable"] is False and record["RestorableUntil"] is None
     assert record["RestorableReason"].startswith("1 of 2 resources were backed up and their artifacts are kept")
-    assert "selective restore" in record["RestorableReason"]
+    assert "restored by selection" in record["RestorableReason"]
     status, body = api.call("POST", "/restores", {"BackupId": record["BackupId"]})
-    assert status == 409 and "selective restore" in body["Message"], body
+    assert status == 409 and "restored by selection" in body["Message"], body
     shown = run_cli(product.endpoint, "backup", "show", record["BackupId"])
     assert "restorable until" not in shown.stdout and "not restorable: 1 of 2 resources" in shown.stdout
+    status, body = api.call("POST", "/restores", {"BackupId": record["BackupId"], "Resources": [disks[1]["DiskId"]]})
+    assert status == 409 and disks[1]["DiskId"] in body["Message"], body          # the failed one: named
+    status, restore = api.call("POST", "/restores", {"BackupId": record["BackupId"],
+                                                     "Resources": [disks[0]["DiskId"]], "SafetyBackup": False})
+    assert status == 202, restore
+    assert api.wait(restore["RestoreId"])["Status"] == "Restored"
 
 
 def test_after_a_restore_the_summary_says_verified_the_safety_backup_and_how_to_drop_what_was_kept_aside(

@@ -39,7 +39,7 @@ def test_a_cancelled_backup_reads_cancelled_not_failed():
 def test_a_failed_backup_that_kept_good_artifacts_reads_partially_created_and_not_restorable():
     api = read("a backup whose disk succeeded and database failed")
     assert api["Status"] == "PartiallyCreated" and api["Restorable"] is False
-    assert "selective restore" in api["RestorableReason"] and api["RestorableUntil"] is None
+    assert "restored by selection" in api["RestorableReason"] and api["RestorableUntil"] is None
     assert api["Cause"]["Code"] == "InvalidDBInstanceId.NotFound"
 
 

@@ -33,6 +33,7 @@ from localcloud.fnf.errors import FC_UNHANDLED, StateError
 from nestbackup.decisions.retention import Retention
 from nestbackup.errors import CloudError, Conflict, NestBackupError, NotFound, ValidationError
 from nestbackup.model.ids import OWNER_TAG
+from nestbackup.model.selection import RestoreRequest, Selection
 from nestbackup.model.status import BACKUP_FINAL, RESTORE_FINAL, BackupStatus, ItemStatus, RestorePhase, RestoreStatus
 from nestbackup.model.undo import UNDO_TAG, UndoState
 from nestbackup.operations.artifacts import delete_backup
@@ -40,6 +41,7 @@ from nestbackup.operations.backup import create_backup, get_backup
 from nestbackup.operations.backup_start import start_batch, start_batch_count
 from nestbackup.operations.cancel import cancel_backup, cancel_restore
 from nestbackup.operations.restore import advance, create_restore, get_restore
+from nestbackup.operations.restore_preview import preview
 from nestbackup.operations.schedules import apply_retention, set_schedule, tick
 from nestbackup.operations.sweeper import SWEEP_GRACE_SECONDS, sweep
 from nestbackup.operations.timeline import TimelineRecords
@@ -578,6 +580,30 @@ def _restore_run(w: FaultyWiring, player: FaultPlayer, client: Client, backup_id
     player.play_started()
 
 
+def _selective_restore_setup(w: FaultyWiring, player: FaultPlayer) -> tuple[str, Selection]:
+    """A Created backup of si-1, and a selection of its basic disk (alone on its instance) and the PostgreSQL
+    instance's first database: the other instance and its snapshot group are not part of the restore."""
+    seeded(w)
+    backup_id = created_backup(w, player)
+    items = get_backup(w, backup_id)["Resources"]
+    basic = next(r["ResourceId"] for r in items if r["Method"] == "Snapshot")
+    rds = next(r for r in items if r["ResourceType"] == "rds")
+    return backup_id, Selection((basic,), {rds["ResourceId"]: tuple(rds["Databases"][:1])})
+
+
+def _selective_restore_run(w: FaultyWiring, player: FaultPlayer, client: Client,
+                           prepared: tuple[str, Selection]) -> None:
+    backup_id, selection = prepared
+    client.call(create_restore, backup_id, token="client-token-1", selection=selection)
+    player.play_started()
+
+
+def _preview_run(w: FaultyWiring, player: FaultPlayer, client: Client, prepared: tuple[str, Selection]) -> None:
+    backup_id, selection = prepared
+    client.call(preview, RestoreRequest(backup_id))
+    client.call(preview, RestoreRequest(backup_id, selection=selection))
+
+
 def _started_backup(w: FaultyWiring, player: FaultPlayer) -> str:
     """A backup whose start steps ran (its snapshots, group and RDS job made) and whose flow polls next."""
     seeded(w)
@@ -676,6 +702,8 @@ def _sweep_run(w: FaultyWiring, player: FaultPlayer, client: Client, _: Any) -> 
 SCENARIOS = {s.name: s for s in (
     Scenario("backup", _backup_setup, _backup_run),
     Scenario("restore", _restore_setup, _restore_run),
+    Scenario("restore-selective", _selective_restore_setup, _selective_restore_run),
+    Scenario("restore-preview", _selective_restore_setup, _preview_run),
     Scenario("cancel-backup", _started_backup, _cancel_backup_run),
     Scenario("cancel-restore", _started_restore, _cancel_restore_run),
     Scenario("delete", _restore_setup, _delete_run),

@@ -17,7 +17,7 @@ def test_empty_record_is_creating_with_every_item_pending():
     assert api["Status"] == "Creating"
     assert [r["Status"] for r in api["Resources"]] == ["Pending", "Pending"]
     assert set(api) == {"BackupId", "ServiceInstanceId", "Status", "StatusDetail", "StartTime", "EndTime",
-                        "Description", "RestorableUntil", "AwaitingExpiry", "Cost", "NotProtected", "Origin",
+                        "Description", "RestorableUntil", "AwaitingExpiry", "Cost", "NotProtected", "Origin", "Scope",
                         "Resources", "Cause", "Restorable", "RestorableReason"}
     assert {"ResourceId", "ResourceType", "Status", "ArtifactId", "Progress", "ErrorCode",
             "ErrorMessage"} <= set(api["Resources"][0])
@@ -31,7 +31,7 @@ def test_a_failed_item_makes_the_record_fail_once_all_are_final_and_keeps_its_ca
     assert record.end_time == "t2"
     api = record.to_api()
     assert api["StatusDetail"].startswith("rm-1 IncorrectDBInstanceState: The instance is not running.")
-    assert api["Restorable"] is False and "selective restore" in api["RestorableReason"]
+    assert api["Restorable"] is False and "restored by selection" in api["RestorableReason"]
     failed = record.to_api()["Resources"][1]
     assert (failed["ErrorCode"], failed["ErrorMessage"], failed["Engine"]) == \
         ("IncorrectDBInstanceState", "The instance is not running.", "MySQL")

@@ -6,8 +6,8 @@ from nestbackup.errors import ValidationError
 NOW = 100 * DAY
 
 
-def b(n, age_days, status="Created"):
-    return BackupSummary(f"backup-{n}", status, NOW - age_days * DAY)
+def b(n, age_days, status="Created", origin="user", scope="whole"):
+    return BackupSummary(f"backup-{n}", status, NOW - age_days * DAY, origin, scope)
 
 
 @pytest.mark.parametrize("rule, backups, expected", [
@@ -21,6 +21,23 @@ def b(n, age_days, status="Created"):
     (Retention(keep_last=1), [b(1, 5, "DeleteFailed"), b(2, 1)], ["backup-1"]),          # deletion is retried
 ], ids=["keep-last", "keep-days", "always-one", "both-outside", "both-inside", "failed", "untouchable", "retry"])
 def test_expired(rule, backups, expected):
+    assert expired(backups, rule, NOW) == expected
+
+
+@pytest.mark.parametrize("rule, backups, expected", [
+    # a safety backup (whole or partial) taken after the last scheduled one does not push the older one out
+    (Retention(keep_last=2), [b(1, 3, origin="schedule"), b(2, 2, origin="schedule"),
+                              b(3, 1, origin="safety", scope="partial")], []),
+    (Retention(keep_last=1), [b(1, 3), b(2, 2, origin="safety"), b(3, 1, origin="undo")], []),
+    # ... and goes with the counted backups around it once those go
+    (Retention(keep_last=1), [b(1, 4), b(2, 3, origin="safety", scope="partial"), b(3, 1, origin="schedule")],
+     ["backup-1", "backup-2"]),
+    # a partial backup an operator asked for does not count either
+    (Retention(keep_last=1), [b(1, 3), b(2, 1, scope="partial")], []),
+    # with KeepDays alone, an uncounted backup ages out like the others
+    (Retention(keep_days=7), [b(1, 10, origin="safety"), b(2, 1)], ["backup-1"]),
+], ids=["safety-after", "safety-undo-no-count", "goes-with-its-span", "partial-user", "keep-days"])
+def test_only_whole_user_and_scheduled_backups_count(rule, backups, expected):
     assert expired(backups, rule, NOW) == expected
 
 

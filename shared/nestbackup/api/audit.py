@@ -23,13 +23,14 @@ _ID = re.compile(r"[\x21-\x7e]{1,128}", re.ASCII)      # what an id of ours can 
 
 
 def audited_route(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
-    """The mutating route this request is for, with its path parameters; None for reads and unknown routes."""
+    """The mutating route this request is for, with its path parameters; None for reads (a POST that changes
+    nothing, such as a restore preview, included) and unknown routes."""
     if method not in MUTATING:
         return None
     for route in route_table():
         params = route.match(path) if route.method == method else None
         if params is not None:
-            return route, params
+            return None if route.changes_nothing else (route, params)
     return None
 
 

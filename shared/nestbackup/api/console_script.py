@@ -111,6 +111,7 @@ function meta(r, kind) {
   if (kind === "backups") {
     parts.push((r.Resources || []).length + " resources");
     if (r.Origin && r.Origin !== "user") parts.push(r.Origin);
+    if (r.Scope === "partial") parts.push("partial");
     if (r.Restorable) parts.push(r.RestorableUntil ? "restorable until " + utc(r.RestorableUntil) + " ("
                                                      + ahead(r.RestorableUntil) + ")" : "restorable, no expiry");
   } else parts.push("from " + r.BackupId);
@@ -210,10 +211,13 @@ function actions(r, kind, restoring, newest) {
     box.append(b);
   }
   if (kind === "backups" && r.Restorable) {
-    const b = button("Restore", "restore", () => ask("Restore " + id + "?", "The service instance will be stopped "
-      + "while its disks and databases are restored, and started again afterwards. The databases as they are now "
-      + "are kept aside under new names, and a safety backup is taken first.", "Confirm restore",
-      () => api("POST", "/restores", {BackupId: id})));
+    const b = button("Restore", "restore", async () => {
+      let text = "The service instance will be stopped while its disks and databases are restored, and started "
+        + "again afterwards. The databases as they are now are kept aside under new names, and a safety backup is "
+        + "taken first.";
+      try { text = previewText(await api("POST", "/restores/preview", {BackupId: id})); } catch (e) { /* as said */ }
+      ask("Restore " + id + "?", text, "Confirm restore", () => api("POST", "/restores", {BackupId: id}));
+    });
     if (restoring.has(r.ServiceInstanceId)) { b.disabled = true; b.title = "a restore is running on this instance"; }
     box.append(b);
   }
@@ -223,6 +227,18 @@ function actions(r, kind, restoring, newest) {
     + "and backup sets are deleted in the cloud and it can no longer be restored. The record stays, as Deleted.",
     "Delete backup", () => api("DELETE", "/backups/" + encodeURIComponent(id)))));
   return box;
+}
+function previewText(p) {       // the restore's preview (POST /restores/preview), in the confirmation
+  const down = p.ExpectedDowntimeSeconds == null ? "not measured yet" : duration(p.ExpectedDowntimeSeconds);
+  const parts = [p.Stops.length ? p.Stops.join(", ") + " will be stopped while disks are reset, and started "
+                                  + "again (expected downtime: " + down + ")."
+                                : "Nothing is stopped: the service runs throughout."];
+  if (p.Renames.length) parts.push(p.Renames.length + " database(s) restored under new names and swapped in; the "
+                                   + "live ones kept aside (" + p.Renames.map(r => r.AsideName).join(", ") + ").");
+  parts.push(p.SafetyBackup.Taken ? "A safety backup is taken first." : "No safety backup is taken.");
+  for (const c of p.CannotRestore) parts.push("Cannot restore " + c.ResourceId + ": " + c.Reason + ".");
+  if (p.Refused) parts.push("It would be refused now: " + p.Refused);
+  return parts.join(" ");
 }
 function row(r, kind, restoring, newest) {
   const id = idOf(r), box = el("div", "record"), open = state.open.has(id) || running(r);

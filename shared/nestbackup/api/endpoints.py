@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from ..decisions.webhooks import DeliveryStatus
 from ..model.timeline import MAX_EVENTS
 from .access import hidden, own_record, visible_instance
 from .http import ApiError, Call, Response
 from .inputs import int_param, json_body, next_token, one_of, utc_time
+
+if TYPE_CHECKING:
+    from ..model.selection import RestoreRequest
 
 DELIVERY_STATUSES = [str(s) for s in DeliveryStatus]
 
@@ -53,14 +57,27 @@ def create_backup(call: Call) -> Response:
     return Response(202, backup.create_backup(call.wiring, si, body.get("Description") or "", body.get("ClientToken")))
 
 
-def create_restore(call: Call) -> Response:
-    from ..operations import backup, restore
-    body = json_body(call.request, {"BackupId", "ClientToken", "SafetyBackup"}, {"BackupId"}, flags={"SafetyBackup"})
-    source = backup.get_backup(call.wiring, body["BackupId"])
+def _restore_request(call: Call) -> RestoreRequest:
+    """The one reading of a restore's body (`POST /restores` and its preview) into its typed request; the caller must
+    see the backup's service instance."""
+    from ..model.selection import RestoreRequest
+    from ..operations import backup
+    body = json_body(call.request, set(RestoreRequest.FIELDS), {"BackupId"}, flags={"SafetyBackup", "SplitGroups"})
+    request = RestoreRequest.from_body(body)
+    source = backup.get_backup(call.wiring, request.backup_id)
     if not call.principal.may_act_on(source["ServiceInstanceId"]):
-        raise hidden(f"backup {body['BackupId']}")
-    return Response(202, restore.create_restore(call.wiring, body["BackupId"], body.get("ClientToken"),
-                                                 body.get("SafetyBackup", True)))
+        raise hidden(f"backup {request.backup_id}")
+    return request
+
+
+def create_restore(call: Call) -> Response:
+    from ..operations import restore
+    return Response(202, restore.create_from_request(call.wiring, _restore_request(call)))
+
+
+def preview_restore(call: Call) -> Response:
+    from ..operations.restore_preview import preview
+    return Response(200, preview(call.wiring, _restore_request(call)))
 
 
 def get_backup(call: Call) -> Response:

@@ -38,6 +38,7 @@ class Route:
     body: str | None = None     # the component schema of the request body
     admin_only: str | None = None        # the 403 message when a tenant calls it; checked before the method
     instance_first: bool = False         # the {id} service instance is checked before the method
+    changes_nothing: bool = False        # a POST that only reads (a preview): not an entry of the audit trail
 
     @property
     def action(self) -> str:
@@ -112,8 +113,13 @@ def route_table() -> tuple[Route, ...]:
               "Timeline", "its events", "a timeline", params=(RECORD_ID,)),
         Route("POST", "/backups/{id}/cancel", e.cancel_backup, "Cancel a running backup",
               "Backup", "Cancelled, with one sentence", "a cancel", params=(RECORD_ID,)),
-        Route("POST", "/restores", e.create_restore, "Restore from a Created backup",
-              "Restore", "the new record", "/restores", status=202, body="CreateRestore"),
+        Route("POST", "/restores", e.create_restore, "Restore a Created backup, or chosen resources and databases of "
+              "a Created or PartiallyCreated one", "Restore", "the new record", "/restores", status=202,
+              body="CreateRestore"),
+        Route("POST", "/restores/preview", e.preview_restore, "What a restore with this body would do, changing "
+              "nothing: the instances it stops, what it replaces and keeps aside, the databases it renames, what "
+              "cannot be restored and why, the downtime to expect", "RestorePreview", "the preview",
+              "/restores/preview", body="CreateRestore", changes_nothing=True),
         Route("GET", "/restores", e.list_restores, "Restores, newest first: of a service instance, or of every "
               "instance the caller sees", "RestorePage", "a page; NextToken while older records may remain",
               "/restores", params=_listing(_statuses(RestoreStatus))),
@@ -167,7 +173,7 @@ def route_table() -> tuple[Route, ...]:
               "The EventBridge bus's deliveries (NESTBACKUP_EVENT_BUS), newest first (admin)", "Deliveries",
               "the deliveries", "/event-bus/deliveries", params=(Param("status", "query", DELIVERY_STATUS),),
               admin_only="only the admin token reads the event bus's deliveries"),
-        Route("GET", "/audit", e.audit, "The audit trail: one entry per POST, PUT or DELETE, newest first (admin)",
-              "AuditPage", "a page; NextToken while older entries may remain", "/audit", params=AUDIT,
+        Route("GET", "/audit", e.audit, "The audit trail: one entry per POST, PUT or DELETE (a preview aside), newest "
+              "first (admin)", "AuditPage", "a page; NextToken while older entries may remain", "/audit", params=AUDIT,
               admin_only="only the admin token reads the audit trail"),
     )

@@ -6,7 +6,7 @@ from enum import Enum
 from typing import Any
 
 from ..decisions.webhooks import DeliveryStatus, WebhookFormat
-from ..model.records import ORIGINS
+from ..model.records import ORIGINS, SCOPES
 from ..model.status import BackupStatus, ItemStatus, RestorePhase, RestoreStatus
 
 Schema = dict[str, Any]      # a JSON Schema object
@@ -62,15 +62,21 @@ SCHEMAS: dict[str, Schema] = {
                               "Description": {"type": "string"},
                               "Origin": {"type": "string", "enum": list(ORIGINS),
                                          "description": "who asked for it: user (the API), schedule, safety (the "
-                                                        "backup a restore takes first) or event"},
+                                                        "backup a restore takes first), undo or event"},
+                              "Scope": {"type": "string", "enum": list(SCOPES),
+                                        "description": "whole: every resource of the service instance; partial: "
+                                                       "some (a selective restore's safety backup covers what it "
+                                                       "replaces). Retention's KeepLast counts only whole user and "
+                                                       "schedule backups"},
                               "RestorableUntil": {"type": "string", "nullable": True,
                                                   "description": "when the first backed-up artifact expires (RDS "
                                                                  "backup set retention); null: none expires, or "
                                                                  "the backup is not restorable"},
-                              "Restorable": {"type": "boolean", "description": "only a Created backup"},
+                              "Restorable": {"type": "boolean", "description": "restorable whole: only a Created "
+                                                                               "backup"},
                               "RestorableReason": {"type": "string", "nullable": True,
-                                                   "description": "why a PartiallyCreated backup's good artifacts "
-                                                                  "cannot be restored yet"},
+                                                   "description": "why a PartiallyCreated backup cannot be restored "
+                                                                  "whole: its good resources can be, by selection"},
                               "Cause": ref("Cause"),
                               "AwaitingExpiry": {"type": "boolean",
                                                  "description": "DeleteFailed only because RDS refuses to delete "
@@ -108,7 +114,11 @@ SCHEMAS: dict[str, Schema] = {
                                "DowntimeSeconds": {"type": "number", "nullable": True,
                                                    "description": "how long the ECS instances were stopped"},
                                "Cost": ref("Cost"),
-                               "Resources": {"type": "array", "items": ref("Item")},
+                               "Selection": ref("Selection"),
+                               "Resources": {"type": "array", "items": ref("Item"),
+                                             "description": "what this restore restores: every resource of the "
+                                                            "backup, or those selected (others are not part of "
+                                                            "it)"},
                                "Origin": {"type": "string", "enum": ["user", "undo"]},
                                "Undoes": {"type": "string", "nullable": True,
                                           "description": "an undo: the restore it puts back"},
@@ -122,6 +132,57 @@ SCHEMAS: dict[str, Schema] = {
                                "ChangedSince": {"type": "array", "items": {"type": "string"}, "nullable": True,
                                                 "description": "while undoable: what changed since the restore "
                                                                "(an undo then needs Confirm)"}}},
+    "Selection": {"type": "object", "nullable": True,
+                  "description": "a selective restore's selection as asked, the disks restored with a selected one "
+                                 "because they were snapshotted in one group with it, and those restored apart from "
+                                 "their group; null: the whole backup",
+                  "properties": {"Resources": {"type": "array", "items": {"type": "string"}},
+                                 "Databases": {"type": "object",
+                                               "additionalProperties": {"type": "array",
+                                                                        "items": {"type": "string"}}},
+                                 "SplitGroups": {"type": "boolean"},
+                                 "GroupsKeptTogether": {"type": "object",
+                                                        "additionalProperties": {"type": "string"},
+                                                        "description": "disk id -> the snapshot group it was "
+                                                                       "restored with"},
+                                 "GroupsSplit": {"type": "object", "additionalProperties": {"type": "string"},
+                                                 "description": "with SplitGroups: each selected disk restored "
+                                                                "without the rest of its snapshot group (not "
+                                                                "crash-consistent with it) -> that group"}}},
+    "RestorePreview": {"type": "object", "description": "what the restore would do now; nothing was changed",
+                       "properties": {
+                           "BackupId": {"type": "string"}, "ServiceInstanceId": {"type": "string"},
+                           "Whole": {"type": "boolean"}, "Selection": ref("Selection"),
+                           "Resources": {"type": "array", "items": {"type": "string"}},
+                           "Stops": {"type": "array", "items": {"type": "string"},
+                                     "description": "the ECS instances the restore stops (running now, with a disk "
+                                                    "it resets); empty: the service runs throughout"},
+                           "Replaced": {"type": "array", "items": {
+                               "type": "object", "properties": {
+                                   "ResourceId": {"type": "string"}, "ResourceType": {"type": "string"},
+                                   "From": {"type": "string"}, "InstanceId": {"type": "string", "nullable": True},
+                                   "SnapshotGroupId": {"type": "string", "nullable": True},
+                                   "Action": {"type": "string"}, "LiveDataKept": {"type": "string"}}}},
+                           "Renames": {"type": "array", "items": {
+                               "type": "object", "properties": {
+                                   "DBInstanceId": {"type": "string"}, "Database": {"type": "string"},
+                                   "RestoredName": {"type": "string"}, "AsideName": {"type": "string"}}}},
+                           "NamesNote": {"type": "string"},
+                           "SafetyBackup": {"type": "object", "properties": {
+                               "Taken": {"type": "boolean"}, "Scope": {"type": "string", "enum": list(SCOPES)},
+                               "Covers": {"type": "array", "items": {"type": "string"}}}},
+                           "CannotRestore": {"type": "array", "items": {
+                               "type": "object", "properties": {"ResourceId": {"type": "string"},
+                                                                "Reason": {"type": "string"}}},
+                               "description": "expired or unusable artifacts, resources no longer the service "
+                                              "instance's, RDS prerequisites, names already taken"},
+                           "Refused": {"type": "string", "nullable": True,
+                                       "description": "why POST /restores with this body would be refused now"},
+                           "ExpectedDowntimeSeconds": {"type": "number", "nullable": True,
+                                                       "description": "0 when nothing stops; else the longest of "
+                                                                      "the latest restores' measured downtimes; "
+                                                                      "null: none measured yet"},
+                           "DowntimeBasis": {"type": "string"}}},
     "BackupPage": {"type": "object", "properties": {"Backups": {"type": "array", "items": ref("Backup")},
                                                     "NextToken": {"type": "string", "nullable": True}}},
     "RestorePage": {"type": "object", "properties": {"Restores": {"type": "array", "items": ref("Restore")},
@@ -131,7 +192,20 @@ SCHEMAS: dict[str, Schema] = {
                                     "ClientToken": {"type": "string", "maxLength": 64}}},
     "CreateRestore": {"type": "object", "required": ["BackupId"], "additionalProperties": False,
                       "properties": {"BackupId": ID, "ClientToken": {"type": "string", "maxLength": 64},
-                                     "SafetyBackup": {"type": "boolean"}}},
+                                     "SafetyBackup": {"type": "boolean"},
+                                     "Resources": {"type": "array", "items": ID, "maxItems": 200,
+                                                   "description": "restore only these resources of the backup "
+                                                                  "(disks; RDS instances: all their databases)"},
+                                     "Databases": {"type": "object",
+                                                   "additionalProperties": {"type": "array", "items": ID,
+                                                                            "minItems": 1},
+                                                   "description": "restore only these databases: {DBInstanceId: "
+                                                                  "[names]}; with Resources, the union is "
+                                                                  "restored. Without both: the whole backup"},
+                                     "SplitGroups": {"type": "boolean",
+                                                     "description": "restore a selected disk without the other "
+                                                                    "disks of its snapshot group (by default they "
+                                                                    "are restored with it, crash-consistent)"}}},
     "UndoRestore": {"type": "object", "additionalProperties": False,
                     "properties": {"Confirm": {"type": "boolean", "description": "undo even though the service "
                                                                                  "instance changed since"},

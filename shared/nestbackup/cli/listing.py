@@ -16,7 +16,8 @@ from .records import engines
 
 def _backup_cells(record: dict, across: bool) -> list[str]:
     where = [record["ServiceInstanceId"]] if across else []
-    return [record["BackupId"], *where, record["Status"], record.get("Origin") or "user", record["StartTime"],
+    origin = (record.get("Origin") or "user") + (" (partial)" if record.get("Scope") == "partial" else "")
+    return [record["BackupId"], *where, record["Status"], origin, record["StartTime"],
             engines(record), record.get("Description") or ""]
 
 

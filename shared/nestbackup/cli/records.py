@@ -68,6 +68,17 @@ def summary_lines(summary: dict) -> list[str]:
     return out
 
 
+def selection_text(selection: dict) -> str:
+    """A selective restore's selection in one line."""
+    parts = list(selection.get("Resources") or [])
+    parts += [f"{rds}:{name}" for rds, names in (selection.get("Databases") or {}).items() for name in names]
+    kept = selection.get("GroupsKeptTogether") or {}
+    together = f"; with their snapshot group: {', '.join(kept)}" if kept else ""
+    apart = selection.get("GroupsSplit") or {}
+    split = f"; restored apart from their snapshot group: {', '.join(apart)}" if apart else ""
+    return ", ".join(parts) + together + split
+
+
 def print_record(record: dict) -> None:
     ident = record.get("RestoreId") or record["BackupId"]
     extra = f"  from {record['BackupId']}  phase {phase_text(record)}" if "RestoreId" in record else ""
@@ -80,6 +91,10 @@ def print_record(record: dict) -> None:
         click.echo(f"  {origin}: {record.get('Description') or '(no description)'}")
     if record.get("StatusDetail"):
         click.echo(f"  {record['StatusDetail']}")
+    if record.get("Scope") == "partial":
+        click.echo("  partial: covers some of the service instance's resources")
+    if record.get("Selection"):
+        click.echo(f"  selective: {selection_text(record['Selection'])}")
     if record.get("RestorableUntil"):
         click.echo(f"  restorable until {record['RestorableUntil']}")
     if record.get("RestorableReason"):

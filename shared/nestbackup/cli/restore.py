@@ -1,5 +1,7 @@
-"""`nestbackup restore create|list|show|describe|wait|cancel`: the API, from a terminal."""
+"""`nestbackup restore create|preview|list|show|describe|wait|cancel`: the API, from a terminal."""
 from __future__ import annotations
+
+import json
 
 import click
 
@@ -17,19 +19,53 @@ def restore() -> None:
     """Restore a service instance from a backup, and follow and inspect restores."""
 
 
-@restore.command("create", short_help="Restore a service instance from a backup.")
-@click.option("--backup", "backup_id", required=True, help="The backup to restore (it must have ended Created).")
-@click.option("--no-safety-backup", is_flag=True, help="Skip the backup taken right before the restore.")
+def _selection(backup_id: str, resources: tuple[str, ...], databases: tuple[str, ...], split_groups: bool,
+               no_safety_backup: bool) -> dict:
+    """The body of POST /restores and its preview, from the options."""
+    body: dict = {"BackupId": backup_id, "SafetyBackup": not no_safety_backup}
+    if resources:
+        body["Resources"] = list(resources)
+    for pair in databases:
+        db_instance, _, name = pair.partition(":")
+        if not db_instance or not name:
+            raise CliError(f"--database takes RDSID:NAME (e.g. rm-abc123:orders), not {pair!r}")
+        body.setdefault("Databases", {}).setdefault(db_instance, []).append(name)
+    if split_groups:
+        body["SplitGroups"] = True
+    return body
+
+
+def _selection_options(command):
+    for option in reversed((
+            click.option("--backup", "backup_id", required=True,
+                         help="The backup (Created; PartiallyCreated with a selection)."),
+            click.option("--resource", "resources", multiple=True, metavar="ID",
+                         help="Restore only this resource of the backup (a disk, or an RDS instance with all its "
+                              "databases); repeatable."),
+            click.option("--database", "databases", multiple=True, metavar="RDSID:NAME",
+                         help="Restore only this database; repeatable. With --resource, both are restored."),
+            click.option("--split-groups", is_flag=True,
+                         help="Restore a selected disk without the other disks of its snapshot group."),
+            click.option("--no-safety-backup", is_flag=True, help="Skip the backup taken right before the restore "
+                                                                  "(of what it replaces)."))):
+        command = option(command)
+    return command
+
+
+@restore.command("create", short_help="Restore a service instance, or chosen resources, from a backup.")
+@_selection_options
 @click.option("--client-token", default=None, help="Idempotency token: the same token gives the same restore.")
 @click.option("--wait", is_flag=True, help="Print the id, follow the restore until it ends; exit 3 if it failed, 5 if "
                                            "cancelled (docs/statuses.md). "
                                            "Ctrl-C stops following, not the restore (re-attach: restore wait ID).")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as one JSON object.")
 @api_options
-def create(backup_id, no_safety_backup, client_token, wait, as_json, endpoint, token) -> None:
-    """Stop the instance, roll disks back, restore databases (live ones kept aside), start it again."""
+def create(backup_id, resources, databases, split_groups, no_safety_backup, client_token, wait, as_json, endpoint,
+           token) -> None:
+    """Stop the instances, roll disks back, restore databases (live ones kept aside), start them again. With
+    --resource / --database, only those: a database-only restore stops nothing, a disk's stops only its instance."""
     client = ApiClient(endpoint, token)
-    body = {"BackupId": backup_id, "SafetyBackup": not no_safety_backup}
+    body = _selection(backup_id, resources, databases, split_groups, no_safety_backup)
     if client_token:
         body["ClientToken"] = client_token
     record = client.call("POST", "/restores", body)
@@ -38,6 +74,47 @@ def create(backup_id, no_safety_backup, client_token, wait, as_json, endpoint, t
         return
     echo_record(record, as_json)
     exit_on_failure(record)          # a ClientToken may answer an earlier backup or restore that failed
+
+
+@restore.command("preview", short_help="What a restore would do; changes nothing.")
+@_selection_options
+@click.option("--json", "as_json", is_flag=True, help="Print the preview as one JSON object.")
+@api_options
+def preview(backup_id, resources, databases, split_groups, no_safety_backup, as_json, endpoint, token) -> None:
+    """The instances a restore with these options would stop, what it would replace and where the live data stays,
+    the databases it would rename, what cannot be restored and why, and the downtime to expect. Nothing changes."""
+    out = ApiClient(endpoint, token).call(
+        "POST", "/restores/preview", _selection(backup_id, resources, databases, split_groups, no_safety_backup))
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    for line in preview_lines(out):
+        click.echo(line)
+
+
+def preview_lines(out: dict) -> list[str]:
+    what = "the whole backup" if out["Whole"] else f"{len(out['Resources'])} selected resource(s)"
+    lines = [f"restore of {out['BackupId']} ({what}) into {out['ServiceInstanceId']}: nothing was changed"]
+    lines.append(f"stops: {', '.join(out['Stops'])}" if out["Stops"] else "stops: nothing (the service runs on)")
+    downtime = out["ExpectedDowntimeSeconds"]
+    lines.append(f"expected downtime: {'unknown' if downtime is None else f'{downtime} s'} ({out['DowntimeBasis']})")
+    for r in out["Replaced"]:
+        lines.append(f"  {r['ResourceType']:<5} {r['ResourceId']}: {r['Action']}; live data kept: {r['LiveDataKept']}")
+    for r in out["Renames"]:
+        lines.append(f"  rename on {r['DBInstanceId']}: {r['Database']} <- {r['RestoredName']}, live one -> "
+                     f"{r['AsideName']}")
+    kept = (out.get("Selection") or {}).get("GroupsKeptTogether") or {}
+    for disk, group in kept.items():
+        lines.append(f"  {disk} restored too: snapshot group {group} (--split-groups to leave it)")
+    for disk, group in ((out.get("Selection") or {}).get("GroupsSplit") or {}).items():
+        lines.append(f"  {disk} restored apart from snapshot group {group}: not crash-consistent with the rest")
+    safety = out["SafetyBackup"]
+    lines.append(f"safety backup ({safety['Scope']}) of {', '.join(safety['Covers'])}" if safety["Taken"] else
+                 "no safety backup")
+    lines += [f"cannot restore {c['ResourceId']}: {c['Reason']}" for c in out["CannotRestore"]]
+    if out.get("Refused"):
+        lines.append(f"a restore would be refused now: {out['Refused']}")
+    return lines
 
 
 restore.add_command(list_command("restores"))

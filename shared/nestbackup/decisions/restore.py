@@ -6,8 +6,8 @@ from typing import Any
 from ..model.engines import engine_of
 from ..model.records import BackupRecord, ResourceType
 from ..model.restores import DatabaseRestore, RestoreItem
-from ..model.status import ItemStatus
 from .dbnames import aside_name, restored_name
+from .selection import Chosen, whole
 
 
 class NotRestorable(ValueError):
@@ -17,26 +17,32 @@ class NotRestorable(ValueError):
 def check_restorable(backup: BackupRecord, service_instance_id: str | None = None) -> None:
     if not backup.restorable:
         why = f" ({backup.restorable_reason})" if backup.restorable_reason else ""
-        raise NotRestorable(f"backup {backup.backup_id} is {backup.status}: only a Created backup can be restored{why}")
+        raise NotRestorable(f"backup {backup.backup_id} is {backup.status}: only a Created backup can be restored "
+                            f"whole{why}")
     if service_instance_id and backup.service_instance_id != service_instance_id:
         raise NotRestorable(f"backup {backup.backup_id} belongs to {backup.service_instance_id}, "
                             f"not {service_instance_id}")
 
 
-def plan_items(backup: BackupRecord, restore_id: str) -> list[RestoreItem]:
-    """One item per backed-up resource: disks roll back to their snapshot, RDS databases come back under new names
-    and are renamed into place, the live ones set aside."""
+def plan_items(backup: BackupRecord, restore_id: str, chosen: Chosen | None = None) -> list[RestoreItem]:
+    """One item per chosen resource (every backed-up one by default): disks roll back to their snapshot, RDS
+    databases (all, or those chosen) come back under new names and are renamed into place, the live ones set
+    aside. What is not chosen is not part of the restore."""
+    chosen = chosen or whole(backup)
     items = []
     for b in backup.items:
-        if b.status is not ItemStatus.SUCCEEDED or not b.artifact_id:
+        if b.resource_id not in chosen.restored:
             continue
-        item = RestoreItem(b.resource_id, b.resource_type, b.artifact_id, engine=b.engine, instance_id=b.instance_id)
+        item = RestoreItem(b.resource_id, b.resource_type, b.artifact_id or "", engine=b.engine,
+                           instance_id=b.instance_id)
         if b.resource_type is ResourceType.RDS:
             engine = b.engine or ""
+            names = chosen.restored[b.resource_id]
+            dbs = [db for db in b.databases if names is None or db in names]
             item.databases = [DatabaseRestore(db, restored_name(db, restore_id, engine),
-                                              aside_name(db, restore_id, engine)) for db in b.databases]
-            item.expected = dict(b.row_counts)
-            item.expected_after = dict(b.row_counts_after)
+                                              aside_name(db, restore_id, engine)) for db in dbs]
+            item.expected = {db: counts for db, counts in b.row_counts.items() if db in dbs}
+            item.expected_after = {db: counts for db, counts in b.row_counts_after.items() if db in dbs}
         items.append(item)
     return items
 

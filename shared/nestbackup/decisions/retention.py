@@ -7,6 +7,7 @@ from itertools import pairwise
 from typing import NamedTuple
 
 from ..errors import ValidationError
+from ..model.records import COUNTED_ORIGINS
 from ..model.status import BackupStatus
 
 DAY = 86400
@@ -14,8 +15,9 @@ DAY = 86400
 
 @dataclass(frozen=True)
 class Retention:
-    """Keep the newest `keep_last` Created backups and/or those younger than `keep_days`. With both, a backup goes
-    only when it is outside both. The newest Created backup is always kept, whatever the rule says."""
+    """Keep the newest `keep_last` counted backups (Created, whole, asked for by an operator or a schedule) and/or
+    those younger than `keep_days`. With both, a backup goes only when it is outside both. The newest counted backup
+    is always kept, whatever the rule says."""
     keep_last: int | None = None
     keep_days: int | None = None
 
@@ -33,18 +35,34 @@ class BackupSummary(NamedTuple):
     backup_id: str
     status: str            # a backup status (docs/statuses.md)
     started_epoch: float
+    origin: str = "user"   # model/records.ORIGINS
+    scope: str = "whole"   # model/records.SCOPES
+
+    @property
+    def counted(self) -> bool:
+        """Counts towards KeepLast: a Created backup of the whole service instance an operator or a schedule asked
+        for. A safety, undo or event backup, or a partial one, never pushes one of those out."""
+        return self.status == BackupStatus.CREATED and self.origin in COUNTED_ORIGINS and self.scope == "whole"
 
 
 def expired(backups: list[BackupSummary], rule: Retention, now: float) -> list[str]:
-    """Backups to delete, oldest first. Running and already deleted ones are never chosen; failed backups (which
-    may hold partial snapshots) age out like the others but never count towards KeepLast."""
-    created = sorted((b for b in backups if b.status == BackupStatus.CREATED), key=lambda b: -b.started_epoch)
-    protected = {b.backup_id for b in created[:max(1, rule.keep_last or 1)]}
+    """Backups to delete, oldest first. Running and already deleted ones are never chosen. Only counted backups
+    (`BackupSummary.counted`) count towards KeepLast; a Created backup that does not count (a restore's safety
+    backup, partial or whole) is kept while it is not older than the oldest counted backup kept, and goes with the
+    counted backups around it; failed backups (which may hold partial snapshots) age out like the others."""
+    counted = sorted((b for b in backups if b.counted), key=lambda b: -b.started_epoch)
+    kept = counted[:max(1, rule.keep_last or 1)]
+    protected = {b.backup_id for b in kept}
+    kept_since = min((b.started_epoch for b in kept), default=None)
     out = []
     for b in sorted(backups, key=lambda b: b.started_epoch):
         deletable = b.status in (BackupStatus.CREATED, BackupStatus.PARTIALLY_CREATED, BackupStatus.CREATE_FAILED,
                                  BackupStatus.CANCELLED, BackupStatus.DELETE_FAILED)
         if not deletable or b.backup_id in protected:
+            continue
+        beside_kept = b.status == BackupStatus.CREATED and not b.counted and \
+            (kept_since is None or b.started_epoch >= kept_since)
+        if beside_kept and rule.keep_last is not None:
             continue
         if rule.keep_days is not None and now - b.started_epoch < rule.keep_days * DAY:
             continue

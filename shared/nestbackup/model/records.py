@@ -17,9 +17,9 @@ from .status import (
     item_status_of,
 )
 
-# Why a backup that kept good artifacts cannot be restored (yet): docs/statuses.md, "Restorable".
-PARTIAL_NOT_RESTORABLE = ("{good} of {taken} resources were backed up and their artifacts are kept, but nestbackup "
-                          "restores a whole backup only: they can be restored once selective restore exists")
+# Why a backup that kept good artifacts cannot be restored whole: docs/statuses.md, "Restorable" and "Selectable".
+PARTIAL_NOT_RESTORABLE = ("{good} of {taken} resources were backed up and their artifacts are kept: it cannot be "
+                          "restored whole, but those can be restored by selection (Resources, Databases)")
 
 
 class ResourceType(str, Enum):
@@ -137,6 +137,7 @@ class BackupRecord:
     cost: dict[str, Any] | None = None   # what it cost, once final (operations/costs.py, decisions/cost.py)
     not_protected: list[NotProtected] = field(default_factory=list)  # listed resources it does not back up
     origin: str = "user"                 # who asked for it: one of ORIGINS
+    scope: str = "whole"                 # what it was asked to cover: one of SCOPES
     cause: dict[str, Any] = field(default_factory=dict)   # the failure that ended it (causes.root_cause), once final
 
     def refresh_status(self, now: str) -> BackupStatus:
@@ -179,7 +180,7 @@ class BackupRecord:
                 "Restorable": self.restorable, "RestorableReason": self.restorable_reason,
                 "RestorableUntil": self.restorable_until, "AwaitingExpiry": self.awaiting_expiry,
                 "Cost": self.cost, "NotProtected": [n.to_api() for n in self.not_protected],
-                "Origin": self.origin, "Resources": [i.to_api() for i in self.items]}
+                "Origin": self.origin, "Scope": self.scope, "Resources": [i.to_api() for i in self.items]}
 
     @property
     def detail(self) -> str:
@@ -194,8 +195,8 @@ class BackupRecord:
                 "Status": self.status.value, "StatusDetail": self.status_detail, "StartTime": self.start_time,
                 "EndTime": self.end_time, "Description": self.description, "StartedEpoch": self.started_epoch,
                 "AwaitingExpiry": self.awaiting_expiry, "Cost": self.cost,
-                "NotProtected": [n.to_api() for n in self.not_protected], "Origin": self.origin, "Cause": self.cause,
-                "Order": [i.resource_id for i in self.items]}
+                "NotProtected": [n.to_api() for n in self.not_protected], "Origin": self.origin, "Scope": self.scope,
+                "Cause": self.cause, "Order": [i.resource_id for i in self.items]}
 
     @classmethod
     def from_docs(cls, header: dict[str, Any], items: dict[str, dict[str, Any]]) -> BackupRecord:
@@ -214,12 +215,18 @@ class BackupRecord:
                    awaiting_expiry=bool(header.get("AwaitingExpiry", False)), cost=header.get("Cost"),
                    not_protected=[NotProtected.from_api(n) for n in header.get("NotProtected") or []],
                    origin=header.get("Origin") or _origin_before_it_was_kept(header.get("Description", "")),
-                   cause=cause)
+                   scope=header.get("Scope") or "whole", cause=cause)
 
 
 # Who asked for a backup: an operator or a script through the API, a schedule, a restore (the safety backup taken
-# right before it), or an event (operations/events.py).
-ORIGINS = ("user", "schedule", "safety", "event")
+# right before it), an undo of a restore (the backup taken right before it), or an event (operations/events.py).
+ORIGINS = ("user", "schedule", "safety", "undo", "event")
+# What it was asked to cover: every resource of the service instance, or some (a selective restore's safety backup
+# covers only what that restore replaces). Records written before Scope was kept covered the whole instance.
+SCOPES = ("whole", "partial")
+# The backups a retention rule's KeepLast counts (decisions/retention.py): whole ones an operator or a schedule asked
+# for. Safety, undo and event backups, and partial ones, never push one of those out.
+COUNTED_ORIGINS = ("user", "schedule")
 
 
 def _origin_before_it_was_kept(description: str) -> str:

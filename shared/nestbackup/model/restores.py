@@ -120,6 +120,11 @@ class RestoreRecord:
     origin: str = "user"                 # "undo": it puts back what the restore `undoes` replaced (operations/undo.py)
     undoes: str | None = None
     undo: UndoState = field(default_factory=UndoState)   # what it keeps so that it can be undone (model/undo.py)
+    # a selective restore: what was asked (Resources, Databases, SplitGroups) and the disks restored with a selected
+    # one because they were snapshotted in one group with it (GroupsKeptTogether: disk -> group), a selected disk
+    # restored without the rest of its group (GroupsSplit: disk -> group); None: the whole
+    # backup
+    selection: dict[str, Any] | None = None
 
     def item(self, resource_id: str) -> RestoreItem:
         return next(i for i in self.items if i.resource_id == resource_id)
@@ -177,6 +182,7 @@ class RestoreRecord:
                 "Verified": summary["Verified"], "Summary": summary,
                 "Verification": "; ".join(f"{i.resource_id}: {i.verification}" for i in self.items
                                           if i.verified is not None),
+                "Selection": self.selection,
                 "Resources": [i.to_api() for i in self.items], **self._undo_api()}
 
     def _undo_api(self) -> dict[str, Any]:
@@ -195,7 +201,7 @@ class RestoreRecord:
                 "OwnershipChecked": self.ownership_checked, "StopAcceptedEpoch": self.stop_accepted_epoch,
                 "StoppedEpoch": self.stopped_epoch,
                 "RunningEpoch": self.running_epoch, "Cost": self.cost, "Cancelled": self.cancelled,
-                "Cause": self.cause, "Order": [i.resource_id for i in self.items],
+                "Cause": self.cause, "Selection": self.selection, "Order": [i.resource_id for i in self.items],
                 "Origin": self.origin, "Undoes": self.undoes, "Undo": self.undo.to_doc()}
 
     @classmethod
@@ -222,4 +228,4 @@ class RestoreRecord:
                    stop_accepted_epoch=header.get("StopAcceptedEpoch"),
                    stopped_epoch=header.get("StoppedEpoch"), running_epoch=header.get("RunningEpoch"),
                    cost=header.get("Cost"), origin=header.get("Origin") or "user", undoes=header.get("Undoes"),
-                   undo=UndoState.from_doc(header.get("Undo")))
+                   undo=UndoState.from_doc(header.get("Undo")), selection=header.get("Selection"))

@@ -32,10 +32,12 @@ DESCRIPTION_MAX_CHARS = 256
 
 
 def create_backup(w: Ports, service_instance_id: str, description: str = "", token: str | None = None,
-                  now: float | None = None, lock_holder: str | None = None, origin: str = "user") -> dict:
+                  now: float | None = None, lock_holder: str | None = None, origin: str = "user",
+                  only: list[str] | None = None) -> dict:
     """Write the record and start the flow, opened as `operations/opening.py` says (token, index, lock, record,
     flow). `lock_holder`: the operation that already holds the instance's lock and runs this backup inside it (a
-    restore's safety backup)."""
+    restore's safety backup). `only`: back up just these disks and RDS instances (a partial backup: a selective
+    restore's safety backup covers what that restore replaces)."""
     check_service_instance_id(service_instance_id)
     if not isinstance(description, str) or len(description) > DESCRIPTION_MAX_CHARS:
         raise ValidationError(f"Description must be a string of at most {DESCRIPTION_MAX_CHARS} characters")
@@ -45,7 +47,8 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
     s = w.settings
     backup_id = new_record_id("backup", int(now * 1000), secrets.token_hex(4))
     op = Opening("backup", backup_id, service_instance_id, token,
-                 fingerprint(ServiceInstanceId=service_instance_id, Kind="backup", Description=description), now,
+                 fingerprint(ServiceInstanceId=service_instance_id, Kind="backup", Description=description,
+                             **({"Only": sorted(only)} if only is not None else {})), now,
                  take_lock=lock_holder is None)
     existing = begin(w, op)
     if existing:
@@ -56,9 +59,14 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
     except NestBackupError:
         abandon(w, op)
         raise
-    items = plan_items(disk_facts(found.disks), database_facts(found.databases))
+    disks, databases = found.disks, found.databases
+    if only is not None:
+        disks = [d for d in disks if d.disk_id in only]
+        databases = [d for d in databases if d.db_instance_id in only]
+    items = plan_items(disk_facts(disks), database_facts(databases))
     record = BackupRecord(backup_id, service_instance_id, iso_utc(now), description, items, started_epoch=now,
-                          not_protected=found.unprotected, origin=origin)
+                          not_protected=found.unprotected, origin=origin,
+                          scope="whole" if only is None else "partial")
     if not any(i.status is not ItemStatus.SKIPPED for i in items):
         record.status_detail = (f"nothing to back up: Compute Nest lists no disks or primary RDS instances for "
                                 f"{service_instance_id}, and none carry the tag {s.tag_key}={service_instance_id}")

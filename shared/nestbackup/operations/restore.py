@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING
 
 from .. import logs
 from ..decisions import restore as decide
+from ..decisions import selection as select
 from ..decisions.backup import next_wait
 from ..errors import CloudError, Conflict, ValidationError
 from ..model.causes import INTERRUPTED, root_cause
 from ..model.ids import check_client_token
 from ..model.records import BackupRecord, ResourceType, iso_utc, new_record_id, record_time
 from ..model.restores import RestoreRecord
+from ..model.selection import RestoreRequest, Selection
 from ..model.status import CANCELLED, BackupStatus, DatabaseState, ItemStatus, RestorePhase, RestoreStatus
 from ..ports import Ports
 from ..ports.compute import Instance
@@ -41,29 +43,51 @@ if TYPE_CHECKING:
 
 
 # -- create and read
+def create_from_request(w: Ports, request: RestoreRequest, now: float | None = None) -> dict:
+    """A restore as the API's request asks for it (`model/selection.RestoreRequest`)."""
+    return create_restore(w, request.backup_id, request.client_token, request.safety_backup, now,
+                          selection=request.selection)
+
+
+def chosen_resources(backup: BackupRecord, selection: Selection | None) -> select.Chosen:
+    """What a restore of `backup` brings back: the whole backup (it must be restorable), or the selection (its
+    resources must be in the backup and restorable from it). Refused before anything is recorded or touched:
+    ValidationError (400) for names not in the backup, Conflict (409) for what cannot be restored."""
+    try:
+        if selection is None:
+            decide.check_restorable(backup)
+            return select.whole(backup)
+        return select.choose(backup, selection)
+    except select.NotInBackup as err:
+        raise ValidationError(str(err)) from None
+    except (decide.NotRestorable, select.NotSelectable) as err:
+        raise Conflict(str(err)) from None
+
+
 def create_restore(w: Ports, backup_id: str, token: str | None = None, safety_backup: bool = True,
-                   now: float | None = None) -> dict:
+                   now: float | None = None, selection: Selection | None = None) -> dict:
     check_client_token(token)
     if not isinstance(safety_backup, bool):
         raise ValidationError("SafetyBackup must be true or false")
     now = time.time() if now is None else now
     meter = Meter(w)
     backup = load_backup(w, backup_id)
-    try:
-        decide.check_restorable(backup)
-    except decide.NotRestorable as err:
-        raise Conflict(str(err)) from None
-    unusable = _unusable_artifacts(w, backup)
+    chosen = chosen_resources(backup, selection)
+    unusable = _unusable_artifacts(w, backup, chosen)
     if unusable:
         raise Conflict(f"backup {backup.backup_id} cannot be restored: {'; '.join(unusable)}; nothing was stopped "
                        f"or changed")
     si, s = backup.service_instance_id, w.settings
     restore_id = new_record_id("restore", int(now * 1000), secrets.token_hex(4))
-    record = RestoreRecord(restore_id, backup.backup_id, si, iso_utc(now), decide.plan_items(backup, restore_id),
+    record = RestoreRecord(restore_id, backup.backup_id, si, iso_utc(now),
+                           decide.plan_items(backup, restore_id, chosen),
                            phase=RestorePhase.SAFETY_BACKUP if safety_backup else RestorePhase.RESTORING_DATABASES,
-                           safety_backup=safety_backup, phase_started_epoch=now, started_epoch=now)
+                           safety_backup=safety_backup, phase_started_epoch=now, started_epoch=now,
+                           selection=select.recorded(selection, chosen))
+    asked = {} if selection is None else {"Selection": selection.as_body()}
     op = Opening("restore", restore_id, si, token, fingerprint(ServiceInstanceId=si, Kind="restore",
-                                                               BackupId=backup.backup_id, SafetyBackup=safety_backup),
+                                                               BackupId=backup.backup_id, SafetyBackup=safety_backup,
+                                                               **asked),
                  now)
     existing = begin(w, op)          # opened as operations/opening.py says: token, index, lock, record, flow
     if existing:
@@ -74,19 +98,19 @@ def create_restore(w: Ports, backup_id: str, token: str | None = None, safety_ba
         return earlier.to_api()
     write_record(w, op, record.header_doc(), {i.resource_id: i.to_dict() for i in record.items})
     logs.event("restore created", step="create", record_id=restore_id, backup_id=backup.backup_id,
-               items=len(record.items))
+               items=len(record.items), selective=selection is not None)
     start_flow(w, op, s.restore_flow, RestoreFlowInput(restore_id), close=lambda cause: recover(w, restore_id, cause))
     meter.charge(restore_id, 0)
     return record.to_api()
 
 
-def _unusable_artifacts(w: Ports, backup: BackupRecord) -> list[str]:
-    """What the cloud no longer has (or cannot restore from) of a backup: ECS snapshots (DescribeSnapshots), RDS backup
-    sets (DescribeBackups with BackupId), and for MySQL sets a MetaStatus other than OK (RestoreTable needs the
-    database/table metadata). Checked before a restore records or stops anything."""
+def _unusable_artifacts(w: Ports, backup: BackupRecord, chosen: select.Chosen) -> list[str]:
+    """What the cloud no longer has (or cannot restore from) of the chosen resources of a backup: ECS snapshots
+    (DescribeSnapshots), RDS backup sets (DescribeBackups with BackupId), and for MySQL sets a MetaStatus other than
+    OK (RestoreTable needs the database/table metadata). Checked before a restore records or stops anything."""
     problems = []
     for resource_type, kind in RESTORE_KINDS.items():
-        restorable = [i for i in backup.items if i.resource_type is resource_type
+        restorable = [i for i in backup.items if i.resource_type is resource_type and i.resource_id in chosen.restored
                       and i.status is ItemStatus.SUCCEEDED and i.artifact_id]
         if restorable:
             problems += kind.check_restorable(w, restorable)
@@ -167,9 +191,9 @@ def _safety_backup(w: Ports, record: RestoreRecord, now: float) -> None:
     if not record.safety_backup_id:
         from .backup import create_backup  # only the safety phase's first round opens a backup
         out = create_backup(w, record.service_instance_id,
-                                    f"safety backup before restore {record.restore_id}",
-                                    token=f"safety-{record.restore_id}"[:64], lock_holder=record.restore_id,
-                                    origin="safety")
+                            f"safety backup before restore {record.restore_id}",
+                            token=f"safety-{record.restore_id}"[:64], lock_holder=record.restore_id,
+                            origin="safety", only=safety_scope(record))
         record.safety_backup_id = out["BackupId"]
     safety = load_backup(w, record.safety_backup_id)
     if safety.status is BackupStatus.CREATED:
@@ -180,6 +204,12 @@ def _safety_backup(w: Ports, record: RestoreRecord, now: float) -> None:
         record.fail_operation(f"the safety backup {safety.backup_id} ended {safety.status} ({causes}); "
                               f"nothing was touched")
         record.enter(RestorePhase.DONE, now)
+
+
+def safety_scope(record: RestoreRecord) -> list[str] | None:
+    """What the safety backup covers: what the restore replaces (its disks and RDS instances); None, the whole
+    service instance, for a restore of a whole backup."""
+    return None if record.selection is None else [i.resource_id for i in record.items]
 
 
 def _instance_ids(record: RestoreRecord) -> list[str]:

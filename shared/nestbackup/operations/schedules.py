@@ -233,7 +233,8 @@ def _candidates(w: Ports, si: str) -> list[BackupSummary]:
         for b in page["Backups"]:
             if b.get("AwaitingExpiry"):      # RDS refuses to delete its sets: they go at expiry; do not loop
                 continue
-            summaries.append(BackupSummary(b["BackupId"], b["Status"], record_time(b["BackupId"])))
+            summaries.append(BackupSummary(b["BackupId"], b["Status"], record_time(b["BackupId"]),
+                                           b.get("Origin") or "user", b.get("Scope") or "whole"))
         after = page["NextToken"]
         if not after:
             return summaries
