@@ -138,6 +138,8 @@ class BackupRecord:
     not_protected: list[NotProtected] = field(default_factory=list)  # listed resources it does not back up
     origin: str = "user"                 # who asked for it: one of ORIGINS
     cause: dict[str, Any] = field(default_factory=dict)   # the failure that ended it (causes.root_cause), once final
+    last_drill: str | None = None        # when a drill last proved it restores (ISO UTC), and which drill
+    last_drill_id: str | None = None
 
     def refresh_status(self, now: str) -> BackupStatus:
         """Recompute the overall status from the items; the end time and the cause are set once it is final."""
@@ -179,7 +181,8 @@ class BackupRecord:
                 "Restorable": self.restorable, "RestorableReason": self.restorable_reason,
                 "RestorableUntil": self.restorable_until, "AwaitingExpiry": self.awaiting_expiry,
                 "Cost": self.cost, "NotProtected": [n.to_api() for n in self.not_protected],
-                "Origin": self.origin, "Resources": [i.to_api() for i in self.items]}
+                "Origin": self.origin, "LastDrill": self.last_drill, "LastDrillId": self.last_drill_id,
+                "Resources": [i.to_api() for i in self.items]}
 
     @property
     def detail(self) -> str:
@@ -195,6 +198,7 @@ class BackupRecord:
                 "EndTime": self.end_time, "Description": self.description, "StartedEpoch": self.started_epoch,
                 "AwaitingExpiry": self.awaiting_expiry, "Cost": self.cost,
                 "NotProtected": [n.to_api() for n in self.not_protected], "Origin": self.origin, "Cause": self.cause,
+                "LastDrill": self.last_drill, "LastDrillId": self.last_drill_id,
                 "Order": [i.resource_id for i in self.items]}
 
     @classmethod
@@ -214,7 +218,7 @@ class BackupRecord:
                    awaiting_expiry=bool(header.get("AwaitingExpiry", False)), cost=header.get("Cost"),
                    not_protected=[NotProtected.from_api(n) for n in header.get("NotProtected") or []],
                    origin=header.get("Origin") or _origin_before_it_was_kept(header.get("Description", "")),
-                   cause=cause)
+                   cause=cause, last_drill=header.get("LastDrill"), last_drill_id=header.get("LastDrillId"))
 
 
 # Who asked for a backup: an operator or a script through the API, a schedule, a restore (the safety backup taken
