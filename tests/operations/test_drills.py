@@ -108,3 +108,28 @@ def test_the_sweeper_cleans_up_and_closes_a_drill_whose_flow_died(w):
     final = get_drill(w, drill["DrillId"])
     assert final["Status"] == "Failed" and "FlowEnded" in final["StatusDetail"]
     _no_scratch_left(w, seeded, disks_before)
+
+
+def test_recovery_objectives_are_measured_and_a_breach_is_reported(w):
+    from nestbackup.operations.objectives import recovery_objectives, report_breaches, set_targets
+    _, backup_id = backed_up(w)
+    out = set_targets(w, "si-1", {"RecoveryPointSeconds": 3600, "RecoveryTimeSeconds": 600})
+    assert out["Breached"] and out["RecoveryPointSeconds"] is None          # nothing proven by a drill yet
+    assert out["NewestBackupAgeSeconds"] is not None
+    drill = create_drill(w, backup_id)
+    play_drill(w, drill["DrillId"])
+    out = recovery_objectives(w, "si-1")
+    assert not out["Breached"], out["Breaches"]
+    assert out["RecoveryPointSeconds"] is not None and out["RecoveryTimeSeconds"] is not None
+    late = recovery_objectives(w, "si-1", now=10 ** 10)
+    assert late["Breached"] and late["Breaches"][0].startswith("RecoveryPoint")
+    assert report_breaches(w, now=10 ** 10) == ["si-1"]
+
+
+def test_the_timer_drills_the_latest_backup_every_n_days(w):
+    from nestbackup.operations.objectives import drill_due, set_targets
+    _, backup_id = backed_up(w)
+    set_targets(w, "si-1", {"DrillEveryDays": 7})
+    started = drill_due(w)
+    assert len(started) == 1 and get_drill(w, started[0])["Origin"] == "schedule"
+    assert drill_due(w) == []                      # one running / recent: not again

@@ -34,7 +34,7 @@ class DrillItem(RestoreItem):
         return [d.restored for d in self.databases]
 
     def to_api(self) -> dict[str, Any]:
-        out = {"ResourceId": self.resource_id, "ResourceType": str(self.resource_type), "Status": str(self.status),
+        out: dict[str, Any] = {"ResourceId": self.resource_id, "ResourceType": str(self.resource_type), "Status": str(self.status),
                "SourceArtifactId": self.source_artifact_id, "ErrorCode": self.error_code,
                "ErrorMessage": self.error_message, "RequestId": self.request_id, "Verified": self.verified,
                "Verification": self.verification, "DurationSeconds": self.duration_seconds,
@@ -124,10 +124,16 @@ class DrillRecord:
         schema = int(header.get("SchemaVersion") or SCHEMA_VERSION)
         return cls(drill_id=header["DrillId"], backup_id=header["BackupId"],
                    service_instance_id=header["ServiceInstanceId"], start_time=header["StartTime"],
-                   items=[DrillItem.from_dict(items[r], schema) for r in order if r in items],
+                   items=[_drill_item(items[r], schema) for r in order if r in items],
                    status=DrillStatus(header["Status"]), end_time=header.get("EndTime"),
                    status_detail=header.get("StatusDetail", ""), failed=bool(header.get("Failed")),
                    cancelled=bool(header.get("Cancelled")), cleaning=bool(header.get("Cleaning")),
                    cleaned_up=bool(header.get("CleanedUp")), started_epoch=header.get("StartedEpoch", 0.0),
                    ended_epoch=header.get("EndedEpoch"), backup_seconds=header.get("BackupSeconds"),
                    cost=header.get("Cost"), cause=header.get("Cause") or {}, origin=header.get("Origin") or "user")
+
+
+def _drill_item(raw: dict[str, Any], schema: int) -> DrillItem:
+    item = DrillItem.from_dict(raw, schema)
+    assert isinstance(item, DrillItem)
+    return item

@@ -13,7 +13,7 @@ asks only for what the drill made (a scratch disk it created or tagged, a databa
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from .. import logs
 from ..decisions import drill as decide
@@ -22,7 +22,7 @@ from ..errors import CloudError, NestBackupError, ValidationError
 from ..model.causes import INTERRUPTED
 from ..model.ids import DRILL_TAG
 from ..model.records import ResourceType, iso_utc
-from ..model.restores import RestoreRecord
+from ..model.restores import RestoreItem, RestoreRecord
 from ..model.status import ITEM_FINAL, DatabaseState, DrillStatus, ItemStatus
 from ..ports.records import StaleWrite
 from ..ports.steps.drill import DrillAdvanceOutput, DrillState
@@ -147,7 +147,7 @@ def _restore_round(w: Ports, record: DrillRecord, now: float) -> None:
         record.cleaning = True
 
 
-def _as_restore(record: DrillRecord, items: list[DrillItem]) -> RestoreRecord:
+def _as_restore(record: DrillRecord, items: Sequence[RestoreItem]) -> RestoreRecord:
     """The restore's RDS kind restores and follows items of a restore record: the drill's, under its own id (the
     scratch names and ClientTokens carry it) and with its start as the phase's."""
     return RestoreRecord(record.drill_id, record.backup_id, record.service_instance_id, record.start_time,
@@ -200,11 +200,13 @@ def _follow(w: Ports, record: DrillRecord, now: float) -> None:
                                      f"{disk.status}, {disk.size_gib} GiB")
             elif late:
                 item.fail("ScratchDiskTimeout", f"the scratch disk {disk.disk_id} is still {disk.status}")
-    databases = [i for i in record.items if i.resource_type is ResourceType.RDS and i.status is ItemStatus.RUNNING]
+    databases: list[RestoreItem] = [i for i in record.items
+                                    if i.resource_type is ResourceType.RDS and i.status is ItemStatus.RUNNING]
     if databases:
-        RESTORE_KINDS[ResourceType.RDS].follow(w, _as_restore(record, databases), databases, now)
-    for item in databases:
-        if item.status is ItemStatus.RUNNING and all(d.state == DatabaseState.RESTORED for d in item.databases):
+        RESTORE_KINDS[ResourceType.RDS].follow(w, _as_restore(record, databases), list(databases), now)
+    for item in record.items:
+        if item.resource_type is ResourceType.RDS and item.status is ItemStatus.RUNNING and \
+                all(d.state == DatabaseState.RESTORED for d in item.databases):
             _check_databases(w, item, now)
 
 

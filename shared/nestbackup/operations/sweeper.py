@@ -1,7 +1,8 @@
 """The sweeper (timer): finish every operation whose flow is gone, never started or that ran past all its deadlines,
 so no record stays Creating or Restoring and no lock is held for ever; give back what an opening that never wrote its
 record claimed (`opening.abandon`); delete the RDS sets of cancelled backups whose jobs have ended since
-(artifacts.delete_pending_sets); finish the deletes that stopped mid-way (artifacts.resume_deletes); and delete the
+(artifacts.delete_pending_sets); clean up and close the drills whose flow is gone (drill_steps.sweep_drills);
+finish the deletes that stopped mid-way (artifacts.resume_deletes); and delete the
 snapshots and groups carrying our owner tag that no record wants (`delete_unwanted_artifacts`)."""
 from __future__ import annotations
 
@@ -75,11 +76,16 @@ def sweep(w: Ports, now: float | None = None) -> dict:
             logs.event("operation swept", step="sweep", record_id=record_id, cause=cause["Code"])
         except (NestBackupError, StaleWrite) as err:
             logs.event("sweep skipped", step="sweep", record_id=record_id, reason=str(err))
+    from .drill_steps import sweep_drills  # a crashed drill's scratch resources are removed and it is closed
+    from .objectives import drill_due, report_breaches
+    drills = sweep_drills(w, now)
+    scheduled, breached = drill_due(w, now), report_breaches(w, now)
     sets = delete_pending_sets(w, now)
     resume_deletes(w, now)
     unwanted = delete_unwanted_artifacts(w, now)
     return {"Finished": finished, "Abandoned": abandoned, "Running": alive, "CancelledSetsDeleted": sets["Deleted"],
-            "CancelledSetsWaiting": sets["Waiting"], "UnwantedArtifactsDeleted": unwanted["Deleted"]}
+            "CancelledSetsWaiting": sets["Waiting"], "UnwantedArtifactsDeleted": unwanted["Deleted"],
+            "DrillsClosed": drills, "DrillsStarted": scheduled, "ObjectivesBreached": breached}
 
 
 def delete_unwanted_artifacts(w: Ports, now: float | None = None, limit: int = UNWANTED_PER_SWEEP) -> dict:
