@@ -34,7 +34,8 @@ class DrillItem(RestoreItem):
         return [d.restored for d in self.databases]
 
     def to_api(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"ResourceId": self.resource_id, "ResourceType": str(self.resource_type), "Status": str(self.status),
+        out: dict[str, Any] = {
+               "ResourceId": self.resource_id, "ResourceType": str(self.resource_type), "Status": str(self.status),
                "SourceArtifactId": self.source_artifact_id, "ErrorCode": self.error_code,
                "ErrorMessage": self.error_message, "RequestId": self.request_id, "Verified": self.verified,
                "Verification": self.verification, "DurationSeconds": self.duration_seconds,
