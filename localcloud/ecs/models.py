@@ -1,7 +1,7 @@
 """ECS 2014-05-26: instances, disks as image files, real incremental snapshots, disk rollback.
 
 This module assembles the product from one mixin per resource, as moto assembles EC2: `instances.py`, `disks.py`
-(with rollback), `snapshots.py`, `snapshot_groups.py` and `tags.py`, over the shared state in `state.py`; wire
+(with rollback), `disk_create.py` (CreateDisk from a snapshot, DeleteDisk), `snapshots.py`, `snapshot_groups.py` and `tags.py`, over the shared state in `state.py`; wire
 rendering is in `render.py`, request rules in `rules.py`, every error in `errors.py`, block storage in
 `blockstore.py`. What follows describes the whole product.
 
@@ -66,20 +66,21 @@ and Starting → Running. Seeded instances have data disks only (no system disk)
 """
 from __future__ import annotations
 
+from .disk_create import DiskCreation
 from .disks import Disks
 from .instances import Instances
 from .snapshot_groups import SnapshotGroups
 from .tags import TagResources
 
 
-class Ecs(Instances, Disks, SnapshotGroups, TagResources):
+class Ecs(Instances, Disks, DiskCreation, SnapshotGroups, TagResources):
     name = "ecs"
     version = "2014-05-26"
     ACTIONS = frozenset({
         "DescribeInstances", "DescribeInstanceStatus", "DescribeDisks", "ListTagResources",
         "CreateSnapshot", "CreateSnapshotGroup", "DescribeSnapshots", "DescribeSnapshotGroups",
         "DeleteSnapshot", "DeleteSnapshotGroup", "ResetDisk", "ResetDisks",
-        "StopInstance", "StopInstances", "StartInstance", "StartInstances",
+        "StopInstance", "StopInstances", "StartInstance", "StartInstances", "CreateDisk", "DeleteDisk",
     })
 
     def resume(self) -> None:
@@ -90,3 +91,4 @@ class Ecs(Instances, Disks, SnapshotGroups, TagResources):
         self._resume_instances()
         self._resume_snapshots()
         self._resume_rollbacks()
+        self._resume_creations()

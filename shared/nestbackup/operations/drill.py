@@ -6,9 +6,9 @@ get/list -> the record; a service instance's drills, newest first
 preempt  -> a restore of the same service instance asks its running drills to stop and clean up (never waits)
 
 A drill takes no instance lock: it never stops or changes anything of the service, and it must never block an
-emergency restore. A restore is refused by nothing a drill does; a drill is refused while a restore or backup holds
-the instance (the lock), and while another drill of the instance runs (both would restore onto the same RDS
-instances)."""
+emergency restore. A restore is refused by nothing a drill does; a drill is refused while a restore holds the
+instance (its lock), and while another drill of the instance runs (both would restore onto the same RDS instances).
+A backup may run beside a drill (RDS refusals of a second task are waited out, as a restore waits them out)."""
 from __future__ import annotations
 
 import secrets
@@ -19,7 +19,7 @@ from .. import logs
 from ..decisions import drill as decide
 from ..errors import Conflict, NotFound, ValidationError
 from ..model.drills import DrillRecord
-from ..model.ids import is_drill_id
+from ..model.ids import is_drill_id, is_restore_id
 from ..model.records import iso_utc, new_record_id
 from ..ports.flows import DrillFlowInput
 from .loading import load_backup
@@ -46,9 +46,9 @@ def create_drill(w: Ports, backup_id: str, origin: str = "user", now: float | No
     except decide.NotDrillable as err:
         raise Conflict(str(err)) from None
     holder = w.claims.lock_holder(si, int(now * 1000))
-    if holder:
-        raise Conflict(f"{si} is busy with {holder}: a drill starts once it is over (a drill never runs beside a "
-                       f"restore or backup of the same service instance)")
+    if holder and is_restore_id(holder):
+        raise Conflict(f"{si} is being restored by {holder}: a drill starts once it is over (a drill never runs "
+                       f"beside a restore of the same service instance)")
     other = running_drills(w, si)
     if other:
         raise Conflict(f"drill {other[0]} of {si} is still running: one drill of a service instance at a time")

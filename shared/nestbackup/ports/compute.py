@@ -138,5 +138,5 @@ class Compute(Protocol):
         ...
 
     def delete_disk(self, disk_id: str) -> None:
-        """DeleteDisk: release a detached pay-as-you-go disk (InvalidDiskId.NotFound when it is gone)."""
+        """DeleteDisk: release an Available (detached) pay-as-you-go disk; an id that does not exist is ignored."""
         ...

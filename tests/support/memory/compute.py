@@ -261,10 +261,9 @@ class MemoryCompute:
         with self._lock:
             disk = self.disks.get(disk_id)
             if disk is None:
-                raise CloudError("InvalidDiskId.NotFound", f"disk {disk_id} does not exist", action="DeleteDisk",
-                                 http_status=404)
-            if disk["instance_id"]:
-                raise CloudError("IncorrectDiskStatus", f"disk {disk_id} is attached", action="DeleteDisk",
+                return                  # documented: an id that does not exist is ignored
+            if disk["instance_id"] or disk["status"] != "Available":
+                raise CloudError("IncorrectDiskStatus", f"disk {disk_id} is {disk['status']}", action="DeleteDisk",
                                  http_status=403)
             del self.disks[disk_id]
 
