@@ -1,8 +1,8 @@
 """ECS 2014-05-26: instances, disks as image files, real incremental snapshots, disk rollback.
 
 This module assembles the product from one mixin per resource, as moto assembles EC2: `instances.py`, `disks.py`
-(with rollback), `disk_create.py` (CreateDisk from a snapshot, DeleteDisk), `snapshots.py`, `snapshot_groups.py` and `tags.py`, over the shared state in `state.py`; wire
-rendering is in `render.py`, request rules in `rules.py`, every error in `errors.py`, block storage in
+(with rollback), `disk_create.py` (CreateDisk from a snapshot, DeleteDisk), `snapshots.py`, `snapshot_groups.py`
+and `tags.py`, over the shared state in `state.py`; wire rendering is in `render.py`, request rules in `rules.py`, every error in `errors.py`, block storage in
 `blockstore.py`. What follows describes the whole product.
 
 State. Instances, disks, snapshots, snapshot groups and ClientTokens are JSON documents in the durable store

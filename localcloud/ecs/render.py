@@ -21,7 +21,8 @@ def disk(doc: dict) -> dict:
                                                       "ResetError", "CreateSnapshotId")}
     out.update({"Tags": rules.tag_rows(doc["Tags"]), "Encrypted": False, "KMSKeyId": "", "Portable": True,
                 "DeleteWithInstance": False, "DeleteAutoSnapshot": True, "EnableAutoSnapshot": False,
-                "SourceSnapshotId": doc.get("CreateSnapshotId") or "", "ImageId": "", "MultiAttach": "Disabled", "DiskChargeType": "PostPaid",
+                "SourceSnapshotId": doc.get("CreateSnapshotId") or "", "ImageId": "", "MultiAttach": "Disabled",
+                "DiskChargeType": "PostPaid",
                 "OperationLocks": {"OperationLock": []}})
     out["Attachments"] = {"Attachment": [{"InstanceId": doc["InstanceId"], "Device": doc["Device"],
                                           "AttachedTime": doc["AttachedTime"]}] if doc.get("InstanceId") else []}

@@ -45,6 +45,7 @@ def advance(w: Ports, drill_id: str, round_number: int = 0, now: float | None = 
     meter = Meter(w)
     stored, record = read_drill(w, drill_id)
     if record.status is not DrillStatus.RUNNING:
+        _after_close(w, record)         # again: a step that died after the final write may not have done it
         return DrillAdvanceOutput(drill_id, DrillState.DONE, 0, round_number + 1).to_event()
     if not record.cleaning:
         _note_preemption(w, record)
@@ -71,6 +72,7 @@ def close(w: Ports, drill_id: str, error: dict | None = None, now: float | None 
     now = time.time() if now is None else now
     stored, record = read_drill(w, drill_id)
     if record.status is not DrillStatus.RUNNING:
+        _after_close(w, record)
         return DrillCloseOutput(drill_id, str(record.status)).to_event()
     if not record.cancelled:
         record.fail_operation(f"{(error or {}).get('Code') or 'FlowFailed'}: "
@@ -107,7 +109,7 @@ def sweep_drills(w: Ports, now: float | None = None) -> list[str]:
                     w.documents.delete_doc(RUNNING, key)         # its create died before the record
                 continue
             if stored.header.get("Status") != DrillStatus.RUNNING:
-                w.documents.delete_doc(RUNNING, key)
+                _after_close(w, read_drill(w, drill_id)[1])     # what its last step did not finish
                 continue
             if now - float(doc.get("StartedEpoch") or now) < SWEEP_GRACE_SECONDS:
                 continue
@@ -305,13 +307,14 @@ def _save(w: Ports, stored, record: DrillRecord) -> None:
 
 
 def _after_close(w: Ports, record: DrillRecord) -> None:
-    """The record is final and written: prove the backup, drop the running entry, tell the webhooks."""
+    """The record is final and written: prove the backup, tell the webhooks, drop the running entry (last: while
+    it is there, the next step or sweep does all of this again; each part is idempotent)."""
     if record.status is DrillStatus.PASSED:
         _mark_backup(w, record)
-    w.documents.delete_doc(RUNNING, running_key(record.service_instance_id, record.drill_id))
-    w.documents.delete_doc(PREEMPTED, record.drill_id)
     from .notify import notify
     notify(w, record.service_instance_id, record.to_api())
+    w.documents.delete_doc(PREEMPTED, record.drill_id)
+    w.documents.delete_doc(RUNNING, running_key(record.service_instance_id, record.drill_id))
     logs.event("drill finished", step="finalize", record_id=record.drill_id, status=str(record.status))
 
 
@@ -321,7 +324,7 @@ def _mark_backup(w: Ports, record: DrillRecord) -> None:
     for _ in range(3):
         stored, backup = read_backup(w, record.backup_id)
         if backup.last_drill and backup.last_drill >= (record.end_time or ""):
-            return
+            return                      # proven already (by this drill or a later one)
         backup.last_drill, backup.last_drill_id = record.end_time, record.drill_id
         try:
             w.records.save(stored, backup.header_doc(), {})
