@@ -2,8 +2,8 @@
 
 This module assembles the product from one mixin per resource, as moto assembles EC2: `instances.py`, `disks.py`
 (with rollback), `disk_create.py` (CreateDisk from a snapshot, DeleteDisk), `snapshots.py`, `snapshot_groups.py`
-and `tags.py`, over the shared state in `state.py`; wire rendering is in `render.py`, request rules in `rules.py`, every error in `errors.py`, block storage in
-`blockstore.py`. What follows describes the whole product.
+and `tags.py`, over the shared state in `state.py`; wire rendering is in `render.py`, request rules in `rules.py`,
+every error in `errors.py`, block storage in `blockstore.py`. What follows describes the whole product.
 
 State. Instances, disks, snapshots, snapshot groups and ClientTokens are JSON documents in the durable store
 (kinds `ecs.instance`, `ecs.disk`, `ecs.snapshot`, `ecs.snapshotgroup`, `ecs.token`); snapshot manifests live in
