@@ -2,6 +2,7 @@
 artifact of a backup into scratch (databases under scratch names on their own server, each snapshot into a new disk
 whose blocks the local cloud checks against the digests recorded at backup time), checks them, and leaves nothing
 behind; a drill killed in the middle is cleaned up by the sweeper."""
+import json
 import time
 
 import psycopg2
@@ -11,7 +12,7 @@ from nestbackup.model.ids import DRILL_TAG
 from nestbackup.operations import drill as drills
 from nestbackup.operations import drill_steps
 from tests.support.crashes import Killed, KilledOnFirstItemWrite, wiring_without_flow
-from tests.support.product import backup_of, instance_status, snapshots_of
+from tests.support.product import backup_of, instance_status, run_cli, snapshots_of
 
 
 def _pg_family(name):
@@ -59,6 +60,16 @@ def test_a_drill_passes_proves_the_backup_and_leaves_no_scratch_database_disk_or
     assert api.call("GET", f"/backups/{backup['BackupId']}")[1]["LastDrill"] == drill["EndTime"]
     listed = api.call("GET", f"/drills?serviceInstanceId={si}")[1]
     assert [d["DrillId"] for d in listed["Drills"]] == [drill["DrillId"]]
+
+    # The CLI: --wait follows it and exits with the status's code (0 Passed); a refused request exits 1, one line.
+    out = run_cli(product.endpoint, "drill", "create", "--backup", backup["BackupId"], "--wait", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["Status"] == "Passed"
+    shown = run_cli(product.endpoint, "drill", "list", "--instance", si)
+    assert shown.returncode == 0 and shown.stdout.count("Passed") == 2
+    refused = run_cli(product.endpoint, "drill", "create", "--backup", "backup-0000000000000000")
+    assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    _nothing_left(product, wiring_without_flow(), json.loads(out.stdout)["DrillId"], seeded, pg_db[0], my_db[0])
 
 
 def test_a_drill_killed_in_the_middle_is_cleaned_up_and_closed_by_the_sweeper(product, control, si, pg_db, my_db):
