@@ -1,10 +1,13 @@
 """Drills on the in-memory ports, through the real flows/drill.yaml and its handler: a drill restores every artifact
 into scratch, checks it, removes every scratch resource and proves the backup; it never stops an instance; a restore
 preempts it; it fails on what does not check out; the sweeper finishes a drill whose flow died."""
+import json
+
 import pytest
 
 from nestbackup.errors import Conflict
 from nestbackup.model.ids import DRILL_TAG
+from nestbackup.operations import tenants
 from nestbackup.operations.backup import get_backup
 from nestbackup.operations.drill import create_drill, get_drill, preempt
 from nestbackup.operations.drill_steps import advance, sweep_drills
@@ -123,7 +126,13 @@ def test_recovery_objectives_are_measured_and_a_breach_is_reported(w):
     assert out["RecoveryPointSeconds"] is not None and out["RecoveryTimeSeconds"] is not None
     late = recovery_objectives(w, "si-1", now=10 ** 10)
     assert late["Breached"] and late["Breaches"][0].startswith("RecoveryPoint")
+    tenants.create_tenant(w, "acme", ["si-1"], webhook="https://hooks.example.com/acme")
+    w.webhooks.posts.clear()
     assert report_breaches(w, now=10 ** 10) == ["si-1"]
+    assert report_breaches(w, now=10 ** 10 + 60) == ["si-1"]            # the same day: the same event, posted once
+    drill_events = [json.loads(p.body) for p in w.webhooks.posts]
+    assert [e["type"] for e in drill_events] == ["com.nestbackup.breach.detected"]
+    assert drill_events[0]["data"]["Breaches"] == late["Breaches"]
 
 
 def test_the_timer_drills_the_latest_backup_every_n_days(w):

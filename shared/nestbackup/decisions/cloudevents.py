@@ -22,7 +22,7 @@ STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 # restore's and a drill's record also name their backup). A breach of a service instance's recovery objectives is
 # an event of its own (operations/objectives.py), named by its BreachId.
 KINDS: dict[str, tuple[str, str]] = {
-    "BreachId": ("objectives", "com.nestbackup.objectives.breach"),
+    "BreachId": ("breach", "com.nestbackup.breach.detected"),
     "DrillId": ("drill", "com.nestbackup.drill.final"),
     "RestoreId": ("restore", "com.nestbackup.restore.final"),
     "BackupId": ("backup", "com.nestbackup.backup.final"),
