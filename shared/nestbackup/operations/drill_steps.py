@@ -157,7 +157,7 @@ def _as_restore(record: DrillRecord, items: Sequence[RestoreItem]) -> RestoreRec
 
 
 def _start(w: Ports, record: DrillRecord, item: DrillItem, now: float) -> None:
-    item.started_epoch = item.started_epoch or now
+    item.started_epoch = item.started_epoch or time.time()    # the clock now, not the round's start
     if item.resource_type is ResourceType.RDS:
         attribute = w.rds.attribute(item.resource_id)
         used = w.rds.disk_used_bytes(item.resource_id)
@@ -197,7 +197,7 @@ def _follow(w: Ports, record: DrillRecord, now: float) -> None:
                 item.fail("ScratchDiskFailed", f"the scratch disk {item.scratch_disk_id} made from "
                                                f"{item.source_artifact_id} is gone before it was Available")
             elif disk.settled:
-                item.status, item.verified, item.checked_epoch = ItemStatus.SUCCEEDED, True, now
+                item.status, item.verified, item.checked_epoch = ItemStatus.SUCCEEDED, True, time.time()
                 item.verification = (f"scratch disk {disk.disk_id} created from {item.source_artifact_id}: "
                                      f"{disk.status}, {disk.size_gib} GiB")
             elif late:
@@ -220,7 +220,7 @@ def _check_databases(w: Ports, item: DrillItem, now: float) -> None:
         item.fail("CheckFailed", f"the scratch databases could not be read: {err}")
         return
     ok, said = decide.check_databases(item, actual)
-    item.verified, item.verification, item.checked_epoch = ok, said, now
+    item.verified, item.verification, item.checked_epoch = ok, said, time.time()
     if ok:
         item.status = ItemStatus.SUCCEEDED
     else:
