@@ -104,3 +104,26 @@ def test_a_drill_killed_in_the_middle_is_cleaned_up_and_closed_by_the_sweeper(pr
     assert final["Status"] == "Failed" and final["CleanedUp"] and "FlowEnded" in final["StatusDetail"]
     _nothing_left(product, w, drill["DrillId"], seeded, pg_db[0], my_db[0])
     assert instance_status(product.endpoint, seeded["InstanceIds"][0]) == "Running"
+
+
+def test_a_snapshot_whose_blocks_no_longer_match_their_backup_time_digests_fails_the_drill(product, api, control, si):
+    """The local cloud builds a scratch disk block by block, each checked against the SHA-256 recorded when the
+    snapshot was taken: a block changed since (bit rot, a tampered store) fails the drill, naming the disk."""
+    seeded = control.seed(ServiceInstanceId=si, Disks=1, DiskSize="8MiB")
+    backup = backup_of(api, si)
+    (item,) = backup["Resources"]
+    digests = product.cloud.store.query("SELECT digests FROM ecs_manifests WHERE snapshot_id = ?",
+                                        (item["ArtifactId"],))[0][0]
+    first_block = product.cloud.ecs.blocks.path(digests[:32])        # the disk's header: unique to this disk
+    first_block.write_bytes(b"rotten" + first_block.read_bytes()[6:])
+    status, drill = api.call("POST", "/drills", {"BackupId": backup["BackupId"]})
+    assert status == 202, drill
+    deadline = time.monotonic() + 30
+    while drill["Status"] == "Running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        drill = api.call("GET", f"/drills/{drill['DrillId']}")[1]
+    assert drill["Status"] == "Failed", drill
+    assert drill["StatusDetail"].startswith(f"{item['ResourceId']} ScratchDiskFailed"), drill["StatusDetail"]
+    assert drill["CleanedUp"] and wiring_without_flow().ecs.disks_tagged(DRILL_TAG, drill["DrillId"]) == []
+    assert api.call("GET", f"/backups/{backup['BackupId']}")[1]["LastDrill"] is None
+    assert len(snapshots_of(product.endpoint, seeded["Disks"][0]["DiskId"])) == 1
