@@ -150,3 +150,21 @@ def test_a_drill_is_refused_while_a_restore_holds_the_instance(w):
     create_restore(w, backup_id)
     with pytest.raises(Conflict, match="being restored"):
         create_drill(w, backup_id)
+
+
+def test_the_caller_cancels_a_drill_which_removes_what_it_made(w):
+    from nestbackup.operations.drill import cancel_drill
+    seeded, backup_id = backed_up(w)
+    disks_before = set(w.ecs.disks)
+    w.ecs.steps = w.rds.steps = 0
+    drill = create_drill(w, backup_id)
+    advance(w, drill["DrillId"])
+    assert cancel_drill(w, drill["DrillId"])["Status"] == "Running"
+    w.ecs.steps = w.rds.steps = 1
+    w.rds.finish()
+    for _ in range(10):
+        advance(w, drill["DrillId"])
+    final = get_drill(w, drill["DrillId"])
+    assert final["Status"] == "Cancelled" and final["StatusDetail"].startswith("cancelled by the caller")
+    _no_scratch_left(w, seeded, disks_before)
+    assert cancel_drill(w, drill["DrillId"])["Status"] == "Cancelled"         # a final one answers as it is

@@ -132,6 +132,8 @@ def route_table() -> tuple[Route, ...]:
                       Param("maxResults", "query", {"type": "integer", "minimum": 1, "maximum": 100}),
                       Param("nextToken", "query", ID))),
         Route("GET", "/drills/{id}", e.get_drill, "One drill", "Drill", "it", "/drills/{id}", params=(RECORD_ID,)),
+        Route("POST", "/drills/{id}/cancel", e.cancel_drill, "Stop a drill: it removes what it made, ends Cancelled",
+              "Drill", "the record (Cancelled at its next round)", "a drill cancel", params=(RECORD_ID,)),
         Route("GET", "/service-instances/{id}/recovery-objectives", e.get_objectives,
               "Recovery point and time achieved (measured by drills and restores) against the targets",
               "RecoveryObjectives", "them", "recovery objectives", params=(INSTANCE_ID,)),

@@ -1,4 +1,4 @@
-"""`nestbackup drill create|list|show|wait` and `drill objectives`: prove a backup restores, from a terminal."""
+"""`nestbackup drill create|list|show|wait|cancel` and `drill objectives`: prove a backup restores, from a terminal."""
 from __future__ import annotations
 
 import json
@@ -116,6 +116,14 @@ def show(drill_id, as_json, endpoint, token) -> None:
 def wait(drill_id, as_json, endpoint, token) -> None:
     client = ApiClient(endpoint, token)
     _follow(client, client.call("GET", f"/drills/{drill_id}"), as_json)
+
+
+@drill.command("cancel", short_help="Stop a drill (it removes what it made).")
+@click.argument("drill_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the record as one JSON object.")
+@api_options
+def cancel(drill_id, as_json, endpoint, token) -> None:
+    _echo(ApiClient(endpoint, token).call("POST", f"/drills/{drill_id}/cancel"), as_json)
 
 
 @drill.command("objectives", short_help="Recovery point and time achieved against the targets; set the targets.")

@@ -4,6 +4,7 @@ create   -> check the backup can be drilled and nothing holds the service instan
             Pending), index it as running (what the sweeper and a restore's preemption read), start flows/drill.yaml
 get/list -> the record; a service instance's drills, newest first
 preempt  -> a restore of the same service instance asks its running drills to stop and clean up (never waits)
+cancel   -> the caller asks the same of one drill
 
 A drill takes no instance lock: it never stops or changes anything of the service, and it must never block an
 emergency restore. A restore is refused by nothing a drill does; a drill is refused while a restore holds the
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from ..ports.records import StoredRecord
 
 RUNNING = "drills-running"          # <service instance>#<drill id> -> {DrillId, ServiceInstanceId, StartedEpoch}
-PREEMPTED = "drills-preempted"      # <drill id> -> {RestoreId}: the drill stops and cleans up at its next round
+PREEMPTED = "drills-preempted"      # <drill id> -> {RestoreId} or {By}: it stops and cleans up at its next round
 
 
 def running_key(si: str, drill_id: str) -> str:
@@ -98,6 +99,15 @@ def list_drills(w: Ports, service_instance_id: str | None, limit: int = 20, afte
         if stored is not None and stored.header.get("Kind") == "drill":
             out.append(DrillRecord.from_docs(stored.header, stored.items).to_api())
     return {"Drills": out, "NextToken": next_token}
+
+
+def cancel_drill(w: Ports, drill_id: str) -> dict:
+    """The caller stops a drill: at its next round it removes what it made and ends Cancelled (a final one answers as
+    it is)."""
+    record = read_drill(w, drill_id)[1]
+    if record.status.value == "Running":
+        w.documents.put_doc(PREEMPTED, drill_id, {"By": "the caller"})
+    return record.to_api()
 
 
 def running_drills(w: Ports, si: str) -> list[str]:

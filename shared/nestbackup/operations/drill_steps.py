@@ -128,10 +128,10 @@ def sweep_drills(w: Ports, now: float | None = None) -> list[str]:
 def _note_preemption(w: Ports, record: DrillRecord) -> None:
     found = w.documents.get_doc(PREEMPTED, record.drill_id)
     if found is not None:
-        record.cancelled = True
-        record.status_detail = (f"preempted by restore {found[0].get('RestoreId')} of {record.service_instance_id}: "
-                                f"the drill stopped and removed its scratch resources")
-        record.cleaning = True
+        by = (f"preempted by restore {found[0]['RestoreId']} of {record.service_instance_id}"
+              if found[0].get("RestoreId") else "cancelled by the caller")
+        record.cancelled, record.cleaning = True, True
+        record.status_detail = f"{by}: the drill stopped and removed its scratch resources"
 
 
 def _restore_round(w: Ports, record: DrillRecord, now: float) -> None:
