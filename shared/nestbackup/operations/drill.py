@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ..ports.records import StoredRecord
 
 RUNNING = "drills-running"          # <service instance>#<drill id> -> {DrillId, ServiceInstanceId, StartedEpoch}
+RECORD_GRACE_SECONDS = 60           # a drill's create writes its record within this after indexing it
 PREEMPTED = "drills-preempted"      # <drill id> -> {RestoreId} or {By}: it stops and cleans up at its next round
 
 
@@ -50,7 +51,7 @@ def create_drill(w: Ports, backup_id: str, origin: str = "user", now: float | No
     if holder and is_restore_id(holder):
         raise Conflict(f"{si} is being restored by {holder}: a drill starts once it is over (a drill never runs "
                        f"beside a restore of the same service instance)")
-    other = running_drills(w, si)
+    other = running_drills(w, si, now)
     if other:
         raise Conflict(f"drill {other[0]} of {si} is still running: one drill of a service instance at a time")
     start, end = _epoch_of(backup.start_time), _epoch_of(backup.end_time)
@@ -60,7 +61,15 @@ def create_drill(w: Ports, backup_id: str, origin: str = "user", now: float | No
     # indexed first: a drill whose record or flow never came is found and closed by the sweeper
     w.documents.put_doc(RUNNING, running_key(si, drill_id), {"DrillId": drill_id, "ServiceInstanceId": si,
                                                              "StartedEpoch": now})
-    w.records.create("drill", drill_id, si, record.header_doc(), {i.resource_id: i.to_dict() for i in record.items})
+    try:
+        w.records.create("drill", drill_id, si, record.header_doc(),
+                         {i.resource_id: i.to_dict() for i in record.items})
+    except Exception:
+        if w.records.read(drill_id) is not None:
+            pass                        # written, its answer lost: the drill goes on
+        else:                           # not written: the entry is given back, the caller may ask again
+            w.documents.delete_doc(RUNNING, running_key(si, drill_id))
+            raise
     logs.event("drill created", step="create", record_id=drill_id, backup_id=backup.backup_id, items=len(items))
     try:
         w.flows.start_once(w.settings.drill_flow, drill_id, DrillFlowInput(drill_id))
@@ -110,8 +119,21 @@ def cancel_drill(w: Ports, drill_id: str) -> dict:
     return record.to_api()
 
 
-def running_drills(w: Ports, si: str) -> list[str]:
-    return [doc["DrillId"] for key, doc, _ in w.documents.docs(RUNNING) if key.startswith(f"{si}#")]
+def running_drills(w: Ports, si: str, now: float | None = None) -> list[str]:
+    """The drills of `si` still running: indexed, and not final (an entry whose drill is final, or whose record
+    never came within a minute, waits for the sweeper to drop it and holds nothing back)."""
+    now = time.time() if now is None else now
+    out = []
+    for key, doc, _ in w.documents.docs(RUNNING):
+        if not key.startswith(f"{si}#"):
+            continue
+        stored = w.records.read(doc["DrillId"])
+        if stored is None and now - float(doc.get("StartedEpoch") or now) > RECORD_GRACE_SECONDS:
+            continue
+        if stored is not None and stored.header.get("Status") != "Running":
+            continue
+        out.append(doc["DrillId"])
+    return out
 
 
 def preempt(w: Ports, si: str, by: str) -> list[str]:
