@@ -22,6 +22,7 @@ from ..errors import Conflict, NotFound, ValidationError
 from ..model.drills import DrillRecord
 from ..model.ids import is_drill_id, is_restore_id
 from ..model.records import iso_utc, new_record_id
+from ..model.status import DrillStatus
 from ..ports.flows import DrillFlowInput
 from .loading import load_backup
 
@@ -114,7 +115,7 @@ def cancel_drill(w: Ports, drill_id: str) -> dict:
     """The caller stops a drill: at its next round it removes what it made and ends Cancelled (a final one answers as
     it is)."""
     record = read_drill(w, drill_id)[1]
-    if record.status.value == "Running":
+    if record.status is DrillStatus.RUNNING:
         w.documents.put_doc(PREEMPTED, drill_id, {"By": "the caller"})
     return record.to_api()
 
@@ -130,7 +131,7 @@ def running_drills(w: Ports, si: str, now: float | None = None) -> list[str]:
         stored = w.records.read(doc["DrillId"])
         if stored is None and now - float(doc.get("StartedEpoch") or now) > RECORD_GRACE_SECONDS:
             continue
-        if stored is not None and stored.header.get("Status") != "Running":
+        if stored is not None and stored.header.get("Status") != DrillStatus.RUNNING:
             continue
         out.append(doc["DrillId"])
     return out

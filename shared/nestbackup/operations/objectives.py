@@ -12,6 +12,7 @@ from .. import logs
 from ..decisions import drill as decide
 from ..errors import Conflict, NestBackupError, ValidationError
 from ..model.records import BackupRecord, iso_utc
+from ..model.status import DrillStatus, RestoreStatus
 
 if TYPE_CHECKING:
     from ..ports import Ports
@@ -61,11 +62,11 @@ def recovery_objectives(w: Ports, si: str, now: float | None = None) -> dict:
     drilled = max((_epoch(b.start_time) or 0 for b in usable if b.last_drill), default=None)
     measured = []
     for header in _records(w, si, "drill"):
-        if header.get("Status") == "Passed" and header.get("EndedEpoch") and header.get("StartedEpoch"):
+        if header.get("Status") == DrillStatus.PASSED and header.get("EndedEpoch") and header.get("StartedEpoch"):
             measured.append(float(header["EndedEpoch"]) - float(header["StartedEpoch"]))
     for header in _records(w, si, "restore"):
         start, end = _epoch(header.get("StartTime")), _epoch(header.get("EndTime"))
-        if header.get("Status") == "Restored" and start is not None and end is not None:
+        if header.get("Status") == RestoreStatus.RESTORED and start is not None and end is not None:
             measured.append(end - start)
     recovery = round(max(measured), 1) if measured else None
     out = decide.recovery_objectives(targets_of(w, si), newest or None, drilled or None, recovery, now)
