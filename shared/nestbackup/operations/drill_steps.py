@@ -38,6 +38,7 @@ MAX_WAIT = 15                      # a drill looks at its preemption at least th
 DISK_GONE = ("InvalidDiskId.NotFound",)
 DB_GONE = ("InvalidDBName.NotFound", "InvalidDBName.NotExist")
 SWEEP_GRACE_SECONDS = 300          # a drill younger than this may still be starting its flow
+SWEEP_WAIT_SECONDS = 30            # how long the sweep waits on one drill's cleanup (the next sweep goes on)
 
 
 def advance(w: Ports, drill_id: str, round_number: int = 0, now: float | None = None) -> dict:
@@ -63,7 +64,8 @@ def advance(w: Ports, drill_id: str, round_number: int = 0, now: float | None = 
     return DrillAdvanceOutput(drill_id, DrillState.WAIT, wait, round_number + 1).to_event()
 
 
-def close(w: Ports, drill_id: str, error: dict | None = None, now: float | None = None) -> dict:
+def close(w: Ports, drill_id: str, error: dict | None = None, now: float | None = None,
+          wait_seconds: float = 120) -> dict:
     """The flow failed: the drill fails (a preemption or cancel stays one) and its scratch resources are removed.
     While some are not gone yet the record stays Running and this step fails, so the flow's retry or the sweeper
     asks again."""
@@ -78,7 +80,7 @@ def close(w: Ports, drill_id: str, error: dict | None = None, now: float | None 
         record.fail_operation(f"{(error or {}).get('Code') or 'FlowFailed'}: "
                               f"{(error or {}).get('Detail') or 'the drill flow failed'}")
     record.cleaning = True
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + wait_seconds      # e.g. a RestoreTable of the drill still running
     while True:
         _cleanup(w, record)
         if all(i.cleaned for i in record.items) or time.monotonic() > deadline:
@@ -116,7 +118,7 @@ def sweep_drills(w: Ports, now: float | None = None) -> list[str]:
             if any(e.running for e in generations(w.flows, w.settings.drill_flow, drill_id)):
                 continue
             close(w, drill_id, {"Code": "FlowEnded", "Detail": "the drill's workflow ended without closing it"},
-                  now=now)
+                  now=now, wait_seconds=SWEEP_WAIT_SECONDS)
             closed.append(drill_id)
             logs.event("drill swept", step="sweep", record_id=drill_id)
         except (NestBackupError, StaleWrite) as err:
