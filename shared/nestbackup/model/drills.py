@@ -117,6 +117,7 @@ class DrillRecord:
                 "StatusDetail": self.status_detail, "Failed": self.failed, "Cancelled": self.cancelled,
                 "Cleaning": self.cleaning, "CleanedUp": self.cleaned_up, "StartedEpoch": self.started_epoch,
                 "EndedEpoch": self.ended_epoch, "BackupSeconds": self.backup_seconds, "Cost": self.cost,
+                "DurationSeconds": self.duration_seconds,       # read by the recovery objectives (not read back)
                 "Cause": self.cause, "Origin": self.origin, "Order": [i.resource_id for i in self.items]}
 
     @classmethod

@@ -62,8 +62,8 @@ def recovery_objectives(w: Ports, si: str, now: float | None = None) -> dict:
     drilled = max((_epoch(b.start_time) or 0 for b in usable if b.last_drill), default=None)
     measured = []
     for header in _records(w, si, "drill"):
-        if header.get("Status") == DrillStatus.PASSED and header.get("EndedEpoch") and header.get("StartedEpoch"):
-            measured.append(float(header["EndedEpoch"]) - float(header["StartedEpoch"]))
+        if header.get("Status") == DrillStatus.PASSED and header.get("DurationSeconds") is not None:
+            measured.append(float(header["DurationSeconds"]))      # restored and checked, the cleanup aside
     for header in _records(w, si, "restore"):
         start, end = _epoch(header.get("StartTime")), _epoch(header.get("EndTime"))
         if header.get("Status") == RestoreStatus.RESTORED and start is not None and end is not None:
