@@ -1,9 +1,9 @@
 """ECS 2014-05-26: instances, disks as image files, real incremental snapshots, disk rollback.
 
 This module assembles the product from one mixin per resource, as moto assembles EC2: `instances.py`, `disks.py`
-(with rollback), `snapshots.py`, `snapshot_groups.py` and `tags.py`, over the shared state in `state.py`; wire
-rendering is in `render.py`, request rules in `rules.py`, every error in `errors.py`, block storage in
-`blockstore.py`. What follows describes the whole product.
+(with rollback), `disk_create.py` (CreateDisk from a snapshot, DeleteDisk), `snapshots.py`, `snapshot_groups.py`
+and `tags.py`, over the shared state in `state.py`; wire rendering is in `render.py`, request rules in `rules.py`,
+every error in `errors.py`, block storage in `blockstore.py`. What follows describes the whole product.
 
 State. Instances, disks, snapshots, snapshot groups and ClientTokens are JSON documents in the durable store
 (kinds `ecs.instance`, `ecs.disk`, `ecs.snapshot`, `ecs.snapshotgroup`, `ecs.token`); snapshot manifests live in
@@ -72,6 +72,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.rpc import RpcRequest
+from .disk_create import DiskCreation
 from .disks import Disks
 from .instances import Instances
 from .snapshot_groups import SnapshotGroups
@@ -79,14 +80,14 @@ from .tags import TagResources
 from .throttling import MinuteThrottling
 
 
-class Ecs(Instances, Disks, SnapshotGroups, TagResources):
+class Ecs(Instances, Disks, DiskCreation, SnapshotGroups, TagResources):
     name = "ecs"
     version = "2014-05-26"
     ACTIONS = frozenset({
         "DescribeInstances", "DescribeInstanceStatus", "DescribeDisks", "ListTagResources",
         "CreateSnapshot", "CreateSnapshotGroup", "DescribeSnapshots", "DescribeSnapshotGroups",
         "DeleteSnapshot", "DeleteSnapshotGroup", "ResetDisk", "ResetDisks",
-        "StopInstance", "StopInstances", "StartInstance", "StartInstances",
+        "StopInstance", "StopInstances", "StartInstance", "StartInstances", "CreateDisk", "DeleteDisk",
     })
 
     def __init__(self, cloud, calls_per_minute: int | None = None) -> None:
@@ -106,3 +107,4 @@ class Ecs(Instances, Disks, SnapshotGroups, TagResources):
         self._resume_instances()
         self._resume_snapshots()
         self._resume_rollbacks()
+        self._resume_creations()

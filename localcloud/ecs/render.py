@@ -18,10 +18,11 @@ def instance(doc: dict) -> dict:
 
 def disk(doc: dict) -> dict:
     out = {k: v for k, v in doc.items() if k not in ("Tags", "Path", "SizeBytes", "Baseline", "ResetSnapshotId",
-                                                      "ResetError")}
+                                                      "ResetError", "CreateSnapshotId")}
     out.update({"Tags": rules.tag_rows(doc["Tags"]), "Encrypted": False, "KMSKeyId": "", "Portable": True,
                 "DeleteWithInstance": False, "DeleteAutoSnapshot": True, "EnableAutoSnapshot": False,
-                "SourceSnapshotId": "", "ImageId": "", "MultiAttach": "Disabled", "DiskChargeType": "PostPaid",
+                "SourceSnapshotId": doc.get("CreateSnapshotId") or "", "ImageId": "", "MultiAttach": "Disabled",
+                "DiskChargeType": "PostPaid",
                 "OperationLocks": {"OperationLock": []}})
     out["Attachments"] = {"Attachment": [{"InstanceId": doc["InstanceId"], "Device": doc["Device"],
                                           "AttachedTime": doc["AttachedTime"]}] if doc.get("InstanceId") else []}

@@ -1,5 +1,7 @@
 """The databases of an RDS instance (DescribeDatabases): those on its real server now, and the new ones a running
-restore is creating. The emulator models no accounts (each database lists none)."""
+restore is creating; DeleteDatabase drops one of them from the real server; DescribeResourceUsage tells what they take
+(DiskUsed: the engine's own figure for the instance's databases, no logs; -1 where the engine cannot tell, as the
+reference documents -1 for no data). The emulator models no accounts (each database lists none)."""
 from __future__ import annotations
 
 from ..core.rpc import RpcRequest
@@ -13,8 +15,41 @@ from .state import RdsState
 RESTORING_DB_LISTED_AS = "Running"
 
 
+# UNCONFIRMED: DeleteDatabase's error table names no code for a database the instance does not have.
+NO_SUCH_DATABASE = "InvalidDBName.NotFound"
+
+
 class Databases(RdsState):
-    """The database action of `models.Rds`."""
+    """The database actions of `models.Rds`."""
+
+    def DeleteDatabase(self, req: RpcRequest) -> dict:
+        instance_id = req.require("DBInstanceId")
+        name = req.require("DBName")
+        inst = self._instance(instance_id)
+        eng = self._engine(inst)
+        try:
+            names = self._databases(inst, eng)
+            if name not in names or eng is None:
+                raise errors.error(NO_SUCH_DATABASE, f"The database {name!r} does not exist.", 404)
+            if any(t["NewName"] == name for task in self._running_restores(instance_id) for t in task["Targets"]):
+                raise errors.error("Database.DelError", "Failed to delete the database. Check the specified "
+                                                        "parameters and the instance state.", 400)
+            eng.drop_database(name)
+        except EngineError as err:
+            raise errors.server_unreachable(err) from None
+        return {}
+
+    def DescribeResourceUsage(self, req: RpcRequest) -> dict:
+        instance_id = req.require("DBInstanceId")
+        inst = self._instance(instance_id)
+        eng = self._engine(inst)
+        try:
+            used = eng.used_bytes(list(self._databases(inst, eng))) if eng is not None else -1
+        except EngineError as err:
+            raise errors.server_unreachable(err) from None
+        used = int(inst.get("DiskUsedBytes", used))         # a seeded figure (tests of a full instance) wins
+        return {"DBInstanceId": instance_id, "Engine": inst["Engine"], "DiskUsed": used,
+                "DataSize": used, "LogSize": 0 if used >= 0 else -1, "BackupSize": -1}
 
     def DescribeDatabases(self, req: RpcRequest) -> dict:
         instance_id = req.require("DBInstanceId")

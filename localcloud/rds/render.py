@@ -36,7 +36,7 @@ def instance_attribute(inst: dict, status: str) -> dict:
     """A DescribeDBInstanceAttribute item: the DescribeDBInstances item and the instance's settings."""
     view = instance(inst, status)
     view.update({
-        "Port": str(inst["Port"]), "DBInstanceStorage": 100, "DBInstanceMemory": 4096,
+        "Port": str(inst["Port"]), "DBInstanceStorage": inst.get("StorageGB", 100), "DBInstanceMemory": 4096,
         "DBInstanceCPU": "2", "DBMaxQuantity": 1000, "AccountMaxQuantity": 1000, "MaxConnections": 2000,
         "MaxIOPS": 10000, "MaintainTime": "18:00Z-22:00Z", "CreationTime": inst["CreateTime"],
         "SecurityIPList": "127.0.0.1", "SecurityIPMode": "normal", "IPType": "IPv4",

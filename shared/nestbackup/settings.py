@@ -90,6 +90,7 @@ class Settings:
     # A poll round is ~9 CloudFlow events; 400 rounds stay well under the 5,000 events of one execution.
     poll_rounds_per_execution: int = 400
     restore_flow: str = "nestbackup-restore"
+    drill_flow: str = "nestbackup-drill"
     stop_deadline_seconds: int = 600
     restore_deadline_seconds: int = 24 * 3600
     # How long a cancel waits for running RDS backup jobs, all of them together: it runs in the API function, which
@@ -178,6 +179,7 @@ class Settings:
                    rds_deadline_seconds=number("NESTBACKUP_RDS_DEADLINE_SECONDS", 24 * 3600),
                    poll_rounds_per_execution=max(1, number("NESTBACKUP_POLL_ROUNDS_PER_EXECUTION", 400)),
                    restore_flow=env.get("NESTBACKUP_RESTORE_FLOW", "nestbackup-restore"),
+                   drill_flow=env.get("NESTBACKUP_DRILL_FLOW", "nestbackup-drill"),
                    stop_deadline_seconds=number("NESTBACKUP_STOP_DEADLINE_SECONDS", 600),
                    restore_deadline_seconds=number("NESTBACKUP_RESTORE_DEADLINE_SECONDS", 24 * 3600),
                    cancel_rds_wait_seconds=max(0, number("NESTBACKUP_CANCEL_RDS_WAIT_SECONDS", 20)),

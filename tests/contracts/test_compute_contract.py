@@ -91,3 +91,31 @@ def test_a_malformed_snapshot_name_is_refused(compute):
         with pytest.raises(CloudError) as err:
             compute.port.create_snapshot(disk, name=name, description="nestbackup test", client_token=f"{name}-{compute.si}")
         assert err.value.code == "InvalidSnapshotName.Malformed"
+
+
+def test_a_disk_made_from_a_snapshot_is_creating_then_available_tagged_and_deleted(compute):
+    disk = compute.seed(disks=1)["Disks"][0]
+    sid = compute.port.create_snapshot(disk, name="nestbackup-d", description="nestbackup test",
+                                       client_token="sd-" + compute.si)
+    assert eventually(lambda: compute.port.describe_snapshots([sid])[sid].accomplished)
+    zone = compute.port.describe_disks([disk])[disk].zone_id
+    assert zone
+    made = compute.port.create_disk_from_snapshot(sid, zone, "cloud_essd", name="drill-test",
+                                                  client_token="cd-" + compute.si, tags={"nestbackup:drillId": compute.si})
+    again = compute.port.create_disk_from_snapshot(sid, zone, "cloud_essd", name="drill-test",
+                                                   client_token="cd-" + compute.si,
+                                                   tags={"nestbackup:drillId": compute.si})
+    assert again == made                                              # one disk per ClientToken
+    scratch = eventually(lambda: (d := compute.port.describe_disks([made]).get(made)) and not d.creating and d)
+    assert scratch and scratch.status == "Available" and scratch.instance_id is None
+    assert [d.disk_id for d in compute.port.disks_tagged("nestbackup:drillId", compute.si)] == [made]
+    compute.port.delete_disk(made)
+    assert compute.port.describe_disks([made]) == {}
+    compute.port.delete_disk(made)                                    # the reference: an unknown id is ignored
+
+
+def test_an_attached_disk_is_not_deleted(compute):
+    disk = compute.seed(disks=1)["Disks"][0]
+    with pytest.raises(CloudError) as err:
+        compute.port.delete_disk(disk)
+    assert err.value.code == "IncorrectDiskStatus"

@@ -63,3 +63,20 @@ def test_a_restore_into_a_new_name_lists_the_new_database_once_the_task_is_over(
     assert eventually(over)
     assert [(d.name, d.running) for d in databases.port.databases(databases.rid, new_name)] == [(new_name, True)]
     assert databases.database in [d.name for d in databases.port.databases(databases.rid)]      # the live one untouched
+
+
+def test_a_database_is_deleted_and_the_storage_in_use_is_told(databases):
+    job_id = databases.port.create_backup(databases.rid)
+    job = eventually(lambda: (j := databases.port.backup_job(databases.rid, job_id)) and j.finished and j)
+    scratch = databases.database + "__rst_d"
+    since = time.time()
+    databases.port.restore_table(databases.rid, job.backup_id,
+                                 [{"type": "db", "name": databases.database, "newname": scratch}], "drill-" + databases.si)
+    assert eventually(lambda: (t := databases.port.restore_tasks(databases.rid, since)) and not any(
+        x.unfinished for x in t) and databases.port.databases(databases.rid, scratch))
+    used = databases.port.disk_used_bytes(databases.rid)
+    assert used is not None and used > 0
+    assert int(databases.port.attribute(databases.rid)["DBInstanceStorage"]) > 0
+    databases.port.delete_database(databases.rid, scratch)
+    assert databases.port.databases(databases.rid, scratch) == []
+    assert databases.database in [d.name for d in databases.port.databases(databases.rid)]      # the live one stays

@@ -1,12 +1,13 @@
 """The fault matrix (issue 20): each operation (backup, restore, a selective restore and its preview, cancelling a
-backup or a restore, delete, retention, the schedule tick, the sweeper closing a backup or a restore whose flow
-died, undoing a restore, the sweeper past a restore's undo window) is run once on the in-memory ports to record
-every call it makes to a port; then, per call,
+backup or a restore, delete, retention, the schedule tick, the sweeper closing a backup, a restore or a drill whose
+flow died, undoing a restore, the sweeper past a restore's undo window, a drill, a restore preempting a running
+drill) is run once on the in-memory ports to record every call it makes to a port; then, per call,
 again from scratch with that call failing in each way the real services fail (`error`: not applied; `lost`: applied,
 its answer lost; `crash`: applied, then the process dies), with the flows' retries, a client that sends a failed
 request again once, and the timer's sweeper. After each run every invariant must hold (tests/support/faults.py
 `violations`): every record final with a true status; no artifact no record owns, nor two for one; no lock or token
-held for no live record; no instance left stopped.
+held for no live record; no instance left stopped; no scratch disk or database of a drill left, no Passed drill whose
+backup lacks its LastDrill.
 
 A deterministic slice (every SAMPLE-th cell of each operation) runs in the inner loop; the whole matrix is `slow`.
 Its size is printed at the end of the run (tests/faults/conftest.py).

@@ -626,3 +626,35 @@ def test_fault_fail_on_reset_keeps_the_data(ecs, control):
     assert err.code == "IncorrectDiskStatus"
     wait_disk(ecs, d["DiskId"], "In_use")
     assert Path(d["Path"]).read_bytes()[:4096] == changed
+
+
+# ---------------------------------------------------------------- disks made from a snapshot (drills)
+def test_a_disk_made_from_a_snapshot_holds_its_bytes_and_is_deleted_when_available(ecs, control, cloud_server):
+    s = seed(control)
+    source = s["Disks"][0]
+    at_snapshot = Path(source["Path"]).read_bytes()
+    sid = create_snapshot(ecs, source["DiskId"])
+    wait_snapshot(ecs, sid)
+    with open(source["Path"], "r+b") as f:                      # the source moves on after its snapshot
+        f.write(os.urandom(4096))
+    zone = disk(ecs, source["DiskId"]).zone_id
+    err = refused(ecs.create_disk, m.CreateDiskRequest(region_id=R, snapshot_id=sid))
+    assert (err.code, err.status_code) == ("MissingParameter", 400)        # ZoneId, without an InstanceId
+    made = ecs.create_disk(m.CreateDiskRequest(
+        region_id=R, zone_id=zone, snapshot_id=sid, disk_category="cloud_essd", disk_name="drill-test",
+        client_token="ct-" + sid, tag=[m.CreateDiskRequestTag(key="nestbackup:drillId", value="drill-x")])).body.disk_id
+    again = ecs.create_disk(m.CreateDiskRequest(
+        region_id=R, zone_id=zone, snapshot_id=sid, disk_category="cloud_essd", disk_name="drill-test",
+        client_token="ct-" + sid, tag=[m.CreateDiskRequestTag(key="nestbackup:drillId", value="drill-x")])).body.disk_id
+    assert again == made
+    wait_disk(ecs, made, "Available")
+    scratch = disk(ecs, made)
+    assert scratch.source_snapshot_id == sid and not scratch.instance_id
+    stored = cloud_server.cloud.store.get("ecs.disk", made)
+    assert Path(stored["Path"]).read_bytes()[:len(at_snapshot)] == at_snapshot      # the snapshot's bytes
+    err = refused(ecs.delete_disk, m.DeleteDiskRequest(disk_id=source["DiskId"]))   # attached: refused
+    assert (err.code, err.status_code) == ("IncorrectDiskStatus", 403)
+    ecs.delete_disk(m.DeleteDiskRequest(disk_id=made))
+    assert ecs.describe_disks(m.DescribeDisksRequest(region_id=R, disk_ids=json.dumps([made]))).body.disks.disk == []
+    assert not Path(stored["Path"]).exists()
+    ecs.delete_disk(m.DeleteDiskRequest(disk_id=made))          # documented: an id that does not exist is ignored

@@ -871,3 +871,25 @@ def test_delete_backup_takes_only_what_the_reference_allows(cloud, rds, control,
     control.call("POST", f"/_local/rds/instances/{young}", {"Status": "Running"})
     rds.delete_backup(m.DeleteBackupRequest(dbinstance_id=young, backup_id=set_id))
     assert rds.describe_backups(m.DescribeBackupsRequest(dbinstance_id=young)).body.items.backup == []
+
+
+# ------------------------------------------------------------------------------------------------ drills
+@pytest.mark.parametrize("engine", ["PostgreSQL", "MySQL"])
+def test_delete_database_drops_a_restored_copy_and_resource_usage_tells_what_the_databases_take(
+        cloud, rds, pg_dbs, my_dbs, engine):
+    shop = pg_dbs["shop"] if engine == "PostgreSQL" else my_dbs["shop"]
+    dsn = PG_DSN if engine == "PostgreSQL" else MYSQL_DSN
+    inst = cloud.rds.create_instance(engine, dsn_with(dsn, [shop]), tag())["DBInstanceId"]
+    usage = rds.describe_resource_usage(m.DescribeResourceUsageRequest(dbinstance_id=inst)).body
+    assert usage.disk_used > 0 and usage.disk_used == usage.data_size
+    backup_id = backup_now(rds, inst)
+    scratch = f"{shop}_drl"
+    restore(rds, inst, backup_id, [{"type": "db", "name": shop, "newname": scratch}])
+    wait_db(rds, inst, scratch)
+    assert rds.describe_resource_usage(m.DescribeResourceUsageRequest(dbinstance_id=inst)).body.disk_used \
+        >= usage.disk_used                                       # the copy takes the instance's own storage
+    rds.delete_database(m.DeleteDatabaseRequest(dbinstance_id=inst, dbname=scratch))
+    assert databases(rds, inst, scratch) == []
+    assert [d.dbname for d in databases(rds, inst)] == [shop]     # the live one stays
+    assert code_of(lambda: rds.delete_database(m.DeleteDatabaseRequest(dbinstance_id=inst, dbname=scratch))) == (
+        "InvalidDBName.NotFound", 404)

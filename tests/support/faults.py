@@ -15,7 +15,7 @@ CreateSnapshot) and make the one call the `Injector` targets fail in one way:
 A `VirtualClock` replaces the `time` module in the product and the in-memory ports, so leases, grace periods and
 deadlines pass in no time. `violations(w)` reads the in-memory state directly and says, in words, what breaks an
 invariant: a record not final or whose status is false, an artifact no record owns (or two for one), a lock or
-token held for no live record, an instance left stopped. `run_cell` plays one scenario with one fault and returns
+token held for no live record, an instance left stopped, a drill's scratch disk or database left. `run_cell` plays one scenario with one fault and returns
 the violations."""
 from __future__ import annotations
 
@@ -30,16 +30,29 @@ from types import SimpleNamespace
 from typing import Any, Callable, Iterator
 
 from localcloud.fnf.errors import FC_UNHANDLED, StateError
+from nestbackup.decisions.dbnames import short_id
 from nestbackup.decisions.retention import Retention
 from nestbackup.errors import CloudError, Conflict, NestBackupError, NotFound, ValidationError
-from nestbackup.model.ids import OWNER_TAG
+from nestbackup.model.ids import DRILL_TAG, OWNER_TAG
 from nestbackup.model.selection import RestoreRequest, Selection
-from nestbackup.model.status import BACKUP_FINAL, RESTORE_FINAL, BackupStatus, ItemStatus, RestorePhase, RestoreStatus
+from nestbackup.model.status import (
+    BACKUP_FINAL,
+    DRILL_FINAL,
+    RESTORE_FINAL,
+    BackupStatus,
+    DrillStatus,
+    ItemStatus,
+    RestorePhase,
+    RestoreStatus,
+)
 from nestbackup.model.undo import UNDO_TAG, UndoState
 from nestbackup.operations.artifacts import delete_backup
 from nestbackup.operations.backup import create_backup, get_backup
 from nestbackup.operations.backup_start import start_batch, start_batch_count
 from nestbackup.operations.cancel import cancel_backup, cancel_restore
+from nestbackup.operations.drill import RUNNING as DRILLS_RUNNING
+from nestbackup.operations.drill import create_drill
+from nestbackup.operations.drill_steps import advance as drill_advance
 from nestbackup.operations.restore import advance, create_restore, get_restore
 from nestbackup.operations.restore_preview import preview
 from nestbackup.operations.schedules import apply_retention, set_schedule, tick
@@ -61,7 +74,7 @@ from .memory.wiring import MemoryWiring
 
 WAYS = ("error", "lost", "crash")
 START_EPOCH = 1_900_000_000.0
-RECORD_FINAL = {str(s) for s in BACKUP_FINAL | RESTORE_FINAL}
+RECORD_FINAL = {str(s) for s in BACKUP_FINAL | RESTORE_FINAL | DRILL_FINAL}
 STORE_PORTS = ("records", "claims", "documents")
 
 
@@ -331,9 +344,12 @@ def violations(w: FaultyWiring) -> list[str]:
             out.append(f"record {rid} is {status}, not final")
         elif rid.startswith("backup-"):
             out += _false_backup(w, rid, status, items[rid], header)
+        elif rid.startswith("drill-"):
+            out += _false_drill(records, rid, status, items[rid], header)
         else:
             out += _false_restore(w, rid, status, items[rid], _reset_later(rid, items))
     out += _unowned_artifacts(w, records, items)
+    out += _scratch_left(w, records)
     out += _held_claims(w, records)
     out += [f"instance {iid} left {doc['status']}" for iid, doc in sorted(w.raw.ecs.instances.items())
             if doc["status"] != "Running"]
@@ -402,6 +418,35 @@ def _false_restore(w: FaultyWiring, rid: str, status: str, items: dict[str, dict
                 server = w.raw.rds.servers[resource]
                 out += [f"restore {rid} is Restored but database {db['name']} of {resource} is not there"
                         for db in item["databases"] if db["name"] not in server]
+    return out
+
+
+def _false_drill(records: dict[str, dict], rid: str, status: str, items: dict[str, dict], header: dict) -> list[str]:
+    """A Passed drill checked every artifact and proved its backup; a final drill removed everything it made."""
+    out = []
+    if status == DrillStatus.PASSED:
+        out += [f"drill {rid} is Passed but {r} is {i['status']}" for r, i in sorted(items.items())
+                if i["status"] != ItemStatus.SUCCEEDED]
+        if (records.get(header["BackupId"]) or {}).get("LastDrill") is None:
+            out.append(f"drill {rid} is Passed but its backup {header['BackupId']} has no LastDrill")
+    if status in RECORD_FINAL and not header.get("CleanedUp"):
+        out.append(f"drill {rid} is {status} without its scratch resources removed")
+    return out
+
+
+def _scratch_left(w: FaultyWiring, records: dict[str, dict]) -> list[str]:
+    """No scratch disk or scratch database of any drill is left once everything settled, and no drill is indexed
+    as running once it is final (or never was)."""
+    out = [f"scratch disk {d} of {doc['tags'][DRILL_TAG]} is left ({doc['status']})"
+           for d, doc in sorted(w.raw.ecs.disks.items()) if DRILL_TAG in doc["tags"]]
+    for rid in records:
+        if rid.startswith("drill-"):
+            tag = "__rst_" + short_id(rid)
+            out += [f"scratch database {name} of {rid} is left on {inst}"
+                    for inst, dbs in sorted(w.raw.rds.servers.items()) for name in sorted(dbs) if name.endswith(tag)]
+    for _, doc, _ in w.raw.store.docs(DRILLS_RUNNING):
+        if doc["DrillId"] not in records or records[doc["DrillId"]].get("Status") in RECORD_FINAL:
+            out.append(f"drill {doc['DrillId']} is still indexed as running")
     return out
 
 
@@ -699,6 +744,30 @@ def _sweep_run(w: FaultyWiring, player: FaultPlayer, client: Client, _: Any) -> 
     timer(w, sweep)
 
 
+def _drill_run(w: FaultyWiring, player: FaultPlayer, client: Client, backup_id: str) -> None:
+    client.call(create_drill, backup_id)
+    player.play_started()
+
+
+def _started_drill(w: FaultyWiring, player: FaultPlayer) -> str:
+    """A backup and a drill of it whose first round asked for its scratch disks and databases."""
+    backup_id = _restore_setup(w, player)
+    drill_advance(w, create_drill(w, backup_id)["DrillId"])
+    return backup_id
+
+
+def _drill_whose_flow_died(w: FaultyWiring, player: FaultPlayer) -> None:
+    _started_drill(w, player)
+    for (flow, _), execution in w.raw.flows.executions.items():
+        if flow == w.settings.drill_flow:
+            execution["status"] = "Failed"
+
+
+def _restore_preempting_run(w: FaultyWiring, player: FaultPlayer, client: Client, backup_id: str) -> None:
+    client.call(create_restore, backup_id, token="client-token-1")
+    player.play_started()               # the drill's flow and the restore's run on
+
+
 SCENARIOS = {s.name: s for s in (
     Scenario("backup", _backup_setup, _backup_run),
     Scenario("restore", _restore_setup, _restore_run),
@@ -714,6 +783,9 @@ SCENARIOS = {s.name: s for s in (
     Scenario("undo", _restored, _undo_run),
     # the sweeper past a restore's undo window (an hour here): its snapshots at the stop go
     Scenario("sweep-undo-window", _restored, _sweep_run, settings={"undo_hours": 1}, gap=2 * 3600.0),
+    Scenario("drill", _restore_setup, _drill_run),
+    Scenario("sweep-drill", _drill_whose_flow_died, _sweep_run),
+    Scenario("restore-preempts-drill", _started_drill, _restore_preempting_run),
 )}
 
 

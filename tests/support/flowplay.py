@@ -149,6 +149,11 @@ def play_restore(w: Ports, restore_id: str, on_phase=None) -> dict:
     return FlowPlayer(w, on_phase).play(w.settings.restore_flow, restore_id)
 
 
+def play_drill(w: Ports, drill_id: str) -> dict:
+    """Run the drill's flow to its end: the flow's output, or {"Error": {...}} when it failed."""
+    return FlowPlayer(w).play(w.settings.drill_flow, drill_id)
+
+
 DBS = {"PostgreSQL": {"app": {"t": [1, 2, 3]}}}
 
 

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import yaml
 
-from nestbackup.ports.flows import FLOW_INPUTS, BackupFlowInput, RestoreFlowInput
+from nestbackup.ports.flows import FLOW_INPUTS, BackupFlowInput, DrillFlowInput, RestoreFlowInput
 
 ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("flowcheck", ROOT / "scripts" / "flowcheck.py")
@@ -36,10 +36,10 @@ def test_a_start_input_without_a_field_the_flow_reads_is_reported():
         DEFINITION: ClassVar[str] = "nestbackup-restore"
         RestoreId: str
 
-    problems = flowcheck.check(ROOT / "flows", (BackupFlowInput, RestoreIdOnly))
+    problems = flowcheck.check(ROOT / "flows", (BackupFlowInput, RestoreIdOnly, DrillFlowInput))
     assert problems == ["restore.yaml: reads Round from the execution input, which RestoreIdOnly does not start "
                         "it with"]
-    assert flowcheck.check(ROOT / "flows", (RestoreFlowInput,)) == [
+    assert flowcheck.check(ROOT / "flows", (RestoreFlowInput, DrillFlowInput)) == [
         "backup.yaml: flow 'nestbackup-backup' has no declared start input"]
 
 

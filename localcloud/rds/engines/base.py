@@ -57,3 +57,7 @@ class Engine:
     def dump(self, db: str, path: Path, stopping) -> dict: ...
     def drop_database(self, db: str) -> None: ...
 
+    def used_bytes(self, names: list[str]) -> int:
+        """What the named databases take on the server; -1 where the engine cannot tell."""
+        return -1
+

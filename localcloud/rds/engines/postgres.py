@@ -84,6 +84,12 @@ class PgEngine(Engine):
                            " WHERE datname = ANY(%s)", (list(names),))
         return {r[0]: {"CharacterSetName": r[1], "Collate": r[2], "Ctype": r[3]} for r in rows}
 
+    def used_bytes(self, names: list[str]) -> int:
+        """What the databases take on disk (pg_database_size)."""
+        rows = self._query("SELECT COALESCE(SUM(pg_database_size(datname)), 0) FROM pg_database"
+                           " WHERE datname = ANY(%s)", (list(names),))
+        return int(rows[0][0] or 0)
+
     def tables(self, db: str) -> list[str]:
         rows = self._query("SELECT table_schema || '.' || table_name FROM information_schema.tables"
                            " WHERE table_type = 'BASE TABLE'"

@@ -203,6 +203,17 @@ class Ecs:
     def reset_disk(self, disk_id: str, snapshot_id: str) -> None:
         self.rpc.call("ResetDisk", {"DiskId": disk_id, "SnapshotId": snapshot_id})
 
+    # -- scratch disks (drills)
+    def create_disk_from_snapshot(self, snapshot_id: str, zone_id: str, category: str, *, name: str,
+                                  client_token: str, tags: dict[str, str] | None = None) -> str:
+        body = self.rpc.call("CreateDisk", {"RegionId": self.region, "ZoneId": zone_id, "SnapshotId": snapshot_id,
+                                            "DiskCategory": category, "DiskName": name, "ClientToken": client_token,
+                                            "Tag": _tags(tags)})
+        return body["DiskId"]
+
+    def delete_disk(self, disk_id: str) -> None:
+        self.rpc.call("DeleteDisk", {"DiskId": disk_id})
+
     # -- paging
     def _pages(self, action: str, params: dict, wrapper: str, item: str, convert) -> Iterator:
         token = None
@@ -218,7 +229,7 @@ class Ecs:
 def _disk(raw: dict) -> Disk:
     return Disk(disk_id=raw["DiskId"], instance_id=raw.get("InstanceId") or None, status=raw.get("Status", ""),
                 category=raw.get("Category", ""), size_gib=int(raw.get("Size") or 0), disk_type=raw.get("Type", ""),
-                multi_attach=str(raw.get("MultiAttach", "")).lower() == "enabled")
+                multi_attach=str(raw.get("MultiAttach", "")).lower() == "enabled", zone_id=raw.get("ZoneId") or "")
 
 
 def _refused(body: dict) -> list[Refused]:

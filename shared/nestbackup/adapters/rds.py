@@ -203,6 +203,14 @@ class Rds:
                 for raw in self._all_pages("DescribeDatabases", {"DBInstanceId": db_instance_id, "DBName": name},
                                            lambda body: (body.get("Databases") or {}).get("Database"))]
 
+    def delete_database(self, db_instance_id: str, name: str) -> None:
+        self.rpc.call("DeleteDatabase", {"DBInstanceId": db_instance_id, "DBName": name})
+
+    def disk_used_bytes(self, db_instance_id: str) -> int | None:
+        body = self.rpc.call("DescribeResourceUsage", {"DBInstanceId": db_instance_id})
+        used = body.get("DiskUsed")
+        return int(used) if used is not None and int(used) >= 0 else None     # -1: no data or log files
+
     def _all_pages(self, action: str, params: dict, rows) -> list[dict]:
         """PageNumber paging: pages of PAGE_SIZE until a short (or empty) one."""
         out: list[dict] = []

@@ -251,6 +251,11 @@ function row(r, kind, restoring, newest) {
     line.append(t);
   }
   line.append(el("span", "badge " + recordTone(r), r.Status), el("span", "id", id), meta(r, kind));
+  if (kind === "backups" && r.LastDrill) {                   // proven to restore by a drill (POST /drills)
+    const proven = el("span", "badge ok", "drilled " + ago(r.LastDrill));
+    proven.title = "restored into scratch and checked by drill " + r.LastDrillId + " at " + utc(r.LastDrill);
+    line.append(proven);
+  }
   line.append(actions(r, kind, restoring, newest));
   box.append(line);
   const n = note(r); if (n) box.append(n);
@@ -283,9 +288,11 @@ function render(force) {
   const now = KINDS.flatMap(kind => all[kind].filter(running).map(r => row(r, kind, restoring, newest)));
   $("running").replaceChildren(...now); $("running-section").hidden = !now.length;
   const good = all.backups.find(b => b.Restorable);    // newest first: what a restore would bring back now
-  $("overview").textContent = good ? "Latest restorable backup: " + good.BackupId + ", taken " + ago(good.StartTime)
+  $("overview").textContent = (good ? "Latest restorable backup: " + good.BackupId + ", taken " + ago(good.StartTime)
     + (si ? "" : " (" + good.ServiceInstanceId + ")") : all.backups.length ? "No restorable backup "
-    + (state.next.backups ? "on this page." : "yet.") : "";
+    + (state.next.backups ? "on this page." : "yet.") : "")
+    + (state.objectives && state.objectives.Breached ? " Recovery objectives BREACHED: "
+       + state.objectives.Breaches.join("; ") + "." : "");
   for (const kind of KINDS) {
     const done = all[kind].filter(r => !running(r)).map(r => row(r, kind, restoring, newest));
     if (!done.length) done.push(el("p", "empty", !state.answered ? "Not loaded: see the message above."
@@ -307,6 +314,8 @@ async function refresh(force) {
   try {
     const [b, r] = await Promise.all([api("GET", "/backups" + q), api("GET", "/restores" + q)]);
     state.pages.backups = b.Backups; state.pages.restores = r.Restores; state.answered = true;
+    state.objectives = si ? await api("GET", "/service-instances/" + encodeURIComponent(si)
+                                      + "/recovery-objectives").catch(() => null) : null;
     if (!state.older.backups.length) state.next.backups = b.NextToken || null;
     if (!state.older.restores.length) state.next.restores = r.NextToken || null;
     render(force);

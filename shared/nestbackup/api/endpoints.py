@@ -218,3 +218,51 @@ def audit(call: Call) -> Response:
     page = list_entries(call.wiring, utc_time(query, "since"), query.get("serviceInstanceId") or None, action,
                         int_param(query, "maxResults", 50, 1, 100), query.get("nextToken") or None)
     return Response(200, {"Entries": page["Entries"]} | ({"NextToken": page["NextToken"]} if page["NextToken"] else {}))
+
+
+def create_drill(call: Call) -> Response:
+    from ..operations import backup, drill
+    body = json_body(call.request, {"BackupId"}, {"BackupId"})
+    source = backup.get_backup(call.wiring, body["BackupId"])
+    if not call.principal.may_act_on(source["ServiceInstanceId"]):
+        raise hidden(f"backup {body['BackupId']}")
+    return Response(202, drill.create_drill(call.wiring, body["BackupId"]))
+
+
+def get_drill(call: Call) -> Response:
+    from ..operations import drill
+    record = drill.get_drill(call.wiring, call.path_params["id"])
+    if not call.principal.may_act_on(record["ServiceInstanceId"]):
+        raise hidden(f"drill {call.path_params['id']}")
+    return Response(200, record)
+
+
+def cancel_drill(call: Call) -> Response:
+    from ..operations import drill
+    get_drill(call)                                  # another tenant's drill is answered as missing
+    return Response(200, drill.cancel_drill(call.wiring, call.path_params["id"]))
+
+
+def list_drills(call: Call) -> Response:
+    from ..operations import drill
+    query = call.request.query
+    si = query.get("serviceInstanceId") or None
+    if si is not None:
+        visible_instance(call.principal, si)
+    page = drill.list_drills(call.wiring, si, int_param(query, "maxResults", 20, 1, 100), next_token(query, "drills"))
+    page["Drills"] = [d for d in page["Drills"] if call.principal.may_act_on(d["ServiceInstanceId"])]
+    return Response(200, page)
+
+
+def get_objectives(call: Call) -> Response:
+    from ..operations import objectives
+    visible_instance(call.principal, call.path_params["id"])
+    return Response(200, objectives.recovery_objectives(call.wiring, call.path_params["id"]))
+
+
+def set_objectives(call: Call) -> Response:
+    from ..operations import objectives
+    visible_instance(call.principal, call.path_params["id"])
+    body = json_body(call.request, {"RecoveryPointSeconds", "RecoveryTimeSeconds", "DrillEveryDays"}, set(),
+                     integers={"RecoveryPointSeconds", "RecoveryTimeSeconds", "DrillEveryDays"})
+    return Response(200, objectives.set_targets(call.wiring, call.path_params["id"], body))

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..decisions.webhooks import DeliveryStatus, WebhookFormat
 from ..model.records import ORIGINS, SCOPES
-from ..model.status import BackupStatus, ItemStatus, RestorePhase, RestoreStatus
+from ..model.status import BackupStatus, DrillStatus, ItemStatus, RestorePhase, RestoreStatus
 
 Schema = dict[str, Any]      # a JSON Schema object
 
@@ -183,6 +183,34 @@ SCHEMAS: dict[str, Schema] = {
                                                                       "the latest restores' measured downtimes; "
                                                                       "null: none measured yet"},
                            "DowntimeBasis": {"type": "string"}}},
+    "Drill": {"type": "object", "required": ["DrillId", "BackupId", "Status", "Resources"],
+              "properties": {"DrillId": {"type": "string"}, "BackupId": {"type": "string"},
+                             "ServiceInstanceId": {"type": "string"}, "Status": enum_of(DrillStatus),
+                             "StatusDetail": {"type": "string"}, "Cause": ref("Cause"),
+                             "DurationSeconds": {"type": "number", "nullable": True,
+                                                 "description": "from its start until every artifact checked out"},
+                             "BackupSeconds": {"type": "number", "nullable": True,
+                                               "description": "how long the backup it proves took"},
+                             "CleanedUp": {"type": "boolean"},
+                             "CleanupPending": {"type": "array", "items": {"type": "string"}},
+                             "Cost": ref("Cost"), "Resources": {"type": "array", "items": {"type": "object"}}}},
+    "DrillPage": {"type": "object", "properties": {"Drills": {"type": "array", "items": ref("Drill")},
+                                                   "NextToken": {"type": "string", "nullable": True}}},
+    "CreateDrill": {"type": "object", "required": ["BackupId"], "additionalProperties": False,
+                    "properties": {"BackupId": ID}},
+    "RecoveryObjectives": {"type": "object", "properties": {
+        "ServiceInstanceId": {"type": "string"},
+        "RecoveryPointSeconds": {"type": "number", "nullable": True,
+                                 "description": "age of the newest backup a drill proved"},
+        "NewestBackupAgeSeconds": {"type": "number", "nullable": True},
+        "RecoveryTimeSeconds": {"type": "number", "nullable": True,
+                                "description": "the longest recovery time the recent drills and restores measured"},
+        "Targets": {"type": "object"}, "Breaches": {"type": "array", "items": {"type": "string"}},
+        "Breached": {"type": "boolean"}}},
+    "SetObjectives": {"type": "object", "additionalProperties": False, "properties": {
+        "RecoveryPointSeconds": {"type": "integer", "minimum": 60},
+        "RecoveryTimeSeconds": {"type": "integer", "minimum": 1},
+        "DrillEveryDays": {"type": "integer", "minimum": 1, "maximum": 365}}},
     "BackupPage": {"type": "object", "properties": {"Backups": {"type": "array", "items": ref("Backup")},
                                                     "NextToken": {"type": "string", "nullable": True}}},
     "RestorePage": {"type": "object", "properties": {"Restores": {"type": "array", "items": ref("Restore")},

@@ -13,7 +13,8 @@ from .arguments import Cli
 @click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
              epilog="Global flags (-v, --log-format, --endpoint, --token, --json, --yes) are accepted anywhere on "
                     "the line. Exit codes: 0 done; 1 refused (one line on stderr: what and why); 2 bad usage; 3 the "
-                    "backup or restore failed; 130 --wait stopped by Ctrl-C (the operation goes on).")
+                    "backup, restore or drill failed; 4 completed with issues (or a recovery objective breached); "
+                    "5 cancelled; 130 --wait stopped by Ctrl-C (the operation goes on).")
 @click.version_option(__version__, prog_name="nestbackup")
 @click.option("-v", "--verbose", is_flag=True, help="Also print the JSON log lines (same as --log-format json).")
 @click.option("--log-format", type=click.Choice(["none", "json"]), default="none", show_default=True,
@@ -27,6 +28,7 @@ def main(verbose, log_format) -> None:
       nestbackup backup create --instance SI --wait   back up, following it to the end
       nestbackup backup list                          every instance's backups (admin token)
       nestbackup restore create --backup ID --wait    restore from a backup
+      nestbackup drill create --backup ID --wait      prove a backup restores (nothing of the service touched)
     """
     from .. import logs
     logs.cli(json_logs=verbose or log_format == "json")
@@ -140,6 +142,7 @@ def bootstrap() -> None:
 from .audit import audit  # noqa: E402
 from .backup import backup  # noqa: E402
 from .doctor import doctor  # noqa: E402
+from .drill import drill  # noqa: E402
 from .plan import plan  # noqa: E402
 from .restore import restore  # noqa: E402
 from .schedule import schedule  # noqa: E402
@@ -147,6 +150,7 @@ from .tenant import tenant  # noqa: E402
 
 main.add_command(backup)
 main.add_command(restore)
+main.add_command(drill)
 main.add_command(schedule)
 main.add_command(tenant)
 main.add_command(plan)

@@ -19,9 +19,11 @@ DATA_CONTENT_TYPE = "application/json"
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 
 # What became final, by the key that names its record, and the event type it is; the most specific key first (a
-# restore's record also names its backup). Drills and breaches, as they come, add a row here (e.g. "DrillId":
-# ("drill", "com.nestbackup.drill.final") before "BackupId") and need nothing else from this module.
+# restore's and a drill's record also name their backup). A breach of a service instance's recovery objectives is
+# an event of its own (operations/objectives.py), named by its BreachId.
 KINDS: dict[str, tuple[str, str]] = {
+    "BreachId": ("breach", "com.nestbackup.breach.detected"),
+    "DrillId": ("drill", "com.nestbackup.drill.final"),
     "RestoreId": ("restore", "com.nestbackup.restore.final"),
     "BackupId": ("backup", "com.nestbackup.backup.final"),
 }

@@ -10,6 +10,8 @@ SERVICE_INSTANCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}\Z")      #
 CLIENT_TOKEN = re.compile(r"^[\x21-\x7e]{1,64}\Z")
 BACKUP_ID = re.compile(r"^backup-[0-9a-f]{12,40}\Z")
 RESTORE_ID = re.compile(r"^restore-[0-9a-f]{12,40}\Z")
+DRILL_ID = re.compile(r"^drill-[0-9a-f]{12,40}\Z")
+DRILL_TAG = "nestbackup:drillId"   # on every scratch disk a drill makes: finds what a crashed drill left
 OWNER_TAG = "nestbackup:backupId"  # on every snapshot and group we make: finds leftovers no record owns
 
 
@@ -34,3 +36,7 @@ def is_backup_id(value: object) -> bool:
 
 def is_restore_id(value: object) -> bool:
     return isinstance(value, str) and RESTORE_ID.match(value) is not None
+
+
+def is_drill_id(value: object) -> bool:
+    return isinstance(value, str) and DRILL_ID.match(value) is not None

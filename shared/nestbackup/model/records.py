@@ -139,6 +139,8 @@ class BackupRecord:
     origin: str = "user"                 # who asked for it: one of ORIGINS
     scope: str = "whole"                 # what it was asked to cover: one of SCOPES
     cause: dict[str, Any] = field(default_factory=dict)   # the failure that ended it (causes.root_cause), once final
+    last_drill: str | None = None        # when a drill last proved it restores (ISO UTC), and which drill
+    last_drill_id: str | None = None
 
     def refresh_status(self, now: str) -> BackupStatus:
         """Recompute the overall status from the items; the end time and the cause are set once it is final."""
@@ -180,7 +182,8 @@ class BackupRecord:
                 "Restorable": self.restorable, "RestorableReason": self.restorable_reason,
                 "RestorableUntil": self.restorable_until, "AwaitingExpiry": self.awaiting_expiry,
                 "Cost": self.cost, "NotProtected": [n.to_api() for n in self.not_protected],
-                "Origin": self.origin, "Scope": self.scope, "Resources": [i.to_api() for i in self.items]}
+                "Origin": self.origin, "Scope": self.scope, "LastDrill": self.last_drill,
+                "LastDrillId": self.last_drill_id, "Resources": [i.to_api() for i in self.items]}
 
     @property
     def detail(self) -> str:
@@ -196,7 +199,8 @@ class BackupRecord:
                 "EndTime": self.end_time, "Description": self.description, "StartedEpoch": self.started_epoch,
                 "AwaitingExpiry": self.awaiting_expiry, "Cost": self.cost,
                 "NotProtected": [n.to_api() for n in self.not_protected], "Origin": self.origin, "Scope": self.scope,
-                "Cause": self.cause, "Order": [i.resource_id for i in self.items]}
+                "Cause": self.cause, "LastDrill": self.last_drill, "LastDrillId": self.last_drill_id,
+                "Order": [i.resource_id for i in self.items]}
 
     @classmethod
     def from_docs(cls, header: dict[str, Any], items: dict[str, dict[str, Any]]) -> BackupRecord:
@@ -215,7 +219,8 @@ class BackupRecord:
                    awaiting_expiry=bool(header.get("AwaitingExpiry", False)), cost=header.get("Cost"),
                    not_protected=[NotProtected.from_api(n) for n in header.get("NotProtected") or []],
                    origin=header.get("Origin") or _origin_before_it_was_kept(header.get("Description", "")),
-                   scope=header.get("Scope") or "whole", cause=cause)
+                   scope=header.get("Scope") or "whole", cause=cause, last_drill=header.get("LastDrill"),
+                   last_drill_id=header.get("LastDrillId"))
 
 
 # Who asked for a backup: an operator or a script through the API, a schedule, a restore (the safety backup taken

@@ -97,6 +97,8 @@ def create_restore(w: Ports, backup_id: str, token: str | None = None, safety_ba
             ensure_started(w, s.restore_flow, existing, RestoreFlowInput(existing))
         return earlier.to_api()
     write_record(w, op, record.header_doc(), {i.resource_id: i.to_dict() for i in record.items})
+    from .drill import preempt  # a drill never blocks an emergency: it stops and cleans up
+    preempt(w, si, restore_id)
     logs.event("restore created", step="create", record_id=restore_id, backup_id=backup.backup_id,
                items=len(record.items), selective=selection is not None)
     start_flow(w, op, s.restore_flow, RestoreFlowInput(restore_id), close=lambda cause: recover(w, restore_id, cause))

@@ -1,7 +1,8 @@
 """The sweeper (timer): finish every operation whose flow is gone, never started or that ran past all its deadlines,
 so no record stays Creating or Restoring and no lock is held for ever; give back what an opening that never wrote its
 record claimed (`opening.abandon`); delete the RDS sets of cancelled backups whose jobs have ended since
-(artifacts.delete_pending_sets); finish the deletes that stopped mid-way (artifacts.resume_deletes); and delete the
+(artifacts.delete_pending_sets); clean up and close the drills whose flow is gone (drill_steps.sweep_drills);
+finish the deletes that stopped mid-way (artifacts.resume_deletes); and delete the
 snapshots and groups carrying our owner tag that no record wants (`delete_unwanted_artifacts`), and the snapshots taken
 at a restore's stop that no undo needs any more (`undo_snapshots.delete_unneeded`).
 
@@ -104,13 +105,18 @@ def sweep(w: Ports, now: float | None = None) -> dict:
             logs.event("sweep skipped", step="sweep", record_id=record_id, reason=str(err))
     else:
         _save_cursor(w, looked)
+    from .drill_steps import sweep_drills  # a crashed drill's scratch resources are removed and it is closed
+    from .objectives import drill_due, report_breaches
+    drills = sweep_drills(w, now)
+    scheduled, breached = drill_due(w, now), report_breaches(w, now)
     sets = delete_pending_sets(w, now)
     resume_deletes(w, now)
     unwanted = delete_unwanted_artifacts(w, now)
     undo = delete_unneeded(w, now)            # the snapshots taken at a restore's stop, past its undo window
     return {"Finished": finished, "Abandoned": abandoned, "Running": alive, "LeftForNextSweep": left,
             "CancelledSetsDeleted": sets["Deleted"], "CancelledSetsWaiting": sets["Waiting"],
-            "UnwantedArtifactsDeleted": unwanted["Deleted"], "UndoSnapshotsDeleted": undo["Deleted"]}
+            "UnwantedArtifactsDeleted": unwanted["Deleted"], "UndoSnapshotsDeleted": undo["Deleted"],
+            "DrillsClosed": drills, "DrillsStarted": scheduled, "ObjectivesBreached": breached}
 
 
 def _from_cursor(w: Ports, entries: list[tuple[str, dict, int]]) -> list[tuple[str, dict, int]]:

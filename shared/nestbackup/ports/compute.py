@@ -20,6 +20,12 @@ class Disk(NamedTuple):
     size_gib: int
     disk_type: str
     multi_attach: bool = False
+    zone_id: str = ""         # ZoneId: where a disk made from its snapshot must be created
+
+    @property
+    def creating(self) -> bool:
+        """Creating: CreateDisk accepted, the disk not usable yet (Available once made)."""
+        return self.status == "Creating"
 
     @property
     def settled(self) -> bool:
@@ -129,3 +135,12 @@ class Compute(Protocol):
     def start_instances(self, instance_ids: list[str]) -> list[Refused]: ...
 
     def reset_disk(self, disk_id: str, snapshot_id: str) -> None: ...
+
+    def create_disk_from_snapshot(self, snapshot_id: str, zone_id: str, category: str, *, name: str,
+                                  client_token: str, tags: dict[str, str] | None = None) -> str:
+        """CreateDisk with SnapshotId: a new pay-as-you-go data disk, detached, holding the snapshot's data; its id."""
+        ...
+
+    def delete_disk(self, disk_id: str) -> None:
+        """DeleteDisk: release an Available (detached) pay-as-you-go disk; an id that does not exist is ignored."""
+        ...

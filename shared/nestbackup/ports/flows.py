@@ -1,7 +1,8 @@
 """The flows port: start a flow execution once per record, read its status, stop it (CloudFlow), and the typed input
 each flow starts with.
 
-The input each flow is started with is declared here, once (`BackupFlowInput`, `RestoreFlowInput`): every field
+The input each flow is started with is declared here, once (`BackupFlowInput`, `RestoreFlowInput`,
+`DrillFlowInput`): every field
 the flow's states read from the execution input before a state has written it (`$Input.X` in the first states,
 `$Context.Execution.Input.X` anywhere). `scripts/flowcheck.py` compares them with flows/*.yaml.
 """
@@ -28,8 +29,16 @@ class RestoreFlowInput:
     Round: int = 0
 
 
-FlowInput = BackupFlowInput | RestoreFlowInput
-FLOW_INPUTS = (BackupFlowInput, RestoreFlowInput)
+@dataclass(frozen=True)
+class DrillFlowInput:
+    """The input of flows/drill.yaml."""
+    DEFINITION: ClassVar[str] = "nestbackup-drill"
+    DrillId: str
+    Round: int = 0
+
+
+FlowInput = BackupFlowInput | RestoreFlowInput | DrillFlowInput
+FLOW_INPUTS = (BackupFlowInput, RestoreFlowInput, DrillFlowInput)
 
 
 def execution_name(record_id: str, generation: int = 1) -> str:

@@ -96,7 +96,7 @@ class MemoryCompute:
         with self._lock:
             for did in disk_ids:
                 doc = self.disks.get(did)
-                if doc and doc["status"] == "ReIniting":
+                if doc and doc["status"] in ("ReIniting", "Creating"):
                     doc["seen"] += 1
                     if doc["seen"] >= max(1, self.steps):
                         doc["status"], doc["seen"] = "In_use" if doc["instance_id"] else "Available", 0
@@ -235,6 +235,38 @@ class MemoryCompute:
                                  action="ResetDisk", http_status=404)
             disk.update(status="ReIniting", reset_to=None if disk_id in self.reset_undone else snapshot_id, seen=0)
 
+    def create_disk_from_snapshot(self, snapshot_id: str, zone_id: str, category: str, *, name: str,
+                                  client_token: str, tags: dict[str, str] | None = None) -> str:
+        self.refusals.call("CreateDisk")
+        with self._lock:
+            params = ("CreateDisk", snapshot_id, zone_id, category, name, tuple(sorted((tags or {}).items())))
+            if client_token in self.tokens:
+                return self._same_call(client_token, params, "CreateDisk")
+            snap = self.snapshots.get(snapshot_id)
+            if snap is None:
+                raise CloudError("InvalidSnapshotId.NotFound", f"snapshot {snapshot_id} does not exist",
+                                 action="CreateDisk", http_status=404)
+            if snap["status"] != "accomplished":
+                raise CloudError("InvalidSnapshot.NotReady", f"snapshot {snapshot_id} is not accomplished",
+                                 action="CreateDisk", http_status=403)
+            size = self.disks[snap["disk"]]["size_gib"] if snap["disk"] in self.disks else 20
+            did = f"d-{next(self._ids):06d}"
+            self.disks[did] = {"instance_id": None, "status": "Creating", "category": category, "size_gib": size,
+                               "tags": dict(tags or {}), "seen": 0, "reset_to": None, "from": snapshot_id}
+            self.tokens[client_token] = (params, did)
+            return did
+
+    def delete_disk(self, disk_id: str) -> None:
+        self.refusals.call("DeleteDisk")
+        with self._lock:
+            disk = self.disks.get(disk_id)
+            if disk is None:
+                return                  # documented: an id that does not exist is ignored
+            if disk["instance_id"] or disk["status"] != "Available":
+                raise CloudError("IncorrectDiskStatus", f"disk {disk_id} is {disk['status']}", action="DeleteDisk",
+                                 http_status=403)
+            del self.disks[disk_id]
+
     # -- plumbing
     def _same_call(self, token: str, params: tuple, action: str) -> str:
         """A ClientToken used again: the first call's result, if the parameters are the same."""
@@ -268,4 +300,5 @@ class MemoryCompute:
 
     def _disk(self, did: str) -> Disk:
         doc = self.disks[did]
-        return Disk(did, doc["instance_id"], doc["status"], doc["category"], doc["size_gib"], "data")
+        return Disk(did, doc["instance_id"], doc["status"], doc["category"], doc["size_gib"], "data",
+                    zone_id="memory-a")

@@ -37,6 +37,7 @@ class MemoryDatabases:
         self.failing: set[str] = set()          # instances whose backups and restores end failed
         self.forget_finished = False            # DescribeBackupTasks no longer answers for an ended job
         self.tokens: set[str] = set()
+        self.disk_used: dict[str, int] = {}     # DescribeResourceUsage DiskUsed per instance (default 1 GiB)
 
     # -- seeding
     def add_instance(self, engine: str, tags: dict[str, str], databases: dict[str, dict[str, list]] | None = None,
@@ -169,6 +170,17 @@ class MemoryDatabases:
                             self._end_task(task)
             names = sorted(self.servers[db_instance_id])
             return [Database(n, "Running") for n in names if name is None or n == name]
+
+    def delete_database(self, db_instance_id: str, name: str) -> None:
+        self.refusals.call("DeleteDatabase")
+        with self._lock:
+            if self.servers[db_instance_id].pop(name, None) is None:
+                raise CloudError("InvalidDBName.NotFound", f"database {name} does not exist",
+                                 action="DeleteDatabase", http_status=404)
+
+    def disk_used_bytes(self, db_instance_id: str) -> int | None:
+        self.refusals.call("DescribeResourceUsage")
+        return self.disk_used.get(db_instance_id, 1 << 30)
 
     # -- plumbing
     def _new_task(self, instance: str, backup: dict, names: dict[str, str], kind: str) -> None:

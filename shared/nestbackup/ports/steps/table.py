@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from . import BACKUP_STEPS, DB_RENAME, RESTORE_STEPS, StepInput, StepOutput
 from .advance import AdvanceInput, AdvanceOutput
+from .drill import DrillAdvanceInput, DrillAdvanceOutput, DrillCloseInput, DrillCloseOutput
 from .finalize import FinalizeInput, FinalizeOutput
 from .poll import PollInput, PollOutput
 from .prepare import PrepareInput, PrepareOutput
@@ -15,6 +16,8 @@ from .start import StartBatchInput, StartBatchOutput
 STEPS: dict[str, dict[str | None, tuple[type[StepInput], type[StepOutput]]]] = {
     BACKUP_STEPS: {"Prepare": (PrepareInput, PrepareOutput), "Start": (StartBatchInput, StartBatchOutput),
                    "Poll": (PollInput, PollOutput), "Finalize": (FinalizeInput, FinalizeOutput)},
-    RESTORE_STEPS: {"Advance": (AdvanceInput, AdvanceOutput), "Recover": (RecoverInput, RecoverOutput)},
+    RESTORE_STEPS: {"Advance": (AdvanceInput, AdvanceOutput), "Recover": (RecoverInput, RecoverOutput),
+                    "DrillAdvance": (DrillAdvanceInput, DrillAdvanceOutput),
+                    "DrillClose": (DrillCloseInput, DrillCloseOutput)},
     DB_RENAME: {None: (RenameInput, RenameOutput)},
 }
