@@ -78,7 +78,7 @@ class Ecs(Instances, Disks, SnapshotGroups, TagResources):
     ACTIONS = frozenset({
         "DescribeInstances", "DescribeInstanceStatus", "DescribeDisks", "ListTagResources",
         "CreateSnapshot", "CreateSnapshotGroup", "DescribeSnapshots", "DescribeSnapshotGroups",
-        "DeleteSnapshot", "DeleteSnapshotGroup", "ResetDisk", "ResetDisks",
+        "DeleteSnapshot", "DeleteSnapshotGroup", "LockSnapshot", "ResetDisk", "ResetDisks",
         "StopInstance", "StopInstances", "StartInstance", "StartInstances",
     })
 

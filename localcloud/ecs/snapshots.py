@@ -9,6 +9,7 @@ from ..core.rpc import RpcRequest
 from . import errors, render, rules
 from .blockstore import Cancelled, split_digests
 from .jobs import Job
+from .locks import SnapshotLocks
 from .state import DISK, ESSD_FAMILY, INSTANCE, SNAPSHOT, TOKEN, EcsState
 
 log = logging.getLogger("localcloud.ecs")
@@ -20,7 +21,7 @@ SNAPSHOT_STATUSES = ("progressing", "accomplished", "failed")
 SNAPSHOTS_MAX_RESULTS_LO = 1
 
 
-class Snapshots(EcsState):
+class Snapshots(SnapshotLocks):
     """The snapshot actions of `models.Ecs`."""
 
     def _render_snapshot(self, doc: dict) -> dict:
@@ -141,6 +142,7 @@ class Snapshots(EcsState):
         self.cloud.faults.check_reject(sid)
         if self.store.get(SNAPSHOT, sid) is None:
             return {}  # documented: a non-existent snapshot id is ignored
+        self._refuse_locked([sid])
         self._drop_snapshot(sid)
         self._collect_later()
         return {}

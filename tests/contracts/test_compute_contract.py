@@ -91,3 +91,26 @@ def test_a_malformed_snapshot_name_is_refused(compute):
         with pytest.raises(CloudError) as err:
             compute.port.create_snapshot(disk, name=name, description="nestbackup test", client_token=f"{name}-{compute.si}")
         assert err.value.code == "InvalidSnapshotName.Malformed"
+
+
+def test_a_compliance_locked_snapshot_cannot_be_deleted_alone_or_in_its_group_and_its_lock_only_extends(compute):
+    from nestbackup.adapters.ecs import LOCK_SHORTENED_CODE, SNAPSHOT_LOCKED_CODE
+    seeded = compute.seed(disks=2)
+    gid = compute.port.create_snapshot_group(seeded["InstanceIds"][0], seeded["Disks"], name="nestbackup-l",
+                                             description="nestbackup test", client_token="l-" + compute.si)
+    group = eventually(lambda: (g := compute.port.describe_snapshot_groups([gid])[gid]).status == "accomplished" and g)
+    locked = group.snapshots[0].snapshot_id
+    compute.port.lock_snapshot(locked, 2)
+    compute.port.lock_snapshot(locked, 3)                       # extended
+    with pytest.raises(CloudError) as err:
+        compute.port.lock_snapshot(locked, 1)                   # shortened: refused
+    assert err.value.code == LOCK_SHORTENED_CODE
+    for delete, target in ((compute.port.delete_snapshot, locked), (compute.port.delete_snapshot_group, gid)):
+        with pytest.raises(CloudError) as err:
+            delete(target)
+        assert err.value.code == SNAPSHOT_LOCKED_CODE
+    assert locked in compute.port.describe_snapshots([locked])   # nothing was deleted, not even the unlocked member
+    assert gid in compute.port.describe_snapshot_groups([gid])
+    with pytest.raises(CloudError) as err:
+        compute.port.lock_snapshot("s-unknown000000", 1)
+    assert err.value.code == "InvalidSnapshotId.NotFound"

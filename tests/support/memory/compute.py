@@ -9,7 +9,8 @@ import time
 from collections import Counter
 from typing import Iterable
 
-from nestbackup.adapters.ecs import reset_must_wait, snapshot_must_wait  # the same refusal tables as the real port
+from nestbackup.adapters.ecs import (  # the same refusal tables and lock codes as the real port
+    LOCK_SHORTENED_CODE, SNAPSHOT_LOCKED_CODE, reset_must_wait, snapshot_must_wait)
 from nestbackup.errors import CloudError
 from nestbackup.ports.compute import Disk, Instance, Refused, Snapshot, SnapshotGroup
 
@@ -57,6 +58,7 @@ class MemoryCompute:
         self.disks: dict[str, dict] = {}
         self.snapshots: dict[str, dict] = {}
         self.groups: dict[str, dict] = {}
+        self.locks: dict[str, float] = {}       # snapshot id -> when its compliance lock expires (epoch)
         self.tokens: dict[str, tuple[tuple, str]] = {}     # ClientToken -> (the call's parameters, its result)
         self.failing: set[str] = set()          # disks whose snapshots end failed
         self.refuse_stop: set[str] = set()      # instances that accept a stop and never reach Stopped
@@ -185,11 +187,35 @@ class MemoryCompute:
     def delete_snapshot(self, snapshot_id: str) -> None:
         self.refusals.call("DeleteSnapshot")
         with self._lock:                        # the reference: a snapshot that does not exist is ignored
+            self._refuse_locked("DeleteSnapshot", [snapshot_id])
             self.snapshots.pop(snapshot_id, None)
+
+    def lock_snapshot(self, snapshot_id: str, days: int) -> None:
+        self.refusals.call("LockSnapshot")
+        with self._lock:
+            if snapshot_id not in self.snapshots:
+                raise CloudError("InvalidSnapshotId.NotFound", f"snapshot {snapshot_id} does not exist",
+                                 action="LockSnapshot", http_status=404)
+            if not 1 <= days <= 36500:
+                raise CloudError("InvalidParameter", "LockDuration must be 1 to 36500", action="LockSnapshot",
+                                 http_status=400)
+            until = time.time() + days * 86400
+            if until < self.locks.get(snapshot_id, 0):
+                raise CloudError(LOCK_SHORTENED_CODE, "a compliance lock can only be extended", action="LockSnapshot",
+                                 http_status=400)
+            self.locks[snapshot_id] = until
+
+    def _refuse_locked(self, action: str, snapshot_ids: Iterable[str]) -> None:
+        locked = [sid for sid in snapshot_ids if self.locks.get(sid, 0) > time.time()]
+        if locked:
+            raise CloudError(SNAPSHOT_LOCKED_CODE, f"snapshot {locked[0]} is locked in compliance mode",
+                             action=action, http_status=403)
 
     def delete_snapshot_group(self, group_id: str) -> None:
         self.refusals.call("DeleteSnapshotGroup")
         with self._lock:
+            if group_id in self.groups:
+                self._refuse_locked("DeleteSnapshotGroup", self.groups[group_id]["members"])
             group = self.groups.pop(group_id, None)
             if group is None:
                 raise CloudError("InvalidSnapshotGroupId.NotFound", f"group {group_id} does not exist",
