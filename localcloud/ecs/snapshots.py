@@ -10,7 +10,7 @@ from . import errors, render, rules
 from .blockstore import Cancelled, split_digests
 from .jobs import Job
 from .locks import SnapshotLocks
-from .state import DISK, ESSD_FAMILY, INSTANCE, SNAPSHOT, TOKEN, EcsState
+from .state import DISK, ESSD_FAMILY, INSTANCE, SNAPSHOT, TOKEN
 
 log = logging.getLogger("localcloud.ecs")
 

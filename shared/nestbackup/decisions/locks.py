@@ -16,6 +16,7 @@ import math
 from typing import Any
 
 from ..errors import Conflict, ValidationError
+from ..model.records import epoch_of, iso_utc
 
 GOVERNANCE, COMPLIANCE = "Governance", "Compliance"
 LOCK_MODES = (GOVERNANCE, COMPLIANCE)
@@ -25,9 +26,17 @@ MAX_LOCK_DAYS = 36500
 DAY = 86400.0
 
 
+def new_lock(mode: str, until: float, by: str, now: float) -> dict[str, Any]:
+    return {"Mode": mode, "Until": iso_utc(until), "By": by, "SetAt": iso_utc(now)}
+
+
+def until_of(lock: dict[str, Any]) -> float:
+    return epoch_of(lock.get("Until")) or 0.0
+
+
 def active(lock: dict[str, Any] | None, now: float) -> bool:
-    """The lock holds at `now` (its Until has not passed)."""
-    return bool(lock) and float(lock.get("UntilEpoch") or 0) > now  # type: ignore[union-attr]
+    """The lock holds at `now`: set, not lifted, and its Until not passed (the record's or the API's form)."""
+    return lock is not None and not lock.get("Lifted") and until_of(lock) > now
 
 
 def refusal(backup_id: str, lock: dict[str, Any], what: str) -> str:
@@ -52,7 +61,7 @@ def check_new_lock(current: dict[str, Any] | None, mode: object, until: float, n
     if not active(current, now):
         return
     assert current is not None
-    held_until = float(current["UntilEpoch"])
+    held_until = until_of(current)
     if current["Mode"] == COMPLIANCE:
         if mode != COMPLIANCE:
             raise Conflict(f"the backup is locked in Compliance mode until {current['Until']}: it cannot become "

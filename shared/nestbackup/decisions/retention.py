@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import pairwise
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..errors import ValidationError
 from ..model.status import BackupStatus
@@ -33,6 +33,7 @@ class BackupSummary(NamedTuple):
     backup_id: str
     status: str            # a backup status (docs/statuses.md)
     started_epoch: float
+    lock: dict[str, Any] | None = None   # the record's Lock (decisions/locks.py): a locked backup the rule dooms stays
 
 
 def expired(backups: list[BackupSummary], rule: Retention, now: float) -> list[str]:

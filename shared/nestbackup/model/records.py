@@ -138,7 +138,7 @@ class BackupRecord:
     not_protected: list[NotProtected] = field(default_factory=list)  # listed resources it does not back up
     origin: str = "user"                 # who asked for it: one of ORIGINS
     cause: dict[str, Any] = field(default_factory=dict)   # the failure that ended it (causes.root_cause), once final
-    lock: dict[str, Any] | None = None   # Mode, Until(Epoch), By, Artifacts, NotLockedInCloud, Lifted (decisions/locks)
+    lock: dict[str, Any] | None = None   # Mode, Until, By, CloudLock..., Lifted (decisions/locks.py)
 
     def refresh_status(self, now: str) -> BackupStatus:
         """Recompute the overall status from the items; the end time and the cause are set once it is final."""
@@ -180,7 +180,7 @@ class BackupRecord:
                 "Restorable": self.restorable, "RestorableReason": self.restorable_reason,
                 "RestorableUntil": self.restorable_until, "AwaitingExpiry": self.awaiting_expiry,
                 "Cost": self.cost, "NotProtected": [n.to_api() for n in self.not_protected],
-                "Origin": self.origin, "Lock": _lock_api(self.lock), "Resources": [i.to_api() for i in self.items]}
+                "Origin": self.origin, "Lock": self.lock, "Resources": [i.to_api() for i in self.items]}
 
     @property
     def detail(self) -> str:
@@ -216,12 +216,6 @@ class BackupRecord:
                    not_protected=[NotProtected.from_api(n) for n in header.get("NotProtected") or []],
                    origin=header.get("Origin") or _origin_before_it_was_kept(header.get("Description", "")),
                    cause=cause, lock=header.get("Lock") or None)
-
-
-def _lock_api(lock: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The record's lock as the API shows it (its epoch is the stored form of Until)."""
-    return {k: v for k, v in lock.items() if k != "UntilEpoch"} if lock else None
-
 
 # Who asked for a backup: an operator or a script through the API, a schedule, a restore (the safety backup taken
 # right before it), or an event (operations/events.py).

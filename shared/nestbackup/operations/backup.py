@@ -32,10 +32,12 @@ DESCRIPTION_MAX_CHARS = 256
 
 
 def create_backup(w: Ports, service_instance_id: str, description: str = "", token: str | None = None,
-                  now: float | None = None, lock_holder: str | None = None, origin: str = "user") -> dict:
+                  now: float | None = None, lock_holder: str | None = None, origin: str = "user",
+                  backup_lock: tuple[str, int] | None = None) -> dict:
     """Write the record and start the flow, opened as `operations/opening.py` says (token, index, lock, record,
     flow). `lock_holder`: the operation that already holds the instance's lock and runs this backup inside it (a
-    restore's safety backup)."""
+    restore's safety backup). `backup_lock`: (mode, days), a schedule's lock, on the record from its creation
+    (`operations/locks.py` applies it when the backup ends)."""
     check_service_instance_id(service_instance_id)
     if not isinstance(description, str) or len(description) > DESCRIPTION_MAX_CHARS:
         raise ValidationError(f"Description must be a string of at most {DESCRIPTION_MAX_CHARS} characters")
@@ -63,6 +65,9 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
         record.status_detail = (f"nothing to back up: Compute Nest lists no disks or primary RDS instances for "
                                 f"{service_instance_id}, and none carry the tag {s.tag_key}={service_instance_id}")
     record.refresh_status(iso_utc(now))
+    if backup_lock and record.status is BackupStatus.CREATING:     # one that made nothing has nothing to lock
+        from ..decisions.locks import new_lock
+        record.lock = new_lock(backup_lock[0], now + backup_lock[1] * 86400.0, origin, now)
     write_record(w, op, record.header_doc(), {i.resource_id: i.to_dict() for i in items})
     logs.event("backup created", step="create", record_id=backup_id, service_instance_id=service_instance_id,
                items=len(items))

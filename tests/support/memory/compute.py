@@ -10,7 +10,11 @@ from collections import Counter
 from typing import Iterable
 
 from nestbackup.adapters.ecs import (  # the same refusal tables and lock codes as the real port
-    LOCK_SHORTENED_CODE, SNAPSHOT_LOCKED_CODE, reset_must_wait, snapshot_must_wait)
+    LOCK_SHORTENED_CODE,
+    SNAPSHOT_LOCKED_CODE,
+    reset_must_wait,
+    snapshot_must_wait,
+)
 from nestbackup.errors import CloudError
 from nestbackup.ports.compute import Disk, Instance, Refused, Snapshot, SnapshotGroup
 
