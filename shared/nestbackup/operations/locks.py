@@ -59,7 +59,7 @@ def set_lock(w: Ports, backup_id: str, mode: object, until: float, by: str, admi
         raise Conflict(f"backup {backup_id} is {record.status}: only a Created or PartiallyCreated backup (one with "
                        f"artifacts) is locked")
     check_new_lock(record.lock, mode, until, now, admin, kept_until(record))
-    record.lock = new_lock(str(mode), until, by, now) | _cloud_pending(record)
+    record.lock = new_lock(str(mode), until, by, now) | _cloud_pending(record, str(mode))
     try:
         save(w, stored, record)
     except StaleWrite:
@@ -96,17 +96,17 @@ def lock_at_finalize(w: Ports, record: BackupRecord, now: float) -> None:
     ends = kept_until(record)
     if ends is not None and until_of(record.lock) > ends:
         record.lock |= {"Until": iso_utc(ends), "Shortened": "to when the first artifact expires (ExpiresAt)"}
-    record.lock |= _cloud_pending(record)
+    record.lock |= _cloud_pending(record, record.lock["Mode"])
     if record.lock["Mode"] == COMPLIANCE:
         record.lock |= _cloud_locks(w, record, now)
 
 
-def _cloud_pending(record: BackupRecord) -> dict[str, Any]:
-    """What the record says of the cloud's part before it is asked."""
+def _cloud_pending(record: BackupRecord, mode: str) -> dict[str, Any]:
+    """What the record says of the cloud's part of a `mode` lock before it is asked."""
     out: dict[str, Any] = {}
     if any(i.resource_type is ResourceType.RDS and i.status is ItemStatus.SUCCEEDED for i in record.items):
         out["NotLockedInCloud"] = RDS_NOT_LOCKED
-    if record.lock and record.lock["Mode"] != COMPLIANCE:
+    if mode != COMPLIANCE:
         out["NotLockedInCloud"] = GOVERNANCE_NOT_LOCKED
     elif _snapshots(record):
         out["CloudLock"] = "Pending"
