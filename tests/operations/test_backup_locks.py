@@ -112,7 +112,8 @@ def test_a_governance_lock_is_lifted_only_by_the_admin_with_a_reason_kept_on_the
     status, record = call(w, "DELETE", f"/backups/{backup_id}/lock", {"Reason": "ticket OPS-12: disk replaced"})
     assert status == 200 and record["Lock"]["Lifted"]["Reason"] == "ticket OPS-12: disk replaced"
     entries = call(w, "GET", "/audit", query={"action": "UnlockBackup"})[1]["Entries"]
-    assert entries[0]["Reason"] == "ticket OPS-12: disk replaced" and entries[0]["RecordId"] == backup_id
+    [lifted] = [e for e in entries if e["Status"] == 200]
+    assert lifted["Reason"] == "ticket OPS-12: disk replaced" and lifted["RecordId"] == backup_id
     assert call(w, "DELETE", f"/backups/{backup_id}", token=tenant)[1]["Status"] == "Deleted"
 
 

@@ -18,7 +18,7 @@ def test_empty_record_is_creating_with_every_item_pending():
     assert [r["Status"] for r in api["Resources"]] == ["Pending", "Pending"]
     assert set(api) == {"BackupId", "ServiceInstanceId", "Status", "StatusDetail", "StartTime", "EndTime",
                         "Description", "RestorableUntil", "AwaitingExpiry", "Cost", "NotProtected", "Origin",
-                        "Resources", "Cause", "Restorable", "RestorableReason"}
+                        "Resources", "Cause", "Restorable", "RestorableReason", "Lock"}
     assert {"ResourceId", "ResourceType", "Status", "ArtifactId", "Progress", "ErrorCode",
             "ErrorMessage"} <= set(api["Resources"][0])
 
