@@ -606,7 +606,7 @@ def _retention_run(w: FaultyWiring, player: FaultPlayer, client: Client, _: Any)
 
 def _lock_run(w: FaultyWiring, player: FaultPlayer, client: Client, _: Any) -> None:
     """Lock the oldest of three backups (Compliance, ten days), then retention that would delete it."""
-    oldest = sorted(p[4:] for (p, s), _ in w.raw.store.rows.items() if p.startswith("rec#backup-") and s == HEADER)[0]
+    oldest = min(p[4:] for (p, s), _ in w.raw.store.rows.items() if p.startswith("rec#backup-") and s == HEADER)
     client.call(set_lock, oldest, "Compliance", w.clock.time() + 10 * DAY, "admin", True)
     timer(w, apply_retention, "si-1", Retention(keep_last=1), w.clock.time())
 
