@@ -87,6 +87,8 @@ def retention(service_instance, keep_last, keep_days, as_json, endpoint, token) 
         click.echo(json.dumps(out))
         return
     rule = ", ".join(f"{k} {out[k]}" for k in ("KeepLast", "KeepDays") if out.get(k))
+    for kept in out.get("KeptByLock") or []:
+        click.echo(f"kept by its lock: {kept['BackupId']} ({kept['Lock']['Mode']} until {kept['Lock']['Until']})")
     if not out["WouldDelete"]:
         click.echo(f"dry run ({rule}): nothing would be deleted; {out['Kept']} backup(s) kept")
         return
@@ -95,8 +97,6 @@ def retention(service_instance, keep_last, keep_days, as_json, endpoint, token) 
     for line in table_lines(("BACKUP", "STATUS", "CREATED"),
                             ([b["BackupId"], b["Status"], b["StartTime"]] for b in out["WouldDelete"])):
         click.echo(line)
-    for kept in out.get("KeptByLock") or []:
-        click.echo(f"kept by its lock: {kept['BackupId']} ({kept['Lock']['Mode']} until {kept['Lock']['Until']})")
 
 
 @schedule.command("delete")
