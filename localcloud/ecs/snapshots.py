@@ -102,7 +102,8 @@ class Snapshots(SnapshotLocks):
                "RetentionDays": retention, "SnapshotType": "user", "Usage": "none", "Category": "standard",
                "InstantAccess": disk["Category"] in ESSD_FAMILY, "SnapshotSN": sid[2:], "SnapshotLinkId": "sl-"
                + disk["DiskId"][2:], "RegionId": self.region, "ResourceGroupId": "", "Tags": tags,
-               "SnapshotGroupId": group_id, "FullSnapshotSizeInBytes": disk["SizeBytes"]}
+               "SnapshotGroupId": group_id, "FullSnapshotSizeInBytes": disk["SizeBytes"],
+               "Encrypted": bool(disk.get("Encrypted")), "KMSKeyId": disk.get("KMSKeyId") or ""}
         self.store.put(SNAPSHOT, sid, doc)
         self._jobs[sid] = Job()
         return doc

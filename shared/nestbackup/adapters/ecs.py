@@ -232,7 +232,8 @@ class Ecs:
 def _disk(raw: dict) -> Disk:
     return Disk(disk_id=raw["DiskId"], instance_id=raw.get("InstanceId") or None, status=raw.get("Status", ""),
                 category=raw.get("Category", ""), size_gib=int(raw.get("Size") or 0), disk_type=raw.get("Type", ""),
-                multi_attach=str(raw.get("MultiAttach", "")).lower() == "enabled")
+                multi_attach=str(raw.get("MultiAttach", "")).lower() == "enabled",
+                encrypted=_flag(raw.get("Encrypted")), kms_key_id=raw.get("KMSKeyId") or None)
 
 
 def _refused(body: dict) -> list[Refused]:
@@ -256,7 +257,15 @@ def _snapshot(raw: dict) -> Snapshot:
                     progress=_percent(raw.get("Progress")), available=bool(raw.get("Available")),
                     remain_seconds=_seconds(raw.get("RemainTime")),
                     size_bytes=_seconds(raw.get("FullSnapshotSizeInBytes")),
-                    created_epoch=_epoch(raw.get("CreationTime")))
+                    created_epoch=_epoch(raw.get("CreationTime")),
+                    encrypted=_flag(raw.get("Encrypted")), kms_key_id=raw.get("KMSKeyId") or None)
+
+
+def _flag(value) -> bool | None:
+    """A boolean the API may leave out (Encrypted): None when absent."""
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, bool) else str(value).lower() == "true"
 
 
 def _epoch(text) -> float | None:

@@ -69,6 +69,7 @@ class BackupItem:
     size_bytes: int | None = None        # what the cloud keeps: the snapshot's full size, or the backup set's
     delete_refused: str | None = None    # RDS: DeleteBackup refused the set ("code: message"); it stays until expiry
     retried: str | None = None           # the cloud's refusals its start met and retried (for the timeline)
+    encryption: dict[str, Any] | None = None  # Encrypted, KeyId, By (decisions/encryption.py); None: not said
     start_time: str | None = None        # when it left Pending, and when it became final (operations.timeline)
     end_time: str | None = None
 
@@ -91,6 +92,7 @@ class BackupItem:
                "StartTime": self.start_time, "EndTime": self.end_time}
         out["ExpiresAt"] = self.expires_at     # disk snapshots without RetentionDays never expire
         out["WaitReason"] = self.wait_reason   # why it has not started yet (the resource is busy), for the caller
+        out["Encryption"] = self.encryption    # whether its artifact is encrypted, with which key, as the cloud says
         if self.resource_type is ResourceType.RDS:
             out["Engine"] = self.engine
             out["Databases"] = list(self.databases)

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from .. import logs
 from ..decisions.backup import DatabaseFacts, DiskFacts, plan_items
-from ..errors import NestBackupError, ValidationError
+from ..decisions.encryption import of_database, of_disk
+from ..errors import CloudError, NestBackupError, ValidationError
 from ..model.ids import check_client_token, check_service_instance_id
 from ..model.records import BackupRecord, iso_utc, new_record_id
 from ..model.status import BACKUP_FINAL, BackupStatus, ItemStatus
@@ -58,7 +59,8 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
     except NestBackupError:
         abandon(w, op)
         raise
-    items = plan_items(disk_facts(found.disks), database_facts(found.databases))
+    encryption = database_encryption(w, found.databases)
+    items = plan_items(disk_facts(found.disks), database_facts(found.databases, encryption))
     record = BackupRecord(backup_id, service_instance_id, iso_utc(now), description, items, started_epoch=now,
                           not_protected=found.unprotected, origin=origin)
     if not any(i.status is not ItemStatus.SKIPPED for i in items):
@@ -91,11 +93,29 @@ def _close(w: Ports, backup_id: str, cause: dict) -> None:
 
 
 def disk_facts(disks: list[Disk]) -> list[DiskFacts]:
-    return [DiskFacts(d.disk_id, d.instance_id, d.category, d.size_gib, d.multi_attach) for d in disks]
+    return [DiskFacts(d.disk_id, d.instance_id, d.category, d.size_gib, d.multi_attach,
+                      of_disk(d.encrypted, d.kms_key_id, "ECS disk (Encrypted, KMSKeyId)")) for d in disks]
 
 
-def database_facts(dbs: list[DBInstance]) -> list[DatabaseFacts]:
-    return [DatabaseFacts(d.db_instance_id, d.engine, d.db_instance_type, d.master_instance_id) for d in dbs]
+def database_facts(dbs: list[DBInstance], encryption: dict[str, dict | None] | None = None) -> list[DatabaseFacts]:
+    return [DatabaseFacts(d.db_instance_id, d.engine, d.db_instance_type, d.master_instance_id,
+                          (encryption or {}).get(d.db_instance_id)) for d in dbs]
+
+
+def database_encryption(w: Ports, dbs: list[DBInstance]) -> dict[str, dict | None]:
+    """Each primary's encryption as RDS says it (decisions/encryption.py); None where RDS does not answer: what a
+    backup records of it, never a reason to fail."""
+    out: dict[str, dict | None] = {}
+    for db in dbs:
+        if not db.primary:
+            continue
+        try:
+            found = w.rds.describe_encryption(db.db_instance_id)
+            out[db.db_instance_id] = of_database(found.tde, found.tde_key, found.disk_key)
+        except CloudError as err:
+            logs.event("encryption not known", step="create", resource_id=db.db_instance_id, code=err.code)
+            out[db.db_instance_id] = None
+    return out
 
 
 def _same_token_answer(w: Ports, record_id: str) -> dict:

@@ -16,6 +16,8 @@ class Disk(NamedTuple):
     size_gib: int
     disk_type: str
     multi_attach: bool = False
+    encrypted: bool | None = None       # Encrypted (None: not said)
+    kms_key_id: str | None = None       # KMSKeyId, of an encrypted disk
 
     @property
     def settled(self) -> bool:
@@ -52,6 +54,8 @@ class Snapshot(NamedTuple):
     remain_seconds: int | None = None   # RemainTime: the cloud's estimate of the time left while progressing
     size_bytes: int | None = None       # FullSnapshotSizeInBytes: the snapshot's full size (billing is incremental)
     created_epoch: float | None = None  # CreationTime (the sweeper leaves younger artifacts to their create)
+    encrypted: bool | None = None       # Encrypted (None: not said)
+    kms_key_id: str | None = None       # KMSKeyId
 
     @property
     def accomplished(self) -> bool:

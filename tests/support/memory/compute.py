@@ -75,11 +75,11 @@ class MemoryCompute:
         return iid
 
     def add_disk(self, instance_id: str | None, tags: dict[str, str], size_gib: int = 20,
-                 category: str = "cloud_essd") -> str:
+                 category: str = "cloud_essd", kms_key_id: str | None = None) -> str:
         did = f"d-{next(self._ids):06d}"
         self.disks[did] = {"instance_id": instance_id, "status": "In_use" if instance_id else "Available",
                            "category": category, "size_gib": size_gib, "tags": dict(tags), "seen": 0,
-                           "reset_to": None}
+                           "reset_to": None, "kms_key_id": kms_key_id}
         return did
 
     def finish(self, *ids: str) -> None:
@@ -277,7 +277,8 @@ class MemoryCompute:
     def _new_snapshot(self, disk_id: str, tags: dict[str, str] | None, group: str | None) -> str:
         sid = f"s-{next(self._ids):06d}"
         self.snapshots[sid] = {"disk": disk_id, "status": "progressing", "progress": 0, "tags": dict(tags or {}),
-                               "seen": 0, "group": group, "created": time.time()}
+                               "seen": 0, "group": group, "created": time.time(),
+                               "kms_key_id": self.disks[disk_id].get("kms_key_id") if disk_id in self.disks else None}
         return sid
 
     def _advance(self, ids: Iterable[str]) -> None:
@@ -294,8 +295,10 @@ class MemoryCompute:
         doc = self.snapshots[sid]
         size = self.disks[doc["disk"]]["size_gib"] * GIB if doc["disk"] in self.disks else None
         return Snapshot(sid, doc["disk"], doc["status"], doc["progress"], doc["status"] == "accomplished",
-                        size_bytes=size if doc["status"] == "accomplished" else None, created_epoch=doc["created"])
+                        size_bytes=size if doc["status"] == "accomplished" else None, created_epoch=doc["created"],
+                        encrypted=bool(doc.get("kms_key_id")), kms_key_id=doc.get("kms_key_id"))
 
     def _disk(self, did: str) -> Disk:
         doc = self.disks[did]
-        return Disk(did, doc["instance_id"], doc["status"], doc["category"], doc["size_gib"], "data")
+        return Disk(did, doc["instance_id"], doc["status"], doc["category"], doc["size_gib"], "data",
+                    encrypted=bool(doc.get("kms_key_id")), kms_key_id=doc.get("kms_key_id"))
