@@ -114,3 +114,17 @@ def test_a_compliance_locked_snapshot_cannot_be_deleted_alone_or_in_its_group_an
     with pytest.raises(CloudError) as err:
         compute.port.lock_snapshot("s-unknown000000", 1)
     assert err.value.code == "InvalidSnapshotId.NotFound"
+
+
+def test_a_disk_and_its_snapshot_say_whether_they_are_encrypted_and_with_which_key(compute):
+    plain = compute.seed(disks=1)["Disks"][0]
+    disk = compute.port.describe_disks([plain])[plain]
+    assert disk.encrypted is False and not disk.kms_key_id
+    compute.si += "-enc"
+    sealed = compute.seed(disks=1, kms_key_id="key-contract-1")["Disks"][0]
+    disk = compute.port.describe_disks([sealed])[sealed]
+    assert disk.encrypted is True and disk.kms_key_id == "key-contract-1"
+    sid = compute.port.create_snapshot(sealed, name="nestbackup-e", description="nestbackup test",
+                                       client_token="e-" + compute.si)
+    snap = compute.port.describe_snapshots([sid])[sid]
+    assert snap.encrypted is True and snap.kms_key_id == "key-contract-1"

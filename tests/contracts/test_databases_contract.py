@@ -5,6 +5,7 @@ import time
 import pytest
 
 from nestbackup.errors import CloudError
+from nestbackup.ports.databases import DbEncryption
 from tests.support.contracts import eventually
 
 
@@ -63,3 +64,9 @@ def test_a_restore_into_a_new_name_lists_the_new_database_once_the_task_is_over(
     assert eventually(over)
     assert [(d.name, d.running) for d in databases.port.databases(databases.rid, new_name)] == [(new_name, True)]
     assert databases.database in [d.name for d in databases.port.databases(databases.rid)]      # the live one untouched
+
+
+def test_an_instance_says_its_tde_and_its_disk_encryption_key(databases):
+    assert databases.port.describe_encryption(databases.rid) == DbEncryption(False, None, "")
+    databases.encrypt("key-tde-1", "key-disk-1")
+    assert databases.port.describe_encryption(databases.rid) == DbEncryption(True, "key-tde-1", "key-disk-1")
