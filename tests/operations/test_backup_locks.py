@@ -142,3 +142,16 @@ def test_a_snapshot_ecs_would_not_lock_is_named_on_the_record_and_locking_again_
     assert status == 200 and record["Lock"]["CloudLock"] == "Failed" and len(record["Lock"]["CloudLockFailed"]) == 1
     status, record = call(w, "PUT", f"/backups/{backup_id}/lock", {"Mode": "Compliance", "Until": until(1)})
     assert record["Lock"]["CloudLock"] == "Locked" and "CloudLockFailed" not in record["Lock"]
+
+
+def test_the_sweeper_locks_in_ecs_what_a_compliance_lock_left_pending_or_refused(w):
+    from nestbackup.operations.locks import LOCKING
+    from nestbackup.operations.sweeper import sweep
+    backup_id = created(w)
+    w.ecs.refusals.refuse("LockSnapshot", "Throttling.User")
+    record = call(w, "PUT", f"/backups/{backup_id}/lock", {"Mode": "Compliance", "Until": until(1)})[1]
+    assert record["Lock"]["CloudLock"] == "Failed" and w.documents.get_doc(LOCKING, backup_id)
+    assert sweep(w)["CloudLocksFinished"] == []                          # young: its request may still be on it
+    assert sweep(w, now=time.time() + 400)["CloudLocksFinished"] == [backup_id]
+    assert get_backup(w, backup_id)["Lock"]["CloudLock"] == "Locked"
+    assert w.documents.get_doc(LOCKING, backup_id) is None

@@ -391,6 +391,8 @@ def _broken_lock(w: FaultyWiring, rid: str, status: str, items: dict[str, dict],
         out.append(f"backup {rid} is locked until {lock['Until']} but {status}")
     out += [f"backup {rid} is locked but {a} of {r} is gone" for r, i in sorted(items.items())
             if i["status"] == ItemStatus.SUCCEEDED for a in _artifacts_of(i) if not _exists(w, a)]
+    if lock["Mode"] == "Compliance" and lock.get("CloudLock") in ("Pending", "Failed"):
+        out.append(f"backup {rid}'s Compliance lock is still {lock['CloudLock']} in ECS after the sweeps")
     if lock.get("CloudLock") == "Locked":
         out += [f"backup {rid} says ECS locks {sid} but it does not" for sid in lock.get("CloudLocked") or []
                 if w.raw.ecs.locks.get(sid, 0) <= now]

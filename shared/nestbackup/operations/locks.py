@@ -4,9 +4,10 @@ reason), refuse a delete, retention or cancel while one holds, and lock the arti
 The record's write is the commit: from it on nestbackup refuses to delete the backup. A Compliance lock then locks
 each snapshot in ECS (LockSnapshot, compliance mode, whole days reaching Until), so a delete outside nestbackup is
 refused by ECS too; the record says which snapshots the cloud locks (`CloudLocked`, until `CloudLockedUntil`), which
-it refused and why (`CloudLockFailed`: PUT the same lock again to retry), and what the cloud cannot lock
+it refused and why (`CloudLockFailed`: the sweeper, or the same lock PUT again, retries), and what the cloud cannot lock
 (`NotLockedInCloud`: RDS has no lock on backup sets). `CloudLock` is `Pending` between the record's write and the
-cloud's answers, so a process that died there says so.
+cloud's answers, so a process that died there says so. Such a backup is listed in LOCKING (before its record's
+write) until ECS has locked every snapshot: the sweeper locks what is still Pending or Failed (`finish_cloud_locks`).
 """
 from __future__ import annotations
 
@@ -26,11 +27,13 @@ from ..decisions.locks import (
 )
 from ..errors import CloudError, Conflict, ValidationError
 from ..model.records import BackupRecord, ResourceType, epoch_of, iso_utc
-from ..model.status import SELECTABLE, ItemStatus
+from ..model.status import SELECTABLE, BackupStatus, ItemStatus
 from ..ports import Ports
 from ..ports.records import StaleWrite
 from .loading import load_backup, read_backup, save
 
+LOCKING = "locking"             # Compliance-locked backups whose snapshots ECS has not all locked yet
+LOCKING_GRACE_SECONDS = 300     # an entry younger than this may be its request's, still on its way
 RDS_NOT_LOCKED = ("RDS cannot lock backup sets: nestbackup refuses to delete them, but anyone allowed "
                   "rds:DeleteBackup can")
 GOVERNANCE_NOT_LOCKED = "a Governance lock is nestbackup's only (ECS locks snapshots in compliance mode only)"
@@ -60,6 +63,8 @@ def set_lock(w: Ports, backup_id: str, mode: object, until: float, by: str, admi
                        f"artifacts) is locked")
     check_new_lock(record.lock, mode, until, now, admin, kept_until(record))
     record.lock = new_lock(str(mode), until, by, now) | _cloud_pending(record, str(mode))
+    if record.lock.get("CloudLock") == "Pending":
+        w.documents.put_doc(LOCKING, backup_id, {"SinceEpoch": now})     # for the sweeper, should this stop
     try:
         save(w, stored, record)
     except StaleWrite:
@@ -97,8 +102,11 @@ def lock_at_finalize(w: Ports, record: BackupRecord, now: float) -> None:
     if ends is not None and until_of(record.lock) > ends:
         record.lock |= {"Until": iso_utc(ends), "Shortened": "to when the first artifact expires (ExpiresAt)"}
     record.lock |= _cloud_pending(record, record.lock["Mode"])
-    if record.lock["Mode"] == COMPLIANCE:
+    if record.lock.get("CloudLock") == "Pending":
+        w.documents.put_doc(LOCKING, record.backup_id, {"SinceEpoch": now})
         record.lock |= _cloud_locks(w, record, now)
+        if record.lock["CloudLock"] == "Locked":
+            _settled(w, record.backup_id)
 
 
 def _cloud_pending(record: BackupRecord, mode: str) -> dict[str, Any]:
@@ -145,9 +153,42 @@ def _lock_in_cloud(w: Ports, backup_id: str, now: float, attempts: int = 3) -> N
             | _cloud_locks(w, record, now)
         try:
             save(w, stored, record)
-            return
         except StaleWrite:          # another writer (a poll of an extension): read it again, lock again
             continue
+        if record.lock["CloudLock"] == "Locked":
+            _settled(w, backup_id)
+        return
+
+
+def _settled(w: Ports, backup_id: str) -> None:
+    try:
+        w.documents.delete_doc(LOCKING, backup_id)
+    except CloudError as err:       # the sweeper drops it: the record says Locked
+        logs.event("locking entry left", step="lock", record_id=backup_id, code=err.code)
+
+
+def finish_cloud_locks(w: Ports, now: float) -> list[str]:
+    """The sweeper's part: lock in ECS the snapshots of each Compliance lock still Pending or Failed (a process that
+    died, a refusal), and drop the entries of locks that need nothing more. The backups it locked."""
+    locked = []
+    for backup_id, doc, _ in w.documents.docs(LOCKING):
+        try:
+            if now - float(doc.get("SinceEpoch") or 0) < LOCKING_GRACE_SECONDS:
+                continue
+            stored = w.records.read(backup_id)
+            record = BackupRecord.from_docs(stored.header, stored.items) if stored else None
+            if record is not None and record.status is BackupStatus.CREATING:
+                continue                                 # its finalize locks it
+            lock = record.lock if record else None
+            if lock is None or lock["Mode"] != COMPLIANCE or not active(lock, now) or \
+                    lock.get("CloudLock") == "Locked":
+                w.documents.delete_doc(LOCKING, backup_id)
+                continue
+            _lock_in_cloud(w, backup_id, now)
+            locked.append(backup_id)
+        except CloudError as err:                        # the next sweep tries again
+            logs.event("cloud lock not finished", step="sweep", record_id=backup_id, code=err.code)
+    return locked
 
 
 def parse_until(value: object) -> float:

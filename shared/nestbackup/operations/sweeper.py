@@ -19,6 +19,7 @@ from .artifacts import delete_pending_sets, resume_deletes
 from .backup_finalize import finalize
 from .backup_poll import poll
 from .claims import ACTIVE, OPENING_SECONDS
+from .locks import finish_cloud_locks
 from .opening import abandon_indexed
 
 SWEEP_GRACE_SECONDS = 300        # a record younger than this may still be starting its flow
@@ -78,7 +79,9 @@ def sweep(w: Ports, now: float | None = None) -> dict:
     sets = delete_pending_sets(w, now)
     resume_deletes(w, now)
     unwanted = delete_unwanted_artifacts(w, now)
-    return {"Finished": finished, "Abandoned": abandoned, "Running": alive, "CancelledSetsDeleted": sets["Deleted"],
+    locked = finish_cloud_locks(w, now)
+    return {"CloudLocksFinished": locked, "Finished": finished, "Abandoned": abandoned, "Running": alive,
+            "CancelledSetsDeleted": sets["Deleted"],
             "CancelledSetsWaiting": sets["Waiting"], "UnwantedArtifactsDeleted": unwanted["Deleted"]}
 
 
