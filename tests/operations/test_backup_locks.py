@@ -155,3 +155,15 @@ def test_the_sweeper_locks_in_ecs_what_a_compliance_lock_left_pending_or_refused
     assert sweep(w, now=time.time() + 400)["CloudLocksFinished"] == [backup_id]
     assert get_backup(w, backup_id)["Lock"]["CloudLock"] == "Locked"
     assert w.documents.get_doc(LOCKING, backup_id) is None
+
+
+def test_a_compliance_lock_of_databases_only_says_the_cloud_does_not_lock_them_and_calls_no_lock():
+    w = MemoryWiring(admin_token_secret="nestbackup-admin-token")
+    w.secrets.values["nestbackup-admin-token"] = ADMIN
+    w.seed("si-2", instances=0, databases={"PostgreSQL": {"app": {"t": [1]}}})
+    backup_id = create_backup(w, "si-2")["BackupId"]
+    assert play_backup(w, backup_id)["Status"] == "Created"
+    record = call(w, "PUT", f"/backups/{backup_id}/lock", {"Mode": "Compliance", "Until": until(1)})[1]
+    assert "CloudLock" not in record["Lock"] and "RDS cannot lock" in record["Lock"]["NotLockedInCloud"]
+    assert w.ecs.refusals.calls["LockSnapshot"] == 0
+    assert call(w, "DELETE", f"/backups/{backup_id}")[0] == 409

@@ -147,8 +147,8 @@ def _lock_in_cloud(w: Ports, backup_id: str, now: float, attempts: int = 3) -> N
     """Apply the record's Compliance lock to its snapshots and write what the cloud answered."""
     for _ in range(attempts):
         stored, record = read_backup(w, backup_id)
-        if not record.lock or record.lock["Mode"] != COMPLIANCE:
-            return
+        if not record.lock or record.lock["Mode"] != COMPLIANCE or not _snapshots(record):
+            return                  # nothing ECS can lock (an RDS-only backup): the record says so
         record.lock = {k: v for k, v in record.lock.items() if k != "CloudLockFailed"} \
             | _cloud_locks(w, record, now)
         try:
