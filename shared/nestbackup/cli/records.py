@@ -102,9 +102,10 @@ def lock_line(lock: dict) -> str:
     if lock.get("Lifted"):
         lifted = lock["Lifted"]
         return f"lock ({lock['Mode']}) lifted by {lifted['By']} at {lifted['At']}: {lifted['Reason']}"
-    cloud = {"Locked": f"; ECS locks its snapshots until {lock.get('CloudLockedUntil')}",
-             "Pending": "; its snapshots' ECS lock is pending",
-             "Failed": "; ECS did not lock some snapshots yet (the sweeper tries again)"}.get(lock.get("CloudLock") or "", "")
+    said = {"Locked": f"; ECS locks its snapshots until {lock.get('CloudLockedUntil')}",
+            "Pending": "; its snapshots' ECS lock is pending",
+            "Failed": "; ECS did not lock some snapshots yet (the sweeper tries again)"}
+    cloud = said.get(lock.get("CloudLock") or "", "")
     note = f"; {lock['NotLockedInCloud']}" if lock.get("NotLockedInCloud") else ""
     return f"locked ({lock['Mode']}) until {lock['Until']}{cloud}{note}"
 
