@@ -44,6 +44,8 @@ def handle_control(cloud: LocalCloud, method: str, url, headers: dict, body: byt
             return _reply(200, {"faults": cloud.faults.describe()})
         if path.startswith("/_local/eventbridge/"):
             return _reply(200, cloud.eventbridge.control(method, path.split("/")[3:], _body(body)))
+        if path.startswith("/_local/ecs/"):
+            return _reply(200, cloud.ecs.control(method, path.split("/")[3:], _body(body)))
         if path.startswith("/_local/rds/"):
             return _reply(200, cloud.rds.control(method, path.split("/")[3:], _body(body)))
         if path == "/_local/seed" and method == "POST":

@@ -59,9 +59,12 @@ def seed(cloud: LocalCloud, spec: dict) -> dict:
     category = spec.get("Category", "cloud_essd")
     if category not in ("cloud", "cloud_efficiency", "cloud_ssd", "cloud_essd", "cloud_auto", "cloud_essd_entry"):
         raise ValueError(f"Category {category!r} is not a cloud disk category")
+    kms_key = spec.get("DiskKMSKeyId")          # every seeded disk encrypted with this KMS key
+    if kms_key is not None and (not isinstance(kms_key, str) or not kms_key):
+        raise ValueError("DiskKMSKeyId must be a KMS key id")
     for _ in range(disks):
         disk = cloud.ecs.create_disk(instance["InstanceId"], size, tags=tags, fill=spec.get("Fill", True),
-                                     category=category)
+                                     category=category, kms_key_id=kms_key)
         out["Disks"].append({"DiskId": disk["DiskId"], "Path": disk["Path"], "InstanceId": instance["InstanceId"]})
     for engine, key in (("PostgreSQL", "Postgres"), ("MySQL", "MySQL")):
         if spec.get(key):

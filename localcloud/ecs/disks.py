@@ -22,7 +22,7 @@ class Disks(EcsState):
     """The disk actions of `models.Ecs`."""
 
     def create_disk(self, instance_id: str, size: int, tags: dict[str, str], fill: bool = True,
-                    category: str = "cloud_essd") -> dict:
+                    category: str = "cloud_essd", kms_key_id: str | None = None) -> dict:
         """A data disk attached to the instance: a sparse image file of `size` bytes, In_use."""
         if self.store.get(INSTANCE, instance_id) is None:
             raise errors.not_found("instance", instance_id)
@@ -38,7 +38,8 @@ class Disks(EcsState):
                "Device": f"/dev/vd{chr(ord('b') + attached % 24)}", "Type": "data", "Category": category,
                "Size": max(1, -(-size // GIB)), "Status": "In_use", "RegionId": self.region, "ZoneId": self.zone,
                "PerformanceLevel": "PL1" if category == "cloud_essd" else "", "CreationTime": now,
-               "AttachedTime": now, "Tags": dict(tags), "Path": str(path.resolve()), "SizeBytes": size}
+               "AttachedTime": now, "Tags": dict(tags), "Path": str(path.resolve()), "SizeBytes": size,
+               "Encrypted": kms_key_id is not None, "KMSKeyId": kms_key_id or ""}
         self.store.put(DISK, did, doc)
         return doc
 

@@ -86,7 +86,7 @@ class Ecs(Instances, Disks, DiskCreation, SnapshotGroups, TagResources):
     ACTIONS = frozenset({
         "DescribeInstances", "DescribeInstanceStatus", "DescribeDisks", "ListTagResources",
         "CreateSnapshot", "CreateSnapshotGroup", "DescribeSnapshots", "DescribeSnapshotGroups",
-        "DeleteSnapshot", "DeleteSnapshotGroup", "ResetDisk", "ResetDisks",
+        "DeleteSnapshot", "DeleteSnapshotGroup", "LockSnapshot", "ResetDisk", "ResetDisks",
         "StopInstance", "StopInstances", "StartInstance", "StartInstances", "CreateDisk", "DeleteDisk",
     })
 

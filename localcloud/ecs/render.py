@@ -19,7 +19,8 @@ def instance(doc: dict) -> dict:
 def disk(doc: dict) -> dict:
     out = {k: v for k, v in doc.items() if k not in ("Tags", "Path", "SizeBytes", "Baseline", "ResetSnapshotId",
                                                       "ResetError", "CreateSnapshotId")}
-    out.update({"Tags": rules.tag_rows(doc["Tags"]), "Encrypted": False, "KMSKeyId": "", "Portable": True,
+    out.update({"Tags": rules.tag_rows(doc["Tags"]), "Encrypted": bool(doc.get("Encrypted")),
+                "KMSKeyId": doc.get("KMSKeyId") or "", "Portable": True,
                 "DeleteWithInstance": False, "DeleteAutoSnapshot": True, "EnableAutoSnapshot": False,
                 "SourceSnapshotId": doc.get("CreateSnapshotId") or "", "ImageId": "", "MultiAttach": "Disabled",
                 "DiskChargeType": "PostPaid",
@@ -37,7 +38,8 @@ def snapshot(doc: dict, pct: int, remain: int) -> dict:
             "FullSnapshotSizeInBytes", "SourceStorageType")
     out = {k: doc[k] for k in keep if k in doc}
     out.update({"Progress": f"{pct}%", "RemainTime": remain, "Available": doc["Status"] == "accomplished",
-                "Encrypted": False, "Tags": rules.tag_rows(doc["Tags"])})
+                "Encrypted": bool(doc.get("Encrypted")), "KMSKeyId": doc.get("KMSKeyId") or "",
+                "Tags": rules.tag_rows(doc["Tags"])})
     return out
 
 

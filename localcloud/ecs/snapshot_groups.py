@@ -98,6 +98,7 @@ class SnapshotGroups(Snapshots):
         gid = req.require("SnapshotGroupId")
         group = self._get(GROUP, "group", gid)
         self.cloud.faults.check_reject(gid)
+        self._refuse_locked(group["SnapshotIds"])      # no member goes while one is locked
         items = []
         for sid in group["SnapshotIds"]:
             if self.store.get(SNAPSHOT, sid) is not None:

@@ -9,7 +9,8 @@ from ..core.rpc import RpcRequest
 from . import errors, render, rules
 from .blockstore import Cancelled, split_digests
 from .jobs import Job
-from .state import DISK, ESSD_FAMILY, INSTANCE, SNAPSHOT, TOKEN, EcsState
+from .locks import SnapshotLocks
+from .state import DISK, ESSD_FAMILY, INSTANCE, SNAPSHOT, TOKEN
 
 log = logging.getLogger("localcloud.ecs")
 
@@ -20,7 +21,7 @@ SNAPSHOT_STATUSES = ("progressing", "accomplished", "failed")
 SNAPSHOTS_MAX_RESULTS_LO = 1
 
 
-class Snapshots(EcsState):
+class Snapshots(SnapshotLocks):
     """The snapshot actions of `models.Ecs`."""
 
     def _render_snapshot(self, doc: dict) -> dict:
@@ -101,7 +102,8 @@ class Snapshots(EcsState):
                "RetentionDays": retention, "SnapshotType": "user", "Usage": "none", "Category": "standard",
                "InstantAccess": disk["Category"] in ESSD_FAMILY, "SnapshotSN": sid[2:], "SnapshotLinkId": "sl-"
                + disk["DiskId"][2:], "RegionId": self.region, "ResourceGroupId": "", "Tags": tags,
-               "SnapshotGroupId": group_id, "FullSnapshotSizeInBytes": disk["SizeBytes"]}
+               "SnapshotGroupId": group_id, "FullSnapshotSizeInBytes": disk["SizeBytes"],
+               "Encrypted": bool(disk.get("Encrypted")), "KMSKeyId": disk.get("KMSKeyId") or ""}
         self.store.put(SNAPSHOT, sid, doc)
         self._jobs[sid] = Job()
         return doc
@@ -141,6 +143,7 @@ class Snapshots(EcsState):
         self.cloud.faults.check_reject(sid)
         if self.store.get(SNAPSHOT, sid) is None:
             return {}  # documented: a non-existent snapshot id is ignored
+        self._refuse_locked([sid])
         self._drop_snapshot(sid)
         self._collect_later()
         return {}

@@ -96,19 +96,21 @@ from __future__ import annotations
 
 from .control import LocalControl
 from .databases import Databases
+from .encryption import Encryption
 from .instances import Instances
 from .policy import BackupPolicies
 from .restores import Restores
 from .state import INSTANCE
 
 
-class Rds(Instances, Databases, BackupPolicies, LocalControl, Restores):
+class Rds(Instances, Databases, BackupPolicies, LocalControl, Restores, Encryption):
     name = "rds"
     version = "2014-08-15"
     ACTIONS = frozenset({"DescribeDBInstances", "DescribeDBInstanceAttribute", "CreateBackup", "DescribeBackupTasks",
                          "DescribeBackups", "DeleteBackup", "RestoreTable", "DescribeDatabases",
                          "RecoveryDBInstance", "CopyDatabaseBetweenInstances", "DescribeBackupPolicy",
-                         "DescribeHistoryTasks", "DeleteDatabase", "DescribeResourceUsage"})
+                         "DescribeHistoryTasks", "DeleteDatabase", "DescribeResourceUsage",
+                         "DescribeDBInstanceTDE", "DescribeDBInstanceEncryptionKey"})
 
     def resume(self) -> None:
         """Serve the SQL Server instances again; re-run backup jobs a killed server left in progress; fail (and

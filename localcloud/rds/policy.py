@@ -45,13 +45,14 @@ def instance_settings(current: dict, policy: dict) -> dict:
     (false: its sets have StoreStatus Disabled and DeleteBackup refuses them), Status (DBInstanceStatus),
     TaskListedForSeconds / SetListedAfterSeconds (0-3600: the listing delays above, for this instance),
     StorageType (DBInstanceStorageType, STORAGE_TYPES; set once, at seeding), Category (the edition,
-    CATEGORIES) and DeletableAfterDays (the age from which DeleteBackup takes a set; see below).
+    CATEGORIES), DeletableAfterDays (the age from which DeleteBackup takes a set; see below), TDEKey (TDE enabled
+    with that key) and DiskEncryptionKey (cloud disk encryption with that key; see encryption.py).
     `current`: the instance's fields of before (empty for a new one)."""
     if not isinstance(policy, dict):
         raise ValueError("the backup policy must be a JSON object")
     unknown = set(policy) - {"BackupRetentionPeriod", "TableRestore", "BackupsDeletable", "Status",
                              "TaskListedForSeconds", "SetListedAfterSeconds", "StorageType",
-                             "Category", "DeletableAfterDays"}
+                             "Category", "DeletableAfterDays", "TDEKey", "DiskEncryptionKey"}
     if unknown:
         raise ValueError(f"unknown RDS instance settings: {', '.join(sorted(unknown))}")
     out = {"BackupRetentionPeriod": current.get("BackupRetentionPeriod", DEFAULT_RETENTION_DAYS),
@@ -89,6 +90,11 @@ def instance_settings(current: dict, policy: dict) -> dict:
         if policy["StorageType"] not in STORAGE_TYPES:
             raise ValueError(f"StorageType must be one of {', '.join(STORAGE_TYPES)}")
         out["StorageType"] = policy["StorageType"]
+    for key in ("TDEKey", "DiskEncryptionKey"):      # TDE on with this key; cloud disk encryption with this key
+        if key in policy:
+            if not isinstance(policy[key], str) or not policy[key]:
+                raise ValueError(f"{key} must be a KMS key id")
+            out[key] = policy[key]
     if "Status" in policy:
         if policy["Status"] not in SETTABLE_STATUSES:
             raise ValueError("Status must be Running, Rebooting, DBInstanceClassChanging, Restoring or Stopped")

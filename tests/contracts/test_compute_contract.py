@@ -119,3 +119,40 @@ def test_an_attached_disk_is_not_deleted(compute):
     with pytest.raises(CloudError) as err:
         compute.port.delete_disk(disk)
     assert err.value.code == "IncorrectDiskStatus"
+
+
+def test_a_compliance_locked_snapshot_cannot_be_deleted_alone_or_in_its_group_and_its_lock_only_extends(compute):
+    from nestbackup.adapters.ecs import LOCK_SHORTENED_CODE, SNAPSHOT_LOCKED_CODE
+    seeded = compute.seed(disks=2)
+    gid = compute.port.create_snapshot_group(seeded["InstanceIds"][0], seeded["Disks"], name="nestbackup-l",
+                                             description="nestbackup test", client_token="l-" + compute.si)
+    group = eventually(lambda: (g := compute.port.describe_snapshot_groups([gid])[gid]).status == "accomplished" and g)
+    locked = group.snapshots[0].snapshot_id
+    compute.port.lock_snapshot(locked, 2)
+    compute.port.lock_snapshot(locked, 3)                       # extended
+    with pytest.raises(CloudError) as err:
+        compute.port.lock_snapshot(locked, 1)                   # shortened: refused
+    assert err.value.code == LOCK_SHORTENED_CODE
+    for delete, target in ((compute.port.delete_snapshot, locked), (compute.port.delete_snapshot_group, gid)):
+        with pytest.raises(CloudError) as err:
+            delete(target)
+        assert err.value.code == SNAPSHOT_LOCKED_CODE
+    assert locked in compute.port.describe_snapshots([locked])   # nothing was deleted, not even the unlocked member
+    assert gid in compute.port.describe_snapshot_groups([gid])
+    with pytest.raises(CloudError) as err:
+        compute.port.lock_snapshot("s-unknown000000", 1)
+    assert err.value.code == "InvalidSnapshotId.NotFound"
+
+
+def test_a_disk_and_its_snapshot_say_whether_they_are_encrypted_and_with_which_key(compute):
+    plain = compute.seed(disks=1)["Disks"][0]
+    disk = compute.port.describe_disks([plain])[plain]
+    assert disk.encrypted is False and not disk.kms_key_id
+    compute.si += "-enc"
+    sealed = compute.seed(disks=1, kms_key_id="key-contract-1")["Disks"][0]
+    disk = compute.port.describe_disks([sealed])[sealed]
+    assert disk.encrypted is True and disk.kms_key_id == "key-contract-1"
+    sid = compute.port.create_snapshot(sealed, name="nestbackup-e", description="nestbackup test",
+                                       client_token="e-" + compute.si)
+    snap = compute.port.describe_snapshots([sid])[sid]
+    assert snap.encrypted is True and snap.kms_key_id == "key-contract-1"

@@ -5,6 +5,7 @@ import time
 import pytest
 
 from nestbackup.errors import CloudError
+from nestbackup.ports.databases import DbEncryption
 from tests.support.contracts import eventually
 
 
@@ -80,3 +81,9 @@ def test_a_database_is_deleted_and_the_storage_in_use_is_told(databases):
     databases.port.delete_database(databases.rid, scratch)
     assert databases.port.databases(databases.rid, scratch) == []
     assert databases.database in [d.name for d in databases.port.databases(databases.rid)]      # the live one stays
+
+
+def test_an_instance_says_its_tde_and_its_disk_encryption_key(databases):
+    assert databases.port.describe_encryption(databases.rid) == DbEncryption(False, None, "")
+    databases.encrypt("key-tde-1", "key-disk-1")
+    assert databases.port.describe_encryption(databases.rid) == DbEncryption(True, "key-tde-1", "key-disk-1")

@@ -57,12 +57,16 @@ class Side:
             self.control = Control(endpoint)
             self.control.clear_faults()
 
-    def seed(self, disks: int = 2) -> dict:
-        """One ECS instance with `disks` disks, tagged and listed as the service instance's: their ids."""
+    def seed(self, disks: int = 2, kms_key_id: str | None = None) -> dict:
+        """One ECS instance with `disks` disks (encrypted with `kms_key_id` if given), tagged and listed as the
+        service instance's: their ids."""
         if self.kind == "memory":
             out = self.memory.seed(self.si, disks_per_instance=disks)
+            for did in out["Disks"]:
+                self.memory.ecs.disks[did]["kms_key_id"] = kms_key_id
             return {"InstanceIds": out["InstanceIds"], "Disks": out["Disks"]}
-        out = self.control.seed(ServiceInstanceId=self.si, Disks=disks, DiskSize="1MiB", Fill=False)
+        out = self.control.seed(ServiceInstanceId=self.si, Disks=disks, DiskSize="1MiB", Fill=False,
+                                **({"DiskKMSKeyId": kms_key_id} if kms_key_id else {}))
         return {"InstanceIds": out["InstanceIds"], "Disks": [d["DiskId"] for d in out["Disks"]]}
 
 
@@ -95,6 +99,14 @@ class DatabasesSide(Side):
             dsn = PG_DSN.rsplit("/", 1)[0] + f"/postgres?databases={database}"
             self.rid = self.control.seed(ServiceInstanceId=self.si, Disks=0, Postgres=dsn)["DBInstances"][0][
                 "DBInstanceId"]
+
+    def encrypt(self, tde_key: str | None, disk_key: str | None) -> None:
+        """The instance's TDE key and cloud disk encryption key, as RDS would report them."""
+        if self.kind == "memory":
+            self.port.instances[self.rid].update(tde_key=tde_key, disk_key=disk_key)
+        else:
+            self.control.call("POST", f"/_local/rds/instances/{self.rid}",
+                              {k: v for k, v in (("TDEKey", tde_key), ("DiskEncryptionKey", disk_key)) if v})
 
     def hold(self) -> None:
         if self.kind == "memory":

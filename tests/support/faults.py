@@ -53,6 +53,7 @@ from nestbackup.operations.cancel import cancel_backup, cancel_restore
 from nestbackup.operations.drill import RUNNING as DRILLS_RUNNING
 from nestbackup.operations.drill import create_drill
 from nestbackup.operations.drill_steps import advance as drill_advance
+from nestbackup.operations.locks import set_lock
 from nestbackup.operations.restore import advance, create_restore, get_restore
 from nestbackup.operations.restore_preview import preview
 from nestbackup.operations.schedules import apply_retention, set_schedule, tick
@@ -395,6 +396,26 @@ def _false_backup(w: FaultyWiring, rid: str, status: str, items: dict[str, dict]
     elif status == BackupStatus.DELETED:
         out += [f"backup {rid} is Deleted but {a} of {r} still exists"
                 for r, i in sorted(items.items()) for a in _artifacts_of(i) if _exists(w, a)]
+    return out + _broken_lock(w, rid, status, items, header.get("Lock"))
+
+
+def _broken_lock(w: FaultyWiring, rid: str, status: str, items: dict[str, dict], lock: dict | None) -> list[str]:
+    """A lock that holds keeps the backup and every artifact; what the record says the cloud locks, it locks."""
+    from nestbackup.decisions.locks import active
+    now = w.clock.peek()
+    if not active(lock, now):
+        return []
+    assert lock is not None
+    out = []
+    if status in (BackupStatus.DELETING, BackupStatus.DELETED, BackupStatus.DELETE_FAILED):
+        out.append(f"backup {rid} is locked until {lock['Until']} but {status}")
+    out += [f"backup {rid} is locked but {a} of {r} is gone" for r, i in sorted(items.items())
+            if i["status"] == ItemStatus.SUCCEEDED for a in _artifacts_of(i) if not _exists(w, a)]
+    if lock["Mode"] == "Compliance" and lock.get("CloudLock") in ("Pending", "Failed"):
+        out.append(f"backup {rid}'s Compliance lock is still {lock['CloudLock']} in ECS after the sweeps")
+    if lock.get("CloudLock") == "Locked":
+        out += [f"backup {rid} says ECS locks {sid} but it does not" for sid in lock.get("CloudLocked") or []
+                if w.raw.ecs.locks.get(sid, 0) <= now]
     return out
 
 
@@ -688,6 +709,19 @@ def _retention_run(w: FaultyWiring, player: FaultPlayer, client: Client, _: Any)
     timer(w, apply_retention, "si-1", Retention(keep_last=1), w.clock.time())
 
 
+def _lock_run(w: FaultyWiring, player: FaultPlayer, client: Client, _: Any) -> None:
+    """Lock the oldest of three backups (Compliance, ten days), then retention that would delete it."""
+    oldest = min(p[4:] for (p, s), _ in w.raw.store.rows.items() if p.startswith("rec#backup-") and s == HEADER)
+    client.call(set_lock, oldest, "Compliance", w.clock.time() + 10 * DAY, "admin", True)
+    timer(w, apply_retention, "si-1", Retention(keep_last=1), w.clock.time())
+
+
+def _locked_schedule_setup(w: FaultyWiring, player: FaultPlayer) -> None:
+    seeded(w)
+    set_schedule(w, "si-1", "0 */2 * * *", lock_mode="Compliance", lock_days=7)
+    w.clock.advance(2 * 3600 + 60)
+
+
 def _schedule_setup(w: FaultyWiring, player: FaultPlayer) -> None:
     seeded(w)
     set_schedule(w, "si-1", "0 */2 * * *")
@@ -778,6 +812,8 @@ SCENARIOS = {s.name: s for s in (
     Scenario("delete", _restore_setup, _delete_run),
     Scenario("retention", _retention_setup, _retention_run),
     Scenario("schedule", _schedule_setup, _schedule_run),
+    Scenario("lock-retention", _retention_setup, _lock_run),
+    Scenario("locked-schedule", _locked_schedule_setup, _schedule_run),
     Scenario("sweep-backup", _backup_whose_flow_died, _sweep_run),
     Scenario("sweep-restore", _restore_whose_flow_died, _sweep_run),
     Scenario("undo", _restored, _undo_run),

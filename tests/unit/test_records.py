@@ -19,7 +19,7 @@ def test_empty_record_is_creating_with_every_item_pending():
     assert set(api) == {"BackupId", "ServiceInstanceId", "Status", "StatusDetail", "StartTime", "EndTime",
                         "Description", "RestorableUntil", "AwaitingExpiry", "Cost", "NotProtected", "Origin", "Scope",
                         "Resources", "Cause", "Restorable", "RestorableReason",
-                        "LastDrill", "LastDrillId"}
+                        "LastDrill", "LastDrillId", "Lock"}
     assert {"ResourceId", "ResourceType", "Status", "ArtifactId", "Progress", "ErrorCode",
             "ErrorMessage"} <= set(api["Resources"][0])
 

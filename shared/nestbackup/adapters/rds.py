@@ -6,7 +6,7 @@ from typing import Any, Iterator
 
 from ..errors import CloudError
 from ..model.engines import create_backup_method
-from ..ports.databases import BackupJob, BackupSet, Database, DBInstance, HistoryTask
+from ..ports.databases import BackupJob, BackupSet, Database, DbEncryption, DBInstance, HistoryTask
 from .openapi import RpcClient
 
 VERSION = "2014-08-15"
@@ -108,6 +108,26 @@ class Rds:
         body = self.rpc.call("DescribeDBInstanceAttribute", {"DBInstanceId": db_instance_id})
         items = (body.get("Items") or {}).get("DBInstanceAttribute") or []
         return items[0] if items else {}
+
+    def describe_encryption(self, db_instance_id: str) -> DbEncryption:
+        """DescribeDBInstanceTDE and DescribeDBInstanceEncryptionKey; a refusal that is not transient (an engine or
+        edition without the feature) leaves that part unknown."""
+        tde = tde_key = disk_key = None
+        try:
+            body = self.rpc.call("DescribeDBInstanceTDE", {"DBInstanceId": db_instance_id})
+            tde, tde_key = body.get("TDEStatus") == "Enabled", body.get("EncryptionKey") or None
+        except CloudError as err:
+            if err.transient:
+                raise
+        try:
+            body = self.rpc.call("DescribeDBInstanceEncryptionKey", {"DBInstanceId": db_instance_id})
+            keys = list(body.get("EncryptionKeyList") or []) + [body]
+            disk_key = next((k.get("EncryptionKey") for k in keys
+                             if k.get("KeyUsage") == "DiskEncryption" and k.get("EncryptionKey")), "")
+        except CloudError as err:
+            if err.transient:
+                raise
+        return DbEncryption(tde, tde_key, disk_key)
 
     backup_must_wait = staticmethod(backup_must_wait)
     restore_waits = staticmethod(restore_waits)

@@ -71,6 +71,7 @@ def entry(route: Route, params: dict[str, str], req: Request, response: Response
         "ErrorCode": response.body.get("Code") if response.status >= 400 and isinstance(response.body, dict)
         else None,
         "SourceIp": _kept(req.source_ip),
+        "Reason": sent["Reason"][:500] if isinstance(sent.get("Reason"), str) else None,   # a lifted lock's
     }
     return {name: value for name, value in fields.items() if value is not None}     # what is unknown is absent
 

@@ -94,6 +94,24 @@ def delete_backup(call: Call) -> Response:
     return Response(200, delete(call.wiring, call.path_params["id"]))
 
 
+def lock_backup(call: Call) -> Response:
+    from ..operations import locks
+    record_id = call.path_params["id"]
+    own_record(call.wiring, call.principal, "backups", record_id)
+    body = json_body(call.request, {"Mode", "Until"}, {"Mode", "Until"})
+    return Response(200, locks.set_lock(call.wiring, record_id, body["Mode"], locks.parse_until(body["Until"]),
+                                        call.principal.name, call.principal.admin))
+
+
+def unlock_backup(call: Call) -> Response:
+    from ..operations import locks
+    record_id = call.path_params["id"]
+    own_record(call.wiring, call.principal, "backups", record_id)
+    body = json_body(call.request, {"Reason"}, {"Reason"})
+    return Response(200, locks.lift_lock(call.wiring, record_id, body["Reason"], call.principal.name,
+                                         call.principal.admin))
+
+
 def _timeline(call: Call, kind: str) -> Response:
     record_id = call.path_params["id"]
     own_record(call.wiring, call.principal, kind, record_id)
@@ -144,10 +162,11 @@ def delete_schedule(call: Call) -> Response:
 
 def set_schedule(call: Call) -> Response:
     from ..operations import schedules
-    body = json_body(call.request, {"Cron", "KeepLast", "KeepDays", "Enabled"}, {"Cron"},
-                     integers={"KeepLast", "KeepDays"}, flags={"Enabled"})
+    body = json_body(call.request, {"Cron", "KeepLast", "KeepDays", "Enabled", "LockMode", "LockDays"}, {"Cron"},
+                     integers={"KeepLast", "KeepDays", "LockDays"}, flags={"Enabled"})
     return Response(200, schedules.set_schedule(call.wiring, call.path_params["id"], body["Cron"],
-                                                body.get("KeepLast"), body.get("KeepDays"), body.get("Enabled", True)))
+                                                body.get("KeepLast"), body.get("KeepDays"), body.get("Enabled", True),
+                                                lock_mode=body.get("LockMode"), lock_days=body.get("LockDays")))
 
 
 def preview_retention(call: Call) -> Response:

@@ -109,6 +109,11 @@ def route_table() -> tuple[Route, ...]:
         Route("GET", "/backups/{id}", e.get_backup, "One backup", "Backup", "it", "/backups/{id}", params=(RECORD_ID,)),
         Route("DELETE", "/backups/{id}", e.delete_backup, "Delete its snapshots and backup sets",
               "Backup", "Deleted or DeleteFailed", "/backups/{id}", params=(RECORD_ID,)),
+        Route("PUT", "/backups/{id}/lock", e.lock_backup, "Lock the backup until a time (Governance or "
+              "Compliance), or extend its lock; Compliance also locks its snapshots in ECS",
+              "Backup", "it, with its Lock", "a backup lock", params=(RECORD_ID,), body="LockBackup"),
+        Route("DELETE", "/backups/{id}/lock", e.unlock_backup, "Lift a Governance lock (admin), with a Reason",
+              "Backup", "it, its Lock lifted", "a backup lock", params=(RECORD_ID,), body="UnlockBackup"),
         Route("GET", "/backups/{id}/events", e.backup_events, "The backup's timeline, oldest first",
               "Timeline", "its events", "a timeline", params=(RECORD_ID,)),
         Route("POST", "/backups/{id}/cancel", e.cancel_backup, "Cancel a running backup",

@@ -98,3 +98,28 @@ def delete(backup_id, yes, as_json, endpoint, token) -> None:
 def cancel(backup_id, as_json, endpoint, token) -> None:
     """Stop a running backup and delete what it already made."""
     echo_record(ApiClient(endpoint, token).call("POST", f"/backups/{backup_id}/cancel"), as_json)
+
+
+@backup.command("lock", short_help="Lock it until a time: nobody deletes it before (Compliance: not even the admin).")
+@click.argument("backup_id")
+@click.option("--mode", type=click.Choice(["Governance", "Compliance"]), required=True,
+              help="Governance: the admin can lift it; Compliance: nobody can, and ECS locks its snapshots too.")
+@click.option("--until", required=True, help="UTC time, e.g. 2027-01-31T00:00:00Z (extend a lock by giving a later "
+                                             "one).")
+@click.option("--json", "as_json", is_flag=True, help="Print the record as one JSON object.")
+@api_options
+def lock(backup_id, mode, until, as_json, endpoint, token) -> None:
+    """Lock a Created or PartiallyCreated backup: deleting it, retention and a cancel are refused until then."""
+    echo_record(ApiClient(endpoint, token).call("PUT", f"/backups/{backup_id}/lock", {"Mode": mode, "Until": until}),
+                as_json)
+
+
+@backup.command("unlock", short_help="Lift a Governance lock (admin), with a reason.")
+@click.argument("backup_id")
+@click.option("--reason", required=True, help="Why: kept on the record and in the audit trail.")
+@click.option("--json", "as_json", is_flag=True, help="Print the record as one JSON object.")
+@api_options
+def unlock(backup_id, reason, as_json, endpoint, token) -> None:
+    """Lift a backup's Governance lock (a Compliance lock cannot be lifted)."""
+    echo_record(ApiClient(endpoint, token).call("DELETE", f"/backups/{backup_id}/lock", {"Reason": reason}),
+                as_json)

@@ -112,10 +112,25 @@ def print_record(record: dict) -> None:
         click.echo(f"  instances stopped for {record['DowntimeSeconds']} s")
     if record.get("Cost"):
         click.echo(f"  cost {cost_line(record['Cost'])}")
+    if record.get("Lock"):
+        click.echo(f"  {lock_line(record['Lock'])}")
     for left_out in record.get("NotProtected") or []:
         click.echo(f"  not protected: {left_out['ResourceType']} {left_out['ResourceId']} ({left_out['Reason']})")
     for item in record.get("Resources", []):
         click.echo(item_line(item))
+
+
+def lock_line(lock: dict) -> str:
+    """`locked (Compliance) until …`, what the cloud locks, or who lifted it and why."""
+    if lock.get("Lifted"):
+        lifted = lock["Lifted"]
+        return f"lock ({lock['Mode']}) lifted by {lifted['By']} at {lifted['At']}: {lifted['Reason']}"
+    said = {"Locked": f"; ECS locks its snapshots until {lock.get('CloudLockedUntil')}",
+            "Pending": "; its snapshots' ECS lock is pending",
+            "Failed": "; ECS did not lock some snapshots yet (the sweeper tries again)"}
+    cloud = said.get(lock.get("CloudLock") or "", "")
+    note = f"; {lock['NotLockedInCloud']}" if lock.get("NotLockedInCloud") else ""
+    return f"locked ({lock['Mode']}) until {lock['Until']}{cloud}{note}"
 
 
 def echo_record(record: dict, as_json: bool) -> None:

@@ -22,6 +22,8 @@ def _print(schedule: dict) -> None:
     keep = ", ".join(f"{k} {schedule[k]}" for k in ("KeepLast", "KeepDays") if schedule.get(k)) or "keep all"
     click.echo(f"{schedule['ServiceInstanceId']}  cron '{schedule['Cron']}' (UTC)  {keep}  "
                f"{'enabled' if schedule['Enabled'] else 'disabled'}")
+    if schedule.get("LockMode"):
+        click.echo(f"  locks each backup ({schedule['LockMode']}) for {schedule['LockDays']} day(s)")
     click.echo(f"  next run   {schedule.get('NextRunTime') or '- (disabled)'}")
     if schedule.get("LastFireTime"):
         backup = schedule.get("LastBackupId")
@@ -44,13 +46,18 @@ def schedule() -> None:
 @click.option("--keep-last", type=click.IntRange(1, 1000), default=None, help="Keep the newest N backups.")
 @click.option("--keep-days", type=click.IntRange(1, 3650), default=None, help="Keep backups younger than N days.")
 @click.option("--disabled", is_flag=True, help="Store the schedule but do not run it.")
+@click.option("--lock-mode", type=click.Choice(["Governance", "Compliance"]), default=None,
+              help="Lock every backup it takes (with --lock-days).")
+@click.option("--lock-days", type=click.IntRange(1, 36500), default=None, help="For this many days from its start.")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @api_options
-def set_(service_instance, cron, keep_last, keep_days, disabled, as_json, endpoint, token) -> None:
+def set_(service_instance, cron, keep_last, keep_days, disabled, lock_mode, lock_days, as_json, endpoint,
+         token) -> None:
     """Create or replace the schedule (see what its retention would delete first: schedule retention)."""
-    out = ApiClient(endpoint, token).call("PUT", _path(service_instance),
-                                          {"Cron": cron, "KeepLast": keep_last, "KeepDays": keep_days,
-                                           "Enabled": not disabled})
+    body = {"Cron": cron, "KeepLast": keep_last, "KeepDays": keep_days, "Enabled": not disabled}
+    if lock_mode or lock_days:
+        body |= {"LockMode": lock_mode, "LockDays": lock_days}
+    out = ApiClient(endpoint, token).call("PUT", _path(service_instance), body)
     click.echo(json.dumps(out)) if as_json else _print(out)
 
 
@@ -80,6 +87,8 @@ def retention(service_instance, keep_last, keep_days, as_json, endpoint, token) 
         click.echo(json.dumps(out))
         return
     rule = ", ".join(f"{k} {out[k]}" for k in ("KeepLast", "KeepDays") if out.get(k))
+    for kept in out.get("KeptByLock") or []:
+        click.echo(f"kept by its lock: {kept['BackupId']} ({kept['Lock']['Mode']} until {kept['Lock']['Until']})")
     if not out["WouldDelete"]:
         click.echo(f"dry run ({rule}): nothing would be deleted; {out['Kept']} backup(s) kept")
         return

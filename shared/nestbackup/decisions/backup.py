@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections import defaultdict
-from typing import Iterable, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
 from ..model.causes import GROUP_MEMBER_FAILED
 from ..model.engines import ENGINES
@@ -25,6 +25,7 @@ class DiskFacts(NamedTuple):
     category: str
     size_gib: int
     multi_attach: bool = False
+    encryption: dict[str, Any] | None = None     # decisions/encryption.py, from DescribeDisks
 
 
 class DatabaseFacts(NamedTuple):
@@ -33,6 +34,7 @@ class DatabaseFacts(NamedTuple):
     engine: str
     db_instance_type: str = "Primary"    # Primary | Readonly | Guard | Temp
     master_instance_id: str = ""
+    encryption: dict[str, Any] | None = None     # decisions/encryption.py, from TDE and the encryption key
 
 
 def skip_reason(db: DatabaseFacts) -> str | None:
@@ -65,7 +67,8 @@ def plan_items(disks: Iterable[DiskFacts], databases: Iterable[DatabaseFacts],
     for instance_id, members in by_instance.items():
         method = (BackupMethod.SNAPSHOT_GROUP if use_groups and instance_id and groupable(members)
                   else BackupMethod.SNAPSHOT)
-        items += [BackupItem(d.disk_id, ResourceType.DISK, instance_id=instance_id, method=method) for d in members]
+        items += [BackupItem(d.disk_id, ResourceType.DISK, instance_id=instance_id, method=method,
+                             encryption=d.encryption) for d in members]
     for db in sorted(databases, key=lambda d: d.db_instance_id):
         reason = skip_reason(db)
         if reason:
@@ -73,7 +76,7 @@ def plan_items(disks: Iterable[DiskFacts], databases: Iterable[DatabaseFacts],
                                     status=ItemStatus.SKIPPED, error_message=reason))
         elif db.engine in ENGINES:
             items.append(BackupItem(db.db_instance_id, ResourceType.RDS, engine=db.engine,
-                                    method=BackupMethod.RDS_BACKUP))
+                                    method=BackupMethod.RDS_BACKUP, encryption=db.encryption))
     return items
 
 
@@ -86,6 +89,7 @@ class CloudProgress(NamedTuple):
     error_message: str | None = None
     remain_seconds: float | None = None     # the cloud's own estimate of the time left (ECS RemainTime), if any
     size_bytes: int | None = None           # what the cloud keeps of it (a snapshot's full size), if it says
+    encryption: dict[str, Any] | None = None  # the artifact's own encryption (a snapshot's), if it says
 
 
 def failed_group_outcomes(group_id: str, members: dict[str, tuple[str, str, int]]) -> dict[str, CloudProgress]:
@@ -131,6 +135,8 @@ def advance(item: BackupItem, seen: CloudProgress | None, now: float, deadline: 
         item.artifact_id = seen.artifact_id
     if seen.size_bytes:
         item.size_bytes = seen.size_bytes
+    if seen.encryption:
+        item.encryption = seen.encryption
     if seen.status is ItemStatus.FAILED:
         item.fail(seen.error_code or "BackupFailed",
                   seen.error_message or f"the cloud reported the backup of {item.resource_id} as failed")

@@ -12,6 +12,7 @@ from typing import Any
 from ..model.coverage import NotProtected, coverage_note
 from ..model.status import ItemStatus
 from .backup import DatabaseFacts, DiskFacts, plan_items
+from .encryption import warnings as encryption_warnings
 
 DEFAULT_PRICES = {
     "SnapshotUSDPerGiBMonth": 0.017,           # assumption: ECS standard snapshot storage
@@ -41,6 +42,7 @@ def plan(si: str, disks: list[DiskFacts], databases: list[DatabaseFacts], db_siz
                         f"them as they are")
     planned = plan_items(disks, databases)
     items = [i for i in planned if i.status is not ItemStatus.SKIPPED]
+    warnings += encryption_warnings({i.resource_id: i.encryption for i in items})
     by_disk = {d.disk_id: d for d in disks}
     resources = []
     for item in planned:
@@ -50,6 +52,8 @@ def plan(si: str, disks: list[DiskFacts], databases: list[DatabaseFacts], db_siz
             entry["Engine"] = item.engine
         if item.status is ItemStatus.SKIPPED:
             entry["Skipped"] = item.error_message
+        else:
+            entry["Encryption"] = item.encryption
         if item.resource_id in by_disk:
             entry["SizeGiB"] = by_disk[item.resource_id].size_gib
         else:

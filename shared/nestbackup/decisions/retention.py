@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import pairwise
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..errors import ValidationError
 from ..model.records import COUNTED_ORIGINS
@@ -37,6 +37,7 @@ class BackupSummary(NamedTuple):
     started_epoch: float
     origin: str = "user"   # model/records.ORIGINS
     scope: str = "whole"   # model/records.SCOPES
+    lock: dict[str, Any] | None = None   # the record's Lock (decisions/locks.py): a locked backup the rule dooms stays
 
     @property
     def counted(self) -> bool:

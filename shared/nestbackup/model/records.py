@@ -69,6 +69,7 @@ class BackupItem:
     size_bytes: int | None = None        # what the cloud keeps: the snapshot's full size, or the backup set's
     delete_refused: str | None = None    # RDS: DeleteBackup refused the set ("code: message"); it stays until expiry
     retried: str | None = None           # the cloud's refusals its start met and retried (for the timeline)
+    encryption: dict[str, Any] | None = None  # Encrypted, KeyId, By (decisions/encryption.py); None: not said
     start_time: str | None = None        # when it left Pending, and when it became final (operations.timeline)
     end_time: str | None = None
 
@@ -91,6 +92,7 @@ class BackupItem:
                "StartTime": self.start_time, "EndTime": self.end_time}
         out["ExpiresAt"] = self.expires_at     # disk snapshots without RetentionDays never expire
         out["WaitReason"] = self.wait_reason   # why it has not started yet (the resource is busy), for the caller
+        out["Encryption"] = self.encryption    # whether its artifact is encrypted, with which key, as the cloud says
         if self.resource_type is ResourceType.RDS:
             out["Engine"] = self.engine
             out["Databases"] = list(self.databases)
@@ -141,6 +143,7 @@ class BackupRecord:
     cause: dict[str, Any] = field(default_factory=dict)   # the failure that ended it (causes.root_cause), once final
     last_drill: str | None = None        # when a drill last proved it restores (ISO UTC), and which drill
     last_drill_id: str | None = None
+    lock: dict[str, Any] | None = None   # Mode, Until, By, CloudLock..., Lifted (decisions/locks.py)
 
     def refresh_status(self, now: str) -> BackupStatus:
         """Recompute the overall status from the items; the end time and the cause are set once it is final."""
@@ -183,7 +186,8 @@ class BackupRecord:
                 "RestorableUntil": self.restorable_until, "AwaitingExpiry": self.awaiting_expiry,
                 "Cost": self.cost, "NotProtected": [n.to_api() for n in self.not_protected],
                 "Origin": self.origin, "Scope": self.scope, "LastDrill": self.last_drill,
-                "LastDrillId": self.last_drill_id, "Resources": [i.to_api() for i in self.items]}
+                "LastDrillId": self.last_drill_id, "Lock": self.lock,
+                "Resources": [i.to_api() for i in self.items]}
 
     @property
     def detail(self) -> str:
@@ -200,7 +204,7 @@ class BackupRecord:
                 "AwaitingExpiry": self.awaiting_expiry, "Cost": self.cost,
                 "NotProtected": [n.to_api() for n in self.not_protected], "Origin": self.origin, "Scope": self.scope,
                 "Cause": self.cause, "LastDrill": self.last_drill, "LastDrillId": self.last_drill_id,
-                "Order": [i.resource_id for i in self.items]}
+                "Lock": self.lock, "Order": [i.resource_id for i in self.items]}
 
     @classmethod
     def from_docs(cls, header: dict[str, Any], items: dict[str, dict[str, Any]]) -> BackupRecord:
@@ -220,7 +224,7 @@ class BackupRecord:
                    not_protected=[NotProtected.from_api(n) for n in header.get("NotProtected") or []],
                    origin=header.get("Origin") or _origin_before_it_was_kept(header.get("Description", "")),
                    scope=header.get("Scope") or "whole", cause=cause, last_drill=header.get("LastDrill"),
-                   last_drill_id=header.get("LastDrillId"))
+                   last_drill_id=header.get("LastDrillId"), lock=header.get("Lock") or None)
 
 
 # Who asked for a backup: an operator or a script through the API, a schedule, a restore (the safety backup taken

@@ -16,6 +16,7 @@ from .kinds import kind_of
 from .kinds.action import NOT_FOUND_CODES, refused_for_good
 from .kinds.rds_backup import PENDING_SET_SECONDS, PENDING_SETS, pending_set
 from .loading import load_backup, read_backup, save
+from .locks import refuse_if_locked
 
 # -- delete
 
@@ -36,11 +37,14 @@ def delete_backup(w: Ports, backup_id: str, now: float | None = None, retry_refu
     `claims.take_instance_lock`), the backup is listed in DELETES before it is marked Deleting, and a Deleting
     backup whose delete began over DELETE_GRACE_SECONDS ago (its process died, or its record's write failed) is
     deleted again, by hand or by the sweeper (`resume_deletes`): what is already gone counts as deleted. A Deleting
-    backup whose delete is younger is answered as it stands (the same delete is under way)."""
+    backup whose delete is younger is answered as it stands (the same delete is under way).
+
+    A locked backup (`operations/locks.py`) is refused (Conflict naming the lock), whoever asks."""
     now = time.time() if now is None else now
     record = load_backup(w, backup_id)
     if record.status is BackupStatus.DELETED:
         return record.to_api()
+    refuse_if_locked(record, now, "deleting it")
     if record.status is BackupStatus.CREATING:
         raise Conflict(f"backup {backup_id} is still Creating; it can be deleted once it ends")
     si = record.service_instance_id

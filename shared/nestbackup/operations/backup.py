@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from .. import logs
 from ..decisions.backup import DatabaseFacts, DiskFacts, plan_items
-from ..errors import NestBackupError, ValidationError
+from ..decisions.encryption import of_database, of_disk
+from ..errors import CloudError, NestBackupError, ValidationError
 from ..model.ids import check_client_token, check_service_instance_id
 from ..model.records import BackupRecord, iso_utc, new_record_id
 from ..model.status import BACKUP_FINAL, BackupStatus, ItemStatus
@@ -33,11 +34,12 @@ DESCRIPTION_MAX_CHARS = 256
 
 def create_backup(w: Ports, service_instance_id: str, description: str = "", token: str | None = None,
                   now: float | None = None, lock_holder: str | None = None, origin: str = "user",
-                  only: list[str] | None = None) -> dict:
+                  only: list[str] | None = None, backup_lock: tuple[str, int] | None = None) -> dict:
     """Write the record and start the flow, opened as `operations/opening.py` says (token, index, lock, record,
     flow). `lock_holder`: the operation that already holds the instance's lock and runs this backup inside it (a
     restore's safety backup). `only`: back up just these disks and RDS instances (a partial backup: a selective
-    restore's safety backup covers what that restore replaces)."""
+    restore's safety backup covers what that restore replaces). `backup_lock`: (mode, days), a schedule's lock, on
+    the record from its creation (`operations/locks.py` applies it when the backup ends)."""
     check_service_instance_id(service_instance_id)
     if not isinstance(description, str) or len(description) > DESCRIPTION_MAX_CHARS:
         raise ValidationError(f"Description must be a string of at most {DESCRIPTION_MAX_CHARS} characters")
@@ -63,7 +65,8 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
     if only is not None:
         disks = [d for d in disks if d.disk_id in only]
         databases = [d for d in databases if d.db_instance_id in only]
-    items = plan_items(disk_facts(disks), database_facts(databases))
+    encryption = database_encryption(w, databases)
+    items = plan_items(disk_facts(disks), database_facts(databases, encryption))
     record = BackupRecord(backup_id, service_instance_id, iso_utc(now), description, items, started_epoch=now,
                           not_protected=found.unprotected, origin=origin,
                           scope="whole" if only is None else "partial")
@@ -71,6 +74,9 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
         record.status_detail = (f"nothing to back up: Compute Nest lists no disks or primary RDS instances for "
                                 f"{service_instance_id}, and none carry the tag {s.tag_key}={service_instance_id}")
     record.refresh_status(iso_utc(now))
+    if backup_lock and record.status is BackupStatus.CREATING:     # one that made nothing has nothing to lock
+        from ..decisions.locks import new_lock
+        record.lock = new_lock(backup_lock[0], now + backup_lock[1] * 86400.0, origin, now)
     write_record(w, op, record.header_doc(), {i.resource_id: i.to_dict() for i in items})
     logs.event("backup created", step="create", record_id=backup_id, service_instance_id=service_instance_id,
                items=len(items))
@@ -94,11 +100,29 @@ def _close(w: Ports, backup_id: str, cause: dict) -> None:
 
 
 def disk_facts(disks: list[Disk]) -> list[DiskFacts]:
-    return [DiskFacts(d.disk_id, d.instance_id, d.category, d.size_gib, d.multi_attach) for d in disks]
+    return [DiskFacts(d.disk_id, d.instance_id, d.category, d.size_gib, d.multi_attach,
+                      of_disk(d.encrypted, d.kms_key_id, "ECS disk (Encrypted, KMSKeyId)")) for d in disks]
 
 
-def database_facts(dbs: list[DBInstance]) -> list[DatabaseFacts]:
-    return [DatabaseFacts(d.db_instance_id, d.engine, d.db_instance_type, d.master_instance_id) for d in dbs]
+def database_facts(dbs: list[DBInstance], encryption: dict[str, dict | None] | None = None) -> list[DatabaseFacts]:
+    return [DatabaseFacts(d.db_instance_id, d.engine, d.db_instance_type, d.master_instance_id,
+                          (encryption or {}).get(d.db_instance_id)) for d in dbs]
+
+
+def database_encryption(w: Ports, dbs: list[DBInstance]) -> dict[str, dict | None]:
+    """Each primary's encryption as RDS says it (decisions/encryption.py); None where RDS does not answer: what a
+    backup records of it, never a reason to fail."""
+    out: dict[str, dict | None] = {}
+    for db in dbs:
+        if not db.primary:
+            continue
+        try:
+            found = w.rds.describe_encryption(db.db_instance_id)
+            out[db.db_instance_id] = of_database(found.tde, found.tde_key, found.disk_key)
+        except CloudError as err:
+            logs.event("encryption not known", step="create", resource_id=db.db_instance_id, code=err.code)
+            out[db.db_instance_id] = None
+    return out
 
 
 def _same_token_answer(w: Ports, record_id: str) -> dict:

@@ -43,6 +43,9 @@ def finalize(w: Ports, backup_id: str, error: dict | None = None, now: float | N
     if status is BackupStatus.CREATING:          # not final: nothing to close yet
         return FinalizeOutput(backup_id, str(status)).to_event()
     meter.charge(backup_id, FinalizeOutput.TRANSITIONS_AFTER_ERROR if error else FinalizeOutput.TRANSITIONS)
+    if record.lock:                              # a schedule's lock: kept only on what was backed up, then applied
+        from .locks import lock_at_finalize
+        lock_at_finalize(w, record, now)
     database_bytes = sum(i.size_bytes or 0 for i in record.items if i.resource_type is ResourceType.RDS)
     record.cost = final_cost(w, backup_id, sum(i.size_bytes or 0 for i in record.items), database_bytes)
     save(w, stored, record)

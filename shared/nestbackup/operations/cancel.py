@@ -38,6 +38,8 @@ def cancel_backup(w: Ports, backup_id: str, now: float | None = None) -> dict:
     record = load_backup(w, backup_id)
     if record.status is not BackupStatus.CREATING:
         raise Conflict(f"backup {backup_id} is {record.status}: only a running backup can be cancelled")
+    from .locks import refuse_if_locked  # a schedule's lock holds from the backup's creation
+    refuse_if_locked(record, time.time() if now is None else now, "cancelling it (a cancel deletes what it made)")
     w.flows.stop_generations(w.settings.backup_flow, backup_id, "cancelled by the caller")
     cleanup = CancelCleanup(time.monotonic() + w.settings.cancel_rds_wait_seconds)
     _delete_made(w, backup_id, cleanup)

@@ -8,7 +8,7 @@ from ..errors import ValidationError
 from ..model.engines import ENGINES
 from ..model.ids import check_service_instance_id
 from ..ports import Ports
-from .backup import database_facts, disk_facts
+from .backup import database_encryption, database_facts, disk_facts
 from .discovery import check_service_instance, discover
 
 
@@ -30,7 +30,8 @@ def plan_backup(w: Ports, service_instance_id: str) -> dict:
         prices = json.loads(s.prices or "{}")
     except ValueError:
         raise ValidationError("NESTBACKUP_PRICES is not valid JSON") from None
-    out = plan(service_instance_id, disk_facts(found.disks), database_facts(found.databases), sizes, prices,
+    out = plan(service_instance_id, disk_facts(found.disks),
+               database_facts(found.databases, database_encryption(w, found.databases)), sizes, prices,
                table_restore=table_restore, not_protected=found.unprotected)
     out["DiscoveredBy"] = dict(found.sources)
     return out

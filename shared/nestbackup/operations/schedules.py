@@ -59,6 +59,7 @@ def _api(si: str, doc: dict, now: float) -> dict:
     upcoming = next_fire(doc["Cron"], max(now, doc.get("LastFire") or 0)) if enabled else None
     return {"ServiceInstanceId": si, "Cron": doc["Cron"], "KeepLast": doc.get("KeepLast"),
             "KeepDays": doc.get("KeepDays"), "Enabled": enabled,
+            "LockMode": doc.get("LockMode"), "LockDays": doc.get("LockDays"),
             "NextRunTime": iso_utc(upcoming) if upcoming else None,
             "LastFireTime": iso_utc(last_run) if last_run else None,
             "LastBackupId": doc.get("LastBackupId"),
@@ -67,7 +68,9 @@ def _api(si: str, doc: dict, now: float) -> dict:
 
 
 def set_schedule(w: Ports, si: str, cron: str, keep_last: int | None = None, keep_days: int | None = None,
-                 enabled: bool = True, now: float | None = None) -> dict:
+                 enabled: bool = True, now: float | None = None, lock_mode: str | None = None,
+                 lock_days: int | None = None) -> dict:
+    """`lock_mode`/`lock_days`: every backup it takes is locked so (decisions/locks.py) from its creation."""
     check_service_instance_id(si)
     now = time.time() if now is None else now
     if w.computenest.service_instance(si) is None:
@@ -81,14 +84,25 @@ def set_schedule(w: Ports, si: str, cron: str, keep_last: int | None = None, kee
         Retention(keep_last, keep_days)
     if not isinstance(enabled, bool):
         raise ValidationError("Enabled must be true or false")
+    _check_lock_option(lock_mode, lock_days)
     current = w.documents.get_doc(SCHEDULES, si)
     kept = {k: current[0][k] for k in ("LastRun", "LastBackupId") if current and k in current[0]}
     doc = {"Cron": cron, "KeepLast": keep_last, "KeepDays": keep_days, "Enabled": enabled,
+           "LockMode": lock_mode, "LockDays": lock_days,
            # a new or changed schedule fires from now on, not for the times it was not there
            "LastFire": now if current is None or current[0]["Cron"] != cron else current[0].get("LastFire", now),
            "LastRun": None} | kept
     w.documents.put_doc(SCHEDULES, si, doc)
     return _api(si, doc, now)
+
+
+def _check_lock_option(mode: str | None, days: int | None) -> None:
+    from ..decisions.locks import LOCK_MODES, MAX_LOCK_DAYS
+    if mode is None and days is None:
+        return
+    if mode not in LOCK_MODES or isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_LOCK_DAYS:
+        raise ValidationError(f"a schedule's lock needs LockMode ({' or '.join(LOCK_MODES)}) and LockDays (1 to "
+                              f"{MAX_LOCK_DAYS})")
 
 
 def get_schedule(w: Ports, si: str, now: float | None = None) -> dict:
@@ -215,8 +229,9 @@ def _run(w: Ports, si: str, doc: dict, version: int, now: float, budget: StartBu
     if doc.get("KeepLast") or doc.get("KeepDays"):
         out["Deleted"] = apply_retention(w, si, Retention(doc.get("KeepLast"), doc.get("KeepDays")), now)
     try:
+        lock = (doc["LockMode"], int(doc["LockDays"])) if doc.get("LockMode") and doc.get("LockDays") else None
         record = create_backup(w, si, _description(doc["Cron"]), token=f"schedule-{int(fire)}", now=now,
-                               origin="schedule")
+                               origin="schedule", backup_lock=lock)
         out["BackupId"], out["Status"] = record["BackupId"], record["Status"]
         budget.spend(max(0, len(record.get("Resources") or []) - 1))
     except (Conflict, NotFound, CloudError, ValidationError) as err:   # NotFound: Compute Nest no longer knows it
@@ -234,7 +249,7 @@ def _candidates(w: Ports, si: str) -> list[BackupSummary]:
             if b.get("AwaitingExpiry"):      # RDS refuses to delete its sets: they go at expiry; do not loop
                 continue
             summaries.append(BackupSummary(b["BackupId"], b["Status"], record_time(b["BackupId"]),
-                                           b.get("Origin") or "user", b.get("Scope") or "whole"))
+                                           b.get("Origin") or "user", b.get("Scope") or "whole", b.get("Lock")))
         after = page["NextToken"]
         if not after:
             return summaries
@@ -252,17 +267,31 @@ def preview_retention(w: Ports, si: str, keep_last: int | None = None, keep_days
         keep_last, keep_days = found[0].get("KeepLast"), found[0].get("KeepDays")
     rule = Retention(keep_last, keep_days)
     summaries = _candidates(w, si)
-    doomed = expired(summaries, rule, now)
     by_id = {b.backup_id: b for b in summaries}
+    doomed, locked = _unlocked(expired(summaries, rule, now), by_id, now)
     return {"ServiceInstanceId": si, "KeepLast": keep_last, "KeepDays": keep_days, "DryRun": True,
             "WouldDelete": [{"BackupId": b, "Status": by_id[b].status, "StartTime": iso_utc(by_id[b].started_epoch)}
                             for b in doomed],
+            "KeptByLock": [{"BackupId": b, "Lock": by_id[b].lock} for b in locked],
             "Kept": len(summaries) - len(doomed)}
 
 
+def _unlocked(doomed: list[str], by_id: dict[str, BackupSummary], now: float) -> tuple[list[str], list[str]]:
+    """The rule's doomed backups split into those it deletes and those a lock keeps (each would answer 409)."""
+    from ..decisions.locks import active
+    locked = [b for b in doomed if active(by_id[b].lock, now)]
+    return [b for b in doomed if b not in locked], locked
+
+
 def apply_retention(w: Ports, si: str, rule: Retention, now: float) -> list[str]:
+    """Delete what the rule no longer keeps; a locked backup counts as one the rule weighs but stays (its delete
+    would be refused, 409 naming the lock)."""
     deleted = []
-    for backup_id in expired(_candidates(w, si), rule, now):
+    summaries = _candidates(w, si)
+    doomed, locked = _unlocked(expired(summaries, rule, now), {b.backup_id: b for b in summaries}, now)
+    for backup_id in locked:
+        logs.event("retention kept a locked backup", step="retention", record_id=backup_id)
+    for backup_id in doomed:
         try:
             if delete_backup(w, backup_id, now, retry_refused=False)["Status"] == BackupStatus.DELETED:
                 deleted.append(backup_id)

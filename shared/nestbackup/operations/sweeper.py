@@ -26,6 +26,7 @@ from .artifacts import delete_pending_sets, resume_deletes
 from .backup_finalize import finalize
 from .backup_poll import poll
 from .claims import ACTIVE, OPENING_SECONDS
+from .locks import finish_cloud_locks
 from .opening import abandon_indexed
 from .undo_snapshots import delete_unneeded
 
@@ -113,7 +114,9 @@ def sweep(w: Ports, now: float | None = None) -> dict:
     resume_deletes(w, now)
     unwanted = delete_unwanted_artifacts(w, now)
     undo = delete_unneeded(w, now)            # the snapshots taken at a restore's stop, past its undo window
-    return {"Finished": finished, "Abandoned": abandoned, "Running": alive, "LeftForNextSweep": left,
+    locked = finish_cloud_locks(w, now)
+    return {"CloudLocksFinished": locked, "Finished": finished, "Abandoned": abandoned, "Running": alive,
+            "LeftForNextSweep": left,
             "CancelledSetsDeleted": sets["Deleted"], "CancelledSetsWaiting": sets["Waiting"],
             "UnwantedArtifactsDeleted": unwanted["Deleted"], "UndoSnapshotsDeleted": undo["Deleted"],
             "DrillsClosed": drills, "DrillsStarted": scheduled, "ObjectivesBreached": breached}

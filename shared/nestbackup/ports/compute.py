@@ -21,6 +21,8 @@ class Disk(NamedTuple):
     disk_type: str
     multi_attach: bool = False
     zone_id: str = ""         # ZoneId: where a disk made from its snapshot must be created
+    encrypted: bool | None = None       # Encrypted (None: not said)
+    kms_key_id: str | None = None       # KMSKeyId, of an encrypted disk
 
     @property
     def creating(self) -> bool:
@@ -62,6 +64,8 @@ class Snapshot(NamedTuple):
     remain_seconds: int | None = None   # RemainTime: the cloud's estimate of the time left while progressing
     size_bytes: int | None = None       # FullSnapshotSizeInBytes: the snapshot's full size (billing is incremental)
     created_epoch: float | None = None  # CreationTime (the sweeper leaves younger artifacts to their create)
+    encrypted: bool | None = None       # Encrypted (None: not said)
+    kms_key_id: str | None = None       # KMSKeyId
 
     @property
     def accomplished(self) -> bool:
@@ -129,6 +133,11 @@ class Compute(Protocol):
     def delete_snapshot(self, snapshot_id: str) -> None: ...
 
     def delete_snapshot_group(self, group_id: str) -> None: ...
+
+    def lock_snapshot(self, snapshot_id: str, days: int) -> None:
+        """Lock the snapshot in compliance mode for `days` (no cool-off): nobody can delete it, nor shorten the
+        lock, until it expires; locking again only extends it."""
+        ...
 
     def stop_instances(self, instance_ids: list[str]) -> list[Refused]: ...
 

@@ -99,6 +99,13 @@ class HistoryTask(NamedTuple):
         return self.status in FAILED_TASK
 
 
+class DbEncryption(NamedTuple):
+    """What RDS says of an instance's encryption; None where it did not answer."""
+    tde: bool | None               # DescribeDBInstanceTDE TDEStatus Enabled
+    tde_key: str | None            # its EncryptionKey
+    disk_key: str | None           # DescribeDBInstanceEncryptionKey: the key of KeyUsage DiskEncryption ("" none)
+
+
 class Databases(Protocol):
     # RestoreTable takes a MySQL database entry without its tables as "the whole database" (adapters/rds.py).
     whole_database_table_meta: bool
@@ -110,6 +117,11 @@ class Databases(Protocol):
     def attribute(self, db_instance_id: str) -> dict[str, Any]: ...
 
     def instance_status(self, db_instance_id: str) -> str: ...
+
+    def describe_encryption(self, db_instance_id: str) -> DbEncryption:
+        """TDE and cloud disk encryption of the instance; a part RDS refuses to say (e.g. an engine without TDE)
+        is None."""
+        ...
 
     def create_backup(self, db_instance_id: str, retention_days: int | None = None) -> str: ...
 

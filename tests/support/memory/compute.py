@@ -9,7 +9,12 @@ import time
 from collections import Counter
 from typing import Iterable
 
-from nestbackup.adapters.ecs import reset_must_wait, snapshot_must_wait  # the same refusal tables as the real port
+from nestbackup.adapters.ecs import (  # the same refusal tables and lock codes as the real port
+    LOCK_SHORTENED_CODE,
+    SNAPSHOT_LOCKED_CODE,
+    reset_must_wait,
+    snapshot_must_wait,
+)
 from nestbackup.errors import CloudError
 from nestbackup.ports.compute import Disk, Instance, Refused, Snapshot, SnapshotGroup
 
@@ -57,6 +62,7 @@ class MemoryCompute:
         self.disks: dict[str, dict] = {}
         self.snapshots: dict[str, dict] = {}
         self.groups: dict[str, dict] = {}
+        self.locks: dict[str, float] = {}       # snapshot id -> when its compliance lock expires (epoch)
         self.tokens: dict[str, tuple[tuple, str]] = {}     # ClientToken -> (the call's parameters, its result)
         self.failing: set[str] = set()          # disks whose snapshots end failed
         self.refuse_stop: set[str] = set()      # instances that accept a stop and never reach Stopped
@@ -69,11 +75,11 @@ class MemoryCompute:
         return iid
 
     def add_disk(self, instance_id: str | None, tags: dict[str, str], size_gib: int = 20,
-                 category: str = "cloud_essd") -> str:
+                 category: str = "cloud_essd", kms_key_id: str | None = None) -> str:
         did = f"d-{next(self._ids):06d}"
         self.disks[did] = {"instance_id": instance_id, "status": "In_use" if instance_id else "Available",
                            "category": category, "size_gib": size_gib, "tags": dict(tags), "seen": 0,
-                           "reset_to": None}
+                           "reset_to": None, "kms_key_id": kms_key_id}
         return did
 
     def finish(self, *ids: str) -> None:
@@ -185,11 +191,35 @@ class MemoryCompute:
     def delete_snapshot(self, snapshot_id: str) -> None:
         self.refusals.call("DeleteSnapshot")
         with self._lock:                        # the reference: a snapshot that does not exist is ignored
+            self._refuse_locked("DeleteSnapshot", [snapshot_id])
             self.snapshots.pop(snapshot_id, None)
+
+    def lock_snapshot(self, snapshot_id: str, days: int) -> None:
+        self.refusals.call("LockSnapshot")
+        with self._lock:
+            if snapshot_id not in self.snapshots:
+                raise CloudError("InvalidSnapshotId.NotFound", f"snapshot {snapshot_id} does not exist",
+                                 action="LockSnapshot", http_status=404)
+            if not 1 <= days <= 36500:
+                raise CloudError("InvalidParameter", "LockDuration must be 1 to 36500", action="LockSnapshot",
+                                 http_status=400)
+            until = time.time() + days * 86400
+            if until < self.locks.get(snapshot_id, 0):
+                raise CloudError(LOCK_SHORTENED_CODE, "a compliance lock can only be extended", action="LockSnapshot",
+                                 http_status=400)
+            self.locks[snapshot_id] = until
+
+    def _refuse_locked(self, action: str, snapshot_ids: Iterable[str]) -> None:
+        locked = [sid for sid in snapshot_ids if self.locks.get(sid, 0) > time.time()]
+        if locked:
+            raise CloudError(SNAPSHOT_LOCKED_CODE, f"snapshot {locked[0]} is locked in compliance mode",
+                             action=action, http_status=403)
 
     def delete_snapshot_group(self, group_id: str) -> None:
         self.refusals.call("DeleteSnapshotGroup")
         with self._lock:
+            if group_id in self.groups:
+                self._refuse_locked("DeleteSnapshotGroup", self.groups[group_id]["members"])
             group = self.groups.pop(group_id, None)
             if group is None:
                 raise CloudError("InvalidSnapshotGroupId.NotFound", f"group {group_id} does not exist",
@@ -279,7 +309,8 @@ class MemoryCompute:
     def _new_snapshot(self, disk_id: str, tags: dict[str, str] | None, group: str | None) -> str:
         sid = f"s-{next(self._ids):06d}"
         self.snapshots[sid] = {"disk": disk_id, "status": "progressing", "progress": 0, "tags": dict(tags or {}),
-                               "seen": 0, "group": group, "created": time.time()}
+                               "seen": 0, "group": group, "created": time.time(),
+                               "kms_key_id": self.disks[disk_id].get("kms_key_id") if disk_id in self.disks else None}
         return sid
 
     def _advance(self, ids: Iterable[str]) -> None:
@@ -296,9 +327,10 @@ class MemoryCompute:
         doc = self.snapshots[sid]
         size = self.disks[doc["disk"]]["size_gib"] * GIB if doc["disk"] in self.disks else None
         return Snapshot(sid, doc["disk"], doc["status"], doc["progress"], doc["status"] == "accomplished",
-                        size_bytes=size if doc["status"] == "accomplished" else None, created_epoch=doc["created"])
+                        size_bytes=size if doc["status"] == "accomplished" else None, created_epoch=doc["created"],
+                        encrypted=bool(doc.get("kms_key_id")), kms_key_id=doc.get("kms_key_id"))
 
     def _disk(self, did: str) -> Disk:
         doc = self.disks[did]
         return Disk(did, doc["instance_id"], doc["status"], doc["category"], doc["size_gib"], "data",
-                    zone_id="memory-a")
+                    zone_id="memory-a", encrypted=bool(doc.get("kms_key_id")), kms_key_id=doc.get("kms_key_id"))

@@ -14,7 +14,7 @@ from nestbackup.adapters.rds import (  # the same refusal tables and TableMeta f
     restore_waits,
 )
 from nestbackup.errors import CloudError
-from nestbackup.ports.databases import BackupJob, BackupSet, Database, DBInstance, HistoryTask
+from nestbackup.ports.databases import BackupJob, BackupSet, Database, DbEncryption, DBInstance, HistoryTask
 
 from .compute import Refusals
 
@@ -71,6 +71,12 @@ class MemoryDatabases:
         return {"DBInstanceId": db_instance_id, "DBInstanceStatus": self.instance_status(db_instance_id),
                 "ConnectionString": f"{db_instance_id}.memory", "Port": "3306", "DBInstanceStorage": "20",
                 "Engine": doc["engine"]}
+
+    def describe_encryption(self, db_instance_id: str) -> DbEncryption:
+        """As RDS answers: TDE with `tde_key` and cloud disk encryption with `disk_key`, as set on the instance."""
+        self.refusals.call("DescribeDBInstanceTDE")
+        doc = self.instances[db_instance_id]
+        return DbEncryption(bool(doc.get("tde_key")), doc.get("tde_key"), doc.get("disk_key") or "")
 
     def instance_status(self, db_instance_id: str) -> str:
         busy = any(t["instance"] == db_instance_id and t["status"] == "Running" for t in self.tasks.values())

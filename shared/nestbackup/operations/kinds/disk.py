@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from ... import logs
 from ...decisions.backup import CloudProgress, client_token
+from ...decisions.encryption import of_disk
 from ...errors import CloudError
 from ...model.ids import OWNER_TAG
 from ...model.status import ItemStatus, snapshot_item_status
@@ -54,7 +55,8 @@ class DiskSnapshot:
                 seen[item.resource_id] = CloudProgress(snapshot_item_status(snap.status), snap.progress,
                                                        snap.snapshot_id, *_snapshot_error(snap),
                                                        remain_seconds=snap.remain_seconds,
-                                                       size_bytes=snap.size_bytes)
+                                                       size_bytes=snap.size_bytes,
+                                                       encryption=snapshot_encryption(snap))
         return seen
 
     def settle(self, w: Ports, item: BackupItem) -> None:
@@ -148,3 +150,8 @@ def _snapshot_error(snap: Snapshot) -> tuple[str | None, str | None]:
     if snap.failed:
         return "SnapshotFailed", "ECS reported the snapshot as failed"
     return None, None
+
+
+def snapshot_encryption(snap: Snapshot) -> dict | None:
+    """What DescribeSnapshots (or a group's member) says of the snapshot's encryption; None when it does not say."""
+    return of_disk(snap.encrypted, snap.kms_key_id, "ECS snapshot (Encrypted, KMSKeyId)")

@@ -10,7 +10,7 @@ from ...model.ids import OWNER_TAG
 from ...model.status import ItemStatus, snapshot_item_status
 from ...ports.compute import GROUP_IDS_PER_CALL
 from .action import still_listed
-from .disk import DiskSnapshot, wait_out
+from .disk import DiskSnapshot, snapshot_encryption, wait_out
 
 if TYPE_CHECKING:
     from ...model.records import BackupItem, BackupRecord
@@ -56,7 +56,8 @@ class SnapshotGroup(DiskSnapshot):
             if found_group and member and item.group_id not in failed:
                 seen[item.resource_id] = CloudProgress(snapshot_item_status(member.status or found_group.status),
                                                        member.progress, member.snapshot_id,
-                                                       size_bytes=member.size_bytes)
+                                                       size_bytes=member.size_bytes,
+                                                       encryption=snapshot_encryption(member))
         # a group's listing may leave out its snapshots' sizes: ask for those that just finished, in one batch
         unsized = {i.resource_id: seen[i.resource_id].artifact_id for i in running if i.resource_id in seen
                    and seen[i.resource_id].status is ItemStatus.SUCCEEDED and not seen[i.resource_id].size_bytes}
