@@ -2,7 +2,7 @@
 command of their blocks in order (a command continued by `\\` or an open quote is one) against the `local serve`
 the first starts (on a free port and a fresh state directory instead of 8900 and .state), every command exiting 0,
 a ```python block run as a script. A placeholder takes the id the commands before it printed last (`backup-…`,
-`restore-…`, `d-…`, `i-…`). An example that stops working fails here, not in an operator's
+`restore-…`, `drill-…`, `d-…`, `i-…`). An example that stops working fails here, not in an operator's
 terminal."""
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def _fill(line: str, said: str) -> str:
     """The placeholders, each the last id of its kind printed so far."""
     for placeholder, pattern in (("backup-…", r"backup-[0-9a-f]{20}"),
                                  ("restore-…", r"restore-[0-9a-f]{20}"), ("d-…", r"\bd-[0-9a-z]{20}\b"),
-                                 ("i-…", r"\bi-[0-9a-z]{20}\b")):
+                                 ("i-…", r"\bi-[0-9a-z]{20}\b"), ("drill-…", r"drill-[0-9a-f]{12,40}")):
         if placeholder in line:
             found = re.findall(pattern, said)
             assert found, f"{line}: no id printed before it for {placeholder}"
