@@ -108,7 +108,7 @@ class Rds(Instances, Databases, BackupPolicies, LocalControl, Restores):
     ACTIONS = frozenset({"DescribeDBInstances", "DescribeDBInstanceAttribute", "CreateBackup", "DescribeBackupTasks",
                          "DescribeBackups", "DeleteBackup", "RestoreTable", "DescribeDatabases",
                          "RecoveryDBInstance", "CopyDatabaseBetweenInstances", "DescribeBackupPolicy",
-                         "DescribeHistoryTasks"})
+                         "DescribeHistoryTasks", "DescribeLocalAvailableRecoveryTime"})
 
     def resume(self) -> None:
         """Serve the SQL Server instances again; re-run backup jobs a killed server left in progress; fail (and

@@ -2,8 +2,10 @@
 deleted, as seeded or set through the control plane (`instance_settings`), and DescribeBackupPolicy."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from ..core.rpc import RpcRequest
-from . import errors, render
+from . import errors, point_in_time, render
 from .state import RdsState
 
 # Instance backup policy when seeded without one: retention 7 days (DescribeBackupPolicy BackupRetentionPeriod;
@@ -126,5 +128,14 @@ class BackupPolicies(RdsState):
         mode = req.get("BackupPolicyMode", "DataBackupPolicy")
         if mode not in ("DataBackupPolicy", "LogBackupPolicy"):
             raise errors.invalid("BackupPolicyMode", "Use DataBackupPolicy or LogBackupPolicy.")
+        logs = point_in_time.why_no_logs(inst, self._engine(inst)) is None
         return render.backup_policy(inst.get("BackupRetentionPeriod", DEFAULT_RETENTION_DAYS),
-                                    inst.get("CompressType", TABLE_RESTORE_COMPRESS_TYPE), mode)
+                                    inst.get("CompressType", TABLE_RESTORE_COMPRESS_TYPE), mode, logs)
+
+    def DescribeLocalAvailableRecoveryTime(self, req: RpcRequest) -> dict:
+        """The range the instance can be restored to (point_in_time.window); both times empty when there is none
+        (UNCONFIRMED: what the service answers for an instance without log backup)."""
+        inst = self._instance(req.require("DBInstanceId"))
+        found = point_in_time.window(self.cloud.store, inst, self._engine(inst))
+        begin, end = (self.cloud.iso(datetime.fromtimestamp(t, timezone.utc)) for t in found) if found else ("", "")
+        return {"DBInstanceId": inst["DBInstanceId"], "RecoveryBeginTime": begin, "RecoveryEndTime": end}

@@ -8,6 +8,7 @@ import logging
 from ..core.rpc import RpcRequest
 from . import errors, render, rules
 from .engines.base import EngineError
+from .engines.binlog import replay
 from .engines.mysql import MySqlEngine
 from .engines.postgres import PgEngine
 from .engines.sqlserver import MssqlEngine
@@ -104,6 +105,9 @@ class RestoreTasks(RdsState):
                 eng.restore_database(file, t["NewName"], stopping)
             elif t["Tables"] is None:
                 eng.restore_database(file, t["Name"], t["NewName"], self.work_root, stopping)
+                if task.get("RestoreEpoch") is not None:      # to the second: the logs since the dump, replayed
+                    replay(eng, t["Name"], t["NewName"], t["Binlog"][0], int(t["Binlog"][1]), task["RestoreEpoch"],
+                           self.work_root, stopping)
             else:
                 if not t["CreateDb"]:
                     self.cloud.store.update(RESTORE, task_id, lambda d, t=t: d["CreatedTables"].extend(

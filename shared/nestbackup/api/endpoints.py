@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from ..decisions.webhooks import DeliveryStatus
 from ..model.timeline import MAX_EVENTS
@@ -53,14 +54,42 @@ def create_backup(call: Call) -> Response:
     return Response(202, backup.create_backup(call.wiring, si, body.get("Description") or "", body.get("ClientToken")))
 
 
+POINT_IN_TIME = {"ServiceInstanceId", "RestoreTime", "Databases"}
+
+
 def create_restore(call: Call) -> Response:
     from ..operations import backup, restore
-    body = json_body(call.request, {"BackupId", "ClientToken", "SafetyBackup"}, {"BackupId"}, flags={"SafetyBackup"})
+    body = json_body(call.request, {"BackupId", "ClientToken", "SafetyBackup"} | POINT_IN_TIME, set(),
+                     flags={"SafetyBackup"})
+    if POINT_IN_TIME & set(body):
+        return _point_in_time_restore(call, body)
+    if body.get("BackupId") in (None, ""):
+        raise ApiError(400, "MissingParameter", "BackupId is required (or ServiceInstanceId and RestoreTime)")
     source = backup.get_backup(call.wiring, body["BackupId"])
     if not call.principal.may_act_on(source["ServiceInstanceId"]):
         raise hidden(f"backup {body['BackupId']}")
     return Response(202, restore.create_restore(call.wiring, body["BackupId"], body.get("ClientToken"),
                                                  body.get("SafetyBackup", True)))
+
+
+def _point_in_time_restore(call: Call, body: dict[str, Any]) -> Response:
+    """ServiceInstanceId and RestoreTime (optionally Databases): the databases as they were at that second."""
+    from ..operations.restore_point_in_time import create_point_in_time_restore
+    if body.get("BackupId") not in (None, ""):
+        raise ApiError(400, "InvalidParameter", "give BackupId, or ServiceInstanceId and RestoreTime, not both")
+    missing = [k for k in ("ServiceInstanceId", "RestoreTime") if body.get(k) in (None, "")]
+    if missing:
+        raise ApiError(400, "MissingParameter", f"{', '.join(missing)} is required for a point-in-time restore")
+    visible_instance(call.principal, body["ServiceInstanceId"])
+    return Response(202, create_point_in_time_restore(call.wiring, body["ServiceInstanceId"], body["RestoreTime"],
+                                                      body.get("Databases"), body.get("ClientToken"),
+                                                      body.get("SafetyBackup", True)))
+
+
+def restore_window(call: Call) -> Response:
+    from ..operations.restore_point_in_time import restore_window as window
+    visible_instance(call.principal, call.path_params["id"])
+    return Response(200, window(call.wiring, call.path_params["id"]))
 
 
 def get_backup(call: Call) -> Response:

@@ -112,7 +112,8 @@ def route_table() -> tuple[Route, ...]:
               "Timeline", "its events", "a timeline", params=(RECORD_ID,)),
         Route("POST", "/backups/{id}/cancel", e.cancel_backup, "Cancel a running backup",
               "Backup", "Cancelled, with one sentence", "a cancel", params=(RECORD_ID,)),
-        Route("POST", "/restores", e.create_restore, "Restore from a Created backup",
+        Route("POST", "/restores", e.create_restore, "Restore from a Created backup, or (ServiceInstanceId, "
+              "RestoreTime, Databases) restore databases to a second",
               "Restore", "the new record", "/restores", status=202, body="CreateRestore"),
         Route("GET", "/restores", e.list_restores, "Restores, newest first: of a service instance, or of every "
               "instance the caller sees", "RestorePage", "a page; NextToken while older records may remain",
@@ -138,6 +139,9 @@ def route_table() -> tuple[Route, ...]:
                       Param("keepDays", "query", {"type": "integer", "minimum": 1, "maximum": 3650},
                             description="try this KeepDays instead of the schedule's rule")),
               instance_first=True),
+        Route("GET", "/service-instances/{id}/restore-window", e.restore_window,
+              "Per RDS instance, the first and last second a point-in-time restore can bring back, or why none",
+              "RestoreWindow", "it", "a restore window", params=(INSTANCE_ID,)),
         Route("GET", "/service-instances/{id}/plan", e.plan, "What a backup would take and cost", "Plan", "it",
               "a plan", params=(INSTANCE_ID,)),
         Route("GET", "/leftovers", e.leftovers, "Snapshots tagged as ours that no record owns (admin)",

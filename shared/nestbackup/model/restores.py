@@ -116,6 +116,7 @@ class RestoreRecord:
     cost: dict[str, Any] | None = None   # what it cost, once final (operations/costs.py)
     cancelled: bool = False              # the caller cancelled it (its status_detail says what was touched)
     cause: dict[str, Any] = field(default_factory=dict)   # the failure that ended it (causes.root_cause), once final
+    restore_time: str | None = None      # a point-in-time restore's second (UTC); it has no backup (backup_id "")
 
     def item(self, resource_id: str) -> RestoreItem:
         return next(i for i in self.items if i.resource_id == resource_id)
@@ -173,6 +174,7 @@ class RestoreRecord:
                 "Verified": summary["Verified"], "Summary": summary,
                 "Verification": "; ".join(f"{i.resource_id}: {i.verification}" for i in self.items
                                           if i.verified is not None),
+                "RestoreTime": self.restore_time,
                 "Resources": [i.to_api() for i in self.items]}
 
     def header_doc(self) -> dict[str, Any]:
@@ -186,7 +188,7 @@ class RestoreRecord:
                 "OwnershipChecked": self.ownership_checked, "StopAcceptedEpoch": self.stop_accepted_epoch,
                 "StoppedEpoch": self.stopped_epoch,
                 "RunningEpoch": self.running_epoch, "Cost": self.cost, "Cancelled": self.cancelled,
-                "Cause": self.cause, "Order": [i.resource_id for i in self.items]}
+                "Cause": self.cause, "RestoreTime": self.restore_time, "Order": [i.resource_id for i in self.items]}
 
     @classmethod
     def from_docs(cls, header: dict[str, Any], items: dict[str, dict[str, Any]]) -> RestoreRecord:
@@ -211,4 +213,4 @@ class RestoreRecord:
                    ownership_checked=header.get("OwnershipChecked", False),
                    stop_accepted_epoch=header.get("StopAcceptedEpoch"),
                    stopped_epoch=header.get("StoppedEpoch"), running_epoch=header.get("RunningEpoch"),
-                   cost=header.get("Cost"))
+                   cost=header.get("Cost"), restore_time=header.get("RestoreTime"))

@@ -56,25 +56,33 @@ def create_restore(w: Ports, backup_id: str, token: str | None = None, safety_ba
     if unusable:
         raise Conflict(f"backup {backup.backup_id} cannot be restored: {'; '.join(unusable)}; nothing was stopped "
                        f"or changed")
-    si, s = backup.service_instance_id, w.settings
+    si = backup.service_instance_id
     restore_id = new_record_id("restore", int(now * 1000), secrets.token_hex(4))
     record = RestoreRecord(restore_id, backup.backup_id, si, iso_utc(now), decide.plan_items(backup, restore_id),
                            phase=RestorePhase.SAFETY_BACKUP if safety_backup else RestorePhase.RESTORING_DATABASES,
                            safety_backup=safety_backup, phase_started_epoch=now, started_epoch=now)
-    op = Opening("restore", restore_id, si, token, fingerprint(ServiceInstanceId=si, Kind="restore",
-                                                               BackupId=backup.backup_id, SafetyBackup=safety_backup),
-                 now)
-    existing = begin(w, op)          # opened as operations/opening.py says: token, index, lock, record, flow
+    return open_restore(w, record, token, fingerprint(ServiceInstanceId=si, Kind="restore", BackupId=backup.backup_id,
+                                                      SafetyBackup=safety_backup), now, meter)
+
+
+def open_restore(w: Ports, record: RestoreRecord, token: str | None, request_print: str, now: float,
+                 meter: Meter) -> dict:
+    """Open a new restore record as operations/opening.py says (token, index, lock, record, flow); a request with an
+    earlier one's token answers that one."""
+    restore_id = record.restore_id
+    op = Opening("restore", restore_id, record.service_instance_id, token, request_print, now)
+    existing = begin(w, op)
     if existing:
         stored = earlier_record(w, existing)
         earlier = RestoreRecord.from_docs(stored.header, stored.items)
         if earlier.status is RestoreStatus.RESTORING:
-            ensure_started(w, s.restore_flow, existing, RestoreFlowInput(existing))
+            ensure_started(w, w.settings.restore_flow, existing, RestoreFlowInput(existing))
         return earlier.to_api()
     write_record(w, op, record.header_doc(), {i.resource_id: i.to_dict() for i in record.items})
-    logs.event("restore created", step="create", record_id=restore_id, backup_id=backup.backup_id,
-               items=len(record.items))
-    start_flow(w, op, s.restore_flow, RestoreFlowInput(restore_id), close=lambda cause: recover(w, restore_id, cause))
+    logs.event("restore created", step="create", record_id=restore_id, backup_id=record.backup_id,
+               restore_time=record.restore_time, items=len(record.items))
+    start_flow(w, op, w.settings.restore_flow, RestoreFlowInput(restore_id),
+               close=lambda cause: recover(w, restore_id, cause))
     meter.charge(restore_id, 0)
     return record.to_api()
 
@@ -275,6 +283,9 @@ def _any_renamed(record: RestoreRecord) -> bool:
 
 
 def _verify(w: Ports, record: RestoreRecord, now: float) -> None:
+    if record.restore_time:
+        from .restore_point_in_time import verify_in_place  # only a point-in-time restore checks this way
+        verify_in_place(w, record)
     for item in record.items:
         if item.resource_type is not ResourceType.RDS or item.status is not ItemStatus.SUCCEEDED or not item.expected:
             continue
