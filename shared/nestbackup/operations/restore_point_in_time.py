@@ -16,7 +16,7 @@ from ..model.engines import engine_of, recovery_time_listed
 from ..model.ids import check_client_token
 from ..model.records import iso_utc, new_record_id
 from ..model.restores import RestoreRecord
-from ..model.status import ItemStatus, RestorePhase
+from ..model.status import RestorePhase
 from ..ports import Ports
 from ..ports.databases import DBInstance, RestoreWindow
 from .costs import Meter
@@ -124,21 +124,3 @@ def restore_window(w: Ports, service_instance_id: str) -> dict:
                                       "RDS lists no range for this engine: any second within the log backup "
                                       "retention may be asked, RDS judges it")})
     return {"ServiceInstanceId": service_instance_id, "DBInstances": out}
-
-
-def verify_in_place(w: Ports, record: RestoreRecord) -> None:
-    """What a point-in-time restore can check: each database is back under its own name, listed Running. Row counts
-    are not compared: none were counted at the chosen second."""
-    for item in record.items:
-        if item.status is not ItemStatus.SUCCEEDED:
-            continue
-        try:
-            listed = {d.name for d in w.rds.databases(item.resource_id) if d.running}
-        except CloudError as err:
-            item.verified, item.verification = False, f"could not verify: {err.code}: {err.message}"
-            continue
-        missing = [db.name for db in item.databases if db.name not in listed]
-        item.verified = not missing
-        item.verification = (f"{', '.join(missing)} not listed Running after the swap" if missing else
-                             f"restored to {record.restore_time}: {len(item.databases)} database(s) in place and "
-                             f"Running; row counts not compared (none were counted at that second)")
