@@ -1,0 +1,88 @@
+"""Point-in-time restore of databases on real servers: the local RDS restores a MariaDB database to a chosen second
+by loading the backup's dump and replaying the server's row-based binary logs from the position recorded with it,
+then the product swaps it in. Rows written before and after the second prove where it stopped. A PostgreSQL
+instance keeps no log backups locally: the window says why and the restore is refused before anything changes."""
+import json
+import time
+from datetime import datetime, timezone
+
+import pymysql
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def my_rows(db: str) -> list:
+    conn = pymysql.connect(host="127.0.0.1", user="root", password="", database=db, autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT id, v FROM t ORDER BY id")
+            return list(cur.fetchall())
+    finally:
+        conn.close()
+
+
+def my_exec(db: str, *statements: str) -> None:
+    conn = pymysql.connect(host="127.0.0.1", user="root", password="", database=db, autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            for sql in statements:
+                cur.execute(sql)
+    finally:
+        conn.close()
+
+
+def next_second() -> None:
+    time.sleep(1.05 - time.time() % 1)
+
+
+def second(epoch: float) -> str:
+    return datetime.fromtimestamp(int(epoch), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_point_in_time_restore_brings_a_table_back_to_the_rows_it_had_at_that_second(api, control, si, my_db):
+    name = my_db[0]
+    seeded = control.seed(ServiceInstanceId=si, Disks=0, MySQL=my_db[1])
+    rds_id = seeded["DBInstances"][0]["DBInstanceId"]
+    status, backup = api.call("POST", "/backups", {"ServiceInstanceId": si})
+    assert status == 202, backup
+    assert api.wait(backup["BackupId"])["Status"] == "Created"
+    next_second()
+    my_exec(name, "INSERT INTO t VALUES (100, 'before')", "UPDATE t SET v = 'changed before' WHERE id = 1",
+            "DELETE FROM t WHERE id = 2")
+    at_the_second = my_rows(name)
+    next_second()
+    chosen = second(time.time())              # every write above was logged in an earlier second
+    next_second()
+    my_exec(name, "INSERT INTO t VALUES (200, 'after')", "UPDATE t SET v = 'changed after' WHERE id = 3",
+            "DELETE FROM t WHERE id < 10")
+
+    status, window = api.call("GET", f"/service-instances/{si}/restore-window")
+    assert status == 200, window
+    (inst,) = window["DBInstances"]
+    assert inst["DBInstanceId"] == rds_id and inst["Restorable"] and inst["LogBackup"], inst
+    assert inst["EarliestRestoreTime"] <= chosen <= inst["LatestRestoreTime"]
+
+    status, restore = api.call("POST", "/restores", {"ServiceInstanceId": si, "RestoreTime": chosen,
+                                                     "SafetyBackup": False})
+    assert status == 202, restore
+    assert restore["BackupId"] == "" and restore["RestoreTime"] == chosen
+    final = api.wait(restore["RestoreId"], 120)
+    assert final["Status"] == "Restored", json.dumps(final, indent=1)
+    assert my_rows(name) == at_the_second
+    (item,) = final["Resources"]
+    assert item["Verified"] is True and "row counts not compared" in item["Verification"], item
+    aside = item["Databases"][0]["AsideName"]
+    assert (200, "after") in my_rows(aside)      # the live database of before is kept aside
+
+
+def test_an_instance_without_log_backup_says_why_and_is_refused_before_anything(api, control, si, pg_db):
+    control.seed(ServiceInstanceId=si, Disks=0, Postgres=pg_db[1])
+    status, window = api.call("GET", f"/service-instances/{si}/restore-window")
+    assert status == 200, window
+    (inst,) = window["DBInstances"]
+    assert not inst["Restorable"] and "log backup is off" in inst["Reason"], inst
+    status, refused = api.call("POST", "/restores", {"ServiceInstanceId": si, "RestoreTime": second(time.time() - 5)})
+    assert status == 409 and "log backup is off" in refused["Message"], refused
+    status, listed = api.call("GET", f"/restores?serviceInstanceId={si}")
+    assert status == 200 and listed["Restores"] == []
