@@ -50,7 +50,8 @@ def window(store, inst: dict, eng: Engine | None) -> tuple[float, float] | None:
     sets = _usable_sets(store, inst, eng)
     if not sets:
         return None
-    return float(math.ceil(float(sets[0]["EndEpoch"]))), float(math.floor(time.time()))
+    begin, end = float(math.ceil(float(sets[0]["EndEpoch"]))), float(math.floor(time.time()))
+    return (begin, end) if begin <= end else None      # not a whole second since the first set yet
 
 
 def set_for(store, inst: dict, eng: Engine | None, epoch: float) -> dict:

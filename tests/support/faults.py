@@ -24,6 +24,7 @@ import sys
 import threading
 import time as _time
 from collections import Counter
+from datetime import datetime, timezone
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -39,6 +40,7 @@ from nestbackup.operations.backup import create_backup, get_backup
 from nestbackup.operations.backup_start import start_batch, start_batch_count
 from nestbackup.operations.cancel import cancel_backup, cancel_restore
 from nestbackup.operations.restore import advance, create_restore, get_restore
+from nestbackup.operations.restore_point_in_time import create_point_in_time_restore
 from nestbackup.operations.schedules import apply_retention, set_schedule, tick
 from nestbackup.operations.sweeper import SWEEP_GRACE_SECONDS, sweep
 from nestbackup.operations.timeline import TimelineRecords
@@ -546,6 +548,30 @@ def _restore_run(w: FaultyWiring, player: FaultPlayer, client: Client, backup_id
     player.play_started()
 
 
+def _restore_to_time_setup(w: FaultyWiring, player: FaultPlayer) -> str:
+    """si-2: a MySQL instance (log backup on), backed up once (where its logs start), then written to before and
+    after the second a point-in-time restore brings back, which this answers."""
+    rid = w.seed("si-2", instances=0, databases={"MySQL": {"app": {"t": [1, 2, 3]}}})["DBInstances"][0]
+    backup_id = create_backup(w, "si-2")["BackupId"]
+    player.play_started()
+    assert get_backup(w, backup_id)["Status"] == "Created", get_backup(w, backup_id)
+    rows = w.raw.rds.servers[rid]["app"]["t"]
+    w.clock.advance(10)
+    rows.append(4)
+    w.raw.rds.log(rid, w.clock.peek())
+    w.clock.advance(10)
+    chosen = datetime.fromtimestamp(int(w.clock.peek()), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    w.clock.advance(10)
+    rows.append(5)
+    w.raw.rds.log(rid, w.clock.peek())
+    return chosen
+
+
+def _restore_to_time_run(w: FaultyWiring, player: FaultPlayer, client: Client, chosen: str) -> None:
+    client.call(create_point_in_time_restore, "si-2", chosen, token="client-token-1")
+    player.play_started()
+
+
 def _started_backup(w: FaultyWiring, player: FaultPlayer) -> str:
     """A backup whose start steps ran (its snapshots, group and RDS job made) and whose flow polls next."""
     seeded(w)
@@ -630,6 +656,7 @@ def _sweep_run(w: FaultyWiring, player: FaultPlayer, client: Client, _: Any) -> 
 SCENARIOS = {s.name: s for s in (
     Scenario("backup", _backup_setup, _backup_run),
     Scenario("restore", _restore_setup, _restore_run),
+    Scenario("restore-to-time", _restore_to_time_setup, _restore_to_time_run),
     Scenario("cancel-backup", _started_backup, _cancel_backup_run),
     Scenario("cancel-restore", _started_restore, _cancel_restore_run),
     Scenario("delete", _restore_setup, _delete_run),

@@ -63,7 +63,7 @@ def why_not_restorable(window: RestoreWindow, engine: str, restore_time: str | N
     if not recovery_time_listed(engine):
         return None     # no documented range (SQL Server): RDS judges the second itself
     if not window.begin or not window.end:
-        return "RDS gives no restorable range yet (no backup taken since log backup was turned on)"
+        return "RDS gives no restorable range yet (it starts with the first backup taken with log backup on)"
     if restore_time is not None and not window.begin <= restore_time <= window.end:
         return f"{restore_time} is outside the restorable range {window.begin} - {window.end}"
     return None

@@ -168,10 +168,10 @@ class MemoryDatabases:
         with self._lock:
             inst = self.instances[db_instance_id]
             logged = self.history.get(db_instance_id) if inst["log_backup"] else None
-            if not logged:
+            begin, end = (math.ceil(logged[0][0]), math.floor(time.time())) if logged else (1, 0)
+            if begin > end:             # no set yet, or not a whole second since the first one
                 return RestoreWindow(inst["log_backup"], inst["table_restore"], None, None, 7)
-            return RestoreWindow(True, inst["table_restore"], _iso(math.ceil(logged[0][0])),
-                                 _iso(math.floor(time.time())), 7)
+            return RestoreWindow(True, inst["table_restore"], _iso(begin), _iso(end), 7)
 
     def _at(self, rid: str, restore_time: str, action: str) -> dict:
         """The contents logged last before the second `restore_time`, as a restore to it brings back; refused as
