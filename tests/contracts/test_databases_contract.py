@@ -63,3 +63,16 @@ def test_a_restore_into_a_new_name_lists_the_new_database_once_the_task_is_over(
     assert eventually(over)
     assert [(d.name, d.running) for d in databases.port.databases(databases.rid, new_name)] == [(new_name, True)]
     assert databases.database in [d.name for d in databases.port.databases(databases.rid)]      # the live one untouched
+
+
+def test_an_instance_without_log_backup_has_no_restore_window_and_refuses_a_restore_to_a_second(databases):
+    window = databases.port.restore_window(databases.rid)
+    assert (window.log_backup, window.begin, window.end) == (False, None, None)
+    second = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
+    with pytest.raises(CloudError) as err:
+        databases.port.restore_table(databases.rid, "", [{"type": "db", "name": databases.database,
+                                                          "newname": databases.database + "__pitr_c"}],
+                                     "pitr-" + databases.si, second)
+    assert (err.value.code, err.value.http_status) == ("InvalidParameter", 400)
+    assert "RestoreTime" in err.value.message
+    assert databases.database + "__pitr_c" not in [d.name for d in databases.port.databases(databases.rid)]
