@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 import pymysql
 import pytest
 
+from tests.support.product import run_cli
+
 pytestmark = pytest.mark.slow
 
 
@@ -40,7 +42,8 @@ def second(epoch: float) -> str:
     return datetime.fromtimestamp(int(epoch), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def test_a_point_in_time_restore_brings_a_table_back_to_the_rows_it_had_at_that_second(api, control, si, my_db):
+def test_a_point_in_time_restore_brings_a_table_back_to_the_rows_it_had_at_that_second(product, api, control, si,
+                                                                                         my_db):
     name = my_db[0]
     seeded = control.seed(ServiceInstanceId=si, Disks=0, MySQL=my_db[1])
     rds_id = seeded["DBInstances"][0]["DBInstanceId"]
@@ -57,18 +60,19 @@ def test_a_point_in_time_restore_brings_a_table_back_to_the_rows_it_had_at_that_
     my_exec(name, "INSERT INTO t VALUES (200, 'after')", "UPDATE t SET v = 'changed after' WHERE id = 3",
             "DELETE FROM t WHERE id < 10")
 
+    shown = run_cli(product.endpoint, "restore", "window", si)
+    assert shown.returncode == 0 and rds_id in shown.stdout and " .. " in shown.stdout, shown
     status, window = api.call("GET", f"/service-instances/{si}/restore-window")
     assert status == 200, window
     (inst,) = window["DBInstances"]
     assert inst["DBInstanceId"] == rds_id and inst["Restorable"] and inst["LogBackup"], inst
     assert inst["EarliestRestoreTime"] <= chosen <= inst["LatestRestoreTime"]
 
-    status, restore = api.call("POST", "/restores", {"ServiceInstanceId": si, "RestoreTime": chosen,
-                                                     "SafetyBackup": False})
-    assert status == 202, restore
-    assert restore["BackupId"] == "" and restore["RestoreTime"] == chosen
-    final = api.wait(restore["RestoreId"], 120)
-    assert final["Status"] == "Restored", json.dumps(final, indent=1)
+    done = run_cli(product.endpoint, "restore", "create", "--instance", si, "--time", chosen, "--database",
+                   f"{rds_id}:{name}", "--no-safety-backup", "--wait", "--json")
+    assert done.returncode == 0, done.stderr + done.stdout
+    final = json.loads(done.stdout[done.stdout.index("{"):])
+    assert final["Status"] == "Restored" and final["BackupId"] == "" and final["RestoreTime"] == chosen, final
     assert my_rows(name) == at_the_second
     (item,) = final["Resources"]
     assert item["Verified"] is True and "row counts not compared" in item["Verification"], item
@@ -76,7 +80,7 @@ def test_a_point_in_time_restore_brings_a_table_back_to_the_rows_it_had_at_that_
     assert (200, "after") in my_rows(aside)      # the live database of before is kept aside
 
 
-def test_an_instance_without_log_backup_says_why_and_is_refused_before_anything(api, control, si, pg_db):
+def test_an_instance_without_log_backup_says_why_and_is_refused_before_anything(product, api, control, si, pg_db):
     control.seed(ServiceInstanceId=si, Disks=0, Postgres=pg_db[1])
     status, window = api.call("GET", f"/service-instances/{si}/restore-window")
     assert status == 200, window
@@ -84,5 +88,9 @@ def test_an_instance_without_log_backup_says_why_and_is_refused_before_anything(
     assert not inst["Restorable"] and "log backup is off" in inst["Reason"], inst
     status, refused = api.call("POST", "/restores", {"ServiceInstanceId": si, "RestoreTime": second(time.time() - 5)})
     assert status == 409 and "log backup is off" in refused["Message"], refused
+    status, refused = api.call("POST", "/restores", {"ServiceInstanceId": si, "RestoreTime": "yesterday"})
+    assert status == 400 and refused["Code"] == "InvalidParameter", refused
+    bad = run_cli(product.endpoint, "restore", "create", "--instance", si)
+    assert bad.returncode == 2 and "--instance with --time" in bad.stderr and "Traceback" not in bad.stderr
     status, listed = api.call("GET", f"/restores?serviceInstanceId={si}")
     assert status == 200 and listed["Restores"] == []

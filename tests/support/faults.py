@@ -24,9 +24,9 @@ import sys
 import threading
 import time as _time
 from collections import Counter
-from datetime import datetime, timezone
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import Any, Callable, Iterator
 
