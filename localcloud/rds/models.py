@@ -25,6 +25,11 @@ What is real:
   chosen tables moved with one RENAME TABLE into the target database under their new names, their triggers
   dropped, the scratch database dropped). The target database of a table-level restore may exist (e.g. the
   original one) as long as the new table names do not.
+- RestoreTable with RestoreTime (no BackupId) restores MySQL whole databases to that second (point_in_time.py):
+  with row-based binary logs on the server, each dump records its log position (`--master-data=2`), and the newest
+  set that ended before the second is loaded, then the database's logged changes replayed up to it
+  (engines/binlog.py). DescribeBackupPolicy EnableBackupLog and DescribeLocalAvailableRecoveryTime say whether and
+  to when; PostgreSQL and SQL Server keep no log backups here (RestoreTime refused, 400 InvalidParameter).
 - A SQL Server instance is the local stand-in of localcloud.mssql: a JSON catalog of databases, tables and rows,
   served over the TDS wire protocol on 127.0.0.1 (ConnectionString/Port; login `sa`, empty password). It is no SQL
   Server engine: it runs a small statement set (mssql.lexer.SUPPORTED). CreateBackup exports each database to
@@ -72,7 +77,8 @@ Error codes:
 - 400 InvalidDBName.Duplicate / InvalidTableName.Duplicate: a RestoreTable new name that already exists (or that
   a restore in progress is creating).
 - 400 UnsupportedEngine: RestoreTable on SQL Server, RecoveryDBInstance / CopyDatabaseBetweenInstances on anything
-  else; 400 InvalidParameter for PostgreSQL table-level TableMeta, for RestoreTime (no log backup here), for a DbNames
+  else; 400 InvalidParameter for PostgreSQL table-level TableMeta, for a RestoreTime the instance cannot reach (no
+  log backup, outside the range, malformed, tables listed), for a DbNames
   form its target does not take, and for CopyDatabaseBetweenInstances into its source (errors.COPY_INTO_ITSELF).
 - 400 IdempotentParameterMismatch: a RestoreTable ClientToken reused with different parameters (same parameters:
   the first call's answer, no new restore).

@@ -19,8 +19,8 @@ NO_TABLE_RESTORE_COMPRESS_TYPE = "8"
 STORAGE_TYPES = ("local_ssd", "general_essd", "cloud_essd", "cloud_essd2", "cloud_essd3", "cloud_ssd")
 DEFAULT_STORAGE_TYPE = "cloud_essd"
 # DeleteBackup (API reference api-delete-backup-sets, doc-detail/50368): only MySQL and PostgreSQL instances of
-# the High-availability Edition, only sets whose StoreStatus is Enabled; with log backup disabled (as here:
-# EnableBackupLog 0) only sets retained for more than seven days. A set is Disabled otherwise.
+# the High-availability Edition, only sets whose StoreStatus is Enabled; with log backup disabled (EnableBackupLog 0)
+# only sets retained for more than seven days. A set is Disabled otherwise.
 DELETABLE_ENGINES = ("MySQL", "PostgreSQL")
 DELETABLE_CATEGORY = "HighAvailability"
 CATEGORIES = ("Basic", "HighAvailability", "AlwaysOn", "Finance", "cluster")
