@@ -47,11 +47,12 @@ def instance_settings(current: dict, policy: dict) -> dict:
     (false: its sets have StoreStatus Disabled and DeleteBackup refuses them), Status (DBInstanceStatus),
     TaskListedForSeconds / SetListedAfterSeconds (0-3600: the listing delays above, for this instance),
     StorageType (DBInstanceStorageType, STORAGE_TYPES; set once, at seeding), Category (the edition,
-    CATEGORIES) and DeletableAfterDays (the age from which DeleteBackup takes a set; see below).
+    CATEGORIES), DeletableAfterDays (the age from which DeleteBackup takes a set; see below) and LogBackup
+    (PostgreSQL: log backup on, each backup also taking a base backup; point_in_time.py).
     `current`: the instance's fields of before (empty for a new one)."""
     if not isinstance(policy, dict):
         raise ValueError("the backup policy must be a JSON object")
-    unknown = set(policy) - {"BackupRetentionPeriod", "TableRestore", "BackupsDeletable", "Status",
+    unknown = set(policy) - {"BackupRetentionPeriod", "TableRestore", "BackupsDeletable", "Status", "LogBackup",
                              "TaskListedForSeconds", "SetListedAfterSeconds", "StorageType",
                              "Category", "DeletableAfterDays"}
     if unknown:
@@ -64,9 +65,11 @@ def instance_settings(current: dict, policy: dict) -> dict:
         if not isinstance(days, int) or isinstance(days, bool) or not 7 <= days <= 730:
             raise ValueError("BackupRetentionPeriod must be 7 to 730 days")
         out["BackupRetentionPeriod"] = days
-    for key in ("TableRestore", "BackupsDeletable"):
+    for key in ("TableRestore", "BackupsDeletable", "LogBackup"):
         if key in policy and not isinstance(policy[key], bool):
             raise ValueError(f"{key} must be true or false")
+    if "LogBackup" in policy:
+        out["LogBackup"] = policy["LogBackup"]
     if "TableRestore" in policy:
         out["CompressType"] = TABLE_RESTORE_COMPRESS_TYPE if policy["TableRestore"] \
             else NO_TABLE_RESTORE_COMPRESS_TYPE

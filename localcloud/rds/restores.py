@@ -178,7 +178,7 @@ class Restores(RestoreTasks):
                     raise errors.database_not_in_backup(t["Name"], backup_id)
                 t["Meta"] = {k: src.get(k) for k in ("CharacterSetName", "Collate", "Ctype") if src.get(k)}
                 t["File"] = src["File"]
-                if restore_at is not None:
+                if restore_at is not None and src.get("BinlogFile"):      # MySQL: where its log replay starts
                     t["Binlog"] = [src["BinlogFile"], src["BinlogPosition"]]
                 if t["Tables"] is None:
                     if t["NewName"] in on_server or t["NewName"] in pending_dbs:
