@@ -1,11 +1,13 @@
 """Point-in-time restore of databases on real servers: the local RDS restores a MariaDB database to a chosen second
 by loading the backup's dump and replaying the server's row-based binary logs from the position recorded with it,
-then the product swaps it in. Rows written before and after the second prove where it stopped. A PostgreSQL
-instance keeps no log backups locally: the window says why and the restore is refused before anything changes."""
+and a PostgreSQL one (log backup on) by recovering the backup's base backup with the archived WAL in a temporary
+server; then the product swaps them in. Rows written before and after the second prove where it stopped. An
+instance with log backup off is explained by the window and refused before anything changes."""
 import json
 import time
 from datetime import datetime, timezone
 
+import psycopg2
 import pymysql
 import pytest
 
@@ -34,6 +36,18 @@ def my_exec(db: str, *statements: str) -> None:
         conn.close()
 
 
+def pg_rows(db: str) -> list:
+    with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=db) as conn, conn.cursor() as cur:
+        cur.execute("SELECT id, v FROM t ORDER BY id")
+        return cur.fetchall()
+
+
+def pg_exec(db: str, *statements: str) -> None:
+    with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=db) as conn, conn.cursor() as cur:
+        for sql in statements:
+            cur.execute(sql)
+
+
 def next_second() -> None:
     time.sleep(1.05 - time.time() % 1)
 
@@ -42,42 +56,48 @@ def second(epoch: float) -> str:
     return datetime.fromtimestamp(int(epoch), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def test_a_point_in_time_restore_brings_a_table_back_to_the_rows_it_had_at_that_second(product, api, control, si,
-                                                                                         my_db):
-    name = my_db[0]
-    seeded = control.seed(ServiceInstanceId=si, Disks=0, MySQL=my_db[1])
-    rds_id = seeded["DBInstances"][0]["DBInstanceId"]
+def test_a_point_in_time_restore_brings_tables_back_to_the_rows_they_had_at_that_second(product, api, control, si,
+                                                                                       my_db, pg_db):
+    """MariaDB from its binary logs, PostgreSQL (log backup on) from a base backup and its archived WAL."""
+    name, pg_name = my_db[0], pg_db[0]
+    seeded = control.seed(ServiceInstanceId=si, Disks=0, MySQL=my_db[1], Postgres=pg_db[1],
+                          RdsBackupPolicy={"LogBackup": True})
+    ids = {i["Engine"]: i["DBInstanceId"] for i in seeded["DBInstances"]}
     status, backup = api.call("POST", "/backups", {"ServiceInstanceId": si})
     assert status == 202, backup
     assert api.wait(backup["BackupId"])["Status"] == "Created"
     next_second()
     my_exec(name, "INSERT INTO t VALUES (100, 'before')", "UPDATE t SET v = 'changed before' WHERE id = 1",
             "DELETE FROM t WHERE id = 2")
-    at_the_second = my_rows(name)
+    pg_exec(pg_name, "INSERT INTO t VALUES (100, 'before')", "DELETE FROM t WHERE id = 2")
+    at_the_second, pg_at_the_second = my_rows(name), pg_rows(pg_name)
     next_second()
     chosen = second(time.time())              # every write above was logged in an earlier second
     next_second()
     my_exec(name, "INSERT INTO t VALUES (200, 'after')", "UPDATE t SET v = 'changed after' WHERE id = 3",
             "DELETE FROM t WHERE id < 10")
+    pg_exec(pg_name, "INSERT INTO t VALUES (200, 'after')", "DELETE FROM t WHERE id < 10")
 
     shown = run_cli(product.endpoint, "restore", "window", si)
-    assert shown.returncode == 0 and rds_id in shown.stdout and " .. " in shown.stdout, shown
+    assert shown.returncode == 0 and ids["MySQL"] in shown.stdout and " .. " in shown.stdout, shown
     status, window = api.call("GET", f"/service-instances/{si}/restore-window")
     assert status == 200, window
-    (inst,) = window["DBInstances"]
-    assert inst["DBInstanceId"] == rds_id and inst["Restorable"] and inst["LogBackup"], inst
-    assert inst["EarliestRestoreTime"] <= chosen <= inst["LatestRestoreTime"]
+    for inst in window["DBInstances"]:
+        assert inst["Restorable"] and inst["LogBackup"], inst
+        assert inst["EarliestRestoreTime"] <= chosen <= inst["LatestRestoreTime"]
 
     done = run_cli(product.endpoint, "restore", "create", "--instance", si, "--time", chosen, "--database",
-                   f"{rds_id}:{name}", "--no-safety-backup", "--wait", "--json")
+                   f"{ids['MySQL']}:{name}", "--database", f"{ids['PostgreSQL']}:{pg_name}", "--no-safety-backup",
+                   "--wait", "--json")
     assert done.returncode == 0, done.stderr + done.stdout
     final = json.loads(done.stdout[done.stdout.index("{"):])
     assert final["Status"] == "Restored" and final["BackupId"] == "" and final["RestoreTime"] == chosen, final
     assert my_rows(name) == at_the_second
-    (item,) = final["Resources"]
-    assert item["Verified"] is True and "row counts not compared" in item["Verification"], item
-    aside = item["Databases"][0]["AsideName"]
-    assert (200, "after") in my_rows(aside)      # the live database of before is kept aside
+    assert pg_rows(pg_name) == pg_at_the_second
+    for item in final["Resources"]:
+        assert item["Verified"] is True and "row counts not compared" in item["Verification"], item
+    mysql_item = next(i for i in final["Resources"] if i["ResourceId"] == ids["MySQL"])
+    assert (200, "after") in my_rows(mysql_item["Databases"][0]["AsideName"])   # the live one of before, kept aside
 
 
 def test_an_instance_without_log_backup_says_why_and_is_refused_before_anything(product, api, control, si, pg_db):
