@@ -85,10 +85,10 @@ def window(service_instance_id, as_json, endpoint, token) -> None:
         return
     for inst in answer.get("DBInstances") or []:
         where = (f"{inst.get('EarliestRestoreTime')} .. {inst.get('LatestRestoreTime')}"
-                 if inst.get("Restorable") and inst.get("EarliestRestoreTime") else "")
+                 if inst.get("EarliestRestoreTime") else "restorable" if inst.get("Restorable") else
+                 "not restorable to a second")
         why = inst.get("Reason") or ""
-        click.echo(f"{inst['DBInstanceId']}  {inst.get('Engine', '')}  "
-                   f"{where or 'not restorable to a second'}{'  (' + why + ')' if why else ''}")
+        click.echo(f"{inst['DBInstanceId']}  {inst.get('Engine', '')}  {where}{'  (' + why + ')' if why else ''}")
     if not answer.get("DBInstances"):
         click.echo(f"{service_instance_id} has no RDS instance")
 
