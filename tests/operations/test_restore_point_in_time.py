@@ -82,3 +82,15 @@ def test_what_cannot_reach_the_second_is_refused_before_anything_is_recorded(w):
     with pytest.raises(ValidationError, match="not a primary RDS instance"):
         create_point_in_time_restore(w, "si-1", second(now - 1), {"rm-nope": ["app"]})
     assert list_restores(w, "si-1")["Restores"] == []
+
+
+def test_a_database_dropped_after_the_second_comes_back_under_its_name(w):
+    seeded, _ = backed_up(w, databases=MYSQL)
+    rds = seeded["DBInstances"][0]
+    chosen = written_around_a_second(w, rds)
+    del w.rds.servers[rds]["other"]                                # dropped after the second (not logged again)
+    restore = create_point_in_time_restore(w, "si-1", chosen, {rds: ["other"]}, safety_backup=False)
+    play_restore(w, restore["RestoreId"])
+    final = get_restore(w, restore["RestoreId"])
+    assert final["Status"] == "Restored", final
+    assert w.rds.servers[rds]["other"]["u"] == [9]
