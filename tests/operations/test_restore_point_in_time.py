@@ -94,3 +94,13 @@ def test_a_database_dropped_after_the_second_comes_back_under_its_name(w):
     final = get_restore(w, restore["RestoreId"])
     assert final["Status"] == "Restored", final
     assert w.rds.servers[rds]["other"]["u"] == [9]
+
+
+def test_a_retry_with_its_client_token_answers_the_same_restore_even_once_a_database_was_added(w):
+    seeded, _ = backed_up(w, databases=MYSQL)
+    rds = seeded["DBInstances"][0]
+    chosen = written_around_a_second(w, rds)
+    first = create_point_in_time_restore(w, "si-1", chosen, token="tok-1", safety_backup=False)
+    w.rds.servers[rds]["new"] = {"n": [1]}
+    again = create_point_in_time_restore(w, "si-1", chosen, token="tok-1", safety_backup=False)
+    assert again["RestoreId"] == first["RestoreId"]

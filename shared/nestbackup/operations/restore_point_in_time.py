@@ -95,8 +95,9 @@ def create_point_in_time_restore(w: Ports, service_instance_id: str, restore_tim
                            phase=RestorePhase.SAFETY_BACKUP if safety_backup else RestorePhase.RESTORING_DATABASES,
                            safety_backup=safety_backup, phase_started_epoch=now, started_epoch=now,
                            restore_time=when)
+    # the request as asked (not the databases listed now, which a retry may see otherwise)
     request = {"ServiceInstanceId": service_instance_id, "Kind": "restore", "RestoreTime": when,
-               "Databases": {r: names for r, (_, names) in sorted(chosen.items())}, "SafetyBackup": safety_backup}
+               "Databases": databases, "SafetyBackup": safety_backup}
     from .opening import fingerprint
     return open_restore(w, record, token, fingerprint(**request), now, meter)
 
