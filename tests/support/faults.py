@@ -330,7 +330,7 @@ def violations(w: FaultyWiring) -> list[str]:
         elif rid.startswith("backup-"):
             out += _false_backup(w, rid, status, items[rid], header)
         else:
-            out += _false_restore(w, rid, status, items[rid])
+            out += _false_restore(w, rid, status, items[rid], header.get("RestoreTime"))
     out += _unowned_artifacts(w, records, items)
     out += _held_claims(w, records)
     out += [f"instance {iid} left {doc['status']}" for iid, doc in sorted(w.raw.ecs.instances.items())
@@ -380,7 +380,8 @@ def _false_backup(w: FaultyWiring, rid: str, status: str, items: dict[str, dict]
     return out
 
 
-def _false_restore(w: FaultyWiring, rid: str, status: str, items: dict[str, dict]) -> list[str]:
+def _false_restore(w: FaultyWiring, rid: str, status: str, items: dict[str, dict],
+                   restore_time: str | None = None) -> list[str]:
     out = []
     if status == RestoreStatus.RESTORED:
         for resource, item in sorted(items.items()):
@@ -394,6 +395,12 @@ def _false_restore(w: FaultyWiring, rid: str, status: str, items: dict[str, dict
                 server = w.raw.rds.servers[resource]
                 out += [f"restore {rid} is Restored but database {db['name']} of {resource} is not there"
                         for db in item["databases"] if db["name"] not in server]
+                if restore_time:            # to a second: each database holds what was logged before it
+                    at = datetime.strptime(restore_time, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+                    logged = [c for t, c in w.raw.rds.history.get(resource, []) if t < at.timestamp()]
+                    out += [f"restore {rid} is Restored but {db['name']} of {resource} is not as at {restore_time}"
+                            for db in item["databases"] if db["name"] in server and logged
+                            and server[db["name"]] != logged[-1].get(db["name"])]
     return out
 
 
