@@ -9,8 +9,9 @@ import time
 from datetime import timedelta
 
 from ..core.rpc import RpcRequest
-from . import errors, render
+from . import errors, point_in_time, render
 from .checksum import crc64
+from .engines import wal
 from .engines.base import EngineError
 from .engines.postgres import PgEngine
 from .engines.sqlserver import MssqlEngine
@@ -171,6 +172,8 @@ class BackupJobs(RdsState):
                 meta = eng.dump(name, path, stopping=lambda: self.cloud.stopping)
                 databases.append({"DBName": name, "File": path.name, **meta})
                 self._set_job(job_id, Process=str(10 + 85 * (i + 1) // max(1, len(names))))
+            if point_in_time.takes_base_backup(inst, eng):      # log backup on: restores to a second start here
+                wal.base_backup(eng, directory, stopping=lambda: self.cloud.stopping)
         self.cloud.pace(started)
         while time.monotonic() < started + float(job.get("MinSeconds") or 0) and not self.cloud.stopping:
             time.sleep(0.05)
@@ -211,7 +214,7 @@ class BackupJobs(RdsState):
             "Size": sum(f.stat().st_size for f in files), "Checksum": crc64(files) if files else "",
             "Method": job["Method"], "Engine": inst.get("Engine", ""), "EngineVersion": inst.get("EngineVersion", ""),
             "Databases": databases, "ExpectExpireTime": "" if retention == -1 else self.cloud.iso(expire),
-            "Mode": job.get("Mode", "Manual"), "MetaStatus": meta,
+            "Mode": job.get("Mode", "Manual"), "MetaStatus": meta, "BaseBackup": (directory / wal.BASE).is_dir(),
             "EndEpoch": end.timestamp(), "ListedFrom": end.timestamp() + set_listed_after(inst),
         }
         self.cloud.store.put(BACKUP, job["BackupId"], backup)

@@ -25,6 +25,12 @@ What is real:
   chosen tables moved with one RENAME TABLE into the target database under their new names, their triggers
   dropped, the scratch database dropped). The target database of a table-level restore may exist (e.g. the
   original one) as long as the new table names do not.
+- RestoreTable with RestoreTime (no BackupId) restores whole databases to that second (point_in_time.py): MySQL
+  with row-based binary logs on the server, each dump records its log position (`--master-data=2`), and the newest
+  set that ended before the second is loaded, then the database's logged changes replayed up to it
+  (engines/binlog.py); PostgreSQL with LogBackup on from the set's base backup and the archived WAL, recovered in a
+  temporary server (engines/wal.py). DescribeBackupPolicy EnableBackupLog and DescribeLocalAvailableRecoveryTime say
+  whether and to when; SQL Server keeps no log backups here (RestoreTime refused, 400 InvalidParameter).
 - A SQL Server instance is the local stand-in of localcloud.mssql: a JSON catalog of databases, tables and rows,
   served over the TDS wire protocol on 127.0.0.1 (ConnectionString/Port; login `sa`, empty password). It is no SQL
   Server engine: it runs a small statement set (mssql.lexer.SUPPORTED). CreateBackup exports each database to
@@ -72,7 +78,8 @@ Error codes:
 - 400 InvalidDBName.Duplicate / InvalidTableName.Duplicate: a RestoreTable new name that already exists (or that
   a restore in progress is creating).
 - 400 UnsupportedEngine: RestoreTable on SQL Server, RecoveryDBInstance / CopyDatabaseBetweenInstances on anything
-  else; 400 InvalidParameter for PostgreSQL table-level TableMeta, for RestoreTime (no log backup here), for a DbNames
+  else; 400 InvalidParameter for PostgreSQL table-level TableMeta, for a RestoreTime the instance cannot reach (no
+  log backup, outside the range, malformed, tables listed), for a DbNames
   form its target does not take, and for CopyDatabaseBetweenInstances into its source (errors.COPY_INTO_ITSELF).
 - 400 IdempotentParameterMismatch: a RestoreTable ClientToken reused with different parameters (same parameters:
   the first call's answer, no new restore).
@@ -84,7 +91,8 @@ minimum duration of both. Not enforced: the 20-backups-per-day limit.
 Backup policy (per instance, seeded with `RdsBackupPolicy` or set through POST /_local/rds/instances/<id>):
 BackupRetentionPeriod (default 7 days) gives each set ExpectExpireTime = end + days (CreateBackup's
 BackupRetentionPeriod wins; -1: no expiry); a set past it disappears. TableRestore (CompressType 4, default; else 8):
-MySQL sets taken without it have MetaStatus "". BackupsDeletable false: sets have StoreStatus Disabled.
+MySQL sets taken without it have MetaStatus "". BackupsDeletable false: sets have StoreStatus Disabled. LogBackup
+(PostgreSQL, default false): each backup also takes a base backup, and RestoreTime recovers it with the archived WAL.
 Automatic backup tasks (JobMode Automated, BackupMode Automated, BackupInitiator System) are started through POST
 /_local/rds/instances/<id>/backups; they hold the instance's one backup slot like a manual one.
 
@@ -110,7 +118,8 @@ class Rds(Instances, Databases, BackupPolicies, LocalControl, Restores, Encrypti
                          "DescribeBackups", "DeleteBackup", "RestoreTable", "DescribeDatabases",
                          "RecoveryDBInstance", "CopyDatabaseBetweenInstances", "DescribeBackupPolicy",
                          "DescribeHistoryTasks", "DeleteDatabase", "DescribeResourceUsage",
-                         "DescribeDBInstanceTDE", "DescribeDBInstanceEncryptionKey"})
+                         "DescribeDBInstanceTDE", "DescribeDBInstanceEncryptionKey",
+                         "DescribeLocalAvailableRecoveryTime"})
 
     def resume(self) -> None:
         """Serve the SQL Server instances again; re-run backup jobs a killed server left in progress; fail (and

@@ -2,8 +2,10 @@
 deleted, as seeded or set through the control plane (`instance_settings`), and DescribeBackupPolicy."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from ..core.rpc import RpcRequest
-from . import errors, render
+from . import errors, point_in_time, render
 from .state import RdsState
 
 # Instance backup policy when seeded without one: retention 7 days (DescribeBackupPolicy BackupRetentionPeriod;
@@ -17,8 +19,8 @@ NO_TABLE_RESTORE_COMPRESS_TYPE = "8"
 STORAGE_TYPES = ("local_ssd", "general_essd", "cloud_essd", "cloud_essd2", "cloud_essd3", "cloud_ssd")
 DEFAULT_STORAGE_TYPE = "cloud_essd"
 # DeleteBackup (API reference api-delete-backup-sets, doc-detail/50368): only MySQL and PostgreSQL instances of
-# the High-availability Edition, only sets whose StoreStatus is Enabled; with log backup disabled (as here:
-# EnableBackupLog 0) only sets retained for more than seven days. A set is Disabled otherwise.
+# the High-availability Edition, only sets whose StoreStatus is Enabled; with log backup disabled (EnableBackupLog 0)
+# only sets retained for more than seven days. A set is Disabled otherwise.
 DELETABLE_ENGINES = ("MySQL", "PostgreSQL")
 DELETABLE_CATEGORY = "HighAvailability"
 CATEGORIES = ("Basic", "HighAvailability", "AlwaysOn", "Finance", "cluster")
@@ -46,11 +48,12 @@ def instance_settings(current: dict, policy: dict) -> dict:
     TaskListedForSeconds / SetListedAfterSeconds (0-3600: the listing delays above, for this instance),
     StorageType (DBInstanceStorageType, STORAGE_TYPES; set once, at seeding), Category (the edition,
     CATEGORIES), DeletableAfterDays (the age from which DeleteBackup takes a set; see below), TDEKey (TDE enabled
-    with that key) and DiskEncryptionKey (cloud disk encryption with that key; see encryption.py).
+    with that key), DiskEncryptionKey (cloud disk encryption with that key; see encryption.py) and LogBackup
+    (PostgreSQL: log backup on, each backup also taking a base backup; point_in_time.py).
     `current`: the instance's fields of before (empty for a new one)."""
     if not isinstance(policy, dict):
         raise ValueError("the backup policy must be a JSON object")
-    unknown = set(policy) - {"BackupRetentionPeriod", "TableRestore", "BackupsDeletable", "Status",
+    unknown = set(policy) - {"BackupRetentionPeriod", "TableRestore", "BackupsDeletable", "Status", "LogBackup",
                              "TaskListedForSeconds", "SetListedAfterSeconds", "StorageType",
                              "Category", "DeletableAfterDays", "TDEKey", "DiskEncryptionKey"}
     if unknown:
@@ -63,9 +66,11 @@ def instance_settings(current: dict, policy: dict) -> dict:
         if not isinstance(days, int) or isinstance(days, bool) or not 7 <= days <= 730:
             raise ValueError("BackupRetentionPeriod must be 7 to 730 days")
         out["BackupRetentionPeriod"] = days
-    for key in ("TableRestore", "BackupsDeletable"):
+    for key in ("TableRestore", "BackupsDeletable", "LogBackup"):
         if key in policy and not isinstance(policy[key], bool):
             raise ValueError(f"{key} must be true or false")
+    if "LogBackup" in policy:
+        out["LogBackup"] = policy["LogBackup"]
     if "TableRestore" in policy:
         out["CompressType"] = TABLE_RESTORE_COMPRESS_TYPE if policy["TableRestore"] \
             else NO_TABLE_RESTORE_COMPRESS_TYPE
@@ -132,5 +137,14 @@ class BackupPolicies(RdsState):
         mode = req.get("BackupPolicyMode", "DataBackupPolicy")
         if mode not in ("DataBackupPolicy", "LogBackupPolicy"):
             raise errors.invalid("BackupPolicyMode", "Use DataBackupPolicy or LogBackupPolicy.")
+        logs = point_in_time.why_no_logs(inst, self._engine(inst)) is None
         return render.backup_policy(inst.get("BackupRetentionPeriod", DEFAULT_RETENTION_DAYS),
-                                    inst.get("CompressType", TABLE_RESTORE_COMPRESS_TYPE), mode)
+                                    inst.get("CompressType", TABLE_RESTORE_COMPRESS_TYPE), mode, logs)
+
+    def DescribeLocalAvailableRecoveryTime(self, req: RpcRequest) -> dict:
+        """The range the instance can be restored to (point_in_time.window); both times empty when there is none
+        (UNCONFIRMED: what the service answers for an instance without log backup)."""
+        inst = self._instance(req.require("DBInstanceId"))
+        found = point_in_time.window(self.cloud.store, inst, self._engine(inst))
+        begin, end = (self.cloud.iso(datetime.fromtimestamp(t, timezone.utc)) for t in found) if found else ("", "")
+        return {"DBInstanceId": inst["DBInstanceId"], "RecoveryBeginTime": begin, "RecoveryEndTime": end}

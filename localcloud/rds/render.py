@@ -59,11 +59,12 @@ def database(name: str, status: str, inst: dict, info: dict, postgres: bool) -> 
     return item
 
 
-def backup_policy(retention_days: int, compress_type: str, mode: str) -> dict:
-    """The DescribeBackupPolicy answer (SDK DescribeBackupPolicyResponseBody): the fields the local cloud models."""
+def backup_policy(retention_days: int, compress_type: str, mode: str, log_backup: bool = False) -> dict:
+    """The DescribeBackupPolicy answer (SDK DescribeBackupPolicyResponseBody): the fields the local cloud models;
+    EnableBackupLog "1" where the instance keeps logs to restore to a second (point_in_time.why_no_logs)."""
     return {"BackupRetentionPeriod": retention_days, "CompressType": compress_type,
             "PreferredBackupTime": "18:00Z-19:00Z", "PreferredBackupPeriod": "Monday,Wednesday,Friday",
-            "BackupMethod": "Physical", "EnableBackupLog": "0", "LocalLogRetentionHours": 0,
+            "BackupMethod": "Physical", "EnableBackupLog": "1" if log_backup else "0", "LocalLogRetentionHours": 0,
             "LogBackupRetentionPeriod": 7, "Category": "Standard", "BackupPolicyMode": mode}
 
 

@@ -8,9 +8,11 @@ import logging
 from ..core.rpc import RpcRequest
 from . import errors, render, rules
 from .engines.base import EngineError
+from .engines.binlog import replay
 from .engines.mysql import MySqlEngine
 from .engines.postgres import PgEngine
 from .engines.sqlserver import MssqlEngine
+from .engines.wal import dumps_at
 from .state import INSTANCE, RESTORE, RdsState
 
 log = logging.getLogger("localcloud.rds")
@@ -94,22 +96,15 @@ class RestoreTasks(RdsState):
         self.cloud.pace(started)
         if self.cloud.stopping:
             return
-        for t in task["Targets"]:
-            file = directory / t["File"]
-            if isinstance(eng, MssqlEngine):        # the import creates the database
-                self.cloud.store.update(RESTORE, task_id, lambda d, n=t["NewName"]: d["CreatedDbs"].append(n))
-                eng.restore_database(file, t["NewName"], stopping)
-                continue
-            if isinstance(eng, PgEngine):
-                eng.restore_database(file, t["NewName"], stopping)
-            elif t["Tables"] is None:
-                eng.restore_database(file, t["Name"], t["NewName"], self.work_root, stopping)
-            else:
-                if not t["CreateDb"]:
-                    self.cloud.store.update(RESTORE, task_id, lambda d, t=t: d["CreatedTables"].extend(
-                        [[t["NewName"], new] for _, new in t["Tables"]]))
-                eng.restore_tables(file, t["Name"], t["Meta"], t["NewName"], [tuple(p) for p in t["Tables"]],
-                                   self.work_root, stopping)
+        # PostgreSQL to a second: each database dumped from a temporary server recovered to it (engines/wal.py)
+        recovered = dumps_at(eng, directory, [t["Name"] for t in task["Targets"]], task["RestoreEpoch"],
+                             self.work_root, stopping) \
+            if isinstance(eng, PgEngine) and task.get("RestoreEpoch") is not None else {}
+        try:
+            self._fill(task, eng, directory, recovered, stopping)
+        finally:
+            for path in recovered.values():
+                path.unlink(missing_ok=True)
         if self.cloud.stopping:
             return
         with self._lock:
@@ -119,6 +114,29 @@ class RestoreTasks(RdsState):
                 doc["Restored"] = list(dict.fromkeys([*doc.get("Restored", []), *created]))
             self.cloud.store.update(INSTANCE, instance_id, add)
             self.cloud.store.update(RESTORE, task_id, lambda d: d.update(Status="Succeed", EndTime=self.cloud.iso()))
+
+    def _fill(self, task: dict, eng, directory, recovered: dict, stopping) -> None:
+        """Load each target from its backup file (or, to a second, its recovered dump or the replayed log)."""
+        task_id = task["TaskId"]
+        for t in task["Targets"]:
+            file = recovered.get(t["Name"]) or directory / t["File"]
+            if isinstance(eng, MssqlEngine):        # the import creates the database
+                self.cloud.store.update(RESTORE, task_id, lambda d, n=t["NewName"]: d["CreatedDbs"].append(n))
+                eng.restore_database(file, t["NewName"], stopping)
+                continue
+            if isinstance(eng, PgEngine):
+                eng.restore_database(file, t["NewName"], stopping)
+            elif t["Tables"] is None:
+                eng.restore_database(file, t["Name"], t["NewName"], self.work_root, stopping)
+                if task.get("RestoreEpoch") is not None:      # to the second: the logs since the dump, replayed
+                    replay(eng, t["Name"], t["NewName"], t["Binlog"][0], int(t["Binlog"][1]), task["RestoreEpoch"],
+                           self.work_root, stopping)
+            else:
+                if not t["CreateDb"]:
+                    self.cloud.store.update(RESTORE, task_id, lambda d, t=t: d["CreatedTables"].extend(
+                        [[t["NewName"], new] for _, new in t["Tables"]]))
+                eng.restore_tables(file, t["Name"], t["Meta"], t["NewName"], [tuple(p) for p in t["Tables"]],
+                                   self.work_root, stopping)
 
     def _abort_restore(self, task_id: str, reason: str) -> None:
         """Undo what a restore created, then mark it Failed: its new databases never reach Running."""

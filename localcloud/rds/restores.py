@@ -6,13 +6,15 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from datetime import datetime, timezone
 
 from ..core.rpc import RpcRequest
-from . import errors
+from . import errors, point_in_time
 from .engines.base import Engine, EngineError
 from .engines.postgres import PgEngine
 from .engines.sqlserver import MssqlEngine
 from .restore_tasks import RestoreTasks
+from .rules import SECOND
 from .state import BACKUP, RESTORE, TOKEN
 
 
@@ -90,14 +92,26 @@ def parse_db_names(req: RpcRequest, into_existing: bool) -> dict[str, str]:
 
 
 def restore_source(req: RpcRequest) -> str:
-    """The BackupId a restore reads; point-in-time restores are refused (no log backups here)."""
+    """The BackupId a RecoveryDBInstance reads; point-in-time restores of SQL Server are refused (no log backups
+    here, point_in_time.NOT_KEPT)."""
     backup_id = req.get("BackupId")
     if backup_id is None:
         if req.get("RestoreTime"):
-            raise errors.invalid("RestoreTime", "Point-in-time restore needs log backups, which the local cloud "
-                                                "does not keep: pass BackupId.")
+            raise errors.invalid("RestoreTime", f"The instance has no log backup "
+                                                f"({point_in_time.NOT_KEPT['SQLServer']}): pass BackupId.")
         raise errors.missing("BackupId")
     return backup_id
+
+
+def restore_epoch(req: RpcRequest) -> float | None:
+    """RestoreTime (yyyy-MM-ddTHH:mm:ssZ, UTC) as an epoch second; None when not given."""
+    raw = req.get("RestoreTime")
+    if raw is None:
+        return None
+    try:
+        return datetime.strptime(raw, SECOND).replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        raise errors.invalid("RestoreTime", "Use yyyy-MM-ddTHH:mm:ssZ (UTC).") from None
 
 
 class Restores(RestoreTasks):
@@ -108,7 +122,10 @@ class Restores(RestoreTasks):
         req.require("TableMeta")
         inst = self._instance(instance_id)
         self.cloud.faults.check_reject(instance_id)
-        backup_id = restore_source(req)
+        restore_at = restore_epoch(req)
+        backup_id = req.get("BackupId") if restore_at is None else None
+        if restore_at is None and backup_id is None:
+            raise errors.missing("BackupId")
         eng = self._engine(inst)
         if eng is None or isinstance(eng, MssqlEngine):
             raise errors.table_restore_unsupported(inst["Engine"])
@@ -128,6 +145,12 @@ class Restores(RestoreTasks):
                 raise errors.incorrect_instance_state(inst["Status"])
             if self._restoring(instance_id):
                 raise errors.refuse(errors.RESTORE_IN_PROGRESS)
+            if restore_at is not None:       # the newest set before the second, its logs replayed up to it
+                backup_id = point_in_time.set_for(self.cloud.store, inst, eng, restore_at)["BackupId"]
+                if any(t["Tables"] is not None for t in targets):
+                    raise errors.invalid("TableMeta", "The local cloud restores whole databases to a point in "
+                                                      "time: drop the tables lists.")
+            assert backup_id is not None
             backup = self.cloud.store.get(BACKUP, backup_id)
             if backup is None or backup["DBInstanceId"] != instance_id:
                 raise errors.backup_not_found(backup_id)
@@ -155,6 +178,8 @@ class Restores(RestoreTasks):
                     raise errors.database_not_in_backup(t["Name"], backup_id)
                 t["Meta"] = {k: src.get(k) for k in ("CharacterSetName", "Collate", "Ctype") if src.get(k)}
                 t["File"] = src["File"]
+                if restore_at is not None and src.get("BinlogFile"):      # MySQL: where its log replay starts
+                    t["Binlog"] = [src["BinlogFile"], src["BinlogPosition"]]
                 if t["Tables"] is None:
                     if t["NewName"] in on_server or t["NewName"] in pending_dbs:
                         raise errors.database_exists(t["NewName"], " on the instance")
@@ -172,6 +197,7 @@ class Restores(RestoreTasks):
                         raise errors.table_exists(new, t["NewName"])
             task_id = self._new_numeric_id(RESTORE)
             task = {"TaskId": task_id, "DBInstanceId": instance_id, "BackupId": backup_id, "Status": "Running",
+                    "RestoreEpoch": restore_at,
                     "Action": "RestoreTable", "Targets": targets, "CreatedDbs": [], "CreatedTables": [], "Reason": "",
                     "StartTime": self.cloud.iso(), "ClientToken": token}
             self.cloud.store.put(RESTORE, task_id, task)

@@ -87,3 +87,40 @@ def test_an_instance_says_its_tde_and_its_disk_encryption_key(databases):
     assert databases.port.describe_encryption(databases.rid) == DbEncryption(False, None, "")
     databases.encrypt("key-tde-1", "key-disk-1")
     assert databases.port.describe_encryption(databases.rid) == DbEncryption(True, "key-tde-1", "key-disk-1")
+
+
+def test_an_instance_without_log_backup_has_no_restore_window_and_refuses_a_restore_to_a_second(databases):
+    window = databases.port.restore_window(databases.rid)
+    assert (window.log_backup, window.begin, window.end) == (False, None, None)
+    second = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
+    with pytest.raises(CloudError) as err:
+        databases.port.restore_table(databases.rid, "", [{"type": "db", "name": databases.database,
+                                                          "newname": databases.database + "__pitr_c"}],
+                                     "pitr-" + databases.si, second)
+    assert (err.value.code, err.value.http_status) == ("InvalidParameter", 400)
+    assert "RestoreTime" in err.value.message
+    assert databases.database + "__pitr_c" not in [d.name for d in databases.port.databases(databases.rid)]
+
+
+def test_a_restore_to_a_second_brings_back_what_was_logged_before_it_and_nothing_after(databases):
+    databases.log_backup_on()
+    assert databases.port.restore_window(databases.rid).log_backup
+    job_id = databases.port.create_backup(databases.rid)
+    assert eventually(lambda: (j := databases.port.backup_job(databases.rid, job_id)) and j.finished, timeout=120)
+    chosen = databases.written_around_a_second(3, 4)
+    window = databases.port.restore_window(databases.rid)
+    assert window.begin and window.end and window.begin <= chosen <= window.end, window
+    new_name = databases.database + "__pit_c"
+    since = time.time()
+    databases.port.restore_table(databases.rid, "", [{"type": "db", "name": databases.database, "newname": new_name}],
+                                 "pit-" + databases.si, chosen)
+
+    def over():
+        tasks = databases.port.restore_tasks(databases.rid, since)
+        return databases.port.instance_status(databases.rid) == "Running" and tasks and \
+            not any(t.unfinished for t in tasks)
+
+    assert eventually(over, timeout=120)
+    assert [(d.name, d.running) for d in databases.port.databases(databases.rid, new_name)] == [(new_name, True)]
+    assert databases.rows(new_name) == [1, 2, 3]
+    assert databases.rows(databases.database) == [1, 2, 3, 4]

@@ -108,6 +108,45 @@ class DatabasesSide(Side):
             self.control.call("POST", f"/_local/rds/instances/{self.rid}",
                               {k: v for k, v in (("TDEKey", tde_key), ("DiskEncryptionKey", disk_key)) if v})
 
+    def log_backup_on(self) -> None:
+        """Log backup on in the instance's backup policy (real: each backup then also takes a base backup)."""
+        if self.kind == "memory":
+            self.port.instances[self.rid]["log_backup"] = True
+        else:
+            self.control.call("POST", f"/_local/rds/instances/{self.rid}", {"LogBackup": True})
+
+    def written_around_a_second(self, before: int, after: int) -> str:
+        """Row `before` written (and logged) in a second before the one answered, row `after` in one after it. In
+        memory the log's times are set (no waiting); on the real server the writes wait for the seconds to pass."""
+        if self.kind == "memory":
+            start = time.time() - 10
+            history = self.port.history[self.rid]
+            history[:] = [(start - 10, contents) for _, contents in history]
+            for value, at in ((before, start + 1), (after, start + 3)):
+                self.port.servers[self.rid][self.database]["t"].append(value)
+                self.port.log(self.rid, at)
+            return _second(start + 2)
+        _next_second()
+        self._insert(before)
+        _next_second()
+        chosen = _second(time.time())
+        _next_second()
+        self._insert(after)
+        return chosen
+
+    def rows(self, database: str) -> list[int]:
+        if self.kind == "memory":
+            return list(self.port.servers[self.rid][database]["t"])
+        import psycopg2
+        with psycopg2.connect(PG_DSN.rsplit("/", 1)[0] + "/" + database) as conn, conn.cursor() as cur:
+            cur.execute("SELECT id FROM t ORDER BY id")
+            return [r[0] for r in cur.fetchall()]
+
+    def _insert(self, value: int) -> None:
+        import psycopg2
+        with psycopg2.connect(PG_DSN.rsplit("/", 1)[0] + "/" + self.database) as conn, conn.cursor() as cur:
+            cur.execute("INSERT INTO t VALUES (%s)", (value,))
+
     def hold(self) -> None:
         if self.kind == "memory":
             self.port.steps = 0
@@ -120,6 +159,14 @@ class DatabasesSide(Side):
             self.port.finish()
         else:
             self.control.clear_faults()
+
+
+def _second(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
+
+
+def _next_second() -> None:
+    time.sleep(1.05 - time.time() % 1)
 
 
 class CatalogSide(Side):

@@ -26,6 +26,7 @@ import time as _time
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import Any, Callable, Iterator
 
@@ -55,6 +56,7 @@ from nestbackup.operations.drill import create_drill
 from nestbackup.operations.drill_steps import advance as drill_advance
 from nestbackup.operations.locks import set_lock
 from nestbackup.operations.restore import advance, create_restore, get_restore
+from nestbackup.operations.restore_point_in_time import create_point_in_time_restore
 from nestbackup.operations.restore_preview import preview
 from nestbackup.operations.schedules import apply_retention, set_schedule, tick
 from nestbackup.operations.sweeper import SWEEP_GRACE_SECONDS, sweep
@@ -348,7 +350,7 @@ def violations(w: FaultyWiring) -> list[str]:
         elif rid.startswith("drill-"):
             out += _false_drill(records, rid, status, items[rid], header)
         else:
-            out += _false_restore(w, rid, status, items[rid], _reset_later(rid, items))
+            out += _false_restore(w, rid, status, items[rid], _reset_later(rid, items), header.get("RestoreTime"))
     out += _unowned_artifacts(w, records, items)
     out += _scratch_left(w, records)
     out += _held_claims(w, records)
@@ -425,7 +427,8 @@ def _reset_later(rid: str, items: dict[str, dict[str, dict]]) -> set[str]:
             for r, i in its.items() if i["resource_type"] == "disk" and i.get("restore_started_epoch")}
 
 
-def _false_restore(w: FaultyWiring, rid: str, status: str, items: dict[str, dict], reset_later: set[str]) -> list[str]:
+def _false_restore(w: FaultyWiring, rid: str, status: str, items: dict[str, dict], reset_later: set[str],
+                   restore_time: str | None = None) -> list[str]:
     out = []
     if status == RestoreStatus.RESTORED:
         for resource, item in sorted(items.items()):
@@ -439,6 +442,12 @@ def _false_restore(w: FaultyWiring, rid: str, status: str, items: dict[str, dict
                 server = w.raw.rds.servers[resource]
                 out += [f"restore {rid} is Restored but database {db['name']} of {resource} is not there"
                         for db in item["databases"] if db["name"] not in server]
+                if restore_time:            # to a second: each database holds what was logged before it
+                    at = datetime.strptime(restore_time, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+                    logged = [c for t, c in w.raw.rds.history.get(resource, []) if t < at.timestamp()]
+                    out += [f"restore {rid} is Restored but {db['name']} of {resource} is not as at {restore_time}"
+                            for db in item["databases"] if db["name"] in server and logged
+                            and server[db["name"]] != logged[-1].get(db["name"])]
     return out
 
 
@@ -670,6 +679,30 @@ def _preview_run(w: FaultyWiring, player: FaultPlayer, client: Client, prepared:
     client.call(preview, RestoreRequest(backup_id, selection=selection))
 
 
+def _restore_to_time_setup(w: FaultyWiring, player: FaultPlayer) -> str:
+    """si-2: a MySQL instance (log backup on), backed up once (where its logs start), then written to before and
+    after the second a point-in-time restore brings back, which this answers."""
+    rid = w.seed("si-2", instances=0, databases={"MySQL": {"app": {"t": [1, 2, 3]}}})["DBInstances"][0]
+    backup_id = create_backup(w, "si-2")["BackupId"]
+    player.play_started()
+    assert get_backup(w, backup_id)["Status"] == "Created", get_backup(w, backup_id)
+    rows = w.raw.rds.servers[rid]["app"]["t"]
+    w.clock.advance(10)
+    rows.append(4)
+    w.raw.rds.log(rid, w.clock.peek())
+    w.clock.advance(10)
+    chosen = datetime.fromtimestamp(int(w.clock.peek()), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    w.clock.advance(10)
+    rows.append(5)
+    w.raw.rds.log(rid, w.clock.peek())
+    return chosen
+
+
+def _restore_to_time_run(w: FaultyWiring, player: FaultPlayer, client: Client, chosen: str) -> None:
+    client.call(create_point_in_time_restore, "si-2", chosen, token="client-token-1")
+    player.play_started()
+
+
 def _started_backup(w: FaultyWiring, player: FaultPlayer) -> str:
     """A backup whose start steps ran (its snapshots, group and RDS job made) and whose flow polls next."""
     seeded(w)
@@ -807,6 +840,7 @@ SCENARIOS = {s.name: s for s in (
     Scenario("restore", _restore_setup, _restore_run),
     Scenario("restore-selective", _selective_restore_setup, _selective_restore_run),
     Scenario("restore-preview", _selective_restore_setup, _preview_run),
+    Scenario("restore-to-time", _restore_to_time_setup, _restore_to_time_run),
     Scenario("cancel-backup", _started_backup, _cancel_backup_run),
     Scenario("cancel-restore", _started_restore, _cancel_restore_run),
     Scenario("delete", _restore_setup, _delete_run),

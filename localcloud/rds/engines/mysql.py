@@ -6,6 +6,7 @@ import re
 import secrets
 from pathlib import Path
 
+from . import binlog
 from .base import Engine, EngineError
 from .tools import run, tool
 
@@ -109,10 +110,14 @@ class MySqlEngine(Engine):
         if info is None:
             raise EngineError(f"database {db!r} does not exist")
         objects = self.objects(db)
+        # With row-based binary logs, the dump records the log position it is consistent with (binlog.py).
+        logged = binlog.logging_rows(self)
         with open(path, "wb") as out:
             run([tool("mariadb-dump", "mysqldump"), *self._args(), "--single-transaction", "--routines",
-                 "--triggers", "--events", "--hex-blob", "--default-character-set=utf8mb4", "--", db],
+                 "--triggers", "--events", "--hex-blob", "--default-character-set=utf8mb4",
+                 *(["--master-data=2"] if logged else []), "--", db],
                 self._env(), stdout=out, stopping=stopping)
+        position = binlog.dump_position(path) if logged else None
         # The tables of the dump itself (consistent with its data), parsed from its CREATE TABLE lines.
         tables = []
         with open(path, encoding="utf-8", errors="replace") as f:
@@ -121,7 +126,8 @@ class MySqlEngine(Engine):
                 if m:
                     tables.append(m[1].replace("``", "`"))
         objects["Tables"] = sorted(tables)
-        return {**info, **objects, "Size": path.stat().st_size}
+        logs = {"BinlogFile": position[0], "BinlogPosition": position[1]} if position else {}
+        return {**info, **objects, **logs, "Size": path.stat().st_size}
 
     def create_database(self, name: str, meta: dict) -> None:
         stmt = f"CREATE DATABASE {qi(name)}"

@@ -5,8 +5,8 @@ import json
 from typing import Any, Iterator
 
 from ..errors import CloudError
-from ..model.engines import create_backup_method
-from ..ports.databases import BackupJob, BackupSet, Database, DbEncryption, DBInstance, HistoryTask
+from ..model.engines import create_backup_method, recovery_time_listed
+from ..ports.databases import BackupJob, BackupSet, Database, DbEncryption, DBInstance, HistoryTask, RestoreWindow
 from .openapi import RpcClient
 
 VERSION = "2014-08-15"
@@ -187,17 +187,40 @@ class Rds:
         self.rpc.call("DeleteBackup", {"DBInstanceId": db_instance_id, "BackupId": backup_id})
 
     def restore_table(self, db_instance_id: str, backup_id: str, table_meta: list[dict[str, Any]],
-                      client_token: str) -> None:
-        self.rpc.call("RestoreTable", {"DBInstanceId": db_instance_id, "BackupId": backup_id,
-                                       "TableMeta": json.dumps(table_meta), "ClientToken": client_token})
+                      client_token: str, restore_time: str | None = None) -> None:
+        """From a set, or to a second: RestoreTable takes BackupId or RestoreTime (yyyy-MM-ddTHH:mm:ssZ, UTC; log
+        backup must be on) (SDK RestoreTableRequest.backup_id / restore_time)."""
+        self.rpc.call("RestoreTable", {"DBInstanceId": db_instance_id, "BackupId": backup_id or None,
+                                       "RestoreTime": restore_time, "TableMeta": json.dumps(table_meta),
+                                       "ClientToken": client_token})
 
-    def recover_databases(self, db_instance_id: str, backup_id: str, new_names: dict[str, str]) -> None:
-        """SQL Server: bring the databases of `backup_id` back into the same instance, each under
-        `new_names[db]` (see SQLSERVER_RESTORE_ACTION). No ClientToken: only throttling is retried here; before
-        asking again the caller looks for the new databases (DescribeDatabases)."""
+    def recover_databases(self, db_instance_id: str, backup_id: str, new_names: dict[str, str],
+                          restore_time: str | None = None) -> None:
+        """SQL Server: bring the databases of `backup_id` (or as they were at `restore_time`: SDK
+        RecoveryDBInstanceRequest.restore_time) back into the same instance, each under `new_names[db]` (see
+        SQLSERVER_RESTORE_ACTION). No ClientToken: only throttling is retried here; before asking again the caller
+        looks for the new databases (DescribeDatabases)."""
         self.rpc.call(SQLSERVER_RESTORE_ACTION, {"DBInstanceId": db_instance_id, "TargetDBInstanceId": db_instance_id,
-                                                 "BackupId": backup_id, "DbNames": db_names_into(new_names)},
+                                                 "BackupId": backup_id or None, "RestoreTime": restore_time,
+                                                 "DbNames": db_names_into(new_names)},
                       retry_when=lambda e: e.throttled)
+
+    def restore_window(self, db_instance_id: str) -> RestoreWindow:
+        """Whether log backup is on (DescribeBackupPolicy EnableBackupLog "1", LogBackupRetentionPeriod days), whether
+        database/table restore is (CompressType, see TABLE_RESTORE_COMPRESS_TYPE), and the range the instance can be
+        restored to (DescribeLocalAvailableRecoveryTime RecoveryBeginTime / RecoveryEndTime; MySQL, PostgreSQL and
+        MariaDB only, so SQL Server gets no range)."""
+        policy = self.rpc.call("DescribeBackupPolicy", {"DBInstanceId": db_instance_id,
+                                                        "BackupPolicyMode": "DataBackupPolicy"})
+        log_backup = str(policy.get("EnableBackupLog", "")) in ("1", "True", "true")
+        days = str(policy.get("LogBackupRetentionPeriod") or "")
+        begin = end = None
+        engine = str(self.attribute(db_instance_id).get("Engine") or "")
+        if log_backup and recovery_time_listed(engine):
+            found = self.rpc.call("DescribeLocalAvailableRecoveryTime", {"DBInstanceId": db_instance_id})
+            begin, end = _iso_utc(found.get("RecoveryBeginTime")), _iso_utc(found.get("RecoveryEndTime"))
+        return RestoreWindow(log_backup, str(policy.get("CompressType", "")) == TABLE_RESTORE_COMPRESS_TYPE,
+                             begin, end, int(days) if days.isdigit() else None)
 
     def instance_status(self, db_instance_id: str) -> str:
         """DBInstanceStatus: Running, or e.g. TempDBInstanceCreating while a database/table restore runs."""

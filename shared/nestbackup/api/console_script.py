@@ -114,7 +114,7 @@ function meta(r, kind) {
     if (r.Scope === "partial") parts.push("partial");
     if (r.Restorable) parts.push(r.RestorableUntil ? "restorable until " + utc(r.RestorableUntil) + " ("
                                                      + ahead(r.RestorableUntil) + ")" : "restorable, no expiry");
-  } else parts.push("from " + r.BackupId);
+  } else parts.push(r.BackupId ? "from " + r.BackupId : "to " + utc(r.RestoreTime));
   span.append(" · " + parts.join(" · "));
   return span;
 }

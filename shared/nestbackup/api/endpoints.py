@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..decisions.webhooks import DeliveryStatus
 from ..model.timeline import MAX_EVENTS
@@ -57,12 +57,26 @@ def create_backup(call: Call) -> Response:
     return Response(202, backup.create_backup(call.wiring, si, body.get("Description") or "", body.get("ClientToken")))
 
 
-def _restore_request(call: Call) -> RestoreRequest:
-    """The one reading of a restore's body (`POST /restores` and its preview) into its typed request; the caller must
-    see the backup's service instance."""
+POINT_IN_TIME = {"ServiceInstanceId", "RestoreTime"}
+
+
+def _restore_body(call: Call) -> dict[str, Any]:
+    from ..model.selection import RestoreRequest
+    return json_body(call.request, set(RestoreRequest.FIELDS) | POINT_IN_TIME, set(),
+                     flags={"SafetyBackup", "SplitGroups"})
+
+
+def _restore_request(call: Call, body: dict[str, Any] | None = None) -> RestoreRequest:
+    """The one reading of a backup's restore body (`POST /restores` and its preview) into its typed request; the
+    caller must see the backup's service instance. A point-in-time body is read by `_point_in_time_restore`."""
     from ..model.selection import RestoreRequest
     from ..operations import backup
-    body = json_body(call.request, set(RestoreRequest.FIELDS), {"BackupId"}, flags={"SafetyBackup", "SplitGroups"})
+    body = _restore_body(call) if body is None else body
+    if POINT_IN_TIME & set(body):
+        raise ApiError(400, "InvalidParameter", "a preview takes a BackupId; what a point-in-time restore can reach: "
+                                                "GET /service-instances/{id}/restore-window")
+    if body.get("BackupId") in (None, ""):
+        raise ApiError(400, "MissingParameter", "BackupId is required (or ServiceInstanceId and RestoreTime)")
     request = RestoreRequest.from_body(body)
     source = backup.get_backup(call.wiring, request.backup_id)
     if not call.principal.may_act_on(source["ServiceInstanceId"]):
@@ -72,12 +86,37 @@ def _restore_request(call: Call) -> RestoreRequest:
 
 def create_restore(call: Call) -> Response:
     from ..operations import restore
-    return Response(202, restore.create_from_request(call.wiring, _restore_request(call)))
+    body = _restore_body(call)
+    if POINT_IN_TIME & set(body):
+        return _point_in_time_restore(call, body)
+    return Response(202, restore.create_from_request(call.wiring, _restore_request(call, body)))
 
 
 def preview_restore(call: Call) -> Response:
     from ..operations.restore_preview import preview
     return Response(200, preview(call.wiring, _restore_request(call)))
+
+
+def _point_in_time_restore(call: Call, body: dict[str, Any]) -> Response:
+    """ServiceInstanceId and RestoreTime (optionally Databases): the databases as they were at that second."""
+    from ..operations.restore_point_in_time import create_point_in_time_restore
+    if body.get("BackupId") not in (None, ""):
+        raise ApiError(400, "InvalidParameter", "give BackupId, or ServiceInstanceId and RestoreTime, not both")
+    if {"Resources", "SplitGroups"} & set(body):
+        raise ApiError(400, "InvalidParameter", "a point-in-time restore takes Databases, not Resources or SplitGroups")
+    missing = [k for k in ("ServiceInstanceId", "RestoreTime") if body.get(k) in (None, "")]
+    if missing:
+        raise ApiError(400, "MissingParameter", f"{', '.join(missing)} is required for a point-in-time restore")
+    visible_instance(call.principal, body["ServiceInstanceId"])
+    return Response(202, create_point_in_time_restore(call.wiring, body["ServiceInstanceId"], body["RestoreTime"],
+                                                      body.get("Databases"), body.get("ClientToken"),
+                                                      body.get("SafetyBackup", True)))
+
+
+def restore_window(call: Call) -> Response:
+    from ..operations.restore_point_in_time import restore_window as window
+    visible_instance(call.principal, call.path_params["id"])
+    return Response(200, window(call.wiring, call.path_params["id"]))
 
 
 def get_backup(call: Call) -> Response:

@@ -119,7 +119,8 @@ def route_table() -> tuple[Route, ...]:
         Route("POST", "/backups/{id}/cancel", e.cancel_backup, "Cancel a running backup",
               "Backup", "Cancelled, with one sentence", "a cancel", params=(RECORD_ID,)),
         Route("POST", "/restores", e.create_restore, "Restore a Created backup, or chosen resources and databases of "
-              "a Created or PartiallyCreated one", "Restore", "the new record", "/restores", status=202,
+              "a Created or PartiallyCreated one, or (ServiceInstanceId, RestoreTime, Databases) databases to a "
+              "second", "Restore", "the new record", "/restores", status=202,
               body="CreateRestore"),
         Route("POST", "/restores/preview", e.preview_restore, "What a restore with this body would do, changing "
               "nothing: the instances it stops, what it replaces and keeps aside, the databases it renames, what "
@@ -169,6 +170,9 @@ def route_table() -> tuple[Route, ...]:
                       Param("keepDays", "query", {"type": "integer", "minimum": 1, "maximum": 3650},
                             description="try this KeepDays instead of the schedule's rule")),
               instance_first=True),
+        Route("GET", "/service-instances/{id}/restore-window", e.restore_window,
+              "Per RDS instance, the first and last second a point-in-time restore can bring back, or why none",
+              "RestoreWindow", "it", "a restore window", params=(INSTANCE_ID,)),
         Route("GET", "/service-instances/{id}/plan", e.plan, "What a backup would take and cost", "Plan", "it",
               "a plan", params=(INSTANCE_ID,)),
         Route("GET", "/leftovers", e.leftovers, "Snapshots tagged as ours that no record owns (admin)",

@@ -123,7 +123,10 @@ SCHEMAS: dict[str, Schema] = {
                             "TotalUSD": {"type": "number"}}},
     "Restore": {"type": "object", "required": ["RestoreId", "BackupId", "Status", "Phase", "Resources"],
                 "properties": {"RestoreId": {"type": "string"}, "RestoreTaskId": {"type": "string"},
-                               "BackupId": {"type": "string"}, "Status": enum_of(RestoreStatus),
+                               "BackupId": {"type": "string", "description": "\"\" for a point-in-time restore"},
+                               "RestoreTime": {"type": "string", "nullable": True,
+                                               "description": "a point-in-time restore's second (UTC)"},
+                               "Status": enum_of(RestoreStatus),
                                "Phase": enum_of(RestorePhase), "StatusDetail": {"type": "string"},
                                "Cause": ref("Cause"), "Summary": ref("RestoreSummary"),
                                "PhaseDeadline": {"type": "string", "description": "while it runs: when the "
@@ -238,7 +241,9 @@ SCHEMAS: dict[str, Schema] = {
     "CreateBackup": {"type": "object", "required": ["ServiceInstanceId"], "additionalProperties": False,
                      "properties": {"ServiceInstanceId": ID, "Description": {"type": "string", "maxLength": 256},
                                     "ClientToken": {"type": "string", "maxLength": 64}}},
-    "CreateRestore": {"type": "object", "required": ["BackupId"], "additionalProperties": False,
+    "CreateRestore": {"type": "object", "additionalProperties": False,
+                      "description": "BackupId (restore a backup), or ServiceInstanceId and RestoreTime (restore "
+                                     "databases to that second; Databases narrows it)",
                       "properties": {"BackupId": ID, "ClientToken": {"type": "string", "maxLength": 64},
                                      "SafetyBackup": {"type": "boolean"},
                                      "Resources": {"type": "array", "items": ID, "maxItems": 200,
@@ -249,15 +254,28 @@ SCHEMAS: dict[str, Schema] = {
                                                                             "minItems": 1},
                                                    "description": "restore only these databases: {DBInstanceId: "
                                                                   "[names]}; with Resources, the union is "
-                                                                  "restored. Without both: the whole backup"},
+                                                                  "restored. Without both: the whole backup. With "
+                                                                  "RestoreTime: the databases restored to that "
+                                                                  "second"},
                                      "SplitGroups": {"type": "boolean",
                                                      "description": "restore a selected disk without the other "
                                                                     "disks of its snapshot group (by default they "
-                                                                    "are restored with it, crash-consistent)"}}},
+                                                                    "are restored with it, crash-consistent)"},
+                                     "ServiceInstanceId": {"type": "string"},
+                                     "RestoreTime": {"type": "string", "description": "a UTC second, "
+                                                     "2026-12-06T14:05:00Z"}}},
     "UndoRestore": {"type": "object", "additionalProperties": False,
                     "properties": {"Confirm": {"type": "boolean", "description": "undo even though the service "
                                                                                  "instance changed since"},
                                    "ClientToken": {"type": "string", "maxLength": 64}}},
+    "RestoreWindow": {"type": "object", "properties": {
+        "ServiceInstanceId": {"type": "string"},
+        "DBInstances": {"type": "array", "items": {"type": "object", "properties": {
+            "DBInstanceId": {"type": "string"}, "Engine": {"type": "string"}, "Restorable": {"type": "boolean"},
+            "EarliestRestoreTime": {"type": "string", "nullable": True},
+            "LatestRestoreTime": {"type": "string", "nullable": True},
+            "LogBackup": {"type": "boolean"}, "LogBackupRetentionDays": {"type": "integer", "nullable": True},
+            "Reason": {"type": "string", "description": "why none, when not Restorable"}}}}}},
     "Schedule": {"type": "object", "properties": {"ServiceInstanceId": {"type": "string"}, "Cron": {"type": "string"},
                                                   "KeepLast": {"type": "integer", "nullable": True},
                                                   "KeepDays": {"type": "integer", "nullable": True},

@@ -29,6 +29,7 @@ def main(verbose, log_format) -> None:
       nestbackup backup list                          every instance's backups (admin token)
       nestbackup restore create --backup ID --wait    restore from a backup
       nestbackup drill create --backup ID --wait      prove a backup restores (nothing of the service touched)
+      nestbackup restore create --instance SI --time T   databases as they were at the UTC second T
     """
     from .. import logs
     logs.cli(json_logs=verbose or log_format == "json")

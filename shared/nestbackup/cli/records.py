@@ -81,7 +81,8 @@ def selection_text(selection: dict) -> str:
 
 def print_record(record: dict) -> None:
     ident = record.get("RestoreId") or record["BackupId"]
-    extra = f"  from {record['BackupId']}  phase {phase_text(record)}" if "RestoreId" in record else ""
+    source = f"from {record['BackupId']}" if record.get("BackupId") else f"to {record.get('RestoreTime')}"
+    extra = f"  {source}  phase {phase_text(record)}" if "RestoreId" in record else ""
     click.echo(f"{ident}  {record['Status']}  {record['ServiceInstanceId']}  "
                f"{record['StartTime']} -> {record.get('EndTime') or '…'}{extra}")
     origin = record.get("Origin") or "user"

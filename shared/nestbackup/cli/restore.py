@@ -37,13 +37,14 @@ def _selection(backup_id: str, resources: tuple[str, ...], databases: tuple[str,
 
 def _selection_options(command):
     for option in reversed((
-            click.option("--backup", "backup_id", required=True,
+            click.option("--backup", "backup_id", default=None,
                          help="The backup (Created; PartiallyCreated with a selection)."),
             click.option("--resource", "resources", multiple=True, metavar="ID",
                          help="Restore only this resource of the backup (a disk, or an RDS instance with all its "
                               "databases); repeatable."),
             click.option("--database", "databases", multiple=True, metavar="RDSID:NAME",
-                         help="Restore only this database; repeatable. With --resource, both are restored."),
+                         help="Restore only this database; repeatable. With --resource, both are restored. With "
+                              "--time: only these databases go back to that second."),
             click.option("--split-groups", is_flag=True,
                          help="Restore a selected disk without the other disks of its snapshot group."),
             click.option("--no-safety-backup", is_flag=True, help="Skip the backup taken right before the restore "
@@ -52,20 +53,29 @@ def _selection_options(command):
     return command
 
 
-@restore.command("create", short_help="Restore a service instance, or chosen resources, from a backup.")
+@restore.command("create", short_help="Restore a service instance, or chosen resources, from a backup; or its "
+                                     "databases to a second.")
 @_selection_options
+@click.option("--instance", "service_instance_id", default=None,
+              help="With --time, instead of --backup: the service instance whose databases go back to that second.")
+@click.option("--time", "restore_time", default=None,
+              help="With --instance: the UTC second to restore the databases to, e.g. 2026-12-06T14:05:00Z "
+                   "(see: restore window SI).")
 @click.option("--client-token", default=None, help="Idempotency token: the same token gives the same restore.")
 @click.option("--wait", is_flag=True, help="Print the id, follow the restore until it ends; exit 3 if it failed, 5 if "
                                            "cancelled (docs/statuses.md). "
                                            "Ctrl-C stops following, not the restore (re-attach: restore wait ID).")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as one JSON object.")
 @api_options
-def create(backup_id, resources, databases, split_groups, no_safety_backup, client_token, wait, as_json, endpoint,
-           token) -> None:
+def create(backup_id, resources, databases, split_groups, no_safety_backup, service_instance_id, restore_time,
+           client_token, wait, as_json, endpoint, token) -> None:
     """Stop the instances, roll disks back, restore databases (live ones kept aside), start them again. With
-    --resource / --database, only those: a database-only restore stops nothing, a disk's stops only its instance."""
+    --resource / --database, only those: a database-only restore stops nothing, a disk's stops only its instance.
+    With --instance and --time: only databases, as they were at that second (RDS point-in-time restore); nothing is
+    stopped."""
     client = ApiClient(endpoint, token)
-    body = _selection(backup_id, resources, databases, split_groups, no_safety_backup)
+    body = restore_body(backup_id, service_instance_id, restore_time, resources, databases, split_groups,
+                        no_safety_backup)
     if client_token:
         body["ClientToken"] = client_token
     record = client.call("POST", "/restores", body)
@@ -83,6 +93,8 @@ def create(backup_id, resources, databases, split_groups, no_safety_backup, clie
 def preview(backup_id, resources, databases, split_groups, no_safety_backup, as_json, endpoint, token) -> None:
     """The instances a restore with these options would stop, what it would replace and where the live data stays,
     the databases it would rename, what cannot be restored and why, and the downtime to expect. Nothing changes."""
+    if not backup_id:
+        raise click.UsageError("give --backup (a point-in-time restore's reach: restore window SI)")
     out = ApiClient(endpoint, token).call(
         "POST", "/restores/preview", _selection(backup_id, resources, databases, split_groups, no_safety_backup))
     if as_json:
@@ -115,6 +127,56 @@ def preview_lines(out: dict) -> list[str]:
     if out.get("Refused"):
         lines.append(f"a restore would be refused now: {out['Refused']}")
     return lines
+
+
+def restore_body(backup_id, service_instance_id, restore_time, resources=(), databases=(), split_groups=False,
+                 no_safety_backup=False) -> dict:
+    """The body of POST /restores: a backup (whole or a selection), or a service instance and a second."""
+    if backup_id and (service_instance_id or restore_time):
+        raise click.UsageError("give --backup, or --instance with --time, not both")
+    if backup_id:
+        return _selection(backup_id, resources, databases, split_groups, no_safety_backup)
+    if resources or split_groups:
+        raise click.UsageError("--resource and --split-groups go with --backup")
+    body = _point_in_time(service_instance_id, restore_time, databases)
+    body["SafetyBackup"] = not no_safety_backup
+    return body
+
+
+def _point_in_time(service_instance_id, restore_time, databases) -> dict:
+    """A point-in-time restore's body: a service instance and a second (with its databases, if named)."""
+    if not service_instance_id or not restore_time:
+        raise click.UsageError("give --backup, or --instance with --time")
+    body: dict = {"ServiceInstanceId": service_instance_id, "RestoreTime": restore_time}
+    if databases:
+        chosen: dict[str, list[str]] = {}
+        for spec in databases:
+            rds_id, _, name = spec.partition(":")
+            if not rds_id or not name:
+                raise click.UsageError(f"--database {spec!r}: use RDSID:NAME")
+            chosen.setdefault(rds_id, []).append(name)
+        body["Databases"] = chosen
+    return body
+
+
+@restore.command("window", short_help="Per RDS instance, the seconds a point-in-time restore can bring back.")
+@click.argument("service_instance_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
+@api_options
+def window(service_instance_id, as_json, endpoint, token) -> None:
+    """The first and last second each RDS instance of the service instance can be restored to, or why none."""
+    answer = ApiClient(endpoint, token).call("GET", f"/service-instances/{service_instance_id}/restore-window")
+    if as_json:
+        click.echo(json.dumps(answer, indent=2))
+        return
+    for inst in answer.get("DBInstances") or []:
+        where = (f"{inst.get('EarliestRestoreTime')} .. {inst.get('LatestRestoreTime')}"
+                 if inst.get("EarliestRestoreTime") else "restorable" if inst.get("Restorable") else
+                 "not restorable to a second")
+        why = inst.get("Reason") or ""
+        click.echo(f"{inst['DBInstanceId']}  {inst.get('Engine', '')}  {where}{'  (' + why + ')' if why else ''}")
+    if not answer.get("DBInstances"):
+        click.echo(f"{service_instance_id} has no RDS instance")
 
 
 restore.add_command(list_command("restores"))

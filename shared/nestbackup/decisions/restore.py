@@ -47,6 +47,19 @@ def plan_items(backup: BackupRecord, restore_id: str, chosen: Chosen | None = No
     return items
 
 
+def plan_point_in_time_items(databases: dict[str, tuple[str, list[str]]], restore_id: str) -> list[RestoreItem]:
+    """A point-in-time restore: one item per RDS instance ({id: (engine, its databases)}), each database brought
+    back under a new name as it was at the chosen second and renamed into place, the live one set aside. No counts
+    to verify against: none were taken at that second."""
+    items = []
+    for rds_id, (engine, names) in sorted(databases.items()):
+        item = RestoreItem(rds_id, ResourceType.RDS, "", engine=engine)
+        item.databases = [DatabaseRestore(db, restored_name(db, restore_id, engine), aside_name(db, restore_id, engine))
+                          for db in names]
+        items.append(item)
+    return items
+
+
 def table_meta(item: RestoreItem, whole_databases: bool) -> list[dict[str, Any]]:
     """RestoreTable's TableMeta: every database of the instance under its restore name. Where the engine's documented
     form lists the tables (MySQL) and `whole_databases` is False, each database lists the tables it held at backup

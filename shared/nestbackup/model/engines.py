@@ -85,3 +85,10 @@ def create_backup_method(engine: str, local_ssd: bool) -> str:
         return engine_of(engine).cloud_disk_backup_method
     except ValidationError:        # not said: the API's default
         return PHYSICAL
+
+
+def recovery_time_listed(engine: str) -> bool:
+    """DescribeLocalAvailableRecoveryTime answers for MySQL, PostgreSQL and MariaDB instances (API reference
+    api-query-the-time-range-for-restoration, "Supported database engines"), not SQL Server."""
+    found = _BY_SPELLING.get(str(engine).replace(" ", "").lower())
+    return found is not None and found is not SQLSERVER

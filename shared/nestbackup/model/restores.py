@@ -125,6 +125,7 @@ class RestoreRecord:
     # restored without the rest of its group (GroupsSplit: disk -> group); None: the whole
     # backup
     selection: dict[str, Any] | None = None
+    restore_time: str | None = None      # a point-in-time restore's second (UTC); it has no backup (backup_id "")
 
     def item(self, resource_id: str) -> RestoreItem:
         return next(i for i in self.items if i.resource_id == resource_id)
@@ -182,7 +183,7 @@ class RestoreRecord:
                 "Verified": summary["Verified"], "Summary": summary,
                 "Verification": "; ".join(f"{i.resource_id}: {i.verification}" for i in self.items
                                           if i.verified is not None),
-                "Selection": self.selection,
+                "Selection": self.selection, "RestoreTime": self.restore_time,
                 "Resources": [i.to_api() for i in self.items], **self._undo_api()}
 
     def _undo_api(self) -> dict[str, Any]:
@@ -201,7 +202,8 @@ class RestoreRecord:
                 "OwnershipChecked": self.ownership_checked, "StopAcceptedEpoch": self.stop_accepted_epoch,
                 "StoppedEpoch": self.stopped_epoch,
                 "RunningEpoch": self.running_epoch, "Cost": self.cost, "Cancelled": self.cancelled,
-                "Cause": self.cause, "Selection": self.selection, "Order": [i.resource_id for i in self.items],
+                "Cause": self.cause, "Selection": self.selection, "RestoreTime": self.restore_time,
+                "Order": [i.resource_id for i in self.items],
                 "Origin": self.origin, "Undoes": self.undoes, "Undo": self.undo.to_doc()}
 
     @classmethod
@@ -228,4 +230,5 @@ class RestoreRecord:
                    stop_accepted_epoch=header.get("StopAcceptedEpoch"),
                    stopped_epoch=header.get("StoppedEpoch"), running_epoch=header.get("RunningEpoch"),
                    cost=header.get("Cost"), origin=header.get("Origin") or "user", undoes=header.get("Undoes"),
-                   undo=UndoState.from_doc(header.get("Undo")), selection=header.get("Selection"))
+                   undo=UndoState.from_doc(header.get("Undo")), selection=header.get("Selection"),
+                   restore_time=header.get("RestoreTime"))

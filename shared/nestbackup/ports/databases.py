@@ -106,6 +106,17 @@ class DbEncryption(NamedTuple):
     disk_key: str | None           # DescribeDBInstanceEncryptionKey: the key of KeyUsage DiskEncryption ("" none)
 
 
+class RestoreWindow(NamedTuple):
+    """What an instance can be restored to by the second (DescribeBackupPolicy, DescribeLocalAvailableRecoveryTime):
+    whether it keeps log backups, whether database/table restore is on (MySQL), and the first and last second
+    (yyyy-MM-ddTHH:mm:ssZ; None when the cloud gives no range)."""
+    log_backup: bool
+    table_restore: bool
+    begin: str | None
+    end: str | None
+    log_retention_days: int | None = None
+
+
 class Databases(Protocol):
     # RestoreTable takes a MySQL database entry without its tables as "the whole database" (adapters/rds.py).
     whole_database_table_meta: bool
@@ -142,9 +153,14 @@ class Databases(Protocol):
     def delete_backup(self, db_instance_id: str, backup_id: str) -> None: ...
 
     def restore_table(self, db_instance_id: str, backup_id: str, table_meta: list[dict[str, Any]],
-                      client_token: str) -> None: ...
+                      client_token: str, restore_time: str | None = None) -> None:
+        """From the set `backup_id`, or (backup_id "") to the second `restore_time` (UTC, log backup needed)."""
+        ...
 
-    def recover_databases(self, db_instance_id: str, backup_id: str, new_names: dict[str, str]) -> None: ...
+    def recover_databases(self, db_instance_id: str, backup_id: str, new_names: dict[str, str],
+                          restore_time: str | None = None) -> None: ...
+
+    def restore_window(self, db_instance_id: str) -> RestoreWindow: ...
 
     def restore_waits(self, err: CloudError) -> bool:
         """A refusal a restore waits out (a round later) instead of failing the item."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import threading
 import time
+from datetime import datetime, timezone
 
 from nestbackup.adapters.rds import (  # the same refusal tables and TableMeta form as the real port
     WHOLE_DATABASE_TABLE_META,
@@ -14,7 +16,15 @@ from nestbackup.adapters.rds import (  # the same refusal tables and TableMeta f
     restore_waits,
 )
 from nestbackup.errors import CloudError
-from nestbackup.ports.databases import BackupJob, BackupSet, Database, DbEncryption, DBInstance, HistoryTask
+from nestbackup.ports.databases import (
+    BackupJob,
+    BackupSet,
+    Database,
+    DbEncryption,
+    DBInstance,
+    HistoryTask,
+    RestoreWindow,
+)
 
 from .compute import Refusals
 
@@ -38,15 +48,26 @@ class MemoryDatabases:
         self.forget_finished = False            # DescribeBackupTasks no longer answers for an ended job
         self.tokens: set[str] = set()
         self.disk_used: dict[str, int] = {}     # DescribeResourceUsage DiskUsed per instance (default 1 GiB)
+        # What each instance's logs hold: (epoch, contents then), from its first backup set on; a test that changes a
+        # server calls `log` (the engine logging the change). Only MySQL instances keep log backups here, as on the
+        # local cloud (localcloud/rds/point_in_time.py).
+        self.history: dict[str, list[tuple[float, dict]]] = {}
 
     # -- seeding
     def add_instance(self, engine: str, tags: dict[str, str], databases: dict[str, dict[str, list]] | None = None,
                      kind: str = "Primary", master: str = "") -> str:
         rid = f"rm-{next(self._ids):06d}"
         self.instances[rid] = {"engine": engine, "status": "Running", "tags": dict(tags), "kind": kind,
-                               "master": master, "table_restore": True}
+                               "master": master, "table_restore": True,
+                               "log_backup": engine.lower() in ("mysql", "mariadb")}
         self.servers[rid] = copy.deepcopy(databases or {})
         return rid
+
+    def log(self, rid: str, at: float | None = None) -> None:
+        """The server's current contents, logged at `at` (now): what a restore to a later second brings back."""
+        with self._lock:
+            if self.history.get(rid):
+                self.history[rid].append((time.time() if at is None else at, copy.deepcopy(self.servers[rid])))
 
     def finish(self, *ids: str) -> None:
         """End the backup jobs and restore tasks named (or every one)."""
@@ -135,22 +156,51 @@ class MemoryDatabases:
             raise CloudError("InvalidBackupId.NotFound", f"backup {backup_id} does not exist", action="DeleteBackup",
                              http_status=404)
 
-    def restore_table(self, db_instance_id: str, backup_id: str, table_meta: list[dict], client_token: str) -> None:
+    def restore_table(self, db_instance_id: str, backup_id: str, table_meta: list[dict], client_token: str,
+                      restore_time: str | None = None) -> None:
         self.refusals.call("RestoreTable")
         with self._lock:
             if client_token in self.tokens:
                 return
-            backup = self.sets.get(backup_id)
+            backup = self._at(db_instance_id, restore_time, "RestoreTable") if restore_time else \
+                self.sets.get(backup_id)
             if backup is None:
                 raise CloudError("InvalidBackupId.NotFound", f"backup {backup_id} does not exist",
                                  action="RestoreTable", http_status=404)
             self.tokens.add(client_token)
             self._new_task(db_instance_id, backup, {m["name"]: m["newname"] for m in table_meta}, "RestoreTable")
 
-    def recover_databases(self, db_instance_id: str, backup_id: str, new_names: dict[str, str]) -> None:
+    def recover_databases(self, db_instance_id: str, backup_id: str, new_names: dict[str, str],
+                          restore_time: str | None = None) -> None:
         self.refusals.call("RecoveryDBInstance")
         with self._lock:
-            self._new_task(db_instance_id, self.sets[backup_id], dict(new_names), "RecoveryDBInstance")
+            source = self._at(db_instance_id, restore_time, "RecoveryDBInstance") if restore_time else \
+                self.sets[backup_id]
+            self._new_task(db_instance_id, source, dict(new_names), "RecoveryDBInstance")
+
+    def restore_window(self, db_instance_id: str) -> RestoreWindow:
+        self.refusals.call("DescribeBackupPolicy")
+        with self._lock:
+            inst = self.instances[db_instance_id]
+            logged = self.history.get(db_instance_id) if inst["log_backup"] else None
+            begin, end = (math.ceil(logged[0][0]), math.floor(time.time())) if logged else (1, 0)
+            if begin > end:             # no set yet, or not a whole second since the first one
+                return RestoreWindow(inst["log_backup"], inst["table_restore"], None, None, 7)
+            return RestoreWindow(True, inst["table_restore"], _iso(begin), _iso(end), 7)
+
+    def _at(self, rid: str, restore_time: str, action: str) -> dict:
+        """The contents logged last before the second `restore_time`, as a restore to it brings back; refused as
+        the local cloud refuses (no log backup, outside the range)."""
+        def refuse(why: str) -> CloudError:
+            return CloudError("InvalidParameter", f"The specified parameter \"RestoreTime\" is not valid: {why}",
+                              action=action, http_status=400)
+        if not self.instances[rid]["log_backup"]:
+            raise refuse("the instance has no log backup")
+        epoch = datetime.strptime(restore_time, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+        logged = [contents for at, contents in self.history.get(rid, []) if at < epoch]
+        if not logged or epoch > time.time():
+            raise refuse("the time is outside the restorable time range")
+        return {"contents": logged[-1]}
 
     def restore_tasks(self, db_instance_id: str, since_epoch: float) -> list[HistoryTask]:
         self.refusals.call("DescribeHistoryTasks")
@@ -208,6 +258,7 @@ class MemoryDatabases:
             return
         bid = str(next(self._ids))
         contents = copy.deepcopy(self.servers[job["instance"]])
+        self.history.setdefault(job["instance"], []).append((time.time(), copy.deepcopy(contents)))
         self.sets[bid] = {"instance": job["instance"], "status": "Success", "mode": job["mode"],
                           "started": job["started"], "contents": contents,
                           "size": 1024 * (1 + sum(len(rows) for db in contents.values() for rows in db.values()))}
@@ -220,3 +271,7 @@ class MemoryDatabases:
     def _instance(self, rid: str) -> DBInstance:
         d = self.instances[rid]
         return DBInstance(rid, d["engine"], self.instance_status(rid), d["kind"], d["master"])
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

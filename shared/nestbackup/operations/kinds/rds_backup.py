@@ -194,14 +194,15 @@ class RdsBackup:
             return
         item.restore_started_epoch = item.restore_started_epoch or now
         if _engine(item).restore_method is RestoreMethod.RECOVERY_DB_INSTANCE:
-            _recover_databases(w, item)
+            _recover_databases(w, item, record.restore_time)
         else:
             # imported here: a backup's steps never load the restore decisions
             from ...decisions.restore import table_meta
 
+            # a point-in-time restore names its second (RestoreTime) instead of a set
             w.rds.restore_table(item.resource_id, item.source_artifact_id,
-                                table_meta(item, w.rds.whole_database_table_meta),
-                                client_token(record.restore_id, item.resource_id))
+                                table_meta(item, w.rds.whole_database_table_meta or bool(record.restore_time)),
+                                client_token(record.restore_id, item.resource_id), record.restore_time)
         item.status = ItemStatus.RUNNING
         for db in item.databases:
             db.state = DatabaseState.RESTORING
@@ -383,13 +384,13 @@ def pending_set(w: Ports, doc: dict) -> tuple[bool, str | None]:
 
 
 # -- restore: following RecoveryDBInstance and RestoreTable
-def _recover_databases(w: Ports, item: RestoreItem) -> None:
+def _recover_databases(w: Ports, item: RestoreItem, restore_time: str | None = None) -> None:
     """RecoveryDBInstance takes no ClientToken: if a restored database is already there, an earlier call (whose
     answer was lost) started the restore, and asking again would be refused for the duplicate names."""
     present = {d.name.lower() for d in w.rds.databases(item.resource_id)}
     if not any(db.restored.lower() in present for db in item.databases):
         w.rds.recover_databases(item.resource_id, item.source_artifact_id,
-                                {db.name: db.restored for db in item.databases})
+                                {db.name: db.restored for db in item.databases}, restore_time)
 
 
 def _listed(w: Ports, item: RestoreItem) -> dict[str, Database]:
