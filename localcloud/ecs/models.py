@@ -1,7 +1,7 @@
 """ECS 2014-05-26: instances, disks as image files, real incremental snapshots, disk rollback.
 
 This module assembles the product from one mixin per resource, as moto assembles EC2: `instances.py`, `disks.py`
-(with rollback), `snapshots.py`, `snapshot_groups.py` and `tags.py`, over the shared state in `state.py`; wire
+(with rollback), `snapshots.py`, `snapshot_groups.py`, `tags.py` and `assistant.py` (Cloud Assistant commands), over the shared state in `state.py`; wire
 rendering is in `render.py`, request rules in `rules.py`, every error in `errors.py`, block storage in
 `blockstore.py`. What follows describes the whole product.
 
@@ -10,7 +10,10 @@ State. Instances, disks, snapshots, snapshot groups and ClientTokens are JSON do
 the table `ecs_manifests`. A disk is a sparse image file under `<state>/ecs/disks/`; snapshot data is a
 content-addressed block store under `<state>/ecs/blocks/` (see `blockstore.py`).
 
-Snapshots. `CreateSnapshot` answers at once; a background job reads the image, stores the blocks that are not in the
+Snapshots. `CreateSnapshot` answers at once, the disk's content fixed at that moment as the real cloud's
+copy-on-write fixes it (an unchanged disk needs nothing; else its data ranges are copied in the kernel, so creation
+takes time proportional to the written data, where the real cloud's takes constant time); a background job reads that
+content, stores the blocks that are not in the
 store yet and, once every block is in place, commits the manifest and the status `accomplished` in one
 transaction. An unchanged disk is not read again: when the image file's (size, mtime_ns, ctime_ns, inode) equal the
 key recorded with the disk's last manifest (the previous accomplished snapshot, or a rollback), and the key was not
@@ -66,13 +69,14 @@ and Starting → Running. Seeded instances have data disks only (no system disk)
 """
 from __future__ import annotations
 
+from .assistant import Assistant
 from .disks import Disks
 from .instances import Instances
 from .snapshot_groups import SnapshotGroups
 from .tags import TagResources
 
 
-class Ecs(Instances, Disks, SnapshotGroups, TagResources):
+class Ecs(Instances, Disks, SnapshotGroups, TagResources, Assistant):
     name = "ecs"
     version = "2014-05-26"
     ACTIONS = frozenset({
@@ -80,6 +84,7 @@ class Ecs(Instances, Disks, SnapshotGroups, TagResources):
         "CreateSnapshot", "CreateSnapshotGroup", "DescribeSnapshots", "DescribeSnapshotGroups",
         "DeleteSnapshot", "DeleteSnapshotGroup", "ResetDisk", "ResetDisks",
         "StopInstance", "StopInstances", "StartInstance", "StartInstances",
+        "RunCommand", "DescribeInvocationResults",
     })
 
     def resume(self) -> None:
@@ -90,3 +95,4 @@ class Ecs(Instances, Disks, SnapshotGroups, TagResources):
         self._resume_instances()
         self._resume_snapshots()
         self._resume_rollbacks()
+        self._resume_invocations()
