@@ -125,6 +125,17 @@ def set_schedule(call: Call) -> Response:
                                                 body.get("KeepLast"), body.get("KeepDays"), body.get("Enabled", True)))
 
 
+def get_backup_settings(call: Call) -> Response:
+    from ..operations import backup_settings
+    return Response(200, backup_settings.get_backup_settings(call.wiring, call.path_params["id"]))
+
+
+def set_backup_settings(call: Call) -> Response:
+    from ..operations import backup_settings
+    body = json_body(call.request, {"Hooks"}, set())
+    return Response(200, backup_settings.set_backup_settings(call.wiring, call.path_params["id"], body))
+
+
 def preview_retention(call: Call) -> Response:
     from ..operations import schedules
     query = call.request.query

@@ -7,6 +7,7 @@ from typing import Any
 
 from .causes import cause_line, root_cause
 from .coverage import NotProtected, coverage_note
+from .hooks import Quiesce
 from .status import (
     RESTORABLE,
     SCHEMA_VERSION,
@@ -71,6 +72,7 @@ class BackupItem:
     retried: str | None = None           # the cloud's refusals its start met and retried (for the timeline)
     start_time: str | None = None        # when it left Pending, and when it became final (operations.timeline)
     end_time: str | None = None
+    created_epoch: float | None = None   # when the cloud answered its create (CreateSnapshot(Group), CreateBackup)
 
     def fail(self, code: str, message: str, request_id: str | None = None) -> None:
         self.status, self.error_code, self.error_message, self.request_id = \
@@ -138,6 +140,7 @@ class BackupRecord:
     not_protected: list[NotProtected] = field(default_factory=list)  # listed resources it does not back up
     origin: str = "user"                 # who asked for it: one of ORIGINS
     cause: dict[str, Any] = field(default_factory=dict)   # the failure that ended it (causes.root_cause), once final
+    quiesce: Quiesce | None = None       # its quiesce hooks (model/hooks.py), when the service instance has some
 
     def refresh_status(self, now: str) -> BackupStatus:
         """Recompute the overall status from the items; the end time and the cause are set once it is final."""
@@ -179,7 +182,8 @@ class BackupRecord:
                 "Restorable": self.restorable, "RestorableReason": self.restorable_reason,
                 "RestorableUntil": self.restorable_until, "AwaitingExpiry": self.awaiting_expiry,
                 "Cost": self.cost, "NotProtected": [n.to_api() for n in self.not_protected],
-                "Origin": self.origin, "Resources": [i.to_api() for i in self.items]}
+                "Origin": self.origin, "Resources": [i.to_api() for i in self.items]} | (
+                    self.quiesce.to_api(iso_utc_ms) if self.quiesce else {})
 
     @property
     def detail(self) -> str:
@@ -195,7 +199,8 @@ class BackupRecord:
                 "EndTime": self.end_time, "Description": self.description, "StartedEpoch": self.started_epoch,
                 "AwaitingExpiry": self.awaiting_expiry, "Cost": self.cost,
                 "NotProtected": [n.to_api() for n in self.not_protected], "Origin": self.origin, "Cause": self.cause,
-                "Order": [i.resource_id for i in self.items]}
+                "Order": [i.resource_id for i in self.items],
+                "Quiesce": self.quiesce.to_dict() if self.quiesce else None}
 
     @classmethod
     def from_docs(cls, header: dict[str, Any], items: dict[str, dict[str, Any]]) -> BackupRecord:
@@ -214,7 +219,7 @@ class BackupRecord:
                    awaiting_expiry=bool(header.get("AwaitingExpiry", False)), cost=header.get("Cost"),
                    not_protected=[NotProtected.from_api(n) for n in header.get("NotProtected") or []],
                    origin=header.get("Origin") or _origin_before_it_was_kept(header.get("Description", "")),
-                   cause=cause)
+                   cause=cause, quiesce=Quiesce.from_dict(header.get("Quiesce")))
 
 
 # Who asked for a backup: an operator or a script through the API, a schedule, a restore (the safety backup taken
@@ -243,6 +248,12 @@ def iso_utc(epoch: float) -> str:
     """A record's times: UTC, to the second."""
     from datetime import datetime, timezone
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_utc_ms(epoch: float) -> str:
+    """A moment a restore may be asked to reach (the quiesced moment T): UTC, to the millisecond."""
+    from datetime import datetime, timezone
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def epoch_of(iso: str | None) -> float | None:
