@@ -1,7 +1,8 @@
 """ECS 2014-05-26: instances, disks as image files, real incremental snapshots, disk rollback.
 
-This module assembles the product from one mixin per resource, as moto assembles EC2: `instances.py`, `disks.py`
-(with rollback), `snapshots.py`, `snapshot_groups.py`, `tags.py` and `assistant.py` (Cloud Assistant commands), over the shared state in `state.py`; wire
+This module assembles the product from one mixin per resource, as moto assembles EC2: `instances.py`,
+`disks.py` (with rollback), `snapshots.py`, `snapshot_groups.py`, `tags.py` and `assistant.py` (Cloud Assistant),
+over the shared state in `state.py`; wire
 rendering is in `render.py`, request rules in `rules.py`, every error in `errors.py`, block storage in
 `blockstore.py`. What follows describes the whole product.
 

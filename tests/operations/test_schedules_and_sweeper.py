@@ -165,7 +165,8 @@ def test_the_sweeper_leaves_young_and_running_operations_alone(w):
     w.seed("si-1", instances=1, disks_per_instance=1)
     w.ecs.steps = 0
     backup_id = create_backup(w, "si-1")["BackupId"]
-    nothing = {"Abandoned": [], "CancelledSetsDeleted": [], "CancelledSetsWaiting": 0, "UnwantedArtifactsDeleted": []}
+    nothing = {"Abandoned": [], "CancelledSetsDeleted": [], "CancelledSetsWaiting": 0, "UnwantedArtifactsDeleted": [],
+               "Thawed": []}
     assert sweep(w) == {"Finished": [], "Running": 1, **nothing}                           # too young to judge
     assert sweep(w, now=time.time() + 1000) == {"Finished": [], "Running": 1, **nothing}  # its flow still runs
     assert get_backup(w, backup_id)["Status"] == "Creating"

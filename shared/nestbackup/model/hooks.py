@@ -92,7 +92,7 @@ class HookRun:
 
     def summary(self) -> str:
         """One phrase naming the instance and the hook: what a cause or a note says of a failed run."""
-        how = (f"timed out" if self.status == "Timeout" else f"exited {self.exit_code}" if self.exit_code is not None
+        how = ("timed out" if self.status == "Timeout" else f"exited {self.exit_code}" if self.exit_code is not None
                else f"ended {self.status}" + (f" ({self.error_code})" if self.error_code else ""))
         return f"the {self.phase.lower()} hook on {self.instance_id} {how}"
 

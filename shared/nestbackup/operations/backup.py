@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING
 from .. import logs
 from ..decisions.backup import DatabaseFacts, DiskFacts, plan_items
 from ..errors import NestBackupError, ValidationError
+from ..model.hooks import Quiesce
 from ..model.ids import check_client_token, check_service_instance_id
-from ..model.records import BackupRecord, iso_utc, new_record_id
+from ..model.records import BackupRecord, ResourceType, iso_utc, new_record_id
 from ..model.status import BACKUP_FINAL, BackupStatus, ItemStatus
 from ..ports.flows import BackupFlowInput
+from .backup_settings import hooks_of
 from .claims import ACTIVE
 from .costs import Meter
 from .discovery import check_service_instance, discover
@@ -58,7 +60,8 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
         raise
     items = plan_items(disk_facts(found.disks), database_facts(found.databases))
     record = BackupRecord(backup_id, service_instance_id, iso_utc(now), description, items, started_epoch=now,
-                          not_protected=found.unprotected, origin=origin)
+                          not_protected=found.unprotected, origin=origin,
+                          quiesce=_quiesce(w, service_instance_id, items))
     if not any(i.status is not ItemStatus.SKIPPED for i in items):
         record.status_detail = (f"nothing to back up: Compute Nest lists no disks or primary RDS instances for "
                                 f"{service_instance_id}, and none carry the tag {s.tag_key}={service_instance_id}")
@@ -76,6 +79,17 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
     if meter:
         meter.charge(backup_id, 0)
     return record.to_api()
+
+
+def _quiesce(w: Ports, service_instance_id: str, items: list) -> Quiesce | None:
+    """The quiesce hooks this backup runs, as the settings say at its start: on the instances they name, else on
+    every ECS instance whose disks it snapshots; none when it snapshots no disk."""
+    hooks = hooks_of(w, service_instance_id)
+    snapshotted = sorted({i.instance_id for i in items if i.resource_type is ResourceType.DISK and i.instance_id
+                          and i.status is not ItemStatus.SKIPPED})
+    if hooks is None or not snapshotted:
+        return None
+    return Quiesce(hooks, list(hooks.instances) if hooks.instances else snapshotted)
 
 
 def _close(w: Ports, backup_id: str, cause: dict) -> None:

@@ -1,5 +1,6 @@
 """The sweeper (timer): finish every operation whose flow is gone, never started or that ran past all its deadlines,
-so no record stays Creating or Restoring and no lock is held for ever; give back what an opening that never wrote its
+so no record stays Creating or Restoring and no lock is held for ever; run the post hook of a backup whose thaw no
+step finished, so no instance stays frozen (`backup_hooks.resume_thaws`); give back what an opening that never wrote its
 record claimed (`opening.abandon`); delete the RDS sets of cancelled backups whose jobs have ended since
 (artifacts.delete_pending_sets); finish the deletes that stopped mid-way (artifacts.resume_deletes); and delete the
 snapshots and groups carrying our owner tag that no record wants (`delete_unwanted_artifacts`)."""
@@ -75,11 +76,13 @@ def sweep(w: Ports, now: float | None = None) -> dict:
             logs.event("operation swept", step="sweep", record_id=record_id, cause=cause["Code"])
         except (NestBackupError, StaleWrite) as err:
             logs.event("sweep skipped", step="sweep", record_id=record_id, reason=str(err))
+    from .backup_hooks import resume_thaws  # every backup's close thaws; this finds the ones no close reached
+    thawed = resume_thaws(w, now)
     sets = delete_pending_sets(w, now)
     resume_deletes(w, now)
     unwanted = delete_unwanted_artifacts(w, now)
     return {"Finished": finished, "Abandoned": abandoned, "Running": alive, "CancelledSetsDeleted": sets["Deleted"],
-            "CancelledSetsWaiting": sets["Waiting"], "UnwantedArtifactsDeleted": unwanted["Deleted"]}
+            "CancelledSetsWaiting": sets["Waiting"], "UnwantedArtifactsDeleted": unwanted["Deleted"], "Thawed": thawed}
 
 
 def delete_unwanted_artifacts(w: Ports, now: float | None = None, limit: int = UNWANTED_PER_SWEEP) -> dict:
