@@ -40,11 +40,7 @@ class HookSettings:
         if unknown:
             raise ValidationError(f"Hooks has unknown fields {', '.join(unknown)}; allowed: "
                                   f"{', '.join(SETTINGS_FIELDS)}")
-        pre, post = body.get("Pre"), body.get("Post")
-        for name, script in (("Pre", pre), ("Post", post)):
-            if not isinstance(script, str) or not script.strip() or len(script) > SCRIPT_MAX_CHARS:
-                raise ValidationError(f"Hooks.{name} must be a non-empty shell script of at most "
-                                      f"{SCRIPT_MAX_CHARS} characters")
+        pre, post = _script(body, "Pre"), _script(body, "Post")
         timeout = body.get("TimeoutSeconds", TIMEOUT_DEFAULT)
         if isinstance(timeout, bool) or not isinstance(timeout, int) or not TIMEOUT_MIN <= timeout <= TIMEOUT_MAX:
             raise ValidationError(f"Hooks.TimeoutSeconds must be a whole number from {TIMEOUT_MIN} to {TIMEOUT_MAX}")
@@ -67,6 +63,14 @@ class HookSettings:
     @classmethod
     def from_doc(cls, doc: dict[str, Any] | None) -> HookSettings | None:
         return cls.from_api({k: v for k, v in doc.items() if v is not None}) if doc else None
+
+
+def _script(body: dict[str, Any], name: str) -> str:
+    script = body.get(name)
+    if not isinstance(script, str) or not script.strip() or len(script) > SCRIPT_MAX_CHARS:
+        raise ValidationError(f"Hooks.{name} must be a non-empty shell script of at most {SCRIPT_MAX_CHARS} "
+                              f"characters")
+    return script
 
 
 def tail(output: str, limit: int = OUTPUT_TAIL_CHARS) -> str:

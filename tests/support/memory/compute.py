@@ -74,7 +74,7 @@ class MemoryCompute:
         # instances whose runs hang until their timeout, every run in order (instance, script) and every call's
         # order with the snapshot creates (what the hook tests check)
         self.command_outcomes: dict[str, tuple[str, int | None, str]] = {}
-        self.command_hangs: set[str] = set()
+        self.command_hangs: set[str | tuple[str, str]] = set()     # an instance, or (instance, script)
         self.ran: list[tuple[str, str]] = []
         self.events: list[tuple[str, str]] = []
         self.invocations: dict[str, dict] = {}
@@ -273,7 +273,7 @@ class MemoryCompute:
                 if self.instances[iid]["status"] != "Running":
                     runs[iid] = ("Invalid", None, "", "InstanceNotRunning")
                     continue
-                if iid in self.command_hangs:
+                if iid in self.command_hangs or (iid, script) in self.command_hangs:
                     runs[iid] = ("Running", None, "", "")
                     continue
                 self.ran.append((iid, script))
