@@ -36,6 +36,8 @@ from nestbackup.model.ids import OWNER_TAG
 from nestbackup.model.status import BACKUP_FINAL, RESTORE_FINAL, BackupStatus, ItemStatus, RestorePhase, RestoreStatus
 from nestbackup.operations.artifacts import delete_backup
 from nestbackup.operations.backup import create_backup, get_backup
+from nestbackup.operations.backup_hooks import FROZEN, freeze
+from nestbackup.operations.backup_settings import set_backup_settings
 from nestbackup.operations.backup_start import start_batch, start_batch_count
 from nestbackup.operations.cancel import cancel_backup, cancel_restore
 from nestbackup.operations.restore import advance, create_restore, get_restore
@@ -333,7 +335,19 @@ def violations(w: FaultyWiring) -> list[str]:
     out += _held_claims(w, records)
     out += [f"instance {iid} left {doc['status']}" for iid, doc in sorted(w.raw.ecs.instances.items())
             if doc["status"] != "Running"]
+    out += _left_frozen(w)
     return out
+
+
+def _left_frozen(w: FaultyWiring) -> list[str]:
+    """No instance stays frozen: each pre hook run (FREEZE) is followed by a post hook run (THAW) on its instance,
+    and no backup is still listed as waiting for its thaw."""
+    frozen: dict[str, bool] = {}
+    for iid, script in w.raw.ecs.ran:
+        frozen[iid] = script == FREEZE if script in (FREEZE, THAW) else frozen.get(iid, False)
+    out = [f"instance {iid} left frozen (its pre hook ran, no post hook after it)"
+           for iid, still in sorted(frozen.items()) if still]
+    return out + [f"backup {key} still waits for its thaw" for key, _, _ in w.raw.store.docs(FROZEN)]
 
 
 def _artifacts_of(item: dict) -> list[str]:
@@ -623,6 +637,23 @@ def _restore_whose_flow_died(w: FaultyWiring, player: FaultPlayer) -> str:
     return restore_id
 
 
+FREEZE, THAW = "sync; fsfreeze -f /data", "fsfreeze -u /data"
+
+
+def _hooked(w: FaultyWiring, player: FaultPlayer) -> None:
+    """si-1 with quiesce hooks on its instances."""
+    seeded(w)
+    set_backup_settings(w, "si-1", {"Hooks": {"Pre": FREEZE, "Post": THAW, "TimeoutSeconds": 30}})
+
+
+def _frozen_backup(w: FaultyWiring, player: FaultPlayer) -> str:
+    """A hooked backup whose instances its Freeze step froze; its snapshots are not created yet."""
+    _hooked(w, player)
+    backup_id = create_backup(w, "si-1")["BackupId"]
+    freeze(w, backup_id)
+    return backup_id
+
+
 def _sweep_run(w: FaultyWiring, player: FaultPlayer, client: Client, _: Any) -> None:
     timer(w, sweep)
 
@@ -637,6 +668,8 @@ SCENARIOS = {s.name: s for s in (
     Scenario("schedule", _schedule_setup, _schedule_run),
     Scenario("sweep-backup", _backup_whose_flow_died, _sweep_run),
     Scenario("sweep-restore", _restore_whose_flow_died, _sweep_run),
+    Scenario("hooked-backup", _hooked, _backup_run),
+    Scenario("cancel-hooked-backup", _frozen_backup, _cancel_backup_run),
 )}
 
 
