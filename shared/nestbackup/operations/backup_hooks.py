@@ -94,6 +94,12 @@ def thaw(w: Ports, backup_id: str, token_suffix: str = "") -> None:
         return
     if q.pre_invoke is None and w.documents.get_doc(FROZEN, backup_id) is None:
         return                           # no pre hook was ever sent: nothing is frozen (yet)
+    if q.frozen_at is None and q.pre_invoke and not all(
+            r.finished for r in w.ecs.invocation_results(q.pre_invoke).values()):
+        # a post hook now could end before the pre hook does and leave the instance frozen: the Freeze step thaws
+        # once its pre hook has ended (it reads the record closed), else the next sweep
+        logs.event("thaw waits for the pre hook", step="thaw", record_id=backup_id)
+        return
     if q.post_invoke is None or token_suffix:
         _moment(record)
     ran_pre = [r.instance_id for r in q.runs if r.phase == PRE and r.status not in ("Invalid", "NotRun")]
