@@ -63,7 +63,7 @@ def snapshot_heads(endpoint, iid: str, members: dict[str, str], paths: dict[str,
 def test_the_pre_hook_runs_before_the_group_is_created_and_the_post_hook_after(product, api, control, si):
     seeded = control.seed(ServiceInstanceId=si, Disks=2, DiskSize="4MiB")
     iid, paths = seeded["InstanceIds"][0], {d["DiskId"]: d["Path"] for d in seeded["Disks"]}
-    control.faults(pace_ms={d: 1500 for d in paths})            # each snapshot takes its time to complete
+    control.faults(pace_ms=dict.fromkeys(paths, 1500))            # each snapshot takes its time to complete
     hooks(api, si)
     status, record = api.call("POST", "/backups", {"ServiceInstanceId": si})
     assert status == 202, record
@@ -81,7 +81,7 @@ def test_the_pre_hook_runs_before_the_group_is_created_and_the_post_hook_after(p
     assert 0 <= final["FrozenSeconds"] < 1.5
     assert {head(p) for p in paths.values()} == {b"POST"}         # the post hook ran on the live disks
     members = {r["ResourceId"]: r["ArtifactId"] for r in final["Resources"]}
-    assert snapshot_heads(product.endpoint, iid, members, paths) == {d: b"PRE-" for d in paths}
+    assert snapshot_heads(product.endpoint, iid, members, paths) == dict.fromkeys(paths, b"PRE-")
 
 
 def test_a_snapshot_that_fails_to_be_created_still_gets_the_post_hook(product, api, control, si):

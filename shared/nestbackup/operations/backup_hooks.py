@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 FROZEN = "frozen"                 # backups whose pre hook may have run and whose thaw is not done
 GRACE_SECONDS = 60                # past a hook's own timeout: how long its results are waited for
-POLL_SECONDS = 0.5                # between two DescribeInvocationResults
+POLL_FIRST, POLL_MAX = 0.05, 1.0  # between two DescribeInvocationResults: doubling from the first to the most
 PRE_HOOK_FAILED = "PreHookFailed"
 
 
@@ -180,6 +180,7 @@ def _run(w: Ports, backup_id: str, phase: str, instances: list[str], script: str
         sent(invoke)
     deadline = time.monotonic() + timeout + GRACE_SECONDS
     seen: dict[str, CommandRun] = {}
+    pause = POLL_FIRST                   # a hook like fsfreeze ends in milliseconds: each wait here is frozen time
     while True:
         try:
             seen = w.ecs.invocation_results(invoke)
@@ -188,7 +189,8 @@ def _run(w: Ports, backup_id: str, phase: str, instances: list[str], script: str
                 raise
         if (all(i in seen and seen[i].finished for i in instances)) or time.monotonic() > deadline:
             break
-        time.sleep(POLL_SECONDS)
+        time.sleep(pause)
+        pause = min(POLL_MAX, pause * 2)
     return [_hook_run(i, phase, seen.get(i)) for i in instances]
 
 
