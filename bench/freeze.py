@@ -43,7 +43,8 @@ def write_data(path: str, mib: int) -> None:
     """The application's data: `mib` MiB of random bytes from the start of the disk."""
     block = os.urandom(1 << 20)
     with open(path, "r+b") as f:
-        f.writelines(block[i % 7:] + block[:i % 7] for i in range(mib))       # every block differs (no dedup in the block store)
+        # every block differs (no dedup in the block store)
+        f.writelines(block[i % 7:] + block[:i % 7] for i in range(mib))
         f.flush()
         os.fsync(f.fileno())
 
