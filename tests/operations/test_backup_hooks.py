@@ -164,3 +164,14 @@ def test_only_the_admin_sets_hooks_and_a_tenant_reads_its_own():
     status, shown = call("GET", tenant)
     assert status == 200 and shown["Hooks"]["Pre"] == "fsfreeze -f /data"
     assert call("PUT", "admin-token", b'{"Hooks": {"Pre": "x"}}')[0] == 400
+
+
+def test_the_plan_says_whether_a_backup_would_be_quiesced():
+    from nestbackup.operations.plan import plan_backup
+    w = MemoryWiring()
+    w.seed("si-1", instances=2)
+    before = plan_backup(w, "si-1")
+    assert before["Consistency"] == "CrashConsistent" and any("no quiesce hooks" in x for x in before["Warnings"])
+    set_backup_settings(w, "si-1", {"Hooks": {"Pre": PRE, "Post": POST}})
+    after = plan_backup(w, "si-1")
+    assert after["Consistency"] == "ApplicationConsistent" and not any("hooks" in x for x in after["Warnings"])

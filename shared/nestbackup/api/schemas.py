@@ -182,6 +182,10 @@ SCHEMAS: dict[str, Schema] = {
     "Plan": {"type": "object", "properties": {"ServiceInstanceId": {"type": "string"},
                                               "Resources": {"type": "array", "items": {}},
                                               "Warnings": {"type": "array", "items": {"type": "string"}},
+                                              "Consistency": {"type": "string", "enum": [
+                                                  "ApplicationConsistent", "CrashConsistent", "NoDisks"],
+                                                  "description": "with quiesce hooks, one moment across the "
+                                                                 "instances' disks"},
                                               "NotProtected": {"type": "array", "items": ref("NotProtected")},
                                               "Estimate": {"type": "object"}}},
     "Timeline": {"type": "object", "properties": {"Events": {"type": "array", "items": {
