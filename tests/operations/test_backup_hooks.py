@@ -175,3 +175,19 @@ def test_the_plan_says_whether_a_backup_would_be_quiesced():
     set_backup_settings(w, "si-1", {"Hooks": {"Pre": PRE, "Post": POST}})
     after = plan_backup(w, "si-1")
     assert after["Consistency"] == "ApplicationConsistent" and not any("hooks" in x for x in after["Warnings"])
+
+
+def test_a_cancel_landing_just_before_the_pre_hook_is_sent_still_ends_with_a_thaw_after_it():
+    """The cancel's close finds the freeze listed but no pre hook sent yet: it does not thaw ahead of the pre hook;
+    the Freeze step, reading the record closed after its pre hook, thaws with a token of its own."""
+    w, _ = hooked()
+    backup_id = create_backup(w, "si-1")["BackupId"]
+    send = w.ecs.run_command
+
+    def cancel_first(*args, **kwargs):
+        if not w.ecs.ran:
+            assert cancel_backup(w, backup_id)["Status"] == "Cancelled"
+        return send(*args, **kwargs)
+    w.ecs.run_command = cancel_first
+    assert freeze(w, backup_id)["State"] == "Failed"
+    assert order(w) == ["pre", "pre", "post", "post"] and w.store.docs(FROZEN) == []

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 FROZEN = "frozen"                 # backups whose pre hook may have run and whose thaw is not done
 GRACE_SECONDS = 60                # past a hook's own timeout: how long its results are waited for
+FREEZE_STEP_SECONDS = 600         # the backup steps function's timeout (s.yaml): a Freeze step older is over
 POLL_FIRST, POLL_MAX = 0.05, 1.0  # between two DescribeInvocationResults: doubling from the first to the most
 PRE_HOOK_FAILED = "PreHookFailed"
 
@@ -45,6 +46,10 @@ def freeze(w: Ports, backup_id: str, batches: list[dict[str, int]] | None = None
         if q.pre_invoke is None:
             w.documents.put_doc(FROZEN, backup_id, {"ServiceInstanceId": record.service_instance_id,
                                                     "Since": time.time()})
+            if read_backup(w, backup_id)[1].status in BACKUP_FINAL:     # closed meanwhile: freeze nothing
+                w.documents.delete_doc(FROZEN, backup_id)
+                meter.charge(backup_id, FreezeOutput.TRANSITIONS)
+                return FreezeOutput(backup_id, list(batches or []), FreezeState.FAILED).to_event()
         runs = _run(w, backup_id, PRE, q.instances, q.settings.pre, q.settings.timeout_seconds,
                     lambda invoke: _remember(w, backup_id, "pre_invoke", invoke), q.pre_invoke)
         stored, record = read_backup(w, backup_id)      # another writer (a cancel) may have closed it meanwhile
@@ -68,7 +73,10 @@ def freeze(w: Ports, backup_id: str, batches: list[dict[str, int]] | None = None
         logs.event("instances frozen" if state is FreezeState.FROZEN else "pre hook failed", step="freeze",
                    record_id=backup_id, instances=len(q.instances), failed=len(failed))
         if record.status in BACKUP_FINAL:
-            thaw(w, backup_id)          # closed while the pre hook ran: nothing else will thaw it now
+            # closed while the pre hook ran (a cancel): a thaw that ran meanwhile may have come before this pre
+            # hook, so thaw again after it, with a token of its own
+            thaw(w, backup_id, token_suffix="-after-close")
+            state = FreezeState.FAILED       # nothing to start: the flow goes to Finalize, which finds it closed
     elif q is not None and record.status in BACKUP_FINAL:
         thaw(w, backup_id)
         state = FreezeState.FAILED
@@ -89,11 +97,18 @@ def thaw(w: Ports, backup_id: str, token_suffix: str = "") -> None:
     and drop the FROZEN entry. Idempotent; a backup without hooks, or already thawed, is left as it is."""
     stored, record = read_backup(w, backup_id)
     q = record.quiesce
-    if q is None or q.thaw_done:
+    if q is None or (q.thaw_done and not token_suffix):
         w.documents.delete_doc(FROZEN, backup_id)
         return
-    if q.pre_invoke is None and w.documents.get_doc(FROZEN, backup_id) is None:
-        return                           # no pre hook was ever sent: nothing is frozen (yet)
+    if q.pre_invoke is None:
+        listed = w.documents.get_doc(FROZEN, backup_id)
+        if listed is None:
+            return                       # no pre hook was ever sent: nothing is frozen (yet)
+        if time.time() - float(listed[0].get("Since") or 0) < FREEZE_STEP_SECONDS:
+            # its Freeze step may be about to send the pre hook (a post hook now would come before it): that step
+            # thaws after itself once it reads the record closed, else a sweep once the step has surely ended
+            logs.event("thaw waits for the freeze step", step="thaw", record_id=backup_id)
+            return
     if q.frozen_at is None and q.pre_invoke and not all(
             r.finished for r in w.ecs.invocation_results(q.pre_invoke).values()):
         # a post hook now could end before the pre hook does and leave the instance frozen: the Freeze step thaws
