@@ -13,7 +13,7 @@ from nestbackup.api.http import Request
 from nestbackup.errors import ValidationError
 from nestbackup.operations import tenants
 from nestbackup.operations.backup import create_backup, get_backup
-from nestbackup.operations.backup_hooks import FROZEN, freeze, iso_moment
+from nestbackup.operations.backup_hooks import FROZEN, freeze
 from nestbackup.operations.backup_settings import get_backup_settings, set_backup_settings
 from nestbackup.operations.cancel import cancel_backup
 from nestbackup.operations.loading import load_backup
@@ -52,7 +52,7 @@ def test_pre_runs_on_every_instance_before_any_snapshot_is_created_and_post_afte
     record = load_backup(w, backup["BackupId"])
     created = max(i.created_epoch or 0 for i in record.items)
     assert record.quiesce.frozen_at <= created == record.quiesce.consistent_at <= record.quiesce.thawed_at
-    assert backup["ConsistentAt"] == iso_moment(record) and backup["ConsistentAt"].endswith("Z")
+    assert backup["ConsistentAt"] == record.consistent_at and backup["ConsistentAt"].endswith("Z")
     assert 0 <= backup["FrozenSeconds"] < 5
     assert w.store.docs(FROZEN) == []
 

@@ -175,6 +175,13 @@ class BackupRecord:
         expiries = [i.expires_at for i in self.items if i.status is ItemStatus.SUCCEEDED and i.expires_at]
         return min(expiries) if expiries and self.restorable else None
 
+    @property
+    def consistent_at(self) -> str | None:
+        """T, the moment the disks of `quiesce.at_moment` share (UTC, ms), for a restore to bring the databases to
+        as their RestoreTime; None without hooks or when a pre hook failed (the backup went on crash-consistent)."""
+        q = self.quiesce
+        return iso_utc_ms(q.consistent_at) if q and q.consistent_at else None
+
     def to_api(self) -> dict[str, Any]:
         return {"BackupId": self.backup_id, "ServiceInstanceId": self.service_instance_id,
                 "Status": str(self.status), "StatusDetail": self.detail, "StartTime": self.start_time,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from .. import logs
 from ..errors import CloudError
 from ..model.hooks import CONTINUE, POST, PRE, HookRun, tail
-from ..model.records import BackupRecord, ResourceType, iso_utc_ms
+from ..model.records import BackupRecord, ResourceType
 from ..model.status import BACKUP_FINAL, ITEM_FINAL, ItemStatus
 from ..ports.records import StaleWrite
 from ..ports.steps.quiesce import FreezeOutput, FreezeState, ThawOutput
@@ -238,8 +238,3 @@ def _remember(w: Ports, backup_id: str, field_name: str, invoke: str) -> None:
 def _token(backup_id: str, phase: str) -> str:
     """RunCommand's ClientToken: at most 64 ASCII characters."""
     return f"{backup_id}-{phase.lower()}"[-64:]
-
-
-def iso_moment(record: BackupRecord) -> str | None:
-    """T as a restore takes it (RestoreTime): the record's ConsistentAt."""
-    return iso_utc_ms(record.quiesce.consistent_at) if record.quiesce and record.quiesce.consistent_at else None
