@@ -55,6 +55,9 @@ def test_pre_runs_on_every_instance_before_any_snapshot_is_created_and_post_afte
     assert backup["ConsistentAt"] == record.consistent_at and backup["ConsistentAt"].endswith("Z")
     assert 0 <= backup["FrozenSeconds"] < 5
     assert w.store.docs(FROZEN) == []
+    said = [(e["Event"], e["Detail"]) for e in w.records.events(backup["BackupId"])
+            if e["Event"] in ("Frozen", "Thawed")]
+    assert said == [("Frozen", "pre hook ran on 2 instance(s)"), ("Thawed", "post hook ran on 2 instance(s)")]
 
 
 def test_a_failed_pre_hook_fails_the_backup_naming_the_instance_and_still_thaws_every_instance_it_ran_on():
