@@ -82,6 +82,8 @@ def test_the_pre_hook_runs_before_the_group_is_created_and_the_post_hook_after(p
     assert {head(p) for p in paths.values()} == {b"POST"}         # the post hook ran on the live disks
     members = {r["ResourceId"]: r["ArtifactId"] for r in final["Resources"]}
     assert snapshot_heads(product.endpoint, iid, members, paths) == dict.fromkeys(paths, b"PRE-")
+    shown = run_cli(product.endpoint, "backup", "show", final["BackupId"])
+    assert f"consistent at {final['ConsistentAt']} (2 disks, frozen " in shown.stdout, shown.stdout
 
 
 def test_a_snapshot_that_fails_to_be_created_still_gets_the_post_hook(product, api, control, si):
