@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .causes import cause_line, root_cause
 from .coverage import NotProtected, coverage_note
-from .hooks import Quiesce
 from .status import (
     RESTORABLE,
     SCHEMA_VERSION,
@@ -17,6 +16,9 @@ from .status import (
     backup_status_of,
     item_status_of,
 )
+
+if TYPE_CHECKING:
+    from .hooks import Quiesce
 
 # Why a backup that kept good artifacts cannot be restored (yet): docs/statuses.md, "Restorable".
 PARTIAL_NOT_RESTORABLE = ("{good} of {taken} resources were backed up and their artifacts are kept, but nestbackup "
@@ -226,7 +228,15 @@ class BackupRecord:
                    awaiting_expiry=bool(header.get("AwaitingExpiry", False)), cost=header.get("Cost"),
                    not_protected=[NotProtected.from_api(n) for n in header.get("NotProtected") or []],
                    origin=header.get("Origin") or _origin_before_it_was_kept(header.get("Description", "")),
-                   cause=cause, quiesce=Quiesce.from_dict(header.get("Quiesce")))
+                   cause=cause, quiesce=_quiesce(header.get("Quiesce")))
+
+
+def _quiesce(raw: dict[str, Any] | None) -> Quiesce | None:
+    """A hooked backup's quiesce state; the hooks' model is imported only where a record has one."""
+    if not raw:
+        return None
+    from .hooks import Quiesce
+    return Quiesce.from_dict(raw)
 
 
 # Who asked for a backup: an operator or a script through the API, a schedule, a restore (the safety backup taken

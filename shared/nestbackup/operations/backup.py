@@ -24,6 +24,7 @@ from .loading import load_backup
 from .opening import Opening, abandon, begin, earlier_record, ensure_started, fingerprint, start_flow, write_record
 
 if TYPE_CHECKING:
+    from ..model.hooks import Quiesce
     from ..ports import Ports
     from ..ports.compute import Disk
     from ..ports.databases import DBInstance
@@ -89,6 +90,7 @@ def _quiesce(w: Ports, service_instance_id: str, items: list) -> Quiesce | None:
                           and i.status is not ItemStatus.SKIPPED})
     if hooks is None or not snapshotted:
         return None
+    from ..model.hooks import Quiesce
     return Quiesce(hooks, list(hooks.instances) if hooks.instances else snapshotted)
 
 

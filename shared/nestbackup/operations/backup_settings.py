@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
-from ..model.hooks import HookSettings
 from ..model.ids import check_service_instance_id
 
 if TYPE_CHECKING:
+    from ..model.hooks import HookSettings
     from ..ports import Ports
 
 COLLECTION = "backup-settings"
@@ -23,6 +23,7 @@ def get_backup_settings(w: Ports, service_instance_id: str) -> dict[str, Any]:
 
 def set_backup_settings(w: Ports, service_instance_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """Replace the settings; `Hooks` null removes the hooks."""
+    from ..model.hooks import HookSettings
     check_service_instance_id(service_instance_id)
     if "Hooks" not in body:
         raise ValidationError("Hooks is required (null removes the hooks)")
@@ -33,4 +34,7 @@ def set_backup_settings(w: Ports, service_instance_id: str, body: dict[str, Any]
 
 def hooks_of(w: Ports, service_instance_id: str) -> HookSettings | None:
     found = w.documents.get_doc(COLLECTION, service_instance_id)
-    return HookSettings.from_doc(found[0].get("Hooks")) if found else None
+    if not found or not found[0].get("Hooks"):
+        return None
+    from ..model.hooks import HookSettings  # imported where a service instance has hooks
+    return HookSettings.from_doc(found[0]["Hooks"])
