@@ -194,3 +194,14 @@ def test_a_cancel_landing_just_before_the_pre_hook_is_sent_still_ends_with_a_tha
     w.ecs.run_command = cancel_first
     assert freeze(w, backup_id)["State"] == "Failed"
     assert order(w) == ["pre", "pre", "post", "post"] and w.store.docs(FROZEN) == []
+
+
+def test_a_stopped_instance_gets_no_hook_and_does_not_fail_the_backup():
+    w, seeded = hooked()
+    running, stopped = seeded["InstanceIds"]
+    w.ecs.instances[stopped]["status"] = "Stopped"
+    backup = play_backup(w, create_backup(w, "si-1")["BackupId"])
+    assert backup["Status"] == "Created" and backup["Consistency"] == "ApplicationConsistent"
+    assert [(r["InstanceId"], r["Hook"], r["Status"]) for r in backup["Hooks"]] == [
+        (running, "Pre", "Success"), (stopped, "Pre", "NotRun"), (running, "Post", "Success")]
+    assert {iid for iid, _ in w.ecs.ran} == {running}

@@ -94,6 +94,12 @@ class HookRun:
     def succeeded(self) -> bool:
         return self.status == "Success"
 
+    @property
+    def ran(self) -> bool:
+        """The command may have run on the instance (so its post hook must): not refused, never sent or dropped
+        before it started (InvocationStatus Invalid, Aborted, Cancelled)."""
+        return self.status not in ("NotRun", "Invalid", "Aborted", "Cancelled")
+
     def summary(self) -> str:
         """One phrase naming the instance and the hook: what a cause or a note says of a failed run."""
         how = ("timed out" if self.status == "Timeout" else f"exited {self.exit_code}" if self.exit_code is not None

@@ -33,6 +33,7 @@ GRACE_SECONDS = 60                # past a hook's own timeout: how long its resu
 FREEZE_STEP_SECONDS = 600         # the backup steps function's timeout (s.yaml): a Freeze step older is over
 POLL_FIRST, POLL_MAX = 0.05, 1.0  # between two DescribeInvocationResults: doubling from the first to the most
 PRE_HOOK_FAILED = "PreHookFailed"
+NOT_RUN, INSTANCE_STOPPED = "NotRun", "InstanceStopped"     # a hook not sent: RunCommand refused, or nothing to do
 
 
 def freeze(w: Ports, backup_id: str, batches: list[dict[str, int]] | None = None) -> dict:
@@ -50,14 +51,18 @@ def freeze(w: Ports, backup_id: str, batches: list[dict[str, int]] | None = None
                 w.documents.delete_doc(FROZEN, backup_id)
                 meter.charge(backup_id, FreezeOutput.TRANSITIONS)
                 return FreezeOutput(backup_id, list(batches or []), FreezeState.FAILED).to_event()
-        runs = _run(w, backup_id, PRE, q.instances, q.settings.pre, q.settings.timeout_seconds,
-                    lambda invoke: _remember(w, backup_id, "pre_invoke", invoke), q.pre_invoke)
+        # a stopped instance has nothing to quiesce (nothing writes to its disks): no hook runs there
+        stopped = sorted(i for i, found in w.ecs.describe_instances(q.instances).items() if found.stopped)
+        targets = [i for i in q.instances if i not in stopped]
+        runs = _run(w, backup_id, PRE, targets, q.settings.pre, q.settings.timeout_seconds,
+                    lambda invoke: _remember(w, backup_id, "pre_invoke", invoke), q.pre_invoke) if targets else []
+        runs += [HookRun(i, PRE, NOT_RUN, error_code=INSTANCE_STOPPED) for i in stopped]
         stored, record = read_backup(w, backup_id)      # another writer (a cancel) may have closed it meanwhile
         q = record.quiesce
         assert q is not None
         q.runs = [r for r in q.runs if r.phase != PRE] + runs
         q.frozen_at = time.time()
-        failed = [r for r in runs if not r.succeeded]
+        failed = [r for r in runs if not r.succeeded and r.error_code != INSTANCE_STOPPED]
         if failed:
             said = "; ".join(_said(r) for r in failed)
             if q.settings.on_failure == CONTINUE:
@@ -117,7 +122,7 @@ def thaw(w: Ports, backup_id: str, token_suffix: str = "") -> None:
         return
     if q.post_invoke is None or token_suffix:
         _moment(record)
-    ran_pre = [r.instance_id for r in q.runs if r.phase == PRE and r.status not in ("Invalid", "NotRun")]
+    ran_pre = [r.instance_id for r in q.runs if r.phase == PRE and r.ran]
     targets = ran_pre if q.frozen_at is not None else q.instances     # unknown how far the pre got: all of them
     if targets:
         invoke = q.post_invoke if not token_suffix else None
@@ -191,7 +196,7 @@ def _run(w: Ports, backup_id: str, phase: str, instances: list[str], script: str
         except CloudError as err:
             if err.transient:
                 raise                    # the flow's retry sends it again, with the same token
-            return [HookRun(i, phase, "NotRun", error_code=err.code, output=tail(err.message)) for i in instances]
+            return [HookRun(i, phase, NOT_RUN, error_code=err.code, output=tail(err.message)) for i in instances]
         sent(invoke)
     deadline = time.monotonic() + timeout + GRACE_SECONDS
     seen: dict[str, CommandRun] = {}
