@@ -72,8 +72,9 @@ SCHEMAS: dict[str, Schema] = {
                               "AtConsistentMoment": {"type": "array", "items": {"type": "string"},
                                                      "description": "the resources taken at ConsistentAt; the "
                                                                     "others are at their own artifact's time"},
-                              "Consistency": {"type": "string", "enum": ["ApplicationConsistent",
-                                                                         "CrashConsistent"]},
+                              "Consistency": {"type": "string", "nullable": True,
+                                              "enum": ["ApplicationConsistent", "CrashConsistent"],
+                                              "description": "with hooks; null until the post hooks ran"},
                               "ConsistencyDetail": {"type": "string", "nullable": True},
                               "FrozenSeconds": {"type": "number", "nullable": True,
                                                 "description": "how long the instances were frozen: from the "

@@ -152,13 +152,22 @@ class Quiesce:
         raw["runs"] = [HookRun.from_dict(r) for r in raw.get("runs") or []]
         return cls(**raw)
 
+    @property
+    def consistency(self) -> str | None:
+        """ApplicationConsistent once T is recorded with every disk at it; CrashConsistent when a pre hook failed
+        (Continue) or a disk missed the freeze; None until the thaw says."""
+        if self.crash_consistent:
+            return "CrashConsistent"
+        if self.consistent_at:
+            return "ApplicationConsistent"
+        return "CrashConsistent" if self.thaw_done else None
+
     def to_api(self, iso_ms: Any) -> dict[str, Any]:
         """What the record shows: each run, T and which resources are at it, or why there is none."""
         return {"Hooks": [r.to_api() for r in self.runs],
                 "ConsistentAt": iso_ms(self.consistent_at) if self.consistent_at else None,
                 "AtConsistentMoment": list(self.at_moment),
-                "Consistency": "CrashConsistent" if self.crash_consistent or not self.consistent_at
-                else "ApplicationConsistent",
+                "Consistency": self.consistency,
                 "ConsistencyDetail": self.crash_consistent,
                 "FrozenSeconds": round(self.thawed_at - self.frozen_at, 3)
                 if self.thawed_at and self.frozen_at else None}
