@@ -205,3 +205,14 @@ def test_a_stopped_instance_gets_no_hook_and_does_not_fail_the_backup():
     assert [(r["InstanceId"], r["Hook"], r["Status"]) for r in backup["Hooks"]] == [
         (running, "Pre", "Success"), (stopped, "Pre", "NotRun"), (running, "Post", "Success")]
     assert {iid for iid, _ in w.ecs.ran} == {running}
+
+
+def test_a_disk_whose_create_was_deferred_past_the_thaw_is_not_at_the_moment_and_the_record_says_so():
+    w, seeded = hooked()
+    w.ecs.refusals.refuse("CreateSnapshotGroup", "IncorrectDiskStatus.CreatingSnapshot", http_status=403)
+    backup = play_backup(w, create_backup(w, "si-1")["BackupId"])
+    assert backup["Status"] == "Created"
+    late = sorted(set(seeded["Disks"]) - set(backup["AtConsistentMoment"]))
+    assert len(late) == 2 and backup["ConsistentAt"] and backup["Consistency"] == "CrashConsistent"
+    assert all(d in backup["ConsistencyDetail"] for d in late) and "deferred" in backup["ConsistencyDetail"]
+    assert order(w) == ["pre", "pre", "create", "post", "post", "create"]
