@@ -93,6 +93,30 @@ def _data_ranges(fd: int, size: int) -> list[tuple[int, int]] | None:
     return ranges
 
 
+def copy_sparse(source: Path, target: Path) -> None:
+    """Copy an image file as it is now: its data ranges only (holes stay holes), in the kernel (copy_file_range),
+    to a temporary name renamed into place."""
+    tmp = target.with_name(target.name + ".tmp")
+    src = os.open(source, os.O_RDONLY)
+    try:
+        size = os.fstat(src).st_size
+        dst = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.ftruncate(dst, size)
+            for start, end in _data_ranges(src, size) or [(0, size)]:
+                offset = start
+                while offset < end:
+                    n = os.copy_file_range(src, dst, end - offset, offset, offset)
+                    if n == 0:
+                        break
+                    offset += n
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
+    os.replace(tmp, target)
+
+
 def _block_may_hold_data(ranges: list[tuple[int, int]] | None, start: int, end: int) -> bool:
     if ranges is None:
         return True

@@ -1,16 +1,20 @@
 """ECS 2014-05-26: instances, disks as image files, real incremental snapshots, disk rollback.
 
 This module assembles the product from one mixin per resource, as moto assembles EC2: `instances.py`, `disks.py`
-(with rollback), `disk_create.py` (CreateDisk from a snapshot, DeleteDisk), `snapshots.py`, `snapshot_groups.py`
-and `tags.py`, over the shared state in `state.py`; wire rendering is in `render.py`, request rules in `rules.py`,
-every error in `errors.py`, block storage in `blockstore.py`. What follows describes the whole product.
+(with rollback), `disk_create.py` (CreateDisk from a snapshot, DeleteDisk), `snapshots.py`, `snapshot_groups.py`,
+`tags.py` and `assistant.py` (Cloud Assistant), over the shared state in `state.py`; wire rendering is in
+`render.py`, request rules in `rules.py`, every error in `errors.py`, block storage in `blockstore.py`. What
+follows describes the whole product.
 
 State. Instances, disks, snapshots, snapshot groups and ClientTokens are JSON documents in the durable store
 (kinds `ecs.instance`, `ecs.disk`, `ecs.snapshot`, `ecs.snapshotgroup`, `ecs.token`); snapshot manifests live in
 the table `ecs_manifests`. A disk is a sparse image file under `<state>/ecs/disks/`; snapshot data is a
 content-addressed block store under `<state>/ecs/blocks/` (see `blockstore.py`).
 
-Snapshots. `CreateSnapshot` answers at once; a background job reads the image, stores the blocks that are not in the
+Snapshots. `CreateSnapshot` answers at once, the disk's content fixed at that moment as the real cloud's
+copy-on-write fixes it (an unchanged disk needs nothing; else its data ranges are copied in the kernel, so creation
+takes time proportional to the written data, where the real cloud's takes constant time); a background job reads that
+content, stores the blocks that are not in the
 store yet and, once every block is in place, commits the manifest and the status `accomplished` in one
 transaction. An unchanged disk is not read again: when the image file's (size, mtime_ns, ctime_ns, inode) equal the
 key recorded with the disk's last manifest (the previous accomplished snapshot, or a rollback), and the key was not
@@ -72,6 +76,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.rpc import RpcRequest
+from .assistant import Assistant
 from .disk_create import DiskCreation
 from .disks import Disks
 from .instances import Instances
@@ -80,7 +85,7 @@ from .tags import TagResources
 from .throttling import MinuteThrottling
 
 
-class Ecs(Instances, Disks, DiskCreation, SnapshotGroups, TagResources):
+class Ecs(Instances, Disks, DiskCreation, SnapshotGroups, TagResources, Assistant):
     name = "ecs"
     version = "2014-05-26"
     ACTIONS = frozenset({
@@ -88,6 +93,7 @@ class Ecs(Instances, Disks, DiskCreation, SnapshotGroups, TagResources):
         "CreateSnapshot", "CreateSnapshotGroup", "DescribeSnapshots", "DescribeSnapshotGroups",
         "DeleteSnapshot", "DeleteSnapshotGroup", "LockSnapshot", "ResetDisk", "ResetDisks",
         "StopInstance", "StopInstances", "StartInstance", "StartInstances", "CreateDisk", "DeleteDisk",
+        "RunCommand", "DescribeInvocationResults",
     })
 
     def __init__(self, cloud, calls_per_minute: int | None = None) -> None:
@@ -108,3 +114,4 @@ class Ecs(Instances, Disks, DiskCreation, SnapshotGroups, TagResources):
         self._resume_snapshots()
         self._resume_rollbacks()
         self._resume_creations()
+        self._resume_invocations()

@@ -1,13 +1,17 @@
-"""ECS snapshots: CreateSnapshot/DescribeSnapshots/DeleteSnapshot, ClientToken idempotency, the worker that
-captures a disk image into the block store and commits its manifest, and garbage collection of unused blocks."""
+"""ECS snapshots: CreateSnapshot/DescribeSnapshots/DeleteSnapshot, ClientToken idempotency, the disk's content fixed
+when the create answers (`_freeze_image`), the worker that captures it into the block store and commits its manifest,
+and garbage collection of unused blocks."""
 from __future__ import annotations
 
 import logging
+import os
+import time
+from dataclasses import replace
 from pathlib import Path
 
 from ..core.rpc import RpcRequest
 from . import errors, render, rules
-from .blockstore import Cancelled, split_digests
+from .blockstore import Cancelled, copy_sparse, image_key, key_is_trustworthy, split_digests
 from .jobs import Job
 from .locks import SnapshotLocks
 from .state import DISK, ESSD_FAMILY, INSTANCE, SNAPSHOT, TOKEN
@@ -104,9 +108,27 @@ class Snapshots(SnapshotLocks):
                + disk["DiskId"][2:], "RegionId": self.region, "ResourceGroupId": "", "Tags": tags,
                "SnapshotGroupId": group_id, "FullSnapshotSizeInBytes": disk["SizeBytes"],
                "Encrypted": bool(disk.get("Encrypted")), "KMSKeyId": disk.get("KMSKeyId") or ""}
+        doc["Frozen"] = self._freeze_image(disk, sid)
         self.store.put(SNAPSHOT, sid, doc)
         self._jobs[sid] = Job()
         return doc
+
+    def _freeze_image(self, disk: dict, sid: str) -> dict | None:
+        """The disk's content at this moment, as the real cloud's copy-on-write fixes it when CreateSnapshot(Group)
+        answers: an unchanged disk (its key equals its last manifest's, trustworthy) needs nothing; otherwise the
+        image's data ranges are copied, in the kernel, beside it. The job captures that copy later, so writes made
+        after the answer (a thaw, the application) are not in the snapshot. What the snapshot will read and the key
+        it will record as the disk's baseline."""
+        source = Path(disk["Path"])
+        taken = time.time_ns()
+        key = list(image_key(os.stat(source)))
+        base = disk.get("Baseline")
+        if base and base["Key"] == key and key_is_trustworthy(key, base["Taken"]):
+            return None
+        frozen = self.frozen_dir / f"{sid}.img"
+        self.frozen_dir.mkdir(parents=True, exist_ok=True)
+        copy_sparse(source, frozen)
+        return {"Path": str(frozen), "Key": key, "Taken": taken}
 
     def CreateSnapshot(self, req: RpcRequest) -> dict:
         disk_id = req.require("DiskId")
@@ -137,6 +159,7 @@ class Snapshots(SnapshotLocks):
         with self.store.tx() as db:
             self.store.delete(SNAPSHOT, sid)
             db.execute("DELETE FROM ecs_manifests WHERE snapshot_id = ?", (sid,))
+        self._drop_frozen(sid)
 
     def DeleteSnapshot(self, req: RpcRequest) -> dict:
         sid = req.require("SnapshotId")
@@ -203,10 +226,19 @@ class Snapshots(SnapshotLocks):
         def should_stop() -> bool:
             return job.cancel.is_set() or self.cloud.stopping
 
-        cap = self.blocks.capture(Path(disk["Path"]), self._baseline(disk), job.set_work, should_stop)
+        ids = [i for i in (did, sid, gid) if i]
+        # held before it reads anything: what it reads was fixed at creation (`_freeze_image`), whatever the disk
+        # received since
+        if self.cloud.wait_while_stuck(*ids) or should_stop():
+            return  # cancelled, or the cloud stops: `resume` runs it again
+        frozen = snap.get("Frozen")
+        if frozen is None:          # unchanged at creation: its last manifest is its content
+            cap = self.blocks.capture(Path(disk["Path"]), self._baseline(disk), job.set_work, should_stop)
+        else:
+            cap = self.blocks.capture(Path(frozen["Path"]), None, job.set_work, should_stop)
+            cap = replace(cap, key=tuple(frozen["Key"]), key_taken_ns=frozen["Taken"])
         job.pinned = cap.pinned
         self.cloud.pace(job.started, sid, did)
-        ids = [i for i in (did, sid, gid) if i]
         if self.cloud.wait_while_stuck(*ids) or should_stop():
             return  # cancelled, or the cloud stops: `resume` runs it again
         if self.cloud.faults.fails(*ids):
@@ -224,6 +256,10 @@ class Snapshots(SnapshotLocks):
             self.store.put(SNAPSHOT, sid, snap)
             self.store.update(DISK, did, lambda d: d.update(
                 Baseline={"Key": list(cap.key), "Taken": cap.key_taken_ns, "SnapshotId": sid}))
+        self._drop_frozen(sid)
+
+    def _drop_frozen(self, sid: str) -> None:
+        (self.frozen_dir / f"{sid}.img").unlink(missing_ok=True)
 
     def _end_snapshot_failed(self, sid: str, job: Job, reason: str) -> None:
         pct = min(99, int(job.fraction(self.cloud.faults.min_duration(sid)) * 100))
@@ -232,6 +268,7 @@ class Snapshots(SnapshotLocks):
             if doc["Status"] == "progressing":
                 doc.update(Status="failed", ProgressPct=pct, FailReason=reason, LastModifiedTime=self.cloud.iso())
         self.store.update(SNAPSHOT, sid, change)
+        self._drop_frozen(sid)
 
     def _resume_snapshots(self) -> None:
         """Re-run the snapshots a killed server left progressing."""

@@ -22,6 +22,8 @@ class EcsState(Product):
         self.root = Path(cloud.state_dir) / "ecs"
         self.disk_dir = self.root / "disks"
         self.disk_dir.mkdir(parents=True, exist_ok=True)
+        self.frozen_dir = self.root / "frozen"       # disk images as a snapshot's creation found them
+        self.assistant_dir = self.root / "assistant"  # one sandbox directory per instance (Cloud Assistant)
         self.blocks = BlockStore(self.root / "blocks")
         self._jobs: dict[str, Job] = {}
         self._gc_lock = threading.Lock()

@@ -175,6 +175,25 @@ def test_describe_disks_reads_the_example_response(examples):
         "In_use", "cloud_efficiency", 40, "system", "i-bp1j4i2jdf3owlhe****", False)
 
 
+def test_invocation_results_reads_each_instances_run_and_asks_for_plain_text(examples):
+    """The response shape of the SDK model (`_describe_invocation_results_response_body.py`): runs under
+    Invocation.InvocationResults.InvocationResult, the page token under Invocation."""
+    ecs, calls = examples
+    ANSWERS["DescribeInvocationResults"] = {"RequestId": "r-1", "Invocation": {
+        "NextToken": "", "TotalCount": 2, "InvocationResults": {"InvocationResult": [
+            {"InstanceId": "i-bp1i7gg30r52z2em****", "InvokeId": "t-hz0jdfwd9f****", "InvocationStatus": "Success",
+             "InvokeRecordStatus": "Finished", "ExitCode": 0, "Output": "frozen", "ErrorCode": "", "ErrorInfo": "",
+             "StartTime": "2019-12-20T06:15:55Z", "FinishedTime": "2019-12-20T06:15:56Z", "Dropped": 0},
+            {"InstanceId": "i-bp1i7gg30r52z2em0002", "InvokeId": "t-hz0jdfwd9f****", "InvocationStatus": "Timeout",
+             "InvokeRecordStatus": "Finished", "ExitCode": None, "Output": "", "ErrorCode": "ExecutionTimeout",
+             "StartTime": "2019-12-20T06:15:55Z", "FinishedTime": "2019-12-20T06:16:55Z"}]}}}
+    runs = ecs.invocation_results("t-hz0jdfwd9f****")
+    first, second = runs["i-bp1i7gg30r52z2em****"], runs["i-bp1i7gg30r52z2em0002"]
+    assert (first.succeeded, first.finished, first.exit_code, first.output) == (True, True, 0, "frozen")
+    assert (second.timed_out, second.exit_code, second.error_code) == (True, None, "ExecutionTimeout")
+    assert calls[-1]["InvokeId"] == "t-hz0jdfwd9f****" and calls[-1]["ContentEncoding"] == "PlainText"
+
+
 # ---------------------------------------------------------------- on the local cloud
 @pytest.fixture(scope="module")
 def local_ecs(endpoint):

@@ -156,3 +156,24 @@ def test_a_disk_and_its_snapshot_say_whether_they_are_encrypted_and_with_which_k
                                        client_token="e-" + compute.si)
     snap = compute.port.describe_snapshots([sid])[sid]
     assert snap.encrypted is True and snap.kms_key_id == "key-contract-1"
+
+
+def test_a_command_runs_on_every_instance_once_per_client_token_and_says_how_it_ended(compute):
+    one, two = compute.seed(disks=1)["InstanceIds"][0], compute.seed(disks=1)["InstanceIds"][0]
+    invoke = compute.port.run_command([one, two], "echo frozen; exit 0", name="nestbackup-pre", timeout_seconds=30,
+                                      client_token="pre-" + compute.si)
+    assert compute.port.run_command([one, two], "echo frozen; exit 0", name="nestbackup-pre", timeout_seconds=30,
+                                    client_token="pre-" + compute.si) == invoke
+    runs = eventually(lambda: (r := compute.port.invocation_results(invoke)) and all(x.finished for x in r.values())
+                      and r)
+    assert sorted(runs) == sorted([one, two])
+    for run in runs.values():
+        assert (run.succeeded, run.exit_code, run.output.strip()) == (True, 0, "frozen")
+    failed = compute.port.run_command([one], "echo broken; exit 3", name="nestbackup-pre", timeout_seconds=30,
+                                      client_token="bad-" + compute.si)
+    run = eventually(lambda: (r := compute.port.invocation_results(failed)[one]).finished and r)
+    assert (run.succeeded, run.timed_out, run.exit_code, run.status) == (False, False, 3, "Failed")
+    with pytest.raises(CloudError) as err:
+        compute.port.run_command(["i-nosuchinstance0"], "exit 0", name="nestbackup-pre", timeout_seconds=30,
+                                 client_token="none-" + compute.si)
+    assert err.value.code == "InvalidInstanceId.NotFound"

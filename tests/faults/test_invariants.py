@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 
 from nestbackup.model.ids import OWNER_TAG
+from nestbackup.operations.backup_hooks import FROZEN
 from nestbackup.operations.opening import TOKEN_TTL_SECONDS
 from nestbackup.ports.records import HEADER
 from tests.support.faults import (
+    FREEZE,
+    THAW,
     FaultPlayer,
     FaultyWiring,
     Injector,
@@ -113,3 +116,15 @@ def test_an_instance_left_stopped(state):
     iid = next(iter(w.raw.ecs.instances))
     w.raw.ecs.instances[iid]["status"] = "Stopped"
     assert violations(w) == [f"instance {iid} left Stopped"]
+
+
+def test_an_instance_left_frozen_and_a_thaw_still_pending_are_seen(state):
+    w, _ = state
+    instance = next(iter(w.raw.ecs.instances))
+    w.raw.ecs.ran.append((instance, FREEZE))
+    w.raw.store.put_doc(FROZEN, "backup-x", {"Since": 0})
+    assert violations(w) == [f"instance {instance} left frozen (its pre hook ran, no post hook after it)",
+                             "backup backup-x still waits for its thaw"]
+    w.raw.ecs.ran.append((instance, THAW))
+    w.raw.store.delete_doc(FROZEN, "backup-x")
+    assert violations(w) == []

@@ -127,3 +127,30 @@ def test_sigkill_during_a_snapshot_and_a_reset_loses_nothing(tmp_path):
         assert Path(d["Path"]).read_bytes() == at_second
     finally:
         server.kill()
+
+
+def test_a_command_running_when_the_cloud_stops_ends_failed_after_the_restart(tmp_path):
+    """The agent's process died with the cloud: the run is not left Running for ever (a hook waiting on it would
+    wait to its deadline); RunCommand's ClientToken still answers the same invocation."""
+    cloud = LocalCloud(tmp_path)
+    server = LocalCloudServer(cloud, port=0)
+    server.start_in_thread()
+    ecs = make_ecs(server.endpoint)
+    iid = seed(cloud, {"ServiceInstanceId": "si-cmd", "Disks": 1, "DiskSize": "1MiB"})["InstanceIds"][0]
+    request = m.RunCommandRequest(region_id=R, type="RunShellScript", command_content="sleep 2", instance_id=[iid],
+                                  timeout=30, client_token="tok-restart")
+    invoke = ecs.run_command(request).body.invoke_id
+    time.sleep(0.3)
+    server.stop()
+
+    cloud = LocalCloud(tmp_path)
+    server = LocalCloudServer(cloud, port=0)
+    server.start_in_thread()
+    try:
+        ecs = make_ecs(server.endpoint)
+        row = ecs.describe_invocation_results(m.DescribeInvocationResultsRequest(
+            region_id=R, invoke_id=invoke)).body.invocation.invocation_results.invocation_result[0]
+        assert (row.invocation_status, row.error_code) == ("Failed", "ClientRestarted")
+        assert ecs.run_command(request).body.invoke_id == invoke
+    finally:
+        server.stop()

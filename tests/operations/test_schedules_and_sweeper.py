@@ -167,7 +167,7 @@ def test_the_sweeper_leaves_young_and_running_operations_alone(w):
     backup_id = create_backup(w, "si-1")["BackupId"]
     nothing = {"Abandoned": [], "LeftForNextSweep": 0, "CancelledSetsDeleted": [], "CancelledSetsWaiting": 0,
                "UnwantedArtifactsDeleted": [], "UndoSnapshotsDeleted": [], "DrillsClosed": [], "DrillsStarted": [],
-               "ObjectivesBreached": [], "CloudLocksFinished": []}
+               "ObjectivesBreached": [], "CloudLocksFinished": [], "Thawed": []}
     assert sweep(w) == {"Finished": [], "Running": 1, **nothing}                           # too young to judge
     assert sweep(w, now=time.time() + 1000) == {"Finished": [], "Running": 1, **nothing}  # its flow still runs
     assert get_backup(w, backup_id)["Status"] == "Creating"

@@ -49,6 +49,8 @@ from nestbackup.model.status import (
 from nestbackup.model.undo import UNDO_TAG, UndoState
 from nestbackup.operations.artifacts import delete_backup
 from nestbackup.operations.backup import create_backup, get_backup
+from nestbackup.operations.backup_hooks import FROZEN, freeze
+from nestbackup.operations.backup_settings import set_backup_settings
 from nestbackup.operations.backup_start import start_batch, start_batch_count
 from nestbackup.operations.cancel import cancel_backup, cancel_restore
 from nestbackup.operations.drill import RUNNING as DRILLS_RUNNING
@@ -356,7 +358,19 @@ def violations(w: FaultyWiring) -> list[str]:
     out += _held_claims(w, records)
     out += [f"instance {iid} left {doc['status']}" for iid, doc in sorted(w.raw.ecs.instances.items())
             if doc["status"] != "Running"]
+    out += _left_frozen(w)
     return out
+
+
+def _left_frozen(w: FaultyWiring) -> list[str]:
+    """No instance stays frozen: each pre hook run (FREEZE) is followed by a post hook run (THAW) on its instance,
+    and no backup is still listed as waiting for its thaw."""
+    frozen: dict[str, bool] = {}
+    for iid, script in w.raw.ecs.ran:
+        frozen[iid] = script == FREEZE if script in (FREEZE, THAW) else frozen.get(iid, False)
+    out = [f"instance {iid} left frozen (its pre hook ran, no post hook after it)"
+           for iid, still in sorted(frozen.items()) if still]
+    return out + [f"backup {key} still waits for its thaw" for key, _, _ in w.raw.store.docs(FROZEN)]
 
 
 def _artifacts_of(item: dict) -> list[str]:
@@ -807,6 +821,23 @@ def _undo_run(w: FaultyWiring, player: FaultPlayer, client: Client, restore_id: 
     player.play_started()
 
 
+FREEZE, THAW = "sync; fsfreeze -f /data", "fsfreeze -u /data"
+
+
+def _hooked(w: FaultyWiring, player: FaultPlayer) -> None:
+    """si-1 with quiesce hooks on its instances."""
+    seeded(w)
+    set_backup_settings(w, "si-1", {"Hooks": {"Pre": FREEZE, "Post": THAW, "TimeoutSeconds": 30}})
+
+
+def _frozen_backup(w: FaultyWiring, player: FaultPlayer) -> str:
+    """A hooked backup whose instances its Freeze step froze; its snapshots are not created yet."""
+    _hooked(w, player)
+    backup_id = create_backup(w, "si-1")["BackupId"]
+    freeze(w, backup_id)
+    return backup_id
+
+
 def _sweep_run(w: FaultyWiring, player: FaultPlayer, client: Client, _: Any) -> None:
     timer(w, sweep)
 
@@ -856,6 +887,8 @@ SCENARIOS = {s.name: s for s in (
     Scenario("drill", _restore_setup, _drill_run),
     Scenario("sweep-drill", _drill_whose_flow_died, _sweep_run),
     Scenario("restore-preempts-drill", _started_drill, _restore_preempting_run),
+    Scenario("hooked-backup", _hooked, _backup_run),
+    Scenario("cancel-hooked-backup", _frozen_backup, _cancel_backup_run),
 )}
 
 

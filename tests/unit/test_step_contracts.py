@@ -30,6 +30,7 @@ def _flows_with(tmp_path, old: str, new: str) -> Path:
 def test_a_flow_reading_an_output_field_the_step_does_not_give_is_reported(tmp_path):
     flows = _flows_with(tmp_path, "Generation.$: $Output.Body.Generation", "Generation.$: $Output.Body.Gen")
     assert flowcheck.check_steps(flows) == [
+        "backup.yaml: Thaw reads Gen from the output, which ThawOutput does not give",
         "backup.yaml: Poll reads Gen from the output, which PollOutput does not give"]
 
 
@@ -42,6 +43,7 @@ def test_a_choice_on_a_state_no_step_routes_on_is_reported(tmp_path):
 def test_a_body_field_the_step_does_not_take_is_reported(tmp_path):
     flows = _flows_with(tmp_path, "Batch.$: $Input.Batch", "Batches.$: $Input.Batch")
     assert flowcheck.check_steps(flows) == [
+        "backup.yaml: StartFrozenBatch sends Batches, which StartBatchInput does not take",
         "backup.yaml: StartBatch sends Batches, which StartBatchInput does not take"]
 
 

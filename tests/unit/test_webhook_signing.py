@@ -1,6 +1,7 @@
 """The product signs deliveries with the standard library's hmac; the Standard Webhooks library, which receivers
 use, must compute the same signature, for secrets made before the change (URL-safe alphabet) and since."""
 import base64
+import json
 import os
 from datetime import datetime, timezone
 
@@ -39,3 +40,12 @@ def test_a_restore_record_is_a_restore_event_though_it_names_its_backup():
     assert event["id"] == events.final_record_event({"BackupId": "b-1", "Status": "Created"}, "si-1",
                                                     "2027-01-01T00:00:00Z")["id"]
     assert event["time"] == "2026-01-01T00:00:00Z" and event["type"] == "com.nestbackup.backup.final"
+
+
+def test_a_final_records_event_carries_no_hook_output():
+    """What a hook prints on a tenant's machine stays on the record: events carry each run without its Output."""
+    record = {"BackupId": "b-1", "Status": "Created",
+              "Hooks": [{"InstanceId": "i-1", "Hook": "Pre", "ExitCode": 0, "Output": "secret=hunter2"}]}
+    event = events.final_record_event(record, "si-1", "2026-01-01T00:00:00Z")
+    assert event["data"]["Hooks"] == [{"InstanceId": "i-1", "Hook": "Pre", "ExitCode": 0}]
+    assert "hunter2" not in json.dumps(event) and record["Hooks"][0]["Output"] == "secret=hunter2"

@@ -1,5 +1,5 @@
 """ECS, the compute port (`ports.compute.Compute`): find disks and instances by tag, snapshot, roll back, stop and
-start. Plain records out, CloudError on failure."""
+start, run Cloud Assistant commands (quiesce hooks). Plain records out, CloudError on failure."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,16 @@ from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
 from ..errors import CloudError
-from ..ports.compute import GROUP_IDS_PER_CALL, SNAPSHOT_IDS_PER_CALL, Disk, Instance, Refused, Snapshot, SnapshotGroup
+from ..ports.compute import (
+    GROUP_IDS_PER_CALL,
+    SNAPSHOT_IDS_PER_CALL,
+    CommandRun,
+    Disk,
+    Instance,
+    Refused,
+    Snapshot,
+    SnapshotGroup,
+)
 from .openapi import RpcClient
 
 VERSION = "2014-05-26"
@@ -17,6 +26,7 @@ INSTANCE_IDS_PER_CALL = 100      # Stop/StartInstances, DescribeInstances
 # NextToken to the end: the reference answers with a NextToken whenever more may follow.
 DISKS_PAGE = 500
 PAGE = 100
+INVOCATION_RESULTS_PAGE = 50     # DescribeInvocationResults MaxResults: at most 50
 # CreateSnapshot / CreateSnapshotGroup refusals that clear by themselves: nothing was applied, so the backup asks again
 # a poll round later until the disk deadline. 403 IncorrectDiskStatus.CreatingSnapshot: "A previous snapshot creation
 # is in process" (an automatic snapshot policy may be taking one; both references' error tables: try again later).
@@ -226,6 +236,31 @@ class Ecs:
     def delete_disk(self, disk_id: str) -> None:
         self.rpc.call("DeleteDisk", {"DiskId": disk_id})
 
+    # -- Cloud Assistant
+    def run_command(self, instance_ids: list[str], script: str, *, name: str, timeout_seconds: int,
+                    client_token: str) -> str:
+        """RunCommand: create and run a shell script at once (KeepCommand false: nothing is left to delete)."""
+        body = self.rpc.call("RunCommand", {"RegionId": self.region, "Type": "RunShellScript",
+                                            "CommandContent": script, "ContentEncoding": "PlainText",
+                                            "InstanceId": instance_ids, "Name": name, "Timeout": timeout_seconds,
+                                            "ClientToken": client_token})
+        return body["InvokeId"]
+
+    def invocation_results(self, invoke_id: str) -> dict[str, CommandRun]:
+        found: dict[str, CommandRun] = {}
+        token = None
+        while True:
+            body = self.rpc.call("DescribeInvocationResults", {
+                "RegionId": self.region, "InvokeId": invoke_id, "ContentEncoding": "PlainText",
+                "MaxResults": INVOCATION_RESULTS_PAGE, "NextToken": token})
+            invocation = body.get("Invocation") or {}
+            for raw in (invocation.get("InvocationResults") or {}).get("InvocationResult") or []:
+                run = _command_run(raw)
+                found[run.instance_id] = run
+            token = invocation.get("NextToken")
+            if not token:
+                return found
+
     # -- paging
     def _pages(self, action: str, params: dict, wrapper: str, item: str, convert) -> Iterator:
         token = None
@@ -236,6 +271,14 @@ class Ecs:
             token = body.get("NextToken")
             if not token:
                 return
+
+
+def _command_run(raw: dict) -> CommandRun:
+    code = raw.get("ExitCode")
+    return CommandRun(raw.get("InstanceId", ""), raw.get("InvocationStatus", ""),
+                      int(code) if code is not None and str(code) != "" else None, raw.get("Output") or "",
+                      raw.get("StartTime") or None, raw.get("FinishedTime") or None, raw.get("ErrorCode") or "",
+                      raw.get("ErrorInfo") or "")
 
 
 def _disk(raw: dict) -> Disk:

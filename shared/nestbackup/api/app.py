@@ -112,6 +112,8 @@ def _dispatch(req: Request, path: str, wiring_factory: Callable[[], Ports], admi
     route = next((route for route, _ in on_path if route.method == req.method), None)
     if route is None:
         raise ApiError(405, "MethodNotAllowed", f"{req.method} is not allowed on {first.resource}")
+    if route.admin_only and not principal.admin:    # one method of a path the tenant may read (backup-settings)
+        raise ApiError(403, "Forbidden", route.admin_only)
     single_valued(req, route)
     if req.body:
         require_json_media_type(req)

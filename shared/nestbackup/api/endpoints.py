@@ -208,6 +208,17 @@ def set_schedule(call: Call) -> Response:
                                                 lock_mode=body.get("LockMode"), lock_days=body.get("LockDays")))
 
 
+def get_backup_settings(call: Call) -> Response:
+    from ..operations import backup_settings
+    return Response(200, backup_settings.get_backup_settings(call.wiring, call.path_params["id"]))
+
+
+def set_backup_settings(call: Call) -> Response:
+    from ..operations import backup_settings
+    body = json_body(call.request, {"Hooks"}, set())
+    return Response(200, backup_settings.set_backup_settings(call.wiring, call.path_params["id"], body))
+
+
 def preview_retention(call: Call) -> Response:
     from ..operations import schedules
     query = call.request.query

@@ -161,6 +161,13 @@ def route_table() -> tuple[Route, ...]:
               "Schedule", "it", "a schedule", params=(INSTANCE_ID,), body="SetSchedule", instance_first=True),
         Route("DELETE", "/service-instances/{id}/schedule", e.delete_schedule, "Delete the schedule",
               "Schedule", "the deleted one", "a schedule", params=(INSTANCE_ID,), instance_first=True),
+        Route("GET", "/service-instances/{id}/backup-settings", e.get_backup_settings,
+              "The backup settings: the quiesce hooks run around the snapshots", "BackupSettings", "them",
+              "backup settings", params=(INSTANCE_ID,), instance_first=True),
+        Route("PUT", "/service-instances/{id}/backup-settings", e.set_backup_settings,
+              "Replace the backup settings (admin): quiesce hooks run as root on the instances", "BackupSettings",
+              "them", "backup settings", params=(INSTANCE_ID,), body="SetBackupSettings", instance_first=True,
+              admin_only="only the admin token sets hooks: they run commands as root on the instances"),
         Route("GET", "/service-instances/{id}/retention", e.preview_retention,
               "A retention dry run: which backups the rule (the schedule's, or keepLast/keepDays) would delete now; "
               "nothing is deleted", "RetentionPreview", "what would go", "a retention preview",

@@ -60,6 +60,25 @@ SCHEMAS: dict[str, Schema] = {
                               "StatusDetail": {"type": "string"}, "StartTime": {"type": "string"},
                               "EndTime": {"type": "string", "nullable": True},
                               "Description": {"type": "string"},
+                              "Hooks": {"type": "array", "description": "each quiesce hook run: InstanceId, Hook "
+                                                                        "(Pre|Post), Status, ExitCode, Output (its "
+                                                                        "last 1,024 characters), StartTime, EndTime",
+                                        "items": {"type": "object"}},
+                              "ConsistentAt": {"type": "string", "nullable": True,
+                                               "description": "with hooks: the moment T (UTC, ms) when the last "
+                                                              "snapshot group was created, every instance still "
+                                                              "frozen; a point-in-time restore can bring the "
+                                                              "databases to it"},
+                              "AtConsistentMoment": {"type": "array", "items": {"type": "string"},
+                                                     "description": "the resources taken at ConsistentAt; the "
+                                                                    "others are at their own artifact's time"},
+                              "Consistency": {"type": "string", "nullable": True,
+                                              "enum": ["ApplicationConsistent", "CrashConsistent"],
+                                              "description": "with hooks; null until the post hooks ran"},
+                              "ConsistencyDetail": {"type": "string", "nullable": True},
+                              "FrozenSeconds": {"type": "number", "nullable": True,
+                                                "description": "how long the instances were frozen: from the "
+                                                               "last pre hook's end to the post hooks' start"},
                               "Origin": {"type": "string", "enum": list(ORIGINS),
                                          "description": "who asked for it: user (the API), schedule, safety (the "
                                                         "backup a restore takes first), undo or event"},
@@ -294,6 +313,21 @@ SCHEMAS: dict[str, Schema] = {
                                                                        "description": "that backup's status now"},
                                                   "LastError": {"type": "string", "nullable": True},
                                                   "LastErrorTime": {"type": "string", "nullable": True}}},
+    "Hooks": {"type": "object", "required": ["Pre", "Post"], "additionalProperties": False, "properties": {
+        "Pre": {"type": "string", "maxLength": 12000, "description": "run on each instance before the snapshots "
+                                                                      "are created (e.g. flush, fsfreeze -f)"},
+        "Post": {"type": "string", "maxLength": 12000, "description": "run after they are created, also when the "
+                                                                       "backup fails or is cancelled"},
+        "TimeoutSeconds": {"type": "integer", "minimum": 10, "maximum": 300},
+        "OnFailure": {"type": "string", "enum": ["Fail", "Continue"],
+                      "description": "a pre hook that fails or times out fails the backup, or lets it go on "
+                                     "crash-consistent"},
+        "Instances": {"type": "array", "items": {"type": "string"}, "nullable": True,
+                      "description": "default: every ECS instance the backup snapshots"}}},
+    "BackupSettings": {"type": "object", "properties": {"ServiceInstanceId": {"type": "string"},
+                                                        "Hooks": {"allOf": [ref("Hooks")], "nullable": True}}},
+    "SetBackupSettings": {"type": "object", "required": ["Hooks"], "additionalProperties": False,
+                          "properties": {"Hooks": {"allOf": [ref("Hooks")], "nullable": True}}},
     "RetentionPreview": {"type": "object", "properties": {
         "ServiceInstanceId": {"type": "string"}, "KeepLast": {"type": "integer", "nullable": True},
         "KeepDays": {"type": "integer", "nullable": True}, "DryRun": {"type": "boolean"},
@@ -312,6 +346,10 @@ SCHEMAS: dict[str, Schema] = {
     "Plan": {"type": "object", "properties": {"ServiceInstanceId": {"type": "string"},
                                               "Resources": {"type": "array", "items": {}},
                                               "Warnings": {"type": "array", "items": {"type": "string"}},
+                                              "Consistency": {"type": "string", "enum": [
+                                                  "ApplicationConsistent", "CrashConsistent", "NoDisks"],
+                                                  "description": "with quiesce hooks, one moment across the "
+                                                                 "instances' disks"},
                                               "NotProtected": {"type": "array", "items": ref("NotProtected")},
                                               "Estimate": {"type": "object"}}},
     "Timeline": {"type": "object", "properties": {"Events": {"type": "array", "items": {

@@ -147,12 +147,14 @@ from .drill import drill  # noqa: E402
 from .plan import plan  # noqa: E402
 from .restore import restore  # noqa: E402
 from .schedule import schedule  # noqa: E402
+from .settings import settings  # noqa: E402
 from .tenant import tenant  # noqa: E402
 
 main.add_command(backup)
 main.add_command(restore)
 main.add_command(drill)
 main.add_command(schedule)
+main.add_command(settings)
 main.add_command(tenant)
 main.add_command(plan)
 main.add_command(doctor)

@@ -115,6 +115,8 @@ def print_record(record: dict) -> None:
         click.echo(f"  cost {cost_line(record['Cost'])}")
     if record.get("Lock"):
         click.echo(f"  {lock_line(record['Lock'])}")
+    for text in quiesce_lines(record):
+        click.echo(f"  {text}")
     for left_out in record.get("NotProtected") or []:
         click.echo(f"  not protected: {left_out['ResourceType']} {left_out['ResourceId']} ({left_out['Reason']})")
     for item in record.get("Resources", []):
@@ -132,6 +134,23 @@ def lock_line(lock: dict) -> str:
     cloud = said.get(lock.get("CloudLock") or "", "")
     note = f"; {lock['NotLockedInCloud']}" if lock.get("NotLockedInCloud") else ""
     return f"locked ({lock['Mode']}) until {lock['Until']}{cloud}{note}"
+
+
+def quiesce_lines(record: dict) -> list[str]:
+    """A hooked backup: its moment, how long the instances were frozen, each hook run that did not succeed."""
+    if "Hooks" not in record:
+        return []
+    frozen = f", frozen {record['FrozenSeconds']} s" if record.get("FrozenSeconds") is not None else ""
+    if record.get("ConsistentAt"):
+        out = [f"consistent at {record['ConsistentAt']} ({len(record.get('AtConsistentMoment') or [])} disks"
+               f"{frozen})"]
+    else:
+        out = [f"{record.get('Consistency') or 'CrashConsistent'}{frozen}"]
+    if record.get("ConsistencyDetail"):
+        out.append(record["ConsistencyDetail"])
+    out += [f"{run['Hook'].lower()} hook on {run['InstanceId']}: {run['Status']} (exit {run['ExitCode']})"
+            for run in record["Hooks"] if run["Status"] != "Success"]
+    return out
 
 
 def echo_record(record: dict, as_json: bool) -> None:

@@ -54,9 +54,18 @@ def final_record_event(record: dict[str, Any], service_instance_id: str, fallbac
     the spec asks) so a router can filter on it without reading `data`."""
     kind, record_id = record_kind(record)
     status = str(record.get("Status"))
+    record = without_hook_output(record)
     return {"specversion": SPECVERSION, "id": event_id(record_id, status), "source": source(service_instance_id),
             "type": EVENT_TYPES[kind], "subject": record_id, "time": record.get("EndTime") or fallback_time,
             "datacontenttype": DATA_CONTENT_TYPE, "status": status, "data": record}
+
+
+def without_hook_output(record: dict[str, Any]) -> dict[str, Any]:
+    """A record as events carry it: each quiesce hook run without its output (what a command prints on a tenant's
+    machine stays on the record, read through the API, and goes to no webhook or bus)."""
+    if not record.get("Hooks"):
+        return record
+    return {**record, "Hooks": [{k: v for k, v in run.items() if k != "Output"} for run in record["Hooks"]]}
 
 
 def structured(event: dict[str, Any]) -> tuple[dict[str, str], bytes]:

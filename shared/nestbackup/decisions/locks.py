@@ -13,6 +13,7 @@ retention, a snapshot's RetentionDays) and at most MAX_LOCK_DAYS ahead.
 from __future__ import annotations
 
 import math
+from enum import Enum
 from typing import Any
 
 from ..errors import Conflict, ValidationError
@@ -23,6 +24,14 @@ LOCK_MODES = (GOVERNANCE, COMPLIANCE)
 # ECS LockSnapshot LockDuration: "Valid values: 1 to 36500" days (SDK alibabacloud_ecs20140526 7.11.8,
 # LockSnapshotRequest.lock_duration); a lock nestbackup cannot also set in the cloud is not offered.
 MAX_LOCK_DAYS = 36500
+
+
+class CloudLock(str, Enum):
+    """Where a Compliance lock's snapshots stand in ECS (the record's `CloudLock`): ours, not a cloud status."""
+    PENDING = "Pending"      # the record is written; LockSnapshot not answered yet
+    LOCKED = "Locked"        # ECS locked every snapshot
+    FAILED = "Failed"        # ECS refused some (CloudLockFailed): the sweeper asks again
+
 DAY = 86400.0
 
 

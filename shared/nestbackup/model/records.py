@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .causes import cause_line, root_cause
 from .coverage import NotProtected, coverage_note
@@ -16,6 +16,9 @@ from .status import (
     backup_status_of,
     item_status_of,
 )
+
+if TYPE_CHECKING:
+    from .hooks import Quiesce
 
 # Why a backup that kept good artifacts cannot be restored whole: docs/statuses.md, "Restorable" and "Selectable".
 PARTIAL_NOT_RESTORABLE = ("{good} of {taken} resources were backed up and their artifacts are kept: it cannot be "
@@ -72,6 +75,7 @@ class BackupItem:
     encryption: dict[str, Any] | None = None  # Encrypted, KeyId, By (decisions/encryption.py); None: not said
     start_time: str | None = None        # when it left Pending, and when it became final (operations.timeline)
     end_time: str | None = None
+    created_epoch: float | None = None   # when the cloud answered its create (CreateSnapshot(Group), CreateBackup)
 
     def fail(self, code: str, message: str, request_id: str | None = None) -> None:
         self.status, self.error_code, self.error_message, self.request_id = \
@@ -144,6 +148,7 @@ class BackupRecord:
     last_drill: str | None = None        # when a drill last proved it restores (ISO UTC), and which drill
     last_drill_id: str | None = None
     lock: dict[str, Any] | None = None   # Mode, Until, By, CloudLock..., Lifted (decisions/locks.py)
+    quiesce: Quiesce | None = None       # its quiesce hooks (model/hooks.py), when the service instance has some
 
     def refresh_status(self, now: str) -> BackupStatus:
         """Recompute the overall status from the items; the end time and the cause are set once it is final."""
@@ -178,6 +183,13 @@ class BackupRecord:
         expiries = [i.expires_at for i in self.items if i.status is ItemStatus.SUCCEEDED and i.expires_at]
         return min(expiries) if expiries and self.restorable else None
 
+    @property
+    def consistent_at(self) -> str | None:
+        """T, the moment the disks of `quiesce.at_moment` share (UTC, ms), for a restore to bring the databases to
+        as their RestoreTime; None without hooks or when a pre hook failed (the backup went on crash-consistent)."""
+        q = self.quiesce
+        return iso_utc_ms(q.consistent_at) if q and q.consistent_at else None
+
     def to_api(self) -> dict[str, Any]:
         return {"BackupId": self.backup_id, "ServiceInstanceId": self.service_instance_id,
                 "Status": str(self.status), "StatusDetail": self.detail, "StartTime": self.start_time,
@@ -187,7 +199,8 @@ class BackupRecord:
                 "Cost": self.cost, "NotProtected": [n.to_api() for n in self.not_protected],
                 "Origin": self.origin, "Scope": self.scope, "LastDrill": self.last_drill,
                 "LastDrillId": self.last_drill_id, "Lock": self.lock,
-                "Resources": [i.to_api() for i in self.items]}
+                "Resources": [i.to_api() for i in self.items]} | (
+                    self.quiesce.to_api(iso_utc_ms) if self.quiesce else {})
 
     @property
     def detail(self) -> str:
@@ -204,7 +217,8 @@ class BackupRecord:
                 "AwaitingExpiry": self.awaiting_expiry, "Cost": self.cost,
                 "NotProtected": [n.to_api() for n in self.not_protected], "Origin": self.origin, "Scope": self.scope,
                 "Cause": self.cause, "LastDrill": self.last_drill, "LastDrillId": self.last_drill_id,
-                "Lock": self.lock, "Order": [i.resource_id for i in self.items]}
+                "Lock": self.lock, "Order": [i.resource_id for i in self.items],
+                "Quiesce": self.quiesce.to_dict() if self.quiesce else None}
 
     @classmethod
     def from_docs(cls, header: dict[str, Any], items: dict[str, dict[str, Any]]) -> BackupRecord:
@@ -224,7 +238,16 @@ class BackupRecord:
                    not_protected=[NotProtected.from_api(n) for n in header.get("NotProtected") or []],
                    origin=header.get("Origin") or _origin_before_it_was_kept(header.get("Description", "")),
                    scope=header.get("Scope") or "whole", cause=cause, last_drill=header.get("LastDrill"),
-                   last_drill_id=header.get("LastDrillId"), lock=header.get("Lock") or None)
+                   last_drill_id=header.get("LastDrillId"), lock=header.get("Lock") or None,
+                   quiesce=_quiesce(header.get("Quiesce")))
+
+
+def _quiesce(raw: dict[str, Any] | None) -> Quiesce | None:
+    """A hooked backup's quiesce state; the hooks' model is imported only where a record has one."""
+    if not raw:
+        return None
+    from .hooks import Quiesce
+    return Quiesce.from_dict(raw)
 
 
 # Who asked for a backup: an operator or a script through the API, a schedule, a restore (the safety backup taken
@@ -259,6 +282,12 @@ def iso_utc(epoch: float) -> str:
     """A record's times: UTC, to the second."""
     from datetime import datetime, timezone
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_utc_ms(epoch: float) -> str:
+    """A moment a restore may be asked to reach (the quiesced moment T): UTC, to the millisecond."""
+    from datetime import datetime, timezone
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def epoch_of(iso: str | None) -> float | None:

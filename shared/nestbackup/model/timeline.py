@@ -104,4 +104,17 @@ def header_events(before: dict[str, Any] | None, after: dict[str, Any], at: str)
         out.append(_event(at, None, "Phase", after["Phase"]))
     if after.get("Status") != was.get("Status") and before is not None:
         out.append(_event(at, None, after.get("Status", ""), after.get("StatusDetail") or ""))
+    out += _quiesce_events(was.get("Quiesce") or {}, after.get("Quiesce") or {}, at)
+    return out
+
+
+def _quiesce_events(was: dict[str, Any], now: dict[str, Any], at: str) -> list[dict[str, Any]]:
+    """Quiesce hooks: one event when the pre hooks have ended (Frozen), one when the post hooks have (Thawed)."""
+    out: list[dict[str, Any]] = []
+    for mark, phase, what in (("frozen_at", "Pre", "Frozen"), ("thaw_done", "Post", "Thawed")):
+        if now.get(mark) and not was.get(mark):
+            runs = [r for r in now.get("runs") or [] if r.get("phase") == phase]
+            bad = [f"{r.get('instance_id')} {r.get('status')}" for r in runs if r.get("status") != "Success"]
+            out.append(_event(at, None, what, f"{phase.lower()} hook ran on {len(runs)} instance(s)"
+                              + (f"; did not succeed on {', '.join(bad)}" if bad else "")))
     return out

@@ -12,10 +12,12 @@ from .. import logs
 from ..decisions.backup import DatabaseFacts, DiskFacts, plan_items
 from ..decisions.encryption import of_database, of_disk
 from ..errors import CloudError, NestBackupError, ValidationError
+from ..model.hooks import Quiesce
 from ..model.ids import check_client_token, check_service_instance_id
-from ..model.records import BackupRecord, iso_utc, new_record_id
+from ..model.records import BackupRecord, ResourceType, iso_utc, new_record_id
 from ..model.status import BACKUP_FINAL, BackupStatus, ItemStatus
 from ..ports.flows import BackupFlowInput
+from .backup_settings import hooks_of
 from .claims import ACTIVE
 from .costs import Meter
 from .discovery import check_service_instance, discover
@@ -23,6 +25,7 @@ from .loading import load_backup
 from .opening import Opening, abandon, begin, earlier_record, ensure_started, fingerprint, start_flow, write_record
 
 if TYPE_CHECKING:
+    from ..model.hooks import Quiesce
     from ..ports import Ports
     from ..ports.compute import Disk
     from ..ports.databases import DBInstance
@@ -69,7 +72,8 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
     items = plan_items(disk_facts(disks), database_facts(databases, encryption))
     record = BackupRecord(backup_id, service_instance_id, iso_utc(now), description, items, started_epoch=now,
                           not_protected=found.unprotected, origin=origin,
-                          scope="whole" if only is None else "partial")
+                          scope="whole" if only is None else "partial",
+                          quiesce=_quiesce(w, service_instance_id, items))
     if not any(i.status is not ItemStatus.SKIPPED for i in items):
         record.status_detail = (f"nothing to back up: Compute Nest lists no disks or primary RDS instances for "
                                 f"{service_instance_id}, and none carry the tag {s.tag_key}={service_instance_id}")
@@ -90,6 +94,18 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
     if meter:
         meter.charge(backup_id, 0)
     return record.to_api()
+
+
+def _quiesce(w: Ports, service_instance_id: str, items: list) -> Quiesce | None:
+    """The quiesce hooks this backup runs, as the settings say at its start: on the instances they name, else on
+    every ECS instance whose disks it snapshots; none when it snapshots no disk."""
+    hooks = hooks_of(w, service_instance_id)
+    snapshotted = sorted({i.instance_id for i in items if i.resource_type is ResourceType.DISK and i.instance_id
+                          and i.status is not ItemStatus.SKIPPED})
+    if hooks is None or not snapshotted:
+        return None
+    from ..model.hooks import Quiesce
+    return Quiesce(hooks, list(hooks.instances) if hooks.instances else snapshotted)
 
 
 def _close(w: Ports, backup_id: str, cause: dict) -> None:

@@ -1,6 +1,6 @@
-"""The backup flow's finalize step: aggregate the items' outcomes, close the record (its cost, the closing's lock
-release and notifications) and let the instance go. With the flow's Catch, every item not yet final fails with its
-cause first."""
+"""The backup flow's finalize step: thaw the instances if quiesce hooks froze them and no step thawed them yet,
+aggregate the items' outcomes, close the record (its cost, the closing's lock release and notifications) and let the
+instance go. With the flow's Catch, every item not yet final fails with its cause first."""
 from __future__ import annotations
 
 import time
@@ -22,6 +22,9 @@ def finalize(w: Ports, backup_id: str, error: dict | None = None, now: float | N
     now = time.time() if now is None else now
     meter = Meter(w)
     stored, record = read_backup(w, backup_id)
+    if record.quiesce and not record.quiesce.thaw_done:
+        _thaw(w, backup_id)
+        stored, record = read_backup(w, backup_id)
     if record.status in BACKUP_FINAL:           # delivered again, or a late Catch: the record stands as it is
         close_operation(w, record.service_instance_id, backup_id, record.to_api())
         return FinalizeOutput(backup_id, str(record.status)).to_event()
@@ -52,6 +55,17 @@ def finalize(w: Ports, backup_id: str, error: dict | None = None, now: float | N
     close_operation(w, record.service_instance_id, backup_id, record.to_api())
     logs.event("backup finished", step="finalize", record_id=backup_id, status=str(status))
     return FinalizeOutput(backup_id, str(status)).to_event()
+
+
+def _thaw(w: Ports, backup_id: str) -> None:
+    """Thaw before closing (a failed pre hook, a failed start, a cancel, a sweep): the post hook runs once the pre
+    hook did. A cloud error leaves the thaw to the sweeper (`backup_hooks.resume_thaws`); the record closes anyway."""
+    from ..errors import CloudError
+    from .backup_hooks import thaw  # imported where a backup with hooks closes
+    try:
+        thaw(w, backup_id)
+    except CloudError as err:
+        logs.event("thaw deferred to the sweeper", step="finalize", record_id=backup_id, code=err.code)
 
 
 def _hand_over_job(w: Ports, backup_id: str, item: BackupItem, now: float) -> str | None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..decisions.backup import START_BATCH_UNITS, batch_indexes, start_units
 from ..model.status import ItemStatus
-from ..ports.steps.prepare import PrepareOutput
+from ..ports.steps.prepare import PrepareOutput, PrepareState
 from ..ports.steps.start import StartBatchOutput
 from .backup_unit import start_unit
 from .costs import Meter
@@ -18,11 +18,17 @@ if TYPE_CHECKING:
 
 
 def start_batch_count(w: Ports, backup_id: str) -> list[int]:
+    return prepare(w, backup_id)[0]
+
+
+def prepare(w: Ports, backup_id: str) -> tuple[list[int], PrepareState]:
+    """The flow's Prepare step: the batches to start, and whether the instances are frozen first (the record took
+    quiesce hooks)."""
     meter = Meter(w)
     record = load_backup(w, backup_id)
     batches = batch_indexes(len(start_units(record.items)))
     meter.charge(backup_id, PrepareOutput.TRANSITIONS)
-    return batches
+    return batches, PrepareState.FREEZE if record.quiesce else PrepareState.START
 
 
 def start_batch(w: Ports, backup_id: str, batch: int, now: float | None = None) -> dict:

@@ -3,10 +3,12 @@
 still pending (a start deferred by a transient error, or refused for now)."""
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from .. import logs
 from ..errors import CloudError
+from ..model.status import ItemStatus
 from ..ports.records import StaleWrite
 from .artifacts import discard_started_after_close
 from .kinds import kind_of
@@ -40,6 +42,10 @@ def start_unit(w: Ports, stored: StoredRecord, record: BackupRecord, unit: list[
             item.fail(err.code, err.message, err.request_id)
         logs.event("backup start failed", step="start", record_id=record.backup_id, resource_id=first.resource_id,
                    code=err.code, request_id=err.request_id)
+    created = time.time()
+    for item in unit:                   # when the cloud answered the create (T, with quiesce hooks, is the last)
+        if item.status is ItemStatus.RUNNING and item.created_epoch is None:
+            item.created_epoch = created
     retried = w.take_retries()
     for item in unit:
         if retried:

@@ -17,6 +17,7 @@ from typing import Any
 from .. import logs
 from ..decisions.locks import (
     COMPLIANCE,
+    CloudLock,
     active,
     check_lift,
     check_new_lock,
@@ -63,7 +64,7 @@ def set_lock(w: Ports, backup_id: str, mode: object, until: float, by: str, admi
                        f"artifacts) is locked")
     check_new_lock(record.lock, mode, until, now, admin, kept_until(record))
     record.lock = new_lock(str(mode), until, by, now) | _cloud_pending(record, str(mode))
-    if record.lock.get("CloudLock") == "Pending":
+    if record.lock.get("CloudLock") == CloudLock.PENDING:
         w.documents.put_doc(LOCKING, backup_id, {"SinceEpoch": now})     # for the sweeper, should this stop
     try:
         save(w, stored, record)
@@ -102,10 +103,10 @@ def lock_at_finalize(w: Ports, record: BackupRecord, now: float) -> None:
     if ends is not None and until_of(record.lock) > ends:
         record.lock |= {"Until": iso_utc(ends), "Shortened": "to when the first artifact expires (ExpiresAt)"}
     record.lock |= _cloud_pending(record, record.lock["Mode"])
-    if record.lock.get("CloudLock") == "Pending":
+    if record.lock.get("CloudLock") == CloudLock.PENDING:
         w.documents.put_doc(LOCKING, record.backup_id, {"SinceEpoch": now})
         record.lock |= _cloud_locks(w, record, now)
-        if record.lock["CloudLock"] == "Locked":
+        if record.lock["CloudLock"] == CloudLock.LOCKED:
             _settled(w, record.backup_id)
 
 
@@ -117,7 +118,7 @@ def _cloud_pending(record: BackupRecord, mode: str) -> dict[str, Any]:
     if mode != COMPLIANCE:
         out["NotLockedInCloud"] = GOVERNANCE_NOT_LOCKED
     elif _snapshots(record):
-        out["CloudLock"] = "Pending"
+        out["CloudLock"] = CloudLock.PENDING.value
     return out
 
 
@@ -138,7 +139,7 @@ def _cloud_locks(w: Ports, record: BackupRecord, now: float) -> dict[str, Any]:
         except CloudError as err:
             failed[sid] = f"{err.code}: {err.message}"
             logs.event("snapshot not locked", step="lock", record_id=record.backup_id, snapshot=sid, code=err.code)
-    out: dict[str, Any] = {"CloudLock": "Failed" if failed else "Locked", "CloudLocked": locked,
+    out: dict[str, Any] = {"CloudLock": (CloudLock.FAILED if failed else CloudLock.LOCKED).value, "CloudLocked": locked,
                            "CloudLockedUntil": iso_utc(now + days * 86400.0) if locked else None}
     return out | ({"CloudLockFailed": failed} if failed else {})
 
@@ -155,7 +156,7 @@ def _lock_in_cloud(w: Ports, backup_id: str, now: float, attempts: int = 3) -> N
             save(w, stored, record)
         except StaleWrite:          # another writer (a poll of an extension): read it again, lock again
             continue
-        if record.lock["CloudLock"] == "Locked":
+        if record.lock["CloudLock"] == CloudLock.LOCKED:
             _settled(w, backup_id)
         return
 
@@ -181,7 +182,7 @@ def finish_cloud_locks(w: Ports, now: float) -> list[str]:
                 continue                                 # its finalize locks it
             lock = record.lock if record else None
             if lock is None or lock["Mode"] != COMPLIANCE or not active(lock, now) or \
-                    lock.get("CloudLock") == "Locked":
+                    lock.get("CloudLock") == CloudLock.LOCKED:
                 w.documents.delete_doc(LOCKING, backup_id)
                 continue
             _lock_in_cloud(w, backup_id, now)

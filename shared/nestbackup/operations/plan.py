@@ -34,6 +34,27 @@ def plan_backup(w: Ports, service_instance_id: str) -> dict:
                database_facts(found.databases, database_encryption(w, found.databases)), sizes, prices,
                table_restore=table_restore, not_protected=found.unprotected)
     out["DiscoveredBy"] = dict(found.sources)
+    out["Consistency"], warning = _consistency(w, service_instance_id, sorted({d.instance_id for d in found.disks
+                                                                              if d.instance_id}))
+    if warning:
+        out.setdefault("Warnings", []).append(warning)
     return out
+
+
+def _consistency(w: Ports, service_instance_id: str, instances: list[str]) -> tuple[str, str | None]:
+    """What moment a backup would capture, and what keeps it from one application-consistent moment."""
+    from .backup_settings import hooks_of
+    hooks = hooks_of(w, service_instance_id)
+    if not instances:
+        return "NoDisks", None
+    if hooks is None:
+        return "CrashConsistent", ("no quiesce hooks: each instance's disks are crash-consistent, not quiesced; set "
+                                   "Hooks (PUT /service-instances/{id}/backup-settings, admin) for one "
+                                   "application-consistent moment across the instances")
+    missing = sorted(set(instances) - set(hooks.instances)) if hooks.instances else []
+    if missing:
+        return "ApplicationConsistent", (f"the hooks do not run on {', '.join(missing)}: its disks are at the "
+                                         f"moment but not quiesced")
+    return "ApplicationConsistent", None
 
 

@@ -1,5 +1,6 @@
 """The sweeper (timer): finish every operation whose flow is gone, never started or that ran past all its deadlines,
-so no record stays Creating or Restoring and no lock is held for ever; give back what an opening that never wrote its
+so no record stays Creating or Restoring and no lock is held for ever; run the post hook of a backup whose thaw no
+step finished, so no instance stays frozen (`backup_hooks.resume_thaws`); give back what an opening that never wrote its
 record claimed (`opening.abandon`); delete the RDS sets of cancelled backups whose jobs have ended since
 (artifacts.delete_pending_sets); clean up and close the drills whose flow is gone (drill_steps.sweep_drills);
 finish the deletes that stopped mid-way (artifacts.resume_deletes); and delete the
@@ -110,6 +111,8 @@ def sweep(w: Ports, now: float | None = None) -> dict:
     from .objectives import drill_due, report_breaches
     drills = sweep_drills(w, now)
     scheduled, breached = drill_due(w, now), report_breaches(w, now)
+    from .backup_hooks import resume_thaws  # every backup's close thaws; this finds the ones no close reached
+    thawed = resume_thaws(w, now)
     sets = delete_pending_sets(w, now)
     resume_deletes(w, now)
     unwanted = delete_unwanted_artifacts(w, now)
@@ -119,7 +122,7 @@ def sweep(w: Ports, now: float | None = None) -> dict:
             "LeftForNextSweep": left,
             "CancelledSetsDeleted": sets["Deleted"], "CancelledSetsWaiting": sets["Waiting"],
             "UnwantedArtifactsDeleted": unwanted["Deleted"], "UndoSnapshotsDeleted": undo["Deleted"],
-            "DrillsClosed": drills, "DrillsStarted": scheduled, "ObjectivesBreached": breached}
+            "DrillsClosed": drills, "DrillsStarted": scheduled, "ObjectivesBreached": breached, "Thawed": thawed}
 
 
 def _from_cursor(w: Ports, entries: list[tuple[str, dict, int]]) -> list[tuple[str, dict, int]]:

@@ -1,4 +1,5 @@
-"""The compute port: what the product needs of ECS (disks, instances, snapshots, snapshot groups), and the plain
+"""The compute port: what the product needs of ECS (disks, instances, snapshots, snapshot groups, Cloud Assistant
+commands), and the plain
 values it answers with. `adapters/ecs.py` implements it over the ECS API; tests/support/memory has an in-memory one."""
 from __future__ import annotations
 
@@ -88,6 +89,31 @@ class SnapshotGroup(NamedTuple):
         return self.status == "failed"
 
 
+class CommandRun(NamedTuple):
+    """One instance's run of a Cloud Assistant command (DescribeInvocationResults, InvocationResult)."""
+    instance_id: str
+    status: str               # InvocationStatus: Pending | Running | Success | Failed | Timeout | Invalid | Error ...
+    exit_code: int | None
+    output: str               # as the cloud keeps it (its tail), plain text
+    start_time: str | None    # ISO 8601 UTC
+    finished_time: str | None
+    error_code: str = ""      # e.g. ExitCodeNonzero, ExecutionTimeout, InstanceNotRunning
+    error_info: str = ""
+
+    @property
+    def finished(self) -> bool:
+        """Ended one way or another: nothing runs on the instance any more."""
+        return self.status not in ("Pending", "Scheduled", "Running", "Stopping", "")
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "Success"
+
+    @property
+    def timed_out(self) -> bool:
+        return self.status == "Timeout"
+
+
 class Refused(NamedTuple):
     """An instance a batch call (Stop/StartInstances with BatchOptimization=SuccessFirst) did not act on: the call
     succeeds and its InstanceResponses row carries ECS's code."""
@@ -152,4 +178,13 @@ class Compute(Protocol):
 
     def delete_disk(self, disk_id: str) -> None:
         """DeleteDisk: release an Available (detached) pay-as-you-go disk; an id that does not exist is ignored."""
+        ...
+
+    def run_command(self, instance_ids: list[str], script: str, *, name: str, timeout_seconds: int,
+                    client_token: str) -> str:
+        """Run a shell script on the instances through Cloud Assistant (RunCommand); its InvokeId."""
+        ...
+
+    def invocation_results(self, invoke_id: str) -> dict[str, CommandRun]:
+        """Each instance's run of an invocation (DescribeInvocationResults), by instance id."""
         ...

@@ -16,7 +16,7 @@ from nestbackup.adapters.ecs import (  # the same refusal tables and lock codes 
     snapshot_must_wait,
 )
 from nestbackup.errors import CloudError
-from nestbackup.ports.compute import Disk, Instance, Refused, Snapshot, SnapshotGroup
+from nestbackup.ports.compute import CommandRun, Disk, Instance, Refused, Snapshot, SnapshotGroup
 
 GIB = 2 ** 30
 # ECS snapshot and group names: 2-128 characters starting with a letter, of letters, digits and ":_.-", not starting
@@ -31,6 +31,15 @@ def _check_name(action: str, name: str, description: str) -> None:
     if description and (not 2 <= len(description) <= 256 or description.startswith(("http://", "https://"))):
         raise CloudError("InvalidDescription.Malformed", "The specified description is malformed", action=action,
                          http_status=404)
+
+
+def _plays(script: str) -> tuple[str, int | None, str]:
+    """How a script ends when the test set nothing: its `echo word` lines are its output, a last `exit N` its code
+    (the contract suite's scripts are of this form, so both sides answer alike)."""
+    output = "".join(m.group(1) + "\n" for m in re.finditer(r"\becho ([^;\s]+)", script))
+    last = re.search(r"\bexit (\d+)\s*$", script)
+    code = int(last.group(1)) if last else 0
+    return ("Success" if code == 0 else "Failed"), code, output
 
 
 class Refusals:
@@ -67,6 +76,14 @@ class MemoryCompute:
         self.failing: set[str] = set()          # disks whose snapshots end failed
         self.refuse_stop: set[str] = set()      # instances that accept a stop and never reach Stopped
         self.reset_undone: set[str] = set()     # disks whose reset is accepted and ends with the data untouched
+        # Cloud Assistant: how a script ends on an instance (status, exit code, output; default Success, 0, ""), the
+        # instances whose runs hang until their timeout, every run in order (instance, script) and every call's
+        # order with the snapshot creates (what the hook tests check)
+        self.command_outcomes: dict[str, tuple[str, int | None, str]] = {}
+        self.command_hangs: set[str | tuple[str, str]] = set()     # an instance, or (instance, script)
+        self.ran: list[tuple[str, str]] = []
+        self.events: list[tuple[str, str]] = []
+        self.invocations: dict[str, dict] = {}
 
     # -- seeding (the test's side)
     def add_instance(self, tags: dict[str, str]) -> str:
@@ -137,6 +154,7 @@ class MemoryCompute:
                 raise CloudError("InvalidDiskId.NotFound", f"disk {disk_id} does not exist", action="CreateSnapshot",
                                  http_status=404)
             sid = self._new_snapshot(disk_id, tags, None)
+            self.events.append(("CreateSnapshot", disk_id))
             self.tokens[client_token] = (params, sid)
             return sid
 
@@ -150,6 +168,7 @@ class MemoryCompute:
             if client_token in self.tokens:
                 return self._same_call(client_token, params, "CreateSnapshotGroup")
             gid = f"ssg-{next(self._ids):06d}"
+            self.events.append(("CreateSnapshotGroup", instance_id))
             members = [self._new_snapshot(d, tags, gid) for d in disk_ids]
             self.groups[gid] = {"members": members, "tags": dict(tags or {}), "created": time.time()}
             self.tokens[client_token] = (params, gid)
@@ -296,6 +315,52 @@ class MemoryCompute:
                 raise CloudError("IncorrectDiskStatus", f"disk {disk_id} is {disk['status']}", action="DeleteDisk",
                                  http_status=403)
             del self.disks[disk_id]
+
+    def run_command(self, instance_ids: list[str], script: str, *, name: str, timeout_seconds: int,
+                    client_token: str) -> str:
+        self.refusals.call("RunCommand")
+        with self._lock:
+            params = ("RunCommand", tuple(instance_ids), script, name, timeout_seconds)
+            if client_token in self.tokens:
+                return self._same_call(client_token, params, "RunCommand")
+            for iid in instance_ids:
+                if iid not in self.instances:
+                    raise CloudError("InvalidInstanceId.NotFound", f"instance {iid} does not exist",
+                                     action="RunCommand", http_status=404)
+            invoke_id = f"t-{next(self._ids):06d}"
+            now = time.time()
+            runs = {}
+            for iid in instance_ids:
+                self.events.append(("RunCommand", f"{iid}:{script}"))
+                if self.instances[iid]["status"] != "Running":
+                    runs[iid] = ("Invalid", None, "", "InstanceNotRunning")
+                    continue
+                if iid in self.command_hangs or (iid, script) in self.command_hangs:
+                    runs[iid] = ("Running", None, "", "")
+                    continue
+                self.ran.append((iid, script))
+                status, code, output = self.command_outcomes.get(iid) or _plays(script)
+                runs[iid] = (status, code, output, "" if status == "Success" else "ExitCodeNonzero")
+            self.invocations[invoke_id] = {"runs": runs, "started": now, "timeout": timeout_seconds,
+                                           "script": script}
+            self.tokens[client_token] = (params, invoke_id)
+            return invoke_id
+
+    def invocation_results(self, invoke_id: str) -> dict[str, CommandRun]:
+        self.refusals.call("DescribeInvocationResults")
+        with self._lock:
+            inv = self.invocations.get(invoke_id)
+            if inv is None:
+                return {}
+            out = {}
+            for iid, (status, code, output, error) in inv["runs"].items():
+                if status == "Running" and time.time() >= inv["started"] + inv["timeout"]:
+                    status, error = "Timeout", "ExecutionTimeout"       # the agent kills it at its Timeout
+                    inv["runs"][iid] = (status, code, output, error)
+                    self.ran.append((iid, inv["script"]))
+                out[iid] = CommandRun(iid, status, code, output, "2026-01-01T00:00:00Z",
+                                      None if status == "Running" else "2026-01-01T00:00:01Z", error)
+            return out
 
     # -- plumbing
     def _same_call(self, token: str, params: tuple, action: str) -> str:

@@ -9,13 +9,15 @@ from .drill import DrillAdvanceInput, DrillAdvanceOutput, DrillCloseInput, Drill
 from .finalize import FinalizeInput, FinalizeOutput
 from .poll import PollInput, PollOutput
 from .prepare import PrepareInput, PrepareOutput
+from .quiesce import FreezeInput, FreezeOutput, ThawInput, ThawOutput
 from .recover import RecoverInput, RecoverOutput
 from .rename import RenameInput, RenameOutput
 from .start import StartBatchInput, StartBatchOutput
 
 STEPS: dict[str, dict[str | None, tuple[type[StepInput], type[StepOutput]]]] = {
     BACKUP_STEPS: {"Prepare": (PrepareInput, PrepareOutput), "Start": (StartBatchInput, StartBatchOutput),
-                   "Poll": (PollInput, PollOutput), "Finalize": (FinalizeInput, FinalizeOutput)},
+                   "Poll": (PollInput, PollOutput), "Finalize": (FinalizeInput, FinalizeOutput),
+                   "Freeze": (FreezeInput, FreezeOutput), "Thaw": (ThawInput, ThawOutput)},
     RESTORE_STEPS: {"Advance": (AdvanceInput, AdvanceOutput), "Recover": (RecoverInput, RecoverOutput),
                     "DrillAdvance": (DrillAdvanceInput, DrillAdvanceOutput),
                     "DrillClose": (DrillCloseInput, DrillCloseOutput)},
