@@ -17,17 +17,15 @@ import secrets
 import time
 from typing import TYPE_CHECKING
 
-from .. import logs
 from ..decisions.dbnames import aside_name
 from ..errors import Conflict, ValidationError
 from ..model.ids import check_client_token
 from ..model.records import ResourceType, iso_utc, new_record_id
 from ..model.restores import DatabaseRestore, RestoreItem, RestoreRecord
 from ..model.status import DatabaseState, ItemStatus, RestorePhase, RestoreStatus
-from ..ports.flows import RestoreFlowInput
 from .costs import Meter
 from .loading import read_restore
-from .opening import Opening, begin, earlier_record, ensure_started, fingerprint, start_flow, write_record
+from .opening import fingerprint
 from .undo_changes import changed_since
 from .undo_snapshots import swapped_databases, undoable_disks
 
@@ -55,22 +53,9 @@ def create_undo(w: Ports, restore_id: str, confirm: bool = False, token: str | N
                            phase=RestorePhase.RESTORING_DATABASES, safety_backup=False, phase_started_epoch=now,
                            started_epoch=now, origin="undo", undoes=restore_id)
     record.undo.confirmed = confirm
-    op = Opening("restore", undo_id, si, token, fingerprint(ServiceInstanceId=si, Kind="restore", Undoes=restore_id,
-                                                            Confirm=confirm), now)
-    existing = begin(w, op)
-    if existing:
-        stored = earlier_record(w, existing)
-        earlier = RestoreRecord.from_docs(stored.header, stored.items)
-        if earlier.status is RestoreStatus.RESTORING:
-            ensure_started(w, w.settings.restore_flow, existing, RestoreFlowInput(existing))
-        return earlier.to_api()
-    write_record(w, op, record.header_doc(), {i.resource_id: i.to_dict() for i in record.items})
-    logs.event("undo created", step="create", record_id=undo_id, undoes=restore_id, items=len(record.items))
-    from .restore import recover  # the restore's recovery closes an undo whose flow did not start
-    start_flow(w, op, w.settings.restore_flow, RestoreFlowInput(undo_id),
-               close=lambda cause: recover(w, undo_id, cause))
-    meter.charge(undo_id, 0)
-    return record.to_api()
+    from .restore import open_restore  # opened as any restore is (token, index, lock, record, flow)
+    return open_restore(w, record, token, fingerprint(ServiceInstanceId=si, Kind="restore", Undoes=restore_id,
+                                                      Confirm=confirm), now, meter)
 
 
 def _check_undoable(w: Ports, source: RestoreRecord, now: float) -> None:
