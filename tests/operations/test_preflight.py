@@ -67,3 +67,21 @@ def test_an_rds_instance_with_the_days_backup_sets_made_fails_the_quota_check(ta
                          f"at least NESTBACKUP_SCHEDULE_MIN_INTERVAL_MINUTES apart"]
     else:
         assert quota == [f"ok        RDS {rid} of si-sets: {taken} of 20 backup sets a day"]
+
+
+def test_each_rds_instance_says_whether_it_can_be_restored_to_a_second():
+    """Issue 21's doctor list: log backup for a later point-in-time restore. Off: a note saying restores to a
+    second are refused and how to have them (never a failure: backups do not need it); on: the reachable range."""
+    w = MemoryWiring()
+    rid = w.seed("si-logs", disks_per_instance=0, databases={"MySQL": {"shop": {"t": [1]}}})["DBInstances"][0]
+    w.rds.instances[rid]["log_backup"] = False
+    report = Report()
+    check_instances(report, w, ["si-logs"])
+    assert f"ok        RDS {rid} of si-logs: note: log backup is off, so restores to a second (restore create " \
+           f"--time) are refused - to have them: turn on log backup in its backup settings" in report.lines
+    w.rds.instances[rid]["log_backup"] = True
+    report = Report()
+    check_instances(report, w, ["si-logs"])
+    assert f"ok        RDS {rid} of si-logs: log backup on; restorable to a second once a backup set exists" \
+        in report.lines
+    assert not report.failed

@@ -7,7 +7,7 @@ import re
 import time
 from typing import Any, Callable, Mapping, Protocol
 
-from ..errors import NestBackupError
+from ..errors import CloudError, NestBackupError
 from ..model.regions import COMPUTENEST_REGIONS, computenest_region, unsupported
 
 
@@ -118,6 +118,7 @@ def check_instances(report: Report, w: Any, instance_ids: list[str],
                                      f"NESTBACKUP_SCHEDULE_MIN_INTERVAL_MINUTES apart")
             else:
                 report.ok(f"RDS {db.db_instance_id} of {si}: {taken} of {RDS_BACKUP_SETS_PER_DAY} backup sets a day")
+            _check_log_backup(report, w, si, db.db_instance_id)
             if not engine.meta_status_gates_restore:
                 continue
             if w.rds.table_restore_enabled(db.db_instance_id):
@@ -151,6 +152,26 @@ def check_instances(report: Report, w: Any, instance_ids: list[str],
                    else f"more than {GROUP_MAX_DISKS} disks or {GROUP_MAX_GIB} GiB")
             report.ok(f"disks of {instance_id} ({len(disks)}): each snapshotted alone, not crash-consistent "
                       f"with each other: {why}")
+
+
+def _check_log_backup(report: Report, w: Any, si: str, db_instance_id: str) -> None:
+    """Whether the instance keeps log backups, which a restore to a second needs (DescribeBackupPolicy
+    EnableBackupLog; the range from DescribeLocalAvailableRecoveryTime). A note, never a failure: backups and
+    restores from a backup do not need them."""
+    try:
+        window = w.rds.restore_window(db_instance_id)
+    except CloudError as err:
+        report.ok(f"RDS {db_instance_id} of {si}: note: its log backup setting could not be read ({err.code}: "
+                  f"{err.message}); restores to a second may be refused")
+        return
+    if not window.log_backup:
+        report.ok(f"RDS {db_instance_id} of {si}: note: log backup is off, so restores to a second (restore create "
+                  f"--time) are refused - to have them: turn on log backup in its backup settings")
+    elif window.begin and window.end:
+        report.ok(f"RDS {db_instance_id} of {si}: log backup on; restorable to a second from {window.begin} to "
+                  f"{window.end}")
+    else:
+        report.ok(f"RDS {db_instance_id} of {si}: log backup on; restorable to a second once a backup set exists")
 
 
 def check_database_accounts(report: Report, instance_ids: list[str], preflight: Callable[[str], dict]) -> None:
