@@ -701,16 +701,22 @@ def _restore_to_time_setup(w: FaultyWiring, player: FaultPlayer) -> str:
     backup_id = create_backup(w, "si-2")["BackupId"]
     player.play_started()
     assert get_backup(w, backup_id)["Status"] == "Created", get_backup(w, backup_id)
+    middle = _written_around(w, rid)
+    return datetime.fromtimestamp(int(middle), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _written_around(w: FaultyWiring, rid: str) -> float:
+    """A row written to the MySQL instance's app.t (and logged) 10 s before the moment answered, another 10 s after."""
     rows = w.raw.rds.servers[rid]["app"]["t"]
     w.clock.advance(10)
     rows.append(4)
     w.raw.rds.log(rid, w.clock.peek())
     w.clock.advance(10)
-    chosen = datetime.fromtimestamp(int(w.clock.peek()), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    middle = w.clock.peek()
     w.clock.advance(10)
     rows.append(5)
     w.raw.rds.log(rid, w.clock.peek())
-    return chosen
+    return middle
 
 
 def _restore_to_time_run(w: FaultyWiring, player: FaultPlayer, client: Client, chosen: str) -> None:
@@ -848,17 +854,10 @@ def _hooked_backup_past_its_moment(w: FaultyWiring, player: FaultPlayer) -> str:
     backup_id = create_backup(w, "si-2")["BackupId"]
     player.play_started()
     assert get_backup(w, backup_id)["Status"] == "Created", get_backup(w, backup_id)
-    rows = w.raw.rds.servers[rid]["app"]["t"]
-    w.clock.advance(10)
-    rows.append(4)
-    w.raw.rds.log(rid, w.clock.peek())
-    w.clock.advance(10)
+    middle = _written_around(w, rid)
     stored, record = read_backup(w, backup_id)
-    record.quiesce.consistent_at = w.clock.peek() + 0.5
+    record.quiesce.consistent_at = middle + 0.5
     save(w, stored, record)
-    w.clock.advance(10)
-    rows.append(5)
-    w.raw.rds.log(rid, w.clock.peek())
     return backup_id
 
 
