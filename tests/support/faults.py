@@ -56,6 +56,7 @@ from nestbackup.operations.cancel import cancel_backup, cancel_restore
 from nestbackup.operations.drill import RUNNING as DRILLS_RUNNING
 from nestbackup.operations.drill import create_drill
 from nestbackup.operations.drill_steps import advance as drill_advance
+from nestbackup.operations.loading import read_backup, save
 from nestbackup.operations.locks import set_lock
 from nestbackup.operations.restore import advance, create_restore, get_restore
 from nestbackup.operations.restore_point_in_time import create_point_in_time_restore
@@ -700,16 +701,22 @@ def _restore_to_time_setup(w: FaultyWiring, player: FaultPlayer) -> str:
     backup_id = create_backup(w, "si-2")["BackupId"]
     player.play_started()
     assert get_backup(w, backup_id)["Status"] == "Created", get_backup(w, backup_id)
+    middle = _written_around(w, rid)
+    return datetime.fromtimestamp(int(middle), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _written_around(w: FaultyWiring, rid: str) -> float:
+    """A row written to the MySQL instance's app.t (and logged) 10 s before the moment answered, another 10 s after."""
     rows = w.raw.rds.servers[rid]["app"]["t"]
     w.clock.advance(10)
     rows.append(4)
     w.raw.rds.log(rid, w.clock.peek())
     w.clock.advance(10)
-    chosen = datetime.fromtimestamp(int(w.clock.peek()), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    middle = w.clock.peek()
     w.clock.advance(10)
     rows.append(5)
     w.raw.rds.log(rid, w.clock.peek())
-    return chosen
+    return middle
 
 
 def _restore_to_time_run(w: FaultyWiring, player: FaultPlayer, client: Client, chosen: str) -> None:
@@ -838,6 +845,22 @@ def _frozen_backup(w: FaultyWiring, player: FaultPlayer) -> str:
     return backup_id
 
 
+def _hooked_backup_past_its_moment(w: FaultyWiring, player: FaultPlayer) -> str:
+    """si-2: an ECS instance with quiesce hooks and a MySQL instance (log backup on), backed up (a hooked backup),
+    then written to before and after its moment T (moved past the first write: T is where the restore brings the
+    database, its logs reaching it)."""
+    rid = w.seed("si-2", instances=1, databases={"MySQL": {"app": {"t": [1, 2, 3]}}})["DBInstances"][0]
+    set_backup_settings(w, "si-2", {"Hooks": {"Pre": FREEZE, "Post": THAW, "TimeoutSeconds": 30}})
+    backup_id = create_backup(w, "si-2")["BackupId"]
+    player.play_started()
+    assert get_backup(w, backup_id)["Status"] == "Created", get_backup(w, backup_id)
+    middle = _written_around(w, rid)
+    stored, record = read_backup(w, backup_id)
+    record.quiesce.consistent_at = middle + 0.5
+    save(w, stored, record)
+    return backup_id
+
+
 def _sweep_run(w: FaultyWiring, player: FaultPlayer, client: Client, _: Any) -> None:
     timer(w, sweep)
 
@@ -889,6 +912,8 @@ SCENARIOS = {s.name: s for s in (
     Scenario("restore-preempts-drill", _started_drill, _restore_preempting_run),
     Scenario("hooked-backup", _hooked, _backup_run),
     Scenario("cancel-hooked-backup", _frozen_backup, _cancel_backup_run),
+    # a hooked backup's restore: the database to the backup's moment, the disk from its snapshot
+    Scenario("restore-hooked-to-moment", _hooked_backup_past_its_moment, _restore_run),
 )}
 
 

@@ -23,6 +23,10 @@ def test_the_request_names_a_backup_or_an_instance_and_a_second_with_its_databas
         restore_body(None, "si-1", "2026-12-06T14:05:00Z", resources=("d-1",))
     with pytest.raises(CliError):
         restore_body("backup-1", None, None, databases=("rm-1",))
+    # a hooked backup's databases from their sets, not to its moment; only with a backup
+    assert restore_body("backup-1", None, None, from_backup_sets=True)["ToConsistentMoment"] is False
+    with pytest.raises(click.UsageError):
+        restore_body(None, "si-1", "2026-12-06T14:05:00Z", from_backup_sets=True)
 
 
 def test_a_restore_to_a_second_is_printed_with_its_second(capsys):

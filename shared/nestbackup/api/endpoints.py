@@ -63,7 +63,7 @@ POINT_IN_TIME = {"ServiceInstanceId", "RestoreTime"}
 def _restore_body(call: Call) -> dict[str, Any]:
     from ..model.selection import RestoreRequest
     return json_body(call.request, set(RestoreRequest.FIELDS) | POINT_IN_TIME, set(),
-                     flags={"SafetyBackup", "SplitGroups"})
+                     flags={"SafetyBackup", "SplitGroups", "ToConsistentMoment"})
 
 
 def _restore_request(call: Call, body: dict[str, Any] | None = None) -> RestoreRequest:

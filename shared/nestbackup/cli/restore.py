@@ -20,9 +20,11 @@ def restore() -> None:
 
 
 def _selection(backup_id: str, resources: tuple[str, ...], databases: tuple[str, ...], split_groups: bool,
-               no_safety_backup: bool) -> dict:
+               no_safety_backup: bool, from_backup_sets: bool = False) -> dict:
     """The body of POST /restores and its preview, from the options."""
     body: dict = {"BackupId": backup_id, "SafetyBackup": not no_safety_backup}
+    if from_backup_sets:
+        body["ToConsistentMoment"] = False
     if resources:
         body["Resources"] = list(resources)
     for pair in databases:
@@ -48,7 +50,10 @@ def _selection_options(command):
             click.option("--split-groups", is_flag=True,
                          help="Restore a selected disk without the other disks of its snapshot group."),
             click.option("--no-safety-backup", is_flag=True, help="Skip the backup taken right before the restore "
-                                                                  "(of what it replaces)."))):
+                                                                  "(of what it replaces)."),
+            click.option("--from-backup-sets", is_flag=True,
+                         help="A hooked backup: restore its databases from their backup sets, not to its "
+                              "consistent moment (the default where their log backups reach it)."))):
         command = option(command)
     return command
 
@@ -67,15 +72,15 @@ def _selection_options(command):
                                            "Ctrl-C stops following, not the restore (re-attach: restore wait ID).")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as one JSON object.")
 @api_options
-def create(backup_id, resources, databases, split_groups, no_safety_backup, service_instance_id, restore_time,
-           client_token, wait, as_json, endpoint, token) -> None:
+def create(backup_id, resources, databases, split_groups, no_safety_backup, from_backup_sets, service_instance_id,
+           restore_time, client_token, wait, as_json, endpoint, token) -> None:
     """Stop the instances, roll disks back, restore databases (live ones kept aside), start them again. With
     --resource / --database, only those: a database-only restore stops nothing, a disk's stops only its instance.
     With --instance and --time: only databases, as they were at that second (RDS point-in-time restore); nothing is
     stopped."""
     client = ApiClient(endpoint, token)
     body = restore_body(backup_id, service_instance_id, restore_time, resources, databases, split_groups,
-                        no_safety_backup)
+                        no_safety_backup, from_backup_sets)
     if client_token:
         body["ClientToken"] = client_token
     record = client.call("POST", "/restores", body)
@@ -90,13 +95,15 @@ def create(backup_id, resources, databases, split_groups, no_safety_backup, serv
 @_selection_options
 @click.option("--json", "as_json", is_flag=True, help="Print the preview as one JSON object.")
 @api_options
-def preview(backup_id, resources, databases, split_groups, no_safety_backup, as_json, endpoint, token) -> None:
+def preview(backup_id, resources, databases, split_groups, no_safety_backup, from_backup_sets, as_json, endpoint,
+            token) -> None:
     """The instances a restore with these options would stop, what it would replace and where the live data stays,
     the databases it would rename, what cannot be restored and why, and the downtime to expect. Nothing changes."""
     if not backup_id:
         raise click.UsageError("give --backup (a point-in-time restore's reach: restore window SI)")
     out = ApiClient(endpoint, token).call(
-        "POST", "/restores/preview", _selection(backup_id, resources, databases, split_groups, no_safety_backup))
+        "POST", "/restores/preview", _selection(backup_id, resources, databases, split_groups, no_safety_backup,
+                                                from_backup_sets))
     if as_json:
         click.echo(json.dumps(out))
         return
@@ -110,6 +117,9 @@ def preview_lines(out: dict) -> list[str]:
     lines.append(f"stops: {', '.join(out['Stops'])}" if out["Stops"] else "stops: nothing (the service runs on)")
     downtime = out["ExpectedDowntimeSeconds"]
     lines.append(f"expected downtime: {'unknown' if downtime is None else f'{downtime} s'} ({out['DowntimeBasis']})")
+    if out.get("ConsistentAt"):
+        at = ", ".join(out["AtConsistentMoment"]) or "nothing"
+        lines.append(f"consistent moment {out['ConsistentAt']}: brought to it {at}")
     for r in out["Replaced"]:
         lines.append(f"  {r['ResourceType']:<5} {r['ResourceId']}: {r['Action']}; live data kept: {r['LiveDataKept']}")
     for r in out["Renames"]:
@@ -130,14 +140,14 @@ def preview_lines(out: dict) -> list[str]:
 
 
 def restore_body(backup_id, service_instance_id, restore_time, resources=(), databases=(), split_groups=False,
-                 no_safety_backup=False) -> dict:
+                 no_safety_backup=False, from_backup_sets=False) -> dict:
     """The body of POST /restores: a backup (whole or a selection), or a service instance and a second."""
     if backup_id and (service_instance_id or restore_time):
         raise click.UsageError("give --backup, or --instance with --time, not both")
     if backup_id:
-        return _selection(backup_id, resources, databases, split_groups, no_safety_backup)
-    if resources or split_groups:
-        raise click.UsageError("--resource and --split-groups go with --backup")
+        return _selection(backup_id, resources, databases, split_groups, no_safety_backup, from_backup_sets)
+    if resources or split_groups or from_backup_sets:
+        raise click.UsageError("--resource, --split-groups and --from-backup-sets go with --backup")
     body = _point_in_time(service_instance_id, restore_time, databases)
     body["SafetyBackup"] = not no_safety_backup
     return body

@@ -29,10 +29,13 @@ FUNCTION_GB = 0.5
 def plan(si: str, disks: list[DiskFacts], databases: list[DatabaseFacts], db_sizes: dict[str, int | None],
          prices: dict[str, float] | None = None, expected_rounds: int = 12,
          table_restore: dict[str, bool] | None = None,
-         not_protected: list[NotProtected] | None = None) -> dict[str, Any]:
+         not_protected: list[NotProtected] | None = None,
+         moment_reach: dict[str, str | None] | None = None) -> dict[str, Any]:
     """`table_restore`: per MySQL instance, whether its backup policy enables database/table restore; backups
     taken without it cannot be restored by RestoreTable (MetaStatus not OK), so the plan warns. `not_protected`:
-    what Compute Nest lists that a backup leaves out; the plan lists it and warns."""
+    what Compute Nest lists that a backup leaves out; the plan lists it and warns. `moment_reach` (with hooks):
+    per RDS instance, why a restore of a hooked backup could not bring its databases to the backup's moment T (None:
+    it can); the plan warns where it cannot."""
     prices = {**DEFAULT_PRICES, **(prices or {})}
     warnings = [f"{db}: its backup policy does not enable database and table restore (DescribeBackupPolicy "
                 f"CompressType is not 4): backups of it cannot be restored into the instance"
@@ -40,6 +43,8 @@ def plan(si: str, disks: list[DiskFacts], databases: list[DatabaseFacts], db_siz
     if not_protected:
         warnings.append(f"{coverage_note(not_protected)}: a backup does not include them, and a restore leaves "
                         f"them as they are")
+    warnings += [f"{db}: a restore of a hooked backup brings its databases back from their backup set, not to the "
+                 f"backup's consistent moment: {why}" for db, why in sorted((moment_reach or {}).items()) if why]
     planned = plan_items(disks, databases)
     items = [i for i in planned if i.status is not ItemStatus.SKIPPED]
     warnings += encryption_warnings({i.resource_id: i.encryption for i in items})
@@ -60,6 +65,9 @@ def plan(si: str, disks: list[DiskFacts], databases: list[DatabaseFacts], db_siz
             entry["Engine"], entry["SizeGiB"] = item.engine, db_sizes.get(item.resource_id)
             if table_restore and item.resource_id in table_restore:
                 entry["TableRestore"] = table_restore[item.resource_id]
+            if moment_reach is not None and item.resource_id in moment_reach:
+                why = moment_reach[item.resource_id]
+                entry["ToConsistentMoment"], entry["ToConsistentMomentReason"] = why is None, why
         resources.append(entry)
     disk_gib = sum(by_disk[i.resource_id].size_gib for i in items if i.resource_id in by_disk)
     db_gib = sum(db_sizes.get(i.resource_id) or 0 for i in items if i.resource_id not in by_disk)

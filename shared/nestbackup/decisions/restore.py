@@ -1,13 +1,25 @@
 """Restore decisions, no I/O: the items of a restore, the RestoreTable request, when a phase has run too long."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from ..model.engines import engine_of
+from ..model.engines import engine_of, recovery_time_listed
 from ..model.records import BackupRecord, ResourceType
 from ..model.restores import DatabaseRestore, RestoreItem
 from .dbnames import aside_name, restored_name
 from .selection import Chosen, whole
+
+
+class Window(Protocol):
+    """What an instance can be restored to by the second (ports/databases.RestoreWindow)."""
+    @property
+    def log_backup(self) -> bool: ...
+    @property
+    def table_restore(self) -> bool: ...
+    @property
+    def begin(self) -> str | None: ...
+    @property
+    def end(self) -> str | None: ...
 
 
 class NotRestorable(ValueError):
@@ -58,6 +70,51 @@ def plan_point_in_time_items(databases: dict[str, tuple[str, list[str]]], restor
                           for db in names]
         items.append(item)
     return items
+
+
+def why_not_restorable(window: Window, engine: str, restore_time: str | None = None) -> str | None:
+    """Why an instance cannot be restored to the second (or to any second), or None."""
+    if not window.log_backup:
+        return "log backup is off (DescribeBackupPolicy EnableBackupLog 0): turn it on in the backup policy"
+    if engine_of(engine).meta_status_gates_restore and not window.table_restore:
+        return "database and table restore is not enabled in the backup policy"
+    if not recovery_time_listed(engine):
+        return None     # no documented range (SQL Server): RDS judges the second itself
+    if not window.begin or not window.end:
+        return "RDS gives no restorable range yet (it starts with the first backup taken with log backup on)"
+    if restore_time is not None and not window.begin <= restore_time <= window.end:
+        return f"{restore_time} is outside the restorable range {window.begin} - {window.end}"
+    return None
+
+
+# How an RDS item of a hooked backup's restore comes back (RestoreItem.restored_to)
+CONSISTENT_MOMENT, BACKUP_SET = "consistent-moment", "backup-set"
+
+
+def moment_second(consistent_at: str) -> str:
+    """T (UTC to the millisecond) as RDS's RestoreTime takes it, a whole second: rounded down, so nothing written
+    after T is brought back. What was written between that second and T is left out; the hooks froze the
+    application before T, so nothing of it was written there unless the freeze began within that second."""
+    return consistent_at[:19] + "Z"
+
+
+def bring_to_moment(items: list[RestoreItem], consistent_at: str, why_not: dict[str, str | None]) -> None:
+    """Each RDS item whose instance can reach T's second (`why_not` None) is restored to it instead of from its set
+    (no set: RDS starts from its own backups and replays the logs); the others from their set, saying why."""
+    second = moment_second(consistent_at)
+    for item in items:
+        if item.resource_type is not ResourceType.RDS or not item.databases:
+            continue
+        why = why_not.get(item.resource_id, "its restore window was not asked")
+        if why is None:
+            item.restored_to, item.restore_time, item.source_artifact_id = CONSISTENT_MOMENT, second, ""
+        else:
+            item.restored_to, item.restored_to_reason = BACKUP_SET, why
+
+
+def at_moment(items: list[RestoreItem], disks_at_moment: list[str]) -> list[str]:
+    """The resources a restore brings to T: the disks the backup took at T, and the databases restored to it."""
+    return [i.resource_id for i in items if i.resource_id in disks_at_moment or i.restored_to == CONSISTENT_MOMENT]
 
 
 def table_meta(item: RestoreItem, whole_databases: bool) -> list[dict[str, Any]]:

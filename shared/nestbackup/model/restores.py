@@ -53,6 +53,11 @@ class RestoreItem:
     cloud_task_seen: bool = False        # the cloud restore was seen running (instance state, task, or a database)
     start_time: str | None = None        # when it left Pending, and when it became final (operations.timeline)
     end_time: str | None = None
+    # an RDS item of a hooked backup's restore: "consistent-moment" (to `restore_time`, T's second) or
+    # "backup-set" (from its set, `restored_to_reason` says why not to T); None otherwise
+    restored_to: str | None = None
+    restore_time: str | None = None
+    restored_to_reason: str = ""
 
     def fail(self, code: str, message: str, request_id: str | None = None) -> None:
         self.status, self.error_code, self.error_message, self.request_id = \
@@ -72,6 +77,9 @@ class RestoreItem:
             out["Engine"] = self.engine
             out["Databases"] = [{"Name": d.name, "RestoredName": d.restored, "AsideName": d.aside,
                                  "State": str(d.state), "AsideKept": d.aside_kept} for d in self.databases]
+            if self.restored_to:
+                out.update(RestoredTo=self.restored_to, RestoreTime=self.restore_time,
+                           RestoredToReason=self.restored_to_reason or None)
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -126,6 +134,9 @@ class RestoreRecord:
     # backup
     selection: dict[str, Any] | None = None
     restore_time: str | None = None      # a point-in-time restore's second (UTC); it has no backup (backup_id "")
+    # a hooked backup's restore: its moment T (UTC, ms) and the resources brought to it (decisions/restore.py)
+    consistent_at: str | None = None
+    at_moment: list[str] = field(default_factory=list)
 
     def item(self, resource_id: str) -> RestoreItem:
         return next(i for i in self.items if i.resource_id == resource_id)
@@ -184,6 +195,7 @@ class RestoreRecord:
                 "Verification": "; ".join(f"{i.resource_id}: {i.verification}" for i in self.items
                                           if i.verified is not None),
                 "Selection": self.selection, "RestoreTime": self.restore_time,
+                "ConsistentAt": self.consistent_at, "AtConsistentMoment": list(self.at_moment),
                 "Resources": [i.to_api() for i in self.items], **self._undo_api()}
 
     def _undo_api(self) -> dict[str, Any]:
@@ -203,6 +215,7 @@ class RestoreRecord:
                 "StoppedEpoch": self.stopped_epoch,
                 "RunningEpoch": self.running_epoch, "Cost": self.cost, "Cancelled": self.cancelled,
                 "Cause": self.cause, "Selection": self.selection, "RestoreTime": self.restore_time,
+                "ConsistentAt": self.consistent_at, "AtConsistentMoment": list(self.at_moment),
                 "Order": [i.resource_id for i in self.items],
                 "Origin": self.origin, "Undoes": self.undoes, "Undo": self.undo.to_doc()}
 
@@ -231,4 +244,5 @@ class RestoreRecord:
                    stopped_epoch=header.get("StoppedEpoch"), running_epoch=header.get("RunningEpoch"),
                    cost=header.get("Cost"), origin=header.get("Origin") or "user", undoes=header.get("Undoes"),
                    undo=UndoState.from_doc(header.get("Undo")), selection=header.get("Selection"),
-                   restore_time=header.get("RestoreTime"))
+                   restore_time=header.get("RestoreTime"), consistent_at=header.get("ConsistentAt"),
+                   at_moment=list(header.get("AtConsistentMoment") or []))

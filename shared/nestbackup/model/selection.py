@@ -81,15 +81,21 @@ class RestoreRequest:
     client_token: str | None = None
     safety_backup: bool = True
     selection: Selection | None = None
+    # a hooked backup's databases go to its moment T where their log backups reach it (decisions/restore.py)
+    to_consistent_moment: bool = True
 
     # the body's fields this request reads (the API refuses any other)
-    FIELDS = frozenset({"BackupId", "ClientToken", "SafetyBackup", "Resources", "Databases", "SplitGroups"})
+    FIELDS = frozenset({"BackupId", "ClientToken", "SafetyBackup", "Resources", "Databases", "SplitGroups",
+                        "ToConsistentMoment"})
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> RestoreRequest:
         safety = body.get("SafetyBackup")
         if safety is not None and not isinstance(safety, bool):
             raise ValidationError("SafetyBackup must be true or false")
+        moment = body.get("ToConsistentMoment", True)
+        if not isinstance(moment, bool):
+            raise ValidationError("ToConsistentMoment must be true or false")
         return cls(backup_id=body["BackupId"], client_token=body.get("ClientToken"),
-                   safety_backup=True if safety is None else safety,
+                   safety_backup=True if safety is None else safety, to_consistent_moment=moment,
                    selection=selection_of(body.get("Resources"), body.get("Databases"), body.get("SplitGroups")))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from ..decisions.plan import plan
 from ..errors import ValidationError
@@ -10,6 +11,10 @@ from ..model.ids import check_service_instance_id
 from ..ports import Ports
 from .backup import database_encryption, database_facts, disk_facts
 from .discovery import check_service_instance, discover
+from .restore_moment import moment_reach
+
+if TYPE_CHECKING:
+    from ..model.hooks import HookSettings
 
 
 def plan_backup(w: Ports, service_instance_id: str) -> dict:
@@ -30,21 +35,22 @@ def plan_backup(w: Ports, service_instance_id: str) -> dict:
         prices = json.loads(s.prices or "{}")
     except ValueError:
         raise ValidationError("NESTBACKUP_PRICES is not valid JSON") from None
+    from .backup_settings import hooks_of
+    hooks = hooks_of(w, service_instance_id)
+    # a hooked backup's restore brings each database whose log backups reach its moment to it (restore_moment.py)
+    reach = moment_reach(w, found.databases) if hooks is not None and found.disks else None
     out = plan(service_instance_id, disk_facts(found.disks),
                database_facts(found.databases, database_encryption(w, found.databases)), sizes, prices,
-               table_restore=table_restore, not_protected=found.unprotected)
+               table_restore=table_restore, not_protected=found.unprotected, moment_reach=reach)
     out["DiscoveredBy"] = dict(found.sources)
-    out["Consistency"], warning = _consistency(w, service_instance_id, sorted({d.instance_id for d in found.disks
-                                                                              if d.instance_id}))
+    out["Consistency"], warning = _consistency(hooks, sorted({d.instance_id for d in found.disks if d.instance_id}))
     if warning:
         out.setdefault("Warnings", []).append(warning)
     return out
 
 
-def _consistency(w: Ports, service_instance_id: str, instances: list[str]) -> tuple[str, str | None]:
+def _consistency(hooks: HookSettings | None, instances: list[str]) -> tuple[str, str | None]:
     """What moment a backup would capture, and what keeps it from one application-consistent moment."""
-    from .backup_settings import hooks_of
-    hooks = hooks_of(w, service_instance_id)
     if not instances:
         return "NoDisks", None
     if hooks is None:

@@ -22,7 +22,7 @@ from ..errors import CloudError, Conflict, ValidationError
 from ..model.causes import INTERRUPTED, root_cause
 from ..model.ids import check_client_token
 from ..model.records import BackupRecord, ResourceType, iso_utc, new_record_id, record_time
-from ..model.restores import RestoreRecord
+from ..model.restores import RestoreItem, RestoreRecord
 from ..model.selection import RestoreRequest, Selection
 from ..model.status import CANCELLED, BackupStatus, DatabaseState, ItemStatus, RestorePhase, RestoreStatus
 from ..ports import Ports
@@ -36,6 +36,7 @@ from .kinds import RESTORE_KINDS
 from .loading import load_backup, read_restore, save
 from .opening import Opening, begin, earlier_record, ensure_started, fingerprint, start_flow, write_record
 from .restore_data import check_ownership, restore_data, restore_databases
+from .restore_moment import plan_moment
 from .undo_snapshots import count_at_end, note_end
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 def create_from_request(w: Ports, request: RestoreRequest, now: float | None = None) -> dict:
     """A restore as the API's request asks for it (`model/selection.RestoreRequest`)."""
     return create_restore(w, request.backup_id, request.client_token, request.safety_backup, now,
-                          selection=request.selection)
+                          selection=request.selection, to_consistent_moment=request.to_consistent_moment)
 
 
 def chosen_resources(backup: BackupRecord, selection: Selection | None) -> select.Chosen:
@@ -65,26 +66,35 @@ def chosen_resources(backup: BackupRecord, selection: Selection | None) -> selec
 
 
 def create_restore(w: Ports, backup_id: str, token: str | None = None, safety_backup: bool = True,
-                   now: float | None = None, selection: Selection | None = None) -> dict:
+                   now: float | None = None, selection: Selection | None = None,
+                   to_consistent_moment: bool = True) -> dict:
+    """`to_consistent_moment`: a hooked backup's databases go to its moment T where their log backups reach it
+    (operations/restore_moment.py), the others come from their sets."""
     check_client_token(token)
-    if not isinstance(safety_backup, bool):
-        raise ValidationError("SafetyBackup must be true or false")
+    if not isinstance(safety_backup, bool) or not isinstance(to_consistent_moment, bool):
+        raise ValidationError("SafetyBackup and ToConsistentMoment must be true or false")
     now = time.time() if now is None else now
     meter = Meter(w)
     backup = load_backup(w, backup_id)
     chosen = chosen_resources(backup, selection)
-    unusable = _unusable_artifacts(w, backup, chosen)
+    restore_id = new_record_id("restore", int(now * 1000), secrets.token_hex(4))
+    items = decide.plan_items(backup, restore_id, chosen)
+    at_moment = plan_moment(w, backup, items, to_consistent_moment)
+    # a database going to T needs no set of its own
+    from_sets = {i.resource_id for i in items if not i.restore_time}
+    unusable = _unusable_artifacts(w, backup, chosen, from_sets)
     if unusable:
         raise Conflict(f"backup {backup.backup_id} cannot be restored: {'; '.join(unusable)}; nothing was stopped "
                        f"or changed")
     si = backup.service_instance_id
-    restore_id = new_record_id("restore", int(now * 1000), secrets.token_hex(4))
-    record = RestoreRecord(restore_id, backup.backup_id, si, iso_utc(now),
-                           decide.plan_items(backup, restore_id, chosen),
+    record = RestoreRecord(restore_id, backup.backup_id, si, iso_utc(now), items,
                            phase=RestorePhase.SAFETY_BACKUP if safety_backup else RestorePhase.RESTORING_DATABASES,
                            safety_backup=safety_backup, phase_started_epoch=now, started_epoch=now,
-                           selection=select.recorded(selection, chosen))
-    asked = {} if selection is None else {"Selection": selection.as_body()}
+                           selection=select.recorded(selection, chosen),
+                           consistent_at=backup.consistent_at if to_consistent_moment else None, at_moment=at_moment)
+    asked: dict[str, object] = {} if selection is None else {"Selection": selection.as_body()}
+    if not to_consistent_moment:
+        asked["ToConsistentMoment"] = False
     return open_restore(w, record, token, fingerprint(ServiceInstanceId=si, Kind="restore", BackupId=backup.backup_id,
                                                       SafetyBackup=safety_backup, **asked), now, meter)
 
@@ -113,14 +123,16 @@ def open_restore(w: Ports, record: RestoreRecord, token: str | None, request_pri
     return record.to_api()
 
 
-def _unusable_artifacts(w: Ports, backup: BackupRecord, chosen: select.Chosen) -> list[str]:
+def _unusable_artifacts(w: Ports, backup: BackupRecord, chosen: select.Chosen,
+                        from_sets: set[str] | None = None) -> list[str]:
     """What the cloud no longer has (or cannot restore from) of the chosen resources of a backup: ECS snapshots
     (DescribeSnapshots), RDS backup sets (DescribeBackups with BackupId), and for MySQL sets a MetaStatus other than
     OK (RestoreTable needs the database/table metadata). Checked before a restore records or stops anything."""
     problems = []
     for resource_type, kind in RESTORE_KINDS.items():
         restorable = [i for i in backup.items if i.resource_type is resource_type and i.resource_id in chosen.restored
-                      and i.status is ItemStatus.SUCCEEDED and i.artifact_id]
+                      and i.status is ItemStatus.SUCCEEDED and i.artifact_id
+                      and (from_sets is None or i.resource_id in from_sets)]
         if restorable:
             problems += kind.check_restorable(w, restorable)
     return problems
@@ -319,10 +331,10 @@ def _any_renamed(record: RestoreRecord) -> bool:
 
 def _verify(w: Ports, record: RestoreRecord, now: float) -> None:
     count_at_end(w, record)                   # what an undo compares with (undo_snapshots.py)
-    if record.restore_time:
-        _verify_in_place(w, record)
+    _verify_in_place(w, [i for i in record.items if i.restore_time or record.restore_time], record.restore_time)
     for item in record.items:
-        if item.resource_type is not ResourceType.RDS or item.status is not ItemStatus.SUCCEEDED or not item.expected:
+        if item.resource_type is not ResourceType.RDS or item.status is not ItemStatus.SUCCEEDED or not item.expected \
+                or item.restore_time or record.restore_time:
             continue
         try:
             databases = w.database(item.resource_id, item.engine or "")
@@ -335,10 +347,11 @@ def _verify(w: Ports, record: RestoreRecord, now: float) -> None:
     record.enter(RestorePhase.DONE, now)
 
 
-def _verify_in_place(w: Ports, record: RestoreRecord) -> None:
-    """What a point-in-time restore can check: each database is back under its own name, listed Running. Row counts
-    are not compared: none were counted at the chosen second."""
-    for item in record.items:
+def _verify_in_place(w: Ports, items: list[RestoreItem], restore_time: str | None) -> None:
+    """What a restore to a second (a point-in-time restore's, or a hooked backup's moment) can check: each database
+    is back under its own name, listed Running. Row counts are not compared: the backup's were counted around its
+    set, none at that second."""
+    for item in items:
         if item.status is not ItemStatus.SUCCEEDED:
             continue
         try:
@@ -349,7 +362,8 @@ def _verify_in_place(w: Ports, record: RestoreRecord) -> None:
         missing = [db.name for db in item.databases if db.name not in listed]
         item.verified = not missing
         item.verification = (f"{', '.join(missing)} not listed Running after the swap" if missing else
-                             f"restored to {record.restore_time}: {len(item.databases)} database(s) in place and "
+                             f"restored to {item.restore_time or restore_time}: {len(item.databases)} database(s) "
+                             f"in place and "
                              f"Running; row counts not compared (none were counted at that second)")
 
 

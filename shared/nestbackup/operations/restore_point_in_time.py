@@ -12,13 +12,13 @@ from typing import Any
 
 from ..decisions import restore as decide
 from ..errors import CloudError, Conflict, ValidationError
-from ..model.engines import engine_of, recovery_time_listed
+from ..model.engines import recovery_time_listed
 from ..model.ids import check_client_token
 from ..model.records import iso_utc, new_record_id
 from ..model.restores import RestoreRecord
 from ..model.status import RestorePhase
 from ..ports import Ports
-from ..ports.databases import DBInstance, RestoreWindow
+from ..ports.databases import DBInstance
 from .costs import Meter
 from .discovery import check_service_instance, discover
 from .restore import open_restore
@@ -54,21 +54,6 @@ def _chosen(w: Ports, instances: list[DBInstance], databases: Any) -> dict[str, 
     return {rid: (primaries[rid].engine, list(dict.fromkeys(names))) for rid, names in databases.items()}
 
 
-def why_not_restorable(window: RestoreWindow, engine: str, restore_time: str | None = None) -> str | None:
-    """Why an instance cannot be restored to the second (or to any second), or None."""
-    if not window.log_backup:
-        return "log backup is off (DescribeBackupPolicy EnableBackupLog 0): turn it on in the backup policy"
-    if engine_of(engine).meta_status_gates_restore and not window.table_restore:
-        return "database and table restore is not enabled in the backup policy"
-    if not recovery_time_listed(engine):
-        return None     # no documented range (SQL Server): RDS judges the second itself
-    if not window.begin or not window.end:
-        return "RDS gives no restorable range yet (it starts with the first backup taken with log backup on)"
-    if restore_time is not None and not window.begin <= restore_time <= window.end:
-        return f"{restore_time} is outside the restorable range {window.begin} - {window.end}"
-    return None
-
-
 def create_point_in_time_restore(w: Ports, service_instance_id: str, restore_time: object,
                                  databases: Any = None, token: str | None = None, safety_backup: bool = True,
                                  now: float | None = None) -> dict:
@@ -84,7 +69,7 @@ def create_point_in_time_restore(w: Ports, service_instance_id: str, restore_tim
         raise Conflict(f"{service_instance_id} has no RDS database to restore")
     problems = []
     for rid, (engine, _) in sorted(chosen.items()):
-        why = why_not_restorable(w.rds.restore_window(rid), engine, when)
+        why = decide.why_not_restorable(w.rds.restore_window(rid), engine, when)
         if why:
             problems.append(f"{rid}: {why}")
     if problems:
@@ -116,7 +101,7 @@ def restore_window(w: Ports, service_instance_id: str) -> dict:
             out.append({"DBInstanceId": inst.db_instance_id, "Engine": inst.engine, "Restorable": False,
                         "Reason": f"RDS did not answer ({err.code}: {err.message})"})
             continue
-        why = why_not_restorable(window, inst.engine)
+        why = decide.why_not_restorable(window, inst.engine)
         out.append({"DBInstanceId": inst.db_instance_id, "Engine": inst.engine, "Restorable": why is None,
                     "EarliestRestoreTime": window.begin if why is None else None,
                     "LatestRestoreTime": window.end if why is None else None,

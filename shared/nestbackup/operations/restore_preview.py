@@ -2,7 +2,9 @@
 changed. Only reads: the backup record, what the cloud has of its artifacts (DescribeSnapshots, DescribeBackups),
 what the service instance holds now (Compute Nest, DescribeInstances, DescribeDBInstances, DescribeDatabases), the
 instance's lock and earlier restores. No record, claim, lock or token is written and no cloud call changes anything
-(tests/operations/test_selective_restore.py counts both; tests/e2e/test_selective_restore.py asks the local cloud)."""
+(tests/operations/test_selective_restore.py counts both; tests/e2e/test_selective_restore.py asks the local cloud).
+A hooked backup's preview says which databases would go to its moment T and which to their set, and why
+(operations/restore_moment.py asks DescribeBackupPolicy and DescribeLocalAvailableRecoveryTime, both reads)."""
 from __future__ import annotations
 
 import time
@@ -17,6 +19,7 @@ from .discovery import discover
 from .kinds import RESTORE_KINDS, restore_kind_of
 from .loading import load_backup
 from .restore import chosen_resources, list_restores
+from .restore_moment import plan_moment
 
 if TYPE_CHECKING:
     from ..model.records import BackupRecord
@@ -36,8 +39,10 @@ def preview(w: Ports, request: RestoreRequest, now: float | None = None) -> dict
     chosen = chosen_resources(backup, request.selection)
     would_be = new_record_id("restore", int(now * 1000), "00000000")
     items = decide.plan_items(backup, would_be, chosen)
+    at_moment = plan_moment(w, backup, items, request.to_consistent_moment)
     by_id = {i.resource_id: i for i in backup.items}
-    cannot = _unusable(w, backup, items) + _not_owned(w, backup, items) + _databases_blocked(w, items)
+    from_sets = [i for i in items if not i.restore_time]      # a database going to T needs no set of its own
+    cannot = _unusable(w, backup, from_sets) + _not_owned(w, backup, items) + _databases_blocked(w, items)
     stops = _stops(w, items)
     refused = [c for c in cannot if c.get("Refused")]
     holder = w.claims.lock_holder(backup.service_instance_id, int(now * 1000))
@@ -59,7 +64,9 @@ def preview(w: Ports, request: RestoreRequest, now: float | None = None) -> dict
             "CannotRestore": [{"ResourceId": c["ResourceId"], "Reason": c["Reason"]} for c in cannot],
             "Refused": why_refused,
             "ExpectedDowntimeSeconds": downtime, "DowntimeBasis": basis,
-            "Resources": [i.resource_id for i in items]}
+            "Resources": [i.resource_id for i in items],
+            "ConsistentAt": backup.consistent_at if request.to_consistent_moment else None,
+            "AtConsistentMoment": at_moment}
 
 
 def _replaced(item: RestoreItem, safety_backup: bool, group_id: str | None) -> dict[str, Any]:
@@ -72,10 +79,16 @@ def _replaced(item: RestoreItem, safety_backup: bool, group_id: str | None) -> d
                 "Action": f"reset to snapshot {item.source_artifact_id} while {item.instance_id or 'no instance'} is "
                           f"stopped", "LiveDataKept": kept}
     names = ", ".join(d.name for d in item.databases) or "no database"
+    to = (f" as they were at {item.restore_time} (the backup's consistent moment, from the log backups)"
+          if item.restore_time else
+          f" from backup set {item.source_artifact_id}, not the consistent moment: {item.restored_to_reason}"
+          if item.restored_to else "")
     return {"ResourceId": item.resource_id, "ResourceType": str(item.resource_type), "From": item.source_artifact_id,
             "InstanceId": None, "SnapshotGroupId": None,
-            "Action": f"{names} restored under new names beside the live ones while the service runs, then swapped "
-                      f"into place",
+            "RestoredTo": item.restored_to, "RestoreTime": item.restore_time,
+            "RestoredToReason": item.restored_to_reason or None,
+            "Action": f"{names} restored{to} under new names beside the live ones while the service runs, then "
+                      f"swapped into place",
             "LiveDataKept": "each live database under its AsideName (Renames), on the same RDS instance"}
 
 

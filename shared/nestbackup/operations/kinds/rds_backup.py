@@ -193,16 +193,18 @@ class RdsBackup:
             item.status, item.verification = ItemStatus.SUCCEEDED, "the backup held no databases"
             return
         item.restore_started_epoch = item.restore_started_epoch or now
+        # a point-in-time restore, or a hooked backup's database going to its moment, names its second (RestoreTime)
+        # instead of a set (source_artifact_id "")
+        second = item.restore_time or record.restore_time
         if _engine(item).restore_method is RestoreMethod.RECOVERY_DB_INSTANCE:
-            _recover_databases(w, item, record.restore_time)
+            _recover_databases(w, item, second)
         else:
             # imported here: a backup's steps never load the restore decisions
             from ...decisions.restore import table_meta
 
-            # a point-in-time restore names its second (RestoreTime) instead of a set
             w.rds.restore_table(item.resource_id, item.source_artifact_id,
-                                table_meta(item, w.rds.whole_database_table_meta or bool(record.restore_time)),
-                                client_token(record.restore_id, item.resource_id), record.restore_time)
+                                table_meta(item, w.rds.whole_database_table_meta or bool(second)),
+                                client_token(record.restore_id, item.resource_id), second)
         item.status = ItemStatus.RUNNING
         for db in item.databases:
             db.state = DatabaseState.RESTORING
