@@ -168,4 +168,4 @@ def test_every_retry_rule_of_the_product_flows_ends_in_the_wildcard_with_bounded
                 assert rules[-1]["Errors"] == [ALL_ERRORS], where
                 assert all(0 < r["MaxAttempts"] <= 5 for r in rules), where
                 assert not any(FC_UNHANDLED in r["Errors"] for r in rules), where
-    assert tasks == 11        # 8 in the backup flow (one in each Map; Freeze, Thaw), 3 in the restore flow
+    assert tasks == 13        # 8 in the backup flow (one in each Map; Freeze, Thaw), 3 in the restore flow, 2 in the drill flow
