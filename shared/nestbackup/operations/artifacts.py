@@ -121,6 +121,7 @@ def _delete_items(w: Ports, stored: StoredRecord, record: BackupRecord, retry_re
             item.error_code, item.error_message, item.request_id = \
                 err.code, f"deleting {what} failed: {err.message}", err.request_id
             save(w, stored, record)
+    failures += _delete_copies(w, stored, record)
     record.status = BackupStatus.DELETE_FAILED if failures or refused else BackupStatus.DELETED
     record.awaiting_expiry = bool(refused) and not failures
     notes = []
@@ -134,6 +135,26 @@ def _delete_items(w: Ports, stored: StoredRecord, record: BackupRecord, retry_re
     record.status_detail = "; ".join(notes) or record.status_detail
     save(w, stored, record)
     return record
+
+
+def _delete_copies(w: Ports, stored: StoredRecord, record: BackupRecord) -> int:
+    """Delete the backup's copies in another region (gone already counts as deleted); how many failed."""
+    from .backup_copies import delete_copy
+    failures = 0
+    for copy in record.copies:
+        if not copy.snapshot_id or copy.status is ItemStatus.DELETED:
+            continue
+        try:
+            delete_copy(w, copy)
+        except CloudError as err:
+            if err.code in NOT_FOUND_CODES:
+                copy.close(ItemStatus.DELETED, f"gone from {copy.region} already")
+                continue
+            failures += 1
+            copy.error_code = err.code
+            copy.error_message = f"deleting the copy {copy.snapshot_id} failed: {err.message}"
+            save(w, stored, record)
+    return failures
 
 
 def resume_deletes(w: Ports, now: float) -> dict:

@@ -23,6 +23,7 @@ from ..model.status import (
 from ..ports import Ports
 from ..ports.flows import BackupFlowInput, execution_name
 from ..ports.steps.poll import PollOutput, PollState
+from .backup_copies import follow_copies
 from .backup_unit import start_unit
 from .costs import Meter
 from .kinds import KINDS, kind_of
@@ -73,8 +74,10 @@ def poll(w: Ports, backup_id: str, round_number: int = 0, now: float | None = No
     # a set the cloud lists late: its facts are read once it shows, until the kind's deadline
     unpublished = [i for i in record.items
                    if now < deadline(i) and (kind := kind_of(i)) is not None and kind.facts_pending(w, i)]
+    follow_copies(w, record, now)
     save(w, stored, record)
-    done = all(i.status in ITEM_FINAL for i in record.items) and not unpublished
+    done = all(i.status in ITEM_FINAL for i in record.items) and not unpublished \
+        and all(c.final for c in record.copies)
     wait = refused if refused is not None else \
         max(budget.floor, _next_wait(s.poll_schedule, record, seen, now, round_number))
     return {"BackupId": backup_id, "Done": done, "Wait": wait,
