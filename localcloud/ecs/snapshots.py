@@ -31,8 +31,15 @@ class Snapshots(SnapshotLocks):
     def _render_snapshot(self, doc: dict) -> dict:
         return render.snapshot(doc, *self._snapshot_progress(doc))
 
+    def _snapshot_region(self, req: RpcRequest) -> str:
+        """The RegionId asked: this cloud's, or another it keeps snapshot copies in (copies.COPY_REGIONS)."""
+        region = req.require("RegionId")
+        if region not in self.snapshot_regions:
+            raise errors.unknown_region(region)
+        return region
+
     def DescribeSnapshots(self, req: RpcRequest) -> dict:
-        rules.require_region(req, self.region)
+        region = self._snapshot_region(req)
         ids = rules.id_list(req, "SnapshotIds", 100, errors.TOO_MANY_SNAPSHOT_IDS)
         disk_id, instance_id, name = req.get("DiskId"), req.get("InstanceId"), req.get("SnapshotName")
         status = req.get("Status", "all")
@@ -45,7 +52,8 @@ class Snapshots(SnapshotLocks):
         if source_type not in (None, "system", "data"):
             raise errors.error("InvalidSourceDiskType", "The specifed SourceDiskType is not valid", 404)
         wanted = rules.tag_filter(req)
-        docs = self.store.find(SNAPSHOT, lambda d: (ids is None or d["SnapshotId"] in ids)
+        docs = self.store.find(SNAPSHOT, lambda d: d.get("RegionId", self.region) == region
+                               and (ids is None or d["SnapshotId"] in ids)
                                and (disk_id is None or d["SourceDiskId"] == disk_id)
                                and (instance_id is None or d.get("InstanceId") == instance_id)
                                and (name is None or d.get("SnapshotName") == name)
@@ -88,7 +96,8 @@ class Snapshots(SnapshotLocks):
             if inst is not None and inst["Status"] not in ("Running", "Stopped"):
                 raise errors.error("IncorrectInstanceStatus", f"The instance {inst['InstanceId']} is "
                                                               f"{inst['Status']}; it must be Running or Stopped.", 400)
-        existing = self.store.find(SNAPSHOT, lambda s: s["SourceDiskId"] == did)
+        existing = self.store.find(SNAPSHOT, lambda s: s["SourceDiskId"] == did
+                                   and s.get("RegionId", self.region) == self.region)   # its copies aside
         if any(s["Status"] == "progressing" for s in existing):
             raise errors.error("IncorrectDiskStatus.CreatingSnapshot",
                                f"A snapshot of the disk {did} is still being created.", 403)
@@ -274,4 +283,5 @@ class Snapshots(SnapshotLocks):
         """Re-run the snapshots a killed server left progressing."""
         for snap in self.store.find(SNAPSHOT, lambda s: s["Status"] == "progressing"):
             self._jobs[snap["SnapshotId"]] = Job()
-            self.cloud.submit(self._snapshot_job, snap["SnapshotId"])
+            job = self._copy_job if snap.get("CopiedFrom") else self._snapshot_job
+            self.cloud.submit(job, snap["SnapshotId"])
