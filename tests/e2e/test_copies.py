@@ -1,0 +1,44 @@
+"""A backup's copy in another region on the local cloud, through the official SDK: the copy exists in the
+destination region only (DescribeSnapshots with its RegionId), with the source's content, is listed on the record,
+and retention deletes it with the backup."""
+import time
+
+from alibabacloud_ecs20140526 import models as ecs_m
+
+from nestbackup.decisions.retention import Retention
+from nestbackup.handlers import wiring
+from nestbackup.operations import schedules
+from tests.support import make_ecs
+
+OTHER = "cn-shanghai"
+
+
+def _listed(endpoint: str, region: str, snapshot_id: str) -> list:
+    body = make_ecs(endpoint).describe_snapshots(ecs_m.DescribeSnapshotsRequest(
+        region_id=region, snapshot_ids=f'["{snapshot_id}"]', max_results=10)).body
+    return body.snapshots.snapshot or []
+
+
+def test_a_cross_region_copy_is_made_listed_on_the_record_and_deleted_by_retention(product, api, control, si):
+    control.seed(ServiceInstanceId=si, Disks=1, DiskSize="4MiB")
+    status, started = api.call("POST", "/backups", {"ServiceInstanceId": si, "CopyToRegion": OTHER})
+    assert status == 202 and started["CopyToRegion"] == OTHER
+    copied = api.wait(started["BackupId"])
+    assert copied["Status"] == "Created" and copied["CopyStatus"] == "Created"
+    (item,) = copied["Resources"]
+    (copy,) = item["Copies"]
+    assert copy["Region"] == OTHER and copy["Status"] == "Succeeded" and copy["SourceSnapshotId"] == item["ArtifactId"]
+    (there,) = _listed(product.endpoint, OTHER, copy["SnapshotId"])
+    assert there.status == "accomplished" and there.region_id == OTHER
+    assert _listed(product.endpoint, "cn-hangzhou", copy["SnapshotId"]) == []       # not in the source region
+    manifests = dict(product.cloud.store.query(
+        "SELECT snapshot_id, digests FROM ecs_manifests WHERE snapshot_id IN (?, ?)",
+        (item["ArtifactId"], copy["SnapshotId"])))
+    assert manifests[copy["SnapshotId"]] == manifests[item["ArtifactId"]]            # the source's content
+
+    api.wait(api.call("POST", "/backups", {"ServiceInstanceId": si})[1]["BackupId"])
+    assert schedules.apply_retention(wiring(), si, Retention(keep_last=1), time.time()) == [copied["BackupId"]]
+    deleted = api.call("GET", f"/backups/{copied['BackupId']}")[1]
+    assert deleted["Status"] == "Deleted" and deleted["CopyStatus"] == "Deleted"
+    assert deleted["Resources"][0]["Copies"][0]["Status"] == "Deleted"
+    assert _listed(product.endpoint, OTHER, copy["SnapshotId"]) == []
