@@ -184,8 +184,8 @@ def test_a_snapshot_copied_into_another_region_is_listed_there_only_and_deleted_
     sid = compute.port.create_snapshot(disk, name="nestbackup-c", description="nestbackup test",
                                        client_token="c-" + compute.si, tags={"nestbackup:backupId": compute.si})
     assert eventually(lambda: compute.port.describe_snapshots([sid])[sid].accomplished)
-    ask = dict(name="nestbackup-c", description="nestbackup copy", client_token="cc-" + compute.si,
-               tags={"nestbackup:backupId": compute.si})
+    ask = {"name": "nestbackup-c", "description": "nestbackup copy", "client_token": "cc-" + compute.si,
+           "tags": {"nestbackup:backupId": compute.si}}
     copy = compute.port.copy_snapshot(sid, "cn-shanghai", **ask)
     assert compute.port.copy_snapshot(sid, "cn-shanghai", **ask) == copy           # one copy per ClientToken
     assert copy != sid and copy not in compute.port.describe_snapshots([copy])      # not in the source region

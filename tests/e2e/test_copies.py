@@ -1,6 +1,10 @@
 """A backup's copy in another region on the local cloud, through the official SDK: the copy exists in the
 destination region only (DescribeSnapshots with its RegionId), with the source's content, is listed on the record,
 and retention deletes it with the backup."""
+import json
+import os
+import subprocess
+import sys
 import time
 
 from alibabacloud_ecs20140526 import models as ecs_m
@@ -9,6 +13,7 @@ from nestbackup.decisions.retention import Retention
 from nestbackup.handlers import wiring
 from nestbackup.operations import schedules
 from tests.support import make_ecs
+from tests.support.product import ADMIN
 
 OTHER = "cn-shanghai"
 
@@ -42,3 +47,22 @@ def test_a_cross_region_copy_is_made_listed_on_the_record_and_deleted_by_retenti
     assert deleted["Status"] == "Deleted" and deleted["CopyStatus"] == "Deleted"
     assert deleted["Resources"][0]["Copies"][0]["Status"] == "Deleted"
     assert _listed(product.endpoint, OTHER, copy["SnapshotId"]) == []
+
+
+def test_the_cli_waits_for_the_copies_and_exits_4_when_the_backup_is_created_and_its_copy_failed(product, control,
+                                                                                                   si):
+    control.seed(ServiceInstanceId=si, Disks=1, DiskSize="1MiB")
+    control.faults(fail=["cn-beijing"])                                   # copies into cn-beijing end failed
+    done = _cli(product, "backup", "create", "--instance", si, "--copy-to", "cn-beijing", "--wait", "--json")
+    assert done.returncode == 4, done.stderr
+    record = json.loads(done.stdout)
+    assert record["Status"] == "Created" and record["CopyStatus"] == "CreateFailed"
+    assert "its copy in cn-beijing is CreateFailed" in done.stderr
+    refused = _cli(product, "backup", "create", "--instance", si, "--copy-to", "cn-hangzhou")
+    assert refused.returncode == 1 and "another region" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def _cli(product, *args):
+    environ = {**os.environ, "NESTBACKUP_ENDPOINT": product.endpoint + "/api", "NESTBACKUP_TOKEN": ADMIN}
+    return subprocess.run([sys.executable, "-m", "nestbackup.cli.main", *args], capture_output=True, text=True,
+                          env=environ, stdin=subprocess.DEVNULL, timeout=300)
