@@ -155,3 +155,20 @@ def test_retention_deletes_the_copies_with_the_backup_and_a_schedule_asks_for_co
     with pytest.raises(ValidationError):
         schedules.set_schedule(w, "si-1", "0 3 * * *", copy_to_region="cn-hangzhou")
 
+
+
+def test_a_cancel_deletes_the_copies_made_so_far_and_closes_them_cancelled():
+    from nestbackup.operations.backup_start import start_batch
+    from nestbackup.operations.cancel import cancel_backup
+    w = MemoryWiring(cancel_rds_wait_seconds=0)
+    w.seed("si-1", instances=1, disks_per_instance=1, databases=DBS)
+    w.rds.steps = 0                                  # the database's backup never ends by itself: the record runs
+    bid = create_backup(w, "si-1", copy_to_region=OTHER)["BackupId"]
+    start_batch(w, bid, 0)
+    poll(w, bid, 0, budgeted=False)
+    (made,) = [c["SnapshotId"] for c in _copies(get_backup(w, bid))]
+    assert made in w.ecs.snapshots
+    cancel_backup(w, bid)
+    final = get_backup(w, bid)
+    assert final["Status"] == "Cancelled" and final["CopyStatus"] == "Cancelled"
+    assert made not in w.ecs.snapshots and "was deleted" in _copies(final)[0]["ErrorMessage"]

@@ -50,6 +50,7 @@ from nestbackup.model.undo import UNDO_TAG, UndoState
 from nestbackup.operations.artifacts import delete_backup
 from nestbackup.operations.backup import create_backup, get_backup
 from nestbackup.operations.backup_hooks import FROZEN, freeze
+from nestbackup.operations.backup_poll import poll as backup_poll
 from nestbackup.operations.backup_settings import set_backup_settings
 from nestbackup.operations.backup_start import start_batch, start_batch_count
 from nestbackup.operations.cancel import cancel_backup, cancel_restore
@@ -688,6 +689,17 @@ def _copied_backup_run(w: FaultyWiring, player: FaultPlayer, client: Client, _: 
     player.play_started()
 
 
+def _copying_backup(w: FaultyWiring, player: FaultPlayer) -> str:
+    """A backup asking for copies whose start steps and first poll round ran: snapshots made, copies started."""
+    seeded(w)
+    backup_id = create_backup(w, "si-1", copy_to_region=COPY_REGION)["BackupId"]
+    for batch in start_batch_count(w, backup_id):
+        start_batch(w, backup_id, batch)
+    backup_poll(w, backup_id, 0, budgeted=False)
+    assert any(c["SnapshotId"] for r in get_backup(w, backup_id)["Resources"] for c in r.get("Copies") or [])
+    return backup_id
+
+
 def _copied_backup(w: FaultyWiring, player: FaultPlayer) -> str:
     """A Created backup of si-1 whose snapshots were copied into COPY_REGION."""
     seeded(w)
@@ -929,6 +941,7 @@ SCENARIOS = {s.name: s for s in (
     Scenario("cancel-hooked-backup", _frozen_backup, _cancel_backup_run),
     Scenario("backup-with-copy", _backup_setup, _copied_backup_run),
     Scenario("delete-with-copy", _copied_backup, _delete_run),
+    Scenario("cancel-backup-with-copy", _copying_backup, _cancel_backup_run),
 )}
 
 
