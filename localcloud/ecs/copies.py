@@ -64,6 +64,9 @@ class SnapshotCopies(Snapshots):
         self.cloud.submit(self._copy_job, copy_id)
         return result
 
+    def _job_of(self, snap: dict):
+        return self._copy_job if snap.get("CopiedFrom") else super()._job_of(snap)
+
     def _copy_job(self, copy_id: str) -> None:
         """The copy is accomplished after its pace (faults: pace_ms, op_delay_ms), or fails by an injected fault."""
         job = self._jobs.setdefault(copy_id, Job())

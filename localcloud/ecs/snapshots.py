@@ -279,9 +279,12 @@ class Snapshots(SnapshotLocks):
         self.store.update(SNAPSHOT, sid, change)
         self._drop_frozen(sid)
 
+    def _job_of(self, snap: dict):
+        """The worker that makes this snapshot (a copy's: `copies.SnapshotCopies._copy_job`)."""
+        return self._snapshot_job
+
     def _resume_snapshots(self) -> None:
         """Re-run the snapshots a killed server left progressing."""
         for snap in self.store.find(SNAPSHOT, lambda s: s["Status"] == "progressing"):
             self._jobs[snap["SnapshotId"]] = Job()
-            job = self._copy_job if snap.get("CopiedFrom") else self._snapshot_job
-            self.cloud.submit(job, snap["SnapshotId"])
+            self.cloud.submit(self._job_of(snap), snap["SnapshotId"])

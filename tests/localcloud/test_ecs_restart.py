@@ -75,6 +75,37 @@ def test_work_in_progress_resumes_after_a_restart(tmp_path):
         server.stop()
 
 
+def test_a_copy_in_progress_resumes_after_a_restart_in_its_region(tmp_path):
+    cloud = LocalCloud(tmp_path)
+    server = LocalCloudServer(cloud, port=0)
+    server.start_in_thread()
+    ecs = make_ecs(server.endpoint)
+    disk = seed(cloud, {"ServiceInstanceId": "si-copy", "Disks": 1, "DiskSize": "1MiB"})["Disks"][0]
+    source = ecs.create_snapshot(m.CreateSnapshotRequest(disk_id=disk["DiskId"])).body.snapshot_id
+    _until(lambda: _snapshot(ecs, source).status == "accomplished", what="source snapshot")
+    cloud.faults.configure({"stuck": ["cn-shanghai", source]})
+    copy = ecs.copy_snapshot(m.CopySnapshotRequest(region_id=R, snapshot_id=source, destination_region_id="cn-shanghai",
+                                                   destination_snapshot_name="nestbackup-copy")).body.snapshot_id
+    scribble(disk["Path"], 0, 4096)         # the disk changes after the source: the copy holds the source still
+    server.stop()
+
+    cloud = LocalCloud(tmp_path)  # faults are not durable: nothing is stuck any more
+    server = LocalCloudServer(cloud, port=0)
+    server.start_in_thread()
+    try:
+        ecs = make_ecs(server.endpoint)
+        def there():
+            found = ecs.describe_snapshots(m.DescribeSnapshotsRequest(
+                region_id="cn-shanghai", snapshot_ids=json.dumps([copy]))).body.snapshots.snapshot
+            return found and found[0].status == "accomplished"
+        _until(there, what="resumed copy")
+        digests = dict(cloud.store.query("SELECT snapshot_id, digests FROM ecs_manifests WHERE snapshot_id IN (?, ?)",
+                                         (source, copy)))
+        assert digests[copy] == digests[source]
+    finally:
+        server.stop()
+
+
 class _Server:
     """A local cloud in its own process, to be killed with SIGKILL."""
 
