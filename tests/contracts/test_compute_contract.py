@@ -194,6 +194,8 @@ def test_a_snapshot_copied_into_another_region_is_listed_there_only_and_deleted_
     assert done and done.snapshot_id == copy
     assert compute.port.describe_snapshots_in("cn-beijing", [copy]) == {}
     assert copy not in dict(compute.port.snapshots_tagged("nestbackup:backupId", compute.si))
+    assert (copy, compute.si) in compute.port.snapshots_tagged_in("cn-shanghai", "nestbackup:backupId")
+    assert sid not in dict(compute.port.snapshots_tagged_in("cn-shanghai", "nestbackup:backupId"))
     compute.port.delete_snapshot_in("cn-shanghai", copy)
     assert compute.port.describe_snapshots_in("cn-shanghai", [copy]) == {}
     assert sid in compute.port.describe_snapshots([sid])                           # the source stays

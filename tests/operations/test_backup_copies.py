@@ -172,3 +172,17 @@ def test_a_cancel_deletes_the_copies_made_so_far_and_closes_them_cancelled():
     final = get_backup(w, bid)
     assert final["Status"] == "Cancelled" and final["CopyStatus"] == "Cancelled"
     assert made not in w.ecs.snapshots and "was deleted" in _copies(final)[0]["ErrorMessage"]
+
+
+def test_a_copy_no_record_owns_is_a_leftover_in_its_region(w):
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    schedules.set_schedule(w, "si-1", "0 3 * * *", copy_to_region=OTHER)
+    bid = create_backup(w, "si-1", copy_to_region=OTHER)["BackupId"]
+    (kept,) = [c["SnapshotId"] for c in _copies(play_backup(w, bid))]
+    assert artifacts.leftovers(w) == {"Leftovers": []}                       # the record owns its copy
+    source = next(s for s, d in w.ecs.snapshots.items() if not d["region"])
+    lost = w.ecs.copy_snapshot(source, OTHER, name="nestbackup-x", description="lost copy", client_token="lost",
+                               tags={"nestbackup:backupId": "backup-01aaaaaaaaaaaaaaaaaaaa"})
+    assert artifacts.leftovers(w)["Leftovers"] == [{"ArtifactId": lost, "Kind": "snapshot-copy",
+                                                    "BackupId": "backup-01aaaaaaaaaaaaaaaaaaaa", "Region": OTHER}]
+    assert kept not in str(artifacts.leftovers(w, ["cn-beijing"]))

@@ -236,6 +236,9 @@ class Ecs:
     def delete_snapshot_in(self, region: str, snapshot_id: str) -> None:
         self._in(region).delete_snapshot(snapshot_id)
 
+    def snapshots_tagged_in(self, region: str, key: str) -> list[tuple[str, str]]:
+        return self._in(region).snapshots_tagged(key)
+
     def lock_snapshot(self, snapshot_id: str, days: int) -> None:
         """LockSnapshot: compliance is the only LockMode; CoolOffPeriod 0 locks at once (and is what extending a
         lock past its cool-off requires), LockDuration in days (1-36500)."""

@@ -237,8 +237,10 @@ def plan(call: Call) -> Response:
 
 
 def leftovers(call: Call) -> Response:
+    from ..model.copies import check_copy_region
     from ..operations.artifacts import leftovers as find_leftovers
-    return Response(200, find_leftovers(call.wiring))
+    region = check_copy_region(call.request.query.get("region"), call.wiring.settings.region)
+    return Response(200, find_leftovers(call.wiring, [region] if region else None))
 
 
 def list_tenants(call: Call) -> Response:

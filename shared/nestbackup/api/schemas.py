@@ -372,8 +372,10 @@ SCHEMAS: dict[str, Schema] = {
     "Leftovers": {"type": "object", "required": ["Leftovers"], "properties": {"Leftovers": {"type": "array", "items": {
         "type": "object", "required": ["ArtifactId", "Kind", "BackupId"],
         "properties": {"ArtifactId": {"type": "string"}, "Kind": {"type": "string",
-                                                                   "enum": ["snapshot", "snapshot-group"]},
-                       "BackupId": {"type": "string", "description": "the backup its tag names"}}}}}},
+                                                                   "enum": ["snapshot", "snapshot-group",
+                                                                            "snapshot-copy"]},
+                       "BackupId": {"type": "string", "description": "the backup its tag names"},
+                       "Region": {"type": "string", "description": "a copy's region"}}}}}},
     "Tenant": {"type": "object", "required": ["Name", "Instances", "Token"],
                "properties": {"Name": {"type": "string"},
                               "Instances": {"type": "array", "items": {"type": "string"}},

@@ -172,6 +172,10 @@ class Compute(Protocol):
         """DeleteSnapshot in another region; an id that does not exist is ignored."""
         ...
 
+    def snapshots_tagged_in(self, region: str, key: str) -> list[tuple[str, str]]:
+        """(snapshot id, value of tag `key`) of every snapshot of another region carrying that tag key."""
+        ...
+
     def delete_snapshot_group(self, group_id: str) -> None: ...
 
     def lock_snapshot(self, snapshot_id: str, days: int) -> None:

@@ -255,6 +255,11 @@ class MemoryCompute:
                 self._refuse_locked("DeleteSnapshot", [snapshot_id])
                 self.snapshots.pop(snapshot_id, None)
 
+    def snapshots_tagged_in(self, region: str, key: str) -> list[tuple[str, str]]:
+        self.refusals.call("ListTagResources")
+        return [(s, doc["tags"][key]) for s, doc in list(self.snapshots.items())
+                if key in doc["tags"] and doc.get("region") == region]
+
     def lock_snapshot(self, snapshot_id: str, days: int) -> None:
         self.refusals.call("LockSnapshot")
         with self._lock:
