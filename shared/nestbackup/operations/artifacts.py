@@ -289,5 +289,5 @@ def leftovers(w: Ports, regions: list[str] | None = None) -> dict:
 
 def _schedule_copy_regions(w: Ports) -> set[str]:
     """The regions the schedules copy into: where leftover copies are looked for (besides those asked)."""
-    from .schedules import SCHEDULES     # schedules import this module
+    from .schedules import SCHEDULES  # schedules import this module
     return {doc["CopyToRegion"] for _, doc, _ in w.documents.docs(SCHEDULES) if doc.get("CopyToRegion")}
