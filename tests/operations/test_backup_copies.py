@@ -179,10 +179,11 @@ def test_a_copy_no_record_owns_is_a_leftover_in_its_region(w):
     schedules.set_schedule(w, "si-1", "0 3 * * *", copy_to_region=OTHER)
     bid = create_backup(w, "si-1", copy_to_region=OTHER)["BackupId"]
     (kept,) = [c["SnapshotId"] for c in _copies(play_backup(w, bid))]
-    assert artifacts.leftovers(w) == {"Leftovers": []}                       # the record owns its copy
+    assert schedules.copy_regions(w) == {OTHER}
+    assert artifacts.leftovers(w, [OTHER]) == {"Leftovers": []}              # the record owns its copy
     source = next(s for s, d in w.ecs.snapshots.items() if not d["region"])
     lost = w.ecs.copy_snapshot(source, OTHER, name="nestbackup-x", description="lost copy", client_token="lost",
                                tags={"nestbackup:backupId": "backup-01aaaaaaaaaaaaaaaaaaaa"})
-    assert artifacts.leftovers(w)["Leftovers"] == [{"ArtifactId": lost, "Kind": "snapshot-copy",
+    assert artifacts.leftovers(w, [OTHER])["Leftovers"] == [{"ArtifactId": lost, "Kind": "snapshot-copy",
                                                     "BackupId": "backup-01aaaaaaaaaaaaaaaaaaaa", "Region": OTHER}]
-    assert kept not in str(artifacts.leftovers(w, ["cn-beijing"]))
+    assert lost not in str(artifacts.leftovers(w, ["cn-beijing"])) and kept not in str(artifacts.leftovers(w, [OTHER]))

@@ -239,8 +239,10 @@ def plan(call: Call) -> Response:
 def leftovers(call: Call) -> Response:
     from ..model.copies import check_copy_region
     from ..operations.artifacts import leftovers as find_leftovers
+    from ..operations.schedules import copy_regions
     region = check_copy_region(call.request.query.get("region"), call.wiring.settings.region)
-    return Response(200, find_leftovers(call.wiring, [region] if region else None))
+    regions = copy_regions(call.wiring) | ({region} if region else set())
+    return Response(200, find_leftovers(call.wiring, sorted(regions)))
 
 
 def list_tenants(call: Call) -> Response:

@@ -262,8 +262,8 @@ def discard_started_after_close(w: Ports, backup_id: str, made: list[BackupItem]
 # -- leftovers
 def leftovers(w: Ports, regions: list[str] | None = None) -> dict:
     """Snapshots and snapshot groups tagged as ours that no live record owns (a crash between the cloud call and
-    the record write, a record deleted by hand, ...), and copies in another region no record owns, in `regions` and
-    those the schedules copy into. RDS backup sets cannot be tagged, so they are not listed."""
+    the record write, a record deleted by hand, ...), and copies in another region no record owns, in `regions`
+    (the API asks in those the schedules copy into). RDS backup sets cannot be tagged, so they are not listed."""
     owned: dict[str, set[str]] = {}
 
     def owns(backup_id: str, artifact: str) -> bool:
@@ -281,13 +281,8 @@ def leftovers(w: Ports, regions: list[str] | None = None) -> dict:
              for sid, bid in w.ecs.snapshots_tagged(OWNER_TAG) if not owns(bid, sid)]
     found += [{"ArtifactId": gid, "Kind": "snapshot-group", "BackupId": bid}
               for gid, bid in w.ecs.groups_tagged(OWNER_TAG) if not owns(bid, gid)]
-    for region in sorted(set(regions or ()) | _schedule_copy_regions(w)):
+    for region in sorted(set(regions or ())):
         found += [{"ArtifactId": sid, "Kind": "snapshot-copy", "BackupId": bid, "Region": region}
                   for sid, bid in w.ecs.snapshots_tagged_in(region, OWNER_TAG) if not owns(bid, sid)]
     return {"Leftovers": found}
 
-
-def _schedule_copy_regions(w: Ports) -> set[str]:
-    """The regions the schedules copy into: where leftover copies are looked for (besides those asked)."""
-    from .schedules import SCHEDULES  # schedules import this module
-    return {doc["CopyToRegion"] for _, doc, _ in w.documents.docs(SCHEDULES) if doc.get("CopyToRegion")}

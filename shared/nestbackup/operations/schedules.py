@@ -100,6 +100,11 @@ def set_schedule(w: Ports, si: str, cron: str, keep_last: int | None = None, kee
     return _api(si, doc, now)
 
 
+def copy_regions(w: Ports) -> set[str]:
+    """The regions the schedules copy into (where leftover copies are looked for)."""
+    return {doc["CopyToRegion"] for _, doc, _ in w.documents.docs(SCHEDULES) if doc.get("CopyToRegion")}
+
+
 def _check_lock_option(mode: str | None, days: int | None) -> None:
     from ..decisions.locks import LOCK_MODES, MAX_LOCK_DAYS
     if mode is None and days is None:
