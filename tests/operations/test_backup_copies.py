@@ -187,3 +187,21 @@ def test_a_copy_no_record_owns_is_a_leftover_in_its_region(w):
     assert artifacts.leftovers(w, [OTHER])["Leftovers"] == [{"ArtifactId": lost, "Kind": "snapshot-copy",
                                                     "BackupId": "backup-01aaaaaaaaaaaaaaaaaaaa", "Region": OTHER}]
     assert lost not in str(artifacts.leftovers(w, ["cn-beijing"])) and kept not in str(artifacts.leftovers(w, [OTHER]))
+
+
+def test_the_copies_describes_are_taken_from_the_poll_budget_and_a_refused_round_starts_and_reads_none():
+    w = MemoryWiring(steps=0, poll_calls_per_minute=1)       # copies run until the test finishes them
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    bid = create_backup(w, "si-1", copy_to_region=OTHER)["BackupId"]
+    from nestbackup.operations.backup_start import start_batch
+    start_batch(w, bid, 0)
+    w.ecs.finish()                                            # the snapshot is accomplished
+    minute = (time.time() // 60 + 1) * 60
+    assert poll(w, bid, 0, now=minute + 1)["Done"] is False   # its describe spends the minute's one call...
+    (copy,) = _copies(get_backup(w, bid))
+    assert copy["Status"] == "Running"                        # ...and the copy starts in the same round
+    calls = w.ecs.refusals.calls.get("DescribeSnapshots", 0)
+    out = poll(w, bid, 1, now=minute + 2)                     # the copy's describe is over the budget: it waits
+    assert out["Wait"] > 0 and w.ecs.refusals.calls.get("DescribeSnapshots", 0) == calls
+    w.ecs.finish()
+    assert poll(w, bid, 2, now=minute + 61)["Done"] is True   # the next minute: read and done
