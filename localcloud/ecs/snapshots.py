@@ -31,13 +31,6 @@ class Snapshots(SnapshotLocks):
     def _render_snapshot(self, doc: dict) -> dict:
         return render.snapshot(doc, *self._snapshot_progress(doc))
 
-    def _snapshot_region(self, req: RpcRequest) -> str:
-        """The RegionId asked: this cloud's, or another it keeps snapshot copies in (copies.COPY_REGIONS)."""
-        region = req.require("RegionId")
-        if region not in self.snapshot_regions:
-            raise errors.unknown_region(region)
-        return region
-
     def DescribeSnapshots(self, req: RpcRequest) -> dict:
         region = self._snapshot_region(req)
         ids = rules.id_list(req, "SnapshotIds", 100, errors.TOO_MANY_SNAPSHOT_IDS)

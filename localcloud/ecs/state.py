@@ -48,6 +48,13 @@ class EcsState(Product):
         """Where snapshots are kept: this cloud's region, and those its snapshots can be copied into."""
         return frozenset({self.cloud.region, *COPY_REGIONS})
 
+    def _snapshot_region(self, req) -> str:
+        """The RegionId asked (an RpcRequest's): this cloud's, or another it keeps snapshot copies in."""
+        region = req.require("RegionId")
+        if region not in self.snapshot_regions:
+            raise errors.unknown_region(region)
+        return region
+
     @property
     def zone(self) -> str:
         return f"{self.cloud.region}-k"

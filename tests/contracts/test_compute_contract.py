@@ -215,3 +215,21 @@ def test_an_encrypted_snapshot_is_copied_only_with_a_key_of_the_destination(comp
     done = eventually(lambda: (s := compute.port.describe_snapshots_in("cn-shanghai", [copy]).get(copy))
                       and s.accomplished and s)
     assert done and done.encrypted and done.kms_key_id == "key-shanghai"
+
+
+def test_a_copy_is_locked_in_its_own_region_and_then_not_deleted_there(compute):
+    disk = compute.seed(disks=1)["Disks"][0]
+    sid = compute.port.create_snapshot(disk, name="nestbackup-l", description="nestbackup test",
+                                       client_token="l-" + compute.si)
+    assert eventually(lambda: compute.port.describe_snapshots([sid])[sid].accomplished)
+    copy = compute.port.copy_snapshot(sid, "cn-shanghai", name="nestbackup-l", description="nestbackup copy",
+                                      client_token="lc-" + compute.si)
+    assert eventually(lambda: (s := compute.port.describe_snapshots_in("cn-shanghai", [copy]).get(copy))
+                      and s.accomplished)
+    with pytest.raises(CloudError) as err:                     # not a snapshot of the source region
+        compute.port.lock_snapshot(copy, 1)
+    assert err.value.code == "InvalidSnapshotId.NotFound"
+    compute.port.lock_snapshot_in("cn-shanghai", copy, 1)
+    with pytest.raises(CloudError):
+        compute.port.delete_snapshot_in("cn-shanghai", copy)
+    assert copy in compute.port.describe_snapshots_in("cn-shanghai", [copy])

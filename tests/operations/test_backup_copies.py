@@ -205,3 +205,19 @@ def test_the_copies_describes_are_taken_from_the_poll_budget_and_a_refused_round
     assert out["Wait"] > 0 and w.ecs.refusals.calls.get("DescribeSnapshots", 0) == calls
     w.ecs.finish()
     assert poll(w, bid, 2, now=minute + 61)["Done"] is True   # the next minute: read and done
+
+
+def test_a_compliance_lock_locks_the_copies_in_their_region_too(w):
+    from nestbackup.model.records import iso_utc
+    from nestbackup.operations.locks import set_lock
+    w.seed("si-1", instances=1, disks_per_instance=1)
+    bid = create_backup(w, "si-1", copy_to_region=OTHER)["BackupId"]
+    final = play_backup(w, bid)
+    (copy,) = [c["SnapshotId"] for c in _copies(final)]
+    locked = set_lock(w, bid, "Compliance", time.time() + 3 * 86400, "admin", True)
+    assert copy in locked["Lock"]["CloudLocked"] and final["Resources"][0]["ArtifactId"] in locked["Lock"]["CloudLocked"]
+    assert w.ecs.locks[copy] > time.time() + 2 * 86400
+    from nestbackup.errors import CloudError
+    with pytest.raises(CloudError):                            # outside nestbackup: ECS refuses in that region too
+        w.ecs.delete_snapshot_in(OTHER, copy)
+    assert iso_utc(time.time()) < locked["Lock"]["Until"]

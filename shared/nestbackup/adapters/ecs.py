@@ -236,6 +236,9 @@ class Ecs:
     def delete_snapshot_in(self, region: str, snapshot_id: str) -> None:
         self._in(region).delete_snapshot(snapshot_id)
 
+    def lock_snapshot_in(self, region: str, snapshot_id: str, days: int) -> None:
+        self._in(region).lock_snapshot(snapshot_id, days)
+
     def snapshots_tagged_in(self, region: str, key: str) -> list[tuple[str, str]]:
         return self._in(region).snapshots_tagged(key)
 

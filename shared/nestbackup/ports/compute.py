@@ -172,6 +172,10 @@ class Compute(Protocol):
         """DeleteSnapshot in another region; an id that does not exist is ignored."""
         ...
 
+    def lock_snapshot_in(self, region: str, snapshot_id: str, days: int) -> None:
+        """LockSnapshot in another region (a copy), as `lock_snapshot`."""
+        ...
+
     def snapshots_tagged_in(self, region: str, key: str) -> list[tuple[str, str]]:
         """(snapshot id, value of tag `key`) of every snapshot of another region carrying that tag key."""
         ...

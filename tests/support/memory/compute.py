@@ -260,10 +260,16 @@ class MemoryCompute:
         return [(s, doc["tags"][key]) for s, doc in list(self.snapshots.items())
                 if key in doc["tags"] and doc.get("region") == region]
 
+    def lock_snapshot_in(self, region: str, snapshot_id: str, days: int) -> None:
+        self._lock_snapshot(region, snapshot_id, days)
+
     def lock_snapshot(self, snapshot_id: str, days: int) -> None:
+        self._lock_snapshot(None, snapshot_id, days)
+
+    def _lock_snapshot(self, region: str | None, snapshot_id: str, days: int) -> None:
         self.refusals.call("LockSnapshot")
         with self._lock:
-            if snapshot_id not in self.snapshots:
+            if snapshot_id not in self.snapshots or self.snapshots[snapshot_id].get("region") != region:
                 raise CloudError("InvalidSnapshotId.NotFound", f"snapshot {snapshot_id} does not exist",
                                  action="LockSnapshot", http_status=404)
             if not 1 <= days <= 36500:
