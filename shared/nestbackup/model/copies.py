@@ -36,7 +36,6 @@ class SnapshotCopy:
     status: ItemStatus = ItemStatus.PENDING
     source_id: str | None = None      # the snapshot copied (the item's, or its group member's)
     snapshot_id: str | None = None    # the copy's id in `region` (CopySnapshot's answer)
-    started_epoch: float | None = None
     error_code: str | None = None
     error_message: str | None = None
 

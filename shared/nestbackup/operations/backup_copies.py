@@ -1,7 +1,7 @@
 """A backup's copies in another region, followed by the backup's own poll rounds (the record stays Creating until
 every copy is final): each disk item's snapshot, once accomplished, is copied (CopySnapshot, one ClientToken per
 item, so a retry after a lost answer finds the same copy) and the copy is read in its destination region until it is
-accomplished or failed. Deleting the backup deletes its copies (`delete_copies`)."""
+accomplished or failed. Deleting the backup deletes its copies (`delete_copy`), and so does a cancel."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -27,15 +27,14 @@ def copy_deadline(w: Ports, record: BackupRecord) -> float:
     return record.started_epoch + 2 * w.settings.disk_deadline_seconds
 
 
-def follow_copies(w: Ports, record: BackupRecord, now: float) -> bool:
-    """Start the copies whose snapshot is accomplished, read the running ones; whether any changed."""
+def follow_copies(w: Ports, record: BackupRecord, now: float) -> None:
+    """Start the copies whose snapshot is accomplished, read the running ones (the caller saves the record)."""
     if not record.copy_to_region:
-        return False
-    changed = False
+        return
     for item in record.items:
         for copy in item.copies:
             if copy.status is ItemStatus.PENDING:
-                changed |= _start(w, record, item, copy, now)
+                _start(w, record, item, copy, now)
     running = [c for c in record.copies if c.status is ItemStatus.RUNNING and c.snapshot_id]
     found = w.ecs.describe_snapshots_in(record.copy_to_region, [c.snapshot_id or "" for c in running]) \
         if running else {}
@@ -51,23 +50,22 @@ def follow_copies(w: Ports, record: BackupRecord, now: float) -> bool:
                                  f"deadline")
         else:
             continue
-        changed = True
         logs.event("copy ended", step="poll", record_id=record.backup_id, artifact_id=copy.snapshot_id,
                    status=str(copy.status))
-    return changed
 
 
-def _start(w: Ports, record: BackupRecord, item: BackupItem, copy: SnapshotCopy, now: float) -> bool:
+def _start(w: Ports, record: BackupRecord, item: BackupItem, copy: SnapshotCopy, now: float) -> None:
+    """Copy the item's snapshot once it is accomplished; a transient refusal is asked again next round."""
     if item.status in ITEM_FINAL and item.status is not ItemStatus.SUCCEEDED:
         copy.close(ItemStatus.NOT_STARTED, f"not copied: the snapshot ended {item.status}")
-        return True
+        return
     if item.status is not ItemStatus.SUCCEEDED or not item.artifact_id:
-        return False
+        return
     encrypted = bool((item.encryption or {}).get("Encrypted"))
     key = w.settings.copy_kms_key_id or None
     if encrypted and not key:
         copy.fail("CopyKeyMissing", KEY_MISSING)
-        return True
+        return
     region = copy.region
     try:
         copy.snapshot_id = w.ecs.copy_snapshot(
@@ -77,11 +75,10 @@ def _start(w: Ports, record: BackupRecord, item: BackupItem, copy: SnapshotCopy,
             tags={OWNER_TAG: record.backup_id}, kms_key_id=key if encrypted else None)
     except CloudError as err:
         if err.transient and now < copy_deadline(w, record):
-            return False                 # asked again next round with the same token (a lost answer: same copy)
+            return                       # asked again next round with the same token (a lost answer: same copy)
         copy.fail(err.code, f"CopySnapshot of {item.artifact_id} into {region} was refused: {err.message}")
-        return True
-    copy.status, copy.source_id, copy.started_epoch = ItemStatus.RUNNING, item.artifact_id, now
-    return True
+        return
+    copy.status, copy.source_id = ItemStatus.RUNNING, item.artifact_id
 
 
 def close_copies(record: BackupRecord, status: ItemStatus, message: str) -> None:
