@@ -1,16 +1,19 @@
 """A backup's copy in another region on the local cloud, through the official SDK: the copy exists in the
 destination region only (DescribeSnapshots with its RegionId), with the source's content, is listed on the record,
-and retention deletes it with the backup."""
+retention deletes it with the backup, a Compliance lock locks it there, and the CLI exits 4 when a copy failed."""
 import json
 import os
 import subprocess
 import sys
 import time
 
+import pytest
 from alibabacloud_ecs20140526 import models as ecs_m
+from Tea.exceptions import TeaException
 
 from nestbackup.decisions.retention import Retention
 from nestbackup.handlers import wiring
+from nestbackup.model.records import iso_utc
 from nestbackup.operations import schedules
 from tests.support import make_ecs
 from tests.support.product import ADMIN
@@ -66,3 +69,17 @@ def _cli(product, *args):
     environ = {**os.environ, "NESTBACKUP_ENDPOINT": product.endpoint + "/api", "NESTBACKUP_TOKEN": ADMIN}
     return subprocess.run([sys.executable, "-m", "nestbackup.cli.main", *args], capture_output=True, text=True,
                           env=environ, stdin=subprocess.DEVNULL, timeout=300)
+
+
+def test_a_compliance_lock_locks_the_copy_in_its_region_against_a_delete_outside_nestbackup(product, api, control,
+                                                                                             si):
+    control.seed(ServiceInstanceId=si, Disks=1, DiskSize="1MiB")
+    copied = api.wait(api.call("POST", "/backups", {"ServiceInstanceId": si, "CopyToRegion": OTHER})[1]["BackupId"])
+    copy = copied["Resources"][0]["Copies"][0]["SnapshotId"]
+    status, locked = api.call("PUT", f"/backups/{copied['BackupId']}/lock",
+                              {"Mode": "Compliance", "Until": iso_utc(time.time() + 86400)})
+    assert status == 200 and copy in locked["Lock"]["CloudLocked"]
+    with pytest.raises(TeaException) as err:                  # the SDK, outside nestbackup
+        make_ecs(product.endpoint).delete_snapshot(ecs_m.DeleteSnapshotRequest(snapshot_id=copy))
+    assert err.value.code == "OperationDenied.SnapshotLocked"
+    assert [s.snapshot_id for s in _listed(product.endpoint, OTHER, copy)] == [copy]
