@@ -53,9 +53,11 @@ BOOTSTRAP_ONLY = {"ots:CreateTable", "ots:ListTable"}
 # Where each product's actions may act: the narrowest resource each product's RAM authorization table documents
 # (sources in docs/cloud-fidelity.md, "RAM"). CloudFlow's StartExecution and DescribeFlow, and FC's InvokeFunction,
 # are documented for "All Resources" only; Compute Nest's and EventBridge's resource forms are UNCONFIRMED (the
-# PutEvents page lists no RAM authorization). Those take "*".
+# PutEvents page lists no RAM authorization). Those take "*". A backup's copies are snapshots in the region it names
+# (CopyToRegion, chosen per backup or schedule): snapshots are granted in every region, nothing else is.
 RESOURCES = {
-    "ecs": ["acs:ecs:${region}:${accountId}:*", "acs:ecs::${accountId}:snapshot/*"],
+    "ecs": ["acs:ecs:${region}:${accountId}:*", "acs:ecs::${accountId}:snapshot/*",
+            "acs:ecs:*:${accountId}:snapshot/*"],
     "rds": ["acs:rds:${region}:${accountId}:dbinstance/*"],
     "fnf": ["*"],
     "ots": ["acs:ots:${region}:${accountId}:instance/${otsInstance}/table/${otsTable}"],

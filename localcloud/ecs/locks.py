@@ -11,7 +11,7 @@ import time
 from typing import Iterable
 
 from ..core.rpc import RpcRequest
-from . import errors, rules
+from . import errors
 from .state import SNAPSHOT, EcsState
 
 # UNCONFIRMED codes (docs/cloud-fidelity.md): the LockSnapshot and DeleteSnapshot references state the rules but list
@@ -30,7 +30,7 @@ class SnapshotLocks(EcsState):
         return time.time() + self._lock_clock_offset
 
     def LockSnapshot(self, req: RpcRequest) -> dict:
-        rules.require_region(req, self.region)
+        region = self._snapshot_region(req)       # a copy is locked in its own region
         sid = req.require("SnapshotId")
         mode = req.require("LockMode")
         if mode != "compliance":
@@ -42,7 +42,8 @@ class SnapshotLocks(EcsState):
         if cool_off is None:
             raise errors.missing("CoolOffPeriod")
         self.cloud.faults.check_reject(sid)
-        if self.store.get(SNAPSHOT, sid) is None:
+        found = self.store.get(SNAPSHOT, sid)
+        if found is None or found.get("RegionId", self.region) != region:
             raise errors.not_found("snapshot", sid)
         now = self.lock_clock()
         until = now + days * DAY

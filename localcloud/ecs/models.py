@@ -93,7 +93,7 @@ class Ecs(Instances, Disks, DiskCreation, SnapshotGroups, TagResources, Assistan
         "CreateSnapshot", "CreateSnapshotGroup", "DescribeSnapshots", "DescribeSnapshotGroups",
         "DeleteSnapshot", "DeleteSnapshotGroup", "LockSnapshot", "ResetDisk", "ResetDisks",
         "StopInstance", "StopInstances", "StartInstance", "StartInstances", "CreateDisk", "DeleteDisk",
-        "RunCommand", "DescribeInvocationResults",
+        "RunCommand", "DescribeInvocationResults", "CopySnapshot",
     })
 
     def __init__(self, cloud, calls_per_minute: int | None = None) -> None:

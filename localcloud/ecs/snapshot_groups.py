@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from ..core.rpc import RpcRequest
 from . import errors, render, rules
-from .snapshots import SNAPSHOT_STATUSES, SNAPSHOTS_MAX_RESULTS_LO, Snapshots
+from .copies import SnapshotCopies
+from .snapshots import SNAPSHOT_STATUSES, SNAPSHOTS_MAX_RESULTS_LO
 from .state import DISK, ESSD_FAMILY, GROUP, INSTANCE, SNAPSHOT
 
 MAX_GROUP_DISKS = 16
 
 
-class SnapshotGroups(Snapshots):
+class SnapshotGroups(SnapshotCopies):
     """The snapshot group actions of `models.Ecs`."""
 
     def _render_group(self, doc: dict) -> dict:

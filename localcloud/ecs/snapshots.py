@@ -32,7 +32,7 @@ class Snapshots(SnapshotLocks):
         return render.snapshot(doc, *self._snapshot_progress(doc))
 
     def DescribeSnapshots(self, req: RpcRequest) -> dict:
-        rules.require_region(req, self.region)
+        region = self._snapshot_region(req)
         ids = rules.id_list(req, "SnapshotIds", 100, errors.TOO_MANY_SNAPSHOT_IDS)
         disk_id, instance_id, name = req.get("DiskId"), req.get("InstanceId"), req.get("SnapshotName")
         status = req.get("Status", "all")
@@ -45,7 +45,8 @@ class Snapshots(SnapshotLocks):
         if source_type not in (None, "system", "data"):
             raise errors.error("InvalidSourceDiskType", "The specifed SourceDiskType is not valid", 404)
         wanted = rules.tag_filter(req)
-        docs = self.store.find(SNAPSHOT, lambda d: (ids is None or d["SnapshotId"] in ids)
+        docs = self.store.find(SNAPSHOT, lambda d: d.get("RegionId", self.region) == region
+                               and (ids is None or d["SnapshotId"] in ids)
                                and (disk_id is None or d["SourceDiskId"] == disk_id)
                                and (instance_id is None or d.get("InstanceId") == instance_id)
                                and (name is None or d.get("SnapshotName") == name)
@@ -88,7 +89,8 @@ class Snapshots(SnapshotLocks):
             if inst is not None and inst["Status"] not in ("Running", "Stopped"):
                 raise errors.error("IncorrectInstanceStatus", f"The instance {inst['InstanceId']} is "
                                                               f"{inst['Status']}; it must be Running or Stopped.", 400)
-        existing = self.store.find(SNAPSHOT, lambda s: s["SourceDiskId"] == did)
+        existing = self.store.find(SNAPSHOT, lambda s: s["SourceDiskId"] == did
+                                   and s.get("RegionId", self.region) == self.region)   # its copies aside
         if any(s["Status"] == "progressing" for s in existing):
             raise errors.error("IncorrectDiskStatus.CreatingSnapshot",
                                f"A snapshot of the disk {did} is still being created.", 403)
@@ -270,8 +272,12 @@ class Snapshots(SnapshotLocks):
         self.store.update(SNAPSHOT, sid, change)
         self._drop_frozen(sid)
 
+    def _job_of(self, snap: dict):
+        """The worker that makes this snapshot (a copy's: `copies.SnapshotCopies._copy_job`)."""
+        return self._snapshot_job
+
     def _resume_snapshots(self) -> None:
         """Re-run the snapshots a killed server left progressing."""
         for snap in self.store.find(SNAPSHOT, lambda s: s["Status"] == "progressing"):
             self._jobs[snap["SnapshotId"]] = Job()
-            self.cloud.submit(self._snapshot_job, snap["SnapshotId"])
+            self.cloud.submit(self._job_of(snap), snap["SnapshotId"])

@@ -13,6 +13,9 @@ from .jobs import Job
 
 INSTANCE, DISK, SNAPSHOT, GROUP, TOKEN = "ecs.instance", "ecs.disk", "ecs.snapshot", "ecs.snapshotgroup", "ecs.token"
 ESSD_FAMILY = ("cloud_essd", "cloud_auto", "cloud_essd_entry")
+# The regions besides its own a snapshot can be copied into and read in (CopySnapshot): one process serves them all,
+# told apart by RegionId, as every region's SDK client reaches the same endpoint here.
+COPY_REGIONS = ("cn-hangzhou", "cn-shanghai", "cn-beijing", "ap-southeast-1")
 
 
 class EcsState(Product):
@@ -39,6 +42,18 @@ class EcsState(Product):
     @property
     def region(self) -> str:
         return self.cloud.region
+
+    @property
+    def snapshot_regions(self) -> frozenset[str]:
+        """Where snapshots are kept: this cloud's region, and those its snapshots can be copied into."""
+        return frozenset({self.cloud.region, *COPY_REGIONS})
+
+    def _snapshot_region(self, req) -> str:
+        """The RegionId asked (an RpcRequest's): this cloud's, or another it keeps snapshot copies in."""
+        region = req.require("RegionId")
+        if region not in self.snapshot_regions:
+            raise errors.unknown_region(region)
+        return region
 
     @property
     def zone(self) -> str:

@@ -17,7 +17,8 @@ class TagResources(EcsState):
         region = req.get("RegionId")
         if region is None:
             raise errors.error("MissingParameter.RegionId", "The parameter - RegionId should not be null", 404)
-        rules.check_region(req, self.region)
+        if region not in self.snapshot_regions:
+            raise errors.unknown_region(region)
         rtype = req.get("ResourceType")
         if rtype is None:
             raise errors.error("MissingParameter.ResourceType", "The parameter - ResourceType should not be null", 404)
@@ -35,7 +36,8 @@ class TagResources(EcsState):
         if not ids and not wanted:
             raise errors.error("MissingParameter.Tags", "The parameter - Tags should not be null", 404)
         kind, id_key = kinds[rtype]
-        docs = self.store.find(kind, lambda d: (not ids or d[id_key] in ids) and rules.tags_match(d["Tags"], wanted))
+        docs = self.store.find(kind, lambda d: (not ids or d[id_key] in ids) and rules.tags_match(d["Tags"], wanted)
+                               and d.get("RegionId", self.region) == region)   # a copy: its region's
         rows = [{"ResourceId": d[id_key], "ResourceType": rtype, "TagKey": k, "TagValue": v}
                 for d in docs for k, v in d["Tags"].items()]
         chunk, token = rules.token_page(req, rows, LIST_TAG_RESOURCES_PAGE)

@@ -97,6 +97,9 @@ class Settings:
     # s.yaml stops after 60 s. The sets of jobs still running then are deleted by the timer once the jobs end.
     cancel_rds_wait_seconds: int = 20
     kms_endpoint: str = ""
+    # The KMS key (of the destination region) a copy of an encrypted snapshot in another region is encrypted with
+    # (CopySnapshot KMSKeyId). NESTBACKUP_COPY_KMS_KEY_ID; without it such a copy fails CopyKeyMissing.
+    copy_kms_key_id: str = ""
     # The KMS secrets (names, never values; docs/deploy.md "Secrets"). The database accounts' secret holds JSON
     # {"<DBInstanceId>" or "<Engine>": {"User": ..., "Password": ...}}; the admin token's, the bearer token itself.
     db_accounts_secret: str = ""
@@ -184,6 +187,7 @@ class Settings:
                    restore_deadline_seconds=number("NESTBACKUP_RESTORE_DEADLINE_SECONDS", 24 * 3600),
                    cancel_rds_wait_seconds=max(0, number("NESTBACKUP_CANCEL_RDS_WAIT_SECONDS", 20)),
                    kms_endpoint=endpoint("kms"),
+                   copy_kms_key_id=env.get("NESTBACKUP_COPY_KMS_KEY_ID", "").strip(),
                    db_accounts_secret=env.get("NESTBACKUP_DB_ACCOUNTS_SECRET", ""),
                    admin_token_secret=env.get("NESTBACKUP_ADMIN_TOKEN_SECRET", ""),
                    secret_ttl_seconds=max(0, number("NESTBACKUP_SECRET_TTL_SECONDS", 300)),

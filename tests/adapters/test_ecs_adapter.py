@@ -285,3 +285,15 @@ def _wait_idle(local_ecs, disk_id: str) -> None:
             return
         assert time.monotonic() < deadline
         time.sleep(0.05)
+
+
+@pytest.mark.parametrize(("endpoint", "other", "expected"), [
+    ("https://ecs.cn-shanghai.aliyuncs.com", "cn-beijing", "https://ecs.cn-beijing.aliyuncs.com"),
+    ("ecs-cn-hangzhou.aliyuncs.com", "cn-shanghai", "ecs.cn-shanghai.aliyuncs.com"),
+    ("ecs.cn-shanghai.aliyuncs.com", "cn-hangzhou", "ecs-cn-hangzhou.aliyuncs.com"),
+    ("http://127.0.0.1:8900", "cn-shanghai", "http://127.0.0.1:8900"),        # local or private: every region
+])
+def test_a_copys_region_is_reached_at_its_own_regional_endpoint(endpoint, other, expected):
+    from nestbackup.adapters.ecs import regional_endpoint
+    region = "cn-hangzhou" if "hangzhou" in endpoint or "127.0.0.1" in endpoint else "cn-shanghai"
+    assert regional_endpoint(endpoint, region, other) == expected

@@ -177,3 +177,59 @@ def test_a_command_runs_on_every_instance_once_per_client_token_and_says_how_it_
         compute.port.run_command(["i-nosuchinstance0"], "exit 0", name="nestbackup-pre", timeout_seconds=30,
                                  client_token="none-" + compute.si)
     assert err.value.code == "InvalidInstanceId.NotFound"
+
+
+def test_a_snapshot_copied_into_another_region_is_listed_there_only_and_deleted_there(compute):
+    disk = compute.seed(disks=1)["Disks"][0]
+    sid = compute.port.create_snapshot(disk, name="nestbackup-c", description="nestbackup test",
+                                       client_token="c-" + compute.si, tags={"nestbackup:backupId": compute.si})
+    assert eventually(lambda: compute.port.describe_snapshots([sid])[sid].accomplished)
+    ask = {"name": "nestbackup-c", "description": "nestbackup copy", "client_token": "cc-" + compute.si,
+           "tags": {"nestbackup:backupId": compute.si}}
+    copy = compute.port.copy_snapshot(sid, "cn-shanghai", **ask)
+    assert compute.port.copy_snapshot(sid, "cn-shanghai", **ask) == copy           # one copy per ClientToken
+    assert copy != sid and copy not in compute.port.describe_snapshots([copy])      # not in the source region
+    done = eventually(lambda: (s := compute.port.describe_snapshots_in("cn-shanghai", [copy]).get(copy))
+                      and s.accomplished and s)
+    assert done and done.snapshot_id == copy
+    assert compute.port.describe_snapshots_in("cn-beijing", [copy]) == {}
+    assert copy not in dict(compute.port.snapshots_tagged("nestbackup:backupId", compute.si))
+    assert (copy, compute.si) in compute.port.snapshots_tagged_in("cn-shanghai", "nestbackup:backupId")
+    assert sid not in dict(compute.port.snapshots_tagged_in("cn-shanghai", "nestbackup:backupId"))
+    compute.port.delete_snapshot_in("cn-shanghai", copy)
+    assert compute.port.describe_snapshots_in("cn-shanghai", [copy]) == {}
+    assert sid in compute.port.describe_snapshots([sid])                           # the source stays
+    compute.port.delete_snapshot_in("cn-shanghai", copy)                           # gone already: ignored
+
+
+def test_an_encrypted_snapshot_is_copied_only_with_a_key_of_the_destination(compute):
+    disk = compute.seed(disks=1, kms_key_id="key-source")["Disks"][0]
+    sid = compute.port.create_snapshot(disk, name="nestbackup-e", description="nestbackup test",
+                                       client_token="e-" + compute.si)
+    assert eventually(lambda: compute.port.describe_snapshots([sid])[sid].accomplished)
+    with pytest.raises(CloudError):
+        compute.port.copy_snapshot(sid, "cn-shanghai", name="nestbackup-e", description="nestbackup copy",
+                                   client_token="e1-" + compute.si)
+    copy = compute.port.copy_snapshot(sid, "cn-shanghai", name="nestbackup-e", description="nestbackup copy",
+                                      client_token="e2-" + compute.si, kms_key_id="key-shanghai")
+    done = eventually(lambda: (s := compute.port.describe_snapshots_in("cn-shanghai", [copy]).get(copy))
+                      and s.accomplished and s)
+    assert done and done.encrypted and done.kms_key_id == "key-shanghai"
+
+
+def test_a_copy_is_locked_in_its_own_region_and_then_not_deleted_there(compute):
+    disk = compute.seed(disks=1)["Disks"][0]
+    sid = compute.port.create_snapshot(disk, name="nestbackup-l", description="nestbackup test",
+                                       client_token="l-" + compute.si)
+    assert eventually(lambda: compute.port.describe_snapshots([sid])[sid].accomplished)
+    copy = compute.port.copy_snapshot(sid, "cn-shanghai", name="nestbackup-l", description="nestbackup copy",
+                                      client_token="lc-" + compute.si)
+    assert eventually(lambda: (s := compute.port.describe_snapshots_in("cn-shanghai", [copy]).get(copy))
+                      and s.accomplished)
+    with pytest.raises(CloudError) as err:                     # not a snapshot of the source region
+        compute.port.lock_snapshot(copy, 1)
+    assert err.value.code == "InvalidSnapshotId.NotFound"
+    compute.port.lock_snapshot_in("cn-shanghai", copy, 1)
+    with pytest.raises(CloudError):
+        compute.port.delete_snapshot_in("cn-shanghai", copy)
+    assert copy in compute.port.describe_snapshots_in("cn-shanghai", [copy])

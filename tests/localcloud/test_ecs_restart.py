@@ -41,11 +41,16 @@ def _disk_status(ecs, did):
         region_id=R, disk_ids=json.dumps([did]))).body.disks.disk[0].status
 
 
-def test_work_in_progress_resumes_after_a_restart(tmp_path):
-    cloud = LocalCloud(tmp_path)
+def _serve(state: Path):
+    """A local cloud on `state` (its faults are not durable: after a restart nothing is stuck any more)."""
+    cloud = LocalCloud(state)
     server = LocalCloudServer(cloud, port=0)
     server.start_in_thread()
-    ecs = make_ecs(server.endpoint)
+    return cloud, server, make_ecs(server.endpoint)
+
+
+def test_work_in_progress_resumes_after_a_restart(tmp_path):
+    cloud, server, ecs = _serve(tmp_path)
     out = seed(cloud, {"ServiceInstanceId": "si-restart", "Disks": 2, "DiskSize": "4MiB"})
     iid = out["InstanceIds"][0]
     d1, d2 = out["Disks"]
@@ -59,11 +64,8 @@ def test_work_in_progress_resumes_after_a_restart(tmp_path):
     assert _snapshot(ecs, pending).status == "progressing" and _instance_status(ecs, iid) == "Stopping"
     server.stop()
 
-    cloud = LocalCloud(tmp_path)  # faults are not durable: nothing is stuck any more
-    server = LocalCloudServer(cloud, port=0)
-    server.start_in_thread()
+    cloud, server, ecs = _serve(tmp_path)
     try:
-        ecs = make_ecs(server.endpoint)
         assert _instance_status(ecs, iid) == "Stopped"
         _until(lambda: _snapshot(ecs, pending).status == "accomplished", what="resumed snapshot")
         assert _snapshot(ecs, done).status == "accomplished"
@@ -71,6 +73,31 @@ def test_work_in_progress_resumes_after_a_restart(tmp_path):
         ecs.reset_disk(m.ResetDiskRequest(disk_id=d1["DiskId"], snapshot_id=done))
         _until(lambda: _disk_status(ecs, d1["DiskId"]) == "In_use", what="reset")
         assert Path(d1["Path"]).read_bytes() == original
+    finally:
+        server.stop()
+
+
+def test_a_copy_in_progress_resumes_after_a_restart_in_its_region(tmp_path):
+    cloud, server, ecs = _serve(tmp_path)
+    disk = seed(cloud, {"ServiceInstanceId": "si-copy", "Disks": 1, "DiskSize": "1MiB"})["Disks"][0]
+    source = ecs.create_snapshot(m.CreateSnapshotRequest(disk_id=disk["DiskId"])).body.snapshot_id
+    _until(lambda: _snapshot(ecs, source).status == "accomplished", what="source snapshot")
+    cloud.faults.configure({"stuck": ["cn-shanghai", source]})
+    copy = ecs.copy_snapshot(m.CopySnapshotRequest(region_id=R, snapshot_id=source, destination_region_id="cn-shanghai",
+                                                   destination_snapshot_name="nestbackup-copy")).body.snapshot_id
+    scribble(disk["Path"], 0, 4096)         # the disk changes after the source: the copy holds the source still
+    server.stop()
+
+    cloud, server, ecs = _serve(tmp_path)
+    try:
+        def there():
+            found = ecs.describe_snapshots(m.DescribeSnapshotsRequest(
+                region_id="cn-shanghai", snapshot_ids=json.dumps([copy]))).body.snapshots.snapshot
+            return found and found[0].status == "accomplished"
+        _until(there, what="resumed copy")
+        digests = dict(cloud.store.query("SELECT snapshot_id, digests FROM ecs_manifests WHERE snapshot_id IN (?, ?)",
+                                         (source, copy)))
+        assert digests[copy] == digests[source]
     finally:
         server.stop()
 

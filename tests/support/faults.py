@@ -50,6 +50,7 @@ from nestbackup.model.undo import UNDO_TAG, UndoState
 from nestbackup.operations.artifacts import delete_backup
 from nestbackup.operations.backup import create_backup, get_backup
 from nestbackup.operations.backup_hooks import FROZEN, freeze
+from nestbackup.operations.backup_poll import poll as backup_poll
 from nestbackup.operations.backup_settings import set_backup_settings
 from nestbackup.operations.backup_start import start_batch, start_batch_count
 from nestbackup.operations.cancel import cancel_backup, cancel_restore
@@ -382,8 +383,25 @@ def _exists(w: FaultyWiring, artifact: str) -> bool:
     return artifact in w.raw.ecs.snapshots or artifact in w.raw.ecs.groups or artifact in w.raw.rds.sets
 
 
-def _false_backup(w: FaultyWiring, rid: str, status: str, items: dict[str, dict], header: dict) -> list[str]:
+def _false_copies(w: FaultyWiring, rid: str, status: str, items: dict[str, dict]) -> list[str]:
+    """A final backup follows no copy any more, and a Succeeded copy is accomplished in its region."""
     out = []
+    for resource, item in sorted(items.items()):
+        for copy in item.get("copies") or []:
+            snap = w.raw.ecs.snapshots.get(copy.get("snapshot_id") or "")
+            if status not in (BackupStatus.CREATING, BackupStatus.DELETING) and \
+                    copy["status"] in (ItemStatus.PENDING, ItemStatus.RUNNING):
+                out.append(f"backup {rid} is {status} but its copy of {resource} is still {copy['status']}")
+            deleting = status in (BackupStatus.DELETING, BackupStatus.DELETE_FAILED)     # a delete may be mid-way
+            if copy["status"] == ItemStatus.SUCCEEDED and not deleting and (
+                    snap is None or snap["status"] != "accomplished" or snap.get("region") != copy["region"]):
+                out.append(f"backup {rid}'s copy of {resource} is Succeeded but {copy.get('snapshot_id')} is not "
+                           f"accomplished in {copy['region']}")
+    return out
+
+
+def _false_backup(w: FaultyWiring, rid: str, status: str, items: dict[str, dict], header: dict) -> list[str]:
+    out = _false_copies(w, rid, status, items)
     taken = {r: i for r, i in items.items() if i["status"] != ItemStatus.SKIPPED}
     if status == BackupStatus.CREATED:
         for resource, item in sorted(taken.items()):
@@ -505,6 +523,9 @@ def _unowned_artifacts(w: FaultyWiring, records: dict[str, dict], items: dict[st
             for item in items[rid].values():
                 owners.update(set(_artifacts_of(item)))
                 named.update([item["artifact_id"]] if item.get("artifact_id") else [])
+                copies = [c["snapshot_id"] for c in item.get("copies") or [] if c.get("snapshot_id")]
+                owners.update(copies)           # a copy in another region: named by its item's copy
+                named.update(copies)
     ecs, rds = w.raw.ecs, w.raw.rds
     for gid, group in sorted(ecs.groups.items()):
         if not owners[gid]:
@@ -523,8 +544,9 @@ def _unowned_artifacts(w: FaultyWiring, records: dict[str, dict], items: dict[st
     # one artifact per record and resource: two snapshots of a disk (or groups of an instance) for one backup
     made: Counter[tuple[str, str]] = Counter()
     for snap in ecs.snapshots.values():
-        if snap["group"] is None:
-            made[(snap["tags"].get(OWNER_TAG) or snap["tags"].get(UNDO_TAG, "?"), snap["disk"])] += 1
+        if snap["group"] is None:           # a copy counts in its own region: one per backup, disk and region
+            made[(snap["tags"].get(OWNER_TAG) or snap["tags"].get(UNDO_TAG, "?"),
+                  snap["disk"] + (f" in {snap['region']}" if snap.get("region") else ""))] += 1
     for gid, group in ecs.groups.items():
         first = ecs.snapshots.get(group["members"][0]) if group["members"] else None
         instance = ecs.disks[first["disk"]]["instance_id"] if first else gid
@@ -658,6 +680,34 @@ def _backup_setup(w: FaultyWiring, player: FaultPlayer) -> None:
 def _backup_run(w: FaultyWiring, player: FaultPlayer, client: Client, _: Any) -> None:
     client.call(create_backup, "si-1", token="client-token-1")
     player.play_started()
+
+
+COPY_REGION = "cn-shanghai"
+
+
+def _copied_backup_run(w: FaultyWiring, player: FaultPlayer, client: Client, _: Any) -> None:
+    client.call(create_backup, "si-1", token="client-token-1", copy_to_region=COPY_REGION)
+    player.play_started()
+
+
+def _copying_backup(w: FaultyWiring, player: FaultPlayer) -> str:
+    """A backup asking for copies whose start steps and first poll round ran: snapshots made, copies started."""
+    seeded(w)
+    backup_id = create_backup(w, "si-1", copy_to_region=COPY_REGION)["BackupId"]
+    for batch in start_batch_count(w, backup_id):
+        start_batch(w, backup_id, batch)
+    backup_poll(w, backup_id, 0, budgeted=False)
+    assert any(c["SnapshotId"] for r in get_backup(w, backup_id)["Resources"] for c in r.get("Copies") or [])
+    return backup_id
+
+
+def _copied_backup(w: FaultyWiring, player: FaultPlayer) -> str:
+    """A Created backup of si-1 whose snapshots were copied into COPY_REGION."""
+    seeded(w)
+    backup_id = create_backup(w, "si-1", copy_to_region=COPY_REGION)["BackupId"]
+    player.play_started()
+    assert get_backup(w, backup_id)["CopyStatus"] == "Created", get_backup(w, backup_id)
+    return backup_id
 
 
 def _restore_setup(w: FaultyWiring, player: FaultPlayer) -> str:
@@ -914,6 +964,9 @@ SCENARIOS = {s.name: s for s in (
     Scenario("cancel-hooked-backup", _frozen_backup, _cancel_backup_run),
     # a hooked backup's restore: the database to the backup's moment, the disk from its snapshot
     Scenario("restore-hooked-to-moment", _hooked_backup_past_its_moment, _restore_run),
+    Scenario("backup-with-copy", _backup_setup, _copied_backup_run),
+    Scenario("delete-with-copy", _copied_backup, _delete_run),
+    Scenario("cancel-backup-with-copy", _copying_backup, _cancel_backup_run),
 )}
 
 

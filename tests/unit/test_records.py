@@ -19,7 +19,7 @@ def test_empty_record_is_creating_with_every_item_pending():
     assert set(api) == {"BackupId", "ServiceInstanceId", "Status", "StatusDetail", "StartTime", "EndTime",
                         "Description", "RestorableUntil", "AwaitingExpiry", "Cost", "NotProtected", "Origin", "Scope",
                         "Resources", "Cause", "Restorable", "RestorableReason",
-                        "LastDrill", "LastDrillId", "Lock"}
+                        "LastDrill", "LastDrillId", "Lock", "CopyToRegion", "CopyStatus"}
     assert {"ResourceId", "ResourceType", "Status", "ArtifactId", "Progress", "ErrorCode",
             "ErrorMessage"} <= set(api["Resources"][0])
 
@@ -94,3 +94,19 @@ def test_a_resource_whose_arn_names_no_service_is_not_protected_as_unknown():
     entry = NotProtected.of("", "", "i-abc")
     assert (entry.resource_type, entry.resource_id) == ("unknown", "i-abc") and "cannot tell" in entry.reason
     assert NotProtected.of("oss", "", "new-bucket").resource_type == "oss"
+
+
+def test_a_record_with_copies_stays_creating_until_they_are_final_and_keeps_them_stored():
+    from nestbackup.model.copies import SnapshotCopy
+    record = BackupRecord("backup-x", "si-1", "2026-01-01T00:00:00Z",
+                          items=[BackupItem("d-1", ResourceType.DISK, status=ItemStatus.SUCCEEDED,
+                                            copies=[SnapshotCopy("cn-shanghai", ItemStatus.RUNNING, "s-1", "s-2")])],
+                          copy_to_region="cn-shanghai")
+    assert record.refresh_status("2026-01-01T00:01:00Z") is BackupStatus.CREATING and record.end_time is None
+    record.items[0].copies[0].status = ItemStatus.SUCCEEDED
+    assert record.refresh_status("2026-01-01T00:02:00Z") is BackupStatus.CREATED
+    again = BackupRecord.from_docs(record.header_doc(), {"d-1": record.items[0].to_dict()})
+    assert again.copy_to_region == "cn-shanghai" and again.to_api()["CopyStatus"] == "Created"
+    assert again.to_api()["Resources"][0]["Copies"] == [{"Region": "cn-shanghai", "SnapshotId": "s-2",
+                                                         "SourceSnapshotId": "s-1", "Status": "Succeeded",
+                                                         "ErrorCode": None, "ErrorMessage": None}]

@@ -81,10 +81,31 @@ def _tags(tags: dict[str, str] | None) -> list[dict[str, str]] | None:
     return [{"Key": k, "Value": v} for k, v in tags.items()] if tags else None
 
 
+def regional_endpoint(endpoint: str, region: str, other: str) -> str:
+    """ECS's endpoint for `other` given the one for `region`: the cloud's regional endpoints are named by region
+    (ecs.<region>.aliyuncs.com; cn-hangzhou's ecs-cn-hangzhou.aliyuncs.com); any other endpoint (a private or local
+    one) serves every region, told apart by RegionId."""
+    host = endpoint.split("://", 1)[-1].rstrip("/")
+    if host in (f"ecs.{region}.aliyuncs.com", f"ecs-{region}.aliyuncs.com"):
+        return endpoint.replace(host, "ecs-cn-hangzhou.aliyuncs.com" if other == "cn-hangzhou"
+                                else f"ecs.{other}.aliyuncs.com")
+    return endpoint
+
+
 class Ecs:
     def __init__(self, rpc: RpcClient) -> None:
         self.rpc = rpc
         self.region = rpc.region
+        self._regions: dict[str, Ecs] = {}
+
+    def _in(self, region: str) -> Ecs:
+        """This adapter for another region (built once)."""
+        if region == self.region:
+            return self
+        if region not in self._regions:
+            self._regions[region] = Ecs(self.rpc.in_region(
+                region, regional_endpoint(self.rpc.endpoint, self.region, region)))
+        return self._regions[region]
 
     # -- discovery
     # A Tag.N query of DescribeDisks/DescribeInstances/DescribeSnapshots returns at most 1,000 resources, and the
@@ -196,6 +217,30 @@ class Ecs:
                                  f"{', '.join(filter(None, kept)) or 'a member'} of {group_id} was not deleted: "
                                  f"{progress.get('ErrorMsg') or progress.get('OperationStatus')}",
                                  action="DeleteSnapshotGroup", http_status=403)
+
+    # -- copies in another region
+    def copy_snapshot(self, snapshot_id: str, region: str, *, name: str, description: str, client_token: str,
+                      tags: dict[str, str] | None = None, kms_key_id: str | None = None) -> str:
+        """CopySnapshot, sent to the source's region; the answer's SnapshotId is the copy's, in `region`. With a key,
+        Encrypted and KMSKeyId (a key of the destination region: an encrypted source's copy needs one)."""
+        body = self.rpc.call("CopySnapshot", {
+            "RegionId": self.region, "SnapshotId": snapshot_id, "DestinationRegionId": region,
+            "DestinationSnapshotName": name, "DestinationSnapshotDescription": description,
+            "ClientToken": client_token, "Tag": _tags(tags),
+            **({"Encrypted": True, "KMSKeyId": kms_key_id} if kms_key_id else {})})
+        return body["SnapshotId"]
+
+    def describe_snapshots_in(self, region: str, snapshot_ids: Iterable[str]) -> dict[str, Snapshot]:
+        return self._in(region).describe_snapshots(snapshot_ids)
+
+    def delete_snapshot_in(self, region: str, snapshot_id: str) -> None:
+        self._in(region).delete_snapshot(snapshot_id)
+
+    def lock_snapshot_in(self, region: str, snapshot_id: str, days: int) -> None:
+        self._in(region).lock_snapshot(snapshot_id, days)
+
+    def snapshots_tagged_in(self, region: str, key: str) -> list[tuple[str, str]]:
+        return self._in(region).snapshots_tagged(key)
 
     def lock_snapshot(self, snapshot_id: str, days: int) -> None:
         """LockSnapshot: compliance is the only LockMode; CoolOffPeriod 0 locks at once (and is what extending a

@@ -82,6 +82,7 @@ class RpcClient:
 
         self.protocol, host = split_endpoint(endpoint)
         no_proxy_to(host)
+        self.endpoint, self.credentials, self.read_timeout_ms = endpoint, credentials, read_timeout_ms
         self.version = version
         self.region = region
         self.retry = retry
@@ -94,6 +95,11 @@ class RpcClient:
                                         endpoint=host, protocol=self.protocol,
                                         read_timeout=read_timeout_ms, connect_timeout=5000,
                                         signature_algorithm="v2" if legacy_signature else None))
+
+    def in_region(self, region: str, endpoint: str) -> RpcClient:
+        """The same product, credentials and retries for another region at `endpoint` (e.g. a snapshot's copy)."""
+        return RpcClient(endpoint, self.version, self.credentials, region, self.retry, self.read_timeout_ms,
+                         self.legacy_signature, self.form_body and not self.legacy_signature)
 
     def call(self, action: str, params: dict[str, Any], *, retry_when: Callable[[CloudError], bool] | None = None,
              method: str = "POST") -> dict[str, Any]:

@@ -51,10 +51,12 @@ def list_restores(call: Call) -> Response:
 
 def create_backup(call: Call) -> Response:
     from ..operations import backup
-    body = json_body(call.request, {"ServiceInstanceId", "Description", "ClientToken"}, {"ServiceInstanceId"})
+    body = json_body(call.request, {"ServiceInstanceId", "Description", "ClientToken", "CopyToRegion"},
+                     {"ServiceInstanceId"})
     si = body["ServiceInstanceId"]
     visible_instance(call.principal, si)
-    return Response(202, backup.create_backup(call.wiring, si, body.get("Description") or "", body.get("ClientToken")))
+    return Response(202, backup.create_backup(call.wiring, si, body.get("Description") or "", body.get("ClientToken"),
+                                              copy_to_region=body.get("CopyToRegion")))
 
 
 POINT_IN_TIME = {"ServiceInstanceId", "RestoreTime"}
@@ -201,11 +203,12 @@ def delete_schedule(call: Call) -> Response:
 
 def set_schedule(call: Call) -> Response:
     from ..operations import schedules
-    body = json_body(call.request, {"Cron", "KeepLast", "KeepDays", "Enabled", "LockMode", "LockDays"}, {"Cron"},
-                     integers={"KeepLast", "KeepDays", "LockDays"}, flags={"Enabled"})
+    body = json_body(call.request, {"Cron", "KeepLast", "KeepDays", "Enabled", "LockMode", "LockDays", "CopyToRegion"},
+                     {"Cron"}, integers={"KeepLast", "KeepDays", "LockDays"}, flags={"Enabled"})
     return Response(200, schedules.set_schedule(call.wiring, call.path_params["id"], body["Cron"],
                                                 body.get("KeepLast"), body.get("KeepDays"), body.get("Enabled", True),
-                                                lock_mode=body.get("LockMode"), lock_days=body.get("LockDays")))
+                                                lock_mode=body.get("LockMode"), lock_days=body.get("LockDays"),
+                                                copy_to_region=body.get("CopyToRegion")))
 
 
 def get_backup_settings(call: Call) -> Response:
@@ -234,8 +237,12 @@ def plan(call: Call) -> Response:
 
 
 def leftovers(call: Call) -> Response:
+    from ..model.copies import check_copy_region
     from ..operations.artifacts import leftovers as find_leftovers
-    return Response(200, find_leftovers(call.wiring))
+    from ..operations.schedules import copy_regions
+    region = check_copy_region(call.request.query.get("region"), call.wiring.settings.region)
+    regions = copy_regions(call.wiring) | ({region} if region else set())
+    return Response(200, find_leftovers(call.wiring, sorted(regions)))
 
 
 def list_tenants(call: Call) -> Response:

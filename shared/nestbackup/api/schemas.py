@@ -106,6 +106,14 @@ SCHEMAS: dict[str, Schema] = {
                                                               "instance that nestbackup does not back up; a "
                                                               "restore leaves them as they are"},
                               "Lock": ref("Lock"),
+                              "CopyToRegion": {"type": "string", "nullable": True,
+                                               "description": "the region its disks' snapshots are copied into"},
+                              "CopyStatus": {"type": "string", "nullable": True,
+                                             "description": "the copies rolled up as a backup's items are "
+                                                            "(Creating, Created, PartiallyCreated, CreateFailed, "
+                                                            "Cancelled; Deleted with the backup); each copy is on "
+                                                            "its resource (Copies: Region, SnapshotId, Status, "
+                                                            "ErrorCode, ErrorMessage)"},
                               "Resources": {"type": "array", "items": ref("Item")}}},
     "Lock": {"type": "object", "nullable": True,
              "description": "the backup's lock (not a status): while it holds, deleting, retention and a cancel "
@@ -259,7 +267,9 @@ SCHEMAS: dict[str, Schema] = {
                                                      "NextToken": {"type": "string", "nullable": True}}},
     "CreateBackup": {"type": "object", "required": ["ServiceInstanceId"], "additionalProperties": False,
                      "properties": {"ServiceInstanceId": ID, "Description": {"type": "string", "maxLength": 256},
-                                    "ClientToken": {"type": "string", "maxLength": 64}}},
+                                    "ClientToken": {"type": "string", "maxLength": 64},
+                                    "CopyToRegion": {"type": "string", "description": "also copy each disk's "
+                                                     "snapshot into this region (ECS CopySnapshot)"}}},
     "CreateRestore": {"type": "object", "additionalProperties": False,
                       "description": "BackupId (restore a backup), or ServiceInstanceId and RestoreTime (restore "
                                      "databases to that second; Databases narrows it)",
@@ -301,6 +311,7 @@ SCHEMAS: dict[str, Schema] = {
                                                   "Enabled": {"type": "boolean"},
                                                   "LockMode": {"type": "string", "nullable": True},
                                                   "LockDays": {"type": "integer", "nullable": True},
+                                                  "CopyToRegion": {"type": "string", "nullable": True},
                                                   "NextRunTime": {"type": "string", "nullable": True,
                                                                   "description": "when it fires next (UTC); null "
                                                                                  "when disabled"},
@@ -342,7 +353,8 @@ SCHEMAS: dict[str, Schema] = {
                                    "KeepDays": {"type": "integer", "minimum": 1, "maximum": 3650},
                                    "Enabled": {"type": "boolean"},
                                    "LockMode": {"type": "string", "enum": ["Governance", "Compliance"]},
-                                   "LockDays": {"type": "integer", "minimum": 1, "maximum": 36500}}},
+                                   "LockDays": {"type": "integer", "minimum": 1, "maximum": 36500},
+                                   "CopyToRegion": {"type": "string"}}},
     "Plan": {"type": "object", "properties": {"ServiceInstanceId": {"type": "string"},
                                               "Resources": {"type": "array", "items": {}},
                                               "Warnings": {"type": "array", "items": {"type": "string"}},
@@ -360,8 +372,10 @@ SCHEMAS: dict[str, Schema] = {
     "Leftovers": {"type": "object", "required": ["Leftovers"], "properties": {"Leftovers": {"type": "array", "items": {
         "type": "object", "required": ["ArtifactId", "Kind", "BackupId"],
         "properties": {"ArtifactId": {"type": "string"}, "Kind": {"type": "string",
-                                                                   "enum": ["snapshot", "snapshot-group"]},
-                       "BackupId": {"type": "string", "description": "the backup its tag names"}}}}}},
+                                                                   "enum": ["snapshot", "snapshot-group",
+                                                                            "snapshot-copy"]},
+                       "BackupId": {"type": "string", "description": "the backup its tag names"},
+                       "Region": {"type": "string", "description": "a copy's region"}}}}}},
     "Tenant": {"type": "object", "required": ["Name", "Instances", "Token"],
                "properties": {"Name": {"type": "string"},
                               "Instances": {"type": "array", "items": {"type": "string"}},

@@ -23,16 +23,21 @@ def backup() -> None:
 @click.option("--description", default="", help="Free text kept with the record (≤ 256 characters).")
 @click.option("--client-token", default=None, help="Idempotency token: the same token gives the same backup.")
 @click.option("--wait", is_flag=True, help="Print the id, follow the backup until it ends; exit 3 if it failed, 4 if "
-                                           "PartiallyCreated, 5 if cancelled (docs/statuses.md). "
+                                           "PartiallyCreated or Created with a copy that is not, 5 if cancelled "
+                                           "(docs/statuses.md). "
                                            "Ctrl-C stops following, not the backup (re-attach: backup wait ID).")
+@click.option("--copy-to", "copy_to", default=None, metavar="REGION",
+              help="Also copy each disk's snapshot into this region (e.g. cn-shanghai); RDS is not copied per backup.")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as one JSON object.")
 @api_options
-def create(service_instance, description, client_token, wait, as_json, endpoint, token) -> None:
+def create(service_instance, description, client_token, wait, copy_to, as_json, endpoint, token) -> None:
     """Back up every disk and database of a service instance."""
     client = ApiClient(endpoint, token)
     body = {"ServiceInstanceId": service_instance, "Description": description}
     if client_token:
         body["ClientToken"] = client_token
+    if copy_to:
+        body["CopyToRegion"] = copy_to
     record = client.call("POST", "/backups", body)
     if wait:
         follow_and_report(client, record, as_json)

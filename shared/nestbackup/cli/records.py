@@ -8,7 +8,7 @@ from collections import Counter
 
 import click
 
-from ..model.status import NOT_CLEAN, ItemStatus, exit_code
+from ..model.status import EXIT_WITH_ISSUES, NOT_CLEAN, BackupStatus, ItemStatus, exit_code
 from .client import ApiClient
 
 # Exit codes: per record status, as docs/statuses.md tabulates (model/status.exit_code); refused requests exit 1.
@@ -169,6 +169,16 @@ def exit_on_failure(record: dict) -> None:
                 click.echo(f"nestbackup: {item['ResourceId']} failed: {item['ErrorCode']}: {item['ErrorMessage']}",
                            err=True)
     code = exit_code(record["Status"])
+    copies = record.get("CopyStatus")
+    if not code and record["Status"] == str(BackupStatus.CREATED) and copies and copies != str(BackupStatus.CREATED):
+        click.echo(f"nestbackup: the backup is Created but its copy in {record.get('CopyToRegion')} is {copies}",
+                   err=True)
+        for item in record.get("Resources", []):
+            for copy in item.get("Copies") or []:
+                if copy.get("Status") == str(ItemStatus.FAILED):
+                    click.echo(f"nestbackup: the copy of {item['ResourceId']} failed: {copy['ErrorCode']}: "
+                               f"{copy['ErrorMessage']}", err=True)
+        code = EXIT_WITH_ISSUES
     if code:
         sys.exit(code)
 

@@ -24,6 +24,8 @@ def _print(schedule: dict) -> None:
                f"{'enabled' if schedule['Enabled'] else 'disabled'}")
     if schedule.get("LockMode"):
         click.echo(f"  locks each backup ({schedule['LockMode']}) for {schedule['LockDays']} day(s)")
+    if schedule.get("CopyToRegion"):
+        click.echo(f"  copies each backup's disk snapshots into {schedule['CopyToRegion']}")
     click.echo(f"  next run   {schedule.get('NextRunTime') or '- (disabled)'}")
     if schedule.get("LastFireTime"):
         backup = schedule.get("LastBackupId")
@@ -49,14 +51,18 @@ def schedule() -> None:
 @click.option("--lock-mode", type=click.Choice(["Governance", "Compliance"]), default=None,
               help="Lock every backup it takes (with --lock-days).")
 @click.option("--lock-days", type=click.IntRange(1, 36500), default=None, help="For this many days from its start.")
+@click.option("--copy-to", "copy_to", default=None, metavar="REGION",
+              help="Copy each backup's disk snapshots into this region too.")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @api_options
-def set_(service_instance, cron, keep_last, keep_days, disabled, lock_mode, lock_days, as_json, endpoint,
+def set_(service_instance, cron, keep_last, keep_days, disabled, lock_mode, lock_days, copy_to, as_json, endpoint,
          token) -> None:
     """Create or replace the schedule (see what its retention would delete first: schedule retention)."""
     body = {"Cron": cron, "KeepLast": keep_last, "KeepDays": keep_days, "Enabled": not disabled}
     if lock_mode or lock_days:
         body |= {"LockMode": lock_mode, "LockDays": lock_days}
+    if copy_to:
+        body["CopyToRegion"] = copy_to
     out = ApiClient(endpoint, token).call("PUT", _path(service_instance), body)
     click.echo(json.dumps(out)) if as_json else _print(out)
 

@@ -19,6 +19,7 @@ from .status import (
 
 if TYPE_CHECKING:
     from .hooks import Quiesce
+from .copies import SnapshotCopy, copy_status
 
 # Why a backup that kept good artifacts cannot be restored whole: docs/statuses.md, "Restorable" and "Selectable".
 PARTIAL_NOT_RESTORABLE = ("{good} of {taken} resources were backed up and their artifacts are kept: it cannot be "
@@ -76,6 +77,8 @@ class BackupItem:
     start_time: str | None = None        # when it left Pending, and when it became final (operations.timeline)
     end_time: str | None = None
     created_epoch: float | None = None   # when the cloud answered its create (CreateSnapshot(Group), CreateBackup)
+    copies: list[SnapshotCopy] = field(default_factory=list)  # its snapshot's copies in another region
+    not_copied: str | None = None        # why a copy was asked for and this item has none (RDS)
 
     def fail(self, code: str, message: str, request_id: str | None = None) -> None:
         self.status, self.error_code, self.error_message, self.request_id = \
@@ -105,12 +108,17 @@ class BackupItem:
             out["DeleteRefused"] = self.delete_refused
         if self.method is BackupMethod.SNAPSHOT_GROUP:
             out["SnapshotGroupId"] = self.group_id
+        if self.copies:
+            out["Copies"] = [c.to_api() for c in self.copies]
+        if self.not_copied:
+            out["NotCopied"] = self.not_copied
         return out
 
     def to_dict(self) -> dict[str, Any]:
         raw = asdict(self)
         for key in ("resource_type", "method", "status"):
             raw[key] = raw[key].value if raw[key] is not None else None
+        raw["copies"] = [c.to_dict() for c in self.copies]
         return raw
 
     @classmethod
@@ -119,6 +127,7 @@ class BackupItem:
         raw["resource_type"] = ResourceType(raw["resource_type"])
         raw["method"] = BackupMethod(raw["method"]) if raw.get("method") else None
         raw["status"] = item_status_of(raw["status"], raw.get("error_code"), schema)
+        raw["copies"] = [SnapshotCopy.from_dict(c) for c in raw.get("copies") or []]
         # records written before group_id and starting had their own fields kept both in job_id
         if raw.get("job_id") == "starting":
             raw["job_id"], raw["starting"] = None, True
@@ -149,10 +158,22 @@ class BackupRecord:
     last_drill_id: str | None = None
     lock: dict[str, Any] | None = None   # Mode, Until, By, CloudLock..., Lifted (decisions/locks.py)
     quiesce: Quiesce | None = None       # its quiesce hooks (model/hooks.py), when the service instance has some
+    copy_to_region: str | None = None    # the region its snapshots are copied into (model/copies.py)
+
+    @property
+    def copies(self) -> list[SnapshotCopy]:
+        return [c for i in self.items for c in i.copies]
+
+    @property
+    def copy_status(self) -> BackupStatus | None:
+        return copy_status(self.copies)
 
     def refresh_status(self, now: str) -> BackupStatus:
-        """Recompute the overall status from the items; the end time and the cause are set once it is final."""
+        """Recompute the overall status from the items (Creating while a copy is not final: the flow follows the
+        copies too); the end time and the cause are set once it is final."""
         self.status = aggregate_backup(item.status for item in self.items)
+        if any(not c.final for c in self.copies):
+            self.status = BackupStatus.CREATING
         if self.status is not BackupStatus.CREATING and self.end_time is None:
             self.end_time = now
             if self.status in (BackupStatus.CREATE_FAILED, BackupStatus.PARTIALLY_CREATED):
@@ -198,7 +219,8 @@ class BackupRecord:
                 "RestorableUntil": self.restorable_until, "AwaitingExpiry": self.awaiting_expiry,
                 "Cost": self.cost, "NotProtected": [n.to_api() for n in self.not_protected],
                 "Origin": self.origin, "Scope": self.scope, "LastDrill": self.last_drill,
-                "LastDrillId": self.last_drill_id, "Lock": self.lock,
+                "LastDrillId": self.last_drill_id, "Lock": self.lock, "CopyToRegion": self.copy_to_region,
+                "CopyStatus": str(self.copy_status) if self.copy_status else None,
                 "Resources": [i.to_api() for i in self.items]} | (
                     self.quiesce.to_api(iso_utc_ms) if self.quiesce else {})
 
@@ -218,7 +240,7 @@ class BackupRecord:
                 "NotProtected": [n.to_api() for n in self.not_protected], "Origin": self.origin, "Scope": self.scope,
                 "Cause": self.cause, "LastDrill": self.last_drill, "LastDrillId": self.last_drill_id,
                 "Lock": self.lock, "Order": [i.resource_id for i in self.items],
-                "Quiesce": self.quiesce.to_dict() if self.quiesce else None}
+                "Quiesce": self.quiesce.to_dict() if self.quiesce else None, "CopyToRegion": self.copy_to_region}
 
     @classmethod
     def from_docs(cls, header: dict[str, Any], items: dict[str, dict[str, Any]]) -> BackupRecord:
@@ -239,7 +261,7 @@ class BackupRecord:
                    origin=header.get("Origin") or _origin_before_it_was_kept(header.get("Description", "")),
                    scope=header.get("Scope") or "whole", cause=cause, last_drill=header.get("LastDrill"),
                    last_drill_id=header.get("LastDrillId"), lock=header.get("Lock") or None,
-                   quiesce=_quiesce(header.get("Quiesce")))
+                   quiesce=_quiesce(header.get("Quiesce")), copy_to_region=header.get("CopyToRegion") or None)
 
 
 def _quiesce(raw: dict[str, Any] | None) -> Quiesce | None:

@@ -121,6 +121,7 @@ def _delete_items(w: Ports, stored: StoredRecord, record: BackupRecord, retry_re
             item.error_code, item.error_message, item.request_id = \
                 err.code, f"deleting {what} failed: {err.message}", err.request_id
             save(w, stored, record)
+    failures += _delete_copies(w, stored, record)
     record.status = BackupStatus.DELETE_FAILED if failures or refused else BackupStatus.DELETED
     record.awaiting_expiry = bool(refused) and not failures
     notes = []
@@ -134,6 +135,26 @@ def _delete_items(w: Ports, stored: StoredRecord, record: BackupRecord, retry_re
     record.status_detail = "; ".join(notes) or record.status_detail
     save(w, stored, record)
     return record
+
+
+def _delete_copies(w: Ports, stored: StoredRecord, record: BackupRecord) -> int:
+    """Delete the backup's copies in another region (gone already counts as deleted); how many failed."""
+    from .backup_copies import delete_copy
+    failures = 0
+    for copy in record.copies:
+        if not copy.snapshot_id or copy.status is ItemStatus.DELETED:
+            continue
+        try:
+            delete_copy(w, copy)
+        except CloudError as err:
+            if err.code in NOT_FOUND_CODES:
+                copy.close(ItemStatus.DELETED, f"gone from {copy.region} already")
+                continue
+            failures += 1
+            copy.error_code = err.code
+            copy.error_message = f"deleting the copy {copy.snapshot_id} failed: {err.message}"
+            save(w, stored, record)
+    return failures
 
 
 def resume_deletes(w: Ports, now: float) -> dict:
@@ -239,9 +260,10 @@ def discard_started_after_close(w: Ports, backup_id: str, made: list[BackupItem]
 
 
 # -- leftovers
-def leftovers(w: Ports) -> dict:
+def leftovers(w: Ports, regions: list[str] | None = None) -> dict:
     """Snapshots and snapshot groups tagged as ours that no live record owns (a crash between the cloud call and
-    the record write, a record deleted by hand, ...). RDS backup sets cannot be tagged, so they are not listed."""
+    the record write, a record deleted by hand, ...), and copies in another region no record owns, in `regions`
+    (the API asks in those the schedules copy into). RDS backup sets cannot be tagged, so they are not listed."""
     owned: dict[str, set[str]] = {}
 
     def owns(backup_id: str, artifact: str) -> bool:
@@ -251,6 +273,7 @@ def leftovers(w: Ports) -> dict:
             if stored and stored.header.get("Status") != BackupStatus.DELETED:
                 for item in stored.items.values():
                     ids.update(x for x in (item.get("artifact_id"), item.get("group_id"), item.get("job_id")) if x)
+                    ids.update(c["snapshot_id"] for c in item.get("copies") or [] if c.get("snapshot_id"))
             owned[backup_id] = ids
         return artifact in owned[backup_id]
 
@@ -258,4 +281,8 @@ def leftovers(w: Ports) -> dict:
              for sid, bid in w.ecs.snapshots_tagged(OWNER_TAG) if not owns(bid, sid)]
     found += [{"ArtifactId": gid, "Kind": "snapshot-group", "BackupId": bid}
               for gid, bid in w.ecs.groups_tagged(OWNER_TAG) if not owns(bid, gid)]
+    for region in sorted(set(regions or ())):
+        found += [{"ArtifactId": sid, "Kind": "snapshot-copy", "BackupId": bid, "Region": region}
+                  for sid, bid in w.ecs.snapshots_tagged_in(region, OWNER_TAG) if not owns(bid, sid)]
     return {"Leftovers": found}
+

@@ -12,6 +12,7 @@ from .. import logs
 from ..decisions.backup import DatabaseFacts, DiskFacts, plan_items
 from ..decisions.encryption import of_database, of_disk
 from ..errors import CloudError, NestBackupError, ValidationError
+from ..model.copies import check_copy_region
 from ..model.hooks import Quiesce
 from ..model.ids import check_client_token, check_service_instance_id
 from ..model.records import BackupRecord, ResourceType, iso_utc, new_record_id
@@ -37,13 +38,16 @@ DESCRIPTION_MAX_CHARS = 256
 
 def create_backup(w: Ports, service_instance_id: str, description: str = "", token: str | None = None,
                   now: float | None = None, lock_holder: str | None = None, origin: str = "user",
-                  only: list[str] | None = None, backup_lock: tuple[str, int] | None = None) -> dict:
+                  only: list[str] | None = None, backup_lock: tuple[str, int] | None = None,
+                  copy_to_region: str | None = None) -> dict:
     """Write the record and start the flow, opened as `operations/opening.py` says (token, index, lock, record,
     flow). `lock_holder`: the operation that already holds the instance's lock and runs this backup inside it (a
     restore's safety backup). `only`: back up just these disks and RDS instances (a partial backup: a selective
     restore's safety backup covers what that restore replaces). `backup_lock`: (mode, days), a schedule's lock, on
-    the record from its creation (`operations/locks.py` applies it when the backup ends)."""
+    the record from its creation (`operations/locks.py` applies it when the backup ends). `copy_to_region`: each
+    disk's snapshot is copied there too (`operations/backup_copies.py`)."""
     check_service_instance_id(service_instance_id)
+    copy_to_region = check_copy_region(copy_to_region, w.settings.region)
     if not isinstance(description, str) or len(description) > DESCRIPTION_MAX_CHARS:
         raise ValidationError(f"Description must be a string of at most {DESCRIPTION_MAX_CHARS} characters")
     check_client_token(token)
@@ -53,7 +57,8 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
     backup_id = new_record_id("backup", int(now * 1000), secrets.token_hex(4))
     op = Opening("backup", backup_id, service_instance_id, token,
                  fingerprint(ServiceInstanceId=service_instance_id, Kind="backup", Description=description,
-                             **({"Only": sorted(only)} if only is not None else {})), now,
+                             **({"Only": sorted(only)} if only is not None else {}),
+                             **({"CopyToRegion": copy_to_region} if copy_to_region else {})), now,
                  take_lock=lock_holder is None)
     existing = begin(w, op)
     if existing:
@@ -70,10 +75,16 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
         databases = [d for d in databases if d.db_instance_id in only]
     encryption = database_encryption(w, databases)
     items = plan_items(disk_facts(disks), database_facts(databases, encryption))
+    if copy_to_region:
+        try:
+            ask_copies(items, copy_to_region, bool(s.copy_kms_key_id))
+        except ValidationError:
+            abandon(w, op)
+            raise
     record = BackupRecord(backup_id, service_instance_id, iso_utc(now), description, items, started_epoch=now,
                           not_protected=found.unprotected, origin=origin,
                           scope="whole" if only is None else "partial",
-                          quiesce=_quiesce(w, service_instance_id, items))
+                          quiesce=_quiesce(w, service_instance_id, items), copy_to_region=copy_to_region)
     if not any(i.status is not ItemStatus.SKIPPED for i in items):
         record.status_detail = (f"nothing to back up: Compute Nest lists no disks or primary RDS instances for "
                                 f"{service_instance_id}, and none carry the tag {s.tag_key}={service_instance_id}")
@@ -94,6 +105,23 @@ def create_backup(w: Ports, service_instance_id: str, description: str = "", tok
     if meter:
         meter.charge(backup_id, 0)
     return record.to_api()
+
+
+def ask_copies(items: list, region: str, have_key: bool) -> None:
+    """A copy in `region` for each disk it snapshots; an RDS item says why it has none. An encrypted disk's copy
+    needs the destination's key: refused before anything is made when none is set."""
+    from ..model.copies import RDS_NOT_COPIED, SnapshotCopy
+    taken = [i for i in items if i.status is not ItemStatus.SKIPPED]
+    encrypted = [i.resource_id for i in taken if i.resource_type is ResourceType.DISK
+                 and (i.encryption or {}).get("Encrypted")]
+    if encrypted and not have_key:
+        raise ValidationError(f"disk {encrypted[0]} is encrypted: its copy in {region} needs a KMS key of {region}; "
+                              f"set NESTBACKUP_COPY_KMS_KEY_ID")
+    for item in taken:
+        if item.resource_type is ResourceType.DISK:
+            item.copies = [SnapshotCopy(region)]
+        else:
+            item.not_copied = RDS_NOT_COPIED
 
 
 def _quiesce(w: Ports, service_instance_id: str, items: list) -> Quiesce | None:

@@ -10,6 +10,7 @@ from ..model.records import BackupItem, BackupMethod, ResourceType, iso_utc
 from ..model.status import BACKUP_FINAL, CANCELLED, ITEM_FINAL, BackupStatus, ItemStatus
 from ..ports import Ports
 from ..ports.steps.finalize import FinalizeOutput
+from .backup_copies import close_copies
 from .closing import close_operation
 from .costs import Meter, final_cost
 from .kinds.rds_backup import delete_set_later
@@ -40,6 +41,7 @@ def finalize(w: Ports, backup_id: str, error: dict | None = None, now: float | N
                     item.close(ItemStatus.NOT_STARTED, f"not started: {code}: {said}")
                 else:
                     item.fail(code, said)
+        close_copies(record, ItemStatus.CANCELLED if code == CANCELLED else ItemStatus.FAILED, detail)
         save(w, stored, record)
         record.status_detail = detail if code == CANCELLED else (record.status_detail or detail)
     status = record.refresh_status(iso_utc(now))

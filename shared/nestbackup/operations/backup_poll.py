@@ -21,8 +21,10 @@ from ..model.status import (
     ItemStatus,
 )
 from ..ports import Ports
+from ..ports.compute import SNAPSHOT_IDS_PER_CALL
 from ..ports.flows import BackupFlowInput, execution_name
 from ..ports.steps.poll import PollOutput, PollState
+from .backup_copies import follow_copies
 from .backup_unit import start_unit
 from .costs import Meter
 from .kinds import KINDS, kind_of
@@ -57,9 +59,14 @@ def poll(w: Ports, backup_id: str, round_number: int = 0, now: float | None = No
         else:
             start_unit(w, stored, record, unit)
     running = [i for i in record.items if i.status is ItemStatus.RUNNING]
+    copying = [c for c in record.copies if c.status is ItemStatus.RUNNING]
     budget = Budget(None)
-    if running and budgeted and all(now < deadline(i) for i in running):
-        budget = take(w, _describe_calls(running), max(now, time.time()), f"{backup_id}#{round_number}")
+    if (running or copying) and budgeted and all(now < deadline(i) for i in running):
+        calls = _describe_calls(running)
+        if copying:      # the copies' region is counted with this one's: the budget errs on the side of fewer calls
+            calls["ecs:DescribeSnapshots"] = calls.get("ecs:DescribeSnapshots", 0) + \
+                -(-len(copying) // SNAPSHOT_IDS_PER_CALL)
+        budget = take(w, calls, max(now, time.time()), f"{backup_id}#{round_number}")
     refused = budget.wait
     seen = _describe(w, running) if refused is None else {}
     for item in running if refused is None else []:
@@ -73,8 +80,11 @@ def poll(w: Ports, backup_id: str, round_number: int = 0, now: float | None = No
     # a set the cloud lists late: its facts are read once it shows, until the kind's deadline
     unpublished = [i for i in record.items
                    if now < deadline(i) and (kind := kind_of(i)) is not None and kind.facts_pending(w, i)]
+    if refused is None:
+        follow_copies(w, record, now)
     save(w, stored, record)
-    done = all(i.status in ITEM_FINAL for i in record.items) and not unpublished
+    done = all(i.status in ITEM_FINAL for i in record.items) and not unpublished \
+        and all(c.final for c in record.copies)
     wait = refused if refused is not None else \
         max(budget.floor, _next_wait(s.poll_schedule, record, seen, now, round_number))
     return {"BackupId": backup_id, "Done": done, "Wait": wait,

@@ -51,12 +51,34 @@ def cancel_backup(w: Ports, backup_id: str, now: float | None = None) -> dict:
     _delete_made(w, backup_id, cleanup)
     _delete_tagged(w, backup_id, cleanup)
     _mark_cancelled(w, backup_id, cleanup, marked)
+    _delete_copies(w, backup_id, cleanup)
     leftovers = cleanup.leftovers
     final = finalize(w, backup_id, error={"Code": CANCELLED, "Detail": _cancelled_backup(w, backup_id, cleanup)},
                      now=now)
     # A poll step that was running when its execution was stopped may have started the next generation since.
     w.flows.stop_generations(w.settings.backup_flow, backup_id, "cancelled by the caller")
     return final | {"Leftovers": leftovers}
+
+
+def _delete_copies(w: Ports, backup_id: str, cleanup: CancelCleanup) -> None:
+    """Delete the copies in another region the backup made so far (each closed Cancelled, saying so); one that cannot
+    be deleted stays recorded on the copy (deleting the backup deletes it) and is named among the leftovers."""
+    from .backup_copies import delete_copy
+    stored, record = read_backup(w, backup_id)
+    for copy in record.copies:
+        if not copy.snapshot_id or copy.status is ItemStatus.DELETED or copy.snapshot_id in cleanup.done:
+            continue
+        cleanup.done.add(copy.snapshot_id)
+        said = f"cancelled by the caller: the copy {copy.snapshot_id} in {copy.region} was deleted"
+        try:
+            delete_copy(w, copy)
+        except CloudError as err:
+            if err.code not in NOT_FOUND_CODES:
+                cleanup.leftovers.append(f"{copy.snapshot_id} in {copy.region}: {err.code}")
+                said = (f"cancelled by the caller: deleting the copy {copy.snapshot_id} in {copy.region} failed "
+                        f"({err.code}); it stays this backup's: deleting the backup deletes it")
+        copy.close(ItemStatus.CANCELLED, said)
+        save(w, stored, record)
 
 
 def _cancelled_backup(w: Ports, backup_id: str, cleanup: CancelCleanup) -> str:

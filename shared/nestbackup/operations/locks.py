@@ -124,7 +124,17 @@ def _cloud_pending(record: BackupRecord, mode: str) -> dict[str, Any]:
 
 def _snapshots(record: BackupRecord) -> list[str]:
     return [i.artifact_id for i in record.items
-            if i.resource_type is ResourceType.DISK and i.status is ItemStatus.SUCCEEDED and i.artifact_id]
+            if i.resource_type is ResourceType.DISK and i.status is ItemStatus.SUCCEEDED and i.artifact_id] + \
+        [c.snapshot_id for c in record.copies if c.status is ItemStatus.SUCCEEDED and c.snapshot_id]
+
+
+def _lock(w: Ports, record: BackupRecord, snapshot_id: str, days: int) -> None:
+    """Lock one snapshot in its region: the backup's own, or a copy's in the copy's region."""
+    copy = next((c for c in record.copies if c.snapshot_id == snapshot_id), None)
+    if copy is None:
+        w.ecs.lock_snapshot(snapshot_id, days)
+    else:
+        w.ecs.lock_snapshot_in(copy.region, snapshot_id, days)
 
 
 def _cloud_locks(w: Ports, record: BackupRecord, now: float) -> dict[str, Any]:
@@ -134,7 +144,7 @@ def _cloud_locks(w: Ports, record: BackupRecord, now: float) -> dict[str, Any]:
     locked, failed = [], {}
     for sid in _snapshots(record):
         try:
-            w.ecs.lock_snapshot(sid, days)
+            _lock(w, record, sid, days)
             locked.append(sid)
         except CloudError as err:
             failed[sid] = f"{err.code}: {err.message}"

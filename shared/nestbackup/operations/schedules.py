@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from .. import logs
 from ..decisions.retention import BackupSummary, Retention, due, expired, next_fire, validate_cron
 from ..errors import CloudError, Conflict, NotFound, ValidationError
+from ..model.copies import check_copy_region
 from ..model.ids import check_service_instance_id, is_service_instance_id
 from ..model.records import iso_utc, record_time
 from ..model.status import BackupStatus
@@ -60,6 +61,7 @@ def _api(si: str, doc: dict, now: float) -> dict:
     return {"ServiceInstanceId": si, "Cron": doc["Cron"], "KeepLast": doc.get("KeepLast"),
             "KeepDays": doc.get("KeepDays"), "Enabled": enabled,
             "LockMode": doc.get("LockMode"), "LockDays": doc.get("LockDays"),
+            "CopyToRegion": doc.get("CopyToRegion"),
             "NextRunTime": iso_utc(upcoming) if upcoming else None,
             "LastFireTime": iso_utc(last_run) if last_run else None,
             "LastBackupId": doc.get("LastBackupId"),
@@ -69,8 +71,9 @@ def _api(si: str, doc: dict, now: float) -> dict:
 
 def set_schedule(w: Ports, si: str, cron: str, keep_last: int | None = None, keep_days: int | None = None,
                  enabled: bool = True, now: float | None = None, lock_mode: str | None = None,
-                 lock_days: int | None = None) -> dict:
-    """`lock_mode`/`lock_days`: every backup it takes is locked so (decisions/locks.py) from its creation."""
+                 lock_days: int | None = None, copy_to_region: str | None = None) -> dict:
+    """`lock_mode`/`lock_days`: every backup it takes is locked so (decisions/locks.py) from its creation;
+    `copy_to_region`: every backup it takes copies its snapshots there (operations/backup_copies.py)."""
     check_service_instance_id(si)
     now = time.time() if now is None else now
     if w.computenest.service_instance(si) is None:
@@ -85,15 +88,21 @@ def set_schedule(w: Ports, si: str, cron: str, keep_last: int | None = None, kee
     if not isinstance(enabled, bool):
         raise ValidationError("Enabled must be true or false")
     _check_lock_option(lock_mode, lock_days)
+    copy_to_region = check_copy_region(copy_to_region, w.settings.region)
     current = w.documents.get_doc(SCHEDULES, si)
     kept = {k: current[0][k] for k in ("LastRun", "LastBackupId") if current and k in current[0]}
     doc = {"Cron": cron, "KeepLast": keep_last, "KeepDays": keep_days, "Enabled": enabled,
-           "LockMode": lock_mode, "LockDays": lock_days,
+           "LockMode": lock_mode, "LockDays": lock_days, "CopyToRegion": copy_to_region,
            # a new or changed schedule fires from now on, not for the times it was not there
            "LastFire": now if current is None or current[0]["Cron"] != cron else current[0].get("LastFire", now),
            "LastRun": None} | kept
     w.documents.put_doc(SCHEDULES, si, doc)
     return _api(si, doc, now)
+
+
+def copy_regions(w: Ports) -> set[str]:
+    """The regions the schedules copy into (where leftover copies are looked for)."""
+    return {doc["CopyToRegion"] for _, doc, _ in w.documents.docs(SCHEDULES) if doc.get("CopyToRegion")}
 
 
 def _check_lock_option(mode: str | None, days: int | None) -> None:
@@ -231,7 +240,7 @@ def _run(w: Ports, si: str, doc: dict, version: int, now: float, budget: StartBu
     try:
         lock = (doc["LockMode"], int(doc["LockDays"])) if doc.get("LockMode") and doc.get("LockDays") else None
         record = create_backup(w, si, _description(doc["Cron"]), token=f"schedule-{int(fire)}", now=now,
-                               origin="schedule", backup_lock=lock)
+                               origin="schedule", backup_lock=lock, copy_to_region=doc.get("CopyToRegion"))
         out["BackupId"], out["Status"] = record["BackupId"], record["Status"]
         budget.spend(max(0, len(record.get("Resources") or []) - 1))
     except (Conflict, NotFound, CloudError, ValidationError) as err:   # NotFound: Compute Nest no longer knows it

@@ -158,6 +158,28 @@ class Compute(Protocol):
 
     def delete_snapshot(self, snapshot_id: str) -> None: ...
 
+    def copy_snapshot(self, snapshot_id: str, region: str, *, name: str, description: str, client_token: str,
+                      tags: dict[str, str] | None = None, kms_key_id: str | None = None) -> str:
+        """CopySnapshot: copy an accomplished snapshot of this region into `region`; the copy's id there. An
+        encrypted source needs `kms_key_id`, a key of the destination region (the copy is encrypted with it)."""
+        ...
+
+    def describe_snapshots_in(self, region: str, snapshot_ids: Iterable[str]) -> dict[str, Snapshot]:
+        """DescribeSnapshots in another region (a copy is listed in its destination region only)."""
+        ...
+
+    def delete_snapshot_in(self, region: str, snapshot_id: str) -> None:
+        """DeleteSnapshot in another region; an id that does not exist is ignored."""
+        ...
+
+    def lock_snapshot_in(self, region: str, snapshot_id: str, days: int) -> None:
+        """LockSnapshot in another region (a copy), as `lock_snapshot`."""
+        ...
+
+    def snapshots_tagged_in(self, region: str, key: str) -> list[tuple[str, str]]:
+        """(snapshot id, value of tag `key`) of every snapshot of another region carrying that tag key."""
+        ...
+
     def delete_snapshot_group(self, group_id: str) -> None: ...
 
     def lock_snapshot(self, snapshot_id: str, days: int) -> None:

@@ -73,7 +73,7 @@ class MemoryCompute:
         self.groups: dict[str, dict] = {}
         self.locks: dict[str, float] = {}       # snapshot id -> when its compliance lock expires (epoch)
         self.tokens: dict[str, tuple[tuple, str]] = {}     # ClientToken -> (the call's parameters, its result)
-        self.failing: set[str] = set()          # disks whose snapshots end failed
+        self.failing: set[str] = set()          # disks whose snapshots end failed (a region: copies into it)
         self.refuse_stop: set[str] = set()      # instances that accept a stop and never reach Stopped
         self.reset_undone: set[str] = set()     # disks whose reset is accepted and ends with the data untouched
         # Cloud Assistant: how a script ends on an instance (status, exit code, output; default Success, 0, ""), the
@@ -104,7 +104,8 @@ class MemoryCompute:
         with self._lock:
             for sid, snap in self.snapshots.items():
                 if (not ids or sid in ids) and snap["status"] == "progressing":
-                    snap["status"] = "failed" if snap["disk"] in self.failing else "accomplished"
+                    failing = snap["disk"] in self.failing or snap.get("region") in self.failing
+                    snap["status"] = "failed" if failing else "accomplished"
                     snap["progress"] = snap["progress"] if snap["status"] == "failed" else 100
 
     # -- the port
@@ -178,8 +179,9 @@ class MemoryCompute:
         self.refusals.call("DescribeSnapshots")
         ids = list(snapshot_ids)
         with self._lock:
+            ids = [s for s in ids if s in self.snapshots and not self.snapshots[s].get("region")]
             self._advance(ids)
-            return {s: self._snapshot(s) for s in ids if s in self.snapshots}
+            return {s: self._snapshot(s) for s in ids}
 
     def describe_snapshot_groups(self, group_ids: Iterable[str]) -> dict[str, SnapshotGroup]:
         self.refusals.call("DescribeSnapshotGroups")
@@ -200,7 +202,7 @@ class MemoryCompute:
     def snapshots_tagged(self, key: str, value: str | None = None) -> list[tuple[str, str]]:
         self.refusals.call("ListTagResources")
         return [(s, doc["tags"][key]) for s, doc in list(self.snapshots.items())
-                if key in doc["tags"] and value in (None, doc["tags"][key])]
+                if key in doc["tags"] and value in (None, doc["tags"][key]) and not doc.get("region")]
 
     def groups_tagged(self, key: str, value: str | None = None) -> list[tuple[str, str]]:
         self.refusals.call("DescribeSnapshotGroups")
@@ -210,13 +212,64 @@ class MemoryCompute:
     def delete_snapshot(self, snapshot_id: str) -> None:
         self.refusals.call("DeleteSnapshot")
         with self._lock:                        # the reference: a snapshot that does not exist is ignored
+            if self.snapshots.get(snapshot_id, {}).get("region"):
+                return                          # another region's: not this region's to delete
             self._refuse_locked("DeleteSnapshot", [snapshot_id])
             self.snapshots.pop(snapshot_id, None)
 
+    def copy_snapshot(self, snapshot_id: str, region: str, *, name: str, description: str, client_token: str,
+                      tags: dict[str, str] | None = None, kms_key_id: str | None = None) -> str:
+        self.refusals.call("CopySnapshot")
+        _check_name("CopySnapshot", name, description)
+        with self._lock:
+            params = ("CopySnapshot", snapshot_id, region, name, description, tuple(sorted((tags or {}).items())),
+                      kms_key_id)
+            if client_token in self.tokens:
+                return self._same_call(client_token, params, "CopySnapshot")
+            source = self.snapshots.get(snapshot_id)
+            if source is None or source.get("region"):
+                raise CloudError("InvalidSnapshotId.NotFound", f"snapshot {snapshot_id} does not exist",
+                                 action="CopySnapshot", http_status=404)
+            if source["status"] != "accomplished":
+                raise CloudError("IncorrectSnapshotStatus", f"snapshot {snapshot_id} is not accomplished",
+                                 action="CopySnapshot", http_status=403)
+            if source.get("kms_key_id") and not kms_key_id:
+                raise CloudError("MissingParameter", "an encrypted snapshot's copy needs KMSKeyId",
+                                 action="CopySnapshot", http_status=400)
+            sid = self._new_snapshot(source["disk"], tags, None)
+            self.snapshots[sid].update(region=region, kms_key_id=kms_key_id if source.get("kms_key_id") else None)
+            self.tokens[client_token] = (params, sid)
+            return sid
+
+    def describe_snapshots_in(self, region: str, snapshot_ids: Iterable[str]) -> dict[str, Snapshot]:
+        self.refusals.call("DescribeSnapshots")
+        ids = [s for s in snapshot_ids if s in self.snapshots and self.snapshots[s].get("region") == region]
+        with self._lock:
+            self._advance(ids)
+            return {s: self._snapshot(s) for s in ids}
+
+    def delete_snapshot_in(self, region: str, snapshot_id: str) -> None:
+        self.refusals.call("DeleteSnapshot")
+        with self._lock:
+            if self.snapshots.get(snapshot_id, {}).get("region") == region:
+                self._refuse_locked("DeleteSnapshot", [snapshot_id])
+                self.snapshots.pop(snapshot_id, None)
+
+    def snapshots_tagged_in(self, region: str, key: str) -> list[tuple[str, str]]:
+        self.refusals.call("ListTagResources")
+        return [(s, doc["tags"][key]) for s, doc in list(self.snapshots.items())
+                if key in doc["tags"] and doc.get("region") == region]
+
+    def lock_snapshot_in(self, region: str, snapshot_id: str, days: int) -> None:
+        self._lock_snapshot(region, snapshot_id, days)
+
     def lock_snapshot(self, snapshot_id: str, days: int) -> None:
+        self._lock_snapshot(None, snapshot_id, days)
+
+    def _lock_snapshot(self, region: str | None, snapshot_id: str, days: int) -> None:
         self.refusals.call("LockSnapshot")
         with self._lock:
-            if snapshot_id not in self.snapshots:
+            if snapshot_id not in self.snapshots or self.snapshots[snapshot_id].get("region") != region:
                 raise CloudError("InvalidSnapshotId.NotFound", f"snapshot {snapshot_id} does not exist",
                                  action="LockSnapshot", http_status=404)
             if not 1 <= days <= 36500:
@@ -374,7 +427,7 @@ class MemoryCompute:
     def _new_snapshot(self, disk_id: str, tags: dict[str, str] | None, group: str | None) -> str:
         sid = f"s-{next(self._ids):06d}"
         self.snapshots[sid] = {"disk": disk_id, "status": "progressing", "progress": 0, "tags": dict(tags or {}),
-                               "seen": 0, "group": group, "created": time.time(),
+                               "seen": 0, "group": group, "created": time.time(), "region": None,
                                "kms_key_id": self.disks[disk_id].get("kms_key_id") if disk_id in self.disks else None}
         return sid
 
