@@ -72,7 +72,7 @@ def test_drift_between_s_yaml_and_the_deployment_is_reported(tmp_path):
     assert "DIFFERENT function nestbackup-events: no logConfig, so its logs are kept nowhere (s.yaml: logConfig: " \
            "auto)" in out
     assert "logs in SLS project serverless-cn-hangzhou-local, logstore default-logs" in out
-    assert "fix: run `s deploy`" in out and out.splitlines()[-1].startswith("13 of 17 checks passed")
+    assert "fix: run `s deploy`" in out and out.splitlines()[-1].startswith("14 of 18 checks passed")
 
 
 def test_doctor_without_credentials_says_so_in_one_line():

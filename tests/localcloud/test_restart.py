@@ -77,3 +77,23 @@ def test_sigkill_mid_snapshot_loses_no_committed_row_or_snapshot(tmp_path):
     finally:
         proc.kill()
         proc.wait(10)
+
+
+def test_a_server_started_beside_an_in_process_cloud_uses_its_own_table(tmp_path):
+    """An in-process local cloud binds its functions' environment into this process (NESTBACKUP_OTS_ENDPOINT, …,
+    LocalCloud.bind); a `local serve` started meanwhile must not inherit it: it would reach that cloud's table, which
+    refuses anyone outside its functions' VPC, and exit at start (as a whole-suite run once showed)."""
+    from localcloud.tablestore.network import NETWORK
+    from nestbackup.cli.local import start_local_cloud
+    beside = start_local_cloud(str(tmp_path / "beside"))
+    # that cloud's table now answers no VPC: a server reaching it through the bound endpoint would be refused
+    beside.cloud.store.put(NETWORK, "nestbackup", {"NetworkTypeACL": ["VPC", "CLASSIC"], "Vpcs": {}})
+    try:
+        proc, endpoint = spawn_local_cloud(tmp_path / "own")
+        try:
+            assert Control(endpoint).call("GET", "/_local/health")["StateDir"] == str(tmp_path / "own")
+        finally:
+            proc.kill()
+            proc.wait(10)
+    finally:
+        beside.stop()

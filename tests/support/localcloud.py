@@ -12,6 +12,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from localcloud.fc.syaml import deployer_environment
+
 
 class Control:
     """The /_local/ control plane of a running local cloud."""
@@ -93,5 +95,6 @@ def _serve(state, port: int, admin_token: str | None):
     token = ["--admin-token", admin_token] if admin_token else []
     said = tempfile.TemporaryFile()
     proc = subprocess.Popen([sys.executable, "-m", "nestbackup.cli.main", "local", "serve", "--port", str(port),
-                             "--state-dir", str(state), *token], stdout=subprocess.DEVNULL, stderr=said)
+                             "--state-dir", str(state), *token], stdout=subprocess.DEVNULL, stderr=said,
+                            env=deployer_environment())   # not what an in-process local cloud bound into ours
     return proc, said
