@@ -199,6 +199,7 @@ def test_the_console_at_a_desktop_and_a_phone_width(product, api, control, si, p
         f"const s = document.querySelector('#restores .record[data-id=\"{restored['id']}\"] .summary');"
         "return s && s.innerText"))
     assert "Safety backup" in summary and "Instances stopped for" in summary and "passed" in summary
+    assert "Undo puts back just what this restore changed until" in summary, summary
     assert f'DROP DATABASE "{pg_db[0]}' in summary                     # the live database kept aside, and its drop
 
     # Undo: until when and what changed since, asked first; the undo is a restore record of its own.

@@ -154,11 +154,12 @@ function command(text) {      // one tap selects it all; Copy where the clipboar
   if (navigator.clipboard) box.append(button("Copy", "copy", () => navigator.clipboard.writeText(text)));
   return box;
 }
-function summaryBlock(s) {
+function summaryBlock(s, r) {
   const box = el("div", "summary");
   box.append(el("p", null, summaryShort(s).split(" · ")[0] + "."));
-  if (s.SafetyBackupId) box.append(el("p", null, "Safety backup " + s.SafetyBackupId
-                                      + ": restore it to undo this restore."));
+  if (s.SafetyBackupId) box.append(el("p", null, "Safety backup " + s.SafetyBackupId + (undoable(r)
+    ? ": Undo puts back just what this restore changed until " + utc(r.UndoableUntil) + "; after that, restore it."
+    : ": restore it to undo this restore.")));
   for (const k of s.KeptAside || []) {
     box.append(el("p", null, "Live database " + k.Database + " on " + k.ResourceId + " was kept aside as "
                   + k.AsideName + ". Drop it when satisfied:"), command(k.Drop));
@@ -179,7 +180,7 @@ function detail(r, kind) {
                 + " · " + r.ServiceInstanceId + (r.Description ? " · " + r.Description : "")
                 + (r.RestoreId ? " · phase " + r.Phase : "")));
   if (r.RestorableReason) box.append(el("p", "note", "Not restorable: " + r.RestorableReason));
-  if (r.Summary && !running(r)) box.append(summaryBlock(r.Summary));
+  if (r.Summary && !running(r)) box.append(summaryBlock(r.Summary, r));
   for (const i of itemsOf(r)) box.append(itemDiv(r, i));
   for (const n of r.NotProtected || [])
     box.append(el("p", "note", "not protected: " + n.ResourceType + " " + n.ResourceId + ": " + n.Reason));
