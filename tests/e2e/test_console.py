@@ -1,8 +1,9 @@
 """The console page in a real headless Chromium, at a desktop width and at a phone's (390 px), on the local cloud:
 running work pinned at the top with its progress; cancel and delete asked first; a cancelled backup neutral; Restore
-disabled while a restore runs on the instance; the restore's summary; a failed disk's cause inline on its one line,
-and red only on that disk; no horizontal scroll and touch-sized controls at 390 px. Each width leaves screenshots in
-build/test-artifacts/ (console-desktop.png, console-phone.png and their -running.png)."""
+disabled while a restore runs on the instance; the restore's summary; its undo, asked first with until when and what
+changed since, and the undo's own record (origin undo); a failed disk's cause inline on its one line, and red only on
+that disk; no horizontal scroll and touch-sized controls at 390 px. Each width leaves screenshots in
+build/test-artifacts/ (console-desktop.png, console-phone.png and their -running.png and -undo.png)."""
 from __future__ import annotations
 
 import base64
@@ -198,7 +199,21 @@ def test_the_console_at_a_desktop_and_a_phone_width(product, api, control, si, p
         f"const s = document.querySelector('#restores .record[data-id=\"{restored['id']}\"] .summary');"
         "return s && s.innerText"))
     assert "Safety backup" in summary and "Instances stopped for" in summary and "passed" in summary
+    assert "Undo puts back just what this restore changed until" in summary, summary
     assert f'DROP DATABASE "{pg_db[0]}' in summary                     # the live database kept aside, and its drop
+
+    # Undo: until when and what changed since, asked first; the undo is a restore record of its own.
+    assert "undoable until" in restored["text"], restored["text"]
+    page.click(f'#restores .record[data-id="{restored["id"]}"] button.undo')
+    asked = page.dialog()
+    assert "Possible until" in asked and "ran since the restore" in asked and "Undo anyway" in asked, asked
+    page.fits()
+    page.screenshot("-undo")
+    page.click("#confirm-yes")                  # the changes shown were confirmed: the API got Confirm: true
+    undo = page.record("#restores", lambda r: r["status"] == "Restored" and f"undo of {restored['id']}" in r["text"],
+                       "the undo done", timeout=120)
+    record = api.call("GET", f"/restores/{undo['id']}")[1]
+    assert (record["Origin"], record["Undoes"]) == ("undo", restored["id"]), record
 
     # A failed disk: its cause on the record's one line, as text; red only on that disk.
     control.faults(fail=[disks[0]])

@@ -3,7 +3,8 @@ served at GET /api/console.
 
 One static page with no external asset (it works with no Internet): it asks for a bearer token (kept in this tab's
 sessionStorage) and calls the API with it. Running work is pinned at the top with its progress; every other record is
-one line with its cause inline, opened for its resources, summary and timeline. Every value it shows is inserted as
+one line with its cause inline, opened for its resources, summary and timeline; a restore still within its undo window
+has Undo (POST /api/restores/{id}/undo, asked first with what changed since). Every value it shows is inserted as
 text, never as HTML. Which colour a status gets comes from the status tables (model/status.py), and which restore
 phases may still be cancelled from the cancel operation, so the page cannot drift from them.
 """

@@ -87,6 +87,9 @@ function summaryShort(s) {
   if (s.DowntimeSeconds != null) parts.push("instances stopped " + duration(s.DowntimeSeconds));
   return parts.join(" · ");
 }
+function undoable(r) {          // a final restore whose undo window (POST /restores/{id}/undo) is still open
+  return !running(r) && !!r.UndoableUntil && Date.parse(r.UndoableUntil) > Date.now();
+}
 function recordTone(r) { return r.Status === B.DELETE_FAILED && r.AwaitingExpiry ? "warn" : TONES.record[r.Status]; }
 
 function note(r) {              // what the collapsed line says after the status: the cause, in full, first
@@ -114,7 +117,10 @@ function meta(r, kind) {
     if (r.Scope === "partial") parts.push("partial");
     if (r.Restorable) parts.push(r.RestorableUntil ? "restorable until " + utc(r.RestorableUntil) + " ("
                                                      + ahead(r.RestorableUntil) + ")" : "restorable, no expiry");
-  } else parts.push(r.BackupId ? "from " + r.BackupId : "to " + utc(r.RestoreTime));
+  } else {
+    parts.push(r.Undoes ? "undo of " + r.Undoes : r.BackupId ? "from " + r.BackupId : "to " + utc(r.RestoreTime));
+    if (undoable(r)) parts.push("undoable until " + utc(r.UndoableUntil) + " (" + ahead(r.UndoableUntil) + ")");
+  }
   span.append(" · " + parts.join(" · "));
   return span;
 }
@@ -134,6 +140,9 @@ function itemDiv(r, i) {
   if (i.ErrorCode || i.ErrorMessage) parts.push([i.ErrorCode, i.ErrorMessage].filter(Boolean).join(": "));
   if (i.WaitReason && TONES.item[i.Status] === "run")
     parts.push("waiting: " + i.WaitReason + (i.WaitDeadline ? " (gives up " + ahead(i.WaitDeadline) + ")" : ""));
+  if (i.RestoredTo) parts.push(i.RestoredTo === "consistent-moment"
+    ? "to " + utc(i.RestoreTime) + " (consistent moment)"
+    : "from its backup set" + (i.RestoredToReason ? ": " + i.RestoredToReason : ""));
   if (i.Verified != null) parts.push(i.Verified ? "verified" : "NOT verified");
   if (i.ExpiresAt) parts.push("expires " + utc(i.ExpiresAt));
   if (i.Restorable === false && i.RestorableReason) parts.push("not restorable: " + i.RestorableReason);
@@ -145,11 +154,12 @@ function command(text) {      // one tap selects it all; Copy where the clipboar
   if (navigator.clipboard) box.append(button("Copy", "copy", () => navigator.clipboard.writeText(text)));
   return box;
 }
-function summaryBlock(s) {
+function summaryBlock(s, r) {
   const box = el("div", "summary");
   box.append(el("p", null, summaryShort(s).split(" · ")[0] + "."));
-  if (s.SafetyBackupId) box.append(el("p", null, "Safety backup " + s.SafetyBackupId
-                                      + ": restore it to undo this restore."));
+  if (s.SafetyBackupId) box.append(el("p", null, "Safety backup " + s.SafetyBackupId + (undoable(r)
+    ? ": Undo puts back just what this restore changed until " + utc(r.UndoableUntil) + "; after that, restore it."
+    : ": restore it to undo this restore.")));
   for (const k of s.KeptAside || []) {
     box.append(el("p", null, "Live database " + k.Database + " on " + k.ResourceId + " was kept aside as "
                   + k.AsideName + ". Drop it when satisfied:"), command(k.Drop));
@@ -170,7 +180,7 @@ function detail(r, kind) {
                 + " · " + r.ServiceInstanceId + (r.Description ? " · " + r.Description : "")
                 + (r.RestoreId ? " · phase " + r.Phase : "")));
   if (r.RestorableReason) box.append(el("p", "note", "Not restorable: " + r.RestorableReason));
-  if (r.Summary && !running(r)) box.append(summaryBlock(r.Summary));
+  if (r.Summary && !running(r)) box.append(summaryBlock(r.Summary, r));
   for (const i of itemsOf(r)) box.append(itemDiv(r, i));
   for (const n of r.NotProtected || [])
     box.append(el("p", "note", "not protected: " + n.ResourceType + " " + n.ResourceId + ": " + n.Reason));
@@ -221,6 +231,18 @@ function actions(r, kind, restoring, newest) {
     if (restoring.has(r.ServiceInstanceId)) { b.disabled = true; b.title = "a restore is running on this instance"; }
     box.append(b);
   }
+  if (kind === "restores" && undoable(r)) {
+    const b = button("Undo", "undo", async () => {
+      let fresh;                // read again: ChangedSince is on the record alone, not in the listing
+      try { fresh = await api("GET", "/restores/" + encodeURIComponent(id)); } catch (e) { fail(e); return; }
+      const changed = fresh.ChangedSince || [];
+      ask("Undo restore " + id + "?", undoText(fresh), changed.length ? "Undo anyway" : "Confirm undo",
+          // Confirm only for the changes shown here: anything else found by then refuses the undo (409)
+          () => api("POST", "/restores/" + encodeURIComponent(id) + "/undo", changed.length ? {Confirm: true} : {}));
+    });
+    if (restoring.has(r.ServiceInstanceId)) { b.disabled = true; b.title = "a restore is running on this instance"; }
+    box.append(b);
+  }
   if (kind === "backups" && !running(r) && r.Status !== B.DELETED) box.append(button("Delete", "delete", () => ask(
     "Delete backup " + id + "?", (r.Restorable ? "It can be restored now" + (newest.get(r.ServiceInstanceId) === id
     ? ", and it is the newest backup of " + r.ServiceInstanceId + " that can" : "") + ". " : "") + "Its snapshots "
@@ -238,6 +260,22 @@ function previewText(p) {       // the restore's preview (POST /restores/preview
   parts.push(p.SafetyBackup.Taken ? "A safety backup is taken first." : "No safety backup is taken.");
   for (const c of p.CannotRestore) parts.push("Cannot restore " + c.ResourceId + ": " + c.Reason + ".");
   if (p.Refused) parts.push("It would be refused now: " + p.Refused);
+  return parts.join(" ");
+}
+function undoText(r) {          // what an undo puts back, until when, and what it throws away
+  const disks = Object.keys(r.UndoSnapshots || {});
+  const swapped = (r.Resources || []).some(i => (i.Databases || []).some(d => d.AsideKept));
+  const parts = ["The service instance is put back as it was just before this restore, as a restore of its own "
+                 + "(which can be undone in turn). Possible until " + utc(r.UndoableUntil) + " ("
+                 + ahead(r.UndoableUntil) + ")."];
+  if (disks.length) parts.push(disks.join(", ") + " will be reset to the snapshots taken at the restore's stop; "
+                               + "their instances are stopped meanwhile and started again.");
+  if (swapped) parts.push("The databases it swapped in go aside again and the live ones it kept aside come back.");
+  const changed = r.ChangedSince;
+  parts.push(changed == null ? "Whether the service instance changed since cannot be read now: if it did, the undo "
+                               + "is refused."
+             : changed.length ? "Changed since the restore, which the undo throws away: " + changed.join("; ") + "."
+             : "Nothing changed since the restore.");
   return parts.join(" ");
 }
 function row(r, kind, restoring, newest) {
