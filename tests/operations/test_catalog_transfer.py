@@ -5,8 +5,6 @@ record once; a tenant is refused; an entry that is not an export's is refused be
 import json
 import urllib.parse
 
-import pytest
-
 from nestbackup.api.app import handle
 from nestbackup.api.http import Request
 from nestbackup.model.records import BackupItem, BackupRecord, ResourceType, iso_utc, new_record_id
