@@ -47,8 +47,9 @@ def export(out: IO[str], endpoint, token) -> None:
 
 @catalog.command("import", short_help="Load an export; what is already there is left as it is.")
 @click.argument("file", type=click.File("r"))
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object {Created, AlreadyThere}.")
 @api_options
-def import_(file: IO[str], endpoint, token) -> None:
+def import_(file: IO[str], as_json, endpoint, token) -> None:
     """Create every record and document of FILE that this deployment lacks, with its id and status; run it again
     after a failure: nothing is overwritten or duplicated."""
     client = ApiClient(endpoint, token)
@@ -73,4 +74,7 @@ def import_(file: IO[str], endpoint, token) -> None:
             send()
         batch.append(line)
     send()
+    if as_json:
+        click.echo(json.dumps({"Created": created, "AlreadyThere": kept}))
+        return
     click.echo(f"imported {created} entries; {kept} were already there and were left as they were")
