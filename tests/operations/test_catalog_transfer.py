@@ -7,8 +7,9 @@ import urllib.parse
 
 from nestbackup.api.app import handle
 from nestbackup.api.http import Request
+from nestbackup.model.drills import DrillRecord
 from nestbackup.model.records import BackupItem, BackupRecord, ResourceType, iso_utc, new_record_id
-from nestbackup.model.status import BackupStatus, ItemStatus
+from nestbackup.model.status import BackupStatus, DrillStatus, ItemStatus
 from nestbackup.operations import tenants
 from tests.support.memory.wiring import MemoryWiring
 
@@ -38,8 +39,8 @@ def _source(n_backups=3) -> MemoryWiring:
     w.seed("si-a")
     for n in range(n_backups):
         _backup(w, "si-a", T0 + n, BackupStatus.CREATE_FAILED if n == 1 else BackupStatus.CREATED)
-    w.records.create("drill", "dr-1", "si-a", {"Kind": "drill", "DrillId": "dr-1", "ServiceInstanceId": "si-a",
-                                                "Status": "Passed"}, {})
+    drill = DrillRecord("drill-0000000000010000abcd", "backup-x", "si-a", iso_utc(T0), status=DrillStatus.PASSED)
+    w.records.create("drill", drill.drill_id, "si-a", drill.header_doc(), {})
     w.documents.put_doc("schedules", "si-a", {"Cron": "0 3 * * *", "KeepLast": 7})
     w.documents.put_doc("backup-settings", "si-a", {"Hooks": None})
     return w
@@ -116,7 +117,10 @@ def test_a_tenant_is_refused_and_a_bad_entry_writes_nothing():
     target = MemoryWiring()
     good = _export(w)[0]
     status, answer = _call(target, "POST", "/admin/catalog",
-                           body={"Entries": [good, good | {"RecordId": "someone-else"}]})
+                           body={"Entries": [good, good | {"RecordId": "backup-000000000000ffffffff"}]})
     assert status == 400 and "header names another record" in answer["Message"]
+    broken = good | {"Header": {k: v for k, v in good["Header"].items() if k != "Status"}}
+    status, answer = _call(target, "POST", "/admin/catalog", body={"Entries": [broken]})
+    assert status == 400 and "not one this version reads" in answer["Message"], answer
     assert _stored(target) == {}
     assert _call(w, "GET", "/admin/catalog?nextToken=nonsense")[0] == 400

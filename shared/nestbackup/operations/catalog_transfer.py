@@ -6,13 +6,22 @@ its import: the source's events are not carried."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import ValidationError
+from ..model.drills import DrillRecord
+from ..model.hooks import HookSettings
+from ..model.ids import is_backup_id, is_drill_id, is_restore_id, is_service_instance_id
+from ..model.records import BackupRecord
+from ..model.restores import RestoreRecord
 from ..ports import Ports
 from ..ports.records import RecordExists
 
 KINDS = ("backup", "restore", "drill")
+ID_OF = {"backup": is_backup_id, "restore": is_restore_id, "drill": is_drill_id}
+READ_RECORD = Callable[[dict[str, Any], dict[str, dict[str, Any]]], Any]
+RECORD_OF: dict[str, READ_RECORD] = {"backup": BackupRecord.from_docs, "restore": RestoreRecord.from_docs,
+                                     "drill": DrillRecord.from_docs}
 COLLECTIONS = ("schedules", "backup-settings")
 TOKEN = re.compile(r"(backup|restore|drill):[A-Za-z0-9_.:#-]{0,128}", re.ASCII)
 MAX_IMPORT = 100                     # entries one import request takes at most
@@ -66,23 +75,32 @@ def import_entries(w: Ports, entries: list[Any]) -> dict[str, int]:
 
 
 def _check(entry: Any) -> dict[str, Any]:
-    """An entry as export_page gives it, or ValidationError before anything is written."""
+    """An entry as export_page gives it, or ValidationError before anything is written: ids of their form, and a
+    record this version reads (a listing must never meet a record it cannot show)."""
     if not isinstance(entry, dict):
         raise ValidationError("each entry must be an object as the export gives it")
     if "Collection" in entry:
-        if entry["Collection"] not in COLLECTIONS or not isinstance(entry.get("Key"), str) or not entry["Key"] \
+        if entry["Collection"] not in COLLECTIONS or not is_service_instance_id(entry.get("Key")) \
                 or not isinstance(entry.get("Doc"), dict):
-            raise ValidationError(f"a document entry needs Collection ({', '.join(COLLECTIONS)}), Key and Doc")
+            raise ValidationError(f"a document entry needs Collection ({', '.join(COLLECTIONS)}), Key (a service "
+                                  f"instance id) and Doc")
+        if entry["Collection"] == "schedules" and not isinstance(entry["Doc"].get("Cron"), str):
+            raise ValidationError(f"the schedule of {entry['Key']} has no Cron")
+        if entry["Collection"] == "backup-settings":
+            HookSettings.from_doc(entry["Doc"].get("Hooks"))      # the admin's hooks, checked as a PUT checks them
         return entry
-    if entry.get("Kind") not in KINDS or not isinstance(entry.get("RecordId"), str) \
-            or not isinstance(entry.get("ServiceInstanceId"), str) or not isinstance(entry.get("Header"), dict) \
-            or not isinstance(entry.get("Items"), dict) \
+    kind, record_id = entry.get("Kind"), entry.get("RecordId")
+    if kind not in KINDS or not ID_OF[kind](record_id) or not is_service_instance_id(entry.get("ServiceInstanceId")) \
+            or not isinstance(entry.get("Header"), dict) or not isinstance(entry.get("Items"), dict) \
             or not all(isinstance(i, dict) for i in entry["Items"].values()):
-        raise ValidationError("a record entry needs Kind (backup, restore, drill), RecordId, ServiceInstanceId, "
-                              "Header and Items")
+        raise ValidationError("a record entry needs Kind (backup, restore, drill), RecordId (that kind's id), "
+                              "ServiceInstanceId, Header and Items")
     header = entry["Header"]
     if header.get("ServiceInstanceId") != entry["ServiceInstanceId"] \
-            or header.get({"backup": "BackupId", "restore": "RestoreId", "drill": "DrillId"}[entry["Kind"]]) \
-            != entry["RecordId"]:
-        raise ValidationError(f"record {entry['RecordId']}: its header names another record or service instance")
+            or header.get(f"{kind.capitalize()}Id") != record_id:
+        raise ValidationError(f"record {record_id}: its header names another record or service instance")
+    try:
+        RECORD_OF[kind](header, entry["Items"]).to_api()
+    except Exception as err:  # noqa: BLE001 - whatever a malformed document breaks, it is not an export's
+        raise ValidationError(f"record {record_id} is not one this version reads: {type(err).__name__}") from None
     return entry
