@@ -1,7 +1,8 @@
 """The fault matrix (issue 20): each operation (backup, restore, a selective restore and its preview, cancelling a
 backup or a restore, delete, retention, the schedule tick, the sweeper closing a backup, a restore or a drill whose
 flow died, undoing a restore, the sweeper past a restore's undo window, a drill, a restore preempting a running
-drill, a backup with a copy in another region and its delete) is run once on the in-memory ports to record every
+drill, a backup with a copy in another region and its delete, the catalog's import into a deployment that lost
+it) is run once on the in-memory ports to record every
 call it makes to a port; then, per call,
 again from scratch with that call failing in each way the real services fail (`error`: not applied; `lost`: applied,
 its answer lost; `crash`: applied, then the process dies), with the flows' retries, a client that sends a failed

@@ -54,6 +54,7 @@ from nestbackup.operations.backup_poll import poll as backup_poll
 from nestbackup.operations.backup_settings import set_backup_settings
 from nestbackup.operations.backup_start import start_batch, start_batch_count
 from nestbackup.operations.cancel import cancel_backup, cancel_restore
+from nestbackup.operations.catalog_transfer import export_page, import_entries
 from nestbackup.operations.drill import RUNNING as DRILLS_RUNNING
 from nestbackup.operations.drill import create_drill
 from nestbackup.operations.drill_steps import advance as drill_advance
@@ -77,6 +78,7 @@ from nestbackup.ports.records import HEADER, Records
 from nestbackup.ports.webhooks import Outcome, Webhooks
 
 from .flowplay import MAX_TRANSITIONS, FlowPlayer
+from .memory.records import MemoryStore
 from .memory.wiring import MemoryWiring
 
 WAYS = ("error", "lost", "crash")
@@ -802,6 +804,24 @@ def _delete_run(w: FaultyWiring, player: FaultPlayer, client: Client, backup_id:
     client.call(delete_backup, backup_id)
 
 
+def _catalog_lost(w: FaultyWiring, player: FaultPlayer) -> list[dict]:
+    """A Created backup and a schedule exported, then the catalog lost: the store starts empty, the cloud keeps the
+    backup's artifacts (a deployment in the second region importing the export)."""
+    seeded(w)
+    created_backup(w, player)
+    set_schedule(w, "si-1", "0 3 * * *", keep_last=3, now=w.clock.time())
+    entries = export_page(w, 100)["Entries"]
+    w.store = w.raw.store = MemoryStore()
+    w.records = TimelineRecords(Faulty(w.store, "records", Records, w.injector))
+    w.claims = Faulty(w.store, "claims", Claims, w.injector)
+    w.documents = Faulty(w.store, "documents", Documents, w.injector)
+    return entries
+
+
+def _catalog_import_run(w: FaultyWiring, player: FaultPlayer, client: Client, entries: list[dict]) -> None:
+    client.call(import_entries, entries)
+
+
 def _retention_setup(w: FaultyWiring, player: FaultPlayer) -> None:
     seeded(w)
     now = w.clock.time()
@@ -967,6 +987,7 @@ SCENARIOS = {s.name: s for s in (
     Scenario("backup-with-copy", _backup_setup, _copied_backup_run),
     Scenario("delete-with-copy", _copied_backup, _delete_run),
     Scenario("cancel-backup-with-copy", _copying_backup, _cancel_backup_run),
+    Scenario("catalog-import", _catalog_lost, _catalog_import_run),
 )}
 
 

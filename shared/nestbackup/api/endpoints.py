@@ -296,6 +296,19 @@ def audit(call: Call) -> Response:
     return Response(200, {"Entries": page["Entries"]} | ({"NextToken": page["NextToken"]} if page["NextToken"] else {}))
 
 
+def export_catalog(call: Call) -> Response:
+    from ..operations.catalog_transfer import export_page
+    query = call.request.query
+    page = export_page(call.wiring, int_param(query, "maxResults", 50, 1, 100), query.get("nextToken") or None)
+    return Response(200, page)
+
+
+def import_catalog(call: Call) -> Response:
+    from ..operations.catalog_transfer import MAX_IMPORT_BYTES, import_entries
+    body = json_body(call.request, {"Entries"}, {"Entries"}, max_body=MAX_IMPORT_BYTES)
+    return Response(200, import_entries(call.wiring, body["Entries"]))
+
+
 def create_drill(call: Call) -> Response:
     from ..operations import backup, drill
     body = json_body(call.request, {"BackupId"}, {"BackupId"})

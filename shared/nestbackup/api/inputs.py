@@ -105,11 +105,11 @@ def _check_types(body: dict[str, Any], integers: Collection[str], flags: Collect
 
 
 def json_body(req: Request, allowed: set[str], required: set[str], integers: Collection[str] = (),
-              flags: Collection[str] = ()) -> dict[str, Any]:
+              flags: Collection[str] = (), max_body: int = MAX_BODY) -> dict[str, Any]:
     """The body as a JSON object of text with only `allowed` fields and every `required` one set; each of
     `integers` absent, null or a whole number (not a boolean), each of `flags` absent, null or true or false."""
-    if len(req.body) > MAX_BODY:
-        raise ApiError(413, "RequestTooLarge", f"the body exceeds {MAX_BODY} bytes")
+    if len(req.body) > max_body:
+        raise ApiError(413, "RequestTooLarge", f"the body exceeds {max_body} bytes")
     if nesting(req.body) > MAX_NESTING:
         raise ApiError(400, "InvalidJson", f"the body nests deeper than {MAX_NESTING} levels")
     body = _parse(req.body or b"{}")

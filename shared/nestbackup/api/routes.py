@@ -87,6 +87,7 @@ def _listing(statuses: str) -> tuple[Param, ...]:
 def _statuses(enum: type[Enum]) -> str:
     return ", ".join(str(s) for s in enum)
 TENANTS_ONLY = "only the admin token manages tenants"
+CATALOG_ONLY = "only the admin token exports or imports the catalog"
 AUDIT = (Param("since", "query", UTC_TIME,
                description="only entries at or after this UTC time, e.g. 2026-12-06T00:00:00Z"),
          Param("serviceInstanceId", "query", ID, description="only entries naming this service instance"),
@@ -211,4 +212,13 @@ def route_table() -> tuple[Route, ...]:
         Route("GET", "/audit", e.audit, "The audit trail: one entry per POST, PUT or DELETE (a preview aside), newest "
               "first (admin)", "AuditPage", "a page; NextToken while older entries may remain", "/audit", params=AUDIT,
               admin_only="only the admin token reads the audit trail"),
+        Route("GET", "/admin/catalog", e.export_catalog, "Every record (backups, restores, drills: header and items "
+              "as stored), then the schedules and backup settings, to import into another deployment (admin)",
+              "CatalogPage", "a page; NextToken while more remain", "/admin/catalog", admin_only=CATALOG_ONLY,
+              params=(Param("maxResults", "query", {"type": "integer", "minimum": 1, "maximum": 100},
+                            description="at most this many records (default 50)"),
+                      Param("nextToken", "query", {"type": "string", "maxLength": 160}))),
+        Route("POST", "/admin/catalog", e.import_catalog, "Import exported entries (admin): what is missing is "
+              "created with its id and status, what is there is left as it is", "CatalogImported", "the counts",
+              "/admin/catalog", body="CatalogImport", admin_only=CATALOG_ONLY),
     )

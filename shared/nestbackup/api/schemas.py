@@ -428,6 +428,23 @@ SCHEMAS: dict[str, Schema] = {
                          "properties": {"WebhookFormat": enum_of(WebhookFormat)}},
     "WebhookFormat": {"type": "object", "required": ["Name", "WebhookFormat"],
                       "properties": {"Name": {"type": "string"}, "WebhookFormat": enum_of(WebhookFormat)}},
+    "CatalogPage": {"type": "object", "required": ["Entries"], "properties": {
+        "NextToken": {"type": "string", "description": "present while more entries remain"},
+        "Entries": {"type": "array", "items": {
+            "type": "object", "description": "a record (Kind, RecordId, ServiceInstanceId, Header, Items: as stored) "
+                                            "or a document (Collection: schedules or backup-settings, Key, Doc)",
+            "properties": {"Kind": {"type": "string", "enum": ["backup", "restore", "drill"]},
+                           "RecordId": {"type": "string"}, "ServiceInstanceId": {"type": "string"},
+                           "Header": {"type": "object"}, "Items": {"type": "object"},
+                           "Collection": {"type": "string", "enum": ["schedules", "backup-settings"]},
+                           "Key": {"type": "string"}, "Doc": {"type": "object"}}}}}},
+    "CatalogImport": {"type": "object", "required": ["Entries"], "additionalProperties": False,
+                      "properties": {"Entries": {"type": "array", "maxItems": 100, "description": "entries as the "
+                                                 "export gives them; the body may be up to 2 MiB",
+                                                 "items": {"type": "object"}}}},
+    "CatalogImported": {"type": "object", "required": ["Created", "AlreadyThere"],
+                        "properties": {"Created": {"type": "integer"}, "AlreadyThere": {"type": "integer",
+                                       "description": "entries already there, left as they were"}}},
 }
 
 DELIVERY_STATUS = enum_of(DeliveryStatus)

@@ -140,6 +140,7 @@ def bootstrap() -> None:
                else f"table {settings.ots_table} already exists in {where}; nothing to do")
 
 
+from .admin import admin  # noqa: E402
 from .audit import audit  # noqa: E402
 from .backup import backup  # noqa: E402
 from .doctor import doctor  # noqa: E402
@@ -159,6 +160,7 @@ main.add_command(tenant)
 main.add_command(plan)
 main.add_command(doctor)
 main.add_command(audit)
+main.add_command(admin)
 
 if __name__ == "__main__":
     main()
