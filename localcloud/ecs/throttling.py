@@ -7,8 +7,10 @@ for every API) is UNCONFIRMED, the figure the scale harness holds the product to
 `UNPUBLISHED_PER_MINUTE`). A refused call is not applied and answers as the `throttle` fault does
 (`Throttling.User`, 400: core/faults.py).
 
-Off unless asked for (`LocalCloud(ecs_calls_per_minute=...)`, or `throttling.per_minute`): the suite's own helpers
-poll the SDKs in tight loops that no account would allow either, and the product's calls back off when refused.
+On in `nestbackup local serve` (`--ecs-calls-per-minute`, 500 by default), where an operator tries the product as
+on an account; off in the suite's in-process clouds unless asked for (`LocalCloud(ecs_calls_per_minute=...)`, or
+`throttling.per_minute`): their helpers poll the SDKs in tight loops that no account would allow either. The
+product's calls back off when refused.
 """
 from __future__ import annotations
 

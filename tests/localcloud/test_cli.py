@@ -11,7 +11,7 @@ from tests.support import spawn_local_cloud
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    proc, endpoint = spawn_local_cloud(tmp_path_factory.mktemp("cli-state"))
+    proc, endpoint = spawn_local_cloud(tmp_path_factory.mktemp("cli-state"), throttle_ecs=True)   # as served
     yield endpoint
     proc.kill()
     proc.wait(10)
@@ -72,3 +72,27 @@ def test_seed_refusals_are_one_line(served, args, words):
 def test_seed_without_a_server_says_so(tmp_path):
     done = nestbackup("local", "seed", "--endpoint", "http://127.0.0.1:9", "--instance", "si-x")
     assert done.returncode == 1 and "no local cloud" in done.stderr
+
+
+def test_local_serve_throttles_each_ecs_api_as_ecs_does(served):
+    """`local serve` holds each ECS API to 500 calls a minute by default (--ecs-calls-per-minute; the real threshold
+    is the account's, UNCONFIRMED): past it the call is refused Throttling.User, not applied. Within 1,001 calls one
+    is refused whatever second of its minute the test starts in. DescribeSnapshotGroups: no other test here calls
+    it, so none is throttled by this one."""
+    from alibabacloud_ecs20140526 import models as m
+    from Tea.exceptions import TeaException
+
+    from tests.support import make_ecs
+    ecs = make_ecs(served)
+    request = m.DescribeSnapshotGroupsRequest(region_id="cn-hangzhou")
+    answered = 0
+    for _ in range(1001):
+        try:
+            ecs.describe_snapshot_groups(request)
+        except TeaException as err:
+            assert err.code == "Throttling.User", err
+            break
+        answered += 1
+    else:
+        pytest.fail("1,001 calls in at most two minutes were all answered")
+    assert answered >= 500          # never refused before the minute's 500 (a minute's end only resets the count)

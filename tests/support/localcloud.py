@@ -48,13 +48,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def spawn_local_cloud(state, port: int | None = None, admin_token: str | None = None):
+def spawn_local_cloud(state, port: int | None = None, admin_token: str | None = None, throttle_ecs: bool = False):
     """`nestbackup local serve` in its own process (to be killed with SIGKILL); returns (process, endpoint). With no
     port the server binds port 0 and says which one it got, so no other socket can take it between a check and the
     bind (a free-port check once raced another server, whose kill then reset this test's first call). The health
     answer must name this state directory: a server that is not ours is never taken for it. What the server said on
-    stderr is in the error."""
-    proc, said = _serve(state, port or 0, admin_token)
+    stderr is in the error. ECS throttling (on by default in `local serve`) is off unless `throttle_ecs`: the tests
+    poll the SDKs in tight loops."""
+    proc, said = _serve(state, port or 0, admin_token, throttle_ecs)
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     deadline, endpoint = time.monotonic() + 60, None
     while time.monotonic() < deadline and proc.poll() is None:
@@ -91,8 +92,9 @@ def _read(said) -> bytes:
     return os.pread(fd, os.fstat(fd).st_size, 0)
 
 
-def _serve(state, port: int, admin_token: str | None):
+def _serve(state, port: int, admin_token: str | None, throttle_ecs: bool):
     token = ["--admin-token", admin_token] if admin_token else []
+    token += [] if throttle_ecs else ["--ecs-calls-per-minute", "0"]
     said = tempfile.TemporaryFile()
     proc = subprocess.Popen([sys.executable, "-m", "nestbackup.cli.main", "local", "serve", "--port", str(port),
                              "--state-dir", str(state), *token], stdout=subprocess.DEVNULL, stderr=said,

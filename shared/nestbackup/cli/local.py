@@ -52,7 +52,7 @@ def start_local_cloud(state_dir: str | None, admin_token: str | None = None, hos
                       port: int = 0, credentials: dict[str, str] | None = None, flow_wait_scale: float = 1.0,
                       s_yaml: str | None = None, db_accounts: dict | None = None, enforce_ram: bool = True,
                       policies: dict[str, dict] | None = None, fire_timers: bool = False,
-                      **env_overrides: str):
+                      ecs_calls_per_minute: int | None = None, **env_overrides: str):
     """A local cloud serving the product: its flows, its functions in-process (each with its role's credentials,
     checked against the role's derived policy unless `enforce_ram` is off; `policies` replaces the derived ones),
     the API under /api, the VPC of the functions bound to the Tablestore instance (docs/deploy.md, step
@@ -73,7 +73,8 @@ def start_local_cloud(state_dir: str | None, admin_token: str | None = None, hos
                                   "adminTokenSecret": env["NESTBACKUP_ADMIN_TOKEN_SECRET"]})
     cloud = LocalCloud(state_dir, credentials=credentials, flow_wait_scale=flow_wait_scale,
                        s_yaml=s_yaml, function_env=env, http_triggers={"/api": API_FUNCTION},
-                       role_policies=policies if enforce_ram else None, fire_timers=fire_timers)
+                       role_policies=policies if enforce_ram else None, fire_timers=fire_timers,
+                       ecs_calls_per_minute=ecs_calls_per_minute)
     if db_accounts is None:
         db_accounts = json.loads(local_db_accounts() or "null") or LOCAL_DB_ACCOUNTS
     cloud.kms.put_secret(env["NESTBACKUP_DB_ACCOUNTS_SECRET"], db_accounts)
@@ -92,11 +93,12 @@ def start_local_cloud(state_dir: str | None, admin_token: str | None = None, hos
 
 
 def serve(port: int, host: str, state_dir: str | None, admin_token: str | None,
-          access_key_id: str | None, access_key_secret: str | None) -> None:
+          access_key_id: str | None, access_key_secret: str | None, ecs_calls_per_minute: int | None = None) -> None:
     from localcloud import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 
     credentials = {access_key_id or DEFAULT_ACCESS_KEY_ID: access_key_secret or DEFAULT_ACCESS_KEY_SECRET}
-    server = start_local_cloud(state_dir, admin_token, host, port, credentials, fire_timers=True)
+    server = start_local_cloud(state_dir, admin_token, host, port, credentials, fire_timers=True,
+                               ecs_calls_per_minute=ecs_calls_per_minute)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())

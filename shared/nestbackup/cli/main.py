@@ -50,11 +50,15 @@ def local() -> None:
               help="Bearer token accepted by the product API (put into the local KMS secret the API reads).")
 @click.option("--access-key-id", default=None, help="Access key id the cloud APIs accept (default LTAIlocal).")
 @click.option("--access-key-secret", default=None, help="Its secret (default local-secret).")
-def local_serve(port, host, state_dir, admin_token, access_key_id, access_key_secret) -> None:
+@click.option("--ecs-calls-per-minute", default=500, show_default=True, type=click.IntRange(0, None),
+              help="Refuse each ECS API's calls past this many a minute (Throttling.User), as ECS throttles; the "
+                   "real threshold is in each account's Quota Center (500 is UNCONFIRMED). 0: no throttling.")
+def local_serve(port, host, state_dir, admin_token, access_key_id, access_key_secret, ecs_calls_per_minute) -> None:
     """Serve every emulated product on one port until interrupted."""
     from .local import serve
     serve(port=port, host=host, state_dir=state_dir, admin_token=admin_token,
-          access_key_id=access_key_id, access_key_secret=access_key_secret)
+          access_key_id=access_key_id, access_key_secret=access_key_secret,
+          ecs_calls_per_minute=ecs_calls_per_minute or None)
 
 
 @local.command("seed", short_help="Create a service instance's resources.")
