@@ -173,7 +173,7 @@ FLOW_COMPONENT_PROPS = {"region", "name", "definition", "description", "type", "
 
 def test_flow_resources_use_only_props_the_flow_component_reads(rendered):
     flows = [r["props"] for r in rendered["resources"].values() if r["component"] == "flow"]
-    assert len(flows) == 2
+    assert sorted(p["name"] for p in flows) == ["nestbackup-backup", "nestbackup-drill", "nestbackup-restore"]
     for props in flows:
         assert set(props) <= FLOW_COMPONENT_PROPS and {"region", "name", "definition", "roleArn"} <= set(props)
         assert props["roleArn"] == "acs:ram::123456789012:role/nestbackup-flow"
