@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg2  # noqa: E402
 import pymysql  # noqa: E402
+from timing import until_final  # noqa: E402
 
 GOAL = 2.0
 
@@ -95,20 +96,16 @@ def main() -> int:
                             "MySQL": f"mysql://root@127.0.0.1:3306/?databases={name}"})
         api = ApiClient(server.endpoint + "/api", "bench", timeout=3600)
 
-        def until_final(path: str, running: str) -> dict:
-            while (record := api.call("GET", path))["Status"] == running:
-                time.sleep(0.2)
-            return record
 
         started = time.monotonic()
         backup = api.call("POST", "/backups", {"ServiceInstanceId": si})
-        backup = until_final(f"/backups/{backup['BackupId']}", "Creating")
+        backup = until_final(api, f"/backups/{backup['BackupId']}", "Creating")
         backup_s = time.monotonic() - started
         assert backup["Status"] == "Created", backup["StatusDetail"]
 
         started = time.monotonic()
         drill = api.call("POST", "/drills", {"BackupId": backup["BackupId"]})
-        drill = until_final(f"/drills/{drill['DrillId']}", "Running")
+        drill = until_final(api, f"/drills/{drill['DrillId']}", "Running")
         drill_s = time.monotonic() - started
         assert drill["Status"] == "Passed", drill["StatusDetail"]
         assert drill["CleanedUp"] and not drill["CleanupPending"]

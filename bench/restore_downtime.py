@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import psycopg2  # noqa: E402
+from timing import until_final  # noqa: E402
 
 
 def make_database(name: str, mib: int) -> None:
@@ -113,20 +114,16 @@ def restore_once(label: str, mib: int, **env: str) -> dict:
                                      "Postgres": f"postgresql://postgres@127.0.0.1:5432/postgres?databases={db}"})
         api = ApiClient(server.endpoint + "/api", "bench", timeout=3600)
 
-        def wait(path: str, running: str) -> dict:
-            while (record := api.call("GET", path))["Status"] == running:
-                time.sleep(0.2)
-            return record
 
         backup = api.call("POST", "/backups", {"ServiceInstanceId": si})
-        backup = wait(f"/backups/{backup['BackupId']}", "Creating")
+        backup = until_final(api, f"/backups/{backup['BackupId']}", "Creating")
         assert backup["Status"] == "Created", backup
         with open(seeded["Disks"][0]["Path"], "r+b") as f:     # what changed since the backup: the restore's reason
             f.write(os.urandom(CHANGED_MIB << 20))
         watch = StoppedWatch(server.endpoint, seeded["InstanceIds"][0])
         started = time.monotonic()
         restore = api.call("POST", "/restores", {"BackupId": backup["BackupId"], "SafetyBackup": False})
-        restore = wait(f"/restores/{restore['RestoreId']}", "Restoring")
+        restore = until_final(api, f"/restores/{restore['RestoreId']}", "Restoring")
         whole = time.monotonic() - started
         stopped = watch.stop()
         assert restore["Status"] == "Restored", restore["StatusDetail"]

@@ -30,6 +30,8 @@ for _var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from timing import until_final  # noqa: E402
+
 from bench.restore_downtime import StoppedWatch, drop_family, make_database  # noqa: E402
 
 
@@ -54,20 +56,15 @@ def main() -> int:
         rds = seeded["DBInstances"][0]["DBInstanceId"]
         api = ApiClient(server.endpoint + "/api", "bench", timeout=3600)
 
-        def wait(path: str, running: str) -> dict:
-            while (record := api.call("GET", path))["Status"] == running:
-                time.sleep(0.1)
-            return record
-
         backup = api.call("POST", "/backups", {"ServiceInstanceId": si})
-        backup = wait(f"/backups/{backup['BackupId']}", "Creating")
+        backup = until_final(api, f"/backups/{backup['BackupId']}", "Creating", every=0.1)
         assert backup["Status"] == "Created", backup
 
         def restore(label: str, body: dict) -> tuple[float, float]:
             watch = StoppedWatch(server.endpoint, seeded["InstanceIds"][0])
             started = time.monotonic()
             record = api.call("POST", "/restores", {"BackupId": backup["BackupId"], **body})
-            record = wait(f"/restores/{record['RestoreId']}", "Restoring")
+            record = until_final(api, f"/restores/{record['RestoreId']}", "Restoring", every=0.1)
             took, stopped = time.monotonic() - started, watch.stop()
             assert record["Status"] == "Restored", record["StatusDetail"]
             print(f"  {label}: {took:.1f} s, instance not Running {stopped:.1f} s (record's DowntimeSeconds "

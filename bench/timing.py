@@ -1,4 +1,4 @@
-"""What the cold-start benches share: the baseline import and a best-of-N fresh-process timer."""
+"""What the benches share: the cold-start baseline import, a best-of-N fresh-process timer, following a record."""
 from __future__ import annotations
 
 import subprocess
@@ -18,3 +18,10 @@ def best_of(code: str | list[str], runs: int = 5, env: dict[str, str] | None = N
         subprocess.run(args, check=True, stderr=subprocess.DEVNULL, env=env)
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def until_final(api, path: str, running: str, every: float = 0.2) -> dict:
+    """GET `path` through the product API client every `every` s while its Status is `running`; the record then."""
+    while (record := api.call("GET", path))["Status"] == running:
+        time.sleep(every)
+    return record
